@@ -1,0 +1,514 @@
+// A deterministic simulated cluster: real Raft cores, an in-memory "network" with seeded
+// delays, drops, duplicates, reordering and partitions, crashes that keep only durable state,
+// skewed clocks, membership changes, leader transfers, snapshots and client traffic.
+// The same seed replays the same schedule exactly. Every step is checked by SafetyChecker.
+
+import { decodeConfChange, type Entry, type Message, type NodeId, type RaftEvent } from '../../src-shared/raft-types.js';
+import { bootstrapState, ProposalDropped, Raft, type Ready } from '../raft/raft.js';
+import { MemoryStorage } from './memory-storage.js';
+import { seededRandom, type Rng } from './rng.js';
+import { SafetyChecker } from './safety-checker.js';
+
+export interface SimOptions {
+  seed: number;
+  /** Initial voters. */
+  nodes?: number;
+  /** Length of the faulty phase, in simulated ms. */
+  chaosMs?: number;
+  /** Length of the healed phase at the end, after which the cluster must have converged. */
+  settleMs?: number;
+  faults?: boolean;
+  membership?: boolean;
+  /** Snapshot after this many applied entries (0: never). */
+  snapshotEvery?: number;
+  /** Mean ms between client proposals (0: none). */
+  proposalEveryMs?: number;
+  tickMs?: number;
+  electionTick?: number;
+  heartbeatTick?: number;
+  /** Largest one-way message delay in ms. */
+  maxDelayMs?: number;
+}
+
+export interface SimStats {
+  seed: number;
+  simulatedMs: number;
+  messages: number;
+  dropped: number;
+  proposals: number;
+  acknowledged: number;
+  committed: number;
+  leaderChanges: number;
+  crashes: number;
+  partitions: number;
+  confChanges: number;
+  snapshotsInstalled: number;
+  reads: number;
+}
+
+export class SimulationFailure extends Error {}
+
+interface SimNode {
+  id: NodeId;
+  storage: MemoryStorage;
+  raft: Raft | null; // null while crashed
+  removed: boolean;
+  /** Clock rate: a node with rate 2 ticks twice as often. */
+  rate: number;
+  applied: number;
+  digest: number;
+  sinceSnapshot: number;
+}
+
+type Timed = { at: number; seq: number; run: () => void };
+
+export class SimCluster {
+  readonly rng: Rng;
+  readonly opts: Required<SimOptions>;
+  readonly nodes = new Map<NodeId, SimNode>();
+  readonly checker: SafetyChecker;
+  readonly stats: SimStats;
+  now = 0;
+  private queue: Timed[] = [];
+  private seq = 0;
+  private nextId = 1;
+  /** Pairs "a|b" that cannot talk (both directions are listed). */
+  private cut = new Set<string>();
+  private dropRate = 0;
+  private dupRate = 0;
+  /** Chance that a message ignores its link's FIFO order (a reconnect, say). */
+  private reorderRate = 0;
+  /** Per link "a|b": when its last message arrives. Links are ordered streams, like the real transport. */
+  private linkClock = new Map<string, number>();
+  private chaos = true;
+  private proposalSeq = 0;
+  private pendingProposals = new Map<string, NodeId>();
+  private trace: string[] = [];
+
+  constructor(options: SimOptions) {
+    this.opts = {
+      nodes: 3,
+      chaosMs: 3000,
+      settleMs: 3000,
+      faults: true,
+      membership: false,
+      snapshotEvery: 25,
+      proposalEveryMs: 8,
+      tickMs: 10,
+      electionTick: 10,
+      heartbeatTick: 1,
+      maxDelayMs: 8,
+      ...options,
+    };
+    this.rng = seededRandom(this.opts.seed);
+    this.checker = new SafetyChecker((msg) => this.fail(msg));
+    this.stats = {
+      seed: this.opts.seed,
+      simulatedMs: 0,
+      messages: 0,
+      dropped: 0,
+      proposals: 0,
+      acknowledged: 0,
+      committed: 0,
+      leaderChanges: 0,
+      crashes: 0,
+      partitions: 0,
+      confChanges: 0,
+      snapshotsInstalled: 0,
+      reads: 0,
+    };
+    const ids = Array.from({ length: this.opts.nodes }, () => this.newId());
+    for (const id of ids) this.addNode(id, new MemoryStorage(bootstrapState(ids)));
+  }
+
+  /** Runs the whole schedule: chaos, then heal and settle, then the convergence check. */
+  run(): SimStats {
+    if (this.opts.proposalEveryMs > 0) this.every(this.opts.proposalEveryMs, () => this.chaos, () => this.proposeRandom());
+    if (this.opts.faults) this.every(120, () => this.chaos, () => this.randomFault());
+    this.runUntil(this.opts.chaosMs);
+    this.heal();
+    this.runUntil(this.opts.chaosMs + this.opts.settleMs);
+    this.checkConverged();
+    this.stats.simulatedMs = this.now;
+    return this.stats;
+  }
+
+  runUntil(t: number): void {
+    while (this.queue.length && this.queue[0].at <= t) {
+      const ev = this.pop();
+      this.now = ev.at;
+      ev.run();
+    }
+    this.now = t;
+  }
+
+  // ------------------------------------------------------------ nodes
+
+  private newId(): NodeId {
+    return `n${this.nextId++}`;
+  }
+
+  private addNode(id: NodeId, storage: MemoryStorage): SimNode {
+    const node: SimNode = { id, storage, raft: null, removed: false, rate: 0.8 + this.rng() * 0.45, applied: 0, digest: 0, sinceSnapshot: 0 };
+    this.nodes.set(id, node);
+    this.start(node);
+    const tick = () => {
+      if (node.removed) return;
+      if (node.raft) {
+        node.raft.tick();
+        this.drain(node);
+      }
+      this.at(this.opts.tickMs / node.rate, tick);
+    };
+    this.at(this.rng() * this.opts.tickMs, tick);
+    return node;
+  }
+
+  /** (Re)start a node from its durable state only. */
+  private start(node: SimNode): void {
+    const boot = node.storage.boot();
+    node.raft = new Raft(
+      {
+        id: node.id,
+        electionTick: this.opts.electionTick,
+        heartbeatTick: this.opts.heartbeatTick,
+        random: this.rng,
+        maxEntriesPerMsg: 16,
+        maxInflight: 8,
+      },
+      boot,
+    );
+    const snap = boot.snapshot ? (JSON.parse(boot.snapshot.data) as { index: number; digest: number }) : { index: 0, digest: 0 };
+    node.applied = snap.index;
+    node.digest = snap.digest;
+    node.sinceSnapshot = 0;
+    this.drain(node);
+  }
+
+  private crash(node: SimNode): void {
+    if (!node.raft) return;
+    node.raft = null;
+    this.stats.crashes++;
+    this.log(`${node.id} crashed`);
+  }
+
+  private alive(): SimNode[] {
+    return [...this.nodes.values()].filter((n) => n.raft !== null);
+  }
+
+  leader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    for (const n of this.alive()) {
+      if (n.raft!.role === 'leader' && (!best || n.raft!.term > best.raft!.term)) best = n;
+    }
+    return best;
+  }
+
+  // ------------------------------------------------------------ the node loop: persist, send, apply
+
+  private drain(node: SimNode): void {
+    while (node.raft && node.raft.hasReady()) {
+      const raft = node.raft;
+      const rd = raft.ready();
+      // A crash before the write completes loses this Ready entirely.
+      if (this.chaos && this.opts.faults && this.rng.chance(0.0005)) return this.crash(node);
+      node.storage.persist(rd);
+      for (const e of rd.events) this.onEvent(node, e);
+      // Crashing after the write but before sending: durable, yet nobody heard.
+      if (this.chaos && this.opts.faults && this.rng.chance(0.0005)) return this.crash(node);
+      for (const m of rd.messages) this.send(m);
+      this.apply(node, rd);
+      for (const r of rd.readStates) this.checker.readConfirmed(node.id, r, node.applied);
+      raft.advance(rd);
+      this.maybeSnapshot(node);
+    }
+  }
+
+  private apply(node: SimNode, rd: Ready): void {
+    if (rd.snapshot) {
+      const snap = JSON.parse(rd.snapshot.data) as { index: number; digest: number };
+      this.checker.snapshotInstalled(node.id, snap.index, snap.digest);
+      node.applied = snap.index;
+      node.digest = snap.digest;
+      this.stats.snapshotsInstalled++;
+    }
+    for (const e of rd.committedEntries) {
+      if (e.index !== node.applied + 1) this.fail(`${node.id} applied ${e.index} after ${node.applied}: entries must apply in order`);
+      node.digest = mix(node.digest, e);
+      node.applied = e.index;
+      node.sinceSnapshot++;
+      this.checker.applied(node.id, e, node.digest);
+      this.stats.committed = Math.max(this.stats.committed, e.index);
+      if (this.pendingProposals.get(e.data) === node.id) {
+        this.pendingProposals.delete(e.data);
+        this.stats.acknowledged++;
+      }
+      if (e.type === 'conf') this.onConfApplied(decodeConfChange(e.data).type, decodeConfChange(e.data).id);
+    }
+  }
+
+  private maybeSnapshot(node: SimNode): void {
+    const every = this.opts.snapshotEvery;
+    if (!node.raft || every === 0 || node.sinceSnapshot < every) return;
+    node.sinceSnapshot = 0;
+    const data = JSON.stringify({ index: node.applied, digest: node.digest });
+    // Keep a few entries behind the snapshot so slightly lagging followers catch up from the log.
+    const compactTo = Math.max(0, node.applied - 5);
+    const snap = node.raft.createSnapshot(node.applied, data, compactTo);
+    node.storage.saveSnapshot(snap, compactTo);
+  }
+
+  private onEvent(node: SimNode, e: RaftEvent): void {
+    if (e.kind === 'role' && e.role === 'leader') {
+      this.stats.leaderChanges++;
+      this.checker.leaderElected(node.id, e.term, node.raft!.log);
+      this.log(`${node.id} became leader at term ${e.term}`);
+    }
+  }
+
+  private onConfApplied(type: string, id: NodeId): void {
+    if (type !== 'remove') return;
+    const node = this.nodes.get(id);
+    // Like etcd, a removed member shuts down for good.
+    if (node && !node.removed) {
+      node.removed = true;
+      node.raft = null;
+      this.log(`${id} removed`);
+    }
+  }
+
+  // ------------------------------------------------------------ network
+
+  private send(m: Message): void {
+    this.stats.messages++;
+    if (this.cut.has(`${m.from}|${m.to}`) || this.rng.chance(this.dropRate)) {
+      this.stats.dropped++;
+      return;
+    }
+    const copies = this.rng.chance(this.dupRate) ? 2 : 1;
+    const link = `${m.from}|${m.to}`;
+    for (let i = 0; i < copies; i++) {
+      let arrive = this.now + 1 + this.rng() * this.opts.maxDelayMs;
+      if (this.rng.chance(this.reorderRate)) {
+        // Very late and out of order, overtaken by newer messages.
+        arrive += this.rng.int(20, 120);
+      } else {
+        arrive = Math.max(arrive, this.linkClock.get(link) ?? 0);
+        this.linkClock.set(link, arrive);
+      }
+      this.at(arrive - this.now, () => this.deliver(m));
+    }
+  }
+
+  private deliver(m: Message): void {
+    const node = this.nodes.get(m.to);
+    if (!node?.raft || this.cut.has(`${m.from}|${m.to}`)) return;
+    node.raft.step(m);
+    this.drain(node);
+    this.checker.maybeCheckLogs(this.alive().map((n) => ({ id: n.id, log: n.raft!.log })));
+  }
+
+  // ------------------------------------------------------------ clients
+
+  proposeRandom(): void {
+    const live = this.alive();
+    if (live.length === 0) return;
+    const node = this.rng.pick(live);
+    const data = `w${++this.proposalSeq}`;
+    try {
+      node.raft!.propose(data);
+      this.stats.proposals++;
+      this.pendingProposals.set(data, node.id);
+    } catch (err) {
+      if (!(err instanceof ProposalDropped)) throw err;
+    }
+    if (this.rng.chance(0.1)) {
+      try {
+        const ctx = `r${this.proposalSeq}`;
+        this.checker.readIssued(ctx);
+        node.raft!.readIndex(ctx);
+        this.stats.reads++;
+      } catch (err) {
+        if (!(err instanceof ProposalDropped)) throw err;
+      }
+    }
+    this.drain(node);
+  }
+
+  // ------------------------------------------------------------ faults
+
+  private randomFault(): void {
+    const r = this.rng();
+    const live = this.alive();
+    if (r < 0.2 && live.length) {
+      const node = this.rng.pick(live);
+      this.crash(node);
+      this.at(this.rng.int(30, 600), () => {
+        if (!node.raft && !node.removed) {
+          this.log(`${node.id} restarted`);
+          this.start(node);
+        }
+      });
+    } else if (r < 0.4) {
+      this.partition();
+    } else if (r < 0.5) {
+      this.dropRate = this.rng.chance(0.5) ? 0 : this.rng() * 0.1;
+      this.dupRate = this.rng.chance(0.5) ? 0 : this.rng() * 0.05;
+      this.reorderRate = this.rng.chance(0.5) ? 0 : this.rng() * 0.05;
+    } else if (r < 0.6) {
+      const node = this.rng.pick([...this.nodes.values()]);
+      node.rate = 0.5 + this.rng() * 1.5;
+    } else if (r < 0.7) {
+      const lead = this.leader();
+      if (lead) {
+        const target = this.rng.pick(lead.raft!.voters());
+        try {
+          lead.raft!.transferLeader(target);
+          this.drain(lead);
+        } catch (err) {
+          if (!(err instanceof ProposalDropped)) throw err;
+        }
+      }
+    } else if (r < 0.85 && this.opts.membership) {
+      this.changeMembership();
+    }
+  }
+
+  private partition(): void {
+    const ids = [...this.nodes.values()].filter((n) => !n.removed).map((n) => n.id);
+    const side = new Set(ids.filter(() => this.rng.chance(0.4)));
+    if (side.size === 0) side.add(this.rng.pick(ids));
+    this.stats.partitions++;
+    this.log(`partition {${[...side]}} | rest`);
+    for (const a of ids) for (const b of ids) if (side.has(a) !== side.has(b)) this.cut.add(`${a}|${b}`);
+    this.at(this.rng.int(80, 700), () => {
+      for (const a of side) for (const b of ids) {
+        this.cut.delete(`${a}|${b}`);
+        this.cut.delete(`${b}|${a}`);
+      }
+    });
+  }
+
+  private changeMembership(): void {
+    const lead = this.leader();
+    if (!lead) return;
+    const voters = lead.raft!.voters();
+    try {
+      if (voters.length < 5 && this.rng.chance(0.5)) {
+        const id = this.newId();
+        lead.raft!.proposeConfChange({ type: 'add', id });
+        this.drain(lead);
+        this.addNode(id, new MemoryStorage());
+        this.log(`add ${id} proposed`);
+      } else if (voters.length > 3) {
+        const id = this.rng.pick(voters);
+        lead.raft!.proposeConfChange({ type: 'remove', id });
+        this.drain(lead);
+        this.log(`remove ${id} proposed`);
+      } else return;
+      this.stats.confChanges++;
+    } catch (err) {
+      if (!(err instanceof ProposalDropped)) throw err;
+    }
+  }
+
+  private heal(): void {
+    this.chaos = false;
+    this.cut.clear();
+    this.dropRate = 0;
+    this.dupRate = 0;
+    this.reorderRate = 0;
+    for (const n of this.nodes.values()) {
+      n.rate = 1;
+      if (!n.raft && !n.removed) this.start(n);
+    }
+    // Writes after healing until one is acknowledged: that proves the cluster is live again.
+    const ackedBefore = this.stats.acknowledged;
+    this.every(50, () => this.stats.acknowledged === ackedBefore, () => this.proposeRandom());
+  }
+
+  /** After healing, one leader, and every member holds and has applied what it committed. */
+  private checkConverged(): void {
+    const lead = this.leader();
+    if (!lead) return this.fail('no leader after healing');
+    const raft = lead.raft!;
+    for (const n of this.alive()) {
+      if (n !== lead && n.raft!.role === 'leader' && n.raft!.term === raft.term) this.fail(`two leaders in term ${raft.term}`);
+    }
+    if (raft.log.term(raft.log.committed) !== raft.term) this.fail(`leader ${lead.id} has not committed in its term ${raft.term}`);
+    for (const id of raft.voters()) {
+      const n = this.nodes.get(id)!;
+      if (!n.raft) this.fail(`member ${id} is down after healing`);
+      if (n.applied !== raft.log.committed) {
+        this.fail(`member ${id} applied ${n.applied}, leader ${lead.id} committed ${raft.log.committed}`);
+      }
+    }
+    this.checker.checkLogs(this.alive().map((n) => ({ id: n.id, log: n.raft!.log })));
+  }
+
+  // ------------------------------------------------------------ scheduling and reporting
+
+  private at(delay: number, run: () => void): void {
+    const ev = { at: this.now + delay, seq: this.seq++, run };
+    const q = this.queue;
+    q.push(ev);
+    for (let i = q.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (before(q[p], q[i])) break;
+      [q[p], q[i]] = [q[i], q[p]];
+      i = p;
+    }
+  }
+
+  private pop(): Timed {
+    const q = this.queue;
+    const top = q[0];
+    const last = q.pop()!;
+    if (q.length) {
+      q[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < q.length && before(q[l], q[m])) m = l;
+        if (r < q.length && before(q[r], q[m])) m = r;
+        if (m === i) break;
+        [q[m], q[i]] = [q[i], q[m]];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  private every(ms: number, whileTrue: () => boolean, run: () => void): void {
+    const loop = () => {
+      if (!whileTrue()) return;
+      run();
+      this.at(ms * (0.5 + this.rng()), loop);
+    };
+    this.at(ms * this.rng(), loop);
+  }
+
+  private log(line: string): void {
+    this.trace.push(`${this.now.toFixed(1)}ms ${line}`);
+    if (this.trace.length > 60) this.trace.shift();
+  }
+
+  private fail(msg: string): never {
+    throw new SimulationFailure(
+      `seed ${this.opts.seed}: ${msg}\n  replay: SIM_SEED=${this.opts.seed} npx vitest run test/sim\n  last events:\n    ${this.trace.join('\n    ')}`,
+    );
+  }
+}
+
+function before(a: Timed, b: Timed): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+/** A running digest of the applied sequence: equal digests at an index mean equal histories. */
+function mix(digest: number, e: Entry): number {
+  let h = digest ^ Math.imul(e.term, 0x9e3779b1);
+  const s = `${e.type}:${e.data}`;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}

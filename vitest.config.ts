@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Real nodes bind loopback ports and write SQLite files; keep suites in separate processes.
+    pool: 'forks',
+  },
+});
