@@ -1,10 +1,12 @@
 // `npm run bench`: every benchmark, printed as figures (speed lives here, not in tests).
 import { benchRaft } from './raft-bench.js';
+import { benchStorage } from './storage-bench.js';
 
 const print = (line: string) => console.log(line);
 const only = process.argv[2];
 const benches: Record<string, (p: typeof print) => Promise<void>> = {
   raft: benchRaft,
+  storage: benchStorage,
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;
