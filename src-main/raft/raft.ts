@@ -438,9 +438,13 @@ export class Raft {
     this.appendEntries([{ type: 'normal', data: '' }]);
   }
 
-  /** Keep one Progress per voter of the latest configuration. */
+  /**
+   * Keep one Progress per voter of the latest configuration, and for a member being removed
+   * until its removal commits: it must still hear the entry and the commit, so it can learn
+   * that it was removed (and answer any client waiting on it).
+   */
   private syncProgress(): void {
-    const voters = this.voters();
+    const voters = [...new Set([...this.voters(), ...this.confAt(this.log.committed)])];
     for (const id of voters) {
       if (!this.progress.has(id)) {
         const pr = new Progress(this.log.lastIndex() + 1, this.cfg.maxInflight);
@@ -800,6 +804,12 @@ export class Raft {
   }
 
   private onLeaderCommit(): void {
+    const departed = [...this.progress.keys()].filter((id) => !this.isVoter(id) && !this.confAt(this.log.committed).includes(id));
+    if (departed.length) {
+      // Their removal just committed: send them that commit, then stop tracking them.
+      this.bcastAppend();
+      this.syncProgress();
+    }
     if (this.log.term(this.log.committed) === this.term && this.deferredReads.length) {
       const reads = this.deferredReads;
       this.deferredReads = [];

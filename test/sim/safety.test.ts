@@ -22,19 +22,19 @@ function summary(name: string, all: SimStats[]): void {
 
 describe('Raft safety under seeded chaos', () => {
   it('3 nodes: crashes, partitions, drops, duplicates, skewed clocks, transfers, snapshots', () => {
-    const all = runMany(1_000, 400, { nodes: 3, chaosMs: 2000, settleMs: 2000 });
+    const all = runMany(1_000, 1000, { nodes: 3, chaosMs: 2000, settleMs: 2000 });
     summary('3 nodes', all);
     expect(all.every((s) => s.acknowledged > 0)).toBe(true);
   });
 
   it('5 nodes with the same faults', () => {
-    const all = runMany(2_000, 300, { nodes: 5, chaosMs: 2000, settleMs: 2000 });
+    const all = runMany(2_000, 600, { nodes: 5, chaosMs: 2000, settleMs: 2000 });
     summary('5 nodes', all);
     expect(all.every((s) => s.acknowledged > 0)).toBe(true);
   });
 
   it('membership changes (add and remove, the leader included) under faults', () => {
-    const all = runMany(3_000, 400, { nodes: 3, chaosMs: 3000, settleMs: 2500, membership: true });
+    const all = runMany(3_000, 900, { nodes: 3, chaosMs: 3000, settleMs: 2500, membership: true });
     summary('membership', all);
     expect(all.reduce((a, s) => a + s.confChanges, 0)).toBeGreaterThan(0);
   });
