@@ -1,0 +1,750 @@
+// Raft messages between nodes, over HTTP/1.1 on the peer port, the way etcd 3.4's rafthttp
+// behaves as seen from outside: cluster-id and removed-member checks on every request, peers
+// becoming active/inactive, and the prober's clock-difference warning.
+//
+// Why one queue and one request in flight per peer: Raft assumes a peer's messages arrive in
+// the order they were sent (a follower seeing MsgApp 7 before MsgApp 6 just rejects and slows
+// down). HTTP requests on several sockets can overtake each other, so we never start the
+// next request to a peer before the previous one has been answered; whatever piles up in the
+// meantime goes out as the next batch. Loss is fine (Raft retries), reordering is not worth it.
+//
+// No global state: several transports live in one process (tests, worker threads), each
+// with its own servers, agent and timers.
+
+import { goDuration } from './log.js';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Message, MessageType } from '../../src-shared/raft-types.js';
+
+export type LogLevel = 'I' | 'W' | 'E' | 'N';
+
+export interface PeerTransportOptions {
+  /** This node's etcd member id (16 hex digits). */
+  memberId: string;
+  /** The cluster id (hex). '' while a joining node does not know it yet: then nothing is checked. */
+  clusterId: string;
+  /** e.g. ["http://127.0.0.1:2380"]; port 0 binds an ephemeral port (see boundURLs). */
+  listenURLs: string[];
+  /** This node's own clock, ms since the epoch (may be skewed on purpose). */
+  clock: () => number;
+  log: (level: LogLevel, pkg: string, msg: string) => void;
+  /** Messages accepted from peers, in arrival order (per peer: in the order the peer sent them). */
+  onMessages: (msgs: Message[]) => void;
+  /** Where to reach member `id`; consulted on every request, so membership may change at runtime. */
+  peerURLs: (id: string) => string[] | undefined;
+  /** Members removed from the cluster: their requests get 410, and we stop talking to them. */
+  isRemoved: (id: string) => boolean;
+  /** A peer answered 410: WE were removed. Called once. */
+  onRemovedFromCluster: () => void;
+  /** Serve other paths on the peer port (e.g. GET /members); return true if handled. */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /**
+   * The other members, so that idle links are probed too (clock check, active/inactive).
+   * Without it only peers we have sent to are probed.
+   */
+  peerIds?: () => string[];
+  /** Told when a batch could not be delivered (e.g. to report a failed MsgSnap). */
+  onSendFailed?: (peer: string, msgs: Message[], err: string) => void;
+  /** Defaults: 4096 queued messages per peer, probe every 1000 ms, 256 MiB request body. */
+  maxQueue?: number;
+  probeIntervalMs?: number;
+  maxBodyBytes?: number;
+}
+
+/** etcd's v2 follower latency figures, in milliseconds. */
+export interface LatencyStats {
+  current: number;
+  average: number;
+  standardDeviation: number;
+  minimum: number;
+  maximum: number;
+}
+
+export interface PeerStats {
+  /** Message requests (POST /raft) answered with success / failed, as etcd's follower counts. */
+  success: number;
+  fail: number;
+  latency: LatencyStats;
+  sentMsgs: number;
+  sentBytes: number;
+  recvMsgs: number;
+  recvBytes: number;
+  /** Messages dropped: queue overflow, failed batches, unknown or removed peer. */
+  droppedMsgs: number;
+  queued: number;
+  active: boolean;
+  lastError?: string;
+  /** Real time (Date.now) of lastError. */
+  lastErrorAt?: number;
+  /** Peer's clock minus ours, ms (positive: the peer is ahead). */
+  clockDiffMs?: number;
+}
+
+const PKG = 'rafthttp';
+const VERSION = '3.4.0-raftlab';
+const REQUEST_TIMEOUT_MS = 2_000;
+// A snapshot may be megabytes of JSON; give it time rather than failing it forever.
+const SNAPSHOT_TIMEOUT_MS = 30_000;
+const BACKOFF_MS = 100;
+const CLOCK_LIMIT_MS = 1_000;
+// etcd's statusMonitoringInterval: the clock warning repeats at most this often.
+const CLOCK_WARN_EVERY_MS = 30_000;
+// Receiver-side rejections (wrong cluster, removed sender) would otherwise log 10×/s.
+const REJECT_LOG_EVERY_MS = 30_000;
+const REMOVED_BODY = 'the member has been permanently removed from the cluster';
+const CLUSTER_MISMATCH_BODY = 'cluster ID mismatch';
+
+const MESSAGE_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
+  'MsgPreVote', 'MsgPreVoteResp', 'MsgVote', 'MsgVoteResp', 'MsgApp', 'MsgAppResp',
+  'MsgHeartbeat', 'MsgHeartbeatResp', 'MsgSnap', 'MsgProp', 'MsgTimeoutNow',
+  'MsgReadIndex', 'MsgReadIndexResp',
+]);
+
+/** Why a request failed; the kind decides whether a new log line is worth it. */
+class SendError extends Error {
+  constructor(readonly kind: string, message: string, readonly status?: number) {
+    super(message);
+  }
+}
+
+interface Peer {
+  id: string;
+  queue: Message[];
+  inFlight: http.ClientRequest | undefined;
+  flushScheduled: boolean;
+  backoffTimer: NodeJS.Timeout | undefined;
+  probe: http.ClientRequest | undefined;
+  /** undefined until the first exchange: a peer never reached is not "inactive" yet. */
+  active: boolean | undefined;
+  /** Kinds of failure already logged since the peer was last active. */
+  loggedFails: Set<string>;
+  urlIndex: number;
+  dropping: boolean;
+  unknownLogged: boolean;
+  clockDiff: number | undefined;
+  clockTooHigh: boolean;
+  clockWarnedAt: number;
+  stats: PeerStats;
+  latSum: number;
+  latSqSum: number;
+}
+
+function newStats(): PeerStats {
+  return {
+    success: 0, fail: 0,
+    // etcd starts the minimum at 1<<63 so the first sample always replaces it.
+    latency: { current: 0, average: 0, standardDeviation: 0, minimum: 2 ** 63, maximum: 0 },
+    sentMsgs: 0, sentBytes: 0, recvMsgs: 0, recvBytes: 0, droppedMsgs: 0, queued: 0, active: false,
+  };
+}
+
+export class PeerTransport {
+  private readonly opts: PeerTransportOptions;
+  private clusterId: string;
+  private readonly servers: http.Server[] = [];
+  private bound: string[] = [];
+  // Our own agent: keep-alive sockets belong to this transport and die with it.
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  private readonly peers = new Map<string, Peer>();
+  private probeTimer: NodeJS.Timeout | undefined;
+  private readonly rejectLogged = new Map<string, number>();
+  private removedReported = false;
+  private stopped = false;
+
+  constructor(opts: PeerTransportOptions) {
+    this.opts = opts;
+    this.clusterId = opts.clusterId;
+  }
+
+  async start(): Promise<void> {
+    for (const raw of this.opts.listenURLs) {
+      const u = new URL(raw);
+      if (u.protocol !== 'http:') throw new Error(`peer transport: only http:// listen URLs are supported, got ${raw}`);
+      const host = u.hostname.replace(/^\[|\]$/g, '');
+      const server = http.createServer((req, res) => this.handle(req, res));
+      // Longer than the probe interval, so the keep-alive socket is rarely closed under us.
+      server.keepAliveTimeout = 30_000;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(Number(u.port || 80), host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      server.on('error', (err) => this.opts.log('E', PKG, `peer listener on ${raw} failed (${err.message})`));
+      this.servers.push(server);
+      const addr = server.address() as AddressInfo;
+      const h = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+      this.bound.push(`http://${u.hostname === 'localhost' ? 'localhost' : h}:${addr.port}`);
+    }
+    const every = this.opts.probeIntervalMs ?? 1_000;
+    this.probeTimer = setInterval(() => this.probeAll(), every);
+    this.probeTimer.unref();
+    // Probe right away too: the clock check should not wait a whole interval.
+    setImmediate(() => this.probeAll());
+  }
+
+  boundURLs(): string[] {
+    return [...this.bound];
+  }
+
+  setClusterId(id: string): void {
+    this.clusterId = id;
+  }
+
+  /** Queues messages per peer; never throws, never waits. */
+  send(msgs: Message[]): void {
+    if (this.stopped) return;
+    for (const m of msgs) {
+      try {
+        this.enqueue(m);
+      } catch (err) {
+        this.opts.log('E', PKG, `failed to queue ${m?.type} to ${m?.to} (${errText(err)})`);
+      }
+    }
+  }
+
+  stats(): Record<string, PeerStats> {
+    const out: Record<string, PeerStats> = {};
+    for (const p of this.peers.values()) out[p.id] = this.snapshotStats(p);
+    return out;
+  }
+
+  /** One peer's counters (zeros for a peer we never talked to). */
+  peerStats(id: string): PeerStats {
+    const p = this.peers.get(id);
+    return p ? this.snapshotStats(p) : newStats();
+  }
+
+  /** Peer's clock minus ours in ms (positive: the peer is ahead), from the latest exchange. */
+  clockDifference(peer: string): number | undefined {
+    return this.peers.get(peer)?.clockDiff;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.probeTimer);
+    for (const p of this.peers.values()) {
+      clearTimeout(p.backoffTimer);
+      p.inFlight?.destroy();
+      p.probe?.destroy();
+      p.queue = [];
+    }
+    this.agent.destroy();
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeAllConnections();
+          }),
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  private peer(id: string): Peer {
+    let p = this.peers.get(id);
+    if (!p) {
+      p = {
+        id, queue: [], inFlight: undefined, flushScheduled: false, backoffTimer: undefined,
+        probe: undefined, active: undefined, loggedFails: new Set(), urlIndex: 0,
+        dropping: false, unknownLogged: false, clockDiff: undefined, clockTooHigh: false,
+        clockWarnedAt: 0, stats: newStats(), latSum: 0, latSqSum: 0,
+      };
+      this.peers.set(id, p);
+    }
+    return p;
+  }
+
+  private enqueue(m: Message): void {
+    const to = m.to;
+    if (typeof to !== 'string' || to === '' || to === this.opts.memberId) return;
+    const p = this.peer(to);
+    // A member being removed is still sent what Raft addresses to it (the entry removing it
+    // and its commit), so that it learns of its removal; only what it sends us is refused.
+    p.queue.push(m);
+    const max = this.opts.maxQueue ?? 4096;
+    if (p.queue.length > max) {
+      // Drop the oldest message that is not a snapshot: a lost heartbeat or append is
+      // retried by Raft, while a lost snapshot costs a whole new one.
+      let i = p.queue.findIndex((x) => x.type !== 'MsgSnap');
+      if (i < 0) i = 0;
+      p.queue.splice(i, 1);
+      p.stats.droppedMsgs++;
+      if (!p.dropping) {
+        p.dropping = true;
+        this.opts.log('W', PKG, `dropped internal raft message to ${to} since sending buffer is full (bad/overloaded network)`);
+      }
+    }
+    this.scheduleFlush(p);
+  }
+
+  private scheduleFlush(p: Peer): void {
+    // A microtask later, so that everything sent in this turn goes out as one batch.
+    if (p.flushScheduled || p.inFlight || p.backoffTimer || this.stopped) return;
+    p.flushScheduled = true;
+    queueMicrotask(() => {
+      p.flushScheduled = false;
+      this.flush(p);
+    });
+  }
+
+  private flush(p: Peer): void {
+    if (this.stopped || p.inFlight || p.backoffTimer || p.queue.length === 0) return;
+    const url = this.pickURL(p);
+    if (!url) {
+      if (!p.unknownLogged) {
+        p.unknownLogged = true;
+        this.opts.log('W', PKG, `ignored ${p.queue.length} message(s) to unknown peer ${p.id} (no peer URLs)`);
+      }
+      p.stats.droppedMsgs += p.queue.length;
+      p.queue = [];
+      return;
+    }
+    p.unknownLogged = false;
+    const batch = p.queue;
+    p.queue = [];
+    p.dropping = false;
+    const body = Buffer.from(JSON.stringify(batch));
+    const timeout = batch.some((m) => m.type === 'MsgSnap') ? SNAPSHOT_TIMEOUT_MS : REQUEST_TIMEOUT_MS;
+    this.request(p, 'POST', url, '/raft', body, timeout, true, (err, rttMs) => {
+      p.inFlight = undefined;
+      if (this.stopped) return;
+      if (err) {
+        p.stats.fail++;
+        p.stats.droppedMsgs += batch.length;
+        this.failed(p, url, err);
+        try {
+          this.opts.onSendFailed?.(p.id, batch, err.message);
+        } catch {
+          /* the callback's problem, not the link's */
+        }
+        // Back off briefly so a dead peer costs ~10 attempts a second, not a busy loop.
+        p.backoffTimer = setTimeout(() => {
+          p.backoffTimer = undefined;
+          this.flush(p);
+        }, BACKOFF_MS);
+        p.backoffTimer.unref();
+        return;
+      }
+      p.stats.success++;
+      p.stats.sentMsgs += batch.length;
+      p.stats.sentBytes += body.length;
+      this.recordLatency(p, rttMs);
+      this.flush(p);
+    });
+  }
+
+  /** The peer's URL to use now; only http:// URLs we were given, never anything else. */
+  private pickURL(p: Peer): string | undefined {
+    const urls = (this.opts.peerURLs(p.id) ?? []).filter((u) => URL.canParse(u) && new URL(u).protocol === 'http:');
+    if (urls.length === 0) return undefined;
+    return urls[p.urlIndex % urls.length];
+  }
+
+  /**
+   * One HTTP exchange with a peer. `cb` gets an error (timeout, network, non-2xx) or the
+   * round-trip time; the peer's clock header feeds the clock-difference estimate.
+   */
+  private request(
+    p: Peer,
+    method: 'POST' | 'GET',
+    base: string,
+    path: string,
+    body: Buffer | undefined,
+    timeoutMs: number,
+    isMessages: boolean,
+    cb: (err: SendError | undefined, rttMs: number) => void,
+    retried = false,
+  ): void {
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (err: SendError | undefined, rtt: number) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      cb(err, rtt);
+    };
+    const target = new URL(path, base);
+    const sentAt = this.opts.clock();
+    const t0 = performance.now();
+    const headers: http.OutgoingHttpHeaders = {
+      'X-Etcd-Cluster-ID': this.clusterId,
+      'X-Server-From': this.opts.memberId,
+      'X-Raft-To': p.id,
+      'X-Server-Version': VERSION,
+      'X-Raft-Clock': String(sentAt),
+    };
+    if (body) {
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = body.length;
+    }
+    const req = http.request(target, { method, headers, agent: this.agent }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        // Error bodies are short; never buffer a misbehaving peer's endless answer.
+        if (size < 64 * 1024) chunks.push(c);
+        size += c.length;
+      });
+      res.on('error', (e) => finish(new SendError(errKind(e), errText(e)), 0));
+      // 'close' without 'end': the connection died mid-answer ('end' comes first otherwise).
+      res.on('close', () => finish(new SendError('network', 'connection closed before the answer was complete'), 0));
+      res.on('end', () => {
+        const rtt = performance.now() - t0;
+        const status = res.statusCode ?? 0;
+        const text = Buffer.concat(chunks).toString('utf8').trim();
+        if (status >= 200 && status < 300) {
+          this.observeClock(p, res.headers['x-raft-clock'], sentAt, rtt);
+          this.succeeded(p);
+          finish(undefined, rtt);
+          return;
+        }
+        finish(this.answerError(p, status, text, res.headers['x-etcd-cluster-id']), rtt);
+      });
+    });
+    if (isMessages) p.inFlight = req;
+    else p.probe = req;
+    // Our own deadline, covering connect, upload and answer alike.
+    timer = setTimeout(() => {
+      finish(new SendError('timeout', `request to ${target.origin} timed out after ${timeoutMs}ms`), 0);
+      req.destroy();
+    }, timeoutMs);
+    timer.unref();
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      // A keep-alive socket the server closed while idle fails before anything was sent:
+      // safe to retry once at once (Node's documented pattern for reusedSocket).
+      if (!done && !retried && !this.stopped && req.reusedSocket && e.code === 'ECONNRESET') {
+        done = true;
+        clearTimeout(timer);
+        this.request(p, method, base, path, body, timeoutMs, isMessages, cb, true);
+        return;
+      }
+      finish(e instanceof SendError ? e : new SendError(errKind(e), errText(e)), 0);
+    });
+    req.end(body);
+  }
+
+  /** Turns a non-2xx answer into an error; a 410 means we were removed. */
+  private answerError(p: Peer, status: number, text: string, remoteCid: string | string[] | undefined): SendError {
+    if (status === 410) {
+      if (!this.removedReported) {
+        this.removedReported = true;
+        this.opts.log('E', PKG, REMOVED_BODY);
+        try {
+          this.opts.onRemovedFromCluster();
+        } catch (err) {
+          this.opts.log('E', PKG, `onRemovedFromCluster failed (${errText(err)})`);
+        }
+      }
+      return new SendError('removed', `peer ${p.id} says we were removed (410)`, status);
+    }
+    if (status === 412 && text === CLUSTER_MISMATCH_BODY) {
+      return new SendError(
+        'cluster-mismatch',
+        `request sent was ignored (cluster ID mismatch: remote[${p.id}]=${String(remoteCid ?? '')}, local=${this.clusterId})`,
+        status,
+      );
+    }
+    return new SendError(`http-${status}`, `peer ${p.id} answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`, status);
+  }
+
+  private succeeded(p: Peer): void {
+    p.stats.active = true;
+    p.loggedFails.clear();
+    if (p.active !== true) {
+      p.active = true;
+      this.opts.log('I', PKG, `peer ${p.id} became active`);
+    }
+  }
+
+  /**
+   * Logs a failure once per state change: when an active peer fails, or for each new kind of
+   * failure (refused, timeout, 412...) while it stays inactive. A dead peer retried 10×/s
+   * therefore costs one line, not ten a second.
+   */
+  private failed(p: Peer, url: string, err: SendError): void {
+    p.stats.lastError = err.message;
+    p.stats.lastErrorAt = Date.now();
+    p.stats.active = false;
+    // Try the peer's next URL next time: one of them may be the one that works.
+    if (err.status === undefined) p.urlIndex++;
+    const wasActive = p.active;
+    p.active = false;
+    if (wasActive === true || !p.loggedFails.has(err.kind)) {
+      p.loggedFails.add(err.kind);
+      if (err.status === undefined) {
+        this.opts.log('W', PKG, `failed to reach the peer URL ${url} of member ${p.id} (${err.message})`);
+      } else {
+        this.opts.log('E', PKG, err.message);
+      }
+    }
+    if (wasActive === true) this.opts.log('I', PKG, `peer ${p.id} became inactive (message send to peer failed)`);
+  }
+
+  private recordLatency(p: Peer, rttMs: number): void {
+    const s = p.stats;
+    const l = s.latency;
+    p.latSum += rttMs;
+    p.latSqSum += rttMs * rttMs;
+    l.current = rttMs;
+    l.average = p.latSum / s.success;
+    l.standardDeviation = Math.sqrt(Math.max(0, p.latSqSum / s.success - l.average * l.average));
+    l.minimum = Math.min(l.minimum, rttMs);
+    l.maximum = Math.max(l.maximum, rttMs);
+  }
+
+  private snapshotStats(p: Peer): PeerStats {
+    return { ...p.stats, latency: { ...p.stats.latency }, queued: p.queue.length, clockDiffMs: p.clockDiff };
+  }
+
+  // ------------------------------------------------------------------ probing and clocks
+
+  private probeAll(): void {
+    if (this.stopped) return;
+    const ids = new Set<string>(this.peers.keys());
+    try {
+      for (const id of this.opts.peerIds?.() ?? []) ids.add(id);
+    } catch {
+      /* membership momentarily unavailable: probe who we know */
+    }
+    for (const id of ids) {
+      if (id === this.opts.memberId || this.opts.isRemoved(id)) continue;
+      const p = this.peer(id);
+      if (p.probe) continue;
+      const url = this.pickURL(p);
+      if (!url) continue;
+      this.request(p, 'GET', url, '/raft/probe', undefined, REQUEST_TIMEOUT_MS, false, (err) => {
+        p.probe = undefined;
+        if (err && !this.stopped) this.failed(p, url, err);
+      });
+    }
+  }
+
+  /** etcd's prober: the peer's clock against ours at the middle of the round trip. */
+  private observeClock(p: Peer, header: string | string[] | undefined, sentAt: number, rttMs: number): void {
+    const peerClock = Number(Array.isArray(header) ? header[0] : header);
+    if (header === undefined || !Number.isFinite(peerClock)) return;
+    // The estimate is only good to ±rtt/2 (a big upload stamps the answer late, too): a
+    // sample that slow cannot tell a 1 s skew from a slow link, so it is not taken.
+    if (rttMs >= CLOCK_LIMIT_MS) return;
+    const diff = peerClock - (sentAt + rttMs / 2);
+    p.clockDiff = diff;
+    const now = performance.now();
+    if (Math.abs(diff) > CLOCK_LIMIT_MS) {
+      if (!p.clockTooHigh || now - p.clockWarnedAt >= CLOCK_WARN_EVERY_MS) {
+        p.clockTooHigh = true;
+        p.clockWarnedAt = now;
+        // etcd prints a positive duration; we print the size of the gap either way
+        // (clockDifference() keeps the sign).
+        this.opts.log('W', PKG, `the clock difference against peer ${p.id} is too high [${goDuration(Math.abs(diff))} > 1s]`);
+      }
+    } else if (p.clockTooHigh) {
+      p.clockTooHigh = false;
+      this.opts.log('I', PKG, `the clock difference against peer ${p.id} is back under 1s [${goDuration(Math.abs(diff))}]`);
+    }
+  }
+
+  // ------------------------------------------------------------------ receiving
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/raft' || path === '/raft/probe') {
+        this.handleRaft(req, res, path);
+        return;
+      }
+      if (this.opts.extraRoutes?.(req, res)) return;
+      this.reply(res, 404, '404 page not found');
+    } catch (err) {
+      this.opts.log('E', PKG, `peer request ${req.method} ${req.url} failed (${errText(err)})`);
+      if (!res.headersSent) this.reply(res, 500, 'internal error');
+      else res.destroy();
+    }
+  }
+
+  private handleRaft(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const want = path === '/raft' ? 'POST' : 'GET';
+    if (req.method !== want) {
+      res.setHeader('Allow', want);
+      this.reply(res, 405, 'Method Not Allowed');
+      req.resume();
+      return;
+    }
+    // Same order as etcd: cluster compatibility, then who is talking, then to whom.
+    const gcid = header(req, 'x-etcd-cluster-id');
+    if (this.clusterId !== '' && gcid !== this.clusterId) {
+      this.logRejection(`cid:${gcid}`, 'E', `request cluster ID mismatch (got ${gcid} want ${this.clusterId})`);
+      this.reply(res, 412, CLUSTER_MISMATCH_BODY);
+      req.resume();
+      return;
+    }
+    const from = header(req, 'x-server-from');
+    if (!from) {
+      this.reply(res, 400, 'missing X-Server-From header');
+      req.resume();
+      return;
+    }
+    if (this.opts.isRemoved(from)) {
+      this.logRejection(`removed:${from}`, 'W', `rejected the stream from peer ${from} since it was removed`);
+      this.reply(res, 410, REMOVED_BODY);
+      req.resume();
+      return;
+    }
+    const to = header(req, 'x-raft-to');
+    if (to !== this.opts.memberId) {
+      this.logRejection(`to:${from}:${to}`, 'E', `streaming request ignored (ID mismatch got ${to} want ${this.opts.memberId})`);
+      this.reply(res, 412, 'to field mismatch');
+      req.resume();
+      return;
+    }
+    if (want === 'GET') {
+      res.setHeader('Content-Type', 'application/json');
+      this.reply(res, 200, '{"health":"true"}');
+      return;
+    }
+    this.readBody(req, res, (body) => {
+      let msgs: Message[];
+      try {
+        msgs = parseMessages(body.toString('utf8'), this.opts.memberId);
+      } catch (err) {
+        this.reply(res, 400, `error reading raft message (${errText(err)})`);
+        return;
+      }
+      const s = this.peer(from).stats;
+      s.recvMsgs += msgs.length;
+      s.recvBytes += body.length;
+      try {
+        if (msgs.length > 0) this.opts.onMessages(msgs);
+      } catch (err) {
+        this.opts.log('E', PKG, `failed to process raft message (${errText(err)})`);
+        this.reply(res, 500, 'error processing raft message');
+        return;
+      }
+      this.reply(res, 204, '');
+    });
+  }
+
+  private readBody(req: IncomingMessage, res: ServerResponse, cb: (body: Buffer) => void): void {
+    const max = this.opts.maxBodyBytes ?? 256 * 1024 * 1024;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooBig = false;
+    req.on('data', (c: Buffer) => {
+      if (tooBig) return;
+      size += c.length;
+      if (size > max) {
+        tooBig = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      if (tooBig) {
+        this.reply(res, 413, `request body larger than ${max} bytes`);
+        return;
+      }
+      try {
+        cb(Buffer.concat(chunks));
+      } catch (err) {
+        this.opts.log('E', PKG, `peer request failed (${errText(err)})`);
+        if (!res.headersSent) this.reply(res, 500, 'internal error');
+      }
+    });
+  }
+
+  /** Every answer carries our identity and clock, so the sender can check both. */
+  private reply(res: ServerResponse, status: number, text: string): void {
+    if (res.headersSent) return;
+    res.setHeader('X-Etcd-Cluster-ID', this.clusterId);
+    res.setHeader('X-Server-Version', VERSION);
+    res.setHeader('X-Raft-Clock', String(this.opts.clock()));
+    if (status === 204) {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    if (!res.hasHeader('Content-Type')) res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.writeHead(status);
+    res.end(status >= 400 ? `${text}\n` : text);
+  }
+
+  private logRejection(key: string, level: LogLevel, msg: string): void {
+    const now = performance.now();
+    const last = this.rejectLogged.get(key);
+    if (last !== undefined && now - last < REJECT_LOG_EVERY_MS) return;
+    this.rejectLogged.set(key, now);
+    this.opts.log(level, PKG, msg);
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+
+function header(req: IncomingMessage, name: string): string {
+  const v = req.headers[name];
+  return (Array.isArray(v) ? v[0] : v) ?? '';
+}
+
+function errText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+  }
+  return String(err);
+}
+
+function errKind(err: unknown): string {
+  return (err as NodeJS.ErrnoException)?.code ?? 'network';
+}
+
+/** Parses and checks a POST /raft body: a JSON array of messages addressed to `self`. */
+export function parseMessages(text: string, self: string): Message[] {
+  const data: unknown = JSON.parse(text);
+  if (!Array.isArray(data)) throw new Error('body is not a JSON array');
+  for (const m of data) checkMessage(m, self);
+  return data as Message[];
+}
+
+function checkMessage(m: unknown, self: string): void {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new Error('message is not an object');
+  const o = m as Record<string, unknown>;
+  if (!MESSAGE_TYPES.has(o.type as MessageType)) throw new Error(`unknown message type ${String(o.type).slice(0, 40)}`);
+  if (typeof o.from !== 'string' || o.from === '') throw new Error('message without from');
+  if (o.to !== self) throw new Error(`message to ${String(o.to).slice(0, 40)}, not to ${self}`);
+  if (!isCount(o.term)) throw new Error('bad term');
+  for (const k of ['index', 'logTerm', 'commit', 'rejectHint'] as const) {
+    if (o[k] !== undefined && !isCount(o[k])) throw new Error(`bad ${k}`);
+  }
+  if (o.reject !== undefined && typeof o.reject !== 'boolean') throw new Error('bad reject');
+  if (o.context !== undefined && typeof o.context !== 'string') throw new Error('bad context');
+  if (o.entries !== undefined) {
+    if (!Array.isArray(o.entries)) throw new Error('bad entries');
+    for (const e of o.entries as unknown[]) {
+      const x = e as Record<string, unknown>;
+      if (typeof x !== 'object' || x === null || !isCount(x.index) || !isCount(x.term) ||
+        (x.type !== 'normal' && x.type !== 'conf') || typeof x.data !== 'string') {
+        throw new Error('bad entry');
+      }
+    }
+  }
+  if (o.snapshot !== undefined) {
+    const s = o.snapshot as Record<string, unknown>;
+    const meta = (s && typeof s === 'object' ? s.meta : undefined) as Record<string, unknown> | undefined;
+    const conf = (meta && typeof meta === 'object' ? meta.conf : undefined) as Record<string, unknown> | undefined;
+    if (!meta || !isCount(meta.index) || !isCount(meta.term) || !conf || !Array.isArray(conf.voters) ||
+      !(conf.voters as unknown[]).every((v) => typeof v === 'string') || typeof s.data !== 'string') {
+      throw new Error('bad snapshot');
+    }
+  }
+}
+
+function isCount(v: unknown): boolean {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
