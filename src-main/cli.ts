@@ -1,0 +1,86 @@
+// `raftlab <command>`: the standalone entry points.
+//   raftlab node [etcd flags]   a raftlab node configured exactly like an etcd 3.4 member
+import fs from 'node:fs';
+import { ConfigError, parseNodeConfig } from './node/config.js';
+import { createLogger, etcdmain, type RaftLogLevel } from './node/log.js';
+import { NodeStartError } from './node/raft-node.js';
+import { startNode } from './node/node-server.js';
+import { StorageError } from './storage/raft-storage.js';
+
+const VERSION = '3.4.0-raftlab';
+const RAFT_LEVEL: Record<string, RaftLogLevel> = { I: 'INFO', N: 'INFO', W: 'WARN', E: 'ERROR', C: 'FATAL', D: 'DEBUG' };
+
+async function runNode(argv: string[]): Promise<number> {
+  const logger = createLogger((line) => process.stderr.write(line + '\n'), () => new Date());
+  let cfg;
+  try {
+    // The issue asks that flags win over ETCD_* variables (etcd 3.4 itself refuses the conflict).
+    cfg = parseNodeConfig(argv, process.env, { envConflict: 'flag-wins' });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const m of err.logs) logger.emit(m);
+    if (err.logs.length === 0) process.stderr.write(`raftlab node: ${err.message}\n`);
+    return err.exitCode;
+  }
+  if (cfg.help) {
+    process.stdout.write('usage: raftlab node [flags]\n  takes etcd 3.4 flags (--name, --data-dir, --initial-cluster, ...) and ETCD_* variables\n');
+    return 0;
+  }
+  if (cfg.version) {
+    process.stdout.write(`etcd Version: ${VERSION}\nGit SHA: raftlab\nGo Version: node${process.versions.node}\nGo OS/Arch: ${process.platform}/${process.arch}\n`);
+    return 0;
+  }
+  for (const m of cfg.logs) logger.emit(m);
+  for (const m of etcdmain.versionLines({ etcdVersion: VERSION, gitSha: 'raftlab', goVersion: `node${process.versions.node}`, goOs: process.platform, goArch: process.arch })) logger.emit(m);
+  if (cfg.dataDirDefaulted) logger.emit(etcdmain.noDataDir(cfg.dataDir));
+  if (fs.existsSync(`${cfg.dataDir}/member`)) logger.emit(etcdmain.alreadyInitialized());
+
+  const log = (level: 'I' | 'W' | 'E' | 'N', pkg: string, msg: string) => {
+    if (pkg === 'raft') logger.raft(RAFT_LEVEL[level], msg);
+    else logger.emit({ kind: 'capnslog', level, pkg, text: msg });
+  };
+  let running;
+  try {
+    running = await startNode(
+      {
+        name: cfg.name,
+        dataDir: cfg.dataDir,
+        initialCluster: cfg.initialCluster,
+        initialClusterState: cfg.initialClusterState,
+        initialClusterToken: cfg.initialClusterToken,
+        listenPeerURLs: cfg.listenPeerURLs,
+        advertisePeerURLs: cfg.initialAdvertisePeerURLs,
+        listenClientURLs: cfg.listenClientURLs,
+        advertiseClientURLs: cfg.advertiseClientURLs,
+        heartbeatMs: cfg.heartbeatIntervalMs,
+        electionMs: cfg.electionTimeoutMs,
+        snapshotCount: cfg.snapshotCount,
+        strictReconfigCheck: cfg.strictReconfigCheck,
+      },
+      log,
+    );
+  } catch (err) {
+    if (err instanceof NodeStartError || err instanceof StorageError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      logger.emit(etcdmain.fatal((err as Error).message));
+      return 1;
+    }
+    throw err;
+  }
+  return new Promise<number>((resolve) => {
+    const shutdown = (signal: string) => {
+      log('N', 'etcdmain', `received ${signal}, shutting down...`);
+      void running.stop().then(() => resolve(0));
+    };
+    process.once('SIGINT', () => shutdown('interrupt signal'));
+    process.once('SIGTERM', () => shutdown('terminated signal'));
+    running.node.once('removed', () => void running.stop().then(() => resolve(0)));
+  });
+}
+
+const [command, ...rest] = process.argv.slice(2);
+const commands: Record<string, (argv: string[]) => Promise<number>> = { node: runNode };
+if (!command || !commands[command]) {
+  process.stderr.write(`usage: raftlab <command>\n  node [etcd flags]   run a raftlab node, configured like an etcd 3.4 member\n`);
+  process.exit(command ? 2 : 0);
+}
+process.exit(await commands[command](rest));

@@ -1,0 +1,37 @@
+// A node with its client port: what `raftlab node`, the app's worker threads and the tests
+// all start.
+
+import { createClientHandler, startClientServer } from './api-v2.js';
+import { RaftNode, type LogFn, type NodeSettings } from './raft-node.js';
+
+export interface RunningNode {
+  node: RaftNode;
+  clientURLs: string[];
+  stop(): Promise<void>;
+}
+
+export async function startNode(settings: NodeSettings & { listenClientURLs: string[] }, log: LogFn): Promise<RunningNode> {
+  const node = new RaftNode(settings, log);
+  await node.start();
+  let server: Awaited<ReturnType<typeof startClientServer>>;
+  try {
+    server = await startClientServer(settings.listenClientURLs, createClientHandler({ backend: node, clock: () => node.clock.now() }));
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
+  for (const u of server.urls) {
+    log('I', 'embed', `serving insecure client requests on ${new URL(u).host}, this is strongly discouraged!`);
+  }
+  log('I', 'etcdserver', 'ready to serve client requests');
+  let stopping: Promise<void> | undefined;
+  // The node first, which answers every waiting client request; then, a moment later, the
+  // client port (closing it drops connections, and with them any answer not yet written).
+  const stop = () =>
+    (stopping ??= node
+      .stop()
+      .then(() => new Promise((r) => setTimeout(r, 100)))
+      .then(() => server.close()));
+  node.once('removed', () => void stop());
+  return { node, clientURLs: server.urls, stop };
+}

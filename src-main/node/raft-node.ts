@@ -1,0 +1,622 @@
+// One raftlab node: the pure Raft core driven by the node's own clock, made durable in SQLite,
+// talking to peers over the peer transport, applying committed entries to the v2 store and
+// the member list. It implements ClientBackend for the etcd v2 API.
+//
+// The loop: inputs (ticks, peer messages, client proposals) only mark the node dirty; one
+// processReady() per event-loop turn then persists (fsync) everything the core asks for in a
+// single transaction, sends, applies and advances. Many clients share one fsync that way.
+
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
+import { bootstrapState, ProposalDropped, Raft, type Ready } from '../raft/raft.js';
+import { RaftStorage } from '../storage/raft-storage.js';
+import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo, type RaftStatus } from './client-backend.js';
+import { NodeClock, startTicker } from './clock.js';
+import { clusterId as computeClusterId, memberId as computeMemberId } from './ids.js';
+import { goDuration } from './log.js';
+import { PeerTransport } from './peer-transport.js';
+import { NodeStateMachine, type ApplyOutcome, type ConfContext, type NodeCommand } from './state-machine.js';
+import type { V2Command, V2Event, V2ReadRequest, V2StoreStats, V2WatchHandle } from './store-v2.js';
+
+export type LogFn = (level: 'I' | 'W' | 'E' | 'N', pkg: string, msg: string) => void;
+
+export interface NodeSettings {
+  name: string;
+  dataDir: string;
+  initialCluster: { name: string; peerURLs: string[] }[];
+  initialClusterState: 'new' | 'existing';
+  initialClusterToken: string;
+  listenPeerURLs: string[];
+  advertisePeerURLs: string[];
+  /** Filled in by whoever serves the client API, before start(). */
+  advertiseClientURLs: string[];
+  heartbeatMs: number;
+  electionMs: number;
+  snapshotCount: number;
+  /** Entries kept behind a snapshot for followers that lag a little (etcd: 5000). */
+  snapshotCatchUpEntries?: number;
+  strictReconfigCheck?: boolean;
+}
+
+/** Refused configuration or data: the message says what and where. */
+export class NodeStartError extends Error {}
+
+interface Waiter {
+  resolve: (o: ApplyOutcome) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class RaftNode extends EventEmitter implements ClientBackend {
+  readonly clock = new NodeClock();
+  id = '';
+  clusterId = '';
+  private raft!: Raft;
+  private storage!: RaftStorage;
+  private transport!: PeerTransport;
+  private sm = new NodeStateMachine();
+  private stopTicker: () => void = () => {};
+  private scheduled = false;
+  private stopped = false;
+  private reqSeq = 0;
+  private waiters = new Map<string, Waiter>();
+  private readWaiters = new Map<string, (index: number) => void>();
+  private appliedWaiters: { index: number; resolve: () => void }[] = [];
+  private sinceSnapshot = 0;
+  private readonly startTime = new Date();
+  private leaderSince?: Date;
+  private counts = { recvApp: 0, sendApp: 0 };
+  private publishTimer?: NodeJS.Timeout;
+  private expiryTimer?: NodeJS.Timeout;
+  readonly requestTimeoutMs: number;
+
+  constructor(
+    readonly settings: NodeSettings,
+    private readonly log: LogFn,
+  ) {
+    super();
+    this.requestTimeoutMs = 5000 + 2 * settings.electionMs;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  async start(): Promise<void> {
+    const s = this.settings;
+    const memberDir = path.join(s.dataDir, 'member');
+    fs.mkdirSync(memberDir, { recursive: true });
+    const file = path.join(memberDir, 'raftlab.db');
+    const initialized = fs.existsSync(file) && fs.statSync(file).size > 0;
+    this.storage = RaftStorage.open(file);
+    try {
+      if (initialized) this.resume(file);
+      else if (s.initialClusterState === 'new') this.bootstrapNew();
+      else await this.joinExisting();
+    } catch (err) {
+      this.storage.close();
+      throw err;
+    }
+
+    const joinPeers = new Map((JSON.parse(this.storage.getMeta('join_members') ?? '[]') as MemberInfo[]).map((m) => [m.id, m.peerURLs]));
+    const stored = this.storage.load();
+    if (stored.snapshot) this.sm.restore(stored.snapshot.data);
+    this.raft = new Raft(
+      {
+        id: this.id,
+        electionTick: Math.max(2, Math.round(s.electionMs / s.heartbeatMs)),
+        heartbeatTick: 1,
+        random: Math.random,
+      },
+      stored,
+    );
+    this.log('I', 'etcdserver', `starting member ${this.id} in cluster ${this.clusterId}`);
+    this.log('I', 'raft', `${this.id} became follower at term ${this.raft.term}`);
+
+    this.transport = new PeerTransport({
+      memberId: this.id,
+      clusterId: this.clusterId,
+      listenURLs: s.listenPeerURLs,
+      clock: () => this.clock.now(),
+      log: this.log,
+      onMessages: (msgs) => this.onPeerMessages(msgs),
+      peerURLs: (id) => this.sm.members.get(id)?.peerURLs ?? this.sm.removed.get(id) ?? joinPeers.get(id),
+      peerIds: () => [...this.sm.members.keys()].filter((id) => id !== this.id),
+      isRemoved: (id) => this.sm.removed.has(id),
+      onRemovedFromCluster: () => this.onRemoved(),
+      extraRoutes: (req, res) => {
+        if (req.method === 'GET' && req.url === '/members') {
+          res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Cluster-Id': this.clusterId });
+          res.end(JSON.stringify(this.sm.list()));
+          return true;
+        }
+        return false;
+      },
+    });
+    await this.transport.start();
+    for (const u of this.transport.boundURLs()) this.log('I', 'embed', `listening for peers on ${u}`);
+
+    this.processReady();
+    this.stopTicker = startTicker(this.clock, s.heartbeatMs, () => {
+      this.raft.tick();
+      this.schedule();
+    });
+    this.publishTimer = setInterval(() => this.maybePublish(), Math.max(100, s.heartbeatMs * 2));
+    this.expiryTimer = setInterval(() => this.expireKeys(), 500);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopTicker();
+    clearInterval(this.publishTimer);
+    clearInterval(this.expiryTimer);
+    for (const w of this.waiters.values()) {
+      clearTimeout(w.timer);
+      w.reject(new RaftUnavailable('etcdserver: server stopped'));
+    }
+    this.waiters.clear();
+    await this.transport?.stop();
+    this.storage?.close();
+    this.emit('stopped');
+  }
+
+  /** Restart from the data dir: the node's identity and log come from its database. */
+  private resume(file: string): void {
+    const id = this.storage.getMeta('member_id');
+    const cid = this.storage.getMeta('cluster_id');
+    if (!id || !cid) throw new NodeStartError(`${file} holds no member identity: it was not initialized by raftlab`);
+    const s = this.settings;
+    if (s.initialClusterState === 'new') {
+      const expected = this.newClusterIds();
+      if (expected.clusterId !== cid) {
+        throw new NodeStartError(
+          `data dir ${s.dataDir} belongs to cluster ${cid}, but --initial-cluster and --initial-cluster-token describe cluster ${expected.clusterId}; use the data dir of this cluster or remove it`,
+        );
+      }
+    }
+    const name = this.storage.getMeta('name');
+    if (name && name !== s.name) {
+      throw new NodeStartError(`data dir ${s.dataDir} belongs to member "${name}", not "${s.name}"`);
+    }
+    this.id = id;
+    this.clusterId = cid;
+    this.log('I', 'etcdserver', 'the server is already initialized as member before, starting as etcd member...');
+  }
+
+  private newClusterIds(): { ids: Map<string, string>; clusterId: string } {
+    const s = this.settings;
+    const ids = new Map<string, string>();
+    for (const m of s.initialCluster) ids.set(m.name, computeMemberId(m.peerURLs, s.initialClusterToken));
+    return { ids, clusterId: computeClusterId([...ids.values()]) };
+  }
+
+  private bootstrapNew(): void {
+    const s = this.settings;
+    const { ids, clusterId } = this.newClusterIds();
+    const self = ids.get(s.name);
+    if (!self) throw new NodeStartError(`couldn't find local name "${s.name}" in the initial cluster configuration`);
+    const byId = new Map(s.initialCluster.map((m) => [ids.get(m.name)!, m]));
+    const boot = bootstrapState([...byId.keys()], (id) => {
+      const m = byId.get(id)!;
+      const ctx: ConfContext = { member: { id, name: m.name, peerURLs: m.peerURLs, clientURLs: [] } };
+      return JSON.stringify(ctx);
+    });
+    this.storage.persist({ entries: boot.entries, hardState: boot.hardState });
+    this.saveIdentity(self, clusterId);
+  }
+
+  /**
+   * A member added with `member add` learns its id and the cluster id from the peers. The add
+   * may not have reached every peer yet, so ask them all, for a few seconds.
+   */
+  private async joinExisting(): Promise<void> {
+    const s = this.settings;
+    const mine = new Set(s.advertisePeerURLs);
+    const peers = s.initialCluster.filter((m) => m.name !== s.name).flatMap((m) => m.peerURLs);
+    if (peers.length === 0) throw new NodeStartError('--initial-cluster names no other member to join');
+    const deadline = Date.now() + 5000;
+    let problems: string[] = [];
+    while (Date.now() < deadline) {
+      problems = [];
+      for (const u of peers) {
+        try {
+          const res = await fetch(new URL('/members', u), { signal: AbortSignal.timeout(2000) });
+          const members = (await res.json()) as MemberInfo[];
+          const me = members.find((x) => x.peerURLs.some((p) => mine.has(p)));
+          const cid = res.headers.get('X-Etcd-Cluster-Id') ?? '';
+          if (me) {
+            // Until it has applied the log, the new member knows its peers only from this list.
+            this.storage.setMeta('join_members', JSON.stringify(members));
+            return this.saveIdentity(me.id, cid);
+          }
+          problems.push(`${u}: cluster ${cid} has no member with peer URLs ${[...mine].join(',')}; add it first with \`etcdctl member add\``);
+        } catch (err) {
+          problems.push(`${u}: ${(err as Error).message}`);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new NodeStartError(`cannot join the cluster: ${problems.join('; ')}`);
+  }
+
+  private saveIdentity(id: string, cid: string): void {
+    this.storage.setMeta('member_id', id);
+    this.storage.setMeta('cluster_id', cid);
+    this.storage.setMeta('name', this.settings.name);
+    this.id = id;
+    this.clusterId = cid;
+  }
+
+  /**
+   * This member was removed. Like etcd it says so and exits about a second later, which also
+   * lets a client's in-flight request (possibly the very `member remove`) get its answer.
+   */
+  private onRemoved(): void {
+    if (this.stopped || this.removing) return;
+    this.removing = true;
+    this.log('E', 'etcdserver', 'the member has been permanently removed from the cluster');
+    this.log('I', 'etcdserver', 'the data-dir used by this member must be removed.');
+    setTimeout(() => {
+      this.emit('removed');
+      void this.stop();
+    }, 1000).unref();
+  }
+
+  private removing = false;
+
+  // ------------------------------------------------------------------ the Ready loop
+
+  private onPeerMessages(msgs: Message[]): void {
+    if (this.stopped) return;
+    for (const m of msgs) {
+      if (m.type === 'MsgApp') this.counts.recvApp++;
+      this.raft.step(m);
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.processReady();
+    });
+  }
+
+  private processReady(): void {
+    while (!this.stopped && this.raft.hasReady()) {
+      const rd = this.raft.ready();
+      // Durable first: nothing is sent (no ack, no vote) before it is on disk.
+      this.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
+      for (const m of rd.messages) if (m.type === 'MsgApp') this.counts.sendApp++;
+      this.transport.send(rd.messages);
+      this.emit('ready', rd);
+      this.applyReady(rd);
+      for (const e of rd.events) this.onRaftEvent(e);
+      this.noteLeader();
+      this.raft.advance(rd);
+      this.maybeSnapshot();
+    }
+  }
+
+  private applyReady(rd: Ready): void {
+    if (rd.snapshot) {
+      this.sm.restore(rd.snapshot.data);
+      this.log('I', 'etcdserver', `applied incoming snapshot at index ${rd.snapshot.meta.index}`);
+    }
+    for (const e of rd.committedEntries) {
+      const out = this.sm.apply(e);
+      this.sinceSnapshot++;
+      if (out.conf) this.onConfApplied(out.conf.type, out.conf.member);
+      if (out.published) {
+        const m = out.published;
+        if (m.id === this.id) {
+          this.log('I', 'etcdserver', `published {Name:${m.name} ClientURLs:[${m.clientURLs.join(' ')}]} to cluster ${this.clusterId}`);
+        }
+      }
+      if (out.r) {
+        const w = this.waiters.get(out.r);
+        if (w) {
+          this.waiters.delete(out.r);
+          clearTimeout(w.timer);
+          w.resolve(out);
+        }
+      }
+    }
+    for (const r of rd.readStates) this.readWaiters.get(r.context)?.(r.index);
+    const applied = rd.committedEntries.at(-1)?.index ?? rd.snapshot?.meta.index ?? 0;
+    if (applied) {
+      const ready = this.appliedWaiters.filter((w) => w.index <= applied);
+      this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > applied);
+      for (const w of ready) w.resolve();
+    }
+  }
+
+  private onConfApplied(type: 'add' | 'remove' | 'update', m: MemberInfo): void {
+    const urls = `[${m.peerURLs.join(' ')}]`;
+    if (type === 'add') this.log('I', 'membership', `added member ${m.id} ${urls} to cluster ${this.clusterId}`);
+    if (type === 'update') this.log('I', 'membership', `updated member ${m.id} ${urls} in cluster ${this.clusterId}`);
+    if (type === 'remove') {
+      this.log('I', 'membership', `removed member ${m.id} from cluster ${this.clusterId}`);
+      if (m.id === this.id) setImmediate(() => this.onRemoved());
+    }
+  }
+
+  private onRaftEvent(e: RaftEvent): void {
+    this.emit('raft-event', e);
+    switch (e.kind) {
+      case 'role':
+        if (e.role === 'leader') {
+          this.log('I', 'raft', `${this.id} became leader at term ${e.term}`);
+        } else if (e.role === 'candidate') this.log('I', 'raft', `${this.id} became candidate at term ${e.term}`);
+        else if (e.role === 'precandidate') this.log('I', 'raft', `${this.id} became pre-candidate at term ${e.term}`);
+        else this.log('I', 'raft', `${this.id} became follower at term ${e.term}`);
+        break;
+      case 'vote':
+        if (!e.granted) break;
+        this.log('I', 'raft', `${this.id} [logterm: ${this.raft.log.lastTerm()}, index: ${this.raft.log.lastIndex()}, vote: ${this.raft.vote}] cast ${e.pre ? 'MsgPreVote' : 'MsgVote'} for ${e.candidate} at term ${e.term}`);
+        break;
+      case 'snapshot-created':
+        this.log('I', 'etcdserver', `saved snapshot at index ${e.index}`);
+        break;
+    }
+  }
+
+  /** etcd's raft.node lines when the known leader changes; also when leaderInfo.startTime begins. */
+  private noteLeader(): void {
+    const lead = this.raft.lead;
+    if (lead === this.lastLead) return;
+    if (lead) this.log('I', 'raft', `raft.node: ${this.id} elected leader ${lead} at term ${this.raft.term}`);
+    else this.log('I', 'raft', `raft.node: ${this.id} lost leader ${this.lastLead} at term ${this.raft.term}`);
+    this.lastLead = lead;
+    this.leaderSince = lead ? new Date() : undefined;
+  }
+
+  private lastLead = '';
+
+  private maybeSnapshot(): void {
+    const s = this.settings;
+    if (this.sinceSnapshot < s.snapshotCount) return;
+    this.sinceSnapshot = 0;
+    const applied = this.raft.log.applied;
+    const compactTo = Math.max(0, applied - (s.snapshotCatchUpEntries ?? 5000));
+    const snap = this.raft.createSnapshot(applied, this.sm.toJSON(), compactTo);
+    this.storage.saveSnapshot(snap, compactTo);
+  }
+
+  // ------------------------------------------------------------------ proposals
+
+  /** Propose and wait until applied here. Without a leader, keep trying until the request times out. */
+  private proposeAndWait(make: (r: string) => { conf?: { type: 'add' | 'remove' | 'update'; id: string; ctx: ConfContext }; cmd?: NodeCommand }): Promise<ApplyOutcome> {
+    const r = `${this.id}-${++this.reqSeq}`;
+    const p = make(r);
+    return new Promise<ApplyOutcome>((resolve, reject) => {
+      const deadline = Date.now() + this.requestTimeoutMs;
+      const timer = setTimeout(() => {
+        this.waiters.delete(r);
+        reject(new RaftUnavailable('etcdserver: request timed out'));
+      }, this.requestTimeoutMs);
+      this.waiters.set(r, { resolve, reject, timer });
+      const attempt = () => {
+        if (this.stopped || !this.waiters.has(r)) return;
+        try {
+          if (p.conf) this.raft.proposeConfChange({ type: p.conf.type, id: p.conf.id, context: JSON.stringify(p.conf.ctx) });
+          else this.raft.propose(JSON.stringify(p.cmd));
+          this.schedule();
+        } catch (err) {
+          if (!(err instanceof ProposalDropped)) {
+            this.waiters.delete(r);
+            clearTimeout(timer);
+            return reject(err);
+          }
+          if (p.conf && !/no leader/.test(err.message)) {
+            this.waiters.delete(r);
+            clearTimeout(timer);
+            return reject(new MemberError(500, `etcdserver: ${err.message}`));
+          }
+          if (Date.now() < deadline) setTimeout(attempt, 50);
+        }
+      };
+      attempt();
+    });
+  }
+
+  private waitApplied(index: number): Promise<void> {
+    if (this.raft.log.applied >= index) return Promise.resolve();
+    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
+  }
+
+  /** A linearizable read point (read-index), retried until there is a leader or time runs out. */
+  private async readBarrier(): Promise<void> {
+    const ctx = `${this.id}-read-${++this.reqSeq}`;
+    const index = await new Promise<number>((resolve, reject) => {
+      const deadline = Date.now() + this.requestTimeoutMs;
+      const cleanup = () => this.readWaiters.delete(ctx);
+      this.readWaiters.set(ctx, (i) => {
+        cleanup();
+        resolve(i);
+      });
+      const attempt = () => {
+        if (!this.readWaiters.has(ctx)) return;
+        if (this.stopped || Date.now() >= deadline) {
+          cleanup();
+          return reject(new RaftUnavailable('etcdserver: request timed out'));
+        }
+        try {
+          this.raft.readIndex(ctx);
+          this.schedule();
+        } catch (err) {
+          if (!(err instanceof ProposalDropped)) return reject(err);
+        }
+        // Read requests are not retried by Raft itself: ask again if no answer came.
+        setTimeout(attempt, Math.max(100, this.settings.electionMs / 2));
+      };
+      attempt();
+    });
+    await this.waitApplied(index);
+  }
+
+  private maybePublish(): void {
+    if (this.stopped || !this.raft.lead) return;
+    const me = this.sm.members.get(this.id);
+    const urls = this.settings.advertiseClientURLs;
+    if (!me || (me.name === this.settings.name && sameList(me.clientURLs, urls))) return;
+    if (this.publishing) return;
+    this.publishing = true;
+    this.proposeAndWait((r) => ({ cmd: { t: 'publish', r, id: this.id, name: this.settings.name, clientURLs: urls } }))
+      .catch(() => {})
+      .finally(() => (this.publishing = false));
+  }
+
+  private publishing = false;
+
+  /** The leader turns expired TTLs into deletions through the log, so every node expires alike. */
+  private expireKeys(): void {
+    if (this.stopped || this.raft.role !== 'leader') return;
+    for (const key of this.sm.store.expiredKeys(this.clock.now())) {
+      if (this.expiring.has(key)) continue;
+      this.expiring.add(key);
+      this.proposeAndWait((r) => ({ cmd: { t: 'v2', r, c: { op: 'expire', path: key, now: this.clock.now() } } }))
+        .catch(() => {})
+        .finally(() => this.expiring.delete(key));
+    }
+  }
+
+  private expiring = new Set<string>();
+
+  // ------------------------------------------------------------------ ClientBackend
+
+  status(): RaftStatus {
+    return {
+      id: this.id,
+      name: this.settings.name,
+      clusterId: this.clusterId,
+      term: this.raft.term,
+      commit: this.raft.log.committed,
+      leader: this.raft.lead,
+      role: this.raft.role,
+      startTime: this.startTime,
+      leaderStartTime: this.leaderSince,
+    };
+  }
+
+  storeIndex(): number {
+    return this.sm.store.index;
+  }
+
+  async write(cmd: Omit<V2Command, 'now'>): Promise<V2Event> {
+    const out = await this.proposeAndWait((r) => ({ cmd: { t: 'v2', r, c: { ...cmd, now: this.clock.now() } as V2Command } }));
+    if (out.error) throw out.error;
+    return out.event!;
+  }
+
+  async read(req: V2ReadRequest): Promise<V2Event> {
+    if (req.quorum) await this.readBarrier();
+    return this.sm.store.get(req.path, { recursive: req.recursive, sorted: req.sorted }, this.clock.now());
+  }
+
+  watch(p: string, opts: { recursive: boolean; waitIndex: number }, onEvent: (e: V2Event) => void): V2WatchHandle {
+    return this.sm.store.watch(p, opts, onEvent);
+  }
+
+  members(): MemberInfo[] {
+    return this.sm.list();
+  }
+
+  async addMember(peerURLs: string[]): Promise<MemberInfo> {
+    for (const m of this.sm.members.values()) {
+      if (m.peerURLs.some((u) => peerURLs.includes(u))) throw new MemberError(409, 'membership: peerURL exists');
+    }
+    if (this.settings.strictReconfigCheck !== false) {
+      // etcd: after the add, the started members must still form a quorum.
+      const members = [...this.sm.members.values()];
+      const started = members.filter((m) => m.name !== '').length;
+      const total = members.length + 1;
+      if (!(started === 1 && total === 2) && started < Math.floor(total / 2) + 1) {
+        throw new MemberError(500, 'etcdserver: re-configuration failed due to not enough started members');
+      }
+    }
+    // etcd derives a runtime-added member's id from its URLs and the time, without the cluster token.
+    const id = computeMemberId(peerURLs, '', new Date(this.clock.now()));
+    const member: MemberInfo = { id, name: '', peerURLs, clientURLs: [] };
+    const out = await this.proposeAndWait((r) => ({ conf: { type: 'add', id, ctx: { member, r } } }));
+    if (out.error) throw out.error;
+    return out.member ?? member;
+  }
+
+  async removeMember(id: string): Promise<void> {
+    const m = this.sm.members.get(id);
+    if (!m) throw new MemberError(404, `No such member: ${id}`);
+    const out = await this.proposeAndWait((r) => ({ conf: { type: 'remove', id, ctx: { member: m, r } } }));
+    if (out.error) throw out.error;
+  }
+
+  async updateMember(id: string, peerURLs: string[]): Promise<void> {
+    const m = this.sm.members.get(id);
+    if (!m) throw new MemberError(404, `No such member: ${id}`);
+    for (const o of this.sm.members.values()) {
+      if (o.id !== id && o.peerURLs.some((u) => peerURLs.includes(u))) throw new MemberError(409, 'membership: peerURL exists');
+    }
+    const out = await this.proposeAndWait((r) => ({ conf: { type: 'update', id, ctx: { member: { ...m, peerURLs }, r } } }));
+    if (out.error) throw out.error;
+  }
+
+  storeStats(): V2StoreStats {
+    return this.sm.store.stats();
+  }
+
+  selfStats(): object {
+    const role = this.raft.role;
+    const state = role === 'leader' ? 'StateLeader' : role === 'candidate' ? 'StateCandidate' : role === 'precandidate' ? 'StatePreCandidate' : 'StateFollower';
+    const since = this.leaderSince ?? this.startTime;
+    return {
+      name: this.settings.name,
+      id: this.id,
+      state,
+      startTime: this.startTime.toISOString(),
+      leaderInfo: { leader: this.raft.lead, uptime: goDuration(Date.now() - since.getTime()), startTime: since.toISOString() },
+      recvAppendRequestCnt: this.counts.recvApp,
+      sendAppendRequestCnt: this.counts.sendApp,
+    };
+  }
+
+  leaderStats(): object | undefined {
+    if (this.raft.role !== 'leader') return undefined;
+    const followers: Record<string, object> = {};
+    for (const m of this.sm.members.values()) {
+      if (m.id === this.id) continue;
+      const peer = this.transport.peerStats(m.id);
+      followers[m.id] = {
+        latency: peer.latency,
+        counts: { fail: peer.fail, success: peer.success },
+      };
+    }
+    return { leader: this.id, followers };
+  }
+
+  async health(): Promise<boolean> {
+    if (!this.raft.lead) return false;
+    try {
+      await this.readBarrier();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // ------------------------------------------------------------------ for the app and tests
+
+  raftView(): Raft {
+    return this.raft;
+  }
+
+  peerURLs(): string[] {
+    return this.transport.boundURLs();
+  }
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
