@@ -20,9 +20,10 @@ export class TestCluster {
     readonly dir: string,
     readonly specs: MemberSpec[],
     readonly token: string,
+    private readonly overrides: Partial<NodeSettings> = {},
   ) {}
 
-  static async create(n: number, opts: { start?: boolean } = {}): Promise<TestCluster> {
+  static async create(n: number, opts: { start?: boolean; settings?: Partial<NodeSettings> } = {}): Promise<TestCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-test-'));
     const ports = await freePorts(2 * n);
     const specs = Array.from({ length: n }, (_, i) => ({
@@ -30,7 +31,7 @@ export class TestCluster {
       peerURL: `http://127.0.0.1:${ports[2 * i]}`,
       clientURL: `http://127.0.0.1:${ports[2 * i + 1]}`,
     }));
-    const c = new TestCluster(dir, specs, `test-${path.basename(dir)}`);
+    const c = new TestCluster(dir, specs, `test-${path.basename(dir)}`, opts.settings);
     if (opts.start !== false) await Promise.all(specs.map((s) => c.start(s.name)));
     return c;
   }
@@ -51,6 +52,7 @@ export class TestCluster {
       electionMs: 500,
       snapshotCount: 10_000,
       snapshotCatchUpEntries: 50,
+      ...this.overrides,
     };
   }
 
