@@ -16,7 +16,7 @@ import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo, type
 import { NodeClock, startTicker } from './clock.js';
 import { clusterId as computeClusterId, memberId as computeMemberId } from './ids.js';
 import { goDuration } from './log.js';
-import { PeerTransport } from './peer-transport.js';
+import { PeerTransport, type PeerStats } from './peer-transport.js';
 import { NodeStateMachine, type ApplyOutcome, type ConfContext, type NodeCommand } from './state-machine.js';
 import type { V2Command, V2Event, V2ReadRequest, V2StoreStats, V2WatchHandle } from './store-v2.js';
 
@@ -549,6 +549,12 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   async removeMember(id: string): Promise<void> {
     const m = this.sm.members.get(id);
     if (!m) throw new MemberError(404, `No such member: ${id}`);
+    if (this.settings.strictReconfigCheck !== false) {
+      // etcd: the members that remain, counting only those we can reach, must form a quorum.
+      const remaining = [...this.sm.members.keys()].filter((x) => x !== id);
+      const active = remaining.filter((x) => x === this.id || this.peerStats(x).active).length;
+      if (active < Math.floor(remaining.length / 2) + 1) throw new MemberError(500, 'etcdserver: unhealthy cluster');
+    }
     const out = await this.proposeAndWait((r) => ({ conf: { type: 'remove', id, ctx: { member: m, r } } }));
     if (out.error) throw out.error;
   }
@@ -587,7 +593,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     const followers: Record<string, object> = {};
     for (const m of this.sm.members.values()) {
       if (m.id === this.id) continue;
-      const peer = this.transport.peerStats(m.id);
+      const peer = this.peerStats(m.id);
       followers[m.id] = {
         latency: peer.latency,
         counts: { fail: peer.fail, success: peer.success },
@@ -614,6 +620,11 @@ export class RaftNode extends EventEmitter implements ClientBackend {
 
   peerURLs(): string[] {
     return this.transport.boundURLs();
+  }
+
+  /** What this node's transport knows of a peer: reachable, latency, counters, clock difference. */
+  peerStats(id: string): PeerStats {
+    return this.transport.peerStats(id);
   }
 }
 

@@ -133,4 +133,39 @@ describe('a real 3-node cluster', () => {
       cluster!.logs.get('n1')!.find((l) => new RegExp(`the clock difference against peer ${n3id} is too high \\[[0-9.]+s > 1s\\]`).test(l)),
     );
   });
+
+  it('refuses reconfigurations that would cost the quorum (etcd strict reconfig check)', async () => {
+    cluster = await TestCluster.create(3);
+    const leader = await cluster.leader();
+    const url = cluster.url(leader);
+    await until('all started', async () => (await members(url)).every((m) => m.clientURLs.length > 0));
+    const add = (port: number) =>
+      fetch(`${url}/v2/members`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ peerURLs: [`http://127.0.0.1:${port}`] }),
+      });
+    expect((await add(1)).status).toBe(201); // 3 started of 4
+    expect((await add(2)).status).toBe(201); // 3 started of 5: still a quorum
+    const third = await add(3); // 3 started of 6: not a quorum
+    expect(third.status).toBe(500);
+    expect(await third.json()).toEqual({ message: 'etcdserver: re-configuration failed due to not enough started members' });
+
+    // With one member down, removing a live one would leave no reachable quorum.
+    const fresh = await TestCluster.create(3);
+    try {
+      const l = await fresh.leader();
+      const [down, live] = fresh.specs.map((s) => s.name).filter((n) => n !== l);
+      const liveId = fresh.running.get(live)!.node.id;
+      await fresh.stop(down);
+      const lead = fresh.running.get(l)!.node;
+      const downId = lead.members().find((m) => m.name === down)!.id;
+      await until('the leader notices', () => !lead.peerStats(downId).active, 10_000);
+      const rm = await fetch(`${fresh.url(l)}/v2/members/${liveId}`, { method: 'DELETE' });
+      expect(rm.status).toBe(500);
+      expect(await rm.json()).toEqual({ message: 'etcdserver: unhealthy cluster' });
+    } finally {
+      await fresh.destroy();
+    }
+  });
 });
