@@ -1,4 +1,5 @@
 // `npm run bench`: every benchmark, printed as figures (speed lives here, not in tests).
+import { benchCluster } from './cluster-bench.js';
 import { benchRaft } from './raft-bench.js';
 import { benchStorage } from './storage-bench.js';
 
@@ -7,6 +8,7 @@ const only = process.argv[2];
 const benches: Record<string, (p: typeof print) => Promise<void>> = {
   raft: benchRaft,
   storage: benchStorage,
+  cluster: benchCluster,
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;

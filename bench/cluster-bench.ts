@@ -1,0 +1,523 @@
+// A real 3-node cluster under load, as separate processes on loopback: closed-loop clients doing
+// durable v2 PUTs (and GETs) against the leader over keep-alive HTTP, then kill -9 of the leader
+// and the time until a write is acknowledged again. When Debian's etcd (/usr/bin/etcd, 3.4) is
+// installed, the very same workload runs against a real etcd cluster and each figure is printed
+// next to etcd's with the ratio raftlab/etcd.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePorts } from '../test/helpers/ports.js';
+
+const RAFTLAB_BIN = fileURLToPath(new URL('../bin/raftlab.mjs', import.meta.url));
+const ETCD_BIN = '/usr/bin/etcd';
+
+const NODES = 3;
+const HEARTBEAT_MS = 100; // etcd's defaults, passed explicitly to both so the comparison is fair
+const ELECTION_MS = 1000;
+const LEVEL_MS = 5000;
+const WARMUP_MS = 1000;
+const PUT_LEVELS = [1, 16, 64];
+const GET_LEVELS = [16, 64];
+const REQUEST_TIMEOUT_MS = 5000; // under load: a request slower than this counts as an error
+const FAILOVER_TIMEOUT_MS = 300; // per attempt while the leader is gone
+const FAILOVER_STAGGER_MS = 50; // a new attempt this often, to the next survivor
+const FAILOVER_GIVE_UP_MS = 15_000;
+const FAILOVER_ROUNDS = 3;
+const VALUE = 'v'.repeat(100);
+
+type Kind = 'raftlab' | 'etcd';
+
+interface Level {
+  op: 'put' | 'get';
+  clients: number;
+  ops: number;
+  errors: number;
+  firstError?: string;
+  opsPerSec: number;
+  p50: number;
+  p99: number;
+}
+
+interface Failover {
+  rounds: FailoverRound[];
+  medianMs: number;
+}
+
+interface Results {
+  label: string;
+  levels: Level[];
+  failover?: Failover;
+  problems: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+interface Member {
+  name: string;
+  peerURL: string;
+  clientURL: string;
+  child?: ChildProcess;
+  output: string[];
+  /** Set when we killed it on purpose (so an exit is not reported as a crash). */
+  expectedExit: boolean;
+}
+
+class Cluster {
+  private readonly members: Member[];
+  private readonly onExit = () => this.killAllSync();
+  readonly unexpectedExits: string[] = [];
+
+  private constructor(
+    readonly kind: Kind,
+    readonly dir: string,
+    ports: number[],
+  ) {
+    this.members = Array.from({ length: NODES }, (_, i) => ({
+      name: `n${i + 1}`,
+      peerURL: `http://127.0.0.1:${ports[2 * i]}`,
+      clientURL: `http://127.0.0.1:${ports[2 * i + 1]}`,
+      output: [],
+      expectedExit: false,
+    }));
+    process.on('exit', this.onExit);
+  }
+
+  static async create(kind: Kind): Promise<Cluster> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `raftlab-bench-${kind}-`));
+    try {
+      return new Cluster(kind, dir, await freePorts(2 * NODES));
+    } catch (err) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  get names(): string[] {
+    return this.members.map((m) => m.name);
+  }
+
+  member(name: string): Member {
+    return this.members.find((m) => m.name === name)!;
+  }
+
+  alive(name: string): boolean {
+    const c = this.member(name).child;
+    return !!c && c.exitCode === null && c.signalCode === null;
+  }
+
+  startAll(): void {
+    for (const m of this.members) this.start(m.name);
+  }
+
+  /** Start (or restart, from its data dir) one member with etcd's flags. */
+  start(name: string): void {
+    const m = this.member(name);
+    const flags = [
+      '--name', m.name,
+      '--data-dir', path.join(this.dir, `${m.name}.etcd`),
+      '--listen-peer-urls', m.peerURL,
+      '--initial-advertise-peer-urls', m.peerURL,
+      '--listen-client-urls', m.clientURL,
+      '--advertise-client-urls', m.clientURL,
+      '--initial-cluster', this.members.map((x) => `${x.name}=${x.peerURL}`).join(','),
+      '--initial-cluster-state', 'new',
+      '--initial-cluster-token', `bench-${this.kind}`,
+      '--heartbeat-interval', String(HEARTBEAT_MS),
+      '--election-timeout', String(ELECTION_MS),
+    ];
+    const [cmd, args] =
+      this.kind === 'raftlab'
+        ? [process.execPath, [RAFTLAB_BIN, 'node', ...flags]]
+        : [ETCD_BIN, [...flags, '--enable-v2=true', '--logger=zap']];
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    m.child = child;
+    m.expectedExit = false;
+    const collect = (b: Buffer) => {
+      m.output.push(...b.toString().split('\n').filter(Boolean));
+      if (m.output.length > 400) m.output.splice(0, m.output.length - 200);
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    child.on('error', (err) => m.output.push(`spawn error: ${err.message}`));
+    child.once('exit', (code, signal) => {
+      if (!m.expectedExit) this.unexpectedExits.push(`${m.name} exited on its own (code ${code}, signal ${signal})`);
+    });
+  }
+
+  /** kill -9 by pid; resolves once the process has exited. */
+  async kill9(name: string): Promise<void> {
+    const m = this.member(name);
+    if (!m.child || !this.alive(name)) return;
+    m.expectedExit = true;
+    const exited = new Promise((r) => m.child!.once('exit', r));
+    m.child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** The member every running member agrees leads. */
+  async leader(timeoutMs = 20_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const running = this.names.filter((n) => this.alive(n));
+      if (running.length === 0) break;
+      const views = await Promise.all(
+        running.map(async (name) => {
+          try {
+            const r = await fetch(`${this.member(name).clientURL}/v2/stats/self`, { signal: AbortSignal.timeout(1000) });
+            return { name, s: (await r.json()) as { id: string; state: string; leaderInfo?: { leader?: string } } };
+          } catch {
+            return undefined;
+          }
+        }),
+      );
+      const ok = views.filter((v) => v !== undefined);
+      const leaders = ok.filter((v) => v.s.state === 'StateLeader');
+      if (ok.length === views.length && leaders.length === 1 && ok.every((v) => v.s.leaderInfo?.leader === leaders[0].s.id)) {
+        return leaders[0].name;
+      }
+      await sleep(50);
+    }
+    throw new Error(`${this.kind}: no agreed leader within ${timeoutMs} ms${this.tail()}`);
+  }
+
+  /** The last lines each member printed (for error messages). */
+  tail(lines = 8): string {
+    return this.members.map((m) => `\n  --- ${m.name} ---\n  ${m.output.slice(-lines).join('\n  ')}`).join('');
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(this.names.map((n) => this.kill9(n)));
+    process.off('exit', this.onExit);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Last resort when the bench process exits without reaching destroy(). */
+  private killAllSync(): void {
+    for (const m of this.members) {
+      if (m.child && this.alive(m.name)) {
+        m.expectedExit = true;
+        m.child.kill('SIGKILL');
+      }
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP client
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+function request(agent: http.Agent, url: string, method: 'GET' | 'PUT', body: string | undefined, timeoutMs: number): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const headers: http.OutgoingHttpHeaders = {};
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      headers['Content-Length'] = Buffer.byteLength(body);
+    }
+    const req = http.request(url, { method, agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() });
+      });
+      res.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.end(body);
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/**
+ * `clients` closed loops for `ms`: each sends its next request as soon as the previous one is
+ * answered. PUTs create `bench/<client>-<i>`; GETs read keys from `readKeys`.
+ */
+async function runLevel(
+  url: string,
+  op: 'put' | 'get',
+  clients: number,
+  ms: number,
+  keyPrefix: string,
+  readKeys: string[],
+  written?: string[],
+): Promise<Level> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const t0 = performance.now();
+  const deadline = t0 + ms;
+  let last = t0;
+  const body = `value=${VALUE}`;
+  const loop = async (c: number) => {
+    for (let i = 0; performance.now() < deadline; i++) {
+      const key = op === 'put' ? `${keyPrefix}${c}-${i}` : readKeys[(c * 7919 + i) % readKeys.length];
+      const start = performance.now();
+      try {
+        const r = await request(agent, `${url}/v2/keys/${key}`, op === 'put' ? 'PUT' : 'GET', op === 'put' ? body : undefined, REQUEST_TIMEOUT_MS);
+        const end = performance.now();
+        if (r.status === 200 || r.status === 201) {
+          latencies.push(end - start);
+          last = end;
+          if (op === 'put') written?.push(key);
+        } else {
+          errors++;
+          firstError ??= `HTTP ${r.status} ${r.body.trim().slice(0, 200)}`;
+        }
+      } catch (err) {
+        errors++;
+        firstError ??= err instanceof Error ? err.message : String(err);
+        await sleep(10); // a refused connection must not spin
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, (_, c) => loop(c)));
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const secs = (Math.max(last, deadline) - t0) / 1000;
+  return {
+    op,
+    clients,
+    ops: latencies.length,
+    errors,
+    firstError,
+    opsPerSec: latencies.length / secs,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
+}
+
+interface FailoverRound {
+  killed: string;
+  ms: number;
+  via: string;
+  attempts: number;
+  /** What the survivors printed between the kill and the first acknowledged write. */
+  logs: string[];
+}
+
+/**
+ * kill -9 the leader, then a client retries PUTs round-robin on the survivors until one is
+ * acknowledged: a new attempt every FAILOVER_STAGGER_MS, each given FAILOVER_TIMEOUT_MS, so
+ * the figure is not rounded up to a whole number of timeouts.
+ */
+async function measureFailover(cluster: Cluster, leader: string, round: number): Promise<FailoverRound> {
+  const survivors = cluster.names.filter((n) => n !== leader && cluster.alive(n));
+  const agent = new http.Agent({ keepAlive: true });
+  const body = `value=${VALUE}`;
+  const marks = new Map(survivors.map((n) => [n, cluster.member(n).output.length]));
+  const logs = () => survivors.flatMap((n) => cluster.member(n).output.slice(marks.get(n)).map((l) => `${n}: ${l}`));
+  let done = false;
+  try {
+    const t0 = performance.now();
+    await cluster.kill9(leader);
+    return await new Promise<FailoverRound>((resolve, reject) => {
+      let attempts = 0;
+      const attempt = () => {
+        if (done) return;
+        if (performance.now() - t0 > FAILOVER_GIVE_UP_MS) {
+          done = true;
+          clearInterval(timer);
+          reject(new Error(`${cluster.kind}: no write acknowledged within ${FAILOVER_GIVE_UP_MS} ms of killing ${leader}${cluster.tail()}`));
+          return;
+        }
+        const n = ++attempts;
+        const name = survivors[(n - 1) % survivors.length];
+        request(agent, `${cluster.member(name).clientURL}/v2/keys/bench/failover-${round}-${n}`, 'PUT', body, FAILOVER_TIMEOUT_MS).then(
+          (r) => {
+            if (done || (r.status !== 200 && r.status !== 201)) return;
+            done = true;
+            clearInterval(timer);
+            resolve({ killed: leader, ms: performance.now() - t0, via: name, attempts: n, logs: logs() });
+          },
+          () => {}, // timed out or refused: a later attempt goes to the next member
+        );
+      };
+      const timer = setInterval(attempt, FAILOVER_STAGGER_MS);
+      attempt();
+    });
+  } finally {
+    done = true;
+    agent.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One cluster, start to finish
+
+async function benchOne(kind: Kind, label: string, print: (line: string) => void, compare?: Results): Promise<Results> {
+  const results: Results = { label, levels: [], problems: [] };
+  const cluster = await Cluster.create(kind);
+  const prefix = `cluster (${label}, ${NODES} nodes)`;
+  try {
+    const t0 = performance.now();
+    cluster.startAll();
+    let leader = await cluster.leader();
+    print(`${prefix} up: leader ${leader} after ${Math.round(performance.now() - t0)} ms`);
+    const url = cluster.member(leader).clientURL;
+
+    await runLevel(url, 'put', 4, WARMUP_MS, 'warm/', []);
+    const written: string[] = [];
+    for (const c of PUT_LEVELS) {
+      const level = await runLevel(url, 'put', c, LEVEL_MS, `bench/${c}c/`, [], c === PUT_LEVELS[0] ? written : undefined);
+      results.levels.push(level);
+      print(levelLine(prefix, level, compare));
+      noteErrors(results, label, level);
+    }
+    const readKeys = written.length > 0 ? written : ['warm/0-0'];
+    for (const c of GET_LEVELS) {
+      const level = await runLevel(url, 'get', c, LEVEL_MS, '', readKeys);
+      results.levels.push(level);
+      print(levelLine(prefix, level, compare));
+      noteErrors(results, label, level);
+    }
+    for (const e of cluster.unexpectedExits.splice(0)) results.problems.push(`${label}: under load, ${e}`);
+
+    const rounds: Failover['rounds'] = [];
+    for (let round = 1; round <= FAILOVER_ROUNDS; round++) {
+      leader = await cluster.leader();
+      const r = await measureFailover(cluster, leader, round);
+      rounds.push(r);
+      if (r.ms > 2 * ELECTION_MS) {
+        results.problems.push(
+          `${label}: failover ${round} took ${Math.round(r.ms)} ms (over twice the election timeout); the survivors printed:\n    ` +
+            (r.logs.slice(0, 30).join('\n    ') || '(nothing)'),
+        );
+      }
+      print(`${prefix} failover ${round}/${FAILOVER_ROUNDS}: kill -9 leader ${r.killed}, first acknowledged write after ${Math.round(r.ms)} ms (on ${r.via}, attempt ${r.attempts})`);
+      if (round < FAILOVER_ROUNDS) {
+        cluster.start(r.killed); // back from its data dir, so the next round has three members again
+        await cluster.leader();
+        const back = await waitRejoined(cluster, r.killed);
+        if (!back) results.problems.push(`${label}: restarted ${r.killed} did not accept a write through it within 10 s`);
+      }
+    }
+    const sorted = rounds.map((r) => r.ms).sort((a, b) => a - b);
+    const failover: Failover = { rounds, medianMs: sorted[Math.floor(sorted.length / 2)] };
+    results.failover = failover;
+    const cmp = compare?.failover ? `  (raftlab/etcd ${ratio(compare.failover.medianMs, failover.medianMs)})` : '';
+    print(`${prefix} failover median: ${Math.round(failover.medianMs)} ms from kill -9 to first acknowledged write${cmp}`);
+    for (const e of cluster.unexpectedExits.splice(0)) results.problems.push(`${label}: during failover, ${e}`);
+  } finally {
+    await cluster.destroy();
+  }
+  return results;
+}
+
+/** A restarted member is back when a write sent to it is acknowledged. */
+async function waitRejoined(cluster: Cluster, name: string): Promise<boolean> {
+  const agent = new http.Agent({ keepAlive: false });
+  try {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      try {
+        const r = await request(agent, `${cluster.member(name).clientURL}/v2/keys/bench/rejoin`, 'PUT', `value=${name}`, 1000);
+        if (r.status === 200 || r.status === 201) return true;
+      } catch {
+        // not yet
+      }
+      await sleep(100);
+    }
+    return false;
+  } finally {
+    agent.destroy();
+  }
+}
+
+function noteErrors(results: Results, label: string, level: Level): void {
+  if (level.errors > 0) results.problems.push(`${label}: ${level.op} c=${level.clients}: ${level.errors} failed requests (first: ${level.firstError})`);
+}
+
+function fmtMs(ms: number): string {
+  return Number.isNaN(ms) ? '-' : ms < 10 ? ms.toFixed(2) : ms.toFixed(1);
+}
+
+/** raftlab/etcd, as in the brief: for ops/s above 1 is better, for latencies below 1. */
+function ratio(raftlab: number, etcd: number): string {
+  if (!(etcd > 0) || !Number.isFinite(raftlab)) return '-';
+  const r = raftlab / etcd;
+  return `${r < 10 ? r.toFixed(2) : r.toFixed(1)}x`;
+}
+
+function levelLine(prefix: string, l: Level, compare?: Results): string {
+  const op = l.op.padEnd(4);
+  const c = `c=${l.clients}`.padEnd(5);
+  let line = `${prefix} ${op}${c}: ${Math.round(l.opsPerSec)} ops/s  p50 ${fmtMs(l.p50)} ms  p99 ${fmtMs(l.p99)} ms`;
+  if (l.errors > 0) line += `  (${l.errors} errors)`;
+  const other = compare?.levels.find((x) => x.op === l.op && x.clients === l.clients);
+  if (other) {
+    line += `  | raftlab/etcd: ops/s ${ratio(other.opsPerSec, l.opsPerSec)}, p50 ${ratio(other.p50, l.p50)}, p99 ${ratio(other.p99, l.p99)}`;
+  }
+  return line;
+}
+
+function etcdVersion(): string | undefined {
+  if (!fs.existsSync(ETCD_BIN)) return undefined;
+  try {
+    const out = execFileSync(ETCD_BIN, ['--version'], { encoding: 'utf8', timeout: 5000 });
+    return /etcd Version:\s*(\S+)/.exec(out)?.[1] ?? 'unknown';
+  } catch {
+    return undefined;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export async function benchCluster(print: (line: string) => void): Promise<void> {
+  print(
+    `cluster: ${NODES} real processes on loopback, heartbeat ${HEARTBEAT_MS} ms / election ${ELECTION_MS} ms; ` +
+      `closed-loop clients over keep-alive HTTP, ${LEVEL_MS / 1000} s per level, ${VALUE.length}-byte values, durable PUTs to the leader`,
+  );
+  const raftlab = await benchOne('raftlab', 'raftlab', print);
+  const version = etcdVersion();
+  let etcd: Results | undefined;
+  if (version === undefined) {
+    print(`cluster: etcd not found at ${ETCD_BIN}; skipping the comparison (apt-get install etcd-server to get it)`);
+  } else {
+    etcd = await benchOne('etcd', `etcd ${version}`, print, raftlab);
+    print(`cluster: side by side (raftlab vs etcd ${version}, ratio raftlab/etcd)`);
+    for (const l of raftlab.levels) {
+      const e = etcd.levels.find((x) => x.op === l.op && x.clients === l.clients);
+      if (!e) continue;
+      print(
+        `cluster ${l.op.padEnd(4)}${`c=${l.clients}`.padEnd(5)}: ` +
+          `${Math.round(l.opsPerSec)} vs ${Math.round(e.opsPerSec)} ops/s (${ratio(l.opsPerSec, e.opsPerSec)})  ` +
+          `p50 ${fmtMs(l.p50)} vs ${fmtMs(e.p50)} ms (${ratio(l.p50, e.p50)})  ` +
+          `p99 ${fmtMs(l.p99)} vs ${fmtMs(e.p99)} ms (${ratio(l.p99, e.p99)})`,
+      );
+    }
+    if (raftlab.failover && etcd.failover) {
+      print(
+        `cluster failover  : ${Math.round(raftlab.failover.medianMs)} vs ${Math.round(etcd.failover.medianMs)} ms median ` +
+          `(${ratio(raftlab.failover.medianMs, etcd.failover.medianMs)}); rounds ` +
+          `${raftlab.failover.rounds.map((r) => Math.round(r.ms)).join('/')} vs ${etcd.failover.rounds.map((r) => Math.round(r.ms)).join('/')} ms`,
+      );
+    }
+  }
+  for (const p of [...raftlab.problems, ...(etcd?.problems ?? [])]) print(`cluster: problem: ${p}`);
+}
