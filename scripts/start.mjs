@@ -1,10 +1,20 @@
-// `npm start`: the app's front door. The window (Electron, or browser mode where Electron's
-// binary cannot be had) is not built yet; say so plainly rather than pretend.
-console.error(
-  [
-    'raftlab: the app window is not built yet.',
-    'What exists today: the Raft core, its SQLite storage and the etcd v2 key store,',
-    'proven by `npm test` (seeded chaos simulation) and measured by `npm run bench`.',
-  ].join('\n'),
-);
-process.exit(1);
+// `npm start`: the Electron window where Electron can run; otherwise say why, plainly, and
+// start browser mode (the same cluster core, its window served on 127.0.0.1).
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+let electron;
+try {
+  electron = require('electron'); // the package exports the path of its binary
+} catch {
+  electron = undefined;
+}
+if (typeof electron === 'string') {
+  console.error('raftlab: the Electron window is not wired up yet; starting browser mode instead.');
+} else {
+  console.error("raftlab: Electron's binary is not available here (it cannot be downloaded on this machine); starting browser mode instead.");
+}
+const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/web/main.ts'], { stdio: 'inherit' });
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+child.on('exit', (code) => process.exit(code ?? 0));

@@ -8,6 +8,8 @@ export interface RunningNode {
   node: RaftNode;
   clientURLs: string[];
   stop(): Promise<void>;
+  /** Like kill -9: every port closes at once, nothing is shut down gracefully. */
+  abort(): Promise<void>;
 }
 
 export async function startNode(settings: NodeSettings & { listenClientURLs: string[] }, log: LogFn): Promise<RunningNode> {
@@ -33,5 +35,9 @@ export async function startNode(settings: NodeSettings & { listenClientURLs: str
       .then(() => new Promise((r) => setTimeout(r, 100)))
       .then(() => server.close()));
   node.once('removed', () => void stop());
-  return { node, clientURLs: server.urls, stop };
+  const abort = () => {
+    node.abortIO();
+    return server.close();
+  };
+  return { node, clientURLs: server.urls, stop, abort };
 }

@@ -44,6 +44,11 @@ export interface PeerTransportOptions {
    * Without it only peers we have sent to are probed.
    */
   peerIds?: () => string[];
+  /**
+   * A link the app has cut on purpose: nothing goes to that peer (messages or probes) and
+   * nothing from it is delivered, as if the network between us failed.
+   */
+  isLinkCut?: (peer: string) => boolean;
   /** Told when a batch could not be delivered (e.g. to report a failed MsgSnap). */
   onSendFailed?: (peer: string, msgs: Message[], err: string) => void;
   /** Defaults: 4096 queued messages per peer, probe every 1000 ms, 256 MiB request body. */
@@ -197,6 +202,7 @@ export class PeerTransport {
   send(msgs: Message[]): void {
     if (this.stopped) return;
     for (const m of msgs) {
+      if (this.opts.isLinkCut?.(m.to)) continue;
       try {
         this.enqueue(m);
       } catch (err) {
@@ -513,7 +519,7 @@ export class PeerTransport {
       /* membership momentarily unavailable: probe who we know */
     }
     for (const id of ids) {
-      if (id === this.opts.memberId || this.opts.isRemoved(id)) continue;
+      if (id === this.opts.memberId || this.opts.isRemoved(id) || this.opts.isLinkCut?.(id)) continue;
       const p = this.peer(id);
       if (p.probe) continue;
       const url = this.pickURL(p);
@@ -619,7 +625,7 @@ export class PeerTransport {
       s.recvMsgs += msgs.length;
       s.recvBytes += body.length;
       try {
-        if (msgs.length > 0) this.opts.onMessages(msgs);
+        if (msgs.length > 0 && !this.opts.isLinkCut?.(from)) this.opts.onMessages(msgs);
       } catch (err) {
         this.opts.log('E', PKG, `failed to process raft message (${errText(err)})`);
         this.reply(res, 500, 'error processing raft message');

@@ -38,6 +38,8 @@ export interface NodeSettings {
   /** Entries kept behind a snapshot for followers that lag a little (etcd: 5000). */
   snapshotCatchUpEntries?: number;
   strictReconfigCheck?: boolean;
+  /** Links cut on purpose by the app (peer member id → cut?); see PeerTransportOptions.isLinkCut. */
+  isLinkCut?: (peer: string) => boolean;
 }
 
 /** Refused configuration or data: the message says what and where. */
@@ -124,6 +126,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
       peerIds: () => [...this.sm.members.keys()].filter((id) => id !== this.id),
       isRemoved: (id) => this.sm.removed.has(id),
       onRemovedFromCluster: () => this.onRemoved(),
+      isLinkCut: s.isLinkCut,
       extraRoutes: (req, res) => {
         if (req.method === 'GET' && req.url === '/members') {
           res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Cluster-Id': this.clusterId });
@@ -143,6 +146,18 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     });
     this.publishTimer = setInterval(() => this.maybePublish(), Math.max(100, s.heartbeatMs * 2));
     this.expiryTimer = setInterval(() => this.expireKeys(), 500);
+  }
+
+  /**
+   * The app's "kill -9": stop all I/O at once, with no shutdown of Raft or SQLite (what was
+   * acknowledged is already durable; nothing else is written).
+   */
+  abortIO(): void {
+    this.stopped = true;
+    this.stopTicker();
+    clearInterval(this.publishTimer);
+    clearInterval(this.expiryTimer);
+    void this.transport?.stop();
   }
 
   async stop(): Promise<void> {
@@ -613,6 +628,12 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   }
 
   // ------------------------------------------------------------------ for the app and tests
+
+  /** Hand leadership to member `to` (on the leader). */
+  transferLeader(to: string): void {
+    this.raft.transferLeader(to);
+    this.schedule();
+  }
 
   raftView(): Raft {
     return this.raft;

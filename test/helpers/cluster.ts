@@ -36,6 +36,16 @@ export class TestCluster {
     return c;
   }
 
+  /** Ports for members to add later, without a cluster (or a temp dir) of their own. */
+  static async spareSpecs(n: number): Promise<MemberSpec[]> {
+    const ports = await freePorts(2 * n);
+    return Array.from({ length: n }, (_, i) => ({
+      name: `spare${i + 1}`,
+      peerURL: `http://127.0.0.1:${ports[2 * i]}`,
+      clientURL: `http://127.0.0.1:${ports[2 * i + 1]}`,
+    }));
+  }
+
   settings(name: string, state: 'new' | 'existing' = 'new', specs = this.specs): NodeSettings & { listenClientURLs: string[] } {
     const spec = specs.find((s) => s.name === name)!;
     return {

@@ -111,7 +111,7 @@ describe('bigger and longer-lived clusters', () => {
       const m = (await req(`${cluster!.url(leader)}/v2/members`)).body.members;
       return m.every((x: any) => x.clientURLs.length > 0);
     });
-    const [extra] = (await TestCluster.create(1, { start: false })).specs;
+    const [extra] = await TestCluster.spareSpecs(1);
     const spec = { ...extra, name: 'n4' };
     const add = await req(`${cluster.url(leader)}/v2/members`, {
       method: 'POST',

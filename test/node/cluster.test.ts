@@ -95,7 +95,7 @@ describe('a real 3-node cluster', () => {
     cluster = await TestCluster.create(3);
     const leader = await cluster.leader();
     await put(cluster.url(leader), '/old', 'data');
-    const [extra] = (await TestCluster.create(1, { start: false })).specs;
+    const [extra] = await TestCluster.spareSpecs(1);
     const spec = { ...extra, name: 'n4' };
     await until('all started', async () => (await members(cluster!.url(leader))).every((m) => m.clientURLs.length > 0));
     const res = await fetch(`${cluster.url(leader)}/v2/members`, {

@@ -1,0 +1,348 @@
+// One raftlab node in a worker thread. The supervisor starts one worker per node so that a node
+// can be killed abruptly (Worker.terminate: no shutdown code runs, like kill -9) without
+// taking the app down, while sharing the app's process (no extra Node binary to ship).
+//
+// The worker relays what its node does (raft events, peer messages sent, log lines, its state)
+// in batches, and obeys the supervisor: clock, link cuts, membership, leader transfer, kv.
+//
+// This file is both the worker's entry (when run as a worker) and the home of the messages
+// exchanged with the supervisor (imported as types only there).
+
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import type { Message } from '../../src-shared/raft-types.js';
+import type { KvMethod, KvResult, LogEntrySummary, PeerView } from '../../src-shared/protocol.js';
+import type { RaftEvent, Role } from '../../src-shared/raft-types.js';
+import type { MemberInfo } from '../node/client-backend.js';
+import { startNode, type RunningNode } from '../node/node-server.js';
+import type { Ready } from '../raft/raft.js';
+import type { NodeSettings } from '../node/raft-node.js';
+
+// ------------------------------------------------------------------ messages with the supervisor
+
+export interface WorkerInit {
+  /** Marks this worker's data, so that merely importing this module never starts anything. */
+  raftlabNodeWorker: true;
+  settings: NodeSettings & { listenClientURLs: string[] };
+  clock: { offsetMs: number; rate: number };
+  /** Member ids this node must not exchange messages with. */
+  cuts: string[];
+  logTail: number;
+  /** How often to look for state changes when nothing else happens. */
+  stateEveryMs: number;
+  /** Coalescing window for the batches sent to the supervisor. */
+  batchMs: number;
+}
+
+/** A Message reduced to what the window draws (ids, not names: the supervisor maps them). */
+export interface WireMessage {
+  type: Message['type'];
+  from: string;
+  to: string;
+  term: number;
+  index?: number;
+  logTerm?: number;
+  entries?: number;
+  commit?: number;
+  reject?: boolean;
+  snapshot?: number;
+}
+
+export interface WorkerNodeState {
+  id: string;
+  role: Role;
+  term: number;
+  vote: string;
+  lead: string;
+  commit: number;
+  applied: number;
+  firstIndex: number;
+  lastIndex: number;
+  clock: { offsetMs: number; rate: number };
+  log: LogEntrySummary[];
+  members: MemberInfo[];
+  peers: PeerView[];
+}
+
+export type WorkerItem =
+  | { k: 'raft'; at: number; e: RaftEvent }
+  | { k: 'msg'; at: number; m: WireMessage }
+  /** nodeTime: the node's own clock when it logged (what its log line shows). */
+  | { k: 'log'; at: number; nodeTime: number; level: string; pkg: string; msg: string }
+  | { k: 'state'; s: WorkerNodeState };
+
+export type WorkerCall =
+  | { op: 'addMember'; peerURL: string }
+  | { op: 'removeMember'; id: string }
+  | { op: 'transferLeader'; to: string }
+  | { op: 'kv'; method: KvMethod; key: string; value?: string; query?: Record<string, string> };
+
+export type ToWorker =
+  | { t: 'setClock'; offsetMs?: number; rate?: number }
+  | { t: 'cuts'; ids: string[] }
+  | { t: 'call'; id: number; call: WorkerCall }
+  /** Graceful: the node shuts down as on SIGTERM; answered with 'stopped'. */
+  | { t: 'stop' }
+  /** Abrupt (kill -9): answered with 'killed', after which terminate() is safe. */
+  | { t: 'kill' };
+
+export type FromWorker =
+  | { t: 'started'; id: string; clusterId: string; clientURLs: string[]; peerURLs: string[] }
+  | { t: 'start-failed'; error: string }
+  | { t: 'batch'; items: WorkerItem[] }
+  | { t: 'reply'; id: number; ok: true; result: AddMemberReply | KvResult | undefined }
+  | { t: 'reply'; id: number; ok: false; error: string }
+  /** The node learned it was removed from the cluster and shut itself down. */
+  | { t: 'removed' }
+  | { t: 'stopped' }
+  | { t: 'killed' };
+
+export interface AddMemberReply {
+  member: MemberInfo;
+  /** The members after the add (the new one unstarted: name ''). */
+  members: MemberInfo[];
+}
+
+// ------------------------------------------------------------------ summaries
+
+/** "set /a=1", "no-op", "publish n1", "add 8e9e05c52164694d"... at most ~48 characters. */
+export function summarizeEntryData(type: 'normal' | 'conf', data: string): string {
+  if (type === 'normal' && data === '') return 'no-op';
+  let s: string;
+  try {
+    const o = JSON.parse(data) as Record<string, unknown>;
+    if (type === 'conf') {
+      const ctx = typeof o.context === 'string' ? (JSON.parse(o.context) as { member?: MemberInfo }) : undefined;
+      s = `${String(o.type)} ${ctx?.member?.name || String(o.id)}`;
+    } else if (o.t === 'publish') {
+      s = `publish ${String(o.name)}`;
+    } else if (o.t === 'v2') {
+      const c = o.c as { op: string; path: string; value?: string; dir?: boolean };
+      s = `${c.op} ${c.path}${c.dir ? '/' : c.value !== undefined ? `=${c.value}` : ''}`;
+    } else s = data;
+  } catch {
+    s = data;
+  }
+  return s.length > 48 ? `${s.slice(0, 47)}…` : s;
+}
+
+export function summarizeMessage(m: Message): WireMessage {
+  const w: WireMessage = { type: m.type, from: m.from, to: m.to, term: m.term };
+  if (m.index !== undefined) w.index = m.index;
+  if (m.logTerm !== undefined) w.logTerm = m.logTerm;
+  if (m.entries !== undefined) w.entries = m.entries.length;
+  if (m.commit !== undefined) w.commit = m.commit;
+  if (m.reject !== undefined) w.reject = m.reject;
+  if (m.snapshot !== undefined) w.snapshot = m.snapshot.meta.index;
+  return w;
+}
+
+// ------------------------------------------------------------------ the worker
+
+async function kvRequest(base: string, c: Extract<WorkerCall, { op: 'kv' }>): Promise<KvResult> {
+  const url = new URL(`/v2/keys${c.key}`, base);
+  for (const [k, v] of Object.entries(c.query ?? {})) url.searchParams.set(k, v);
+  const init: RequestInit = { method: c.method, signal: AbortSignal.timeout(15_000) };
+  if (c.value !== undefined && (c.method === 'PUT' || c.method === 'POST')) {
+    init.body = new URLSearchParams({ value: c.value }).toString();
+    init.headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
+  }
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON: keep the text */
+  }
+  return { status: res.status, body };
+}
+
+async function runWorker(): Promise<void> {
+  const port = parentPort!;
+  const init = workerData as WorkerInit;
+  const post = (m: FromWorker) => port.postMessage(m);
+  const cuts = new Set(init.cuts);
+  let items: WorkerItem[] = [];
+  let flushTimer: NodeJS.Timeout | undefined;
+  let stateTimer: NodeJS.Timeout | undefined;
+  let running: RunningNode | undefined;
+  let lastState = '';
+  let killed = false;
+
+  const flush = () => {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    if (running && !killed) {
+      const s = nodeState(running, init.logTail);
+      const json = JSON.stringify(s);
+      if (json !== lastState) {
+        lastState = json;
+        items.push({ k: 'state', s });
+      }
+    }
+    if (items.length === 0) return;
+    const batch = items;
+    items = [];
+    post({ t: 'batch', items: batch });
+  };
+  const queue = (item?: WorkerItem) => {
+    if (killed) return;
+    if (item) items.push(item);
+    flushTimer ??= setTimeout(flush, init.batchMs);
+  };
+  const log = (level: string, pkg: string, msg: string) => {
+    const nodeTime = running ? running.node.clock.now() : Date.now() + init.clock.offsetMs;
+    queue({ k: 'log', at: Date.now(), nodeTime, level, pkg, msg });
+  };
+  /**
+   * Abrupt, like kill -9: every port closes at once, with no Raft or SQLite shutdown. I/O goes
+   * first because terminating a worker while its HTTP parser is handing a message to JS can
+   * abort the whole process in Node 20 ("v8::ToLocalChecked Empty MaybeLocal"); the supervisor
+   * terminates only after 'killed'.
+   */
+  const kill = () => {
+    killed = true;
+    clearTimeout(flushTimer);
+    clearInterval(stateTimer);
+    void Promise.resolve(running?.abort()).finally(() => post({ t: 'killed' }));
+  };
+
+  // Listen first: a kill may come while the node is still starting.
+  port.on('message', (m: ToWorker) => {
+    if (killed) return;
+    const r = running;
+    switch (m.t) {
+      case 'kill':
+        kill();
+        break;
+      case 'stop':
+        if (!r) {
+          kill();
+          break;
+        }
+        clearInterval(stateTimer);
+        void r.stop().finally(() => {
+          flush();
+          post({ t: 'stopped' });
+        });
+        break;
+      case 'setClock':
+        if (r) applyClock(r, m);
+        queue();
+        break;
+      case 'cuts':
+        cuts.clear();
+        for (const id of m.ids) cuts.add(id);
+        break;
+      case 'call': {
+        const answer = r ? call(r, m.call) : Promise.reject(new Error('the node is not running yet'));
+        answer.then(
+          (result) => killed || post({ t: 'reply', id: m.id, ok: true, result }),
+          (err: unknown) => killed || post({ t: 'reply', id: m.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
+        );
+        break;
+      }
+    }
+  });
+
+  let r: RunningNode;
+  try {
+    r = await startNode({ ...init.settings, isLinkCut: (peer) => cuts.has(peer) }, log);
+  } catch (err) {
+    if (killed) return;
+    // Lines logged while failing explain why; send them before the verdict.
+    flush();
+    post({ t: 'start-failed', error: err instanceof Error ? err.message : String(err) });
+    return;
+  }
+  running = r;
+  if (killed) {
+    void r.abort();
+    return;
+  }
+  applyClock(r, init.clock);
+  // Every message the node really sent (a cut link sends nothing).
+  r.node.on('ready', (rd: Ready) => {
+    const at = Date.now();
+    for (const m of rd.messages) if (!cuts.has(m.to)) queue({ k: 'msg', at, m: summarizeMessage(m) });
+  });
+  r.node.on('raft-event', (e: RaftEvent) => queue({ k: 'raft', at: Date.now(), e }));
+  // Clock drift, peer activity and the like change without any event: look now and then.
+  stateTimer = setInterval(() => queue(), init.stateEveryMs);
+  r.node.once('removed', () => {
+    clearInterval(stateTimer);
+    // startNode stops the node on 'removed'; report once its ports are closed, so that the
+    // supervisor's terminate() finds no socket busy (see kill).
+    void r.stop().finally(() => {
+      if (killed) return;
+      flush();
+      post({ t: 'removed' });
+    });
+  });
+  post({ t: 'started', id: r.node.id, clusterId: r.node.clusterId, clientURLs: r.clientURLs, peerURLs: r.node.peerURLs() });
+  queue();
+}
+
+function applyClock(r: RunningNode, c: { offsetMs?: number; rate?: number }): void {
+  if (c.rate !== undefined) r.node.clock.setRate(c.rate);
+  if (c.offsetMs !== undefined) r.node.clock.setOffset(c.offsetMs);
+}
+
+async function call(r: RunningNode, c: WorkerCall): Promise<AddMemberReply | KvResult | undefined> {
+  switch (c.op) {
+    case 'addMember': {
+      const member = await r.node.addMember([c.peerURL]);
+      return { member, members: r.node.members() };
+    }
+    case 'removeMember':
+      await r.node.removeMember(c.id);
+      return undefined;
+    case 'transferLeader':
+      r.node.transferLeader(c.to);
+      return undefined;
+    case 'kv':
+      return kvRequest(r.clientURLs[0], c);
+  }
+}
+
+function nodeState(r: RunningNode, tail: number): WorkerNodeState {
+  const raft = r.node.raftView();
+  const log = raft.log;
+  const last = log.lastIndex();
+  const entries: LogEntrySummary[] = [];
+  for (let i = Math.max(log.firstIndex(), last - tail + 1); i <= last; i++) {
+    const e = log.entry(i);
+    if (e) entries.push({ index: e.index, term: e.term, type: e.type, data: summarizeEntryData(e.type, e.data) });
+  }
+  const members = r.node.members();
+  const peers: PeerView[] = members
+    .filter((m) => m.id !== r.node.id)
+    .map((m) => {
+      const st = r.node.peerStats(m.id);
+      const p: PeerView = { id: m.id, active: st.active };
+      // Rounded so that jitter of a millisecond or two does not count as a change.
+      if (st.clockDiffMs !== undefined) p.clockDiffMs = Math.round(st.clockDiffMs / 10) * 10;
+      return p;
+    });
+  return {
+    id: r.node.id,
+    role: raft.role,
+    term: raft.term,
+    vote: raft.vote,
+    lead: raft.lead,
+    commit: log.committed,
+    applied: log.applied,
+    firstIndex: log.firstIndex(),
+    lastIndex: last,
+    clock: { offsetMs: Math.round(r.node.clock.offsetMs), rate: r.node.clock.rate },
+    log: entries,
+    members,
+    peers,
+  };
+}
+
+if (!isMainThread && parentPort && (workerData as Partial<WorkerInit> | undefined)?.raftlabNodeWorker === true) {
+  runWorker().catch((err: unknown) => {
+    parentPort!.postMessage({ t: 'start-failed', error: err instanceof Error ? err.message : String(err) } satisfies FromWorker);
+  });
+}

@@ -1,0 +1,30 @@
+// Browser mode: the same supervisor as the desktop app, its window served on 127.0.0.1.
+// `npm run web`, and what `npm start` falls back to where Electron cannot run.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { Supervisor } from '../cluster/supervisor.js';
+import { startWebServer } from './web-server.js';
+
+const size = Number(process.env.RAFTLAB_NODES ?? 3);
+const supervisor = new Supervisor();
+await supervisor.start(size);
+const web = await startWebServer({ supervisor, port: Number(process.env.RAFTLAB_PORT ?? 0) });
+console.log(`raftlab: a real ${size}-node cluster is running; open ${web.url}`);
+
+// Open a browser where one exists; headless machines just print the URL above.
+const opener = ['/usr/bin/xdg-open', '/usr/bin/open'].find((p) => fs.existsSync(p));
+if (opener && process.env.RAFTLAB_NO_BROWSER === undefined && (process.env.DISPLAY || process.platform === 'darwin')) {
+  spawn(opener, [web.url], { stdio: 'ignore', detached: true }).on('error', () => {}).unref();
+}
+
+let stopping = false;
+const shutdown = async () => {
+  if (stopping) return;
+  stopping = true;
+  console.log('raftlab: stopping the cluster...');
+  await web.close();
+  await supervisor.stop();
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown());
+process.on('SIGTERM', () => void shutdown());

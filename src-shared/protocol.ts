@@ -1,0 +1,250 @@
+// The one protocol between the supervisor (main process, owns the real nodes) and the window.
+// The same JSON-safe shapes travel over Electron IPC and, in browser mode, over the WebSocket
+// at /bridge: commands in (each with a request id), batches of events out.
+//
+// Why batches: a 3-node cluster at a 100 ms heartbeat sends ~60 peer messages a second, a busy
+// one thousands. The supervisor coalesces everything it sees and flushes at most every ~16 ms
+// (one frame), as one array, with the latest `cluster` snapshot last. The window applies a
+// batch per frame and never has to throttle.
+
+import type { EntryType, MessageType, RaftEvent, Role } from './raft-types.js';
+
+// ------------------------------------------------------------------ commands (window → supervisor)
+
+export type KvMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+export type Command =
+  /** Throw the current cluster away and start a fresh one of `size` (1..7) members. */
+  | { type: 'startCluster'; size: number }
+  /** Abrupt: the node's worker thread is terminated, no shutdown (like kill -9). */
+  | { type: 'killNode'; name: string }
+  /** Start a killed (or unstarted) node again, from its data dir. */
+  | { type: 'restartNode'; name: string }
+  /** The node's clock: offset from real time (±10 s) and rate (0.25..4, scales its Raft timers). */
+  | { type: 'setClock'; name: string; offsetMs?: number; rate?: number }
+  /** Drop every Raft message between a and b, both ways. */
+  | { type: 'cutLink'; a: string; b: string }
+  | { type: 'healLink'; a: string; b: string }
+  | { type: 'healAll' }
+  /**
+   * etcd's way: `member add` on the cluster (the new member appears unstarted), then start the
+   * new node with --initial-cluster-state existing. `start: false` stops after the first step
+   * (restartNode starts it later).
+   */
+  | { type: 'addMember'; start?: boolean }
+  | { type: 'removeMember'; name: string }
+  | { type: 'transferLeader'; to: string }
+  /** A request to that node's etcd v2 keys API (`/v2/keys<key>`), answered with status + body. */
+  | { type: 'kv'; name: string; method: KvMethod; key: string; value?: string; query?: Record<string, string> };
+
+export type CommandType = Command['type'];
+
+/** A command as sent: `id` comes back in the matching ack or error. */
+export interface CommandRequest {
+  id: string;
+  cmd: Command;
+}
+
+export interface KvResult {
+  status: number;
+  /** Parsed JSON when the answer was JSON, else the text. */
+  body: unknown;
+}
+
+export interface AddMemberResult {
+  name: string;
+  id: string;
+}
+
+export type CommandResult = KvResult | AddMemberResult | undefined;
+
+// ------------------------------------------------------------------ state (supervisor → window)
+
+/**
+ * unstarted: added to the cluster (or planned) but no process yet; starting: worker booting;
+ * alive: serving; killed: terminated (restartable); removed: out of the cluster for good.
+ */
+export type NodeStatus = 'unstarted' | 'starting' | 'alive' | 'killed' | 'removed';
+
+export interface LogEntrySummary {
+  index: number;
+  term: number;
+  type: EntryType;
+  /** A short human text: "set /a=1", "no-op", "publish n1", "add n4"... */
+  data: string;
+}
+
+export interface PeerView {
+  /** The peer's member id. */
+  id: string;
+  /** The peer transport's view: the last exchange succeeded. */
+  active: boolean;
+  /** Peer's clock minus this node's, ms (positive: the peer is ahead). */
+  clockDiffMs?: number;
+}
+
+export interface NodeState {
+  name: string;
+  /** Member id (16 hex digits); '' until known. */
+  id: string;
+  status: NodeStatus;
+  /** Raft's view; as last seen for a node that is not alive. */
+  role: Role;
+  term: number;
+  /** Name of the member voted for in `term` ('' for none; the raw id if the name is unknown). */
+  vote: string;
+  /** Name of the leader this node follows ('' for none; the raw id if the name is unknown). */
+  lead: string;
+  commit: number;
+  applied: number;
+  firstIndex: number;
+  lastIndex: number;
+  clientURL: string;
+  peerURL: string;
+  dataDir: string;
+  clock: { offsetMs: number; rate: number };
+  /** The last few entries of its log, oldest first. */
+  log: LogEntrySummary[];
+  peers: PeerView[];
+}
+
+export interface CutLink {
+  a: string;
+  b: string;
+}
+
+export interface ClusterState {
+  /** The session folder holding every node's data dir. */
+  dir: string;
+  /** Changes whenever startCluster starts a fresh cluster. */
+  generation: number;
+  nodes: NodeState[];
+  cuts: CutLink[];
+}
+
+// ------------------------------------------------------------------ events (supervisor → window)
+
+/** One real peer message, as the sender handed it to its transport (cut links excluded). */
+export interface MessageSummary {
+  /** Member names (raw ids if unknown). */
+  from: string;
+  to: string;
+  msgType: MessageType;
+  term: number;
+  index?: number;
+  logTerm?: number;
+  /** Number of entries carried (MsgApp, MsgProp). */
+  entries?: number;
+  commit?: number;
+  reject?: boolean;
+  /** MsgSnap: the snapshot's index. */
+  snapshot?: number;
+}
+
+export type ServerEvent =
+  | { type: 'cluster'; cluster: ClusterState }
+  /** `at` is real time (Date.now()) when the node produced it; ids inside RaftEvent are member ids. */
+  | { type: 'raft'; node: string; at: number; event: RaftEvent }
+  | ({ type: 'message'; at: number } & MessageSummary)
+  /** `line` is formatted as etcd prints it, stamped with the node's own (possibly skewed) clock. */
+  | { type: 'log'; node: string; at: number; level: string; pkg: string; msg: string; line: string }
+  | { type: 'ack'; id: string; result?: CommandResult }
+  /** A failed command (with its id), or a problem nobody asked about (no id). */
+  | { type: 'error'; id?: string; message: string };
+
+export type ServerEventType = ServerEvent['type'];
+
+// ------------------------------------------------------------------ helpers both sides use
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * Checks an untrusted command (from a WebSocket or IPC) and returns it typed, or throws with
+ * a message fit for the window. Ranges are enforced here so every transport gets them.
+ */
+export function parseCommand(raw: unknown): Command {
+  if (typeof raw !== 'object' || raw === null) throw new Error('command must be an object');
+  const c = raw as Record<string, unknown>;
+  const name = (k: string): string => {
+    const v = c[k];
+    if (typeof v !== 'string' || !NAME.test(v)) throw new Error(`${String(c.type)}: "${k}" must be a node name`);
+    return v;
+  };
+  switch (c.type) {
+    case 'startCluster': {
+      const size = c.size;
+      if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 7) throw new Error('startCluster: size must be 1..7');
+      return { type: 'startCluster', size };
+    }
+    case 'killNode':
+    case 'restartNode':
+    case 'removeMember':
+      return { type: c.type, name: name('name') };
+    case 'setClock': {
+      const out: Command = { type: 'setClock', name: name('name') };
+      if (c.offsetMs !== undefined) {
+        if (typeof c.offsetMs !== 'number' || !Number.isFinite(c.offsetMs) || Math.abs(c.offsetMs) > 10_000) {
+          throw new Error('setClock: offsetMs must be within ±10000');
+        }
+        out.offsetMs = c.offsetMs;
+      }
+      if (c.rate !== undefined) {
+        if (typeof c.rate !== 'number' || !(c.rate >= 0.25 && c.rate <= 4)) throw new Error('setClock: rate must be 0.25..4');
+        out.rate = c.rate;
+      }
+      return out;
+    }
+    case 'cutLink':
+    case 'healLink': {
+      const a = name('a');
+      const b = name('b');
+      if (a === b) throw new Error(`${c.type}: a link joins two different nodes`);
+      return { type: c.type, a, b };
+    }
+    case 'healAll':
+      return { type: 'healAll' };
+    case 'addMember':
+      if (c.start !== undefined && typeof c.start !== 'boolean') throw new Error('addMember: start must be a boolean');
+      return c.start === false ? { type: 'addMember', start: false } : { type: 'addMember' };
+    case 'transferLeader':
+      return { type: 'transferLeader', to: name('to') };
+    case 'kv': {
+      const method = c.method;
+      if (method !== 'GET' && method !== 'PUT' && method !== 'POST' && method !== 'DELETE') throw new Error('kv: method must be GET, PUT, POST or DELETE');
+      if (typeof c.key !== 'string' || !c.key.startsWith('/') || c.key.length > 1024) throw new Error('kv: key must be a path starting with "/"');
+      const out: Command = { type: 'kv', name: name('name'), method, key: c.key };
+      if (c.value !== undefined) {
+        if (typeof c.value !== 'string') throw new Error('kv: value must be a string');
+        out.value = c.value;
+      }
+      if (c.query !== undefined) {
+        const q = c.query;
+        if (typeof q !== 'object' || q === null || Object.values(q).some((v) => typeof v !== 'string')) {
+          throw new Error('kv: query must map names to strings');
+        }
+        out.query = { ...(q as Record<string, string>) };
+      }
+      return out;
+    }
+    default:
+      throw new Error(`unknown command ${JSON.stringify(String(c.type)).slice(0, 60)}`);
+  }
+}
+
+/** Checks an untrusted { id, cmd } envelope. */
+export function parseRequest(raw: unknown): CommandRequest {
+  const r = raw as Record<string, unknown> | null;
+  if (typeof r !== 'object' || r === null || typeof r.id !== 'string' || r.id.length === 0 || r.id.length > 100) {
+    throw new Error('a request is { id: string, cmd: Command }');
+  }
+  return { id: r.id, cmd: parseCommand(r.cmd) };
+}
+
+/** The leader every alive node agrees on, or undefined (none, or a split view). */
+export function agreedLeader(state: ClusterState): NodeState | undefined {
+  const alive = state.nodes.filter((n) => n.status === 'alive');
+  const leaders = alive.filter((n) => n.role === 'leader');
+  if (leaders.length !== 1) return undefined;
+  const l = leaders[0];
+  return alive.every((n) => n.lead === l.name) ? l : undefined;
+}

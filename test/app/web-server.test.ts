@@ -1,0 +1,108 @@
+// Browser mode's bridge: token and Origin both required before the upgrade; then the same
+// event batches and commands as over IPC.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { Supervisor } from '../../src-main/cluster/supervisor.js';
+import { startWebServer, type WebServer } from '../../src-main/web/web-server.js';
+import { agreedLeader, type ServerEvent } from '../../src-shared/protocol.js';
+import { until } from '../helpers/cluster.js';
+
+let sup: Supervisor;
+let web: WebServer;
+const sockets: WebSocket[] = [];
+let tmp: string | undefined;
+
+beforeEach(async () => {
+  sup = new Supervisor({ heartbeatMs: 50, electionMs: 500 });
+});
+
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.terminate();
+  await web?.close();
+  await sup.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  tmp = undefined;
+});
+
+const origin = () => new URL(web.url).origin;
+const bridge = (token?: string) => `ws://${new URL(web.url).host}/bridge${token === undefined ? '' : `?token=${token}`}`;
+
+/** Resolves with the HTTP status of a refused upgrade, or 101 if it was accepted. */
+function tryConnect(url: string, headers: { origin?: string }): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { origin: headers.origin });
+    sockets.push(ws);
+    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.on('open', () => resolve(101));
+    ws.on('error', () => resolve(-1));
+  });
+}
+
+function connect(): Promise<{ ws: WebSocket; events: ServerEvent[] }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(bridge(web.token), { origin: origin() });
+    sockets.push(ws);
+    const events: ServerEvent[] = [];
+    ws.on('message', (data) => {
+      const batch = JSON.parse(String(data)) as ServerEvent[];
+      expect(Array.isArray(batch)).toBe(true);
+      events.push(...batch);
+    });
+    ws.on('open', () => resolve({ ws, events }));
+    ws.on('error', reject);
+  });
+}
+
+describe('web server', () => {
+  it('refuses the bridge without the token, with a wrong token or with a foreign Origin', async () => {
+    web = await startWebServer({ supervisor: sup });
+    expect(web.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48}$/);
+    expect(await tryConnect(bridge(), { origin: origin() })).toBe(403);
+    expect(await tryConnect(bridge('0'.repeat(48)), { origin: origin() })).toBe(403);
+    expect(await tryConnect(bridge(web.token), { origin: 'http://evil.example' })).toBe(403);
+    expect(await tryConnect(bridge(web.token), {})).toBe(403);
+    expect(await tryConnect(`ws://${new URL(web.url).host}/other?token=${web.token}`, { origin: origin() })).toBe(403);
+    expect(await tryConnect(bridge(web.token), { origin: origin() })).toBe(101);
+  });
+
+  it('streams event batches that show a leader, and a kv command round-trips', async () => {
+    web = await startWebServer({ supervisor: sup });
+    const { ws, events } = await connect();
+    await sup.start(3);
+    const leader = await until('a leader in a cluster event', () => {
+      const states = events.filter((e) => e.type === 'cluster');
+      const last = states.at(-1);
+      return last && agreedLeader(last.cluster)?.name;
+    });
+    expect(events.some((e) => e.type === 'message')).toBe(true);
+
+    ws.send(JSON.stringify({ id: 'put-1', cmd: { type: 'kv', name: leader, method: 'PUT', key: '/web', value: 'ok' } }));
+    const ack = await until('the ack', () => events.find((e) => e.type === 'ack' && e.id === 'put-1'));
+    expect(ack).toMatchObject({ result: { status: 201, body: { action: 'set', node: { key: '/web', value: 'ok' } } } });
+
+    ws.send(JSON.stringify({ id: 'bad-1', cmd: { type: 'setClock', name: leader, rate: 99 } }));
+    const err = await until('the refusal', () => events.find((e) => e.type === 'error' && e.id === 'bad-1'));
+    expect(err).toMatchObject({ message: expect.stringMatching(/rate must be 0.25..4/) });
+  });
+
+  it('serves a built-in page, or the given static folder and nothing outside it', async () => {
+    web = await startWebServer({ supervisor: sup });
+    const page = await fetch(`${origin()}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('/bridge?token=');
+    await web.close();
+
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-static-'));
+    fs.mkdirSync(path.join(tmp, 'app'));
+    fs.writeFileSync(path.join(tmp, 'app', 'index.html'), '<p>renderer</p>');
+    fs.writeFileSync(path.join(tmp, 'secret.txt'), 'no');
+    web = await startWebServer({ supervisor: sup, staticDir: path.join(tmp, 'app') });
+    expect(await (await fetch(`${origin()}/`)).text()).toBe('<p>renderer</p>');
+    expect((await fetch(`${origin()}/%2e%2e/secret.txt`)).status).not.toBe(200);
+    expect((await fetch(`${origin()}/..%2fsecret.txt`)).status).not.toBe(200);
+    expect((await fetch(`${origin()}/missing.js`)).status).toBe(404);
+  });
+});
