@@ -9,7 +9,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePorts } from '../test/helpers/ports.js';
+import { freePorts } from '../src-main/net/free-ports.js';
 
 const RAFTLAB_BIN = fileURLToPath(new URL('../bin/raftlab.mjs', import.meta.url));
 const ETCD_BIN = '/usr/bin/etcd';

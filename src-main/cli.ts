@@ -1,8 +1,7 @@
 // `raftlab <command>`: the standalone entry points.
 //   raftlab node [etcd flags]   a raftlab node configured exactly like an etcd 3.4 member
-import fs from 'node:fs';
 import { ConfigError, parseNodeConfig } from './node/config.js';
-import { createLogger, etcdmain, type RaftLogLevel } from './node/log.js';
+import { createLogger, etcdmain, type LogLevel, type RaftLogLevel } from './node/log.js';
 import { NodeStartError } from './node/raft-node.js';
 import { startNode } from './node/node-server.js';
 import { StorageError } from './storage/raft-storage.js';
@@ -33,9 +32,8 @@ async function runNode(argv: string[]): Promise<number> {
   for (const m of cfg.logs) logger.emit(m);
   for (const m of etcdmain.versionLines({ etcdVersion: VERSION, gitSha: 'raftlab', goVersion: `node${process.versions.node}`, goOs: process.platform, goArch: process.arch })) logger.emit(m);
   if (cfg.dataDirDefaulted) logger.emit(etcdmain.noDataDir(cfg.dataDir));
-  if (fs.existsSync(`${cfg.dataDir}/member`)) logger.emit(etcdmain.alreadyInitialized());
 
-  const log = (level: 'I' | 'W' | 'E' | 'N', pkg: string, msg: string) => {
+  const log = (level: LogLevel, pkg: string, msg: string) => {
     if (pkg === 'raft') logger.raft(RAFT_LEVEL[level], msg);
     else logger.emit({ kind: 'capnslog', level, pkg, text: msg });
   };

@@ -6,9 +6,9 @@
 // Everything the workers report is queued and flushed as one batch at most every ~16 ms, with
 // a fresh `cluster` snapshot at the end whenever any node's state changed.
 
+import { freePorts } from '../net/free-ports.js';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -569,20 +569,6 @@ function workerEntry(): URL {
   const tsx = import.meta.resolve('tsx/esm/api');
   const code = `import { register } from ${JSON.stringify(tsx)};\nregister();\nawait import(${JSON.stringify(entry)});\n`;
   return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
-}
-
-/** Free loopback ports: members name each other's URLs up front, as with --initial-cluster. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -343,6 +343,25 @@ export const rafthttp = {
 type VoteType = 'MsgVote' | 'MsgPreVote';
 type VoteRespType = 'MsgVoteResp' | 'MsgPreVoteResp';
 
+type VoteLineArgs = [
+  id: string,
+  lastLogTerm: number,
+  lastIndex: number,
+  vote: string,
+  type: VoteType,
+  candidate: string,
+  candLogTerm: number,
+  candIndex: number,
+  term: number,
+];
+
+/** raft's "cast MsgVote for" / "rejected MsgVote from" lines share one shape. */
+function voteLine(verb: 'cast' | 'rejected', prep: 'for' | 'from', ...[id, lastLogTerm, lastIndex, vote, type, candidate, candLogTerm, candIndex, term]: VoteLineArgs): RaftMsg {
+  return raftInfo(
+    `${hex(id)} [logterm: ${lastLogTerm}, index: ${lastIndex}, vote: ${hex(vote || '0')}] ${verb} ${type} ${prep} ${hex(candidate)} [logterm: ${candLogTerm}, index: ${candIndex}] at term ${term}`,
+  );
+}
+
 export const raft = {
   becameFollower: (id: string, term: number): RaftMsg => raftInfo(`${hex(id)} became follower at term ${term}`),
   becameCandidate: (id: string, term: number): RaftMsg => raftInfo(`${hex(id)} became candidate at term ${term}`),
@@ -363,34 +382,8 @@ export const raft = {
   voteTally: (id: string, granted: number, rejected: number, type: VoteRespType = 'MsgVoteResp'): RaftMsg =>
     raftInfo(`${hex(id)} has received ${granted} ${type} votes and ${rejected} vote rejections`),
   /** `vote` is the voter's current vote ("0" or "" for none). */
-  castVote: (
-    id: string,
-    lastLogTerm: number,
-    lastIndex: number,
-    vote: string,
-    type: VoteType,
-    candidate: string,
-    candLogTerm: number,
-    candIndex: number,
-    term: number,
-  ): RaftMsg =>
-    raftInfo(
-      `${hex(id)} [logterm: ${lastLogTerm}, index: ${lastIndex}, vote: ${hex(vote || '0')}] cast ${type} for ${hex(candidate)} [logterm: ${candLogTerm}, index: ${candIndex}] at term ${term}`,
-    ),
-  rejectedVote: (
-    id: string,
-    lastLogTerm: number,
-    lastIndex: number,
-    vote: string,
-    type: VoteType,
-    candidate: string,
-    candLogTerm: number,
-    candIndex: number,
-    term: number,
-  ): RaftMsg =>
-    raftInfo(
-      `${hex(id)} [logterm: ${lastLogTerm}, index: ${lastIndex}, vote: ${hex(vote || '0')}] rejected ${type} from ${hex(candidate)} [logterm: ${candLogTerm}, index: ${candIndex}] at term ${term}`,
-    ),
+  castVote: (...a: VoteLineArgs): RaftMsg => voteLine('cast', 'for', ...a),
+  rejectedVote: (...a: VoteLineArgs): RaftMsg => voteLine('rejected', 'from', ...a),
   higherTermMessage: (id: string, term: number, type: string, from: string, msgTerm: number): RaftMsg =>
     raftInfo(`${hex(id)} [term: ${term}] received a ${type} message with higher term from ${hex(from)} [term: ${msgTerm}]`),
   lowerTermIgnored: (id: string, term: number, type: string, from: string, msgTerm: number): RaftMsg =>

@@ -15,12 +15,14 @@ import { RaftStorage } from '../storage/raft-storage.js';
 import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo, type RaftStatus } from './client-backend.js';
 import { NodeClock, startTicker } from './clock.js';
 import { clusterId as computeClusterId, memberId as computeMemberId } from './ids.js';
-import { goDuration } from './log.js';
+import { embed, etcdmain, etcdserver, goDuration, membership, raft as raftLog, type LogLevel, type LogMsg } from './log.js';
 import { PeerTransport, type PeerStats } from './peer-transport.js';
 import { NodeStateMachine, type ApplyOutcome, type ConfContext, type NodeCommand } from './state-machine.js';
 import type { V2Command, V2Event, V2ReadRequest, V2StoreStats, V2WatchHandle } from './store-v2.js';
 
-export type LogFn = (level: 'I' | 'W' | 'E' | 'N', pkg: string, msg: string) => void;
+export type LogFn = (level: LogLevel, pkg: string, msg: string) => void;
+
+const RAFT_LEVEL = { DEBUG: 'D', INFO: 'I', WARN: 'W', ERROR: 'E', FATAL: 'C', PANIC: 'C' } as const;
 
 export interface NodeSettings {
   name: string;
@@ -112,8 +114,8 @@ export class RaftNode extends EventEmitter implements ClientBackend {
       },
       stored,
     );
-    this.log('I', 'etcdserver', `starting member ${this.id} in cluster ${this.clusterId}`);
-    this.log('I', 'raft', `${this.id} became follower at term ${this.raft.term}`);
+    this.note(etcdserver.startingMember(this.id, this.clusterId));
+    this.note(raftLog.becameFollower(this.id, this.raft.term));
 
     this.transport = new PeerTransport({
       memberId: this.id,
@@ -137,7 +139,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
       },
     });
     await this.transport.start();
-    for (const u of this.transport.boundURLs()) this.log('I', 'embed', `listening for peers on ${u}`);
+    for (const u of this.transport.boundURLs()) this.note(embed.listeningForPeers(new URL(u).host));
 
     this.processReady();
     this.stopTicker = startTicker(this.clock, s.heartbeatMs, () => {
@@ -196,7 +198,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     }
     this.id = id;
     this.clusterId = cid;
-    this.log('I', 'etcdserver', 'the server is already initialized as member before, starting as etcd member...');
+    this.note(etcdmain.alreadyInitialized());
   }
 
   private newClusterIds(): { ids: Map<string, string>; clusterId: string } {
@@ -270,8 +272,8 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   private onRemoved(): void {
     if (this.stopped || this.removing) return;
     this.removing = true;
-    this.log('E', 'etcdserver', 'the member has been permanently removed from the cluster');
-    this.log('I', 'etcdserver', 'the data-dir used by this member must be removed.');
+    this.note(etcdserver.memberRemoved());
+    this.note(etcdserver.dataDirMustBeRemoved());
     setTimeout(() => {
       this.emit('removed');
       void this.stop();
@@ -328,7 +330,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
       if (out.published) {
         const m = out.published;
         if (m.id === this.id) {
-          this.log('I', 'etcdserver', `published {Name:${m.name} ClientURLs:[${m.clientURLs.join(' ')}]} to cluster ${this.clusterId}`);
+          this.note(etcdserver.published(m.name, m.clientURLs, this.clusterId));
         }
       }
       if (out.r) {
@@ -350,13 +352,18 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   }
 
   private onConfApplied(type: 'add' | 'remove' | 'update', m: MemberInfo): void {
-    const urls = `[${m.peerURLs.join(' ')}]`;
-    if (type === 'add') this.log('I', 'membership', `added member ${m.id} ${urls} to cluster ${this.clusterId}`);
-    if (type === 'update') this.log('I', 'membership', `updated member ${m.id} ${urls} in cluster ${this.clusterId}`);
+    if (type === 'add') this.note(membership.addedMember(m.id, m.peerURLs, this.clusterId));
+    if (type === 'update') this.note(membership.updatedMember(m.id, m.peerURLs, this.clusterId));
     if (type === 'remove') {
-      this.log('I', 'membership', `removed member ${m.id} from cluster ${this.clusterId}`);
+      this.note(membership.removedMember(m.id, this.clusterId));
       if (m.id === this.id) setImmediate(() => this.onRemoved());
     }
+  }
+
+  /** One of etcd's messages (log.ts), through this node's log. */
+  private note(m: LogMsg): void {
+    if (m.kind === 'raft') this.log(RAFT_LEVEL[m.level], 'raft', m.text);
+    else this.log(m.level, m.pkg, m.text);
   }
 
   private onRaftEvent(e: RaftEvent): void {
@@ -364,10 +371,10 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     switch (e.kind) {
       case 'role':
         if (e.role === 'leader') {
-          this.log('I', 'raft', `${this.id} became leader at term ${e.term}`);
-        } else if (e.role === 'candidate') this.log('I', 'raft', `${this.id} became candidate at term ${e.term}`);
-        else if (e.role === 'precandidate') this.log('I', 'raft', `${this.id} became pre-candidate at term ${e.term}`);
-        else this.log('I', 'raft', `${this.id} became follower at term ${e.term}`);
+          this.note(raftLog.becameLeader(this.id, e.term));
+        } else if (e.role === 'candidate') this.note(raftLog.becameCandidate(this.id, e.term));
+        else if (e.role === 'precandidate') this.note(raftLog.becamePreCandidate(this.id, e.term));
+        else this.note(raftLog.becameFollower(this.id, e.term));
         break;
       case 'vote':
         if (!e.granted) break;
@@ -383,8 +390,8 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   private noteLeader(): void {
     const lead = this.raft.lead;
     if (lead === this.lastLead) return;
-    if (lead) this.log('I', 'raft', `raft.node: ${this.id} elected leader ${lead} at term ${this.raft.term}`);
-    else this.log('I', 'raft', `raft.node: ${this.id} lost leader ${this.lastLead} at term ${this.raft.term}`);
+    if (lead) this.note(raftLog.electedLeader(this.id, lead, this.raft.term));
+    else this.note(raftLog.lostLeader(this.id, this.lastLead, this.raft.term));
     this.lastLead = lead;
     this.leaderSince = lead ? new Date() : undefined;
   }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startNode, type RunningNode } from '../../src-main/node/node-server.js';
 import type { NodeSettings } from '../../src-main/node/raft-node.js';
-import { freePorts } from './ports.js';
+import { freePorts } from '../../src-main/net/free-ports.js';
 
 export interface MemberSpec {
   name: string;

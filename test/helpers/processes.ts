@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePorts } from './ports.js';
+import { freePorts } from '../../src-main/net/free-ports.js';
 
 export const RAFTLAB_BIN = fileURLToPath(new URL('../../bin/raftlab.mjs', import.meta.url));
 

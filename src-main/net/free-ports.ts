@@ -1,5 +1,5 @@
-// Free loopback ports for tests that must know their URLs before starting (a cluster's
-// members name each other's peer URLs up front, as with etcd's --initial-cluster).
+// Free loopback ports, for clusters whose members must know each other's URLs up front
+// (as with etcd's --initial-cluster): the supervisor, the tests and the bench use it.
 import net from 'node:net';
 
 export async function freePorts(n: number): Promise<number[]> {
