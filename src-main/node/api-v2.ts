@@ -13,6 +13,7 @@
 //   Members and stats errors are `{"message": ...}`. Unexpected failures never escape: keys
 //   answer errorCode 300, everything else 500 `{"message":"Internal Server Error"}`.
 
+import { readBody } from '../net/read-body.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo } from './client-backend.js';
@@ -469,40 +470,6 @@ function writeHead(_req: IncomingMessage, res: ServerResponse, status: number, h
 // ---------------------------------------------------------------------------------------------
 // Request bodies
 
-interface Body {
-  data: Buffer;
-  tooLarge: boolean;
-  aborted: boolean;
-}
-
-/**
- * Reads the body, keeping at most `limit` bytes. Past the limit the rest is drained and dropped
- * (Node's requestTimeout bounds how long), so the client always gets to read the answer.
- */
-function readBody(req: IncomingMessage, limit: number): Promise<Body> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    let settled = false;
-    const settle = (aborted: boolean) => {
-      if (settled) return;
-      settled = true;
-      resolve({ data: tooLarge ? Buffer.alloc(0) : Buffer.concat(chunks), tooLarge, aborted });
-    };
-    req.on('data', (chunk: Buffer) => {
-      if (tooLarge) return;
-      size += chunk.length;
-      if (size > limit) {
-        tooLarge = true;
-        chunks.length = 0;
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => settle(false));
-    req.on('error', () => settle(true));
-    req.on('close', () => settle(!req.complete));
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Go's URL handling (net/url, net/http)

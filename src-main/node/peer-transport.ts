@@ -11,6 +11,7 @@
 // No global state: several transports live in one process (tests, worker threads), each
 // with its own servers, agent and timers.
 
+import { readBody } from '../net/read-body.js';
 import { goDuration } from './log.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -637,27 +638,11 @@ export class PeerTransport {
 
   private readBody(req: IncomingMessage, res: ServerResponse, cb: (body: Buffer) => void): void {
     const max = this.opts.maxBodyBytes ?? 256 * 1024 * 1024;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooBig = false;
-    req.on('data', (c: Buffer) => {
-      if (tooBig) return;
-      size += c.length;
-      if (size > max) {
-        tooBig = true;
-        chunks.length = 0;
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('error', () => res.destroy());
-    req.on('end', () => {
-      if (tooBig) {
-        this.reply(res, 413, `request body larger than ${max} bytes`);
-        return;
-      }
+    void readBody(req, max).then((body) => {
+      if (body.aborted) return void res.destroy();
+      if (body.tooLarge) return this.reply(res, 413, `request body larger than ${max} bytes`);
       try {
-        cb(Buffer.concat(chunks));
+        cb(body.data);
       } catch (err) {
         this.opts.log('E', PKG, `peer request failed (${errText(err)})`);
         if (!res.headersSent) this.reply(res, 500, 'internal error');
