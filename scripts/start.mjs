@@ -1,20 +1,32 @@
 // `npm start`: the Electron window where Electron can run; otherwise say why, plainly, and
 // start browser mode (the same cluster core, its window served on 127.0.0.1).
+// RAFTLAB_BROWSER=1 asks for browser mode directly.
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { buildRenderer } from './build-renderer.mjs';
+import { buildElectronApp, electronArgs, ensureElectronSqlite, findElectron } from './electron.mjs';
 
-const require = createRequire(import.meta.url);
-let electron;
-try {
-  electron = require('electron'); // the package exports the path of its binary
-} catch {
-  electron = undefined;
+function run(cmd, args, env = process.env) {
+  const child = spawn(cmd, args, { stdio: 'inherit', env });
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+  child.on('exit', (code) => process.exit(code ?? 0));
 }
-if (typeof electron === 'string') {
-  console.error('raftlab: the Electron window is not wired up yet; starting browser mode instead.');
+
+async function browserMode(why) {
+  if (why) console.error(`raftlab: ${why}; starting browser mode instead.`);
+  if (await buildRenderer()) console.error('raftlab: built the window (out/renderer)');
+  run(process.execPath, ['--import', 'tsx', 'src-main/web/main.ts']);
+}
+
+const electron = process.env.RAFTLAB_BROWSER ? { reason: 'RAFTLAB_BROWSER is set' } : findElectron();
+if (!electron.bin) {
+  await browserMode(electron.reason);
 } else {
-  console.error("raftlab: Electron's binary is not available here (it cannot be downloaded on this machine); starting browser mode instead.");
+  try {
+    const binding = ensureElectronSqlite(electron.version);
+    const main = buildElectronApp();
+    console.error(`raftlab: opening the Electron ${electron.version} window`);
+    run(electron.bin, electronArgs(main), { ...process.env, RAFTLAB_SQLITE_BINDING: binding });
+  } catch (err) {
+    await browserMode(`the Electron window cannot start: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
-const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/web/main.ts'], { stdio: 'inherit' });
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
-child.on('exit', (code) => process.exit(code ?? 0));

@@ -103,6 +103,13 @@ export interface NodeState {
   peerURL: string;
   dataDir: string;
   clock: { offsetMs: number; rate: number };
+  /**
+   * This term's randomized election timeout and the tick length, in the node's own clock ms.
+   * The window drains the timer from the resets it sees (a heartbeat or append from the leader,
+   * a granted vote, a new role) at the node's clock rate.
+   */
+  electionTimeoutMs: number;
+  heartbeatMs: number;
   /** The last few entries of its log, oldest first. */
   log: LogEntrySummary[];
   peers: PeerView[];

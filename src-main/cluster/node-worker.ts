@@ -58,6 +58,7 @@ export interface WorkerNodeState {
   firstIndex: number;
   lastIndex: number;
   clock: { offsetMs: number; rate: number };
+  electionTimeoutMs: number;
   log: LogEntrySummary[];
   members: MemberInfo[];
   peers: PeerView[];
@@ -173,7 +174,7 @@ async function runWorker(): Promise<void> {
     clearTimeout(flushTimer);
     flushTimer = undefined;
     if (running && !killed) {
-      const s = nodeState(running, init.logTail);
+      const s = nodeState(running, init);
       const json = JSON.stringify(s);
       if (json !== lastState) {
         lastState = json;
@@ -305,7 +306,8 @@ async function call(r: RunningNode, c: WorkerCall): Promise<AddMemberReply | KvR
   }
 }
 
-function nodeState(r: RunningNode, tail: number): WorkerNodeState {
+function nodeState(r: RunningNode, init: WorkerInit): WorkerNodeState {
+  const tail = init.logTail;
   const raft = r.node.raftView();
   const log = raft.log;
   const last = log.lastIndex();
@@ -335,6 +337,7 @@ function nodeState(r: RunningNode, tail: number): WorkerNodeState {
     firstIndex: log.firstIndex(),
     lastIndex: last,
     clock: { offsetMs: Math.round(r.node.clock.offsetMs), rate: r.node.clock.rate },
+    electionTimeoutMs: raft.electionTimeoutTicks() * init.settings.heartbeatMs,
     log: entries,
     members,
     peers,

@@ -67,6 +67,8 @@ export class Supervisor extends EventEmitter {
   private dirty = false;
   private flushTimer?: NodeJS.Timeout;
   private callSeq = 0;
+  /** The last Raft events and log lines, for windows that connect late (see greeting). */
+  private recent: ServerEvent[] = [];
   private stopped = false;
 
   constructor(options: SupervisorOptions = {}) {
@@ -199,6 +201,7 @@ export class Supervisor extends EventEmitter {
     await this.stopNodes();
     this.nodes = new Map();
     this.cuts.clear();
+    this.recent = [];
     const gen = ++this.generation;
     const dir = path.join(this.dir, `cluster-${gen}`);
     const token = `raftlab-${gen}-${randomBytes(4).toString('hex')}`;
@@ -507,6 +510,8 @@ export class Supervisor extends EventEmitter {
       peerURL: r.peerURL,
       dataDir: r.dataDir,
       clock: r.status === 'alive' && s ? { ...s.clock } : { ...r.clock },
+      electionTimeoutMs: s?.electionTimeoutMs ?? this.opts.electionMs,
+      heartbeatMs: this.opts.heartbeatMs,
       log: s?.log ?? [],
       peers: s?.peers ?? [],
     };
@@ -544,7 +549,20 @@ export class Supervisor extends EventEmitter {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    for (const e of batch) if (e.type === 'raft' || e.type === 'log') this.recent.push(e);
+    if (this.recent.length > RECENT_MAX) this.recent.splice(0, this.recent.length - RECENT_MAX);
     this.emit('events', batch);
+  }
+
+  /**
+   * What a window that opens now should see first: the latest Raft events and log lines (so the
+   * election that happened before it connected is on its timeline), then the cluster itself.
+   */
+  greeting(): ServerEvent[] {
+    // The snapshot first: it names the member ids the events carry.
+    // Workers flush on their own timers, so batches interleave nodes: put the story in order.
+    const story = [...this.recent].sort((a, b) => ('at' in a && 'at' in b ? a.at - b.at : 0));
+    return [{ type: 'cluster', cluster: this.snapshot() }, ...story];
   }
 }
 
@@ -555,6 +573,8 @@ export interface Supervisor {
 }
 
 // ------------------------------------------------------------------ helpers
+
+const RECENT_MAX = 300;
 
 /**
  * The worker's entry. From TypeScript sources (tests, `tsx`, dev) the worker must load tsx

@@ -375,6 +375,11 @@ export class Raft {
     return false;
   }
 
+  /** This term's randomized election timeout, in ticks (for viewers drawing the timer). */
+  electionTimeoutTicks(): number {
+    return this.randomizedElectionTimeout;
+  }
+
   private resetRandomizedElectionTimeout(): void {
     const e = this.cfg.electionTick;
     this.randomizedElectionTimeout = e + Math.floor(this.cfg.random() * e);

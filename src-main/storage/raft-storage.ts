@@ -305,7 +305,10 @@ function openChecked(file: string): Database.Database {
 
   let db: Database.Database;
   try {
-    db = new Database(file);
+    // Electron needs a better-sqlite3 built for its own ABI; it names that build here
+    // (scripts/electron-native.mjs), while Node uses the one in node_modules.
+    const nativeBinding = process.env.RAFTLAB_SQLITE_BINDING;
+    db = nativeBinding ? new Database(file, { nativeBinding }) : new Database(file);
   } catch (err) {
     throw new StorageError(file, `cannot open: ${(err as Error).message}`, { cause: err });
   }

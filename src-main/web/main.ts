@@ -2,13 +2,18 @@
 // `npm run web`, and what `npm start` falls back to where Electron cannot run.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Supervisor } from '../cluster/supervisor.js';
 import { startWebServer } from './web-server.js';
 
 const size = Number(process.env.RAFTLAB_NODES ?? 3);
 const supervisor = new Supervisor();
 await supervisor.start(size);
-const web = await startWebServer({ supervisor, port: Number(process.env.RAFTLAB_PORT ?? 0) });
+// The built Svelte window (scripts/build-renderer.mjs); without it, the built-in plain page.
+const rendererDir = fileURLToPath(new URL('../../out/renderer', import.meta.url));
+const staticDir = fs.existsSync(`${rendererDir}/index.html`) ? rendererDir : undefined;
+if (!staticDir) console.log('raftlab: out/renderer is not built (node scripts/build-renderer.mjs); serving the plain page');
+const web = await startWebServer({ supervisor, port: Number(process.env.RAFTLAB_PORT ?? 0), staticDir });
 console.log(`raftlab: a real ${size}-node cluster is running; open ${web.url}`);
 
 // Open a browser where one exists; headless machines just print the URL above.

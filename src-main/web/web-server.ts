@@ -68,7 +68,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       if (ws.bufferedAmount > MAX_BUFFERED) batch = batch.filter((e) => e.type === 'cluster');
       if (batch.length > 0) ws.send(JSON.stringify(batch));
     };
-    send([{ type: 'cluster', cluster: supervisor.snapshot() }]);
+    send(supervisor.greeting());
     supervisor.on('events', send);
     ws.on('close', () => supervisor.off('events', send));
     ws.on('error', () => ws.terminate());

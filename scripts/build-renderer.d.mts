@@ -1,0 +1,3 @@
+export function rendererIsStale(): boolean;
+/** Builds out/renderer if stale (or always with force); true if it built. */
+export function buildRenderer(options?: { force?: boolean }): Promise<boolean>;

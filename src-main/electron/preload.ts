@@ -1,0 +1,21 @@
+// The only thing the sandboxed window gets: `window.raftlab`, the RaftlabBridge. Commands go
+// to the main process over one IPC channel; event batches come back over another.
+
+import { IPC, type RaftlabBridge } from '../../src-shared/bridge.js';
+import type { CommandRequest, ServerEvent } from '../../src-shared/protocol.js';
+import type { ElectronPreload } from './electron-api.js';
+
+// A sandboxed preload is CommonJS and may require only 'electron' (the build emits require()).
+const { contextBridge, ipcRenderer } = require('electron') as ElectronPreload;
+
+const bridge: RaftlabBridge = {
+  kind: 'electron',
+  send: (request: CommandRequest) => ipcRenderer.send(IPC.command, request),
+  onEvents(listener) {
+    const handler = (_event: unknown, batch: unknown) => listener(batch as ServerEvent[]);
+    ipcRenderer.on(IPC.events, handler);
+    return () => ipcRenderer.off(IPC.events, handler);
+  },
+};
+
+contextBridge.exposeInMainWorld('raftlab', bridge);

@@ -1,0 +1,44 @@
+// Keyboard shortcuts: one table, read by the key handler and shown in the legend.
+
+import {
+  addMember, demoWrite, healAll, isolateLeader, killOrRestart, leaderOf, restartAll, splitCluster, transferTo,
+} from './actions.js';
+import type { Session } from './session.svelte.js';
+
+export interface Shortcut {
+  keys: string;
+  what: string;
+  run: (s: Session, key: string) => void;
+}
+
+const target = (s: Session) => s.node(s.selected) ?? leaderOf(s);
+
+export const SHORTCUTS: Shortcut[] = [
+  { keys: '1–7', what: 'select node n1…n7 (again: unselect)', run: (s, k) => {
+    const name = `n${k}`;
+    s.selected = s.selected === name || !s.node(name) ? null : name;
+  } },
+  { keys: 'k', what: 'kill the selected node (or the leader); start it if it is down', run: (s) => {
+    const n = target(s);
+    if (n) killOrRestart(s, n);
+  } },
+  { keys: 'r', what: 'restart every killed node', run: (s) => restartAll(s) },
+  { keys: 'w', what: 'write a key through the leader', run: (s) => demoWrite(s) },
+  { keys: 'i', what: 'isolate the leader (cut all its links)', run: (s) => isolateLeader(s) },
+  { keys: 's', what: 'split the cluster: the leader in the minority', run: (s) => splitCluster(s) },
+  { keys: 'h', what: 'heal every link', run: (s) => healAll(s) },
+  { keys: 'a', what: 'add a member (it joins and catches up)', run: (s) => addMember(s) },
+  { keys: 't', what: 'transfer leadership to the selected node', run: (s) => {
+    if (s.selected) transferTo(s, s.selected);
+  } },
+  { keys: '+ / −', what: 'faster / slower message animation', run: (s, k) => {
+    s.speed = Math.min(4, Math.max(0.25, k === '+' || k === '=' ? s.speed * 2 : s.speed / 2));
+  } },
+];
+
+/** The shortcut a key press means, if any. */
+export function shortcutFor(key: string): Shortcut | undefined {
+  if (/^[1-7]$/.test(key)) return SHORTCUTS[0];
+  if (key === '+' || key === '=' || key === '-') return SHORTCUTS.find((s) => s.keys.startsWith('+'));
+  return SHORTCUTS.find((s) => s.keys === key.toLowerCase());
+}

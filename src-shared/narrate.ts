@@ -1,0 +1,92 @@
+// What just happened, in words: one sentence per Raft event, the way the Raft paper would say
+// it. The status line, the timeline and (later) the guided step-through all read these, live or
+// replayed, so the words are made in one place. Pure and browser-safe.
+
+import type { RaftEvent, VoteRefusal } from './raft-types.js';
+
+/** How much a sentence matters: 'major' ones reach the status line, all reach the timeline. */
+export type Weight = 'major' | 'minor';
+
+export interface Narration {
+  text: string;
+  weight: Weight;
+}
+
+const REFUSAL: Record<VoteRefusal, string> = {
+  'already-voted': 'it already voted for someone else in that term',
+  'log-behind': "the candidate's log is behind its own",
+  'stale-term': "the candidate's term is older than its own",
+  'leader-lease': 'it still hears from a live leader',
+};
+
+/**
+ * `node` is the name of the node that produced the event; `nameOf` turns the member ids inside
+ * the event into names.
+ */
+export function narrate(node: string, e: RaftEvent, nameOf: (id: string) => string): Narration | undefined {
+  const major = (text: string): Narration => ({ text, weight: 'major' });
+  const minor = (text: string): Narration => ({ text, weight: 'minor' });
+  switch (e.kind) {
+    case 'election-timeout':
+      return e.pre
+        ? major(`${node} heard from no leader in time and asks the others whether it could win term ${e.term + 1} (pre-vote)`)
+        : major(`${node} timed out and started an election for term ${e.term + 1}`);
+    case 'role':
+      switch (e.role) {
+        case 'leader':
+          return major(`${node} won the election and leads term ${e.term}`);
+        case 'candidate':
+          return minor(`${node} is a candidate in term ${e.term} and voted for itself`);
+        case 'precandidate':
+          return minor(`${node} is a pre-candidate (still in term ${e.term})`);
+        case 'follower':
+          return e.lead
+            ? minor(`${node} follows ${nameOf(e.lead)} in term ${e.term}`)
+            : minor(`${node} is a follower in term ${e.term}, with no leader known`);
+      }
+      return undefined;
+    case 'term':
+      return minor(`${node} moved from term ${e.from} to term ${e.to}`);
+    case 'vote': {
+      const what = e.pre ? 'a pre-vote' : 'its vote';
+      const who = nameOf(e.candidate);
+      return e.granted
+        ? minor(`${node} granted ${what} to ${who} for term ${e.term}`)
+        : minor(`${node} refused ${what} to ${who} for term ${e.term}: ${REFUSAL[e.reason ?? 'stale-term']}`);
+    }
+    case 'vote-result':
+      if (e.from === '' || nameOf(e.from) === node) return undefined;
+      return minor(
+        `${node} got ${e.granted ? 'a yes' : 'a no'} from ${nameOf(e.from)}: ${e.votes} of the ${e.needed} ${e.pre ? 'pre-votes' : 'votes'} it needs for term ${e.term}`,
+      );
+    case 'append':
+      return e.first === e.last
+        ? minor(`${node} appended entry ${e.first} (term ${e.term}) to its log`)
+        : minor(`${node} appended entries ${e.first}–${e.last} (term ${e.term}) to its log`);
+    case 'truncate':
+      return major(`${node} dropped its uncommitted entries from ${e.from} on: they conflict with the leader's log`);
+    case 'commit':
+      return minor(`${node} knows entries up to ${e.index} are committed (stored on a majority)`);
+    case 'apply':
+      return undefined; // one per entry: the commit sentence already says it
+    case 'conf': {
+      const who = nameOf(e.change.id);
+      const verb = e.change.type === 'add' ? 'adds' : e.change.type === 'remove' ? 'removes' : 'updates';
+      return major(`${node} takes in the change at ${e.index} that ${verb} ${who}: voters are now ${e.voters.map(nameOf).join(', ')}`);
+    }
+    case 'snapshot-created':
+      return minor(`${node} took a snapshot at index ${e.index} and compacted its log`);
+    case 'snapshot-sent':
+      return major(`${node} sends a snapshot at index ${e.index} to ${nameOf(e.to)}, which is too far behind for log entries`);
+    case 'snapshot-installed':
+      return major(`${node} installed the snapshot at index ${e.index} from ${nameOf(e.from)}`);
+    case 'check-quorum-lost':
+      return major(`${node} stepped down: it heard from only ${e.active} of the ${e.needed} members a leader needs`);
+    case 'transfer-start':
+      return major(`${node} hands leadership over to ${nameOf(e.to)}`);
+    case 'transfer-abort':
+      return major(`${node} gave up handing leadership to ${nameOf(e.to)}: ${e.reason}`);
+    case 'removed':
+      return major(`${node} learned it was removed from the cluster and stops`);
+  }
+}
