@@ -5,6 +5,7 @@ import { createLogger, etcdmain, type LogLevel, type RaftLogLevel } from './node
 import { NodeStartError } from './node/raft-node.js';
 import { startNode } from './node/node-server.js';
 import { StorageError } from './storage/raft-storage.js';
+import { attachMain } from './attach/cli.js';
 
 const VERSION = '3.4.0-raftlab';
 const RAFT_LEVEL: Record<string, RaftLogLevel> = { I: 'INFO', N: 'INFO', W: 'WARN', E: 'ERROR', C: 'FATAL', D: 'DEBUG' };
@@ -76,9 +77,13 @@ async function runNode(argv: string[]): Promise<number> {
 }
 
 const [command, ...rest] = process.argv.slice(2);
-const commands: Record<string, (argv: string[]) => Promise<number>> = { node: runNode };
+const commands: Record<string, (argv: string[]) => Promise<number>> = { node: runNode, attach: (argv) => attachMain(argv) };
 if (!command || !commands[command]) {
-  process.stderr.write(`usage: raftlab <command>\n  node [etcd flags]   run a raftlab node, configured like an etcd 3.4 member\n`);
+  process.stderr.write(
+    'usage: raftlab <command>\n' +
+      '  node [etcd flags]        run a raftlab node, configured like an etcd 3.4 member\n' +
+      '  attach URL[,URL...]      watch a running etcd (or raftlab) cluster through its client URLs\n',
+  );
   process.exit(command ? 2 : 0);
 }
 process.exit(await commands[command](rest));

@@ -1,0 +1,214 @@
+// The window's view of a cluster it did not start: a real etcd (or raftlab) cluster observed
+// from outside, through its client API only (src-main/attach/etcd-observer.ts). Nothing here is
+// read from a process's memory, so much of what NodeState carries (votes, logs, clocks, timers,
+// peer links) is simply unknown; toClusterState() fills those with neutral values so the views
+// that draw a supervised cluster can draw an attached one too.
+//
+// Ids are etcd's member ids as v2 and etcdctl print them: lowercase hex, no padding (the v3 JSON
+// gateway sends decimal uint64 strings; the observer converts).
+
+import type { ClusterState, NodeState } from './protocol.js';
+import type { Role } from './raft-types.js';
+
+/** Which client API an endpoint was observed through. */
+export type AttachApi =
+  /** The v3 JSON gateway (etcd 3.4+: /v3/; 3.3: /v3beta/; 3.2: /v3alpha/). */
+  | 'v3'
+  | 'v3beta'
+  | 'v3alpha'
+  /** v2 only (a `raftlab node`, or an etcd without its gateway): /v2/*, /version, /health. */
+  | 'v2';
+
+export interface AttachedMember {
+  id: string;
+  /** '' while unstarted: etcd learns a member's name when it first publishes itself. */
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  /** Published (has a name): etcdctl's `[unstarted]` is `started: false`. */
+  started: boolean;
+  /** v3 only; false when the API cannot tell. */
+  isLearner: boolean;
+}
+
+export type Health = 'healthy' | 'unhealthy' | 'unknown';
+
+/** One client URL as last polled. Raft figures of an unreachable endpoint are as last seen. */
+export interface EndpointStatus {
+  url: string;
+  /** Given on the command line, or discovered from the member list. */
+  origin: 'given' | 'discovered';
+  /** Undefined until the first answer (or failure). */
+  reachable: boolean | undefined;
+  /** Why it is unreachable (or refused outright: https, a TLS port), in words fit for the window. */
+  error?: string;
+  /** Partial failures of a reachable endpoint (health timed out, an API switched off...). */
+  warnings: string[];
+  api?: AttachApi;
+  /** The server's version (`etcdserver` of /version, or the v3 status). */
+  version?: string;
+  memberId?: string;
+  name?: string;
+  /** The leader this member knows ('' none). */
+  leaderId?: string;
+  /** From /v2/stats/self where served (any candidate state is visible there); else leader/follower. */
+  role?: Role;
+  raftTerm?: number;
+  /** Raft's committed index (v3 status `raftIndex`, v2 `X-Raft-Index`). */
+  raftIndex?: number;
+  /** v3 only. */
+  raftAppliedIndex?: number;
+  /** v3 only: the backend file's size and the part in use, bytes. */
+  dbSize?: number;
+  dbSizeInUse?: number;
+  /** The v3 store revision, or the v2 store index (`X-Etcd-Index`). */
+  storeIndex?: number;
+  health: Health;
+  /** Alarms etcd reports in its status (e.g. "etcdserver: mvcc: database space exceeded"). */
+  alarms: string[];
+  /** Fields this endpoint's API cannot show, by EndpointStatus field name. */
+  unavailable: string[];
+  /** Date.now() of the last check, and of the last answer. */
+  checkedAt?: number;
+  seenAt?: number;
+}
+
+export interface WatchStatus {
+  prefix: string;
+  api?: AttachApi;
+  /** The endpoint currently streaming (undefined while reconnecting). */
+  endpoint?: string;
+  /** The next revision (v3) or v2 index it asks for. */
+  next?: number;
+  error?: string;
+}
+
+export interface AttachedView {
+  source: 'attached';
+  /** Date.now() when this snapshot was made. */
+  at: number;
+  /** The URLs as given (normalized to their origin). */
+  urls: string[];
+  clusterId?: string;
+  members: AttachedMember[];
+  /** Why the member list could not be read (the last known list is kept). */
+  membersError?: string;
+  endpoints: EndpointStatus[];
+  /**
+   * The leader as seen by the reachable endpoints in the highest term; undefined when none
+   * (an election, a lost quorum, or nothing reachable).
+   */
+  leader?: { id: string; name: string; term: number };
+  /** The highest term any endpoint reported. */
+  term: number;
+  watch?: WatchStatus;
+  /** Cluster-wide problems in words: authentication required, keys API off, history compacted... */
+  problems: string[];
+}
+
+export type AttachKeyAction = 'put' | 'delete';
+
+/** What the observer saw change; `at` is Date.now() when it saw it. */
+export type AttachEvent = { at: number } & (
+  | { type: 'leaderChanged'; from?: string; fromName?: string; to?: string; toName?: string; term: number }
+  | { type: 'termBumped'; from: number; to: number }
+  | { type: 'memberAdded'; member: AttachedMember }
+  | { type: 'memberRemoved'; member: AttachedMember }
+  /** An unstarted member published its name and client URLs. */
+  | { type: 'memberStarted'; member: AttachedMember }
+  | {
+      type: 'keyChanged';
+      action: AttachKeyAction;
+      key: string;
+      /** Absent for a delete. */
+      value?: string;
+      prevValue?: string;
+      /** v3 mod_revision, or v2 modifiedIndex. */
+      revision: number;
+      /** The v2 action as etcd names it (set, create, compareAndSwap, expire...); v3 is put/delete. */
+      detail: string;
+      dir?: boolean;
+    }
+  | { type: 'endpointUnreachable'; url: string; error: string }
+  | { type: 'endpointReachable'; url: string; api?: AttachApi; version?: string }
+  | { type: 'problem'; message: string }
+);
+
+export type AttachEventType = AttachEvent['type'];
+
+/** The name the views use: the member's name, or its id while unstarted or unnamed. */
+export function memberLabel(m: { id: string; name: string }): string {
+  return m.name !== '' ? m.name : m.id;
+}
+
+/**
+ * An attached view drawn as a supervised cluster. What cannot be seen from outside stays
+ * neutral: no data dirs, clocks at offset 0 rate 1, no timers, no log entries, no peer links,
+ * no cuts, no votes. `applied` falls back to the commit index where the API does not tell
+ * (v2), so no apply lag is drawn that was not observed; `lastIndex` is the commit index (the
+ * uncommitted tail is invisible). A started member is 'alive' while its endpoint answers and
+ * 'killed' when it does not ("not answering" — the closest NodeStatus; the observer cannot
+ * know whether it crashed or is cut off).
+ */
+export function toClusterState(view: AttachedView): ClusterState {
+  const nameOf = (id: string | undefined): string => {
+    if (!id) return '';
+    const m = view.members.find((x) => x.id === id);
+    return m && m.name !== '' ? m.name : id;
+  };
+  const used = new Set<EndpointStatus>();
+  const endpointOf = (m: AttachedMember): EndpointStatus | undefined => {
+    const e = view.endpoints.find((x) => x.memberId === m.id) ?? view.endpoints.find((x) => x.memberId === undefined && m.clientURLs.some((u) => originOf(u) === x.url));
+    if (e) used.add(e);
+    return e;
+  };
+  const node = (base: { id: string; name: string; clientURL: string; peerURL: string }, e: EndpointStatus | undefined, unstarted: boolean): NodeState => {
+    const isLeader = !!view.leader && base.id !== '' && view.leader.id === base.id && e?.reachable === true;
+    const role: Role = e?.role ?? (isLeader ? 'leader' : 'follower');
+    const commit = e?.raftIndex ?? 0;
+    return {
+      name: base.name,
+      id: base.id,
+      status: unstarted ? 'unstarted' : e === undefined || e.reachable === undefined ? 'starting' : e.reachable ? 'alive' : 'killed',
+      role,
+      term: e?.raftTerm ?? 0,
+      vote: '',
+      lead: nameOf(e?.leaderId),
+      commit,
+      applied: e?.raftAppliedIndex ?? commit,
+      firstIndex: 0,
+      lastIndex: commit,
+      clientURL: base.clientURL,
+      peerURL: base.peerURL,
+      dataDir: '',
+      clock: { offsetMs: 0, rate: 1 },
+      electionTimeoutMs: 0,
+      heartbeatMs: 0,
+      log: [],
+      peers: [],
+    };
+  };
+  const nodes: NodeState[] = view.members.map((m) => {
+    const e = m.started ? endpointOf(m) : undefined;
+    return node({ id: m.id, name: memberLabel(m), clientURL: e?.url ?? m.clientURLs[0] ?? '', peerURL: m.peerURLs[0] ?? '' }, e, !m.started);
+  });
+  // Endpoints no member accounts for (the member list is not known yet, or unreadable): still drawn.
+  for (const e of view.endpoints) {
+    if (used.has(e)) continue;
+    if (e.memberId && view.members.some((m) => m.id === e.memberId)) continue;
+    nodes.push(node({ id: e.memberId ?? '', name: e.name || hostPort(e.url), clientURL: e.url, peerURL: '' }, e, false));
+  }
+  return { dir: '', generation: 0, nodes, cuts: [] };
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
+function hostPort(url: string): string {
+  return url.replace(/^[a-z]+:\/\//, '');
+}
