@@ -2,6 +2,7 @@
 import { benchCluster } from './cluster-bench.js';
 import { benchRaft } from './raft-bench.js';
 import { benchStorage } from './storage-bench.js';
+import { runTraceBench } from './trace-bench.js';
 
 const print = (line: string) => console.log(line);
 const only = process.argv[2];
@@ -9,6 +10,7 @@ const benches: Record<string, (p: typeof print) => Promise<void>> = {
   raft: benchRaft,
   storage: benchStorage,
   cluster: benchCluster,
+  trace: () => runTraceBench(),
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;

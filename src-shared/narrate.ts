@@ -2,6 +2,7 @@
 // it. The status line, the timeline and (later) the guided step-through all read these, live or
 // replayed, so the words are made in one place. Pure and browser-safe.
 
+import type { Command } from './protocol.js';
 import type { RaftEvent, VoteRefusal } from './raft-types.js';
 
 /** How much a sentence matters: 'major' ones reach the status line, all reach the timeline. */
@@ -88,5 +89,30 @@ export function narrate(node: string, e: RaftEvent, nameOf: (id: string) => stri
       return major(`${node} gave up handing leadership to ${nameOf(e.to)}: ${e.reason}`);
     case 'removed':
       return major(`${node} learned it was removed from the cluster and stops`);
+  }
+}
+
+/** A user action, in words (the timeline, the trace export). */
+export function describeCommand(cmd: Command): string {
+  switch (cmd.type) {
+    case 'startCluster': return `You started a fresh ${cmd.size}-node cluster`;
+    case 'killNode': return `You killed ${cmd.name} (like kill -9)`;
+    case 'restartNode': return `You started ${cmd.name} from its data dir`;
+    case 'setClock': {
+      const parts: string[] = [];
+      if (cmd.offsetMs !== undefined) parts.push(`offset ${cmd.offsetMs >= 0 ? '+' : ''}${(cmd.offsetMs / 1000).toFixed(1)} s`);
+      if (cmd.rate !== undefined) parts.push(`rate ×${cmd.rate}`);
+      return `You set ${cmd.name}'s clock: ${parts.join(', ')}`;
+    }
+    case 'cutLink': return `You cut the link ${cmd.a}–${cmd.b}`;
+    case 'healLink': return `You healed the link ${cmd.a}–${cmd.b}`;
+    case 'healAll': return 'You healed every link';
+    case 'addMember': return 'You added a member (etcdctl member add, then start it)';
+    case 'removeMember': return `You removed ${cmd.name} (etcdctl member remove)`;
+    case 'transferLeader': return `You asked the leader to hand over to ${cmd.to}`;
+    case 'kv': return `${cmd.method} ${cmd.key} on ${cmd.name}`;
+    case 'attach': return `You attached to the cluster at ${cmd.urls.join(', ')}`;
+    case 'detach': return 'You went back to the local cluster';
+    default: return `You sent ${(cmd as { type: string }).type}`;
   }
 }

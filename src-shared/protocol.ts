@@ -7,6 +7,7 @@
 // (one frame), as one array, with the latest `cluster` snapshot last. The window applies a
 // batch per frame and never has to throttle.
 
+import type { AttachedView, AttachEvent } from './attach.js';
 import type { EntryType, MessageType, RaftEvent, Role } from './raft-types.js';
 
 // ------------------------------------------------------------------ commands (window → supervisor)
@@ -31,11 +32,17 @@ export type Command =
    * new node with --initial-cluster-state existing. `start: false` stops after the first step
    * (restartNode starts it later).
    */
-  | { type: 'addMember'; start?: boolean }
+  | { type: 'addMember'; start?: boolean; peerURL?: string }
   | { type: 'removeMember'; name: string }
   | { type: 'transferLeader'; to: string }
   /** A request to that node's etcd v2 keys API (`/v2/keys<key>`), answered with status + body. */
-  | { type: 'kv'; name: string; method: KvMethod; key: string; value?: string; query?: Record<string, string> };
+  | { type: 'kv'; name: string; method: KvMethod; key: string; value?: string; query?: Record<string, string> }
+  /**
+   * Show a cluster raftlab did not start (etcd, or raftlab nodes), watched through its client
+   * URLs only; key changes under `prefix` are watched. `detach` returns to the local cluster.
+   */
+  | { type: 'attach'; urls: string[]; prefix?: string }
+  | { type: 'detach' };
 
 export type CommandType = Command['type'];
 
@@ -127,6 +134,11 @@ export interface ClusterState {
   generation: number;
   nodes: NodeState[];
   cuts: CutLink[];
+  /**
+   * Set when the window shows an attached cluster: what the observer sees from outside. Fields
+   * of NodeState that cannot be seen from outside (votes, logs, timers, clocks) stay neutral.
+   */
+  attached?: AttachedView;
 }
 
 // ------------------------------------------------------------------ events (supervisor → window)
@@ -155,6 +167,8 @@ export type ServerEvent =
   | ({ type: 'message'; at: number } & MessageSummary)
   /** `line` is formatted as etcd prints it, stamped with the node's own (possibly skewed) clock. */
   | { type: 'log'; node: string; at: number; level: string; pkg: string; msg: string; line: string }
+  /** Something seen on an attached cluster (leader change, member added, key changed...). */
+  | { type: 'attach'; at: number; event: AttachEvent }
   | { type: 'ack'; id: string; result?: CommandResult }
   /** A failed command (with its id), or a problem nobody asked about (no id). */
   | { type: 'error'; id?: string; message: string };
@@ -210,9 +224,27 @@ export function parseCommand(raw: unknown): Command {
     }
     case 'healAll':
       return { type: 'healAll' };
-    case 'addMember':
+    case 'addMember': {
       if (c.start !== undefined && typeof c.start !== 'boolean') throw new Error('addMember: start must be a boolean');
-      return c.start === false ? { type: 'addMember', start: false } : { type: 'addMember' };
+      const out: Command = c.start === false ? { type: 'addMember', start: false } : { type: 'addMember' };
+      if (c.peerURL !== undefined) {
+        if (typeof c.peerURL !== 'string' || !/^https?:\/\/[^\s/]+(:\d+)?\/?$/.test(c.peerURL)) throw new Error('addMember: peerURL must be like http://host:port');
+        out.peerURL = c.peerURL;
+      }
+      return out;
+    }
+    case 'attach': {
+      const urls = c.urls;
+      if (!Array.isArray(urls) || urls.length === 0 || urls.length > 16 || urls.some((u) => typeof u !== 'string' || u.length > 300)) {
+        throw new Error('attach: urls must be 1 to 16 client URLs');
+      }
+      if (c.prefix !== undefined && (typeof c.prefix !== 'string' || !c.prefix.startsWith('/') || c.prefix.length > 300)) {
+        throw new Error('attach: prefix must start with "/"');
+      }
+      return c.prefix === undefined ? { type: 'attach', urls: [...urls] as string[] } : { type: 'attach', urls: [...urls] as string[], prefix: c.prefix };
+    }
+    case 'detach':
+      return { type: 'detach' };
     case 'transferLeader':
       return { type: 'transferLeader', to: name('to') };
     case 'kv': {

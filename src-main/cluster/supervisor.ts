@@ -166,6 +166,8 @@ export class Supervisor extends EventEmitter {
         const { method, key, value, query } = cmd;
         return (await this.call(rec, { op: 'kv', method, key, value, query })) as KvResult;
       }
+      default:
+        throw new Error(`${cmd.type}: not a command for the local cluster`);
     }
   }
 

@@ -3,7 +3,7 @@
 // etcd-style log lines and a status sentence. Views read it; only `ingest` writes it.
 
 import type { RaftlabBridge } from '../../src-shared/bridge.js';
-import { narrate, type Weight } from '../../src-shared/narrate.js';
+import { describeCommand, narrate, type Weight } from '../../src-shared/narrate.js';
 import type { ClusterState, Command, CommandResult, MessageSummary, NodeState, ServerEvent } from '../../src-shared/protocol.js';
 import type { MessageType, RaftEvent } from '../../src-shared/raft-types.js';
 
@@ -87,7 +87,7 @@ export class Session {
   /** Sends a command; resolves with its result or rejects with the supervisor's message. */
   send(cmd: Command): Promise<CommandResult> {
     const id = `w${++this.reqSeq}`;
-    this.note('action', '', describe(cmd), 'minor');
+    this.note('action', '', describeCommand(cmd), 'minor');
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.bridge.send({ id, cmd });
@@ -203,27 +203,5 @@ export class Session {
 
   private timerEffect(node: string, e: RaftEvent, now: number): void {
     if ((e.kind === 'vote' && e.granted && !e.pre) || e.kind === 'role' || e.kind === 'election-timeout') this.timerResets.set(node, now);
-  }
-}
-
-/** A user action, in words, for the timeline. */
-export function describe(cmd: Command): string {
-  switch (cmd.type) {
-    case 'startCluster': return `You started a fresh ${cmd.size}-node cluster`;
-    case 'killNode': return `You killed ${cmd.name} (like kill -9)`;
-    case 'restartNode': return `You started ${cmd.name} from its data dir`;
-    case 'setClock': {
-      const parts: string[] = [];
-      if (cmd.offsetMs !== undefined) parts.push(`offset ${cmd.offsetMs >= 0 ? '+' : ''}${(cmd.offsetMs / 1000).toFixed(1)} s`);
-      if (cmd.rate !== undefined) parts.push(`rate ×${cmd.rate}`);
-      return `You set ${cmd.name}'s clock: ${parts.join(', ')}`;
-    }
-    case 'cutLink': return `You cut the link ${cmd.a}–${cmd.b}`;
-    case 'healLink': return `You healed the link ${cmd.a}–${cmd.b}`;
-    case 'healAll': return 'You healed every link';
-    case 'addMember': return 'You added a member (etcdctl member add, then start it)';
-    case 'removeMember': return `You removed ${cmd.name} (etcdctl member remove)`;
-    case 'transferLeader': return `You asked the leader to hand over to ${cmd.to}`;
-    case 'kv': return `${cmd.method} ${cmd.key} on ${cmd.name}`;
   }
 }
