@@ -77,12 +77,28 @@ async function runNode(argv: string[]): Promise<number> {
 }
 
 const [command, ...rest] = process.argv.slice(2);
-const commands: Record<string, (argv: string[]) => Promise<number>> = { node: runNode, attach: (argv) => attachMain(argv) };
+/** `raftlab attach --web URL...`: the window (browser mode) on that cluster instead of text. */
+async function attachWeb(argv: string[]): Promise<number> {
+  const urls = argv.filter((a) => a !== '--web' && !a.startsWith('-')).flatMap((a) => a.split(','));
+  if (urls.length === 0) {
+    process.stderr.write('usage: raftlab attach --web URL[,URL...]\n');
+    return 2;
+  }
+  process.env.RAFTLAB_ATTACH = urls.join(',');
+  await import('./web/main.js');
+  return new Promise<number>(() => {}); // browser mode runs until Ctrl-C (it exits by itself)
+}
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  node: runNode,
+  attach: (argv) => (argv.includes('--web') ? attachWeb(argv) : attachMain(argv)),
+};
 if (!command || !commands[command]) {
   process.stderr.write(
     'usage: raftlab <command>\n' +
       '  node [etcd flags]        run a raftlab node, configured like an etcd 3.4 member\n' +
-      '  attach URL[,URL...]      watch a running etcd (or raftlab) cluster through its client URLs\n',
+      '  attach URL[,URL...]      watch a running etcd (or raftlab) cluster through its client URLs\n' +
+      '  attach --web URL...      the same in the window (browser mode)\n',
   );
   process.exit(command ? 2 : 0);
 }

@@ -2,6 +2,7 @@
 // it. The status line, the timeline and (later) the guided step-through all read these, live or
 // replayed, so the words are made in one place. Pure and browser-safe.
 
+import type { AttachEvent } from './attach.js';
 import type { Command } from './protocol.js';
 import type { RaftEvent, VoteRefusal } from './raft-types.js';
 
@@ -114,5 +115,34 @@ export function describeCommand(cmd: Command): string {
     case 'attach': return `You attached to the cluster at ${cmd.urls.join(', ')}`;
     case 'detach': return 'You went back to the local cluster';
     default: return `You sent ${(cmd as { type: string }).type}`;
+  }
+}
+
+/** What was seen on an attached cluster, in words; `kind` picks the timeline filter it falls under. */
+export function narrateAttach(e: AttachEvent): Narration & { kind: 'role' | 'membership' | 'key' | 'warning' } {
+  const label = (m: { id: string; name: string }) => m.name || m.id;
+  switch (e.type) {
+    case 'leaderChanged':
+      return e.to
+        ? { text: `${e.toName || e.to} leads the attached cluster (term ${e.term})${e.from ? `, after ${e.fromName || e.from}` : ''}`, weight: 'major', kind: 'role' }
+        : { text: `the attached cluster has no leader (term ${e.term})`, weight: 'major', kind: 'role' };
+    case 'termBumped':
+      return { text: `the attached cluster's term went from ${e.from} to ${e.to}`, weight: 'minor', kind: 'role' };
+    case 'memberAdded':
+      return { text: `member ${label(e.member)} was added${e.member.started ? '' : ' (not started yet)'}`, weight: 'major', kind: 'membership' };
+    case 'memberRemoved':
+      return { text: `member ${label(e.member)} was removed`, weight: 'major', kind: 'membership' };
+    case 'memberStarted':
+      return { text: `member ${label(e.member)} started and joined`, weight: 'major', kind: 'membership' };
+    case 'keyChanged':
+      return e.action === 'put'
+        ? { text: `${e.key} = ${e.value ?? ''} (revision ${e.revision})`, weight: 'minor', kind: 'key' }
+        : { text: `${e.key} was deleted (revision ${e.revision})`, weight: 'minor', kind: 'key' };
+    case 'endpointUnreachable':
+      return { text: `${e.url} does not answer: ${e.error}`, weight: 'major', kind: 'warning' };
+    case 'endpointReachable':
+      return { text: `${e.url} answers${e.api ? ` (${e.api}${e.version ? `, etcd ${e.version}` : ''})` : ''}`, weight: 'minor', kind: 'membership' };
+    case 'problem':
+      return { text: e.message, weight: 'major', kind: 'warning' };
   }
 }

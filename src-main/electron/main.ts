@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IPC } from '../../src-shared/bridge.js';
 import { parseRequest, type ServerEvent } from '../../src-shared/protocol.js';
+import { WindowCore } from '../app/window-core.js';
 import { Supervisor } from '../cluster/supervisor.js';
 import type { ElectronMain } from './electron-api.js';
 
@@ -30,6 +31,7 @@ session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) 
 const size = Number(process.env.RAFTLAB_NODES ?? 3);
 const supervisor = new Supervisor();
 await supervisor.start(size);
+const core = new WindowCore(supervisor);
 
 const win = new BrowserWindow({
   width: 1400,
@@ -50,13 +52,13 @@ win.webContents.on('will-navigate', (event) => event.preventDefault());
 const send = (batch: ServerEvent[]) => {
   if (!win.isDestroyed() && !win.webContents.isDestroyed()) win.webContents.send(IPC.events, batch);
 };
-supervisor.on('events', send);
+core.on('events', send);
 // A (re)loaded window first gets the story so far, as a browser-mode page does on connect.
-win.webContents.on('did-finish-load', () => send(supervisor.greeting()));
+win.webContents.on('did-finish-load', () => send(core.greeting()));
 ipcMain.on(IPC.command, (event, raw) => {
   if (event.sender !== win.webContents) return; // only our window may drive the cluster
   try {
-    void supervisor.handle(parseRequest(raw));
+    void core.handle(parseRequest(raw));
   } catch (err) {
     const id = typeof (raw as { id?: unknown } | null)?.id === 'string' ? (raw as { id: string }).id : undefined;
     send([{ type: 'error', id, message: err instanceof Error ? err.message : String(err) }]);
@@ -70,7 +72,7 @@ app.on('before-quit', (event) => {
   // Stop the nodes (their ports and SQLite files) before the process goes.
   event.preventDefault();
   quitting = true;
-  void supervisor.stop().finally(() => app.exit(0));
+  void core.stop().then(() => supervisor.stop()).finally(() => app.exit(0));
 });
 
 await win.loadFile(path.join(here, '../renderer/index.html'));

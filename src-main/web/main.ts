@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { WindowCore } from '../app/window-core.js';
 import { Supervisor } from '../cluster/supervisor.js';
 import { startWebServer } from './web-server.js';
 
@@ -13,8 +14,16 @@ await supervisor.start(size);
 const rendererDir = fileURLToPath(new URL('../../out/renderer', import.meta.url));
 const staticDir = fs.existsSync(`${rendererDir}/index.html`) ? rendererDir : undefined;
 if (!staticDir) console.log('raftlab: out/renderer is not built (node scripts/build-renderer.mjs); serving the plain page');
-const web = await startWebServer({ supervisor, port: Number(process.env.RAFTLAB_PORT ?? 0), staticDir });
-console.log(`raftlab: a real ${size}-node cluster is running; open ${web.url}`);
+const core = new WindowCore(supervisor);
+const web = await startWebServer({ core, port: Number(process.env.RAFTLAB_PORT ?? 0), staticDir });
+// `raftlab attach --web URL...` (or RAFTLAB_ATTACH=URL,URL): open on that cluster instead.
+const attach = (process.env.RAFTLAB_ATTACH ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+if (attach.length > 0) {
+  await core.handle({ id: 'startup-attach', cmd: { type: 'attach', urls: attach } });
+  console.log(`raftlab: attached to ${attach.join(', ')}; open ${web.url}`);
+} else {
+  console.log(`raftlab: a real ${size}-node cluster is running; open ${web.url}`);
+}
 
 // Open a browser where one exists; headless machines just print the URL above.
 const opener = ['/usr/bin/xdg-open', '/usr/bin/open'].find((p) => fs.existsSync(p));
@@ -28,6 +37,7 @@ const shutdown = async () => {
   stopping = true;
   console.log('raftlab: stopping the cluster...');
   await web.close();
+  await core.stop();
   await supervisor.stop();
   process.exit(0);
 };

@@ -14,10 +14,11 @@ import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseRequest, type ServerEvent } from '../../src-shared/protocol.js';
-import type { Supervisor } from '../cluster/supervisor.js';
+import type { WindowSource } from '../app/window-core.js';
 
 export interface WebServerOptions {
-  supervisor: Supervisor;
+  /** What the window shows and drives: a WindowCore (local or attached), or a Supervisor. */
+  core: WindowSource;
   /** 0 (default): any free port. */
   port?: number;
   /** The built renderer; without it a tiny built-in page is served. */
@@ -41,7 +42,7 @@ const TYPES: Record<string, string> = {
 };
 
 export async function startWebServer(opts: WebServerOptions): Promise<WebServer> {
-  const { supervisor } = opts;
+  const { core } = opts;
   const token = randomBytes(24).toString('hex');
   let origins: Set<string> = new Set();
 
@@ -68,9 +69,9 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       if (ws.bufferedAmount > MAX_BUFFERED) batch = batch.filter((e) => e.type === 'cluster');
       if (batch.length > 0) ws.send(JSON.stringify(batch));
     };
-    send(supervisor.greeting());
-    supervisor.on('events', send);
-    ws.on('close', () => supervisor.off('events', send));
+    send(core.greeting());
+    core.on('events', send);
+    ws.on('close', () => core.off('events', send));
     ws.on('error', () => ws.terminate());
     ws.on('message', (data, isBinary) => {
       let raw: unknown;
@@ -81,7 +82,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
         return;
       }
       try {
-        void supervisor.handle(parseRequest(raw));
+        void core.handle(parseRequest(raw));
       } catch (err) {
         const id = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : undefined;
         send([{ type: 'error', id, message: err instanceof Error ? err.message : String(err) }]);

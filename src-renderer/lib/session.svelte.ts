@@ -3,7 +3,7 @@
 // etcd-style log lines and a status sentence. Views read it; only `ingest` writes it.
 
 import type { RaftlabBridge } from '../../src-shared/bridge.js';
-import { describeCommand, narrate, type Weight } from '../../src-shared/narrate.js';
+import { describeCommand, narrate, narrateAttach, type Weight } from '../../src-shared/narrate.js';
 import type { ClusterState, Command, CommandResult, MessageSummary, NodeState, ServerEvent } from '../../src-shared/protocol.js';
 import type { MessageType, RaftEvent } from '../../src-shared/raft-types.js';
 
@@ -13,7 +13,7 @@ export interface Flight extends MessageSummary {
   dur: number;
 }
 
-export type TimelineKind = 'election' | 'vote' | 'role' | 'log' | 'commit' | 'membership' | 'snapshot' | 'action' | 'warning';
+export type TimelineKind = 'election' | 'vote' | 'role' | 'log' | 'commit' | 'membership' | 'snapshot' | 'key' | 'action' | 'warning';
 
 export interface TimelineItem {
   seq: number;
@@ -96,6 +96,11 @@ export class Session {
 
   nameOf = (id: string): string => this.nameById.get(id) ?? id;
 
+  /** Set while the window shows a cluster raftlab did not start (watched from outside). */
+  get attached() {
+    return this.cluster?.attached;
+  }
+
   node(name: string | null): NodeState | undefined {
     return name ? this.cluster?.nodes.find((n) => n.name === name) : undefined;
   }
@@ -136,6 +141,12 @@ export class Session {
           }
           break;
         }
+        case 'attach': {
+          const n = narrateAttach(e.event);
+          items.push({ seq: ++this.seq, at: e.at, node: '', kind: n.kind, text: n.text, weight: n.weight });
+          if (n.weight === 'major') status = n.text;
+          break;
+        }
         case 'ack':
           this.waiting.get(e.id)?.resolve(e.result);
           this.waiting.delete(e.id);
@@ -163,7 +174,7 @@ export class Session {
 
   /** How full a node's election timer is (1 = just reset, 0 = fires), at performance.now() `t`. */
   timerLeft(n: NodeState, t: number): number {
-    if (n.status !== 'alive' || n.role === 'leader') return 1;
+    if (n.status !== 'alive' || n.role === 'leader' || n.electionTimeoutMs === 0) return 1;
     const reset = this.timerResets.get(n.name) ?? t;
     const elapsed = (t - reset) * n.clock.rate;
     return Math.max(0, 1 - elapsed / Math.max(1, n.electionTimeoutMs));

@@ -58,7 +58,7 @@ function connect(): Promise<{ ws: WebSocket; events: ServerEvent[] }> {
 
 describe('web server', () => {
   it('refuses the bridge without the token, with a wrong token or with a foreign Origin', async () => {
-    web = await startWebServer({ supervisor: sup });
+    web = await startWebServer({ core: sup });
     expect(web.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48}$/);
     expect(await tryConnect(bridge(), { origin: origin() })).toBe(403);
     expect(await tryConnect(bridge('0'.repeat(48)), { origin: origin() })).toBe(403);
@@ -69,7 +69,7 @@ describe('web server', () => {
   });
 
   it('streams event batches that show a leader, and a kv command round-trips', async () => {
-    web = await startWebServer({ supervisor: sup });
+    web = await startWebServer({ core: sup });
     const { ws, events } = await connect();
     await sup.start(3);
     const leader = await until('a leader in a cluster event', () => {
@@ -89,7 +89,7 @@ describe('web server', () => {
   });
 
   it('serves a built-in page, or the given static folder and nothing outside it', async () => {
-    web = await startWebServer({ supervisor: sup });
+    web = await startWebServer({ core: sup });
     const page = await fetch(`${origin()}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('/bridge?token=');
@@ -99,7 +99,7 @@ describe('web server', () => {
     fs.mkdirSync(path.join(tmp, 'app'));
     fs.writeFileSync(path.join(tmp, 'app', 'index.html'), '<p>renderer</p>');
     fs.writeFileSync(path.join(tmp, 'secret.txt'), 'no');
-    web = await startWebServer({ supervisor: sup, staticDir: path.join(tmp, 'app') });
+    web = await startWebServer({ core: sup, staticDir: path.join(tmp, 'app') });
     expect(await (await fetch(`${origin()}/`)).text()).toBe('<p>renderer</p>');
     expect((await fetch(`${origin()}/%2e%2e/secret.txt`)).status).not.toBe(200);
     expect((await fetch(`${origin()}/..%2fsecret.txt`)).status).not.toBe(200);

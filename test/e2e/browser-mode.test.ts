@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { startWebServer, type WebServer } from '../../src-main/web/web-server.js';
+import { WindowCore } from '../../src-main/app/window-core.js';
 import { buildRenderer } from '../../scripts/build-renderer.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -30,7 +31,7 @@ describe.skipIf(!haveChromium)('browser mode in Chromium', () => {
     await buildRenderer();
     supervisor = new Supervisor();
     await supervisor.start(3);
-    web = await startWebServer({ supervisor, staticDir: RENDERER });
+    web = await startWebServer({ core: new WindowCore(supervisor), staticDir: RENDERER });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],

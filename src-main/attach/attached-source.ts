@@ -1,0 +1,115 @@
+// An attached cluster as a source of the window's protocol: the EtcdObserver's views become
+// `cluster` snapshots (with `attached` set) and its observations `attach` events, batched like
+// the supervisor's. Commands that work through a client API (KV, member add and remove) are
+// carried out; the ones that need the cluster to be ours are refused with the reason.
+
+import { EventEmitter } from 'node:events';
+import { toClusterState, memberLabel, type AttachedView } from '../../src-shared/attach.js';
+import type { AddMemberResult, ClusterState, Command, CommandRequest, CommandResult, KvResult, ServerEvent } from '../../src-shared/protocol.js';
+import { EtcdObserver } from './etcd-observer.js';
+
+const FLUSH_MS = 16;
+const RECENT_MAX = 200;
+let attachSeq = 0;
+
+export class AttachedSource extends EventEmitter<{ events: [ServerEvent[]] }> {
+  readonly observer: EtcdObserver;
+  /** Negative and new per attach, so that the window starts over when it switches. */
+  private readonly generation = -++attachSeq;
+  private pending: ServerEvent[] = [];
+  private recent: ServerEvent[] = [];
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(urls: string[], prefix = '/') {
+    super();
+    this.observer = new EtcdObserver(urls, { watchPrefix: prefix });
+    this.observer.on('snapshot', () => this.queue());
+    this.observer.on('event', (event) => {
+      const e: ServerEvent = { type: 'attach', at: event.at, event };
+      this.recent.push(e);
+      if (this.recent.length > RECENT_MAX) this.recent.shift();
+      this.queue(e);
+    });
+  }
+
+  start(): this {
+    this.observer.start();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.observer.stop();
+  }
+
+  snapshot(): ClusterState {
+    const view: AttachedView = this.observer.view();
+    return { ...toClusterState(view), generation: this.generation, attached: view };
+  }
+
+  greeting(): ServerEvent[] {
+    return [{ type: 'cluster', cluster: this.snapshot() }, ...this.recent];
+  }
+
+  async handle(req: CommandRequest): Promise<void> {
+    try {
+      const result = await this.execute(req.cmd);
+      this.queue(result === undefined ? { type: 'ack', id: req.id } : { type: 'ack', id: req.id, result });
+    } catch (err) {
+      this.queue({ type: 'error', id: req.id, message: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  async execute(cmd: Command): Promise<CommandResult> {
+    switch (cmd.type) {
+      case 'kv':
+        return this.kv(cmd);
+      case 'addMember': {
+        if (!cmd.peerURL) throw new Error('addMember: an attached cluster needs the new member\'s peer URL (http://host:port)');
+        const m = await this.observer.addMember(cmd.peerURL);
+        return { name: memberLabel(m), id: m.id } satisfies AddMemberResult;
+      }
+      case 'removeMember': {
+        const m = this.observer.view().members.find((x) => memberLabel(x) === cmd.name || x.id === cmd.name);
+        if (!m) throw new Error(`no member ${cmd.name} in the attached cluster`);
+        await this.observer.removeMember(m.id);
+        return undefined;
+      }
+      default:
+        throw new Error(`${cmd.type} needs a cluster raftlab runs itself; an attached cluster is only watched through its client API`);
+    }
+  }
+
+  private async kv(cmd: Extract<Command, { type: 'kv' }>): Promise<KvResult> {
+    switch (cmd.method) {
+      case 'PUT': {
+        const r = await this.observer.put(cmd.key, cmd.value ?? '');
+        return { status: 200, body: { action: 'set', key: cmd.key, value: cmd.value ?? '', revision: r.revision } };
+      }
+      case 'GET': {
+        if (cmd.query?.wait) throw new Error('watch: on an attached cluster, key changes under the watched prefix appear in the timeline');
+        const r = await this.observer.get(cmd.key);
+        return r ? { status: 200, body: { action: 'get', ...r } } : { status: 404, body: { message: 'Key not found', key: cmd.key } };
+      }
+      case 'DELETE': {
+        const r = await this.observer.delete(cmd.key);
+        return r.deleted > 0 ? { status: 200, body: { action: 'delete', key: cmd.key } } : { status: 404, body: { message: 'Key not found', key: cmd.key } };
+      }
+      default:
+        throw new Error(`${cmd.method} is not offered on an attached cluster (put, get and delete are)`);
+    }
+  }
+
+  private queue(e?: ServerEvent): void {
+    if (this.stopped) return;
+    if (e) this.pending.push(e);
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      const batch = [...this.pending, { type: 'cluster', cluster: this.snapshot() } as ServerEvent];
+      this.pending = [];
+      this.emit('events', batch);
+    }, FLUSH_MS);
+  }
+}
