@@ -42,7 +42,36 @@ export type Command =
    * URLs only; key changes under `prefix` are watched. `detach` returns to the local cluster.
    */
   | { type: 'attach'; urls: string[]; prefix?: string }
-  | { type: 'detach' };
+  | { type: 'detach' }
+  /** Write the session trace so far as a file: raftlab's JSONL, or Chrome's trace format (Perfetto). */
+  | { type: 'exportTrace'; format: TraceExportFormat }
+  /**
+   * Step mode. On: every node's clock stops (time moves only by stepTick / stepRunUntil) and
+   * every peer message a node's Raft emits is held in a queue (ClusterState.step.held) until
+   * delivered or dropped. `seed` seeds each node's randomized election timeouts (default: a
+   * random seed, shown in ClusterState.step.seed). Nodes restarted or added meanwhile start in
+   * step mode. Off: real time again, then the held messages are delivered, oldest first.
+   */
+  | { type: 'stepMode'; on: boolean; seed?: number }
+  /** Deliver one held message (dropped instead if its link is cut or its target is not running). */
+  | { type: 'stepDeliver'; id: number }
+  | { type: 'stepDrop'; id: number }
+  /** Deliver every message held now, oldest first (the answers they cause are held in turn). */
+  | { type: 'stepDeliverAll' }
+  /** One tick of that node's clock, or of every running node's (in the cluster's order). */
+  | { type: 'stepTick'; name?: string }
+  /**
+   * Step until some node reports an event of that kind, or `maxSteps` (default 1000): each step
+   * delivers the oldest held message if there is one, else ticks every running node.
+   * Answered with a StepRunResult.
+   */
+  | { type: 'stepRunUntil'; until: StepUntil; maxSteps?: number };
+
+/**
+ * What stepRunUntil stops at: a vote (or pre-vote) granted, a node becoming leader, a commit
+ * index advancing on any node, an election timeout (a pre-campaign or campaign starting).
+ */
+export type StepUntil = 'vote-granted' | 'leader' | 'commit' | 'election-timeout';
 
 export type CommandType = Command['type'];
 
@@ -58,12 +87,29 @@ export interface KvResult {
   body: unknown;
 }
 
+export type TraceExportFormat = 'jsonl' | 'chrome';
+
+export interface ExportTraceResult {
+  /** Where the file was written (Electron: the Downloads folder). */
+  path: string;
+  bytes: number;
+}
+
 export interface AddMemberResult {
   name: string;
   id: string;
 }
 
-export type CommandResult = KvResult | AddMemberResult | undefined;
+export interface StepRunResult {
+  reached: boolean;
+  /** Steps taken (deliveries and all-node ticks), the last one included. */
+  steps: number;
+  /** When reached: the node that reported it, and the event (ids inside are member ids). */
+  node?: string;
+  event?: RaftEvent;
+}
+
+export type CommandResult = KvResult | AddMemberResult | StepRunResult | ExportTraceResult | undefined;
 
 // ------------------------------------------------------------------ state (supervisor → window)
 
@@ -130,7 +176,7 @@ export interface CutLink {
 export interface ClusterState {
   /** The session folder holding every node's data dir. */
   dir: string;
-  /** Changes whenever startCluster starts a fresh cluster. */
+  /** Changes whenever startCluster starts a fresh cluster; negative (and new per attach) for an attached one. */
   generation: number;
   nodes: NodeState[];
   cuts: CutLink[];
@@ -139,6 +185,16 @@ export interface ClusterState {
    * of NodeState that cannot be seen from outside (votes, logs, timers, clocks) stay neutral.
    */
   attached?: AttachedView;
+  /** Step mode, from the supervisor (always set there). */
+  step?: StepState;
+}
+
+export interface StepState {
+  on: boolean;
+  /** The seed of this step-mode session (each node's source derives from it and its name). */
+  seed?: number;
+  /** Messages emitted but not yet delivered, oldest first. */
+  held: HeldMessage[];
 }
 
 // ------------------------------------------------------------------ events (supervisor → window)
@@ -160,6 +216,19 @@ export interface MessageSummary {
   snapshot?: number;
 }
 
+/** A message held in step mode: what its sender's Raft really emitted, with ids stable per cluster. */
+export interface HeldMessage extends MessageSummary {
+  /** 1, 2, 3... within a cluster (a fresh startCluster starts again at 1). */
+  id: number;
+  /** MsgApp: the entries carried (at most the first 32; `entries` counts them all). */
+  entryDetails?: LogEntrySummary[];
+  /** MsgVote / MsgPreVote: the candidate's last log index and term (what voters compare). */
+  candidate?: { lastIndex: number; lastTerm: number };
+}
+
+/** Why a held message was dropped: by the user, a cut link, or a target not running. */
+export type StepDropReason = 'user' | 'cut' | 'down';
+
 export type ServerEvent =
   | { type: 'cluster'; cluster: ClusterState }
   /** `at` is real time (Date.now()) when the node produced it; ids inside RaftEvent are member ids. */
@@ -169,6 +238,11 @@ export type ServerEvent =
   | { type: 'log'; node: string; at: number; level: string; pkg: string; msg: string; line: string }
   /** Something seen on an attached cluster (leader change, member added, key changed...). */
   | { type: 'attach'; at: number; event: AttachEvent }
+  /**
+   * Step mode: a message was held, delivered or dropped (`at`: real time of that fate). A
+   * delivery is also reported as a `message` event, since that is when it goes on the wire.
+   */
+  | { type: 'step'; fate: 'held' | 'delivered' | 'dropped'; message: HeldMessage; at: number; reason?: StepDropReason }
   | { type: 'ack'; id: string; result?: CommandResult }
   /** A failed command (with its id), or a problem nobody asked about (no id). */
   | { type: 'error'; id?: string; message: string };
@@ -245,6 +319,36 @@ export function parseCommand(raw: unknown): Command {
     }
     case 'detach':
       return { type: 'detach' };
+    case 'exportTrace':
+      if (c.format !== 'jsonl' && c.format !== 'chrome') throw new Error('exportTrace: format must be "jsonl" or "chrome"');
+      return { type: 'exportTrace', format: c.format };
+    case 'stepMode': {
+      if (typeof c.on !== 'boolean') throw new Error('stepMode: on must be a boolean');
+      if (c.seed === undefined) return { type: 'stepMode', on: c.on };
+      if (typeof c.seed !== 'number' || !Number.isInteger(c.seed) || c.seed < 0 || c.seed > 0xffffffff) {
+        throw new Error('stepMode: seed must be an integer 0..4294967295');
+      }
+      return { type: 'stepMode', on: c.on, seed: c.seed };
+    }
+    case 'stepDeliver':
+    case 'stepDrop':
+      if (typeof c.id !== 'number' || !Number.isInteger(c.id) || c.id < 1) throw new Error(`${c.type}: id must be a held message's id`);
+      return { type: c.type, id: c.id };
+    case 'stepDeliverAll':
+      return { type: 'stepDeliverAll' };
+    case 'stepTick':
+      return c.name === undefined ? { type: 'stepTick' } : { type: 'stepTick', name: name('name') };
+    case 'stepRunUntil': {
+      const until = c.until;
+      if (until !== 'vote-granted' && until !== 'leader' && until !== 'commit' && until !== 'election-timeout') {
+        throw new Error('stepRunUntil: until must be vote-granted, leader, commit or election-timeout');
+      }
+      if (c.maxSteps === undefined) return { type: 'stepRunUntil', until };
+      if (typeof c.maxSteps !== 'number' || !Number.isInteger(c.maxSteps) || c.maxSteps < 1 || c.maxSteps > 100_000) {
+        throw new Error('stepRunUntil: maxSteps must be 1..100000');
+      }
+      return { type: 'stepRunUntil', until, maxSteps: c.maxSteps };
+    }
     case 'transferLeader':
       return { type: 'transferLeader', to: name('to') };
     case 'kv': {

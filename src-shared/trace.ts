@@ -68,7 +68,10 @@ export interface MessageFateRecord extends RecordBase {
   kind: 'held' | 'delivered' | 'dropped';
   /** Names the message across its held → delivered/dropped records. */
   msgId: number;
+  /** As held: the summary plus, for appends and votes, what they carry (HeldMessage). */
   message: MessageSummary;
+  /** dropped: why ('user', 'cut': across a cut link, 'down': its target was not running). */
+  reason?: string;
 }
 
 /** One request to a node's client API and its answer. */
@@ -96,6 +99,11 @@ export type TraceEntry = DistributiveOmit<TraceRecord, 'seq' | 'at'> & { at?: nu
 export function entryOfEvent(e: ServerEvent): TraceEntry {
   if (e.type === 'ack') return e.result === undefined ? { kind: 'result', id: e.id, ok: true } : { kind: 'result', id: e.id, ok: true, result: e.result };
   if (e.type === 'error' && e.id !== undefined) return { kind: 'result', id: e.id, ok: false, error: e.message };
+  // Step mode's message fates have record kinds of their own.
+  if (e.type === 'step') {
+    const { id, ...message } = e.message;
+    return { kind: e.fate, at: e.at, msgId: id, message, ...(e.reason ? { reason: e.reason } : {}) };
+  }
   return { kind: 'event', event: e };
 }
 
@@ -280,7 +288,7 @@ function checkMessage(f: Fields, m: Obj, path: string): void {
 function checkCluster(f: Fields, c: Obj): void {
   const p = 'event.cluster';
   f.str(c, 'dir', p);
-  f.int(c, 'generation', p);
+  f.int(c, 'generation', p, -Number.MAX_SAFE_INTEGER); // negative: an attached cluster (each attach its own)
   f.arr(c, 'nodes', p).forEach((raw, i) => {
     const np = `${p}.nodes[${i}]`;
     const n = f.obj(raw, np);
@@ -330,10 +338,18 @@ function checkEvent(f: Fields, e: Obj): void {
       f.str(e, 'message', 'event');
       f.optStr(e, 'id', 'event');
       return;
+    case 'attach': {
+      // What was observed on an attached cluster (src-shared/attach.ts AttachEvent).
+      f.num(e, 'at', 'event');
+      const a = f.obj(e.event, 'event.event');
+      f.str(a, 'type', 'event.event');
+      f.num(a, 'at', 'event.event');
+      return;
+    }
     case 'ack':
       f.fail('an ack belongs in a "result" record, not an "event"');
     default:
-      f.fail(`event.type is ${JSON.stringify(e.type) ?? 'missing'}, not one of cluster, raft, message, log, error`);
+      f.fail(`event.type is ${JSON.stringify(e.type) ?? 'missing'}, not one of cluster, raft, message, log, error, attach`);
   }
 }
 
@@ -374,6 +390,7 @@ export function parseTraceRecord(line: string, lineNo: number, options: TraceRea
     case 'dropped':
       f.int(r, 'msgId', 'record');
       checkMessage(f, f.obj(r.message, 'record.message'), 'record.message');
+      f.optStr(r, 'reason', 'record');
       break;
     case 'client':
       for (const k of ['node', 'method', 'path']) f.str(r, k, 'record');

@@ -3,7 +3,8 @@
 // taking the app down, while sharing the app's process (no extra Node binary to ship).
 //
 // The worker relays what its node does (raft events, peer messages sent, log lines, its state)
-// in batches, and obeys the supervisor: clock, link cuts, membership, leader transfer, kv.
+// in batches, and obeys the supervisor: clock, link cuts, membership, leader transfer, kv, and
+// step mode (held messages reported whole, ticks and deliveries answered once processed).
 //
 // This file is both the worker's entry (when run as a worker) and the home of the messages
 // exchanged with the supervisor (imported as types only there).
@@ -15,7 +16,7 @@ import type { RaftEvent, Role } from '../../src-shared/raft-types.js';
 import type { MemberInfo } from '../node/client-backend.js';
 import { startNode, type RunningNode } from '../node/node-server.js';
 import type { Ready } from '../raft/raft.js';
-import type { NodeSettings } from '../node/raft-node.js';
+import type { NodeSettings, RaftNode } from '../node/raft-node.js';
 
 // ------------------------------------------------------------------ messages with the supervisor
 
@@ -31,6 +32,8 @@ export interface WorkerInit {
   stateEveryMs: number;
   /** Coalescing window for the batches sent to the supervisor. */
   batchMs: number;
+  /** Start in step mode (RaftNode.setManual). */
+  manual?: { seed?: number };
 }
 
 /** A Message reduced to what the window draws (ids, not names: the supervisor maps them). */
@@ -45,6 +48,28 @@ export interface WireMessage {
   commit?: number;
   reject?: boolean;
   snapshot?: number;
+}
+
+/** A message Raft emitted in step mode, held for the supervisor (see RaftNode.setManual). */
+export interface HeldReport {
+  /** Real time when the node emitted it. */
+  at: number;
+  /** The whole message: delivering it steps exactly this into the target. */
+  m: Message;
+  /** What the step view shows of it (ids, not names). */
+  s: WireMessage & {
+    /** MsgApp: its entries (the first HELD_ENTRIES_SHOWN; `entries` counts them all). */
+    entryDetails?: LogEntrySummary[];
+    /** MsgVote / MsgPreVote: the candidate's last log index and term. */
+    candidate?: { lastIndex: number; lastTerm: number };
+  };
+}
+
+/** The answer to a step call: the Raft events of the Readies it caused on that node. */
+export interface StepReply {
+  events: RaftEvent[];
+  /** The node's commit index before the step (to tell a commit that advanced). */
+  commitBefore: number;
 }
 
 export interface WorkerNodeState {
@@ -75,7 +100,17 @@ export type WorkerCall =
   | { op: 'addMember'; peerURL: string }
   | { op: 'removeMember'; id: string }
   | { op: 'transferLeader'; to: string }
-  | { op: 'kv'; method: KvMethod; key: string; value?: string; query?: Record<string, string> };
+  | { op: 'kv'; method: KvMethod; key: string; value?: string; query?: Record<string, string> }
+  | StepCall;
+
+/**
+ * Step mode. Answered synchronously, after the node's Ready loop has run and everything it
+ * caused (batch of events and state, then any held messages) has been posted.
+ */
+export type StepCall =
+  | { op: 'setManual'; on: boolean; seed?: number }
+  | { op: 'deliver'; msgs: Message[] }
+  | { op: 'tick' };
 
 export type ToWorker =
   | { t: 'setClock'; offsetMs?: number; rate?: number }
@@ -90,7 +125,9 @@ export type FromWorker =
   | { t: 'started'; id: string; clusterId: string; clientURLs: string[]; peerURLs: string[] }
   | { t: 'start-failed'; error: string }
   | { t: 'batch'; items: WorkerItem[] }
-  | { t: 'reply'; id: number; ok: true; result: AddMemberReply | KvResult | undefined }
+  /** Step mode: messages the node's Raft emitted, in order, instead of sending them. */
+  | { t: 'held'; held: HeldReport[] }
+  | { t: 'reply'; id: number; ok: true; result: AddMemberReply | KvResult | StepReply | undefined }
   | { t: 'reply'; id: number; ok: false; error: string }
   /** The node learned it was removed from the cluster and shut itself down. */
   | { t: 'removed' }
@@ -137,6 +174,33 @@ export function summarizeMessage(m: Message): WireMessage {
   return w;
 }
 
+const HELD_ENTRIES_SHOWN = 32;
+
+export function summarizeHeld(m: Message): HeldReport['s'] {
+  const s: HeldReport['s'] = summarizeMessage(m);
+  if (m.type === 'MsgApp' && m.entries?.length) {
+    s.entryDetails = m.entries.slice(0, HELD_ENTRIES_SHOWN).map((e) => ({ index: e.index, term: e.term, type: e.type, data: summarizeEntryData(e.type, e.data) }));
+  }
+  if (m.type === 'MsgVote' || m.type === 'MsgPreVote') s.candidate = { lastIndex: m.index ?? 0, lastTerm: m.logTerm ?? 0 };
+  return s;
+}
+
+function stepCall(node: RaftNode, c: StepCall): StepReply | undefined {
+  switch (c.op) {
+    case 'setManual':
+      node.setManual(c.on, { seed: c.seed });
+      return undefined;
+    case 'deliver': {
+      const commitBefore = node.raftView().log.committed;
+      return { events: node.deliver(c.msgs), commitBefore };
+    }
+    case 'tick': {
+      const commitBefore = node.raftView().log.committed;
+      return { events: node.tickOnce(), commitBefore };
+    }
+  }
+}
+
 // ------------------------------------------------------------------ the worker
 
 async function kvRequest(base: string, c: Extract<WorkerCall, { op: 'kv' }>): Promise<KvResult> {
@@ -169,6 +233,9 @@ async function runWorker(): Promise<void> {
   let running: RunningNode | undefined;
   let lastState = '';
   let killed = false;
+  // Step mode: messages held by the node, posted after the batch of the same Readies.
+  let held: HeldReport[] = [];
+  let stepping = false;
 
   const flush = () => {
     clearTimeout(flushTimer);
@@ -207,6 +274,34 @@ async function runWorker(): Promise<void> {
     clearInterval(stateTimer);
     void Promise.resolve(running?.abort()).finally(() => post({ t: 'killed' }));
   };
+  const postHeld = () => {
+    if (killed || held.length === 0) return;
+    // The Raft events and state of the Readies that emitted them go first.
+    flush();
+    post({ t: 'held', held });
+    held = [];
+  };
+  const onHeld = (msgs: Message[]) => {
+    const at = Date.now();
+    for (const m of msgs) held.push({ at, m, s: summarizeHeld(m) });
+    // Outside a step call (a client request, a message from the wire): report on the next turn.
+    if (!stepping) setImmediate(postHeld);
+  };
+  const answerStep = (node: RaftNode, id: number, c: StepCall) => {
+    let reply: FromWorker;
+    stepping = true;
+    try {
+      reply = { t: 'reply', id, ok: true, result: stepCall(node, c) };
+    } catch (err) {
+      reply = { t: 'reply', id, ok: false, error: err instanceof Error ? err.message : String(err) };
+    } finally {
+      stepping = false;
+    }
+    // Everything the step caused reaches the supervisor before the answer that it is done.
+    flush();
+    postHeld();
+    post(reply);
+  };
 
   // Listen first: a kill may come while the node is still starting.
   port.on('message', (m: ToWorker) => {
@@ -236,6 +331,10 @@ async function runWorker(): Promise<void> {
         for (const id of m.ids) cuts.add(id);
         break;
       case 'call': {
+        if (r && (m.call.op === 'setManual' || m.call.op === 'deliver' || m.call.op === 'tick')) {
+          answerStep(r.node, m.id, m.call);
+          break;
+        }
         const answer = r ? call(r, m.call) : Promise.reject(new Error('the node is not running yet'));
         answer.then(
           (result) => killed || post({ t: 'reply', id: m.id, ok: true, result }),
@@ -248,7 +347,7 @@ async function runWorker(): Promise<void> {
 
   let r: RunningNode;
   try {
-    r = await startNode({ ...init.settings, isLinkCut: (peer) => cuts.has(peer) }, log);
+    r = await startNode({ ...init.settings, isLinkCut: (peer) => cuts.has(peer), manual: init.manual, onHeld }, log);
   } catch (err) {
     if (killed) return;
     // Lines logged while failing explain why; send them before the verdict.
@@ -264,6 +363,8 @@ async function runWorker(): Promise<void> {
   applyClock(r, init.clock);
   // Every message the node really sent (a cut link sends nothing).
   r.node.on('ready', (rd: Ready) => {
+    // Held in step mode: the supervisor reports those when it delivers them.
+    if (r.node.isManual) return;
     const at = Date.now();
     for (const m of rd.messages) if (!cuts.has(m.to)) queue({ k: 'msg', at, m: summarizeMessage(m) });
   });
@@ -289,7 +390,7 @@ function applyClock(r: RunningNode, c: { offsetMs?: number; rate?: number }): vo
   if (c.offsetMs !== undefined) r.node.clock.setOffset(c.offsetMs);
 }
 
-async function call(r: RunningNode, c: WorkerCall): Promise<AddMemberReply | KvResult | undefined> {
+async function call(r: RunningNode, c: WorkerCall): Promise<AddMemberReply | KvResult | StepReply | undefined> {
   switch (c.op) {
     case 'addMember': {
       const member = await r.node.addMember([c.peerURL]);
@@ -303,6 +404,10 @@ async function call(r: RunningNode, c: WorkerCall): Promise<AddMemberReply | KvR
       return undefined;
     case 'kv':
       return kvRequest(r.clientURLs[0], c);
+    case 'setManual':
+    case 'deliver':
+    case 'tick':
+      return stepCall(r.node, c);
   }
 }
 

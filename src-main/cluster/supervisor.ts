@@ -19,6 +19,7 @@ import type {
 import { memberId } from '../node/ids.js';
 import { formatLogLine, type LogLevel } from '../node/log.js';
 import type { AddMemberReply, FromWorker, ToWorker, WorkerCall, WorkerInit, WorkerItem, WorkerNodeState } from './node-worker.js';
+import { StepController } from './step-controller.js';
 
 export interface SupervisorOptions {
   /** Session folder (kept on stop). Default: a new temp folder, removed on stop. */
@@ -70,6 +71,15 @@ export class Supervisor extends EventEmitter {
   /** The last Raft events and log lines, for windows that connect late (see greeting). */
   private recent: ServerEvent[] = [];
   private stopped = false;
+  /** Step mode: the cluster's clock and network while it is on (step-controller.ts). */
+  private readonly step = new StepController({
+    nodes: () => [...this.nodes.values()].map((r) => ({ name: r.name, id: r.id, status: r.status, running: r.worker !== undefined })),
+    call: (name, c) => this.call(this.node(name), c),
+    isCut: (a, b) => this.cuts.has([a, b].sort().join('|')),
+    nameOf: (id) => this.nameOf(id),
+    queue: (e) => this.queue(e),
+    changed: () => this.markDirty(),
+  });
 
   constructor(options: SupervisorOptions = {}) {
     super();
@@ -91,6 +101,11 @@ export class Supervisor extends EventEmitter {
   /** Start a fresh cluster of `size` nodes (replacing any current one); resolves once all serve. */
   async start(size = 3): Promise<void> {
     await this.execute({ type: 'startCluster', size });
+  }
+
+  /** etcd's --heartbeat-interval and --election-timeout of this cluster's nodes, ms. */
+  get timing(): { heartbeatMs: number; electionMs: number } {
+    return { heartbeatMs: this.opts.heartbeatMs, electionMs: this.opts.electionMs };
   }
 
   /** Run a command and report the outcome as an `ack` or `error` event with the request's id. */
@@ -166,6 +181,13 @@ export class Supervisor extends EventEmitter {
         const { method, key, value, query } = cmd;
         return (await this.call(rec, { op: 'kv', method, key, value, query })) as KvResult;
       }
+      case 'stepMode':
+      case 'stepDeliver':
+      case 'stepDrop':
+      case 'stepDeliverAll':
+      case 'stepTick':
+      case 'stepRunUntil':
+        return this.step.execute(cmd);
       default:
         throw new Error(`${cmd.type}: not a command for the local cluster`);
     }
@@ -181,6 +203,7 @@ export class Supervisor extends EventEmitter {
         const [a, b] = k.split('|');
         return { a, b };
       }),
+      step: this.step.view(),
     };
   }
 
@@ -203,6 +226,7 @@ export class Supervisor extends EventEmitter {
     await this.stopNodes();
     this.nodes = new Map();
     this.cuts.clear();
+    this.step.reset();
     this.recent = [];
     const gen = ++this.generation;
     const dir = path.join(this.dir, `cluster-${gen}`);
@@ -326,6 +350,7 @@ export class Supervisor extends EventEmitter {
       logTail: this.opts.logTail,
       stateEveryMs: 100,
       batchMs: this.opts.flushMs,
+      manual: this.step.spawnManual(rec.name),
     };
     // execArgv [] : not the parent's flags (tsx's, vitest's); the entry registers tsx itself.
     const w = new Worker(workerEntry(), { workerData: init, execArgv: [] });
@@ -348,6 +373,7 @@ export class Supervisor extends EventEmitter {
             rec.status = 'alive';
             this.syncCuts();
             this.markDirty();
+            this.step.onStarted(rec.name);
             settle();
             break;
           case 'start-failed':
@@ -358,6 +384,9 @@ export class Supervisor extends EventEmitter {
             break;
           case 'batch':
             this.onItems(rec, m.items);
+            break;
+          case 'held':
+            this.step.onHeld(m.held);
             break;
           case 'reply': {
             const c = rec.calls.get(m.id);

@@ -5,6 +5,8 @@
 // The loop: inputs (ticks, peer messages, client proposals) only mark the node dirty; one
 // processReady() per event-loop turn then persists (fsync) everything the core asks for in a
 // single transaction, sends, applies and advances. Many clients share one fsync that way.
+// In manual (step) mode the clock stops driving Raft and sent messages are handed out instead
+// of going on the wire: whoever steps the cluster ticks and delivers (setManual).
 
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
@@ -14,6 +16,7 @@ import { bootstrapState, ProposalDropped, Raft, type Ready } from '../raft/raft.
 import { RaftStorage } from '../storage/raft-storage.js';
 import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo, type RaftStatus } from './client-backend.js';
 import { NodeClock, startTicker } from './clock.js';
+import { seededRandom } from '../sim/rng.js';
 import { clusterId as computeClusterId, memberId as computeMemberId } from './ids.js';
 import { embed, etcdmain, etcdserver, goDuration, membership, raft as raftLog, type LogLevel, type LogMsg } from './log.js';
 import { PeerTransport, type PeerStats } from './peer-transport.js';
@@ -42,6 +45,13 @@ export interface NodeSettings {
   strictReconfigCheck?: boolean;
   /** Links cut on purpose by the app (peer member id → cut?); see PeerTransportOptions.isLinkCut. */
   isLinkCut?: (peer: string) => boolean;
+  /** Start in manual (step) mode, with a seeded election-timeout source: see setManual. */
+  manual?: { seed?: number };
+  /**
+   * Manual mode: where the peer messages Raft emits go instead of the transport. Given here
+   * (not as an event) so that nothing emitted while start() runs is missed. Default: a 'held' event.
+   */
+  onHeld?: (msgs: Message[]) => void;
 }
 
 /** Refused configuration or data: the message says what and where. */
@@ -75,6 +85,12 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   private publishTimer?: NodeJS.Timeout;
   private expiryTimer?: NodeJS.Timeout;
   readonly requestTimeoutMs: number;
+  /** Step mode: no ticker, no publish/expiry timers, Ready messages held (see setManual). */
+  private manual = false;
+  /** Raft reads this whenever it re-randomizes its election timeout; swapped by setManual. */
+  private random: () => number = Math.random;
+  /** Raft events of the Readies processed during deliver()/tickOnce(). */
+  private collected?: RaftEvent[];
 
   constructor(
     readonly settings: NodeSettings,
@@ -102,6 +118,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
       throw err;
     }
 
+    if (s.manual) this.setManual(true, s.manual);
     const joinPeers = new Map((JSON.parse(this.storage.getMeta('join_members') ?? '[]') as MemberInfo[]).map((m) => [m.id, m.peerURLs]));
     const stored = this.storage.load();
     if (stored.snapshot) this.sm.restore(stored.snapshot.data);
@@ -110,7 +127,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
         id: this.id,
         electionTick: Math.max(2, Math.round(s.electionMs / s.heartbeatMs)),
         heartbeatTick: 1,
-        random: Math.random,
+        random: () => this.random(),
       },
       stored,
     );
@@ -142,12 +159,25 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     for (const u of this.transport.boundURLs()) this.note(embed.listeningForPeers(new URL(u).host));
 
     this.processReady();
+    if (!this.manual) this.startTimers();
+  }
+
+  /** Real time: the clock ticks Raft, and the publish and TTL timers run. */
+  private startTimers(): void {
+    const s = this.settings;
     this.stopTicker = startTicker(this.clock, s.heartbeatMs, () => {
       this.raft.tick();
       this.schedule();
     });
     this.publishTimer = setInterval(() => this.maybePublish(), Math.max(100, s.heartbeatMs * 2));
     this.expiryTimer = setInterval(() => this.expireKeys(), 500);
+  }
+
+  private stopTimers(): void {
+    this.stopTicker();
+    this.stopTicker = () => {};
+    clearInterval(this.publishTimer);
+    clearInterval(this.expiryTimer);
   }
 
   /**
@@ -308,8 +338,10 @@ export class RaftNode extends EventEmitter implements ClientBackend {
       // Durable first: nothing is sent (no ack, no vote) before it is on disk.
       this.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
       for (const m of rd.messages) if (m.type === 'MsgApp') this.counts.sendApp++;
-      this.transport.send(rd.messages);
+      if (!this.manual) this.transport.send(rd.messages);
+      else if (rd.messages.length > 0) this.hold(rd.messages);
       this.emit('ready', rd);
+      this.collected?.push(...rd.events);
       this.applyReady(rd);
       for (const e of rd.events) this.onRaftEvent(e);
       this.noteLeader();
@@ -632,6 +664,74 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     } catch {
       return false;
     }
+  }
+
+  // ------------------------------------------------------------------ step mode
+
+  /**
+   * Manual (step) mode. On: the ticker and the publish and TTL-expiry timers stop; time moves
+   * only by tickOnce(), and the peer messages of each Ready go to settings.onHeld (else a
+   * 'held' event) instead of the transport, after being persisted as always. `seed` swaps the
+   * election timeout's random source for a seeded PRNG, from its next re-randomization on (the
+   * timeout already drawn for this term stays). Off: real time and Math.random again.
+   * Messages already on the wire keep arriving, and client requests still propose: both are
+   * inputs the stepper does not control.
+   */
+  setManual(on: boolean, opts: { seed?: number } = {}): void {
+    if (on && opts.seed !== undefined) this.random = seededRandom(opts.seed);
+    if (!on) this.random = Math.random;
+    if (on === this.manual) return;
+    this.manual = on;
+    // Before start() (settings.manual) there is nothing to pause: start() reads `manual`.
+    if (!this.raft || this.stopped) return;
+    if (on) this.stopTimers();
+    else {
+      this.startTimers();
+      this.schedule();
+    }
+  }
+
+  get isManual(): boolean {
+    return this.manual;
+  }
+
+  /**
+   * Steps peer messages in, as the transport would hand them over, and processes the Ready
+   * loop synchronously: when this returns, everything they caused is persisted and any answer
+   * emitted. Returns the Raft events of that processing.
+   */
+  deliver(msgs: Message[]): RaftEvent[] {
+    if (this.stopped) throw new Error('the node is stopped');
+    for (const m of msgs) {
+      if (m.type === 'MsgApp') this.counts.recvApp++;
+      this.raft.step(m);
+    }
+    return this.processNow();
+  }
+
+  /** One tick of the node's clock, processed synchronously like deliver(). */
+  tickOnce(): RaftEvent[] {
+    if (this.stopped) throw new Error('the node is stopped');
+    this.raft.tick();
+    // The publish timer is paused: in step mode a node publishes on the tick after it learns a leader.
+    if (this.manual) this.maybePublish();
+    return this.processNow();
+  }
+
+  private processNow(): RaftEvent[] {
+    const events: RaftEvent[] = [];
+    this.collected = events;
+    try {
+      this.processReady();
+    } finally {
+      this.collected = undefined;
+    }
+    return events;
+  }
+
+  private hold(msgs: Message[]): void {
+    if (this.settings.onHeld) this.settings.onHeld(msgs);
+    else this.emit('held', msgs);
   }
 
   // ------------------------------------------------------------------ for the app and tests

@@ -51,6 +51,8 @@ describe('trace records', () => {
       { seq: 8, at: 16, kind: 'held', msgId: 4, message: { from: 'n1', to: 'n2', msgType: 'MsgApp', term: 2, index: 3, logTerm: 2, entries: 1, commit: 3 } },
       { seq: 9, at: 17, kind: 'delivered', msgId: 4, message: { from: 'n1', to: 'n2', msgType: 'MsgApp', term: 2 } },
       { seq: 10, at: 18, kind: 'client', node: 'n1', method: 'PUT', path: '/v2/keys/a', status: 201, ms: 3.5 },
+      // Seen on an attached cluster: recorded like everything else.
+      { seq: 11, at: 19, kind: 'event', event: { type: 'attach', at: 19, event: { type: 'leaderChanged', at: 19, to: 'a1', toName: 'e1', term: 3 } } },
     ];
     records.forEach((r, i) => expect(parseTraceRecord(line(r), i + 2)).toEqual(r));
   });
@@ -73,6 +75,14 @@ describe('trace records', () => {
     expect(entryOfEvent({ type: 'ack', id: 'w1', result: { status: 201, body: {} } })).toEqual({ kind: 'result', id: 'w1', ok: true, result: { status: 201, body: {} } });
     expect(entryOfEvent({ type: 'error', id: 'w2', message: 'no' })).toEqual({ kind: 'result', id: 'w2', ok: false, error: 'no' });
     expect(entryOfEvent({ type: 'error', message: 'n1 exited' })).toEqual({ kind: 'event', event: { type: 'error', message: 'n1 exited' } });
+  });
+
+  it("records step mode's message fates as held / delivered / dropped records that read back", () => {
+    const message = { id: 7, from: 'n2', to: 'n1', msgType: 'MsgVote' as const, term: 3, index: 5, logTerm: 2, candidate: { lastIndex: 5, lastTerm: 2 } };
+    const dropped = entryOfEvent({ type: 'step', fate: 'dropped', message, at: 40, reason: 'cut' });
+    expect(dropped).toEqual({ kind: 'dropped', at: 40, msgId: 7, message: { from: 'n2', to: 'n1', msgType: 'MsgVote', term: 3, index: 5, logTerm: 2, candidate: { lastIndex: 5, lastTerm: 2 } }, reason: 'cut' });
+    const rec = { seq: 3, ...dropped };
+    expect(parseTraceRecord(JSON.stringify(rec), 4)).toEqual(rec);
   });
 });
 
