@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, printed as figures (speed lives here, not in tests).
 import { benchCluster } from './cluster-bench.js';
 import { benchRaft } from './raft-bench.js';
+import { benchRenderer } from './renderer-bench.js';
 import { benchStorage } from './storage-bench.js';
 import { runTraceBench } from './trace-bench.js';
 
@@ -11,6 +12,7 @@ const benches: Record<string, (p: typeof print) => Promise<void>> = {
   storage: benchStorage,
   cluster: benchCluster,
   trace: () => runTraceBench(),
+  renderer: benchRenderer,
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;

@@ -6,6 +6,7 @@ import { NodeStartError } from './node/raft-node.js';
 import { startNode } from './node/node-server.js';
 import { StorageError } from './storage/raft-storage.js';
 import { attachMain } from './attach/cli.js';
+import { runMain } from './scenario/run-scenario.js';
 
 const VERSION = '3.4.0-raftlab';
 const RAFT_LEVEL: Record<string, RaftLogLevel> = { I: 'INFO', N: 'INFO', W: 'WARN', E: 'ERROR', C: 'FATAL', D: 'DEBUG' };
@@ -92,13 +93,15 @@ async function attachWeb(argv: string[]): Promise<number> {
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   node: runNode,
   attach: (argv) => (argv.includes('--web') ? attachWeb(argv) : attachMain(argv)),
+  run: runMain,
 };
 if (!command || !commands[command]) {
   process.stderr.write(
     'usage: raftlab <command>\n' +
       '  node [etcd flags]        run a raftlab node, configured like an etcd 3.4 member\n' +
       '  attach URL[,URL...]      watch a running etcd (or raftlab) cluster through its client URLs\n' +
-      '  attach --web URL...      the same in the window (browser mode)\n',
+      '  attach --web URL...      the same in the window (browser mode)\n' +
+      '  run SCENARIO.json        play a scenario headless [--trace OUT.jsonl] [--chrome OUT.json]\n',
   );
   process.exit(command ? 2 : 0);
 }

@@ -3,9 +3,13 @@
 // source; `attach` and `detach` switch it, and the window then gets the new source's greeting.
 
 import { EventEmitter } from 'node:events';
-import type { CommandRequest, ServerEvent } from '../../src-shared/protocol.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CommandRequest, ExportTraceResult, ServerEvent, TraceExportFormat } from '../../src-shared/protocol.js';
 import { AttachedSource } from '../attach/attached-source.js';
 import type { Supervisor } from '../cluster/supervisor.js';
+import { exportChromeTrace } from '../trace/chrome-trace.js';
+import { TraceWriter } from '../trace/trace-writer.js';
 
 /** What a window is served from: the Supervisor itself, an attached cluster, or a WindowCore. */
 export interface WindowSource {
@@ -13,17 +17,60 @@ export interface WindowSource {
   off(event: 'events', listener: (batch: ServerEvent[]) => void): unknown;
   greeting(): ServerEvent[];
   handle(req: CommandRequest): Promise<void>;
+  /** The session trace as a file (WindowCore records one; a bare Supervisor does not). */
+  exportTrace?(format: TraceExportFormat): Promise<ExportTraceResult>;
+}
+
+export interface WindowCoreOptions {
+  /** Where exportTrace writes its files (default: the session folder). */
+  exportDir?: string;
 }
 
 export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
   private current: WindowSource;
   private attached?: AttachedSource;
-  private readonly relay = (batch: ServerEvent[]) => this.emit('events', batch);
+  private trace?: TraceWriter;
+  private readonly relay = (batch: ServerEvent[]) => this.out(batch);
 
-  constructor(readonly supervisor: Supervisor) {
+  constructor(
+    readonly supervisor: Supervisor,
+    private readonly options: WindowCoreOptions = {},
+  ) {
     super();
     this.current = supervisor;
     supervisor.on('events', this.relay);
+  }
+
+  /**
+   * Records the session from now on into `file` (JSONL, see docs/trace-format.md): every event
+   * the window is sent and every command it gives. Start it before the cluster, so the first
+   * election is in it.
+   */
+  async record(file: string): Promise<void> {
+    const snap = this.supervisor.snapshot();
+    this.trace = await TraceWriter.create(file, {
+      nodes: snap.nodes.map((n) => n.name),
+      settings: this.supervisor.timing,
+      source: 'local',
+      onError: (err) => this.emit('events', [{ type: 'error', message: `the session trace cannot be written: ${err.message}` }]),
+    });
+  }
+
+  /** The session trace so far as a file of that format; its path and size. */
+  async exportTrace(format: TraceExportFormat): Promise<ExportTraceResult> {
+    const trace = this.trace;
+    if (!trace) throw new Error('this session is not being recorded');
+    await trace.flush();
+    const dir = this.options.exportDir ?? path.dirname(trace.file);
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+    if (format === 'jsonl') {
+      const out = path.join(dir, `raftlab-session-${stamp}.jsonl`);
+      if (path.resolve(out) !== path.resolve(trace.file)) await fs.promises.copyFile(trace.file, out);
+      return { path: out, bytes: (await fs.promises.stat(out)).size };
+    }
+    const out = path.join(dir, `raftlab-session-${stamp}.chrome.json`);
+    const { bytes } = await exportChromeTrace(trace.file, out);
+    return { path: out, bytes };
   }
 
   greeting(): ServerEvent[] {
@@ -32,6 +79,15 @@ export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
 
   async handle(req: CommandRequest): Promise<void> {
     const { cmd } = req;
+    this.trace?.action(req);
+    if (cmd.type === 'exportTrace') {
+      try {
+        this.out([{ type: 'ack', id: req.id, result: await this.exportTrace(cmd.format) }]);
+      } catch (err) {
+        this.out([{ type: 'error', id: req.id, message: err instanceof Error ? err.message : String(err) }]);
+      }
+      return;
+    }
     if (cmd.type !== 'attach' && cmd.type !== 'detach') return this.current.handle(req);
     try {
       if (cmd.type === 'attach') {
@@ -43,21 +99,28 @@ export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
         this.switchTo(this.supervisor);
         await this.dropAttached();
       }
-      this.emit('events', [...this.current.greeting(), { type: 'ack', id: req.id }]);
+      this.out([...this.current.greeting(), { type: 'ack', id: req.id }]);
     } catch (err) {
-      this.emit('events', [{ type: 'error', id: req.id, message: err instanceof Error ? err.message : String(err) }]);
+      this.out([{ type: 'error', id: req.id, message: err instanceof Error ? err.message : String(err) }]);
     }
   }
 
   async stop(): Promise<void> {
     this.supervisor.off('events', this.relay);
     await this.dropAttached();
+    await this.trace?.close().catch(() => {});
   }
 
   private switchTo(next: WindowSource): void {
     this.current.off('events', this.relay);
     this.current = next;
     next.on('events', this.relay);
+  }
+
+  /** Every batch the window gets goes into the trace too. */
+  private out(batch: ServerEvent[]): void {
+    this.trace?.events(batch);
+    this.emit('events', batch);
   }
 
   private async dropAttached(): Promise<void> {

@@ -24,6 +24,7 @@ export interface ElectronMain {
     quit(): void;
     exit(code?: number): void;
     getVersion(): string;
+    getPath(name: 'downloads' | 'userData' | 'temp'): string;
   };
   BrowserWindow: new (options: {
     width: number;

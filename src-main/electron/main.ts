@@ -30,8 +30,11 @@ session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) 
 
 const size = Number(process.env.RAFTLAB_NODES ?? 3);
 const supervisor = new Supervisor();
+// Recording starts before the cluster, so the first election is in the trace; exports go to
+// the user's Downloads folder (the session folder is removed on quit).
+const core = new WindowCore(supervisor, { exportDir: app.getPath('downloads') });
+await core.record(path.join(supervisor.dir, 'session.trace.jsonl'));
 await supervisor.start(size);
-const core = new WindowCore(supervisor);
 
 const win = new BrowserWindow({
   width: 1400,

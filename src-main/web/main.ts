@@ -2,6 +2,7 @@
 // `npm run web`, and what `npm start` falls back to where Electron cannot run.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WindowCore } from '../app/window-core.js';
 import { Supervisor } from '../cluster/supervisor.js';
@@ -9,12 +10,14 @@ import { startWebServer } from './web-server.js';
 
 const size = Number(process.env.RAFTLAB_NODES ?? 3);
 const supervisor = new Supervisor();
+// Recording starts before the cluster, so the first election is in the trace.
+const core = new WindowCore(supervisor);
+await core.record(path.join(supervisor.dir, 'session.trace.jsonl'));
 await supervisor.start(size);
 // The built Svelte window (scripts/build-renderer.mjs); without it, the built-in plain page.
 const rendererDir = fileURLToPath(new URL('../../out/renderer', import.meta.url));
 const staticDir = fs.existsSync(`${rendererDir}/index.html`) ? rendererDir : undefined;
 if (!staticDir) console.log('raftlab: out/renderer is not built (node scripts/build-renderer.mjs); serving the plain page');
-const core = new WindowCore(supervisor);
 const web = await startWebServer({ core, port: Number(process.env.RAFTLAB_PORT ?? 0), staticDir });
 // `raftlab attach --web URL...` (or RAFTLAB_ATTACH=URL,URL): open on that cluster instead.
 const attach = (process.env.RAFTLAB_ATTACH ?? '').split(',').map((u) => u.trim()).filter(Boolean);

@@ -46,7 +46,35 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   const token = randomBytes(24).toString('hex');
   let origins: Set<string> = new Set();
 
-  const server = http.createServer((req, res) => serve(req, res, opts.staticDir));
+  const server = http.createServer((req, res) => {
+    if (req.url?.startsWith('/export/')) void exportTrace(req, res);
+    else serve(req, res, opts.staticDir);
+  });
+
+  /**
+   * GET /export/session.jsonl or /export/session.chrome.json ?token=: the session trace as a
+   * download. The token guards it like the bridge (a trace holds everything the user did).
+   */
+  async function exportTrace(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const given = Buffer.from(url.searchParams.get('token') ?? '');
+    const format = url.pathname === '/export/session.jsonl' ? 'jsonl' : url.pathname === '/export/session.chrome.json' ? 'chrome' : undefined;
+    const headers = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' };
+    if (given.length !== token.length || !timingSafeEqual(given, Buffer.from(token))) return void res.writeHead(403, headers).end();
+    if (!format || req.method !== 'GET' || !opts.core.exportTrace) return void res.writeHead(404, headers).end('not found\n');
+    try {
+      const { path: file, bytes } = await opts.core.exportTrace(format);
+      res.writeHead(200, {
+        ...headers,
+        'Content-Type': format === 'jsonl' ? 'application/x-ndjson' : 'application/json',
+        'Content-Length': bytes,
+        'Content-Disposition': `attachment; filename="${path.basename(file)}"`,
+      });
+      fs.createReadStream(file).pipe(res);
+    } catch (err) {
+      res.writeHead(500, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }).end(`${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  }
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {

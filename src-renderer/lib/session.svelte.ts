@@ -69,15 +69,34 @@ export class Session {
   /** performance.now() of each node's last election-timer reset. */
   timerResets = new Map<string, number>();
   /** Counters for the renderer bench and tests. */
-  stats = { batches: 0, events: 0, messages: 0 };
+  stats = { batches: 0, events: 0, messages: 0, byLink: {} as Record<string, number> };
 
   private seq = 0;
   private reqSeq = 0;
   private waiting = new Map<string, { resolve: (r: CommandResult) => void; reject: (e: Error) => void }>();
   private nameById = new Map<string, string>();
 
-  constructor(private readonly bridge: RaftlabBridge) {
+  /** A replayed trace: nothing can be sent, the views only show what was recorded. */
+  readonly replay: boolean;
+
+  constructor(
+    private readonly bridge: RaftlabBridge,
+    options: { replay?: boolean } = {},
+  ) {
+    this.replay = options.replay ?? false;
     bridge.onEvents((batch) => this.ingest(batch));
+  }
+
+  /** Forget everything shown (a replay seeks by starting over from a checkpoint). */
+  reset(): void {
+    this.cluster = null;
+    this.timeline = [];
+    this.logLines = [];
+    this.clockWarnings = {};
+    this.flights = [];
+    this.timerResets.clear();
+    this.status = '';
+    this.stats = { batches: 0, events: 0, messages: 0, byLink: {} };
   }
 
   get kind(): 'electron' | 'browser' {
@@ -86,6 +105,7 @@ export class Session {
 
   /** Sends a command; resolves with its result or rejects with the supervisor's message. */
   send(cmd: Command): Promise<CommandResult> {
+    if (this.replay) return Promise.reject(new Error('this is a replayed trace: the cluster it shows is not running'));
     const id = `w${++this.reqSeq}`;
     this.note('action', '', describeCommand(cmd), 'minor');
     return new Promise((resolve, reject) => {
@@ -119,6 +139,7 @@ export class Session {
           break;
         case 'message':
           this.stats.messages++;
+          this.stats.byLink[`${e.from}>${e.to}`] = (this.stats.byLink[`${e.from}>${e.to}`] ?? 0) + 1;
           this.addFlight(e, now);
           break;
         case 'raft': {
@@ -167,8 +188,8 @@ export class Session {
   }
 
   /** Adds a line of the user's own doing to the timeline (and the status line if major). */
-  note(kind: TimelineKind, node: string, text: string, weight: Weight): void {
-    this.timeline = [...this.timeline, { seq: ++this.seq, at: Date.now(), node, kind, text, weight }].slice(-TIMELINE_MAX);
+  note(kind: TimelineKind, node: string, text: string, weight: Weight, at = Date.now()): void {
+    this.timeline = [...this.timeline, { seq: ++this.seq, at, node, kind, text, weight }].slice(-TIMELINE_MAX);
     if (weight === 'major') this.status = text;
   }
 

@@ -3,6 +3,8 @@
 // to be ours are disabled with the reason, a put through the KV console shows up as a watched
 // key change, and detach returns to the local cluster. Screenshot in test-results/.
 import fs from 'node:fs';
+import path from 'node:path';
+import { readTraceFile } from '../../src-main/trace/trace-reader.js';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -11,6 +13,7 @@ import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { startWebServer, type WebServer } from '../../src-main/web/web-server.js';
 import { buildRenderer } from '../../scripts/build-renderer.mjs';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
+import { ProcessCluster } from '../helpers/processes.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ready = fs.existsSync(CHROMIUM) && fs.existsSync(ETCD_BIN);
@@ -34,6 +37,7 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
     supervisor = new Supervisor();
     await supervisor.start(1);
     core = new WindowCore(supervisor);
+    await core.record(path.join(supervisor.dir, 'session.trace.jsonl'));
     web = await startWebServer({ core, staticDir: fileURLToPath(new URL('../../out/renderer', import.meta.url)) });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -76,6 +80,32 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
     await expect.poll(() => page.locator('.timeline li', { hasText: '/attached/hello = etcd' }).count(), { timeout: 10_000 }).toBe(1);
     fs.mkdirSync('test-results', { recursive: true });
     await page.screenshot({ path: 'test-results/window-attached-etcd.png' });
+    // What was observed is in the session trace, like a local cluster's events.
+    const trace = await readTraceFile((await core.exportTrace('jsonl')).path);
+    const seen = trace.records.filter((r) => r.kind === 'event' && r.event.type === 'attach').map((r) => (r as { event: { event: { type: string; key?: string } } }).event.event);
+    expect(seen.some((e) => e.type === 'keyChanged' && e.key === '/attached/hello')).toBe(true);
+    expect(trace.records.some((r) => r.kind === 'event' && r.event.type === 'cluster' && r.event.cluster.attached?.members.length === 3)).toBe(true);
+  });
+
+  it('the same views attach to raftlab nodes run as plain processes (the path is API-only)', async () => {
+    const nodes = await ProcessCluster.create(3);
+    try {
+      for (const n of ['n1', 'n2', 'n3']) nodes.start(n, {}, ['--name', n, '--initial-cluster', nodes.initialCluster(3), '--initial-cluster-state', 'new']);
+      await nodes.leader();
+      await page.locator('[data-attached]').getByRole('button', { name: 'Detach' }).click();
+      await page.getByRole('button', { name: 'Attach to a cluster…' }).click();
+      await page.getByLabel('Client URLs to attach to').fill(nodes.spec('n2').clientURL);
+      await page.getByRole('button', { name: 'Attach', exact: true }).click();
+      await expect.poll(() => page.locator('[data-node][data-status="alive"]').count(), { timeout: 20_000 }).toBe(3);
+      await expect.poll(() => page.locator('[data-node][data-role="leader"]').count(), { timeout: 20_000 }).toBe(1);
+      const leader = (await page.locator('[data-node][data-role="leader"]').getAttribute('data-node'))!;
+      await page.locator(`[data-node="${leader}"]`).click();
+      // v2 is all a raftlab node serves: the panel says what cannot be seen through it.
+      await expect.poll(() => page.locator(`[data-endpoint="${leader}"]`).textContent(), { timeout: 5_000 }).toContain('not visible');
+      await page.screenshot({ path: 'test-results/window-attached-raftlab.png' });
+    } finally {
+      await nodes.destroy();
+    }
   });
 
   it('detach returns to the local cluster', async () => {

@@ -2,13 +2,16 @@
 // Chromium (driven by playwright-core; never a downloaded browser). Every step acts through
 // the page and waits for what the real nodes then do. Screenshots go to test-results/.
 import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readTraceFile } from '../../src-main/trace/trace-reader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { startWebServer, type WebServer } from '../../src-main/web/web-server.js';
 import { WindowCore } from '../../src-main/app/window-core.js';
 import { buildRenderer } from '../../scripts/build-renderer.mjs';
+import { windowScenarios } from './window-scenarios.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = fs.existsSync(CHROMIUM);
@@ -22,6 +25,7 @@ const RENDERER = fileURLToPath(new URL('../../out/renderer', import.meta.url));
 
 describe.skipIf(!haveChromium)('browser mode in Chromium', () => {
   let supervisor: Supervisor;
+  let core: WindowCore;
   let web: WebServer;
   let browser: Browser;
   let page: Page;
@@ -30,8 +34,10 @@ describe.skipIf(!haveChromium)('browser mode in Chromium', () => {
   beforeAll(async () => {
     await buildRenderer();
     supervisor = new Supervisor();
+    core = new WindowCore(supervisor);
+    await core.record(path.join(supervisor.dir, 'session.trace.jsonl')); // as `npm start` does
     await supervisor.start(3);
-    web = await startWebServer({ core: new WindowCore(supervisor), staticDir: RENDERER });
+    web = await startWebServer({ core, staticDir: RENDERER });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -44,125 +50,50 @@ describe.skipIf(!haveChromium)('browser mode in Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await web?.close();
+    await core?.stop();
     await supervisor?.stop();
   });
 
-  const aliveLeaders = () => page.locator('[data-node][data-status="alive"][data-role="leader"]');
-  const leaderName = async () => ((await aliveLeaders().count()) === 1 ? await aliveLeaders().getAttribute('data-node') : null);
-  const waitLeader = async (not?: string) => {
-    await expect.poll(async () => {
-      const l = await leaderName();
-      return l !== null && l !== not;
-    }, { timeout: 20_000 }).toBe(true);
-    return (await leaderName())!;
-  };
-
-  it('shows the live 3-node cluster electing one leader, and says so', async () => {
-    await page.goto(web.url);
-    await expect.poll(() => page.locator('[data-node]').count(), { timeout: 20_000 }).toBe(3);
-    const leader = await waitLeader();
-    // The election happened before the page opened; the greeting replays it into the timeline.
-    await expect.poll(() => page.locator('.timeline li', { hasText: 'won the election' }).count(), { timeout: 10_000 }).toBeGreaterThan(0);
-    expect(await page.locator('[data-status-line]').textContent()).toContain(leader);
-    // Messages really flow: the heartbeats the leader sends reach the window.
-    await expect.poll(() => page.evaluate(() => (window as any).raftlabSession.stats.messages), { timeout: 5_000 }).toBeGreaterThan(5);
-    await page.screenshot({ path: `${SHOTS}/window-cluster.png` });
-  });
-
-  it('a put from the KV console is replicated to every node and committed', async () => {
-    await page.getByLabel('Operation', { exact: true }).selectOption('put');
-    await page.getByLabel('Key', { exact: true }).fill('/e2e');
-    await page.getByLabel('Value', { exact: true }).fill('replicated');
-    await page.getByRole('button', { name: 'Send' }).click();
-    await expect.poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 10_000 }).toBe('201');
-    const body = JSON.parse((await page.locator('[data-kv-status]').textContent())!.replace(/^HTTP \d+\n/, ''));
-    const index = body.node.modifiedIndex as number;
-    expect(await page.locator('.cmd').first().textContent()).toContain('curl -s -X PUT http://127.0.0.1:');
-    // The v2 store index is not the Raft index: find the Raft entry by what it carries.
-    const raftIndex = await page.evaluate(() => {
-      const s = (window as any).raftlabSession;
-      const l = s.cluster.nodes.find((n: any) => n.role === 'leader');
-      return l.log.find((e: any) => e.data.includes('/e2e=replicated'))?.index ?? 0;
+  describe('the window on a live cluster', () => {
+    beforeAll(async () => {
+      await page.goto(web.url);
     });
-    expect(index).toBeGreaterThan(0);
-    expect(raftIndex).toBeGreaterThan(0);
-    for (const n of ['n1', 'n2', 'n3']) {
-      await expect.poll(() => page.locator(`[data-cell="${n}:${raftIndex}"]`).getAttribute('data-committed'), { timeout: 10_000 }).toBe('true');
-    }
-    await page.screenshot({ path: `${SHOTS}/window-put-committed.png` });
+    windowScenarios({ page: () => page, shots: `${SHOTS}/window` });
   });
 
-  it('killing the leader with the keyboard elects another; starting it again makes it follow', async () => {
-    const first = await waitLeader();
-    await page.locator('body').click({ position: { x: 5, y: 5 } });
-    await page.keyboard.press('k');
-    const second = await waitLeader(first);
-    expect(await page.locator(`[data-node="${first}"]`).getAttribute('data-status')).toBe('killed');
-    await expect.poll(() => page.locator('.timeline li', { hasText: `You killed ${first}` }).count()).toBe(1);
-    await page.screenshot({ path: `${SHOTS}/window-new-leader.png` });
-    await select(first);
-    await page.locator(`[data-panel="${first}"]`).getByRole('button', { name: 'Start' }).click();
-    await expect.poll(() => page.locator(`[data-node="${first}"]`).getAttribute('data-status'), { timeout: 20_000 }).toBe('alive');
-    await expect.poll(() => page.locator(`[data-node="${first}"]`).getAttribute('data-role'), { timeout: 20_000 }).toBe('follower');
-    expect(await leaderName()).toBe(second);
-  });
+  it('exports the session, opens it again and scrubs the replay to the first election', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-export="jsonl"]').click()]);
+    const file = path.join(supervisor.dir, 'downloaded.jsonl');
+    await download.saveAs(file);
+    const trace = await readTraceFile(file);
+    expect(trace.header.format).toBe('raftlab-trace');
+    // Everything the user did above is in it, and the elections the nodes held.
+    expect(trace.records.some((r) => r.kind === 'action' && r.cmd.type === 'killNode')).toBe(true);
+    const won = trace.records.find((r) => r.kind === 'event' && r.event.type === 'raft' && r.event.event.kind === 'role' && r.event.event.role === 'leader')!;
+    expect(won).toBeDefined();
+    // The Perfetto export parses as Chrome's trace format.
+    const chrome = await (await fetch(new URL(`/export/session.chrome.json?token=${web.token}`, web.url))).json() as { traceEvents: { ph: string; name: string }[] };
+    expect(chrome.traceEvents.some((e) => e.ph === 'X' && /^leader term \d+$/.test(e.name))).toBe(true);
+    expect((await fetch(new URL('/export/session.jsonl?token=wrong', web.url))).status).toBe(403);
 
-  /** Clicks a node until the detail panel shows it (a click on the selected node unselects it). */
-  const select = async (name: string) => {
-    for (let i = 0; i < 2 && !(await page.locator(`[data-panel="${name}"]`).count()); i++) await page.locator(`[data-node="${name}"]`).click();
-    await page.locator(`[data-panel="${name}"]`).waitFor({ timeout: 2_000 });
-  };
-
-  /** Moves a slider the way a user's drag ends: a new value, then 'change'. */
-  const setSlider = (label: string, value: number) =>
-    page.getByLabel(label, { exact: true }).evaluate((el: HTMLInputElement, v: number) => {
+    await page.getByLabel('Trace file to replay').setInputFiles(file);
+    await page.locator('[data-replay]').waitFor({ timeout: 20_000 });
+    const scrub = (at: number) => page.getByLabel('Replay time').evaluate((el: HTMLInputElement, v: number) => {
       el.value = String(v);
       el.dispatchEvent(new Event('input', { bubbles: true }));
-      el.dispatchEvent(new Event('change', { bubbles: true }));
-    }, value);
-
-  it("skewing a node's clock by 3 s brings etcd's clock-difference warning on screen", async () => {
-    const n = (await leaderName()) === 'n3' ? 'n2' : 'n3';
-    await select(n);
-    await setSlider(`clock offset of ${n}`, 3);
-    await expect.poll(() => page.locator(`[data-node="${n}"] .clock`).textContent(), { timeout: 5_000 }).toContain('+3.0s');
-    await expect.poll(() => page.locator('[data-clock-warning]').count(), { timeout: 20_000 }).toBeGreaterThan(0);
-    const warned = await page.locator('[data-clock-warning]').first().getAttribute('data-clock-warning');
-    await select(warned!);
-    await expect.poll(() => page.locator(`[data-clock-warning-text="${warned}"]`).textContent(), { timeout: 5_000 }).toContain('clock difference');
-    await page.screenshot({ path: `${SHOTS}/window-clock-warning.png` });
-    await select(n);
-    await setSlider(`clock offset of ${n}`, 0);
-    await expect.poll(() => page.locator('[data-clock-warning]').count(), { timeout: 20_000 }).toBe(0);
-  });
-
-  it('a clicked link is cut; isolating the leader elects a new one; heal all mends every link', async () => {
-    const link = page.locator('[data-link="n1|n2"] .hit');
-    await link.click({ force: true });
-    await expect.poll(() => page.locator('[data-link="n1|n2"]').getAttribute('data-cut')).toBe('true');
-    await link.click({ force: true });
-    await expect.poll(() => page.locator('[data-link="n1|n2"]').getAttribute('data-cut')).toBe('false');
-    const old = await waitLeader();
-    await page.getByRole('button', { name: 'Isolate leader' }).click();
-    await expect.poll(() => page.locator('[data-link][data-cut="true"]').count()).toBe(2);
-    await waitLeader(old);
-    await page.screenshot({ path: `${SHOTS}/window-isolated-leader.png` });
-    await page.getByRole('button', { name: /Heal all/ }).click();
-    await expect.poll(() => page.locator('[data-link][data-cut="true"]').count()).toBe(0);
-  });
-
-  it('add member: 4 nodes with the new one caught up; remove it: 3 again', async () => {
-    await page.getByRole('button', { name: 'Add member' }).click();
-    await expect.poll(() => page.locator('[data-node]').count(), { timeout: 10_000 }).toBe(4);
-    await expect.poll(() => page.locator('[data-node="n4"]').getAttribute('data-status'), { timeout: 30_000 }).toBe('alive');
-    await expect.poll(() => page.locator('[data-log-row="n4"] [data-committed="true"]').count(), { timeout: 20_000 }).toBeGreaterThan(0);
-    await page.screenshot({ path: `${SHOTS}/window-four-members.png` });
-    await select('n4');
-    await page.locator('[data-panel="n4"]').getByRole('button', { name: 'Remove' }).click();
-    await expect.poll(() => page.locator('[data-node="n4"]').getAttribute('data-status'), { timeout: 20_000 }).toBe('removed');
-    await expect.poll(() => page.locator('[data-log-row]').count()).toBe(3);
-    await expect.poll(() => page.locator('[data-link]').count()).toBe(3);
-    await page.screenshot({ path: `${SHOTS}/window-member-removed.png` });
+    }, at);
+    // Before the first election: no leader; just after it: the leader that won, in the views.
+    await scrub(won.at - 300);
+    expect(await page.locator('[data-node][data-role="leader"][data-status="alive"]').count()).toBe(0);
+    await scrub(won.at + 50);
+    await expect.poll(() => page.locator('[data-node][data-role="leader"][data-status="alive"]').getAttribute('data-node'), { timeout: 5_000 })
+      .toBe((won as { event: { node: string } }).event.node);
+    await expect.poll(() => page.locator('.timeline li', { hasText: 'won the election' }).count()).toBeGreaterThan(0);
+    // A replay cannot act on anything.
+    expect(await page.getByRole('button', { name: 'Isolate leader' }).isDisabled()).toBe(true);
+    await page.screenshot({ path: `${SHOTS}/window-replay-election.png` });
+    await page.getByRole('button', { name: 'Back to live' }).click();
+    await expect.poll(() => page.locator('[data-replay]').count()).toBe(0);
     expect(pageErrors).toEqual([]);
   });
 });
