@@ -114,6 +114,13 @@ export function describeCommand(cmd: Command): string {
     case 'kv': return `${cmd.method} ${cmd.key} on ${cmd.name}`;
     case 'attach': return `You attached to the cluster at ${cmd.urls.join(', ')}`;
     case 'detach': return 'You went back to the local cluster';
+    case 'exportTrace': return `You exported the session trace (${cmd.format === 'chrome' ? "Chrome's format" : 'JSONL'})`;
+    case 'stepMode': return cmd.on ? `You turned step mode on${cmd.seed !== undefined ? ` (seed ${cmd.seed})` : ''}: clocks stop, messages wait` : 'You turned step mode off: real time again';
+    case 'stepDeliver': return `You delivered held message #${cmd.id}`;
+    case 'stepDrop': return `You dropped held message #${cmd.id}`;
+    case 'stepDeliverAll': return 'You delivered every held message';
+    case 'stepTick': return cmd.name ? `You advanced ${cmd.name}'s clock one tick` : "You advanced every node's clock one tick";
+    case 'stepRunUntil': return `You let it run until ${cmd.until === 'vote-granted' ? 'a vote is granted' : cmd.until === 'leader' ? 'there is a new leader' : cmd.until === 'commit' ? 'a commit' : 'an election timeout'}`;
     default: return `You sent ${(cmd as { type: string }).type}`;
   }
 }

@@ -162,6 +162,12 @@ export class Session {
           }
           break;
         }
+        case 'step':
+          if (e.fate === 'dropped') {
+            const why = e.reason === 'cut' ? 'its link is cut' : e.reason === 'down' ? `${e.message.to} is not running` : 'you dropped it';
+            items.push({ seq: ++this.seq, at: e.at, node: e.message.from, kind: 'action', text: `${e.message.from} → ${e.message.to} ${e.message.msgType} was dropped: ${why}`, weight: 'minor' });
+          }
+          break;
         case 'attach': {
           const n = narrateAttach(e.event);
           items.push({ seq: ++this.seq, at: e.at, node: '', kind: n.kind, text: n.text, weight: n.weight });

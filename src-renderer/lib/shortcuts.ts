@@ -31,6 +31,16 @@ export const SHORTCUTS: Shortcut[] = [
   { keys: 't', what: 'transfer leadership to the selected node', run: (s) => {
     if (s.selected) transferTo(s, s.selected);
   } },
+  { keys: 'p', what: 'step mode on / off (time stops; messages wait to be delivered)', run: (s) => {
+    void s.send({ type: 'stepMode', on: !s.cluster?.step?.on }).catch((e: unknown) => s.note('warning', '', String(e instanceof Error ? e.message : e), 'major'));
+  } },
+  { keys: 'n', what: 'step mode: deliver the oldest held message', run: (s) => {
+    const m = s.cluster?.step?.held[0];
+    if (m) void s.send({ type: 'stepDeliver', id: m.id }).catch(() => {});
+  } },
+  { keys: '.', what: 'step mode: one tick of every node', run: (s) => {
+    if (s.cluster?.step?.on) void s.send({ type: 'stepTick' }).catch(() => {});
+  } },
   { keys: '+ / −', what: 'faster / slower message animation', run: (s, k) => {
     s.speed = Math.min(4, Math.max(0.25, k === '+' || k === '=' ? s.speed * 2 : s.speed / 2));
   } },

@@ -61,6 +61,43 @@ describe.skipIf(!haveChromium)('browser mode in Chromium', () => {
     windowScenarios({ page: () => page, shots: `${SHOTS}/window` });
   });
 
+  it('steps through a whole election by clicking the guide, with a sentence for each step', async () => {
+    const before = (await page.locator('[data-node][data-status="alive"][data-role="leader"]').getAttribute('data-node'))!;
+    await page.getByRole('button', { name: 'Guide: step through an election' }).click();
+    const titles: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const title = (await page.locator('[data-guide-title]').textContent())!;
+      titles.push(title);
+      if (/ leads term \d+$/.test(title)) break;
+      const next = page.locator('[data-guide-next]');
+      await expect.poll(() => next.isEnabled(), { timeout: 10_000 }).toBe(true);
+      await next.click();
+      await expect.poll(async () => (await next.count()) === 0 || (await next.isEnabled()), { timeout: 15_000 }).toBe(true);
+      if (i === 4) await page.screenshot({ path: `${SHOTS}/window-step-guide.png` });
+    }
+    // The phases of an election, in order, each from the real cluster.
+    expect(titles[0]).toBe('Freeze time');
+    expect(titles[1]).toBe(`Stop the leader, ${before}`);
+    expect(titles.some((t) => /^Deliver n\d's (pre-vote|vote) requests$/.test(t))).toBe(true);
+    expect(titles.some((t) => /^Deliver the vote answers$/.test(t))).toBe(true);
+    expect(titles.some((t) => /first (append|heartbeat)$/.test(t))).toBe(true);
+    const winner = /^(n\d) leads term \d+$/.exec(titles.at(-1)!)?.[1];
+    expect(winner).toBeDefined();
+    expect(winner).not.toBe(before);
+    // Each click says what the real events were; the election's end is in the timeline.
+    expect(await page.locator('[data-guide] .happened li').count()).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('.timeline li', { hasText: `${winner} won the election and leads term` }).count()).toBeGreaterThan(0);
+    expect(await page.locator('[data-step-on]').count()).toBe(1);
+    await page.screenshot({ path: `${SHOTS}/window-step-elected.png` });
+    await page.getByRole('button', { name: 'Turn off' }).click();
+    await expect.poll(() => page.locator('[data-step-on]').count(), { timeout: 10_000 }).toBe(0);
+    await page.getByRole('button', { name: 'Close the guide' }).click();
+    // Real time again: the killed leader comes back and follows.
+    await page.locator('[data-node="' + before + '"]').click();
+    await page.locator(`[data-panel="${before}"]`).getByRole('button', { name: 'Start' }).click();
+    await expect.poll(() => page.locator(`[data-node="${before}"]`).getAttribute('data-role'), { timeout: 20_000 }).toBe('follower');
+  });
+
   it('exports the session, opens it again and scrubs the replay to the first election', async () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-export="jsonl"]').click()]);
     const file = path.join(supervisor.dir, 'downloaded.jsonl');
@@ -89,6 +126,13 @@ describe.skipIf(!haveChromium)('browser mode in Chromium', () => {
     await expect.poll(() => page.locator('[data-node][data-role="leader"][data-status="alive"]').getAttribute('data-node'), { timeout: 5_000 })
       .toBe((won as { event: { node: string } }).event.node);
     await expect.poll(() => page.locator('.timeline li', { hasText: 'won the election' }).count()).toBeGreaterThan(0);
+    // The election stepped through by hand is in the trace too: scrub to its end.
+    const stepOn = trace.records.find((r) => r.kind === 'action' && r.cmd.type === 'stepMode' && r.cmd.on)!;
+    expect(trace.records.some((r) => r.kind === 'held')).toBe(true);
+    const guided = trace.records.find((r) => r.seq > stepOn.seq && r.kind === 'event' && r.event.type === 'raft' && r.event.event.kind === 'role' && r.event.event.role === 'leader')!;
+    await scrub(guided.at + 1);
+    await expect.poll(() => page.locator('[data-node][data-role="leader"][data-status="alive"]').getAttribute('data-node'), { timeout: 5_000 })
+      .toBe((guided as { event: { node: string } }).event.node);
     // A replay cannot act on anything.
     expect(await page.getByRole('button', { name: 'Isolate leader' }).isDisabled()).toBe(true);
     await page.screenshot({ path: `${SHOTS}/window-replay-election.png` });
