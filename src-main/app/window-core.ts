@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CommandRequest, ExportTraceResult, ServerEvent, TraceExportFormat } from '../../src-shared/protocol.js';
+import type { CommandRequest, ExportTraceResult, NodeState, ServerEvent, TraceExportFormat } from '../../src-shared/protocol.js';
 import { AttachedSource } from '../attach/attached-source.js';
 import type { Supervisor } from '../cluster/supervisor.js';
 import { exportChromeTrace } from '../trace/chrome-trace.js';
@@ -117,11 +117,25 @@ export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
     next.on('events', this.relay);
   }
 
-  /** Every batch the window gets goes into the trace too. */
+  /**
+   * Every batch the window gets goes into the trace too, stamped with the own clock of each
+   * node whose clock is skewed by 10 ms or more (the others read the wall time: the record's `at`).
+   */
   private out(batch: ServerEvent[]): void {
-    this.trace?.events(batch);
+    if (this.trace) {
+      for (const e of batch) if (e.type === 'cluster') this.skewed = e.cluster.nodes.filter((n) => n.status === 'alive' && (Math.abs(n.clock.offsetMs) >= 10 || n.clock.rate !== 1));
+      let clocks: Record<string, number> | undefined;
+      if (this.skewed.length > 0) {
+        const now = Date.now();
+        clocks = Object.fromEntries(this.skewed.map((n) => [n.name, Math.round(now + n.clock.offsetMs)]));
+      }
+      this.trace.events(batch, clocks);
+    }
     this.emit('events', batch);
   }
+
+  /** Nodes whose clock differs from the wall clock, as of the last snapshot. */
+  private skewed: NodeState[] = [];
 
   private async dropAttached(): Promise<void> {
     const a = this.attached;

@@ -98,8 +98,8 @@ export class TraceWriter {
   }
 
   /** A whole batch as the supervisor emitted it, in order. */
-  events(batch: readonly ServerEvent[]): void {
-    for (const e of batch) this.append(entryOfEvent(e));
+  events(batch: readonly ServerEvent[], clocks?: Record<string, number>): void {
+    for (const e of batch) this.append(entryOfEvent(e), clocks);
   }
 
   /** A command the user gave (record it before handing it to the supervisor). */

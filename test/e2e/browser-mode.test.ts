@@ -106,6 +106,10 @@ describe.skipIf(!haveChromium)('browser mode in Chromium', () => {
     expect(trace.header.format).toBe('raftlab-trace');
     // Everything the user did above is in it, and the elections the nodes held.
     expect(trace.records.some((r) => r.kind === 'action' && r.cmd.type === 'killNode')).toBe(true);
+    // While a clock was skewed by +3 s, records carry that node's own clock.
+    const skewed = trace.records.filter((r) => r.clocks && Object.values(r.clocks).some((c) => c - r.at > 2500 && c - r.at < 3500));
+    expect(skewed.length).toBeGreaterThan(0);
+    expect(Object.keys(skewed[0].clocks!)).toEqual([expect.stringMatching(/^n\d$/)]);
     const won = trace.records.find((r) => r.kind === 'event' && r.event.type === 'raft' && r.event.event.kind === 'role' && r.event.event.role === 'leader')!;
     expect(won).toBeDefined();
     // The Perfetto export parses as Chrome's trace format.
@@ -138,6 +142,23 @@ describe.skipIf(!haveChromium)('browser mode in Chromium', () => {
     await page.screenshot({ path: `${SHOTS}/window-replay-election.png` });
     await page.getByRole('button', { name: 'Back to live' }).click();
     await expect.poll(() => page.locator('[data-replay]').count()).toBe(0);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('plays a scenario file live: a fresh cluster, then its timed steps', async () => {
+    const file = path.join(supervisor.dir, 'scenario.json');
+    fs.writeFileSync(file, JSON.stringify({
+      scenario: 'raftlab-scenario', version: 1, name: 'lose the leader', nodes: 3, end: '3s',
+      steps: [{ at: '0.3s', put: { key: '/s', value: '1' } }, { at: '0.6s', kill: 'leader' }],
+    }));
+    const generation = await page.evaluate(() => (window as any).raftlabSession.cluster.generation);
+    await page.getByLabel('Scenario file to play').setInputFiles(file);
+    await expect.poll(() => page.evaluate(() => (window as any).raftlabSession.cluster.generation), { timeout: 20_000 }).toBe(generation + 1);
+    await page.locator('[data-scenario-progress]').waitFor({ timeout: 20_000 });
+    await expect.poll(() => page.locator('.timeline li', { hasText: 'Scenario "lose the leader" finished' }).count(), { timeout: 20_000 }).toBe(1);
+    expect(await page.locator('[data-node][data-status="killed"]').count()).toBe(1);
+    await expect.poll(() => page.locator('[data-node][data-status="alive"][data-role="leader"]').count(), { timeout: 20_000 }).toBe(1);
+    expect(await page.locator('.timeline li', { hasText: 'PUT /s on n' }).count()).toBe(1);
     expect(pageErrors).toEqual([]);
   });
 });
