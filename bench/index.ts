@@ -1,4 +1,5 @@
 // `npm run bench`: every benchmark, printed as figures (speed lives here, not in tests).
+import { runCheckerBench } from './checker-bench.js';
 import { benchCluster } from './cluster-bench.js';
 import { benchRaft } from './raft-bench.js';
 import { benchRenderer } from './renderer-bench.js';
@@ -12,6 +13,7 @@ const benches: Record<string, (p: typeof print) => Promise<void>> = {
   storage: benchStorage,
   cluster: benchCluster,
   trace: () => runTraceBench(),
+  checker: () => runCheckerBench(),
   renderer: benchRenderer,
 };
 for (const [name, run] of Object.entries(benches)) {

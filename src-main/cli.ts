@@ -7,6 +7,7 @@ import { startNode } from './node/node-server.js';
 import { StorageError } from './storage/raft-storage.js';
 import { attachMain } from './attach/cli.js';
 import { runMain } from './scenario/run-scenario.js';
+import { chaosMain } from './chaos/cli.js';
 
 const VERSION = '3.4.0-raftlab';
 const RAFT_LEVEL: Record<string, RaftLogLevel> = { I: 'INFO', N: 'INFO', W: 'WARN', E: 'ERROR', C: 'FATAL', D: 'DEBUG' };
@@ -94,6 +95,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   node: runNode,
   attach: (argv) => (argv.includes('--web') ? attachWeb(argv) : attachMain(argv)),
   run: runMain,
+  chaos: chaosMain,
 };
 if (!command || !commands[command]) {
   process.stderr.write(
@@ -101,7 +103,8 @@ if (!command || !commands[command]) {
       '  node [etcd flags]        run a raftlab node, configured like an etcd 3.4 member\n' +
       '  attach URL[,URL...]      watch a running etcd (or raftlab) cluster through its client URLs\n' +
       '  attach --web URL...      the same in the window (browser mode)\n' +
-      '  run SCENARIO.json        play a scenario headless [--trace OUT.jsonl] [--chrome OUT.json]\n',
+      '  run SCENARIO.json        play a scenario headless [--trace OUT.jsonl] [--chrome OUT.json]\n' +
+      '  chaos [--nodes N] [--seconds S] [--seed N]   faults + clients on a real cluster, then a linearizability check\n',
   );
   process.exit(command ? 2 : 0);
 }
