@@ -3,7 +3,7 @@
 // skewed clocks, membership changes, leader transfers, snapshots and client traffic.
 // The same seed replays the same schedule exactly. Every step is checked by SafetyChecker.
 
-import { decodeConfChange, type Entry, type Message, type NodeId, type RaftEvent } from '../../src-shared/raft-types.js';
+import { decodeConfChange, type Entry, type Message, type NodeId, type RaftEvent, type ReadState } from '../../src-shared/raft-types.js';
 import { bootstrapState, ProposalDropped, Raft, type Ready } from '../raft/raft.js';
 import { MemoryStorage } from './memory-storage.js';
 import { seededRandom, type Rng } from './rng.js';
@@ -30,6 +30,23 @@ export interface SimOptions {
   maxDelayMs?: number;
 }
 
+/**
+ * What runs above Raft on every node (sim-clients.ts): a state machine and the clients waiting
+ * on it. The cluster calls it as a real node's apply loop would; all optional to the cluster.
+ */
+export interface SimApp {
+  /** The node's state machine starts over from a snapshot's app state (undefined: empty): on boot, restart and install. */
+  restore(node: NodeId, state: string | undefined, index: number): void;
+  /** A committed entry, applied on `node` in log order. */
+  apply(node: NodeId, e: Entry): void;
+  /** The node's state machine at its applied index, to keep in a snapshot. */
+  snapshot(node: NodeId): string;
+  /** A read point released to `node` (after this Ready's entries were applied). */
+  readState(node: NodeId, r: ReadState): void;
+  /** The node crashed or was removed: what waited on it will never be answered. */
+  down(node: NodeId): void;
+}
+
 export interface SimStats {
   seed: number;
   simulatedMs: number;
@@ -44,6 +61,10 @@ export interface SimStats {
   confChanges: number;
   snapshotsInstalled: number;
   reads: number;
+  /** Leader transfers asked for, clock-rate changes, drop/duplicate/reorder-rate changes. */
+  transfers: number;
+  clockChanges: number;
+  networkChanges: number;
 }
 
 export class SimulationFailure extends Error {}
@@ -85,7 +106,10 @@ export class SimCluster {
   private pendingProposals = new Map<string, NodeId>();
   private trace: string[] = [];
 
-  constructor(options: SimOptions) {
+  constructor(
+    options: SimOptions,
+    private readonly app?: SimApp,
+  ) {
     this.opts = {
       nodes: 3,
       chaosMs: 3000,
@@ -116,6 +140,9 @@ export class SimCluster {
       confChanges: 0,
       snapshotsInstalled: 0,
       reads: 0,
+      transfers: 0,
+      clockChanges: 0,
+      networkChanges: 0,
     };
     const ids = Array.from({ length: this.opts.nodes }, () => this.newId());
     for (const id of ids) this.addNode(id, new MemoryStorage(bootstrapState(ids)));
@@ -178,10 +205,11 @@ export class SimCluster {
       },
       boot,
     );
-    const snap = boot.snapshot ? (JSON.parse(boot.snapshot.data) as { index: number; digest: number }) : { index: 0, digest: 0 };
+    const snap = boot.snapshot ? (JSON.parse(boot.snapshot.data) as SnapData) : { index: 0, digest: 0 };
     node.applied = snap.index;
     node.digest = snap.digest;
     node.sinceSnapshot = 0;
+    this.app?.restore(node.id, snap.app, snap.index);
     this.drain(node);
   }
 
@@ -190,6 +218,7 @@ export class SimCluster {
     node.raft = null;
     this.stats.crashes++;
     this.log(`${node.id} crashed`);
+    this.app?.down(node.id);
   }
 
   private alive(): SimNode[] {
@@ -218,7 +247,10 @@ export class SimCluster {
       if (this.chaos && this.opts.faults && this.rng.chance(0.0005)) return this.crash(node);
       for (const m of rd.messages) this.send(m);
       this.apply(node, rd);
-      for (const r of rd.readStates) this.checker.readConfirmed(node.id, r, node.applied);
+      for (const r of rd.readStates) {
+        this.checker.readConfirmed(node.id, r, node.applied);
+        this.app?.readState(node.id, r);
+      }
       raft.advance(rd);
       this.maybeSnapshot(node);
     }
@@ -226,11 +258,12 @@ export class SimCluster {
 
   private apply(node: SimNode, rd: Ready): void {
     if (rd.snapshot) {
-      const snap = JSON.parse(rd.snapshot.data) as { index: number; digest: number };
+      const snap = JSON.parse(rd.snapshot.data) as SnapData;
       this.checker.snapshotInstalled(node.id, snap.index, snap.digest);
       node.applied = snap.index;
       node.digest = snap.digest;
       this.stats.snapshotsInstalled++;
+      this.app?.restore(node.id, snap.app, snap.index);
     }
     for (const e of rd.committedEntries) {
       if (e.index !== node.applied + 1) this.fail(`${node.id} applied ${e.index} after ${node.applied}: entries must apply in order`);
@@ -238,6 +271,7 @@ export class SimCluster {
       node.applied = e.index;
       node.sinceSnapshot++;
       this.checker.applied(node.id, e, node.digest);
+      this.app?.apply(node.id, e);
       this.stats.committed = Math.max(this.stats.committed, e.index);
       if (this.pendingProposals.get(e.data) === node.id) {
         this.pendingProposals.delete(e.data);
@@ -251,7 +285,9 @@ export class SimCluster {
     const every = this.opts.snapshotEvery;
     if (!node.raft || every === 0 || node.sinceSnapshot < every) return;
     node.sinceSnapshot = 0;
-    const data = JSON.stringify({ index: node.applied, digest: node.digest });
+    const snapData: SnapData = { index: node.applied, digest: node.digest };
+    if (this.app) snapData.app = this.app.snapshot(node.id);
+    const data = JSON.stringify(snapData);
     // Keep a few entries behind the snapshot so slightly lagging followers catch up from the log.
     const compactTo = Math.max(0, node.applied - 5);
     const snap = node.raft.createSnapshot(node.applied, data, compactTo);
@@ -274,6 +310,7 @@ export class SimCluster {
       node.removed = true;
       node.raft = null;
       this.log(`${id} removed`);
+      this.app?.down(id);
     }
   }
 
@@ -335,6 +372,48 @@ export class SimCluster {
     this.drain(node);
   }
 
+  // ------------------------------------------------------------ hooks for clients (sim-clients.ts)
+
+  /** A client's command at node `id`: appended if it leads, forwarded to its leader if not. Throws ProposalDropped. */
+  clientPropose(id: NodeId, data: string): void {
+    const node = this.nodes.get(id);
+    if (!node?.raft) throw new ProposalDropped(`${id} is down`);
+    node.raft.propose(data);
+    this.drain(node);
+  }
+
+  /** A client's linearizable read at node `id`: the answer is a readState to the app. Throws ProposalDropped. */
+  clientReadIndex(id: NodeId, context: string): void {
+    const node = this.nodes.get(id);
+    if (!node?.raft) throw new ProposalDropped(`${id} is down`);
+    node.raft.readIndex(context);
+    this.drain(node);
+  }
+
+  /** Running members (not crashed, not removed). */
+  upNodes(): NodeId[] {
+    return this.alive().map((n) => n.id);
+  }
+
+  /** The leader's voters (none without a leader): after healing, the members that must agree. */
+  members(): NodeId[] {
+    return this.leader()?.raft!.voters() ?? [];
+  }
+
+  isLeader(id: NodeId): boolean {
+    return this.nodes.get(id)?.raft?.role === 'leader';
+  }
+
+  /** Run `fn` after `delay` simulated ms. */
+  schedule(delay: number, fn: () => void): void {
+    this.at(delay, fn);
+  }
+
+  /** Fails the run with the seed and the recent events. */
+  failRun(msg: string): never {
+    return this.fail(msg);
+  }
+
   // ------------------------------------------------------------ faults
 
   private randomFault(): void {
@@ -355,12 +434,15 @@ export class SimCluster {
       this.dropRate = this.rng.chance(0.5) ? 0 : this.rng() * 0.1;
       this.dupRate = this.rng.chance(0.5) ? 0 : this.rng() * 0.05;
       this.reorderRate = this.rng.chance(0.5) ? 0 : this.rng() * 0.05;
+      this.stats.networkChanges++;
     } else if (r < 0.6) {
       const node = this.rng.pick([...this.nodes.values()]);
       node.rate = 0.5 + this.rng() * 1.5;
+      this.stats.clockChanges++;
     } else if (r < 0.7) {
       const lead = this.leader();
       if (lead) {
+        this.stats.transfers++;
         const target = this.rng.pick(lead.raft!.voters());
         try {
           lead.raft!.transferLeader(target);
@@ -499,6 +581,13 @@ export class SimCluster {
       `seed ${this.opts.seed}: ${msg}\n  replay: SIM_SEED=${this.opts.seed} npx vitest run test/sim\n  last events:\n    ${this.trace.join('\n    ')}`,
     );
   }
+}
+
+/** A snapshot's data: the digest the safety checker compares, and the app's state machine if any. */
+interface SnapData {
+  index: number;
+  digest: number;
+  app?: string;
 }
 
 function before(a: Timed, b: Timed): boolean {
