@@ -101,7 +101,7 @@ export class StepController {
   onStarted(name: string): void {
     if (this.told.get(name) === this.on) return;
     void this.serial(async () => {
-      if (this.told.get(name) !== this.on) await this.setNode(name, this.on).catch(() => {});
+      if (this.told.get(name) !== this.on) await this.setNode(name, this.on).catch((err: unknown) => this.cannotSwitch(name, this.on, err));
     });
   }
 
@@ -161,10 +161,16 @@ export class StepController {
     this.on = on;
     this.host.changed();
     for (const n of this.host.nodes()) {
-      if (n.status === 'alive' && n.running) await this.setNode(n.name, on).catch(() => {});
+      if (n.status === 'alive' && n.running) await this.setNode(n.name, on).catch((err: unknown) => this.cannotSwitch(n.name, on, err));
     }
     // Real time again: what was held goes on its way now (answers go on the wire).
     if (!on) await this.deliverAll();
+  }
+
+  /** Said out loud: a node left in real time during step mode would send behind the user's back. */
+  private cannotSwitch(name: string, on: boolean, err: unknown): void {
+    this.told.delete(name);
+    this.host.queue({ type: 'error', message: `${name} could not be switched ${on ? 'into' : 'out of'} step mode: ${err instanceof Error ? err.message : String(err)}` });
   }
 
   private async setNode(name: string, on: boolean): Promise<void> {

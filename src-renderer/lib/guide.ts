@@ -1,7 +1,9 @@
-// The guided "step through an election": from a stable cluster in step mode, the user is led
-// through timeout → candidate → vote requests → votes → leader → first heartbeat, one click a
-// phase. The next phase is read off the real cluster (roles, the held queue), and what each
-// click caused is told by the timeline sentences of the real events (narrate.ts).
+// Guided step-throughs on the real cluster in step mode, one click a phase: an election
+// (timeout → candidate → vote requests → votes → leader → first heartbeat), log replication
+// (a write → append → acknowledgements → commit → followers learn the commit) and a membership
+// change (member add → the configuration entry replicated and committed → the new member starts
+// and catches up). The next phase is read off the real cluster (roles, indexes, the held queue),
+// and what each click caused is told by the timeline sentences of the real events (narrate.ts).
 
 import type { Command, HeldMessage, NodeState } from '../../src-shared/protocol.js';
 import type { MessageType } from '../../src-shared/raft-types.js';
@@ -11,8 +13,67 @@ export interface GuideStep {
   /** What the user is asked to do, and why, as the Raft paper would say it. */
   title: string;
   explain: string;
-  /** Omitted on the last step: the election is over. */
+  /** Omitted on the last step: the story is over. */
   commands?: Command[];
+  /**
+   * Commands that only finish once later steps happen (a write is answered once committed):
+   * sent without waiting for their answer.
+   */
+  background?: boolean;
+}
+
+export type GuideKind = 'election' | 'replication' | 'membership';
+
+/** What a guide remembers between clicks. */
+export interface GuideMemory {
+  /** election: the leader it stopped. */
+  stopped: string;
+  /** replication / membership: the leader's last index before the write or the add, -1 before it. */
+  before: number;
+  /** membership: the name of the member it added. */
+  added: string;
+}
+
+export const freshMemory = (): GuideMemory => ({ stopped: '', before: -1, added: '' });
+
+export function nextStep(kind: GuideKind, session: Session, memory: GuideMemory): GuideStep {
+  if (kind === 'election') return nextElectionStep(session, memory.stopped);
+  if (kind === 'replication') return nextReplicationStep(session, memory);
+  return nextMembershipStep(session, memory);
+}
+
+const FREEZE: GuideStep = {
+  title: 'Freeze time',
+  explain: "Turn step mode on: every node's clock stops and every message waits in a queue until you deliver it. The nodes stay real.",
+  commands: [{ type: 'stepMode', on: true }],
+};
+
+function leaderOf(session: Session): NodeState | undefined {
+  return session.cluster?.nodes.find((n) => n.status === 'alive' && n.role === 'leader');
+}
+
+/** A sentence for the oldest held message, for guides that deliver whatever comes next. */
+function whatItIs(m: HeldMessage): string {
+  const conf = m.entryDetails?.find((e) => e.type === 'conf');
+  switch (m.msgType) {
+    case 'MsgApp':
+      if (conf) return `${m.from} sends ${m.to} the configuration change "${conf.data}" (entry ${conf.index}). A node uses a new configuration as soon as it appends it, committed or not.`;
+      return m.entries
+        ? `${m.from} sends ${m.to} ${m.entries} entr${m.entries === 1 ? 'y' : 'ies'} after index ${m.index}, and its commit index ${m.commit}.`
+        : `${m.from} tells ${m.to} its commit index (${m.commit}) and checks that their logs match at ${m.index}.`;
+    case 'MsgAppResp':
+      return m.reject
+        ? `${m.from} tells ${m.to} its log does not match at ${m.index}: the leader will back up and resend.`
+        : `${m.from} acknowledges to ${m.to} that its log now matches up to ${m.index}.`;
+    case 'MsgSnap':
+      return `${m.from} sends ${m.to} a snapshot at index ${m.snapshot}: ${m.to} is too far behind for log entries.`;
+    case 'MsgHeartbeat':
+      return `${m.from} heartbeats ${m.to}, with its commit index ${m.commit}.`;
+    case 'MsgHeartbeatResp':
+      return `${m.from} answers ${m.to}'s heartbeat.`;
+    default:
+      return `${m.from} → ${m.to}: ${m.msgType}, term ${m.term}.`;
+  }
 }
 
 const REQUESTS: ReadonlySet<MessageType> = new Set(['MsgPreVote', 'MsgVote']);
@@ -30,13 +91,7 @@ export function nextElectionStep(session: Session, stopped: string): GuideStep {
   const step = c?.step;
   const alive = (c?.nodes ?? []).filter((n) => n.status === 'alive');
   const leader = alive.find((n) => n.role === 'leader');
-  if (!step?.on) {
-    return {
-      title: 'Freeze time',
-      explain: 'Turn step mode on: every node\'s clock stops and every message waits in a queue until you deliver it. The nodes stay real.',
-      commands: [{ type: 'stepMode', on: true }],
-    };
-  }
+  if (!step?.on) return FREEZE;
   if (!stopped) {
     if (!leader) return { title: 'Wait for a leader', explain: 'The guide starts from a cluster with a leader: tick until one is elected.', commands: [{ type: 'stepRunUntil', until: 'leader' }] };
     return {
@@ -94,4 +149,69 @@ export function nextElectionStep(session: Session, stopped: string): GuideStep {
     explain: `${candidates.map((n: NodeState) => n.name).join(', ')} is waiting for answers that cannot come: tick until its timer runs out and it tries again.`,
     commands: [{ type: 'stepRunUntil', until: 'election-timeout' }],
   };
+}
+
+/** Log replication: one write, from the client's request to every node knowing it is committed. */
+export function nextReplicationStep(session: Session, memory: GuideMemory): GuideStep {
+  const step = session.cluster?.step;
+  if (!step?.on) return FREEZE;
+  const leader = leaderOf(session);
+  if (!leader) return { title: 'Wait for a leader', explain: 'Replication starts at the leader: tick until there is one.', commands: [{ type: 'stepRunUntil', until: 'leader' }] };
+  if (memory.before < 0) {
+    return {
+      title: `Write a key through ${leader.name}`,
+      explain: `A client asks ${leader.name} to set /guide. The leader appends it to its own log at once, but answers the client only once a majority has it.`,
+      commands: [{ type: 'kv', name: leader.name, method: 'PUT', key: '/guide', value: `v${leader.lastIndex + 1}` }],
+      background: true,
+    };
+  }
+  const target = memory.before + 1;
+  const alive = (session.cluster?.nodes ?? []).filter((n) => n.status === 'alive');
+  const held = step.held;
+  if (leader.lastIndex < target) return { title: 'The leader appends the write', explain: `${leader.name} is writing the entry to its log (on disk before anything is sent)…` };
+  const appends = held.filter((m) => m.from === leader.name && m.msgType === 'MsgApp' && (m.entries ?? 0) > 0);
+  if (appends.length > 0) {
+    return { title: 'Deliver the append to the followers', explain: `${leader.name} sends the new entry ${target} (term ${leader.term}) to every follower, with the index and term of the entry before it, so each can check its log matches.`, commands: deliver(appends) };
+  }
+  const acks = held.filter((m) => m.to === leader.name && m.msgType === 'MsgAppResp');
+  if (acks.length > 0 && leader.commit < target) {
+    return { title: 'Deliver the acknowledgements', explain: `Each follower stored the entry on disk before answering. Once a majority (the leader included) has it, the entry is committed and ${leader.name} answers the client.`, commands: deliver(acks) };
+  }
+  const behind = alive.filter((n) => n.commit < target);
+  if (leader.commit >= target && behind.length > 0) {
+    const next = held.filter((m) => m.from === leader.name && (m.msgType === 'MsgApp' || m.msgType === 'MsgHeartbeat') && behind.some((b) => b.name === m.to));
+    if (next.length > 0) {
+      return { title: 'Deliver the leader\'s next message', explain: `${behind.map((n) => n.name).join(' and ')} stored entry ${target} but do not know yet that it is committed: the leader's next message carries its commit index ${leader.commit}.`, commands: deliver(next) };
+    }
+    return { title: `Tick ${leader.name} to its next heartbeat`, explain: 'Followers learn the commit index from the leader\'s next append or heartbeat.', commands: [{ type: 'stepTick', name: leader.name }] };
+  }
+  if (leader.commit < target) {
+    const oldest = held[0];
+    if (oldest) return { title: 'Deliver the next message', explain: whatItIs(oldest), commands: deliver([oldest]) };
+    return { title: 'Let time pass', explain: 'Tick every node so the leader sends again.', commands: [{ type: 'stepTick' }] };
+  }
+  return { title: `Entry ${target} is committed everywhere`, explain: `Every running node applied entry ${target}: the write is durable on a majority and every node will keep it, whatever fails next.` };
+}
+
+/** A membership change the etcd way: member add, the configuration entry committed, the new member started and caught up. */
+export function nextMembershipStep(session: Session, memory: GuideMemory): GuideStep {
+  const step = session.cluster?.step;
+  if (!step?.on) return FREEZE;
+  const leader = leaderOf(session);
+  if (!leader) return { title: 'Wait for a leader', explain: 'Only the leader takes a configuration change: tick until there is one.', commands: [{ type: 'stepRunUntil', until: 'leader' }] };
+  if (memory.before < 0) {
+    return {
+      title: 'Add a member (etcdctl member add)',
+      explain: `${leader.name} appends a configuration change adding a new member. It is listed as unstarted until its process starts; one server is added at a time, so any two majorities overlap.`,
+      commands: [{ type: 'addMember' }],
+      background: true,
+    };
+  }
+  const added = (session.cluster?.nodes ?? []).find((n) => n.name === memory.added);
+  const oldest = step.held[0];
+  if (added && added.status === 'alive' && added.commit >= memory.before + 1 && added.lastIndex >= leader.lastIndex) {
+    return { title: `${added.name} is a member and has caught up`, explain: `${added.name} has the whole log up to ${added.lastIndex}, with the configuration that includes it. Majorities now count ${session.cluster!.nodes.filter((n) => n.status !== 'removed' && n.status !== 'unstarted').length} members.` };
+  }
+  if (oldest) return { title: 'Deliver the next message', explain: whatItIs(oldest), commands: deliver([oldest]) };
+  return { title: 'Let time pass', explain: added && added.status !== 'alive' ? `${added.name} is starting; tick so the leader reaches it.` : 'Tick every node so the leader sends again.', commands: [{ type: 'stepTick' }] };
 }

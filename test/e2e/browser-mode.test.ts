@@ -63,18 +63,8 @@ describe.skipIf(!haveChromium)('browser mode in Chromium', () => {
 
   it('steps through a whole election by clicking the guide, with a sentence for each step', async () => {
     const before = (await page.locator('[data-node][data-status="alive"][data-role="leader"]').getAttribute('data-node'))!;
-    await page.getByRole('button', { name: 'Guide: step through an election' }).click();
-    const titles: string[] = [];
-    for (let i = 0; i < 40; i++) {
-      const title = (await page.locator('[data-guide-title]').textContent())!;
-      titles.push(title);
-      if (/ leads term \d+$/.test(title)) break;
-      const next = page.locator('[data-guide-next]');
-      await expect.poll(() => next.isEnabled(), { timeout: 10_000 }).toBe(true);
-      await next.click();
-      await expect.poll(async () => (await next.count()) === 0 || (await next.isEnabled()), { timeout: 15_000 }).toBe(true);
-      if (i === 4) await page.screenshot({ path: `${SHOTS}/window-step-guide.png` });
-    }
+    await page.getByRole('button', { name: 'Guide: an election' }).click();
+    const titles = await followGuide(/ leads term \d+$/, 40, { at: 5, path: `${SHOTS}/window-step-guide.png` });
     // The phases of an election, in order, each from the real cluster.
     expect(titles[0]).toBe('Freeze time');
     expect(titles[1]).toBe(`Stop the leader, ${before}`);
@@ -96,6 +86,43 @@ describe.skipIf(!haveChromium)('browser mode in Chromium', () => {
     await page.locator('[data-node="' + before + '"]').click();
     await page.locator(`[data-panel="${before}"]`).getByRole('button', { name: 'Start' }).click();
     await expect.poll(() => page.locator(`[data-node="${before}"]`).getAttribute('data-role'), { timeout: 20_000 }).toBe('follower');
+  });
+
+  /** Clicks the open guide's "Do it" until its title says it is done; returns every title seen. */
+  async function followGuide(done: RegExp, maxClicks = 60, shot?: { at: number; path: string }): Promise<string[]> {
+    const titles: string[] = [];
+    const title = async () => (await page.locator('[data-guide-title]').textContent())!;
+    const next = page.locator('[data-guide-next]');
+    for (let i = 0; i < maxClicks; i++) {
+      // A phase either offers "Do it" or is the end; some phases only wait for the cluster.
+      await expect.poll(async () => done.test(await title()) || ((await next.count()) > 0 && (await next.isEnabled())), { timeout: 15_000 }).toBe(true);
+      const t = await title();
+      titles.push(t);
+      if (done.test(t)) return titles;
+      if (shot?.at === i) await page.screenshot({ path: shot.path });
+      await next.click();
+    }
+    throw new Error(`the guide did not finish in ${maxClicks} clicks: ${titles.join(' | ')}`);
+  }
+
+  it('guides log replication and a membership change, step by step', async () => {
+    await page.getByRole('button', { name: 'Guide: log replication' }).click();
+    const rep = await followGuide(/^Entry \d+ is committed everywhere$/);
+    expect(rep[0]).toBe('Freeze time');
+    expect(rep).toContain('Deliver the append to the followers');
+    expect(rep).toContain('Deliver the acknowledgements');
+    const entry = Number(/^Entry (\d+)/.exec(rep.at(-1)!)![1]);
+    for (const n of ['n1', 'n2', 'n3']) expect(await page.locator(`[data-cell="${n}:${entry}"]`).getAttribute('data-committed')).toBe('true');
+    await page.screenshot({ path: `${SHOTS}/window-step-replication.png` });
+    await page.getByRole('button', { name: 'Guide: a membership change' }).click();
+    const mem = await followGuide(/ is a member and has caught up$/, 120);
+    expect(mem).toContain('Add a member (etcdctl member add)');
+    const added = /^(n\d) is a member/.exec(mem.at(-1)!)![1];
+    expect(await page.locator(`[data-node="${added}"]`).getAttribute('data-status')).toBe('alive');
+    await page.screenshot({ path: `${SHOTS}/window-step-membership.png` });
+    await page.getByRole('button', { name: 'Close the guide' }).click();
+    await page.getByRole('button', { name: 'Turn off' }).click();
+    await expect.poll(() => page.locator('[data-step-on]').count(), { timeout: 10_000 }).toBe(0);
   });
 
   it('exports the session, opens it again and scrubs the replay to the first election', async () => {
