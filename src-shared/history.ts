@@ -115,3 +115,26 @@ export function formatOp(op: Op): string {
 }
 
 export { showValue as formatValue };
+
+/**
+ * A chaos run as the window shows it (`chaos` command): the history with its faults, and the
+ * checker's verdict; on a violation, the smallest set of operations that cannot be ordered.
+ */
+export interface ChaosReport {
+  seed: number;
+  nodes: number;
+  seconds: number;
+  /** No violation, nothing lost, converged, members agree. */
+  ok: boolean;
+  verdict: 'ok' | 'violation' | 'unknown';
+  violations: { key: string; ops: Op[]; explanation: string }[];
+  history: History;
+  converged: boolean;
+  lostWrites: Op[];
+  divergentKeys: string[];
+  problems: string[];
+  /** Client operations by outcome (final reads excluded), and faults fired by kind. */
+  outcomes: Record<OpOutcome, number>;
+  faults: Record<string, number>;
+  checkMs: number;
+}

@@ -114,6 +114,7 @@ export function describeCommand(cmd: Command): string {
     case 'kv': return `${cmd.method} ${cmd.key} on ${cmd.name}`;
     case 'attach': return `You attached to the cluster at ${cmd.urls.join(', ')}`;
     case 'detach': return 'You went back to the local cluster';
+    case 'chaos': return `You started chaos: ${cmd.seconds} s of faults and clients on a fresh ${cmd.nodes ?? 3}-node cluster${cmd.breakOnPurpose ? ', with reads broken on purpose' : ''}`;
     case 'exportTrace': return `You exported the session trace (${cmd.format === 'chrome' ? "Chrome's format" : 'JSONL'})`;
     case 'stepMode': return cmd.on ? `You turned step mode on${cmd.seed !== undefined ? ` (seed ${cmd.seed})` : ''}: clocks stop, messages wait` : 'You turned step mode off: real time again';
     case 'stepDeliver': return `You delivered held message #${cmd.id}`;

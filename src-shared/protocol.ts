@@ -8,6 +8,7 @@
 // batch per frame and never has to throttle.
 
 import type { AttachedView, AttachEvent } from './attach.js';
+import type { ChaosReport } from './history.js';
 import type { EntryType, MessageType, RaftEvent, Role } from './raft-types.js';
 
 // ------------------------------------------------------------------ commands (window → supervisor)
@@ -43,6 +44,12 @@ export type Command =
    */
   | { type: 'attach'; urls: string[]; prefix?: string }
   | { type: 'detach' }
+  /**
+   * Jepsen-style, on the window's own cluster: a fresh cluster of `nodes`, clients doing reads,
+   * writes and compare-and-swaps while seeded faults fire for `seconds`, then heal and check
+   * (answered with a ChaosReport). `breakOnPurpose`: reads without quorum, to see the checker bite.
+   */
+  | { type: 'chaos'; seconds: number; nodes?: number; seed?: number; breakOnPurpose?: boolean }
   /** Write the session trace so far as a file: raftlab's JSONL, or Chrome's trace format (Perfetto). */
   | { type: 'exportTrace'; format: TraceExportFormat }
   /**
@@ -109,7 +116,7 @@ export interface StepRunResult {
   event?: RaftEvent;
 }
 
-export type CommandResult = KvResult | AddMemberResult | StepRunResult | ExportTraceResult | undefined;
+export type CommandResult = KvResult | AddMemberResult | StepRunResult | ExportTraceResult | ChaosReport | undefined;
 
 // ------------------------------------------------------------------ state (supervisor → window)
 
@@ -319,6 +326,24 @@ export function parseCommand(raw: unknown): Command {
     }
     case 'detach':
       return { type: 'detach' };
+    case 'chaos': {
+      const num = (k: string, lo: number, hi: number) => {
+        const v = c[k];
+        if (v === undefined) return undefined;
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw new Error(`chaos: ${k} must be a whole number ${lo}..${hi}`);
+        return v;
+      };
+      const seconds = num('seconds', 1, 600);
+      if (seconds === undefined) throw new Error('chaos: seconds is required');
+      if (c.breakOnPurpose !== undefined && typeof c.breakOnPurpose !== 'boolean') throw new Error('chaos: breakOnPurpose must be a boolean');
+      const out: Command = { type: 'chaos', seconds };
+      const nodes = num('nodes', 3, 7);
+      const seed = num('seed', 0, 2 ** 31 - 1);
+      if (nodes !== undefined) out.nodes = nodes;
+      if (seed !== undefined) out.seed = seed;
+      if (c.breakOnPurpose) out.breakOnPurpose = true;
+      return out;
+    }
     case 'exportTrace':
       if (c.format !== 'jsonl' && c.format !== 'chrome') throw new Error('exportTrace: format must be "jsonl" or "chrome"');
       return { type: 'exportTrace', format: c.format };

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandRequest, ExportTraceResult, NodeState, ServerEvent, TraceExportFormat } from '../../src-shared/protocol.js';
 import { AttachedSource } from '../attach/attached-source.js';
+import { chaosForWindow } from '../chaos/chaos-report.js';
 import type { Supervisor } from '../cluster/supervisor.js';
 import { exportChromeTrace } from '../trace/chrome-trace.js';
 import { TraceWriter } from '../trace/trace-writer.js';
@@ -30,6 +31,7 @@ export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
   private current: WindowSource;
   private attached?: AttachedSource;
   private trace?: TraceWriter;
+  private chaosRunning = false;
   private readonly relay = (batch: ServerEvent[]) => this.out(batch);
 
   constructor(
@@ -85,6 +87,19 @@ export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
         this.out([{ type: 'ack', id: req.id, result: await this.exportTrace(cmd.format) }]);
       } catch (err) {
         this.out([{ type: 'error', id: req.id, message: err instanceof Error ? err.message : String(err) }]);
+      }
+      return;
+    }
+    if (cmd.type === 'chaos') {
+      try {
+        if (this.current !== this.supervisor) throw new Error('chaos needs a cluster raftlab runs; detach first');
+        if (this.chaosRunning) throw new Error('a chaos run is already going');
+        this.chaosRunning = true;
+        this.out([{ type: 'ack', id: req.id, result: await chaosForWindow(this.supervisor, cmd) }]);
+      } catch (err) {
+        this.out([{ type: 'error', id: req.id, message: err instanceof Error ? err.message : String(err) }]);
+      } finally {
+        this.chaosRunning = false;
       }
       return;
     }

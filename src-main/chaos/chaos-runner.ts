@@ -43,6 +43,11 @@ export interface ChaosOptions {
   convergeTimeoutMs?: number;
   /** Progress lines. */
   log?: (line: string) => void;
+  /**
+   * Run on this supervisor (the app's: the window shows the chaos live) instead of a private
+   * one; it gets a fresh cluster and is left running. Its own Raft timing applies.
+   */
+  supervisor?: Supervisor;
 }
 
 export type OutcomeCounts = Record<OpOutcome, number>;
@@ -93,11 +98,13 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult>
   } as Required<ChaosOptions>;
   const log = o.log;
   const keys = Array.from({ length: o.keys }, (_, i) => `/k${i}`);
-  const sup = new Supervisor({ heartbeatMs: o.heartbeatMs, electionMs: o.electionMs });
+  const ownSupervisor = !options.supervisor;
+  const sup = options.supervisor ?? new Supervisor({ heartbeatMs: o.heartbeatMs, electionMs: o.electionMs });
   const problems: string[] = [];
-  sup.on('events', (batch: ServerEvent[]) => {
+  const onEvents = (batch: ServerEvent[]) => {
     for (const e of batch) if (e.type === 'error' && e.id === undefined) problems.push(`supervisor: ${e.message}`);
-  });
+  };
+  sup.on('events', onEvents);
   const ops: Op[] = [];
   const faults: FaultRecord[] = [];
   let id = 0;
@@ -187,7 +194,8 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult>
     };
   } finally {
     running = false;
-    await sup.stop();
+    sup.off('events', onEvents);
+    if (ownSupervisor) await sup.stop();
   }
 }
 
