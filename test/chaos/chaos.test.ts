@@ -15,6 +15,9 @@ describe('chaos on a real 3-node cluster', () => {
     { seed: 2, seconds: 20 },
   ])('seed $seed, $seconds s: linearizable, nothing lost, converged', async ({ seed, seconds }) => {
     const r = await runChaos({ nodes: 3, seconds, seed });
+    // One line for the CI log: what this run checked.
+    const o = r.counts.outcomes;
+    console.log(`chaos seed ${seed}, ${seconds} s, 3 nodes: ${r.history.ops.length} operations (${o.ok} ok, ${o.fail} fail, ${o.unknown} unknown) and ${r.history.faults.length} faults (${Object.entries(r.counts.faults).map(([k, n]) => `${k} ×${n}`).join(', ')}); ${r.check.violations.length} violations, ${r.lostWrites.length} lost writes, converged: ${r.converged}`);
     expect(r.check.verdict, why(r)).toBe('ok');
     expect(r.check.violations, why(r)).toEqual([]);
     expect(r.lostWrites, why(r)).toEqual([]);
