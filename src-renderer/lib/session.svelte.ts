@@ -153,7 +153,12 @@ export class Session {
         }
         case 'log': {
           lines.push({ seq: ++this.seq, node: e.node, level: e.level, line: e.line });
-          if (e.msg.includes('clock difference')) {
+          if (e.msg.includes('clock difference') && e.msg.includes('back under')) {
+            // etcd's all-clear for the same peer: the warning goes.
+            const { [e.node]: _gone, ...rest } = this.clockWarnings;
+            this.clockWarnings = rest;
+            items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'warning', text: `${e.node}: ${e.msg}`, weight: 'minor' });
+          } else if (e.msg.includes('clock difference')) {
             this.clockWarnings = { ...this.clockWarnings, [e.node]: e.line };
             items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'warning', text: `${e.node}: ${e.msg}`, weight: 'major' });
             status = `${e.node} warns: ${e.msg}`;
