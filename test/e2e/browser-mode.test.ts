@@ -3,61 +3,33 @@
 // the page and waits for what the real nodes then do. Screenshots go to test-results/.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readTraceFile } from '../../src-main/trace/trace-reader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { Supervisor } from '../../src-main/cluster/supervisor.js';
-import { startWebServer, type WebServer } from '../../src-main/web/web-server.js';
-import { WindowCore } from '../../src-main/app/window-core.js';
-import { buildRenderer } from '../../scripts/build-renderer.mjs';
+import type { Page } from 'playwright-core';
+import type { Supervisor } from '../../src-main/cluster/supervisor.js';
+import type { WebServer } from '../../src-main/web/web-server.js';
+import { CHROMIUM, needTools, openWindow, SHOTS, type TestWindow } from '../helpers/window.js';
 import { windowScenarios } from './window-scenarios.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = fs.existsSync(CHROMIUM);
-if (!haveChromium) {
-  if (process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run must install Debian's chromium`);
-  console.warn(`SKIPPED: the browser-mode e2e test needs Debian's chromium (${CHROMIUM}); apt-get install chromium`);
-}
-
-const SHOTS = 'test-results';
-const RENDERER = fileURLToPath(new URL('../../out/renderer', import.meta.url));
+const haveChromium = needTools('the browser-mode e2e test', [CHROMIUM]);
 
 describe.skipIf(!haveChromium)('browser mode in Chromium', () => {
+  let w: TestWindow;
   let supervisor: Supervisor;
-  let core: WindowCore;
   let web: WebServer;
-  let browser: Browser;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[];
 
   beforeAll(async () => {
-    await buildRenderer();
-    supervisor = new Supervisor();
-    core = new WindowCore(supervisor);
-    await core.record(path.join(supervisor.dir, 'session.trace.jsonl')); // as `npm start` does
-    await supervisor.start(3);
-    web = await startWebServer({ core, staticDir: RENDERER });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    fs.mkdirSync(SHOTS, { recursive: true });
+    w = await openWindow({ nodes: 3 });
+    ({ supervisor, web, page, pageErrors } = w);
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await web?.close();
-    await core?.stop();
-    await supervisor?.stop();
+    await w?.close();
   });
 
   describe('the window on a live cluster', () => {
-    beforeAll(async () => {
-      await page.goto(web.url);
-    });
     windowScenarios({ page: () => page, shots: `${SHOTS}/window` });
   });
 

@@ -1,0 +1,61 @@
+// The window in browser mode, for e2e tests: a real cluster (worker threads) behind a
+// WindowCore recording its trace, the built renderer served on loopback, and Debian's
+// Chromium driven by playwright-core (never a downloaded browser), with the brief's flags.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { WindowCore } from '../../src-main/app/window-core.js';
+import { Supervisor, type SupervisorOptions } from '../../src-main/cluster/supervisor.js';
+import { startWebServer, type WebServer } from '../../src-main/web/web-server.js';
+import { buildRenderer } from '../../scripts/build-renderer.mjs';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const SHOTS = 'test-results';
+
+/** Fails under CI (whose .ci/run installs them), else says why the tests are skipped. */
+export function needTools(what: string, files: string[]): boolean {
+  const missing = files.filter((f) => !fs.existsSync(f));
+  if (missing.length === 0) return true;
+  if (process.env.CI) throw new Error(`${missing.join(', ')} missing: .ci/run must install them (${what})`);
+  console.warn(`SKIPPED: ${what} needs ${missing.join(', ')} (Debian's packages)`);
+  return false;
+}
+
+export interface TestWindow {
+  supervisor: Supervisor;
+  core: WindowCore;
+  web: WebServer;
+  browser: Browser;
+  page: Page;
+  /** Uncaught errors in the page. */
+  pageErrors: string[];
+  close(): Promise<void>;
+}
+
+export async function openWindow(opts: { nodes: number; supervisor?: SupervisorOptions }): Promise<TestWindow> {
+  await buildRenderer();
+  const supervisor = new Supervisor(opts.supervisor);
+  const core = new WindowCore(supervisor);
+  await core.record(path.join(supervisor.dir, 'session.trace.jsonl')); // as `npm start` does
+  await supervisor.start(opts.nodes);
+  const web = await startWebServer({ core, staticDir: fileURLToPath(new URL('../../out/renderer', import.meta.url)) });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.goto(web.url);
+  return {
+    supervisor, core, web, browser, page, pageErrors,
+    async close() {
+      await browser.close();
+      await web.close();
+      await core.stop();
+      await supervisor.stop();
+    },
+  };
+}
