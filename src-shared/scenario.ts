@@ -17,6 +17,7 @@
 //   ]
 // }
 
+import { describeCommand } from './narrate.js';
 import { agreedLeader, type ClusterState, type Command, type NodeState } from './protocol.js';
 
 export const SCENARIO_FORMAT = 'raftlab-scenario';
@@ -205,4 +206,69 @@ export function commandsFor(step: ScenarioStep, cluster: ClusterState): Command[
   if ('remove' in step) return [{ type: 'removeMember', name: name(step.remove) }];
   if ('transfer' in step) return [{ type: 'transferLeader', to: name(step.transfer) }];
   return [];
+}
+
+/** Where a scenario plays: `raftlab run` (headless) and the window each give one. */
+export interface ScenarioTarget {
+  /** Runs one command; resolves ok or with the error it was refused with. */
+  run(cmd: Command): Promise<{ ok: boolean; error?: string }>;
+  /** The cluster as it is now. */
+  cluster(): ClusterState | null;
+  /** One line per step and outcome. */
+  log(line: string, ok: boolean): void;
+  /** Asked between steps: true ends the play early. */
+  stopped?(): boolean;
+}
+
+/**
+ * Plays a scenario: a fresh cluster of its size, time 0 when it first has a leader (so times
+ * are relative to a working cluster, whatever the machine's speed), then each step's commands
+ * at its time, resolved against the cluster as it is then, all of a step's at once (a partition
+ * is all its cuts). Returns the lines of the steps that failed or could not run.
+ */
+export async function playScenario(scenario: Scenario, target: ScenarioTarget): Promise<string[]> {
+  const errors: string[] = [];
+  const t = (ms: number) => `${(ms / 1000).toFixed(3).padStart(8)}s`;
+  const start = await target.run({ type: 'startCluster', size: scenario.nodes });
+  if (!start.ok) throw new ScenarioError(`the cluster did not start: ${start.error}`);
+  const deadline = Date.now() + 20_000;
+  let c = target.cluster();
+  while (!(c && c.nodes.length === scenario.nodes && agreedLeader(c))) {
+    if (Date.now() > deadline) throw new ScenarioError('no leader within 20 s of starting');
+    if (target.stopped?.()) return errors;
+    await sleep(20);
+    c = target.cluster();
+  }
+  const t0 = Date.now();
+  const leader = agreedLeader(c)!;
+  target.log(`${t(0)}  ${scenario.nodes} nodes, ${leader.name} leads term ${leader.term}`, true);
+  for (const step of scenario.steps) {
+    await sleep(t0 + step.at - Date.now());
+    if (target.stopped?.()) return errors;
+    let cmds: Command[];
+    try {
+      cmds = commandsFor(step, target.cluster()!);
+    } catch (err) {
+      const line = `${t(step.at)}  ${Object.keys(step).find((k) => k !== 'at')}: ${(err as Error).message} (skipped)`;
+      errors.push(line);
+      target.log(line, false);
+      continue;
+    }
+    const results = await Promise.all(cmds.map((cmd) => target.run(cmd)));
+    cmds.forEach((cmd, i) => {
+      const r = results[i];
+      const line = `${t(step.at)}  ${describeCommand(cmd).replace(/^You /, '')}: ${r.ok ? 'ok' : r.error}`;
+      if (!r.ok) errors.push(line);
+      target.log(line, r.ok);
+    });
+  }
+  await sleep(t0 + scenario.end - Date.now());
+  const end = target.cluster();
+  const l = end && agreedLeader(end);
+  target.log(`${t(Date.now() - t0)}  end: ${l ? `${l.name} leads term ${l.term}` : 'no agreed leader'}; ${(end?.nodes ?? []).map((n) => `${n.name} ${n.status}`).join(', ')}`, true);
+  return errors;
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
 }

@@ -2,9 +2,8 @@
 // the session trace as the app does: `raftlab run scenario.json --trace out.jsonl`.
 
 import fs from 'node:fs';
-import { agreedLeader, type ClusterState, type Command, type CommandResult, type ServerEvent } from '../../src-shared/protocol.js';
-import { describeCommand } from '../../src-shared/narrate.js';
-import { commandsFor, parseScenario, ScenarioError, type Scenario } from '../../src-shared/scenario.js';
+import type { ClusterState, Command, CommandResult, ServerEvent } from '../../src-shared/protocol.js';
+import { parseScenario, playScenario, ScenarioError, type Scenario } from '../../src-shared/scenario.js';
 import { WindowCore } from '../app/window-core.js';
 import { Supervisor } from '../cluster/supervisor.js';
 import { exportChromeTrace } from '../trace/chrome-trace.js';
@@ -50,54 +49,15 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       });
       void core.handle({ id, cmd });
     });
-  const errors: string[] = [];
-  const t = (ms: number) => `${(ms / 1000).toFixed(3).padStart(8)}s`;
   try {
     if (opts.trace) await core.record(opts.trace);
-    const start = await run({ type: 'startCluster', size: scenario.nodes });
-    if (!start.ok) throw new Error(`the cluster did not start: ${start.error}`);
-    // Time 0 is when the cluster first has a leader: a scenario's times are relative to a
-    // working cluster, whatever the machine's speed.
-    const deadline = Date.now() + 20_000;
-    while (!agreedLeader(cluster)) {
-      if (Date.now() > deadline) throw new Error('no leader within 20 s of starting');
-      await sleep(20);
-    }
-    const t0 = Date.now();
-    log(`${t(0)}  ${scenario.nodes} nodes, ${agreedLeader(cluster)!.name} leads term ${agreedLeader(cluster)!.term}`);
-    for (const step of scenario.steps) {
-      await sleep(t0 + step.at - Date.now());
-      let cmds: Command[];
-      try {
-        cmds = commandsFor(step, cluster);
-      } catch (err) {
-        const msg = `${t(step.at)}  ${Object.keys(step).find((k) => k !== 'at')}: ${(err as Error).message}`;
-        errors.push(msg);
-        log(`${msg}  (skipped)`);
-        continue;
-      }
-      // Commands of one step go out together (a partition is all its cuts at once).
-      const results = await Promise.all(cmds.map((c) => run(c)));
-      cmds.forEach((c, i) => {
-        const r = results[i];
-        const line = `${t(step.at)}  ${describeCommand(c).replace(/^You /, '')}: ${r.ok ? 'ok' : r.error}`;
-        if (!r.ok) errors.push(line);
-        log(line);
-      });
-    }
-    await sleep(t0 + scenario.end - Date.now());
-    const l = agreedLeader(cluster);
-    log(`${t(Date.now() - t0)}  end: ${l ? `${l.name} leads term ${l.term}` : 'no agreed leader'}; ${cluster.nodes.map((n) => `${n.name} ${n.status}`).join(', ')}`);
+    const errors = await playScenario(scenario, { run, cluster: () => cluster, log: (line) => log(line) });
     return { errors, final: cluster };
   } finally {
     await core.stop();
     await supervisor.stop();
     if (opts.trace && opts.chrome) await exportChromeTrace(opts.trace, opts.chrome);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
 }
 
 const USAGE = `usage: raftlab run SCENARIO.json [--trace OUT.jsonl] [--chrome OUT.json]
