@@ -1,5 +1,7 @@
 // The session trace at the scale of a long session: a synthetic hour of a busy 3-node cluster,
-// written as JSONL through TraceWriter, exported to a Chrome trace, read back and seeked.
+// written as JSONL through TraceWriter (cluster snapshots as keyframes and deltas), exported
+// as the window's "Export trace" does (JSONL: a copy of the file being recorded; Chrome's
+// format: a streamed conversion), read back and seeked.
 //
 // The rates are those measured on a real cluster (3 nodes, heartbeat 100 ms, ~9 PUTs/s: ~125
 // messages/s, ~85 Raft events/s, ~10.5 coalesced cluster snapshots/s of ~5.4 KB each), scaled to
@@ -18,7 +20,7 @@ import type { ClusterState, LogEntrySummary, MessageSummary, NodeState } from '.
 import type { RaftEvent } from '../src-shared/raft-types.js';
 import { TraceIndex } from '../src-shared/replay.js';
 import type { TraceEntry } from '../src-shared/trace.js';
-import { exportChromeTrace } from '../src-main/trace/chrome-trace.js';
+import { exportTrace } from '../src-main/trace/trace-export.js';
 import { readTraceFile } from '../src-main/trace/trace-reader.js';
 import { TraceWriter } from '../src-main/trace/trace-writer.js';
 
@@ -156,7 +158,9 @@ function quantile(sorted: number[], q: number): number {
 }
 
 const ms = (t: number) => `${t.toFixed(t < 10 ? 3 : 0)} ms`;
-const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
+const mb = (b: number) => `${(b / 2 ** 20).toFixed(b < 10 * 2 ** 20 ? 1 : 0)} MB`;
+/** Every this many snapshots, one is also measured whole: what version 1 would have written. */
+const SAMPLE_WHOLE = 100;
 
 export async function runTraceBench(): Promise<void> {
   const print = (line: string) => console.log(line);
@@ -164,7 +168,8 @@ export async function runTraceBench(): Promise<void> {
   const durationMs = minutes * 60_000;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-trace-bench-'));
   const file = path.join(dir, 'session.jsonl');
-  const chrome = path.join(dir, 'session.chrome.json');
+  const out = path.join(dir, 'exports');
+  fs.mkdirSync(out);
   try {
     print(`trace: a synthetic ${minutes}-minute session of 3 nodes (heartbeat ${HEARTBEAT_MS} ms, ${1000 / PUT_EVERY_MS} PUTs/s)`);
     // 1. Record: the generator stands in for the supervisor; the writer is the real one.
@@ -173,28 +178,48 @@ export async function runTraceBench(): Promise<void> {
     const w = await TraceWriter.create(file, { nodes: ['n1', 'n2', 'n3'], settings: { heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS }, createdAt: t0 });
     let peak = 0;
     const counts: Record<string, number> = {};
+    const bytes: Record<string, number> = {};
+    let wholeSampled = 0;
+    let sampled = 0;
     for (const r of synthesize(durationMs, t0)) {
-      const k = r.kind === 'event' ? r.event.type : r.kind;
+      const written = w.append(r);
+      const k = written.kind === 'event' ? written.event.type : written.kind;
       counts[k] = (counts[k] ?? 0) + 1;
-      w.append(r);
+      bytes[k] = (bytes[k] ?? 0) + JSON.stringify(written).length + 1;
+      if (r.kind === 'event' && r.event.type === 'cluster' && (counts.cluster + (counts['cluster-delta'] ?? 0)) % SAMPLE_WHOLE === 0) {
+        wholeSampled += JSON.stringify({ ...written, event: r.event }).length + 1;
+        sampled++;
+      }
       peak = Math.max(peak, w.pendingBytes);
       // Live, records arrive spread over the hour; here they come at once, so let the disk keep up.
       if (w.pendingBytes > 4 * 2 ** 20) await w.flush();
     }
-    await w.close();
+    await w.flush();
     const writeMs = performance.now() - t;
     const size = fs.statSync(file).size;
     const secs = durationMs / 1000;
+    const perHour = (b: number) => mb((b * 60) / minutes);
     const rate = (k: string) => ((counts[k] ?? 0) / secs).toFixed(1);
-    print(`  records: ${w.lastSeq} (per second: ${rate('message')} messages, ${rate('raft')} raft events, ${rate('cluster')} cluster snapshots, ${rate('client')} client requests, ${rate('log')} log lines)`);
+    const snapshots = (counts.cluster ?? 0) + (counts['cluster-delta'] ?? 0);
+    const v1Size = size - (bytes.cluster ?? 0) - (bytes['cluster-delta'] ?? 0) + (wholeSampled / sampled) * snapshots;
+    print(`  records: ${w.lastSeq} (per second: ${rate('message')} messages, ${rate('raft')} raft events, ${(snapshots / secs).toFixed(1)} cluster snapshots, ${rate('client')} client requests, ${rate('log')} log lines)`);
     print(`  write JSONL:   ${ms(writeMs)} for ${mb(size)} (${(w.lastSeq / (writeMs / 1000) / 1000).toFixed(0)}k records/s; writer held at most ${mb(peak)})`);
+    print(`  trace size:    ${perHour(size)} per hour (version 1, every snapshot whole: ${perHour(v1Size)} per hour)`);
+    const share = (k: string) => `${k} ${perHour(bytes[k] ?? 0)}`;
+    print(`    of which: ${share('cluster')} (${counts.cluster} keyframes), ${share('cluster-delta')} (${counts['cluster-delta'] ?? 0} deltas, ${((bytes['cluster-delta'] ?? 0) / (counts['cluster-delta'] || 1)).toFixed(0)} B each), ${share('message')}, ${share('raft')}, ${share('client')}`);
 
-    // 2. Export to Chrome's format, streaming from the JSONL.
+    // 2. Export, while the session is still being recorded (the writer is open), as the window does.
     t = performance.now();
-    const stats = await exportChromeTrace(file, chrome);
-    const exportMs = performance.now() - t;
-    print(`  Chrome trace:  ${ms(exportMs)} for ${stats.events} events, ${mb(stats.bytes)}`);
-    fs.rmSync(chrome);
+    const jsonl = await exportTrace(w, 'jsonl', out);
+    const jsonlMs = performance.now() - t;
+    print(`  export JSONL:  ${ms(jsonlMs)} for ${mb(jsonl.bytes)} (a copy of the file being recorded; target < 1 s for an hour)`);
+    fs.rmSync(jsonl.path);
+    t = performance.now();
+    const chrome = await exportTrace(w, 'chrome', out);
+    const chromeMs = performance.now() - t;
+    print(`  export Chrome: ${ms(chromeMs)} for ${mb(chrome.bytes)} (converted, streaming)`);
+    fs.rmSync(chrome.path);
+    await w.close();
 
     // 3. Replay: load the whole trace (as the window does), index it, seek at random.
     gc();
@@ -207,7 +232,7 @@ export async function runTraceBench(): Promise<void> {
     t = performance.now();
     const index = new TraceIndex(records);
     const indexMs = performance.now() - t;
-    print(`  load for replay: ${ms(loadMs)} (streaming reader, checked), ${mb(heap)} of heap; index: ${ms(indexMs)}, ${index.checkpoints} checkpoints`);
+    print(`  load for replay: ${ms(loadMs)} (streaming reader, checked), ${mb(heap)} of heap; index: ${ms(indexMs)}, ${index.snapshots} snapshots of which ${index.keyframes} keyframes`);
     let seed = 7;
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const time = (f: () => unknown): number[] => {

@@ -1,10 +1,17 @@
-// Seeking in a recorded session: what the window showed at any record or moment. Every
-// `cluster` event is a full snapshot, so the checkpoint for a point is simply the last snapshot
-// at or before it: found by binary search in the list of snapshot positions. Nothing is
-// replayed forward, so a seek costs the same anywhere in an hour-long trace. Browser-safe.
+// Seeking in a recorded session: what the window showed at any record or moment. A trace
+// keeps a full `cluster` snapshot now and then (a keyframe) and `cluster-delta`s in between
+// (src-shared/trace-delta.ts), so the cluster at a point is the last keyframe at or before it
+// with the deltas after it applied, up to the point: found by binary search, then at most a
+// keyframe interval of small patches (the writer's policy: 100 at most). Traces with longer
+// runs of deltas get a checkpoint kept every CHECKPOINT_EVERY deltas, made the first time a
+// seek passes it, so no seek applies more than that many. Browser-safe.
 
 import type { ClusterState } from './protocol.js';
-import type { TraceRecord } from './trace.js';
+import { applyClusterDelta, type ClusterDeltaEvent } from './trace-delta.js';
+import type { EventRecord, TraceRecord } from './trace.js';
+
+/** Deltas between two lazily kept checkpoints, for traces whose keyframes are further apart. */
+const CHECKPOINT_EVERY = 128;
 
 export interface ReplayOptions {
   /** Most records in a state's `recent` window (default 200). */
@@ -23,22 +30,33 @@ export interface ReplayState {
   at: number;
   /** The cluster as last shown at that point; null before the first snapshot. */
   cluster: ClusterState | null;
-  /** The seq of the record that carried `cluster` (0 when null). */
+  /** The seq of the record that carried `cluster`, a snapshot or a delta (0 when null). */
   clusterSeq: number;
   /**
    * What happened just before, oldest first, ending at `seq`: every record but cluster
-   * snapshots (raft events, messages, log lines, actions, results, message fates, clients).
+   * snapshots and deltas (raft events, messages, log lines, actions, results, message fates, clients).
    */
   recent: TraceRecord[];
 }
+
+const isClusterState = (r: TraceRecord): boolean => r.kind === 'event' && (r.event.type === 'cluster' || r.event.type === 'cluster-delta');
 
 export class TraceIndex {
   readonly firstSeq: number;
   readonly lastSeq: number;
   readonly startAt: number;
   readonly endAt: number;
-  /** Positions (into records) of the records that carry a cluster snapshot, ascending. */
+  /** How many of the cluster states are keyframes (full snapshots). */
+  readonly keyframes: number;
+  /** Positions (into records) of the records that carry a cluster state (snapshot or delta), ascending. */
   private readonly snaps: Int32Array;
+  /** For each of those (by ordinal into snaps), the ordinal of the keyframe its state is built from. */
+  private readonly base: Int32Array;
+  /** States rebuilt from deltas and kept: every CHECKPOINT_EVERY-th delta after a keyframe. */
+  private readonly built = new Map<number, ClusterState>();
+  /** The last state rebuilt (play asks for the next one, seeks often near it). */
+  private lastOrd = -1;
+  private lastState: ClusterState | null = null;
   private readonly recentMax: number;
   private readonly recentMs: number;
 
@@ -51,18 +69,29 @@ export class TraceIndex {
     this.startAt = records[0]?.at ?? 0;
     this.endAt = records.at(-1)?.at ?? 0;
     let n = 0;
+    let keyframes = 0;
+    let key = -1;
     const snaps = new Int32Array(records.length);
+    const base = new Int32Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
       if (r.seq !== this.firstSeq + i) throw new Error(`replay: record ${i} has seq ${r.seq}, expected ${this.firstSeq + i}`);
       if (i > 0 && r.at < records[i - 1].at) throw new Error(`replay: record seq ${r.seq} goes back in time`);
-      if (r.kind === 'event' && r.event.type === 'cluster') snaps[n++] = i;
+      if (!isClusterState(r)) continue;
+      if ((r as EventRecord).event.type === 'cluster') {
+        key = n;
+        keyframes++;
+      } else if (key < 0) throw new Error(`replay: record seq ${r.seq} is a cluster-delta with no cluster snapshot before it`);
+      snaps[n] = i;
+      base[n++] = key;
     }
     this.snaps = snaps.slice(0, n);
+    this.base = base.slice(0, n);
+    this.keyframes = keyframes;
   }
 
-  /** How many cluster snapshots the trace holds (the checkpoints). */
-  get checkpoints(): number {
+  /** How many cluster states the trace holds: keyframes and deltas, one per snapshot sent. */
+  get snapshots(): number {
     return this.snaps.length;
   }
 
@@ -88,29 +117,39 @@ export class TraceIndex {
     const seq = 'seq' in point ? Math.min(Math.max(Math.floor(point.seq), this.firstSeq - 1), this.lastSeq) : this.seqAt(point.at);
     const i = seq - this.firstSeq; // -1 before the first record
     const at = i >= 0 ? this.records[i].at : this.startAt;
-    const s = this.lastSnapAtOrBefore(i);
-    const snap = s >= 0 ? this.records[s] : undefined;
+    const s = this.snapsAtOrBefore(i) - 1;
     return {
       seq: Math.max(seq, 0),
       at,
-      cluster: snap && snap.kind === 'event' && snap.event.type === 'cluster' ? snap.event.cluster : null,
-      clusterSeq: snap?.seq ?? 0,
+      cluster: s >= 0 ? this.clusterOf(s) : null,
+      clusterSeq: s >= 0 ? this.records[this.snaps[s]].seq : 0,
       recent: this.recentBefore(i, at),
     };
   }
 
   /**
    * The records after seq `a` up to and including seq `b`, in order: what to animate when play
-   * moves from a to b. Empty when b ≤ a (going back is a seek: stateAt).
+   * moves from a to b. Empty when b ≤ a (going back is a seek: stateAt). A `cluster-delta`
+   * comes as the `cluster` snapshot it stands for (same seq, at and clocks), so whoever plays
+   * the records sees the snapshots the window was sent, never a delta.
    */
   eventsBetween(a: number, b: number): TraceRecord[] {
     const from = Math.max(a + 1, this.firstSeq) - this.firstSeq;
     const to = Math.min(b, this.lastSeq) - this.firstSeq + 1;
-    return from < to ? this.records.slice(from, to) : [];
+    if (from >= to) return [];
+    const out = this.records.slice(from, to);
+    let ord = this.snapsAtOrBefore(from - 1); // the ordinal of the next cluster state
+    for (let k = 0; k < out.length; k++) {
+      const r = out[k];
+      if (!isClusterState(r)) continue;
+      if ((r as EventRecord).event.type === 'cluster-delta') out[k] = { ...(r as EventRecord), event: { type: 'cluster', cluster: this.clusterOf(ord) } };
+      ord++;
+    }
+    return out;
   }
 
-  /** Position of the last snapshot at or before position i, or -1. */
-  private lastSnapAtOrBefore(i: number): number {
+  /** How many cluster states are at positions ≤ i (so the last of them has ordinal one less). */
+  private snapsAtOrBefore(i: number): number {
     let lo = 0;
     let hi = this.snaps.length;
     while (lo < hi) {
@@ -118,7 +157,35 @@ export class TraceIndex {
       if (this.snaps[mid] <= i) lo = mid + 1;
       else hi = mid;
     }
-    return lo > 0 ? this.snaps[lo - 1] : -1;
+    return lo;
+  }
+
+  /** The cluster state of the ordinal-th snapshot: a keyframe as recorded, a delta rebuilt. */
+  private clusterOf(ord: number): ClusterState {
+    const r = this.records[this.snaps[ord]] as EventRecord;
+    if (r.event.type === 'cluster') return r.event.cluster;
+    if (ord === this.lastOrd) return this.lastState!;
+    const key = this.base[ord];
+    // Start from the nearest state already at hand: a kept checkpoint, the last one rebuilt, or the keyframe.
+    let from = key;
+    for (let c = key + Math.floor((ord - key) / CHECKPOINT_EVERY) * CHECKPOINT_EVERY; c > key; c -= CHECKPOINT_EVERY) {
+      if (this.built.has(c)) {
+        from = c;
+        break;
+      }
+    }
+    let state = from === key ? (this.records[this.snaps[key]] as EventRecord & { event: { type: 'cluster' } }).event.cluster : this.built.get(from)!;
+    if (this.lastOrd > from && this.lastOrd < ord && this.base[this.lastOrd] === key) {
+      from = this.lastOrd;
+      state = this.lastState!;
+    }
+    for (let o = from + 1; o <= ord; o++) {
+      state = applyClusterDelta(state, (this.records[this.snaps[o]] as EventRecord).event as ClusterDeltaEvent);
+      if ((o - key) % CHECKPOINT_EVERY === 0) this.built.set(o, state);
+    }
+    this.lastOrd = ord;
+    this.lastState = state;
+    return state;
   }
 
   private recentBefore(i: number, at: number): TraceRecord[] {
@@ -127,7 +194,7 @@ export class TraceIndex {
     for (let j = i; j >= 0 && out.length < this.recentMax; j--) {
       const r = this.records[j];
       if (r.at < oldest) break;
-      if (r.kind !== 'event' || r.event.type !== 'cluster') out.push(r);
+      if (!isClusterState(r)) out.push(r);
     }
     return out.reverse();
   }

@@ -8,10 +8,14 @@
 
 import { parseCommand, type Command, type CommandResult, type MessageSummary, type NodeStatus, type ServerEvent } from './protocol.js';
 import type { MessageType, RaftEventKind, Role } from './raft-types.js';
+import type { ClusterDeltaEvent } from './trace-delta.js';
 
 export const TRACE_FORMAT = 'raftlab-trace';
-/** The version this raftlab writes and reads; older versions are upgraded on read (TRACE_UPGRADES). */
-export const TRACE_VERSION = 1;
+/**
+ * The version this raftlab writes and reads; older versions are upgraded on read (TRACE_UPGRADES).
+ * 2: cluster snapshots between keyframes are `cluster-delta` events (src-shared/trace-delta.ts).
+ */
+export const TRACE_VERSION = 2;
 
 // ------------------------------------------------------------------ shapes
 
@@ -43,8 +47,11 @@ interface RecordBase {
   clocks?: Record<string, number>;
 }
 
-/** Every ServerEvent but `ack`: acks (and errors answering an action) are `result` records. */
-export type TracedEvent = Exclude<ServerEvent, { type: 'ack' }>;
+/**
+ * Every ServerEvent but `ack` (acks, and errors answering an action, are `result` records),
+ * and `cluster-delta`: a `cluster` snapshot kept as what changed since the one before.
+ */
+export type TracedEvent = Exclude<ServerEvent, { type: 'ack' }> | ClusterDeltaEvent;
 
 export interface EventRecord extends RecordBase {
   kind: 'event';
@@ -130,8 +137,20 @@ export interface TraceUpgrade {
   record(r: Obj, lineNo: number): Obj;
 }
 
-/** The known upgrades, oldest first. Empty at v1: no older version was ever released. */
-export const TRACE_UPGRADES: readonly TraceUpgrade[] = [];
+/** The known upgrades, oldest first. */
+export const TRACE_UPGRADES: readonly TraceUpgrade[] = [
+  // v1 → v2: v2 only added `cluster-delta` events; a v1 trace is a v2 trace whose every
+  // snapshot is a keyframe, so nothing changes but the header's version.
+  {
+    from: 1,
+    header: (h) => h,
+    record: (r, lineNo) => {
+      // …which is why a delta in a file that says version 1 is a broken file, not an old one.
+      if (r.kind === 'event' && (r.event as Obj | undefined)?.type === 'cluster-delta') throw new TraceError('a version 1 trace has no cluster-delta events', lineNo);
+      return r;
+    },
+  },
+];
 
 export interface TraceReadOptions {
   /** Upgrade steps to use instead of TRACE_UPGRADES (tests, tools reading drafts). */
@@ -285,37 +304,103 @@ function checkMessage(f: Fields, m: Obj, path: string): void {
   for (const k of ['index', 'logTerm', 'entries', 'commit', 'snapshot']) f.optNum(m, k, path);
 }
 
+type Check = (f: Fields, o: Obj, k: string, path: string) => void;
+const str: Check = (f, o, k, p) => void f.str(o, k, p);
+const int: Check = (f, o, k, p) => void f.int(o, k, p);
+const arr: Check = (f, o, k, p) => void f.arr(o, k, p);
+
+function checkLogEntries(f: Fields, entries: unknown[], path: string): void {
+  entries.forEach((e, j) => {
+    const ep = `${path}[${j}]`;
+    const o = f.obj(e, ep);
+    f.int(o, 'index', ep);
+    f.int(o, 'term', ep);
+    f.str(o, 'data', ep);
+  });
+}
+
+// What each field of a snapshot must be. A delta's `set` is checked with the same table, for
+// the fields it has, so a rebuilt snapshot is as sound as a full one.
+const CLUSTER_FIELDS: Record<string, Check> = {
+  dir: str,
+  generation: (f, o, k, p) => void f.int(o, k, p, -Number.MAX_SAFE_INTEGER), // negative: an attached cluster (each attach its own)
+  nodes: arr,
+  cuts: arr,
+};
+const NODE_FIELDS: Record<string, Check> = {
+  name: str,
+  id: str,
+  status: (f, o, k, p) => void f.oneOf(o, k, p, STATUSES),
+  role: (f, o, k, p) => void f.oneOf(o, k, p, ROLES),
+  term: int, commit: int, applied: int, firstIndex: int, lastIndex: int,
+  vote: str,
+  lead: str,
+  clock: (f, o, k, p) => void f.obj(o[k], `${p}.${k}`),
+  log: (f, o, k, p) => checkLogEntries(f, f.arr(o, k, p), `${p}.${k}`),
+  peers: arr,
+};
+
+/** Every field of `table` (only those present when `partial`). */
+function checkFields(f: Fields, o: Obj, path: string, table: Record<string, Check>, partial: boolean): void {
+  for (const k in table) if (!partial || o[k] !== undefined) table[k](f, o, k, path);
+}
+
 function checkCluster(f: Fields, c: Obj): void {
   const p = 'event.cluster';
-  f.str(c, 'dir', p);
-  f.int(c, 'generation', p, -Number.MAX_SAFE_INTEGER); // negative: an attached cluster (each attach its own)
-  f.arr(c, 'nodes', p).forEach((raw, i) => {
+  checkFields(f, c, p, CLUSTER_FIELDS, false);
+  (c.nodes as unknown[]).forEach((raw, i) => {
     const np = `${p}.nodes[${i}]`;
-    const n = f.obj(raw, np);
-    f.str(n, 'name', np);
-    f.str(n, 'id', np);
-    f.oneOf(n, 'status', np, STATUSES);
-    f.oneOf(n, 'role', np, ROLES);
-    for (const k of ['term', 'commit', 'applied', 'firstIndex', 'lastIndex']) f.int(n, k, np);
-    f.str(n, 'vote', np);
-    f.str(n, 'lead', np);
-    f.obj(n.clock, `${np}.clock`);
-    f.arr(n, 'log', np).forEach((e, j) => {
-      const ep = `${np}.log[${j}]`;
-      const o = f.obj(e, ep);
-      f.int(o, 'index', ep);
-      f.int(o, 'term', ep);
-      f.str(o, 'data', ep);
-    });
-    f.arr(n, 'peers', np);
+    checkFields(f, f.obj(raw, np), np, NODE_FIELDS, false);
   });
-  f.arr(c, 'cuts', p);
+}
+
+/** `unset`, if there: names of fields, none of those a snapshot must have. */
+function checkUnset(f: Fields, o: Obj, path: string, required: Record<string, Check>): void {
+  if (o.unset === undefined) return;
+  f.arr(o, 'unset', path).forEach((k, i) => {
+    if (typeof k !== 'string') f.fail(`${path}.unset[${i}] must be a field name`);
+    if (Object.hasOwn(required, k)) f.fail(`${path}.unset[${i}]: "${k}" cannot be unset`);
+  });
+}
+
+function checkClusterDelta(f: Fields, d: Obj): void {
+  if (d.set !== undefined) {
+    const set = f.obj(d.set, 'event.set');
+    if (set.nodes !== undefined) f.fail('event.set.nodes: nodes change through event.nodes');
+    checkFields(f, set, 'event.set', CLUSTER_FIELDS, true);
+  }
+  checkUnset(f, d, 'event', CLUSTER_FIELDS);
+  if (d.nodes === undefined) return;
+  const nodes = f.obj(d.nodes, 'event.nodes');
+  for (const name of Object.keys(nodes)) {
+    const np = `event.nodes.${name}`;
+    const patch = f.obj(nodes[name], np);
+    if (patch.set !== undefined) {
+      const set = f.obj(patch.set, `${np}.set`);
+      if (set.name !== undefined || set.log !== undefined) f.fail(`${np}.set: a node's ${set.name !== undefined ? 'name' : 'log'} does not change through "set"`);
+      checkFields(f, set, `${np}.set`, NODE_FIELDS, true);
+    }
+    checkUnset(f, patch, np, NODE_FIELDS);
+    const log = patch.log;
+    if (log === undefined) continue;
+    if (Array.isArray(log)) {
+      checkLogEntries(f, log, `${np}.log`);
+      continue;
+    }
+    const lp = f.obj(log, `${np}.log`);
+    f.int(lp, 'drop', `${np}.log`);
+    if (lp.keep !== undefined) f.int(lp, 'keep', `${np}.log`);
+    if (lp.add !== undefined) checkLogEntries(f, f.arr(lp, 'add', `${np}.log`), `${np}.log.add`);
+  }
 }
 
 function checkEvent(f: Fields, e: Obj): void {
   switch (e.type) {
     case 'cluster':
       checkCluster(f, f.obj(e.cluster, 'event.cluster'));
+      return;
+    case 'cluster-delta':
+      checkClusterDelta(f, e);
       return;
     case 'raft': {
       f.str(e, 'node', 'event');
@@ -349,7 +434,7 @@ function checkEvent(f: Fields, e: Obj): void {
     case 'ack':
       f.fail('an ack belongs in a "result" record, not an "event"');
     default:
-      f.fail(`event.type is ${JSON.stringify(e.type) ?? 'missing'}, not one of cluster, raft, message, log, error, attach`);
+      f.fail(`event.type is ${JSON.stringify(e.type) ?? 'missing'}, not one of cluster, cluster-delta, raft, message, log, error, attach`);
   }
 }
 
@@ -416,6 +501,8 @@ export class TraceDecoder {
   private lineNo = 0;
   private lastSeq = 0;
   private lastAt = -Infinity;
+  /** The node names of the last `cluster` snapshot: the only ones a delta may patch. */
+  private nodeNames: Set<string> | undefined;
 
   constructor(private readonly options: TraceReadOptions = {}) {}
 
@@ -435,6 +522,16 @@ export class TraceDecoder {
       throw new TraceError(`seq ${r.seq} where ${this.lastSeq + 1} was expected (records are numbered 1, 2, 3… without gaps)`, lineNo);
     }
     if (r.at < this.lastAt) throw new TraceError(`at ${r.at} is earlier than the previous record's ${this.lastAt}`, lineNo);
+    if (r.kind === 'event') {
+      if (r.event.type === 'cluster') this.nodeNames = new Set(r.event.cluster.nodes.map((n) => n.name));
+      else if (r.event.type === 'cluster-delta') {
+        const names = this.nodeNames;
+        if (!names) throw new TraceError('a cluster-delta needs a full cluster snapshot before it', lineNo);
+        for (const name of Object.keys(r.event.nodes ?? {})) {
+          if (!names.has(name)) throw new TraceError(`event.nodes: no node named ${JSON.stringify(name)} in the last cluster snapshot`, lineNo);
+        }
+      }
+    }
     this.lastSeq = r.seq;
     this.lastAt = r.at;
     return r;

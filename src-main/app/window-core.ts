@@ -3,13 +3,11 @@
 // source; `attach` and `detach` switch it, and the window then gets the new source's greeting.
 
 import { EventEmitter } from 'node:events';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { CommandRequest, ExportTraceResult, NodeState, ServerEvent, TraceExportFormat } from '../../src-shared/protocol.js';
 import { AttachedSource } from '../attach/attached-source.js';
 import { chaosForWindow } from '../chaos/chaos-report.js';
 import type { Supervisor } from '../cluster/supervisor.js';
-import { exportChromeTrace } from '../trace/chrome-trace.js';
+import { exportTrace } from '../trace/trace-export.js';
 import { TraceWriter } from '../trace/trace-writer.js';
 
 /** What a window is served from: the Supervisor itself, an attached cluster, or a WindowCore. */
@@ -60,19 +58,8 @@ export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
 
   /** The session trace so far as a file of that format; its path and size. */
   async exportTrace(format: TraceExportFormat): Promise<ExportTraceResult> {
-    const trace = this.trace;
-    if (!trace) throw new Error('this session is not being recorded');
-    await trace.flush();
-    const dir = this.options.exportDir ?? path.dirname(trace.file);
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-    if (format === 'jsonl') {
-      const out = path.join(dir, `raftlab-session-${stamp}.jsonl`);
-      if (path.resolve(out) !== path.resolve(trace.file)) await fs.promises.copyFile(trace.file, out);
-      return { path: out, bytes: (await fs.promises.stat(out)).size };
-    }
-    const out = path.join(dir, `raftlab-session-${stamp}.chrome.json`);
-    const { bytes } = await exportChromeTrace(trace.file, out);
-    return { path: out, bytes };
+    if (!this.trace) throw new Error('this session is not being recorded');
+    return exportTrace(this.trace, format, this.options.exportDir);
   }
 
   greeting(): ServerEvent[] {

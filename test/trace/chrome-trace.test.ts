@@ -6,7 +6,10 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ClusterState, NodeState, ServerEvent } from '../../src-shared/protocol.js';
 import { exportChromeTrace, type ChromeEvent } from '../../src-main/trace/chrome-trace.js';
+import { readTraceFile } from '../../src-main/trace/trace-reader.js';
 import { TraceWriter } from '../../src-main/trace/trace-writer.js';
+import type { TraceRecord } from '../../src-shared/trace.js';
+import type { KeyframePolicy } from '../../src-shared/trace-delta.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-chrome-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -51,10 +54,10 @@ function checkChromeEvents(evs: ChromeEvent[]): void {
 }
 
 describe('Chrome trace export', () => {
-  it('converts a session into node threads, role periods, instants and flows', async () => {
-    const file = path.join(dir, 's.jsonl');
+  /** The session, recorded with the writer's keyframe policy (or another). */
+  async function record(file: string, policy: KeyframePolicy = {}): Promise<TraceRecord[]> {
     let now = 10_000;
-    const w = await TraceWriter.create(file, { nodes: ['n1', 'n2', 'n3'], settings: { heartbeatMs: 100, electionMs: 1000 }, now: () => now });
+    const w = await TraceWriter.create(file, { nodes: ['n1', 'n2', 'n3'], settings: { heartbeatMs: 100, electionMs: 1000 }, now: () => now, ...policy });
     w.event(cluster({}));
     now += 1000;
     w.events([
@@ -79,6 +82,14 @@ describe('Chrome trace export', () => {
     w.append({ kind: 'delivered', msgId: 7, message: { from: 'n2', to: 'n3', msgType: 'MsgApp', term: 3, entries: 1 } });
     w.append({ kind: 'client', node: 'n2', method: 'PUT', path: '/v2/keys/a', status: 201, ms: 20 });
     await w.close();
+    return (await readTraceFile(file)).records;
+  }
+
+  it('converts a session into node threads, role periods, instants and flows', async () => {
+    const file = path.join(dir, 's.jsonl');
+    const records = await record(file);
+    // Snapshots after the first are deltas: the role periods below come from them too.
+    expect(records.filter((r) => r.kind === 'event' && r.event.type === 'cluster-delta')).toHaveLength(3);
 
     const out = path.join(dir, 's.json');
     const stats = await exportChromeTrace(file, out);
@@ -125,5 +136,13 @@ describe('Chrome trace export', () => {
     expect(quiet.filter((e) => e.cat === 'message')).toEqual([]);
     expect(quiet.length).toBe(evs.length - 3);
     expect(quiet.filter((e) => e.cat === 'step')).toHaveLength(4);
+
+    // The same session with every snapshot whole (as version 1 kept them) exports the same.
+    const whole = path.join(dir, 'whole.jsonl');
+    expect((await record(whole, { keyframeEvery: 1 })).some((r) => r.kind === 'event' && r.event.type === 'cluster-delta')).toBe(false);
+    await exportChromeTrace(file, out);
+    const fromDeltas = fs.readFileSync(out, 'utf8');
+    await exportChromeTrace(whole, out);
+    expect(fs.readFileSync(out, 'utf8')).toBe(fromDeltas);
   });
 });

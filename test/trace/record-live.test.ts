@@ -1,6 +1,7 @@
 // Recording a real cluster: the supervisor's batches and the user's commands go to a
 // TraceWriter while an election, a kill of the leader and a new election happen. Read back,
-// the trace must replay the leader exactly as the live view saw it at every point.
+// the trace must replay exactly the cluster the live view was sent at every snapshot, though
+// most snapshots are kept as deltas, and so the leader as the live view saw it at every point.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { readTraceFile } from '../../src-main/trace/trace-reader.js';
 import { TraceWriter } from '../../src-main/trace/trace-writer.js';
 import { agreedLeader, type ClusterState, type Command } from '../../src-shared/protocol.js';
 import { TraceIndex } from '../../src-shared/replay.js';
+import type { TraceRecord } from '../../src-shared/trace.js';
 import { until } from '../helpers/cluster.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-live-trace-'));
@@ -33,7 +35,8 @@ describe('recording a real cluster', () => {
     sup.on('events', (batch) => {
       for (const e of batch) {
         const r = w.event(e);
-        if (e.type === 'cluster') seen.push({ seq: r.seq, at: r.at, cluster: e.cluster, leader: agreedLeader(e.cluster)?.name });
+        // As the window gets it: JSON (-0 arrives as 0, undefined fields as nothing).
+        if (e.type === 'cluster') seen.push({ seq: r.seq, at: r.at, cluster: JSON.parse(JSON.stringify(e.cluster)), leader: agreedLeader(e.cluster)?.name });
       }
     });
     const act = async (id: string, cmd: Command) => {
@@ -57,7 +60,7 @@ describe('recording a real cluster', () => {
     }
 
     const { header, records } = await readTraceFile(file);
-    expect(header).toMatchObject({ version: 1, source: 'local', nodes: ['n1', 'n2', 'n3'], settings });
+    expect(header).toMatchObject({ version: 2, source: 'local', nodes: ['n1', 'n2', 'n3'], settings });
     expect(records).toHaveLength(w.lastSeq);
     const results = records.filter((r) => r.kind === 'result');
     expect(results.map((r) => [r.id, r.ok])).toEqual([['a1', true], ['a2', true], ['a3', false]]);
@@ -66,14 +69,37 @@ describe('recording a real cluster', () => {
     for (const k of ['cluster', 'raft', 'message', 'log', 'action', 'result']) expect(kinds).toContain(k);
 
     const index = new TraceIndex(records);
-    expect(index.checkpoints).toBe(seen.length);
-    // By seq: exactly the snapshot the live view had (as JSON carries it: -0 arrives as 0, in
-    // the window too), and so the same leader.
-    for (const s of seen) {
+    expect(index.snapshots).toBe(seen.length);
+    // Kept compact: a keyframe at the start of each cluster generation (and every few seconds),
+    // deltas in between.
+    const kept = seen.map((s) => (records[s.seq - 1] as { event: { type: string } }).event.type);
+    expect(kept.filter((k) => k === 'cluster')).toHaveLength(index.keyframes);
+    expect(kept.filter((k) => k === 'cluster-delta').length).toBeGreaterThan(index.keyframes);
+    seen.forEach((s, i) => {
+      if (i === 0 || s.cluster.generation !== seen[i - 1].cluster.generation) expect(kept[i], `snapshot ${i}`).toBe('cluster');
+    });
+    // By seq, at every snapshot, in order and then backwards and scattered (other paths through
+    // the index's caches): exactly the snapshot the live view had, and so the same leader.
+    const order = [...seen.keys(), ...[...seen.keys()].reverse(), ...seen.map((_, i) => (i * 7919) % seen.length)];
+    for (const i of order) {
+      const s = seen[i];
       const st = index.stateAt({ seq: s.seq });
-      expect(st.cluster).toEqual(JSON.parse(JSON.stringify(s.cluster)));
+      expect(st.clusterSeq).toBe(s.seq);
+      expect(st.cluster, `snapshot ${i} (seq ${s.seq})`).toStrictEqual(s.cluster);
       expect(agreedLeader(st.cluster!)?.name).toBe(s.leader);
     }
+    // Played through in steps, as the window plays, the records give the same snapshots: deltas
+    // come as the full `cluster` events they stand for.
+    const stepped: TraceRecord[] = [];
+    for (let a = 0, k = 0; a < index.lastSeq; k++) {
+      const b = a + 1 + ((k * 37) % 60);
+      stepped.push(...index.eventsBetween(a, b));
+      a = b;
+    }
+    expect(stepped.map((r) => r.seq)).toEqual(records.map((r) => r.seq));
+    const played = stepped.flatMap((r) => (r.kind === 'event' && (r.event.type === 'cluster' || r.event.type === 'cluster-delta') ? [r] : []));
+    expect(played.map((r) => r.seq)).toEqual(seen.map((s) => s.seq));
+    played.forEach((r, i) => expect(r.event).toStrictEqual({ type: 'cluster', cluster: seen[i].cluster }));
     // By time: the last snapshot the live view had at that moment.
     for (const s of seen) {
       const live = seen.filter((o) => o.at <= s.at).at(-1)!;

@@ -1,13 +1,21 @@
 // The trace schema on its own: headers and records checked line by line, errors that say
 // which line and what is wrong, newer versions refused, older ones upgraded.
 import { describe, expect, it } from 'vitest';
+import type { ClusterState, NodeState } from '../../src-shared/protocol.js';
+import { TraceIndex } from '../../src-shared/replay.js';
 import {
-  TRACE_VERSION, TraceError, entryOfEvent, parseTraceHeader, parseTraceRecord, readTraceText, upgradeRecord,
+  TRACE_UPGRADES, TRACE_VERSION, TraceError, entryOfEvent, parseTraceHeader, parseTraceRecord, readTraceText, upgradeRecord,
   type TraceUpgrade,
 } from '../../src-shared/trace.js';
 
-const header = { format: 'raftlab-trace', version: 1, createdAt: 1_700_000_000_000, source: 'local', nodes: ['n1', 'n2'], settings: { heartbeatMs: 100, electionMs: 1000 } };
+const header = { format: 'raftlab-trace', version: 2, createdAt: 1_700_000_000_000, source: 'local', nodes: ['n1', 'n2'], settings: { heartbeatMs: 100, electionMs: 1000 } };
 const line = (o: unknown) => JSON.stringify(o);
+const node = (name: string, term: number): NodeState => ({
+  name, id: `id-${name}`, status: 'alive', role: 'follower', term, vote: '', lead: '', commit: 2, applied: 2, firstIndex: 1, lastIndex: 2,
+  clientURL: '', peerURL: '', dataDir: '', clock: { offsetMs: 0, rate: 1 }, electionTimeoutMs: 1000, heartbeatMs: 100,
+  log: [{ index: 1, term: 1, type: 'normal', data: 'no-op' }, { index: 2, term: 1, type: 'normal', data: 'set /a=1' }], peers: [],
+});
+const cluster = (term = 1): ClusterState => ({ dir: '/s', generation: 1, nodes: [node('n1', term), node('n2', term)], cuts: [], step: { on: false, held: [] } });
 const raft = (seq: number, at: number) => ({ seq, at, kind: 'event', event: { type: 'raft', node: 'n1', at, event: { kind: 'commit', index: seq, term: 1 } } });
 
 function errorOf(f: () => unknown): TraceError {
@@ -21,13 +29,15 @@ function errorOf(f: () => unknown): TraceError {
 }
 
 describe('trace header', () => {
-  it('reads a v1 header', () => {
+  it('reads a v2 header, and a v1 header as v2', () => {
+    expect(TRACE_VERSION).toBe(2);
     expect(parseTraceHeader(line(header))).toEqual(header);
+    expect(parseTraceHeader(line({ ...header, version: 1 }))).toEqual(header);
   });
 
   it('refuses a newer version, saying which', () => {
     const e = errorOf(() => parseTraceHeader(line({ ...header, version: 3 })));
-    expect(e.message).toMatch(/^trace version 3 is newer than this raftlab reads \(1\)/);
+    expect(e.message).toMatch(/^trace version 3 is newer than this raftlab reads \(2\)/);
   });
 
   it('refuses what is not a trace, or a header missing a field', () => {
@@ -53,6 +63,11 @@ describe('trace records', () => {
       { seq: 10, at: 18, kind: 'client', node: 'n1', method: 'PUT', path: '/v2/keys/a', status: 201, ms: 3.5 },
       // Seen on an attached cluster: recorded like everything else.
       { seq: 11, at: 19, kind: 'event', event: { type: 'attach', at: 19, event: { type: 'leaderChanged', at: 19, to: 'a1', toName: 'e1', term: 3 } } },
+      // A snapshot, then one as what changed since: n1's term, vote and log tail, a cut link.
+      { seq: 12, at: 20, kind: 'event', event: { type: 'cluster', cluster: cluster() } },
+      { seq: 13, at: 21, kind: 'event', event: { type: 'cluster-delta', set: { cuts: [{ a: 'n1', b: 'n2' }] }, nodes: { n1: { set: { term: 3, vote: 'n1' }, log: { drop: 1, add: [{ index: 3, term: 3, type: 'normal', data: 'no-op' }] } } } } },
+      { seq: 14, at: 22, kind: 'event', event: { type: 'cluster-delta', unset: ['step'], nodes: { n2: { log: [], unset: ['extra'] } } } },
+      { seq: 15, at: 23, kind: 'event', event: { type: 'cluster-delta' } },
     ];
     records.forEach((r, i) => expect(parseTraceRecord(line(r), i + 2)).toEqual(r));
   });
@@ -69,6 +84,18 @@ describe('trace records', () => {
     expect(errorOf(() => parseTraceRecord(line(badCmd), 6)).message).toBe('line 6: record.cmd: startCluster: size must be 1..7');
     const ack = { seq: 1, at: 1, kind: 'event', event: { type: 'ack', id: 'w1' } };
     expect(errorOf(() => parseTraceRecord(line(ack), 8)).line).toBe(8);
+    // A delta's fields are checked as a snapshot's are, and it cannot unset what a snapshot must have.
+    const delta = (event: object) => line({ seq: 1, at: 1, kind: 'event', event: { type: 'cluster-delta', ...event } });
+    expect(errorOf(() => parseTraceRecord(delta({ nodes: { n1: { set: { term: -1 } } } }), 9)).message).toBe('line 9: event.nodes.n1.set.term must be a whole number ≥ 0');
+    expect(errorOf(() => parseTraceRecord(delta({ nodes: { n1: { set: { status: 'zombie' } } } }), 9)).message).toMatch(/^line 9: event.nodes.n1.set.status is "zombie", not one of unstarted/);
+    expect(errorOf(() => parseTraceRecord(delta({ nodes: { n1: { log: { add: [] } } } }), 9)).message).toBe('line 9: event.nodes.n1.log.drop must be a number');
+    expect(errorOf(() => parseTraceRecord(delta({ nodes: { n1: { log: { drop: 0, add: [{ index: 1, term: 1 }] } } } }), 9)).message).toBe('line 9: event.nodes.n1.log.add[0].data must be a string');
+    expect(errorOf(() => parseTraceRecord(delta({ nodes: { n1: { set: { name: 'n7' } } } }), 9)).message).toBe('line 9: event.nodes.n1.set: a node\'s name does not change through "set"');
+    expect(errorOf(() => parseTraceRecord(delta({ nodes: { n1: { unset: ['term'] } } }), 9)).message).toBe('line 9: event.nodes.n1.unset[0]: "term" cannot be unset');
+    expect(errorOf(() => parseTraceRecord(delta({ unset: ['generation'] }), 9)).message).toBe('line 9: event.unset[0]: "generation" cannot be unset');
+    expect(errorOf(() => parseTraceRecord(delta({ set: { generation: 'two' } }), 9)).message).toBe('line 9: event.set.generation must be a number');
+    expect(errorOf(() => parseTraceRecord(delta({ set: { nodes: [] } }), 9)).message).toBe('line 9: event.set.nodes: nodes change through event.nodes');
+    expect(errorOf(() => parseTraceRecord(delta({ nodes: [] }), 9)).message).toBe('line 9: event.nodes must be an object');
   });
 
   it('keeps an ack and an answered error as results, other events as events', () => {
@@ -103,7 +130,30 @@ describe('whole traces', () => {
 
   it('refuses a newer version before reading any record', () => {
     const newer = [line({ ...header, version: TRACE_VERSION + 2, nodes: 'whatever' }), '{"a new shape":true}'].join('\n');
-    expect(errorOf(() => readTraceText(newer)).message).toMatch(/^trace version 3 is newer than this raftlab reads \(1\)/);
+    expect(errorOf(() => readTraceText(newer)).message).toMatch(/^trace version 4 is newer than this raftlab reads \(2\)/);
+  });
+
+  it('refuses a delta with no snapshot before it, or one patching a node the snapshot does not have', () => {
+    const snap = { seq: 1, at: 10, kind: 'event', event: { type: 'cluster', cluster: cluster() } };
+    const delta = (seq: number, nodes: object) => ({ seq, at: 10, kind: 'event', event: { type: 'cluster-delta', nodes } });
+    expect(readTraceText([line(header), line(snap), line(delta(2, { n2: { set: { term: 2 } } }))].join('\n')).records).toHaveLength(2);
+    expect(errorOf(() => readTraceText([line(header), line(raft(1, 10)), line(delta(2, {}))].join('\n'))).message).toBe('line 3: a cluster-delta needs a full cluster snapshot before it');
+    expect(errorOf(() => readTraceText([line(header), line(snap), line(delta(2, { n3: { set: { term: 2 } } }))].join('\n'))).message).toBe('line 3: event.nodes: no node named "n3" in the last cluster snapshot');
+  });
+
+  it('reads a v1 file: every snapshot in it a keyframe, it replays as it always did', () => {
+    const snap = (seq: number, term: number) => ({ seq, at: 10 + seq, kind: 'event', event: { type: 'cluster', cluster: cluster(term) } });
+    const v1 = [line({ ...header, version: 1 }), line(snap(1, 1)), line(raft(2, 12)), line(snap(3, 2)), line(raft(4, 14))].join('\n') + '\n';
+    const t = readTraceText(v1);
+    expect(t.header).toEqual(header);
+    expect(t.records).toEqual([snap(1, 1), raft(2, 12), snap(3, 2), raft(4, 14)]);
+    const index = new TraceIndex(t.records);
+    expect([index.snapshots, index.keyframes]).toEqual([2, 2]);
+    expect(index.stateAt({ seq: 2 }).cluster).toBe((t.records[0] as { event: { cluster: ClusterState } }).event.cluster);
+    expect(index.stateAt({ seq: 4 }).cluster!.nodes[0].term).toBe(2);
+    // A delta cannot be in a v1 file: one there is a broken file, said so.
+    const bad = [line({ ...header, version: 1 }), line(snap(1, 1)), line({ seq: 2, at: 12, kind: 'event', event: { type: 'cluster-delta' } })].join('\n');
+    expect(errorOf(() => readTraceText(bad)).message).toBe('line 3: a version 1 trace has no cluster-delta events');
   });
 
   // A made-up v0, as an older release might have written it: no source or settings in the
@@ -120,8 +170,8 @@ describe('whole traces', () => {
   };
 
   it('upgrades an older version through its upgrade steps', () => {
-    const t = readTraceText(v0, { upgrades: [fromV0] });
-    expect(t.header).toEqual({ format: 'raftlab-trace', version: 1, createdAt: 5, nodes: ['n1'], source: 'local', settings: { heartbeatMs: 100, electionMs: 1000 } });
+    const t = readTraceText(v0, { upgrades: [fromV0, ...TRACE_UPGRADES] });
+    expect(t.header).toEqual({ format: 'raftlab-trace', version: 2, createdAt: 5, nodes: ['n1'], source: 'local', settings: { heartbeatMs: 100, electionMs: 1000 } });
     expect(t.records).toEqual([
       { seq: 1, at: 10, kind: 'event', event: { type: 'raft', node: 'n1', at: 10, event: { kind: 'role', role: 'leader', term: 1, lead: 'x' } } },
       { seq: 2, at: 11, kind: 'action', id: 'w1', cmd: { type: 'healAll' } },
@@ -129,7 +179,9 @@ describe('whole traces', () => {
   });
 
   it('refuses an older version it has no upgrade for, and leaves current records alone', () => {
-    expect(errorOf(() => readTraceText(v0)).message).toBe('trace version 0 is older than this raftlab reads (1) and no upgrade from version 0 is known');
+    expect(errorOf(() => readTraceText(v0)).message).toBe('trace version 0 is older than this raftlab reads (2) and no upgrade from version 0 is known');
+    // Every step is needed: v0 → v1 alone does not reach v2.
+    expect(errorOf(() => readTraceText(v0, { upgrades: [fromV0] })).message).toBe('trace version 0 is older than this raftlab reads (2) and no upgrade from version 1 is known');
     const r = raft(1, 1);
     expect(upgradeRecord(r, TRACE_VERSION, 2)).toBe(r);
   });
