@@ -243,6 +243,8 @@ export type ServerEvent =
   | ({ type: 'message'; at: number } & MessageSummary)
   /** `line` is formatted as etcd prints it, stamped with the node's own (possibly skewed) clock. */
   | { type: 'log'; node: string; at: number; level: string; pkg: string; msg: string; line: string }
+  /** A request a node's client port answered (from curl, etcdctl, the window...): `ms` from arrival to answer. */
+  | { type: 'client'; node: string; at: number; method: string; path: string; status: number; ms: number }
   /** Something seen on an attached cluster (leader change, member added, key changed...). */
   | { type: 'attach'; at: number; event: AttachEvent }
   /**

@@ -106,6 +106,8 @@ export type TraceEntry = DistributiveOmit<TraceRecord, 'seq' | 'at'> & { at?: nu
 export function entryOfEvent(e: ServerEvent): TraceEntry {
   if (e.type === 'ack') return e.result === undefined ? { kind: 'result', id: e.id, ok: true } : { kind: 'result', id: e.id, ok: true, result: e.result };
   if (e.type === 'error' && e.id !== undefined) return { kind: 'result', id: e.id, ok: false, error: e.message };
+  // Requests to a node's client port are `client` records.
+  if (e.type === 'client') return { kind: 'client', at: e.at, node: e.node, method: e.method, path: e.path, status: e.status, ms: e.ms };
   // Step mode's message fates have record kinds of their own.
   if (e.type === 'step') {
     const { id, ...message } = e.message;

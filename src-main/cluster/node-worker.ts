@@ -14,6 +14,7 @@ import type { Message } from '../../src-shared/raft-types.js';
 import type { KvMethod, KvResult, LogEntrySummary, PeerView } from '../../src-shared/protocol.js';
 import type { RaftEvent, Role } from '../../src-shared/raft-types.js';
 import type { MemberInfo } from '../node/client-backend.js';
+import type { ClientRequestRecord } from '../node/api-v2.js';
 import { startNode, type RunningNode } from '../node/node-server.js';
 import type { Ready } from '../raft/raft.js';
 import type { NodeSettings, RaftNode } from '../node/raft-node.js';
@@ -94,7 +95,9 @@ export type WorkerItem =
   | { k: 'msg'; at: number; m: WireMessage }
   /** nodeTime: the node's own clock when it logged (what its log line shows). */
   | { k: 'log'; at: number; nodeTime: number; level: string; pkg: string; msg: string }
-  | { k: 'state'; s: WorkerNodeState };
+  | { k: 'state'; s: WorkerNodeState }
+  /** A request to the node's client port, answered (curl, etcdctl, the window's console...). */
+  | { k: 'client'; at: number; r: ClientRequestRecord };
 
 export type WorkerCall =
   | { op: 'addMember'; peerURL: string }
@@ -347,7 +350,7 @@ async function runWorker(): Promise<void> {
 
   let r: RunningNode;
   try {
-    r = await startNode({ ...init.settings, isLinkCut: (peer) => cuts.has(peer), manual: init.manual, onHeld }, log);
+    r = await startNode({ ...init.settings, isLinkCut: (peer) => cuts.has(peer), manual: init.manual, onHeld }, log, (req) => queue({ k: 'client', at: Date.now(), r: req }));
   } catch (err) {
     if (killed) return;
     // Lines logged while failing explain why; send them before the verdict.

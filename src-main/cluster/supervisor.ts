@@ -446,6 +446,9 @@ export class Supervisor extends EventEmitter {
           rec.state = it.s;
           this.markDirty();
           break;
+        case 'client':
+          this.queue({ type: 'client', node: rec.name, at: it.at, ...it.r });
+          break;
       }
     }
   }

@@ -27,6 +27,18 @@ export interface ClientApiOptions {
   maxValueBytes?: number;
   /** /version's body (default 3.4.0 / 3.4.0). */
   version?: { etcdserver: string; etcdcluster: string };
+  /** Told of every answered request (the app records them in the session trace). */
+  onRequest?: (r: ClientRequestRecord) => void;
+}
+
+/** One request to the client port and its answer, as a viewer records it. */
+export interface ClientRequestRecord {
+  method: string;
+  /** Path and query as sent. */
+  path: string;
+  status: number;
+  /** From the request's arrival to the end of the answer. */
+  ms: number;
 }
 
 export type ClientHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -84,18 +96,25 @@ class ClientApi {
   private readonly clock: () => number;
   private readonly maxValueBytes: number;
   private readonly version: { etcdserver: string; etcdcluster: string };
+  private readonly onRequest?: (r: ClientRequestRecord) => void;
 
   constructor(opts: ClientApiOptions) {
     this.backend = opts.backend;
     this.clock = opts.clock;
     this.maxValueBytes = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     this.version = opts.version ?? { etcdserver: '3.4.0', etcdcluster: '3.4.0' };
+    this.onRequest = opts.onRequest;
   }
 
   serve(req: IncomingMessage, res: ServerResponse): void {
     // An aborted upload emits 'error'; unhandled it would take the process down.
     req.on('error', () => {});
     res.on('error', () => {});
+    if (this.onRequest) {
+      const t0 = performance.now();
+      const tell = this.onRequest;
+      res.once('finish', () => tell({ method: req.method ?? 'GET', path: req.url ?? '/', status: res.statusCode, ms: Math.round((performance.now() - t0) * 100) / 100 }));
+    }
     this.route(req, res).catch((err: unknown) => {
       // Last resort: the route handlers answer their own failures.
       if (!res.headersSent) send(req, res, internalServerError());

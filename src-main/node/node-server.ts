@@ -1,7 +1,7 @@
 // A node with its client port: what `raftlab node`, the app's worker threads and the tests
 // all start.
 
-import { createClientHandler, startClientServer } from './api-v2.js';
+import { createClientHandler, startClientServer, type ClientRequestRecord } from './api-v2.js';
 import { RaftNode, type LogFn, type NodeSettings } from './raft-node.js';
 
 export interface RunningNode {
@@ -12,12 +12,16 @@ export interface RunningNode {
   abort(): Promise<void>;
 }
 
-export async function startNode(settings: NodeSettings & { listenClientURLs: string[] }, log: LogFn): Promise<RunningNode> {
+export async function startNode(
+  settings: NodeSettings & { listenClientURLs: string[] },
+  log: LogFn,
+  onClientRequest?: (r: ClientRequestRecord) => void,
+): Promise<RunningNode> {
   const node = new RaftNode(settings, log);
   await node.start();
   let server: Awaited<ReturnType<typeof startClientServer>>;
   try {
-    server = await startClientServer(settings.listenClientURLs, createClientHandler({ backend: node, clock: () => node.clock.now() }));
+    server = await startClientServer(settings.listenClientURLs, createClientHandler({ backend: node, clock: () => node.clock.now(), onRequest: onClientRequest }));
   } catch (err) {
     await node.stop();
     throw err;

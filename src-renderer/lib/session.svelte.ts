@@ -13,7 +13,7 @@ export interface Flight extends MessageSummary {
   dur: number;
 }
 
-export type TimelineKind = 'election' | 'vote' | 'role' | 'log' | 'commit' | 'membership' | 'snapshot' | 'key' | 'action' | 'warning';
+export type TimelineKind = 'election' | 'vote' | 'role' | 'log' | 'commit' | 'membership' | 'snapshot' | 'key' | 'client' | 'action' | 'warning';
 
 export interface TimelineItem {
   seq: number;
@@ -167,6 +167,9 @@ export class Session {
           }
           break;
         }
+        case 'client':
+          items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'client', text: `${e.node} answered ${e.method} ${e.path}: ${e.status} in ${e.ms} ms`, weight: 'minor' });
+          break;
         case 'step':
           if (e.fate === 'dropped') {
             const why = e.reason === 'cut' ? 'its link is cut' : e.reason === 'down' ? `${e.message.to} is not running` : 'you dropped it';
