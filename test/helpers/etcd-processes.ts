@@ -4,8 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePorts } from '../../src-main/net/free-ports.js';
-import type { ProcSpec } from './processes.js';
+import { loopbackSpecs, type ProcSpec } from './processes.js';
 
 export const ETCD_BIN = '/usr/bin/etcd';
 
@@ -20,13 +19,7 @@ export class EtcdCluster {
   /** `n` members plus one spare spec (ports for a member to add later). */
   static async create(n: number): Promise<EtcdCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-etcd-'));
-    const ports = await freePorts(2 * n + 2);
-    const specs = Array.from({ length: n + 1 }, (_, i) => ({
-      name: `e${i + 1}`,
-      peerURL: `http://127.0.0.1:${ports[2 * i]}`,
-      clientURL: `http://127.0.0.1:${ports[2 * i + 1]}`,
-    }));
-    return new EtcdCluster(dir, specs);
+    return new EtcdCluster(dir, await loopbackSpecs('e', n));
   }
 
   spec(name: string): ProcSpec {

@@ -15,6 +15,16 @@ export interface ProcSpec {
   clientURL: string;
 }
 
+/** `n` members plus one spare (a member to add later), named prefix1.., on free loopback ports. */
+export async function loopbackSpecs(prefix: string, n: number): Promise<ProcSpec[]> {
+  const ports = await freePorts(2 * n + 2);
+  return Array.from({ length: n + 1 }, (_, i) => ({
+    name: `${prefix}${i + 1}`,
+    peerURL: `http://127.0.0.1:${ports[2 * i]}`,
+    clientURL: `http://127.0.0.1:${ports[2 * i + 1]}`,
+  }));
+}
+
 export class ProcessCluster {
   readonly procs = new Map<string, { child: ChildProcess; output: string[] }>();
 
@@ -25,13 +35,7 @@ export class ProcessCluster {
 
   static async create(n: number): Promise<ProcessCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proc-'));
-    const ports = await freePorts(2 * n + 2);
-    const specs = Array.from({ length: n + 1 }, (_, i) => ({
-      name: `n${i + 1}`,
-      peerURL: `http://127.0.0.1:${ports[2 * i]}`,
-      clientURL: `http://127.0.0.1:${ports[2 * i + 1]}`,
-    }));
-    return new ProcessCluster(dir, specs);
+    return new ProcessCluster(dir, await loopbackSpecs('n', n));
   }
 
   /** The static initial cluster of the first `n` members. */
