@@ -2,11 +2,17 @@
 // behaves as seen from outside: cluster-id and removed-member checks on every request, peers
 // becoming active/inactive, and the prober's clock-difference warning.
 //
-// Why one queue and one request in flight per peer: Raft assumes a peer's messages arrive in
-// the order they were sent (a follower seeing MsgApp 7 before MsgApp 6 just rejects and slows
-// down). HTTP requests on several sockets can overtake each other, so we never start the
-// next request to a peer before the previous one has been answered; whatever piles up in the
-// meantime goes out as the next batch. Loss is fine (Raft retries), reordering is not worth it.
+// Why one long-lived stream per peer and direction (as etcd's rafthttp streams): Raft assumes
+// a peer's messages arrive in the order they were sent (a follower seeing MsgApp 7 before
+// MsgApp 6 just rejects and slows down), and one TCP connection keeps that order without
+// waiting for an answer per batch. The stream is GET /raft/stream upgraded to a raw connection
+// carrying batches as newline-delimited JSON arrays (JSON never holds a raw newline). A batch
+// goes to the socket as soon as it is flushed, so the node can put a leader's appends on the
+// wire before its own fsync (RaftNode.processReady). The receiver checks the upgrade like a
+// POST (412, 410), and cluster and removal again on every batch: it closes the stream, and
+// the reconnect then gets the 412 or 410. A broken stream drops what was queued and is
+// reopened after a short backoff. Loss is fine (Raft retries), reordering is not worth it.
+// POST /raft (one batch per request) is still served.
 //
 // No global state: several transports live in one process (tests, worker threads), each
 // with its own servers, agent and timers.
@@ -14,7 +20,7 @@
 import { readBody } from '../net/read-body.js';
 import { goDuration } from './log.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Message, MessageType } from '../../src-shared/raft-types.js';
 
@@ -68,9 +74,10 @@ export interface LatencyStats {
 }
 
 export interface PeerStats {
-  /** Message requests (POST /raft) answered with success / failed, as etcd's follower counts. */
+  /** Batches written to the peer's stream / streams that failed to open or broke (etcd's follower counts). */
   success: number;
   fail: number;
+  /** Round trips of stream handshakes and probes. */
   latency: LatencyStats;
   sentMsgs: number;
   sentBytes: number;
@@ -99,6 +106,11 @@ const CLOCK_WARN_EVERY_MS = 30_000;
 // Receiver-side rejections (wrong cluster, removed sender) would otherwise log 10×/s.
 const REJECT_LOG_EVERY_MS = 30_000;
 const REMOVED_BODY = 'the member has been permanently removed from the cluster';
+/** The Upgrade token of the message stream. */
+const STREAM_PROTOCOL = 'raftlab-raft-stream';
+const STREAM_PATH = '/raft/stream';
+// Past this much unsent data on a stream, batches wait in the (bounded) queue for 'drain'.
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const CLUSTER_MISMATCH_BODY = 'cluster ID mismatch';
 
 const MESSAGE_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
@@ -114,10 +126,24 @@ class SendError extends Error {
   }
 }
 
+/** Our stream to one peer: the upgrade request, then (once upgraded) its socket. */
+interface OutStream {
+  url: string;
+  req: http.ClientRequest;
+  socket: Socket | undefined;
+  handshakeTimer: NodeJS.Timeout | undefined;
+  /** Batches handed to the socket whose write has not completed yet. */
+  pending: number;
+  /** performance.now() of the last completed write (or of the first pending one). */
+  progressAt: number;
+  /** A snapshot went out: until then (performance.now()) a slow write is not a dead peer. */
+  snapUntil: number;
+}
+
 interface Peer {
   id: string;
   queue: Message[];
-  inFlight: http.ClientRequest | undefined;
+  stream: OutStream | undefined;
   flushScheduled: boolean;
   backoffTimer: NodeJS.Timeout | undefined;
   probe: http.ClientRequest | undefined;
@@ -132,6 +158,7 @@ interface Peer {
   clockTooHigh: boolean;
   clockWarnedAt: number;
   stats: PeerStats;
+  latN: number;
   latSum: number;
   latSqSum: number;
 }
@@ -155,6 +182,8 @@ export class PeerTransport {
   private readonly peers = new Map<string, Peer>();
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly rejectLogged = new Map<string, number>();
+  /** Streams peers opened to us: upgraded sockets are no longer the HTTP server's to close. */
+  private readonly inbound = new Set<Socket>();
   private removedReported = false;
   private stopped = false;
 
@@ -169,6 +198,7 @@ export class PeerTransport {
       if (u.protocol !== 'http:') throw new Error(`peer transport: only http:// listen URLs are supported, got ${raw}`);
       const host = u.hostname.replace(/^\[|\]$/g, '');
       const server = http.createServer((req, res) => this.handle(req, res));
+      server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.handleUpgrade(req, socket, head));
       // Longer than the probe interval, so the keep-alive socket is rarely closed under us.
       server.keepAliveTimeout = 30_000;
       await new Promise<void>((resolve, reject) => {
@@ -196,20 +226,29 @@ export class PeerTransport {
   }
 
   setClusterId(id: string): void {
+    if (id === this.clusterId) return;
     this.clusterId = id;
+    // Our open streams announced the old id: reopen them with the new one.
+    for (const p of this.peers.values()) if (p.stream) this.closeStream(p);
   }
 
-  /** Queues messages per peer; never throws, never waits. */
-  send(msgs: Message[]): void {
+  /**
+   * Queues messages per peer; never throws, never waits. They go out at the end of this turn
+   * (one batch per peer), or with `flush`, to the sockets of open streams right now.
+   */
+  send(msgs: Message[], opts?: { flush?: boolean }): void {
     if (this.stopped) return;
+    const touched = opts?.flush ? new Set<Peer>() : undefined;
     for (const m of msgs) {
       if (this.opts.isLinkCut?.(m.to)) continue;
       try {
-        this.enqueue(m);
+        const p = this.enqueue(m);
+        if (p) touched?.add(p);
       } catch (err) {
         this.opts.log('E', PKG, `failed to queue ${m?.type} to ${m?.to} (${errText(err)})`);
       }
     }
+    if (touched) for (const p of touched) this.flush(p);
   }
 
   stats(): Record<string, PeerStats> {
@@ -235,10 +274,12 @@ export class PeerTransport {
     clearInterval(this.probeTimer);
     for (const p of this.peers.values()) {
       clearTimeout(p.backoffTimer);
-      p.inFlight?.destroy();
+      if (p.stream) this.closeStream(p);
       p.probe?.destroy();
       p.queue = [];
     }
+    for (const s of this.inbound) s.destroy();
+    this.inbound.clear();
     this.agent.destroy();
     await Promise.all(
       this.servers.map(
@@ -257,19 +298,19 @@ export class PeerTransport {
     let p = this.peers.get(id);
     if (!p) {
       p = {
-        id, queue: [], inFlight: undefined, flushScheduled: false, backoffTimer: undefined,
+        id, queue: [], stream: undefined, flushScheduled: false, backoffTimer: undefined,
         probe: undefined, active: undefined, loggedFails: new Set(), urlIndex: 0,
         dropping: false, unknownLogged: false, clockDiff: undefined, clockTooHigh: false,
-        clockWarnedAt: 0, stats: newStats(), latSum: 0, latSqSum: 0,
+        clockWarnedAt: 0, stats: newStats(), latN: 0, latSum: 0, latSqSum: 0,
       };
       this.peers.set(id, p);
     }
     return p;
   }
 
-  private enqueue(m: Message): void {
+  private enqueue(m: Message): Peer | undefined {
     const to = m.to;
-    if (typeof to !== 'string' || to === '' || to === this.opts.memberId) return;
+    if (typeof to !== 'string' || to === '' || to === this.opts.memberId) return undefined;
     const p = this.peer(to);
     // A member being removed is still sent what Raft addresses to it (the entry removing it
     // and its commit), so that it learns of its removal; only what it sends us is refused.
@@ -288,11 +329,12 @@ export class PeerTransport {
       }
     }
     this.scheduleFlush(p);
+    return p;
   }
 
   private scheduleFlush(p: Peer): void {
     // A microtask later, so that everything sent in this turn goes out as one batch.
-    if (p.flushScheduled || p.inFlight || p.backoffTimer || this.stopped) return;
+    if (p.flushScheduled || p.backoffTimer || this.stopped) return;
     p.flushScheduled = true;
     queueMicrotask(() => {
       p.flushScheduled = false;
@@ -300,8 +342,32 @@ export class PeerTransport {
     });
   }
 
+  /** Writes the queue to the peer's stream as one batch, opening the stream first if needed. */
   private flush(p: Peer): void {
-    if (this.stopped || p.inFlight || p.backoffTimer || p.queue.length === 0) return;
+    if (this.stopped || p.backoffTimer || p.queue.length === 0) return;
+    const s = p.stream;
+    if (!s) return this.connect(p);
+    // Still upgrading (flushed once upgraded), or the peer reads slower than we write (on 'drain').
+    if (!s.socket || s.socket.writableLength > MAX_BUFFERED_BYTES) return;
+    const batch = p.queue;
+    p.queue = [];
+    p.dropping = false;
+    const frame = `${JSON.stringify(batch)}\n`;
+    const now = performance.now();
+    if (s.pending === 0) s.progressAt = now;
+    if (batch.some((m) => m.type === 'MsgSnap')) s.snapUntil = now + SNAPSHOT_TIMEOUT_MS;
+    s.pending++;
+    s.socket.write(frame, () => {
+      s.pending--;
+      s.progressAt = performance.now();
+    });
+    p.stats.success++;
+    p.stats.sentMsgs += batch.length;
+    p.stats.sentBytes += Buffer.byteLength(frame);
+  }
+
+  /** Opens the stream to a peer: GET /raft/stream, upgraded, or an error answer like a POST's. */
+  private connect(p: Peer): void {
     const url = this.pickURL(p);
     if (!url) {
       if (!p.unknownLogged) {
@@ -313,37 +379,114 @@ export class PeerTransport {
       return;
     }
     p.unknownLogged = false;
-    const batch = p.queue;
-    p.queue = [];
-    p.dropping = false;
-    const body = Buffer.from(JSON.stringify(batch));
-    const timeout = batch.some((m) => m.type === 'MsgSnap') ? SNAPSHOT_TIMEOUT_MS : REQUEST_TIMEOUT_MS;
-    this.request(p, 'POST', url, '/raft', body, timeout, true, (err, rttMs) => {
-      p.inFlight = undefined;
-      if (this.stopped) return;
-      if (err) {
-        p.stats.fail++;
-        p.stats.droppedMsgs += batch.length;
-        this.failed(p, url, err);
-        try {
-          this.opts.onSendFailed?.(p.id, batch, err.message);
-        } catch {
-          /* the callback's problem, not the link's */
-        }
-        // Back off briefly so a dead peer costs ~10 attempts a second, not a busy loop.
-        p.backoffTimer = setTimeout(() => {
-          p.backoffTimer = undefined;
-          this.flush(p);
-        }, BACKOFF_MS);
-        p.backoffTimer.unref();
-        return;
-      }
-      p.stats.success++;
-      p.stats.sentMsgs += batch.length;
-      p.stats.sentBytes += body.length;
-      this.recordLatency(p, rttMs);
+    const target = new URL(STREAM_PATH, url);
+    const sentAt = this.opts.clock();
+    const t0 = performance.now();
+    const req = http.request(target, {
+      method: 'GET',
+      // A connection of its own: once upgraded, it belongs to the stream, not to a pool.
+      agent: false,
+      headers: { ...this.identityHeaders(p.id, sentAt), Connection: 'Upgrade', Upgrade: STREAM_PROTOCOL },
+    });
+    const s: OutStream = { url, req, socket: undefined, handshakeTimer: undefined, pending: 0, progressAt: t0, snapUntil: 0 };
+    p.stream = s;
+    const fail = (err: SendError) => this.streamFailed(p, s, err);
+    s.handshakeTimer = setTimeout(() => fail(new SendError('timeout', `request to ${target.origin} timed out after ${REQUEST_TIMEOUT_MS}ms`)), REQUEST_TIMEOUT_MS);
+    s.handshakeTimer.unref();
+    req.on('upgrade', (res, socket: Socket) => {
+      clearTimeout(s.handshakeTimer);
+      if (p.stream !== s || this.stopped) return void socket.destroy();
+      s.socket = socket;
+      socket.setNoDelay(true);
+      socket.resume(); // the peer sends nothing back; reading is how its close is seen
+      socket.on('error', (e) => fail(new SendError(errKind(e), errText(e))));
+      socket.on('close', () => fail(new SendError('network', 'the stream was closed')));
+      socket.on('drain', () => this.flush(p));
+      const rtt = performance.now() - t0;
+      this.observeClock(p, res.headers['x-raft-clock'], sentAt, rtt);
+      this.recordLatency(p, rtt);
+      this.succeeded(p);
       this.flush(p);
     });
+    req.on('response', (res) => {
+      // Not upgraded: refused (412, 410...) like a POST would be.
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        if (size < 64 * 1024) chunks.push(c);
+        size += c.length;
+      });
+      res.on('error', (e) => fail(new SendError(errKind(e), errText(e))));
+      res.on('close', () => fail(new SendError('network', 'connection closed before the answer was complete')));
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        const text = Buffer.concat(chunks).toString('utf8').trim();
+        fail(
+          status >= 200 && status < 300
+            ? new SendError(`http-${status}`, `peer ${p.id} answered ${status} instead of opening a stream`, status)
+            : this.answerError(p, status, text, res.headers['x-etcd-cluster-id']),
+        );
+      });
+    });
+    req.on('error', (e) => fail(e instanceof SendError ? e : new SendError(errKind(e), errText(e))));
+    req.end();
+  }
+
+  /** The stream broke or could not open: drop what waited for it, back off, reopen on demand. */
+  private streamFailed(p: Peer, s: OutStream, err: SendError): void {
+    if (p.stream !== s) return;
+    this.closeStream(p);
+    if (this.stopped) return;
+    p.stats.fail++;
+    const dropped = p.queue;
+    p.queue = [];
+    p.stats.droppedMsgs += dropped.length;
+    this.failed(p, s.url, err);
+    if (dropped.length > 0) {
+      try {
+        this.opts.onSendFailed?.(p.id, dropped, err.message);
+      } catch {
+        /* the callback's problem, not the link's */
+      }
+    }
+    // Back off briefly so a dead peer costs ~10 attempts a second, not a busy loop.
+    p.backoffTimer = setTimeout(() => {
+      p.backoffTimer = undefined;
+      this.flush(p);
+    }, BACKOFF_MS);
+    p.backoffTimer.unref();
+  }
+
+  private closeStream(p: Peer): void {
+    const s = p.stream;
+    if (!s) return;
+    p.stream = undefined;
+    clearTimeout(s.handshakeTimer);
+    s.req.destroy();
+    s.socket?.destroy();
+  }
+
+  /** A stream whose writes have not progressed for a while leads to a peer that is gone. */
+  private checkStalls(): void {
+    const now = performance.now();
+    for (const p of this.peers.values()) {
+      const s = p.stream;
+      if (!s?.socket || s.pending === 0) continue;
+      const limit = now < s.snapUntil ? SNAPSHOT_TIMEOUT_MS : REQUEST_TIMEOUT_MS;
+      if (now - s.progressAt > limit) {
+        this.streamFailed(p, s, new SendError('timeout', `the stream to ${p.id} made no progress for ${Math.round(now - s.progressAt)}ms`));
+      }
+    }
+  }
+
+  private identityHeaders(to: string, clock: number): http.OutgoingHttpHeaders {
+    return {
+      'X-Etcd-Cluster-ID': this.clusterId,
+      'X-Server-From': this.opts.memberId,
+      'X-Raft-To': to,
+      'X-Server-Version': VERSION,
+      'X-Raft-Clock': String(clock),
+    };
   }
 
   /** The peer's URL to use now; only http:// URLs we were given, never anything else. */
@@ -354,17 +497,14 @@ export class PeerTransport {
   }
 
   /**
-   * One HTTP exchange with a peer. `cb` gets an error (timeout, network, non-2xx) or the
-   * round-trip time; the peer's clock header feeds the clock-difference estimate.
+   * One probe of a peer (GET /raft/probe). `cb` gets an error (timeout, network, non-2xx) or
+   * the round-trip time; the peer's clock header feeds the clock-difference estimate.
    */
   private request(
     p: Peer,
-    method: 'POST' | 'GET',
     base: string,
     path: string,
-    body: Buffer | undefined,
     timeoutMs: number,
-    isMessages: boolean,
     cb: (err: SendError | undefined, rttMs: number) => void,
     retried = false,
   ): void {
@@ -379,18 +519,8 @@ export class PeerTransport {
     const target = new URL(path, base);
     const sentAt = this.opts.clock();
     const t0 = performance.now();
-    const headers: http.OutgoingHttpHeaders = {
-      'X-Etcd-Cluster-ID': this.clusterId,
-      'X-Server-From': this.opts.memberId,
-      'X-Raft-To': p.id,
-      'X-Server-Version': VERSION,
-      'X-Raft-Clock': String(sentAt),
-    };
-    if (body) {
-      headers['Content-Type'] = 'application/json';
-      headers['Content-Length'] = body.length;
-    }
-    const req = http.request(target, { method, headers, agent: this.agent }, (res) => {
+    const headers = this.identityHeaders(p.id, sentAt);
+    const req = http.request(target, { method: 'GET', headers, agent: this.agent }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
@@ -414,8 +544,7 @@ export class PeerTransport {
         finish(this.answerError(p, status, text, res.headers['x-etcd-cluster-id']), rtt);
       });
     });
-    if (isMessages) p.inFlight = req;
-    else p.probe = req;
+    p.probe = req;
     // Our own deadline, covering connect, upload and answer alike.
     timer = setTimeout(() => {
       finish(new SendError('timeout', `request to ${target.origin} timed out after ${timeoutMs}ms`), 0);
@@ -428,12 +557,12 @@ export class PeerTransport {
       if (!done && !retried && !this.stopped && req.reusedSocket && e.code === 'ECONNRESET') {
         done = true;
         clearTimeout(timer);
-        this.request(p, method, base, path, body, timeoutMs, isMessages, cb, true);
+        this.request(p, base, path, timeoutMs, cb, true);
         return;
       }
       finish(e instanceof SendError ? e : new SendError(errKind(e), errText(e)), 0);
     });
-    req.end(body);
+    req.end();
   }
 
   /** Turns a non-2xx answer into an error; a 410 means we were removed. */
@@ -496,11 +625,12 @@ export class PeerTransport {
   private recordLatency(p: Peer, rttMs: number): void {
     const s = p.stats;
     const l = s.latency;
+    p.latN++;
     p.latSum += rttMs;
     p.latSqSum += rttMs * rttMs;
     l.current = rttMs;
-    l.average = p.latSum / s.success;
-    l.standardDeviation = Math.sqrt(Math.max(0, p.latSqSum / s.success - l.average * l.average));
+    l.average = p.latSum / p.latN;
+    l.standardDeviation = Math.sqrt(Math.max(0, p.latSqSum / p.latN - l.average * l.average));
     l.minimum = Math.min(l.minimum, rttMs);
     l.maximum = Math.max(l.maximum, rttMs);
   }
@@ -513,6 +643,7 @@ export class PeerTransport {
 
   private probeAll(): void {
     if (this.stopped) return;
+    this.checkStalls();
     const ids = new Set<string>(this.peers.keys());
     try {
       for (const id of this.opts.peerIds?.() ?? []) ids.add(id);
@@ -525,9 +656,11 @@ export class PeerTransport {
       if (p.probe) continue;
       const url = this.pickURL(p);
       if (!url) continue;
-      this.request(p, 'GET', url, '/raft/probe', undefined, REQUEST_TIMEOUT_MS, false, (err) => {
+      this.request(p, url, '/raft/probe', REQUEST_TIMEOUT_MS, (err, rtt) => {
         p.probe = undefined;
-        if (err && !this.stopped) this.failed(p, url, err);
+        if (this.stopped) return;
+        if (err) this.failed(p, url, err);
+        else this.recordLatency(p, rtt);
       });
     }
   }
@@ -582,33 +715,13 @@ export class PeerTransport {
       req.resume();
       return;
     }
-    // Same order as etcd: cluster compatibility, then who is talking, then to whom.
-    const gcid = header(req, 'x-etcd-cluster-id');
-    if (this.clusterId !== '' && gcid !== this.clusterId) {
-      this.logRejection(`cid:${gcid}`, 'E', `request cluster ID mismatch (got ${gcid} want ${this.clusterId})`);
-      this.reply(res, 412, CLUSTER_MISMATCH_BODY);
+    const who = this.admit(req);
+    if ('status' in who) {
+      this.reply(res, who.status, who.text);
       req.resume();
       return;
     }
-    const from = header(req, 'x-server-from');
-    if (!from) {
-      this.reply(res, 400, 'missing X-Server-From header');
-      req.resume();
-      return;
-    }
-    if (this.opts.isRemoved(from)) {
-      this.logRejection(`removed:${from}`, 'W', `rejected the stream from peer ${from} since it was removed`);
-      this.reply(res, 410, REMOVED_BODY);
-      req.resume();
-      return;
-    }
-    const to = header(req, 'x-raft-to');
-    if (to !== this.opts.memberId) {
-      this.logRejection(`to:${from}:${to}`, 'E', `streaming request ignored (ID mismatch got ${to} want ${this.opts.memberId})`);
-      this.reply(res, 412, 'to field mismatch');
-      req.resume();
-      return;
-    }
+    const from = who.from;
     if (want === 'GET') {
       res.setHeader('Content-Type', 'application/json');
       this.reply(res, 200, '{"health":"true"}');
@@ -634,6 +747,124 @@ export class PeerTransport {
       }
       this.reply(res, 204, '');
     });
+  }
+
+  /** Same order as etcd: cluster compatibility, then who is talking, then to whom. */
+  private admit(req: IncomingMessage): { from: string } | { status: number; text: string } {
+    const gcid = header(req, 'x-etcd-cluster-id');
+    if (!this.sameCluster(gcid)) return { status: 412, text: CLUSTER_MISMATCH_BODY };
+    const from = header(req, 'x-server-from');
+    if (!from) return { status: 400, text: 'missing X-Server-From header' };
+    if (this.senderRemoved(from)) return { status: 410, text: REMOVED_BODY };
+    const to = header(req, 'x-raft-to');
+    if (to !== this.opts.memberId) {
+      this.logRejection(`to:${from}:${to}`, 'E', `streaming request ignored (ID mismatch got ${to} want ${this.opts.memberId})`);
+      return { status: 412, text: 'to field mismatch' };
+    }
+    return { from };
+  }
+
+  private sameCluster(gcid: string): boolean {
+    if (this.clusterId === '' || gcid === this.clusterId) return true;
+    this.logRejection(`cid:${gcid}`, 'E', `request cluster ID mismatch (got ${gcid} want ${this.clusterId})`);
+    return false;
+  }
+
+  private senderRemoved(from: string): boolean {
+    if (!this.opts.isRemoved(from)) return false;
+    this.logRejection(`removed:${from}`, 'W', `rejected the stream from peer ${from} since it was removed`);
+    return true;
+  }
+
+  /** A peer opens its stream to us: the same checks as a POST, then batches until it closes. */
+  private handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    this.inbound.add(socket);
+    socket.on('close', () => this.inbound.delete(socket));
+    socket.on('error', () => socket.destroy());
+    try {
+      if (this.stopped) return void socket.destroy();
+      const path = (req.url ?? '/').split('?')[0];
+      if (path !== STREAM_PATH) return this.rawReply(socket, 404, '404 page not found');
+      if (req.method !== 'GET' || header(req, 'upgrade').toLowerCase() !== STREAM_PROTOCOL) {
+        return this.rawReply(socket, 400, `expected GET with Upgrade: ${STREAM_PROTOCOL}`);
+      }
+      const who = this.admit(req);
+      if ('status' in who) return this.rawReply(socket, who.status, who.text);
+      const from = who.from;
+      const gcid = header(req, 'x-etcd-cluster-id');
+      socket.setNoDelay(true);
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${STREAM_PROTOCOL}\r\n` +
+          `X-Etcd-Cluster-ID: ${this.clusterId}\r\nX-Server-Version: ${VERSION}\r\nX-Raft-Clock: ${this.opts.clock()}\r\n\r\n`,
+      );
+      const max = this.opts.maxBodyBytes ?? 256 * 1024 * 1024;
+      let parts: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer) => {
+        let start = 0;
+        for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+          let frame = chunk.subarray(start, nl);
+          if (parts.length > 0) {
+            parts.push(frame);
+            frame = Buffer.concat(parts);
+            parts = [];
+            size = 0;
+          }
+          start = nl + 1;
+          if (!this.onFrame(from, gcid, frame, socket)) return;
+        }
+        if (start < chunk.length) {
+          parts.push(chunk.subarray(start));
+          size += chunk.length - start;
+          if (size > max) {
+            this.opts.log('E', PKG, `closed the stream from peer ${from}: a batch larger than ${max} bytes`);
+            socket.destroy();
+          }
+        }
+      };
+      socket.on('data', onData);
+      if (head.length > 0) onData(head);
+    } catch (err) {
+      this.opts.log('E', PKG, `peer stream request ${req.method} ${req.url} failed (${errText(err)})`);
+      socket.destroy();
+    }
+  }
+
+  /** One batch off a stream; false when the stream was closed over it. */
+  private onFrame(from: string, gcid: string, frame: Buffer, socket: Socket): boolean {
+    // The cluster id may have been learned, or the sender removed, since the stream opened:
+    // closing it makes the sender reconnect and get the 412 or 410.
+    if (this.stopped || !this.sameCluster(gcid) || this.senderRemoved(from)) {
+      socket.destroy();
+      return false;
+    }
+    let msgs: Message[];
+    try {
+      msgs = parseMessages(frame.toString('utf8'), this.opts.memberId);
+    } catch (err) {
+      this.opts.log('E', PKG, `closed the stream from peer ${from}: error reading raft message (${errText(err)})`);
+      socket.destroy();
+      return false;
+    }
+    const s = this.peer(from).stats;
+    s.recvMsgs += msgs.length;
+    s.recvBytes += frame.length + 1;
+    try {
+      if (msgs.length > 0 && !this.opts.isLinkCut?.(from)) this.opts.onMessages(msgs);
+    } catch (err) {
+      this.opts.log('E', PKG, `failed to process raft message (${errText(err)})`);
+    }
+    return true;
+  }
+
+  /** An HTTP answer written by hand on a socket not upgraded after all; then it closes. */
+  private rawReply(socket: Socket, status: number, text: string): void {
+    const body = status >= 400 ? `${text}\n` : text;
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+        `X-Etcd-Cluster-ID: ${this.clusterId}\r\nX-Server-Version: ${VERSION}\r\nX-Raft-Clock: ${this.opts.clock()}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
 
   private readBody(req: IncomingMessage, res: ServerResponse, cb: (body: Buffer) => void): void {

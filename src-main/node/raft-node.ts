@@ -79,6 +79,8 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   private readWaiters = new Map<string, (index: number) => void>();
   private appliedWaiters: { index: number; resolve: () => void }[] = [];
   private sinceSnapshot = 0;
+  /** Term and vote as persisted: messages that depend on a change to them wait for the disk. */
+  private durable = { term: 0, vote: '' };
   private readonly startTime = new Date();
   private leaderSince?: Date;
   private counts = { recvApp: 0, sendApp: 0 };
@@ -121,6 +123,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     if (s.manual) this.setManual(true, s.manual);
     const joinPeers = new Map((JSON.parse(this.storage.getMeta('join_members') ?? '[]') as MemberInfo[]).map((m) => [m.id, m.peerURLs]));
     const stored = this.storage.load();
+    this.durable = { term: stored.hardState.term, vote: stored.hardState.vote };
     if (stored.snapshot) this.sm.restore(stored.snapshot.data);
     this.raft = new Raft(
       {
@@ -335,10 +338,21 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   private processReady(): void {
     while (!this.stopped && this.raft.hasReady()) {
       const rd = this.raft.ready();
-      // Durable first: nothing is sent (no ack, no vote) before it is on disk.
+      let later = rd.messages;
+      if (!this.manual && this.raft.role === 'leader' && this.keepsTermAndVote(rd)) {
+        // A leader's appends and heartbeats need not wait for its own disk (Raft thesis
+        // §10.2.1, as etcd does): its own copy counts towards commit only once durable
+        // (advance), and they depend on no term or vote this Ready changes. On the wire before
+        // the fsync, the followers write in parallel with us.
+        const { early, rest } = splitEarly(rd.messages);
+        if (early.length > 0) this.transport.send(early, { flush: true });
+        later = rest;
+      }
+      // Durable first: nothing else is sent (no ack, no vote) before it is on disk.
       this.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
+      if (rd.hardState) this.durable = { term: rd.hardState.term, vote: rd.hardState.vote };
       for (const m of rd.messages) if (m.type === 'MsgApp') this.counts.sendApp++;
-      if (!this.manual) this.transport.send(rd.messages);
+      if (!this.manual) this.transport.send(later);
       else if (rd.messages.length > 0) this.hold(rd.messages);
       this.emit('ready', rd);
       this.collected?.push(...rd.events);
@@ -348,6 +362,12 @@ export class RaftNode extends EventEmitter implements ClientBackend {
       this.raft.advance(rd);
       this.maybeSnapshot();
     }
+  }
+
+  /** Nothing in this Ready changes what is durable of term and vote (nor installs a snapshot). */
+  private keepsTermAndVote(rd: Ready): boolean {
+    const hs = rd.hardState;
+    return !rd.snapshot && (!hs || (hs.term === this.durable.term && hs.vote === this.durable.vote));
   }
 
   private applyReady(rd: Ready): void {
@@ -754,6 +774,27 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   peerStats(id: string): PeerStats {
     return this.transport.peerStats(id);
   }
+}
+
+/** A leader's replication messages that may leave before the fsync. */
+const EARLY_TYPES: ReadonlySet<Message['type']> = new Set(['MsgApp', 'MsgHeartbeat', 'MsgSnap']);
+
+/**
+ * Splits a leader's Ready messages into those sent before the fsync and the rest, keeping each
+ * peer's order: once a message to a peer must wait, so does everything after it to that peer.
+ */
+function splitEarly(msgs: Message[]): { early: Message[]; rest: Message[] } {
+  const early: Message[] = [];
+  const rest: Message[] = [];
+  let waiting: Set<string> | undefined;
+  for (const m of msgs) {
+    if (EARLY_TYPES.has(m.type) && !waiting?.has(m.to)) early.push(m);
+    else {
+      (waiting ??= new Set()).add(m.to);
+      rest.push(m);
+    }
+  }
+  return { early, rest };
 }
 
 function sameList(a: string[], b: string[]): boolean {

@@ -3,6 +3,9 @@
 //
 // Every write is one transaction in WAL mode with synchronous=FULL, so the WAL is fsync'd
 // before the call returns: the node may answer a vote or acknowledge entries right after.
+// One exception, etcd's MustSync rule: a batch that only moves the commit index (same term,
+// same vote, no entries, no snapshot) is written without the fsync. Raft can lose the commit
+// index and learn it again; the next synced write makes it durable anyway (WAL order).
 //
 // Opening never "repairs" anything: a file that is not ours (garbage, another application's
 // database, a newer schema, a failed integrity check) throws a StorageError naming the file,
@@ -92,6 +95,10 @@ export class RaftStorage {
   private readonly stmt: ReturnType<typeof prepareStatements>;
   private readonly persistTx: (batch: PersistBatch) => void;
   private readonly saveSnapshotTx: (snapshot: Snapshot, compactTo: number) => void;
+  private readonly syncNormal: Database.Statement;
+  private readonly syncFull: Database.Statement;
+  /** Term and vote as last written with an fsync: a change to either must be synced. */
+  private synced: { term: number; vote: string };
 
   /** Open (or create) the storage file. Throws StorageError if it exists but is not a valid raftlab file. */
   static open(file: string): RaftStorage {
@@ -104,6 +111,10 @@ export class RaftStorage {
     this.stmt = prepareStatements(db);
     this.persistTx = db.transaction((batch: PersistBatch) => this.applyBatch(batch));
     this.saveSnapshotTx = db.transaction((snap: Snapshot, compactTo: number) => this.applySaveSnapshot(snap, compactTo));
+    this.syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
+    this.syncFull = db.prepare('PRAGMA synchronous = FULL');
+    const hs = this.stmt.hardState.get();
+    this.synced = { term: hs?.term ?? 0, vote: hs?.vote ?? '' };
   }
 
   load(): StoredState {
@@ -130,7 +141,20 @@ export class RaftStorage {
     if (batch.entries) checkEntries(batch.entries);
     if (batch.hardState) checkHardState(batch.hardState);
     if (!batch.snapshot && !batch.entries?.length && !batch.hardState) return;
-    this.persistTx(batch);
+    const hs = batch.hardState;
+    const mustSync = !!batch.snapshot || !!batch.entries?.length || !hs || hs.term !== this.synced.term || hs.vote !== this.synced.vote;
+    if (mustSync) {
+      this.persistTx(batch);
+      if (hs) this.synced = { term: hs.term, vote: hs.vote };
+      return;
+    }
+    // Commit index only: written, not fsync'd (see the top of this file).
+    this.syncNormal.run();
+    try {
+      this.persistTx(batch);
+    } finally {
+      this.syncFull.run();
+    }
   }
 
   /** Store a snapshot this node made and drop entries <= compactTo (compactTo <= snapshot index). */
