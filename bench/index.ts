@@ -3,6 +3,7 @@ import { runCheckerBench } from './checker-bench.js';
 import { benchCluster } from './cluster-bench.js';
 import { benchRaft } from './raft-bench.js';
 import { benchRenderer } from './renderer-bench.js';
+import { benchStartup } from './startup-bench.js';
 import { benchStorage } from './storage-bench.js';
 import { runTraceBench } from './trace-bench.js';
 
@@ -12,6 +13,7 @@ const benches: Record<string, (p: typeof print) => Promise<void>> = {
   raft: benchRaft,
   storage: benchStorage,
   cluster: benchCluster,
+  startup: benchStartup,
   trace: () => runTraceBench(),
   checker: () => runCheckerBench(),
   renderer: benchRenderer,

@@ -2,6 +2,7 @@
 // start browser mode (the same cluster core, its window served on 127.0.0.1).
 // RAFTLAB_BROWSER=1 asks for browser mode directly.
 import { spawn } from 'node:child_process';
+import { buildCli } from './build-cli.mjs';
 import { buildRenderer } from './build-renderer.mjs';
 import { buildElectronApp, electronArgs, ensureElectronSqlite, findElectron } from './electron.mjs';
 
@@ -14,6 +15,8 @@ function run(cmd, args, env = process.env) {
 async function browserMode(why) {
   if (why) console.error(`raftlab: ${why}; starting browser mode instead.`);
   if (await buildRenderer()) console.error('raftlab: built the window (out/renderer)');
+  // So that `npx raftlab node` from this checkout starts at once too.
+  await buildCli();
   run(process.execPath, ['--import', 'tsx', 'src-main/web/main.ts']);
 }
 

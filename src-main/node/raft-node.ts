@@ -162,7 +162,33 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     for (const u of this.transport.boundURLs()) this.note(embed.listeningForPeers(new URL(u).host));
 
     this.processReady();
-    if (!this.manual) this.startTimers();
+    if (!this.manual) {
+      this.startTimers();
+      void this.adjustTicks();
+    }
+  }
+
+  /**
+   * etcd's adjustTicks (--initial-election-tick-advance): a node that just started need not
+   * wait a whole election timeout before its first campaign. Alone in its cluster it advances
+   * electionTicks-1 ticks at once; otherwise, as soon as its peers answer (checked every 50 ms
+   * for up to 5 s), electionTicks-2, leaving time for a live leader's heartbeat to arrive first.
+   */
+  private async adjustTicks(): Promise<void> {
+    const electionTicks = Math.max(2, Math.round(this.settings.electionMs / this.settings.heartbeatMs));
+    const advance = (n: number) => {
+      if (this.stopped || this.manual) return;
+      for (let i = 0; i < n; i++) this.raft.tick();
+      this.schedule();
+    };
+    const peers = () => [...this.sm.members.keys()].filter((id) => id !== this.id);
+    if (peers().length === 0) return advance(electionTicks - 1);
+    for (let waited = 0; waited < 5000 && !this.stopped; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50).unref());
+      const ids = peers();
+      if (ids.length > 0 && ids.filter((id) => this.transport.peerStats(id).active).length > 1) return advance(electionTicks - 2);
+      if (ids.length === 1 && this.transport.peerStats(ids[0]).active) return advance(electionTicks - 2);
+    }
   }
 
   /** Real time: the clock ticks Raft, and the publish and TTL timers run. */

@@ -1,0 +1,80 @@
+// Startup: from launching a single-member `raftlab node` (and Debian's etcd 3.4, alternating,
+// same flags) to its first `/health` answer of 200, on a fresh data dir and on a restart from
+// it. The median of 10 launches each. `raftlab node` runs from the compiled bundle
+// (scripts/build-cli.mjs), built before the first launch so that no build is timed.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { freePorts } from '../src-main/net/free-ports.js';
+import { buildCli } from '../scripts/build-cli.mjs';
+
+const RAFTLAB_BIN = fileURLToPath(new URL('../bin/raftlab.mjs', import.meta.url));
+const ETCD_BIN = '/usr/bin/etcd';
+const RUNS = 10;
+const GIVE_UP_MS = 15_000;
+
+type Kind = 'raftlab' | 'etcd';
+
+/** A restart must reuse its ports: the cluster id derives from the peer URLs. */
+async function launchOnce(kind: Kind, dataDir: string, [peer, client]: number[]): Promise<number> {
+  const peerURL = `http://127.0.0.1:${peer}`;
+  const clientURL = `http://127.0.0.1:${client}`;
+  const flags = [
+    '--name', 's1', '--data-dir', dataDir,
+    '--listen-peer-urls', peerURL, '--initial-advertise-peer-urls', peerURL,
+    '--listen-client-urls', clientURL, '--advertise-client-urls', clientURL,
+    '--initial-cluster', `s1=${peerURL}`,
+  ];
+  const [cmd, args] = kind === 'etcd' ? [ETCD_BIN, flags] : [process.execPath, [RAFTLAB_BIN, 'node', ...flags]];
+  const t0 = performance.now();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', process.env.BENCH_DEBUG ? 'inherit' : 'ignore'] });
+  try {
+    for (;;) {
+      if (performance.now() - t0 > GIVE_UP_MS) throw new Error(`${kind} did not answer /health within ${GIVE_UP_MS} ms`);
+      try {
+        const res = await fetch(`${clientURL}/health`, { signal: AbortSignal.timeout(500) });
+        if (res.status === 200) return performance.now() - t0;
+      } catch {
+        /* not listening yet */
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } finally {
+    child.kill('SIGKILL');
+    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export async function benchStartup(print: (line: string) => void): Promise<void> {
+  await buildCli();
+  const kinds: Kind[] = fs.existsSync(ETCD_BIN) ? ['raftlab', 'etcd'] : ['raftlab'];
+  if (kinds.length === 1) print(`startup: etcd not found at ${ETCD_BIN}; raftlab alone`);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-startup-'));
+  const times: Record<string, { fresh: number[]; restart: number[] }> = {};
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      for (const kind of kinds) {
+        const t = (times[kind] ??= { fresh: [], restart: [] });
+        const dir = path.join(root, `${kind}-${i}`);
+        const ports = await freePorts(2);
+        t.fresh.push(await launchOnce(kind, dir, ports));
+        t.restart.push(await launchOnce(kind, dir, ports));
+      }
+    }
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  for (const kind of kinds) {
+    const t = times[kind];
+    print(`startup: ${kind.padEnd(7)} launch → /health 200, median of ${RUNS}: fresh ${median(t.fresh).toFixed(0)} ms, restart ${median(t.restart).toFixed(0)} ms`);
+  }
+  if (times.etcd) {
+    const r = (a: number[], b: number[]) => (median(a) / median(b)).toFixed(2);
+    print(`startup: raftlab/etcd: fresh ${r(times.raftlab.fresh, times.etcd.fresh)}×, restart ${r(times.raftlab.restart, times.etcd.restart)}× (time: below 1 is faster)`);
+  }
+}

@@ -1,0 +1,3 @@
+export const cliBundle: string;
+export function cliIsStale(): boolean;
+export function buildCli(options?: { force?: boolean }): Promise<boolean>;
