@@ -1,0 +1,100 @@
+// etcd's v2 discovery protocol, against a real etcd 3.4 (Debian's) as the discovery service:
+// the registrations it holds, the cluster every member agrees on, and etcd's errors.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
+import { needTools } from '../helpers/window.js';
+import {
+  ERR_BAD_DISCOVERY_ENDPOINT, ERR_DUPLICATE_ID, ERR_FULL_CLUSTER, ERR_SIZE_NOT_FOUND, ERR_TOO_MANY_RETRIES,
+  getCluster, joinCluster, type DiscoveryLog,
+} from '../../src-main/node/discovery/v2-discovery.js';
+import { memberId } from '../../src-main/node/ids.js';
+
+const HAVE_ETCD = needTools('v2 discovery against real etcd', [ETCD_BIN]);
+
+describe.runIf(HAVE_ETCD)('v2 discovery with etcd 3.4 as the discovery service', () => {
+  let etcd: EtcdCluster;
+  let client: string;
+
+  beforeAll(async () => {
+    etcd = await EtcdCluster.create(1);
+    etcd.start('e1', etcd.initialCluster(1));
+    client = etcd.spec('e1').clientURL;
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const ok = await fetch(`${client}/health`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`etcd did not start: ${etcd.output('e1').slice(-5).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+  afterAll(async () => etcd?.destroy());
+
+  let tokens = 0;
+  async function newToken(size?: number): Promise<string> {
+    const url = `${client}/v2/keys/discovery/token${++tokens}-${Date.now()}`;
+    if (size !== undefined) {
+      const res = await fetch(`${url}/_config/size`, { method: 'PUT', body: new URLSearchParams({ value: String(size) }) });
+      expect(res.status).toBe(201);
+    }
+    return url;
+  }
+  const member = (url: string, name: string, port: number) => {
+    const peer = `http://127.0.0.1:${port}`;
+    return { id: memberId([peer], url), config: `${name}=${peer}` };
+  };
+  const quiet: DiscoveryLog = () => {};
+
+  it('three members register, wait for each other and agree on one cluster in registration order', async () => {
+    const url = await newToken(3);
+    const lines: string[] = [];
+    const m = [member(url, 'n1', 1001), member(url, 'n2', 1002), member(url, 'n3', 1003)];
+    // n1 first, alone: it waits for two more.
+    const first = joinCluster({ url, id: m[0].id, log: (l, p, s) => lines.push(`${l} | ${p}: ${s}`) }, m[0].config);
+    const deadline = Date.now() + 10_000;
+    while (!lines.some((l) => l.includes('waiting for 2 more'))) {
+      if (Date.now() > deadline) throw new Error(`n1 never waited: ${lines.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const rest = [1, 2].map((i) => joinCluster({ url, id: m[i].id, log: quiet }, m[i].config));
+    const clusters = await Promise.all([first, ...rest]);
+    expect(new Set(clusters).size).toBe(1);
+    expect(clusters[0].split(',').sort()).toEqual(m.map((x) => x.config).sort());
+    expect(clusters[0].split(',')[0]).toBe(m[0].config); // the first registration comes first
+    expect(lines).toContain(`N | discovery: found self ${m[0].id} in the cluster`);
+    expect(lines).toContain('N | discovery: found 3 needed peer(s)');
+
+    // The directory holds exactly the three registrations, with etcd's values.
+    const listing = (await (await fetch(`${url}?recursive=true`)).json()) as { node: { nodes: { key: string; value?: string }[] } };
+    const regs = listing.node.nodes.filter((n) => !n.key.endsWith('/_config'));
+    expect(regs.map((n) => [n.key.split('/').pop(), n.value]).sort()).toEqual(m.map((x) => [x.id, x.config]).sort());
+
+    // A fourth member finds the cluster full; a reader (a proxy) still gets the cluster.
+    const extra = member(url, 'n4', 1004);
+    await expect(joinCluster({ url, id: extra.id, log: quiet }, extra.config)).rejects.toThrow(ERR_FULL_CLUSTER);
+    expect(await getCluster({ url, log: quiet })).toBe(clusters[0]);
+  });
+
+  it("a member registered before is told so (etcd's duplicate id)", async () => {
+    const url = await newToken(1);
+    const m = member(url, 'n1', 2001);
+    await expect(joinCluster({ url, id: m.id, log: quiet }, m.config)).resolves.toBe(m.config);
+    await expect(joinCluster({ url, id: m.id, log: quiet }, m.config)).rejects.toThrow(ERR_DUPLICATE_ID);
+  });
+
+  it('a token without its size key, and a URL that is not a keys API, are refused with etcd\'s words', async () => {
+    const url = await newToken();
+    const m = member(url, 'n1', 3001);
+    await expect(joinCluster({ url, id: m.id, log: quiet }, m.config)).rejects.toThrow(ERR_SIZE_NOT_FOUND);
+    await expect(joinCluster({ url: `${client}/version/x`, id: m.id, log: quiet }, m.config)).rejects.toThrow(ERR_BAD_DISCOVERY_ENDPOINT);
+  });
+
+  it('an unreachable service is retried with a backoff, and given up when told to', async () => {
+    const lines: string[] = [];
+    const url = 'http://127.0.0.1:9/v2/keys/discovery/nowhere';
+    const m = member(url, 'n1', 4001);
+    await expect(
+      joinCluster({ url, id: m.id, log: (l, p, s) => lines.push(`${l} | ${p}: ${s}`), maxRetries: 2, backoffMs: () => 10 }, m.config),
+    ).rejects.toThrow(ERR_TOO_MANY_RETRIES);
+    expect(lines.filter((l) => l.includes('cluster status check: error connecting to http://127.0.0.1:9, retrying in'))).toHaveLength(2);
+  });
+});
