@@ -1,38 +1,25 @@
 // Watches a cluster it did not start, from outside, through its client API only: a real etcd
 // (3.2+ through the v3 JSON gateway, any version through v2) or a `raftlab node` cluster (v2).
+// What each API shows, and how, is the clients' business (etcd-client.ts, v2-client.ts,
+// v3-client.ts); this file only polls and diffs.
 //
 // Every client URL gets its own poll loop (so one dead endpoint never slows the others), one
 // loop reads the member list, and one streams key changes under a prefix. Every request has a
 // deadline; stop() aborts whatever is in flight. Snapshots are coalesced (one per ~10 ms of
 // changes) and the events (leader, term, members) are the differences between snapshots; key
-// changes and reachability are emitted as they are seen.
-//
-// What each API shows (EndpointStatus.unavailable lists the gaps per endpoint):
-//  v3 gateway  POST /v3/maintenance/status: member id, leader, raft term, commit and applied
-//              index, db size, revision, alarms, learner; /health; /v3/cluster/member/list;
-//              watch: streaming POST /v3/watch. Not shown: candidate/pre-candidate state.
-//  v2          /version, /v2/stats/self (id, name, Raft state incl. candidate, leader),
-//              HEAD /v2/keys/ (X-Raft-Term, X-Raft-Index = commit, X-Etcd-Index), /health,
-//              /v2/members; watch: long-poll GET ?wait=true&recursive=true&waitIndex=N.
-//              Not shown: applied index, db size, alarms, learners. This is all a raftlab node
-//              serves.
-// Neither shows votes, logs, timers, clocks or peer links (see toClusterState).
+// changes and reachability are emitted as they are seen. Neither API shows votes, logs, timers,
+// clocks or peer links (see toClusterState).
 //
 // Refused up front, with words instead of a hang: https URLs (no way to pass a CA or client
 // certificate), an http URL that reaches a TLS port, and clusters with auth enabled (status and
 // membership still show; keys, watches and membership changes need a login this does not do).
 
 import { EventEmitter } from 'node:events';
-import type {
-  AttachApi,
-  AttachEvent,
-  AttachedMember,
-  AttachedView,
-  EndpointStatus,
-  Health,
-  WatchStatus,
-} from '../../src-shared/attach.js';
-import type { Role } from '../../src-shared/raft-types.js';
+import type { AttachEvent, AttachedMember, AttachedView, EndpointStatus, WatchStatus } from '../../src-shared/attach.js';
+import { detectClient, type EtcdClient, type KeyChange } from './etcd-client.js';
+import { AttachError, Http, httpsMessage, linked, NetError, parseEndpoints } from './http.js';
+
+export { AttachError, httpsMessage, parseEndpoints, type AttachErrorKind } from './http.js';
 
 export interface ObserverOptions {
   /** Pause between two polls of one endpoint, ms. */
@@ -47,200 +34,13 @@ export interface ObserverOptions {
   discover?: boolean;
 }
 
-export type AttachErrorKind = 'url' | 'tls' | 'auth' | 'unreachable' | 'unsupported' | 'etcd';
-
-export class AttachError extends Error {
-  constructor(
-    readonly kind: AttachErrorKind,
-    message: string,
-    /** The HTTP status when the cluster answered. */
-    readonly status?: number,
-  ) {
-    super(message);
-  }
-}
-
-export function httpsMessage(url: string): string {
-  return `${url}: https is not supported: raftlab attach talks plain http to etcd's client port and cannot pass a CA or client certificate; attach to an http:// client URL (etcd --listen-client-urls http://...)`;
-}
-
-export function tlsPortMessage(url: string): string {
-  return `${url}: this port speaks TLS (the server said "Client sent an HTTP request to an HTTPS server"); raftlab attach supports plain http only`;
-}
-
-export function authMessage(etcdSaid: string): string {
-  return `the cluster requires authentication (etcd: "${etcdSaid}"); raftlab attach does not log in, so keys, watches and membership changes are unavailable (status and members are still shown)`;
-}
-
-/**
- * Client URLs from the command line (comma-separated, or several arguments), normalized to
- * their origin. https URLs are kept (they are shown refused, with the reason); anything that is
- * not an http(s) origin is an AttachError('url').
- */
-export function parseEndpoints(input: string | string[]): string[] {
-  const parts = (Array.isArray(input) ? input : [input]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-  if (parts.length === 0) throw new AttachError('url', 'no client URL given (e.g. http://127.0.0.1:2379)');
-  const out: string[] = [];
-  for (const p of parts) {
-    let u: URL;
-    try {
-      u = new URL(p);
-    } catch {
-      throw new AttachError('url', `${p}: not a URL (expected a client URL such as http://127.0.0.1:2379)`);
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new AttachError('url', `${p}: only http:// client URLs can be attached to`);
-    if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || u.username) {
-      throw new AttachError('url', `${p}: a client URL is scheme://host:port, without a path, query or credentials`);
-    }
-    if (!out.includes(u.origin)) out.push(u.origin);
-  }
-  return out;
-}
-
-// ------------------------------------------------------------------------------------- HTTP
-
-class NetError extends Error {}
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-}
-
-const FORM = 'application/x-www-form-urlencoded';
-
-function describeNetError(err: unknown, url: string, timeoutMs: number): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
-  if (e?.name === 'AbortError') return 'stopped';
-  const code = e?.cause?.code;
-  const host = url.replace(/^[a-z]+:\/\//, '');
-  switch (code) {
-    case 'ECONNREFUSED':
-      return `connection refused (nothing listens on ${host})`;
-    case 'ECONNRESET':
-    case 'UND_ERR_SOCKET':
-      return 'the connection was closed before an answer';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `host not found (${host})`;
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return `no route to ${host}`;
-    case 'HPE_INVALID_CONSTANT':
-    case 'HPE_INVALID_VERSION':
-      return 'the answer is not HTTP (a TLS or peer port?)';
-    default:
-      // fetch refuses some ports outright (its "bad port" list: 1, 7, 9, 21, 22, 25...).
-      if (e?.cause?.message === 'bad port') return `port ${new URL(url).port} is one fetch refuses to connect to ("bad port")`;
-      return e?.cause?.message ?? e?.message ?? String(err);
-  }
-}
-
-function errorCode(err: unknown): string | undefined {
-  return (err as { cause?: { code?: string } })?.cause?.code;
-}
-
-/** uint64 from the v3 gateway (decimal string) → etcd's hex id; '' for 0. */
-function hexId(dec: unknown): string {
-  if (dec === undefined || dec === null || dec === '' || dec === '0' || dec === 0) return '';
-  try {
-    return BigInt(String(dec)).toString(16);
-  } catch {
-    return String(dec);
-  }
-}
-
-function num(v: unknown): number | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  const n = Number(v);
-  return Number.isFinite(n) ? n : undefined;
-}
-
-const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
-const unb64 = (s: unknown): string => (typeof s === 'string' ? Buffer.from(s, 'base64').toString('utf8') : '');
-
-/** The end of etcd's prefix range (clientv3.GetPrefixRangeEnd); all keys for ''. */
-function prefixRangeEnd(prefix: string): Buffer {
-  const b = Buffer.from(prefix);
-  for (let i = b.length - 1; i >= 0; i--) {
-    if (b[i] < 0xff) {
-      const end = Buffer.from(b.subarray(0, i + 1));
-      end[i]++;
-      return end;
-    }
-  }
-  return Buffer.from([0]);
-}
-
-function v2KeyPath(key: string): string {
-  if (!key.startsWith('/')) throw new AttachError('etcd', `v2 keys are paths starting with "/" (got ${JSON.stringify(key)})`);
-  return '/v2/keys' + key.split('/').map(encodeURIComponent).join('/');
-}
-
-const ROLES: Record<string, Role> = {
-  StateLeader: 'leader',
-  StateFollower: 'follower',
-  StateCandidate: 'candidate',
-  StatePreCandidate: 'precandidate',
-};
-
-const AUTH_HINT = /user name is empty|invalid auth token|auth(entication)? (is )?(not )?enabled|permission denied|insufficient credentials|unauthenticated|invalid username or password/i;
-
-function parseJSON(text: string): any {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** An error answer from etcd (v3 gateway or v2) as an AttachError, auth recognized. */
-function answerError(a: Answer, what: string): AttachError {
-  const j = parseJSON(a.text);
-  const said: string = (j && (typeof j.message === 'string' ? j.message : typeof j.error === 'string' ? j.error : j.error?.message)) || a.text.trim().slice(0, 200) || `HTTP ${a.status}`;
-  const grpc = j?.code ?? j?.error?.grpc_code;
-  if (a.status === 401 || grpc === 16 || grpc === 7 || AUTH_HINT.test(said)) return new AttachError('auth', authMessage(said), a.status);
-  const cause = j && typeof j.cause === 'string' ? ` (${j.cause})` : '';
-  return new AttachError('etcd', `${what}: ${said}${cause}`, a.status);
-}
-
-// ------------------------------------------------------------------------------------- observer
-
 interface Endpoint {
   status: EndpointStatus;
-  api?: AttachApi;
+  /** Known once the endpoint said which API it serves. */
+  client?: EtcdClient;
   loop?: Promise<void>;
   /** Ends this endpoint's loop (it was dropped from the member list). */
   ctrl: AbortController;
-}
-
-/**
- * A signal aborted by a deadline or by any parent, and `done()` to unhook it from them.
- * (AbortSignal.any would do, but Node keeps every signal combined with a long-lived parent,
- * nodejs/node#55351, and an observer makes several requests a second for hours.)
- */
-function linked(timeoutMs: number | undefined, ...parents: (AbortSignal | undefined)[]): { signal: AbortSignal; done(): void } {
-  const ctrl = new AbortController();
-  const hooks: [AbortSignal, () => void][] = [];
-  for (const p of parents) {
-    if (!p) continue;
-    if (p.aborted) {
-      ctrl.abort(p.reason);
-      break;
-    }
-    const f = () => ctrl.abort(p.reason);
-    p.addEventListener('abort', f, { once: true });
-    hooks.push([p, f]);
-  }
-  const t = timeoutMs === undefined ? undefined : setTimeout(() => ctrl.abort(new DOMException('deadline', 'TimeoutError')), timeoutMs);
-  return {
-    signal: ctrl.signal,
-    done() {
-      clearTimeout(t);
-      for (const [p, f] of hooks) p.removeEventListener('abort', f);
-    },
-  };
 }
 
 /** A sleep that stop() (or a kick) ends early. */
@@ -273,6 +73,7 @@ export class EtcdObserver extends EventEmitter<Events> {
   private readonly opTimeoutMs: number;
   private readonly discover: boolean;
   private readonly root = new AbortController();
+  private readonly http: Http;
   private readonly endpoints: Endpoint[] = [];
   private members: AttachedMember[] = [];
   private membersError: string | undefined;
@@ -304,6 +105,7 @@ export class EtcdObserver extends EventEmitter<Events> {
     this.timeoutMs = opts.timeoutMs ?? 1000;
     this.opTimeoutMs = opts.opTimeoutMs ?? 5000;
     this.discover = opts.discover ?? true;
+    this.http = new Http(this.root.signal, this.timeoutMs, this.opTimeoutMs);
     for (const url of this.urls) this.addEndpoint(url, 'given');
     const prefix = opts.watchPrefix === undefined ? '/' : opts.watchPrefix;
     if (prefix !== null) this.watchStatus = { prefix };
@@ -335,58 +137,22 @@ export class EtcdObserver extends EventEmitter<Events> {
 
   // --- operations (through the first endpoint that answers) --------------------------------
 
-  async put(key: string, value: string): Promise<{ revision: number }> {
-    return this.op('put', async (url, api) => {
-      if (api === 'v2') {
-        const a = await this.http(url, v2KeyPath(key), { method: 'PUT', body: new URLSearchParams({ value }).toString(), type: FORM, timeoutMs: this.opTimeoutMs });
-        if (a.status !== 200 && a.status !== 201) throw answerError(a, `put ${key}`);
-        return { revision: num(parseJSON(a.text)?.node?.modifiedIndex) ?? 0 };
-      }
-      const j = await this.v3(url, api, 'kv/put', { key: b64(key), value: b64(value) }, `put ${key}`);
-      return { revision: num(j.header?.revision) ?? 0 };
-    });
+  put(key: string, value: string): Promise<{ revision: number }> {
+    return this.op('put', (c) => c.put(key, value));
   }
 
-  async get(key: string): Promise<{ key: string; value: string; revision: number } | undefined> {
-    return this.op('get', async (url, api) => {
-      if (api === 'v2') {
-        const a = await this.http(url, `${v2KeyPath(key)}?quorum=true`, { timeoutMs: this.opTimeoutMs });
-        if (a.status === 404 && parseJSON(a.text)?.errorCode === 100) return undefined;
-        if (a.status !== 200) throw answerError(a, `get ${key}`);
-        const n = parseJSON(a.text)?.node;
-        return { key, value: n?.value ?? '', revision: num(n?.modifiedIndex) ?? 0 };
-      }
-      const j = await this.v3(url, api, 'kv/range', { key: b64(key) }, `get ${key}`);
-      const kv = j.kvs?.[0];
-      return kv ? { key, value: unb64(kv.value), revision: num(kv.mod_revision) ?? 0 } : undefined;
-    });
+  get(key: string): Promise<{ key: string; value: string; revision: number } | undefined> {
+    return this.op('get', (c) => c.get(key));
   }
 
-  async delete(key: string): Promise<{ deleted: number }> {
-    return this.op('delete', async (url, api) => {
-      if (api === 'v2') {
-        const a = await this.http(url, v2KeyPath(key), { method: 'DELETE', timeoutMs: this.opTimeoutMs });
-        if (a.status === 404 && parseJSON(a.text)?.errorCode === 100) return { deleted: 0 };
-        if (a.status !== 200) throw answerError(a, `delete ${key}`);
-        return { deleted: 1 };
-      }
-      const j = await this.v3(url, api, 'kv/deleterange', { key: b64(key) }, `delete ${key}`);
-      return { deleted: num(j.deleted) ?? 0 };
-    });
+  delete(key: string): Promise<{ deleted: number }> {
+    return this.op('delete', (c) => c.delete(key));
   }
 
   /** etcd's `member add`: the new member is listed unstarted until it runs and publishes. */
   async addMember(peerURLs: string | string[]): Promise<AttachedMember> {
     const urls = Array.isArray(peerURLs) ? peerURLs : [peerURLs];
-    const m = await this.op('member add', async (url, api) => {
-      if (api === 'v2') {
-        const a = await this.http(url, '/v2/members', { method: 'POST', body: JSON.stringify({ peerURLs: urls }), type: 'application/json', timeoutMs: this.opTimeoutMs });
-        if (a.status !== 201) throw answerError(a, 'member add');
-        return toMember(parseJSON(a.text), 'v2');
-      }
-      const j = await this.v3(url, api, 'cluster/member/add', { peerURLs: urls }, 'member add');
-      return toMember(j.member, api);
-    });
+    const m = await this.op('member add', (c) => c.addMember(urls));
     this.memberSleep.wake();
     return m;
   }
@@ -394,77 +160,15 @@ export class EtcdObserver extends EventEmitter<Events> {
   /** etcd's `member remove <hex id>`. */
   async removeMember(id: string): Promise<void> {
     if (!/^[0-9a-f]{1,16}$/i.test(id)) throw new AttachError('etcd', `member remove: ${JSON.stringify(id)} is not a member id (hex)`);
-    await this.op('member remove', async (url, api) => {
-      if (api === 'v2') {
-        const a = await this.http(url, `/v2/members/${id.toLowerCase()}`, { method: 'DELETE', timeoutMs: this.opTimeoutMs });
-        if (a.status !== 204) throw answerError(a, 'member remove');
-        return;
-      }
-      await this.v3(url, api, 'cluster/member/remove', { ID: BigInt('0x' + id).toString() }, 'member remove');
-    });
+    await this.op('member remove', (c) => c.removeMember(id));
     this.memberSleep.wake();
   }
 
   // --- plumbing -------------------------------------------------------------------------------
 
-  private async http(
-    url: string,
-    path: string,
-    /** Try once more on a kept-alive socket the server closed; by default for GET and HEAD only. */
-    o: { method?: string; body?: string; type?: string; timeoutMs?: number; signal?: AbortSignal; retry?: boolean } = {},
-  ): Promise<Answer> {
-    const timeoutMs = o.timeoutMs ?? this.timeoutMs;
-    for (let attempt = 0; ; attempt++) {
-      const link = linked(timeoutMs, this.root.signal, o.signal);
-      try {
-        const res = await fetch(url + path, {
-          method: o.method ?? 'GET',
-          body: o.body,
-          headers: o.type ? { 'Content-Type': o.type } : undefined,
-          signal: link.signal,
-          redirect: 'manual',
-        });
-        const text = o.method === 'HEAD' ? '' : await res.text();
-        if (res.status === 400 && /Client sent an HTTP request to an HTTPS server/.test(text)) throw new AttachError('tls', tlsPortMessage(url));
-        return { status: res.status, headers: res.headers, text };
-      } catch (err) {
-        if (err instanceof AttachError) throw err;
-        // A kept-alive socket the server closed between two polls: one fresh try.
-        const code = errorCode(err);
-        if (attempt === 0 && (o.retry ?? (o.method === undefined || o.method === 'HEAD')) && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') && !this.root.signal.aborted) continue;
-        throw new NetError(describeNetError(err, url, timeoutMs));
-      } finally {
-        link.done();
-      }
-    }
-  }
-
-  /** A unary v3 gateway call; etcd's error answers become AttachErrors. */
-  private async v3(url: string, api: AttachApi, method: string, body: object, what: string, timeoutMs = this.opTimeoutMs, retry = false): Promise<any> {
-    const a = await this.http(url, `/${api}/${method}`, { method: 'POST', body: JSON.stringify(body), type: 'application/json', timeoutMs, retry });
-    if (a.status !== 200) throw answerError(a, what);
-    const j = parseJSON(a.text);
-    if (j === undefined) throw new AttachError('etcd', `${what}: not a JSON answer`, a.status);
-    return j;
-  }
-
-  /** Which API an endpoint serves: the v3 gateway under /v3, /v3beta or /v3alpha, else v2. */
-  private async detect(url: string, timeoutMs = this.timeoutMs): Promise<{ api: AttachApi; status?: any }> {
-    for (const api of ['v3', 'v3beta', 'v3alpha'] as const) {
-      const a = await this.http(url, `/${api}/maintenance/status`, { method: 'POST', body: '{}', type: 'application/json', timeoutMs, retry: true });
-      const j = a.status === 200 ? parseJSON(a.text) : undefined;
-      if (j?.header) return { api, status: j };
-      if (a.status !== 404) break;
-    }
-    const v = await this.http(url, '/version', { timeoutMs });
-    if (v.status === 200 && parseJSON(v.text)?.etcdserver) return { api: 'v2' };
-    throw new AttachError('unsupported', `${url}: not an etcd client URL (no v3 gateway, and /version answered ${v.status})`, v.status);
-  }
-
-  private async withApi(ep: Endpoint, timeoutMs: number): Promise<AttachApi> {
-    if (ep.status.url.startsWith('https:')) throw new AttachError('tls', httpsMessage(ep.status.url));
-    ep.api ??= (await this.detect(ep.status.url, timeoutMs)).api;
-    return ep.api;
+  private async clientOf(ep: Endpoint, timeoutMs: number): Promise<EtcdClient> {
+    ep.client ??= await detectClient(this.http, ep.status.url, timeoutMs);
+    return ep.client;
   }
 
   /** Endpoints in the order worth trying: answering ones first, then unknown, then silent. */
@@ -473,13 +177,13 @@ export class EtcdObserver extends EventEmitter<Events> {
     return [...this.endpoints].sort((a, b) => rank(a) - rank(b));
   }
 
-  private async op<T>(what: string, fn: (url: string, api: AttachApi) => Promise<T>): Promise<T> {
+  private async op<T>(what: string, fn: (client: EtcdClient) => Promise<T>): Promise<T> {
     if (this.stopped) throw new AttachError('unreachable', `${what}: the observer is stopped`);
     const failures: string[] = [];
     let tls: AttachError | undefined;
     for (const ep of this.candidates()) {
       try {
-        return await fn(ep.status.url, await this.withApi(ep, this.opTimeoutMs));
+        return await fn(await this.clientOf(ep, this.opTimeoutMs));
       } catch (err) {
         if (err instanceof NetError) failures.push(`${ep.status.url}: ${err.message}`);
         else if (err instanceof AttachError && err.kind === 'tls') tls ??= err;
@@ -547,16 +251,11 @@ export class EtcdObserver extends EventEmitter<Events> {
     const s = ep.status;
     const was = s.reachable;
     try {
-      let api = ep.api;
-      let status: any;
-      if (!api) {
-        if (s.url.startsWith('https:')) throw new AttachError('tls', httpsMessage(s.url));
-        ({ api, status } = await this.detect(s.url));
-        ep.api = api;
-      }
-      s.api = api;
-      if (api === 'v2') await this.pollV2(ep);
-      else await this.pollV3(ep, api, status);
+      const client = await this.clientOf(ep, this.timeoutMs);
+      s.api = client.api;
+      const { clusterId, ...reading } = await client.status();
+      Object.assign(s, reading);
+      if (clusterId) this.clusterId = clusterId;
       s.reachable = true;
       s.error = undefined;
       s.seenAt = Date.now();
@@ -566,7 +265,7 @@ export class EtcdObserver extends EventEmitter<Events> {
         s.reachable = false;
         s.error = err.message;
         s.health = 'unknown';
-        ep.api = undefined; // it may come back as something else (restarted, upgraded)
+        ep.client = undefined; // it may come back as something else (restarted, upgraded)
       } else {
         // It answered, but not as expected: still reachable, say what went wrong.
         s.reachable = true;
@@ -585,89 +284,6 @@ export class EtcdObserver extends EventEmitter<Events> {
     this.changed();
   }
 
-  private async health(url: string): Promise<{ health: Health; warning?: string }> {
-    try {
-      const a = await this.http(url, '/health');
-      const j = parseJSON(a.text);
-      if (a.status === 200 && j?.health === 'true') return { health: 'healthy' };
-      if (a.status === 404) return { health: 'unknown', warning: '/health is not served' };
-      return { health: 'unhealthy', warning: j?.reason ? `unhealthy: ${j.reason}` : undefined };
-    } catch (err) {
-      // etcd answers /health after a quorum read: no answer in time says as much as a "false".
-      return { health: 'unhealthy', warning: `health check: ${err instanceof Error ? err.message : String(err)}` };
-    }
-  }
-
-  private async pollV3(ep: Endpoint, api: AttachApi, first?: any): Promise<void> {
-    const [st, h] = await Promise.all([
-      first ?? this.v3(ep.status.url, api, 'maintenance/status', {}, 'status', this.timeoutMs, true),
-      this.health(ep.status.url),
-    ]);
-    const s = ep.status;
-    s.memberId = hexId(st.header?.member_id) || undefined;
-    if (st.header?.cluster_id) this.clusterId = hexId(st.header.cluster_id);
-    s.leaderId = hexId(st.leader);
-    s.role = s.leaderId !== '' && s.leaderId === s.memberId ? 'leader' : 'follower';
-    s.version = st.version;
-    s.raftTerm = num(st.raftTerm) ?? 0;
-    s.raftIndex = num(st.raftIndex) ?? 0;
-    s.dbSize = num(st.dbSize) ?? 0;
-    s.storeIndex = num(st.header?.revision) ?? 0;
-    s.alarms = Array.isArray(st.errors) ? st.errors.map(String) : [];
-    s.health = h.health;
-    s.warnings = h.warning ? [h.warning] : [];
-    // The gateway omits zero values; 3.3 and older have no applied index nor in-use size at all.
-    const modern = /^(3\.([4-9]|\d\d)|[4-9]|\d\d)/.test(s.version ?? '');
-    s.raftAppliedIndex = modern ? (num(st.raftAppliedIndex) ?? 0) : undefined;
-    s.dbSizeInUse = modern ? (num(st.dbSizeInUse) ?? 0) : undefined;
-    s.unavailable = modern ? [] : ['raftAppliedIndex', 'dbSizeInUse'];
-  }
-
-  private async pollV2(ep: Endpoint): Promise<void> {
-    const url = ep.status.url;
-    const [ver, self, head, h] = await Promise.all([
-      this.http(url, '/version'),
-      this.http(url, '/v2/stats/self').catch((e: unknown) => e as Error),
-      this.http(url, '/v2/keys/', { method: 'HEAD' }).catch((e: unknown) => e as Error),
-      this.health(url),
-    ]);
-    const s = ep.status;
-    const warnings: string[] = [];
-    const unavailable = ['raftAppliedIndex', 'dbSize', 'dbSizeInUse', 'alarms', 'isLearner'];
-    const v = parseJSON(ver.text);
-    s.version = v?.etcdserver;
-    const st = self instanceof Error ? undefined : self.status === 200 ? parseJSON(self.text) : undefined;
-    if (st) {
-      s.memberId = st.id || undefined;
-      s.name = st.name;
-      s.role = ROLES[st.state] ?? 'follower';
-      const lead = String(st.leaderInfo?.leader ?? '');
-      s.leaderId = lead === '0' ? '' : lead;
-    } else {
-      warnings.push(`/v2/stats/self: ${self instanceof Error ? self.message : `HTTP ${self.status}`}`);
-      unavailable.push('memberId', 'leaderId', 'role');
-    }
-    if (!(head instanceof Error) && head.status === 200 && head.headers.get('x-raft-term') !== null) {
-      s.raftTerm = num(head.headers.get('x-raft-term')) ?? 0;
-      s.raftIndex = num(head.headers.get('x-raft-index')) ?? 0;
-      s.storeIndex = num(head.headers.get('x-etcd-index'));
-      const cid = head.headers.get('x-etcd-cluster-id');
-      if (cid) this.clusterId = cid;
-    } else {
-      const why = head instanceof Error ? head.message : head.status === 404 ? 'the v2 keys API is off (etcd without --enable-v2)' : `HTTP ${head.status}`;
-      warnings.push(`raft term and index: ${why}`);
-      unavailable.push('raftTerm', 'raftIndex', 'storeIndex');
-    }
-    s.health = h.health;
-    if (h.warning) warnings.push(h.warning);
-    s.warnings = warnings;
-    s.unavailable = unavailable;
-    s.raftAppliedIndex = undefined;
-    s.dbSize = undefined;
-    s.dbSizeInUse = undefined;
-    s.alarms = [];
-  }
-
   // --- members --------------------------------------------------------------------------------
 
   private async membersLoop(): Promise<void> {
@@ -683,16 +299,7 @@ export class EtcdObserver extends EventEmitter<Events> {
       if (this.stopped) return;
       if (ep.status.url.startsWith('https:')) continue;
       try {
-        const api = await this.withApi(ep, this.timeoutMs);
-        let list: AttachedMember[];
-        if (api === 'v2') {
-          const a = await this.http(ep.status.url, '/v2/members');
-          if (a.status !== 200) throw answerError(a, 'member list');
-          list = (parseJSON(a.text)?.members ?? []).map((m: any) => toMember(m, 'v2'));
-        } else {
-          const j = await this.v3(ep.status.url, api, 'cluster/member/list', {}, 'member list', this.timeoutMs, true);
-          list = (j.members ?? []).map((m: any) => toMember(m, api));
-        }
+        const list = await (await this.clientOf(ep, this.timeoutMs)).members();
         list.sort((a, b) => (BigInt('0x' + (a.id || '0')) < BigInt('0x' + (b.id || '0')) ? -1 : 1));
         this.members = list;
         this.membersError = undefined;
@@ -740,8 +347,8 @@ export class EtcdObserver extends EventEmitter<Events> {
     const w = this.watchStatus!;
     let backoff = this.pollMs;
     while (!this.stopped) {
-      const ep = this.candidates().find((e) => e.status.reachable === true && e.api !== undefined);
-      if (!ep) {
+      const ep = this.candidates().find((e) => e.status.reachable === true && e.client !== undefined);
+      if (!ep?.client) {
         await this.memberSleep.sleep(this.pollMs, this.root.signal);
         continue;
       }
@@ -750,11 +357,28 @@ export class EtcdObserver extends EventEmitter<Events> {
       const link = linked(undefined, this.root.signal, ctrl.signal);
       const signal = link.signal;
       w.endpoint = ep.status.url;
-      w.api = ep.api;
+      w.api = ep.client.api;
       this.changed();
       try {
-        if (ep.api === 'v2') await this.watchV2(ep.status.url, w, signal);
-        else await this.watchV3(ep.status.url, ep.api!, w, signal);
+        await ep.client.watch(w.prefix, this.watchNext, {
+          created: (next) => {
+            this.watchNext ??= next;
+            w.error = undefined;
+            w.next = this.watchNext;
+            this.clearProblem((p) => p.startsWith('the cluster requires authentication'));
+            this.changed();
+          },
+          change: (c) => {
+            this.keyEvent(c);
+            this.watchNext = c.revision + 1;
+            w.next = this.watchNext;
+          },
+          missed: (problem, resumeFrom) => {
+            this.problem(problem);
+            this.watchNext = resumeFrom;
+            w.next = resumeFrom;
+          },
+        }, signal);
         backoff = this.pollMs;
       } catch (err) {
         if (this.stopped) break;
@@ -773,140 +397,12 @@ export class EtcdObserver extends EventEmitter<Events> {
     }
   }
 
-  private keyEvent(action: 'put' | 'delete', detail: string, key: string, revision: number, value?: string, prevValue?: string, dir?: boolean): void {
-    const e: AttachEvent = { type: 'keyChanged', at: Date.now(), action, detail, key, revision };
-    if (value !== undefined) e.value = value;
-    if (prevValue !== undefined) e.prevValue = prevValue;
-    if (dir) e.dir = true;
+  private keyEvent(c: KeyChange): void {
+    const e: AttachEvent = { type: 'keyChanged', at: Date.now(), action: c.action, detail: c.detail, key: c.key, revision: c.revision };
+    if (c.value !== undefined) e.value = c.value;
+    if (c.prevValue !== undefined) e.prevValue = c.prevValue;
+    if (c.dir) e.dir = true;
     this.emitEvent(e);
-  }
-
-  /** The gateway's streaming watch: one JSON object per line, reconnecting from the next revision. */
-  private async watchV3(url: string, api: AttachApi, w: WatchStatus, signal: AbortSignal): Promise<void> {
-    const create: Record<string, unknown> = { key: b64(w.prefix === '' ? Buffer.from([0]) : w.prefix), range_end: b64(prefixRangeEnd(w.prefix)), prev_kv: true };
-    if (this.watchNext !== undefined) create.start_revision = String(this.watchNext);
-    // The stream itself has no deadline, but its first line (created) must come in time.
-    const first = new AbortController();
-    const timer = setTimeout(() => first.abort(new DOMException('no answer', 'TimeoutError')), this.opTimeoutMs);
-    const link = linked(undefined, signal, first.signal);
-    let res: Response;
-    try {
-      res = await fetch(`${url}/${api}/watch`, {
-        method: 'POST',
-        body: JSON.stringify({ create_request: create }),
-        headers: { 'Content-Type': 'application/json' },
-        signal: link.signal,
-      });
-    } catch (err) {
-      clearTimeout(timer);
-      link.done();
-      throw new NetError(describeNetError(err, url, this.opTimeoutMs));
-    }
-    if (res.status !== 200) {
-      clearTimeout(timer);
-      link.done();
-      throw answerError({ status: res.status, headers: res.headers, text: await res.text().catch(() => '') }, 'watch');
-    }
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let buf = '';
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        buf += decoder.decode(value, { stream: true });
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) !== -1) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (line === '') continue;
-          clearTimeout(timer);
-          this.onV3WatchLine(line, w);
-        }
-      }
-    } catch (err) {
-      if (err instanceof AttachError) throw err;
-      throw new NetError(describeNetError(err, url, this.opTimeoutMs));
-    } finally {
-      clearTimeout(timer);
-      link.done();
-      reader.cancel().catch(() => {});
-    }
-  }
-
-  private onV3WatchLine(line: string, w: WatchStatus): void {
-    const j = parseJSON(line);
-    if (j?.error) throw answerError({ status: j.error.http_code ?? 500, headers: new Headers(), text: JSON.stringify(j.error) }, 'watch');
-    const r = j?.result;
-    if (!r) return;
-    if (r.canceled) {
-      const compacted = num(r.compact_revision);
-      if (compacted) {
-        this.problem(`the watch fell behind etcd's compaction: changes before revision ${compacted} under ${JSON.stringify(w.prefix)} were missed`);
-        this.watchNext = compacted;
-        throw new AttachError('etcd', 'watch compacted; restarting');
-      }
-      throw answerError({ status: 400, headers: new Headers(), text: JSON.stringify({ message: String(r.cancel_reason ?? 'canceled').replace(/^rpc error: code = \w+ desc = /, '') }) }, 'watch');
-    }
-    if (r.created) {
-      if (this.watchNext === undefined) this.watchNext = (num(r.header?.revision) ?? 0) + 1;
-      w.error = undefined;
-      w.next = this.watchNext;
-      this.clearProblem((p) => p.startsWith('the cluster requires authentication'));
-      this.changed();
-    }
-    for (const ev of r.events ?? []) {
-      const rev = num(ev.kv?.mod_revision) ?? 0;
-      const del = ev.type === 'DELETE';
-      this.keyEvent(del ? 'delete' : 'put', del ? 'delete' : 'put', unb64(ev.kv?.key), rev, del ? undefined : unb64(ev.kv?.value), ev.prev_kv ? unb64(ev.prev_kv.value) : undefined);
-      this.watchNext = rev + 1;
-    }
-    w.next = this.watchNext;
-  }
-
-  /** v2 long polls, one event each, from the next index (so nothing is missed between them). */
-  private async watchV2(url: string, w: WatchStatus, signal: AbortSignal): Promise<void> {
-    if (w.prefix !== '' && !w.prefix.startsWith('/')) {
-      throw new AttachError('unsupported', `key changes cannot be watched: v2 watches a directory, and ${JSON.stringify(w.prefix)} does not start with "/"`);
-    }
-    const dir = w.prefix.replace(/\/+$/, '');
-    const path = v2KeyPath(dir === '' ? '/' : dir);
-    if (this.watchNext === undefined) {
-      const head = await this.http(url, '/v2/keys/', { method: 'HEAD', signal });
-      if (head.status === 404) throw new AttachError('unsupported', 'key changes cannot be watched: the v2 keys API is off (etcd without --enable-v2)');
-      if (head.status !== 200) throw answerError(head, 'watch');
-      this.watchNext = (num(head.headers.get('x-etcd-index')) ?? 0) + 1;
-    }
-    w.error = undefined;
-    w.next = this.watchNext;
-    this.changed();
-    while (!signal.aborted) {
-      w.next = this.watchNext;
-      let a: Answer;
-      try {
-        // Re-asked now and then so a silently dead connection cannot hold the watch forever.
-        a = await this.http(url, `${path}?wait=true&recursive=true&waitIndex=${this.watchNext}`, { signal, timeoutMs: 10_000 });
-      } catch (err) {
-        if (err instanceof NetError && /^no answer within/.test(err.message)) continue;
-        throw err;
-      }
-      const j = parseJSON(a.text);
-      if (a.status === 200 && j?.node) {
-        const n = j.node;
-        const rev: number = num(n.modifiedIndex) ?? this.watchNext ?? 0;
-        const del = ['delete', 'expire', 'compareAndDelete'].includes(j.action);
-        this.keyEvent(del ? 'delete' : 'put', j.action, n.key, rev, del ? undefined : n.value, j.prevNode?.value, n.dir === true);
-        this.watchNext = rev + 1;
-      } else if (j?.errorCode === 401) {
-        // The v2 history holds 1000 events: resume from where it now starts.
-        this.problem(`the v2 watch fell behind (etcd keeps 1000 events): changes before index ${j.index} under ${JSON.stringify(w.prefix)} were missed`);
-        this.watchNext = (num(j.index) ?? 0) + 1;
-      } else if (a.status === 404 && j === undefined) {
-        throw new AttachError('unsupported', 'key changes cannot be watched: the v2 keys API is off (etcd without --enable-v2)');
-      } else {
-        throw answerError(a, 'watch');
-      }
-    }
   }
 
   // --- snapshots and events -------------------------------------------------------------------
@@ -984,17 +480,4 @@ function originOf(url: string): string {
   } catch {
     return '';
   }
-}
-
-function toMember(m: any, api: AttachApi): AttachedMember {
-  const id = api === 'v2' ? String(m?.id ?? '') : hexId(m?.ID);
-  const name = typeof m?.name === 'string' ? m.name : '';
-  return {
-    id,
-    name,
-    peerURLs: Array.isArray(m?.peerURLs) ? m.peerURLs.map(String) : [],
-    clientURLs: Array.isArray(m?.clientURLs) ? m.clientURLs.map(String) : [],
-    started: name !== '',
-    isLearner: m?.isLearner === true,
-  };
 }

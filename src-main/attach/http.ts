@@ -1,0 +1,209 @@
+// The HTTP plumbing the attach clients share: requests with deadlines that stop() can abort,
+// network failures and etcd's error answers turned into words fit for the window.
+
+import type { AttachApi } from '../../src-shared/attach.js';
+
+export type AttachErrorKind = 'url' | 'tls' | 'auth' | 'unreachable' | 'unsupported' | 'etcd';
+
+export class AttachError extends Error {
+  constructor(
+    readonly kind: AttachErrorKind,
+    message: string,
+    /** The HTTP status when the cluster answered. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** No answer at all (refused, reset, timed out...): the endpoint is unreachable. */
+export class NetError extends Error {}
+
+export function httpsMessage(url: string): string {
+  return `${url}: https is not supported: raftlab attach talks plain http to etcd's client port and cannot pass a CA or client certificate; attach to an http:// client URL (etcd --listen-client-urls http://...)`;
+}
+
+export function tlsPortMessage(url: string): string {
+  return `${url}: this port speaks TLS (the server said "Client sent an HTTP request to an HTTPS server"); raftlab attach supports plain http only`;
+}
+
+export function authMessage(etcdSaid: string): string {
+  return `the cluster requires authentication (etcd: "${etcdSaid}"); raftlab attach does not log in, so keys, watches and membership changes are unavailable (status and members are still shown)`;
+}
+
+/**
+ * Client URLs from the command line (comma-separated, or several arguments), normalized to
+ * their origin. https URLs are kept (they are shown refused, with the reason); anything that is
+ * not an http(s) origin is an AttachError('url').
+ */
+export function parseEndpoints(input: string | string[]): string[] {
+  const parts = (Array.isArray(input) ? input : [input]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  if (parts.length === 0) throw new AttachError('url', 'no client URL given (e.g. http://127.0.0.1:2379)');
+  const out: string[] = [];
+  for (const p of parts) {
+    let u: URL;
+    try {
+      u = new URL(p);
+    } catch {
+      throw new AttachError('url', `${p}: not a URL (expected a client URL such as http://127.0.0.1:2379)`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new AttachError('url', `${p}: only http:// client URLs can be attached to`);
+    if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || u.username) {
+      throw new AttachError('url', `${p}: a client URL is scheme://host:port, without a path, query or credentials`);
+    }
+    if (!out.includes(u.origin)) out.push(u.origin);
+  }
+  return out;
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+export interface RequestOptions {
+  method?: string;
+  body?: string;
+  type?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Try once more on a kept-alive socket the server closed; by default for GET and HEAD only. */
+  retry?: boolean;
+}
+
+export const FORM = 'application/x-www-form-urlencoded';
+export const JSON_TYPE = 'application/json';
+
+/** Requests to one cluster, all ended by `root` (the observer's stop). */
+export class Http {
+  constructor(
+    readonly root: AbortSignal,
+    /** A poll's deadline, ms. */
+    readonly timeoutMs: number,
+    /** An operation's deadline (put, member add...), ms: etcd holds a write while it has no leader. */
+    readonly opTimeoutMs: number,
+  ) {}
+
+  async request(url: string, path: string, o: RequestOptions = {}): Promise<Answer> {
+    const timeoutMs = o.timeoutMs ?? this.timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const link = linked(timeoutMs, this.root, o.signal);
+      try {
+        const res = await fetch(url + path, {
+          method: o.method ?? 'GET',
+          body: o.body,
+          headers: o.type ? { 'Content-Type': o.type } : undefined,
+          signal: link.signal,
+          redirect: 'manual',
+        });
+        const text = o.method === 'HEAD' ? '' : await res.text();
+        if (res.status === 400 && /Client sent an HTTP request to an HTTPS server/.test(text)) throw new AttachError('tls', tlsPortMessage(url));
+        return { status: res.status, headers: res.headers, text };
+      } catch (err) {
+        if (err instanceof AttachError) throw err;
+        // A kept-alive socket the server closed between two polls: one fresh try.
+        const code = errorCode(err);
+        if (attempt === 0 && (o.retry ?? (o.method === undefined || o.method === 'HEAD')) && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') && !this.root.aborted) continue;
+        throw new NetError(describeNetError(err, url, timeoutMs));
+      } finally {
+        link.done();
+      }
+    }
+  }
+
+  /** A unary v3 gateway call; etcd's error answers become AttachErrors. */
+  async v3(url: string, api: AttachApi, method: string, body: object, what: string, timeoutMs = this.opTimeoutMs, retry = false): Promise<any> {
+    const a = await this.request(url, `/${api}/${method}`, { method: 'POST', body: JSON.stringify(body), type: JSON_TYPE, timeoutMs, retry });
+    if (a.status !== 200) throw answerError(a, what);
+    const j = parseJSON(a.text);
+    if (j === undefined) throw new AttachError('etcd', `${what}: not a JSON answer`, a.status);
+    return j;
+  }
+}
+
+export function describeNetError(err: unknown, url: string, timeoutMs: number): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+  if (e?.name === 'AbortError') return 'stopped';
+  const code = e?.cause?.code;
+  const host = url.replace(/^[a-z]+:\/\//, '');
+  switch (code) {
+    case 'ECONNREFUSED':
+      return `connection refused (nothing listens on ${host})`;
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return 'the connection was closed before an answer';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `host not found (${host})`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `no route to ${host}`;
+    case 'HPE_INVALID_CONSTANT':
+    case 'HPE_INVALID_VERSION':
+      return 'the answer is not HTTP (a TLS or peer port?)';
+    default:
+      // fetch refuses some ports outright (its "bad port" list: 1, 7, 9, 21, 22, 25...).
+      if (e?.cause?.message === 'bad port') return `port ${new URL(url).port} is one fetch refuses to connect to ("bad port")`;
+      return e?.cause?.message ?? e?.message ?? String(err);
+  }
+}
+
+function errorCode(err: unknown): string | undefined {
+  return (err as { cause?: { code?: string } })?.cause?.code;
+}
+
+const AUTH_HINT = /user name is empty|invalid auth token|auth(entication)? (is )?(not )?enabled|permission denied|insufficient credentials|unauthenticated|invalid username or password/i;
+
+/** An error answer from etcd (v3 gateway or v2) as an AttachError, auth recognized. */
+export function answerError(a: Answer, what: string): AttachError {
+  const j = parseJSON(a.text);
+  const said: string = (j && (typeof j.message === 'string' ? j.message : typeof j.error === 'string' ? j.error : j.error?.message)) || a.text.trim().slice(0, 200) || `HTTP ${a.status}`;
+  const grpc = j?.code ?? j?.error?.grpc_code;
+  if (a.status === 401 || grpc === 16 || grpc === 7 || AUTH_HINT.test(said)) return new AttachError('auth', authMessage(said), a.status);
+  const cause = j && typeof j.cause === 'string' ? ` (${j.cause})` : '';
+  return new AttachError('etcd', `${what}: ${said}${cause}`, a.status);
+}
+
+export function parseJSON(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export function num(v: unknown): number | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * A signal aborted by a deadline or by any parent, and `done()` to unhook it from them.
+ * (AbortSignal.any would do, but Node keeps every signal combined with a long-lived parent,
+ * nodejs/node#55351, and an observer makes several requests a second for hours.)
+ */
+export function linked(timeoutMs: number | undefined, ...parents: (AbortSignal | undefined)[]): { signal: AbortSignal; done(): void } {
+  const ctrl = new AbortController();
+  const hooks: [AbortSignal, () => void][] = [];
+  for (const p of parents) {
+    if (!p) continue;
+    if (p.aborted) {
+      ctrl.abort(p.reason);
+      break;
+    }
+    const f = () => ctrl.abort(p.reason);
+    p.addEventListener('abort', f, { once: true });
+    hooks.push([p, f]);
+  }
+  const t = timeoutMs === undefined ? undefined : setTimeout(() => ctrl.abort(new DOMException('deadline', 'TimeoutError')), timeoutMs);
+  return {
+    signal: ctrl.signal,
+    done() {
+      clearTimeout(t);
+      for (const [p, f] of hooks) p.removeEventListener('abort', f);
+    },
+  };
+}
