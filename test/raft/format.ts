@@ -65,7 +65,7 @@ export function fmtEvent(id: NodeId, e: RaftEvent): string | undefined {
         ` at term ${e.term}: ${e.votes} granted, ${e.needed} needed`
       );
     case 'append':
-      return `${id} appended ${e.first === e.last ? '' : `${e.first}..`}${e.term}/${e.last}`;
+      return e.first === e.last ? `${id} appended ${e.term}/${e.last}` : `${id} appended ${e.first}..${e.last} (last ${e.term}/${e.last})`;
     case 'truncate':
       return `${id} truncated its log from index ${e.from}`;
     case 'commit':
