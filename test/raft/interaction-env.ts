@@ -86,7 +86,9 @@ export class InteractionEnv {
         return;
       case 'tick': {
         const n = a.int('n', 1);
-        for (const id of ids()) for (let i = 0; i < n; i++) this.input(id, (r) => r.tick());
+        // All the given clocks advance together, one tick at a time.
+        const which = ids();
+        for (let i = 0; i < n; i++) for (const id of which) this.input(id, (r) => r.tick());
         return;
       }
       case 'tick-election':
@@ -247,7 +249,8 @@ export class InteractionEnv {
       // The bootstrap entries are committed from the start: applying them is setup, not news.
       if (raft.hasReady()) this.handleReady(node, raft.ready());
       this.print(
-        `${id}: voters=(${raft.voters().join(' ')}) Term:${raft.term} Commit:${raft.log.committed} Applied:${raft.log.applied} Last:${raft.log.lastTerm()}/${raft.log.lastIndex()}`,
+        `${id}: voters=(${raft.voters().join(' ')}) Term:${raft.term} Commit:${raft.log.committed} Applied:${raft.log.applied} Last:${raft.log.lastTerm()}/${raft.log.lastIndex()}` +
+          (seed === undefined ? '' : ` ElectionTimeout:${raft.electionTimeoutTicks()}`),
       );
     }
   }
