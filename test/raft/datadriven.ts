@@ -119,9 +119,10 @@ export interface Mismatch {
 }
 
 /**
- * Runs every directive through `handle` (which returns the printed output), in order.
- * Returns the outputs and the first mismatch with the expected text, if any; with
- * `keepGoing`, runs to the end regardless (rewrite mode).
+ * Runs every directive through `handle` (which returns the printed output), in order, to
+ * the end (so rewrite mode has every output). Returns the outputs and the first mismatch
+ * with the expected text, if any: later outputs depend on earlier ones, so it is the one
+ * to look at.
  */
 export function runScript(
   script: Script,
@@ -162,10 +163,6 @@ export class Args {
     return this.d.args.filter((a) => a.vals.length === 0).map((a) => a.key);
   }
 
-  has(key: string): boolean {
-    return this.d.args.some((a) => a.key === key && a.vals.length > 0);
-  }
-
   list(key: string): string[] | undefined {
     const a = this.d.args.find((x) => x.key === key && x.vals.length > 0);
     this.used.add(key);
@@ -187,14 +184,6 @@ export class Args {
     if (v === undefined) return dflt;
     if (!/^-?\d+$/.test(v)) throw new Error(`${key}=${v} is not an integer`);
     return Number(v);
-  }
-
-  num(key: string, dflt: number): number {
-    const v = this.str(key);
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (Number.isNaN(n)) throw new Error(`${key}=${v} is not a number`);
-    return n;
   }
 
   bool(key: string): boolean | undefined {

@@ -151,6 +151,7 @@ export class InteractionEnv {
       case 'compact': {
         const [id, at] = a.bare();
         const index = Number(at);
+        if (!Number.isInteger(index) || index < 1) throw new Error('usage: compact <id> <index>');
         const node = this.node(id);
         const data = JSON.stringify(node.applied.filter((e) => e.index <= index).map((e) => e.data));
         this.input(id, (r) => {
