@@ -201,7 +201,8 @@ export class InteractionEnv {
           }
           for (const v of [...this.nodes.keys()].sort(byNumber)) {
             const pr = r.progressOf(v);
-            if (!pr) continue;
+            // The leader's own entry is not maintained (it counts its log's stable index).
+            if (!pr || v === id) continue;
             let s = `${v}: ${pr.state} match=${pr.match} next=${pr.next}`;
             if (pr.isPaused()) s += ' paused';
             if (pr.state === 'snapshot') s += ` pendingSnap=${pr.pendingSnapshot}`;
