@@ -43,7 +43,12 @@ interface RaftInternals {
 }
 
 function internals(r: Raft): RaftInternals {
-  return r as unknown as RaftInternals;
+  const x = r as unknown as RaftInternals;
+  // Fail loudly if the core renames these, rather than silently printing nothing.
+  if (!Array.isArray(x.events) || typeof x.randomizedElectionTimeout !== 'number') {
+    throw new Error('Raft internals changed: update internals() in test/raft/interaction-env.ts');
+  }
+  return x;
 }
 
 export class InteractionEnv {
