@@ -75,3 +75,47 @@ describe.skipIf(!tools)("the KV console's curl and etcdctl lines", () => {
     expect((await sh(etcdctlFor('get', url, '/console/c', ''))).code).toBe(4); // etcdctl: key not found
   });
 });
+
+describe('what the supervisor reports when a node ends', () => {
+  it('a kill, a restart or a new cluster is not "exited unexpectedly"; a worker that dies on its own is', async () => {
+    const sup = new Supervisor({ heartbeatMs: 50, electionMs: 500 });
+    const errors: string[] = [];
+    let state: ClusterState | undefined;
+    let batches = 0;
+    sup.on('events', (b: ServerEvent[]) => {
+      batches++;
+      for (const e of b) {
+        if (e.type === 'error') errors.push(e.message);
+        if (e.type === 'cluster') state = e.cluster;
+      }
+    });
+    try {
+      await sup.start(3);
+      await until('a leader', () => state && agreedLeader(state));
+      // A new cluster ends every worker of the old one (gracefully, as SIGTERM would).
+      await sup.execute({ type: 'startCluster', size: 3 });
+      const gen = state!.generation;
+      await until('a leader of the new cluster', () => state && state.generation === gen && agreedLeader(state));
+      await sup.execute({ type: 'killNode', name: 'n1' });
+      await sup.execute({ type: 'restartNode', name: 'n1' });
+      await until('n1 back', () => state?.nodes.find((n) => n.name === 'n1')?.status === 'alive');
+      // Everything above was asked for: nothing to report.
+      const seen = batches;
+      await until('what followed flushed', () => batches > seen + 2);
+      expect(errors.filter((m) => m.includes('unexpectedly'))).toEqual([]);
+
+      // A worker that goes away without being asked (test-only reach into the supervisor: the
+      // worker is told to drop its sockets, as a kill does, then ends behind the supervisor's back).
+      const rec = (sup as unknown as { nodes: Map<string, { worker?: import('node:worker_threads').Worker }> }).nodes.get('n2')!;
+      const w = rec.worker!;
+      const down = new Promise<void>((r) => w.on('message', (m: { t: string }) => m.t === 'killed' && r()));
+      w.postMessage({ t: 'kill' });
+      await down;
+      await w.terminate();
+      await until('the crash reported', () => errors.includes('n2 exited unexpectedly'));
+      expect(state?.nodes.find((n) => n.name === 'n2')?.status).toBe('killed');
+    } finally {
+      await sup.stop();
+    }
+  }, 60_000);
+});
