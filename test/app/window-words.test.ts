@@ -6,8 +6,9 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { narrate } from '../../src-shared/narrate.js';
-import { agreedLeader, type ClusterState, type ServerEvent } from '../../src-shared/protocol.js';
+import { agreedLeader, type ClusterState, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
 import { curlFor, etcdctlFor } from '../../src-renderer/lib/kv-commands.js';
+import { followsText, panelSubject } from '../../src-renderer/lib/node-panel.js';
 import { until } from '../helpers/cluster.js';
 
 const names: Record<string, string> = { a1: 'n1', b2: 'n2', c3: 'n3' };
@@ -25,6 +26,42 @@ describe('narrate', () => {
     expect(narrate('n1', { kind: 'conf', index: 9, change: { type: 'remove', id: 'b2' }, voters: ['a1', 'c3'] }, nameOf)?.text)
       .toBe('n1 takes in the change at 9 that removes n2: voters are now n1, n3');
     expect(narrate('n1', { kind: 'apply', index: 3 }, nameOf)).toBeUndefined();
+  });
+});
+
+function nodeState(name: string, over: Partial<NodeState> = {}): NodeState {
+  return {
+    name, id: `${name}id`, status: 'alive', role: 'follower', term: 3, vote: '', lead: '', commit: 0, applied: 0, firstIndex: 1, lastIndex: 0,
+    clientURL: '', peerURL: '', dataDir: '', clock: { offsetMs: 0, rate: 1 }, electionTimeoutMs: 1000, heartbeatMs: 100, log: [], peers: [], ...over,
+  };
+}
+const clusterOf = (...nodes: NodeState[]): ClusterState => ({ dir: '', generation: 1, nodes, cuts: [] });
+
+describe('the node panel', () => {
+  it('calls a node "the leader" only when every running node follows it', () => {
+    const agreed = clusterOf(nodeState('n1', { role: 'leader', lead: 'n1' }), nodeState('n2', { lead: 'n1' }), nodeState('n3', { lead: 'n1' }));
+    expect(panelSubject(agreed, null)).toMatchObject({ node: { name: 'n1' }, caption: '(the leader; click a node to pick another)' });
+    expect(panelSubject(agreed, 'n2')).toMatchObject({ node: { name: 'n2' }, caption: '' });
+    // The leader was killed: n1 (removed) and n2 (a follower with no leader) are not "the leader".
+    const none = clusterOf(nodeState('n1', { status: 'removed', role: 'leader', lead: 'n1' }), nodeState('n2', { status: 'killed', role: 'leader' }), nodeState('n3'));
+    const s = panelSubject(none, null)!;
+    expect(s.node.name).toBe('n3');
+    expect(s.caption).toBe('(no leader right now; click a node to pick another)');
+    expect(s.caption).not.toMatch(/the leader/);
+    // Every node is down: some node is shown, still not as the leader.
+    expect(panelSubject(clusterOf(nodeState('n1', { status: 'removed' }), nodeState('n2', { status: 'killed' })), null)).toMatchObject({ node: { name: 'n2' }, caption: '(no leader right now; click a node to pick another)' });
+    // A stale leader cut off from the others leads only in its own view.
+    const split = clusterOf(nodeState('n1', { role: 'leader', lead: 'n1', term: 2 }), nodeState('n2', { role: 'leader', lead: 'n2', term: 3 }), nodeState('n3', { lead: 'n2' }));
+    expect(panelSubject(split, null)!.caption).toMatch(/^\(it leads term 2 in its own view, but not every running node follows it/);
+    expect(panelSubject(null, null)).toBeUndefined();
+  });
+
+  it('says whom a node follows truthfully', () => {
+    expect(followsText(nodeState('n1', { role: 'leader', lead: 'n1' }))).toBe('no one: it leads');
+    expect(followsText(nodeState('n2', { lead: 'n1' }))).toBe('n1');
+    expect(followsText(nodeState('n2'))).toBe('no one (no leader known)');
+    expect(followsText(nodeState('n2', { status: 'killed', lead: 'n1' }))).toBe('n1 (when last seen)');
+    expect(followsText(nodeState('n2', { status: 'removed' }))).toBe('—');
   });
 });
 
