@@ -9,6 +9,8 @@ import { narrate } from '../../src-shared/narrate.js';
 import { agreedLeader, type ClusterState, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
 import { curlFor, etcdctlFor } from '../../src-renderer/lib/kv-commands.js';
 import { followsText, panelSubject } from '../../src-renderer/lib/node-panel.js';
+import { atBottom, peerNamer } from '../../src-renderer/lib/log-lines.js';
+import { raft as raftLog } from '../../src-main/node/log.js';
 import { until } from '../helpers/cluster.js';
 
 const names: Record<string, string> = { a1: 'n1', b2: 'n2', c3: 'n3' };
@@ -62,6 +64,31 @@ describe('the node panel', () => {
     expect(followsText(nodeState('n2'))).toBe('no one (no leader known)');
     expect(followsText(nodeState('n2', { status: 'killed', lead: 'n1' }))).toBe('n1 (when last seen)');
     expect(followsText(nodeState('n2', { status: 'removed' }))).toBe('—');
+  });
+});
+
+describe('the node log lines', () => {
+  const members = [{ id: '8e9e05c52164694d', name: 'n1' }, { id: '0a1b2c3d4e5f6071', name: 'n2' }];
+  const name = peerNamer(members);
+  const shown = (line: string) => name(line).map((s) => ('id' in s ? `<${s.name}|${s.id}>` : s.text)).join('');
+
+  it('name members n1, n2… wherever etcd prints their ids, hex or decimal, and keep the id', () => {
+    // The lines as our nodes print them (etcd's wording: ids as unpadded hex, voters in decimal).
+    expect(shown(raftLog.electedLeader('0a1b2c3d4e5f6071', '8e9e05c52164694d', 2).text))
+      .toBe('raft.node: <n2|0a1b2c3d4e5f6071> elected leader <n1|8e9e05c52164694d> at term 2');
+    expect(shown(raftLog.switchedToConfiguration('8e9e05c52164694d', ['8e9e05c52164694d', '0a1b2c3d4e5f6071']).text))
+      .toBe(`<n1|8e9e05c52164694d> switched to configuration voters=(<n2|0a1b2c3d4e5f6071> <n1|8e9e05c52164694d>)`);
+    // The segment keeps the id as printed (decimal here) and the member id, for the hover.
+    expect(name(`voters=(${BigInt('0x8e9e05c52164694d')})`)[1]).toEqual({ text: '10276657743932975437', id: '8e9e05c52164694d', name: 'n1' });
+    // Not inside a longer word, and not the cluster id or other numbers.
+    expect(shown('x8e9e05c52164694d 8e9e05c52164694d0 cluster cdf818194e3a8c32 term 2')).toBe('x8e9e05c52164694d 8e9e05c52164694d0 cluster cdf818194e3a8c32 term 2');
+    expect(peerNamer([])('anything')).toEqual([{ text: 'anything' }]);
+  });
+
+  it('follow the newest line only while the view is at the bottom', () => {
+    expect(atBottom({ scrollTop: 600, clientHeight: 400, scrollHeight: 1000 })).toBe(true);
+    expect(atBottom({ scrollTop: 595, clientHeight: 400, scrollHeight: 1000 })).toBe(true);
+    expect(atBottom({ scrollTop: 300, clientHeight: 400, scrollHeight: 1000 })).toBe(false);
   });
 });
 
