@@ -10,6 +10,7 @@ import { agreedLeader, type ClusterState, type NodeState, type ServerEvent } fro
 import { curlFor, etcdctlFor } from '../../src-renderer/lib/kv-commands.js';
 import { followsText, panelSubject } from '../../src-renderer/lib/node-panel.js';
 import { atBottom, peerNamer } from '../../src-renderer/lib/log-lines.js';
+import { heldWriteWords } from '../../src-renderer/lib/held-write.js';
 import { raft as raftLog } from '../../src-main/node/log.js';
 import { until } from '../helpers/cluster.js';
 
@@ -64,6 +65,25 @@ describe('the node panel', () => {
     expect(followsText(nodeState('n2'))).toBe('no one (no leader known)');
     expect(followsText(nodeState('n2', { status: 'killed', lead: 'n1' }))).toBe('n1 (when last seen)');
     expect(followsText(nodeState('n2', { status: 'removed' }))).toBe('—');
+  });
+});
+
+describe('a write in step mode', () => {
+  const three = () => [nodeState('n1', { role: 'leader', lead: 'n1' }), nodeState('n2', { lead: 'n1' }), nodeState('n3', { lead: 'n1' })];
+  const app = (id: number, to: string) => ({ id, from: 'n1', to, msgType: 'MsgApp' as const, term: 3, index: 4, entries: 1, commit: 4 });
+
+  it('says why nothing was sent yet, and what to do', () => {
+    const c = { ...clusterOf(...three()), step: { on: true, held: [app(1, 'n2'), app(2, 'n3')] } };
+    expect(heldWriteWords(c, 'n1')).toBe(
+      'Nothing was sent yet: step mode is on. n1 appended the write to its own log, but its 2 appends to the followers are held with the other messages (2 messages held). Deliver them (or "Deliver all"), then the acknowledgements; the write is answered once a majority has it.',
+    );
+    const viaFollower = { ...c, step: { on: true, held: [{ id: 3, from: 'n2', to: 'n1', msgType: 'MsgProp' as const, term: 3, entries: 1 }] } };
+    expect(heldWriteWords(viaFollower, 'n2')).toMatch(/^Nothing was sent yet: step mode is on\. n2 is not the leader, so it forwards the write to n1 as a proposal \(MsgProp\), held with the other messages\. Deliver it/);
+    const leaderless = { ...clusterOf(nodeState('n1', { status: 'killed', role: 'leader' }), nodeState('n2'), nodeState('n3')), step: { on: true, held: [] } };
+    expect(heldWriteWords(leaderless, 'n2')).toMatch(/no node leads, so n2 has no leader to hand the write to\. Tick/);
+    // Real time: nothing to explain.
+    expect(heldWriteWords({ ...c, step: { on: false, held: [] } }, 'n1')).toBe('');
+    expect(heldWriteWords(clusterOf(...three()), 'n1')).toBe('');
   });
 });
 
