@@ -3,11 +3,15 @@
 // (a write → append → acknowledgements → commit → followers learn the commit) and a membership
 // change (member add → the configuration entry replicated and committed → the new member starts
 // and catches up). The next phase is read off the real cluster (roles, indexes, the held queue),
-// and what each click caused is told by the timeline sentences of the real events (narrate.ts).
+// and what each click caused is told by the timeline sentences of the real events (narrate.ts),
+// kept as a story of chapters the user can scroll back through (guide-story.ts).
 
 import type { Command, HeldMessage, NodeState } from '../../src-shared/protocol.js';
 import type { MessageType } from '../../src-shared/raft-types.js';
+import type { GuideKind } from './guide-story.js';
 import type { Session } from './session.svelte.js';
+
+export type { GuideKind };
 
 export interface GuideStep {
   /** What the user is asked to do, and why, as the Raft paper would say it. */
@@ -21,8 +25,6 @@ export interface GuideStep {
    */
   background?: boolean;
 }
-
-export type GuideKind = 'election' | 'replication' | 'membership';
 
 /** What a guide remembers between clicks. */
 export interface GuideMemory {

@@ -11,6 +11,7 @@ import { curlFor, etcdctlFor } from '../../src-renderer/lib/kv-commands.js';
 import { followsText, panelSubject } from '../../src-renderer/lib/node-panel.js';
 import { atBottom, peerNamer } from '../../src-renderer/lib/log-lines.js';
 import { heldWriteWords } from '../../src-renderer/lib/held-write.js';
+import { addChapter, CHAPTER_MAX, chapterTold, type Chapter, type StoryItem } from '../../src-renderer/lib/guide-story.js';
 import { raft as raftLog } from '../../src-main/node/log.js';
 import { until } from '../helpers/cluster.js';
 
@@ -84,6 +85,43 @@ describe('a write in step mode', () => {
     // Real time: nothing to explain.
     expect(heldWriteWords({ ...c, step: { on: false, held: [] } }, 'n1')).toBe('');
     expect(heldWriteWords(clusterOf(...three()), 'n1')).toBe('');
+  });
+});
+
+describe("a guide's story", () => {
+  it('keeps every chapter with what happened in it, as the timeline goes on and forgets', () => {
+    let timeline: StoryItem[] = [];
+    let seq = 0;
+    const say = (node: string, kind: string, text: string) => timeline.push({ seq: ++seq, node, kind, text });
+    let story: Chapter[] = [];
+    story = addChapter('election', story, { title: 'Freeze time', explain: 'clocks stop' }, seq, timeline);
+    say('', 'action', 'You turned step mode on');
+    story = addChapter('election', story, { title: 'Stop the leader, n1', explain: 'kill it' }, seq, timeline);
+    say('', 'action', 'You killed n1 (like kill -9)');
+    say('n2', 'election', 'n2 timed out and started an election for term 3');
+    say('n2', 'key', '/x = 1'); // not part of an election's story
+    expect(story.map((c) => c.n)).toEqual([1, 2]);
+    expect(story[0].told).toEqual([]); // the user's own command is the chapter's title already
+    // The open chapter reads on, live.
+    expect(chapterTold('election', story[1], timeline)).toEqual(['n2 timed out and started an election for term 3']);
+    story = addChapter('election', story, { title: 'Deliver n2\'s vote requests', explain: '…' }, seq, timeline);
+    say('n3', 'vote', 'n3 granted its vote to n2 for term 3');
+    say('n2', 'role', 'n2 won the election and leads term 3');
+    // The timeline forgets its oldest items: closed chapters keep what they told.
+    timeline = timeline.slice(-2);
+    expect(story.map((c) => chapterTold('election', c, timeline))).toEqual([
+      [],
+      ['n2 timed out and started an election for term 3'],
+      ['n3 granted its vote to n2 for term 3', 'n2 won the election and leads term 3'],
+    ]);
+    expect(story.map((c) => c.title)).toEqual(['Freeze time', 'Stop the leader, n1', "Deliver n2's vote requests"]);
+  });
+
+  it('sums up a long chapter in one line', () => {
+    const timeline = Array.from({ length: 30 }, (_, i) => ({ seq: i + 1, node: 'n1', kind: 'log', text: `n1 appended entry ${i}` }));
+    const told = chapterTold('replication', { n: 1, title: 't', explain: 'e', since: 0 }, timeline);
+    expect(told).toHaveLength(CHAPTER_MAX);
+    expect(told.at(-1)).toBe(`… and ${30 - CHAPTER_MAX + 1} more (see the timeline)`);
   });
 });
 
