@@ -19,5 +19,7 @@ export function heldWriteWords(c: ClusterState | null | undefined, via: string):
     return `Nothing was sent yet: step mode is on. ${via} is not the leader, so it forwards the write to ${leader.name} as a proposal (MsgProp), ${forwarded.length ? 'held with the other messages' : 'which will be held with the other messages'}. Deliver it, then ${leader.name}'s appends and the acknowledgements (or "Deliver all"); the write is answered once a majority has it.`;
   }
   const appends = held.filter((m) => m.from === leader.name && m.msgType === 'MsgApp' && (m.entries ?? 0) > 0);
-  return `Nothing was sent yet: step mode is on. ${leader.name} appended the write to its own log, but ${appends.length ? `its ${count(appends.length, 'append')} to the followers ${appends.length === 1 ? 'is' : 'are'}` : 'what it sends to the followers is'} held with the other messages (${count(held.length, 'message')} held). Deliver them (or "Deliver all"), then the acknowledgements; the write is answered once a majority has it.`;
+  const to = [...new Set(appends.map((m) => m.to))];
+  const what = to.length === 0 ? 'what it sends to the followers is' : `its ${to.length === 1 ? 'append' : 'appends'} to ${to.join(' and ')} ${to.length === 1 ? 'is' : 'are'}`;
+  return `Nothing was sent yet: step mode is on. ${leader.name} appended the write to its own log, but ${what} held with the other messages (${count(held.length, 'message')} held). Deliver them (or "Deliver all"), then the acknowledgements; the write is answered once a majority has it.`;
 }

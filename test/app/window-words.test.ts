@@ -76,7 +76,7 @@ describe('a write in step mode', () => {
   it('says why nothing was sent yet, and what to do', () => {
     const c = { ...clusterOf(...three()), step: { on: true, held: [app(1, 'n2'), app(2, 'n3')] } };
     expect(heldWriteWords(c, 'n1')).toBe(
-      'Nothing was sent yet: step mode is on. n1 appended the write to its own log, but its 2 appends to the followers are held with the other messages (2 messages held). Deliver them (or "Deliver all"), then the acknowledgements; the write is answered once a majority has it.',
+      'Nothing was sent yet: step mode is on. n1 appended the write to its own log, but its appends to n2 and n3 are held with the other messages (2 messages held). Deliver them (or "Deliver all"), then the acknowledgements; the write is answered once a majority has it.',
     );
     const viaFollower = { ...c, step: { on: true, held: [{ id: 3, from: 'n2', to: 'n1', msgType: 'MsgProp' as const, term: 3, entries: 1 }] } };
     expect(heldWriteWords(viaFollower, 'n2')).toMatch(/^Nothing was sent yet: step mode is on\. n2 is not the leader, so it forwards the write to n1 as a proposal \(MsgProp\), held with the other messages\. Deliver it/);
