@@ -148,7 +148,9 @@ export function nextElectionStep(session: Session, stopped: string): GuideStep {
   }
   return {
     title: 'Let time pass',
-    explain: `${candidates.map((n: NodeState) => n.name).join(', ')} is waiting for answers that cannot come: tick until its timer runs out and it tries again.`,
+    explain: candidates.length === 1
+      ? `${candidates[0].name} is waiting for answers that cannot come: tick until its timer runs out and it tries again.`
+      : `${candidates.map((n: NodeState) => n.name).join(' and ')} are waiting for answers that cannot come: tick until a timer runs out and that node tries again.`,
     commands: [{ type: 'stepRunUntil', until: 'election-timeout' }],
   };
 }
