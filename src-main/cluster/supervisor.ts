@@ -71,6 +71,8 @@ export class Supervisor extends EventEmitter {
   /** The last Raft events and log lines, for windows that connect late (see greeting). */
   private recent: ServerEvent[] = [];
   private stopped = false;
+  /** Workers this supervisor is ending itself (shutdown): their exit is not "unexpected". */
+  private readonly endedOnPurpose = new WeakSet<Worker>();
   /** Step mode: the cluster's clock and network while it is on (step-controller.ts). */
   private readonly step = new StepController({
     nodes: () => [...this.nodes.values()].map((r) => ({ name: r.name, id: r.id, status: r.status, running: r.worker !== undefined })),
@@ -419,7 +421,9 @@ export class Supervisor extends EventEmitter {
         rec.calls.clear();
         if (rec.status === 'alive' || rec.status === 'starting') {
           rec.status = 'killed';
-          if (!this.stopped && this.nodes.get(rec.name) === rec) this.queue({ type: 'error', message: `${rec.name} exited unexpectedly` });
+          // Only an exit nobody asked for is news: a kill, a restart or a new cluster ends workers on purpose.
+          const deliberate = this.endedOnPurpose.has(w);
+          if (!deliberate && !this.stopped && this.nodes.get(rec.name) === rec) this.queue({ type: 'error', message: `${rec.name} exited unexpectedly` });
         }
         this.markDirty();
       });
@@ -506,6 +510,7 @@ export class Supervisor extends EventEmitter {
   private async shutdown(rec: NodeRecord, mode: 'stop' | 'kill'): Promise<void> {
     const w = rec.worker;
     if (!w) return;
+    this.endedOnPurpose.add(w);
     const down = new Promise<void>((r) => rec.downWaiters.push(r));
     w.postMessage({ t: mode } satisfies ToWorker);
     await Promise.race([down, sleep(mode === 'stop' ? 2000 : 1000)]);

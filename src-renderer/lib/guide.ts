@@ -3,11 +3,15 @@
 // (a write → append → acknowledgements → commit → followers learn the commit) and a membership
 // change (member add → the configuration entry replicated and committed → the new member starts
 // and catches up). The next phase is read off the real cluster (roles, indexes, the held queue),
-// and what each click caused is told by the timeline sentences of the real events (narrate.ts).
+// and what each click caused is told by the timeline sentences of the real events (narrate.ts),
+// kept as a story of chapters the user can scroll back through (guide-story.ts).
 
 import type { Command, HeldMessage, NodeState } from '../../src-shared/protocol.js';
 import type { MessageType } from '../../src-shared/raft-types.js';
+import type { GuideKind } from './guide-story.js';
 import type { Session } from './session.svelte.js';
+
+export type { GuideKind };
 
 export interface GuideStep {
   /** What the user is asked to do, and why, as the Raft paper would say it. */
@@ -21,8 +25,6 @@ export interface GuideStep {
    */
   background?: boolean;
 }
-
-export type GuideKind = 'election' | 'replication' | 'membership';
 
 /** What a guide remembers between clicks. */
 export interface GuideMemory {
@@ -146,7 +148,9 @@ export function nextElectionStep(session: Session, stopped: string): GuideStep {
   }
   return {
     title: 'Let time pass',
-    explain: `${candidates.map((n: NodeState) => n.name).join(', ')} is waiting for answers that cannot come: tick until its timer runs out and it tries again.`,
+    explain: candidates.length === 1
+      ? `${candidates[0].name} is waiting for answers that cannot come: tick until its timer runs out and it tries again.`
+      : `${candidates.map((n: NodeState) => n.name).join(' and ')} are waiting for answers that cannot come: tick until a timer runs out and that node tries again.`,
     commands: [{ type: 'stepRunUntil', until: 'election-timeout' }],
   };
 }
