@@ -382,6 +382,7 @@ export function parseCommand(raw: unknown): Command {
       const method = c.method;
       if (method !== 'GET' && method !== 'PUT' && method !== 'POST' && method !== 'DELETE') throw new Error('kv: method must be GET, PUT, POST or DELETE');
       if (typeof c.key !== 'string' || !c.key.startsWith('/') || c.key.length > 1024) throw new Error('kv: key must be a path starting with "/"');
+      checkKvKey(c.key);
       const out: Command = { type: 'kv', name: name('name'), method, key: c.key };
       if (c.value !== undefined) {
         if (typeof c.value !== 'string') throw new Error('kv: value must be a string');
@@ -399,6 +400,16 @@ export function parseCommand(raw: unknown): Command {
     default:
       throw new Error(`unknown command ${JSON.stringify(String(c.type)).slice(0, 60)}`);
   }
+}
+
+/**
+ * A kv key names a key under /v2/keys and nothing else: each segment is sent percent-encoded
+ * (so "?", "#", "%", "\\" and spaces are parts of the key), but "." and ".." segments would
+ * still be resolved by any URL parser on the way, out of the keys API (/v2/keys/../members).
+ */
+function checkKvKey(key: string): void {
+  const bad = key.split('/').find((s) => s === '.' || s === '..');
+  if (bad !== undefined) throw new Error(`kv: key must not have a "${bad}" segment (it would leave /v2/keys): ${JSON.stringify(key).slice(0, 80)}`);
 }
 
 /** Checks an untrusted { id, cmd } envelope. */
