@@ -72,7 +72,13 @@ export type Command =
    * delivers the oldest held message if there is one, else ticks every running node.
    * Answered with a StepRunResult.
    */
-  | { type: 'stepRunUntil'; until: StepUntil; maxSteps?: number };
+  | { type: 'stepRunUntil'; until: StepUntil; maxSteps?: number }
+  /**
+   * Stops the stepRunUntil that is going, before its next step (it then answers reached: false,
+   * cancelled: true, with the steps it took). Nothing to stop: nothing happens. Turning step
+   * mode off and starting a new cluster stop a run too.
+   */
+  | { type: 'stepCancel' };
 
 /**
  * What stepRunUntil stops at: a vote (or pre-vote) granted, a node becoming leader, a commit
@@ -114,6 +120,8 @@ export interface StepRunResult {
   /** When reached: the node that reported it, and the event (ids inside are member ids). */
   node?: string;
   event?: RaftEvent;
+  /** Stopped by stepCancel, step mode going off or a new cluster, before `until` or maxSteps. */
+  cancelled?: boolean;
 }
 
 export type CommandResult = KvResult | AddMemberResult | StepRunResult | ExportTraceResult | ChaosReport | undefined;
@@ -363,6 +371,8 @@ export function parseCommand(raw: unknown): Command {
       return { type: c.type, id: c.id };
     case 'stepDeliverAll':
       return { type: 'stepDeliverAll' };
+    case 'stepCancel':
+      return { type: 'stepCancel' };
     case 'stepTick':
       return c.name === undefined ? { type: 'stepTick' } : { type: 'stepTick', name: name('name') };
     case 'stepRunUntil': {
