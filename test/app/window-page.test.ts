@@ -68,6 +68,38 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     expect(w.pageErrors).toEqual([]);
   });
 
+  it('a long step run shows Cancel, and Cancel stops it', async () => {
+    const page = await w.browser.newPage({ viewport: { width: 1400, height: 900 } });
+    try {
+      // The panel's Run asks for the default 1000 steps, which a fast machine may finish before
+      // the click: this page's runs ask for 100,000 (the bridge's messages rewritten on the way).
+      await page.routeWebSocket(/\/bridge/, (ws) => {
+        const server = ws.connectToServer();
+        ws.onMessage((m) => {
+          const req = JSON.parse(String(m)) as { cmd: { type: string; maxSteps?: number } };
+          if (req.cmd.type === 'stepRunUntil') req.cmd.maxSteps = 100_000;
+          server.send(JSON.stringify(req));
+        });
+      });
+      await page.goto(w.web.url);
+      await page.getByRole('button', { name: 'Turn on' }).click();
+      await expect.poll(() => page.locator('[data-step-on]').count(), { timeout: 10_000 }).toBe(1);
+      // A commit never comes without a write.
+      await page.getByLabel('Run until').selectOption('commit');
+      await page.getByRole('button', { name: 'Run', exact: true }).click();
+      const cancel = page.locator('[data-step-cancel]');
+      await cancel.waitFor({ timeout: 10_000 });
+      await cancel.click();
+      await expect.poll(() => page.locator('.timeline li', { hasText: /The run stopped after \d+ steps/ }).count(), { timeout: 20_000 }).toBe(1);
+      await expect.poll(() => cancel.count()).toBe(0);
+      expect(await page.getByRole('button', { name: 'Run', exact: true }).isEnabled()).toBe(true);
+      await page.getByRole('button', { name: 'Turn off' }).click();
+      await expect.poll(() => page.locator('[data-step-on]').count(), { timeout: 10_000 }).toBe(0);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('opened without its token, says which URL to open', async () => {
     const page = await w.browser.newPage();
     try {
