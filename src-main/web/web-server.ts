@@ -79,6 +79,22 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     answer.catch((err: unknown) => failed(res, err));
   });
 
+  // A request Node's parser refuses (a 10 MB header, garbage): its status, then what the client
+  // is still sending is read and dropped, so that closing does not reset the connection (and
+  // throw away our answer) before the client has read it. A client that keeps on sending is cut
+  // off after a few seconds.
+  const refusedSockets = new WeakSet<Duplex>();
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // The parser may report the rest of what is dropped again: answered once.
+    if (refusedSockets.has(socket)) return;
+    refusedSockets.add(socket);
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.on('error', () => socket.destroy());
+    if (socket.writable) socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.resume();
+    setTimeout(() => socket.destroy(), 5000).unref();
+  });
+
   /** A handler failed: a 500 if nothing was sent yet, else the connection is cut. Never thrown on. */
   function failed(res: http.ServerResponse, err: unknown): void {
     console.error(`raftlab: web request failed: ${err instanceof Error ? err.message : String(err)}`);
