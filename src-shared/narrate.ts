@@ -121,6 +121,7 @@ export function describeCommand(cmd: Command): string {
     case 'stepDrop': return `You dropped held message #${cmd.id}`;
     case 'stepDeliverAll': return 'You delivered every held message';
     case 'stepTick': return cmd.name ? `You advanced ${cmd.name}'s clock one tick` : "You advanced every node's clock one tick";
+    case 'stepCancel': return 'You stopped the run';
     case 'stepRunUntil': return `You let it run until ${cmd.until === 'vote-granted' ? 'a vote is granted' : cmd.until === 'leader' ? 'there is a new leader' : cmd.until === 'commit' ? 'a commit' : 'an election timeout'}`;
     default: return `You sent ${(cmd as { type: string }).type}`;
   }

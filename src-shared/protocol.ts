@@ -72,7 +72,13 @@ export type Command =
    * delivers the oldest held message if there is one, else ticks every running node.
    * Answered with a StepRunResult.
    */
-  | { type: 'stepRunUntil'; until: StepUntil; maxSteps?: number };
+  | { type: 'stepRunUntil'; until: StepUntil; maxSteps?: number }
+  /**
+   * Stops the stepRunUntil that is going, before its next step (it then answers reached: false,
+   * cancelled: true, with the steps it took). Nothing to stop: nothing happens. Turning step
+   * mode off and starting a new cluster stop a run too.
+   */
+  | { type: 'stepCancel' };
 
 /**
  * What stepRunUntil stops at: a vote (or pre-vote) granted, a node becoming leader, a commit
@@ -114,6 +120,8 @@ export interface StepRunResult {
   /** When reached: the node that reported it, and the event (ids inside are member ids). */
   node?: string;
   event?: RaftEvent;
+  /** Stopped by stepCancel, step mode going off or a new cluster, before `until` or maxSteps. */
+  cancelled?: boolean;
 }
 
 export type CommandResult = KvResult | AddMemberResult | StepRunResult | ExportTraceResult | ChaosReport | undefined;
@@ -363,6 +371,8 @@ export function parseCommand(raw: unknown): Command {
       return { type: c.type, id: c.id };
     case 'stepDeliverAll':
       return { type: 'stepDeliverAll' };
+    case 'stepCancel':
+      return { type: 'stepCancel' };
     case 'stepTick':
       return c.name === undefined ? { type: 'stepTick' } : { type: 'stepTick', name: name('name') };
     case 'stepRunUntil': {
@@ -382,6 +392,7 @@ export function parseCommand(raw: unknown): Command {
       const method = c.method;
       if (method !== 'GET' && method !== 'PUT' && method !== 'POST' && method !== 'DELETE') throw new Error('kv: method must be GET, PUT, POST or DELETE');
       if (typeof c.key !== 'string' || !c.key.startsWith('/') || c.key.length > 1024) throw new Error('kv: key must be a path starting with "/"');
+      checkKvKey(c.key);
       const out: Command = { type: 'kv', name: name('name'), method, key: c.key };
       if (c.value !== undefined) {
         if (typeof c.value !== 'string') throw new Error('kv: value must be a string');
@@ -399,6 +410,16 @@ export function parseCommand(raw: unknown): Command {
     default:
       throw new Error(`unknown command ${JSON.stringify(String(c.type)).slice(0, 60)}`);
   }
+}
+
+/**
+ * A kv key names a key under /v2/keys and nothing else: each segment is sent percent-encoded
+ * (so "?", "#", "%", "\\" and spaces are parts of the key), but "." and ".." segments would
+ * still be resolved by any URL parser on the way, out of the keys API (/v2/keys/../members).
+ */
+function checkKvKey(key: string): void {
+  const bad = key.split('/').find((s) => s === '.' || s === '..');
+  if (bad !== undefined) throw new Error(`kv: key must not have a "${bad}" segment (it would leave /v2/keys): ${JSON.stringify(key).slice(0, 80)}`);
 }
 
 /** Checks an untrusted { id, cmd } envelope. */

@@ -551,18 +551,82 @@ export interface Trace {
   records: TraceRecord[];
 }
 
+/**
+ * The longest line a trace may have: 16 Mi characters (16 MiB of ASCII; trace lines are JSON).
+ * A record is a few KB and a 7-node cluster snapshot with its log tails tens of KB, so a longer
+ * line is not a trace's: it is refused as soon as it passes the cap, before it is all read.
+ */
+export const MAX_TRACE_LINE = 16 * 1024 * 1024;
+
+/**
+ * Cuts text that arrives in chunks into lines (without "\n" or a trailing "\r"), in time linear
+ * in the input: each chunk is searched once, from where the last line ended, and a line that
+ * spans chunks is kept as its pieces and joined once (not grown by `+=` and searched again
+ * from its start on every chunk, which is quadratic on long lines). Lines longer than `max`
+ * throw TraceError naming their 1-based line number.
+ */
+export class TraceLineSplitter {
+  private pieces: string[] = [];
+  private pending = 0;
+  private lineNo = 0;
+
+  constructor(
+    private readonly each: (line: string) => void,
+    private readonly max = MAX_TRACE_LINE,
+  ) {}
+
+  push(chunk: string): void {
+    let start = 0;
+    for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', start)) {
+      this.grow(nl - start);
+      const tail = chunk.slice(start, nl);
+      start = nl + 1;
+      if (this.pieces.length === 0) this.emit(tail);
+      else {
+        this.pieces.push(tail);
+        const line = this.pieces.join('');
+        this.pieces = [];
+        this.pending = 0;
+        this.emit(line);
+      }
+    }
+    if (start < chunk.length) {
+      this.grow(chunk.length - start);
+      this.pieces.push(chunk.slice(start));
+      this.pending += chunk.length - start;
+    }
+  }
+
+  /** After the last chunk: the last line, if it had no newline. */
+  end(): void {
+    if (this.pieces.length === 0) return;
+    const line = this.pieces.join('');
+    this.pieces = [];
+    this.pending = 0;
+    this.emit(line);
+  }
+
+  private grow(more: number): void {
+    if (this.pending + more <= this.max) return;
+    throw new TraceError(`longer than ${this.max / (1024 * 1024)} MiB, the longest line a trace may have (is this a trace?)`, this.lineNo + 1);
+  }
+
+  private emit(line: string): void {
+    this.lineNo++;
+    this.each(line.endsWith('\r') ? line.slice(0, -1) : line);
+  }
+}
+
 /** A whole trace from its text (a file the window was given); throws TraceError. */
 export function readTraceText(text: string, options: TraceReadOptions = {}): Trace {
   const d = new TraceDecoder(options);
   const records: TraceRecord[] = [];
-  let start = 0;
-  while (start <= text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    const out = d.push(text.slice(start, text.charCodeAt(end - 1) === 13 ? end - 1 : end));
+  const lines = new TraceLineSplitter((line) => {
+    const out = d.push(line);
     if (out && 'kind' in out) records.push(out);
-    start = end + 1;
-  }
+  });
+  lines.push(text);
+  lines.end();
   return { header: d.end(), records };
 }
 
@@ -573,25 +637,24 @@ export function readTraceText(text: string, options: TraceReadOptions = {}): Tra
 export async function readTraceStream(stream: ReadableStream<Uint8Array>, options: TraceReadOptions = {}): Promise<Trace> {
   const d = new TraceDecoder(options);
   const records: TraceRecord[] = [];
-  const take = (line: string) => {
-    const out = d.push(line.endsWith('\r') ? line.slice(0, -1) : line);
+  const lines = new TraceLineSplitter((line) => {
+    const out = d.push(line);
     if (out && 'kind' in out) records.push(out);
-  };
+  });
   const utf8 = new TextDecoder();
   const reader = stream.getReader();
-  let rest = '';
-  for (;;) {
-    const { done, value } = await reader.read();
-    rest += done ? utf8.decode() : utf8.decode(value, { stream: true });
-    let start = 0;
-    for (let nl = rest.indexOf('\n'); nl >= 0; nl = rest.indexOf('\n', start)) {
-      take(rest.slice(start, nl));
-      start = nl + 1;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      lines.push(utf8.decode(value, { stream: true }));
     }
-    rest = rest.slice(start);
-    if (done) break;
+    lines.push(utf8.decode());
+    lines.end();
+  } finally {
+    // Refused early (a bad or overlong line): stop reading the rest of the file.
+    await reader.cancel().catch(() => {});
   }
-  if (rest !== '') take(rest);
   return { header: d.end(), records };
 }
 

@@ -207,7 +207,10 @@ function stepCall(node: RaftNode, c: StepCall): StepReply | undefined {
 // ------------------------------------------------------------------ the worker
 
 async function kvRequest(base: string, c: Extract<WorkerCall, { op: 'kv' }>): Promise<KvResult> {
-  const url = new URL(`/v2/keys${c.key}`, base);
+  // Each segment encoded: "?", "#", "%" or "\\" in a key are part of the key, not of the URL.
+  // ("." and ".." segments are refused by parseCommand; checked again here, where the URL is made.)
+  const url = new URL(`/v2/keys${c.key.split('/').map(encodeURIComponent).join('/')}`, base);
+  if (url.pathname !== '/v2/keys' && !url.pathname.startsWith('/v2/keys/')) throw new Error(`kv: key ${JSON.stringify(c.key)} leaves /v2/keys`);
   for (const [k, v] of Object.entries(c.query ?? {})) url.searchParams.set(k, v);
   const init: RequestInit = { method: c.method, signal: AbortSignal.timeout(15_000) };
   if (c.value !== undefined && (c.method === 'PUT' || c.method === 'POST')) {

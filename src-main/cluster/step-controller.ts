@@ -41,7 +41,7 @@ export interface StepHost {
   changed(): void;
 }
 
-export type StepCommand = Extract<Command, { type: 'stepMode' | 'stepDeliver' | 'stepDrop' | 'stepDeliverAll' | 'stepTick' | 'stepRunUntil' }>;
+export type StepCommand = Extract<Command, { type: 'stepMode' | 'stepDeliver' | 'stepDrop' | 'stepDeliverAll' | 'stepTick' | 'stepRunUntil' | 'stepCancel' }>;
 
 interface Held {
   view: HeldMessage;
@@ -75,6 +75,8 @@ export class StepController {
   /** The mode each node was last put in (at spawn or by a call), to catch nodes that started meanwhile. */
   private told = new Map<string, boolean>();
   private chain: Promise<unknown> = Promise.resolve();
+  /** The stepRunUntil going, if any: cancelling it sets the flag it reads before each step. */
+  private run?: { cancelled: boolean };
 
   constructor(private readonly host: StepHost) {}
 
@@ -84,6 +86,7 @@ export class StepController {
 
   /** A fresh cluster: an empty queue, ids from 1 again, seeds from the start again; the mode stays. */
   reset(): void {
+    this.cancelRun();
     this.held = [];
     this.seq = 0;
     this.seeded.clear();
@@ -119,7 +122,21 @@ export class StepController {
     if (!this.on) void this.serial(() => this.deliverAll()).catch(() => {});
   }
 
+  /**
+   * Stops the stepRunUntil that is going (if any) before its next step. Not queued behind it,
+   * as other step commands are: that would wait for the very run it is meant to stop.
+   */
+  cancelRun(): void {
+    if (this.run) this.run.cancelled = true;
+  }
+
   async execute(cmd: StepCommand): Promise<CommandResult> {
+    if (cmd.type === 'stepCancel') {
+      this.cancelRun();
+      return undefined;
+    }
+    // Real time again: a run going would hold the switch back until it ends, so it stops first.
+    if (cmd.type === 'stepMode' && !cmd.on) this.cancelRun();
     return this.serial(async (): Promise<CommandResult> => {
       if (cmd.type === 'stepMode') {
         await this.setMode(cmd.on, cmd.seed);
@@ -234,13 +251,21 @@ export class StepController {
       throw new Error('no running node to step');
     }
     const match = UNTIL[until];
-    for (let steps = 1; steps <= maxSteps; steps++) {
-      const events = this.held.length > 0 ? await this.deliver(this.held[0]) : await this.tick();
-      const hit = events.find((e) => match(e.event, e.commitBefore));
-      if (hit) return { reached: true, steps, node: hit.node, event: hit.event };
-      if (!this.on) break; // switched off meanwhile (cannot happen while serialized, but be safe)
+    const run = { cancelled: false };
+    this.run = run;
+    try {
+      for (let steps = 0; steps < maxSteps; ) {
+        // Checked between steps: the step under way completes (a half-delivered step is no state).
+        if (run.cancelled || !this.on) return { reached: false, steps, cancelled: true };
+        const events = this.held.length > 0 ? await this.deliver(this.held[0]) : await this.tick();
+        steps++;
+        const hit = events.find((e) => match(e.event, e.commitBefore));
+        if (hit) return { reached: true, steps, node: hit.node, event: hit.event };
+      }
+      return { reached: false, steps: maxSteps };
+    } finally {
+      if (this.run === run) this.run = undefined;
     }
-    return { reached: false, steps: maxSteps };
   }
 
   // ------------------------------------------------------------------ helpers

@@ -189,6 +189,7 @@ export class Supervisor extends EventEmitter {
       case 'stepDeliverAll':
       case 'stepTick':
       case 'stepRunUntil':
+      case 'stepCancel':
         return this.step.execute(cmd);
       default:
         throw new Error(`${cmd.type}: not a command for the local cluster`);
@@ -225,6 +226,7 @@ export class Supervisor extends EventEmitter {
 
   private async startCluster(size: number): Promise<undefined> {
     if (!Number.isInteger(size) || size < 1 || size > 7) throw new Error('a cluster has 1 to 7 members');
+    this.step.cancelRun(); // before the old nodes go: a run must not step on into the new cluster
     await this.stopNodes();
     this.nodes = new Map();
     this.cuts.clear();

@@ -10,6 +10,7 @@ import { parseRequest, type ServerEvent } from '../../src-shared/protocol.js';
 import { WindowCore } from '../app/window-core.js';
 import { Supervisor } from '../cluster/supervisor.js';
 import type { ElectronMain } from './electron-api.js';
+import { windowCsp } from '../web/csp.js';
 
 // A specifier in a variable: typed by electron-api.ts, whether or not the package is installed.
 const ELECTRON = 'electron';
@@ -17,10 +18,7 @@ const { app, BrowserWindow, ipcMain, session } = (await import(ELECTRON)) as Ele
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** The renderer loads only its own files; it reaches the cluster through IPC, never the network. */
-const CSP = [
-  "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
-  "connect-src 'none'", "object-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
-].join('; ');
+const CSP = windowCsp({ kind: 'ipc' });
 
 await app.whenReady();
 session.defaultSession.webRequest.onHeadersReceived((details, callback) => {

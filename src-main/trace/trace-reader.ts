@@ -3,13 +3,12 @@
 // same way here and in the window (readTraceText).
 
 import fs from 'node:fs';
-import readline from 'node:readline';
 import { StringDecoder } from 'node:string_decoder';
 import {
-  TraceDecoder, type Trace, type TraceHeader, type TraceReadOptions, type TraceRecord,
+  TraceDecoder, TraceLineSplitter, type Trace, type TraceHeader, type TraceReadOptions, type TraceRecord,
 } from '../../src-shared/trace.js';
 
-export { readTraceStream, readTraceText, TraceError } from '../../src-shared/trace.js';
+export { MAX_TRACE_LINE, readTraceStream, readTraceText, TraceError } from '../../src-shared/trace.js';
 
 export interface OpenTrace {
   header: TraceHeader;
@@ -22,18 +21,30 @@ export interface OpenTrace {
 /** Opens a trace and reads its header; the records follow as they are iterated. */
 export async function openTrace(file: string, options: TraceReadOptions = {}): Promise<OpenTrace> {
   const stream = fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 256 * 1024 });
-  const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
-  const lines = rl[Symbol.asyncIterator]();
-  const close = () => {
-    rl.close();
-    stream.destroy();
-  };
+  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<string>;
+  const close = () => stream.destroy();
   const decoder = new TraceDecoder(options);
+  // Lines cut from the chunks read so far, not yet decoded (TraceLineSplitter: linear, capped).
+  let ready: string[] = [];
+  const splitter = new TraceLineSplitter((line) => ready.push(line));
+  let ended = false;
+  /** The next line, or undefined at the end of the file. */
+  async function nextLine(): Promise<string | undefined> {
+    while (ready.length === 0) {
+      if (ended) return undefined;
+      const next = await chunks.next();
+      if (next.done) {
+        ended = true;
+        splitter.end();
+      } else splitter.push(next.value);
+    }
+    return ready.shift();
+  }
   try {
     for (;;) {
-      const next = await lines.next();
-      if (next.done) break;
-      if (decoder.push(next.value)) break;
+      const line = await nextLine();
+      if (line === undefined) break;
+      if (decoder.push(line)) break;
     }
     decoder.end();
   } catch (err) {
@@ -44,10 +55,18 @@ export async function openTrace(file: string, options: TraceReadOptions = {}): P
   async function* records(): AsyncGenerator<TraceRecord> {
     try {
       for (;;) {
-        const next = await lines.next();
-        if (next.done) return;
-        const r = decoder.push(next.value);
-        if (r) yield r as TraceRecord;
+        if (ready.length === 0) {
+          const line = await nextLine();
+          if (line === undefined) return;
+          ready.unshift(line);
+        }
+        // A chunk's worth of lines at a time (no shift() per line on a long queue).
+        const batch = ready;
+        ready = [];
+        for (const line of batch) {
+          const r = decoder.push(line);
+          if (r) yield r as TraceRecord;
+        }
       }
     } finally {
       close();
@@ -77,28 +96,26 @@ export async function scanTraceFile(
   try {
     const decoder = new TraceDecoder(options);
     const utf8 = new StringDecoder('utf8');
-    const take = (line: string, out: TraceRecord[]) => {
-      const r = decoder.push(line.endsWith('\r') ? line.slice(0, -1) : line);
+    let out: TraceRecord[] = [];
+    const lines = new TraceLineSplitter((line) => {
+      const r = decoder.push(line);
       if (r && 'kind' in r) out.push(r);
-    };
-    let rest = '';
+    });
     let next = fh.read(buf, 0, CHUNK, null);
     pending = next;
     for (;;) {
       const { bytesRead } = await next;
       pending = undefined;
-      const text = rest + (bytesRead > 0 ? utf8.write(buf.subarray(0, bytesRead)) : utf8.end());
+      const text = bytesRead > 0 ? utf8.write(buf.subarray(0, bytesRead)) : utf8.end();
       // The string is a copy: the buffer can take the next chunk while this one is handled.
       if (bytesRead > 0) pending = next = fh.read(buf, 0, CHUNK, null);
-      const out: TraceRecord[] = [];
-      let start = 0;
-      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-        take(text.slice(start, nl), out);
-        start = nl + 1;
+      lines.push(text);
+      if (bytesRead === 0) lines.end();
+      if (out.length > 0) {
+        const batch = out;
+        out = [];
+        await each(batch, decoder.header!);
       }
-      rest = text.slice(start);
-      if (bytesRead === 0 && rest !== '') take(rest, out);
-      if (out.length > 0) await each(out, decoder.header!);
       if (bytesRead === 0) return decoder.end();
     }
   } finally {

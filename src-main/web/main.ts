@@ -7,18 +7,27 @@ import { fileURLToPath } from 'node:url';
 import { WindowCore } from '../app/window-core.js';
 import { Supervisor } from '../cluster/supervisor.js';
 import { startWebServer } from './web-server.js';
+import { ensureWindowBuilt } from './window-build.js';
 
 const size = Number(process.env.RAFTLAB_NODES ?? 3);
+// The built Svelte window (scripts/build-renderer.mjs), built first where it is missing; before
+// the cluster starts, so that a window that cannot be had stops here with a plain message.
+const windowBuild = await ensureWindowBuilt(fileURLToPath(new URL('../../out/renderer', import.meta.url)), async () => {
+  console.log('raftlab: building the window (out/renderer)...');
+  const { buildRenderer } = await import('../../scripts/build-renderer.mjs');
+  await buildRenderer({ force: true });
+});
+if (!windowBuild.ok) {
+  console.error(`raftlab: ${windowBuild.message}`);
+  process.exit(1);
+}
+if (windowBuild.built) console.log('raftlab: built the window (out/renderer)');
 const supervisor = new Supervisor();
 // Recording starts before the cluster, so the first election is in the trace.
 const core = new WindowCore(supervisor);
 await core.record(path.join(supervisor.dir, 'session.trace.jsonl'));
 await supervisor.start(size);
-// The built Svelte window (scripts/build-renderer.mjs); without it, the built-in plain page.
-const rendererDir = fileURLToPath(new URL('../../out/renderer', import.meta.url));
-const staticDir = fs.existsSync(`${rendererDir}/index.html`) ? rendererDir : undefined;
-if (!staticDir) console.log('raftlab: out/renderer is not built (node scripts/build-renderer.mjs); serving the plain page');
-const web = await startWebServer({ core, port: Number(process.env.RAFTLAB_PORT ?? 0), staticDir });
+const web = await startWebServer({ core, port: Number(process.env.RAFTLAB_PORT ?? 0), staticDir: windowBuild.dir });
 // `raftlab attach --web URL...` (or RAFTLAB_ATTACH=URL,URL): open on that cluster instead.
 const attach = (process.env.RAFTLAB_ATTACH ?? '').split(',').map((u) => u.trim()).filter(Boolean);
 if (attach.length > 0) {

@@ -4,6 +4,9 @@
 // - the WebSocket at /bridge needs `?token=` (random per launch, only in the printed URL), and
 // - an Origin equal to this server's own (a foreign page's socket carries its own Origin;
 //   browsers do not let scripts forge it). Both are checked before the upgrade: 403 otherwise.
+// The page itself is served only with the token too (without it, a page saying which URL to
+// open), under the window's CSP (csp.ts). No request can take the app down: every handler's
+// failure is caught and answered, and paths are mapped by static-files.ts, which cannot throw.
 // Commands come in as { id, cmd } (protocol.ts), event batches go out as JSON arrays.
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -15,14 +18,16 @@ import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseRequest, type ServerEvent } from '../../src-shared/protocol.js';
 import type { WindowSource } from '../app/window-core.js';
+import { SAFE_HEADERS, windowCsp } from './csp.js';
+import { lookupStatic, targetSegments } from './static-files.js';
 
 export interface WebServerOptions {
   /** What the window shows and drives: a WindowCore (local or attached), or a Supervisor. */
   core: WindowSource;
   /** 0 (default): any free port. */
   port?: number;
-  /** The built renderer; without it a tiny built-in page is served. */
-  staticDir?: string;
+  /** The built renderer (out/renderer): its index.html is the page. */
+  staticDir: string;
 }
 
 export interface WebServer {
@@ -34,6 +39,8 @@ export interface WebServer {
 
 /** A client this far behind gets only cluster snapshots until it catches up. */
 const MAX_BUFFERED = 4 * 1024 * 1024;
+/** The largest WebSocket message taken (a command is a few hundred bytes; the longest, a kv value). */
+export const MAX_BRIDGE_MESSAGE = 1024 * 1024;
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
@@ -41,52 +48,125 @@ const TYPES: Record<string, string> = {
   '.ico': 'image/x-icon', '.woff2': 'font/woff2', '.map': 'application/json',
 };
 
+/** What a URL without its token shows: what to open instead (not a window waiting forever). */
+export const NO_TOKEN_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>raftlab: open the printed link</title>
+<style>body{font:16px system-ui,sans-serif;margin:3em auto;max-width:40em;color:#222}code{background:#f1f1f1;padding:.1em .3em}</style>
+</head><body>
+<h1>This raftlab window needs its link</h1>
+<p id="no-token">Open the URL that <code>npm start</code> or <code>npm run web</code> printed in its terminal: it ends in
+<code>?token=…</code>. The token is made anew at every launch and keeps other web pages away from your cluster,
+so a link without it, or from an earlier launch, cannot connect.</p>
+</body></html>
+`;
+
 export async function startWebServer(opts: WebServerOptions): Promise<WebServer> {
   const { core } = opts;
   const token = randomBytes(24).toString('hex');
   let origins: Set<string> = new Set();
+  let pageHeaders: Record<string, string> = { ...SAFE_HEADERS };
+
+  /** The token in a request target's query; never throws (URLSearchParams takes any text). */
+  const hasToken = (target: string): boolean => {
+    const q = target.indexOf('?');
+    const given = Buffer.from(q < 0 ? '' : (new URLSearchParams(target.slice(q + 1)).get('token') ?? ''));
+    const want = Buffer.from(token);
+    return given.length === want.length && timingSafeEqual(given, want);
+  };
 
   const server = http.createServer((req, res) => {
-    if (req.url?.startsWith('/export/')) void exportTrace(req, res);
-    else serve(req, res, opts.staticDir);
+    const answer = (req.url ?? '/').startsWith('/export/') ? exportTrace(req, res) : serve(req, res);
+    answer.catch((err: unknown) => failed(res, err));
   });
+
+  // A request Node's parser refuses (a 10 MB header, garbage): its status, then what the client
+  // is still sending is read and dropped, so that closing does not reset the connection (and
+  // throw away our answer) before the client has read it. A client that keeps on sending is cut
+  // off after a few seconds.
+  const refusedSockets = new WeakSet<Duplex>();
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // The parser may report the rest of what is dropped again: answered once.
+    if (refusedSockets.has(socket)) return;
+    refusedSockets.add(socket);
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.on('error', () => socket.destroy());
+    if (socket.writable) socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.resume();
+    setTimeout(() => socket.destroy(), 5000).unref();
+  });
+
+  /** A handler failed: a 500 if nothing was sent yet, else the connection is cut. Never thrown on. */
+  function failed(res: http.ServerResponse, err: unknown): void {
+    console.error(`raftlab: web request failed: ${err instanceof Error ? err.message : String(err)}`);
+    if (res.headersSent) res.destroy();
+    else res.writeHead(500, { ...pageHeaders, 'Content-Type': 'text/plain; charset=utf-8' }).end('internal error\n');
+  }
+
+  function refuse(res: http.ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
+    res.writeHead(status, { ...pageHeaders, ...extra, 'Content-Type': 'text/plain; charset=utf-8' }).end(`${text}\n`);
+  }
+
+  async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'only GET and HEAD', { Allow: 'GET, HEAD' });
+    const target = req.url ?? '/';
+    const found = await lookupStatic(opts.staticDir, target);
+    if (!found.ok) return refuse(res, found.status, found.reason);
+    // The page itself only with its token: without it, what to open instead.
+    const isPage = found.pathname === '/' || found.pathname === '/index.html';
+    if (isPage && !hasToken(target)) {
+      res.writeHead(403, { ...pageHeaders, 'Content-Type': 'text/html; charset=utf-8' }).end(req.method === 'HEAD' ? undefined : NO_TOKEN_PAGE);
+      return;
+    }
+    const data = await fs.promises.readFile(found.file);
+    res.writeHead(200, { ...pageHeaders, 'Content-Type': TYPES[path.extname(found.file).toLowerCase()] ?? 'application/octet-stream' });
+    res.end(req.method === 'HEAD' ? undefined : data);
+  }
 
   /**
    * GET /export/session.jsonl or /export/session.chrome.json ?token=: the session trace as a
    * download. The token guards it like the bridge (a trace holds everything the user did).
    */
   async function exportTrace(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const given = Buffer.from(url.searchParams.get('token') ?? '');
-    const format = url.pathname === '/export/session.jsonl' ? 'jsonl' : url.pathname === '/export/session.chrome.json' ? 'chrome' : undefined;
-    const headers = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' };
-    if (given.length !== token.length || !timingSafeEqual(given, Buffer.from(token))) return void res.writeHead(403, headers).end();
-    if (!format || req.method !== 'GET' || !opts.core.exportTrace) return void res.writeHead(404, headers).end('not found\n');
+    const target = req.url ?? '/';
+    if (!hasToken(target)) return refuse(res, 403, 'the export needs the token of the printed URL');
+    const t = targetSegments(target);
+    const pathname = 'pathname' in t ? t.pathname : '';
+    const format = pathname === '/export/session.jsonl' ? 'jsonl' : pathname === '/export/session.chrome.json' ? 'chrome' : undefined;
+    if (!format || req.method !== 'GET' || !opts.core.exportTrace) return refuse(res, 404, 'not found');
     try {
       const { path: file, bytes } = await opts.core.exportTrace(format);
       res.writeHead(200, {
-        ...headers,
+        ...pageHeaders,
         'Content-Type': format === 'jsonl' ? 'application/x-ndjson' : 'application/json',
         'Content-Length': bytes,
         'Content-Disposition': `attachment; filename="${path.basename(file)}"`,
       });
-      fs.createReadStream(file).pipe(res);
+      const stream = fs.createReadStream(file);
+      stream.on('error', () => res.destroy());
+      stream.pipe(res);
     } catch (err) {
-      res.writeHead(500, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }).end(`${err instanceof Error ? err.message : String(err)}\n`);
+      refuse(res, 500, err instanceof Error ? err.message : String(err));
     }
   }
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BRIDGE_MESSAGE });
+  wss.on('error', () => {});
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const given = Buffer.from(url.searchParams.get('token') ?? '');
-    const okToken = given.length === token.length && timingSafeEqual(given, Buffer.from(token));
-    const okOrigin = origins.has(req.headers.origin ?? '');
-    if (url.pathname !== '/bridge' || !okToken || !okOrigin) {
-      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
+    socket.on('error', () => socket.destroy());
+    try {
+      const target = req.url ?? '/';
+      const okPath = target.split('?', 1)[0] === '/bridge';
+      const okOrigin = origins.has(req.headers.origin ?? '');
+      if (!okPath || !hasToken(target) || !okOrigin) {
+        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    } catch (err) {
+      console.error(`raftlab: WebSocket upgrade failed: ${err instanceof Error ? err.message : String(err)}`);
+      socket.destroy();
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
 
   wss.on('connection', (ws: WebSocket) => {
@@ -97,25 +177,33 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       if (ws.bufferedAmount > MAX_BUFFERED) batch = batch.filter((e) => e.type === 'cluster');
       if (batch.length > 0) ws.send(JSON.stringify(batch));
     };
-    send(core.greeting());
-    core.on('events', send);
-    ws.on('close', () => core.off('events', send));
+    // A malformed frame or an oversized message: ws closes with 1002/1009 and reports it here.
     ws.on('error', () => ws.terminate());
+    ws.on('close', () => core.off('events', send));
     ws.on('message', (data, isBinary) => {
       let raw: unknown;
       try {
-        raw = JSON.parse(isBinary ? '' : data.toString());
+        if (isBinary) throw new Error('binary');
+        raw = JSON.parse(data.toString());
       } catch {
-        send([{ type: 'error', message: 'a request must be JSON: { id, cmd }' }]);
+        send([{ type: 'error', message: 'a request must be JSON text: { id, cmd }' }]);
         return;
       }
+      const id = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id.slice(0, 100) : undefined;
+      const refused = (err: unknown) => send([{ type: 'error', id, message: err instanceof Error ? err.message : String(err) }]);
       try {
-        void core.handle(parseRequest(raw));
+        core.handle(parseRequest(raw)).catch(refused);
       } catch (err) {
-        const id = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : undefined;
-        send([{ type: 'error', id, message: err instanceof Error ? err.message : String(err) }]);
+        refused(err);
       }
     });
+    try {
+      send(core.greeting());
+      core.on('events', send);
+    } catch (err) {
+      console.error(`raftlab: could not greet a window: ${err instanceof Error ? err.message : String(err)}`);
+      ws.terminate();
+    }
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -125,9 +213,12 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       resolve();
     });
   });
+  // Later errors of the listening server (none expected) are said, not thrown.
+  server.on('error', (err) => console.error(`raftlab: web server: ${err.message}`));
   const port = (server.address() as AddressInfo).port;
   // Our own origin; "localhost" names the same loopback server, and no other site can claim it.
   origins = new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`]);
+  pageHeaders = { ...SAFE_HEADERS, 'Content-Security-Policy': windowCsp({ kind: 'websocket', origins: [...origins] }) };
 
   return {
     url: `http://127.0.0.1:${port}/?token=${token}`,
@@ -142,92 +233,3 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     },
   };
 }
-
-function serve(req: http.IncomingMessage, res: http.ServerResponse, staticDir: string | undefined): void {
-  const headers = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' };
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { ...headers, Allow: 'GET, HEAD' }).end();
-    return;
-  }
-  let pathname: string;
-  try {
-    pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
-  } catch {
-    res.writeHead(400, headers).end();
-    return;
-  }
-  if (!staticDir) {
-    if (pathname !== '/' && pathname !== '/index.html') {
-      res.writeHead(404, headers).end('not found\n');
-      return;
-    }
-    res.writeHead(200, { ...headers, 'Content-Type': 'text/html; charset=utf-8' }).end(req.method === 'HEAD' ? undefined : BUILTIN_PAGE);
-    return;
-  }
-  const root = path.resolve(staticDir);
-  let file = path.resolve(root, `.${pathname}`);
-  // Never outside the renderer's folder (../ and encoded variants resolve above it).
-  if (file !== root && !file.startsWith(root + path.sep)) {
-    res.writeHead(403, headers).end();
-    return;
-  }
-  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
-  fs.readFile(file, (err, data) => {
-    if (err) {
-      res.writeHead(404, headers).end('not found\n');
-      return;
-    }
-    res.writeHead(200, { ...headers, 'Content-Type': TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream' });
-    res.end(req.method === 'HEAD' ? undefined : data);
-  });
-}
-
-/** Enough to watch a cluster without the real renderer: nodes, roles, terms, a few buttons. */
-const BUILTIN_PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>raftlab</title>
-<style>
-body{font:14px system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left}
-tr.leader td{background:#fff3c4;font-weight:600}tr.down td{color:#999}
-#log{font:12px ui-monospace,monospace;white-space:pre;max-height:20em;overflow:auto;background:#f6f6f6;padding:.5em}
-button{margin-right:.3em}
-</style></head><body>
-<h1>raftlab</h1><p id="conn">connecting…</p>
-<table><thead><tr><th>node</th><th>status</th><th>role</th><th>term</th><th>leader</th><th>commit</th><th>clock</th><th></th></tr></thead><tbody id="nodes"></tbody></table>
-<p><button onclick="cmd({type:'addMember'})">add member</button><button onclick="cmd({type:'healAll'})">heal all links</button></p>
-<div id="log"></div>
-<script>
-const token = new URLSearchParams(location.search).get('token') || '';
-const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/bridge?token=' + encodeURIComponent(token));
-let seq = 0;
-function cmd(c) { ws.send(JSON.stringify({ id: String(++seq), cmd: c })); }
-function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]); }
-function addLog(text) {
-  const el = document.getElementById('log');
-  el.textContent += text + '\\n';
-  if (el.textContent.length > 50000) el.textContent = el.textContent.slice(-40000);
-  el.scrollTop = el.scrollHeight;
-}
-ws.onopen = () => { document.getElementById('conn').textContent = 'connected'; };
-ws.onclose = () => { document.getElementById('conn').textContent = 'disconnected (reload with the printed URL)'; };
-ws.onmessage = (ev) => {
-  for (const e of JSON.parse(ev.data)) {
-    if (e.type === 'log') addLog(e.node + ' ' + e.line);
-    else if (e.type === 'error') addLog('error: ' + e.message);
-    else if (e.type === 'cluster') {
-      document.getElementById('nodes').innerHTML = e.cluster.nodes.map((n) => {
-        const up = n.status === 'alive';
-        const act = up
-          ? '<button onclick="cmd({type:\\'killNode\\',name:\\'' + n.name + '\\'})">kill</button>' +
-            '<button onclick="cmd({type:\\'removeMember\\',name:\\'' + n.name + '\\'})">remove</button>'
-          : n.status === 'killed' || n.status === 'unstarted'
-            ? '<button onclick="cmd({type:\\'restartNode\\',name:\\'' + n.name + '\\'})">start</button>' : '';
-        return '<tr class="' + (up && n.role === 'leader' ? 'leader' : up ? '' : 'down') + '"><td>' + esc(n.name) + '</td><td>' + esc(n.status) +
-          '</td><td>' + esc(n.role) + '</td><td>' + n.term + '</td><td>' + esc(n.lead) + '</td><td>' + n.commit +
-          '</td><td>' + (n.clock.offsetMs / 1000).toFixed(1) + 's ×' + n.clock.rate + '</td><td>' + act + '</td></tr>';
-      }).join('');
-    }
-  }
-};
-</script></body></html>
-`;

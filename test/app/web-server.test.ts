@@ -15,8 +15,17 @@ let web: WebServer;
 const sockets: WebSocket[] = [];
 let tmp: string | undefined;
 
+/** A stand-in for out/renderer: an index.html, an asset, and a secret next to the folder. */
+let staticDir: string;
+
 beforeEach(async () => {
   sup = new Supervisor({ heartbeatMs: 50, electionMs: 500 });
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-static-'));
+  staticDir = path.join(tmp, 'app');
+  fs.mkdirSync(path.join(staticDir, 'assets'), { recursive: true });
+  fs.writeFileSync(path.join(staticDir, 'index.html'), '<p>renderer</p>');
+  fs.writeFileSync(path.join(staticDir, 'assets', 'app.js'), 'console.log(1)');
+  fs.writeFileSync(path.join(tmp, 'secret.txt'), 'no');
 });
 
 afterEach(async () => {
@@ -58,7 +67,7 @@ function connect(): Promise<{ ws: WebSocket; events: ServerEvent[] }> {
 
 describe('web server', () => {
   it('refuses the bridge without the token, with a wrong token or with a foreign Origin', async () => {
-    web = await startWebServer({ core: sup });
+    web = await startWebServer({ core: sup, staticDir });
     expect(web.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48}$/);
     expect(await tryConnect(bridge(), { origin: origin() })).toBe(403);
     expect(await tryConnect(bridge('0'.repeat(48)), { origin: origin() })).toBe(403);
@@ -69,7 +78,7 @@ describe('web server', () => {
   });
 
   it('streams event batches that show a leader, and a kv command round-trips', async () => {
-    web = await startWebServer({ core: sup });
+    web = await startWebServer({ core: sup, staticDir });
     const { ws, events } = await connect();
     await sup.start(3);
     const leader = await until('a leader in a cluster event', () => {
@@ -88,21 +97,27 @@ describe('web server', () => {
     expect(err).toMatchObject({ message: expect.stringMatching(/rate must be 0.25..4/) });
   });
 
-  it('serves a built-in page, or the given static folder and nothing outside it', async () => {
-    web = await startWebServer({ core: sup });
-    const page = await fetch(`${origin()}/`);
+  it('serves the given static folder and nothing outside it; the page only with its token', async () => {
+    fs.symlinkSync(path.join(tmp!, 'secret.txt'), path.join(staticDir, 'link.txt'));
+    web = await startWebServer({ core: sup, staticDir });
+    const page = await fetch(web.url);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('/bridge?token=');
-    await web.close();
-
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-static-'));
-    fs.mkdirSync(path.join(tmp, 'app'));
-    fs.writeFileSync(path.join(tmp, 'app', 'index.html'), '<p>renderer</p>');
-    fs.writeFileSync(path.join(tmp, 'secret.txt'), 'no');
-    web = await startWebServer({ core: sup, staticDir: path.join(tmp, 'app') });
-    expect(await (await fetch(`${origin()}/`)).text()).toBe('<p>renderer</p>');
-    expect((await fetch(`${origin()}/%2e%2e/secret.txt`)).status).not.toBe(200);
-    expect((await fetch(`${origin()}/..%2fsecret.txt`)).status).not.toBe(200);
+    expect(await page.text()).toBe('<p>renderer</p>');
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(page.headers.get('content-security-policy')).toContain(`connect-src 'self' ws://127.0.0.1:${new URL(web.url).port}`);
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(await (await fetch(`${origin()}/assets/app.js`)).text()).toBe('console.log(1)');
+    // Without the token, or with another launch's: a page that says which URL to open.
+    for (const url of [`${origin()}/`, `${origin()}/index.html`, `${origin()}/?token=${'0'.repeat(48)}`]) {
+      const res = await fetch(url);
+      expect(res.status).toBe(403);
+      expect(await res.text()).toMatch(/Open the URL that <code>npm start<\/code> or <code>npm run web<\/code> printed[^]*\?token=/);
+    }
+    // fetch resolves %2e%2e itself (to /secret.txt, not in the folder); curl --path-as-is in hostile-requests.test.ts.
+    expect((await fetch(`${origin()}/%2e%2e/secret.txt`)).status).toBe(404);
+    expect((await fetch(`${origin()}/..%2fsecret.txt`)).status).toBe(400);
+    expect((await fetch(`${origin()}/link.txt`)).status).toBe(404);
     expect((await fetch(`${origin()}/missing.js`)).status).toBe(404);
   });
 });
