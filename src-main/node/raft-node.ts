@@ -110,11 +110,15 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     fs.mkdirSync(memberDir, { recursive: true });
     const file = path.join(memberDir, 'raftlab.db');
     const initialized = fs.existsSync(file) && fs.statSync(file).size > 0;
+    // Refuses a data dir whose storage is damaged (StorageDamagedError: checksums, a lost WAL,
+    // an emptied database of an initialised member): never a fresh start under an old id.
     this.storage = RaftStorage.open(file);
+    let stored;
     try {
       if (initialized) this.resume(file);
       else if (s.initialClusterState === 'new') this.bootstrapNew();
       else await this.joinExisting();
+      stored = this.storage.load();
     } catch (err) {
       this.storage.close();
       throw err;
@@ -122,7 +126,6 @@ export class RaftNode extends EventEmitter implements ClientBackend {
 
     if (s.manual) this.setManual(true, s.manual);
     const joinPeers = new Map((JSON.parse(this.storage.getMeta('join_members') ?? '[]') as MemberInfo[]).map((m) => [m.id, m.peerURLs]));
-    const stored = this.storage.load();
     this.durable = { term: stored.hardState.term, vote: stored.hardState.vote };
     if (stored.snapshot) this.sm.restore(stored.snapshot.data);
     this.raft = new Raft(
@@ -291,9 +294,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   }
 
   private saveIdentity(id: string, cid: string): void {
-    this.storage.setMeta('member_id', id);
-    this.storage.setMeta('cluster_id', cid);
-    this.storage.setMeta('name', this.settings.name);
+    this.storage.setIdentity({ memberId: id, clusterId: cid, name: this.settings.name });
     this.id = id;
     this.clusterId = cid;
   }
