@@ -15,8 +15,9 @@
 // load (checksum.ts); the SQLite WAL is audited before SQLite reads it (wal-audit.ts); and a
 // data dir that was given a member identity has a marker file (member-marker.ts) that makes a
 // missing, emptied or rolled-back database a StorageDamagedError instead of a fresh start.
-// raftlab runs the WAL checkpoints itself (wal_autocheckpoint=0, TRUNCATE past 4 MiB) so that
-// it knows when a new WAL generation starts: the marker's epoch is raised once per generation.
+// SQLite checkpoints as usual (every 1000 pages) and then restarts the WAL from its start, with
+// new salts in its header: after each fsync'd write raftlab reads those 8 bytes, and when they
+// changed (a new WAL generation) it raises the epoch the marker guards (member-marker.ts).
 //
 // Schema 1 files (no CRCs) are migrated in place on open, after SQLite's quick_check: their
 // rows get the CRC of what they hold now. Refusing them would strand every existing data dir
@@ -36,8 +37,6 @@ export type { MemberIdentity } from './member-marker.js';
 export const APPLICATION_ID = 0x724c6162;
 /** PRAGMA user_version: bump (and migrate) when the schema changes. */
 export const SCHEMA_VERSION = 2;
-/** Past this size the WAL is checkpointed into the database and restarts (a new generation). */
-export const WAL_CHECKPOINT_BYTES = 4 << 20;
 
 export class StorageError extends Error {
   readonly file: string;
@@ -148,8 +147,8 @@ export class RaftStorage {
   readonly file: string;
   private readonly db: Database.Database;
   private readonly stmt: ReturnType<typeof prepareStatements>;
-  private readonly persistTx: (batch: PersistBatch, raiseEpoch: boolean) => void;
-  private readonly saveSnapshotTx: (snapshot: Snapshot, compactTo: number, raiseEpoch: boolean) => void;
+  private readonly persistTx: (batch: PersistBatch) => void;
+  private readonly saveSnapshotTx: (snapshot: Snapshot, compactTo: number) => void;
   private readonly syncNormal: Database.Statement;
   private readonly syncFull: Database.Statement;
   /** Term and vote as last written with an fsync: a change to either must be synced. */
@@ -159,8 +158,9 @@ export class RaftStorage {
   private marker: MemberMarker | null;
   /** The database's WAL generation count (meta wal_epoch), as committed. */
   private epoch: number;
-  /** The next fsync'd write starts a WAL generation: it raises the epoch (see member-marker.ts). */
-  private epochDue = true;
+  /** Salts of the WAL generation the epoch was last raised in (hex), undefined before the first. */
+  private walSalts?: string;
+  private walFd?: number;
   private readonly walFile: string;
 
   /**
@@ -189,17 +189,10 @@ export class RaftStorage {
     this.marker = marker;
     this.walFile = `${file}-wal`;
     this.stmt = prepareStatements(db);
-    this.persistTx = db.transaction((batch: PersistBatch, raiseEpoch: boolean) => {
-      this.applyBatch(batch);
-      if (raiseEpoch) this.writeEpoch();
-    });
-    this.saveSnapshotTx = db.transaction((snap: Snapshot, compactTo: number, raiseEpoch: boolean) => {
-      this.applySaveSnapshot(snap, compactTo);
-      if (raiseEpoch) this.writeEpoch();
-    });
-    this.setMetaTx = db.transaction((rows: [string, string][], raiseEpoch: boolean) => {
+    this.persistTx = db.transaction((batch: PersistBatch) => this.applyBatch(batch));
+    this.saveSnapshotTx = db.transaction((snap: Snapshot, compactTo: number) => this.applySaveSnapshot(snap, compactTo));
+    this.setMetaTx = db.transaction((rows: [string, string][]) => {
       for (const [k, v] of rows) this.stmt.setMeta.run(k, v, metaCrc(k, v));
-      if (raiseEpoch) this.writeEpoch();
     });
     this.syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
     this.syncFull = db.prepare('PRAGMA synchronous = FULL');
@@ -208,7 +201,7 @@ export class RaftStorage {
     this.epoch = Number(this.getMeta(META_WAL_EPOCH) ?? 0);
   }
 
-  private readonly setMetaTx: (rows: [string, string][], raiseEpoch: boolean) => void;
+  private readonly setMetaTx: (rows: [string, string][]) => void;
 
   /** Verifies every row's checksum, the log's contiguity and that the commit index is covered. */
   load(): StoredState {
@@ -248,18 +241,17 @@ export class RaftStorage {
    */
   setIdentity(who: MemberIdentity): void {
     for (const v of [who.memberId, who.clusterId, who.name]) checkText('member identity', v);
-    this.setMetaTx(
-      [
-        [META_MEMBER_ID, who.memberId],
-        [META_CLUSTER_ID, who.clusterId],
-        [META_NAME, who.name],
-      ],
-      true,
-    );
+    const e = String(this.epoch + 1);
+    this.setMetaTx([
+      [META_MEMBER_ID, who.memberId],
+      [META_CLUSTER_ID, who.clusterId],
+      [META_NAME, who.name],
+      [META_WAL_EPOCH, e],
+    ]);
     this.epoch++;
+    this.walSalts = this.readWalSalts();
     this.marker = { ...who, epoch: this.epoch };
     writeMarker(this.markerFile, this.marker);
-    this.epochDue = false;
   }
 
   persist(batch: PersistBatch): void {
@@ -271,17 +263,15 @@ export class RaftStorage {
     const hs = batch.hardState;
     const mustSync = !!batch.snapshot || !!batch.entries?.length || !hs || hs.term !== this.synced.term || hs.vote !== this.synced.vote;
     if (mustSync) {
-      const raise = this.raisesEpoch();
-      this.persistTx(batch, raise);
+      this.persistTx(batch);
       if (hs) this.synced = { term: hs.term, vote: hs.vote };
-      this.afterSyncedWrite(raise);
+      this.afterSyncedWrite();
       return;
     }
-    // Commit index only: written, not fsync'd (see the top of this file). It never raises
-    // the epoch: a raise must be durable before the marker records it.
+    // Commit index only: written, not fsync'd (see the top of this file).
     this.syncNormal.run();
     try {
-      this.persistTx(batch, false);
+      this.persistTx(batch);
     } finally {
       this.syncFull.run();
     }
@@ -293,9 +283,8 @@ export class RaftStorage {
     if (!Number.isSafeInteger(compactTo) || compactTo < 0 || compactTo > snapshot.meta.index) {
       throw new Error(`cannot compact to ${compactTo}: must be an integer in [0, ${snapshot.meta.index}] (the snapshot index)`);
     }
-    const raise = this.raisesEpoch();
-    this.saveSnapshotTx(snapshot, compactTo, raise);
-    this.afterSyncedWrite(raise);
+    this.saveSnapshotTx(snapshot, compactTo);
+    this.afterSyncedWrite();
   }
 
   getMeta(key: string): string | undefined {
@@ -307,9 +296,8 @@ export class RaftStorage {
   setMeta(key: string, value: string): void {
     checkText('meta key', key);
     checkText(`meta value for ${key}`, value);
-    const raise = this.raisesEpoch();
-    this.setMetaTx([[key, value]], raise);
-    this.afterSyncedWrite(raise);
+    this.setMetaTx([[key, value]]);
+    this.afterSyncedWrite();
   }
 
   stats(): StorageStats {
@@ -329,6 +317,8 @@ export class RaftStorage {
   /** Idempotent. Checkpoints the WAL into the main file. */
   close(): void {
     if (this.db.open) this.db.close();
+    if (this.walFd !== undefined) fs.closeSync(this.walFd);
+    this.walFd = undefined;
   }
 
   // ---------------------------------------------------------------- damage detection
@@ -364,37 +354,33 @@ export class RaftStorage {
     }
   }
 
-  private raisesEpoch(): boolean {
-    return this.epochDue && !!this.marker;
-  }
-
-  /** Inside a transaction: one more WAL generation. */
-  private writeEpoch(): void {
-    const v = String(this.epoch + 1);
-    this.stmt.setMeta.run(META_WAL_EPOCH, v, metaCrc(META_WAL_EPOCH, v));
-  }
-
   /**
-   * After an fsync'd commit: record a raised epoch in the marker (the raise is durable now),
-   * and checkpoint a WAL that has grown past WAL_CHECKPOINT_BYTES, which starts a new
-   * generation whose first fsync'd write raises the epoch again.
+   * After every fsync'd commit, before the caller may acknowledge it: if SQLite started a new
+   * WAL generation (a checkpoint, then a restart from the WAL's start; or the first write after
+   * open), raise the epoch in the database, fsync'd, and then in the marker. A WAL lost from
+   * then on takes the raise with it. Costs 8 bytes read per write, and 3 fsyncs per generation
+   * (1000 pages of WAL): not one more per write.
    */
-  private afterSyncedWrite(raised: boolean): void {
-    if (raised && this.marker) {
-      this.epoch++;
-      this.marker = { ...this.marker, epoch: this.epoch };
-      writeMarker(this.markerFile, this.marker);
-      this.epochDue = false;
-    }
-    let walBytes = 0;
+  private afterSyncedWrite(): void {
+    if (!this.marker) return;
+    const salts = this.readWalSalts();
+    if (salts === this.walSalts) return;
+    const e = String(this.epoch + 1);
+    this.stmt.setMeta.run(META_WAL_EPOCH, e, metaCrc(META_WAL_EPOCH, e));
+    this.epoch++;
+    this.walSalts = salts;
+    this.marker = { ...this.marker, epoch: this.epoch };
+    writeMarker(this.markerFile, this.marker);
+  }
+
+  /** The salt fields of the WAL header (bytes 16..23), which SQLite renews at every WAL restart. */
+  private readWalSalts(): string | undefined {
     try {
-      walBytes = fs.statSync(this.walFile).size;
+      this.walFd ??= fs.openSync(this.walFile, 'r');
+      const b = Buffer.alloc(8);
+      return fs.readSync(this.walFd, b, 0, 8, 16) === 8 ? b.toString('hex') : undefined;
     } catch {
-      // no WAL
-    }
-    if (walBytes > WAL_CHECKPOINT_BYTES) {
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
-      this.epochDue = true;
+      return undefined;
     }
   }
 
@@ -611,8 +597,6 @@ function openChecked(file: string, marker: MemberMarker | null): Database.Databa
     // journal_mode=WAL is remembered in the file; synchronous is per connection.
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
-    // Checkpoints are raftlab's (afterSyncedWrite): each starts a WAL generation it must know of.
-    db.pragma('wal_autocheckpoint = 0');
     if (version === 1) migrateFrom1(db);
     return db;
   } catch (err) {
