@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
 import { bootstrapState, ProposalDropped, Raft, type Ready } from '../raft/raft.js';
+import { markerFileFor } from '../storage/member-marker.js';
 import { RaftStorage } from '../storage/raft-storage.js';
 import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo, type RaftStatus } from './client-backend.js';
 import { NodeClock, startTicker } from './clock.js';
@@ -110,6 +111,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     fs.mkdirSync(memberDir, { recursive: true });
     const file = path.join(memberDir, 'raftlab.db');
     const initialized = fs.existsSync(file) && fs.statSync(file).size > 0;
+    if (!initialized && s.initialClusterState === 'new' && !fs.existsSync(markerFileFor(file))) await this.refuseIfBootstrapped();
     // Refuses a data dir whose storage is damaged (StorageDamagedError: checksums, a lost WAL,
     // an emptied database of an initialised member): never a fresh start under an old id.
     this.storage = RaftStorage.open(file);
@@ -242,6 +244,32 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     const ids = new Map<string, string>();
     for (const m of s.initialCluster) ids.set(m.name, computeMemberId(m.peerURLs, s.initialClusterToken));
     return { ids, clusterId: computeClusterId([...ids.values()]) };
+  }
+
+  /**
+   * etcd's isMemberBootstrapped, before anything is written: a member whose data dir is gone
+   * must not start a new log under the id it had, which the other members still know. If a
+   * peer lists this member as started (it has client URLs), refuse as etcd does. Unreachable
+   * peers (a cluster starting for the first time) are no answer: start.
+   */
+  private async refuseIfBootstrapped(): Promise<void> {
+    const s = this.settings;
+    const self = this.newClusterIds().ids.get(s.name);
+    const urls = s.initialCluster.filter((m) => m.name !== s.name).flatMap((m) => m.peerURLs);
+    if (!self || urls.length === 0) return;
+    const lists = await Promise.all(
+      urls.map(async (u) => {
+        try {
+          const res = await fetch(new URL('/members', u), { signal: AbortSignal.timeout(1000) });
+          return res.ok ? ((await res.json()) as MemberInfo[]) : [];
+        } catch {
+          return [];
+        }
+      }),
+    );
+    if (lists.some((ms) => ms.some((m) => m.id === self && m.clientURLs.length > 0))) {
+      throw new NodeStartError(`member ${self} has already been bootstrapped`);
+    }
   }
 
   private bootstrapNew(): void {

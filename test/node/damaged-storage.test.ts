@@ -12,6 +12,7 @@ import { seededRandom } from '../../src-main/sim/rng.js';
 import { StorageDamagedError } from '../../src-main/storage/raft-storage.js';
 import { auditWal } from '../../src-main/storage/wal-audit.js';
 import { TestCluster, until } from '../helpers/cluster.js';
+import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { ProcessCluster } from '../helpers/processes.js';
 
 const KEYS = 200;
@@ -214,6 +215,74 @@ describe.skipIf(!haveEtcdctl)('following the advice of the fatal line', () => {
     const members = (await (await fetch(`${endpoint}/v2/members`)).json()) as { members: { id: string; name: string }[] };
     expect(members.members.map((m) => m.name).sort()).toEqual(['n1', 'n2', 'n3']);
     expect(members.members.map((m) => m.id)).not.toContain(id); // a new id, as etcd gives
+  }, 120_000);
+});
+
+const haveEtcd = fs.existsSync(ETCD_BIN);
+if (!haveEtcd) {
+  if (process.env.CI) throw new Error(`${ETCD_BIN} is missing: .ci/run must install Debian's etcd-server`);
+  console.warn(`SKIPPED: the comparison with etcd needs Debian's etcd-server (${ETCD_BIN}); apt-get install etcd-server`);
+}
+
+describe.skipIf(!haveEtcd)('a member whose whole data dir is gone, restarted as new, is refused as etcd refuses it', () => {
+  let etcd: EtcdCluster | undefined;
+  afterEach(async () => {
+    await etcd?.destroy();
+    etcd = undefined;
+  });
+
+  async function etcdHealthy(c: EtcdCluster, names: string[]): Promise<void> {
+    await until('etcd is healthy', async () => {
+      const ok = await Promise.all(names.map(async (n) => {
+        try {
+          return ((await (await fetch(`${c.spec(n).clientURL}/health`)).json()) as { health: string }).health === 'true';
+        } catch {
+          return false;
+        }
+      }));
+      return ok.every(Boolean);
+    }, 30_000);
+  }
+
+  it('"member … has already been bootstrapped", exit 1, the others keep serving', async () => {
+    // etcd 3.4 first.
+    etcd = await EtcdCluster.create(3);
+    for (const n of ['e1', 'e2', 'e3']) etcd.start(n);
+    await etcdHealthy(etcd, ['e1', 'e2', 'e3']);
+    await etcd.kill9('e1');
+    fs.rmSync(path.join(etcd.dir, 'e1.etcd'), { recursive: true });
+    etcd.start('e1');
+    const etcdChild = etcd.procs.get('e1')!.child;
+    const etcdCode = await new Promise<number | null>((r) => (etcdChild.exitCode !== null ? r(etcdChild.exitCode) : etcdChild.once('exit', (c) => r(c))));
+    const etcdSays = /member ([0-9a-f]+) has already been bootstrapped/.exec(etcd.output('e1').join('\n'));
+    expect(etcdSays, etcd.output('e1').join('\n')).not.toBeNull();
+    expect(etcdCode).not.toBe(0);
+
+    // Then raftlab, the same steps.
+    procs = await ProcessCluster.create(3);
+    for (const n of ['n1', 'n2', 'n3']) startMember(procs, n, 3);
+    await procs.leader();
+    await putKeys(procs.spec('n2').clientURL, 20);
+    await until('n1 has published itself', async () => {
+      const r = (await (await fetch(`${procs!.spec('n2').clientURL}/v2/members`)).json()) as { members: { name: string; clientURLs: string[] }[] };
+      return r.members.find((m) => m.name === 'n1')?.clientURLs.length === 1;
+    });
+    await procs.kill9('n1');
+    fs.rmSync(path.join(procs.dir, 'n1.etcd'), { recursive: true });
+    startMember(procs, 'n1', 3);
+    const code = await procs.exited('n1', 20_000);
+    const out = procs.output('n1');
+    const fatal = out.filter((l) => / C \| /.test(l));
+    expect(fatal, out.join('\n')).toHaveLength(1);
+    const ours = / C \| etcdmain: member ([0-9a-f]+) has already been bootstrapped$/.exec(fatal[0]);
+    expect(ours, fatal[0]).not.toBeNull();
+    // The same words as etcd's, for this member's own id.
+    expect(ours![0].replace(ours![1], 'ID')).toContain(etcdSays![0].replace(etcdSays![1], 'ID'));
+    expect(code).toBe(1);
+    expect(fs.existsSync(path.join(procs.dir, 'n1.etcd', 'member', 'raftlab.db'))).toBe(false); // nothing written
+    const now = await procs.leader();
+    await putKeys(procs.spec(now).clientURL, 5, 'after');
+    expect(await countKeys(procs.spec('n3').clientURL)).toBe(20);
   }, 120_000);
 });
 
