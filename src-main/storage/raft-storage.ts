@@ -172,14 +172,17 @@ export class RaftStorage {
     const marker = readMarker(markerFile);
     if (typeof marker === 'string') throw new StorageDamagedError(file, marker);
     auditBeforeOpen(file, marker);
-    const s = new RaftStorage(file, openChecked(file, marker), markerFile, marker);
+    const db = openChecked(file, marker);
+    let s: RaftStorage | undefined;
     try {
+      s = new RaftStorage(file, db, markerFile, marker);
       s.checkAgainstMarker();
+      return s;
     } catch (err) {
-      s.close();
+      if (s) s.close();
+      else db.close();
       throw err;
     }
-    return s;
   }
 
   private constructor(file: string, db: Database.Database, markerFile: string, marker: MemberMarker | null) {
@@ -510,7 +513,11 @@ function auditBeforeOpen(file: string, marker: MemberMarker | null): void {
     }
     if (size === 0) throw new StorageDamagedError(file, `the database is empty (0 bytes), but ${initialised}`, marker);
   }
-  if (!fs.existsSync(file)) return; // a WAL without its database is not SQLite's either: SQLite would start afresh
+  if (!fs.existsSync(file)) {
+    // SQLite would replay the orphaned WAL's pages into a new, empty database file.
+    if (fs.existsSync(wal)) throw new StorageDamagedError(file, `the database is missing, but its WAL ${path.basename(wal)} is still there`, marker);
+    return;
+  }
   let audit;
   try {
     audit = auditWal(wal);

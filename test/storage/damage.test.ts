@@ -209,6 +209,10 @@ describe('the database file', () => {
     fs.rmSync(crashed);
     expectDamaged(crashed, /the database is missing \(its WAL raftlab\.db-wal is still there\), but the data dir was initialised/);
     expect(fs.existsSync(crashed)).toBe(false);
+    // Also without a marker (a data dir from before markers): SQLite would replay the WAL into a new file.
+    fs.rmSync(markerFileFor(crashed));
+    expect(() => openStorage(crashed)).toThrow(/the database is missing, but its WAL raftlab\.db-wal is still there/);
+    expect(fs.existsSync(crashed)).toBe(false);
   });
 
   it('replaced by an empty SQLite database: refused', () => {
