@@ -38,14 +38,17 @@ function body(m: MemberMarker): string {
   return JSON.stringify({ raftlabMarker: FORMAT, memberId: m.memberId, clusterId: m.clusterId, name: m.name, epoch: m.epoch });
 }
 
-/** The marker, null when there is none; a string saying what is wrong when it is damaged. */
+/**
+ * The marker, null when there is none; a string saying what is wrong when it is damaged.
+ * Throws the I/O error when it cannot be read (permissions...): that is not damage.
+ */
 export function readMarker(file: string): MemberMarker | null | string {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    return `cannot read ${file}: ${(err as Error).message}`;
+    throw err;
   }
   let o: Record<string, unknown>;
   try {

@@ -169,7 +169,12 @@ export class RaftStorage {
    */
   static open(file: string): RaftStorage {
     const markerFile = markerFileFor(file);
-    const marker = readMarker(markerFile);
+    let marker;
+    try {
+      marker = readMarker(markerFile);
+    } catch (err) {
+      throw new StorageError(file, `cannot read the member marker ${markerFile}: ${(err as Error).message}`, { cause: err });
+    }
     if (typeof marker === 'string') throw new StorageDamagedError(file, marker);
     auditBeforeOpen(file, marker);
     const db = openChecked(file, marker);
