@@ -261,13 +261,14 @@ export class RaftNode extends EventEmitter implements ClientBackend {
       urls.map(async (u) => {
         try {
           const res = await fetch(new URL('/members', u), { signal: AbortSignal.timeout(1000) });
-          return res.ok ? ((await res.json()) as MemberInfo[]) : [];
+          const body: unknown = res.ok ? await res.json() : [];
+          return Array.isArray(body) ? (body as Partial<MemberInfo>[]) : [];
         } catch {
           return [];
         }
       }),
     );
-    if (lists.some((ms) => ms.some((m) => m.id === self && m.clientURLs.length > 0))) {
+    if (lists.some((ms) => ms.some((m) => m?.id === self && Array.isArray(m.clientURLs) && m.clientURLs.length > 0))) {
       throw new NodeStartError(`member ${self} has already been bootstrapped`);
     }
   }
