@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
 import { bootstrapState, ProposalDropped, Raft, type Ready } from '../raft/raft.js';
+import { markerFileFor } from '../storage/member-marker.js';
 import { RaftStorage } from '../storage/raft-storage.js';
 import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo, type RaftStatus } from './client-backend.js';
 import { NodeClock, startTicker } from './clock.js';
@@ -110,11 +111,16 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     fs.mkdirSync(memberDir, { recursive: true });
     const file = path.join(memberDir, 'raftlab.db');
     const initialized = fs.existsSync(file) && fs.statSync(file).size > 0;
+    if (!initialized && s.initialClusterState === 'new' && !fs.existsSync(markerFileFor(file))) await this.refuseIfBootstrapped();
+    // Refuses a data dir whose storage is damaged (StorageDamagedError: checksums, a lost WAL,
+    // an emptied database of an initialised member): never a fresh start under an old id.
     this.storage = RaftStorage.open(file);
+    let stored;
     try {
       if (initialized) this.resume(file);
       else if (s.initialClusterState === 'new') this.bootstrapNew();
       else await this.joinExisting();
+      stored = this.storage.load();
     } catch (err) {
       this.storage.close();
       throw err;
@@ -122,7 +128,6 @@ export class RaftNode extends EventEmitter implements ClientBackend {
 
     if (s.manual) this.setManual(true, s.manual);
     const joinPeers = new Map((JSON.parse(this.storage.getMeta('join_members') ?? '[]') as MemberInfo[]).map((m) => [m.id, m.peerURLs]));
-    const stored = this.storage.load();
     this.durable = { term: stored.hardState.term, vote: stored.hardState.vote };
     if (stored.snapshot) this.sm.restore(stored.snapshot.data);
     this.raft = new Raft(
@@ -267,6 +272,33 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     return { ids, clusterId: computeClusterId([...ids.values()]) };
   }
 
+  /**
+   * etcd's isMemberBootstrapped, before anything is written: a member whose data dir is gone
+   * must not start a new log under the id it had, which the other members still know. If a
+   * peer lists this member as started (it has client URLs), refuse as etcd does. Unreachable
+   * peers (a cluster starting for the first time) are no answer: start.
+   */
+  private async refuseIfBootstrapped(): Promise<void> {
+    const s = this.settings;
+    const self = this.newClusterIds().ids.get(s.name);
+    const urls = s.initialCluster.filter((m) => m.name !== s.name).flatMap((m) => m.peerURLs);
+    if (!self || urls.length === 0) return;
+    const lists = await Promise.all(
+      urls.map(async (u) => {
+        try {
+          const res = await fetch(new URL('/members', u), { signal: AbortSignal.timeout(1000) });
+          const body: unknown = res.ok ? await res.json() : [];
+          return Array.isArray(body) ? (body as Partial<MemberInfo>[]) : [];
+        } catch {
+          return [];
+        }
+      }),
+    );
+    if (lists.some((ms) => ms.some((m) => m?.id === self && Array.isArray(m.clientURLs) && m.clientURLs.length > 0))) {
+      throw new NodeStartError(`member ${self} has already been bootstrapped`);
+    }
+  }
+
   private bootstrapNew(): void {
     const s = this.settings;
     const { ids, clusterId } = this.newClusterIds();
@@ -317,9 +349,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   }
 
   private saveIdentity(id: string, cid: string): void {
-    this.storage.setMeta('member_id', id);
-    this.storage.setMeta('cluster_id', cid);
-    this.storage.setMeta('name', this.settings.name);
+    this.storage.setIdentity({ memberId: id, clusterId: cid, name: this.settings.name });
     this.id = id;
     this.clusterId = cid;
   }

@@ -10,16 +10,33 @@
 // Opening never "repairs" anything: a file that is not ours (garbage, another application's
 // database, a newer schema, a failed integrity check) throws a StorageError naming the file,
 // and nothing is written to it before it has been recognised as ours.
+//
+// Storage that knows when it is damaged (schema 2): every row carries a CRC32 checked on
+// load (checksum.ts); the SQLite WAL is audited before SQLite reads it (wal-audit.ts); and a
+// data dir that was given a member identity has a marker file (member-marker.ts) that makes a
+// missing, emptied or rolled-back database a StorageDamagedError instead of a fresh start.
+// SQLite checkpoints as usual (every 1000 pages) and then restarts the WAL from its start, with
+// new salts in its header: after each fsync'd write raftlab reads those 8 bytes, and when they
+// changed (a new WAL generation) it raises the epoch the marker guards (member-marker.ts).
+//
+// Schema 1 files (no CRCs) are migrated in place on open, after SQLite's quick_check: their
+// rows get the CRC of what they hold now. Refusing them would strand every existing data dir
+// and saved session for no gain, since nothing older can be checked anyway.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Entry, EntryType, HardState, Snapshot } from '../../src-shared/raft-types.js';
+import { entryCrc, hardStateCrc, metaCrc, snapshotCrc } from './checksum.js';
+import { markerFileFor, readMarker, writeMarker, type MemberIdentity, type MemberMarker } from './member-marker.js';
+import { auditWal } from './wal-audit.js';
+
+export type { MemberIdentity } from './member-marker.js';
 
 /** PRAGMA application_id of raftlab storage files: 'rLab'. */
 export const APPLICATION_ID = 0x724c6162;
 /** PRAGMA user_version: bump (and migrate) when the schema changes. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export class StorageError extends Error {
   readonly file: string;
@@ -27,6 +44,24 @@ export class StorageError extends Error {
     super(`Raft storage ${file}: ${problem}`, options);
     this.name = 'StorageError';
     this.file = file;
+  }
+}
+
+/**
+ * The data is there but cannot be trusted (a failed checksum, a lost WAL, an emptied
+ * database...): the message says what is wrong and what the operator should do.
+ */
+export class StorageDamagedError extends StorageError {
+  constructor(file: string, problem: string, member?: MemberIdentity | null) {
+    const id = member?.memberId ?? '<member id>';
+    const name = member?.name ?? '<name>';
+    super(
+      file,
+      `${problem}; the data dir is damaged and this member cannot restart from it: remove the data dir, ` +
+        `run \`etcdctl member remove ${id}\` and \`etcdctl member add ${name} --peer-urls=<its peer URLs>\` on the cluster, ` +
+        `then start the member with --initial-cluster-state existing (a one-member cluster can only be restored from a backup)`,
+    );
+    this.name = 'StorageDamagedError';
   }
 }
 
@@ -63,31 +98,50 @@ export interface StorageStats {
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 const TABLES = ['entries', 'hard_state', 'meta', 'snapshot'];
 
-// STRICT tables make SQLite itself refuse a value of the wrong type.
+// STRICT tables make SQLite itself refuse a value of the wrong type. `crc`: checksum.ts.
 const SCHEMA = `
-  CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) STRICT, WITHOUT ROWID;
+  CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL, crc INTEGER NOT NULL) STRICT, WITHOUT ROWID;
   CREATE TABLE hard_state (
     id INTEGER PRIMARY KEY CHECK (id = 1),
-    term INTEGER NOT NULL, vote TEXT NOT NULL, commit_index INTEGER NOT NULL
+    term INTEGER NOT NULL, vote TEXT NOT NULL, commit_index INTEGER NOT NULL, crc INTEGER NOT NULL
   ) STRICT;
-  INSERT INTO hard_state VALUES (1, 0, '', 0);
+  INSERT INTO hard_state VALUES (1, 0, '', 0, ${hardStateCrc(0, '', 0)});
   CREATE TABLE entries (
     idx INTEGER PRIMARY KEY, term INTEGER NOT NULL,
-    type TEXT NOT NULL CHECK (type IN ('normal', 'conf')), data TEXT NOT NULL
+    type TEXT NOT NULL CHECK (type IN ('normal', 'conf')), data TEXT NOT NULL, crc INTEGER NOT NULL
   ) STRICT;
   CREATE TABLE snapshot (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     idx INTEGER NOT NULL, term INTEGER NOT NULL,
     voters TEXT NOT NULL, -- JSON array of member ids
-    data TEXT NOT NULL
+    data TEXT NOT NULL, crc INTEGER NOT NULL
   ) STRICT;
   PRAGMA application_id = ${APPLICATION_ID};
   PRAGMA user_version = ${SCHEMA_VERSION};
 `;
 
-type EntryRow = { idx: number; term: number; type: EntryType; data: string };
-type SnapshotRow = { idx: number; term: number; voters: string; data: string };
-type HardStateRow = { term: number; vote: string; commit_index: number };
+/** Schema 1 → 2: a crc column on every table, filled from what the rows hold now. */
+const MIGRATE_1_TO_2 = `
+  ALTER TABLE meta ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
+  UPDATE meta SET crc = raftlab_meta_crc(key, value);
+  ALTER TABLE hard_state ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
+  UPDATE hard_state SET crc = raftlab_hard_state_crc(term, vote, commit_index);
+  ALTER TABLE entries ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
+  UPDATE entries SET crc = raftlab_entry_crc(idx, term, type, data);
+  ALTER TABLE snapshot ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
+  UPDATE snapshot SET crc = raftlab_snapshot_crc(idx, term, voters, data);
+  PRAGMA user_version = 2;
+`;
+
+/** Meta keys of the member identity (written by setIdentity) and of the WAL epoch. */
+const META_MEMBER_ID = 'member_id';
+const META_CLUSTER_ID = 'cluster_id';
+const META_NAME = 'name';
+const META_WAL_EPOCH = 'wal_epoch';
+
+type EntryRow = { idx: number; term: number; type: EntryType; data: string; crc: number };
+type SnapshotRow = { idx: number; term: number; voters: string; data: string; crc: number };
+type HardStateRow = { term: number; vote: string; commit_index: number; crc: number };
 
 export class RaftStorage {
   readonly file: string;
@@ -99,40 +153,113 @@ export class RaftStorage {
   private readonly syncFull: Database.Statement;
   /** Term and vote as last written with an fsync: a change to either must be synced. */
   private synced: { term: number; vote: string };
+  readonly markerFile: string;
+  /** Set once the member has an identity: from then on the marker guards the data dir. */
+  private marker: MemberMarker | null;
+  /** The database's WAL generation count (meta wal_epoch), as committed. */
+  private epoch: number;
+  /** Salts of the WAL generation the epoch was last raised in (hex), undefined before the first. */
+  private walSalts?: string;
+  private walFd?: number;
+  private readonly walFile: string;
 
-  /** Open (or create) the storage file. Throws StorageError if it exists but is not a valid raftlab file. */
+  /**
+   * Open (or create) the storage file. Throws StorageError if it exists but is not a valid
+   * raftlab file, StorageDamagedError if it is ours but cannot be trusted.
+   */
   static open(file: string): RaftStorage {
-    return new RaftStorage(file, openChecked(file));
+    const markerFile = markerFileFor(file);
+    let marker;
+    try {
+      marker = readMarker(markerFile);
+    } catch (err) {
+      throw new StorageError(file, `cannot read the member marker ${markerFile}: ${(err as Error).message}`, { cause: err });
+    }
+    if (typeof marker === 'string') throw new StorageDamagedError(file, marker);
+    auditBeforeOpen(file, marker);
+    const db = openChecked(file, marker);
+    let s: RaftStorage | undefined;
+    try {
+      s = new RaftStorage(file, db, markerFile, marker);
+      s.checkAgainstMarker();
+      return s;
+    } catch (err) {
+      if (s) s.close();
+      else db.close();
+      throw err;
+    }
   }
 
-  private constructor(file: string, db: Database.Database) {
+  private constructor(file: string, db: Database.Database, markerFile: string, marker: MemberMarker | null) {
     this.file = file;
     this.db = db;
+    this.markerFile = markerFile;
+    this.marker = marker;
+    this.walFile = `${file}-wal`;
     this.stmt = prepareStatements(db);
     this.persistTx = db.transaction((batch: PersistBatch) => this.applyBatch(batch));
     this.saveSnapshotTx = db.transaction((snap: Snapshot, compactTo: number) => this.applySaveSnapshot(snap, compactTo));
+    this.setMetaTx = db.transaction((rows: [string, string][]) => {
+      for (const [k, v] of rows) this.stmt.setMeta.run(k, v, metaCrc(k, v));
+    });
     this.syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
     this.syncFull = db.prepare('PRAGMA synchronous = FULL');
     const hs = this.stmt.hardState.get();
     this.synced = { term: hs?.term ?? 0, vote: hs?.vote ?? '' };
+    this.epoch = Number(this.getMeta(META_WAL_EPOCH) ?? 0);
   }
 
+  private readonly setMetaTx: (rows: [string, string][]) => void;
+
+  /** Verifies every row's checksum, the log's contiguity and that the commit index is covered. */
   load(): StoredState {
     const hs = this.stmt.hardState.get();
-    if (!hs) throw new StorageError(this.file, 'the hard_state row is missing');
+    if (!hs) throw this.damaged('the hard_state row is missing');
+    if (hs.crc !== hardStateCrc(hs.term, hs.vote, hs.commit_index)) {
+      throw this.damaged(`the hard state (term ${hs.term}, vote ${hs.vote || 'none'}, commit ${hs.commit_index}) fails its checksum`);
+    }
     const snapshot = this.readSnapshot();
     const after = snapshot?.meta.index ?? 0;
     const entries: Entry[] = [];
     for (const r of this.stmt.entriesAfter.all(after)) {
       if (r.idx !== after + 1 + entries.length) {
-        throw new StorageError(
-          this.file,
-          `the stored log is not contiguous after index ${after}: expected ${after + 1 + entries.length}, found ${r.idx}`,
-        );
+        throw this.damaged(`the stored log is not contiguous after index ${after}: expected ${after + 1 + entries.length}, found ${r.idx}`);
       }
+      if (r.crc !== entryCrc(r.idx, r.term, r.type, r.data)) throw this.damaged(`log entry ${r.idx} (term ${r.term}) fails its checksum`);
       entries.push({ index: r.idx, term: r.term, type: r.type, data: r.data });
     }
+    const last = entries.at(-1)?.index ?? after;
+    if (hs.commit_index > last) {
+      throw this.damaged(`the hard state says entries up to ${hs.commit_index} are committed, but the log ends at ${last}: committed entries are missing`);
+    }
     return { hardState: { term: hs.term, vote: hs.vote, commit: hs.commit_index }, snapshot, entries };
+  }
+
+  /** The member this data dir was initialised as, if any. */
+  identity(): MemberIdentity | undefined {
+    const memberId = this.getMeta(META_MEMBER_ID);
+    const clusterId = this.getMeta(META_CLUSTER_ID);
+    if (!memberId || !clusterId) return undefined;
+    return { memberId, clusterId, name: this.getMeta(META_NAME) ?? '' };
+  }
+
+  /**
+   * Give the data dir its member identity: in the database (one fsync'd transaction) and
+   * then in the marker, from which on an emptied or rolled-back database is refused.
+   */
+  setIdentity(who: MemberIdentity): void {
+    for (const v of [who.memberId, who.clusterId, who.name]) checkText('member identity', v);
+    const e = String(this.epoch + 1);
+    this.setMetaTx([
+      [META_MEMBER_ID, who.memberId],
+      [META_CLUSTER_ID, who.clusterId],
+      [META_NAME, who.name],
+      [META_WAL_EPOCH, e],
+    ]);
+    this.epoch++;
+    this.walSalts = this.readWalSalts();
+    this.marker = { ...who, epoch: this.epoch };
+    writeMarker(this.markerFile, this.marker);
   }
 
   persist(batch: PersistBatch): void {
@@ -146,6 +273,7 @@ export class RaftStorage {
     if (mustSync) {
       this.persistTx(batch);
       if (hs) this.synced = { term: hs.term, vote: hs.vote };
+      this.afterSyncedWrite();
       return;
     }
     // Commit index only: written, not fsync'd (see the top of this file).
@@ -164,16 +292,20 @@ export class RaftStorage {
       throw new Error(`cannot compact to ${compactTo}: must be an integer in [0, ${snapshot.meta.index}] (the snapshot index)`);
     }
     this.saveSnapshotTx(snapshot, compactTo);
+    this.afterSyncedWrite();
   }
 
   getMeta(key: string): string | undefined {
-    return this.stmt.getMeta.get(key);
+    const r = this.stmt.getMeta.get(key);
+    if (r && r.crc !== metaCrc(key, r.value)) throw this.damaged(`the meta value ${key} fails its checksum`);
+    return r?.value;
   }
 
   setMeta(key: string, value: string): void {
     checkText('meta key', key);
     checkText(`meta value for ${key}`, value);
-    this.stmt.setMeta.run(key, value);
+    this.setMetaTx([[key, value]]);
+    this.afterSyncedWrite();
   }
 
   stats(): StorageStats {
@@ -193,6 +325,71 @@ export class RaftStorage {
   /** Idempotent. Checkpoints the WAL into the main file. */
   close(): void {
     if (this.db.open) this.db.close();
+    if (this.walFd !== undefined) fs.closeSync(this.walFd);
+    this.walFd = undefined;
+  }
+
+  // ---------------------------------------------------------------- damage detection
+
+  private damaged(problem: string): StorageDamagedError {
+    return new StorageDamagedError(this.file, problem, this.marker);
+  }
+
+  /**
+   * Right after open: the database must hold the identity the marker names and at least its
+   * WAL epoch. A database with an identity but no marker (schema 1, or a crash between the
+   * two writes of setIdentity) gets its marker now.
+   */
+  private checkAgainstMarker(): void {
+    const who = this.identity();
+    const m = this.marker;
+    if (!m) {
+      if (who) {
+        this.marker = { ...who, epoch: this.epoch };
+        writeMarker(this.markerFile, this.marker);
+      }
+      return;
+    }
+    const initialised = `the data dir was initialised as member ${m.memberId} (${m.name}) of cluster ${m.clusterId} (${path.basename(this.markerFile)})`;
+    if (!who) throw this.damaged(`the database holds no member identity, but ${initialised}: its WAL was probably lost`);
+    if (who.memberId !== m.memberId || who.clusterId !== m.clusterId) {
+      throw this.damaged(`the database belongs to member ${who.memberId} of cluster ${who.clusterId}, but ${initialised}: it was replaced`);
+    }
+    if (this.epoch < m.epoch) {
+      throw this.damaged(
+        `the database is older than what this member had made durable (WAL epoch ${this.epoch}, expected at least ${m.epoch}): its WAL ${path.basename(this.walFile)} was lost or cut short`,
+      );
+    }
+  }
+
+  /**
+   * After every fsync'd commit, before the caller may acknowledge it: if SQLite started a new
+   * WAL generation (a checkpoint, then a restart from the WAL's start; or the first write after
+   * open), raise the epoch in the database, fsync'd, and then in the marker. A WAL lost from
+   * then on takes the raise with it. Costs 8 bytes read per write, and 3 fsyncs per generation
+   * (1000 pages of WAL): not one more per write.
+   */
+  private afterSyncedWrite(): void {
+    if (!this.marker) return;
+    const salts = this.readWalSalts();
+    if (salts === this.walSalts) return;
+    const e = String(this.epoch + 1);
+    this.stmt.setMeta.run(META_WAL_EPOCH, e, metaCrc(META_WAL_EPOCH, e));
+    this.epoch++;
+    this.walSalts = salts;
+    this.marker = { ...this.marker, epoch: this.epoch };
+    writeMarker(this.markerFile, this.marker);
+  }
+
+  /** The salt fields of the WAL header (bytes 16..23), which SQLite renews at every WAL restart. */
+  private readWalSalts(): string | undefined {
+    try {
+      this.walFd ??= fs.openSync(this.walFile, 'r');
+      const b = Buffer.alloc(8);
+      return fs.readSync(this.walFd, b, 0, 8, 16) === 8 ? b.toString('hex') : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   // ---------------------------------------------------------------- inside transactions
@@ -210,7 +407,7 @@ export class RaftStorage {
     if (batch.entries?.length) this.append(batch.entries);
     if (batch.hardState) {
       const hs = batch.hardState;
-      this.stmt.setHardState.run(hs.term, hs.vote, hs.commit);
+      this.stmt.setHardState.run(hs.term, hs.vote, hs.commit, hardStateCrc(hs.term, hs.vote, hs.commit));
     }
   }
 
@@ -234,7 +431,7 @@ export class RaftStorage {
       throw new Error(`cannot append entry ${first.index} with term ${first.term} after entry ${prev} with term ${prevTerm}`);
     }
     this.stmt.deleteFrom.run(first.index);
-    for (const e of entries) this.stmt.insertEntry.run(e.index, e.term, e.type, e.data);
+    for (const e of entries) this.stmt.insertEntry.run(e.index, e.term, e.type, e.data, entryCrc(e.index, e.term, e.type, e.data));
   }
 
   private applySaveSnapshot(snap: Snapshot, compactTo: number): void {
@@ -251,12 +448,14 @@ export class RaftStorage {
   }
 
   private writeSnapshot(snap: Snapshot): void {
-    this.stmt.setSnapshot.run(snap.meta.index, snap.meta.term, JSON.stringify(snap.meta.conf.voters), snap.data);
+    const voters = JSON.stringify(snap.meta.conf.voters);
+    this.stmt.setSnapshot.run(snap.meta.index, snap.meta.term, voters, snap.data, snapshotCrc(snap.meta.index, snap.meta.term, voters, snap.data));
   }
 
   private readSnapshot(): Snapshot | null {
     const r = this.stmt.snapshot.get();
     if (!r) return null;
+    if (r.crc !== snapshotCrc(r.idx, r.term, r.voters, r.data)) throw this.damaged(`the snapshot at index ${r.idx} fails its checksum`);
     let voters: unknown;
     try {
       voters = JSON.parse(r.voters);
@@ -264,7 +463,7 @@ export class RaftStorage {
       voters = undefined;
     }
     if (!Array.isArray(voters) || !voters.every((v) => typeof v === 'string')) {
-      throw new StorageError(this.file, `the snapshot's voters are not a JSON array of ids: ${r.voters.slice(0, 200)}`);
+      throw this.damaged(`the snapshot's voters are not a JSON array of ids: ${r.voters.slice(0, 200)}`);
     }
     return { meta: { index: r.idx, term: r.term, conf: { voters } }, data: r.data };
   }
@@ -272,37 +471,68 @@ export class RaftStorage {
 
 function prepareStatements(db: Database.Database) {
   return {
-    hardState: db.prepare<[], HardStateRow>('SELECT term, vote, commit_index FROM hard_state WHERE id = 1'),
-    setHardState: db.prepare<[number, string, number]>(
-      'UPDATE hard_state SET term = ?, vote = ?, commit_index = ? WHERE id = 1',
+    hardState: db.prepare<[], HardStateRow>('SELECT term, vote, commit_index, crc FROM hard_state WHERE id = 1'),
+    setHardState: db.prepare<[number, string, number, number]>(
+      'UPDATE hard_state SET term = ?, vote = ?, commit_index = ?, crc = ? WHERE id = 1',
     ),
-    snapshot: db.prepare<[], SnapshotRow>('SELECT idx, term, voters, data FROM snapshot WHERE id = 1'),
+    snapshot: db.prepare<[], SnapshotRow>('SELECT idx, term, voters, data, crc FROM snapshot WHERE id = 1'),
     snapshotIndex: db.prepare<[], number>('SELECT idx FROM snapshot WHERE id = 1').pluck(),
-    setSnapshot: db.prepare<[number, number, string, string]>(
-      'INSERT OR REPLACE INTO snapshot (id, idx, term, voters, data) VALUES (1, ?, ?, ?, ?)',
+    setSnapshot: db.prepare<[number, number, string, string, number]>(
+      'INSERT OR REPLACE INTO snapshot (id, idx, term, voters, data, crc) VALUES (1, ?, ?, ?, ?, ?)',
     ),
     entriesAfter: db.prepare<[number], EntryRow>(
-      'SELECT idx, term, type, data FROM entries WHERE idx > ? ORDER BY idx',
+      'SELECT idx, term, type, data, crc FROM entries WHERE idx > ? ORDER BY idx',
     ),
     termAt: db.prepare<[number], number>('SELECT term FROM entries WHERE idx = ?').pluck(),
     bounds: db.prepare<[], { n: number; lo: number | null; hi: number | null }>(
       'SELECT count(*) AS n, min(idx) AS lo, max(idx) AS hi FROM entries',
     ),
     lastIndex: db.prepare<[], number | null>('SELECT max(idx) FROM entries').pluck(),
-    insertEntry: db.prepare<[number, number, string, string]>(
-      'INSERT INTO entries (idx, term, type, data) VALUES (?, ?, ?, ?)',
+    insertEntry: db.prepare<[number, number, string, string, number]>(
+      'INSERT INTO entries (idx, term, type, data, crc) VALUES (?, ?, ?, ?, ?)',
     ),
     deleteFrom: db.prepare<[number]>('DELETE FROM entries WHERE idx >= ?'),
     deleteUpTo: db.prepare<[number]>('DELETE FROM entries WHERE idx <= ?'),
     deleteAll: db.prepare('DELETE FROM entries'),
-    getMeta: db.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck(),
-    setMeta: db.prepare<[string, string]>('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+    getMeta: db.prepare<[string], { value: string; crc: number }>('SELECT value, crc FROM meta WHERE key = ?'),
+    setMeta: db.prepare<[string, string, number]>('INSERT OR REPLACE INTO meta (key, value, crc) VALUES (?, ?, ?)'),
   };
 }
 
 // ---------------------------------------------------------------- opening
 
-function openChecked(file: string): Database.Database {
+/**
+ * Before SQLite touches anything: a data dir with a member marker must still have its
+ * database, and a WAL must not hold committed writes that SQLite would silently drop.
+ */
+function auditBeforeOpen(file: string, marker: MemberMarker | null): void {
+  const wal = `${file}-wal`;
+  if (marker) {
+    const initialised = `the data dir was initialised as member ${marker.memberId} (${marker.name}) of cluster ${marker.clusterId}`;
+    let size: number;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      const withWal = fs.existsSync(wal) ? ` (its WAL ${path.basename(wal)} is still there)` : '';
+      throw new StorageDamagedError(file, `the database is missing${withWal}, but ${initialised}`, marker);
+    }
+    if (size === 0) throw new StorageDamagedError(file, `the database is empty (0 bytes), but ${initialised}`, marker);
+  }
+  if (!fs.existsSync(file)) {
+    // SQLite would replay the orphaned WAL's pages into a new, empty database file.
+    if (fs.existsSync(wal)) throw new StorageDamagedError(file, `the database is missing, but its WAL ${path.basename(wal)} is still there`, marker);
+    return;
+  }
+  let audit;
+  try {
+    audit = auditWal(wal);
+  } catch (err) {
+    throw new StorageError(file, `cannot read its WAL ${wal}: ${(err as Error).message}`, { cause: err });
+  }
+  if (audit?.damage) throw new StorageDamagedError(file, audit.damage, marker);
+}
+
+function openChecked(file: string, marker: MemberMarker | null): Database.Database {
   const dir = path.dirname(path.resolve(file));
   if (!fs.existsSync(dir)) throw new StorageError(file, `the directory ${dir} does not exist`);
   let size = -1;
@@ -346,6 +576,13 @@ function openChecked(file: string): Database.Database {
         .all() as string[]
     );
     if (appId === 0 && version === 0 && tables.length === 0) {
+      if (marker) {
+        throw new StorageDamagedError(
+          file,
+          `the database holds no raftlab data, but the data dir was initialised as member ${marker.memberId} (${marker.name}) of cluster ${marker.clusterId}`,
+          marker,
+        );
+      }
       db.exec('BEGIN');
       db.exec(SCHEMA);
       db.exec('COMMIT');
@@ -359,7 +596,7 @@ function openChecked(file: string): Database.Database {
       if (version > SCHEMA_VERSION) {
         throw new StorageError(file, `has schema version ${version}, newer than this raftlab supports (${SCHEMA_VERSION}); upgrade raftlab`);
       }
-      if (version < SCHEMA_VERSION) throw new StorageError(file, `has unknown schema version ${version}`);
+      if (version < 1) throw new StorageError(file, `has unknown schema version ${version}`);
       if (tables.join() !== TABLES.join()) {
         throw new StorageError(file, `has unexpected tables (${tables.join(', ')}; expected ${TABLES.join(', ')})`);
       }
@@ -372,12 +609,28 @@ function openChecked(file: string): Database.Database {
     // journal_mode=WAL is remembered in the file; synchronous is per connection.
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
+    if (version === 1) migrateFrom1(db);
     return db;
   } catch (err) {
     db.close();
     if (err instanceof StorageError) throw err;
     // SQLITE_CORRUPT, SQLITE_NOTADB, I/O errors... while reading the header or schema.
     throw new StorageError(file, `is unreadable or damaged: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function migrateFrom1(db: Database.Database): void {
+  db.function('raftlab_meta_crc', { deterministic: true }, (k, v) => metaCrc(String(k), String(v)));
+  db.function('raftlab_hard_state_crc', { deterministic: true }, (t, v, c) => hardStateCrc(Number(t), String(v), Number(c)));
+  db.function('raftlab_entry_crc', { deterministic: true }, (i, t, ty, d) => entryCrc(Number(i), Number(t), ty as EntryType, String(d)));
+  db.function('raftlab_snapshot_crc', { deterministic: true }, (i, t, vs, d) => snapshotCrc(Number(i), Number(t), String(vs), String(d)));
+  db.exec('BEGIN');
+  try {
+    db.exec(MIGRATE_1_TO_2);
+    db.exec('COMMIT');
+  } catch (err) {
+    db.exec('ROLLBACK');
+    throw err;
   }
 }
 
