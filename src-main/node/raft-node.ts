@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
-import { bootstrapState, ProposalDropped, Raft, type Ready } from '../raft/raft.js';
+import { bootstrapState, maxAcceptableTerm, ProposalDropped, Raft, type Ready } from '../raft/raft.js';
 import { RaftStorage } from '../storage/raft-storage.js';
 import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo, type RaftStatus } from './client-backend.js';
 import { NodeClock, startTicker } from './clock.js';
@@ -147,6 +147,10 @@ export class RaftNode extends EventEmitter implements ClientBackend {
       peerURLs: (id) => this.sm.members.get(id)?.peerURLs ?? this.sm.removed.get(id) ?? joinPeers.get(id),
       peerIds: () => [...this.sm.members.keys()].filter((id) => id !== this.id),
       isRemoved: (id) => this.sm.removed.has(id),
+      // Members as applied, those being added (in the log, effective once appended), and,
+      // for a member still joining, those the cluster told it of.
+      isMember: (id) => this.sm.members.has(id) || this.raft.isVoter(id) || joinPeers.has(id),
+      maxTerm: () => maxAcceptableTerm(this.raft.term),
       onRemovedFromCluster: () => this.onRemoved(),
       isLinkCut: s.isLinkCut,
       extraRoutes: (req, res) => {
