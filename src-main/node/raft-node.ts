@@ -353,7 +353,10 @@ export class RaftNode extends EventEmitter implements ClientBackend {
         later = rest;
       }
       // Durable first: nothing else is sent (no ack, no vote) before it is on disk.
-      this.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
+      const saved = this.durably(rd.snapshot ? 'failed to save Raft snapshot' : 'failed to save state and entries error:', () =>
+        this.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState }),
+      );
+      if (!saved) return;
       if (rd.hardState) this.durable = { term: rd.hardState.term, vote: rd.hardState.vote };
       for (const m of rd.messages) if (m.type === 'MsgApp') this.counts.sendApp++;
       if (!this.manual) this.transport.send(later);
@@ -461,7 +464,37 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     const applied = this.raft.log.applied;
     const compactTo = Math.max(0, applied - (s.snapshotCatchUpEntries ?? 5000));
     const snap = this.raft.createSnapshot(applied, this.sm.toJSON(), compactTo);
-    this.storage.saveSnapshot(snap, compactTo);
+    this.durably('save snapshot error:', () => this.storage.saveSnapshot(snap, compactTo));
+  }
+
+  /**
+   * A write to the data dir. If it fails (disk full, I/O error) the node cannot go on without
+   * breaking a promise made to its peers: like etcd, it says so in one fatal line and stops
+   * at once, writing nothing more. Its peers carry on; restarted once there is room, it resumes
+   * from what was durable and catches up. Returns false once the node is dead.
+   */
+  private durably(what: string, write: () => void): boolean {
+    if (this.stopped) return false;
+    try {
+      write();
+      return true;
+    } catch (err) {
+      this.die(`${what} ${err instanceof Error ? err.message : String(err)}`, err);
+      return false;
+    }
+  }
+
+  /** etcd's Fatalf: one `C` line, then nothing more from this node; 'fatal' tells whoever runs it. */
+  private die(text: string, err: unknown): void {
+    this.log('C', 'etcdserver', text);
+    this.abortIO();
+    for (const w of this.waiters.values()) {
+      clearTimeout(w.timer);
+      w.reject(new RaftUnavailable('etcdserver: server stopped'));
+    }
+    this.waiters.clear();
+    // Nobody listening (an embedder that does not know the event): fail loudly as before.
+    if (!this.emit('fatal', text)) setImmediate(() => { throw err; });
   }
 
   // ------------------------------------------------------------------ proposals
