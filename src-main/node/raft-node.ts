@@ -569,19 +569,44 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     await this.waitApplied(index);
   }
 
+  /**
+   * etcd's publish: once there is a leader, this member's name and client URLs go through the
+   * log, on every start (not only when they changed), and the node is ready to serve clients
+   * once that entry is applied here: it has then caught up at least to its own publish, so it
+   * cannot answer from a store older than what it last served (etcd's ReadyNotify).
+   */
   private maybePublish(): void {
     if (this.stopped || !this.raft.lead) return;
     const me = this.sm.members.get(this.id);
     const urls = this.settings.advertiseClientURLs;
-    if (!me || (me.name === this.settings.name && sameList(me.clientURLs, urls))) return;
+    if (!me || (this.ready && me.name === this.settings.name && sameList(me.clientURLs, urls))) return;
     if (this.publishing) return;
     this.publishing = true;
     this.proposeAndWait((r) => ({ cmd: { t: 'publish', r, id: this.id, name: this.settings.name, clientURLs: urls } }))
+      .then((out) => {
+        if (!out.error) this.markReady();
+      })
       .catch(() => {})
       .finally(() => (this.publishing = false));
   }
 
   private publishing = false;
+  private ready = false;
+  private readyPromise?: Promise<void>;
+  private resolveReady?: () => void;
+
+  private markReady(): void {
+    if (this.ready) return;
+    this.ready = true;
+    this.resolveReady?.();
+    this.emit('client-ready');
+  }
+
+  /** null once ready to serve clients; until then one shared promise of it (see maybePublish). */
+  whenReady(): Promise<void> | null {
+    if (this.ready) return null;
+    return (this.readyPromise ??= new Promise((resolve) => (this.resolveReady = resolve)));
+  }
 
   /** The leader turns expired TTLs into deletions through the log, so every node expires alike. */
   private expireKeys(): void {
