@@ -23,7 +23,7 @@ export interface ClientApiOptions {
   backend: ClientBackend;
   /** The node's clock (ms): parseKeysRequest wants a `now`; the backend stamps the real one. */
   clock: () => number;
-  /** Largest form body accepted (default 1.5 MiB, etcd's request size limit); larger is error 210. */
+  /** Largest form body accepted (default 10 MiB, Go's ParseForm limit, as etcd 3.4's v2 API takes); larger is error 210. */
   maxValueBytes?: number;
   /** /version's body (default 3.4.0 / 3.4.0). */
   version?: { etcdserver: string; etcdcluster: string };
@@ -55,7 +55,10 @@ export interface ClientRequestRecord {
 
 export type ClientHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-const DEFAULT_MAX_VALUE_BYTES = 1.5 * 1024 * 1024;
+// etcd's --max-request-bytes (1.5 MiB) guards gRPC and the v3 API only; a v2 PUT is limited
+// by Go's r.ParseForm, which reads at most 10 MiB of form body (net/http maxFormSize): real
+// etcd 3.4 takes a body of exactly 10 MiB and refuses one byte more (test/node/limits.test.ts).
+const DEFAULT_MAX_VALUE_BYTES = 10 * 1024 * 1024;
 /** Members API bodies are a list of URLs; anything this large is not one. */
 const MAX_MEMBER_BODY_BYTES = 1024 * 1024;
 /** etcd's /health asks for a quorum read with a 1 s deadline; this only guards a hung backend. */

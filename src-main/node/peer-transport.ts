@@ -66,7 +66,7 @@ export interface PeerTransportOptions {
   onSendFailed?: (peer: string, msgs: Message[], err: string) => void;
   /** The highest term a message may carry now (raft.ts maxAcceptableTerm of our term). */
   maxTerm?: () => number;
-  /** Defaults: 4096 queued messages per peer, probe every 1000 ms, 256 MiB request body. */
+  /** Defaults: 4096 queued messages per peer, probe every 1000 ms, 64 MiB per request body or stream batch (MAX_BATCH_BYTES). */
   maxQueue?: number;
   probeIntervalMs?: number;
   maxBodyBytes?: number;
@@ -120,6 +120,17 @@ const STREAM_PATH = '/raft/stream';
 // Past this much unsent data on a stream, batches wait in the (bounded) queue for 'drain'.
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const CLUSTER_MISMATCH_BODY = 'cluster ID mismatch';
+/**
+ * The most a peer may send us in one request or stream batch: what we hold in memory (bytes,
+ * then the string and the parsed messages, about 4× this at worst) before Raft sees it. A
+ * sender keeps its batches far below it (FRAME_BYTES; an append carries at most 1 MiB of
+ * entries, raft.ts maxBytesPerMsg, or one entry); only a snapshot, which is the whole v2
+ * store in one message, comes near it: a store beyond 64 MiB of JSON cannot be sent to a
+ * follower that needs it (the follower logs why).
+ */
+const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+/** A sender's batch is cut into frames of about this much, so none nears the receiver's limit. */
+const FRAME_BYTES = 4 * 1024 * 1024;
 
 const MESSAGE_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
   'MsgPreVote', 'MsgPreVoteResp', 'MsgVote', 'MsgVoteResp', 'MsgApp', 'MsgAppResp',
@@ -361,18 +372,19 @@ export class PeerTransport {
     const batch = p.queue;
     p.queue = [];
     p.dropping = false;
-    const frame = `${JSON.stringify(batch)}\n`;
     const now = performance.now();
-    if (s.pending === 0) s.progressAt = now;
     if (batch.some((m) => m.type === 'MsgSnap')) s.snapUntil = now + SNAPSHOT_TIMEOUT_MS;
-    s.pending++;
-    s.socket.write(frame, () => {
-      s.pending--;
-      s.progressAt = performance.now();
-    });
-    p.stats.success++;
-    p.stats.sentMsgs += batch.length;
-    p.stats.sentBytes += Buffer.byteLength(frame);
+    for (const frame of frames(batch)) {
+      if (s.pending === 0) s.progressAt = now;
+      s.pending++;
+      s.socket.write(frame.text, () => {
+        s.pending--;
+        s.progressAt = performance.now();
+      });
+      p.stats.success++;
+      p.stats.sentMsgs += frame.count;
+      p.stats.sentBytes += Buffer.byteLength(frame.text);
+    }
   }
 
   /** Opens the stream to a peer: GET /raft/stream, upgraded, or an error answer like a POST's. */
@@ -823,7 +835,7 @@ export class PeerTransport {
         `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${STREAM_PROTOCOL}\r\n` +
           `X-Etcd-Cluster-ID: ${this.clusterId}\r\nX-Server-Version: ${VERSION}\r\nX-Raft-Clock: ${this.opts.clock()}\r\n\r\n`,
       );
-      const max = this.opts.maxBodyBytes ?? 256 * 1024 * 1024;
+      const max = this.opts.maxBodyBytes ?? MAX_BATCH_BYTES;
       let parts: Buffer[] = [];
       let size = 0;
       const onData = (chunk: Buffer) => {
@@ -894,7 +906,15 @@ export class PeerTransport {
   }
 
   private readBody(req: IncomingMessage, res: ServerResponse, cb: (body: Buffer) => void): void {
-    const max = this.opts.maxBodyBytes ?? 256 * 1024 * 1024;
+    const max = this.opts.maxBodyBytes ?? MAX_BATCH_BYTES;
+    if (Number(header(req, 'content-length')) > max) {
+      // Said too large up front: refused without reading a byte of it, and the connection
+      // closed rather than drained.
+      res.setHeader('Connection', 'close');
+      this.reply(res, 413, `request body larger than ${max} bytes`);
+      res.on('finish', () => req.socket.destroy());
+      return;
+    }
     void readBody(req, max).then((body) => {
       if (body.aborted) return void res.destroy();
       if (body.tooLarge) return this.reply(res, 413, `request body larger than ${max} bytes`);
@@ -956,6 +976,25 @@ function errText(err: unknown): string {
 
 function errKind(err: unknown): string {
   return (err as NodeJS.ErrnoException)?.code ?? 'network';
+}
+
+/** A batch as newline-terminated JSON arrays of about FRAME_BYTES each (one message may be larger alone). */
+function frames(batch: Message[]): { text: string; count: number }[] {
+  const out: { text: string; count: number }[] = [];
+  let parts: string[] = [];
+  let size = 0;
+  for (const m of batch) {
+    const json = JSON.stringify(m);
+    if (parts.length > 0 && size + json.length > FRAME_BYTES) {
+      out.push({ text: `[${parts.join(',')}]\n`, count: parts.length });
+      parts = [];
+      size = 0;
+    }
+    parts.push(json);
+    size += json.length + 1;
+  }
+  if (parts.length > 0) out.push({ text: `[${parts.join(',')}]\n`, count: parts.length });
+  return out;
 }
 
 /**

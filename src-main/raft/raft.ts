@@ -39,6 +39,11 @@ export interface RaftConfig {
   checkQuorum?: boolean;
   /** Most entries in one MsgApp. */
   maxEntriesPerMsg?: number;
+  /**
+   * Most entry data in one MsgApp (etcd's MaxSizePerMsg, 1 MiB), but always at least one
+   * entry: what a peer must buffer per message stays bounded whatever clients write.
+   */
+  maxBytesPerMsg?: number;
   /** Most unacknowledged appends in flight to one follower. */
   maxInflight?: number;
 }
@@ -105,6 +110,17 @@ export function maxAcceptableTerm(ours: number): number {
   return Math.max(ours, MAX_TERM_OR_INDEX) + MAX_TERM_STEP;
 }
 
+/** The longest prefix of `ents` whose data fits in `max` bytes (UTF-16 length as a cheap measure), at least one entry. */
+function limitBytes(ents: Entry[] | undefined, max: number): Entry[] | undefined {
+  if (!ents) return ents;
+  let size = 0;
+  for (let i = 0; i < ents.length; i++) {
+    size += ents[i].data.length;
+    if (size > max && i > 0) return ents.slice(0, i);
+  }
+  return ents;
+}
+
 function withinBounds(m: Message, ours: number): boolean {
   return (
     m.term <= maxAcceptableTerm(ours) &&
@@ -158,7 +174,7 @@ export class Raft {
   private prevHard: HardState;
 
   constructor(config: RaftConfig, boot: RaftBootState) {
-    this.cfg = { preVote: true, checkQuorum: true, maxEntriesPerMsg: 256, maxInflight: 256, ...config };
+    this.cfg = { preVote: true, checkQuorum: true, maxEntriesPerMsg: 256, maxBytesPerMsg: 1024 * 1024, maxInflight: 256, ...config };
     if (this.cfg.electionTick <= this.cfg.heartbeatTick) {
       throw new Error(`electionTick (${this.cfg.electionTick}) must exceed heartbeatTick (${this.cfg.heartbeatTick})`);
     }
@@ -884,7 +900,7 @@ export class Raft {
     if (!pr || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
-    const ents = this.log.slice(pr.next, pr.next + this.cfg.maxEntriesPerMsg);
+    const ents = limitBytes(this.log.slice(pr.next, pr.next + this.cfg.maxEntriesPerMsg), this.cfg.maxBytesPerMsg);
     if (prevTerm === undefined || ents === undefined) {
       // What the follower needs is compacted away: send the snapshot instead.
       const snap = this.log.snapshot;
