@@ -409,3 +409,23 @@ describe('message bounds (no message can wedge elections)', () => {
     expect(Number.isSafeInteger(net.r('n3').term + 1)).toBe(true);
   });
 });
+
+describe('append size (etcd MaxSizePerMsg)', () => {
+  it('an append carries at most maxBytesPerMsg of entry data, but always one entry', () => {
+    const net = elected(three, 'n1', { maxBytesPerMsg: 250 });
+    net.isolate('n2');
+    for (let i = 0; i < 6; i++) net.propose('n1', 'x'.repeat(100));
+    net.propose('n1', 'y'.repeat(1000));
+    net.heal();
+    const before = net.sent.length;
+    net.tickAll(5);
+    const apps = net.sent.slice(before).filter((m) => m.type === 'MsgApp' && m.to === 'n2' && (m.entries?.length ?? 0) > 0);
+    expect(apps.length).toBeGreaterThan(1);
+    for (const m of apps) {
+      const size = m.entries!.reduce((n, e) => n + e.data.length, 0);
+      expect(m.entries!.length === 1 || size <= 250).toBe(true);
+    }
+    expect(net.data('n2')).toEqual(net.data('n1'));
+    expect(net.data('n2').at(-1)).toBe('y'.repeat(1000));
+  });
+});
