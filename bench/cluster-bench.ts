@@ -50,6 +50,8 @@ interface Results {
   label: string;
   levels: Level[];
   failover?: Failover;
+  /** Members' resident memory (MB, Linux /proc): largest member when idle after start, and after the PUT levels. */
+  rss?: { idleMB: number; afterWritesMB: number; writes: number };
   problems: string[];
 }
 
@@ -183,6 +185,21 @@ class Cluster {
       await sleep(50);
     }
     throw new Error(`${this.kind}: no agreed leader within ${timeoutMs} ms${this.tail()}`);
+  }
+
+  /** The largest resident set (VmRSS, MB) among running members; undefined where /proc is not there. */
+  maxRssMB(): number | undefined {
+    let max: number | undefined;
+    for (const m of this.members) {
+      if (!m.child?.pid || !this.alive(m.name)) continue;
+      try {
+        const kb = Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${m.child.pid}/status`, 'utf8'))?.[1]);
+        if (Number.isFinite(kb)) max = Math.max(max ?? 0, kb / 1024);
+      } catch {
+        return undefined;
+      }
+    }
+    return max;
   }
 
   /** The last lines each member printed (for error messages). */
@@ -376,6 +393,7 @@ async function benchOne(kind: Kind, label: string, print: (line: string) => void
     let leader = await cluster.leader();
     print(`${prefix} up: leader ${leader} after ${Math.round(performance.now() - t0)} ms`);
     const url = cluster.member(leader).clientURL;
+    const idleMB = cluster.maxRssMB();
 
     await runLevel(url, 'put', 4, WARMUP_MS, 'warm/', []);
     const written: string[] = [];
@@ -384,6 +402,14 @@ async function benchOne(kind: Kind, label: string, print: (line: string) => void
       results.levels.push(level);
       print(levelLine(prefix, level, compare));
       noteErrors(results, label, level);
+    }
+    // Memory after the sustained write load (every PUT level, one after the other).
+    const afterWritesMB = cluster.maxRssMB();
+    const writes = results.levels.reduce((n, l) => n + l.ops, 0);
+    if (idleMB !== undefined && afterWritesMB !== undefined) {
+      results.rss = { idleMB, afterWritesMB, writes };
+      const cmp = compare?.rss ? `  | raftlab/etcd ${ratio(compare.rss.afterWritesMB, afterWritesMB)}` : '';
+      print(`${prefix} memory: largest member RSS ${Math.round(idleMB)} MB idle, ${Math.round(afterWritesMB)} MB after ${writes} PUTs${cmp}`);
     }
     const readKeys = written.length > 0 ? written : ['warm/0-0'];
     for (const c of GET_LEVELS) {
@@ -509,6 +535,13 @@ export async function benchCluster(print: (line: string) => void): Promise<void>
           `${Math.round(l.opsPerSec)} vs ${Math.round(e.opsPerSec)} ops/s (${ratio(l.opsPerSec, e.opsPerSec)})  ` +
           `p50 ${fmtMs(l.p50)} vs ${fmtMs(e.p50)} ms (${ratio(l.p50, e.p50)})  ` +
           `p99 ${fmtMs(l.p99)} vs ${fmtMs(e.p99)} ms (${ratio(l.p99, e.p99)})`,
+      );
+    }
+    if (raftlab.rss && etcd.rss) {
+      print(
+        `cluster memory    : ${Math.round(raftlab.rss.afterWritesMB)} vs ${Math.round(etcd.rss.afterWritesMB)} MB largest member RSS after the PUT levels ` +
+          `(${ratio(raftlab.rss.afterWritesMB, etcd.rss.afterWritesMB)}; idle ${Math.round(raftlab.rss.idleMB)} vs ${Math.round(etcd.rss.idleMB)} MB; ` +
+          `${raftlab.rss.writes} vs ${etcd.rss.writes} PUTs)`,
       );
     }
     if (raftlab.failover && etcd.failover) {

@@ -15,7 +15,7 @@
 
 import { readBody } from '../net/read-body.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo } from './client-backend.js';
 import { V2Error, isCreated, parseKeysRequest, type V2Event, type V2WatchHandle, type V2WatchRequest } from './store-v2.js';
 
@@ -23,12 +23,24 @@ export interface ClientApiOptions {
   backend: ClientBackend;
   /** The node's clock (ms): parseKeysRequest wants a `now`; the backend stamps the real one. */
   clock: () => number;
-  /** Largest form body accepted (default 1.5 MiB, etcd's request size limit); larger is error 210. */
+  /** Largest form body accepted (default 10 MiB, Go's ParseForm limit, as etcd 3.4's v2 API takes); larger is error 210. */
   maxValueBytes?: number;
   /** /version's body (default 3.4.0 / 3.4.0). */
   version?: { etcdserver: string; etcdcluster: string };
   /** Told of every answered request (the app records them in the session trace). */
   onRequest?: (r: ClientRequestRecord) => void;
+  /**
+   * null when the node may serve; until then a promise of it. Requests wait for it, as etcd's
+   * client listener accepts connections but serves only after ReadyNotify (a leader, and its
+   * own publish applied). Default: always ready.
+   */
+  whenReady?: () => Promise<void> | null;
+  /**
+   * How long a request waits for readiness (etcd's request timeout, 5 s + 2 × election). After
+   * that a keys request gets etcd's "request timed out" error (never an answer from a store
+   * that may be stale); the other paths are served as the node stands.
+   */
+  readyTimeoutMs?: number;
 }
 
 /** One request to the client port and its answer, as a viewer records it. */
@@ -43,7 +55,10 @@ export interface ClientRequestRecord {
 
 export type ClientHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-const DEFAULT_MAX_VALUE_BYTES = 1.5 * 1024 * 1024;
+// etcd's --max-request-bytes (1.5 MiB) guards gRPC and the v3 API only; a v2 PUT is limited
+// by Go's r.ParseForm, which reads at most 10 MiB of form body (net/http maxFormSize): real
+// etcd 3.4 takes a body of exactly 10 MiB and refuses one byte more (test/node/limits.test.ts).
+const DEFAULT_MAX_VALUE_BYTES = 10 * 1024 * 1024;
 /** Members API bodies are a list of URLs; anything this large is not one. */
 const MAX_MEMBER_BODY_BYTES = 1024 * 1024;
 /** etcd's /health asks for a quorum read with a 1 s deadline; this only guards a hung backend. */
@@ -97,8 +112,12 @@ class ClientApi {
   private readonly maxValueBytes: number;
   private readonly version: { etcdserver: string; etcdcluster: string };
   private readonly onRequest?: (r: ClientRequestRecord) => void;
+  private readonly whenReady?: () => Promise<void> | null;
+  private readonly readyTimeoutMs: number;
 
   constructor(opts: ClientApiOptions) {
+    this.whenReady = opts.whenReady;
+    this.readyTimeoutMs = opts.readyTimeoutMs ?? 6000;
     this.backend = opts.backend;
     this.clock = opts.clock;
     this.maxValueBytes = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
@@ -115,11 +134,39 @@ class ClientApi {
       const tell = this.onRequest;
       res.once('finish', () => tell({ method: req.method ?? 'GET', path: req.url ?? '/', status: res.statusCode, ms: Math.round((performance.now() - t0) * 100) / 100 }));
     }
-    this.route(req, res).catch((err: unknown) => {
+    this.afterReady(req, res).catch((err: unknown) => {
       // Last resort: the route handlers answer their own failures.
       if (!res.headersSent) send(req, res, internalServerError());
       else res.destroy(err instanceof Error ? err : undefined);
     });
+  }
+
+  /** Holds the request until the node is ready (or the wait times out), then routes it. */
+  private async afterReady(raw: IncomingMessage, res: ServerResponse): Promise<void> {
+    const ready = this.whenReady?.();
+    if (ready) {
+      let timer: NodeJS.Timeout | undefined;
+      const inTime = await Promise.race([
+        ready.then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.readyTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      if (res.destroyed) return;
+      if (!inTime) {
+        const path = splitTarget(raw.url ?? '/')?.rawPath ?? '';
+        if (path === KEYS_PREFIX || path.startsWith(`${KEYS_PREFIX}/`)) {
+          raw.resume();
+          let cid = '';
+          try {
+            cid = this.backend.status().clusterId;
+          } catch {
+            /* not known yet */
+          }
+          return send(raw, res, { ...keyError(new RaftUnavailable('etcdserver: request timed out'), cid), close: true });
+        }
+      }
+    }
+    return this.route(raw, res);
   }
 
   private async route(raw: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -899,7 +946,7 @@ export async function startClientServer(
       const host = m[2].replace(/^\[|\]$/g, '');
       const port = Number(m[3]);
       if (port > 65535) throw new Error(`client listen URL ${raw}: port out of range`);
-      const server = http.createServer(handler);
+      const server = http.createServer(inOrder(handler));
       servers.push(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -917,4 +964,40 @@ export async function startClientServer(
     throw err;
   }
   return { urls, close };
+}
+
+/**
+ * One request at a time per connection, as Go's net/http serves them: a request pipelined
+ * behind another is handled only once the answer before it is complete, so it sees that
+ * request's effects (a GET after a PUT reads the PUT). Node would otherwise start every
+ * pipelined handler at once and only queue the answers.
+ */
+function inOrder(handler: ClientHandler): ClientHandler {
+  const queues = new WeakMap<Socket, { busy: boolean; waiting: [IncomingMessage, ServerResponse][] }>();
+  const start = (q: { busy: boolean; waiting: [IncomingMessage, ServerResponse][] }, req: IncomingMessage, res: ServerResponse) => {
+    q.busy = true;
+    let done = false;
+    const next = () => {
+      if (done) return;
+      done = true;
+      q.busy = false;
+      const n = q.waiting.shift();
+      if (n) start(q, n[0], n[1]);
+    };
+    res.once('finish', next);
+    res.once('close', next);
+    handler(req, res);
+  };
+  return (req, res) => {
+    const sock = req.socket;
+    let q = queues.get(sock);
+    if (!q) {
+      const fresh = { busy: false, waiting: [] as [IncomingMessage, ServerResponse][] };
+      queues.set(sock, fresh);
+      sock.once('close', () => (fresh.waiting.length = 0));
+      q = fresh;
+    }
+    if (q.busy) q.waiting.push([req, res]);
+    else start(q, req, res);
+  };
 }

@@ -973,9 +973,17 @@ export function parseNodeConfig(
     );
   }
 
+  // 9. What etcd's listeners refuse (embed.StartEtcd: peers, then clients), before any data
+  //    dir is touched: etcd fails there too, with nothing written.
+  const listenProblem = listenerProblem(values);
+  if (listenProblem !== null) {
+    if (listenProblem.startsWith('raftlab:')) throw new ConfigError(listenProblem, 'unsupported', 1, [...logs, etcdmain.fatal(listenProblem)]);
+    throw fatalError(listenProblem);
+  }
+
   const cfg = build(values, { help: false, version: false, logs, envUsed, setFlags, acUnset });
 
-  // 9. Bootstrap checks, made only when the member has no data yet.
+  // 10. Bootstrap checks, made only when the member has no data yet.
   if (!opts.memberInitialized) {
     try {
       cfg.initialCluster = parseInitialCluster(cfg.initialClusterString);
@@ -990,6 +998,42 @@ export function parseNodeConfig(
     }
   }
   return cfg;
+}
+
+/**
+ * What opening the listeners would fail on, in etcd's words (embed's configurePeerListeners
+ * and configureClientListeners): a port net.Listen refuses; https without a key and cert.
+ * With a key and cert etcd would serve TLS, which raftlab does not: said so plainly.
+ */
+function listenerProblem(values: FlagValues): string | null {
+  const str = (n: string): string => values.str.get(n) ?? '';
+  const tls = (prefix: string) => str(`${prefix}cert-file`) !== '' || str(`${prefix}key-file`) !== '' || values.bools.get(`${prefix}auto-tls`) === true;
+  const port = (raw: string): string | null => {
+    const hp = splitHostPort(goParseURL(raw).host);
+    // url.Parse let only digits through; Go's net.Listen takes them up to 65535.
+    return hp && Number(hp.port) > 65535 ? `listen tcp: address ${hp.port}: invalid port` : null;
+  };
+  for (const raw of urlsOf(values, 'listen-peer-urls')) {
+    const u = goParseURL(raw);
+    if (u.scheme === 'unix' || u.scheme === 'unixs') return `raftlab: unix socket peer URLs (${raw}) are not supported`;
+    const bad = port(raw);
+    if (bad) return bad;
+    if (u.scheme === 'https') {
+      if (!tls('peer-')) return `cannot listen on TLS for ${u.host}: KeyFile and CertFile are not presented`;
+      return `raftlab: TLS on the peer port (${raw}) is not supported; use http://`;
+    }
+  }
+  for (const raw of urlsOf(values, 'listen-client-urls')) {
+    const u = goParseURL(raw);
+    if (u.scheme === 'https' || u.scheme === 'unixs') {
+      if (!tls('')) return `TLS key/cert (--cert-file, --key-file) must be provided for client url ${raw} with HTTPS scheme`;
+      return `raftlab: TLS on the client port (${raw}) is not supported; use http://`;
+    }
+    if (u.scheme === 'unix') return `raftlab: unix socket client URLs (${raw}) are not supported`;
+    const bad = port(raw);
+    if (bad) return bad;
+  }
+  return null;
 }
 
 function urlsOf(values: FlagValues, name: string): string[] {

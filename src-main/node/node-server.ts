@@ -21,15 +21,29 @@ export async function startNode(
   await node.start();
   let server: Awaited<ReturnType<typeof startClientServer>>;
   try {
-    server = await startClientServer(settings.listenClientURLs, createClientHandler({ backend: node, clock: () => node.clock.now(), onRequest: onClientRequest }));
+    server = await startClientServer(
+      settings.listenClientURLs,
+      createClientHandler({
+        backend: node,
+        clock: () => node.clock.now(),
+        onRequest: onClientRequest,
+        whenReady: () => node.whenReady(),
+        readyTimeoutMs: node.requestTimeoutMs,
+      }),
+    );
   } catch (err) {
     await node.stop();
     throw err;
   }
-  for (const u of server.urls) {
-    log('I', 'embed', `serving insecure client requests on ${new URL(u).host}, this is strongly discouraged!`);
-  }
-  log('I', 'etcdserver', 'ready to serve client requests');
+  // The port is open now, but answers wait for readiness; etcd says so once it is ready.
+  const sayReady = () => {
+    log('I', 'embed', 'ready to serve client requests');
+    for (const u of server.urls) {
+      log('I', 'embed', `serving insecure client requests on ${new URL(u).host}, this is strongly discouraged!`);
+    }
+  };
+  if (node.whenReady() === null) sayReady();
+  else node.once('client-ready', sayReady);
   let stopping: Promise<void> | undefined;
   // The node first, which answers every waiting client request; then, a moment later, the
   // client port (closing it drops connections, and with them any answer not yet written).

@@ -23,6 +23,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Message, MessageType } from '../../src-shared/raft-types.js';
+import { MAX_TERM_OR_INDEX, maxAcceptableTerm } from '../raft/raft.js';
 
 export type LogLevel = 'I' | 'W' | 'E' | 'N';
 
@@ -42,6 +43,11 @@ export interface PeerTransportOptions {
   peerURLs: (id: string) => string[] | undefined;
   /** Members removed from the cluster: their requests get 410, and we stop talking to them. */
   isRemoved: (id: string) => boolean;
+  /**
+   * Whether `id` may talk to us: a member, or one being added (in the log, not yet applied).
+   * Anyone else gets 404 and nothing of theirs reaches Raft. Default: whoever peerURLs knows.
+   */
+  isMember?: (id: string) => boolean;
   /** A peer answered 410: WE were removed. Called once. */
   onRemovedFromCluster: () => void;
   /** Serve other paths on the peer port (e.g. GET /members); return true if handled. */
@@ -58,7 +64,9 @@ export interface PeerTransportOptions {
   isLinkCut?: (peer: string) => boolean;
   /** Told when a batch could not be delivered (e.g. to report a failed MsgSnap). */
   onSendFailed?: (peer: string, msgs: Message[], err: string) => void;
-  /** Defaults: 4096 queued messages per peer, probe every 1000 ms, 256 MiB request body. */
+  /** The highest term a message may carry now (raft.ts maxAcceptableTerm of our term). */
+  maxTerm?: () => number;
+  /** Defaults: 4096 queued messages per peer, probe every 1000 ms, 64 MiB per request body or stream batch (MAX_BATCH_BYTES). */
   maxQueue?: number;
   probeIntervalMs?: number;
   maxBodyBytes?: number;
@@ -112,6 +120,17 @@ const STREAM_PATH = '/raft/stream';
 // Past this much unsent data on a stream, batches wait in the (bounded) queue for 'drain'.
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const CLUSTER_MISMATCH_BODY = 'cluster ID mismatch';
+/**
+ * The most a peer may send us in one request or stream batch: what we hold in memory (bytes,
+ * then the string and the parsed messages, about 4× this at worst) before Raft sees it. A
+ * sender keeps its batches far below it (FRAME_BYTES; an append carries at most 1 MiB of
+ * entries, raft.ts maxBytesPerMsg, or one entry); only a snapshot, which is the whole v2
+ * store in one message, comes near it: a store beyond 64 MiB of JSON cannot be sent to a
+ * follower that needs it (the follower logs why).
+ */
+const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+/** A sender's batch is cut into frames of about this much, so none nears the receiver's limit. */
+const FRAME_BYTES = 4 * 1024 * 1024;
 
 const MESSAGE_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
   'MsgPreVote', 'MsgPreVoteResp', 'MsgVote', 'MsgVoteResp', 'MsgApp', 'MsgAppResp',
@@ -182,6 +201,7 @@ export class PeerTransport {
   private readonly peers = new Map<string, Peer>();
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly rejectLogged = new Map<string, number>();
+  private readonly loggedOnce = new Set<string>();
   /** Streams peers opened to us: upgraded sockets are no longer the HTTP server's to close. */
   private readonly inbound = new Set<Socket>();
   private removedReported = false;
@@ -352,18 +372,19 @@ export class PeerTransport {
     const batch = p.queue;
     p.queue = [];
     p.dropping = false;
-    const frame = `${JSON.stringify(batch)}\n`;
     const now = performance.now();
-    if (s.pending === 0) s.progressAt = now;
     if (batch.some((m) => m.type === 'MsgSnap')) s.snapUntil = now + SNAPSHOT_TIMEOUT_MS;
-    s.pending++;
-    s.socket.write(frame, () => {
-      s.pending--;
-      s.progressAt = performance.now();
-    });
-    p.stats.success++;
-    p.stats.sentMsgs += batch.length;
-    p.stats.sentBytes += Buffer.byteLength(frame);
+    for (const frame of frames(batch)) {
+      if (s.pending === 0) s.progressAt = now;
+      s.pending++;
+      s.socket.write(frame.text, () => {
+        s.pending--;
+        s.progressAt = performance.now();
+      });
+      p.stats.success++;
+      p.stats.sentMsgs += frame.count;
+      p.stats.sentBytes += Buffer.byteLength(frame.text);
+    }
   }
 
   /** Opens the stream to a peer: GET /raft/stream, upgraded, or an error answer like a POST's. */
@@ -730,7 +751,7 @@ export class PeerTransport {
     this.readBody(req, res, (body) => {
       let msgs: Message[];
       try {
-        msgs = parseMessages(body.toString('utf8'), this.opts.memberId);
+        msgs = parseMessages(body.toString('utf8'), this.opts.memberId, from, this.maxTerm());
       } catch (err) {
         this.reply(res, 400, `error reading raft message (${errText(err)})`);
         return;
@@ -756,12 +777,29 @@ export class PeerTransport {
     const from = header(req, 'x-server-from');
     if (!from) return { status: 400, text: 'missing X-Server-From header' };
     if (this.senderRemoved(from)) return { status: 410, text: REMOVED_BODY };
+    if (!this.isMember(from)) {
+      // etcd's streamHandler: an id it cannot find among the members is refused with 404.
+      this.logOnce(`unknown:${from}`, 'E', `failed to find member ${from} in cluster ${this.clusterId}`);
+      return { status: 404, text: 'error sender not found' };
+    }
     const to = header(req, 'x-raft-to');
     if (to !== this.opts.memberId) {
       this.logRejection(`to:${from}:${to}`, 'E', `streaming request ignored (ID mismatch got ${to} want ${this.opts.memberId})`);
       return { status: 412, text: 'to field mismatch' };
     }
     return { from };
+  }
+
+  private maxTerm(): number {
+    return this.opts.maxTerm?.() ?? maxAcceptableTerm(0);
+  }
+
+  private isMember(id: string): boolean {
+    try {
+      return this.opts.isMember ? this.opts.isMember(id) : this.opts.peerURLs(id) !== undefined;
+    } catch {
+      return false;
+    }
   }
 
   private sameCluster(gcid: string): boolean {
@@ -797,7 +835,7 @@ export class PeerTransport {
         `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${STREAM_PROTOCOL}\r\n` +
           `X-Etcd-Cluster-ID: ${this.clusterId}\r\nX-Server-Version: ${VERSION}\r\nX-Raft-Clock: ${this.opts.clock()}\r\n\r\n`,
       );
-      const max = this.opts.maxBodyBytes ?? 256 * 1024 * 1024;
+      const max = this.opts.maxBodyBytes ?? MAX_BATCH_BYTES;
       let parts: Buffer[] = [];
       let size = 0;
       const onData = (chunk: Buffer) => {
@@ -840,7 +878,7 @@ export class PeerTransport {
     }
     let msgs: Message[];
     try {
-      msgs = parseMessages(frame.toString('utf8'), this.opts.memberId);
+      msgs = parseMessages(frame.toString('utf8'), this.opts.memberId, from, this.maxTerm());
     } catch (err) {
       this.opts.log('E', PKG, `closed the stream from peer ${from}: error reading raft message (${errText(err)})`);
       socket.destroy();
@@ -868,7 +906,15 @@ export class PeerTransport {
   }
 
   private readBody(req: IncomingMessage, res: ServerResponse, cb: (body: Buffer) => void): void {
-    const max = this.opts.maxBodyBytes ?? 256 * 1024 * 1024;
+    const max = this.opts.maxBodyBytes ?? MAX_BATCH_BYTES;
+    if (Number(header(req, 'content-length')) > max) {
+      // Said too large up front: refused without reading a byte of it, and the connection
+      // closed rather than drained.
+      res.setHeader('Connection', 'close');
+      this.reply(res, 413, `request body larger than ${max} bytes`);
+      res.on('finish', () => req.socket.destroy());
+      return;
+    }
     void readBody(req, max).then((body) => {
       if (body.aborted) return void res.destroy();
       if (body.tooLarge) return this.reply(res, 413, `request body larger than ${max} bytes`);
@@ -895,6 +941,13 @@ export class PeerTransport {
     if (!res.hasHeader('Content-Type')) res.setHeader('Content-Type', 'text/plain; charset=utf-8');
     res.writeHead(status);
     res.end(status >= 400 ? `${text}\n` : text);
+  }
+
+  /** Once per key for the transport's life: a hostile or confused sender costs one line. */
+  private logOnce(key: string, level: LogLevel, msg: string): void {
+    if (this.loggedOnce.has(key)) return;
+    if (this.loggedOnce.size < 1024) this.loggedOnce.add(key);
+    this.opts.log(level, PKG, msg);
   }
 
   private logRejection(key: string, level: LogLevel, msg: string): void {
@@ -925,31 +978,62 @@ function errKind(err: unknown): string {
   return (err as NodeJS.ErrnoException)?.code ?? 'network';
 }
 
-/** Parses and checks a POST /raft body: a JSON array of messages addressed to `self`. */
-export function parseMessages(text: string, self: string): Message[] {
+/** A batch as newline-terminated JSON arrays of about FRAME_BYTES each (one message may be larger alone). */
+function frames(batch: Message[]): { text: string; count: number }[] {
+  const out: { text: string; count: number }[] = [];
+  let parts: string[] = [];
+  let size = 0;
+  for (const m of batch) {
+    const json = JSON.stringify(m);
+    if (parts.length > 0 && size + json.length > FRAME_BYTES) {
+      out.push({ text: `[${parts.join(',')}]\n`, count: parts.length });
+      parts = [];
+      size = 0;
+    }
+    parts.push(json);
+    size += json.length + 1;
+  }
+  if (parts.length > 0) out.push({ text: `[${parts.join(',')}]\n`, count: parts.length });
+  return out;
+}
+
+/**
+ * Parses and checks a batch: a JSON array of messages addressed to `self`, each from `sender`
+ * (the member the request or stream came from: one member cannot speak for another).
+ */
+export function parseMessages(text: string, self: string, sender?: string, maxTerm = maxAcceptableTerm(0)): Message[] {
   const data: unknown = JSON.parse(text);
   if (!Array.isArray(data)) throw new Error('body is not a JSON array');
-  for (const m of data) checkMessage(m, self);
+  for (const m of data) checkMessage(m, self, sender, maxTerm);
   return data as Message[];
 }
 
-function checkMessage(m: unknown, self: string): void {
+/**
+ * Terms and indexes are bounded (raft.ts MAX_TERM_OR_INDEX, maxAcceptableTerm: why, against
+ * etcd's uint64), and no term inside a message exceeds the message's own: a batch that breaks
+ * a bound is refused whole, before Raft sees any of it.
+ */
+function checkMessage(m: unknown, self: string, sender: string | undefined, maxTerm: number): void {
   if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new Error('message is not an object');
   const o = m as Record<string, unknown>;
   if (!MESSAGE_TYPES.has(o.type as MessageType)) throw new Error(`unknown message type ${String(o.type).slice(0, 40)}`);
   if (typeof o.from !== 'string' || o.from === '') throw new Error('message without from');
+  if (sender !== undefined && o.from !== sender) throw new Error(`message from ${o.from.slice(0, 40)} on the link of ${sender}`);
   if (o.to !== self) throw new Error(`message to ${String(o.to).slice(0, 40)}, not to ${self}`);
   if (!isCount(o.term)) throw new Error('bad term');
-  for (const k of ['index', 'logTerm', 'commit', 'rejectHint'] as const) {
-    if (o[k] !== undefined && !isCount(o[k])) throw new Error(`bad ${k}`);
+  const term = o.term as number;
+  if (term > maxTerm) throw new Error(`bad term: ${term} is beyond ${maxTerm}`);
+  for (const k of ['index', 'commit', 'rejectHint'] as const) {
+    if (o[k] !== undefined && !isIndex(o[k])) throw new Error(`bad ${k}`);
   }
+  if (o.logTerm !== undefined && !(isCount(o.logTerm) && (o.logTerm as number) <= maxTerm)) throw new Error('bad logTerm');
   if (o.reject !== undefined && typeof o.reject !== 'boolean') throw new Error('bad reject');
   if (o.context !== undefined && typeof o.context !== 'string') throw new Error('bad context');
   if (o.entries !== undefined) {
     if (!Array.isArray(o.entries)) throw new Error('bad entries');
     for (const e of o.entries as unknown[]) {
       const x = e as Record<string, unknown>;
-      if (typeof x !== 'object' || x === null || !isCount(x.index) || !isCount(x.term) ||
+      if (typeof x !== 'object' || x === null || !isIndex(x.index) || !isCount(x.term) || (x.term as number) > term ||
         (x.type !== 'normal' && x.type !== 'conf') || typeof x.data !== 'string') {
         throw new Error('bad entry');
       }
@@ -959,7 +1043,7 @@ function checkMessage(m: unknown, self: string): void {
     const s = o.snapshot as Record<string, unknown>;
     const meta = (s && typeof s === 'object' ? s.meta : undefined) as Record<string, unknown> | undefined;
     const conf = (meta && typeof meta === 'object' ? meta.conf : undefined) as Record<string, unknown> | undefined;
-    if (!meta || !isCount(meta.index) || !isCount(meta.term) || !conf || !Array.isArray(conf.voters) ||
+    if (!meta || !isIndex(meta.index) || !isCount(meta.term) || (meta.term as number) > term || !conf || !Array.isArray(conf.voters) ||
       !(conf.voters as unknown[]).every((v) => typeof v === 'string') || typeof s.data !== 'string') {
       throw new Error('bad snapshot');
     }
@@ -968,5 +1052,10 @@ function checkMessage(m: unknown, self: string): void {
 
 function isCount(v: unknown): boolean {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** An index (or commit, hint) as a peer may send it: see MAX_TERM_OR_INDEX in raft.ts. */
+function isIndex(v: unknown): boolean {
+  return isCount(v) && (v as number) <= MAX_TERM_OR_INDEX;
 }
 

@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
-import { bootstrapState, ProposalDropped, Raft, type Ready } from '../raft/raft.js';
+import { bootstrapState, maxAcceptableTerm, ProposalDropped, Raft, type Ready } from '../raft/raft.js';
 import { markerFileFor } from '../storage/member-marker.js';
 import { RaftStorage } from '../storage/raft-storage.js';
 import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo, type RaftStatus } from './client-backend.js';
@@ -152,6 +152,10 @@ export class RaftNode extends EventEmitter implements ClientBackend {
       peerURLs: (id) => this.sm.members.get(id)?.peerURLs ?? this.sm.removed.get(id) ?? joinPeers.get(id),
       peerIds: () => [...this.sm.members.keys()].filter((id) => id !== this.id),
       isRemoved: (id) => this.sm.removed.has(id),
+      // Members as applied, those being added (in the log, effective once appended), and,
+      // for a member still joining, those the cluster told it of.
+      isMember: (id) => this.sm.members.has(id) || this.raft.isVoter(id) || joinPeers.has(id),
+      maxTerm: () => maxAcceptableTerm(this.raft.term),
       onRemovedFromCluster: () => this.onRemoved(),
       isLinkCut: s.isLinkCut,
       extraRoutes: (req, res) => {
@@ -405,7 +409,10 @@ export class RaftNode extends EventEmitter implements ClientBackend {
         later = rest;
       }
       // Durable first: nothing else is sent (no ack, no vote) before it is on disk.
-      this.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
+      const saved = this.durably(rd.snapshot ? 'failed to save Raft snapshot' : 'failed to save state and entries error:', () =>
+        this.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState }),
+      );
+      if (!saved) return;
       if (rd.hardState) this.durable = { term: rd.hardState.term, vote: rd.hardState.vote };
       for (const m of rd.messages) if (m.type === 'MsgApp') this.counts.sendApp++;
       if (!this.manual) this.transport.send(later);
@@ -513,7 +520,37 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     const applied = this.raft.log.applied;
     const compactTo = Math.max(0, applied - (s.snapshotCatchUpEntries ?? 5000));
     const snap = this.raft.createSnapshot(applied, this.sm.toJSON(), compactTo);
-    this.storage.saveSnapshot(snap, compactTo);
+    this.durably('save snapshot error:', () => this.storage.saveSnapshot(snap, compactTo));
+  }
+
+  /**
+   * A write to the data dir. If it fails (disk full, I/O error) the node cannot go on without
+   * breaking a promise made to its peers: like etcd, it says so in one fatal line and stops
+   * at once, writing nothing more. Its peers carry on; restarted once there is room, it resumes
+   * from what was durable and catches up. Returns false once the node is dead.
+   */
+  private durably(what: string, write: () => void): boolean {
+    if (this.stopped) return false;
+    try {
+      write();
+      return true;
+    } catch (err) {
+      this.die(`${what} ${err instanceof Error ? err.message : String(err)}`, err);
+      return false;
+    }
+  }
+
+  /** etcd's Fatalf: one `C` line, then nothing more from this node; 'fatal' tells whoever runs it. */
+  private die(text: string, err: unknown): void {
+    this.log('C', 'etcdserver', text);
+    this.abortIO();
+    for (const w of this.waiters.values()) {
+      clearTimeout(w.timer);
+      w.reject(new RaftUnavailable('etcdserver: server stopped'));
+    }
+    this.waiters.clear();
+    // Nobody listening (an embedder that does not know the event): fail loudly as before.
+    if (!this.emit('fatal', text)) setImmediate(() => { throw err; });
   }
 
   // ------------------------------------------------------------------ proposals
@@ -588,19 +625,44 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     await this.waitApplied(index);
   }
 
+  /**
+   * etcd's publish: once there is a leader, this member's name and client URLs go through the
+   * log, on every start (not only when they changed), and the node is ready to serve clients
+   * once that entry is applied here: it has then caught up at least to its own publish, so it
+   * cannot answer from a store older than what it last served (etcd's ReadyNotify).
+   */
   private maybePublish(): void {
     if (this.stopped || !this.raft.lead) return;
     const me = this.sm.members.get(this.id);
     const urls = this.settings.advertiseClientURLs;
-    if (!me || (me.name === this.settings.name && sameList(me.clientURLs, urls))) return;
+    if (!me || (this.ready && me.name === this.settings.name && sameList(me.clientURLs, urls))) return;
     if (this.publishing) return;
     this.publishing = true;
     this.proposeAndWait((r) => ({ cmd: { t: 'publish', r, id: this.id, name: this.settings.name, clientURLs: urls } }))
+      .then((out) => {
+        if (!out.error) this.markReady();
+      })
       .catch(() => {})
       .finally(() => (this.publishing = false));
   }
 
   private publishing = false;
+  private ready = false;
+  private readyPromise?: Promise<void>;
+  private resolveReady?: () => void;
+
+  private markReady(): void {
+    if (this.ready) return;
+    this.ready = true;
+    this.resolveReady?.();
+    this.emit('client-ready');
+  }
+
+  /** null once ready to serve clients; until then one shared promise of it (see maybePublish). */
+  whenReady(): Promise<void> | null {
+    if (this.ready) return null;
+    return (this.readyPromise ??= new Promise((resolve) => (this.resolveReady = resolve)));
+  }
 
   /** The leader turns expired TTLs into deletions through the log, so every node expires alike. */
   private expireKeys(): void {

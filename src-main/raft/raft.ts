@@ -39,6 +39,11 @@ export interface RaftConfig {
   checkQuorum?: boolean;
   /** Most entries in one MsgApp. */
   maxEntriesPerMsg?: number;
+  /**
+   * Most entry data in one MsgApp (etcd's MaxSizePerMsg, 1 MiB), but always at least one
+   * entry: what a peer must buffer per message stays bounded whatever clients write.
+   */
+  maxBytesPerMsg?: number;
   /** Most unacknowledged appends in flight to one follower. */
   maxInflight?: number;
 }
@@ -81,6 +86,48 @@ export function bootstrapState(voters: NodeId[], context?: (id: NodeId) => strin
 }
 
 const TRANSFER = 'transfer';
+
+/**
+ * Bounds on what a message may carry, so that no message can wedge the cluster.
+ *
+ * etcd's terms and indexes are uint64: a term of 2^53 is unremarkable there. Ours are JS
+ * numbers, exact only up to 2^53-1; a term there cannot be incremented (2^53 + 1 === 2^53),
+ * so a node that took it could never win an election again, and the term is persisted.
+ * (A uint64 has the same wall at 2^64-1, out of an honest cluster's reach.) A fixed ceiling
+ * on message terms is not enough: a node that took a term at the ceiling would campaign at
+ * ceiling + 1, which its peers must accept. So the rule is relative: a message's term may be
+ * anything up to MAX_TERM_OR_INDEX (2^52: far beyond any honest cluster, ~140,000 years of an
+ * election a millisecond), and above that at most MAX_TERM_STEP past our own term (a node
+ * that fell behind the others' elections). One message moves a term at most to 2^52 or by
+ * 2^16; the ceiling at 2^53 is then 2^36 deliberate messages away, not one.
+ * Indexes only ever grow one entry at a time: they are simply capped at 2^52.
+ */
+export const MAX_TERM_OR_INDEX = 2 ** 52;
+export const MAX_TERM_STEP = 2 ** 16;
+
+/** The highest term a message may carry to a node whose term is `ours`. */
+export function maxAcceptableTerm(ours: number): number {
+  return Math.max(ours, MAX_TERM_OR_INDEX) + MAX_TERM_STEP;
+}
+
+/** The longest prefix of `ents` whose data fits in `max` bytes (UTF-16 length as a cheap measure), at least one entry. */
+function limitBytes(ents: Entry[] | undefined, max: number): Entry[] | undefined {
+  if (!ents) return ents;
+  let size = 0;
+  for (let i = 0; i < ents.length; i++) {
+    size += ents[i].data.length;
+    if (size > max && i > 0) return ents.slice(0, i);
+  }
+  return ents;
+}
+
+function withinBounds(m: Message, ours: number): boolean {
+  return (
+    m.term <= maxAcceptableTerm(ours) &&
+    [m.index ?? 0, m.commit ?? 0, m.rejectHint ?? 0].every((v) => v <= MAX_TERM_OR_INDEX) &&
+    (m.logTerm ?? 0) <= Math.max(m.term, ours)
+  );
+}
 
 interface ConfPoint {
   index: number;
@@ -127,7 +174,7 @@ export class Raft {
   private prevHard: HardState;
 
   constructor(config: RaftConfig, boot: RaftBootState) {
-    this.cfg = { preVote: true, checkQuorum: true, maxEntriesPerMsg: 256, maxInflight: 256, ...config };
+    this.cfg = { preVote: true, checkQuorum: true, maxEntriesPerMsg: 256, maxBytesPerMsg: 1024 * 1024, maxInflight: 256, ...config };
     if (this.cfg.electionTick <= this.cfg.heartbeatTick) {
       throw new Error(`electionTick (${this.cfg.electionTick}) must exceed heartbeatTick (${this.cfg.heartbeatTick})`);
     }
@@ -185,6 +232,8 @@ export class Raft {
   }
 
   step(m: Message): void {
+    // Out of bounds: dropped here too, for messages delivered by hand (step mode).
+    if (!withinBounds(m, this.term)) return;
     // MsgProp and MsgReadIndex are termless: a follower forwards them on a client's behalf.
     if (m.term > this.term) {
       if (m.type === 'MsgVote' || m.type === 'MsgPreVote') {
@@ -851,7 +900,7 @@ export class Raft {
     if (!pr || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
-    const ents = this.log.slice(pr.next, pr.next + this.cfg.maxEntriesPerMsg);
+    const ents = limitBytes(this.log.slice(pr.next, pr.next + this.cfg.maxEntriesPerMsg), this.cfg.maxBytesPerMsg);
     if (prevTerm === undefined || ents === undefined) {
       // What the follower needs is compacted away: send the snapshot instead.
       const snap = this.log.snapshot;

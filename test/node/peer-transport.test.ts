@@ -213,6 +213,8 @@ describe('PeerTransport', () => {
   it('answers malformed or misaddressed requests without crashing', async () => {
     reset();
     const b = await node(B, {
+      // A is a member, though not started here (an unknown sender would get 404).
+      isMember: (id) => id === A,
       extraRoutes: (req, res) => {
         if (req.method === 'GET' && req.url === '/members') {
           res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -226,11 +228,17 @@ describe('PeerTransport', () => {
     const post = (body: string, h = headers(A, B)) => fetch(url, { method: 'POST', headers: h, body });
     for (const body of ['not json', '{}', '[1]', '[{"type":"Bogus","from":"x","to":"y","term":1}]',
       JSON.stringify([{ ...hb(A, B, 1), term: -1 }]), JSON.stringify([hb(A, 'ffff', 1)]),
-      JSON.stringify([{ ...hb(A, B, 1), entries: [{ index: 1 }] }])]) {
+      JSON.stringify([{ ...hb(A, B, 1), entries: [{ index: 1 }] }]),
+      // Another sender than the link's, a term or an index out of bounds.
+      JSON.stringify([hb('0123456789abcdef', B, 1)]), JSON.stringify([{ ...hb(A, B, 1), term: 2 ** 53 - 1 }]),
+      JSON.stringify([hb(A, B, 2 ** 52 + 1)])]) {
       const res = await post(body);
       expect(res.status, body).toBe(400);
       await res.text();
     }
+    const stranger = await post(JSON.stringify([hb('0123456789abcdef', B, 1)]), headers('0123456789abcdef', B));
+    expect(stranger.status).toBe(404);
+    expect(await stranger.text()).toBe('error sender not found\n');
     const wrongTo = await post(JSON.stringify([hb(A, B, 1)]), headers(A, 'ffffffffffffffff'));
     expect(wrongTo.status).toBe(412);
     const noFrom = await post('[]', { 'X-Etcd-Cluster-ID': CID, 'X-Raft-To': B });

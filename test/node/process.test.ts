@@ -59,10 +59,10 @@ describe('raftlab node processes', () => {
     expect(cluster.output(first).join('\n')).toMatch(/the server is already initialized as member before/);
   }, 60_000);
 
-  it('takes its configuration from ETCD_* variables, with flags winning', async () => {
+  it('takes its configuration from ETCD_* variables (a variable also given as a flag is refused: test/node/fatal-errors)', async () => {
     cluster = await ProcessCluster.create(1);
     const s = cluster.spec('n1');
-    cluster.start('n1', { ETCD_NAME: 'from-env', ETCD_INITIAL_CLUSTER: `n1=${s.peerURL}` }, ['--name', 'n1']);
+    cluster.start('n1', { ETCD_NAME: 'n1', ETCD_INITIAL_CLUSTER: `n1=${s.peerURL}` });
     await cluster.leader();
     const self = (await (await fetch(`${s.clientURL}/v2/stats/self`)).json()) as any;
     expect(self.name).toBe('n1');

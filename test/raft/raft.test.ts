@@ -393,3 +393,46 @@ describe('read index', () => {
     expect(net.n('n1').reads).toEqual([{ index: committed, context: 'ctx3' }]);
   });
 });
+
+describe('message bounds (no message can wedge elections)', () => {
+  it('ignores a term past the bound, takes one at it, and keeps electing past it', () => {
+    const net = elected();
+    const n2 = net.r('n2');
+    n2.step({ type: 'MsgHeartbeat', from: 'n1', to: 'n2', term: 2 ** 53 - 1, commit: 0 });
+    expect(n2.term).toBe(2);
+    n2.step({ type: 'MsgHeartbeat', from: 'n1', to: 'n2', term: 2 ** 52, commit: 0 });
+    expect(n2.term).toBe(2 ** 52);
+    // Past the floor a message may lead by 2^16 at most.
+    n2.step({ type: 'MsgHeartbeat', from: 'n1', to: 'n2', term: 2 ** 52 + 2 ** 16 + 1, commit: 0 });
+    expect(n2.term).toBe(2 ** 52);
+    // n1's next heartbeat learns the new term from n2's answer and steps down; then n3 wins.
+    net.tick('n1', 1);
+    expect(net.leaders()).toEqual([]);
+    // n3, still at term 2, learns the term from the refusals of its first pre-vote.
+    net.campaign('n3');
+    net.campaign('n3');
+    expect(net.leaders()).toEqual(['n3']);
+    expect(net.r('n3').term).toBeGreaterThan(2 ** 52);
+    expect(Number.isSafeInteger(net.r('n3').term + 1)).toBe(true);
+  });
+});
+
+describe('append size (etcd MaxSizePerMsg)', () => {
+  it('an append carries at most maxBytesPerMsg of entry data, but always one entry', () => {
+    const net = elected(three, 'n1', { maxBytesPerMsg: 250 });
+    net.isolate('n2');
+    for (let i = 0; i < 6; i++) net.propose('n1', 'x'.repeat(100));
+    net.propose('n1', 'y'.repeat(1000));
+    net.heal();
+    const before = net.sent.length;
+    net.tickAll(5);
+    const apps = net.sent.slice(before).filter((m) => m.type === 'MsgApp' && m.to === 'n2' && (m.entries?.length ?? 0) > 0);
+    expect(apps.length).toBeGreaterThan(1);
+    for (const m of apps) {
+      const size = m.entries!.reduce((n, e) => n + e.data.length, 0);
+      expect(m.entries!.length === 1 || size <= 250).toBe(true);
+    }
+    expect(net.data('n2')).toEqual(net.data('n1'));
+    expect(net.data('n2').at(-1)).toBe('y'.repeat(1000));
+  });
+});

@@ -1,0 +1,93 @@
+// A member whose disk fills up stops the way etcd stops (one fatal line, a non-zero exit, no
+// stack trace), the rest of the cluster carries on, and once there is room again the member
+// restarts from its data dir and catches up. The full disk is a real one: a 2 MiB tmpfs
+// mounted on the member's data dir (this needs root; elsewhere the test says it is skipped).
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../helpers/cluster.js';
+import { ProcessCluster } from '../helpers/processes.js';
+
+let cluster: ProcessCluster | undefined;
+let mounted: string | undefined;
+
+afterEach(async () => {
+  await cluster?.destroy().catch(() => {});
+  if (mounted) execFileSync('umount', [mounted]);
+  mounted = undefined;
+  if (cluster) fs.rmSync(cluster.dir, { recursive: true, force: true });
+  cluster = undefined;
+});
+
+/** Mounts a tmpfs of `size` on `dir`; false (and why, once) where this machine does not allow it. */
+function mountTmpfs(dir: string, size: string): boolean {
+  fs.mkdirSync(dir, { recursive: true });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
+    mounted = dir;
+    return true;
+  } catch (err) {
+    console.warn(`SKIPPED: the disk-full test needs to mount a tmpfs (root): ${(err as Error).message.split('\n')[0]}`);
+    return false;
+  }
+}
+
+async function put(url: string, key: string, value: string): Promise<number> {
+  try {
+    const res = await fetch(`${url}/v2/keys${key}`, { method: 'PUT', body: new URLSearchParams({ value }), signal: AbortSignal.timeout(5000) });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return 0;
+  }
+}
+
+async function get(url: string, key: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(`${url}/v2/keys${key}`, { signal: AbortSignal.timeout(5000) });
+    const body = (await res.json()) as { node?: { value?: string } };
+    return body.node?.value;
+  } catch {
+    return undefined;
+  }
+}
+
+describe('disk full', () => {
+  it('stops one member with one fatal line; the others go on; with room again it restarts and catches up', async () => {
+    cluster = await ProcessCluster.create(3);
+    const n3dir = path.join(cluster.dir, 'n3.etcd');
+    if (!mountTmpfs(n3dir, '2m')) return;
+    const ic = cluster.initialCluster(3);
+    for (const n of ['n1', 'n2', 'n3']) cluster.start(n, {}, ['--name', n, '--initial-cluster', ic, '--initial-cluster-state', 'new']);
+    await cluster.leader();
+
+    // Fill n3's disk with writes the cluster commits (values of 64 KiB, under etcd's limit).
+    const big = 'x'.repeat(64 * 1024);
+    const urls = ['n1', 'n2'].map((n) => cluster!.spec(n).clientURL);
+    let i = 0;
+    await until('n3 to stop on a full disk', async () => {
+      await put(urls[i % 2], `/fill/${i++}`, big);
+      return !cluster!.alive('n3');
+    }, 60_000);
+    expect(await cluster.exited('n3')).toBe(1);
+    const out = cluster.output('n3');
+    const fatal = out.filter((l) => / C \| /.test(l));
+    expect(fatal, out.slice(-20).join('\n')).toHaveLength(1);
+    expect(fatal[0]).toMatch(/ C \| etcdserver: (failed to save state and entries error:|save snapshot error:) database or disk is full$/);
+    expect(out.filter((l) => /^\s+at |Error:/.test(l))).toEqual([]);
+
+    // The other two still elect and commit.
+    await cluster.leader();
+    await until('a write after n3 stopped', async () => (await put(urls[0], '/after', 'v1')) === 200 || (await put(urls[0], '/after', 'v1')) === 201);
+    expect(await put(urls[1], '/after', 'v2')).toBe(200);
+
+    // Room again: n3 restarts from its data dir and catches up.
+    execFileSync('mount', ['-o', 'remount,size=64m', n3dir]);
+    cluster.start('n3', {}, ['--name', 'n3', '--initial-cluster', ic, '--initial-cluster-state', 'new']);
+    const n3 = cluster.spec('n3').clientURL;
+    await until('n3 to catch up', async () => (await get(n3, '/after')) === 'v2', 30_000);
+    expect(await get(n3, `/fill/${i - 1}`)).toBe(big);
+    expect(cluster.alive('n3')).toBe(true);
+  }, 120_000);
+});
