@@ -2,6 +2,7 @@
 //   raftlab node [etcd flags]   a raftlab node configured exactly like an etcd 3.4 member
 import fs from 'node:fs';
 import { ConfigError, parseNodeConfig } from './node/config.js';
+import { BootstrapFailed, resolveBootstrap } from './node/discovery/bootstrap.js';
 import { createLogger, etcdmain, type LogLevel, type RaftLogLevel } from './node/log.js';
 import { NodeStartError } from './node/raft-node.js';
 import { startNode } from './node/node-server.js';
@@ -48,6 +49,14 @@ async function runNode(argv: string[]): Promise<number> {
     if (pkg === 'raft') logger.raft(RAFT_LEVEL[level], msg);
     else logger.emit({ kind: 'capnslog', level, pkg, text: msg });
   };
+  // --discovery / --discovery-srv: the initial cluster comes from the service, or from DNS.
+  try {
+    await resolveBootstrap(cfg, log);
+  } catch (err) {
+    if (!(err instanceof BootstrapFailed)) throw err;
+    for (const [level, pkg, msg] of err.lines) log(level, pkg, msg);
+    return 1;
+  }
   let running;
   try {
     running = await startNode(

@@ -20,7 +20,7 @@
 //   `memberInitialized`): initial cluster parsing, `couldn't find local name ...`, advertised peer
 //   URLs matching the initial cluster, duplicate URLs.
 //
-// Not reproduced (runtime concerns): --config-file (rejected), discovery and proxy modes (rejected),
+// Not reproduced (runtime concerns): --config-file (rejected), proxy mode and --discovery-proxy (rejected),
 // default-host detection for 0.0.0.0 listeners, DNS resolution when comparing peer URLs (only exact
 // URL strings match; etcd also never resolves `localhost` or IP literals), port binding.
 
@@ -57,6 +57,15 @@ export interface NodeConfig {
   initialCluster: InitialClusterMember[];
   initialClusterToken: string;
   initialClusterState: ClusterState;
+  /**
+   * How the initial cluster is found when the member has no data yet: the --initial-cluster
+   * flag, etcd's v2 discovery (--discovery URL; the cluster token becomes that URL) or DNS SRV
+   * records (--discovery-srv DOMAIN). src-main/node/discovery/ resolves the last two at start.
+   */
+  bootstrap:
+    | { method: 'static' }
+    | { method: 'discovery'; url: string; fallback: 'proxy' | 'exit' }
+    | { method: 'dns'; domain: string; serviceName: string };
   heartbeatIntervalMs: number;
   electionTimeoutMs: number;
   /** etcd's ElectionTicks(): election timeout / heartbeat interval, rounded down. */
@@ -384,6 +393,10 @@ type FlagKind =
 /** Flags raftlab implements (the rest are accepted, validated and reported as ignored). */
 const IMPLEMENTED = new Set([
   'name',
+  'discovery',
+  'discovery-fallback',
+  'discovery-srv',
+  'discovery-srv-name',
   'data-dir',
   'listen-peer-urls',
   'listen-client-urls',
@@ -964,13 +977,8 @@ export function parseNodeConfig(
   if (str('proxy') !== 'off') {
     throw new ConfigError(`raftlab: proxy mode (--proxy=${str('proxy')}) is not supported`, 'unsupported', 1, [...logs]);
   }
-  if (durl !== '' || dnsCluster !== '') {
-    throw new ConfigError(
-      `raftlab: discovery (--${durl !== '' ? 'discovery' : 'discovery-srv'}) is not supported; use --initial-cluster`,
-      'unsupported',
-      1,
-      [...logs],
-    );
+  if (str('discovery-proxy') !== '') {
+    throw new ConfigError(`raftlab: --discovery-proxy (${str('discovery-proxy')}) is not supported; reach the discovery service directly`, 'unsupported', 1, [...logs]);
   }
 
   // 9. What etcd's listeners refuse (embed.StartEtcd: peers, then clients), before any data
@@ -983,8 +991,9 @@ export function parseNodeConfig(
 
   const cfg = build(values, { help: false, version: false, logs, envUsed, setFlags, acUnset });
 
-  // 10. Bootstrap checks, made only when the member has no data yet.
-  if (!opts.memberInitialized) {
+  // 10. Bootstrap checks, made only when the member has no data yet. With discovery the
+  //     initial cluster is only known once it has run (src-main/node/discovery/bootstrap.ts).
+  if (!opts.memberInitialized && cfg.bootstrap.method === 'static') {
     try {
       cfg.initialCluster = parseInitialCluster(cfg.initialClusterString);
     } catch (e) {
@@ -1082,6 +1091,12 @@ function build(
     initialCluster,
     initialClusterToken: str('initial-cluster-token'),
     initialClusterState: str('initial-cluster-state') as ClusterState,
+    bootstrap:
+      str('discovery') !== ''
+        ? { method: 'discovery', url: str('discovery'), fallback: str('discovery-fallback') === 'exit' ? 'exit' : 'proxy' }
+        : str('discovery-srv') !== ''
+          ? { method: 'dns', domain: str('discovery-srv'), serviceName: str('discovery-srv-name') }
+          : { method: 'static' },
     heartbeatIntervalMs: heartbeat,
     electionTimeoutMs: election,
     electionTicks: heartbeat > 0 ? Math.floor(election / heartbeat) : 0,

@@ -252,7 +252,9 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     const cid = this.storage.getMeta('cluster_id');
     if (!id || !cid) throw new NodeStartError(`${file} holds no member identity: it was not initialized by raftlab`);
     const s = this.settings;
-    if (s.initialClusterState === 'new') {
+    // A member bootstrapped by discovery has no --initial-cluster to compare with (etcd ignores
+    // both on a restart; raftlab checks a static one, to catch a data dir of another cluster).
+    if (s.initialClusterState === 'new' && s.initialCluster.length > 0) {
       const expected = this.newClusterIds();
       if (expected.clusterId !== cid) {
         throw new NodeStartError(

@@ -436,11 +436,22 @@ describe('validation errors', () => {
     expect(c.initialClusterState).toBe('existing');
   });
 
+  it('discovery and DNS SRV bootstrap: the cluster is found at start, so no static check applies', () => {
+    const d = parseNodeConfig(['--name', 'n1', '--discovery', 'http://127.0.0.1:2379/v2/keys/discovery/t'], {});
+    expect(d.bootstrap).toEqual({ method: 'discovery', url: 'http://127.0.0.1:2379/v2/keys/discovery/t', fallback: 'proxy' });
+    expect(parseNodeConfig(['--discovery', 'http://h:1/t', '--discovery-fallback', 'exit'], {}).bootstrap).toMatchObject({ fallback: 'exit' });
+    expect(parseNodeConfig(['--name', 'n1', '--discovery-srv', 'example.com', '--discovery-srv-name', 'blue'], {}).bootstrap).toEqual({
+      method: 'dns', domain: 'example.com', serviceName: 'blue',
+    });
+    expect(parseNodeConfig(['--name', 'n1', '--initial-cluster', CLUSTER], {}, { memberInitialized: true }).bootstrap).toEqual({ method: 'static' });
+    expect(d.ignoredFlags).not.toContain('discovery');
+  });
+
   it('unsupported etcd features', () => {
     expect(fail(['--config-file', '/etc/etcd.yml'])).toMatchObject({ kind: 'unsupported' });
     expect(fail([], { ETCD_CONFIG_FILE: '/etc/etcd.yml' })).toMatchObject({ kind: 'unsupported' });
     expect(fail(['--proxy', 'on'])).toMatchObject({ kind: 'unsupported' });
-    expect(fail(['--discovery', 'https://discovery.etcd.io/x'])).toMatchObject({ kind: 'unsupported' });
+    expect(fail(['--discovery', 'https://discovery.etcd.io/x', '--discovery-proxy', 'http://p:8080'])).toMatchObject({ kind: 'unsupported' });
     expect(fail(['--discovery', 'https://discovery.etcd.io/x', '--initial-cluster', CLUSTER]).message).toBe(
       'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or "discovery-srv"',
     );
