@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IPC } from '../../src-shared/bridge.js';
-import { parseRequest, type ServerEvent } from '../../src-shared/protocol.js';
+import { LEARNING_SPEED, parseRequest, type ServerEvent } from '../../src-shared/protocol.js';
 import { WindowCore } from '../app/window-core.js';
 import { Supervisor } from '../cluster/supervisor.js';
 import type { ElectronMain } from './electron-api.js';
@@ -29,7 +29,8 @@ session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
 session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
 
 const size = Number(process.env.RAFTLAB_NODES ?? 3);
-const supervisor = new Supervisor();
+// The app opens in slow motion, where an election takes a few seconds to watch (×1 is one click away).
+const supervisor = new Supervisor({ speed: LEARNING_SPEED });
 // Recording starts before the cluster, so the first election is in the trace; exports go to
 // the user's Downloads folder (the session folder is removed on quit).
 const core = new WindowCore(supervisor, { exportDir: app.getPath('downloads') });

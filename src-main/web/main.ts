@@ -6,10 +6,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WindowCore } from '../app/window-core.js';
 import { Supervisor } from '../cluster/supervisor.js';
+import { LEARNING_SPEED } from '../../src-shared/protocol.js';
 import { startWebServer } from './web-server.js';
 
 const size = Number(process.env.RAFTLAB_NODES ?? 3);
-const supervisor = new Supervisor();
+// The app opens in slow motion, where an election takes a few seconds to watch (×1 is one click away).
+const supervisor = new Supervisor({ speed: LEARNING_SPEED });
 // Recording starts before the cluster, so the first election is in the trace.
 const core = new WindowCore(supervisor);
 await core.record(path.join(supervisor.dir, 'session.trace.jsonl'));
