@@ -13,8 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import type {
-  AddMemberResult, ClusterState, Command, CommandRequest, CommandResult, KvResult, NodeState, NodeStatus, ServerEvent,
+import {
+  agreedLeader,
+  type AddMemberResult, type ClusterState, type Command, type CommandRequest, type CommandResult, type KvResult, type NodeState, type NodeStatus, type ServerEvent,
 } from '../../src-shared/protocol.js';
 import { memberId } from '../node/ids.js';
 import { formatLogLine, type LogLevel } from '../node/log.js';
@@ -121,6 +122,16 @@ export class Supervisor extends EventEmitter {
   /** etcd's --heartbeat-interval and --election-timeout of this cluster's nodes, ms. */
   get timing(): { heartbeatMs: number; electionMs: number } {
     return { heartbeatMs: this.opts.heartbeatMs, electionMs: this.opts.electionMs };
+  }
+
+  /** Resolves true once the running nodes agree on a leader, false after `timeoutMs`. */
+  async waitForLeader(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && !this.stopped) {
+      if (agreedLeader(this.snapshot())) return true;
+      await sleep(50);
+    }
+    return false;
   }
 
   /** Run a command and report the outcome as an `ack` or `error` event with the request's id. */

@@ -29,13 +29,16 @@ session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
 session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
 
 const size = Number(process.env.RAFTLAB_NODES ?? 3);
-// The app opens in slow motion, where an election takes a few seconds to watch (×1 is one click away).
-const supervisor = new Supervisor({ speed: LEARNING_SPEED });
+const supervisor = new Supervisor();
 // Recording starts before the cluster, so the first election is in the trace; exports go to
 // the user's Downloads folder (the session folder is removed on quit).
 const core = new WindowCore(supervisor, { exportDir: app.getPath('downloads') });
 await core.record(path.join(supervisor.dir, 'session.trace.jsonl'));
 await supervisor.start(size);
+// The window opens in slow motion, where an election takes a few seconds to watch (×1 is one
+// click away); the first election runs in real time, so nobody waits 10 s for a first leader.
+await supervisor.waitForLeader(10_000);
+await supervisor.execute({ type: 'setSpeed', speed: LEARNING_SPEED });
 
 const win = new BrowserWindow({
   width: 1400,

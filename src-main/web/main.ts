@@ -10,12 +10,15 @@ import { LEARNING_SPEED } from '../../src-shared/protocol.js';
 import { startWebServer } from './web-server.js';
 
 const size = Number(process.env.RAFTLAB_NODES ?? 3);
-// The app opens in slow motion, where an election takes a few seconds to watch (×1 is one click away).
-const supervisor = new Supervisor({ speed: LEARNING_SPEED });
+const supervisor = new Supervisor();
 // Recording starts before the cluster, so the first election is in the trace.
 const core = new WindowCore(supervisor);
 await core.record(path.join(supervisor.dir, 'session.trace.jsonl'));
 await supervisor.start(size);
+// The window opens in slow motion, where an election takes a few seconds to watch (×1 is one
+// click away); the first election runs in real time, so nobody waits 10 s for a first leader.
+await supervisor.waitForLeader(10_000);
+await supervisor.execute({ type: 'setSpeed', speed: LEARNING_SPEED });
 // The built Svelte window (scripts/build-renderer.mjs); without it, the built-in plain page.
 const rendererDir = fileURLToPath(new URL('../../out/renderer', import.meta.url));
 const staticDir = fs.existsSync(`${rendererDir}/index.html`) ? rendererDir : undefined;

@@ -6,6 +6,7 @@
 // mark lands exactly when its delivery is drawn. Pure: no DOM, no Svelte (test/app/playout.test.ts).
 
 import type { ServerEvent } from '../../src-shared/protocol.js';
+import type { MessageType, Role } from '../../src-shared/raft-types.js';
 
 /** Covers the workers' batching (16 ms), the supervisor's (16 ms) and the trip to the window. */
 export const DISPLAY_LAG_MS = 60;
@@ -31,7 +32,7 @@ export function eventTime(e: ServerEvent): number | undefined {
  * cluster snapshot last (it was taken after the events it reflects).
  */
 function rank(e: ServerEvent): number {
-  return e.type === 'message' ? 0 : e.type === 'cluster' ? 2 : 1;
+  return e.type === 'message' ? 0 : e.type === 'cluster' ? 2 : eventTime(e) === undefined ? 3 : 1;
 }
 
 interface Queued {
@@ -51,23 +52,38 @@ export class Playout {
   }
 
   /**
-   * Takes a batch as it arrived at real time `now`. Returns the events to apply at once (those
-   * without a time: acks, errors, an untimed snapshot); the rest wait for `take`.
+   * Takes a batch as it arrived at real time `now`. Events without a time of their own (a
+   * command's ack or error, an untimed snapshot) keep their place: they are drawn with the
+   * latest event received so far (the ack of a command comes after what the command did, so a
+   * view that reads the cluster once its command is answered sees its effect). Returns the
+   * events due at once: untimed ones with nothing ahead of them.
    */
   push(batch: ServerEvent[], now: number): ServerEvent[] {
     const immediate: ServerEvent[] = [];
+    let latest = -Infinity;
+    for (const e of batch) {
+      const at = eventTime(e);
+      if (at !== undefined && at > latest) latest = at;
+    }
+    if (latest > this.latest) this.latest = latest;
     for (const e of batch) {
       const at = eventTime(e);
       if (at === undefined) {
-        immediate.push(e);
+        if (this.buf.length === 0) immediate.push(e);
+        else this.insert({ e, at: this.latest, rank: 3, seq: ++this.seq });
         continue;
       }
+      // A batch a little late (a busy moment) raises the lag; old news (a window that connects
+      // late is told the story so far) is just drawn at once.
       const late = now - this.lagMs - at;
-      if (late > 0) this.lagMs = Math.min(MAX_LAG_MS, this.lagMs + late);
+      if (late > 0 && late < MAX_LAG_MS) this.lagMs = Math.min(MAX_LAG_MS, this.lagMs + late);
       this.insert({ e, at, rank: rank(e), seq: ++this.seq });
     }
     return immediate;
   }
+
+  /** The latest `at` received. */
+  private latest = -Infinity;
 
   /** Every event due by display time `t` (real time minus the lag), in timeline order. */
   take(t: number): ServerEvent[] {
@@ -93,9 +109,9 @@ export class Playout {
     return now - this.lagMs;
   }
 
-  /** A lag raised by a late batch eases back (1 ms per 100 ms of real time) towards the normal. */
+  /** A lag raised by a late batch eases back (1 ms per 50 ms of real time) towards the normal. */
   relax(elapsedMs: number): void {
-    if (this.lagMs > DISPLAY_LAG_MS) this.lagMs = Math.max(DISPLAY_LAG_MS, this.lagMs - elapsedMs / 100);
+    if (this.lagMs > DISPLAY_LAG_MS) this.lagMs = Math.max(DISPLAY_LAG_MS, this.lagMs - elapsedMs / 50);
   }
 
   private insert(q: Queued): void {
@@ -114,6 +130,39 @@ function before(a: Queued, b: Queued): boolean {
 }
 
 // ------------------------------------------------------------------ marks in flight
+
+/** A clickable mark as drawn this frame (viewBox coordinates of the cluster view). */
+export interface MarkDrawn {
+  x: number;
+  y: number;
+  r: number;
+  msgType: MessageType;
+  from: string;
+  to: string;
+  /** A live message's id, or a held one's (step mode). */
+  id?: number;
+  heldId?: number;
+}
+
+/** One change the window drew, for tests (window.__raftlabDrawn) and the curious. */
+export interface DrawnChange {
+  seq: number;
+  /** The frame that drew it (a counter) and that frame's performance.now(). */
+  frame: number;
+  time: number;
+  /** The cluster time (real ms) of the event drawn. */
+  at: number;
+  kind: 'landed' | 'lost' | 'role' | 'vote' | 'term';
+  /** The node that changed; for a mark, its receiver. */
+  node: string;
+  id?: number;
+  msgType?: MessageType;
+  from?: string;
+  term?: number;
+  role?: Role;
+  vote?: string;
+}
+
 
 export interface FlightTimes {
   /** When it left, when it is due to arrive (real ms); when its delivery or loss was drawn. */

@@ -6,30 +6,13 @@ import type { RaftlabBridge } from '../../src-shared/bridge.js';
 import { describeCommand, narrate, narrateAttach, type Weight } from '../../src-shared/narrate.js';
 import { agreedLeader, type ClusterState, type Command, type CommandResult, type MessageSummary, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
 import type { MessageType, RaftEvent, Role } from '../../src-shared/raft-types.js';
-import { flightAt, Playout, timerFill, type FlightTimes } from './playout.js';
+import { flightAt, Playout, timerFill, type DrawnChange, type FlightTimes, type MarkDrawn } from './playout.js';
+
+export type { DrawnChange, MarkDrawn } from './playout.js';
 
 export interface Flight extends MessageSummary, FlightTimes {
   /** The app's message id (undefined: a step-mode delivery, or an old trace). */
   id?: number;
-}
-
-/** One change the window drew, for tests (window.__raftlabDrawn) and the curious. */
-export interface DrawnChange {
-  seq: number;
-  /** The frame that drew it (a counter) and that frame's performance.now(). */
-  frame: number;
-  time: number;
-  /** The cluster time (real ms) of the event drawn. */
-  at: number;
-  kind: 'landed' | 'lost' | 'role' | 'vote' | 'term';
-  /** The node that changed; for a mark, its receiver. */
-  node: string;
-  id?: number;
-  msgType?: MessageType;
-  from?: string;
-  term?: number;
-  role?: Role;
-  vote?: string;
 }
 
 export type TimelineKind = 'election' | 'vote' | 'role' | 'log' | 'commit' | 'membership' | 'snapshot' | 'key' | 'client' | 'action' | 'warning';
@@ -90,6 +73,8 @@ export class Session {
   flights: Flight[] = [];
   /** Counters for the renderer bench and tests. */
   stats = { batches: 0, events: 0, messages: 0, byLink: {} as Record<string, number> };
+  /** The clickable marks of the last frame (for tests). */
+  marks: MarkDrawn[] = [];
   /** Every change drawn (marks landed or lost, roles, votes, terms), newest last (bounded). */
   drawn: DrawnChange[] = [];
   /** The frame being drawn (advance): a counter and its performance.now(). */
