@@ -110,3 +110,25 @@ describe('timerFill', () => {
     expect(timerFill(a, 5000) - timerFill({ ...a, elapsed: 4, at: 7000 }, 9000)).toBeCloseTo(1 / 12);
   });
 });
+
+describe('the election timer a worker reports (TimerAnchor)', () => {
+  it('is re-anchored only when the count departs from what a viewer extrapolates', async () => {
+    const { TimerAnchor } = await import('../../src-main/cluster/node-worker.js');
+    const a = new TimerAnchor();
+    const first = a.read(2, 10, 100, 1000);
+    // Ticking along at its pace: the same report, no update to send.
+    expect(a.read(3, 10, 100, 1100)).toBe(first);
+    expect(a.read(5, 10, 100, 1350)).toBe(first);
+    // Reset by a heartbeat: a new anchor.
+    const reset = a.read(0, 10, 100, 1400);
+    expect(reset).toEqual({ elapsed: 0, timeout: 10, tickMs: 100, at: 1400 });
+    // Clock stopped (step mode): still; each tick is a new anchor one tick on.
+    const stopped = a.read(0, 10, null, 1500);
+    expect(stopped.tickMs).toBeNull();
+    expect(a.read(0, 10, null, 9000)).toBe(stopped);
+    expect(a.read(1, 10, null, 9100).elapsed).toBe(1);
+    // A new pace (slow motion) or a new randomized timeout: a new anchor.
+    expect(a.read(1, 10, 1000, 9200).tickMs).toBe(1000);
+    expect(a.read(1, 14, 1000, 9300).timeout).toBe(14);
+  });
+});

@@ -201,6 +201,18 @@ describe.skipIf(!ok)('one clock for the picture (Chromium, real cluster)', () =>
     expect(w.pageErrors).toEqual([]);
   }, 180_000);
 
+  it("a click on a follower's timer ring makes its election timer run out now", async () => {
+    const n = (await page.locator('[data-node][data-status="alive"][data-role="follower"]').first().getAttribute('data-node'))!;
+    const before = await page.locator('.timeline li', { hasText: `${n} heard from no leader in time` }).count();
+    // On the ring itself (its top), not in the hole where the node is.
+    const ring = (await page.locator(`[data-timeout="${n}"]`).boundingBox())!;
+    await page.mouse.click(ring.x + ring.width / 2, ring.y + 5);
+    await expect.poll(() => events.some((e) => e.type === 'raft' && e.node === n && e.event.kind === 'election-timeout'), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => page.locator('.timeline li', { hasText: `${n} heard from no leader in time` }).count(), { timeout: 10_000 }).toBeGreaterThan(before);
+    // The click did not select the node: it was the ring's.
+    expect(await page.locator(`[data-node="${n}"]`).getAttribute('class')).not.toContain('selected');
+  }, 30_000);
+
   it('the clock reset puts a skewed node back on real time, and the header stops warning', async () => {
     const n = (await page.locator('[data-node][data-status="alive"][data-role="follower"]').first().getAttribute('data-node'))!;
     await page.locator(`[data-node="${n}"]`).click();
