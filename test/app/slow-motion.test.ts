@@ -85,9 +85,12 @@ describe('slow motion on a real cluster', () => {
     }, 20_000);
     const hb = events.slice(from).filter((e): e is Msg => e.type === 'message' && e.msgType === 'MsgHeartbeat' && e.from === l);
     const got = deliveries();
+    expect(hb.filter((m) => m.due! - m.at === flightMs({ type: 'MsgHeartbeat' }) * 10).length).toBeGreaterThan(0);
     const late: number[] = [];
     for (const m of hb.slice(2, 8)) {
-      expect(m.due! - m.at).toBeCloseTo(flightMs({ type: 'MsgHeartbeat' }) * 10, -1);
+      // Its own flight, or longer behind an append to the same peer (one peer's messages keep their order).
+      expect(m.due! - m.at).toBeGreaterThanOrEqual(flightMs({ type: 'MsgHeartbeat' }) * 10);
+      expect(m.due! - m.at).toBeLessThanOrEqual(flightMs({ type: 'MsgApp' }) * 10 + 1);
       const d = got.get(m.id!)!;
       expect(d.to).toBe(m.to);
       expect(d.from).toBe(l);
