@@ -478,7 +478,9 @@ async function call(r: RunningNode, c: WorkerCall, speed: number): Promise<AddMe
 export class TimerAnchor {
   private last: ElectionTimer | undefined;
 
-  read(elapsed: number, timeout: number, tickMs: number | null, now: number): ElectionTimer {
+  read(elapsedTicks: number, timeout: number, tickMs: number | null, now: number): ElectionTimer {
+    // A node that may not campaign (not a voter yet) counts on past its timeout: an empty ring all the same.
+    const elapsed = Math.min(elapsedTicks, timeout);
     const a = this.last;
     if (a && a.timeout === timeout && a.tickMs === tickMs) {
       const predicted = Math.min(timeout, a.elapsed + (tickMs === null ? 0 : (now - a.at) / tickMs));

@@ -159,6 +159,17 @@ describe.skipIf(!ok)('one clock for the picture (Chromium, real cluster)', () =>
     await page.waitForTimeout(1000);
     expect(await fill()).toBe(f1);
     await page.locator(`[data-node="${follower}"]`).click();
+    // A held message is a mark too: a click on it drops it.
+    await page.locator(`[data-node="${leader}"]`).click();
+    await page.locator(`[data-panel="${leader}"]`).getByRole('button', { name: 'Tick' }).click();
+    const heldMark = await expect.poll(async () => {
+      const marks = await page.evaluate(() => (window as any).raftlabSession.marks as MarkDrawn[]);
+      return marks.find((m) => m.heldId !== undefined && m.msgType === 'MsgHeartbeat') ?? null;
+    }, { timeout: 10_000 }).not.toBe(null).then(() => page.evaluate(() => ((window as any).raftlabSession.marks as MarkDrawn[]).find((m) => m.heldId !== undefined && m.msgType === 'MsgHeartbeat')!));
+    const svgBox = (await page.locator('.view svg').boundingBox())!;
+    await page.mouse.click(svgBox.x + (heldMark.x * svgBox.width) / 640, svgBox.y + (heldMark.y * svgBox.height) / 500);
+    await expect.poll(() => events.some((e) => e.type === 'step' && e.fate === 'dropped' && e.reason === 'user' && e.message.id === heldMark.heldId), { timeout: 10_000 }).toBe(true);
+    await page.locator(`[data-node="${leader}"]`).click();
     await page.keyboard.press('p');
     await expect.poll(() => page.locator('[data-step-on]').count(), { timeout: 10_000 }).toBe(0);
   }, 60_000);
