@@ -324,6 +324,7 @@ export class Session {
     }
     this.nameById = new Map(c.nodes.filter((n) => n.id).map((n) => [n.id, n.name]));
     const when = at ?? this.displayNow();
+    if (before && (before.speed ?? 1) !== (c.speed ?? 1)) this.rescaleFlights(before.speed ?? 1, c.speed ?? 1, when);
     for (const n of c.nodes) {
       const old = before?.nodes.find((o) => o.name === n.name);
       if (n.status === 'alive') {
@@ -360,6 +361,24 @@ export class Session {
     this.flights.push(f);
     if (this.flights.length > FLIGHTS_MAX) {
       for (const old of this.flights.splice(0, this.flights.length - FLIGHTS_MAX)) if (old.id !== undefined) this.flightById.delete(old.id);
+    }
+  }
+
+  /**
+   * The cluster's speed changed at `t`: as in its senders (slow-network.ts), each message in
+   * flight keeps the share of its flight already done, the rest stretched or shrunk (back at ×1
+   * it leaves at once). Only the drawing's plan: a mark still lands on its real delivery.
+   */
+  private rescaleFlights(from: number, to: number, t: number): void {
+    for (const f of this.flightById.values()) {
+      if (f.landedAt !== undefined || f.lostAt !== undefined || f.dueAt <= t) continue;
+      const left = f.dueAt - t;
+      const done = Math.max(0, Math.min(1, (t - f.sentAt) / Math.max(1, f.dueAt - f.sentAt)));
+      const newLeft = to >= 1 ? 0 : (left * from) / to;
+      // Keep the mark where it is: a new start such that `done` of the new span is behind it.
+      const span = newLeft / Math.max(1e-6, 1 - done);
+      f.dueAt = t + newLeft;
+      f.sentAt = f.dueAt - span;
     }
   }
 
