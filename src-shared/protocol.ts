@@ -183,9 +183,8 @@ export interface NodeState {
   dataDir: string;
   clock: { offsetMs: number; rate: number };
   /**
-   * This term's randomized election timeout and the tick length, in the node's own clock ms.
-   * The window drains the timer from the resets it sees (a heartbeat or append from the leader,
-   * a granted vote, a new role) at the node's clock rate.
+   * This term's randomized election timeout and the tick length, in the node's own clock ms
+   * (what etcd's flags say; the window draws the timer from `timer`, in ticks).
    */
   electionTimeoutMs: number;
   heartbeatMs: number;
