@@ -55,8 +55,12 @@ function kindOf(e: RaftEvent): TimelineKind {
   }
 }
 
-/** What the status line says comes from: checked against every snapshot drawn (see checkStatus). */
-type StatusClaim = { kind: 'leader'; node: string; term: number } | { kind: 'clock'; node: string } | { kind: 'other' };
+/**
+ * What the status line says, checked against every snapshot drawn (see checkStatus): a leader
+ * (as of supervisor batch `batch`), a clock warning, the state described (`now`: kept up to
+ * date with each snapshot), or a sentence about something that happened (left as it is).
+ */
+type StatusClaim = { kind: 'leader'; node: string; term: number; batch: number } | { kind: 'clock'; node: string } | { kind: 'now' } | { kind: 'other' };
 
 export class Session {
   cluster = $state.raw<ClusterState | null>(null);
@@ -87,6 +91,11 @@ export class Session {
   /** Deliveries drawn before their message arrived (a late batch): landed on arrival. */
   private landedEarly = new Map<number, number>();
   private statusClaim: StatusClaim = { kind: 'other' };
+  /** Supervisor batches received, and the batch each event came in (a snapshot speaks for what arrived with or before it). */
+  private batchNo = 0;
+  private readonly batchOf = new WeakMap<ServerEvent, number>();
+  /** The batch of the snapshot drawn. */
+  private clusterBatch = 0;
   private lastAdvance = 0;
 
   private seq = 0;
@@ -179,6 +188,8 @@ export class Session {
     this.stats.batches++;
     this.stats.events += batch.length;
     const now = this.replay ? 0 : realNow();
+    const batchNo = ++this.batchNo;
+    for (const e of batch) this.batchOf.set(e, batchNo);
     const immediate = this.playout.push(batch, now);
     if (immediate.length > 0) this.apply(immediate);
     // A replay is fed as its own clock moves: everything it gets is due.
@@ -192,6 +203,7 @@ export class Session {
     for (const e of batch) {
       switch (e.type) {
         case 'cluster':
+          this.clusterBatch = this.batchOf.get(e) ?? this.batchNo;
           this.setCluster(e.cluster, e.at);
           break;
         case 'message':
@@ -218,7 +230,9 @@ export class Session {
             items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: kindOf(e.event), text: n.text, weight: n.weight });
             if (n.weight === 'major') {
               status = n.text;
-              this.statusClaim = e.event.kind === 'role' && e.event.role === 'leader' ? { kind: 'leader', node: e.node, term: e.event.term } : { kind: 'other' };
+              this.statusClaim = e.event.kind === 'role' && e.event.role === 'leader'
+                ? { kind: 'leader', node: e.node, term: e.event.term, batch: this.batchOf.get(e) ?? this.batchNo }
+                : { kind: 'other' };
             }
           }
           break;
@@ -288,15 +302,18 @@ export class Session {
     const claim = this.statusClaim;
     let stale = false;
     if (claim.kind === 'leader') {
+      // A snapshot from before the win (drawn just before the win's own snapshot) does not count.
       const l = c.nodes.find((n) => n.name === claim.node);
-      stale = !l || l.status !== 'alive' || l.role !== 'leader' || l.term !== claim.term;
+      stale = this.clusterBatch >= claim.batch && (!l || l.status !== 'alive' || l.role !== 'leader' || l.term !== claim.term);
     } else if (claim.kind === 'clock') {
       stale = !this.clockWarnings[claim.node];
+    } else if (claim.kind === 'now') {
+      stale = true;
     }
     if (!stale) return;
     this.status = describeNow(c);
     const l = agreedLeader(c);
-    this.statusClaim = l ? { kind: 'leader', node: l.name, term: l.term } : { kind: 'other' };
+    this.statusClaim = l ? { kind: 'leader', node: l.name, term: l.term, batch: this.clusterBatch } : { kind: 'now' };
   }
 
   /** Adds a line of the user's own doing to the timeline (and the status line if major). */
@@ -342,7 +359,7 @@ export class Session {
     if (this.status === 'Starting the cluster…' && c.nodes.some((n) => n.role === 'leader' && n.status === 'alive')) {
       const l = c.nodes.find((n) => n.role === 'leader' && n.status === 'alive')!;
       this.status = `${l.name} leads term ${l.term}`;
-      this.statusClaim = { kind: 'leader', node: l.name, term: l.term };
+      this.statusClaim = { kind: 'leader', node: l.name, term: l.term, batch: this.clusterBatch };
     }
   }
 

@@ -112,6 +112,9 @@ describe.skipIf(!ok)('one clock for the picture (Chromium, real cluster)', () =>
     expect(shot, 'the vote marks were seen in flight').toBe(true);
     const winner = (await leaderDrawn())!;
     const term = (await nodeState(winner)).term as number;
+    // The header agrees with the picture: the new leader, not "no leader".
+    await expect.poll(() => page.locator('[data-status-line]').textContent(), { timeout: 5_000 }).toContain(`${winner} `);
+    expect(await page.locator('[data-status-line]').textContent()).not.toMatch(/^No leader/);
     const drawn = await drawnSince(seq0);
     const candidateFrames = checkDrawnOrder(drawn, winner, term);
     expect(candidateFrames, `${winner} drawn as a candidate`).toBeDefined();
