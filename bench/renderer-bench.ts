@@ -41,7 +41,7 @@ export async function benchRenderer(print: (line: string) => void): Promise<void
     }, 50);
     await page.waitForTimeout(2000); // warm up
     // A string, not a function: tsx would wrap named functions in a helper the page lacks.
-    const result = (await page.evaluate(`(async (ms) => {
+    const measure = async (ms: number) => (await page.evaluate(`(async (ms) => {
       const s = window.raftlabSession;
       // Collect first, so that the figure is what the page keeps, not garbage not yet collected.
       const mem = () => { window.gc?.(); return performance.memory?.usedJSHeapSize ?? 0; };
@@ -60,15 +60,27 @@ export async function benchRenderer(print: (line: string) => void): Promise<void
         requestAnimationFrame(frame);
       });
       const elapsed = performance.now() - t0;
-      return { deltas, messages: s.stats.messages - m0, elapsed, heap0, heap1: mem() };
-    })(${seconds * 1000})`)) as { deltas: number[]; messages: number; elapsed: number; heap0: number; heap1: number };
-    const d = result.deltas.sort((a, b) => a - b);
-    const pct = (p: number) => d[Math.min(d.length - 1, Math.floor((p / 100) * d.length))].toFixed(1);
-    const long = d.filter((x) => x > 50).length;
+      return { deltas, messages: s.stats.messages - m0, elapsed, heap0, heap1: mem(), marks: s.marks.length };
+    })(${ms})`)) as { deltas: number[]; messages: number; elapsed: number; heap0: number; heap1: number; marks: number };
+    const frames = (result: Awaited<ReturnType<typeof measure>>) => {
+      const d = result.deltas.sort((a, b) => a - b);
+      const pct = (p: number) => d[Math.min(d.length - 1, Math.floor((p / 100) * d.length))].toFixed(1);
+      const long = d.filter((x) => x > 50).length;
+      return `frames: ${d.length} (${(d.length / (result.elapsed / 1000)).toFixed(1)} fps); frame time p50 ${pct(50)} ms, p95 ${pct(95)} ms, p99 ${pct(99)} ms, max ${d[d.length - 1].toFixed(1)} ms; ${long} frames over 50 ms`;
+    };
+    const result = await measure(seconds * 1000);
     print(`renderer: 7 nodes, heartbeat 10 ms, 20 puts/s, ${seconds} s in Chromium (browser mode)`);
     print(`  messages drawn: ${(result.messages / (result.elapsed / 1000)).toFixed(0)}/s`);
-    print(`  frames: ${d.length} (${(d.length / (result.elapsed / 1000)).toFixed(1)} fps); frame time p50 ${pct(50)} ms, p95 ${pct(95)} ms, p99 ${pct(99)} ms, max ${d[d.length - 1].toFixed(1)} ms; ${long} frames over 50 ms`);
+    print(`  ${frames(result)}`);
     print(`  JS heap after a GC: ${(result.heap0 / 1048576).toFixed(1)} MB after warm-up, ${(result.heap1 / 1048576).toFixed(1)} MB after ${seconds} s`);
+    // Slow motion: the cluster itself at ×1/10, every message a mark crossing for its real flight.
+    await supervisor.execute({ type: 'setSpeed', speed: 0.1 });
+    await page.waitForTimeout(2000);
+    const slowSeconds = Math.min(seconds, 10);
+    const slow = await measure(slowSeconds * 1000);
+    print(`renderer in slow motion ×1/10: 7 nodes, same writes, ${slowSeconds} s`);
+    print(`  messages drawn: ${(slow.messages / (slow.elapsed / 1000)).toFixed(0)}/s, ${slow.marks} marks in flight at the end`);
+    print(`  ${frames(slow)}`);
   } finally {
     clearInterval(writer);
     await browser.close();

@@ -11,4 +11,6 @@ const bridge = connectBridge((open) => {
 session = new Session(bridge);
 // For tests and the renderer bench: the live model, read-only by convention.
 (window as unknown as { raftlabSession: Session }).raftlabSession = session;
+// For tests: every change the window drew (marks landed or lost, roles, votes, terms), with its frame.
+Object.defineProperty(window, '__raftlabDrawn', { get: () => session!.drawn });
 mount(App, { target: document.getElementById('app')!, props: { session } });

@@ -112,6 +112,9 @@ export function describeCommand(cmd: Command): string {
     case 'removeMember': return `You removed ${cmd.name} (etcdctl member remove)`;
     case 'transferLeader': return `You asked the leader to hand over to ${cmd.to}`;
     case 'kv': return `${cmd.method} ${cmd.key} on ${cmd.name}`;
+    case 'setSpeed': return cmd.speed >= 1 ? 'You set the cluster to real time (×1)' : `You slowed the whole cluster to ×1/${Math.round(1 / cmd.speed)}: its clocks and its network`;
+    case 'dropMessage': return `You dropped message #${cmd.id} in flight`;
+    case 'timeoutNode': return `You made ${cmd.name}'s election timer run out`;
     case 'attach': return `You attached to the cluster at ${cmd.urls.join(', ')}`;
     case 'detach': return 'You went back to the local cluster';
     case 'chaos': return `You started chaos: ${cmd.seconds} s of faults and clients on a fresh ${cmd.nodes ?? 3}-node cluster${cmd.breakOnPurpose ? ', with reads broken on purpose' : ''}`;

@@ -24,6 +24,16 @@ export type Command =
   | { type: 'restartNode'; name: string }
   /** The node's clock: offset from real time (±10 s) and rate (0.25..4, scales its Raft timers). */
   | { type: 'setClock'; name: string; offsetMs?: number; rate?: number }
+  /**
+   * Slow motion: the whole cluster runs `speed` times as fast as real time (1 down to 1/50):
+   * every node's timers (× its own clock rate), and every peer message waits in its sender
+   * for the flight the window draws. 1 is true real time. See SPEEDS.
+   */
+  | { type: 'setSpeed'; speed: number }
+  /** Drop a message in flight (its sender still holds it in slow motion): it never arrives. */
+  | { type: 'dropMessage'; id: number }
+  /** The node's election timer fires now: it campaigns (pre-vote first), as if it timed out. */
+  | { type: 'timeoutNode'; name: string }
   /** Drop every Raft message between a and b, both ways. */
   | { type: 'cutLink'; a: string; b: string }
   | { type: 'healLink'; a: string; b: string }
@@ -87,6 +97,15 @@ export type Command =
 export type StepUntil = 'vote-granted' | 'leader' | 'commit' | 'election-timeout';
 
 export type CommandType = Command['type'];
+
+/** The speeds the window offers: real time, then slow motion. */
+export const SPEEDS: readonly number[] = [1, 1 / 2, 1 / 5, 1 / 10, 1 / 20, 1 / 50];
+/** Where the app opens: an election takes a few seconds to watch. */
+export const LEARNING_SPEED = 1 / 10;
+/** "×1/10" */
+export function speedText(s: number): string {
+  return s >= 1 ? '×1' : `×1/${Math.round(1 / s)}`;
+}
 
 /** A command as sent: `id` comes back in the matching ack or error. */
 export interface CommandRequest {
@@ -172,15 +191,27 @@ export interface NodeState {
   dataDir: string;
   clock: { offsetMs: number; rate: number };
   /**
-   * This term's randomized election timeout and the tick length, in the node's own clock ms.
-   * The window drains the timer from the resets it sees (a heartbeat or append from the leader,
-   * a granted vote, a new role) at the node's clock rate.
+   * This term's randomized election timeout and the tick length, in the node's own clock ms
+   * (what etcd's flags say; the window draws the timer from `timer`, in ticks).
    */
   electionTimeoutMs: number;
   heartbeatMs: number;
+  /**
+   * The election timer as the node's Raft counts it: `elapsed` of `timeout` ticks at real time
+   * `at`, and the real ms a tick takes now (null while the clock is stopped: step mode). A
+   * viewer moves the timer only between ticks, at that pace; a stopped clock is a still timer.
+   */
+  timer?: ElectionTimer;
   /** The last few entries of its log, oldest first. */
   log: LogEntrySummary[];
   peers: PeerView[];
+}
+
+export interface ElectionTimer {
+  elapsed: number;
+  timeout: number;
+  tickMs: number | null;
+  at: number;
 }
 
 export interface CutLink {
@@ -202,6 +233,8 @@ export interface ClusterState {
   attached?: AttachedView;
   /** Step mode, from the supervisor (always set there). */
   step?: StepState;
+  /** The global speed (1 = real time; see the setSpeed command). */
+  speed?: number;
 }
 
 export interface StepState {
@@ -244,11 +277,22 @@ export interface HeldMessage extends MessageSummary {
 /** Why a held message was dropped: by the user, a cut link, or a target not running. */
 export type StepDropReason = 'user' | 'cut' | 'down';
 
+/** Why a message in flight never arrived: dropped by the user, or its link was cut meanwhile. */
+export type LostReason = 'dropped' | 'cut';
+
 export type ServerEvent =
-  | { type: 'cluster'; cluster: ClusterState }
+  /** `at`: real time of the snapshot (the supervisor's flush), so a viewer draws it in order. */
+  | { type: 'cluster'; cluster: ClusterState; at?: number }
   /** `at` is real time (Date.now()) when the node produced it; ids inside RaftEvent are member ids. */
   | { type: 'raft'; node: string; at: number; event: RaftEvent }
-  | ({ type: 'message'; at: number } & MessageSummary)
+  /**
+   * A message a node sent: `at` when it left, `id` (unique in the app) and `due`, its planned
+   * arrival (real ms; later than `at` in slow motion only). A `delivered` with the same id
+   * follows when the target really stepped it in, or a `lost`.
+   */
+  | ({ type: 'message'; at: number; id?: number; due?: number } & MessageSummary)
+  | { type: 'delivered'; id: number; from: string; to: string; at: number }
+  | { type: 'lost'; id: number; from: string; to: string; at: number; reason: LostReason }
   /** `line` is formatted as etcd prints it, stamped with the node's own (possibly skewed) clock. */
   | { type: 'log'; node: string; at: number; level: string; pkg: string; msg: string; line: string }
   /** A request a node's client port answered (from curl, etcdctl, the window...): `ms` from arrival to answer. */
@@ -288,6 +332,16 @@ export function parseCommand(raw: unknown): Command {
       if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 7) throw new Error('startCluster: size must be 1..7');
       return { type: 'startCluster', size };
     }
+    case 'setSpeed': {
+      const sp = c.speed;
+      if (typeof sp !== 'number' || !(sp >= 1 / 50 - 1e-9 && sp <= 1)) throw new Error('setSpeed: speed must be 1/50..1');
+      return { type: 'setSpeed', speed: sp };
+    }
+    case 'dropMessage':
+      if (typeof c.id !== 'number' || !Number.isSafeInteger(c.id) || c.id < 1) throw new Error('dropMessage: id must be a message id');
+      return { type: 'dropMessage', id: c.id };
+    case 'timeoutNode':
+      return { type: 'timeoutNode', name: name('name') };
     case 'killNode':
     case 'restartNode':
     case 'removeMember':

@@ -99,6 +99,11 @@ export interface Message {
   snapshot?: Snapshot;
   /** Read-index request id (MsgHeartbeat, MsgReadIndex); 'transfer' on votes caused by MsgTimeoutNow. */
   context?: string;
+  /**
+   * The app's message id (src-main/node/slow-network.ts): stamped by the sender's worker so that
+   * the receiver can report when it stepped this very message in. Raft ignores it.
+   */
+  id?: number;
 }
 
 /** A confirmed linearizable read point: reads for `context` may be served once applied ≥ index. */

@@ -416,6 +416,14 @@ function checkEvent(f: Fields, e: Obj): void {
       f.num(e, 'at', 'event');
       checkMessage(f, e, 'event');
       return;
+    case 'delivered':
+    case 'lost':
+      // A message (by its id) stepped in by its target, or never to arrive (protocol.ts).
+      f.num(e, 'id', 'event');
+      f.str(e, 'from', 'event');
+      f.str(e, 'to', 'event');
+      f.num(e, 'at', 'event');
+      return;
     case 'log':
       f.str(e, 'node', 'event');
       f.num(e, 'at', 'event');
@@ -436,7 +444,7 @@ function checkEvent(f: Fields, e: Obj): void {
     case 'ack':
       f.fail('an ack belongs in a "result" record, not an "event"');
     default:
-      f.fail(`event.type is ${JSON.stringify(e.type) ?? 'missing'}, not one of cluster, cluster-delta, raft, message, log, error, attach`);
+      f.fail(`event.type is ${JSON.stringify(e.type) ?? 'missing'}, not one of cluster, cluster-delta, raft, message, delivered, lost, log, error, attach`);
   }
 }
 

@@ -111,6 +111,8 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult>
   const nextId = () => ++id;
   let running = true; // the clients', until the run's end (or an error)
   try {
+    // Clients' timeouts and fault timings are real time: a window in slow motion goes back to ×1.
+    if (!ownSupervisor) await sup.execute({ type: 'setSpeed', speed: 1 });
     await sup.start(o.nodes);
     const leader = await waitFor('a leader', 20_000, () => agreedLeader(sup.snapshot())?.name);
     log(`cluster of ${o.nodes} up in ${sup.dir}, leader ${leader}`);

@@ -11,13 +11,13 @@
 
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { Message } from '../../src-shared/raft-types.js';
-import type { KvMethod, KvResult, LogEntrySummary, PeerView } from '../../src-shared/protocol.js';
+import type { ElectionTimer, KvMethod, KvResult, LogEntrySummary, LostReason, PeerView } from '../../src-shared/protocol.js';
 import type { RaftEvent, Role } from '../../src-shared/raft-types.js';
 import type { MemberInfo } from '../node/client-backend.js';
 import type { ClientRequestRecord } from '../node/api-v2.js';
 import { startNode, type RunningNode } from '../node/node-server.js';
-import type { Ready } from '../raft/raft.js';
 import type { NodeSettings, RaftNode } from '../node/raft-node.js';
+import { SlowNetwork } from '../node/slow-network.js';
 
 // ------------------------------------------------------------------ messages with the supervisor
 
@@ -35,6 +35,10 @@ export interface WorkerInit {
   batchMs: number;
   /** Start in step mode (RaftNode.setManual). */
   manual?: { seed?: number };
+  /** The global speed (slow motion; 1 = real time). */
+  speed: number;
+  /** This worker's message ids are idBase + 1, idBase + 2... (unique across the app). */
+  idBase: number;
 }
 
 /** A Message reduced to what the window draws (ids, not names: the supervisor maps them). */
@@ -49,6 +53,8 @@ export interface WireMessage {
   commit?: number;
   reject?: boolean;
   snapshot?: number;
+  /** The app's message id (slow-network.ts). */
+  id?: number;
 }
 
 /** A message Raft emitted in step mode, held for the supervisor (see RaftNode.setManual). */
@@ -85,6 +91,7 @@ export interface WorkerNodeState {
   lastIndex: number;
   clock: { offsetMs: number; rate: number };
   electionTimeoutMs: number;
+  timer: ElectionTimer;
   log: LogEntrySummary[];
   members: MemberInfo[];
   peers: PeerView[];
@@ -92,7 +99,12 @@ export interface WorkerNodeState {
 
 export type WorkerItem =
   | { k: 'raft'; at: number; e: RaftEvent }
-  | { k: 'msg'; at: number; m: WireMessage }
+  /** Sent: left at `at`, due to arrive at `due` (real ms). */
+  | { k: 'msg'; at: number; due: number; m: WireMessage }
+  /** A peer message (by its id) this node just stepped into its Raft. */
+  | { k: 'delivered'; at: number; id: number; from: string }
+  /** A message of ours that will never arrive. */
+  | { k: 'lost'; at: number; id: number; to: string; reason: LostReason }
   /** nodeTime: the node's own clock when it logged (what its log line shows). */
   | { k: 'log'; at: number; nodeTime: number; level: string; pkg: string; msg: string }
   | { k: 'state'; s: WorkerNodeState }
@@ -104,6 +116,8 @@ export type WorkerCall =
   | { op: 'removeMember'; id: string }
   | { op: 'transferLeader'; to: string }
   | { op: 'kv'; method: KvMethod; key: string; value?: string; query?: Record<string, string> }
+  /** Drop a message still waiting in this node's slow network; answered whether it was there. */
+  | { op: 'dropMessage'; id: number }
   | StepCall;
 
 /**
@@ -113,10 +127,13 @@ export type WorkerCall =
 export type StepCall =
   | { op: 'setManual'; on: boolean; seed?: number }
   | { op: 'deliver'; msgs: Message[] }
-  | { op: 'tick' };
+  | { op: 'tick' }
+  /** The election timer fires now (RaftNode.campaignNow); in real time and in step mode alike. */
+  | { op: 'campaign' };
 
 export type ToWorker =
   | { t: 'setClock'; offsetMs?: number; rate?: number }
+  | { t: 'speed'; speed: number }
   | { t: 'cuts'; ids: string[] }
   | { t: 'call'; id: number; call: WorkerCall }
   /** Graceful: the node shuts down as on SIGTERM; answered with 'stopped'. */
@@ -130,7 +147,7 @@ export type FromWorker =
   | { t: 'batch'; items: WorkerItem[] }
   /** Step mode: messages the node's Raft emitted, in order, instead of sending them. */
   | { t: 'held'; held: HeldReport[] }
-  | { t: 'reply'; id: number; ok: true; result: AddMemberReply | KvResult | StepReply | undefined }
+  | { t: 'reply'; id: number; ok: true; result: AddMemberReply | KvResult | StepReply | boolean | undefined }
   | { t: 'reply'; id: number; ok: false; error: string }
   /** The node learned it was removed from the cluster and shut itself down. */
   | { t: 'removed' }
@@ -174,6 +191,7 @@ export function summarizeMessage(m: Message): WireMessage {
   if (m.commit !== undefined) w.commit = m.commit;
   if (m.reject !== undefined) w.reject = m.reject;
   if (m.snapshot !== undefined) w.snapshot = m.snapshot.meta.index;
+  if (m.id !== undefined) w.id = m.id;
   return w;
 }
 
@@ -201,18 +219,23 @@ function stepCall(node: RaftNode, c: StepCall): StepReply | undefined {
       const commitBefore = node.raftView().log.committed;
       return { events: node.tickOnce(), commitBefore };
     }
+    case 'campaign': {
+      const commitBefore = node.raftView().log.committed;
+      return { events: node.campaignNow(), commitBefore };
+    }
   }
 }
 
 // ------------------------------------------------------------------ the worker
 
-async function kvRequest(base: string, c: Extract<WorkerCall, { op: 'kv' }>): Promise<KvResult> {
+async function kvRequest(base: string, c: Extract<WorkerCall, { op: 'kv' }>, speed: number): Promise<KvResult> {
   // Each segment encoded: "?", "#", "%" or "\\" in a key are part of the key, not of the URL.
   // ("." and ".." segments are refused by parseCommand; checked again here, where the URL is made.)
   const url = new URL(`/v2/keys${c.key.split('/').map(encodeURIComponent).join('/')}`, base);
   if (url.pathname !== '/v2/keys' && !url.pathname.startsWith('/v2/keys/')) throw new Error(`kv: key ${JSON.stringify(c.key)} leaves /v2/keys`);
   for (const [k, v] of Object.entries(c.query ?? {})) url.searchParams.set(k, v);
-  const init: RequestInit = { method: c.method, signal: AbortSignal.timeout(15_000) };
+  // In slow motion a write takes longer by as much as the cluster is slowed.
+  const init: RequestInit = { method: c.method, signal: AbortSignal.timeout(15_000 / speed) };
   if (c.value !== undefined && (c.method === 'PUT' || c.method === 'POST')) {
     init.body = new URLSearchParams({ value: c.value }).toString();
     init.headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
@@ -233,6 +256,15 @@ async function runWorker(): Promise<void> {
   const init = workerData as WorkerInit;
   const post = (m: FromWorker) => port.postMessage(m);
   const cuts = new Set(init.cuts);
+  // Every message this node sends goes through it: stamped, delayed in slow motion, reported.
+  const network = new SlowNetwork({
+    idBase: init.idBase,
+    speed: init.speed,
+    isCut: (peer) => cuts.has(peer),
+    onSent: (m, at, due) => queue({ k: 'msg', at, due, m: summarizeMessage(m) }),
+    onLost: (m, reason) => queue({ k: 'lost', at: Date.now(), id: m.id!, to: m.to, reason }),
+  });
+  const timer = new TimerAnchor();
   let items: WorkerItem[] = [];
   let flushTimer: NodeJS.Timeout | undefined;
   let stateTimer: NodeJS.Timeout | undefined;
@@ -247,7 +279,7 @@ async function runWorker(): Promise<void> {
     clearTimeout(flushTimer);
     flushTimer = undefined;
     if (running && !killed) {
-      const s = nodeState(running, init);
+      const s = nodeState(running, init, timer);
       const json = JSON.stringify(s);
       if (json !== lastState) {
         lastState = json;
@@ -278,6 +310,7 @@ async function runWorker(): Promise<void> {
     killed = true;
     clearTimeout(flushTimer);
     clearInterval(stateTimer);
+    network.stop();
     void Promise.resolve(running?.abort()).finally(() => post({ t: 'killed' }));
   };
   const postHeld = () => {
@@ -332,16 +365,26 @@ async function runWorker(): Promise<void> {
         if (r) applyClock(r, m);
         queue();
         break;
+      case 'speed':
+        init.speed = m.speed;
+        network.setSpeed(m.speed);
+        r?.node.clock.setSpeed(m.speed);
+        queue();
+        break;
       case 'cuts':
         cuts.clear();
         for (const id of m.ids) cuts.add(id);
         break;
       case 'call': {
-        if (r && (m.call.op === 'setManual' || m.call.op === 'deliver' || m.call.op === 'tick')) {
+        if (r && (m.call.op === 'setManual' || m.call.op === 'deliver' || m.call.op === 'tick' || m.call.op === 'campaign')) {
           answerStep(r.node, m.id, m.call);
           break;
         }
-        const answer = r ? call(r, m.call) : Promise.reject(new Error('the node is not running yet'));
+        if (m.call.op === 'dropMessage') {
+          post({ t: 'reply', id: m.id, ok: true, result: network.drop(m.call.id) });
+          break;
+        }
+        const answer = r ? call(r, m.call, init.speed) : Promise.reject(new Error('the node is not running yet'));
         answer.then(
           (result) => killed || post({ t: 'reply', id: m.id, ok: true, result }),
           (err: unknown) => killed || post({ t: 'reply', id: m.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
@@ -353,7 +396,21 @@ async function runWorker(): Promise<void> {
 
   let r: RunningNode;
   try {
-    r = await startNode({ ...init.settings, isLinkCut: (peer) => cuts.has(peer), manual: init.manual, onHeld }, log, (req) => queue({ k: 'client', at: Date.now(), r: req }));
+    r = await startNode(
+      {
+        ...init.settings,
+        isLinkCut: (peer) => cuts.has(peer),
+        manual: init.manual,
+        onHeld,
+        outbound: network,
+        onStepped: (msgs) => {
+          const at = Date.now();
+          for (const m of msgs) if (m.id !== undefined) queue({ k: 'delivered', at, id: m.id, from: m.from });
+        },
+      },
+      log,
+      (req) => queue({ k: 'client', at: Date.now(), r: req }),
+    );
   } catch (err) {
     if (killed) return;
     // Lines logged while failing explain why; send them before the verdict.
@@ -367,13 +424,9 @@ async function runWorker(): Promise<void> {
     return;
   }
   applyClock(r, init.clock);
-  // Every message the node really sent (a cut link sends nothing).
-  r.node.on('ready', (rd: Ready) => {
-    // Held in step mode: the supervisor reports those when it delivers them.
-    if (r.node.isManual) return;
-    const at = Date.now();
-    for (const m of rd.messages) if (!cuts.has(m.to)) queue({ k: 'msg', at, m: summarizeMessage(m) });
-  });
+  r.node.clock.setSpeed(init.speed);
+  // Every message the node really sends is reported by the network (onSent); held ones in
+  // step mode are reported by the supervisor when it delivers them.
   r.node.on('raft-event', (e: RaftEvent) => queue({ k: 'raft', at: Date.now(), e }));
   // Clock drift, peer activity and the like change without any event: look now and then.
   stateTimer = setInterval(() => queue(), init.stateEveryMs);
@@ -396,7 +449,7 @@ function applyClock(r: RunningNode, c: { offsetMs?: number; rate?: number }): vo
   if (c.offsetMs !== undefined) r.node.clock.setOffset(c.offsetMs);
 }
 
-async function call(r: RunningNode, c: WorkerCall): Promise<AddMemberReply | KvResult | StepReply | undefined> {
+async function call(r: RunningNode, c: WorkerCall, speed: number): Promise<AddMemberReply | KvResult | StepReply | boolean | undefined> {
   switch (c.op) {
     case 'addMember': {
       const member = await r.node.addMember([c.peerURL]);
@@ -409,15 +462,39 @@ async function call(r: RunningNode, c: WorkerCall): Promise<AddMemberReply | KvR
       r.node.transferLeader(c.to);
       return undefined;
     case 'kv':
-      return kvRequest(r.clientURLs[0], c);
+      return kvRequest(r.clientURLs[0], c, speed);
+    case 'dropMessage':
+      return false;
     case 'setManual':
     case 'deliver':
     case 'tick':
+    case 'campaign':
       return stepCall(r.node, c);
   }
 }
 
-function nodeState(r: RunningNode, init: WorkerInit): WorkerNodeState {
+/**
+ * The election timer as reported: re-anchored only when the node's own count departs from what
+ * a viewer extrapolates from the last report (a reset, a new timeout, a tick of a stopped clock,
+ * a different pace, or a drift of a tick), so a running timer costs no state change per tick.
+ */
+export class TimerAnchor {
+  private last: ElectionTimer | undefined;
+
+  read(elapsedTicks: number, timeout: number, tickMs: number | null, now: number): ElectionTimer {
+    // A node that may not campaign (not a voter yet) counts on past its timeout: an empty ring all the same.
+    const elapsed = Math.min(elapsedTicks, timeout);
+    const a = this.last;
+    if (a && a.timeout === timeout && a.tickMs === tickMs) {
+      const predicted = Math.min(timeout, a.elapsed + (tickMs === null ? 0 : (now - a.at) / tickMs));
+      if (Math.abs(elapsed - predicted) < 1 && elapsed >= a.elapsed) return a;
+    }
+    this.last = { elapsed, timeout, tickMs, at: now };
+    return this.last;
+  }
+}
+
+function nodeState(r: RunningNode, init: WorkerInit, anchor: TimerAnchor): WorkerNodeState {
   const tail = init.logTail;
   const raft = r.node.raftView();
   const log = raft.log;
@@ -449,6 +526,13 @@ function nodeState(r: RunningNode, init: WorkerInit): WorkerNodeState {
     lastIndex: last,
     clock: { offsetMs: Math.round(r.node.clock.offsetMs), rate: r.node.clock.rate },
     electionTimeoutMs: raft.electionTimeoutTicks() * init.settings.heartbeatMs,
+    // A leader's election timer is not drawn: reported still, so that it costs no updates.
+    timer: anchor.read(
+      raft.role === 'leader' ? 0 : raft.electionElapsedTicks(),
+      raft.electionTimeoutTicks(),
+      r.node.isManual || raft.role === 'leader' ? null : Math.round((init.settings.heartbeatMs / r.node.clock.timerRate) * 100) / 100,
+      Date.now(),
+    ),
     log: entries,
     members,
     peers,

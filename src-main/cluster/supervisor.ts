@@ -13,8 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import type {
-  AddMemberResult, ClusterState, Command, CommandRequest, CommandResult, KvResult, NodeState, NodeStatus, ServerEvent,
+import {
+  agreedLeader,
+  type AddMemberResult, type ClusterState, type Command, type CommandRequest, type CommandResult, type KvResult, type NodeState, type NodeStatus, type ServerEvent,
 } from '../../src-shared/protocol.js';
 import { memberId } from '../node/ids.js';
 import { formatLogLine, type LogLevel } from '../node/log.js';
@@ -34,6 +35,11 @@ export interface SupervisorOptions {
   flushMs?: number;
   /** Log entries shown per node (default 20). */
   logTail?: number;
+  /**
+   * The global speed the cluster starts at (default 1: real time; the app opens at
+   * LEARNING_SPEED). See the setSpeed command.
+   */
+  speed?: number;
 }
 
 interface NodeRecord {
@@ -52,14 +58,23 @@ interface NodeRecord {
   calls: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
   /** Told when the worker answers 'stopped' / 'killed', or exits. */
   downWaiters: (() => void)[];
+  /** The message ids of the current worker start above this (see spawn). */
+  idBase: number;
 }
+
+/** Message ids per worker start: room for 2^32 messages each, 2^21 starts stay safe integers. */
+const IDS_PER_SPAWN = 2 ** 32;
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
 export class Supervisor extends EventEmitter {
   readonly dir: string;
   private readonly ownsDir: boolean;
-  private readonly opts: Required<Omit<SupervisorOptions, 'dir'>>;
+  private readonly opts: Required<Omit<SupervisorOptions, 'dir' | 'speed'>>;
+  /** The global speed (setSpeed). */
+  private speed: number;
+  /** Worker starts so far: each gets its own block of message ids. */
+  private spawns = 0;
   private nodes = new Map<string, NodeRecord>();
   /** Cut links as "a|b" with a < b. */
   private cuts = new Set<string>();
@@ -96,6 +111,7 @@ export class Supervisor extends EventEmitter {
       flushMs: options.flushMs ?? 16,
       logTail: options.logTail ?? 20,
     };
+    this.speed = options.speed ?? 1;
   }
 
   // ------------------------------------------------------------------ public API
@@ -108,6 +124,16 @@ export class Supervisor extends EventEmitter {
   /** etcd's --heartbeat-interval and --election-timeout of this cluster's nodes, ms. */
   get timing(): { heartbeatMs: number; electionMs: number } {
     return { heartbeatMs: this.opts.heartbeatMs, electionMs: this.opts.electionMs };
+  }
+
+  /** Resolves true once the running nodes agree on a leader, false after `timeoutMs`. */
+  async waitForLeader(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && !this.stopped) {
+      if (agreedLeader(this.snapshot())) return true;
+      await sleep(50);
+    }
+    return false;
   }
 
   /** Run a command and report the outcome as an `ack` or `error` event with the request's id. */
@@ -148,6 +174,26 @@ export class Supervisor extends EventEmitter {
         if (cmd.rate !== undefined) rec.clock.rate = cmd.rate;
         this.post(rec, { t: 'setClock', offsetMs: cmd.offsetMs, rate: cmd.rate });
         this.markDirty();
+        return undefined;
+      }
+      case 'setSpeed':
+        this.speed = cmd.speed;
+        for (const rec of this.nodes.values()) this.post(rec, { t: 'speed', speed: cmd.speed });
+        this.markDirty();
+        return undefined;
+      case 'dropMessage': {
+        // The sender is the worker whose block of ids holds this one.
+        const rec = [...this.nodes.values()].find((r) => r.worker && cmd.id > r.idBase && cmd.id <= r.idBase + IDS_PER_SPAWN);
+        if (!rec || !(await this.call(rec, { op: 'dropMessage', id: cmd.id }))) {
+          throw new Error(`message ${cmd.id} is no longer in flight`);
+        }
+        return undefined;
+      }
+      case 'timeoutNode': {
+        const rec = this.node(cmd.name);
+        if (rec.status !== 'alive') throw new Error(`${rec.name} is not running`);
+        if (rec.state?.role === 'leader') throw new Error(`${rec.name} is the leader: it has no election timer to run out`);
+        await this.call(rec, { op: 'campaign' });
         return undefined;
       }
       case 'cutLink':
@@ -207,6 +253,7 @@ export class Supervisor extends EventEmitter {
         return { a, b };
       }),
       step: this.step.view(),
+      speed: this.speed,
     };
   }
 
@@ -341,6 +388,7 @@ export class Supervisor extends EventEmitter {
       clock: { offsetMs: 0, rate: 1 },
       calls: new Map(),
       downWaiters: [],
+      idBase: 0,
     };
   }
 
@@ -355,7 +403,10 @@ export class Supervisor extends EventEmitter {
       stateEveryMs: 100,
       batchMs: this.opts.flushMs,
       manual: this.step.spawnManual(rec.name),
+      speed: this.speed,
+      idBase: ++this.spawns * IDS_PER_SPAWN,
     };
+    rec.idBase = init.idBase;
     // execArgv [] : not the parent's flags (tsx's, vitest's); the entry registers tsx itself.
     const w = new Worker(workerEntry(), { workerData: init, execArgv: [] });
     rec.worker = w;
@@ -440,9 +491,15 @@ export class Supervisor extends EventEmitter {
           break;
         case 'msg': {
           const { type: msgType, from, to, ...rest } = it.m;
-          this.queue({ type: 'message', at: it.at, from: this.nameOf(from), to: this.nameOf(to), msgType, ...rest });
+          this.queue({ type: 'message', at: it.at, due: it.due, from: this.nameOf(from), to: this.nameOf(to), msgType, ...rest });
           break;
         }
+        case 'delivered':
+          this.queue({ type: 'delivered', id: it.id, from: this.nameOf(it.from), to: rec.name, at: it.at });
+          break;
+        case 'lost':
+          this.queue({ type: 'lost', id: it.id, from: rec.name, to: this.nameOf(it.to), at: it.at, reason: it.reason });
+          break;
         case 'log': {
           const line = formatLogLine(new Date(it.nodeTime), it.level as LogLevel, it.pkg, it.msg);
           this.queue({ type: 'log', node: rec.name, at: it.at, level: it.level, pkg: it.pkg, msg: it.msg, line });
@@ -553,6 +610,7 @@ export class Supervisor extends EventEmitter {
       clock: r.status === 'alive' && s ? { ...s.clock } : { ...r.clock },
       electionTimeoutMs: s?.electionTimeoutMs ?? this.opts.electionMs,
       heartbeatMs: this.opts.heartbeatMs,
+      ...(r.status === 'alive' && s ? { timer: s.timer } : {}),
       log: s?.log ?? [],
       peers: s?.peers ?? [],
     };
@@ -585,7 +643,7 @@ export class Supervisor extends EventEmitter {
     for (const r of waiting) queueMicrotask(r);
     if (this.dirty) {
       this.dirty = false;
-      this.pending.push({ type: 'cluster', cluster: this.snapshot() });
+      this.pending.push({ type: 'cluster', cluster: this.snapshot(), at: Date.now() });
     }
     if (this.pending.length === 0) return;
     const batch = this.pending;
@@ -602,7 +660,7 @@ export class Supervisor extends EventEmitter {
   greeting(): ServerEvent[] {
     // The snapshot first: it names the member ids the events carry.
     // Workers flush on their own timers, so batches interleave nodes: put the story in order.
-    const story = [...this.recent].sort((a, b) => ('at' in a && 'at' in b ? a.at - b.at : 0));
+    const story = [...this.recent].sort((a, b) => ('at' in a && 'at' in b ? (a.at ?? 0) - (b.at ?? 0) : 0));
     return [{ type: 'cluster', cluster: this.snapshot() }, ...story];
   }
 }

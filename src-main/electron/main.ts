@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IPC } from '../../src-shared/bridge.js';
-import { parseRequest, type ServerEvent } from '../../src-shared/protocol.js';
+import { LEARNING_SPEED, parseRequest, type ServerEvent } from '../../src-shared/protocol.js';
 import { WindowCore } from '../app/window-core.js';
 import { Supervisor } from '../cluster/supervisor.js';
 import type { ElectronMain } from './electron-api.js';
@@ -33,6 +33,10 @@ const supervisor = new Supervisor();
 const core = new WindowCore(supervisor, { exportDir: app.getPath('downloads') });
 await core.record(path.join(supervisor.dir, 'session.trace.jsonl'));
 await supervisor.start(size);
+// The window opens in slow motion, where an election takes a few seconds to watch (×1 is one
+// click away); the first election runs in real time, so nobody waits 10 s for a first leader.
+await supervisor.waitForLeader(10_000);
+await supervisor.execute({ type: 'setSpeed', speed: LEARNING_SPEED });
 
 const win = new BrowserWindow({
   width: 1400,

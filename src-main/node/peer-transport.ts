@@ -62,6 +62,11 @@ export interface PeerTransportOptions {
    * nothing from it is delivered, as if the network between us failed.
    */
   isLinkCut?: (peer: string) => boolean;
+  /**
+   * The app's slow network (slow-network.ts): every message not cut goes through it, and comes
+   * back through `send` when it is due (at once at ×1). Without it messages go out at once.
+   */
+  outbound?: { submit(msgs: Message[], send: (msgs: Message[]) => void): void };
   /** Told when a batch could not be delivered (e.g. to report a failed MsgSnap). */
   onSendFailed?: (peer: string, msgs: Message[], err: string) => void;
   /** The highest term a message may carry now (raft.ts maxAcceptableTerm of our term). */
@@ -257,6 +262,19 @@ export class PeerTransport {
    * (one batch per peer), or with `flush`, to the sockets of open streams right now.
    */
   send(msgs: Message[], opts?: { flush?: boolean }): void {
+    if (this.stopped) return;
+    const net = this.opts.outbound;
+    if (!net) return this.sendNow(msgs, opts);
+    let now = true;
+    // Handed back at once (×1) keeps the caller's flush; later (when due) goes out right away.
+    net.submit(
+      msgs.filter((m) => !this.opts.isLinkCut?.(m.to)),
+      (due) => this.sendNow(due, now ? opts : { flush: true }),
+    );
+    now = false;
+  }
+
+  private sendNow(msgs: Message[], opts?: { flush?: boolean }): void {
     if (this.stopped) return;
     const touched = opts?.flush ? new Set<Peer>() : undefined;
     for (const m of msgs) {
@@ -1029,6 +1047,7 @@ function checkMessage(m: unknown, self: string, sender: string | undefined, maxT
   if (o.logTerm !== undefined && !(isCount(o.logTerm) && (o.logTerm as number) <= maxTerm)) throw new Error('bad logTerm');
   if (o.reject !== undefined && typeof o.reject !== 'boolean') throw new Error('bad reject');
   if (o.context !== undefined && typeof o.context !== 'string') throw new Error('bad context');
+  if (o.id !== undefined && !isCount(o.id)) throw new Error('bad id');
   if (o.entries !== undefined) {
     if (!Array.isArray(o.entries)) throw new Error('bad entries');
     for (const e of o.entries as unknown[]) {

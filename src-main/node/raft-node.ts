@@ -20,7 +20,7 @@ import { NodeClock, startTicker } from './clock.js';
 import { seededRandom } from '../sim/rng.js';
 import { clusterId as computeClusterId, memberId as computeMemberId } from './ids.js';
 import { embed, etcdmain, etcdserver, goDuration, membership, raft as raftLog, type LogLevel, type LogMsg } from './log.js';
-import { PeerTransport, type PeerStats } from './peer-transport.js';
+import { PeerTransport, type PeerStats, type PeerTransportOptions } from './peer-transport.js';
 import { NodeStateMachine, type ApplyOutcome, type ConfContext, type NodeCommand } from './state-machine.js';
 import type { V2Command, V2Event, V2ReadRequest, V2StoreStats, V2WatchHandle } from './store-v2.js';
 
@@ -53,6 +53,10 @@ export interface NodeSettings {
    * (not as an event) so that nothing emitted while start() runs is missed. Default: a 'held' event.
    */
   onHeld?: (msgs: Message[]) => void;
+  /** The app's slow network (slow-network.ts), which every sent message goes through. */
+  outbound?: PeerTransportOptions['outbound'];
+  /** Peer messages just stepped into Raft (the app reports their delivery). */
+  onStepped?: (msgs: Message[]) => void;
 }
 
 /** Refused configuration or data: the message says what and where. */
@@ -85,7 +89,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   private readonly startTime = new Date();
   private leaderSince?: Date;
   private counts = { recvApp: 0, sendApp: 0 };
-  private publishTimer?: NodeJS.Timeout;
+  private stopPublish: () => void = () => {};
   private expiryTimer?: NodeJS.Timeout;
   readonly requestTimeoutMs: number;
   /** Step mode: no ticker, no publish/expiry timers, Ready messages held (see setManual). */
@@ -158,6 +162,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
       maxTerm: () => maxAcceptableTerm(this.raft.term),
       onRemovedFromCluster: () => this.onRemoved(),
       isLinkCut: s.isLinkCut,
+      outbound: s.outbound,
       extraRoutes: (req, res) => {
         if (req.method === 'GET' && req.url === '/members') {
           res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Cluster-Id': this.clusterId });
@@ -207,14 +212,14 @@ export class RaftNode extends EventEmitter implements ClientBackend {
       this.raft.tick();
       this.schedule();
     });
-    this.publishTimer = setInterval(() => this.maybePublish(), Math.max(100, s.heartbeatMs * 2));
+    this.stopPublish = startTicker(this.clock, Math.max(100, s.heartbeatMs * 2), () => this.maybePublish());
     this.expiryTimer = setInterval(() => this.expireKeys(), 500);
   }
 
   private stopTimers(): void {
     this.stopTicker();
     this.stopTicker = () => {};
-    clearInterval(this.publishTimer);
+    this.stopPublish();
     clearInterval(this.expiryTimer);
   }
 
@@ -225,7 +230,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   abortIO(): void {
     this.stopped = true;
     this.stopTicker();
-    clearInterval(this.publishTimer);
+    this.stopPublish();
     clearInterval(this.expiryTimer);
     void this.transport?.stop();
   }
@@ -234,7 +239,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     if (this.stopped) return;
     this.stopped = true;
     this.stopTicker();
-    clearInterval(this.publishTimer);
+    this.stopPublish();
     clearInterval(this.expiryTimer);
     for (const w of this.waiters.values()) {
       clearTimeout(w.timer);
@@ -385,6 +390,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
       if (m.type === 'MsgApp') this.counts.recvApp++;
       this.raft.step(m);
     }
+    this.settings.onStepped?.(msgs);
     this.schedule();
   }
 
@@ -561,12 +567,14 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   private proposeAndWait(make: (r: string) => { conf?: { type: 'add' | 'remove' | 'update'; id: string; ctx: ConfContext }; cmd?: NodeCommand }): Promise<ApplyOutcome> {
     const r = `${this.id}-${++this.reqSeq}`;
     const p = make(r);
+    // In slow motion a request takes longer by as much as the cluster is slowed.
+    const timeoutMs = this.requestTimeoutMs / this.clock.speed;
     return new Promise<ApplyOutcome>((resolve, reject) => {
-      const deadline = Date.now() + this.requestTimeoutMs;
+      const deadline = Date.now() + timeoutMs;
       const timer = setTimeout(() => {
         this.waiters.delete(r);
         reject(new RaftUnavailable('etcdserver: request timed out'));
-      }, this.requestTimeoutMs);
+      }, timeoutMs);
       this.waiters.set(r, { resolve, reject, timer });
       const attempt = () => {
         if (this.stopped || !this.waiters.has(r)) return;
@@ -601,7 +609,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   private async readBarrier(): Promise<void> {
     const ctx = `${this.id}-read-${++this.reqSeq}`;
     const index = await new Promise<number>((resolve, reject) => {
-      const deadline = Date.now() + this.requestTimeoutMs;
+      const deadline = Date.now() + this.requestTimeoutMs / this.clock.speed;
       const cleanup = () => this.readWaiters.delete(ctx);
       this.readWaiters.set(ctx, (i) => {
         cleanup();
@@ -620,7 +628,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
           if (!(err instanceof ProposalDropped)) return reject(err);
         }
         // Read requests are not retried by Raft itself: ask again if no answer came.
-        setTimeout(attempt, Math.max(100, this.settings.electionMs / 2));
+        setTimeout(attempt, Math.max(100, this.settings.electionMs / 2) / this.clock.timerRate);
       };
       attempt();
     });
@@ -855,6 +863,16 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     this.raft.tick();
     // The publish timer is paused: in step mode a node publishes on the tick after it learns a leader.
     if (this.manual) this.maybePublish();
+    return this.processNow();
+  }
+
+  /**
+   * The window's "time out now" (a click on the node's timer ring): Raft campaigns as if its
+   * election timer fired, pre-vote included. Processed synchronously like tickOnce().
+   */
+  campaignNow(): RaftEvent[] {
+    if (this.stopped) throw new Error('the node is stopped');
+    this.raft.campaign();
     return this.processNow();
   }
 

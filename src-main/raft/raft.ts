@@ -429,6 +429,11 @@ export class Raft {
     return this.randomizedElectionTimeout;
   }
 
+  /** Ticks since the election timer was last reset (for viewers drawing the timer). */
+  electionElapsedTicks(): number {
+    return this.electionElapsed;
+  }
+
   private resetRandomizedElectionTimeout(): void {
     const e = this.cfg.electionTick;
     this.randomizedElectionTimeout = e + Math.floor(this.cfg.random() * e);

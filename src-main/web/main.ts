@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WindowCore } from '../app/window-core.js';
 import { Supervisor } from '../cluster/supervisor.js';
+import { LEARNING_SPEED } from '../../src-shared/protocol.js';
 import { startWebServer } from './web-server.js';
 import { ensureWindowBuilt } from './window-build.js';
 
@@ -27,6 +28,10 @@ const supervisor = new Supervisor();
 const core = new WindowCore(supervisor);
 await core.record(path.join(supervisor.dir, 'session.trace.jsonl'));
 await supervisor.start(size);
+// The window opens in slow motion, where an election takes a few seconds to watch (×1 is one
+// click away); the first election runs in real time, so nobody waits 10 s for a first leader.
+await supervisor.waitForLeader(10_000);
+await supervisor.execute({ type: 'setSpeed', speed: LEARNING_SPEED });
 const web = await startWebServer({ core, port: Number(process.env.RAFTLAB_PORT ?? 0), staticDir: windowBuild.dir });
 // `raftlab attach --web URL...` (or RAFTLAB_ATTACH=URL,URL): open on that cluster instead.
 const attach = (process.env.RAFTLAB_ATTACH ?? '').split(',').map((u) => u.trim()).filter(Boolean);

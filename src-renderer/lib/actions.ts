@@ -1,7 +1,7 @@
 // The window's actions on the real cluster, shared by the buttons and the keyboard shortcuts.
 // Each one is a protocol.ts command (or a few); what changes on screen is what the nodes then do.
 
-import { agreedLeader, type NodeState } from '../../src-shared/protocol.js';
+import { agreedLeader, SPEEDS, type NodeState } from '../../src-shared/protocol.js';
 import type { Session } from './session.svelte.js';
 
 function report(session: Session, p: Promise<unknown>): void {
@@ -67,6 +67,18 @@ export function transferTo(session: Session, name: string): void {
 
 export function setClock(session: Session, name: string, clock: { offsetMs?: number; rate?: number }): void {
   report(session, session.send({ type: 'setClock', name, ...clock }));
+}
+
+/** Slow motion for the whole cluster (its clocks and its network), or real time at 1. */
+export function setSpeed(session: Session, speed: number): void {
+  report(session, session.send({ type: 'setSpeed', speed }));
+}
+
+/** One step along SPEEDS: faster (+1) or slower (−1). */
+export function nudgeSpeed(session: Session, dir: 1 | -1): void {
+  const i = SPEEDS.findIndex((s) => Math.abs(s - session.speed) < 1e-9);
+  const next = SPEEDS[Math.min(SPEEDS.length - 1, Math.max(0, (i < 0 ? 0 : i) - dir))];
+  if (next !== session.speed) setSpeed(session, next);
 }
 
 export function newCluster(session: Session, size: number): void {

@@ -12,7 +12,8 @@ import { Session } from './session.svelte.js';
 const silent: RaftlabBridge = { kind: 'browser', send: () => {}, onEvents: () => () => {} };
 
 export class Replay {
-  readonly session = new Session(silent, { replay: true });
+  // Marks move on the replay's own clock (the recorded wall time now shown).
+  readonly session = new Session(silent, { replay: true, clock: () => this.at });
   readonly index: TraceIndex;
   /** Virtual time: the wall time of the recording now shown. */
   at = $state(0);

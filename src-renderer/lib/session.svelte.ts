@@ -4,13 +4,15 @@
 
 import type { RaftlabBridge } from '../../src-shared/bridge.js';
 import { describeCommand, narrate, narrateAttach, type Weight } from '../../src-shared/narrate.js';
-import type { ClusterState, Command, CommandResult, MessageSummary, NodeState, ServerEvent } from '../../src-shared/protocol.js';
-import type { MessageType, RaftEvent } from '../../src-shared/raft-types.js';
+import { agreedLeader, type ClusterState, type Command, type CommandResult, type MessageSummary, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
+import type { MessageType, RaftEvent, Role } from '../../src-shared/raft-types.js';
+import { flightAt, Playout, timerFill, type DrawnChange, type FlightTimes, type MarkDrawn } from './playout.js';
 
-export interface Flight extends MessageSummary {
-  /** performance.now() when it left, and how long its mark travels. */
-  t0: number;
-  dur: number;
+export type { DrawnChange, MarkDrawn } from './playout.js';
+
+export interface Flight extends MessageSummary, FlightTimes {
+  /** The app's message id (undefined: a step-mode delivery, or an old trace). */
+  id?: number;
 }
 
 export type TimelineKind = 'election' | 'vote' | 'role' | 'log' | 'commit' | 'membership' | 'snapshot' | 'key' | 'client' | 'action' | 'warning';
@@ -35,6 +37,11 @@ const TIMELINE_MAX = 500;
 const LOGLINES_MAX = 400;
 /** Flights kept at most (a storm of messages drops the oldest marks, never the newest). */
 const FLIGHTS_MAX = 1500;
+/** Drawn changes kept for the test hook. */
+const DRAWN_MAX = 20_000;
+
+/** Real time with sub-millisecond steps, on the same clock as the events' `at`. */
+const realNow = () => performance.timeOrigin + performance.now();
 
 function kindOf(e: RaftEvent): TimelineKind {
   switch (e.kind) {
@@ -48,8 +55,12 @@ function kindOf(e: RaftEvent): TimelineKind {
   }
 }
 
-/** Messages that reset a follower's election timer when they reach it. */
-const FROM_LEADER: ReadonlySet<MessageType> = new Set(['MsgApp', 'MsgHeartbeat', 'MsgSnap']);
+/**
+ * What the status line says, checked against every snapshot drawn (see checkStatus): a leader
+ * (as of supervisor batch `batch`), a clock warning, the state described (`now`: kept up to
+ * date with each snapshot), or a sentence about something that happened (left as it is).
+ */
+type StatusClaim = { kind: 'leader'; node: string; term: number; batch: number } | { kind: 'clock'; node: string } | { kind: 'now' } | { kind: 'other' };
 
 export class Session {
   cluster = $state.raw<ClusterState | null>(null);
@@ -57,8 +68,6 @@ export class Session {
   logLines = $state.raw<LogLine[]>([]);
   status = $state('Starting the cluster…');
   connected = $state(false);
-  /** Animation speed: 1 = a message mark crosses a link in 400 ms. */
-  speed = $state(1);
   selected = $state<string | null>(null);
   /** The latest clock warning per node (etcd's "clock difference" line), cleared when it heals. */
   clockWarnings = $state.raw<Record<string, string>>({});
@@ -66,10 +75,28 @@ export class Session {
 
   /** Read every frame by the canvas, so not reactive. */
   flights: Flight[] = [];
-  /** performance.now() of each node's last election-timer reset. */
-  timerResets = new Map<string, number>();
   /** Counters for the renderer bench and tests. */
   stats = { batches: 0, events: 0, messages: 0, byLink: {} as Record<string, number> };
+  /** The clickable marks of the last frame (for tests). */
+  marks: MarkDrawn[] = [];
+  /** Every change drawn (marks landed or lost, roles, votes, terms), newest last (bounded). */
+  drawn: DrawnChange[] = [];
+  /** The frame being drawn (advance): a counter and its performance.now(). */
+  private frame = { n: 0, time: 0 };
+  private drawnSeq = 0;
+  /** Events wait here until their time comes (playout.ts). */
+  private readonly playout = new Playout();
+  /** Flights by message id, to land them. */
+  private flightById = new Map<number, Flight>();
+  /** Deliveries drawn before their message arrived (a late batch): landed on arrival. */
+  private landedEarly = new Map<number, number>();
+  private statusClaim: StatusClaim = { kind: 'other' };
+  /** Supervisor batches received, and the batch each event came in (a snapshot speaks for what arrived with or before it). */
+  private batchNo = 0;
+  private readonly batchOf = new WeakMap<ServerEvent, number>();
+  /** The batch of the snapshot drawn. */
+  private clusterBatch = 0;
+  private lastAdvance = 0;
 
   private seq = 0;
   private reqSeq = 0;
@@ -79,12 +106,40 @@ export class Session {
   /** A replayed trace: nothing can be sent, the views only show what was recorded. */
   readonly replay: boolean;
 
+  /** A replay's virtual clock: events are drawn as they are fed, marks move on this time. */
+  private readonly clock?: () => number;
+
   constructor(
     private readonly bridge: RaftlabBridge,
-    options: { replay?: boolean } = {},
+    options: { replay?: boolean; clock?: () => number } = {},
   ) {
     this.replay = options.replay ?? false;
+    this.clock = options.clock;
     bridge.onEvents((batch) => this.ingest(batch));
+    // Frames drive the playout (ClusterView calls advance); this keeps the model current when
+    // no frames are drawn (a hidden tab).
+    if (!this.replay && typeof setInterval === 'function') setInterval(() => this.advance(), 250);
+  }
+
+  /** The global speed the cluster runs at (1 = real time). */
+  get speed(): number {
+    return this.cluster?.speed ?? 1;
+  }
+
+  /** The time the window shows (real ms): now minus the display lag, or the replay's clock. */
+  displayNow(): number {
+    return this.clock ? this.clock() : this.playout.displayTime(realNow());
+  }
+
+  /** Draws every event whose time has come; called once per frame (and now and then). */
+  advance(frameTime?: number): void {
+    if (frameTime !== undefined) this.frame = { n: this.frame.n + 1, time: frameTime };
+    if (this.replay) return;
+    const now = realNow();
+    if (this.lastAdvance) this.playout.relax(now - this.lastAdvance);
+    this.lastAdvance = now;
+    const due = this.playout.take(this.playout.displayTime(now));
+    if (due.length > 0) this.apply(due);
   }
 
   /** Forget everything shown (a replay seeks by starting over from a checkpoint). */
@@ -94,8 +149,11 @@ export class Session {
     this.logLines = [];
     this.clockWarnings = {};
     this.flights = [];
-    this.timerResets.clear();
+    this.flightById.clear();
+    this.landedEarly.clear();
+    this.playout.drain();
     this.status = '';
+    this.statusClaim = { kind: 'other' };
     this.stats = { batches: 0, events: 0, messages: 0, byLink: {} };
   }
 
@@ -125,29 +183,57 @@ export class Session {
     return name ? this.cluster?.nodes.find((n) => n.name === name) : undefined;
   }
 
+  /** A batch from the supervisor (or a replay): timed events wait for their time to be drawn. */
   ingest(batch: ServerEvent[]): void {
     this.stats.batches++;
     this.stats.events += batch.length;
-    const now = performance.now();
+    const now = this.replay ? 0 : realNow();
+    const batchNo = ++this.batchNo;
+    for (const e of batch) this.batchOf.set(e, batchNo);
+    const immediate = this.playout.push(batch, now);
+    if (immediate.length > 0) this.apply(immediate);
+    // A replay is fed as its own clock moves: everything it gets is due.
+    if (this.replay) this.apply(this.playout.drain());
+  }
+
+  private apply(batch: ServerEvent[]): void {
     const items: TimelineItem[] = [];
     const lines: LogLine[] = [];
     let status: string | undefined;
     for (const e of batch) {
       switch (e.type) {
         case 'cluster':
-          this.setCluster(e.cluster, now);
+          this.clusterBatch = this.batchOf.get(e) ?? this.batchNo;
+          this.setCluster(e.cluster, e.at);
           break;
         case 'message':
           this.stats.messages++;
           this.stats.byLink[`${e.from}>${e.to}`] = (this.stats.byLink[`${e.from}>${e.to}`] ?? 0) + 1;
-          this.addFlight(e, now);
+          this.addFlight(e);
           break;
+        case 'delivered':
+          this.land(e.id, e.at);
+          break;
+        case 'lost': {
+          const f = this.flightById.get(e.id);
+          if (f) {
+            f.lostAt = e.at;
+            this.flightById.delete(e.id);
+            this.record({ kind: 'lost', at: e.at, node: f.to, id: e.id, msgType: f.msgType, from: f.from, term: f.term });
+          }
+          if (e.reason === 'dropped') items.push({ seq: ++this.seq, at: e.at, node: e.from, kind: 'action', text: `${e.from} → ${e.to} message #${e.id} was dropped in flight: it never arrives`, weight: 'minor' });
+          break;
+        }
         case 'raft': {
-          this.timerEffect(e.node, e.event, now);
           const n = narrate(e.node, e.event, this.nameOf);
           if (n) {
             items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: kindOf(e.event), text: n.text, weight: n.weight });
-            if (n.weight === 'major') status = n.text;
+            if (n.weight === 'major') {
+              status = n.text;
+              this.statusClaim = e.event.kind === 'role' && e.event.role === 'leader'
+                ? { kind: 'leader', node: e.node, term: e.event.term, batch: this.batchOf.get(e) ?? this.batchNo }
+                : { kind: 'other' };
+            }
           }
           break;
         }
@@ -162,6 +248,7 @@ export class Session {
             this.clockWarnings = { ...this.clockWarnings, [e.node]: e.line };
             items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'warning', text: `${e.node}: ${e.msg}`, weight: 'major' });
             status = `${e.node} warns: ${e.msg}`;
+            this.statusClaim = { kind: 'clock', node: e.node };
           } else if (e.level === 'E' || e.level === 'C') {
             items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'warning', text: `${e.node}: ${e.msg}`, weight: 'major' });
           }
@@ -179,7 +266,10 @@ export class Session {
         case 'attach': {
           const n = narrateAttach(e.event);
           items.push({ seq: ++this.seq, at: e.at, node: '', kind: n.kind, text: n.text, weight: n.weight });
-          if (n.weight === 'major') status = n.text;
+          if (n.weight === 'major') {
+            status = n.text;
+            this.statusClaim = { kind: 'other' };
+          }
           break;
         }
         case 'ack':
@@ -199,34 +289,66 @@ export class Session {
     if (items.length > 0) this.timeline = [...this.timeline, ...items].slice(-TIMELINE_MAX);
     if (lines.length > 0) this.logLines = [...this.logLines, ...lines].slice(-LOGLINES_MAX);
     if (status) this.status = status;
+    this.checkStatus();
+  }
+
+  /**
+   * The status line says what is true now: a leader it names must still lead (and the cluster
+   * agree), a clock warning must still stand; otherwise it says how things are.
+   */
+  private checkStatus(): void {
+    const c = this.cluster;
+    if (!c || c.attached) return;
+    const claim = this.statusClaim;
+    let stale = false;
+    if (claim.kind === 'leader') {
+      // A snapshot from before the win (drawn just before the win's own snapshot) does not count.
+      const l = c.nodes.find((n) => n.name === claim.node);
+      stale = this.clusterBatch >= claim.batch && (!l || l.status !== 'alive' || l.role !== 'leader' || l.term !== claim.term);
+    } else if (claim.kind === 'clock') {
+      stale = !this.clockWarnings[claim.node];
+    } else if (claim.kind === 'now') {
+      stale = true;
+    }
+    if (!stale) return;
+    this.status = describeNow(c);
+    const l = agreedLeader(c);
+    this.statusClaim = l ? { kind: 'leader', node: l.name, term: l.term, batch: this.clusterBatch } : { kind: 'now' };
   }
 
   /** Adds a line of the user's own doing to the timeline (and the status line if major). */
   note(kind: TimelineKind, node: string, text: string, weight: Weight, at = Date.now()): void {
     this.timeline = [...this.timeline, { seq: ++this.seq, at, node, kind, text, weight }].slice(-TIMELINE_MAX);
-    if (weight === 'major') this.status = text;
+    if (weight === 'major') {
+      this.status = text;
+      this.statusClaim = { kind: 'other' };
+    }
   }
 
-  /** How full a node's election timer is (1 = just reset, 0 = fires), at performance.now() `t`. */
+  /** How full a node's election timer is (1 = just reset, 0 = fires) at display time `t`, from its own ticks. */
   timerLeft(n: NodeState, t: number): number {
-    if (n.status !== 'alive' || n.role === 'leader' || n.electionTimeoutMs === 0) return 1;
-    const reset = this.timerResets.get(n.name) ?? t;
-    const elapsed = (t - reset) * n.clock.rate;
-    return Math.max(0, 1 - elapsed / Math.max(1, n.electionTimeoutMs));
+    if (n.status !== 'alive' || n.role === 'leader' || !n.timer) return 1;
+    return timerFill(n.timer, t);
   }
 
-  private setCluster(c: ClusterState, now: number): void {
+  private setCluster(c: ClusterState, at: number | undefined): void {
     const before = this.cluster;
     if (before && before.generation !== c.generation) {
       this.flights = [];
-      this.timerResets.clear();
+      this.flightById.clear();
+      this.landedEarly.clear();
       this.clockWarnings = {};
     }
     this.nameById = new Map(c.nodes.filter((n) => n.id).map((n) => [n.id, n.name]));
+    const when = at ?? this.displayNow();
+    if (before && (before.speed ?? 1) !== (c.speed ?? 1)) this.rescaleFlights(before.speed ?? 1, c.speed ?? 1, when);
     for (const n of c.nodes) {
       const old = before?.nodes.find((o) => o.name === n.name);
-      // A node (re)started, or changed role or term: its timer starts over.
-      if (!old || old.status !== n.status || old.role !== n.role || old.term !== n.term) this.timerResets.set(n.name, now);
+      if (n.status === 'alive') {
+        if (!old || old.role !== n.role || old.status !== 'alive') this.record({ kind: 'role', at: when, node: n.name, role: n.role, term: n.term });
+        if (old && old.term !== n.term) this.record({ kind: 'term', at: when, node: n.name, term: n.term });
+        if (n.vote && (!old || old.vote !== n.vote || old.term !== n.term)) this.record({ kind: 'vote', at: when, node: n.name, vote: n.vote, term: n.term });
+      }
       // etcd's warning stops once the clocks agree again; so does ours.
       if (this.clockWarnings[n.name] && n.peers.every((p) => Math.abs(p.clockDiffMs ?? 0) < 1000)) {
         const { [n.name]: _gone, ...rest } = this.clockWarnings;
@@ -237,17 +359,99 @@ export class Session {
     if (this.status === 'Starting the cluster…' && c.nodes.some((n) => n.role === 'leader' && n.status === 'alive')) {
       const l = c.nodes.find((n) => n.role === 'leader' && n.status === 'alive')!;
       this.status = `${l.name} leads term ${l.term}`;
+      this.statusClaim = { kind: 'leader', node: l.name, term: l.term, batch: this.clusterBatch };
     }
   }
 
-  private addFlight(m: MessageSummary, now: number): void {
-    const base = m.msgType === 'MsgHeartbeat' || m.msgType === 'MsgHeartbeatResp' ? 300 : 450;
-    this.flights.push({ ...m, t0: now, dur: base / this.speed });
-    if (this.flights.length > FLIGHTS_MAX) this.flights.splice(0, this.flights.length - FLIGHTS_MAX);
-    if (FROM_LEADER.has(m.msgType)) this.timerResets.set(m.to, now);
+  private addFlight(m: Extract<ServerEvent, { type: 'message' }>): void {
+    const { type: _t, at, id, due, ...summary } = m;
+    const f: Flight = { ...summary, id, sentAt: at, dueAt: due ?? at };
+    if (id === undefined) f.landedAt = at; // a step-mode delivery: it arrives as it is drawn
+    else {
+      const early = this.landedEarly.get(id);
+      if (early !== undefined) {
+        this.landedEarly.delete(id);
+        f.landedAt = Math.max(at, early);
+        this.record({ kind: 'landed', at: f.landedAt, node: f.to, id, msgType: f.msgType, from: f.from, term: f.term });
+      } else this.flightById.set(id, f);
+    }
+    this.flights.push(f);
+    if (this.flights.length > FLIGHTS_MAX) {
+      for (const old of this.flights.splice(0, this.flights.length - FLIGHTS_MAX)) if (old.id !== undefined) this.flightById.delete(old.id);
+    }
   }
 
-  private timerEffect(node: string, e: RaftEvent, now: number): void {
-    if ((e.kind === 'vote' && e.granted && !e.pre) || e.kind === 'role' || e.kind === 'election-timeout') this.timerResets.set(node, now);
+  /**
+   * The cluster's speed changed at `t`: as in its senders (slow-network.ts), each message in
+   * flight keeps the share of its flight already done, the rest stretched or shrunk (back at ×1
+   * it leaves at once). Only the drawing's plan: a mark still lands on its real delivery.
+   */
+  private rescaleFlights(from: number, to: number, t: number): void {
+    for (const f of this.flightById.values()) {
+      if (f.landedAt !== undefined || f.lostAt !== undefined || f.dueAt <= t) continue;
+      const left = f.dueAt - t;
+      const done = Math.max(0, Math.min(1, (t - f.sentAt) / Math.max(1, f.dueAt - f.sentAt)));
+      const newLeft = to >= 1 ? 0 : (left * from) / to;
+      // Keep the mark where it is: a new start such that `done` of the new span is behind it.
+      const span = newLeft / Math.max(1e-6, 1 - done);
+      f.dueAt = t + newLeft;
+      f.sentAt = f.dueAt - span;
+    }
   }
+
+  /** Its target stepped the message in: the mark lands now. */
+  private land(id: number, at: number): void {
+    const f = this.flightById.get(id);
+    if (!f) {
+      if (this.landedEarly.size > FLIGHTS_MAX) this.landedEarly.clear();
+      this.landedEarly.set(id, at);
+      return;
+    }
+    this.flightById.delete(id);
+    f.landedAt = at;
+    this.record({ kind: 'landed', at, node: f.to, id, msgType: f.msgType, from: f.from, term: f.term });
+  }
+
+  /** Marks still to draw at display time `t`, with where they are; the others are forgotten. */
+  visibleFlights(t: number): { f: Flight; p: number; alpha: number; landed: boolean }[] {
+    const out: { f: Flight; p: number; alpha: number; landed: boolean }[] = [];
+    const keep: Flight[] = [];
+    for (const f of this.flights) {
+      // Not sent yet on the drawn timeline (a replay seeking back): not drawn, kept.
+      if (f.sentAt > t) {
+        keep.push(f);
+        continue;
+      }
+      const at = flightAt(f, t);
+      if (!at) {
+        if (f.id !== undefined) this.flightById.delete(f.id);
+        continue;
+      }
+      keep.push(f);
+      out.push({ f, ...at });
+    }
+    this.flights = keep;
+    return out;
+  }
+
+  private record(c: Omit<DrawnChange, 'seq' | 'frame' | 'time'>): void {
+    this.drawn.push({ seq: ++this.drawnSeq, frame: this.frame.n, time: this.frame.time, ...c });
+    if (this.drawn.length > DRAWN_MAX) this.drawn.splice(0, this.drawn.length - DRAWN_MAX);
+  }
+}
+
+/** The status line when what it said is no longer true. */
+export function describeNow(c: ClusterState): string {
+  const l = agreedLeader(c);
+  if (l) return `${l.name} leads term ${l.term}`;
+  const alive = c.nodes.filter((n) => n.status === 'alive');
+  const running = alive.filter((n) => n.role === 'candidate' || n.role === 'precandidate');
+  const term = Math.max(0, ...alive.map((n) => n.term));
+  if (running.length > 0) {
+    const who = running.map((n) => `${n.name} ${n.role === 'candidate' ? `is a candidate for term ${n.term}` : `asks for pre-votes for term ${n.term + 1}`}`);
+    return `No leader: ${who.join('; ')}`;
+  }
+  const leaders = alive.filter((n) => n.role === 'leader');
+  if (leaders.length > 0) return `No leader the cluster agrees on yet (term ${term})`;
+  return alive.length === 0 ? 'No node is running' : `No leader (term ${term}): the followers wait for their election timers`;
 }

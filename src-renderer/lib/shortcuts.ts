@@ -1,7 +1,7 @@
 // Keyboard shortcuts: one table, read by the key handler and shown in the legend.
 
 import {
-  addMember, demoWrite, healAll, isolateLeader, killOrRestart, leaderOf, restartAll, splitCluster, transferTo,
+  addMember, demoWrite, healAll, isolateLeader, killOrRestart, leaderOf, nudgeSpeed, restartAll, splitCluster, transferTo,
 } from './actions.js';
 import type { Session } from './session.svelte.js';
 
@@ -41,8 +41,8 @@ export const SHORTCUTS: Shortcut[] = [
   { keys: '.', what: 'step mode: one tick of every node', run: (s) => {
     if (s.cluster?.step?.on) void s.send({ type: 'stepTick' }).catch(() => {});
   } },
-  { keys: '+ / −', what: 'faster / slower message animation', run: (s, k) => {
-    s.speed = Math.min(4, Math.max(0.25, k === '+' || k === '=' ? s.speed * 2 : s.speed / 2));
+  { keys: '+ / −', what: 'the whole cluster faster / slower (real time ×1 down to slow motion ×1/50)', run: (s, k) => {
+    nudgeSpeed(s, k === '+' || k === '=' ? 1 : -1);
   } },
 ];
 
