@@ -104,7 +104,14 @@ export type WorkerCall =
   | { op: 'removeMember'; id: string }
   | { op: 'transferLeader'; to: string }
   | { op: 'kv'; method: KvMethod; key: string; value?: string; query?: Record<string, string> }
-  | StepCall;
+  | StepCall
+  | CheckpointCall;
+
+/**
+ * A consistent cut (src-main/cluster/checkpoints.ts): 'freeze' stops the node's Ready loop and
+ * answers with its SQLite file's bytes, taken synchronously; 'thaw' lets it run again.
+ */
+export type CheckpointCall = { op: 'freeze' } | { op: 'thaw' };
 
 /**
  * Step mode. Answered synchronously, after the node's Ready loop has run and everything it
@@ -130,7 +137,7 @@ export type FromWorker =
   | { t: 'batch'; items: WorkerItem[] }
   /** Step mode: messages the node's Raft emitted, in order, instead of sending them. */
   | { t: 'held'; held: HeldReport[] }
-  | { t: 'reply'; id: number; ok: true; result: AddMemberReply | KvResult | StepReply | undefined }
+  | { t: 'reply'; id: number; ok: true; result: AddMemberReply | KvResult | StepReply | Uint8Array | undefined }
   | { t: 'reply'; id: number; ok: false; error: string }
   /** The node learned it was removed from the cluster and shut itself down. */
   | { t: 'removed' }
@@ -306,6 +313,24 @@ async function runWorker(): Promise<void> {
     post(reply);
   };
 
+  /** Synchronous, right in the message's turn: the cut is taken before anything else runs here. */
+  const answerCheckpoint = (node: RaftNode, id: number, c: CheckpointCall) => {
+    try {
+      if (c.op === 'thaw') {
+        node.thaw();
+        post({ t: 'reply', id, ok: true, result: undefined });
+        return;
+      }
+      const data = node.freezeAndCheckpoint();
+      // Handed over, not copied, when the buffer is its own memory.
+      const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+      const bytes = own ? new Uint8Array(data.buffer) : new Uint8Array(data);
+      port.postMessage({ t: 'reply', id, ok: true, result: bytes } satisfies FromWorker, [bytes.buffer as ArrayBuffer]);
+    } catch (err) {
+      post({ t: 'reply', id, ok: false, error: err instanceof Error ? err.message : String(err) });
+    }
+  };
+
   // Listen first: a kill may come while the node is still starting.
   port.on('message', (m: ToWorker) => {
     if (killed) return;
@@ -336,6 +361,10 @@ async function runWorker(): Promise<void> {
       case 'call': {
         if (r && (m.call.op === 'setManual' || m.call.op === 'deliver' || m.call.op === 'tick')) {
           answerStep(r.node, m.id, m.call);
+          break;
+        }
+        if (r && (m.call.op === 'freeze' || m.call.op === 'thaw')) {
+          answerCheckpoint(r.node, m.id, m.call);
           break;
         }
         const answer = r ? call(r, m.call) : Promise.reject(new Error('the node is not running yet'));
@@ -411,6 +440,9 @@ async function call(r: RunningNode, c: WorkerCall): Promise<AddMemberReply | KvR
     case 'deliver':
     case 'tick':
       return stepCall(r.node, c);
+    case 'freeze':
+    case 'thaw':
+      throw new Error(`${c.op} is answered synchronously`);
   }
 }
 

@@ -336,7 +336,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   }
 
   private processReady(): void {
-    while (!this.stopped && this.raft.hasReady()) {
+    while (!this.stopped && !this.frozen && this.raft.hasReady()) {
       const rd = this.raft.ready();
       let later = rd.messages;
       if (!this.manual && this.raft.role === 'leader' && this.keepsTermAndVote(rd)) {
@@ -753,6 +753,30 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     if (this.settings.onHeld) this.settings.onHeld(msgs);
     else this.emit('held', msgs);
   }
+
+  // ------------------------------------------------------------------ checkpoints
+
+  /**
+   * Freezes the node and returns its durable state (the SQLite file's bytes) as of now: one
+   * node's part of a consistent cut of the cluster (src-main/cluster/checkpoints.ts explains
+   * why). Until thaw() the Ready loop does not run, so nothing is persisted and nothing leaves
+   * the node: every message it will send later is "after the cut". Ticks, peer messages and
+   * proposals still reach Raft, in memory only; they are persisted and answered after thaw().
+   */
+  freezeAndCheckpoint(): Buffer {
+    if (this.stopped) throw new Error('the node is stopped');
+    this.frozen = true;
+    return this.storage.serialize();
+  }
+
+  /** Ends a freeze: whatever Raft was given meanwhile is processed now. */
+  thaw(): void {
+    if (!this.frozen) return;
+    this.frozen = false;
+    this.schedule();
+  }
+
+  private frozen = false;
 
   // ------------------------------------------------------------------ for the app and tests
 

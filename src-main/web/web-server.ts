@@ -48,8 +48,37 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
 
   const server = http.createServer((req, res) => {
     if (req.url?.startsWith('/export/')) void exportTrace(req, res);
+    else if (req.url?.startsWith('/trace?')) void readTrace(req, res);
     else serve(req, res, opts.staticDir);
   });
+
+  const tokenOk = (url: URL) => {
+    const given = Buffer.from(url.searchParams.get('token') ?? '');
+    return given.length === token.length && timingSafeEqual(given, Buffer.from(token));
+  };
+
+  /**
+   * GET /trace?from=N&max=M&token=: RaftlabBridge.readTrace for the page: whole lines of the
+   * session trace from byte N, as text; X-Trace-Next and X-Trace-Size carry the rest of the
+   * TraceChunk. Token-guarded like the export.
+   */
+  async function readTrace(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const headers = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' };
+    if (!tokenOk(url)) return void res.writeHead(403, headers).end();
+    if (req.method !== 'GET' || !opts.core.readTrace) return void res.writeHead(404, headers).end('not found\n');
+    try {
+      const chunk = await opts.core.readTrace(Number(url.searchParams.get('from') ?? 0), Number(url.searchParams.get('max') ?? Infinity));
+      res.writeHead(200, {
+        ...headers,
+        'Content-Type': 'application/x-ndjson; charset=utf-8',
+        'X-Trace-Next': String(chunk.next),
+        'X-Trace-Size': String(chunk.size),
+      }).end(chunk.text);
+    } catch (err) {
+      res.writeHead(400, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }).end(`${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  }
 
   /**
    * GET /export/session.jsonl or /export/session.chrome.json ?token=: the session trace as a

@@ -8,7 +8,7 @@ import {
   type TraceUpgrade,
 } from '../../src-shared/trace.js';
 
-const header = { format: 'raftlab-trace', version: 2, createdAt: 1_700_000_000_000, source: 'local', nodes: ['n1', 'n2'], settings: { heartbeatMs: 100, electionMs: 1000 } };
+const header = { format: 'raftlab-trace', version: 3, createdAt: 1_700_000_000_000, source: 'local', nodes: ['n1', 'n2'], settings: { heartbeatMs: 100, electionMs: 1000 } };
 const line = (o: unknown) => JSON.stringify(o);
 const node = (name: string, term: number): NodeState => ({
   name, id: `id-${name}`, status: 'alive', role: 'follower', term, vote: '', lead: '', commit: 2, applied: 2, firstIndex: 1, lastIndex: 2,
@@ -29,15 +29,16 @@ function errorOf(f: () => unknown): TraceError {
 }
 
 describe('trace header', () => {
-  it('reads a v2 header, and a v1 header as v2', () => {
-    expect(TRACE_VERSION).toBe(2);
+  it('reads a v3 header, and v1 and v2 headers as v3', () => {
+    expect(TRACE_VERSION).toBe(3);
     expect(parseTraceHeader(line(header))).toEqual(header);
     expect(parseTraceHeader(line({ ...header, version: 1 }))).toEqual(header);
+    expect(parseTraceHeader(line({ ...header, version: 2 }))).toEqual(header);
   });
 
   it('refuses a newer version, saying which', () => {
-    const e = errorOf(() => parseTraceHeader(line({ ...header, version: 3 })));
-    expect(e.message).toMatch(/^trace version 3 is newer than this raftlab reads \(2\)/);
+    const e = errorOf(() => parseTraceHeader(line({ ...header, version: 4 })));
+    expect(e.message).toMatch(/^trace version 4 is newer than this raftlab reads \(3\)/);
   });
 
   it('refuses what is not a trace, or a header missing a field', () => {
@@ -130,7 +131,7 @@ describe('whole traces', () => {
 
   it('refuses a newer version before reading any record', () => {
     const newer = [line({ ...header, version: TRACE_VERSION + 2, nodes: 'whatever' }), '{"a new shape":true}'].join('\n');
-    expect(errorOf(() => readTraceText(newer)).message).toMatch(/^trace version 4 is newer than this raftlab reads \(2\)/);
+    expect(errorOf(() => readTraceText(newer)).message).toMatch(/^trace version 5 is newer than this raftlab reads \(3\)/);
   });
 
   it('refuses a delta with no snapshot before it, or one patching a node the snapshot does not have', () => {
@@ -171,7 +172,7 @@ describe('whole traces', () => {
 
   it('upgrades an older version through its upgrade steps', () => {
     const t = readTraceText(v0, { upgrades: [fromV0, ...TRACE_UPGRADES] });
-    expect(t.header).toEqual({ format: 'raftlab-trace', version: 2, createdAt: 5, nodes: ['n1'], source: 'local', settings: { heartbeatMs: 100, electionMs: 1000 } });
+    expect(t.header).toEqual({ format: 'raftlab-trace', version: 3, createdAt: 5, nodes: ['n1'], source: 'local', settings: { heartbeatMs: 100, electionMs: 1000 } });
     expect(t.records).toEqual([
       { seq: 1, at: 10, kind: 'event', event: { type: 'raft', node: 'n1', at: 10, event: { kind: 'role', role: 'leader', term: 1, lead: 'x' } } },
       { seq: 2, at: 11, kind: 'action', id: 'w1', cmd: { type: 'healAll' } },
@@ -179,9 +180,9 @@ describe('whole traces', () => {
   });
 
   it('refuses an older version it has no upgrade for, and leaves current records alone', () => {
-    expect(errorOf(() => readTraceText(v0)).message).toBe('trace version 0 is older than this raftlab reads (2) and no upgrade from version 0 is known');
-    // Every step is needed: v0 → v1 alone does not reach v2.
-    expect(errorOf(() => readTraceText(v0, { upgrades: [fromV0] })).message).toBe('trace version 0 is older than this raftlab reads (2) and no upgrade from version 1 is known');
+    expect(errorOf(() => readTraceText(v0)).message).toBe('trace version 0 is older than this raftlab reads (3) and no upgrade from version 0 is known');
+    // Every step is needed: v0 → v1 alone does not reach v3.
+    expect(errorOf(() => readTraceText(v0, { upgrades: [fromV0] })).message).toBe('trace version 0 is older than this raftlab reads (3) and no upgrade from version 1 is known');
     const r = raft(1, 1);
     expect(upgradeRecord(r, TRACE_VERSION, 2)).toBe(r);
   });

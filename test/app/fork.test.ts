@@ -1,0 +1,230 @@
+// Fork from the past, on real nodes: checkpoints are consistent cuts of every node's SQLite
+// data; "resume from here" restores them, restarts the cluster and goes on as a new branch.
+// Everything is checked the way a user would: each node's own v2 API, and the recorded trace.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WindowCore } from '../../src-main/app/window-core.js';
+import { Supervisor } from '../../src-main/cluster/supervisor.js';
+import { readTraceChunk } from '../../src-main/trace/trace-chunk.js';
+import { readTraceFile } from '../../src-main/trace/trace-reader.js';
+import { agreedLeader, type BranchesResult, type ClusterState, type ForkInfo, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
+import { TraceIndex } from '../../src-shared/replay.js';
+import { readTraceText } from '../../src-shared/trace.js';
+import { until } from '../helpers/cluster.js';
+
+let dir: string;
+let sup: Supervisor;
+let core: WindowCore;
+let events: ServerEvent[];
+let states: ClusterState[];
+const state = () => states.at(-1)!;
+const node = (name: string): NodeState => state().nodes.find((n) => n.name === name)!;
+const leaderName = (timeoutMs = 10_000) => until('an agreed leader', () => states.length > 0 && agreedLeader(state())?.name, timeoutMs);
+
+beforeEach(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-fork-'));
+  sup = new Supervisor({ dir: path.join(dir, 'session'), heartbeatMs: 50, electionMs: 500 });
+  core = new WindowCore(sup, { exportDir: dir });
+  events = [];
+  states = [];
+  core.on('events', (batch) => {
+    events.push(...batch);
+    for (const e of batch) if (e.type === 'cluster') states.push(e.cluster);
+  });
+  await core.record(path.join(dir, 'session.trace.jsonl'));
+});
+
+afterEach(async () => {
+  await core.stop();
+  await sup.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A key as one node itself holds it (a local read, not through the leader). */
+async function localGet(name: string, key: string): Promise<string | null> {
+  const res = await fetch(new URL(`/v2/keys${key}`, node(name).clientURL), { signal: AbortSignal.timeout(3000) });
+  if (res.status === 404) return null;
+  const body = (await res.json()) as { node: { value: string } };
+  return body.node.value;
+}
+
+async function put(via: string, key: string, value: string): Promise<void> {
+  const r = await sup.execute({ type: 'kv', name: via, method: 'PUT', key, value });
+  expect(r).toMatchObject({ status: expect.any(Number) });
+  expect((r as { status: number }).status).toBeLessThan(300);
+}
+
+/** Every node of `names` holds `key` as `value` (null: absent), read from its own API. */
+async function everyNodeHas(names: string[], key: string, value: string | null): Promise<void> {
+  await until(`${key}=${value} on ${names.join(', ')}`, async () => {
+    for (const n of names) if ((await localGet(n, key).catch(() => 'unreachable')) !== value) return false;
+    return true;
+  }, 15_000);
+}
+
+describe('fork from a checkpoint', () => {
+  it('restores every node from before a kill: later writes gone everywhere, the killed node alive, a new write commits, two branches, the trace replays both', async () => {
+    await sup.start(3);
+    const leader = await leaderName();
+    const all = ['n1', 'n2', 'n3'];
+    for (const k of ['/a', '/b', '/c']) await put(leader, k, `v${k.slice(1)}`);
+    await everyNodeHas(all, '/c', 'vc');
+
+    // A checkpoint whose moment we know, then more writes and a kill.
+    const cp = await sup.checkpoint('test');
+    expect(cp).toBeDefined();
+    expect(cp!.nodes.map((n) => [n.spec.name, n.spec.status, n.db !== undefined])).toEqual([['n1', 'alive', true], ['n2', 'alive', true], ['n3', 'alive', true]]);
+    // The freeze is short: the cluster does not stall for it.
+    expect(cp!.freezeMs).toBeLessThan(500);
+    const victim = all.find((n) => n !== leader)!;
+    await put(leader, '/later', 'gone');
+    await everyNodeHas(all, '/later', 'gone');
+    await sup.execute({ type: 'killNode', name: victim });
+    await until('the kill is seen', () => node(victim).status === 'killed');
+    await put(leader, '/after-kill', 'gone too');
+
+    // Resume from the checkpoint's moment (one ms later: the last checkpoint at or before it).
+    const fork = (await sup.execute({ type: 'resumeFrom', at: cp!.at + 1 })) as ForkInfo;
+    expect(fork).toMatchObject({ branch: 2, parent: 1, left: 1, from: cp!.at, asked: cp!.at + 1 });
+    await until('every node alive again', () => all.every((n) => node(n).status === 'alive'), 15_000);
+    expect(node(victim).status).toBe('alive');
+    await leaderName(15_000);
+
+    // The writes after the checkpoint are gone on every node; those before are there.
+    await everyNodeHas(all, '/c', 'vc');
+    for (const n of all) {
+      expect(await localGet(n, '/later')).toBeNull();
+      expect(await localGet(n, '/after-kill')).toBeNull();
+      expect(await localGet(n, '/a')).toBe('va');
+    }
+    // Same members, same ids, same ports: the cluster simply goes on.
+    const after = state();
+    expect(after.nodes.map((n) => [n.name, n.id])).toEqual(cp!.nodes.map((n) => [n.spec.name, n.spec.id]));
+
+    // A new write commits on the new branch, on every node.
+    const l2 = await leaderName();
+    await put(l2, '/branch2', 'yes');
+    await everyNodeHas(all, '/branch2', 'yes');
+
+    // The branch list: branch 1 ended when we left it, branch 2 runs from the checkpoint.
+    const br = (await sup.execute({ type: 'branches' })) as BranchesResult;
+    expect(br.current).toBe(2);
+    expect(br.branches).toHaveLength(2);
+    expect(br.branches[0]).toMatchObject({ id: 1, parent: 0, endAt: fork.leftAt });
+    expect(br.branches[1]).toMatchObject({ id: 2, parent: 1, from: cp!.at });
+    expect(br.branches[1].endAt).toBeUndefined();
+    expect(br.checkpoints.some((c) => c.branch === 1 && c.at === fork.leftAt)).toBe(true);
+    expect(br.checkpoints.some((c) => c.branch === 2)).toBe(true);
+
+    // The window was told, and the trace shows the fork: it replays both branches.
+    expect(events.some((e) => e.type === 'fork' && e.fork.branch === 2)).toBe(true);
+    await until('the branch-2 write is in the trace', () => events.some((e) => e.type === 'cluster' && e.cluster.nodes.every((n) => n.log.some((x) => x.data === 'set /branch2=yes'))));
+    const { path: exported } = await core.exportTrace('jsonl');
+    const trace = await readTraceFile(exported);
+    const forks = trace.records.filter((r) => r.kind === 'fork');
+    expect(forks).toHaveLength(1);
+    const index = new TraceIndex(trace.records);
+    const branches = index.branches();
+    expect(branches.map((b) => [b.id, b.parent])).toEqual([[1, 0], [2, 1]]);
+    // On branch 1, just before the fork: the victim killed, /later in the log.
+    const end1 = index.stateAt({ at: fork.leftAt }).cluster!;
+    expect(end1.nodes.find((n) => n.name === victim)!.status).toBe('killed');
+    expect(end1.nodes.find((n) => n.name === leader)!.log.some((e) => e.data === 'set /later=gone')).toBe(true);
+    // On branch 2, at its end: everyone alive, /branch2 written, /later nowhere.
+    const end2 = index.stateAt({ seq: index.lastSeq }).cluster!;
+    expect(end2.nodes.every((n) => n.status === 'alive')).toBe(true);
+    expect(end2.nodes.every((n) => n.log.some((e) => e.data === 'set /branch2=yes'))).toBe(true);
+    expect(end2.nodes.some((n) => n.log.some((e) => e.data === 'set /later=gone'))).toBe(false);
+    // Seeking across the fork tells the story: the fork record is among what came before.
+    const story = index.story(index.lastSeq);
+    expect(story.some((r) => r.kind === 'fork')).toBe(true);
+
+    // The window's incremental read of the live trace gives the same records, piece by piece.
+    const parts: string[] = [];
+    for (let from = 0; ; ) {
+      const c = await core.readTrace(from, 64 * 1024);
+      parts.push(c.text);
+      if (c.next === from) break;
+      from = c.next;
+    }
+    const again = readTraceText(parts.join(''));
+    expect(again.records.length).toBeGreaterThanOrEqual(trace.records.length);
+    expect(again.records.slice(0, trace.records.length)).toEqual(trace.records);
+  }, 90_000);
+
+  it('a cut is consistent: every node restored from it agrees with the others, and a fork of a fork works', async () => {
+    await sup.start(3);
+    const leader = await leaderName();
+    // Writes going on while checkpoints are cut: whatever moment is caught, the restored
+    // cluster must come up (a node holding a commit its quorum never saw would refuse to).
+    let writing = true;
+    let n = 0;
+    const writer = (async () => {
+      while (writing) await put(leader, `/k${++n}`, String(n)).catch(() => {});
+    })();
+    const cps = [];
+    for (let i = 0; i < 5; i++) {
+      await until('some writes', () => n >= 5 * (i + 1));
+      cps.push((await sup.checkpoint(`during writes ${i}`))!);
+    }
+    writing = false;
+    await writer;
+    const pick = cps[2];
+    await sup.execute({ type: 'resumeFrom', at: pick.at });
+    await until('every node alive again', () => ['n1', 'n2', 'n3'].every((x) => node(x).status === 'alive'), 15_000);
+    const l2 = await leaderName(15_000);
+    await put(l2, '/after', 'x');
+    await everyNodeHas(['n1', 'n2', 'n3'], '/after', 'x');
+    // Every node applied the same keys: the cut held a prefix of the history on every node.
+    const keys = async (x: string) => {
+      const res = await fetch(new URL('/v2/keys/?recursive=true&sorted=true', node(x).clientURL));
+      return JSON.stringify(((await res.json()) as { node: { nodes?: { key: string; value: string }[] } }).node.nodes?.map((k) => [k.key, k.value]));
+    };
+    const seen = await Promise.all(['n1', 'n2', 'n3'].map(keys));
+    expect(new Set(seen).size).toBe(1);
+
+    // Back to the end of branch 1 (its last checkpoint): a third branch, from branch 1 again.
+    const br = (await sup.execute({ type: 'branches' })) as BranchesResult;
+    const end1 = br.branches[0].endAt!;
+    const f3 = (await sup.execute({ type: 'resumeFrom', at: end1 })) as ForkInfo;
+    expect(f3).toMatchObject({ branch: 3, parent: 1, left: 2, from: end1 });
+    await until('every node alive again', () => ['n1', 'n2', 'n3'].every((x) => node(x).status === 'alive'), 15_000);
+    await everyNodeHas(['n1', 'n2', 'n3'], `/k${n}`, String(n));
+    for (const x of ['n1', 'n2', 'n3']) expect(await localGet(x, '/after')).toBeNull();
+    const tree = ((await sup.execute({ type: 'branches' })) as BranchesResult).branches;
+    expect(tree.map((b) => [b.id, b.parent, b.endAt !== undefined])).toEqual([[1, 0, true], [2, 1, true], [3, 1, false]]);
+  }, 90_000);
+
+  it('keeps checkpoints bounded, thinned to a spread, the branch ends kept', async () => {
+    await sup.stop();
+    sup = new Supervisor({ dir: path.join(dir, 'session2'), heartbeatMs: 50, electionMs: 500, checkpoints: { maxCount: 6 } });
+    await sup.start(3);
+    const leader = await until('a leader', () => sup.snapshot().nodes.find((x) => x.role === 'leader' && x.status === 'alive')?.name);
+    for (let i = 0; i < 20; i++) await sup.execute({ type: 'kv', name: leader, method: 'PUT', key: `/t${i}`, value: 'x' });
+    const cps = sup.checkpoints!.all;
+    expect(cps.filter((c) => !c.pinned).length).toBeLessThanOrEqual(6);
+    // The newest is always kept; the files of those thinned are gone from disk.
+    await Promise.all(cps.map((c) => c.written));
+    await until('thinned files removed', () => {
+      const onDisk = fs.readdirSync(path.join(sup.dir, 'checkpoints')).flatMap((d) => fs.readdirSync(path.join(sup.dir, 'checkpoints', d)));
+      return onDisk.length === cps.reduce((a, c) => a + c.nodes.filter((x) => x.db).length, 0);
+    });
+  }, 60_000);
+});
+
+describe('the trace chunk reader', () => {
+  it('answers whole lines only, and what came since', async () => {
+    const file = path.join(dir, 't.jsonl');
+    fs.writeFileSync(file, '{"a":1}\n{"b":"é"}\n{"c":');
+    const c1 = await readTraceChunk(file, 0, 1024);
+    expect(c1.text).toBe('{"a":1}\n{"b":"é"}\n');
+    expect(c1.next).toBe(Buffer.byteLength(c1.text));
+    fs.appendFileSync(file, '3}\n');
+    const c2 = await readTraceChunk(file, c1.next, 1024);
+    expect(c2).toEqual({ text: '{"c":3}\n', next: c1.next + 8, size: c1.next + 8 });
+    expect((await readTraceChunk(file, c2.next, 1024)).text).toBe('');
+    await expect(readTraceChunk(file, -1, 10)).rejects.toThrow('from must be a byte offset');
+  });
+});
