@@ -11,4 +11,4 @@ const bridge = connectBridge((open) => {
 session = new Session(bridge);
 // For tests and the renderer bench: the live model, read-only by convention.
 (window as unknown as { raftlabSession: Session }).raftlabSession = session;
-mount(App, { target: document.getElementById('app')!, props: { session } });
+mount(App, { target: document.getElementById('app')!, props: { session, bridge } });

@@ -352,6 +352,8 @@ export class Supervisor extends EventEmitter {
     }
     this.markDirty();
     await Promise.all([...this.nodes.values()].map((r) => this.spawn(r)));
+    // Its first moment that can be resumed from: every member up, nothing written yet.
+    void this.checkpoint('cluster started').catch(() => {});
     return undefined;
   }
 
