@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, printed as figures (speed lives here, not in tests).
 import { runCheckerBench } from './checker-bench.js';
 import { benchCluster } from './cluster-bench.js';
+import { benchFork } from './fork-bench.js';
 import { benchRaft } from './raft-bench.js';
 import { benchRenderer } from './renderer-bench.js';
 import { benchStorage } from './storage-bench.js';
@@ -13,6 +14,7 @@ const benches: Record<string, (p: typeof print) => Promise<void>> = {
   storage: benchStorage,
   cluster: benchCluster,
   trace: () => runTraceBench(),
+  fork: benchFork,
   checker: () => runCheckerBench(),
   renderer: benchRenderer,
 };

@@ -157,6 +157,7 @@ export class Checkpoints {
     const frozen: string[] = [];
     const data = new Map<string, Uint8Array>();
     const t0 = performance.now();
+    let freezeMs = 0;
     try {
       await Promise.all(running.map(async (n) => {
         const bytes = await host.freeze(n.spec.name);
@@ -164,10 +165,12 @@ export class Checkpoints {
         data.set(n.spec.name, bytes);
       }));
     } finally {
-      // Every node frozen so far is thawed, whether or not all answered.
-      await Promise.all(frozen.map((name) => host.thaw(name).catch(() => {})));
+      // Every node frozen so far is thawed, whether or not all answered. The thaws are on
+      // their way once asked for: the freeze ends there, whenever their answers come.
+      const thawed = frozen.map((name) => host.thaw(name).catch(() => {}));
+      freezeMs = performance.now() - t0;
+      await Promise.all(thawed);
     }
-    const freezeMs = performance.now() - t0;
     const id = ++this.seq;
     const where = path.join(this.dir, `c${id}`);
     const stored: StoredNode[] = [];

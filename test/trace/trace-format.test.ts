@@ -187,3 +187,35 @@ describe('whole traces', () => {
     expect(upgradeRecord(r, TRACE_VERSION, 2)).toBe(r);
   });
 });
+
+describe('fork records (version 3)', () => {
+  const fork = (seq: number, at: number, f: object) => ({ seq, at, kind: 'fork', ...f });
+  const snap = (seq: number, at: number, term: number) => ({ seq, at, kind: 'event', event: { type: 'cluster', cluster: cluster(term) } });
+  const f2 = { branch: 2, parent: 1, from: 12, asked: 13, leftAt: 20, left: 1 };
+  const f3 = { branch: 3, parent: 1, from: 20, asked: 20, leftAt: 30, left: 2 };
+
+  it('reads forks, and the branch tree and story they make', () => {
+    const text = [line(header), line(snap(1, 10, 1)), line(raft(2, 12)), line(snap(3, 20, 2)), line(fork(4, 21, f2)), line(snap(5, 22, 1)),
+      line({ seq: 6, at: 25, kind: 'action', id: 'w1', cmd: { type: 'healAll' } }), line(fork(7, 31, f3)), line(snap(8, 32, 2))].join('\n');
+    const t = readTraceText(text);
+    expect(t.records[3]).toEqual(fork(4, 21, f2));
+    const index = new TraceIndex(t.records);
+    expect(index.branches()).toEqual([
+      { id: 1, parent: 0, from: 10, startAt: 10, endAt: 20 },
+      { id: 2, parent: 1, from: 12, startAt: 21, endAt: 30 },
+      { id: 3, parent: 1, from: 20, startAt: 31 },
+    ]);
+    expect([index.branchAt({ seq: 3 }), index.branchAt({ seq: 4 }), index.branchAt({ at: 25 }), index.branchAt({ seq: 8 })]).toEqual([1, 2, 2, 3]);
+    // The story before a moment: every record but states and messages, however far back.
+    expect(index.story(8).map((r) => r.seq)).toEqual([2, 4, 6, 7]);
+    expect(index.story(8, 2).map((r) => r.seq)).toEqual([6, 7]);
+    expect(entryOfEvent({ type: 'fork', at: 21, fork: f2 })).toEqual({ kind: 'fork', at: 21, ...f2 });
+  });
+
+  it('refuses a fork in a version 2 file, and a fork that names no earlier parent', () => {
+    const v2 = [line({ ...header, version: 2 }), line(fork(1, 21, f2))].join('\n');
+    expect(errorOf(() => readTraceText(v2)).message).toBe('line 2: a version 2 trace has no fork records');
+    expect(errorOf(() => parseTraceRecord(line(fork(1, 1, { ...f2, parent: 2 })), 2)).message).toBe('line 2: record.parent must be an earlier branch than record.branch');
+    expect(errorOf(() => parseTraceRecord(line(fork(1, 1, { ...f2, from: 'x' })), 2)).message).toBe('line 2: record.from must be a number');
+  });
+});
