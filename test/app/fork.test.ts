@@ -9,6 +9,7 @@ import { WindowCore } from '../../src-main/app/window-core.js';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { readTraceChunk } from '../../src-main/trace/trace-chunk.js';
 import { readTraceFile } from '../../src-main/trace/trace-reader.js';
+import { startWebServer } from '../../src-main/web/web-server.js';
 import { agreedLeader, type BranchesResult, type ClusterState, type ForkInfo, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
 import { TraceIndex } from '../../src-shared/replay.js';
 import { readTraceText } from '../../src-shared/trace.js';
@@ -215,6 +216,32 @@ describe('fork from a checkpoint', () => {
 });
 
 describe('the trace chunk reader', () => {
+  it('serves the live trace to the page in pieces, behind the token (browser mode)', async () => {
+    await sup.start(1);
+    await until('a leader', () => states.length > 0 && agreedLeader(state()));
+    const web = await startWebServer({ core });
+    try {
+      const base = new URL(web.url);
+      const get = (q: string) => fetch(new URL(`/trace?${q}`, base));
+      expect((await get('from=0&max=1024&token=wrong')).status).toBe(403);
+      const first = await get(`from=0&max=1024&token=${web.token}`);
+      expect(first.status).toBe(200);
+      const text = await first.text();
+      const next = Number(first.headers.get('X-Trace-Next'));
+      expect(text.startsWith('{"format":"raftlab-trace","version":3')).toBe(true);
+      expect(text.endsWith('\n')).toBe(true);
+      expect(next).toBe(Buffer.byteLength(text));
+      expect(Number(first.headers.get('X-Trace-Size'))).toBeGreaterThanOrEqual(next);
+      // From there on: the next whole lines, none repeated.
+      const more = await get(`from=${next}&max=1024&token=${web.token}`);
+      const rest = await more.text();
+      expect(rest.startsWith('{"seq":')).toBe(true);
+      expect((await get(`from=-5&token=${web.token}`)).status).toBe(400);
+    } finally {
+      await web.close();
+    }
+  });
+
   it('answers whole lines only, and what came since', async () => {
     const file = path.join(dir, 't.jsonl');
     fs.writeFileSync(file, '{"a":1}\n{"b":"é"}\n{"c":');
