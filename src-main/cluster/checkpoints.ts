@@ -214,6 +214,13 @@ export class Checkpoints {
     return cp;
   }
 
+  /** Keeps the running branch's last checkpoint for good (its end, when no cut could be taken). */
+  pinLast(): Checkpoint | undefined {
+    const last = this.list.filter((c) => c.branch === this.branch).at(-1);
+    if (last) last.pinned = true;
+    return last;
+  }
+
   /** The last checkpoint at or before `at` (wall ms). */
   nearest(at: number): Checkpoint | undefined {
     let best: Checkpoint | undefined;
@@ -290,8 +297,13 @@ export class Checkpoints {
   private drop(i: number): void {
     const [gone] = this.list.splice(i, 1);
     const inUse = new Set(this.list.flatMap((c) => c.nodes.flatMap((n) => [n.db, n.wal])));
-    void gone.written.finally(() => {
+    void gone.written.catch(() => {}).finally(() => {
       for (const n of gone.nodes) for (const f of [n.db, n.wal]) if (f && !inUse.has(f)) fs.rmSync(f, { force: true });
+      try {
+        fs.rmdirSync(path.join(this.dir, `c${gone.id}`)); // only if nothing else is in it
+      } catch {
+        // still holds files another checkpoint shares, or already gone
+      }
     });
   }
 }

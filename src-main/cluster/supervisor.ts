@@ -290,10 +290,11 @@ export class Supervisor extends EventEmitter {
     if (this.resuming) throw new Error('a resume is already under way');
     const cp = cps.nearest(at);
     if (!cp) throw new Error(`there is no checkpoint at or before ${clockTime(at)}`);
-    // The branch being left ends here, and stays resumable.
-    const end = await this.checkpoint(`end of branch ${cps.current}`, { pinned: true });
     this.resuming = true;
     try {
+      // The branch being left ends here, and stays resumable (at its last checkpoint, if no
+      // cut can be taken right now).
+      const end = (await cps.take(this.cutHost, `end of branch ${cps.current}`, { pinned: true })) ?? cps.pinLast();
       const leftAt = end?.at ?? Date.now();
       // Stop the nodes (gracefully: their databases closed before the files are replaced).
       const old = [...this.nodes.values()];
