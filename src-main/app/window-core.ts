@@ -79,7 +79,11 @@ export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
 
   async handle(req: CommandRequest): Promise<void> {
     const { cmd } = req;
-    this.trace?.action(req);
+    // A question the window asks for itself (the branch list) is not something the user did:
+    // neither it nor its answer goes in the trace.
+    if (cmd.type === 'branches') {
+      if (this.trace) this.quiet.add(req.id);
+    } else this.trace?.action(req);
     if (cmd.type === 'exportTrace') {
       try {
         this.out([{ type: 'ack', id: req.id, result: await this.exportTrace(cmd.format) }]);
@@ -144,6 +148,7 @@ export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
       }
       let keyframe = false;
       for (const e of batch) {
+        if ((e.type === 'ack' || e.type === 'error') && e.id !== undefined && this.quiet.delete(e.id)) continue;
         const r = this.trace.event(e, clocks);
         if (r.kind === 'event' && r.event.type === 'cluster') keyframe = true;
       }
@@ -153,6 +158,9 @@ export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
     }
     this.emit('events', batch);
   }
+
+  /** Ids of the window's own questions, whose answers stay out of the trace. */
+  private readonly quiet = new Set<string>();
 
   /** Nodes whose clock differs from the wall clock, as of the last snapshot. */
   private skewed: NodeState[] = [];

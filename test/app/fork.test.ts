@@ -122,8 +122,13 @@ describe('fork from a checkpoint', () => {
     // The window was told, and the trace shows the fork: it replays both branches.
     expect(events.some((e) => e.type === 'fork' && e.fork.branch === 2)).toBe(true);
     await until('the branch-2 write is in the trace', () => events.some((e) => e.type === 'cluster' && e.cluster.nodes.every((n) => n.log.some((x) => x.data === 'set /branch2=yes'))));
+    // The window's own question for the branch list is answered, and kept out of the trace.
+    await core.handle({ id: 'q1', cmd: { type: 'branches' } });
+    await until('the answer', () => events.some((e) => e.type === 'ack' && e.id === 'q1'));
     const { path: exported } = await core.exportTrace('jsonl');
     const trace = await readTraceFile(exported);
+    expect(trace.records.some((r) => (r.kind === 'action' || r.kind === 'result') && r.id === 'q1')).toBe(false);
+    expect(trace.records.some((r) => r.kind === 'action' && r.cmd.type === 'resumeFrom')).toBe(false); // given to the supervisor directly here
     const forks = trace.records.filter((r) => r.kind === 'fork');
     expect(forks).toHaveLength(1);
     const index = new TraceIndex(trace.records);
