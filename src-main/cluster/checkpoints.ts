@@ -154,20 +154,19 @@ export class Checkpoints {
     if (opts.ifChanged !== undefined && last && last.branch === this.branch && last.fingerprint === opts.ifChanged) return undefined;
     const at = Date.now();
     const running = nodes.filter((n) => n.running);
-    const frozen: string[] = [];
     const data = new Map<string, Uint8Array>();
     const t0 = performance.now();
     let freezeMs = 0;
     try {
       await Promise.all(running.map(async (n) => {
         const bytes = await host.freeze(n.spec.name);
-        frozen.push(n.spec.name);
         data.set(n.spec.name, bytes);
       }));
     } finally {
-      // Every node frozen so far is thawed, whether or not all answered. The thaws are on
-      // their way once asked for: the freeze ends there, whenever their answers come.
-      const thawed = frozen.map((name) => host.thaw(name).catch(() => {}));
+      // Every node asked is thawed, whether or not all answered (a late one too: a worker takes
+      // its messages in order, so the thaw comes after its freeze). The thaws are on their way
+      // once asked for: the freeze ends there, whenever their answers come.
+      const thawed = running.map((n) => host.thaw(n.spec.name).catch(() => {}));
       freezeMs = performance.now() - t0;
       await Promise.all(thawed);
     }

@@ -766,17 +766,23 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   freezeAndCheckpoint(): Buffer {
     if (this.stopped) throw new Error('the node is stopped');
     this.frozen = true;
+    // Never frozen for good, whatever becomes of whoever froze it. The supervisor gives up on
+    // a cut whose answers take over 5 s (and thaws), so a cut it keeps is over long before this.
+    clearTimeout(this.thawTimer);
+    this.thawTimer = setTimeout(() => this.thaw(), FREEZE_LIMIT_MS).unref();
     return this.storage.serialize();
   }
 
   /** Ends a freeze: whatever Raft was given meanwhile is processed now. */
   thaw(): void {
+    clearTimeout(this.thawTimer);
     if (!this.frozen) return;
     this.frozen = false;
     this.schedule();
   }
 
   private frozen = false;
+  private thawTimer?: NodeJS.Timeout;
 
   // ------------------------------------------------------------------ for the app and tests
 
@@ -799,6 +805,9 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     return this.transport.peerStats(id);
   }
 }
+
+/** Longest a node stays frozen for a checkpoint if nobody thaws it (see freezeAndCheckpoint). */
+const FREEZE_LIMIT_MS = 10_000;
 
 /** A leader's replication messages that may leave before the fsync. */
 const EARLY_TYPES: ReadonlySet<Message['type']> = new Set(['MsgApp', 'MsgHeartbeat', 'MsgSnap']);

@@ -13,7 +13,7 @@ import { startWebServer } from '../../src-main/web/web-server.js';
 import { agreedLeader, type BranchesResult, type ClusterState, type ForkInfo, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
 import { TraceIndex } from '../../src-shared/replay.js';
 import { readTraceText } from '../../src-shared/trace.js';
-import { until } from '../helpers/cluster.js';
+import { TestCluster, until } from '../helpers/cluster.js';
 
 let dir: string;
 let sup: Supervisor;
@@ -259,4 +259,28 @@ describe('the trace chunk reader', () => {
     expect((await readTraceChunk(file, c2.next, 1024)).text).toBe('');
     await expect(readTraceChunk(file, -1, 10)).rejects.toThrow('from must be a byte offset');
   });
+});
+
+describe('a frozen node', () => {
+  it('persists nothing and sends nothing until thawed; its copy is its database as it was', async () => {
+    const c = await TestCluster.create(3);
+    try {
+      const leader = await c.leader();
+      const node = c.running.get(leader)!.node;
+      const before = node.raftView().log.lastIndex();
+      const copy = node.freezeAndCheckpoint();
+      // An SQLite file, as the node had it.
+      expect(copy.subarray(0, 16).toString('latin1')).toBe('SQLite format 3\u0000');
+      // A write to the frozen leader: proposed in memory, but not persisted, sent or committed.
+      const put = fetch(new URL('/v2/keys/frozen', c.url(leader)), { method: 'PUT', body: new URLSearchParams({ value: 'x' }) });
+      await new Promise((r) => setTimeout(r, 300)); // the absence of progress is what is asserted: give it time to happen
+      expect(node.raftView().log.committed).toBeLessThanOrEqual(before);
+      for (const [name, r] of c.running) if (name !== leader) expect(r.node.raftView().log.lastIndex()).toBeLessThanOrEqual(before);
+      node.thaw();
+      expect((await put).status).toBe(201);
+      await until('replicated', () => [...c.running.values()].every((r) => r.node.raftView().log.committed > before));
+    } finally {
+      await c.destroy();
+    }
+  }, 30_000);
 });
