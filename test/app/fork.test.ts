@@ -4,8 +4,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WindowCore } from '../../src-main/app/window-core.js';
+import { Checkpoints, type CutHost } from '../../src-main/cluster/checkpoints.js';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { readTraceChunk } from '../../src-main/trace/trace-chunk.js';
 import { readTraceFile } from '../../src-main/trace/trace-reader.js';
@@ -283,4 +284,47 @@ describe('a frozen node', () => {
       await c.destroy();
     }
   }, 30_000);
+});
+
+describe('thinning', () => {
+  it('keeps a geometric spread: dense near now, sparse long ago, the first and the newest kept', async () => {
+    // One still node with no data yet: cuts without workers, one a second of (fake) time.
+    const spec = { name: 'n1', id: 'a', status: 'unstarted' as const, peerURL: '', clientURL: '', dataDir: path.join(dir, 'none'), settings: {} as never, clock: { offsetMs: 0, rate: 1 } };
+    const host: CutHost = {
+      nodes: () => [{ spec, running: false, moving: false }], cuts: () => [], generation: () => 1,
+      freeze: () => Promise.reject(new Error('no running node')), thaw: () => Promise.resolve(),
+    };
+    const cps = new Checkpoints(path.join(dir, 'cps'), { maxCount: 10 });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      for (let i = 0; i < 200; i++) {
+        vi.setSystemTime(1_000_000 + i * 1000);
+        await cps.take(host, `t${i}`);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+    const ages = cps.all.map((c) => 1_000_000 + 199_000 - c.at);
+    expect(ages).toHaveLength(10);
+    expect(ages[0]).toBe(199_000);
+    expect(ages.at(-1)).toBe(0);
+    // Going back in time, the gaps between kept checkpoints never shrink, and they grow.
+    const gaps = ages.slice(1).map((a, i) => ages[i] - a).reverse();
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThanOrEqual(gaps[i - 1]);
+    expect(gaps.at(-1)! / gaps[0]).toBeGreaterThanOrEqual(32);
+    // A pinned one (a branch's end) is never thinned.
+    cps.pinLast();
+    const pinned = cps.all.at(-1)!.at;
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      for (let i = 200; i < 260; i++) {
+        vi.setSystemTime(1_000_000 + i * 1000);
+        await cps.take(host, `t${i}`);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(cps.all.some((c) => c.at === pinned && c.pinned)).toBe(true);
+    expect(cps.all.filter((c) => !c.pinned)).toHaveLength(10);
+  });
 });
