@@ -121,6 +121,9 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
     await seek(cp.at + 1);
     await expect.poll(mode, { timeout: 10_000 }).toBe('rewind');
     await expect.poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 5_000 }).toBe('alive');
+    // The button says which checkpoint it restores: the one just before the /later write.
+    const hh = (at: number) => new Date(at).toTimeString().slice(0, 8);
+    await expect.poll(() => page.locator('[data-resume-point]').textContent()).toContain(`restores ${hh(cp.at)}`);
     await page.locator('[data-resume]').click();
     // Live again, on the restored cluster: the killed node runs, the later write is gone.
     await expect.poll(mode, { timeout: 30_000 }).toBe('live');
