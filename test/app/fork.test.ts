@@ -148,6 +148,10 @@ describe('fork from a checkpoint', () => {
     const story = index.story(index.lastSeq);
     expect(story.some((r) => r.kind === 'fork')).toBe(true);
 
+    // In Perfetto the fork is an instant on the user's thread.
+    const chrome = JSON.parse(fs.readFileSync((await core.exportTrace('chrome')).path, 'utf8')) as { traceEvents: { name: string; cat?: string }[] };
+    expect(chrome.traceEvents.filter((e) => e.cat === 'fork').map((e) => e.name)).toEqual(['branch 2: resumed from branch 1']);
+
     // The window's incremental read of the live trace gives the same records, piece by piece.
     const parts: string[] = [];
     for (let from = 0; ; ) {
