@@ -208,6 +208,41 @@ describe('fork from a checkpoint', () => {
     expect(tree.map((b) => [b.id, b.parent, b.endAt !== undefined])).toEqual([[1, 0, true], [2, 1, true], [3, 1, false]]);
   }, 90_000);
 
+  it('restores the members as they were: a member added later is gone, its data dir too; one removed then is removed again', async () => {
+    await sup.start(3);
+    await leaderName();
+    const cp = (await sup.checkpoint('three members'))!;
+    await sup.execute({ type: 'addMember' });
+    await until('n4 alive', () => states.length > 0 && node('n4')?.status === 'alive', 20_000);
+    const n4dir = node('n4').dataDir;
+    expect(fs.existsSync(n4dir)).toBe(true);
+    await sup.execute({ type: 'resumeFrom', at: cp.at });
+    await until('three alive', () => state().nodes.length === 3 && state().nodes.every((n) => n.status === 'alive'), 20_000);
+    expect(fs.existsSync(n4dir)).toBe(false);
+    const leader = await leaderName(15_000);
+    const members = (await (await fetch(new URL('/v2/members', node(leader).clientURL))).json()) as { members: { name: string }[] };
+    expect(members.members.map((m) => m.name).sort()).toEqual(['n1', 'n2', 'n3']);
+
+    // Removed before a checkpoint: still removed (not restarted) when resumed from it.
+    await sup.execute({ type: 'removeMember', name: 'n3' });
+    await until('n3 removed', () => node('n3').status === 'removed');
+    // (No cut is taken while its worker is still going down: asked until one is.)
+    const cp2 = await until('a checkpoint with n3 removed', async () => {
+      const c = await sup.checkpoint('n3 removed');
+      return c && c.nodes.find((n) => n.spec.name === 'n3')!.spec.status === 'removed' ? c : undefined;
+    }, 15_000);
+    await put(leader, '/after-remove', 'x');
+    await sup.execute({ type: 'resumeFrom', at: cp2.at });
+    await until('n1, n2 alive, n3 removed', () => node('n1').status === 'alive' && node('n2').status === 'alive' && node('n3').status === 'removed', 20_000);
+    const l3 = await until('a leader of two', () => {
+      const l = state().nodes.find((n) => n.status === 'alive' && n.role === 'leader');
+      return l && state().nodes.filter((n) => n.status === 'alive').every((n) => n.lead === l.name) ? l.name : undefined;
+    }, 15_000);
+    await put(l3, '/two', 'ok');
+    await everyNodeHas(['n1', 'n2'], '/two', 'ok');
+    for (const x of ['n1', 'n2']) expect(await localGet(x, '/after-remove')).toBeNull();
+  }, 90_000);
+
   it('keeps checkpoints bounded, thinned to a spread, the branch ends kept', async () => {
     await sup.stop();
     sup = new Supervisor({ dir: path.join(dir, 'session2'), heartbeatMs: 50, electionMs: 500, checkpoints: { maxCount: 6 } });
