@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, printed as figures (speed lives here, not in tests).
 import { runCheckerBench } from './checker-bench.js';
 import { benchCluster } from './cluster-bench.js';
+import { benchFork } from './fork-bench.js';
 import { benchRaft } from './raft-bench.js';
 import { benchRenderer } from './renderer-bench.js';
 import { benchStartup } from './startup-bench.js';
@@ -15,6 +16,7 @@ const benches: Record<string, (p: typeof print) => Promise<void>> = {
   cluster: benchCluster,
   startup: benchStartup,
   trace: () => runTraceBench(),
+  fork: benchFork,
   checker: () => runCheckerBench(),
   renderer: benchRenderer,
 };

@@ -13,4 +13,4 @@ session = new Session(bridge);
 (window as unknown as { raftlabSession: Session }).raftlabSession = session;
 // For tests: every change the window drew (marks landed or lost, roles, votes, terms), with its frame.
 Object.defineProperty(window, '__raftlabDrawn', { get: () => session!.drawn });
-mount(App, { target: document.getElementById('app')!, props: { session } });
+mount(App, { target: document.getElementById('app')!, props: { session, bridge } });

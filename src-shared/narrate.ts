@@ -94,6 +94,13 @@ export function narrate(node: string, e: RaftEvent, nameOf: (id: string) => stri
 }
 
 /** A user action, in words (the timeline, the trace export). */
+/** A moment of the session as a clock shows it: 14:03:07.250 (local time). */
+export function clockTime(at: number): string {
+  const d = new Date(at);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+}
+
 export function describeCommand(cmd: Command): string {
   switch (cmd.type) {
     case 'startCluster': return `You started a fresh ${cmd.size}-node cluster`;
@@ -126,6 +133,9 @@ export function describeCommand(cmd: Command): string {
     case 'stepTick': return cmd.name ? `You advanced ${cmd.name}'s clock one tick` : "You advanced every node's clock one tick";
     case 'stepCancel': return 'You stopped the run';
     case 'stepRunUntil': return `You let it run until ${cmd.until === 'vote-granted' ? 'a vote is granted' : cmd.until === 'leader' ? 'there is a new leader' : cmd.until === 'commit' ? 'a commit' : 'an election timeout'}`;
+    case 'resumeFrom': return `You resumed the cluster from ${clockTime(cmd.at)}: a new branch`;
+    case 'checkpoint': return 'You took a checkpoint of every node';
+    case 'branches': return 'You asked for the branches';
     default: return `You sent ${(cmd as { type: string }).type}`;
   }
 }

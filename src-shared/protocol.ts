@@ -88,7 +88,16 @@ export type Command =
    * cancelled: true, with the steps it took). Nothing to stop: nothing happens. Turning step
    * mode off and starting a new cluster stop a run too.
    */
-  | { type: 'stepCancel' };
+  | { type: 'stepCancel' }
+  /**
+   * Fork: restore every node's durable state from the last checkpoint at or before `at` (wall
+   * ms, as trace records' `at`), restart the cluster from it and go on live as a new branch.
+   */
+  | { type: 'resumeFrom'; at: number }
+  /** A consistent checkpoint of every node now (one is also taken before each action). */
+  | { type: 'checkpoint' }
+  /** The branch tree and the moments one can resume from (a BranchesResult). */
+  | { type: 'branches' };
 
 /**
  * What stepRunUntil stops at: a vote (or pre-vote) granted, a node becoming leader, a commit
@@ -143,7 +152,59 @@ export interface StepRunResult {
   cancelled?: boolean;
 }
 
-export type CommandResult = KvResult | AddMemberResult | StepRunResult | ExportTraceResult | ChaosReport | undefined;
+/** A fork: the session went on from an earlier moment, on real nodes (a `fork` event and trace record). */
+export interface ForkInfo {
+  /** The new branch (branches are numbered 1, 2, 3… in a session; 1 is the first). */
+  branch: number;
+  /** The branch it forked from. */
+  parent: number;
+  /** The moment resumed from (wall ms): the checkpoint restored, on the parent branch. */
+  from: number;
+  /** The moment the user asked for (the checkpoint is the last one at or before it). */
+  asked: number;
+  /** Where the branch that was running when the fork came ends (wall ms, its last checkpoint). */
+  leftAt: number;
+  /** The branch that was running when the fork came (it ends at `leftAt`). */
+  left: number;
+}
+
+/** One branch of the session: from its fork point on its parent to its end. */
+export interface BranchInfo {
+  id: number;
+  /** 0 for the first branch. */
+  parent: number;
+  /** The moment on the parent it starts from (wall ms; the session's start for branch 1). */
+  from: number;
+  /** When it began running (wall ms). */
+  startAt: number;
+  /** When it stopped running (wall ms): its last moment; absent for the branch running now. */
+  endAt?: number;
+}
+
+/** A moment the cluster can be resumed from. */
+export interface CheckpointMark {
+  at: number;
+  branch: number;
+}
+
+export interface BranchesResult {
+  branches: BranchInfo[];
+  checkpoints: CheckpointMark[];
+  /** The branch running now. */
+  current: number;
+}
+
+/** What resumeFrom answers: the fork made. */
+export type ResumeResult = ForkInfo;
+
+/** What `checkpoint` answers: its moment, or why none was taken. */
+export interface CheckpointResult {
+  at?: number;
+  skipped?: string;
+}
+
+export type CommandResult =
+  | KvResult | AddMemberResult | StepRunResult | ExportTraceResult | ChaosReport | BranchesResult | ResumeResult | CheckpointResult | undefined;
 
 // ------------------------------------------------------------------ state (supervisor → window)
 
@@ -304,6 +365,8 @@ export type ServerEvent =
    * delivery is also reported as a `message` event, since that is when it goes on the wire.
    */
   | { type: 'step'; fate: 'held' | 'delivered' | 'dropped'; message: HeldMessage; at: number; reason?: StepDropReason }
+  /** The session went on from an earlier moment as a new branch (after resumeFrom). */
+  | { type: 'fork'; at: number; fork: ForkInfo }
   | { type: 'ack'; id: string; result?: CommandResult }
   /** A failed command (with its id), or a problem nobody asked about (no id). */
   | { type: 'error'; id?: string; message: string };
@@ -442,6 +505,12 @@ export function parseCommand(raw: unknown): Command {
     }
     case 'transferLeader':
       return { type: 'transferLeader', to: name('to') };
+    case 'resumeFrom':
+      if (typeof c.at !== 'number' || !Number.isFinite(c.at) || c.at < 0) throw new Error('resumeFrom: at must be a moment (wall-clock ms)');
+      return { type: 'resumeFrom', at: c.at };
+    case 'checkpoint':
+    case 'branches':
+      return { type: c.type };
     case 'kv': {
       const method = c.method;
       if (method !== 'GET' && method !== 'PUT' && method !== 'POST' && method !== 'DELETE') throw new Error('kv: method must be GET, PUT, POST or DELETE');

@@ -6,9 +6,9 @@
 // runs of deltas get a checkpoint kept every CHECKPOINT_EVERY deltas, made the first time a
 // seek passes it, so no seek applies more than that many. Browser-safe.
 
-import type { ClusterState } from './protocol.js';
+import type { BranchInfo, ClusterState, ForkInfo } from './protocol.js';
 import { applyClusterDelta, type ClusterDeltaEvent } from './trace-delta.js';
-import type { EventRecord, TraceRecord } from './trace.js';
+import type { EventRecord, ForkRecord, TraceRecord } from './trace.js';
 
 /** Deltas between two lazily kept checkpoints, for traces whose keyframes are further apart. */
 const CHECKPOINT_EVERY = 128;
@@ -59,6 +59,8 @@ export class TraceIndex {
   private lastState: ClusterState | null = null;
   private readonly recentMax: number;
   private readonly recentMs: number;
+  /** The fork records, in order: where the session went on from an earlier moment. */
+  readonly forks: readonly ForkRecord[];
 
   /** `records` as read (seq contiguous, `at` never decreasing); kept, not copied. */
   constructor(readonly records: readonly TraceRecord[], options: ReplayOptions = {}) {
@@ -73,10 +75,12 @@ export class TraceIndex {
     let key = -1;
     const snaps = new Int32Array(records.length);
     const base = new Int32Array(records.length);
+    const forks: ForkRecord[] = [];
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
       if (r.seq !== this.firstSeq + i) throw new Error(`replay: record ${i} has seq ${r.seq}, expected ${this.firstSeq + i}`);
       if (i > 0 && r.at < records[i - 1].at) throw new Error(`replay: record seq ${r.seq} goes back in time`);
+      if (r.kind === 'fork') forks.push(r);
       if (!isClusterState(r)) continue;
       if ((r as EventRecord).event.type === 'cluster') {
         key = n;
@@ -88,6 +92,39 @@ export class TraceIndex {
     this.snaps = snaps.slice(0, n);
     this.base = base.slice(0, n);
     this.keyframes = keyframes;
+    this.forks = forks;
+  }
+
+  /** The session's branches (one unless it forked), from its fork records. */
+  branches(): BranchInfo[] {
+    return branchTree(this.forks, this.startAt);
+  }
+
+  /** The branch running at a point (records after a fork belong to its new branch). */
+  branchAt(point: ReplayPoint): number {
+    const seq = 'seq' in point ? point.seq : this.seqAt(point.at);
+    let b = 1;
+    for (const f of this.forks) if (f.seq <= seq) b = f.branch;
+    return b;
+  }
+
+  /**
+   * What the timeline and the node logs tell up to `seq`: the last `max` records at or before
+   * it that are neither cluster states nor peer messages (Raft events, log lines, actions and
+   * results, client requests, step fates, forks), oldest first, however long ago they were. A
+   * seek rebuilds the story from these, so a quiet stretch does not leave it empty.
+   */
+  story(seq: number, max = 1500): TraceRecord[] {
+    const out: TraceRecord[] = [];
+    const from = Math.min(seq, this.lastSeq) - this.firstSeq;
+    // Bounded, so a seek into a long storm of heartbeats stays quick.
+    const stop = Math.max(-1, from - 400_000);
+    for (let j = from; j > stop && out.length < max; j--) {
+      const r = this.records[j];
+      if (isClusterState(r) || (r.kind === 'event' && r.event.type === 'message')) continue;
+      out.push(r);
+    }
+    return out.reverse();
   }
 
   /** How many cluster states the trace holds: keyframes and deltas, one per snapshot sent. */
@@ -198,4 +235,18 @@ export class TraceIndex {
     }
     return out.reverse();
   }
+}
+
+/**
+ * The branch tree from the forks of a session, in the order they happened: branch 1 runs from
+ * the start; each fork ends the branch that was running (at its `leftAt`) and starts its own.
+ */
+export function branchTree(forks: readonly (ForkInfo & { at: number })[], startAt: number): BranchInfo[] {
+  const out: BranchInfo[] = [{ id: 1, parent: 0, from: startAt, startAt }];
+  for (const f of forks) {
+    const running = out.find((b) => b.id === f.left && b.endAt === undefined);
+    if (running) running.endAt = f.leftAt;
+    out.push({ id: f.branch, parent: f.parent, from: f.from, startAt: f.at });
+  }
+  return out;
 }

@@ -6,7 +6,7 @@
 // stream) or readTraceText, the main process with src-main/trace/trace-reader.ts; all go
 // through TraceDecoder, so a file is judged the same way everywhere.
 
-import { parseCommand, type Command, type CommandResult, type MessageSummary, type NodeStatus, type ServerEvent } from './protocol.js';
+import { parseCommand, type Command, type CommandResult, type ForkInfo, type MessageSummary, type NodeStatus, type ServerEvent } from './protocol.js';
 import type { MessageType, RaftEventKind, Role } from './raft-types.js';
 import type { ClusterDeltaEvent } from './trace-delta.js';
 
@@ -14,8 +14,9 @@ export const TRACE_FORMAT = 'raftlab-trace';
 /**
  * The version this raftlab writes and reads; older versions are upgraded on read (TRACE_UPGRADES).
  * 2: cluster snapshots between keyframes are `cluster-delta` events (src-shared/trace-delta.ts).
+ * 3: `fork` records: the session went on from an earlier moment, as a new branch.
  */
-export const TRACE_VERSION = 2;
+export const TRACE_VERSION = 3;
 
 // ------------------------------------------------------------------ shapes
 
@@ -95,7 +96,17 @@ export interface ClientRecord extends RecordBase {
   error?: string;
 }
 
-export type TraceRecord = EventRecord | ActionRecord | ResultRecord | MessageFateRecord | ClientRecord;
+/**
+ * The session went on from an earlier moment ("resume from here"): every node's durable state
+ * was restored from the checkpoint at `from` and the cluster restarted, as branch `branch`.
+ * The records after it belong to that branch; those before it, back to the previous fork (or
+ * the start), to branch `left`, which ends at `leftAt`.
+ */
+export interface ForkRecord extends RecordBase, ForkInfo {
+  kind: 'fork';
+}
+
+export type TraceRecord = EventRecord | ActionRecord | ResultRecord | MessageFateRecord | ClientRecord | ForkRecord;
 export type TraceRecordKind = TraceRecord['kind'];
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -108,6 +119,7 @@ export function entryOfEvent(e: ServerEvent): TraceEntry {
   if (e.type === 'error' && e.id !== undefined) return { kind: 'result', id: e.id, ok: false, error: e.message };
   // Requests to a node's client port are `client` records.
   if (e.type === 'client') return { kind: 'client', at: e.at, node: e.node, method: e.method, path: e.path, status: e.status, ms: e.ms };
+  if (e.type === 'fork') return { kind: 'fork', at: e.at, ...e.fork };
   // Step mode's message fates have record kinds of their own.
   if (e.type === 'step') {
     const { id, ...message } = e.message;
@@ -149,6 +161,15 @@ export const TRACE_UPGRADES: readonly TraceUpgrade[] = [
     record: (r, lineNo) => {
       // …which is why a delta in a file that says version 1 is a broken file, not an old one.
       if (r.kind === 'event' && (r.event as Obj | undefined)?.type === 'cluster-delta') throw new TraceError('a version 1 trace has no cluster-delta events', lineNo);
+      return r;
+    },
+  },
+  // v2 → v3: v3 only added `fork` records; a v2 trace is a v3 trace of one branch.
+  {
+    from: 2,
+    header: (h) => h,
+    record: (r, lineNo) => {
+      if (r.kind === 'fork') throw new TraceError('a version 2 trace has no fork records', lineNo);
       return r;
     },
   },
@@ -208,7 +229,7 @@ const MSG_TYPES: Record<MessageType, true> = {
 };
 const ROLES: Record<Role, true> = { follower: true, precandidate: true, candidate: true, leader: true };
 const STATUSES: Record<NodeStatus, true> = { unstarted: true, starting: true, alive: true, killed: true, removed: true };
-const KINDS: Record<TraceRecordKind, true> = { event: true, action: true, result: true, held: true, delivered: true, dropped: true, client: true };
+const KINDS: Record<TraceRecordKind, true> = { event: true, action: true, result: true, held: true, delivered: true, dropped: true, client: true, fork: true };
 
 /** Field checks that throw a TraceError naming the line and the field's path. */
 class Fields {
@@ -492,6 +513,13 @@ export function parseTraceRecord(line: string, lineNo: number, options: TraceRea
       f.int(r, 'status', 'record');
       f.num(r, 'ms', 'record');
       f.optStr(r, 'error', 'record');
+      break;
+    case 'fork':
+      f.int(r, 'branch', 'record', 2);
+      f.int(r, 'parent', 'record', 1);
+      f.int(r, 'left', 'record', 1);
+      for (const k of ['from', 'asked', 'leftAt']) f.num(r, k, 'record');
+      if ((r.parent as number) >= (r.branch as number)) f.fail('record.parent must be an earlier branch than record.branch');
       break;
   }
   return r as unknown as TraceRecord;

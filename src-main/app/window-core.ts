@@ -8,6 +8,8 @@ import { AttachedSource } from '../attach/attached-source.js';
 import { chaosForWindow } from '../chaos/chaos-report.js';
 import type { Supervisor } from '../cluster/supervisor.js';
 import { exportTrace } from '../trace/trace-export.js';
+import type { TraceChunk } from '../../src-shared/bridge.js';
+import { readTraceChunk } from '../trace/trace-chunk.js';
 import { TraceWriter } from '../trace/trace-writer.js';
 
 /** What a window is served from: the Supervisor itself, an attached cluster, or a WindowCore. */
@@ -18,6 +20,8 @@ export interface WindowSource {
   handle(req: CommandRequest): Promise<void>;
   /** The session trace as a file (WindowCore records one; a bare Supervisor does not). */
   exportTrace?(format: TraceExportFormat): Promise<ExportTraceResult>;
+  /** The session trace so far, whole lines from a byte offset (RaftlabBridge.readTrace). */
+  readTrace?(from: number, max: number): Promise<TraceChunk>;
 }
 
 export interface WindowCoreOptions {
@@ -62,13 +66,24 @@ export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
     return exportTrace(this.trace, format, this.options.exportDir);
   }
 
+  /** The session trace so far, from byte `from` (what the window rewinds through). */
+  async readTrace(from: number, max: number): Promise<TraceChunk> {
+    if (!this.trace) throw new Error('this session is not being recorded');
+    await this.trace.flush();
+    return readTraceChunk(this.trace.file, from, max);
+  }
+
   greeting(): ServerEvent[] {
     return this.current.greeting();
   }
 
   async handle(req: CommandRequest): Promise<void> {
     const { cmd } = req;
-    this.trace?.action(req);
+    // A question the window asks for itself (the branch list) is not something the user did:
+    // neither it nor its answer goes in the trace.
+    if (cmd.type === 'branches') {
+      if (this.trace) this.quiet.add(req.id);
+    } else this.trace?.action(req);
     if (cmd.type === 'exportTrace') {
       try {
         this.out([{ type: 'ack', id: req.id, result: await this.exportTrace(cmd.format) }]);
@@ -131,10 +146,21 @@ export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
         const now = Date.now();
         clocks = Object.fromEntries(this.skewed.map((n) => [n.name, Math.round(now + n.clock.offsetMs)]));
       }
-      this.trace.events(batch, clocks);
+      let keyframe = false;
+      for (const e of batch) {
+        if ((e.type === 'ack' || e.type === 'error') && e.id !== undefined && this.quiet.delete(e.id)) continue;
+        const r = this.trace.event(e, clocks);
+        if (r.kind === 'event' && r.event.type === 'cluster') keyframe = true;
+      }
+      // A keyframe is a moment a replay starts from: the nodes' durable state is kept with it
+      // (if it moved since the last checkpoint), so that moment can be resumed from too.
+      if (keyframe && this.current === this.supervisor) void this.supervisor.checkpoint('keyframe', { ifChanged: true }).catch(() => {});
     }
     this.emit('events', batch);
   }
+
+  /** Ids of the window's own questions, whose answers stay out of the trace. */
+  private readonly quiet = new Set<string>();
 
   /** Nodes whose clock differs from the wall clock, as of the last snapshot. */
   private skewed: NodeState[] = [];

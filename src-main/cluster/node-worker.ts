@@ -118,7 +118,14 @@ export type WorkerCall =
   | { op: 'kv'; method: KvMethod; key: string; value?: string; query?: Record<string, string> }
   /** Drop a message still waiting in this node's slow network; answered whether it was there. */
   | { op: 'dropMessage'; id: number }
-  | StepCall;
+  | StepCall
+  | CheckpointCall;
+
+/**
+ * A consistent cut (src-main/cluster/checkpoints.ts): 'freeze' stops the node's Ready loop and
+ * answers with its SQLite file's bytes, taken synchronously; 'thaw' lets it run again.
+ */
+export type CheckpointCall = { op: 'freeze' } | { op: 'thaw' };
 
 /**
  * Step mode. Answered synchronously, after the node's Ready loop has run and everything it
@@ -147,7 +154,7 @@ export type FromWorker =
   | { t: 'batch'; items: WorkerItem[] }
   /** Step mode: messages the node's Raft emitted, in order, instead of sending them. */
   | { t: 'held'; held: HeldReport[] }
-  | { t: 'reply'; id: number; ok: true; result: AddMemberReply | KvResult | StepReply | boolean | undefined }
+  | { t: 'reply'; id: number; ok: true; result: AddMemberReply | KvResult | StepReply | boolean | Uint8Array | undefined }
   | { t: 'reply'; id: number; ok: false; error: string }
   /** The node learned it was removed from the cluster and shut itself down. */
   | { t: 'removed' }
@@ -342,6 +349,24 @@ async function runWorker(): Promise<void> {
     post(reply);
   };
 
+  /** Synchronous, right in the message's turn: the cut is taken before anything else runs here. */
+  const answerCheckpoint = (node: RaftNode, id: number, c: CheckpointCall) => {
+    try {
+      if (c.op === 'thaw') {
+        node.thaw();
+        post({ t: 'reply', id, ok: true, result: undefined });
+        return;
+      }
+      const data = node.freezeAndCheckpoint();
+      // Handed over, not copied, when the buffer is its own memory.
+      const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+      const bytes = own ? new Uint8Array(data.buffer) : new Uint8Array(data);
+      port.postMessage({ t: 'reply', id, ok: true, result: bytes } satisfies FromWorker, [bytes.buffer as ArrayBuffer]);
+    } catch (err) {
+      post({ t: 'reply', id, ok: false, error: err instanceof Error ? err.message : String(err) });
+    }
+  };
+
   // Listen first: a kill may come while the node is still starting.
   port.on('message', (m: ToWorker) => {
     if (killed) return;
@@ -382,6 +407,10 @@ async function runWorker(): Promise<void> {
         }
         if (m.call.op === 'dropMessage') {
           post({ t: 'reply', id: m.id, ok: true, result: network.drop(m.call.id) });
+          break;
+        }
+        if (r && (m.call.op === 'freeze' || m.call.op === 'thaw')) {
+          answerCheckpoint(r.node, m.id, m.call);
           break;
         }
         const answer = r ? call(r, m.call, init.speed) : Promise.reject(new Error('the node is not running yet'));
@@ -470,6 +499,9 @@ async function call(r: RunningNode, c: WorkerCall, speed: number): Promise<AddMe
     case 'tick':
     case 'campaign':
       return stepCall(r.node, c);
+    case 'freeze':
+    case 'thaw':
+      throw new Error(`${c.op} is answered synchronously`);
   }
 }
 

@@ -15,8 +15,10 @@ import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import {
   agreedLeader,
-  type AddMemberResult, type ClusterState, type Command, type CommandRequest, type CommandResult, type KvResult, type NodeState, type NodeStatus, type ServerEvent,
+  type AddMemberResult, type ClusterState, type Command, type CommandRequest, type CommandResult, type ForkInfo, type KvResult, type NodeState, type NodeStatus, type ServerEvent,
 } from '../../src-shared/protocol.js';
+import { clockTime } from '../../src-shared/narrate.js';
+import { Checkpoints, type Checkpoint, type CheckpointOptions, type CutHost } from './checkpoints.js';
 import { memberId } from '../node/ids.js';
 import { formatLogLine, type LogLevel } from '../node/log.js';
 import type { AddMemberReply, FromWorker, ToWorker, WorkerCall, WorkerInit, WorkerItem, WorkerNodeState } from './node-worker.js';
@@ -40,6 +42,8 @@ export interface SupervisorOptions {
    * LEARNING_SPEED). See the setSpeed command.
    */
   speed?: number;
+  /** Checkpoints for resumeFrom (kept in `<dir>/checkpoints`), bounded so; false: none. */
+  checkpoints?: CheckpointOptions | false;
 }
 
 interface NodeRecord {
@@ -70,11 +74,16 @@ type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 export class Supervisor extends EventEmitter {
   readonly dir: string;
   private readonly ownsDir: boolean;
-  private readonly opts: Required<Omit<SupervisorOptions, 'dir' | 'speed'>>;
+  private readonly opts: Required<Omit<SupervisorOptions, 'dir' | 'speed' | 'checkpoints'>>;
   /** The global speed (setSpeed). */
   private speed: number;
   /** Worker starts so far: each gets its own block of message ids. */
   private spawns = 0;
+  /** Consistent cuts of the nodes' durable state, and the branches forked from them. */
+  readonly checkpoints: Checkpoints | undefined;
+  private resuming = false;
+  /** Step commands running: a cut must not slip in between a step and its answer. */
+  private stepping = 0;
   private nodes = new Map<string, NodeRecord>();
   /** Cut links as "a|b" with a < b. */
   private cuts = new Set<string>();
@@ -112,6 +121,7 @@ export class Supervisor extends EventEmitter {
       logTail: options.logTail ?? 20,
     };
     this.speed = options.speed ?? 1;
+    this.checkpoints = options.checkpoints === false ? undefined : new Checkpoints(path.join(this.dir, 'checkpoints'), options.checkpoints);
   }
 
   // ------------------------------------------------------------------ public API
@@ -149,6 +159,10 @@ export class Supervisor extends EventEmitter {
   /** Run a command; rejects with a message fit for the window. */
   async execute(cmd: Command): Promise<CommandResult> {
     if (this.stopped) throw new Error('the supervisor is stopped');
+    // Before each action, the moment it changes: the user can come back to just before it.
+    if (BEFORE_ACTION.has(cmd.type) && !(cmd.type === 'kv' && cmd.method === 'GET') && this.stepping === 0) {
+      await this.checkpoint(`before ${cmd.type}`).catch(() => undefined);
+    }
     switch (cmd.type) {
       case 'startCluster':
         return this.startCluster(cmd.size);
@@ -236,7 +250,21 @@ export class Supervisor extends EventEmitter {
       case 'stepTick':
       case 'stepRunUntil':
       case 'stepCancel':
-        return this.step.execute(cmd);
+        this.stepping++;
+        try {
+          return await this.step.execute(cmd);
+        } finally {
+          this.stepping--;
+        }
+      case 'resumeFrom':
+        return this.resumeFrom(cmd.at);
+      case 'checkpoint': {
+        if (this.stepping > 0) return { skipped: 'a step is running' };
+        const cp = await this.checkpoint('asked');
+        return cp ? { at: cp.at } : { skipped: 'a node is starting or going down' };
+      }
+      case 'branches':
+        return this.needCheckpoints().branches();
       default:
         throw new Error(`${cmd.type}: not a command for the local cluster`);
     }
@@ -269,6 +297,87 @@ export class Supervisor extends EventEmitter {
     if (this.ownsDir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
+  // ------------------------------------------------------------------ checkpoints and forks
+
+  /**
+   * A consistent checkpoint of every node now (checkpoints.ts); undefined when none can be
+   * taken at this moment (a node starting or going down, or checkpoints off). `ifChanged`:
+   * only if some node's durable state (as last reported) moved since the last one.
+   */
+  async checkpoint(reason: string, opts: { ifChanged?: boolean; pinned?: boolean } = {}): Promise<Checkpoint | undefined> {
+    if (!this.checkpoints || this.stopped || this.resuming) return undefined;
+    if (opts.ifChanged && (this.stepping > 0 || this.step.view().on)) return undefined;
+    const fingerprint = JSON.stringify([this.generation, [...this.nodes.values()].map((r) => [
+      r.name, r.status, r.state?.term, r.state?.vote, r.state?.commit, r.state?.firstIndex, r.state?.lastIndex,
+    ])]);
+    return this.checkpoints.take(this.cutHost, reason, { ifChanged: opts.ifChanged ? fingerprint : undefined, pinned: opts.pinned });
+  }
+
+  private readonly cutHost: CutHost = {
+    nodes: () => [...this.nodes.values()].map((r) => ({
+      spec: { name: r.name, id: r.id, status: r.status, peerURL: r.peerURL, clientURL: r.clientURL, dataDir: r.dataDir, settings: r.settings, clock: { ...r.clock } },
+      running: r.worker !== undefined && r.status === 'alive',
+      moving: r.status === 'starting' || (r.worker !== undefined) !== (r.status === 'alive'),
+    })),
+    cuts: () => [...this.cuts],
+    generation: () => this.generation,
+    freeze: async (name) => (await this.call(this.node(name), { op: 'freeze' }, 5000)) as Uint8Array,
+    thaw: async (name) => void (await this.call(this.node(name), { op: 'thaw' }, 5000)),
+  };
+
+  private needCheckpoints(): Checkpoints {
+    if (!this.checkpoints) throw new Error('this cluster keeps no checkpoints');
+    return this.checkpoints;
+  }
+
+  /**
+   * "Resume from here": restores every node's durable state from the last checkpoint at or
+   * before `at`, restarts the cluster from it (same member ids, ports, data dirs; each node
+   * killed, removed or running as it was then) and goes on live as a new branch.
+   */
+  private async resumeFrom(at: number): Promise<ForkInfo> {
+    const cps = this.needCheckpoints();
+    if (this.resuming) throw new Error('a resume is already under way');
+    const cp = cps.nearest(at);
+    if (!cp) throw new Error(`there is no checkpoint at or before ${clockTime(at)}`);
+    this.resuming = true;
+    try {
+      // The branch being left ends here, and stays resumable (at its last checkpoint, if no
+      // cut can be taken right now).
+      const end = (await cps.take(this.cutHost, `end of branch ${cps.current}`, { pinned: true })) ?? cps.pinLast();
+      const leftAt = end?.at ?? Date.now();
+      // Stop the nodes (gracefully: their databases closed before the files are replaced).
+      const old = [...this.nodes.values()];
+      const wasAlive = new Set(old.filter((r) => r.status === 'alive').map((r) => r.name));
+      for (const r of old) if (r.status === 'alive' || r.status === 'starting') r.status = 'killed';
+      this.markDirty();
+      await Promise.all(old.map((r) => this.shutdown(r, wasAlive.has(r.name) ? 'stop' : 'kill')));
+      const keep = new Set(cp.nodes.map((n) => n.spec.dataDir));
+      await cps.restoreFiles(cp, old.map((r) => r.dataDir).filter((d) => !keep.has(d)));
+      // The cluster as the checkpoint saw it: its members, links and clocks.
+      this.nodes = new Map(cp.nodes.map(({ spec }) => {
+        const rec: NodeRecord = {
+          ...structuredClone(spec), status: spec.status === 'alive' ? 'starting' : spec.status, calls: new Map(), downWaiters: [],
+          // Message ids are handed out per worker start (spawn sets it).
+          idBase: 0,
+        };
+        return [spec.name, rec];
+      }));
+      this.cuts = new Set(cp.cuts);
+      this.generation++;
+      this.step.reset();
+      this.recent = [];
+      const { at: forkAt, ...fork } = cps.fork(cp, at, leftAt);
+      this.queue({ type: 'fork', at: forkAt, fork });
+      this.markDirty();
+      const starting = [...this.nodes.values()].filter((r) => r.status === 'starting');
+      await Promise.all(starting.map((r) => this.spawn(r)));
+      return fork;
+    } finally {
+      this.resuming = false;
+    }
+  }
+
   // ------------------------------------------------------------------ commands
 
   private async startCluster(size: number): Promise<undefined> {
@@ -297,6 +406,8 @@ export class Supervisor extends EventEmitter {
     }
     this.markDirty();
     await Promise.all([...this.nodes.values()].map((r) => this.spawn(r)));
+    // Its first moment that can be resumed from: every member up, nothing written yet.
+    void this.checkpoint('cluster started').catch(() => {});
     return undefined;
   }
 
@@ -674,6 +785,12 @@ export interface Supervisor {
 // ------------------------------------------------------------------ helpers
 
 const RECENT_MAX = 300;
+
+/** Commands that change the cluster: a checkpoint is taken just before each. */
+const BEFORE_ACTION: ReadonlySet<Command['type']> = new Set<Command['type']>([
+  'startCluster', 'killNode', 'restartNode', 'setClock', 'cutLink', 'healLink', 'healAll', 'addMember', 'removeMember',
+  'transferLeader', 'kv', 'stepMode', 'stepDeliver', 'stepDrop', 'stepDeliverAll', 'stepTick', 'stepRunUntil',
+]);
 
 /**
  * The worker's entry. From TypeScript sources (tests, `tsx`, dev) the worker must load tsx

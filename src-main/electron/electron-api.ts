@@ -36,6 +36,7 @@ export interface ElectronMain {
   }) => BrowserWindowInstance;
   ipcMain: {
     on(channel: string, listener: (event: { sender: WebContents }, ...args: unknown[]) => void): void;
+    handle(channel: string, listener: (event: { sender: WebContents }, ...args: unknown[]) => unknown): void;
   };
   session: {
     defaultSession: {
@@ -56,6 +57,7 @@ export interface ElectronPreload {
   contextBridge: { exposeInMainWorld(key: string, api: unknown): void };
   ipcRenderer: {
     send(channel: string, ...args: unknown[]): void;
+    invoke(channel: string, ...args: unknown[]): Promise<unknown>;
     on(channel: string, listener: (event: unknown, ...args: unknown[]) => void): void;
     off(channel: string, listener: (event: unknown, ...args: unknown[]) => void): void;
   };

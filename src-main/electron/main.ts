@@ -70,6 +70,12 @@ ipcMain.on(IPC.command, (event, raw) => {
   }
 });
 
+// The trace so far, for rewinding: asked for by the window, answered from the session's file.
+ipcMain.handle(IPC.readTrace, (event, from, max) => {
+  if (event.sender !== win.webContents) throw new Error('not our window');
+  return core.readTrace(Number(from), Number(max));
+});
+
 let quitting = false;
 app.on('window-all-closed', () => app.quit());
 app.on('before-quit', (event) => {

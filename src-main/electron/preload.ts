@@ -1,7 +1,7 @@
 // The only thing the sandboxed window gets: `window.raftlab`, the RaftlabBridge. Commands go
 // to the main process over one IPC channel; event batches come back over another.
 
-import { IPC, type RaftlabBridge } from '../../src-shared/bridge.js';
+import { IPC, type RaftlabBridge, type TraceChunk } from '../../src-shared/bridge.js';
 import type { CommandRequest, ServerEvent } from '../../src-shared/protocol.js';
 import type { ElectronPreload } from './electron-api.js';
 
@@ -11,6 +11,7 @@ const { contextBridge, ipcRenderer } = require('electron') as ElectronPreload;
 const bridge: RaftlabBridge = {
   kind: 'electron',
   send: (request: CommandRequest) => ipcRenderer.send(IPC.command, request),
+  readTrace: (from: number, max: number) => ipcRenderer.invoke(IPC.readTrace, from, max) as Promise<TraceChunk>,
   onEvents(listener) {
     const handler = (_event: unknown, batch: unknown) => listener(batch as ServerEvent[]);
     ipcRenderer.on(IPC.events, handler);

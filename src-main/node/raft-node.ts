@@ -404,7 +404,7 @@ export class RaftNode extends EventEmitter implements ClientBackend {
   }
 
   private processReady(): void {
-    while (!this.stopped && this.raft.hasReady()) {
+    while (!this.stopped && !this.frozen && this.raft.hasReady()) {
       const rd = this.raft.ready();
       let later = rd.messages;
       if (!this.manual && this.raft.role === 'leader' && this.keepsTermAndVote(rd)) {
@@ -892,6 +892,36 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     else this.emit('held', msgs);
   }
 
+  // ------------------------------------------------------------------ checkpoints
+
+  /**
+   * Freezes the node and returns its durable state (the SQLite file's bytes) as of now: one
+   * node's part of a consistent cut of the cluster (src-main/cluster/checkpoints.ts explains
+   * why). Until thaw() the Ready loop does not run, so nothing is persisted and nothing leaves
+   * the node: every message it will send later is "after the cut". Ticks, peer messages and
+   * proposals still reach Raft, in memory only; they are persisted and answered after thaw().
+   */
+  freezeAndCheckpoint(): Buffer {
+    if (this.stopped) throw new Error('the node is stopped');
+    this.frozen = true;
+    // Never frozen for good, whatever becomes of whoever froze it. The supervisor gives up on
+    // a cut whose answers take over 5 s (and thaws), so a cut it keeps is over long before this.
+    clearTimeout(this.thawTimer);
+    this.thawTimer = setTimeout(() => this.thaw(), FREEZE_LIMIT_MS).unref();
+    return this.storage.serialize();
+  }
+
+  /** Ends a freeze: whatever Raft was given meanwhile is processed now. */
+  thaw(): void {
+    clearTimeout(this.thawTimer);
+    if (!this.frozen) return;
+    this.frozen = false;
+    this.schedule();
+  }
+
+  private frozen = false;
+  private thawTimer?: NodeJS.Timeout;
+
   // ------------------------------------------------------------------ for the app and tests
 
   /** Hand leadership to member `to` (on the leader). */
@@ -913,6 +943,9 @@ export class RaftNode extends EventEmitter implements ClientBackend {
     return this.transport.peerStats(id);
   }
 }
+
+/** Longest a node stays frozen for a checkpoint if nobody thaws it (see freezeAndCheckpoint). */
+const FREEZE_LIMIT_MS = 10_000;
 
 /** A leader's replication messages that may leave before the fsync. */
 const EARLY_TYPES: ReadonlySet<Message['type']> = new Set(['MsgApp', 'MsgHeartbeat', 'MsgSnap']);

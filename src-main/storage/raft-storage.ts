@@ -322,6 +322,15 @@ export class RaftStorage {
     return { entries: n, firstIndex: lo ?? snapshotIndex + 1, lastIndex: hi ?? snapshotIndex, snapshotIndex, fileBytes };
   }
 
+  /**
+   * The whole database as this connection sees it (the WAL's committed frames included), as
+   * one file's bytes: what a checkpoint of the node keeps (src-main/cluster/checkpoints.ts).
+   * Synchronous, so no write of this node can come in between.
+   */
+  serialize(): Buffer {
+    return this.db.serialize();
+  }
+
   /** Idempotent. Checkpoints the WAL into the main file. */
   close(): void {
     if (this.db.open) this.db.close();

@@ -162,6 +162,11 @@ export class ChromeTraceConverter {
         if (r.kind === 'delivered' && to !== undefined) out.push(this.flow('f', 'step', m.msgType, 2 ** 31 + r.msgId, r.at, to));
         break;
       }
+      case 'fork': {
+        const { seq: _s, at: _a, kind: _k, clocks: _c, ...fork } = r;
+        out.push(this.instant(`branch ${r.branch}: resumed from branch ${r.parent}`, 'fork', r.at, USER_TID, fork));
+        break;
+      }
       case 'client': {
         // Async slices: concurrent requests overlap freely, which nested slices cannot.
         const id = ++this.flowId;

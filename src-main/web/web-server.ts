@@ -75,7 +75,8 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   };
 
   const server = http.createServer((req, res) => {
-    const answer = (req.url ?? '/').startsWith('/export/') ? exportTrace(req, res) : serve(req, res);
+    const target = req.url ?? '/';
+    const answer = target.startsWith('/export/') ? exportTrace(req, res) : target.startsWith('/trace?') ? readTrace(req, res) : serve(req, res);
     answer.catch((err: unknown) => failed(res, err));
   });
 
@@ -120,6 +121,30 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     const data = await fs.promises.readFile(found.file);
     res.writeHead(200, { ...pageHeaders, 'Content-Type': TYPES[path.extname(found.file).toLowerCase()] ?? 'application/octet-stream' });
     res.end(req.method === 'HEAD' ? undefined : data);
+  }
+
+  /**
+   * GET /trace?from=N&max=M&token=: RaftlabBridge.readTrace for the page: whole lines of the
+   * session trace from byte N, as text; X-Trace-Next and X-Trace-Size carry the rest of the
+   * TraceChunk. Token-guarded like the export.
+   */
+  async function readTrace(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const target = req.url ?? '/';
+    const url = new URL(target, 'http://127.0.0.1');
+    const headers = { ...pageHeaders, 'Cache-Control': 'no-store' };
+    if (!hasToken(target)) return refuse(res, 403, 'the session trace needs the token of the printed URL');
+    if (req.method !== 'GET' || !opts.core.readTrace) return void res.writeHead(404, headers).end('not found\n');
+    try {
+      const chunk = await opts.core.readTrace(Number(url.searchParams.get('from') ?? 0), Number(url.searchParams.get('max') ?? Infinity));
+      res.writeHead(200, {
+        ...headers,
+        'Content-Type': 'application/x-ndjson; charset=utf-8',
+        'X-Trace-Next': String(chunk.next),
+        'X-Trace-Size': String(chunk.size),
+      }).end(chunk.text);
+    } catch (err) {
+      res.writeHead(400, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }).end(`${err instanceof Error ? err.message : String(err)}\n`);
+    }
   }
 
   /**

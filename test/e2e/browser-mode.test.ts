@@ -117,8 +117,8 @@ describe.skipIf(!haveChromium)('browser mode in Chromium', () => {
     expect((await fetch(new URL('/export/session.jsonl?token=wrong', web.url))).status).toBe(403);
 
     await page.getByLabel('Trace file to replay').setInputFiles(file);
-    await page.locator('[data-replay]').waitFor({ timeout: 20_000 });
-    const scrub = (at: number) => page.getByLabel('Replay time').evaluate((el: HTMLInputElement, v: number) => {
+    await page.locator('[data-replay][data-mode="file"]').waitFor({ timeout: 20_000 });
+    const scrub = (at: number) => page.getByLabel('Session time').evaluate((el: HTMLInputElement, v: number) => {
       el.value = String(v);
       el.dispatchEvent(new Event('input', { bubbles: true }));
     }, at);
@@ -140,7 +140,7 @@ describe.skipIf(!haveChromium)('browser mode in Chromium', () => {
     expect(await page.getByRole('button', { name: 'Isolate leader' }).isDisabled()).toBe(true);
     await page.screenshot({ path: `${SHOTS}/window-replay-election.png` });
     await page.getByRole('button', { name: 'Back to live' }).click();
-    await expect.poll(() => page.locator('[data-replay]').count()).toBe(0);
+    await expect.poll(() => page.locator('[data-replay][data-mode="live"]').count()).toBe(1);
     expect(pageErrors).toEqual([]);
   });
 

@@ -60,7 +60,7 @@ describe('recording a real cluster', () => {
     }
 
     const { header, records } = await readTraceFile(file);
-    expect(header).toMatchObject({ version: 2, source: 'local', nodes: ['n1', 'n2', 'n3'], settings });
+    expect(header).toMatchObject({ version: 3, source: 'local', nodes: ['n1', 'n2', 'n3'], settings });
     expect(records).toHaveLength(w.lastSeq);
     const results = records.filter((r) => r.kind === 'result');
     expect(results.map((r) => [r.id, r.ok])).toEqual([['a1', true], ['a2', true], ['a3', false]]);

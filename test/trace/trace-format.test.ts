@@ -8,7 +8,7 @@ import {
   type TraceUpgrade,
 } from '../../src-shared/trace.js';
 
-const header = { format: 'raftlab-trace', version: 2, createdAt: 1_700_000_000_000, source: 'local', nodes: ['n1', 'n2'], settings: { heartbeatMs: 100, electionMs: 1000 } };
+const header = { format: 'raftlab-trace', version: 3, createdAt: 1_700_000_000_000, source: 'local', nodes: ['n1', 'n2'], settings: { heartbeatMs: 100, electionMs: 1000 } };
 const line = (o: unknown) => JSON.stringify(o);
 const node = (name: string, term: number): NodeState => ({
   name, id: `id-${name}`, status: 'alive', role: 'follower', term, vote: '', lead: '', commit: 2, applied: 2, firstIndex: 1, lastIndex: 2,
@@ -29,15 +29,16 @@ function errorOf(f: () => unknown): TraceError {
 }
 
 describe('trace header', () => {
-  it('reads a v2 header, and a v1 header as v2', () => {
-    expect(TRACE_VERSION).toBe(2);
+  it('reads a v3 header, and v1 and v2 headers as v3', () => {
+    expect(TRACE_VERSION).toBe(3);
     expect(parseTraceHeader(line(header))).toEqual(header);
     expect(parseTraceHeader(line({ ...header, version: 1 }))).toEqual(header);
+    expect(parseTraceHeader(line({ ...header, version: 2 }))).toEqual(header);
   });
 
   it('refuses a newer version, saying which', () => {
-    const e = errorOf(() => parseTraceHeader(line({ ...header, version: 3 })));
-    expect(e.message).toMatch(/^trace version 3 is newer than this raftlab reads \(2\)/);
+    const e = errorOf(() => parseTraceHeader(line({ ...header, version: 4 })));
+    expect(e.message).toMatch(/^trace version 4 is newer than this raftlab reads \(3\)/);
   });
 
   it('refuses what is not a trace, or a header missing a field', () => {
@@ -130,7 +131,7 @@ describe('whole traces', () => {
 
   it('refuses a newer version before reading any record', () => {
     const newer = [line({ ...header, version: TRACE_VERSION + 2, nodes: 'whatever' }), '{"a new shape":true}'].join('\n');
-    expect(errorOf(() => readTraceText(newer)).message).toMatch(/^trace version 4 is newer than this raftlab reads \(2\)/);
+    expect(errorOf(() => readTraceText(newer)).message).toMatch(/^trace version 5 is newer than this raftlab reads \(3\)/);
   });
 
   it('refuses a delta with no snapshot before it, or one patching a node the snapshot does not have', () => {
@@ -171,7 +172,7 @@ describe('whole traces', () => {
 
   it('upgrades an older version through its upgrade steps', () => {
     const t = readTraceText(v0, { upgrades: [fromV0, ...TRACE_UPGRADES] });
-    expect(t.header).toEqual({ format: 'raftlab-trace', version: 2, createdAt: 5, nodes: ['n1'], source: 'local', settings: { heartbeatMs: 100, electionMs: 1000 } });
+    expect(t.header).toEqual({ format: 'raftlab-trace', version: 3, createdAt: 5, nodes: ['n1'], source: 'local', settings: { heartbeatMs: 100, electionMs: 1000 } });
     expect(t.records).toEqual([
       { seq: 1, at: 10, kind: 'event', event: { type: 'raft', node: 'n1', at: 10, event: { kind: 'role', role: 'leader', term: 1, lead: 'x' } } },
       { seq: 2, at: 11, kind: 'action', id: 'w1', cmd: { type: 'healAll' } },
@@ -179,10 +180,42 @@ describe('whole traces', () => {
   });
 
   it('refuses an older version it has no upgrade for, and leaves current records alone', () => {
-    expect(errorOf(() => readTraceText(v0)).message).toBe('trace version 0 is older than this raftlab reads (2) and no upgrade from version 0 is known');
-    // Every step is needed: v0 → v1 alone does not reach v2.
-    expect(errorOf(() => readTraceText(v0, { upgrades: [fromV0] })).message).toBe('trace version 0 is older than this raftlab reads (2) and no upgrade from version 1 is known');
+    expect(errorOf(() => readTraceText(v0)).message).toBe('trace version 0 is older than this raftlab reads (3) and no upgrade from version 0 is known');
+    // Every step is needed: v0 → v1 alone does not reach v3.
+    expect(errorOf(() => readTraceText(v0, { upgrades: [fromV0] })).message).toBe('trace version 0 is older than this raftlab reads (3) and no upgrade from version 1 is known');
     const r = raft(1, 1);
     expect(upgradeRecord(r, TRACE_VERSION, 2)).toBe(r);
+  });
+});
+
+describe('fork records (version 3)', () => {
+  const fork = (seq: number, at: number, f: object) => ({ seq, at, kind: 'fork', ...f });
+  const snap = (seq: number, at: number, term: number) => ({ seq, at, kind: 'event', event: { type: 'cluster', cluster: cluster(term) } });
+  const f2 = { branch: 2, parent: 1, from: 12, asked: 13, leftAt: 20, left: 1 };
+  const f3 = { branch: 3, parent: 1, from: 20, asked: 20, leftAt: 30, left: 2 };
+
+  it('reads forks, and the branch tree and story they make', () => {
+    const text = [line(header), line(snap(1, 10, 1)), line(raft(2, 12)), line(snap(3, 20, 2)), line(fork(4, 21, f2)), line(snap(5, 22, 1)),
+      line({ seq: 6, at: 25, kind: 'action', id: 'w1', cmd: { type: 'healAll' } }), line(fork(7, 31, f3)), line(snap(8, 32, 2))].join('\n');
+    const t = readTraceText(text);
+    expect(t.records[3]).toEqual(fork(4, 21, f2));
+    const index = new TraceIndex(t.records);
+    expect(index.branches()).toEqual([
+      { id: 1, parent: 0, from: 10, startAt: 10, endAt: 20 },
+      { id: 2, parent: 1, from: 12, startAt: 21, endAt: 30 },
+      { id: 3, parent: 1, from: 20, startAt: 31 },
+    ]);
+    expect([index.branchAt({ seq: 3 }), index.branchAt({ seq: 4 }), index.branchAt({ at: 25 }), index.branchAt({ seq: 8 })]).toEqual([1, 2, 2, 3]);
+    // The story before a moment: every record but states and messages, however far back.
+    expect(index.story(8).map((r) => r.seq)).toEqual([2, 4, 6, 7]);
+    expect(index.story(8, 2).map((r) => r.seq)).toEqual([6, 7]);
+    expect(entryOfEvent({ type: 'fork', at: 21, fork: f2 })).toEqual({ kind: 'fork', at: 21, ...f2 });
+  });
+
+  it('refuses a fork in a version 2 file, and a fork that names no earlier parent', () => {
+    const v2 = [line({ ...header, version: 2 }), line(fork(1, 21, f2))].join('\n');
+    expect(errorOf(() => readTraceText(v2)).message).toBe('line 2: a version 2 trace has no fork records');
+    expect(errorOf(() => parseTraceRecord(line(fork(1, 1, { ...f2, parent: 2 })), 2)).message).toBe('line 2: record.parent must be an earlier branch than record.branch');
+    expect(errorOf(() => parseTraceRecord(line(fork(1, 1, { ...f2, from: 'x' })), 2)).message).toBe('line 2: record.from must be a number');
   });
 });

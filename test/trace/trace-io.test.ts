@@ -40,7 +40,7 @@ describe('TraceWriter → reader', () => {
     expect(() => w.action({ id: 'w3', cmd: { type: 'healAll' } })).toThrow(/closed/);
 
     const t = await readTraceFile(file);
-    expect(t.header).toMatchObject({ format: 'raftlab-trace', version: 2, createdAt: 5000, source: 'local', nodes: ['n1', 'n2', 'n3'], settings });
+    expect(t.header).toMatchObject({ format: 'raftlab-trace', version: 3, createdAt: 5000, source: 'local', nodes: ['n1', 'n2', 'n3'], settings });
     expect(t.records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(t.records.map((r) => r.at)).toEqual([5000, 5000, 5000, 5000, 5000, 5000, 5000, 5010, 5010, 5020]);
     expect(t.records.map((r) => r.kind)).toEqual(['action', 'event', 'event', 'event', 'result', 'result', 'event', 'held', 'dropped', 'client']);
@@ -116,9 +116,9 @@ describe('TraceWriter → reader', () => {
     fs.writeFileSync(file, [lines[0], lines[1], lines[2].replace('"msgType":"MsgVote"', '"msgType":"MsgGossip"')].join('\n'));
     await expect(readTraceFile(file)).rejects.toThrow(/^line 3: event.msgType is "MsgGossip", not one of MsgPreVote/);
 
-    fs.writeFileSync(file, [lines[0].replace('"version":2', '"version":3'), lines[1]].join('\n'));
-    await expect(openTrace(file)).rejects.toThrow('trace version 3 is newer than this raftlab reads (2)');
-    await expect(readTraceFile(file)).rejects.toThrow('trace version 3 is newer than this raftlab reads (2)');
+    fs.writeFileSync(file, [lines[0].replace('"version":3', '"version":4'), lines[1]].join('\n'));
+    await expect(openTrace(file)).rejects.toThrow('trace version 4 is newer than this raftlab reads (3)');
+    await expect(readTraceFile(file)).rejects.toThrow('trace version 4 is newer than this raftlab reads (3)');
 
     fs.writeFileSync(file, '');
     await expect(readTraceFile(file)).rejects.toThrow('line 1: empty: a trace starts with its header');
