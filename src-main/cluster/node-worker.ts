@@ -158,6 +158,8 @@ export type FromWorker =
   | { t: 'reply'; id: number; ok: false; error: string }
   /** The node learned it was removed from the cluster and shut itself down. */
   | { t: 'removed' }
+  /** The node stopped on a fatal error (disk full...), after logging etcd's `C` line; then 'killed'. */
+  | { t: 'fatal'; error: string }
   | { t: 'stopped' }
   | { t: 'killed' };
 
@@ -468,6 +470,14 @@ async function runWorker(): Promise<void> {
       flush();
       post({ t: 'removed' });
     });
+  });
+  // Disk full and the like: the node has said why (its `C` line) and writes nothing more. It
+  // goes down like a killed process, and the supervisor is told why.
+  r.node.once('fatal', (text: string) => {
+    if (killed) return;
+    flush();
+    post({ t: 'fatal', error: text });
+    kill();
   });
   post({ t: 'started', id: r.node.id, clusterId: r.node.clusterId, clientURLs: r.clientURLs, peerURLs: r.node.peerURLs() });
   queue();

@@ -561,6 +561,12 @@ export class Supervisor extends EventEmitter {
             else c?.reject(new Error(m.error));
             break;
           }
+          case 'fatal':
+            rec.status = 'killed';
+            this.queue({ type: 'error', message: `${rec.name} stopped: ${m.error}` });
+            this.markDirty();
+            void this.shutdown(rec, 'kill');
+            break;
           case 'removed':
             // The node has closed its ports already: nothing left to shut down.
             rec.status = 'removed';
