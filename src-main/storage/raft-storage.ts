@@ -204,6 +204,10 @@ export class RaftStorage {
     });
     this.syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
     this.syncFull = db.prepare('PRAGMA synchronous = FULL');
+    // A full disk, for tests where no small filesystem can be mounted: SQLite refuses to grow
+    // the database past this many pages with the very error a full disk gives (SQLITE_FULL).
+    const maxPages = Number(process.env.RAFTLAB_SQLITE_MAX_PAGES);
+    if (Number.isInteger(maxPages) && maxPages > 0) db.pragma(`max_page_count = ${maxPages}`);
     const hs = this.stmt.hardState.get();
     this.synced = { term: hs?.term ?? 0, vote: hs?.vote ?? '' };
     this.epoch = Number(this.getMeta(META_WAL_EPOCH) ?? 0);

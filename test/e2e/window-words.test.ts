@@ -57,7 +57,8 @@ describe.skipIf(!ready)('the words in the window', () => {
         s.ingest(Array.from({ length: 30 }, () => ({ type: 'log', node: real.node, at: Date.now(), level: real.level, pkg: 'raft', msg: '', line: real.line })));
       }
     });
-    expect(await lineCount()).toBeGreaterThanOrEqual(230);
+    // The window draws what it is given at the event's time (src-renderer/lib/playout.ts): a frame or two later.
+    await expect.poll(lineCount, { timeout: 5_000 }).toBeGreaterThanOrEqual(230);
     await expect.poll(async () => { const s = await scrolled(); return s.bottom > 0 && s.top >= s.bottom - 8; }, { timeout: 10_000 }).toBe(true);
     const before = await lineCount();
     await bounceFollower();
@@ -136,7 +137,7 @@ describe.skipIf(!ready)('the words in the window', () => {
     await expect.poll(() => why.textContent(), { timeout: 10_000 }).toMatch(
       new RegExp(`^Nothing was sent yet: step mode is on\\. ${winner} appended the write to its own log, but its appends? to n\\d( and n\\d)? (is|are) held with the other messages`),
     );
-    await expect.poll(() => page.locator('.timeline li', { hasText: `PUT /held: Nothing was sent yet` }).count()).toBe(1);
+    await expect.poll(() => page.locator('.timeline li', { hasText: `PUT /held: Nothing was sent yet` }).count(), { timeout: 10_000 }).toBe(1);
     await page.screenshot({ path: `${SHOTS}/window-words-held-write.png` });
     // Delivering the messages commits it: the console answers and the explanation goes.
     const deliverAll = page.getByRole('button', { name: /^Deliver all/ });
