@@ -1,0 +1,35 @@
+// etcd 3.4's v3 API definitions (vendored .proto files, see README.md here), loaded once.
+// Options as the gRPC server and clients of this code expect them: field names as in the .proto,
+// int64 as strings (lease ids are 63-bit), enums by name, defaults filled, oneof names given.
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+export const PROTO_DIR = fileURLToPath(new URL('.', import.meta.url));
+export const RPC_PROTO = 'etcd/etcdserver/etcdserverpb/rpc.proto';
+
+export const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+  includeDirs: [PROTO_DIR],
+};
+
+let loaded: { definition: protoLoader.PackageDefinition; grpcObject: grpc.GrpcObject } | undefined;
+
+/** The package definition and grpc-js object for etcdserverpb (KV, Watch, Lease, Cluster, Maintenance, Auth). */
+export function etcdProto(): { definition: protoLoader.PackageDefinition; grpcObject: grpc.GrpcObject } {
+  if (!loaded) {
+    const definition = protoLoader.loadSync(RPC_PROTO, LOADER_OPTIONS);
+    loaded = { definition, grpcObject: grpc.loadPackageDefinition(definition) };
+  }
+  return loaded;
+}
+
+/** A service's definition by name, e.g. service('KV'), for grpc.Server.addService. */
+export function service(name: 'KV' | 'Watch' | 'Lease' | 'Cluster' | 'Maintenance' | 'Auth'): grpc.ServiceDefinition {
+  const pkg = etcdProto().grpcObject.etcdserverpb as grpc.GrpcObject;
+  return (pkg[name] as grpc.ServiceClientConstructor).service;
+}
