@@ -1,0 +1,31 @@
+// What the v3 gRPC services need from a member, so the same services run on a Raft node (next:
+// proposals through the node's log) and on the in-memory single member the tests use.
+import type { V3Command } from './command.js';
+import type { LeaseTimeToLive } from './lease/lessor.js';
+import type { LeaseId } from './mvcc/types.js';
+import type { V3Result, V3StateMachine } from './state-machine.js';
+
+export interface V3Header {
+  cluster_id: string;
+  member_id: string;
+  raft_term: string;
+}
+
+export interface V3Backend {
+  /** The member's applied v3 state: local reads, watches. */
+  readonly state: V3StateMachine;
+  /** Proposes a command through the log; resolves with its result once applied here. */
+  propose(cmd: V3Command): Promise<V3Result>;
+  /**
+   * Waits until a read here is linearizable (etcd's read index), or returns at once for a
+   * serializable read. Throws a V3Error (no leader, timeout) when it cannot.
+   */
+  readBarrier(serializable: boolean): Promise<void>;
+  /** The leader's keep-alive (a member that does not lead forwards it). Not found throws. */
+  leaseRenew(id: LeaseId): Promise<number>;
+  /** The leader's view of a lease (forwarded likewise). Not found throws. */
+  leaseTimeToLive(id: LeaseId, keys: boolean): Promise<LeaseTimeToLive>;
+  /** A fresh positive 63-bit id for a grant that gave 0 (chosen by the proposer, carried in the command). */
+  newLeaseId(): LeaseId;
+  header(): V3Header;
+}

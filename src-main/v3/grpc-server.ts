@@ -1,0 +1,247 @@
+// etcd's v3 gRPC services (KV, Watch, Lease) with @grpc/grpc-js over a V3Backend: requests are
+// checked as etcd's v3rpc layer checks them, writes are proposed, reads wait for the read barrier
+// then read the local state, and every response gets etcd's header (cluster, member, revision,
+// term). Status codes and messages are etcd's, so etcdctl and clientv3 print what they print
+// against etcd. Mounting this on a node's client port next to the v2 API comes later.
+import * as grpc from '@grpc/grpc-js';
+import type { V3Backend } from './backend.js';
+import type { V3Command } from './command.js';
+import { Errors, GrpcCode, V3Error } from './errors.js';
+import { NotPrimaryError } from './lease/lessor.js';
+import { isTxnReadOnly, isTxnSerializable } from './mvcc/kv.js';
+import type {
+  Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, SortOrder, SortTarget, TxnRequest,
+} from './mvcc/types.js';
+import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './mvcc/validate.js';
+import { service } from './proto/load.js';
+import type { V3Response } from './state-machine.js';
+import type { WatchCreateRequest, WatchFilter, WatchResponse } from './watch/watch-hub.js';
+
+/** etcd's default --progress-report-interval for watchers with progress_notify: 10 minutes. */
+export const PROGRESS_INTERVAL_MS = 10 * 60 * 1000;
+
+// proto-loader's objects (keepCase, longs as strings, enums as names, defaults, oneof names).
+type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const num = (v: unknown) => Number(v ?? 0);
+const big = (v: unknown) => BigInt((v as string | number | undefined) ?? 0);
+
+function rangeRequest(m: Msg): RangeRequest {
+  return {
+    key: m.key, range_end: m.range_end, limit: num(m.limit), revision: num(m.revision),
+    sort_order: m.sort_order as SortOrder, sort_target: m.sort_target as SortTarget,
+    serializable: m.serializable, keys_only: m.keys_only, count_only: m.count_only,
+    min_mod_revision: num(m.min_mod_revision), max_mod_revision: num(m.max_mod_revision),
+    min_create_revision: num(m.min_create_revision), max_create_revision: num(m.max_create_revision),
+  };
+}
+
+function putRequest(m: Msg): PutRequest {
+  return { key: m.key, value: m.value, lease: big(m.lease), prev_kv: m.prev_kv, ignore_value: m.ignore_value, ignore_lease: m.ignore_lease };
+}
+
+function deleteRequest(m: Msg): DeleteRangeRequest {
+  return { key: m.key, range_end: m.range_end, prev_kv: m.prev_kv };
+}
+
+function compare(m: Msg): Compare {
+  const c: Compare = { key: m.key, range_end: m.range_end, result: m.result, target: m.target };
+  // etcd reads the union member only when it is the one set.
+  switch (m.target_union) {
+    case 'version': c.version = num(m.version); break;
+    case 'create_revision': c.create_revision = num(m.create_revision); break;
+    case 'mod_revision': c.mod_revision = num(m.mod_revision); break;
+    case 'value': c.value = m.value; break;
+    case 'lease': c.lease = big(m.lease); break;
+  }
+  return c;
+}
+
+function requestOp(m: Msg): RequestOp {
+  switch (m.request) {
+    case 'request_range': return { request_range: rangeRequest(m.request_range) };
+    case 'request_put': return { request_put: putRequest(m.request_put) };
+    case 'request_delete_range': return { request_delete_range: deleteRequest(m.request_delete_range) };
+    case 'request_txn': return { request_txn: txnRequest(m.request_txn) };
+    default: return {};
+  }
+}
+
+function txnRequest(m: Msg): TxnRequest {
+  return { compare: (m.compare ?? []).map(compare), success: (m.success ?? []).map(requestOp), failure: (m.failure ?? []).map(requestOp) };
+}
+
+/** Core values to proto-loader's: 63-bit ids as decimal strings (protobufjs takes no bigint). */
+function toProto(v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (Buffer.isBuffer(v) || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(toProto);
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toProto(x)]));
+}
+
+function grpcError(e: unknown): Partial<grpc.StatusObject> {
+  if (e instanceof V3Error) return { code: e.code, details: e.message };
+  return { code: GrpcCode.Unknown, details: e instanceof Error ? e.message : String(e) };
+}
+
+export interface V3ServerOptions {
+  progressIntervalMs?: number;
+}
+
+export class V3GrpcServer {
+  readonly server = new grpc.Server();
+  private readonly progressTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly backend: V3Backend,
+    opts: V3ServerOptions = {},
+  ) {
+    this.server.addService(service('KV'), this.kv() as unknown as grpc.UntypedServiceImplementation);
+    this.server.addService(service('Watch'), { Watch: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.watch(call) });
+    this.server.addService(service('Lease'), this.lease() as unknown as grpc.UntypedServiceImplementation);
+    this.progressTimer = setInterval(() => backend.state.watches.progressTick(), opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
+    this.progressTimer.unref();
+  }
+
+  /** Listens on host:port (0 = any free port); resolves with the port. */
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    });
+  }
+
+  /** Stops; open streams (watches, keep-alives) are cut after `graceMs`. */
+  async close(graceMs = 1000): Promise<void> {
+    clearInterval(this.progressTimer);
+    const force = setTimeout(() => this.server.forceShutdown(), graceMs);
+    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    clearTimeout(force);
+  }
+
+  /** etcd's header: ids and term from the member; the revision the answer's own, else the current one. */
+  private withHeader<T extends { header?: { revision?: number } }>(r: T): Msg {
+    const rev = r.header?.revision || this.backend.state.rev();
+    return toProto({ ...r, header: { ...this.backend.header(), revision: rev } }) as Msg;
+  }
+
+  private unary<Req>(handler: (req: Req) => Promise<unknown>) {
+    return (call: grpc.ServerUnaryCall<Req, Msg>, cb: grpc.sendUnaryData<Msg>) => {
+      handler(call.request).then(
+        (r) => cb(null, r as Msg),
+        (e) => cb(grpcError(e) as grpc.ServiceError, null),
+      );
+    };
+  }
+
+  private async proposeOrThrow(cmd: V3Command): Promise<V3Response> {
+    const r = await this.backend.propose(cmd);
+    if (!r.ok) throw r.error;
+    return r.response;
+  }
+
+  private kv() {
+    const b = this.backend;
+    return {
+      Range: this.unary(async (m: Msg) => {
+        const r = rangeRequest(m);
+        checkRangeRequest(r);
+        await b.readBarrier(!!r.serializable);
+        return this.withHeader(b.state.range(r));
+      }),
+      Put: this.unary(async (m: Msg) => {
+        const r = putRequest(m);
+        checkPutRequest(r);
+        return this.withHeader(await this.proposeOrThrow({ put: r }));
+      }),
+      DeleteRange: this.unary(async (m: Msg) => {
+        const r = deleteRequest(m);
+        checkDeleteRequest(r);
+        return this.withHeader(await this.proposeOrThrow({ delete_range: r }));
+      }),
+      Txn: this.unary(async (m: Msg) => {
+        const r = txnRequest(m);
+        checkTxnRequest(r);
+        if (isTxnReadOnly(r)) {
+          await b.readBarrier(isTxnSerializable(r));
+          return this.withHeader(b.state.readTxn(r));
+        }
+        return this.withHeader(await this.proposeOrThrow({ txn: r }));
+      }),
+      Compact: this.unary(async (m: Msg) => this.withHeader(
+        await this.proposeOrThrow({ compaction: { revision: num(m.revision), physical: !!m.physical } }),
+      )),
+    };
+  }
+
+  private lease() {
+    const b = this.backend;
+    return {
+      LeaseGrant: this.unary(async (m: Msg) => {
+        let ID = big(m.ID);
+        while (ID === 0n) ID = b.newLeaseId();
+        return this.withHeader(await this.proposeOrThrow({ lease_grant: { ID, TTL: num(m.TTL) } }));
+      }),
+      LeaseRevoke: this.unary(async (m: Msg) => this.withHeader(await this.proposeOrThrow({ lease_revoke: { ID: big(m.ID) } }))),
+      LeaseTimeToLive: this.unary(async (m: Msg) => {
+        try {
+          const t = await b.leaseTimeToLive(big(m.ID), !!m.keys);
+          return this.withHeader({ header: { revision: 0 }, ...t });
+        } catch (e) {
+          if (e === Errors.leaseNotFound) return this.withHeader({ header: { revision: 0 }, ID: big(m.ID), TTL: -1 });
+          throw e;
+        }
+      }),
+      LeaseLeases: this.unary(async () => this.withHeader({ header: { revision: 0 }, leases: b.state.lessor.list().map((ID) => ({ ID })) })),
+      LeaseKeepAlive: (call: grpc.ServerDuplexStream<Msg, Msg>) => {
+        call.on('data', (m: Msg) => {
+          // The header is taken before the renewal, as etcd does.
+          const resp = this.withHeader({ header: { revision: 0 }, ID: big(m.ID) });
+          b.leaseRenew(big(m.ID)).then(
+            (TTL) => call.write({ ...resp, TTL: String(TTL) }),
+            (e) => {
+              if (e === Errors.leaseNotFound) call.write({ ...resp, TTL: '0' });
+              // A member that lost the lead mid-stream: the client reconnects, as with etcd's no leader.
+              else call.emit('error', grpcError(e instanceof NotPrimaryError ? Errors.noLeader : e));
+            },
+          );
+        });
+        call.on('end', () => call.end());
+        call.on('error', () => {});
+      },
+    };
+  }
+
+  private watch(call: grpc.ServerDuplexStream<Msg, Msg>): void {
+    const stream = this.backend.state.watches.openStream((r: WatchResponse) => {
+      call.write(toProto({ ...r, header: { ...this.backend.header(), revision: r.header.revision } }) as Msg);
+    });
+    call.on('data', (m: Msg) => {
+      switch (m.request_union) {
+        case 'create_request': {
+          const c = m.create_request;
+          const req: WatchCreateRequest = {
+            key: c.key, range_end: c.range_end, start_revision: num(c.start_revision),
+            progress_notify: c.progress_notify, filters: c.filters as WatchFilter[], prev_kv: c.prev_kv, watch_id: num(c.watch_id),
+          };
+          stream.create(req);
+          break;
+        }
+        case 'cancel_request':
+          stream.cancel(num(m.cancel_request.watch_id));
+          break;
+        case 'progress_request':
+          stream.requestProgress();
+          break;
+        default:
+          break; // etcd ignores what it does not know
+      }
+    });
+    const end = () => stream.close();
+    call.on('end', () => {
+      end();
+      call.end();
+    });
+    call.on('error', end);
+    call.on('cancelled', end);
+  }
+}

@@ -1,0 +1,59 @@
+// A single v3 member without Raft: every proposal applies at once, and this member is the
+// lessor's primary, revoking expired leases through propose() as etcd's leader does (it checks
+// every 500 ms, as etcd's lessor loop). For tests of the gRPC services with real clients.
+import crypto from 'node:crypto';
+import type { V3Backend, V3Header } from './backend.js';
+import type { V3Command } from './command.js';
+import { leaseIdFrom, type LeaseTimeToLive } from './lease/lessor.js';
+import type { LeaseId } from './mvcc/types.js';
+import { V3StateMachine, type V3Result } from './state-machine.js';
+
+export const LEASE_CHECK_MS = 500;
+
+export class MemoryBackend implements V3Backend {
+  readonly state: V3StateMachine;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(opts: { minLeaseTTL?: number; electionMs?: number; memberId?: string } = {}) {
+    this.state = new V3StateMachine({ minLeaseTTL: opts.minLeaseTTL ?? 1 });
+    this.state.lessor.promote(opts.electionMs ?? 0);
+    this.memberId = opts.memberId ?? '10276657743932975437';
+    this.timer = setInterval(() => this.revokeExpired(), LEASE_CHECK_MS);
+    this.timer.unref();
+  }
+
+  private readonly memberId: string;
+
+  async propose(cmd: V3Command): Promise<V3Result> {
+    return this.state.apply(cmd);
+  }
+
+  async readBarrier(): Promise<void> {}
+
+  async leaseRenew(id: LeaseId): Promise<number> {
+    return this.state.lessor.renew(id);
+  }
+
+  async leaseTimeToLive(id: LeaseId, keys: boolean): Promise<LeaseTimeToLive> {
+    return this.state.lessor.timeToLive(id, keys);
+  }
+
+  newLeaseId(): LeaseId {
+    for (;;) {
+      const id = leaseIdFrom(crypto.randomBytes(8).readBigUInt64BE());
+      if (id !== 0n) return id;
+    }
+  }
+
+  header(): V3Header {
+    return { cluster_id: '14841639068965178418', member_id: this.memberId, raft_term: '2' };
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  private revokeExpired(): void {
+    for (const ID of this.state.lessor.expired()) void this.propose({ lease_revoke: { ID } });
+  }
+}
