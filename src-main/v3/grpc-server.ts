@@ -71,12 +71,25 @@ function txnRequest(m: Msg): TxnRequest {
   return { compare: (m.compare ?? []).map(compare), success: (m.success ?? []).map(requestOp), failure: (m.failure ?? []).map(requestOp) };
 }
 
-/** Core values to proto-loader's: 63-bit ids as decimal strings (protobufjs takes no bigint). */
+/**
+ * Core values to proto-loader's, marshaled as Go does: 63-bit ids as decimal strings (protobufjs
+ * takes no bigint), and zero values left out. protobufjs writes every field that is set, even
+ * 0, false or empty, where Go's marshaling never writes a proto3 default; a client that tells
+ * present from absent (as a protobufjs one can) then sees what it sees from etcd.
+ */
 function toProto(v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
   if (Buffer.isBuffer(v) || v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map(toProto);
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toProto(x)]));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (x === undefined || x === 0 || x === 0n || x === false || x === '') continue;
+    if ((Buffer.isBuffer(x) || Array.isArray(x)) && x.length === 0) continue;
+    // mvccpb.Event's type: PUT is the enum's zero.
+    if (k === 'type' && x === 'PUT') continue;
+    out[k] = toProto(x);
+  }
+  return out;
 }
 
 function grpcError(e: unknown): Partial<grpc.StatusObject> {

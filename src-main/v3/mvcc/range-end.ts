@@ -19,9 +19,15 @@ export function prefixRangeEnd(prefix: Buffer): Buffer {
 /**
  * A request's range_end as mvcc takes it (etcd's mkGteRange): undefined = single key,
  * empty = every key >= key, else the exclusive end.
+ *
+ * An absent range_end is a single key, but one present on the wire with no bytes is "every key
+ * >= key" in etcd 3.4: its unmarshaling gives []byte{} (not nil), which mvcc reads as no end.
+ * Go clients never send it (empty bytes are not marshaled) and etcd's JSON gateway drops it;
+ * protobufjs clients do send it, so absent (undefined) and empty are kept apart here.
  */
 export function mvccEnd(rangeEnd: Buffer | undefined): Buffer | undefined {
-  if (!rangeEnd || rangeEnd.length === 0) return undefined;
+  if (rangeEnd === undefined) return undefined;
+  if (rangeEnd.length === 0) return EMPTY;
   if (rangeEnd.length === 1 && rangeEnd[0] === 0) return EMPTY;
   return rangeEnd;
 }

@@ -1,6 +1,8 @@
 // etcd 3.4's v3 API definitions (vendored .proto files, see README.md here), loaded once.
 // Options as the gRPC server and clients of this code expect them: field names as in the .proto,
-// int64 as strings (lease ids are 63-bit), enums by name, defaults filled, oneof names given.
+// int64 as strings (lease ids are 63-bit), enums by name, oneof names given, repeated fields
+// always arrays. Absent fields stay undefined (no defaults): etcd tells an absent range_end from
+// an empty one (see mvcc/range-end.ts), so the server must see which it got.
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -12,7 +14,8 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,
   longs: String,
   enums: String,
-  defaults: true,
+  defaults: false,
+  arrays: true,
   oneofs: true,
   includeDirs: [PROTO_DIR],
 };
