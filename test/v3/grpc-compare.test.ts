@@ -86,6 +86,10 @@ class Side {
     this.watchCall.write({ create_request: toProto(create) });
   }
 
+  cancel(id: number): void {
+    this.watchCall.write({ cancel_request: { watch_id: String(id) } });
+  }
+
   close(): void {
     this.watchCall.end();
     this.kv.close();
@@ -155,6 +159,17 @@ describe.runIf(have)('v3 gRPC against a real etcd 3.4', () => {
     const view = (s: Side) => JSON.stringify([...s.watchers].sort((x, y) => x[0] - y[0]), null, 1);
     await until('etcd delivered what ours did to every watcher', () => view(ours) === view(theirs), 10_000).catch(() => undefined);
     expect(view(ours)).toBe(view(theirs));
+    // Now that every event is in, cancel every id (a compacted one is gone already: no answer).
+    for (const id of ours.watchers.keys()) {
+      ours.cancel(id);
+      theirs.cancel(id);
+    }
+    // A compacted watcher is answered twice (its compaction, then this cancel), as etcd does.
+    const cancelled = (s: Side) => [...s.watchers.values()].filter((l) => l.at(-1) === 'canceled' && !l.at(-2)!.startsWith('compacted')).length;
+    const done = (s: Side) => cancelled(s) === s.watchers.size;
+    await until('every watcher cancelled on both', () => done(ours) && done(theirs), 10_000).catch(() => undefined);
+    expect(view(ours)).toBe(view(theirs));
+    expect(cancelled(ours)).toBe(ours.watchers.size);
     // The comparison saw something: watchers with events, and the first half's compactions.
     const logs = [...ours.watchers.values()];
     expect(logs.filter((l) => l.length > 1).length).toBeGreaterThan(3);

@@ -77,7 +77,10 @@ describe('watch', () => {
       '#1@6 PUT k=3@5 PUT k=4@6',
       '#1@7 PUT k=after@7',
     ]);
-    expect(stream.ids()).toEqual([1]);
+    // Its id stays taken until cancelled, and a cancel is answered, as etcd does.
+    expect(stream.ids()).toEqual([0, 1]);
+    expect(stream.cancel(0)).toBe(true);
+    expect(seen()).toEqual(['#0@7 canceled']);
   });
 
   it('cancel, ids chosen or given, bad ranges, progress', () => {
@@ -114,5 +117,17 @@ describe('watch', () => {
     stream.create({ key: b('e'), range_end: b('f'), prev_kv: true });
     m.apply({ lease_revoke: { ID: 1n } });
     expect(seen()).toEqual(['#0@2 created', '#0@3 DELETE e1=@3 prev=v']);
+  });
+
+  it('a member restored from a snapshot brings its watchers up to date', () => {
+    const { m, stream, seen } = setup();
+    stream.create({ key: b('k'), prev_kv: true });
+    // Another member got further; this one catches up from its snapshot.
+    const ahead = new V3StateMachine({ minLeaseTTL: 1 });
+    ahead.apply({ put: { key: b('k'), value: b('1') } });
+    ahead.apply({ put: { key: b('k'), value: b('2') } });
+    m.restore(ahead.snapshot());
+    m.apply({ put: { key: b('k'), value: b('3') } });
+    expect(seen()).toEqual(['#0@1 created', '#0@3 PUT k=1@2 PUT k=2@3 prev=1', '#0@4 PUT k=3@4 prev=2']);
   });
 });

@@ -213,9 +213,11 @@ export class WatchStream {
     this.emit(response(w.id, rev, { events: out }));
   }
 
-  /** @internal etcd: the watcher is dropped and told the compaction revision (header revision 0). */
+  /**
+   * @internal etcd: the watcher gets no more events and is told the compaction revision (header
+   * revision 0). Its id stays taken on the stream until cancelled, as in etcd's watchStream.
+   */
   compacted(w: Watcher, compactRev: number): void {
-    this.watchers.delete(w.id);
     this.emit(response(w.id, 0, { canceled: true, compact_revision: compactRev }));
   }
 
