@@ -86,6 +86,17 @@ class Side {
     this.watchCall.write({ create_request: toProto(create) });
   }
 
+  /** A lease as the leader sees it: granted TTL, seconds left, keys (sorted: etcd's are in map order). */
+  async leaseInfo(ID: string): Promise<Msg> {
+    const r: Msg = await new Promise((resolve) => this.lease.LeaseTimeToLive({ ID, keys: true }, (err: unknown, m: Msg) => resolve(err ? { err } : m)));
+    return { ID: r.ID, TTL: Number(r.TTL ?? 0), grantedTTL: r.grantedTTL, keys: (r.keys ?? []).map(String).sort() };
+  }
+
+  async leaseIds(): Promise<string[]> {
+    const r: Msg = await new Promise((resolve) => this.lease.LeaseLeases({}, (err: unknown, m: Msg) => resolve(err ? { err } : m)));
+    return (r.leases ?? []).map((l: Msg) => l.ID).sort();
+  }
+
   cancel(id: number): void {
     this.watchCall.write({ cancel_request: { watch_id: String(id) } });
   }
@@ -170,10 +181,27 @@ describe.runIf(have)('v3 gRPC against a real etcd 3.4', () => {
     await until('every watcher cancelled on both', () => done(ours) && done(theirs), 10_000).catch(() => undefined);
     expect(view(ours)).toBe(view(theirs));
     expect(cancelled(ours)).toBe(ours.watchers.size);
+    // The leases left, as the leader tells them: same ids, TTLs, keys (time left within a second).
+    const ids = await ours.leaseIds();
+    expect(ids).toEqual(await theirs.leaseIds());
+    let leasedKeys = 0;
+    for (const [i, id] of ids.slice(0, 3).entries()) {
+      for (const k of [`leased/${i}/b`, `leased/${i}/a`]) {
+        const op: Op = { put: { key: Buffer.from(k), value: Buffer.from('v'), lease: BigInt(id) } };
+        expect(await ours.call(op)).toEqual(await theirs.call(op));
+      }
+    }
+    for (const id of ids) {
+      const [a, b] = await Promise.all([ours.leaseInfo(id), theirs.leaseInfo(id)]);
+      leasedKeys += a.keys.length;
+      expect(Math.abs(a.TTL - b.TTL), `lease ${id} time left`).toBeLessThanOrEqual(1);
+      expect({ ...a, TTL: 0 }).toEqual({ ...b, TTL: 0 });
+    }
+    expect(await ours.leaseInfo("424242")).toEqual(await theirs.leaseInfo("424242"));
     // The comparison saw something: watchers with events, and the first half's compactions.
     const logs = [...ours.watchers.values()];
     expect(logs.filter((l) => l.length > 1).length).toBeGreaterThan(3);
     expect(backend.state.store.compactRev()).toBeGreaterThan(0);
-    console.log(`${watchers} watchers, ${logs.reduce((n, l) => n + l.length - 1, 0)} events/cancels compared; ${logs.filter((l) => l.some((x) => x.startsWith('compacted'))).length} compacted`);
+    console.log(`${ids.length} leases with ${leasedKeys} keys, ${watchers} watchers, ${logs.reduce((n, l) => n + l.length - 1, 0)} events/cancels compared; ${logs.filter((l) => l.some((x) => x.startsWith('compacted'))).length} compacted`);
   });
 });

@@ -161,7 +161,8 @@ export class WatchStream {
     key = Buffer.from(key);
     const start = req.start_revision ?? 0;
     const w: Watcher = {
-      id, key, end, minRev: start > 0 ? start : wsrev + 1,
+      // etcd takes any start but 0 as given (a negative one is then "compacted").
+      id, key, end, minRev: start !== 0 ? start : wsrev + 1,
       filters: req.filters ?? [], prevKv: !!req.prev_kv, progressNotify: !!req.progress_notify,
       sentSinceTick: false, stream: this,
     };
