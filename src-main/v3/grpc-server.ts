@@ -101,17 +101,27 @@ export interface V3ServerOptions {
   progressIntervalMs?: number;
 }
 
+/** A unary RPC as a function of proto-loader messages; it throws V3Errors. */
+export type UnaryHandler = (m: Msg) => Promise<Msg>;
+
 export class V3GrpcServer {
   readonly server = new grpc.Server();
+  /** The unary RPCs by service and method, for other transports too (the /v3 JSON gateway). */
+  readonly handlers: { KV: Record<string, UnaryHandler>; Lease: Record<string, UnaryHandler> };
   private readonly progressTimer: NodeJS.Timeout;
 
   constructor(
     private readonly backend: V3Backend,
     opts: V3ServerOptions = {},
   ) {
-    this.server.addService(service('KV'), this.kv() as unknown as grpc.UntypedServiceImplementation);
+    this.handlers = { KV: this.kv(), Lease: this.lease() };
+    const bind = (hs: Record<string, UnaryHandler>) => Object.fromEntries(Object.entries(hs).map(([k, h]) => [k, this.unary(h)]));
+    this.server.addService(service('KV'), bind(this.handlers.KV));
     this.server.addService(service('Watch'), { Watch: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.watch(call) });
-    this.server.addService(service('Lease'), this.lease() as unknown as grpc.UntypedServiceImplementation);
+    this.server.addService(service('Lease'), {
+      ...bind(this.handlers.Lease),
+      LeaseKeepAlive: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.leaseKeepAlive(call),
+    });
     this.progressTimer = setInterval(() => backend.state.watches.progressTick(), opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
     this.progressTimer.unref();
   }
@@ -137,10 +147,10 @@ export class V3GrpcServer {
     return toProto({ ...r, header: { ...this.backend.header(), revision: rev } }) as Msg;
   }
 
-  private unary<Req>(handler: (req: Req) => Promise<unknown>) {
-    return (call: grpc.ServerUnaryCall<Req, Msg>, cb: grpc.sendUnaryData<Msg>) => {
+  private unary(handler: UnaryHandler) {
+    return (call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
       handler(call.request).then(
-        (r) => cb(null, r as Msg),
+        (r) => cb(null, r),
         (e) => cb(grpcError(e) as grpc.ServiceError, null),
       );
     };
@@ -152,26 +162,26 @@ export class V3GrpcServer {
     return r.response;
   }
 
-  private kv() {
+  private kv(): Record<string, UnaryHandler> {
     const b = this.backend;
     return {
-      Range: this.unary(async (m: Msg) => {
+      Range: async (m: Msg) => {
         const r = rangeRequest(m);
         checkRangeRequest(r);
         await b.readBarrier(!!r.serializable);
         return this.withHeader(b.state.range(r));
-      }),
-      Put: this.unary(async (m: Msg) => {
+      },
+      Put: async (m: Msg) => {
         const r = putRequest(m);
         checkPutRequest(r);
         return this.withHeader(await this.proposeOrThrow({ put: r }));
-      }),
-      DeleteRange: this.unary(async (m: Msg) => {
+      },
+      DeleteRange: async (m: Msg) => {
         const r = deleteRequest(m);
         checkDeleteRequest(r);
         return this.withHeader(await this.proposeOrThrow({ delete_range: r }));
-      }),
-      Txn: this.unary(async (m: Msg) => {
+      },
+      Txn: async (m: Msg) => {
         const r = txnRequest(m);
         checkTxnRequest(r);
         if (isTxnReadOnly(r)) {
@@ -179,23 +189,23 @@ export class V3GrpcServer {
           return this.withHeader(b.state.readTxn(r));
         }
         return this.withHeader(await this.proposeOrThrow({ txn: r }));
-      }),
-      Compact: this.unary(async (m: Msg) => this.withHeader(
+      },
+      Compact: async (m: Msg) => this.withHeader(
         await this.proposeOrThrow({ compaction: { revision: num(m.revision), physical: !!m.physical } }),
-      )),
+      ),
     };
   }
 
-  private lease() {
+  private lease(): Record<string, UnaryHandler> {
     const b = this.backend;
     return {
-      LeaseGrant: this.unary(async (m: Msg) => {
+      LeaseGrant: async (m: Msg) => {
         let ID = big(m.ID);
         while (ID === 0n) ID = b.newLeaseId();
         return this.withHeader(await this.proposeOrThrow({ lease_grant: { ID, TTL: num(m.TTL) } }));
-      }),
-      LeaseRevoke: this.unary(async (m: Msg) => this.withHeader(await this.proposeOrThrow({ lease_revoke: { ID: big(m.ID) } }))),
-      LeaseTimeToLive: this.unary(async (m: Msg) => {
+      },
+      LeaseRevoke: async (m: Msg) => this.withHeader(await this.proposeOrThrow({ lease_revoke: { ID: big(m.ID) } })),
+      LeaseTimeToLive: async (m: Msg) => {
         try {
           const t = await b.leaseTimeToLive(big(m.ID), !!m.keys);
           return this.withHeader({ header: { revision: 0 }, ...t });
@@ -203,25 +213,26 @@ export class V3GrpcServer {
           if (e === Errors.leaseNotFound) return this.withHeader({ header: { revision: 0 }, ID: big(m.ID), TTL: -1 });
           throw e;
         }
-      }),
-      LeaseLeases: this.unary(async () => this.withHeader({ header: { revision: 0 }, leases: b.state.lessor.list().map((ID) => ({ ID })) })),
-      LeaseKeepAlive: (call: grpc.ServerDuplexStream<Msg, Msg>) => {
-        call.on('data', (m: Msg) => {
-          // The header is taken before the renewal, as etcd does.
-          const resp = this.withHeader({ header: { revision: 0 }, ID: big(m.ID) });
-          b.leaseRenew(big(m.ID)).then(
-            (TTL) => call.write({ ...resp, TTL: String(TTL) }),
-            (e) => {
-              if (e === Errors.leaseNotFound) call.write({ ...resp, TTL: '0' });
-              // A member that lost the lead mid-stream: the client reconnects, as with etcd's no leader.
-              else call.emit('error', grpcError(e instanceof NotPrimaryError ? Errors.noLeader : e));
-            },
-          );
-        });
-        call.on('end', () => call.end());
-        call.on('error', () => {});
       },
+      LeaseLeases: async () => this.withHeader({ header: { revision: 0 }, leases: b.state.lessor.list().map((ID) => ({ ID })) }),
     };
+  }
+
+  private leaseKeepAlive(call: grpc.ServerDuplexStream<Msg, Msg>): void {
+    call.on('data', (m: Msg) => {
+      // The header is taken before the renewal, as etcd does.
+      const resp = this.withHeader({ header: { revision: 0 }, ID: big(m.ID) });
+      this.backend.leaseRenew(big(m.ID)).then(
+        (TTL) => call.write({ ...resp, TTL: String(TTL) }),
+        (e) => {
+          if (e === Errors.leaseNotFound) call.write({ ...resp, TTL: '0' });
+          // A member that lost the lead mid-stream: the client reconnects, as with etcd's no leader.
+          else call.emit('error', grpcError(e instanceof NotPrimaryError ? Errors.noLeader : e));
+        },
+      );
+    });
+    call.on('end', () => call.end());
+    call.on('error', () => {});
   }
 
   private watch(call: grpc.ServerDuplexStream<Msg, Msg>): void {

@@ -57,7 +57,7 @@ export function canon(v: unknown): unknown {
   return v;
 }
 
-const PATHS: Record<string, string> = {
+export const PATHS: Record<string, string> = {
   range: '/v3/kv/range',
   put: '/v3/kv/put',
   delete_range: '/v3/kv/deleterange',

@@ -20,6 +20,20 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   includeDirs: [PROTO_DIR],
 };
 
+/**
+ * For the JSON gateway: no arrays for absent repeated fields either, so decoded messages have
+ * exactly the fields on the wire, in field order, as etcd's gateway writes them.
+ */
+export const GATEWAY_LOADER_OPTIONS: protoLoader.Options = { ...LOADER_OPTIONS, arrays: false };
+
+let gateway: protoLoader.PackageDefinition | undefined;
+
+/** The package definition with GATEWAY_LOADER_OPTIONS, loaded once. */
+export function gatewayProto(): protoLoader.PackageDefinition {
+  gateway ??= protoLoader.loadSync(RPC_PROTO, GATEWAY_LOADER_OPTIONS);
+  return gateway;
+}
+
 let loaded: { definition: protoLoader.PackageDefinition; grpcObject: grpc.GrpcObject } | undefined;
 
 /** The package definition and grpc-js object for etcdserverpb (KV, Watch, Lease, Cluster, Maintenance, Auth). */
