@@ -3,7 +3,9 @@
 // JSON mapping (bytes base64, 64-bit integers as strings or numbers, enums by name); answers are
 // JSON as etcd's gateway writes them (field names as in the .proto, zero values left out, 64-bit
 // integers as strings, bytes base64); errors are {"error","message","code"} with the HTTP status
-// grpc-gateway gives each gRPC code. Streams (/v3/watch, /v3/lease/keepalive) come later.
+// grpc-gateway gives each gRPC code. The streams (/v3/watch, /v3/lease/keepalive) take the
+// request messages as JSON values one after another in the body and answer one {"result": …}
+// line per message, as long as the client stays.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../net/read-body.js';
 import { Errors, GrpcCode, V3Error } from './errors.js';
@@ -28,6 +30,11 @@ interface Route {
   handler: UnaryHandler;
 }
 
+interface StreamRoute {
+  method: MethodDef;
+  open(write: (m: Msg) => void, fail: (e: V3Error) => void): { request(m: Msg): void; close?(): void };
+}
+
 /** grpc-gateway (v1)'s HTTPStatusFromCode. */
 const HTTP_STATUS: Record<number, number> = {
   0: 200, 1: 408, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 412, 10: 409, 11: 400, 12: 501, 13: 500,
@@ -43,16 +50,50 @@ function postPaths(options: Record<string, unknown> | undefined): string[] {
   return [http.post, ...extra.map((b) => b.post)].filter((p): p is string => !!p);
 }
 
-export function gatewayRoutes(server: V3GrpcServer): Map<string, Route> {
-  const routes = new Map<string, Route>();
+export function gatewayRoutes(server: V3GrpcServer): { unary: Map<string, Route>; streams: Map<string, StreamRoute> } {
+  const unary = new Map<string, Route>();
   const def = gatewayProto();
+  const methodsOf = (svc: string) => def[`etcdserverpb.${svc}`] as unknown as Record<string, MethodDef>;
   for (const [svc, handlers] of Object.entries(server.handlers)) {
-    const methods = def[`etcdserverpb.${svc}`] as unknown as Record<string, MethodDef>;
+    const methods = methodsOf(svc);
     for (const [name, handler] of Object.entries(handlers)) {
-      for (const path of postPaths(methods[name].options)) routes.set(path, { method: methods[name], handler });
+      for (const path of postPaths(methods[name].options)) unary.set(path, { method: methods[name], handler });
     }
   }
-  return routes;
+  const streams = new Map<string, StreamRoute>();
+  const watch = methodsOf('Watch').Watch;
+  for (const path of postPaths(watch.options)) streams.set(path, { method: watch, open: (write) => server.openWatch(write) });
+  const ka = methodsOf('Lease').LeaseKeepAlive;
+  for (const path of postPaths(ka.options)) streams.set(path, { method: ka, open: (write, fail) => server.openKeepAlive(write, fail) });
+  return { unary, streams };
+}
+
+/** The JSON values of a body that holds several one after another (Go's json.Decoder reads it so). */
+export function jsonValues(text: string): unknown[] {
+  const out: unknown[] = [];
+  let i = 0;
+  while (i < text.length) {
+    while (i < text.length && /\s/.test(text[i])) i++;
+    if (i >= text.length) break;
+    let depth = 0;
+    let inString = false;
+    let j = i;
+    for (; j < text.length; j++) {
+      const c = text[j];
+      if (inString) {
+        if (c === '\\') j++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === '{' || c === '[') depth++;
+      else if (c === '}' || c === ']') {
+        depth--;
+        if (depth === 0) break;
+      } else if (depth === 0 && /\s/.test(c)) break;
+    }
+    out.push(JSON.parse(text.slice(i, j + 1)));
+    i = j + 1;
+  }
+  return out;
 }
 
 /** etcd's oneofs: proto-loader names the member set in a virtual field of the oneof's name. */
@@ -89,33 +130,69 @@ function sendError(res: ServerResponse, code: number, message: string): void {
  * caller's v2 API or 404 then answers it).
  */
 export function v3Gateway(server: V3GrpcServer): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
-  const routes = gatewayRoutes(server);
+  const { unary, streams } = gatewayRoutes(server);
   return async (req, res) => {
     const path = (req.url ?? '').split('?')[0];
-    const route = routes.get(path);
-    if (!route || req.method !== 'POST') return false;
-    let m: Msg;
+    if (req.method !== 'POST') return false;
+    const route = unary.get(path);
+    const stream = streams.get(path);
+    if (!route && !stream) return false;
+    let bodies: unknown[];
     try {
       const body = await readBody(req, MAX_GATEWAY_BODY);
       if (body.aborted) return true;
       if (body.tooLarge) throw Errors.requestTooLarge;
-      const text = body.data.toString();
-      const json = text.trim() === '' ? {} : JSON.parse(text);
-      // Through protobuf's own object mapping (base64 bytes, string or number int64, enum names).
-      m = route.method.requestDeserialize(route.method.requestSerialize(json));
+      bodies = jsonValues(body.data.toString());
     } catch (e) {
+      // etcd's gateway: a body it cannot read is InvalidArgument, and Unknown on a stream.
       if (e instanceof V3Error) sendError(res, e.code, e.message);
-      else sendError(res, GrpcCode.InvalidArgument, e instanceof Error ? e.message : String(e));
+      else sendError(res, stream ? GrpcCode.Unknown : GrpcCode.InvalidArgument, e instanceof Error ? e.message : String(e));
+      return true;
+    }
+    if (stream) {
+      serveStream(stream, bodies, res);
+      return true;
+    }
+    let m: Msg;
+    try {
+      // Through protobuf's own object mapping (base64 bytes, string or number int64, enum names).
+      m = route!.method.requestDeserialize(route!.method.requestSerialize(bodies[0] ?? {}));
+    } catch (e) {
+      sendError(res, GrpcCode.InvalidArgument, e instanceof Error ? e.message : String(e));
       return true;
     }
     try {
-      const answer = await route.handler(m);
+      const answer = await route!.handler(m);
       // One trip through the wire format: what a gRPC client would get, decoded.
-      send(res, 200, jsonify(route.method.responseDeserialize(route.method.responseSerialize(answer))));
+      send(res, 200, jsonify(route!.method.responseDeserialize(route!.method.responseSerialize(answer))));
     } catch (e) {
       if (e instanceof V3Error) sendError(res, e.code, e.message);
       else sendError(res, GrpcCode.Unknown, e instanceof Error ? e.message : String(e));
     }
     return true;
   };
+}
+
+/** One {"result": message} line per answer, until the client goes or the stream fails. */
+function serveStream(route: StreamRoute, bodies: unknown[], res: ServerResponse): void {
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  const line = (v: unknown) => {
+    if (!res.writableEnded) res.write(`${JSON.stringify(v)}\n`);
+  };
+  const s = route.open(
+    (m) => line({ result: jsonify(route.method.responseDeserialize(route.method.responseSerialize(m))) }),
+    (e) => {
+      line({ error: e.message, message: e.message, code: e.code });
+      res.end();
+    },
+  );
+  res.on('close', () => s.close?.());
+  for (const b of bodies) {
+    try {
+      s.request(route.method.requestDeserialize(route.method.requestSerialize(b)));
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      line({ error: message, message, code: GrpcCode.InvalidArgument });
+    }
+  }
 }

@@ -7,7 +7,6 @@ import * as grpc from '@grpc/grpc-js';
 import type { V3Backend } from './backend.js';
 import type { V3Command } from './command.js';
 import { Errors, GrpcCode, V3Error } from './errors.js';
-import { NotPrimaryError } from './lease/lessor.js';
 import { isTxnReadOnly, isTxnSerializable } from './mvcc/kv.js';
 import type {
   Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, SortOrder, SortTarget, TxnRequest,
@@ -218,54 +217,74 @@ export class V3GrpcServer {
     };
   }
 
-  private leaseKeepAlive(call: grpc.ServerDuplexStream<Msg, Msg>): void {
-    call.on('data', (m: Msg) => {
-      // The header is taken before the renewal, as etcd does.
-      const resp = this.withHeader({ header: { revision: 0 }, ID: big(m.ID) });
-      this.backend.leaseRenew(big(m.ID)).then(
-        (TTL) => call.write({ ...resp, TTL: String(TTL) }),
-        (e) => {
-          if (e === Errors.leaseNotFound) call.write({ ...resp, TTL: '0' });
-          // A member that lost the lead mid-stream: the client reconnects, as with etcd's no leader.
-          else call.emit('error', grpcError(e instanceof NotPrimaryError ? Errors.noLeader : e));
-        },
-      );
+/**
+   * A keep-alive stream, transport-free: `request` for each LeaseKeepAliveRequest, `write` gets
+   * each answer, `fail` the error that ends the stream.
+   */
+  openKeepAlive(write: (m: Msg) => void, fail: (e: V3Error) => void): { request(m: Msg): void } {
+    return {
+      request: (m: Msg) => {
+        // The header is taken before the renewal, as etcd does.
+        const resp = this.withHeader({ header: { revision: 0 }, ID: big(m.ID) });
+        this.backend.leaseRenew(big(m.ID)).then(
+          (TTL) => write({ ...resp, TTL: String(TTL) }),
+          (e) => {
+            if (e === Errors.leaseNotFound) write(resp);
+            // A member that lost the lead mid-stream: the client reconnects, as with etcd's no leader.
+            else fail(e instanceof V3Error ? e : Errors.noLeader);
+          },
+        );
+      },
+    };
+  }
+
+  /** A watch stream, transport-free: `request` for each WatchRequest, `write` gets each answer. */
+  openWatch(write: (m: Msg) => void): { request(m: Msg): void; close(): void } {
+    const stream = this.backend.state.watches.openStream((r: WatchResponse) => {
+      write(toProto({ ...r, header: { ...this.backend.header(), revision: r.header.revision } }) as Msg);
     });
+    return {
+      request: (m: Msg) => {
+        switch (m.request_union) {
+          case 'create_request': {
+            const c = m.create_request;
+            const req: WatchCreateRequest = {
+              key: c.key, range_end: c.range_end, start_revision: num(c.start_revision),
+              progress_notify: c.progress_notify, filters: (c.filters ?? []) as WatchFilter[], prev_kv: c.prev_kv,
+              watch_id: num(c.watch_id),
+            };
+            stream.create(req);
+            break;
+          }
+          case 'cancel_request':
+            stream.cancel(num(m.cancel_request.watch_id));
+            break;
+          case 'progress_request':
+            stream.requestProgress();
+            break;
+          default:
+            break; // etcd ignores what it does not know
+        }
+      },
+      close: () => stream.close(),
+    };
+  }
+
+  private leaseKeepAlive(call: grpc.ServerDuplexStream<Msg, Msg>): void {
+    const ka = this.openKeepAlive((m) => call.write(m), (e) => call.emit('error', grpcError(e)));
+    call.on('data', (m: Msg) => ka.request(m));
     call.on('end', () => call.end());
     call.on('error', () => {});
   }
 
   private watch(call: grpc.ServerDuplexStream<Msg, Msg>): void {
-    const stream = this.backend.state.watches.openStream((r: WatchResponse) => {
-      call.write(toProto({ ...r, header: { ...this.backend.header(), revision: r.header.revision } }) as Msg);
-    });
-    call.on('data', (m: Msg) => {
-      switch (m.request_union) {
-        case 'create_request': {
-          const c = m.create_request;
-          const req: WatchCreateRequest = {
-            key: c.key, range_end: c.range_end, start_revision: num(c.start_revision),
-            progress_notify: c.progress_notify, filters: c.filters as WatchFilter[], prev_kv: c.prev_kv, watch_id: num(c.watch_id),
-          };
-          stream.create(req);
-          break;
-        }
-        case 'cancel_request':
-          stream.cancel(num(m.cancel_request.watch_id));
-          break;
-        case 'progress_request':
-          stream.requestProgress();
-          break;
-        default:
-          break; // etcd ignores what it does not know
-      }
-    });
-    const end = () => stream.close();
+    const w = this.openWatch((m) => call.write(m));
+    call.on('data', (m: Msg) => w.request(m));
     call.on('end', () => {
-      end();
+      w.close();
       call.end();
     });
-    call.on('error', end);
-    call.on('cancelled', end);
+    call.on('error', () => w.close());
+    call.on('cancelled', () => w.close());
   }
 }

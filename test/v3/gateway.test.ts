@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { until } from '../helpers/cluster.js';
 import { needTools } from '../helpers/window.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
 import { seededRandom } from '../../src-main/sim/rng.js';
@@ -48,6 +49,36 @@ async function post(url: string, path: string, body: string): Promise<string> {
     return k === 'cluster_id' || k === 'member_id' || k === 'raft_term' ? undefined : v;
   });
   return `${r.status} ${JSON.stringify(json)}`;
+}
+
+/** A streaming POST (watch, keep-alive): the JSON lines so far, ids taken out; close() ends it. */
+function streamPost(url: string, path: string, body: string) {
+  const lines: string[] = [];
+  let buf = '';
+  const req = http.request(`${url}${path}`, { method: 'POST' }, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      buf += chunk;
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const json = JSON.parse(buf.slice(0, i), (k, v) => (k === 'cluster_id' || k === 'member_id' || k === 'raft_term' ? undefined : v));
+        lines.push(JSON.stringify(json));
+        buf = buf.slice(i + 1);
+      }
+    });
+  });
+  req.on('error', () => {});
+  req.end(body);
+  return { lines, close: () => req.destroy() };
+}
+
+/** Watch answers per watch id, in order (etcd may interleave two watchers' answers either way). */
+function byWatcher(lines: string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const l of lines) {
+    const r = JSON.parse(l).result;
+    (out[r.watch_id ?? '0'] ??= []).push(l);
+  }
+  return out;
 }
 
 describe.runIf(have)('/v3 JSON gateway against a real etcd 3.4', () => {
@@ -119,5 +150,38 @@ describe.runIf(have)('/v3 JSON gateway against a real etcd 3.4', () => {
     // Malformed JSON: both refuse with InvalidArgument (the texts are each JSON parser's own).
     const [a, b] = await both('/v3/kv/range', '{"key":');
     expect([a.slice(0, 4), JSON.parse(a.slice(4)).code]).toEqual([b.slice(0, 4), JSON.parse(b.slice(4)).code]);
+  });
+
+  it('streams: /v3/watch (history, prev_kv, live events, bad range) and /v3/lease/keepalive', async () => {
+    etcd = await RealEtcd.start();
+    ours = await ourGateway();
+    const urls = [ours.url, etcd.url];
+    const both = (path: string, body: string) => Promise.all(urls.map((u) => post(u, path, body)));
+    await both('/v3/kv/put', '{"key":"YQ==","value":"MQ=="}');
+    await both('/v3/kv/put', '{"key":"YQ==","value":"Mg=="}');
+    await both('/v3/lease/grant', '{"ID":"5","TTL":"60"}');
+    const body = [
+      '{"create_request":{"key":"YQ==","start_revision":"1","prev_kv":true}}',
+      '{"create_request":{"key":"Yg==","range_end":"Yw=="}}',
+      '{"create_request":{"key":"Yw==","range_end":"Yg=="}}',
+    ].join(' ');
+    const watches = urls.map((u) => streamPost(u, '/v3/watch', body));
+    try {
+      // Both have set up their watchers (3 answers, and watcher 0's history) before the put.
+      await until('both watch streams answered', () => watches.every((w) => w.lines.length >= 4), 10_000);
+      await both('/v3/kv/put', '{"key":"YjE=","value":"eA=="}');
+      await until('both saw the put', () => watches.every((w) => w.lines.length >= 5), 10_000);
+      expect(byWatcher(watches[0].lines)).toEqual(byWatcher(watches[1].lines));
+      expect(watches[0].lines.length).toBe(5);
+    } finally {
+      watches.forEach((w) => w.close());
+    }
+    const kas = urls.map((u) => streamPost(u, '/v3/lease/keepalive', '{"ID":"5"} {"ID":"6"}'));
+    try {
+      await until('both answered both keep-alives', () => kas.every((k) => k.lines.length >= 2), 10_000);
+      expect(kas[0].lines).toEqual(kas[1].lines);
+    } finally {
+      kas.forEach((k) => k.close());
+    }
   });
 });
