@@ -98,13 +98,32 @@ function grpcError(e: unknown): Partial<grpc.StatusObject> {
 
 export interface V3ServerOptions {
   progressIntervalMs?: number;
+  /** etcd's --max-request-bytes: larger proposals are refused. */
+  maxRequestBytes?: number;
+}
+
+/** etcd's default --max-request-bytes (1.5 MiB). */
+export const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+/** etcd's grpcOverheadBytes: gRPC takes messages up to max-request-bytes plus this. */
+export const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+const varintLength = (n: number) => Math.max(1, Math.ceil(Math.log2(n + 1) / 7));
+
+/**
+ * The size etcd checks against --max-request-bytes: the marshaled InternalRaftRequest, i.e. the
+ * request plus its field tag and length, plus a RequestHeader with a 64-bit id (about 13 bytes).
+ */
+function proposalSize(method: grpc.MethodDefinition<unknown, unknown>, m: Msg): number {
+  const n = method.requestSerialize(m).length;
+  return n + 1 + varintLength(n) + 13;
 }
 
 /** A unary RPC as a function of proto-loader messages; it throws V3Errors. */
 export type UnaryHandler = (m: Msg) => Promise<Msg>;
 
 export class V3GrpcServer {
-  readonly server = new grpc.Server();
+  readonly server: grpc.Server;
+  private readonly maxRequestBytes: number;
   /** The unary RPCs by service and method, for other transports too (the /v3 JSON gateway). */
   readonly handlers: { KV: Record<string, UnaryHandler>; Lease: Record<string, UnaryHandler> };
   private readonly progressTimer: NodeJS.Timeout;
@@ -113,6 +132,8 @@ export class V3GrpcServer {
     private readonly backend: V3Backend,
     opts: V3ServerOptions = {},
   ) {
+    this.maxRequestBytes = opts.maxRequestBytes ?? MAX_REQUEST_BYTES;
+    this.server = new grpc.Server({ 'grpc.max_receive_message_length': this.maxRequestBytes + GRPC_OVERHEAD_BYTES });
     this.handlers = { KV: this.kv(), Lease: this.lease() };
     const bind = (hs: Record<string, UnaryHandler>) => Object.fromEntries(Object.entries(hs).map(([k, h]) => [k, this.unary(h)]));
     this.server.addService(service('KV'), bind(this.handlers.KV));
@@ -155,7 +176,9 @@ export class V3GrpcServer {
     };
   }
 
-  private async proposeOrThrow(cmd: V3Command): Promise<V3Response> {
+  /** Proposes `cmd`, made from request `m` of `method`; refused as etcd does when too large. */
+  private async proposeOrThrow(cmd: V3Command, method?: grpc.MethodDefinition<unknown, unknown>, m?: Msg): Promise<V3Response> {
+    if (method && m && proposalSize(method, m) > this.maxRequestBytes) throw Errors.requestTooLarge;
     const r = await this.backend.propose(cmd);
     if (!r.ok) throw r.error;
     return r.response;
@@ -173,12 +196,12 @@ export class V3GrpcServer {
       Put: async (m: Msg) => {
         const r = putRequest(m);
         checkPutRequest(r);
-        return this.withHeader(await this.proposeOrThrow({ put: r }));
+        return this.withHeader(await this.proposeOrThrow({ put: r }, service('KV').Put, m));
       },
       DeleteRange: async (m: Msg) => {
         const r = deleteRequest(m);
         checkDeleteRequest(r);
-        return this.withHeader(await this.proposeOrThrow({ delete_range: r }));
+        return this.withHeader(await this.proposeOrThrow({ delete_range: r }, service('KV').DeleteRange, m));
       },
       Txn: async (m: Msg) => {
         const r = txnRequest(m);
@@ -187,7 +210,7 @@ export class V3GrpcServer {
           await b.readBarrier(isTxnSerializable(r));
           return this.withHeader(b.state.readTxn(r));
         }
-        return this.withHeader(await this.proposeOrThrow({ txn: r }));
+        return this.withHeader(await this.proposeOrThrow({ txn: r }, service('KV').Txn, m));
       },
       Compact: async (m: Msg) => this.withHeader(
         await this.proposeOrThrow({ compaction: { revision: num(m.revision), physical: !!m.physical } }),

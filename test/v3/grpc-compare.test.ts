@@ -204,4 +204,24 @@ describe.runIf(have)('v3 gRPC against a real etcd 3.4', () => {
     expect(backend.state.store.compactRev()).toBeGreaterThan(0);
     console.log(`${ids.length} leases with ${leasedKeys} keys, ${watchers} watchers, ${logs.reduce((n, l) => n + l.length - 1, 0)} events/cancels compared; ${logs.filter((l) => l.some((x) => x.startsWith('compacted'))).length} compacted`);
   });
+
+  it('refuses a request over --max-request-bytes (1.5 MiB) as etcd does', async () => {
+    const big = (n: number) => Buffer.alloc(n, 0x61);
+    const ops: Op[] = [
+      { put: { key: Buffer.from('big'), value: big(1_500_000) } },
+      { put: { key: Buffer.from('big'), value: big(1_600_000) } },
+      { txn: { success: [
+        { request_put: { key: Buffer.from('big1'), value: big(800_000) } },
+        { request_put: { key: Buffer.from('big2'), value: big(800_000) } },
+      ] } },
+      { range: { key: Buffer.from('big'), keys_only: true } },
+    ];
+    const answers: Msg[] = [];
+    for (const op of ops) {
+      const [a, b] = await Promise.all([ours.call(op), theirs.call(op)]);
+      expect(a, show(op).slice(0, 80)).toEqual(b);
+      answers.push(a);
+    }
+    expect(answers[1]).toEqual({ error: { code: 3, details: 'etcdserver: request is too large' } });
+  });
 });
