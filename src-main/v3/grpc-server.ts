@@ -138,6 +138,8 @@ export class V3GrpcServer {
     const bind = (hs: Record<string, UnaryHandler>) => Object.fromEntries(Object.entries(hs).map(([k, h]) => [k, this.unary(h)]));
     this.server.addService(service('KV'), bind(this.handlers.KV));
     this.server.addService(service('Watch'), { Watch: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.watch(call) });
+    // Only HashKV for now: grpc-js answers UNIMPLEMENTED for Maintenance's other methods.
+    this.server.addService(service('Maintenance'), { HashKV: this.unary(async (m: Msg) => this.hashKV(m)) });
     this.server.addService(service('Lease'), {
       ...bind(this.handlers.Lease),
       LeaseKeepAlive: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.leaseKeepAlive(call),
@@ -182,6 +184,11 @@ export class V3GrpcServer {
     const r = await this.backend.propose(cmd);
     if (!r.ok) throw r.error;
     return r.response;
+  }
+
+  private async hashKV(m: Msg): Promise<Msg> {
+    const { hash, rev, compactRev } = this.backend.state.store.hashKV(num(m.revision));
+    return this.withHeader({ header: { revision: rev }, hash, compact_revision: compactRev });
   }
 
   private kv(): Record<string, UnaryHandler> {

@@ -116,6 +116,9 @@ describe('determinism (the same log on every member)', () => {
         .toBe(JSON.stringify(x.apply(c), (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)));
     }
     expect(z.snapshot().equals(x.snapshot())).toBe(true);
+    // etcd's HashKV agrees too (it is compared with a real etcd's in grpc-compare.test.ts).
+    expect(z.store.hashKV(0)).toEqual(x.store.hashKV(0));
+    expect(z.store.hashKV(0).hash).not.toBe(sm().store.hashKV(0).hash);
   });
 
   it('commands round-trip through their encoding (bytes and 63-bit lease ids exact)', () => {

@@ -4,6 +4,7 @@
 // if it changed something. Everything here is a deterministic function of the calls made, so
 // replaying the same Raft log gives the same store and the same snapshot bytes.
 import { Errors } from '../errors.js';
+import { Crc32c, marshalKeyValue, revisionKey } from './hash.js';
 import { NO_LEASE, type Event, type KeyValue, type LeaseId } from './types.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -111,6 +112,32 @@ export class MvccStore {
     }
     found.sort((a, b) => a.main - b.main || a.sub - b.sub);
     return found.map(entryEvent);
+  }
+
+  /**
+   * etcd's HashByRev: the hash of the key bucket up to `rev` (0 = current). Revisions at or
+   * before the compaction count only if they are a key's live value at `rev`, as etcd's `keep`.
+   */
+  hashKV(rev: number): { hash: number; rev: number; compactRev: number } {
+    const compactRev = this.compactMainRev;
+    if (rev > 0 && rev <= compactRev) throw Errors.compacted;
+    if (rev > 0 && rev > this.currentRev) throw Errors.futureRev;
+    const at = rev === 0 ? this.currentRev : rev;
+    const keep = new Set<Entry>();
+    for (const k of this.keys) {
+      const e = this.visible(this.histories.get(k), at);
+      if (e) keep.add(e);
+    }
+    const all: Entry[] = [];
+    for (const k of this.keys) for (const e of this.histories.get(k)!) if (e.main <= at) all.push(e);
+    all.sort((a, b) => a.main - b.main || a.sub - b.sub);
+    const h = new Crc32c().update(Buffer.from('key'));
+    for (const e of all) {
+      if (e.main <= compactRev && keep.size > 0 && !keep.has(e)) continue;
+      h.update(revisionKey(e.main, e.sub, e.tombstone));
+      h.update(marshalKeyValue(e.tombstone ? { key: e.kv.key } : e.kv));
+    }
+    return { hash: h.digest(), rev: this.currentRev, compactRev };
   }
 
   // ---- serialization (Raft snapshots) ----
