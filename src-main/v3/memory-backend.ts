@@ -13,6 +13,7 @@ export const LEASE_CHECK_MS = 500;
 export class MemoryBackend implements V3Backend {
   readonly state: V3StateMachine;
   private readonly timer: NodeJS.Timeout;
+  private readonly memberId: string;
 
   constructor(opts: { minLeaseTTL?: number; electionMs?: number; memberId?: string } = {}) {
     this.state = new V3StateMachine({ minLeaseTTL: opts.minLeaseTTL ?? 1 });
@@ -21,8 +22,6 @@ export class MemoryBackend implements V3Backend {
     this.timer = setInterval(() => this.revokeExpired(), LEASE_CHECK_MS);
     this.timer.unref();
   }
-
-  private readonly memberId: string;
 
   async propose(cmd: V3Command): Promise<V3Result> {
     return this.state.apply(cmd);

@@ -2,7 +2,7 @@
 // by apply(command) in log order (etcd's applierV3backend). Same commands, same state, same
 // snapshot bytes on every member; the results are what the proposer's client is answered.
 // Reads (Range, read-only Txn) are local: the server decides how fresh they must be.
-import { encodeCommand, fromJson, toJson, type V3Command } from './command.js';
+import { fromJson, toJson, type V3Command } from './command.js';
 import { V3Error } from './errors.js';
 import * as kv from './mvcc/kv.js';
 import { MvccStore, type MvccSnapshot } from './mvcc/store.js';
@@ -81,11 +81,6 @@ export class V3StateMachine {
       if (live.lease !== 0n && this.lessor.has(live.lease)) this.lessor.attach(live.lease, live.key);
     }
     this.watches.resync();
-  }
-
-  /** The encoded form of a command, for the Raft log. */
-  static encode(cmd: V3Command): Buffer {
-    return encodeCommand(cmd);
   }
 
   private applyOrThrow(cmd: V3Command): V3Response {

@@ -55,11 +55,6 @@ export function range(view: ReadView, r: RangeRequest): RangeResponse {
   return { header: { revision: rr.rev }, kvs, more, count: rr.count };
 }
 
-/** A top-level Range (etcd reads at the store's current revision). */
-export function rangeStore(store: MvccStore, r: RangeRequest): RangeResponse {
-  return range(store, r);
-}
-
 function putIn(txn: WriteTxn, p: PutRequest): PutResponse {
   let value = p.value ?? EMPTY;
   let lease = p.lease ?? NO_LEASE;

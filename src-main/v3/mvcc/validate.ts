@@ -56,9 +56,9 @@ const hits = (dels: Interval[], k: Buffer) => dels.some((d) => inRange(k, d.key,
 function checkIntervals(reqs: RequestOp[]): { puts: Set<string>; dels: Interval[] } {
   const dels: Interval[] = [];
   for (const r of reqs) {
-    const d = r.request_delete_range;
+    const d = opOnly(r, 'request_delete_range');
     // The raw range_end, as etcd's interval tree takes it: a "\0" end (from key) overlaps no put.
-    if (d && !r.request_range && !r.request_put) dels.push({ key: d.key, end: empty(d.range_end) ? undefined : d.range_end });
+    if (d) dels.push({ key: d.key, end: empty(d.range_end) ? undefined : d.range_end });
   }
   const puts = new Set<string>();
   const latin = (k: string) => Buffer.from(k, 'latin1');

@@ -3,12 +3,23 @@
 // int64 as strings (lease ids are 63-bit), enums by name, oneof names given, repeated fields
 // always arrays. Absent fields stay undefined (no defaults): etcd tells an absent range_end from
 // an empty one (see mvcc/range-end.ts), so the server must see which it got.
+import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
-export const PROTO_DIR = fileURLToPath(new URL('.', import.meta.url));
 export const RPC_PROTO = 'etcd/etcdserver/etcdserverpb/rpc.proto';
+
+/**
+ * Where the .proto files are: next to this module when run from source (tsx, tests), or the
+ * source tree's copy when this module is inside the bundle (out/cli/raftlab.mjs).
+ */
+export const PROTO_DIR = ((): string => {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const candidates = [here, path.resolve(here, '../../src-main/v3/proto')];
+  return candidates.find((d) => fs.existsSync(path.join(d, RPC_PROTO))) ?? here;
+})();
 
 export const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,
