@@ -25,7 +25,10 @@ export interface V3Backend {
   leaseRenew(id: LeaseId): Promise<number>;
   /** The leader's view of a lease (forwarded likewise). Not found throws. */
   leaseTimeToLive(id: LeaseId, keys: boolean): Promise<LeaseTimeToLive>;
-  /** A fresh positive 63-bit id for a grant that gave 0 (chosen by the proposer, carried in the command). */
+  /**
+   * A fresh positive 63-bit id for a grant that gave 0, chosen by the proposer and carried in
+   * the command (etcd's IdGenerator of the member: lease/lessor.ts).
+   */
   newLeaseId(): LeaseId;
   header(): V3Header;
 }

@@ -1,10 +1,9 @@
 // A single v3 member without Raft: every proposal applies at once, and this member is the
 // lessor's primary, revoking expired leases through propose() as etcd's leader does (it checks
 // every 500 ms, as etcd's lessor loop). For tests of the gRPC services with real clients.
-import crypto from 'node:crypto';
 import type { V3Backend, V3Header } from './backend.js';
 import type { V3Command } from './command.js';
-import { leaseIdFrom, type LeaseTimeToLive } from './lease/lessor.js';
+import { IdGenerator, type LeaseTimeToLive } from './lease/lessor.js';
 import type { LeaseId } from './mvcc/types.js';
 import { V3StateMachine, type V3Result } from './state-machine.js';
 
@@ -14,11 +13,13 @@ export class MemoryBackend implements V3Backend {
   readonly state: V3StateMachine;
   private readonly timer: NodeJS.Timeout;
   private readonly memberId: string;
+  private readonly ids: IdGenerator;
 
   constructor(opts: { minLeaseTTL?: number; electionMs?: number; memberId?: string } = {}) {
     this.state = new V3StateMachine({ minLeaseTTL: opts.minLeaseTTL ?? 1 });
     this.state.lessor.promote(opts.electionMs ?? 0);
     this.memberId = opts.memberId ?? '10276657743932975437';
+    this.ids = new IdGenerator(BigInt(this.memberId), Date.now());
     this.timer = setInterval(() => this.revokeExpired(), LEASE_CHECK_MS);
     this.timer.unref();
   }
@@ -38,10 +39,7 @@ export class MemoryBackend implements V3Backend {
   }
 
   newLeaseId(): LeaseId {
-    for (;;) {
-      const id = leaseIdFrom(crypto.randomBytes(8).readBigUInt64BE());
-      if (id !== 0n) return id;
-    }
+    return this.ids.nextLeaseId();
   }
 
   header(): V3Header {

@@ -1,7 +1,7 @@
 // The lessor: etcd's minimum TTL and errors, leader-only expiry on an injected clock, keep-alive,
 // time-to-live with keys, promote/demote, and revokes that delete the attached keys in one txn.
 import { describe, expect, it } from 'vitest';
-import { Lessor, NotPrimaryError, EXPIRED_RETRY_MS, leaseIdFrom, minLeaseTTL } from '../../src-main/v3/lease/lessor.js';
+import { IdGenerator, Lessor, NotPrimaryError, EXPIRED_RETRY_MS, leaseIdFrom, minLeaseTTL } from '../../src-main/v3/lease/lessor.js';
 import { V3StateMachine } from '../../src-main/v3/state-machine.js';
 
 const b = (s: string) => Buffer.from(s);
@@ -27,6 +27,15 @@ describe('lessor', () => {
     expect(() => l.grant(0n, 10)).toThrow('etcdserver: requested lease not found');
     expect(() => l.revoke(99n)).toThrow('etcdserver: requested lease not found');
     expect(leaseIdFrom(0xffffffffffffffffn)).toBe(0x7fffffffffffffffn);
+  });
+
+  it("ids as etcd's generator makes them: member id's low 2 bytes, start time, a counter", () => {
+    const g = new IdGenerator(0x8e9e05c52164694dn, 0x0123456789ab);
+    const [a, b] = [g.nextLeaseId(), g.nextLeaseId()];
+    expect(a.toString(16)).toBe('694d23456789ab01');
+    expect(b - a).toBe(1n);
+    // A member id whose low bytes set the top bit still gives positive ids.
+    expect(new IdGenerator(0xffffn, 0).nextLeaseId()).toBe(0x7fff000000000001n);
   });
 
   it('only the primary counts down; expired leases are handed out, again after the retry interval', () => {
