@@ -11,6 +11,29 @@ export interface V3Header {
   raft_term: string;
 }
 
+/** Maintenance.Status's answer, less the header. */
+export interface V3Status {
+  version: string;
+  dbSize: number;
+  dbSizeInUse: number;
+  /** Member id (uint64 as decimal) of the leader, '0' if none. */
+  leader: string;
+  raftIndex: number;
+  raftTerm: number;
+  raftAppliedIndex: number;
+  isLearner: boolean;
+  errors: string[];
+}
+
+/** One member as Cluster.MemberList answers (ids as uint64 decimals). */
+export interface V3Member {
+  ID: string;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+}
+
 export interface V3Backend {
   /** The member's applied v3 state: local reads, watches. */
   readonly state: V3StateMachine;
@@ -31,4 +54,6 @@ export interface V3Backend {
    */
   newLeaseId(): LeaseId;
   header(): V3Header;
+  status(): V3Status;
+  members(): V3Member[];
 }

@@ -11,6 +11,7 @@ export const GrpcCode = {
   FailedPrecondition: 9,
   ResourceExhausted: 8,
   OutOfRange: 11,
+  Unimplemented: 12,
   Unavailable: 14,
 } as const;
 

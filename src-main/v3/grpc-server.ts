@@ -138,8 +138,20 @@ export class V3GrpcServer {
     const bind = (hs: Record<string, UnaryHandler>) => Object.fromEntries(Object.entries(hs).map(([k, h]) => [k, this.unary(h)]));
     this.server.addService(service('KV'), bind(this.handlers.KV));
     this.server.addService(service('Watch'), { Watch: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.watch(call) });
-    // Only HashKV for now: grpc-js answers UNIMPLEMENTED for Maintenance's other methods.
-    this.server.addService(service('Maintenance'), { HashKV: this.unary(async (m: Msg) => this.hashKV(m)) });
+    // The read-only parts for now: grpc-js answers UNIMPLEMENTED for the other methods.
+    this.server.addService(service('Maintenance'), {
+      HashKV: this.unary(async (m: Msg) => this.hashKV(m)),
+      Status: this.unary(async () => this.withHeader({ header: { revision: 0 }, ...backend.status() })),
+      Alarm: this.unary(async (m: Msg) => {
+        // No quota alarms yet: a list answers none; raising or clearing one is not supported.
+        if ((m.action ?? 'GET') !== 'GET') throw new V3Error(GrpcCode.Unimplemented, 'alarms other than list are not supported yet');
+        return this.withHeader({ header: { revision: 0 }, alarms: [] });
+      }),
+    });
+    this.server.addService(service('Cluster'), {
+      // etcd's cluster server fills no revision in its headers.
+      MemberList: this.unary(async () => toProto({ header: backend.header(), members: backend.members() }) as Msg),
+    });
     this.server.addService(service('Lease'), {
       ...bind(this.handlers.Lease),
       LeaseKeepAlive: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.leaseKeepAlive(call),

@@ -1,7 +1,7 @@
 // A single v3 member without Raft: every proposal applies at once, and this member is the
 // lessor's primary, revoking expired leases through propose() as etcd's leader does (it checks
 // every 500 ms, as etcd's lessor loop). For tests of the gRPC services with real clients.
-import type { V3Backend, V3Header } from './backend.js';
+import type { V3Backend, V3Header, V3Member, V3Status } from './backend.js';
 import type { V3Command } from './command.js';
 import { IdGenerator, type LeaseTimeToLive } from './lease/lessor.js';
 import type { LeaseId } from './mvcc/types.js';
@@ -24,7 +24,11 @@ export class MemoryBackend implements V3Backend {
     this.timer.unref();
   }
 
+  /** Commands applied so far: the index a Raft log would have. */
+  private applied = 0;
+
   async propose(cmd: V3Command): Promise<V3Result> {
+    this.applied++;
     return this.state.apply(cmd);
   }
 
@@ -45,6 +49,21 @@ export class MemoryBackend implements V3Backend {
   header(): V3Header {
     return { cluster_id: '14841639068965178418', member_id: this.memberId, raft_term: '2' };
   }
+
+  status(): V3Status {
+    const size = this.state.snapshot().length;
+    return {
+      version: '3.4.0', dbSize: size, dbSizeInUse: size, leader: this.memberId,
+      raftIndex: this.applied, raftTerm: 2, raftAppliedIndex: this.applied, isLearner: false, errors: [],
+    };
+  }
+
+  members(): V3Member[] {
+    return [{ ID: this.memberId, name: 'default', peerURLs: ['http://localhost:2380'], clientURLs: [this.clientURL], isLearner: false }];
+  }
+
+  /** The URL clients reach this member at, for MemberList. */
+  clientURL = 'http://localhost:2379';
 
   close(): void {
     clearInterval(this.timer);
