@@ -142,6 +142,8 @@ export class V3GrpcServer {
     this.server.addService(service('Maintenance'), {
       HashKV: this.unary(async (m: Msg) => this.hashKV(m)),
       Status: this.unary(async () => this.withHeader({ header: { revision: 0 }, ...backend.status() })),
+      // Nothing to compact in memory: etcd's answer for a defragmented backend.
+      Defragment: this.unary(async () => this.withHeader({ header: { revision: 0 } })),
       Alarm: this.unary(async (m: Msg) => {
         // No quota alarms yet: a list answers none; raising or clearing one is not supported.
         if ((m.action ?? 'GET') !== 'GET') throw new V3Error(GrpcCode.Unimplemented, 'alarms other than list are not supported yet');

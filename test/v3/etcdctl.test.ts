@@ -192,7 +192,7 @@ describe.runIf(have)('etcdctl (v3) against our gRPC server and a real etcd 3.4',
     expect(compacted.ours.out + compacted.ours.err).toContain('watch was canceled (etcdserver: mvcc: required revision has been compacted)');
   });
 
-  it('endpoint health/status, member list, alarm list: answered, in the shape etcd answers', async () => {
+  it('endpoint health/status, member list, alarm list, defrag: answered, in the shape etcd answers', async () => {
     /** A JSON answer's shape: its keys, recursively (values differ by nature between clusters). */
     const shape = (v: unknown): unknown => (Array.isArray(v) ? v.map(shape) : v && typeof v === 'object'
       ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shape(x)])) : typeof v);
@@ -205,8 +205,10 @@ describe.runIf(have)('etcdctl (v3) against our gRPC server and a real etcd 3.4',
     const took = (t: string) => t.replace(/took = [\d.]+[µm]?s/, 'took = T');
     expect(took(health.ours.out + health.ours.err)).toBe(took(health.etcd.out + health.etcd.err));
     expect(health.ours.out + health.ours.err).toContain('is healthy: successfully committed proposal');
-    const alarms = await both(['alarm', 'list']);
-    expect(alarms.ours).toEqual(alarms.etcd);
+    for (const args of [['alarm', 'list'], ['defrag']]) {
+      const r = await both(args);
+      expect(r.ours, args.join(' ')).toEqual(r.etcd);
+    }
     const status = await etcdctl(ours, ['endpoint', 'status']);
     expect(status.out).toMatch(/^127\.0\.0\.1:\d+, [0-9a-f]+, 3\.4\.0, \d+ B, true, false, 2, \d+, \d+, \n$/);
   });
