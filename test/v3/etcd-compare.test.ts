@@ -2,7 +2,7 @@
 // answers compared field by field (revisions, versions, counts, `more`, prev_kvs, txn results,
 // error codes and texts). First a scripted sequence of etcd's corner cases, then seeded random
 // sequences (V3_SEED=<n> replays one; V3_OPS=<n> sets their length).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { needTools } from '../helpers/window.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
 import { seededRandom } from '../../src-main/sim/rng.js';
@@ -38,7 +38,6 @@ describe.runIf(have)('v3 KV against a real etcd 3.4', () => {
     await etcd?.stop();
     etcd = await RealEtcd.start();
   };
-  beforeAll(async () => {});
   afterAll(async () => {
     await etcd?.stop();
   });
