@@ -11,7 +11,7 @@ import { isTxnReadOnly, isTxnSerializable } from './mvcc/kv.js';
 import type {
   Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, SortOrder, SortTarget, TxnRequest,
 } from './mvcc/types.js';
-import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './mvcc/validate.js';
+import { MAX_TXN_OPS, checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './mvcc/validate.js';
 import { service } from './proto/load.js';
 import type { V3Response } from './state-machine.js';
 import type { WatchCreateRequest, WatchFilter, WatchResponse } from './watch/watch-hub.js';
@@ -100,6 +100,8 @@ export interface V3ServerOptions {
   progressIntervalMs?: number;
   /** etcd's --max-request-bytes: larger proposals are refused. */
   maxRequestBytes?: number;
+  /** etcd's --max-txn-ops: most compares, or ops in one branch, of a txn. */
+  maxTxnOps?: number;
 }
 
 /** etcd's default --max-request-bytes (1.5 MiB). */
@@ -124,6 +126,7 @@ export type UnaryHandler = (m: Msg) => Promise<Msg>;
 export class V3GrpcServer {
   readonly server: grpc.Server;
   private readonly maxRequestBytes: number;
+  private readonly maxTxnOps: number;
   /** The unary RPCs by service and method, for other transports too (the /v3 JSON gateway). */
   readonly handlers: { KV: Record<string, UnaryHandler>; Lease: Record<string, UnaryHandler> };
   private readonly progressTimer: NodeJS.Timeout;
@@ -133,6 +136,7 @@ export class V3GrpcServer {
     opts: V3ServerOptions = {},
   ) {
     this.maxRequestBytes = opts.maxRequestBytes ?? MAX_REQUEST_BYTES;
+    this.maxTxnOps = opts.maxTxnOps ?? MAX_TXN_OPS;
     this.server = new grpc.Server({ 'grpc.max_receive_message_length': this.maxRequestBytes + GRPC_OVERHEAD_BYTES });
     this.handlers = { KV: this.kv(), Lease: this.lease() };
     const bind = (hs: Record<string, UnaryHandler>) => Object.fromEntries(Object.entries(hs).map(([k, h]) => [k, this.unary(h)]));
@@ -226,7 +230,7 @@ export class V3GrpcServer {
       },
       Txn: async (m: Msg) => {
         const r = txnRequest(m);
-        checkTxnRequest(r);
+        checkTxnRequest(r, this.maxTxnOps);
         if (isTxnReadOnly(r)) {
           await b.readBarrier(isTxnSerializable(r));
           return this.withHeader(b.state.readTxn(r));

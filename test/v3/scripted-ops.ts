@@ -58,6 +58,9 @@ export const SCRIPTED_OPS: Op[] = [
   { txn: { success: [{ request_put: { key: b('f'), value: b('3'), lease: 12345n } }] } },
   { txn: { compare: [{ key: b(''), target: 'VERSION', result: 'EQUAL', version: 0 }] } },
   { txn: {} },
+  // etcd's --max-txn-ops (128): 129 compares are too many.
+  { txn: { compare: Array.from({ length: 129 }, () => ({ key: b('a'), target: 'VERSION' as const, result: 'GREATER' as const, version: 0 })) } },
+  { txn: { compare: Array.from({ length: 128 }, () => ({ key: b('a'), target: 'VERSION' as const, result: 'GREATER' as const, version: 0 })), success: [{ request_range: { key: b('a') } }] } },
   { compaction: { revision: 99 } },
   { compaction: { revision: 4 } },
   { compaction: { revision: 4 } },
