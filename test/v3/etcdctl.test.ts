@@ -22,8 +22,11 @@ interface Run {
 
 const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')));
 
-/** etcdctl, asynchronously (our server runs in this process), with ETCDCTL_API=3. */
-function etcdctl(endpoint: string, args: string[], input?: string): Promise<Run> {
+/**
+ * etcdctl, asynchronously (our server runs in this process), with ETCDCTL_API=3; ended by its
+ * pid if it runs past `timeoutMs` (a watch that should have been cancelled), then code null.
+ */
+function etcdctl(endpoint: string, args: string[], input?: string, timeoutMs = 20_000): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(ETCDCTL, ['--endpoints', endpoint, '--dial-timeout', '5s', '--command-timeout', '10s', ...args], {
       env: { ...clean, ETCDCTL_API: '3' },
@@ -33,7 +36,11 @@ function etcdctl(endpoint: string, args: string[], input?: string): Promise<Run>
     let err = '';
     child.stdout!.on('data', (b) => (out += b));
     child.stderr!.on('data', (b) => (err += b));
-    child.on('close', (code) => resolve({ code, out, err }));
+    const timer = setTimeout(() => process.kill(child.pid!, 'SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
     if (input !== undefined) {
       child.stdin!.on('error', () => {}); // it may exit before reading all of it
       child.stdin!.end(input);
@@ -44,7 +51,17 @@ function etcdctl(endpoint: string, args: string[], input?: string): Promise<Run>
 /** A background etcdctl (watch): its output so far, and a way to end it by its pid. */
 function background(endpoint: string, args: string[]) {
   const child = spawn(ETCDCTL, ['--endpoints', endpoint, ...args], { env: { ...clean, ETCDCTL_API: '3' } });
-  const r = { out: '', stop: () => new Promise((res) => { child.once('close', res); process.kill(child.pid!, 'SIGTERM'); }) };
+  let closed = false;
+  child.once('close', () => (closed = true));
+  const r = {
+    out: '',
+    /** Ends it by its pid, and waits for it (at once if it has ended by itself). */
+    stop: () => new Promise<void>((res) => {
+      if (closed) return res();
+      child.once('close', () => res());
+      process.kill(child.pid!, 'SIGTERM');
+    }),
+  };
   child.stdout.on('data', (b) => (r.out += b));
   return r;
 }
@@ -53,6 +70,7 @@ function background(endpoint: string, args: string[]) {
 function normalize(s: string, leases: string[]): string {
   let t = s
     .replace(/"(cluster_id|member_id|raft_term)":\d+/g, '"$1":X')
+    .replace(/"(ClusterID|MemberID|RaftTerm)" : \d+/g, '"$1" : X')
     .replace(/^\{"level":"warn".*"error":"(.*)"\}$/gm, 'warn: $1')
     .replace(/remaining\(-?\d+s\)/g, 'remaining(Ns)')
     // etcd lists a lease's keys in Go map order (random); ours are sorted.
@@ -119,6 +137,12 @@ describe.runIf(have)('etcdctl (v3) against our gRPC server and a real etcd 3.4',
     [['txn', '-w', 'json'], 'value("g") = "3"\n\nput g 4\nget g\n\nput h 1\n\n'],
     [['txn'], 'mod("g") > "0"\nversion("h") = "0"\n\nput h 2\ndel g\n\nget g\n\n'],
     [['txn'], '\nput a 1\nput a 2\n\n\n'],
+    [['get', '', '--from-key', '--keys-only']],
+    [['get', 'g', '--print-value-only']],
+    [['get', 'h', '--consistency', 's', '-w', 'fields']],
+    [['get', 'g', '--rev', '0', '--order', 'ASCEND', '--sort-by', 'VALUE', '-w', 'simple']],
+    [['put', 'zz1', 'x']],
+    [['del', 'zz', '--from-key', '--prev-kv']],
     [['compaction', '3']],
     [['compaction', '3']],
     [['get', 'foo', '--rev', '2']],
