@@ -20,7 +20,12 @@ export function decodeCommand(b: Buffer | Uint8Array | string): V3Command {
   return fromJson(JSON.parse(typeof b === 'string' ? b : Buffer.from(b).toString())) as V3Command;
 }
 
-/** Deterministic JSON-able form: Buffers and bigints tagged, object keys sorted. */
+/**
+ * Deterministic JSON-able form: Buffers and bigints tagged, object keys sorted. An empty byte
+ * field is left out, as Go's marshaling of etcd's InternalRaftRequest leaves it out: a proposed
+ * request's empty range_end is applied as absent (a single key), while the same field on a
+ * request served without the log (Range, a read-only Txn) means "every key >= key".
+ */
 export function toJson(v: unknown): unknown {
   if (Buffer.isBuffer(v) || v instanceof Uint8Array) return { $b: Buffer.from(v).toString('base64') };
   if (typeof v === 'bigint') return { $n: v.toString() };
@@ -29,7 +34,8 @@ export function toJson(v: unknown): unknown {
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(v).sort()) {
       const x = (v as Record<string, unknown>)[k];
-      if (x !== undefined) out[k] = toJson(x);
+      if (x === undefined || ((Buffer.isBuffer(x) || x instanceof Uint8Array) && x.length === 0)) continue;
+      out[k] = toJson(x);
     }
     return out;
   }

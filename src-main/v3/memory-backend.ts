@@ -2,7 +2,7 @@
 // lessor's primary, revoking expired leases through propose() as etcd's leader does (it checks
 // every 500 ms, as etcd's lessor loop). For tests of the gRPC services with real clients.
 import type { V3Backend, V3Header, V3Member, V3Status } from './backend.js';
-import type { V3Command } from './command.js';
+import { decodeCommand, encodeCommand, type V3Command } from './command.js';
 import { IdGenerator, type LeaseTimeToLive } from './lease/lessor.js';
 import type { LeaseId } from './mvcc/types.js';
 import { V3StateMachine, type V3Result } from './state-machine.js';
@@ -29,7 +29,8 @@ export class MemoryBackend implements V3Backend {
 
   async propose(cmd: V3Command): Promise<V3Result> {
     this.applied++;
-    return this.state.apply(cmd);
+    // Through the log's encoding, as a Raft member applies it.
+    return this.state.apply(decodeCommand(encodeCommand(cmd)));
   }
 
   async readBarrier(): Promise<void> {}

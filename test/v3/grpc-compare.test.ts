@@ -243,4 +243,22 @@ describe.runIf(have)('v3 gRPC against a real etcd 3.4', () => {
     const [a, b] = await Promise.all([ours.hashKV(0), theirs.hashKV(0)]);
     expect(a).toEqual(b);
   });
+
+  it("an empty range_end sent on the wire: 'from key' where served as received, a single key once proposed", async () => {
+    const k = (x: string) => Buffer.from(x);
+    const empty = Buffer.alloc(0);
+    const ops: Op[] = [
+      { put: { key: k('e1'), value: k('1') } },
+      { put: { key: k('e2'), value: k('2') } },
+      { range: { key: k('e1'), range_end: empty } },
+      { txn: { success: [{ request_range: { key: k('e1'), range_end: empty } }] } },
+      { txn: { compare: [{ key: k('e1'), range_end: empty, target: 'VERSION', result: 'EQUAL', version: 1 }], success: [{ request_range: { key: k('e1'), range_end: empty, count_only: true } }] } },
+      { txn: { success: [{ request_put: { key: k('e3'), value: k('3') } }, { request_range: { key: k('e1'), range_end: empty } }] } },
+      { delete_range: { key: k('e1'), range_end: empty, prev_kv: true } },
+    ];
+    for (const op of ops) {
+      const [a, b] = await Promise.all([ours.call(op), theirs.call(op)]);
+      expect(a, show(op)).toEqual(b);
+    }
+  });
 });

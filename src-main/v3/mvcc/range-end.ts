@@ -22,8 +22,9 @@ export function prefixRangeEnd(prefix: Buffer): Buffer {
  *
  * An absent range_end is a single key, but one present on the wire with no bytes is "every key
  * >= key" in etcd 3.4: its unmarshaling gives []byte{} (not nil), which mvcc reads as no end.
- * Go clients never send it (empty bytes are not marshaled) and etcd's JSON gateway drops it;
- * protobufjs clients do send it, so absent (undefined) and empty are kept apart here.
+ * Only where the request is served as received (Range, a read-only Txn): a proposed one goes
+ * through the log's marshaling, which drops empty bytes (command.ts). Go clients never send it
+ * and etcd's JSON gateway drops it; protobufjs clients do, so absent and empty are kept apart.
  */
 export function mvccEnd(rangeEnd: Buffer | undefined): Buffer | undefined {
   if (rangeEnd === undefined) return undefined;
