@@ -1,7 +1,8 @@
 // etcd 3.4's applierV3backend for the KV requests (etcdserver/apply.go) over the MVCC store:
 // Range's limit/sort/filters/`more`, Put's prev_kv/ignore_value/ignore_lease, DeleteRange,
 // Txn's compares, branch checks and nested txns, Compaction. Requests are assumed to have passed
-// validate.ts (as etcd's gRPC layer checks them before proposing).
+// validate.ts (as etcd's gRPC layer checks them before proposing). A missing key reads as the
+// empty key: the log's encoding leaves empty bytes out, and applying must never fail.
 import { Errors } from '../errors.js';
 import { mvccEnd } from './range-end.js';
 import { sortKvs } from './sort.js';
@@ -37,7 +38,7 @@ export function range(view: ReadView, r: RangeRequest): RangeResponse {
   // Sorting or filtering needs everything; otherwise one extra tells `more`.
   if (sortOrder !== 'NONE' || filtered) limit = 0;
   if (limit > 0) limit++;
-  const rr = view.range(r.key, mvccEnd(r.range_end), { limit, rev: r.revision ?? 0, count: r.count_only });
+  const rr = view.range(r.key ?? EMPTY, mvccEnd(r.range_end), { limit, rev: r.revision ?? 0, count: r.count_only });
   let kvs = rr.kvs;
   if (r.max_mod_revision) kvs = kvs.filter((kv) => !(kv.mod_revision > r.max_mod_revision!));
   if (r.min_mod_revision) kvs = kvs.filter((kv) => !(kv.mod_revision < r.min_mod_revision!));
@@ -56,21 +57,23 @@ export function range(view: ReadView, r: RangeRequest): RangeResponse {
 }
 
 function putIn(txn: WriteTxn, p: PutRequest): PutResponse {
+  const key = p.key ?? EMPTY;
   let value = p.value ?? EMPTY;
   let lease = p.lease ?? NO_LEASE;
   let prev: KeyValue | undefined;
-  if (p.ignore_value || p.ignore_lease || p.prev_kv) prev = txn.range(p.key, undefined, {}).kvs[0];
+  if (p.ignore_value || p.ignore_lease || p.prev_kv) prev = txn.range(key, undefined, {}).kvs[0];
   if ((p.ignore_value || p.ignore_lease) && !prev) throw Errors.keyNotFound;
   if (p.ignore_value) value = prev!.value;
   if (p.ignore_lease) lease = prev!.lease;
-  const rev = txn.put(p.key, value, lease);
+  const rev = txn.put(key, value, lease);
   return { header: { revision: rev }, ...(p.prev_kv && prev ? { prev_kv: prev } : {}) };
 }
 
 function deleteIn(txn: WriteTxn, d: DeleteRangeRequest): DeleteRangeResponse {
+  const key = d.key ?? EMPTY;
   const end = mvccEnd(d.range_end);
-  const prev_kvs = d.prev_kv ? txn.range(d.key, end, {}).kvs : [];
-  const { deleted, rev } = txn.deleteRange(d.key, end);
+  const prev_kvs = d.prev_kv ? txn.range(key, end, {}).kvs : [];
+  const { deleted, rev } = txn.deleteRange(key, end);
   return { header: { revision: rev }, deleted, prev_kvs };
 }
 
@@ -133,12 +136,12 @@ function compareToPath(store: MvccStore, rt: TxnRequest): boolean[] {
 }
 
 function applyCompare(store: MvccStore, c: Compare): boolean {
-  const kvs = store.range(c.key, mvccEnd(c.range_end), {}).kvs;
+  const kvs = store.range(c.key ?? EMPTY, mvccEnd(c.range_end), {}).kvs;
   const target = c.target ?? 'VERSION';
   if (kvs.length === 0) {
     // A missing key has no value to compare (nil and empty are the same in gRPC): always false.
     if (target === 'VALUE') return false;
-    return compareKv(c, { key: c.key, create_revision: 0, mod_revision: 0, version: 0, value: EMPTY, lease: NO_LEASE });
+    return compareKv(c, { key: c.key ?? EMPTY, create_revision: 0, mod_revision: 0, version: 0, value: EMPTY, lease: NO_LEASE });
   }
   return kvs.every((kv) => compareKv(c, kv));
 }
@@ -193,7 +196,7 @@ function checkRequests(rt: TxnRequest, path: boolean[], check: (op: RequestOp) =
 function checkPut(store: MvccStore, op: RequestOp, leaseExists: LeaseLookup): void {
   const p = op.request_put;
   if (!p || opKind(op) !== 'request_put') return;
-  if ((p.ignore_value || p.ignore_lease) && store.range(p.key, undefined, {}).kvs.length === 0) throw Errors.keyNotFound;
+  if ((p.ignore_value || p.ignore_lease) && store.range(p.key ?? EMPTY, undefined, {}).kvs.length === 0) throw Errors.keyNotFound;
   const lease = p.lease ?? NO_LEASE;
   if (lease !== NO_LEASE && !leaseExists(lease)) throw Errors.leaseNotFound;
 }
