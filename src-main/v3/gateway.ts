@@ -96,6 +96,18 @@ export function jsonValues(text: string): unknown[] {
   return out;
 }
 
+/**
+ * etcd's gateway hands the request to its gRPC server through Go's marshaling, which leaves
+ * empty bytes out: an empty range_end in the JSON arrives absent (a single key).
+ */
+function withoutEmptyBytes(v: unknown): unknown {
+  if (Buffer.isBuffer(v) || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(withoutEmptyBytes);
+  return Object.fromEntries(Object.entries(v)
+    .filter(([, x]) => !(Buffer.isBuffer(x) && x.length === 0))
+    .map(([k, x]) => [k, withoutEmptyBytes(x)]));
+}
+
 /** etcd's oneofs: proto-loader names the member set in a virtual field of the oneof's name. */
 const ONEOF_NAMES = new Set(['request', 'response', 'target_union', 'request_union']);
 
@@ -156,7 +168,7 @@ export function v3Gateway(server: V3GrpcServer): (req: IncomingMessage, res: Ser
     let m: Msg;
     try {
       // Through protobuf's own object mapping (base64 bytes, string or number int64, enum names).
-      m = route!.method.requestDeserialize(route!.method.requestSerialize(bodies[0] ?? {}));
+      m = withoutEmptyBytes(route!.method.requestDeserialize(route!.method.requestSerialize(bodies[0] ?? {}))) as Msg;
     } catch (e) {
       sendError(res, GrpcCode.InvalidArgument, e instanceof Error ? e.message : String(e));
       return true;
@@ -189,7 +201,7 @@ function serveStream(route: StreamRoute, bodies: unknown[], res: ServerResponse)
   res.on('close', () => s.close?.());
   for (const b of bodies) {
     try {
-      s.request(route.method.requestDeserialize(route.method.requestSerialize(b)));
+      s.request(withoutEmptyBytes(route.method.requestDeserialize(route.method.requestSerialize(b))) as Msg);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       line({ error: message, message, code: GrpcCode.InvalidArgument });
