@@ -1,0 +1,338 @@
+// etcd's v3 gRPC services (KV, Watch, Lease) with @grpc/grpc-js over a V3Backend: requests are
+// checked as etcd's v3rpc layer checks them, writes are proposed, reads wait for the read barrier
+// then read the local state, and every response gets etcd's header (cluster, member, revision,
+// term). Status codes and messages are etcd's, so etcdctl and clientv3 print what they print
+// against etcd. Mounting this on a node's client port next to the v2 API comes later.
+import * as grpc from '@grpc/grpc-js';
+import type { V3Backend } from './backend.js';
+import type { V3Command } from './command.js';
+import { Errors, GrpcCode, V3Error } from './errors.js';
+import { isTxnReadOnly, isTxnSerializable } from './mvcc/kv.js';
+import type {
+  Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, SortOrder, SortTarget, TxnRequest,
+} from './mvcc/types.js';
+import { MAX_TXN_OPS, checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './mvcc/validate.js';
+import { service } from './proto/load.js';
+import type { V3Response } from './state-machine.js';
+import type { WatchCreateRequest, WatchFilter, WatchResponse } from './watch/watch-hub.js';
+
+/** etcd's default --progress-report-interval for watchers with progress_notify: 10 minutes. */
+export const PROGRESS_INTERVAL_MS = 10 * 60 * 1000;
+
+// proto-loader's objects (keepCase, longs as strings, enums as names, defaults, oneof names).
+type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const num = (v: unknown) => Number(v ?? 0);
+const big = (v: unknown) => BigInt((v as string | number | undefined) ?? 0);
+
+function rangeRequest(m: Msg): RangeRequest {
+  return {
+    key: m.key, range_end: m.range_end, limit: num(m.limit), revision: num(m.revision),
+    sort_order: m.sort_order as SortOrder, sort_target: m.sort_target as SortTarget,
+    serializable: m.serializable, keys_only: m.keys_only, count_only: m.count_only,
+    min_mod_revision: num(m.min_mod_revision), max_mod_revision: num(m.max_mod_revision),
+    min_create_revision: num(m.min_create_revision), max_create_revision: num(m.max_create_revision),
+  };
+}
+
+function putRequest(m: Msg): PutRequest {
+  return { key: m.key, value: m.value, lease: big(m.lease), prev_kv: m.prev_kv, ignore_value: m.ignore_value, ignore_lease: m.ignore_lease };
+}
+
+function deleteRequest(m: Msg): DeleteRangeRequest {
+  return { key: m.key, range_end: m.range_end, prev_kv: m.prev_kv };
+}
+
+function compare(m: Msg): Compare {
+  const c: Compare = { key: m.key, range_end: m.range_end, result: m.result, target: m.target };
+  // etcd reads the union member only when it is the one set.
+  switch (m.target_union) {
+    case 'version': c.version = num(m.version); break;
+    case 'create_revision': c.create_revision = num(m.create_revision); break;
+    case 'mod_revision': c.mod_revision = num(m.mod_revision); break;
+    case 'value': c.value = m.value; break;
+    case 'lease': c.lease = big(m.lease); break;
+  }
+  return c;
+}
+
+function requestOp(m: Msg): RequestOp {
+  switch (m.request) {
+    case 'request_range': return { request_range: rangeRequest(m.request_range) };
+    case 'request_put': return { request_put: putRequest(m.request_put) };
+    case 'request_delete_range': return { request_delete_range: deleteRequest(m.request_delete_range) };
+    case 'request_txn': return { request_txn: txnRequest(m.request_txn) };
+    default: return {};
+  }
+}
+
+function txnRequest(m: Msg): TxnRequest {
+  return { compare: (m.compare ?? []).map(compare), success: (m.success ?? []).map(requestOp), failure: (m.failure ?? []).map(requestOp) };
+}
+
+/**
+ * Core values to proto-loader's, marshaled as Go does: 63-bit ids as decimal strings (protobufjs
+ * takes no bigint), and zero values left out. protobufjs writes every field that is set, even
+ * 0, false or empty, where Go's marshaling never writes a proto3 default; a client that tells
+ * present from absent (as a protobufjs one can) then sees what it sees from etcd.
+ */
+function toProto(v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (Buffer.isBuffer(v) || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(toProto);
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (x === undefined || x === 0 || x === 0n || x === false || x === '') continue;
+    if ((Buffer.isBuffer(x) || Array.isArray(x)) && x.length === 0) continue;
+    // mvccpb.Event's type: PUT is the enum's zero.
+    if (k === 'type' && x === 'PUT') continue;
+    out[k] = toProto(x);
+  }
+  return out;
+}
+
+function grpcError(e: unknown): Partial<grpc.StatusObject> {
+  if (e instanceof V3Error) return { code: e.code, details: e.message };
+  return { code: GrpcCode.Unknown, details: e instanceof Error ? e.message : String(e) };
+}
+
+export interface V3ServerOptions {
+  progressIntervalMs?: number;
+  /** etcd's --max-request-bytes: larger proposals are refused. */
+  maxRequestBytes?: number;
+  /** etcd's --max-txn-ops: most compares, or ops in one branch, of a txn. */
+  maxTxnOps?: number;
+}
+
+/** etcd's default --max-request-bytes (1.5 MiB). */
+export const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+/** etcd's grpcOverheadBytes: gRPC takes messages up to max-request-bytes plus this. */
+export const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+const varintLength = (n: number) => Math.max(1, Math.ceil(Math.log2(n + 1) / 7));
+
+/**
+ * The size etcd checks against --max-request-bytes: the marshaled InternalRaftRequest, i.e. the
+ * request plus its field tag and length, plus a RequestHeader with a 64-bit id (about 13 bytes).
+ */
+function proposalSize(method: grpc.MethodDefinition<unknown, unknown>, m: Msg): number {
+  const n = method.requestSerialize(m).length;
+  return n + 1 + varintLength(n) + 13;
+}
+
+/** A unary RPC as a function of proto-loader messages; it throws V3Errors. */
+export type UnaryHandler = (m: Msg) => Promise<Msg>;
+
+export class V3GrpcServer {
+  readonly server: grpc.Server;
+  private readonly maxRequestBytes: number;
+  private readonly maxTxnOps: number;
+  /** The unary RPCs by service and method, for other transports too (the /v3 JSON gateway). */
+  readonly handlers: { KV: Record<string, UnaryHandler>; Lease: Record<string, UnaryHandler> };
+  private readonly progressTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly backend: V3Backend,
+    opts: V3ServerOptions = {},
+  ) {
+    this.maxRequestBytes = opts.maxRequestBytes ?? MAX_REQUEST_BYTES;
+    this.maxTxnOps = opts.maxTxnOps ?? MAX_TXN_OPS;
+    this.server = new grpc.Server({ 'grpc.max_receive_message_length': this.maxRequestBytes + GRPC_OVERHEAD_BYTES });
+    this.handlers = { KV: this.kv(), Lease: this.lease() };
+    const bind = (hs: Record<string, UnaryHandler>) => Object.fromEntries(Object.entries(hs).map(([k, h]) => [k, this.unary(h)]));
+    this.server.addService(service('KV'), bind(this.handlers.KV));
+    this.server.addService(service('Watch'), { Watch: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.watch(call) });
+    // The read-only parts for now: grpc-js answers UNIMPLEMENTED for the other methods.
+    this.server.addService(service('Maintenance'), {
+      HashKV: this.unary(async (m: Msg) => this.hashKV(m)),
+      Status: this.unary(async () => this.withHeader({ header: { revision: 0 }, ...backend.status() })),
+      // Nothing to compact in memory: etcd's answer for a defragmented backend.
+      Defragment: this.unary(async () => this.withHeader({ header: { revision: 0 } })),
+      Alarm: this.unary(async (m: Msg) => {
+        // No quota alarms yet: a list answers none; raising or clearing one is not supported.
+        if ((m.action ?? 'GET') !== 'GET') throw new V3Error(GrpcCode.Unimplemented, 'alarms other than list are not supported yet');
+        return this.withHeader({ header: { revision: 0 }, alarms: [] });
+      }),
+    });
+    this.server.addService(service('Cluster'), {
+      // etcd's cluster server fills no revision in its headers.
+      MemberList: this.unary(async () => toProto({ header: backend.header(), members: backend.members() }) as Msg),
+    });
+    this.server.addService(service('Lease'), {
+      ...bind(this.handlers.Lease),
+      LeaseKeepAlive: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.leaseKeepAlive(call),
+    });
+    this.progressTimer = setInterval(() => backend.state.watches.progressTick(), opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
+    this.progressTimer.unref();
+  }
+
+  /** Listens on host:port (0 = any free port); resolves with the port. */
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    });
+  }
+
+  /** Stops; open streams (watches, keep-alives) are cut after `graceMs`. */
+  async close(graceMs = 1000): Promise<void> {
+    clearInterval(this.progressTimer);
+    const force = setTimeout(() => this.server.forceShutdown(), graceMs);
+    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    clearTimeout(force);
+  }
+
+  /** etcd's header: ids and term from the member; the revision the answer's own, else the current one. */
+  private withHeader<T extends { header?: { revision?: number } }>(r: T): Msg {
+    const rev = r.header?.revision || this.backend.state.rev();
+    return toProto({ ...r, header: { ...this.backend.header(), revision: rev } }) as Msg;
+  }
+
+  private unary(handler: UnaryHandler) {
+    return (call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
+      handler(call.request).then(
+        (r) => cb(null, r),
+        (e) => cb(grpcError(e) as grpc.ServiceError, null),
+      );
+    };
+  }
+
+  /** Proposes `cmd`, made from request `m` of `method`; refused as etcd does when too large. */
+  private async proposeOrThrow(cmd: V3Command, method?: grpc.MethodDefinition<unknown, unknown>, m?: Msg): Promise<V3Response> {
+    if (method && m && proposalSize(method, m) > this.maxRequestBytes) throw Errors.requestTooLarge;
+    const r = await this.backend.propose(cmd);
+    if (!r.ok) throw r.error;
+    return r.response;
+  }
+
+  private async hashKV(m: Msg): Promise<Msg> {
+    const { hash, rev, compactRev } = this.backend.state.store.hashKV(num(m.revision));
+    return this.withHeader({ header: { revision: rev }, hash, compact_revision: compactRev });
+  }
+
+  private kv(): Record<string, UnaryHandler> {
+    const b = this.backend;
+    return {
+      Range: async (m: Msg) => {
+        const r = rangeRequest(m);
+        checkRangeRequest(r);
+        await b.readBarrier(!!r.serializable);
+        return this.withHeader(b.state.range(r));
+      },
+      Put: async (m: Msg) => {
+        const r = putRequest(m);
+        checkPutRequest(r);
+        return this.withHeader(await this.proposeOrThrow({ put: r }, service('KV').Put, m));
+      },
+      DeleteRange: async (m: Msg) => {
+        const r = deleteRequest(m);
+        checkDeleteRequest(r);
+        return this.withHeader(await this.proposeOrThrow({ delete_range: r }, service('KV').DeleteRange, m));
+      },
+      Txn: async (m: Msg) => {
+        const r = txnRequest(m);
+        checkTxnRequest(r, this.maxTxnOps);
+        if (isTxnReadOnly(r)) {
+          await b.readBarrier(isTxnSerializable(r));
+          return this.withHeader(b.state.readTxn(r));
+        }
+        return this.withHeader(await this.proposeOrThrow({ txn: r }, service('KV').Txn, m));
+      },
+      Compact: async (m: Msg) => this.withHeader(
+        await this.proposeOrThrow({ compaction: { revision: num(m.revision), physical: !!m.physical } }),
+      ),
+    };
+  }
+
+  private lease(): Record<string, UnaryHandler> {
+    const b = this.backend;
+    return {
+      LeaseGrant: async (m: Msg) => {
+        let ID = big(m.ID);
+        while (ID === 0n) ID = b.newLeaseId();
+        return this.withHeader(await this.proposeOrThrow({ lease_grant: { ID, TTL: num(m.TTL) } }));
+      },
+      LeaseRevoke: async (m: Msg) => this.withHeader(await this.proposeOrThrow({ lease_revoke: { ID: big(m.ID) } })),
+      LeaseTimeToLive: async (m: Msg) => {
+        try {
+          const t = await b.leaseTimeToLive(big(m.ID), !!m.keys);
+          return this.withHeader({ header: { revision: 0 }, ...t });
+        } catch (e) {
+          if (e === Errors.leaseNotFound) return this.withHeader({ header: { revision: 0 }, ID: big(m.ID), TTL: -1 });
+          throw e;
+        }
+      },
+      LeaseLeases: async () => this.withHeader({ header: { revision: 0 }, leases: b.state.lessor.list().map((ID) => ({ ID })) }),
+    };
+  }
+
+/**
+   * A keep-alive stream, transport-free: `request` for each LeaseKeepAliveRequest, `write` gets
+   * each answer, `fail` the error that ends the stream.
+   */
+  openKeepAlive(write: (m: Msg) => void, fail: (e: V3Error) => void): { request(m: Msg): void } {
+    return {
+      request: (m: Msg) => {
+        // The header is taken before the renewal, as etcd does.
+        const resp = this.withHeader({ header: { revision: 0 }, ID: big(m.ID) });
+        this.backend.leaseRenew(big(m.ID)).then(
+          (TTL) => write({ ...resp, TTL: String(TTL) }),
+          (e) => {
+            if (e === Errors.leaseNotFound) write(resp);
+            // A member that lost the lead mid-stream: the client reconnects, as with etcd's no leader.
+            else fail(e instanceof V3Error ? e : Errors.noLeader);
+          },
+        );
+      },
+    };
+  }
+
+  /** A watch stream, transport-free: `request` for each WatchRequest, `write` gets each answer. */
+  openWatch(write: (m: Msg) => void): { request(m: Msg): void; close(): void } {
+    const stream = this.backend.state.watches.openStream((r: WatchResponse) => {
+      write(toProto({ ...r, header: { ...this.backend.header(), revision: r.header.revision } }) as Msg);
+    });
+    return {
+      request: (m: Msg) => {
+        switch (m.request_union) {
+          case 'create_request': {
+            const c = m.create_request;
+            const req: WatchCreateRequest = {
+              key: c.key, range_end: c.range_end, start_revision: num(c.start_revision),
+              progress_notify: c.progress_notify, filters: (c.filters ?? []) as WatchFilter[], prev_kv: c.prev_kv,
+              watch_id: num(c.watch_id),
+            };
+            stream.create(req);
+            break;
+          }
+          case 'cancel_request':
+            stream.cancel(num(m.cancel_request.watch_id));
+            break;
+          case 'progress_request':
+            stream.requestProgress();
+            break;
+          default:
+            break; // etcd ignores what it does not know
+        }
+      },
+      close: () => stream.close(),
+    };
+  }
+
+  private leaseKeepAlive(call: grpc.ServerDuplexStream<Msg, Msg>): void {
+    const ka = this.openKeepAlive((m) => call.write(m), (e) => call.emit('error', grpcError(e)));
+    call.on('data', (m: Msg) => ka.request(m));
+    call.on('end', () => call.end());
+    call.on('error', () => {});
+  }
+
+  private watch(call: grpc.ServerDuplexStream<Msg, Msg>): void {
+    const w = this.openWatch((m) => call.write(m));
+    call.on('data', (m: Msg) => w.request(m));
+    call.on('end', () => {
+      w.close();
+      call.end();
+    });
+    call.on('error', () => w.close());
+    call.on('cancelled', () => w.close());
+  }
+}

@@ -1,0 +1,76 @@
+// A single v3 member without Raft: every proposal applies at once, and this member is the
+// lessor's primary, revoking expired leases through propose() as etcd's leader does (it checks
+// every 500 ms, as etcd's lessor loop). For tests of the gRPC services with real clients.
+import type { V3Backend, V3Header, V3Member, V3Status } from './backend.js';
+import { decodeCommand, encodeCommand, type V3Command } from './command.js';
+import { IdGenerator, type LeaseTimeToLive } from './lease/lessor.js';
+import type { LeaseId } from './mvcc/types.js';
+import { V3StateMachine, type V3Result } from './state-machine.js';
+
+export const LEASE_CHECK_MS = 500;
+
+export class MemoryBackend implements V3Backend {
+  readonly state: V3StateMachine;
+  private readonly timer: NodeJS.Timeout;
+  private readonly memberId: string;
+  private readonly ids: IdGenerator;
+
+  constructor(opts: { minLeaseTTL?: number; electionMs?: number; memberId?: string } = {}) {
+    this.state = new V3StateMachine({ minLeaseTTL: opts.minLeaseTTL ?? 1 });
+    this.state.lessor.promote(opts.electionMs ?? 0);
+    this.memberId = opts.memberId ?? '10276657743932975437';
+    this.ids = new IdGenerator(BigInt(this.memberId), Date.now());
+    this.timer = setInterval(() => this.revokeExpired(), LEASE_CHECK_MS);
+    this.timer.unref();
+  }
+
+  /** Commands applied so far: the index a Raft log would have. */
+  private applied = 0;
+
+  async propose(cmd: V3Command): Promise<V3Result> {
+    this.applied++;
+    // Through the log's encoding, as a Raft member applies it.
+    return this.state.apply(decodeCommand(encodeCommand(cmd)));
+  }
+
+  async readBarrier(): Promise<void> {}
+
+  async leaseRenew(id: LeaseId): Promise<number> {
+    return this.state.lessor.renew(id);
+  }
+
+  async leaseTimeToLive(id: LeaseId, keys: boolean): Promise<LeaseTimeToLive> {
+    return this.state.lessor.timeToLive(id, keys);
+  }
+
+  newLeaseId(): LeaseId {
+    return this.ids.nextLeaseId();
+  }
+
+  header(): V3Header {
+    return { cluster_id: '14841639068965178418', member_id: this.memberId, raft_term: '2' };
+  }
+
+  status(): V3Status {
+    const size = this.state.snapshot().length;
+    return {
+      version: '3.4.0', dbSize: size, dbSizeInUse: size, leader: this.memberId,
+      raftIndex: this.applied, raftTerm: 2, raftAppliedIndex: this.applied, isLearner: false, errors: [],
+    };
+  }
+
+  members(): V3Member[] {
+    return [{ ID: this.memberId, name: 'default', peerURLs: ['http://localhost:2380'], clientURLs: [this.clientURL], isLearner: false }];
+  }
+
+  /** The URL clients reach this member at, for MemberList. */
+  clientURL = 'http://localhost:2379';
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  private revokeExpired(): void {
+    for (const ID of this.state.lessor.expired()) void this.propose({ lease_revoke: { ID } });
+  }
+}

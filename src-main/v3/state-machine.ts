@@ -1,0 +1,123 @@
+// The v3 state machine of one member: the MVCC store, the lessor and the watch hub, changed only
+// by apply(command) in log order (etcd's applierV3backend). Same commands, same state, same
+// snapshot bytes on every member; the results are what the proposer's client is answered.
+// Reads (Range, read-only Txn) are local: the server decides how fresh they must be.
+import { fromJson, toJson, type V3Command } from './command.js';
+import { V3Error } from './errors.js';
+import * as kv from './mvcc/kv.js';
+import { MvccStore, type MvccSnapshot } from './mvcc/store.js';
+import type {
+  CompactionResponse, DeleteRangeResponse, Event, LeaseId, PutResponse, RangeRequest, RangeResponse, TxnRequest,
+  TxnResponse,
+} from './mvcc/types.js';
+import { Lessor, type LessorOptions, type LessorSnapshot } from './lease/lessor.js';
+import { WatchHub } from './watch/watch-hub.js';
+
+export interface LeaseGrantResponse {
+  header: { revision: number };
+  ID: LeaseId;
+  TTL: number;
+  error: string;
+}
+
+export interface LeaseRevokeResponse {
+  header: { revision: number };
+}
+
+export type V3Response =
+  | PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | LeaseGrantResponse | LeaseRevokeResponse;
+
+export type V3Result = { ok: true; response: V3Response } | { ok: false; error: V3Error };
+
+export class V3StateMachine {
+  readonly lessor: Lessor;
+  readonly store: MvccStore;
+  readonly watches: WatchHub;
+  /** Told of every applied write txn's events, after the watchers (for the window, traces). */
+  onEvents?: (rev: number, events: Event[]) => void;
+
+  constructor(opts: LessorOptions) {
+    this.lessor = new Lessor(opts);
+    this.store = new MvccStore(this.lessor);
+    this.watches = new WatchHub(this.store);
+  }
+
+  /** Applies one committed command. Errors are results too (etcd answers them to the client). */
+  apply(cmd: V3Command): V3Result {
+    try {
+      return { ok: true, response: this.applyOrThrow(cmd) };
+    } catch (e) {
+      if (e instanceof V3Error) return { ok: false, error: e };
+      throw e;
+    }
+  }
+
+  range(r: RangeRequest): RangeResponse {
+    return kv.range(this.store, r);
+  }
+
+  /** A read-only txn, answered locally (etcd does not propose those). */
+  readTxn(r: TxnRequest): TxnResponse {
+    if (!kv.isTxnReadOnly(r)) throw new Error('readTxn given a txn that writes');
+    return kv.txn(this.store, r, (id) => this.lessor.has(id)).response;
+  }
+
+  rev(): number {
+    return this.store.rev();
+  }
+
+  /** The replicated state, deterministically encoded. */
+  snapshot(): Buffer {
+    const s: V3Snapshot = { mvcc: this.store.toSnapshot(), leases: this.lessor.toSnapshot() };
+    return Buffer.from(JSON.stringify(toJson(s)));
+  }
+
+  /** Replaces the state with a snapshot's; leases get their keys back from the store's live keys. */
+  restore(b: Buffer): void {
+    const s = fromJson(JSON.parse(b.toString())) as V3Snapshot;
+    this.lessor.restore(s.leases);
+    this.store.load(s.mvcc);
+    for (const live of this.store.range(Buffer.from([0]), Buffer.alloc(0)).kvs) {
+      if (live.lease !== 0n && this.lessor.has(live.lease)) this.lessor.attach(live.lease, live.key);
+    }
+    this.watches.resync();
+  }
+
+  private applyOrThrow(cmd: V3Command): V3Response {
+    const leaseExists = (id: LeaseId) => this.lessor.has(id);
+    if ('put' in cmd) return this.published(kv.put(this.store, cmd.put, leaseExists));
+    if ('delete_range' in cmd) return this.published(kv.deleteRange(this.store, cmd.delete_range));
+    if ('txn' in cmd) return this.published(kv.txn(this.store, cmd.txn, leaseExists));
+    if ('compaction' in cmd) return kv.compact(this.store, cmd.compaction.revision);
+    if ('lease_grant' in cmd) {
+      const { ID, TTL } = this.lessor.grant(cmd.lease_grant.ID, cmd.lease_grant.TTL);
+      return { header: { revision: this.store.rev() }, ID, TTL, error: '' };
+    }
+    if ('lease_revoke' in cmd) {
+      const keys = this.lessor.revoke(cmd.lease_revoke.ID);
+      // One txn deleting the lease's keys in byte order, as etcd's Revoke does.
+      const w = this.store.write();
+      for (const k of keys) w.deleteRange(k, undefined);
+      this.publish(w.end());
+      return { header: { revision: this.store.rev() } };
+    }
+    throw new Error(`unknown v3 command: ${Object.keys(cmd).join(',')}`);
+  }
+
+  private published<R extends V3Response>(a: kv.Applied<R>): R {
+    this.publish(a.events);
+    return a.response;
+  }
+
+  private publish(events: Event[]): void {
+    if (events.length === 0) return;
+    const rev = this.store.rev();
+    this.watches.notify(rev, events);
+    this.onEvents?.(rev, events);
+  }
+}
+
+interface V3Snapshot {
+  mvcc: MvccSnapshot;
+  leases: LessorSnapshot;
+}
