@@ -212,6 +212,9 @@ describe('fork from a checkpoint', () => {
     await sup.start(3);
     await leaderName();
     const cp = (await sup.checkpoint('three members'))!;
+    // etcd's strict reconfiguration check refuses a change until every member has seen its peers.
+    const peersActive = () => until('every peer active', () => state().nodes.filter((n) => n.status === 'alive').every((n) => n.peers.length > 0 && n.peers.every((p) => p.active)), 15_000);
+    await peersActive();
     await sup.execute({ type: 'addMember' });
     await until('n4 alive', () => states.length > 0 && node('n4')?.status === 'alive', 20_000);
     const n4dir = node('n4').dataDir;
@@ -224,6 +227,7 @@ describe('fork from a checkpoint', () => {
     expect(members.members.map((m) => m.name).sort()).toEqual(['n1', 'n2', 'n3']);
 
     // Removed before a checkpoint: still removed (not restarted) when resumed from it.
+    await peersActive();
     await sup.execute({ type: 'removeMember', name: 'n3' });
     await until('n3 removed', () => node('n3').status === 'removed');
     // (No cut is taken while its worker is still going down: asked until one is.)

@@ -57,10 +57,12 @@ describe('raftlab run', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-scenario-'));
     try {
       const file = path.join(dir, 's.json');
-      fs.writeFileSync(file, JSON.stringify({ ...base, name: 'kill and come back', nodes: 3, end: '3s', steps: [
+      // The restart comes late enough for the failover to happen first even on a busy machine
+      // (an election timeout is up to 2 s here, plus the pre-vote and vote rounds).
+      fs.writeFileSync(file, JSON.stringify({ ...base, name: 'kill and come back', nodes: 3, end: '5s', steps: [
         { at: '0.2s', put: { key: '/x', value: '1' } },
         { at: '0.5s', kill: 'leader' },
-        { at: '2.5s', restart: 'all' },
+        { at: '4.5s', restart: 'all' },
       ] }));
       const trace = path.join(dir, 'out.jsonl');
       const out = await new Promise<{ code: number; stdout: string }>((resolve) => {
