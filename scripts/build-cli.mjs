@@ -6,18 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { newest } from './build-renderer.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const cliBundle = path.join(root, 'out/cli/raftlab.mjs');
-
-function newest(dir) {
-  let t = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : fs.statSync(p).mtimeMs);
-  }
-  return t;
-}
 
 export function cliIsStale() {
   if (!fs.existsSync(cliBundle)) return true;

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const built = path.join(root, 'out/renderer/index.html');
 
-function newest(dir) {
+/** The newest modification time of any file under `dir` (ms). */
+export function newest(dir) {
   let t = 0;
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);

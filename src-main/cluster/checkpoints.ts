@@ -47,12 +47,14 @@ export type ForkAt = ForkInfo & { at: number };
 /** What the supervisor needs to start a node again as it was. */
 export interface NodeSpec {
   name: string;
+  /** '' until known (an added member's id comes from `member add`). */
   id: string;
   status: NodeStatus;
   peerURL: string;
   clientURL: string;
   dataDir: string;
   settings: WorkerInit['settings'];
+  /** Survives restarts: a skewed machine stays skewed. */
   clock: { offsetMs: number; rate: number };
 }
 

@@ -18,7 +18,7 @@ import {
   type AddMemberResult, type ClusterState, type Command, type CommandRequest, type CommandResult, type ForkInfo, type KvResult, type NodeState, type NodeStatus, type ServerEvent,
 } from '../../src-shared/protocol.js';
 import { clockTime } from '../../src-shared/narrate.js';
-import { Checkpoints, type Checkpoint, type CheckpointOptions, type CutHost } from './checkpoints.js';
+import { Checkpoints, type Checkpoint, type CheckpointOptions, type CutHost, type NodeSpec } from './checkpoints.js';
 import { memberId } from '../node/ids.js';
 import { formatLogLine, type LogLevel } from '../node/log.js';
 import type { AddMemberReply, FromWorker, ToWorker, WorkerCall, WorkerInit, WorkerItem, WorkerNodeState } from './node-worker.js';
@@ -46,17 +46,8 @@ export interface SupervisorOptions {
   checkpoints?: CheckpointOptions | false;
 }
 
-interface NodeRecord {
-  name: string;
-  /** '' until known (an added member's id comes from `member add`). */
-  id: string;
-  status: NodeStatus;
-  peerURL: string;
-  clientURL: string;
-  dataDir: string;
-  settings: WorkerInit['settings'];
-  /** Survives restarts: a skewed machine stays skewed. */
-  clock: { offsetMs: number; rate: number };
+/** A node as the supervisor runs it: what it takes to start it again (NodeSpec), and its worker. */
+interface NodeRecord extends NodeSpec {
   worker?: Worker;
   state?: WorkerNodeState;
   calls: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
