@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { readTraceFile } from '../../src-main/trace/trace-reader.js';
+import { TraceIndex } from '../../src-shared/replay.js';
 import type { BranchesResult, KvResult } from '../../src-shared/protocol.js';
 import { CHROMIUM, needTools, openWindow, SHOTS, type TestWindow } from '../helpers/window.js';
 
@@ -123,7 +124,13 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
 
     await seek(cp.at + 1);
     await expect.poll(mode, { timeout: 10_000 }).toBe('rewind');
-    await expect.poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 5_000 }).toBe('alive');
+    // The view shows the victim as the trace recorded it then (running: alive, or still
+    // starting if it had just been restarted), never killed: the kill came later.
+    await w.core.readTrace(0, 1); // flushes the trace
+    const then = new TraceIndex((await readTraceFile(w.supervisor.dir + '/session.trace.jsonl')).records).stateAt({ at: cp.at + 1 });
+    const recorded = then.cluster?.nodes.find((n) => n.name === victim)?.status;
+    expect(['alive', 'starting']).toContain(recorded);
+    await expect.poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 5_000 }).toBe(recorded);
     // The button says which checkpoint it restores: the one just before the /later write.
     const hh = (at: number) => new Date(at).toTimeString().slice(0, 8);
     await expect.poll(() => page.locator('[data-resume-point]').textContent()).toContain(`restores ${hh(cp.at)}`);
