@@ -10,18 +10,11 @@ import { minLeaseTTL } from '../../src-main/v3/lease/lessor.js';
 import {
   checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest,
 } from '../../src-main/v3/mvcc/validate.js';
-import type {
-  CompactionRequest, DeleteRangeRequest, LeaseId, PutRequest, RangeRequest, TxnRequest,
-} from '../../src-main/v3/mvcc/types.js';
+import type { RangeRequest } from '../../src-main/v3/mvcc/types.js';
+import type { V3Command } from '../../src-main/v3/command.js';
 
-export type Op =
-  | { range: RangeRequest }
-  | { put: PutRequest }
-  | { delete_range: DeleteRangeRequest }
-  | { txn: TxnRequest }
-  | { compaction: CompactionRequest }
-  | { lease_grant: { ID: LeaseId; TTL: number } }
-  | { lease_revoke: { ID: LeaseId } };
+/** What a test asks: a read, or one of the commands that go through the log. */
+export type Op = { range: RangeRequest } | V3Command;
 
 export type Outcome = { ok: unknown } | { error: { code: number; message: string } };
 
