@@ -235,7 +235,9 @@ describe('fork from a checkpoint', () => {
       const c = await sup.checkpoint('n3 removed');
       return c && c.nodes.find((n) => n.spec.name === 'n3')!.spec.status === 'removed' ? c : undefined;
     }, 15_000);
-    await put(leader, '/after-remove', 'x');
+    // (The leader may have been n3 itself: the write goes to whoever leads the two now.)
+    const l2 = await until('a leader of n1, n2', () => ['n1', 'n2'].find((x) => node(x).role === 'leader' && node(x).status === 'alive'), 15_000);
+    await put(l2, '/after-remove', 'x');
     await sup.execute({ type: 'resumeFrom', at: cp2.at });
     await until('n1, n2 alive, n3 removed', () => node('n1').status === 'alive' && node('n2').status === 'alive' && node('n3').status === 'removed', 20_000);
     const l3 = await until('a leader of two', () => {
