@@ -1,8 +1,8 @@
 // A real 3-node cluster under load, as separate processes on loopback: closed-loop clients doing
 // durable v2 PUTs (and GETs) against the leader over keep-alive HTTP, then kill -9 of the leader
 // and the time until a write is acknowledged again. When Debian's etcd (/usr/bin/etcd, 3.4) is
-// installed, the very same workload runs against a real etcd cluster and each figure is printed
-// next to etcd's with the ratio raftlab/etcd.
+// installed, a real etcd cluster runs beside it, the very same workload alternates between the
+// two slice by slice (A B B A), and each figure is printed next to etcd's with the ratio.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -17,7 +17,10 @@ const ETCD_BIN = '/usr/bin/etcd';
 const NODES = 3;
 const HEARTBEAT_MS = 100; // etcd's defaults, passed explicitly to both so the comparison is fair
 const ELECTION_MS = 1000;
-const LEVEL_MS = 5000;
+// Each level runs in ROUNDS slices per cluster, in the order A B B A B A A B... (both clusters
+// up at once), so a drift in the machine's load during the run falls on both sides alike.
+const SLICE_MS = 2000;
+const ROUNDS = 4;
 const WARMUP_MS = 1000;
 const PUT_LEVELS = [1, 16, 64];
 const GET_LEVELS = [16, 64];
@@ -266,11 +269,19 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+/** One slice of a level: the raw latencies, so slices of one level can be summed up. */
+interface Sample {
+  latencies: number[];
+  secs: number;
+  errors: number;
+  firstError?: string;
+}
+
 /**
  * `clients` closed loops for `ms`: each sends its next request as soon as the previous one is
- * answered. PUTs create `bench/<client>-<i>`; GETs read keys from `readKeys`.
+ * answered. PUTs create `<keyPrefix><client>-<i>`; GETs read keys from `readKeys`.
  */
-async function runLevel(
+async function runSlice(
   url: string,
   op: 'put' | 'get',
   clients: number,
@@ -278,7 +289,7 @@ async function runLevel(
   keyPrefix: string,
   readKeys: string[],
   written?: string[],
-): Promise<Level> {
+): Promise<Sample> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const latencies: number[] = [];
   let errors = 0;
@@ -311,14 +322,18 @@ async function runLevel(
   };
   await Promise.all(Array.from({ length: clients }, (_, c) => loop(c)));
   agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const secs = (Math.max(last, deadline) - t0) / 1000;
+  return { latencies, secs: (Math.max(last, deadline) - t0) / 1000, errors, firstError };
+}
+
+function summarize(op: 'put' | 'get', clients: number, samples: Sample[]): Level {
+  const latencies = samples.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const secs = samples.reduce((t, s) => t + s.secs, 0);
   return {
     op,
     clients,
     ops: latencies.length,
-    errors,
-    firstError,
+    errors: samples.reduce((n, s) => n + s.errors, 0),
+    firstError: samples.find((s) => s.firstError)?.firstError,
     opsPerSec: latencies.length / secs,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
@@ -381,74 +396,80 @@ async function measureFailover(cluster: Cluster, leader: string, round: number):
 }
 
 // ---------------------------------------------------------------------------------------------
-// One cluster, start to finish
+// Both clusters up at once; the levels alternate between them; failover one cluster at a time
 
-async function benchOne(kind: Kind, label: string, print: (line: string) => void, compare?: Results): Promise<Results> {
-  const results: Results = { label, levels: [], problems: [] };
+interface Side {
+  kind: Kind;
+  label: string;
+  prefix: string;
+  cluster: Cluster;
+  results: Results;
+  url: string;
+  idleMB?: number;
+  /** Keys the first PUT level wrote: what the GET levels read. */
+  written: string[];
+}
+
+async function startSide(kind: Kind, label: string, print: (line: string) => void): Promise<Side> {
   const cluster = await Cluster.create(kind);
   const prefix = `cluster (${label}, ${NODES} nodes)`;
-  try {
-    const t0 = performance.now();
-    cluster.startAll();
-    let leader = await cluster.leader();
-    print(`${prefix} up: leader ${leader} after ${Math.round(performance.now() - t0)} ms`);
-    const url = cluster.member(leader).clientURL;
-    const idleMB = cluster.maxRssMB();
+  const t0 = performance.now();
+  cluster.startAll();
+  const leader = await cluster.leader();
+  print(`${prefix} up: leader ${leader} after ${Math.round(performance.now() - t0)} ms`);
+  const url = cluster.member(leader).clientURL;
+  const side: Side = { kind, label, prefix, cluster, results: { label, levels: [], problems: [] }, url, idleMB: cluster.maxRssMB(), written: [] };
+  await runSlice(url, 'put', 4, WARMUP_MS, 'warm/', []);
+  return side;
+}
 
-    await runLevel(url, 'put', 4, WARMUP_MS, 'warm/', []);
-    const written: string[] = [];
-    for (const c of PUT_LEVELS) {
-      const level = await runLevel(url, 'put', c, LEVEL_MS, `bench/${c}c/`, [], c === PUT_LEVELS[0] ? written : undefined);
-      results.levels.push(level);
-      print(levelLine(prefix, level, compare));
-      noteErrors(results, label, level);
+/** One level on every side, in ROUNDS slices each, the order turning round every round (A B B A ...). */
+async function runLevel(sides: Side[], op: 'put' | 'get', clients: number, print: (line: string) => void): Promise<void> {
+  const samples = new Map<Side, Sample[]>(sides.map((s) => [s, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? sides : [...sides].reverse();
+    for (const side of order) {
+      const keyPrefix = `bench/${clients}c-r${round}/`;
+      const readKeys = side.written.length > 0 ? side.written : ['warm/0-0'];
+      const written = op === 'put' && clients === PUT_LEVELS[0] ? side.written : undefined;
+      samples.get(side)!.push(await runSlice(side.url, op, clients, SLICE_MS, keyPrefix, readKeys, written));
     }
-    // Memory after the sustained write load (every PUT level, one after the other).
-    const afterWritesMB = cluster.maxRssMB();
-    const writes = results.levels.reduce((n, l) => n + l.ops, 0);
-    if (idleMB !== undefined && afterWritesMB !== undefined) {
-      results.rss = { idleMB, afterWritesMB, writes };
-      const cmp = compare?.rss ? `  | raftlab/etcd ${ratio(compare.rss.afterWritesMB, afterWritesMB)}` : '';
-      print(`${prefix} memory: largest member RSS ${Math.round(idleMB)} MB idle, ${Math.round(afterWritesMB)} MB after ${writes} PUTs${cmp}`);
-    }
-    const readKeys = written.length > 0 ? written : ['warm/0-0'];
-    for (const c of GET_LEVELS) {
-      const level = await runLevel(url, 'get', c, LEVEL_MS, '', readKeys);
-      results.levels.push(level);
-      print(levelLine(prefix, level, compare));
-      noteErrors(results, label, level);
-    }
-    for (const e of cluster.unexpectedExits.splice(0)) results.problems.push(`${label}: under load, ${e}`);
-
-    const rounds: Failover['rounds'] = [];
-    for (let round = 1; round <= FAILOVER_ROUNDS; round++) {
-      leader = await cluster.leader();
-      const r = await measureFailover(cluster, leader, round);
-      rounds.push(r);
-      if (r.ms > 2 * ELECTION_MS) {
-        results.problems.push(
-          `${label}: failover ${round} took ${Math.round(r.ms)} ms (over twice the election timeout); the survivors printed:\n    ` +
-            (r.logs.slice(0, 30).join('\n    ') || '(nothing)'),
-        );
-      }
-      print(`${prefix} failover ${round}/${FAILOVER_ROUNDS}: kill -9 leader ${r.killed}, first acknowledged write after ${Math.round(r.ms)} ms (on ${r.via}, attempt ${r.attempts})`);
-      if (round < FAILOVER_ROUNDS) {
-        cluster.start(r.killed); // back from its data dir, so the next round has three members again
-        await cluster.leader();
-        const back = await waitRejoined(cluster, r.killed);
-        if (!back) results.problems.push(`${label}: restarted ${r.killed} did not accept a write through it within 10 s`);
-      }
-    }
-    const sorted = rounds.map((r) => r.ms).sort((a, b) => a - b);
-    const failover: Failover = { rounds, medianMs: sorted[Math.floor(sorted.length / 2)] };
-    results.failover = failover;
-    const cmp = compare?.failover ? `  (raftlab/etcd ${ratio(compare.failover.medianMs, failover.medianMs)})` : '';
-    print(`${prefix} failover median: ${Math.round(failover.medianMs)} ms from kill -9 to first acknowledged write${cmp}`);
-    for (const e of cluster.unexpectedExits.splice(0)) results.problems.push(`${label}: during failover, ${e}`);
-  } finally {
-    await cluster.destroy();
   }
-  return results;
+  for (const side of sides) {
+    const level = summarize(op, clients, samples.get(side)!);
+    side.results.levels.push(level);
+    print(levelLine(side.prefix, level, side === sides[0] ? undefined : sides[0].results));
+    noteErrors(side.results, side.label, level);
+  }
+}
+
+async function measureFailovers(side: Side, print: (line: string) => void, compare?: Results): Promise<void> {
+  const { cluster, results, label, prefix } = side;
+  const rounds: Failover['rounds'] = [];
+  for (let round = 1; round <= FAILOVER_ROUNDS; round++) {
+    const leader = await cluster.leader();
+    const r = await measureFailover(cluster, leader, round);
+    rounds.push(r);
+    if (r.ms > 2 * ELECTION_MS) {
+      results.problems.push(
+        `${label}: failover ${round} took ${Math.round(r.ms)} ms (over twice the election timeout); the survivors printed:\n    ` +
+          (r.logs.slice(0, 30).join('\n    ') || '(nothing)'),
+      );
+    }
+    print(`${prefix} failover ${round}/${FAILOVER_ROUNDS}: kill -9 leader ${r.killed}, first acknowledged write after ${Math.round(r.ms)} ms (on ${r.via}, attempt ${r.attempts})`);
+    if (round < FAILOVER_ROUNDS) {
+      cluster.start(r.killed); // back from its data dir, so the next round has three members again
+      await cluster.leader();
+      const back = await waitRejoined(cluster, r.killed);
+      if (!back) results.problems.push(`${label}: restarted ${r.killed} did not accept a write through it within 10 s`);
+    }
+  }
+  const sorted = rounds.map((r) => r.ms).sort((a, b) => a - b);
+  const failover: Failover = { rounds, medianMs: sorted[Math.floor(sorted.length / 2)] };
+  results.failover = failover;
+  const cmp = compare?.failover ? `  (raftlab/etcd ${ratio(compare.failover.medianMs, failover.medianMs)})` : '';
+  print(`${prefix} failover median: ${Math.round(failover.medianMs)} ms from kill -9 to first acknowledged write${cmp}`);
+  for (const e of cluster.unexpectedExits.splice(0)) results.problems.push(`${label}: during failover, ${e}`);
 }
 
 /** A restarted member is back when a write sent to it is acknowledged. */
@@ -517,16 +538,37 @@ function sleep(ms: number): Promise<void> {
 export async function benchCluster(print: (line: string) => void): Promise<void> {
   print(
     `cluster: ${NODES} real processes on loopback, heartbeat ${HEARTBEAT_MS} ms / election ${ELECTION_MS} ms; ` +
-      `closed-loop clients over keep-alive HTTP, ${LEVEL_MS / 1000} s per level, ${VALUE.length}-byte values, durable PUTs to the leader`,
+      `closed-loop clients over keep-alive HTTP, ${VALUE.length}-byte values, durable PUTs to the leader; ` +
+      `each level ${ROUNDS} slices of ${SLICE_MS / 1000} s per cluster, alternating A B B A`,
   );
-  const raftlab = await benchOne('raftlab', 'raftlab', print);
   const version = etcdVersion();
-  let etcd: Results | undefined;
-  if (version === undefined) {
-    print(`cluster: etcd not found at ${ETCD_BIN}; skipping the comparison (apt-get install etcd-server to get it)`);
-  } else {
-    etcd = await benchOne('etcd', `etcd ${version}`, print, raftlab);
-    print(`cluster: side by side (raftlab vs etcd ${version}, ratio raftlab/etcd)`);
+  if (version === undefined) print(`cluster: etcd not found at ${ETCD_BIN}; skipping the comparison (apt-get install etcd-server to get it)`);
+  const sides: Side[] = [];
+  try {
+    sides.push(await startSide('raftlab', 'raftlab', print));
+    if (version !== undefined) sides.push(await startSide('etcd', `etcd ${version}`, print));
+    for (const c of PUT_LEVELS) await runLevel(sides, 'put', c, print);
+    // Memory after the sustained write load (every PUT level, one after the other).
+    for (const side of sides) {
+      const afterWritesMB = side.cluster.maxRssMB();
+      const writes = side.results.levels.reduce((n, l) => n + l.ops, 0);
+      if (side.idleMB === undefined || afterWritesMB === undefined) continue;
+      side.results.rss = { idleMB: side.idleMB, afterWritesMB, writes };
+      print(`${side.prefix} memory: largest member RSS ${Math.round(side.idleMB)} MB idle, ${Math.round(afterWritesMB)} MB after ${writes} PUTs`);
+    }
+    for (const c of GET_LEVELS) await runLevel(sides, 'get', c, print);
+    for (const side of sides) for (const e of side.cluster.unexpectedExits.splice(0)) side.results.problems.push(`${side.label}: under load, ${e}`);
+    // Failover kills leaders: one cluster at a time, the other stopped first so it takes no CPU.
+    for (const side of [...sides].reverse()) {
+      await measureFailovers(side, print, side === sides[0] ? undefined : sides[0].results);
+      await side.cluster.destroy();
+    }
+  } finally {
+    for (const side of sides) await side.cluster.destroy();
+  }
+  const [raftlab, etcd] = sides.map((s) => s.results);
+  if (etcd) {
+    print(`cluster: side by side (raftlab vs ${etcd.label}, ratio raftlab/etcd)`);
     for (const l of raftlab.levels) {
       const e = etcd.levels.find((x) => x.op === l.op && x.clients === l.clients);
       if (!e) continue;
@@ -552,5 +594,5 @@ export async function benchCluster(print: (line: string) => void): Promise<void>
       );
     }
   }
-  for (const p of [...raftlab.problems, ...(etcd?.problems ?? [])]) print(`cluster: problem: ${p}`);
+  for (const p of sides.flatMap((s) => s.results.problems)) print(`cluster: problem: ${p}`);
 }
