@@ -15,6 +15,7 @@ import { agreedLeader, type BranchesResult, type ClusterState, type ForkInfo, ty
 import { TraceIndex } from '../../src-shared/replay.js';
 import { readTraceText } from '../../src-shared/trace.js';
 import { TestCluster, until } from '../helpers/cluster.js';
+import { dumpCluster } from '../helpers/cluster-dump.js';
 
 let dir: string;
 let sup: Supervisor;
@@ -38,7 +39,9 @@ beforeEach(async () => {
   await core.record(path.join(dir, 'session.trace.jsonl'));
 });
 
-afterEach(async () => {
+afterEach(async (ctx) => {
+  // A rare failure in CI must explain itself: the cluster and its last log lines (before it stops).
+  if (ctx.task.result?.errors?.length) console.log(await core.readTrace(0, 1).then(() => dumpCluster(sup, path.join(dir, 'session.trace.jsonl'))));
   await core.stop();
   await sup.stop();
   fs.rmSync(dir, { recursive: true, force: true });

@@ -3,11 +3,12 @@
 // narration, node logs) while the cluster keeps running; "Live" returns to now; "Resume from
 // here" forks the real nodes from a checkpoint, and the branch tree lists both branches.
 // Screenshots: test-results/rewind-election.png, test-results/rewind-branch-tree.png.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { readTraceFile } from '../../src-main/trace/trace-reader.js';
 import { TraceIndex } from '../../src-shared/replay.js';
 import type { BranchesResult, KvResult } from '../../src-shared/protocol.js';
+import { dumpCluster } from '../helpers/cluster-dump.js';
 import { CHROMIUM, needTools, openWindow, SHOTS, type TestWindow } from '../helpers/window.js';
 
 const haveChromium = needTools('the rewind and fork e2e test', [CHROMIUM]);
@@ -23,6 +24,11 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
 
   afterAll(async () => {
     await w?.close();
+  });
+
+  // A rare failure in CI must explain itself: the cluster and its last log lines.
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.errors?.length) console.log(await w.core.readTrace(0, 1).then(() => dumpCluster(w.supervisor, w.supervisor.dir + '/session.trace.jsonl')));
   });
 
   const mode = () => page.locator('[data-replay]').getAttribute('data-mode');
@@ -140,11 +146,10 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
     await expect.poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 20_000 }).toBe('alive');
     await expect.poll(() => leaderShown().count(), { timeout: 20_000 }).toBe(1);
     await expect.poll(() => page.locator('.timeline li', { hasText: 'Branch 2 begins' }).count()).toBe(1);
-    for (const n of w.supervisor.snapshot().nodes) {
-      const get = (key: string) => fetch(new URL(`/v2/keys${key}`, n.clientURL)).then((r) => r.status);
-      await expect.poll(() => get('/kept'), { timeout: 10_000 }).toBe(200);
-      expect(await get('/later')).toBe(404);
-    }
+    const everyNode = (key: string) => Promise.all(w.supervisor.snapshot().nodes.map((n) =>
+      fetch(new URL(`/v2/keys${key}`, n.clientURL), { signal: AbortSignal.timeout(2000) }).then((r) => `${n.name} ${r.status}`, (e: Error) => `${n.name} ${e.message}`)));
+    await expect.poll(() => everyNode('/kept'), { timeout: 10_000 }).toEqual(['n1 200', 'n2 200', 'n3 200']);
+    expect(await everyNode('/later')).toEqual(['n1 404', 'n2 404', 'n3 404']);
     await put('/branch2', 'yes');
 
     // The branch tree: branch 1 (ended) and branch 2 from it (running now).
