@@ -4,6 +4,7 @@
 // term). Status codes and messages are etcd's, so etcdctl and clientv3 print what they print
 // against etcd. Mounting this on a node's client port next to the v2 API comes later.
 import * as grpc from '@grpc/grpc-js';
+import type { Duplex } from 'node:stream';
 import type { V3Backend } from './backend.js';
 import type { V3Command } from './command.js';
 import { Errors, GrpcCode, V3Error } from './errors.js';
@@ -173,12 +174,29 @@ export class V3GrpcServer {
     });
   }
 
+  /**
+   * For a port shared with HTTP/1.1 (net/cmux.ts): takes HTTP/2 connections accepted there
+   * instead of listening itself.
+   */
+  connectionHandler(): (socket: Duplex) => void {
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    this.injectors.push(injector);
+    return (socket) => injector.injectConnection(socket);
+  }
+
+  private readonly injectors: grpc.ConnectionInjector[] = [];
+
   /** Stops; open streams (watches, keep-alives) are cut after `graceMs`. */
   async close(graceMs = 1000): Promise<void> {
     clearInterval(this.progressTimer);
-    const force = setTimeout(() => this.server.forceShutdown(), graceMs);
+    const force = setTimeout(() => {
+      this.server.forceShutdown();
+      for (const i of this.injectors) i.destroy();
+    }, graceMs);
+    for (const i of this.injectors) i.drain(graceMs);
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     clearTimeout(force);
+    for (const i of this.injectors) i.destroy();
   }
 
   /** etcd's header: ids and term from the member; the revision the answer's own, else the current one. */
