@@ -1,14 +1,19 @@
-// What a node's committed log entries are applied to: the etcd v2 key store and the member
-// list. Deterministic: every node applying the same entries reaches the same state, so a
+// What a node's committed log entries are applied to: the etcd v2 key store, the v3 state (MVCC
+// store, leases, watchers: src-main/v3) and the member list. Deterministic: every node applying the same entries reaches the same state, so a
 // snapshot of one node restores any other.
 
 import { decodeConfChange, type Entry } from '../../src-shared/raft-types.js';
 import type { MemberInfo } from './client-backend.js';
 import { V2Error, V2Store, type V2Command, type V2Event } from './store-v2.js';
+import { fromJson, toJson, type V3Command } from '../v3/command.js';
+import type { LessorOptions } from '../v3/lease/lessor.js';
+import { V3StateMachine, type V3Result } from '../v3/state-machine.js';
 
 /** A normal log entry's payload. `r` is the proposer's request id, so it can answer its client. */
 export type NodeCommand =
   | { t: 'v2'; r: string; c: V2Command }
+  /** `c` is the V3Command in command.ts's deterministic JSON form (bytes and int64s tagged). */
+  | { t: 'v3'; r: string; c: unknown }
   | { t: 'publish'; r: string; id: string; name: string; clientURLs: string[] };
 
 /** The context of a conf-change entry: the member record and the proposer's request id. */
@@ -21,6 +26,8 @@ export interface ApplyOutcome {
   /** Request id of the proposer, if any. */
   r?: string;
   event?: V2Event;
+  /** A v3 command's result (etcd answers apply errors to the client: they are results too). */
+  v3?: V3Result;
   member?: MemberInfo;
   error?: Error;
   /** Membership changed (for logging and the transport). */
@@ -31,11 +38,25 @@ export interface ApplyOutcome {
 /** etcd keeps member records in the v2 store too (so membership moves X-Etcd-Index); ours are hidden keys. */
 const MEMBER_KEYS = '/_raftlab/members';
 
+/** The log entry's payload for a v3 command. */
+export function v3Entry(r: string, cmd: V3Command): NodeCommand {
+  return { t: 'v3', r, c: toJson(cmd) };
+}
+
 export class NodeStateMachine {
   store = new V2Store();
+  /** Replaced in place on restore (never a new object): watchers hold on to it. */
+  readonly v3: V3StateMachine;
   readonly members = new Map<string, MemberInfo>();
   /** Removed member ids, with the peer URLs they had (Raft may still address them once). */
   readonly removed = new Map<string, string[]>();
+  private readonly v3Options: LessorOptions;
+
+  /** `v3`: the lessor's minimum TTL (etcd: from the election timeout) and the clock leases count on. */
+  constructor(v3: LessorOptions = { minLeaseTTL: 5 }) {
+    this.v3Options = v3;
+    this.v3 = new V3StateMachine(v3);
+  }
 
   apply(e: Entry): ApplyOutcome {
     if (e.type === 'conf') return this.applyConf(e);
@@ -49,6 +70,7 @@ export class NodeStateMachine {
         throw err;
       }
     }
+    if (cmd.t === 'v3') return { r: cmd.r, v3: this.v3.apply(fromJson(cmd.c) as V3Command) };
     if (cmd.t === 'publish') {
       const m = this.members.get(cmd.id);
       if (!m) return { r: cmd.r, error: new Error(`member ${cmd.id} is not in the cluster`) };
@@ -95,12 +117,14 @@ export class NodeStateMachine {
   }
 
   toJSON(): string {
-    return JSON.stringify({ store: this.store.toJSON(), members: [...this.members.values()], removed: [...this.removed] });
+    return JSON.stringify({ store: this.store.toJSON(), members: [...this.members.values()], removed: [...this.removed], v3: this.v3.snapshot().toString() });
   }
 
   restore(data: string): void {
-    const s = JSON.parse(data) as { store: string; members: MemberInfo[]; removed: [string, string[]][] };
+    const s = JSON.parse(data) as { store: string; members: MemberInfo[]; removed: [string, string[]][]; v3?: string };
     this.store = V2Store.fromJSON(s.store);
+    // A snapshot from before the v3 API has no v3 state: an empty one, as etcd 3 upgrading from 2.
+    this.v3.restore(Buffer.from(s.v3 ?? new V3StateMachine(this.v3Options).snapshot().toString()));
     this.members.clear();
     for (const m of s.members) this.members.set(m.id, m);
     this.removed.clear();
