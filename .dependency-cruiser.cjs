@@ -6,74 +6,41 @@
 /** Node built-ins that do I/O (or spawn it): the pure Raft core must not touch them. */
 const IO_BUILTINS = '^(node:)?(fs|fs/promises|net|http|https|http2|tls|dgram|dns|dns/promises|child_process|cluster|worker_threads|readline)$';
 
+/** A rule every violation of which fails `npm test`. */
+const forbid = (name, comment, from, to) => ({ name, severity: 'error', comment, from, to });
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
-    {
-      name: 'no-circular',
-      severity: 'error',
-      comment: 'An import cycle: modules that cannot be read, tested or loaded one without the other. Move what both need to a third module.',
-      from: { path: '^(src-main|src-shared|src-renderer)/' },
-      to: { circular: true },
-    },
-    {
-      name: 'shared-imports-nothing-of-ours',
-      severity: 'error',
-      comment: 'src-shared is loaded by the main process, the workers and the window alike: it imports only itself and npm packages (valibot).',
-      from: { path: '^src-shared/' },
-      to: { path: '^(src-main|src-renderer|scripts|test|bench)/' },
-    },
-    {
-      name: 'shared-no-node-builtins',
-      severity: 'error',
-      comment: 'src-shared runs in the browser window too: no Node built-ins.',
-      from: { path: '^src-shared/' },
-      to: { dependencyTypes: ['core'] },
-    },
-    {
-      name: 'renderer-not-main',
-      severity: 'error',
-      comment: 'The window talks to the main process through the bridge only (src-shared/bridge.ts, protocol.ts); it never loads main-process code.',
-      from: { path: '^src-renderer/' },
-      to: { path: '^src-main/' },
-    },
-    {
-      name: 'production-not-sim',
-      severity: 'error',
-      comment: 'The simulator (src-main/sim) is a test tool; the app, the nodes and the chaos runner never load it. What both need (the seeded PRNG, the heap) lives in src-main/util.',
-      from: { path: '^src-main/', pathNot: '^src-main/(sim|check)/' },
-      to: { path: '^src-main/sim/' },
-    },
-    {
-      name: 'check-not-sim',
-      severity: 'error',
-      comment: 'The simulator uses the linearizability checker (sim -> check); the checker never reaches back into the simulator.',
-      from: { path: '^src-main/check/' },
-      to: { path: '^src-main/sim/' },
-    },
-    {
-      name: 'raft-core-is-pure',
-      severity: 'error',
-      comment: 'The Raft core (src-main/raft) is a pure state machine driven by Ready/Advance: no nodes, storage, cluster, app or web code, and no I/O.',
-      from: { path: '^src-main/raft/' },
-      to: { path: '^src-main/(node|storage|cluster|app|web|electron|attach|chaos|sim|check)/' },
-    },
-    {
-      name: 'raft-core-no-io',
-      severity: 'error',
-      comment: 'The Raft core does no I/O: its caller persists and sends what Ready hands it.',
-      from: { path: '^src-main/raft/' },
-      to: { dependencyTypes: ['core'], path: IO_BUILTINS },
-    },
-    {
-      name: 'not-to-unresolvable',
-      severity: 'error',
-      comment: 'An import the cruiser cannot resolve would escape every rule above (and would fail at run time).',
-      from: { path: '^(src-main|src-shared|src-renderer)/' },
-      // electron is an optionalDependency: absent where its binary cannot be had (this CI),
-      // and only src-main/electron/ (never loaded in browser mode) imports it.
-      to: { couldNotResolve: true, pathNot: '^electron$' },
-    },
+    forbid('no-circular', 'An import cycle: modules that cannot be read, tested or loaded one without the other. Move what both need to a third module.',
+      { path: '^(src-main|src-shared|src-renderer)/' },
+      { circular: true }),
+    forbid('shared-imports-nothing-of-ours', 'src-shared is loaded by the main process, the workers and the window alike: it imports only itself and npm packages (valibot).',
+      { path: '^src-shared/' },
+      { path: '^(src-main|src-renderer|scripts|test|bench)/' }),
+    forbid('shared-no-node-builtins', 'src-shared runs in the browser window too: no Node built-ins.',
+      { path: '^src-shared/' },
+      { dependencyTypes: ['core'] }),
+    forbid('renderer-not-main', 'The window talks to the main process through the bridge only (src-shared/bridge.ts, protocol.ts); it never loads main-process code.',
+      { path: '^src-renderer/' },
+      { path: '^src-main/' }),
+    forbid('production-not-sim', 'The simulator (src-main/sim) is a test tool; the app, the nodes and the chaos runner never load it. What both need (the seeded PRNG, the heap) lives in src-main/util.',
+      { path: '^src-main/', pathNot: '^src-main/(sim|check)/' },
+      { path: '^src-main/sim/' }),
+    forbid('check-not-sim', 'The simulator uses the linearizability checker (sim -> check); the checker never reaches back into the simulator.',
+      { path: '^src-main/check/' },
+      { path: '^src-main/sim/' }),
+    forbid('raft-core-is-pure', 'The Raft core (src-main/raft) is a pure state machine driven by Ready/Advance: no nodes, storage, cluster, app or web code, and no I/O.',
+      { path: '^src-main/raft/' },
+      { path: '^src-main/(node|storage|cluster|app|web|electron|attach|chaos|sim|check)/' }),
+    forbid('raft-core-no-io', 'The Raft core does no I/O: its caller persists and sends what Ready hands it.',
+      { path: '^src-main/raft/' },
+      { dependencyTypes: ['core'], path: IO_BUILTINS }),
+    // electron is an optionalDependency: absent where its binary cannot be had (as on this machine),
+    // and only src-main/electron/ (never loaded in browser mode) imports it.
+    forbid('not-to-unresolvable', 'An import the cruiser cannot resolve would escape every rule above (and would fail at run time).',
+      { path: '^(src-main|src-shared|src-renderer)/' },
+      { couldNotResolve: true, pathNot: '^electron$' }),
   ],
   options: {
     // Only our own code is checked; packages are leaves.
