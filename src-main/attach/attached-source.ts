@@ -4,7 +4,8 @@
 // carried out; the ones that need the cluster to be ours are refused with the reason.
 
 import { EventEmitter } from 'node:events';
-import { toClusterState, memberLabel, type AttachedView } from '../../src-shared/attach.js';
+import { memberLabel, type AttachedView } from '../../src-shared/attach.js';
+import { toClusterState } from '../../src-shared/attached-cluster.js';
 import type { AddMemberResult, ClusterState, Command, CommandRequest, CommandResult, KvResult, ServerEvent } from '../../src-shared/protocol.js';
 import { EtcdObserver } from './etcd-observer.js';
 

@@ -1,12 +1,10 @@
 // One etcd client URL, as the observer talks to it: the same questions (status, members, keys,
 // member changes, a watch) asked through whichever API the endpoint serves. v2-client.ts and
-// v3-client.ts answer them; detectClient picks one. The observer (etcd-observer.ts) only polls
-// and diffs.
+// v3-client.ts answer them; detectClient (detect-client.ts) picks one. The observer
+// (etcd-observer.ts) only polls and diffs.
 
 import type { AttachApi, AttachedMember, EndpointStatus } from '../../src-shared/attach.js';
-import { AttachError, httpsMessage, JSON_TYPE, parseJSON, type Http } from './http.js';
-import { V2Client } from './v2-client.js';
-import { V3Client } from './v3-client.js';
+import { parseJSON, type Http } from './http.js';
 
 /** What one status poll reads: the Raft and health fields of EndpointStatus, plus the cluster id. */
 export type EndpointReading = Pick<
@@ -50,20 +48,6 @@ export interface EtcdClient {
    * throws to be restarted from `resumeFrom`.
    */
   watch(prefix: string, from: number | undefined, h: WatchHandlers, signal: AbortSignal): Promise<void>;
-}
-
-/** Which API an endpoint serves: the v3 gateway under /v3, /v3beta or /v3alpha, else v2. */
-export async function detectClient(http: Http, url: string, timeoutMs = http.timeoutMs): Promise<EtcdClient> {
-  if (url.startsWith('https:')) throw new AttachError('tls', httpsMessage(url));
-  for (const api of ['v3', 'v3beta', 'v3alpha'] as const) {
-    const a = await http.request(url, `/${api}/maintenance/status`, { method: 'POST', body: '{}', type: JSON_TYPE, timeoutMs, retry: true });
-    const j = a.status === 200 ? parseJSON(a.text) : undefined;
-    if (j?.header) return new V3Client(http, url, api, j);
-    if (a.status !== 404) break;
-  }
-  const v = await http.request(url, '/version', { timeoutMs });
-  if (v.status === 200 && parseJSON(v.text)?.etcdserver) return new V2Client(http, url);
-  throw new AttachError('unsupported', `${url}: not an etcd client URL (no v3 gateway, and /version answered ${v.status})`, v.status);
 }
 
 /** `/health` as etcd answers it, read the same way for both APIs. */

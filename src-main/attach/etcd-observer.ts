@@ -16,7 +16,8 @@
 
 import { EventEmitter } from 'node:events';
 import type { AttachEvent, AttachedMember, AttachedView, EndpointStatus, WatchStatus } from '../../src-shared/attach.js';
-import { detectClient, type EtcdClient, type KeyChange } from './etcd-client.js';
+import { detectClient } from './detect-client.js';
+import type { EtcdClient, KeyChange } from './etcd-client.js';
 import { AttachError, Http, httpsMessage, linked, NetError, parseEndpoints } from './http.js';
 
 export { AttachError, httpsMessage, parseEndpoints, type AttachErrorKind } from './http.js';

@@ -11,7 +11,7 @@
 
 import { Supervisor } from '../cluster/supervisor.js';
 import { checkLinearizability, type CheckResult } from '../check/linearizability.js';
-import { seededRandom } from '../sim/rng.js';
+import { seededRandom } from '../util/rng.js';
 import { agreedLeader, type ServerEvent } from '../../src-shared/protocol.js';
 import type { FaultRecord, History, Op, OpOutcome, OpType } from '../../src-shared/history.js';
 import { kvRead, kvWrite, runClient, sleep, type ClientContext } from './clients.js';

@@ -13,7 +13,7 @@
 
 import http from 'node:http';
 import type { Op, OpOutcome, OpType } from '../../src-shared/history.js';
-import type { Rng } from '../sim/rng.js';
+import type { Rng } from '../util/rng.js';
 
 const agent = new http.Agent({ keepAlive: false });
 

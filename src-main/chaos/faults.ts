@@ -10,7 +10,7 @@
 import type { Supervisor } from '../cluster/supervisor.js';
 import type { FaultRecord } from '../../src-shared/history.js';
 import type { NodeState } from '../../src-shared/protocol.js';
-import type { Rng } from '../sim/rng.js';
+import type { Rng } from '../util/rng.js';
 
 export const MAIN_FAULTS = ['kill', 'partition', 'isolate-leader', 'transfer-leader', 'remove-readd'] as const;
 export const CLOCK_FAULTS = ['clock-offset', 'clock-rate'] as const;

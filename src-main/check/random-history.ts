@@ -5,7 +5,8 @@
 // and whether compare-and-swaps succeed.
 
 import type { Op, OpOutcome } from '../../src-shared/history.js';
-import { seededRandom } from '../sim/rng.js';
+import { byTimeThenSeq, MinHeap } from '../util/heap.js';
+import { seededRandom } from '../util/rng.js';
 
 export interface RandomHistoryOptions {
   seed: number;
@@ -39,39 +40,11 @@ export function randomHistory(o: RandomHistoryOptions): Op[] {
   const ops: Op[] = [];
   // Events in time order: a client's next call, an operation taking effect, an answer.
   type Ev = { time: number; seq: number } & ({ t: 'call'; c: number } | { t: 'effect'; op: Op } | { t: 'answer'; op: Op; c: number });
-  const heap: Ev[] = [];
+  const heap = new MinHeap<Ev>(byTimeThenSeq);
   let seq = 0;
-  const push = (ev: Ev) => {
-    heap.push(ev);
-    for (let i = heap.length - 1; i > 0; ) {
-      const p = (i - 1) >> 1;
-      if (before(heap[p], heap[i])) break;
-      [heap[p], heap[i]] = [heap[i], heap[p]];
-      i = p;
-    }
-  };
-  const pop = (): Ev => {
-    const top = heap[0];
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && before(heap[l], heap[m])) m = l;
-        if (r < heap.length && before(heap[r], heap[m])) m = r;
-        if (m === i) break;
-        [heap[m], heap[i]] = [heap[i], heap[m]];
-        i = m;
-      }
-    }
-    return top;
-  };
-  for (let c = 0; c < nClients; c++) push({ time: rng() * 5, seq: seq++, t: 'call', c });
+  for (let c = 0; c < nClients; c++) heap.push({ time: rng() * 5, seq: seq++, t: 'call', c });
   let issued = 0;
-  while (heap.length > 0) {
-    const ev = pop();
+  for (let ev = heap.pop(); ev !== undefined; ev = heap.pop()) {
     if (ev.t === 'call') {
       if (issued >= o.ops) continue;
       const c = ev.c;
@@ -96,9 +69,9 @@ export function randomHistory(o: RandomHistoryOptions): Op[] {
       ops.push(op);
       // An ok operation takes effect within its interval; an unknown one half the time,
       // possibly after its client gave up; a failed one never.
-      if (op.outcome === 'ok') push({ time: invoke + rng() * dur, seq: seq++, t: 'effect', op });
-      else if (op.outcome === 'unknown' && rng.chance(0.5)) push({ time: invoke + rng() * 3 * dur, seq: seq++, t: 'effect', op });
-      push({ time: invoke + dur, seq: seq++, t: 'answer', op, c });
+      if (op.outcome === 'ok') heap.push({ time: invoke + rng() * dur, seq: seq++, t: 'effect', op });
+      else if (op.outcome === 'unknown' && rng.chance(0.5)) heap.push({ time: invoke + rng() * 3 * dur, seq: seq++, t: 'effect', op });
+      heap.push({ time: invoke + dur, seq: seq++, t: 'answer', op, c });
     } else if (ev.t === 'effect') {
       const op = ev.op;
       const cur = state.get(op.key) ?? null;
@@ -115,14 +88,10 @@ export function randomHistory(o: RandomHistoryOptions): Op[] {
         if (op.type === 'read') seen[c].set(op.key, op.value ?? null);
         else if (op.type === 'write' || op.succeeded) seen[c].set(op.key, op.value);
       }
-      push({ time: ev.time + rng() * 2, seq: seq++, t: 'call', c });
+      heap.push({ time: ev.time + rng() * 2, seq: seq++, t: 'call', c });
     }
   }
   ops.sort((x, y) => x.invoke - y.invoke);
   ops.forEach((op, i) => (op.id = i + 1));
   return ops;
-}
-
-function before(x: { time: number; seq: number }, y: { time: number; seq: number }): boolean {
-  return x.time < y.time || (x.time === y.time && x.seq < y.seq);
 }

@@ -17,7 +17,7 @@ import { markerFileFor } from '../storage/member-marker.js';
 import { RaftStorage } from '../storage/raft-storage.js';
 import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo, type RaftStatus } from './client-backend.js';
 import { NodeClock, startTicker } from './clock.js';
-import { seededRandom } from '../sim/rng.js';
+import { seededRandom } from '../util/rng.js';
 import { clusterId as computeClusterId, memberId as computeMemberId } from './ids.js';
 import { embed, etcdmain, etcdserver, goDuration, membership, raft as raftLog, type LogLevel, type LogMsg } from './log.js';
 import { PeerTransport, type PeerStats, type PeerTransportOptions } from './peer-transport.js';

@@ -6,7 +6,8 @@
 import { decodeConfChange, type Entry, type Message, type NodeId, type RaftEvent, type ReadState } from '../../src-shared/raft-types.js';
 import { bootstrapState, ProposalDropped, Raft, type Ready } from '../raft/raft.js';
 import { MemoryStorage } from './memory-storage.js';
-import { seededRandom, type Rng } from './rng.js';
+import { byTimeThenSeq, MinHeap } from '../util/heap.js';
+import { seededRandom, type Rng } from '../util/rng.js';
 import { SafetyChecker } from './safety-checker.js';
 
 export interface SimOptions {
@@ -81,7 +82,7 @@ interface SimNode {
   sinceSnapshot: number;
 }
 
-type Timed = { at: number; seq: number; run: () => void };
+type Timed = { time: number; seq: number; run: () => void };
 
 export class SimCluster {
   readonly rng: Rng;
@@ -90,7 +91,7 @@ export class SimCluster {
   readonly checker: SafetyChecker;
   readonly stats: SimStats;
   now = 0;
-  private queue: Timed[] = [];
+  private readonly queue = new MinHeap<Timed>(byTimeThenSeq);
   private seq = 0;
   private nextId = 1;
   /** Pairs "a|b" that cannot talk (both directions are listed). */
@@ -161,9 +162,9 @@ export class SimCluster {
   }
 
   runUntil(t: number): void {
-    while (this.queue.length && this.queue[0].at <= t) {
-      const ev = this.pop();
-      this.now = ev.at;
+    for (let ev = this.queue.peek(); ev !== undefined && ev.time <= t; ev = this.queue.peek()) {
+      this.queue.pop();
+      this.now = ev.time;
       ev.run();
     }
     this.now = t;
@@ -531,35 +532,7 @@ export class SimCluster {
   // ------------------------------------------------------------ scheduling and reporting
 
   private at(delay: number, run: () => void): void {
-    const ev = { at: this.now + delay, seq: this.seq++, run };
-    const q = this.queue;
-    q.push(ev);
-    for (let i = q.length - 1; i > 0; ) {
-      const p = (i - 1) >> 1;
-      if (before(q[p], q[i])) break;
-      [q[p], q[i]] = [q[i], q[p]];
-      i = p;
-    }
-  }
-
-  private pop(): Timed {
-    const q = this.queue;
-    const top = q[0];
-    const last = q.pop()!;
-    if (q.length) {
-      q[0] = last;
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < q.length && before(q[l], q[m])) m = l;
-        if (r < q.length && before(q[r], q[m])) m = r;
-        if (m === i) break;
-        [q[m], q[i]] = [q[i], q[m]];
-        i = m;
-      }
-    }
-    return top;
+    this.queue.push({ time: this.now + delay, seq: this.seq++, run });
   }
 
   private every(ms: number, whileTrue: () => boolean, run: () => void): void {
@@ -588,10 +561,6 @@ interface SnapData {
   index: number;
   digest: number;
   app?: string;
-}
-
-function before(a: Timed, b: Timed): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
 /** A running digest of the applied sequence: equal digests at an index mean equal histories. */

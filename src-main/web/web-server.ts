@@ -20,13 +20,17 @@ import { parseRequest, type ServerEvent } from '../../src-shared/protocol.js';
 import type { WindowSource } from '../app/window-core.js';
 import { SAFE_HEADERS, windowCsp } from './csp.js';
 import { lookupStatic, targetSegments } from './static-files.js';
+import { windowNotBuilt } from './window-build.js';
 
 export interface WebServerOptions {
   /** What the window shows and drives: a WindowCore (local or attached), or a Supervisor. */
   core: WindowSource;
   /** 0 (default): any free port. */
   port?: number;
-  /** The built renderer (out/renderer): its index.html is the page. */
+  /**
+   * The built renderer (out/renderer): its index.html is the page, the only one (where it is
+   * missing, the page request is answered, and the log says, how to build it).
+   */
   staticDir: string;
 }
 
@@ -110,13 +114,22 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'only GET and HEAD', { Allow: 'GET, HEAD' });
     const target = req.url ?? '/';
-    const found = await lookupStatic(opts.staticDir, target);
-    if (!found.ok) return refuse(res, found.status, found.reason);
+    const t = targetSegments(target);
+    const isPage = 'pathname' in t && (t.pathname === '/' || t.pathname === '/index.html');
     // The page itself only with its token: without it, what to open instead.
-    const isPage = found.pathname === '/' || found.pathname === '/index.html';
     if (isPage && !hasToken(target)) {
       res.writeHead(403, { ...pageHeaders, 'Content-Type': 'text/html; charset=utf-8' }).end(req.method === 'HEAD' ? undefined : NO_TOKEN_PAGE);
       return;
+    }
+    const found = await lookupStatic(opts.staticDir, target);
+    if (!found.ok) {
+      // The built window is the only window: where it is missing, how to build it.
+      if (isPage && found.status === 404) {
+        const message = windowNotBuilt(opts.staticDir);
+        console.error(`raftlab: ${message}`);
+        return refuse(res, 503, message);
+      }
+      return refuse(res, found.status, found.reason);
     }
     const data = await fs.promises.readFile(found.file);
     res.writeHead(200, { ...pageHeaders, 'Content-Type': TYPES[path.extname(found.file).toLowerCase()] ?? 'application/octet-stream' });
@@ -241,6 +254,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   // Later errors of the listening server (none expected) are said, not thrown.
   server.on('error', (err) => console.error(`raftlab: web server: ${err.message}`));
   const port = (server.address() as AddressInfo).port;
+  if (!fs.existsSync(path.join(opts.staticDir, 'index.html'))) console.error(`raftlab: ${windowNotBuilt(opts.staticDir)}`);
   // Our own origin; "localhost" names the same loopback server, and no other site can claim it.
   origins = new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`]);
   pageHeaders = { ...SAFE_HEADERS, 'Content-Security-Policy': windowCsp({ kind: 'websocket', origins: [...origins] }) };

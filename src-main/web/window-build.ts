@@ -30,3 +30,9 @@ export async function ensureWindowBuilt(dir: string, build: () => Promise<unknow
   }
   return { ok: true, dir, built: true };
 }
+
+/** What the page request and the log say where the built window is missing. */
+export function windowNotBuilt(dir: string): string {
+  return `the window is not built: ${path.join(dir, 'index.html')} is missing. Run \`npm run build\` in the raftlab folder ` +
+    '(it needs the dev dependencies: `npm install`), then reload the page.';
+}

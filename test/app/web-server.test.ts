@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { startWebServer, type WebServer } from '../../src-main/web/web-server.js';
@@ -119,5 +119,27 @@ describe('web server', () => {
     expect((await fetch(`${origin()}/..%2fsecret.txt`)).status).toBe(400);
     expect((await fetch(`${origin()}/link.txt`)).status).toBe(404);
     expect((await fetch(`${origin()}/missing.js`)).status).toBe(404);
+  });
+
+  it('has no other window: where the built one is missing, the page and the log say how to build it', async () => {
+    fs.rmSync(path.join(staticDir, 'index.html'));
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      web = await startWebServer({ core: sup, staticDir });
+      const howToBuild = /the window is not built: .*index\.html is missing\. Run `npm run build`/;
+      expect(logged.mock.calls.map((c) => String(c[0]))).toEqual([expect.stringMatching(howToBuild)]);
+      for (const url of [web.url, `${origin()}/index.html?token=${web.token}`]) {
+        const res = await fetch(url);
+        expect(res.status).toBe(503);
+        expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+        expect(await res.text()).toMatch(howToBuild);
+      }
+      expect(logged.mock.calls.length).toBe(3);
+      // Without the token: still only what to open (nothing about the folder); assets as before.
+      expect((await fetch(`${origin()}/`)).status).toBe(403);
+      expect(await (await fetch(`${origin()}/assets/app.js`)).text()).toBe('console.log(1)');
+    } finally {
+      logged.mockRestore();
+    }
   });
 });

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkLinearizability, type CheckResult } from '../../src-main/check/linearizability.js';
 import { randomHistory } from '../../src-main/check/random-history.js';
-import { seededRandom } from '../../src-main/sim/rng.js';
+import { seededRandom } from '../../src-main/util/rng.js';
 import type { Op, OpOutcome, ReadOp } from '../../src-shared/history.js';
 
 // ------------------------------------------------------------------ builders (times in ms)

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { seededRandom } from '../../src-main/sim/rng.js';
+import { seededRandom } from '../../src-main/util/rng.js';
 import { StorageDamagedError } from '../../src-main/storage/raft-storage.js';
 import { auditWal } from '../../src-main/storage/wal-audit.js';
 import { TestCluster, until } from '../helpers/cluster.js';

@@ -21,7 +21,7 @@
 import type { Message, NodeId, RaftEvent, Role } from '../../src-shared/raft-types.js';
 import { bootstrapState, ProposalDropped, Raft, type RaftBootState, type RaftConfig, type Ready } from '../../src-main/raft/raft.js';
 import { MemoryStorage } from '../../src-main/sim/memory-storage.js';
-import { seededRandom } from '../../src-main/sim/rng.js';
+import { seededRandom } from '../../src-main/util/rng.js';
 import { Args, type Directive } from './datadriven.js';
 import { fmtEntry, fmtEvent, fmtMessage, fmtReady } from './format.js';
 

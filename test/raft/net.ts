@@ -3,7 +3,7 @@
 import type { Entry, Message, NodeId, RaftEvent, ReadState } from '../../src-shared/raft-types.js';
 import { bootstrapState, Raft, type RaftBootState, type RaftConfig } from '../../src-main/raft/raft.js';
 import { MemoryStorage } from '../../src-main/sim/memory-storage.js';
-import { seededRandom } from '../../src-main/sim/rng.js';
+import { seededRandom } from '../../src-main/util/rng.js';
 
 export interface TestNode {
   raft: Raft;

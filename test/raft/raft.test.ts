@@ -178,16 +178,28 @@ describe('log replication', () => {
     net.drain(net.n('n1'));
     net.flush();
     net.tickOnly(['n2', 'n3', 'n4', 'n5'], 25);
-    const lead = net.r('n2').lead;
-    expect(['n2', 'n3', 'n4', 'n5']).toContain(lead);
-    net.propose(lead, 'fresh');
+    const first = net.r('n2').lead;
+    expect(['n2', 'n3', 'n4', 'n5']).toContain(first);
+    // The majority's log grows past n1's meanwhile, in a later term: the two logs differ over
+    // ~50 indexes. Leadership then moves on, so the leader that meets n1 first probes it at the
+    // end of that long log (a leader elected right after n1 left would probe just past the
+    // common prefix, and find no conflict to repair): probing back one index per rejection
+    // would take ~50 round trips.
+    const fresh = Array.from({ length: 50 }, (_, i) => `fresh${i}`);
+    for (const v of fresh) net.propose(first, v);
+    const lead = ['n2', 'n3', 'n4', 'n5'].find((id) => id !== first)!;
+    net.r(first).transferLeader(lead);
+    net.flush();
+    expect(net.leaders()).toEqual(expect.arrayContaining([lead]));
+    expect(net.r(lead).log.lastIndex()).toBeGreaterThan(net.r('n1').log.lastIndex());
     net.heal();
     const before = net.sent.length;
     net.tickAll(3);
     const rejections = net.sent.slice(before).filter((m) => m.type === 'MsgAppResp' && m.reject && m.from === 'n1');
+    expect(rejections.length).toBeGreaterThan(0); // there was a conflict to repair
     expect(rejections.length).toBeLessThanOrEqual(3);
     expect(net.r('n1').log.lastIndex()).toBe(net.r(lead).log.lastIndex());
-    expect(net.data('n1')).toEqual(['fresh']);
+    expect(net.data('n1')).toEqual(fresh);
     expect(net.n('n1').events.some((e) => e.kind === 'truncate')).toBe(true);
   });
 
@@ -238,11 +250,17 @@ describe('membership changes', () => {
     expect(net.r('n1').voters()).toEqual(['n1', 'n2', 'n3', 'n4']);
     expect(net.r('n4').voters()).toEqual(['n1', 'n2', 'n3', 'n4']);
     expect(net.data('n4')).toEqual(['before']);
-    // With 4 voters, a majority is 3: two nodes down block commits.
-    net.isolate('n2');
+    // With 4 voters, a majority is 3: n1 and n2 alone (a majority of the old three) cannot
+    // commit; with the new member back they can.
     net.isolate('n3');
+    net.isolate('n4');
     net.propose('n1', 'needs-three');
+    net.tickAll(2);
     expect(net.data('n1')).not.toContain('needs-three');
+    net.heal();
+    net.tickAll(2);
+    expect(net.data('n1')).toContain('needs-three');
+    expect(net.data('n4')).toContain('needs-three');
   });
 
   it('refuses a second change while one is uncommitted', () => {
@@ -322,13 +340,17 @@ describe('snapshots', () => {
 
   it('a snapshot records the membership as of its index', () => {
     const net = elected();
+    net.propose('n1', 'before-add');
+    const beforeAdd = net.r('n1').log.lastIndex();
     net.r('n1').proposeConfChange({ type: 'add', id: 'n4' });
     net.add('n4');
     net.flush();
     net.tickAll(2);
     const r = net.r('n1');
-    const snap = r.createSnapshot(r.log.applied, '{}');
-    expect(snap.meta.conf.voters).toEqual(['n1', 'n2', 'n3', 'n4']);
+    expect(r.log.applied).toBeGreaterThan(beforeAdd);
+    // At an index before the change was appended: the three voters of then, not today's four.
+    expect(r.createSnapshot(beforeAdd, '{}').meta.conf.voters).toEqual(['n1', 'n2', 'n3']);
+    expect(r.createSnapshot(r.log.applied, '{}').meta.conf.voters).toEqual(['n1', 'n2', 'n3', 'n4']);
   });
 });
 
@@ -359,12 +381,20 @@ describe('leader transfer', () => {
 
 describe('read index', () => {
   it('the leader confirms a read point with a heartbeat round to a quorum', () => {
-    const net = elected();
+    const net = elected(five);
     net.propose('n1', 'a');
+    const committed = net.r('n1').log.committed;
+    // Only n2 answers the heartbeats: with the leader itself that is 2 of 5, not a quorum.
+    net.drop((m) => m.type === 'MsgHeartbeatResp' && m.from !== 'n2');
     net.r('n1').readIndex('ctx1');
     net.drain(net.n('n1'));
     net.flush();
-    expect(net.n('n1').reads).toEqual([{ index: net.r('n1').log.committed, context: 'ctx1' }]);
+    expect(net.n('n1').reads).toEqual([]);
+    // The next round is answered by all: 3 of 5 suffice, and the read is released at the
+    // commit index it was asked at.
+    net.heal();
+    net.tick('n1');
+    expect(net.n('n1').reads).toEqual([{ index: committed, context: 'ctx1' }]);
   });
 
   it('a follower gets its read point from the leader', () => {

@@ -12,7 +12,7 @@ import type { Entry } from '../../src-shared/raft-types.js';
 import { RaftStorage, StorageDamagedError, StorageError } from '../../src-main/storage/raft-storage.js';
 import { auditWal } from '../../src-main/storage/wal-audit.js';
 import { markerFileFor } from '../../src-main/storage/member-marker.js';
-import { seededRandom } from '../../src-main/sim/rng.js';
+import { seededRandom } from '../../src-main/util/rng.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MODULE = path.join(ROOT, 'src-main/storage/raft-storage.ts');

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { needTools } from '../helpers/window.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
-import { seededRandom } from '../../src-main/sim/rng.js';
+import { seededRandom } from '../../src-main/util/rng.js';
 import { OurStore, RealEtcd, describe as show, type Op } from './v3-harness.js';
 import { RandomOps } from './random-ops.js';
 import { SCRIPTED_OPS } from './scripted-ops.js';

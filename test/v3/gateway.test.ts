@@ -7,7 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { until } from '../helpers/cluster.js';
 import { needTools } from '../helpers/window.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
-import { seededRandom } from '../../src-main/sim/rng.js';
+import { seededRandom } from '../../src-main/util/rng.js';
 import { MemoryBackend } from '../../src-main/v3/memory-backend.js';
 import { V3GrpcServer } from '../../src-main/v3/grpc-server.js';
 import { v3Gateway } from '../../src-main/v3/gateway.js';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { needTools } from '../helpers/window.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
 import { until } from '../helpers/cluster.js';
-import { seededRandom, type Rng } from '../../src-main/sim/rng.js';
+import { seededRandom, type Rng } from '../../src-main/util/rng.js';
 import { etcdProto } from '../../src-main/v3/proto/load.js';
 import { MemoryBackend } from '../../src-main/v3/memory-backend.js';
 import { V3GrpcServer } from '../../src-main/v3/grpc-server.js';

@@ -1,7 +1,7 @@
 // The MVCC store's semantics as tables (etcd's behaviour, checked against a real etcd in
 // etcd-compare.test.ts), plus what only this store promises: determinism of state and snapshot.
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../../src-main/sim/rng.js';
+import { seededRandom } from '../../src-main/util/rng.js';
 import { decodeCommand, encodeCommand, type V3Command } from '../../src-main/v3/command.js';
 import { prefixRangeEnd } from '../../src-main/v3/mvcc/range-end.js';
 import { MvccStore } from '../../src-main/v3/mvcc/store.js';

@@ -3,7 +3,7 @@
 // ignore_lease, txns with every compare target and result, nested txns, compactions and leases.
 // At most 8 keys exist, so sorts have no more than 12 elements: Go's sort.Sort is then an
 // insertion sort (stable), which is what ours is at any size.
-import type { Rng } from '../../src-main/sim/rng.js';
+import type { Rng } from '../../src-main/util/rng.js';
 import { prefixRangeEnd } from '../../src-main/v3/mvcc/range-end.js';
 import type {
   Compare, CompareResult, CompareTarget, LeaseId, RangeRequest, RequestOp, SortOrder, SortTarget, TxnRequest,

@@ -1,5 +1,6 @@
 // A small seeded PRNG (mulberry32): the simulator's only source of randomness, so a seed
-// replays a schedule exactly.
+// replays a schedule exactly; also what a real node in step mode (its election timeouts),
+// chaos runs and the checker's random histories draw from, so they replay from a seed too.
 
 export interface Rng {
   (): number;

@@ -1,0 +1,22 @@
+// Which client an etcd URL needs: the v3 gateway's or v2's. Its own module because it names
+// both implementations, and they import the interface and helpers of etcd-client.ts: here,
+// nothing imports back.
+
+import { AttachError, httpsMessage, JSON_TYPE, parseJSON, type Http } from './http.js';
+import type { EtcdClient } from './etcd-client.js';
+import { V2Client } from './v2-client.js';
+import { V3Client } from './v3-client.js';
+
+/** Which API an endpoint serves: the v3 gateway under /v3, /v3beta or /v3alpha, else v2. */
+export async function detectClient(http: Http, url: string, timeoutMs = http.timeoutMs): Promise<EtcdClient> {
+  if (url.startsWith('https:')) throw new AttachError('tls', httpsMessage(url));
+  for (const api of ['v3', 'v3beta', 'v3alpha'] as const) {
+    const a = await http.request(url, `/${api}/maintenance/status`, { method: 'POST', body: '{}', type: JSON_TYPE, timeoutMs, retry: true });
+    const j = a.status === 200 ? parseJSON(a.text) : undefined;
+    if (j?.header) return new V3Client(http, url, api, j);
+    if (a.status !== 404) break;
+  }
+  const v = await http.request(url, '/version', { timeoutMs });
+  if (v.status === 200 && parseJSON(v.text)?.etcdserver) return new V2Client(http, url);
+  throw new AttachError('unsupported', `${url}: not an etcd client URL (no v3 gateway, and /version answered ${v.status})`, v.status);
+}
