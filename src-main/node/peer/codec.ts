@@ -5,6 +5,7 @@
 
 import * as v from 'valibot';
 import { MessageSchema, type Message } from '../../../src-shared/raft-types.js';
+import { fastGuard } from '../../../src-shared/schema.js';
 import { maxAcceptableTerm } from '../../raft/raft.js';
 
 /**
@@ -20,6 +21,8 @@ export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
 const FRAME_BYTES = 4 * 1024 * 1024;
 
 const BatchSchema = v.array(MessageSchema, 'body is not a JSON array');
+/** The same schema, compiled for the common case: a sound batch passes in ~0.1 µs a message. */
+const isSoundBatch = fastGuard(BatchSchema);
 
 /** A batch as newline-terminated JSON arrays of about FRAME_BYTES each (one message may be larger alone). */
 export function frames(batch: Message[]): { text: string; count: number }[] {
@@ -46,10 +49,17 @@ export function frames(batch: Message[]): { text: string; count: number }[] {
  * fields are dropped. Throws with the first problem; a bad message refuses the whole batch.
  */
 export function parseMessages(text: string, self: string, sender?: string, maxTerm = maxAcceptableTerm(0)): Message[] {
-  const parsed = v.safeParse(BatchSchema, JSON.parse(text), { abortEarly: true });
-  if (!parsed.success) throw new Error(parsed.issues[0].message);
-  for (const m of parsed.output) checkOnLink(m, self, sender, maxTerm);
-  return parsed.output;
+  const data: unknown = JSON.parse(text);
+  let batch: Message[];
+  if (isSoundBatch(data)) batch = data as Message[];
+  else {
+    // Something the fast guard does not pass: the schema says what is wrong (or drops unknown fields).
+    const parsed = v.safeParse(BatchSchema, data, { abortEarly: true });
+    if (!parsed.success) throw new Error(parsed.issues[0].message);
+    batch = parsed.output;
+  }
+  for (const m of batch) checkOnLink(m, self, sender, maxTerm);
+  return batch;
 }
 
 /**
