@@ -70,6 +70,8 @@ function compile(s: Node): Guard {
       return (x) => typeof x === 'number' && !Number.isNaN(x);
     case 'boolean':
       return (x) => typeof x === 'boolean';
+    case 'literal':
+      return (x) => x === s.literal;
     case 'picklist': {
       const options = new Set(s.options as unknown[]);
       return (x) => options.has(x);
@@ -119,6 +121,25 @@ function compileAction(a: Node): Guard {
       return (x) => (x as string).length >= r;
     case 'max_length':
       return (x) => (x as string).length <= r;
+    case 'regex': {
+      const re = a.requirement as RegExp;
+      return (x) => re.test(x as string);
+    }
   }
   throw new Error(`fastGuard: a ${a.type} action is not supported`);
+}
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; problem: string };
+
+/**
+ * `schema` as a function: the value (unchanged when the fast path took it), or the first
+ * problem's message. The fast path (fastGuard) first; the schema itself when that says no.
+ */
+export function checker<S extends v.GenericSchema>(schema: S): (x: unknown) => Checked<v.InferOutput<S>> {
+  const fast = fastGuard(schema);
+  return (x) => {
+    if (fast(x)) return { ok: true, value: x as v.InferOutput<S> };
+    const r = v.safeParse(schema, x, { abortEarly: true });
+    return r.success ? { ok: true, value: r.output } : { ok: false, problem: r.issues[0].message };
+  };
 }
