@@ -2,6 +2,7 @@
 import { runCheckerBench } from './checker-bench.js';
 import { benchCluster } from './cluster-bench.js';
 import { benchFork } from './fork-bench.js';
+import { benchPeer } from './peer-bench.js';
 import { benchRaft } from './raft-bench.js';
 import { benchRenderer } from './renderer-bench.js';
 import { benchStartup } from './startup-bench.js';
@@ -12,6 +13,7 @@ const print = (line: string) => console.log(line);
 const only = process.argv[2];
 const benches: Record<string, (p: typeof print) => Promise<void>> = {
   raft: benchRaft,
+  peer: benchPeer,
   storage: benchStorage,
   cluster: benchCluster,
   startup: benchStartup,

@@ -9,101 +9,197 @@
 
 import type { AttachedView, AttachEvent } from './attach.js';
 import type { ChaosReport } from './history.js';
+import * as v from 'valibot';
 import type { EntryType, MessageType, RaftEvent, Role } from './raft-types.js';
+import { object } from './schema.js';
 
 // ------------------------------------------------------------------ commands (window → supervisor)
 
-export type KvMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
-
-export type Command =
-  /** Throw the current cluster away and start a fresh one of `size` (1..7) members. */
-  | { type: 'startCluster'; size: number }
-  /** Abrupt: the node's worker thread is terminated, no shutdown (like kill -9). */
-  | { type: 'killNode'; name: string }
-  /** Start a killed (or unstarted) node again, from its data dir. */
-  | { type: 'restartNode'; name: string }
-  /** The node's clock: offset from real time (±10 s) and rate (0.25..4, scales its Raft timers). */
-  | { type: 'setClock'; name: string; offsetMs?: number; rate?: number }
-  /**
-   * Slow motion: the whole cluster runs `speed` times as fast as real time (1 down to 1/50):
-   * every node's timers (× its own clock rate), and every peer message waits in its sender
-   * for the flight the window draws. 1 is true real time. See SPEEDS.
-   */
-  | { type: 'setSpeed'; speed: number }
-  /** Drop a message in flight (its sender still holds it in slow motion): it never arrives. */
-  | { type: 'dropMessage'; id: number }
-  /** The node's election timer fires now: it campaigns (pre-vote first), as if it timed out. */
-  | { type: 'timeoutNode'; name: string }
-  /** Drop every Raft message between a and b, both ways. */
-  | { type: 'cutLink'; a: string; b: string }
-  | { type: 'healLink'; a: string; b: string }
-  | { type: 'healAll' }
-  /**
-   * etcd's way: `member add` on the cluster (the new member appears unstarted), then start the
-   * new node with --initial-cluster-state existing. `start: false` stops after the first step
-   * (restartNode starts it later).
-   */
-  | { type: 'addMember'; start?: boolean; peerURL?: string }
-  | { type: 'removeMember'; name: string }
-  | { type: 'transferLeader'; to: string }
-  /** A request to that node's etcd v2 keys API (`/v2/keys<key>`), answered with status + body. */
-  | { type: 'kv'; name: string; method: KvMethod; key: string; value?: string; query?: Record<string, string> }
-  /**
-   * Show a cluster raftlab did not start (etcd, or raftlab nodes), watched through its client
-   * URLs only; key changes under `prefix` are watched. `detach` returns to the local cluster.
-   */
-  | { type: 'attach'; urls: string[]; prefix?: string }
-  | { type: 'detach' }
-  /**
-   * Jepsen-style, on the window's own cluster: a fresh cluster of `nodes`, clients doing reads,
-   * writes and compare-and-swaps while seeded faults fire for `seconds`, then heal and check
-   * (answered with a ChaosReport). `breakOnPurpose`: reads without quorum, to see the checker bite.
-   */
-  | { type: 'chaos'; seconds: number; nodes?: number; seed?: number; breakOnPurpose?: boolean }
-  /** Write the session trace so far as a file: raftlab's JSONL, or Chrome's trace format (Perfetto). */
-  | { type: 'exportTrace'; format: TraceExportFormat }
-  /**
-   * Step mode. On: every node's clock stops (time moves only by stepTick / stepRunUntil) and
-   * every peer message a node's Raft emits is held in a queue (ClusterState.step.held) until
-   * delivered or dropped. `seed` seeds each node's randomized election timeouts (default: a
-   * random seed, shown in ClusterState.step.seed). Nodes restarted or added meanwhile start in
-   * step mode. Off: real time again, then the held messages are delivered, oldest first.
-   */
-  | { type: 'stepMode'; on: boolean; seed?: number }
-  /** Deliver one held message (dropped instead if its link is cut or its target is not running). */
-  | { type: 'stepDeliver'; id: number }
-  | { type: 'stepDrop'; id: number }
-  /** Deliver every message held now, oldest first (the answers they cause are held in turn). */
-  | { type: 'stepDeliverAll' }
-  /** One tick of that node's clock, or of every running node's (in the cluster's order). */
-  | { type: 'stepTick'; name?: string }
-  /**
-   * Step until some node reports an event of that kind, or `maxSteps` (default 1000): each step
-   * delivers the oldest held message if there is one, else ticks every running node.
-   * Answered with a StepRunResult.
-   */
-  | { type: 'stepRunUntil'; until: StepUntil; maxSteps?: number }
-  /**
-   * Stops the stepRunUntil that is going, before its next step (it then answers reached: false,
-   * cancelled: true, with the steps it took). Nothing to stop: nothing happens. Turning step
-   * mode off and starting a new cluster stop a run too.
-   */
-  | { type: 'stepCancel' }
-  /**
-   * Fork: restore every node's durable state from the last checkpoint at or before `at` (wall
-   * ms, as trace records' `at`), restart the cluster from it and go on live as a new branch.
-   */
-  | { type: 'resumeFrom'; at: number }
-  /** A consistent checkpoint of every node now (one is also taken before each action). */
-  | { type: 'checkpoint' }
-  /** The branch tree and the moments one can resume from (a BranchesResult). */
-  | { type: 'branches' };
+export const KV_METHODS = ['GET', 'PUT', 'POST', 'DELETE'] as const;
+export type KvMethod = (typeof KV_METHODS)[number];
 
 /**
  * What stepRunUntil stops at: a vote (or pre-vote) granted, a node becoming leader, a commit
  * index advancing on any node, an election timeout (a pre-campaign or campaign starting).
  */
-export type StepUntil = 'vote-granted' | 'leader' | 'commit' | 'election-timeout';
+export const STEP_UNTIL = ['vote-granted', 'leader', 'commit', 'election-timeout'] as const;
+export type StepUntil = (typeof STEP_UNTIL)[number];
+
+export const TRACE_EXPORT_FORMATS = ['jsonl', 'chrome'] as const;
+export type TraceExportFormat = (typeof TRACE_EXPORT_FORMATS)[number];
+
+// Field schemas whose error text names the command and the field, fit for the window.
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const nodeName = (cmd: string, key: string) => {
+  const text = `${cmd}: "${key}" must be a node name`;
+  return v.pipe(v.string(text), v.regex(NAME, text));
+};
+/** A whole number lo..hi (`safe`: and exact as a JS number). */
+const whole = (lo: number, hi: number, text: string, safe = false) =>
+  v.pipe(v.number(text), safe ? v.safeInteger(text) : v.integer(text), v.minValue(lo, text), v.maxValue(hi, text));
+const range = (lo: number, hi: number, text: string) => v.pipe(v.number(text), v.minValue(lo, text), v.maxValue(hi, text));
+const bool = (text: string) => v.boolean(text);
+const cmd = <T extends string, E extends v.ObjectEntries>(type: T, entries: E) => object({ type: v.literal(type), ...entries }, 'command must be an object');
+const named = <T extends string>(type: T) => cmd(type, { name: nodeName(type, 'name') });
+const link = <T extends string>(type: T) =>
+  v.pipe(
+    cmd(type, { a: nodeName(type, 'a'), b: nodeName(type, 'b') }),
+    v.check((c) => c.a !== c.b, `${type}: a link joins two different nodes`),
+  );
+
+/**
+ * A kv key names a key under /v2/keys and nothing else: each segment is sent percent-encoded
+ * (so "?", "#", "%", "\\" and spaces are parts of the key), but "." and ".." segments would
+ * still be resolved by any URL parser on the way, out of the keys API (/v2/keys/../members).
+ */
+const URLS_TEXT = 'attach: urls must be 1 to 16 client URLs';
+const dotSegment = (key: string) => key.split('/').find((s) => s === '.' || s === '..');
+const KEY_TEXT = 'kv: key must be a path starting with "/"';
+const kvKey = v.pipe(
+  v.string(KEY_TEXT),
+  v.startsWith('/', KEY_TEXT),
+  v.maxLength(1024, KEY_TEXT),
+  v.check(
+    (key) => dotSegment(key) === undefined,
+    (issue) => `kv: key must not have a "${dotSegment(issue.input)}" segment (it would leave /v2/keys): ${JSON.stringify(issue.input).slice(0, 80)}`,
+  ),
+);
+
+/**
+ * Every command the window sends (window → supervisor), checked where it arrives: the type
+ * below is inferred from this schema, so what the supervisor is promised is what was checked.
+ * Ranges are enforced here so every transport (IPC, WebSocket, a trace's actions) gets them.
+ */
+export const CommandSchema = v.variant(
+  'type',
+  [
+    /** Throw the current cluster away and start a fresh one of `size` (1..7) members. */
+    cmd('startCluster', { size: whole(1, 7, 'startCluster: size must be 1..7') }),
+    /** Abrupt: the node's worker thread is terminated, no shutdown (like kill -9). */
+    named('killNode'),
+    /** Start a killed (or unstarted) node again, from its data dir. */
+    named('restartNode'),
+    /** The node's clock: offset from real time (±10 s) and rate (0.25..4, scales its Raft timers). */
+    cmd('setClock', {
+      name: nodeName('setClock', 'name'),
+      offsetMs: v.optional(range(-10_000, 10_000, 'setClock: offsetMs must be within ±10000')),
+      rate: v.optional(range(0.25, 4, 'setClock: rate must be 0.25..4')),
+    }),
+    /**
+     * Slow motion: the whole cluster runs `speed` times as fast as real time (1 down to 1/50):
+     * every node's timers (× its own clock rate), and every peer message waits in its sender
+     * for the flight the window draws. 1 is true real time. See SPEEDS.
+     */
+    cmd('setSpeed', { speed: range(1 / 50 - 1e-9, 1, 'setSpeed: speed must be 1/50..1') }),
+    /** Drop a message in flight (its sender still holds it in slow motion): it never arrives. */
+    cmd('dropMessage', { id: whole(1, Number.MAX_SAFE_INTEGER, 'dropMessage: id must be a message id', true) }),
+    /** The node's election timer fires now: it campaigns (pre-vote first), as if it timed out. */
+    named('timeoutNode'),
+    /** Drop every Raft message between a and b, both ways. */
+    link('cutLink'),
+    link('healLink'),
+    cmd('healAll', {}),
+    /**
+     * etcd's way: `member add` on the cluster (the new member appears unstarted), then start the
+     * new node with --initial-cluster-state existing. `start: false` stops after the first step
+     * (restartNode starts it later).
+     */
+    cmd('addMember', {
+      start: v.optional(bool('addMember: start must be a boolean')),
+      peerURL: v.optional(
+        v.pipe(
+          v.string('addMember: peerURL must be like http://host:port'),
+          v.regex(/^https?:\/\/[^\s/]+(:\d+)?\/?$/, 'addMember: peerURL must be like http://host:port'),
+        ),
+      ),
+    }),
+    named('removeMember'),
+    cmd('transferLeader', { to: nodeName('transferLeader', 'to') }),
+    /** A request to that node's etcd v2 keys API (`/v2/keys<key>`), answered with status + body. */
+    cmd('kv', {
+      method: v.picklist(KV_METHODS, 'kv: method must be GET, PUT, POST or DELETE'),
+      key: kvKey,
+      name: nodeName('kv', 'name'),
+      value: v.optional(v.string('kv: value must be a string')),
+      query: v.optional(v.record(v.string(), v.string('kv: query must map names to strings'), 'kv: query must map names to strings')),
+    }),
+    /**
+     * Show a cluster raftlab did not start (etcd, or raftlab nodes), watched through its client
+     * URLs only; key changes under `prefix` are watched. `detach` returns to the local cluster.
+     */
+    cmd('attach', {
+      urls: v.pipe(
+        v.array(v.pipe(v.string(URLS_TEXT), v.maxLength(300, URLS_TEXT)), URLS_TEXT),
+        v.minLength(1, URLS_TEXT),
+        v.maxLength(16, URLS_TEXT),
+      ),
+      prefix: v.optional(v.pipe(v.string('attach: prefix must start with "/"'), v.startsWith('/', 'attach: prefix must start with "/"'), v.maxLength(300, 'attach: prefix must start with "/"'))),
+    }),
+    cmd('detach', {}),
+    /**
+     * Jepsen-style, on the window's own cluster: a fresh cluster of `nodes`, clients doing reads,
+     * writes and compare-and-swaps while seeded faults fire for `seconds`, then heal and check
+     * (answered with a ChaosReport). `breakOnPurpose`: reads without quorum, to see the checker bite.
+     */
+    cmd('chaos', {
+      seconds: v.pipe(
+        v.unknown(),
+        v.check((s) => s !== undefined, 'chaos: seconds is required'),
+        whole(1, 600, 'chaos: seconds must be a whole number 1..600'),
+      ),
+      nodes: v.optional(whole(3, 7, 'chaos: nodes must be a whole number 3..7')),
+      seed: v.optional(whole(0, 2 ** 31 - 1, `chaos: seed must be a whole number 0..${2 ** 31 - 1}`)),
+      breakOnPurpose: v.optional(bool('chaos: breakOnPurpose must be a boolean')),
+    }),
+    /** Write the session trace so far as a file: raftlab's JSONL, or Chrome's trace format (Perfetto). */
+    cmd('exportTrace', { format: v.picklist(TRACE_EXPORT_FORMATS, 'exportTrace: format must be "jsonl" or "chrome"') }),
+    /**
+     * Step mode. On: every node's clock stops (time moves only by stepTick / stepRunUntil) and
+     * every peer message a node's Raft emits is held in a queue (ClusterState.step.held) until
+     * delivered or dropped. `seed` seeds each node's randomized election timeouts (default: a
+     * random seed, shown in ClusterState.step.seed). Nodes restarted or added meanwhile start in
+     * step mode. Off: real time again, then the held messages are delivered, oldest first.
+     */
+    cmd('stepMode', {
+      on: bool('stepMode: on must be a boolean'),
+      seed: v.optional(whole(0, 0xffffffff, 'stepMode: seed must be an integer 0..4294967295')),
+    }),
+    /** Deliver one held message (dropped instead if its link is cut or its target is not running). */
+    cmd('stepDeliver', { id: whole(1, Infinity, "stepDeliver: id must be a held message's id") }),
+    cmd('stepDrop', { id: whole(1, Infinity, "stepDrop: id must be a held message's id") }),
+    /** Deliver every message held now, oldest first (the answers they cause are held in turn). */
+    cmd('stepDeliverAll', {}),
+    /** One tick of that node's clock, or of every running node's (in the cluster's order). */
+    cmd('stepTick', { name: v.optional(nodeName('stepTick', 'name')) }),
+    /**
+     * Step until some node reports an event of that kind, or `maxSteps` (default 1000): each step
+     * delivers the oldest held message if there is one, else ticks every running node.
+     * Answered with a StepRunResult.
+     */
+    cmd('stepRunUntil', {
+      until: v.picklist(STEP_UNTIL, 'stepRunUntil: until must be vote-granted, leader, commit or election-timeout'),
+      maxSteps: v.optional(whole(1, 100_000, 'stepRunUntil: maxSteps must be 1..100000')),
+    }),
+    /**
+     * Stops the stepRunUntil that is going, before its next step (it then answers reached: false,
+     * cancelled: true, with the steps it took). Nothing to stop: nothing happens. Turning step
+     * mode off and starting a new cluster stop a run too.
+     */
+    cmd('stepCancel', {}),
+    /**
+     * Fork: restore every node's durable state from the last checkpoint at or before `at` (wall
+     * ms, as trace records' `at`), restart the cluster from it and go on live as a new branch.
+     */
+    cmd('resumeFrom', { at: range(0, Number.MAX_VALUE, 'resumeFrom: at must be a moment (wall-clock ms)') }),
+    /** A consistent checkpoint of every node now (one is also taken before each action). */
+    cmd('checkpoint', {}),
+    /** The branch tree and the moments one can resume from (a BranchesResult). */
+    cmd('branches', {}),
+  ],
+  (issue) =>
+    issue.path ? `unknown command ${JSON.stringify(String(issue.input)).slice(0, 60)}` : 'command must be an object',
+);
+export type Command = v.InferOutput<typeof CommandSchema>;
 
 export type CommandType = Command['type'];
 
@@ -127,8 +223,6 @@ export interface KvResult {
   /** Parsed JSON when the answer was JSON, else the text. */
   body: unknown;
 }
-
-export type TraceExportFormat = 'jsonl' | 'chrome';
 
 export interface ExportTraceResult {
   /** Where the file was written (Electron: the Downloads folder). */
@@ -375,174 +469,14 @@ export type ServerEventType = ServerEvent['type'];
 
 // ------------------------------------------------------------------ helpers both sides use
 
-const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-
 /**
  * Checks an untrusted command (from a WebSocket or IPC) and returns it typed, or throws with
- * a message fit for the window. Ranges are enforced here so every transport gets them.
+ * a message fit for the window (the first problem found).
  */
 export function parseCommand(raw: unknown): Command {
-  if (typeof raw !== 'object' || raw === null) throw new Error('command must be an object');
-  const c = raw as Record<string, unknown>;
-  const name = (k: string): string => {
-    const v = c[k];
-    if (typeof v !== 'string' || !NAME.test(v)) throw new Error(`${String(c.type)}: "${k}" must be a node name`);
-    return v;
-  };
-  switch (c.type) {
-    case 'startCluster': {
-      const size = c.size;
-      if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 7) throw new Error('startCluster: size must be 1..7');
-      return { type: 'startCluster', size };
-    }
-    case 'setSpeed': {
-      const sp = c.speed;
-      if (typeof sp !== 'number' || !(sp >= 1 / 50 - 1e-9 && sp <= 1)) throw new Error('setSpeed: speed must be 1/50..1');
-      return { type: 'setSpeed', speed: sp };
-    }
-    case 'dropMessage':
-      if (typeof c.id !== 'number' || !Number.isSafeInteger(c.id) || c.id < 1) throw new Error('dropMessage: id must be a message id');
-      return { type: 'dropMessage', id: c.id };
-    case 'timeoutNode':
-      return { type: 'timeoutNode', name: name('name') };
-    case 'killNode':
-    case 'restartNode':
-    case 'removeMember':
-      return { type: c.type, name: name('name') };
-    case 'setClock': {
-      const out: Command = { type: 'setClock', name: name('name') };
-      if (c.offsetMs !== undefined) {
-        if (typeof c.offsetMs !== 'number' || !Number.isFinite(c.offsetMs) || Math.abs(c.offsetMs) > 10_000) {
-          throw new Error('setClock: offsetMs must be within ±10000');
-        }
-        out.offsetMs = c.offsetMs;
-      }
-      if (c.rate !== undefined) {
-        if (typeof c.rate !== 'number' || !(c.rate >= 0.25 && c.rate <= 4)) throw new Error('setClock: rate must be 0.25..4');
-        out.rate = c.rate;
-      }
-      return out;
-    }
-    case 'cutLink':
-    case 'healLink': {
-      const a = name('a');
-      const b = name('b');
-      if (a === b) throw new Error(`${c.type}: a link joins two different nodes`);
-      return { type: c.type, a, b };
-    }
-    case 'healAll':
-      return { type: 'healAll' };
-    case 'addMember': {
-      if (c.start !== undefined && typeof c.start !== 'boolean') throw new Error('addMember: start must be a boolean');
-      const out: Command = c.start === false ? { type: 'addMember', start: false } : { type: 'addMember' };
-      if (c.peerURL !== undefined) {
-        if (typeof c.peerURL !== 'string' || !/^https?:\/\/[^\s/]+(:\d+)?\/?$/.test(c.peerURL)) throw new Error('addMember: peerURL must be like http://host:port');
-        out.peerURL = c.peerURL;
-      }
-      return out;
-    }
-    case 'attach': {
-      const urls = c.urls;
-      if (!Array.isArray(urls) || urls.length === 0 || urls.length > 16 || urls.some((u) => typeof u !== 'string' || u.length > 300)) {
-        throw new Error('attach: urls must be 1 to 16 client URLs');
-      }
-      if (c.prefix !== undefined && (typeof c.prefix !== 'string' || !c.prefix.startsWith('/') || c.prefix.length > 300)) {
-        throw new Error('attach: prefix must start with "/"');
-      }
-      return c.prefix === undefined ? { type: 'attach', urls: [...urls] as string[] } : { type: 'attach', urls: [...urls] as string[], prefix: c.prefix };
-    }
-    case 'detach':
-      return { type: 'detach' };
-    case 'chaos': {
-      const num = (k: string, lo: number, hi: number) => {
-        const v = c[k];
-        if (v === undefined) return undefined;
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw new Error(`chaos: ${k} must be a whole number ${lo}..${hi}`);
-        return v;
-      };
-      const seconds = num('seconds', 1, 600);
-      if (seconds === undefined) throw new Error('chaos: seconds is required');
-      if (c.breakOnPurpose !== undefined && typeof c.breakOnPurpose !== 'boolean') throw new Error('chaos: breakOnPurpose must be a boolean');
-      const out: Command = { type: 'chaos', seconds };
-      const nodes = num('nodes', 3, 7);
-      const seed = num('seed', 0, 2 ** 31 - 1);
-      if (nodes !== undefined) out.nodes = nodes;
-      if (seed !== undefined) out.seed = seed;
-      if (c.breakOnPurpose) out.breakOnPurpose = true;
-      return out;
-    }
-    case 'exportTrace':
-      if (c.format !== 'jsonl' && c.format !== 'chrome') throw new Error('exportTrace: format must be "jsonl" or "chrome"');
-      return { type: 'exportTrace', format: c.format };
-    case 'stepMode': {
-      if (typeof c.on !== 'boolean') throw new Error('stepMode: on must be a boolean');
-      if (c.seed === undefined) return { type: 'stepMode', on: c.on };
-      if (typeof c.seed !== 'number' || !Number.isInteger(c.seed) || c.seed < 0 || c.seed > 0xffffffff) {
-        throw new Error('stepMode: seed must be an integer 0..4294967295');
-      }
-      return { type: 'stepMode', on: c.on, seed: c.seed };
-    }
-    case 'stepDeliver':
-    case 'stepDrop':
-      if (typeof c.id !== 'number' || !Number.isInteger(c.id) || c.id < 1) throw new Error(`${c.type}: id must be a held message's id`);
-      return { type: c.type, id: c.id };
-    case 'stepDeliverAll':
-      return { type: 'stepDeliverAll' };
-    case 'stepCancel':
-      return { type: 'stepCancel' };
-    case 'stepTick':
-      return c.name === undefined ? { type: 'stepTick' } : { type: 'stepTick', name: name('name') };
-    case 'stepRunUntil': {
-      const until = c.until;
-      if (until !== 'vote-granted' && until !== 'leader' && until !== 'commit' && until !== 'election-timeout') {
-        throw new Error('stepRunUntil: until must be vote-granted, leader, commit or election-timeout');
-      }
-      if (c.maxSteps === undefined) return { type: 'stepRunUntil', until };
-      if (typeof c.maxSteps !== 'number' || !Number.isInteger(c.maxSteps) || c.maxSteps < 1 || c.maxSteps > 100_000) {
-        throw new Error('stepRunUntil: maxSteps must be 1..100000');
-      }
-      return { type: 'stepRunUntil', until, maxSteps: c.maxSteps };
-    }
-    case 'transferLeader':
-      return { type: 'transferLeader', to: name('to') };
-    case 'resumeFrom':
-      if (typeof c.at !== 'number' || !Number.isFinite(c.at) || c.at < 0) throw new Error('resumeFrom: at must be a moment (wall-clock ms)');
-      return { type: 'resumeFrom', at: c.at };
-    case 'checkpoint':
-    case 'branches':
-      return { type: c.type };
-    case 'kv': {
-      const method = c.method;
-      if (method !== 'GET' && method !== 'PUT' && method !== 'POST' && method !== 'DELETE') throw new Error('kv: method must be GET, PUT, POST or DELETE');
-      if (typeof c.key !== 'string' || !c.key.startsWith('/') || c.key.length > 1024) throw new Error('kv: key must be a path starting with "/"');
-      checkKvKey(c.key);
-      const out: Command = { type: 'kv', name: name('name'), method, key: c.key };
-      if (c.value !== undefined) {
-        if (typeof c.value !== 'string') throw new Error('kv: value must be a string');
-        out.value = c.value;
-      }
-      if (c.query !== undefined) {
-        const q = c.query;
-        if (typeof q !== 'object' || q === null || Object.values(q).some((v) => typeof v !== 'string')) {
-          throw new Error('kv: query must map names to strings');
-        }
-        out.query = { ...(q as Record<string, string>) };
-      }
-      return out;
-    }
-    default:
-      throw new Error(`unknown command ${JSON.stringify(String(c.type)).slice(0, 60)}`);
-  }
-}
-
-/**
- * A kv key names a key under /v2/keys and nothing else: each segment is sent percent-encoded
- * (so "?", "#", "%", "\\" and spaces are parts of the key), but "." and ".." segments would
- * still be resolved by any URL parser on the way, out of the keys API (/v2/keys/../members).
- */
-function checkKvKey(key: string): void {
-  const bad = key.split('/').find((s) => s === '.' || s === '..');
-  if (bad !== undefined) throw new Error(`kv: key must not have a "${bad}" segment (it would leave /v2/keys): ${JSON.stringify(key).slice(0, 80)}`);
+  const parsed = v.safeParse(CommandSchema, raw, { abortEarly: true });
+  if (!parsed.success) throw new Error(parsed.issues[0].message);
+  return parsed.output;
 }
 
 /** Checks an untrusted { id, cmd } envelope. */

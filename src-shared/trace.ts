@@ -7,7 +7,7 @@
 // through TraceDecoder, so a file is judged the same way everywhere.
 
 import { parseCommand, type Command, type CommandResult, type ForkInfo, type MessageSummary, type NodeStatus, type ServerEvent } from './protocol.js';
-import type { MessageType, RaftEventKind, Role } from './raft-types.js';
+import { MESSAGE_TYPES, type MessageType, type RaftEventKind, type Role } from './raft-types.js';
 import type { ClusterDeltaEvent } from './trace-delta.js';
 
 export const TRACE_FORMAT = 'raftlab-trace';
@@ -222,11 +222,7 @@ const RAFT_NUMBERS: Record<RaftEventKind, readonly string[]> = {
   'snapshot-sent': ['index'], 'snapshot-installed': ['index', 'term'], 'check-quorum-lost': ['term', 'active', 'needed'],
   'transfer-start': ['term'], 'transfer-abort': ['term'], removed: ['index'],
 };
-const MSG_TYPES: Record<MessageType, true> = {
-  MsgPreVote: true, MsgPreVoteResp: true, MsgVote: true, MsgVoteResp: true, MsgApp: true, MsgAppResp: true,
-  MsgHeartbeat: true, MsgHeartbeatResp: true, MsgSnap: true, MsgProp: true, MsgTimeoutNow: true,
-  MsgReadIndex: true, MsgReadIndexResp: true,
-};
+const MSG_TYPES = Object.fromEntries(MESSAGE_TYPES.map((t) => [t, true])) as Record<MessageType, true>;
 const ROLES: Record<Role, true> = { follower: true, precandidate: true, candidate: true, leader: true };
 const STATUSES: Record<NodeStatus, true> = { unstarted: true, starting: true, alive: true, killed: true, removed: true };
 const KINDS: Record<TraceRecordKind, true> = { event: true, action: true, result: true, held: true, delivered: true, dropped: true, client: true, fork: true };

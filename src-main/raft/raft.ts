@@ -10,6 +10,7 @@
 // (MsgTimeoutNow), and read-index linearizable reads.
 
 import {
+  MAX_TERM_OR_INDEX,
   decodeConfChange,
   encodeConfChange,
   type ConfChange,
@@ -101,8 +102,9 @@ const TRANSFER = 'transfer';
  * that fell behind the others' elections). One message moves a term at most to 2^52 or by
  * 2^16; the ceiling at 2^53 is then 2^36 deliberate messages away, not one.
  * Indexes only ever grow one entry at a time: they are simply capped at 2^52.
+ * (MAX_TERM_OR_INDEX lives in src-shared/raft-types.ts: the peer message schema bounds indexes with it.)
  */
-export const MAX_TERM_OR_INDEX = 2 ** 52;
+export { MAX_TERM_OR_INDEX };
 export const MAX_TERM_STEP = 2 ** 16;
 
 /** The highest term a message may carry to a node whose term is `ours`. */

@@ -23,18 +23,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { textCrc } from './checksum.js';
+import { checkMarkerFile, type MemberMarker } from './stored-shapes.js';
 
-export interface MemberIdentity {
-  memberId: string;
-  clusterId: string;
-  name: string;
-}
+export type { MemberIdentity, MemberMarker } from './stored-shapes.js';
 
-export interface MemberMarker extends MemberIdentity {
-  /** The database's wal_epoch must be at least this. */
-  epoch: number;
-}
-
+/** raftlabMarker: the format (MarkerFileSchema accepts this one only). */
 const FORMAT = 1;
 
 /** `<dir>/raftlab.db` → `<dir>/raftlab.marker`. */
@@ -59,20 +52,16 @@ export function readMarker(file: string): MemberMarker | null | string {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  let o: Record<string, unknown>;
+  let parsed: unknown;
   try {
-    o = JSON.parse(text) as Record<string, unknown>;
+    parsed = JSON.parse(text);
   } catch {
-    o = {};
+    parsed = undefined;
   }
-  const m = { memberId: o.memberId, clusterId: o.clusterId, name: o.name, epoch: o.epoch } as MemberMarker;
-  const wellFormed =
-    o.raftlabMarker === FORMAT &&
-    typeof m.memberId === 'string' &&
-    typeof m.clusterId === 'string' &&
-    typeof m.name === 'string' &&
-    Number.isSafeInteger(m.epoch);
-  if (!wellFormed || o.crc !== textCrc(body(m))) return `the member marker ${file} is damaged (it fails its checksum)`;
+  const o = checkMarkerFile(parsed);
+  if (!o.ok) return `the member marker ${file} is damaged (it fails its checksum)`;
+  const m: MemberMarker = { memberId: o.value.memberId, clusterId: o.value.clusterId, name: o.value.name, epoch: o.value.epoch };
+  if (o.value.crc !== textCrc(body(m))) return `the member marker ${file} is damaged (it fails its checksum)`;
   return m;
 }
 

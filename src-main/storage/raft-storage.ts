@@ -28,10 +28,15 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Entry, EntryType, HardState, Snapshot } from '../../src-shared/raft-types.js';
 import { entryCrc, hardStateCrc, metaCrc, snapshotCrc } from './checksum.js';
-import { markerFileFor, readMarker, writeMarker, type MemberIdentity, type MemberMarker } from './member-marker.js';
+import { markerFileFor, readMarker, writeMarker } from './member-marker.js';
+import {
+  checkEntryRow, checkHardStateRow, checkSnapshotRow, checkVoters, checkWalEpoch,
+  type EntryRow, type HardStateRow, type MemberIdentity, type MemberMarker, type SnapshotRow,
+} from './stored-shapes.js';
+import type { Checked } from '../../src-shared/schema.js';
 import { auditWal } from './wal-audit.js';
 
-export type { MemberIdentity } from './member-marker.js';
+export type { MemberIdentity } from './stored-shapes.js';
 
 /** PRAGMA application_id of raftlab storage files: 'rLab'. */
 export const APPLICATION_ID = 0x724c6162;
@@ -139,9 +144,6 @@ const META_CLUSTER_ID = 'cluster_id';
 const META_NAME = 'name';
 const META_WAL_EPOCH = 'wal_epoch';
 
-type EntryRow = { idx: number; term: number; type: EntryType; data: string; crc: number };
-type SnapshotRow = { idx: number; term: number; voters: string; data: string; crc: number };
-type HardStateRow = { term: number; vote: string; commit_index: number; crc: number };
 
 export class RaftStorage {
   readonly file: string;
@@ -210,22 +212,24 @@ export class RaftStorage {
     if (Number.isInteger(maxPages) && maxPages > 0) db.pragma(`max_page_count = ${maxPages}`);
     const hs = this.stmt.hardState.get();
     this.synced = { term: hs?.term ?? 0, vote: hs?.vote ?? '' };
-    this.epoch = Number(this.getMeta(META_WAL_EPOCH) ?? 0);
+    this.epoch = Number(this.sound(checkWalEpoch(this.getMeta(META_WAL_EPOCH) ?? '0'), `the meta value ${META_WAL_EPOCH}`));
   }
 
   private readonly setMetaTx: (rows: [string, string][]) => void;
 
   /** Verifies every row's checksum, the log's contiguity and that the commit index is covered. */
   load(): StoredState {
-    const hs = this.stmt.hardState.get();
-    if (!hs) throw this.damaged('the hard_state row is missing');
+    const row = this.stmt.hardState.get();
+    if (!row) throw this.damaged('the hard_state row is missing');
+    const hs = this.sound(checkHardStateRow(row), 'the hard_state row');
     if (hs.crc !== hardStateCrc(hs.term, hs.vote, hs.commit_index)) {
       throw this.damaged(`the hard state (term ${hs.term}, vote ${hs.vote || 'none'}, commit ${hs.commit_index}) fails its checksum`);
     }
     const snapshot = this.readSnapshot();
     const after = snapshot?.meta.index ?? 0;
     const entries: Entry[] = [];
-    for (const r of this.stmt.entriesAfter.all(after)) {
+    for (const row of this.stmt.entriesAfter.all(after)) {
+      const r = this.sound(checkEntryRow(row), `the log entry row after index ${after + entries.length}`);
       if (r.idx !== after + 1 + entries.length) {
         throw this.damaged(`the stored log is not contiguous after index ${after}: expected ${after + 1 + entries.length}, found ${r.idx}`);
       }
@@ -466,19 +470,24 @@ export class RaftStorage {
   }
 
   private readSnapshot(): Snapshot | null {
-    const r = this.stmt.snapshot.get();
-    if (!r) return null;
+    const row = this.stmt.snapshot.get();
+    if (!row) return null;
+    const r = this.sound(checkSnapshotRow(row), 'the snapshot row');
     if (r.crc !== snapshotCrc(r.idx, r.term, r.voters, r.data)) throw this.damaged(`the snapshot at index ${r.idx} fails its checksum`);
-    let voters: unknown;
+    let voters: Checked<string[]>;
     try {
-      voters = JSON.parse(r.voters);
+      voters = checkVoters(JSON.parse(r.voters));
     } catch {
-      voters = undefined;
+      voters = { ok: false, problem: 'not JSON' };
     }
-    if (!Array.isArray(voters) || !voters.every((v) => typeof v === 'string')) {
-      throw this.damaged(`the snapshot's voters are not a JSON array of ids: ${r.voters.slice(0, 200)}`);
-    }
-    return { meta: { index: r.idx, term: r.term, conf: { voters } }, data: r.data };
+    if (!voters.ok) throw this.damaged(`the snapshot's voters are not a JSON array of ids: ${r.voters.slice(0, 200)}`);
+    return { meta: { index: r.idx, term: r.term, conf: { voters: voters.value } }, data: r.data };
+  }
+
+  /** What storage read back, if it is sound; else the data dir is damaged: `what` and the problem. */
+  private sound<T>(checked: Checked<T>, what: string): T {
+    if (!checked.ok) throw this.damaged(`${what} is damaged: ${checked.problem}`);
+    return checked.value;
   }
 }
 

@@ -170,10 +170,18 @@ describe.runIf(haveCurl)('browser mode under hostile requests', () => {
     b.ws.send(JSON.stringify({ id: 'u2', cmd: { type: 'kv', name: 'n1', method: 'GET', key: '/../../v2/members' } }));
     b.ws.send(JSON.stringify({ id: 'u3', cmd: null }));
     b.ws.send(JSON.stringify([[[[[[[[[[[[]]]]]]]]]]]]));
-    await until('six refusals', () => b.events.filter((e) => e.type === 'error').length >= 6);
+    // Out of the command schema's ranges (src-shared/protocol.ts CommandSchema): refused by name.
+    b.ws.send(JSON.stringify({ id: 'u4', cmd: { type: 'setClock', name: 'n1', rate: 1e9 } }));
+    b.ws.send(JSON.stringify({ id: 'u5', cmd: { type: 'cutLink', a: 'n1', b: 'n1' } }));
+    b.ws.send(JSON.stringify({ id: 'u6', cmd: { type: 'startCluster', size: 2 ** 53 } }));
+    await until('nine refusals', () => b.events.filter((e) => e.type === 'error').length >= 9);
     const errors = b.events.filter((e) => e.type === 'error');
     expect(errors.find((e) => e.id === 'u1')?.message).toMatch(/unknown command "formatDisk"/);
     expect(errors.find((e) => e.id === 'u2')?.message).toMatch(/kv: key/);
+    expect(errors.find((e) => e.id === 'u3')?.message).toBe('command must be an object');
+    expect(errors.find((e) => e.id === 'u4')?.message).toBe('setClock: rate must be 0.25..4');
+    expect(errors.find((e) => e.id === 'u5')?.message).toBe('cutLink: a link joins two different nodes');
+    expect(errors.find((e) => e.id === 'u6')?.message).toBe('startCluster: size must be 1..7');
     expect(errors.filter((e) => /must be JSON/.test(e.message))).toHaveLength(2);
     // An oversized message (2 MiB, the limit is 1 MiB): that socket is closed with 1009, nothing else.
     b.ws.send(JSON.stringify({ id: 'big', cmd: { type: 'kv', name: 'n1', method: 'PUT', key: '/big', value: 'x'.repeat(2 * 1024 * 1024) } }));

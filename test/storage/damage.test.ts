@@ -12,6 +12,7 @@ import type { Entry } from '../../src-shared/raft-types.js';
 import { RaftStorage, StorageDamagedError, StorageError } from '../../src-main/storage/raft-storage.js';
 import { auditWal } from '../../src-main/storage/wal-audit.js';
 import { markerFileFor } from '../../src-main/storage/member-marker.js';
+import { entryCrc, hardStateCrc, metaCrc, snapshotCrc } from '../../src-main/storage/checksum.js';
 import { seededRandom } from '../../src-main/util/rng.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -277,6 +278,24 @@ describe('row checksums', () => {
     expectDamaged(file, /the snapshot at index 8 fails its checksum/);
     edit(`UPDATE snapshot SET data = '{"store":1}'; UPDATE meta SET value = 'n2' WHERE key = 'name'`);
     expect(() => openStorage()).toThrow(/the meta value name fails its checksum/);
+  });
+
+  // Rows whose checksums were made to match (a bug, or a hand edit) but whose values make no
+  // sense: refused by the stored shapes' schemas (stored-shapes.ts), not taken as state.
+  it('sound checksums over values that make no sense', () => {
+    member(10).close();
+    edit(`UPDATE hard_state SET term = -1, crc = ${hardStateCrc(-1, '', 9)}`);
+    expectDamaged(file, /the hard_state row is damaged: term is not a whole number ≥ 0/);
+    edit(`UPDATE hard_state SET term = 1, crc = ${hardStateCrc(1, '', 9)}; UPDATE entries SET term = -3, crc = ${entryCrc(4, -3, 'normal', 'x')}, data = 'x' WHERE idx = 4`);
+    expectDamaged(file, /the log entry row after index 3 is damaged: term is not a whole number ≥ 0/);
+    edit(`UPDATE entries SET term = 1, crc = ${entryCrc(4, 1, 'normal', 'x')} WHERE idx = 4; UPDATE meta SET value = 'many', crc = ${metaCrc('wal_epoch', 'many')} WHERE key = 'wal_epoch'`);
+    expect(() => openStorage()).toThrow(StorageDamagedError);
+    expect(() => openStorage()).toThrow(/the meta value wal_epoch is damaged: not a count/);
+    edit(`UPDATE meta SET value = '1', crc = ${metaCrc('wal_epoch', '1')} WHERE key = 'wal_epoch'`);
+    openStorage().close();
+    const voters = '[1,2]';
+    edit(`INSERT INTO snapshot VALUES (1, 2, 1, '${voters}', '{}', ${snapshotCrc(2, 1, voters, '{}')})`);
+    expectDamaged(file, /the snapshot's voters are not a JSON array of ids: \[1,2\]/);
   });
 
   it('a damaged marker', () => {
