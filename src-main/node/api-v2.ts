@@ -17,6 +17,10 @@ import { readBody } from '../net/read-body.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo } from './client-backend.js';
+import { newURLs } from './etcd-urls.js';
+import { quote } from './go/strconv.js';
+import { compareStrings } from './go/strings.js';
+import { escapedPath, parseQuery, unescapeLatin1 } from './go/url.js';
 import { V2Error, isCreated, parseKeysRequest, type V2Event, type V2WatchHandle, type V2WatchRequest } from './store-v2.js';
 
 export interface ClientApiOptions {
@@ -172,7 +176,7 @@ class ClientApi {
   private async route(raw: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = raw.method ?? 'GET';
     const target = splitTarget(raw.url ?? '/');
-    const path = target ? goUnescape(target.rawPath, false) : null;
+    const path = target ? unescapeLatin1(target.rawPath, false) : null;
     if (target === null || path === null) {
       // net/http rejects a request line it cannot parse before any handler (so no CORS).
       res.sendDate = false;
@@ -335,10 +339,10 @@ class ClientApi {
       } else if (mediaType === 'application/x-www-form-urlencoded') {
         const body = await readBody(req.raw, this.maxValueBytes);
         if (body.aborted || body.tooLarge) return { params, error, tooLarge: body.tooLarge, aborted: body.aborted };
-        error = goParseQuery(body.data.toString('latin1'), params);
+        error = parseQuery(body.data.toString('latin1'), params);
       }
     }
-    const queryError = goParseQuery(req.rawQuery, params);
+    const queryError = parseQuery(req.rawQuery, params);
     return { params, error: error ?? queryError, tooLarge: false, aborted: false };
   }
 
@@ -425,7 +429,7 @@ class ClientApi {
     const urls = this.backend
       .members()
       .flatMap((m) => m.clientURLs)
-      .sort(compareBytes);
+      .sort(compareStrings);
     const body = urls.join(', ');
     return { status: 200, body, sniffedType: body === '' ? undefined : TEXT_TYPE };
   }
@@ -502,7 +506,7 @@ function keyError(err: unknown, clusterId: string): Reply {
 
 /** ServeMux's redirect to the cleaned path (http.Redirect with 301). */
 function redirect(method: string, cleanPath: string, rawQuery: string): Reply {
-  const location = goEscapePath(cleanPath) + (rawQuery === '' ? '' : `?${hexEscapeNonASCII(rawQuery)}`);
+  const location = escapedPath(cleanPath) + (rawQuery === '' ? '' : `?${hexEscapeNonASCII(rawQuery)}`);
   const headers: HeaderList = [['Location', location]];
   if (method === 'GET' || method === 'HEAD') headers.push(['Content-Type', 'text/html; charset=utf-8']);
   if (method === 'GET') return { status: 301, headers, body: `<a href="${htmlEscape(location)}">Moved Permanently</a>.\n\n` };
@@ -554,64 +558,6 @@ function isHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 }
 
-/**
- * net/url's unescape over a latin1 string (one char per byte, as Node hands out request lines):
- * `%XX` to bytes, `+` to space in query mode, the bytes read as UTF-8. Null on a bad escape.
- */
-function goUnescape(s: string, query: boolean): string | null {
-  const src = Buffer.from(s, 'latin1');
-  const out = Buffer.alloc(src.length);
-  let n = 0;
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i];
-    if (c === 0x25) {
-      if (i + 2 >= src.length || !isHex(src[i + 1]) || !isHex(src[i + 2])) return null;
-      out[n++] = parseInt(String.fromCharCode(src[i + 1], src[i + 2]), 16);
-      i += 2;
-    } else out[n++] = query && c === 0x2b ? 0x20 : c;
-  }
-  return out.subarray(0, n).toString('utf8');
-}
-
-/** net/url's EscapeError text for the escape at the first bad `%`. */
-function escapeErrorText(s: string): string {
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] !== '%') continue;
-    if (i + 2 >= s.length || !isHex(s.charCodeAt(i + 1)) || !isHex(s.charCodeAt(i + 2))) {
-      return `invalid URL escape ${goQuote(Buffer.from(s.slice(i, i + 3), 'latin1').toString('utf8'))}`;
-    }
-    i += 2;
-  }
-  return 'invalid URL escape';
-}
-
-/** url.ParseQuery (Go 1.17+) into `into`; returns its error text or null. */
-function goParseQuery(query: string, into: URLSearchParams): string | null {
-  let err: string | null = null;
-  for (const pair of query.split('&')) {
-    if (pair.includes(';')) {
-      err = 'invalid semicolon separator in query';
-      continue;
-    }
-    if (pair === '') continue;
-    const eq = pair.indexOf('=');
-    const rawKey = eq === -1 ? pair : pair.slice(0, eq);
-    const rawValue = eq === -1 ? '' : pair.slice(eq + 1);
-    const key = goUnescape(rawKey, true);
-    if (key === null) {
-      err ??= escapeErrorText(rawKey);
-      continue;
-    }
-    const value = goUnescape(rawValue, true);
-    if (value === null) {
-      err ??= escapeErrorText(rawValue);
-      continue;
-    }
-    into.append(key, value);
-  }
-  return err;
-}
-
 /** net/http's cleanPath: path.Clean, keeping a trailing slash. */
 function goCleanPath(p: string): string {
   if (p === '') return '/';
@@ -625,17 +571,6 @@ function goCleanPath(p: string): string {
   let np = `/${out.join('/')}`;
   if (p.endsWith('/') && np !== '/') np += '/';
   return np;
-}
-
-/** url.URL{Path: p}.EscapedPath(). */
-function goEscapePath(p: string): string {
-  let out = '';
-  for (const byte of Buffer.from(p, 'utf8')) {
-    const c = String.fromCharCode(byte);
-    if (/[A-Za-z0-9\-_.~$&+,/:;=@]/.test(c)) out += c;
-    else out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
 }
 
 /** http's hexEscapeNonASCII over a latin1 (byte) string. */
@@ -665,10 +600,6 @@ function trimPrefix(p: string, prefix: string): string {
   return s;
 }
 
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Go's JSON
 
@@ -689,30 +620,11 @@ export function goJSON(value: unknown): string {
   });
 }
 
-/** strconv.Quote, near enough for error texts. */
-function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"' || ch === '\\') out += `\\${ch}`;
-    else if (c === 7) out += '\\a';
-    else if (c === 8) out += '\\b';
-    else if (c === 12) out += '\\f';
-    else if (c === 10) out += '\\n';
-    else if (c === 13) out += '\\r';
-    else if (c === 9) out += '\\t';
-    else if (c === 11) out += '\\v';
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else out += ch;
-  }
-  return `${out}"`;
-}
-
 /** encoding/json's quoteChar for syntax errors. */
 function quoteChar(c: string): string {
   if (c === "'") return "'\\''";
   if (c === '"') return `'"'`;
-  const q = goQuote(c);
+  const q = quote(c);
   return `'${q.slice(1, -1)}'`;
 }
 
@@ -873,45 +785,11 @@ export function decodeMemberRequest(body: string): string[] | string {
     }
     if (typeError !== null) return typeError;
   }
-  return newURLs(urls ?? []);
-}
-
-/** etcd's types.NewURLs: http(s)/unix(s) URLs with host:port and no path, sorted. */
-function newURLs(list: string[]): string[] | string {
-  if (list.length === 0) return 'no valid URLs given';
-  const out: string[] = [];
-  for (const raw of list) {
-    const s = raw.trim();
-    if (/[\x00-\x1f\x7f]/.test(s)) return `parse ${goQuote(s)}: net/url: invalid control character in URL`;
-    const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):(.*)$/s.exec(s);
-    if (!m) {
-      if (s.startsWith(':')) return `parse ${goQuote(s)}: missing protocol scheme`;
-      if (s.split('/')[0].includes(':')) return `parse ${goQuote(s)}: first path segment in URL cannot contain colon`;
-      return `URL scheme must be http, https, unix, or unixs: ${s}`;
-    }
-    const scheme = m[1].toLowerCase();
-    if (!['http', 'https', 'unix', 'unixs'].includes(scheme)) return `URL scheme must be http, https, unix, or unixs: ${s}`;
-    let rest = m[2];
-    const hash = rest.indexOf('#');
-    if (hash !== -1) rest = rest.slice(0, hash);
-    const qm = rest.indexOf('?');
-    const query = qm === -1 ? '' : rest.slice(qm + 1);
-    if (qm !== -1) rest = rest.slice(0, qm);
-    let host = '';
-    let path = rest;
-    if (rest.startsWith('//')) {
-      const end = rest.indexOf('/', 2);
-      const authority = end === -1 ? rest.slice(2) : rest.slice(2, end);
-      path = end === -1 ? '' : rest.slice(end);
-      host = authority.slice(authority.lastIndexOf('@') + 1);
-      const port = /^(?:\[[^\]]*\]|[^:]*):(.*)$/.exec(host);
-      if (port && port[1] !== '' && !/^[0-9]+$/.test(port[1])) return `parse ${goQuote(s)}: invalid port ${goQuote(`:${port[1]}`)} after host`;
-    }
-    if (!/^(?:\[[^\]]*\]|[^:[\]]*):[^:]*$/.test(host)) return `URL address does not have the form "host:port": ${s}`;
-    if (path !== '') return `URL must not contain a path: ${s}`;
-    out.push(`${scheme}://${rest.slice(2)}${query === '' ? '' : `?${query}`}`);
+  try {
+    return newURLs(urls ?? []);
+  } catch (e) {
+    return (e as Error).message;
   }
-  return out.sort(compareBytes);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@
 // which gives the same output (the root has no key and no indexes).
 
 import { posix } from 'node:path';
+import { parseBool as goParseBool, parseUint as goParseUint } from './go/strconv.js';
+import { compareStrings } from './go/strings.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -340,7 +342,7 @@ export class V2Store {
   expiredKeys(now: number): string[] {
     return [...this.ttlNodes]
       .filter((n) => n.expireTime! <= now)
-      .sort((a, b) => a.expireTime! - b.expireTime! || compareBytes(a.path, b.path))
+      .sort((a, b) => a.expireTime! - b.expireTime! || compareStrings(a.path, b.path))
       .map((n) => n.path);
   }
 
@@ -638,7 +640,7 @@ export class V2Store {
     if (n.children && opts.depth > 0) {
       const childOpts = { ...opts, depth: opts.depth - 1 };
       nodes = [...n.children.values()].filter((c) => !isHiddenName(c.path)).map((c) => this.repr(c, childOpts));
-      if (opts.sorted) nodes.sort((a, b) => compareBytes(a.key!, b.key!));
+      if (opts.sorted) nodes.sort((a, b) => compareStrings(a.key!, b.key!));
     }
     return nodeExtern({
       key: externalKey(n.path),
@@ -867,11 +869,6 @@ function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.?0+Z$/, 'Z');
 }
 
-/** Go compares strings bytewise (UTF-8); JS's `<` compares UTF-16 units. */
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
 // ---------------------------------------------------------------------------------------------
 // HTTP request parsing (v2http/client.go parseKeyRequest + apply_v2.go's method dispatch)
 
@@ -968,20 +965,20 @@ export function parseKeysRequest(method: string, keyPath: string, params: URLSea
 function parseUint(params: URLSearchParams, name: string, code: number): number {
   const raw = params.get(name);
   if (raw === null) return 0;
-  if (!/^[0-9]+$/.test(raw) || BigInt(raw) > 0xffffffffffffffffn) {
+  try {
+    return Number(goParseUint(raw, 10, 64));
+  } catch {
     throw new V2Error(code, `invalid value for "${name}"`);
   }
-  return Number(raw);
 }
-
-const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
-const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 /** Go's strconv.ParseBool on the first value; absent is false; anything else is 209. */
 function parseBool(params: URLSearchParams, name: string, cause = `invalid value for "${name}"`): boolean {
   const raw = params.get(name);
   if (raw === null) return false;
-  if (GO_TRUE.has(raw)) return true;
-  if (GO_FALSE.has(raw)) return false;
-  throw new V2Error(209, cause);
+  try {
+    return goParseBool(raw);
+  } catch {
+    throw new V2Error(209, cause);
+  }
 }
