@@ -2,6 +2,7 @@
 //   raftlab node [etcd flags]   a raftlab node configured exactly like an etcd 3.4 member
 import fs from 'node:fs';
 import { ConfigError, parseNodeConfig } from './node/config.js';
+import { etcdFlagsHelp } from './node/config/etcd-flags.js';
 import { BootstrapFailed, resolveBootstrap } from './node/discovery/bootstrap.js';
 import { createLogger, etcdmain, type LogLevel, type RaftLogLevel } from './node/log.js';
 import { NodeStartError } from './node/raft-node.js';
@@ -27,7 +28,7 @@ async function runNode(argv: string[]): Promise<number> {
     return err.exitCode;
   }
   if (cfg.help) {
-    process.stdout.write('usage: raftlab node [flags]\n  takes etcd 3.4 flags (--name, --data-dir, --initial-cluster, ...) and ETCD_* variables\n');
+    process.stdout.write(etcdFlagsHelp());
     return 0;
   }
   if (cfg.version) {

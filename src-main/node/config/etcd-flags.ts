@@ -24,7 +24,11 @@ export const DEFAULT_INITIAL_CLUSTER = `${DEFAULT_NAME}=${DEFAULT_INITIAL_ADVERT
 // ---------------------------------------------------------------------------------------------
 // pkg/flags' value kinds
 
-/** flags.UniqueURLs: types.NewURLs over a comma-separated list; a value already held (or an exception such as `*`) is kept as is. */
+/**
+ * flags.UniqueURLs: types.NewURLs over a comma-separated list; a value already held, or one of
+ * the exceptions, leaves the URLs as they were (etcd's URL flags except "", so `--listen-peer-urls=`
+ * keeps the default; --cors excepts "*").
+ */
 export function uniqueURLsValue(def: string, ...exceptions: string[]): Value<string[]> {
   let values = new Set<string>();
   let urls: string[] = [];
@@ -105,9 +109,9 @@ export const ETCD_FLAGS: readonly Row[] = [
   // member
   row('data-dir', str(), 'Path to the data directory.', USED),
   row('wal-dir', str(), 'Path to the dedicated wal directory.'),
-  row('listen-peer-urls', urls(DEFAULT_LISTEN_PEER_URLS), 'List of URLs to listen on for peer traffic.', USED),
-  row('listen-client-urls', urls(DEFAULT_LISTEN_CLIENT_URLS), 'List of URLs to listen on for client traffic.', USED),
-  row('listen-metrics-urls', urls(), 'List of URLs to listen on for the metrics and health endpoints.'),
+  row('listen-peer-urls', urls(DEFAULT_LISTEN_PEER_URLS, ''), 'List of URLs to listen on for peer traffic.', USED),
+  row('listen-client-urls', urls(DEFAULT_LISTEN_CLIENT_URLS, ''), 'List of URLs to listen on for client traffic.', USED),
+  row('listen-metrics-urls', urls('', ''), 'List of URLs to listen on for the metrics and health endpoints.'),
   row('max-snapshots', uint(5), 'Maximum number of snapshot files to retain (0 is unlimited).'),
   row('max-wals', uint(5), 'Maximum number of wal files to retain (0 is unlimited).'),
   row('name', str(DEFAULT_NAME), 'Human-readable name for this member.', USED),
@@ -125,8 +129,8 @@ export const ETCD_FLAGS: readonly Row[] = [
   row('grpc-keepalive-timeout', dur('20s'), 'Additional duration of wait before closing a non-responsive connection (0 to disable).'),
   row('max-concurrent-streams', () => uint32Value(0xffffffffn), 'Maximum concurrent streams that each client can open at a time.'),
   // clustering
-  row('initial-advertise-peer-urls', urls(DEFAULT_INITIAL_ADVERTISE_PEER_URLS), "List of this member's peer URLs to advertise to the rest of the cluster.", USED),
-  row('advertise-client-urls', urls(DEFAULT_ADVERTISE_CLIENT_URLS), "List of this member's client URLs to advertise to the public.", USED),
+  row('initial-advertise-peer-urls', urls(DEFAULT_INITIAL_ADVERTISE_PEER_URLS, ''), "List of this member's peer URLs to advertise to the rest of the cluster.", USED),
+  row('advertise-client-urls', urls(DEFAULT_ADVERTISE_CLIENT_URLS, ''), "List of this member's client URLs to advertise to the public.", USED),
   row('discovery', str(), 'Discovery URL used to bootstrap the cluster.', USED),
   row('discovery-fallback', () => selectiveValue('proxy', 'exit'), 'Valid values include ["exit" "proxy"]', USED),
   row('discovery-proxy', str(), 'HTTP proxy to use for traffic to discovery service.'),
