@@ -31,7 +31,6 @@ import { verifyBootstrap, verifyJoinExisting } from './bootstrap-checks.js';
 import { parseInitialCluster, type InitialClusterMember } from './etcd-urls.js';
 import { FlagError, HELP, flagToEnv, type FlagSet } from './go/flag.js';
 import { quote, quoteSlice } from './go/strconv.js';
-import { compareStrings } from './go/strings.js';
 import { parseURL, splitHostPort } from './go/url.js';
 import { DEFAULT_INITIAL_CLUSTER, DEFAULT_NAME, USED_FLAGS, newEtcdFlagSet } from './config/etcd-flags.js';
 import { pkgFlags, etcdmain, type EtcdMsg } from './log.js';
