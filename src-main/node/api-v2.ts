@@ -26,7 +26,9 @@ import { parseQuery, unescapeLatin1 } from './go/url.js';
 import { MEMBERS_PREFIX, membersReply } from './api-v2/members.js';
 import { allowMethod, httpError, internalServerError, JSON_TYPE, jsonReply, keyError, messageReply, redirect, send, TEXT_TYPE, writeHead, type Reply, type Req } from './api-v2/replies.js';
 import type { ClientHandler } from './api-v2/server.js';
-import { V2Error, isCreated, parseKeysRequest, type V2Event, type V2WatchHandle, type V2WatchRequest } from './store-v2.js';
+import { parseKeysRequest } from './api-v2/keys-request.js';
+import { isCreated, type V2Event, type V2WatchHandle, type V2WatchRequest } from './store-v2.js';
+import { V2Error } from './store-v2/errors.js';
 
 export interface ClientApiOptions {
   backend: ClientBackend;

@@ -4,7 +4,8 @@
 
 import { decodeConfChange, type Entry } from '../../src-shared/raft-types.js';
 import type { MemberInfo } from './client-backend.js';
-import { V2Error, V2Store, type V2Command, type V2Event } from './store-v2.js';
+import { V2Store, type V2Command, type V2Event } from './store-v2.js';
+import { V2Error } from './store-v2/errors.js';
 
 /** A normal log entry's payload. `r` is the proposer's request id, so it can answer its client. */
 export type NodeCommand =

@@ -6,7 +6,7 @@ import { RaftUnavailable } from '../client-backend.js';
 import { hexEscapeNonASCII, htmlEscape } from '../go/http.js';
 import { goJSON } from '../go/json.js';
 import { escapedPath } from '../go/url.js';
-import { V2Error } from '../store-v2.js';
+import { V2Error } from '../store-v2/errors.js';
 
 export type HeaderList = Array<[string, string]>;
 
