@@ -249,28 +249,24 @@ export function boolValue(def: boolean): Value<boolean> {
 
 /** uint and uint64 (64-bit platforms): strconv.ParseUint(s, 0, 64). */
 export function uintValue(def: bigint): Value<bigint> {
-  let v = def;
-  const set = (s: string) => {
-    try {
-      v = parseUint(s, 0, 64);
-    } catch (e) {
-      throw numErr(e);
-    }
-  };
-  return { set, get: () => v, string: () => String(v), typeName: 'uint' };
+  return numberValue(def, (s) => parseUint(s, 0, 64), 'uint');
 }
 
 /** int and int64: strconv.ParseInt(s, 0, 64). */
 export function intValue(def: bigint): Value<bigint> {
+  return numberValue(def, (s) => parseInt(s, 0, 64), 'int');
+}
+
+function numberValue(def: bigint, parse: (s: string) => bigint, typeName: string): Value<bigint> {
   let v = def;
   const set = (s: string) => {
     try {
-      v = parseInt(s, 0, 64);
+      v = parse(s);
     } catch (e) {
       throw numErr(e);
     }
   };
-  return { set, get: () => v, string: () => String(v), typeName: 'int' };
+  return { set, get: () => v, string: () => String(v), typeName };
 }
 
 /** time.Duration, kept as written (only its shape is checked). */
