@@ -2,6 +2,7 @@
 //   raftlab node [etcd flags]   a raftlab node configured exactly like an etcd 3.4 member
 import fs from 'node:fs';
 import { ConfigError, parseNodeConfig } from './node/config.js';
+import { etcdFlagsHelp } from './node/config/etcd-flags.js';
 import { BootstrapFailed, resolveBootstrap } from './node/discovery/bootstrap.js';
 import { createLogger, etcdmain, type LogLevel, type RaftLogLevel } from './node/log.js';
 import { NodeStartError } from './node/raft-node.js';
@@ -27,7 +28,7 @@ async function runNode(argv: string[]): Promise<number> {
     return err.exitCode;
   }
   if (cfg.help) {
-    process.stdout.write('usage: raftlab node [flags]\n  takes etcd 3.4 flags (--name, --data-dir, --initial-cluster, ...) and ETCD_* variables\n');
+    process.stdout.write(etcdFlagsHelp());
     return 0;
   }
   if (cfg.version) {
@@ -119,12 +120,7 @@ function startError(err: unknown): string {
 
 const [command, ...rest] = process.argv.slice(2);
 /** `raftlab attach --web URL...`: the window (browser mode) on that cluster instead of text. */
-async function attachWeb(argv: string[]): Promise<number> {
-  const urls = argv.filter((a) => a !== '--web' && !a.startsWith('-')).flatMap((a) => a.split(','));
-  if (urls.length === 0) {
-    process.stderr.write('usage: raftlab attach --web URL[,URL...]\n');
-    return 2;
-  }
+async function attachWeb(urls: string[]): Promise<number> {
   process.env.RAFTLAB_ATTACH = urls.join(',');
   await import('./web/main.js');
   return new Promise<number>(() => {}); // browser mode runs until Ctrl-C (it exits by itself)
@@ -132,12 +128,13 @@ async function attachWeb(argv: string[]): Promise<number> {
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   node: runNode,
-  attach: (argv) => (argv.includes('--web') ? attachWeb(argv) : attachMain(argv)),
+  attach: (argv) => attachMain(argv, { web: attachWeb }),
   run: runMain,
   chaos: chaosMain,
 };
-if (!command || !commands[command]) {
-  process.stderr.write(
+const askedHelp = command === '--help' || command === '-h' || command === 'help';
+if (!command || askedHelp || !commands[command]) {
+  (askedHelp ? process.stdout : process.stderr).write(
     'usage: raftlab <command>\n' +
       '  node [etcd flags]        run a raftlab node, configured like an etcd 3.4 member\n' +
       '  attach URL[,URL...]      watch a running etcd (or raftlab) cluster through its client URLs\n' +
@@ -145,6 +142,6 @@ if (!command || !commands[command]) {
       '  run SCENARIO.json        play a scenario headless [--trace OUT.jsonl] [--chrome OUT.json]\n' +
       '  chaos [--nodes N] [--seconds S] [--seed N]   faults + clients on a real cluster, then a linearizability check\n',
   );
-  process.exit(command ? 2 : 0);
+  process.exit(command && !askedHelp ? 2 : 0);
 }
 process.exit(await commands[command](rest));

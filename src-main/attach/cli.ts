@@ -4,55 +4,75 @@
 // observed event is a line of its own.
 import type { AttachedView, AttachEvent, EndpointStatus } from '../../src-shared/attach.js';
 import { memberLabel } from '../../src-shared/attach.js';
-import { AttachError, EtcdObserver, httpsMessage, parseEndpoints } from './etcd-observer.js';
+import { EtcdObserver, httpsMessage, parseEndpoints } from './etcd-observer.js';
+import { intOption, parseCommandArgs, UsageError } from '../command-args.js';
 
-const USAGE = `usage: raftlab attach URL[,URL...] [--prefix P] [--no-watch] [--no-discover] [--interval MS]
+const USAGE = `usage: raftlab attach URL[,URL...] [--prefix P] [--no-watch] [--no-discover] [--interval MS] [--web]
   watches an etcd (v3 gateway or v2) or raftlab cluster through its client URLs, until Ctrl-C
   --prefix P      print key changes under P (default "/"; v2 clusters watch it as a directory)
   --no-watch      do not watch keys
   --no-discover   poll only the given URLs, not the client URLs the members advertise
   --interval MS   poll each endpoint every MS milliseconds (default 500)
+  --web           show the cluster in the window (browser mode) instead of text
 `;
+
+const OPTIONS = {
+  prefix: { type: 'string' },
+  'no-watch': { type: 'boolean' },
+  'no-discover': { type: 'boolean' },
+  interval: { type: 'string' },
+  web: { type: 'boolean' },
+} as const;
+
+/** The command line as attach options; throws UsageError. */
+export function attachArgs(argv: string[]): { urls: string[]; prefix: string | null; discover: boolean; pollMs: number; web: boolean } | 'help' {
+  const parsed = parseCommandArgs(argv, OPTIONS);
+  if (parsed === 'help') return 'help';
+  const v = parsed.values;
+  return {
+    urls: parsed.positionals,
+    prefix: v['no-watch'] ? null : (v.prefix ?? '/'),
+    discover: !v['no-discover'],
+    pollMs: intOption('interval', v.interval, 50, 60_000, 500),
+    web: v.web ?? false,
+  };
+}
 
 export interface AttachIO {
   /** One printed line (default: stdout). */
   out?: (line: string) => void;
   /** Ends the attach like Ctrl-C (default: SIGINT or SIGTERM). */
   signal?: AbortSignal;
+  /** `--web`: open the window (browser mode) on these URLs instead of printing. */
+  web?: (urls: string[]) => Promise<number>;
 }
 
 export async function attachMain(argv: string[], io: AttachIO = {}): Promise<number> {
   const out = io.out ?? ((line: string) => void process.stdout.write(line + '\n'));
   const err = (line: string) => (io.out ? io.out(line) : void process.stderr.write(line + '\n'));
-  const urls: string[] = [];
-  let prefix: string | null = '/';
-  let discover = true;
-  let pollMs = 500;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new AttachError('url', `${a} needs a value`);
-      return v;
-    };
-    try {
-      if (a === '-h' || a === '--help') {
-        out(USAGE.trimEnd());
-        return 0;
-      } else if (a === '--prefix') prefix = value();
-      else if (a.startsWith('--prefix=')) prefix = a.slice('--prefix='.length);
-      else if (a === '--no-watch') prefix = null;
-      else if (a === '--no-discover') discover = false;
-      else if (a === '--interval' || a.startsWith('--interval=')) {
-        const v = Number(a.includes('=') ? a.slice(a.indexOf('=') + 1) : value());
-        if (!Number.isInteger(v) || v < 50 || v > 60_000) throw new AttachError('url', '--interval must be 50..60000 ms');
-        pollMs = v;
-      } else if (a.startsWith('-')) throw new AttachError('url', `unknown flag ${a}`);
-      else urls.push(a);
-    } catch (e) {
-      err(`raftlab attach: ${(e as Error).message}\n${USAGE.trimEnd()}`);
+  let args: ReturnType<typeof attachArgs>;
+  try {
+    args = attachArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    err(`raftlab attach: ${e.message}\n${USAGE.trimEnd()}`);
+    return 2;
+  }
+  if (args === 'help') {
+    out(USAGE.trimEnd());
+    return 0;
+  }
+  const { urls, prefix, discover, pollMs } = args;
+  if (args.web) {
+    if (!io.web) {
+      err('raftlab attach: --web is not available here');
       return 2;
     }
+    if (urls.length === 0) {
+      err(`raftlab attach: --web needs the cluster's URLs\n${USAGE.trimEnd()}`);
+      return 2;
+    }
+    return io.web(urls.flatMap((u) => u.split(',')));
   }
   let endpoints: string[];
   try {

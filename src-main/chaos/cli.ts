@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { formatOp, formatTime } from '../../src-shared/history.js';
 import { runChaos, type ChaosOptions, type ChaosResult } from './chaos-runner.js';
 import { ALL_FAULTS, type FaultKind } from './faults.js';
+import { intOption, parseCommandArgs, UsageError } from '../command-args.js';
 
 const USAGE = `usage: raftlab chaos [--nodes N] [--seconds S] [--seed N] [options]
   --nodes N           cluster size, 1..7 (default 3)
@@ -22,11 +23,12 @@ const USAGE = `usage: raftlab chaos [--nodes N] [--seconds S] [--seed N] [option
 `;
 
 export async function chaosMain(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs>;
+  let parsed: ReturnType<typeof chaosArgs>;
   try {
-    parsed = parseArgs(argv);
+    parsed = chaosArgs(argv);
   } catch (err) {
-    process.stderr.write(`raftlab chaos: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`raftlab chaos: ${err.message}\n${USAGE}`);
     return 2;
   }
   if (parsed === 'help') {
@@ -41,63 +43,41 @@ export async function chaosMain(argv: string[], out: (s: string) => void = (s) =
   return result.ok ? 0 : 1;
 }
 
-function parseArgs(argv: string[]): { opts: ChaosOptions; json?: string; quiet: boolean } | 'help' {
-  const opts: ChaosOptions = { nodes: 3, seconds: 15, seed: Math.floor(Math.random() * 1e6) };
-  let json: string | undefined;
-  let quiet = false;
-  const int = (name: string, v: string | undefined, lo: number, hi: number): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isInteger(n) || n < lo || n > hi) throw new Error(`${name} wants an integer in ${lo}..${hi}`);
-    return n;
+const OPTIONS = {
+  nodes: { type: 'string' },
+  seconds: { type: 'string' },
+  seed: { type: 'string' },
+  clients: { type: 'string' },
+  keys: { type: 'string' },
+  timeout: { type: 'string' },
+  faults: { type: 'string' },
+  break: { type: 'boolean' },
+  json: { type: 'string' },
+  quiet: { type: 'boolean' },
+} as const;
+
+/** The command line as chaos options; throws UsageError. */
+export function chaosArgs(argv: string[]): { opts: ChaosOptions; json?: string; quiet: boolean } | 'help' {
+  const parsed = parseCommandArgs(argv, OPTIONS, 0);
+  if (parsed === 'help') return 'help';
+  const v = parsed.values;
+  const opts: ChaosOptions = {
+    nodes: intOption('nodes', v.nodes, 1, 7, 3),
+    seconds: intOption('seconds', v.seconds, 1, 3600, 15),
+    seed: intOption('seed', v.seed, 0, 2 ** 31 - 1, Math.floor(Math.random() * 1e6)),
   };
-  for (let i = 0; i < argv.length; i++) {
-    const raw = argv[i];
-    const [flag, inline] = raw.replace(/^--?/, '--').split(/=(.*)/s, 2);
-    const value = () => inline ?? argv[++i];
-    switch (flag) {
-      case '--help':
-      case '--h':
-        return 'help';
-      case '--nodes':
-        opts.nodes = int(flag, value(), 1, 7);
-        break;
-      case '--seconds':
-        opts.seconds = int(flag, value(), 1, 3600);
-        break;
-      case '--seed':
-        opts.seed = int(flag, value(), 0, 2 ** 31 - 1);
-        break;
-      case '--clients':
-        opts.clients = int(flag, value(), 1, 64);
-        break;
-      case '--keys':
-        opts.keys = int(flag, value(), 1, 100);
-        break;
-      case '--timeout':
-        opts.requestTimeoutMs = int(flag, value(), 50, 60_000);
-        break;
-      case '--faults': {
-        const kinds = (value() ?? '').split(',').filter(Boolean);
-        const bad = kinds.filter((k) => !(ALL_FAULTS as readonly string[]).includes(k));
-        if (bad.length > 0) throw new Error(`unknown fault ${bad.join(', ')}`);
-        opts.faults = kinds as FaultKind[];
-        break;
-      }
-      case '--break':
-        opts.breakOnPurpose = true;
-        break;
-      case '--json':
-        json = value();
-        if (!json) throw new Error('--json wants a file name');
-        break;
-      case '--quiet':
-        quiet = true;
-        break;
-      default:
-        throw new Error(`unknown argument ${raw}`);
-    }
+  if (v.clients !== undefined) opts.clients = intOption('clients', v.clients, 1, 64, 0);
+  if (v.keys !== undefined) opts.keys = intOption('keys', v.keys, 1, 100, 0);
+  if (v.timeout !== undefined) opts.requestTimeoutMs = intOption('timeout', v.timeout, 50, 60_000, 0);
+  if (v.faults !== undefined) {
+    const kinds = v.faults.split(',').filter(Boolean);
+    const bad = kinds.filter((k) => !(ALL_FAULTS as readonly string[]).includes(k));
+    if (bad.length > 0) throw new UsageError(`unknown fault ${bad.join(', ')}`);
+    opts.faults = kinds as FaultKind[];
   }
-  return { opts, json, quiet };
+  if (v.break) opts.breakOnPurpose = true;
+  if (v.json === '') throw new UsageError('--json wants a file name');
+  return { opts, json: v.json, quiet: v.quiet ?? false };
 }
 
 export function summarize(r: ChaosResult): string {

@@ -13,11 +13,22 @@
 //   Members and stats errors are `{"message": ...}`. Unexpected failures never escape: keys
 //   answer errorCode 300, everything else 500 `{"message":"Internal Server Error"}`.
 
+//
+// The members API, the replies and the listeners live in ./api-v2/; Go's own behaviour in ./go/.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../net/read-body.js';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo } from './client-backend.js';
-import { V2Error, isCreated, parseKeysRequest, type V2Event, type V2WatchHandle, type V2WatchRequest } from './store-v2.js';
+import { RaftUnavailable, type ClientBackend } from './client-backend.js';
+import { cleanPath, splitTarget } from './go/http.js';
+import { goJSON } from './go/json.js';
+import { compareStrings } from './go/strings.js';
+import { parseQuery, unescapeLatin1 } from './go/url.js';
+import { MEMBERS_PREFIX, membersReply } from './api-v2/members.js';
+import { allowMethod, httpError, internalServerError, JSON_TYPE, jsonReply, keyError, messageReply, redirect, send, TEXT_TYPE, writeHead, type Reply, type Req } from './api-v2/replies.js';
+import type { ClientHandler } from './api-v2/server.js';
+import { parseKeysRequest } from './api-v2/keys-request.js';
+import { isCreated, type V2Event, type V2WatchHandle, type V2WatchRequest } from './store-v2.js';
+import { V2Error } from './store-v2/errors.js';
 
 export interface ClientApiOptions {
   backend: ClientBackend;
@@ -53,50 +64,14 @@ export interface ClientRequestRecord {
   ms: number;
 }
 
-export type ClientHandler = (req: IncomingMessage, res: ServerResponse) => void;
-
 // etcd's --max-request-bytes (1.5 MiB) guards gRPC and the v3 API only; a v2 PUT is limited
 // by Go's r.ParseForm, which reads at most 10 MiB of form body (net/http maxFormSize): real
 // etcd 3.4 takes a body of exactly 10 MiB and refuses one byte more (test/node/limits.test.ts).
 const DEFAULT_MAX_VALUE_BYTES = 10 * 1024 * 1024;
-/** Members API bodies are a list of URLs; anything this large is not one. */
-const MAX_MEMBER_BODY_BYTES = 1024 * 1024;
 /** etcd's /health asks for a quorum read with a 1 s deadline; this only guards a hung backend. */
 const HEALTH_GUARD_MS = 5000;
 
 const KEYS_PREFIX = '/v2/keys';
-const MEMBERS_PREFIX = '/v2/members';
-
-type HeaderList = Array<[string, string]>;
-
-const CORS: HeaderList = [
-  ['Access-Control-Allow-Headers', 'accept, content-type, authorization'],
-  ['Access-Control-Allow-Methods', 'POST, GET, OPTIONS, PUT, DELETE'],
-  ['Access-Control-Allow-Origin', '*'],
-];
-const JSON_TYPE: [string, string] = ['Content-Type', 'application/json'];
-const TEXT_TYPE = 'text/plain; charset=utf-8';
-
-interface Reply {
-  status: number;
-  headers?: HeaderList;
-  body?: string;
-  /** Go sniffs a Content-Type the handler did not set and writes it after Content-Length. */
-  sniffedType?: string;
-  /** Go omits Content-Length when nothing was written to a HEAD response, and on 204. */
-  noLength?: boolean;
-  /** Close the connection after this reply (a request body was left unread). */
-  close?: boolean;
-}
-
-/** The request as etcd's mux and handlers see it. */
-interface Req {
-  method: string;
-  /** Percent-decoded path (Go's r.URL.Path). */
-  path: string;
-  rawQuery: string;
-  raw: IncomingMessage;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The handler
@@ -172,7 +147,7 @@ class ClientApi {
   private async route(raw: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = raw.method ?? 'GET';
     const target = splitTarget(raw.url ?? '/');
-    const path = target ? goUnescape(target.rawPath, false) : null;
+    const path = target ? unescapeLatin1(target.rawPath, false) : null;
     if (target === null || path === null) {
       // net/http rejects a request line it cannot parse before any handler (so no CORS).
       res.sendDate = false;
@@ -182,7 +157,7 @@ class ClientApi {
     }
     if (method === 'OPTIONS') return send(raw, res, { status: 200 });
 
-    const clean = goCleanPath(path);
+    const clean = cleanPath(path);
     if (clean !== path) return send(raw, res, redirect(method, clean, target.rawQuery));
 
     const req: Req = { method, path, rawQuery: target.rawQuery, raw };
@@ -190,7 +165,7 @@ class ClientApi {
     if (path === KEYS_PREFIX || path.startsWith(`${KEYS_PREFIX}/`)) {
       reply = await this.keys(req, res);
     } else if (path === MEMBERS_PREFIX || path.startsWith(`${MEMBERS_PREFIX}/`)) {
-      reply = await this.members(req);
+      reply = await membersReply(req, this.backend);
     } else {
       switch (path) {
         case '/v2/machines':
@@ -335,87 +310,11 @@ class ClientApi {
       } else if (mediaType === 'application/x-www-form-urlencoded') {
         const body = await readBody(req.raw, this.maxValueBytes);
         if (body.aborted || body.tooLarge) return { params, error, tooLarge: body.tooLarge, aborted: body.aborted };
-        error = goParseQuery(body.data.toString('latin1'), params);
+        error = parseQuery(body.data.toString('latin1'), params);
       }
     }
-    const queryError = goParseQuery(req.rawQuery, params);
+    const queryError = parseQuery(req.rawQuery, params);
     return { params, error: error ?? queryError, tooLarge: false, aborted: false };
-  }
-
-  // --- /v2/members ----------------------------------------------------------------------------
-
-  private async members(req: Req): Promise<Reply> {
-    const notAllowed = allowMethod(req.method, ['GET', 'POST', 'DELETE', 'PUT']);
-    if (notAllowed) return notAllowed;
-    let clusterId = '';
-    const withCid = (r: Reply): Reply => ({ ...r, headers: [...(r.headers ?? []), ['X-Etcd-Cluster-Id', clusterId]] });
-    try {
-      clusterId = this.backend.status().clusterId;
-      const sub = trimPrefix(req.path, MEMBERS_PREFIX);
-      switch (req.method) {
-        case 'GET': {
-          if (sub === '') return withCid(jsonReply(200, { members: this.backend.members().map(memberJSON) }, true));
-          if (sub !== 'leader') return withCid(messageReply(404, 'Not found'));
-          const leader = this.backend.status().leader;
-          const m = leader === '' || leader === '0' ? undefined : this.findMember(leader);
-          if (!m) return withCid(messageReply(503, 'During election'));
-          return withCid(jsonReply(200, memberJSON(m), true));
-        }
-        case 'POST': {
-          const body = await this.memberRequest(req);
-          if ('status' in body) return withCid(body);
-          const m = await this.backend.addMember(body.peerURLs);
-          return withCid(jsonReply(201, memberJSON(m), true));
-        }
-        case 'DELETE': {
-          const id = this.memberId(sub);
-          if (typeof id !== 'string') return withCid(id);
-          await this.backend.removeMember(id);
-          return withCid({ status: 204, noLength: true });
-        }
-        default: {
-          // PUT
-          const id = this.memberId(sub);
-          if (typeof id !== 'string') return withCid(id);
-          const body = await this.memberRequest(req);
-          if ('status' in body) return withCid(body);
-          await this.backend.updateMember(id, body.peerURLs);
-          return withCid({ status: 204, noLength: true });
-        }
-      }
-    } catch (err) {
-      if (err instanceof MemberError) return withCid(messageReply(err.status, err.message));
-      return withCid(internalServerError());
-    }
-  }
-
-  /** etcd's getID (strconv.ParseUint base 16): the backend gets its own spelling of the id. */
-  private memberId(idStr: string): string | Reply {
-    // No id: net/http's Error without an Allow header, as etcd does.
-    if (idStr === '') return httpError(405, 'Method Not Allowed');
-    const id = parseHexId(idStr);
-    if (id === null) return messageReply(404, `No such member: ${idStr}`);
-    return this.findMember(id)?.id ?? id.toString(16);
-  }
-
-  private findMember(id: string | bigint): MemberInfo | undefined {
-    const want = typeof id === 'bigint' ? id : parseHexId(id);
-    if (want === null) return undefined;
-    return this.backend.members().find((m) => parseHexId(m.id) === want);
-  }
-
-  /** etcd's unmarshalRequest + MemberCreateRequest/MemberUpdateRequest.UnmarshalJSON. */
-  private async memberRequest(req: Req): Promise<{ peerURLs: string[] } | Reply> {
-    let ctype = req.raw.headers['content-type'] ?? '';
-    const semi = ctype.indexOf(';');
-    if (semi !== -1) ctype = ctype.slice(0, semi).trim().toLowerCase();
-    if (ctype !== 'application/json') return messageReply(415, `Bad Content-Type ${ctype}, accept application/json`);
-    const body = await readBody(req.raw, MAX_MEMBER_BODY_BYTES);
-    if (body.aborted) return messageReply(400, 'unexpected EOF');
-    if (body.tooLarge) return { ...messageReply(400, 'http: request body too large'), close: true };
-    const parsed = decodeMemberRequest(body.data.toString('utf8'));
-    if (typeof parsed === 'string') return messageReply(400, parsed);
-    return { peerURLs: parsed };
   }
 
   // --- the rest -------------------------------------------------------------------------------
@@ -425,7 +324,7 @@ class ClientApi {
     const urls = this.backend
       .members()
       .flatMap((m) => m.clientURLs)
-      .sort(compareBytes);
+      .sort(compareStrings);
     const body = urls.join(', ');
     return { status: 200, body, sniffedType: body === '' ? undefined : TEXT_TYPE };
   }
@@ -450,554 +349,4 @@ class ClientApi {
     if (ok === true) return { status: 200, body: '{"health":"true"}', sniffedType: TEXT_TYPE };
     return httpError(503, '{"health":"false"}');
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Replies
-
-/** v2http's allowMethod: 405 text with `Allow` listing what is allowed. */
-function allowMethod(method: string, allowed: string[]): Reply | undefined {
-  if (allowed.includes(method)) return undefined;
-  const r = httpError(405, 'Method Not Allowed');
-  r.headers!.push(['Allow', allowed.join(',')]);
-  return r;
-}
-
-/** Go's http.Error. */
-function httpError(status: number, text: string): Reply {
-  return {
-    status,
-    headers: [
-      ['Content-Type', TEXT_TYPE],
-      ['X-Content-Type-Options', 'nosniff'],
-    ],
-    body: `${text}\n`,
-  };
-}
-
-/** httptypes.HTTPError: `{"message": ...}`, no trailing newline. */
-function messageReply(status: number, message: string): Reply {
-  return { status, headers: [JSON_TYPE], body: goJSON({ message }) };
-}
-
-function internalServerError(): Reply {
-  return messageReply(500, 'Internal Server Error');
-}
-
-/** JSON from json.Marshal (no newline) or, with `encoder`, json.NewEncoder(w).Encode. */
-function jsonReply(status: number, value: unknown, encoder = false): Reply {
-  return { status, headers: [JSON_TYPE], body: goJSON(value) + (encoder ? '\n' : '') };
-}
-
-/** v2error's WriteTo, or writeKeyError's errorCode 300 for anything that is not a V2Error. */
-function keyError(err: unknown, clusterId: string): Reply {
-  let e: V2Error;
-  if (err instanceof V2Error) e = err;
-  else if (err instanceof RaftUnavailable) e = new V2Error(300, err.message || 'etcdserver: request timed out', 0);
-  else e = new V2Error(300, err instanceof Error ? err.message : String(err), 0);
-  const headers: HeaderList = [JSON_TYPE, ['X-Etcd-Index', String(e.index)]];
-  if (clusterId !== '') headers.push(['X-Etcd-Cluster-Id', clusterId]);
-  return { status: e.httpStatus, headers, body: `${goJSON(e)}\n` };
-}
-
-/** ServeMux's redirect to the cleaned path (http.Redirect with 301). */
-function redirect(method: string, cleanPath: string, rawQuery: string): Reply {
-  const location = goEscapePath(cleanPath) + (rawQuery === '' ? '' : `?${hexEscapeNonASCII(rawQuery)}`);
-  const headers: HeaderList = [['Location', location]];
-  if (method === 'GET' || method === 'HEAD') headers.push(['Content-Type', 'text/html; charset=utf-8']);
-  if (method === 'GET') return { status: 301, headers, body: `<a href="${htmlEscape(location)}">Moved Permanently</a>.\n\n` };
-  return { status: 301, headers, noLength: method === 'HEAD' };
-}
-
-function memberJSON(m: MemberInfo): MemberInfo {
-  return { id: m.id, name: m.name, peerURLs: [...m.peerURLs], clientURLs: [...m.clientURLs] };
-}
-
-function send(req: IncomingMessage, res: ServerResponse, r: Reply): void {
-  if (res.headersSent || res.destroyed) return;
-  const body = r.body ?? '';
-  const tail: HeaderList = [];
-  if (!r.noLength) tail.push(['Content-Length', String(Buffer.byteLength(body))]);
-  if (r.sniffedType) tail.push(['Content-Type', r.sniffedType]);
-  if (r.close) tail.push(['Connection', 'close']);
-  writeHead(req, res, r.status, r.headers ?? [], ...tail);
-  res.end(body);
-}
-
-/** Go's header order: CORS and the handler's headers sorted by name, then Date, then the rest. */
-function writeHead(_req: IncomingMessage, res: ServerResponse, status: number, headers: HeaderList, ...tail: HeaderList): void {
-  const sorted = [...CORS, ...headers].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const flat: string[] = [];
-  for (const [k, v] of [...sorted, ['Date', new Date().toUTCString()] as [string, string], ...tail]) flat.push(k, v);
-  res.sendDate = false;
-  res.writeHead(status, flat);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Request bodies
-
-
-// ---------------------------------------------------------------------------------------------
-// Go's URL handling (net/url, net/http)
-
-/** Splits a request target into its raw path and query; absolute-form targets lose their origin. */
-function splitTarget(url: string): { rawPath: string; rawQuery: string } | null {
-  const abs = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?]*/.exec(url);
-  if (abs) url = url.slice(abs[0].length);
-  const q = url.indexOf('?');
-  const rawPath = q === -1 ? url : url.slice(0, q);
-  const rawQuery = q === -1 ? '' : url.slice(q + 1);
-  return { rawPath: rawPath === '' ? '/' : rawPath, rawQuery };
-}
-
-function isHex(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
-}
-
-/**
- * net/url's unescape over a latin1 string (one char per byte, as Node hands out request lines):
- * `%XX` to bytes, `+` to space in query mode, the bytes read as UTF-8. Null on a bad escape.
- */
-function goUnescape(s: string, query: boolean): string | null {
-  const src = Buffer.from(s, 'latin1');
-  const out = Buffer.alloc(src.length);
-  let n = 0;
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i];
-    if (c === 0x25) {
-      if (i + 2 >= src.length || !isHex(src[i + 1]) || !isHex(src[i + 2])) return null;
-      out[n++] = parseInt(String.fromCharCode(src[i + 1], src[i + 2]), 16);
-      i += 2;
-    } else out[n++] = query && c === 0x2b ? 0x20 : c;
-  }
-  return out.subarray(0, n).toString('utf8');
-}
-
-/** net/url's EscapeError text for the escape at the first bad `%`. */
-function escapeErrorText(s: string): string {
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] !== '%') continue;
-    if (i + 2 >= s.length || !isHex(s.charCodeAt(i + 1)) || !isHex(s.charCodeAt(i + 2))) {
-      return `invalid URL escape ${goQuote(Buffer.from(s.slice(i, i + 3), 'latin1').toString('utf8'))}`;
-    }
-    i += 2;
-  }
-  return 'invalid URL escape';
-}
-
-/** url.ParseQuery (Go 1.17+) into `into`; returns its error text or null. */
-function goParseQuery(query: string, into: URLSearchParams): string | null {
-  let err: string | null = null;
-  for (const pair of query.split('&')) {
-    if (pair.includes(';')) {
-      err = 'invalid semicolon separator in query';
-      continue;
-    }
-    if (pair === '') continue;
-    const eq = pair.indexOf('=');
-    const rawKey = eq === -1 ? pair : pair.slice(0, eq);
-    const rawValue = eq === -1 ? '' : pair.slice(eq + 1);
-    const key = goUnescape(rawKey, true);
-    if (key === null) {
-      err ??= escapeErrorText(rawKey);
-      continue;
-    }
-    const value = goUnescape(rawValue, true);
-    if (value === null) {
-      err ??= escapeErrorText(rawValue);
-      continue;
-    }
-    into.append(key, value);
-  }
-  return err;
-}
-
-/** net/http's cleanPath: path.Clean, keeping a trailing slash. */
-function goCleanPath(p: string): string {
-  if (p === '') return '/';
-  if (p[0] !== '/') p = `/${p}`;
-  const out: string[] = [];
-  for (const seg of p.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') out.pop();
-    else out.push(seg);
-  }
-  let np = `/${out.join('/')}`;
-  if (p.endsWith('/') && np !== '/') np += '/';
-  return np;
-}
-
-/** url.URL{Path: p}.EscapedPath(). */
-function goEscapePath(p: string): string {
-  let out = '';
-  for (const byte of Buffer.from(p, 'utf8')) {
-    const c = String.fromCharCode(byte);
-    if (/[A-Za-z0-9\-_.~$&+,/:;=@]/.test(c)) out += c;
-    else out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
-}
-
-/** http's hexEscapeNonASCII over a latin1 (byte) string. */
-function hexEscapeNonASCII(s: string): string {
-  let out = '';
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    out += c >= 0x80 ? `%${c.toString(16).toUpperCase()}` : s[i];
-  }
-  return out;
-}
-
-function htmlEscape(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' })[c]!);
-}
-
-/** A uint64 written in hex (any number of leading zeros, as Go's ParseUint allows), or null. */
-function parseHexId(s: string): bigint | null {
-  if (!/^[0-9a-fA-F]+$/.test(s)) return null;
-  const v = BigInt(`0x${s}`);
-  return v < 1n << 64n ? v : null;
-}
-
-function trimPrefix(p: string, prefix: string): string {
-  let s = p.startsWith(prefix) ? p.slice(prefix.length) : p;
-  if (s.startsWith('/')) s = s.slice(1);
-  return s;
-}
-
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Go's JSON
-
-/** encoding/json's output: HTML-sensitive characters and U+2028/9 escaped; \b and \f as \u00XX. */
-export function goJSON(value: unknown): string {
-  return JSON.stringify(value).replace(/\\[\\"bf]|[<>&\u2028\u2029]/g, (m) => {
-    switch (m) {
-      case '\\b':
-        return '\\u0008';
-      case '\\f':
-        return '\\u000c';
-      case '\\\\':
-      case '\\"':
-        return m;
-      default:
-        return `\\u${m.charCodeAt(0).toString(16).padStart(4, '0')}`;
-    }
-  });
-}
-
-/** strconv.Quote, near enough for error texts. */
-function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"' || ch === '\\') out += `\\${ch}`;
-    else if (c === 7) out += '\\a';
-    else if (c === 8) out += '\\b';
-    else if (c === 12) out += '\\f';
-    else if (c === 10) out += '\\n';
-    else if (c === 13) out += '\\r';
-    else if (c === 9) out += '\\t';
-    else if (c === 11) out += '\\v';
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else out += ch;
-  }
-  return `${out}"`;
-}
-
-/** encoding/json's quoteChar for syntax errors. */
-function quoteChar(c: string): string {
-  if (c === "'") return "'\\''";
-  if (c === '"') return `'"'`;
-  const q = goQuote(c);
-  return `'${q.slice(1, -1)}'`;
-}
-
-class JsonSyntax extends Error {}
-
-/** encoding/json's checkValid: the first syntax error in Go's words, or null. */
-export function goJSONSyntaxError(s: string): string | null {
-  let i = 0;
-  const eof = () => new JsonSyntax('unexpected end of JSON input');
-  const bad = (context: string) => new JsonSyntax(`invalid character ${quoteChar(s[i])} ${context}`);
-  const space = () => {
-    while (i < s.length && ' \t\r\n'.includes(s[i])) i++;
-  };
-  const digits = () => {
-    while (i < s.length && s[i] >= '0' && s[i] <= '9') i++;
-  };
-  const str = () => {
-    i++; // opening quote
-    for (;;) {
-      if (i >= s.length) throw eof();
-      const c = s[i];
-      if (c === '"') return void i++;
-      if (c === '\\') {
-        i++;
-        if (i >= s.length) throw eof();
-        if ('bfnrt\\/"'.includes(s[i])) i++;
-        else if (s[i] === 'u') {
-          i++;
-          for (let k = 0; k < 4; k++, i++) {
-            if (i >= s.length) throw eof();
-            if (!isHex(s.charCodeAt(i))) throw bad('in \\u hexadecimal character escape');
-          }
-        } else throw bad('in string escape code');
-      } else if (c.charCodeAt(0) < 0x20) throw bad('in string literal');
-      else i++;
-    }
-  };
-  const num = () => {
-    if (s[i] === '-') {
-      i++;
-      if (i >= s.length) throw eof();
-      if (!(s[i] >= '0' && s[i] <= '9')) throw bad('in numeric literal');
-    }
-    if (s[i] === '0') i++;
-    else digits();
-    if (s[i] === '.') {
-      i++;
-      if (i >= s.length) throw eof();
-      if (!(s[i] >= '0' && s[i] <= '9')) throw bad('after decimal point in numeric literal');
-      digits();
-    }
-    if (s[i] === 'e' || s[i] === 'E') {
-      i++;
-      if (s[i] === '+' || s[i] === '-') i++;
-      if (i >= s.length) throw eof();
-      if (!(s[i] >= '0' && s[i] <= '9')) throw bad('in exponent of numeric literal');
-      digits();
-    }
-  };
-  const literal = (word: string) => {
-    for (let k = 0; k < word.length; k++, i++) {
-      if (i >= s.length) throw eof();
-      if (s[i] !== word[k]) throw bad(`in literal ${word} (expecting ${quoteChar(word[k])})`);
-    }
-  };
-  const value = (): void => {
-    space();
-    if (i >= s.length) throw eof();
-    const c = s[i];
-    if (c === '{') {
-      i++;
-      space();
-      if (i >= s.length) throw eof();
-      if (s[i] === '}') return void i++;
-      for (;;) {
-        space();
-        if (i >= s.length) throw eof();
-        if (s[i] !== '"') throw bad('looking for beginning of object key string');
-        str();
-        space();
-        if (i >= s.length) throw eof();
-        if (s[i] !== ':') throw bad('after object key');
-        i++;
-        value();
-        space();
-        if (i >= s.length) throw eof();
-        if (s[i] === '}') return void i++;
-        if (s[i] !== ',') throw bad('after object key:value pair');
-        i++;
-      }
-    }
-    if (c === '[') {
-      i++;
-      space();
-      if (i >= s.length) throw eof();
-      if (s[i] === ']') return void i++;
-      for (;;) {
-        value();
-        space();
-        if (i >= s.length) throw eof();
-        if (s[i] === ']') return void i++;
-        if (s[i] !== ',') throw bad('after array element');
-        i++;
-      }
-    }
-    if (c === '"') return str();
-    if (c === '-' || (c >= '0' && c <= '9')) return num();
-    if (c === 't') return literal('true');
-    if (c === 'f') return literal('false');
-    if (c === 'n') return literal('null');
-    throw bad('looking for beginning of value');
-  };
-  try {
-    value();
-    space();
-    if (i < s.length) throw bad('after top-level value');
-    return null;
-  } catch (err) {
-    if (err instanceof JsonSyntax) return err.message;
-    throw err;
-  }
-}
-
-const REQUEST_TYPE = 'struct { PeerURLs []string "json:\\"peerURLs\\"" }';
-
-function jsonKind(v: unknown): string {
-  if (Array.isArray(v)) return 'array';
-  if (typeof v === 'boolean') return 'bool';
-  return typeof v; // string, number, object
-}
-
-/** `{"peerURLs": [...]}` decoded as etcd does (json.Unmarshal, then types.NewURLs); error text on failure. */
-export function decodeMemberRequest(body: string): string[] | string {
-  const syntax = goJSONSyntaxError(body);
-  if (syntax !== null) return syntax;
-  const v: unknown = JSON.parse(body);
-  let urls: string[] | null = null;
-  if (v !== null) {
-    if (typeof v !== 'object' || Array.isArray(v)) return `json: cannot unmarshal ${jsonKind(v)} into Go value of type ${REQUEST_TYPE}`;
-    let typeError: string | null = null;
-    for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-      if (k.toLowerCase() !== 'peerurls') continue; // Go matches field names case-insensitively
-      if (val === null) {
-        urls = null;
-      } else if (!Array.isArray(val)) {
-        typeError ??= `json: cannot unmarshal ${jsonKind(val)} into Go struct field .peerURLs of type []string`;
-      } else {
-        urls = [];
-        for (const el of val as unknown[]) {
-          if (el === null) urls.push('');
-          else if (typeof el === 'string') urls.push(el);
-          else {
-            typeError ??= `json: cannot unmarshal ${jsonKind(el)} into Go struct field .peerURLs of type string`;
-            urls.push('');
-          }
-        }
-      }
-    }
-    if (typeError !== null) return typeError;
-  }
-  return newURLs(urls ?? []);
-}
-
-/** etcd's types.NewURLs: http(s)/unix(s) URLs with host:port and no path, sorted. */
-function newURLs(list: string[]): string[] | string {
-  if (list.length === 0) return 'no valid URLs given';
-  const out: string[] = [];
-  for (const raw of list) {
-    const s = raw.trim();
-    if (/[\x00-\x1f\x7f]/.test(s)) return `parse ${goQuote(s)}: net/url: invalid control character in URL`;
-    const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):(.*)$/s.exec(s);
-    if (!m) {
-      if (s.startsWith(':')) return `parse ${goQuote(s)}: missing protocol scheme`;
-      if (s.split('/')[0].includes(':')) return `parse ${goQuote(s)}: first path segment in URL cannot contain colon`;
-      return `URL scheme must be http, https, unix, or unixs: ${s}`;
-    }
-    const scheme = m[1].toLowerCase();
-    if (!['http', 'https', 'unix', 'unixs'].includes(scheme)) return `URL scheme must be http, https, unix, or unixs: ${s}`;
-    let rest = m[2];
-    const hash = rest.indexOf('#');
-    if (hash !== -1) rest = rest.slice(0, hash);
-    const qm = rest.indexOf('?');
-    const query = qm === -1 ? '' : rest.slice(qm + 1);
-    if (qm !== -1) rest = rest.slice(0, qm);
-    let host = '';
-    let path = rest;
-    if (rest.startsWith('//')) {
-      const end = rest.indexOf('/', 2);
-      const authority = end === -1 ? rest.slice(2) : rest.slice(2, end);
-      path = end === -1 ? '' : rest.slice(end);
-      host = authority.slice(authority.lastIndexOf('@') + 1);
-      const port = /^(?:\[[^\]]*\]|[^:]*):(.*)$/.exec(host);
-      if (port && port[1] !== '' && !/^[0-9]+$/.test(port[1])) return `parse ${goQuote(s)}: invalid port ${goQuote(`:${port[1]}`)} after host`;
-    }
-    if (!/^(?:\[[^\]]*\]|[^:[\]]*):[^:]*$/.test(host)) return `URL address does not have the form "host:port": ${s}`;
-    if (path !== '') return `URL must not contain a path: ${s}`;
-    out.push(`${scheme}://${rest.slice(2)}${query === '' ? '' : `?${query}`}`);
-  }
-  return out.sort(compareBytes);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Serving
-
-/**
- * Binds every listen URL (http://host:port; port 0 picks a free one) with one handler and
- * returns the bound URLs. `close` stops listening and drops open connections (watches too).
- */
-export async function startClientServer(
-  listenURLs: string[],
-  handler: ClientHandler,
-): Promise<{ urls: string[]; close(): Promise<void> }> {
-  const servers: http.Server[] = [];
-  const urls: string[] = [];
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> =>
-    (closing ??= Promise.all(
-      servers.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            s.close(() => resolve());
-            s.closeAllConnections();
-          }),
-      ),
-    ).then(() => undefined));
-  try {
-    for (const raw of listenURLs) {
-      const m = /^(https?):\/\/(\[[^\]]+\]|[^:/[\]]*):(\d+)\/?$/.exec(raw.trim());
-      if (!m) throw new Error(`invalid client listen URL ${JSON.stringify(raw)}: want http://host:port`);
-      if (m[1] === 'https') throw new Error(`client listen URL ${raw}: TLS is not supported`);
-      const host = m[2].replace(/^\[|\]$/g, '');
-      const port = Number(m[3]);
-      if (port > 65535) throw new Error(`client listen URL ${raw}: port out of range`);
-      const server = http.createServer(inOrder(handler));
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host === '' ? undefined : host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      server.on('error', () => {}); // after start-up there is no one to tell; never crash
-      const bound = (server.address() as AddressInfo).port;
-      urls.push(`http://${m[2]}:${bound}`);
-    }
-  } catch (err) {
-    await close();
-    throw err;
-  }
-  return { urls, close };
-}
-
-/**
- * One request at a time per connection, as Go's net/http serves them: a request pipelined
- * behind another is handled only once the answer before it is complete, so it sees that
- * request's effects (a GET after a PUT reads the PUT). Node would otherwise start every
- * pipelined handler at once and only queue the answers.
- */
-function inOrder(handler: ClientHandler): ClientHandler {
-  const queues = new WeakMap<Socket, { busy: boolean; waiting: [IncomingMessage, ServerResponse][] }>();
-  const start = (q: { busy: boolean; waiting: [IncomingMessage, ServerResponse][] }, req: IncomingMessage, res: ServerResponse) => {
-    q.busy = true;
-    let done = false;
-    const next = () => {
-      if (done) return;
-      done = true;
-      q.busy = false;
-      const n = q.waiting.shift();
-      if (n) start(q, n[0], n[1]);
-    };
-    res.once('finish', next);
-    res.once('close', next);
-    handler(req, res);
-  };
-  return (req, res) => {
-    const sock = req.socket;
-    let q = queues.get(sock);
-    if (!q) {
-      const fresh = { busy: false, waiting: [] as [IncomingMessage, ServerResponse][] };
-      queues.set(sock, fresh);
-      sock.once('close', () => (fresh.waiting.length = 0));
-      q = fresh;
-    }
-    if (q.busy) q.waiting.push([req, res]);
-    else start(q, req, res);
-  };
 }

@@ -17,6 +17,8 @@
 //   (v2http calls `membership.NewMember("", urls, "", &now)`).
 
 import { createHash } from 'node:crypto';
+import { compareStrings } from './go/strings.js';
+import type { InitialClusterMember } from './etcd-urls.js';
 
 const U64_MAX = (1n << 64n) - 1n;
 
@@ -36,11 +38,6 @@ function first8BigEndian(data: Buffer): bigint {
   return createHash('sha1').update(data).digest().readBigUInt64BE(0);
 }
 
-/** Go's sort.Strings order: byte-wise comparison of the UTF-8 encodings. */
-function compareGoStrings(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
 /**
  * etcd's member id for a member with these peer URLs (already in etcd's normalised form, i.e.
  * url.URL.String(); order does not matter) under this cluster token. Pass `now` only to mimic a
@@ -51,7 +48,7 @@ export function memberId(peerURLs: string[], clusterToken: string, now?: Date): 
 }
 
 export function memberIdBig(peerURLs: string[], clusterToken: string, now?: Date): bigint {
-  const sorted = [...peerURLs].sort(compareGoStrings);
+  const sorted = [...peerURLs].sort(compareStrings);
   let s = sorted.join('') + clusterToken;
   if (now !== undefined) s += String(Math.floor(now.getTime() / 1000));
   return first8BigEndian(Buffer.from(s, 'utf8'));
@@ -73,3 +70,25 @@ export function clusterIdBig(memberIds: bigint[]): bigint {
 export function idToDecimal(id: string): string {
   return parseId(id).toString(10);
 }
+
+/**
+ * The ids a new cluster bootstraps with (membership.NewClusterFromURLsMap): one member per initial
+ * cluster name, the cluster id over all of them, and this member's own id.
+ */
+export function bootstrapIds(cfg: { name: string; initialCluster: readonly InitialClusterMember[]; initialClusterToken: string }): {
+  members: { name: string; id: string; peerURLs: string[] }[];
+  clusterId: string;
+  localId: string | undefined;
+} {
+  const members = cfg.initialCluster.map((m) => ({
+    name: m.name,
+    id: memberId(m.peerURLs, cfg.initialClusterToken),
+    peerURLs: [...m.peerURLs],
+  }));
+  return {
+    members,
+    clusterId: clusterId(members.map((m) => m.id)),
+    localId: members.find((m) => m.name === cfg.name)?.id,
+  };
+}
+

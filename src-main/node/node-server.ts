@@ -1,7 +1,8 @@
 // A node with its client port: what `raftlab node`, the app's worker threads and the tests
 // all start.
 
-import { createClientHandler, startClientServer, type ClientRequestRecord } from './api-v2.js';
+import { createClientHandler, type ClientRequestRecord } from './api-v2.js';
+import { startClientServer } from './api-v2/server.js';
 import { RaftNode, type LogFn, type NodeSettings } from './raft-node.js';
 
 export interface RunningNode {

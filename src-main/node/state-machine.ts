@@ -1,10 +1,11 @@
 // What a node's committed log entries are applied to: the etcd v2 key store, the v3 state (MVCC
-// store, leases, watchers: src-main/v3) and the member list. Deterministic: every node applying the same entries reaches the same state, so a
-// snapshot of one node restores any other.
+// store, leases, watchers: src-main/v3) and the member list. Deterministic: every node applying
+// the same entries reaches the same state, so a snapshot of one node restores any other.
 
 import { decodeConfChange, type Entry } from '../../src-shared/raft-types.js';
 import type { MemberInfo } from './client-backend.js';
-import { V2Error, V2Store, type V2Command, type V2Event } from './store-v2.js';
+import { V2Store, type V2Command, type V2Event } from './store-v2.js';
+import { V2Error } from './store-v2/errors.js';
 import { fromJson, toJson, type V3Command } from '../v3/command.js';
 import type { LessorOptions } from '../v3/lease/lessor.js';
 import { V3StateMachine, type V3Result } from '../v3/state-machine.js';

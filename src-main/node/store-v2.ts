@@ -11,6 +11,8 @@
 // which gives the same output (the root has no key and no indexes).
 
 import { posix } from 'node:path';
+import { V2Error } from './store-v2/errors.js';
+import { compareStrings } from './go/strings.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -95,82 +97,6 @@ export interface V2WatchHandle {
   cancel(): void;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Errors (v2error/error.go)
-
-const ERROR_MESSAGES: Record<number, string> = {
-  100: 'Key not found',
-  101: 'Compare failed',
-  102: 'Not a file',
-  103: 'Reached the max number of peers in the cluster',
-  104: 'Not a directory',
-  105: 'Key already exists',
-  106: 'The prefix of given key is a keyword in etcd',
-  107: 'Root is read only',
-  108: 'Directory not empty',
-  109: 'Peer address has existed',
-  110: 'The request requires user authentication',
-  200: 'Value is Required in POST form',
-  201: 'PrevValue is Required in POST form',
-  202: 'The given TTL in POST form is not a number',
-  203: 'The given index in POST form is not a number',
-  204: 'Value or TTL is required in POST form',
-  205: 'The given timeout in POST form is not a number',
-  206: 'Name is required in POST form',
-  207: 'Index or value is required',
-  208: 'Index and value cannot both be specified',
-  209: 'Invalid field',
-  210: 'Invalid POST form',
-  211: 'Value provided on refresh',
-  212: 'A TTL must be provided on refresh',
-  300: 'Raft Internal Error',
-  301: 'During Leader Election',
-  400: 'watcher is cleared due to etcd recovery',
-  401: 'The event in requested index is outdated and cleared',
-  402: 'Standby Internal Error',
-  403: 'Invalid active size',
-  404: 'Standby remove delay',
-  500: 'Client Internal Error',
-};
-
-/** HTTP status per error code; anything else is 400 (even 401 "cleared"). */
-const ERROR_STATUS: Record<number, number> = {
-  100: 404,
-  101: 412,
-  102: 403,
-  105: 412,
-  108: 403,
-  110: 401,
-  300: 500,
-  301: 500,
-};
-
-export class V2Error extends Error {
-  readonly errorCode: number;
-  override readonly cause: string;
-  readonly index: number;
-
-  /** `message` is etcd's fixed text for the code; `cause` and `index` vary. */
-  constructor(errorCode: number, cause = '', index = 0) {
-    super(ERROR_MESSAGES[errorCode] ?? 'Unknown error');
-    this.name = 'V2Error';
-    this.errorCode = errorCode;
-    this.cause = cause;
-    this.index = index;
-  }
-
-  get httpStatus(): number {
-    return ERROR_STATUS[this.errorCode] ?? 400;
-  }
-
-  /** etcd's body; an empty cause is omitted like Go's `omitempty`. */
-  toJSON(): { errorCode: number; message: string; cause?: string; index: number } {
-    const { errorCode, message, cause, index } = this;
-    return cause === '' ? { errorCode, message, index } : { errorCode, message, cause, index };
-  }
-}
-
-/** etcd answers 201 Created for a create, or a set that found nothing to replace. */
 export function isCreated(event: V2Event): boolean {
   return event.action === 'create' || (event.action === 'set' && event.prevNode === undefined);
 }
@@ -340,7 +266,7 @@ export class V2Store {
   expiredKeys(now: number): string[] {
     return [...this.ttlNodes]
       .filter((n) => n.expireTime! <= now)
-      .sort((a, b) => a.expireTime! - b.expireTime! || compareBytes(a.path, b.path))
+      .sort((a, b) => a.expireTime! - b.expireTime! || compareStrings(a.path, b.path))
       .map((n) => n.path);
   }
 
@@ -638,7 +564,7 @@ export class V2Store {
     if (n.children && opts.depth > 0) {
       const childOpts = { ...opts, depth: opts.depth - 1 };
       nodes = [...n.children.values()].filter((c) => !isHiddenName(c.path)).map((c) => this.repr(c, childOpts));
-      if (opts.sorted) nodes.sort((a, b) => compareBytes(a.key!, b.key!));
+      if (opts.sorted) nodes.sort((a, b) => compareStrings(a.key!, b.key!));
     }
     return nodeExtern({
       key: externalKey(n.path),
@@ -867,13 +793,8 @@ function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.?0+Z$/, 'Z');
 }
 
-/** Go compares strings bytewise (UTF-8); JS's `<` compares UTF-16 units. */
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
 // ---------------------------------------------------------------------------------------------
-// HTTP request parsing (v2http/client.go parseKeyRequest + apply_v2.go's method dispatch)
+// What a keys request asks for (parsed from HTTP by api-v2/keys-request.ts)
 
 export interface V2ReadRequest {
   path: string;
@@ -890,98 +811,4 @@ export interface V2WatchRequest {
   waitIndex: number;
   /** etcd's deprecated `stream=true`; V2Store.watch is one-shot only. */
   stream: boolean;
-}
-
-export type ParsedKeysRequest = V2Command | { read: V2ReadRequest } | { watch: V2WatchRequest };
-
-/**
- * Validates a /v2/keys request like etcd and maps it to a write command (stamped with `now`),
- * a read, or a watch. `keyPath` is the URL path after "/v2/keys" (already percent-decoded);
- * `params` holds the query and form values (first value wins, as in Go's FormValue).
- * Validation errors are V2Errors with index 0, as etcd reports them.
- */
-export function parseKeysRequest(method: string, keyPath: string, params: URLSearchParams, now: number): ParsedKeysRequest {
-  const path = cleanPath(keyPath);
-  const prevIndex = parseUint(params, 'prevIndex', 203);
-  const waitIndex = parseUint(params, 'waitIndex', 203);
-  const recursive = parseBool(params, 'recursive');
-  const sorted = parseBool(params, 'sorted');
-  const wait = parseBool(params, 'wait');
-  const dir = parseBool(params, 'dir');
-  const quorum = parseBool(params, 'quorum');
-  const stream = parseBool(params, 'stream');
-  if (wait && method !== 'GET') throw new V2Error(209, '"wait" can only be used with GET requests');
-
-  const prevValue = params.get('prevValue') ?? '';
-  if (params.has('prevValue') && prevValue === '') throw new V2Error(201, '"prevValue" cannot be empty');
-  const noValueOnSuccess = parseBool(params, 'noValueOnSuccess');
-
-  // An empty `ttl=` means "no TTL" (and so clears one), like an absent one.
-  const ttl = params.get('ttl') ? parseUint(params, 'ttl', 202) : null;
-  const prevExist = params.has('prevExist') ? parseBool(params, 'prevExist', 'invalid value for prevExist') : null;
-  const refresh = params.has('refresh') && parseBool(params, 'refresh', 'invalid value for refresh');
-  const value = params.get('value') ?? '';
-  if (refresh) {
-    if (value !== '') throw new V2Error(211, 'A value was provided on a refresh');
-    if (ttl === null) throw new V2Error(212, 'No TTL value set');
-  }
-
-  switch (method) {
-    case 'GET':
-      if (wait) return { watch: { path, recursive, waitIndex, stream } };
-      return { read: { path, recursive, sorted, quorum } };
-    case 'HEAD':
-      return { read: { path, recursive, sorted, quorum: false } };
-  }
-
-  const cmd: V2Command = { op: 'set', path, now };
-  const compared = prevIndex > 0 || prevValue !== '';
-  switch (method) {
-    case 'POST':
-      cmd.op = 'createInOrder';
-      break;
-    case 'PUT':
-      if (prevExist === true) cmd.op = compared ? 'compareAndSwap' : 'update';
-      else if (prevExist === false) cmd.op = 'create';
-      else cmd.op = compared ? 'compareAndSwap' : 'set';
-      break;
-    case 'DELETE':
-      cmd.op = compared ? 'compareAndDelete' : 'delete';
-      break;
-    default:
-      throw new Error(`method ${method} is not allowed on /v2/keys`);
-  }
-  if (method !== 'DELETE') cmd.value = value;
-  if (dir) cmd.dir = true;
-  if (recursive && method === 'DELETE') cmd.recursive = true;
-  if (ttl !== null && method !== 'DELETE') cmd.ttl = ttl;
-  if (refresh) cmd.refresh = true;
-  if (cmd.op === 'compareAndSwap' || cmd.op === 'compareAndDelete') {
-    if (prevValue !== '') cmd.prevValue = prevValue;
-    if (prevIndex > 0) cmd.prevIndex = prevIndex;
-  }
-  if (noValueOnSuccess) cmd.noValueOnSuccess = true;
-  return cmd;
-}
-
-/** Go's strconv.ParseUint(v, 10, 64) on the first value; absent is 0. */
-function parseUint(params: URLSearchParams, name: string, code: number): number {
-  const raw = params.get(name);
-  if (raw === null) return 0;
-  if (!/^[0-9]+$/.test(raw) || BigInt(raw) > 0xffffffffffffffffn) {
-    throw new V2Error(code, `invalid value for "${name}"`);
-  }
-  return Number(raw);
-}
-
-const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
-const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
-
-/** Go's strconv.ParseBool on the first value; absent is false; anything else is 209. */
-function parseBool(params: URLSearchParams, name: string, cause = `invalid value for "${name}"`): boolean {
-  const raw = params.get(name);
-  if (raw === null) return false;
-  if (GO_TRUE.has(raw)) return true;
-  if (GO_FALSE.has(raw)) return false;
-  throw new V2Error(209, cause);
 }

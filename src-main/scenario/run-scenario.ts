@@ -7,6 +7,7 @@ import { parseScenario, playScenario, ScenarioError, type Scenario } from '../..
 import { WindowCore } from '../app/window-core.js';
 import { Supervisor } from '../cluster/supervisor.js';
 import { exportChromeTrace } from '../trace/chrome-trace.js';
+import { parseCommandArgs, UsageError } from '../command-args.js';
 
 export interface RunOptions {
   /** Write the session trace here (JSONL). */
@@ -63,31 +64,33 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
 const USAGE = `usage: raftlab run SCENARIO.json [--trace OUT.jsonl] [--chrome OUT.json]
   plays a scenario (a list of timed actions, see docs/scenarios.md) on a real cluster, headless`;
 
+const RUN_OPTIONS = { trace: { type: 'string' }, chrome: { type: 'string' } } as const;
+
 /** `raftlab run`: exit 0 when every step ran, 1 when one failed, 2 on a bad file or flag. */
 export async function runMain(argv: string[]): Promise<number> {
-  let file: string | undefined;
-  const opts: RunOptions = { log: (line) => console.log(line) };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--trace' || a === '--chrome') {
-      const v = argv[++i];
-      if (!v) {
-        console.error(`raftlab run: ${a} needs a file\n${USAGE}`);
-        return 2;
-      }
-      if (a === '--trace') opts.trace = v;
-      else opts.chrome = v;
-    } else if (a === '-h' || a === '--help') {
-      console.log(USAGE);
-      return 0;
-    } else if (a.startsWith('-') || file) {
-      console.error(`raftlab run: unexpected ${a}\n${USAGE}`);
-      return 2;
-    } else file = a;
+  let parsed: ReturnType<typeof parseCommandArgs<typeof RUN_OPTIONS>>;
+  try {
+    parsed = parseCommandArgs(argv, RUN_OPTIONS, 1);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`raftlab run: ${err.message}\n${USAGE}`);
+    return 2;
   }
+  if (parsed === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const file = parsed.positionals[0];
   if (!file) {
     console.error(USAGE);
     return 2;
+  }
+  const opts: RunOptions = { log: (line) => console.log(line), trace: parsed.values.trace, chrome: parsed.values.chrome };
+  for (const name of ['trace', 'chrome'] as const) {
+    if (opts[name] === '') {
+      console.error(`raftlab run: --${name} needs a file\n${USAGE}`);
+      return 2;
+    }
   }
   if (opts.chrome && !opts.trace) opts.trace = `${opts.chrome}.jsonl`;
   let scenario: Scenario;

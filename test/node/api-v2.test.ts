@@ -7,7 +7,10 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClientHandler, decodeMemberRequest, goJSON, goJSONSyntaxError, startClientServer } from '../../src-main/node/api-v2.js';
+import { createClientHandler } from '../../src-main/node/api-v2.js';
+import { decodeMemberRequest } from '../../src-main/node/api-v2/members.js';
+import { startClientServer } from '../../src-main/node/api-v2/server.js';
+import { goJSON, goJSONSyntaxError } from '../../src-main/node/go/json.js';
 import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo, type RaftStatus } from '../../src-main/node/client-backend.js';
 import { V2Store, type V2Command, type V2Event, type V2ReadRequest, type V2WatchHandle } from '../../src-main/node/store-v2.js';
 

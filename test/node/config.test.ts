@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  bootstrapIds,
-  ConfigError,
-  parseEtcdURLs,
-  parseInitialCluster,
-  parseNodeConfig,
-  type NodeConfig,
-} from '../../src-main/node/config.js';
+import { ConfigError, parseNodeConfig, type NodeConfig } from '../../src-main/node/config.js';
+import { parseEtcdURLs, parseInitialCluster } from '../../src-main/node/etcd-urls.js';
+import { bootstrapIds } from '../../src-main/node/ids.js';
 
 const P1 = 'http://127.0.0.1:32380';
 const P2 = 'http://127.0.0.1:32480';

@@ -2,15 +2,9 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  V2Error,
-  V2Store,
-  cleanPath,
-  isCreated,
-  parseKeysRequest,
-  type V2Command,
-  type V2Event,
-} from '../../src-main/node/store-v2.js';
+import { V2Store, cleanPath, isCreated, type V2Command, type V2Event } from '../../src-main/node/store-v2.js';
+import { V2Error } from '../../src-main/node/store-v2/errors.js';
+import { parseKeysRequest } from '../../src-main/node/api-v2/keys-request.js';
 
 // Captured etcd 3.4 exchanges (see /work/shared/reference/README.md).
 // Real etcd 3.4 exchanges captured on loopback (see test/fixtures/etcd-3.4-v2-samples/NOTES.md).

@@ -5,7 +5,9 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { initialClusterToString, parseInitialCluster, verifyBootstrap, type NodeConfig } from '../config.js';
+import { verifyBootstrap } from '../bootstrap-checks.js';
+import type { NodeConfig } from '../config.js';
+import { initialClusterToString, parseInitialCluster } from '../etcd-urls.js';
 import { memberId } from '../ids.js';
 import type { LogLevel } from '../log.js';
 import { DiscoveryError, ERR_DUPLICATE_ID, ERR_DUPLICATE_NAME, ERR_FULL_CLUSTER, joinCluster } from './v2-discovery.js';

@@ -15,6 +15,7 @@
 
 import dns from 'node:dns';
 import net from 'node:net';
+import { compareStrings } from '../go/strings.js';
 
 export interface SRVOptions {
   /** --name */
@@ -60,7 +61,7 @@ export async function srvCluster(opts: SRVOptions): Promise<string> {
       continue;
     }
     // Go's LookupSRV sorts by priority, then randomizes by weight; a stable order is kinder here.
-    records.sort((a, b) => a.priority - b.priority || b.weight - a.weight || a.name.localeCompare(b.name) || a.port - b.port);
+    records.sort((a, b) => a.priority - b.priority || b.weight - a.weight || compareStrings(a.name, b.name) || a.port - b.port);
     for (const r of records) {
       const target = r.name.replace(/\.$/, '');
       let addr: string;

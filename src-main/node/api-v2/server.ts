@@ -1,0 +1,92 @@
+// The client listeners: one HTTP server per listen URL, serving requests on a connection one
+// at a time as Go's net/http does.
+
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export type ClientHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Binds every listen URL (http://host:port; port 0 picks a free one) with one handler and
+ * returns the bound URLs. `close` stops listening and drops open connections (watches too).
+ */
+export async function startClientServer(
+  listenURLs: string[],
+  handler: ClientHandler,
+): Promise<{ urls: string[]; close(): Promise<void> }> {
+  const servers: http.Server[] = [];
+  const urls: string[] = [];
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeAllConnections();
+          }),
+      ),
+    ).then(() => undefined));
+  try {
+    for (const raw of listenURLs) {
+      const m = /^(https?):\/\/(\[[^\]]+\]|[^:/[\]]*):(\d+)\/?$/.exec(raw.trim());
+      if (!m) throw new Error(`invalid client listen URL ${JSON.stringify(raw)}: want http://host:port`);
+      if (m[1] === 'https') throw new Error(`client listen URL ${raw}: TLS is not supported`);
+      const host = m[2].replace(/^\[|\]$/g, '');
+      const port = Number(m[3]);
+      if (port > 65535) throw new Error(`client listen URL ${raw}: port out of range`);
+      const server = http.createServer(inOrder(handler));
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host === '' ? undefined : host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      server.on('error', () => {}); // after start-up there is no one to tell; never crash
+      const bound = (server.address() as AddressInfo).port;
+      urls.push(`http://${m[2]}:${bound}`);
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { urls, close };
+}
+
+/**
+ * One request at a time per connection, as Go's net/http serves them: a request pipelined
+ * behind another is handled only once the answer before it is complete, so it sees that
+ * request's effects (a GET after a PUT reads the PUT). Node would otherwise start every
+ * pipelined handler at once and only queue the answers.
+ */
+function inOrder(handler: ClientHandler): ClientHandler {
+  const queues = new WeakMap<Socket, { busy: boolean; waiting: [IncomingMessage, ServerResponse][] }>();
+  const start = (q: { busy: boolean; waiting: [IncomingMessage, ServerResponse][] }, req: IncomingMessage, res: ServerResponse) => {
+    q.busy = true;
+    let done = false;
+    const next = () => {
+      if (done) return;
+      done = true;
+      q.busy = false;
+      const n = q.waiting.shift();
+      if (n) start(q, n[0], n[1]);
+    };
+    res.once('finish', next);
+    res.once('close', next);
+    handler(req, res);
+  };
+  return (req, res) => {
+    const sock = req.socket;
+    let q = queues.get(sock);
+    if (!q) {
+      const fresh = { busy: false, waiting: [] as [IncomingMessage, ServerResponse][] };
+      queues.set(sock, fresh);
+      sock.once('close', () => (fresh.waiting.length = 0));
+      q = fresh;
+    }
+    if (q.busy) q.waiting.push([req, res]);
+    else start(q, req, res);
+  };
+}
