@@ -21,7 +21,7 @@ import { clockTime } from '../../src-shared/narrate.js';
 import { Checkpoints, type Checkpoint, type CheckpointOptions, type CutHost, type NodeSpec } from './checkpoints.js';
 import { memberId } from '../node/ids.js';
 import { formatLogLine, type LogLevel } from '../node/log.js';
-import type { AddMemberReply, FromWorker, ToWorker, WorkerCall, WorkerInit, WorkerItem, WorkerNodeState } from './node-worker.js';
+import type { AddMemberReply, FromWorker, ToWorker, WorkerCall, WorkerInit, WorkerItem, WorkerNodeState } from './worker-protocol.js';
 import { StepController } from './step-controller.js';
 
 export interface SupervisorOptions {
@@ -598,8 +598,8 @@ export class Supervisor extends EventEmitter {
           this.queue({ type: 'raft', node: rec.name, at: it.at, event: it.e });
           break;
         case 'msg': {
-          const { type: msgType, from, to, ...rest } = it.m;
-          this.queue({ type: 'message', at: it.at, due: it.due, from: this.nameOf(from), to: this.nameOf(to), msgType, ...rest });
+          const { from, to, ...rest } = it.m;
+          this.queue({ type: 'message', at: it.at, due: it.due, from: this.nameOf(from), to: this.nameOf(to), ...rest });
           break;
         }
         case 'delivered':
