@@ -70,6 +70,10 @@ export class Forks {
     const cp = cps.nearest(at);
     if (!cp) throw new Error(`there is no checkpoint at or before ${clockTime(at)}`);
     this.resuming = true;
+    // It begins the new branch, so it is kept from now on. Unpinned, the cut that ends this
+    // branch (below) could thin it away, files and all, and the restore would then fail with
+    // ENOENT after every node had been stopped.
+    cp.pinned = true;
     try {
       // The branch being left ends here, and stays resumable (at its last checkpoint, if no
       // cut can be taken right now).
