@@ -2,7 +2,7 @@
 // talking to peers over the peer transport, applying committed entries to the v2 store and the
 // member list. This class composes the parts, each in its own module:
 //
-//   bootstrap.ts       who this member is (new cluster, existing, restart) and its durable state
+//   open-member.ts     who this member is (new cluster, existing, restart) and its durable state
 //   ready-loop.ts      persist, send, apply, advance; freeze for checkpoints
 //   waiters.ts         requests waiting on the log (proposals, read index, applied index)
 //   backend-host.ts    what a client API needs of the node (the seam for v2 and, next, v3)
@@ -21,7 +21,7 @@ import { maxAcceptableTerm, Raft } from '../raft/raft.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import { seededRandom } from '../sim/rng.js';
 import type { BackendHost } from './backend-host.js';
-import { openMember } from './bootstrap.js';
+import { openMember } from './open-member.js';
 import { NodeClock, startTicker } from './clock.js';
 import { embed, etcdserver, raft as raftLog } from './log.js';
 import { MemberChanges } from './member-changes.js';
