@@ -2,7 +2,8 @@
 // what the client APIs put in their headers and stats, what tests look at. Nothing outside
 // the node reads the mutable core itself.
 
-import type { Entry, Role } from '../../src-shared/raft-types.js';
+import type { NodeState } from '../../src-shared/protocol.js';
+import type { Entry } from '../../src-shared/raft-types.js';
 import type { Raft } from '../raft/raft.js';
 import type { ProgressState } from '../raft/progress.js';
 
@@ -16,18 +17,13 @@ export interface PeerProgress {
   recentActive: boolean;
 }
 
-export interface RaftNodeStatus {
+/**
+ * The fields the window shows of a node (NodeState), as the node knows them: `vote` and `lead`
+ * are member ids here ('' for none); plus what only the node itself can tell.
+ */
+export type RaftNodeStatus = Pick<NodeState, 'role' | 'term' | 'vote' | 'lead' | 'commit' | 'applied' | 'firstIndex' | 'lastIndex'> & {
+  /** Member id. */
   id: string;
-  role: Role;
-  term: number;
-  /** Voted for in `term` ('' for none). */
-  vote: string;
-  /** The leader it follows ('' for none). */
-  lead: string;
-  commit: number;
-  applied: number;
-  firstIndex: number;
-  lastIndex: number;
   lastTerm: number;
   /** The last `logTail` entries asked for, oldest first (copies). */
   log: Entry[];
@@ -35,7 +31,7 @@ export interface RaftNodeStatus {
   progress: PeerProgress[];
   /** The election timer in ticks: `elapsed` of this term's randomized `timeout`. */
   timer: { elapsed: number; timeout: number };
-}
+};
 
 export function readStatus(raft: Raft, logTail = 0): RaftNodeStatus {
   const log = raft.log;
