@@ -11,9 +11,10 @@
 //   publish.ts         publishing this member, and readiness to serve clients
 //   node-status.ts     the core's state as plain values (status())
 //
-// and keeps what moves time: the ticker and the publish and TTL timers in real time, or the
-// stepper in manual (step) mode, where the clock stops driving Raft and sent messages are
-// handed out instead of going on the wire (setManual).
+//   real-time.ts       the ticker, publish and TTL timers, etcd's initial tick advance
+//
+// and switches between real time and manual (step) mode, where the clock stops driving Raft
+// and sent messages are handed out instead of going on the wire (setManual).
 
 import { EventEmitter } from 'node:events';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
@@ -22,13 +23,14 @@ import type { RaftStorage } from '../storage/raft-storage.js';
 import { seededRandom } from '../sim/rng.js';
 import type { BackendHost } from './backend-host.js';
 import { openMember } from './open-member.js';
-import { NodeClock, startTicker } from './clock.js';
+import { NodeClock } from './clock.js';
 import { embed, etcdserver, raft as raftLog } from './log.js';
 import { MemberChanges } from './member-changes.js';
 import { electionTicks, note, type LogFn, type NodeSettings } from './node-settings.js';
 import { readStatus, type RaftNodeStatus } from './node-status.js';
 import { PeerTransport, type PeerStats } from './peer-transport.js';
 import { Publisher } from './publish.js';
+import { RealTime } from './real-time.js';
 import { ReadyLoop } from './ready-loop.js';
 import { NodeStateMachine, type ApplyOutcome } from './state-machine.js';
 import { V2Backend } from './v2-backend.js';
@@ -57,9 +59,7 @@ export class RaftNode extends EventEmitter implements BackendHost {
   readonly startTime = new Date();
   private stopped = false;
   private removing = false;
-  private stopTicker: () => void = () => {};
-  private stopPublish: () => void = () => {};
-  private expiryTimer?: NodeJS.Timeout;
+  private readonly realTime: RealTime;
   /** Step mode: no ticker, no publish/expiry timers, Ready messages held (see setManual). */
   private manual = false;
   /** Raft reads this whenever it re-randomizes its election timeout; swapped by setManual. */
@@ -74,6 +74,23 @@ export class RaftNode extends EventEmitter implements BackendHost {
     this.members = new MemberChanges(this, settings.strictReconfigCheck !== false);
     this.v2 = new V2Backend(this, this.members);
     this.publisher = new Publisher(this, () => this.settings.advertiseClientURLs, () => this.emit('client-ready'));
+    this.realTime = new RealTime({
+      clock: this.clock,
+      heartbeatMs: settings.heartbeatMs,
+      electionTicks: electionTicks(settings),
+      tick: (n) => {
+        for (let i = 0; i < n; i++) this.raft.tick();
+        this.schedule();
+      },
+      publish: () => this.maybePublish(),
+      expireKeys: () => {
+        if (!this.stopped) this.v2.expireKeys();
+      },
+      peerIds: () => this.peerIds(),
+      peerActive: (id) => this.transport.peerStats(id).active,
+      stopped: () => this.stopped,
+      manual: () => this.manual,
+    });
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -149,8 +166,8 @@ export class RaftNode extends EventEmitter implements BackendHost {
 
     this.loop.runNow();
     if (!this.manual) {
-      this.startTimers();
-      void this.adjustTicks();
+      this.realTime.start();
+      void this.realTime.adjustTicks();
     }
   }
 
@@ -160,14 +177,14 @@ export class RaftNode extends EventEmitter implements BackendHost {
    */
   abortIO(): void {
     this.stopped = true;
-    this.stopTimers();
+    this.realTime.stop();
     void this.transport?.stop();
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.stopTimers();
+    this.realTime.stop();
     this.waiters?.failProposals();
     await this.transport?.stop();
     this.storage?.close();
@@ -220,50 +237,8 @@ export class RaftNode extends EventEmitter implements BackendHost {
 
   // ------------------------------------------------------------------ real time
 
-  /** Real time: the clock ticks Raft, and the publish and TTL timers run. */
-  private startTimers(): void {
-    const s = this.settings;
-    this.stopTicker = startTicker(this.clock, s.heartbeatMs, () => {
-      this.raft.tick();
-      this.schedule();
-    });
-    this.stopPublish = startTicker(this.clock, Math.max(100, s.heartbeatMs * 2), () => this.maybePublish());
-    this.expiryTimer = setInterval(() => {
-      if (!this.stopped) this.v2.expireKeys();
-    }, 500);
-  }
-
-  private stopTimers(): void {
-    this.stopTicker();
-    this.stopTicker = () => {};
-    this.stopPublish();
-    clearInterval(this.expiryTimer);
-  }
-
   private maybePublish(): void {
     if (!this.stopped) this.publisher.maybePublish();
-  }
-
-  /**
-   * etcd's adjustTicks (--initial-election-tick-advance): a node that just started need not
-   * wait a whole election timeout before its first campaign. Alone in its cluster it advances
-   * electionTicks-1 ticks at once; otherwise, as soon as its peers answer (checked every 50 ms
-   * for up to 5 s), electionTicks-2, leaving time for a live leader's heartbeat to arrive first.
-   */
-  private async adjustTicks(): Promise<void> {
-    const ticks = electionTicks(this.settings);
-    const advance = (n: number) => {
-      if (this.stopped || this.manual) return;
-      for (let i = 0; i < n; i++) this.raft.tick();
-      this.schedule();
-    };
-    if (this.peerIds().length === 0) return advance(ticks - 1);
-    for (let waited = 0; waited < 5000 && !this.stopped; waited += 50) {
-      await new Promise((r) => setTimeout(r, 50).unref());
-      const ids = this.peerIds();
-      if (ids.length > 0 && ids.filter((id) => this.transport.peerStats(id).active).length > 1) return advance(ticks - 2);
-      if (ids.length === 1 && this.transport.peerStats(ids[0]).active) return advance(ticks - 2);
-    }
   }
 
   // ------------------------------------------------------------------ step mode
@@ -284,9 +259,9 @@ export class RaftNode extends EventEmitter implements BackendHost {
     this.manual = on;
     // Before start() (settings.manual) there is nothing to pause: start() reads `manual`.
     if (!this.raft || this.stopped) return;
-    if (on) this.stopTimers();
+    if (on) this.realTime.stop();
     else {
-      this.startTimers();
+      this.realTime.start();
       this.schedule();
     }
   }
