@@ -3,6 +3,7 @@
 // Without a leader both are retried until the request times out. The Ready loop settles them
 // (settle, readStates, appliedTo); stopping the node fails those still waiting.
 
+import { randomBytes } from 'node:crypto';
 import type { ReadState } from '../../src-shared/raft-types.js';
 import { ProposalDropped, type Raft } from '../raft/raft.js';
 import { MemberError, RaftUnavailable } from './client-backend.js';
@@ -30,17 +31,26 @@ interface Waiter {
 }
 
 export class Waiters {
+  /**
+   * Request ids are `<member id>-<this start>-<n>`. With the member id and a counter alone, a
+   * restarted member would propose `<id>-1` again while still catching up on entries its last
+   * start proposed, and the old entry, once applied, would answer the new request (etcd's
+   * idutil.Generator mixes the start time in for the same reason).
+   */
+  private readonly prefix: string;
   private seq = 0;
   private proposals = new Map<string, Waiter>();
   private reads = new Map<string, (index: number) => void>();
   private applied: { index: number; resolve: () => void }[] = [];
 
-  constructor(private readonly host: WaitersHost) {}
+  constructor(private readonly host: WaitersHost) {
+    this.prefix = `${host.id}-${randomBytes(4).toString('hex')}`;
+  }
 
   /** Propose and wait until applied here. Without a leader, keep trying until the request times out. */
   proposeAndWait(make: (r: string) => Proposal): Promise<ApplyOutcome> {
     const h = this.host;
-    const r = `${h.id}-${++this.seq}`;
+    const r = `${this.prefix}-${++this.seq}`;
     const p = make(r);
     const timeoutMs = h.timeoutMs();
     return new Promise<ApplyOutcome>((resolve, reject) => {
@@ -83,7 +93,7 @@ export class Waiters {
   /** A linearizable read point (read-index), retried until there is a leader or time runs out. */
   async readBarrier(): Promise<void> {
     const h = this.host;
-    const ctx = `${h.id}-read-${++this.seq}`;
+    const ctx = `${this.prefix}-read-${++this.seq}`;
     const index = await new Promise<number>((resolve, reject) => {
       const deadline = Date.now() + h.timeoutMs();
       const cleanup = () => this.reads.delete(ctx);
