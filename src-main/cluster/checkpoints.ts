@@ -38,7 +38,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { BranchesResult, CheckpointMark, ForkInfo, NodeStatus } from '../../src-shared/protocol.js';
 import { branchTree } from '../../src-shared/replay.js';
-import type { WorkerInit } from './node-worker.js';
+import type { WorkerInit } from './worker-protocol.js';
 import { markerFileFor } from '../storage/member-marker.js';
 
 /** A fork and when it happened. */

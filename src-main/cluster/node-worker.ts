@@ -6,168 +6,18 @@
 // in batches, and obeys the supervisor: clock, link cuts, membership, leader transfer, kv, and
 // step mode (held messages reported whole, ticks and deliveries answered once processed).
 //
-// This file is both the worker's entry (when run as a worker) and the home of the messages
-// exchanged with the supervisor (imported as types only there).
+// The messages exchanged with the supervisor are in worker-protocol.ts.
 
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import type { Message } from '../../src-shared/raft-types.js';
-import type { ElectionTimer, KvMethod, KvResult, LogEntrySummary, LostReason, PeerView } from '../../src-shared/protocol.js';
-import type { RaftEvent, Role } from '../../src-shared/raft-types.js';
+import type { ElectionTimer, KvResult, LogEntrySummary, PeerView } from '../../src-shared/protocol.js';
+import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
 import type { MemberInfo } from '../node/client-backend.js';
-import type { ClientRequestRecord } from '../node/api-v2.js';
 import { startNode, type RunningNode } from '../node/node-server.js';
-import type { NodeSettings, RaftNode } from '../node/raft-node.js';
+import type { RaftNode } from '../node/raft-node.js';
 import { SlowNetwork } from '../node/slow-network.js';
-
-// ------------------------------------------------------------------ messages with the supervisor
-
-export interface WorkerInit {
-  /** Marks this worker's data, so that merely importing this module never starts anything. */
-  raftlabNodeWorker: true;
-  settings: NodeSettings & { listenClientURLs: string[] };
-  clock: { offsetMs: number; rate: number };
-  /** Member ids this node must not exchange messages with. */
-  cuts: string[];
-  logTail: number;
-  /** How often to look for state changes when nothing else happens. */
-  stateEveryMs: number;
-  /** Coalescing window for the batches sent to the supervisor. */
-  batchMs: number;
-  /** Start in step mode (RaftNode.setManual). */
-  manual?: { seed?: number };
-  /** The global speed (slow motion; 1 = real time). */
-  speed: number;
-  /** This worker's message ids are idBase + 1, idBase + 2... (unique across the app). */
-  idBase: number;
-}
-
-/** A Message reduced to what the window draws (ids, not names: the supervisor maps them). */
-export interface WireMessage {
-  type: Message['type'];
-  from: string;
-  to: string;
-  term: number;
-  index?: number;
-  logTerm?: number;
-  entries?: number;
-  commit?: number;
-  reject?: boolean;
-  snapshot?: number;
-  /** The app's message id (slow-network.ts). */
-  id?: number;
-}
-
-/** A message Raft emitted in step mode, held for the supervisor (see RaftNode.setManual). */
-export interface HeldReport {
-  /** Real time when the node emitted it. */
-  at: number;
-  /** The whole message: delivering it steps exactly this into the target. */
-  m: Message;
-  /** What the step view shows of it (ids, not names). */
-  s: WireMessage & {
-    /** MsgApp: its entries (the first HELD_ENTRIES_SHOWN; `entries` counts them all). */
-    entryDetails?: LogEntrySummary[];
-    /** MsgVote / MsgPreVote: the candidate's last log index and term. */
-    candidate?: { lastIndex: number; lastTerm: number };
-  };
-}
-
-/** The answer to a step call: the Raft events of the Readies it caused on that node. */
-export interface StepReply {
-  events: RaftEvent[];
-  /** The node's commit index before the step (to tell a commit that advanced). */
-  commitBefore: number;
-}
-
-export interface WorkerNodeState {
-  id: string;
-  role: Role;
-  term: number;
-  vote: string;
-  lead: string;
-  commit: number;
-  applied: number;
-  firstIndex: number;
-  lastIndex: number;
-  clock: { offsetMs: number; rate: number };
-  electionTimeoutMs: number;
-  timer: ElectionTimer;
-  log: LogEntrySummary[];
-  members: MemberInfo[];
-  peers: PeerView[];
-}
-
-export type WorkerItem =
-  | { k: 'raft'; at: number; e: RaftEvent }
-  /** Sent: left at `at`, due to arrive at `due` (real ms). */
-  | { k: 'msg'; at: number; due: number; m: WireMessage }
-  /** A peer message (by its id) this node just stepped into its Raft. */
-  | { k: 'delivered'; at: number; id: number; from: string }
-  /** A message of ours that will never arrive. */
-  | { k: 'lost'; at: number; id: number; to: string; reason: LostReason }
-  /** nodeTime: the node's own clock when it logged (what its log line shows). */
-  | { k: 'log'; at: number; nodeTime: number; level: string; pkg: string; msg: string }
-  | { k: 'state'; s: WorkerNodeState }
-  /** A request to the node's client port, answered (curl, etcdctl, the window's console...). */
-  | { k: 'client'; at: number; r: ClientRequestRecord };
-
-export type WorkerCall =
-  | { op: 'addMember'; peerURL: string }
-  | { op: 'removeMember'; id: string }
-  | { op: 'transferLeader'; to: string }
-  | { op: 'kv'; method: KvMethod; key: string; value?: string; query?: Record<string, string> }
-  /** Drop a message still waiting in this node's slow network; answered whether it was there. */
-  | { op: 'dropMessage'; id: number }
-  | StepCall
-  | CheckpointCall;
-
-/**
- * A consistent cut (src-main/cluster/checkpoints.ts): 'freeze' stops the node's Ready loop and
- * answers with its SQLite file's bytes, taken synchronously; 'thaw' lets it run again.
- */
-export type CheckpointCall = { op: 'freeze' } | { op: 'thaw' };
-
-/**
- * Step mode. Answered synchronously, after the node's Ready loop has run and everything it
- * caused (batch of events and state, then any held messages) has been posted.
- */
-export type StepCall =
-  | { op: 'setManual'; on: boolean; seed?: number }
-  | { op: 'deliver'; msgs: Message[] }
-  | { op: 'tick' }
-  /** The election timer fires now (RaftNode.campaignNow); in real time and in step mode alike. */
-  | { op: 'campaign' };
-
-export type ToWorker =
-  | { t: 'setClock'; offsetMs?: number; rate?: number }
-  | { t: 'speed'; speed: number }
-  | { t: 'cuts'; ids: string[] }
-  | { t: 'call'; id: number; call: WorkerCall }
-  /** Graceful: the node shuts down as on SIGTERM; answered with 'stopped'. */
-  | { t: 'stop' }
-  /** Abrupt (kill -9): answered with 'killed', after which terminate() is safe. */
-  | { t: 'kill' };
-
-export type FromWorker =
-  | { t: 'started'; id: string; clusterId: string; clientURLs: string[]; peerURLs: string[] }
-  | { t: 'start-failed'; error: string }
-  | { t: 'batch'; items: WorkerItem[] }
-  /** Step mode: messages the node's Raft emitted, in order, instead of sending them. */
-  | { t: 'held'; held: HeldReport[] }
-  | { t: 'reply'; id: number; ok: true; result: AddMemberReply | KvResult | StepReply | boolean | Uint8Array | undefined }
-  | { t: 'reply'; id: number; ok: false; error: string }
-  /** The node learned it was removed from the cluster and shut itself down. */
-  | { t: 'removed' }
-  /** The node stopped on a fatal error (disk full...), after logging etcd's `C` line; then 'killed'. */
-  | { t: 'fatal'; error: string }
-  | { t: 'stopped' }
-  | { t: 'killed' };
-
-export interface AddMemberReply {
-  member: MemberInfo;
-  /** The members after the add (the new one unstarted: name ''). */
-  members: MemberInfo[];
-}
+import type {
+  AddMemberReply, CheckpointCall, FromWorker, HeldReport, StepCall, StepReply, ToWorker, WireMessage, WorkerCall, WorkerInit, WorkerItem, WorkerNodeState,
+} from './worker-protocol.js';
 
 // ------------------------------------------------------------------ summaries
 
@@ -193,7 +43,7 @@ export function summarizeEntryData(type: 'normal' | 'conf', data: string): strin
 }
 
 export function summarizeMessage(m: Message): WireMessage {
-  const w: WireMessage = { type: m.type, from: m.from, to: m.to, term: m.term };
+  const w: WireMessage = { msgType: m.type, from: m.from, to: m.to, term: m.term };
   if (m.index !== undefined) w.index = m.index;
   if (m.logTerm !== undefined) w.logTerm = m.logTerm;
   if (m.entries !== undefined) w.entries = m.entries.length;
@@ -216,23 +66,13 @@ export function summarizeHeld(m: Message): HeldReport['s'] {
 }
 
 function stepCall(node: RaftNode, c: StepCall): StepReply | undefined {
-  switch (c.op) {
-    case 'setManual':
-      node.setManual(c.on, { seed: c.seed });
-      return undefined;
-    case 'deliver': {
-      const commitBefore = node.raftView().log.committed;
-      return { events: node.deliver(c.msgs), commitBefore };
-    }
-    case 'tick': {
-      const commitBefore = node.raftView().log.committed;
-      return { events: node.tickOnce(), commitBefore };
-    }
-    case 'campaign': {
-      const commitBefore = node.raftView().log.committed;
-      return { events: node.campaignNow(), commitBefore };
-    }
+  if (c.op === 'setManual') {
+    node.setManual(c.on, { seed: c.seed });
+    return undefined;
   }
+  const commitBefore = node.status().commit;
+  const events = c.op === 'deliver' ? node.deliver(c.msgs) : c.op === 'tick' ? node.tickOnce() : node.campaignNow();
+  return { events, commitBefore };
 }
 
 // ------------------------------------------------------------------ the worker
@@ -491,11 +331,11 @@ function applyClock(r: RunningNode, c: { offsetMs?: number; rate?: number }): vo
 async function call(r: RunningNode, c: WorkerCall, speed: number): Promise<AddMemberReply | KvResult | StepReply | boolean | undefined> {
   switch (c.op) {
     case 'addMember': {
-      const member = await r.node.addMember([c.peerURL]);
-      return { member, members: r.node.members() };
+      const member = await r.node.members.add([c.peerURL]);
+      return { member, members: r.node.members.list() };
     }
     case 'removeMember':
-      await r.node.removeMember(c.id);
+      await r.node.members.remove(c.id);
       return undefined;
     case 'transferLeader':
       r.node.transferLeader(c.to);
@@ -537,45 +377,38 @@ export class TimerAnchor {
 }
 
 function nodeState(r: RunningNode, init: WorkerInit, anchor: TimerAnchor): WorkerNodeState {
-  const tail = init.logTail;
-  const raft = r.node.raftView();
-  const log = raft.log;
-  const last = log.lastIndex();
-  const entries: LogEntrySummary[] = [];
-  for (let i = Math.max(log.firstIndex(), last - tail + 1); i <= last; i++) {
-    const e = log.entry(i);
-    if (e) entries.push({ index: e.index, term: e.term, type: e.type, data: summarizeEntryData(e.type, e.data) });
-  }
-  const members = r.node.members();
+  const st = r.node.status({ logTail: init.logTail });
+  const members = r.node.members.list();
   const peers: PeerView[] = members
     .filter((m) => m.id !== r.node.id)
     .map((m) => {
-      const st = r.node.peerStats(m.id);
-      const p: PeerView = { id: m.id, active: st.active };
+      const ps = r.node.peerStats(m.id);
+      const p: PeerView = { id: m.id, active: ps.active };
       // Rounded so that jitter of a millisecond or two does not count as a change.
-      if (st.clockDiffMs !== undefined) p.clockDiffMs = Math.round(st.clockDiffMs / 10) * 10;
+      if (ps.clockDiffMs !== undefined) p.clockDiffMs = Math.round(ps.clockDiffMs / 10) * 10;
       return p;
     });
+  const leading = st.role === 'leader';
   return {
     id: r.node.id,
-    role: raft.role,
-    term: raft.term,
-    vote: raft.vote,
-    lead: raft.lead,
-    commit: log.committed,
-    applied: log.applied,
-    firstIndex: log.firstIndex(),
-    lastIndex: last,
+    role: st.role,
+    term: st.term,
+    vote: st.vote,
+    lead: st.lead,
+    commit: st.commit,
+    applied: st.applied,
+    firstIndex: st.firstIndex,
+    lastIndex: st.lastIndex,
     clock: { offsetMs: Math.round(r.node.clock.offsetMs), rate: r.node.clock.rate },
-    electionTimeoutMs: raft.electionTimeoutTicks() * init.settings.heartbeatMs,
+    electionTimeoutMs: st.timer.timeout * init.settings.heartbeatMs,
     // A leader's election timer is not drawn: reported still, so that it costs no updates.
     timer: anchor.read(
-      raft.role === 'leader' ? 0 : raft.electionElapsedTicks(),
-      raft.electionTimeoutTicks(),
-      r.node.isManual || raft.role === 'leader' ? null : Math.round((init.settings.heartbeatMs / r.node.clock.timerRate) * 100) / 100,
+      leading ? 0 : st.timer.elapsed,
+      st.timer.timeout,
+      r.node.isManual || leading ? null : Math.round((init.settings.heartbeatMs / r.node.clock.timerRate) * 100) / 100,
       Date.now(),
     ),
-    log: entries,
+    log: st.log.map((e) => ({ index: e.index, term: e.term, type: e.type, data: summarizeEntryData(e.type, e.data) })),
     members,
     peers,
   };

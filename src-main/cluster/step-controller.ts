@@ -18,7 +18,7 @@ import type {
   Command, CommandResult, HeldMessage, MessageSummary, NodeStatus, ServerEvent, StepDropReason, StepRunResult, StepState, StepUntil,
 } from '../../src-shared/protocol.js';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
-import type { HeldReport, StepCall, StepReply } from './node-worker.js';
+import type { HeldReport, StepCall, StepReply } from './worker-protocol.js';
 
 export interface StepNode {
   name: string;
@@ -111,8 +111,8 @@ export class StepController {
   /** Messages a node's Raft emitted in manual mode, in order. */
   onHeld(reports: HeldReport[]): void {
     for (const r of reports) {
-      const { type: msgType, from, to, ...rest } = r.s;
-      const view: HeldMessage = { id: ++this.seq, from: this.host.nameOf(from), to: this.host.nameOf(to), msgType, ...rest };
+      const { from, to, ...rest } = r.s;
+      const view: HeldMessage = { id: ++this.seq, from: this.host.nameOf(from), to: this.host.nameOf(to), ...rest };
       const h: Held = { view, msg: r.m };
       this.held.push(h);
       this.host.queue({ type: 'step', fate: 'held', message: view, at: r.at });

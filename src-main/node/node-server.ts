@@ -25,7 +25,7 @@ export async function startNode(
     server = await startClientServer(
       settings.listenClientURLs,
       createClientHandler({
-        backend: node,
+        backend: node.v2,
         clock: () => node.clock.now(),
         onRequest: onClientRequest,
         whenReady: () => node.whenReady(),

@@ -228,7 +228,7 @@ describe('what the supervisor reports when a node ends', () => {
 
       // A worker that goes away without being asked (test-only reach into the supervisor: the
       // worker is told to drop its sockets, as a kill does, then ends behind the supervisor's back).
-      const rec = (sup as unknown as { nodes: Map<string, { worker?: import('node:worker_threads').Worker }> }).nodes.get('n2')!;
+      const rec = (sup as unknown as { cluster: { nodes: Map<string, { worker?: import('node:worker_threads').Worker }> } }).cluster.nodes.get('n2')!;
       const w = rec.worker!;
       const down = new Promise<void>((r) => w.on('message', (m: { t: string }) => m.t === 'killed' && r()));
       w.postMessage({ t: 'kill' });

@@ -89,7 +89,7 @@ export class TestCluster {
     while (Date.now() < deadline) {
       const views = [...this.running].map(([name, r]) => ({ name, st: r.node.status() }));
       const leaders = views.filter((v) => v.st.role === 'leader');
-      if (leaders.length === 1 && views.every((v) => v.st.leader === leaders[0].st.id)) return leaders[0].name;
+      if (leaders.length === 1 && views.every((v) => v.st.lead === leaders[0].st.id)) return leaders[0].name;
       await new Promise((r) => setTimeout(r, 25));
     }
     throw new Error(`no agreed leader within ${timeoutMs} ms`);

@@ -159,7 +159,7 @@ describe('a real 3-node cluster', () => {
       const liveId = fresh.running.get(live)!.node.id;
       await fresh.stop(down);
       const lead = fresh.running.get(l)!.node;
-      const downId = lead.members().find((m) => m.name === down)!.id;
+      const downId = lead.members.list().find((m) => m.name === down)!.id;
       await until('the leader notices', () => !lead.peerStats(downId).active, 10_000);
       const rm = await fetch(`${fresh.url(l)}/v2/members/${liveId}`, { method: 'DELETE' });
       expect(rm.status).toBe(500);

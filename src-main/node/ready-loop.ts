@@ -1,0 +1,261 @@
+// The Ready loop: inputs (ticks, peer messages, client proposals) only mark the node dirty; one
+// run per event-loop turn then persists (fsync) everything the core asks for in a single
+// transaction, sends, applies and advances. Many clients share one fsync that way.
+//
+// In manual (step) mode the messages of each Ready are handed out (hold) instead of going on
+// the wire, and a step runs the loop synchronously (runNow). A checkpoint freezes it (freeze):
+// Raft still takes inputs, in memory only, until thaw().
+
+import type { EventEmitter } from 'node:events';
+import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
+import type { Raft, Ready } from '../raft/raft.js';
+import type { RaftStorage } from '../storage/raft-storage.js';
+import type { MemberInfo } from './client-backend.js';
+import { etcdserver, membership, raft as raftLog } from './log.js';
+import { note, type LogFn } from './node-settings.js';
+import type { NodeStateMachine } from './state-machine.js';
+import type { Waiters } from './waiters.js';
+
+export interface ReadyLoopHost {
+  readonly id: string;
+  readonly clusterId: string;
+  readonly raft: Raft;
+  readonly storage: RaftStorage;
+  readonly sm: NodeStateMachine;
+  readonly waiters: Waiters;
+  readonly log: LogFn;
+  /** Applied entries between snapshots, and entries kept behind one for followers that lag. */
+  readonly snapshotCount: number;
+  readonly snapshotCatchUpEntries: number;
+  /** 'ready' and 'raft-event' are emitted on it. */
+  readonly events: EventEmitter;
+  send(msgs: Message[], opts?: { flush?: boolean }): void;
+  /** Manual mode: the Ready's messages go here instead of send. */
+  hold(msgs: Message[]): void;
+  stopped(): boolean;
+  manual(): boolean;
+  /** This member's own removal was applied. */
+  removedSelf(): void;
+  /** A write to the data dir failed: the node must stop at once (see durably). */
+  die(text: string, err: unknown): void;
+}
+
+export class ReadyLoop {
+  /** etcd's recvAppendRequestCnt / sendAppendRequestCnt (/v2/stats/self). */
+  readonly counts = { recvApp: 0, sendApp: 0 };
+  /** Since when the current leader is known (etcd's leaderInfo.startTime); none without one. */
+  leaderSince?: Date;
+  private scheduled = false;
+  private frozen = false;
+  private thawTimer?: NodeJS.Timeout;
+  /** Raft events of the Readies processed during runNow(). */
+  private collected?: RaftEvent[];
+  /** Term and vote as persisted: messages that depend on a change to them wait for the disk. */
+  private durable: { term: number; vote: string };
+  private sinceSnapshot = 0;
+  private lastLead = '';
+
+  constructor(private readonly host: ReadyLoopHost) {
+    this.durable = { term: host.raft.term, vote: host.raft.vote };
+  }
+
+  /** Peer messages in, as the transport (or a stepper) hands them over. */
+  stepIn(msgs: Message[]): void {
+    for (const m of msgs) {
+      if (m.type === 'MsgApp') this.counts.recvApp++;
+      this.host.raft.step(m);
+    }
+  }
+
+  /** Runs the loop on the next turn (once, however many inputs came meanwhile). */
+  schedule(): void {
+    if (this.scheduled || this.host.stopped()) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.run();
+    });
+  }
+
+  /** Runs the loop now; returns the Raft events of the Readies it processed. */
+  runNow(): RaftEvent[] {
+    const events: RaftEvent[] = [];
+    this.collected = events;
+    try {
+      this.run();
+    } finally {
+      this.collected = undefined;
+    }
+    return events;
+  }
+
+  /**
+   * Stops the loop until thaw(): nothing is persisted and nothing leaves the node (see
+   * RaftNode.freezeAndCheckpoint). Never for good: thawed after `limitMs` whatever happens.
+   */
+  freeze(limitMs: number): void {
+    this.frozen = true;
+    clearTimeout(this.thawTimer);
+    this.thawTimer = setTimeout(() => this.thaw(), limitMs).unref();
+  }
+
+  /** Ends a freeze: whatever Raft was given meanwhile is processed now. */
+  thaw(): void {
+    clearTimeout(this.thawTimer);
+    if (!this.frozen) return;
+    this.frozen = false;
+    this.schedule();
+  }
+
+  private run(): void {
+    const h = this.host;
+    const raft = h.raft;
+    while (!h.stopped() && !this.frozen && raft.hasReady()) {
+      const rd = raft.ready();
+      let later = rd.messages;
+      if (!h.manual() && raft.role === 'leader' && this.keepsTermAndVote(rd)) {
+        // A leader's appends and heartbeats need not wait for its own disk (Raft thesis
+        // §10.2.1, as etcd does): its own copy counts towards commit only once durable
+        // (advance), and they depend on no term or vote this Ready changes. On the wire before
+        // the fsync, the followers write in parallel with us.
+        const { early, rest } = splitEarly(rd.messages);
+        if (early.length > 0) h.send(early, { flush: true });
+        later = rest;
+      }
+      // Durable first: nothing else is sent (no ack, no vote) before it is on disk.
+      const saved = this.durably(rd.snapshot ? 'failed to save Raft snapshot' : 'failed to save state and entries error:', () =>
+        h.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState }),
+      );
+      if (!saved) return;
+      if (rd.hardState) this.durable = { term: rd.hardState.term, vote: rd.hardState.vote };
+      for (const m of rd.messages) if (m.type === 'MsgApp') this.counts.sendApp++;
+      if (!h.manual()) h.send(later);
+      else if (rd.messages.length > 0) h.hold(rd.messages);
+      h.events.emit('ready', rd);
+      this.collected?.push(...rd.events);
+      this.apply(rd);
+      for (const e of rd.events) this.onRaftEvent(e);
+      this.noteLeader();
+      raft.advance(rd);
+      this.maybeSnapshot();
+    }
+  }
+
+  /** Nothing in this Ready changes what is durable of term and vote (nor installs a snapshot). */
+  private keepsTermAndVote(rd: Ready): boolean {
+    const hs = rd.hardState;
+    return !rd.snapshot && (!hs || (hs.term === this.durable.term && hs.vote === this.durable.vote));
+  }
+
+  private apply(rd: Ready): void {
+    const h = this.host;
+    if (rd.snapshot) {
+      h.sm.restore(rd.snapshot.data);
+      h.log('I', 'etcdserver', `applied incoming snapshot at index ${rd.snapshot.meta.index}`);
+    }
+    for (const e of rd.committedEntries) {
+      const out = h.sm.apply(e);
+      this.sinceSnapshot++;
+      if (out.conf) this.onConfApplied(out.conf.type, out.conf.member);
+      if (out.published?.id === h.id) {
+        const m = out.published;
+        note(h.log, etcdserver.published(m.name, m.clientURLs, h.clusterId));
+      }
+      h.waiters.settle(out);
+    }
+    h.waiters.readStates(rd.readStates);
+    const applied = rd.committedEntries.at(-1)?.index ?? rd.snapshot?.meta.index ?? 0;
+    if (applied) h.waiters.appliedTo(applied);
+  }
+
+  private onConfApplied(type: 'add' | 'remove' | 'update', m: MemberInfo): void {
+    const h = this.host;
+    if (type === 'add') note(h.log, membership.addedMember(m.id, m.peerURLs, h.clusterId));
+    if (type === 'update') note(h.log, membership.updatedMember(m.id, m.peerURLs, h.clusterId));
+    if (type === 'remove') {
+      note(h.log, membership.removedMember(m.id, h.clusterId));
+      if (m.id === h.id) setImmediate(() => h.removedSelf());
+    }
+  }
+
+  private onRaftEvent(e: RaftEvent): void {
+    const h = this.host;
+    h.events.emit('raft-event', e);
+    switch (e.kind) {
+      case 'role':
+        if (e.role === 'leader') note(h.log, raftLog.becameLeader(h.id, e.term));
+        else if (e.role === 'candidate') note(h.log, raftLog.becameCandidate(h.id, e.term));
+        else if (e.role === 'precandidate') note(h.log, raftLog.becamePreCandidate(h.id, e.term));
+        else note(h.log, raftLog.becameFollower(h.id, e.term));
+        break;
+      case 'vote': {
+        if (!e.granted) break;
+        const log = h.raft.log;
+        h.log('I', 'raft', `${h.id} [logterm: ${log.lastTerm()}, index: ${log.lastIndex()}, vote: ${h.raft.vote}] cast ${e.pre ? 'MsgPreVote' : 'MsgVote'} for ${e.candidate} at term ${e.term}`);
+        break;
+      }
+      case 'snapshot-created':
+        h.log('I', 'etcdserver', `saved snapshot at index ${e.index}`);
+        break;
+    }
+  }
+
+  /** etcd's raft.node lines when the known leader changes; also when leaderInfo.startTime begins. */
+  private noteLeader(): void {
+    const h = this.host;
+    const lead = h.raft.lead;
+    if (lead === this.lastLead) return;
+    if (lead) note(h.log, raftLog.electedLeader(h.id, lead, h.raft.term));
+    else note(h.log, raftLog.lostLeader(h.id, this.lastLead, h.raft.term));
+    this.lastLead = lead;
+    this.leaderSince = lead ? new Date() : undefined;
+  }
+
+  private maybeSnapshot(): void {
+    const h = this.host;
+    if (this.sinceSnapshot < h.snapshotCount) return;
+    this.sinceSnapshot = 0;
+    const applied = h.raft.log.applied;
+    const compactTo = Math.max(0, applied - h.snapshotCatchUpEntries);
+    const snap = h.raft.createSnapshot(applied, h.sm.toJSON(), compactTo);
+    this.durably('save snapshot error:', () => h.storage.saveSnapshot(snap, compactTo));
+  }
+
+  /**
+   * A write to the data dir. If it fails (disk full, I/O error) the node cannot go on without
+   * breaking a promise made to its peers: like etcd, it says so in one fatal line and stops
+   * at once, writing nothing more. Its peers carry on; restarted once there is room, it resumes
+   * from what was durable and catches up. Returns false once the node is dead.
+   */
+  private durably(what: string, write: () => void): boolean {
+    if (this.host.stopped()) return false;
+    try {
+      write();
+      return true;
+    } catch (err) {
+      this.host.die(`${what} ${err instanceof Error ? err.message : String(err)}`, err);
+      return false;
+    }
+  }
+}
+
+/** A leader's replication messages that may leave before the fsync. */
+const EARLY_TYPES: ReadonlySet<Message['type']> = new Set(['MsgApp', 'MsgHeartbeat', 'MsgSnap']);
+
+/**
+ * Splits a leader's Ready messages into those sent before the fsync and the rest, keeping each
+ * peer's order: once a message to a peer must wait, so does everything after it to that peer.
+ */
+function splitEarly(msgs: Message[]): { early: Message[]; rest: Message[] } {
+  const early: Message[] = [];
+  const rest: Message[] = [];
+  let waiting: Set<string> | undefined;
+  for (const m of msgs) {
+    if (EARLY_TYPES.has(m.type) && !waiting?.has(m.to)) early.push(m);
+    else {
+      (waiting ??= new Set()).add(m.to);
+      rest.push(m);
+    }
+  }
+  return { early, rest };
+}
