@@ -16,6 +16,8 @@ export type ProxyTimings = Pick<ProxyOptions, 'failureWaitMs' | 'refreshInterval
 /** The proxy's options from a member's configuration. */
 export function proxyOptions(cfg: NodeConfig, log: Log, timings: ProxyTimings = {}): ProxyOptions {
   const b = cfg.bootstrap;
+  // resolveBootstrap never makes a v3 discovery member a proxy (etcd 3.6 has none).
+  if (b.method === 'discovery-v3') throw new Error('v2 http proxy has already been deprecated in 3.6');
   return {
     ...timings,
     dataDir: cfg.dataDir,
