@@ -325,4 +325,45 @@ describe('the v2 proxy in-process, in front of a stand-in member', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('refreshes the endpoints and the cluster file from /members (here every 100 ms); a member that answers nothing useful is passed over', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proxy-'));
+    const [a, b] = await loopbackSpecs('s', 1);
+    // The cluster as the peers tell it: a alone at first, then a and b.
+    let members = [{ id: 1, name: 'a', peerURLs: [a.peerURL], clientURLs: [a.clientURL] }];
+    const peer = http.createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Cluster-Id': 'cdf818194e3a8c32' });
+      res.end(JSON.stringify(members));
+    });
+    // b's peer port answers something that is not a member list.
+    const junk = http.createServer((_req, res) => res.end('not json'));
+    await new Promise<void>((r) => peer.listen(Number(new URL(a.peerURL).port), '127.0.0.1', r));
+    await new Promise<void>((r) => junk.listen(Number(new URL(b.peerURL).port), '127.0.0.1', r));
+    const logs: string[] = [];
+    const proxy = await startProxy({
+      dataDir: dir,
+      listenClientURLs: ['http://127.0.0.1:0'],
+      bootstrap: 'static',
+      // b first: its answer is skipped with etcd's warning, a's is used.
+      initialPeerURLs: async () => [b.peerURL, a.peerURL],
+      refreshIntervalMs: 100,
+      log: (level, pkg, msg) => logs.push(`${level} | ${pkg}: ${msg}`),
+    });
+    const file = path.join(dir, 'proxy', 'cluster');
+    try {
+      expect(logs.some((l) => l.startsWith('W | etcdserver: could not unmarshal cluster response: '))).toBe(true);
+      expect(logs).toContain(`N | etcdmain: proxy: updated peer urls in cluster file from ${`[${[b.peerURL, a.peerURL].sort().join(' ')}]`} to [${a.peerURL}]`);
+      expect(await proxyEndpoints(proxy.clientURLs[0])).toEqual([a.clientURL]);
+      members = [...members, { id: 2, name: 'b', peerURLs: [b.peerURL], clientURLs: [b.clientURL] }];
+      await until('b among the endpoints', async () => (await proxyEndpoints(proxy.clientURLs[0])).length === 2, 5000);
+      expect((await proxyEndpoints(proxy.clientURLs[0])).sort()).toEqual([a.clientURL, b.clientURL].sort());
+      await until('the cluster file updated', () => fs.readFileSync(file, 'utf8') === JSON.stringify({ PeerURLs: [a.peerURL, b.peerURL].sort() }), 5000);
+      expect(fs.existsSync(`${file}.bak`)).toBe(false);
+    } finally {
+      await proxy.stop();
+      await new Promise((r) => peer.close(r));
+      await new Promise((r) => junk.close(r));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
