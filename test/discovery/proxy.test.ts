@@ -192,19 +192,26 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
       const ref = new Proc(ETCD_BIN, [...memberFlags(etcdProxy, path.join(dir, 'ref'), token), '--enable-v2']);
       const ours = new Proc(process.execPath, [RAFTLAB_BIN, 'node', ...memberFlags(ourProxy, path.join(dir, 'ours'), token)]);
       procs.push(ref, ours);
-      for (const p of [ref, ours]) await until('a proxy listening', () => p.output.some((l) => l.includes('v2 proxy started listening')), 20_000);
+      // (etcd logs "endpoints found" and "started listening" from two goroutines: either may come first.)
+      for (const p of [ref, ours]) {
+        await until('a proxy listening', () => p.output.some((l) => l.includes('v2 proxy started listening')) && p.output.some((l) => l.includes('endpoints found')), 20_000);
+      }
 
       // The same log lines from the fall-back to the first endpoints found.
       const proxyLines = (p: Proc, s: ProcSpec) =>
-        p.lines().filter((l) => /proxy|falling back/.test(l) && !/embed:/.test(l)).map((l) => l.replaceAll(s.clientURL, 'CLIENT'));
+        p.lines().filter((l) => /proxy|falling back/.test(l) && !/embed:/.test(l)).map((l) => l.replaceAll(s.clientURL, 'CLIENT')).sort();
       expect(proxyLines(ours, ourProxy)).toEqual(proxyLines(ref, etcdProxy));
-      expect(proxyLines(ours, ourProxy)).toEqual([
-        'N | etcdmain: discovery cluster full, falling back to proxy',
-        'N | etcdmain: proxy: this proxy supports v2 API only!',
-        `I | etcdmain: proxy: using peer urls [${member.peerURL}] `,
-        `I | proxy/httpproxy: endpoints found ["${member.clientURL}"]`,
-        'I | etcdmain: v2 proxy started listening on client requests on "CLIENT"',
-      ]);
+      expect(proxyLines(ours, ourProxy)).toEqual(
+        [
+          'N | etcdmain: discovery cluster full, falling back to proxy',
+          'N | etcdmain: proxy: this proxy supports v2 API only!',
+          `I | etcdmain: proxy: using peer urls [${member.peerURL}] `,
+          `I | proxy/httpproxy: endpoints found ["${member.clientURL}"]`,
+          'I | etcdmain: v2 proxy started listening on client requests on "CLIENT"',
+        ].sort(),
+      );
+      // In this order (the first three are sequential in etcd too).
+      expect(ours.lines().filter((l) => / etcdmain: (discovery cluster full|proxy:)/.test(l))).toEqual(ref.lines().filter((l) => / etcdmain: (discovery cluster full|proxy:)/.test(l)));
       expect(fs.readFileSync(path.join(dir, 'ours', 'proxy', 'cluster'), 'utf8')).toBe(fs.readFileSync(path.join(dir, 'ref', 'proxy', 'cluster'), 'utf8'));
 
       // The same answers, headers and all (the indices differ: each proxy writes its own keys).
@@ -328,7 +335,8 @@ describe('the v2 proxy in-process, in front of a stand-in member', () => {
 
   it('refreshes the endpoints and the cluster file from /members (here every 100 ms); a member that answers nothing useful is passed over', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proxy-'));
-    const [a, b] = await loopbackSpecs('s', 1);
+    // The proxy asks the peers in sorted order (etcd's URLsMap.URLs()): b sorts first.
+    const [b, a] = (await loopbackSpecs('s', 1)).sort((p, q) => (p.peerURL < q.peerURL ? -1 : 1));
     // The cluster as the peers tell it: a alone at first, then a and b.
     let members = [{ id: 1, name: 'a', peerURLs: [a.peerURL], clientURLs: [a.clientURL] }];
     const peer = http.createServer((_req, res) => {
@@ -344,7 +352,7 @@ describe('the v2 proxy in-process, in front of a stand-in member', () => {
       dataDir: dir,
       listenClientURLs: ['http://127.0.0.1:0'],
       bootstrap: 'static',
-      // b first: its answer is skipped with etcd's warning, a's is used.
+      // b is asked first: its answer is skipped with etcd's warning, a's is used.
       initialPeerURLs: async () => [b.peerURL, a.peerURL],
       refreshIntervalMs: 100,
       log: (level, pkg, msg) => logs.push(`${level} | ${pkg}: ${msg}`),
