@@ -44,8 +44,9 @@ export function memberInitialized(dataDir: string): boolean {
 /**
  * Fills cfg.initialCluster (and, for discovery, the cluster token: etcd 3.4 uses the discovery
  * URL, etcd 3.6 the --discovery-token) from the discovery service or DNS. Static
- * configurations are left as they are. Resolves with what the process is to be, as etcd decides it: a member, or a v2 proxy (the data
- * dir holds one already, or discovery found the cluster full with --discovery-fallback proxy).
+ * configurations are left as they are. Resolves with what the process is to be, as etcd
+ * decides it: a member, or a v2 proxy (the data dir holds one already, or discovery found the
+ * cluster full with --discovery-fallback proxy).
  */
 export async function resolveBootstrap(cfg: NodeConfig, log: Log, opts: { signal?: AbortSignal } = {}): Promise<'member' | 'proxy'> {
   const b = cfg.bootstrap;
