@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { ConfigError, parseNodeConfig } from './node/config.js';
 import { etcdFlagsHelp } from './node/config/etcd-flags.js';
 import { BootstrapFailed, resolveBootstrap } from './node/discovery/bootstrap.js';
+import { runProxy } from './node/proxy/run-proxy.js';
 import { createLogger, etcdmain, type LogLevel, type RaftLogLevel } from './node/log.js';
 import { NodeStartError } from './node/raft-node.js';
 import { startNode } from './node/node-server.js';
@@ -51,13 +52,16 @@ async function runNode(argv: string[]): Promise<number> {
     else logger.emit({ kind: 'capnslog', level, pkg, text: msg });
   };
   // --discovery / --discovery-srv: the initial cluster comes from the service, or from DNS.
+  // A member that finds the cluster full (or whose data dir holds a proxy) runs as a v2 proxy.
+  let role: 'member' | 'proxy';
   try {
-    await resolveBootstrap(cfg, log);
+    role = await resolveBootstrap(cfg, log);
   } catch (err) {
     if (!(err instanceof BootstrapFailed)) throw err;
     for (const [level, pkg, msg] of err.lines) log(level, pkg, msg);
     return 1;
   }
+  if (role === 'proxy') return runProxy(cfg, log);
   let running;
   try {
     running = await startNode(

@@ -66,7 +66,8 @@ export interface NodeConfig {
   bootstrap:
     | { method: 'static' }
     | { method: 'discovery'; url: string; fallback: 'proxy' | 'exit' }
-    | { method: 'dns'; domain: string; serviceName: string };
+    | { method: 'dns'; domain: string; serviceName: string }
+    | { method: 'discovery-v3'; token: string; endpoints: string[] };
   heartbeatIntervalMs: number;
   electionTimeoutMs: number;
   /** etcd's ElectionTicks(): election timeout / heartbeat interval, rounded down. */

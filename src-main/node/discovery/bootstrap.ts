@@ -12,6 +12,7 @@ import { memberId } from '../ids.js';
 import type { LogLevel } from '../log.js';
 import { DiscoveryError, ERR_DUPLICATE_ID, ERR_DUPLICATE_NAME, ERR_FULL_CLUSTER, joinCluster } from './v2-discovery.js';
 import { SRVDiscoveryError, srvCluster } from './srv-discovery.js';
+import { joinClusterV3, V3DiscoveryError, zapFields } from './v3-discovery.js';
 
 type Log = (level: LogLevel, pkg: string, msg: string) => void;
 
@@ -22,6 +23,20 @@ export class BootstrapFailed extends Error {
   }
 }
 
+/** What the data dir holds (etcdmain's identifyDataDirOrDie): a member, a proxy, or neither. */
+export function identifyDataDir(dataDir: string): 'member' | 'proxy' | 'empty' {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dataDir);
+  } catch {
+    return 'empty';
+  }
+  const m = names.includes('member');
+  const p = names.includes('proxy');
+  if (m && p) throw new BootstrapFailed([['C', 'etcdmain', 'invalid datadir. Both member and proxy directories exist.']]);
+  return m ? 'member' : p ? 'proxy' : 'empty';
+}
+
 /** Whether the data dir already holds a member (then discovery is not asked again). */
 export function memberInitialized(dataDir: string): boolean {
   const member = path.join(dataDir, 'member');
@@ -29,16 +44,29 @@ export function memberInitialized(dataDir: string): boolean {
 }
 
 /**
- * Fills cfg.initialCluster (and, for v2 discovery, the cluster token: etcd uses the discovery
- * URL) from the discovery service or DNS. Static configurations are left as they are.
+ * Fills cfg.initialCluster (and, for discovery, the cluster token: etcd 3.4 uses the discovery
+ * URL, etcd 3.6 the --discovery-token) from the discovery service or DNS. Static
+ * configurations are left as they are. Resolves with what the process is to be, as etcd
+ * decides it: a member, or a v2 proxy (the data dir holds one already, or discovery found the
+ * cluster full with --discovery-fallback proxy).
  */
-export async function resolveBootstrap(cfg: NodeConfig, log: Log, opts: { signal?: AbortSignal } = {}): Promise<void> {
+export async function resolveBootstrap(cfg: NodeConfig, log: Log, opts: { signal?: AbortSignal } = {}): Promise<'member' | 'proxy'> {
   const b = cfg.bootstrap;
-  if (b.method === 'static') return;
+  if (identifyDataDir(cfg.dataDir) === 'proxy') {
+    // etcd 3.6 (the v3 discovery flags) has no proxy any more.
+    if (b.method === 'discovery-v3') throw new BootstrapFailed([['C', 'etcdmain', `v2 http proxy has already been deprecated in 3.6 ${zapFields({ 'dir-type': 'proxy' })}`]]);
+    log('N', 'etcdmain', 'the server is already initialized as proxy before, starting as etcd proxy...');
+    return 'proxy';
+  }
+  if (b.method === 'static') return 'member';
   if (memberInitialized(cfg.dataDir)) {
+    if (b.method === 'discovery-v3') {
+      log('W', 'etcdserver', `discovery token is ignored since cluster already initialized; valid logs are found ${zapFields({ 'wal-dir': path.join(cfg.dataDir, 'member') })}`);
+      return 'member';
+    }
     const what = b.method === 'discovery' ? 'discovery token' : 'DNS SRV discovery';
     log('W', 'etcdmain', `${what} ignored since a cluster has already been initialized. Valid log found at "${path.join(cfg.dataDir, 'member')}"`);
-    return;
+    return 'member';
   }
   let cluster: string;
   let token = cfg.initialClusterToken;
@@ -51,7 +79,22 @@ export async function resolveBootstrap(cfg: NodeConfig, log: Log, opts: { signal
       cluster = await joinCluster({ url: b.url, id, log, signal: opts.signal }, self);
     } catch (err) {
       if (!(err instanceof DiscoveryError)) throw err;
-      throw new BootstrapFailed(discoveryFailure(cfg, b.url, err.message, b.fallback));
+      if (err.message === ERR_FULL_CLUSTER && b.fallback === 'proxy') {
+        log('N', 'etcdmain', 'discovery cluster full, falling back to proxy');
+        return 'proxy';
+      }
+      throw new BootstrapFailed(discoveryFailure(cfg, b.url, err.message));
+    }
+  } else if (b.method === 'discovery-v3') {
+    // etcd 3.6: the same temporary cluster, the discovery token as the cluster token.
+    token = b.token;
+    const self = initialClusterToString([{ name: cfg.name, peerURLs: cfg.initialAdvertisePeerURLs }]);
+    log('I', 'etcdserver', 'Bootstrapping cluster using v3 discovery.');
+    try {
+      cluster = await joinClusterV3({ token: b.token, endpoints: b.endpoints, id: memberId(cfg.initialAdvertisePeerURLs, token), log, signal: opts.signal }, self);
+    } catch (err) {
+      if (!(err instanceof V3DiscoveryError)) throw err;
+      throw new BootstrapFailed(v3DiscoveryFailure(b.token, b.endpoints, err.message));
     }
   } else {
     try {
@@ -68,12 +111,23 @@ export async function resolveBootstrap(cfg: NodeConfig, log: Log, opts: { signal
     verifyBootstrap(cfg);
   } catch (err) {
     const msg = (err as Error).message;
-    throw new BootstrapFailed([['C', 'etcdmain', b.method === 'discovery' && /duplicate url/.test(msg) ? `discovery cluster ${cluster} has duplicate url` : msg]]);
+    const discovered = b.method === 'discovery' || b.method === 'discovery-v3';
+    throw new BootstrapFailed([['C', 'etcdmain', discovered && /duplicate url/.test(msg) ? `discovery cluster ${cluster} has duplicate url` : msg]]);
   }
+  return 'member';
+}
+
+/** etcd 3.6's etcdmain on any v3 discovery error (zap: its fields written after the message); exit 1. */
+function v3DiscoveryFailure(token: string, endpoints: string[], err: string): [LogLevel, string, string][] {
+  const fields = { 'discovery-token': token, 'discovery-endpoints': endpoints, error: `failed to join discovery cluster (${err})` };
+  return [
+    ['W', 'etcdmain', `failed to bootstrap; discovery token was already used ${zapFields(fields)}`],
+    ['W', 'etcdmain', 'do not reuse discovery token; generate a new one to bootstrap a cluster'],
+  ];
 }
 
 /** etcdmain's words for each discovery error (etcd 3.4, capnslog). */
-function discoveryFailure(cfg: NodeConfig, durl: string, err: string, fallback: 'proxy' | 'exit'): [LogLevel, string, string][] {
+function discoveryFailure(cfg: NodeConfig, durl: string, err: string): [LogLevel, string, string][] {
   switch (err) {
     case ERR_DUPLICATE_ID:
       return [
@@ -90,11 +144,6 @@ function discoveryFailure(cfg: NodeConfig, durl: string, err: string, fallback: 
       ];
     default: {
       const lines: [LogLevel, string, string][] = [];
-      if (err === ERR_FULL_CLUSTER && fallback === 'proxy') {
-        // etcd 3.4 would start a v2 proxy here (its default fallback); raftlab has none yet.
-        lines.push(['N', 'etcdmain', 'discovery cluster full, falling back to proxy']);
-        lines.push(['E', 'etcdmain', 'raftlab: a member cannot fall back to a v2 proxy (etcd 3.4 would start one); start it with --discovery-fallback exit, or add it to the cluster with `etcdctl member add`']);
-      }
       lines.push(['E', 'etcdmain', `failed to join discovery cluster (${err})`]);
       lines.push(['I', 'etcdmain', `discovery token ${durl} was used, but failed to bootstrap the cluster.`]);
       lines.push(['I', 'etcdmain', 'please generate a new discovery token and try to bootstrap again.']);

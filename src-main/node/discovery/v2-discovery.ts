@@ -12,6 +12,9 @@
 // While the service cannot be reached, etcd retries forever with an exponential backoff
 // (2^n seconds, capped at 256 s); so does this, unless `maxRetries` says otherwise (tests).
 
+import { goDuration } from '../log.js';
+import { backoffMs, sleep } from './backoff.js';
+
 export class DiscoveryError extends Error {}
 
 // etcd's error texts, word for word.
@@ -196,9 +199,9 @@ class Discovery {
     if (this.retries >= max) throw new DiscoveryError(ERR_TOO_MANY_RETRIES);
     this.retries++;
     const n = Math.min(this.retries, MAX_EXPONENTIAL_RETRIES);
-    const ms = this.opts.backoffMs?.(n) ?? 2 ** n * 1000;
+    const ms = this.opts.backoffMs?.(n) ?? backoffMs(n);
     this.opts.log('E', PKG, err.message);
-    this.opts.log('I', PKG, `${step}: error connecting to ${this.base.origin}, retrying in ${goSeconds(ms)}`);
+    this.opts.log('I', PKG, `${step}: error connecting to ${this.base.origin}, retrying in ${goDuration(ms)}`);
     await sleep(ms, this.opts.signal);
     return again();
   }
@@ -268,22 +271,7 @@ function basename(key: string): string {
   return key.slice(key.lastIndexOf('/') + 1);
 }
 
-/** Go's time.Duration String for whole seconds ("2s", "4m16s"). */
-function goSeconds(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const s = Math.round(ms / 1000);
-  return s >= 60 ? `${Math.floor(s / 60)}m${s % 60}s` : `${s}s`;
-}
-
 function causeText(err: unknown): string {
   const cause = (err as { cause?: { message?: string } }).cause;
   return cause?.message ?? (err instanceof Error ? err.message : String(err));
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
-  });
 }

@@ -1,0 +1,62 @@
+// `raftlab node` as a v2 proxy, until a signal ends it: where etcd 3.4's startEtcdOrProxyV2
+// goes when discovery found the cluster full (--discovery-fallback proxy, the default) or the
+// data dir already holds a proxy dir.
+
+import type { NodeConfig } from '../config.js';
+import { parseInitialCluster } from '../etcd-urls.js';
+import type { LogLevel } from '../log.js';
+import { getCluster } from '../discovery/v2-discovery.js';
+import { srvCluster } from '../discovery/srv-discovery.js';
+import { startProxy, type ProxyOptions, type RunningProxy } from './start-proxy.js';
+
+type Log = (level: LogLevel, pkg: string, msg: string) => void;
+
+/** The --proxy-* values (etcd's defaults until config.ts carries the flags). */
+export type ProxyTimings = Pick<ProxyOptions, 'failureWaitMs' | 'refreshIntervalMs' | 'dialTimeoutMs' | 'writeTimeoutMs' | 'readTimeoutMs'>;
+
+/** The proxy's options from a member's configuration. */
+export function proxyOptions(cfg: NodeConfig, log: Log, timings: ProxyTimings = {}): ProxyOptions {
+  const b = cfg.bootstrap;
+  // resolveBootstrap never makes a v3 discovery member a proxy (etcd 3.6 has none).
+  if (b.method === 'discovery-v3') throw new Error('v2 http proxy has already been deprecated in 3.6');
+  return {
+    ...timings,
+    dataDir: cfg.dataDir,
+    listenClientURLs: cfg.listenClientURLs,
+    bootstrap: b.method,
+    log,
+    // etcd's PeerURLsMapAndToken("proxy"), then the discovery token's cluster (v2discovery.GetCluster).
+    initialPeerURLs: async () => {
+      let cluster: string;
+      if (b.method === 'discovery') cluster = await getCluster({ url: b.url, log });
+      else if (b.method === 'dns') {
+        cluster = await srvCluster({ name: cfg.name, domain: b.domain, serviceName: b.serviceName, advertisePeerURLs: cfg.initialAdvertisePeerURLs, log });
+      } else cluster = cfg.initialClusterString;
+      return parseInitialCluster(cluster).flatMap((m) => m.peerURLs);
+    },
+  };
+}
+
+/** Runs the proxy; resolves with the exit code (0 after SIGINT/SIGTERM, 1 when it could not serve). */
+export async function runProxy(cfg: NodeConfig, log: Log, timings: ProxyTimings = {}): Promise<number> {
+  let running: RunningProxy;
+  try {
+    running = await startProxy(proxyOptions(cfg, log, timings));
+  } catch (err) {
+    // etcd: plog.Fatalf("%v", err) for whatever stopped startProxy.
+    log('C', 'etcdmain', err instanceof Error ? err.message : String(err));
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    const shutdown = (signal: string) => {
+      log('N', 'etcdmain', `received ${signal}, shutting down...`);
+      void running.stop().then(() => resolve(0));
+    };
+    process.once('SIGINT', () => shutdown('interrupt signal'));
+    process.once('SIGTERM', () => shutdown('terminated signal'));
+    void running.failed.then((err) => {
+      log('C', 'etcdmain', err.message);
+      void running.stop().then(() => resolve(1));
+    });
+  });
+}
