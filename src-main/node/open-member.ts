@@ -10,6 +10,7 @@ import { bootstrapState } from '../raft/raft.js';
 import { markerFileFor } from '../storage/member-marker.js';
 import { RaftStorage, type StoredState } from '../storage/raft-storage.js';
 import type { MemberInfo } from './client-backend.js';
+import { decodePeerMembers } from './peer/members-wire.js';
 import { clusterId as computeClusterId, memberId as computeMemberId } from './ids.js';
 import { etcdmain } from './log.js';
 import { note, NodeStartError, type LogFn, type NodeSettings } from './node-settings.js';
@@ -92,8 +93,7 @@ async function refuseIfBootstrapped(s: NodeSettings): Promise<void> {
     urls.map(async (u) => {
       try {
         const res = await fetch(new URL('/members', u), { signal: AbortSignal.timeout(1000) });
-        const body: unknown = res.ok ? await res.json() : [];
-        return Array.isArray(body) ? (body as Partial<MemberInfo>[]) : [];
+        return res.ok ? decodePeerMembers(await res.text()) : [];
       } catch {
         return [];
       }
@@ -133,7 +133,7 @@ async function joinExisting(s: NodeSettings, storage: RaftStorage): Promise<{ id
     for (const u of peers) {
       try {
         const res = await fetch(new URL('/members', u), { signal: AbortSignal.timeout(2000) });
-        const members = (await res.json()) as MemberInfo[];
+        const members = decodePeerMembers(await res.text());
         const me = members.find((x) => x.peerURLs.some((p) => mine.has(p)));
         const cid = res.headers.get('X-Etcd-Cluster-Id') ?? '';
         if (me) {

@@ -29,6 +29,7 @@ import { MemberChanges } from './member-changes.js';
 import { electionTicks, note, type LogFn, type NodeSettings } from './node-settings.js';
 import { readStatus, type RaftNodeStatus } from './node-status.js';
 import { PeerTransport, type PeerStats } from './peer-transport.js';
+import { encodePeerMembers } from './peer/members-wire.js';
 import { Publisher } from './publish.js';
 import { RealTime } from './real-time.js';
 import { ReadyLoop } from './ready-loop.js';
@@ -128,7 +129,7 @@ export class RaftNode extends EventEmitter implements BackendHost {
       extraRoutes: (req, res) => {
         if (req.method === 'GET' && req.url === '/members') {
           res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Cluster-Id': this.clusterId });
-          res.end(JSON.stringify(this.sm.list()));
+          res.end(encodePeerMembers(this.sm.list()));
           return true;
         }
         return false;
