@@ -139,7 +139,8 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
     await expect.poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 5_000 }).toBe(recorded);
     // The button says which checkpoint it restores: the one just before the /later write.
     const hh = (at: number) => new Date(at).toTimeString().slice(0, 8);
-    await expect.poll(() => page.locator('[data-resume-point]').textContent()).toContain(`restores ${hh(cp.at)}`);
+    // (The window loads the checkpoint list as it rewinds: it may come a moment after the view.)
+    await expect.poll(() => page.locator('[data-resume-point]').textContent(), { timeout: 10_000 }).toContain(`restores ${hh(cp.at)}`);
     await page.locator('[data-resume]').click();
     // Live again, on the restored cluster: the killed node runs, the later write is gone.
     await expect.poll(mode, { timeout: 30_000 }).toBe('live');
