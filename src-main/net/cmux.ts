@@ -21,9 +21,24 @@ export interface MuxTargets {
   sniffTimeoutMs?: number;
 }
 
+export interface MuxServer extends net.Server {
+  /** Destroys every connection it accepted (either protocol): close() alone waits for them. */
+  destroyConnections(): void;
+}
+
 /** A listening-ready server that hands each connection to `http1` or `http2` by its first bytes. */
-export function createMuxServer(targets: MuxTargets): net.Server {
-  return net.createServer({ pauseOnConnect: true }, (socket) => route(socket, targets));
+export function createMuxServer(targets: MuxTargets): MuxServer {
+  // The HTTP/1.1 server never listens, so it does not track the connections it is given.
+  const open = new Set<net.Socket>();
+  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    route(socket, targets);
+  }) as MuxServer;
+  server.destroyConnections = () => {
+    for (const s of open) s.destroy();
+  };
+  return server;
 }
 
 /** Decides as soon as the bytes seen so far leave the preface, or all of it has come. */

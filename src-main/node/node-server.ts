@@ -1,9 +1,14 @@
 // A node with its client port: what `raftlab node`, the app's worker threads and the tests
-// all start.
+// all start. The port serves etcd's v2 API and v3 JSON gateway over HTTP/1.1 and the v3 gRPC
+// services over HTTP/2, as etcd's does; nothing is answered before the node is ready.
 
 import { createClientHandler, type ClientRequestRecord } from './api-v2.js';
 import { startClientServer } from './api-v2/server.js';
 import { RaftNode, type LogFn, type NodeSettings } from './raft-node.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { v3Gateway } from '../v3/gateway.js';
+import { V3GrpcServer } from '../v3/grpc-server.js';
 
 export interface RunningNode {
   node: RaftNode;
@@ -20,22 +25,39 @@ export async function startNode(
 ): Promise<RunningNode> {
   const node = new RaftNode(settings, log);
   await node.start();
+  const v2 = createClientHandler({
+    backend: node.v2,
+    clock: () => node.clock.now(),
+    onRequest: onClientRequest,
+    whenReady: () => node.whenReady(),
+    readyTimeoutMs: node.requestTimeoutMs,
+  });
+  const grpc = new V3GrpcServer(node.v3);
+  const gateway = v3Gateway(grpc);
+  const inject = grpc.connectionHandler();
+  // Like every client request, a gRPC connection is taken once the node is ready (it waits).
+  const http2 = (socket: Duplex) => {
+    const ready = node.whenReady();
+    if (ready === null) inject(socket);
+    else ready.then(() => inject(socket), () => socket.destroy());
+  };
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    if (!/^\/v3(beta|alpha)?\//.test(req.url ?? '')) return v2(req, res);
+    void (async () => {
+      await node.whenReady();
+      if (!(await gateway(req, res))) v2(req, res);
+    })();
+  };
   let server: Awaited<ReturnType<typeof startClientServer>>;
   try {
-    server = await startClientServer(
-      settings.listenClientURLs,
-      createClientHandler({
-        backend: node.v2,
-        clock: () => node.clock.now(),
-        onRequest: onClientRequest,
-        whenReady: () => node.whenReady(),
-        readyTimeoutMs: node.requestTimeoutMs,
-      }),
-    );
+    server = await startClientServer(settings.listenClientURLs, handler, { http2 });
   } catch (err) {
     await node.stop();
+    await grpc.close(0);
     throw err;
   }
+  // Both at once: the port's close waits for its connections, gRPC's among them.
+  const closePort = () => Promise.all([server.close(), grpc.close(100)]).then(() => undefined);
   // The port is open now, but answers wait for readiness; etcd says so once it is ready.
   const sayReady = () => {
     log('I', 'embed', 'ready to serve client requests');
@@ -52,11 +74,11 @@ export async function startNode(
     (stopping ??= node
       .stop()
       .then(() => new Promise((r) => setTimeout(r, 100)))
-      .then(() => server.close()));
+      .then(closePort));
   node.once('removed', () => void stop());
   const abort = () => {
     node.abortIO();
-    return server.close();
+    return closePort();
   };
   return { node, clientURLs: server.urls, stop, abort };
 }

@@ -35,6 +35,10 @@ import { RealTime } from './real-time.js';
 import { ReadyLoop } from './ready-loop.js';
 import { NodeStateMachine, type ApplyOutcome } from './state-machine.js';
 import { V2Backend } from './v2-backend.js';
+import { NodeV3Backend } from './v3-backend.js';
+import { LeaseForwarder } from '../v3/lease-forward.js';
+import { minLeaseTTL } from '../v3/lease/lessor.js';
+import { VERSION } from './peer/wire.js';
 import { Waiters, type Proposal } from './waiters.js';
 
 export { NodeStartError, type LogFn, type NodeSettings } from './node-settings.js';
@@ -45,8 +49,10 @@ export class RaftNode extends EventEmitter implements BackendHost {
   id = '';
   clusterId = '';
   readonly requestTimeoutMs: number;
-  /** etcd's v2 API served from this node's log (a v3 backend will sit next to it). */
+  /** etcd's v2 API served from this node's log. */
   readonly v2: V2Backend;
+  /** etcd's v3 API served from the same log (src-main/v3's services call it). */
+  readonly v3: NodeV3Backend;
   /** Member add/remove/update through the log, and the member list as applied. */
   readonly members: MemberChanges;
   private raft!: Raft;
@@ -55,8 +61,8 @@ export class RaftNode extends EventEmitter implements BackendHost {
   private loop!: ReadyLoop;
   private waiters!: Waiters;
   private readonly publisher: Publisher;
-  /** What the log is applied to: the v2 store and the member list (changed by the Ready loop only). */
-  readonly sm = new NodeStateMachine();
+  /** What the log is applied to: the v2 store, the v3 state and the member list (changed by the Ready loop only). */
+  readonly sm: NodeStateMachine;
   readonly startTime = new Date();
   private stopped = false;
   private removing = false;
@@ -74,6 +80,14 @@ export class RaftNode extends EventEmitter implements BackendHost {
     this.requestTimeoutMs = 5000 + 2 * settings.electionMs;
     this.members = new MemberChanges(this, settings.strictReconfigCheck !== false);
     this.v2 = new V2Backend(this, this.members);
+    // Leases count on the node's clock, as v2 TTLs do; etcd's minimum TTL from the election timeout.
+    this.sm = new NodeStateMachine({ minLeaseTTL: minLeaseTTL(settings.electionMs, settings.heartbeatMs), now: () => this.clock.now() });
+    this.v3 = new NodeV3Backend(this, {
+      electionMs: settings.electionMs,
+      version: VERSION.replace(/-.*/, ''),
+      forward: new LeaseForwarder(this.requestTimeoutMs),
+      paused: () => this.manual || this.stopped,
+    });
     this.publisher = new Publisher(this, () => this.settings.advertiseClientURLs, () => this.emit('client-ready'));
     this.realTime = new RealTime({
       clock: this.clock,
@@ -166,6 +180,7 @@ export class RaftNode extends EventEmitter implements BackendHost {
     for (const u of this.transport.boundURLs()) note(this.log, embed.listeningForPeers(new URL(u).host));
 
     this.loop.runNow();
+    this.v3.start();
     if (!this.manual) {
       this.realTime.start();
       void this.realTime.adjustTicks();
@@ -179,6 +194,7 @@ export class RaftNode extends EventEmitter implements BackendHost {
   abortIO(): void {
     this.stopped = true;
     this.realTime.stop();
+    this.v3.stop();
     void this.transport?.stop();
   }
 
@@ -186,6 +202,7 @@ export class RaftNode extends EventEmitter implements BackendHost {
     if (this.stopped) return;
     this.stopped = true;
     this.realTime.stop();
+    this.v3.stop();
     this.waiters?.failProposals();
     await this.transport?.stop();
     this.storage?.close();

@@ -1,8 +1,10 @@
 // The client listeners: one HTTP server per listen URL, serving requests on a connection one
-// at a time as Go's net/http does.
+// at a time as Go's net/http does; gRPC (HTTP/2) on the same port when given (net/cmux.ts).
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createMuxServer } from '../../net/cmux.js';
 
 export type ClientHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -10,11 +12,16 @@ export type ClientHandler = (req: IncomingMessage, res: ServerResponse) => void;
  * Binds every listen URL (http://host:port; port 0 picks a free one) with one handler and
  * returns the bound URLs. `close` stops listening and drops open connections (watches too).
  */
+/**
+ * Listens on each client URL. With `http2` (the v3 gRPC services), gRPC and HTTP/1.1 share the
+ * port as in etcd: each connection goes one way or the other by its first bytes (net/cmux.ts).
+ */
 export async function startClientServer(
   listenURLs: string[],
   handler: ClientHandler,
+  opts: { http2?: (socket: Duplex) => void } = {},
 ): Promise<{ urls: string[]; close(): Promise<void> }> {
-  const servers: http.Server[] = [];
+  const servers: { close(cb: () => void): unknown }[] = [];
   const urls: string[] = [];
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
@@ -23,7 +30,6 @@ export async function startClientServer(
         (s) =>
           new Promise<void>((resolve) => {
             s.close(() => resolve());
-            s.closeAllConnections();
           }),
       ),
     ).then(() => undefined));
@@ -35,8 +41,10 @@ export async function startClientServer(
       const host = m[2].replace(/^\[|\]$/g, '');
       const port = Number(m[3]);
       if (port > 65535) throw new Error(`client listen URL ${raw}: port out of range`);
-      const server = http.createServer(inOrder(handler));
-      servers.push(server);
+      const http1 = http.createServer(inOrder(handler));
+      const server = createMuxServer({ http1, http2: opts.http2 });
+      // Closing stops listening and drops every connection, watches and gRPC streams too.
+      servers.push({ close: (cb) => (server.close(() => cb()), server.destroyConnections()) });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host === '' ? undefined : host, () => {
