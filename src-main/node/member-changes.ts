@@ -18,8 +18,13 @@ export class MemberChanges {
 
   async add(peerURLs: string[]): Promise<MemberInfo> {
     const members = [...this.node.sm.members.values()];
+    // etcd's order: its strict checks first (mayAddMember), the URLs when the change is applied.
+    if (this.strict) {
+      checkAddKeepsQuorum(members);
+      const n = this.node;
+      checkConnectedToAll(members.map((m) => m.id).filter((x) => x !== n.id), (x) => n.peerStats(x).active);
+    }
     refuseTakenURLs(members, peerURLs);
-    if (this.strict) checkAddKeepsQuorum(members);
     // etcd derives a runtime-added member's id from its URLs and the time, without the cluster token.
     const id = computeMemberId(peerURLs, '', new Date(this.node.clock.now()));
     const member: MemberInfo = { id, name: '', peerURLs, clientURLs: [] };
@@ -64,6 +69,15 @@ export function checkAddKeepsQuorum(members: MemberInfo[]): void {
   if (!(started === 1 && total === 2) && started < Math.floor(total / 2) + 1) {
     throw new MemberError(500, 'etcdserver: re-configuration failed due to not enough started members');
   }
+}
+
+/**
+ * etcd (strict reconfig): a voting member is added only while this member reaches every other
+ * (etcd: connected to all for 5 s; here: connected now). A member added but not yet started
+ * blocks the next add, as in etcd.
+ */
+export function checkConnectedToAll(peers: string[], reachable: (id: string) => boolean): void {
+  if (!peers.every(reachable)) throw new MemberError(500, 'etcdserver: unhealthy cluster');
 }
 
 /** etcd (strict reconfig): the members that remain, counting only those we can reach, must form a quorum. */

@@ -87,6 +87,7 @@ export class RaftNode extends EventEmitter implements BackendHost {
       version: VERSION.replace(/-.*/, ''),
       forward: new LeaseForwarder(this.requestTimeoutMs),
       paused: () => this.manual || this.stopped,
+      members: this.members,
     });
     this.publisher = new Publisher(this, () => this.settings.advertiseClientURLs, () => this.emit('client-ready'));
     this.realTime = new RealTime({

@@ -6,12 +6,14 @@
 
 import type { V3Backend, V3Header, V3Member, V3Status } from '../v3/backend.js';
 import type { V3Command } from '../v3/command.js';
-import { Errors, V3Error } from '../v3/errors.js';
+import { Errors, GrpcCode, V3Error } from '../v3/errors.js';
 import { IdGenerator, type LeaseTimeToLive } from '../v3/lease/lessor.js';
 import type { LeaseId } from '../v3/mvcc/types.js';
 import type { V3Result, V3StateMachine } from '../v3/state-machine.js';
 import type { BackendHost } from './backend-host.js';
-import { RaftUnavailable } from './client-backend.js';
+import { MemberError, RaftUnavailable } from './client-backend.js';
+import { newURLs } from './etcd-urls.js';
+import type { MemberChanges } from './member-changes.js';
 import { v3Entry } from './state-machine.js';
 
 /** etcd's lessor checks for expired leases every 500 ms. */
@@ -26,7 +28,7 @@ export class NodeV3Backend implements V3Backend {
 
   constructor(
     private readonly node: BackendHost,
-    private readonly opts: { electionMs: number; version: string; forward: LeaderForward; paused: () => boolean },
+    private readonly opts: { electionMs: number; version: string; forward: LeaderForward; paused: () => boolean; members: MemberChanges },
   ) {}
 
   get state(): V3StateMachine {
@@ -98,6 +100,22 @@ export class NodeV3Backend implements V3Backend {
     return this.node.sm.list().map((m) => ({ ID: dec(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: false }));
   }
 
+  async memberAdd(peerURLs: string[], isLearner: boolean): Promise<V3Member> {
+    if (isLearner) throw new V3Error(GrpcCode.Unimplemented, 'raftlab: learners are not supported yet (every member votes)');
+    const urls = validURLs(peerURLs);
+    const m = await this.opts.members.add(urls).catch(memberError);
+    return { ID: dec(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: false };
+  }
+
+  async memberRemove(id: string): Promise<void> {
+    await this.opts.members.remove(hex(id)).catch(memberError);
+  }
+
+  async memberUpdate(id: string, peerURLs: string[]): Promise<void> {
+    const urls = validURLs(peerURLs);
+    await this.opts.members.update(hex(id), urls).catch(memberError);
+  }
+
   /** Leader: primary lessor, revoking what expired; otherwise not primary (etcd's promote/demote). */
   private leaseTick(): void {
     // Step mode: nothing proposes on its own while the user steps (as v2 TTLs wait too).
@@ -124,6 +142,35 @@ export interface LeaderForward {
   renew(leaderClientURLs: string[], id: LeaseId): Promise<number>;
   timeToLive(leaderClientURLs: string[], id: LeaseId, keys: boolean): Promise<LeaseTimeToLive>;
   close?(): void;
+}
+
+/** A v3 member id (uint64 decimal) as the node keeps it (hex). */
+function hex(id: string): string {
+  try {
+    return BigInt(id).toString(16);
+  } catch {
+    throw Errors.memberNotFound;
+  }
+}
+
+function validURLs(peerURLs: string[]): string[] {
+  try {
+    return newURLs(peerURLs);
+  } catch {
+    throw Errors.memberBadURLs;
+  }
+}
+
+/** The member checks' errors (v2's texts and statuses) as etcd's v3 API gives them. */
+function memberError(err: unknown): never {
+  if (err instanceof MemberError) {
+    if (err.status === 404) throw Errors.memberNotFound;
+    if (/peerURL exists/.test(err.message)) throw Errors.peerURLExist;
+    if (/not enough started members/.test(err.message)) throw Errors.memberNotEnoughStarted;
+    if (/unhealthy cluster/.test(err.message)) throw Errors.unhealthy;
+    throw new V3Error(GrpcCode.Unknown, err.message);
+  }
+  return toV3Error(err);
 }
 
 function toV3Error(err: unknown): never {

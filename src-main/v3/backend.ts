@@ -56,4 +56,11 @@ export interface V3Backend {
   header(): V3Header;
   status(): V3Status;
   members(): V3Member[];
+  /**
+   * Cluster changes through the log (ids as uint64 decimals). They throw V3Errors with etcd's
+   * texts; a backend without members (the in-memory one) throws Unimplemented.
+   */
+  memberAdd(peerURLs: string[], isLearner: boolean): Promise<V3Member>;
+  memberRemove(id: string): Promise<void>;
+  memberUpdate(id: string, peerURLs: string[]): Promise<void>;
 }

@@ -47,6 +47,13 @@ export const Errors = {
   stopped: e(GrpcCode.Unavailable, 'etcdserver: server stopped'),
   timeout: e(GrpcCode.Unavailable, 'etcdserver: request timed out'),
   requestTooLarge: e(GrpcCode.InvalidArgument, 'etcdserver: request is too large'),
+  memberExist: e(GrpcCode.FailedPrecondition, 'etcdserver: member ID already exist'),
+  peerURLExist: e(GrpcCode.FailedPrecondition, 'etcdserver: Peer URLs already exists'),
+  memberNotEnoughStarted: e(GrpcCode.FailedPrecondition, 'etcdserver: re-configuration failed due to not enough started members'),
+  memberBadURLs: e(GrpcCode.InvalidArgument, 'etcdserver: given member URLs are invalid'),
+  memberNotFound: e(GrpcCode.NotFound, 'etcdserver: member not found'),
+  memberNotLearner: e(GrpcCode.FailedPrecondition, 'etcdserver: can only promote a learner member'),
+  unhealthy: e(GrpcCode.Unavailable, 'etcdserver: unhealthy cluster'),
 } as const;
 
 /** mvcc's watch errors (mvcc/watcher.go): they are a watch's cancel_reason, not a status. */

@@ -158,6 +158,24 @@ export class V3GrpcServer {
     this.server.addService(service('Cluster'), {
       // etcd's cluster server fills no revision in its headers.
       MemberList: this.unary(async () => toProto({ header: backend.header(), members: backend.members() }) as Msg),
+      MemberAdd: this.unary(async (m: Msg) => {
+        const member = await backend.memberAdd(m.peerURLs ?? [], m.isLearner === true);
+        return toProto({ header: backend.header(), member, members: backend.members() }) as Msg;
+      }),
+      MemberRemove: this.unary(async (m: Msg) => {
+        await backend.memberRemove(String(m.ID ?? '0'));
+        return toProto({ header: backend.header(), members: backend.members() }) as Msg;
+      }),
+      MemberUpdate: this.unary(async (m: Msg) => {
+        await backend.memberUpdate(String(m.ID ?? '0'), m.peerURLs ?? []);
+        return toProto({ header: backend.header(), members: backend.members() }) as Msg;
+      }),
+      // Learners are not part of raftlab's Raft yet: every member votes, so none can be promoted.
+      MemberPromote: this.unary(async (m: Msg) => {
+        const id = String(m.ID ?? '0');
+        if (!backend.members().some((x) => x.ID === id)) throw Errors.memberNotFound;
+        throw Errors.memberNotLearner;
+      }),
     });
     this.server.addService(service('Lease'), {
       ...bind(this.handlers.Lease),

@@ -3,6 +3,7 @@
 // every 500 ms, as etcd's lessor loop). For tests of the gRPC services with real clients.
 import type { V3Backend, V3Header, V3Member, V3Status } from './backend.js';
 import { decodeCommand, encodeCommand, type V3Command } from './command.js';
+import { GrpcCode, V3Error } from './errors.js';
 import { IdGenerator, type LeaseTimeToLive } from './lease/lessor.js';
 import type { LeaseId } from './mvcc/types.js';
 import { V3StateMachine, type V3Result } from './state-machine.js';
@@ -61,6 +62,18 @@ export class MemoryBackend implements V3Backend {
 
   members(): V3Member[] {
     return [{ ID: this.memberId, name: 'default', peerURLs: ['http://localhost:2380'], clientURLs: [this.clientURL], isLearner: false }];
+  }
+
+  async memberAdd(): Promise<V3Member> {
+    throw new V3Error(GrpcCode.Unimplemented, 'a single in-memory member cannot change membership');
+  }
+
+  async memberRemove(): Promise<void> {
+    throw new V3Error(GrpcCode.Unimplemented, 'a single in-memory member cannot change membership');
+  }
+
+  async memberUpdate(): Promise<void> {
+    throw new V3Error(GrpcCode.Unimplemented, 'a single in-memory member cannot change membership');
   }
 
   /** The URL clients reach this member at, for MemberList. */

@@ -8,6 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../helpers/cluster.js';
+import { freePorts } from '../../src-main/net/free-ports.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { ProcessCluster } from '../helpers/processes.js';
 import { needTools } from '../helpers/window.js';
@@ -88,6 +89,51 @@ describe.runIf(have)('etcdctl v3 against raftlab nodes and against etcd 3.4', ()
     }));
     expect(new Set(revs).size).toBe(1);
   }, 60_000);
+
+  it('member add, update, remove and promote, and their refusals, print as they print against etcd', async () => {
+    const [p1, p2] = await freePorts(2);
+    const spare = `http://127.0.0.1:${p1}`;
+    const moved = `http://127.0.0.1:${p2}`;
+    const both = async (f: (ep: string, self: string) => Promise<string>) => {
+      const [a, b] = await Promise.all([f(url('n1'), ours.spec('n1').peerURL).catch((e: Error) => e.message), f(etcd.spec('e1').clientURL, etcd.spec('e1').peerURL).catch((e: Error) => e.message)]);
+      return [a, b];
+    };
+    // Ids, cluster ids, ports and names differ by nature.
+    const norm = (t: string) => t.replace(/\b[0-9a-f]{12,16}\b/g, 'ID').replace(/127\.0\.0\.1:\d+/g, 'HOST').replace(/\b[ne]\d=/g, 'NAME=').replace(/etcdctl \S+ failed: /, '').replace(/\{"level":"warn".*\}\n/g, '');
+    // etcd refuses a change until its members have been connected for 5 s ("unhealthy cluster"): asked again until then.
+    await until('etcd ready for a member change', async () => !/unhealthy cluster/.test(await etcdctl(etcd.spec('e1').clientURL, 'member', 'add', 'probe', '--peer-urls=http://127.0.0.1:1').then(async (out) => {
+      await etcdctl(etcd.spec('e1').clientURL, 'member', 'remove', /^Member ([0-9a-f]+) added/.exec(out)![1]);
+      return out;
+    }, (e: Error) => e.message)), 20_000);
+    const [addA, addB] = await both((ep) => etcdctl(ep, 'member', 'add', 'n4', `--peer-urls=${spare}`));
+    expect(norm(addA)).toBe(norm(addB));
+    expect(addA).toMatch(/^Member [0-9a-f]+ added to cluster [0-9a-f]+\n\nETCD_NAME="n4"\n/);
+    const id = /^Member ([0-9a-f]+) added/.exec(addA)![1];
+    const idE = /^Member ([0-9a-f]+) added/.exec(addB)![1];
+    expect(await etcdctl(url('n2'), 'member', 'list')).toContain(`${id}, unstarted, , ${spare}, , false`);
+    // The same peer URL again; a bad URL; an unknown member; a voting member promoted.
+    const refusals = [
+      (ep: string) => etcdctl(ep, 'member', 'add', 'n5', `--peer-urls=${spare}`),
+      (ep: string) => etcdctl(ep, 'member', 'add', 'n5', '--peer-urls=http://127.0.0.1'),
+      (ep: string) => etcdctl(ep, 'member', 'remove', '1234'),
+      (ep: string, self: string) => etcdctl(ep, 'member', 'list', '-w', 'json').then((j) => {
+        const m = (JSON.parse(j) as { members: { ID: number | string; peerURLs: string[] }[] }).members.find((x) => x.peerURLs.includes(self))!;
+        return etcdctl(ep, 'member', 'promote', BigInt(m.ID).toString(16));
+      }),
+    ];
+    for (const f of refusals) {
+      const [a, b] = await both(f);
+      expect(norm(a)).toBe(norm(b));
+      expect(a).toMatch(/Error: /);
+    }
+    const [updA, updB] = await Promise.all([etcdctl(url('n1'), 'member', 'update', id, `--peer-urls=${moved}`), etcdctl(etcd.spec('e1').clientURL, 'member', 'update', idE, `--peer-urls=${moved}`)]);
+    expect(norm(updA)).toBe(norm(updB));
+    expect(await etcdctl(url('n3'), 'member', 'list')).toContain(`${id}, unstarted, , ${moved}, , false`);
+    const [remA, remB] = await Promise.all([etcdctl(url('n2'), 'member', 'remove', id), etcdctl(etcd.spec('e1').clientURL, 'member', 'remove', idE)]);
+    expect(norm(remA)).toBe(norm(remB));
+    expect(remA).toMatch(new RegExp(`^Member ${id} removed from cluster [0-9a-f]+\n$`));
+    expect((await etcdctl(url('n1'), 'member', 'list')).trim().split('\n')).toHaveLength(3);
+  }, 90_000);
 
   it('a lease granted and kept alive through a follower outlives the leader, then expires on every member', async () => {
     const leader = await ours.leader();
