@@ -12,6 +12,7 @@
 // passes through byte for byte as it arrives; only a header block is held until its last frame
 // (the server cannot act on it earlier anyway). Anything that does not parse is passed on
 // untouched, for the server to judge.
+import net from 'node:net';
 import { Duplex } from 'node:stream';
 
 // --- HTTP/2 framing (RFC 9113 §4, §6.2, §6.10) ---
@@ -389,6 +390,9 @@ export class AuthorityRewriter {
  */
 export function wrapForAuthority(socket: Duplex): Duplex {
   const rewriter = new AuthorityRewriter();
+  // Node's http2 turns Nagle off on the socket it is given; given a Duplex, it cannot reach the
+  // real one, and Nagle with delayed ACKs would hold back small frames ~40 ms each round trip.
+  if (socket instanceof net.Socket) socket.setNoDelay(true);
   const wrapped = new Duplex({
     read() {
       socket.resume();

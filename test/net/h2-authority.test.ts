@@ -1,7 +1,8 @@
 // The pieces of the :authority fix (net/h2-authority.ts) against RFC 7541's own examples, and the
 // frame rewriter against blocks that are split, padded, prioritized, oversized or fed a byte at a
 // time: blocks that need no change come out byte for byte, the others with only the value changed.
-import { describe, expect, it } from 'vitest';
+import net, { type AddressInfo } from 'node:net';
+import { describe, expect, it, vi } from 'vitest';
 import {
   AuthorityRewriter,
   MAX_FRAME_SIZE,
@@ -11,6 +12,7 @@ import {
   readInt,
   rewriteHeaderBlock,
   validAuthority,
+  wrapForAuthority,
 } from '../../src-main/net/h2-authority.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -185,5 +187,66 @@ describe('the frame rewriter', () => {
     const input = Buffer.concat([PREFACE, stray, cut]);
     expect(through(input)).toEqual(input);
     expect(through(input, 3)).toEqual(input);
+  });
+});
+
+describe('wrapForAuthority (the Duplex the HTTP/2 server is given)', () => {
+  /** A connected loopback pair: [client socket, server socket]. */
+  async function socketPair(): Promise<[net.Socket, net.Socket]> {
+    const server = net.createServer({ pauseOnConnect: true });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+    const client = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+    const serverSide = await accepted;
+    server.close();
+    return [client, serverSide];
+  }
+
+  it('reads come rewritten (a slow reader gets every byte, in order), writes and ends pass through, Nagle is off', async () => {
+    const [client, serverSide] = await socketPair();
+    const noDelay = vi.spyOn(serverSide, 'setNoDelay');
+    const serverClosed = new Promise((r) => serverSide.once('close', r));
+    const wrapped = wrapForAuthority(serverSide);
+    expect(noDelay).toHaveBeenCalledWith(true);
+    const block = Buffer.concat([hex('8286 84'), authorityLiteral('http://127.0.0.1:2379')]);
+    const big = frame(0x0, 0, 1, Buffer.alloc(MAX_FRAME_SIZE, 3));
+    const input = Buffer.concat([PREFACE, frame(0x1, 0x4, 1, block), ...Array.from({ length: 200 }, () => big)]);
+    const expected = Buffer.concat([PREFACE, frame(0x1, 0x4, 1, rewriteHeaderBlock(block)!), ...Array.from({ length: 200 }, () => big)]);
+    // Writes reach the client unchanged.
+    const fromServer: Buffer[] = [];
+    const clientEnded = new Promise<void>((r) => client.on('end', r));
+    client.on('data', (b: Buffer) => fromServer.push(b));
+    wrapped.write(Buffer.from('server bytes'));
+    await vi.waitFor(() => expect(Buffer.concat(fromServer).toString()).toBe('server bytes'), { timeout: 5000 });
+    client.end(input);
+    // Read slowly (4 kB at a time, only when readable), so the socket is paused and resumed many times.
+    const got: Buffer[] = [];
+    await new Promise<void>((resolve) => {
+      wrapped.on('readable', () => {
+        let c: Buffer | null;
+        while ((c = wrapped.read(4096) as Buffer | null)) got.push(c);
+      });
+      wrapped.on('end', resolve);
+    });
+    expect(Buffer.concat(got).equals(expected)).toBe(true);
+    // The client's end came through as the wrapper's end; ending the wrapper ends the connection.
+    wrapped.end();
+    await clientEnded;
+    await serverClosed;
+    client.destroy();
+  });
+
+  it('destroying the wrapper closes the socket, and a socket closed under it ends it', async () => {
+    const [c1, s1] = await socketPair();
+    const w1 = wrapForAuthority(s1);
+    w1.destroy();
+    await new Promise((r) => c1.on('close', r).resume());
+    expect(s1.destroyed).toBe(true);
+    const [c2, s2] = await socketPair();
+    const w2 = wrapForAuthority(s2);
+    w2.on('error', () => {});
+    c2.destroy();
+    await new Promise((r) => w2.once('close', r).resume());
+    expect(w2.destroyed).toBe(true);
   });
 });
