@@ -261,10 +261,8 @@ export class AuthorityRewriter {
   private prefaceLeft = PREFACE_LENGTH;
   private passLeft = 0; // payload bytes of the current non-header frame still to pass through
   private held: HeldBlock | null = null;
-  private broken = false; // lost track of framing: pass everything through
 
   feed(chunk: Buffer): Buffer {
-    if (this.broken) return chunk;
     const out: Buffer[] = [];
     let data = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     this.pending = Buffer.alloc(0);
