@@ -323,7 +323,7 @@ export class AuthorityRewriter {
         end -= payload[0];
       }
       const priority = flags & FLAG_PRIORITY ? payload.subarray(start, start + 5) : Buffer.alloc(0);
-      start += priority.length;
+      start += flags & FLAG_PRIORITY ? 5 : 0;
       if (end < start) return void out.push(frame); // malformed: the server's to refuse
       this.held = {
         frames: [],

@@ -184,7 +184,9 @@ describe('the frame rewriter', () => {
   it('frames it cannot make sense of go through untouched', () => {
     const stray = frame(0x9, 0x4, 1, authorityLiteral('http://x:1')); // CONTINUATION with no HEADERS
     const cut = frame(0x1, 0, 3, authorityLiteral('http://x:1')); // block never ended: flushed as is
-    const input = Buffer.concat([PREFACE, stray, cut]);
+    const shortPriority = frame(0x1, 0x4 | 0x20, 5, hex('8000')); // PRIORITY set, 2 of its 5 bytes
+    const overPadded = frame(0x1, 0x4 | 0x8, 7, Buffer.concat([hex('10'), authorityLiteral('http://x:1')])); // pad > payload
+    const input = Buffer.concat([PREFACE, stray, shortPriority, overPadded, cut]);
     expect(through(input)).toEqual(input);
     expect(through(input, 3)).toEqual(input);
   });
