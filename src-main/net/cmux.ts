@@ -7,6 +7,7 @@
 import net from 'node:net';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
+import { wrapForAuthority } from './h2-authority.js';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -70,8 +71,9 @@ function route(socket: net.Socket, targets: MuxTargets): void {
     done();
     socket.unshift(seen);
     if (isPrefix) {
-      // An HTTP/2 session takes the bytes already read from the stream's buffer, then the socket.
-      if (targets.http2) targets.http2(socket);
+      // An HTTP/2 session takes the bytes already read from the stream's buffer, then the socket;
+      // it reads them through the :authority fix (h2-authority.ts) that etcdctl 3.4 needs.
+      if (targets.http2) targets.http2(wrapForAuthority(socket));
       else socket.destroy();
     } else {
       // http's parser reads the buffered bytes first (in this tick), then the rest as it comes.
