@@ -180,6 +180,11 @@ export class RaftNode extends EventEmitter implements BackendHost {
     await this.transport.start();
     for (const u of this.transport.boundURLs()) note(this.log, embed.listeningForPeers(new URL(u).host));
 
+    // etcd publishes as soon as there is a leader (its publish blocks until then): a node that
+    // learns of one publishes at once, not at the publish timer's next round.
+    this.on('raft-event', (e: RaftEvent) => {
+      if (e.kind === 'role' && e.lead && !this.manual) setImmediate(() => this.maybePublish());
+    });
     this.loop.runNow();
     this.v3.start();
     if (!this.manual) {
