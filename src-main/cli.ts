@@ -8,6 +8,7 @@ import { runProxy } from './node/proxy/run-proxy.js';
 import { createLogger, etcdmain, type LogLevel, type RaftLogLevel } from './node/log.js';
 import { NodeStartError } from './node/raft-node.js';
 import { startNode } from './node/node-server.js';
+import { stopOnSignal } from './node/stop-on-signal.js';
 import { StorageError } from './storage/raft-storage.js';
 import { attachMain } from './attach/cli.js';
 import { runMain } from './scenario/run-scenario.js';
@@ -88,12 +89,7 @@ async function runNode(argv: string[]): Promise<number> {
     return 1;
   }
   return new Promise<number>((resolve) => {
-    const shutdown = (signal: string) => {
-      log('N', 'etcdmain', `received ${signal}, shutting down...`);
-      void running.stop().then(() => resolve(0));
-    };
-    process.once('SIGINT', () => shutdown('interrupt signal'));
-    process.once('SIGTERM', () => shutdown('terminated signal'));
+    stopOnSignal(log, () => running.stop(), resolve);
     running.node.once('removed', () => void running.stop().then(() => resolve(0)));
     // Disk full and the like: the node already said why (one `C` line) and stopped writing.
     running.node.once('fatal', () => void running.abort().then(() => resolve(1)));

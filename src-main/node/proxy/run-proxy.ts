@@ -8,6 +8,7 @@ import type { LogLevel } from '../log.js';
 import { getCluster } from '../discovery/v2-discovery.js';
 import { srvCluster } from '../discovery/srv-discovery.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from './start-proxy.js';
+import { stopOnSignal } from '../stop-on-signal.js';
 
 type Log = (level: LogLevel, pkg: string, msg: string) => void;
 
@@ -48,12 +49,7 @@ export async function runProxy(cfg: NodeConfig, log: Log, timings: ProxyTimings 
     return 1;
   }
   return new Promise<number>((resolve) => {
-    const shutdown = (signal: string) => {
-      log('N', 'etcdmain', `received ${signal}, shutting down...`);
-      void running.stop().then(() => resolve(0));
-    };
-    process.once('SIGINT', () => shutdown('interrupt signal'));
-    process.once('SIGTERM', () => shutdown('terminated signal'));
+    stopOnSignal(log, () => running.stop(), resolve);
     void running.failed.then((err) => {
       log('C', 'etcdmain', err.message);
       void running.stop().then(() => resolve(1));
