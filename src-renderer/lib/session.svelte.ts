@@ -71,6 +71,12 @@ export class Session {
   selected = $state<string | null>(null);
   /** The latest clock warning per node (etcd's "clock difference" line), cleared when it heals. */
   clockWarnings = $state.raw<Record<string, string>>({});
+  /**
+   * Each node's standing warnings, per peer it warned about. A warning goes with etcd's own
+   * all-clear line for that peer, or when either end stops: not on a state snapshot, whose clock
+   * figures may predate the warning (that cleared it at once, and etcd repeats it only every 30 s).
+   */
+  private readonly clockWarnedPeers = new Map<string, Map<string, string>>();
   lastError = $state<string | null>(null);
 
   /** Read every frame by the canvas, so not reactive. */
@@ -148,6 +154,7 @@ export class Session {
     this.timeline = [];
     this.logLines = [];
     this.clockWarnings = {};
+    this.clockWarnedPeers.clear();
     this.flights = [];
     this.flightById.clear();
     this.landedEarly.clear();
@@ -241,11 +248,10 @@ export class Session {
           lines.push({ seq: ++this.seq, node: e.node, level: e.level, line: e.line });
           if (e.msg.includes('clock difference') && e.msg.includes('back under')) {
             // etcd's all-clear for the same peer: the warning goes.
-            const { [e.node]: _gone, ...rest } = this.clockWarnings;
-            this.clockWarnings = rest;
+            this.setClockWarning(e.node, peerOfClockLine(e.msg), undefined);
             items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'warning', text: `${e.node}: ${e.msg}`, weight: 'minor' });
           } else if (e.msg.includes('clock difference')) {
-            this.clockWarnings = { ...this.clockWarnings, [e.node]: e.line };
+            this.setClockWarning(e.node, peerOfClockLine(e.msg), e.line);
             items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'warning', text: `${e.node}: ${e.msg}`, weight: 'major' });
             status = `${e.node} warns: ${e.msg}`;
             this.statusClaim = { kind: 'clock', node: e.node };
@@ -290,6 +296,18 @@ export class Session {
     if (lines.length > 0) this.logLines = [...this.logLines, ...lines].slice(-LOGLINES_MAX);
     if (status) this.status = status;
     this.checkStatus();
+  }
+
+  /** Sets (line) or clears (undefined) `node`'s warning about `peer`; the node shows its latest. */
+  private setClockWarning(node: string, peer: string, line: string | undefined): void {
+    const warned = this.clockWarnedPeers.get(node) ?? new Map<string, string>();
+    warned.delete(peer); // re-set last: the latest line is the one shown
+    if (line !== undefined) warned.set(peer, line);
+    if (warned.size > 0) this.clockWarnedPeers.set(node, warned);
+    else this.clockWarnedPeers.delete(node);
+    const { [node]: _gone, ...rest } = this.clockWarnings;
+    const latest = [...warned.values()].at(-1);
+    this.clockWarnings = latest === undefined ? rest : { ...rest, [node]: latest };
   }
 
   /**
@@ -338,6 +356,7 @@ export class Session {
       this.flightById.clear();
       this.landedEarly.clear();
       this.clockWarnings = {};
+      this.clockWarnedPeers.clear();
     }
     this.nameById = new Map(c.nodes.filter((n) => n.id).map((n) => [n.id, n.name]));
     const when = at ?? this.displayNow();
@@ -349,10 +368,12 @@ export class Session {
         if (old && old.term !== n.term) this.record({ kind: 'term', at: when, node: n.name, term: n.term });
         if (n.vote && (!old || old.vote !== n.vote || old.term !== n.term)) this.record({ kind: 'vote', at: when, node: n.name, vote: n.vote, term: n.term });
       }
-      // etcd's warning stops once the clocks agree again; so does ours.
-      if (this.clockWarnings[n.name] && n.peers.every((p) => Math.abs(p.clockDiffMs ?? 0) < 1000)) {
-        const { [n.name]: _gone, ...rest } = this.clockWarnings;
-        this.clockWarnings = rest;
+    }
+    // A warning stands while both ends run (etcd's prober stops judging a peer it cannot reach).
+    const running = new Set(c.nodes.filter((n) => n.status === 'alive').map((n) => memberKey(n.id)));
+    for (const n of c.nodes) {
+      for (const peer of this.clockWarnedPeers.get(n.name)?.keys() ?? []) {
+        if (n.status !== 'alive' || !running.has(peer)) this.setClockWarning(n.name, peer, undefined);
       }
     }
     this.cluster = c;
@@ -454,4 +475,14 @@ export function describeNow(c: ClusterState): string {
   const leaders = alive.filter((n) => n.role === 'leader');
   if (leaders.length > 0) return `No leader the cluster agrees on yet (term ${term})`;
   return alive.length === 0 ? 'No node is running' : `No leader (term ${term}): the followers wait for their election timers`;
+}
+
+/** The peer id in etcd's clock lines ("the clock difference against peer <id> is …"). */
+function peerOfClockLine(msg: string): string {
+  return memberKey(/against peer (\S+)/.exec(msg)?.[1] ?? '');
+}
+
+/** A member id as etcd prints it (%x: no leading zeros), whatever its padding. */
+function memberKey(id: string): string {
+  return id.toLowerCase().replace(/^0+(?=.)/, '');
 }

@@ -1,0 +1,72 @@
+// The window's clock warnings (etcd's "clock difference" lines) on the Session model itself, fed
+// as a replay feeds it: every event is drawn at once, in order, with no timing involved.
+
+import { describe, expect, it } from 'vitest';
+import type { RaftlabBridge } from '../../src-shared/bridge.js';
+import type { ClusterState, NodeState, ServerEvent } from '../../src-shared/protocol.js';
+import { Session } from '../../src-renderer/lib/session.svelte.js';
+
+const IDS: Record<string, string> = { n1: '0a1b2c3d4e5f6071', n2: '8899aabbccddeeff', n3: '00000000000000c3' };
+
+function node(name: string, status: NodeState['status'], clockDiffMs = 0): NodeState {
+  return {
+    name, id: IDS[name]!, status, role: name === 'n1' ? 'leader' : 'follower', term: 2, vote: '', lead: 'n1',
+    commit: 5, applied: 5, firstIndex: 1, lastIndex: 5, clientURL: '', peerURL: '', dataDir: '',
+    clock: { offsetMs: 0, rate: 1 }, electionTimeoutMs: 1000, heartbeatMs: 100, log: [],
+    peers: Object.entries(IDS).filter(([n]) => n !== name).map(([, id]) => ({ id, active: true, clockDiffMs })),
+  };
+}
+
+function cluster(nodes: NodeState[]): ServerEvent {
+  const c: ClusterState = { dir: '/tmp/x', generation: 1, nodes, cuts: [] };
+  return { type: 'cluster', cluster: c };
+}
+
+// etcd prints member ids with %x: no leading zeros.
+const peerId = (name: string) => IDS[name]!.replace(/^0+/, '');
+function clockLine(node: string, peer: string, healed: boolean): ServerEvent {
+  const msg = healed
+    ? `the clock difference against peer ${peerId(peer)} is back under 1s [12ms]`
+    : `the clock difference against peer ${peerId(peer)} is too high [3.001s > 1s]`;
+  return { type: 'log', node, at: 0, level: healed ? 'I' : 'W', pkg: 'rafthttp', msg, line: `2026-11-30 ${msg}` };
+}
+
+function replaySession(): { session: Session; feed: (batch: ServerEvent[]) => void } {
+  let listener: (batch: ServerEvent[]) => void = () => {};
+  const bridge: RaftlabBridge = {
+    kind: 'browser',
+    send: () => {},
+    onEvents: (l) => ((listener = l), () => {}),
+    readTrace: async () => ({ text: '', next: 0, size: 0 }),
+  };
+  return { session: new Session(bridge, { replay: true, clock: () => 0 }), feed: (b) => listener(b) };
+}
+
+describe('clock warnings in the window', () => {
+  it('a state snapshot taken before the warning does not clear it; etcd\'s all-clear does, per peer', () => {
+    const { session, feed } = replaySession();
+    feed([cluster([node('n1', 'alive'), node('n2', 'alive'), node('n3', 'alive')])]);
+    // n3 is skewed: it warns about both peers, n1 about n3.
+    feed([clockLine('n3', 'n1', false), clockLine('n3', 'n2', false), clockLine('n1', 'n3', false)]);
+    expect(Object.keys(session.clockWarnings).sort()).toEqual(['n1', 'n3']);
+    // A snapshot whose clock figures predate the skew (every diff 0) leaves the warnings standing.
+    feed([cluster([node('n1', 'alive'), node('n2', 'alive'), node('n3', 'alive')])]);
+    expect(Object.keys(session.clockWarnings).sort()).toEqual(['n1', 'n3']);
+    // The all-clear for one peer keeps the warning about the other.
+    feed([clockLine('n3', 'n1', true)]);
+    expect(session.clockWarnings.n3).toContain(`against peer ${peerId('n2')} is too high`);
+    feed([clockLine('n3', 'n2', true), clockLine('n1', 'n3', true)]);
+    expect(session.clockWarnings).toEqual({});
+    expect(session.timeline.filter((t) => t.kind === 'warning')).toHaveLength(6);
+  });
+
+  it('a warning goes when either end stops running', () => {
+    const { session, feed } = replaySession();
+    feed([cluster([node('n1', 'alive'), node('n2', 'alive'), node('n3', 'alive')])]);
+    feed([clockLine('n1', 'n3', false), clockLine('n2', 'n1', false)]);
+    expect(Object.keys(session.clockWarnings).sort()).toEqual(['n1', 'n2']);
+    // n3 (the peer n1 warned about) stops; n2 (which warned about n1) stops too.
+    feed([cluster([node('n1', 'alive'), node('n2', 'killed'), node('n3', 'killed')])]);
+    expect(session.clockWarnings).toEqual({});
+  });
+});
