@@ -3,7 +3,7 @@ import App from './App.svelte';
 import { connectBridge } from './lib/bridge.js';
 import { Session } from './lib/session.svelte.js';
 
-let session: Session | undefined;
+let session: Session | undefined; // set once the bridge is up; the callback may come first
 const bridge = connectBridge((open) => {
   if (session) session.connected = open;
   else queueMicrotask(() => session && (session.connected = open));

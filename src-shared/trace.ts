@@ -459,9 +459,9 @@ function checkEvent(f: Fields, e: Obj): void {
       return;
     }
     case 'ack':
-      f.fail('an ack belongs in a "result" record, not an "event"');
+      return f.fail('an ack belongs in a "result" record, not an "event"');
     default:
-      f.fail(`event.type is ${JSON.stringify(e.type) ?? 'missing'}, not one of cluster, cluster-delta, raft, message, delivered, lost, log, error, attach`);
+      return f.fail(`event.type is ${JSON.stringify(e.type) ?? 'missing'}, not one of cluster, cluster-delta, raft, message, delivered, lost, log, error, attach`);
   }
 }
 

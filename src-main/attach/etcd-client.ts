@@ -65,6 +65,7 @@ export async function readHealth(http: Http, url: string): Promise<{ health: End
 }
 
 /** A member as either API lists it (v2: hex ids; the gateway: decimal uint64 strings). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a remote member's JSON, read field by field defensively
 export function toMember(m: any, api: AttachApi): AttachedMember {
   const id = api === 'v2' ? String(m?.id ?? '') : hexId(m?.ID);
   const name = typeof m?.name === 'string' ? m.name : '';

@@ -18,7 +18,7 @@ import { EventEmitter } from 'node:events';
 import type { AttachEvent, AttachedMember, AttachedView, EndpointStatus, WatchStatus } from '../../src-shared/attach.js';
 import { detectClient } from './detect-client.js';
 import type { EtcdClient, KeyChange } from './etcd-client.js';
-import { AttachError, Http, httpsMessage, linked, NetError, parseEndpoints } from './http.js';
+import { AttachError, Http, linked, NetError, parseEndpoints } from './http.js';
 
 export { AttachError, httpsMessage, parseEndpoints, type AttachErrorKind } from './http.js';
 

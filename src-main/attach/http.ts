@@ -113,6 +113,7 @@ export class Http {
   }
 
   /** A unary v3 gateway call; etcd's error answers become AttachErrors. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a remote answer's JSON, read field by field defensively (num, hexId, Array.isArray)
   async v3(url: string, api: AttachApi, method: string, body: object, what: string, timeoutMs = this.opTimeoutMs, retry = false): Promise<any> {
     const a = await this.request(url, `/${api}/${method}`, { method: 'POST', body: JSON.stringify(body), type: JSON_TYPE, timeoutMs, retry });
     if (a.status !== 200) throw answerError(a, what);
@@ -166,6 +167,7 @@ export function answerError(a: Answer, what: string): AttachError {
   return new AttachError('etcd', `${what}: ${said}${cause}`, a.status);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a remote answer's JSON, read field by field defensively (num, hexId, Array.isArray)
 export function parseJSON(text: string): any {
   try {
     return JSON.parse(text);

@@ -27,6 +27,7 @@ class WatchRestart extends AttachError {}
 
 export class V3Client implements EtcdClient {
   /** The status read while detecting the API: the first poll uses it instead of asking again. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a remote answer's JSON, read field by field defensively (num, hexId, Array.isArray)
   private pending: any;
 
   constructor(
@@ -38,6 +39,7 @@ export class V3Client implements EtcdClient {
     this.pending = firstStatus;
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a remote answer's JSON, read field by field defensively (num, hexId, Array.isArray)
   private call(method: string, body: object, what: string, timeoutMs?: number, retry?: boolean): Promise<any> {
     return this.http.v3(this.url, this.api, method, body, what, timeoutMs, retry);
   }

@@ -166,7 +166,7 @@ export class Checkpoints {
     const data = new Map<string, Uint8Array>();
     const markers = new Map<string, Buffer>();
     const t0 = performance.now();
-    let freezeMs = 0;
+    let freezeMs: number;
     try {
       await Promise.all(running.map(async (n) => {
         const bytes = await host.freeze(n.spec.name);

@@ -9,7 +9,7 @@
 // The messages exchanged with the supervisor are in worker-protocol.ts.
 
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import type { ElectionTimer, KvResult, LogEntrySummary, PeerView } from '../../src-shared/protocol.js';
+import type { ElectionTimer, KvResult, PeerView } from '../../src-shared/protocol.js';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
 import type { MemberInfo } from '../node/client-backend.js';
 import { startNode, type RunningNode } from '../node/node-server.js';

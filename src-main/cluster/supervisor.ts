@@ -49,7 +49,7 @@ export interface SupervisorOptions {
   checkpoints?: CheckpointOptions | false;
 }
 
-export class Supervisor extends EventEmitter {
+export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }> {
   readonly dir: string;
   private readonly ownsDir: boolean;
   private readonly defaults: NodeDefaults;
@@ -386,12 +386,6 @@ export class Supervisor extends EventEmitter {
       if (rec.worker === w) void this.workers.shutdown(rec, 'kill');
     }, ms).unref();
   }
-}
-
-export interface Supervisor {
-  on(event: 'events', listener: (batch: ServerEvent[]) => void): this;
-  off(event: 'events', listener: (batch: ServerEvent[]) => void): this;
-  emit(event: 'events', batch: ServerEvent[]): boolean;
 }
 
 /** Commands that change the cluster: a checkpoint is taken just before each. */

@@ -6,6 +6,7 @@ import type { CommandRequest, ServerEvent } from '../../src-shared/protocol.js';
 import type { ElectronPreload } from './electron-api.js';
 
 // A sandboxed preload is CommonJS and may require only 'electron' (the build emits require()).
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
 const { contextBridge, ipcRenderer } = require('electron') as ElectronPreload;
 
 const bridge: RaftlabBridge = {

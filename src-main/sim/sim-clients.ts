@@ -350,7 +350,10 @@ export class SimClients implements SimApp {
         if (op.outcome === 'ok') k.writesOk++;
       } else {
         k.cas++;
-        if (op.outcome === 'ok') op.succeeded ? k.casSwapped++ : k.casCompareFailed++;
+        if (op.outcome === 'ok') {
+          if (op.succeeded) k.casSwapped++;
+          else k.casCompareFailed++;
+        }
       }
     }
     return k;

@@ -13,7 +13,7 @@ import type {
   Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, SortOrder, SortTarget, TxnRequest,
 } from './mvcc/types.js';
 import { MAX_TXN_OPS, checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './mvcc/validate.js';
-import { service } from './proto/load.js';
+import { service, type ProtoMessage } from './proto/load.js';
 import type { V3Response } from './state-machine.js';
 import type { WatchCreateRequest, WatchFilter, WatchResponse } from './watch/watch-hub.js';
 
@@ -21,7 +21,7 @@ import type { WatchCreateRequest, WatchFilter, WatchResponse } from './watch/wat
 export const PROGRESS_INTERVAL_MS = 10 * 60 * 1000;
 
 // proto-loader's objects (keepCase, longs as strings, enums as names, defaults, oneof names).
-type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Msg = ProtoMessage;
 
 const num = (v: unknown) => Number(v ?? 0);
 const big = (v: unknown) => BigInt((v as string | number | undefined) ?? 0);

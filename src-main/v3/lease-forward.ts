@@ -5,9 +5,9 @@ import * as grpc from '@grpc/grpc-js';
 import { V3Error } from './errors.js';
 import type { LeaseTimeToLive } from './lease/lessor.js';
 import type { LeaseId } from './mvcc/types.js';
-import { etcdProto } from './proto/load.js';
+import { etcdProto, type ProtoMessage } from './proto/load.js';
 
-type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Msg = ProtoMessage;
 
 interface LeaseClient extends grpc.Client {
   LeaseKeepAlive(opts: grpc.CallOptions): grpc.ClientDuplexStream<Msg, Msg>;

@@ -5,7 +5,7 @@
 import type { RaftlabBridge } from '../../src-shared/bridge.js';
 import { describeCommand, narrate, narrateAttach, type Weight } from '../../src-shared/narrate.js';
 import { agreedLeader, type ClusterState, type Command, type CommandResult, type MessageSummary, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
-import type { MessageType, RaftEvent, Role } from '../../src-shared/raft-types.js';
+import type { RaftEvent } from '../../src-shared/raft-types.js';
 import { flightAt, Playout, timerFill, type DrawnChange, type FlightTimes, type MarkDrawn } from './playout.js';
 
 export type { DrawnChange, MarkDrawn } from './playout.js';

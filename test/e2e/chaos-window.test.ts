@@ -1,7 +1,6 @@
 // The chaos panel in the window (browser mode, Debian's Chromium): a run on the window's own
 // cluster ends with the checker's verdict over the recorded history; with reads broken on
 // purpose, the operations that cannot be ordered are outlined with the sentence saying why.
-import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { CHROMIUM, needTools, openWindow, type TestWindow } from '../helpers/window.js';

@@ -14,7 +14,7 @@ const ok = needTools('the one-clock e2e test', [CHROMIUM]);
 
 let w: TestWindow;
 let page: Page;
-let events: ServerEvent[] = [];
+const events: ServerEvent[] = [];
 
 const leaderDrawn = async (): Promise<string | null> => {
   const l = page.locator('[data-node][data-status="alive"][data-role="leader"]');

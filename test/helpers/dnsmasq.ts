@@ -42,7 +42,7 @@ export class Dnsmasq {
         break;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOTFOUND') break;
-        if (Date.now() > deadline) throw new Error(`dnsmasq did not answer on ${server}: ${err}`);
+        if (Date.now() > deadline) throw new Error(`dnsmasq did not answer on ${server}: ${err}`, { cause: e });
         await new Promise((res) => setTimeout(res, 50));
       }
     }

@@ -101,10 +101,10 @@ describe.skipIf(!haveEtcdctl)("Debian's etcdctl (ETCDCTL_API=2) against raftlab 
     expect(await etcdctl(cluster.spec('n2').clientURL, 'get', '/dir/ctl')).toEqual({ code: 0, out: 'hello\n' });
     const missing = await etcdctl(ep, 'get', '/dir/nope');
     expect(missing.code).toBe(4);
-    expect(missing.out).toMatch(/^Error:  100: Key not found \(\/dir\/nope\) \[\d+\]\n$/);
+    expect(missing.out).toMatch(/^Error: {2}100: Key not found \(\/dir\/nope\) \[\d+\]\n$/);
     const mk = await etcdctl(ep, 'mk', '/dir/ctl', 'again');
     expect(mk.code).toBe(4);
-    expect(mk.out).toMatch(/^Error:  105: Key already exists \(\/dir\/ctl\) \[\d+\]\n$/);
+    expect(mk.out).toMatch(/^Error: {2}105: Key already exists \(\/dir\/ctl\) \[\d+\]\n$/);
     await etcdctl(ep, 'mkdir', '/dir/sub');
     await etcdctl(ep, 'set', '/dir/sub/leaf', 'x');
     const ls = await etcdctl(ep, 'ls', '--recursive', '/dir');

@@ -19,7 +19,7 @@ import { RealEtcd, describe as show, type Op } from './v3-harness.js';
 import { RandomOps } from './random-ops.js';
 
 const have = needTools('comparing the v3 gRPC server with a real etcd', [ETCD_BIN]);
-type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Msg = Record<string, any>;
 
 /** Requests as proto-loader takes them: 63-bit ids as strings. */
 function toProto(v: unknown): unknown {

@@ -20,7 +20,7 @@ import * as grpc from '@grpc/grpc-js';
 import { parseInitialCluster } from '../etcd-urls.js';
 import { goDuration, type LogLevel } from '../log.js';
 import { prefixRangeEnd } from '../../v3/mvcc/range-end.js';
-import { etcdProto } from '../../v3/proto/load.js';
+import { etcdProto, type ProtoMessage } from '../../v3/proto/load.js';
 import { backoffMs, sleep } from './backoff.js';
 
 // etcd's error texts, word for word.
@@ -128,7 +128,7 @@ class ClusterInfo {
   }
 }
 
-type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Msg = ProtoMessage;
 
 class V3Discovery {
   private readonly o: Required<Pick<V3DiscoveryOptions, 'dialTimeoutMs' | 'requestTimeoutMs'>> & V3DiscoveryOptions;
@@ -265,7 +265,10 @@ class V3Discovery {
           next = BigInt(ev.kv?.mod_revision ?? next) + 1n;
         }
         if (cls.members.length >= size) finish();
-        else if (r.canceled) this.rotate(), finish();
+        else if (r.canceled) {
+          this.rotate();
+          finish();
+        }
       });
       call.on('error', () => (this.rotate(), finish()));
       call.on('end', () => finish());

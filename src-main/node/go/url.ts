@@ -128,6 +128,7 @@ export function parseURL(raw: string): GoURL {
 }
 
 function parseNoFragment(raw: string): GoURL {
+  // eslint-disable-next-line no-control-regex -- Go refuses exactly these bytes in a URL
   if (/[\x00-\x1f\x7f]/.test(raw)) throw new Error('net/url: invalid control character in URL');
   const u: GoURL = { scheme: '', opaque: '', user: null, host: '', path: '', omitHost: false, rawQuery: '', forceQuery: false, fragment: '', rawFragment: '' };
   if (raw === '*') {

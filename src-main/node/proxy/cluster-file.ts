@@ -28,7 +28,7 @@ export function readClusterFile(file: string): string[] | undefined {
     parsed = JSON.parse(text);
   } catch (err) {
     // etcd returns json.Unmarshal's error, which is fatal for the proxy.
-    throw new Error(`invalid cluster file ${file}: ${(err as Error).message}`);
+    throw new Error(`invalid cluster file ${file}: ${(err as Error).message}`, { cause: err });
   }
   const urls = (parsed as Partial<ClusterFile> | null)?.PeerURLs;
   if (urls === null || urls === undefined) return [];

@@ -9,6 +9,13 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
+/**
+ * A message as proto-loader gives and takes it with these options: its fields are typed by the
+ * .proto, not by TypeScript (there is no code generation here), so code reads them field by field.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+export type ProtoMessage = Record<string, any>;
+
 export const RPC_PROTO = 'etcd/etcdserver/etcdserverpb/rpc.proto';
 
 /**
