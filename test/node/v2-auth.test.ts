@@ -226,6 +226,19 @@ const TRANSCRIPT: Step[] = [
   { method: 'GET', path: '/v2/keys/b', user: 'bu:Bu-PW' },
   { method: 'GET', path: '/v2/keys/b', user: ':Bu-PW' },
   { method: 'GET', path: '/v2/keys/b', user: '..:Bu-PW' },
+  // Without a guest role nobody anonymous gets in; a new one can be made.
+  { method: 'DELETE', path: '/v2/auth/roles/guest', user: 'root:Root-PW' },
+  { method: 'GET', path: '/v2/keys/b' },
+  J('PUT', '/v2/auth/roles/guest', '{"role":"guest","permissions":{"kv":{"read":["/b"],"write":[]}}}', 'root:Root-PW'),
+  { method: 'GET', path: '/v2/keys/b' },
+  { method: 'HEAD', path: '/v2/keys/b' },
+  { method: 'HEAD', path: '/v2/keys/a/x' },
+  { method: 'HEAD', path: '/v2/auth/enable' },
+  { method: 'GET', path: '/v2/keys/b?quorum=true', user: 'u1:U1-PW' },
+  J('PUT', '/v2/auth/users/u1', '{"user":"u1","grant":["gone","r2x"]}', 'root:Root-PW'),
+  { method: 'GET', path: '/v2/keys/b', user: 'u1:U1-PW' },
+  { method: 'GET', path: '/v2/auth/users/u1', user: 'root:Root-PW' },
+  { method: 'GET', path: '/v2/auth/users', user: 'root:Root-PW' },
   // Auth off again.
   { method: 'DELETE', path: '/v2/auth/enable', user: 'u2:U2-NEW' },
   { method: 'DELETE', path: '/v2/auth/enable', user: 'root:Root-PW' },
@@ -256,14 +269,14 @@ describe('v2 auth, compared with etcd 3.4', () => {
     expect(mine.filter((a) => (a as { status?: number }).status === 201).length).toBeGreaterThan(5);
     expect(mine.filter((a) => JSON.stringify(a).includes('connection closed')).length).toBe(3);
 
-    // Every member now enforces the same users, roles and flag: auth on, guest reads nothing.
+    // Every member now enforces the same users, roles and flag: auth on, the guest reads /b only.
     for (const [name, list] of Object.entries(urls)) {
       await request(list[0], { method: 'PUT', path: '/v2/auth/users/root', json: '{"user":"root","password":"Root-PW"}' });
       expect((await request(list[0], { method: 'PUT', path: '/v2/auth/enable' })).status, name).toBe(200);
       for (const url of list.slice(1)) {
-        await until(`${name} ${url} to refuse the guest`, async () => (await request(url, { method: 'GET', path: '/v2/keys/b' })).status === 401, 30_000);
-        expect((await request(url, { method: 'GET', path: '/v2/keys/b', user: 'u2:U2-NEW' })).status).toBe(200);
-        expect((await request(url, { method: 'GET', path: '/v2/keys/b', user: 'u2:U2-PW' })).status).toBe(401);
+        await until(`${name} ${url} to refuse the guest`, async () => (await request(url, { method: 'GET', path: '/v2/keys/a/x' })).status === 401, 30_000);
+        expect((await request(url, { method: 'GET', path: '/v2/keys/a/x', user: 'u2:U2-NEW' })).status).toBe(200);
+        expect((await request(url, { method: 'GET', path: '/v2/keys/a/x', user: 'u2:U2-PW' })).status).toBe(401);
         expect((await request(url, { method: 'GET', path: '/v2/auth/users', user: 'u2:U2-NEW' })).status).toBe(401);
         expect((await request(url, { method: 'GET', path: '/v2/auth/users', user: 'root:Root-PW' })).status).toBe(200);
         // A member that never wrote auth state makes its writes as the others do.
