@@ -33,8 +33,10 @@ export function summarizeEntryData(type: 'normal' | 'conf', data: string): strin
     } else if (o.t === 'publish') {
       s = `publish ${String(o.name)}`;
     } else if (o.t === 'v2') {
-      const c = o.c as { op: string; path: string; value?: string; dir?: boolean };
-      s = `${c.op} ${c.path}${c.dir ? '/' : c.value !== undefined ? `=${c.value}` : ''}`;
+      const c = o.c as { op: string; path: string; value?: string; dir?: boolean; space?: string };
+      // v2 auth's users and roles: their values (password hashes among them) are not shown.
+      if (c.space === 'auth') s = `auth ${c.op} ${c.path}${c.dir ? '/' : ''}`;
+      else s = `${c.op} ${c.path}${c.dir ? '/' : c.value !== undefined ? `=${c.value}` : ''}`;
     } else s = data;
   } catch {
     s = data;

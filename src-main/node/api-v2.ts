@@ -13,6 +13,8 @@
 //   Members and stats errors are `{"message": ...}`. Unexpected failures never escape: keys
 //   answer errorCode 300, everything else 500 `{"message":"Internal Server Error"}`.
 
+// - v2 auth (./api-v2/auth.ts): /v2/auth/*, a key permission check on every keys request and
+//   the root role for member changes, once auth is enabled.
 //
 // The members API, the replies and the listeners live in ./api-v2/; Go's own behaviour in ./go/.
 
@@ -26,8 +28,12 @@ import { parseQuery, unescapeLatin1 } from './go/url.js';
 import { MEMBERS_PREFIX, membersReply } from './api-v2/members.js';
 import { allowMethod, httpError, internalServerError, JSON_TYPE, jsonReply, keyError, messageReply, redirect, send, TEXT_TYPE, writeHead, type Reply, type Req } from './api-v2/replies.js';
 import type { ClientHandler } from './api-v2/server.js';
-import { parseKeysRequest } from './api-v2/keys-request.js';
+import { isRecursiveRequest, parseKeysRequest } from './api-v2/keys-request.js';
+import { isAuthPath, keyNoAuthReply, noAuthReply, panicReply, V2AuthApi } from './api-v2/auth.js';
+import type { LogFn } from './node-settings.js';
 import { isCreated, type V2Event, type V2WatchHandle, type V2WatchRequest } from './store-v2.js';
+import { AuthStore } from './store-v2/auth-store.js';
+import { GoPanic } from './store-v2/auth-model.js';
 import { V2Error } from './store-v2/errors.js';
 
 export interface ClientApiOptions {
@@ -52,6 +58,10 @@ export interface ClientApiOptions {
    * that may be stale); the other paths are served as the node stands.
    */
   readyTimeoutMs?: number;
+  /** The node's etcd-format log (auth lines: created users, refused passwords; never a password). */
+  log?: LogFn;
+  /** etcd's --client-cert-auth: v2 auth may take the user from the client certificate's CN. */
+  clientCertAuth?: boolean;
 }
 
 /** One request to the client port and its answer, as a viewer records it. */
@@ -89,6 +99,7 @@ class ClientApi {
   private readonly onRequest?: (r: ClientRequestRecord) => void;
   private readonly whenReady?: () => Promise<void> | null;
   private readonly readyTimeoutMs: number;
+  private readonly auth: V2AuthApi;
 
   constructor(opts: ClientApiOptions) {
     this.whenReady = opts.whenReady;
@@ -98,6 +109,8 @@ class ClientApi {
     this.maxValueBytes = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     this.version = opts.version ?? { etcdserver: '3.4.0', etcdcluster: '3.4.0' };
     this.onRequest = opts.onRequest;
+    const clusterId = () => this.backend.status().clusterId;
+    this.auth = new V2AuthApi(new AuthStore(this.backend, opts.log), clusterId, opts.log, opts.clientCertAuth);
   }
 
   serve(req: IncomingMessage, res: ServerResponse): void {
@@ -165,7 +178,9 @@ class ClientApi {
     if (path === KEYS_PREFIX || path.startsWith(`${KEYS_PREFIX}/`)) {
       reply = await this.keys(req, res);
     } else if (path === MEMBERS_PREFIX || path.startsWith(`${MEMBERS_PREFIX}/`)) {
-      reply = await membersReply(req, this.backend);
+      reply = await membersReply(req, this.backend, (r) => this.mayChangeMembers(r));
+    } else if (isAuthPath(path)) {
+      reply = await this.auth.reply(req);
     } else {
       switch (path) {
         case '/v2/machines':
@@ -208,6 +223,8 @@ class ClientApi {
       if (tooLarge) return { ...keyError(new V2Error(210, 'http: POST too large', 0), clusterId), close: true };
       if (form.error !== null) return keyError(new V2Error(210, form.error, 0), clusterId);
       const parsed = parseKeysRequest(req.method, req.path.slice(KEYS_PREFIX.length), form.params, this.clock());
+      // etcd checks the key as the URL spells it ("" for /v2/keys itself), once the request parsed.
+      if (!(await this.auth.hasKeyPrefixAccess(req, req.path.slice(KEYS_PREFIX.length), isRecursiveRequest(form.params)))) return keyNoAuthReply(clusterId);
       if ('watch' in parsed) return this.watch(req, res, parsed.watch, clusterId);
       if ('read' in parsed) {
         const event = await this.backend.read(parsed.read);
@@ -217,7 +234,18 @@ class ClientApi {
       const event = await this.backend.write(cmd);
       return this.keyEvent(event, event.node.modifiedIndex ?? this.backend.storeIndex(), clusterId, !!cmd.noValueOnSuccess);
     } catch (err) {
+      if (err instanceof GoPanic) return panicReply();
       return keyError(err, clusterId);
+    }
+  }
+
+  /** Member changes need the root role once auth is enabled (listing them does not). */
+  private async mayChangeMembers(req: Req): Promise<Reply | undefined> {
+    try {
+      return (await this.auth.hasWriteRootAccess(req)) ? undefined : noAuthReply();
+    } catch (err) {
+      if (err instanceof GoPanic) return panicReply();
+      throw err;
     }
   }
 

@@ -31,6 +31,7 @@ export async function startNode(
     onRequest: onClientRequest,
     whenReady: () => node.whenReady(),
     readyTimeoutMs: node.requestTimeoutMs,
+    log,
   });
   const grpc = new V3GrpcServer(node.v3);
   const gateway = v3Gateway(grpc);

@@ -8,7 +8,9 @@
 // Semantics and JSON follow etcd 3.4's v2store (store.go, node.go, event_history.go,
 // watcher_hub.go) and v2http's request parsing (client.go). etcd keeps user keys under the
 // internal prefix "/1" and trims it on output; here the user tree is rooted at "/" directly,
-// which gives the same output (the root has no key and no indexes).
+// which gives the same output (the root has no key and no indexes). etcd's v2 auth keeps its
+// users, roles and flag under "/2", next to "/1": that is a second tree here (the `auth` space),
+// sharing the index and the counters but never seen through /v2/keys nor by a keys watch.
 
 import { posix } from 'node:path';
 import { V2Error } from './store-v2/errors.js';
@@ -16,6 +18,12 @@ import { compareStrings } from './go/strings.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
+
+/**
+ * Which tree a command or read works on: the user keys (default), or etcd's "/2" tree where the v2
+ * auth store keeps users, roles and the enabled flag (paths as etcd writes them: /2/users/root).
+ */
+export type V2Space = 'keys' | 'auth';
 
 export type V2Op =
   | 'set'
@@ -48,6 +56,8 @@ export interface V2Command {
   recursive?: boolean;
   /** Response formatting only (etcd `noValueOnSuccess`); ignored by the store. */
   noValueOnSuccess?: boolean;
+  /** Absent: the user keys. */
+  space?: V2Space;
   /** The proposer's clock, ms since epoch. */
   now: number;
 }
@@ -164,6 +174,8 @@ interface Snapshot {
   version: 1;
   index: number;
   root: SavedNode;
+  /** The auth space's tree; absent while it is empty (as before it existed). */
+  auth?: SavedNode;
   history: HistoryEntry[];
   stats: Omit<V2StoreStats, 'getsSuccess' | 'getsFail' | 'watchers'>;
 }
@@ -174,6 +186,14 @@ interface Snapshot {
 export class V2Store {
   private currentIndex: number;
   private root: TreeNode;
+  /** etcd's "/2" tree (the v2 auth store's). */
+  private authRoot: TreeNode;
+  /**
+   * The tree the operation under way works on (`root` unless it is in the auth space). Auth-space
+   * operations take indexes and count in the stats as in etcd, but record no history and wake
+   * no watcher: etcd's history and watchers hold "/2" events too, yet no keys watch can match them.
+   */
+  private tree: TreeNode;
   /** Nodes carrying a TTL, for expiredKeys(). */
   private ttlNodes = new Set<TreeNode>();
   private history: HistoryEntry[] = [];
@@ -189,6 +209,8 @@ export class V2Store {
   constructor(opts: { initialIndex?: number } = {}) {
     this.currentIndex = opts.initialIndex ?? 0;
     this.root = newDir('/', 0, null, null);
+    this.authRoot = newDir('/', 0, null, null);
+    this.tree = this.root;
   }
 
   /** X-Etcd-Index: the index of the last successful write. */
@@ -202,7 +224,7 @@ export class V2Store {
     const stat = OP_STAT[cmd.op];
     let event: V2Event;
     try {
-      event = this.dispatch(cmd);
+      event = this.inSpace(cmd.space, () => this.dispatch(cmd));
     } catch (err) {
       this.pending = [];
       if (err instanceof V2Error && stat) this.counters[`${stat}Fail` as const]++;
@@ -215,9 +237,9 @@ export class V2Store {
   }
 
   /** etcd's Get: action "get"; a directory lists its children (grandchildren if recursive). */
-  get(path: string, opts: { recursive?: boolean; sorted?: boolean }, now: number): V2Event {
+  get(path: string, opts: { recursive?: boolean; sorted?: boolean; space?: V2Space }, now: number): V2Event {
     try {
-      const n = this.internalGet(cleanPath(path));
+      const n = this.inSpace(opts.space, () => this.internalGet(cleanPath(path)));
       const event: V2Event = { action: 'get', node: this.repr(n, { depth: opts.recursive ? Infinity : 1, sorted: !!opts.sorted, now }) };
       this.counters.getsSuccess++;
       return event;
@@ -290,6 +312,7 @@ export class V2Store {
       history: this.history,
       stats: writeStats,
     };
+    if (this.authRoot.children!.size > 0) snap.auth = saveNode(this.authRoot);
     return JSON.stringify(snap);
   }
 
@@ -297,10 +320,26 @@ export class V2Store {
     const snap = JSON.parse(json) as Snapshot;
     if (snap.version !== 1) throw new Error(`unsupported v2 store snapshot version ${String(snap.version)}`);
     const store = new V2Store({ initialIndex: snap.index });
-    store.root = store.loadNode(snap.root, null);
+    store.root = store.tree = store.loadNode(snap.root, null);
+    if (snap.auth) store.authRoot = store.loadNode(snap.auth, null);
     store.history = snap.history;
     Object.assign(store.counters, snap.stats);
     return store;
+  }
+
+  private inSpace<T>(space: V2Space | undefined, op: () => T): T {
+    if (space === undefined || space === 'keys') return op();
+    if (space !== 'auth') throw new Error(`unknown v2 store space ${String(space)}`);
+    this.tree = this.authRoot;
+    try {
+      return op();
+    } finally {
+      this.tree = this.root;
+    }
+  }
+
+  private get inAuthSpace(): boolean {
+    return this.tree === this.authRoot;
   }
 
   // --- writes ---------------------------------------------------------------------------------
@@ -490,7 +529,7 @@ export class V2Store {
    * whole key); walking through a file is 104 with the file's path.
    */
   private internalGet(path: string): TreeNode {
-    let curr = this.root;
+    let curr = this.tree;
     for (const name of components(path)) {
       if (!curr.children) throw this.error(104, curr.path);
       const child = curr.children.get(name);
@@ -502,7 +541,7 @@ export class V2Store {
 
   /** Walks to directory `path`, creating missing directories stamped with `index`. */
   private mkdirs(path: string, index: number): TreeNode {
-    let curr = this.root;
+    let curr = this.tree;
     for (const name of components(path)) {
       let child = curr.children!.get(name);
       if (!child) {
@@ -528,7 +567,7 @@ export class V2Store {
   private removeTree(n: TreeNode, event: V2Event): void {
     for (const child of [...(n.children?.values() ?? [])]) this.removeTree(child, event);
     this.detach(n);
-    this.notifyWatchers(event, n.path, true);
+    if (!this.inAuthSpace) this.notifyWatchers(event, n.path, true);
   }
 
   private detach(n: TreeNode): void {
@@ -586,6 +625,7 @@ export class V2Store {
 
   /** Adds to the history without waking anyone: used for refreshes. */
   private record(event: V2Event, refresh: boolean): V2Event {
+    if (this.inAuthSpace) return event;
     const index = this.currentIndex;
     this.history.push({ index, refresh, event });
     const start = historyStart(index);
@@ -595,6 +635,7 @@ export class V2Store {
 
   /** Records `event` and wakes watchers on "/", every ancestor of the key, and the key itself. */
   private notify(event: V2Event): V2Event {
+    if (this.inAuthSpace) return event;
     this.record(event, false);
     const key = event.node.key!;
     this.notifyWatchers(event, '/', false);
@@ -798,6 +839,8 @@ function formatTime(ms: number): string {
 
 export interface V2ReadRequest {
   path: string;
+  /** Absent: the user keys. */
+  space?: V2Space;
   recursive: boolean;
   sorted: boolean;
   /** `quorum=true`: etcd serves this read through the log (QGET) instead of locally. */

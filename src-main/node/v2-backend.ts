@@ -45,7 +45,7 @@ export class V2Backend implements ClientBackend {
 
   async read(req: V2ReadRequest): Promise<V2Event> {
     if (req.quorum) await this.node.readBarrier();
-    return this.node.sm.store.get(req.path, { recursive: req.recursive, sorted: req.sorted }, this.node.clock.now());
+    return this.node.sm.store.get(req.path, { recursive: req.recursive, sorted: req.sorted, space: req.space }, this.node.clock.now());
   }
 
   watch(p: string, opts: { recursive: boolean; waitIndex: number }, onEvent: (e: V2Event) => void): V2WatchHandle {

@@ -77,6 +77,11 @@ export function parseKeysRequest(method: string, keyPath: string, params: URLSea
   return cmd;
 }
 
+/** The request's `recursive` (rr.Recursive, which the auth check reads for every method). */
+export function isRecursiveRequest(params: URLSearchParams): boolean {
+  return parseBool(params, 'recursive');
+}
+
 /** Go's strconv.ParseUint(v, 10, 64) on the first value; absent is 0. */
 function parseUint(params: URLSearchParams, name: string, code: number): number {
   const raw = params.get(name);

@@ -11,10 +11,15 @@ export const MEMBERS_PREFIX = '/v2/members';
 /** Members API bodies are a list of URLs; anything this large is not one. */
 const MAX_MEMBER_BODY_BYTES = 1024 * 1024;
 
-/** /v2/members and /v2/members/<id>|leader (v2http's membersHandler). */
-export async function membersReply(req: Req, backend: ClientBackend): Promise<Reply> {
+/**
+ * /v2/members and /v2/members/<id>|leader (v2http's membersHandler). `authorize` is the auth
+ * check (etcd's hasWriteRootAccess): its reply, if any, answers instead.
+ */
+export async function membersReply(req: Req, backend: ClientBackend, authorize?: (req: Req) => Promise<Reply | undefined>): Promise<Reply> {
   const notAllowed = allowMethod(req.method, ['GET', 'POST', 'DELETE', 'PUT']);
   if (notAllowed) return notAllowed;
+  const refused = await authorize?.(req);
+  if (refused) return refused;
   let clusterId = '';
   const withCid = (r: Reply): Reply => ({ ...r, headers: [...(r.headers ?? []), ['X-Etcd-Cluster-Id', clusterId]] });
   try {

@@ -28,6 +28,8 @@ export interface Reply {
   noLength?: boolean;
   /** Close the connection after this reply (a request body was left unread). */
   close?: boolean;
+  /** No answer at all: the connection is dropped (what Go does when a handler panics). */
+  abort?: boolean;
 }
 
 /** The request as etcd's mux and handlers see it. */
@@ -95,6 +97,7 @@ export function redirect(method: string, cleanPath: string, rawQuery: string): R
 
 export function send(req: IncomingMessage, res: ServerResponse, r: Reply): void {
   if (res.headersSent || res.destroyed) return;
+  if (r.abort) return void res.destroy();
   const body = r.body ?? '';
   const tail: HeaderList = [];
   if (!r.noLength) tail.push(['Content-Length', String(Buffer.byteLength(body))]);

@@ -34,6 +34,23 @@ class JsonSyntax extends Error {}
 
 /** encoding/json's checkValid: the first syntax error in Go's words, or null. */
 export function goJSONSyntaxError(s: string): string | null {
+  const r = scanJSON(s, true);
+  return 'error' in r ? r.error : null;
+}
+
+/**
+ * What a json.Decoder's first Decode reads: the first JSON value of `s` (text after it is left
+ * unread, as the decoder leaves the rest of a request body), or Go's error ("EOF" for nothing).
+ */
+export function goJSONFirstValue(s: string): { value: unknown } | { error: string } {
+  if (/^[ \t\r\n]*$/.test(s)) return { error: 'EOF' };
+  const r = scanJSON(s, false);
+  if ('error' in r) return { error: r.error === 'unexpected end of JSON input' ? 'unexpected EOF' : r.error };
+  return { value: JSON.parse(s.slice(0, r.end)) };
+}
+
+/** Scans one JSON value from the start of `s`; `whole`: nothing but space may follow it. */
+function scanJSON(s: string, whole: boolean): { end: number } | { error: string } {
   let i = 0;
   const eof = () => new JsonSyntax('unexpected end of JSON input');
   const bad = (context: string) => new JsonSyntax(`invalid character ${quoteChar(s[i])} ${context}`);
@@ -141,11 +158,14 @@ export function goJSONSyntaxError(s: string): string | null {
   };
   try {
     value();
-    space();
-    if (i < s.length) throw bad('after top-level value');
-    return null;
+    const end = i;
+    if (whole) {
+      space();
+      if (i < s.length) throw bad('after top-level value');
+    }
+    return { end };
   } catch (err) {
-    if (err instanceof JsonSyntax) return err.message;
+    if (err instanceof JsonSyntax) return { error: err.message };
     throw err;
   }
 }
