@@ -202,3 +202,21 @@ export function gatewayCall(r: Kv3Request): GatewayCall | undefined {
 export function kv3Writes(r: Kv3Request): boolean {
   return r.op === 'put' || r.op === 'delete' || r.op === 'txn' || r.op === 'leaseGrant' || r.op === 'leaseRevoke';
 }
+
+/** A request in a few words, as etcdctl's subcommand would read: "put /a=1", "lease grant 10s". */
+export function describeKv3(r: Kv3Request): string {
+  const cut = (s: string) => (s.length > 40 ? `${s.slice(0, 39)}…` : s);
+  switch (r.op) {
+    case 'put': return `put ${cut(r.key)}=${cut(r.value)}${r.lease ? ` with lease ${r.lease}` : ''}`;
+    case 'get': return `get ${cut(r.key)}${r.prefix ? ' (prefix)' : ''}${r.revision ? ` at revision ${r.revision}` : ''}`;
+    case 'delete': return `del ${cut(r.key)}${r.prefix ? ' (prefix)' : ''}`;
+    case 'txn': return `txn: if ${r.target}(${cut(r.key)}) ${r.relation} ${cut(r.expected)} then put ${cut(r.value)}`;
+    case 'watch': return `watch ${cut(r.key)}${r.prefix ? ' (prefix)' : ''}${r.startRevision ? ` from revision ${r.startRevision}` : ''}`;
+    case 'unwatch': return 'stop watching';
+    case 'leaseGrant': return `lease grant ${r.ttl}s`;
+    case 'leaseRevoke': return `lease revoke ${r.lease}`;
+    case 'leaseKeepAlive': return `lease keep-alive ${r.lease}`;
+    case 'leaseTimeToLive': return `lease timetolive ${r.lease}`;
+    case 'leaseList': return 'lease list';
+  }
+}
