@@ -31,6 +31,8 @@ describe('Supervisor', () => {
   it('starts 3 nodes in workers and one leader emerges, seen through events', async () => {
     await sup.start(3);
     const leader = await leaderName();
+    // start() resolves as the last worker says it started; the snapshot saying so follows within a flush.
+    await until('every node alive in a snapshot', () => state().nodes.every((n) => n.status === 'alive'));
     expect(state().nodes.map((n) => n.status)).toEqual(['alive', 'alive', 'alive']);
     const l = node(leader);
     expect(l.id).toMatch(/^[0-9a-f]{1,16}$/);
