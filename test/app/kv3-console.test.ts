@@ -6,14 +6,18 @@
 // `setup`); then only what a write changes by nature (revisions, a new lease's id) is normalized.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AttachedSource } from '../../src-main/attach/attached-source.js';
+import { V3Console } from '../../src-main/attach/v3-console.js';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { b64, leaseDec, type Kv3Request } from '../../src-shared/kv3.js';
 import { agreedLeader, parseCommand, type KvResult, type ServerEvent } from '../../src-shared/protocol.js';
 import { curl3For, etcdctl3For, etcdctl3Output, watchEventLines } from '../../src-renderer/lib/kv-commands.js';
 import { until } from '../helpers/cluster.js';
+import { EtcdCluster, ETCD_BIN } from '../helpers/etcd-processes.js';
 import { needTools } from '../helpers/window.js';
 
 const have = needTools('the v3 console lines run with etcdctl and curl', ['/usr/bin/etcdctl', '/usr/bin/curl']);
+const haveEtcd = needTools("the v3 console's answers compared with a real etcd's", [ETCD_BIN]);
 
 // etcdctl as a user runs it: its default API (v3), no ETCD*/ETCDCTL* settings from this shell.
 const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')));
@@ -88,24 +92,24 @@ const console3 = async (request: Kv3Request): Promise<KvResult> =>
   (await sup.execute(parseCommand({ type: 'kv3', name: node, request }))) as KvResult;
 
 /** The gateway, asked directly (to set the scene: never through what is being tested). */
-async function gateway(path: string, body: object): Promise<any> {
-  const res = await fetch(url + path, { method: 'POST', body: JSON.stringify(body) });
+async function gateway(at: string, path: string, body: object): Promise<any> {
+  const res = await fetch(at + path, { method: 'POST', body: JSON.stringify(body) });
   expect(res.status).toBe(200);
   return res.json();
 }
-const putKey = (key: string, value: string, lease?: string) => gateway('/v3/kv/put', { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) });
+const putKey = (key: string, value: string, lease?: string, at = url) => gateway(at, '/v3/kv/put', { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) });
 /** A lease with an id of our choosing (etcdctl cannot choose one): revoke and keep-alive find it. */
 const FIXED_LEASE = '00000000000b0a57';
-const grantFixed = async () => {
-  await fetch(url + '/v3/lease/revoke', { method: 'POST', body: JSON.stringify({ ID: leaseDec(FIXED_LEASE) }) });
-  await gateway('/v3/lease/grant', { ID: leaseDec(FIXED_LEASE), TTL: 600 });
+const grantFixed = async (at = url) => {
+  await fetch(at + '/v3/lease/revoke', { method: 'POST', body: JSON.stringify({ ID: leaseDec(FIXED_LEASE) }) });
+  await gateway(at, '/v3/lease/grant', { ID: leaseDec(FIXED_LEASE), TTL: 600 });
 };
 
 interface Case {
   what: string;
   request: Kv3Request;
-  /** Before each of the three runs: the state the request starts from. Reads have none (nothing changes). */
-  setup?: () => Promise<unknown>;
+  /** Before each run: the state the request starts from, on the member at `at`. Reads have none (nothing changes). */
+  setup?: (at?: string) => Promise<unknown>;
   /** A fresh lease per run: its id differs. */
   newLease?: boolean;
   /** etcdctl says it on stderr, with a non-zero exit. */
@@ -113,29 +117,29 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { what: 'put', request: { op: 'put', key: '/console/a', value: 'hello world' }, setup: () => putKey('/console/a', 'before') },
-  { what: 'put --prev-kv', request: { op: 'put', key: '/console/a', value: 'x', prevKv: true }, setup: () => putKey('/console/a', 'before') },
+  { what: 'put', request: { op: 'put', key: '/console/a', value: 'hello world' }, setup: (at) => putKey('/console/a', 'before', undefined, at) },
+  { what: 'put --prev-kv', request: { op: 'put', key: '/console/a', value: 'x', prevKv: true }, setup: (at) => putKey('/console/a', 'before', undefined, at) },
   { what: 'put --lease', request: { op: 'put', key: '/console/leased', value: 'v', lease: FIXED_LEASE.replace(/^0+/, '') }, setup: grantFixed },
-  { what: 'put of a key and value that read as flags', request: { op: 'put', key: '-dash', value: '-1' }, setup: () => putKey('-dash', '0') },
+  { what: 'put of a key and value that read as flags', request: { op: 'put', key: '-dash', value: '-1' }, setup: (at) => putKey('-dash', '0', undefined, at) },
   { what: 'get', request: { op: 'get', key: '/console/a' } },
   { what: 'get of a missing key', request: { op: 'get', key: '/console/none' } },
   { what: 'get --prefix --limit', request: { op: 'get', key: '/console/p/', prefix: true, limit: 2 } },
   { what: 'get of a future revision', request: { op: 'get', key: '/console/a', revision: 1_000_000 }, fails: true },
-  { what: 'del', request: { op: 'delete', key: '/console/d' }, setup: () => putKey('/console/d', '1') },
-  { what: 'del --prefix --prev-kv', request: { op: 'delete', key: '/console/dp/', prefix: true, prevKv: true }, setup: async () => {
-    await putKey('/console/dp/1', 'a');
-    await putKey('/console/dp/2', 'b');
+  { what: 'del', request: { op: 'delete', key: '/console/d' }, setup: (at) => putKey('/console/d', '1', undefined, at) },
+  { what: 'del --prefix --prev-kv', request: { op: 'delete', key: '/console/dp/', prefix: true, prevKv: true }, setup: async (at) => {
+    await putKey('/console/dp/1', 'a', undefined, at);
+    await putKey('/console/dp/2', 'b', undefined, at);
   } },
-  { what: 'txn that succeeds', request: { op: 'txn', key: '/console/cas', target: 'value', relation: '=', expected: 'old', value: 'new' }, setup: () => putKey('/console/cas', 'old') },
-  { what: 'txn that fails', request: { op: 'txn', key: '/console/cas', target: 'value', relation: '=', expected: 'old', value: 'new' }, setup: () => putKey('/console/cas', 'other') },
-  { what: 'txn on a version', request: { op: 'txn', key: '/console/ver', target: 'version', relation: '>', expected: '0', value: 'more' }, setup: () => putKey('/console/ver', 'v') },
-  { what: 'txn with quotes and spaces', request: { op: 'txn', key: '/console/"q" k', target: 'value', relation: '!=', expected: "it's", value: 'a "b" c' }, setup: () => putKey('/console/"q" k', 'x') },
+  { what: 'txn that succeeds', request: { op: 'txn', key: '/console/cas', target: 'value', relation: '=', expected: 'old', value: 'new' }, setup: (at) => putKey('/console/cas', 'old', undefined, at) },
+  { what: 'txn that fails', request: { op: 'txn', key: '/console/cas', target: 'value', relation: '=', expected: 'old', value: 'new' }, setup: (at) => putKey('/console/cas', 'other', undefined, at) },
+  { what: 'txn on a version', request: { op: 'txn', key: '/console/ver', target: 'version', relation: '>', expected: '0', value: 'more' }, setup: (at) => putKey('/console/ver', 'v', undefined, at) },
+  { what: 'txn with quotes and spaces', request: { op: 'txn', key: '/console/"q" k', target: 'value', relation: '!=', expected: "it's", value: 'a "b" c' }, setup: (at) => putKey('/console/"q" k', 'x', undefined, at) },
   { what: 'lease grant', request: { op: 'leaseGrant', ttl: 60 }, setup: async () => {}, newLease: true },
   { what: 'lease keep-alive', request: { op: 'leaseKeepAlive', lease: FIXED_LEASE }, setup: grantFixed },
-  { what: 'lease timetolive --keys', request: { op: 'leaseTimeToLive', lease: FIXED_LEASE, keys: true }, setup: async () => {
-    await grantFixed();
-    await putKey('/console/l1', 'a', leaseDec(FIXED_LEASE));
-    await putKey('/console/l2', 'b', leaseDec(FIXED_LEASE));
+  { what: 'lease timetolive --keys', request: { op: 'leaseTimeToLive', lease: FIXED_LEASE, keys: true }, setup: async (at) => {
+    await grantFixed(at);
+    await putKey('/console/l1', 'a', leaseDec(FIXED_LEASE), at);
+    await putKey('/console/l2', 'b', leaseDec(FIXED_LEASE), at);
   } },
   { what: 'lease revoke', request: { op: 'leaseRevoke', lease: FIXED_LEASE }, setup: grantFixed },
   { what: 'lease revoke of a lease that is gone', request: { op: 'leaseRevoke', lease: 'abc' }, fails: true },
@@ -212,4 +216,58 @@ describe.runIf(have)('the v3 console, and its etcdctl and curl lines run for rea
       await console3({ op: 'unwatch', watch: 'w-test' });
     }
   }, 90_000);
+});
+
+/** What differs between two clusters by nature: ids, terms, revisions and versions (their histories differ). */
+const acrossClusters = (body: unknown) => JSON.parse(JSON.stringify(body)
+  .replace(/"(cluster_id|member_id|raft_term|revision|create_revision|mod_revision|version)":"\d+"/g, '"$1":"N"')
+  .replace(/"ID":"-?\d+"/g, '"ID":"LEASE"'));
+
+describe.runIf(have && haveEtcd)("the console's requests to a real etcd 3.4, and through an attached source", () => {
+  let etcd: EtcdCluster;
+  let etcdURL: string;
+  beforeAll(async () => {
+    etcd = await EtcdCluster.create(1);
+    etcd.start('e1', etcd.initialCluster(1));
+    etcdURL = etcd.spec('e1').clientURL;
+    await until('etcd serves', async () => (await fetch(`${etcdURL}/health`).catch(() => undefined))?.ok, 30_000);
+    // The keys the reads find, alike on both.
+    for (const at of [etcdURL, url]) for (const [k, v] of [['/console/p/1', 'one'], ['/console/p/2', 'two'], ['/console/p/3', 'three'], ['/console/a', 'A']]) await putKey(k, v, undefined, at);
+  }, 60_000);
+  afterAll(async () => {
+    await etcd?.destroy();
+  });
+
+  it.each(CASES.map((c) => [c.what, c] as const))('%s: etcd answers what the node answers, and the console shows the same', async (_what, c) => {
+    const direct = new V3Console(() => {});
+    await c.setup?.(etcdURL);
+    const fromEtcd = await direct.execute('e1', etcdURL, c.request, 10_000);
+    await c.setup?.();
+    const fromNode = await console3(c.request);
+    expect(fromNode.status).toBe(fromEtcd!.status);
+    expect(acrossClusters(fromNode.body)).toEqual(acrossClusters(fromEtcd!.body));
+    expect(normalizeText(etcdctl3Output(c.request, fromNode))).toBe(normalizeText(etcdctl3Output(c.request, fromEtcd!)));
+  }, 60_000);
+
+  it('an attached etcd is sent the same requests, watches included', async () => {
+    const src = new AttachedSource([etcdURL]).start();
+    const lines: ServerEvent[] = [];
+    src.on('events', (batch) => lines.push(...batch.filter((e) => e.type === 'watch')));
+    try {
+      // Named once its member list is read (until then it is shown by its URL).
+      const name = await until('the member seen by its name', () => src.snapshot().nodes.find((n) => n.clientURL === etcdURL && n.name === 'e1')?.name, 20_000);
+      const run = async (request: Kv3Request) => (await src.execute(parseCommand({ type: 'kv3', name, request }) as never)) as KvResult;
+      expect(await run({ op: 'watch', watch: 'att', key: '/attached/', prefix: true })).toMatchObject({ status: 200, body: { result: { created: true } } });
+      const put = await run({ op: 'put', key: '/attached/k', value: 'through the gateway' });
+      expect(etcdctl3Output({ op: 'put', key: '/attached/k', value: '' }, put)).toBe('OK\n');
+      const got = await run({ op: 'get', key: '/attached/k' });
+      expect(etcdctl3Output({ op: 'get', key: '/attached/k' }, got)).toBe('/attached/k\nthrough the gateway\n');
+      const seen = await until('the watch line', () => lines.find((e) => e.type === 'watch' && e.result !== undefined), 20_000);
+      expect(seen).toMatchObject({ type: 'watch', watch: 'att', node: name });
+      expect(watchEventLines((seen as { result?: unknown }).result)).toEqual(['PUT', '/attached/k', 'through the gateway']);
+      await run({ op: 'unwatch', watch: 'att' });
+    } finally {
+      await src.stop();
+    }
+  }, 60_000);
 });
