@@ -5,7 +5,7 @@
 // integers as strings, bytes base64); errors are {"error","message","code"} with the HTTP status
 // grpc-gateway gives each gRPC code. The streams (/v3/watch, /v3/lease/keepalive) take the
 // request messages as JSON values one after another in the body and answer one {"result": …}
-// line per message, as long as the client stays.
+// line per message: a watch as long as the client stays, a keep-alive until each is answered.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../net/read-body.js';
 import { Errors, GrpcCode, V3Error } from './errors.js';
