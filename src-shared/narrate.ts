@@ -4,6 +4,7 @@
 
 import type { AttachEvent } from './attach.js';
 import type { Command } from './protocol.js';
+import { describeKv3 } from './kv3.js';
 import type { RaftEvent, VoteRefusal } from './raft-types.js';
 
 /** How much a sentence matters: 'major' ones reach the status line, all reach the timeline. */
@@ -119,6 +120,7 @@ export function describeCommand(cmd: Command): string {
     case 'removeMember': return `You removed ${cmd.name} (etcdctl member remove)`;
     case 'transferLeader': return `You asked the leader to hand over to ${cmd.to}`;
     case 'kv': return `${cmd.method} ${cmd.key} on ${cmd.name}`;
+    case 'kv3': return `v3 ${describeKv3(cmd.request)} on ${cmd.name}`;
     case 'setSpeed': return cmd.speed >= 1 ? 'You set the cluster to real time (×1)' : `You slowed the whole cluster to ×1/${Math.round(1 / cmd.speed)}: its clocks and its network`;
     case 'dropMessage': return `You dropped message #${cmd.id} in flight`;
     case 'timeoutNode': return `You made ${cmd.name}'s election timer run out`;

@@ -10,6 +10,7 @@
 import type { AttachedView, AttachEvent } from './attach.js';
 import type { ChaosReport } from './history.js';
 import * as v from 'valibot';
+import { Kv3RequestSchema } from './kv3.js';
 import type { EntryType, MessageType, RaftEvent, Role } from './raft-types.js';
 import { object } from './schema.js';
 
@@ -124,6 +125,12 @@ export const CommandSchema = v.variant(
       query: v.optional(v.record(v.string(), v.string('kv: query must map names to strings'), 'kv: query must map names to strings')),
     }),
     /**
+     * A request to that node's etcd v3 API, through its /v3 JSON gateway (src-shared/kv3.ts):
+     * answered with a KvResult whose body is the gateway's JSON, as `curl` prints it. A watch is
+     * answered once created; its changes follow as `watch` events until `unwatch`.
+     */
+    cmd('kv3', { name: nodeName('kv3', 'name'), request: Kv3RequestSchema }),
+    /**
      * Show a cluster raftlab did not start (etcd, or raftlab nodes), watched through its client
      * URLs only; key changes under `prefix` are watched. `detach` returns to the local cluster.
      */
@@ -222,6 +229,18 @@ export interface KvResult {
   status: number;
   /** Parsed JSON when the answer was JSON, else the text. */
   body: unknown;
+}
+
+/**
+ * One line of a v3 watch the window opened (the `kv3` command's `watch` request), as the
+ * gateway streams it: `result` is a WatchResponse in the gateway's JSON (what `curl` prints under
+ * "result"); `ended` says why the stream ended (the node went down, the cluster was replaced…).
+ */
+export interface WatchLine {
+  watch: string;
+  node: string;
+  result?: unknown;
+  ended?: string;
 }
 
 export interface ExportTraceResult {
@@ -360,6 +379,25 @@ export interface NodeState {
   /** The last few entries of its log, oldest first. */
   log: LogEntrySummary[];
   peers: PeerView[];
+  /** The v3 store's revision (etcd's header revision): every v3 write moves it on. */
+  revision?: number;
+  /**
+   * The v3 leases this member knows (granted through the log). Only the leader counts them down
+   * (etcd's primary lessor): there `expiresAt` is when it will expire, in real ms; when it does,
+   * the leader proposes its revoke, and the lease is gone once that entry applies.
+   */
+  leases?: LeaseView[];
+}
+
+export interface LeaseView {
+  /** As etcdctl prints it: 16 hex digits. */
+  id: string;
+  /** Granted TTL, seconds. */
+  ttl: number;
+  /** Real ms (Date.now()) when it expires: on the leader only. */
+  expiresAt?: number;
+  /** Keys attached. */
+  keys: number;
 }
 
 export interface ElectionTimer {
@@ -461,6 +499,8 @@ export type ServerEvent =
   | { type: 'step'; fate: 'held' | 'delivered' | 'dropped'; message: HeldMessage; at: number; reason?: StepDropReason }
   /** The session went on from an earlier moment as a new branch (after resumeFrom). */
   | { type: 'fork'; at: number; fork: ForkInfo }
+  /** A change (or the end) of a v3 watch the window opened. */
+  | ({ type: 'watch'; at: number } & WatchLine)
   | { type: 'ack'; id: string; result?: CommandResult }
   /** A failed command (with its id), or a problem nobody asked about (no id). */
   | { type: 'error'; id?: string; message: string };

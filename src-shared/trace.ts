@@ -458,10 +458,17 @@ function checkEvent(f: Fields, e: Obj): void {
       f.num(a, 'at', 'event.event');
       return;
     }
+    case 'watch':
+      // A line (or the end) of a v3 watch the window opened (protocol.ts WatchLine).
+      f.num(e, 'at', 'event');
+      f.str(e, 'watch', 'event');
+      f.str(e, 'node', 'event');
+      f.optStr(e, 'ended', 'event');
+      return;
     case 'ack':
       return f.fail('an ack belongs in a "result" record, not an "event"');
     default:
-      return f.fail(`event.type is ${JSON.stringify(e.type) ?? 'missing'}, not one of cluster, cluster-delta, raft, message, delivered, lost, log, error, attach`);
+      return f.fail(`event.type is ${JSON.stringify(e.type) ?? 'missing'}, not one of cluster, cluster-delta, raft, message, delivered, lost, log, error, attach, watch`);
   }
 }
 

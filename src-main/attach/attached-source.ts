@@ -1,13 +1,15 @@
 // An attached cluster as a source of the window's protocol: the EtcdObserver's views become
 // `cluster` snapshots (with `attached` set) and its observations `attach` events, batched like
 // the supervisor's. Commands that work through a client API (KV, member add and remove) are
-// carried out; the ones that need the cluster to be ours are refused with the reason.
+// carried out (the v3 console's requests through the chosen member's /v3 JSON gateway, as for
+// the app's own nodes); the ones that need the cluster to be ours are refused with the reason.
 
 import { EventEmitter } from 'node:events';
 import { memberLabel, type AttachedView } from '../../src-shared/attach.js';
 import { toClusterState } from '../../src-shared/attached-cluster.js';
 import type { AddMemberResult, ClusterState, Command, CommandRequest, CommandResult, KvResult, ServerEvent } from '../../src-shared/protocol.js';
 import { EtcdObserver } from './etcd-observer.js';
+import { V3Console } from './v3-console.js';
 
 const FLUSH_MS = 16;
 const RECENT_MAX = 200;
@@ -21,6 +23,7 @@ export class AttachedSource extends EventEmitter<{ events: [ServerEvent[]] }> {
   private recent: ServerEvent[] = [];
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  private readonly v3 = new V3Console((line) => this.queue({ type: 'watch', at: Date.now(), ...line }));
 
   constructor(urls: string[], prefix = '/') {
     super();
@@ -42,6 +45,7 @@ export class AttachedSource extends EventEmitter<{ events: [ServerEvent[]] }> {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.v3.closeAll();
     await this.observer.stop();
   }
 
@@ -67,6 +71,11 @@ export class AttachedSource extends EventEmitter<{ events: [ServerEvent[]] }> {
     switch (cmd.type) {
       case 'kv':
         return this.kv(cmd);
+      case 'kv3': {
+        const n = this.snapshot().nodes.find((x) => x.name === cmd.name);
+        if (!n?.clientURL) throw new Error(`${cmd.name}: no client URL of that member is known`);
+        return this.v3.execute(n.name, n.clientURL, cmd.request, this.observer.opTimeoutMs);
+      }
       case 'addMember': {
         if (!cmd.peerURL) throw new Error('addMember: an attached cluster needs the new member\'s peer URL (http://host:port)');
         const m = await this.observer.addMember(cmd.peerURL);

@@ -71,7 +71,8 @@ export class EtcdObserver extends EventEmitter<Events> {
   readonly urls: string[];
   private readonly pollMs: number;
   private readonly timeoutMs: number;
-  private readonly opTimeoutMs: number;
+  /** An operation's deadline (put, member add, the v3 console's requests), ms. */
+  readonly opTimeoutMs: number;
   private readonly discover: boolean;
   private readonly root = new AbortController();
   private readonly http: Http;

@@ -209,3 +209,29 @@ export function linked(timeoutMs: number | undefined, ...parents: (AbortSignal |
     },
   };
 }
+
+/**
+ * Calls `onLine` with each non-blank line of a streamed answer (the v3 gateway's watch: one JSON
+ * object per line) as it arrives; resolves when the stream ends, rejects when it breaks or
+ * `onLine` throws. The reader is released either way.
+ */
+export async function forEachLine(body: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      buf += decoder.decode(value, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (line !== '') onLine(line);
+      }
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}

@@ -3,24 +3,12 @@
 // cluster/member/list, kv, and the streaming POST watch. Not shown: candidate states.
 
 import type { AttachApi, AttachedMember } from '../../src-shared/attach.js';
+import { prefixEnd } from '../../src-shared/kv3.js';
 import { hexId, readHealth, toMember, type EndpointReading, type EtcdClient, type WatchHandlers } from './etcd-client.js';
-import { answerError, AttachError, describeNetError, JSON_TYPE, linked, NetError, num, parseJSON, type Http } from './http.js';
+import { answerError, AttachError, describeNetError, forEachLine, JSON_TYPE, linked, NetError, num, parseJSON, type Http } from './http.js';
 
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
 const unb64 = (s: unknown): string => (typeof s === 'string' ? Buffer.from(s, 'base64').toString('utf8') : '');
-
-/** The end of etcd's prefix range (clientv3.GetPrefixRangeEnd); all keys for ''. */
-function prefixRangeEnd(prefix: string): Buffer {
-  const b = Buffer.from(prefix);
-  for (let i = b.length - 1; i >= 0; i--) {
-    if (b[i] < 0xff) {
-      const end = Buffer.from(b.subarray(0, i + 1));
-      end[i]++;
-      return end;
-    }
-  }
-  return Buffer.from([0]);
-}
 
 /** A restart of the watch from the compaction point (the observer reconnects). */
 class WatchRestart extends AttachError {}
@@ -105,7 +93,7 @@ export class V3Client implements EtcdClient {
 
   /** The gateway's streaming watch: one JSON object per line. */
   async watch(prefix: string, from: number | undefined, h: WatchHandlers, signal: AbortSignal): Promise<void> {
-    const create: Record<string, unknown> = { key: b64(prefix === '' ? Buffer.from([0]) : prefix), range_end: b64(prefixRangeEnd(prefix)), prev_kv: true };
+    const create: Record<string, unknown> = { key: b64(prefix === '' ? Buffer.from([0]) : prefix), range_end: prefixEnd(prefix), prev_kv: true };
     if (from !== undefined) create.start_revision = String(from);
     // The stream itself has no deadline, but its first line (created) must come in time.
     const timeoutMs = this.http.opTimeoutMs;
@@ -130,30 +118,17 @@ export class V3Client implements EtcdClient {
       link.done();
       throw answerError({ status: res.status, headers: res.headers, text: await res.text().catch(() => '') }, 'watch');
     }
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let buf = '';
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        buf += decoder.decode(value, { stream: true });
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) !== -1) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (line === '') continue;
-          clearTimeout(timer);
-          this.onWatchLine(line, prefix, h);
-        }
-      }
+      await forEachLine(res.body!, (line) => {
+        clearTimeout(timer);
+        this.onWatchLine(line, prefix, h);
+      });
     } catch (err) {
       if (err instanceof AttachError) throw err;
       throw new NetError(describeNetError(err, this.url, timeoutMs));
     } finally {
       clearTimeout(timer);
       link.done();
-      reader.cancel().catch(() => {});
     }
   }
 

@@ -15,6 +15,7 @@ import type { MemberInfo } from '../node/client-backend.js';
 import { startNode, type RunningNode } from '../node/node-server.js';
 import type { RaftNode } from '../node/raft-node.js';
 import { SlowNetwork } from '../node/slow-network.js';
+import { leaseViews, summarizeV3 } from './v3-views.js';
 import type {
   AddMemberReply, CheckpointCall, FromWorker, HeldReport, StepCall, StepReply, ToWorker, WireMessage, WorkerCall, WorkerInit, WorkerItem, WorkerNodeState,
 } from './worker-protocol.js';
@@ -37,6 +38,8 @@ export function summarizeEntryData(type: 'normal' | 'conf', data: string): strin
       // v2 auth's users and roles: their values (password hashes among them) are not shown.
       if (c.space === 'auth') s = `auth ${c.op} ${c.path}${c.dir ? '/' : ''}`;
       else s = `${c.op} ${c.path}${c.dir ? '/' : c.value !== undefined ? `=${c.value}` : ''}`;
+    } else if (o.t === 'v3' && o.c && typeof o.c === 'object') {
+      s = summarizeV3(o.c as Record<string, unknown>);
     } else s = data;
   } catch {
     s = data;
@@ -413,6 +416,8 @@ function nodeState(r: RunningNode, init: WorkerInit, anchor: TimerAnchor): Worke
     log: st.log.map((e) => ({ index: e.index, term: e.term, type: e.type, data: summarizeEntryData(e.type, e.data) })),
     members,
     peers,
+    revision: r.node.v3.state.rev(),
+    leases: leaseViews(r.node.v3.state, r.node.clock),
   };
 }
 

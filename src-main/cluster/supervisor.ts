@@ -17,6 +17,8 @@ import {
   agreedLeader,
   type AddMemberResult, type ClusterState, type Command, type CommandRequest, type CommandResult, type KvResult, type ServerEvent,
 } from '../../src-shared/protocol.js';
+import { kv3Writes } from '../../src-shared/kv3.js';
+import { V3Console } from '../attach/v3-console.js';
 import { freePorts } from '../net/free-ports.js';
 import { memberId } from '../node/ids.js';
 import { Checkpoints, type Checkpoint, type CheckpointOptions } from './checkpoints.js';
@@ -65,6 +67,8 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
   private readonly forks: Forks;
   /** Step mode: the cluster's clock and network while it is on (step-controller.ts). */
   private readonly step: StepController;
+  /** The KV console's v3 requests and watches, over each node's JSON gateway. */
+  private readonly v3: V3Console;
 
   constructor(options: SupervisorOptions = {}) {
     super();
@@ -102,6 +106,7 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
       items: (rec, items) => this.events.fromWorker(rec, items, (id) => cluster.nameOf(id)),
       held: (held) => this.step.onHeld(held),
     });
+    this.v3 = new V3Console((line) => this.events.queue({ type: 'watch', at: Date.now(), ...line }));
     const checkpoints = options.checkpoints === false ? undefined : new Checkpoints(path.join(this.dir, 'checkpoints'), options.checkpoints);
     this.forks = new Forks(checkpoints, {
       cluster,
@@ -154,7 +159,7 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
   async execute(cmd: Command): Promise<CommandResult> {
     if (this.stopped) throw new Error('the supervisor is stopped');
     // Before each action, the moment it changes: the user can come back to just before it.
-    if (BEFORE_ACTION.has(cmd.type) && !(cmd.type === 'kv' && cmd.method === 'GET') && this.stepping === 0) {
+    if (BEFORE_ACTION.has(cmd.type) && !(cmd.type === 'kv' && cmd.method === 'GET') && !(cmd.type === 'kv3' && !kv3Writes(cmd.request)) && this.stepping === 0) {
       await this.checkpoint(`before ${cmd.type}`).catch(() => undefined);
     }
     const { cluster, workers, events } = this;
@@ -234,6 +239,12 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
         const { method, key, value, query } = cmd;
         return (await workers.call(rec, { op: 'kv', method, key, value, query })) as KvResult;
       }
+      case 'kv3': {
+        const rec = cluster.node(cmd.name);
+        if (rec.status !== 'alive' && cmd.request.op !== 'unwatch') throw new Error(`${rec.name} is not running`);
+        // In slow motion a write takes longer by as much as the cluster is slowed.
+        return this.v3.execute(rec.name, rec.clientURL, cmd.request, 15_000 / this.speed);
+      }
       case 'stepMode':
       case 'stepDeliver':
       case 'stepDrop':
@@ -294,6 +305,7 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.v3.closeAll();
     await this.workers.stopAll();
     this.events.close();
     if (this.ownsDir) fs.rmSync(this.dir, { recursive: true, force: true });
@@ -304,6 +316,7 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
   private async startCluster(size: number): Promise<undefined> {
     if (!Number.isInteger(size) || size < 1 || size > 7) throw new Error('a cluster has 1 to 7 members');
     this.step.cancelRun(); // before the old nodes go: a run must not step on into the new cluster
+    this.v3.closeAll();
     await this.workers.stopAll();
     const c = this.cluster;
     c.nodes = new Map();
@@ -391,7 +404,7 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
 /** Commands that change the cluster: a checkpoint is taken just before each. */
 const BEFORE_ACTION: ReadonlySet<Command['type']> = new Set<Command['type']>([
   'startCluster', 'killNode', 'restartNode', 'setClock', 'cutLink', 'healLink', 'healAll', 'addMember', 'removeMember',
-  'transferLeader', 'kv', 'stepMode', 'stepDeliver', 'stepDrop', 'stepDeliverAll', 'stepTick', 'stepRunUntil',
+  'transferLeader', 'kv', 'kv3', 'stepMode', 'stepDeliver', 'stepDrop', 'stepDeliverAll', 'stepTick', 'stepRunUntil',
 ]);
 
 function errText(err: unknown): string {

@@ -59,7 +59,7 @@ export interface StepReply {
  */
 export type WorkerNodeState = Pick<
   NodeState,
-  'id' | 'role' | 'term' | 'vote' | 'lead' | 'commit' | 'applied' | 'firstIndex' | 'lastIndex' | 'clock' | 'electionTimeoutMs' | 'log' | 'peers'
+  'id' | 'role' | 'term' | 'vote' | 'lead' | 'commit' | 'applied' | 'firstIndex' | 'lastIndex' | 'clock' | 'electionTimeoutMs' | 'log' | 'peers' | 'revision' | 'leases'
 > & {
   timer: ElectionTimer;
   members: MemberInfo[];

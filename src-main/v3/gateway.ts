@@ -5,7 +5,7 @@
 // integers as strings, bytes base64); errors are {"error","message","code"} with the HTTP status
 // grpc-gateway gives each gRPC code. The streams (/v3/watch, /v3/lease/keepalive) take the
 // request messages as JSON values one after another in the body and answer one {"result": …}
-// line per message, as long as the client stays.
+// line per message: a watch as long as the client stays, a keep-alive until each is answered.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../net/read-body.js';
 import { Errors, GrpcCode, V3Error } from './errors.js';
@@ -32,6 +32,12 @@ interface Route {
 
 interface StreamRoute {
   method: MethodDef;
+  /**
+   * Ends once every request in the body is answered. etcd's LeaseKeepAlive returns when its
+   * request stream ends (so `curl …/v3/lease/keepalive -d '{"ID":…}'` prints one line and
+   * exits); its Watch keeps sending after that, until the client goes.
+   */
+  endsWithBody?: boolean;
   open(write: (m: Msg) => void, fail: (e: V3Error) => void): { request(m: Msg): void; close?(): void };
 }
 
@@ -64,7 +70,7 @@ export function gatewayRoutes(server: V3GrpcServer): { unary: Map<string, Route>
   const watch = methodsOf('Watch').Watch;
   for (const path of postPaths(watch.options)) streams.set(path, { method: watch, open: (write) => server.openWatch(write) });
   const ka = methodsOf('Lease').LeaseKeepAlive;
-  for (const path of postPaths(ka.options)) streams.set(path, { method: ka, open: (write, fail) => server.openKeepAlive(write, fail) });
+  for (const path of postPaths(ka.options)) streams.set(path, { method: ka, endsWithBody: true, open: (write, fail) => server.openKeepAlive(write, fail) });
   return { unary, streams };
 }
 
@@ -188,9 +194,12 @@ export function v3Gateway(server: V3GrpcServer): (req: IncomingMessage, res: Ser
 /** One {"result": message} line per answer, until the client goes or the stream fails. */
 function serveStream(route: StreamRoute, bodies: unknown[], res: ServerResponse): void {
   res.writeHead(200, { 'Content-Type': 'application/json' });
+  let unanswered = bodies.length;
   const line = (v: unknown) => {
     if (!res.writableEnded) res.write(`${JSON.stringify(v)}\n`);
+    if (route.endsWithBody && --unanswered <= 0) res.end();
   };
+  if (route.endsWithBody && bodies.length === 0) res.end();
   const s = route.open(
     (m) => line({ result: jsonify(route.method.responseDeserialize(route.method.responseSerialize(m))) }),
     (e) => {

@@ -4,7 +4,7 @@
 
 import type { RaftlabBridge } from '../../src-shared/bridge.js';
 import { describeCommand, narrate, narrateAttach, type Weight } from '../../src-shared/narrate.js';
-import { agreedLeader, type ClusterState, type Command, type CommandResult, type MessageSummary, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
+import { agreedLeader, type ClusterState, type Command, type CommandResult, type MessageSummary, type NodeState, type ServerEvent, type WatchLine } from '../../src-shared/protocol.js';
 import type { RaftEvent } from '../../src-shared/raft-types.js';
 import { flightAt, Playout, timerFill, type DrawnChange, type FlightTimes, type MarkDrawn } from './playout.js';
 
@@ -108,6 +108,8 @@ export class Session {
   private reqSeq = 0;
   private waiting = new Map<string, { resolve: (r: CommandResult) => void; reject: (e: Error) => void }>();
   private nameById = new Map<string, string>();
+  /** Who shows each v3 watch the console opened (by watch id). */
+  private readonly watchViewers = new Map<string, (line: WatchLine & { at: number }) => void>();
 
   /** A replayed trace: nothing can be sent, the views only show what was recorded. */
   readonly replay: boolean;
@@ -166,6 +168,14 @@ export class Session {
 
   get kind(): 'electron' | 'browser' {
     return this.bridge.kind;
+  }
+
+  /** `show` gets each line of watch `id` as it is drawn, until the returned function is called. */
+  onWatch(id: string, show: (line: WatchLine & { at: number }) => void): () => void {
+    this.watchViewers.set(id, show);
+    return () => {
+      if (this.watchViewers.get(id) === show) this.watchViewers.delete(id);
+    };
   }
 
   /** Sends a command; resolves with its result or rejects with the supervisor's message. */
@@ -278,6 +288,10 @@ export class Session {
           }
           break;
         }
+        case 'watch':
+          this.watchViewers.get(e.watch)?.(e);
+          if (e.ended) items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'warning', text: `${e.node}: the watch ended: ${e.ended}`, weight: 'minor' });
+          break;
         case 'ack':
           this.waiting.get(e.id)?.resolve(e.result);
           this.waiting.delete(e.id);

@@ -25,6 +25,23 @@ const refusals: [unknown, string][] = [
   [{ type: 'kv', name: 'n1', method: 'GET', key: '/a/./b' }, 'kv: key must not have a "." segment (it would leave /v2/keys): "/a/./b"'],
   [{ type: 'kv', name: 'n1', method: 'PUT', key: '/a', value: 1 }, 'kv: value must be a string'],
   [{ type: 'kv', name: 'n1', method: 'GET', key: '/a', query: { wait: true } }, 'kv: query must map names to strings'],
+  [{ type: 'kv3', name: 'n1' }, 'kv3: a request must be an object'],
+  [{ type: 'kv3', name: 'n1', request: { op: 'compact' } }, 'kv3: op must be one of put, get, delete, txn, watch, unwatch, leaseGrant, leaseRevoke, leaseKeepAlive, leaseTimeToLive, leaseList'],
+  [{ type: 'kv3', name: 'n1', request: { op: 'put', key: '', value: 'v' } }, 'kv3: key must be a non-empty string of at most 4096 characters'],
+  [{ type: 'kv3', name: 'n1', request: { op: 'put', key: '/a' } }, 'kv3: value must be a string'],
+  [{ type: 'kv3', name: 'n1', request: { op: 'put', key: '/a', value: 'v', lease: '0' } }, 'kv3: lease must be a lease id in hex, as etcdctl prints it (1 to 16 hex digits, not 0)'],
+  [{ type: 'kv3', name: 'n1', request: { op: 'put', key: '/a', value: 'v', lease: '12345678901234567' } }, 'kv3: lease must be a lease id in hex, as etcdctl prints it (1 to 16 hex digits, not 0)'],
+  [{ type: 'kv3', name: 'n1', request: { op: 'get', key: '/a', revision: -1 } }, 'kv3: revision must be a whole number 0..9007199254740991'],
+  [{ type: 'kv3', name: 'n1', request: { op: 'get', key: '/a', limit: 1.5 } }, 'kv3: limit must be a whole number 0..1000000000'],
+  [{ type: 'kv3', name: 'n1', request: { op: 'get', key: '/a', prefix: 'yes' } }, 'kv3: prefix must be a boolean'],
+  [{ type: 'kv3', name: 'n1', request: { op: 'txn', key: '/a', target: 'lease', relation: '=', expected: '1', value: 'v' } }, 'kv3: target must be value, version, create or mod'],
+  [{ type: 'kv3', name: 'n1', request: { op: 'txn', key: '/a', target: 'value', relation: '>=', expected: '1', value: 'v' } }, 'kv3: relation must be =, !=, < or >'],
+  [{ type: 'kv3', name: 'n1', request: { op: 'txn', key: '/a', target: 'mod', relation: '=', expected: 'x', value: 'v' } }, 'kv3: a version or revision compared must be a whole number'],
+  [{ type: 'kv3', name: 'n1', request: { op: 'watch', key: '/a' } }, 'kv3: watch must be an id of 1 to 64 letters, digits, "-" or "_"'],
+  [{ type: 'kv3', name: 'n1', request: { op: 'unwatch', watch: '../x' } }, 'kv3: watch must be an id of 1 to 64 letters, digits, "-" or "_"'],
+  [{ type: 'kv3', name: 'n1', request: { op: 'leaseGrant' } }, 'kv3: ttl is required'],
+  [{ type: 'kv3', name: 'n1', request: { op: 'leaseGrant', ttl: 0 } }, 'kv3: ttl must be a whole number 1..9000000000'],
+  [{ type: 'kv3', name: '../n1', request: { op: 'leaseList' } }, 'kv3: "name" must be a node name'],
   [{ type: 'attach', urls: Array(17).fill('http://h:1') }, 'attach: urls must be 1 to 16 client URLs'],
   [{ type: 'attach', urls: ['x'.repeat(301)] }, 'attach: urls must be 1 to 16 client URLs'],
   [{ type: 'attach', urls: ['http://h:1'], prefix: 'a' }, 'attach: prefix must start with "/"'],
@@ -50,6 +67,8 @@ describe('the command schema', () => {
     expect(parseCommand({ type: 'setSpeed', speed: 1 / 50 })).toEqual({ type: 'setSpeed', speed: 1 / 50 });
     expect(parseCommand({ type: 'kv', name: 'n1', method: 'GET', key: '/a b?#%', query: { wait: 'true' } })).toEqual({ type: 'kv', name: 'n1', method: 'GET', key: '/a b?#%', query: { wait: 'true' } });
     expect(parseCommand({ type: 'stepTick' })).toEqual({ type: 'stepTick' });
+    expect(parseCommand({ type: 'kv3', name: 'n1', request: { op: 'put', key: '/a', value: '', lease: 'ABC'.toLowerCase(), x: 1 } })).toEqual({ type: 'kv3', name: 'n1', request: { op: 'put', key: '/a', value: '', lease: 'abc' } });
+    expect(parseCommand({ type: 'kv3', name: 'n1', request: { op: 'txn', key: '/a', target: 'mod', relation: '<', expected: '12', value: 'v' } })).toMatchObject({ request: { target: 'mod', expected: '12' } });
     expect(parseCommand({ type: 'chaos', seconds: 600, nodes: 7, seed: 0 })).toEqual({ type: 'chaos', seconds: 600, nodes: 7, seed: 0 });
   });
 

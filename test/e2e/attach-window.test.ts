@@ -52,6 +52,8 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
 
   it('a put through the KV console comes back as a watched key change', async () => {
     await page.locator('[data-watching]').waitFor({ timeout: 10_000 }); // the watch is established
+    // The v2 console (v3 is the default): its answer is the observer's put.
+    await page.getByLabel('API', { exact: true }).selectOption('v2');
     await page.getByLabel('Operation', { exact: true }).selectOption('put');
     await page.getByLabel('Key', { exact: true }).fill('/attached/hello');
     await page.getByLabel('Value', { exact: true }).fill('etcd');

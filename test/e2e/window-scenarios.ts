@@ -41,6 +41,8 @@ export function windowScenarios(ctx: ScenarioContext): void {
   });
 
   it('a put from the KV console is replicated to every node and committed', async () => {
+    // The v2 console (v3 is the default; test/e2e/kv3-console.test.ts drives that one).
+    await page.getByLabel('API', { exact: true }).selectOption('v2');
     await page.getByLabel('Operation', { exact: true }).selectOption('put');
     await page.getByLabel('Key', { exact: true }).fill('/e2e');
     await page.getByLabel('Value', { exact: true }).fill('replicated');

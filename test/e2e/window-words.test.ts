@@ -129,6 +129,8 @@ describe.skipIf(!ready)('the words in the window', () => {
 
     // A write through the leader while step mode holds every message.
     await page.getByLabel('Node', { exact: true }).selectOption(winner);
+    // The v2 console (v3 is the default; its held-write words are the same).
+    await page.getByLabel('API', { exact: true }).selectOption('v2');
     await page.getByLabel('Operation', { exact: true }).selectOption('put');
     await page.getByLabel('Key', { exact: true }).fill('/held');
     await page.getByLabel('Value', { exact: true }).fill('1');

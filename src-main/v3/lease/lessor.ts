@@ -183,6 +183,18 @@ export class Lessor implements LeaseAttachments {
   }
 
   /**
+   * Every lease as a viewer draws it, soonest to expire first: its granted TTL, the ms left on
+   * this member's clock (Infinity where it is not counted down: not the primary) and how many
+   * keys are attached.
+   */
+  views(): { id: LeaseId; ttl: number; remainingMs: number; keys: number }[] {
+    return this.list().map((id) => {
+      const l = this.leases.get(id)!;
+      return { id, ttl: l.ttl, remainingMs: this.remainingMs(l), keys: l.keys.size };
+    });
+  }
+
+  /**
    * The leases past their expiry, for the leader to propose revokes of (at most REVOKE_BATCH;
    * one handed out is handed out again after EXPIRED_RETRY_MS if its revoke has not applied).
    */
