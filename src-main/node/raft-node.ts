@@ -84,6 +84,9 @@ export class RaftNode extends EventEmitter implements BackendHost {
     this.sm = new NodeStateMachine({ minLeaseTTL: minLeaseTTL(settings.electionMs, settings.heartbeatMs), now: () => this.clock.now() });
     this.v3 = new NodeV3Backend(this, {
       electionMs: settings.electionMs,
+      heartbeatMs: settings.heartbeatMs,
+      quotaBackendBytes: settings.quotaBackendBytes,
+      requestTimeoutMs: this.requestTimeoutMs,
       version: VERSION.replace(/-.*/, ''),
       forward: new LeaseForwarder(this.requestTimeoutMs),
       paused: () => this.manual || this.stopped,
