@@ -139,7 +139,7 @@ export class RaftNode extends EventEmitter implements BackendHost {
       isRemoved: (peer) => this.sm.removed.has(peer),
       // Members as applied, those being added (in the log, effective once appended), and,
       // for a member still joining, those the cluster told it of.
-      isMember: (peer) => this.sm.members.has(peer) || this.raft.isVoter(peer) || joinPeers.has(peer),
+      isMember: (peer) => this.sm.members.has(peer) || this.raft.isMember(peer) || joinPeers.has(peer),
       maxTerm: () => maxAcceptableTerm(this.raft.term),
       onRemovedFromCluster: () => this.onRemoved(),
       isLinkCut: s.isLinkCut,

@@ -15,7 +15,7 @@ import type { BackendHost } from './backend-host.js';
 import { MemberError, RaftUnavailable, type MemberInfo } from './client-backend.js';
 import { quotaBytes } from '../v3/maintenance/quota.js';
 import { newURLs } from './etcd-urls.js';
-import type { MemberChanges } from './member-changes.js';
+import { NotLeader, type MemberChanges } from './member-changes.js';
 import { v3Entry } from './state-machine.js';
 
 /** etcd's lessor checks for expired leases every 500 ms. */
@@ -158,15 +158,18 @@ export class NodeV3Backend implements V3Backend {
   }
 
   async memberAdd(peerURLs: string[], isLearner: boolean): Promise<V3Member> {
-    if (isLearner) throw new V3Error(GrpcCode.Unimplemented, 'raftlab: learners are not supported yet (every member votes)');
     const urls = validURLs(peerURLs);
-    return v3Member(await this.opts.members.add(urls).catch(memberError));
+    return v3Member(await this.opts.members.add(urls, { learner: isLearner }).catch(memberError));
   }
 
+  /** On the leader; a member that does not lead asks the leader (etcd forwards it over the peer port). */
   async memberPromote(id: string): Promise<void> {
-    const m = this.node.sm.members.get(hex(id));
-    if (!m) throw Errors.memberNotFound;
-    throw Errors.memberNotLearner;
+    try {
+      await this.opts.members.promote(hex(id));
+    } catch (err) {
+      if (!(err instanceof NotLeader)) return memberError(err);
+      await this.opts.forward.promote(this.leaderClientURLs(), id);
+    }
   }
 
   async memberRemove(id: string): Promise<void> {
@@ -203,6 +206,8 @@ export class NodeV3Backend implements V3Backend {
 export interface LeaderForward {
   renew(leaderClientURLs: string[], id: LeaseId): Promise<number>;
   timeToLive(leaderClientURLs: string[], id: LeaseId, keys: boolean): Promise<LeaseTimeToLive>;
+  /** Member `id` (uint64 decimal) promoted by the leader. */
+  promote(leaderClientURLs: string[], id: string): Promise<void>;
   close?(): void;
 }
 
@@ -233,6 +238,9 @@ function memberError(err: unknown): never {
     if (err.status === 404) throw Errors.memberNotFound;
     if (/peerURL exists/.test(err.message)) throw Errors.peerURLExist;
     if (/not enough started members/.test(err.message)) throw Errors.memberNotEnoughStarted;
+    if (/which is in sync with leader/.test(err.message)) throw Errors.learnerNotReady;
+    if (/can only promote a learner member/.test(err.message)) throw Errors.memberNotLearner;
+    if (/too many learner members/.test(err.message)) throw Errors.tooManyLearners;
     if (/unhealthy cluster/.test(err.message)) throw Errors.unhealthy;
     throw new V3Error(GrpcCode.Unknown, err.message);
   }

@@ -26,11 +26,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Entry, EntryType, HardState, Snapshot } from '../../src-shared/raft-types.js';
+import type { ConfState, Entry, EntryType, HardState, Snapshot } from '../../src-shared/raft-types.js';
 import { entryCrc, hardStateCrc, metaCrc, snapshotCrc } from './checksum.js';
 import { markerFileFor, readMarker, writeMarker } from './member-marker.js';
 import {
-  checkEntryRow, checkHardStateRow, checkSnapshotRow, checkVoters, checkWalEpoch,
+  checkConfState, checkEntryRow, checkHardStateRow, checkSnapshotRow, checkVoters, checkWalEpoch,
   type EntryRow, type HardStateRow, type MemberIdentity, type MemberMarker, type SnapshotRow,
 } from './stored-shapes.js';
 import type { Checked } from '../../src-shared/schema.js';
@@ -465,7 +465,9 @@ export class RaftStorage {
   }
 
   private writeSnapshot(snap: Snapshot): void {
-    const voters = JSON.stringify(snap.meta.conf.voters);
+    // The voters alone (as always), or, with learners, the whole configuration (see VotersSchema).
+    const { voters: ids, learners } = snap.meta.conf;
+    const voters = JSON.stringify(learners?.length ? { voters: ids, learners } : ids);
     this.stmt.setSnapshot.run(snap.meta.index, snap.meta.term, voters, snap.data, snapshotCrc(snap.meta.index, snap.meta.term, voters, snap.data));
   }
 
@@ -474,14 +476,16 @@ export class RaftStorage {
     if (!row) return null;
     const r = this.sound(checkSnapshotRow(row), 'the snapshot row');
     if (r.crc !== snapshotCrc(r.idx, r.term, r.voters, r.data)) throw this.damaged(`the snapshot at index ${r.idx} fails its checksum`);
-    let voters: Checked<string[]>;
+    let voters: Checked<string[] | ConfState>;
     try {
-      voters = checkVoters(JSON.parse(r.voters));
+      const parsed: unknown = JSON.parse(r.voters);
+      voters = Array.isArray(parsed) ? checkVoters(parsed) : checkConfState(parsed);
     } catch {
       voters = { ok: false, problem: 'not JSON' };
     }
     if (!voters.ok) throw this.damaged(`the snapshot's voters are not a JSON array of ids: ${r.voters.slice(0, 200)}`);
-    return { meta: { index: r.idx, term: r.term, conf: { voters: voters.value } }, data: r.data };
+    const conf = Array.isArray(voters.value) ? { voters: voters.value } : voters.value;
+    return { meta: { index: r.idx, term: r.term, conf }, data: r.data };
   }
 
   /** What storage read back, if it is sound; else the data dir is damaged: `what` and the problem. */
@@ -699,5 +703,6 @@ function checkSnapshot(s: Snapshot): void {
     throw new Error(`malformed snapshot: ${JSON.stringify(m)}`);
   }
   for (const v of m.conf.voters) checkText('snapshot voter id', v);
+  for (const v of m.conf.learners ?? []) checkText('snapshot learner id', v);
   checkText('snapshot data', s.data);
 }

@@ -51,8 +51,12 @@ function varintFields(fields: [tag: number, v: bigint][]): Buffer {
   return Buffer.from(out);
 }
 
-/** The member as Go's encoding/json writes etcd's membership.Member (a uint64 id as a bare number). */
-function memberJson(m: BackendMember): string {
+/**
+ * A member as Go's encoding/json writes etcd's membership.Member: "id" a JSON number (the uint64
+ * in full: JSON.stringify cannot write one over 2^53 exactly), peerURLs, then isLearner, name and
+ * clientURLs, each left out when empty. (Also what a raftlab peer port's GET /members lists.)
+ */
+export function memberJson(m: BackendMember): string {
   let s = `{"id":${BigInt(`0x${m.id}`).toString()},"peerURLs":${JSON.stringify(m.peerURLs)}`;
   if (m.isLearner) s += ',"isLearner":true';
   if (m.name) s += `,"name":${JSON.stringify(m.name)}`;
