@@ -4,6 +4,7 @@
 // term). Status codes and messages are etcd's, so etcdctl and clientv3 print what they print
 // against etcd. Mounting this on a node's client port next to the v2 API comes later.
 import * as grpc from '@grpc/grpc-js';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { V3Backend } from './backend.js';
@@ -128,6 +129,27 @@ function proposalSize(method: grpc.MethodDefinition<unknown, unknown>, m: Msg): 
   return n + 1 + varintLength(n) + 13;
 }
 
+/** The deadline (ms since epoch, Infinity for none) of the gRPC call being handled. */
+const callDeadline = new AsyncLocalStorage<number>();
+/** How long before the client's deadline a proposal still waiting is answered "request timed out". */
+const DEADLINE_MARGIN_MS = 10;
+
+/**
+ * A proposal still waiting when its client's deadline comes: etcd's request context carries that
+ * deadline, and etcd answers "request timed out" (its parseProposeCtxErr) just before the client
+ * gives up; the proposal itself goes on. Without a deadline (the gateway), it waits as it is.
+ */
+function beforeDeadline<T>(p: Promise<T>): Promise<T> {
+  const deadline = callDeadline.getStore() ?? Infinity;
+  if (!Number.isFinite(deadline)) return p;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Errors.timeout), Math.max(0, deadline - Date.now() - DEADLINE_MARGIN_MS));
+  });
+  p.catch(() => {}); // answered late or never: not an unhandled rejection
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** A unary RPC as a function of proto-loader messages; it throws V3Errors. */
 export type UnaryHandler = (m: Msg) => Promise<Msg>;
 
@@ -208,7 +230,9 @@ export class V3GrpcServer {
 
   private unary(handler: UnaryHandler) {
     return (call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
-      handler(call.request).then(
+      const d = call.getDeadline();
+      const deadline = d instanceof Date ? d.getTime() : d;
+      callDeadline.run(deadline, () => handler(call.request)).then(
         (r) => cb(null, r),
         (e) => cb(grpcError(e) as grpc.ServiceError, null),
       );
@@ -218,7 +242,7 @@ export class V3GrpcServer {
   /** Proposes `cmd`, made from request `m` of `method`; refused as etcd does when too large. */
   private async proposeOrThrow(cmd: V3Command, method?: grpc.MethodDefinition<unknown, unknown>, m?: Msg): Promise<V3Response> {
     if (method && m && proposalSize(method, m) > this.maxRequestBytes) throw Errors.requestTooLarge;
-    const r = await this.backend.propose(cmd);
+    const r = await beforeDeadline(this.backend.propose(cmd));
     if (!r.ok) throw r.error;
     return r.response;
   }
@@ -296,17 +320,17 @@ export class V3GrpcServer {
     const answer = (extra: Msg = {}) => toProto({ header: b.header(), ...extra, members: b.members() }) as Msg;
     return {
       MemberList: async () => answer(),
-      MemberAdd: async (m: Msg) => answer({ member: await b.memberAdd(m.peerURLs ?? [], m.isLearner === true) }),
+      MemberAdd: async (m: Msg) => answer({ member: await beforeDeadline(b.memberAdd(m.peerURLs ?? [], m.isLearner === true)) }),
       MemberRemove: async (m: Msg) => {
-        await b.memberRemove(String(m.ID ?? '0'));
+        await beforeDeadline(b.memberRemove(String(m.ID ?? '0')));
         return answer();
       },
       MemberUpdate: async (m: Msg) => {
-        await b.memberUpdate(String(m.ID ?? '0'), m.peerURLs ?? []);
+        await beforeDeadline(b.memberUpdate(String(m.ID ?? '0'), m.peerURLs ?? []));
         return answer();
       },
       MemberPromote: async (m: Msg) => {
-        await b.memberPromote(String(m.ID ?? '0'));
+        await beforeDeadline(b.memberPromote(String(m.ID ?? '0')));
         return answer();
       },
     };
