@@ -80,6 +80,7 @@ async function runNode(argv: string[]): Promise<number> {
         electionMs: cfg.electionTimeoutMs,
         snapshotCount: cfg.snapshotCount,
         strictReconfigCheck: cfg.strictReconfigCheck,
+        quotaBackendBytes: cfg.quotaBackendBytes,
       },
       log,
     );

@@ -74,8 +74,10 @@ export function narrate(node: string, e: RaftEvent, nameOf: (id: string) => stri
       return undefined; // one per entry: the commit sentence already says it
     case 'conf': {
       const who = nameOf(e.change.id);
-      const verb = e.change.type === 'add' ? 'adds' : e.change.type === 'remove' ? 'removes' : 'updates';
-      return major(`${node} takes in the change at ${e.index} that ${verb} ${who}: voters are now ${e.voters.map(nameOf).join(', ')}`);
+      const verb = { add: 'adds', 'add-learner': 'adds a learner,', remove: 'removes', update: 'updates' }[e.change.type];
+      // A learner replicates the log but does not vote: named apart.
+      const learners = e.learners?.length ? `; learners (no vote): ${e.learners.map(nameOf).join(', ')}` : '';
+      return major(`${node} takes in the change at ${e.index} that ${verb} ${who}: voters are now ${e.voters.map(nameOf).join(', ')}${learners}`);
     }
     case 'snapshot-created':
       return minor(`${node} took a snapshot at index ${e.index} and compacted its log`);

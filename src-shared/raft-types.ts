@@ -55,9 +55,13 @@ export const EntrySchema = object(
 );
 export type Entry = v.InferOutput<typeof EntrySchema>;
 
-/** Single-server membership change, proposed through the log and effective once applied. */
+/**
+ * Single-server membership change, proposed through the log and effective once appended.
+ * 'add-learner' adds a learner (etcd-io/raft's ConfChangeAddLearnerNode): it replicates the log
+ * but does not vote or count for quorum; an 'add' of a learner promotes it to a voter.
+ */
 export interface ConfChange {
-  type: 'add' | 'remove' | 'update';
+  type: 'add' | 'add-learner' | 'remove' | 'update';
   id: NodeId;
   /** Opaque to the core: the application's member record (name, URLs). */
   context?: string;
@@ -69,14 +73,17 @@ export function encodeConfChange(cc: ConfChange): string {
 
 export function decodeConfChange(data: string): ConfChange {
   const cc = JSON.parse(data) as ConfChange;
-  if (!cc || (cc.type !== 'add' && cc.type !== 'remove' && cc.type !== 'update') || typeof cc.id !== 'string') {
+  if (!cc || !['add', 'add-learner', 'remove', 'update'].includes(cc.type) || typeof cc.id !== 'string') {
     throw new Error(`malformed conf change entry: ${data.slice(0, 200)}`);
   }
   return cc;
 }
 
-/** The voters of the cluster as of some log index. */
-export const ConfStateSchema = object({ voters: v.array(v.string('bad snapshot'), 'bad snapshot') }, 'bad snapshot');
+/** The voters (and learners, if any) of the cluster as of some log index. */
+export const ConfStateSchema = object(
+  { voters: v.array(v.string('bad snapshot'), 'bad snapshot'), learners: v.optional(v.array(v.string('bad snapshot'), 'bad snapshot')) },
+  'bad snapshot',
+);
 export type ConfState = v.InferOutput<typeof ConfStateSchema>;
 
 export const SnapshotMetaSchema = object(
@@ -168,7 +175,8 @@ export type RaftEvent =
   | { kind: 'truncate'; from: number }
   | { kind: 'commit'; index: number; term: number }
   | { kind: 'apply'; index: number }
-  | { kind: 'conf'; index: number; change: ConfChange; voters: NodeId[] }
+  /** `learners`: absent when there are none. */
+  | { kind: 'conf'; index: number; change: ConfChange; voters: NodeId[]; learners?: NodeId[] }
   | { kind: 'snapshot-created'; index: number; term: number }
   | { kind: 'snapshot-sent'; to: NodeId; index: number }
   | { kind: 'snapshot-installed'; index: number; term: number; from: NodeId }

@@ -27,4 +27,6 @@ export interface BackendHost {
   /** A linearizable read point: resolves once this node has applied the cluster's commit index. */
   readBarrier(): Promise<void>;
   peerStats(id: string): PeerStats;
+  /** Hand leadership to member `to` (on the leader; Raft's transfer: it may fail silently). */
+  transferLeader(to: string): void;
 }

@@ -9,6 +9,8 @@ export interface MemberInfo {
   name: string;
   peerURLs: string[];
   clientURLs: string[];
+  /** A learner (etcd 3.4): replicates the log, does not vote. Absent for a voting member. */
+  isLearner?: boolean;
 }
 
 /** A members-API failure, answered as etcd does: `{"message": ...}` with this HTTP status. */

@@ -76,6 +76,8 @@ export interface NodeConfig {
   /** As given (etcd 3.4 defaults it to false); raftlab always serves the v2 API. */
   enableV2: boolean;
   strictReconfigCheck: boolean;
+  /** etcd's --quota-backend-bytes (0: its 2 GiB default; negative: no quota). */
+  quotaBackendBytes: number;
   preVote: boolean;
   initialElectionTickAdvance: boolean;
   logLevel: string;
@@ -416,6 +418,7 @@ function build(flags: Flags, x: { help: boolean; version: boolean; logs: EtcdMsg
     snapshotCount: Number(flags.num('snapshot-count')),
     enableV2: flags.bool('enable-v2'),
     strictReconfigCheck: flags.bool('strict-reconfig-check'),
+    quotaBackendBytes: Number(flags.num('quota-backend-bytes')),
     preVote: flags.bool('pre-vote'),
     initialElectionTickAdvance: flags.bool('initial-election-tick-advance'),
     logLevel: str('log-level'),

@@ -310,6 +310,8 @@ export const membership = {
     cap('I', 'etcdserver/membership', `added member ${hex(id)} ${goSlice(peerURLs)} to cluster ${hex(cluster)}`),
   removedMember: (id: string, cluster: string): EtcdMsg =>
     cap('I', 'etcdserver/membership', `removed member ${hex(id)} from cluster ${hex(cluster)}`),
+  promotedMember: (id: string, cluster: string): EtcdMsg =>
+    cap('N', 'etcdserver/membership', `promote member ${hex(id)} in cluster ${hex(cluster)}`),
   updatedMember: (id: string, peerURLs: readonly string[], cluster: string): EtcdMsg =>
     cap('N', 'etcdserver/membership', `updated member ${hex(id)} ${goSlice(peerURLs)} in cluster ${hex(cluster)}`),
   setInitialClusterVersion: (v: string): EtcdMsg => cap('N', 'etcdserver/membership', `set the initial cluster version to ${v}`),

@@ -24,6 +24,8 @@ export interface NodeSettings {
   /** Entries kept behind a snapshot for followers that lag a little (etcd: 5000). */
   snapshotCatchUpEntries?: number;
   strictReconfigCheck?: boolean;
+  /** etcd's --quota-backend-bytes (0 or absent: etcd's 2 GiB; negative: no quota). */
+  quotaBackendBytes?: number;
   /** Links cut on purpose by the app (peer member id → cut?); see PeerTransportOptions.isLinkCut. */
   isLinkCut?: (peer: string) => boolean;
   /** Start in manual (step) mode, with a seeded election-timeout source: see RaftNode.setManual. */

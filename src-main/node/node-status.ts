@@ -27,7 +27,7 @@ export type RaftNodeStatus = Pick<NodeState, 'role' | 'term' | 'vote' | 'lead' |
   lastTerm: number;
   /** The last `logTail` entries asked for, oldest first (copies). */
   log: Entry[];
-  /** Leader only: each other voter's replication progress; empty otherwise. */
+  /** Leader only: each other member's replication progress (learners' too); empty otherwise. */
   progress: PeerProgress[];
   /** The election timer in ticks: `elapsed` of this term's randomized `timeout`. */
   timer: { elapsed: number; timeout: number };
@@ -43,7 +43,7 @@ export function readStatus(raft: Raft, logTail = 0): RaftNodeStatus {
   }
   const progress: PeerProgress[] = [];
   if (raft.role === 'leader') {
-    for (const id of raft.voters()) {
+    for (const id of [...raft.voters(), ...raft.learners()]) {
       const pr = id === raft.id ? undefined : raft.progressOf(id);
       if (pr) progress.push({ id, match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive });
     }

@@ -84,6 +84,9 @@ export class RaftNode extends EventEmitter implements BackendHost {
     this.sm = new NodeStateMachine({ minLeaseTTL: minLeaseTTL(settings.electionMs, settings.heartbeatMs), now: () => this.clock.now() });
     this.v3 = new NodeV3Backend(this, {
       electionMs: settings.electionMs,
+      heartbeatMs: settings.heartbeatMs,
+      quotaBackendBytes: settings.quotaBackendBytes,
+      requestTimeoutMs: this.requestTimeoutMs,
       version: VERSION.replace(/-.*/, ''),
       forward: new LeaseForwarder(this.requestTimeoutMs),
       paused: () => this.manual || this.stopped,
@@ -136,7 +139,7 @@ export class RaftNode extends EventEmitter implements BackendHost {
       isRemoved: (peer) => this.sm.removed.has(peer),
       // Members as applied, those being added (in the log, effective once appended), and,
       // for a member still joining, those the cluster told it of.
-      isMember: (peer) => this.sm.members.has(peer) || this.raft.isVoter(peer) || joinPeers.has(peer),
+      isMember: (peer) => this.sm.members.has(peer) || this.raft.isMember(peer) || joinPeers.has(peer),
       maxTerm: () => maxAcceptableTerm(this.raft.term),
       onRemovedFromCluster: () => this.onRemoved(),
       isLinkCut: s.isLinkCut,

@@ -168,9 +168,10 @@ export class ReadyLoop {
     if (applied) h.waiters.appliedTo(applied);
   }
 
-  private onConfApplied(type: 'add' | 'remove' | 'update', m: MemberInfo): void {
+  private onConfApplied(type: 'add' | 'remove' | 'update' | 'promote', m: MemberInfo): void {
     const h = this.host;
     if (type === 'add') note(h.log, membership.addedMember(m.id, m.peerURLs, h.clusterId));
+    if (type === 'promote') note(h.log, membership.promotedMember(m.id, h.clusterId));
     if (type === 'update') note(h.log, membership.updatedMember(m.id, m.peerURLs, h.clusterId));
     if (type === 'remove') {
       note(h.log, membership.removedMember(m.id, h.clusterId));

@@ -31,8 +31,8 @@ export interface ApplyOutcome {
   v3?: V3Result;
   member?: MemberInfo;
   error?: Error;
-  /** Membership changed (for logging and the transport). */
-  conf?: { type: 'add' | 'remove' | 'update'; member: MemberInfo };
+  /** Membership changed (for logging and the transport); 'promote': a learner became a voter. */
+  conf?: { type: 'add' | 'remove' | 'update' | 'promote'; member: MemberInfo };
   published?: MemberInfo;
 }
 
@@ -87,10 +87,29 @@ export class NodeStateMachine {
     const ctx = JSON.parse(cc.context ?? '{}') as Partial<ConfContext>;
     const member: MemberInfo = ctx.member ?? { id: cc.id, name: '', peerURLs: [], clientURLs: [] };
     const now = 0; // member keys never expire; the store wants a time
+    // etcd keeps a member's raftAttributes in the v2 store: its peer URLs, and isLearner when set.
+    const setKey = (m: MemberInfo) => this.store.apply({
+      op: 'set', path: `${MEMBER_KEYS}/${cc.id}`, value: JSON.stringify({ peerURLs: m.peerURLs, ...(m.isLearner ? { isLearner: true } : {}) }), now,
+    });
+    let type: NonNullable<ApplyOutcome['conf']>['type'] = cc.type === 'add-learner' ? 'add' : cc.type;
     switch (cc.type) {
-      case 'add':
-        this.members.set(cc.id, { ...member, id: cc.id });
-        this.store.apply({ op: 'set', path: `${MEMBER_KEYS}/${cc.id}`, value: JSON.stringify({ peerURLs: member.peerURLs }), now });
+      case 'add': {
+        const learner = this.members.get(cc.id);
+        if (learner?.isLearner) {
+          // An 'add' of a learner promotes it (etcd: ConfChangeAddNode with IsPromote).
+          delete learner.isLearner;
+          type = 'promote';
+          setKey(learner);
+          break;
+        }
+        const { isLearner: _, ...voter } = member;
+        this.members.set(cc.id, { ...voter, id: cc.id });
+        setKey(voter);
+        break;
+      }
+      case 'add-learner':
+        this.members.set(cc.id, { ...member, id: cc.id, isLearner: true });
+        setKey({ ...member, isLearner: true });
         break;
       case 'remove':
         this.removed.set(cc.id, this.members.get(cc.id)?.peerURLs ?? member.peerURLs);
@@ -104,12 +123,12 @@ export class NodeStateMachine {
       case 'update': {
         const m = this.members.get(cc.id);
         if (m) m.peerURLs = [...member.peerURLs];
-        this.store.apply({ op: 'set', path: `${MEMBER_KEYS}/${cc.id}`, value: JSON.stringify({ peerURLs: member.peerURLs }), now });
+        setKey(m ?? member);
         break;
       }
     }
     const current = this.members.get(cc.id) ?? member;
-    return { r: ctx.r, member: { ...current }, conf: { type: cc.type, member: { ...current } } };
+    return { r: ctx.r, member: { ...current }, conf: { type, member: { ...current } } };
   }
 
   /** Members sorted by id, as etcd lists them. */

@@ -6,14 +6,16 @@
 
 import type { V3Backend, V3Header, V3Member, V3Status } from '../v3/backend.js';
 import type { V3Command } from '../v3/command.js';
+import type { BackendContext } from '../v3/snapshot/etcd-backend.js';
 import { Errors, GrpcCode, V3Error } from '../v3/errors.js';
 import { IdGenerator, type LeaseTimeToLive } from '../v3/lease/lessor.js';
 import type { LeaseId } from '../v3/mvcc/types.js';
 import type { V3Result, V3StateMachine } from '../v3/state-machine.js';
 import type { BackendHost } from './backend-host.js';
-import { MemberError, RaftUnavailable } from './client-backend.js';
+import { MemberError, RaftUnavailable, type MemberInfo } from './client-backend.js';
+import { quotaBytes } from '../v3/maintenance/quota.js';
 import { newURLs } from './etcd-urls.js';
-import type { MemberChanges } from './member-changes.js';
+import { NotLeader, type MemberChanges } from './member-changes.js';
 import { v3Entry } from './state-machine.js';
 
 /** etcd's lessor checks for expired leases every 500 ms. */
@@ -22,14 +24,33 @@ export const LEASE_CHECK_MS = 500;
 /** A uint64 id in 16 hex digits as the decimal the v3 API prints. */
 const dec = (hex: string) => (hex ? BigInt(`0x${hex}`).toString() : '0');
 
+/** etcd 3.4's cluster version, which its backend records once every member runs 3.4. */
+const CLUSTER_VERSION = '3.4.0';
+
+export interface NodeV3Options {
+  electionMs: number;
+  heartbeatMs: number;
+  version: string;
+  forward: LeaderForward;
+  paused: () => boolean;
+  members: MemberChanges;
+  /** etcd's --quota-backend-bytes as given (0: etcd's default, negative: none). */
+  quotaBackendBytes?: number;
+  /** How long a request may wait (etcd's request timeout). */
+  requestTimeoutMs: number;
+}
+
 export class NodeV3Backend implements V3Backend {
   private ids?: IdGenerator;
   private timer?: NodeJS.Timeout;
+  readonly quotaBytes: number;
 
   constructor(
     private readonly node: BackendHost,
-    private readonly opts: { electionMs: number; version: string; forward: LeaderForward; paused: () => boolean; members: MemberChanges },
-  ) {}
+    private readonly opts: NodeV3Options,
+  ) {
+    this.quotaBytes = quotaBytes(opts.quotaBackendBytes);
+  }
 
   get state(): V3StateMachine {
     return this.node.sm.v3;
@@ -82,29 +103,73 @@ export class NodeV3Backend implements V3Backend {
 
   status(): V3Status {
     const st = this.node.status();
-    const size = this.state.snapshot().length;
     return {
       version: this.opts.version,
-      dbSize: size,
-      dbSizeInUse: size,
+      dbSize: this.state.size(),
+      dbSizeInUse: this.state.sizeInUse(),
       leader: dec(st.lead),
       raftIndex: st.commit,
       raftTerm: st.term,
       raftAppliedIndex: st.applied,
-      isLearner: false,
-      errors: [],
+      isLearner: this.isLearner(),
+      // etcd's Status says so when it knows no leader.
+      errors: st.lead ? [] : [Errors.noLeader.message],
     };
   }
 
   members(): V3Member[] {
-    return this.node.sm.list().map((m) => ({ ID: dec(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: false }));
+    return this.node.sm.list().map(v3Member);
+  }
+
+  isLearner(): boolean {
+    return this.node.sm.members.get(this.node.id)?.isLearner === true;
+  }
+
+  backendContext(): BackendContext {
+    return {
+      consistentIndex: this.node.status().applied,
+      members: this.node.sm.list(),
+      removed: [...this.node.sm.removed.keys()].sort(),
+      clusterVersion: CLUSTER_VERSION,
+    };
+  }
+
+  /** etcd's MoveLeader: the leader asks Raft to transfer, then waits (polling each tick) for the new leader. */
+  async moveLeader(target: string): Promise<void> {
+    if (this.node.status().role !== 'leader') throw Errors.notLeader;
+    let to: string;
+    try {
+      to = BigInt(target).toString(16);
+    } catch {
+      throw Errors.badLeaderTransferee;
+    }
+    const m = this.node.sm.members.get(to);
+    if (!m || m.isLearner) throw Errors.badLeaderTransferee;
+    try {
+      this.node.transferLeader(to);
+    } catch {
+      // Raft refused (no longer leading, a change in flight): etcd's wait times out the same way.
+    }
+    const deadline = Date.now() + this.opts.requestTimeoutMs;
+    while (this.node.status().lead !== to) {
+      if (Date.now() >= deadline) throw Errors.leaderTransferTimeout;
+      await new Promise((r) => setTimeout(r, this.opts.heartbeatMs));
+    }
   }
 
   async memberAdd(peerURLs: string[], isLearner: boolean): Promise<V3Member> {
-    if (isLearner) throw new V3Error(GrpcCode.Unimplemented, 'raftlab: learners are not supported yet (every member votes)');
     const urls = validURLs(peerURLs);
-    const m = await this.opts.members.add(urls).catch(memberError);
-    return { ID: dec(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: false };
+    return v3Member(await this.opts.members.add(urls, { learner: isLearner }).catch(memberError));
+  }
+
+  /** On the leader; a member that does not lead asks the leader (etcd forwards it over the peer port). */
+  async memberPromote(id: string): Promise<void> {
+    try {
+      await this.opts.members.promote(hex(id));
+    } catch (err) {
+      if (!(err instanceof NotLeader)) return memberError(err);
+      await this.opts.forward.promote(this.leaderClientURLs(), id);
+    }
   }
 
   async memberRemove(id: string): Promise<void> {
@@ -141,7 +206,13 @@ export class NodeV3Backend implements V3Backend {
 export interface LeaderForward {
   renew(leaderClientURLs: string[], id: LeaseId): Promise<number>;
   timeToLive(leaderClientURLs: string[], id: LeaseId, keys: boolean): Promise<LeaseTimeToLive>;
+  /** Member `id` (uint64 decimal) promoted by the leader. */
+  promote(leaderClientURLs: string[], id: string): Promise<void>;
   close?(): void;
+}
+
+function v3Member(m: MemberInfo): V3Member {
+  return { ID: dec(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner === true };
 }
 
 /** A v3 member id (uint64 decimal) as the node keeps it (hex). */
@@ -167,6 +238,9 @@ function memberError(err: unknown): never {
     if (err.status === 404) throw Errors.memberNotFound;
     if (/peerURL exists/.test(err.message)) throw Errors.peerURLExist;
     if (/not enough started members/.test(err.message)) throw Errors.memberNotEnoughStarted;
+    if (/which is in sync with leader/.test(err.message)) throw Errors.learnerNotReady;
+    if (/can only promote a learner member/.test(err.message)) throw Errors.memberNotLearner;
+    if (/too many learner members/.test(err.message)) throw Errors.tooManyLearners;
     if (/unhealthy cluster/.test(err.message)) throw Errors.unhealthy;
     throw new V3Error(GrpcCode.Unknown, err.message);
   }

@@ -4,13 +4,13 @@
 // (settle, readStates, appliedTo); stopping the node fails those still waiting.
 
 import { randomBytes } from 'node:crypto';
-import type { ReadState } from '../../src-shared/raft-types.js';
+import type { ConfChange, ReadState } from '../../src-shared/raft-types.js';
 import { ProposalDropped, type Raft } from '../raft/raft.js';
 import { MemberError, RaftUnavailable } from './client-backend.js';
 import type { ApplyOutcome, ConfContext, NodeCommand } from './state-machine.js';
 
 /** One proposal: a conf change or a normal command, made with the request id `r` it carries. */
-export type Proposal = { conf?: { type: 'add' | 'remove' | 'update'; id: string; ctx: ConfContext }; cmd?: NodeCommand };
+export type Proposal = { conf?: { type: ConfChange['type']; id: string; ctx: ConfContext }; cmd?: NodeCommand };
 
 export interface WaitersHost {
   readonly id: string;

@@ -6,8 +6,10 @@
 // Implemented: elections with randomized timeouts, pre-vote and check-quorum (with leader
 // leases), log replication with fast conflict back-off and flow control, commitment of
 // current-term entries only, single-server membership changes through the log (effective
-// when appended, Raft dissertation §4.1), snapshots and compaction, leader transfer
-// (MsgTimeoutNow), and read-index linearizable reads.
+// when appended, Raft dissertation §4.1; the change's own entry commits under the old or the new
+// configuration, as etcd-io/raft commits it under the old one), learners (members that replicate
+// but neither vote nor count for quorum, promoted by an 'add'), snapshots and compaction, leader
+// transfer (MsgTimeoutNow), and read-index linearizable reads.
 
 import {
   MAX_TERM_OR_INDEX,
@@ -131,9 +133,34 @@ function withinBounds(m: Message, ours: number): boolean {
   );
 }
 
+/** Who votes, and who only replicates. */
+export interface Config {
+  voters: NodeId[];
+  learners: NodeId[];
+}
+
 interface ConfPoint {
   index: number;
-  voters: NodeId[];
+  conf: Config;
+}
+
+/** The configuration after `cc` (single-server: at most one member changes). */
+function nextConfig(prev: Config, cc: ConfChange): Config {
+  const without = (xs: NodeId[]) => xs.filter((x) => x !== cc.id);
+  switch (cc.type) {
+    case 'add':
+      return prev.voters.includes(cc.id) ? prev : { voters: [...prev.voters, cc.id], learners: without(prev.learners) };
+    case 'add-learner':
+      return prev.voters.includes(cc.id) || prev.learners.includes(cc.id) ? prev : { voters: prev.voters, learners: [...prev.learners, cc.id] };
+    case 'remove':
+      return { voters: without(prev.voters), learners: without(prev.learners) };
+    case 'update':
+      return prev;
+  }
+}
+
+function confOf(snap: Snapshot | null): Config {
+  return snap ? { voters: [...snap.meta.conf.voters], learners: [...(snap.meta.conf.learners ?? [])] } : { voters: [], learners: [] };
 }
 
 interface PendingRead {
@@ -162,8 +189,8 @@ export class Raft {
   private leadTransferee: NodeId = '';
   private transferElapsed = 0;
 
-  /** Voters as of the compaction point, then one point per conf entry in the log. */
-  private baseConf: NodeId[];
+  /** The configuration as of the compaction point, then one point per conf entry in the log. */
+  private baseConf: Config;
   private confPoints: ConfPoint[] = [];
 
   private pendingReads: PendingRead[] = [];
@@ -184,7 +211,7 @@ export class Raft {
     this.log = new RaftLog(boot.snapshot, boot.entries, boot.hardState.commit);
     this.term = boot.hardState.term;
     this.vote = boot.hardState.vote;
-    this.baseConf = boot.snapshot ? [...boot.snapshot.meta.conf.voters] : [];
+    this.baseConf = confOf(boot.snapshot);
     for (const e of this.log.all()) this.trackConf(e);
     this.prevHard = this.hardState();
     this.resetRandomizedElectionTimeout();
@@ -216,7 +243,7 @@ export class Raft {
     if (this.role !== 'leader') throw new ProposalDropped('not the leader');
     if (to === this.id) return;
     const pr = this.progress.get(to);
-    if (!pr) throw new ProposalDropped(`${to} is not a voting member`);
+    if (!pr || !this.isVoter(to)) throw new ProposalDropped(`${to} is not a voting member`);
     if (this.leadTransferee === to) return;
     if (this.leadTransferee) this.abortTransfer('superseded');
     this.leadTransferee = to;
@@ -343,7 +370,9 @@ export class Raft {
   createSnapshot(index: number, data: string, compactTo = index): Snapshot {
     const term = this.log.term(index);
     if (term === undefined) throw new Error(`cannot snapshot at ${index}: entry not in the log`);
-    const snap: Snapshot = { meta: { index, term, conf: { voters: this.confAt(index) } }, data };
+    const at = this.confAt(index);
+    const conf = at.learners.length > 0 ? { voters: [...at.voters], learners: [...at.learners] } : { voters: [...at.voters] };
+    const snap: Snapshot = { meta: { index, term, conf }, data };
     const base = this.confAt(compactTo);
     this.log.compact(snap, compactTo);
     if (compactTo > 0) {
@@ -360,13 +389,31 @@ export class Raft {
     return { term: this.term, vote: this.vote, commit: this.log.committed };
   }
 
-  /** The voters of the latest configuration in the log (effective as soon as appended). */
+  /** The latest configuration in the log (effective as soon as appended). */
+  config(): Config {
+    return this.confPoints.length ? this.confPoints[this.confPoints.length - 1].conf : this.baseConf;
+  }
+
+  /** The voters of the latest configuration in the log. */
   voters(): NodeId[] {
-    return this.confPoints.length ? this.confPoints[this.confPoints.length - 1].voters : this.baseConf;
+    return this.config().voters;
+  }
+
+  learners(): NodeId[] {
+    return this.config().learners;
   }
 
   isVoter(id: NodeId = this.id): boolean {
     return this.voters().includes(id);
+  }
+
+  isLearner(id: NodeId = this.id): boolean {
+    return this.learners().includes(id);
+  }
+
+  /** A voter or a learner of the latest configuration. */
+  isMember(id: NodeId): boolean {
+    return this.isVoter(id) || this.isLearner(id);
   }
 
   /** Leader's view of each follower, for viewers and tests. */
@@ -500,12 +547,12 @@ export class Raft {
   }
 
   /**
-   * Keep one Progress per voter of the latest configuration, and for a member being removed
-   * until its removal commits: it must still hear the entry and the commit, so it can learn
-   * that it was removed (and answer any client waiting on it).
+   * Keep one Progress per member (voter or learner) of the latest configuration, and for a
+   * member being removed until its removal commits: it must still hear the entry and the commit,
+   * so it can learn that it was removed (and answer any client waiting on it).
    */
   private syncProgress(): void {
-    const voters = [...new Set([...this.voters(), ...this.confAt(this.log.committed)])];
+    const voters = [...new Set([...members(this.config()), ...members(this.confAt(this.log.committed))])];
     for (const id of voters) {
       if (!this.progress.has(id)) {
         const pr = new Progress(this.log.lastIndex() + 1, this.cfg.maxInflight);
@@ -758,7 +805,7 @@ export class Raft {
       this.emitCommit();
     } else {
       this.log.restore(snap);
-      this.baseConf = [...snap.meta.conf.voters];
+      this.baseConf = confOf(snap);
       this.confPoints = [];
       this.emit({ kind: 'snapshot-installed', index, term, from: m.from });
       this.emit({ kind: 'commit', index, term });
@@ -787,10 +834,13 @@ export class Raft {
     if (this.log.term(this.log.committed) !== this.term) {
       throw new ProposalDropped('the new leader has not yet committed an entry in its term; retry shortly');
     }
-    const voters = this.voters();
+    const { voters, learners } = this.config();
+    const known = voters.includes(cc.id) || learners.includes(cc.id);
+    // An 'add' of a learner promotes it; of a voter, or an 'add-learner' of any member, is refused.
     if (cc.type === 'add' && voters.includes(cc.id)) throw new ProposalDropped(`${cc.id} is already a member`);
-    if (cc.type !== 'add' && !voters.includes(cc.id)) throw new ProposalDropped(`${cc.id} is not a member`);
-    if (cc.type === 'remove' && voters.length === 1) throw new ProposalDropped('cannot remove the last member');
+    if (cc.type === 'add-learner' && known) throw new ProposalDropped(`${cc.id} is already a member`);
+    if ((cc.type === 'remove' || cc.type === 'update') && !known) throw new ProposalDropped(`${cc.id} is not a member`);
+    if (cc.type === 'remove' && voters.length === 1 && voters[0] === cc.id) throw new ProposalDropped('cannot remove the last voting member');
   }
 
   private appendEntries(es: { type: Entry['type']; data: string }[]): void {
@@ -811,22 +861,21 @@ export class Raft {
   /** A conflicting suffix was dropped: so were any membership changes in it. */
   private onTruncate(from: number): void {
     this.emit({ kind: 'truncate', from });
-    const before = this.voters();
+    const before = this.config();
     this.confPoints = this.confPoints.filter((p) => p.index < from);
-    if (!sameSet(before, this.voters())) this.onConfChanged();
+    if (!sameConfig(before, this.config())) this.onConfChanged();
   }
 
   private trackConf(e: Entry, live = false): void {
     if (e.type !== 'conf') return;
     const cc = decodeConfChange(e.data);
-    const prev = this.voters();
-    let voters = prev;
-    if (cc.type === 'add' && !prev.includes(cc.id)) voters = [...prev, cc.id];
-    if (cc.type === 'remove') voters = prev.filter((v) => v !== cc.id);
-    this.confPoints.push({ index: e.index, voters });
+    const prev = this.config();
+    const conf = nextConfig(prev, cc);
+    this.confPoints.push({ index: e.index, conf });
     if (live) {
-      this.emit({ kind: 'conf', index: e.index, change: cc, voters });
-      if (!sameSet(prev, voters)) this.onConfChanged();
+      const { voters, learners } = conf;
+      this.emit(learners.length ? { kind: 'conf', index: e.index, change: cc, voters, learners } : { kind: 'conf', index: e.index, change: cc, voters });
+      if (!sameConfig(prev, conf)) this.onConfChanged();
     }
   }
 
@@ -836,19 +885,31 @@ export class Raft {
     if (this.leadTransferee && !this.progress.has(this.leadTransferee)) this.abortTransfer('transferee removed');
   }
 
-  private confAt(index: number): NodeId[] {
-    let voters = this.baseConf;
-    for (const p of this.confPoints) if (p.index <= index) voters = p.voters;
-    return voters;
+  private confAt(index: number): Config {
+    let conf = this.baseConf;
+    for (const p of this.confPoints) if (p.index <= index) conf = p.conf;
+    return conf;
   }
 
-  /** Advance the commit index to the highest current-term entry held by a majority. */
+  /**
+   * Advance the commit index to the highest current-term entry held by a majority of the
+   * voters. A conf entry not yet committed may also commit, on its own, with a majority of the
+   * configuration before it: any majority of either configuration meets any majority of the
+   * other (they differ by one voter) and no further change is proposed until it commits, so
+   * whoever is elected holds it. That is etcd-io/raft's rule (a change counts once applied) for
+   * the change itself, and it is what lets a single member add a second one: with the new,
+   * not yet started, member counted, the change could never commit.
+   */
   private maybeCommit(): boolean {
-    const voters = this.voters();
-    const matches = voters.map((id) => (id === this.id ? this.log.stable : this.progress.get(id)?.match ?? 0));
-    matches.sort((a, b) => b - a);
-    const candidate = matches[quorum(voters.length) - 1];
-    if (candidate === undefined || this.log.term(candidate) !== this.term) return false;
+    const matchOf = (id: NodeId) => (id === this.id ? this.log.stable : this.progress.get(id)?.match ?? 0);
+    const quorumMatch = (voters: NodeId[]) => voters.map(matchOf).sort((a, b) => b - a)[quorum(voters.length) - 1] ?? 0;
+    let candidate = quorumMatch(this.voters());
+    const last = this.confPoints[this.confPoints.length - 1];
+    if (last && last.index > this.log.committed && candidate < last.index) {
+      const before = this.confAt(last.index - 1).voters;
+      if (before.length > 0 && quorumMatch(before) >= last.index) candidate = last.index;
+    }
+    if (candidate === 0 || this.log.term(candidate) !== this.term) return false;
     if (!this.log.commitTo(candidate)) return false;
     this.emitCommit();
     this.onLeaderCommit();
@@ -865,7 +926,8 @@ export class Raft {
   }
 
   private onLeaderCommit(): void {
-    const departed = [...this.progress.keys()].filter((id) => !this.isVoter(id) && !this.confAt(this.log.committed).includes(id));
+    const committed = members(this.confAt(this.log.committed));
+    const departed = [...this.progress.keys()].filter((id) => !this.isMember(id) && !committed.includes(id));
     if (departed.length) {
       // Their removal just committed: send them that commit, then stop tracking them.
       this.bcastAppend();
@@ -993,4 +1055,12 @@ function sameHardState(a: HardState, b: HardState): boolean {
 
 function sameSet(a: NodeId[], b: NodeId[]): boolean {
   return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+function sameConfig(a: Config, b: Config): boolean {
+  return sameSet(a.voters, b.voters) && sameSet(a.learners, b.learners);
+}
+
+function members(c: Config): NodeId[] {
+  return [...c.voters, ...c.learners];
 }

@@ -60,6 +60,8 @@ export interface SimStats {
   crashes: number;
   partitions: number;
   confChanges: number;
+  /** Of those, learners added, promoted or removed. */
+  learnerChanges: number;
   snapshotsInstalled: number;
   reads: number;
   /** Leader transfers asked for, clock-rate changes, drop/duplicate/reorder-rate changes. */
@@ -139,6 +141,7 @@ export class SimCluster {
       crashes: 0,
       partitions: 0,
       confChanges: 0,
+      learnerChanges: 0,
       snapshotsInstalled: 0,
       reads: 0,
       transfers: 0,
@@ -475,14 +478,24 @@ export class SimCluster {
   private changeMembership(): void {
     const lead = this.leader();
     if (!lead) return;
-    const voters = lead.raft!.voters();
+    const { voters, learners } = lead.raft!.config();
     try {
-      if (voters.length < 5 && this.rng.chance(0.5)) {
+      if (learners.length > 0 && this.rng.chance(0.6)) {
+        // A learner: promoted (an 'add' of it) or removed.
+        const id = this.rng.pick(learners);
+        const type = voters.length < 5 && this.rng.chance(0.7) ? 'add' : 'remove';
+        lead.raft!.proposeConfChange({ type, id });
+        this.drain(lead);
+        this.log(`${type === 'add' ? 'promote' : 'remove'} learner ${id} proposed`);
+        this.stats.learnerChanges++;
+      } else if (voters.length < 5 && this.rng.chance(0.5)) {
         const id = this.newId();
-        lead.raft!.proposeConfChange({ type: 'add', id });
+        const type = this.rng.chance(0.4) ? 'add-learner' : 'add';
+        lead.raft!.proposeConfChange({ type, id });
         this.drain(lead);
         this.addNode(id, new MemoryStorage());
-        this.log(`add ${id} proposed`);
+        this.log(`${type} ${id} proposed`);
+        if (type === 'add-learner') this.stats.learnerChanges++;
       } else if (voters.length > 3) {
         const id = this.rng.pick(voters);
         lead.raft!.proposeConfChange({ type: 'remove', id });
@@ -519,7 +532,8 @@ export class SimCluster {
       if (n !== lead && n.raft!.role === 'leader' && n.raft!.term === raft.term) this.fail(`two leaders in term ${raft.term}`);
     }
     if (raft.log.term(raft.log.committed) !== raft.term) this.fail(`leader ${lead.id} has not committed in its term ${raft.term}`);
-    for (const id of raft.voters()) {
+    // Learners too: they are sent everything the voters are.
+    for (const id of [...raft.voters(), ...raft.learners()]) {
       const n = this.nodes.get(id)!;
       if (!n.raft) this.fail(`member ${id} is down after healing`);
       if (n.applied !== raft.log.committed) {

@@ -5,12 +5,12 @@
 // writes Raft never makes (a gap, a decreasing term, an older snapshot) with a plain Error, so
 // the transaction rolls back and nothing is half-written.
 
-import type { Entry, HardState, Snapshot } from '../../src-shared/raft-types.js';
+import type { ConfState, Entry, HardState, Snapshot } from '../../src-shared/raft-types.js';
 import type { Checked } from '../../src-shared/schema.js';
 import { entryCrc, hardStateCrc, metaCrc, snapshotCrc } from './checksum.js';
 import type { Statements } from './sqlite-schema.js';
 import { sound, type Damaged } from './storage-errors.js';
-import { checkEntryRow, checkHardStateRow, checkSnapshotRow, checkVoters } from './stored-shapes.js';
+import { checkConfState, checkEntryRow, checkHardStateRow, checkSnapshotRow, checkVoters } from './stored-shapes.js';
 
 // ---------------------------------------------------------------- hard state
 
@@ -75,18 +75,22 @@ export function readSnapshot(stmt: Statements, damaged: Damaged): Snapshot | nul
   if (!row) return null;
   const r = sound(checkSnapshotRow(row), 'the snapshot row', damaged);
   if (r.crc !== snapshotCrc(r.idx, r.term, r.voters, r.data)) throw damaged(`the snapshot at index ${r.idx} fails its checksum`);
-  let voters: Checked<string[]>;
+  let voters: Checked<string[] | ConfState>;
   try {
-    voters = checkVoters(JSON.parse(r.voters));
+    const parsed: unknown = JSON.parse(r.voters);
+    voters = Array.isArray(parsed) ? checkVoters(parsed) : checkConfState(parsed);
   } catch {
     voters = { ok: false, problem: 'not JSON' };
   }
   if (!voters.ok) throw damaged(`the snapshot's voters are not a JSON array of ids: ${r.voters.slice(0, 200)}`);
-  return { meta: { index: r.idx, term: r.term, conf: { voters: voters.value } }, data: r.data };
+  const conf = Array.isArray(voters.value) ? { voters: voters.value } : voters.value;
+  return { meta: { index: r.idx, term: r.term, conf }, data: r.data };
 }
 
 function writeSnapshot(stmt: Statements, snap: Snapshot): void {
-  const voters = JSON.stringify(snap.meta.conf.voters);
+  // The voters alone (as always), or, with learners, the whole configuration (see VotersSchema).
+  const { voters: ids, learners } = snap.meta.conf;
+  const voters = JSON.stringify(learners?.length ? { voters: ids, learners } : ids);
   stmt.setSnapshot.run(snap.meta.index, snap.meta.term, voters, snap.data, snapshotCrc(snap.meta.index, snap.meta.term, voters, snap.data));
 }
 

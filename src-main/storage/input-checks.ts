@@ -45,6 +45,7 @@ export function checkSnapshot(s: Snapshot): void {
     throw new Error(`malformed snapshot: ${JSON.stringify(m)}`);
   }
   for (const v of m.conf.voters) checkText('snapshot voter id', v);
+  for (const v of m.conf.learners ?? []) checkText('snapshot learner id', v);
   checkText('snapshot data', s.data);
 }
 

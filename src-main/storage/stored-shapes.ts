@@ -28,7 +28,10 @@ export const SnapshotRowSchema = object(
 );
 export type SnapshotRow = v.InferOutput<typeof SnapshotRowSchema>;
 
-/** The snapshot's voters column, once parsed from JSON: the voters of a ConfState. */
+/**
+ * The snapshot's voters column, once parsed from JSON: the voters of a ConfState (a JSON array,
+ * as every file has it), or, when it has learners, the whole ConfState ({"voters","learners"}).
+ */
 export const VotersSchema = ConfStateSchema.entries.voters;
 
 /** meta wal_epoch: a count, as decimal text. */
@@ -56,5 +59,6 @@ export const checkHardStateRow = checker(HardStateRowSchema);
 export const checkEntryRow = checker(EntryRowSchema);
 export const checkSnapshotRow = checker(SnapshotRowSchema);
 export const checkVoters = checker(VotersSchema);
+export const checkConfState = checker(ConfStateSchema);
 export const checkWalEpoch = checker(WalEpochSchema);
 export const checkMarkerFile = checker(MarkerFileSchema);

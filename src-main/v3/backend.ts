@@ -1,6 +1,7 @@
 // What the v3 gRPC services need from a member, so the same services run on a Raft node (next:
 // proposals through the node's log) and on the in-memory single member the tests use.
 import type { V3Command } from './command.js';
+import type { BackendContext } from './snapshot/etcd-backend.js';
 import type { LeaseTimeToLive } from './lease/lessor.js';
 import type { LeaseId } from './mvcc/types.js';
 import type { V3Result, V3StateMachine } from './state-machine.js';
@@ -63,4 +64,17 @@ export interface V3Backend {
   memberAdd(peerURLs: string[], isLearner: boolean): Promise<V3Member>;
   memberRemove(id: string): Promise<void>;
   memberUpdate(id: string, peerURLs: string[]): Promise<void>;
+  /** etcd's MemberPromote: a learner in sync with the leader becomes a voting member. */
+  memberPromote(id: string): Promise<void>;
+  /** This member is a learner: etcd serves it only Status and serializable ranges. */
+  isLearner(): boolean;
+  /**
+   * etcd's MoveLeader, on the leader (else "not leader"): leadership goes to member `target`
+   * (uint64 decimal), and this resolves once it leads.
+   */
+  moveLeader(target: string): Promise<void>;
+  /** What the backend file holds besides the v3 state (members, the applied index): see snapshot/. */
+  backendContext(): BackendContext;
+  /** etcd's --quota-backend-bytes, resolved (Infinity: no quota). */
+  readonly quotaBytes: number;
 }

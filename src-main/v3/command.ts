@@ -1,6 +1,7 @@
 // The v3 commands that go through the Raft log (etcd's InternalRaftRequest, the parts this
 // store applies), and their encoding: JSON with bytes as {"$b": base64} and int64 ids as
 // {"$n": decimal}, keys in a fixed order, so one command is one byte string on every member.
+import type { AlarmRequest } from './maintenance/alarms.js';
 import type { CompactionRequest, DeleteRangeRequest, LeaseId, PutRequest, TxnRequest } from './mvcc/types.js';
 
 export type V3Command =
@@ -10,7 +11,9 @@ export type V3Command =
   | { compaction: CompactionRequest }
   /** The proposer picks the id when the client gave 0, so every member grants the same lease. */
   | { lease_grant: { ID: LeaseId; TTL: number } }
-  | { lease_revoke: { ID: LeaseId } };
+  | { lease_revoke: { ID: LeaseId } }
+  /** etcd proposes every alarm request, a GET too. */
+  | { alarm: AlarmRequest };
 
 export function encodeCommand(c: V3Command): Buffer {
   return Buffer.from(JSON.stringify(toJson(c)));

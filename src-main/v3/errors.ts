@@ -53,6 +53,12 @@ export const Errors = {
   memberBadURLs: e(GrpcCode.InvalidArgument, 'etcdserver: given member URLs are invalid'),
   memberNotFound: e(GrpcCode.NotFound, 'etcdserver: member not found'),
   memberNotLearner: e(GrpcCode.FailedPrecondition, 'etcdserver: can only promote a learner member'),
+  learnerNotReady: e(GrpcCode.FailedPrecondition, 'etcdserver: can only promote a learner member which is in sync with leader'),
+  tooManyLearners: e(GrpcCode.FailedPrecondition, 'etcdserver: too many learner members in cluster'),
+  notSupportedForLearner: e(GrpcCode.Unavailable, 'etcdserver: rpc not supported for learner'),
+  badLeaderTransferee: e(GrpcCode.FailedPrecondition, 'etcdserver: bad leader transferee'),
+  /** etcd has no gRPC error for it: it reaches the client as Unknown with this text. */
+  leaderTransferTimeout: e(GrpcCode.Unknown, 'etcdserver: request timed out, leader transfer took too long'),
   unhealthy: e(GrpcCode.Unavailable, 'etcdserver: unhealthy cluster'),
 } as const;
 

@@ -4,6 +4,8 @@
 // term). Status codes and messages are etcd's, so etcdctl and clientv3 print what they print
 // against etcd. Mounting this on a node's client port next to the v2 API comes later.
 import * as grpc from '@grpc/grpc-js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { V3Backend } from './backend.js';
 import type { V3Command } from './command.js';
@@ -13,8 +15,11 @@ import type {
   Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, SortOrder, SortTarget, TxnRequest,
 } from './mvcc/types.js';
 import { MAX_TXN_OPS, checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './mvcc/validate.js';
+import { ALARM_TYPES } from './maintenance/alarms.js';
+import { available, costPut, costTxn, LEASE_OVERHEAD } from './maintenance/quota.js';
 import { service, type ProtoMessage } from './proto/load.js';
-import type { V3Response } from './state-machine.js';
+import { backendFile, backendHash, etcdBuckets } from './snapshot/etcd-backend.js';
+import type { AlarmResponse, V3Response } from './state-machine.js';
 import type { WatchCreateRequest, WatchFilter, WatchResponse } from './watch/watch-hub.js';
 
 /** etcd's default --progress-report-interval for watchers with progress_notify: 10 minutes. */
@@ -105,6 +110,9 @@ export interface V3ServerOptions {
   maxTxnOps?: number;
 }
 
+/** etcd's snapshotSendBufferSize: the backend file goes out in pieces of 32 KiB. */
+export const SNAPSHOT_CHUNK = 32 * 1024;
+
 /** etcd's default --max-request-bytes (1.5 MiB). */
 export const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
 /** etcd's grpcOverheadBytes: gRPC takes messages up to max-request-bytes plus this. */
@@ -121,6 +129,27 @@ function proposalSize(method: grpc.MethodDefinition<unknown, unknown>, m: Msg): 
   return n + 1 + varintLength(n) + 13;
 }
 
+/** The deadline (ms since epoch, Infinity for none) of the gRPC call being handled. */
+const callDeadline = new AsyncLocalStorage<number>();
+/** How long before the client's deadline a proposal still waiting is answered "request timed out". */
+const DEADLINE_MARGIN_MS = 10;
+
+/**
+ * A proposal still waiting when its client's deadline comes: etcd's request context carries that
+ * deadline, and etcd answers "request timed out" (its parseProposeCtxErr) just before the client
+ * gives up; the proposal itself goes on. Without a deadline (the gateway), it waits as it is.
+ */
+function beforeDeadline<T>(p: Promise<T>): Promise<T> {
+  const deadline = callDeadline.getStore() ?? Infinity;
+  if (!Number.isFinite(deadline)) return p;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Errors.timeout), Math.max(0, deadline - Date.now() - DEADLINE_MARGIN_MS));
+  });
+  p.catch(() => {}); // answered late or never: not an unhandled rejection
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** A unary RPC as a function of proto-loader messages; it throws V3Errors. */
 export type UnaryHandler = (m: Msg) => Promise<Msg>;
 
@@ -129,7 +158,7 @@ export class V3GrpcServer {
   private readonly maxRequestBytes: number;
   private readonly maxTxnOps: number;
   /** The unary RPCs by service and method, for other transports too (the /v3 JSON gateway). */
-  readonly handlers: { KV: Record<string, UnaryHandler>; Lease: Record<string, UnaryHandler> };
+  readonly handlers: Record<'KV' | 'Lease' | 'Maintenance' | 'Cluster', Record<string, UnaryHandler>>;
   private readonly progressTimer: NodeJS.Timeout;
 
   constructor(
@@ -139,44 +168,20 @@ export class V3GrpcServer {
     this.maxRequestBytes = opts.maxRequestBytes ?? MAX_REQUEST_BYTES;
     this.maxTxnOps = opts.maxTxnOps ?? MAX_TXN_OPS;
     this.server = new grpc.Server({ 'grpc.max_receive_message_length': this.maxRequestBytes + GRPC_OVERHEAD_BYTES });
-    this.handlers = { KV: this.kv(), Lease: this.lease() };
+    this.handlers = {
+      KV: this.forLearners(this.kv()),
+      Lease: this.forLearners(this.lease()),
+      Maintenance: this.forLearners(this.maintenance()),
+      Cluster: this.forLearners(this.cluster()),
+    };
     const bind = (hs: Record<string, UnaryHandler>) => Object.fromEntries(Object.entries(hs).map(([k, h]) => [k, this.unary(h)]));
     this.server.addService(service('KV'), bind(this.handlers.KV));
     this.server.addService(service('Watch'), { Watch: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.watch(call) });
-    // The read-only parts for now: grpc-js answers UNIMPLEMENTED for the other methods.
     this.server.addService(service('Maintenance'), {
-      HashKV: this.unary(async (m: Msg) => this.hashKV(m)),
-      Status: this.unary(async () => this.withHeader({ header: { revision: 0 }, ...backend.status() })),
-      // Nothing to compact in memory: etcd's answer for a defragmented backend.
-      Defragment: this.unary(async () => this.withHeader({ header: { revision: 0 } })),
-      Alarm: this.unary(async (m: Msg) => {
-        // No quota alarms yet: a list answers none; raising or clearing one is not supported.
-        if ((m.action ?? 'GET') !== 'GET') throw new V3Error(GrpcCode.Unimplemented, 'alarms other than list are not supported yet');
-        return this.withHeader({ header: { revision: 0 }, alarms: [] });
-      }),
+      ...bind(this.handlers.Maintenance),
+      Snapshot: (call: grpc.ServerWritableStream<Msg, Msg>) => this.snapshot(call),
     });
-    this.server.addService(service('Cluster'), {
-      // etcd's cluster server fills no revision in its headers.
-      MemberList: this.unary(async () => toProto({ header: backend.header(), members: backend.members() }) as Msg),
-      MemberAdd: this.unary(async (m: Msg) => {
-        const member = await backend.memberAdd(m.peerURLs ?? [], m.isLearner === true);
-        return toProto({ header: backend.header(), member, members: backend.members() }) as Msg;
-      }),
-      MemberRemove: this.unary(async (m: Msg) => {
-        await backend.memberRemove(String(m.ID ?? '0'));
-        return toProto({ header: backend.header(), members: backend.members() }) as Msg;
-      }),
-      MemberUpdate: this.unary(async (m: Msg) => {
-        await backend.memberUpdate(String(m.ID ?? '0'), m.peerURLs ?? []);
-        return toProto({ header: backend.header(), members: backend.members() }) as Msg;
-      }),
-      // Learners are not part of raftlab's Raft yet: every member votes, so none can be promoted.
-      MemberPromote: this.unary(async (m: Msg) => {
-        const id = String(m.ID ?? '0');
-        if (!backend.members().some((x) => x.ID === id)) throw Errors.memberNotFound;
-        throw Errors.memberNotLearner;
-      }),
-    });
+    this.server.addService(service('Cluster'), bind(this.handlers.Cluster));
     this.server.addService(service('Lease'), {
       ...bind(this.handlers.Lease),
       LeaseKeepAlive: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.leaseKeepAlive(call),
@@ -225,7 +230,9 @@ export class V3GrpcServer {
 
   private unary(handler: UnaryHandler) {
     return (call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
-      handler(call.request).then(
+      const d = call.getDeadline();
+      const deadline = d instanceof Date ? d.getTime() : d;
+      callDeadline.run(deadline, () => handler(call.request)).then(
         (r) => cb(null, r),
         (e) => cb(grpcError(e) as grpc.ServiceError, null),
       );
@@ -235,14 +242,114 @@ export class V3GrpcServer {
   /** Proposes `cmd`, made from request `m` of `method`; refused as etcd does when too large. */
   private async proposeOrThrow(cmd: V3Command, method?: grpc.MethodDefinition<unknown, unknown>, m?: Msg): Promise<V3Response> {
     if (method && m && proposalSize(method, m) > this.maxRequestBytes) throw Errors.requestTooLarge;
-    const r = await this.backend.propose(cmd);
+    const r = await beforeDeadline(this.backend.propose(cmd));
     if (!r.ok) throw r.error;
     return r.response;
   }
 
-  private async hashKV(m: Msg): Promise<Msg> {
-    const { hash, rev, compactRev } = this.backend.state.store.hashKV(num(m.revision));
-    return this.withHeader({ header: { revision: rev }, hash, compact_revision: compactRev });
+  /**
+   * etcd's quotaKVServer/quotaLeaseServer, before anything else: a request that would take the
+   * backend past its quota raises NOSPACE (through the log, for every member) and is refused.
+   */
+  private async checkQuota(cost: number): Promise<void> {
+    const b = this.backend;
+    if (available(b.state.size(), cost, b.quotaBytes)) return;
+    const memberID = BigInt(b.header().member_id);
+    await b.propose({ alarm: { action: 'ACTIVATE', memberID, alarm: 'NOSPACE' } }).catch(() => {});
+    throw Errors.noSpace;
+  }
+
+  /**
+   * etcd 3.4's interceptors on a learner: only Status and serializable Range are served
+   * (isRPCSupportedForLearner); the gateway calls the handlers, so it is refused alike.
+   */
+  private forLearners(hs: Record<string, UnaryHandler>): Record<string, UnaryHandler> {
+    return Object.fromEntries(Object.entries(hs).map(([name, h]) => [name, async (m: Msg) => {
+      const served = name === 'Status' || (name === 'Range' && !!m.serializable);
+      if (!served && this.backend.isLearner()) throw Errors.notSupportedForLearner;
+      return h(m);
+    }]));
+  }
+
+  /** A learner serves no stream (etcd's stream interceptor): ends the call with that error. */
+  private refusedStream(call: grpc.ServerWritableStream<Msg, Msg> | grpc.ServerDuplexStream<Msg, Msg>): boolean {
+    if (!this.backend.isLearner()) return false;
+    call.emit('error', grpcError(Errors.notSupportedForLearner));
+    return true;
+  }
+
+  private maintenance(): Record<string, UnaryHandler> {
+    const b = this.backend;
+    return {
+      Status: async () => {
+        const st = b.status();
+        // etcd adds each raised alarm to the errors, as gogo's text form of the AlarmMember.
+        const alarms = b.state.alarms.get('NONE').map((a) => `memberID:${a.memberID} alarm:${a.alarm} `);
+        return this.withHeader({ header: { revision: 0 }, ...st, errors: [...st.errors, ...alarms] });
+      },
+      HashKV: async (m: Msg) => {
+        const { hash, rev, compactRev } = b.state.store.hashKV(num(m.revision));
+        return this.withHeader({ header: { revision: rev }, hash, compact_revision: compactRev });
+      },
+      Hash: async () => this.withHeader({ header: { revision: 0 }, hash: backendHash(etcdBuckets(b.state, b.backendContext())) }),
+      // etcd answers both with an empty response (no header).
+      Defragment: async () => {
+        b.state.defragment();
+        return {};
+      },
+      MoveLeader: async (m: Msg) => {
+        await b.moveLeader(String(m.targetID ?? '0'));
+        return {};
+      },
+      Alarm: async (m: Msg) => {
+        const alarm = { action: m.action ?? 'GET', memberID: big(m.memberID), alarm: m.alarm ?? 'NONE' };
+        // The gateway passes enums as given: one etcd does not know is refused as grpc-go refuses it.
+        if (!['GET', 'ACTIVATE', 'DEACTIVATE'].includes(alarm.action) || !ALARM_TYPES.includes(alarm.alarm)) {
+          throw new V3Error(GrpcCode.InvalidArgument, 'unknown alarm action or type');
+        }
+        // etcd's applier fills no header in an alarm's answer; its gRPC layer leaves it empty too.
+        const r = await this.proposeOrThrow({ alarm });
+        return toProto({ alarms: (r as AlarmResponse).alarms }) as Msg;
+      },
+    };
+  }
+
+  private cluster(): Record<string, UnaryHandler> {
+    const b = this.backend;
+    // etcd's cluster server fills no revision in its headers.
+    const answer = (extra: Msg = {}) => toProto({ header: b.header(), ...extra, members: b.members() }) as Msg;
+    return {
+      MemberList: async () => answer(),
+      MemberAdd: async (m: Msg) => answer({ member: await beforeDeadline(b.memberAdd(m.peerURLs ?? [], m.isLearner === true)) }),
+      MemberRemove: async (m: Msg) => {
+        await beforeDeadline(b.memberRemove(String(m.ID ?? '0')));
+        return answer();
+      },
+      MemberUpdate: async (m: Msg) => {
+        await beforeDeadline(b.memberUpdate(String(m.ID ?? '0'), m.peerURLs ?? []));
+        return answer();
+      },
+      MemberPromote: async (m: Msg) => {
+        await beforeDeadline(b.memberPromote(String(m.ID ?? '0')));
+        return answer();
+      },
+    };
+  }
+
+  /**
+   * etcd's Snapshot: the backend file in 32 KiB pieces, each with the bytes still to come, then
+   * its sha256 as a last piece (remaining 0), which `etcdctl snapshot save` keeps at the end.
+   */
+  private snapshot(call: grpc.ServerWritableStream<Msg, Msg>): void {
+    if (this.refusedStream(call)) return;
+    const file = backendFile(this.backend.state, this.backend.backendContext());
+    for (let sent = 0; sent < file.length; ) {
+      const blob = file.subarray(sent, sent + SNAPSHOT_CHUNK);
+      sent += blob.length;
+      call.write(toProto({ remaining_bytes: String(file.length - sent), blob }) as Msg);
+    }
+    call.write(toProto({ blob: createHash('sha256').update(file).digest() }) as Msg);
+    call.end();
   }
 
   private kv(): Record<string, UnaryHandler> {
@@ -256,6 +363,7 @@ export class V3GrpcServer {
       },
       Put: async (m: Msg) => {
         const r = putRequest(m);
+        await this.checkQuota(costPut(r));
         checkPutRequest(r);
         return this.withHeader(await this.proposeOrThrow({ put: r }, service('KV').Put, m));
       },
@@ -266,6 +374,7 @@ export class V3GrpcServer {
       },
       Txn: async (m: Msg) => {
         const r = txnRequest(m);
+        await this.checkQuota(costTxn(r));
         checkTxnRequest(r, this.maxTxnOps);
         if (isTxnReadOnly(r)) {
           await b.readBarrier(isTxnSerializable(r));
@@ -283,6 +392,7 @@ export class V3GrpcServer {
     const b = this.backend;
     return {
       LeaseGrant: async (m: Msg) => {
+        await this.checkQuota(LEASE_OVERHEAD);
         let ID = big(m.ID);
         while (ID === 0n) ID = b.newLeaseId();
         return this.withHeader(await this.proposeOrThrow({ lease_grant: { ID, TTL: num(m.TTL) } }));
@@ -355,6 +465,7 @@ export class V3GrpcServer {
   }
 
   private leaseKeepAlive(call: grpc.ServerDuplexStream<Msg, Msg>): void {
+    if (this.refusedStream(call)) return;
     const ka = this.openKeepAlive((m) => call.write(m), (e) => call.emit('error', grpcError(e)));
     call.on('data', (m: Msg) => ka.request(m));
     call.on('end', () => call.end());
@@ -362,6 +473,7 @@ export class V3GrpcServer {
   }
 
   private watch(call: grpc.ServerDuplexStream<Msg, Msg>): void {
+    if (this.refusedStream(call)) return;
     const w = this.openWatch((m) => call.write(m));
     call.on('data', (m: Msg) => w.request(m));
     call.on('end', () => {

@@ -1,6 +1,7 @@
 // A member that does not lead forwards lease keep-alives and time-to-live questions to the
-// leader, which alone counts leases down (etcd forwards them over the peer port; we ask the
-// leader's client port over gRPC, which every member serves). One client per leader URL, kept.
+// leader, which alone counts leases down, and member promotions, which only the leader can judge
+// (it knows how far the learner is): etcd forwards them over the peer port; we ask the leader's
+// client port over gRPC, which every member serves. One client per leader URL and service, kept.
 import * as grpc from '@grpc/grpc-js';
 import { V3Error } from './errors.js';
 import type { LeaseTimeToLive } from './lease/lessor.js';
@@ -9,6 +10,10 @@ import { etcdProto, type ProtoMessage } from './proto/load.js';
 
 type Msg = ProtoMessage;
 
+interface ClusterClient extends grpc.Client {
+  MemberPromote(req: Msg, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Msg) => void): grpc.ClientUnaryCall;
+}
+
 interface LeaseClient extends grpc.Client {
   LeaseKeepAlive(opts: grpc.CallOptions): grpc.ClientDuplexStream<Msg, Msg>;
   LeaseTimeToLive(req: Msg, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Msg) => void): grpc.ClientUnaryCall;
@@ -16,6 +21,7 @@ interface LeaseClient extends grpc.Client {
 
 export class LeaseForwarder {
   private readonly clients = new Map<string, LeaseClient>();
+  private readonly clusterClients = new Map<string, ClusterClient>();
 
   constructor(private readonly timeoutMs: number) {}
 
@@ -48,9 +54,25 @@ export class LeaseForwarder {
     });
   }
 
+  /** Member `id` (uint64 decimal) promoted by the leader; rejects with the leader's error. */
+  promote(leaderClientURLs: string[], id: string): Promise<void> {
+    const target = new URL(leaderClientURLs[0]).host;
+    let c = this.clusterClients.get(target);
+    if (!c) {
+      const Cluster = (etcdProto().grpcObject.etcdserverpb as grpc.GrpcObject).Cluster as grpc.ServiceClientConstructor;
+      c = new Cluster(target, grpc.credentials.createInsecure()) as unknown as ClusterClient;
+      this.clusterClients.set(target, c);
+    }
+    const client = c;
+    return new Promise((resolve, reject) => {
+      client.MemberPromote({ ID: id }, { deadline: Date.now() + this.timeoutMs }, (err) => (err ? reject(asV3(err)) : resolve()));
+    });
+  }
+
   close(): void {
-    for (const c of this.clients.values()) c.close();
+    for (const c of [...this.clients.values(), ...this.clusterClients.values()]) c.close();
     this.clients.clear();
+    this.clusterClients.clear();
   }
 
   private client(urls: string[]): LeaseClient {

@@ -3,9 +3,11 @@
 // every 500 ms, as etcd's lessor loop). For tests of the gRPC services with real clients.
 import type { V3Backend, V3Header, V3Member, V3Status } from './backend.js';
 import { decodeCommand, encodeCommand, type V3Command } from './command.js';
-import { GrpcCode, V3Error } from './errors.js';
+import { Errors, GrpcCode, V3Error } from './errors.js';
 import { IdGenerator, type LeaseTimeToLive } from './lease/lessor.js';
 import type { LeaseId } from './mvcc/types.js';
+import { quotaBytes } from './maintenance/quota.js';
+import type { BackendContext } from './snapshot/etcd-backend.js';
 import { V3StateMachine, type V3Result } from './state-machine.js';
 
 export const LEASE_CHECK_MS = 500;
@@ -16,7 +18,11 @@ export class MemoryBackend implements V3Backend {
   private readonly memberId: string;
   private readonly ids: IdGenerator;
 
-  constructor(opts: { minLeaseTTL?: number; electionMs?: number; memberId?: string } = {}) {
+  readonly quotaBytes: number;
+
+  /** `quotaBackendBytes`: etcd's --quota-backend-bytes (0: its default, negative: none). */
+  constructor(opts: { minLeaseTTL?: number; electionMs?: number; memberId?: string; quotaBackendBytes?: number } = {}) {
+    this.quotaBytes = quotaBytes(opts.quotaBackendBytes);
     this.state = new V3StateMachine({ minLeaseTTL: opts.minLeaseTTL ?? 1 });
     this.state.lessor.promote(opts.electionMs ?? 0);
     this.memberId = opts.memberId ?? '10276657743932975437';
@@ -53,9 +59,8 @@ export class MemoryBackend implements V3Backend {
   }
 
   status(): V3Status {
-    const size = this.state.snapshot().length;
     return {
-      version: '3.4.0', dbSize: size, dbSizeInUse: size, leader: this.memberId,
+      version: '3.4.0', dbSize: this.state.size(), dbSizeInUse: this.state.sizeInUse(), leader: this.memberId,
       raftIndex: this.applied, raftTerm: 2, raftAppliedIndex: this.applied, isLearner: false, errors: [],
     };
   }
@@ -74,6 +79,30 @@ export class MemoryBackend implements V3Backend {
 
   async memberUpdate(): Promise<void> {
     throw new V3Error(GrpcCode.Unimplemented, 'a single in-memory member cannot change membership');
+  }
+
+  /** The only member is a voter: promoting it is refused as etcd refuses a voter's promotion. */
+  async memberPromote(id: string): Promise<void> {
+    throw id === this.memberId ? Errors.memberNotLearner : Errors.memberNotFound;
+  }
+
+  isLearner(): boolean {
+    return false;
+  }
+
+  /** It leads already: moving the lead to itself is done at once, as in etcd. */
+  async moveLeader(target: string): Promise<void> {
+    if (target !== this.memberId) throw Errors.badLeaderTransferee;
+  }
+
+  backendContext(): BackendContext {
+    const m = this.members()[0];
+    return {
+      consistentIndex: this.applied,
+      members: [{ id: BigInt(m.ID).toString(16), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs }],
+      removed: [],
+      clusterVersion: '3.4.0',
+    };
   }
 
   /** The URL clients reach this member at, for MemberList. */

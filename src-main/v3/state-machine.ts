@@ -3,7 +3,7 @@
 // snapshot bytes on every member; the results are what the proposer's client is answered.
 // Reads (Range, read-only Txn) are local: the server decides how fresh they must be.
 import { fromJson, toJson, type V3Command } from './command.js';
-import { V3Error } from './errors.js';
+import { Errors, V3Error } from './errors.js';
 import * as kv from './mvcc/kv.js';
 import { MvccStore, type MvccSnapshot } from './mvcc/store.js';
 import type {
@@ -11,6 +11,8 @@ import type {
   TxnResponse,
 } from './mvcc/types.js';
 import { Lessor, type LessorOptions, type LessorSnapshot } from './lease/lessor.js';
+import { AlarmStore, type AlarmMember, type AlarmsSnapshot } from './maintenance/alarms.js';
+import { costTxn } from './maintenance/quota.js';
 import { WatchHub } from './watch/watch-hub.js';
 
 export interface LeaseGrantResponse {
@@ -24,8 +26,21 @@ export interface LeaseRevokeResponse {
   header: { revision: number };
 }
 
+export interface AlarmResponse {
+  header: { revision: number };
+  alarms: AlarmMember[];
+}
+
 export type V3Response =
-  | PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | LeaseGrantResponse | LeaseRevokeResponse;
+  | PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | LeaseGrantResponse | LeaseRevokeResponse
+  | AlarmResponse;
+
+/** A fresh etcd 3.4 member's backend: 16 KiB in use (4 pages of buckets), 20 KiB of file. */
+export const FRESH_SIZE_IN_USE = 16 * 1024;
+export const FRESH_SIZE = 20 * 1024;
+const PAGE = 4096;
+/** What a lease takes in etcd's lease bucket (key, leasepb.Lease, element). */
+const LEASE_BYTES = 8 + 24 + 16;
 
 export type V3Result = { ok: true; response: V3Response } | { ok: false; error: V3Error };
 
@@ -33,8 +48,14 @@ export class V3StateMachine {
   readonly lessor: Lessor;
   readonly store: MvccStore;
   readonly watches: WatchHub;
+  readonly alarms = new AlarmStore();
   /** Told of every applied write txn's events, after the watchers (for the window, traces). */
   onEvents?: (rev: number, events: Event[]) => void;
+  /**
+   * This member's backend file size (etcd's Size: its high-water mark, which compaction does not
+   * lower; defragment() does). Not replicated: each member's own, as in etcd.
+   */
+  private fileSize = FRESH_SIZE;
 
   constructor(opts: LessorOptions) {
     this.lessor = new Lessor(opts);
@@ -49,7 +70,28 @@ export class V3StateMachine {
     } catch (e) {
       if (e instanceof V3Error) return { ok: false, error: e };
       throw e;
+    } finally {
+      this.fileSize = Math.max(this.fileSize, this.sizeInUse());
     }
+  }
+
+  /**
+   * etcd's backend SizeInUse, modelled: a fresh member's, plus what the kept revisions, leases and
+   * alarms take in bbolt leaves, in whole pages. Kept as a count: asking costs nothing.
+   */
+  sizeInUse(): number {
+    const bytes = this.store.bytes() + this.lessor.count() * LEASE_BYTES + this.alarms.get('NONE').length * 32;
+    return FRESH_SIZE_IN_USE + Math.ceil(bytes / PAGE) * PAGE;
+  }
+
+  /** etcd's backend Size (what the quota is checked against). */
+  size(): number {
+    return this.fileSize;
+  }
+
+  /** etcd's Defragment: the file shrinks to what is in use. */
+  defragment(): void {
+    this.fileSize = Math.max(FRESH_SIZE, this.sizeInUse());
   }
 
   range(r: RangeRequest): RangeResponse {
@@ -69,6 +111,9 @@ export class V3StateMachine {
   /** The replicated state, deterministically encoded. */
   snapshot(): Buffer {
     const s: V3Snapshot = { mvcc: this.store.toSnapshot(), leases: this.lessor.toSnapshot() };
+    // Only when raised: a snapshot without alarms has the bytes it had before alarms existed.
+    const alarms = this.alarms.toSnapshot();
+    if (alarms.length > 0) s.alarms = alarms;
     return Buffer.from(JSON.stringify(toJson(s)));
   }
 
@@ -77,14 +122,21 @@ export class V3StateMachine {
     const s = fromJson(JSON.parse(b.toString())) as V3Snapshot;
     this.lessor.restore(s.leases);
     this.store.load(s.mvcc);
+    this.alarms.restore(s.alarms);
     for (const live of this.store.range(Buffer.from([0]), Buffer.alloc(0)).kvs) {
       if (live.lease !== 0n && this.lessor.has(live.lease)) this.lessor.attach(live.lease, live.key);
     }
     this.watches.resync();
+    this.fileSize = Math.max(FRESH_SIZE, this.sizeInUse());
   }
 
   private applyOrThrow(cmd: V3Command): V3Response {
     const leaseExists = (id: LeaseId) => this.lessor.has(id);
+    if ('alarm' in cmd) return { header: { revision: this.store.rev() }, alarms: this.alarms.apply(cmd.alarm) };
+    // etcd's applierV3Capped while NOSPACE is raised: nothing that would grow the store.
+    if (this.alarms.has('NOSPACE')) {
+      if ('put' in cmd || 'lease_grant' in cmd || ('txn' in cmd && costTxn(cmd.txn) > 0)) throw Errors.noSpace;
+    }
     if ('put' in cmd) return this.published(kv.put(this.store, cmd.put, leaseExists));
     if ('delete_range' in cmd) return this.published(kv.deleteRange(this.store, cmd.delete_range));
     if ('txn' in cmd) return this.published(kv.txn(this.store, cmd.txn, leaseExists));
@@ -120,4 +172,5 @@ export class V3StateMachine {
 interface V3Snapshot {
   mvcc: MvccSnapshot;
   leases: LessorSnapshot;
+  alarms?: AlarmsSnapshot;
 }

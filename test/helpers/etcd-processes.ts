@@ -30,7 +30,8 @@ export class EtcdCluster {
     return this.specs.slice(0, n).map((s) => `${s.name}=${s.peerURL}`).join(',');
   }
 
-  start(name: string, initialCluster = this.initialCluster()): void {
+  /** `flags`: more of etcd's flags (after these; etcd takes the last of a flag given twice). */
+  start(name: string, initialCluster = this.initialCluster(), flags: string[] = []): void {
     const s = this.spec(name);
     const args = [
       '--name', name,
@@ -48,6 +49,7 @@ export class EtcdCluster {
       // Less logging: the machine is shared, and the output is only read when a test fails.
       '--logger', 'zap',
       '--log-level', 'warn',
+      ...flags,
     ];
     // etcd 3.4 refuses a flag also set as ETCD_*: start from a clean environment.
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')));

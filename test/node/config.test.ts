@@ -53,6 +53,7 @@ describe('defaults (etcd 3.4)', () => {
       snapshotCount: 100000,
       enableV2: false,
       strictReconfigCheck: true,
+      quotaBackendBytes: 0,
       preVote: false,
       initialElectionTickAdvance: true,
       logLevel: 'info',
@@ -186,7 +187,8 @@ describe('flag syntax', () => {
 
   it('accepts other etcd 3.4 flags and reports them as ignored', () => {
     const c = parseNodeConfig(['--cert-file', '/x.pem', '--quota-backend-bytes=1024', '--auto-tls', '--grpc-keepalive-timeout', '20s', '-v'], {});
-    expect(c.ignoredFlags).toEqual(['auto-tls', 'cert-file', 'grpc-keepalive-timeout', 'quota-backend-bytes', 'v']);
+    expect(c.ignoredFlags).toEqual(['auto-tls', 'cert-file', 'grpc-keepalive-timeout', 'v']);
+    expect(c.quotaBackendBytes).toBe(1024);
     expect(c.logs.map((l) => `${l.level} | ${l.pkg}: ${l.text}`)).toEqual(['W | pkg/flags: flag "-v" is no longer supported - ignoring.']);
   });
 });

@@ -13,7 +13,8 @@ export function fmtEntry(e: Entry): string {
 }
 
 export function fmtSnapshot(s: Snapshot): string {
-  return `Index:${s.meta.index} Term:${s.meta.term} Voters:(${s.meta.conf.voters.join(' ')})`;
+  const learners = s.meta.conf.learners?.length ? ` Learners:(${s.meta.conf.learners.join(' ')})` : '';
+  return `Index:${s.meta.index} Term:${s.meta.term} Voters:(${s.meta.conf.voters.join(' ')})${learners}`;
 }
 
 export function fmtMessage(m: Message): string {
@@ -71,7 +72,7 @@ export function fmtEvent(id: NodeId, e: RaftEvent): string | undefined {
     case 'commit':
       return `${id} committed up to ${e.term}/${e.index}`;
     case 'conf':
-      return `${id} switched to configuration voters=(${e.voters.join(' ')}) at ${e.index} (${e.change.type} ${e.change.id})`;
+      return `${id} switched to configuration voters=(${e.voters.join(' ')})${e.learners ? ` learners=(${e.learners.join(' ')})` : ''} at ${e.index} (${e.change.type} ${e.change.id})`;
     case 'snapshot-created':
       return `${id} created snapshot at ${e.term}/${e.index}`;
     case 'snapshot-sent':

@@ -13,7 +13,7 @@
 //   set-randomized-election-timeout <id> timeout=<t>
 //   process-ready <id>...          deliver-msgs <id>... [drop=(ids)] [type=MsgX]
 //   stabilize [<id>...]            Ready handling and delivery until nothing is left
-//   propose <id> <data>            propose-conf-change <id> add=<id> | remove=<id>
+//   propose <id> <data>            propose-conf-change <id> add=<id> | add-learner=<id> | remove=<id>
 //   transfer-leadership from=<id> to=<id>                   read-index <id> <context>
 //   compact <id> <index>           restart <id>             (crash: keep only what was persisted)
 //   isolate <id>...  partition (ids) (ids)  heal           cut links; delivery drops what crosses them
@@ -134,10 +134,12 @@ export class InteractionEnv {
       }
       case 'propose-conf-change': {
         const [id] = ids();
-        const add = a.str('add');
-        const remove = a.str('remove');
-        if ((add === undefined) === (remove === undefined)) throw new Error('give one of add= or remove=');
-        this.input(id, (r) => r.proposeConfChange(add !== undefined ? { type: 'add', id: add } : { type: 'remove', id: remove! }));
+        const given = (['add', 'add-learner', 'remove'] as const).flatMap((type) => {
+          const target = a.str(type);
+          return target === undefined ? [] : [{ type, id: target }];
+        });
+        if (given.length !== 1) throw new Error('give one of add=, add-learner= or remove=');
+        this.input(id, (r) => r.proposeConfChange(given[0]));
         return;
       }
       case 'transfer-leadership': {
@@ -184,7 +186,7 @@ export class InteractionEnv {
         for (const n of this.sorted()) {
           const r = n.raft;
           this.print(
-            `${n.id}: ${r.role} ${r.isVoter() ? '(Voter)' : '(Non-Voter)'} Term:${r.term} Vote:${r.vote || 0} Lead:${r.lead || 0}` +
+            `${n.id}: ${r.role} ${r.isVoter() ? '(Voter)' : r.isLearner() ? '(Learner)' : '(Non-Voter)'} Term:${r.term} Vote:${r.vote || 0} Lead:${r.lead || 0}` +
               ` Commit:${r.log.committed} Applied:${r.log.applied} Last:${r.log.lastTerm()}/${r.log.lastIndex()}`,
           );
         }

@@ -16,7 +16,7 @@ function summary(name: string, all: SimStats[]): void {
   console.log(
     `${name}: ${all.length} schedules, ${sum('simulatedMs') / 1000}s simulated, ${sum('messages')} messages (${sum('dropped')} dropped), ` +
       `${sum('acknowledged')}/${sum('proposals')} proposals acknowledged, ${sum('leaderChanges')} leaders, ${sum('crashes')} crashes, ` +
-      `${sum('partitions')} partitions, ${sum('confChanges')} membership changes, ${sum('snapshotsInstalled')} snapshots installed, ${sum('reads')} reads`,
+      `${sum('partitions')} partitions, ${sum('confChanges')} membership changes (${sum('learnerChanges')} of learners), ${sum('snapshotsInstalled')} snapshots installed, ${sum('reads')} reads`,
   );
 }
 
@@ -33,9 +33,10 @@ describe('Raft safety under seeded chaos', () => {
     expect(all.every((s) => s.acknowledged > 0)).toBe(true);
   });
 
-  it('membership changes (add and remove, the leader included) under faults', () => {
+  it('membership changes (add and remove, the leader included; learners added, promoted, removed) under faults', () => {
     const all = runMany(3_000, 900, { nodes: 3, chaosMs: 3000, settleMs: 2500, membership: true });
     summary('membership', all);
     expect(all.reduce((a, s) => a + s.confChanges, 0)).toBeGreaterThan(0);
+    if (only === undefined) expect(all.reduce((a, s) => a + s.learnerChanges, 0)).toBeGreaterThan(0);
   });
 });

@@ -150,6 +150,20 @@ describe('RaftStorage basics', () => {
     expect(t.getMeta('κλειδί')).toBe(unicode);
   });
 
+  it('keeps a snapshot\'s learners with its voters (and a snapshot without learners as it always was)', () => {
+    const s = openStorage();
+    s.persist({ entries: [{ index: 1, term: 1, type: 'normal', data: '' }, { index: 2, term: 1, type: 'normal', data: '' }] });
+    s.saveSnapshot({ meta: { index: 2, term: 1, conf: { voters: ['n1', 'n2'], learners: ['n3'] } }, data: 'state' }, 2);
+    s.close();
+    const t = openStorage();
+    expect(t.load().snapshot!.meta.conf).toEqual({ voters: ['n1', 'n2'], learners: ['n3'] });
+    t.saveSnapshot({ meta: { index: 2, term: 1, conf: { voters: ['n1', 'n2', 'n3'] } }, data: 'state' }, 2);
+    t.close();
+    const u = openStorage();
+    expect(u.load().snapshot!.meta.conf).toEqual({ voters: ['n1', 'n2', 'n3'] });
+    u.close();
+  });
+
   it('refuses lone surrogates, which UTF-8 storage would silently replace', () => {
     const s = openStorage();
     expect(() => s.persist({ entries: [{ index: 1, term: 1, type: 'normal', data: 'a\ud800b' }] })).toThrow(/lone UTF-16 surrogate/);

@@ -119,7 +119,7 @@ export const ETCD_FLAGS: readonly Row[] = [
   row('heartbeat-interval', uint(DEFAULT_HEARTBEAT_MS), 'Time (in milliseconds) of a heartbeat interval.', USED),
   row('election-timeout', uint(DEFAULT_ELECTION_MS), 'Time (in milliseconds) for an election to timeout.', USED),
   row('initial-election-tick-advance', bool(true), 'Whether to fast-forward initial election ticks on boot for faster election.', USED),
-  row('quota-backend-bytes', int(), 'Raise alarms when backend size exceeds the given quota. 0 means use the default quota.'),
+  row('quota-backend-bytes', int(), 'Raise alarms when backend size exceeds the given quota. 0 means use the default quota.', USED),
   row('backend-batch-interval', dur(), 'BackendBatchInterval is the maximum time before commit the backend transaction.'),
   row('backend-batch-limit', int(), 'BackendBatchLimit is the maximum operations before commit the backend transaction.'),
   row('max-txn-ops', uint(128), 'Maximum number of operations permitted in a transaction.'),

@@ -2,16 +2,11 @@
 // proxy, a member joining) understand a raftlab cluster: a JSON array of etcd's membership.Member
 // as Go marshals it: "id" a JSON number (the uint64, in full: JSON.stringify cannot write one
 // over 2^53 exactly), then peerURLs, then name and clientURLs left out when empty.
+import { memberJson } from '../../v3/snapshot/etcd-backend.js';
 import type { MemberInfo } from '../client-backend.js';
 
 export function encodePeerMembers(members: readonly MemberInfo[]): string {
-  const one = (m: MemberInfo) => {
-    let s = `{"id":${BigInt(`0x${m.id}`).toString()},"peerURLs":${JSON.stringify(m.peerURLs)}`;
-    if (m.name) s += `,"name":${JSON.stringify(m.name)}`;
-    if (m.clientURLs.length > 0) s += `,"clientURLs":${JSON.stringify(m.clientURLs)}`;
-    return `${s}}`;
-  };
-  return `[${members.map(one).join(',')}]`;
+  return `[${members.map(memberJson).join(',')}]`;
 }
 
 /**
@@ -28,6 +23,8 @@ export function decodePeerMembers(text: string): MemberInfo[] {
     const id = raw.startsWith('#') ? BigInt(raw.slice(1)).toString(16) : raw;
     if (!/^[0-9a-f]{1,16}$/.test(id)) throw new Error(`a member with no valid id: ${JSON.stringify(o.id)}`);
     const strings = (v: unknown) => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
-    return { id, name: typeof o.name === 'string' ? o.name : '', peerURLs: strings(o.peerURLs), clientURLs: strings(o.clientURLs) };
+    const member: MemberInfo = { id, name: typeof o.name === 'string' ? o.name : '', peerURLs: strings(o.peerURLs), clientURLs: strings(o.clientURLs) };
+    if (o.isLearner === true) member.isLearner = true;
+    return member;
   });
 }

@@ -175,6 +175,10 @@ export class Lessor implements LeaseAttachments {
     };
   }
 
+  count(): number {
+    return this.leases.size;
+  }
+
   /** Every lease id, soonest to expire first (etcd's Leases). */
   list(): LeaseId[] {
     return [...this.leases.values()]

@@ -39,7 +39,8 @@ export function revisionKey(main: number, sub: number, tombstone: boolean): Buff
   return b;
 }
 
-function varint(out: number[], v: bigint): void {
+/** A protobuf varint (a negative int64 as its 64-bit two's complement, as Go writes it). */
+export function varint(out: number[], v: bigint): void {
   let x = BigInt.asUintN(64, v);
   while (x >= 0x80n) {
     out.push(Number(x & 0x7fn) | 0x80);

@@ -55,6 +55,8 @@ export class MvccStore {
   private currentRev = 1;
   /** etcd's compactMainRev: -1 until the first compaction. */
   private compactMainRev = -1;
+  /** What the revisions kept take in etcd's key bucket (see revisionBytes), kept as they come and go. */
+  private keptBytes = 0;
 
   constructor(private readonly leases: LeaseAttachments = noLeases) {}
 
@@ -93,7 +95,7 @@ export class MvccStore {
       // Keep every revision after `rev`, and the latest at or before it unless it is a tombstone.
       let last = -1;
       for (let j = 0; j < h.length && h[j].main <= rev; j++) last = j;
-      if (last >= 0) h.splice(0, h[last].tombstone ? last + 1 : last);
+      if (last >= 0) for (const e of h.splice(0, h[last].tombstone ? last + 1 : last)) this.keptBytes -= revisionBytes(e);
       if (h.length === 0) {
         this.histories.delete(k);
         this.keys.splice(i, 1);
@@ -140,6 +142,19 @@ export class MvccStore {
     return { hash: h.digest(), rev: this.currentRev, compactRev };
   }
 
+  /** Bytes the kept revisions take as etcd's key bucket holds them (keys, values, elements). */
+  bytes(): number {
+    return this.keptBytes;
+  }
+
+  /**
+   * Every kept revision as etcd's key bucket holds it: the revision key (tombstones marked) and
+   * the KeyValue (a tombstone's has only the key), key by key.
+   */
+  *revisions(): Generator<{ main: number; sub: number; tombstone: boolean; kv: KeyValue }> {
+    for (const k of this.keys) for (const e of this.histories.get(k)!) yield e;
+  }
+
   // ---- serialization (Raft snapshots) ----
 
   /** The store as plain JSON-able data: same history, same bytes. */
@@ -168,6 +183,7 @@ export class MvccStore {
     this.keys.length = 0;
     this.currentRev = s.rev;
     this.compactMainRev = s.compactRev;
+    this.keptBytes = 0;
     for (const [k64, entries] of s.keys) {
       const key = Buffer.from(k64, 'base64');
       const k = keyString(key);
@@ -178,6 +194,7 @@ export class MvccStore {
           main: e[0], sub: e[1], tombstone: false,
           kv: { key, create_revision: e[2], mod_revision: e[0], version: e[3], value: Buffer.from(e[4], 'base64'), lease: BigInt(e[5]) },
         }));
+      for (const e of this.histories.get(k)!) this.keptBytes += revisionBytes(e);
     }
   }
 
@@ -223,6 +240,7 @@ export class MvccStore {
       this.keys.splice(lowerBound(this.keys, k), 0, k);
     }
     h.push(e);
+    this.keptBytes += revisionBytes(e);
   }
 
   /** @internal */
@@ -308,6 +326,15 @@ export class WriteTxn {
     if (this.changes.length > 0) this.store.bumpRev();
     return this.changes.map(entryEvent);
   }
+}
+
+/**
+ * What one revision takes in a bbolt leaf: the element (16 bytes), the revision key (17, 18 for
+ * a tombstone) and the marshaled KeyValue (its key and value, and about 2 bytes of tag and length
+ * for each and up to 24 for the varints: 24 counted).
+ */
+function revisionBytes(e: Entry): number {
+  return e.tombstone ? 16 + 18 + 2 + e.kv.key.length : 16 + 17 + 24 + e.kv.key.length + e.kv.value.length;
 }
 
 function tombstoneKv(key: Buffer, rev: number): KeyValue {
