@@ -39,7 +39,10 @@ export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): { message: 
 export type Guard = (x: unknown) => boolean;
 
 // The schema and action kinds fastGuard understands; anything else is refused when compiling.
-type Node = { type: string; [k: string]: unknown };
+type Node = { kind: string; type: string; [k: string]: unknown };
+
+/** Keys valibot's loose objects and records never copy to their output (against prototype pollution). */
+const UNCOPIED = ['__proto__', 'constructor', 'prototype'];
 
 /**
  * A fast yes/no version of `schema`, for a hot path (every peer message): a value it accepts is
@@ -56,8 +59,9 @@ export function fastGuard(schema: v.GenericSchema): Guard {
 function compile(s: Node): Guard {
   // A pipe carries its first schema's type: look at the pipe first.
   if (Array.isArray(s.pipe)) {
-    const [base, ...actions] = s.pipe as Node[];
-    const checks = [compile(base), ...actions.map(compileAction)];
+    const [base, ...items] = s.pipe as Node[];
+    // A pipe may go on with another schema (v.pipe(v.custom(…), v.looseObject(…))).
+    const checks = [compile(base), ...items.map((i) => (i.kind === 'schema' ? compile(i) : compileAction(i)))];
     return (x) => {
       for (let i = 0; i < checks.length; i++) if (!checks[i](x)) return false;
       return true;
@@ -89,17 +93,64 @@ function compile(s: Node): Guard {
         return true;
       };
     }
-    case 'object': {
+    case 'unknown':
+      return () => true;
+    case 'never':
+      return () => false;
+    case 'custom':
+      return s.check as Guard;
+    case 'object':
+    case 'loose_object': {
       const entries = s.entries as Record<string, Node>;
       const keys = Object.keys(entries);
       const guards = keys.map((k) => compile(entries[k]));
+      const loose = s.type === 'loose_object';
       return (x) => {
         if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
         const o = x as Record<string, unknown>;
         for (let i = 0; i < keys.length; i++) if (!guards[i](o[keys[i]])) return false;
+        // A loose object keeps unknown keys, but for those valibot never copies.
+        if (loose) return !(Object.hasOwn(o, '__proto__') || Object.hasOwn(o, 'constructor') || Object.hasOwn(o, 'prototype'));
         // An unknown key: the schema would drop it, so the value would not come back unchanged.
         for (const k in o) if (!Object.hasOwn(entries, k)) return false;
         return true;
+      };
+    }
+    case 'record': {
+      const key = compile(s.key as Node);
+      const value = compile(s.value as Node);
+      return (x) => {
+        if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
+        const o = x as Record<string, unknown>;
+        for (const k in o) if (!Object.hasOwn(o, k) || UNCOPIED.includes(k) || !key(k) || !value(o[k])) return false;
+        return true;
+      };
+    }
+    case 'variant': {
+      // The options by the value of their discriminator (a literal or a picklist).
+      const key = s.key as string;
+      const byValue = new Map<unknown, Guard[]>();
+      for (const option of s.options as Node[]) {
+        const d = (option.entries as Record<string, Node> | undefined)?.[key];
+        const values = d?.type === 'literal' ? [d.literal] : d?.type === 'picklist' ? (d.options as unknown[]) : undefined;
+        if (!values) throw new Error(`fastGuard: a variant option whose ${key} is a ${d?.type} is not supported`);
+        const g = compile(option);
+        for (const val of values) byValue.set(val, [...(byValue.get(val) ?? []), g]);
+      }
+      return (x) => {
+        if (typeof x !== 'object' || x === null) return false;
+        const options = byValue.get((x as Record<string, unknown>)[key]);
+        return options !== undefined && options.some((g) => g(x));
+      };
+    }
+    case 'lazy': {
+      // Each schema the getter gives, compiled once.
+      const compiled = new Map<Node, Guard>();
+      return (x) => {
+        const schema = (s.getter as (x: unknown) => Node)(x);
+        let g = compiled.get(schema);
+        if (!g) compiled.set(schema, (g = compile(schema)));
+        return g(x);
       };
     }
   }
@@ -109,6 +160,12 @@ function compile(s: Node): Guard {
 function compileAction(a: Node): Guard {
   const r = a.requirement as number;
   switch (a.type) {
+    case 'finite':
+      return (x) => Number.isFinite(x);
+    case 'check':
+      return a.requirement as Guard;
+    case 'starts_with':
+      return (x) => (x as string).startsWith(a.requirement as string);
     case 'safe_integer':
       return (x) => Number.isSafeInteger(x);
     case 'integer':
