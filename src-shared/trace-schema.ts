@@ -384,18 +384,26 @@ function issueText(issue: v.BaseIssue<unknown>, root: 'record' | 'header'): stri
 
 export type TraceCheck<T> = { ok: true; value: T } | { ok: false; problem: string };
 
-/** `schema` as a function: the value (the very input, when the compiled guard takes it), or what is wrong. */
-function traceChecker<T>(schema: v.GenericSchema, root: 'record' | 'header'): (x: unknown) => TraceCheck<T> {
+/**
+ * `schema` as a function: the value, or what is wrong. The value is the input itself: the
+ * schemas only check, and valibot's copy would leave out fields named "__proto__",
+ * "constructor" or "prototype" (JSON keeps them as plain fields; a node may be named so).
+ * `adopt` takes what is wanted of valibot's output when the guard alone could not say yes.
+ */
+function traceChecker<T>(schema: v.GenericSchema, root: 'record' | 'header', adopt?: (input: T, output: T) => void): (x: unknown) => TraceCheck<T> {
   const fast = fastGuard(schema);
   return (x) => {
     if (fast(x)) return { ok: true, value: x as T };
     const r = v.safeParse(schema, x, { abortEarly: true });
-    // The schema checks what the replay relies on; the rest of each shape is taken as written.
-    return r.success ? { ok: true, value: r.output as T } : { ok: false, problem: issueText(r.issues[0], root) };
+    if (!r.success) return { ok: false, problem: issueText(r.issues[0], root) };
+    adopt?.(x as T, r.output as T);
+    return { ok: true, value: x as T };
   };
 }
 
 /** Checks a header (after its format and version were read, and it was upgraded). */
 export const checkTraceHeader = traceChecker<TraceHeader>(TraceHeaderSchema, 'header');
-/** Checks a record (parsed from JSON and upgraded). */
-export const checkTraceRecord = traceChecker<TraceRecord>(TraceRecordSchema, 'record');
+/** Checks a record (parsed from JSON and upgraded). An action's command is what CommandSchema makes of it (unknown fields dropped). */
+export const checkTraceRecord = traceChecker<TraceRecord>(TraceRecordSchema, 'record', (input, output) => {
+  if (input.kind === 'action' && output.kind === 'action') input.cmd = output.cmd;
+});
