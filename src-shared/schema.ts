@@ -35,6 +35,9 @@ export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): { message: 
   return { message: i.message, path: (i.path ?? []).map((p) => p.key as string | number) };
 }
 
+/** An object, not an array (nor null): valibot's objects take arrays too; a `v.custom(isPlainObject, …)` before them says no to those. */
+export const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
 /** A yes/no check of a value, compiled from a schema (fastGuard). */
 export type Guard = (x: unknown) => boolean;
 
@@ -60,12 +63,12 @@ function compile(s: Node): Guard {
   // A pipe carries its first schema's type: look at the pipe first.
   if (Array.isArray(s.pipe)) {
     const [base, ...items] = s.pipe as Node[];
-    // A pipe may go on with another schema (v.pipe(v.custom(…), v.looseObject(…))).
-    const checks = [compile(base), ...items.map((i) => (i.kind === 'schema' ? compile(i) : compileAction(i)))];
-    return (x) => {
-      for (let i = 0; i < checks.length; i++) if (!checks[i](x)) return false;
-      return true;
-    };
+    if (base.type === 'number' && !Array.isArray(base.pipe) && items.every((i) => NUMBER_ACTIONS.includes(i.type))) return numberGuard(items);
+    // A pipe may go on with another schema (v.pipe(v.custom(isPlainObject), v.looseObject(…))),
+    // whose guard may make the custom check already: an object's guard refuses what is no object.
+    const subsumed = base.type === 'custom' && !Array.isArray(base.pipe) && base.check === isPlainObject && ['object', 'loose_object', 'variant', 'record'].includes(items[0]?.type);
+    const checks = items.map((i) => (i.kind === 'schema' ? compile(i) : compileAction(i)));
+    return all(subsumed ? checks : [compile(base), ...checks]);
   }
   switch (s.type) {
     case 'string':
@@ -137,10 +140,11 @@ function compile(s: Node): Guard {
         const g = compile(option);
         for (const val of values) byValue.set(val, [...(byValue.get(val) ?? []), g]);
       }
+      const one = new Map([...byValue].map(([val, gs]) => [val, gs.length === 1 ? gs[0] : (x: unknown) => gs.some((g) => g(x))]));
       return (x) => {
         if (typeof x !== 'object' || x === null) return false;
-        const options = byValue.get((x as Record<string, unknown>)[key]);
-        return options !== undefined && options.some((g) => g(x));
+        const option = one.get((x as Record<string, unknown>)[key]);
+        return option !== undefined && option(x);
       };
     }
     case 'lazy': {
@@ -155,6 +159,47 @@ function compile(s: Node): Guard {
     }
   }
   throw new Error(`fastGuard: a ${s.type} schema is not supported`);
+}
+
+/** Every one of `checks`, in order (unrolled for the short pipes most schemas are). */
+function all(checks: Guard[]): Guard {
+  const [a, b, c] = checks;
+  switch (checks.length) {
+    case 1:
+      return a;
+    case 2:
+      return (x) => a(x) && b(x);
+    case 3:
+      return (x) => a(x) && b(x) && c(x);
+  }
+  return (x) => {
+    for (let i = 0; i < checks.length; i++) if (!checks[i](x)) return false;
+    return true;
+  };
+}
+
+const NUMBER_ACTIONS = ['finite', 'integer', 'safe_integer', 'min_value', 'max_value'];
+
+/** A number pipe (v.pipe(v.number(), v.integer(), v.minValue(0)…)) as one test. */
+function numberGuard(actions: Node[]): Guard {
+  let finite = false;
+  let integer = false;
+  let safe = false;
+  let min = -Infinity;
+  let max = Infinity;
+  for (const a of actions) {
+    const r = a.requirement as number;
+    if (a.type === 'finite') finite = true;
+    else if (a.type === 'integer') integer = true;
+    else if (a.type === 'safe_integer') safe = true;
+    else if (a.type === 'min_value') min = Math.max(min, r);
+    else max = Math.min(max, r);
+  }
+  // NaN fails every comparison; isInteger and isSafeInteger are false for it and for ±Infinity.
+  if (safe) return (x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= min && x <= max;
+  if (integer) return (x) => typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max;
+  if (finite) return (x) => typeof x === 'number' && Number.isFinite(x) && x >= min && x <= max;
+  return (x) => typeof x === 'number' && !Number.isNaN(x) && x >= min && x <= max;
 }
 
 function compileAction(a: Node): Guard {

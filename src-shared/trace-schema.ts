@@ -15,7 +15,7 @@ import {
   CommandSchema, NODE_STATUSES, type Command, type ClusterState, type CommandResult, type ForkInfo, type MessageSummary, type NodeState, type ServerEvent,
 } from './protocol.js';
 import { MESSAGE_TYPES, ROLES, type RaftEvent, type RaftEventKind } from './raft-types.js';
-import { fastGuard, looseObject } from './schema.js';
+import { fastGuard, isPlainObject, looseObject } from './schema.js';
 import type { ClusterDeltaEvent } from './trace-delta.js';
 
 export const TRACE_FORMAT = 'raftlab-trace';
@@ -135,7 +135,7 @@ const both = <A extends v.GenericSchema, B extends v.GenericSchema>(first: A, th
 
 // ------------------------------------------------------------------ field schemas
 
-const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isObject = isPlainObject;
 
 const NUMBER = ' must be a number';
 /** A finite number (JSON reads 1e999 as Infinity). */
