@@ -135,8 +135,6 @@ const both = <A extends v.GenericSchema, B extends v.GenericSchema>(first: A, th
 
 // ------------------------------------------------------------------ field schemas
 
-const isObject = isPlainObject;
-
 const NUMBER = ' must be a number';
 /** A finite number (JSON reads 1e999 as Infinity). */
 const num = v.pipe(v.number(NUMBER), v.finite(NUMBER));
@@ -148,11 +146,11 @@ const anyArray = arr(v.unknown());
 const oneOf = <const T extends readonly string[]>(options: T) =>
   v.picklist(options, (issue) => ` is ${JSON.stringify(issue.input) ?? 'missing'}, not one of ${options.join(', ')}`);
 /** Any object (not an array), its fields unchecked. */
-const anyObject = v.custom<Record<string, unknown>>(isObject, ' must be an object');
+const anyObject = v.custom<Record<string, unknown>>(isPlainObject, ' must be an object');
 /** An object (not an array) with these fields, and any others (a newer writer's) kept. */
 const obj = <E extends v.ObjectEntries>(entries: E) => {
   const fields = looseObject(entries, ' must be an object');
-  return v.pipe(v.custom<v.InferInput<typeof fields>>(isObject, ' must be an object'), fields);
+  return v.pipe(v.custom<v.InferInput<typeof fields>>(isPlainObject, ' must be an object'), fields);
 };
 
 /** A path as the reader names fields: `.key` and `[index]`. */
@@ -173,10 +171,10 @@ function byName<S extends v.GenericSchema>(value: S) {
   const fast = fastGuard(value);
   const ok = (x: unknown) => fast(x) || v.is(value, x);
   return v.custom<Record<string, v.InferInput<S>>>(
-    (x) => isObject(x) && Object.keys(x).every((k) => ok(x[k])),
+    (x) => isPlainObject(x) && Object.keys(x).every((k) => ok(x[k])),
     (issue) => {
       const o = issue.input;
-      if (!isObject(o)) return ' must be an object';
+      if (!isPlainObject(o)) return ' must be an object';
       const name = Object.keys(o).find((k) => !ok(o[k]))!;
       const inner = v.safeParse(value, o[name], { abortEarly: true }).issues![0];
       return `.${name}${pathText(inner.path)}${inner.message}`;
