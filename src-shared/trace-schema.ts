@@ -143,14 +143,18 @@ const whole = (min = 0) => v.pipe(v.number(NUMBER), v.finite(NUMBER), v.integer(
 const str = v.string(' must be a string');
 const arr = <S extends v.GenericSchema>(item: S) => v.array(item, ' must be an array');
 const anyArray = arr(v.unknown());
-const oneOf = <const T extends readonly string[]>(options: T) =>
-  v.picklist(options, (issue) => ` is ${JSON.stringify(issue.input) ?? 'missing'}, not one of ${options.join(', ')}`);
+/** What a value that is none of `options` is told. */
+const notOneOf = (options: readonly string[]) => (issue: v.BaseIssue<unknown>) => ` is ${JSON.stringify(issue.input) ?? 'missing'}, not one of ${options.join(', ')}`;
+const oneOf = <const T extends readonly string[]>(options: T) => v.picklist(options, notOneOf(options));
+const NOT_OBJECT = ' must be an object';
 /** Any object (not an array), its fields unchecked. */
-const anyObject = v.custom<Record<string, unknown>>(isPlainObject, ' must be an object');
-/** An object (not an array) with these fields, and any others (a newer writer's) kept. */
+const anyObject = v.custom<Record<string, unknown>>(isPlainObject, NOT_OBJECT);
+/** An object with these fields, and any others (a newer writer's) kept; valibot's objects take arrays too (see obj). */
+const fields = <E extends v.ObjectEntries>(entries: E) => looseObject(entries, NOT_OBJECT);
+/** An object (not an array) with these fields, and any others kept. */
 const obj = <E extends v.ObjectEntries>(entries: E) => {
-  const fields = looseObject(entries, ' must be an object');
-  return v.pipe(v.custom<v.InferInput<typeof fields>>(isPlainObject, ' must be an object'), fields);
+  const checked = fields(entries);
+  return v.pipe(v.custom<v.InferInput<typeof checked>>(isPlainObject, NOT_OBJECT), checked);
 };
 
 /** A path as the reader names fields: `.key` and `[index]`. */
@@ -174,7 +178,7 @@ function byName<S extends v.GenericSchema>(value: S) {
     (x) => isPlainObject(x) && Object.keys(x).every((k) => ok(x[k])),
     (issue) => {
       const o = issue.input;
-      if (!isPlainObject(o)) return ' must be an object';
+      if (!isPlainObject(o)) return NOT_OBJECT;
       const name = Object.keys(o).find((k) => !ok(o[k]))!;
       const inner = v.safeParse(value, o[name], { abortEarly: true }).issues![0];
       return `.${name}${pathText(inner.path)}${inner.message}`;
@@ -210,8 +214,8 @@ const RaftEventSchema = v.pipe(
   anyObject,
   v.variant(
     'kind',
-    RAFT_KINDS.map((kind) => looseObject({ kind: v.literal(kind), ...Object.fromEntries(RAFT_NUMBERS[kind].map((k) => [k, num])) }, ' must be an object')),
-    (issue) => ` is ${JSON.stringify(issue.input) ?? 'missing'}, not one of ${RAFT_KINDS.join(', ')}`,
+    RAFT_KINDS.map((kind) => fields({ kind: v.literal(kind), ...Object.fromEntries(RAFT_NUMBERS[kind].map((k) => [k, num])) })),
+    notOneOf(RAFT_KINDS),
   ),
 );
 
@@ -255,7 +259,7 @@ const NODE_FIELDS = {
 const NodeSchema = obj(NODE_FIELDS);
 // The cluster's own fields first, then each node's (as the reader always has, so the first
 // problem named is the same).
-const ClusterSchema = both(obj(CLUSTER_FIELDS), looseObject({ nodes: arr(NodeSchema) }, ' must be an object'));
+const ClusterSchema = both(obj(CLUSTER_FIELDS), fields({ nodes: arr(NodeSchema) }));
 type _ClusterPasses = Holds<Passes<ClusterState, typeof ClusterSchema>>;
 type _NodePasses = Holds<Passes<NodeState, typeof NodeSchema>>;
 
@@ -285,7 +289,7 @@ const NodePatchSchema = obj({
         (set) => set.name === undefined && set.log === undefined,
         (issue) => `: a node's ${(issue.input as { name?: unknown }).name !== undefined ? 'name' : 'log'} does not change through "set"`,
       ),
-      looseObject(optional(NODE_FIELDS), ' must be an object'),
+      fields(optional(NODE_FIELDS)),
     ),
   ),
   unset: unset(NODE_FIELDS),
@@ -293,36 +297,31 @@ const NodePatchSchema = obj({
 });
 
 const { nodes: _nodes, ...clusterSet } = optional(CLUSTER_FIELDS);
-const ClusterDeltaSchema = looseObject(
-  {
-    type: v.literal('cluster-delta'),
-    set: v.optional(obj({ nodes: v.optional(v.never(': nodes change through event.nodes')), ...clusterSet })),
-    unset: unset(CLUSTER_FIELDS),
-    nodes: v.optional(byName(NodePatchSchema)),
-  },
-  ' must be an object',
-);
+const ClusterDeltaSchema = fields({
+  type: v.literal('cluster-delta'),
+  set: v.optional(obj({ nodes: v.optional(v.never(': nodes change through event.nodes')), ...clusterSet })),
+  unset: unset(CLUSTER_FIELDS),
+  nodes: v.optional(byName(NodePatchSchema)),
+});
 type _DeltaPasses = Holds<Passes<ClusterDeltaEvent, typeof ClusterDeltaSchema>>;
 
 const ACK = 'an ack belongs in a "result" record, not an "event"';
 const EVENT_SCHEMAS = [
-  looseObject({ type: v.literal('cluster'), cluster: ClusterSchema }, ' must be an object'),
+  fields({ type: v.literal('cluster'), cluster: ClusterSchema }),
   ClusterDeltaSchema,
-  looseObject({ type: v.literal('raft'), node: str, at: num, event: RaftEventSchema }, ' must be an object'),
-  looseObject({ type: v.literal('message'), at: num, ...MESSAGE_FIELDS }, ' must be an object'),
+  fields({ type: v.literal('raft'), node: str, at: num, event: RaftEventSchema }),
+  fields({ type: v.literal('message'), at: num, ...MESSAGE_FIELDS }),
   // A message (by its id) stepped in by its target, or never to arrive (protocol.ts).
-  looseObject({ type: v.picklist(['delivered', 'lost']), id: num, from: str, to: str, at: num }, ' must be an object'),
-  looseObject({ type: v.literal('log'), node: str, at: num, level: str, pkg: str, msg: str, line: str }, ' must be an object'),
-  looseObject({ type: v.literal('error'), message: str, id: v.optional(str) }, ' must be an object'),
+  fields({ type: v.picklist(['delivered', 'lost']), id: num, from: str, to: str, at: num }),
+  fields({ type: v.literal('log'), node: str, at: num, level: str, pkg: str, msg: str, line: str }),
+  fields({ type: v.literal('error'), message: str, id: v.optional(str) }),
   // What was observed on an attached cluster (src-shared/attach.ts AttachEvent).
-  looseObject({ type: v.literal('attach'), at: num, event: obj({ type: str, at: num }) }, ' must be an object'),
+  fields({ type: v.literal('attach'), at: num, event: obj({ type: str, at: num }) }),
 ] as const;
-const EVENT_TYPES = ['cluster', 'cluster-delta', 'raft', 'message', 'delivered', 'lost', 'log', 'error', 'attach'];
+const EVENT_TYPES: readonly string[] = EVENT_SCHEMAS.flatMap(({ entries: { type } }) => ('literal' in type ? [type.literal] : type.options));
 const TracedEventSchema = v.pipe(
   anyObject,
-  v.variant('type', EVENT_SCHEMAS, (issue) =>
-    issue.input === 'ack' ? ACK : ` is ${JSON.stringify(issue.input) ?? 'missing'}, not one of ${EVENT_TYPES.join(', ')}`,
-  ),
+  v.variant('type', EVENT_SCHEMAS, (issue) => (issue.input === 'ack' ? ACK : notOneOf(EVENT_TYPES)(issue))),
 );
 /** The events a trace keeps as events (a client request, a step-mode fate and a fork are records of their own). */
 type StoredEvent = Exclude<TracedEvent, { type: 'client' | 'step' | 'fork' }>;
@@ -331,25 +330,24 @@ type _EventsPass = Holds<Passes<StoredEvent, (typeof EVENT_SCHEMAS)[number]>>;
 // ------------------------------------------------------------------ records
 
 const TRACE_RECORD_KINDS = ['event', 'action', 'result', 'held', 'delivered', 'dropped', 'client', 'fork'] as const;
-type _KindsAreAll = Holds<((typeof TRACE_RECORD_KINDS)[number] extends TraceRecordKind ? (TraceRecordKind extends (typeof TRACE_RECORD_KINDS)[number] ? true : never) : never)>;
+type _KindsAreAll = Holds<[(typeof TRACE_RECORD_KINDS)[number], TraceRecordKind] extends [TraceRecordKind, (typeof TRACE_RECORD_KINDS)[number]] ? true : false>;
 
 /** What every record has, checked before what its kind has. */
 const RECORD_BASE = { seq: whole(1), at: num, clocks: v.optional(byName(num)), kind: oneOf(TRACE_RECORD_KINDS) };
 type _BaseCovered = Holds<Covers<RecordBase & { kind: TraceRecordKind }, ReturnType<typeof obj<typeof RECORD_BASE>>>>;
 
-const record = <E extends v.ObjectEntries>(entries: E) => looseObject(entries, ' must be an object');
 const RECORD_SCHEMAS = [
-  record({ kind: v.literal('event'), event: TracedEventSchema }),
+  fields({ kind: v.literal('event'), event: TracedEventSchema }),
   // A command as the window sends it: CommandSchema's own texts (issueText puts "record.cmd: " before them).
-  record({ kind: v.literal('action'), id: str, cmd: CommandSchema }),
+  fields({ kind: v.literal('action'), id: str, cmd: CommandSchema }),
   v.pipe(
-    record({ kind: v.literal('result'), id: str, ok: v.boolean(' must be true or false'), error: v.optional(v.unknown()) }),
+    fields({ kind: v.literal('result'), id: str, ok: v.boolean(' must be true or false'), error: v.optional(v.unknown()) }),
     v.forward(v.check((r) => r.ok || typeof r.error === 'string', ' must be a string'), ['error']),
   ),
-  record({ kind: v.picklist(['held', 'delivered', 'dropped']), msgId: whole(), message: obj(MESSAGE_FIELDS), reason: v.optional(str) }),
-  record({ kind: v.literal('client'), node: str, method: str, path: str, status: whole(), ms: num, error: v.optional(str) }),
+  fields({ kind: v.picklist(['held', 'delivered', 'dropped']), msgId: whole(), message: obj(MESSAGE_FIELDS), reason: v.optional(str) }),
+  fields({ kind: v.literal('client'), node: str, method: str, path: str, status: whole(), ms: num, error: v.optional(str) }),
   v.pipe(
-    record({ kind: v.literal('fork'), branch: whole(2), parent: whole(1), left: whole(1), from: num, asked: num, leftAt: num }),
+    fields({ kind: v.literal('fork'), branch: whole(2), parent: whole(1), left: whole(1), from: num, asked: num, leftAt: num }),
     v.forward(v.check((r) => r.parent < r.branch, ' must be an earlier branch than record.branch'), ['parent']),
   ),
 ] as const;
