@@ -44,12 +44,19 @@ export type Guard = (x: unknown) => boolean;
 // The schema and action kinds fastGuard understands; anything else is refused when compiling.
 type Node = { kind: string; type: string; [k: string]: unknown };
 
-/** Keys valibot's loose objects and records never copy to their output (against prototype pollution). */
+/**
+ * Keys valibot's loose objects and records never copy to their output (against prototype
+ * pollution). A record holding one goes to the schema; a loose object's unknown fields are let
+ * through as they are, these too (checking three names on every object of a hot path costs
+ * ~10% of reading a trace): where JSON.parse made them they are plain fields, harmful only to
+ * code that copies them by assignment.
+ */
 const UNCOPIED = ['__proto__', 'constructor', 'prototype'];
 
 /**
  * A fast yes/no version of `schema`, for a hot path (every peer message): a value it accepts is
- * one `v.parse(schema, ·)` accepts and returns unchanged (no unknown keys, nothing transformed).
+ * one `v.parse(schema, ·)` accepts and returns unchanged (no unknown keys, nothing transformed;
+ * a loose object's unknown keys kept, see UNCOPIED).
  * It may say no where the schema would say yes (an unknown key): then ask the schema itself, which
  * also says what is wrong. Built from the schema, so the rules are still written once; a schema
  * using a kind it does not know throws here, at startup, rather than being checked loosely.
@@ -112,8 +119,8 @@ function compile(s: Node): Guard {
         if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
         const o = x as Record<string, unknown>;
         for (let i = 0; i < keys.length; i++) if (!guards[i](o[keys[i]])) return false;
-        // A loose object keeps unknown keys, but for those valibot never copies.
-        if (loose) return !(Object.hasOwn(o, '__proto__') || Object.hasOwn(o, 'constructor') || Object.hasOwn(o, 'prototype'));
+        // A loose object keeps unknown keys (but see UNCOPIED).
+        if (loose) return true;
         // An unknown key: the schema would drop it, so the value would not come back unchanged.
         for (const k in o) if (!Object.hasOwn(entries, k)) return false;
         return true;
