@@ -325,7 +325,8 @@ export type CommandResult =
  * unstarted: added to the cluster (or planned) but no process yet; starting: worker booting;
  * alive: serving; killed: terminated (restartable); removed: out of the cluster for good.
  */
-export type NodeStatus = 'unstarted' | 'starting' | 'alive' | 'killed' | 'removed';
+export const NODE_STATUSES = ['unstarted', 'starting', 'alive', 'killed', 'removed'] as const;
+export type NodeStatus = (typeof NODE_STATUSES)[number];
 
 export interface LogEntrySummary {
   index: number;

@@ -96,7 +96,8 @@ export type SnapshotMeta = v.InferOutput<typeof SnapshotMetaSchema>;
 export const SnapshotSchema = object({ meta: SnapshotMetaSchema, data: v.string('bad snapshot') }, 'bad snapshot');
 export type Snapshot = v.InferOutput<typeof SnapshotSchema>;
 
-export type Role = 'follower' | 'precandidate' | 'candidate' | 'leader';
+export const ROLES = ['follower', 'precandidate', 'candidate', 'leader'] as const;
+export type Role = (typeof ROLES)[number];
 
 /** Every message type, once: MessageType is derived from this list, and peers are checked against it. */
 export const MESSAGE_TYPES = [

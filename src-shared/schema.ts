@@ -35,15 +35,28 @@ export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): { message: 
   return { message: i.message, path: (i.path ?? []).map((p) => p.key as string | number) };
 }
 
+/** An object, not an array (nor null): valibot's objects take arrays too; a `v.custom(isPlainObject, …)` before them says no to those. */
+export const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
 /** A yes/no check of a value, compiled from a schema (fastGuard). */
 export type Guard = (x: unknown) => boolean;
 
 // The schema and action kinds fastGuard understands; anything else is refused when compiling.
-type Node = { type: string; [k: string]: unknown };
+type Node = { kind: string; type: string; [k: string]: unknown };
+
+/**
+ * Keys valibot's loose objects and records never copy to their output (against prototype
+ * pollution). A record holding one goes to the schema; a loose object's unknown fields are let
+ * through as they are, these too (checking three names on every object of a hot path costs
+ * ~10% of reading a trace): where JSON.parse made them they are plain fields, harmful only to
+ * code that copies them by assignment.
+ */
+const UNCOPIED = ['__proto__', 'constructor', 'prototype'];
 
 /**
  * A fast yes/no version of `schema`, for a hot path (every peer message): a value it accepts is
- * one `v.parse(schema, ·)` accepts and returns unchanged (no unknown keys, nothing transformed).
+ * one `v.parse(schema, ·)` accepts and returns unchanged (no unknown keys, nothing transformed;
+ * a loose object's unknown keys kept, see UNCOPIED).
  * It may say no where the schema would say yes (an unknown key): then ask the schema itself, which
  * also says what is wrong. Built from the schema, so the rules are still written once; a schema
  * using a kind it does not know throws here, at startup, rather than being checked loosely.
@@ -56,12 +69,13 @@ export function fastGuard(schema: v.GenericSchema): Guard {
 function compile(s: Node): Guard {
   // A pipe carries its first schema's type: look at the pipe first.
   if (Array.isArray(s.pipe)) {
-    const [base, ...actions] = s.pipe as Node[];
-    const checks = [compile(base), ...actions.map(compileAction)];
-    return (x) => {
-      for (let i = 0; i < checks.length; i++) if (!checks[i](x)) return false;
-      return true;
-    };
+    const [base, ...items] = s.pipe as Node[];
+    if (base.type === 'number' && !Array.isArray(base.pipe) && items.every((i) => NUMBER_ACTIONS.includes(i.type))) return numberGuard(items);
+    // A pipe may go on with another schema (v.pipe(v.custom(isPlainObject), v.looseObject(…))),
+    // whose guard may make the custom check already: an object's guard refuses what is no object.
+    const subsumed = base.type === 'custom' && !Array.isArray(base.pipe) && base.check === isPlainObject && ['object', 'loose_object', 'variant', 'record'].includes(items[0]?.type);
+    const checks = items.map((i) => (i.kind === 'schema' ? compile(i) : compileAction(i)));
+    return all(subsumed ? checks : [compile(base), ...checks]);
   }
   switch (s.type) {
     case 'string':
@@ -73,8 +87,13 @@ function compile(s: Node): Guard {
     case 'literal':
       return (x) => x === s.literal;
     case 'picklist': {
-      const options = new Set(s.options as unknown[]);
-      return (x) => options.has(x);
+      const options = s.options as unknown[];
+      if (options.every((o) => typeof o === 'string')) {
+        const names = stringTable(options as string[], () => true);
+        return (x) => typeof x === 'string' && names[x] === true;
+      }
+      const set = new Set(options);
+      return (x) => set.has(x);
     }
     case 'optional': {
       if (s.default !== undefined) break; // a default transforms: not "unchanged"
@@ -89,26 +108,140 @@ function compile(s: Node): Guard {
         return true;
       };
     }
-    case 'object': {
+    case 'unknown':
+      return () => true;
+    case 'never':
+      return () => false;
+    case 'custom':
+      return s.check as Guard;
+    case 'object':
+    case 'loose_object': {
       const entries = s.entries as Record<string, Node>;
       const keys = Object.keys(entries);
       const guards = keys.map((k) => compile(entries[k]));
+      const loose = s.type === 'loose_object';
       return (x) => {
         if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
         const o = x as Record<string, unknown>;
         for (let i = 0; i < keys.length; i++) if (!guards[i](o[keys[i]])) return false;
+        // A loose object keeps unknown keys (but see UNCOPIED).
+        if (loose) return true;
         // An unknown key: the schema would drop it, so the value would not come back unchanged.
         for (const k in o) if (!Object.hasOwn(entries, k)) return false;
         return true;
+      };
+    }
+    case 'record': {
+      const key = compile(s.key as Node);
+      const value = compile(s.value as Node);
+      return (x) => {
+        if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
+        const o = x as Record<string, unknown>;
+        for (const k in o) if (!Object.hasOwn(o, k) || UNCOPIED.includes(k) || !key(k) || !value(o[k])) return false;
+        return true;
+      };
+    }
+    case 'variant': {
+      // The options by the value of their discriminator (a literal or a picklist).
+      const key = s.key as string;
+      const byValue = new Map<unknown, Guard[]>();
+      for (const option of s.options as Node[]) {
+        const d = (option.entries as Record<string, Node> | undefined)?.[key];
+        const values = d?.type === 'literal' ? [d.literal] : d?.type === 'picklist' ? (d.options as unknown[]) : undefined;
+        if (!values) throw new Error(`fastGuard: a variant option whose ${key} is a ${d?.type} is not supported`);
+        const g = compile(option);
+        for (const val of values) byValue.set(val, [...(byValue.get(val) ?? []), g]);
+      }
+      const one = new Map([...byValue].map(([val, gs]) => [val, gs.length === 1 ? gs[0] : (x: unknown) => gs.some((g) => g(x))]));
+      if ([...one.keys()].every((k) => typeof k === 'string')) {
+        const byName = stringTable([...one.keys()] as string[], (k) => one.get(k)!);
+        return (x) => {
+          if (typeof x !== 'object' || x === null) return false;
+          const d = (x as Record<string, unknown>)[key];
+          return typeof d === 'string' && byName[d] !== undefined && byName[d](x);
+        };
+      }
+      return (x) => {
+        if (typeof x !== 'object' || x === null) return false;
+        const option = one.get((x as Record<string, unknown>)[key]);
+        return option !== undefined && option(x);
+      };
+    }
+    case 'lazy': {
+      // Each schema the getter gives, compiled once.
+      const compiled = new Map<Node, Guard>();
+      return (x) => {
+        const schema = (s.getter as (x: unknown) => Node)(x);
+        let g = compiled.get(schema);
+        if (!g) compiled.set(schema, (g = compile(schema)));
+        return g(x);
       };
     }
   }
   throw new Error(`fastGuard: a ${s.type} schema is not supported`);
 }
 
+/**
+ * Names looked up as property keys (not in a Set or Map): V8 then swaps the string a parsed
+ * record holds for the one interned copy of that name, so a trace of a million records keeps
+ * one "MsgHeartbeat", not a million (~5 MB an hour-long trace, bench/trace-bench.ts).
+ */
+function stringTable<T>(names: string[], valueOf: (name: string) => T): Record<string, T> {
+  const table = Object.create(null) as Record<string, T>;
+  for (const n of names) table[n] = valueOf(n);
+  return table;
+}
+
+/** Every one of `checks`, in order (unrolled for the short pipes most schemas are). */
+function all(checks: Guard[]): Guard {
+  const [a, b, c] = checks;
+  switch (checks.length) {
+    case 1:
+      return a;
+    case 2:
+      return (x) => a(x) && b(x);
+    case 3:
+      return (x) => a(x) && b(x) && c(x);
+  }
+  return (x) => {
+    for (let i = 0; i < checks.length; i++) if (!checks[i](x)) return false;
+    return true;
+  };
+}
+
+const NUMBER_ACTIONS = ['finite', 'integer', 'safe_integer', 'min_value', 'max_value'];
+
+/** A number pipe (v.pipe(v.number(), v.integer(), v.minValue(0)…)) as one test. */
+function numberGuard(actions: Node[]): Guard {
+  let finite = false;
+  let integer = false;
+  let safe = false;
+  let min = -Infinity;
+  let max = Infinity;
+  for (const a of actions) {
+    const r = a.requirement as number;
+    if (a.type === 'finite') finite = true;
+    else if (a.type === 'integer') integer = true;
+    else if (a.type === 'safe_integer') safe = true;
+    else if (a.type === 'min_value') min = Math.max(min, r);
+    else max = Math.min(max, r);
+  }
+  // NaN fails every comparison; isInteger and isSafeInteger are false for it and for ±Infinity.
+  if (safe) return (x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= min && x <= max;
+  if (integer) return (x) => typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max;
+  if (finite) return (x) => typeof x === 'number' && Number.isFinite(x) && x >= min && x <= max;
+  return (x) => typeof x === 'number' && !Number.isNaN(x) && x >= min && x <= max;
+}
+
 function compileAction(a: Node): Guard {
   const r = a.requirement as number;
   switch (a.type) {
+    case 'finite':
+      return (x) => Number.isFinite(x);
+    case 'check':
+      return a.requirement as Guard;
+    case 'starts_with':
+      return (x) => (x as string).startsWith(a.requirement as string);
     case 'safe_integer':
       return (x) => Number.isSafeInteger(x);
     case 'integer':
