@@ -6,7 +6,14 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Duplex } from 'node:stream';
 import type { V3Backend } from './backend.js';
+import { callContextOf, type CallContext, type Msg, type UnaryHandler } from './call.js';
 import type { V3Command } from './command.js';
+import { guardAdminMethods } from './auth/admin-methods.js';
+import { authHandlers } from './auth/auth-service.js';
+import { checkTxnAuth } from './auth/apply-checks.js';
+import { watchCancelReason } from './auth/errors.js';
+import { RequestAuth } from './auth/request-auth.js';
+import type { AuthInfo } from './auth/types.js';
 import { Errors, GrpcCode, V3Error } from './errors.js';
 import { isTxnReadOnly, isTxnSerializable } from './mvcc/kv.js';
 import type {
@@ -20,8 +27,7 @@ import type { WatchCreateRequest, WatchFilter, WatchResponse } from './watch/wat
 /** etcd's default --progress-report-interval for watchers with progress_notify: 10 minutes. */
 export const PROGRESS_INTERVAL_MS = 10 * 60 * 1000;
 
-// proto-loader's objects (keepCase, longs as strings, enums as names, defaults, oneof names).
-type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type { UnaryHandler } from './call.js';
 
 const num = (v: unknown) => Number(v ?? 0);
 const big = (v: unknown) => BigInt((v as string | number | undefined) ?? 0);
@@ -121,15 +127,14 @@ function proposalSize(method: grpc.MethodDefinition<unknown, unknown>, m: Msg): 
   return n + 1 + varintLength(n) + 13;
 }
 
-/** A unary RPC as a function of proto-loader messages; it throws V3Errors. */
-export type UnaryHandler = (m: Msg) => Promise<Msg>;
-
 export class V3GrpcServer {
   readonly server: grpc.Server;
   private readonly maxRequestBytes: number;
   private readonly maxTxnOps: number;
   /** The unary RPCs by service and method, for other transports too (the /v3 JSON gateway). */
-  readonly handlers: { KV: Record<string, UnaryHandler>; Lease: Record<string, UnaryHandler> };
+  readonly handlers: { KV: Record<string, UnaryHandler>; Lease: Record<string, UnaryHandler>; Auth: Record<string, UnaryHandler> };
+  /** Who each request is from, and the auth checks made before (or instead of) proposing. */
+  readonly auth: RequestAuth;
   private readonly progressTimer: NodeJS.Timeout;
 
   constructor(
@@ -139,7 +144,13 @@ export class V3GrpcServer {
     this.maxRequestBytes = opts.maxRequestBytes ?? MAX_REQUEST_BYTES;
     this.maxTxnOps = opts.maxTxnOps ?? MAX_TXN_OPS;
     this.server = new grpc.Server({ 'grpc.max_receive_message_length': this.maxRequestBytes + GRPC_OVERHEAD_BYTES });
-    this.handlers = { KV: this.kv(), Lease: this.lease() };
+    this.auth = new RequestAuth(backend);
+    guardAdminMethods(this.server, this.auth);
+    this.handlers = {
+      KV: this.kv(),
+      Lease: this.lease(),
+      Auth: authHandlers({ auth: this.auth, propose: (cmd) => this.proposeOrThrow(cmd), withHeader: (r) => this.withHeader(r) }),
+    };
     const bind = (hs: Record<string, UnaryHandler>) => Object.fromEntries(Object.entries(hs).map(([k, h]) => [k, this.unary(h)]));
     this.server.addService(service('KV'), bind(this.handlers.KV));
     this.server.addService(service('Watch'), { Watch: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.watch(call) });
@@ -177,6 +188,7 @@ export class V3GrpcServer {
         throw Errors.memberNotLearner;
       }),
     });
+    this.server.addService(service('Auth'), bind(this.handlers.Auth));
     this.server.addService(service('Lease'), {
       ...bind(this.handlers.Lease),
       LeaseKeepAlive: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.leaseKeepAlive(call),
@@ -225,7 +237,7 @@ export class V3GrpcServer {
 
   private unary(handler: UnaryHandler) {
     return (call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
-      handler(call.request).then(
+      handler(call.request, callContextOf(call.metadata)).then(
         (r) => cb(null, r),
         (e) => cb(grpcError(e) as grpc.ServiceError, null),
       );
@@ -248,33 +260,35 @@ export class V3GrpcServer {
   private kv(): Record<string, UnaryHandler> {
     const b = this.backend;
     return {
-      Range: async (m: Msg) => {
+      Range: async (m: Msg, ctx?: CallContext) => {
         const r = rangeRequest(m);
         checkRangeRequest(r);
         await b.readBarrier(!!r.serializable);
-        return this.withHeader(b.state.range(r));
+        const check = (ai: AuthInfo) => b.state.auth.isRangePermitted(ai, r.key, r.range_end);
+        return this.withHeader(await this.auth.serialized(ctx, check, () => b.state.range(r)));
       },
-      Put: async (m: Msg) => {
+      Put: async (m: Msg, ctx?: CallContext) => {
         const r = putRequest(m);
         checkPutRequest(r);
-        return this.withHeader(await this.proposeOrThrow({ put: r }, service('KV').Put, m));
+        return this.withHeader(await this.proposeOrThrow({ put: r, ...(await this.auth.header(ctx)) }, service('KV').Put, m));
       },
-      DeleteRange: async (m: Msg) => {
+      DeleteRange: async (m: Msg, ctx?: CallContext) => {
         const r = deleteRequest(m);
         checkDeleteRequest(r);
-        return this.withHeader(await this.proposeOrThrow({ delete_range: r }, service('KV').DeleteRange, m));
+        return this.withHeader(await this.proposeOrThrow({ delete_range: r, ...(await this.auth.header(ctx)) }, service('KV').DeleteRange, m));
       },
-      Txn: async (m: Msg) => {
+      Txn: async (m: Msg, ctx?: CallContext) => {
         const r = txnRequest(m);
         checkTxnRequest(r, this.maxTxnOps);
         if (isTxnReadOnly(r)) {
           await b.readBarrier(isTxnSerializable(r));
-          return this.withHeader(b.state.readTxn(r));
+          const check = (ai: AuthInfo) => checkTxnAuth(b.state.auth, ai, r);
+          return this.withHeader(await this.auth.serialized(ctx, check, () => b.state.readTxn(r)));
         }
-        return this.withHeader(await this.proposeOrThrow({ txn: r }, service('KV').Txn, m));
+        return this.withHeader(await this.proposeOrThrow({ txn: r, ...(await this.auth.header(ctx)) }, service('KV').Txn, m));
       },
-      Compact: async (m: Msg) => this.withHeader(
-        await this.proposeOrThrow({ compaction: { revision: num(m.revision), physical: !!m.physical } }),
+      Compact: async (m: Msg, ctx?: CallContext) => this.withHeader(
+        await this.proposeOrThrow({ compaction: { revision: num(m.revision), physical: !!m.physical }, ...(await this.auth.header(ctx)) }),
       ),
     };
   }
@@ -282,12 +296,14 @@ export class V3GrpcServer {
   private lease(): Record<string, UnaryHandler> {
     const b = this.backend;
     return {
-      LeaseGrant: async (m: Msg) => {
+      LeaseGrant: async (m: Msg, ctx?: CallContext) => {
         let ID = big(m.ID);
         while (ID === 0n) ID = b.newLeaseId();
-        return this.withHeader(await this.proposeOrThrow({ lease_grant: { ID, TTL: num(m.TTL) } }));
+        return this.withHeader(await this.proposeOrThrow({ lease_grant: { ID, TTL: num(m.TTL) }, ...(await this.auth.header(ctx)) }));
       },
-      LeaseRevoke: async (m: Msg) => this.withHeader(await this.proposeOrThrow({ lease_revoke: { ID: big(m.ID) } })),
+      LeaseRevoke: async (m: Msg, ctx?: CallContext) => this.withHeader(
+        await this.proposeOrThrow({ lease_revoke: { ID: big(m.ID) }, ...(await this.auth.header(ctx)) }),
+      ),
       LeaseTimeToLive: async (m: Msg) => {
         try {
           const t = await b.leaseTimeToLive(big(m.ID), !!m.keys);
@@ -322,13 +338,22 @@ export class V3GrpcServer {
     };
   }
 
-  /** A watch stream, transport-free: `request` for each WatchRequest, `write` gets each answer. */
-  openWatch(write: (m: Msg) => void): { request(m: Msg): void; close(): void } {
+  /**
+   * A watch stream, transport-free: `request` for each WatchRequest, `write` gets each answer.
+   * A watch the stream's token (`ctx`) may not read is answered created and canceled at once,
+   * with the reason (etcd's isWatchPermitted).
+   */
+  openWatch(write: (m: Msg) => void, ctx?: CallContext): { request(m: Msg): void; close(): void } {
     const stream = this.backend.state.watches.openStream((r: WatchResponse) => {
       write(toProto({ ...r, header: { ...this.backend.header(), revision: r.header.revision } }) as Msg);
     });
-    return {
-      request: (m: Msg) => {
+    const refuse = (e: unknown) => write(toProto({
+      header: { ...this.backend.header(), revision: this.backend.state.rev() },
+      watch_id: -1, created: true, canceled: true, cancel_reason: watchCancelReason(e),
+    }) as Msg);
+    /** Requests wait behind a create whose token this member has yet to learn, in order. */
+    let queue: Promise<void> | undefined;
+    const handle = (m: Msg): void | Promise<void> => {
         switch (m.request_union) {
           case 'create_request': {
             const c = m.create_request;
@@ -337,8 +362,16 @@ export class V3GrpcServer {
               progress_notify: c.progress_notify, filters: (c.filters ?? []) as WatchFilter[], prev_kv: c.prev_kv,
               watch_id: num(c.watch_id),
             };
-            stream.create(req);
-            break;
+            const create = (ai: AuthInfo | undefined) => {
+              try {
+                this.backend.state.auth.isRangePermitted(ai ?? { username: '', revision: 0 }, req.key ?? Buffer.alloc(0), req.range_end);
+              } catch (e) {
+                return refuse(e);
+              }
+              stream.create(req);
+            };
+            if (ctx?.token === undefined) return create(undefined);
+            return this.auth.info(ctx).then(create, refuse);
           }
           case 'cancel_request':
             stream.cancel(num(m.cancel_request.watch_id));
@@ -349,6 +382,15 @@ export class V3GrpcServer {
           default:
             break; // etcd ignores what it does not know
         }
+    };
+    return {
+      request: (m: Msg) => {
+        if (queue) {
+          queue = queue.then(() => handle(m)).catch(() => {});
+          return;
+        }
+        const pending = handle(m);
+        if (pending) queue = pending;
       },
       close: () => stream.close(),
     };
@@ -362,7 +404,7 @@ export class V3GrpcServer {
   }
 
   private watch(call: grpc.ServerDuplexStream<Msg, Msg>): void {
-    const w = this.openWatch((m) => call.write(m));
+    const w = this.openWatch((m) => call.write(m), callContextOf(call.metadata));
     call.on('data', (m: Msg) => w.request(m));
     call.on('end', () => {
       w.close();

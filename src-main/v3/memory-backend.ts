@@ -31,7 +31,7 @@ export class MemoryBackend implements V3Backend {
   async propose(cmd: V3Command): Promise<V3Result> {
     this.applied++;
     // Through the log's encoding, as a Raft member applies it.
-    return this.state.apply(decodeCommand(encodeCommand(cmd)));
+    return this.state.apply(decodeCommand(encodeCommand(cmd)), this.applied);
   }
 
   async readBarrier(): Promise<void> {}

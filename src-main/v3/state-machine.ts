@@ -11,6 +11,9 @@ import type {
   TxnResponse,
 } from './mvcc/types.js';
 import { Lessor, type LessorOptions, type LessorSnapshot } from './lease/lessor.js';
+import { checkApplyPermitted } from './auth/apply-checks.js';
+import { AuthStore, type AuthSnapshot } from './auth/auth-store.js';
+import { isAuthCommand, type AuthResponse } from './auth/types.js';
 import { WatchHub } from './watch/watch-hub.js';
 
 export interface LeaseGrantResponse {
@@ -25,7 +28,8 @@ export interface LeaseRevokeResponse {
 }
 
 export type V3Response =
-  | PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | LeaseGrantResponse | LeaseRevokeResponse;
+  | PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | LeaseGrantResponse | LeaseRevokeResponse
+  | AuthResponse;
 
 export type V3Result = { ok: true; response: V3Response } | { ok: false; error: V3Error };
 
@@ -33,6 +37,8 @@ export class V3StateMachine {
   readonly lessor: Lessor;
   readonly store: MvccStore;
   readonly watches: WatchHub;
+  /** Users, roles, permissions (replicated) and this member's auth tokens (not). */
+  readonly auth: AuthStore;
   /** Told of every applied write txn's events, after the watchers (for the window, traces). */
   onEvents?: (rev: number, events: Event[]) => void;
 
@@ -40,12 +46,16 @@ export class V3StateMachine {
     this.lessor = new Lessor(opts);
     this.store = new MvccStore(this.lessor);
     this.watches = new WatchHub(this.store);
+    this.auth = new AuthStore(opts.now);
   }
 
-  /** Applies one committed command. Errors are results too (etcd answers them to the client). */
-  apply(cmd: V3Command): V3Result {
+  /**
+   * Applies one committed command (`index`: its log entry's). Errors are results too (etcd
+   * answers them to the client).
+   */
+  apply(cmd: V3Command, index = 0): V3Result {
     try {
-      return { ok: true, response: this.applyOrThrow(cmd) };
+      return { ok: true, response: this.applyOrThrow(cmd, index) };
     } catch (e) {
       if (e instanceof V3Error) return { ok: false, error: e };
       throw e;
@@ -68,7 +78,7 @@ export class V3StateMachine {
 
   /** The replicated state, deterministically encoded. */
   snapshot(): Buffer {
-    const s: V3Snapshot = { mvcc: this.store.toSnapshot(), leases: this.lessor.toSnapshot() };
+    const s: V3Snapshot = { mvcc: this.store.toSnapshot(), leases: this.lessor.toSnapshot(), auth: this.auth.toSnapshot() };
     return Buffer.from(JSON.stringify(toJson(s)));
   }
 
@@ -76,6 +86,7 @@ export class V3StateMachine {
   restore(b: Buffer): void {
     const s = fromJson(JSON.parse(b.toString())) as V3Snapshot;
     this.lessor.restore(s.leases);
+    this.auth.restore(s.auth);
     this.store.load(s.mvcc);
     for (const live of this.store.range(Buffer.from([0]), Buffer.alloc(0)).kvs) {
       if (live.lease !== 0n && this.lessor.has(live.lease)) this.lessor.attach(live.lease, live.key);
@@ -83,7 +94,11 @@ export class V3StateMachine {
     this.watches.resync();
   }
 
-  private applyOrThrow(cmd: V3Command): V3Response {
+  private applyOrThrow(cmd: V3Command, index: number): V3Response {
+    // etcd's authApplierV3: as the header's user (none without one).
+    const ai = { username: cmd.header?.username ?? '', revision: cmd.header?.auth_revision ?? 0 };
+    if (isAuthCommand(cmd)) return { header: { revision: this.store.rev() }, ...this.auth.apply(cmd, ai, index) };
+    checkApplyPermitted(this.auth, ai, cmd, (id) => (this.lessor.has(id) ? this.lessor.timeToLive(id, true).keys : []));
     const leaseExists = (id: LeaseId) => this.lessor.has(id);
     if ('put' in cmd) return this.published(kv.put(this.store, cmd.put, leaseExists));
     if ('delete_range' in cmd) return this.published(kv.deleteRange(this.store, cmd.delete_range));
@@ -120,4 +135,6 @@ export class V3StateMachine {
 interface V3Snapshot {
   mvcc: MvccSnapshot;
   leases: LessorSnapshot;
+  /** Absent while auth was never touched (and in snapshots from before auth). */
+  auth?: AuthSnapshot;
 }
