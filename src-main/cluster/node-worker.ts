@@ -15,6 +15,7 @@ import type { MemberInfo } from '../node/client-backend.js';
 import { startNode, type RunningNode } from '../node/node-server.js';
 import type { RaftNode } from '../node/raft-node.js';
 import { SlowNetwork } from '../node/slow-network.js';
+import { summarizeV3 } from '../v3/command-summary.js';
 import type {
   AddMemberReply, CheckpointCall, FromWorker, HeldReport, StepCall, StepReply, ToWorker, WireMessage, WorkerCall, WorkerInit, WorkerItem, WorkerNodeState,
 } from './worker-protocol.js';
@@ -32,6 +33,8 @@ export function summarizeEntryData(type: 'normal' | 'conf', data: string): strin
       s = `${String(o.type)} ${ctx?.member?.name || String(o.id)}`;
     } else if (o.t === 'publish') {
       s = `publish ${String(o.name)}`;
+    } else if (o.t === 'v3') {
+      s = summarizeV3(o.c);
     } else if (o.t === 'v2') {
       const c = o.c as { op: string; path: string; value?: string; dir?: boolean };
       s = `${c.op} ${c.path}${c.dir ? '/' : c.value !== undefined ? `=${c.value}` : ''}`;
