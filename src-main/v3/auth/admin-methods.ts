@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { callContextOf, type CallContext, type UnaryHandler } from '../call.js';
 import { GrpcCode, V3Error } from '../errors.js';
+import { unmappedAuthError } from './errors.js';
 import type { RequestAuth } from './request-auth.js';
 
 export const ADMIN_METHODS: Record<string, readonly string[]> = {
@@ -14,6 +15,15 @@ export const ADMIN_METHODS: Record<string, readonly string[]> = {
 };
 
 const isAdminMethod = (service: string, method: string) => ADMIN_METHODS[service]?.includes(method) ?? false;
+
+/** The check; Maintenance answers the auth package's errors unmapped (code Unknown), as etcd 3.4. */
+async function checkAdmin(service: string, auth: RequestAuth, ctx: CallContext): Promise<void> {
+  try {
+    await auth.admin(ctx);
+  } catch (e) {
+    throw service === 'Maintenance' ? unmappedAuthError(e) : e;
+  }
+}
 
 function statusOf(e: unknown): Partial<grpc.StatusObject> {
   if (e instanceof V3Error) return { code: e.code, details: e.message };
@@ -37,7 +47,7 @@ export function guardAdminMethods(server: grpc.Server, auth: RequestAuth): void 
       const original = fn as unknown as AnyImpl;
       const unary = !def[method]?.responseStream;
       guarded[method] = ((call: AnyCall, cb?: (err: unknown, v: unknown) => void) => {
-        auth.admin(callContextOf(call.metadata)).then(
+        checkAdmin(name, auth, callContextOf(call.metadata)).then(
           () => original(call, cb),
           (e) => (unary && cb ? cb(statusOf(e), null) : call.emit('error', statusOf(e))),
         );
@@ -51,7 +61,7 @@ export function guardAdminMethods(server: grpc.Server, auth: RequestAuth): void 
 export function guardHandler(service: string, method: string, h: UnaryHandler, auth: RequestAuth): UnaryHandler {
   if (!isAdminMethod(service, method)) return h;
   return async (m, ctx?: CallContext) => {
-    await auth.admin(ctx);
+    await checkAdmin(service, auth, ctx ?? {});
     return h(m, ctx);
   };
 }

@@ -30,6 +30,21 @@ export const AuthErrors = {
   noPasswordUser: e(GrpcCode.Unknown, 'auth: authentication failed, password was given for no password user'),
 } as const;
 
+/**
+ * The auth package's own text of an error, for where etcd hands it on without mapping it to
+ * its gRPC twin: the Maintenance service's root check (authMaintenanceServer) answers these as
+ * code Unknown ("rpc error: code = Unknown desc = auth: permission denied").
+ */
+export function unmappedAuthError(err: unknown): unknown {
+  const raw = new Map<unknown, string>([
+    [AuthErrors.userEmpty, 'auth: user name is empty'],
+    [AuthErrors.userNotFound, 'auth: user not found'],
+    [AuthErrors.permissionDenied, 'auth: permission denied'],
+    [AuthErrors.invalidAuthToken, 'auth: invalid auth token'],
+  ]).get(err);
+  return raw === undefined ? err : e(GrpcCode.Unknown, raw);
+}
+
 /** The cancel_reason of a watch refused at creation (v3rpc/watch.go): the errors' texts. */
 export function watchCancelReason(err: unknown): string {
   const told: unknown[] = [AuthErrors.invalidAuthToken, AuthErrors.authOldRevision, AuthErrors.userEmpty];
