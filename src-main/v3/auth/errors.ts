@@ -45,9 +45,15 @@ export function unmappedAuthError(err: unknown): unknown {
   return raw === undefined ? err : e(GrpcCode.Unknown, raw);
 }
 
-/** The cancel_reason of a watch refused at creation (v3rpc/watch.go): the errors' texts. */
+/** gRPC's names of the codes a refused watch can give. */
+const CODE_NAMES: Record<number, string> = { [GrpcCode.InvalidArgument]: 'InvalidArgument', [PermissionDenied]: 'PermissionDenied', [Unauthenticated]: 'Unauthenticated' };
+
+/**
+ * The cancel_reason of a watch refused at creation (v3rpc/watch.go): the gRPC error's own
+ * string, "rpc error: code = PermissionDenied desc = etcdserver: permission denied".
+ */
 export function watchCancelReason(err: unknown): string {
   const told: unknown[] = [AuthErrors.invalidAuthToken, AuthErrors.authOldRevision, AuthErrors.userEmpty];
-  if (told.includes(err)) return (err as V3Error).message;
-  return AuthErrors.permissionDenied.message;
+  const e = told.includes(err) ? (err as V3Error) : AuthErrors.permissionDenied;
+  return `rpc error: code = ${CODE_NAMES[e.code]} desc = ${e.message}`;
 }
