@@ -39,6 +39,11 @@ export class V3StateMachine {
   readonly watches: WatchHub;
   /** Users, roles, permissions (replicated) and this member's auth tokens (not). */
   readonly auth: AuthStore;
+  /**
+   * The log index of the last command applied here (0 before any, and after a restore): enough
+   * to tell whether a token's Authenticate entry, a v3 command, has been applied.
+   */
+  appliedIndex = 0;
   /** Told of every applied write txn's events, after the watchers (for the window, traces). */
   onEvents?: (rev: number, events: Event[]) => void;
 
@@ -54,6 +59,7 @@ export class V3StateMachine {
    * answers them to the client).
    */
   apply(cmd: V3Command, index = 0): V3Result {
+    if (index > this.appliedIndex) this.appliedIndex = index;
     try {
       return { ok: true, response: this.applyOrThrow(cmd, index) };
     } catch (e) {
@@ -87,6 +93,7 @@ export class V3StateMachine {
     const s = fromJson(JSON.parse(b.toString())) as V3Snapshot;
     this.lessor.restore(s.leases);
     this.auth.restore(s.auth);
+    this.appliedIndex = 0;
     this.store.load(s.mvcc);
     for (const live of this.store.range(Buffer.from([0]), Buffer.alloc(0)).kvs) {
       if (live.lease !== 0n && this.lessor.has(live.lease)) this.lessor.attach(live.lease, live.key);

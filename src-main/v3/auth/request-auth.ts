@@ -29,7 +29,7 @@ export class RequestAuth {
     if (token === undefined) return undefined;
     const index = tokenIndex(token);
     if (index === undefined) throw AuthErrors.invalidAuthToken;
-    if (index > this.backend.status().raftAppliedIndex) await this.backend.readBarrier(false).catch(() => {});
+    if (index > this.backend.state.appliedIndex) await this.backend.readBarrier(false).catch(() => {});
     const username = this.store.tokens.use(token);
     if (username === undefined) throw AuthErrors.invalidAuthToken;
     return { username, revision: this.store.revision() };
