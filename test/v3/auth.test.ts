@@ -50,7 +50,7 @@ function normalize(s: string, endpoint: string): string {
   return s
     .split(endpoint).join('ENDPOINT')
     .replace(/http:\/\/127\.0\.0\.1:\d+/g, 'URL')
-    .replace(/, started, [ne]\d, /g, ', started, NAME, ')
+    .replace(/^[0-9a-f]{1,16}, started, [ne]\d, /gm, 'ID, started, NAME, ')
     .replace(/^\{"level":"warn".*"error":"(.*)"\}$/gm, 'warn: $1')
     .replace(/[0-9a-f]{16}/g, 'ID');
 }
