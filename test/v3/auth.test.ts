@@ -190,6 +190,14 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
     }
     expect(userNameSeen).toBe(true);
     for (const n of names) expect(ours.output(n).join('\n')).not.toMatch(/rootpw|alicepw|newpw/);
+    // Every member logs etcd's auth notices as it applies the changes (capnslog, as etcd 3.4 by default).
+    for (const n of names) {
+      const out = ours.output(n).join('\n');
+      for (const line of ['N | auth: added a new user: alice', 'N | auth: Role rw-foo is created', "N | auth: role rw-foo's permission of key foo is updated as READWRITE", 'N | auth: granted role rw-foo to user alice', 'N | auth: Authentication enabled', 'E | auth: the user root must not be deleted', 'N | auth: Authentication disabled']) {
+        expect(out, n).toContain(line);
+      }
+    }
+    expect(ours.output('n1').join('\n')).toContain('N | auth: authentication failed, invalid password for user alice');
   }, 240_000);
 
   /** `both` with standard input (etcdctl's non-interactive password prompt). */

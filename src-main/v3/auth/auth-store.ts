@@ -39,8 +39,13 @@ const sameBytes = (a: Buffer | undefined, b: Buffer | undefined) => Buffer.compa
 
 export type AuthResult = Omit<AuthResponse, 'header'>;
 
+/** A capnslog line to be (level letter, package, text): etcd's auth notices, never a password or token. */
+export type AuthLog = (level: 'E' | 'W' | 'N' | 'I', pkg: string, text: string) => void;
+
 export class AuthStore {
   readonly tokens: SimpleTokens;
+  /** Where etcd's auth log lines go (the node's log); none by default. */
+  log: AuthLog = () => {};
   private enabled = false;
   /** etcd starts it at 1 (NewAuthStore commits a first revision). */
   private rev = 1;
@@ -132,7 +137,10 @@ export class AuthStore {
     if (!u) throw AuthErrors.authFailed;
     if (u.noPassword) throw AuthErrors.noPasswordUser;
     const rev = this.rev;
-    if (!(await checkPassword(password, u.password ?? ''))) throw AuthErrors.authFailed;
+    if (!(await checkPassword(password, u.password ?? ''))) {
+      this.log('N', 'auth', `authentication failed, invalid password for user ${name}`);
+      throw AuthErrors.authFailed;
+    }
     return rev;
   }
 
@@ -165,13 +173,17 @@ export class AuthStore {
   // ---- the commands ----
 
   private authEnable(): AuthResult {
-    if (this.enabled) return {}; // "authentication is already enabled; ignored auth enable request"
+    if (this.enabled) {
+      this.log('N', 'auth', 'Authentication already enabled');
+      return {};
+    }
     const root = this.users.get(ROOT);
     if (!root) throw AuthErrors.rootUserNotExist;
     if (!root.roles.includes(ROOT)) throw AuthErrors.rootRoleNotExist;
     this.enabled = true;
     this.tokens.enable();
     this.refreshPerms();
+    this.log('N', 'auth', 'Authentication enabled');
     return {};
   }
 
@@ -180,6 +192,7 @@ export class AuthStore {
     this.enabled = false;
     this.commit();
     this.tokens.disable();
+    this.log('N', 'auth', 'Authentication disabled');
     return {};
   }
 
@@ -200,15 +213,20 @@ export class AuthStore {
     else u.password = r.hashed_password ?? '';
     this.users.set(r.name, u);
     this.commit();
+    this.log('N', 'auth', `added a new user: ${r.name}`);
     return {};
   }
 
   private userDelete(name: string): AuthResult {
-    if (this.enabled && name === ROOT) throw AuthErrors.invalidAuthMgmt;
+    if (this.enabled && name === ROOT) {
+      this.log('E', 'auth', 'the user root must not be deleted');
+      throw AuthErrors.invalidAuthMgmt;
+    }
     this.userOrThrow(name);
     this.users.delete(name);
     this.commit();
     this.tokens.invalidateUser(name);
+    this.log('N', 'auth', `deleted a user: ${name}`);
     return {};
   }
 
@@ -217,6 +235,7 @@ export class AuthStore {
     u.password = r.hashed_password;
     this.commit();
     this.tokens.invalidateUser(r.name);
+    this.log('N', 'auth', `changed a password of a user: ${r.name}`);
     return {};
   }
 
@@ -224,19 +243,27 @@ export class AuthStore {
     const u = this.userOrThrow(r.user);
     // Root's role needs no role record.
     if (r.role !== ROOT) this.roleOrThrow(r.role);
-    if (u.roles.includes(r.role)) return {}; // "ignored grant role request to a user"
+    if (u.roles.includes(r.role)) {
+      this.log('W', 'auth', `user ${r.user} is already granted role ${r.role}`);
+      return {};
+    }
     u.roles = [...u.roles, r.role].sort(byBytes);
     this.commit();
+    this.log('N', 'auth', `granted role ${r.role} to user ${r.user}`);
     return {};
   }
 
   private userRevokeRole(r: { name: string; role: string }): AuthResult {
-    if (this.enabled && r.name === ROOT && r.role === ROOT) throw AuthErrors.invalidAuthMgmt;
+    if (this.enabled && r.name === ROOT && r.role === ROOT) {
+      this.log('E', 'auth', 'the role root must not be revoked from the user root');
+      throw AuthErrors.invalidAuthMgmt;
+    }
     const u = this.userOrThrow(r.name);
     const roles = u.roles.filter((x) => x !== r.role);
     if (roles.length === u.roles.length) throw AuthErrors.roleNotGranted;
     u.roles = roles;
     this.commit();
+    this.log('N', 'auth', `revoked role ${r.role} from user ${r.name}`);
     return {};
   }
 
@@ -245,6 +272,7 @@ export class AuthStore {
     if (this.roles.has(name)) throw AuthErrors.roleAlreadyExist;
     this.roles.set(name, { name, keyPermission: [] });
     this.commit();
+    this.log('N', 'auth', `Role ${name} is created`);
     return {};
   }
 
@@ -262,6 +290,7 @@ export class AuthStore {
       perms.sort((a, b) => Buffer.compare(a.key, b.key));
     }
     this.commit();
+    this.log('N', 'auth', `role ${r.name}'s permission of key ${r.perm.key.toString()} is updated as ${r.perm.permType}`);
     return {};
   }
 
@@ -271,15 +300,20 @@ export class AuthStore {
     if (kept.length === role.keyPermission.length) throw AuthErrors.permissionNotGranted;
     role.keyPermission = kept;
     this.commit();
+    this.log('N', 'auth', `revoked key ${r.key.toString()} from role ${r.role}`);
     return {};
   }
 
   private roleDelete(name: string): AuthResult {
-    if (this.enabled && name === ROOT) throw AuthErrors.invalidAuthMgmt;
+    if (this.enabled && name === ROOT) {
+      this.log('E', 'auth', 'the role root must not be deleted');
+      throw AuthErrors.invalidAuthMgmt;
+    }
     this.roleOrThrow(name);
     this.roles.delete(name);
     for (const u of this.users.values()) u.roles = u.roles.filter((x) => x !== name);
     this.commit();
+    this.log('N', 'auth', `deleted role ${name}`);
     return {};
   }
 
@@ -289,9 +323,15 @@ export class AuthStore {
     if (!this.enabled) return;
     // Revision 0: no user given.
     if (ai.revision === 0) throw AuthErrors.userEmpty;
-    if (ai.revision < this.rev) throw AuthErrors.authOldRevision;
+    if (ai.revision < this.rev) {
+      this.log('W', 'auth', `request auth revision is less than current node auth revision,current node auth revision is ${this.rev},request auth revision is ${ai.revision},request key is ${key.toString()}, err is auth: revision in header is old`);
+      throw AuthErrors.authOldRevision;
+    }
     const u = this.users.get(ai.username);
-    if (!u) throw AuthErrors.permissionDenied;
+    if (!u) {
+      this.log('E', 'auth', `invalid user name ${ai.username} for permission checking`);
+      throw AuthErrors.permissionDenied;
+    }
     if (u.roles.includes(ROOT)) return;
     if (this.perms.get(ai.username)?.permits(kind, key, rangeEnd)) return;
     throw AuthErrors.permissionDenied;

@@ -66,7 +66,10 @@ export class RequestAuth {
   async authenticate(ctx: CallContext | undefined, name: string, password: string): Promise<{ token: string; revision: number }> {
     await this.backend.readBarrier(false);
     for (;;) {
-      const checked = await this.store.checkPassword(name, password);
+      const checked = await this.store.checkPassword(name, password).catch((e: unknown) => {
+        if (e !== AuthErrors.authNotEnabled) this.store.log('E', 'etcdserver', `invalid authentication request to user ${name} was issued`);
+        throw e;
+      });
       const r = await this.backend.propose({ authenticate: { name, simple_token: genTokenPrefix() }, ...(await this.header(ctx)) });
       if (!r.ok) throw r.error;
       if (checked === this.store.revision()) {
