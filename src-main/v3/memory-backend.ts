@@ -84,6 +84,6 @@ export class MemoryBackend implements V3Backend {
   }
 
   private revokeExpired(): void {
-    for (const ID of this.state.lessor.expired()) void this.propose({ lease_revoke: { ID } });
+    for (const ID of this.state.lessor.expired()) void this.propose({ lease_revoke: { ID }, ...this.state.auth.asRoot() });
   }
 }

@@ -274,6 +274,9 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
 
   it('a token made on a follower still works there after the leader dies and another leads', async () => {
     const ep = url('n1');
+    // root (with its role) is there from the tests before, when they ran.
+    await etcdctl(ep, ['user', 'add', 'root:rootpw', ...root]);
+    await etcdctl(ep, ['user', 'grant-role', 'root', 'root', ...root]);
     for (const args of [['user', 'add', 'carol:carolpw'], ['role', 'add', 'c'], ['role', 'grant-permission', '--prefix', 'c', 'readwrite', 'c/'], ['user', 'grant-role', 'carol', 'c'], ['auth', 'enable']].map((a) => [...a, ...root])) {
       expect((await etcdctl(ep, args)).out, `etcdctl ${args.join(' ')}`).not.toMatch(/Error/);
     }
@@ -283,6 +286,12 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
     const token = auth.body.token as string;
     expect(token).toMatch(/^[a-zA-Z]{16}\.\d+$/);
     expect((await curl(`${url(follower)}/v3/kv/put`, { key: b64('c/1'), value: b64('before') }, token)).status).toBe(200);
+
+    // A lease of carol's expires by the leader's revoke, made as root (etcd's WithRoot): its key goes.
+    const lease = await curl(`${url(follower)}/v3/lease/grant`, { TTL: 1 }, token);
+    expect(lease.status, JSON.stringify(lease.body)).toBe(200);
+    expect((await curl(`${url(follower)}/v3/kv/put`, { key: b64('c/leased'), value: b64('v'), lease: lease.body.ID }, token)).status).toBe(200);
+    await until('the leased key gone', async () => !(await curl(`${url(follower)}/v3/kv/range`, { key: b64('c/leased') }, token)).body.kvs, 20_000);
 
     await ours.kill9(leader);
     const next = await ours.leader(20_000);

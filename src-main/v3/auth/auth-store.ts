@@ -7,7 +7,7 @@ import { checkPassword } from './password.js';
 import { AuthErrors } from './errors.js';
 import { UnifiedPermissions } from './range-perms.js';
 import { SimpleTokens } from './simple-token.js';
-import type { AuthCommand, AuthInfo, AuthResponse, Permission } from './types.js';
+import type { AuthCommand, AuthHeader, AuthInfo, AuthResponse, Permission } from './types.js';
 
 const ROOT = 'root';
 
@@ -98,6 +98,14 @@ export class AuthStore {
     if ('auth_role_delete' in cmd) return this.roleDelete(cmd.auth_role_delete.role);
     if ('auth_role_list' in cmd) return { roles: [...this.roles.keys()].sort(byBytes) };
     throw new Error(`unknown auth command: ${Object.keys(cmd).join(',')}`);
+  }
+
+  /**
+   * The header of the leader's own revokes of expired leases: as root (etcd's WithRoot, a root
+   * token made for the purpose), so a lease whose keys only root may write still expires.
+   */
+  asRoot(): { header?: AuthHeader } {
+    return this.enabled ? { header: { username: ROOT, auth_revision: this.rev } } : {};
   }
 
   // ---- checks (etcd's IsPutPermitted, IsRangePermitted, IsDeleteRangePermitted, IsAdminPermitted) ----
