@@ -354,34 +354,34 @@ export class V3GrpcServer {
     /** Requests wait behind a create whose token this member has yet to learn, in order. */
     let queue: Promise<void> | undefined;
     const handle = (m: Msg): void | Promise<void> => {
-        switch (m.request_union) {
-          case 'create_request': {
-            const c = m.create_request;
-            const req: WatchCreateRequest = {
-              key: c.key, range_end: c.range_end, start_revision: num(c.start_revision),
-              progress_notify: c.progress_notify, filters: (c.filters ?? []) as WatchFilter[], prev_kv: c.prev_kv,
-              watch_id: num(c.watch_id),
-            };
-            const create = (ai: AuthInfo | undefined) => {
-              try {
-                this.backend.state.auth.isRangePermitted(ai ?? { username: '', revision: 0 }, req.key ?? Buffer.alloc(0), req.range_end);
-              } catch (e) {
-                return refuse(e);
-              }
-              stream.create(req);
-            };
-            if (ctx?.token === undefined) return create(undefined);
-            return this.auth.info(ctx).then(create, refuse);
-          }
-          case 'cancel_request':
-            stream.cancel(num(m.cancel_request.watch_id));
-            break;
-          case 'progress_request':
-            stream.requestProgress();
-            break;
-          default:
-            break; // etcd ignores what it does not know
+      switch (m.request_union) {
+        case 'create_request': {
+          const c = m.create_request;
+          const req: WatchCreateRequest = {
+            key: c.key, range_end: c.range_end, start_revision: num(c.start_revision),
+            progress_notify: c.progress_notify, filters: (c.filters ?? []) as WatchFilter[], prev_kv: c.prev_kv,
+            watch_id: num(c.watch_id),
+          };
+          const create = (ai: AuthInfo | undefined) => {
+            try {
+              this.backend.state.auth.isRangePermitted(ai ?? { username: '', revision: 0 }, req.key ?? Buffer.alloc(0), req.range_end);
+            } catch (e) {
+              return refuse(e);
+            }
+            stream.create(req);
+          };
+          if (ctx?.token === undefined) return create(undefined);
+          return this.auth.info(ctx).then(create, refuse);
         }
+        case 'cancel_request':
+          stream.cancel(num(m.cancel_request.watch_id));
+          break;
+        case 'progress_request':
+          stream.requestProgress();
+          break;
+        default:
+          break; // etcd ignores what it does not know
+      }
     };
     return {
       request: (m: Msg) => {
