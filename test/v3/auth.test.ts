@@ -100,6 +100,7 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
       ['user', 'add', 'root:rootpw'],
       ['user', 'add', 'root:again'],
       ['user', 'add', 'alice:alicepw'],
+      ['user', 'add', 'nopw', '--no-password'],
       ['role', 'add', 'rw-foo'],
       ['role', 'add', 'rw-foo'],
       ['role', 'add', 'read-bar'],
@@ -139,6 +140,7 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
       ['put', 'foo3', 'v', ...alice],
       ['get', 'foo1', '--user', 'alice:wrongpw'],
       ['get', 'foo1', '--user', 'nobody:pw'],
+      ['get', 'foo1', '--user', 'nopw:x'], // a user without a password cannot authenticate
       ['get', 'foo1'], // no user at all
       ['put', 'foo1', 'x'],
       ['user', 'list', ...alice], // root only
