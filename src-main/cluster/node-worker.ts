@@ -15,7 +15,8 @@ import type { MemberInfo } from '../node/client-backend.js';
 import { startNode, type RunningNode } from '../node/node-server.js';
 import type { RaftNode } from '../node/raft-node.js';
 import { SlowNetwork } from '../node/slow-network.js';
-import { leaseViews, summarizeV3 } from './v3-views.js';
+import { summarizeV3 } from '../v3/command-summary.js';
+import { leaseViews } from './v3-views.js';
 import type {
   AddMemberReply, CheckpointCall, FromWorker, HeldReport, StepCall, StepReply, ToWorker, WireMessage, WorkerCall, WorkerInit, WorkerItem, WorkerNodeState,
 } from './worker-protocol.js';
@@ -33,13 +34,13 @@ export function summarizeEntryData(type: 'normal' | 'conf', data: string): strin
       s = `${String(o.type)} ${ctx?.member?.name || String(o.id)}`;
     } else if (o.t === 'publish') {
       s = `publish ${String(o.name)}`;
+    } else if (o.t === 'v3') {
+      s = summarizeV3(o.c);
     } else if (o.t === 'v2') {
       const c = o.c as { op: string; path: string; value?: string; dir?: boolean; space?: string };
       // v2 auth's users and roles: their values (password hashes among them) are not shown.
       if (c.space === 'auth') s = `auth ${c.op} ${c.path}${c.dir ? '/' : ''}`;
       else s = `${c.op} ${c.path}${c.dir ? '/' : c.value !== undefined ? `=${c.value}` : ''}`;
-    } else if (o.t === 'v3' && o.c && typeof o.c === 'object') {
-      s = summarizeV3(o.c as Record<string, unknown>);
     } else s = data;
   } catch {
     s = data;

@@ -24,6 +24,8 @@ export async function startNode(
   onClientRequest?: (r: ClientRequestRecord) => void,
 ): Promise<RunningNode> {
   const node = new RaftNode(settings, log);
+  // etcd's auth notices (users, roles, enable...) in the member's log, as every member applies them.
+  node.sm.v3.auth.log = (level, pkg, text) => log(level, pkg, text);
   await node.start();
   const v2 = createClientHandler({
     backend: node.v2,

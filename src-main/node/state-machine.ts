@@ -71,7 +71,7 @@ export class NodeStateMachine {
         throw err;
       }
     }
-    if (cmd.t === 'v3') return { r: cmd.r, v3: this.v3.apply(fromJson(cmd.c) as V3Command) };
+    if (cmd.t === 'v3') return { r: cmd.r, v3: this.v3.apply(fromJson(cmd.c) as V3Command, e.index) };
     if (cmd.t === 'publish') {
       const m = this.members.get(cmd.id);
       if (!m) return { r: cmd.r, error: new Error(`member ${cmd.id} is not in the cluster`) };

@@ -190,7 +190,7 @@ export class NodeV3Backend implements V3Backend {
     if (leading && !lessor.isPrimary()) lessor.promote(this.opts.electionMs);
     else if (!leading && lessor.isPrimary()) lessor.demote();
     if (!leading) return;
-    for (const ID of lessor.expired()) void this.propose({ lease_revoke: { ID } }).catch(() => {});
+    for (const ID of lessor.expired()) void this.propose({ lease_revoke: { ID }, ...this.state.auth.asRoot() }).catch(() => {});
   }
 
   private leaderClientURLs(): string[] {

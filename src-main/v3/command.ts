@@ -2,9 +2,17 @@
 // store applies), and their encoding: JSON with bytes as {"$b": base64} and int64 ids as
 // {"$n": decimal}, keys in a fixed order, so one command is one byte string on every member.
 import type { AlarmRequest } from './maintenance/alarms.js';
+import type { AuthCommand, AuthHeader } from './auth/types.js';
 import type { CompactionRequest, DeleteRangeRequest, LeaseId, PutRequest, TxnRequest } from './mvcc/types.js';
 
-export type V3Command =
+/**
+ * One command, with the proposer's user and auth revision when its client gave a token (etcd's
+ * RequestHeader): every member checks the command as that user when it applies it.
+ */
+export type V3Command = V3Request & { header?: AuthHeader };
+
+export type V3Request =
+  | AuthCommand
   | { put: PutRequest }
   | { delete_range: DeleteRangeRequest }
   | { txn: TxnRequest }

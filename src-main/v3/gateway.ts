@@ -8,6 +8,8 @@
 // line per message: a watch as long as the client stays, a keep-alive until each is answered.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../net/read-body.js';
+import { guardHandler } from './auth/admin-methods.js';
+import type { CallContext } from './call.js';
 import { Errors, GrpcCode, V3Error } from './errors.js';
 import type { UnaryHandler, V3GrpcServer } from './grpc-server.js';
 import { gatewayProto } from './proto/load.js';
@@ -38,7 +40,7 @@ interface StreamRoute {
    * exits); its Watch keeps sending after that, until the client goes.
    */
   endsWithBody?: boolean;
-  open(write: (m: Msg) => void, fail: (e: V3Error) => void): { request(m: Msg): void; close?(): void };
+  open(write: (m: Msg) => void, fail: (e: V3Error) => void, ctx: CallContext): { request(m: Msg): void; close?(): void };
 }
 
 /** grpc-gateway (v1)'s HTTPStatusFromCode. */
@@ -63,15 +65,26 @@ export function gatewayRoutes(server: V3GrpcServer): { unary: Map<string, Route>
   for (const [svc, handlers] of Object.entries(server.handlers)) {
     const methods = methodsOf(svc);
     for (const [name, handler] of Object.entries(handlers)) {
-      for (const path of postPaths(methods[name].options)) unary.set(path, { method: methods[name], handler });
+      const guarded = guardHandler(svc, name, handler, server.auth);
+      for (const path of postPaths(methods[name].options)) unary.set(path, { method: methods[name], handler: guarded });
     }
   }
   const streams = new Map<string, StreamRoute>();
   const watch = methodsOf('Watch').Watch;
-  for (const path of postPaths(watch.options)) streams.set(path, { method: watch, open: (write) => server.openWatch(write) });
+  for (const path of postPaths(watch.options)) streams.set(path, { method: watch, open: (write, _fail, ctx) => server.openWatch(write, ctx) });
   const ka = methodsOf('Lease').LeaseKeepAlive;
   for (const path of postPaths(ka.options)) streams.set(path, { method: ka, endsWithBody: true, open: (write, fail) => server.openKeepAlive(write, fail) });
   return { unary, streams };
+}
+
+/**
+ * The token, as etcd's gateway hands it on: a `Grpc-Metadata-Token` header becomes the "token"
+ * metadata, `Authorization` the "authorization" one; etcd reads "token" first.
+ */
+function callContext(req: IncomingMessage): CallContext {
+  const v = req.headers['grpc-metadata-token'] ?? req.headers.authorization;
+  const token = Array.isArray(v) ? v[0] : v;
+  return token === undefined ? {} : { token };
 }
 
 /** The JSON values of a body that holds several one after another (Go's json.Decoder reads it so). */
@@ -168,7 +181,7 @@ export function v3Gateway(server: V3GrpcServer): (req: IncomingMessage, res: Ser
       return true;
     }
     if (stream) {
-      serveStream(stream, bodies, res);
+      serveStream(stream, bodies, res, callContext(req));
       return true;
     }
     let m: Msg;
@@ -180,7 +193,7 @@ export function v3Gateway(server: V3GrpcServer): (req: IncomingMessage, res: Ser
       return true;
     }
     try {
-      const answer = await route!.handler(m);
+      const answer = await route!.handler(m, callContext(req));
       // One trip through the wire format: what a gRPC client would get, decoded.
       send(res, 200, jsonify(route!.method.responseDeserialize(route!.method.responseSerialize(answer))));
     } catch (e) {
@@ -192,7 +205,7 @@ export function v3Gateway(server: V3GrpcServer): (req: IncomingMessage, res: Ser
 }
 
 /** One {"result": message} line per answer, until the client goes or the stream fails. */
-function serveStream(route: StreamRoute, bodies: unknown[], res: ServerResponse): void {
+function serveStream(route: StreamRoute, bodies: unknown[], res: ServerResponse, ctx: CallContext): void {
   res.writeHead(200, { 'Content-Type': 'application/json' });
   let unanswered = bodies.length;
   const line = (v: unknown) => {
@@ -206,6 +219,7 @@ function serveStream(route: StreamRoute, bodies: unknown[], res: ServerResponse)
       line({ error: e.message, message: e.message, code: e.code });
       res.end();
     },
+    ctx,
   );
   res.on('close', () => s.close?.());
   for (const b of bodies) {

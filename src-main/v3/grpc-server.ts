@@ -8,7 +8,14 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { V3Backend } from './backend.js';
+import { callContextOf, type CallContext, type Msg, type UnaryHandler } from './call.js';
 import type { V3Command } from './command.js';
+import { guardAdminMethods } from './auth/admin-methods.js';
+import { authHandlers } from './auth/auth-service.js';
+import { checkTxnAuth } from './auth/apply-checks.js';
+import { watchCancelReason } from './auth/errors.js';
+import { RequestAuth } from './auth/request-auth.js';
+import type { AuthInfo } from './auth/types.js';
 import { Errors, GrpcCode, V3Error } from './errors.js';
 import { isTxnReadOnly, isTxnSerializable } from './mvcc/kv.js';
 import type {
@@ -17,7 +24,7 @@ import type {
 import { MAX_TXN_OPS, checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './mvcc/validate.js';
 import { ALARM_TYPES } from './maintenance/alarms.js';
 import { available, costPut, costTxn, LEASE_OVERHEAD } from './maintenance/quota.js';
-import { service, type ProtoMessage } from './proto/load.js';
+import { service } from './proto/load.js';
 import { backendFile, backendHash, etcdBuckets } from './snapshot/etcd-backend.js';
 import type { AlarmResponse, V3Response } from './state-machine.js';
 import type { WatchCreateRequest, WatchFilter, WatchResponse } from './watch/watch-hub.js';
@@ -25,8 +32,7 @@ import type { WatchCreateRequest, WatchFilter, WatchResponse } from './watch/wat
 /** etcd's default --progress-report-interval for watchers with progress_notify: 10 minutes. */
 export const PROGRESS_INTERVAL_MS = 10 * 60 * 1000;
 
-// proto-loader's objects (keepCase, longs as strings, enums as names, defaults, oneof names).
-type Msg = ProtoMessage;
+export type { UnaryHandler } from './call.js';
 
 const num = (v: unknown) => Number(v ?? 0);
 const big = (v: unknown) => BigInt((v as string | number | undefined) ?? 0);
@@ -150,15 +156,14 @@ function beforeDeadline<T>(p: Promise<T>): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-/** A unary RPC as a function of proto-loader messages; it throws V3Errors. */
-export type UnaryHandler = (m: Msg) => Promise<Msg>;
-
 export class V3GrpcServer {
   readonly server: grpc.Server;
   private readonly maxRequestBytes: number;
   private readonly maxTxnOps: number;
   /** The unary RPCs by service and method, for other transports too (the /v3 JSON gateway). */
-  readonly handlers: Record<'KV' | 'Lease' | 'Maintenance' | 'Cluster', Record<string, UnaryHandler>>;
+  readonly handlers: Record<'KV' | 'Lease' | 'Maintenance' | 'Cluster' | 'Auth', Record<string, UnaryHandler>>;
+  /** Who each request is from, and the auth checks made before (or instead of) proposing. */
+  readonly auth: RequestAuth;
   private readonly progressTimer: NodeJS.Timeout;
 
   constructor(
@@ -168,11 +173,14 @@ export class V3GrpcServer {
     this.maxRequestBytes = opts.maxRequestBytes ?? MAX_REQUEST_BYTES;
     this.maxTxnOps = opts.maxTxnOps ?? MAX_TXN_OPS;
     this.server = new grpc.Server({ 'grpc.max_receive_message_length': this.maxRequestBytes + GRPC_OVERHEAD_BYTES });
+    this.auth = new RequestAuth(backend);
+    guardAdminMethods(this.server, this.auth);
     this.handlers = {
       KV: this.forLearners(this.kv()),
       Lease: this.forLearners(this.lease()),
       Maintenance: this.forLearners(this.maintenance()),
       Cluster: this.forLearners(this.cluster()),
+      Auth: this.forLearners(authHandlers({ auth: this.auth, propose: (cmd) => this.proposeOrThrow(cmd), withHeader: (r) => this.withHeader(r) })),
     };
     const bind = (hs: Record<string, UnaryHandler>) => Object.fromEntries(Object.entries(hs).map(([k, h]) => [k, this.unary(h)]));
     this.server.addService(service('KV'), bind(this.handlers.KV));
@@ -182,6 +190,7 @@ export class V3GrpcServer {
       Snapshot: (call: grpc.ServerWritableStream<Msg, Msg>) => this.snapshot(call),
     });
     this.server.addService(service('Cluster'), bind(this.handlers.Cluster));
+    this.server.addService(service('Auth'), bind(this.handlers.Auth));
     this.server.addService(service('Lease'), {
       ...bind(this.handlers.Lease),
       LeaseKeepAlive: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.leaseKeepAlive(call),
@@ -232,7 +241,7 @@ export class V3GrpcServer {
     return (call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
       const d = call.getDeadline();
       const deadline = d instanceof Date ? d.getTime() : d;
-      callDeadline.run(deadline, () => handler(call.request)).then(
+      callDeadline.run(deadline, () => handler(call.request, callContextOf(call.metadata))).then(
         (r) => cb(null, r),
         (e) => cb(grpcError(e) as grpc.ServiceError, null),
       );
@@ -355,35 +364,37 @@ export class V3GrpcServer {
   private kv(): Record<string, UnaryHandler> {
     const b = this.backend;
     return {
-      Range: async (m: Msg) => {
+      Range: async (m: Msg, ctx?: CallContext) => {
         const r = rangeRequest(m);
         checkRangeRequest(r);
         await b.readBarrier(!!r.serializable);
-        return this.withHeader(b.state.range(r));
+        const check = (ai: AuthInfo) => b.state.auth.isRangePermitted(ai, r.key, r.range_end);
+        return this.withHeader(await this.auth.serialized(ctx, check, () => b.state.range(r)));
       },
-      Put: async (m: Msg) => {
+      Put: async (m: Msg, ctx?: CallContext) => {
         const r = putRequest(m);
         await this.checkQuota(costPut(r));
         checkPutRequest(r);
-        return this.withHeader(await this.proposeOrThrow({ put: r }, service('KV').Put, m));
+        return this.withHeader(await this.proposeOrThrow({ put: r, ...(await this.auth.header(ctx)) }, service('KV').Put, m));
       },
-      DeleteRange: async (m: Msg) => {
+      DeleteRange: async (m: Msg, ctx?: CallContext) => {
         const r = deleteRequest(m);
         checkDeleteRequest(r);
-        return this.withHeader(await this.proposeOrThrow({ delete_range: r }, service('KV').DeleteRange, m));
+        return this.withHeader(await this.proposeOrThrow({ delete_range: r, ...(await this.auth.header(ctx)) }, service('KV').DeleteRange, m));
       },
-      Txn: async (m: Msg) => {
+      Txn: async (m: Msg, ctx?: CallContext) => {
         const r = txnRequest(m);
         await this.checkQuota(costTxn(r));
         checkTxnRequest(r, this.maxTxnOps);
         if (isTxnReadOnly(r)) {
           await b.readBarrier(isTxnSerializable(r));
-          return this.withHeader(b.state.readTxn(r));
+          const check = (ai: AuthInfo) => checkTxnAuth(b.state.auth, ai, r);
+          return this.withHeader(await this.auth.serialized(ctx, check, () => b.state.readTxn(r)));
         }
-        return this.withHeader(await this.proposeOrThrow({ txn: r }, service('KV').Txn, m));
+        return this.withHeader(await this.proposeOrThrow({ txn: r, ...(await this.auth.header(ctx)) }, service('KV').Txn, m));
       },
-      Compact: async (m: Msg) => this.withHeader(
-        await this.proposeOrThrow({ compaction: { revision: num(m.revision), physical: !!m.physical } }),
+      Compact: async (m: Msg, ctx?: CallContext) => this.withHeader(
+        await this.proposeOrThrow({ compaction: { revision: num(m.revision), physical: !!m.physical }, ...(await this.auth.header(ctx)) }),
       ),
     };
   }
@@ -391,13 +402,15 @@ export class V3GrpcServer {
   private lease(): Record<string, UnaryHandler> {
     const b = this.backend;
     return {
-      LeaseGrant: async (m: Msg) => {
+      LeaseGrant: async (m: Msg, ctx?: CallContext) => {
         await this.checkQuota(LEASE_OVERHEAD);
         let ID = big(m.ID);
         while (ID === 0n) ID = b.newLeaseId();
-        return this.withHeader(await this.proposeOrThrow({ lease_grant: { ID, TTL: num(m.TTL) } }));
+        return this.withHeader(await this.proposeOrThrow({ lease_grant: { ID, TTL: num(m.TTL) }, ...(await this.auth.header(ctx)) }));
       },
-      LeaseRevoke: async (m: Msg) => this.withHeader(await this.proposeOrThrow({ lease_revoke: { ID: big(m.ID) } })),
+      LeaseRevoke: async (m: Msg, ctx?: CallContext) => this.withHeader(
+        await this.proposeOrThrow({ lease_revoke: { ID: big(m.ID) }, ...(await this.auth.header(ctx)) }),
+      ),
       LeaseTimeToLive: async (m: Msg) => {
         try {
           const t = await b.leaseTimeToLive(big(m.ID), !!m.keys);
@@ -432,33 +445,59 @@ export class V3GrpcServer {
     };
   }
 
-  /** A watch stream, transport-free: `request` for each WatchRequest, `write` gets each answer. */
-  openWatch(write: (m: Msg) => void): { request(m: Msg): void; close(): void } {
+  /**
+   * A watch stream, transport-free: `request` for each WatchRequest, `write` gets each answer.
+   * A watch the stream's token (`ctx`) may not read is answered created and canceled at once,
+   * with the reason (etcd's isWatchPermitted).
+   */
+  openWatch(write: (m: Msg) => void, ctx?: CallContext): { request(m: Msg): void; close(): void } {
     const stream = this.backend.state.watches.openStream((r: WatchResponse) => {
       write(toProto({ ...r, header: { ...this.backend.header(), revision: r.header.revision } }) as Msg);
     });
+    const refuse = (e: unknown) => write(toProto({
+      header: { ...this.backend.header(), revision: this.backend.state.rev() },
+      watch_id: -1, created: true, canceled: true, cancel_reason: watchCancelReason(e),
+    }) as Msg);
+    /** Requests wait behind a create whose token this member has yet to learn, in order. */
+    let queue: Promise<void> | undefined;
+    const handle = (m: Msg): void | Promise<void> => {
+      switch (m.request_union) {
+        case 'create_request': {
+          const c = m.create_request;
+          const req: WatchCreateRequest = {
+            key: c.key, range_end: c.range_end, start_revision: num(c.start_revision),
+            progress_notify: c.progress_notify, filters: (c.filters ?? []) as WatchFilter[], prev_kv: c.prev_kv,
+            watch_id: num(c.watch_id),
+          };
+          const create = (ai: AuthInfo | undefined) => {
+            try {
+              this.backend.state.auth.isRangePermitted(ai ?? { username: '', revision: 0 }, req.key ?? Buffer.alloc(0), req.range_end);
+            } catch (e) {
+              return refuse(e);
+            }
+            stream.create(req);
+          };
+          if (ctx?.token === undefined) return create(undefined);
+          return this.auth.info(ctx).then(create, refuse);
+        }
+        case 'cancel_request':
+          stream.cancel(num(m.cancel_request.watch_id));
+          break;
+        case 'progress_request':
+          stream.requestProgress();
+          break;
+        default:
+          break; // etcd ignores what it does not know
+      }
+    };
     return {
       request: (m: Msg) => {
-        switch (m.request_union) {
-          case 'create_request': {
-            const c = m.create_request;
-            const req: WatchCreateRequest = {
-              key: c.key, range_end: c.range_end, start_revision: num(c.start_revision),
-              progress_notify: c.progress_notify, filters: (c.filters ?? []) as WatchFilter[], prev_kv: c.prev_kv,
-              watch_id: num(c.watch_id),
-            };
-            stream.create(req);
-            break;
-          }
-          case 'cancel_request':
-            stream.cancel(num(m.cancel_request.watch_id));
-            break;
-          case 'progress_request':
-            stream.requestProgress();
-            break;
-          default:
-            break; // etcd ignores what it does not know
+        if (queue) {
+          queue = queue.then(() => handle(m)).catch(() => {});
+          return;
         }
+        const pending = handle(m);
+        if (pending) queue = pending;
       },
       close: () => stream.close(),
     };
@@ -474,7 +513,7 @@ export class V3GrpcServer {
 
   private watch(call: grpc.ServerDuplexStream<Msg, Msg>): void {
     if (this.refusedStream(call)) return;
-    const w = this.openWatch((m) => call.write(m));
+    const w = this.openWatch((m) => call.write(m), callContextOf(call.metadata));
     call.on('data', (m: Msg) => w.request(m));
     call.on('end', () => {
       w.close();

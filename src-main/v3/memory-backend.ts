@@ -37,7 +37,7 @@ export class MemoryBackend implements V3Backend {
   async propose(cmd: V3Command): Promise<V3Result> {
     this.applied++;
     // Through the log's encoding, as a Raft member applies it.
-    return this.state.apply(decodeCommand(encodeCommand(cmd)));
+    return this.state.apply(decodeCommand(encodeCommand(cmd)), this.applied);
   }
 
   async readBarrier(): Promise<void> {}
@@ -113,6 +113,6 @@ export class MemoryBackend implements V3Backend {
   }
 
   private revokeExpired(): void {
-    for (const ID of this.state.lessor.expired()) void this.propose({ lease_revoke: { ID } });
+    for (const ID of this.state.lessor.expired()) void this.propose({ lease_revoke: { ID }, ...this.state.auth.asRoot() });
   }
 }

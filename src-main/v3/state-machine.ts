@@ -13,6 +13,9 @@ import type {
 import { Lessor, type LessorOptions, type LessorSnapshot } from './lease/lessor.js';
 import { AlarmStore, type AlarmMember, type AlarmsSnapshot } from './maintenance/alarms.js';
 import { costTxn } from './maintenance/quota.js';
+import { checkApplyPermitted } from './auth/apply-checks.js';
+import { AuthStore, type AuthSnapshot } from './auth/auth-store.js';
+import { isAuthCommand, type AuthResponse } from './auth/types.js';
 import { WatchHub } from './watch/watch-hub.js';
 
 export interface LeaseGrantResponse {
@@ -33,7 +36,8 @@ export interface AlarmResponse {
 
 export type V3Response =
   | PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | LeaseGrantResponse | LeaseRevokeResponse
-  | AlarmResponse;
+  | AlarmResponse
+  | AuthResponse;
 
 /** A fresh etcd 3.4 member's backend: 16 KiB in use (4 pages of buckets), 20 KiB of file. */
 export const FRESH_SIZE_IN_USE = 16 * 1024;
@@ -49,6 +53,13 @@ export class V3StateMachine {
   readonly store: MvccStore;
   readonly watches: WatchHub;
   readonly alarms = new AlarmStore();
+  /** Users, roles, permissions (replicated) and this member's auth tokens (not). */
+  readonly auth: AuthStore;
+  /**
+   * The log index of the last command applied here (0 before any, and after a restore): enough
+   * to tell whether a token's Authenticate entry, a v3 command, has been applied.
+   */
+  appliedIndex = 0;
   /** Told of every applied write txn's events, after the watchers (for the window, traces). */
   onEvents?: (rev: number, events: Event[]) => void;
   /**
@@ -61,12 +72,17 @@ export class V3StateMachine {
     this.lessor = new Lessor(opts);
     this.store = new MvccStore(this.lessor);
     this.watches = new WatchHub(this.store);
+    this.auth = new AuthStore(opts.now);
   }
 
-  /** Applies one committed command. Errors are results too (etcd answers them to the client). */
-  apply(cmd: V3Command): V3Result {
+  /**
+   * Applies one committed command (`index`: its log entry's). Errors are results too (etcd
+   * answers them to the client).
+   */
+  apply(cmd: V3Command, index = 0): V3Result {
+    if (index > this.appliedIndex) this.appliedIndex = index;
     try {
-      return { ok: true, response: this.applyOrThrow(cmd) };
+      return { ok: true, response: this.applyOrThrow(cmd, index) };
     } catch (e) {
       if (e instanceof V3Error) return { ok: false, error: e };
       throw e;
@@ -110,7 +126,7 @@ export class V3StateMachine {
 
   /** The replicated state, deterministically encoded. */
   snapshot(): Buffer {
-    const s: V3Snapshot = { mvcc: this.store.toSnapshot(), leases: this.lessor.toSnapshot() };
+    const s: V3Snapshot = { mvcc: this.store.toSnapshot(), leases: this.lessor.toSnapshot(), auth: this.auth.toSnapshot() };
     // Only when raised: a snapshot without alarms has the bytes it had before alarms existed.
     const alarms = this.alarms.toSnapshot();
     if (alarms.length > 0) s.alarms = alarms;
@@ -121,6 +137,8 @@ export class V3StateMachine {
   restore(b: Buffer): void {
     const s = fromJson(JSON.parse(b.toString())) as V3Snapshot;
     this.lessor.restore(s.leases);
+    this.auth.restore(s.auth);
+    this.appliedIndex = 0;
     this.store.load(s.mvcc);
     this.alarms.restore(s.alarms);
     for (const live of this.store.range(Buffer.from([0]), Buffer.alloc(0)).kvs) {
@@ -130,9 +148,14 @@ export class V3StateMachine {
     this.fileSize = Math.max(FRESH_SIZE, this.sizeInUse());
   }
 
-  private applyOrThrow(cmd: V3Command): V3Response {
-    const leaseExists = (id: LeaseId) => this.lessor.has(id);
+  private applyOrThrow(cmd: V3Command, index: number): V3Response {
+    // etcd's authApplierV3: as the header's user (none without one).
+    const ai = { username: cmd.header?.username ?? '', revision: cmd.header?.auth_revision ?? 0 };
+    if (isAuthCommand(cmd)) return { header: { revision: this.store.rev() }, ...this.auth.apply(cmd, ai, index) };
+    // etcd 3.4's authApplierV3 leaves Alarm to the plain applier: no permission check.
     if ('alarm' in cmd) return { header: { revision: this.store.rev() }, alarms: this.alarms.apply(cmd.alarm) };
+    checkApplyPermitted(this.auth, ai, cmd, (id) => (this.lessor.has(id) ? this.lessor.timeToLive(id, true).keys : []));
+    const leaseExists = (id: LeaseId) => this.lessor.has(id);
     // etcd's applierV3Capped while NOSPACE is raised: nothing that would grow the store.
     if (this.alarms.has('NOSPACE')) {
       if ('put' in cmd || 'lease_grant' in cmd || ('txn' in cmd && costTxn(cmd.txn) > 0)) throw Errors.noSpace;
@@ -173,4 +196,6 @@ interface V3Snapshot {
   mvcc: MvccSnapshot;
   leases: LessorSnapshot;
   alarms?: AlarmsSnapshot;
+  /** Absent while auth was never touched (and in snapshots from before auth). */
+  auth?: AuthSnapshot;
 }
