@@ -273,10 +273,10 @@ export class V3GrpcServer {
    * (isRPCSupportedForLearner); the gateway calls the handlers, so it is refused alike.
    */
   private forLearners(hs: Record<string, UnaryHandler>): Record<string, UnaryHandler> {
-    return Object.fromEntries(Object.entries(hs).map(([name, h]) => [name, async (m: Msg) => {
+    return Object.fromEntries(Object.entries(hs).map(([name, h]) => [name, async (m: Msg, ctx?: CallContext) => {
       const served = name === 'Status' || (name === 'Range' && !!m.serializable);
       if (!served && this.backend.isLearner()) throw Errors.notSupportedForLearner;
-      return h(m);
+      return h(m, ctx);
     }]));
   }
 
