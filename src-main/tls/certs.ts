@@ -1,0 +1,162 @@
+// Making certificates: a CA, certificates it signs, and self-signed ones like etcd's --auto-tls
+// (pkg/transport/listener.go SelfCert). The one module that uses @peculiar/x509; load it with
+// a dynamic import where start-up time matters (a node without --auto-tls never needs it).
+//
+// Keys are ECDSA (WebCrypto through Node's crypto); private keys come back as PEM, PKCS#8
+// ("PRIVATE KEY") or, where etcd writes them so, SEC1 ("EC PRIVATE KEY"). Nothing here logs.
+import 'reflect-metadata';
+import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+import { isIP } from 'node:net';
+import * as x509 from '@peculiar/x509';
+
+const subtle = webcrypto.subtle;
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+export type Curve = 'P-256' | 'P-384' | 'P-521';
+/** What a certificate may be used for: serving TLS, presenting itself as a TLS client, or both. */
+export type CertUsage = 'server' | 'client';
+
+export interface CertAndKey {
+  /** PEM, one CERTIFICATE block. */
+  certPem: string;
+  /** PEM, the private key (PKCS#8 unless asked for SEC1). */
+  keyPem: string;
+}
+
+/** A certificate authority: its certificate and the key it signs with. */
+export type CertificateAuthority = CertAndKey;
+
+export interface CertOptions {
+  commonName?: string;
+  organization?: string;
+  /** Hostnames and IP addresses the certificate is valid for (subject alternative names). */
+  hosts?: string[];
+  usages?: CertUsage[];
+  validDays?: number;
+  curve?: Curve;
+  /** Write the key as SEC1 ("EC PRIVATE KEY"), as Go's x509.MarshalECPrivateKey does. */
+  sec1Key?: boolean;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const HASH: Record<Curve, string> = { 'P-256': 'SHA-256', 'P-384': 'SHA-384', 'P-521': 'SHA-512' };
+
+function algorithm(curve: Curve) {
+  return { name: 'ECDSA', namedCurve: curve, hash: HASH[curve] };
+}
+
+/** A random positive serial number of 128 bits (as etcd's SelfCert draws it). */
+function serialNumber(): string {
+  const b = randomBytes(16);
+  b[0] = b[0]! & 0x7f; // positive in DER
+  if (b[0] === 0) b[0] = 1; // and no leading zero byte
+  return b.toString('hex');
+}
+
+function subjectName(o: { commonName?: string; organization?: string }): string {
+  // @peculiar/x509's string form is RFC 4514: escape what would split it.
+  const esc = (s: string) => s.replace(/([,+"\\<>;=])/g, '\\$1');
+  const parts: string[] = [];
+  if (o.commonName) parts.push(`CN=${esc(o.commonName)}`);
+  if (o.organization) parts.push(`O=${esc(o.organization)}`);
+  return parts.join(', ');
+}
+
+function altNames(hosts: readonly string[]): x509.SubjectAlternativeNameExtension | null {
+  const names = hosts.map((h) => {
+    const bare = h.replace(/^\[|\]$/g, '');
+    return isIP(bare) ? { type: 'ip' as const, value: bare } : { type: 'dns' as const, value: h };
+  });
+  return names.length > 0 ? new x509.SubjectAlternativeNameExtension(names) : null;
+}
+
+async function exportKey(key: CryptoKey, sec1: boolean): Promise<string> {
+  const der = Buffer.from(await subtle.exportKey('pkcs8', key));
+  if (!sec1) return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }).toString();
+  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ type: 'sec1', format: 'pem' }).toString();
+}
+
+async function importSigningKey(ca: CertificateAuthority): Promise<{ key: CryptoKey; curve: Curve; cert: x509.X509Certificate }> {
+  const cert = new x509.X509Certificate(ca.certPem);
+  const k = createPrivateKey(ca.keyPem);
+  const curve = ({ prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' } as Record<string, Curve>)[k.asymmetricKeyDetails?.namedCurve ?? ''];
+  if (!curve) throw new Error('the CA key is not an ECDSA key on P-256, P-384 or P-521');
+  const der = k.export({ type: 'pkcs8', format: 'der' });
+  const key = await subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: curve }, false, ['sign']);
+  return { key, curve, cert };
+}
+
+/** A self-signed CA certificate (it signs certificates, nothing else). */
+export async function makeCA(o: { commonName: string; organization?: string; validDays?: number; curve?: Curve }): Promise<CertificateAuthority> {
+  const curve = o.curve ?? 'P-256';
+  const keys = (await subtle.generateKey(algorithm(curve), true, ['sign', 'verify'])) as CryptoKeyPair;
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serialNumber(),
+    name: subjectName(o),
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + (o.validDays ?? 3650) * DAY_MS),
+    signingAlgorithm: algorithm(curve),
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { certPem: cert.toString('pem'), keyPem: await exportKey(keys.privateKey, false) };
+}
+
+/**
+ * A leaf certificate: signed by `ca`, or self-signed when `ca` is null (then it is its own
+ * issuer, as etcd's auto-TLS certificates are). Not a CA.
+ */
+export async function makeCert(ca: CertificateAuthority | null, o: CertOptions = {}): Promise<CertAndKey> {
+  const curve = o.curve ?? 'P-256';
+  const keys = (await subtle.generateKey(algorithm(curve), true, ['sign', 'verify'])) as CryptoKeyPair;
+  const usages = o.usages ?? ['server', 'client'];
+  const now = Date.now();
+  const extensions: x509.Extension[] = [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+    new x509.ExtendedKeyUsageExtension(usages.map((u) => (u === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth))),
+  ];
+  const san = altNames(o.hosts ?? []);
+  if (san) extensions.push(san);
+  const common = {
+    serialNumber: serialNumber(),
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + (o.validDays ?? 365) * DAY_MS),
+    extensions,
+  };
+  let cert: x509.X509Certificate;
+  if (ca === null) {
+    cert = await x509.X509CertificateGenerator.createSelfSigned({ ...common, name: subjectName(o), keys, signingAlgorithm: algorithm(curve) });
+  } else {
+    const issuer = await importSigningKey(ca);
+    extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey));
+    cert = await x509.X509CertificateGenerator.create({
+      ...common,
+      subject: subjectName(o),
+      issuer: issuer.cert.subject,
+      publicKey: keys.publicKey,
+      signingKey: issuer.key,
+      signingAlgorithm: algorithm(issuer.curve),
+    });
+  }
+  return { certPem: cert.toString('pem'), keyPem: await exportKey(keys.privateKey, o.sec1Key ?? false) };
+}
+
+/**
+ * etcd's SelfCert certificate for `hosts` ("host:port", as etcd passes its listen URLs' hosts):
+ * subject O=etcd, valid a year from now, ECDSA P-521 signed with SHA-512, key usage digital
+ * signature and key encipherment, extended usage server auth, the hosts as IP or DNS names.
+ */
+export function etcdSelfCert(hosts: readonly string[], validDays = 365): Promise<CertAndKey> {
+  const names = hosts.map((h) => {
+    // Go's net.SplitHostPort; a host without a port gives "" (and etcd adds the empty DNS name).
+    const m = /^\[([^\]]*)\]:[^:]*$/.exec(h) ?? /^([^:]*):[^:]*$/.exec(h);
+    return m ? m[1]! : '';
+  });
+  return makeCert(null, { organization: 'etcd', hosts: names, usages: ['server'], validDays, curve: 'P-521', sec1Key: true });
+}
