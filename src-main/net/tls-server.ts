@@ -12,6 +12,9 @@ import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 
+/** How long a refused client may take to close its side before it is cut off. */
+const REJECT_LINGER_MS = 2000;
+
 export interface RejectedConnection {
   /** "ip:port" of the client, as Go prints a net.Addr. */
   remote: string;
@@ -66,7 +69,12 @@ export function createSecureServer(o: SecureServerOptions): SecureServer {
     const serverName = typeof socket.servername === 'string' ? socket.servername : '';
     const reject = (error: string, withCert: boolean) => {
       o.onRejected({ remote, error, serverName, ...(withCert ? { cert: x509Names(socket.getPeerX509Certificate()) } : {}) });
-      socket.destroy();
+      // Closed cleanly (close_notify, then FIN), what it sent read and dropped: the client
+      // reads an end of stream, not a reset that depends on what it had sent already.
+      socket.on('error', () => {});
+      socket.resume();
+      socket.end();
+      setTimeout(() => socket.destroy(), REJECT_LINGER_MS).unref();
     };
     if (require && !socket.authorized) {
       const peer = socket.getPeerX509Certificate();

@@ -21,12 +21,15 @@ export interface RunningNode {
   abort(): Promise<void>;
 }
 
+/** A node with its client port: the node's settings and what its client listeners serve. */
+export type NodeServerSettings = NodeSettings & {
+  listenClientURLs: string[];
+  /** etcd's ClientTLSInfo (--cert-file, ..., or --auto-tls's own): serves the https:// client URLs. */
+  clientTLS?: TLSInfo;
+};
+
 export async function startNode(
-  settings: NodeSettings & {
-    listenClientURLs: string[];
-    /** etcd's ClientTLSInfo (--cert-file, ..., or --auto-tls's own): serves the https:// client URLs. */
-    clientTLS?: TLSInfo;
-  },
+  settings: NodeServerSettings,
   log: LogFn,
   onClientRequest?: (r: ClientRequestRecord) => void,
 ): Promise<RunningNode> {

@@ -77,6 +77,8 @@ beforeAll(async () => {
   // One key pair for every member, server and client (peers present it to each other).
   write('node', await makeCert(ca, { commonName: 'member', hosts: ['127.0.0.1', 'localhost'], usages: ['server', 'client'] }));
   write('client', await makeCert(ca, { commonName: 'etcdctl', usages: ['client'] }));
+  // The right CA, but for another address: the peer port's SAN check refuses it.
+  write('elsewhere', await makeCert(ca, { commonName: 'elsewhere', hosts: ['127.0.0.2'], usages: ['server', 'client'] }));
   const other = await makeCA({ commonName: 'another CA' });
   fs.writeFileSync(f('other-ca.pem'), other.certPem);
   write('other', await makeCert(other, { commonName: 'intruder', hosts: ['127.0.0.1', 'localhost'], usages: ['server', 'client'] }));
@@ -142,18 +144,23 @@ describe.runIf(have)('a raftlab cluster with client and peer TLS and client-cert
   });
 
   it('refuses clients without a certificate, or with another CA’s, as etcd 3.4 refuses them', async () => {
-    const attempts: { what: string; go: (url: string) => Promise<Run> }[] = [
+    const attempts: { what: string; port?: 'peer'; go: (url: string) => Promise<Run> }[] = [
       { what: 'etcdctl v3 without a certificate', go: (u) => v3(u, ['get', 'secured'], ['--cacert', 'ca.pem', '--dial-timeout', '2s']) },
       { what: 'etcdctl v2 without a certificate', go: (u) => v2(u, ['get', '/v2key'], ['--ca-file', 'ca.pem']) },
       { what: 'curl without a certificate', go: (u) => curl(`${u}/v2/keys/v2key`, [], ['--cacert', 'ca.pem']) },
       { what: "curl with another CA's certificate", go: (u) => curl(`${u}/v2/keys/v2key`, [], ['--cacert', 'ca.pem', '--cert', 'other.pem', '--key', 'other-key.pem']) },
       { what: 'plain HTTP to the TLS port', go: (u) => curl(`${u.replace('https:', 'http:')}/v2/keys/v2key`, [], []) },
+      {
+        what: 'a peer whose certificate names another address (the SAN check)',
+        port: 'peer',
+        go: (u) => curl(`${u}/members`, [], ['--cacert', 'ca.pem', '--cert', 'elsewhere.pem', '--key', 'elsewhere-key.pem']),
+      },
     ];
-    const ours = { url: c.spec('n1').clientURL, log: () => c.output('n1') };
-    const theirs = { url: etcd.spec('e1').clientURL, log: () => etcd.output('e1') };
+    const ours = { url: c.spec('n1').clientURL, peer: c.spec('n1').peerURL, log: () => c.output('n1') };
+    const theirs = { url: etcd.spec('e1').clientURL, peer: etcd.spec('e1').peerURL, log: () => etcd.output('e1') };
     for (const a of attempts) {
       const seen = [rejections(ours.log()).length, rejections(theirs.log()).length];
-      const [r1, r2] = await Promise.all([a.go(ours.url), a.go(theirs.url)]);
+      const [r1, r2] = await Promise.all([a.go(a.port === 'peer' ? ours.peer : ours.url), a.go(a.port === 'peer' ? theirs.peer : theirs.url)]);
       // Both refuse, and neither answers anything.
       expect(r1.code, `${a.what} (raftlab): ${r1.out}`).not.toBe(0);
       expect(r2.code, `${a.what} (etcd): ${r2.out}`).not.toBe(0);
@@ -172,6 +179,7 @@ describe.runIf(have)('a raftlab cluster with client and peer TLS and client-cert
         'I | embed: rejected connection from "127.0.0.1:PORT" (error "tls: client didn\'t provide a certificate", ServerName "")',
         'I | embed: rejected connection from "127.0.0.1:PORT" (error "tls: failed to verify client certificate: x509: certificate signed by unknown authority", ServerName "")',
         'I | embed: rejected connection from "127.0.0.1:PORT" (error "tls: first record does not look like a TLS handshake", ServerName "")',
+        'I | embed: rejected connection from "127.0.0.1:PORT" (error "x509: certificate is valid for 127.0.0.2, not 127.0.0.1", ServerName "", IPAddresses ["127.0.0.2"], DNSNames [])',
       ]),
     );
     // etcdctl v2 exits as it does against etcd: the cluster is unavailable to it.
