@@ -55,8 +55,12 @@ export function createSecureServer(o: SecureServerOptions): SecureServer {
   }) as SecureServer;
   // The raw sockets: destroying one ends its TLS stream too, however far it got.
   const open = new Set<net.Socket>();
-  server.on('connection', (raw: net.Socket) => {
+  // Where each came from, read while it is connected: a handshake that fails because the
+  // client went away is reported after its socket has lost its address.
+  const remotes = new WeakMap<net.Socket, string>();
+  server.prependListener('connection', (raw: net.Socket) => {
     open.add(raw);
+    remotes.set(raw, goAddr(raw.remoteAddress, raw.remotePort));
     raw.once('close', () => open.delete(raw));
   });
   server.destroyConnections = () => {
@@ -87,8 +91,10 @@ export function createSecureServer(o: SecureServerOptions): SecureServer {
     );
   });
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+    // A server-side TLSSocket's _parent is the raw socket it was made from (Node's own field).
+    const raw = (socket as tls.TLSSocket & { _parent?: net.Socket })._parent;
     o.onRejected({
-      remote: goAddr(socket.remoteAddress, socket.remotePort),
+      remote: socket.remoteAddress !== undefined ? goAddr(socket.remoteAddress, socket.remotePort) : (raw && remotes.get(raw)) || ':0',
       error: handshakeErrorText(err),
       serverName: typeof socket.servername === 'string' ? socket.servername : '',
     });

@@ -12,6 +12,7 @@ import { RaftStorage, type StoredState } from '../storage/raft-storage.js';
 import type { MemberInfo } from './client-backend.js';
 import { PeerDialer } from './peer/dial.js';
 import { decodePeerMembers } from './peer/members-wire.js';
+import { errText } from './peer/wire.js';
 import { clusterId as computeClusterId, memberId as computeMemberId } from './ids.js';
 import { etcdmain } from './log.js';
 import { note, NodeStartError, type LogFn, type NodeSettings } from './node-settings.js';
@@ -147,7 +148,7 @@ async function joinExisting(s: NodeSettings, storage: RaftStorage): Promise<{ id
         }
         problems.push(`${u}: cluster ${cid} has no member with peer URLs ${[...mine].join(',')}; add it first with \`etcdctl member add\``);
       } catch (err) {
-        problems.push(`${u}: ${(err as Error).message}`);
+        problems.push(`${u}: ${errText(err)}`);
       }
     }
     await new Promise((r) => setTimeout(r, 200));

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCA, makeCert, type CertAndKey } from '../../src-main/tls/certs.js';
 import { until } from '../helpers/cluster.js';
+import { DNSMASQ_BIN, Dnsmasq } from '../helpers/dnsmasq.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { ProcessCluster } from '../helpers/processes.js';
 import { needTools } from '../helpers/window.js';
@@ -280,4 +281,34 @@ describe.runIf(have)('--auto-tls and --peer-auto-tls', () => {
       lines.filter((l) => /embed: (peerTLS|ClientTLS):/.test(l)).map((l) => l.slice(l.indexOf(' I | ') + 1).replaceAll(dir, 'DATA'));
     expect(tlsLines(c.output('n1'), path.join(c.dir, 'n1.etcd'))).toEqual(tlsLines(etcd.output('e1'), path.join(etcd.dir, 'e1.etcd')));
   });
+});
+
+describe.runIf(have && needTools('DNS SRV discovery of TLS peers', [DNSMASQ_BIN]))('DNS SRV discovery of https peers (_etcd-server-ssl) with --peer-auto-tls', () => {
+  it('three members find each other in the records and talk TLS with their self-signed certificates', async () => {
+    const c = await ProcessCluster.create(3);
+    // https peer URLs (the ssl records), plain client URLs.
+    for (const s of c.specs) s.peerURL = s.peerURL.replace(/^http:/, 'https:');
+    const port = (u: string) => Number(new URL(u).port);
+    const dns = await Dnsmasq.start('example.test', ['n1', 'n2', 'n3'].map((n) => ({ service: '_etcd-server-ssl._tcp.example.test', target: '127.0.0.1', port: port(c.spec(n).peerURL) })));
+    try {
+      for (const n of ['n1', 'n2', 'n3']) c.start(n, { RAFTLAB_DNS_SERVER: dns.server }, ['--name', n, '--discovery-srv', 'example.test', '--peer-auto-tls']);
+      const leader = await c.leader(60_000);
+      const list = await run(ETCDCTL, ['--endpoints', c.spec(leader).clientURL, 'member', 'list', '-w', 'json'], { ETCDCTL_API: '3' });
+      expect(list.code, list.err).toBe(0);
+      const ms = (JSON.parse(list.out) as { members: { name: string; peerURLs: string[] }[] }).members;
+      expect(ms.map((m) => [m.name, m.peerURLs[0]]).sort()).toEqual(['n1', 'n2', 'n3'].map((n) => [n, c.spec(n).peerURL]));
+      for (const n of ['n1', 'n2', 'n3']) {
+        const out = c.output(n).join('\n');
+        expect(out).toContain(`N | embed: got bootstrap from DNS for etcd-server at ${n}=${c.spec(n).peerURL}`);
+        expect(out).toContain(`I | embed: peerTLS: cert = ${path.join(c.dir, `${n}.etcd`, 'fixtures', 'peer', 'cert.pem')}`);
+        // (A handshake a peer gave up on at start-up, busy making keys, is logged as EOF, as etcd logs it.)
+        expect(out, out).not.toMatch(/rejected connection .*error "(tls|x509|remote error)/);
+      }
+      expect((await run(ETCDCTL, ['--endpoints', c.spec('n1').clientURL, 'put', 'srv', 'ssl'], { ETCDCTL_API: '3' })).code).toBe(0);
+      expect((await run(ETCDCTL, ['--endpoints', c.spec('n3').clientURL, 'get', 'srv', '--print-value-only'], { ETCDCTL_API: '3' })).out).toBe('ssl\n');
+    } finally {
+      await dns.stop();
+      await c.destroy();
+    }
+  }, 120_000);
 });
