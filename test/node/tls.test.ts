@@ -6,11 +6,13 @@
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientTLSOptions, EMPTY_TLS_INFO, type TLSInfo } from '../../src-main/node/tls-info.js';
 import { makeCA, makeCert, type CertAndKey } from '../../src-main/tls/certs.js';
-import { until } from '../helpers/cluster.js';
+import { TestCluster, until } from '../helpers/cluster.js';
 import { DNSMASQ_BIN, Dnsmasq } from '../helpers/dnsmasq.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { ProcessCluster } from '../helpers/processes.js';
@@ -311,4 +313,41 @@ describe.runIf(have && needTools('DNS SRV discovery of TLS peers', [DNSMASQ_BIN]
       await c.destroy();
     }
   }, 120_000);
+});
+
+describe('nodes started in this process with TLS settings, as the app’s workers start them', () => {
+  it('elect a leader over https peers, serve https clients with certificates, refuse the others', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-tls-inproc-'));
+    const c = await TestCluster.create(3, { start: false });
+    try {
+      const ca = await makeCA({ commonName: 'in-process CA' });
+      const node = await makeCert(ca, { hosts: ['127.0.0.1'], usages: ['server', 'client'] });
+      const file = (name: string, text: string) => (fs.writeFileSync(path.join(dir, name), text), path.join(dir, name));
+      const info: TLSInfo = { ...EMPTY_TLS_INFO, certFile: file('node.pem', node.certPem), keyFile: file('node-key.pem', node.keyPem), trustedCAFile: file('ca.pem', ca.certPem), clientCertAuth: true };
+      for (const s of c.specs) Object.assign(s, { peerURL: s.peerURL.replace('http:', 'https:'), clientURL: s.clientURL.replace('http:', 'https:') });
+      await Promise.all(c.specs.map((s) => c.start(s.name, { ...c.settings(s.name), peerTLS: info, clientTLS: info })));
+      const leader = await c.leader(20_000);
+      const ask = (name: string, p: string, o: { method?: string; body?: string; tls?: TLSInfo } = {}) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = https.request(new URL(p, c.url(name)), { method: o.method ?? 'GET', ...clientTLSOptions(o.tls ?? { ...EMPTY_TLS_INFO, trustedCAFile: info.trustedCAFile }), agent: false, headers: o.body ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {} });
+          req.on('error', reject);
+          req.on('response', (res) => {
+            let body = '';
+            res.on('data', (b) => (body += b));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          });
+          req.end(o.body);
+        });
+      expect((await ask(leader, '/v2/keys/k', { method: 'PUT', body: 'value=in-process', tls: info })).status).toBe(201);
+      const other = c.specs.map((s) => s.name).find((n) => n !== leader)!;
+      expect(JSON.parse((await ask(other, '/v2/keys/k?quorum=true', { tls: info })).body).node.value).toBe('in-process');
+      // Without a certificate: refused at the handshake, and logged.
+      await expect(ask(other, '/v2/keys/k')).rejects.toThrow();
+      await until('the refusal logged', () => c.logs.get(other)!.some((l) => /^I \| embed: rejected connection from "127\.0\.0\.1:\d+" \(error "tls: client didn't provide a certificate", ServerName ""\)$/.test(l)));
+      expect(c.logs.get(leader)!.join('\n')).not.toContain('PRIVATE KEY');
+    } finally {
+      await c.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
