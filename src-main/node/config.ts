@@ -34,7 +34,7 @@ import { quote, quoteSlice } from './go/strconv.js';
 import { parseURL, splitHostPort } from './go/url.js';
 import { DEFAULT_INITIAL_CLUSTER, DEFAULT_NAME, USED_FLAGS, newEtcdFlagSet } from './config/etcd-flags.js';
 import { pkgFlags, etcdmain, type EtcdMsg } from './log.js';
-import type { TLSInfo } from './tls-info.js';
+import { checkCipherSuites, type TLSInfo } from './tls-info.js';
 
 export type ClusterState = 'new' | 'existing';
 
@@ -345,6 +345,12 @@ export function parseNodeConfig(
  * found when the listeners are made (raft-node.ts, node-server.ts).
  */
 function listenerProblem(flags: Flags): string | null {
+  // configurePeerListeners' first step (updateCipherSuites), whether or not anything is TLS.
+  try {
+    checkCipherSuites(flags.list('cipher-suites'));
+  } catch (err) {
+    return (err as Error).message;
+  }
   const tls = (prefix: string) => flags.str(`${prefix}cert-file`) !== '' || flags.str(`${prefix}key-file`) !== '' || flags.bool(`${prefix}auto-tls`);
   const port = (raw: string): string | null => {
     const hp = splitHostPort(parseURL(raw).host);
@@ -383,6 +389,7 @@ function tlsInfoFrom(flags: Flags, prefix: '' | 'peer-'): TLSInfo {
     allowedHostname: flags.str(peer ? 'peer-cert-allowed-hostname' : 'client-cert-allowed-hostname'),
     skipClientSANVerify: peer && flags.bool('experimental-peer-skip-client-san-verification'),
     selfCert: false,
+    cipherSuites: flags.list('cipher-suites'),
   };
 }
 

@@ -31,6 +31,8 @@ export interface TLSInfo {
   skipClientSANVerify: boolean;
   /** Made by --auto-tls / --peer-auto-tls: as a client, nothing about the peer is verified. */
   selfCert: boolean;
+  /** --cipher-suites, Go's names (TLS 1.2 and below; TLS 1.3's are not configurable, as in Go). */
+  cipherSuites: string[];
 }
 
 export const EMPTY_TLS_INFO: TLSInfo = {
@@ -43,7 +45,54 @@ export const EMPTY_TLS_INFO: TLSInfo = {
   allowedHostname: '',
   skipClientSANVerify: false,
   selfCert: false,
+  cipherSuites: [],
 };
+
+/** Go's cipher suite names (crypto/tls CipherSuites and InsecureCipherSuites, tlsutil's aliases) → OpenSSL's. */
+const GO_CIPHER_SUITES: Record<string, string> = {
+  TLS_RSA_WITH_AES_128_CBC_SHA: 'AES128-SHA',
+  TLS_RSA_WITH_AES_256_CBC_SHA: 'AES256-SHA',
+  TLS_RSA_WITH_AES_128_GCM_SHA256: 'AES128-GCM-SHA256',
+  TLS_RSA_WITH_AES_256_GCM_SHA384: 'AES256-GCM-SHA384',
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 'ECDHE-ECDSA-AES128-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 'ECDHE-ECDSA-AES256-SHA',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 'ECDHE-RSA-AES128-SHA',
+  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 'ECDHE-RSA-AES256-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 'ECDHE-RSA-AES128-GCM-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 'ECDHE-RSA-AES256-GCM-SHA384',
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-RSA-CHACHA20-POLY1305',
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305: 'ECDHE-RSA-CHACHA20-POLY1305',
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305: 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  TLS_RSA_WITH_RC4_128_SHA: 'RC4-SHA',
+  TLS_RSA_WITH_3DES_EDE_CBC_SHA: 'DES-CBC3-SHA',
+  TLS_ECDHE_ECDSA_WITH_RC4_128_SHA: 'ECDHE-ECDSA-RC4-SHA',
+  TLS_ECDHE_RSA_WITH_RC4_128_SHA: 'ECDHE-RSA-RC4-SHA',
+  TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA: 'ECDHE-RSA-DES-CBC3-SHA',
+  TLS_RSA_WITH_AES_128_CBC_SHA256: 'AES128-SHA256',
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256: 'ECDHE-ECDSA-AES128-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256: 'ECDHE-RSA-AES128-SHA256',
+  // TLS 1.3's: accepted by name, not configurable (Go always offers all three).
+  TLS_AES_128_GCM_SHA256: '',
+  TLS_AES_256_GCM_SHA384: '',
+  TLS_CHACHA20_POLY1305_SHA256: '',
+};
+const TLS13_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
+
+/** tlsutil.GetCipherSuites: every name known to Go, else etcd's error. */
+export function checkCipherSuites(names: readonly string[]): void {
+  for (const n of names) if (!(n in GO_CIPHER_SUITES)) throw new Error(`unexpected TLS cipher suite ${quote(n)}`);
+}
+
+/** Node's `ciphers` for --cipher-suites: the TLS 1.2 suites in the order given, TLS 1.3 left as Go leaves it. */
+function ciphers(i: TLSInfo): { ciphers?: string } {
+  if (i.cipherSuites.length === 0) return {};
+  checkCipherSuites(i.cipherSuites);
+  const tls12 = i.cipherSuites.map((n) => GO_CIPHER_SUITES[n]!).filter((c) => c !== '');
+  return { ciphers: [...tls12, TLS13_SUITES].join(':') };
+}
 
 /** TLSInfo.Empty: no certificate, so nothing is served over TLS. */
 export function tlsInfoEmpty(i: TLSInfo | undefined): boolean {
@@ -127,6 +176,7 @@ export function serverTLSOptions(i: TLSInfo): tls.TlsOptions & { trustedCAs: Buf
     key,
     ...(ca.length > 0 ? { ca } : {}),
     minVersion: 'TLSv1.2',
+    ...ciphers(i),
     requestCert: require,
     rejectUnauthorized: require,
     trustedCAs: ca,
@@ -141,7 +191,7 @@ export function serverTLSOptions(i: TLSInfo): tls.TlsOptions & { trustedCAs: Buf
 export function clientTLSOptions(i: TLSInfo): tls.ConnectionOptions {
   const pair = tlsInfoEmpty(i) ? {} : keyPair(i);
   const ca = i.trustedCAFile !== '' ? caPool(i.trustedCAFile) : [];
-  return { ...pair, ...(ca.length > 0 ? { ca } : {}), minVersion: 'TLSv1.2', rejectUnauthorized: !i.selfCert };
+  return { ...pair, ...(ca.length > 0 ? { ca } : {}), minVersion: 'TLSv1.2', ...ciphers(i), rejectUnauthorized: !i.selfCert };
 }
 
 /**
@@ -161,7 +211,8 @@ export async function withAutoTLS(
   // Go's url.URL.Host: what follows the scheme, up to the path.
   const hosts = o.listenURLs.map((u) => /^[a-z]+:\/\/([^/?#]*)/i.exec(u)?.[1] ?? '');
   try {
-    return await selfCert(path.join(o.dataDir, 'fixtures', o.which), hosts);
+    // updateCipherSuites again, as etcd does after SelfCert.
+    return { ...(await selfCert(path.join(o.dataDir, 'fixtures', o.which), hosts)), cipherSuites: info.cipherSuites };
   } catch (err) {
     throw new Error(`could not get certs (${(err as Error).message})`);
   }

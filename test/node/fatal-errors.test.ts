@@ -80,6 +80,7 @@ const cases: { what: string; over: (port: number) => Record<string, string>; env
   { what: 'an https peer URL without a key and cert', over: (p) => ({ '--listen-peer-urls': `https://127.0.0.1:${p}`, '--initial-advertise-peer-urls': `https://127.0.0.1:${p}`, '--initial-cluster': `X=https://127.0.0.1:${p}` }), expected: /^C \| etcdmain: cannot listen on TLS for 127\.0\.0\.1:\d+: KeyFile and CertFile are not presented$/ },
   { what: 'an https client URL without a key and cert', over: (p) => ({ '--listen-client-urls': `https://127.0.0.1:${p}` }), expected: /^C \| etcdmain: TLS key\/cert \(--cert-file, --key-file\) must be provided for client url https:\/\/127\.0\.0\.1:\d+ with HTTPS scheme$/ },
   ...tlsFileCases(),
+  { what: 'a cipher suite Go does not know', over: () => ({ '--cipher-suites': 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,ECDHE-RSA-AES128-SHA' }), expected: /^C \| etcdmain: unexpected TLS cipher suite "ECDHE-RSA-AES128-SHA"$/ },
   { what: '--data-dir naming a regular file', over: () => ({ '--data-dir': notAFile() }), expected: /^C \| etcdmain: error listing data dir: .*a-regular-file$/ },
   { what: 'ETCD_NAME set as well as --name', over: () => ({}), env: { ETCD_NAME: 'other' }, expected: /^C \| pkg\/flags: conflicting environment variable "ETCD_NAME" is shadowed by corresponding command-line flag \(either unset environment variable or disable flag\)$/ },
 ];

@@ -228,9 +228,11 @@ describe.runIf(have)('--auto-tls and --peer-auto-tls', () => {
 
   beforeAll(async () => {
     c = await ProcessCluster.create(1, { scheme: 'https' });
-    c.start('n1', {}, ['--name', 'n1', '--initial-cluster', c.initialCluster(1), '--auto-tls', '--peer-auto-tls']);
+    // One TLS 1.2 suite allowed (ECDSA keys: etcd's self-signed certificates are P-521).
+    const suites = ['--cipher-suites', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256'];
+    c.start('n1', {}, ['--name', 'n1', '--initial-cluster', c.initialCluster(1), '--auto-tls', '--peer-auto-tls', ...suites]);
     etcd = await EtcdCluster.create(1, { scheme: 'https' });
-    etcd.start('e1', etcd.initialCluster(1), ['--auto-tls', '--peer-auto-tls', '--logger', 'capnslog', '--log-level', 'info']);
+    etcd.start('e1', etcd.initialCluster(1), ['--auto-tls', '--peer-auto-tls', ...suites, '--logger', 'capnslog', '--log-level', 'info']);
     await until('both serve over their self-signed certificates', async () => {
       const [ours, theirs] = await Promise.all([
         v3(c.spec('n1').clientURL, ['endpoint', 'health'], INSECURE),
@@ -250,6 +252,9 @@ describe.runIf(have)('--auto-tls and --peer-auto-tls', () => {
     expect(await v3(url, ['get', 'auto'], INSECURE)).toMatchObject({ code: 0, out: 'auto\ntls\n' });
     expect((await curl(`${url}/v2/keys/`, [], ['-k'])).code).toBe(0);
     for (const u of [url, etcd.spec('e1').clientURL]) {
+      // --cipher-suites limits TLS 1.2 to the suites named; TLS 1.3 is as Go leaves it.
+      expect((await curl(`${u}/version`, ['--tls-max', '1.2', '--ciphers', 'ECDHE-ECDSA-AES128-GCM-SHA256'], ['-k'])).code, u).toBe(0);
+      expect((await curl(`${u}/version`, ['--tls-max', '1.2', '--ciphers', 'ECDHE-ECDSA-AES256-GCM-SHA384'], ['-k'])).code, u).toBe(35);
       expect((await curl(`${u}/version`, [], [])).code).toBe(60); // curl: the certificate could not be verified
       expect((await v3(u, ['get', 'auto'], ['--insecure-skip-tls-verify', '--dial-timeout', '2s'])).code, u).toBe(1);
     }

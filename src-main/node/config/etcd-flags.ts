@@ -165,7 +165,7 @@ export const ETCD_FLAGS: readonly Row[] = [
   row('peer-crl-file', str(), 'Path to the peer certificate revocation list file.'),
   row('peer-cert-allowed-cn', str(), 'Allowed CN for inter peer authentication.', USED),
   row('peer-cert-allowed-hostname', str(), 'Allowed TLS hostname for inter peer authentication.', USED),
-  row('cipher-suites', () => stringsValue(), 'Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated by Go).'),
+  row('cipher-suites', () => stringsValue(), 'Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated by Go).', USED),
   row('experimental-peer-skip-client-san-verification', bool(), 'Skip verification of SAN field in client certificate for peer connections.', USED),
   row('cors', urls('*', '*'), 'Comma-separated white list of origins for CORS, or cross-origin resource sharing, (empty or * means allow all)'),
   row('host-whitelist', () => uniqueStringsValue('*'), 'Comma-separated acceptable hostnames from HTTP client requests, if server is not secure (empty means allow all).'),
