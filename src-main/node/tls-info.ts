@@ -14,6 +14,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import tls, { type TLSSocket } from 'node:tls';
 import { x509Names } from '../net/tls-server.js';
+import { etcdSelfCert } from '../tls/certs.js';
 import { quote, quoteSlice } from './go/strconv.js';
 import { embed, type EtcdMsg } from './log.js';
 
@@ -228,8 +229,6 @@ export async function selfCert(dir: string, hosts: readonly string[]): Promise<T
   const certFile = path.join(dir, 'cert.pem');
   const keyFile = path.join(dir, 'key.pem');
   if (!(fs.existsSync(certFile) && fs.existsSync(keyFile))) {
-    // Loaded only here: a node without --auto-tls never pays for the x509 library.
-    const { etcdSelfCert } = await import('../tls/certs.js');
     const made = await etcdSelfCert(hosts);
     fs.writeFileSync(certFile, made.certPem);
     fs.writeFileSync(keyFile, made.keyPem, { mode: 0o600 });

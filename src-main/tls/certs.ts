@@ -1,16 +1,27 @@
 // Making certificates: a CA, certificates it signs, and self-signed ones like etcd's --auto-tls
-// (pkg/transport/listener.go SelfCert). The one module that uses @peculiar/x509; load it with
-// a dynamic import where start-up time matters (a node without --auto-tls never needs it).
+// (pkg/transport/listener.go SelfCert). The one module that uses @peculiar/x509.
+//
+// The library (and reflect-metadata, which it needs loaded first) is imported on first use:
+// loading it takes about a second, which a node without --auto-tls must not pay at start (a
+// static import would be hoisted into the `raftlab node` bundle).
 //
 // Keys are ECDSA (WebCrypto through Node's crypto); private keys come back as PEM, PKCS#8
 // ("PRIVATE KEY") or, where etcd writes them so, SEC1 ("EC PRIVATE KEY"). Nothing here logs.
-import 'reflect-metadata';
 import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 
 const subtle = webcrypto.subtle;
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+let library: Promise<typeof X509> | undefined;
+
+function x509lib(): Promise<typeof X509> {
+  return (library ??= (async () => {
+    await import('reflect-metadata');
+    const lib = await import('@peculiar/x509');
+    lib.cryptoProvider.set(webcrypto as unknown as Crypto);
+    return lib;
+  })());
+}
 
 export type Curve = 'P-256' | 'P-384' | 'P-521';
 /** What a certificate may be used for: serving TLS, presenting itself as a TLS client, or both. */
@@ -62,7 +73,7 @@ function subjectName(o: { commonName?: string; organization?: string }): string 
   return parts.join(', ');
 }
 
-function altNames(hosts: readonly string[]): x509.SubjectAlternativeNameExtension | null {
+function altNames(x509: typeof X509, hosts: readonly string[]): X509.SubjectAlternativeNameExtension | null {
   const names = hosts.map((h) => {
     const bare = h.replace(/^\[|\]$/g, '');
     return isIP(bare) ? { type: 'ip' as const, value: bare } : { type: 'dns' as const, value: h };
@@ -76,7 +87,7 @@ async function exportKey(key: CryptoKey, sec1: boolean): Promise<string> {
   return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ type: 'sec1', format: 'pem' }).toString();
 }
 
-async function importSigningKey(ca: CertificateAuthority): Promise<{ key: CryptoKey; curve: Curve; cert: x509.X509Certificate }> {
+async function importSigningKey(x509: typeof X509, ca: CertificateAuthority): Promise<{ key: CryptoKey; curve: Curve; cert: X509.X509Certificate }> {
   const cert = new x509.X509Certificate(ca.certPem);
   const k = createPrivateKey(ca.keyPem);
   const curve = ({ prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' } as Record<string, Curve>)[k.asymmetricKeyDetails?.namedCurve ?? ''];
@@ -88,6 +99,7 @@ async function importSigningKey(ca: CertificateAuthority): Promise<{ key: Crypto
 
 /** A self-signed CA certificate (it signs certificates, nothing else). */
 export async function makeCA(o: { commonName: string; organization?: string; validDays?: number; curve?: Curve }): Promise<CertificateAuthority> {
+  const x509 = await x509lib();
   const curve = o.curve ?? 'P-256';
   const keys = (await subtle.generateKey(algorithm(curve), true, ['sign', 'verify'])) as CryptoKeyPair;
   const now = Date.now();
@@ -112,16 +124,17 @@ export async function makeCA(o: { commonName: string; organization?: string; val
  * issuer, as etcd's auto-TLS certificates are). Not a CA.
  */
 export async function makeCert(ca: CertificateAuthority | null, o: CertOptions = {}): Promise<CertAndKey> {
+  const x509 = await x509lib();
   const curve = o.curve ?? 'P-256';
   const keys = (await subtle.generateKey(algorithm(curve), true, ['sign', 'verify'])) as CryptoKeyPair;
   const usages = o.usages ?? ['server', 'client'];
   const now = Date.now();
-  const extensions: x509.Extension[] = [
+  const extensions: X509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
     new x509.ExtendedKeyUsageExtension(usages.map((u) => (u === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth))),
   ];
-  const san = altNames(o.hosts ?? []);
+  const san = altNames(x509, o.hosts ?? []);
   if (san) extensions.push(san);
   const common = {
     serialNumber: serialNumber(),
@@ -129,11 +142,11 @@ export async function makeCert(ca: CertificateAuthority | null, o: CertOptions =
     notAfter: new Date(now + (o.validDays ?? 365) * DAY_MS),
     extensions,
   };
-  let cert: x509.X509Certificate;
+  let cert: X509.X509Certificate;
   if (ca === null) {
     cert = await x509.X509CertificateGenerator.createSelfSigned({ ...common, name: subjectName(o), keys, signingAlgorithm: algorithm(curve) });
   } else {
-    const issuer = await importSigningKey(ca);
+    const issuer = await importSigningKey(x509, ca);
     extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey));
     cert = await x509.X509CertificateGenerator.create({
       ...common,
