@@ -244,8 +244,8 @@ export interface CheckFailure {
 
 /**
  * What etcd checks of a client certificate once the handshake is done: the CN or hostname
- * allowed (--peer-cert-allowed-cn, --*-cert-allowed-hostname; Go checks them during the
- * handshake, so its line has no certificate names), and, on the peer port, that the
+ * allowed (--peer-cert-allowed-cn, --*-cert-allowed-hostname; Go checks them at the end of the
+ * handshake), and, on the peer port, that the
  * certificate names the address it connects from (checkSAN, unless
  * --experimental-peer-skip-client-san-verification). Undefined when nothing is to be checked.
  */
@@ -256,8 +256,9 @@ export function connectionCheck(i: TLSInfo, o: { san: boolean }): ((s: TLSSocket
     const cert = socket.getPeerX509Certificate();
     if (!cert) return null;
     const names = x509Names(cert);
-    if (i.allowedCN !== '' && commonName(cert) !== i.allowedCN) return { error: 'client certificate authentication failed', withCert: false };
-    if (i.allowedHostname !== '' && verifyHostname(names, i.allowedHostname) !== null) return { error: 'client certificate authentication failed', withCert: false };
+    // Go has the certificate in the connection state by then, so its line names it.
+    if (i.allowedCN !== '' && commonName(cert) !== i.allowedCN) return { error: 'client certificate authentication failed', withCert: true };
+    if (i.allowedHostname !== '' && verifyHostname(names, i.allowedHostname) !== null) return { error: 'client certificate authentication failed', withCert: true };
     if (!san) return null;
     const why = await checkCertSAN(names, unmapIPv4(socket.remoteAddress ?? ''));
     return why === null ? null : { error: why, withCert: true };

@@ -65,6 +65,8 @@ const curl = (url: string, args: string[] = [], auth = ['--cacert', 'ca.pem', '-
 const TLS_FLAGS = () => [
   '--cert-file', f('node.pem'), '--key-file', f('node-key.pem'), '--trusted-ca-file', f('ca.pem'), '--client-cert-auth',
   '--peer-cert-file', f('node.pem'), '--peer-key-file', f('node-key.pem'), '--peer-trusted-ca-file', f('ca.pem'), '--peer-client-cert-auth',
+  // Peers must present a certificate with this CN (the members' own).
+  '--peer-cert-allowed-cn', 'member',
 ];
 
 /** `embed: rejected connection ...` lines without time stamps and with the client port as PORT. */
@@ -81,7 +83,7 @@ beforeAll(async () => {
   write('node', await makeCert(ca, { commonName: 'member', hosts: ['127.0.0.1', 'localhost'], usages: ['server', 'client'] }));
   write('client', await makeCert(ca, { commonName: 'etcdctl', usages: ['client'] }));
   // The right CA, but for another address: the peer port's SAN check refuses it.
-  write('elsewhere', await makeCert(ca, { commonName: 'elsewhere', hosts: ['127.0.0.2'], usages: ['server', 'client'] }));
+  write('elsewhere', await makeCert(ca, { commonName: 'member', hosts: ['127.0.0.2'], usages: ['server', 'client'] }));
   const other = await makeCA({ commonName: 'another CA' });
   fs.writeFileSync(f('other-ca.pem'), other.certPem);
   write('other', await makeCert(other, { commonName: 'intruder', hosts: ['127.0.0.1', 'localhost'], usages: ['server', 'client'] }));
@@ -154,6 +156,11 @@ describe.runIf(have)('a raftlab cluster with client and peer TLS and client-cert
       { what: "curl with another CA's certificate", go: (u) => curl(`${u}/v2/keys/v2key`, [], ['--cacert', 'ca.pem', '--cert', 'other.pem', '--key', 'other-key.pem']) },
       { what: 'plain HTTP to the TLS port', go: (u) => curl(`${u.replace('https:', 'http:')}/v2/keys/v2key`, [], []) },
       {
+        what: 'a peer certificate with another CN (--peer-cert-allowed-cn)',
+        port: 'peer',
+        go: (u) => curl(`${u}/members`, [], ['--cacert', 'ca.pem', '--cert', 'client.pem', '--key', 'client-key.pem']),
+      },
+      {
         what: 'a peer whose certificate names another address (the SAN check)',
         port: 'peer',
         go: (u) => curl(`${u}/members`, [], ['--cacert', 'ca.pem', '--cert', 'elsewhere.pem', '--key', 'elsewhere-key.pem']),
@@ -183,6 +190,7 @@ describe.runIf(have)('a raftlab cluster with client and peer TLS and client-cert
         'I | embed: rejected connection from "127.0.0.1:PORT" (error "tls: failed to verify client certificate: x509: certificate signed by unknown authority", ServerName "")',
         'I | embed: rejected connection from "127.0.0.1:PORT" (error "tls: first record does not look like a TLS handshake", ServerName "")',
         'I | embed: rejected connection from "127.0.0.1:PORT" (error "x509: certificate is valid for 127.0.0.2, not 127.0.0.1", ServerName "", IPAddresses ["127.0.0.2"], DNSNames [])',
+        'I | embed: rejected connection from "127.0.0.1:PORT" (error "client certificate authentication failed", ServerName "", IPAddresses [], DNSNames [])',
       ]),
     );
     // etcdctl v2 exits as it does against etcd: the cluster is unavailable to it.
