@@ -43,6 +43,8 @@ export function errText(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code && TLS_VERIFY_TEXT[code]) return TLS_VERIFY_TEXT[code];
+    // Node's words for a connection the peer closed before answering; Go's http client says EOF.
+    if (code === 'ECONNRESET' && err.message === 'socket hang up') return 'EOF';
     return code && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
   }
   return String(err);
