@@ -14,7 +14,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import tls, { type TLSSocket } from 'node:tls';
 import { x509Names } from '../net/tls-server.js';
-import { etcdSelfCert } from '../tls/certs.js';
+import { crlRevokedSerials, etcdSelfCert, serialBytesHex } from '../tls/certs.js';
 import { quote, quoteSlice } from './go/strconv.js';
 import { embed, type EtcdMsg } from './log.js';
 
@@ -251,7 +251,7 @@ export interface CheckFailure {
  */
 export function connectionCheck(i: TLSInfo, o: { san: boolean }): ((s: TLSSocket) => Promise<CheckFailure | null>) | undefined {
   const san = o.san && !i.skipClientSANVerify;
-  if (!san && i.allowedCN === '' && i.allowedHostname === '') return undefined;
+  if (!san && i.allowedCN === '' && i.allowedHostname === '' && i.crlFile === '') return undefined;
   return async (socket) => {
     const cert = socket.getPeerX509Certificate();
     if (!cert) return null;
@@ -259,10 +259,31 @@ export function connectionCheck(i: TLSInfo, o: { san: boolean }): ((s: TLSSocket
     // Go has the certificate in the connection state by then, so its line names it.
     if (i.allowedCN !== '' && commonName(cert) !== i.allowedCN) return { error: 'client certificate authentication failed', withCert: true };
     if (i.allowedHostname !== '' && verifyHostname(names, i.allowedHostname) !== null) return { error: 'client certificate authentication failed', withCert: true };
-    if (!san) return null;
-    const why = await checkCertSAN(names, unmapIPv4(socket.remoteAddress ?? ''));
-    return why === null ? null : { error: why, withCert: true };
+    if (san) {
+      const why = await checkCertSAN(names, unmapIPv4(socket.remoteAddress ?? ''));
+      if (why !== null) return { error: why, withCert: true };
+    }
+    if (i.crlFile !== '') {
+      const why = await checkCRL(i.crlFile, cert);
+      if (why !== null) return { error: why, withCert: true };
+    }
+    return null;
   };
+}
+
+/**
+ * pkg/transport checkCRL: the CRL file, read for every connection as etcd reads it, must not
+ * list the certificate's serial number (its issuer is not checked, as in etcd).
+ */
+async function checkCRL(file: string, cert: X509Certificate): Promise<string | null> {
+  let revoked: string[];
+  try {
+    revoked = await crlRevokedSerials(readFile(file));
+  } catch (err) {
+    return (err as Error).message;
+  }
+  const serial = serialBytesHex(cert.serialNumber);
+  return revoked.includes(serial) ? `transport: certificate serial ${serial} revoked` : null;
 }
 
 function unmapIPv4(addr: string): string {

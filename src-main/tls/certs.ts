@@ -173,3 +173,52 @@ export function etcdSelfCert(hosts: readonly string[], validDays = 365): Promise
   });
   return makeCert(null, { organization: 'etcd', hosts: names, usages: ['server'], validDays, curve: 'P-521', sec1Key: true });
 }
+
+/** A CRL signed by `ca` revoking the certificates with these serial numbers (hex), PEM ("X509 CRL"). */
+export async function makeCRL(ca: CertificateAuthority, revokedSerials: readonly string[]): Promise<string> {
+  const x509 = await x509lib();
+  const issuer = await importSigningKey(x509, ca);
+  const now = Date.now();
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: issuer.cert.subject,
+    thisUpdate: new Date(now - 60_000),
+    nextUpdate: new Date(now + 30 * DAY_MS),
+    signingAlgorithm: algorithm(issuer.curve),
+    signingKey: issuer.key,
+    entries: revokedSerials.map((serialNumber) => ({ serialNumber, revocationDate: new Date(now - 60_000) })),
+  });
+  // RFC 7468's label, the one Go's x509.ParseCRL looks for (the library writes "CRL").
+  const b64 = Buffer.from(crl.rawData).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return `-----BEGIN X509 CRL-----\n${b64}\n-----END X509 CRL-----\n`;
+}
+
+/**
+ * The serial numbers a CRL (PEM or DER, as Go's x509.ParseCRL takes it) revokes, as lower-case
+ * hex of their big-endian bytes without leading zero bytes (Go's big.Int.Bytes()).
+ */
+export async function crlRevokedSerials(data: Buffer): Promise<string[]> {
+  const x509 = await x509lib();
+  // Go's ParseCRL: PEM when it starts so, else DER.
+  const text = data.toString('latin1');
+  let der: Buffer = data;
+  if (text.startsWith('-----BEGIN X509 CRL')) {
+    const m = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/.exec(text);
+    if (!m) throw new Error('x509: malformed crl');
+    der = Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
+  }
+  let crl: X509.X509Crl;
+  try {
+    crl = new x509.X509Crl(new Uint8Array(der).buffer);
+  } catch {
+    throw new Error('x509: malformed crl');
+  }
+  return crl.entries.map((e) => serialBytesHex(e.serialNumber));
+}
+
+/** A serial number's hex as Go's big.Int.Bytes() would print it with %x. */
+export function serialBytesHex(hex: string): string {
+  let h = hex.toLowerCase().replace(/[^0-9a-f]/g, '');
+  if (h.length % 2 === 1) h = `0${h}`;
+  while (h.startsWith('00') && h.length > 2) h = h.slice(2);
+  return h;
+}

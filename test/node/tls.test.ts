@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientTLSOptions, EMPTY_TLS_INFO, type TLSInfo } from '../../src-main/node/tls-info.js';
-import { makeCA, makeCert, type CertAndKey } from '../../src-main/tls/certs.js';
+import { makeCA, makeCert, makeCRL, type CertAndKey } from '../../src-main/tls/certs.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 import { DNSMASQ_BIN, Dnsmasq } from '../helpers/dnsmasq.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
@@ -64,6 +64,7 @@ const curl = (url: string, args: string[] = [], auth = ['--cacert', 'ca.pem', '-
 /** The flags of a member of the secured cluster: client and peer TLS, both requiring certificates. */
 const TLS_FLAGS = () => [
   '--cert-file', f('node.pem'), '--key-file', f('node-key.pem'), '--trusted-ca-file', f('ca.pem'), '--client-cert-auth',
+  '--client-crl-file', f('crl.pem'),
   '--peer-cert-file', f('node.pem'), '--peer-key-file', f('node-key.pem'), '--peer-trusted-ca-file', f('ca.pem'), '--peer-client-cert-auth',
   // Peers must present a certificate with this CN (the members' own).
   '--peer-cert-allowed-cn', 'member',
@@ -83,6 +84,10 @@ beforeAll(async () => {
   write('node', await makeCert(ca, { commonName: 'member', hosts: ['127.0.0.1', 'localhost'], usages: ['server', 'client'] }));
   write('client', await makeCert(ca, { commonName: 'etcdctl', usages: ['client'] }));
   // The right CA, but for another address: the peer port's SAN check refuses it.
+  // Signed by the CA, then revoked by its CRL.
+  const revoked = await makeCert(ca, { commonName: 'revoked', usages: ['client'] });
+  write('revoked', revoked);
+  fs.writeFileSync(f('crl.pem'), await makeCRL(ca, [new X509Certificate(revoked.certPem).serialNumber]));
   write('elsewhere', await makeCert(ca, { commonName: 'member', hosts: ['127.0.0.2'], usages: ['server', 'client'] }));
   const other = await makeCA({ commonName: 'another CA' });
   fs.writeFileSync(f('other-ca.pem'), other.certPem);
@@ -118,7 +123,8 @@ describe.runIf(have)('a raftlab cluster with client and peer TLS and client-cert
     const line = (name: string, lines: string[]) => lines.map((l) => l.slice(l.indexOf(' I | ') + 1)).find((l) => l.startsWith(`I | embed: ${name}:`));
     for (const which of ['peerTLS', 'ClientTLS']) {
       const expected = line(which, etcd.output('e1'));
-      expect(expected).toBe(`I | embed: ${which}: cert = ${f('node.pem')}, key = ${f('node-key.pem')}, trusted-ca = ${f('ca.pem')}, client-cert-auth = true, crl-file = `);
+      const crl = which === 'ClientTLS' ? f('crl.pem') : '';
+      expect(expected).toBe(`I | embed: ${which}: cert = ${f('node.pem')}, key = ${f('node-key.pem')}, trusted-ca = ${f('ca.pem')}, client-cert-auth = true, crl-file = ${crl}`);
       for (const n of members) expect(line(which, c.output(n))).toBe(expected);
     }
     for (const n of members) {
@@ -154,6 +160,7 @@ describe.runIf(have)('a raftlab cluster with client and peer TLS and client-cert
       { what: 'etcdctl v2 without a certificate', go: (u) => v2(u, ['get', '/v2key'], ['--ca-file', 'ca.pem']) },
       { what: 'curl without a certificate', go: (u) => curl(`${u}/v2/keys/v2key`, [], ['--cacert', 'ca.pem']) },
       { what: "curl with another CA's certificate", go: (u) => curl(`${u}/v2/keys/v2key`, [], ['--cacert', 'ca.pem', '--cert', 'other.pem', '--key', 'other-key.pem']) },
+      { what: 'curl with a revoked certificate (--client-crl-file)', go: (u) => curl(`${u}/v2/keys/v2key`, [], ['--cacert', 'ca.pem', '--cert', 'revoked.pem', '--key', 'revoked-key.pem']) },
       { what: 'plain HTTP to the TLS port', go: (u) => curl(`${u.replace('https:', 'http:')}/v2/keys/v2key`, [], []) },
       {
         what: 'a peer certificate with another CN (--peer-cert-allowed-cn)',
@@ -191,6 +198,7 @@ describe.runIf(have)('a raftlab cluster with client and peer TLS and client-cert
         'I | embed: rejected connection from "127.0.0.1:PORT" (error "tls: first record does not look like a TLS handshake", ServerName "")',
         'I | embed: rejected connection from "127.0.0.1:PORT" (error "x509: certificate is valid for 127.0.0.2, not 127.0.0.1", ServerName "", IPAddresses ["127.0.0.2"], DNSNames [])',
         'I | embed: rejected connection from "127.0.0.1:PORT" (error "client certificate authentication failed", ServerName "", IPAddresses [], DNSNames [])',
+        expect.stringMatching(/^I \| embed: rejected connection from "127\.0\.0\.1:PORT" \(error "transport: certificate serial [0-9a-f]+ revoked", ServerName "", IPAddresses \[\], DNSNames \[\]\)$/),
       ]),
     );
     // etcdctl v2 exits as it does against etcd: the cluster is unavailable to it.
