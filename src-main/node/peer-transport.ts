@@ -25,7 +25,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { createSecureServer } from '../net/tls-server.js';
-import { embed } from './log.js';
+import { embed, type EtcdMsg } from './log.js';
 import type { Message } from '../../src-shared/raft-types.js';
 import { Admission } from './peer/admission.js';
 import { PeerHttpHandler } from './peer/http-handler.js';
@@ -118,7 +118,8 @@ export class PeerTransport {
     return { options: serverTLSOptions(info), check: connectionCheck(info, { san: true }) };
   }
 
-  private note(m: { level: 'I' | 'W' | 'E' | 'N' | 'C' | 'D'; pkg: string; text: string }): void {
+  /** One of etcd's embed lines (the transport's log takes I, W, E and N only). */
+  private note(m: EtcdMsg): void {
     this.opts.log(m.level === 'C' || m.level === 'D' ? 'E' : m.level, m.pkg, m.text);
   }
 
