@@ -9,6 +9,7 @@ import { createLogger, etcdmain, type LogLevel, type RaftLogLevel } from './node
 import { NodeStartError } from './node/raft-node.js';
 import { startNode } from './node/node-server.js';
 import { stopOnSignal } from './node/stop-on-signal.js';
+import { withAutoTLS } from './node/tls-info.js';
 import { StorageError } from './storage/raft-storage.js';
 import { attachMain } from './attach/cli.js';
 import { runMain } from './scenario/run-scenario.js';
@@ -65,6 +66,9 @@ async function runNode(argv: string[]): Promise<number> {
   if (role === 'proxy') return runProxy(cfg, log);
   let running;
   try {
+    // embed's PeerSelfCert and ClientSelfCert: --peer-auto-tls and --auto-tls certificates.
+    const peerTLS = await withAutoTLS(cfg.peerTLS, { auto: cfg.peerAutoTLS, which: 'peer', dataDir: cfg.dataDir, listenURLs: cfg.listenPeerURLs, log: (m) => logger.emit(m) });
+    const clientTLS = await withAutoTLS(cfg.clientTLS, { auto: cfg.clientAutoTLS, which: 'client', dataDir: cfg.dataDir, listenURLs: cfg.listenClientURLs, log: (m) => logger.emit(m) });
     running = await startNode(
       {
         name: cfg.name,
@@ -81,6 +85,8 @@ async function runNode(argv: string[]): Promise<number> {
         snapshotCount: cfg.snapshotCount,
         strictReconfigCheck: cfg.strictReconfigCheck,
         quotaBackendBytes: cfg.quotaBackendBytes,
+        peerTLS,
+        clientTLS,
       },
       log,
     );

@@ -8,6 +8,7 @@
 //
 // The messages exchanged with the supervisor are in worker-protocol.ts.
 
+import https from 'node:https';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { ElectionTimer, KvResult, PeerView } from '../../src-shared/protocol.js';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
@@ -15,6 +16,7 @@ import type { MemberInfo } from '../node/client-backend.js';
 import { startNode, type RunningNode } from '../node/node-server.js';
 import type { RaftNode } from '../node/raft-node.js';
 import { SlowNetwork } from '../node/slow-network.js';
+import { clientTLSOptions, type TLSInfo } from '../node/tls-info.js';
 import { summarizeV3 } from '../v3/command-summary.js';
 import { leaseViews } from './v3-views.js';
 import type {
@@ -83,7 +85,23 @@ function stepCall(node: RaftNode, c: StepCall): StepReply | undefined {
 
 // ------------------------------------------------------------------ the worker
 
-async function kvRequest(base: string, c: Extract<WorkerCall, { op: 'kv' }>, speed: number): Promise<KvResult> {
+/** A request to the node's own client port over TLS, presenting the node's own key pair (as etcd's gateway does). */
+function httpsText(url: URL, init: { method: string; body?: string; headers?: Record<string, string>; timeoutMs: number }, tlsInfo: TLSInfo | undefined): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: init.method, headers: init.headers, ...(tlsInfo ? clientTLSOptions(tlsInfo) : {}), agent: false });
+    const timer = setTimeout(() => req.destroy(new Error(`request to ${url.origin} timed out after ${init.timeoutMs}ms`)), init.timeoutMs);
+    req.on('error', (e) => (clearTimeout(timer), reject(e)));
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (b: Buffer) => chunks.push(b));
+      res.on('error', reject);
+      res.on('end', () => (clearTimeout(timer), resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') })));
+    });
+    req.end(init.body);
+  });
+}
+
+async function kvRequest(base: string, c: Extract<WorkerCall, { op: 'kv' }>, speed: number, tlsInfo?: TLSInfo): Promise<KvResult> {
   // Each segment encoded: "?", "#", "%" or "\\" in a key are part of the key, not of the URL.
   // ("." and ".." segments are refused by parseCommand; checked again here, where the URL is made.)
   const url = new URL(`/v2/keys${c.key.split('/').map(encodeURIComponent).join('/')}`, base);
@@ -95,15 +113,17 @@ async function kvRequest(base: string, c: Extract<WorkerCall, { op: 'kv' }>, spe
     init.body = new URLSearchParams({ value: c.value }).toString();
     init.headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
   }
-  const res = await fetch(url, init);
-  const text = await res.text();
+  const { status, text } =
+    url.protocol === 'https:'
+      ? await httpsText(url, { method: c.method, body: init.body as string | undefined, headers: init.headers as Record<string, string> | undefined, timeoutMs: 15_000 / speed }, tlsInfo)
+      : await fetch(url, init).then(async (res) => ({ status: res.status, text: await res.text() }));
   let body: unknown = text;
   try {
     body = JSON.parse(text);
   } catch {
     /* not JSON: keep the text */
   }
-  return { status: res.status, body };
+  return { status, body };
 }
 
 async function runWorker(): Promise<void> {
@@ -261,7 +281,7 @@ async function runWorker(): Promise<void> {
           answerCheckpoint(r.node, m.id, m.call);
           break;
         }
-        const answer = r ? call(r, m.call, init.speed) : Promise.reject(new Error('the node is not running yet'));
+        const answer = r ? call(r, m.call, init.speed, init.settings.clientTLS) : Promise.reject(new Error('the node is not running yet'));
         answer.then(
           (result) => killed || post({ t: 'reply', id: m.id, ok: true, result }),
           (err: unknown) => killed || post({ t: 'reply', id: m.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
@@ -334,7 +354,7 @@ function applyClock(r: RunningNode, c: { offsetMs?: number; rate?: number }): vo
   if (c.offsetMs !== undefined) r.node.clock.setOffset(c.offsetMs);
 }
 
-async function call(r: RunningNode, c: WorkerCall, speed: number): Promise<AddMemberReply | KvResult | StepReply | boolean | undefined> {
+async function call(r: RunningNode, c: WorkerCall, speed: number, clientTLS?: TLSInfo): Promise<AddMemberReply | KvResult | StepReply | boolean | undefined> {
   switch (c.op) {
     case 'addMember': {
       const member = await r.node.members.add([c.peerURL]);
@@ -347,7 +367,7 @@ async function call(r: RunningNode, c: WorkerCall, speed: number): Promise<AddMe
       r.node.transferLeader(c.to);
       return undefined;
     case 'kv':
-      return kvRequest(r.clientURLs[0], c, speed);
+      return kvRequest(r.clientURLs[0], c, speed, clientTLS);
     case 'dropMessage':
       return false;
     case 'setManual':

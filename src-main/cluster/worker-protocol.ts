@@ -8,12 +8,13 @@ import type {
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
 import type { ClientRequestRecord } from '../node/api-v2.js';
 import type { MemberInfo } from '../node/client-backend.js';
-import type { NodeSettings } from '../node/node-settings.js';
+import type { NodeServerSettings } from '../node/node-server.js';
 
 export interface WorkerInit {
   /** Marks this worker's data, so that merely importing the worker's module never starts anything. */
   raftlabNodeWorker: true;
-  settings: NodeSettings & { listenClientURLs: string[] };
+  /** With clientTLS/peerTLS the node serves https:// URLs (and the worker's own KV requests present the node's key pair). */
+  settings: NodeServerSettings;
   clock: { offsetMs: number; rate: number };
   /** Member ids this node must not exchange messages with. */
   cuts: string[];

@@ -42,6 +42,15 @@ export function createMuxServer(targets: MuxTargets): MuxServer {
   return server;
 }
 
+/**
+ * Hands one connection to `http1` or `http2` by its first bytes. Also for the cleartext side of
+ * a TLS connection (tls-server.ts): the protocol is told apart the same way after the
+ * handshake, whatever ALPN said (a client need not offer ALPN at all).
+ */
+export function routeConnection(socket: net.Socket, targets: MuxTargets): void {
+  route(socket, targets);
+}
+
 /** Decides as soon as the bytes seen so far leave the preface, or all of it has come. */
 function route(socket: net.Socket, targets: MuxTargets): void {
   let seen: Buffer = Buffer.alloc(0);

@@ -34,6 +34,7 @@ import { quote, quoteSlice } from './go/strconv.js';
 import { parseURL, splitHostPort } from './go/url.js';
 import { DEFAULT_INITIAL_CLUSTER, DEFAULT_NAME, USED_FLAGS, newEtcdFlagSet } from './config/etcd-flags.js';
 import { pkgFlags, etcdmain, type EtcdMsg } from './log.js';
+import { checkCipherSuites, type TLSInfo } from './tls-info.js';
 
 export type ClusterState = 'new' | 'existing';
 
@@ -73,6 +74,13 @@ export interface NodeConfig {
   /** etcd's ElectionTicks(): election timeout / heartbeat interval, rounded down. */
   electionTicks: number;
   snapshotCount: number;
+  /** --cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --client-cert-allowed-hostname. */
+  clientTLS: TLSInfo;
+  /** --peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth, --peer-cert-allowed-*, ... */
+  peerTLS: TLSInfo;
+  /** --auto-tls / --peer-auto-tls: made at start (tls-info.ts selfCert) unless a key pair is given. */
+  clientAutoTLS: boolean;
+  peerAutoTLS: boolean;
   /** As given (etcd 3.4 defaults it to false); raftlab always serves the v2 API. */
   enableV2: boolean;
   strictReconfigCheck: boolean;
@@ -334,10 +342,17 @@ export function parseNodeConfig(
 
 /**
  * What opening the listeners would fail on, in etcd's words (embed's configurePeerListeners
- * and configureClientListeners): a port net.Listen refuses; https without a key and cert.
- * With a key and cert etcd would serve TLS, which raftlab does not: said so plainly.
+ * and configureClientListeners): a port net.Listen refuses; https without a key and cert
+ * (TLSInfo.Empty, after --auto-tls would have made them). A bad key or certificate file is
+ * found when the listeners are made (raft-node.ts, node-server.ts).
  */
 function listenerProblem(flags: Flags): string | null {
+  // configurePeerListeners' first step (updateCipherSuites), whether or not anything is TLS.
+  try {
+    checkCipherSuites(flags.list('cipher-suites'));
+  } catch (err) {
+    return (err as Error).message;
+  }
   const tls = (prefix: string) => flags.str(`${prefix}cert-file`) !== '' || flags.str(`${prefix}key-file`) !== '' || flags.bool(`${prefix}auto-tls`);
   const port = (raw: string): string | null => {
     const hp = splitHostPort(parseURL(raw).host);
@@ -349,22 +364,35 @@ function listenerProblem(flags: Flags): string | null {
     if (u.scheme === 'unix' || u.scheme === 'unixs') return `raftlab: unix socket peer URLs (${raw}) are not supported`;
     const bad = port(raw);
     if (bad) return bad;
-    if (u.scheme === 'https') {
-      if (!tls('peer-')) return `cannot listen on TLS for ${u.host}: KeyFile and CertFile are not presented`;
-      return `raftlab: TLS on the peer port (${raw}) is not supported; use http://`;
-    }
+    if (u.scheme === 'https' && !tls('peer-')) return `cannot listen on TLS for ${u.host}: KeyFile and CertFile are not presented`;
   }
   for (const raw of flags.list('listen-client-urls')) {
     const u = parseURL(raw);
-    if (u.scheme === 'https' || u.scheme === 'unixs') {
-      if (!tls('')) return `TLS key/cert (--cert-file, --key-file) must be provided for client url ${raw} with HTTPS scheme`;
-      return `raftlab: TLS on the client port (${raw}) is not supported; use http://`;
+    if ((u.scheme === 'https' || u.scheme === 'unixs') && !tls('')) {
+      return `TLS key/cert (--cert-file, --key-file) must be provided for client url ${raw} with HTTPS scheme`;
     }
-    if (u.scheme === 'unix') return `raftlab: unix socket client URLs (${raw}) are not supported`;
+    if (u.scheme === 'unix' || u.scheme === 'unixs') return `raftlab: unix socket client URLs (${raw}) are not supported`;
     const bad = port(raw);
     if (bad) return bad;
   }
   return null;
+}
+
+/** The client ('') or peer ('peer-') TLSInfo as etcdmain fills it from the flags. */
+function tlsInfoFrom(flags: Flags, prefix: '' | 'peer-'): TLSInfo {
+  const peer = prefix === 'peer-';
+  return {
+    certFile: flags.str(`${prefix}cert-file`),
+    keyFile: flags.str(`${prefix}key-file`),
+    trustedCAFile: flags.str(peer ? 'peer-trusted-ca-file' : 'trusted-ca-file'),
+    clientCertAuth: flags.bool(`${prefix}client-cert-auth`),
+    crlFile: flags.str(peer ? 'peer-crl-file' : 'client-crl-file'),
+    allowedCN: peer ? flags.str('peer-cert-allowed-cn') : '',
+    allowedHostname: flags.str(peer ? 'peer-cert-allowed-hostname' : 'client-cert-allowed-hostname'),
+    skipClientSANVerify: peer && flags.bool('experimental-peer-skip-client-san-verification'),
+    selfCert: false,
+    cipherSuites: flags.list('cipher-suites'),
+  };
 }
 
 /** embed.Config.InitialClusterFromName. */
@@ -416,6 +444,10 @@ function build(flags: Flags, x: { help: boolean; version: boolean; logs: EtcdMsg
     electionTimeoutMs: election,
     electionTicks: heartbeat > 0 ? Math.floor(election / heartbeat) : 0,
     snapshotCount: Number(flags.num('snapshot-count')),
+    clientTLS: tlsInfoFrom(flags, ''),
+    peerTLS: tlsInfoFrom(flags, 'peer-'),
+    clientAutoTLS: flags.bool('auto-tls'),
+    peerAutoTLS: flags.bool('peer-auto-tls'),
     enableV2: flags.bool('enable-v2'),
     strictReconfigCheck: flags.bool('strict-reconfig-check'),
     quotaBackendBytes: Number(flags.num('quota-backend-bytes')),

@@ -12,6 +12,7 @@
 // Message texts below are copied from etcd 3.4 / raft 3.4 sources; each helper returns the text
 // together with the package and level etcd logs it with.
 
+import { quote as quoteGo, quoteSlice as quoteGoSlice } from './go/strconv.js';
 import { idToDecimal } from './ids.js';
 
 /** capnslog level letters: Critical (fatal/panic), Error, Warning, Notice, Info, Debug. */
@@ -256,6 +257,29 @@ export const embed = {
   /** `addr` is the client listener's address (e.g. 127.0.0.1:2379). */
   servingInsecure: (addr: string): EtcdMsg =>
     cap('N', 'embed', `serving insecure client requests on ${addr}, this is strongly discouraged!`),
+  /** Secure client listener (embed/serve.go): etcd says where, without "insecure". */
+  servingClientRequests: (addr: string): EtcdMsg => cap('I', 'embed', `serving client requests on ${addr}`),
+  /** `info` is TLSInfo.String() (tls-info.ts): file names and flags, never key material. */
+  peerTLS: (info: string): EtcdMsg => cap('I', 'embed', `peerTLS: ${info}`),
+  clientTLS: (info: string): EtcdMsg => cap('I', 'embed', `ClientTLS: ${info}`),
+  ignoringAutoTLS: (which: 'client' | 'peer'): EtcdMsg => cap('W', 'embed', `ignoring ${which} auto TLS since certs given`),
+  /** An https listener's failed handshake (embed/config.go logTLSHandshakeFailure). */
+  rejectedConnection: (r: { remote: string; error: string; serverName: string; cert?: { ips: string[]; dnsNames: string[] } }): EtcdMsg =>
+    cap(
+      'I',
+      'embed',
+      `rejected connection from ${quoteGo(r.remote)} (error ${quoteGo(r.error)}, ServerName ${quoteGo(r.serverName)}` +
+        (r.cert ? `, IPAddresses ${quoteGoSlice(r.cert.ips)}, DNSNames ${quoteGoSlice(r.cert.dnsNames)})` : ')'),
+    ),
+  /** An http:// URL while TLS files or client-cert auth are configured (configurePeerListeners / configureClientListeners). */
+  peerURLIgnoresTLS: (url: string): EtcdMsg =>
+    cap('W', 'embed', `The scheme of peer url ${url} is HTTP while peer key/cert files are presented. Ignored peer key/cert files.`),
+  peerURLIgnoresClientCertAuth: (url: string): EtcdMsg =>
+    cap('W', 'embed', `The scheme of peer url ${url} is HTTP while client cert auth (--peer-client-cert-auth) is enabled. Ignored client cert auth for this url.`),
+  clientURLIgnoresTLS: (url: string): EtcdMsg =>
+    cap('W', 'embed', `The scheme of client url ${url} is HTTP while peer key/cert files are presented. Ignored key/cert files.`),
+  clientURLIgnoresClientCertAuth: (url: string): EtcdMsg =>
+    cap('W', 'embed', `The scheme of client url ${url} is HTTP while client cert auth (--client-cert-auth) is enabled. Ignored client cert auth for this url.`),
   /** The configuration summary embed prints before starting the server (each I | embed). */
   configSummary: (c: {
     name: string;

@@ -3,12 +3,15 @@
 // services over HTTP/2, as etcd's does; nothing is answered before the node is ready.
 
 import { createClientHandler, type ClientRequestRecord } from './api-v2.js';
-import { startClientServer } from './api-v2/server.js';
+import { startClientServer, type ClientPortTLS } from './api-v2/server.js';
 import { RaftNode, type LogFn, type NodeSettings } from './raft-node.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { v3Gateway } from '../v3/gateway.js';
 import { V3GrpcServer } from '../v3/grpc-server.js';
+import { embed } from './log.js';
+import { note } from './node-settings.js';
+import { connectionCheck, serverTLSOptions, tlsInfoEmpty, tlsInfoString, type TLSInfo } from './tls-info.js';
 
 export interface RunningNode {
   node: RaftNode;
@@ -18,8 +21,15 @@ export interface RunningNode {
   abort(): Promise<void>;
 }
 
+/** A node with its client port: the node's settings and what its client listeners serve. */
+export type NodeServerSettings = NodeSettings & {
+  listenClientURLs: string[];
+  /** etcd's ClientTLSInfo (--cert-file, ..., or --auto-tls's own): serves the https:// client URLs. */
+  clientTLS?: TLSInfo;
+};
+
 export async function startNode(
-  settings: NodeSettings & { listenClientURLs: string[] },
+  settings: NodeServerSettings,
   log: LogFn,
   onClientRequest?: (r: ClientRequestRecord) => void,
 ): Promise<RunningNode> {
@@ -27,6 +37,14 @@ export async function startNode(
   // etcd's auth notices (users, roles, enable...) in the member's log, as every member applies them.
   node.sm.v3.auth.log = (level, pkg, text) => log(level, pkg, text);
   await node.start();
+  const clientTLS = settings.clientTLS;
+  let tls: ClientPortTLS | undefined;
+  try {
+    tls = clientListenerTLS(settings.listenClientURLs, clientTLS, log);
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
   const v2 = createClientHandler({
     backend: node.v2,
     clock: () => node.clock.now(),
@@ -53,7 +71,7 @@ export async function startNode(
   };
   let server: Awaited<ReturnType<typeof startClientServer>>;
   try {
-    server = await startClientServer(settings.listenClientURLs, handler, { http2 });
+    server = await startClientServer(settings.listenClientURLs, handler, { http2, tls });
   } catch (err) {
     await node.stop();
     await grpc.close(0);
@@ -65,7 +83,8 @@ export async function startNode(
   const sayReady = () => {
     log('I', 'embed', 'ready to serve client requests');
     for (const u of server.urls) {
-      log('I', 'embed', `serving insecure client requests on ${new URL(u).host}, this is strongly discouraged!`);
+      const host = new URL(u).host;
+      note(log, u.startsWith('https:') ? embed.servingClientRequests(host) : embed.servingInsecure(host));
     }
   };
   if (node.whenReady() === null) sayReady();
@@ -84,4 +103,26 @@ export async function startNode(
     return closePort();
   };
   return { node, clientURLs: server.urls, stop, abort };
+}
+
+/**
+ * What etcd's configureClientListeners and serveClients say and check of the client TLS info:
+ * `ClientTLS: ...`, the http:// URLs that ignore it, and the key pair and trusted CA read (a
+ * bad file fails the start). Undefined when no URL is https://.
+ */
+function clientListenerTLS(urls: readonly string[], info: TLSInfo | undefined, log: LogFn): ClientPortTLS | undefined {
+  for (const u of urls) {
+    if (!u.startsWith('http:') || !info) continue;
+    if (!tlsInfoEmpty(info)) note(log, embed.clientURLIgnoresTLS(u));
+    if (info.clientCertAuth) note(log, embed.clientURLIgnoresClientCertAuth(u));
+  }
+  if (!tlsInfoEmpty(info)) note(log, embed.clientTLS(tlsInfoString(info!)));
+  if (!urls.some((u) => u.startsWith('https:'))) return undefined;
+  const https = urls.find((u) => u.startsWith('https:'))!;
+  if (tlsInfoEmpty(info)) throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${https} with HTTPS scheme`);
+  return {
+    tls: serverTLSOptions(info!),
+    check: connectionCheck(info!, { san: false }),
+    onRejected: (r) => note(log, embed.rejectedConnection(r)),
+  };
 }

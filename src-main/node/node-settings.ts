@@ -5,6 +5,7 @@
 import type { Message } from '../../src-shared/raft-types.js';
 import type { LogLevel, LogMsg } from './log.js';
 import type { PeerTransportOptions } from './peer-transport.js';
+import type { TLSInfo } from './tls-info.js';
 
 export type LogFn = (level: LogLevel, pkg: string, msg: string) => void;
 
@@ -16,6 +17,11 @@ export interface NodeSettings {
   initialClusterToken: string;
   listenPeerURLs: string[];
   advertisePeerURLs: string[];
+  /**
+   * etcd's PeerTLSInfo (--peer-cert-file, ..., or --peer-auto-tls's own): serves https:// peer
+   * listen URLs and secures what this member dials at https:// peer URLs.
+   */
+  peerTLS?: TLSInfo;
   /** Filled in by whoever serves the client API, before start(). */
   advertiseClientURLs: string[];
   heartbeatMs: number;

@@ -10,7 +10,9 @@ import { bootstrapState } from '../raft/raft.js';
 import { markerFileFor } from '../storage/member-marker.js';
 import { RaftStorage, type StoredState } from '../storage/raft-storage.js';
 import type { MemberInfo } from './client-backend.js';
+import { PeerDialer } from './peer/dial.js';
 import { decodePeerMembers } from './peer/members-wire.js';
+import { errText } from './peer/wire.js';
 import { clusterId as computeClusterId, memberId as computeMemberId } from './ids.js';
 import { etcdmain } from './log.js';
 import { note, NodeStartError, type LogFn, type NodeSettings } from './node-settings.js';
@@ -89,11 +91,12 @@ async function refuseIfBootstrapped(s: NodeSettings): Promise<void> {
   const self = newClusterIds(s).ids.get(s.name);
   const urls = s.initialCluster.filter((m) => m.name !== s.name).flatMap((m) => m.peerURLs);
   if (!self || urls.length === 0) return;
+  const dialer = new PeerDialer(s.peerTLS);
   const lists = await Promise.all(
     urls.map(async (u) => {
       try {
-        const res = await fetch(new URL('/members', u), { signal: AbortSignal.timeout(1000) });
-        return res.ok ? decodePeerMembers(await res.text()) : [];
+        const res = await dialer.get(new URL('/members', u), 1000);
+        return res.status >= 200 && res.status < 300 ? decodePeerMembers(res.body) : [];
       } catch {
         return [];
       }
@@ -127,15 +130,17 @@ async function joinExisting(s: NodeSettings, storage: RaftStorage): Promise<{ id
   const peers = s.initialCluster.filter((m) => m.name !== s.name).flatMap((m) => m.peerURLs);
   if (peers.length === 0) throw new NodeStartError('--initial-cluster names no other member to join');
   const deadline = Date.now() + 5000;
+  // etcd's getClusterFromRemotePeers dials with the peer TLS info, as rafthttp does.
+  const dialer = new PeerDialer(s.peerTLS);
   let problems: string[] = [];
   while (Date.now() < deadline) {
     problems = [];
     for (const u of peers) {
       try {
-        const res = await fetch(new URL('/members', u), { signal: AbortSignal.timeout(2000) });
-        const members = decodePeerMembers(await res.text());
+        const res = await dialer.get(new URL('/members', u), 2000);
+        const members = decodePeerMembers(res.body);
         const me = members.find((x) => x.peerURLs.some((p) => mine.has(p)));
-        const cid = res.headers.get('X-Etcd-Cluster-Id') ?? '';
+        const cid = String(res.headers['x-etcd-cluster-id'] ?? '');
         if (me) {
           // Until it has applied the log, the new member knows its peers only from this list.
           storage.setMeta('join_members', JSON.stringify(members));
@@ -143,7 +148,7 @@ async function joinExisting(s: NodeSettings, storage: RaftStorage): Promise<{ id
         }
         problems.push(`${u}: cluster ${cid} has no member with peer URLs ${[...mine].join(',')}; add it first with \`etcdctl member add\``);
       } catch (err) {
-        problems.push(`${u}: ${(err as Error).message}`);
+        problems.push(`${u}: ${errText(err)}`);
       }
     }
     await new Promise((r) => setTimeout(r, 200));

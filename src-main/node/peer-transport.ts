@@ -23,7 +23,9 @@
 // admission.ts (cluster-id, removed and unknown senders), http-handler.ts, stream-receiver.ts.
 
 import http, { type IncomingMessage } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { createSecureServer } from '../net/tls-server.js';
+import { embed, type EtcdMsg } from './log.js';
 import type { Message } from '../../src-shared/raft-types.js';
 import { Admission } from './peer/admission.js';
 import { PeerHttpHandler } from './peer/http-handler.js';
@@ -33,6 +35,7 @@ import { StreamReceiver } from './peer/stream-receiver.js';
 import { StreamSender } from './peer/stream-sender.js';
 import type { PeerStats, PeerTransportOptions } from './peer/types.js';
 import { errText } from './peer/wire.js';
+import { connectionCheck, serverTLSOptions, tlsInfoEmpty, type TLSInfo } from './tls-info.js';
 
 export type { LatencyStats, LogLevel, PeerStats, PeerTransportOptions } from './peer/types.js';
 export { parseMessages } from './peer/codec.js';
@@ -44,7 +47,8 @@ export class PeerTransport {
   private readonly prober: Prober;
   private readonly receiver: StreamReceiver;
   private readonly handler: PeerHttpHandler;
-  private readonly servers: http.Server[] = [];
+  /** What listens, and how to drop every connection it accepted. */
+  private readonly servers: { server: Server; destroyConnections(): void }[] = [];
   private bound: string[] = [];
   private probeTimer: NodeJS.Timeout | undefined;
 
@@ -59,14 +63,36 @@ export class PeerTransport {
   }
 
   async start(): Promise<void> {
+    const tlsInfo = this.opts.tls;
+    // Read (and checked) before anything listens: etcd's peer listeners fail on a bad file too.
+    const serverTLS = this.opts.listenURLs.some((u) => u.startsWith('https:')) ? this.serverTLS(tlsInfo) : undefined;
     for (const raw of this.opts.listenURLs) {
       const u = new URL(raw);
-      if (u.protocol !== 'http:') throw new Error(`peer transport: only http:// listen URLs are supported, got ${raw}`);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`peer transport: only http:// and https:// listen URLs are supported, got ${raw}`);
+      if (u.protocol === 'http:' && tlsInfo) {
+        if (!tlsInfoEmpty(tlsInfo)) this.note(embed.peerURLIgnoresTLS(raw));
+        if (tlsInfo.clientCertAuth) this.note(embed.peerURLIgnoresClientCertAuth(raw));
+      }
       const host = u.hostname.replace(/^\[|\]$/g, '');
-      const server = http.createServer((req, res) => this.handler.handle(req, res));
-      server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.receiver.handleUpgrade(req, socket, head));
+      const http1 = http.createServer((req, res) => this.handler.handle(req, res));
+      http1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.receiver.handleUpgrade(req, socket, head));
       // Longer than the probe interval, so the keep-alive socket is rarely closed under us.
-      server.keepAliveTimeout = 30_000;
+      http1.keepAliveTimeout = 30_000;
+      let server: Server;
+      if (u.protocol === 'https:') {
+        // The HTTP server never listens: it is handed each connection once its TLS handshake passed.
+        const secure = createSecureServer({
+          tls: serverTLS!.options,
+          check: serverTLS!.check,
+          onRejected: (r) => this.note(embed.rejectedConnection(r)),
+          onSecure: (socket) => http1.emit('connection', socket),
+        });
+        this.servers.push({ server: secure, destroyConnections: () => secure.destroyConnections() });
+        server = secure;
+      } else {
+        this.servers.push({ server: http1, destroyConnections: () => http1.closeAllConnections() });
+        server = http1;
+      }
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(Number(u.port || 80), host, () => {
@@ -75,16 +101,26 @@ export class PeerTransport {
         });
       });
       server.on('error', (err) => this.links.log('E', `peer listener on ${raw} failed (${err.message})`));
-      this.servers.push(server);
       const addr = server.address() as AddressInfo;
       const h = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
-      this.bound.push(`http://${u.hostname === 'localhost' ? 'localhost' : h}:${addr.port}`);
+      this.bound.push(`${u.protocol}//${u.hostname === 'localhost' ? 'localhost' : h}:${addr.port}`);
     }
     const every = this.opts.probeIntervalMs ?? 1_000;
     this.probeTimer = setInterval(() => this.prober.probeAll(), every);
     this.probeTimer.unref();
     // Probe right away too: the clock check should not wait a whole interval.
     setImmediate(() => this.prober.probeAll());
+  }
+
+  /** etcd's peer listener TLS: the server config, and the checks made after each handshake (SAN). */
+  private serverTLS(info: TLSInfo | undefined) {
+    if (!info || tlsInfoEmpty(info)) throw new Error('peer transport: https:// listen URLs need a peer certificate and key');
+    return { options: serverTLSOptions(info), check: connectionCheck(info, { san: true }) };
+  }
+
+  /** One of etcd's embed lines (the transport's log takes I, W, E and N only). */
+  private note(m: EtcdMsg): void {
+    this.opts.log(m.level === 'C' || m.level === 'D' ? 'E' : m.level, m.pkg, m.text);
   }
 
   boundURLs(): string[] {
@@ -163,8 +199,8 @@ export class PeerTransport {
       this.servers.map(
         (s) =>
           new Promise<void>((resolve) => {
-            s.close(() => resolve());
-            s.closeAllConnections();
+            s.server.close(() => resolve());
+            s.destroyConnections();
           }),
       ),
     );

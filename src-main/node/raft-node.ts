@@ -26,7 +26,7 @@ import { openMember } from './open-member.js';
 import { NodeClock } from './clock.js';
 import { embed, etcdserver, raft as raftLog } from './log.js';
 import { MemberChanges } from './member-changes.js';
-import { electionTicks, note, type LogFn, type NodeSettings } from './node-settings.js';
+import { electionTicks, note, NodeStartError, type LogFn, type NodeSettings } from './node-settings.js';
 import { readStatus, type RaftNodeStatus } from './node-status.js';
 import { PeerTransport, type PeerStats } from './peer-transport.js';
 import { encodePeerMembers } from './peer/members-wire.js';
@@ -39,6 +39,7 @@ import { NodeV3Backend } from './v3-backend.js';
 import { LeaseForwarder } from '../v3/lease-forward.js';
 import { minLeaseTTL } from '../v3/lease/lessor.js';
 import { VERSION } from './peer/wire.js';
+import { serverTLSOptions, tlsInfoEmpty, tlsInfoString } from './tls-info.js';
 import { Waiters, type Proposal } from './waiters.js';
 
 export { NodeStartError, type LogFn, type NodeSettings } from './node-settings.js';
@@ -116,6 +117,13 @@ export class RaftNode extends EventEmitter implements BackendHost {
 
   async start(): Promise<void> {
     const s = this.settings;
+    // etcd's configurePeerListeners says how peers are secured before anything else happens.
+    if (!tlsInfoEmpty(s.peerTLS)) note(this.log, embed.peerTLS(tlsInfoString(s.peerTLS!)));
+    // ...and fails on a missing or bad certificate file before the data dir is touched.
+    if (s.listenPeerURLs.some((u) => u.startsWith('https:'))) {
+      if (tlsInfoEmpty(s.peerTLS)) throw new NodeStartError(`cannot listen on TLS for ${new URL(s.listenPeerURLs.find((u) => u.startsWith('https:'))!).host}: KeyFile and CertFile are not presented`);
+      serverTLSOptions(s.peerTLS!);
+    }
     const { id, clusterId, storage, stored, joinPeers } = await openMember(s, this.log);
     this.id = id;
     this.clusterId = clusterId;
@@ -131,6 +139,7 @@ export class RaftNode extends EventEmitter implements BackendHost {
       memberId: id,
       clusterId,
       listenURLs: s.listenPeerURLs,
+      tls: s.peerTLS,
       clock: () => this.clock.now(),
       log: this.log,
       onMessages: (msgs) => this.onPeerMessages(msgs),

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startNode, type RunningNode } from '../../src-main/node/node-server.js';
+import { startNode, type NodeServerSettings, type RunningNode } from '../../src-main/node/node-server.js';
 import type { NodeSettings } from '../../src-main/node/raft-node.js';
 import { freePorts } from '../../src-main/net/free-ports.js';
 
@@ -66,7 +66,7 @@ export class TestCluster {
     };
   }
 
-  async start(name: string, settings = this.settings(name)): Promise<RunningNode> {
+  async start(name: string, settings: NodeServerSettings = this.settings(name)): Promise<RunningNode> {
     const lines = this.logs.get(name) ?? [];
     this.logs.set(name, lines);
     const r = await startNode(settings, (level, pkg, msg) => lines.push(`${level} | ${pkg}: ${msg}`));

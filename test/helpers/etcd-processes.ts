@@ -16,10 +16,13 @@ export class EtcdCluster {
     readonly specs: ProcSpec[],
   ) {}
 
-  /** `n` members plus one spare spec (ports for a member to add later). */
-  static async create(n: number): Promise<EtcdCluster> {
+  /** `n` members plus one spare spec (ports for a member to add later); `scheme: 'https'` for TLS URLs. */
+  static async create(n: number, opts: { scheme?: 'http' | 'https' } = {}): Promise<EtcdCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-etcd-'));
-    return new EtcdCluster(dir, await loopbackSpecs('e', n));
+    const scheme = opts.scheme ?? 'http';
+    const withScheme = (u: string) => u.replace(/^http:/, `${scheme}:`);
+    const specs = await loopbackSpecs('e', n);
+    return new EtcdCluster(dir, specs.map((s) => ({ ...s, peerURL: withScheme(s.peerURL), clientURL: withScheme(s.clientURL) })));
   }
 
   spec(name: string): ProcSpec {
@@ -30,8 +33,11 @@ export class EtcdCluster {
     return this.specs.slice(0, n).map((s) => `${s.name}=${s.peerURL}`).join(',');
   }
 
-  /** `flags`: more of etcd's flags (after these; etcd takes the last of a flag given twice). */
-  start(name: string, initialCluster = this.initialCluster(), flags: string[] = []): void {
+  /**
+   * Starts a member. `extraFlags` come last (Go's flags: the last value wins), e.g. TLS flags,
+   * or `--logger capnslog --log-level info` to compare etcd's own log lines.
+   */
+  start(name: string, initialCluster = this.initialCluster(), extraFlags: string[] = []): void {
     const s = this.spec(name);
     const args = [
       '--name', name,
@@ -49,7 +55,7 @@ export class EtcdCluster {
       // Less logging: the machine is shared, and the output is only read when a test fails.
       '--logger', 'zap',
       '--log-level', 'warn',
-      ...flags,
+      ...extraFlags,
     ];
     // etcd 3.4 refuses a flag also set as ETCD_*: start from a clean environment.
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')));

@@ -33,9 +33,13 @@ export class ProcessCluster {
     readonly specs: ProcSpec[],
   ) {}
 
-  static async create(n: number): Promise<ProcessCluster> {
+  /** `scheme: 'https'` gives https:// peer and client URLs (the members then need TLS flags). */
+  static async create(n: number, opts: { scheme?: 'http' | 'https' } = {}): Promise<ProcessCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proc-'));
-    return new ProcessCluster(dir, await loopbackSpecs('n', n));
+    const specs = await loopbackSpecs('n', n);
+    const scheme = opts.scheme ?? 'http';
+    const withScheme = (u: string) => u.replace(/^http:/, `${scheme}:`);
+    return new ProcessCluster(dir, specs.map((s) => ({ ...s, peerURL: withScheme(s.peerURL), clientURL: withScheme(s.clientURL) })));
   }
 
   /** The static initial cluster of the first `n` members. */

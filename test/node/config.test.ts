@@ -186,8 +186,8 @@ describe('flag syntax', () => {
   });
 
   it('accepts other etcd 3.4 flags and reports them as ignored', () => {
-    const c = parseNodeConfig(['--cert-file', '/x.pem', '--quota-backend-bytes=1024', '--auto-tls', '--grpc-keepalive-timeout', '20s', '-v'], {});
-    expect(c.ignoredFlags).toEqual(['auto-tls', 'cert-file', 'grpc-keepalive-timeout', 'v']);
+    const c = parseNodeConfig(['--wal-dir', '/x', '--quota-backend-bytes=1024', '--enable-pprof', '--grpc-keepalive-timeout', '20s', '-v'], {});
+    expect(c.ignoredFlags).toEqual(['enable-pprof', 'grpc-keepalive-timeout', 'v', 'wal-dir']);
     expect(c.quotaBackendBytes).toBe(1024);
     expect(c.logs.map((l) => `${l.level} | ${l.pkg}: ${l.text}`)).toEqual(['W | pkg/flags: flag "-v" is no longer supported - ignoring.']);
   });
@@ -459,6 +459,37 @@ describe('validation errors', () => {
     expect(fail(['--log-outputs', 'stderr,stdout']).message).toBe(`--logger=capnslog supports only 1 value in '--log-outputs', got ["stderr" "stdout"]`);
     expect(parseNodeConfig(['--log-outputs', 'stderr'], {}).ignoredFlags).toEqual([]);
     expect(parseNodeConfig(['--logger', 'zap'], {}).ignoredFlags).toEqual(['logger']);
+  });
+});
+
+describe('TLS flags', () => {
+  const HTTPS = N1.map((a) => a.replace('http://127.0.0.1:32379', 'https://127.0.0.1:32379'));
+
+  it('reads the client and peer TLS info from flags and ETCD_* variables, as etcdmain fills TLSInfo', () => {
+    const c = parseNodeConfig(
+      [...HTTPS, '--cert-file', 'c.pem', '--key-file', 'k.pem', '--trusted-ca-file', 'ca.pem', '--client-cert-auth', '--peer-auto-tls', '--peer-cert-allowed-cn', 'etcd-peer'],
+      { ETCD_PEER_CLIENT_CERT_AUTH: 'true', ETCD_PEER_TRUSTED_CA_FILE: 'pca.pem', ETCD_EXPERIMENTAL_PEER_SKIP_CLIENT_SAN_VERIFICATION: 'true' },
+    );
+    expect(c.clientTLS).toEqual({ certFile: 'c.pem', keyFile: 'k.pem', trustedCAFile: 'ca.pem', clientCertAuth: true, crlFile: '', allowedCN: '', allowedHostname: '', skipClientSANVerify: false, selfCert: false, cipherSuites: [] });
+    expect(c.peerTLS).toEqual({ certFile: '', keyFile: '', trustedCAFile: 'pca.pem', clientCertAuth: true, crlFile: '', allowedCN: 'etcd-peer', allowedHostname: '', skipClientSANVerify: true, selfCert: false, cipherSuites: [] });
+    expect([c.clientAutoTLS, c.peerAutoTLS]).toEqual([false, true]);
+    expect(c.ignoredFlags).toEqual([]);
+    expect(c.listenClientURLs).toEqual(['https://127.0.0.1:32379']);
+  });
+
+  it('takes https:// URLs when a key pair or auto TLS is given, and refuses them as etcd does otherwise', () => {
+    expect(() => parseNodeConfig([...HTTPS, '--auto-tls'], {})).not.toThrow();
+    expect(() => parseNodeConfig([...HTTPS, '--cert-file', 'c.pem'], {})).not.toThrow(); // the missing key is found when the listener is made
+    const peer = ['--listen-peer-urls', 'https://127.0.0.1:32380', '--initial-advertise-peer-urls', 'https://127.0.0.1:32380', '--initial-cluster', 'n1=https://127.0.0.1:32380'];
+    expect(() => parseNodeConfig(['--name', 'n1', ...peer, '--peer-auto-tls'], {})).not.toThrow();
+    expect(fail(['--name', 'n1', ...peer]).message).toBe('cannot listen on TLS for 127.0.0.1:32380: KeyFile and CertFile are not presented');
+    expect(fail(HTTPS).message).toBe('TLS key/cert (--cert-file, --key-file) must be provided for client url https://127.0.0.1:32379 with HTTPS scheme');
+    // --cipher-suites: Go's names, checked first (whether or not anything is TLS), for both ports.
+    const cs = parseNodeConfig([...HTTPS, '--auto-tls', '--cipher-suites', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305'], {});
+    expect([cs.clientTLS.cipherSuites, cs.peerTLS.cipherSuites]).toEqual([['TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305'], ['TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305']]);
+    expect(fail([...N1, '--cipher-suites', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,ECDHE-RSA-AES128-SHA'])).toMatchObject({ kind: 'fatal', message: 'unexpected TLS cipher suite "ECDHE-RSA-AES128-SHA"' });
+    // Client TLS does not serve the peer port, nor peer TLS the client port.
+    expect(fail([...HTTPS, '--peer-cert-file', 'c.pem', '--peer-key-file', 'k.pem']).kind).toBe('fatal');
   });
 });
 

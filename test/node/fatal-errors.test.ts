@@ -10,12 +10,19 @@ import { freePorts } from '../../src-main/net/free-ports.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
 import { needTools } from '../helpers/window.js';
 import { RAFTLAB_BIN } from '../helpers/processes.js';
+import { makeCA, makeCert } from '../../src-main/tls/certs.js';
 
 const haveEtcd = needTools("etcd's own fatal lines", [ETCD_BIN]);
 
 let dir: string;
-beforeAll(() => {
+beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-fatal-'));
+  // A CA and a key pair it signed, for the bad-TLS-file cases.
+  const ca = await makeCA({ commonName: 'fatal-errors CA' });
+  const pair = await makeCert(ca, { commonName: 'm', hosts: ['127.0.0.1'] });
+  fs.writeFileSync(path.join(dir, 'ca.pem'), ca.certPem);
+  fs.writeFileSync(path.join(dir, 'cert.pem'), pair.certPem);
+  fs.writeFileSync(path.join(dir, 'key.pem'), pair.keyPem);
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -72,9 +79,28 @@ const cases: { what: string; over: (port: number) => Record<string, string>; env
   { what: 'a client port over 65535', over: () => ({ '--listen-client-urls': 'http://127.0.0.1:70001' }), expected: /^C \| etcdmain: listen tcp: address 70001: invalid port$/ },
   { what: 'an https peer URL without a key and cert', over: (p) => ({ '--listen-peer-urls': `https://127.0.0.1:${p}`, '--initial-advertise-peer-urls': `https://127.0.0.1:${p}`, '--initial-cluster': `X=https://127.0.0.1:${p}` }), expected: /^C \| etcdmain: cannot listen on TLS for 127\.0\.0\.1:\d+: KeyFile and CertFile are not presented$/ },
   { what: 'an https client URL without a key and cert', over: (p) => ({ '--listen-client-urls': `https://127.0.0.1:${p}` }), expected: /^C \| etcdmain: TLS key\/cert \(--cert-file, --key-file\) must be provided for client url https:\/\/127\.0\.0\.1:\d+ with HTTPS scheme$/ },
+  ...tlsFileCases(),
+  { what: 'a cipher suite Go does not know', over: () => ({ '--cipher-suites': 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,ECDHE-RSA-AES128-SHA' }), expected: /^C \| etcdmain: unexpected TLS cipher suite "ECDHE-RSA-AES128-SHA"$/ },
   { what: '--data-dir naming a regular file', over: () => ({ '--data-dir': notAFile() }), expected: /^C \| etcdmain: error listing data dir: .*a-regular-file$/ },
   { what: 'ETCD_NAME set as well as --name', over: () => ({}), env: { ETCD_NAME: 'other' }, expected: /^C \| pkg\/flags: conflicting environment variable "ETCD_NAME" is shadowed by corresponding command-line flag \(either unset environment variable or disable flag\)$/ },
 ];
+
+/** An https peer port whose key pair or CA file etcd cannot use (read when its listener is made). */
+function tlsFileCases(): typeof cases {
+  const peer = (p: number, extra: Record<string, string>) => ({
+    '--listen-peer-urls': `https://127.0.0.1:${p}`,
+    '--initial-advertise-peer-urls': `https://127.0.0.1:${p}`,
+    '--initial-cluster': `X=https://127.0.0.1:${p}`,
+    ...extra,
+  });
+  const f = (name: string) => path.join(dir, name);
+  return [
+    { what: 'a peer cert file that does not exist', over: (p) => peer(p, { '--peer-cert-file': f('nope.pem'), '--peer-key-file': f('key.pem') }), expected: /^C \| etcdmain: open .*nope\.pem: no such file or directory$/ },
+    { what: 'a peer cert without its key', over: (p) => peer(p, { '--peer-cert-file': f('cert.pem') }), expected: /^C \| etcdmain: KeyFile and CertFile must both be present\[key: , cert: .*cert\.pem\]$/ },
+    { what: "a peer key that is not the cert's", over: (p) => peer(p, { '--peer-cert-file': f('ca.pem'), '--peer-key-file': f('key.pem') }), expected: /^C \| etcdmain: tls: private key does not match public key$/ },
+    { what: 'a peer trusted CA file that does not exist', over: (p) => peer(p, { '--peer-cert-file': f('cert.pem'), '--peer-key-file': f('key.pem'), '--peer-trusted-ca-file': f('nope-ca.pem') }), expected: /^C \| etcdmain: open .*nope-ca\.pem: no such file or directory$/ },
+  ];
+}
 
 describe('a bad start ends in one fatal line, as etcd 3.4 says it', () => {
   for (const [i, c] of cases.entries()) {

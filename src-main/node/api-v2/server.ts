@@ -2,24 +2,27 @@
 // at a time as Go's net/http does; gRPC (HTTP/2) on the same port when given (net/cmux.ts).
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createMuxServer } from '../../net/cmux.js';
+import { createMuxServer, routeConnection } from '../../net/cmux.js';
+import { createSecureServer, type SecureServerOptions } from '../../net/tls-server.js';
 
 export type ClientHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** How the https:// client URLs are served: key pair and CA, post-handshake check, refusals. */
+export type ClientPortTLS = Pick<SecureServerOptions, 'tls' | 'check' | 'onRejected'>;
+
 /**
- * Binds every listen URL (http://host:port; port 0 picks a free one) with one handler and
- * returns the bound URLs. `close` stops listening and drops open connections (watches too).
- */
-/**
- * Listens on each client URL. With `http2` (the v3 gRPC services), gRPC and HTTP/1.1 share the
- * port as in etcd: each connection goes one way or the other by its first bytes (net/cmux.ts).
+ * Listens on each client URL (http:// or, given `tls`, https://; port 0 picks a free one) with
+ * one handler, and returns the bound URLs. With `http2` (the v3 gRPC services), gRPC and
+ * HTTP/1.1 share the port as in etcd: each connection goes one way or the other by its first
+ * bytes (net/cmux.ts), after the TLS handshake on an https:// URL. `close` stops listening and
+ * drops open connections (watches and gRPC streams too).
  */
 export async function startClientServer(
   listenURLs: string[],
   handler: ClientHandler,
-  opts: { http2?: (socket: Duplex) => void } = {},
+  opts: { http2?: (socket: Duplex) => void; tls?: ClientPortTLS } = {},
 ): Promise<{ urls: string[]; close(): Promise<void> }> {
   const servers: { close(cb: () => void): unknown }[] = [];
   const urls: string[] = [];
@@ -37,12 +40,23 @@ export async function startClientServer(
     for (const raw of listenURLs) {
       const m = /^(https?):\/\/(\[[^\]]+\]|[^:/[\]]*):(\d+)\/?$/.exec(raw.trim());
       if (!m) throw new Error(`invalid client listen URL ${JSON.stringify(raw)}: want http://host:port`);
-      if (m[1] === 'https') throw new Error(`client listen URL ${raw}: TLS is not supported`);
+      const secure = m[1] === 'https';
+      if (secure && !opts.tls) throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${raw} with HTTPS scheme`);
       const host = m[2].replace(/^\[|\]$/g, '');
       const port = Number(m[3]);
       if (port > 65535) throw new Error(`client listen URL ${raw}: port out of range`);
       const http1 = http.createServer(inOrder(handler));
-      const server = createMuxServer({ http1, http2: opts.http2 });
+      const targets = { http1, http2: opts.http2 };
+      const server: Server & { destroyConnections(): void } = secure
+        ? createSecureServer({
+            ...opts.tls!,
+            // A client that speaks both (curl) is asked for HTTP/1.1, which serves the v2 API
+            // and the JSON gateway; a gRPC client offers only h2. Either way the protocol is
+            // then told apart by the first bytes, as on a plain port.
+            alpn: ['http/1.1', 'h2'],
+            onSecure: (socket) => routeConnection(socket, targets),
+          })
+        : createMuxServer(targets);
       // Closing stops listening and drops every connection, watches and gRPC streams too.
       servers.push({ close: (cb) => (server.close(() => cb()), server.destroyConnections()) });
       await new Promise<void>((resolve, reject) => {
@@ -54,7 +68,7 @@ export async function startClientServer(
       });
       server.on('error', () => {}); // after start-up there is no one to tell; never crash
       const bound = (server.address() as AddressInfo).port;
-      urls.push(`http://${m[2]}:${bound}`);
+      urls.push(`${m[1]}://${m[2]}:${bound}`);
     }
   } catch (err) {
     await close();

@@ -5,6 +5,7 @@
 import type http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Message } from '../../../src-shared/raft-types.js';
+import { PeerDialer } from './dial.js';
 import type { LogLevel, PeerStats, PeerTransportOptions } from './types.js';
 import { CLUSTER_MISMATCH_BODY, errText, PKG, REMOVED_BODY, SendError, VERSION } from './wire.js';
 
@@ -58,10 +59,13 @@ export class PeerLinks {
   readonly peers = new Map<string, Peer>();
   clusterId: string;
   stopped = false;
+  /** Every request to a peer goes through it (http or https by the peer's URL). */
+  readonly dialer: PeerDialer;
   private removedReported = false;
 
   constructor(readonly opts: PeerTransportOptions) {
     this.clusterId = opts.clusterId;
+    this.dialer = new PeerDialer(opts.tls);
   }
 
   log(level: LogLevel, msg: string): void {
@@ -96,9 +100,9 @@ export class PeerLinks {
     };
   }
 
-  /** The peer's URL to use now; only http:// URLs we were given, never anything else. */
+  /** The peer's URL to use now; only http:// and https:// URLs we were given, never anything else. */
   pickURL(p: Peer): string | undefined {
-    const urls = (this.opts.peerURLs(p.id) ?? []).filter((u) => URL.canParse(u) && new URL(u).protocol === 'http:');
+    const urls = (this.opts.peerURLs(p.id) ?? []).filter((u) => URL.canParse(u) && ['http:', 'https:'].includes(new URL(u).protocol));
     if (urls.length === 0) return undefined;
     return urls[p.urlIndex % urls.length];
   }

@@ -3,7 +3,6 @@
 // X-Raft-Clock header feeds the clock-difference estimate. Each probe also looks for streams
 // that stopped making progress.
 
-import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Peer, PeerLinks } from './links.js';
 import { failed, observeClock, recordLatency, succeeded } from './peer-status.js';
@@ -11,16 +10,14 @@ import type { StreamSender } from './stream-sender.js';
 import { errKind, errText, REQUEST_TIMEOUT_MS, SendError } from './wire.js';
 
 export class Prober {
-  // Our own agent: keep-alive sockets belong to this transport and die with it.
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-
   constructor(
     private readonly links: PeerLinks,
     private readonly sender: StreamSender,
   ) {}
 
   stop(): void {
-    this.agent.destroy();
+    // The dialer's keep-alive sockets belong to this transport and die with it.
+    this.links.dialer.destroy();
   }
 
   probeAll(): void {
@@ -73,7 +70,8 @@ export class Prober {
     const sentAt = links.opts.clock();
     const t0 = performance.now();
     const headers = links.identityHeaders(p.id, sentAt);
-    const req = http.request(target, { method: 'GET', headers, agent: this.agent }, (res) => {
+    const req = links.dialer.request(target, { method: 'GET', headers, agent: 'pooled' });
+    req.on('response', (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {

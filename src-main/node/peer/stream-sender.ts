@@ -3,7 +3,6 @@
 // dropped and reopened after a short backoff when it breaks or stalls. Loss is fine (Raft
 // retries), reordering is not: one connection keeps a peer's messages in order.
 
-import http from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Message } from '../../../src-shared/raft-types.js';
@@ -98,7 +97,7 @@ export class StreamSender {
     const target = new URL(STREAM_PATH, url);
     const sentAt = links.opts.clock();
     const t0 = performance.now();
-    const req = http.request(target, {
+    const req = links.dialer.request(target, {
       method: 'GET',
       // A connection of its own: once upgraded, it belongs to the stream, not to a pool.
       agent: false,

@@ -2,6 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Message } from '../../../src-shared/raft-types.js';
+import type { TLSInfo } from '../tls-info.js';
 
 export type LogLevel = 'I' | 'W' | 'E' | 'N';
 
@@ -10,8 +11,13 @@ export interface PeerTransportOptions {
   memberId: string;
   /** The cluster id (hex). '' while a joining node does not know it yet: then nothing is checked. */
   clusterId: string;
-  /** e.g. ["http://127.0.0.1:2380"]; port 0 binds an ephemeral port (see boundURLs). */
+  /** e.g. ["http://127.0.0.1:2380"]; port 0 binds an ephemeral port (see boundURLs). https:// needs `tls`. */
   listenURLs: string[];
+  /**
+   * etcd's PeerTLSInfo: serves the https:// listen URLs, and is presented to peers dialled at
+   * https:// URLs (checking theirs). Without it peers are plain HTTP only.
+   */
+  tls?: TLSInfo;
   /** This node's own clock, ms since the epoch (may be skewed on purpose). */
   clock: () => number;
   log: (level: LogLevel, pkg: string, msg: string) => void;

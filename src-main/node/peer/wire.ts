@@ -24,9 +24,27 @@ export function header(req: IncomingMessage, name: string): string {
   return (Array.isArray(v) ? v[0] : v) ?? '';
 }
 
+/** A peer's certificate that did not verify, in Go's words (what etcd logs for it). */
+const TLS_VERIFY_TEXT: Record<string, string> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'x509: certificate signed by unknown authority',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'x509: certificate signed by unknown authority',
+  UNABLE_TO_GET_ISSUER_CERT: 'x509: certificate signed by unknown authority',
+  SELF_SIGNED_CERT_IN_CHAIN: 'x509: certificate signed by unknown authority',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'x509: certificate signed by unknown authority',
+  CERT_HAS_EXPIRED: 'x509: certificate has expired or is not yet valid',
+  CERT_NOT_YET_VALID: 'x509: certificate has expired or is not yet valid',
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'remote error: tls: bad certificate',
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'remote error: tls: certificate required',
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'remote error: tls: unknown certificate authority',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'tls: first record does not look like a TLS handshake',
+};
+
 export function errText(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
+    if (code && TLS_VERIFY_TEXT[code]) return TLS_VERIFY_TEXT[code];
+    // Node's words for a connection the peer closed before answering; Go's http client says EOF.
+    if (code === 'ECONNRESET' && err.message === 'socket hang up') return 'EOF';
     return code && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
   }
   return String(err);
