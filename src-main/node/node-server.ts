@@ -52,6 +52,7 @@ export async function startNode(
     whenReady: () => node.whenReady(),
     readyTimeoutMs: node.requestTimeoutMs,
     log,
+    clientCertAuth: clientTLS?.clientCertAuth ?? false,
   });
   const grpc = new V3GrpcServer(node.v3);
   const gateway = v3Gateway(grpc);
