@@ -93,8 +93,8 @@ describe.runIf(have)('learners: etcdctl against 3 raftlab nodes and 3 etcd 3.4 m
     const [addA, addB] = [added.get('ours')!, added.get('etcd')!];
     expect(addA.code, addA.err).toBe(0);
     expect(norm(ours)(addA.out)).toBe(norm(theirs)(addB.out));
-    expect(addA.out).toMatch(/^Member [0-9a-f]+ added to cluster [0-9a-f]+\n\nETCD_NAME="n4"\nETCD_INITIAL_CLUSTER=".*n4=http/);
-    const learnerId = (r: CtlRun) => /^Member ([0-9a-f]+) added/.exec(r.out)![1];
+    expect(addA.out).toMatch(/^Member +[0-9a-f]+ added to cluster +[0-9a-f]+\n\nETCD_NAME="n4"\nETCD_INITIAL_CLUSTER=".*n4=http/);
+    const learnerId = (r: CtlRun) => /^Member +([0-9a-f]+) added/.exec(r.out)![1];
     const id = new Map([['ours', learnerId(addA)], ['etcd', learnerId(addB)]]);
 
     // The learner in the member list (plain, table, json): unstarted, IS LEARNER true.

@@ -105,15 +105,15 @@ describe.runIf(have)('etcdctl v3 against raftlab nodes and against etcd 3.4', ()
     // Only a probe that was added (and is removed again) says so: a refusal or a slow answer is asked again.
     await until('etcd ready for a member change', async () => {
       const out = await etcdctl(etcd.spec('e1').clientURL, 'member', 'add', 'probe', '--peer-urls=http://127.0.0.1:1').catch((e: Error) => e.message);
-      const added = /Member ([0-9a-f]+) added/.exec(out);
+      const added = /Member +([0-9a-f]+) added/.exec(out);
       if (added) await etcdctl(etcd.spec('e1').clientURL, 'member', 'remove', added[1]!);
       return added !== null;
     }, 20_000);
     const [addA, addB] = await both((ep) => etcdctl(ep, 'member', 'add', 'n4', `--peer-urls=${spare}`));
     expect(norm(addA)).toBe(norm(addB));
-    expect(addA).toMatch(/^Member [0-9a-f]+ added to cluster [0-9a-f]+\n\nETCD_NAME="n4"\n/);
-    const id = /^Member ([0-9a-f]+) added/.exec(addA)![1];
-    const idE = /^Member ([0-9a-f]+) added/.exec(addB)![1];
+    expect(addA).toMatch(/^Member +[0-9a-f]+ added to cluster +[0-9a-f]+\n\nETCD_NAME="n4"\n/);
+    const id = /^Member +([0-9a-f]+) added/.exec(addA)![1];
+    const idE = /^Member +([0-9a-f]+) added/.exec(addB)![1];
     expect(await etcdctl(url('n2'), 'member', 'list')).toContain(`${id}, unstarted, , ${spare}, , false`);
     // The same peer URL again; a bad URL; an unknown member; a voting member promoted.
     const refusals = [

@@ -85,7 +85,7 @@ describe.runIf(have)('the README walkthrough, v3', () => {
     // 4. add n4: etcdctl prints the ETCD_* variables it needs
     const n4 = cluster.spec('n4');
     const add = await sh(`${a} member add n4 --peer-urls=${n4.peerURL}`);
-    expect(add.out).toMatch(/^Member [0-9a-f]+ added to cluster [0-9a-f]+\n\nETCD_NAME="n4"\nETCD_INITIAL_CLUSTER=".*"\nETCD_INITIAL_ADVERTISE_PEER_URLS=".*"\nETCD_INITIAL_CLUSTER_STATE="existing"\n$/);
+    expect(add.out).toMatch(/^Member +[0-9a-f]+ added to cluster +[0-9a-f]+\n\nETCD_NAME="n4"\nETCD_INITIAL_CLUSTER=".*"\nETCD_INITIAL_ADVERTISE_PEER_URLS=".*"\nETCD_INITIAL_CLUSTER_STATE="existing"\n$/);
     const vars = Object.fromEntries([...add.out.matchAll(/^(ETCD_\w+)="(.*)"$/gm)].map((m) => [m[1], m[2]]));
     expect((await sh(`${a} member list`)).out).toMatch(new RegExp(`^[0-9a-f]+, unstarted, , ${n4.peerURL}, , false$`, 'm'));
 
