@@ -239,8 +239,11 @@ describe.runIf(have)('member add on a one-member cluster (raftlab node and etcd 
     const e = env(added[1].out);
     etcd.start('e2', e.ETCD_INITIAL_CLUSTER, ['--initial-cluster-state', e.ETCD_INITIAL_CLUSTER_STATE]);
     await Promise.all(sides.map((s) => until(`${s.name}: writes commit again`, async () => (await ctl(s.url, ['put', 'after', 'v'])).code === 0, 40_000)));
-    const lists = await Promise.all(sides.map((s) => ctl(s.url, ['member', 'list'])));
-    expect(lists[0].out.trim().split('\n')).toHaveLength(2);
-    expect(lists[0].out).toContain(`, started, n2, ${procs.spec('n2').peerURL}, `);
+    // The new member publishes its name and client URLs through the log once it has joined: wait for it.
+    const list = await until('n2 listed as started', async () => {
+      const l = await ctl(sides[0]!.url, ['member', 'list']);
+      return l.out.includes(`, started, n2, ${procs.spec('n2').peerURL}, `) && l;
+    }, 20_000);
+    expect(list.out.trim().split('\n')).toHaveLength(2);
   }, 120_000);
 });
