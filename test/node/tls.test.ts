@@ -3,7 +3,6 @@
 // right certificates, refused without them, and a real etcd 3.4 started with the same flags and
 // certificates in the same test, its refusals logged the same way. A member whose peer
 // certificate another CA signed cannot join. --auto-tls makes etcd's self-signed certificates.
-import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -16,35 +15,12 @@ import { TestCluster, until } from '../helpers/cluster.js';
 import { DNSMASQ_BIN, Dnsmasq } from '../helpers/dnsmasq.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { ProcessCluster } from '../helpers/processes.js';
+import { run, type Run } from '../helpers/run.js';
 import { needTools } from '../helpers/window.js';
 
 const ETCDCTL = '/usr/bin/etcdctl';
 const CURL = '/usr/bin/curl';
 const have = needTools('TLS clusters against etcdctl, curl and a real etcd 3.4', [ETCDCTL, ETCD_BIN, CURL]);
-
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')));
-
-/** A command to its end (ended by its pid after `timeoutMs`, then code null). */
-function run(cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (b) => (out += b));
-    child.stderr!.on('data', (b) => (err += b));
-    const timer = setTimeout(() => process.kill(child.pid!, 'SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-}
 
 let certDir: string;
 const f = (name: string) => path.join(certDir, name);
@@ -55,9 +31,9 @@ const write = (name: string, c: CertAndKey) => {
 
 /** etcdctl v3 with the client certificate (or `auth` instead), short timeouts. */
 const v3 = (endpoints: string, args: string[], auth = ['--cacert', 'ca.pem', '--cert', 'client.pem', '--key', 'client-key.pem']) =>
-  run(ETCDCTL, ['--endpoints', endpoints, '--dial-timeout', '3s', '--command-timeout', '5s', ...auth.map((a) => (a.endsWith('.pem') ? f(a) : a)), ...args], { ETCDCTL_API: '3' });
+  run(ETCDCTL, ['--endpoints', endpoints, '--dial-timeout', '3s', '--command-timeout', '5s', ...auth.map((a) => (a.endsWith('.pem') ? f(a) : a)), ...args], { env: { ETCDCTL_API: '3' } });
 const v2 = (endpoint: string, args: string[], auth = ['--ca-file', 'ca.pem', '--cert-file', 'client.pem', '--key-file', 'client-key.pem']) =>
-  run(ETCDCTL, ['--endpoints', endpoint, '--timeout', '3s', ...auth.map((a) => (a.endsWith('.pem') ? f(a) : a)), ...args], { ETCDCTL_API: '2' });
+  run(ETCDCTL, ['--endpoints', endpoint, '--timeout', '3s', ...auth.map((a) => (a.endsWith('.pem') ? f(a) : a)), ...args], { env: { ETCDCTL_API: '2' } });
 const curl = (url: string, args: string[] = [], auth = ['--cacert', 'ca.pem', '--cert', 'client.pem', '--key', 'client-key.pem']) =>
   run(CURL, ['-sS', '--max-time', '5', ...auth.map((a) => (a.endsWith('.pem') ? f(a) : a)), ...args, url]);
 
@@ -328,7 +304,7 @@ describe.runIf(have && needTools('DNS SRV discovery of TLS peers', [DNSMASQ_BIN]
     try {
       for (const n of ['n1', 'n2', 'n3']) c.start(n, { RAFTLAB_DNS_SERVER: dns.server }, ['--name', n, '--discovery-srv', 'example.test', '--peer-auto-tls']);
       const leader = await c.leader(60_000);
-      const list = await run(ETCDCTL, ['--endpoints', c.spec(leader).clientURL, 'member', 'list', '-w', 'json'], { ETCDCTL_API: '3' });
+      const list = await run(ETCDCTL, ['--endpoints', c.spec(leader).clientURL, 'member', 'list', '-w', 'json'], { env: { ETCDCTL_API: '3' } });
       expect(list.code, list.err).toBe(0);
       const ms = (JSON.parse(list.out) as { members: { name: string; peerURLs: string[] }[] }).members;
       expect(ms.map((m) => [m.name, m.peerURLs[0]]).sort()).toEqual(['n1', 'n2', 'n3'].map((n) => [n, c.spec(n).peerURL]));
@@ -339,8 +315,8 @@ describe.runIf(have && needTools('DNS SRV discovery of TLS peers', [DNSMASQ_BIN]
         // (A handshake a peer gave up on at start-up, busy making keys, is logged as EOF, as etcd logs it.)
         expect(out, out).not.toMatch(/rejected connection .*error "(tls|x509|remote error)/);
       }
-      expect((await run(ETCDCTL, ['--endpoints', c.spec('n1').clientURL, 'put', 'srv', 'ssl'], { ETCDCTL_API: '3' })).code).toBe(0);
-      expect((await run(ETCDCTL, ['--endpoints', c.spec('n3').clientURL, 'get', 'srv', '--print-value-only'], { ETCDCTL_API: '3' })).out).toBe('ssl\n');
+      expect((await run(ETCDCTL, ['--endpoints', c.spec('n1').clientURL, 'put', 'srv', 'ssl'], { env: { ETCDCTL_API: '3' } })).code).toBe(0);
+      expect((await run(ETCDCTL, ['--endpoints', c.spec('n3').clientURL, 'get', 'srv', '--print-value-only'], { env: { ETCDCTL_API: '3' } })).out).toBe('ssl\n');
     } finally {
       await dns.stop();
       await c.destroy();

@@ -4,42 +4,14 @@
 // leases) — every answer (status and body, ids aside) must be etcd's. Also watches refused and
 // allowed, and the auth revision a write was checked at.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { needTools } from '../helpers/window.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
 import { seededRandom, type Rng } from '../../src-main/util/rng.js';
-import { MemoryBackend } from '../../src-main/v3/memory-backend.js';
-import { V3GrpcServer } from '../../src-main/v3/grpc-server.js';
-import { v3Gateway } from '../../src-main/v3/gateway.js';
-import { minLeaseTTL } from '../../src-main/v3/lease/lessor.js';
-import { RealEtcd } from './v3-harness.js';
+import { ourGateway, RealEtcd } from './v3-harness.js';
 
 const have = needTools('v3 permissions compared with a real etcd', [ETCD_BIN]);
 
-async function ourGateway() {
-  const backend = new MemoryBackend({ minLeaseTTL: minLeaseTTL(500, 50), electionMs: 500 });
-  const grpcServer = new V3GrpcServer(backend);
-  const handle = v3Gateway(grpcServer);
-  const server = http.createServer((req, res) => {
-    void handle(req, res).then((done) => {
-      if (!done) {
-        res.writeHead(404);
-        res.end();
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    backend,
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    async close() {
-      await new Promise((r) => server.close(r));
-      await grpcServer.close(0);
-      backend.close();
-    },
-  };
-}
 
 /** A POST's status and body as text, ids, term and tokens put aside. */
 async function post(url: string, path: string, body: unknown, token?: string): Promise<string> {

@@ -3,6 +3,7 @@
 // cluster/member ids, terms and times are normalized.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLEAN_ENV, run, type Run } from '../helpers/run.js';
 import { needTools } from '../helpers/window.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
 import { until } from '../helpers/cluster.js';
@@ -14,43 +15,17 @@ import { RealEtcd } from './v3-harness.js';
 const ETCDCTL = '/usr/bin/etcdctl';
 const have = needTools('etcdctl against the v3 gRPC server', [ETCDCTL, ETCD_BIN]);
 
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')));
-
 /**
  * etcdctl, asynchronously (our server runs in this process), with ETCDCTL_API=3; ended by its
  * pid if it runs past `timeoutMs` (a watch that should have been cancelled), then code null.
  */
 function etcdctl(endpoint: string, args: string[], input?: string, timeoutMs = 20_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(ETCDCTL, ['--endpoints', endpoint, '--dial-timeout', '5s', '--command-timeout', '10s', ...args], {
-      env: { ...clean, ETCDCTL_API: '3' },
-      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (b) => (out += b));
-    child.stderr!.on('data', (b) => (err += b));
-    const timer = setTimeout(() => process.kill(child.pid!, 'SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-    if (input !== undefined) {
-      child.stdin!.on('error', () => {}); // it may exit before reading all of it
-      child.stdin!.end(input);
-    }
-  });
+  return run(ETCDCTL, ['--endpoints', endpoint, '--dial-timeout', '5s', '--command-timeout', '10s', ...args], { env: { ETCDCTL_API: '3' }, input, timeoutMs });
 }
 
 /** A background etcdctl (watch): its output so far, and a way to end it by its pid. */
 function background(endpoint: string, args: string[]) {
-  const child = spawn(ETCDCTL, ['--endpoints', endpoint, ...args], { env: { ...clean, ETCDCTL_API: '3' } });
+  const child = spawn(ETCDCTL, ['--endpoints', endpoint, ...args], { env: { ...CLEAN_ENV, ETCDCTL_API: '3' } });
   let closed = false;
   child.once('close', () => (closed = true));
   const r = {

@@ -2,46 +2,17 @@
 // status and the JSON answers compared as text (field order included) once cluster/member ids
 // and terms are taken out. The scripted corner cases, then seeded random sequences.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { until } from '../helpers/cluster.js';
 import { needTools } from '../helpers/window.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
 import { seededRandom } from '../../src-main/util/rng.js';
-import { MemoryBackend } from '../../src-main/v3/memory-backend.js';
-import { V3GrpcServer } from '../../src-main/v3/grpc-server.js';
-import { v3Gateway } from '../../src-main/v3/gateway.js';
-import { minLeaseTTL } from '../../src-main/v3/lease/lessor.js';
-import { PATHS, RealEtcd, gatewayJson, type Op } from './v3-harness.js';
+import { PATHS, RealEtcd, ourGateway, gatewayJson, type Op } from './v3-harness.js';
 import { RandomOps } from './random-ops.js';
 import { SCRIPTED_OPS } from './scripted-ops.js';
 
 const have = needTools('comparing the /v3 JSON gateway with a real etcd', [ETCD_BIN]);
 
-/** One member behind our gateway, on a loopback port. */
-async function ourGateway() {
-  const backend = new MemoryBackend({ minLeaseTTL: minLeaseTTL(500, 50), electionMs: 500 });
-  const grpcServer = new V3GrpcServer(backend);
-  const handle = v3Gateway(grpcServer);
-  const server = http.createServer((req, res) => {
-    void handle(req, res).then((done) => {
-      if (!done) {
-        res.writeHead(404);
-        res.end();
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    backend,
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    async close() {
-      await new Promise((r) => server.close(r));
-      await grpcServer.close(0);
-      backend.close();
-    },
-  };
-}
 
 async function post(url: string, path: string, body: string): Promise<string> {
   const r = await fetch(`${url}${path}`, { method: 'POST', body });

@@ -2,10 +2,15 @@
 // its /v3 JSON gateway) and against our V3StateMachine, and puts both answers in one canonical
 // form to compare: zero values dropped (as the gateway's JSON omits them), bytes as base64,
 // integers as decimal strings, header fields only etcd's server fills (ids, term) removed.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { EtcdCluster } from '../helpers/etcd-processes.js';
 import { until } from '../helpers/cluster.js';
 import { V3Error } from '../../src-main/v3/errors.js';
 import { V3StateMachine } from '../../src-main/v3/state-machine.js';
+import { MemoryBackend } from '../../src-main/v3/memory-backend.js';
+import { V3GrpcServer } from '../../src-main/v3/grpc-server.js';
+import { v3Gateway } from '../../src-main/v3/gateway.js';
 import { minLeaseTTL } from '../../src-main/v3/lease/lessor.js';
 import {
   checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest,
@@ -137,4 +142,29 @@ export class OurStore {
 /** Readable form of an op for failure messages. */
 export function describe(op: Op): string {
   return JSON.stringify(gatewayJson(op), (_k, v) => v);
+}
+
+/** One member of our own (an in-memory backend) behind our /v3 gateway, on a loopback port. */
+export async function ourGateway() {
+  const backend = new MemoryBackend({ minLeaseTTL: minLeaseTTL(500, 50), electionMs: 500 });
+  const grpcServer = new V3GrpcServer(backend);
+  const handle = v3Gateway(grpcServer);
+  const server = http.createServer((req, res) => {
+    void handle(req, res).then((done) => {
+      if (!done) {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    backend,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      await new Promise((r) => server.close(r));
+      await grpcServer.close(0);
+      backend.close();
+    },
+  };
 }
