@@ -74,10 +74,14 @@ export function narrate(node: string, e: RaftEvent, nameOf: (id: string) => stri
       return undefined; // one per entry: the commit sentence already says it
     case 'conf': {
       const who = nameOf(e.change.id);
-      const verb = { add: 'adds', 'add-learner': 'adds a learner,', remove: 'removes', update: 'updates' }[e.change.type];
+      const verb = e.promoted ? 'promotes' : { add: 'adds', 'add-learner': 'adds a learner,', remove: 'removes', update: 'updates' }[e.change.type];
+      const voters = `voters are now ${e.voters.map(nameOf).join(', ')}`;
+      // The promoted member says it in the first person; the others as any change they take in.
+      if (e.promoted && who === node) return major(`${who} was promoted from learner to voting member (entry ${e.index}): ${voters}`);
       // A learner replicates the log but does not vote: named apart.
       const learners = e.learners?.length ? `; learners (no vote): ${e.learners.map(nameOf).join(', ')}` : '';
-      return major(`${node} takes in the change at ${e.index} that ${verb} ${who}: voters are now ${e.voters.map(nameOf).join(', ')}${learners}`);
+      const suffix = e.promoted ? ' from learner to voting member' : '';
+      return major(`${node} takes in the change at ${e.index} that ${verb} ${who}${suffix}: ${voters}${learners}`);
     }
     case 'snapshot-created':
       return minor(`${node} took a snapshot at index ${e.index} and compacted its log`);

@@ -380,6 +380,12 @@ export interface NodeState {
   /** The last few entries of its log, oldest first. */
   log: LogEntrySummary[];
   peers: PeerView[];
+  /**
+   * A learner (etcd 3.4 `member add --learner`): replicates the log but does not vote, until
+   * promoted. From the Raft configuration the node has applied; absent for a voting member
+   * (and in traces older than learners).
+   */
+  learner?: boolean;
   /** The v3 store's revision (etcd's header revision): every v3 write moves it on. */
   revision?: number;
   /**

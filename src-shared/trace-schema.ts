@@ -255,6 +255,8 @@ const NODE_FIELDS = {
   clock: anyObject,
   log: logTail,
   peers: anyArray,
+  // Optional: traces from before learners have none.
+  learner: v.optional(v.boolean(' must be true or false')),
 };
 const NodeSchema = obj(NODE_FIELDS);
 // The cluster's own fields first, then each node's (as the reader always has, so the first

@@ -437,6 +437,8 @@ function nodeState(r: RunningNode, init: WorkerInit, anchor: TimerAnchor): Worke
     log: st.log.map((e) => ({ index: e.index, term: e.term, type: e.type, data: summarizeEntryData(e.type, e.data) })),
     members,
     peers,
+    // Its own entry in the member list it applied: a learner until the promotion is applied.
+    ...(members.find((m) => m.id === r.node.id)?.isLearner ? { learner: true } : {}),
     revision: r.node.v3.state.rev(),
     leases: leaseViews(r.node.v3.state, r.node.clock),
   };
