@@ -122,7 +122,8 @@ export function describeCommand(cmd: Command): string {
     case 'cutLink': return `You cut the link ${cmd.a}–${cmd.b}`;
     case 'healLink': return `You healed the link ${cmd.a}–${cmd.b}`;
     case 'healAll': return 'You healed every link';
-    case 'addMember': return 'You added a member (etcdctl member add, then start it)';
+    case 'addMember': return cmd.learner ? 'You added a learner (etcdctl member add --learner, then start it)' : 'You added a member (etcdctl member add, then start it)';
+    case 'promoteMember': return `You promoted ${cmd.name} from learner to voting member (etcdctl member promote)`;
     case 'removeMember': return `You removed ${cmd.name} (etcdctl member remove)`;
     case 'transferLeader': return `You asked the leader to hand over to ${cmd.to}`;
     case 'kv': return `${cmd.method} ${cmd.key} on ${cmd.name}`;

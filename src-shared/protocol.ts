@@ -107,6 +107,8 @@ export const CommandSchema = v.variant(
      */
     cmd('addMember', {
       start: v.optional(bool('addMember: start must be a boolean')),
+      /** etcdctl member add --learner: a member that replicates but does not vote until promoted. */
+      learner: v.optional(bool('addMember: learner must be a boolean')),
       peerURL: v.optional(
         v.pipe(
           v.string('addMember: peerURL must be like http://host:port'),
@@ -115,6 +117,8 @@ export const CommandSchema = v.variant(
       ),
     }),
     named('removeMember'),
+    /** etcdctl member promote: a learner becomes a voting member (asked of the leader). */
+    named('promoteMember'),
     cmd('transferLeader', { to: nodeName('transferLeader', 'to') }),
     /** A request to that node's etcd v2 keys API (`/v2/keys<key>`), answered with status + body. */
     cmd('kv', {
