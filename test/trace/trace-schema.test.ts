@@ -29,7 +29,7 @@ const SOUND: Record<string, unknown>[] = [
     ...base, kind: 'event',
     event: {
       type: 'cluster-delta', set: { dir: '/t', generation: 3, cuts: [] }, unset: ['step'],
-      nodes: { n1: { set: { term: 3, status: 'killed', role: 'follower', clock: {}, learner: false }, unset: ['timer'], log: { drop: 1, keep: 0, add: [{ index: 2, term: 3, data: 'x' }] } }, n2: { log: [] } },
+      nodes: { n1: { set: { term: 3, status: 'killed', role: 'follower', clock: {}, learner: false }, unset: ['timer', 'learner'], log: { drop: 1, keep: 0, add: [{ index: 2, term: 3, data: 'x' }] } }, n2: { log: [] } },
     },
   },
   { ...base, kind: 'action', id: 'w1', cmd: { type: 'kv', method: 'PUT', key: '/a', name: 'n1', value: 'x', query: { prevExist: 'false' } } },
