@@ -74,10 +74,14 @@ export function narrate(node: string, e: RaftEvent, nameOf: (id: string) => stri
       return undefined; // one per entry: the commit sentence already says it
     case 'conf': {
       const who = nameOf(e.change.id);
-      const verb = { add: 'adds', 'add-learner': 'adds a learner,', remove: 'removes', update: 'updates' }[e.change.type];
+      const verb = e.promoted ? 'promotes' : { add: 'adds', 'add-learner': 'adds a learner,', remove: 'removes', update: 'updates' }[e.change.type];
+      const voters = `voters are now ${e.voters.map(nameOf).join(', ')}`;
+      // The promoted member says it in the first person; the others as any change they take in.
+      if (e.promoted && who === node) return major(`${who} was promoted from learner to voting member (entry ${e.index}): ${voters}`);
       // A learner replicates the log but does not vote: named apart.
       const learners = e.learners?.length ? `; learners (no vote): ${e.learners.map(nameOf).join(', ')}` : '';
-      return major(`${node} takes in the change at ${e.index} that ${verb} ${who}: voters are now ${e.voters.map(nameOf).join(', ')}${learners}`);
+      const suffix = e.promoted ? ' from learner to voting member' : '';
+      return major(`${node} takes in the change at ${e.index} that ${verb} ${who}${suffix}: ${voters}${learners}`);
     }
     case 'snapshot-created':
       return minor(`${node} took a snapshot at index ${e.index} and compacted its log`);
@@ -118,7 +122,8 @@ export function describeCommand(cmd: Command): string {
     case 'cutLink': return `You cut the link ${cmd.a}–${cmd.b}`;
     case 'healLink': return `You healed the link ${cmd.a}–${cmd.b}`;
     case 'healAll': return 'You healed every link';
-    case 'addMember': return 'You added a member (etcdctl member add, then start it)';
+    case 'addMember': return cmd.learner ? 'You added a learner (etcdctl member add --learner, then start it)' : 'You added a member (etcdctl member add, then start it)';
+    case 'promoteMember': return `You promoted ${cmd.name} from learner to voting member (etcdctl member promote)`;
     case 'removeMember': return `You removed ${cmd.name} (etcdctl member remove)`;
     case 'transferLeader': return `You asked the leader to hand over to ${cmd.to}`;
     case 'kv': return `${cmd.method} ${cmd.key} on ${cmd.name}`;

@@ -107,6 +107,8 @@ export const CommandSchema = v.variant(
      */
     cmd('addMember', {
       start: v.optional(bool('addMember: start must be a boolean')),
+      /** etcdctl member add --learner: a member that replicates but does not vote until promoted. */
+      learner: v.optional(bool('addMember: learner must be a boolean')),
       peerURL: v.optional(
         v.pipe(
           v.string('addMember: peerURL must be like http://host:port'),
@@ -115,6 +117,8 @@ export const CommandSchema = v.variant(
       ),
     }),
     named('removeMember'),
+    /** etcdctl member promote: a learner becomes a voting member (asked of the leader). */
+    named('promoteMember'),
     cmd('transferLeader', { to: nodeName('transferLeader', 'to') }),
     /** A request to that node's etcd v2 keys API (`/v2/keys<key>`), answered with status + body. */
     cmd('kv', {
@@ -380,6 +384,12 @@ export interface NodeState {
   /** The last few entries of its log, oldest first. */
   log: LogEntrySummary[];
   peers: PeerView[];
+  /**
+   * A learner (etcd 3.4 `member add --learner`): replicates the log but does not vote, until
+   * promoted. From the Raft configuration the node has applied; absent for a voting member
+   * (and in traces older than learners).
+   */
+  learner?: boolean;
   /** The v3 store's revision (etcd's header revision): every v3 write moves it on. */
   revision?: number;
   /**

@@ -176,8 +176,11 @@ export type RaftEvent =
   | { kind: 'truncate'; from: number }
   | { kind: 'commit'; index: number; term: number }
   | { kind: 'apply'; index: number }
-  /** `learners`: absent when there are none. */
-  | { kind: 'conf'; index: number; change: ConfChange; voters: NodeId[]; learners?: NodeId[] }
+  /**
+   * `learners`: absent when there are none. `promoted`: the change is an 'add' of a member that
+   * was a learner (etcd's promote), absent otherwise.
+   */
+  | { kind: 'conf'; index: number; change: ConfChange; voters: NodeId[]; learners?: NodeId[]; promoted?: true }
   | { kind: 'snapshot-created'; index: number; term: number }
   | { kind: 'snapshot-sent'; to: NodeId; index: number }
   | { kind: 'snapshot-installed'; index: number; term: number; from: NodeId }

@@ -256,7 +256,11 @@ const NODE_FIELDS = {
   log: logTail,
   peers: anyArray,
 };
-const NodeSchema = obj(NODE_FIELDS);
+/** Checked when present; a delta may unset them. `learner`: traces from before learners have none. */
+const NODE_OPTIONAL_FIELDS = {
+  learner: v.optional(v.boolean(' must be true or false')),
+};
+const NodeSchema = obj({ ...NODE_FIELDS, ...NODE_OPTIONAL_FIELDS });
 // The cluster's own fields first, then each node's (as the reader always has, so the first
 // problem named is the same).
 const ClusterSchema = both(obj(CLUSTER_FIELDS), fields({ nodes: arr(NodeSchema) }));
@@ -289,7 +293,7 @@ const NodePatchSchema = obj({
         (set) => set.name === undefined && set.log === undefined,
         (issue) => `: a node's ${(issue.input as { name?: unknown }).name !== undefined ? 'name' : 'log'} does not change through "set"`,
       ),
-      fields(optional(NODE_FIELDS)),
+      fields({ ...optional(NODE_FIELDS), ...NODE_OPTIONAL_FIELDS }),
     ),
   ),
   unset: unset(NODE_FIELDS),

@@ -78,6 +78,7 @@ export class AttachedSource extends EventEmitter<{ events: [ServerEvent[]] }> {
       }
       case 'addMember': {
         if (!cmd.peerURL) throw new Error('addMember: an attached cluster needs the new member\'s peer URL (http://host:port)');
+        if (cmd.learner) throw new Error('addMember: adding a learner is done here only in a cluster raftlab runs; use etcdctl member add --learner');
         const m = await this.observer.addMember(cmd.peerURL);
         return { name: memberLabel(m), id: m.id } satisfies AddMemberResult;
       }

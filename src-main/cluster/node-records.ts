@@ -161,6 +161,7 @@ export class ClusterNodes {
       ...(r.status === 'alive' && s ? { timer: s.timer } : {}),
       log: s?.log ?? [],
       peers: s?.peers ?? [],
+      ...(s?.learner ? { learner: true } : {}),
       ...(s?.revision !== undefined ? { revision: s.revision } : {}),
       // Counted down only by a running leader; a stopped node's leases are what it last knew.
       ...(s?.leases?.length ? { leases: r.status === 'alive' ? s.leases : s.leases.map(({ expiresAt: _, ...l }) => l) } : {}),

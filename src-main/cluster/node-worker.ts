@@ -357,11 +357,14 @@ function applyClock(r: RunningNode, c: { offsetMs?: number; rate?: number }): vo
 async function call(r: RunningNode, c: WorkerCall, speed: number, clientTLS?: TLSInfo): Promise<AddMemberReply | KvResult | StepReply | boolean | undefined> {
   switch (c.op) {
     case 'addMember': {
-      const member = await r.node.members.add([c.peerURL]);
+      const member = await r.node.members.add([c.peerURL], { learner: c.learner === true });
       return { member, members: r.node.members.list() };
     }
     case 'removeMember':
       await r.node.members.remove(c.id);
+      return undefined;
+    case 'promoteMember':
+      await r.node.members.promote(c.id);
       return undefined;
     case 'transferLeader':
       r.node.transferLeader(c.to);
@@ -437,6 +440,8 @@ function nodeState(r: RunningNode, init: WorkerInit, anchor: TimerAnchor): Worke
     log: st.log.map((e) => ({ index: e.index, term: e.term, type: e.type, data: summarizeEntryData(e.type, e.data) })),
     members,
     peers,
+    // Its own entry in the member list it applied: a learner until the promotion is applied.
+    ...(members.find((m) => m.id === r.node.id)?.isLearner ? { learner: true } : {}),
     revision: r.node.v3.state.rev(),
     leases: leaseViews(r.node.v3.state, r.node.clock),
   };

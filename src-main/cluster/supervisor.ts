@@ -221,9 +221,11 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
         workers.syncCuts();
         return undefined;
       case 'addMember':
-        return this.addMember(cmd.start !== false);
+        return this.addMember(cmd.start !== false, cmd.learner === true);
       case 'removeMember':
         return this.removeMember(cmd.name);
+      case 'promoteMember':
+        return this.promoteMember(cmd.name);
       case 'transferLeader': {
         const to = cluster.node(cmd.to);
         if (to.status !== 'alive') throw new Error(`${to.name} is not running`);
@@ -346,7 +348,8 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
     return undefined;
   }
 
-  private async addMember(start: boolean): Promise<AddMemberResult> {
+  /** `learner`: etcdctl member add --learner (it replicates, does not vote until promoted). */
+  private async addMember(start: boolean, learner = false): Promise<AddMemberResult> {
     const c = this.cluster;
     const via = c.pickVia();
     const gen = c.generation;
@@ -355,7 +358,7 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
     const [peerPort, clientPort] = await c.unusedPorts();
     const peerURL = `http://127.0.0.1:${peerPort}`;
     // Step 1, `etcdctl member add`: the cluster now counts a member that does not run yet.
-    const reply = (await this.workers.call(via, { op: 'addMember', peerURL })) as AddMemberReply;
+    const reply = (await this.workers.call(via, { op: 'addMember', peerURL, ...(learner ? { learner } : {}) })) as AddMemberReply;
     if (gen !== c.generation) throw new Error('the cluster was replaced meanwhile');
     // etcd prints ETCD_INITIAL_CLUSTER as the started members plus the new one.
     const initialCluster = reply.members
@@ -391,6 +394,21 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
     return undefined;
   }
 
+  /**
+   * `etcdctl member promote`: asked of the leader, as etcd forwards it there. Refused, in etcd's
+   * words, while the learner's log is behind the leader's or when it is not a learner.
+   */
+  private async promoteMember(name: string): Promise<undefined> {
+    const rec = this.cluster.node(name);
+    if (rec.status === 'removed') throw new Error(`${name} was removed`);
+    if (!rec.id) throw new Error(`${name} has no member id yet`);
+    const leader = this.cluster.all().find((n) => n.status === 'alive' && n.state?.role === 'leader');
+    if (!leader) throw new Error('there is no leader to ask: a promotion is decided by the leader');
+    await this.workers.call(leader, { op: 'promoteMember', id: rec.id });
+    this.events.markDirty();
+    return undefined;
+  }
+
   /** Kills `rec`'s current worker after `ms`, unless it is gone by then. */
   private killLater(rec: NodeRecord, ms: number): void {
     const w = rec.worker;
@@ -404,7 +422,7 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
 /** Commands that change the cluster: a checkpoint is taken just before each. */
 const BEFORE_ACTION: ReadonlySet<Command['type']> = new Set<Command['type']>([
   'startCluster', 'killNode', 'restartNode', 'setClock', 'cutLink', 'healLink', 'healAll', 'addMember', 'removeMember',
-  'transferLeader', 'kv', 'kv3', 'stepMode', 'stepDeliver', 'stepDrop', 'stepDeliverAll', 'stepTick', 'stepRunUntil',
+  'promoteMember', 'transferLeader', 'kv', 'kv3', 'stepMode', 'stepDeliver', 'stepDrop', 'stepDeliverAll', 'stepTick', 'stepRunUntil',
 ]);
 
 function errText(err: unknown): string {

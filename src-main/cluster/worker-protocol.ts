@@ -60,7 +60,7 @@ export interface StepReply {
  */
 export type WorkerNodeState = Pick<
   NodeState,
-  'id' | 'role' | 'term' | 'vote' | 'lead' | 'commit' | 'applied' | 'firstIndex' | 'lastIndex' | 'clock' | 'electionTimeoutMs' | 'log' | 'peers' | 'revision' | 'leases'
+  'id' | 'role' | 'term' | 'vote' | 'lead' | 'commit' | 'applied' | 'firstIndex' | 'lastIndex' | 'clock' | 'electionTimeoutMs' | 'log' | 'peers' | 'learner' | 'revision' | 'leases'
 > & {
   timer: ElectionTimer;
   members: MemberInfo[];
@@ -81,8 +81,10 @@ export type WorkerItem =
   | { k: 'client'; at: number; r: ClientRequestRecord };
 
 export type WorkerCall =
-  | { op: 'addMember'; peerURL: string }
+  | { op: 'addMember'; peerURL: string; learner?: boolean }
   | { op: 'removeMember'; id: string }
+  /** On the leader (only it knows whether the learner has caught up). */
+  | { op: 'promoteMember'; id: string }
   | { op: 'transferLeader'; to: string }
   | { op: 'kv'; method: KvMethod; key: string; value?: string; query?: Record<string, string> }
   /** Drop a message still waiting in this node's slow network; answered whether it was there. */

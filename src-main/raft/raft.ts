@@ -874,7 +874,8 @@ export class Raft {
     this.confPoints.push({ index: e.index, conf });
     if (live) {
       const { voters, learners } = conf;
-      this.emit(learners.length ? { kind: 'conf', index: e.index, change: cc, voters, learners } : { kind: 'conf', index: e.index, change: cc, voters });
+      const promoted = cc.type === 'add' && prev.learners.includes(cc.id);
+      this.emit({ kind: 'conf', index: e.index, change: cc, voters, ...(learners.length ? { learners } : {}), ...(promoted ? { promoted: true } : {}) });
       if (!sameConfig(prev, conf)) this.onConfChanged();
     }
   }

@@ -53,8 +53,13 @@ export function toggleLink(session: Session, a: string, b: string, cut: boolean)
   report(session, session.send({ type: cut ? 'healLink' : 'cutLink', a, b }));
 }
 
-export function addMember(session: Session, start = true): void {
-  report(session, session.send(start ? { type: 'addMember' } : { type: 'addMember', start: false }));
+/** `learner`: etcdctl member add --learner. */
+export function addMember(session: Session, start = true, learner = false): void {
+  report(session, session.send({ type: 'addMember', ...(start ? {} : { start: false }), ...(learner ? { learner: true } : {}) }));
+}
+
+export function promoteMember(session: Session, name: string): void {
+  report(session, session.send({ type: 'promoteMember', name }));
 }
 
 export function removeMember(session: Session, name: string): void {

@@ -20,6 +20,8 @@ const refusals: [unknown, string][] = [
   [{ type: 'setSpeed', speed: 2 }, 'setSpeed: speed must be 1/50..1'],
   [{ type: 'dropMessage', id: 2 ** 53 }, 'dropMessage: id must be a message id'],
   [{ type: 'addMember', peerURL: 'http://a b:1' }, 'addMember: peerURL must be like http://host:port'],
+  [{ type: 'addMember', learner: 'yes' }, 'addMember: learner must be a boolean'],
+  [{ type: 'promoteMember' }, 'promoteMember: "name" must be a node name'],
   [{ type: 'kv', name: 'n1', method: 'PATCH', key: '/a' }, 'kv: method must be GET, PUT, POST or DELETE'],
   [{ type: 'kv', name: 'n1', method: 'GET', key: 'x'.repeat(2000) }, 'kv: key must be a path starting with "/"'],
   [{ type: 'kv', name: 'n1', method: 'GET', key: '/a/./b' }, 'kv: key must not have a "." segment (it would leave /v2/keys): "/a/./b"'],

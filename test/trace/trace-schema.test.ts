@@ -24,12 +24,12 @@ const SOUND: Record<string, unknown>[] = [
   { ...base, kind: 'event', event: { type: 'log', node: 'n1', at: 10, level: 'I', pkg: 'raft', msg: 'm', line: 'l' } },
   { ...base, kind: 'event', event: { type: 'error', id: 'w1', message: 'm' } },
   { ...base, kind: 'event', event: { type: 'attach', at: 10, event: { type: 'termBumped', at: 10, from: 1, to: 2 } } },
-  { ...base, kind: 'event', event: { type: 'cluster', cluster: { dir: '/s', generation: -2, nodes: [node('n1'), node('n2')], cuts: [{ a: 'n1', b: 'n2' }] } } },
+  { ...base, kind: 'event', event: { type: 'cluster', cluster: { dir: '/s', generation: -2, nodes: [node('n1'), { ...node('n2'), learner: true }], cuts: [{ a: 'n1', b: 'n2' }] } } },
   {
     ...base, kind: 'event',
     event: {
       type: 'cluster-delta', set: { dir: '/t', generation: 3, cuts: [] }, unset: ['step'],
-      nodes: { n1: { set: { term: 3, status: 'killed', role: 'follower', clock: {} }, unset: ['timer'], log: { drop: 1, keep: 0, add: [{ index: 2, term: 3, data: 'x' }] } }, n2: { log: [] } },
+      nodes: { n1: { set: { term: 3, status: 'killed', role: 'follower', clock: {}, learner: false }, unset: ['timer', 'learner'], log: { drop: 1, keep: 0, add: [{ index: 2, term: 3, data: 'x' }] } }, n2: { log: [] } },
     },
   },
   { ...base, kind: 'action', id: 'w1', cmd: { type: 'kv', method: 'PUT', key: '/a', name: 'n1', value: 'x', query: { prevExist: 'false' } } },
