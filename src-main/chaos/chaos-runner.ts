@@ -14,7 +14,7 @@ import { Supervisor } from '../cluster/supervisor.js';
 import { checkLinearizability, type CheckResult } from '../check/linearizability.js';
 import { seededRandom } from '../util/rng.js';
 import { agreedLeader, type ServerEvent } from '../../src-shared/protocol.js';
-import type { FaultRecord, History, Op, OpOutcome, OpType } from '../../src-shared/history.js';
+import type { ChaosWorkload, FaultRecord, History, Op, OpOutcome, OpType } from '../../src-shared/history.js';
 import { runClient, sleep, V2_API, type ClientContext, type KvApi, type Keyspace } from './clients.js';
 import { V3_API } from './v3-kv.js';
 import { ALL_FAULTS, CLOCK_FAULTS, FaultInjector, MAIN_FAULTS, type FaultKind } from './faults.js';
@@ -57,9 +57,6 @@ export interface ChaosOptions {
    */
   supervisor?: Supervisor;
 }
-
-export const CHAOS_WORKLOADS = ['v2', 'v3', 'mixed'] as const;
-export type ChaosWorkload = (typeof CHAOS_WORKLOADS)[number];
 
 /** The keyspaces of a workload: v2 keys "/k0"…, v3 keys "k0"… */
 function keyspaces(workload: ChaosWorkload, keys: number): Keyspace[] {

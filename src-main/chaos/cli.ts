@@ -4,8 +4,8 @@
 // divergence or failure to converge; 2 on bad arguments.
 
 import fs from 'node:fs';
-import { formatOp, formatTime } from '../../src-shared/history.js';
-import { CHAOS_WORKLOADS, runChaos, type ChaosOptions, type ChaosResult, type ChaosWorkload } from './chaos-runner.js';
+import { CHAOS_WORKLOADS, formatOp, formatTime, type ChaosWorkload } from '../../src-shared/history.js';
+import { runChaos, type ChaosOptions, type ChaosResult } from './chaos-runner.js';
 import { ALL_FAULTS, type FaultKind } from './faults.js';
 import { intOption, parseCommandArgs, UsageError } from '../command-args.js';
 
