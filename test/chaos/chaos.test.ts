@@ -1,6 +1,8 @@
 // Chaos on real nodes (worker threads, loopback ports, SQLite): short seeded runs must end with
-// no linearizability violation, no lost acknowledged write, and every member agreeing; and a
-// run that breaks on purpose (reads without quorum from a cut-off follower) must be caught.
+// no linearizability violation, no lost acknowledged write, and every member agreeing, with the
+// clients on etcd's v2 keys API or on its v3 API (Put, linearizable Range, Txn compare-and-swap
+// through the /v3 gateway); and a run that breaks on purpose (reads without quorum from a cut-off
+// follower) must be caught, on either API.
 // runChaos stops its cluster itself, whatever happens.
 import { describe, expect, it } from 'vitest';
 import { runChaos, STALE_KEY, type ChaosResult } from '../../src-main/chaos/chaos-runner.js';
@@ -63,6 +65,16 @@ describe('chaos on a real 3-node cluster', () => {
     const written = new Set(r.history.ops.filter((op) => op.type !== 'read').map((op) => op.value));
     for (const byNode of Object.values(r.finalValues)) for (const v of Object.values(byNode)) if (v !== null) expect(written.has(v)).toBe(true);
     expect(r.counts.finalReads).toBe(3 * Object.keys(r.finalValues.k0).length);
+  }, 120_000);
+
+  it('v3 breaking on purpose: a serializable Range from a cut-off follower is caught', async () => {
+    const r = await runChaos({ nodes: 3, seconds: 2, seed: 3, breakOnPurpose: true, workload: 'v3' });
+    expect(r.check.verdict, why(r)).toBe('violation');
+    const v = r.check.violations.find((x) => x.key === STALE_KEY);
+    expect(v!.ops.map((op) => `${op.type} ${op.value}`), why(r)).toEqual(['write v0', 'write v1', 'read v0']);
+    expect(v!.ops[2].note).toBe('HTTP 200, serializable');
+    expect(r.converged, why(r)).toBe(true);
+    expect(new Set(Object.values(r.finalValues[STALE_KEY]))).toEqual(new Set(['v1']));
   }, 120_000);
 
   it('breaking on purpose: reads without quorum from a cut-off follower are caught', async () => {
