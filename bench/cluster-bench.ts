@@ -1,6 +1,8 @@
 // A real 3-node cluster under load, as separate processes on loopback: closed-loop clients doing
 // durable v2 PUTs (and GETs) against the leader over keep-alive HTTP, then kill -9 of the leader
-// and the time until a write is acknowledged again. When Debian's etcd (/usr/bin/etcd, 3.4) is
+// and the time until a write is acknowledged again. Then the same through etcd's v3 API: Put and
+// (linearizable) Range through the /v3 JSON gateway (POST /v3/kv/put, /v3/kv/range), which both
+// serve on the client port, by the same load generator. When Debian's etcd (/usr/bin/etcd, 3.4) is
 // installed, a real etcd cluster runs beside it, the very same workload alternates between the
 // two slice by slice (A B B A), and each figure is printed next to etcd's with the ratio.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -19,11 +21,14 @@ const HEARTBEAT_MS = 100; // etcd's defaults, passed explicitly to both so the c
 const ELECTION_MS = 1000;
 // Each level runs in ROUNDS slices per cluster, in the order A B B A B A A B... (both clusters
 // up at once), so a drift in the machine's load during the run falls on both sides alike.
-const SLICE_MS = 2000;
-const ROUNDS = 4;
+// CLUSTER_BENCH_SLICE_MS / CLUSTER_BENCH_ROUNDS shorten a run (to see that it works, not for figures).
+const SLICE_MS = Number(process.env.CLUSTER_BENCH_SLICE_MS ?? 2000);
+const ROUNDS = Number(process.env.CLUSTER_BENCH_ROUNDS ?? 4);
 const WARMUP_MS = 1000;
 const PUT_LEVELS = [1, 16, 64];
 const GET_LEVELS = [16, 64];
+const V3_PUT_LEVELS = [1, 16, 64];
+const V3_RANGE_LEVELS = [16, 64];
 const REQUEST_TIMEOUT_MS = 5000; // under load: a request slower than this counts as an error
 const FAILOVER_TIMEOUT_MS = 300; // per attempt while the leader is gone
 const FAILOVER_STAGGER_MS = 50; // a new attempt this often, to the next survivor
@@ -33,8 +38,12 @@ const VALUE = 'v'.repeat(100);
 
 type Kind = 'raftlab' | 'etcd';
 
+/** v2 PUT/GET on /v2/keys; v3 Put/Range on the /v3 gateway. */
+type Op = 'put' | 'get' | 'v3 put' | 'v3 range';
+const isPut = (op: Op) => op === 'put' || op === 'v3 put';
+
 interface Level {
-  op: 'put' | 'get';
+  op: Op;
   clients: number;
   ops: number;
   errors: number;
@@ -236,11 +245,11 @@ interface Reply {
   body: string;
 }
 
-function request(agent: http.Agent, url: string, method: 'GET' | 'PUT', body: string | undefined, timeoutMs: number): Promise<Reply> {
+function request(agent: http.Agent, url: string, method: 'GET' | 'PUT' | 'POST', body: string | undefined, timeoutMs: number): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const headers: http.OutgoingHttpHeaders = {};
     if (body !== undefined) {
-      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      headers['Content-Type'] = method === 'POST' ? 'application/json' : 'application/x-www-form-urlencoded';
       headers['Content-Length'] = Buffer.byteLength(body);
     }
     const req = http.request(url, { method, agent, headers }, (res) => {
@@ -277,13 +286,33 @@ interface Sample {
   firstError?: string;
 }
 
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const V3_VALUE = b64(VALUE);
+
+/** One request of `op` on `key`: method, path and body. */
+function requestOf(op: Op, key: string): { method: 'GET' | 'PUT' | 'POST'; path: string; body?: string } {
+  switch (op) {
+    case 'put': return { method: 'PUT', path: `/v2/keys/${key}`, body: `value=${VALUE}` };
+    case 'get': return { method: 'GET', path: `/v2/keys/${key}` };
+    case 'v3 put': return { method: 'POST', path: '/v3/kv/put', body: `{"key":"${b64(key)}","value":"${V3_VALUE}"}` };
+    case 'v3 range': return { method: 'POST', path: '/v3/kv/range', body: `{"key":"${b64(key)}"}` };
+  }
+}
+
+/** A 200 with what was asked (a v3 Range that finds no key is an error: it reads written keys). */
+function answered(op: Op, r: Reply): boolean {
+  if (op === 'put') return r.status === 200 || r.status === 201;
+  if (op === 'v3 range') return r.status === 200 && r.body.includes('"kvs"');
+  return r.status === 200;
+}
+
 /**
  * `clients` closed loops for `ms`: each sends its next request as soon as the previous one is
- * answered. PUTs create `<keyPrefix><client>-<i>`; GETs read keys from `readKeys`.
+ * answered. PUTs create `<keyPrefix><client>-<i>`; GETs and Ranges read keys from `readKeys`.
  */
 async function runSlice(
   url: string,
-  op: 'put' | 'get',
+  op: Op,
   clients: number,
   ms: number,
   keyPrefix: string,
@@ -297,18 +326,18 @@ async function runSlice(
   const t0 = performance.now();
   const deadline = t0 + ms;
   let last = t0;
-  const body = `value=${VALUE}`;
   const loop = async (c: number) => {
     for (let i = 0; performance.now() < deadline; i++) {
-      const key = op === 'put' ? `${keyPrefix}${c}-${i}` : readKeys[(c * 7919 + i) % readKeys.length];
+      const key = isPut(op) ? `${keyPrefix}${c}-${i}` : readKeys[(c * 7919 + i) % readKeys.length];
+      const { method, path, body } = requestOf(op, key);
       const start = performance.now();
       try {
-        const r = await request(agent, `${url}/v2/keys/${key}`, op === 'put' ? 'PUT' : 'GET', op === 'put' ? body : undefined, REQUEST_TIMEOUT_MS);
+        const r = await request(agent, `${url}${path}`, method, body, REQUEST_TIMEOUT_MS);
         const end = performance.now();
-        if (r.status === 200 || r.status === 201) {
+        if (answered(op, r)) {
           latencies.push(end - start);
           last = end;
-          if (op === 'put') written?.push(key);
+          if (isPut(op)) written?.push(key);
         } else {
           errors++;
           firstError ??= `HTTP ${r.status} ${r.body.trim().slice(0, 200)}`;
@@ -325,7 +354,7 @@ async function runSlice(
   return { latencies, secs: (Math.max(last, deadline) - t0) / 1000, errors, firstError };
 }
 
-function summarize(op: 'put' | 'get', clients: number, samples: Sample[]): Level {
+function summarize(op: Op, clients: number, samples: Sample[]): Level {
   const latencies = samples.flatMap((s) => s.latencies).sort((a, b) => a - b);
   const secs = samples.reduce((t, s) => t + s.secs, 0);
   return {
@@ -408,6 +437,8 @@ interface Side {
   idleMB?: number;
   /** Keys the first PUT level wrote: what the GET levels read. */
   written: string[];
+  /** Keys the first v3 Put level wrote: what the Range levels read (v3 is a keyspace of its own). */
+  writtenV3: string[];
 }
 
 async function startSide(kind: Kind, label: string, print: (line: string) => void): Promise<Side> {
@@ -418,20 +449,22 @@ async function startSide(kind: Kind, label: string, print: (line: string) => voi
   const leader = await cluster.leader();
   print(`${prefix} up: leader ${leader} after ${Math.round(performance.now() - t0)} ms`);
   const url = cluster.member(leader).clientURL;
-  const side: Side = { kind, label, prefix, cluster, results: { label, levels: [], problems: [] }, url, idleMB: cluster.maxRssMB(), written: [] };
+  const side: Side = { kind, label, prefix, cluster, results: { label, levels: [], problems: [] }, url, idleMB: cluster.maxRssMB(), written: [], writtenV3: [] };
   await runSlice(url, 'put', 4, WARMUP_MS, 'warm/', []);
   return side;
 }
 
 /** One level on every side, in ROUNDS slices each, the order turning round every round (A B B A ...). */
-async function runLevel(sides: Side[], op: 'put' | 'get', clients: number, print: (line: string) => void): Promise<void> {
+async function runLevel(sides: Side[], op: Op, clients: number, print: (line: string) => void): Promise<void> {
+  const v3 = op === 'v3 put' || op === 'v3 range';
   const samples = new Map<Side, Sample[]>(sides.map((s) => [s, []]));
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? sides : [...sides].reverse();
     for (const side of order) {
-      const keyPrefix = `bench/${clients}c-r${round}/`;
-      const readKeys = side.written.length > 0 ? side.written : ['warm/0-0'];
-      const written = op === 'put' && clients === PUT_LEVELS[0] ? side.written : undefined;
+      const keyPrefix = `bench/${v3 ? 'v3-' : ''}${clients}c-r${round}/`;
+      const firstPuts = v3 ? side.writtenV3 : side.written;
+      const readKeys = firstPuts.length > 0 ? firstPuts : ['warm/0-0'];
+      const written = isPut(op) && clients === (v3 ? V3_PUT_LEVELS : PUT_LEVELS)[0] ? firstPuts : undefined;
       samples.get(side)!.push(await runSlice(side.url, op, clients, SLICE_MS, keyPrefix, readKeys, written));
     }
   }
@@ -508,7 +541,7 @@ function ratio(raftlab: number, etcd: number): string {
 }
 
 function levelLine(prefix: string, l: Level, compare?: Results): string {
-  const op = l.op.padEnd(4);
+  const op = l.op.padEnd(9);
   const c = `c=${l.clients}`.padEnd(5);
   let line = `${prefix} ${op}${c}: ${Math.round(l.opsPerSec)} ops/s  p50 ${fmtMs(l.p50)} ms  p99 ${fmtMs(l.p99)} ms`;
   if (l.errors > 0) line += `  (${l.errors} errors)`;
@@ -538,7 +571,8 @@ function sleep(ms: number): Promise<void> {
 export async function benchCluster(print: (line: string) => void): Promise<void> {
   print(
     `cluster: ${NODES} real processes on loopback, heartbeat ${HEARTBEAT_MS} ms / election ${ELECTION_MS} ms; ` +
-      `closed-loop clients over keep-alive HTTP, ${VALUE.length}-byte values, durable PUTs to the leader; ` +
+      `closed-loop clients over keep-alive HTTP, ${VALUE.length}-byte values, durable PUTs to the leader ` +
+      `(v2 /v2/keys, then v3 Put and linearizable Range through the /v3 gateway); ` +
       `each level ${ROUNDS} slices of ${SLICE_MS / 1000} s per cluster, alternating A B B A`,
   );
   const version = etcdVersion();
@@ -557,6 +591,8 @@ export async function benchCluster(print: (line: string) => void): Promise<void>
       print(`${side.prefix} memory: largest member RSS ${Math.round(side.idleMB)} MB idle, ${Math.round(afterWritesMB)} MB after ${writes} PUTs`);
     }
     for (const c of GET_LEVELS) await runLevel(sides, 'get', c, print);
+    for (const c of V3_PUT_LEVELS) await runLevel(sides, 'v3 put', c, print);
+    for (const c of V3_RANGE_LEVELS) await runLevel(sides, 'v3 range', c, print);
     for (const side of sides) for (const e of side.cluster.unexpectedExits.splice(0)) side.results.problems.push(`${side.label}: under load, ${e}`);
     // Failover kills leaders: one cluster at a time, the other stopped first so it takes no CPU.
     for (const side of [...sides].reverse()) {
@@ -573,7 +609,7 @@ export async function benchCluster(print: (line: string) => void): Promise<void>
       const e = etcd.levels.find((x) => x.op === l.op && x.clients === l.clients);
       if (!e) continue;
       print(
-        `cluster ${l.op.padEnd(4)}${`c=${l.clients}`.padEnd(5)}: ` +
+        `cluster ${l.op.padEnd(9)}${`c=${l.clients}`.padEnd(5)}: ` +
           `${Math.round(l.opsPerSec)} vs ${Math.round(e.opsPerSec)} ops/s (${ratio(l.opsPerSec, e.opsPerSec)})  ` +
           `p50 ${fmtMs(l.p50)} vs ${fmtMs(e.p50)} ms (${ratio(l.p50, e.p50)})  ` +
           `p99 ${fmtMs(l.p99)} vs ${fmtMs(e.p99)} ms (${ratio(l.p99, e.p99)})`,
@@ -581,14 +617,14 @@ export async function benchCluster(print: (line: string) => void): Promise<void>
     }
     if (raftlab.rss && etcd.rss) {
       print(
-        `cluster memory    : ${Math.round(raftlab.rss.afterWritesMB)} vs ${Math.round(etcd.rss.afterWritesMB)} MB largest member RSS after the PUT levels ` +
+        `cluster memory         : ${Math.round(raftlab.rss.afterWritesMB)} vs ${Math.round(etcd.rss.afterWritesMB)} MB largest member RSS after the PUT levels ` +
           `(${ratio(raftlab.rss.afterWritesMB, etcd.rss.afterWritesMB)}; idle ${Math.round(raftlab.rss.idleMB)} vs ${Math.round(etcd.rss.idleMB)} MB; ` +
           `${raftlab.rss.writes} vs ${etcd.rss.writes} PUTs)`,
       );
     }
     if (raftlab.failover && etcd.failover) {
       print(
-        `cluster failover  : ${Math.round(raftlab.failover.medianMs)} vs ${Math.round(etcd.failover.medianMs)} ms median ` +
+        `cluster failover       : ${Math.round(raftlab.failover.medianMs)} vs ${Math.round(etcd.failover.medianMs)} ms median ` +
           `(${ratio(raftlab.failover.medianMs, etcd.failover.medianMs)}); rounds ` +
           `${raftlab.failover.rounds.map((r) => Math.round(r.ms)).join('/')} vs ${etcd.failover.rounds.map((r) => Math.round(r.ms)).join('/')} ms`,
       );

@@ -117,6 +117,13 @@ export function formatOp(op: Op): string {
 export { showValue as formatValue };
 
 /**
+ * Which API a chaos run's clients speak: etcd's v2 keys API; v3 (Put, linearizable Range, Txn
+ * compare-and-swap through the /v3 gateway); or mixed (v2 and v3 clients, each on its own keys).
+ */
+export const CHAOS_WORKLOADS = ['v2', 'v3', 'mixed'] as const;
+export type ChaosWorkload = (typeof CHAOS_WORKLOADS)[number];
+
+/**
  * A chaos run as the window shows it (`chaos` command): the history with its faults, and the
  * checker's verdict; on a violation, the smallest set of operations that cannot be ordered.
  */
@@ -124,6 +131,7 @@ export interface ChaosReport {
   seed: number;
   nodes: number;
   seconds: number;
+  workload: ChaosWorkload;
   /** No violation, nothing lost, converged, members agree. */
   ok: boolean;
   verdict: 'ok' | 'violation' | 'unknown';

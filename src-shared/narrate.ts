@@ -133,7 +133,7 @@ export function describeCommand(cmd: Command): string {
     case 'timeoutNode': return `You made ${cmd.name}'s election timer run out`;
     case 'attach': return `You attached to the cluster at ${cmd.urls.join(', ')}`;
     case 'detach': return 'You went back to the local cluster';
-    case 'chaos': return `You started chaos: ${cmd.seconds} s of faults and clients on a fresh ${cmd.nodes ?? 3}-node cluster${cmd.breakOnPurpose ? ', with reads broken on purpose' : ''}`;
+    case 'chaos': return `You started chaos: ${cmd.seconds} s of faults and clients on a fresh ${cmd.nodes ?? 3}-node cluster${cmd.workload && cmd.workload !== 'v2' ? `, clients on the ${cmd.workload === 'v3' ? 'v3 API' : 'v2 and v3 APIs'}` : ''}${cmd.breakOnPurpose ? ', with reads broken on purpose' : ''}`;
     case 'exportTrace': return `You exported the session trace (${cmd.format === 'chrome' ? "Chrome's format" : 'JSONL'})`;
     case 'stepMode': return cmd.on ? `You turned step mode on${cmd.seed !== undefined ? ` (seed ${cmd.seed})` : ''}: clocks stop, messages wait` : 'You turned step mode off: real time again';
     case 'stepDeliver': return `You delivered held message #${cmd.id}`;

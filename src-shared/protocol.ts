@@ -8,7 +8,7 @@
 // batch per frame and never has to throttle.
 
 import type { AttachedView, AttachEvent } from './attach.js';
-import type { ChaosReport } from './history.js';
+import { CHAOS_WORKLOADS, type ChaosReport } from './history.js';
 import * as v from 'valibot';
 import { Kv3RequestSchema } from './kv3.js';
 import type { EntryType, MessageType, RaftEvent, Role } from './raft-types.js';
@@ -151,6 +151,7 @@ export const CommandSchema = v.variant(
      * Jepsen-style, on the window's own cluster: a fresh cluster of `nodes`, clients doing reads,
      * writes and compare-and-swaps while seeded faults fire for `seconds`, then heal and check
      * (answered with a ChaosReport). `breakOnPurpose`: reads without quorum, to see the checker bite.
+     * `workload`: the clients' API (v2 by default, v3, or mixed).
      */
     cmd('chaos', {
       seconds: v.pipe(
@@ -161,6 +162,7 @@ export const CommandSchema = v.variant(
       nodes: v.optional(whole(3, 7, 'chaos: nodes must be a whole number 3..7')),
       seed: v.optional(whole(0, 2 ** 31 - 1, `chaos: seed must be a whole number 0..${2 ** 31 - 1}`)),
       breakOnPurpose: v.optional(bool('chaos: breakOnPurpose must be a boolean')),
+      workload: v.optional(v.picklist(CHAOS_WORKLOADS, `chaos: workload must be ${CHAOS_WORKLOADS.join(', ')}`)),
     }),
     /** Write the session trace so far as a file: raftlab's JSONL, or Chrome's trace format (Perfetto). */
     cmd('exportTrace', { format: v.picklist(TRACE_EXPORT_FORMATS, 'exportTrace: format must be "jsonl" or "chrome"') }),

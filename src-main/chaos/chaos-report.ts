@@ -7,7 +7,7 @@ import type { Supervisor } from '../cluster/supervisor.js';
 import { runChaos, type ChaosResult } from './chaos-runner.js';
 
 export async function chaosForWindow(supervisor: Supervisor, cmd: Extract<Command, { type: 'chaos' }>): Promise<ChaosReport> {
-  const r = await runChaos({ supervisor, nodes: cmd.nodes ?? 3, seconds: cmd.seconds, seed: cmd.seed ?? 1, breakOnPurpose: cmd.breakOnPurpose ?? false });
+  const r = await runChaos({ supervisor, nodes: cmd.nodes ?? 3, seconds: cmd.seconds, seed: cmd.seed ?? 1, breakOnPurpose: cmd.breakOnPurpose ?? false, workload: cmd.workload ?? 'v2' });
   return toReport(r);
 }
 
@@ -16,6 +16,7 @@ export function toReport(r: ChaosResult): ChaosReport {
     seed: r.seed,
     nodes: r.nodes,
     seconds: r.seconds,
+    workload: r.workload,
     ok: r.ok,
     verdict: r.check.verdict,
     violations: r.check.violations.map((v) => ({ key: v.key, ops: [...v.ops], explanation: v.explanation })),

@@ -1,6 +1,7 @@
 // A chaos run on real nodes: a cluster started by the app's supervisor (worker threads, real
 // ports, SQLite), concurrent clients reading (quorum reads), writing and compare-and-swapping a
-// few keys over HTTP, while seeded faults fire (faults.ts). Then everything is healed, the
+// few keys over HTTP (etcd's v2 keys API, its v3 API through the /v3 gateway: Put, linearizable
+// Range, Txn compare-on-value-then-put, or both at once), while seeded faults fire (faults.ts). Then everything is healed, the
 // cluster must converge, every member's local state is read back, and the whole history (final
 // reads included, so a lost acknowledged write is a violation) goes to the linearizability
 // checker.
@@ -13,8 +14,9 @@ import { Supervisor } from '../cluster/supervisor.js';
 import { checkLinearizability, type CheckResult } from '../check/linearizability.js';
 import { seededRandom } from '../util/rng.js';
 import { agreedLeader, type ServerEvent } from '../../src-shared/protocol.js';
-import type { FaultRecord, History, Op, OpOutcome, OpType } from '../../src-shared/history.js';
-import { kvRead, kvWrite, runClient, sleep, type ClientContext } from './clients.js';
+import type { ChaosWorkload, FaultRecord, History, Op, OpOutcome, OpType } from '../../src-shared/history.js';
+import { runClient, sleep, V2_API, type ClientContext, type KvApi, type Keyspace } from './clients.js';
+import { V3_API } from './v3-kv.js';
 import { ALL_FAULTS, CLOCK_FAULTS, FaultInjector, MAIN_FAULTS, type FaultKind } from './faults.js';
 
 export interface ChaosOptions {
@@ -26,8 +28,14 @@ export interface ChaosOptions {
   seed?: number;
   /** Concurrent clients (default 5). */
   clients?: number;
-  /** Keys "/k0".. (default 3). */
+  /** Keys "/k0".. (default 3); v3 keys are "k0".. (a keyspace of their own, as in etcd). */
   keys?: number;
+  /**
+   * Which API the clients use (default v2): v2 keys API; v3 (Put, linearizable Range, Txn
+   * compare-and-swap through the /v3 gateway); mixed (odd clients v2, even clients v3, each on
+   * its own keys). The final reads and a run breaking on purpose use the same API(s).
+   */
+  workload?: ChaosWorkload;
   /** Per-request deadline (default 1500 ms); past it the outcome is unknown. */
   requestTimeoutMs?: number;
   /** The nodes' Raft timing (default 50 / 500 ms, as the tests use). */
@@ -50,6 +58,14 @@ export interface ChaosOptions {
   supervisor?: Supervisor;
 }
 
+/** The keyspaces of a workload: v2 keys "/k0"…, v3 keys "k0"… */
+function keyspaces(workload: ChaosWorkload, keys: number): Keyspace[] {
+  const names = (prefix: string) => Array.from({ length: keys }, (_, i) => `${prefix}k${i}`);
+  const v2: Keyspace = { api: V2_API, keys: names('/') };
+  const v3: Keyspace = { api: V3_API, keys: names('') };
+  return workload === 'v2' ? [v2] : workload === 'v3' ? [v3] : [v2, v3];
+}
+
 export type OutcomeCounts = Record<OpOutcome, number>;
 
 export interface ChaosCounts {
@@ -68,6 +84,7 @@ export interface ChaosResult {
   seed: number;
   nodes: number;
   seconds: number;
+  workload: ChaosWorkload;
   /** Every operation (final reads included, client "final") and the fault timeline. */
   history: History;
   check: CheckResult;
@@ -92,12 +109,12 @@ export const STALE_KEY = '/stale';
 export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult> {
   const o = {
     nodes: 3, seconds: 15, seed: 1, clients: 5, keys: 3, requestTimeoutMs: 1500, heartbeatMs: 50, electionMs: 500,
-    faults: ALL_FAULTS, breakOnPurpose: false, checkTimeoutMs: 60_000, convergeTimeoutMs: 30_000, log: (_line: string) => {},
+    workload: 'v2', faults: ALL_FAULTS, breakOnPurpose: false, checkTimeoutMs: 60_000, convergeTimeoutMs: 30_000, log: (_line: string) => {},
     // An option given as undefined keeps its default.
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   } as Required<ChaosOptions>;
   const log = o.log;
-  const keys = Array.from({ length: o.keys }, (_, i) => `/k${i}`);
+  const spaces = keyspaces(o.workload, o.keys);
   const ownSupervisor = !options.supervisor;
   const sup = options.supervisor ?? new Supervisor({ heartbeatMs: o.heartbeatMs, electionMs: o.electionMs });
   const problems: string[] = [];
@@ -119,13 +136,12 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult>
     const t0 = performance.now();
     const now = () => performance.now() - t0;
 
-    if (o.breakOnPurpose) await staleReadOnPurpose(sup, { now, nextId, record: (op) => ops.push(op), fault: (f) => faults.push(f), timeoutMs: o.requestTimeoutMs, log });
+    if (o.breakOnPurpose) await staleReadOnPurpose(sup, { api: spaces[0].api, now, nextId, record: (op) => ops.push(op), fault: (f) => faults.push(f), timeoutMs: o.requestTimeoutMs, log });
 
     const endAt = now() + o.seconds * 1000;
     const injector = new FaultInjector(sup, now, endAt);
     const pick = seededRandom(o.seed * 31 + 7);
     const ctx: ClientContext = {
-      keys,
       timeoutMs: o.requestTimeoutMs,
       quorumReads: !o.breakOnPurpose,
       mix: { read: 5, write: 3, cas: 2 },
@@ -142,7 +158,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult>
       record: (op) => ops.push(op),
       running: () => running && now() < endAt,
     };
-    const clients = Array.from({ length: o.clients }, (_, i) => runClient(`c${i + 1}`, seededRandom(o.seed * 1009 + i + 1), ctx));
+    const clients = Array.from({ length: o.clients }, (_, i) => runClient(`c${i + 1}`, seededRandom(o.seed * 1009 + i + 1), ctx, spaces[i % spaces.length]));
     const main = o.faults.filter((k) => (MAIN_FAULTS as readonly string[]).includes(k));
     const clock = o.faults.filter((k) => (CLOCK_FAULTS as readonly string[]).includes(k));
     const tracks = [
@@ -164,11 +180,11 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult>
     log(converged ? `converged ${((now() - healedAt) / 1000).toFixed(1)} s after healing` : 'did NOT converge');
 
     // Every member's local state, until they agree (an unknown write can still land late).
-    const allKeys = o.breakOnPurpose ? [...keys, STALE_KEY] : keys;
+    const finalSpaces = o.breakOnPurpose ? [{ ...spaces[0], keys: [...spaces[0].keys, STALE_KEY] }, ...spaces.slice(1)] : spaces;
     let final: { ops: Op[]; values: Record<string, Record<string, string | null>>; divergent: string[] } | undefined;
     const deadline = Date.now() + (converged ? 10_000 : 0);
     do {
-      final = await readEverywhere(sup, allKeys, now, nextId, o.requestTimeoutMs * 3);
+      final = await readEverywhere(sup, finalSpaces, now, nextId, o.requestTimeoutMs * 3);
       if (final.divergent.length === 0) break;
       await sleep(200);
     } while (Date.now() < deadline);
@@ -184,6 +200,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult>
       seed: o.seed,
       nodes: o.nodes,
       seconds: o.seconds,
+      workload: o.workload,
       history,
       check,
       converged,
@@ -204,6 +221,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult>
 // ------------------------------------------------------------------ breaking on purpose
 
 interface ScriptContext {
+  api: KvApi;
   now(): number;
   nextId(): number;
   record(op: Op): void;
@@ -226,7 +244,7 @@ async function staleReadOnPurpose(sup: Supervisor, s: ScriptContext): Promise<vo
       // Through the majority's leader (whoever it is now), never through the follower.
       const via = nodes().find((n) => n.role === 'leader' && n.name !== follower.name) ?? nodes().find((n) => n.name !== follower.name)!;
       const invoke = s.now();
-      const a = await kvWrite(via.clientURL, STALE_KEY, attempt === 0 ? value : `${value}.${attempt}`, undefined, s.timeoutMs * 2);
+      const a = await s.api.write(via.clientURL, STALE_KEY, attempt === 0 ? value : `${value}.${attempt}`, s.timeoutMs * 2);
       s.record({ id: s.nextId(), client: 'demo', node: via.name, key: STALE_KEY, invoke, complete: s.now(), outcome: a.outcome, type: 'write', value: attempt === 0 ? value : `${value}.${attempt}`, note: a.note });
       if (a.outcome === 'ok') return;
       await sleep(200);
@@ -235,7 +253,7 @@ async function staleReadOnPurpose(sup: Supervisor, s: ScriptContext): Promise<vo
   };
   await write('v0');
   await waitFor(`${follower.name} to apply v0`, 10_000, async () => {
-    const a = await kvRead(follower.clientURL, STALE_KEY, false, s.timeoutMs);
+    const a = await s.api.read(follower.clientURL, STALE_KEY, false, s.timeoutMs);
     return a.outcome === 'ok' && a.value !== null;
   });
   const f: FaultRecord = { at: s.now(), kind: 'partition', description: `isolated follower ${follower.name}, to read it without quorum (breaking on purpose)` };
@@ -243,8 +261,8 @@ async function staleReadOnPurpose(sup: Supervisor, s: ScriptContext): Promise<vo
   for (const n of sup.snapshot().nodes) if (n.name !== follower.name && n.status !== 'removed') await sup.execute({ type: 'cutLink', a: follower.name, b: n.name });
   await write('v1');
   const invoke = s.now();
-  const a = await kvRead(follower.clientURL, STALE_KEY, false, s.timeoutMs);
-  s.record({ id: s.nextId(), client: 'demo', node: follower.name, key: STALE_KEY, invoke, complete: s.now(), outcome: a.outcome, type: 'read', ...(a.outcome === 'ok' ? { value: a.value } : {}), note: `${a.note}, quorum=false` });
+  const a = await s.api.read(follower.clientURL, STALE_KEY, false, s.timeoutMs);
+  s.record({ id: s.nextId(), client: 'demo', node: follower.name, key: STALE_KEY, invoke, complete: s.now(), outcome: a.outcome, type: 'read', ...(a.outcome === 'ok' ? { value: a.value } : {}), note: `${a.note}, ${s.api.name === 'v2' ? 'quorum=false' : 'serializable'}` });
   s.log(`breaking on purpose: ${follower.name}, cut off, returned ${String(a.value)} for ${STALE_KEY} after v1 was acknowledged`);
   await sup.execute({ type: 'healAll' });
   f.until = s.now();
@@ -281,16 +299,16 @@ async function converge(sup: Supervisor, timeoutMs: number): Promise<boolean> {
   return false;
 }
 
-async function readEverywhere(sup: Supervisor, keys: string[], now: () => number, nextId: () => number, timeoutMs: number) {
+async function readEverywhere(sup: Supervisor, spaces: readonly Keyspace[], now: () => number, nextId: () => number, timeoutMs: number) {
   const values: Record<string, Record<string, string | null>> = {};
   const ops: Op[] = [];
   const divergent: string[] = [];
   const alive = sup.snapshot().nodes.filter((n) => n.status === 'alive');
-  for (const key of keys) {
+  for (const { api, keys } of spaces) for (const key of keys) {
     values[key] = {};
     for (const n of alive) {
       const invoke = now();
-      const a = await kvRead(n.clientURL, key, false, timeoutMs);
+      const a = await api.read(n.clientURL, key, false, timeoutMs);
       if (a.outcome !== 'ok') continue;
       values[key][n.name] = a.value ?? null;
       ops.push({ id: nextId(), client: 'final', node: n.name, key, invoke, complete: now(), outcome: 'ok', type: 'read', value: a.value ?? null, note: 'local read after convergence' });

@@ -4,7 +4,7 @@
 // divergence or failure to converge; 2 on bad arguments.
 
 import fs from 'node:fs';
-import { formatOp, formatTime } from '../../src-shared/history.js';
+import { CHAOS_WORKLOADS, formatOp, formatTime, type ChaosWorkload } from '../../src-shared/history.js';
 import { runChaos, type ChaosOptions, type ChaosResult } from './chaos-runner.js';
 import { ALL_FAULTS, type FaultKind } from './faults.js';
 import { intOption, parseCommandArgs, UsageError } from '../command-args.js';
@@ -15,6 +15,8 @@ const USAGE = `usage: raftlab chaos [--nodes N] [--seconds S] [--seed N] [option
   --seed N            seeds the fault schedule and the clients (default: random, printed)
   --clients N         concurrent clients (default 5)
   --keys N            keys /k0.. (default 3)
+  --workload W        v2 (keys API, default), v3 (Put, linearizable Range, Txn
+                      compare-and-swap through the /v3 gateway) or mixed (both)
   --timeout MS        per-request deadline (default 1500)
   --faults a,b,...    only these: ${ALL_FAULTS.join(', ')}
   --break             breaks on purpose: reads without quorum, from cut-off nodes
@@ -36,7 +38,7 @@ export async function chaosMain(argv: string[], out: (s: string) => void = (s) =
     return 0;
   }
   const { opts, json, quiet } = parsed;
-  out(`raftlab chaos: ${opts.nodes} nodes, ${opts.seconds} s, seed ${opts.seed}${opts.breakOnPurpose ? ', BREAKING ON PURPOSE' : ''}\n`);
+  out(`raftlab chaos: ${opts.nodes} nodes, ${opts.seconds} s, seed ${opts.seed}, ${opts.workload ?? 'v2'} workload${opts.breakOnPurpose ? ', BREAKING ON PURPOSE' : ''}\n`);
   const result = await runChaos({ ...opts, log: quiet ? undefined : (line) => out(`  … ${line}\n`) });
   out(summarize(result));
   if (json) fs.writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
@@ -49,6 +51,7 @@ const OPTIONS = {
   seed: { type: 'string' },
   clients: { type: 'string' },
   keys: { type: 'string' },
+  workload: { type: 'string' },
   timeout: { type: 'string' },
   faults: { type: 'string' },
   break: { type: 'boolean' },
@@ -68,6 +71,10 @@ export function chaosArgs(argv: string[]): { opts: ChaosOptions; json?: string; 
   };
   if (v.clients !== undefined) opts.clients = intOption('clients', v.clients, 1, 64, 0);
   if (v.keys !== undefined) opts.keys = intOption('keys', v.keys, 1, 100, 0);
+  if (v.workload !== undefined) {
+    if (!(CHAOS_WORKLOADS as readonly string[]).includes(v.workload)) throw new UsageError(`--workload must be ${CHAOS_WORKLOADS.join(', ')}`);
+    opts.workload = v.workload as ChaosWorkload;
+  }
   if (v.timeout !== undefined) opts.requestTimeoutMs = intOption('timeout', v.timeout, 50, 60_000, 0);
   if (v.faults !== undefined) {
     const kinds = v.faults.split(',').filter(Boolean);
@@ -85,7 +92,7 @@ export function summarize(r: ChaosResult): string {
   const lines: string[] = [];
   const row = (name: string, x: { ok: number; fail: number; unknown: number }) =>
     `  ${name.padEnd(7)} ${String(x.ok).padStart(6)} ok ${String(x.fail).padStart(5)} fail ${String(x.unknown).padStart(5)} unknown`;
-  lines.push('operations');
+  lines.push(`operations (${r.workload === 'v2' ? 'v2 keys API' : r.workload === 'v3' ? 'v3: Put, Range, Txn' : 'v2 and v3 clients, each on its own keys'})`);
   lines.push(row('read', c.ops.read), row('write', c.ops.write), row('cas', c.ops.cas), row('all', c.outcomes));
   lines.push(`  cas: ${c.casSwapped} swapped, ${c.casCompareFailed} compare failed; ${c.finalReads} final reads`);
   const kinds = Object.entries(c.faults).map(([k, n]) => `${k} ×${n}`);

@@ -1,5 +1,6 @@
-// Chaos clients: each runs one operation at a time (read, write, compare-and-swap) against the
-// etcd v2 keys API of a real node, and records what it learned as a history operation.
+// Chaos clients: each runs one operation at a time (read, write, compare-and-swap) against a real
+// node, through etcd's v2 keys API (here) or its v3 API (v3-kv.ts: Put, linearizable Range, Txn),
+// and records what it learned as a history operation.
 //
 // The outcome is what the client can prove:
 // - ok: an answer that says what happened (200/201; 412 or 404 on a cas: the compare failed,
@@ -24,11 +25,15 @@ export type HttpAnswer =
   /** Sent (or maybe sent), and no complete answer. */
   | { kind: 'lost'; message: string };
 
+/** A request body: a v2 form, or a v3 gateway message (JSON). */
+export type RequestBody = { form: Record<string, string> } | { json: unknown };
+
 /** One HTTP request to a node's client URL with a hard deadline; never throws. */
-export function httpRequest(base: string, method: string, pathAndQuery: string, form: Record<string, string> | undefined, timeoutMs: number): Promise<HttpAnswer> {
+export function httpRequest(base: string, method: string, pathAndQuery: string, content: RequestBody | undefined, timeoutMs: number): Promise<HttpAnswer> {
   return new Promise((resolve) => {
     const url = new URL(pathAndQuery, base);
-    const body = form ? new URLSearchParams(form).toString() : undefined;
+    const body = content === undefined ? undefined : 'form' in content ? new URLSearchParams(content.form).toString() : JSON.stringify(content.json);
+    const type = content !== undefined && 'json' in content ? 'application/json' : 'application/x-www-form-urlencoded';
     let connected = false;
     let settled = false;
     const done = (a: HttpAnswer) => {
@@ -40,7 +45,7 @@ export function httpRequest(base: string, method: string, pathAndQuery: string, 
     const req = http.request(url, {
       method,
       agent,
-      headers: body === undefined ? {} : { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) },
+      headers: body === undefined ? {} : { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) },
     });
     const timer = setTimeout(() => {
       done(connected ? { kind: 'lost', message: `no answer within ${timeoutMs} ms` } : { kind: 'not-sent', message: `could not connect within ${timeoutMs} ms` });
@@ -104,7 +109,7 @@ export async function kvRead(base: string, key: string, quorum: boolean, timeout
 export async function kvWrite(base: string, key: string, value: string, expected: string | undefined, timeoutMs: number): Promise<KvAnswer> {
   const form: Record<string, string> = { value };
   if (expected !== undefined) form.prevValue = expected;
-  const a = await httpRequest(base, 'PUT', `/v2/keys${key}`, form, timeoutMs);
+  const a = await httpRequest(base, 'PUT', `/v2/keys${key}`, { form }, timeoutMs);
   if (a.kind !== 'response') return { outcome: a.kind === 'not-sent' ? 'fail' : 'unknown', note: note(a) };
   if (a.status === 200 || a.status === 201) return expected === undefined ? { outcome: 'ok', note: note(a) } : { outcome: 'ok', succeeded: true, note: note(a) };
   const code = errorCode(a.body);
@@ -114,12 +119,33 @@ export async function kvWrite(base: string, key: string, value: string, expected
   return { outcome: a.status >= 500 ? 'unknown' : 'fail', note: note(a) };
 }
 
+/** One API's three operations on a node's client URL `base`. */
+export interface KvApi {
+  name: 'v2' | 'v3';
+  /** `quorum`: linearizable; without it the node's local state (may be stale). */
+  read(base: string, key: string, quorum: boolean, timeoutMs: number): Promise<KvAnswer>;
+  write(base: string, key: string, value: string, timeoutMs: number): Promise<KvAnswer>;
+  cas(base: string, key: string, expected: string, value: string, timeoutMs: number): Promise<KvAnswer>;
+}
+
+export const V2_API: KvApi = {
+  name: 'v2',
+  read: kvRead,
+  write: (base, key, value, timeoutMs) => kvWrite(base, key, value, undefined, timeoutMs),
+  cas: (base, key, expected, value, timeoutMs) => kvWrite(base, key, value, expected, timeoutMs),
+};
+
 // ------------------------------------------------------------------ the client loop
 
-export interface ClientContext {
+/** What one client works on: an API and the keys it touches (v2 and v3 are separate keyspaces, as in etcd). */
+export interface Keyspace {
+  api: KvApi;
   keys: string[];
+}
+
+export interface ClientContext {
   timeoutMs: number;
-  /** quorum=true reads (linearizable); false reads a node's local state (may be stale). */
+  /** Linearizable reads (v2 quorum=true, v3 Range); false reads a node's local state (may be stale). */
   quorumReads: boolean;
   /** Relative weights (default 5 : 3 : 2). */
   mix: { read: number; write: number; cas: number };
@@ -133,12 +159,13 @@ export interface ClientContext {
 }
 
 /** One client: operations back to back (a short random pause between) until told to stop. */
-export async function runClient(name: string, rng: Rng, ctx: ClientContext): Promise<void> {
+export async function runClient(name: string, rng: Rng, ctx: ClientContext, space: Keyspace): Promise<void> {
+  const { api, keys } = space;
   // What this client last saw of each key: its cas expects that, as a real client's would.
   const seen = new Map<string, string | null>();
   let seq = 0;
   while (ctx.running()) {
-    const key = rng.pick(ctx.keys);
+    const key = rng.pick(keys);
     const r = rng() * (ctx.mix.read + ctx.mix.write + ctx.mix.cas);
     const expected = seen.get(key);
     // A cas needs a value to compare with (prevValue '' means no compare in etcd).
@@ -152,18 +179,18 @@ export async function runClient(name: string, rng: Rng, ctx: ClientContext): Pro
     const invoke = ctx.now();
     let op: Op;
     if (type === 'read') {
-      const a = await kvRead(node.url, key, ctx.quorumReads, ctx.timeoutMs);
+      const a = await api.read(node.url, key, ctx.quorumReads, ctx.timeoutMs);
       op = { id: ctx.nextId(), client: name, node: node.name, key, invoke, complete: ctx.now(), outcome: a.outcome, type, note: a.note };
       if (a.outcome === 'ok') {
         op.value = a.value;
         seen.set(key, a.value ?? null);
       }
     } else if (type === 'write') {
-      const a = await kvWrite(node.url, key, value, undefined, ctx.timeoutMs);
+      const a = await api.write(node.url, key, value, ctx.timeoutMs);
       op = { id: ctx.nextId(), client: name, node: node.name, key, invoke, complete: ctx.now(), outcome: a.outcome, type, value, note: a.note };
       if (a.outcome === 'ok') seen.set(key, value);
     } else {
-      const a = await kvWrite(node.url, key, value, expected as string, ctx.timeoutMs);
+      const a = await api.cas(node.url, key, expected as string, value, ctx.timeoutMs);
       op = { id: ctx.nextId(), client: name, node: node.name, key, invoke, complete: ctx.now(), outcome: a.outcome, type, expected: expected as string, value, note: a.note };
       if (a.outcome === 'ok') {
         op.succeeded = a.succeeded;

@@ -51,6 +51,7 @@ const refusals: [unknown, string][] = [
   [{ type: 'chaos', seconds: 601 }, 'chaos: seconds must be a whole number 1..600'],
   [{ type: 'chaos', seconds: 5, nodes: 2 }, 'chaos: nodes must be a whole number 3..7'],
   [{ type: 'chaos', seconds: 5, breakOnPurpose: 'yes' }, 'chaos: breakOnPurpose must be a boolean'],
+  [{ type: 'chaos', seconds: 5, workload: 'v4' }, 'chaos: workload must be v2, v3, mixed'],
   [{ type: 'exportTrace', format: 'pdf' }, 'exportTrace: format must be "jsonl" or "chrome"'],
   [{ type: 'stepMode', on: true, seed: 2 ** 32 }, 'stepMode: seed must be an integer 0..4294967295'],
   [{ type: 'stepDrop', id: 0 }, "stepDrop: id must be a held message's id"],
@@ -72,6 +73,7 @@ describe('the command schema', () => {
     expect(parseCommand({ type: 'kv3', name: 'n1', request: { op: 'put', key: '/a', value: '', lease: 'ABC'.toLowerCase(), x: 1 } })).toEqual({ type: 'kv3', name: 'n1', request: { op: 'put', key: '/a', value: '', lease: 'abc' } });
     expect(parseCommand({ type: 'kv3', name: 'n1', request: { op: 'txn', key: '/a', target: 'mod', relation: '<', expected: '12', value: 'v' } })).toMatchObject({ request: { target: 'mod', expected: '12' } });
     expect(parseCommand({ type: 'chaos', seconds: 600, nodes: 7, seed: 0 })).toEqual({ type: 'chaos', seconds: 600, nodes: 7, seed: 0 });
+    expect(parseCommand({ type: 'chaos', seconds: 5, workload: 'v3' })).toEqual({ type: 'chaos', seconds: 5, workload: 'v3' });
   });
 
   it('checks the request envelope too', () => {

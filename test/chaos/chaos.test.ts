@@ -1,6 +1,8 @@
 // Chaos on real nodes (worker threads, loopback ports, SQLite): short seeded runs must end with
-// no linearizability violation, no lost acknowledged write, and every member agreeing; and a
-// run that breaks on purpose (reads without quorum from a cut-off follower) must be caught.
+// no linearizability violation, no lost acknowledged write, and every member agreeing, with the
+// clients on etcd's v2 keys API or on its v3 API (Put, linearizable Range, Txn compare-and-swap
+// through the /v3 gateway); and a run that breaks on purpose (reads without quorum from a cut-off
+// follower) must be caught, on either API.
 // runChaos stops its cluster itself, whatever happens.
 import { describe, expect, it } from 'vitest';
 import { runChaos, STALE_KEY, type ChaosResult } from '../../src-main/chaos/chaos-runner.js';
@@ -36,6 +38,43 @@ describe('chaos on a real 3-node cluster', () => {
     expect(members.length).toBeGreaterThanOrEqual(3);
     expect(r.counts.finalReads).toBe(3 * members.length);
     expect(r.history.ops.filter((op) => op.client === 'final')).toHaveLength(r.counts.finalReads);
+  }, 120_000);
+
+  it('v3 workload (Put, linearizable Range, Txn compare-and-swap through the /v3 gateway), seed 4, 10 s: linearizable, nothing lost, converged', async () => {
+    const seed = 4;
+    const seconds = 10;
+    const r = await runChaos({ nodes: 3, seconds, seed, workload: 'v3' });
+    const o = r.counts.outcomes;
+    console.log(`chaos v3 seed ${seed}, ${seconds} s, 3 nodes: ${r.history.ops.length} operations (${r.counts.ops.read.ok} Range ok, ${r.counts.ops.write.ok} Put ok, ${r.counts.casSwapped} Txn swapped, ${r.counts.casCompareFailed} Txn compare failed; ${o.ok} ok, ${o.fail} fail, ${o.unknown} unknown) and ${r.history.faults.length} faults (${Object.entries(r.counts.faults).map(([k, n]) => `${k} ×${n}`).join(', ')}); ${r.check.violations.length} violations, ${r.lostWrites.length} lost writes, converged: ${r.converged}`);
+    expect(r.workload).toBe('v3');
+    expect(r.check.verdict, why(r)).toBe('ok');
+    expect(r.check.violations, why(r)).toEqual([]);
+    expect(r.lostWrites, why(r)).toEqual([]);
+    expect(r.converged, why(r)).toBe(true);
+    expect(r.divergentKeys, why(r)).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.history.faults.length, why(r)).toBeGreaterThanOrEqual(2);
+    // The v3 keyspace ("k0".., no v2 key touched), every operation type answered through the gateway.
+    expect(Object.keys(r.finalValues).sort()).toEqual(['k0', 'k1', 'k2']);
+    expect(new Set(r.history.ops.map((op) => op.key))).toEqual(new Set(['k0', 'k1', 'k2']));
+    expect(r.history.ops.filter((op) => op.outcome === 'ok' && op.client !== 'final').every((op) => op.note?.startsWith('HTTP 200'))).toBe(true);
+    expect(r.counts.ops.read.ok, why(r)).toBeGreaterThan(10);
+    expect(r.counts.ops.write.ok, why(r)).toBeGreaterThan(5);
+    expect(r.counts.casSwapped, why(r)).toBeGreaterThan(0);
+    // Each key's final value is one some client put (a v3 Range read it back from every member).
+    const written = new Set(r.history.ops.filter((op) => op.type !== 'read').map((op) => op.value));
+    for (const byNode of Object.values(r.finalValues)) for (const v of Object.values(byNode)) if (v !== null) expect(written.has(v)).toBe(true);
+    expect(r.counts.finalReads).toBe(3 * Object.keys(r.finalValues.k0).length);
+  }, 120_000);
+
+  it('v3 breaking on purpose: a serializable Range from a cut-off follower is caught', async () => {
+    const r = await runChaos({ nodes: 3, seconds: 2, seed: 3, breakOnPurpose: true, workload: 'v3' });
+    expect(r.check.verdict, why(r)).toBe('violation');
+    const v = r.check.violations.find((x) => x.key === STALE_KEY);
+    expect(v!.ops.map((op) => `${op.type} ${op.value}`), why(r)).toEqual(['write v0', 'write v1', 'read v0']);
+    expect(v!.ops[2].note).toBe('HTTP 200, serializable');
+    expect(r.converged, why(r)).toBe(true);
+    expect(new Set(Object.values(r.finalValues[STALE_KEY]))).toEqual(new Set(['v1']));
   }, 120_000);
 
   it('breaking on purpose: reads without quorum from a cut-off follower are caught', async () => {

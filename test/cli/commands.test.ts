@@ -39,6 +39,7 @@ describe('raftlab <command> --help and bad options', () => {
       raftlab('chaos', '--nodes', '9'),
       raftlab('chaos', '--quiet=yes'),
       raftlab('chaos', 'extra'),
+      raftlab('chaos', '--workload', 'v4'),
       raftlab('attach', '-h'),
       raftlab('attach', 'http://127.0.0.1:1', '--nope'),
       raftlab('attach', 'http://127.0.0.1:1', '--interval', '10'),
@@ -47,13 +48,14 @@ describe('raftlab <command> --help and bad options', () => {
       raftlab('run', 'a.json', 'b.json'),
       raftlab('--help'),
     ]);
-    const [chaosHelp, chaosUnknown, chaosRange, chaosSwitch, chaosExtra, attachHelp, attachUnknown, attachRange, runHelp, runMissing, runExtra, topHelp] = runs;
+    const [chaosHelp, chaosUnknown, chaosRange, chaosSwitch, chaosExtra, chaosWorkload, attachHelp, attachUnknown, attachRange, runHelp, runMissing, runExtra, topHelp] = runs;
     expect([chaosHelp.code, chaosHelp.stdout]).toEqual([0, expect.stringContaining('usage: raftlab chaos')]);
     expect([chaosUnknown.code, chaosUnknown.stderr.split('\n')[0]]).toEqual([2, 'raftlab chaos: unknown option --bogus']);
     expect(chaosUnknown.stderr).toContain('usage: raftlab chaos');
     expect([chaosRange.code, chaosRange.stderr.split('\n')[0]]).toEqual([2, 'raftlab chaos: --nodes wants an integer in 1..7, not "9"']);
     expect([chaosSwitch.code, chaosSwitch.stderr.split('\n')[0]]).toEqual([2, 'raftlab chaos: --quiet takes no value']);
     expect([chaosExtra.code, chaosExtra.stderr.split('\n')[0]]).toEqual([2, 'raftlab chaos: unexpected argument extra']);
+    expect([chaosWorkload.code, chaosWorkload.stderr.split('\n')[0]]).toEqual([2, 'raftlab chaos: --workload must be v2, v3, mixed']);
     expect([attachHelp.code, attachHelp.stdout]).toEqual([0, expect.stringContaining('usage: raftlab attach')]);
     expect([attachUnknown.code, attachUnknown.stderr.split('\n')[0]]).toEqual([2, 'raftlab attach: unknown option --nope']);
     expect([attachRange.code, attachRange.stderr.split('\n')[0]]).toEqual([2, 'raftlab attach: --interval wants an integer in 50..60000, not "10"']);
