@@ -52,12 +52,16 @@ export function memberInitialized(dataDir: string): boolean {
  */
 export async function resolveBootstrap(cfg: NodeConfig, log: Log, opts: { signal?: AbortSignal } = {}): Promise<'member' | 'proxy'> {
   const b = cfg.bootstrap;
-  if (identifyDataDir(cfg.dataDir) === 'proxy') {
+  const dir = identifyDataDir(cfg.dataDir);
+  if (dir === 'proxy') {
     // etcd 3.6 (the v3 discovery flags) has no proxy any more.
     if (b.method === 'discovery-v3') throw new BootstrapFailed([['C', 'etcdmain', `v2 http proxy has already been deprecated in 3.6 ${zapFields({ 'dir-type': 'proxy' })}`]]);
     log('N', 'etcdmain', 'the server is already initialized as proxy before, starting as etcd proxy...');
     return 'proxy';
   }
+  // etcd 3.4: --proxy on|readonly makes a process whose data dir is empty a proxy (a member dir
+  // wins: etcd starts the member), without registering anywhere.
+  if (cfg.proxy.mode !== 'off' && dir === 'empty') return 'proxy';
   if (b.method === 'static') return 'member';
   if (memberInitialized(cfg.dataDir)) {
     if (b.method === 'discovery-v3') {
@@ -91,7 +95,9 @@ export async function resolveBootstrap(cfg: NodeConfig, log: Log, opts: { signal
     const self = initialClusterToString([{ name: cfg.name, peerURLs: cfg.initialAdvertisePeerURLs }]);
     log('I', 'etcdserver', 'Bootstrapping cluster using v3 discovery.');
     try {
-      cluster = await joinClusterV3({ token: b.token, endpoints: b.endpoints, id: memberId(cfg.initialAdvertisePeerURLs, token), log, signal: opts.signal }, self);
+      const { dialTimeoutMs, requestTimeoutMs, keepAliveTimeMs, keepAliveTimeoutMs } = b;
+      const id = memberId(cfg.initialAdvertisePeerURLs, token);
+      cluster = await joinClusterV3({ token: b.token, endpoints: b.endpoints, id, log, signal: opts.signal, dialTimeoutMs, requestTimeoutMs, keepAliveTimeMs, keepAliveTimeoutMs }, self);
     } catch (err) {
       if (!(err instanceof V3DiscoveryError)) throw err;
       throw new BootstrapFailed(v3DiscoveryFailure(b.token, b.endpoints, err.message));
