@@ -16,6 +16,12 @@ import { joinClusterV3, V3DiscoveryError, zapFields } from './v3-discovery.js';
 
 type Log = (level: LogLevel, pkg: string, msg: string) => void;
 
+/** What bootstrapping reads of a member's configuration (and fills in: the initial cluster and token). */
+export type BootstrapConfig = Pick<
+  NodeConfig,
+  'name' | 'dataDir' | 'bootstrap' | 'proxy' | 'initialAdvertisePeerURLs' | 'initialClusterToken' | 'initialClusterString' | 'initialCluster'
+>;
+
 /** Discovery could not give this member a cluster: `lines` say why in etcd's words; exit 1. */
 export class BootstrapFailed extends Error {
   constructor(readonly lines: [LogLevel, string, string][]) {
@@ -50,7 +56,7 @@ export function memberInitialized(dataDir: string): boolean {
  * decides it: a member, or a v2 proxy (the data dir holds one already, or discovery found the
  * cluster full with --discovery-fallback proxy).
  */
-export async function resolveBootstrap(cfg: NodeConfig, log: Log, opts: { signal?: AbortSignal } = {}): Promise<'member' | 'proxy'> {
+export async function resolveBootstrap(cfg: BootstrapConfig, log: Log, opts: { signal?: AbortSignal } = {}): Promise<'member' | 'proxy'> {
   const b = cfg.bootstrap;
   const dir = identifyDataDir(cfg.dataDir);
   if (dir === 'proxy') {
@@ -104,7 +110,7 @@ export async function resolveBootstrap(cfg: NodeConfig, log: Log, opts: { signal
     }
   } else {
     try {
-      cluster = await srvCluster({ name: cfg.name, domain: b.domain, serviceName: b.serviceName, advertisePeerURLs: cfg.initialAdvertisePeerURLs, log });
+      cluster = await srvCluster({ name: cfg.name, domain: b.domain, serviceName: b.serviceName, advertisePeerURLs: cfg.initialAdvertisePeerURLs, log, servers: b.servers });
     } catch (err) {
       if (!(err instanceof SRVDiscoveryError)) throw err;
       throw new BootstrapFailed([['C', 'etcdmain', err.message]]);
@@ -133,7 +139,7 @@ function v3DiscoveryFailure(token: string, endpoints: string[], err: string): [L
 }
 
 /** etcdmain's words for each discovery error (etcd 3.4, capnslog). */
-function discoveryFailure(cfg: NodeConfig, durl: string, err: string): [LogLevel, string, string][] {
+function discoveryFailure(cfg: BootstrapConfig, durl: string, err: string): [LogLevel, string, string][] {
   switch (err) {
     case ERR_DUPLICATE_ID:
       return [

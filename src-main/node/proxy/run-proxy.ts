@@ -3,6 +3,7 @@
 // data dir already holds a proxy dir.
 
 import type { NodeConfig } from '../config.js';
+import type { BootstrapConfig } from '../discovery/bootstrap.js';
 import { parseInitialCluster } from '../etcd-urls.js';
 import type { LogLevel } from '../log.js';
 import { getCluster } from '../discovery/v2-discovery.js';
@@ -13,7 +14,7 @@ import { stopOnSignal } from '../stop-on-signal.js';
 type Log = (level: LogLevel, pkg: string, msg: string) => void;
 
 /** The proxy's options from a member's configuration (its --proxy-* flags included). */
-export function proxyOptions(cfg: NodeConfig, log: Log): ProxyOptions {
+export function proxyOptions(cfg: BootstrapConfig & Pick<NodeConfig, 'listenClientURLs'>, log: Log): ProxyOptions {
   const b = cfg.bootstrap;
   // resolveBootstrap never makes a v3 discovery member a proxy (etcd 3.6 has none).
   if (b.method === 'discovery-v3') throw new Error('v2 http proxy has already been deprecated in 3.6');
@@ -31,7 +32,7 @@ export function proxyOptions(cfg: NodeConfig, log: Log): ProxyOptions {
       if (b.method === 'discovery') cluster = await getCluster({ url: b.url, log });
       else if (b.method === 'dns') {
         // A proxy need not be among the records (etcd's PeerURLsMapAndToken("proxy")).
-        cluster = await srvCluster({ name: cfg.name, domain: b.domain, serviceName: b.serviceName, advertisePeerURLs: cfg.initialAdvertisePeerURLs, log, requireSelf: false });
+        cluster = await srvCluster({ name: cfg.name, domain: b.domain, serviceName: b.serviceName, advertisePeerURLs: cfg.initialAdvertisePeerURLs, log, requireSelf: false, servers: b.servers });
       } else cluster = cfg.initialClusterString;
       try {
         return parseInitialCluster(cluster).flatMap((m) => m.peerURLs);
