@@ -21,6 +21,7 @@ import {
 import { freePorts } from '../net/free-ports.js';
 import { memberId } from '../node/ids.js';
 import { Checkpoints, type Checkpoint, type CheckpointOptions } from './checkpoints.js';
+import { dnsmasqMissing } from '../net/dnsmasq.js';
 import { ClusterBootstrap } from './cluster-bootstrap.js';
 import { EventQueue } from './event-queue.js';
 import { Forks } from './forks.js';
@@ -316,6 +317,9 @@ export class Supervisor extends EventEmitter {
     if (!Number.isInteger(size) || size < 1 || size > 7) throw new Error('a cluster has 1 to 7 members');
     if (method === 'static' && (how.service !== undefined || how.oneByOne)) throw new Error('a discovery service and one-by-one starts are for a cluster bootstrapped by discovery or DNS');
     if (method === 'dns' && how.service !== undefined) throw new Error('a discovery service is for etcd discovery, not DNS');
+    // Said before the current cluster is thrown away.
+    const noDns = method === 'dns' ? dnsmasqMissing() : undefined;
+    if (noDns) throw new Error(noDns);
     this.step.cancelRun(); // before the old nodes go: a run must not step on into the new cluster
     await this.workers.stopAll();
     const oldBoot = this.boot;
