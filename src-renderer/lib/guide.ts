@@ -240,21 +240,21 @@ export function nextBootstrapStep(session: Session, memory: GuideMemory): GuideS
   const led = c ? agreedLeader(c) : undefined;
   const boot = c?.bootstrap;
   const STATIC: GuideStep = {
-    title: '1. Static: every member is told the whole cluster',
+    title: 'Static: every member is told the whole cluster',
     explain:
       'When you know every member\'s address before you start, give each the same list: etcd --name n1 --initial-cluster n1=http://…:2380,n2=…,n3=… --initial-cluster-state new. ' +
       'Each member knows its peers from the start; the ids come from the peer URLs and --initial-cluster-token. This starts a fresh 3-member cluster that way.',
     commands: [{ type: 'startCluster', size: 3 }],
   };
   const DISCOVERY: GuideStep = {
-    title: '2. etcd discovery: the members find each other through a directory',
+    title: 'etcd discovery: the members find each other through a directory',
     explain:
       'When the addresses are not known in advance, a discovery service holds a token: a directory with the cluster\'s size (curl -X PUT …/_config/size -d value=3). ' +
       'Each member gets --discovery <token URL>, registers itself there (name=peerURL) and waits until the size is reached. The app starts a raftlab node as the service; the members wait for you to start them.',
     commands: [{ type: 'startCluster', size: 3, bootstrap: 'discovery', oneByOne: true }],
   };
   const DNS: GuideStep = {
-    title: '3. DNS SRV: the records name the members',
+    title: 'DNS SRV: the records name the members',
     explain:
       'With --discovery-srv <domain>, each member looks up _etcd-server._tcp.<domain> (and _etcd-server-ssl for https peers): every record is one member\'s peer host and port. ' +
       'A member finds itself among them by its advertised peer URL. The app serves the records with dnsmasq on loopback.',

@@ -93,6 +93,28 @@ describe.skipIf(!ready)('a new cluster by discovery and by DNS, in the window', 
     expect(w.pageErrors).toEqual([]);
   }, 180_000);
 
+  it('the guide "three ways to start a cluster" walks through static and discovery on the real cluster, a chapter a click', async () => {
+    await page.getByRole('button', { name: 'Guide: three ways to start a cluster' }).click();
+    const title = () => page.locator('[data-guide-title]').textContent();
+    const doIt = async (expected: string) => {
+      await expect.poll(title, { timeout: 30_000 }).toBe(expected);
+      await page.locator('[data-guide-next]').click();
+    };
+    await doIt('Static: every member is told the whole cluster');
+    await doIt('etcd discovery: the members find each other through a directory');
+    await doIt('Start n1');
+    await doIt('Start n2');
+    await doIt('Start n3');
+    await doIt('One more member, too late');
+    await expect.poll(() => page.locator('[data-extra="n4"]').getAttribute('data-outcome').catch(() => null), { timeout: 15_000 }).toBe('proxy');
+    await expect.poll(title, { timeout: 10_000 }).toBe('DNS SRV: the records name the members');
+    expect(await page.locator('[data-story-chapters]').getAttribute('data-story-chapters')).toBe('6');
+    // The story told what each click caused: n3's start completed the size.
+    expect(await page.locator('[data-guide]').textContent()).toContain('found 3 needed peer(s)');
+    await page.getByRole('button', { name: 'Close the guide' }).click();
+    expect(w.pageErrors).toEqual([]);
+  }, 180_000);
+
   it.skipIf(!dnsReady)('DNS SRV: the records are shown and each member finds itself among them', async () => {
     await page.locator('select[data-bootstrap-method]').selectOption('dns');
     await page.locator('input[data-one-by-one]').uncheck();

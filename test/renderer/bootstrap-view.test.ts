@@ -81,9 +81,9 @@ describe('the guide: three ways to start a cluster', () => {
     let memory: GuideMemory = freshMemory();
     const step = () => nextBootstrapStep(session, memory);
     feed([cluster([node('n1', 'alive', 'leader'), node('n2', 'alive'), node('n3', 'alive')])]);
-    expect(step()).toMatchObject({ title: '1. Static: every member is told the whole cluster', commands: [{ type: 'startCluster', size: 3 }] });
+    expect(step()).toMatchObject({ title: 'Static: every member is told the whole cluster', commands: [{ type: 'startCluster', size: 3 }] });
     memory = { ...memory, way: 'static' };
-    expect(step()).toMatchObject({ title: '2. etcd discovery: the members find each other through a directory', commands: [{ type: 'startCluster', size: 3, bootstrap: 'discovery', oneByOne: true }] });
+    expect(step()).toMatchObject({ title: 'etcd discovery: the members find each other through a directory', commands: [{ type: 'startCluster', size: 3, bootstrap: 'discovery', oneByOne: true }] });
     memory = { ...memory, way: 'discovery' };
     feed([cluster([node('n1', 'unstarted'), node('n2', 'unstarted'), node('n3', 'unstarted')], discovery([]))]);
     expect(step()).toMatchObject({ title: 'Start n1', commands: [{ type: 'restartNode', name: 'n1' }], background: true });
@@ -94,7 +94,7 @@ describe('the guide: three ways to start a cluster', () => {
     feed([cluster([node('n1', 'alive', 'leader'), node('n2', 'alive'), node('n3', 'alive')], discovery(['n1', 'n2', 'n3']))]);
     expect(step()).toMatchObject({ title: 'One more member, too late', commands: [{ type: 'bootstrapExtra', fallback: 'proxy' }] });
     memory = { ...memory, extra: true };
-    expect(step()).toMatchObject({ title: '3. DNS SRV: the records name the members', commands: [{ type: 'startCluster', size: 3, bootstrap: 'dns' }] });
+    expect(step()).toMatchObject({ title: 'DNS SRV: the records name the members', commands: [{ type: 'startCluster', size: 3, bootstrap: 'dns' }] });
     memory = { ...memory, way: 'dns' };
     expect(step().title).toBe('Setting up the records…');
     feed([cluster([node('n1', 'alive', 'leader'), node('n2', 'alive'), node('n3', 'alive')], dns)]);
