@@ -397,7 +397,13 @@ export class Supervisor extends EventEmitter {
       while (!boot.registered(rec.id) && !settled && Date.now() < deadline && gen === c.generation) await sleep(50);
       await sleep(DISCOVERY_STAGGER_MS);
     }
-    await Promise.all(starts);
+    try {
+      await Promise.all(starts);
+    } catch (err) {
+      // A newer cluster took this one's place meanwhile: its members were ended on purpose.
+      if (gen !== c.generation) return undefined;
+      throw err;
+    }
     void this.checkpoint('cluster started').catch(() => {});
     return undefined;
   }
