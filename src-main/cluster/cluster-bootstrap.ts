@@ -231,6 +231,28 @@ async function startDiscoveryService(dataDir: string, log: Log): Promise<Running
   );
 }
 
+/**
+ * Whether the user's discovery service answers as a v2 keys API, asked before the current
+ * cluster is thrown away: unreachable, or an etcd without the v2 API, is said plainly.
+ */
+export async function checkDiscoveryService(base: string): Promise<void> {
+  const url = `${base.replace(/\/+$/, '')}/v2/keys/`;
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  } catch (err) {
+    throw new Error(`the discovery service at ${new URL(base).origin} cannot be reached: ${(err as { cause?: Error }).cause?.message ?? (err as Error).message}`);
+  }
+  const text = await res.text();
+  let v2 = false;
+  try {
+    v2 = typeof (JSON.parse(text) as { action?: unknown }).action === 'string';
+  } catch {
+    // not JSON: not a keys API
+  }
+  if (!v2) throw new Error(`${url} is not an etcd v2 keys API (${res.status}); etcd 3.4 serves it with --enable-v2`);
+}
+
 /** `curl -X PUT <token>/_config/size -d value=<size>`, as etcd's discovery instructions say. */
 async function createToken(url: string, size: number): Promise<void> {
   let res: Response;

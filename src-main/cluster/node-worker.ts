@@ -349,7 +349,7 @@ async function runWorker(): Promise<void> {
 /**
  * etcd's bootstrap by discovery or DNS for a member of the app (bootstrap.ts, as `raftlab node`
  * runs it): its lines go to the node's log; a failure is thrown in etcd's words. A member of the
- * app never falls back to a proxy (the app runs extra members itself: bootstrap-extras.ts).
+ * app never falls back to a proxy (the app runs extra members itself: cluster-bootstrap.ts).
  */
 async function discoverCluster(s: WorkerInit['settings'], log: (level: string, pkg: string, msg: string) => void, signal: AbortSignal): Promise<Pick<BootstrapConfig, 'initialCluster' | 'initialClusterToken'>> {
   const cfg: BootstrapConfig = {

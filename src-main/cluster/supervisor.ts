@@ -22,7 +22,7 @@ import { freePorts } from '../net/free-ports.js';
 import { memberId } from '../node/ids.js';
 import { Checkpoints, type Checkpoint, type CheckpointOptions } from './checkpoints.js';
 import { dnsmasqMissing } from '../net/dnsmasq.js';
-import { ClusterBootstrap } from './cluster-bootstrap.js';
+import { checkDiscoveryService, ClusterBootstrap } from './cluster-bootstrap.js';
 import { EventQueue } from './event-queue.js';
 import { Forks } from './forks.js';
 import { ClusterNodes, newRecord, type NodeDefaults, type NodeRecord } from './node-records.js';
@@ -320,6 +320,7 @@ export class Supervisor extends EventEmitter {
     // Said before the current cluster is thrown away.
     const noDns = method === 'dns' ? dnsmasqMissing() : undefined;
     if (noDns) throw new Error(noDns);
+    if (method === 'discovery' && how.service !== undefined) await checkDiscoveryService(how.service);
     this.step.cancelRun(); // before the old nodes go: a run must not step on into the new cluster
     await this.workers.stopAll();
     const oldBoot = this.boot;

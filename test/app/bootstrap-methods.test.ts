@@ -4,6 +4,8 @@
 // window is told (the discovery directory, the records, each member's lines) and what real
 // clients (etcdctl, curl) see of the cluster.
 import { execFile } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
@@ -137,8 +139,21 @@ describe.runIf(HAVE)('a new cluster by etcd discovery', () => {
     }
   });
 
-  it('an unreachable service and a bad size are refused with a clear message; static refuses the discovery options', async () => {
+  it('an unreachable service, or one that is no v2 keys API, is refused before the running cluster is touched; static refuses the discovery options', async () => {
+    await sup.start(1);
+    const before = sup.snapshot().generation;
     await expect(sup.start(3, { bootstrap: 'discovery', discoveryService: 'http://127.0.0.1:1' })).rejects.toThrow(/^the discovery service at http:\/\/127\.0\.0\.1:1 cannot be reached: /);
+    // Something that answers HTTP, but not as etcd's keys API (as an etcd 3.4 without --enable-v2 answers 404).
+    const notKeys = http.createServer((_req, res) => res.writeHead(404, { 'Content-Type': 'text/plain' }).end('404 page not found\n'));
+    await new Promise<void>((r) => notKeys.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(notKeys.address() as AddressInfo).port}`;
+    try {
+      await expect(sup.start(3, { bootstrap: 'discovery', discoveryService: base })).rejects.toThrow(`${base}/v2/keys/ is not an etcd v2 keys API (404); etcd 3.4 serves it with --enable-v2`);
+    } finally {
+      notKeys.close();
+    }
+    expect(sup.snapshot().generation).toBe(before);
+    expect(sup.snapshot().nodes.map((n) => n.status)).toEqual(['alive']);
     await expect(sup.start(3, { oneByOne: true })).rejects.toThrow('a discovery service and one-by-one starts are for a cluster bootstrapped by discovery or DNS');
     await expect(sup.execute({ type: 'bootstrapExtra' })).rejects.toThrow(/bootstrapped statically/);
   });
