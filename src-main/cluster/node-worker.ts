@@ -12,9 +12,8 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { ElectionTimer, KvResult, LogEntrySummary, PeerView } from '../../src-shared/protocol.js';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
 import type { MemberInfo } from '../node/client-backend.js';
-import { BootstrapFailed, resolveBootstrap, type BootstrapConfig } from '../node/discovery/bootstrap.js';
+import type { BootstrapConfig } from '../node/discovery/bootstrap.js';
 import { startNode, type RunningNode } from '../node/node-server.js';
-import { PROXY_DEFAULTS } from '../node/proxy/start-proxy.js';
 import type { RaftNode } from '../node/raft-node.js';
 import { SlowNetwork } from '../node/slow-network.js';
 import type {
@@ -352,6 +351,9 @@ async function runWorker(): Promise<void> {
  * app never falls back to a proxy (the app runs extra members itself: cluster-bootstrap.ts).
  */
 async function discoverCluster(s: WorkerInit['settings'], log: (level: string, pkg: string, msg: string) => void, signal: AbortSignal): Promise<Pick<BootstrapConfig, 'initialCluster' | 'initialClusterToken'>> {
+  // Loaded only here: a statically bootstrapped member's worker starts as fast as before.
+  const { BootstrapFailed, resolveBootstrap } = await import('../node/discovery/bootstrap.js');
+  const { PROXY_DEFAULTS } = await import('../node/proxy/start-proxy.js');
   const cfg: BootstrapConfig = {
     name: s.name,
     dataDir: s.dataDir,
