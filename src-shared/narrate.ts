@@ -110,7 +110,13 @@ export function clockTime(at: number): string {
 
 export function describeCommand(cmd: Command): string {
   switch (cmd.type) {
-    case 'startCluster': return `You started a fresh ${cmd.size}-node cluster`;
+    case 'startCluster': {
+      const how = cmd.bootstrap === 'discovery'
+        ? `, bootstrapped by etcd discovery (${cmd.discoveryService ? `the service at ${cmd.discoveryService}` : 'a discovery service the app starts'})`
+        : cmd.bootstrap === 'dns' ? ', bootstrapped by DNS SRV records' : '';
+      return `You started a fresh ${cmd.size}-node cluster${how}${cmd.oneByOne ? ': its members wait for you to start them' : ''}`;
+    }
+    case 'bootstrapExtra': return `You started one more member with the same bootstrap flags${cmd.fallback ? ` (--discovery-fallback ${cmd.fallback})` : ''}`;
     case 'killNode': return `You killed ${cmd.name} (like kill -9)`;
     case 'restartNode': return `You started ${cmd.name} from its data dir`;
     case 'setClock': {

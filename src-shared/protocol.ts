@@ -29,6 +29,11 @@ export type StepUntil = (typeof STEP_UNTIL)[number];
 export const TRACE_EXPORT_FORMATS = ['jsonl', 'chrome'] as const;
 export type TraceExportFormat = (typeof TRACE_EXPORT_FORMATS)[number];
 
+/** etcd's three ways to bootstrap a cluster (the clustering guide's): the window offers each. */
+export const BOOTSTRAP_METHODS = ['static', 'discovery', 'dns'] as const;
+export type BootstrapMethod = (typeof BOOTSTRAP_METHODS)[number];
+const SERVICE_TEXT = 'startCluster: discoveryService must be an http(s) URL of a v2 keys API, like http://127.0.0.1:2379';
+
 // Field schemas whose error text names the command and the field, fit for the window.
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const nodeName = (cmd: string, key: string) => {
@@ -74,8 +79,31 @@ const kvKey = v.pipe(
 export const CommandSchema = v.variant(
   'type',
   [
-    /** Throw the current cluster away and start a fresh one of `size` (1..7) members. */
-    cmd('startCluster', { size: whole(1, 7, 'startCluster: size must be 1..7') }),
+    /**
+     * Throw the current cluster away and start a fresh one of `size` (1..7) members, bootstrapped
+     * one of etcd's three ways (BOOTSTRAP_METHODS; static by default). `discovery`: a token of that
+     * size in a discovery service: one the app starts (a single raftlab node), or the v2 keys API
+     * at `discoveryService` (a real etcd, say). `dns`: SRV records served by dnsmasq on loopback.
+     * `oneByOne`: the members are left unstarted, for the user to start one at a time (restartNode).
+     */
+    cmd('startCluster', {
+      size: whole(1, 7, 'startCluster: size must be 1..7'),
+      bootstrap: v.optional(v.picklist(BOOTSTRAP_METHODS, 'startCluster: bootstrap must be static, discovery or dns')),
+      discoveryService: v.optional(
+        v.pipe(
+          v.string(SERVICE_TEXT),
+          v.maxLength(300, SERVICE_TEXT),
+          v.check((u) => { try { return ['http:', 'https:'].includes(new URL(u).protocol); } catch { return false; } }, SERVICE_TEXT),
+        ),
+      ),
+      oneByOne: v.optional(bool('startCluster: oneByOne must be a boolean')),
+    }),
+    /**
+     * A member beyond the discovery size (or, with DNS, one not in the SRV records) tries to
+     * bootstrap with the same flags: etcd finds the cluster full and exits, or (`fallback: 'proxy'`,
+     * etcd 3.4's default) runs as a v2 proxy in front of the cluster. Answered with an ExtraMember.
+     */
+    cmd('bootstrapExtra', { fallback: v.optional(v.picklist(['exit', 'proxy'] as const, 'bootstrapExtra: fallback must be exit or proxy')) }),
     /** Abrupt: the node's worker thread is terminated, no shutdown (like kill -9). */
     named('killNode'),
     /** Start a killed (or unstarted) node again, from its data dir. */
@@ -323,7 +351,7 @@ export interface CheckpointResult {
 }
 
 export type CommandResult =
-  | KvResult | AddMemberResult | StepRunResult | ExportTraceResult | ChaosReport | BranchesResult | ResumeResult | CheckpointResult | undefined;
+  | KvResult | AddMemberResult | ExtraMember | StepRunResult | ExportTraceResult | ChaosReport | BranchesResult | ResumeResult | CheckpointResult | undefined;
 
 // ------------------------------------------------------------------ state (supervisor → window)
 
@@ -441,6 +469,56 @@ export interface ClusterState {
   step?: StepState;
   /** The global speed (1 = real time; see the setSpeed command). */
   speed?: number;
+  /** How this cluster was bootstrapped, when not statically: the discovery directory or the SRV records. */
+  bootstrap?: BootstrapView;
+}
+
+/**
+ * A cluster bootstrapped by etcd discovery or DNS SRV records, as the window shows it: what each
+ * member was told (`flags`), and what it found there.
+ */
+export interface BootstrapView {
+  method: Exclude<BootstrapMethod, 'static'>;
+  /** The etcd flags every member got instead of --initial-cluster, as typed on a command line. */
+  flags: string;
+  /** discovery: the token's directory (the --discovery URL). */
+  url?: string;
+  /** discovery: who serves it ("a raftlab node the app started", or the user's URL). */
+  service?: string;
+  /** discovery: the token's _config/size. */
+  size?: number;
+  /** discovery: the registrations in the directory, in creation order (the first `size` form the cluster). */
+  registrations?: Registration[];
+  /** dns: the domain (--discovery-srv), the DNS server on loopback, and its SRV records. */
+  domain?: string;
+  dnsServer?: string;
+  records?: SrvRecordView[];
+  /** Members that came after the cluster was full (or are not in the records), and what became of them. */
+  extras: ExtraMember[];
+}
+
+export interface Registration {
+  /** The member id the key is named after (16 hex digits). */
+  id: string;
+  /** `name=peerURL`, as the member wrote it. */
+  value: string;
+  createdIndex: number;
+}
+
+export interface SrvRecordView {
+  /** `_etcd-server._tcp.<domain>` */
+  service: string;
+  target: string;
+  port: number;
+}
+
+/** A member that bootstrapped after the cluster was formed: etcd's outcome for it. */
+export interface ExtraMember {
+  name: string;
+  /** trying: still asking; exited: refused (etcd's message in `reason`); proxy: serving as a v2 proxy at clientURL. */
+  outcome: 'trying' | 'exited' | 'proxy';
+  reason?: string;
+  clientURL?: string;
 }
 
 export interface StepState {

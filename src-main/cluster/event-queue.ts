@@ -72,6 +72,12 @@ export class EventQueue {
     }
   }
 
+  /** A line logged in this process for a node (one the app runs itself), as etcd prints it. */
+  log(node: string, level: LogLevel, pkg: string, msg: string): void {
+    const at = Date.now();
+    this.queue({ type: 'log', node, at, level, pkg, msg, line: formatLogLine(new Date(at), level, pkg, msg) });
+  }
+
   /** Resolves right after the next batch went out. */
   flushed(): Promise<void> {
     if (this.stopped()) return Promise.resolve();

@@ -13,6 +13,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { ElectionTimer, KvResult, PeerView } from '../../src-shared/protocol.js';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
 import type { MemberInfo } from '../node/client-backend.js';
+import type { BootstrapConfig } from '../node/discovery/bootstrap.js';
 import { startNode, type RunningNode } from '../node/node-server.js';
 import type { RaftNode } from '../node/raft-node.js';
 import { SlowNetwork } from '../node/slow-network.js';
@@ -146,6 +147,8 @@ async function runWorker(): Promise<void> {
   let running: RunningNode | undefined;
   let lastState = '';
   let killed = false;
+  /** A kill while the member still asks the discovery service (or DNS) ends the asking. */
+  const stopAsking = new AbortController();
   // Step mode: messages held by the node, posted after the batch of the same Readies.
   let held: HeldReport[] = [];
   let stepping = false;
@@ -183,6 +186,7 @@ async function runWorker(): Promise<void> {
    */
   const kill = () => {
     killed = true;
+    stopAsking.abort();
     clearTimeout(flushTimer);
     clearInterval(stateTimer);
     network.stop();
@@ -291,6 +295,24 @@ async function runWorker(): Promise<void> {
     }
   });
 
+  // Discovery or DNS: the initial cluster is asked for first (the member may wait a while there).
+  if (init.settings.bootstrap) {
+    let failure: string | undefined;
+    try {
+      const found = await discoverCluster(init.settings, log, stopAsking.signal);
+      init.settings.initialCluster = found.initialCluster;
+      init.settings.initialClusterToken = found.initialClusterToken;
+    } catch (err) {
+      failure = err instanceof Error ? err.message : String(err);
+    }
+    if (killed) return;
+    if (failure !== undefined) {
+      flush();
+      post({ t: 'start-failed', error: failure });
+      return;
+    }
+  }
+
   let r: RunningNode;
   try {
     r = await startNode(
@@ -347,6 +369,37 @@ async function runWorker(): Promise<void> {
   });
   post({ t: 'started', id: r.node.id, clusterId: r.node.clusterId, clientURLs: r.clientURLs, peerURLs: r.node.peerURLs() });
   queue();
+}
+
+/**
+ * etcd's bootstrap by discovery or DNS for a member of the app (bootstrap.ts, as `raftlab node`
+ * runs it): its lines go to the node's log; a failure is thrown in etcd's words. A member of the
+ * app never falls back to a proxy (the app runs extra members itself: cluster-bootstrap.ts).
+ */
+async function discoverCluster(s: WorkerInit['settings'], log: (level: string, pkg: string, msg: string) => void, signal: AbortSignal): Promise<Pick<BootstrapConfig, 'initialCluster' | 'initialClusterToken'>> {
+  // Loaded only here: a statically bootstrapped member's worker starts as fast as before.
+  const { BootstrapFailed, resolveBootstrap } = await import('../node/discovery/bootstrap.js');
+  const { PROXY_DEFAULTS } = await import('../node/proxy/start-proxy.js');
+  const cfg: BootstrapConfig = {
+    name: s.name,
+    dataDir: s.dataDir,
+    bootstrap: s.bootstrap!,
+    proxy: { mode: 'off', ...PROXY_DEFAULTS },
+    initialAdvertisePeerURLs: s.advertisePeerURLs,
+    initialClusterToken: s.initialClusterToken,
+    initialClusterString: '',
+    initialCluster: s.initialCluster,
+  };
+  let role: 'member' | 'proxy';
+  try {
+    role = await resolveBootstrap(cfg, log, { signal });
+  } catch (err) {
+    if (!(err instanceof BootstrapFailed)) throw err;
+    for (const [level, pkg, msg] of err.lines) log(level, pkg, msg);
+    throw new Error(err.lines.find(([level]) => level === 'C' || level === 'E')?.[2] ?? err.message, { cause: err });
+  }
+  if (role === 'proxy') throw new Error('discovery: cluster is full');
+  return { initialCluster: cfg.initialCluster, initialClusterToken: cfg.initialClusterToken };
 }
 
 function applyClock(r: RunningNode, c: { offsetMs?: number; rate?: number }): void {

@@ -15,13 +15,16 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
   agreedLeader,
-  type AddMemberResult, type ClusterState, type Command, type CommandRequest, type CommandResult, type KvResult, type ServerEvent,
+  type AddMemberResult, type BootstrapMethod, type ClusterState, type Command, type CommandRequest, type CommandResult, type ExtraMember,
+  type KvResult, type ServerEvent,
 } from '../../src-shared/protocol.js';
 import { kv3Writes } from '../../src-shared/kv3.js';
 import { V3Console } from '../attach/v3-console.js';
 import { freePorts } from '../net/free-ports.js';
 import { memberId } from '../node/ids.js';
 import { Checkpoints, type Checkpoint, type CheckpointOptions } from './checkpoints.js';
+import { dnsmasqMissing } from '../net/dnsmasq.js';
+import { checkDiscoveryService, ClusterBootstrap } from './cluster-bootstrap.js';
 import { EventQueue } from './event-queue.js';
 import { Forks } from './forks.js';
 import { ClusterNodes, newRecord, type NodeDefaults, type NodeRecord } from './node-records.js';
@@ -69,6 +72,8 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
   private readonly step: StepController;
   /** The KV console's v3 requests and watches, over each node's JSON gateway. */
   private readonly v3: V3Console;
+  /** The current cluster's discovery token or SRV records, when it was not bootstrapped statically. */
+  private boot?: ClusterBootstrap;
 
   constructor(options: SupervisorOptions = {}) {
     super();
@@ -126,8 +131,8 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
   // ------------------------------------------------------------------ public API
 
   /** Start a fresh cluster of `size` nodes (replacing any current one); resolves once all serve. */
-  async start(size = 3): Promise<void> {
-    await this.execute({ type: 'startCluster', size });
+  async start(size = 3, how: Omit<Extract<Command, { type: 'startCluster' }>, 'type' | 'size'> = {}): Promise<void> {
+    await this.execute({ type: 'startCluster', size, ...how });
   }
 
   /** etcd's --heartbeat-interval and --election-timeout of this cluster's nodes, ms. */
@@ -165,7 +170,9 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
     const { cluster, workers, events } = this;
     switch (cmd.type) {
       case 'startCluster':
-        return this.startCluster(cmd.size);
+        return this.startCluster(cmd.size, cmd.bootstrap ?? 'static', { service: cmd.discoveryService, oneByOne: cmd.oneByOne === true });
+      case 'bootstrapExtra':
+        return this.bootstrapExtra(cmd.fallback ?? 'exit');
       case 'killNode': {
         const rec = cluster.node(cmd.name);
         if (!rec.worker || rec.status === 'removed') throw new Error(`${rec.name} is not running`);
@@ -284,6 +291,10 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
       cuts: c.cutLinks(),
       step: this.step.view(),
       speed: this.speed,
+      // Only while its members are the ones shown (a fork may go back to another cluster).
+      ...(this.boot && c.all().some((r) => r.settings.bootstrap?.method === this.boot!.memberBootstrap.method && r.settings.initialClusterToken === this.boot!.token)
+        ? { bootstrap: this.boot.view() }
+        : {}),
     };
   }
 
@@ -309,17 +320,27 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
     this.stopped = true;
     this.v3.closeAll();
     await this.workers.stopAll();
+    await this.boot?.stop();
     this.events.close();
     if (this.ownsDir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
   // ------------------------------------------------------------------ membership commands
 
-  private async startCluster(size: number): Promise<undefined> {
+  private async startCluster(size: number, method: BootstrapMethod, how: { service?: string; oneByOne: boolean }): Promise<undefined> {
     if (!Number.isInteger(size) || size < 1 || size > 7) throw new Error('a cluster has 1 to 7 members');
+    if (method === 'static' && (how.service !== undefined || how.oneByOne)) throw new Error('a discovery service and one-by-one starts are for a cluster bootstrapped by discovery or DNS');
+    if (method === 'dns' && how.service !== undefined) throw new Error('a discovery service is for etcd discovery, not DNS');
+    // Said before the current cluster is thrown away.
+    const noDns = method === 'dns' ? dnsmasqMissing() : undefined;
+    if (noDns) throw new Error(noDns);
+    if (method === 'discovery' && how.service !== undefined) await checkDiscoveryService(how.service);
     this.step.cancelRun(); // before the old nodes go: a run must not step on into the new cluster
     this.v3.closeAll();
     await this.workers.stopAll();
+    const oldBoot = this.boot;
+    this.boot = undefined;
+    await oldBoot?.stop();
     const c = this.cluster;
     c.nodes = new Map();
     c.cuts.clear();
@@ -334,6 +355,7 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
       peerURL: `http://127.0.0.1:${ports[2 * i]}`,
       clientURL: `http://127.0.0.1:${ports[2 * i + 1]}`,
     }));
+    if (method !== 'static') return this.startBootstrapped(specs, method, dir, token, how);
     const initialCluster = specs.map((s) => ({ name: s.name, peerURLs: [s.peerURL] }));
     for (const s of specs) {
       // The ids are known up front (as etcd derives them), so cuts work before a node starts.
@@ -348,13 +370,76 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
     return undefined;
   }
 
+  /**
+   * The other two ways: every member is told where to ask (a discovery token, or SRV records)
+   * instead of the initial cluster. With discovery the members start one after another, each
+   * once the one before has registered, so the directory is seen to fill; `oneByOne` leaves them
+   * for the user to start.
+   */
+  private async startBootstrapped(
+    specs: { name: string; peerURL: string; clientURL: string }[], method: 'discovery' | 'dns', dir: string, token: string, how: { service?: string; oneByOne: boolean },
+  ): Promise<undefined> {
+    const c = this.cluster;
+    const gen = c.generation;
+    const changed = () => this.events.markDirty();
+    const log = (node: string, level: Parameters<EventQueue['log']>[1], pkg: string, msg: string) => this.events.log(node, level, pkg, msg);
+    const boot = method === 'discovery'
+      ? await ClusterBootstrap.discovery({ dir, size: specs.length, serviceURL: how.service, tokenName: token, changed, log })
+      : await ClusterBootstrap.dns({ members: specs, token, changed, log });
+    if (gen !== c.generation || this.stopped) {
+      await boot.stop();
+      throw new Error('the cluster was replaced meanwhile');
+    }
+    this.boot = boot;
+    for (const s of specs) {
+      const rec = newRecord(this.defaults, s.name, s.peerURL, s.clientURL, path.join(dir, `${s.name}.etcd`), [], 'new', boot.token);
+      rec.settings.bootstrap = boot.memberBootstrap;
+      rec.id = memberId([s.peerURL], boot.token);
+      c.nodes.set(s.name, rec);
+    }
+    this.events.markDirty();
+    if (how.oneByOne) return undefined;
+    const starts: Promise<void>[] = [];
+    for (const rec of c.all()) {
+      if (gen !== c.generation || this.stopped) break;
+      const started = this.workers.spawn(rec);
+      started.catch(() => {}); // awaited below; a failure is reported there
+      starts.push(started);
+      if (method !== 'discovery') continue;
+      // Its registration seen (or it failed), then a moment for the eye before the next one.
+      const deadline = Date.now() + 15_000;
+      let settled = false;
+      void started.finally(() => (settled = true));
+      while (!boot.registered(rec.id) && !settled && Date.now() < deadline && gen === c.generation) await sleep(50);
+      await sleep(DISCOVERY_STAGGER_MS);
+    }
+    try {
+      await Promise.all(starts);
+    } catch (err) {
+      // A newer cluster took this one's place meanwhile: its members were ended on purpose.
+      if (gen !== c.generation) return undefined;
+      throw err;
+    }
+    void this.checkpoint('cluster started').catch(() => {});
+    return undefined;
+  }
+
+  /** A member beyond the discovery size (or not in the SRV records): what etcd does with it. */
+  private async bootstrapExtra(fallback: 'exit' | 'proxy'): Promise<ExtraMember> {
+    const boot = this.boot;
+    if (!boot || !this.snapshot().bootstrap) throw new Error('this cluster was bootstrapped statically: there is no discovery token or SRV record to find it full');
+    const c = this.cluster;
+    const name = this.nextName();
+    const dir = path.dirname(c.all()[0]!.dataDir);
+    return boot.extra(name, path.join(dir, `${name}.etcd`), fallback);
+  }
+
   /** `learner`: etcdctl member add --learner (it replicates, does not vote until promoted). */
   private async addMember(start: boolean, learner = false): Promise<AddMemberResult> {
     const c = this.cluster;
     const via = c.pickVia();
     const gen = c.generation;
-    const max = Math.max(0, ...[...c.nodes.keys()].map((n) => Number(/^n(\d+)$/.exec(n)?.[1] ?? 0)));
-    const name = `n${max + 1}`;
+    const name = this.nextName();
     const [peerPort, clientPort] = await c.unusedPorts();
     const peerURL = `http://127.0.0.1:${peerPort}`;
     // Step 1, `etcdctl member add`: the cluster now counts a member that does not run yet.
@@ -378,6 +463,12 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
       if (gen === c.generation && !this.stopped) await this.workers.spawn(rec);
     }
     return { name, id: rec.id };
+  }
+
+  /** n1, n2…: the next name no node (nor an extra member that came to the discovery token) has had. */
+  private nextName(): string {
+    const taken = [...this.cluster.nodes.keys(), ...(this.boot?.view().extras.map((e) => e.name) ?? [])];
+    return `n${Math.max(0, ...taken.map((n) => Number(/^n(\d+)$/.exec(n)?.[1] ?? 0))) + 1}`;
   }
 
   private async removeMember(name: string): Promise<undefined> {
@@ -418,6 +509,9 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
     }, ms).unref();
   }
 }
+
+/** With discovery, the pause after a member registered before the next one starts: time to see it wait. */
+const DISCOVERY_STAGGER_MS = 700;
 
 /** Commands that change the cluster: a checkpoint is taken just before each. */
 const BEFORE_ACTION: ReadonlySet<Command['type']> = new Set<Command['type']>([

@@ -8,13 +8,21 @@ import type {
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
 import type { ClientRequestRecord } from '../node/api-v2.js';
 import type { MemberInfo } from '../node/client-backend.js';
+import type { NodeConfig } from '../node/config.js';
 import type { NodeServerSettings } from '../node/node-server.js';
+
+/**
+ * A member bootstrapped by etcd discovery or DNS SRV records instead of an initial cluster: it
+ * asks at its first start (as `raftlab node --discovery …` does), and ignores it once its data
+ * dir holds a member.
+ */
+export type WorkerBootstrap = Extract<NodeConfig['bootstrap'], { method: 'discovery' | 'dns' }>;
 
 export interface WorkerInit {
   /** Marks this worker's data, so that merely importing the worker's module never starts anything. */
   raftlabNodeWorker: true;
   /** With clientTLS/peerTLS the node serves https:// URLs (and the worker's own KV requests present the node's key pair). */
-  settings: NodeServerSettings;
+  settings: NodeServerSettings & { bootstrap?: WorkerBootstrap };
   clock: { offsetMs: number; rate: number };
   /** Member ids this node must not exchange messages with. */
   cuts: string[];

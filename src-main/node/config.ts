@@ -22,7 +22,10 @@
 //   `memberInitialized`): initial cluster parsing, `couldn't find local name ...`, advertised peer
 //   URLs matching the initial cluster, duplicate URLs.
 //
-// Not reproduced (runtime concerns): --config-file (rejected), proxy mode and --discovery-proxy (rejected),
+// etcd 3.6's v3 discovery flags (--discovery-token, --discovery-endpoints, their timeouts) are
+// read too, with 3.6's checks; etcd 3.4's --proxy and --proxy-* go to the v2 proxy (src-main/node/proxy/).
+//
+// Not reproduced (runtime concerns): --config-file (rejected), --discovery-proxy (rejected),
 // default-host detection for 0.0.0.0 listeners, DNS resolution when comparing peer URLs (only exact
 // URL strings match; etcd also never resolves `localhost` or IP literals), port binding.
 
@@ -35,6 +38,9 @@ import { parseURL, splitHostPort } from './go/url.js';
 import { DEFAULT_INITIAL_CLUSTER, DEFAULT_NAME, USED_FLAGS, newEtcdFlagSet } from './config/etcd-flags.js';
 import { pkgFlags, etcdmain, type EtcdMsg } from './log.js';
 import { checkCipherSuites, type TLSInfo } from './tls-info.js';
+import { durationMs } from './go/strconv.js';
+import type { V3DiscoveryTimings } from './discovery/v3-discovery.js';
+import type { ProxyTimings } from './proxy/start-proxy.js';
 
 export type ClusterState = 'new' | 'existing';
 
@@ -67,8 +73,14 @@ export interface NodeConfig {
   bootstrap:
     | { method: 'static' }
     | { method: 'discovery'; url: string; fallback: 'proxy' | 'exit' }
-    | { method: 'dns'; domain: string; serviceName: string }
-    | { method: 'discovery-v3'; token: string; endpoints: string[] };
+    | { method: 'dns'; domain: string; serviceName: string; /** DNS servers (host:port) instead of the system's: the app's dnsmasq. */ servers?: string[] }
+    | ({ method: 'discovery-v3'; token: string; endpoints: string[] } & V3DiscoveryTimings);
+  /**
+   * --proxy and the --proxy-* timings in ms (etcd 3.4's v2 proxy): with `on` or `readonly` a
+   * member whose data dir holds no member yet runs as a proxy in front of its cluster;
+   * `readonly` answers anything but GET with 501, as etcd's readonly proxy does.
+   */
+  proxy: { mode: 'off' | 'on' | 'readonly' } & Required<ProxyTimings>;
   heartbeatIntervalMs: number;
   electionTimeoutMs: number;
   /** etcd's ElectionTicks(): election timeout / heartbeat interval, rounded down. */
@@ -252,9 +264,12 @@ export function parseNodeConfig(
   const str = (n: string): string => flags.str(n);
   const durl = str('discovery');
   const dnsCluster = str('discovery-srv');
+  // etcd 3.6: --discovery-token with --discovery-endpoints (v3 discovery).
+  const v3Token = str('discovery-token');
+  const v3Endpoints = flags.list('discovery-endpoints');
   const mayBeProxy = str('proxy') !== 'off' || (durl !== '' && str('discovery-fallback') === 'proxy');
   const acUnset = fs.isSet('listen-client-urls') && !fs.isSet('advertise-client-urls') && !mayBeProxy;
-  if ((durl !== '' || dnsCluster !== '' || str('discovery-srv-name') !== '') && !fs.isSet('initial-cluster')) {
+  if ((durl !== '' || dnsCluster !== '' || str('discovery-srv-name') !== '' || v3Endpoints.length > 0) && !fs.isSet('initial-cluster')) {
     flags.overrides.set('initial-cluster', '');
   }
 
@@ -285,9 +300,12 @@ export function parseNodeConfig(
     const acErr = checkHostURLs(ac);
     if (acErr !== null) throw verifyError(`--advertise-client-urls ${quote(ac.join(','))} must be "host:port" (${acErr})`);
   }
-  if ([durl !== '', str('initial-cluster') !== '', dnsCluster !== ''].filter(Boolean).length > 1) {
+  if ([durl !== '', str('initial-cluster') !== '', dnsCluster !== '', v3Endpoints.length > 0].filter(Boolean).length > 1) {
     throw verifyError(ERR_CONFLICT_BOOTSTRAP);
   }
+  // etcd 3.6's checks of its v3 discovery flags, next in its Validate.
+  if ((v3Token !== '') !== (v3Endpoints.length > 0)) throw verifyError('both --discovery-token and --discovery-endpoints must be set');
+  if (v3Endpoints.some((ep) => ep.trim() === '')) throw verifyError('--discovery-endpoints must not contain empty endpoints');
   const tick = flags.num('heartbeat-interval');
   const election = flags.num('election-timeout');
   if (tick <= 0n) throw verifyError(`--heartbeat-interval must be >0 (set to ${tick}ms)`);
@@ -305,9 +323,6 @@ export function parseNodeConfig(
   }
 
   // 8. What raftlab does not do.
-  if (str('proxy') !== 'off') {
-    throw new ConfigError(`raftlab: proxy mode (--proxy=${str('proxy')}) is not supported`, 'unsupported', 1, [...logs]);
-  }
   if (str('discovery-proxy') !== '') {
     throw new ConfigError(`raftlab: --discovery-proxy (${str('discovery-proxy')}) is not supported; reach the discovery service directly`, 'unsupported', 1, [...logs]);
   }
@@ -324,7 +339,8 @@ export function parseNodeConfig(
 
   // 10. Bootstrap checks, made only when the member has no data yet. With discovery the
   //     initial cluster is only known once it has run (src-main/node/discovery/bootstrap.ts).
-  if (!opts.memberInitialized && cfg.bootstrap.method === 'static') {
+  //     A proxy (--proxy on|readonly) is no member: etcdserver never checks it.
+  if (!opts.memberInitialized && cfg.bootstrap.method === 'static' && cfg.proxy.mode === 'off') {
     try {
       cfg.initialCluster = parseInitialCluster(cfg.initialClusterString);
     } catch (e) {
@@ -401,6 +417,26 @@ function initialClusterFromName(name: string, apurls: readonly string[]): string
   return apurls.map((u) => `${n}=${u}`).join(',');
 }
 
+/** Which of etcd's four ways finds the initial cluster (validation allowed at most one). */
+function bootstrapMethod(flags: Flags): NodeConfig['bootstrap'] {
+  const str = (n: string): string => flags.str(n);
+  if (str('discovery') !== '') return { method: 'discovery', url: str('discovery'), fallback: str('discovery-fallback') === 'exit' ? 'exit' : 'proxy' };
+  if (str('discovery-srv') !== '') return { method: 'dns', domain: str('discovery-srv'), serviceName: str('discovery-srv-name') };
+  const endpoints = flags.list('discovery-endpoints');
+  if (endpoints.length > 0) {
+    return {
+      method: 'discovery-v3',
+      token: str('discovery-token'),
+      endpoints,
+      dialTimeoutMs: durationMs(str('discovery-dial-timeout')),
+      requestTimeoutMs: durationMs(str('discovery-request-timeout')),
+      keepAliveTimeMs: durationMs(str('discovery-keepalive-time')),
+      keepAliveTimeoutMs: durationMs(str('discovery-keepalive-timeout')),
+    };
+  }
+  return { method: 'static' };
+}
+
 function build(flags: Flags, x: { help: boolean; version: boolean; logs: EtcdMsg[]; envUsed: EnvUse[]; acUnset: boolean }): NodeConfig {
   const str = (n: string): string => flags.str(n);
   const name = str('name');
@@ -434,12 +470,15 @@ function build(flags: Flags, x: { help: boolean; version: boolean; logs: EtcdMsg
     initialCluster,
     initialClusterToken: str('initial-cluster-token'),
     initialClusterState: str('initial-cluster-state') as ClusterState,
-    bootstrap:
-      str('discovery') !== ''
-        ? { method: 'discovery', url: str('discovery'), fallback: str('discovery-fallback') === 'exit' ? 'exit' : 'proxy' }
-        : str('discovery-srv') !== ''
-          ? { method: 'dns', domain: str('discovery-srv'), serviceName: str('discovery-srv-name') }
-          : { method: 'static' },
+    bootstrap: bootstrapMethod(flags),
+    proxy: {
+      mode: str('proxy') as 'off' | 'on' | 'readonly',
+      failureWaitMs: Number(flags.num('proxy-failure-wait')),
+      refreshIntervalMs: Number(flags.num('proxy-refresh-interval')),
+      dialTimeoutMs: Number(flags.num('proxy-dial-timeout')),
+      writeTimeoutMs: Number(flags.num('proxy-write-timeout')),
+      readTimeoutMs: Number(flags.num('proxy-read-timeout')),
+    },
     heartbeatIntervalMs: heartbeat,
     electionTimeoutMs: election,
     electionTicks: heartbeat > 0 ? Math.floor(election / heartbeat) : 0,

@@ -1,7 +1,7 @@
 // The window's actions on the real cluster, shared by the buttons and the keyboard shortcuts.
 // Each one is a protocol.ts command (or a few); what changes on screen is what the nodes then do.
 
-import { agreedLeader, SPEEDS, type NodeState } from '../../src-shared/protocol.js';
+import { agreedLeader, SPEEDS, type Command, type NodeState } from '../../src-shared/protocol.js';
 import type { Session } from './session.svelte.js';
 
 function report(session: Session, p: Promise<unknown>): void {
@@ -86,8 +86,19 @@ export function nudgeSpeed(session: Session, dir: 1 | -1): void {
   if (next !== session.speed) setSpeed(session, next);
 }
 
-export function newCluster(session: Session, size: number): void {
-  report(session, session.send({ type: 'startCluster', size }));
+/** A fresh cluster, bootstrapped one of etcd's three ways (static unless `how` says otherwise). */
+export function newCluster(session: Session, size: number, how: Omit<Extract<Command, { type: 'startCluster' }>, 'type' | 'size'> = {}): void {
+  report(session, session.send({ type: 'startCluster', size, ...how }));
+}
+
+/** Start a member left unstarted by a one-at-a-time bootstrap (it answers once the cluster formed). */
+export function startNext(session: Session, name: string): void {
+  report(session, session.send({ type: 'restartNode', name }));
+}
+
+/** One more member with the same bootstrap flags: beyond the discovery size, or not in the records. */
+export function bootstrapExtra(session: Session, fallback: 'exit' | 'proxy'): void {
+  report(session, session.send({ type: 'bootstrapExtra', fallback }));
 }
 
 let demoSeq = 0;

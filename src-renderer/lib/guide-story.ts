@@ -3,7 +3,7 @@
 // narrate.ts). Earlier chapters stay, so the user can scroll back through the whole election,
 // replication or membership change. Pure, so tested without a browser.
 
-export type GuideKind = 'election' | 'replication' | 'membership';
+export type GuideKind = 'election' | 'replication' | 'membership' | 'bootstrap';
 
 export interface Chapter {
   /** 1, 2, 3… */
@@ -32,6 +32,7 @@ const TOLD: Record<GuideKind, ReadonlySet<string>> = {
   election: new Set(['election', 'vote', 'role', 'action']),
   replication: new Set(['log', 'commit', 'role', 'action', 'client']),
   membership: new Set(['membership', 'log', 'commit', 'role', 'action', 'snapshot']),
+  bootstrap: new Set(['membership', 'role', 'action', 'warning']),
 };
 
 /**

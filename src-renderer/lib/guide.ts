@@ -4,9 +4,12 @@
 // change (member add → the configuration entry replicated and committed → the new member starts
 // and catches up). The next phase is read off the real cluster (roles, indexes, the held queue),
 // and what each click caused is told by the timeline sentences of the real events (narrate.ts),
-// kept as a story of chapters the user can scroll back through (guide-story.ts).
+// kept as a story of chapters the user can scroll back through (guide-story.ts). One more, "three
+// ways to start a cluster", needs no step mode: it starts a cluster each way etcd's clustering
+// guide names (static, etcd discovery, DNS SRV) and shows what each member found.
 
-import type { Command, HeldMessage, NodeState } from '../../src-shared/protocol.js';
+import { agreedLeader, type BootstrapMethod, type Command, type HeldMessage, type NodeState } from '../../src-shared/protocol.js';
+import { bootstrapSummary } from './bootstrap-view.js';
 import type { MessageType } from '../../src-shared/raft-types.js';
 import type { GuideKind } from './guide-story.js';
 import type { Session } from './session.svelte.js';
@@ -34,13 +37,19 @@ export interface GuideMemory {
   before: number;
   /** membership: the name of the member it added. */
   added: string;
+  /** bootstrap: the way the guide last started a cluster ('' before the first), and whether a member came too late. */
+  way: '' | BootstrapMethod;
+  extra: boolean;
+  /** bootstrap: why the last cluster could not be started ('' if it could). */
+  failed: string;
 }
 
-export const freshMemory = (): GuideMemory => ({ stopped: '', before: -1, added: '' });
+export const freshMemory = (): GuideMemory => ({ stopped: '', before: -1, added: '', way: '', extra: false, failed: '' });
 
 export function nextStep(kind: GuideKind, session: Session, memory: GuideMemory): GuideStep {
   if (kind === 'election') return nextElectionStep(session, memory.stopped);
   if (kind === 'replication') return nextReplicationStep(session, memory);
+  if (kind === 'bootstrap') return nextBootstrapStep(session, memory);
   return nextMembershipStep(session, memory);
 }
 
@@ -218,4 +227,86 @@ export function nextMembershipStep(session: Session, memory: GuideMemory): Guide
   }
   if (oldest) return { title: 'Deliver the next message', explain: whatItIs(oldest), commands: deliver([oldest]) };
   return { title: 'Let time pass', explain: added && added.status !== 'alive' ? `${added.name} is starting; tick so the leader reaches it.` : 'Tick every node so the leader sends again.', commands: [{ type: 'stepTick' }] };
+}
+
+/**
+ * "Three ways to start a cluster" (etcd's clustering guide): static, then etcd discovery one
+ * member at a time (each registers and waits; the last one completes the size; one more finds
+ * the cluster full), then DNS SRV records. Read off the cluster as the others are; no step mode.
+ */
+export function nextBootstrapStep(session: Session, memory: GuideMemory): GuideStep {
+  const c = session.cluster;
+  const nodes = c?.nodes ?? [];
+  const led = c ? agreedLeader(c) : undefined;
+  const boot = c?.bootstrap;
+  const STATIC: GuideStep = {
+    title: 'Static: every member is told the whole cluster',
+    explain:
+      'When you know every member\'s address before you start, give each the same list: etcd --name n1 --initial-cluster n1=http://…:2380,n2=…,n3=… --initial-cluster-state new. ' +
+      'Each member knows its peers from the start; the ids come from the peer URLs and --initial-cluster-token. This starts a fresh 3-member cluster that way.',
+    commands: [{ type: 'startCluster', size: 3 }],
+  };
+  const DISCOVERY: GuideStep = {
+    title: 'etcd discovery: the members find each other through a directory',
+    explain:
+      'When the addresses are not known in advance, a discovery service holds a token: a directory with the cluster\'s size (curl -X PUT …/_config/size -d value=3). ' +
+      'Each member gets --discovery <token URL>, registers itself there (name=peerURL) and waits until the size is reached. The app starts a raftlab node as the service; the members wait for you to start them.',
+    commands: [{ type: 'startCluster', size: 3, bootstrap: 'discovery', oneByOne: true }],
+  };
+  const DNS: GuideStep = {
+    title: 'DNS SRV: the records name the members',
+    explain:
+      'With --discovery-srv <domain>, each member looks up _etcd-server._tcp.<domain> (and _etcd-server-ssl for https peers): every record is one member\'s peer host and port. ' +
+      'A member finds itself among them by its advertised peer URL. The app serves the records with dnsmasq on loopback.',
+    commands: [{ type: 'startCluster', size: 3, bootstrap: 'dns' }],
+  };
+  switch (memory.way) {
+    case '':
+      return STATIC;
+    case 'static':
+      if (boot || !led) return { title: 'The members find each other', explain: 'Each one already knows the others: they connect and elect a leader.' };
+      return DISCOVERY;
+    case 'discovery': {
+      if (boot?.method !== 'discovery') return { title: 'Setting up the token…', explain: 'The service is starting and the token\'s size key is being written.' };
+      const next = nodes.find((n) => n.status === 'unstarted');
+      const regs = boot.registrations?.length ?? 0;
+      if (next) {
+        const last = nodes.filter((n) => n.status === 'unstarted').length === 1;
+        return {
+          title: `Start ${next.name}`,
+          explain: last
+            ? `${bootstrapSummary(boot, nodes)}. ${next.name} completes the size: every waiting member sees the last registration through its watch, takes the first ${boot.size} registrations as the initial cluster, and they start together.`
+            : `${next.name} reads the size, registers itself (a create-only key named after its member id, value ${next.name}=${next.peerURL}) and, finding ${regs + 1} of ${boot.size}, waits with a recursive watch on the directory.`,
+          commands: [{ type: 'restartNode', name: next.name }],
+          background: true,
+        };
+      }
+      if (!led) return { title: 'The cluster forms', explain: `${bootstrapSummary(boot, nodes)}. The members connect to the peers they found and elect a leader.` };
+      if (!memory.extra) {
+        return {
+          title: 'One more member, too late',
+          explain:
+            `A member started with the same --discovery URL after the size is reached finds the cluster full. With --discovery-fallback exit it gives up; with proxy (etcd 3.4's default) it runs as a v2 proxy in front of the cluster.`,
+          commands: [{ type: 'bootstrapExtra', fallback: 'proxy' }],
+        };
+      }
+      return DNS;
+    }
+    case 'dns':
+      if (memory.failed) {
+        return {
+          title: 'DNS SRV is not available here',
+          explain: `The app could not serve the records: ${memory.failed}. The other two ways work without it.`,
+        };
+      }
+      if (boot?.method !== 'dns') return { title: 'Setting up the records…', explain: 'dnsmasq is starting on loopback with one SRV record per member.' };
+      if (!led) return { title: 'Each member looks itself up', explain: `${bootstrapSummary(boot, nodes)}.` };
+      return {
+        title: 'Three ways, one cluster each',
+        explain:
+          `${bootstrapSummary(boot, nodes)}. Whichever way it started, the cluster is the same afterwards: the bootstrap flags are read only while a member's data dir is empty (a restarted member ignores them).`,
+      };
+    default:
+      return STATIC;
+  }
 }

@@ -7,6 +7,7 @@ import { describeCommand, narrate, narrateAttach, type Weight } from '../../src-
 import { agreedLeader, type ClusterState, type Command, type CommandResult, type MessageSummary, type NodeState, type ServerEvent, type WatchLine } from '../../src-shared/protocol.js';
 import type { RaftEvent } from '../../src-shared/raft-types.js';
 import { flightAt, Playout, timerFill, type DrawnChange, type FlightTimes, type MarkDrawn } from './playout.js';
+import { bootstrapSummary } from './bootstrap-view.js';
 
 export type { DrawnChange, MarkDrawn } from './playout.js';
 
@@ -267,6 +268,11 @@ export class Session {
             this.statusClaim = { kind: 'clock', node: e.node };
           } else if (e.level === 'E' || e.level === 'C') {
             items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'warning', text: `${e.node}: ${e.msg}`, weight: 'major' });
+          } else if (isBootstrapLine(e.pkg, e.msg)) {
+            // How a member found its cluster (a discovery token, SRV records) is part of the story.
+            // Member ids (registration keys) by name, as the node logs show them.
+            const text = e.msg.replace(/\b[0-9a-f]{16}\b/g, (id) => this.nameOf(id));
+            items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'membership', text: `${e.node}: ${text}`, weight: 'minor' });
           }
           break;
         }
@@ -391,6 +397,11 @@ export class Session {
       }
     }
     this.cluster = c;
+    // Members still finding each other (discovery, DNS): the status line follows how far they got.
+    if (c.bootstrap && !c.nodes.some((n) => n.status === 'alive')) {
+      this.status = describeNow(c);
+      this.statusClaim = { kind: 'now' };
+    }
     if (this.status === 'Starting the cluster…' && c.nodes.some((n) => n.role === 'leader' && n.status === 'alive')) {
       const l = c.nodes.find((n) => n.role === 'leader' && n.status === 'alive')!;
       this.status = `${l.name} leads term ${l.term}`;
@@ -488,6 +499,8 @@ export function describeNow(c: ClusterState): string {
   }
   const leaders = alive.filter((n) => n.role === 'leader');
   if (leaders.length > 0) return `No leader the cluster agrees on yet (term ${term})`;
+  // Members still finding each other (a discovery token, SRV records): say how far they got.
+  if (alive.length === 0 && c.bootstrap) return bootstrapSummary(c.bootstrap, c.nodes);
   return alive.length === 0 ? 'No node is running' : `No leader (term ${term}): the followers wait for their election timers`;
 }
 
@@ -499,4 +512,10 @@ function peerOfClockLine(msg: string): string {
 /** A member id as etcd prints it (%x: no leading zeros), whatever its padding. */
 function memberKey(id: string): string {
   return id.toLowerCase().replace(/^0+(?=.)/, '');
+}
+
+/** etcd's lines about finding the cluster: discovery (v2 and v3), the SRV records, the proxy fallback. */
+export function isBootstrapLine(pkg: string, msg: string): boolean {
+  if (pkg === 'discovery') return true;
+  return (pkg === 'embed' && msg.includes('from DNS')) || (pkg === 'etcdmain' && /discovery|proxy/.test(msg));
 }

@@ -11,6 +11,11 @@ const refusals: [unknown, string][] = [
   [{ type: 'formatDisk' }, 'unknown command "formatDisk"'],
   [{ type: 'startCluster' }, 'startCluster: size must be 1..7'],
   [{ type: 'startCluster', size: 2.5 }, 'startCluster: size must be 1..7'],
+  [{ type: 'startCluster', size: 3, bootstrap: 'gossip' }, 'startCluster: bootstrap must be static, discovery or dns'],
+  [{ type: 'startCluster', size: 3, bootstrap: 'discovery', discoveryService: 'ftp://h' }, 'startCluster: discoveryService must be an http(s) URL of a v2 keys API, like http://127.0.0.1:2379'],
+  [{ type: 'startCluster', size: 3, bootstrap: 'discovery', discoveryService: 'not a url' }, 'startCluster: discoveryService must be an http(s) URL of a v2 keys API, like http://127.0.0.1:2379'],
+  [{ type: 'startCluster', size: 3, oneByOne: 'yes' }, 'startCluster: oneByOne must be a boolean'],
+  [{ type: 'bootstrapExtra', fallback: 'retry' }, 'bootstrapExtra: fallback must be exit or proxy'],
   [{ type: 'killNode', name: '../n1' }, 'killNode: "name" must be a node name'],
   [{ type: 'killNode', name: 'x'.repeat(65) }, 'killNode: "name" must be a node name'],
   [{ type: 'transferLeader' }, 'transferLeader: "to" must be a node name'],
@@ -72,6 +77,8 @@ describe('the command schema', () => {
     expect(parseCommand({ type: 'stepTick' })).toEqual({ type: 'stepTick' });
     expect(parseCommand({ type: 'kv3', name: 'n1', request: { op: 'put', key: '/a', value: '', lease: 'ABC'.toLowerCase(), x: 1 } })).toEqual({ type: 'kv3', name: 'n1', request: { op: 'put', key: '/a', value: '', lease: 'abc' } });
     expect(parseCommand({ type: 'kv3', name: 'n1', request: { op: 'txn', key: '/a', target: 'mod', relation: '<', expected: '12', value: 'v' } })).toMatchObject({ request: { target: 'mod', expected: '12' } });
+    expect(parseCommand({ type: 'startCluster', size: 3, bootstrap: 'discovery', discoveryService: 'http://127.0.0.1:2379', oneByOne: true })).toEqual({ type: 'startCluster', size: 3, bootstrap: 'discovery', discoveryService: 'http://127.0.0.1:2379', oneByOne: true });
+    expect(parseCommand({ type: 'bootstrapExtra', fallback: 'proxy' })).toEqual({ type: 'bootstrapExtra', fallback: 'proxy' });
     expect(parseCommand({ type: 'chaos', seconds: 600, nodes: 7, seed: 0 })).toEqual({ type: 'chaos', seconds: 600, nodes: 7, seed: 0 });
     expect(parseCommand({ type: 'chaos', seconds: 5, workload: 'v3' })).toEqual({ type: 'chaos', seconds: 5, workload: 'v3' });
   });

@@ -9,6 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseNodeConfig } from '../../src-main/node/config.js';
+import { resolveBootstrap } from '../../src-main/node/discovery/bootstrap.js';
+import { proxyOptions } from '../../src-main/node/proxy/run-proxy.js';
 import { startProxy } from '../../src-main/node/proxy/start-proxy.js';
 import { until } from '../helpers/cluster.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
@@ -257,9 +260,96 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+  it('--proxy on and --proxy readonly in front of a static raftlab cluster: the same lines, files and answers as etcd 3.4\'s', async () => {
+    const c = await ProcessCluster.create(3);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proxyflag-'));
+    const [etcdOn, oursOn, etcdRo, oursRo] = await loopbackSpecs('x', 3);
+    const procs: Proc[] = [];
+    try {
+      for (const n of ['n1', 'n2', 'n3']) c.start(n, {}, ['--name', n, '--initial-cluster', c.initialCluster()]);
+      await c.leader(30_000);
+      // A proxy needs only the cluster's peer URLs and where to listen (no name, no peer port, no advertise URLs).
+      const proxyFlags = (mode: string, s: ProcSpec, d: string) => ['--proxy', mode, '--data-dir', path.join(dir, d), '--initial-cluster', c.initialCluster(), '--listen-client-urls', s.clientURL];
+      const pairs: [Proc, Proc, ProcSpec, ProcSpec][] = [];
+      for (const [mode, e, o] of [['on', etcdOn, oursOn], ['readonly', etcdRo, oursRo]] as const) {
+        const ref = new Proc(ETCD_BIN, proxyFlags(mode, e, `etcd-${mode}`));
+        const ours = new Proc(process.execPath, [RAFTLAB_BIN, 'node', ...proxyFlags(mode, o, `ours-${mode}`)]);
+        procs.push(ref, ours);
+        pairs.push([ref, ours, e, o]);
+      }
+      for (const p of procs) {
+        await until('a proxy listening with its endpoints', () => p.output.some((l) => l.includes('v2 proxy started listening')) && p.output.some((l) => l.includes('endpoints found')), 20_000);
+      }
+      const peers = ['n1', 'n2', 'n3'].map((n) => c.spec(n).peerURL).sort();
+      for (const [ref, ours, e, o] of pairs) {
+        // No discovery, no member: straight to the proxy, with etcd's lines in etcd's order.
+        // (The endpoints are shuffled, by both: compared as a set.)
+        const shuffled = (l: string) => l.replace(/endpoints found \[(.*)\]$/, (_, urls: string) => `endpoints found [${urls.split(' ').sort().join(' ')}]`);
+        const lines = (p: Proc, s: ProcSpec) =>
+          p.lines().filter((l) => / (etcdmain|proxy\/httpproxy): (proxy|v2 proxy|endpoints)/.test(l)).map((l) => shuffled(l.replaceAll(s.clientURL, 'CLIENT')));
+        expect(lines(ours, o).slice(0, 2)).toEqual(lines(ref, e).slice(0, 2));
+        expect(lines(ours, o).slice(0, 2)).toEqual(['N | etcdmain: proxy: this proxy supports v2 API only!', `I | etcdmain: proxy: using peer urls [${peers.join(' ')}] `]);
+        expect(lines(ours, o).sort()).toEqual(lines(ref, e).sort());
+        expect(fs.readdirSync(path.join(dir, `ours-${ref === pairs[0][0] ? 'on' : 'readonly'}`))).toEqual(['proxy']);
+      }
+      for (const mode of ['on', 'readonly']) {
+        expect(fs.readFileSync(path.join(dir, `ours-${mode}`, 'proxy', 'cluster'), 'utf8')).toBe(fs.readFileSync(path.join(dir, `etcd-${mode}`, 'proxy', 'cluster'), 'utf8'));
+      }
+
+      const same = async (ref: ProcSpec, ours: ProcSpec, f: (base: string, key: string) => Promise<string>) => {
+        const a = await f(ref.clientURL, 'ref');
+        const b = await f(ours.clientURL, 'ours');
+        const norm = (s: string, key: string) => s.replaceAll(`/${key}`, '/KEY').replace(/([iI]ndex":|X-(Etcd|Raft)-Index: )\d+/g, '$1N').replace(/Content-Length: \d+/, 'Content-Length: L');
+        expect(norm(b, 'ours')).toBe(norm(a, 'ref'));
+        return b;
+      };
+      // --proxy on: writes and reads go through to the cluster.
+      expect(await same(etcdOn, oursOn, (u, k) => curl('-XPUT', `${u}/v2/keys/${k}`, '-d', 'value=v'))).toContain('HTTP/1.1 201 Created');
+      expect(await same(etcdOn, oursOn, (u, k) => curl(`${u}/v2/keys/${k}`))).toContain('"value":"v"');
+      expect(etcdctl(c.spec('n2').clientURL, 'get', '/ours').trim()).toBe('v');
+      // --proxy readonly: GET goes through, anything else is 501 with no body (etcd's readonly handler).
+      expect(await same(etcdRo, oursRo, (u, k) => curl(`${u}/v2/keys/${k}`))).toContain('"value":"v"');
+      for (const method of ['PUT', 'POST', 'DELETE', 'OPTIONS', 'HEAD']) {
+        const answer = await same(etcdRo, oursRo, (u, k) => curl(method === 'HEAD' ? '-I' : `-X${method}`, `${u}/v2/keys/${k}-ro`, ...(method === 'PUT' || method === 'POST' ? ['-d', 'value=w'] : [])));
+        expect(answer.split('\n')[0]).toBe('HTTP/1.1 501 Not Implemented');
+      }
+      expect(await fetch(`${c.spec('n1').clientURL}/v2/keys/ours-ro`).then((r) => r.status)).toBe(404);
+      const refused = (() => {
+        try {
+          execFileSync(ETCDCTL, ['--no-sync', '--endpoints', oursRo.clientURL, 'set', '/refused', 'x'], { env: { ...process.env, ETCDCTL_API: '2' }, stdio: 'pipe', timeout: 10_000 });
+          return 'accepted';
+        } catch (err) {
+          return String((err as { stderr: Buffer }).stderr);
+        }
+      })();
+      expect(refused).toContain(`client: etcd member ${oursRo.clientURL} returns server error [Not Implemented]`);
+      expect(etcdctl(oursRo.clientURL, 'get', '/ours').trim()).toBe('v');
+    } finally {
+      await Promise.all(procs.map((p) => p.kill()));
+      await c.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('the v2 proxy in-process, in front of a stand-in member', () => {
+  it('--proxy on|readonly: the proxy gets the --proxy-* timings; an empty data dir makes a proxy, a member dir a member (as etcdmain decides)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proxymode-'));
+    try {
+      const argv = ['--proxy', 'readonly', '--data-dir', dir, '--initial-cluster', 'm=http://127.0.0.1:1', '--proxy-failure-wait', '100', '--proxy-refresh-interval', '200', '--proxy-dial-timeout', '300', '--proxy-write-timeout', '400', '--proxy-read-timeout', '500'];
+      const cfg = parseNodeConfig(argv, {});
+      expect(proxyOptions(cfg, () => {})).toMatchObject({ readonly: true, failureWaitMs: 100, refreshIntervalMs: 200, dialTimeoutMs: 300, writeTimeoutMs: 400, readTimeoutMs: 500, bootstrap: 'static' });
+      expect(await proxyOptions(cfg, () => {}).initialPeerURLs()).toEqual(['http://127.0.0.1:1']);
+      expect(await resolveBootstrap(cfg, () => {})).toBe('proxy');
+      fs.mkdirSync(path.join(dir, 'member'));
+      expect(await resolveBootstrap(parseNodeConfig(argv, {}), () => {})).toBe('member');
+      expect(proxyOptions(parseNodeConfig(['--proxy', 'on', '--initial-cluster', 'm=http://127.0.0.1:1'], {}), () => {}).readonly).toBe(false);
+      await expect(proxyOptions(parseNodeConfig(['--proxy', 'on', '--initial-cluster', 'm=127.0.0.1:1'], {}), () => {}).initialPeerURLs()).rejects.toThrow(/^error setting up initial cluster: /);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('forwards X-Forwarded-For and no hop-by-hop header, streams the answer, goes on to the next endpoint when one is down', { timeout: 15_000 }, async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proxy-'));
     const [a, b] = await loopbackSpecs('s', 1);

@@ -1,8 +1,8 @@
 // etcd 3.6's v3 discovery (--discovery-token, --discovery-endpoints) against a real etcd 3.4 as
 // the discovery cluster, reached over gRPC: the module directly (registrations, a full cluster,
 // a missing size key, an unreachable service, a dead first endpoint), then three raftlab members
-// bootstrapped by it in this process (the flags have no rows in config.ts yet, so `raftlab node`
-// cannot be given them).
+// bootstrapped by it in this process, then three `raftlab node` processes given etcd 3.6's flags
+// (--discovery-token, --discovery-endpoints and their timeouts).
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,7 +17,7 @@ import { startNode, type RunningNode } from '../../src-main/node/node-server.js'
 import { freePorts } from '../../src-main/net/free-ports.js';
 import { until } from '../helpers/cluster.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
-import { loopbackSpecs } from '../helpers/processes.js';
+import { loopbackSpecs, ProcessCluster } from '../helpers/processes.js';
 import { needTools } from '../helpers/window.js';
 
 const ETCDCTL = '/usr/bin/etcdctl';
@@ -129,11 +129,11 @@ describe.runIf(HAVE)('v3 discovery (etcd 3.6) with a real etcd 3.4 as the discov
           '--listen-peer-urls', s.peerURL, '--initial-advertise-peer-urls', s.peerURL,
           '--listen-client-urls', s.clientURL, '--advertise-client-urls', s.clientURL,
           '--heartbeat-interval', '50', '--election-timeout', '500',
+          '--discovery-token', token, '--discovery-endpoints', endpoint,
         ],
         {},
       );
-      // What --discovery-token / --discovery-endpoints will set once config.ts has their rows.
-      cfg.bootstrap = { method: 'discovery-v3', token, endpoints: [endpoint] };
+      expect(cfg.bootstrap).toEqual({ method: 'discovery-v3', token, endpoints: [endpoint], dialTimeoutMs: 2000, requestTimeoutMs: 5000, keepAliveTimeMs: 2000, keepAliveTimeoutMs: 6000 });
       return cfg;
     };
     const start = async (s: (typeof specs)[number]) => {
@@ -185,6 +185,36 @@ describe.runIf(HAVE)('v3 discovery (etcd 3.6) with a real etcd 3.4 as the discov
     } finally {
       await Promise.all(running.map((r) => r.stop().catch(() => {})));
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('`raftlab node --discovery-token --discovery-endpoints`: three processes form one cluster, the registrations as etcd 3.6 writes them; a fourth exits', async () => {
+    const token = newToken(3);
+    const c = await ProcessCluster.create(3);
+    const v3 = (name: string) => ['--name', name, '--discovery-token', token, '--discovery-endpoints', `${endpoint},${endpoint}`, '--discovery-dial-timeout', '1s', '--discovery-request-timeout', '3s'];
+    try {
+      for (const n of ['n1', 'n2', 'n3']) c.start(n, {}, v3(n));
+      await c.leader(30_000);
+      const list = await etcdctlAsync('3', c.spec('n1').clientURL, 'member', 'list');
+      expect(list.trim().split('\n').map((l) => l.split(', ')[2]).sort()).toEqual(['n1', 'n2', 'n3']);
+      expect(list).not.toContain('unstarted');
+      await etcdctlAsync('3', c.spec('n1').clientURL, 'put', '/by-v3-flags', 'yes');
+      expect((await etcdctlAsync('3', c.spec('n3').clientURL, 'get', '--print-value-only', '/by-v3-flags')).trim()).toBe('yes');
+      // The registry holds exactly the three, `name=peerURL` under each member's id.
+      const regs = (await etcdctlAsync('3', endpoint, 'get', '--prefix', `/_etcd/registry/${token}/members/`)).trim().split('\n');
+      const pairs = new Map<string, string>();
+      for (let i = 0; i < regs.length; i += 2) pairs.set(regs[i]!, regs[i + 1]!);
+      expect([...pairs.values()].sort()).toEqual(['n1', 'n2', 'n3'].map((n) => `${n}=${c.spec(n).peerURL}`));
+      for (const n of ['n1', 'n2', 'n3']) {
+        expect(pairs.get(`/_etcd/registry/${token}/members/${memberId([c.spec(n).peerURL], token)}`)).toBe(`${n}=${c.spec(n).peerURL}`);
+        expect(c.output(n).join('\n')).toContain('I | etcdserver: Bootstrapping cluster using v3 discovery.');
+      }
+      // A fourth: the cluster is full; etcd 3.6 has no proxy to fall back to, so it exits 1.
+      c.start('n4', {}, v3('n4'));
+      expect(await c.exited('n4', 20_000)).toBe(1);
+      expect(c.output('n4').join('\n')).toContain('W | etcdmain: do not reuse discovery token; generate a new one to bootstrap a cluster');
+    } finally {
+      await c.destroy();
     }
   });
 });

@@ -444,10 +444,41 @@ describe('validation errors', () => {
     expect(d.ignoredFlags).not.toContain('discovery');
   });
 
+  it("etcd 3.6's v3 discovery flags: the bootstrap method with its client timings, and 3.6's checks", () => {
+    const v3 = parseNodeConfig(['--name', 'n1', '--discovery-token', 'tok', '--discovery-endpoints', 'http://127.0.0.1:2379,127.0.0.1:2479', '--discovery-dial-timeout', '500ms', '--discovery-keepalive-timeout', '1m30s'], {});
+    expect(v3.bootstrap).toEqual({
+      method: 'discovery-v3', token: 'tok', endpoints: ['127.0.0.1:2479', 'http://127.0.0.1:2379'],
+      dialTimeoutMs: 500, requestTimeoutMs: 5000, keepAliveTimeMs: 2000, keepAliveTimeoutMs: 90_000,
+    });
+    // The default initial cluster is dropped, as for the other discovery methods.
+    expect(v3.initialClusterString).toBe('');
+    expect(v3.ignoredFlags).toEqual([]);
+    expect(parseNodeConfig([], { ETCD_DISCOVERY_TOKEN: 't', ETCD_DISCOVERY_ENDPOINTS: 'h:1' }).bootstrap).toMatchObject({ method: 'discovery-v3', token: 't', endpoints: ['h:1'] });
+    expect(fail(['--discovery-token', 'tok']).message).toBe('both --discovery-token and --discovery-endpoints must be set');
+    expect(fail(['--discovery-endpoints', 'h:1']).message).toBe('both --discovery-token and --discovery-endpoints must be set');
+    expect(fail(['--discovery-token', 't', '--discovery-endpoints', 'h:1,,h:2']).message).toBe('--discovery-endpoints must not contain empty endpoints');
+    expect(fail(['--discovery-token', 't', '--discovery-endpoints', 'h:1', '--initial-cluster', CLUSTER]).message).toBe(
+      'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or "discovery-srv"',
+    );
+    expect(fail(['--discovery-dial-timeout', '2']).message).toBe('invalid value "2" for flag -discovery-dial-timeout: parse error');
+  });
+
+  it('--proxy and its timings, with etcd 3.4\'s defaults', () => {
+    expect(parseNodeConfig([], {}).proxy).toEqual({ mode: 'off', failureWaitMs: 5000, refreshIntervalMs: 30_000, dialTimeoutMs: 1000, writeTimeoutMs: 5000, readTimeoutMs: 0 });
+    const p = parseNodeConfig(
+      ['--proxy', 'readonly', '--proxy-failure-wait', '100', '--proxy-refresh-interval', '200', '--proxy-dial-timeout', '300', '--proxy-write-timeout', '400', '--proxy-read-timeout', '500', '--listen-client-urls', C1, '--initial-cluster', CLUSTER],
+      {},
+    );
+    expect(p.proxy).toEqual({ mode: 'readonly', failureWaitMs: 100, refreshIntervalMs: 200, dialTimeoutMs: 300, writeTimeoutMs: 400, readTimeoutMs: 500 });
+    // A proxy needs no --advertise-client-urls (etcd: "check this last since proxying may make this OK"); the default stays.
+    expect(p.advertiseClientURLs).toEqual(['http://localhost:2379']);
+    expect(p.ignoredFlags).toEqual([]);
+    expect(fail(['--proxy', 'maybe']).message).toBe('invalid value "maybe" for flag -proxy: invalid value');
+  });
+
   it('unsupported etcd features', () => {
     expect(fail(['--config-file', '/etc/etcd.yml'])).toMatchObject({ kind: 'unsupported' });
     expect(fail([], { ETCD_CONFIG_FILE: '/etc/etcd.yml' })).toMatchObject({ kind: 'unsupported' });
-    expect(fail(['--proxy', 'on'])).toMatchObject({ kind: 'unsupported' });
     expect(fail(['--discovery', 'https://discovery.etcd.io/x', '--discovery-proxy', 'http://p:8080'])).toMatchObject({ kind: 'unsupported' });
     expect(fail(['--discovery', 'https://discovery.etcd.io/x', '--initial-cluster', CLUSTER]).message).toBe(
       'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or "discovery-srv"',

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newEtcdFlagSet } from '../../src-main/node/config/etcd-flags.js';
+import { ETCD_36_FLAGS, newEtcdFlagSet } from '../../src-main/node/config/etcd-flags.js';
 import { FlagError, FlagSet, HELP } from '../../src-main/node/go/flag.js';
 import { NumError, parseBool, parseInt, parseUint, quote, quoteSlice } from '../../src-main/node/go/strconv.js';
 import { compareStrings } from '../../src-main/node/go/strings.js';
@@ -344,7 +344,10 @@ describe('one types.NewURLs for the flags and the members API', () => {
     it('knows exactly the flags the etcd flag rows declare', async () => {
       const exit = (args: string[]) =>
         new Promise<number | null>((resolve) => spawn(ETCD_BIN, [...args, '--version'], { env: clean(), stdio: 'ignore' }).on('exit', resolve));
-      const rows = newEtcdFlagSet([]).all();
+      // etcd 3.6's rows (v3 discovery) are marked so; every other row etcd 3.4 must take.
+      const all = newEtcdFlagSet([]).all();
+      const rows = all.filter((f) => !ETCD_36_FLAGS.has(f.name));
+      expect(ETCD_36_FLAGS.size).toBe(6);
       const refused: string[] = [];
       for (let i = 0; i < rows.length; i += 8) {
         const batch = rows.slice(i, i + 8);
@@ -362,6 +365,9 @@ describe('one types.NewURLs for the flags and the members API', () => {
       const named = new Set([...help.matchAll(/^\s+--([a-z0-9.-]+)/gm)].map((m) => m[1]!));
       expect(named.size).toBeGreaterThan(60);
       expect([...named].filter((n) => !newEtcdFlagSet([]).lookup(n) && n !== 'help')).toEqual([]);
+      // And etcd 3.4 really lacks each row marked 3.6 (exit 2: flag provided but not defined).
+      const v36 = all.filter((f) => ETCD_36_FLAGS.has(f.name));
+      expect(await Promise.all(v36.map((f) => exit([`--${f.name}=${f.defValue === '' ? 'x' : f.defValue}`])))).toEqual(v36.map(() => 2));
       // A 3.5 flag is unknown to both.
       expect(await exit(['--experimental-txn-mode-write-with-shared-buffer'])).toBe(2);
       expect(() => newEtcdFlagSet([]).parse(['--experimental-txn-mode-write-with-shared-buffer'])).toThrow('flag provided but not defined');

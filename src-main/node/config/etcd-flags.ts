@@ -89,6 +89,8 @@ interface Row {
   usage: string;
   /** raftlab acts on it (otherwise: accepted, validated, reported in ignoredFlags). */
   used: boolean;
+  /** The etcd release that added it, when after 3.4 (Debian's etcd 3.4.23 refuses these flags). */
+  since?: '3.6';
 }
 
 const USED = true;
@@ -100,6 +102,8 @@ const dur = (def = '0s') => () => durationValue(def);
 const urls = (def = '', ...exceptions: string[]) => () => uniqueURLsValue(def, ...exceptions);
 const row = (name: string, value: Row['value'], usage: string, used = false): Row => ({ name, value, usage, used });
 const ignored = (name: string): Row => row(name, (logs) => ignoredValue(name, logs), '');
+/** A flag etcd 3.4 does not have: etcd 3.6 added it. */
+const since36 = (r: Row): Row => ({ ...r, since: '3.6' });
 
 /** flag names etcd 3.4 still accepts and ignores (etcdmain/config.go `ignored`). */
 const IGNORED = ['cluster-active-size', 'cluster-remove-delay', 'cluster-sync-interval', 'config', 'force', 'max-result-buffer', 'max-retry-attempts', 'peer-heartbeat-interval', 'peer-election-timeout', 'retry-interval', 'snapshot', 'v', 'vv', 'test.coverprofile', 'test.outputdir'];
@@ -136,6 +140,13 @@ export const ETCD_FLAGS: readonly Row[] = [
   row('discovery-proxy', str(), 'HTTP proxy to use for traffic to discovery service.'),
   row('discovery-srv', str(), 'DNS domain used to bootstrap initial cluster.', USED),
   row('discovery-srv-name', str(), 'Service name to query when using DNS discovery.', USED),
+  // etcd 3.6's v3 discovery (embed.Config.DiscoveryCfg; usage texts as etcd 3.6 prints them)
+  since36(row('discovery-token', str(), 'V3 discovery: discovery token for the etcd cluster to be bootstrapped.', USED)),
+  since36(row('discovery-endpoints', () => uniqueStringsValue(''), 'V3 discovery: List of gRPC endpoints of the discovery service.', USED)),
+  since36(row('discovery-dial-timeout', dur('2s'), 'V3 discovery: dial timeout for client connections.', USED)),
+  since36(row('discovery-request-timeout', dur('5s'), 'V3 discovery: timeout for discovery requests (excluding dial timeout).', USED)),
+  since36(row('discovery-keepalive-time', dur('2s'), 'V3 discovery: keepalive time for client connections.', USED)),
+  since36(row('discovery-keepalive-timeout', dur('6s'), 'V3 discovery: keepalive timeout for client connections.', USED)),
   row('initial-cluster', str(DEFAULT_INITIAL_CLUSTER), 'Initial cluster configuration for bootstrapping.', USED),
   row('initial-cluster-token', str(DEFAULT_INITIAL_CLUSTER_TOKEN), 'Initial cluster token for the etcd cluster during bootstrap.', USED),
   row('initial-cluster-state', () => selectiveValue('new', 'existing'), "Initial cluster state ('new' or 'existing').", USED),
@@ -143,12 +154,12 @@ export const ETCD_FLAGS: readonly Row[] = [
   row('enable-v2', bool(false), 'Accept etcd V2 client requests.', USED),
   row('pre-vote', bool(false), 'Enable to run an additional Raft election phase.', USED),
   // proxy
-  row('proxy', () => selectiveValue('off', 'readonly', 'on'), 'Valid values include ["off" "on" "readonly"]'),
-  row('proxy-failure-wait', uint(5000), 'Time (in milliseconds) an endpoint will be held in a failed state.'),
-  row('proxy-refresh-interval', uint(30000), 'Time (in milliseconds) of the endpoints refresh interval.'),
-  row('proxy-dial-timeout', uint(1000), 'Time (in milliseconds) for a dial to timeout.'),
-  row('proxy-write-timeout', uint(5000), 'Time (in milliseconds) for a write to timeout.'),
-  row('proxy-read-timeout', uint(0), 'Time (in milliseconds) for a read to timeout.'),
+  row('proxy', () => selectiveValue('off', 'readonly', 'on'), 'Valid values include ["off" "on" "readonly"]', USED),
+  row('proxy-failure-wait', uint(5000), 'Time (in milliseconds) an endpoint will be held in a failed state.', USED),
+  row('proxy-refresh-interval', uint(30000), 'Time (in milliseconds) of the endpoints refresh interval.', USED),
+  row('proxy-dial-timeout', uint(1000), 'Time (in milliseconds) for a dial to timeout.', USED),
+  row('proxy-write-timeout', uint(5000), 'Time (in milliseconds) for a write to timeout.', USED),
+  row('proxy-read-timeout', uint(0), 'Time (in milliseconds) for a read to timeout.', USED),
   // security
   row('cert-file', str(), 'Path to the client server TLS cert file.', USED),
   row('key-file', str(), 'Path to the client server TLS key file.', USED),
@@ -203,6 +214,9 @@ export const ETCD_FLAGS: readonly Row[] = [
   ...IGNORED.map(ignored),
 ];
 
+/** Flags etcd 3.4 does not know (etcd 3.6's v3 discovery). */
+export const ETCD_36_FLAGS: ReadonlySet<string> = new Set(ETCD_FLAGS.filter((r) => r.since === '3.6').map((r) => r.name));
+
 /** Flags raftlab acts on. */
 export const USED_FLAGS: ReadonlySet<string> = new Set(ETCD_FLAGS.filter((r) => r.used).map((r) => r.name));
 
@@ -218,8 +232,11 @@ export function etcdFlagsHelp(): string {
   const fs = newEtcdFlagSet([]);
   return (
     'usage: raftlab node [flags]\n' +
-    '  Runs a raftlab node configured like an etcd 3.4 member: every etcd 3.4 flag is accepted,\n' +
-    '  also as an ETCD_<FLAG> environment variable (used only when the flag is not given).\n\n' +
-    fs.defaults((f) => (f.usage === '' ? '(ignored, as in etcd)' : USED_FLAGS.has(f.name) ? '' : ' [accepted, not used by raftlab]'))
+    '  Runs a raftlab node configured like an etcd 3.4 member: every etcd 3.4 flag is accepted\n' +
+    "  (and etcd 3.6's v3 discovery flags), also as an ETCD_<FLAG> environment variable (used\n" +
+    '  only when the flag is not given).\n\n' +
+    fs.defaults((f) =>
+      f.usage === '' ? '(ignored, as in etcd)' : (ETCD_36_FLAGS.has(f.name) ? ' [etcd 3.6]' : '') + (USED_FLAGS.has(f.name) ? '' : ' [accepted, not used by raftlab]'),
+    )
   );
 }

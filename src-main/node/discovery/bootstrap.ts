@@ -16,6 +16,12 @@ import { joinClusterV3, V3DiscoveryError, zapFields } from './v3-discovery.js';
 
 type Log = (level: LogLevel, pkg: string, msg: string) => void;
 
+/** What bootstrapping reads of a member's configuration (and fills in: the initial cluster and token). */
+export type BootstrapConfig = Pick<
+  NodeConfig,
+  'name' | 'dataDir' | 'bootstrap' | 'proxy' | 'initialAdvertisePeerURLs' | 'initialClusterToken' | 'initialClusterString' | 'initialCluster'
+>;
+
 /** Discovery could not give this member a cluster: `lines` say why in etcd's words; exit 1. */
 export class BootstrapFailed extends Error {
   constructor(readonly lines: [LogLevel, string, string][]) {
@@ -50,14 +56,18 @@ export function memberInitialized(dataDir: string): boolean {
  * decides it: a member, or a v2 proxy (the data dir holds one already, or discovery found the
  * cluster full with --discovery-fallback proxy).
  */
-export async function resolveBootstrap(cfg: NodeConfig, log: Log, opts: { signal?: AbortSignal } = {}): Promise<'member' | 'proxy'> {
+export async function resolveBootstrap(cfg: BootstrapConfig, log: Log, opts: { signal?: AbortSignal } = {}): Promise<'member' | 'proxy'> {
   const b = cfg.bootstrap;
-  if (identifyDataDir(cfg.dataDir) === 'proxy') {
+  const dir = identifyDataDir(cfg.dataDir);
+  if (dir === 'proxy') {
     // etcd 3.6 (the v3 discovery flags) has no proxy any more.
     if (b.method === 'discovery-v3') throw new BootstrapFailed([['C', 'etcdmain', `v2 http proxy has already been deprecated in 3.6 ${zapFields({ 'dir-type': 'proxy' })}`]]);
     log('N', 'etcdmain', 'the server is already initialized as proxy before, starting as etcd proxy...');
     return 'proxy';
   }
+  // etcd 3.4: --proxy on|readonly makes a process whose data dir is empty a proxy (a member dir
+  // wins: etcd starts the member), without registering anywhere.
+  if (cfg.proxy.mode !== 'off' && dir === 'empty') return 'proxy';
   if (b.method === 'static') return 'member';
   if (memberInitialized(cfg.dataDir)) {
     if (b.method === 'discovery-v3') {
@@ -91,14 +101,16 @@ export async function resolveBootstrap(cfg: NodeConfig, log: Log, opts: { signal
     const self = initialClusterToString([{ name: cfg.name, peerURLs: cfg.initialAdvertisePeerURLs }]);
     log('I', 'etcdserver', 'Bootstrapping cluster using v3 discovery.');
     try {
-      cluster = await joinClusterV3({ token: b.token, endpoints: b.endpoints, id: memberId(cfg.initialAdvertisePeerURLs, token), log, signal: opts.signal }, self);
+      const { dialTimeoutMs, requestTimeoutMs, keepAliveTimeMs, keepAliveTimeoutMs } = b;
+      const id = memberId(cfg.initialAdvertisePeerURLs, token);
+      cluster = await joinClusterV3({ token: b.token, endpoints: b.endpoints, id, log, signal: opts.signal, dialTimeoutMs, requestTimeoutMs, keepAliveTimeMs, keepAliveTimeoutMs }, self);
     } catch (err) {
       if (!(err instanceof V3DiscoveryError)) throw err;
       throw new BootstrapFailed(v3DiscoveryFailure(b.token, b.endpoints, err.message));
     }
   } else {
     try {
-      cluster = await srvCluster({ name: cfg.name, domain: b.domain, serviceName: b.serviceName, advertisePeerURLs: cfg.initialAdvertisePeerURLs, log });
+      cluster = await srvCluster({ name: cfg.name, domain: b.domain, serviceName: b.serviceName, advertisePeerURLs: cfg.initialAdvertisePeerURLs, log, servers: b.servers });
     } catch (err) {
       if (!(err instanceof SRVDiscoveryError)) throw err;
       throw new BootstrapFailed([['C', 'etcdmain', err.message]]);
@@ -127,7 +139,7 @@ function v3DiscoveryFailure(token: string, endpoints: string[], err: string): [L
 }
 
 /** etcdmain's words for each discovery error (etcd 3.4, capnslog). */
-function discoveryFailure(cfg: NodeConfig, durl: string, err: string): [LogLevel, string, string][] {
+function discoveryFailure(cfg: BootstrapConfig, durl: string, err: string): [LogLevel, string, string][] {
   switch (err) {
     case ERR_DUPLICATE_ID:
       return [

@@ -27,6 +27,8 @@ export interface SRVOptions {
   /** --initial-advertise-peer-urls */
   advertisePeerURLs: string[];
   log: (level: 'N' | 'E' | 'W', pkg: string, msg: string) => void;
+  /** Whether this member must be among the records (a member must; a proxy need not). Default true. */
+  requireSelf?: boolean;
   /** DNS servers to ask instead of the system's (host:port). */
   servers?: string[];
 }
@@ -86,7 +88,7 @@ export async function srvCluster(opts: SRVOptions): Promise<string> {
     throw new SRVDiscoveryError(why);
   }
   for (const p of parts) opts.log('N', PKG, `got bootstrap from DNS for etcd-server at ${p}`);
-  if (!parts.some((p) => p.startsWith(`${opts.name}=`))) {
+  if (opts.requireSelf !== false && !parts.some((p) => p.startsWith(`${opts.name}=`))) {
     throw new SRVDiscoveryError(`cannot find local etcd member "${opts.name}" in SRV records`);
   }
   return parts.join(',');

@@ -62,6 +62,9 @@ export interface V3DiscoveryOptions {
   signal?: AbortSignal;
 }
 
+/** The client timings its flags set (--discovery-dial-timeout and the rest), in ms. */
+export type V3DiscoveryTimings = Required<Pick<V3DiscoveryOptions, 'dialTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeMs' | 'keepAliveTimeoutMs'>>;
+
 const PKG = 'discovery';
 const REGISTRY = '/_etcd/registry';
 const MAX_EXPONENTIAL_RETRIES = 8;

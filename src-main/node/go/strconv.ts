@@ -83,6 +83,16 @@ export function isDuration(s: string): boolean {
   return /^[-+]?(0|((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$/.test(s);
 }
 
+/** A Go duration (isDuration's shapes) in milliseconds, as time.ParseDuration would read it. */
+export function durationMs(s: string): number {
+  if (!isDuration(s)) throw new Error(`time: invalid duration ${quote(s)}`);
+  const sign = s.startsWith('-') ? -1 : 1;
+  const MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  for (const m of s.replace(/^[-+]/, '').matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) total += Number(m[1]) * MS[m[2]!]!;
+  return sign * total;
+}
+
 const NAMED_ESCAPES: Record<string, string> = {
   '\x07': '\\a',
   '\b': '\\b',

@@ -3,6 +3,7 @@
 // data dir already holds a proxy dir.
 
 import type { NodeConfig } from '../config.js';
+import type { BootstrapConfig } from '../discovery/bootstrap.js';
 import { parseInitialCluster } from '../etcd-urls.js';
 import type { LogLevel } from '../log.js';
 import { getCluster } from '../discovery/v2-discovery.js';
@@ -12,16 +13,15 @@ import { stopOnSignal } from '../stop-on-signal.js';
 
 type Log = (level: LogLevel, pkg: string, msg: string) => void;
 
-/** The --proxy-* values (etcd's defaults until config.ts carries the flags). */
-export type ProxyTimings = Pick<ProxyOptions, 'failureWaitMs' | 'refreshIntervalMs' | 'dialTimeoutMs' | 'writeTimeoutMs' | 'readTimeoutMs'>;
-
-/** The proxy's options from a member's configuration. */
-export function proxyOptions(cfg: NodeConfig, log: Log, timings: ProxyTimings = {}): ProxyOptions {
+/** The proxy's options from a member's configuration (its --proxy-* flags included). */
+export function proxyOptions(cfg: BootstrapConfig & Pick<NodeConfig, 'listenClientURLs'>, log: Log): ProxyOptions {
   const b = cfg.bootstrap;
   // resolveBootstrap never makes a v3 discovery member a proxy (etcd 3.6 has none).
   if (b.method === 'discovery-v3') throw new Error('v2 http proxy has already been deprecated in 3.6');
+  const { mode, ...timings } = cfg.proxy;
   return {
     ...timings,
+    readonly: mode === 'readonly',
     dataDir: cfg.dataDir,
     listenClientURLs: cfg.listenClientURLs,
     bootstrap: b.method,
@@ -31,18 +31,23 @@ export function proxyOptions(cfg: NodeConfig, log: Log, timings: ProxyTimings = 
       let cluster: string;
       if (b.method === 'discovery') cluster = await getCluster({ url: b.url, log });
       else if (b.method === 'dns') {
-        cluster = await srvCluster({ name: cfg.name, domain: b.domain, serviceName: b.serviceName, advertisePeerURLs: cfg.initialAdvertisePeerURLs, log });
+        // A proxy need not be among the records (etcd's PeerURLsMapAndToken("proxy")).
+        cluster = await srvCluster({ name: cfg.name, domain: b.domain, serviceName: b.serviceName, advertisePeerURLs: cfg.initialAdvertisePeerURLs, log, requireSelf: false, servers: b.servers });
       } else cluster = cfg.initialClusterString;
-      return parseInitialCluster(cluster).flatMap((m) => m.peerURLs);
+      try {
+        return parseInitialCluster(cluster).flatMap((m) => m.peerURLs);
+      } catch (err) {
+        throw new Error(`error setting up initial cluster: ${(err as Error).message}`, { cause: err });
+      }
     },
   };
 }
 
 /** Runs the proxy; resolves with the exit code (0 after SIGINT/SIGTERM, 1 when it could not serve). */
-export async function runProxy(cfg: NodeConfig, log: Log, timings: ProxyTimings = {}): Promise<number> {
+export async function runProxy(cfg: NodeConfig, log: Log): Promise<number> {
   let running: RunningProxy;
   try {
-    running = await startProxy(proxyOptions(cfg, log, timings));
+    running = await startProxy(proxyOptions(cfg, log));
   } catch (err) {
     // etcd: plog.Fatalf("%v", err) for whatever stopped startProxy.
     log('C', 'etcdmain', err instanceof Error ? err.message : String(err));

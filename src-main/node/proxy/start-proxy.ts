@@ -39,7 +39,12 @@ export interface ProxyOptions {
   dialTimeoutMs?: number;
   writeTimeoutMs?: number;
   readTimeoutMs?: number;
+  /** --proxy readonly: anything but GET is answered 501 (etcd's NewReadonlyHandler, outermost). */
+  readonly?: boolean;
 }
+
+/** The --proxy-* values, in ms. */
+export type ProxyTimings = Pick<ProxyOptions, 'failureWaitMs' | 'refreshIntervalMs' | 'dialTimeoutMs' | 'writeTimeoutMs' | 'readTimeoutMs'>;
 
 export interface RunningProxy {
   /** The bound client URLs (an ephemeral port filled in). */
@@ -106,7 +111,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   };
   const director = await Director.start(clientURLs, { failureWaitMs: o.failureWaitMs, refreshIntervalMs: o.refreshIntervalMs, log });
 
-  const handler = proxyHandler({ director, log, dialTimeoutMs: o.dialTimeoutMs, writeTimeoutMs: o.writeTimeoutMs, readTimeoutMs: o.readTimeoutMs });
+  const forward = proxyHandler({ director, log, dialTimeoutMs: o.dialTimeoutMs, writeTimeoutMs: o.writeTimeoutMs, readTimeoutMs: o.readTimeoutMs });
+  const handler = opts.readonly ? readonlyHandler(forward) : forward;
   const servers: http.Server[] = [];
   let fail!: (err: Error) => void;
   const failed = new Promise<Error>((resolve) => (fail = resolve));
@@ -151,6 +157,19 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         ),
       );
     },
+  };
+}
+
+/** httpproxy.NewReadonlyHandler: only GET goes through; anything else is 501 with no body. */
+function readonlyHandler(next: http.RequestListener): http.RequestListener {
+  return (req, res) => {
+    if (req.method !== 'GET') {
+      // Go sends `Content-Length: 0` for an empty answer, except to HEAD (no length at all).
+      res.writeHead(501, req.method === 'HEAD' ? {} : { 'Content-Length': '0' });
+      res.end();
+      return;
+    }
+    next(req, res);
   };
 }
 
