@@ -7,10 +7,14 @@ import type { EtcdClient } from './etcd-client.js';
 import { V2Client } from './v2-client.js';
 import { V3Client } from './v3-client.js';
 
-/** Which API an endpoint serves: the v3 gateway under /v3, /v3beta or /v3alpha, else v2. */
-export async function detectClient(http: Http, url: string, timeoutMs = http.timeoutMs): Promise<EtcdClient> {
+/**
+ * Which API an endpoint serves: the v3 gateway under /v3, /v3beta or /v3alpha, else v2. `only`
+ * 'v2': the v2 API even where a v3 gateway answers (an etcd 3.4 with --enable-v2 seen as etcd 2
+ * showed it: the v2 store's keys).
+ */
+export async function detectClient(http: Http, url: string, timeoutMs = http.timeoutMs, only?: 'v2'): Promise<EtcdClient> {
   if (url.startsWith('https:')) throw new AttachError('tls', httpsMessage(url));
-  for (const api of ['v3', 'v3beta', 'v3alpha'] as const) {
+  for (const api of only === 'v2' ? [] : (['v3', 'v3beta', 'v3alpha'] as const)) {
     const a = await http.request(url, `/${api}/maintenance/status`, { method: 'POST', body: '{}', type: JSON_TYPE, timeoutMs, retry: true });
     const j = a.status === 200 ? parseJSON(a.text) : undefined;
     if (j?.header) return new V3Client(http, url, api, j);

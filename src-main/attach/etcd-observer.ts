@@ -33,6 +33,8 @@ export interface ObserverOptions {
   watchPrefix?: string | null;
   /** Also poll the client URLs the member list advertises (default true). */
   discover?: boolean;
+  /** 'v2': speak etcd's v2 API even where the v3 gateway answers (default: v3 where it can). */
+  api?: 'v2';
 }
 
 interface Endpoint {
@@ -99,6 +101,7 @@ export class EtcdObserver extends EventEmitter<Events> {
    */
   private seenMembers: Map<string, AttachedMember> | undefined;
   private seenRaft: { leader?: string; term: number } | undefined;
+  private readonly onlyApi: 'v2' | undefined;
 
   constructor(urls: string | string[], opts: ObserverOptions = {}) {
     super();
@@ -107,6 +110,7 @@ export class EtcdObserver extends EventEmitter<Events> {
     this.timeoutMs = opts.timeoutMs ?? 1000;
     this.opTimeoutMs = opts.opTimeoutMs ?? 5000;
     this.discover = opts.discover ?? true;
+    this.onlyApi = opts.api;
     this.http = new Http(this.root.signal, this.timeoutMs, this.opTimeoutMs);
     for (const url of this.urls) this.addEndpoint(url, 'given');
     const prefix = opts.watchPrefix === undefined ? '/' : opts.watchPrefix;
@@ -169,7 +173,7 @@ export class EtcdObserver extends EventEmitter<Events> {
   // --- plumbing -------------------------------------------------------------------------------
 
   private async clientOf(ep: Endpoint, timeoutMs: number): Promise<EtcdClient> {
-    ep.client ??= await detectClient(this.http, ep.status.url, timeoutMs);
+    ep.client ??= await detectClient(this.http, ep.status.url, timeoutMs, this.onlyApi);
     return ep.client;
   }
 
