@@ -3,11 +3,11 @@
 // Session model fed as a replay feeds it (no timing involved).
 
 import { describe, expect, it } from 'vitest';
-import type { RaftlabBridge } from '../../src-shared/bridge.js';
 import type { BootstrapView, ClusterState, NodeState, ServerEvent } from '../../src-shared/protocol.js';
 import { bootstrapSummary, directorySlots, lookCommand, memberPhase } from '../../src-renderer/lib/bootstrap-view.js';
 import { freshMemory, nextBootstrapStep, type GuideMemory } from '../../src-renderer/lib/guide.js';
-import { isBootstrapLine, Session } from '../../src-renderer/lib/session.svelte.js';
+import { isBootstrapLine } from '../../src-renderer/lib/session.svelte.js';
+import { replaySession } from '../helpers/replay-session.js';
 
 const URL_ = 'http://127.0.0.1:40000/v2/keys/discovery/raftlab-2-abcd';
 const ID: Record<string, string> = { n1: 'aaaaaaaaaaaaaaa1', n2: 'aaaaaaaaaaaaaaa2', n3: 'aaaaaaaaaaaaaaa3' };
@@ -111,13 +111,3 @@ function cluster(nodes: NodeState[], bootstrap?: BootstrapView): ServerEvent {
   return { type: 'cluster', cluster: c };
 }
 
-function replaySession(): { session: Session; feed: (batch: ServerEvent[]) => void } {
-  let listener: (batch: ServerEvent[]) => void = () => {};
-  const bridge: RaftlabBridge = {
-    kind: 'browser',
-    send: () => {},
-    onEvents: (l) => ((listener = l), () => {}),
-    readTrace: async () => ({ text: '', next: 0, size: 0 }),
-  };
-  return { session: new Session(bridge, { replay: true, clock: () => 0 }), feed: (b) => listener(b) };
-}

@@ -2,9 +2,8 @@
 // as a replay feeds it: every event is drawn at once, in order, with no timing involved.
 
 import { describe, expect, it } from 'vitest';
-import type { RaftlabBridge } from '../../src-shared/bridge.js';
 import type { ClusterState, NodeState, ServerEvent } from '../../src-shared/protocol.js';
-import { Session } from '../../src-renderer/lib/session.svelte.js';
+import { replaySession } from '../helpers/replay-session.js';
 
 const IDS: Record<string, string> = { n1: '0a1b2c3d4e5f6071', n2: '8899aabbccddeeff', n3: '00000000000000c3' };
 
@@ -29,17 +28,6 @@ function clockLine(node: string, peer: string, healed: boolean): ServerEvent {
     ? `the clock difference against peer ${peerId(peer)} is back under 1s [12ms]`
     : `the clock difference against peer ${peerId(peer)} is too high [3.001s > 1s]`;
   return { type: 'log', node, at: 0, level: healed ? 'I' : 'W', pkg: 'rafthttp', msg, line: `2026-11-30 ${msg}` };
-}
-
-function replaySession(): { session: Session; feed: (batch: ServerEvent[]) => void } {
-  let listener: (batch: ServerEvent[]) => void = () => {};
-  const bridge: RaftlabBridge = {
-    kind: 'browser',
-    send: () => {},
-    onEvents: (l) => ((listener = l), () => {}),
-    readTrace: async () => ({ text: '', next: 0, size: 0 }),
-  };
-  return { session: new Session(bridge, { replay: true, clock: () => 0 }), feed: (b) => listener(b) };
 }
 
 describe('clock warnings in the window', () => {

@@ -3,11 +3,10 @@
 // is a sentence on the timeline and the status line.
 
 import { describe, expect, it } from 'vitest';
-import type { RaftlabBridge } from '../../src-shared/bridge.js';
 import type { ClusterState, NodeState, ServerEvent } from '../../src-shared/protocol.js';
 import type { RaftEvent } from '../../src-shared/raft-types.js';
 import { checkTraceRecord } from '../../src-shared/trace-schema.js';
-import { Session } from '../../src-renderer/lib/session.svelte.js';
+import { replaySession } from '../helpers/replay-session.js';
 
 const IDS: Record<string, string> = { n1: '0a1b2c3d4e5f6071', n2: '8899aabbccddeeff', n3: '00000000000000c3', n4: '1234567890abcdef' };
 
@@ -30,17 +29,6 @@ function cluster(nodes: NodeState[]): ServerEvent {
 function promotion(on: string): ServerEvent {
   const event: RaftEvent = { kind: 'conf', index: 8, change: { type: 'add', id: IDS.n4! }, voters: [IDS.n1!, IDS.n2!, IDS.n3!, IDS.n4!], promoted: true };
   return { type: 'raft', node: on, at: 0, event };
-}
-
-function replaySession(): { session: Session; feed: (batch: ServerEvent[]) => void } {
-  let listener: (batch: ServerEvent[]) => void = () => {};
-  const bridge: RaftlabBridge = {
-    kind: 'browser',
-    send: () => {},
-    onEvents: (l) => ((listener = l), () => {}),
-    readTrace: async () => ({ text: '', next: 0, size: 0 }),
-  };
-  return { session: new Session(bridge, { replay: true, clock: () => 0 }), feed: (b) => listener(b) };
 }
 
 describe('learners in the window', () => {
