@@ -190,7 +190,8 @@ export class Session {
     });
   }
 
-  nameOf = (id: string): string => this.nameById.get(id) ?? id;
+  /** A member's name, by its id as the state gives it (16 digits) or as etcd prints it (no leading zeros). */
+  nameOf = (id: string): string => this.nameById.get(id) ?? this.nameById.get(id.padStart(16, '0')) ?? id;
 
   /** Set while the window shows a cluster raftlab did not start (watched from outside). */
   get attached() {
@@ -271,7 +272,8 @@ export class Session {
           } else if (isBootstrapLine(e.pkg, e.msg)) {
             // How a member found its cluster (a discovery token, SRV records) is part of the story.
             // Member ids (registration keys) by name, as the node logs show them.
-            const text = e.msg.replace(/\b[0-9a-f]{16}\b/g, (id) => this.nameOf(id));
+            // etcd prints them with %x: one in sixteen has fewer than 16 digits.
+            const text = e.msg.replace(/\b[0-9a-f]{12,16}\b/g, (id) => this.nameOf(id));
             items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'membership', text: `${e.node}: ${text}`, weight: 'minor' });
           }
           break;

@@ -58,3 +58,13 @@ describe('clock warnings in the window', () => {
     expect(session.clockWarnings).toEqual({});
   });
 });
+
+describe('member ids in the lines the window retells', () => {
+  it('an id etcd prints without its leading zero (%x) is named as the 16-digit one is', () => {
+    const { session, feed } = replaySession();
+    feed([cluster([node('n1', 'alive'), node('n2', 'alive'), node('n3', 'alive')])]);
+    const msg = `found self ${IDS.n1!.replace(/^0+/, '')} in the cluster`;
+    feed([{ type: 'log', node: 'n1', at: 0, level: 'N', pkg: 'discovery', msg, line: msg }]);
+    expect(session.timeline.map((t) => t.text)).toContain('n1: found self n1 in the cluster');
+  });
+});

@@ -43,8 +43,10 @@ describe('bcrypt', () => {
   });
 
   it('the expensive loop lets the event loop run (a node keeps ticking while it hashes)', async () => {
+    // bcryptjs works in slices of at most 100 ms and lets the event loop run between them: at
+    // cost 12 (4× the default's work, hundreds of ms anywhere) there is always a between.
     let ranDuring = false;
-    const hashing = bcryptHash('pw', 10).then((h) => ({ h, ranDuring }));
+    const hashing = bcryptHash('pw', 12).then((h) => ({ h, ranDuring }));
     setImmediate(() => (ranDuring = true));
     const done = await hashing;
     expect(done.ranDuring).toBe(true);
