@@ -24,10 +24,10 @@ export class EventList {
     const n = ops.length;
     type Ev = { time: number; call: boolean; op: number };
     const evs: Ev[] = [];
-    for (let i = 0; i < n; i++) {
-      evs.push({ time: ops[i].invoke, call: true, op: i });
-      if (ops[i].outcome === 'ok') evs.push({ time: ops[i].complete!, call: false, op: i });
-    }
+    ops.forEach((op, i) => {
+      evs.push({ time: op.invoke, call: true, op: i });
+      if (op.outcome === 'ok') evs.push({ time: op.complete!, call: false, op: i });
+    });
     evs.sort((x, y) => x.time - y.time || (x.call === y.call ? x.op - y.op : x.call ? -1 : 1));
     const E = evs.length + 1;
     this.next = new Int32Array(E);
@@ -36,13 +36,14 @@ export class EventList {
     this.opOf = new Int32Array(E);
     this.match = new Int32Array(E).fill(-1);
     const callOf = new Int32Array(n);
-    for (let k = 0; k < evs.length; k++) {
+    evs.forEach((ev, k) => {
       const e = k + 1;
-      this.isCall[e] = evs[k].call ? 1 : 0;
-      this.opOf[e] = evs[k].op;
-      if (evs[k].call) callOf[evs[k].op] = e;
-    }
-    for (let e = 1; e < E; e++) if (!this.isCall[e]) this.match[callOf[this.opOf[e]]] = e;
+      this.isCall[e] = ev.call ? 1 : 0;
+      this.opOf[e] = ev.op;
+      if (ev.call) callOf[ev.op] = e;
+    });
+    // Entries and operations index these arrays within their lengths (E entries, n operations).
+    for (let e = 1; e < E; e++) if (!this.isCall[e]) this.match[callOf[this.opOf[e]!]!] = e;
     for (let e = 0; e < E; e++) {
       this.next[e] = e + 1 < E ? e + 1 : -1;
       this.prev[e] = e - 1;
@@ -54,25 +55,27 @@ export class EventList {
   /** Takes call entry `e` and its return out of the list (the operation is placed). */
   lift(e: number): void {
     this.unlink(e);
-    if (this.match[e] !== -1) this.unlink(this.match[e]);
+    const m = this.match[e]!;
+    if (m !== -1) this.unlink(m);
   }
 
   /** Puts them back, undoing lift(e) (the last lift not yet undone). */
   unlift(e: number): void {
-    if (this.match[e] !== -1) this.relink(this.match[e]);
+    const m = this.match[e]!;
+    if (m !== -1) this.relink(m);
     this.relink(e);
   }
 
   private unlink(e: number): void {
-    const p = this.prev[e];
-    const x = this.next[e];
+    const p = this.prev[e]!;
+    const x = this.next[e]!;
     this.next[p] = x;
     if (x !== -1) this.prev[x] = p;
   }
 
   private relink(e: number): void {
-    const p = this.prev[e];
-    const x = this.next[e];
+    const p = this.prev[e]!;
+    const x = this.next[e]!;
     this.next[p] = e;
     if (x !== -1) this.prev[x] = e;
   }

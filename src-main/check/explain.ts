@@ -45,7 +45,7 @@ export function explain(key: string, ops: readonly Op[]): string {
   }
   for (const [v, list] of casFrom) {
     if (list.length >= 2 && writersOf(v).length < list.length) {
-      const [c1, c2] = list;
+      const [c1, c2] = list as [Op, Op, ...Op[]]; // length >= 2 just checked
       const times = writersOf(v).length === 1 ? 'only once' : writersOf(v).length === 0 ? 'never' : `only ${writersOf(v).length} times`;
       return `${at(c1)} and ${at(c2)} both succeeded, but ${key} was set to ${v} ${times}`;
     }

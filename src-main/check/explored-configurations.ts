@@ -40,16 +40,17 @@ export class ExploredConfigurations {
 
   /** Operation `o` is linearized. */
   add(o: number): void {
-    this.bits[o >>> 5] |= 1 << (o & 31);
-    this.h1 ^= this.z1[o];
-    this.h2 ^= this.z2[o];
+    // o < n, which bits, z1 and z2 are sized for.
+    this.bits[o >>> 5]! |= 1 << (o & 31);
+    this.h1 ^= this.z1[o]!;
+    this.h2 ^= this.z2[o]!;
   }
 
   /** Operation `o` no longer is (undoes add). */
   remove(o: number): void {
-    this.bits[o >>> 5] &= ~(1 << (o & 31));
-    this.h1 ^= this.z1[o];
-    this.h2 ^= this.z2[o];
+    this.bits[o >>> 5]! &= ~(1 << (o & 31));
+    this.h1 ^= this.z1[o]!;
+    this.h2 ^= this.z2[o]!;
   }
 
   /** Records the configuration (the linearized set, `state`, `cons`); false if it was there already (explored, and it failed). */

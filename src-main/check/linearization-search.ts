@@ -64,34 +64,37 @@ export function search(ops: readonly Op[], maxSteps: number, deadline: number): 
   let hide = false; // some callable failed cas needs the current value gone
   let levelKnown = false;
   const firstOfKind = new Map<number, number>();
-  const effect = (o: number) => effectOf(kind[o], a[o], b[o], V);
+  // Every index below is an entry of the event list (< its length, -1 checked first) or an
+  // operation number (< n), which the typed arrays are sized for: the `!`s cannot be undefined.
+  const effect = (o: number) => effectOf(kind[o]!, a[o]!, b[o]!, V);
   const survey = () => {
     stamp++;
     hide = false;
     levelKnown = true;
     firstOfKind.clear();
-    for (let x = next[0]; x !== -1 && isCall[x]; x = next[x]) {
-      const o = opOf[x];
+    for (let x = next[0]!; x !== -1 && isCall[x]; x = next[x]!) {
+      const o = opOf[x]!;
       const k = effect(o);
       const rep = firstOfKind.get(k);
-      if (rep === undefined || (kind[o] < WRITE_UNKNOWN && retTime[o] < retTime[opOf[rep]])) firstOfKind.set(k, x);
+      if (rep === undefined || (kind[o]! < WRITE_UNKNOWN && retTime[o]! < retTime[opOf[rep]!]!)) firstOfKind.set(k, x);
+      const ao = a[o]!;
       switch (kind[o]) {
         case READ:
         case CAS_OK:
-          if (state !== a[o]) needed[a[o]] = stamp;
+          if (state !== ao) needed[ao] = stamp;
           break;
         case CAS_FAILED:
-          if (state === a[o]) hide = true;
+          if (state === ao) hide = true;
           break;
         case CAS_UNKNOWN: // a chain: this one may need another unknown one first
-          if (state !== a[o]) needed[a[o]] = stamp;
+          if (state !== ao) needed[ao] = stamp;
           break;
       }
     }
   };
   /** Places the operation of call entry `e`; false if that configuration was explored before. */
   const place = (e: number, ns: number, nc: number, forced: boolean): boolean => {
-    const o = opOf[e];
+    const o = opOf[e]!;
     explored.add(o);
     if (!explored.remember(ns, nc)) {
       explored.remove(o);
@@ -105,11 +108,11 @@ export function search(ops: readonly Op[], maxSteps: number, deadline: number): 
     state = ns;
     cons = nc;
     events.lift(e);
-    if (kind[o] < WRITE_UNKNOWN) requiredLeft--;
+    if (kind[o]! < WRITE_UNKNOWN) requiredLeft--;
     levelKnown = false;
     return true;
   };
-  let e = next[0];
+  let e = next[0]!;
   // At a new level, a callable observer (read, failed cas) that holds in the current value is
   // placed at once, with no alternative tried: moving an observer earlier, to where it holds,
   // never breaks an order (it changes nothing, and being callable it returns after every
@@ -123,9 +126,9 @@ export function search(ops: readonly Op[], maxSteps: number, deadline: number): 
     if (fresh) {
       fresh = false;
       let forced = -1;
-      for (let x = next[0]; x !== -1 && isCall[x]; x = next[x]) {
-        const o = opOf[x];
-        if (observerHolds(kind[o], a[o], state) && (cons === NO_CONSTRAINT || dependsOn(kind[o], a[o], cons))) {
+      for (let x = next[0]!; x !== -1 && isCall[x]; x = next[x]!) {
+        const o = opOf[x]!;
+        if (observerHolds(kind[o]!, a[o]!, state) && (cons === NO_CONSTRAINT || dependsOn(kind[o]!, a[o]!, cons))) {
           forced = x;
           break;
         }
@@ -133,41 +136,42 @@ export function search(ops: readonly Op[], maxSteps: number, deadline: number): 
       if (forced !== -1) {
         if (place(forced, state, NO_CONSTRAINT, true)) {
           fresh = true;
-          e = next[0];
+          e = next[0]!;
         } else e = -1; // explored before, and it failed: so does this level
         continue;
       }
     }
     if (e !== -1 && isCall[e]) {
-      const o = opOf[e];
-      const ns = step(kind[o], a[o], b[o], state);
+      const o = opOf[e]!;
+      const ko = kind[o]!;
+      const ns = step(ko, a[o]!, b[o]!, state);
       let ok = ns !== -1;
       if (ok) {
         if (!levelKnown) survey();
         if (firstOfKind.get(effect(o)) !== e) ok = false;
-        else if (kind[o] >= WRITE_UNKNOWN && cons === NO_CONSTRAINT) ok = hide || needed[ns] === stamp;
+        else if (ko >= WRITE_UNKNOWN && cons === NO_CONSTRAINT) ok = hide || needed[ns] === stamp;
       }
-      if (ok && cons !== NO_CONSTRAINT) ok = dependsOn(kind[o], a[o], cons);
-      if (ok && place(e, ns, kind[o] >= WRITE_UNKNOWN ? state : NO_CONSTRAINT, false)) {
+      if (ok && cons !== NO_CONSTRAINT) ok = dependsOn(ko, a[o]!, cons);
+      if (ok && place(e, ns, ko >= WRITE_UNKNOWN ? state : NO_CONSTRAINT, false)) {
         fresh = true;
-        e = next[0];
+        e = next[0]!;
         continue;
       }
-      e = next[e];
+      e = next[e]!;
     } else {
       // A return whose operation could not be placed (or the list's end): backtrack.
       if (sp === 0) return { verdict: 'violation', steps };
       sp--;
-      const ce = stEntry[sp];
-      const o = opOf[ce];
-      state = stState[sp];
-      cons = stCons[sp];
+      const ce = stEntry[sp]!;
+      const o = opOf[ce]!;
+      state = stState[sp]!;
+      cons = stCons[sp]!;
       explored.remove(o);
       events.unlift(ce);
-      if (kind[o] < WRITE_UNKNOWN) requiredLeft++;
+      if (kind[o]! < WRITE_UNKNOWN) requiredLeft++;
       levelKnown = false;
       // A forced placement had no alternative: its level fails with it.
-      e = stForced[sp] ? -1 : next[ce];
+      e = stForced[sp] ? -1 : next[ce]!;
     }
   }
 }

@@ -37,6 +37,8 @@ export function randomHistory(o: RandomHistoryOptions): Op[] {
   const state = new Map<string, string | null>();
   // What each client last saw of each key: a cas expects it, as a real client's would.
   const seen = Array.from({ length: nClients }, () => new Map<string, string | null>());
+  // Events carry a client number c < nClients, so its map is always there.
+  const seenBy = (c: number) => seen[c]!;
   const ops: Op[] = [];
   // Events in time order: a client's next call, an operation taking effect, an answer.
   type Ev = { time: number; seq: number } & ({ t: 'call'; c: number } | { t: 'effect'; op: Op } | { t: 'answer'; op: Op; c: number });
@@ -64,7 +66,7 @@ export function randomHistory(o: RandomHistoryOptions): Op[] {
         // Writes and cas may fail outright (refused before anything was proposed).
         if (outcome === 'ok' && roll < unknownRate + failRate) base.outcome = 'fail';
         if (r < mix.read + mix.write) op = { ...base, type: 'write', value };
-        else op = { ...base, type: 'cas', expected: seen[c].get(key) ?? `never-${value}`, value };
+        else op = { ...base, type: 'cas', expected: seenBy(c).get(key) ?? `never-${value}`, value };
       }
       ops.push(op);
       // An ok operation takes effect within its interval; an unknown one half the time,
@@ -85,8 +87,8 @@ export function randomHistory(o: RandomHistoryOptions): Op[] {
     } else {
       const { op, c } = ev;
       if (op.outcome === 'ok') {
-        if (op.type === 'read') seen[c].set(op.key, op.value ?? null);
-        else if (op.type === 'write' || op.succeeded) seen[c].set(op.key, op.value);
+        if (op.type === 'read') seenBy(c).set(op.key, op.value ?? null);
+        else if (op.type === 'write' || op.succeeded) seenBy(c).set(op.key, op.value);
       }
       heap.push({ time: ev.time + rng() * 2, seq: seq++, t: 'call', c });
     }

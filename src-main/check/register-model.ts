@@ -81,8 +81,7 @@ export function encodeOps(ops: readonly Op[]): EncodedOps {
   const a = new Int32Array(n);
   const b = new Int32Array(n);
   let required = 0;
-  for (let i = 0; i < n; i++) {
-    const op = ops[i];
+  ops.forEach((op, i) => {
     const known = op.outcome === 'ok';
     if (known) required++;
     switch (op.type) {
@@ -100,7 +99,7 @@ export function encodeOps(ops: readonly Op[]): EncodedOps {
         b[i] = vid(op.value);
         break;
     }
-  }
+  });
   return { kind, a, b, values: ids.size + 2, required };
 }
 
