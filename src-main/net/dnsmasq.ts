@@ -81,7 +81,7 @@ export class Dnsmasq {
 /** A port free on loopback for both UDP and TCP now (dnsmasq listens on both). */
 async function freeDnsPort(): Promise<number> {
   for (let attempt = 0; ; attempt++) {
-    const [port] = await freePorts(1);
+    const port = (await freePorts(1))[0]!; // one asked, one given
     const ok = await new Promise<boolean>((resolve) => {
       const s = dgram.createSocket('udp4');
       s.once('error', () => resolve(false));

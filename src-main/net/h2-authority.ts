@@ -59,7 +59,7 @@ export const HUFFMAN_CODES: number[] = (() => {
   const order = HUFFMAN_LENGTHS.map((len, sym) => ({ len, sym })).sort((a, b) => a.len - b.len || a.sym - b.sym);
   const codes = new Array<number>(HUFFMAN_LENGTHS.length);
   let code = 0;
-  let len = order[0].len;
+  let len = order[0]!.len; // the table is a constant 257 rows
   for (const e of order) {
     code *= 2 ** (e.len - len); // lengthen the running code to this length
     len = e.len;
@@ -75,9 +75,9 @@ const HUFFMAN_TREE: Int32Array = (() => {
   HUFFMAN_LENGTHS.forEach((len, sym) => {
     let node = 0;
     for (let bit = len - 1; bit >= 0; bit--) {
-      const slot = 2 * node + (Math.floor(HUFFMAN_CODES[sym] / 2 ** bit) & 1);
+      const slot = 2 * node + (Math.floor(HUFFMAN_CODES[sym]! / 2 ** bit) & 1); // a code per length
       if (bit === 0) tree[slot] = -1 - sym;
-      else node = tree[slot] > 0 ? tree[slot] : (tree[slot] = nodes++);
+      else node = tree[slot]! > 0 ? tree[slot]! : (tree[slot] = nodes++); // the tree is sized for every code
     }
   });
   return tree;
@@ -92,7 +92,7 @@ export function huffmanDecode(data: Buffer): Buffer | null {
   for (const byte of data) {
     for (let bit = 7; bit >= 0; bit--) {
       const b = (byte >> bit) & 1;
-      const next = HUFFMAN_TREE[2 * node + b];
+      const next = HUFFMAN_TREE[2 * node + b]!; // node is a node of the tree
       if (next === 0) return null;
       depth++;
       allOnes &&= b === 1;
@@ -114,8 +114,9 @@ export function huffmanEncode(data: Buffer): Buffer {
   let acc = 0;
   let bits = 0;
   for (const sym of data) {
-    for (let bit = HUFFMAN_LENGTHS[sym] - 1; bit >= 0; bit--) {
-      acc = (acc << 1) | (Math.floor(HUFFMAN_CODES[sym] / 2 ** bit) & 1);
+    // A byte is a symbol below 256: both tables have a row for it.
+    for (let bit = HUFFMAN_LENGTHS[sym]! - 1; bit >= 0; bit--) {
+      acc = (acc << 1) | (Math.floor(HUFFMAN_CODES[sym]! / 2 ** bit) & 1);
       if (++bits === 8) {
         out.push(acc);
         acc = bits = 0;
@@ -132,12 +133,12 @@ export function huffmanEncode(data: Buffer): Buffer {
 export function readInt(buf: Buffer, pos: number, prefixBits: number): { value: number; next: number } | null {
   if (pos >= buf.length) return null;
   const max = (1 << prefixBits) - 1;
-  let value = buf[pos] & max;
+  let value = buf[pos]! & max; // pos < buf.length just checked
   let p = pos + 1;
   if (value < max) return { value, next: p };
   for (let shift = 0; ; shift += 7) {
     if (p >= buf.length || shift > 28) return null;
-    const b = buf[p++];
+    const b = buf[p++]!; // p < buf.length just checked
     value += (b & 0x7f) * 2 ** shift;
     if ((b & 0x80) === 0) return { value, next: p };
   }
@@ -157,7 +158,7 @@ export function encodeInt(value: number, prefixBits: number, firstBits = 0): Buf
 function readString(buf: Buffer, pos: number): { huffman: boolean; start: number; end: number } | null {
   const len = readInt(buf, pos, 7);
   if (!len || len.next + len.value > buf.length) return null;
-  return { huffman: (buf[pos] & 0x80) !== 0, start: len.next, end: len.next + len.value };
+  return { huffman: (buf[pos]! & 0x80) !== 0, start: len.next, end: len.next + len.value }; // readInt read buf[pos]
 }
 
 function stringValue(buf: Buffer, s: { huffman: boolean; start: number; end: number }): Buffer | null {
@@ -191,7 +192,7 @@ export function rewriteHeaderBlock(block: Buffer): Buffer | null {
   let copiedTo = 0; // block[copiedTo..pos) is still to be copied unchanged
   let pos = 0;
   while (pos < block.length) {
-    const first = block[pos];
+    const first = block[pos]!; // pos < block.length
     if (first & 0x80) {
       // Indexed field (§6.1): refers to a table entry, nothing to rewrite there.
       const idx = readInt(block, pos, 7);
@@ -277,7 +278,7 @@ export class AuthorityRewriter {
       }
       if (data.length < FRAME_HEADER_LENGTH) break;
       const length = data.readUIntBE(0, 3);
-      const type = data[3];
+      const type = data[3]!; // a whole frame header is there
       const isHeaderFrame = type === TYPE_HEADERS || type === TYPE_CONTINUATION;
       if (this.held && type !== TYPE_CONTINUATION) this.release(out); // a client error: let the server see it
       if (!isHeaderFrame || length > MAX_FRAME_SIZE) {
@@ -293,7 +294,7 @@ export class AuthorityRewriter {
       data = data.subarray(FRAME_HEADER_LENGTH + length);
     }
     this.pending = Buffer.from(data); // an incomplete frame (copied: the chunk is not ours to keep)
-    return out.length === 1 ? out[0] : Buffer.concat(out);
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
   }
 
   /** What is left at the end of the stream (an incomplete frame or block), unchanged. */
@@ -306,8 +307,8 @@ export class AuthorityRewriter {
   }
 
   private headerFrame(frame: Buffer, out: Buffer[]): void {
-    const type = frame[3];
-    const flags = frame[4];
+    const type = frame[3]!; // a frame has its 9-byte header
+    const flags = frame[4]!;
     const payload = frame.subarray(FRAME_HEADER_LENGTH);
     if (type === TYPE_CONTINUATION && !this.held) {
       out.push(frame); // a stray CONTINUATION: the server's to refuse
@@ -320,7 +321,7 @@ export class AuthorityRewriter {
       if (flags & FLAG_PADDED) {
         if (payload.length < 1) return void out.push(frame);
         start = 1;
-        end -= payload[0];
+        end -= payload[0]!;
       }
       const priority = flags & FLAG_PRIORITY ? payload.subarray(start, start + 5) : Buffer.alloc(0);
       start += flags & FLAG_PRIORITY ? 5 : 0;

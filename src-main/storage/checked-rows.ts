@@ -44,9 +44,10 @@ export function readEntriesAfter(stmt: Statements, after: number, damaged: Damag
   return entries;
 }
 
-/** Appends `entries` (contiguous, checked by the caller), first deleting every stored entry from entries[0].index on. */
+/** Appends `entries` (contiguous, checked by the caller; none: nothing), first deleting every stored entry from entries[0].index on. */
 export function appendEntries(stmt: Statements, entries: Entry[]): void {
   const first = entries[0];
+  if (!first) return;
   const snap = stmt.snapshot.get();
   const snapIndex = snap?.idx ?? 0;
   const last = Math.max(stmt.lastIndex.get() ?? 0, snapIndex);

@@ -18,17 +18,17 @@ function isIndex(n: unknown): n is number {
 }
 
 export function checkEntries(entries: Entry[]): void {
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i];
+  let p: Entry | undefined; // the entry before e
+  for (const [i, e] of entries.entries()) {
     if (!isIndex(e.index) || e.index < 1 || !isIndex(e.term) || (e.type !== 'normal' && e.type !== 'conf') || typeof e.data !== 'string') {
       throw new Error(`malformed entry at position ${i}: ${JSON.stringify(e).slice(0, 200)}`);
     }
-    if (i > 0) {
-      const p = entries[i - 1];
+    if (p) {
       if (e.index !== p.index + 1) throw new Error(`entries are not contiguous: ${e.index} follows ${p.index}`);
       if (e.term < p.term) throw new Error(`entry terms decrease: entry ${e.index} has term ${e.term} after ${p.term}`);
     }
     checkText(`entry ${e.index} data`, e.data);
+    p = e;
   }
 }
 

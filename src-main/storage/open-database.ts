@@ -120,7 +120,7 @@ export function openChecked(file: string, marker: MemberMarker | null): Database
         throw new StorageError(file, `has unexpected tables (${tables.join(', ')}; expected ${TABLES.join(', ')})`);
       }
       const problems = db.pragma('quick_check') as { quick_check: string }[];
-      if (problems.length !== 1 || problems[0].quick_check !== 'ok') {
+      if (problems.length !== 1 || problems[0]?.quick_check !== 'ok') {
         const shown = problems.slice(0, 5).map((p) => p.quick_check).join('; ');
         throw new StorageError(file, `fails the SQLite integrity check: ${shown}`);
       }
