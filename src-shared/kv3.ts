@@ -94,9 +94,9 @@ export function unb64(s: unknown): string {
 export function prefixEnd(prefix: string): string {
   const b = new TextEncoder().encode(prefix);
   for (let i = b.length - 1; i >= 0; i--) {
-    if (b[i] < 0xff) {
+    if (b[i]! < 0xff) { // i is within b, and within end below
       const end = b.slice(0, i + 1);
-      end[i]++;
+      end[i]!++;
       return b64(end);
     }
   }

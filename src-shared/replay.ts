@@ -77,9 +77,9 @@ export class TraceIndex {
     const base = new Int32Array(records.length);
     const forks: ForkRecord[] = [];
     for (let i = 0; i < records.length; i++) {
-      const r = records[i];
+      const r = records[i]!;
       if (r.seq !== this.firstSeq + i) throw new Error(`replay: record ${i} has seq ${r.seq}, expected ${this.firstSeq + i}`);
-      if (i > 0 && r.at < records[i - 1].at) throw new Error(`replay: record seq ${r.seq} goes back in time`);
+      if (i > 0 && r.at < records[i - 1]!.at) throw new Error(`replay: record seq ${r.seq} goes back in time`);
       if (r.kind === 'fork') forks.push(r);
       if (!isClusterState(r)) continue;
       if ((r as EventRecord).event.type === 'cluster') {
@@ -120,7 +120,7 @@ export class TraceIndex {
     // Bounded, so a seek into a long storm of heartbeats stays quick.
     const stop = Math.max(-1, from - 400_000);
     for (let j = from; j > stop && out.length < max; j--) {
-      const r = this.records[j];
+      const r = this.rec(j);
       if (isClusterState(r) || (r.kind === 'event' && r.event.type === 'message')) continue;
       out.push(r);
     }
@@ -136,6 +136,15 @@ export class TraceIndex {
     return this.records[seq - this.firstSeq];
   }
 
+  /**
+   * The record at position i, which the caller has bounded to 0 ≤ i < records.length. Every
+   * position below comes from such a bound, or from `snaps` (positions of records); the
+   * ordinals into `snaps` and `base` likewise stay below their length.
+   */
+  private rec(i: number): TraceRecord {
+    return this.records[i]!;
+  }
+
   /** The last seq whose record was made at or before `at` (firstSeq - 1 before the first). */
   seqAt(at: number): number {
     // Upper bound: first position whose `at` is later than the time asked.
@@ -143,7 +152,7 @@ export class TraceIndex {
     let hi = this.records.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.records[mid].at <= at) lo = mid + 1;
+      if (this.rec(mid).at <= at) lo = mid + 1;
       else hi = mid;
     }
     return this.firstSeq + lo - 1;
@@ -153,13 +162,13 @@ export class TraceIndex {
   stateAt(point: ReplayPoint): ReplayState {
     const seq = 'seq' in point ? Math.min(Math.max(Math.floor(point.seq), this.firstSeq - 1), this.lastSeq) : this.seqAt(point.at);
     const i = seq - this.firstSeq; // -1 before the first record
-    const at = i >= 0 ? this.records[i].at : this.startAt;
+    const at = i >= 0 ? this.rec(i).at : this.startAt;
     const s = this.snapsAtOrBefore(i) - 1;
     return {
       seq: Math.max(seq, 0),
       at,
       cluster: s >= 0 ? this.clusterOf(s) : null,
-      clusterSeq: s >= 0 ? this.records[this.snaps[s]].seq : 0,
+      clusterSeq: s >= 0 ? this.rec(this.snaps[s]!).seq : 0,
       recent: this.recentBefore(i, at),
     };
   }
@@ -177,7 +186,7 @@ export class TraceIndex {
     const out = this.records.slice(from, to);
     let ord = this.snapsAtOrBefore(from - 1); // the ordinal of the next cluster state
     for (let k = 0; k < out.length; k++) {
-      const r = out[k];
+      const r = out[k]!;
       if (!isClusterState(r)) continue;
       if ((r as EventRecord).event.type === 'cluster-delta') out[k] = { ...(r as EventRecord), event: { type: 'cluster', cluster: this.clusterOf(ord) } };
       ord++;
@@ -191,7 +200,7 @@ export class TraceIndex {
     let hi = this.snaps.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.snaps[mid] <= i) lo = mid + 1;
+      if (this.snaps[mid]! <= i) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -199,10 +208,10 @@ export class TraceIndex {
 
   /** The cluster state of the ordinal-th snapshot: a keyframe as recorded, a delta rebuilt. */
   private clusterOf(ord: number): ClusterState {
-    const r = this.records[this.snaps[ord]] as EventRecord;
+    const r = this.rec(this.snaps[ord]!) as EventRecord;
     if (r.event.type === 'cluster') return r.event.cluster;
     if (ord === this.lastOrd) return this.lastState!;
-    const key = this.base[ord];
+    const key = this.base[ord]!;
     // Start from the nearest state already at hand: a kept checkpoint, the last one rebuilt, or the keyframe.
     let from = key;
     for (let c = key + Math.floor((ord - key) / CHECKPOINT_EVERY) * CHECKPOINT_EVERY; c > key; c -= CHECKPOINT_EVERY) {
@@ -211,13 +220,13 @@ export class TraceIndex {
         break;
       }
     }
-    let state = from === key ? (this.records[this.snaps[key]] as EventRecord & { event: { type: 'cluster' } }).event.cluster : this.built.get(from)!;
+    let state = from === key ? (this.rec(this.snaps[key]!) as EventRecord & { event: { type: 'cluster' } }).event.cluster : this.built.get(from)!;
     if (this.lastOrd > from && this.lastOrd < ord && this.base[this.lastOrd] === key) {
       from = this.lastOrd;
       state = this.lastState!;
     }
     for (let o = from + 1; o <= ord; o++) {
-      state = applyClusterDelta(state, (this.records[this.snaps[o]] as EventRecord).event as ClusterDeltaEvent);
+      state = applyClusterDelta(state, (this.rec(this.snaps[o]!) as EventRecord).event as ClusterDeltaEvent);
       if ((o - key) % CHECKPOINT_EVERY === 0) this.built.set(o, state);
     }
     this.lastOrd = ord;
@@ -229,7 +238,7 @@ export class TraceIndex {
     const out: TraceRecord[] = [];
     const oldest = at - this.recentMs;
     for (let j = i; j >= 0 && out.length < this.recentMax; j--) {
-      const r = this.records[j];
+      const r = this.rec(j);
       if (r.at < oldest) break;
       if (!isClusterState(r)) out.push(r);
     }

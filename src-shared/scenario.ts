@@ -82,7 +82,7 @@ export function parseScenario(raw: unknown): Scenario {
   if (!Array.isArray(o.steps)) throw new ScenarioError('"steps" must be a list');
   const steps = o.steps.map((s, i) => parseStep(s, `step ${i + 1}`));
   steps.sort((a, b) => a.at - b.at); // stable: steps at the same time keep their order
-  const last = steps.length ? steps[steps.length - 1].at : 0;
+  const last = steps.at(-1)?.at ?? 0;
   const end = o.end === undefined ? last + 2000 : parseDuration(o.end, '"end"');
   if (end < last) throw new ScenarioError(`"end" (${end} ms) comes before the last step (${last} ms)`);
   return { name: typeof o.name === 'string' ? o.name : 'scenario', nodes, end, steps };
@@ -94,10 +94,10 @@ function parseStep(raw: unknown, where: string): ScenarioStep {
   const at = parseDuration(s.at ?? 0, `${where} "at"`);
   if (at < 0) throw new ScenarioError(`${where}: "at" must not be negative`);
   const keys = Object.keys(s).filter((k) => k !== 'at');
-  if (keys.length !== 1 || !(ACTIONS as readonly string[]).includes(keys[0])) {
+  const [k] = keys;
+  if (keys.length !== 1 || k === undefined || !(ACTIONS as readonly string[]).includes(k)) {
     throw new ScenarioError(`${where}: needs exactly one action of ${ACTIONS.join(', ')} (got ${keys.join(', ') || 'none'})`);
   }
-  const k = keys[0];
   const v = s[k];
   const ref = (x: unknown, what = k): NodeRef => {
     if (typeof x !== 'string' || x === '') throw new ScenarioError(`${where}: "${what}" must name a node or "leader"`);
@@ -192,14 +192,14 @@ export function commandsFor(step: ScenarioStep, cluster: ClusterState): Command[
     const groups = step.partition.map((g) => g.filter((r) => r !== 'rest').map((r) => name(r)));
     for (const g of groups) for (const n of g) listed.add(n);
     step.partition.forEach((g, i) => {
-      if (g.includes('rest')) groups[i].push(...members.map((n) => n.name).filter((n) => !listed.has(n)));
+      if (g.includes('rest')) groups[i]!.push(...members.map((n) => n.name).filter((n) => !listed.has(n)));
     });
     const out: Command[] = [];
-    for (let i = 0; i < groups.length; i++) {
-      for (let j = i + 1; j < groups.length; j++) {
-        for (const a of groups[i]) for (const b of groups[j]) if (a !== b) out.push({ type: 'cutLink', a, b });
+    groups.forEach((gi, i) => {
+      for (const gj of groups.slice(i + 1)) {
+        for (const a of gi) for (const b of gj) if (a !== b) out.push({ type: 'cutLink', a, b });
       }
-    }
+    });
     return out;
   }
   if ('add' in step) return [step.add === true || step.add.start ? { type: 'addMember' } : { type: 'addMember', start: false }];
@@ -256,7 +256,7 @@ export async function playScenario(scenario: Scenario, target: ScenarioTarget): 
     }
     const results = await Promise.all(cmds.map((cmd) => target.run(cmd)));
     cmds.forEach((cmd, i) => {
-      const r = results[i];
+      const r = results[i]!; // a result per command
       const line = `${t(step.at)}  ${describeCommand(cmd).replace(/^You /, '')}: ${r.ok ? 'ok' : r.error}`;
       if (!r.ok) errors.push(line);
       target.log(line, r.ok);

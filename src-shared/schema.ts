@@ -30,8 +30,8 @@ export function looseObject<E extends v.ObjectEntries>(entries: E, notObject: Me
 }
 
 /** The first issue of a failed parse: its message, and the path to it. */
-export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): { message: string; path: (string | number)[] } {
-  const i = issues[0];
+export function firstIssue(issues: readonly [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): { message: string; path: (string | number)[] } {
+  const [i] = issues; // valibot's issues are never empty (its own type says so)
   return { message: i.message, path: (i.path ?? []).map((p) => p.key as string | number) };
 }
 
@@ -69,11 +69,11 @@ export function fastGuard(schema: v.GenericSchema): Guard {
 function compile(s: Node): Guard {
   // A pipe carries its first schema's type: look at the pipe first.
   if (Array.isArray(s.pipe)) {
-    const [base, ...items] = s.pipe as Node[];
+    const [base, ...items] = s.pipe as [Node, ...Node[]]; // v.pipe takes a schema first
     if (base.type === 'number' && !Array.isArray(base.pipe) && items.every((i) => NUMBER_ACTIONS.includes(i.type))) return numberGuard(items);
     // A pipe may go on with another schema (v.pipe(v.custom(isPlainObject), v.looseObject(…))),
     // whose guard may make the custom check already: an object's guard refuses what is no object.
-    const subsumed = base.type === 'custom' && !Array.isArray(base.pipe) && base.check === isPlainObject && ['object', 'loose_object', 'variant', 'record'].includes(items[0]?.type);
+    const subsumed = base.type === 'custom' && !Array.isArray(base.pipe) && base.check === isPlainObject && ['object', 'loose_object', 'variant', 'record'].includes(items[0]?.type ?? '');
     const checks = items.map((i) => (i.kind === 'schema' ? compile(i) : compileAction(i)));
     return all(subsumed ? checks : [compile(base), ...checks]);
   }
@@ -118,12 +118,12 @@ function compile(s: Node): Guard {
     case 'loose_object': {
       const entries = s.entries as Record<string, Node>;
       const keys = Object.keys(entries);
-      const guards = keys.map((k) => compile(entries[k]));
+      const guards = Object.values(entries).map(compile); // in the keys' order
       const loose = s.type === 'loose_object';
       return (x) => {
         if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
         const o = x as Record<string, unknown>;
-        for (let i = 0; i < keys.length; i++) if (!guards[i](o[keys[i]])) return false;
+        for (let i = 0; i < keys.length; i++) if (!guards[i]!(o[keys[i]!])) return false; // a guard per key
         // A loose object keeps unknown keys (but see UNCOPIED).
         if (loose) return true;
         // An unknown key: the schema would drop it, so the value would not come back unchanged.
@@ -195,16 +195,17 @@ function stringTable<T>(names: string[], valueOf: (name: string) => T): Record<s
 /** Every one of `checks`, in order (unrolled for the short pipes most schemas are). */
 function all(checks: Guard[]): Guard {
   const [a, b, c] = checks;
+  // Each case reads only as many checks as checks.length says there are.
   switch (checks.length) {
     case 1:
-      return a;
+      return a!;
     case 2:
-      return (x) => a(x) && b(x);
+      return (x) => a!(x) && b!(x);
     case 3:
-      return (x) => a(x) && b(x) && c(x);
+      return (x) => a!(x) && b!(x) && c!(x);
   }
   return (x) => {
-    for (let i = 0; i < checks.length; i++) if (!checks[i](x)) return false;
+    for (let i = 0; i < checks.length; i++) if (!checks[i]!(x)) return false;
     return true;
   };
 }

@@ -109,12 +109,13 @@ export function diffLog(prev: readonly LogEntrySummary[], next: readonly LogEntr
 export function diffCluster(prev: ClusterState, next: ClusterState): ClusterDeltaEvent | undefined {
   const n = next.nodes.length;
   if (prev.nodes.length !== n) return undefined;
-  for (let i = 0; i < n; i++) if (prev.nodes[i].name !== next.nodes[i].name) return undefined;
+  // Both have n nodes (just checked): the `!`s below stay in range.
+  for (let i = 0; i < n; i++) if (prev.nodes[i]!.name !== next.nodes[i]!.name) return undefined;
   const delta: ClusterDeltaEvent = { type: 'cluster-delta', ...diffFields(prev as unknown as Obj, next as unknown as Obj, 'nodes') };
   let nodes: Record<string, NodePatch> | undefined;
   for (let i = 0; i < n; i++) {
-    const a = prev.nodes[i];
-    const b = next.nodes[i];
+    const a = prev.nodes[i]!;
+    const b = next.nodes[i]!;
     const patch: NodePatch = diffFields(a as unknown as Obj, b as unknown as Obj, 'log');
     const log = diffLog(a.log ?? [], b.log ?? []);
     if (log) patch.log = log;
@@ -148,7 +149,7 @@ export function applyClusterDelta(prev: ClusterState, d: ClusterDeltaEvent): Clu
   if (d.set) for (const k of Object.keys(d.set)) if (k !== 'nodes') put(out, k, (d.set as Obj)[k]);
   if (d.unset) for (const k of d.unset) if (k !== 'nodes') delete out[k];
   const patches = d.nodes;
-  if (patches) out.nodes = prev.nodes.map((n) => (Object.hasOwn(patches, n.name) ? applyNodePatch(n, patches[n.name]) : n));
+  if (patches) out.nodes = prev.nodes.map((n) => (Object.hasOwn(patches, n.name) ? applyNodePatch(n, patches[n.name]!) : n));
   return out as unknown as ClusterState;
 }
 
