@@ -330,14 +330,14 @@ export class EtcdObserver extends EventEmitter<Events> {
       if (!m.started || m.clientURLs.length === 0) continue;
       const covered = this.endpoints.some((e) => (e.status.memberId !== undefined && e.status.memberId === m.id) || m.clientURLs.some((u) => originOf(u) === e.status.url));
       if (covered) continue;
-      const url = m.clientURLs.find((u) => u.startsWith('http:')) ?? m.clientURLs[0];
+      const url = m.clientURLs.find((u) => u.startsWith('http:')) ?? m.clientURLs[0]!; // not empty: checked above
       const origin = originOf(url);
       if (origin === '' || this.endpoints.some((e) => e.status.url === origin)) continue;
       const ep = this.addEndpoint(origin, 'discovered');
       if (this.started) this.startEndpoint(ep);
     }
     for (let i = this.endpoints.length - 1; i >= 0; i--) {
-      const e = this.endpoints[i];
+      const e = this.endpoints[i]!;
       if (e.status.origin !== 'discovered') continue;
       const still = this.members.some((m) => m.clientURLs.some((u) => originOf(u) === e.status.url) || (e.status.memberId !== undefined && m.id === e.status.memberId));
       if (!still) {

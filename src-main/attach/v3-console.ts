@@ -13,7 +13,8 @@ type WatchRequest = Extract<Kv3Request, { op: 'watch' }>;
 function bodyOf(text: string): unknown {
   const whole = parseJSON(text);
   if (whole !== undefined) return whole;
-  const first = parseJSON(text.split('\n', 1)[0]);
+  const [firstLine = ''] = text.split('\n', 1);
+  const first = parseJSON(firstLine);
   return first ?? text;
 }
 

@@ -59,7 +59,7 @@ export interface ChaosOptions {
 }
 
 /** The keyspaces of a workload: v2 keys "/k0"…, v3 keys "k0"… */
-function keyspaces(workload: ChaosWorkload, keys: number): Keyspace[] {
+function keyspaces(workload: ChaosWorkload, keys: number): [Keyspace, ...Keyspace[]] {
   const names = (prefix: string) => Array.from({ length: keys }, (_, i) => `${prefix}k${i}`);
   const v2: Keyspace = { api: V2_API, keys: names('/') };
   const v3: Keyspace = { api: V3_API, keys: names('') };
@@ -158,7 +158,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult>
       record: (op) => ops.push(op),
       running: () => running && now() < endAt,
     };
-    const clients = Array.from({ length: o.clients }, (_, i) => runClient(`c${i + 1}`, seededRandom(o.seed * 1009 + i + 1), ctx, spaces[i % spaces.length]));
+    const clients = Array.from({ length: o.clients }, (_, i) => runClient(`c${i + 1}`, seededRandom(o.seed * 1009 + i + 1), ctx, spaces[i % spaces.length]!));
     const main = o.faults.filter((k) => (MAIN_FAULTS as readonly string[]).includes(k));
     const clock = o.faults.filter((k) => (CLOCK_FAULTS as readonly string[]).includes(k));
     const tracks = [

@@ -55,9 +55,10 @@ export class FaultInjector {
   /** Runs one track until the run's end: fault, wait, heal, pause, next. */
   async track(rng: Rng, o: FaultTrackOptions, firstAfterMs: number): Promise<void> {
     const order = shuffle(rng, [...o.kinds]);
+    if (order.length === 0) throw new Error('a fault track needs at least one fault kind');
     await this.waitUntil(this.now() + firstAfterMs);
     for (let i = 0; this.now() < this.endAt - 300; i++) {
-      const kind = order[i % order.length];
+      const kind = order[i % order.length]!;
       await this.fire(kind, rng, rng.int(o.durationMs[0], o.durationMs[1]));
       await this.waitUntil(this.now() + rng.int(o.gapMs[0], o.gapMs[1]));
     }
@@ -218,7 +219,7 @@ export class FaultInjector {
 function shuffle<T>(rng: Rng, xs: T[]): T[] {
   for (let i = xs.length - 1; i > 0; i--) {
     const j = rng.int(0, i);
-    [xs[i], xs[j]] = [xs[j], xs[i]];
+    [xs[i], xs[j]] = [xs[j]!, xs[i]!]; // j ≤ i < xs.length
   }
   return xs;
 }

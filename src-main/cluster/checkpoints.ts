@@ -303,9 +303,9 @@ export class Checkpoints {
       let worst = -1;
       let score = Infinity;
       for (let i = 1; i < this.list.length - 1; i++) {
-        const c = this.list[i];
+        const c = this.list[i]!; // i and its neighbours are within the list
         if (c.pinned) continue;
-        const gap = this.list[i + 1].at - this.list[i - 1].at;
+        const gap = this.list[i + 1]!.at - this.list[i - 1]!.at;
         const s = gap / Math.max(1, now - c.at);
         if (s < score) {
           score = s;
@@ -319,6 +319,7 @@ export class Checkpoints {
 
   private drop(i: number): void {
     const [gone] = this.list.splice(i, 1);
+    if (!gone) return;
     const inUse = new Set(this.list.flatMap((c) => c.nodes.flatMap((n) => [n.db, n.wal, n.marker])));
     void gone.written.catch(() => {}).finally(() => {
       for (const n of gone.nodes) for (const f of [n.db, n.wal, n.marker]) if (f && !inUse.has(f)) fs.rmSync(f, { force: true });

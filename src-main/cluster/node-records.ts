@@ -91,17 +91,14 @@ export class ClusterNodes {
   }
 
   cutLinks(): CutLink[] {
-    return [...this.cuts].map((k) => {
-      const [a, b] = k.split('|');
-      return { a, b };
-    });
+    return [...this.cuts].map(linkOfCutKey);
   }
 
   /** The member ids `rec` must not exchange messages with. */
   cutIds(rec: NodeRecord): string[] {
     const ids: string[] = [];
     for (const k of this.cuts) {
-      const [a, b] = k.split('|');
+      const { a, b } = linkOfCutKey(k);
       const other = a === rec.name ? b : b === rec.name ? a : undefined;
       const id = other !== undefined ? this.nodes.get(other)?.id : undefined;
       if (id) ids.push(id);
@@ -117,15 +114,17 @@ export class ClusterNodes {
       ...alive.filter((n) => n !== avoid),
       ...alive,
     ];
-    if (ordered.length === 0) throw new Error('no running member to ask');
-    return ordered[0];
+    const [first] = ordered;
+    if (!first) throw new Error('no running member to ask');
+    return first;
   }
 
   /** Two free ports that no node of this cluster uses (a killed node gets its ports back). */
   async unusedPorts(): Promise<[number, number]> {
     const taken = new Set(this.all().flatMap((n) => [n.peerURL, n.clientURL]).map((u) => Number(new URL(u).port)));
     for (;;) {
-      const [a, b] = await freePorts(2);
+      const ports = await freePorts(2);
+      const [a, b] = [ports[0]!, ports[1]!]; // two asked, two given
       if (!taken.has(a) && !taken.has(b)) return [a, b];
     }
   }
@@ -171,4 +170,11 @@ export class ClusterNodes {
 
 function cutKey(a: string, b: string): string {
   return [a, b].sort().join('|');
+}
+
+/** The link a cutKey stands for (cuts also come back from checkpoints: a malformed one is an error, not a half link). */
+function linkOfCutKey(k: string): CutLink {
+  const [a, b, ...more] = k.split('|');
+  if (a === undefined || b === undefined || more.length > 0) throw new Error(`malformed cut link "${k}"`);
+  return { a, b };
 }

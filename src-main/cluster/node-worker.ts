@@ -422,8 +422,11 @@ async function call(r: RunningNode, c: WorkerCall, speed: number, clientTLS?: TL
     case 'transferLeader':
       r.node.transferLeader(c.to);
       return undefined;
-    case 'kv':
-      return kvRequest(r.clientURLs[0], c, speed, clientTLS);
+    case 'kv': {
+      const [url] = r.clientURLs;
+      if (url === undefined) throw new Error('this node listens on no client URL');
+      return kvRequest(url, c, speed, clientTLS);
+    }
     case 'dropMessage':
       return false;
     case 'setManual':

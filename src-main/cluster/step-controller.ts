@@ -257,7 +257,8 @@ export class StepController {
       for (let steps = 0; steps < maxSteps; ) {
         // Checked between steps: the step under way completes (a half-delivered step is no state).
         if (run.cancelled || !this.on) return { reached: false, steps, cancelled: true };
-        const events = this.held.length > 0 ? await this.deliver(this.held[0]) : await this.tick();
+        const [next] = this.held;
+        const events = next ? await this.deliver(next) : await this.tick();
         steps++;
         const hit = events.find((e) => match(e.event, e.commitBefore));
         if (hit) return { reached: true, steps, node: hit.node, event: hit.event };

@@ -332,7 +332,8 @@ class ClientApi {
     let error: string | null = null;
     if (req.method === 'POST' || req.method === 'PUT') {
       const ct = req.raw.headers['content-type'] ?? '';
-      const mediaType = ct === '' ? 'application/octet-stream' : ct.split(';')[0].trim().toLowerCase();
+      const [typeAndSubtype = ''] = ct.split(';');
+      const mediaType = ct === '' ? 'application/octet-stream' : typeAndSubtype.trim().toLowerCase();
       if (mediaType === '') {
         error = 'mime: no media type';
       } else if (mediaType === 'application/x-www-form-urlencoded') {

@@ -37,7 +37,8 @@ function advertiseMatchesCluster(cfg: Member & { initialAdvertisePeerURLs: strin
   } else {
     const i = apurls.findIndex((u, k) => u !== urls[k]);
     if (i < 0) return;
-    err = `${quote(apurls[i])}(resolved from ${quote(apurls[i])}) != ${quote(urls[i])}(resolved from ${quote(urls[i])})`;
+    const [a, u] = [apurls[i]!, urls[i]!]; // a mismatch found at i; both lists have that many
+    err = `${quote(a)}(resolved from ${quote(a)}) != ${quote(u)}(resolved from ${quote(u)})`;
   }
   const self = `${initialClusterToString([{ name: cfg.name, peerURLs: apurls }])}`;
   const missingFromAP = urls.filter((u) => !apurls.includes(u));

@@ -58,7 +58,7 @@ export class RealTime {
       await new Promise((r) => setTimeout(r, 50).unref());
       const ids = h.peerIds();
       if (ids.length > 0 && ids.filter((id) => h.peerActive(id)).length > 1) return advance(h.electionTicks - 2);
-      if (ids.length === 1 && h.peerActive(ids[0])) return advance(h.electionTicks - 2);
+      if (ids.length === 1 && h.peerActive(ids[0]!)) return advance(h.electionTicks - 2);
     }
   }
 }

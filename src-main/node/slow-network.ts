@@ -109,7 +109,8 @@ export class SlowNetwork {
     for (const [peer, q] of this.queues) {
       const i = q.findIndex((f) => f.m.id === id);
       if (i < 0) continue;
-      const [f] = q.splice(i, 1);
+      const f = q[i]!; // found just now
+      q.splice(i, 1);
       if (q.length === 0) this.queues.delete(peer);
       this.opts.onLost?.(f.m, 'dropped');
       this.arm();
@@ -167,7 +168,7 @@ export class SlowNetwork {
   private arm(force = false): void {
     if (this.stopped) return;
     let next = Infinity;
-    for (const q of this.queues.values()) if (q.length > 0) next = Math.min(next, q[0].due);
+    for (const [first] of this.queues.values()) if (first) next = Math.min(next, first.due);
     if (!force && next === this.timerAt) return;
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -183,7 +184,7 @@ export class SlowNetwork {
     const now = this.now();
     const out: Message[] = [];
     for (const [peer, q] of this.queues) {
-      while (q.length > 0 && q[0].due <= now) {
+      while (q.length > 0 && q[0]!.due <= now) {
         const f = q.shift()!;
         if (this.opts.isCut?.(peer)) this.opts.onLost?.(f.m, 'cut');
         else out.push(f.m);

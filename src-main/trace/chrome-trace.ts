@@ -103,7 +103,7 @@ export class ChromeTraceConverter {
           case 'cluster-delta':
             if (e.nodes) {
               for (const n of this.nodes) {
-                const set = Object.hasOwn(e.nodes, n.name) ? e.nodes[n.name].set : undefined;
+                const set = Object.hasOwn(e.nodes, n.name) ? e.nodes[n.name]?.set : undefined;
                 if (!set) continue;
                 if (set.id !== undefined) n.id = set.id;
                 if (set.status !== undefined) n.status = set.status;

@@ -6,6 +6,7 @@ export interface Rng {
   (): number;
   int(lo: number, hi: number): number;
   chance(p: number): boolean;
+  /** One of `xs`, which must not be empty (every caller checks first: an empty one is a bug). */
   pick<T>(xs: readonly T[]): T;
 }
 
@@ -20,6 +21,9 @@ export function seededRandom(seed: number): Rng {
   }) as Rng;
   next.int = (lo, hi) => lo + Math.floor(next() * (hi - lo + 1));
   next.chance = (p) => next() < p;
-  next.pick = (xs) => xs[Math.floor(next() * xs.length)];
+  next.pick = (xs) => {
+    if (xs.length === 0) throw new Error('rng.pick: nothing to pick from');
+    return xs[Math.floor(next() * xs.length)]!;
+  };
   return next;
 }

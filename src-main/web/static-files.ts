@@ -19,7 +19,7 @@ export type StaticLookup =
  */
 export function targetSegments(target: string): { segments: string[]; pathname: string } | { status: 400 | 414; reason: string } {
   if (target.length > MAX_TARGET) return { status: 414, reason: `a request target is at most ${MAX_TARGET} characters` };
-  const raw = target.split(/[?#]/, 1)[0];
+  const [raw = ''] = target.split(/[?#]/, 1);
   if (!raw.startsWith('/') || raw.startsWith('//')) return { status: 400, reason: 'a request target is a path starting with one "/"' };
   let pathname: string;
   try {

@@ -65,8 +65,9 @@ export class V2AuthApi {
       const pieces = cleanSubpath(sub).split('/');
       const kind = pieces[1] === 'users' ? 'users' : 'roles';
       if (pieces.length === 2) return await (kind === 'users' ? this.baseUsers(req) : this.baseRoles(req));
-      if (pieces.length !== 3) return messageReply(400, 'Invalid path');
-      return await (kind === 'users' ? this.forUser(req, pieces[2]) : this.forRole(req, pieces[2]));
+      const name = pieces[2];
+      if (pieces.length !== 3 || name === undefined) return messageReply(400, 'Invalid path');
+      return await (kind === 'users' ? this.forUser(req, name) : this.forRole(req, name));
     } catch (err) {
       if (err instanceof GoPanic) return panicReply();
       throw err;

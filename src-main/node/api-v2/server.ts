@@ -42,7 +42,7 @@ export async function startClientServer(
       if (!m) throw new Error(`invalid client listen URL ${JSON.stringify(raw)}: want http://host:port`);
       const secure = m[1] === 'https';
       if (secure && !opts.tls) throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${raw} with HTTPS scheme`);
-      const host = m[2].replace(/^\[|\]$/g, '');
+      const host = m[2]!.replace(/^\[|\]$/g, ''); // a group that is not optional: there when m is
       const port = Number(m[3]);
       if (port > 65535) throw new Error(`client listen URL ${raw}: port out of range`);
       const http1 = http.createServer(inOrder(handler));

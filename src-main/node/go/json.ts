@@ -51,26 +51,27 @@ export function goJSONFirstValue(s: string): { value: unknown } | { error: strin
 
 /** Scans one JSON value from the start of `s`; `whole`: nothing but space may follow it. */
 function scanJSON(s: string, whole: boolean): { end: number } | { error: string } {
+  // s.charAt(i) is '' past the end, where s[i] would be undefined: no character compares equal to it.
   let i = 0;
   const eof = () => new JsonSyntax('unexpected end of JSON input');
-  const bad = (context: string) => new JsonSyntax(`invalid character ${quoteChar(s[i])} ${context}`);
+  const bad = (context: string) => new JsonSyntax(`invalid character ${quoteChar(s.charAt(i))} ${context}`);
   const space = () => {
-    while (i < s.length && ' \t\r\n'.includes(s[i])) i++;
+    while (i < s.length && ' \t\r\n'.includes(s.charAt(i))) i++;
   };
   const digits = () => {
-    while (i < s.length && s[i] >= '0' && s[i] <= '9') i++;
+    while (i < s.length && s.charAt(i) >= '0' && s.charAt(i) <= '9') i++;
   };
   const str = () => {
     i++; // opening quote
     for (;;) {
       if (i >= s.length) throw eof();
-      const c = s[i];
+      const c = s.charAt(i);
       if (c === '"') return void i++;
       if (c === '\\') {
         i++;
         if (i >= s.length) throw eof();
-        if ('bfnrt\\/"'.includes(s[i])) i++;
-        else if (s[i] === 'u') {
+        if ('bfnrt\\/"'.includes(s.charAt(i))) i++;
+        else if (s.charAt(i) === 'u') {
           i++;
           for (let k = 0; k < 4; k++, i++) {
             if (i >= s.length) throw eof();
@@ -82,56 +83,56 @@ function scanJSON(s: string, whole: boolean): { end: number } | { error: string 
     }
   };
   const num = () => {
-    if (s[i] === '-') {
+    if (s.charAt(i) === '-') {
       i++;
       if (i >= s.length) throw eof();
-      if (!(s[i] >= '0' && s[i] <= '9')) throw bad('in numeric literal');
+      if (!(s.charAt(i) >= '0' && s.charAt(i) <= '9')) throw bad('in numeric literal');
     }
-    if (s[i] === '0') i++;
+    if (s.charAt(i) === '0') i++;
     else digits();
-    if (s[i] === '.') {
+    if (s.charAt(i) === '.') {
       i++;
       if (i >= s.length) throw eof();
-      if (!(s[i] >= '0' && s[i] <= '9')) throw bad('after decimal point in numeric literal');
+      if (!(s.charAt(i) >= '0' && s.charAt(i) <= '9')) throw bad('after decimal point in numeric literal');
       digits();
     }
-    if (s[i] === 'e' || s[i] === 'E') {
+    if (s.charAt(i) === 'e' || s.charAt(i) === 'E') {
       i++;
-      if (s[i] === '+' || s[i] === '-') i++;
+      if (s.charAt(i) === '+' || s.charAt(i) === '-') i++;
       if (i >= s.length) throw eof();
-      if (!(s[i] >= '0' && s[i] <= '9')) throw bad('in exponent of numeric literal');
+      if (!(s.charAt(i) >= '0' && s.charAt(i) <= '9')) throw bad('in exponent of numeric literal');
       digits();
     }
   };
   const literal = (word: string) => {
     for (let k = 0; k < word.length; k++, i++) {
       if (i >= s.length) throw eof();
-      if (s[i] !== word[k]) throw bad(`in literal ${word} (expecting ${quoteChar(word[k])})`);
+      if (s.charAt(i) !== word.charAt(k)) throw bad(`in literal ${word} (expecting ${quoteChar(word.charAt(k))})`);
     }
   };
   const value = (): void => {
     space();
     if (i >= s.length) throw eof();
-    const c = s[i];
+    const c = s.charAt(i);
     if (c === '{') {
       i++;
       space();
       if (i >= s.length) throw eof();
-      if (s[i] === '}') return void i++;
+      if (s.charAt(i) === '}') return void i++;
       for (;;) {
         space();
         if (i >= s.length) throw eof();
-        if (s[i] !== '"') throw bad('looking for beginning of object key string');
+        if (s.charAt(i) !== '"') throw bad('looking for beginning of object key string');
         str();
         space();
         if (i >= s.length) throw eof();
-        if (s[i] !== ':') throw bad('after object key');
+        if (s.charAt(i) !== ':') throw bad('after object key');
         i++;
         value();
         space();
         if (i >= s.length) throw eof();
-        if (s[i] === '}') return void i++;
-        if (s[i] !== ',') throw bad('after object key:value pair');
+        if (s.charAt(i) === '}') return void i++;
+        if (s.charAt(i) !== ',') throw bad('after object key:value pair');
         i++;
       }
     }
@@ -139,13 +140,13 @@ function scanJSON(s: string, whole: boolean): { end: number } | { error: string 
       i++;
       space();
       if (i >= s.length) throw eof();
-      if (s[i] === ']') return void i++;
+      if (s.charAt(i) === ']') return void i++;
       for (;;) {
         value();
         space();
         if (i >= s.length) throw eof();
-        if (s[i] === ']') return void i++;
-        if (s[i] !== ',') throw bad('after array element');
+        if (s.charAt(i) === ']') return void i++;
+        if (s.charAt(i) !== ',') throw bad('after array element');
         i++;
       }
     }

@@ -100,7 +100,7 @@ export class Director {
     // The same shuffle as etcd's (each element swapped with a random earlier one).
     for (let i = 0; i < eps.length; i++) {
       const j = Math.floor(Math.random() * (i + 1));
-      [eps[i], eps[j]] = [eps[j], eps[i]];
+      [eps[i], eps[j]] = [eps[j]!, eps[i]!]; // j ≤ i < eps.length
     }
     // A replaced endpoint's failure timer still runs and logs, as in etcd.
     this.eps = eps;

@@ -91,9 +91,9 @@ async function serve(opts: ReverseProxyOptions, req: IncomingMessage, res: Serve
 
   // The member's headers after WrapCORS's, hop-by-hop ones dropped; then its body as it comes.
   const out: Array<[string, string]> = [...CORS];
-  for (let i = 0; i < upstream.rawHeaders.length; i += 2) {
-    const k = canonicalKey(upstream.rawHeaders[i]);
-    if (!SINGLE_HOP.has(k)) out.push([k, upstream.rawHeaders[i + 1]]);
+  for (const [name, value] of headerPairs(upstream.rawHeaders)) {
+    const k = canonicalKey(name);
+    if (!SINGLE_HOP.has(k)) out.push([k, value]);
   }
   res.sendDate = !out.some(([k]) => k === 'Date');
   res.writeHead(upstream.statusCode ?? 502, sortedFlat(out));
@@ -160,15 +160,22 @@ function roundTrip(
 /** Idle connections to the members are kept (etcd keeps up to 128 per member). */
 const keepAlive = new http.Agent({ keepAlive: true, maxFreeSockets: 128 });
 
+/** Node's rawHeaders (names and values alternating, always in pairs) as [name, value] pairs. */
+function headerPairs(raw: readonly string[]): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
+  return pairs;
+}
+
 /** The client's headers, hop-by-hop ones dropped, X-Forwarded-For extended with the client's address. */
 function forwardHeaders(req: IncomingMessage): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   const prior: string[] = [];
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const k = canonicalKey(req.rawHeaders[i]);
+  for (const [name, value] of headerPairs(req.rawHeaders)) {
+    const k = canonicalKey(name);
     if (SINGLE_HOP.has(k) || k === 'Content-Length') continue;
-    if (k === 'X-Forwarded-For') prior.push(req.rawHeaders[i + 1]);
-    else out.push([k, req.rawHeaders[i + 1]]);
+    if (k === 'X-Forwarded-For') prior.push(value);
+    else out.push([k, value]);
   }
   const ip = req.socket.remoteAddress;
   if (ip !== undefined) out.push(['X-Forwarded-For', [...prior, ip].join(', ')]);
