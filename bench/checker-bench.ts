@@ -20,7 +20,7 @@ export async function runCheckerBench(): Promise<void> {
   times.sort((a, b) => a - b);
   print(
     `linearizability checker: ${ops.length} ops on 5 keys, 8 clients, ${unknown} unknown outcomes: ` +
-      `${times[2].toFixed(0)} ms median of 5 (best ${times[0].toFixed(0)} ms, ${steps} search steps)`,
+      `${times[2]!.toFixed(0)} ms median of 5 (best ${times[0]!.toFixed(0)} ms, ${steps} search steps)`, // five runs timed
   );
 
   // One stale read: a read that returns the value before a write completed before it began.
@@ -28,7 +28,7 @@ export async function runCheckerBench(): Promise<void> {
   const res = checkLinearizability(ops);
   if (res.verdict !== 'violation') throw new Error('checker bench: the stale read was not found');
   print(
-    `linearizability checker, one stale read among ${ops.length} ops: found and shrunk to ${res.violations[0].ops.length} ops ` +
+    `linearizability checker, one stale read among ${ops.length} ops: found and shrunk to ${res.violations[0]?.ops.length} ops ` +
       `in ${res.ms.toFixed(0)} ms (${stale.key})`,
   );
 }
@@ -39,8 +39,9 @@ function makeStale(ops: Op[]): ReadOp {
     if (r.type !== 'read' || r.outcome !== 'ok' || r.invoke < 1000) continue;
     const before = ops.filter((w) => w.key === r.key && done(w) && w.complete! < r.invoke).sort((a, b) => b.complete! - a.complete!);
     const newer = before[0];
-    const older = before.find((w) => w.complete! < newer?.invoke && w.type !== 'read' && w.value !== r.value);
-    if (newer && older && older.type !== 'read') {
+    if (!newer) continue;
+    const older = before.find((w) => w.complete! < newer.invoke && w.type !== 'read' && w.value !== r.value);
+    if (older && older.type !== 'read') {
       r.value = older.value;
       return r;
     }

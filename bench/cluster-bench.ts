@@ -191,8 +191,9 @@ class Cluster {
       );
       const ok = views.filter((v) => v !== undefined);
       const leaders = ok.filter((v) => v.s.state === 'StateLeader');
-      if (ok.length === views.length && leaders.length === 1 && ok.every((v) => v.s.leaderInfo?.leader === leaders[0].s.id)) {
-        return leaders[0].name;
+      const [leader] = leaders;
+      if (ok.length === views.length && leaders.length === 1 && leader && ok.every((v) => v.s.leaderInfo?.leader === leader.s.id)) {
+        return leader.name;
       }
       await sleep(50);
     }
@@ -275,7 +276,7 @@ function request(agent: http.Agent, url: string, method: 'GET' | 'PUT' | 'POST',
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!; // within bounds, and not empty
 }
 
 /** One slice of a level: the raw latencies, so slices of one level can be summed up. */
@@ -328,7 +329,7 @@ async function runSlice(
   let last = t0;
   const loop = async (c: number) => {
     for (let i = 0; performance.now() < deadline; i++) {
-      const key = isPut(op) ? `${keyPrefix}${c}-${i}` : readKeys[(c * 7919 + i) % readKeys.length];
+      const key = isPut(op) ? `${keyPrefix}${c}-${i}` : readKeys[(c * 7919 + i) % readKeys.length]!; // never empty (see runLevel)
       const { method, path, body } = requestOf(op, key);
       const start = performance.now();
       try {
@@ -385,6 +386,7 @@ interface FailoverRound {
  */
 async function measureFailover(cluster: Cluster, leader: string, round: number): Promise<FailoverRound> {
   const survivors = cluster.names.filter((n) => n !== leader && cluster.alive(n));
+  if (survivors.length === 0) throw new Error(`${cluster.kind}: no member left alive to write to once ${leader} is killed`);
   const agent = new http.Agent({ keepAlive: true });
   const body = `value=${VALUE}`;
   const marks = new Map(survivors.map((n) => [n, cluster.member(n).output.length]));
@@ -404,7 +406,7 @@ async function measureFailover(cluster: Cluster, leader: string, round: number):
           return;
         }
         const n = ++attempts;
-        const name = survivors[(n - 1) % survivors.length];
+        const name = survivors[(n - 1) % survivors.length]!;
         request(agent, `${cluster.member(name).clientURL}/v2/keys/bench/failover-${round}-${n}`, 'PUT', body, FAILOVER_TIMEOUT_MS).then(
           (r) => {
             if (done || (r.status !== 200 && r.status !== 201)) return;
@@ -471,7 +473,7 @@ async function runLevel(sides: Side[], op: Op, clients: number, print: (line: st
   for (const side of sides) {
     const level = summarize(op, clients, samples.get(side)!);
     side.results.levels.push(level);
-    print(levelLine(side.prefix, level, side === sides[0] ? undefined : sides[0].results));
+    print(levelLine(side.prefix, level, side === sides[0] ? undefined : sides[0]?.results));
     noteErrors(side.results, side.label, level);
   }
 }
@@ -498,7 +500,7 @@ async function measureFailovers(side: Side, print: (line: string) => void, compa
     }
   }
   const sorted = rounds.map((r) => r.ms).sort((a, b) => a - b);
-  const failover: Failover = { rounds, medianMs: sorted[Math.floor(sorted.length / 2)] };
+  const failover: Failover = { rounds, medianMs: sorted[Math.floor(sorted.length / 2)]! }; // FAILOVER_ROUNDS ≥ 1 rounds
   results.failover = failover;
   const cmp = compare?.failover ? `  (raftlab/etcd ${ratio(compare.failover.medianMs, failover.medianMs)})` : '';
   print(`${prefix} failover median: ${Math.round(failover.medianMs)} ms from kill -9 to first acknowledged write${cmp}`);
@@ -596,14 +598,14 @@ export async function benchCluster(print: (line: string) => void): Promise<void>
     for (const side of sides) for (const e of side.cluster.unexpectedExits.splice(0)) side.results.problems.push(`${side.label}: under load, ${e}`);
     // Failover kills leaders: one cluster at a time, the other stopped first so it takes no CPU.
     for (const side of [...sides].reverse()) {
-      await measureFailovers(side, print, side === sides[0] ? undefined : sides[0].results);
+      await measureFailovers(side, print, side === sides[0] ? undefined : sides[0]?.results);
       await side.cluster.destroy();
     }
   } finally {
     for (const side of sides) await side.cluster.destroy();
   }
   const [raftlab, etcd] = sides.map((s) => s.results);
-  if (etcd) {
+  if (raftlab && etcd) {
     print(`cluster: side by side (raftlab vs ${etcd.label}, ratio raftlab/etcd)`);
     for (const l of raftlab.levels) {
       const e = etcd.levels.find((x) => x.op === l.op && x.clients === l.clients);

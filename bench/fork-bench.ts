@@ -36,7 +36,10 @@ async function put(url: string, key: string, value: string): Promise<void> {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => {
+  if (xs.length === 0) throw new Error('median of no figures');
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+};
 
 async function benchSize(size: number, print: (line: string) => void): Promise<void> {
   // No snapshots in the way: every node keeps all its entries in its log.
@@ -86,7 +89,7 @@ async function benchSize(size: number, print: (line: string) => void): Promise<v
     print(
       `  ${size} nodes, ${want} log entries each (written in ${(writeMs / 1000).toFixed(1)} s): ` +
       `checkpoint ${median(cuts.map((c) => c.tookMs)).toFixed(1)} ms (nodes frozen ${median(cuts.map((c) => c.freezeMs)).toFixed(1)} ms, ` +
-      `on disk after ${median(cuts.map((c) => c.writtenMs)).toFixed(0)} ms, ${(cuts[0].bytes / size / 1024 / 1024).toFixed(2)} MB a node); ` +
+      `on disk after ${median(cuts.map((c) => c.writtenMs)).toFixed(0)} ms, ${(cuts[0]!.bytes / size / 1024 / 1024).toFixed(2)} MB a node); ` +
       `fork: nodes stopped and data restored in ${restoredMs.toFixed(0)} ms, restarted and serving in ${restartedMs.toFixed(0)} ms, leader in ${electedMs.toFixed(0)} ms, ` +
       `first write committed in ${writtenMs.toFixed(0)} ms (logs restored to index ≥ ${restoredLast})`,
     );

@@ -64,9 +64,9 @@ export async function benchRenderer(print: (line: string) => void): Promise<void
     })(${ms})`)) as { deltas: number[]; messages: number; elapsed: number; heap0: number; heap1: number; marks: number };
     const frames = (result: Awaited<ReturnType<typeof measure>>) => {
       const d = result.deltas.sort((a, b) => a - b);
-      const pct = (p: number) => d[Math.min(d.length - 1, Math.floor((p / 100) * d.length))].toFixed(1);
+      const pct = (p: number) => (d[Math.min(d.length - 1, Math.floor((p / 100) * d.length))] ?? NaN).toFixed(1); // NaN: no frames
       const long = d.filter((x) => x > 50).length;
-      return `frames: ${d.length} (${(d.length / (result.elapsed / 1000)).toFixed(1)} fps); frame time p50 ${pct(50)} ms, p95 ${pct(95)} ms, p99 ${pct(99)} ms, max ${d[d.length - 1].toFixed(1)} ms; ${long} frames over 50 ms`;
+      return `frames: ${d.length} (${(d.length / (result.elapsed / 1000)).toFixed(1)} fps); frame time p50 ${pct(50)} ms, p95 ${pct(95)} ms, p99 ${pct(99)} ms, max ${(d.at(-1) ?? NaN).toFixed(1)} ms; ${long} frames over 50 ms`;
     };
     const result = await measure(seconds * 1000);
     print(`renderer: 7 nodes, heartbeat 10 ms, 20 puts/s, ${seconds} s in Chromium (browser mode)`);

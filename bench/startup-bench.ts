@@ -48,14 +48,17 @@ async function launchOnce(kind: Kind, dataDir: string, [peer, client]: number[])
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => {
+  if (xs.length === 0) throw new Error('median of no figures');
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+};
 
 export async function benchStartup(print: (line: string) => void): Promise<void> {
   await buildCli();
   const kinds: Kind[] = fs.existsSync(ETCD_BIN) ? ['raftlab', 'etcd'] : ['raftlab'];
   if (kinds.length === 1) print(`startup: etcd not found at ${ETCD_BIN}; raftlab alone`);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-startup-'));
-  const times: Record<string, { fresh: number[]; restart: number[] }> = {};
+  const times: Partial<Record<Kind, { fresh: number[]; restart: number[] }>> = {};
   try {
     for (let i = 0; i < RUNS; i++) {
       for (const kind of kinds) {
@@ -71,10 +74,12 @@ export async function benchStartup(print: (line: string) => void): Promise<void>
   }
   for (const kind of kinds) {
     const t = times[kind];
+    if (!t) continue;
     print(`startup: ${kind.padEnd(7)} launch → /health 200, median of ${RUNS}: fresh ${median(t.fresh).toFixed(0)} ms, restart ${median(t.restart).toFixed(0)} ms`);
   }
-  if (times.etcd) {
+  const { raftlab, etcd } = times;
+  if (raftlab && etcd) {
     const r = (a: number[], b: number[]) => (median(a) / median(b)).toFixed(2);
-    print(`startup: raftlab/etcd: fresh ${r(times.raftlab.fresh, times.etcd.fresh)}×, restart ${r(times.raftlab.restart, times.etcd.restart)}× (time: below 1 is faster)`);
+    print(`startup: raftlab/etcd: fresh ${r(raftlab.fresh, etcd.fresh)}×, restart ${r(raftlab.restart, etcd.restart)}× (time: below 1 is faster)`);
   }
 }

@@ -37,13 +37,13 @@ function* synthesize(durationMs: number, t0: number): Generator<Timed> {
   const names = ['n1', 'n2', 'n3'];
   const ids = ['8e9e05c52164694d', '91bc3c398fb3c146', 'fd422379fda50e48'];
   const nodes: NodeState[] = names.map((name, i) => ({
-    name, id: ids[i], status: 'alive', role: 'follower', term: 2, vote: 'n1', lead: 'n1', commit: 1, applied: 1, firstIndex: 1, lastIndex: 1,
+    name, id: ids[i]!, status: 'alive', role: 'follower', term: 2, vote: 'n1', lead: 'n1', commit: 1, applied: 1, firstIndex: 1, lastIndex: 1,
     clientURL: `http://127.0.0.1:${2379 + 100 * i}`, peerURL: `http://127.0.0.1:${2380 + 100 * i}`, dataDir: `/tmp/raftlab-session-bench/cluster-1/${name}.etcd`,
     clock: { offsetMs: 0, rate: 1 }, electionTimeoutMs: 1000 + 100 * i, heartbeatMs: HEARTBEAT_MS,
     log: [{ index: 1, term: 2, type: 'normal', data: 'no-op' }],
     peers: ids.filter((_, j) => j !== i).map((id) => ({ id, active: true, clockDiffMs: 0 })),
   }));
-  let leader = nodes[0];
+  let leader = nodes[0]!; // three nodes, from the constant tables above
   leader.role = 'leader';
   let key = 0;
   const snapshot = (at: number): Timed => ({
@@ -72,6 +72,7 @@ function* synthesize(durationMs: number, t0: number): Generator<Timed> {
       yield { at: at + 5, kind: 'result', id: `b${t}`, ok: true };
       yield snapshot(at + 5);
       const next = followers()[0];
+      if (!next) throw new Error('trace bench: no follower alive to elect');
       const term = next.term + 1;
       const te = at + ELECTION_MS;
       yield raft(next, te, { kind: 'election-timeout', term: term - 1, pre: true });
@@ -154,7 +155,7 @@ function gc(): void {
 }
 
 function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN; // NaN: nothing measured
 }
 
 const ms = (t: number) => `${t.toFixed(t < 10 ? 3 : 0)} ms`;
@@ -186,7 +187,7 @@ export async function runTraceBench(): Promise<void> {
       const k = written.kind === 'event' ? written.event.type : written.kind;
       counts[k] = (counts[k] ?? 0) + 1;
       bytes[k] = (bytes[k] ?? 0) + JSON.stringify(written).length + 1;
-      if (r.kind === 'event' && r.event.type === 'cluster' && (counts.cluster + (counts['cluster-delta'] ?? 0)) % SAMPLE_WHOLE === 0) {
+      if (r.kind === 'event' && r.event.type === 'cluster' && ((counts.cluster ?? 0) + (counts['cluster-delta'] ?? 0)) % SAMPLE_WHOLE === 0) {
         wholeSampled += JSON.stringify({ ...written, event: r.event }).length + 1;
         sampled++;
       }
