@@ -82,7 +82,7 @@ export function setSpeed(session: Session, speed: number): void {
 /** One step along SPEEDS: faster (+1) or slower (−1). */
 export function nudgeSpeed(session: Session, dir: 1 | -1): void {
   const i = SPEEDS.findIndex((s) => Math.abs(s - session.speed) < 1e-9);
-  const next = SPEEDS[Math.min(SPEEDS.length - 1, Math.max(0, (i < 0 ? 0 : i) - dir))];
+  const next = SPEEDS[Math.min(SPEEDS.length - 1, Math.max(0, (i < 0 ? 0 : i) - dir))]!; // clamped into the table
   if (next !== session.speed) setSpeed(session, next);
 }
 

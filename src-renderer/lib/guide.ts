@@ -117,9 +117,10 @@ export function nextElectionStep(session: Session, stopped: string): GuideStep {
   const candidates = alive.filter((n) => n.role === 'candidate' || n.role === 'precandidate');
   if (leader && leader.name !== stopped) {
     const first = held.filter((m) => m.from === leader.name && FROM_LEADER.has(m.msgType) && m.to !== stopped);
-    if (first.length > 0) {
+    const [earliest] = first;
+    if (earliest) {
       return {
-        title: `Deliver ${leader.name}'s first ${first[0].msgType === 'MsgApp' ? 'append' : 'heartbeat'}`,
+        title: `Deliver ${leader.name}'s first ${earliest.msgType === 'MsgApp' ? 'append' : 'heartbeat'}`,
         explain: `${leader.name} asserts its leadership at once, so that no one else starts an election: its first message tells the others who leads term ${leader.term}.`,
         commands: deliver(first),
       };
@@ -129,22 +130,24 @@ export function nextElectionStep(session: Session, stopped: string): GuideStep {
       explain: 'That was a whole election. Turn step mode off to let time run again, or step on to watch replication.',
     };
   }
-  if (answers.length > 0) {
-    const kind = answers[0].msgType === 'MsgPreVoteResp' ? 'pre-vote' : 'vote';
+  const [answer] = answers;
+  if (answer) {
+    const kind = answer.msgType === 'MsgPreVoteResp' ? 'pre-vote' : 'vote';
     return {
       title: `Deliver the ${kind} answers`,
       explain: `Each voter has decided. A ${kind} is granted only to a candidate whose log is at least as up to date as the voter's, and (for a real vote) at most once per term. A majority wins.`,
       commands: deliver(answers),
     };
   }
-  if (requests.length > 0) {
-    const pre = requests[0].msgType === 'MsgPreVote';
-    const who = requests[0].from;
+  const [request] = requests;
+  if (request) {
+    const pre = request.msgType === 'MsgPreVote';
+    const who = request.from;
     return {
       title: `Deliver ${who}'s ${pre ? 'pre-vote' : 'vote'} requests`,
       explain: pre
-        ? `${who} first asks whether it could win term ${requests[0].term} (pre-vote), without raising anyone's term: a node cut off from the others cannot disturb the cluster this way.`
-        : `${who} is a candidate for term ${requests[0].term}: it voted for itself and asks the others, sending its last log index ${requests[0].index} and term ${requests[0].logTerm}.`,
+        ? `${who} first asks whether it could win term ${request.term} (pre-vote), without raising anyone's term: a node cut off from the others cannot disturb the cluster this way.`
+        : `${who} is a candidate for term ${request.term}: it voted for itself and asks the others, sending its last log index ${request.index} and term ${request.logTerm}.`,
       commands: deliver(requests),
     };
   }
@@ -155,10 +158,11 @@ export function nextElectionStep(session: Session, stopped: string): GuideStep {
       commands: [{ type: 'stepRunUntil', until: 'election-timeout' }],
     };
   }
+  const [candidate] = candidates;
   return {
     title: 'Let time pass',
-    explain: candidates.length === 1
-      ? `${candidates[0].name} is waiting for answers that cannot come: tick until its timer runs out and it tries again.`
+    explain: candidates.length === 1 && candidate
+      ? `${candidate.name} is waiting for answers that cannot come: tick until its timer runs out and it tries again.`
       : `${candidates.map((n: NodeState) => n.name).join(' and ')} are waiting for answers that cannot come: tick until a timer runs out and that node tries again.`,
     commands: [{ type: 'stepRunUntil', until: 'election-timeout' }],
   };

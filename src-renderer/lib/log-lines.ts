@@ -28,10 +28,11 @@ export function peerNamer(members: readonly Member[]): (line: string) => LineSeg
     const out: LineSegment[] = [];
     let last = 0;
     for (const m of line.matchAll(re)) {
-      const member = forms.get(m[1])!;
+      const word = m[1]!; // the pattern's one group is not optional
+      const member = forms.get(word)!;
       if (m.index > last) out.push({ text: line.slice(last, m.index) });
-      out.push({ text: m[1], id: member.id, name: member.name });
-      last = m.index + m[1].length;
+      out.push({ text: word, id: member.id, name: member.name });
+      last = m.index + word.length;
     }
     if (last < line.length) out.push({ text: line.slice(last) });
     return out;

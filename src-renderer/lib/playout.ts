@@ -88,7 +88,7 @@ export class Playout {
   /** Every event due by display time `t` (real time minus the lag), in timeline order. */
   take(t: number): ServerEvent[] {
     let n = 0;
-    while (n < this.buf.length && this.buf[n].at <= t) n++;
+    while (n < this.buf.length && this.buf[n]!.at <= t) n++;
     if (n === 0) return [];
     return this.buf.splice(0, n).map((q) => q.e);
   }
@@ -118,7 +118,7 @@ export class Playout {
     const b = this.buf;
     // Batches arrive nearly in order: search from the end.
     let i = b.length;
-    while (i > 0 && before(q, b[i - 1])) i--;
+    while (i > 0 && before(q, b[i - 1]!)) i--;
     b.splice(i, 0, q);
   }
 }
