@@ -3,74 +3,16 @@
 // skewed clocks, membership changes, leader transfers, snapshots and client traffic.
 // The same seed replays the same schedule exactly. Every step is checked by SafetyChecker.
 
-import { decodeConfChange, type Entry, type Message, type NodeId, type RaftEvent, type ReadState } from '../../src-shared/raft-types.js';
+import { decodeConfChange, type Entry, type Message, type NodeId, type RaftEvent } from '../../src-shared/raft-types.js';
 import { bootstrapState, ProposalDropped, Raft, type Ready } from '../raft/raft.js';
 import { MemoryStorage } from './memory-storage.js';
-import { byTimeThenSeq, MinHeap } from '../util/heap.js';
 import { seededRandom, type Rng } from '../util/rng.js';
 import { SafetyChecker } from './safety-checker.js';
+import { SimNetwork } from './sim-network.js';
+import { SimScheduler } from './sim-scheduler.js';
+import { emptyStats, SimulationFailure, withDefaults, type SimApp, type SimOptions, type SimStats } from './sim-types.js';
 
-export interface SimOptions {
-  seed: number;
-  /** Initial voters. */
-  nodes?: number;
-  /** Length of the faulty phase, in simulated ms. */
-  chaosMs?: number;
-  /** Length of the healed phase at the end, after which the cluster must have converged. */
-  settleMs?: number;
-  faults?: boolean;
-  membership?: boolean;
-  /** Snapshot after this many applied entries (0: never). */
-  snapshotEvery?: number;
-  /** Mean ms between client proposals (0: none). */
-  proposalEveryMs?: number;
-  tickMs?: number;
-  electionTick?: number;
-  heartbeatTick?: number;
-  /** Largest one-way message delay in ms. */
-  maxDelayMs?: number;
-}
-
-/**
- * What runs above Raft on every node (sim-clients.ts): a state machine and the clients waiting
- * on it. The cluster calls it as a real node's apply loop would; all optional to the cluster.
- */
-export interface SimApp {
-  /** The node's state machine starts over from a snapshot's app state (undefined: empty): on boot, restart and install. */
-  restore(node: NodeId, state: string | undefined, index: number): void;
-  /** A committed entry, applied on `node` in log order. */
-  apply(node: NodeId, e: Entry): void;
-  /** The node's state machine at its applied index, to keep in a snapshot. */
-  snapshot(node: NodeId): string;
-  /** A read point released to `node` (after this Ready's entries were applied). */
-  readState(node: NodeId, r: ReadState): void;
-  /** The node crashed or was removed: what waited on it will never be answered. */
-  down(node: NodeId): void;
-}
-
-export interface SimStats {
-  seed: number;
-  simulatedMs: number;
-  messages: number;
-  dropped: number;
-  proposals: number;
-  acknowledged: number;
-  committed: number;
-  leaderChanges: number;
-  crashes: number;
-  partitions: number;
-  confChanges: number;
-  /** Of those, learners added, promoted or removed. */
-  learnerChanges: number;
-  snapshotsInstalled: number;
-  reads: number;
-  /** Leader transfers asked for, clock-rate changes, drop/duplicate/reorder-rate changes. */
-  transfers: number;
-  clockChanges: number;
-  networkChanges: number;
-}
-
-export class SimulationFailure extends Error {}
+export { SimulationFailure, type SimApp, type SimOptions, type SimStats } from './sim-types.js';
 
 interface SimNode {
   id: NodeId;
@@ -84,26 +26,15 @@ interface SimNode {
   sinceSnapshot: number;
 }
 
-type Timed = { time: number; seq: number; run: () => void };
-
 export class SimCluster {
   readonly rng: Rng;
   readonly opts: Required<SimOptions>;
   readonly nodes = new Map<NodeId, SimNode>();
   readonly checker: SafetyChecker;
   readonly stats: SimStats;
-  now = 0;
-  private readonly queue = new MinHeap<Timed>(byTimeThenSeq);
-  private seq = 0;
+  private readonly clock: SimScheduler;
+  private readonly network: SimNetwork;
   private nextId = 1;
-  /** Pairs "a|b" that cannot talk (both directions are listed). */
-  private cut = new Set<string>();
-  private dropRate = 0;
-  private dupRate = 0;
-  /** Chance that a message ignores its link's FIFO order (a reconnect, say). */
-  private reorderRate = 0;
-  /** Per link "a|b": when its last message arrives. Links are ordered streams, like the real transport. */
-  private linkClock = new Map<string, number>();
   private chaos = true;
   private proposalSeq = 0;
   private pendingProposals = new Map<string, NodeId>();
@@ -113,41 +44,12 @@ export class SimCluster {
     options: SimOptions,
     private readonly app?: SimApp,
   ) {
-    this.opts = {
-      nodes: 3,
-      chaosMs: 3000,
-      settleMs: 3000,
-      faults: true,
-      membership: false,
-      snapshotEvery: 25,
-      proposalEveryMs: 8,
-      tickMs: 10,
-      electionTick: 10,
-      heartbeatTick: 1,
-      maxDelayMs: 8,
-      ...options,
-    };
+    this.opts = withDefaults(options);
     this.rng = seededRandom(this.opts.seed);
+    this.clock = new SimScheduler(this.rng);
     this.checker = new SafetyChecker((msg) => this.fail(msg));
-    this.stats = {
-      seed: this.opts.seed,
-      simulatedMs: 0,
-      messages: 0,
-      dropped: 0,
-      proposals: 0,
-      acknowledged: 0,
-      committed: 0,
-      leaderChanges: 0,
-      crashes: 0,
-      partitions: 0,
-      confChanges: 0,
-      learnerChanges: 0,
-      snapshotsInstalled: 0,
-      reads: 0,
-      transfers: 0,
-      clockChanges: 0,
-      networkChanges: 0,
-    };
+    this.stats = emptyStats(this.opts.seed);
+    this.network = new SimNetwork(this.rng, this.clock, this.stats, this.opts.maxDelayMs, (m) => this.deliver(m));
     const ids = Array.from({ length: this.opts.nodes }, () => this.newId());
     for (const id of ids) this.addNode(id, new MemoryStorage(bootstrapState(ids)));
   }
@@ -165,12 +67,12 @@ export class SimCluster {
   }
 
   runUntil(t: number): void {
-    for (let ev = this.queue.peek(); ev !== undefined && ev.time <= t; ev = this.queue.peek()) {
-      this.queue.pop();
-      this.now = ev.time;
-      ev.run();
-    }
-    this.now = t;
+    this.clock.runUntil(t);
+  }
+
+  /** Simulated ms. */
+  get now(): number {
+    return this.clock.now;
   }
 
   // ------------------------------------------------------------ nodes
@@ -249,7 +151,7 @@ export class SimCluster {
       for (const e of rd.events) this.onEvent(node, e);
       // Crashing after the write but before sending: durable, yet nobody heard.
       if (this.chaos && this.opts.faults && this.rng.chance(0.0005)) return this.crash(node);
-      for (const m of rd.messages) this.send(m);
+      for (const m of rd.messages) this.network.send(m);
       this.apply(node, rd);
       for (const r of rd.readStates) {
         this.checker.readConfirmed(node.id, r, node.applied);
@@ -320,30 +222,9 @@ export class SimCluster {
 
   // ------------------------------------------------------------ network
 
-  private send(m: Message): void {
-    this.stats.messages++;
-    if (this.cut.has(`${m.from}|${m.to}`) || this.rng.chance(this.dropRate)) {
-      this.stats.dropped++;
-      return;
-    }
-    const copies = this.rng.chance(this.dupRate) ? 2 : 1;
-    const link = `${m.from}|${m.to}`;
-    for (let i = 0; i < copies; i++) {
-      let arrive = this.now + 1 + this.rng() * this.opts.maxDelayMs;
-      if (this.rng.chance(this.reorderRate)) {
-        // Very late and out of order, overtaken by newer messages.
-        arrive += this.rng.int(20, 120);
-      } else {
-        arrive = Math.max(arrive, this.linkClock.get(link) ?? 0);
-        this.linkClock.set(link, arrive);
-      }
-      this.at(arrive - this.now, () => this.deliver(m));
-    }
-  }
-
   private deliver(m: Message): void {
     const node = this.nodes.get(m.to);
-    if (!node?.raft || this.cut.has(`${m.from}|${m.to}`)) return;
+    if (!node?.raft || this.network.isCut(m.from, m.to)) return;
     node.raft.step(m);
     this.drain(node);
     this.checker.maybeCheckLogs(this.alive().map((n) => ({ id: n.id, log: n.raft!.log })));
@@ -435,10 +316,7 @@ export class SimCluster {
     } else if (r < 0.4) {
       this.partition();
     } else if (r < 0.5) {
-      this.dropRate = this.rng.chance(0.5) ? 0 : this.rng() * 0.1;
-      this.dupRate = this.rng.chance(0.5) ? 0 : this.rng() * 0.05;
-      this.reorderRate = this.rng.chance(0.5) ? 0 : this.rng() * 0.05;
-      this.stats.networkChanges++;
+      this.network.randomizeRates();
     } else if (r < 0.6) {
       const node = this.rng.pick([...this.nodes.values()]);
       node.rate = 0.5 + this.rng() * 1.5;
@@ -462,17 +340,8 @@ export class SimCluster {
 
   private partition(): void {
     const ids = [...this.nodes.values()].filter((n) => !n.removed).map((n) => n.id);
-    const side = new Set(ids.filter(() => this.rng.chance(0.4)));
-    if (side.size === 0) side.add(this.rng.pick(ids));
-    this.stats.partitions++;
+    const side = this.network.partition(ids);
     this.log(`partition {${[...side]}} | rest`);
-    for (const a of ids) for (const b of ids) if (side.has(a) !== side.has(b)) this.cut.add(`${a}|${b}`);
-    this.at(this.rng.int(80, 700), () => {
-      for (const a of side) for (const b of ids) {
-        this.cut.delete(`${a}|${b}`);
-        this.cut.delete(`${b}|${a}`);
-      }
-    });
   }
 
   private changeMembership(): void {
@@ -510,10 +379,7 @@ export class SimCluster {
 
   private heal(): void {
     this.chaos = false;
-    this.cut.clear();
-    this.dropRate = 0;
-    this.dupRate = 0;
-    this.reorderRate = 0;
+    this.network.heal();
     for (const n of this.nodes.values()) {
       n.rate = 1;
       if (!n.raft && !n.removed) this.start(n);
@@ -546,16 +412,11 @@ export class SimCluster {
   // ------------------------------------------------------------ scheduling and reporting
 
   private at(delay: number, run: () => void): void {
-    this.queue.push({ time: this.now + delay, seq: this.seq++, run });
+    this.clock.at(delay, run);
   }
 
   private every(ms: number, whileTrue: () => boolean, run: () => void): void {
-    const loop = () => {
-      if (!whileTrue()) return;
-      run();
-      this.at(ms * (0.5 + this.rng()), loop);
-    };
-    this.at(ms * this.rng(), loop);
+    this.clock.every(ms, whileTrue, run);
   }
 
   private log(line: string): void {
