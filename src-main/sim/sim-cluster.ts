@@ -2,38 +2,30 @@
 // delays, drops, duplicates, reordering and partitions, crashes that keep only durable state,
 // skewed clocks, membership changes, leader transfers, snapshots and client traffic.
 // The same seed replays the same schedule exactly. Every step is checked by SafetyChecker.
+// This file drives the nodes (start, crash, the Ready loop, clients, healing, convergence);
+// the network is sim-network.ts, simulated time sim-scheduler.ts, the faults sim-faults.ts
+// (which is why the node lifecycle methods below are public).
 
 import { decodeConfChange, type Entry, type Message, type NodeId, type RaftEvent } from '../../src-shared/raft-types.js';
 import { bootstrapState, ProposalDropped, Raft, type Ready } from '../raft/raft.js';
 import { MemoryStorage } from './memory-storage.js';
 import { seededRandom, type Rng } from '../util/rng.js';
 import { SafetyChecker } from './safety-checker.js';
+import { randomFault, type FaultTarget } from './sim-faults.js';
 import { SimNetwork } from './sim-network.js';
 import { SimScheduler } from './sim-scheduler.js';
-import { emptyStats, SimulationFailure, withDefaults, type SimApp, type SimOptions, type SimStats } from './sim-types.js';
+import { emptyStats, SimulationFailure, withDefaults, type SimApp, type SimNode, type SimOptions, type SimStats } from './sim-types.js';
 
 export { SimulationFailure, type SimApp, type SimOptions, type SimStats } from './sim-types.js';
 
-interface SimNode {
-  id: NodeId;
-  storage: MemoryStorage;
-  raft: Raft | null; // null while crashed
-  removed: boolean;
-  /** Clock rate: a node with rate 2 ticks twice as often. */
-  rate: number;
-  applied: number;
-  digest: number;
-  sinceSnapshot: number;
-}
-
-export class SimCluster {
+export class SimCluster implements FaultTarget {
   readonly rng: Rng;
   readonly opts: Required<SimOptions>;
   readonly nodes = new Map<NodeId, SimNode>();
   readonly checker: SafetyChecker;
   readonly stats: SimStats;
   private readonly clock: SimScheduler;
-  private readonly network: SimNetwork;
+  readonly network: SimNetwork;
   private nextId = 1;
   private chaos = true;
   private proposalSeq = 0;
@@ -57,7 +49,7 @@ export class SimCluster {
   /** Runs the whole schedule: chaos, then heal and settle, then the convergence check. */
   run(): SimStats {
     if (this.opts.proposalEveryMs > 0) this.every(this.opts.proposalEveryMs, () => this.chaos, () => this.proposeRandom());
-    if (this.opts.faults) this.every(120, () => this.chaos, () => this.randomFault());
+    if (this.opts.faults) this.every(120, () => this.chaos, () => randomFault(this, this.opts.membership));
     this.runUntil(this.opts.chaosMs);
     this.heal();
     this.runUntil(this.opts.chaosMs + this.opts.settleMs);
@@ -77,11 +69,11 @@ export class SimCluster {
 
   // ------------------------------------------------------------ nodes
 
-  private newId(): NodeId {
+  newId(): NodeId {
     return `n${this.nextId++}`;
   }
 
-  private addNode(id: NodeId, storage: MemoryStorage): SimNode {
+  addNode(id: NodeId, storage: MemoryStorage): SimNode {
     const node: SimNode = { id, storage, raft: null, removed: false, rate: 0.8 + this.rng() * 0.45, applied: 0, digest: 0, sinceSnapshot: 0 };
     this.nodes.set(id, node);
     this.start(node);
@@ -98,7 +90,7 @@ export class SimCluster {
   }
 
   /** (Re)start a node from its durable state only. */
-  private start(node: SimNode): void {
+  start(node: SimNode): void {
     const boot = node.storage.boot();
     node.raft = new Raft(
       {
@@ -119,7 +111,7 @@ export class SimCluster {
     this.drain(node);
   }
 
-  private crash(node: SimNode): void {
+  crash(node: SimNode): void {
     if (!node.raft) return;
     node.raft = null;
     this.stats.crashes++;
@@ -127,7 +119,7 @@ export class SimCluster {
     this.app?.down(node.id);
   }
 
-  private alive(): SimNode[] {
+  alive(): SimNode[] {
     return [...this.nodes.values()].filter((n) => n.raft !== null);
   }
 
@@ -141,7 +133,7 @@ export class SimCluster {
 
   // ------------------------------------------------------------ the node loop: persist, send, apply
 
-  private drain(node: SimNode): void {
+  drain(node: SimNode): void {
     while (node.raft && node.raft.hasReady()) {
       const raft = node.raft;
       const rd = raft.ready();
@@ -299,84 +291,6 @@ export class SimCluster {
     return this.fail(msg);
   }
 
-  // ------------------------------------------------------------ faults
-
-  private randomFault(): void {
-    const r = this.rng();
-    const live = this.alive();
-    if (r < 0.2 && live.length) {
-      const node = this.rng.pick(live);
-      this.crash(node);
-      this.at(this.rng.int(30, 600), () => {
-        if (!node.raft && !node.removed) {
-          this.log(`${node.id} restarted`);
-          this.start(node);
-        }
-      });
-    } else if (r < 0.4) {
-      this.partition();
-    } else if (r < 0.5) {
-      this.network.randomizeRates();
-    } else if (r < 0.6) {
-      const node = this.rng.pick([...this.nodes.values()]);
-      node.rate = 0.5 + this.rng() * 1.5;
-      this.stats.clockChanges++;
-    } else if (r < 0.7) {
-      const lead = this.leader();
-      if (lead) {
-        this.stats.transfers++;
-        const target = this.rng.pick(lead.raft!.voters());
-        try {
-          lead.raft!.transferLeader(target);
-          this.drain(lead);
-        } catch (err) {
-          if (!(err instanceof ProposalDropped)) throw err;
-        }
-      }
-    } else if (r < 0.85 && this.opts.membership) {
-      this.changeMembership();
-    }
-  }
-
-  private partition(): void {
-    const ids = [...this.nodes.values()].filter((n) => !n.removed).map((n) => n.id);
-    const side = this.network.partition(ids);
-    this.log(`partition {${[...side]}} | rest`);
-  }
-
-  private changeMembership(): void {
-    const lead = this.leader();
-    if (!lead) return;
-    const { voters, learners } = lead.raft!.config();
-    try {
-      if (learners.length > 0 && this.rng.chance(0.6)) {
-        // A learner: promoted (an 'add' of it) or removed.
-        const id = this.rng.pick(learners);
-        const type = voters.length < 5 && this.rng.chance(0.7) ? 'add' : 'remove';
-        lead.raft!.proposeConfChange({ type, id });
-        this.drain(lead);
-        this.log(`${type === 'add' ? 'promote' : 'remove'} learner ${id} proposed`);
-        this.stats.learnerChanges++;
-      } else if (voters.length < 5 && this.rng.chance(0.5)) {
-        const id = this.newId();
-        const type = this.rng.chance(0.4) ? 'add-learner' : 'add';
-        lead.raft!.proposeConfChange({ type, id });
-        this.drain(lead);
-        this.addNode(id, new MemoryStorage());
-        this.log(`${type} ${id} proposed`);
-        if (type === 'add-learner') this.stats.learnerChanges++;
-      } else if (voters.length > 3) {
-        const id = this.rng.pick(voters);
-        lead.raft!.proposeConfChange({ type: 'remove', id });
-        this.drain(lead);
-        this.log(`remove ${id} proposed`);
-      } else return;
-      this.stats.confChanges++;
-    } catch (err) {
-      if (!(err instanceof ProposalDropped)) throw err;
-    }
-  }
-
   private heal(): void {
     this.chaos = false;
     this.network.heal();
@@ -419,7 +333,7 @@ export class SimCluster {
     this.clock.every(ms, whileTrue, run);
   }
 
-  private log(line: string): void {
+  log(line: string): void {
     this.trace.push(`${this.now.toFixed(1)}ms ${line}`);
     if (this.trace.length > 60) this.trace.shift();
   }

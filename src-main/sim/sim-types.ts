@@ -1,6 +1,8 @@
 // The simulator's options, its statistics, and the hook for what runs above Raft on each node.
 
 import type { Entry, NodeId, ReadState } from '../../src-shared/raft-types.js';
+import type { Raft } from '../raft/raft.js';
+import type { MemoryStorage } from './memory-storage.js';
 
 export interface SimOptions {
   seed: number;
@@ -102,4 +104,17 @@ export function emptyStats(seed: number): SimStats {
     clockChanges: 0,
     networkChanges: 0,
   };
+}
+
+/** One simulated node: its durable storage and, while it runs, its Raft core. */
+export interface SimNode {
+  id: NodeId;
+  storage: MemoryStorage;
+  raft: Raft | null; // null while crashed
+  removed: boolean;
+  /** Clock rate: a node with rate 2 ticks twice as often. */
+  rate: number;
+  applied: number;
+  digest: number;
+  sinceSnapshot: number;
 }
