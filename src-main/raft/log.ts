@@ -24,9 +24,9 @@ export class RaftLog {
     this.offsetTerm = snapshot?.meta.term ?? 0;
     // Entries at or below the snapshot are covered by it; the log restarts after it.
     this.entries = entries.filter((e) => e.index > this.offset);
-    for (let i = 0; i < this.entries.length; i++) {
-      if (this.entries[i].index !== this.offset + 1 + i) {
-        throw new Error(`log is not contiguous after index ${this.offset}: found ${this.entries[i].index}`);
+    for (const [i, e] of this.entries.entries()) {
+      if (e.index !== this.offset + 1 + i) {
+        throw new Error(`log is not contiguous after index ${this.offset}: found ${e.index}`);
       }
     }
     this.stable = this.lastIndex();
@@ -50,7 +50,7 @@ export class RaftLog {
   term(i: number): number | undefined {
     if (i === this.offset) return this.offsetTerm;
     if (i < this.offset || i > this.lastIndex()) return undefined;
-    return this.entries[i - this.offset - 1].term;
+    return this.entries[i - this.offset - 1]?.term;
   }
 
   entry(i: number): Entry | undefined {
@@ -101,8 +101,9 @@ export class RaftLog {
    * from, or 0 if nothing was truncated. Committed entries never conflict.
    */
   append(ents: Entry[]): number {
-    if (ents.length === 0) return 0;
-    const first = ents[0].index;
+    const [head] = ents;
+    if (!head) return 0;
+    const first = head.index;
     if (first <= this.committed) {
       throw new Error(`refusing to overwrite committed entry ${first} (committed ${this.committed})`);
     }
@@ -137,7 +138,8 @@ export class RaftLog {
     if (conflict <= this.committed) {
       throw new Error(`entry ${conflict} conflicts with a committed entry (committed ${this.committed})`);
     }
-    const appended = ents.slice(conflict - ents[0].index);
+    // A conflict (≠ 0) is the index of one of `ents`: there is a first entry.
+    const appended = ents.slice(conflict - ents[0]!.index);
     const truncatedFrom = this.append(appended);
     return { lastNew, appended, truncatedFrom };
   }

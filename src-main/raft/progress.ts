@@ -84,7 +84,7 @@ export class Progress {
 
   freeUpTo(index: number): void {
     let i = 0;
-    while (i < this.inflights.length && this.inflights[i].last <= index) i++;
+    while (i < this.inflights.length && this.inflights[i]!.last <= index) i++;
     if (i > 0) this.inflights.splice(0, i);
   }
 

@@ -22,8 +22,9 @@ export class MemoryStorage {
       this.snapshot = rd.snapshot;
       this.entries = [];
     }
-    if (rd.entries.length > 0) {
-      const first = rd.entries[0].index;
+    const [firstNew] = rd.entries;
+    if (firstNew) {
+      const first = firstNew.index;
       this.entries = this.entries.filter((e) => e.index < first).concat(rd.entries);
     }
     if (rd.hardState) this.hardState = { ...rd.hardState };

@@ -71,8 +71,8 @@ export class SafetyChecker {
   }
 
   checkLogs(logs: { id: NodeId; log: RaftLog }[]): void {
-    for (let i = 0; i < logs.length; i++) {
-      for (let j = i + 1; j < logs.length; j++) this.checkPair(logs[i], logs[j]);
+    for (const [i, a] of logs.entries()) {
+      for (const b of logs.slice(i + 1)) this.checkPair(a, b);
     }
   }
 

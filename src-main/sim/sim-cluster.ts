@@ -2,108 +2,31 @@
 // delays, drops, duplicates, reordering and partitions, crashes that keep only durable state,
 // skewed clocks, membership changes, leader transfers, snapshots and client traffic.
 // The same seed replays the same schedule exactly. Every step is checked by SafetyChecker.
+// This file drives the nodes (start, crash, the Ready loop, clients, healing, convergence);
+// the network is sim-network.ts, simulated time sim-scheduler.ts, the faults sim-faults.ts
+// (which is why the node lifecycle methods below are public).
 
-import { decodeConfChange, type Entry, type Message, type NodeId, type RaftEvent, type ReadState } from '../../src-shared/raft-types.js';
+import { decodeConfChange, type Entry, type Message, type NodeId, type RaftEvent } from '../../src-shared/raft-types.js';
 import { bootstrapState, ProposalDropped, Raft, type Ready } from '../raft/raft.js';
 import { MemoryStorage } from './memory-storage.js';
-import { byTimeThenSeq, MinHeap } from '../util/heap.js';
 import { seededRandom, type Rng } from '../util/rng.js';
 import { SafetyChecker } from './safety-checker.js';
+import { randomFault, type FaultTarget } from './sim-faults.js';
+import { SimNetwork } from './sim-network.js';
+import { SimScheduler } from './sim-scheduler.js';
+import { emptyStats, SimulationFailure, withDefaults, type SimApp, type SimNode, type SimOptions, type SimStats } from './sim-types.js';
 
-export interface SimOptions {
-  seed: number;
-  /** Initial voters. */
-  nodes?: number;
-  /** Length of the faulty phase, in simulated ms. */
-  chaosMs?: number;
-  /** Length of the healed phase at the end, after which the cluster must have converged. */
-  settleMs?: number;
-  faults?: boolean;
-  membership?: boolean;
-  /** Snapshot after this many applied entries (0: never). */
-  snapshotEvery?: number;
-  /** Mean ms between client proposals (0: none). */
-  proposalEveryMs?: number;
-  tickMs?: number;
-  electionTick?: number;
-  heartbeatTick?: number;
-  /** Largest one-way message delay in ms. */
-  maxDelayMs?: number;
-}
+export { SimulationFailure, type SimApp, type SimOptions, type SimStats } from './sim-types.js';
 
-/**
- * What runs above Raft on every node (sim-clients.ts): a state machine and the clients waiting
- * on it. The cluster calls it as a real node's apply loop would; all optional to the cluster.
- */
-export interface SimApp {
-  /** The node's state machine starts over from a snapshot's app state (undefined: empty): on boot, restart and install. */
-  restore(node: NodeId, state: string | undefined, index: number): void;
-  /** A committed entry, applied on `node` in log order. */
-  apply(node: NodeId, e: Entry): void;
-  /** The node's state machine at its applied index, to keep in a snapshot. */
-  snapshot(node: NodeId): string;
-  /** A read point released to `node` (after this Ready's entries were applied). */
-  readState(node: NodeId, r: ReadState): void;
-  /** The node crashed or was removed: what waited on it will never be answered. */
-  down(node: NodeId): void;
-}
-
-export interface SimStats {
-  seed: number;
-  simulatedMs: number;
-  messages: number;
-  dropped: number;
-  proposals: number;
-  acknowledged: number;
-  committed: number;
-  leaderChanges: number;
-  crashes: number;
-  partitions: number;
-  confChanges: number;
-  /** Of those, learners added, promoted or removed. */
-  learnerChanges: number;
-  snapshotsInstalled: number;
-  reads: number;
-  /** Leader transfers asked for, clock-rate changes, drop/duplicate/reorder-rate changes. */
-  transfers: number;
-  clockChanges: number;
-  networkChanges: number;
-}
-
-export class SimulationFailure extends Error {}
-
-interface SimNode {
-  id: NodeId;
-  storage: MemoryStorage;
-  raft: Raft | null; // null while crashed
-  removed: boolean;
-  /** Clock rate: a node with rate 2 ticks twice as often. */
-  rate: number;
-  applied: number;
-  digest: number;
-  sinceSnapshot: number;
-}
-
-type Timed = { time: number; seq: number; run: () => void };
-
-export class SimCluster {
+export class SimCluster implements FaultTarget {
   readonly rng: Rng;
   readonly opts: Required<SimOptions>;
   readonly nodes = new Map<NodeId, SimNode>();
   readonly checker: SafetyChecker;
   readonly stats: SimStats;
-  now = 0;
-  private readonly queue = new MinHeap<Timed>(byTimeThenSeq);
-  private seq = 0;
+  private readonly clock: SimScheduler;
+  readonly network: SimNetwork;
   private nextId = 1;
-  /** Pairs "a|b" that cannot talk (both directions are listed). */
-  private cut = new Set<string>();
-  private dropRate = 0;
-  private dupRate = 0;
-  /** Chance that a message ignores its link's FIFO order (a reconnect, say). */
-  private reorderRate = 0;
-  /** Per link "a|b": when its last message arrives. Links are ordered streams, like the real transport. */
-  private linkClock = new Map<string, number>();
   private chaos = true;
   private proposalSeq = 0;
   private pendingProposals = new Map<string, NodeId>();
@@ -113,41 +36,12 @@ export class SimCluster {
     options: SimOptions,
     private readonly app?: SimApp,
   ) {
-    this.opts = {
-      nodes: 3,
-      chaosMs: 3000,
-      settleMs: 3000,
-      faults: true,
-      membership: false,
-      snapshotEvery: 25,
-      proposalEveryMs: 8,
-      tickMs: 10,
-      electionTick: 10,
-      heartbeatTick: 1,
-      maxDelayMs: 8,
-      ...options,
-    };
+    this.opts = withDefaults(options);
     this.rng = seededRandom(this.opts.seed);
+    this.clock = new SimScheduler(this.rng);
     this.checker = new SafetyChecker((msg) => this.fail(msg));
-    this.stats = {
-      seed: this.opts.seed,
-      simulatedMs: 0,
-      messages: 0,
-      dropped: 0,
-      proposals: 0,
-      acknowledged: 0,
-      committed: 0,
-      leaderChanges: 0,
-      crashes: 0,
-      partitions: 0,
-      confChanges: 0,
-      learnerChanges: 0,
-      snapshotsInstalled: 0,
-      reads: 0,
-      transfers: 0,
-      clockChanges: 0,
-      networkChanges: 0,
-    };
+    this.stats = emptyStats(this.opts.seed);
+    this.network = new SimNetwork(this.rng, this.clock, this.stats, this.opts.maxDelayMs, (m) => this.deliver(m));
     const ids = Array.from({ length: this.opts.nodes }, () => this.newId());
     for (const id of ids) this.addNode(id, new MemoryStorage(bootstrapState(ids)));
   }
@@ -155,7 +49,7 @@ export class SimCluster {
   /** Runs the whole schedule: chaos, then heal and settle, then the convergence check. */
   run(): SimStats {
     if (this.opts.proposalEveryMs > 0) this.every(this.opts.proposalEveryMs, () => this.chaos, () => this.proposeRandom());
-    if (this.opts.faults) this.every(120, () => this.chaos, () => this.randomFault());
+    if (this.opts.faults) this.every(120, () => this.chaos, () => randomFault(this, this.opts.membership));
     this.runUntil(this.opts.chaosMs);
     this.heal();
     this.runUntil(this.opts.chaosMs + this.opts.settleMs);
@@ -165,21 +59,21 @@ export class SimCluster {
   }
 
   runUntil(t: number): void {
-    for (let ev = this.queue.peek(); ev !== undefined && ev.time <= t; ev = this.queue.peek()) {
-      this.queue.pop();
-      this.now = ev.time;
-      ev.run();
-    }
-    this.now = t;
+    this.clock.runUntil(t);
+  }
+
+  /** Simulated ms. */
+  get now(): number {
+    return this.clock.now;
   }
 
   // ------------------------------------------------------------ nodes
 
-  private newId(): NodeId {
+  newId(): NodeId {
     return `n${this.nextId++}`;
   }
 
-  private addNode(id: NodeId, storage: MemoryStorage): SimNode {
+  addNode(id: NodeId, storage: MemoryStorage): SimNode {
     const node: SimNode = { id, storage, raft: null, removed: false, rate: 0.8 + this.rng() * 0.45, applied: 0, digest: 0, sinceSnapshot: 0 };
     this.nodes.set(id, node);
     this.start(node);
@@ -196,7 +90,7 @@ export class SimCluster {
   }
 
   /** (Re)start a node from its durable state only. */
-  private start(node: SimNode): void {
+  start(node: SimNode): void {
     const boot = node.storage.boot();
     node.raft = new Raft(
       {
@@ -217,7 +111,7 @@ export class SimCluster {
     this.drain(node);
   }
 
-  private crash(node: SimNode): void {
+  crash(node: SimNode): void {
     if (!node.raft) return;
     node.raft = null;
     this.stats.crashes++;
@@ -225,7 +119,7 @@ export class SimCluster {
     this.app?.down(node.id);
   }
 
-  private alive(): SimNode[] {
+  alive(): SimNode[] {
     return [...this.nodes.values()].filter((n) => n.raft !== null);
   }
 
@@ -239,7 +133,7 @@ export class SimCluster {
 
   // ------------------------------------------------------------ the node loop: persist, send, apply
 
-  private drain(node: SimNode): void {
+  drain(node: SimNode): void {
     while (node.raft && node.raft.hasReady()) {
       const raft = node.raft;
       const rd = raft.ready();
@@ -249,7 +143,7 @@ export class SimCluster {
       for (const e of rd.events) this.onEvent(node, e);
       // Crashing after the write but before sending: durable, yet nobody heard.
       if (this.chaos && this.opts.faults && this.rng.chance(0.0005)) return this.crash(node);
-      for (const m of rd.messages) this.send(m);
+      for (const m of rd.messages) this.network.send(m);
       this.apply(node, rd);
       for (const r of rd.readStates) {
         this.checker.readConfirmed(node.id, r, node.applied);
@@ -320,30 +214,9 @@ export class SimCluster {
 
   // ------------------------------------------------------------ network
 
-  private send(m: Message): void {
-    this.stats.messages++;
-    if (this.cut.has(`${m.from}|${m.to}`) || this.rng.chance(this.dropRate)) {
-      this.stats.dropped++;
-      return;
-    }
-    const copies = this.rng.chance(this.dupRate) ? 2 : 1;
-    const link = `${m.from}|${m.to}`;
-    for (let i = 0; i < copies; i++) {
-      let arrive = this.now + 1 + this.rng() * this.opts.maxDelayMs;
-      if (this.rng.chance(this.reorderRate)) {
-        // Very late and out of order, overtaken by newer messages.
-        arrive += this.rng.int(20, 120);
-      } else {
-        arrive = Math.max(arrive, this.linkClock.get(link) ?? 0);
-        this.linkClock.set(link, arrive);
-      }
-      this.at(arrive - this.now, () => this.deliver(m));
-    }
-  }
-
   private deliver(m: Message): void {
     const node = this.nodes.get(m.to);
-    if (!node?.raft || this.cut.has(`${m.from}|${m.to}`)) return;
+    if (!node?.raft || this.network.isCut(m.from, m.to)) return;
     node.raft.step(m);
     this.drain(node);
     this.checker.maybeCheckLogs(this.alive().map((n) => ({ id: n.id, log: n.raft!.log })));
@@ -418,102 +291,9 @@ export class SimCluster {
     return this.fail(msg);
   }
 
-  // ------------------------------------------------------------ faults
-
-  private randomFault(): void {
-    const r = this.rng();
-    const live = this.alive();
-    if (r < 0.2 && live.length) {
-      const node = this.rng.pick(live);
-      this.crash(node);
-      this.at(this.rng.int(30, 600), () => {
-        if (!node.raft && !node.removed) {
-          this.log(`${node.id} restarted`);
-          this.start(node);
-        }
-      });
-    } else if (r < 0.4) {
-      this.partition();
-    } else if (r < 0.5) {
-      this.dropRate = this.rng.chance(0.5) ? 0 : this.rng() * 0.1;
-      this.dupRate = this.rng.chance(0.5) ? 0 : this.rng() * 0.05;
-      this.reorderRate = this.rng.chance(0.5) ? 0 : this.rng() * 0.05;
-      this.stats.networkChanges++;
-    } else if (r < 0.6) {
-      const node = this.rng.pick([...this.nodes.values()]);
-      node.rate = 0.5 + this.rng() * 1.5;
-      this.stats.clockChanges++;
-    } else if (r < 0.7) {
-      const lead = this.leader();
-      if (lead) {
-        this.stats.transfers++;
-        const target = this.rng.pick(lead.raft!.voters());
-        try {
-          lead.raft!.transferLeader(target);
-          this.drain(lead);
-        } catch (err) {
-          if (!(err instanceof ProposalDropped)) throw err;
-        }
-      }
-    } else if (r < 0.85 && this.opts.membership) {
-      this.changeMembership();
-    }
-  }
-
-  private partition(): void {
-    const ids = [...this.nodes.values()].filter((n) => !n.removed).map((n) => n.id);
-    const side = new Set(ids.filter(() => this.rng.chance(0.4)));
-    if (side.size === 0) side.add(this.rng.pick(ids));
-    this.stats.partitions++;
-    this.log(`partition {${[...side]}} | rest`);
-    for (const a of ids) for (const b of ids) if (side.has(a) !== side.has(b)) this.cut.add(`${a}|${b}`);
-    this.at(this.rng.int(80, 700), () => {
-      for (const a of side) for (const b of ids) {
-        this.cut.delete(`${a}|${b}`);
-        this.cut.delete(`${b}|${a}`);
-      }
-    });
-  }
-
-  private changeMembership(): void {
-    const lead = this.leader();
-    if (!lead) return;
-    const { voters, learners } = lead.raft!.config();
-    try {
-      if (learners.length > 0 && this.rng.chance(0.6)) {
-        // A learner: promoted (an 'add' of it) or removed.
-        const id = this.rng.pick(learners);
-        const type = voters.length < 5 && this.rng.chance(0.7) ? 'add' : 'remove';
-        lead.raft!.proposeConfChange({ type, id });
-        this.drain(lead);
-        this.log(`${type === 'add' ? 'promote' : 'remove'} learner ${id} proposed`);
-        this.stats.learnerChanges++;
-      } else if (voters.length < 5 && this.rng.chance(0.5)) {
-        const id = this.newId();
-        const type = this.rng.chance(0.4) ? 'add-learner' : 'add';
-        lead.raft!.proposeConfChange({ type, id });
-        this.drain(lead);
-        this.addNode(id, new MemoryStorage());
-        this.log(`${type} ${id} proposed`);
-        if (type === 'add-learner') this.stats.learnerChanges++;
-      } else if (voters.length > 3) {
-        const id = this.rng.pick(voters);
-        lead.raft!.proposeConfChange({ type: 'remove', id });
-        this.drain(lead);
-        this.log(`remove ${id} proposed`);
-      } else return;
-      this.stats.confChanges++;
-    } catch (err) {
-      if (!(err instanceof ProposalDropped)) throw err;
-    }
-  }
-
   private heal(): void {
     this.chaos = false;
-    this.cut.clear();
-    this.dropRate = 0;
-    this.dupRate = 0;
-    this.reorderRate = 0;
+    this.network.heal();
     for (const n of this.nodes.values()) {
       n.rate = 1;
       if (!n.raft && !n.removed) this.start(n);
@@ -546,19 +326,14 @@ export class SimCluster {
   // ------------------------------------------------------------ scheduling and reporting
 
   private at(delay: number, run: () => void): void {
-    this.queue.push({ time: this.now + delay, seq: this.seq++, run });
+    this.clock.at(delay, run);
   }
 
   private every(ms: number, whileTrue: () => boolean, run: () => void): void {
-    const loop = () => {
-      if (!whileTrue()) return;
-      run();
-      this.at(ms * (0.5 + this.rng()), loop);
-    };
-    this.at(ms * this.rng(), loop);
+    this.clock.every(ms, whileTrue, run);
   }
 
-  private log(line: string): void {
+  log(line: string): void {
     this.trace.push(`${this.now.toFixed(1)}ms ${line}`);
     if (this.trace.length > 60) this.trace.shift();
   }

@@ -41,7 +41,7 @@ export function parseScript(text: string, file = '<script>'): Script {
   let pending: string[] = [];
   let i = 0;
   while (i < lines.length) {
-    const line = lines[i];
+    const line = lines[i]!; // i < lines.length
     if (line.trim() === '' || line.trimStart().startsWith('#')) {
       pending.push(line);
       i++;
@@ -51,14 +51,14 @@ export function parseScript(text: string, file = '<script>'): Script {
     const { cmd, args } = parseCommandLine(line, `${file}:${start}`);
     i++;
     const input: string[] = [];
-    while (i < lines.length && lines[i] !== '----') {
-      if (lines[i].trim() === '') throw new Error(`${file}:${start}: '${cmd}' has no '----' line before a blank line`);
-      input.push(lines[i++]);
+    for (let l = lines[i]; l !== undefined && l !== '----'; l = lines[++i]) {
+      if (l.trim() === '') throw new Error(`${file}:${start}: '${cmd}' has no '----' line before a blank line`);
+      input.push(l);
     }
     if (i >= lines.length) throw new Error(`${file}:${start}: '${cmd}' has no '----' line`);
     i++; // the ---- line
     const out: string[] = [];
-    while (i < lines.length && lines[i].trim() !== '') out.push(lines[i++]);
+    for (let l = lines[i]; l !== undefined && l.trim() !== ''; l = lines[++i]) out.push(l);
     directives.push({ line: start, cmd, args, input, expected: out.join('\n') });
     leading.push(pending);
     pending = [];
@@ -84,6 +84,7 @@ export function parseCommandLine(line: string, where: string): { cmd: string; ar
   if (depth !== 0) throw new Error(`${where}: unbalanced '(' in: ${line}`);
   if (cur) tokens.push(cur);
   const [cmd, ...rest] = tokens;
+  if (cmd === undefined) throw new Error(`${where}: no command in an empty line`);
   const args = rest.map((tok): Arg => {
     const eq = tok.indexOf('=');
     if (eq < 0) return { key: tok, vals: [] };
@@ -98,16 +99,24 @@ export function parseCommandLine(line: string, where: string): { cmd: string; ar
   return { cmd, args };
 }
 
+/** Line `n` (1-based) of the source the script was parsed from. */
+function sourceLine(srcLines: string[], n: number): string {
+  const line = srcLines[n - 1];
+  if (line === undefined) throw new Error(`the script's source has no line ${n}`);
+  return line;
+}
+
 /** Renders a script with each directive's expected block replaced by `outputs[i]`. */
 export function renderScript(script: Script, outputs: string[], source: string): string {
   const srcLines = source.split('\n');
   const parts: string[] = [];
   script.directives.forEach((d, i) => {
-    parts.push(...script.leading[i]);
-    parts.push(srcLines[d.line - 1], ...d.input, '----');
-    if (outputs[i] !== '') parts.push(outputs[i]);
+    parts.push(...(script.leading[i] ?? []));
+    parts.push(sourceLine(srcLines, d.line), ...d.input, '----');
+    const out = outputs[i] ?? '';
+    if (out !== '') parts.push(out);
   });
-  parts.push(...script.leading[script.directives.length]);
+  parts.push(...(script.leading[script.directives.length] ?? []));
   return parts.join('\n') + '\n';
 }
 
@@ -138,7 +147,7 @@ export function runScript(
       out = handle(d);
     } catch (err) {
       // A harness error (bad arguments, unknown command) is not an expected output.
-      throw new Error(`line ${d.line}: ${srcLines[d.line - 1]}: ${(err as Error).message}`, { cause: err });
+      throw new Error(`line ${d.line}: ${sourceLine(srcLines, d.line)}: ${(err as Error).message}`, { cause: err });
     }
     out = out.replace(/\s+$/, '');
     if (out.split('\n').some((l) => l.trim() === '')) {
@@ -146,7 +155,7 @@ export function runScript(
     }
     outputs.push(out);
     if (!mismatch && out !== d.expected) {
-      mismatch = { line: d.line, command: srcLines[d.line - 1], expected: d.expected, actual: out };
+      mismatch = { line: d.line, command: sourceLine(srcLines, d.line), expected: d.expected, actual: out };
     }
   }
   return { outputs, mismatch };

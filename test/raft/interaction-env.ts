@@ -138,8 +138,9 @@ export class InteractionEnv {
           const target = a.str(type);
           return target === undefined ? [] : [{ type, id: target }];
         });
-        if (given.length !== 1) throw new Error('give one of add=, add-learner= or remove=');
-        this.input(id, (r) => r.proposeConfChange(given[0]));
+        const [cc] = given;
+        if (given.length !== 1 || !cc) throw new Error('give one of add=, add-learner= or remove=');
+        this.input(id, (r) => r.proposeConfChange(cc));
         return;
       }
       case 'transfer-leadership': {
@@ -175,8 +176,9 @@ export class InteractionEnv {
         return;
       case 'partition': {
         const parsed = a.bare().map((g) => g.replace(/^\(|\)$/g, '').split(/[\s,]+/).filter(Boolean));
-        if (parsed.length !== 2) throw new Error('usage: partition (ids) (ids)');
-        for (const x of parsed[0]) for (const y of parsed[1]) this.cuts.add(link(this.node(x).id, this.node(y).id));
+        const [left, right] = parsed;
+        if (parsed.length !== 2 || !left || !right) throw new Error('usage: partition (ids) (ids)');
+        for (const x of left) for (const y of right) this.cuts.add(link(this.node(x).id, this.node(y).id));
         return;
       }
       case 'heal':
@@ -290,7 +292,7 @@ export class InteractionEnv {
   }
 
   /** Feeds one input to a node and prints the events it caused, or the error it raised. */
-  private input(id: NodeId, f: (r: Raft) => void): void {
+  private input(id: NodeId | undefined, f: (r: Raft) => void): void {
     const node = this.node(id);
     try {
       f(node.raft);

@@ -78,7 +78,7 @@ describe.skipIf(only !== undefined)('a broken rule is caught within the seeded b
   function caught(mutation: Mutation): ClientRun[] {
     const bad = SEEDS.map((seed) => runLinearizable({ seed, ...THREE }, { mutation })).filter((r) => !r.ok);
     console.log(
-      `${mutation}: caught at ${bad.length}/${SEEDS.length} seeds [${bad.map((r) => r.seed).join(', ')}]; first: ${bad.length ? describeFailure(bad[0]).split('\n').slice(0, 2).join(' /') : 'none'}`,
+      `${mutation}: caught at ${bad.length}/${SEEDS.length} seeds [${bad.map((r) => r.seed).join(', ')}]; first: ${bad[0] ? describeFailure(bad[0]).split('\n').slice(0, 2).join(' /') : 'none'}`,
     );
     return bad;
   }
