@@ -155,8 +155,8 @@ class Discovery {
       .filter((n) => basename(n.key) !== '_config')
       .sort((a, b) => a.createdIndex - b.createdIndex);
     const self = basename(this.selfKey());
-    for (let i = 0; i < nodes.length; i++) {
-      if (basename(nodes[i].key) === self) break;
+    for (const [i, n] of nodes.entries()) {
+      if (basename(n.key) === self) break;
       if (i >= size - 1) throw new FullCluster(nodes.slice(0, size), size);
     }
     return { nodes, size, index: listing.index };
