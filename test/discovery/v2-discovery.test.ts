@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { needTools } from '../helpers/window.js';
 import {
-  ERR_BAD_DISCOVERY_ENDPOINT, ERR_DUPLICATE_ID, ERR_FULL_CLUSTER, ERR_SIZE_NOT_FOUND, ERR_TOO_MANY_RETRIES,
+  ERR_BAD_DISCOVERY_ENDPOINT, ERR_DUPLICATE_ID, ERR_DUPLICATE_NAME, ERR_FULL_CLUSTER, ERR_SIZE_NOT_FOUND, ERR_TOO_MANY_RETRIES,
   getCluster, joinCluster, type DiscoveryLog,
 } from '../../src-main/node/discovery/v2-discovery.js';
 import { memberId } from '../../src-main/node/ids.js';
@@ -80,6 +80,15 @@ describe.runIf(HAVE_ETCD)('v2 discovery with etcd 3.4 as the discovery service',
     const m = member(url, 'n1', 2001);
     await expect(joinCluster({ url, id: m.id, log: quiet }, m.config)).resolves.toBe(m.config);
     await expect(joinCluster({ url, id: m.id, log: quiet }, m.config)).rejects.toThrow(ERR_DUPLICATE_ID);
+  });
+
+  it("two members of one name both register, then both are told so (etcd's duplicate name)", async () => {
+    const url = await newToken(2);
+    const both = [member(url, 'same', 5001), member(url, 'same', 5002)];
+    const results = await Promise.allSettled(both.map((m) => joinCluster({ url, id: m.id, log: quiet }, m.config)));
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : r.value))).toEqual([ERR_DUPLICATE_NAME, ERR_DUPLICATE_NAME]);
+    const listing = (await (await fetch(url)).json()) as { node: { nodes?: { key: string }[] } };
+    expect(listing.node.nodes?.map((n) => n.key.split('/').pop()).sort()).toEqual(both.map((m) => m.id).sort());
   });
 
   it('a token without its size key, and a URL that is not a keys API, are refused with etcd\'s words', async () => {

@@ -193,7 +193,7 @@ describe.runIf(HAVE)('v3 discovery (etcd 3.6) with a real etcd 3.4 as the discov
     }
   });
 
-  it('`raftlab node --discovery-token --discovery-endpoints`: three processes form one cluster, the registrations as etcd 3.6 writes them; a fourth exits', async () => {
+  it('`raftlab node --discovery-token --discovery-endpoints`: three processes form one cluster, the registrations as etcd 3.6 writes them; a fourth exits; a restart ignores the token and rejoins', async () => {
     const token = newToken(3);
     const c = await ProcessCluster.create(3);
     const v3 = (name: string) => ['--name', name, '--discovery-token', token, '--discovery-endpoints', `${endpoint},${endpoint}`, '--discovery-dial-timeout', '1s', '--discovery-request-timeout', '3s'];
@@ -218,6 +218,15 @@ describe.runIf(HAVE)('v3 discovery (etcd 3.6) with a real etcd 3.4 as the discov
       c.start('n4', {}, v3('n4'));
       expect(await c.exited('n4', 20_000)).toBe(1);
       expect(c.output('n4').join('\n')).toContain('W | etcdmain: do not reuse discovery token; generate a new one to bootstrap a cluster');
+
+      // A restarted member has data: the token is ignored (etcd 3.6's warning), and it rejoins.
+      await c.kill9('n2');
+      c.start('n2', {}, v3('n2'));
+      await until('the token ignored', () => c.output('n2').some((l) => l.includes('W | etcdserver: discovery token is ignored since cluster already initialized')), 15_000);
+      await c.leader(20_000);
+      if (!c.alive('n2')) throw new Error(`n2 exited after its restart:\n${c.output('n2').slice(-8).join('\n')}`);
+      expect(c.output('n2').join('\n')).not.toContain('Bootstrapping cluster using v3 discovery');
+      expect((await etcdctlAsync('3', c.spec('n2').clientURL, 'get', '--print-value-only', '/by-v3-flags')).trim()).toBe('yes');
     } finally {
       await c.destroy();
     }
