@@ -2,7 +2,7 @@
 // members finding each other through etcd's v2 discovery (a real etcd 3.4 as the service,
 // Debian's etcd-discovery service in front of one, then a raftlab cluster as the service) and
 // through DNS SRV records (Debian's dnsmasq on loopback).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,8 +11,8 @@ import { until } from '../helpers/cluster.js';
 import { DNSMASQ_BIN, Dnsmasq } from '../helpers/dnsmasq.js';
 import { ETCD_DISCOVERY_BIN, ETCD_DISCOVERY_CONF, EtcdDiscoveryService } from '../helpers/etcd-discovery.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
-import { loopbackSpecs, ProcessCluster } from '../helpers/processes.js';
-import { run } from '../helpers/run.js';
+import { loopbackSpecs, ProcessCluster, type ProcSpec } from '../helpers/processes.js';
+import { CLEAN_ENV, run } from '../helpers/run.js';
 import { needTools } from '../helpers/window.js';
 import { memberId } from '../../src-main/node/ids.js';
 
@@ -41,6 +41,14 @@ function fromFirstError(lines: string[]): string[] {
   return first < 0 ? [] : all.slice(first);
 }
 
+/** A real etcd 3.4 member's flags for `--discovery token`, logging as etcd 3.4 does by default (capnslog). */
+function etcdMemberFlags(s: ProcSpec, dataDir: string, token: string): string[] {
+  return [
+    '--name', s.name, '--data-dir', dataDir, '--listen-client-urls', s.clientURL, '--advertise-client-urls', s.clientURL,
+    '--listen-peer-urls', s.peerURL, '--initial-advertise-peer-urls', s.peerURL, '--discovery', token, '--logger', 'capnslog',
+  ];
+}
+
 /**
  * A real etcd 3.4 member started with `--discovery token`, run to its end (these all fail to
  * bootstrap): its exit code and its lines, logged as etcd 3.4 logs by default (capnslog).
@@ -48,12 +56,7 @@ function fromFirstError(lines: string[]): string[] {
 async function etcdByDiscovery(name: string, dataDir: string, token: string, extra: string[] = []): Promise<{ code: number | null; lines: string[] }> {
   const [s] = await loopbackSpecs('e', 0);
   if (!s) throw new Error('no loopback ports for etcd');
-  const r = await run(
-    ETCD_BIN,
-    ['--name', name, '--data-dir', dataDir, '--listen-client-urls', s.clientURL, '--advertise-client-urls', s.clientURL,
-      '--listen-peer-urls', s.peerURL, '--initial-advertise-peer-urls', s.peerURL, '--discovery', token, '--logger', 'capnslog', ...extra],
-    { timeoutMs: 30_000 },
-  );
+  const r = await run(ETCD_BIN, [...etcdMemberFlags({ ...s, name }, dataDir, token), ...extra], { timeoutMs: 30_000 });
   return { code: r.code, lines: `${r.out}\n${r.err}`.split('\n').filter(Boolean) };
 }
 
@@ -206,6 +209,54 @@ describe.runIf(HAVE)('bootstrap by discovery and DNS', () => {
       for (const e of etcds) expect(said(e.lines, ref)).toEqual(said(c.output('n1'), ours));
     } finally {
       await c.destroy();
+    }
+  });
+
+  it("a service down at the start is retried with etcd's backoff until it answers, as a real etcd 3.4 retries", async () => {
+    // The service's data holds both tokens; it is stopped before the members start and started
+    // again once both have said they retry: nothing here depends on when a retry falls.
+    const svc = await EtcdCluster.create(1);
+    const c = await ProcessCluster.create(1);
+    const [refSpec] = await loopbackSpecs('r', 0);
+    if (!refSpec) throw new Error('no loopback ports for etcd');
+    let ref: ChildProcess | undefined;
+    try {
+      svc.start('e1', svc.initialCluster(1));
+      const base = svc.spec('e1').clientURL;
+      await until('the service up', async () => (await fetch(`${base}/health`).catch(() => undefined))?.ok === true, 20_000);
+      const ours = `${base}/v2/keys/discovery/late-ours`;
+      const theirs = `${base}/v2/keys/discovery/late-etcd`;
+      await putSize(ours, 1);
+      await putSize(theirs, 1);
+      await svc.kill9('e1');
+
+      c.start('n1', {}, ['--name', 'n1', '--discovery', ours]);
+      const refOut: string[] = [];
+      ref = spawn(ETCD_BIN, etcdMemberFlags(refSpec, path.join(c.dir, 'ref.etcd'), theirs), { env: CLEAN_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+      ref.stderr!.on('data', (b: Buffer) => refOut.push(...b.toString().split('\n').filter(Boolean)));
+      const retried = (lines: string[]) => untimed(lines).filter((l) => / \| discovery: /.test(l));
+      const firstRetry = (lines: string[]) => retried(lines).some((l) => l.includes('retrying in 2s'));
+      await until('both retrying', () => firstRetry(c.output('n1')) && firstRetry(refOut), 20_000);
+      const upTo2s = (lines: string[]) => {
+        const r = retried(lines);
+        return r.slice(0, r.findIndex((l) => l.includes('retrying in 2s')) + 1);
+      };
+      expect(upTo2s(c.output('n1'))).toEqual(upTo2s(refOut).map((l) => l.replaceAll(theirs, ours)));
+      expect(upTo2s(c.output('n1')).at(-1)).toBe(`I | discovery: cluster status check: error connecting to ${base}, retrying in 2s`);
+
+      // The service back: both find their token and start, a cluster of one each.
+      svc.start('e1', svc.initialCluster(1));
+      await c.leader(40_000);
+      await until('the real etcd started', async () => (await fetch(`${refSpec.clientURL}/health`).catch(() => undefined))?.ok === true, 40_000);
+      expect(untimed(c.output('n1'))).toContain('N | discovery: found 1 needed peer(s)');
+    } finally {
+      if (ref?.pid !== undefined && ref.exitCode === null && ref.signalCode === null) {
+        const exited = new Promise((r) => ref?.once('exit', r));
+        process.kill(ref.pid, 'SIGKILL');
+        await exited;
+      }
+      await c.destroy();
+      await svc.destroy();
     }
   });
 
