@@ -32,10 +32,15 @@ export class Dnsmasq {
     readonly server: string,
   ) {}
 
-  static async start(domain: string, srv: SrvRecord[], hosts: Record<string, string> = {}): Promise<Dnsmasq> {
-    const port = await freeDnsPort();
+  /**
+   * `listen` gives another loopback address and port than 127.0.0.1 and a free port: a
+   * resolv.conf can name only an address, on port 53 (a test pointing a real etcd at it).
+   */
+  static async start(domain: string, srv: SrvRecord[], hosts: Record<string, string> = {}, listen: { address?: string; port?: number } = {}): Promise<Dnsmasq> {
+    const address = listen.address ?? '127.0.0.1';
+    const port = listen.port ?? (await freeDnsPort());
     const args = [
-      '--keep-in-foreground', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
+      '--keep-in-foreground', `--port=${port}`, `--listen-address=${address}`, '--bind-interfaces',
       '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--pid-file=', `--local=/${domain}/`,
       // As root it would switch to "nobody"; it has nothing to protect here, and keeps its port.
       ...(process.getuid?.() === 0 ? ['--user=root'] : []),
@@ -46,7 +51,7 @@ export class Dnsmasq {
     let err = '';
     child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
     child.once('error', (e) => (err += e.message));
-    const server = `127.0.0.1:${port}`;
+    const server = `${address}:${port}`;
     // Ready once it answers a query for its own domain.
     const r = new Resolver({ timeout: 200, tries: 1 });
     r.setServers([server]);
@@ -81,7 +86,8 @@ export class Dnsmasq {
 /** A port free on loopback for both UDP and TCP now (dnsmasq listens on both). */
 async function freeDnsPort(): Promise<number> {
   for (let attempt = 0; ; attempt++) {
-    const port = (await freePorts(1))[0]!; // one asked, one given
+    const [port] = await freePorts(1);
+    if (port === undefined) throw new Error('no free loopback port for dnsmasq');
     const ok = await new Promise<boolean>((resolve) => {
       const s = dgram.createSocket('udp4');
       s.once('error', () => resolve(false));

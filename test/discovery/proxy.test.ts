@@ -145,15 +145,16 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         const before = events.length;
         etcdctl(c.spec('n2').clientURL, 'set', '/watched', 'two');
         await until('the second write streamed through', () => events.slice(before).some((e) => e.includes('"value":"two"')), 10_000);
-        expect(JSON.parse(events[0])).toMatchObject({ action: 'set', node: { key: '/watched', value: 'one' } });
+        expect(JSON.parse(events[0] ?? '{}')).toMatchObject({ action: 'set', node: { key: '/watched', value: 'one' } });
         expect(watch.exitCode).toBeNull(); // still streaming
       } finally {
         watch.kill('SIGKILL');
       }
 
       // Kill the member the proxy tries first: the request goes on to another, the dead one is set aside.
-      const first = (await proxyEndpoints(proxy))[0];
-      const victim = ['n1', 'n2', 'n3'].find((n) => c.spec(n).clientURL === first)!;
+      const [first] = await proxyEndpoints(proxy);
+      const victim = ['n1', 'n2', 'n3'].find((n) => c.spec(n).clientURL === first);
+      if (first === undefined || victim === undefined) throw new Error(`the proxy's first endpoint ${first} is no member's`);
       await c.kill9(victim);
       expect(etcdctl(proxy, 'get', '/via-proxy').trim()).toBe('yes');
       // (The proxy's lines are read from its stderr as they come: waited for, not sampled.)
@@ -192,6 +193,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
     const token = await newToken(service.spec('e1').clientURL, 1);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proxy-'));
     const [member, etcdProxy, ourProxy] = await loopbackSpecs('p', 2);
+    if (!member || !etcdProxy || !ourProxy) throw new Error('three loopback specs expected');
     const procs: Proc[] = [];
     try {
       // The cluster: one real etcd by discovery (size 1). Both proxies then find it full.
@@ -264,24 +266,25 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
     const c = await ProcessCluster.create(3);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proxyflag-'));
     const [etcdOn, oursOn, etcdRo, oursRo] = await loopbackSpecs('x', 3);
+    if (!etcdOn || !oursOn || !etcdRo || !oursRo) throw new Error('four loopback specs expected');
     const procs: Proc[] = [];
     try {
       for (const n of ['n1', 'n2', 'n3']) c.start(n, {}, ['--name', n, '--initial-cluster', c.initialCluster()]);
       await c.leader(30_000);
       // A proxy needs only the cluster's peer URLs and where to listen (no name, no peer port, no advertise URLs).
       const proxyFlags = (mode: string, s: ProcSpec, d: string) => ['--proxy', mode, '--data-dir', path.join(dir, d), '--initial-cluster', c.initialCluster(), '--listen-client-urls', s.clientURL];
-      const pairs: [Proc, Proc, ProcSpec, ProcSpec][] = [];
+      const pairs: ['on' | 'readonly', Proc, Proc, ProcSpec, ProcSpec][] = [];
       for (const [mode, e, o] of [['on', etcdOn, oursOn], ['readonly', etcdRo, oursRo]] as const) {
         const ref = new Proc(ETCD_BIN, proxyFlags(mode, e, `etcd-${mode}`));
         const ours = new Proc(process.execPath, [RAFTLAB_BIN, 'node', ...proxyFlags(mode, o, `ours-${mode}`)]);
         procs.push(ref, ours);
-        pairs.push([ref, ours, e, o]);
+        pairs.push([mode, ref, ours, e, o]);
       }
       for (const p of procs) {
         await until('a proxy listening with its endpoints', () => p.output.some((l) => l.includes('v2 proxy started listening')) && p.output.some((l) => l.includes('endpoints found')), 20_000);
       }
       const peers = ['n1', 'n2', 'n3'].map((n) => c.spec(n).peerURL).sort();
-      for (const [ref, ours, e, o] of pairs) {
+      for (const [mode, ref, ours, e, o] of pairs) {
         // No discovery, no member: straight to the proxy, with etcd's lines in etcd's order.
         // (The endpoints are shuffled, by both: compared as a set.)
         const shuffled = (l: string) => l.replace(/endpoints found \[(.*)\]$/, (_, urls: string) => `endpoints found [${urls.split(' ').sort().join(' ')}]`);
@@ -290,7 +293,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         expect(lines(ours, o).slice(0, 2)).toEqual(lines(ref, e).slice(0, 2));
         expect(lines(ours, o).slice(0, 2)).toEqual(['N | etcdmain: proxy: this proxy supports v2 API only!', `I | etcdmain: proxy: using peer urls [${peers.join(' ')}] `]);
         expect(lines(ours, o).sort()).toEqual(lines(ref, e).sort());
-        expect(fs.readdirSync(path.join(dir, `ours-${ref === pairs[0][0] ? 'on' : 'readonly'}`))).toEqual(['proxy']);
+        expect(fs.readdirSync(path.join(dir, `ours-${mode}`))).toEqual(['proxy']);
       }
       for (const mode of ['on', 'readonly']) {
         expect(fs.readFileSync(path.join(dir, `ours-${mode}`, 'proxy', 'cluster'), 'utf8')).toBe(fs.readFileSync(path.join(dir, `etcd-${mode}`, 'proxy', 'cluster'), 'utf8'));
@@ -353,6 +356,7 @@ describe('the v2 proxy in-process, in front of a stand-in member', () => {
   it('forwards X-Forwarded-For and no hop-by-hop header, streams the answer, goes on to the next endpoint when one is down', { timeout: 15_000 }, async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proxy-'));
     const [a, b] = await loopbackSpecs('s', 1);
+    if (!a || !b) throw new Error('two loopback specs expected');
     const seen: http.IncomingHttpHeaders[] = [];
     let release!: () => void;
     const second = new Promise<void>((r) => (release = r));
@@ -381,11 +385,13 @@ describe('the v2 proxy in-process, in front of a stand-in member', () => {
       log: (level, pkg, msg) => logs.push(`${level} | ${pkg}: ${msg}`),
     });
     try {
+      const [proxyURL] = proxy.clientURLs;
+      if (proxyURL === undefined) throw new Error('the proxy listens nowhere');
       expect(JSON.parse(fs.readFileSync(path.join(dir, 'proxy', 'cluster'), 'utf8'))).toEqual({ PeerURLs: [a.peerURL] });
       // Whatever order the shuffle chose, a request reaches the live endpoint.
       for (let i = 0; i < 2; i++) {
         const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-          const req = http.request(`${proxy.clientURLs[0]}/v2/keys/x?wait=true`, {
+          const req = http.request(`${proxyURL}/v2/keys/x?wait=true`, {
             headers: { 'X-Forwarded-For': '10.0.0.1', 'Proxy-Authorization': 'secret', Te: 'trailers', 'X-Custom': 'kept' },
           });
           req.once('response', resolve).once('error', reject).end();
@@ -416,9 +422,9 @@ describe('the v2 proxy in-process, in front of a stand-in member', () => {
       expect(bTries.length).toBeLessThanOrEqual(1);
       if (bTries.length === 1) {
         expect(logs).toContain(`I | proxy/httpproxy: marked endpoint ${b.clientURL} unavailable`);
-        expect(await proxyEndpoints(proxy.clientURLs[0])).toEqual([a.clientURL]);
+        expect(await proxyEndpoints(proxyURL)).toEqual([a.clientURL]);
       } else {
-        expect((await proxyEndpoints(proxy.clientURLs[0])).sort()).toEqual([a.clientURL, b.clientURL].sort());
+        expect((await proxyEndpoints(proxyURL)).sort()).toEqual([a.clientURL, b.clientURL].sort());
       }
     } finally {
       await proxy.stop();
@@ -433,6 +439,7 @@ describe('the v2 proxy in-process, in front of a stand-in member', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proxy-'));
     // The proxy asks the peers in sorted order (etcd's URLsMap.URLs()): b sorts first.
     const [b, a] = (await loopbackSpecs('s', 1)).sort((p, q) => (p.peerURL < q.peerURL ? -1 : 1));
+    if (!a || !b) throw new Error('two loopback specs expected');
     // The cluster as the peers tell it: a alone at first, then a and b.
     let members = [{ id: 1, name: 'a', peerURLs: [a.peerURL], clientURLs: [a.clientURL] }];
     const peer = http.createServer((_req, res) => {
@@ -455,12 +462,14 @@ describe('the v2 proxy in-process, in front of a stand-in member', () => {
     });
     const file = path.join(dir, 'proxy', 'cluster');
     try {
+      const [proxyURL] = proxy.clientURLs;
+      if (proxyURL === undefined) throw new Error('the proxy listens nowhere');
       expect(logs.some((l) => l.startsWith('W | etcdserver: could not unmarshal cluster response: '))).toBe(true);
       expect(logs).toContain(`N | etcdmain: proxy: updated peer urls in cluster file from ${`[${[b.peerURL, a.peerURL].sort().join(' ')}]`} to [${a.peerURL}]`);
-      expect(await proxyEndpoints(proxy.clientURLs[0])).toEqual([a.clientURL]);
+      expect(await proxyEndpoints(proxyURL)).toEqual([a.clientURL]);
       members = [...members, { id: 2, name: 'b', peerURLs: [b.peerURL], clientURLs: [b.clientURL] }];
-      await until('b among the endpoints', async () => (await proxyEndpoints(proxy.clientURLs[0])).length === 2, 5000);
-      expect((await proxyEndpoints(proxy.clientURLs[0])).sort()).toEqual([a.clientURL, b.clientURL].sort());
+      await until('b among the endpoints', async () => (await proxyEndpoints(proxyURL)).length === 2, 5000);
+      expect((await proxyEndpoints(proxyURL)).sort()).toEqual([a.clientURL, b.clientURL].sort());
       await until('the cluster file updated', () => fs.readFileSync(file, 'utf8') === JSON.stringify({ PeerURLs: [a.peerURL, b.peerURL].sort() }), 5000);
       expect(fs.existsSync(`${file}.bak`)).toBe(false);
     } finally {

@@ -58,28 +58,29 @@ describe.runIf(HAVE)('v3 discovery (etcd 3.6) with a real etcd 3.4 as the discov
 
   it('three members register and wait for each other; the first three by create revision form the cluster; a fourth finds it full', async () => {
     const token = newToken(3);
-    const members = ['m1', 'm2', 'm3'].map((name, i) => ({ name, peer: `http://127.0.0.1:${23800 + i}` }));
-    const logs = members.map(() => logged());
+    const [m1, m2, m3] = ['m1', 'm2', 'm3'].map((name, i) => ({ name, peer: `http://127.0.0.1:${23800 + i}`, ...logged() }));
+    if (!m1 || !m2 || !m3) throw new Error('three members expected');
     // m1 alone first: it waits (watching) until the other two have registered.
-    const first = joinClusterV3({ token, endpoints: [endpoint], id: memberId([members[0].peer], token), log: logs[0].log }, `m1=${members[0].peer}`);
-    await until('m1 waiting for peers', () => logs[0].lines.some((l) => l.includes('waiting for peers from discovery service')), 10_000);
-    const rest = members.slice(1).map((m, i) => joinClusterV3({ token, endpoints: [`http://${new URL(endpoint).host}`], id: memberId([m.peer], token), log: logs[i + 1].log }, `${m.name}=${m.peer}`));
-    const clusters = await Promise.all([first, ...rest]);
+    const first = joinClusterV3({ token, endpoints: [endpoint], id: memberId([m1.peer], token), log: m1.log }, `m1=${m1.peer}`);
+    await until('m1 waiting for peers', () => m1.lines.some((l) => l.includes('waiting for peers from discovery service')), 10_000);
+    const rest = [m2, m3].map((m) => joinClusterV3({ token, endpoints: [`http://${new URL(endpoint).host}`], id: memberId([m.peer], token), log: m.log }, `${m.name}=${m.peer}`));
+    const [cluster, ...others] = await Promise.all([first, ...rest]);
     // Everyone got the same cluster, in registration order (m1 first).
-    expect(new Set(clusters).size).toBe(1);
+    expect(others).toEqual([cluster, cluster]);
     const regs = etcdctl('3', endpoint, 'get', '--prefix', `/_etcd/registry/${token}/members/`, '-w', 'json');
     const kvs = (JSON.parse(regs) as { kvs: { key: string; value: string; create_revision: number }[] }).kvs
       .sort((a, b) => a.create_revision - b.create_revision)
-      .map((kv) => [Buffer.from(kv.key, 'base64').toString(), Buffer.from(kv.value, 'base64').toString()]);
+      .map((kv) => [Buffer.from(kv.key, 'base64').toString(), Buffer.from(kv.value, 'base64').toString()] as const);
     expect(kvs).toHaveLength(3);
-    expect(clusters[0]).toBe(kvs.map(([, v]) => v).join(','));
-    expect(kvs[0]).toEqual([`/_etcd/registry/${token}/members/${memberId([members[0].peer], token)}`, `m1=${members[0].peer}`]);
+    expect(cluster).toBe(kvs.map(([, v]) => v).join(','));
+    const m1Key = `/_etcd/registry/${token}/members/${memberId([m1.peer], token)}`;
+    expect(kvs[0]).toEqual([m1Key, `m1=${m1.peer}`]);
     // etcd 3.6's lines (zap fields after the message).
-    const m1 = logs[0].lines.join('\n');
-    expect(m1).toContain(`I | discovery: register member itself successfully {"memberKey": "${kvs[0][0]}", "memberInfo": "m1=${members[0].peer}"}`);
-    expect(m1).toContain('I | discovery: waiting for peers from discovery service {"clusterSize": 3, "found-peers": 1}');
-    expect(m1).toContain('I | discovery: found all needed peers from discovery service {"clusterSize": 3, "found-peers": 3}');
-    expect(m1).toContain(`I | discovery: discovery joined cluster successfully {"cluster": "${clusters[0]}"}`);
+    const m1Lines = m1.lines.join('\n');
+    expect(m1Lines).toContain(`I | discovery: register member itself successfully {"memberKey": "${m1Key}", "memberInfo": "m1=${m1.peer}"}`);
+    expect(m1Lines).toContain('I | discovery: waiting for peers from discovery service {"clusterSize": 3, "found-peers": 1}');
+    expect(m1Lines).toContain('I | discovery: found all needed peers from discovery service {"clusterSize": 3, "found-peers": 3}');
+    expect(m1Lines).toContain(`I | discovery: discovery joined cluster successfully {"cluster": "${cluster}"}`);
 
     // A fourth member, too late.
     const late = logged();
@@ -119,7 +120,9 @@ describe.runIf(HAVE)('v3 discovery (etcd 3.6) with a real etcd 3.4 as the discov
   it('three raftlab members given the same token and endpoints form one cluster; a restart ignores the token', async () => {
     const token = newToken(3);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-v3disc-'));
-    const specs = (await loopbackSpecs('n', 3)).slice(0, 3);
+    const [s1, s2, s3] = await loopbackSpecs('n', 3);
+    if (!s1 || !s2 || !s3) throw new Error('three loopback specs expected');
+    const specs = [s1, s2, s3];
     const running: RunningNode[] = [];
     const outputs = new Map<string, string[]>();
     const configFor = (s: (typeof specs)[number]) => {
@@ -156,19 +159,21 @@ describe.runIf(HAVE)('v3 discovery (etcd 3.6) with a real etcd 3.4 as the discov
       running.push(...(await Promise.all(specs.map(start))));
       await until('three started members', async () => {
         try {
-          const list = await etcdctlAsync('2', specs[0].clientURL, 'member', 'list');
+          const list = await etcdctlAsync('2', s1.clientURL, 'member', 'list');
           return list.trim().split('\n').length === 3 && !list.includes('unstarted') && list.includes('isLeader=true') ? list : false;
         } catch {
           return false;
         }
       }, 30_000);
-      await etcdctlAsync('2', specs[0].clientURL, 'set', '/by-v3-discovery', 'yes');
-      expect((await etcdctlAsync('2', specs[2].clientURL, 'get', '/by-v3-discovery')).trim()).toBe('yes');
+      await etcdctlAsync('2', s1.clientURL, 'set', '/by-v3-discovery', 'yes');
+      expect((await etcdctlAsync('2', s3.clientURL, 'get', '/by-v3-discovery')).trim()).toBe('yes');
       for (const s of specs) expect(outputs.get(s.name)!.join('\n')).toContain('I | etcdserver: Bootstrapping cluster using v3 discovery.');
 
       // A restarted member has data: the token is ignored, with etcd 3.6's warning.
-      await running.splice(1, 1)[0].stop();
-      const cfg = configFor(specs[1]);
+      const [n2] = running.splice(1, 1);
+      if (!n2) throw new Error('n2 is not running');
+      await n2.stop();
+      const cfg = configFor(s2);
       const lines: string[] = [];
       expect(await resolveBootstrap(cfg, (l, p, m) => void lines.push(`${l} | ${p}: ${m}`))).toBe('member');
       expect(lines).toEqual([`W | etcdserver: discovery token is ignored since cluster already initialized; valid logs are found {"wal-dir": "${path.join(dir, 'n2', 'member')}"}`]);
@@ -188,7 +193,7 @@ describe.runIf(HAVE)('v3 discovery (etcd 3.6) with a real etcd 3.4 as the discov
     }
   });
 
-  it('`raftlab node --discovery-token --discovery-endpoints`: three processes form one cluster, the registrations as etcd 3.6 writes them; a fourth exits', async () => {
+  it('`raftlab node --discovery-token --discovery-endpoints`: three processes form one cluster, the registrations as etcd 3.6 writes them; a fourth exits; a restart ignores the token and rejoins', async () => {
     const token = newToken(3);
     const c = await ProcessCluster.create(3);
     const v3 = (name: string) => ['--name', name, '--discovery-token', token, '--discovery-endpoints', `${endpoint},${endpoint}`, '--discovery-dial-timeout', '1s', '--discovery-request-timeout', '3s'];
@@ -213,6 +218,15 @@ describe.runIf(HAVE)('v3 discovery (etcd 3.6) with a real etcd 3.4 as the discov
       c.start('n4', {}, v3('n4'));
       expect(await c.exited('n4', 20_000)).toBe(1);
       expect(c.output('n4').join('\n')).toContain('W | etcdmain: do not reuse discovery token; generate a new one to bootstrap a cluster');
+
+      // A restarted member has data: the token is ignored (etcd 3.6's warning), and it rejoins.
+      await c.kill9('n2');
+      c.start('n2', {}, v3('n2'));
+      await until('the token ignored', () => c.output('n2').some((l) => l.includes('W | etcdserver: discovery token is ignored since cluster already initialized')), 15_000);
+      await c.leader(20_000);
+      if (!c.alive('n2')) throw new Error(`n2 exited after its restart:\n${c.output('n2').slice(-8).join('\n')}`);
+      expect(c.output('n2').join('\n')).not.toContain('Bootstrapping cluster using v3 discovery');
+      expect((await etcdctlAsync('3', c.spec('n2').clientURL, 'get', '--print-value-only', '/by-v3-flags')).trim()).toBe('yes');
     } finally {
       await c.destroy();
     }

@@ -99,11 +99,16 @@ async function resolveHost(resolver: dns.promises.Resolver, custom: boolean, hos
   const bare = host.replace(/^\[|\]$/g, '');
   if (net.isIP(bare)) return bare;
   if (custom) {
+    let addrs: string[];
     try {
-      return (await resolver.resolve4(bare))[0];
+      addrs = await resolver.resolve4(bare);
     } catch {
-      return (await resolver.resolve6(bare))[0];
+      addrs = await resolver.resolve6(bare);
     }
+    // An answer without addresses is a name that does not resolve (lookupText: "no such host").
+    const [first] = addrs;
+    if (first === undefined) throw Object.assign(new Error(`no address for ${bare}`), { code: 'ENODATA' });
+    return first;
   }
   return (await dns.promises.lookup(bare)).address;
 }

@@ -13,6 +13,7 @@
 // (2^n seconds, capped at 256 s); so does this, unless `maxRetries` says otherwise (tests).
 
 import { goDuration } from '../log.js';
+import { netError } from '../proxy/remote-peers.js';
 import { backoffMs, sleep } from './backoff.js';
 
 export class DiscoveryError extends Error {}
@@ -56,7 +57,7 @@ interface V2Node {
 const PKG = 'discovery';
 const MAX_EXPONENTIAL_RETRIES = 8;
 
-/** A network failure (etcd's client.ClusterError): retried with backoff. */
+/** A network failure (etcd's client.ClusterError, its message what etcd logs: Detail()): retried with backoff. */
 class Unreachable extends Error {}
 
 /** A v2 error answer (errorCode 100: key not found, 105: node exists...). */
@@ -155,8 +156,8 @@ class Discovery {
       .filter((n) => basename(n.key) !== '_config')
       .sort((a, b) => a.createdIndex - b.createdIndex);
     const self = basename(this.selfKey());
-    for (let i = 0; i < nodes.length; i++) {
-      if (basename(nodes[i].key) === self) break;
+    for (const [i, n] of nodes.entries()) {
+      if (basename(n.key) === self) break;
       if (i >= size - 1) throw new FullCluster(nodes.slice(0, size), size);
     }
     return { nodes, size, index: listing.index };
@@ -229,7 +230,7 @@ class Discovery {
       });
     } catch (err) {
       if (this.opts.signal?.aborted) throw err;
-      throw new Unreachable(`client: etcd cluster is unavailable or misconfigured; error #0: ${causeText(err)}`);
+      throw new Unreachable(`error #0: ${netError(err, url.href)}`);
     }
     const text = await res.text();
     let body: Record<string, unknown>;
@@ -240,7 +241,7 @@ class Discovery {
       throw new DiscoveryError(ERR_BAD_DISCOVERY_ENDPOINT);
     }
     if (typeof body.errorCode === 'number') throw new KeysError(body.errorCode, String(body.message ?? ''));
-    if (res.status >= 500) throw new Unreachable(`client: etcd cluster is unavailable or misconfigured; error #0: ${res.status} ${res.statusText}`);
+    if (res.status >= 500) throw new Unreachable(`error #0: client: etcd member ${this.base.origin} returns server error [${res.statusText}]`);
     const node = body.node as V2Node | undefined;
     if (!node || typeof node.key !== 'string') throw new DiscoveryError(ERR_BAD_DISCOVERY_ENDPOINT);
     return { node, index: Number(res.headers.get('x-etcd-index') ?? node.modifiedIndex) };
@@ -269,9 +270,4 @@ function joinPath(...parts: string[]): string {
 
 function basename(key: string): string {
   return key.slice(key.lastIndexOf('/') + 1);
-}
-
-function causeText(err: unknown): string {
-  const cause = (err as { cause?: { message?: string } }).cause;
-  return cause?.message ?? (err instanceof Error ? err.message : String(err));
 }

@@ -201,10 +201,10 @@ class V3Discovery {
       this.warn('failed to get cluster size from discovery service', { clusterSizeKey: key, error: (err as Error).message });
       throw err;
     }
-    const kvs = (res.kvs ?? []) as Msg[];
-    if (kvs.length === 0) throw new V3DiscoveryError(ERR_V3_SIZE_NOT_FOUND);
+    const [sizeKv] = (res.kvs ?? []) as Msg[];
+    if (sizeKv === undefined) throw new V3DiscoveryError(ERR_V3_SIZE_NOT_FOUND);
     // strconv.ParseInt(v, 10, 0), then > 0.
-    const v = Buffer.from(kvs[0].value ?? []).toString();
+    const v = Buffer.from(sizeKv.value ?? []).toString();
     if (!/^[+-]?\d+$/.test(v) || BigInt(v) <= 0n || BigInt(v) > BigInt(Number.MAX_SAFE_INTEGER)) throw new V3DiscoveryError(ERR_V3_BAD_SIZE_KEY);
     return Number(v);
   }
@@ -248,7 +248,7 @@ class V3Discovery {
 
   /** One watch stream, until enough members or the stream breaks; resolves with the revision to resume from. */
   private watchOnce(cls: ClusterInfo, size: number, from: bigint): Promise<bigint> {
-    const client = this.clients[this.current];
+    const client = this.client();
     return new Promise((resolve, reject) => {
       let next = from;
       const call = client.watch.Watch() as grpc.ClientDuplexStream<Msg, Msg>;
@@ -301,7 +301,7 @@ class V3Discovery {
 
   /** One Range or Put on the current endpoint; a failure moves to the next endpoint and throws CallFailed. */
   private unary(service: 'kv', method: 'Range' | 'Put', req: Msg): Promise<Msg> {
-    const client = this.clients[this.current][service];
+    const client = this.client()[service];
     return new Promise((resolve, reject) => {
       const fail = (text: string) => {
         this.rotate();
@@ -321,6 +321,13 @@ class V3Discovery {
 
   private rotate(): void {
     this.current = (this.current + 1) % this.clients.length;
+  }
+
+  /** The current endpoint's clients (the constructor refuses no endpoints; rotate stays in range). */
+  private client(): V3Discovery['clients'][number] {
+    const c = this.clients[this.current];
+    if (c === undefined) throw new Error(`v3 discovery: endpoint ${this.current} of ${this.clients.length}`);
+    return c;
   }
 
   close(): void {
@@ -347,8 +354,9 @@ class V3Discovery {
 function endpointAddress(ep: string): string {
   const m = /^([a-z]+):\/\/(.*)$/i.exec(ep);
   if (!m) return ep;
-  if (m[1] === 'https' || m[1] === 'unixs') throw new V3DiscoveryError(`raftlab: v3 discovery over TLS is not supported yet (${ep})`);
-  return m[2].replace(/\/$/, '');
+  const [, scheme, rest = ''] = m;
+  if (scheme === 'https' || scheme === 'unixs') throw new V3DiscoveryError(`raftlab: v3 discovery over TLS is not supported yet (${ep})`);
+  return rest.replace(/\/$/, '');
 }
 
 /** zap's console encoding of the fields: `{"key": "value", "n": 3}`. */
@@ -364,6 +372,6 @@ function statusName(code: grpc.status): string {
   return name
     .toLowerCase()
     .split('_')
-    .map((w) => w[0].toUpperCase() + w.slice(1))
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
     .join('');
 }
