@@ -2,7 +2,7 @@
 // both implementations, and they import the interface and helpers of etcd-client.ts: here,
 // nothing imports back.
 
-import { AttachError, httpsMessage, JSON_TYPE, parseJSON, type Http } from './http.js';
+import { AttachError, JSON_TYPE, parseJSON, type Http } from './http.js';
 import type { EtcdClient } from './etcd-client.js';
 import { V2Client } from './v2-client.js';
 import { V3Client } from './v3-client.js';
@@ -13,7 +13,6 @@ import { V3Client } from './v3-client.js';
  * showed it: the v2 store's keys).
  */
 export async function detectClient(http: Http, url: string, timeoutMs = http.timeoutMs, only?: 'v2'): Promise<EtcdClient> {
-  if (url.startsWith('https:')) throw new AttachError('tls', httpsMessage(url));
   for (const api of only === 'v2' ? [] : (['v3', 'v3beta', 'v3alpha'] as const)) {
     const a = await http.request(url, `/${api}/maintenance/status`, { method: 'POST', body: '{}', type: JSON_TYPE, timeoutMs, retry: true });
     const j = a.status === 200 ? parseJSON(a.text) : undefined;
