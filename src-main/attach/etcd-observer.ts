@@ -306,7 +306,6 @@ export class EtcdObserver extends EventEmitter<Events> {
     const failures: string[] = [];
     for (const ep of this.candidates()) {
       if (this.stopped) return;
-      if (ep.status.url.startsWith('https:')) continue;
       try {
         const list = await (await this.clientOf(ep, this.timeoutMs)).members();
         list.sort((a, b) => (BigInt('0x' + (a.id || '0')) < BigInt('0x' + (b.id || '0')) ? -1 : 1));
@@ -321,7 +320,7 @@ export class EtcdObserver extends EventEmitter<Events> {
       }
     }
     if (this.stopped) return;
-    this.membersError = failures.length ? `member list: ${failures.join('; ')}` : 'member list: no http endpoint to ask';
+    this.membersError = failures.length ? `member list: ${failures.join('; ')}` : 'member list: no endpoint to ask';
     this.changed();
   }
 

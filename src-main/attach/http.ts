@@ -186,7 +186,8 @@ export function describeNetError(err: unknown, url: string, timeoutMs: number): 
 /** TLS failures (OpenSSL's and Node's codes) in words that say what to give. */
 const TLS_WORDS: Record<string, string> = {
   ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'TLS: the server requires a client certificate (etcd --client-cert-auth): give a client certificate and its key',
-  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'TLS: the server refused the client certificate (bad certificate: not signed by a CA it trusts?)',
+  // Go answers "bad certificate" both to no certificate and to one it does not trust.
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'TLS: the server requires a client certificate signed by a CA it trusts (it said "bad certificate"): give the client certificate and its key',
   ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'TLS: the server does not trust the client certificate\'s CA',
   ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: 'TLS: handshake failure (the server may require a client certificate)',
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS: the server\'s certificate is signed by an unknown authority: give the cluster\'s CA file',
