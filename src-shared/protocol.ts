@@ -664,8 +664,7 @@ export function parseRequest(raw: unknown): CommandRequest {
 /** The leader every alive node agrees on, or undefined (none, or a split view). */
 export function agreedLeader(state: ClusterState): NodeState | undefined {
   const alive = state.nodes.filter((n) => n.status === 'alive');
-  const leaders = alive.filter((n) => n.role === 'leader');
-  if (leaders.length !== 1) return undefined;
-  const l = leaders[0];
+  const [l, ...others] = alive.filter((n) => n.role === 'leader');
+  if (!l || others.length > 0) return undefined;
   return alive.every((n) => n.lead === l.name) ? l : undefined;
 }

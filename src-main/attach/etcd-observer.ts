@@ -15,7 +15,7 @@
 // that reaches a TLS port, a certificate refused, a cluster with auth enabled and no login or a
 // wrong one (status and membership still show; keys, watches and membership changes need it).
 
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import type { AttachEvent, AttachedMember, AttachedView, EndpointStatus, WatchStatus } from '../../src-shared/attach.js';
 import { detectClient } from './detect-client.js';
 import type { EtcdClient, KeyChange } from './etcd-client.js';
@@ -115,6 +115,9 @@ export class EtcdObserver extends EventEmitter<Events> {
     this.opTimeoutMs = opts.opTimeoutMs ?? 5000;
     this.discover = opts.discover ?? true;
     this.onlyApi = opts.api;
+    // Every request in flight listens to the root signal (polls, health, members, the watch, a
+    // login's wait on each): more than Node's default 10 with a few endpoints is normal.
+    setMaxListeners(64, this.root.signal);
     this.http = new Http(this.root.signal, this.timeoutMs, this.opTimeoutMs, opts.access);
     for (const url of this.urls) this.addEndpoint(url, 'given');
     const prefix = opts.watchPrefix === undefined ? '/' : opts.watchPrefix;
@@ -332,14 +335,14 @@ export class EtcdObserver extends EventEmitter<Events> {
       if (!m.started || m.clientURLs.length === 0) continue;
       const covered = this.endpoints.some((e) => (e.status.memberId !== undefined && e.status.memberId === m.id) || m.clientURLs.some((u) => originOf(u) === e.status.url));
       if (covered) continue;
-      const url = m.clientURLs.find((u) => u.startsWith('http:')) ?? m.clientURLs[0];
+      const url = m.clientURLs.find((u) => u.startsWith('http:')) ?? m.clientURLs[0] ?? '';
       const origin = originOf(url);
       if (origin === '' || this.endpoints.some((e) => e.status.url === origin)) continue;
       const ep = this.addEndpoint(origin, 'discovered');
       if (this.started) this.startEndpoint(ep);
     }
     for (let i = this.endpoints.length - 1; i >= 0; i--) {
-      const e = this.endpoints[i];
+      const e = this.endpoints[i]!; // i is within the array
       if (e.status.origin !== 'discovered') continue;
       const still = this.members.some((m) => m.clientURLs.some((u) => originOf(u) === e.status.url) || (e.status.memberId !== undefined && m.id === e.status.memberId));
       if (!still) {

@@ -17,7 +17,7 @@ type WatchRequest = Extract<Kv3Request, { op: 'watch' }>;
 function bodyOf(text: string): unknown {
   const whole = parseJSON(text);
   if (whole !== undefined) return whole;
-  const first = parseJSON(text.split('\n', 1)[0]);
+  const first = parseJSON(text.split('\n', 1)[0] ?? '');
   return first ?? text;
 }
 
