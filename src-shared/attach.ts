@@ -46,6 +46,11 @@ export interface SecurityView {
   user?: string;
   /** https:// peer URLs: the links between members are TLS (a cluster raftlab started). */
   peerTLS?: boolean;
+  /**
+   * The files a terminal uses to reach it (etcdctl --cacert/--cert/--key), by path: the ones
+   * attach was given, or the CA and console certificate raftlab made. Paths only, as etcd logs them.
+   */
+  files?: { caFile?: string; certFile?: string; keyFile?: string };
 }
 
 export interface AttachedMember {

@@ -134,6 +134,7 @@ export function clusterAccess(c: AttachCredentials = {}, urls: readonly string[]
       clientCert: options.cert !== undefined,
       ...(options.ca ? { ca: true } : {}),
       ...(login ? { user: login.user } : {}),
+      ...(c.caFile || c.certFile ? { files: { caFile: c.caFile, certFile: c.certFile, keyFile: c.keyFile } } : {}),
     },
   };
 }

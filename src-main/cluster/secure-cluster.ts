@@ -70,6 +70,7 @@ export class SecureCluster {
       clientCert: this.options.clientCertAuth === true,
       auth: this.options.rootPassword !== undefined,
       ...(consoleUser !== undefined ? { user: consoleUser } : {}),
+      ...(this.access.view.files ? { files: this.access.view.files } : {}),
     };
   }
 

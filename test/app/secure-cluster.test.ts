@@ -13,6 +13,11 @@ import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { readTraceFile } from '../../src-main/trace/trace-reader.js';
 import type { ClusterState, CommandRequest, KvResult, ServerEvent } from '../../src-shared/protocol.js';
 import { HIDDEN } from '../../src-shared/redact.js';
+import { etcdctl3For } from '../../src-renderer/lib/kv-commands.js';
+import { run } from '../helpers/run.js';
+import { needTools } from '../helpers/window.js';
+
+const haveEtcdctl = needTools("the console's printed etcdctl line run against a secured cluster", ['/usr/bin/etcdctl']);
 
 const PASSWORD = 'S3cret-root-pw';
 const SECRET_TEXT = [/-----BEGIN/, /PRIVATE KEY/, new RegExp(PASSWORD)];
@@ -62,7 +67,11 @@ describe('a secured cluster started by the app', () => {
     expect(await sup.waitForLeader(30_000)).toBe(true);
     const snap: ClusterState = sup.snapshot();
     expect(snap.nodes.map((n) => [n.clientURL.slice(0, 8), n.peerURL.slice(0, 8)])).toEqual(Array(3).fill(['https://', 'https://']));
-    expect(snap.security).toEqual({ tls: true, peerTLS: true, clientCert: true, auth: true });
+    const tlsDir = path.join(sup.dir, 'cluster-1', 'tls');
+    expect(snap.security).toEqual({
+      tls: true, peerTLS: true, clientCert: true, auth: true,
+      files: { caFile: path.join(tlsDir, 'ca.pem'), certFile: path.join(tlsDir, 'console.pem'), keyFile: path.join(tlsDir, 'console-key.pem') },
+    });
     // The peers talk: every node knows the two others as active.
     await expect.poll(() => sup.snapshot().nodes.every((n) => n.peers.filter((p) => p.active).length === 2), { timeout: 20_000 }).toBe(true);
   });
@@ -100,6 +109,17 @@ describe('a secured cluster started by the app', () => {
     expect(got.status).toBe(200);
     expect(JSON.stringify(got.body)).toContain(Buffer.from('v').toString('base64'));
     await expect.poll(() => sup.snapshot().security?.user, { timeout: 5_000 }).toBe('root');
+  });
+
+  it.skipIf(!haveEtcdctl)('the etcdctl line the console prints works as printed (its password given the way a script gives it)', async () => {
+    const n = sup.snapshot().nodes[1]!;
+    const line = etcdctl3For({ op: 'put', key: 'printed', value: 'works' }, n.clientURL, { files: sup.snapshot().security?.files, user: 'root' });
+    expect(line).toMatch(/^etcdctl --endpoints https:\/\/127\.0\.0\.1:\d+ --cacert \S+ca\.pem --cert \S+console\.pem --key \S+console-key\.pem --user root put printed works$/);
+    const r = await run('/bin/sh', ['-c', `${line} --password "$PW"`], { env: { PW: PASSWORD } });
+    expect(r, r.err).toMatchObject({ code: 0, out: 'OK\n' });
+    const leader = sup.snapshot().nodes.find((x) => x.role === 'leader')!.name;
+    const got = (await send({ type: 'kv3', name: leader, request: { op: 'get', key: 'printed' } })).result as KvResult;
+    expect(JSON.stringify(got.body)).toContain(Buffer.from('works').toString('base64'));
   });
 
   it('no PEM, private key or password in the trace, the exported trace or any log line', async () => {
