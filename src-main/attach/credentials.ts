@@ -61,6 +61,9 @@ export function tlsFromFiles(c: Pick<AttachCredentials, 'caFile' | 'certFile' | 
   return o;
 }
 
+/** How long a refused login is not asked again, ms. */
+const REFUSAL_KEPT_MS = 5000;
+
 /** A user and password: v3 tokens per client URL (fetched when first needed), v2 Basic auth. */
 export class Login {
   private readonly tokens = new Map<string, Promise<string>>();
@@ -81,9 +84,16 @@ export class Login {
   token(fetcher: ClientFetch, url: string, api: string, timeoutMs: number): Promise<string> {
     let t = this.tokens.get(url);
     if (!t) {
-      t = this.authenticate(fetcher, url, api, timeoutMs);
-      this.tokens.set(url, t);
-      t.catch(() => this.tokens.delete(url));
+      const tried = this.authenticate(fetcher, url, api, timeoutMs);
+      this.tokens.set(url, tried);
+      // A refusal is kept a while (every poll would otherwise make etcd check the password
+      // again); a network failure is tried again at once.
+      tried.catch((err: unknown) => {
+        const forget = () => this.tokens.get(url) === tried && this.tokens.delete(url);
+        if (err instanceof CredentialsError) setTimeout(forget, REFUSAL_KEPT_MS).unref();
+        else forget();
+      });
+      t = tried;
     }
     return t;
   }
