@@ -18,6 +18,41 @@ export type AttachApi =
   /** v2 only (a `raftlab node`, or an etcd without its gateway): /v2/*, /version, /health. */
   | 'v2';
 
+/**
+ * How attach reaches a secured cluster: files on the machine raftlab runs on (PEM, as etcdctl's
+ * --cacert/--cert/--key take them) and a login. Paths rather than pasted PEM: a key never
+ * crosses the window boundary nor lands in the trace. The password is dropped from the trace
+ * (redactCommand) and never sent back to the window.
+ */
+export interface AttachCredentials {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  user?: string;
+  password?: string;
+}
+
+/** What the window is told of a cluster's security (never a secret): TLS, a client certificate, a login. */
+export interface SecurityView {
+  /** https:// client URLs. */
+  tls: boolean;
+  /** A client certificate is presented (attach), or required by the nodes (--client-cert-auth). */
+  clientCert: boolean;
+  /** A CA file was given (attach). */
+  ca?: boolean;
+  /** v3 auth is enabled (a cluster raftlab started with a root password). */
+  auth?: boolean;
+  /** The user logged in (attach, or the KV console). */
+  user?: string;
+  /** https:// peer URLs: the links between members are TLS (a cluster raftlab started). */
+  peerTLS?: boolean;
+  /**
+   * The files a terminal uses to reach it (etcdctl --cacert/--cert/--key), by path: the ones
+   * attach was given, or the CA and console certificate raftlab made. Paths only, as etcd logs them.
+   */
+  files?: { caFile?: string; certFile?: string; keyFile?: string };
+}
+
 export interface AttachedMember {
   id: string;
   /** '' while unstarted: etcd learns a member's name when it first publishes itself. */
@@ -103,6 +138,8 @@ export interface AttachedView {
   watch?: WatchStatus;
   /** Cluster-wide problems in words: authentication required, keys API off, history compacted... */
   problems: string[];
+  /** How it is reached: TLS, a client certificate, a login. */
+  security?: SecurityView;
 }
 
 export type AttachKeyAction = 'put' | 'delete';

@@ -114,7 +114,10 @@ export function describeCommand(cmd: Command): string {
       const how = cmd.bootstrap === 'discovery'
         ? `, bootstrapped by etcd discovery (${cmd.discoveryService ? `the service at ${cmd.discoveryService}` : 'a discovery service the app starts'})`
         : cmd.bootstrap === 'dns' ? ', bootstrapped by DNS SRV records' : '';
-      return `You started a fresh ${cmd.size}-node cluster${how}${cmd.oneByOne ? ': its members wait for you to start them' : ''}`;
+      const secure = cmd.secure
+        ? `, secured: TLS on client and peer ports${cmd.secure.clientCertAuth ? ', client certificates required' : ''}${cmd.secure.rootPassword !== undefined ? ', auth on (user root)' : ''}`
+        : '';
+      return `You started a fresh ${cmd.size}-node cluster${how}${secure}${cmd.oneByOne ? ': its members wait for you to start them' : ''}`;
     }
     case 'bootstrapExtra': return `You started one more member with the same bootstrap flags${cmd.fallback ? ` (--discovery-fallback ${cmd.fallback})` : ''}`;
     case 'killNode': return `You killed ${cmd.name} (like kill -9)`;
@@ -137,7 +140,13 @@ export function describeCommand(cmd: Command): string {
     case 'setSpeed': return cmd.speed >= 1 ? 'You set the cluster to real time (×1)' : `You slowed the whole cluster to ×1/${Math.round(1 / cmd.speed)}: its clocks and its network`;
     case 'dropMessage': return `You dropped message #${cmd.id} in flight`;
     case 'timeoutNode': return `You made ${cmd.name}'s election timer run out`;
-    case 'attach': return `You attached to the cluster at ${cmd.urls.join(', ')}`;
+    case 'attach': {
+      // Which files and which user, never the password.
+      const how = [cmd.caFile ? 'a CA' : '', cmd.certFile ? 'a client certificate' : '', cmd.user ? `user ${cmd.user}` : ''].filter(Boolean);
+      return `You attached to the cluster at ${cmd.urls.join(', ')}${how.length ? ` with ${how.join(', ')}` : ''}`;
+    }
+    case 'login': return `You logged the KV console in as ${cmd.user}`;
+    case 'logout': return 'You logged the KV console out';
     case 'detach': return 'You went back to the local cluster';
     case 'chaos': return `You started chaos: ${cmd.seconds} s of faults and clients on a fresh ${cmd.nodes ?? 3}-node cluster${cmd.workload && cmd.workload !== 'v2' ? `, clients on the ${cmd.workload === 'v3' ? 'v3 API' : 'v2 and v3 APIs'}` : ''}${cmd.breakOnPurpose ? ', with reads broken on purpose' : ''}`;
     case 'exportTrace': return `You exported the session trace (${cmd.format === 'chrome' ? "Chrome's format" : 'JSONL'})`;

@@ -7,7 +7,7 @@
 // (one frame), as one array, with the latest `cluster` snapshot last. The window applies a
 // batch per frame and never has to throttle.
 
-import type { AttachedView, AttachEvent } from './attach.js';
+import type { AttachedView, AttachEvent, SecurityView } from './attach.js';
 import { CHAOS_WORKLOADS, type ChaosReport } from './history.js';
 import * as v from 'valibot';
 import { Kv3RequestSchema } from './kv3.js';
@@ -59,6 +59,19 @@ const link = <T extends string>(type: T) =>
  * still be resolved by any URL parser on the way, out of the keys API (/v2/keys/../members).
  */
 const URLS_TEXT = 'attach: urls must be 1 to 16 client URLs';
+/** A file on the machine raftlab runs on (a CA, a client certificate or key), by path. */
+const filePath = (cmd: string, key: string) => {
+  const text = `${cmd}: ${key} must be a file path (1 to 1024 characters)`;
+  return v.optional(v.pipe(v.string(text), v.minLength(1, text), v.maxLength(1024, text)));
+};
+const userName = (cmd: string) => {
+  const text = `${cmd}: user must be 1 to 128 characters`;
+  return v.pipe(v.string(text), v.minLength(1, text), v.maxLength(128, text));
+};
+const password = (cmd: string) => {
+  const text = `${cmd}: password must be a string of at most 1024 characters`;
+  return v.pipe(v.string(text), v.maxLength(1024, text));
+};
 const dotSegment = (key: string) => key.split('/').find((s) => s === '.' || s === '..');
 const KEY_TEXT = 'kv: key must be a path starting with "/"';
 const kvKey = v.pipe(
@@ -97,6 +110,21 @@ export const CommandSchema = v.variant(
         ),
       ),
       oneByOne: v.optional(bool('startCluster: oneByOne must be a boolean')),
+      /**
+       * A secured cluster: the app makes a CA and each member's certificate; client and peer
+       * ports serve TLS (https:// URLs). `clientCertAuth`: clients must present a certificate of
+       * that CA (--client-cert-auth). `rootPassword`: v3 auth is enabled once the cluster has a
+       * leader, with user root (role root) and this password.
+       */
+      secure: v.optional(
+        object(
+          {
+            clientCertAuth: v.optional(bool('startCluster: secure.clientCertAuth must be a boolean')),
+            rootPassword: v.optional(v.pipe(password('startCluster'), v.minLength(1, 'startCluster: the root password must not be empty'))),
+          },
+          'startCluster: secure must be an object',
+        ),
+      ),
     }),
     /**
      * A member beyond the discovery size (or, with DNS, one not in the SRV records) tries to
@@ -173,7 +201,19 @@ export const CommandSchema = v.variant(
         v.maxLength(16, URLS_TEXT),
       ),
       prefix: v.optional(v.pipe(v.string('attach: prefix must start with "/"'), v.startsWith('/', 'attach: prefix must start with "/"'), v.maxLength(300, 'attach: prefix must start with "/"'))),
+      /** For a secured cluster (AttachCredentials): PEM files by path, and a login. */
+      caFile: filePath('attach', 'caFile'),
+      certFile: filePath('attach', 'certFile'),
+      keyFile: filePath('attach', 'keyFile'),
+      user: v.optional(userName('attach')),
+      password: v.optional(password('attach')),
     }),
+    /**
+     * The KV console speaks as `user` from now on (etcd's Authenticate, checked at once), on the
+     * local or the attached cluster; `logout` ends it.
+     */
+    cmd('login', { user: userName('login'), password: password('login') }),
+    cmd('logout', {}),
     cmd('detach', {}),
     /**
      * Jepsen-style, on the window's own cluster: a fresh cluster of `nodes`, clients doing reads,
@@ -471,6 +511,8 @@ export interface ClusterState {
   speed?: number;
   /** How this cluster was bootstrapped, when not statically: the discovery directory or the SRV records. */
   bootstrap?: BootstrapView;
+  /** TLS, client certificates, auth and the KV console's login, when any (never a secret). */
+  security?: SecurityView;
 }
 
 /**
@@ -622,8 +664,7 @@ export function parseRequest(raw: unknown): CommandRequest {
 /** The leader every alive node agrees on, or undefined (none, or a split view). */
 export function agreedLeader(state: ClusterState): NodeState | undefined {
   const alive = state.nodes.filter((n) => n.status === 'alive');
-  const leaders = alive.filter((n) => n.role === 'leader');
-  if (leaders.length !== 1) return undefined;
-  const l = leaders[0];
+  const [l, ...others] = alive.filter((n) => n.role === 'leader');
+  if (!l || others.length > 0) return undefined;
   return alive.every((n) => n.lead === l.name) ? l : undefined;
 }

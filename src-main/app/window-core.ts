@@ -108,7 +108,8 @@ export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
     if (cmd.type !== 'attach' && cmd.type !== 'detach') return this.current.handle(req);
     try {
       if (cmd.type === 'attach') {
-        const next = new AttachedSource(cmd.urls, cmd.prefix ?? '/');
+        const { urls, prefix, caFile, certFile, keyFile, user, password } = cmd;
+        const next = new AttachedSource(urls, prefix ?? '/', { caFile, certFile, keyFile, user, password });
         this.switchTo(next);
         await this.dropAttached();
         this.attached = next.start();

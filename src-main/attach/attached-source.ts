@@ -5,10 +5,11 @@
 // the app's own nodes); the ones that need the cluster to be ours are refused with the reason.
 
 import { EventEmitter } from 'node:events';
-import { memberLabel, type AttachedView } from '../../src-shared/attach.js';
+import { memberLabel, type AttachCredentials, type AttachedView } from '../../src-shared/attach.js';
 import { toClusterState } from '../../src-shared/attached-cluster.js';
 import type { AddMemberResult, ClusterState, Command, CommandRequest, CommandResult, KvResult, ServerEvent } from '../../src-shared/protocol.js';
-import { EtcdObserver } from './etcd-observer.js';
+import { clusterAccess } from './credentials.js';
+import { EtcdObserver, parseEndpoints } from './etcd-observer.js';
 import { V3Console } from './v3-console.js';
 
 const FLUSH_MS = 16;
@@ -25,9 +26,13 @@ export class AttachedSource extends EventEmitter<{ events: [ServerEvent[]] }> {
   private stopped = false;
   private readonly v3 = new V3Console((line) => this.queue({ type: 'watch', at: Date.now(), ...line }));
 
-  constructor(urls: string[], prefix = '/') {
+  /** Throws (before anything starts) when a URL or a TLS file is no good, saying which. */
+  constructor(urls: string[], prefix = '/', credentials: AttachCredentials = {}) {
     super();
-    this.observer = new EtcdObserver(urls, { watchPrefix: prefix });
+    const access = clusterAccess(credentials, parseEndpoints(urls));
+    this.observer = new EtcdObserver(urls, { watchPrefix: prefix, access });
+    // The console speaks as the attach's user until logged in as another.
+    this.v3.setAccess(access);
     this.observer.on('snapshot', () => this.queue());
     this.observer.on('event', (event) => {
       const e: ServerEvent = { type: 'attach', at: event.at, event };
@@ -51,7 +56,9 @@ export class AttachedSource extends EventEmitter<{ events: [ServerEvent[]] }> {
 
   snapshot(): ClusterState {
     const view: AttachedView = this.observer.view();
-    return { ...toClusterState(view), generation: this.generation, attached: view };
+    const security = view.security ? { ...view.security, user: this.v3.user } : undefined;
+    if (security?.user === undefined) delete security?.user;
+    return { ...toClusterState(view), generation: this.generation, attached: view, ...(security ? { security } : {}) };
   }
 
   greeting(): ServerEvent[] {
@@ -75,6 +82,12 @@ export class AttachedSource extends EventEmitter<{ events: [ServerEvent[]] }> {
         const n = this.snapshot().nodes.find((x) => x.name === cmd.name);
         if (!n?.clientURL) throw new Error(`${cmd.name}: no client URL of that member is known`);
         return this.v3.execute(n.name, n.clientURL, cmd.request, this.observer.opTimeoutMs);
+      }
+      case 'login':
+      case 'logout': {
+        const url = this.observer.view().endpoints.find((e) => e.reachable)?.url ?? this.observer.urls[0];
+        await this.v3.login(url, cmd.type === 'login' ? cmd.user : undefined, cmd.type === 'login' ? cmd.password : '', this.observer.opTimeoutMs);
+        return undefined;
       }
       case 'addMember': {
         if (!cmd.peerURL) throw new Error('addMember: an attached cluster needs the new member\'s peer URL (http://host:port)');

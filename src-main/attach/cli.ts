@@ -4,7 +4,8 @@
 // observed event is a line of its own.
 import type { AttachedView, AttachEvent, EndpointStatus } from '../../src-shared/attach.js';
 import { memberLabel } from '../../src-shared/attach.js';
-import { EtcdObserver, httpsMessage, parseEndpoints } from './etcd-observer.js';
+import { clusterAccess, CredentialsError, type ClusterAccess } from './credentials.js';
+import { EtcdObserver, parseEndpoints } from './etcd-observer.js';
 import { intOption, parseCommandArgs, UsageError } from '../command-args.js';
 
 const USAGE = `usage: raftlab attach URL[,URL...] [--prefix P] [--no-watch] [--no-discover] [--interval MS] [--web]
@@ -14,6 +15,9 @@ const USAGE = `usage: raftlab attach URL[,URL...] [--prefix P] [--no-watch] [--n
   --no-discover   poll only the given URLs, not the client URLs the members advertise
   --interval MS   poll each endpoint every MS milliseconds (default 500)
   --web           show the cluster in the window (browser mode) instead of text
+  --cacert FILE   trust this CA for https:// URLs (as etcdctl's --cacert)
+  --cert FILE     present this client certificate, with --key FILE its key
+  --user NAME[:PASSWORD]  log in (etcd's auth); the password is read from ETCDCTL_PASSWORD when not given
 `;
 
 const OPTIONS = {
@@ -22,10 +26,14 @@ const OPTIONS = {
   'no-discover': { type: 'boolean' },
   interval: { type: 'string' },
   web: { type: 'boolean' },
+  cacert: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  user: { type: 'string' },
 } as const;
 
 /** The command line as attach options; throws UsageError. */
-export function attachArgs(argv: string[]): { urls: string[]; prefix: string | null; discover: boolean; pollMs: number; web: boolean } | 'help' {
+export function attachArgs(argv: string[]): { urls: string[]; prefix: string | null; discover: boolean; pollMs: number; web: boolean; tls: { caFile?: string; certFile?: string; keyFile?: string }; user?: string } | 'help' {
   const parsed = parseCommandArgs(argv, OPTIONS);
   if (parsed === 'help') return 'help';
   const v = parsed.values;
@@ -35,6 +43,8 @@ export function attachArgs(argv: string[]): { urls: string[]; prefix: string | n
     discover: !v['no-discover'],
     pollMs: intOption('interval', v.interval, 50, 60_000, 500),
     web: v.web ?? false,
+    tls: { caFile: v.cacert, certFile: v.cert, keyFile: v.key },
+    user: v.user,
   };
 }
 
@@ -81,13 +91,20 @@ export async function attachMain(argv: string[], io: AttachIO = {}): Promise<num
     err(`raftlab attach: ${(e as Error).message}\n${USAGE.trimEnd()}`);
     return 2;
   }
-  const https = endpoints.filter((u) => u.startsWith('https:'));
-  if (https.length === endpoints.length) {
-    for (const u of https) err(`raftlab attach: ${httpsMessage(u)}`);
+  let access: ClusterAccess;
+  try {
+    // etcdctl's --user name:password (the password may hold ':' itself).
+    const colon = args.user?.indexOf(':') ?? -1;
+    const user = args.user === undefined ? undefined : colon >= 0 ? args.user.slice(0, colon) : args.user;
+    const password = args.user === undefined ? undefined : colon >= 0 ? args.user.slice(colon + 1) : (process.env.ETCDCTL_PASSWORD ?? '');
+    access = clusterAccess({ ...args.tls, user, password }, endpoints);
+  } catch (e) {
+    if (!(e instanceof CredentialsError)) throw e;
+    err(`raftlab attach: ${e.message}`);
     return 2;
   }
 
-  const observer = new EtcdObserver(endpoints, { watchPrefix: prefix, discover, pollMs });
+  const observer = new EtcdObserver(endpoints, { watchPrefix: prefix, discover, pollMs, access });
   const stamp = () => new Date().toISOString().slice(11, 23);
   let shown = '';
   let watching = '';

@@ -10,17 +10,19 @@
 // changes and reachability are emitted as they are seen. Neither API shows votes, logs, timers,
 // clocks or peer links (see toClusterState).
 //
-// Refused up front, with words instead of a hang: https URLs (no way to pass a CA or client
-// certificate), an http URL that reaches a TLS port, and clusters with auth enabled (status and
-// membership still show; keys, watches and membership changes need a login this does not do).
+// A secured cluster is reached with the TLS files and login given (credentials.ts): https URLs,
+// a CA, a client certificate, a user. What fails is said in words instead of a hang: an http URL
+// that reaches a TLS port, a certificate refused, a cluster with auth enabled and no login or a
+// wrong one (status and membership still show; keys, watches and membership changes need it).
 
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import type { AttachEvent, AttachedMember, AttachedView, EndpointStatus, WatchStatus } from '../../src-shared/attach.js';
 import { detectClient } from './detect-client.js';
 import type { EtcdClient, KeyChange } from './etcd-client.js';
+import type { ClusterAccess } from './credentials.js';
 import { AttachError, Http, linked, NetError, parseEndpoints } from './http.js';
 
-export { AttachError, httpsMessage, parseEndpoints, type AttachErrorKind } from './http.js';
+export { AttachError, parseEndpoints, type AttachErrorKind } from './http.js';
 
 export interface ObserverOptions {
   /** Pause between two polls of one endpoint, ms. */
@@ -35,6 +37,8 @@ export interface ObserverOptions {
   discover?: boolean;
   /** 'v2': speak etcd's v2 API even where the v3 gateway answers (default: v3 where it can). */
   api?: 'v2';
+  /** TLS files and a login for a secured cluster (credentials.ts); stop() closes its connections. */
+  access?: ClusterAccess;
 }
 
 interface Endpoint {
@@ -111,7 +115,10 @@ export class EtcdObserver extends EventEmitter<Events> {
     this.opTimeoutMs = opts.opTimeoutMs ?? 5000;
     this.discover = opts.discover ?? true;
     this.onlyApi = opts.api;
-    this.http = new Http(this.root.signal, this.timeoutMs, this.opTimeoutMs);
+    // Every request in flight listens to the root signal (polls, health, members, the watch, a
+    // login's wait on each): more than Node's default 10 with a few endpoints is normal.
+    setMaxListeners(64, this.root.signal);
+    this.http = new Http(this.root.signal, this.timeoutMs, this.opTimeoutMs, opts.access);
     for (const url of this.urls) this.addEndpoint(url, 'given');
     const prefix = opts.watchPrefix === undefined ? '/' : opts.watchPrefix;
     if (prefix !== null) this.watchStatus = { prefix };
@@ -134,6 +141,7 @@ export class EtcdObserver extends EventEmitter<Events> {
     this.memberSleep.wake();
     clearTimeout(this.flushTimer);
     await Promise.allSettled([...this.loops, ...this.endpoints.map((e) => e.loop)]);
+    this.http.access?.fetch.close();
   }
 
   /** The latest snapshot. */
@@ -245,8 +253,6 @@ export class EtcdObserver extends EventEmitter<Events> {
       const sleeper = new Sleeper();
       while (!link.signal.aborted) {
         await this.pollEndpoint(ep);
-        // An https URL is refused for good: nothing to poll again.
-        if (ep.status.url.startsWith('https:')) break;
         await sleeper.sleep(this.pollMs, link.signal);
       }
       link.done();
@@ -303,7 +309,6 @@ export class EtcdObserver extends EventEmitter<Events> {
     const failures: string[] = [];
     for (const ep of this.candidates()) {
       if (this.stopped) return;
-      if (ep.status.url.startsWith('https:')) continue;
       try {
         const list = await (await this.clientOf(ep, this.timeoutMs)).members();
         list.sort((a, b) => (BigInt('0x' + (a.id || '0')) < BigInt('0x' + (b.id || '0')) ? -1 : 1));
@@ -318,7 +323,7 @@ export class EtcdObserver extends EventEmitter<Events> {
       }
     }
     if (this.stopped) return;
-    this.membersError = failures.length ? `member list: ${failures.join('; ')}` : 'member list: no http endpoint to ask';
+    this.membersError = failures.length ? `member list: ${failures.join('; ')}` : 'member list: no endpoint to ask';
     this.changed();
   }
 
@@ -434,6 +439,7 @@ export class EtcdObserver extends EventEmitter<Events> {
       term: Math.max(0, ...endpoints.map((e) => e.raftTerm ?? 0)),
       problems: [...this.problems],
     };
+    if (this.http.access) view.security = { ...this.http.access.view };
     if (this.clusterId) view.clusterId = this.clusterId;
     if (this.membersError) view.membersError = this.membersError;
     if (best) view.leader = { id: best[0], name: names.get(best[0]) || best[0], term: maxLive };

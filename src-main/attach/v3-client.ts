@@ -100,23 +100,26 @@ export class V3Client implements EtcdClient {
     const first = new AbortController();
     const timer = setTimeout(() => first.abort(new DOMException('no answer', 'TimeoutError')), timeoutMs);
     const link = linked(undefined, signal, first.signal);
+    const path = `/${this.api}/watch`;
     let res: Response;
     try {
-      res = await fetch(`${this.url}/${this.api}/watch`, {
+      const auth = await this.http.authHeaders(this.url, path);
+      res = await this.http.fetch(this.url + path, {
         method: 'POST',
         body: JSON.stringify({ create_request: create }),
-        headers: { 'Content-Type': JSON_TYPE },
+        headers: { ...auth, 'Content-Type': JSON_TYPE },
         signal: link.signal,
       });
     } catch (err) {
       clearTimeout(timer);
       link.done();
+      if (err instanceof AttachError || err instanceof NetError) throw err;
       throw new NetError(describeNetError(err, this.url, timeoutMs));
     }
     if (res.status !== 200) {
       clearTimeout(timer);
       link.done();
-      throw answerError({ status: res.status, headers: res.headers, text: await res.text().catch(() => '') }, 'watch');
+      throw answerError({ status: res.status, headers: res.headers, text: await res.text().catch(() => '') }, 'watch', this.http.access?.login?.user);
     }
     try {
       await forEachLine(res.body!, (line) => {
@@ -134,7 +137,7 @@ export class V3Client implements EtcdClient {
 
   private onWatchLine(line: string, prefix: string, h: WatchHandlers): void {
     const j = parseJSON(line);
-    if (j?.error) throw answerError({ status: j.error.http_code ?? 500, headers: new Headers(), text: JSON.stringify(j.error) }, 'watch');
+    if (j?.error) throw answerError({ status: j.error.http_code ?? 500, headers: new Headers(), text: JSON.stringify(j.error) }, 'watch', this.http.access?.login?.user);
     const r = j?.result;
     if (!r) return;
     if (r.canceled) {

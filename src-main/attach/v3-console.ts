@@ -2,9 +2,13 @@
 // call the window prints as `curl` (src-shared/kv3.ts makes it), answered as curl shows it.
 // Watches stay open and report each line as it arrives, until unwatched or the stream ends.
 // The supervisor sends through it to its own nodes, the attached source to any etcd 3.4+.
+// Over https with the cluster's TLS files, and logged in (a v3 token per node) once `login` is
+// given: the cluster's auth then sees the console as that user.
 
 import { gatewayCall, type GatewayCall, type Kv3Request } from '../../src-shared/kv3.js';
 import type { KvResult, WatchLine } from '../../src-shared/protocol.js';
+import { plainFetch, type ClientFetch } from './client-fetch.js';
+import { CredentialsError, Login, type ClusterAccess } from './credentials.js';
 import { describeNetError, forEachLine, JSON_TYPE, parseJSON } from './http.js';
 
 type WatchRequest = Extract<Kv3Request, { op: 'watch' }>;
@@ -18,19 +22,68 @@ function bodyOf(text: string): unknown {
   return first ?? text;
 }
 
-async function post(url: string, call: GatewayCall, signal: AbortSignal, timeoutMs: number): Promise<Response> {
-  try {
-    return await fetch(url + call.path, { method: 'POST', body: JSON.stringify(call.body), headers: { 'Content-Type': JSON_TYPE }, signal });
-  } catch (err) {
-    throw new Error(`${call.path}: ${describeNetError(err, url, timeoutMs)}`, { cause: err });
-  }
-}
-
 export class V3Console {
   private readonly watches = new Map<string, AbortController>();
+  private fetch: ClientFetch = plainFetch;
+  private loggedIn: Login | undefined;
 
   /** `emit`: a watch's lines and its end (the window's `watch` events). */
   constructor(private readonly emit: (line: WatchLine) => void) {}
+
+  /** The cluster's TLS (and the login it came with, if any); undefined: plain http, logged out. */
+  setAccess(access: ClusterAccess | undefined): void {
+    this.fetch = access?.fetch ?? plainFetch;
+    this.loggedIn = access?.login;
+  }
+
+  /** The user the console speaks as, if any. */
+  get user(): string | undefined {
+    return this.loggedIn?.user;
+  }
+
+  /**
+   * Logs the console in as `user` (checked now, at `url`: etcd's Authenticate), or out when
+   * `user` is undefined. A refusal keeps the previous login and throws etcd's words.
+   */
+  async login(url: string | undefined, user: string | undefined, password: string, timeoutMs: number): Promise<void> {
+    if (user === undefined) {
+      this.loggedIn = undefined;
+      return;
+    }
+    const next = new Login(user, password);
+    if (url !== undefined) {
+      try {
+        await next.token(this.fetch, url, 'v3', timeoutMs);
+      } catch (err) {
+        if (err instanceof CredentialsError) throw err;
+        throw new Error(`login: ${describeNetError(err, url, timeoutMs)}`, { cause: err });
+      }
+    }
+    this.loggedIn = next;
+  }
+
+  private async post(url: string, call: GatewayCall, signal: AbortSignal, timeoutMs: number): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        const token = this.loggedIn ? await this.loggedIn.token(this.fetch, url, 'v3', timeoutMs) : '';
+        const headers: Record<string, string> = { 'Content-Type': JSON_TYPE, ...(token ? { Authorization: token } : {}) };
+        res = await this.fetch(url + call.path, { method: 'POST', body: JSON.stringify(call.body), headers, signal });
+      } catch (err) {
+        if (err instanceof CredentialsError) throw err;
+        throw new Error(`${call.path}: ${describeNetError(err, url, timeoutMs)}`, { cause: err });
+      }
+      // An expired simple token (or a restarted member's): log in again, once.
+      if (res.status === 401 && attempt === 0 && this.loggedIn) {
+        const text = await res.clone().text().catch(() => '');
+        if (/invalid auth token/.test(text)) {
+          this.loggedIn.forget(url);
+          continue;
+        }
+      }
+      return res;
+    }
+  }
 
   /** Sends `r` to `node`'s client URL `url`; `timeoutMs` bounds the answer (a watch's first line). */
   async execute(node: string, url: string, r: Kv3Request, timeoutMs: number): Promise<KvResult | undefined> {
@@ -44,7 +97,7 @@ export class V3Console {
     if (r.op === 'watch') return this.watch(node, url, r, timeoutMs);
     const call = gatewayCall(r)!;
     const signal = AbortSignal.timeout(timeoutMs);
-    const res = await post(url, call, signal, timeoutMs);
+    const res = await this.post(url, call, signal, timeoutMs);
     // A keep-alive is a stream too: etcd answers its one request and ends it.
     const text = await res.text().catch((err: unknown) => {
       throw new Error(`${call.path}: ${describeNetError(err, url, timeoutMs)}`);
@@ -67,7 +120,7 @@ export class V3Console {
     const timer = setTimeout(() => ctrl.abort(new DOMException('no answer', 'TimeoutError')), timeoutMs);
     let res: Response;
     try {
-      res = await post(url, call, ctrl.signal, timeoutMs);
+      res = await this.post(url, call, ctrl.signal, timeoutMs);
     } catch (err) {
       clearTimeout(timer);
       this.watches.delete(r.watch);

@@ -26,6 +26,7 @@ import { Checkpoints, type Checkpoint, type CheckpointOptions } from './checkpoi
 import { dnsmasqMissing } from '../net/dnsmasq.js';
 import { checkDiscoveryService, ClusterBootstrap } from './cluster-bootstrap.js';
 import { EventQueue } from './event-queue.js';
+import { SecureCluster, type SecureOptions } from './secure-cluster.js';
 import { Forks } from './forks.js';
 import { ClusterNodes, newRecord, type NodeDefaults, type NodeRecord } from './node-records.js';
 import { StepController } from './step-controller.js';
@@ -74,6 +75,8 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
   private readonly v3: V3Console;
   /** The current cluster's discovery token or SRV records, when it was not bootstrapped statically. */
   private boot?: ClusterBootstrap;
+  /** The current cluster's CA and TLS files, when it was started secured. */
+  private secure?: SecureCluster;
 
   constructor(options: SupervisorOptions = {}) {
     super();
@@ -170,7 +173,7 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
     const { cluster, workers, events } = this;
     switch (cmd.type) {
       case 'startCluster':
-        return this.startCluster(cmd.size, cmd.bootstrap ?? 'static', { service: cmd.discoveryService, oneByOne: cmd.oneByOne === true });
+        return this.startCluster(cmd.size, cmd.bootstrap ?? 'static', { service: cmd.discoveryService, oneByOne: cmd.oneByOne === true, secure: cmd.secure });
       case 'bootstrapExtra':
         return this.bootstrapExtra(cmd.fallback ?? 'exit');
       case 'killNode': {
@@ -248,6 +251,13 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
         const { method, key, value, query } = cmd;
         return (await workers.call(rec, { op: 'kv', method, key, value, query })) as KvResult;
       }
+      case 'login':
+      case 'logout': {
+        const url = cmd.type === 'login' ? cluster.pickVia().clientURL : undefined;
+        await this.v3.login(url, cmd.type === 'login' ? cmd.user : undefined, cmd.type === 'login' ? cmd.password : '', 15_000 / this.speed);
+        events.markDirty();
+        return undefined;
+      }
       case 'kv3': {
         const rec = cluster.node(cmd.name);
         if (rec.status !== 'alive' && cmd.request.op !== 'unwatch') throw new Error(`${rec.name} is not running`);
@@ -295,6 +305,7 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
       ...(this.boot && c.all().some((r) => r.settings.bootstrap?.method === this.boot!.memberBootstrap.method && r.settings.initialClusterToken === this.boot!.token)
         ? { bootstrap: this.boot.view() }
         : {}),
+      ...(this.secure && c.all().some((r) => r.settings.clientTLS?.trustedCAFile === this.secure!.caFile) ? { security: this.secure.view(this.v3.user) } : {}),
     };
   }
 
@@ -321,16 +332,18 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
     this.v3.closeAll();
     await this.workers.stopAll();
     await this.boot?.stop();
+    this.secure?.close();
     this.events.close();
     if (this.ownsDir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
   // ------------------------------------------------------------------ membership commands
 
-  private async startCluster(size: number, method: BootstrapMethod, how: { service?: string; oneByOne: boolean }): Promise<undefined> {
+  private async startCluster(size: number, method: BootstrapMethod, how: { service?: string; oneByOne: boolean; secure?: SecureOptions }): Promise<undefined> {
     if (!Number.isInteger(size) || size < 1 || size > 7) throw new Error('a cluster has 1 to 7 members');
     if (method === 'static' && (how.service !== undefined || how.oneByOne)) throw new Error('a discovery service and one-by-one starts are for a cluster bootstrapped by discovery or DNS');
     if (method === 'dns' && how.service !== undefined) throw new Error('a discovery service is for etcd discovery, not DNS');
+    if (method !== 'static' && how.secure) throw new Error('a secured cluster is bootstrapped statically here (its members are given their certificates and the initial cluster)');
     // Said before the current cluster is thrown away.
     const noDns = method === 'dns' ? dnsmasqMissing() : undefined;
     if (noDns) throw new Error(noDns);
@@ -349,11 +362,15 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
     const gen = ++c.generation;
     const dir = path.join(this.dir, `cluster-${gen}`);
     const token = `raftlab-${gen}-${randomBytes(4).toString('hex')}`;
+    this.secure?.close();
+    this.secure = how.secure ? await SecureCluster.create(dir, how.secure) : undefined;
+    this.v3.setAccess(this.secure?.access);
+    const scheme = this.secure ? 'https' : 'http';
     const ports = await freePorts(2 * size);
     const specs = Array.from({ length: size }, (_, i) => ({
       name: `n${i + 1}`,
-      peerURL: `http://127.0.0.1:${ports[2 * i]}`,
-      clientURL: `http://127.0.0.1:${ports[2 * i + 1]}`,
+      peerURL: `${scheme}://127.0.0.1:${ports[2 * i]}`,
+      clientURL: `${scheme}://127.0.0.1:${ports[2 * i + 1]}`,
     }));
     if (method !== 'static') return this.startBootstrapped(specs, method, dir, token, how);
     const initialCluster = specs.map((s) => ({ name: s.name, peerURLs: [s.peerURL] }));
@@ -361,10 +378,12 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
       // The ids are known up front (as etcd derives them), so cuts work before a node starts.
       const rec = newRecord(this.defaults, s.name, s.peerURL, s.clientURL, path.join(dir, `${s.name}.etcd`), initialCluster, 'new', token);
       rec.id = memberId([s.peerURL], token);
+      if (this.secure) Object.assign(rec.settings, await this.secure.forMember(s.name));
       c.nodes.set(s.name, rec);
     }
     this.events.markDirty();
     await Promise.all(c.all().map((r) => this.workers.spawn(r)));
+    if (this.secure?.options.rootPassword !== undefined) await this.enableAuth(gen);
     // Its first moment that can be resumed from: every member up, nothing written yet.
     void this.checkpoint('cluster started').catch(() => {});
     return undefined;
@@ -424,6 +443,21 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
     return undefined;
   }
 
+  /**
+   * A secured cluster with a root password: auth is enabled as soon as it has a leader (the
+   * window is told only once it is on; in slow motion that takes as long as the election).
+   */
+  private async enableAuth(gen: number): Promise<void> {
+    const secure = this.secure!;
+    if (!(await this.waitForLeader(60_000 / this.speed)) || gen !== this.cluster.generation) {
+      if (gen !== this.cluster.generation) return;
+      throw new Error('auth was not enabled: the cluster elected no leader in time');
+    }
+    const leader = this.cluster.pickVia();
+    await secure.enableAuth(leader.clientURL, 15_000 / this.speed);
+    this.events.markDirty();
+  }
+
   /** A member beyond the discovery size (or not in the SRV records): what etcd does with it. */
   private async bootstrapExtra(fallback: 'exit' | 'proxy'): Promise<ExtraMember> {
     const boot = this.boot;
@@ -441,7 +475,10 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
     const gen = c.generation;
     const name = this.nextName();
     const [peerPort, clientPort] = await c.unusedPorts();
-    const peerURL = `http://127.0.0.1:${peerPort}`;
+    // A member of a secured cluster gets its certificate from the cluster's CA, and https URLs.
+    const secure = this.secure && via.settings.clientTLS?.trustedCAFile === this.secure.caFile ? this.secure : undefined;
+    const scheme = secure ? 'https' : 'http';
+    const peerURL = `${scheme}://127.0.0.1:${peerPort}`;
     // Step 1, `etcdctl member add`: the cluster now counts a member that does not run yet.
     const reply = (await this.workers.call(via, { op: 'addMember', peerURL, ...(learner ? { learner } : {}) })) as AddMemberReply;
     if (gen !== c.generation) throw new Error('the cluster was replaced meanwhile');
@@ -451,7 +488,8 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
       .map((m) => ({ name: m.name, peerURLs: m.peerURLs }))
       .concat([{ name, peerURLs: [peerURL] }]);
     const dir = path.dirname(via.dataDir);
-    const rec = newRecord(this.defaults, name, peerURL, `http://127.0.0.1:${clientPort}`, path.join(dir, `${name}.etcd`), initialCluster, 'existing', via.settings.initialClusterToken);
+    const rec = newRecord(this.defaults, name, peerURL, `${scheme}://127.0.0.1:${clientPort}`, path.join(dir, `${name}.etcd`), initialCluster, 'existing', via.settings.initialClusterToken);
+    if (secure) Object.assign(rec.settings, await secure.forMember(name));
     rec.id = reply.member.id;
     rec.status = 'unstarted';
     c.nodes.set(name, rec);

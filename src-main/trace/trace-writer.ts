@@ -12,6 +12,7 @@ import {
   type TraceEntry, type TraceHeader, type TraceRecord, type TraceSettings, type TraceSource,
 } from '../../src-shared/trace.js';
 import { ClusterEncoder, type ClusterDeltaEvent, type KeyframePolicy } from '../../src-shared/trace-delta.js';
+import { redactCommand } from '../../src-shared/redact.js';
 
 export interface TraceWriterOptions extends KeyframePolicy {
   nodes: string[];
@@ -120,7 +121,8 @@ export class TraceWriter {
 
   /** A command the user gave (record it before handing it to the supervisor). */
   action(req: CommandRequest): TraceRecord {
-    return this.append({ kind: 'action', id: req.id, cmd: req.cmd });
+    // A password never goes in the trace.
+    return this.append({ kind: 'action', id: req.id, cmd: redactCommand(req.cmd) });
   }
 
   /** Writes out everything appended so far; resolves once it is in the file. */

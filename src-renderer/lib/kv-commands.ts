@@ -6,6 +6,7 @@
 
 import { gatewayCall, int, leaseHex, unb64, type Kv3Request } from '../../src-shared/kv3.js';
 import type { KvResult } from '../../src-shared/protocol.js';
+import type { SecurityView } from '../../src-shared/attach.js';
 
 export type KvOp = 'put' | 'get' | 'delete' | 'watch';
 
@@ -56,9 +57,29 @@ export function txnLines(r: Extract<Kv3Request, { op: 'txn' }>): string[] {
   return [`${r.target}(${goQuote(r.key)}) ${r.relation} ${goQuote(r.expected)}`, '', `put ${dash}${goQuote(r.key)} ${goQuote(r.value)}`, '', `get ${r.key.startsWith('-') ? '-- ' : ''}${goQuote(r.key)}`, ''];
 }
 
+/** How a terminal reaches a secured cluster: the TLS files by path, the user (never a password). */
+export interface TerminalAccess {
+  files?: SecurityView['files'];
+  user?: string;
+}
+
+/** etcdctl's --cacert/--cert/--key and --user (it asks for the password itself). */
+function etcdctlAccess(a: TerminalAccess | undefined): string {
+  const f = a?.files;
+  const flags = [f?.caFile ? `--cacert ${shellQuote(f.caFile)}` : '', f?.certFile ? `--cert ${shellQuote(f.certFile)}` : '', f?.keyFile ? `--key ${shellQuote(f.keyFile)}` : '', a?.user ? `--user ${shellQuote(a.user)}` : ''];
+  return flags.filter(Boolean).map((x) => ` ${x}`).join('');
+}
+
+/** curl's --cacert/--cert/--key, and the token header (the token from POST /v3/auth/authenticate). */
+function curlAccess(a: TerminalAccess | undefined): string {
+  const f = a?.files;
+  const flags = [f?.caFile ? `--cacert ${shellQuote(f.caFile)}` : '', f?.certFile ? `--cert ${shellQuote(f.certFile)}` : '', f?.keyFile ? `--key ${shellQuote(f.keyFile)}` : '', a?.user ? '-H "Authorization: $TOKEN"' : ''];
+  return flags.filter(Boolean).map((x) => ` ${x}`).join('');
+}
+
 /** The Debian etcdctl (v3, its default API) line that makes the same request. */
-export function etcdctl3For(r: Kv3Request, clientURL: string): string {
-  const base = `etcdctl --endpoints ${clientURL}`;
+export function etcdctl3For(r: Kv3Request, clientURL: string, access?: TerminalAccess): string {
+  const base = `etcdctl --endpoints ${clientURL}${etcdctlAccess(access)}`;
   switch (r.op) {
     case 'put':
       return `${base} ${withFlags('put', [...(r.lease ? [`--lease=${r.lease}`] : []), ...(r.prevKv ? ['--prev-kv'] : [])], r.key, r.value)}`;
@@ -87,10 +108,10 @@ export function etcdctl3For(r: Kv3Request, clientURL: string): string {
 }
 
 /** The curl line that sends the same call to the node's /v3 JSON gateway (keys and values in base64). */
-export function curl3For(r: Kv3Request, clientURL: string): string {
+export function curl3For(r: Kv3Request, clientURL: string, access?: TerminalAccess): string {
   const call = gatewayCall(r);
   if (!call) return '';
-  return `curl -s${call.stream ? 'N' : ''} -X POST ${clientURL}${call.path} -d ${shellQuote(JSON.stringify(call.body))}`;
+  return `curl -s${call.stream ? 'N' : ''}${curlAccess(access)} -X POST ${clientURL}${call.path} -d ${shellQuote(JSON.stringify(call.body))}`;
 }
 
 // ------------------------------------------------------------------ answers as etcdctl prints them

@@ -51,6 +51,8 @@ export const MESSAGE_LOOK: Record<MessageType, MessageLook> = {
 
 export const REFUSED_COLOR = '#d9485f';
 export const CUT_COLOR = '#d9485f';
+/** A TLS link (both members' peer URLs https://). */
+export const TLS_COLOR = '#4f9a6b';
 
 /** Log cells are tinted by term so that runs of the same term read as one band. */
 export function termColor(term: number): string {

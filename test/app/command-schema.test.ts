@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseCommand, parseRequest } from '../../src-shared/protocol.js';
+import { HIDDEN, redactCommand } from '../../src-shared/redact.js';
 
 const refusals: [unknown, string][] = [
   [null, 'command must be an object'],
@@ -52,6 +53,15 @@ const refusals: [unknown, string][] = [
   [{ type: 'attach', urls: Array(17).fill('http://h:1') }, 'attach: urls must be 1 to 16 client URLs'],
   [{ type: 'attach', urls: ['x'.repeat(301)] }, 'attach: urls must be 1 to 16 client URLs'],
   [{ type: 'attach', urls: ['http://h:1'], prefix: 'a' }, 'attach: prefix must start with "/"'],
+  [{ type: 'attach', urls: ['https://h:1'], caFile: '' }, 'attach: caFile must be a file path (1 to 1024 characters)'],
+  [{ type: 'attach', urls: ['https://h:1'], keyFile: 7 }, 'attach: keyFile must be a file path (1 to 1024 characters)'],
+  [{ type: 'attach', urls: ['https://h:1'], user: '' }, 'attach: user must be 1 to 128 characters'],
+  [{ type: 'attach', urls: ['https://h:1'], user: 'a', password: 'x'.repeat(1025) }, 'attach: password must be a string of at most 1024 characters'],
+  [{ type: 'login', password: 'x' }, 'login: user must be 1 to 128 characters'],
+  [{ type: 'login', user: 'root' }, 'login: password must be a string of at most 1024 characters'],
+  [{ type: 'startCluster', size: 3, secure: true }, 'startCluster: secure must be an object'],
+  [{ type: 'startCluster', size: 3, secure: { clientCertAuth: 1 } }, 'startCluster: secure.clientCertAuth must be a boolean'],
+  [{ type: 'startCluster', size: 3, secure: { rootPassword: '' } }, 'startCluster: the root password must not be empty'],
   [{ type: 'chaos' }, 'chaos: seconds is required'],
   [{ type: 'chaos', seconds: 601 }, 'chaos: seconds must be a whole number 1..600'],
   [{ type: 'chaos', seconds: 5, nodes: 2 }, 'chaos: nodes must be a whole number 3..7'],
@@ -81,6 +91,19 @@ describe('the command schema', () => {
     expect(parseCommand({ type: 'bootstrapExtra', fallback: 'proxy' })).toEqual({ type: 'bootstrapExtra', fallback: 'proxy' });
     expect(parseCommand({ type: 'chaos', seconds: 600, nodes: 7, seed: 0 })).toEqual({ type: 'chaos', seconds: 600, nodes: 7, seed: 0 });
     expect(parseCommand({ type: 'chaos', seconds: 5, workload: 'v3' })).toEqual({ type: 'chaos', seconds: 5, workload: 'v3' });
+    expect(parseCommand({ type: 'startCluster', size: 3, secure: { clientCertAuth: true, rootPassword: 'pw', certPem: 'x' } })).toEqual({ type: 'startCluster', size: 3, secure: { clientCertAuth: true, rootPassword: 'pw' } });
+    expect(parseCommand({ type: 'attach', urls: ['https://h:1'], caFile: '/ca.pem', certFile: '/c.pem', keyFile: '/k.pem', user: 'alice', password: '' })).toEqual({ type: 'attach', urls: ['https://h:1'], caFile: '/ca.pem', certFile: '/c.pem', keyFile: '/k.pem', user: 'alice', password: '' });
+    expect(parseCommand({ type: 'logout' })).toEqual({ type: 'logout' });
+  });
+
+  it('a recorded command has its password hidden, and the rest as it was', () => {
+    expect(redactCommand(parseCommand({ type: 'login', user: 'root', password: 'pw' }))).toEqual({ type: 'login', user: 'root', password: HIDDEN });
+    expect(redactCommand(parseCommand({ type: 'attach', urls: ['https://h:1'], caFile: '/ca.pem', user: 'a', password: 'pw' }))).toEqual({ type: 'attach', urls: ['https://h:1'], caFile: '/ca.pem', user: 'a', password: HIDDEN });
+    expect(redactCommand(parseCommand({ type: 'startCluster', size: 3, secure: { rootPassword: 'pw' } }))).toEqual({ type: 'startCluster', size: 3, secure: { rootPassword: HIDDEN } });
+    const open = parseCommand({ type: 'attach', urls: ['http://h:1'] });
+    expect(redactCommand(open)).toBe(open);
+    // What is recorded still parses (a replay reads it back).
+    expect(parseCommand(redactCommand(parseCommand({ type: 'login', user: 'root', password: 'pw' })))).toMatchObject({ type: 'login' });
   });
 
   it('checks the request envelope too', () => {

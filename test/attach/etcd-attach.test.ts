@@ -3,8 +3,10 @@
 // endpoints that cannot be used (nothing listening, a silent port, https).
 import fs from 'node:fs';
 import net from 'node:net';
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attachMain } from '../../src-main/attach/cli.js';
+import { clusterAccess } from '../../src-main/attach/credentials.js';
 import { AttachError, EtcdObserver, parseEndpoints } from '../../src-main/attach/etcd-observer.js';
 import { freePorts } from '../../src-main/net/free-ports.js';
 import type { AttachedView, AttachEvent } from '../../src-shared/attach.js';
@@ -165,6 +167,23 @@ describe.skipIf(!haveEtcd)('attached to a real etcd 3.4 cluster (v3 JSON gateway
     fresh.start();
     const v = await viewUntil(fresh, 'the watch refused for want of a login', (v) => v.problems.some((p) => /requires authentication/.test(p)) && v.leader && v.members.length === 3);
     expect(v.watch?.error).toMatch(/requires authentication/);
+
+    // Logged in (etcd's Authenticate, a token per endpoint): keys and the watch work again.
+    const root = new EtcdObserver(live, { pollMs: 200, access: clusterAccess({ user: 'root', password: 'secret' }) });
+    const rootEvents: AttachEvent[] = [];
+    root.on('event', (e) => rootEvents.push(e));
+    others.push(root);
+    root.start();
+    await viewUntil(root, 'the watch established as root', (v) => v.watch?.next !== undefined && v.problems.length === 0);
+    await root.put('/attach/as-root', 'yes');
+    await eventUntil(rootEvents, 'the put as root, watched', 'keyChanged', (e) => e.key === '/attach/as-root' && e.value === 'yes');
+    expect(root.view().security).toEqual({ tls: false, clientCert: false, user: 'root' });
+    // A wrong password: said in etcd's words; status and members still show.
+    const wrong = new EtcdObserver(live, { pollMs: 200, access: clusterAccess({ user: 'root', password: 'nope' }) });
+    others.push(wrong);
+    wrong.start();
+    const w = await viewUntil(wrong, 'the login refused', (v) => v.problems.some((p) => /login as "root" refused/.test(p)) && v.leader && v.members.length === 3);
+    expect(w.problems.find((p) => /login as/.test(p))).toMatch(/^login as "root" refused \(etcd: "etcdserver: authentication failed, invalid user ID or password"\)/);
   });
 });
 
@@ -258,8 +277,8 @@ describe('endpoints that cannot be used', () => {
       // The member list's error comes from its own loop: wait for it too, not only the endpoints.
       const v = await viewUntil(obs, 'both reported unreachable', (v) => v.endpoints.every((e) => e.reachable === false) && v.membersError !== undefined, 5000);
       expect(Date.now() - t0).toBeLessThan(3000); // the default deadline is 1 s
-      expect(v.endpoints[0].error).toBe(`connection refused (nothing listens on 127.0.0.1:${closed})`);
-      expect(v.endpoints[1].error).toBe('no answer within 1000 ms');
+      expect(v.endpoints[0]?.error).toBe(`connection refused (nothing listens on 127.0.0.1:${closed})`);
+      expect(v.endpoints[1]?.error).toBe('no answer within 1000 ms');
       expect(v.leader).toBeUndefined();
       expect(v.membersError).toMatch(/^member list: /);
       expect(events.filter((e) => e.type === 'endpointUnreachable')).toHaveLength(2);
@@ -273,19 +292,21 @@ describe('endpoints that cannot be used', () => {
     }
   });
 
-  it('https URLs are refused with a clear message, without a connection attempt', async () => {
-    const message = /^https:\/\/127\.0\.0\.1:2379: https is not supported: raftlab attach talks plain http/;
-    const obs = new EtcdObserver('https://127.0.0.1:2379').start();
+  it('https URLs are tried over TLS: a plain port and a closed one are said in words', async () => {
+    const plain = http.createServer((_q, r) => r.end('plain')).listen(0, '127.0.0.1');
+    await new Promise((r) => plain.once('listening', r));
+    const port = (plain.address() as { port: number }).port;
+    const obs = new EtcdObserver(`https://127.0.0.1:${port}`, { pollMs: 100 }).start();
     try {
-      const v = await viewUntil(obs, 'the https endpoint refused', (v) => v.endpoints[0].reachable === false, 1000);
-      expect(v.endpoints[0].error).toMatch(message);
-      await expect(obs.get('/k')).rejects.toMatchObject({ kind: 'tls', message: expect.stringMatching(message) });
+      const v = await viewUntil(obs, 'the https endpoint refused', (v) => v.endpoints[0]?.reachable === false, 5000);
+      expect(v.endpoints[0]?.error).toBe('TLS: this port does not speak TLS (use http://)');
     } finally {
       await obs.stop();
+      await new Promise((r) => plain.close(r));
     }
     const lines: string[] = [];
-    expect(await attachMain(['https://127.0.0.1:2379'], { out: (l) => lines.push(l) })).toBe(2);
-    expect(lines.join('\n')).toMatch(/raftlab attach: https:\/\/127\.0\.0\.1:2379: https is not supported/);
+    expect(await attachMain(['https://127.0.0.1:2379', '--cacert', '/nonexistent/ca.pem'], { out: (l) => lines.push(l) })).toBe(2);
+    expect(lines.join('\n')).toMatch(/raftlab attach: CA file \/nonexistent\/ca\.pem: no such file/);
     expect(() => parseEndpoints('ftp://127.0.0.1:2379')).toThrow(/only http:\/\/ client URLs/);
     expect(() => parseEndpoints('http://127.0.0.1:2379/v2/keys')).toThrow(/without a path/);
     expect(parseEndpoints(['http://127.0.0.1:2379/, http://127.0.0.1:2479'])).toEqual(['http://127.0.0.1:2379', 'http://127.0.0.1:2479']);
