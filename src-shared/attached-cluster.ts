@@ -3,7 +3,7 @@
 // so attach.ts importing protocol.ts back would be an import cycle.
 
 import { memberLabel, type AttachedMember, type AttachedView, type EndpointStatus } from './attach.js';
-import type { ClusterState, NodeState } from './protocol.js';
+import type { ClusterState, NodeState } from './cluster-state.js';
 import type { Role } from './raft-types.js';
 
 /**

@@ -11,9 +11,10 @@
 // fastGuard) and valibot itself runs only to say what is wrong.
 
 import * as v from 'valibot';
-import {
-  CommandSchema, NODE_STATUSES, type Command, type ClusterState, type CommandResult, type ForkInfo, type MessageSummary, type NodeState, type ServerEvent,
-} from './protocol.js';
+import { NODE_STATUSES, type ClusterState, type MessageSummary, type NodeState } from './cluster-state.js';
+import type { CommandResult, ForkInfo } from './command-results.js';
+import { CommandSchema, type Command } from './commands.js';
+import type { ServerEvent } from './protocol.js';
 import { MESSAGE_TYPES, ROLES, type RaftEvent, type RaftEventKind } from './raft-types.js';
 import { fastGuard, isPlainObject, looseObject } from './schema.js';
 import type { ClusterDeltaEvent } from './trace-delta.js';

@@ -4,7 +4,7 @@
 // The supervisor sends through it to its own nodes, the attached source to any etcd 3.4+.
 
 import { gatewayCall, type GatewayCall, type Kv3Request } from '../../src-shared/kv3.js';
-import type { KvResult, WatchLine } from '../../src-shared/protocol.js';
+import type { KvResult, WatchLine } from '../../src-shared/command-results.js';
 import { describeNetError, forEachLine, JSON_TYPE, parseJSON } from './http.js';
 
 type WatchRequest = Extract<Kv3Request, { op: 'watch' }>;
