@@ -9,7 +9,7 @@ import type { LostReason } from '../../src-shared/protocol.js';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
 import type { ClientRequestRecord } from '../node/api-v2.js';
 import type { MemberInfo } from '../node/client-backend.js';
-import type { NodeConfig } from '../node/config.js';
+import type { NodeConfig } from '../node/config/node-config.js';
 import type { NodeServerSettings } from '../node/node-server.js';
 
 /**

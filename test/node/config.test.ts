@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseNodeConfig, type NodeConfig } from '../../src-main/node/config.js';
+import { parseNodeConfig } from '../../src-main/node/config.js';
+import { ConfigError, type NodeConfig } from '../../src-main/node/config/node-config.js';
 import { parseEtcdURLs, parseInitialCluster } from '../../src-main/node/etcd-urls.js';
 import { bootstrapIds } from '../../src-main/node/ids.js';
 
