@@ -17,7 +17,7 @@ import { runMain } from './scenario/run-scenario.js';
 import { chaosMain } from './chaos/cli.js';
 
 const VERSION = '3.4.0-raftlab';
-const RAFT_LEVEL: Record<string, RaftLogLevel> = { I: 'INFO', N: 'INFO', W: 'WARN', E: 'ERROR', C: 'FATAL', D: 'DEBUG' };
+const RAFT_LEVEL: Record<LogLevel, RaftLogLevel> = { I: 'INFO', N: 'INFO', W: 'WARN', E: 'ERROR', C: 'FATAL', D: 'DEBUG' };
 
 async function runNode(argv: string[]): Promise<number> {
   const logger = createLogger((line) => process.stderr.write(line + '\n'), () => new Date());

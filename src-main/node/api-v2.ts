@@ -332,7 +332,7 @@ class ClientApi {
     let error: string | null = null;
     if (req.method === 'POST' || req.method === 'PUT') {
       const ct = req.raw.headers['content-type'] ?? '';
-      const mediaType = ct === '' ? 'application/octet-stream' : ct.split(';')[0].trim().toLowerCase();
+      const mediaType = ct === '' ? 'application/octet-stream' : (ct.split(';')[0] ?? '').trim().toLowerCase();
       if (mediaType === '') {
         error = 'mime: no media type';
       } else if (mediaType === 'application/x-www-form-urlencoded') {
