@@ -322,7 +322,7 @@ const EVENT_SCHEMAS = [
   fields({ type: v.literal('error'), message: str, id: v.optional(str) }),
   // What was observed on an attached cluster (src-shared/attach.ts AttachEvent).
   fields({ type: v.literal('attach'), at: num, event: obj({ type: str, at: num }) }),
-  // A line (or the end) of a v3 watch the window opened (protocol.ts WatchLine).
+  // A line (or the end) of a v3 watch the window opened (command-results.ts WatchLine).
   fields({ type: v.literal('watch'), at: num, watch: str, node: str, result: v.optional(v.unknown()), ended: v.optional(str) }),
 ] as const;
 const EVENT_TYPES: readonly string[] = EVENT_SCHEMAS.flatMap(({ entries: { type } }) => ('literal' in type ? [type.literal] : type.options));
