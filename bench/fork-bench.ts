@@ -5,7 +5,7 @@
 // FORK_BENCH_ENTRIES=<n> changes the log length.
 
 import { Supervisor } from '../src-main/cluster/supervisor.js';
-import { agreedLeader } from '../src-shared/protocol.js';
+import { agreedLeader } from '../src-shared/cluster-state.js';
 
 const ENTRIES = Number(process.env.FORK_BENCH_ENTRIES ?? 10_000);
 const CLIENTS = 48;

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import type { ClusterState, LogEntrySummary, MessageSummary, NodeState } from '../src-shared/protocol.js';
+import type { ClusterState, LogEntrySummary, MessageSummary, NodeState } from '../src-shared/cluster-state.js';
 import type { RaftEvent } from '../src-shared/raft-types.js';
 import { TraceIndex } from '../src-shared/replay.js';
 import type { TraceEntry } from '../src-shared/trace.js';

@@ -1,7 +1,8 @@
 // `raftlab <command>`: the standalone entry points.
 //   raftlab node [etcd flags]   a raftlab node configured exactly like an etcd 3.4 member
 import fs from 'node:fs';
-import { ConfigError, parseNodeConfig } from './node/config.js';
+import { parseNodeConfig } from './node/config.js';
+import { ConfigError } from './node/config/node-config.js';
 import { etcdFlagsHelp } from './node/config/etcd-flags.js';
 import { BootstrapFailed, resolveBootstrap } from './node/discovery/bootstrap.js';
 import { runProxy } from './node/proxy/run-proxy.js';

@@ -1,9 +1,9 @@
-// An attached view (attach.ts) drawn as a supervised cluster (protocol.ts's ClusterState). Its
-// own module because it joins the two: protocol.ts carries an AttachedView inside ClusterState,
-// so attach.ts importing protocol.ts back would be an import cycle.
+// An attached view (attach.ts) drawn as a supervised cluster (cluster-state.ts's ClusterState). Its
+// own module because it joins the two: cluster-state.ts carries an AttachedView inside ClusterState,
+// so attach.ts importing cluster-state.ts back would be an import cycle.
 
 import { memberLabel, type AttachedMember, type AttachedView, type EndpointStatus } from './attach.js';
-import type { ClusterState, NodeState } from './protocol.js';
+import type { ClusterState, NodeState } from './cluster-state.js';
 import type { Role } from './raft-types.js';
 
 /**

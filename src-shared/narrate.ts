@@ -3,7 +3,7 @@
 // replayed, so the words are made in one place. Pure and browser-safe.
 
 import type { AttachEvent } from './attach.js';
-import type { Command } from './protocol.js';
+import type { Command } from './commands.js';
 import { describeKv3 } from './kv3.js';
 import type { RaftEvent, VoteRefusal } from './raft-types.js';
 

@@ -1,6 +1,6 @@
 // Secrets a command may carry (a password) are never recorded: the trace keeps the command
 // with the secret replaced, so a replay still shows what was done, and who logged in.
-import type { Command } from './protocol.js';
+import type { Command } from './commands.js';
 
 /** What stands in a recorded command for a password. */
 export const HIDDEN = '(hidden)';

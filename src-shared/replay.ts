@@ -6,7 +6,8 @@
 // runs of deltas get a checkpoint kept every CHECKPOINT_EVERY deltas, made the first time a
 // seek passes it, so no seek applies more than that many. Browser-safe.
 
-import type { BranchInfo, ClusterState, ForkInfo } from './protocol.js';
+import type { ClusterState } from './cluster-state.js';
+import type { BranchInfo, ForkInfo } from './command-results.js';
 import { applyClusterDelta, type ClusterDeltaEvent } from './trace-delta.js';
 import type { EventRecord, ForkRecord, TraceRecord } from './trace.js';
 

@@ -18,7 +18,8 @@
 // }
 
 import { describeCommand } from './narrate.js';
-import { agreedLeader, type ClusterState, type Command, type NodeState } from './protocol.js';
+import { agreedLeader, type ClusterState, type NodeState } from './cluster-state.js';
+import type { Command } from './commands.js';
 
 export const SCENARIO_FORMAT = 'raftlab-scenario';
 export const SCENARIO_VERSION = 1;

@@ -5,7 +5,7 @@
 // changed since the snapshot before. applyClusterDelta rebuilds from the previous state
 // exactly the state that was sent, as JSON carries it. Browser-safe (no node imports).
 
-import type { ClusterState, LogEntrySummary, NodeState } from './protocol.js';
+import type { ClusterState, LogEntrySummary, NodeState } from './cluster-state.js';
 
 /** What changed in one node since the previous snapshot. */
 export interface NodePatch {

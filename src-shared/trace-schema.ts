@@ -11,9 +11,10 @@
 // fastGuard) and valibot itself runs only to say what is wrong.
 
 import * as v from 'valibot';
-import {
-  CommandSchema, NODE_STATUSES, type Command, type ClusterState, type CommandResult, type ForkInfo, type MessageSummary, type NodeState, type ServerEvent,
-} from './protocol.js';
+import { NODE_STATUSES, type ClusterState, type MessageSummary, type NodeState } from './cluster-state.js';
+import type { CommandResult, ForkInfo } from './command-results.js';
+import { CommandSchema, type Command } from './commands.js';
+import type { ServerEvent } from './protocol.js';
 import { MESSAGE_TYPES, ROLES, type RaftEvent, type RaftEventKind } from './raft-types.js';
 import { fastGuard, isPlainObject, looseObject } from './schema.js';
 import type { ClusterDeltaEvent } from './trace-delta.js';
@@ -321,7 +322,7 @@ const EVENT_SCHEMAS = [
   fields({ type: v.literal('error'), message: str, id: v.optional(str) }),
   // What was observed on an attached cluster (src-shared/attach.ts AttachEvent).
   fields({ type: v.literal('attach'), at: num, event: obj({ type: str, at: num }) }),
-  // A line (or the end) of a v3 watch the window opened (protocol.ts WatchLine).
+  // A line (or the end) of a v3 watch the window opened (command-results.ts WatchLine).
   fields({ type: v.literal('watch'), at: num, watch: str, node: str, result: v.optional(v.unknown()), ended: v.optional(str) }),
 ] as const;
 const EVENT_TYPES: readonly string[] = EVENT_SCHEMAS.flatMap(({ entries: { type } }) => ('literal' in type ? [type.literal] : type.options));

@@ -3,7 +3,10 @@
 // source; `attach` and `detach` switch it, and the window then gets the new source's greeting.
 
 import { EventEmitter } from 'node:events';
-import type { CommandRequest, ExportTraceResult, NodeState, ServerEvent, TraceExportFormat } from '../../src-shared/protocol.js';
+import type { NodeState } from '../../src-shared/cluster-state.js';
+import type { ExportTraceResult } from '../../src-shared/command-results.js';
+import type { TraceExportFormat } from '../../src-shared/commands.js';
+import type { CommandRequest, ServerEvent } from '../../src-shared/protocol.js';
 import { AttachedSource } from '../attach/attached-source.js';
 import { chaosForWindow } from '../chaos/chaos-report.js';
 import type { Supervisor } from '../cluster/supervisor.js';

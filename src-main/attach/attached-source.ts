@@ -7,7 +7,10 @@
 import { EventEmitter } from 'node:events';
 import { memberLabel, type AttachCredentials, type AttachedView } from '../../src-shared/attach.js';
 import { toClusterState } from '../../src-shared/attached-cluster.js';
-import type { AddMemberResult, ClusterState, Command, CommandRequest, CommandResult, KvResult, ServerEvent } from '../../src-shared/protocol.js';
+import type { ClusterState } from '../../src-shared/cluster-state.js';
+import type { AddMemberResult, CommandResult, KvResult } from '../../src-shared/command-results.js';
+import type { Command } from '../../src-shared/commands.js';
+import type { CommandRequest, ServerEvent } from '../../src-shared/protocol.js';
 import { clusterAccess } from './credentials.js';
 import { EtcdObserver, parseEndpoints } from './etcd-observer.js';
 import { V3Console } from './v3-console.js';

@@ -6,7 +6,7 @@
 // given: the cluster's auth then sees the console as that user.
 
 import { gatewayCall, type GatewayCall, type Kv3Request } from '../../src-shared/kv3.js';
-import type { KvResult, WatchLine } from '../../src-shared/protocol.js';
+import type { KvResult, WatchLine } from '../../src-shared/command-results.js';
 import { plainFetch, type ClientFetch } from './client-fetch.js';
 import { CredentialsError, Login, type ClusterAccess } from './credentials.js';
 import { describeNetError, forEachLine, JSON_TYPE, parseJSON } from './http.js';

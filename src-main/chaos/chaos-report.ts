@@ -2,7 +2,7 @@
 // the faults are seen as they fire, and answered with a JSON-safe ChaosReport.
 
 import type { ChaosReport } from '../../src-shared/history.js';
-import type { Command } from '../../src-shared/protocol.js';
+import type { Command } from '../../src-shared/commands.js';
 import type { Supervisor } from '../cluster/supervisor.js';
 import { runChaos, type ChaosResult } from './chaos-runner.js';
 

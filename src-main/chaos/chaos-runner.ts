@@ -13,7 +13,8 @@
 import { Supervisor } from '../cluster/supervisor.js';
 import { checkLinearizability, type CheckResult } from '../check/linearizability.js';
 import { seededRandom } from '../util/rng.js';
-import { agreedLeader, type ServerEvent } from '../../src-shared/protocol.js';
+import { agreedLeader } from '../../src-shared/cluster-state.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import type { ChaosWorkload, FaultRecord, History, Op, OpOutcome, OpType } from '../../src-shared/history.js';
 import { runClient, sleep, V2_API, type ClientContext, type KvApi, type Keyspace } from './clients.js';
 import { V3_API } from './v3-kv.js';

@@ -9,7 +9,7 @@
 
 import type { Supervisor } from '../cluster/supervisor.js';
 import type { FaultRecord } from '../../src-shared/history.js';
-import type { NodeState } from '../../src-shared/protocol.js';
+import type { NodeState } from '../../src-shared/cluster-state.js';
 import type { Rng } from '../util/rng.js';
 
 export const MAIN_FAULTS = ['kill', 'partition', 'isolate-leader', 'transfer-leader', 'remove-readd'] as const;

@@ -36,7 +36,8 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { BranchesResult, CheckpointMark, ForkInfo, NodeStatus } from '../../src-shared/protocol.js';
+import type { NodeStatus } from '../../src-shared/cluster-state.js';
+import type { BranchesResult, CheckpointMark, ForkInfo } from '../../src-shared/command-results.js';
 import { branchTree } from '../../src-shared/replay.js';
 import type { WorkerInit } from './worker-protocol.js';
 import { markerFileFor } from '../storage/member-marker.js';

@@ -10,7 +10,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { BootstrapView, ExtraMember, Registration, SrvRecordView } from '../../src-shared/protocol.js';
+import type { BootstrapView, ExtraMember, Registration, SrvRecordView } from '../../src-shared/cluster-state.js';
 import { Dnsmasq, dnsmasqMissing } from '../net/dnsmasq.js';
 import { freePorts } from '../net/free-ports.js';
 import { BootstrapFailed, resolveBootstrap, type BootstrapConfig } from '../node/discovery/bootstrap.js';

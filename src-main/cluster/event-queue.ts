@@ -3,7 +3,8 @@
 // with a fresh `cluster` snapshot at the end whenever any node's state changed. The latest Raft
 // events and log lines are kept for windows that connect late (greeting).
 
-import type { ClusterState, ServerEvent } from '../../src-shared/protocol.js';
+import type { ClusterState } from '../../src-shared/cluster-state.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import { formatLogLine, type LogLevel } from '../node/log.js';
 import type { NodeRecord } from './node-records.js';
 import type { WorkerItem } from './worker-protocol.js';

@@ -1,7 +1,7 @@
 // Checkpoints of the running cluster (checkpoints.ts takes the consistent cut) and "resume from
 // here": the cluster restarted from an earlier checkpoint as a new branch.
 
-import type { ForkInfo } from '../../src-shared/protocol.js';
+import type { ForkInfo } from '../../src-shared/command-results.js';
 import { clockTime } from '../../src-shared/narrate.js';
 import type { Checkpoint, Checkpoints, CutHost } from './checkpoints.js';
 import type { EventQueue } from './event-queue.js';

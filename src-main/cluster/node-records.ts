@@ -5,7 +5,7 @@
 
 import { freePorts } from '../net/free-ports.js';
 import type { Worker } from 'node:worker_threads';
-import type { CutLink, NodeState } from '../../src-shared/protocol.js';
+import type { CutLink, NodeState } from '../../src-shared/cluster-state.js';
 import type { NodeSpec } from './checkpoints.js';
 import type { WorkerNodeState } from './worker-protocol.js';
 

@@ -10,7 +10,8 @@
 
 import https from 'node:https';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import type { ElectionTimer, KvResult, PeerView } from '../../src-shared/protocol.js';
+import type { ElectionTimer, PeerView } from '../../src-shared/cluster-state.js';
+import type { KvResult } from '../../src-shared/command-results.js';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
 import type { MemberInfo } from '../node/client-backend.js';
 import type { BootstrapConfig } from '../node/discovery/bootstrap.js';

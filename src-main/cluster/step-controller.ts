@@ -14,9 +14,10 @@
 // real-time retries and timeouts), messages already on the wire when step mode began, and when
 // exactly step mode began on a running cluster (each node's elapsed ticks at that moment).
 
-import type {
-  Command, CommandResult, HeldMessage, MessageSummary, NodeStatus, ServerEvent, StepDropReason, StepRunResult, StepState, StepUntil,
-} from '../../src-shared/protocol.js';
+import type { HeldMessage, MessageSummary, NodeStatus, StepState } from '../../src-shared/cluster-state.js';
+import type { CommandResult, StepRunResult } from '../../src-shared/command-results.js';
+import type { Command, StepUntil } from '../../src-shared/commands.js';
+import type { ServerEvent, StepDropReason } from '../../src-shared/protocol.js';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
 import type { HeldReport, StepCall, StepReply } from './worker-protocol.js';
 

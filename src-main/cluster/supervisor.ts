@@ -13,11 +13,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import {
-  agreedLeader,
-  type AddMemberResult, type BootstrapMethod, type ClusterState, type Command, type CommandRequest, type CommandResult, type ExtraMember,
-  type KvResult, type ServerEvent,
-} from '../../src-shared/protocol.js';
+import { agreedLeader, type ClusterState, type ExtraMember } from '../../src-shared/cluster-state.js';
+import type { AddMemberResult, CommandResult, KvResult } from '../../src-shared/command-results.js';
+import type { BootstrapMethod, Command } from '../../src-shared/commands.js';
+import type { CommandRequest, ServerEvent } from '../../src-shared/protocol.js';
 import { kv3Writes } from '../../src-shared/kv3.js';
 import { V3Console } from '../attach/v3-console.js';
 import { freePorts } from '../net/free-ports.js';

@@ -2,7 +2,7 @@
 // its store's revision, and its leases, on the leader counting down
 // to a real-time expiry (the lessor counts on the node's own clock, which may run fast or slow).
 
-import type { LeaseView } from '../../src-shared/protocol.js';
+import type { LeaseView } from '../../src-shared/cluster-state.js';
 import type { NodeClock } from '../node/clock.js';
 import type { V3StateMachine } from '../v3/state-machine.js';
 

@@ -2,13 +2,14 @@
 // both ways. What the worker reports is the window's own shapes (src-shared/protocol.ts) with
 // member ids where the window has names: the supervisor maps ids to names.
 
-import type {
-  ElectionTimer, HeldMessage, KvMethod, KvResult, LostReason, MessageSummary, NodeState,
-} from '../../src-shared/protocol.js';
+import type { ElectionTimer, HeldMessage, MessageSummary, NodeState } from '../../src-shared/cluster-state.js';
+import type { KvResult } from '../../src-shared/command-results.js';
+import type { KvMethod } from '../../src-shared/commands.js';
+import type { LostReason } from '../../src-shared/protocol.js';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
 import type { ClientRequestRecord } from '../node/api-v2.js';
 import type { MemberInfo } from '../node/client-backend.js';
-import type { NodeConfig } from '../node/config.js';
+import type { NodeConfig } from '../node/config/node-config.js';
 import type { NodeServerSettings } from '../node/node-server.js';
 
 /**

@@ -6,7 +6,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IPC } from '../../src-shared/bridge.js';
-import { LEARNING_SPEED, parseRequest, type ServerEvent } from '../../src-shared/protocol.js';
+import { LEARNING_SPEED } from '../../src-shared/commands.js';
+import { parseRequest, type ServerEvent } from '../../src-shared/protocol.js';
 import { WindowCore } from '../app/window-core.js';
 import { Supervisor } from '../cluster/supervisor.js';
 import type { ElectronMain } from './electron-api.js';

@@ -31,7 +31,7 @@ import type { ClientHandler } from './api-v2/server.js';
 import { isRecursiveRequest, parseKeysRequest } from './api-v2/keys-request.js';
 import { isAuthPath, keyNoAuthReply, noAuthReply, panicReply, V2AuthApi } from './api-v2/auth.js';
 import type { LogFn } from './node-settings.js';
-import { isCreated, type V2Event, type V2WatchHandle, type V2WatchRequest } from './store-v2.js';
+import { isCreated, type V2Event, type V2WatchHandle, type V2WatchRequest } from './store-v2/types.js';
 import { AuthStore } from './store-v2/auth-store.js';
 import { GoPanic } from './store-v2/auth-model.js';
 import { V2Error } from './store-v2/errors.js';

@@ -1,7 +1,7 @@
 // What the client API (api-v2.ts) needs from a node. RaftNode implements it; the HTTP layer
 // only translates between etcd's wire format and these calls.
 
-import type { V2Command, V2Event, V2ReadRequest, V2StoreStats, V2WatchHandle } from './store-v2.js';
+import type { V2Command, V2Event, V2ReadRequest, V2StoreStats, V2WatchHandle } from './store-v2/types.js';
 
 /** A member as etcd's /v2/members shows it. Unstarted members have name "" and no client URLs. */
 export interface MemberInfo {

@@ -1,7 +1,7 @@
 // A node's configuration, read from its command line and environment exactly as etcd 3.4 reads
 // its own (etcdmain/config.go, embed/config.go, pkg/flags, pkg/types, etcdserver/config.go).
-// The flags themselves are declared once, in config/etcd-flags.ts; this file validates them
-// and builds the NodeConfig.
+// The flags themselves are declared once, in config/etcd-flags.ts; this file validates them,
+// config/build-config.ts builds the NodeConfig (config/node-config.ts: its type, ConfigError).
 //
 // What is reproduced:
 // - Go `flag` package syntax: `-flag`, `--flag`, `-flag=value`, `-flag value` (not for booleans:
@@ -31,147 +31,20 @@
 
 import { isIP } from 'node:net';
 import { verifyBootstrap, verifyJoinExisting } from './bootstrap-checks.js';
-import { parseInitialCluster, type InitialClusterMember } from './etcd-urls.js';
-import { FlagError, HELP, flagToEnv, type FlagSet } from './go/flag.js';
+import { build, Flags } from './config/build-config.js';
+import { newEtcdFlagSet } from './config/etcd-flags.js';
+import { ConfigError, type EnvUse, type NodeConfig, type ParseOptions } from './config/node-config.js';
+import { parseInitialCluster } from './etcd-urls.js';
+import { FlagError, HELP, flagToEnv } from './go/flag.js';
 import { quote, quoteSlice } from './go/strconv.js';
 import { parseURL, splitHostPort } from './go/url.js';
-import { DEFAULT_INITIAL_CLUSTER, DEFAULT_NAME, USED_FLAGS, newEtcdFlagSet } from './config/etcd-flags.js';
 import { pkgFlags, etcdmain, type EtcdMsg } from './log.js';
-import { checkCipherSuites, type TLSInfo } from './tls-info.js';
-import { durationMs } from './go/strconv.js';
-import type { V3DiscoveryTimings } from './discovery/v3-discovery.js';
-import type { ProxyTimings } from './proxy/start-proxy.js';
-
-export type ClusterState = 'new' | 'existing';
-
-export interface EnvUse {
-  key: string;
-  value: string;
-}
-
-export interface NodeConfig {
-  name: string;
-  /** `--data-dir`, or `${name}.etcd` when not given (see dataDirDefaulted). */
-  dataDir: string;
-  /** True when etcd would log `W | etcdmain: no data-dir provided, using default data-dir ./<dir>` (after its version lines). */
-  dataDirDefaulted: boolean;
-  listenPeerURLs: string[];
-  listenClientURLs: string[];
-  initialAdvertisePeerURLs: string[];
-  advertiseClientURLs: string[];
-  /** The effective --initial-cluster string (after etcd derives it from --name when left at its default). */
-  initialClusterString: string;
-  /** --initial-cluster parsed, names in order of first appearance (a repeated name collects all its URLs). */
-  initialCluster: InitialClusterMember[];
-  initialClusterToken: string;
-  initialClusterState: ClusterState;
-  /**
-   * How the initial cluster is found when the member has no data yet: the --initial-cluster
-   * flag, etcd's v2 discovery (--discovery URL; the cluster token becomes that URL) or DNS SRV
-   * records (--discovery-srv DOMAIN). src-main/node/discovery/ resolves the last two at start.
-   */
-  bootstrap:
-    | { method: 'static' }
-    | { method: 'discovery'; url: string; fallback: 'proxy' | 'exit' }
-    | { method: 'dns'; domain: string; serviceName: string; /** DNS servers (host:port) instead of the system's: the app's dnsmasq. */ servers?: string[] }
-    | ({ method: 'discovery-v3'; token: string; endpoints: string[] } & V3DiscoveryTimings);
-  /**
-   * --proxy and the --proxy-* timings in ms (etcd 3.4's v2 proxy): with `on` or `readonly` a
-   * member whose data dir holds no member yet runs as a proxy in front of its cluster;
-   * `readonly` answers anything but GET with 501, as etcd's readonly proxy does.
-   */
-  proxy: { mode: 'off' | 'on' | 'readonly' } & Required<ProxyTimings>;
-  heartbeatIntervalMs: number;
-  electionTimeoutMs: number;
-  /** etcd's ElectionTicks(): election timeout / heartbeat interval, rounded down. */
-  electionTicks: number;
-  snapshotCount: number;
-  /** --cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --client-cert-allowed-hostname. */
-  clientTLS: TLSInfo;
-  /** --peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth, --peer-cert-allowed-*, ... */
-  peerTLS: TLSInfo;
-  /** --auto-tls / --peer-auto-tls: made at start (tls-info.ts selfCert) unless a key pair is given. */
-  clientAutoTLS: boolean;
-  peerAutoTLS: boolean;
-  /** As given (etcd 3.4 defaults it to false); raftlab always serves the v2 API. */
-  enableV2: boolean;
-  strictReconfigCheck: boolean;
-  /** etcd's --quota-backend-bytes (0: its 2 GiB default; negative: no quota). */
-  quotaBackendBytes: number;
-  preVote: boolean;
-  initialElectionTickAdvance: boolean;
-  logLevel: string;
-  debug: boolean;
-  /** `-h`/`--help` was given: print help and exit 0 (nothing else was validated). */
-  help: boolean;
-  /** `--version` was given: print the version and exit 0 (environment and validation were skipped). */
-  version: boolean;
-  /** Environment variables used, in the order etcd logs them. */
-  envUsed: EnvUse[];
-  /** What etcd logs while parsing (pkg/flags lines), in order; log them before the version lines. */
-  logs: EtcdMsg[];
-  /** Real etcd flags that were set (flag or env) but that raftlab does not implement. */
-  ignoredFlags: string[];
-  /** Names of the flags set on the command line or through the environment. */
-  explicitlySet: string[];
-}
-
-export type ConfigErrorKind =
-  /** Go flag syntax error; etcd prints the message and its usage to stderr and exits 2. */
-  | 'flag'
-  /** etcd logs `E | etcdmain: error verifying flags, <msg>. See 'etcd --help'.` and exits 1. */
-  | 'verify'
-  /** etcd logs the message at C (Fatal) and exits 1. */
-  | 'fatal'
-  /** An etcd feature raftlab does not provide. */
-  | 'unsupported';
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    message: string,
-    readonly kind: ConfigErrorKind,
-    readonly exitCode: number,
-    /** Everything etcd would have logged up to and including the failure (empty for 'flag'). */
-    readonly logs: EtcdMsg[] = [],
-  ) {
-    super(message);
-  }
-}
-
-export interface ParseOptions {
-  /** The member already has data (a WAL): etcd then ignores the initial cluster entirely. */
-  memberInitialized?: boolean;
-  /** 'fatal' (etcd 3.4, default) or 'flag-wins' for an ETCD_* variable shadowed by a flag. */
-  envConflict?: 'fatal' | 'flag-wins';
-}
+import { checkCipherSuites } from './tls-info.js';
 
 const MAX_ELECTION_MS = 50000;
 const ERR_CONFLICT_BOOTSTRAP =
   'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or "discovery-srv"';
 const ERR_UNSET_ADVERTISE_CLIENT_URLS = '--advertise-client-urls is required when --listen-client-urls is set explicitly';
-
-// ---------------------------------------------------------------------------------------------
-// Reading the flag set
-
-/** Typed reads of the etcd flag set, with configFromCmdLine's direct assignments on top. */
-class Flags {
-  readonly overrides = new Map<string, string>();
-  constructor(readonly fs: FlagSet) {}
-  str(name: string): string {
-    return this.overrides.get(name) ?? this.fs.get<string>(name);
-  }
-  bool(name: string): boolean {
-    return this.fs.get<boolean>(name);
-  }
-  num(name: string): bigint {
-    return this.fs.get<bigint>(name);
-  }
-  /** A URL or string list flag. */
-  list(name: string): string[] {
-    return this.fs.get<string[]>(name);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // embed.Config.Validate pieces
@@ -281,8 +154,9 @@ export function parseNodeConfig(
     if (outputs.length > 1) {
       throw verifyError(`--logger=capnslog supports only 1 value in '--log-outputs', got ${quoteSlice(outputs)}`);
     }
-    if (!['default', 'stderr', 'stdout'].includes(outputs[0]!)) {
-      throw verifyError(`unknown log-output ${quote(outputs[0]!)} (only supports "default", "stderr", "stdout")`);
+    const output = outputs[0] ?? '';
+    if (!['default', 'stderr', 'stdout'].includes(output)) {
+      throw verifyError(`unknown log-output ${quote(output)} (only supports "default", "stderr", "stdout")`);
     }
   }
   try {
@@ -392,113 +266,4 @@ function listenerProblem(flags: Flags): string | null {
     if (bad) return bad;
   }
   return null;
-}
-
-/** The client ('') or peer ('peer-') TLSInfo as etcdmain fills it from the flags. */
-function tlsInfoFrom(flags: Flags, prefix: '' | 'peer-'): TLSInfo {
-  const peer = prefix === 'peer-';
-  return {
-    certFile: flags.str(`${prefix}cert-file`),
-    keyFile: flags.str(`${prefix}key-file`),
-    trustedCAFile: flags.str(peer ? 'peer-trusted-ca-file' : 'trusted-ca-file'),
-    clientCertAuth: flags.bool(`${prefix}client-cert-auth`),
-    crlFile: flags.str(peer ? 'peer-crl-file' : 'client-crl-file'),
-    allowedCN: peer ? flags.str('peer-cert-allowed-cn') : '',
-    allowedHostname: flags.str(peer ? 'peer-cert-allowed-hostname' : 'client-cert-allowed-hostname'),
-    skipClientSANVerify: peer && flags.bool('experimental-peer-skip-client-san-verification'),
-    selfCert: false,
-    cipherSuites: flags.list('cipher-suites'),
-  };
-}
-
-/** embed.Config.InitialClusterFromName. */
-function initialClusterFromName(name: string, apurls: readonly string[]): string {
-  const n = name === '' ? DEFAULT_NAME : name;
-  return apurls.map((u) => `${n}=${u}`).join(',');
-}
-
-/** Which of etcd's four ways finds the initial cluster (validation allowed at most one). */
-function bootstrapMethod(flags: Flags): NodeConfig['bootstrap'] {
-  const str = (n: string): string => flags.str(n);
-  if (str('discovery') !== '') return { method: 'discovery', url: str('discovery'), fallback: str('discovery-fallback') === 'exit' ? 'exit' : 'proxy' };
-  if (str('discovery-srv') !== '') return { method: 'dns', domain: str('discovery-srv'), serviceName: str('discovery-srv-name') };
-  const endpoints = flags.list('discovery-endpoints');
-  if (endpoints.length > 0) {
-    return {
-      method: 'discovery-v3',
-      token: str('discovery-token'),
-      endpoints,
-      dialTimeoutMs: durationMs(str('discovery-dial-timeout')),
-      requestTimeoutMs: durationMs(str('discovery-request-timeout')),
-      keepAliveTimeMs: durationMs(str('discovery-keepalive-time')),
-      keepAliveTimeoutMs: durationMs(str('discovery-keepalive-timeout')),
-    };
-  }
-  return { method: 'static' };
-}
-
-function build(flags: Flags, x: { help: boolean; version: boolean; logs: EtcdMsg[]; envUsed: EnvUse[]; acUnset: boolean }): NodeConfig {
-  const str = (n: string): string => flags.str(n);
-  const name = str('name');
-  const ap = flags.list('initial-advertise-peer-urls');
-  let initialClusterString = str('initial-cluster');
-  // UpdateDefaultClusterFromName: only the name was given, so the cluster is this member alone.
-  if (name !== DEFAULT_NAME && initialClusterString === DEFAULT_INITIAL_CLUSTER) {
-    initialClusterString = initialClusterFromName(name, ap);
-  }
-  let initialCluster: InitialClusterMember[] = [];
-  try {
-    initialCluster = parseInitialCluster(initialClusterString);
-  } catch {
-    // Reported by the bootstrap checks when they apply; an initialized member ignores it.
-  }
-  const dataDirDefaulted = str('data-dir') === '';
-  const heartbeat = Number(flags.num('heartbeat-interval'));
-  const election = Number(flags.num('election-timeout'));
-  const setFlags = flags.fs.setNames();
-  const ignoredFlags = setFlags.filter((f) => !USED_FLAGS.has(f));
-  if (str('logger') !== 'capnslog' && !ignoredFlags.includes('logger')) ignoredFlags.push('logger');
-  return {
-    name,
-    dataDir: dataDirDefaulted ? `${name}.etcd` : str('data-dir'),
-    dataDirDefaulted,
-    listenPeerURLs: flags.list('listen-peer-urls'),
-    listenClientURLs: flags.list('listen-client-urls'),
-    initialAdvertisePeerURLs: ap,
-    advertiseClientURLs: x.acUnset ? [] : flags.list('advertise-client-urls'),
-    initialClusterString,
-    initialCluster,
-    initialClusterToken: str('initial-cluster-token'),
-    initialClusterState: str('initial-cluster-state') as ClusterState,
-    bootstrap: bootstrapMethod(flags),
-    proxy: {
-      mode: str('proxy') as 'off' | 'on' | 'readonly',
-      failureWaitMs: Number(flags.num('proxy-failure-wait')),
-      refreshIntervalMs: Number(flags.num('proxy-refresh-interval')),
-      dialTimeoutMs: Number(flags.num('proxy-dial-timeout')),
-      writeTimeoutMs: Number(flags.num('proxy-write-timeout')),
-      readTimeoutMs: Number(flags.num('proxy-read-timeout')),
-    },
-    heartbeatIntervalMs: heartbeat,
-    electionTimeoutMs: election,
-    electionTicks: heartbeat > 0 ? Math.floor(election / heartbeat) : 0,
-    snapshotCount: Number(flags.num('snapshot-count')),
-    clientTLS: tlsInfoFrom(flags, ''),
-    peerTLS: tlsInfoFrom(flags, 'peer-'),
-    clientAutoTLS: flags.bool('auto-tls'),
-    peerAutoTLS: flags.bool('peer-auto-tls'),
-    enableV2: flags.bool('enable-v2'),
-    strictReconfigCheck: flags.bool('strict-reconfig-check'),
-    quotaBackendBytes: Number(flags.num('quota-backend-bytes')),
-    preVote: flags.bool('pre-vote'),
-    initialElectionTickAdvance: flags.bool('initial-election-tick-advance'),
-    logLevel: str('log-level'),
-    debug: flags.bool('debug'),
-    help: x.help,
-    version: x.version,
-    envUsed: x.envUsed,
-    logs: [...x.logs],
-    ignoredFlags,
-    explicitlySet: setFlags,
-  };
 }

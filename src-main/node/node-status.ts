@@ -2,7 +2,7 @@
 // what the client APIs put in their headers and stats, what tests look at. Nothing outside
 // the node reads the mutable core itself.
 
-import type { NodeState } from '../../src-shared/protocol.js';
+import type { NodeState } from '../../src-shared/cluster-state.js';
 import type { Entry } from '../../src-shared/raft-types.js';
 import type { Raft } from '../raft/raft.js';
 import type { ProgressState } from '../raft/progress.js';

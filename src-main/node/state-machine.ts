@@ -4,7 +4,8 @@
 
 import { decodeConfChange, type Entry } from '../../src-shared/raft-types.js';
 import type { MemberInfo } from './client-backend.js';
-import { V2Store, type V2Command, type V2Event } from './store-v2.js';
+import { V2Store } from './store-v2.js';
+import type { V2Command, V2Event } from './store-v2/types.js';
 import { V2Error } from './store-v2/errors.js';
 import { fromJson, toJson, type V3Command } from '../v3/command.js';
 import type { LessorOptions } from '../v3/lease/lessor.js';

@@ -6,7 +6,7 @@ import type { BackendHost } from './backend-host.js';
 import type { ClientBackend, MemberInfo, RaftStatus } from './client-backend.js';
 import { goDuration } from './log.js';
 import type { MemberChanges } from './member-changes.js';
-import type { V2Command, V2Event, V2ReadRequest, V2StoreStats, V2WatchHandle } from './store-v2.js';
+import type { V2Command, V2Event, V2ReadRequest, V2StoreStats, V2WatchHandle } from './store-v2/types.js';
 
 export class V2Backend implements ClientBackend {
   private expiring = new Set<string>();

@@ -2,7 +2,10 @@
 // the session trace as the app does: `raftlab run scenario.json --trace out.jsonl`.
 
 import fs from 'node:fs';
-import type { ClusterState, Command, CommandResult, ServerEvent } from '../../src-shared/protocol.js';
+import type { ClusterState } from '../../src-shared/cluster-state.js';
+import type { CommandResult } from '../../src-shared/command-results.js';
+import type { Command } from '../../src-shared/commands.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import { parseScenario, playScenario, ScenarioError, type Scenario } from '../../src-shared/scenario.js';
 import { WindowCore } from '../app/window-core.js';
 import { Supervisor } from '../cluster/supervisor.js';

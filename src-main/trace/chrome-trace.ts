@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import { once } from 'node:events';
 import { describeCommand, narrate } from '../../src-shared/narrate.js';
-import type { Command, MessageSummary, NodeStatus } from '../../src-shared/protocol.js';
+import type { MessageSummary, NodeStatus } from '../../src-shared/cluster-state.js';
+import type { Command } from '../../src-shared/commands.js';
 import type { RaftEvent, Role } from '../../src-shared/raft-types.js';
 import type { TraceHeader, TraceRecord } from '../../src-shared/trace.js';
 import { scanTraceFile } from './trace-reader.js';

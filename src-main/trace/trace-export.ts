@@ -4,7 +4,8 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ExportTraceResult, TraceExportFormat } from '../../src-shared/protocol.js';
+import type { ExportTraceResult } from '../../src-shared/command-results.js';
+import type { TraceExportFormat } from '../../src-shared/commands.js';
 import { exportChromeTrace } from './chrome-trace.js';
 import type { TraceWriter } from './trace-writer.js';
 

@@ -61,18 +61,22 @@ function postPaths(options: Record<string, unknown> | undefined): string[] {
 export function gatewayRoutes(server: V3GrpcServer): { unary: Map<string, Route>; streams: Map<string, StreamRoute> } {
   const unary = new Map<string, Route>();
   const def = gatewayProto();
-  const methodsOf = (svc: string) => def[`etcdserverpb.${svc}`] as unknown as Record<string, MethodDef>;
+  const methodOf = (svc: string, name: string): MethodDef => {
+    const m = (def[`etcdserverpb.${svc}`] as unknown as Record<string, MethodDef> | undefined)?.[name];
+    if (!m) throw new Error(`v3 gateway: rpc.proto has no etcdserverpb.${svc}.${name}`);
+    return m;
+  };
   for (const [svc, handlers] of Object.entries(server.handlers)) {
-    const methods = methodsOf(svc);
     for (const [name, handler] of Object.entries(handlers)) {
       const guarded = guardHandler(svc, name, handler, server.auth);
-      for (const path of postPaths(methods[name].options)) unary.set(path, { method: methods[name], handler: guarded });
+      const method = methodOf(svc, name);
+      for (const path of postPaths(method.options)) unary.set(path, { method, handler: guarded });
     }
   }
   const streams = new Map<string, StreamRoute>();
-  const watch = methodsOf('Watch').Watch;
+  const watch = methodOf('Watch', 'Watch');
   for (const path of postPaths(watch.options)) streams.set(path, { method: watch, open: (write, _fail, ctx) => server.openWatch(write, ctx) });
-  const ka = methodsOf('Lease').LeaseKeepAlive;
+  const ka = methodOf('Lease', 'LeaseKeepAlive');
   for (const path of postPaths(ka.options)) streams.set(path, { method: ka, endsWithBody: true, open: (write, fail) => server.openKeepAlive(write, fail) });
   return { unary, streams };
 }
@@ -92,13 +96,13 @@ export function jsonValues(text: string): unknown[] {
   const out: unknown[] = [];
   let i = 0;
   while (i < text.length) {
-    while (i < text.length && /\s/.test(text[i])) i++;
+    while (i < text.length && /\s/.test(text.charAt(i))) i++;
     if (i >= text.length) break;
     let depth = 0;
     let inString = false;
     let j = i;
     for (; j < text.length; j++) {
-      const c = text[j];
+      const c = text.charAt(j);
       if (inString) {
         if (c === '\\') j++;
         else if (c === '"') inString = false;
@@ -163,7 +167,7 @@ function sendError(res: ServerResponse, code: number, message: string): void {
 export function v3Gateway(server: V3GrpcServer): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
   const { unary, streams } = gatewayRoutes(server);
   return async (req, res) => {
-    const path = (req.url ?? '').split('?')[0];
+    const path = (req.url ?? '').split('?')[0] ?? '';
     if (req.method !== 'POST') return false;
     const route = unary.get(path);
     const stream = streams.get(path);

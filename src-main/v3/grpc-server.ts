@@ -4,12 +4,12 @@
 // term). Status codes and messages are etcd's, so etcdctl and clientv3 print what they print
 // against etcd. Mounting this on a node's client port next to the v2 API comes later.
 import * as grpc from '@grpc/grpc-js';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { V3Backend } from './backend.js';
 import { callContextOf, type CallContext, type Msg, type UnaryHandler } from './call.js';
 import type { V3Command } from './command.js';
+import { beforeDeadline, callDeadline } from './deadline.js';
 import { guardAdminMethods } from './auth/admin-methods.js';
 import { authHandlers } from './auth/auth-service.js';
 import { checkTxnAuth } from './auth/apply-checks.js';
@@ -18,13 +18,11 @@ import { RequestAuth } from './auth/request-auth.js';
 import type { AuthInfo } from './auth/types.js';
 import { Errors, GrpcCode, V3Error } from './errors.js';
 import { isTxnReadOnly, isTxnSerializable } from './mvcc/kv.js';
-import type {
-  Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, SortOrder, SortTarget, TxnRequest,
-} from './mvcc/types.js';
 import { MAX_TXN_OPS, checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './mvcc/validate.js';
 import { ALARM_TYPES } from './maintenance/alarms.js';
 import { available, costPut, costTxn, LEASE_OVERHEAD } from './maintenance/quota.js';
 import { service } from './proto/load.js';
+import { big, deleteRequest, num, putRequest, rangeRequest, toProto, txnRequest } from './proto/messages.js';
 import { backendFile, backendHash, etcdBuckets } from './snapshot/etcd-backend.js';
 import type { AlarmResponse, V3Response } from './state-machine.js';
 import type { WatchCreateRequest, WatchFilter, WatchResponse } from './watch/watch-hub.js';
@@ -33,75 +31,6 @@ import type { WatchCreateRequest, WatchFilter, WatchResponse } from './watch/wat
 export const PROGRESS_INTERVAL_MS = 10 * 60 * 1000;
 
 export type { UnaryHandler } from './call.js';
-
-const num = (v: unknown) => Number(v ?? 0);
-const big = (v: unknown) => BigInt((v as string | number | undefined) ?? 0);
-
-function rangeRequest(m: Msg): RangeRequest {
-  return {
-    key: m.key, range_end: m.range_end, limit: num(m.limit), revision: num(m.revision),
-    sort_order: m.sort_order as SortOrder, sort_target: m.sort_target as SortTarget,
-    serializable: m.serializable, keys_only: m.keys_only, count_only: m.count_only,
-    min_mod_revision: num(m.min_mod_revision), max_mod_revision: num(m.max_mod_revision),
-    min_create_revision: num(m.min_create_revision), max_create_revision: num(m.max_create_revision),
-  };
-}
-
-function putRequest(m: Msg): PutRequest {
-  return { key: m.key, value: m.value, lease: big(m.lease), prev_kv: m.prev_kv, ignore_value: m.ignore_value, ignore_lease: m.ignore_lease };
-}
-
-function deleteRequest(m: Msg): DeleteRangeRequest {
-  return { key: m.key, range_end: m.range_end, prev_kv: m.prev_kv };
-}
-
-function compare(m: Msg): Compare {
-  const c: Compare = { key: m.key, range_end: m.range_end, result: m.result, target: m.target };
-  // etcd reads the union member only when it is the one set.
-  switch (m.target_union) {
-    case 'version': c.version = num(m.version); break;
-    case 'create_revision': c.create_revision = num(m.create_revision); break;
-    case 'mod_revision': c.mod_revision = num(m.mod_revision); break;
-    case 'value': c.value = m.value; break;
-    case 'lease': c.lease = big(m.lease); break;
-  }
-  return c;
-}
-
-function requestOp(m: Msg): RequestOp {
-  switch (m.request) {
-    case 'request_range': return { request_range: rangeRequest(m.request_range) };
-    case 'request_put': return { request_put: putRequest(m.request_put) };
-    case 'request_delete_range': return { request_delete_range: deleteRequest(m.request_delete_range) };
-    case 'request_txn': return { request_txn: txnRequest(m.request_txn) };
-    default: return {};
-  }
-}
-
-function txnRequest(m: Msg): TxnRequest {
-  return { compare: (m.compare ?? []).map(compare), success: (m.success ?? []).map(requestOp), failure: (m.failure ?? []).map(requestOp) };
-}
-
-/**
- * Core values to proto-loader's, marshaled as Go does: 63-bit ids as decimal strings (protobufjs
- * takes no bigint), and zero values left out. protobufjs writes every field that is set, even
- * 0, false or empty, where Go's marshaling never writes a proto3 default; a client that tells
- * present from absent (as a protobufjs one can) then sees what it sees from etcd.
- */
-function toProto(v: unknown): unknown {
-  if (typeof v === 'bigint') return v.toString();
-  if (Buffer.isBuffer(v) || v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map(toProto);
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) {
-    if (x === undefined || x === 0 || x === 0n || x === false || x === '') continue;
-    if ((Buffer.isBuffer(x) || Array.isArray(x)) && x.length === 0) continue;
-    // mvccpb.Event's type: PUT is the enum's zero.
-    if (k === 'type' && x === 'PUT') continue;
-    out[k] = toProto(x);
-  }
-  return out;
-}
 
 function grpcError(e: unknown): Partial<grpc.StatusObject> {
   if (e instanceof V3Error) return { code: e.code, details: e.message };
@@ -133,27 +62,6 @@ const varintLength = (n: number) => Math.max(1, Math.ceil(Math.log2(n + 1) / 7))
 function proposalSize(method: grpc.MethodDefinition<unknown, unknown>, m: Msg): number {
   const n = method.requestSerialize(m).length;
   return n + 1 + varintLength(n) + 13;
-}
-
-/** The deadline (ms since epoch, Infinity for none) of the gRPC call being handled. */
-const callDeadline = new AsyncLocalStorage<number>();
-/** How long before the client's deadline a proposal still waiting is answered "request timed out". */
-const DEADLINE_MARGIN_MS = 10;
-
-/**
- * A proposal still waiting when its client's deadline comes: etcd's request context carries that
- * deadline, and etcd answers "request timed out" (its parseProposeCtxErr) just before the client
- * gives up; the proposal itself goes on. Without a deadline (the gateway), it waits as it is.
- */
-function beforeDeadline<T>(p: Promise<T>): Promise<T> {
-  const deadline = callDeadline.getStore() ?? Infinity;
-  if (!Number.isFinite(deadline)) return p;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Errors.timeout), Math.max(0, deadline - Date.now() - DEADLINE_MARGIN_MS));
-  });
-  p.catch(() => {}); // answered late or never: not an unhandled rejection
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 export class V3GrpcServer {

@@ -3,33 +3,36 @@
 // (it knows how far the learner is): etcd forwards them over the peer port; we ask the leader's
 // client port over gRPC, which every member serves. One client per leader URL and service, kept.
 import * as grpc from '@grpc/grpc-js';
-import { V3Error } from './errors.js';
+import { Errors, V3Error } from './errors.js';
 import type { LeaseTimeToLive } from './lease/lessor.js';
 import type { LeaseId } from './mvcc/types.js';
-import { etcdProto, type ProtoMessage } from './proto/load.js';
+import { serviceClient, type ProtoMessage, type ServiceName } from './proto/load.js';
 
 type Msg = ProtoMessage;
 
+/** A unary method of a proto-loader client. */
+type UnaryMethod = (req: Msg, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Msg) => void) => grpc.ClientUnaryCall;
+
 interface ClusterClient extends grpc.Client {
-  MemberPromote(req: Msg, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Msg) => void): grpc.ClientUnaryCall;
+  MemberPromote: UnaryMethod;
 }
 
 interface LeaseClient extends grpc.Client {
   LeaseKeepAlive(opts: grpc.CallOptions): grpc.ClientDuplexStream<Msg, Msg>;
-  LeaseTimeToLive(req: Msg, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Msg) => void): grpc.ClientUnaryCall;
+  LeaseTimeToLive: UnaryMethod;
 }
 
 export class LeaseForwarder {
-  private readonly clients = new Map<string, LeaseClient>();
-  private readonly clusterClients = new Map<string, ClusterClient>();
+  /** By service and leader host. */
+  private readonly clients = new Map<string, grpc.Client>();
 
   constructor(private readonly timeoutMs: number) {}
 
   /** The leader's new TTL for `id` (a not-found lease answers TTL ≤ 0, as etcd's does). */
   renew(leaderClientURLs: string[], id: LeaseId): Promise<number> {
-    const client = this.client(leaderClientURLs);
+    const client = this.client<LeaseClient>('Lease', leaderClientURLs);
     return new Promise((resolve, reject) => {
-      const call = client.LeaseKeepAlive({ deadline: Date.now() + this.timeoutMs });
+      const call = client.LeaseKeepAlive(this.callOptions());
       call.once('data', (m: Msg) => {
         resolve(Number(m.TTL ?? 0));
         call.end();
@@ -39,56 +42,57 @@ export class LeaseForwarder {
     });
   }
 
-  timeToLive(leaderClientURLs: string[], id: LeaseId, keys: boolean): Promise<LeaseTimeToLive> {
-    const client = this.client(leaderClientURLs);
-    return new Promise((resolve, reject) => {
-      client.LeaseTimeToLive({ ID: id.toString(), keys }, { deadline: Date.now() + this.timeoutMs }, (err, res) => {
-        if (err || !res) return reject(asV3(err));
-        resolve({
-          ID: BigInt(res.ID ?? 0),
-          TTL: Number(res.TTL ?? 0),
-          grantedTTL: Number(res.grantedTTL ?? 0),
-          keys: (res.keys ?? []).map((k: Buffer) => Buffer.from(k)),
-        });
-      });
-    });
+  async timeToLive(leaderClientURLs: string[], id: LeaseId, keys: boolean): Promise<LeaseTimeToLive> {
+    const client = this.client<LeaseClient>('Lease', leaderClientURLs);
+    const res = await this.unary(client.LeaseTimeToLive.bind(client), { ID: id.toString(), keys });
+    return {
+      ID: BigInt(res.ID ?? 0),
+      TTL: Number(res.TTL ?? 0),
+      grantedTTL: Number(res.grantedTTL ?? 0),
+      keys: (res.keys ?? []).map((k: Buffer) => Buffer.from(k)),
+    };
   }
 
   /** Member `id` (uint64 decimal) promoted by the leader; rejects with the leader's error. */
-  promote(leaderClientURLs: string[], id: string): Promise<void> {
-    const target = new URL(leaderClientURLs[0]).host;
-    let c = this.clusterClients.get(target);
-    if (!c) {
-      const Cluster = (etcdProto().grpcObject.etcdserverpb as grpc.GrpcObject).Cluster as grpc.ServiceClientConstructor;
-      c = new Cluster(target, grpc.credentials.createInsecure()) as unknown as ClusterClient;
-      this.clusterClients.set(target, c);
-    }
-    const client = c;
-    return new Promise((resolve, reject) => {
-      client.MemberPromote({ ID: id }, { deadline: Date.now() + this.timeoutMs }, (err) => (err ? reject(asV3(err)) : resolve()));
-    });
+  async promote(leaderClientURLs: string[], id: string): Promise<void> {
+    const client = this.client<ClusterClient>('Cluster', leaderClientURLs);
+    await this.unary(client.MemberPromote.bind(client), { ID: id });
   }
 
   close(): void {
-    for (const c of [...this.clients.values(), ...this.clusterClients.values()]) c.close();
+    for (const c of this.clients.values()) c.close();
     this.clients.clear();
-    this.clusterClients.clear();
   }
 
-  private client(urls: string[]): LeaseClient {
-    const target = new URL(urls[0]).host;
-    let c = this.clients.get(target);
+  /** One unary call within the request timeout; rejects with the leader's error. */
+  private unary(method: UnaryMethod, req: Msg): Promise<Msg> {
+    return new Promise((resolve, reject) => {
+      method(req, this.callOptions(), (err, res) => (err || !res ? reject(asV3(err)) : resolve(res)));
+    });
+  }
+
+  private callOptions(): grpc.CallOptions {
+    return { deadline: Date.now() + this.timeoutMs };
+  }
+
+  /** The kept client of `service` at the leader's first client URL. */
+  private client<C extends grpc.Client>(service: ServiceName, urls: string[]): C {
+    const [url] = urls;
+    if (url === undefined) throw Errors.noLeader;
+    const target = new URL(url).host;
+    const key = `${service} ${target}`;
+    let c = this.clients.get(key);
     if (!c) {
-      const Lease = (etcdProto().grpcObject.etcdserverpb as grpc.GrpcObject).Lease as grpc.ServiceClientConstructor;
-      c = new Lease(target, grpc.credentials.createInsecure()) as unknown as LeaseClient;
-      this.clients.set(target, c);
+      const Client = serviceClient(service);
+      c = new Client(target, grpc.credentials.createInsecure());
+      this.clients.set(key, c);
     }
-    return c;
+    return c as C;
   }
 }
 
 /** The leader's error as it gave it (etcd's codes and texts pass through unchanged). */
 function asV3(e: grpc.ServiceError | null): Error {
-  if (!e) return new V3Error(14, 'etcdserver: request timed out');
+  if (!e) return Errors.timeout;
   return new V3Error(e.code, e.details || e.message);
 }

@@ -96,7 +96,8 @@ export class MemoryBackend implements V3Backend {
   }
 
   backendContext(): BackendContext {
-    const m = this.members()[0];
+    const [m] = this.members();
+    if (!m) throw new Error('memory backend: no member');
     return {
       consistentIndex: this.applied,
       members: [{ id: BigInt(m.ID).toString(16), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs }],

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WindowCore } from '../app/window-core.js';
 import { Supervisor } from '../cluster/supervisor.js';
-import { LEARNING_SPEED } from '../../src-shared/protocol.js';
+import { LEARNING_SPEED } from '../../src-shared/commands.js';
 import { startWebServer } from './web-server.js';
 import { ensureWindowBuilt } from './window-build.js';
 

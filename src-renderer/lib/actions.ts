@@ -1,7 +1,8 @@
 // The window's actions on the real cluster, shared by the buttons and the keyboard shortcuts.
 // Each one is a protocol.ts command (or a few); what changes on screen is what the nodes then do.
 
-import { agreedLeader, SPEEDS, type Command, type NodeState } from '../../src-shared/protocol.js';
+import { agreedLeader, type NodeState } from '../../src-shared/cluster-state.js';
+import { SPEEDS, type Command } from '../../src-shared/commands.js';
 import type { Session } from './session.svelte.js';
 
 function report(session: Session, p: Promise<unknown>): void {

@@ -2,7 +2,7 @@
 // discovery directory as `size` slots filling in creation order, each member's place in it (or
 // its record), and one sentence for where the bootstrap stands. Pure, so tested without a browser.
 
-import type { BootstrapView, NodeState, Registration, SrvRecordView } from '../../src-shared/protocol.js';
+import type { BootstrapView, NodeState, Registration, SrvRecordView } from '../../src-shared/cluster-state.js';
 
 export interface DirectorySlot {
   /** 1..size: the order of registration (creation index), which is the initial cluster's order. */

@@ -8,7 +8,8 @@
 // ways to start a cluster", needs no step mode: it starts a cluster each way etcd's clustering
 // guide names (static, etcd discovery, DNS SRV) and shows what each member found.
 
-import { agreedLeader, type BootstrapMethod, type Command, type HeldMessage, type NodeState } from '../../src-shared/protocol.js';
+import { agreedLeader, type HeldMessage, type NodeState } from '../../src-shared/cluster-state.js';
+import type { BootstrapMethod, Command } from '../../src-shared/commands.js';
 import { bootstrapSummary } from './bootstrap-view.js';
 import type { MessageType } from '../../src-shared/raft-types.js';
 import type { GuideKind } from './guide-story.js';

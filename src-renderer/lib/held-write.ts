@@ -2,7 +2,7 @@
 // message held, a proposal goes nowhere until the user delivers the messages it made (or ticks,
 // when there is no leader to take it). Pure, so tested without a browser.
 
-import type { ClusterState } from '../../src-shared/protocol.js';
+import type { ClusterState } from '../../src-shared/cluster-state.js';
 
 /** '' when step mode is off: then a write is simply on its way. */
 export function heldWriteWords(c: ClusterState | null | undefined, via: string): string {

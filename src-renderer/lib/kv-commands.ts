@@ -5,7 +5,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- the gateway's JSON answers, read field by field defensively (int, unb64, ?? []) */
 
 import { gatewayCall, int, leaseHex, unb64, type Kv3Request } from '../../src-shared/kv3.js';
-import type { KvResult } from '../../src-shared/protocol.js';
+import type { KvResult } from '../../src-shared/command-results.js';
 import type { SecurityView } from '../../src-shared/attach.js';
 
 export type KvOp = 'put' | 'get' | 'delete' | 'watch';

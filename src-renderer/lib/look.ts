@@ -2,7 +2,7 @@
 // explains exactly these.
 
 import type { MessageType, Role } from '../../src-shared/raft-types.js';
-import type { NodeStatus } from '../../src-shared/protocol.js';
+import type { NodeStatus } from '../../src-shared/cluster-state.js';
 
 export const ROLE_COLOR: Record<Role, string> = {
   follower: '#5b8def',

@@ -2,7 +2,7 @@
 // tested without a browser). The panel must never call a node "the leader" unless every running
 // node agrees it is: with no leader it shows some node, and says that is all it is.
 
-import { agreedLeader, type ClusterState, type NodeState } from '../../src-shared/protocol.js';
+import { agreedLeader, type ClusterState, type NodeState } from '../../src-shared/cluster-state.js';
 
 export interface PanelSubject {
   node: NodeState;

@@ -8,7 +8,8 @@
 
 import type { RaftlabBridge } from '../../src-shared/bridge.js';
 import { clockTime, describeCommand } from '../../src-shared/narrate.js';
-import type { BranchInfo, ServerEvent } from '../../src-shared/protocol.js';
+import type { BranchInfo } from '../../src-shared/command-results.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import { TraceIndex } from '../../src-shared/replay.js';
 import { readTraceStream, TraceDecoder, type Trace, type TraceHeader, type TraceRecord } from '../../src-shared/trace.js';
 import { Session } from './session.svelte.js';

@@ -4,7 +4,10 @@
 
 import type { RaftlabBridge } from '../../src-shared/bridge.js';
 import { describeCommand, narrate, narrateAttach, type Weight } from '../../src-shared/narrate.js';
-import { agreedLeader, type ClusterState, type Command, type CommandResult, type MessageSummary, type NodeState, type ServerEvent, type WatchLine } from '../../src-shared/protocol.js';
+import { agreedLeader, type ClusterState, type MessageSummary, type NodeState } from '../../src-shared/cluster-state.js';
+import type { CommandResult, WatchLine } from '../../src-shared/command-results.js';
+import type { Command } from '../../src-shared/commands.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import type { RaftEvent } from '../../src-shared/raft-types.js';
 import { flightAt, Playout, timerFill, type DrawnChange, type FlightTimes, type MarkDrawn } from './playout.js';
 import { bootstrapSummary } from './bootstrap-view.js';

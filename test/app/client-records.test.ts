@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WindowCore } from '../../src-main/app/window-core.js';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { readTraceFile } from '../../src-main/trace/trace-reader.js';
-import { agreedLeader, type ClusterState, type ServerEvent } from '../../src-shared/protocol.js';
+import { agreedLeader, type ClusterState } from '../../src-shared/cluster-state.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import { until } from '../helpers/cluster.js';
 
 describe('client requests in the window and the trace', () => {

@@ -2,7 +2,8 @@
 // and the field, in the words the window shows; what passes comes back without stray fields.
 
 import { describe, expect, it } from 'vitest';
-import { parseCommand, parseRequest } from '../../src-shared/protocol.js';
+import { parseCommand } from '../../src-shared/commands.js';
+import { parseRequest } from '../../src-shared/protocol.js';
 import { HIDDEN, redactCommand } from '../../src-shared/redact.js';
 
 const refusals: [unknown, string][] = [

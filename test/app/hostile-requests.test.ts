@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { buildRenderer } from '../../scripts/build-renderer.mjs';
-import { agreedLeader, type ServerEvent } from '../../src-shared/protocol.js';
+import { agreedLeader } from '../../src-shared/cluster-state.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import { until } from '../helpers/cluster.js';
 import { needTools } from '../helpers/window.js';
 

@@ -5,7 +5,9 @@
 import { execFileSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
-import { agreedLeader, parseCommand, type KvResult } from '../../src-shared/protocol.js';
+import { agreedLeader } from '../../src-shared/cluster-state.js';
+import type { KvResult } from '../../src-shared/command-results.js';
+import { parseCommand } from '../../src-shared/commands.js';
 import { until } from '../helpers/cluster.js';
 
 let sup: Supervisor;

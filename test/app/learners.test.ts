@@ -3,7 +3,8 @@
 // vote; `promoteMember` is etcdctl member promote, and the promotion is a conf event it narrates.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
-import { agreedLeader, type ClusterState, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
+import { agreedLeader, type ClusterState, type NodeState } from '../../src-shared/cluster-state.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import { narrate } from '../../src-shared/narrate.js';
 import { until } from '../helpers/cluster.js';
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ClusterState, NodeState } from '../../src-shared/protocol.js';
+import type { ClusterState, NodeState } from '../../src-shared/cluster-state.js';
 import { commandsFor, parseScenario } from '../../src-shared/scenario.js';
 import { readTraceFile } from '../../src-main/trace/trace-reader.js';
 import { RAFTLAB_BIN } from '../helpers/processes.js';

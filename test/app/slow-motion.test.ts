@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { flightMs } from '../../src-main/node/slow-network.js';
-import { agreedLeader, type ClusterState, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
+import { agreedLeader, type ClusterState, type NodeState } from '../../src-shared/cluster-state.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import { until } from '../helpers/cluster.js';
 import { needTools } from '../helpers/window.js';
 

@@ -3,7 +3,10 @@
 // with the steps it really took, and the stepper goes on working.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
-import { agreedLeader, parseCommand, type ServerEvent, type StepRunResult } from '../../src-shared/protocol.js';
+import { agreedLeader } from '../../src-shared/cluster-state.js';
+import type { StepRunResult } from '../../src-shared/command-results.js';
+import { parseCommand } from '../../src-shared/commands.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import { until } from '../helpers/cluster.js';
 
 let sup: Supervisor;

@@ -2,7 +2,9 @@
 // every peer message the nodes' Raft emits and is their only clock; the test steps them.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
-import { agreedLeader, type HeldMessage, type KvResult, type NodeState, type ServerEvent, type StepRunResult } from '../../src-shared/protocol.js';
+import { agreedLeader, type HeldMessage, type NodeState } from '../../src-shared/cluster-state.js';
+import type { KvResult, StepRunResult } from '../../src-shared/command-results.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import type { RaftEvent } from '../../src-shared/raft-types.js';
 import { until } from '../helpers/cluster.js';
 
@@ -293,7 +295,7 @@ describe('step mode', () => {
   });
 
   it('parses step commands strictly', async () => {
-    const { parseCommand } = await import('../../src-shared/protocol.js');
+    const { parseCommand } = await import('../../src-shared/commands.js');
     expect(parseCommand({ type: 'stepMode', on: true, seed: 7 })).toEqual({ type: 'stepMode', on: true, seed: 7 });
     expect(parseCommand({ type: 'stepTick' })).toEqual({ type: 'stepTick' });
     expect(parseCommand({ type: 'stepRunUntil', until: 'leader', maxSteps: 10 })).toEqual({ type: 'stepRunUntil', until: 'leader', maxSteps: 10 });

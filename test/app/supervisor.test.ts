@@ -2,7 +2,9 @@
 // Everything is observed the way the window observes it: through the supervisor's events.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
-import { agreedLeader, type ClusterState, type KvResult, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
+import { agreedLeader, type ClusterState, type NodeState } from '../../src-shared/cluster-state.js';
+import type { KvResult } from '../../src-shared/command-results.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import { until } from '../helpers/cluster.js';
 
 let sup: Supervisor;

@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { startWebServer, type WebServer } from '../../src-main/web/web-server.js';
-import { agreedLeader, type ServerEvent } from '../../src-shared/protocol.js';
+import { agreedLeader } from '../../src-shared/cluster-state.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import { until } from '../helpers/cluster.js';
 
 let sup: Supervisor;

@@ -11,7 +11,7 @@ import { AttachError, EtcdObserver, parseEndpoints } from '../../src-main/attach
 import { freePorts } from '../../src-main/net/free-ports.js';
 import type { AttachedView, AttachEvent } from '../../src-shared/attach.js';
 import { toClusterState } from '../../src-shared/attached-cluster.js';
-import { agreedLeader } from '../../src-shared/protocol.js';
+import { agreedLeader } from '../../src-shared/cluster-state.js';
 import { until } from '../helpers/cluster.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { ProcessCluster } from '../helpers/processes.js';

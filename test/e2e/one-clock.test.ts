@@ -6,7 +6,8 @@
 // it by one tick's share. A vote request clicked in flight never reaches its target.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { LEARNING_SPEED, speedText, type ServerEvent } from '../../src-shared/protocol.js';
+import { LEARNING_SPEED, speedText } from '../../src-shared/commands.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import type { DrawnChange, MarkDrawn } from '../../src-renderer/lib/playout.js';
 import { CHROMIUM, needTools, openWindow, SHOTS, type TestWindow } from '../helpers/window.js';
 

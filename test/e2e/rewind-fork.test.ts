@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { readTraceFile } from '../../src-main/trace/trace-reader.js';
 import { TraceIndex } from '../../src-shared/replay.js';
-import type { BranchesResult, KvResult } from '../../src-shared/protocol.js';
+import type { BranchesResult, KvResult } from '../../src-shared/command-results.js';
 import { dumpCluster } from '../helpers/cluster-dump.js';
 import { CHROMIUM, needTools, openWindow, SHOTS, type TestWindow } from '../helpers/window.js';
 

@@ -12,7 +12,8 @@ import { decodeMemberRequest } from '../../src-main/node/api-v2/members.js';
 import { startClientServer } from '../../src-main/node/api-v2/server.js';
 import { goJSON, goJSONSyntaxError } from '../../src-main/node/go/json.js';
 import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo, type RaftStatus } from '../../src-main/node/client-backend.js';
-import { V2Store, type V2Command, type V2Event, type V2ReadRequest, type V2WatchHandle } from '../../src-main/node/store-v2.js';
+import { V2Store } from '../../src-main/node/store-v2.js';
+import type { V2Command, V2Event, V2ReadRequest, V2WatchHandle } from '../../src-main/node/store-v2/types.js';
 
 const SAMPLES = fileURLToPath(new URL('../fixtures/etcd-3.4-v2-samples', import.meta.url));
 const CID = 'b642fa49c52c2640';

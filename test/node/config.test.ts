@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseNodeConfig, type NodeConfig } from '../../src-main/node/config.js';
+import { parseNodeConfig } from '../../src-main/node/config.js';
+import { ConfigError, type NodeConfig } from '../../src-main/node/config/node-config.js';
 import { parseEtcdURLs, parseInitialCluster } from '../../src-main/node/etcd-urls.js';
 import { bootstrapIds } from '../../src-main/node/ids.js';
 
@@ -537,8 +538,8 @@ describe('initial cluster', () => {
     const c = parseNodeConfig(N1, {});
     const ids = bootstrapIds(c);
     expect(ids.members.map((m) => m.name)).toEqual(['n1', 'n2', 'n3']);
-    expect(ids.localId).toBe(ids.members[0].id);
-    expect(ids.members[0].id).toBe('ca7a34e16cff9c1b');
+    expect(ids.localId).toBe(ids.members[0]?.id);
+    expect(ids.members[0]?.id).toBe('ca7a34e16cff9c1b');
     expect(ids.clusterId).toBe('7124aea9c32ce409');
   });
 });

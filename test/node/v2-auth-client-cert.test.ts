@@ -9,7 +9,8 @@ import { webcrypto } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { V2AuthApi } from '../../src-main/node/api-v2/auth.js';
 import { AuthStore } from '../../src-main/node/store-v2/auth-store.js';
-import { V2Store, type V2Command, type V2ReadRequest } from '../../src-main/node/store-v2.js';
+import { V2Store } from '../../src-main/node/store-v2.js';
+import type { V2Command, V2ReadRequest } from '../../src-main/node/store-v2/types.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };

@@ -3,7 +3,8 @@
 // Session model fed as a replay feeds it (no timing involved).
 
 import { describe, expect, it } from 'vitest';
-import type { BootstrapView, ClusterState, NodeState, ServerEvent } from '../../src-shared/protocol.js';
+import type { BootstrapView, ClusterState, NodeState } from '../../src-shared/cluster-state.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import { bootstrapSummary, directorySlots, lookCommand, memberPhase } from '../../src-renderer/lib/bootstrap-view.js';
 import { freshMemory, nextBootstrapStep, type GuideMemory } from '../../src-renderer/lib/guide.js';
 import { isBootstrapLine } from '../../src-renderer/lib/session.svelte.js';

@@ -2,7 +2,8 @@
 // as a replay feeds it: every event is drawn at once, in order, with no timing involved.
 
 import { describe, expect, it } from 'vitest';
-import type { ClusterState, NodeState, ServerEvent } from '../../src-shared/protocol.js';
+import type { ClusterState, NodeState } from '../../src-shared/cluster-state.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import { replaySession } from '../helpers/replay-session.js';
 
 const IDS: Record<string, string> = { n1: '0a1b2c3d4e5f6071', n2: '8899aabbccddeeff', n3: '00000000000000c3' };

@@ -3,7 +3,8 @@
 // is a sentence on the timeline and the status line.
 
 import { describe, expect, it } from 'vitest';
-import type { ClusterState, NodeState, ServerEvent } from '../../src-shared/protocol.js';
+import type { ClusterState, NodeState } from '../../src-shared/cluster-state.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import type { RaftEvent } from '../../src-shared/raft-types.js';
 import { checkTraceRecord } from '../../src-shared/trace-schema.js';
 import { replaySession } from '../helpers/replay-session.js';

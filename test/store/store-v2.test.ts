@@ -2,7 +2,9 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { V2Store, cleanPath, isCreated, type V2Command, type V2Event } from '../../src-main/node/store-v2.js';
+import { V2Store } from '../../src-main/node/store-v2.js';
+import { cleanPath } from '../../src-main/node/store-v2/tree.js';
+import { isCreated, type V2Command, type V2Event } from '../../src-main/node/store-v2/types.js';
 import { V2Error } from '../../src-main/node/store-v2/errors.js';
 import { parseKeysRequest } from '../../src-main/node/api-v2/keys-request.js';
 
@@ -24,18 +26,19 @@ interface Sample {
 function sample(name: string): Sample {
   const text = readFileSync(join(SAMPLES, `${name}.txt`), 'utf8');
   const curl = /^# curl -si(?: -X(\w+))?(?: --max-time \d+)? (\S+)(.*)$/m.exec(text);
-  if (!curl) throw new Error(`no curl line in ${name}`);
-  const url = new URL(curl[2]);
+  const [, method = 'GET', href, flags] = curl ?? [];
+  if (href === undefined || flags === undefined) throw new Error(`no curl line in ${name}`);
+  const url = new URL(href);
   // Go's r.Form puts body values before query values; FormValue takes the first.
   const params = new URLSearchParams();
-  for (const d of curl[3].split(' -d ').slice(1)) {
+  for (const d of flags.split(' -d ').slice(1)) {
     const eq = d.indexOf('=');
     params.append(d.slice(0, eq), d.slice(eq + 1));
   }
   for (const [k, v] of url.searchParams) params.append(k, v);
   const status = Number(/^HTTP\/1\.1 (\d+)/m.exec(text)![1]);
   const body = text.split('\n').filter((l) => l.startsWith('{')).pop() ?? '';
-  return { method: curl[1] ?? 'GET', keyPath: url.pathname.slice('/v2/keys'.length), params, status, body };
+  return { method, keyPath: url.pathname.slice('/v2/keys'.length), params, status, body };
 }
 
 /** etcd prints nanoseconds; we have milliseconds. */
@@ -612,13 +615,15 @@ describe('watches', () => {
 function workload(n: number, seed = 42): V2Command[] {
   let x = seed;
   const rnd = (k: number) => ((x = (x * 1103515245 + 12345) % 2 ** 31), x % k);
+  /** rnd(n) is 0..n-1, so the index is always in range. */
+  const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)]!;
   const keys = ['/a', '/a/b', '/a/c', '/d', '/d/e/f', '/_h', '/q'];
   const ops: V2Command['op'][] = ['set', 'set', 'create', 'update', 'compareAndSwap', 'delete', 'compareAndDelete', 'createInOrder'];
   const cmds: V2Command[] = [];
   for (let i = 0; i < n; i++) {
     const now = T0 + i * 700;
-    const op = ops[rnd(ops.length)];
-    const c: V2Command = { op, path: keys[rnd(keys.length)], value: `v${rnd(3)}`, now };
+    const op = pick(ops);
+    const c: V2Command = { op, path: pick(keys), value: `v${rnd(3)}`, now };
     if (rnd(4) === 0) c.ttl = rnd(20);
     if (rnd(5) === 0) c.dir = true;
     if (rnd(3) === 0) c.recursive = true;

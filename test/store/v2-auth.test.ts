@@ -7,7 +7,8 @@ import {
   decodeRole, decodeUser, deepEqual, goSprintfNoArgs, GoPanic, hasKeyAccess, hasRecursiveAccess, mergeRole, mergeUser, rootRole, type Role, type User,
 } from '../../src-main/node/store-v2/auth-model.js';
 import { AuthStore, type AuthDoer } from '../../src-main/node/store-v2/auth-store.js';
-import { V2Store, type V2Command, type V2Event, type V2ReadRequest } from '../../src-main/node/store-v2.js';
+import { V2Store } from '../../src-main/node/store-v2.js';
+import type { V2Command, V2Event, V2ReadRequest } from '../../src-main/node/store-v2/types.js';
 import { V2Error } from '../../src-main/node/store-v2/errors.js';
 
 const NOW = Date.UTC(2026, 0, 1);

@@ -3,7 +3,8 @@
 // the same session kept as keyframes and deltas must replay exactly as the one kept whole.
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import type { ClusterState, NodeState, ServerEvent } from '../../src-shared/protocol.js';
+import type { ClusterState, NodeState } from '../../src-shared/cluster-state.js';
+import type { ServerEvent } from '../../src-shared/protocol.js';
 import type { Role } from '../../src-shared/raft-types.js';
 import { TraceIndex } from '../../src-shared/replay.js';
 import { newTraceHeader, readTraceText, traceLine, type TraceRecord } from '../../src-shared/trace.js';

@@ -2,7 +2,7 @@
 // rebuilds exactly the next state from it (as JSON carries it), and when the encoder writes a
 // keyframe instead.
 import { describe, expect, it } from 'vitest';
-import type { ClusterState, LogEntrySummary, NodeState } from '../../src-shared/protocol.js';
+import type { ClusterState, LogEntrySummary, NodeState } from '../../src-shared/cluster-state.js';
 import {
   ClusterEncoder, applyClusterDelta, diffCluster, diffLog, sameJson, type ClusterDeltaEvent,
 } from '../../src-shared/trace-delta.js';

@@ -1,7 +1,7 @@
 // The trace schema on its own: headers and records checked line by line, errors that say
 // which line and what is wrong, newer versions refused, older ones upgraded.
 import { describe, expect, it } from 'vitest';
-import type { ClusterState, NodeState } from '../../src-shared/protocol.js';
+import type { ClusterState, NodeState } from '../../src-shared/cluster-state.js';
 import { TraceIndex } from '../../src-shared/replay.js';
 import {
   TRACE_UPGRADES, TRACE_VERSION, TraceError, entryOfEvent, parseTraceHeader, parseTraceRecord, readTraceText, upgradeRecord,

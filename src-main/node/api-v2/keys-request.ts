@@ -2,7 +2,8 @@
 // method dispatch): validated, then a write command, a read or a watch.
 
 import { parseBool as goParseBool, parseUint as goParseUint } from '../go/strconv.js';
-import { cleanPath, type V2Command, type V2ReadRequest, type V2WatchRequest } from '../store-v2.js';
+import { cleanPath } from '../store-v2/tree.js';
+import type { V2Command, V2ReadRequest, V2WatchRequest } from '../store-v2/types.js';
 import { V2Error } from '../store-v2/errors.js';
 
 export type ParsedKeysRequest = V2Command | { read: V2ReadRequest } | { watch: V2WatchRequest };

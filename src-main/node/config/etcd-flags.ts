@@ -60,8 +60,9 @@ function uniqueStringsValue(def: string): Value<string[]> {
 }
 
 /** flags.SelectiveStringValue: one of the valid values (the first is the default). */
-function selectiveValue(...valids: string[]): Value<string> {
-  let v = valids[0]!;
+function selectiveValue(def: string, ...others: string[]): Value<string> {
+  const valids = [def, ...others];
+  let v = def;
   const set = (s: string) => {
     if (!valids.includes(s)) throw new Error('invalid value');
     v = s;

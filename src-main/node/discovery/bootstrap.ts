@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { verifyBootstrap } from '../bootstrap-checks.js';
-import type { NodeConfig } from '../config.js';
+import type { NodeConfig } from '../config/node-config.js';
 import { initialClusterToString, parseInitialCluster } from '../etcd-urls.js';
 import { memberId } from '../ids.js';
 import type { LogLevel } from '../log.js';

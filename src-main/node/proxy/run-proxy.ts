@@ -2,7 +2,7 @@
 // goes when discovery found the cluster full (--discovery-fallback proxy, the default) or the
 // data dir already holds a proxy dir.
 
-import type { NodeConfig } from '../config.js';
+import type { NodeConfig } from '../config/node-config.js';
 import type { BootstrapConfig } from '../discovery/bootstrap.js';
 import { parseInitialCluster } from '../etcd-urls.js';
 import type { LogLevel } from '../log.js';

@@ -124,7 +124,7 @@ export function hasRecursiveAccess(role: Role, key: string, write: boolean): boo
 /** pattern[len(pattern)-1]: an empty pattern is an index out of range in etcd. */
 function patternChar(pattern: string): string {
   if (pattern === '') throw new GoPanic('runtime error: index out of range [-1]');
-  return pattern[pattern.length - 1];
+  return pattern.charAt(pattern.length - 1);
 }
 
 // --- merges (grant/revoke applied to what is stored) -----------------------------------------------

@@ -10,7 +10,7 @@
 
 import { createHmac, randomBytes } from 'node:crypto';
 import { bcryptCompare, bcryptHash } from '../../util/bcrypt.js';
-import type { V2Command, V2Event, V2ReadRequest } from '../store-v2.js';
+import type { V2Command, V2Event, V2ReadRequest } from './types.js';
 import { V2Error } from './errors.js';
 import { goJSON } from '../go/json.js';
 import { compareStrings } from '../go/strings.js';

@@ -289,8 +289,9 @@ export class AuthStore {
     const perms = role.keyPermission;
     // etcd looks at the first permission with a key >= the new one's only.
     const idx = perms.findIndex((p) => Buffer.compare(p.key, r.perm.key) >= 0);
-    if (idx >= 0 && perms[idx].key.equals(r.perm.key) && sameBytes(perms[idx].range_end, r.perm.range_end)) {
-      perms[idx] = { ...perms[idx], permType: r.perm.permType };
+    const at = perms[idx];
+    if (at && at.key.equals(r.perm.key) && sameBytes(at.range_end, r.perm.range_end)) {
+      perms[idx] = { ...at, permType: r.perm.permType };
     } else {
       const p: Permission = { permType: r.perm.permType, key: r.perm.key };
       if (r.perm.range_end?.length) p.range_end = r.perm.range_end;

@@ -71,11 +71,11 @@ export class UnifiedPermissions {
 
 /** adt's IntervalTree.Contains: the intervals overlapping q, visited by start, leave no gap and span q. */
 function covers(ivls: Interval[], q: Interval): boolean {
-  const touching = ivls.filter((x) => overlaps(q, x)).sort((a, b) => cmp(a.begin, b.begin));
-  if (touching.length === 0) return false;
-  const minBegin = touching[0].begin;
-  let maxEnd = touching[0].end;
-  for (const x of touching.slice(1)) {
+  const [first, ...rest] = ivls.filter((x) => overlaps(q, x)).sort((a, b) => cmp(a.begin, b.begin));
+  if (!first) return false;
+  const minBegin = first.begin;
+  let maxEnd = first.end;
+  for (const x of rest) {
     if (cmp(maxEnd, x.begin) < 0) return false;
     if (cmp(x.end, maxEnd) > 0) maxEnd = x.end;
   }

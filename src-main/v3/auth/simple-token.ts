@@ -22,9 +22,9 @@ export function genTokenPrefix(): string {
  * (isValidSimpleToken; Go's strconv.Atoi takes a sign).
  */
 export function tokenIndex(token: string): number | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 2 || !/^[+-]?\d+$/.test(parts[1])) return undefined;
-  return Number(parts[1]);
+  const [, index, ...more] = token.split('.');
+  if (index === undefined || more.length > 0 || !/^[+-]?\d+$/.test(index)) return undefined;
+  return Number(index);
 }
 
 export class SimpleTokens {

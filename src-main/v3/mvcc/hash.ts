@@ -19,7 +19,8 @@ export class Crc32c {
 
   update(b: Uint8Array): this {
     let c = this.crc;
-    for (let i = 0; i < b.length; i++) c = CASTAGNOLI[(c ^ b[i]) & 0xff] ^ (c >>> 8);
+    // In range: i by the loop bound, the table's index by the mask (256 entries).
+    for (let i = 0; i < b.length; i++) c = CASTAGNOLI[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
     this.crc = c;
     return this;
   }

@@ -127,6 +127,13 @@ function branch(rt: TxnRequest, succeeded: boolean): RequestOp[] {
   return (succeeded ? rt.success : rt.failure) ?? [];
 }
 
+/** The outcome of the txn at the head of `path` (compareToPath gives one per txn on the path taken). */
+function outcome(path: readonly boolean[]): boolean {
+  const [succeeded] = path;
+  if (succeeded === undefined) throw new Error('mvcc: a txn path holds no outcome for a nested txn');
+  return succeeded;
+}
+
 /** The outcome of every txn on the path taken, depth first (etcd's compareToPath). */
 function compareToPath(store: MvccStore, rt: TxnRequest): boolean[] {
   const ok = (rt.compare ?? []).every((c) => applyCompare(store, c));
@@ -181,7 +188,7 @@ export function isTxnSerializable(rt: TxnRequest): boolean {
 function checkRequests(rt: TxnRequest, path: boolean[], check: (op: RequestOp) => void): number {
   let txns = 0;
   let rest = path;
-  for (const op of branch(rt, rest[0])) {
+  for (const op of branch(rt, outcome(rest))) {
     if (opKind(op) === 'request_txn') {
       const n = checkRequests(op.request_txn!, rest.slice(1), check);
       txns += n + 1;
@@ -211,14 +218,14 @@ function checkRange(store: MvccStore, op: RequestOp): void {
 }
 
 function newTxnResponse(rt: TxnRequest, path: boolean[]): TxnResponse {
-  return { header: { revision: 0 }, succeeded: path[0], responses: [] };
+  return { header: { revision: 0 }, succeeded: outcome(path), responses: [] };
 }
 
 /** Applies the branch taken; returns how many nested txns it consumed from `path`. */
 function applyTxn(view: WriteTxn | MvccStore, rt: TxnRequest, path: boolean[], resp: TxnResponse): number {
   let txns = 0;
   let rest = path;
-  for (const op of branch(rt, rest[0])) {
+  for (const op of branch(rt, outcome(rest))) {
     const out: ResponseOp = {};
     switch (opKind(op)) {
       case 'request_range': out.response_range = range(view, op.request_range!); break;

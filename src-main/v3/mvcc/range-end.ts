@@ -7,8 +7,9 @@ const EMPTY = Buffer.alloc(0);
 export function prefixRangeEnd(prefix: Buffer): Buffer {
   const end = Buffer.from(prefix);
   for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i] < 0xff) {
-      end[i]++;
+    const byte = end[i]!; // i is within end by the loop bound
+    if (byte < 0xff) {
+      end[i] = byte + 1;
       return end.subarray(0, i + 1);
     }
   }

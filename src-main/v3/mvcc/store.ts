@@ -90,12 +90,13 @@ export class MvccStore {
     if (rev > this.currentRev) throw Errors.futureRev;
     this.compactMainRev = rev;
     for (let i = 0; i < this.keys.length; ) {
-      const k = this.keys[i];
+      const k = this.keys[i]!; // i is within keys by the loop bound
       const h = this.histories.get(k)!;
       // Keep every revision after `rev`, and the latest at or before it unless it is a tombstone.
-      let last = -1;
-      for (let j = 0; j < h.length && h[j].main <= rev; j++) last = j;
-      if (last >= 0) for (const e of h.splice(0, h[last].tombstone ? last + 1 : last)) this.keptBytes -= revisionBytes(e);
+      let n = 0; // how many revisions are at or before `rev` (h is in revision order)
+      while (n < h.length && h[n]!.main <= rev) n++;
+      const latest = h[n - 1];
+      if (latest) for (const e of h.splice(0, latest.tombstone ? n : n - 1)) this.keptBytes -= revisionBytes(e);
       if (h.length === 0) {
         this.histories.delete(k);
         this.keys.splice(i, 1);
@@ -108,8 +109,9 @@ export class MvccStore {
     const found: Entry[] = [];
     for (const k of this.keys) {
       const h = this.histories.get(k)!;
-      if (h[h.length - 1].main < fromRev) continue;
-      if (!inKey(h[0].kv.key)) continue;
+      const latest = h.at(-1);
+      // Every revision in a history is of the same key.
+      if (!latest || latest.main < fromRev || !inKey(latest.kv.key)) continue;
       for (const e of h) if (e.main >= fromRev) found.push(e);
     }
     found.sort((a, b) => a.main - b.main || a.sub - b.sub);
@@ -222,7 +224,7 @@ export class MvccStore {
     const to = end.length === 0 ? undefined : keyString(end);
     const out: Entry[] = [];
     for (let i = lowerBound(this.keys, from); i < this.keys.length; i++) {
-      const k = this.keys[i];
+      const k = this.keys[i]!; // i is within keys by the loop bound
       if (to !== undefined && k >= to) break;
       const e = this.visible(this.histories.get(k), rev);
       if (e) out.push(e);
@@ -251,7 +253,8 @@ export class MvccStore {
   private visible(h: Entry[] | undefined, rev: number): Entry | undefined {
     if (!h) return undefined;
     for (let j = h.length - 1; j >= 0; j--) {
-      if (h[j].main <= rev) return h[j].tombstone ? undefined : h[j];
+      const e = h[j]!; // j is within h by the loop bound
+      if (e.main <= rev) return e.tombstone ? undefined : e;
     }
     return undefined;
   }
@@ -351,7 +354,7 @@ function lowerBound(xs: string[], x: string): number {
   let hi = xs.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (xs[mid] < x) lo = mid + 1;
+    if (xs[mid]! < x) lo = mid + 1; // lo <= mid < hi <= xs.length
     else hi = mid;
   }
   return lo;

@@ -63,8 +63,15 @@ export function etcdProto(): { definition: protoLoader.PackageDefinition; grpcOb
   return loaded;
 }
 
-/** A service's definition by name, e.g. service('KV'), for grpc.Server.addService. */
-export function service(name: 'KV' | 'Watch' | 'Lease' | 'Cluster' | 'Maintenance' | 'Auth'): grpc.ServiceDefinition {
+export type ServiceName = 'KV' | 'Watch' | 'Lease' | 'Cluster' | 'Maintenance' | 'Auth';
+
+/** A service's client class by name, e.g. serviceClient('Lease'), to call another member. */
+export function serviceClient(name: ServiceName): grpc.ServiceClientConstructor {
   const pkg = etcdProto().grpcObject.etcdserverpb as grpc.GrpcObject;
-  return (pkg[name] as grpc.ServiceClientConstructor).service;
+  return pkg[name] as grpc.ServiceClientConstructor;
+}
+
+/** A service's definition by name, e.g. service('KV'), for grpc.Server.addService. */
+export function service(name: ServiceName): grpc.ServiceDefinition {
+  return serviceClient(name).service;
 }

@@ -128,10 +128,12 @@ function writeTree(w: PageWriter, pairs: BoltPair[], flags: number): number {
   while (level.length > 1) {
     level = chunk(level, (c) => c.first.length).map((group) => ({
       pgid: w.put(BRANCH, group.length, branchBody(group)),
-      first: group[0].first,
+      first: group[0]!.first, // the groups of a non-empty list are non-empty
     }));
   }
-  return level[0].pgid;
+  const [root] = level;
+  if (!root) throw new Error('bolt: a tree without a root page'); // chunk gives at least one group
+  return root.pgid;
 }
 
 const byKey = (a: BoltPair, b: BoltPair) => Buffer.compare(a[0], b[0]);
@@ -142,7 +144,8 @@ const byKey = (a: BoltPair, b: BoltPair) => Buffer.compare(a[0], b[0]);
  */
 export function writeBolt(buckets: BoltBucket[], txid = 2): Buffer {
   const w = new PageWriter();
-  w.pages.push(Buffer.alloc(PAGE_SIZE), Buffer.alloc(PAGE_SIZE)); // meta pages, written last
+  const metaPages = [Buffer.alloc(PAGE_SIZE), Buffer.alloc(PAGE_SIZE)]; // pages 0 and 1, written last
+  w.pages.push(...metaPages);
   const freelist = w.put(FREELIST, 0, Buffer.alloc(0));
   const sorted = [...buckets].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
   const rootPairs: BoltPair[] = sorted.map((b) => {
@@ -162,8 +165,7 @@ export function writeBolt(buckets: BoltBucket[], txid = 2): Buffer {
   });
   const root = writeTree(w, rootPairs, BUCKET_LEAF);
   const high = w.next;
-  for (const id of [0, 1]) {
-    const p = w.pages[id];
+  for (const [id, p] of metaPages.entries()) {
     p.writeBigUInt64LE(BigInt(id), 0);
     p.writeUInt16LE(META, 8);
     const m = HEADER;
@@ -191,8 +193,8 @@ export function readBolt(file: Buffer): Map<string, BoltPair[]> {
     if (fnv64a(file.subarray(m, m + 56)) !== file.readBigUInt64LE(m + 56)) return undefined;
     return { pageSize: file.readUInt32LE(m + 8), root: Number(file.readBigUInt64LE(m + 16)), txid: file.readBigUInt64LE(m + 48) };
   }).filter((m) => m !== undefined);
-  if (metas.length === 0) throw new Error('not a bbolt file (no valid meta page)');
-  const meta = metas.sort((a, b) => (a.txid > b.txid ? -1 : 1))[0];
+  const [meta] = metas.sort((a, b) => (a.txid > b.txid ? -1 : 1));
+  if (!meta) throw new Error('not a bbolt file (no valid meta page)');
   const walk = (pgid: number, out: [Buffer, Buffer, number][]) => {
     const at = pgid * meta.pageSize;
     const flags = file.readUInt16LE(at + 8);
