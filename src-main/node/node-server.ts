@@ -11,6 +11,7 @@ import { v3Gateway } from '../v3/gateway.js';
 import { V3GrpcServer } from '../v3/grpc-server.js';
 import { embed } from './log.js';
 import { note } from './node-settings.js';
+import { stage, stagesOn } from '../util/stages.js';
 import { connectionCheck, serverTLSOptions, tlsInfoEmpty, tlsInfoString, type TLSInfo } from './tls-info.js';
 
 export interface RunningNode {
@@ -64,6 +65,10 @@ export async function startNode(
     else ready.then(() => inject(socket), () => socket.destroy());
   };
   const handler = (req: IncomingMessage, res: ServerResponse) => {
+    if (stagesOn) {
+      stage('http-in', `${req.method} ${req.url}`);
+      res.once('finish', () => stage('http-out'));
+    }
     if (!/^\/v3(beta|alpha)?\//.test(req.url ?? '')) return v2(req, res);
     void (async () => {
       await node.whenReady();

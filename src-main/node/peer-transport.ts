@@ -33,11 +33,11 @@ import { newStats, PeerLinks, type Peer } from './peer/links.js';
 import { Prober } from './peer/prober.js';
 import { StreamReceiver } from './peer/stream-receiver.js';
 import { StreamSender } from './peer/stream-sender.js';
-import type { PeerStats, PeerTransportOptions } from './peer/types.js';
+import type { PeerStats, PeerTransportOptions, SendOptions } from './peer/types.js';
 import { errText } from './peer/wire.js';
 import { connectionCheck, serverTLSOptions, tlsInfoEmpty, type TLSInfo } from './tls-info.js';
 
-export type { LatencyStats, LogLevel, PeerStats, PeerTransportOptions } from './peer/types.js';
+export type { LatencyStats, LogLevel, PeerStats, PeerTransportOptions, SendOptions } from './peer/types.js';
 export { parseMessages } from './peer/codec.js';
 
 export class PeerTransport {
@@ -136,9 +136,10 @@ export class PeerTransport {
 
   /**
    * Queues messages per peer; never throws, never waits. They go out at the end of this turn
-   * (one batch per peer), or with `flush`, to the sockets of open streams right now.
+   * (one batch per peer), or with `flush`, to the sockets of open streams right now, or with
+   * `later`, on the next turn (what need not hold up the answers this turn writes).
    */
-  send(msgs: Message[], opts?: { flush?: boolean }): void {
+  send(msgs: Message[], opts?: SendOptions): void {
     if (this.links.stopped) return;
     const net = this.opts.outbound;
     if (!net) return this.sendNow(msgs, opts);
@@ -151,13 +152,13 @@ export class PeerTransport {
     now = false;
   }
 
-  private sendNow(msgs: Message[], opts?: { flush?: boolean }): void {
+  private sendNow(msgs: Message[], opts?: SendOptions): void {
     if (this.links.stopped) return;
     const touched = opts?.flush ? new Set<Peer>() : undefined;
     for (const m of msgs) {
       if (this.opts.isLinkCut?.(m.to)) continue;
       try {
-        const p = this.sender.enqueue(m);
+        const p = this.sender.enqueue(m, opts?.later);
         if (p) touched?.add(p);
       } catch (err) {
         this.links.log('E', `failed to queue ${m?.type} to ${m?.to} (${errText(err)})`);

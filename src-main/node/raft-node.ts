@@ -218,6 +218,7 @@ export class RaftNode extends EventEmitter implements BackendHost {
 
   async stop(): Promise<void> {
     if (this.stopped) return;
+    this.loop?.saveCommit();
     this.stopped = true;
     this.realTime.stop();
     this.v3.stop();
@@ -359,6 +360,7 @@ export class RaftNode extends EventEmitter implements BackendHost {
     // Never frozen for good, whatever becomes of whoever froze it. The supervisor gives up on
     // a cut whose answers take over 5 s (and thaws), so a cut it keeps is over long before this.
     this.loop.freeze(FREEZE_LIMIT_MS);
+    this.loop.saveCommit();
     return this.storage.serialize();
   }
 

@@ -7,13 +7,15 @@
 // Raft still takes inputs, in memory only, until thaw().
 
 import type { EventEmitter } from 'node:events';
-import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
+import type { HardState, Message, RaftEvent } from '../../src-shared/raft-types.js';
 import type { Raft, Ready } from '../raft/raft.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import type { MemberInfo } from './client-backend.js';
+import type { SendOptions } from './peer/types.js';
 import { etcdserver, membership, raft as raftLog } from './log.js';
 import { note, type LogFn } from './node-settings.js';
 import type { NodeStateMachine } from './state-machine.js';
+import { stage, stagesOn } from '../util/stages.js';
 import type { Waiters } from './waiters.js';
 
 export interface ReadyLoopHost {
@@ -29,7 +31,7 @@ export interface ReadyLoopHost {
   readonly snapshotCatchUpEntries: number;
   /** 'ready' and 'raft-event' are emitted on it. */
   readonly events: EventEmitter;
-  send(msgs: Message[], opts?: { flush?: boolean }): void;
+  send(msgs: Message[], opts?: SendOptions): void;
   /** Manual mode: the Ready's messages go here instead of send. */
   hold(msgs: Message[]): void;
   stopped(): boolean;
@@ -54,6 +56,8 @@ export class ReadyLoop {
   private durable: { term: number; vote: string };
   private sinceSnapshot = 0;
   private lastLead = '';
+  /** A hard state that moved only the commit index, not yet written (see persist). */
+  private unsavedCommit?: HardState;
 
   constructor(private readonly host: ReadyLoopHost) {
     this.durable = { term: host.raft.term, vote: host.raft.vote };
@@ -112,6 +116,7 @@ export class ReadyLoop {
     const raft = h.raft;
     while (!h.stopped() && !this.frozen && raft.hasReady()) {
       const rd = raft.ready();
+      if (stagesOn) stage('ready', `e=${rd.entries.length} c=${rd.committedEntries.length} hs=${rd.hardState ? rd.hardState.commit : '-'} m=${rd.messages.map((m) => m.type + (m.entries?.length ? `[${m.entries.length}]` : '')).join(',')}`);
       let later = rd.messages;
       if (!h.manual() && raft.role === 'leader' && this.keepsTermAndVote(rd)) {
         // A leader's appends and heartbeats need not wait for its own disk (Raft thesis
@@ -119,26 +124,64 @@ export class ReadyLoop {
         // (advance), and they depend on no term or vote this Ready changes. On the wire before
         // the fsync, the followers write in parallel with us.
         const { early, rest } = splitEarly(rd.messages);
-        if (early.length > 0) h.send(early, { flush: true });
+        // Commit notices (appends and heartbeats with no entries) of a Ready that answers
+        // clients leave on the next turn: the answers written this turn come first, and the
+        // followers, woken by them, do not compete for the CPU with those answers. Only for a
+        // peer sent nothing urgent in this Ready (its queue keeps the order with what follows).
+        const { now, later: notices } = rd.committedEntries.length > 0 ? splitNotices(early) : { now: early, later: [] };
+        if (notices.length > 0) h.send(notices, { later: true });
+        if (now.length > 0) h.send(now, { flush: true });
+        stage('sent-early');
         later = rest;
       }
       // Durable first: nothing else is sent (no ack, no vote) before it is on disk.
-      const saved = this.durably(rd.snapshot ? 'failed to save Raft snapshot' : 'failed to save state and entries error:', () =>
-        h.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState }),
-      );
-      if (!saved) return;
+      if (!this.persist(rd)) return;
+      stage('persisted');
       if (rd.hardState) this.durable = { term: rd.hardState.term, vote: rd.hardState.vote };
       for (const m of rd.messages) if (m.type === 'MsgApp') this.counts.sendApp++;
       if (!h.manual()) h.send(later);
       else if (rd.messages.length > 0) h.hold(rd.messages);
       h.events.emit('ready', rd);
       this.collected?.push(...rd.events);
+      if (!h.manual()) stage('sent');
       this.apply(rd);
+      stage('applied');
       for (const e of rd.events) this.onRaftEvent(e);
       this.noteLeader();
       raft.advance(rd);
       this.maybeSnapshot();
     }
+  }
+
+  /**
+   * Makes durable what the Ready asks for; false once the node is dead. A hard state that only
+   * moves the commit index (no entries, no snapshot, same term and vote: etcd-io/raft's
+   * MustSync is false) is not written at all: it rides along with the next write (or stop, or a
+   * checkpoint). Raft loses nothing by a commit index that lags on disk (it is learned again
+   * from the leader, and the log is only applied up to it), and a lone write costs one SQLite
+   * transaction less on every member. In step mode every Ready is written as it comes, so that
+   * what a step persisted can be read back at once.
+   */
+  private persist(rd: Ready): boolean {
+    const h = this.host;
+    const hs = rd.hardState;
+    if (!h.manual() && hs && !rd.snapshot && rd.entries.length === 0 && hs.term === this.durable.term && hs.vote === this.durable.vote) {
+      this.unsavedCommit = hs;
+      return true;
+    }
+    const hardState = hs ?? this.unsavedCommit;
+    const saved = this.durably(rd.snapshot ? 'failed to save Raft snapshot' : 'failed to save state and entries error:', () =>
+      h.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState }),
+    );
+    if (saved) this.unsavedCommit = undefined;
+    return saved;
+  }
+
+  /** Writes a commit index that waited for the next write (see persist): before a stop or a checkpoint. */
+  saveCommit(): void {
+    const hardState = this.unsavedCommit;
+    if (!hardState || this.host.stopped()) return;
+    if (this.durably('failed to save state and entries error:', () => this.host.storage.persist({ hardState }))) this.unsavedCommit = undefined;
   }
 
   /** Nothing in this Ready changes what is durable of term and vote (nor installs a snapshot). */
@@ -238,6 +281,19 @@ export class ReadyLoop {
       return false;
     }
   }
+}
+
+/**
+ * Splits off the commit notices (appends and heartbeats with no entries) to peers that get
+ * nothing else in `msgs`, which may leave a turn later; the rest keeps its order.
+ */
+function splitNotices(msgs: Message[]): { now: Message[]; later: Message[] } {
+  const isNotice = (m: Message) => (m.type === 'MsgApp' || m.type === 'MsgHeartbeat') && !m.entries?.length;
+  const busy = new Set(msgs.filter((m) => !isNotice(m)).map((m) => m.to));
+  const now: Message[] = [];
+  const later: Message[] = [];
+  for (const m of msgs) (isNotice(m) && !busy.has(m.to) ? later : now).push(m);
+  return { now, later };
 }
 
 /** A leader's replication messages that may leave before the fsync. */

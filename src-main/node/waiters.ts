@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { ConfChange, ReadState } from '../../src-shared/raft-types.js';
 import { ProposalDropped, type Raft } from '../raft/raft.js';
 import { MemberError, RaftUnavailable } from './client-backend.js';
+import { stage } from '../util/stages.js';
 import type { ApplyOutcome, ConfContext, NodeCommand } from './state-machine.js';
 
 /** One proposal: a conf change or a normal command, made with the request id `r` it carries. */
@@ -65,6 +66,7 @@ export class Waiters {
         try {
           if (p.conf) h.raft.proposeConfChange({ type: p.conf.type, id: p.conf.id, context: JSON.stringify(p.conf.ctx) });
           else h.raft.propose(JSON.stringify(p.cmd));
+          stage('proposed');
           h.schedule();
         } catch (err) {
           if (!(err instanceof ProposalDropped)) {
@@ -130,6 +132,7 @@ export class Waiters {
     if (!w) return;
     this.proposals.delete(out.r);
     clearTimeout(w.timer);
+    stage('settled');
     w.resolve(out);
   }
 

@@ -40,7 +40,14 @@ export class MarkerGuard {
   private walFd?: number;
 
   /** Reads the committed epoch from the database (its meta wal_epoch). */
-  constructor(dbFile: string, markerFile: string, marker: MemberMarker | null, stmt: Statements) {
+  constructor(
+    dbFile: string,
+    markerFile: string,
+    marker: MemberMarker | null,
+    stmt: Statements,
+    /** Makes the last commit durable (RaftStorage's WAL sync). */
+    private readonly syncWal: () => void,
+  ) {
     this.dbFile = dbFile;
     this.markerFile = markerFile;
     this.walFile = `${dbFile}-wal`;
@@ -103,6 +110,7 @@ export class MarkerGuard {
     const salts = this.readWalSalts();
     if (salts === this.walSalts) return;
     writeMeta(this.stmt, META_WAL_EPOCH, String(this.epoch + 1));
+    this.syncWal();
     this.epoch++;
     this.walSalts = salts;
     this.marker = { ...this.marker, epoch: this.epoch };

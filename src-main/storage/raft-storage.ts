@@ -8,11 +8,12 @@
 //   input-checks.ts    what a caller may not hand in (malformed entries, lone surrogates)
 //   storage-errors.ts  StorageError (not ours) and StorageDamagedError (ours, but not to be trusted)
 //
-// Every write is one transaction in WAL mode with synchronous=FULL, so the WAL is fsync'd
-// before the call returns: the node may answer a vote or acknowledge entries right after.
-// One exception, etcd's MustSync rule: a batch that only moves the commit index (same term,
-// same vote, no entries, no snapshot) is written without the fsync. Raft can lose the commit
-// index and learn it again; the next synced write makes it durable anyway (WAL order).
+// Every write is one transaction in WAL mode, and the WAL is synced (fdatasync, wal-sync.ts
+// says why not SQLite's own fsync) before the call returns: the node may answer a vote or
+// acknowledge entries right after. One exception, etcd's MustSync rule: a batch that only
+// moves the commit index (same term, same vote, no entries, no snapshot) is written without
+// the sync. Raft can lose the commit index and learn it again; the next synced write makes
+// it durable anyway (WAL order).
 //
 // Storage that knows when it is damaged (schema 2): every row carries a CRC32 checked on
 // load (checksum.ts); the SQLite WAL is audited before SQLite reads it (wal-audit.ts); and a
@@ -30,6 +31,7 @@ import { checkCompactTo, checkEntries, checkHardState, checkSnapshot, checkText 
 import { MarkerGuard, readMarkerBeforeOpen } from './marker-guard.js';
 import { markerFileFor } from './member-marker.js';
 import { auditBeforeOpen, openChecked } from './open-database.js';
+import { WalSync } from './wal-sync.js';
 import { META_CLUSTER_ID, META_MEMBER_ID, META_NAME, prepareStatements, type Statements } from './sqlite-schema.js';
 import type { MemberIdentity, MemberMarker } from './stored-shapes.js';
 
@@ -75,8 +77,7 @@ export class RaftStorage {
   private readonly persistTx: (batch: PersistBatch) => void;
   private readonly saveSnapshotTx: (snapshot: Snapshot, compactTo: number) => void;
   private readonly setMetaTx: (rows: [string, string][]) => void;
-  private readonly syncNormal: Database.Statement;
-  private readonly syncFull: Database.Statement;
+  private readonly wal: WalSync;
   /** Term and vote as last written with an fsync: a change to either must be synced. */
   private synced: { term: number; vote: string };
   private readonly guard: MarkerGuard;
@@ -108,20 +109,27 @@ export class RaftStorage {
     this.db = db;
     this.markerFile = markerFile;
     this.stmt = prepareStatements(db);
+    this.wal = new WalSync(`${file}-wal`);
+    const synced = <A extends unknown[]>(tx: (...args: A) => void) => (...args: A) => {
+      tx(...args);
+      this.wal.sync();
+    };
     this.persistTx = db.transaction((batch: PersistBatch) => this.applyBatch(batch));
-    this.saveSnapshotTx = db.transaction((snap: Snapshot, compactTo: number) => saveSnapshotAndCompact(this.stmt, snap, compactTo));
-    this.setMetaTx = db.transaction((rows: [string, string][]) => {
-      for (const [k, v] of rows) writeMeta(this.stmt, k, v);
-    });
-    this.syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
-    this.syncFull = db.prepare('PRAGMA synchronous = FULL');
+    this.saveSnapshotTx = synced(db.transaction((snap: Snapshot, compactTo: number) => saveSnapshotAndCompact(this.stmt, snap, compactTo)));
+    this.setMetaTx = synced(
+      db.transaction((rows: [string, string][]) => {
+        for (const [k, v] of rows) writeMeta(this.stmt, k, v);
+      }),
+    );
+    // Commits are synced by this.wal, not by SQLite (wal-sync.ts); checkpoints still by SQLite.
+    db.pragma('synchronous = NORMAL');
     // A full disk, for tests where no small filesystem can be mounted: SQLite refuses to grow
     // the database past this many pages with the very error a full disk gives (SQLITE_FULL).
     const maxPages = Number(process.env.RAFTLAB_SQLITE_MAX_PAGES);
     if (Number.isInteger(maxPages) && maxPages > 0) db.pragma(`max_page_count = ${maxPages}`);
     const hs = this.stmt.hardState.get();
     this.synced = { term: hs?.term ?? 0, vote: hs?.vote ?? '' };
-    this.guard = new MarkerGuard(file, markerFile, marker, this.stmt);
+    this.guard = new MarkerGuard(file, markerFile, marker, this.stmt, () => this.wal.sync());
   }
 
   /** Verifies every row's checksum, the log's contiguity and that the commit index is covered. */
@@ -168,19 +176,12 @@ export class RaftStorage {
     if (!batch.snapshot && !batch.entries?.length && !batch.hardState) return;
     const hs = batch.hardState;
     const mustSync = !!batch.snapshot || !!batch.entries?.length || !hs || hs.term !== this.synced.term || hs.vote !== this.synced.vote;
-    if (mustSync) {
-      this.persistTx(batch);
-      if (hs) this.synced = { term: hs.term, vote: hs.vote };
-      this.guard.afterSyncedWrite();
-      return;
-    }
-    // Commit index only: written, not fsync'd (see the top of this file).
-    this.syncNormal.run();
-    try {
-      this.persistTx(batch);
-    } finally {
-      this.syncFull.run();
-    }
+    this.persistTx(batch);
+    // Commit index only: written, not synced (see the top of this file).
+    if (!mustSync) return;
+    this.wal.sync();
+    if (hs) this.synced = { term: hs.term, vote: hs.vote };
+    this.guard.afterSyncedWrite();
   }
 
   /** Store a snapshot this node made and drop entries <= compactTo (compactTo <= snapshot index). */
@@ -227,6 +228,7 @@ export class RaftStorage {
 
   /** Idempotent. Checkpoints the WAL into the main file. */
   close(): void {
+    this.wal.close();
     if (this.db.open) this.db.close();
     this.guard.close();
   }

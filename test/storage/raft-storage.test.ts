@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Entry, HardState, Snapshot } from '../../src-shared/raft-types.js';
 import { APPLICATION_ID, RaftStorage, StorageError } from '../../src-main/storage/raft-storage.js';
 
@@ -70,11 +70,32 @@ describe('RaftStorage basics', () => {
     db.close();
   });
 
-  it('uses synchronous=FULL', () => {
+  it('syncs every commit that must be durable itself: one fdatasync of the WAL, none for a commit index alone', () => {
     const s = openStorage();
-    // Reach into the connection: this is the durability guarantee the node relies on.
+    // Reach into the connection: SQLite does not sync commits (wal-sync.ts says why)...
     const db = (s as unknown as { db: Database.Database }).db;
-    expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    expect(db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
+    // ...the storage does, before persist returns: this is the durability the node relies on.
+    const synced: string[] = [];
+    const real = fs.fdatasyncSync.bind(fs);
+    const spy = vi.spyOn(fs, 'fdatasyncSync').mockImplementation((fd: number) => {
+      synced.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
+      real(fd);
+    });
+    try {
+      s.persist({ entries: entries(1, 2, 1), hardState: { term: 1, vote: 'n1', commit: 0 } });
+      expect(synced).toEqual([`${fs.realpathSync(file)}-wal`]);
+      s.persist({ hardState: { term: 1, vote: 'n1', commit: 2 } }); // MustSync false
+      expect(synced).toHaveLength(1);
+      s.persist({ entries: entries(3, 3, 1) });
+      s.persist({ hardState: { term: 2, vote: '', commit: 2 } });
+      s.setMeta('k', 'v');
+      expect(synced).toHaveLength(4);
+    } finally {
+      spy.mockRestore();
+    }
+    s.close();
+    expect(openStorage().load()).toMatchObject({ hardState: { term: 2, vote: '', commit: 2 }, entries: entries(1, 3, 1) });
   });
 
   it('treats a 0-byte file as new', () => {

@@ -28,6 +28,8 @@ export interface Peer {
   queue: Message[];
   stream: OutStream | undefined;
   flushScheduled: boolean;
+  /** A flush on the next turn (StreamSender.enqueue's `later`). */
+  laterFlush?: NodeJS.Immediate;
   backoffTimer: NodeJS.Timeout | undefined;
   probe: http.ClientRequest | undefined;
   /** undefined until the first exchange: a peer never reached is not "inactive" yet. */

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { Admission } from './admission.js';
 import { MAX_BATCH_BYTES } from './codec.js';
 import type { PeerLinks } from './links.js';
+import { stage, stagesOn } from '../../util/stages.js';
 import { errText, header, STREAM_PATH, STREAM_PROTOCOL, VERSION } from './wire.js';
 
 export class StreamReceiver {
@@ -95,6 +96,7 @@ export class StreamReceiver {
       socket.destroy();
       return false;
     }
+    if (stagesOn) stage('frame-in', msgs.map((m) => m.type + (m.entries?.length ? `[${m.entries.length}]` : '')).join(','));
     try {
       this.admission.deliver(from, msgs, frame.length + 1);
     } catch (err) {

@@ -9,6 +9,7 @@ import type { Message } from '../../../src-shared/raft-types.js';
 import { frames } from './codec.js';
 import type { OutStream, Peer, PeerLinks } from './links.js';
 import { failed, observeClock, recordLatency, succeeded } from './peer-status.js';
+import { stage, stagesOn } from '../../util/stages.js';
 import { errKind, errText, REQUEST_TIMEOUT_MS, SendError, STREAM_PATH, STREAM_PROTOCOL } from './wire.js';
 
 // A snapshot may be megabytes of JSON; give it time rather than failing it forever.
@@ -20,8 +21,12 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 export class StreamSender {
   constructor(private readonly links: PeerLinks) {}
 
-  /** Queues one message for its peer (none for ourselves or no one); the peer it went to. */
-  enqueue(m: Message): Peer | undefined {
+  /**
+   * Queues one message for its peer (none for ourselves or no one); the peer it went to. It
+   * leaves at the end of this turn, or with `later` on the next turn (unless something else
+   * flushes the peer's queue first: the queue keeps the order either way).
+   */
+  enqueue(m: Message, later = false): Peer | undefined {
     const to = m.to;
     if (typeof to !== 'string' || to === '' || to === this.links.opts.memberId) return undefined;
     const p = this.links.peer(to);
@@ -41,8 +46,17 @@ export class StreamSender {
         this.links.log('W', `dropped internal raft message to ${to} since sending buffer is full (bad/overloaded network)`);
       }
     }
-    this.scheduleFlush(p);
+    if (later) this.scheduleLaterFlush(p);
+    else this.scheduleFlush(p);
     return p;
+  }
+
+  private scheduleLaterFlush(p: Peer): void {
+    if (p.flushScheduled || p.laterFlush || p.backoffTimer || this.links.stopped) return;
+    p.laterFlush = setImmediate(() => {
+      p.laterFlush = undefined;
+      this.flush(p);
+    });
   }
 
   private scheduleFlush(p: Peer): void {
@@ -67,6 +81,7 @@ export class StreamSender {
     p.dropping = false;
     const now = performance.now();
     if (batch.some((m) => m.type === 'MsgSnap')) s.snapUntil = now + SNAPSHOT_TIMEOUT_MS;
+    if (stagesOn) stage('frame-out', batch.map((m) => m.type + (m.entries?.length ? `[${m.entries.length}]` : '')).join(','));
     for (const frame of frames(batch)) {
       if (s.pending === 0) s.progressAt = now;
       s.pending++;

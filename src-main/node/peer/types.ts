@@ -90,3 +90,9 @@ export interface PeerStats {
   /** Peer's clock minus ours, ms (positive: the peer is ahead). */
   clockDiffMs?: number;
 }
+
+/** How PeerTransport.send hands messages on: see there. */
+export interface SendOptions {
+  flush?: boolean;
+  later?: boolean;
+}
