@@ -14,6 +14,7 @@ import { startWebServer } from '../../src-main/web/web-server.js';
 import { agreedLeader, type BranchesResult, type ClusterState, type ForkInfo, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
 import { TraceIndex } from '../../src-shared/replay.js';
 import { readTraceText } from '../../src-shared/trace.js';
+import { lastState, recordEvents } from '../helpers/app-events.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 import { dumpCluster } from '../helpers/cluster-dump.js';
 
@@ -22,7 +23,7 @@ let sup: Supervisor;
 let core: WindowCore;
 let events: ServerEvent[];
 let states: ClusterState[];
-const state = () => states.at(-1)!;
+const state = () => lastState(states);
 const node = (name: string): NodeState => state().nodes.find((n) => n.name === name)!;
 const leaderName = (timeoutMs = 10_000) => until('an agreed leader', () => states.length > 0 && agreedLeader(state())?.name, timeoutMs);
 
@@ -30,12 +31,7 @@ beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-fork-'));
   sup = new Supervisor({ dir: path.join(dir, 'session'), heartbeatMs: 50, electionMs: 500 });
   core = new WindowCore(sup, { exportDir: dir });
-  events = [];
-  states = [];
-  core.on('events', (batch) => {
-    events.push(...batch);
-    for (const e of batch) if (e.type === 'cluster') states.push(e.cluster);
-  });
+  ({ events, states } = recordEvents(core));
   await core.record(path.join(dir, 'session.trace.jsonl'));
 });
 

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { flightMs } from '../../src-main/node/slow-network.js';
 import { agreedLeader, type ClusterState, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
+import { lastState, recordedSupervisor } from '../helpers/app-events.js';
 import { until } from '../helpers/cluster.js';
 import { needTools } from '../helpers/window.js';
 
@@ -19,7 +20,7 @@ type Raft = Extract<ServerEvent, { type: 'raft' }>;
 let sup: Supervisor;
 let events: ServerEvent[];
 let states: ClusterState[];
-const state = () => states.at(-1)!;
+const state = () => lastState(states);
 const node = (name: string): NodeState => state().nodes.find((n) => n.name === name)!;
 const leader = (timeoutMs: number, not?: string) => until('an agreed leader', () => {
   const l = states.length > 0 ? agreedLeader(state())?.name : undefined;
@@ -30,13 +31,7 @@ const deliveries = () => new Map(events.filter((e): e is Delivered => e.type ===
 const idOf = (name: string) => node(name).id;
 
 beforeAll(async () => {
-  sup = new Supervisor({ heartbeatMs: 100, electionMs: 600 });
-  events = [];
-  states = [];
-  sup.on('events', (batch) => {
-    events.push(...batch);
-    for (const e of batch) if (e.type === 'cluster') states.push(e.cluster);
-  });
+  ({ sup, events, states } = recordedSupervisor({ heartbeatMs: 100, electionMs: 600 }));
   await sup.start(3);
   await leader(10_000);
 }, 30_000);

@@ -3,24 +3,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { agreedLeader, type ClusterState, type KvResult, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
+import { lastState, recordedSupervisor } from '../helpers/app-events.js';
 import { until } from '../helpers/cluster.js';
 
 let sup: Supervisor;
 let events: ServerEvent[];
 let states: ClusterState[];
-const state = () => states.at(-1)!;
+const state = () => lastState(states);
 const node = (name: string): NodeState => state().nodes.find((n) => n.name === name)!;
 const leaderName = (timeoutMs = 10_000) => until('an agreed leader', () => states.length > 0 && agreedLeader(state())?.name, timeoutMs);
 
 beforeEach(() => {
-  sup = new Supervisor({ heartbeatMs: 50, electionMs: 500 });
-  events = [];
-  states = [];
-  sup.on('events', (batch) => {
-    expect(batch.length).toBeGreaterThan(0);
-    events.push(...batch);
-    for (const e of batch) if (e.type === 'cluster') states.push(e.cluster);
-  });
+  ({ sup, events, states } = recordedSupervisor());
+  sup.on('events', (batch) => expect(batch.length).toBeGreaterThan(0));
 });
 
 afterEach(async () => {

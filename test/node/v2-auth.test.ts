@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../helpers/cluster.js';
-import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
-import { ProcessCluster } from '../helpers/processes.js';
+import { ETCD_BIN, startBothClusters, type EtcdCluster } from '../helpers/etcd-processes.js';
+import type { ProcessCluster } from '../helpers/processes.js';
 import { needTools } from '../helpers/window.js';
 
 const ETCDCTL = '/usr/bin/etcdctl';
@@ -30,11 +30,9 @@ afterEach(async () => {
 
 /** Both clusters, 3 members each, serving. Returns their client URLs, [first, ...others]. */
 async function startBoth(): Promise<{ raftlab: string[]; etcd: string[] }> {
-  ours = await ProcessCluster.create(3);
-  etcd = await EtcdCluster.create(3);
-  for (const s of ours.specs.slice(0, 3)) ours.start(s.name, {}, ['--name', s.name, '--initial-cluster', ours.initialCluster(3)]);
-  for (const s of etcd.specs.slice(0, 3)) etcd.start(s.name, etcd.initialCluster(3));
-  const urls = { raftlab: ours.specs.slice(0, 3).map((s) => s.clientURL), etcd: etcd.specs.slice(0, 3).map((s) => s.clientURL) };
+  const both = await startBothClusters(3);
+  ({ ours, etcd } = both);
+  const urls = { raftlab: both.ourNames.map((n) => both.ours.spec(n).clientURL), etcd: both.etcdNames.map((n) => both.etcd.spec(n).clientURL) };
   for (const u of [...urls.raftlab, ...urls.etcd]) {
     await until(`${u} to serve`, async () => (await request(u, { method: 'GET', path: '/health' }).catch(() => null))?.status === 200, 60_000);
   }

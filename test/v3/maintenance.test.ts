@@ -10,8 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../helpers/cluster.js';
-import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
-import { ProcessCluster } from '../helpers/processes.js';
+import { bothClustersForSuite, ETCD_BIN } from '../helpers/etcd-processes.js';
 import { needTools } from '../helpers/window.js';
 import { freePorts } from '../../src-main/net/free-ports.js';
 import { readBolt } from '../../src-main/v3/snapshot/bolt.js';
@@ -103,8 +102,7 @@ function kill9(child: ChildProcess): Promise<void> {
 }
 
 describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4 members', () => {
-  let procs: ProcessCluster;
-  let etcd: EtcdCluster;
+  const clusters = bothClustersForSuite(3);
   let ours: Side;
   let theirs: Side;
   let dir: string;
@@ -112,19 +110,13 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-maint-'));
-    [procs, etcd] = await Promise.all([ProcessCluster.create(3), EtcdCluster.create(3)]);
-    const names = ['n1', 'n2', 'n3'];
-    for (const n of names) procs.start(n, {}, ['--name', n, '--initial-cluster', procs.initialCluster(3)]);
-    for (const n of ['e1', 'e2', 'e3']) etcd.start(n, etcd.initialCluster(3));
-    ours = { name: 'ours', urls: names.map((n) => procs.spec(n).clientURL), names };
-    theirs = { name: 'etcd', urls: ['e1', 'e2', 'e3'].map((n) => etcd.spec(n).clientURL), names: ['e1', 'e2', 'e3'] };
+    ours = { name: 'ours', urls: clusters.ourNames.map((n) => clusters.ours.spec(n).clientURL), names: clusters.ourNames };
+    theirs = { name: 'etcd', urls: clusters.etcdNames.map((n) => clusters.etcd.spec(n).clientURL), names: clusters.etcdNames };
     await Promise.all([roles(ours), roles(theirs)]);
   }, 60_000);
 
   afterAll(async () => {
     await Promise.all(restoredEtcds.map(kill9));
-    await procs?.destroy();
-    await etcd?.destroy();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -249,24 +241,16 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
 describe.runIf(have)('the space quota (NOSPACE) on a raftlab node and an etcd 3.4 member', () => {
   /** Small enough to fill with a few 8 KiB values, above a fresh member's 20 KiB. */
   const QUOTA = 96 * 1024;
-  let procs: ProcessCluster;
-  let etcd: EtcdCluster;
+  const clusters = bothClustersForSuite(1, [`--quota-backend-bytes=${QUOTA}`]);
   let ours: Side;
   let theirs: Side;
 
   beforeAll(async () => {
-    [procs, etcd] = await Promise.all([ProcessCluster.create(1), EtcdCluster.create(1)]);
-    procs.start('n1', {}, ['--name', 'n1', '--initial-cluster', procs.initialCluster(1), `--quota-backend-bytes=${QUOTA}`]);
-    etcd.start('e1', etcd.initialCluster(1), [`--quota-backend-bytes=${QUOTA}`]);
-    ours = { name: 'ours', urls: [procs.spec('n1').clientURL], names: ['n1'] };
-    theirs = { name: 'etcd', urls: [etcd.spec('e1').clientURL], names: ['e1'] };
+    ours = { name: 'ours', urls: [clusters.ours.spec('n1').clientURL], names: ['n1'] };
+    theirs = { name: 'etcd', urls: [clusters.etcd.spec('e1').clientURL], names: ['e1'] };
     await Promise.all([roles(ours), roles(theirs)]);
   }, 60_000);
 
-  afterAll(async () => {
-    await procs?.destroy();
-    await etcd?.destroy();
-  });
 
   async function both(args: string[]): Promise<[CtlRun, CtlRun]> {
     const [a, b] = await Promise.all([ours, theirs].map((s) => ctl(s.urls, args)));
