@@ -24,18 +24,19 @@ interface Sample {
 function sample(name: string): Sample {
   const text = readFileSync(join(SAMPLES, `${name}.txt`), 'utf8');
   const curl = /^# curl -si(?: -X(\w+))?(?: --max-time \d+)? (\S+)(.*)$/m.exec(text);
-  if (!curl) throw new Error(`no curl line in ${name}`);
-  const url = new URL(curl[2]);
+  const [, method, target, rest] = curl ?? [];
+  if (target === undefined || rest === undefined) throw new Error(`no curl line in ${name}`);
+  const url = new URL(target);
   // Go's r.Form puts body values before query values; FormValue takes the first.
   const params = new URLSearchParams();
-  for (const d of curl[3].split(' -d ').slice(1)) {
+  for (const d of rest.split(' -d ').slice(1)) {
     const eq = d.indexOf('=');
     params.append(d.slice(0, eq), d.slice(eq + 1));
   }
   for (const [k, v] of url.searchParams) params.append(k, v);
   const status = Number(/^HTTP\/1\.1 (\d+)/m.exec(text)![1]);
   const body = text.split('\n').filter((l) => l.startsWith('{')).pop() ?? '';
-  return { method: curl[1] ?? 'GET', keyPath: url.pathname.slice('/v2/keys'.length), params, status, body };
+  return { method: method ?? 'GET', keyPath: url.pathname.slice('/v2/keys'.length), params, status, body };
 }
 
 /** etcd prints nanoseconds; we have milliseconds. */
@@ -617,8 +618,8 @@ function workload(n: number, seed = 42): V2Command[] {
   const cmds: V2Command[] = [];
   for (let i = 0; i < n; i++) {
     const now = T0 + i * 700;
-    const op = ops[rnd(ops.length)];
-    const c: V2Command = { op, path: keys[rnd(keys.length)], value: `v${rnd(3)}`, now };
+    const op = ops[rnd(ops.length)]!; // rnd(k) < k
+    const c: V2Command = { op, path: keys[rnd(keys.length)]!, value: `v${rnd(3)}`, now };
     if (rnd(4) === 0) c.ttl = rnd(20);
     if (rnd(5) === 0) c.dir = true;
     if (rnd(3) === 0) c.recursive = true;
