@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { flightMs } from '../../src-main/node/slow-network.js';
 import { agreedLeader, type ClusterState, type NodeState, type ServerEvent } from '../../src-shared/protocol.js';
+import { nth } from '../helpers/checked.js';
 import { lastState, recordedSupervisor } from '../helpers/app-events.js';
 import { until } from '../helpers/cluster.js';
 import { needTools } from '../helpers/window.js';
@@ -99,8 +100,8 @@ describe('slow motion on a real cluster', () => {
     late.sort((a, b) => a - b);
     expect(late[Math.floor(late.length / 2)]).toBeLessThan(60);
     // Heartbeats to one peer: every 100 ms of cluster time, a second of real time.
-    const toOne = hb.filter((m) => m.to === hb[0].to).map((m) => m.at);
-    const gaps = toOne.slice(1).map((t, i) => t - toOne[i]).sort((a, b) => a - b);
+    const toOne = hb.filter((m) => m.to === nth(hb, 0, 'a heartbeat').to).map((m) => m.at);
+    const gaps = toOne.slice(1).map((t, i) => t - toOne[i]!).sort((a, b) => a - b); // toOne[i] precedes t
     expect(gaps[Math.floor(gaps.length / 2)]).toBeGreaterThan(850);
     expect(gaps[Math.floor(gaps.length / 2)]).toBeLessThan(1300);
     // The timer rings' pace: a tick is a second of real time on every follower.

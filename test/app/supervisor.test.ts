@@ -49,7 +49,7 @@ describe('Supervisor', () => {
     // Coalesced: never two flushes closer than the ~16 ms window (timers never fire early).
     expect(times.length).toBeGreaterThan(3);
     expect(times.length).toBeLessThanOrEqual(Math.ceil((Date.now() - t0) / 15) + 1);
-    for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(14);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(14);
   });
 
   it('kill the leader: a new leader; restart it: it rejoins from its data dir', async () => {

@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { readTraceFile } from '../../src-main/trace/trace-reader.js';
+import { group } from '../helpers/checked.js';
 import { CHROMIUM, needTools, SHOTS, windowForSuite } from '../helpers/window.js';
 
 const ETCDCTL = '/usr/bin/etcdctl';
@@ -43,7 +44,7 @@ describe.skipIf(!have)('the v3 KV console in Chromium', () => {
     await fill('Key', '/e2e3/a');
     await fill('Value', 'first');
     expect(await printed('etcdctl')).toMatch(/^etcdctl --endpoints http:\/\/127\.0\.0\.1:\d+ put \/e2e3\/a first$/);
-    url = /--endpoints (\S+)/.exec(await printed('etcdctl'))![1];
+    url = group(/--endpoints (\S+)/, await printed('etcdctl'));
     expect(await printed('curl')).toBe(`curl -s -X POST ${url}/v3/kv/put -d '{"key":"L2UyZTMvYQ==","value":"Zmlyc3Q="}'`);
     expect(await send()).toBe('OK\n');
     const first = await revisionShown();
