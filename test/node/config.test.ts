@@ -537,8 +537,8 @@ describe('initial cluster', () => {
     const c = parseNodeConfig(N1, {});
     const ids = bootstrapIds(c);
     expect(ids.members.map((m) => m.name)).toEqual(['n1', 'n2', 'n3']);
-    expect(ids.localId).toBe(ids.members[0].id);
-    expect(ids.members[0].id).toBe('ca7a34e16cff9c1b');
+    expect(ids.localId).toBe(ids.members[0]!.id); // three, just checked
+    expect(ids.members[0]!.id).toBe('ca7a34e16cff9c1b');
     expect(ids.clusterId).toBe('7124aea9c32ce409');
   });
 });
