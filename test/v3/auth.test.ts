@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { one } from '../helpers/checked.js';
 import { until } from '../helpers/cluster.js';
 import { bothClustersForSuite, ETCD_BIN } from '../helpers/etcd-processes.js';
 import { needTools } from '../helpers/window.js';
@@ -219,7 +220,8 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
     type Side = keyof typeof sides;
     const tokens: Record<Side, string> = { ours: '', etcd: '' };
     const call = async (member: 'a' | 'b', path: string, body: unknown, token?: (s: Side) => string) => {
-      const [o, e] = await Promise.all((['ours', 'etcd'] as const).map((s) => curl(`${sides[s][member]}${path}`, body, token?.(s))));
+      const on = (s: Side) => curl(`${sides[s][member]}${path}`, body, token?.(s));
+      const [o, e] = await Promise.all([on('ours'), on('etcd')]);
       return { ours: { status: o.status, body: normalizeJson(o.body) }, etcd: { status: e.status, body: normalizeJson(e.body) }, raw: { ours: o.body, etcd: e.body } };
     };
     const same = (r: { ours: unknown; etcd: unknown }, what: string) => expect(r.ours, what).toEqual(r.etcd);
@@ -292,7 +294,7 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
     const put = await curl(`${url(follower)}/v3/kv/put`, { key: b64('c/1'), value: b64('after') }, token);
     expect(put, JSON.stringify(put.body)).toMatchObject({ status: 200 });
     const got = await curl(`${url(follower)}/v3/kv/range`, { key: b64('c/1') }, token);
-    expect((got.body.kvs as { value: string }[])[0].value).toBe(b64('after'));
+    expect(one(got.body.kvs as { value: string }[]).value).toBe(b64('after'));
     // Still refused where carol may not write, on the new leader as well (it applied the same log).
     const other = names.find((n) => n !== leader && n !== follower)!;
     expect((await curl(`${url(other)}/v3/kv/put`, { key: b64('x'), value: b64('v') }, token)).body).toMatchObject({ error: 'etcdserver: permission denied' });

@@ -4,6 +4,7 @@
 // reads on it), the learner started with the printed ETCD_* variables and catching up, then
 // promoted. And a member added to a one-member cluster: answered at once, as etcd answers it.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { defined } from '../helpers/checked.js';
 import { until } from '../helpers/cluster.js';
 import { bothClustersForSuite, ETCD_BIN } from '../helpers/etcd-processes.js';
 import { needTools } from '../helpers/window.js';
@@ -63,7 +64,7 @@ describe.runIf(have)('learners: etcdctl against 3 raftlab nodes and 3 etcd 3.4 m
   };
 
   async function both(args: (s: Side) => string[], endpoints: (s: Side) => string[] = (s) => s.urls): Promise<[CtlRun, CtlRun]> {
-    const [a, b] = await Promise.all([ours, theirs].map((s) => ctl(endpoints(s), args(s))));
+    const [a, b] = await Promise.all([ctl(endpoints(ours), args(ours)), ctl(endpoints(theirs), args(theirs))]);
     return [
       { code: a.code, out: norm(ours)(a.out), err: norm(ours)(a.err) },
       { code: b.code, out: norm(theirs)(b.out), err: norm(theirs)(b.err) },
@@ -101,7 +102,7 @@ describe.runIf(have)('learners: etcdctl against 3 raftlab nodes and 3 etcd 3.4 m
 
     // Refusals: a second learner (etcd 3.4 allows one); a promotion before it has caught up; the
     // lead handed to it.
-    const refusals: ((s: Side) => string[])[] = [
+    const refusals: [(s: Side) => string[], (s: Side) => string[], (s: Side) => string[]] = [
       () => ['member', 'add', 'other', '--learner', '--peer-urls=http://127.0.0.1:1'],
       (s) => ['member', 'promote', id.get(s.name)!],
       (s) => ['move-leader', id.get(s.name)!],
@@ -111,11 +112,12 @@ describe.runIf(have)('learners: etcdctl against 3 raftlab nodes and 3 etcd 3.4 m
       expect(a, f(ours).join(' ')).toEqual(b);
       expect(a.code).not.toBe(0);
     }
-    const [, tooMany] = await both(refusals[0]);
+    const [tooManyLearners, notInSync, notAVoter] = refusals;
+    const [, tooMany] = await both(tooManyLearners);
     expect(tooMany.err).toContain('Error: etcdserver: too many learner members in cluster');
-    const [notReady] = await both(refusals[1]);
+    const [notReady] = await both(notInSync);
     expect(notReady.err).toContain('Error: etcdserver: can only promote a learner member which is in sync with leader');
-    const [badTarget] = await both(refusals[2]);
+    const [badTarget] = await both(notAVoter);
     expect(badTarget.err).toContain('Error: etcdserver: bad leader transferee');
 
     // Some data for the learner to catch up on.
@@ -131,7 +133,7 @@ describe.runIf(have)('learners: etcdctl against 3 raftlab nodes and 3 etcd 3.4 m
     };
     clusters.ours.start('n4', env(addA));
     const e = env(addB);
-    clusters.etcd.start('e4', e.ETCD_INITIAL_CLUSTER, ['--initial-cluster-state', e.ETCD_INITIAL_CLUSTER_STATE]);
+    clusters.etcd.start('e4', defined(e.ETCD_INITIAL_CLUSTER, 'ETCD_INITIAL_CLUSTER printed'), ['--initial-cluster-state', defined(e.ETCD_INITIAL_CLUSTER_STATE, 'ETCD_INITIAL_CLUSTER_STATE printed')]);
     const spare = (s: Side) => [s.spare.clientURL];
     await Promise.all([ours, theirs].map((s) => until(`${s.name}: the learner serves a serializable read of what it replicated`, async () => {
       const r = await ctl(spare(s), ['get', 'second', '--consistency=s', '--print-value-only']);
@@ -195,13 +197,16 @@ describe.runIf(have)('member add on a one-member cluster (raftlab node and etcd 
 
 
   it('is answered at once; the cluster waits for the new member, which then starts with the printed variables', async () => {
-    const sides = [
+    type Side1 = Omit<Side, 'urls'> & { url: string };
+    const normalizerOf = (s: Side1) => normalizer({ name: s.name, urls: [s.url], names: s.names, spare: s.spare });
+    const sides: [Side1, Side1] = [
       { name: 'ours' as const, url: clusters.ours.spec('n1').clientURL, spare: clusters.ours.spec('n2'), names: ['n1'] },
       { name: 'etcd' as const, url: clusters.etcd.spec('e1').clientURL, spare: clusters.etcd.spec('e2'), names: ['e1'] },
     ];
-    const norms = sides.map((s) => normalizer({ name: s.name, urls: [s.url], names: s.names, spare: s.spare }));
+    const norms = [normalizerOf(sides[0]), normalizerOf(sides[1])] as const;
     await Promise.all(sides.map((s) => until(`${s.name} serves`, async () => (await ctl(s.url, ['put', 'seed', 'v'])).code === 0, 20_000)));
-    const added = await Promise.all(sides.map((s) => ctl(s.url, ['member', 'add', s.spare.name, `--peer-urls=${s.spare.peerURL}`], { timeoutMs: 30_000 })));
+    const add = (s: Side1) => ctl(s.url, ['member', 'add', s.spare.name, `--peer-urls=${s.spare.peerURL}`], { timeoutMs: 30_000 });
+    const added = await Promise.all([add(sides[0]), add(sides[1])]);
     expect(added[0].code, added[0].err).toBe(0);
     expect(norms[0](added[0].out)).toBe(norms[1](added[1].out));
     // Two voters, one running: no quorum for anything more until the second starts.
@@ -216,7 +221,7 @@ describe.runIf(have)('member add on a one-member cluster (raftlab node and etcd 
     };
     clusters.ours.start('n2', env(added[0].out));
     const e = env(added[1].out);
-    clusters.etcd.start('e2', e.ETCD_INITIAL_CLUSTER, ['--initial-cluster-state', e.ETCD_INITIAL_CLUSTER_STATE]);
+    clusters.etcd.start('e2', defined(e.ETCD_INITIAL_CLUSTER, 'ETCD_INITIAL_CLUSTER printed'), ['--initial-cluster-state', defined(e.ETCD_INITIAL_CLUSTER_STATE, 'ETCD_INITIAL_CLUSTER_STATE printed')]);
     await Promise.all(sides.map((s) => until(`${s.name}: writes commit again`, async () => (await ctl(s.url, ['put', 'after', 'v'])).code === 0, 40_000)));
     // The new member publishes its name and client URLs through the log once it has joined: wait for it.
     const list = await until('n2 listed as started', async () => {

@@ -122,7 +122,7 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
 
   /** The same etcdctl command on both sides; both answers normalized. */
   async function both(args: (side: Side) => string[], endpoints: (side: Side) => string[] = (s) => s.urls): Promise<[CtlRun, CtlRun]> {
-    const [a, b] = await Promise.all([ours, theirs].map((s) => ctl(endpoints(s), args(s))));
+    const [a, b] = await Promise.all([ctl(endpoints(ours), args(ours)), ctl(endpoints(theirs), args(theirs))]);
     const [na, nb] = [normalizer(ours), normalizer(theirs)];
     return [{ code: a.code, out: na(a.out), err: na(a.err) }, { code: b.code, out: nb(b.out), err: nb(b.err) }];
   }
@@ -253,7 +253,7 @@ describe.runIf(have)('the space quota (NOSPACE) on a raftlab node and an etcd 3.
 
 
   async function both(args: string[]): Promise<[CtlRun, CtlRun]> {
-    const [a, b] = await Promise.all([ours, theirs].map((s) => ctl(s.urls, args)));
+    const [a, b] = await Promise.all([ctl(ours.urls, args), ctl(theirs.urls, args)]);
     const [na, nb] = [normalizer(ours), normalizer(theirs)];
     return [{ code: a.code, out: na(a.out), err: na(a.err) }, { code: b.code, out: nb(b.out), err: nb(b.err) }];
   }

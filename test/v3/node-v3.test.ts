@@ -7,6 +7,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { group } from '../helpers/checked.js';
 import { until } from '../helpers/cluster.js';
 import { freePorts } from '../../src-main/net/free-ports.js';
 import { bothClustersForSuite, ETCD_BIN } from '../helpers/etcd-processes.js';
@@ -86,7 +87,7 @@ describe.runIf(have)('etcdctl v3 against raftlab nodes and against etcd 3.4', ()
     const moved = `http://127.0.0.1:${p2}`;
     const both = async (f: (ep: string, self: string) => Promise<string>) => {
       const [a, b] = await Promise.all([f(url('n1'), clusters.ours.spec('n1').peerURL).catch((e: Error) => e.message), f(clusters.etcd.spec('e1').clientURL, clusters.etcd.spec('e1').peerURL).catch((e: Error) => e.message)]);
-      return [a, b];
+      return [a, b] as const;
     };
     // Ids, cluster ids, ports and names differ by nature.
     // etcdctl prints ids with %16x: a 15-digit one gets a space in front.
@@ -102,8 +103,8 @@ describe.runIf(have)('etcdctl v3 against raftlab nodes and against etcd 3.4', ()
     const [addA, addB] = await both((ep) => etcdctl(ep, 'member', 'add', 'n4', `--peer-urls=${spare}`));
     expect(norm(addA)).toBe(norm(addB));
     expect(addA).toMatch(/^Member +[0-9a-f]+ added to cluster +[0-9a-f]+\n\nETCD_NAME="n4"\n/);
-    const id = /^Member +([0-9a-f]+) added/.exec(addA)![1];
-    const idE = /^Member +([0-9a-f]+) added/.exec(addB)![1];
+    const id = group(/^Member +([0-9a-f]+) added/, addA);
+    const idE = group(/^Member +([0-9a-f]+) added/, addB);
     expect(await etcdctl(url('n2'), 'member', 'list')).toContain(`${id}, unstarted, , ${spare}, , false`);
     // The same peer URL again; a bad URL; an unknown member; a voting member promoted.
     const refusals = [
