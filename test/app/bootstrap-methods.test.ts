@@ -12,6 +12,7 @@ import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { memberId } from '../../src-main/node/ids.js';
 import { agreedLeader, type ClusterState, type ExtraMember } from '../../src-shared/cluster-state.js';
 import type { ServerEvent } from '../../src-shared/protocol.js';
+import { lastState, recordedSupervisor } from '../helpers/app-events.js';
 import { until } from '../helpers/cluster.js';
 import { DNSMASQ_BIN } from '../helpers/dnsmasq.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
@@ -30,7 +31,7 @@ async function etcdctl(api: '2' | '3', endpoint: string, ...args: string[]): Pro
 let sup: Supervisor;
 let events: ServerEvent[];
 let states: ClusterState[];
-const state = () => states.at(-1)!;
+const state = () => lastState(states);
 const logOf = (node: string) => events.filter((e) => e.type === 'log' && e.node === node).map((e) => (e as { line: string }).line.slice(27));
 /** Waits until `node` has logged every one of these lines (lines reach the window in batches). */
 const logged = (node: string, ...lines: string[]) =>
@@ -39,13 +40,7 @@ const logged = (node: string, ...lines: string[]) =>
   });
 
 beforeEach(() => {
-  sup = new Supervisor({ heartbeatMs: 50, electionMs: 500 });
-  events = [];
-  states = [];
-  sup.on('events', (batch) => {
-    events.push(...batch);
-    for (const e of batch) if (e.type === 'cluster') states.push(e.cluster);
-  });
+  ({ sup, events, states } = recordedSupervisor());
 });
 afterEach(async () => {
   await sup.stop();

@@ -41,7 +41,7 @@ describe('client requests in the window and the trace', () => {
       return c.length >= 2 && c;
     });
     expect(seen[0]).toMatchObject({ method: 'PUT', path: '/v2/keys/outside?prevExist=false', status: 201 });
-    expect(seen[0].ms).toBeGreaterThan(0);
+    expect(seen[0]!.ms).toBeGreaterThan(0); // seen.length >= 2
     expect(seen[1]).toMatchObject({ method: 'GET', path: '/v2/keys/nope', status: 404 });
     const trace = await readTraceFile((await core.exportTrace('jsonl')).path);
     const recs = trace.records.filter((r) => r.kind === 'client');

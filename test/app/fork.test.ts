@@ -16,6 +16,8 @@ import type { BranchesResult, ForkInfo } from '../../src-shared/command-results.
 import type { ServerEvent } from '../../src-shared/protocol.js';
 import { TraceIndex } from '../../src-shared/replay.js';
 import { readTraceText } from '../../src-shared/trace.js';
+import { defined, nth } from '../helpers/checked.js';
+import { lastState, recordEvents } from '../helpers/app-events.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 import { dumpCluster } from '../helpers/cluster-dump.js';
 
@@ -24,7 +26,7 @@ let sup: Supervisor;
 let core: WindowCore;
 let events: ServerEvent[];
 let states: ClusterState[];
-const state = () => states.at(-1)!;
+const state = () => lastState(states);
 const node = (name: string): NodeState => state().nodes.find((n) => n.name === name)!;
 const leaderName = (timeoutMs = 10_000) => until('an agreed leader', () => states.length > 0 && agreedLeader(state())?.name, timeoutMs);
 
@@ -32,12 +34,7 @@ beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-fork-'));
   sup = new Supervisor({ dir: path.join(dir, 'session'), heartbeatMs: 50, electionMs: 500 });
   core = new WindowCore(sup, { exportDir: dir });
-  events = [];
-  states = [];
-  core.on('events', (batch) => {
-    events.push(...batch);
-    for (const e of batch) if (e.type === 'cluster') states.push(e.cluster);
-  });
+  ({ events, states } = recordEvents(core));
   await core.record(path.join(dir, 'session.trace.jsonl'));
 });
 
@@ -121,7 +118,7 @@ describe('fork from a checkpoint', () => {
     expect(br.branches).toHaveLength(2);
     expect(br.branches[0]).toMatchObject({ id: 1, parent: 0, endAt: fork.leftAt });
     expect(br.branches[1]).toMatchObject({ id: 2, parent: 1, from: cp!.at });
-    expect(br.branches[1].endAt).toBeUndefined();
+    expect(br.branches[1]!.endAt).toBeUndefined(); // two, just checked
     expect(br.checkpoints.some((c) => c.branch === 1 && c.at === fork.leftAt)).toBe(true);
     expect(br.checkpoints.some((c) => c.branch === 2)).toBe(true);
 
@@ -187,7 +184,7 @@ describe('fork from a checkpoint', () => {
     }
     writing = false;
     await writer;
-    const pick = cps[2];
+    const pick = nth(cps, 2, 'a third checkpoint');
     await sup.execute({ type: 'resumeFrom', at: pick.at });
     await until('every node alive again', () => ['n1', 'n2', 'n3'].every((x) => node(x).status === 'alive'), 15_000);
     const l2 = await leaderName(15_000);
@@ -203,7 +200,7 @@ describe('fork from a checkpoint', () => {
 
     // Back to the end of branch 1 (its last checkpoint): a third branch, from branch 1 again.
     const br = (await sup.execute({ type: 'branches' })) as BranchesResult;
-    const end1 = br.branches[0].endAt!;
+    const end1 = defined(nth(br.branches, 0, 'branch 1').endAt, 'the end of branch 1');
     const f3 = (await sup.execute({ type: 'resumeFrom', at: end1 })) as ForkInfo;
     expect(f3).toMatchObject({ branch: 3, parent: 1, left: 2, from: end1 });
     await until('every node alive again', () => ['n1', 'n2', 'n3'].every((x) => node(x).status === 'alive'), 15_000);
@@ -382,9 +379,9 @@ describe('thinning', () => {
     expect(ages[0]).toBe(199_000);
     expect(ages.at(-1)).toBe(0);
     // Going back in time, the gaps between kept checkpoints never shrink, and they grow.
-    const gaps = ages.slice(1).map((a, i) => ages[i] - a).reverse();
-    for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThanOrEqual(gaps[i - 1]);
-    expect(gaps.at(-1)! / gaps[0]).toBeGreaterThanOrEqual(32);
+    const gaps = ages.slice(1).map((a, i) => ages[i]! - a).reverse(); // ages[i] precedes a
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThanOrEqual(gaps[i - 1]!);
+    expect(nth(gaps, -1) / nth(gaps, 0)).toBeGreaterThanOrEqual(32);
     // A pinned one (a branch's end) is never thinned.
     cps.pinLast();
     const pinned = cps.all.at(-1)!.at;

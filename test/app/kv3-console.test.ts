@@ -15,6 +15,7 @@ import type { KvResult } from '../../src-shared/command-results.js';
 import { parseCommand } from '../../src-shared/commands.js';
 import type { ServerEvent } from '../../src-shared/protocol.js';
 import { curl3For, etcdctl3For, etcdctl3Output, watchEventLines } from '../../src-renderer/lib/kv-commands.js';
+import { nth } from '../helpers/checked.js';
 import { until } from '../helpers/cluster.js';
 import { EtcdCluster, ETCD_BIN } from '../helpers/etcd-processes.js';
 import { needTools } from '../helpers/window.js';
@@ -153,7 +154,7 @@ describe.runIf(have)('the v3 console, and its etcdctl and curl lines run for rea
   it.each(CASES.map((c) => [c.what, c] as const))('%s', async (_what, c) => {
     // Reads see a few keys under a prefix, written once.
     if (!c.setup && !(await fetch(url + '/v3/kv/range', { method: 'POST', body: JSON.stringify({ key: b64('/console/p/1') }) }).then((r) => r.json())).kvs) {
-      for (const [k, v] of [['/console/p/1', 'one'], ['/console/p/2', 'two'], ['/console/p/3', 'three'], ['/console/a', 'A']]) await putKey(k, v);
+      for (const [k, v] of [['/console/p/1', 'one'], ['/console/p/2', 'two'], ['/console/p/3', 'three'], ['/console/a', 'A']] as const) await putKey(k, v);
     }
     await c.setup?.();
     const shown = await console3(c.request);
@@ -176,7 +177,7 @@ describe.runIf(have)('the v3 console, and its etcdctl and curl lines run for rea
     }
     // curl: the very JSON the console got (a write: as of its own revision).
     expect(k.code).toBe(0);
-    const curled = JSON.parse(k.out.split('\n')[0]);
+    const curled = JSON.parse(nth(k.out.split('\n'), 0));
     if (c.setup || c.fails) expect(normalizeJson(curled, !!c.newLease)).toEqual(normalizeJson(shown.body, !!c.newLease));
     else expect(curled).toEqual(shown.body);
   }, 60_000);
@@ -238,7 +239,7 @@ describe.runIf(have && haveEtcd)("the console's requests to a real etcd 3.4, and
     etcdURL = etcd.spec('e1').clientURL;
     await until('etcd serves', async () => (await fetch(`${etcdURL}/health`).catch(() => undefined))?.ok, 30_000);
     // The keys the reads find, alike on both.
-    for (const at of [etcdURL, url]) for (const [k, v] of [['/console/p/1', 'one'], ['/console/p/2', 'two'], ['/console/p/3', 'three'], ['/console/a', 'A']]) await putKey(k, v, undefined, at);
+    for (const at of [etcdURL, url]) for (const [k, v] of [['/console/p/1', 'one'], ['/console/p/2', 'two'], ['/console/p/3', 'three'], ['/console/a', 'A']] as const) await putKey(k, v, undefined, at);
   }, 60_000);
   afterAll(async () => {
     await etcd?.destroy();

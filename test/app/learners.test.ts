@@ -6,12 +6,13 @@ import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { agreedLeader, type ClusterState, type NodeState } from '../../src-shared/cluster-state.js';
 import type { ServerEvent } from '../../src-shared/protocol.js';
 import { narrate } from '../../src-shared/narrate.js';
+import { lastState, recordedSupervisor } from '../helpers/app-events.js';
 import { until } from '../helpers/cluster.js';
 
 let sup: Supervisor;
 let events: ServerEvent[];
 let states: ClusterState[];
-const state = () => states.at(-1)!;
+const state = () => lastState(states);
 const node = (name: string): NodeState => state().nodes.find((n) => n.name === name)!;
 const leader = (timeoutMs = 20_000) => until('an agreed leader', () => states.length > 0 && agreedLeader(state()), timeoutMs);
 const caughtUp = (name: string) => until(`${name} has caught up`, () => {
@@ -21,13 +22,7 @@ const caughtUp = (name: string) => until(`${name} has caught up`, () => {
 const sentTo = (to: string, types: string[]) => events.filter((e) => e.type === 'message' && e.to === to && types.includes(e.msgType));
 
 beforeEach(() => {
-  sup = new Supervisor({ heartbeatMs: 50, electionMs: 500 });
-  events = [];
-  states = [];
-  sup.on('events', (batch) => {
-    events.push(...batch);
-    for (const e of batch) if (e.type === 'cluster') states.push(e.cluster);
-  });
+  ({ sup, events, states } = recordedSupervisor());
 });
 
 afterEach(async () => {

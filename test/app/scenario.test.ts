@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { ClusterState, NodeState } from '../../src-shared/cluster-state.js';
 import { commandsFor, parseScenario } from '../../src-shared/scenario.js';
 import { readTraceFile } from '../../src-main/trace/trace-reader.js';
+import { nth } from '../helpers/checked.js';
 import { RAFTLAB_BIN } from '../helpers/processes.js';
 
 const base = { scenario: 'raftlab-scenario', version: 1 };
@@ -41,14 +42,14 @@ describe('scenario files', () => {
     const s = parseScenario({ ...base, nodes: 5, steps: [
       { kill: 'leader' }, { isolate: 'leader' }, { partition: [['leader', 'n1'], ['rest']] }, { put: { key: '/k', value: 'v' } }, { restart: 'all' },
     ] });
-    expect(commandsFor(s.steps[0], c)).toEqual([{ type: 'killNode', name: 'n2' }]);
-    expect(commandsFor(s.steps[1], c)).toEqual(['n1', 'n3', 'n4', 'n5'].map((b) => ({ type: 'cutLink', a: 'n2', b })));
-    const cuts = commandsFor(s.steps[2], c).map((x) => (x.type === 'cutLink' ? `${x.a}-${x.b}` : ''));
+    expect(commandsFor(nth(s.steps, 0), c)).toEqual([{ type: 'killNode', name: 'n2' }]);
+    expect(commandsFor(nth(s.steps, 1), c)).toEqual(['n1', 'n3', 'n4', 'n5'].map((b) => ({ type: 'cutLink', a: 'n2', b })));
+    const cuts = commandsFor(nth(s.steps, 2), c).map((x) => (x.type === 'cutLink' ? `${x.a}-${x.b}` : ''));
     expect(cuts.sort()).toEqual(['n1-n3', 'n1-n4', 'n1-n5', 'n2-n3', 'n2-n4', 'n2-n5']);
-    expect(commandsFor(s.steps[3], c)).toEqual([{ type: 'kv', name: 'n2', method: 'PUT', key: '/k', value: 'v' }]);
-    expect(commandsFor(s.steps[4], c)).toEqual([]); // nothing is killed
+    expect(commandsFor(nth(s.steps, 3), c)).toEqual([{ type: 'kv', name: 'n2', method: 'PUT', key: '/k', value: 'v' }]);
+    expect(commandsFor(nth(s.steps, 4), c)).toEqual([]); // nothing is killed
     const noLeader = { ...c, nodes: c.nodes.map((n) => ({ ...n, role: 'follower' as const, lead: '' })) };
-    expect(() => commandsFor(s.steps[0], noLeader)).toThrow(/no leader right now/);
+    expect(() => commandsFor(nth(s.steps, 0), noLeader)).toThrow(/no leader right now/);
   });
 });
 

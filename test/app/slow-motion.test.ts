@@ -9,6 +9,8 @@ import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { flightMs } from '../../src-main/node/slow-network.js';
 import { agreedLeader, type ClusterState, type NodeState } from '../../src-shared/cluster-state.js';
 import type { ServerEvent } from '../../src-shared/protocol.js';
+import { nth } from '../helpers/checked.js';
+import { lastState, recordedSupervisor } from '../helpers/app-events.js';
 import { until } from '../helpers/cluster.js';
 import { needTools } from '../helpers/window.js';
 
@@ -20,7 +22,7 @@ type Raft = Extract<ServerEvent, { type: 'raft' }>;
 let sup: Supervisor;
 let events: ServerEvent[];
 let states: ClusterState[];
-const state = () => states.at(-1)!;
+const state = () => lastState(states);
 const node = (name: string): NodeState => state().nodes.find((n) => n.name === name)!;
 const leader = (timeoutMs: number, not?: string) => until('an agreed leader', () => {
   const l = states.length > 0 ? agreedLeader(state())?.name : undefined;
@@ -31,13 +33,7 @@ const deliveries = () => new Map(events.filter((e): e is Delivered => e.type ===
 const idOf = (name: string) => node(name).id;
 
 beforeAll(async () => {
-  sup = new Supervisor({ heartbeatMs: 100, electionMs: 600 });
-  events = [];
-  states = [];
-  sup.on('events', (batch) => {
-    events.push(...batch);
-    for (const e of batch) if (e.type === 'cluster') states.push(e.cluster);
-  });
+  ({ sup, events, states } = recordedSupervisor({ heartbeatMs: 100, electionMs: 600 }));
   await sup.start(3);
   await leader(10_000);
 }, 30_000);
@@ -105,8 +101,8 @@ describe('slow motion on a real cluster', () => {
     late.sort((a, b) => a - b);
     expect(late[Math.floor(late.length / 2)]).toBeLessThan(60);
     // Heartbeats to one peer: every 100 ms of cluster time, a second of real time.
-    const toOne = hb.filter((m) => m.to === hb[0].to).map((m) => m.at);
-    const gaps = toOne.slice(1).map((t, i) => t - toOne[i]).sort((a, b) => a - b);
+    const toOne = hb.filter((m) => m.to === nth(hb, 0, 'a heartbeat').to).map((m) => m.at);
+    const gaps = toOne.slice(1).map((t, i) => t - toOne[i]!).sort((a, b) => a - b); // toOne[i] precedes t
     expect(gaps[Math.floor(gaps.length / 2)]).toBeGreaterThan(850);
     expect(gaps[Math.floor(gaps.length / 2)]).toBeLessThan(1300);
     // The timer rings' pace: a tick is a second of real time on every follower.

@@ -196,7 +196,7 @@ describe('step mode', () => {
     expect(node(leader).commit).toBe(commit0);
     const acks = held().filter((h) => h.msgType === 'MsgAppResp' && h.to === leader && !h.reject);
     expect(acks).toHaveLength(2);
-    await sup.execute({ type: 'stepDeliver', id: acks[0].id });
+    await sup.execute({ type: 'stepDeliver', id: acks[0]!.id }); // two, just checked
     expect(node(leader).commit).toBe(commit0 + 1);
     await put;
     expect(answer!.status).toBe(201);

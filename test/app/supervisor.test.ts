@@ -5,24 +5,19 @@ import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { agreedLeader, type ClusterState, type NodeState } from '../../src-shared/cluster-state.js';
 import type { KvResult } from '../../src-shared/command-results.js';
 import type { ServerEvent } from '../../src-shared/protocol.js';
+import { lastState, recordedSupervisor } from '../helpers/app-events.js';
 import { until } from '../helpers/cluster.js';
 
 let sup: Supervisor;
 let events: ServerEvent[];
 let states: ClusterState[];
-const state = () => states.at(-1)!;
+const state = () => lastState(states);
 const node = (name: string): NodeState => state().nodes.find((n) => n.name === name)!;
 const leaderName = (timeoutMs = 10_000) => until('an agreed leader', () => states.length > 0 && agreedLeader(state())?.name, timeoutMs);
 
 beforeEach(() => {
-  sup = new Supervisor({ heartbeatMs: 50, electionMs: 500 });
-  events = [];
-  states = [];
-  sup.on('events', (batch) => {
-    expect(batch.length).toBeGreaterThan(0);
-    events.push(...batch);
-    for (const e of batch) if (e.type === 'cluster') states.push(e.cluster);
-  });
+  ({ sup, events, states } = recordedSupervisor());
+  sup.on('events', (batch) => expect(batch.length).toBeGreaterThan(0));
 });
 
 afterEach(async () => {
@@ -56,7 +51,7 @@ describe('Supervisor', () => {
     // Coalesced: never two flushes closer than the ~16 ms window (timers never fire early).
     expect(times.length).toBeGreaterThan(3);
     expect(times.length).toBeLessThanOrEqual(Math.ceil((Date.now() - t0) / 15) + 1);
-    for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(14);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(14);
   });
 
   it('kill the leader: a new leader; restart it: it rejoins from its data dir', async () => {

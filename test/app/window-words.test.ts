@@ -102,9 +102,9 @@ describe("a guide's story", () => {
     say('n2', 'election', 'n2 timed out and started an election for term 3');
     say('n2', 'key', '/x = 1'); // not part of an election's story
     expect(story.map((c) => c.n)).toEqual([1, 2]);
-    expect(story[0].told).toEqual([]); // the user's own command is the chapter's title already
+    expect(story[0]!.told).toEqual([]); // the user's own command is the chapter's title already
     // The open chapter reads on, live.
-    expect(chapterTold('election', story[1], timeline)).toEqual(['n2 timed out and started an election for term 3']);
+    expect(chapterTold('election', story[1]!, timeline)).toEqual(['n2 timed out and started an election for term 3']);
     story = addChapter('election', story, { title: 'Deliver n2\'s vote requests', explain: '…' }, seq, timeline);
     say('n3', 'vote', 'n3 granted its vote to n2 for term 3');
     say('n2', 'role', 'n2 won the election and leads term 3');
@@ -181,7 +181,7 @@ describe.skipIf(!tools)("the KV console's curl and etcdctl lines", () => {
     // its client URL there (etcd behaves the same right after a start).
     await until('the member published', async () => {
       const r = (await (await fetch(`${url}/v2/members`)).json()) as { members: { clientURLs: string[] }[] };
-      return r.members[0]?.clientURLs.length > 0;
+      return (r.members[0]?.clientURLs.length ?? 0) > 0;
     });
   });
   afterAll(() => sup.stop());

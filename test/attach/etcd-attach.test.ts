@@ -12,6 +12,7 @@ import { freePorts } from '../../src-main/net/free-ports.js';
 import type { AttachedView, AttachEvent } from '../../src-shared/attach.js';
 import { toClusterState } from '../../src-shared/attached-cluster.js';
 import { agreedLeader } from '../../src-shared/cluster-state.js';
+import { nth } from '../helpers/checked.js';
 import { until } from '../helpers/cluster.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { ProcessCluster } from '../helpers/processes.js';
@@ -277,8 +278,8 @@ describe('endpoints that cannot be used', () => {
       // The member list's error comes from its own loop: wait for it too, not only the endpoints.
       const v = await viewUntil(obs, 'both reported unreachable', (v) => v.endpoints.every((e) => e.reachable === false) && v.membersError !== undefined, 5000);
       expect(Date.now() - t0).toBeLessThan(3000); // the default deadline is 1 s
-      expect(v.endpoints[0]?.error).toBe(`connection refused (nothing listens on 127.0.0.1:${closed})`);
-      expect(v.endpoints[1]?.error).toBe('no answer within 1000 ms');
+      expect(nth(v.endpoints, 0).error).toBe(`connection refused (nothing listens on 127.0.0.1:${closed})`);
+      expect(nth(v.endpoints, 1).error).toBe('no answer within 1000 ms');
       expect(v.leader).toBeUndefined();
       expect(v.membersError).toMatch(/^member list: /);
       expect(events.filter((e) => e.type === 'endpointUnreachable')).toHaveLength(2);
@@ -299,7 +300,7 @@ describe('endpoints that cannot be used', () => {
     const obs = new EtcdObserver(`https://127.0.0.1:${port}`, { pollMs: 100 }).start();
     try {
       const v = await viewUntil(obs, 'the https endpoint refused', (v) => v.endpoints[0]?.reachable === false, 5000);
-      expect(v.endpoints[0]?.error).toBe('TLS: this port does not speak TLS (use http://)');
+      expect(nth(v.endpoints, 0).error).toBe('TLS: this port does not speak TLS (use http://)');
     } finally {
       await obs.stop();
       await new Promise((r) => plain.close(r));

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { runChaos, STALE_KEY, type ChaosResult } from '../../src-main/chaos/chaos-runner.js';
 import { summarize } from '../../src-main/chaos/cli.js';
+import { defined, nth } from '../helpers/checked.js';
 
 /** The CLI's summary, shown when an assertion fails: faults, ops and violations in one place. */
 const why = (r: ChaosResult) => `seed ${r.seed}\n${summarize(r)}`;
@@ -34,7 +35,7 @@ describe('chaos on a real 3-node cluster', () => {
     expect(r.counts.ops.write.ok, why(r)).toBeGreaterThan(10);
     expect(r.counts.casSwapped + r.counts.casCompareFailed, why(r)).toBeGreaterThan(0);
     // Every member's local state was read back, and it is in the history the checker judged.
-    const members = Object.keys(r.finalValues['/k0']);
+    const members = Object.keys(defined(r.finalValues['/k0'], 'the final values of /k0'));
     expect(members.length).toBeGreaterThanOrEqual(3);
     expect(r.counts.finalReads).toBe(3 * members.length);
     expect(r.history.ops.filter((op) => op.client === 'final')).toHaveLength(r.counts.finalReads);
@@ -64,7 +65,7 @@ describe('chaos on a real 3-node cluster', () => {
     // Each key's final value is one some client put (a v3 Range read it back from every member).
     const written = new Set(r.history.ops.filter((op) => op.type !== 'read').map((op) => op.value));
     for (const byNode of Object.values(r.finalValues)) for (const v of Object.values(byNode)) if (v !== null) expect(written.has(v)).toBe(true);
-    expect(r.counts.finalReads).toBe(3 * Object.keys(r.finalValues.k0).length);
+    expect(r.counts.finalReads).toBe(3 * Object.keys(defined(r.finalValues.k0, 'the final values of k0')).length);
   }, 120_000);
 
   it('v3 breaking on purpose: a serializable Range from a cut-off follower is caught', async () => {
@@ -72,9 +73,9 @@ describe('chaos on a real 3-node cluster', () => {
     expect(r.check.verdict, why(r)).toBe('violation');
     const v = r.check.violations.find((x) => x.key === STALE_KEY);
     expect(v!.ops.map((op) => `${op.type} ${op.value}`), why(r)).toEqual(['write v0', 'write v1', 'read v0']);
-    expect(v!.ops[2].note).toBe('HTTP 200, serializable');
+    expect(nth(defined(v, 'a violation on the stale key').ops, 2).note).toBe('HTTP 200, serializable');
     expect(r.converged, why(r)).toBe(true);
-    expect(new Set(Object.values(r.finalValues[STALE_KEY]))).toEqual(new Set(['v1']));
+    expect(new Set(Object.values(defined(r.finalValues[STALE_KEY], 'the final values of the stale key')))).toEqual(new Set(['v1']));
   }, 120_000);
 
   it('breaking on purpose: reads without quorum from a cut-off follower are caught', async () => {
@@ -90,6 +91,6 @@ describe('chaos on a real 3-node cluster', () => {
     expect(r.history.faults[0]).toMatchObject({ kind: 'partition', description: expect.stringMatching(/^isolated follower n\d/) });
     // Healed, the follower caught up: the cluster itself is fine.
     expect(r.converged, why(r)).toBe(true);
-    expect(new Set(Object.values(r.finalValues[STALE_KEY]))).toEqual(new Set(['v1']));
+    expect(new Set(Object.values(defined(r.finalValues[STALE_KEY], 'the final values of the stale key')))).toEqual(new Set(['v1']));
   }, 120_000);
 });

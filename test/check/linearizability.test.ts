@@ -6,6 +6,7 @@ import { checkLinearizability, type CheckResult } from '../../src-main/check/lin
 import { randomHistory } from '../../src-main/check/random-history.js';
 import { seededRandom } from '../../src-main/util/rng.js';
 import type { Op, OpOutcome, ReadOp } from '../../src-shared/history.js';
+import { nth, one } from '../helpers/checked.js';
 
 // ------------------------------------------------------------------ builders (times in ms)
 
@@ -23,8 +24,7 @@ const onKey = (key: string, op: Op): Op => ({ ...op, key });
 const check = (ops: Op[]) => checkLinearizability(ops, { timeoutMs: 10_000 });
 const only = (res: CheckResult) => {
   expect(res.verdict).toBe('violation');
-  expect(res.violations).toHaveLength(1);
-  return res.violations[0];
+  return one(res.violations, 'one violation');
 };
 const ids = (ops: Op[]) => ops.map((o) => o.id).sort((a, b) => a - b);
 
@@ -217,7 +217,7 @@ describe('random histories from a real sequential execution', () => {
       expect(c, `seed ${seed}: nothing to corrupt`).toBeDefined();
       const res = checkLinearizability(h, { timeoutMs: 20_000 });
       expect(res.verdict, `seed ${seed} (replay: CHECK_SEED=${seed})`).toBe('violation');
-      const v = res.violations[0];
+      const v = nth(res.violations, 0, 'a violation');
       expect(v.key, `seed ${seed}`).toBe(c!.read.key);
       expect(v.ops, `seed ${seed}`).toContain(c!.read);
       expect(v.minimal, `seed ${seed}`).toBe(true);
@@ -299,7 +299,7 @@ describe('agrees with a brute-force search', () => {
       if (!expected) {
         violations++;
         // The shrunk set is itself unorderable.
-        expect(bruteForce(res.violations[0].ops), `seed ${seed}`).toBe(false);
+        expect(bruteForce(nth(res.violations, 0, 'a violation').ops), `seed ${seed}`).toBe(false);
       }
     }
     expect(violations).toBeGreaterThan(500);

@@ -108,7 +108,7 @@ describe.skipIf(!haveChromium)('browser mode in Chromium', () => {
     // While a clock was skewed by +3 s, records carry that node's own clock.
     const skewed = trace.records.filter((r) => r.clocks && Object.values(r.clocks).some((c) => c - r.at > 2500 && c - r.at < 3500));
     expect(skewed.length).toBeGreaterThan(0);
-    expect(Object.keys(skewed[0].clocks!)).toEqual([expect.stringMatching(/^n\d$/)]);
+    expect(Object.keys(skewed[0]!.clocks!)) // one at least, just checked.toEqual([expect.stringMatching(/^n\d$/)]);
     const won = trace.records.find((r) => r.kind === 'event' && r.event.type === 'raft' && r.event.event.kind === 'role' && r.event.event.role === 'leader')!;
     expect(won).toBeDefined();
     // The Perfetto export parses as Chrome's trace format.

@@ -3,11 +3,10 @@
 // that sees a put made by etcdctl outside the app, and a lease that counts down in the window
 // until the leader revokes it through the log, its key gone with it. Screenshots in test-results/.
 import { execFile } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { readTraceFile } from '../../src-main/trace/trace-reader.js';
-import { until } from '../helpers/cluster.js';
-import { CHROMIUM, needTools, openWindow, SHOTS, type TestWindow } from '../helpers/window.js';
+import { group } from '../helpers/checked.js';
+import { CHROMIUM, needTools, SHOTS, windowForSuite } from '../helpers/window.js';
 
 const ETCDCTL = '/usr/bin/etcdctl';
 const have = needTools('the v3 KV console e2e test', [CHROMIUM, ETCDCTL]);
@@ -22,41 +21,30 @@ function sh(line: string): Promise<{ code: number; out: string; err: string }> {
 }
 
 describe.skipIf(!have)('the v3 KV console in Chromium', () => {
-  let w: TestWindow;
-  let page: Page;
+  const win = windowForSuite({ nodes: 3, leaderDrawnWithinMs: 30_000 });
   let url = '';
 
-  beforeAll(async () => {
-    w = await openWindow({ nodes: 3 });
-    page = w.page;
-    await until('a leader drawn', async () => (await page.locator('[data-node][data-status="alive"][data-role="leader"]').count()) === 1, 30_000);
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.close();
-  });
-
-  const op = (o: string) => page.getByLabel('Operation', { exact: true }).selectOption(o);
-  const fill = (label: string, text: string) => page.getByLabel(label, { exact: true }).fill(text);
+  const op = (o: string) => win.page.getByLabel('Operation', { exact: true }).selectOption(o);
+  const fill = (label: string, text: string) => win.page.getByLabel(label, { exact: true }).fill(text);
   /** Sends the form and waits for an answer other than the one shown before. */
   async function send(): Promise<string> {
-    const answer = page.locator('[data-kv3-answer]');
+    const answer = win.page.locator('[data-kv3-answer]');
     const seq = async () => ((await answer.count()) ? Number(await answer.getAttribute('data-kv3-answer')) : 0);
     const before = await seq();
-    await page.getByRole('button', { name: 'Send' }).click();
+    await win.page.getByRole('button', { name: 'Send' }).click();
     await expect.poll(seq, { timeout: 20_000 }).toBeGreaterThan(before);
     return (await answer.textContent())!;
   }
-  const revisionShown = async () => Number(/^revision (\d+)/.exec((await page.locator('[data-kv3-revision]').textContent())!)?.[1]);
-  const printed = async (what: 'etcdctl' | 'curl') => (await page.locator(`[data-kv3-${what}]`).textContent())!.replace(/^\$ /, '');
+  const revisionShown = async () => Number(/^revision (\d+)/.exec((await win.page.locator('[data-kv3-revision]').textContent())!)?.[1]);
+  const printed = async (what: 'etcdctl' | 'curl') => (await win.page.locator(`[data-kv3-${what}]`).textContent())!.replace(/^\$ /, '');
 
   it('speaks v3 by default: a put answers OK with its revision, and a get reads an earlier revision', async () => {
-    expect(await page.getByLabel('API', { exact: true }).inputValue()).toBe('v3');
+    expect(await win.page.getByLabel('API', { exact: true }).inputValue()).toBe('v3');
     await op('put');
     await fill('Key', '/e2e3/a');
     await fill('Value', 'first');
     expect(await printed('etcdctl')).toMatch(/^etcdctl --endpoints http:\/\/127\.0\.0\.1:\d+ put \/e2e3\/a first$/);
-    url = /--endpoints (\S+)/.exec(await printed('etcdctl'))![1];
+    url = group(/--endpoints (\S+)/, await printed('etcdctl'));
     expect(await printed('curl')).toBe(`curl -s -X POST ${url}/v3/kv/put -d '{"key":"L2UyZTMvYQ==","value":"Zmlyc3Q="}'`);
     expect(await send()).toBe('OK\n');
     const first = await revisionShown();
@@ -69,12 +57,12 @@ describe.skipIf(!have)('the v3 KV console in Chromium', () => {
     await op('get');
     await fill('Revision', String(first));
     expect(await send()).toBe('/e2e3/a\nfirst\n');
-    expect(await page.locator('[data-kv3-revision]').textContent()).toBe(`revision ${second} · /e2e3/a: created ${first}, modified ${first}, version 1`);
+    expect(await win.page.locator('[data-kv3-revision]').textContent()).toBe(`revision ${second} · /e2e3/a: created ${first}, modified ${first}, version 1`);
     // The line the console printed reads the same revision from a terminal.
     const line = await printed('etcdctl');
     expect(line).toBe(`etcdctl --endpoints ${url} get /e2e3/a --rev=${first}`);
     expect(await sh(line)).toEqual({ code: 0, out: '/e2e3/a\nfirst\n', err: '' });
-    await page.screenshot({ path: `${SHOTS}/kv3-console-get-revision.png` });
+    await win.page.screenshot({ path: `${SHOTS}/kv3-console-get-revision.png` });
     // Now, without a revision: the latest.
     await fill('Revision', '');
     expect(await send()).toBe('/e2e3/a\nsecond\n');
@@ -83,17 +71,17 @@ describe.skipIf(!have)('the v3 KV console in Chromium', () => {
   it('a watch shows a put made by etcdctl outside the app, as it arrives', async () => {
     await op('watch');
     await fill('Key', '/e2e3/w/');
-    await page.getByLabel('Prefix', { exact: true }).check();
-    await page.getByRole('button', { name: 'Send' }).click();
-    const watch = page.locator('[data-kv3-watch]');
+    await win.page.getByLabel('Prefix', { exact: true }).check();
+    await win.page.getByRole('button', { name: 'Send' }).click();
+    const watch = win.page.locator('[data-kv3-watch]');
     await expect.poll(() => watch.textContent(), { timeout: 20_000 }).toMatch(/Watching on n\d, from revision \d+/);
     expect(await sh(`etcdctl --endpoints ${url} put /e2e3/w/x 'from a terminal'`)).toMatchObject({ code: 0, out: 'OK\n' });
     const event = watch.locator('[data-kv3-event]');
     await expect.poll(() => event.count(), { timeout: 20_000 }).toBe(1);
     expect(await event.textContent()).toMatch(/^PUT\n\/e2e3\/w\/x\nfrom a terminal/);
     expect(Number(await event.getAttribute('data-kv3-event'))).toBeGreaterThan(0);
-    await page.screenshot({ path: `${SHOTS}/kv3-console-watch.png` });
-    await page.getByRole('button', { name: 'Stop watching' }).click();
+    await win.page.screenshot({ path: `${SHOTS}/kv3-console-watch.png` });
+    await win.page.getByRole('button', { name: 'Stop watching' }).click();
     await expect.poll(() => watch.count()).toBe(0);
   });
 
@@ -105,7 +93,7 @@ describe.skipIf(!have)('the v3 KV console in Chromium', () => {
     expect(id, granted).toBeDefined();
     // The grant fills the lease in: the next put attaches its key to it.
     await op('put');
-    expect(await page.getByLabel('Lease', { exact: true }).inputValue()).toBe(id!.replace(/^0+/, ''));
+    expect(await win.page.getByLabel('Lease', { exact: true }).inputValue()).toBe(id!.replace(/^0+/, ''));
     await fill('Key', '/e2e3/leased');
     await fill('Value', 'for a while');
     expect(await printed('etcdctl')).toBe(`etcdctl --endpoints ${url} put /e2e3/leased 'for a while' --lease=${id!.replace(/^0+/, '')}`);
@@ -113,7 +101,7 @@ describe.skipIf(!have)('the v3 KV console in Chromium', () => {
     expect(await sh(`etcdctl --endpoints ${url} get /e2e3/leased`)).toMatchObject({ out: '/e2e3/leased\nfor a while\n' });
 
     // Drawn counting down: the seconds left fall, one key attached.
-    const row = page.locator(`[data-lease="${id}"]`);
+    const row = win.page.locator(`[data-lease="${id}"]`);
     await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
     expect(await row.textContent()).toContain('1 key');
     const left = async () => Number(await row.getAttribute('data-remaining'));
@@ -121,15 +109,15 @@ describe.skipIf(!have)('the v3 KV console in Chromium', () => {
     expect(a).toBeGreaterThan(0);
     expect(a).toBeLessThanOrEqual(6);
     await expect.poll(left, { timeout: 10_000 }).toBeLessThan(a - 0.5);
-    await page.screenshot({ path: `${SHOTS}/kv3-console-lease-counting.png` });
+    await win.page.screenshot({ path: `${SHOTS}/kv3-console-lease-counting.png` });
 
     // Expired: the leader proposes the revoke; once applied the lease is gone, named by its entry.
-    const gone = page.locator(`[data-lease-gone="${id}"]`);
+    const gone = win.page.locator(`[data-lease-gone="${id}"]`);
     await expect.poll(() => gone.count(), { timeout: 30_000 }).toBe(1);
     expect(await row.count()).toBe(0);
     const entry = Number(/revoked by log entry (\d+)/.exec((await gone.textContent())!)?.[1]);
     expect(entry).toBeGreaterThan(0);
-    const logged = await page.evaluate((revoke) => {
+    const logged = await win.page.evaluate((revoke) => {
       const s = (window as any).raftlabSession;
       return s.cluster.nodes.filter((n: any) => n.log.some((e: any) => e.data === revoke)).map((n: any) => n.name);
     }, `lease revoke ${id}`);
@@ -139,15 +127,15 @@ describe.skipIf(!have)('the v3 KV console in Chromium', () => {
     await fill('Key', '/e2e3/leased');
     await fill('Revision', '');
     expect(await send()).toBe('(no keys)');
-    await page.screenshot({ path: `${SHOTS}/kv3-console-lease-expired.png` });
+    await win.page.screenshot({ path: `${SHOTS}/kv3-console-lease-expired.png` });
   });
 
   it('what the console did is in the session trace: its requests, and the watch line', async () => {
-    const trace = await readTraceFile((await w.core.exportTrace('jsonl')).path);
+    const trace = await readTraceFile((await win.w.core.exportTrace('jsonl')).path);
     const actions = trace.records.filter((r) => r.kind === 'action' && r.cmd.type === 'kv3').map((r) => (r as { cmd: { request: { op: string } } }).cmd.request.op);
     expect(actions).toEqual(expect.arrayContaining(['put', 'get', 'watch', 'unwatch', 'leaseGrant']));
     const watched = trace.records.filter((r) => r.kind === 'event' && r.event.type === 'watch');
     expect(watched.length).toBeGreaterThanOrEqual(1);
-    expect(w.pageErrors).toEqual([]);
+    expect(win.w.pageErrors).toEqual([]);
   });
 });

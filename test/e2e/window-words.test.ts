@@ -5,6 +5,7 @@
 // and nothing anyone asked for is reported as "exited unexpectedly".
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import { group } from '../helpers/checked.js';
 import { CHROMIUM, needTools, openWindow, SHOTS, type TestWindow } from '../helpers/window.js';
 
 const ready = needTools('the window-words e2e test', [CHROMIUM]);
@@ -111,7 +112,7 @@ describe.skipIf(!ready)('the words in the window', () => {
       await next.click();
     }
     expect(await title()).toMatch(/^n\d leads term \d+$/);
-    const winner = /^(n\d)/.exec((await title())!)![1];
+    const winner = group(/^(n\d)/, (await title())!);
     // Every click is a chapter that is still there, in order, with what the cluster did in it.
     const chapters = page.locator('[data-guide] [data-chapter]');
     const count = await chapters.count();
@@ -163,7 +164,7 @@ describe.skipIf(!ready)('the words in the window', () => {
     const chart = page.locator('[data-chaos-chart]');
     const rows = await chart.locator('text.client').count();
     expect(rows).toBeGreaterThanOrEqual(2);
-    for (const [width, height] of [[1024, 700], [1400, 900]]) {
+    for (const [width, height] of [[1024, 700], [1400, 900]] as const) {
       await page.setViewportSize({ width, height });
       await chart.scrollIntoViewIfNeeded();
       // Rows stay 16 px tall, whatever the panel's size: never squeezed to a sliver.

@@ -88,8 +88,8 @@ export class TestCluster {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const views = [...this.running].map(([name, r]) => ({ name, st: r.node.status() }));
-      const leaders = views.filter((v) => v.st.role === 'leader');
-      if (leaders.length === 1 && views.every((v) => v.st.lead === leaders[0].st.id)) return leaders[0].name;
+      const [leader, ...others] = views.filter((v) => v.st.role === 'leader');
+      if (leader && others.length === 0 && views.every((v) => v.st.lead === leader.st.id)) return leader.name;
       await new Promise((r) => setTimeout(r, 25));
     }
     throw new Error(`no agreed leader within ${timeoutMs} ms`);

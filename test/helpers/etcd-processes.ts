@@ -4,7 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loopbackSpecs, type ProcSpec } from './processes.js';
+import { afterAll, beforeAll } from 'vitest';
+import { loopbackSpecs, ProcessCluster, type ProcSpec } from './processes.js';
 
 export const ETCD_BIN = '/usr/bin/etcd';
 
@@ -93,4 +94,48 @@ export class EtcdCluster {
     await Promise.all([...this.procs.keys()].map((n) => this.kill9(n)));
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The side-by-side setup: `n` `raftlab node` processes (n1, n2, ...) and `n` etcd 3.4 members
+ * (e1, e2, ...), each side one static cluster, started together, plus one spare spec on each side
+ * for a member added later; `flags` (etcd's, e.g. a quota) given to every member of both. Waits
+ * for nothing: each test waits for what it asserts.
+ */
+export async function startBothClusters(n = 3, flags: string[] = []): Promise<{ ours: ProcessCluster; etcd: EtcdCluster; ourNames: string[]; etcdNames: string[] }> {
+  const [ours, etcd] = await Promise.all([ProcessCluster.create(n), EtcdCluster.create(n)]);
+  const ourNames = ours.specs.slice(0, n).map((s) => s.name);
+  const etcdNames = etcd.specs.slice(0, n).map((s) => s.name);
+  for (const name of ourNames) ours.start(name, {}, ['--name', name, '--initial-cluster', ours.initialCluster(n), ...flags]);
+  for (const name of etcdNames) etcd.start(name, etcd.initialCluster(n), flags);
+  return { ours, etcd, ourNames, etcdNames };
+}
+
+/**
+ * startBothClusters for the tests of a describe block: started before them, destroyed after them.
+ * Read `.ours` and `.etcd` inside the tests (or in a later beforeAll).
+ */
+export function bothClustersForSuite(n = 3, flags: string[] = []): { readonly ours: ProcessCluster; readonly etcd: EtcdCluster; ourNames: string[]; etcdNames: string[] } {
+  let started: { ours: ProcessCluster; etcd: EtcdCluster } | undefined;
+  const get = () => {
+    if (!started) throw new Error('expected both clusters started: read them inside a test, not while the suite is declared');
+    return started;
+  };
+  beforeAll(async () => {
+    started = await startBothClusters(n, flags);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([started?.ours.destroy(), started?.etcd.destroy()]);
+  });
+  const names = (prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i + 1}`);
+  return {
+    get ours() {
+      return get().ours;
+    },
+    get etcd() {
+      return get().etcd;
+    },
+    ourNames: names('n'),
+    etcdNames: names('e'),
+  };
 }

@@ -121,9 +121,9 @@ export class ProcessCluster {
         }),
       );
       const ok = views.filter((v) => v !== undefined);
-      const leaders = ok.filter((v) => v.s.state === 'StateLeader');
-      if (ok.length === views.length && leaders.length === 1 && ok.every((v) => v.s.leaderInfo.leader === leaders[0].s.id)) {
-        return leaders[0].name;
+      const [leader, ...others] = ok.filter((v) => v.s.state === 'StateLeader');
+      if (ok.length === views.length && leader && others.length === 0 && ok.every((v) => v.s.leaderInfo.leader === leader.s.id)) {
+        return leader.name;
       }
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -5,10 +5,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { WindowCore } from '../../src-main/app/window-core.js';
 import { Supervisor, type SupervisorOptions } from '../../src-main/cluster/supervisor.js';
 import { startWebServer, type WebServer } from '../../src-main/web/web-server.js';
 import { buildRenderer } from '../../scripts/build-renderer.mjs';
+import { until } from './cluster.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const SHOTS = 'test-results';
@@ -56,6 +58,34 @@ export async function openWindow(opts: { nodes: number; supervisor?: SupervisorO
       await web.close();
       await core.stop();
       await supervisor.stop();
+    },
+  };
+}
+
+/**
+ * One window for the tests of a describe block: opened before them, once a leader is drawn (within
+ * `leaderDrawnWithinMs`), and closed after them. Read `.w` and `.page` inside the tests.
+ */
+export function windowForSuite(opts: { nodes: number; supervisor?: SupervisorOptions; leaderDrawnWithinMs: number }): { readonly w: TestWindow; readonly page: Page } {
+  let opened: TestWindow | undefined;
+  const open = (): TestWindow => {
+    if (!opened) throw new Error('expected the window open: read it inside a test, not while the suite is declared');
+    return opened;
+  };
+  beforeAll(async () => {
+    opened = await openWindow(opts);
+    const page = opened.page;
+    await until('a leader drawn', async () => (await page.locator('[data-node][data-status="alive"][data-role="leader"]').count()) === 1, opts.leaderDrawnWithinMs);
+  }, 120_000);
+  afterAll(async () => {
+    await opened?.close();
+  });
+  return {
+    get w() {
+      return open();
+    },
+    get page() {
+      return open().page;
     },
   };
 }

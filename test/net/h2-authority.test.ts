@@ -14,6 +14,7 @@ import {
   validAuthority,
   wrapForAuthority,
 } from '../../src-main/net/h2-authority.js';
+import { nth } from '../helpers/checked.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -54,7 +55,7 @@ function frames(stream: Buffer): { type: number; flags: number; streamId: number
   const out = [];
   for (let p = 0; p < stream.length;) {
     const len = stream.readUIntBE(p, 3);
-    out.push({ type: stream[p + 3], flags: stream[p + 4], streamId: stream.readUInt32BE(p + 5), payload: stream.subarray(p + 9, p + 9 + len) });
+    out.push({ type: stream.readUInt8(p + 3), flags: stream.readUInt8(p + 4), streamId: stream.readUInt32BE(p + 5), payload: stream.subarray(p + 9, p + 9 + len) });
     p += 9 + len;
   }
   return out;
@@ -142,8 +143,8 @@ describe('the frame rewriter', () => {
   it('a stream with nothing to fix comes out byte for byte, whole or a byte at a time', () => {
     const input = Buffer.concat([PREFACE, settings, ...C4_REQUESTS.map((b, i) => frame(0x1, 0x5, 2 * i + 1, b)), data,
       // A block split over HEADERS (padded, with priority) and a CONTINUATION.
-      frame(0x1, 0x8 | 0x20, 9, Buffer.concat([hex('02'), hex('0000 0003 0f'), C4_REQUESTS[0].subarray(0, 5), hex('0000')])),
-      frame(0x9, 0x4, 9, C4_REQUESTS[0].subarray(5))]);
+      frame(0x1, 0x8 | 0x20, 9, Buffer.concat([hex('02'), hex('0000 0003 0f'), nth(C4_REQUESTS, 0).subarray(0, 5), hex('0000')])),
+      frame(0x9, 0x4, 9, nth(C4_REQUESTS, 0).subarray(5))]);
     expect(through(input)).toEqual(input);
     expect(through(input, 1)).toEqual(input);
     expect(through(input, 7)).toEqual(input);
@@ -161,10 +162,10 @@ describe('the frame rewriter', () => {
       expect(out.subarray(0, PREFACE.length)).toEqual(PREFACE);
       const fs = frames(out.subarray(PREFACE.length));
       expect(fs.map((f) => [f.type, f.flags, f.streamId])).toEqual([[0x4, 0, 0], [0x1, 0x1 | 0x20 | 0x4, 3], [0x0, 0x1, 1]]);
-      expect(fs[1].payload.subarray(0, 5)).toEqual(hex('8000 0001 ff'));
-      expect(fs[1].payload.subarray(5)).toEqual(rewriteHeaderBlock(block));
+      expect(fs[1]!.payload.subarray(0, 5)).toEqual(hex('8000 0001 ff'));
+      expect(fs[1]!.payload.subarray(5)).toEqual(rewriteHeaderBlock(block));
       expect(rewriteHeaderBlock(block)!.includes(Buffer.from('http:@@127.0.0.1:2379'))).toBe(true);
-      expect(fs[2].payload).toEqual(data.subarray(9));
+      expect(fs[2]!.payload).toEqual(data.subarray(9));
     }
   });
 
@@ -177,7 +178,7 @@ describe('the frame rewriter', () => {
     const out = through(Buffer.concat([PREFACE, frame(0x1, 0x4, 1, block)]));
     const fs = frames(out.subarray(PREFACE.length));
     expect(fs.map((f) => [f.type, f.flags, f.payload.length <= MAX_FRAME_SIZE])).toEqual([[0x1, 0, true], [0x9, 0x4, true]]);
-    expect(fs[0].payload.length).toBe(MAX_FRAME_SIZE);
+    expect(fs[0]!.payload.length).toBe(MAX_FRAME_SIZE);
     expect(Buffer.concat(fs.map((f) => f.payload))).toEqual(rewriteHeaderBlock(block));
   });
 

@@ -14,6 +14,7 @@ import { goJSON, goJSONSyntaxError } from '../../src-main/node/go/json.js';
 import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo, type RaftStatus } from '../../src-main/node/client-backend.js';
 import { V2Store } from '../../src-main/node/store-v2.js';
 import type { V2Command, V2Event, V2ReadRequest, V2WatchHandle } from '../../src-main/node/store-v2/types.js';
+import { defined, group, nth } from '../helpers/checked.js';
 
 const SAMPLES = fileURLToPath(new URL('../fixtures/etcd-3.4-v2-samples', import.meta.url));
 const CID = 'b642fa49c52c2640';
@@ -137,25 +138,27 @@ interface Sample {
 function sample(name: string): Sample {
   const text = readFileSync(join(SAMPLES, `${name}.txt`), 'utf8');
   const curl = /^# curl -si( -I)?(?: --max-time \d+)?(?: -X(\w+))? (\S+)(.*)$/m.exec(text);
-  if (!curl) throw new Error(`no curl line in ${name}`);
-  const url = new URL(curl[3]);
-  const parts = curl[4].split(/ -([Hd]) /);
+  const [, head, verb, target, rest] = curl ?? [];
+  if (target === undefined || rest === undefined) throw new Error(`no curl line in ${name}`);
+  const url = new URL(target);
+  const parts = rest.split(/ -([Hd]) /);
   const headers: Record<string, string> = {};
   const data: string[] = [];
   for (let i = 1; i < parts.length; i += 2) {
     if (parts[i] === 'H') {
-      const [k, v] = parts[i + 1].split(/: /);
-      headers[k] = v;
-    } else data.push(parts[i + 1]);
+      const [k, v] = nth(parts, i + 1, 'a header after -H').split(/: /);
+      headers[defined(k, 'a header name')] = defined(v, `a value for header ${k}`);
+    } else data.push(nth(parts, i + 1, 'data after -d'));
   }
   if (data.length > 0 && !headers['Content-Type']) headers['Content-Type'] = 'application/x-www-form-urlencoded';
-  const method = curl[2] ?? (curl[1] ? 'HEAD' : data.length > 0 ? 'POST' : 'GET');
+  const method = verb ?? (head ? 'HEAD' : data.length > 0 ? 'POST' : 'GET');
 
   // The capture is the raw response (CRLF head, chunked bodies decoded) plus one "\n".
   const raw = text.slice(text.indexOf('HTTP/1.1 '));
   const sep = raw.indexOf('\r\n\r\n');
   const [statusLine, ...headerLines] = raw.slice(0, sep).split('\r\n');
-  const [, status, statusText] = /^HTTP\/1\.1 (\d+) (.*)$/.exec(statusLine)!;
+  const status = group(/^HTTP\/1\.1 (\d+) (.*)$/, defined(statusLine, 'a status line'), 1);
+  const statusText = group(/^HTTP\/1\.1 (\d+) (.*)$/, statusLine!, 2);
   const rawHeaders = headerLines.map((l): [string, string] => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]);
   const body = raw.slice(sep + 4).replace(/\n$/, '');
   return {
@@ -189,7 +192,7 @@ function request(base: string, method: string, path: string, opts: { headers?: R
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const headers: Array<[string, string]> = [];
-        for (let i = 0; i < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i], res.rawHeaders[i + 1]]);
+        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
         resolve({ status: res.statusCode!, statusText: res.statusMessage!, headers, body: Buffer.concat(chunks).toString('utf8') });
       });
       res.on('error', reject);
@@ -258,7 +261,7 @@ beforeAll(async () => {
     await startClientServer(['http://127.0.0.1:0'], createClientHandler({ backend: leader, clock: () => shared.now, version })),
     await startClientServer(['http://127.0.0.1:0'], createClientHandler({ backend: follower, clock: () => shared.now, version, maxValueBytes: 64 * 1024 })),
   ];
-  [L, F] = [servers[0].urls[0], servers[1].urls[0]];
+  [L, F] = [nth(nth(servers, 0).urls, 0), nth(nth(servers, 1).urls, 0)];
 });
 
 afterAll(async () => {
@@ -413,7 +416,7 @@ function openWatch(base: string, path: string): Promise<OpenWatch> {
       });
       done.catch(() => {});
       const headers: Array<[string, string]> = [];
-      for (let i = 0; i < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i], res.rawHeaders[i + 1]]);
+      for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
       resolve({ head: { status: res.statusCode!, statusText: res.statusMessage!, headers }, body: () => body, done, abort: () => req.destroy() });
     });
     req.on('error', (err) => {
@@ -552,7 +555,7 @@ describe('etcd quirks on the wire', () => {
       ['/v2/stats/self', 'GET'],
       ['/v2/members', 'GET,POST,DELETE,PUT'],
       ['/health', 'GET'],
-    ]) {
+    ] as const) {
       const r = await request(L, 'HEAD', path);
       expect([path, r.status, header(r, 'Allow'), header(r, 'X-Etcd-Cluster-Id')]).toEqual([path, 405, allow, undefined]);
     }
@@ -674,9 +677,9 @@ describe('health and serving', () => {
     expect(s.urls).toHaveLength(2);
     expect(s.urls[0]).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(s.urls[1]).toMatch(/^http:\/\/localhost:\d+$/);
-    const v = await request(s.urls[0], 'GET', '/version');
+    const v = await request(s.urls[0]!, 'GET', '/version'); // two, just checked
     expect(v.body).toBe('{"etcdserver":"3.4.0","etcdcluster":"3.4.0"}');
-    const w = await openWatch(s.urls[1], '/v2/keys/never?wait=true');
+    const w = await openWatch(s.urls[1]!, '/v2/keys/never?wait=true');
     await s.close();
     await w.done.catch(() => '');
     await until(() => shared.store.stats().watchers === 0);

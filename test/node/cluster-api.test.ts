@@ -1,6 +1,7 @@
 // The v2 API on real clusters: watches, TTLs expiring through the log, bad requests, stats,
 // a 5-node cluster losing members, and a new member caught up by snapshot.
 import { afterEach, describe, expect, it } from 'vitest';
+import { nth, one } from '../helpers/checked.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 
 let cluster: TestCluster | undefined;
@@ -95,10 +96,11 @@ describe('bigger and longer-lived clusters', () => {
     cluster = await TestCluster.create(5);
     const leader = await cluster.leader();
     const others = cluster.specs.map((s) => s.name).filter((n) => n !== leader);
-    await cluster.stop(others[0]);
-    await cluster.stop(others[1]);
+    const [first, second] = [nth(others, 0, 'a follower'), nth(others, 1, 'a second follower')];
+    await cluster.stop(first);
+    await cluster.stop(second);
     expect((await put(cluster.url(leader), '/five', { value: 'still' })).status).toBe(201);
-    await cluster.start(others[0]);
+    await cluster.start(first);
     await cluster.stop(leader); // 3 of 5 left: still a quorum
     const next = await cluster.leader(15_000);
     expect((await put(cluster.url(next), '/five', { value: 'again' })).status).toBe(200);
@@ -112,7 +114,7 @@ describe('bigger and longer-lived clusters', () => {
       const m = (await req(`${cluster!.url(leader)}/v2/members`)).body.members;
       return m.every((x: any) => x.clientURLs.length > 0);
     });
-    const [extra] = await TestCluster.spareSpecs(1);
+    const extra = one(await TestCluster.spareSpecs(1), 'a spare spec');
     const spec = { ...extra, name: 'n4' };
     const add = await req(`${cluster.url(leader)}/v2/members`, {
       method: 'POST',

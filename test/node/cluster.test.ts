@@ -1,5 +1,6 @@
 // Real 3-node clusters in this process: loopback ports, SQLite files, the etcd v2 API over HTTP.
 import { afterEach, describe, expect, it } from 'vitest';
+import { defined, one } from '../helpers/checked.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 
 let cluster: TestCluster | undefined;
@@ -95,7 +96,7 @@ describe('a real 3-node cluster', () => {
     cluster = await TestCluster.create(3);
     const leader = await cluster.leader();
     await put(cluster.url(leader), '/old', 'data');
-    const [extra] = await TestCluster.spareSpecs(1);
+    const extra = one(await TestCluster.spareSpecs(1), 'a spare spec');
     const spec = { ...extra, name: 'n4' };
     await until('all started', async () => (await members(cluster!.url(leader))).every((m) => m.clientURLs.length > 0));
     const res = await fetch(`${cluster.url(leader)}/v2/members`, {
@@ -156,8 +157,8 @@ describe('a real 3-node cluster', () => {
     try {
       const l = await fresh.leader();
       const [down, live] = fresh.specs.map((s) => s.name).filter((n) => n !== l);
-      const liveId = fresh.running.get(live)!.node.id;
-      await fresh.stop(down);
+      const liveId = fresh.running.get(defined(live, 'a second follower'))!.node.id;
+      await fresh.stop(defined(down, 'a follower'));
       const lead = fresh.running.get(l)!.node;
       const downId = lead.members.list().find((m) => m.name === down)!.id;
       await until('the leader notices', () => !lead.peerStats(downId).active, 10_000);

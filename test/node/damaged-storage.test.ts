@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src-main/util/rng.js';
 import { StorageDamagedError } from '../../src-main/storage/raft-storage.js';
 import { auditWal } from '../../src-main/storage/wal-audit.js';
+import { group } from '../helpers/checked.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { ProcessCluster } from '../helpers/processes.js';
@@ -213,13 +214,13 @@ describe.skipIf(!haveEtcdctl)('following the advice of the fatal line', () => {
     startMember(procs, 'n1', 3);
     expect(await procs.exited('n1', 20_000)).toBe(1);
     const line = procs.output('n1').find((l) => / C \| /.test(l))!;
-    const id = /etcdctl member remove ([0-9a-f]{1,16})/.exec(line)![1];
+    const id = group(/etcdctl member remove ([0-9a-f]{1,16})/, line);
 
     const endpoint = procs.spec((await procs.leader()) as string).clientURL;
     fs.rmSync(path.join(procs.dir, 'n1.etcd'), { recursive: true });
     expect(await etcdctl(endpoint, 'member', 'remove', id)).toContain(`Removed member ${id}`);
     const added = await etcdctl(endpoint, 'member', 'add', 'n1', procs.spec('n1').peerURL);
-    const cluster = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(added)![1];
+    const cluster = group(/ETCD_INITIAL_CLUSTER="([^"]+)"/, added);
     procs.start('n1', {}, ['--name', 'n1', '--initial-cluster', cluster, '--initial-cluster-state', 'existing']);
     await until('the re-added n1 has every key', async () => {
       try {
@@ -290,10 +291,10 @@ describe.skipIf(!haveEtcd)('a member whose whole data dir is gone, restarted as 
     const out = procs.output('n1');
     const fatal = out.filter((l) => / C \| /.test(l));
     expect(fatal, out.join('\n')).toHaveLength(1);
-    const ours = / C \| etcdmain: member ([0-9a-f]+) has already been bootstrapped$/.exec(fatal[0]);
+    const ours = / C \| etcdmain: member ([0-9a-f]+) has already been bootstrapped$/.exec(fatal[0]!); // one, just checked
     expect(ours, fatal[0]).not.toBeNull();
     // The same words as etcd's, for this member's own id.
-    expect(ours![0].replace(ours![1], 'ID')).toContain(etcdSays![0].replace(etcdSays![1], 'ID'));
+    expect(ours![0].replace(ours![1]!, 'ID')).toContain(etcdSays![0].replace(etcdSays![1]!, 'ID')); // matched, just checked
     expect(code).toBe(1);
     expect(fs.existsSync(path.join(procs.dir, 'n1.etcd', 'member', 'raftlab.db'))).toBe(false); // nothing written
     const now = await procs.leader();

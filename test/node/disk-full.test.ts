@@ -68,10 +68,10 @@ describe('disk full', () => {
 
     // Fill n3's disk with writes the cluster commits (values of 64 KiB, under etcd's limit).
     const big = 'x'.repeat(64 * 1024);
-    const urls = ['n1', 'n2'].map((n) => cluster!.spec(n).clientURL);
+    const [url1, url2] = ['n1', 'n2'].map((n) => cluster!.spec(n).clientURL) as [string, string];
     let i = 0;
     await until('n3 to stop on a full disk', async () => {
-      await put(urls[i % 2], `/fill/${i++}`, big);
+      await put(i % 2 ? url2 : url1, `/fill/${i++}`, big);
       return !cluster!.alive('n3');
     }, 60_000);
     expect(await cluster.exited('n3')).toBe(1);
@@ -83,8 +83,8 @@ describe('disk full', () => {
 
     // The other two still elect and commit.
     await cluster.leader();
-    await until('a write after n3 stopped', async () => (await put(urls[0], '/after', 'v1')) === 200 || (await put(urls[0], '/after', 'v1')) === 201);
-    expect(await put(urls[1], '/after', 'v2')).toBe(200);
+    await until('a write after n3 stopped', async () => (await put(url1, '/after', 'v1')) === 200 || (await put(url1, '/after', 'v1')) === 201);
+    expect(await put(url2, '/after', 'v2')).toBe(200);
 
     // Room again: n3 restarts from its data dir and catches up.
     if (realDisk) execFileSync('mount', ['-o', 'remount,size=64m', n3dir]);

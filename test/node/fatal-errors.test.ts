@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../../src-main/net/free-ports.js';
+import { one } from '../helpers/checked.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
 import { needTools } from '../helpers/window.js';
 import { RAFTLAB_BIN } from '../helpers/processes.js';
@@ -106,8 +107,8 @@ describe('a bad start ends in one fatal line, as etcd 3.4 says it', () => {
   for (const [i, c] of cases.entries()) {
     it(c.what, async () => {
       const name = `m${i}`;
-      const over = c.over((await freePorts(1))[0]);
-      for (const k of Object.keys(over)) over[k] = over[k].replace('X=', `${name}=`);
+      const over = c.over(one(await freePorts(1), 'a free port'));
+      for (const [k, v] of Object.entries(over)) over[k] = v.replace('X=', `${name}=`);
       const args = await flags(name, over);
       const ours = await run(process.execPath, [RAFTLAB_BIN, 'node', ...args], c.env);
       expect(ours.code, ours.lines.join('\n')).not.toBe(0);

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { nth } from '../helpers/checked.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 
 let cluster: TestCluster | undefined;
@@ -58,14 +59,14 @@ function streamFrame(peerURL: string, headers: Record<string, string>, frame: st
         else sock.end();
       }
     });
-    sock.on('close', () => resolve({ statusLine: got.split('\r\n')[0], closed: true }));
+    sock.on('close', () => resolve({ statusLine: got.split('\r\n')[0]!, closed: true })); // split gives one at least
     const h = Object.entries({ ...headers, Host: u.host, Connection: 'Upgrade', Upgrade: 'raftlab-raft-stream' })
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('');
     sock.write(`GET /raft/stream HTTP/1.1\r\n${h}\r\n`);
     // A stream the node keeps open is not an answer: give up on it after a while.
     setTimeout(() => {
-      resolve({ statusLine: got.split('\r\n')[0], closed: false });
+      resolve({ statusLine: got.split('\r\n')[0]!, closed: false });
       sock.destroy();
     }, 3000).unref();
   });
@@ -95,14 +96,14 @@ describe('a hostile peer message', () => {
       expect(s.statusLine).toBe('HTTP/1.1 404 Not Found');
     }
     // Logged once per sender, however often it tries.
-    const f0 = followers[0].name;
+    const f0 = nth(followers, 0, 'a follower').name;
     expect(cluster.logs.get(f0)!.filter((l) => l.includes(`failed to find member ${STRANGER}`))).toHaveLength(1);
 
     // 2. A member's id, spoofed: the term is out of bounds, the batch is refused (400, or the
     //    stream closed), and a message claiming another sender than its link's is refused too.
-    const victim = followers[0];
+    const victim = nth(followers, 0, 'a follower');
     const victimId = ids.get(victim.name)!;
-    const other = ids.get(followers[1].name)!;
+    const other = ids.get(nth(followers, 1, 'a second follower').name)!;
     const r = await postRaft(victim.peerURL, raftHeaders(cid, other, victimId), hb(other, victimId, HUGE));
     expect(r.status).toBe(400);
     expect(r.text).toMatch(/bad term/);
@@ -128,11 +129,11 @@ describe('a hostile peer message', () => {
     const leader = await cluster.leader();
     const cid = cluster.running.get(leader)!.node.clusterId;
     const ids = new Map([...cluster.running].map(([name, r]) => [name, r.node.id]));
-    const followers = cluster.specs.filter((s) => s.name !== leader);
-    const victimId = ids.get(followers[0].name)!;
+    const victim = nth(cluster.specs.filter((s) => s.name !== leader), 0, 'a follower');
+    const victimId = ids.get(victim.name)!;
     const leaderId = ids.get(leader)!;
     const r = await postRaft(
-      followers[0].peerURL,
+      victim.peerURL,
       raftHeaders(cid, leaderId, victimId),
       JSON.stringify([{ type: 'MsgHeartbeat', from: leaderId, to: victimId, term: 2 ** 52, commit: 0 }]),
     );
@@ -144,9 +145,9 @@ describe('a hostile peer message', () => {
     }, 15_000);
     const now = await cluster.leader(15_000);
     // Past the floor a message may lead our term by 2^16 at most: 2^53-1 is still refused.
-    const v = cluster.running.get(followers[0].name)!.node;
+    const v = cluster.running.get(victim.name)!.node;
     const far = await postRaft(
-      followers[0].peerURL,
+      victim.peerURL,
       raftHeaders(cid, leaderId, victimId),
       JSON.stringify([{ type: 'MsgHeartbeat', from: leaderId, to: victimId, term: HUGE, commit: 0 }]),
     );

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePeerMembers, encodePeerMembers } from '../../src-main/node/peer/members-wire.js';
 import { freePorts } from '../../src-main/net/free-ports.js';
+import { nth, one } from '../helpers/checked.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { needTools } from '../helpers/window.js';
@@ -17,7 +18,7 @@ const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.
 
 /** The shape of one answer: each member's keys in order and the JSON kind of its id. */
 const shape = (text: string) =>
-  [...text.matchAll(/\{([^{}]*)\}/g)].map((m) => [...m[1].matchAll(/"(\w+)":(.)/g)].map(([, k, first]) => `${k}:${first === '"' ? 'string' : first === '[' ? 'array' : 'number'}`).join(','));
+  [...text.matchAll(/\{([^{}]*)\}/g)].map((m) => [...(m[1] ?? '').matchAll(/"(\w+)":(.)/g)].map(([, k, first]) => `${k}:${first === '"' ? 'string' : first === '[' ? 'array' : 'number'}`).join(','));
 
 describe('the peer port\'s member list', () => {
   it('writes ids over 2^53 exactly and reads them back; reads the hex ids older raftlab nodes sent', () => {
@@ -25,7 +26,7 @@ describe('the peer port\'s member list', () => {
     const text = encodePeerMembers([m, { ...m, id: '1', name: '' }]);
     expect(text).toBe('[{"id":18364758544493064720,"peerURLs":["http://127.0.0.1:1"],"name":"n1"},{"id":1,"peerURLs":["http://127.0.0.1:1"]}]');
     expect(decodePeerMembers(text)).toEqual([m, { ...m, id: '1', name: '' }]);
-    expect(decodePeerMembers('[{"id":"62ff244661b78aea","name":"a","peerURLs":[],"clientURLs":["http://x:1"]}]')[0].id).toBe('62ff244661b78aea');
+    expect(one(decodePeerMembers('[{"id":"62ff244661b78aea","name":"a","peerURLs":[],"clientURLs":["http://x:1"]}]')).id).toBe('62ff244661b78aea');
     expect(() => decodePeerMembers('{"id":1}')).toThrow(/not a JSON array/);
     expect(() => decodePeerMembers('[{"id":"zz"}]')).toThrow(/no valid id/);
   });
@@ -64,7 +65,7 @@ describe.runIf(have)('etcd 3.4 and a raftlab cluster: GET /members', () => {
       return t.includes('clientURLs') ? t : undefined;
     }, 20_000);
     const mine = await until('raftlab published', async () => {
-      const t = await members(ours.specs[0].peerURL).catch(() => '');
+      const t = await members(nth(ours.specs, 0).peerURL).catch(() => '');
       return (t.match(/clientURLs/g) ?? []).length === 2 ? t : undefined;
     }, 20_000);
     expect(shape(theirs)).toEqual(['id:number,peerURLs:array,name:string,clientURLs:array']);
@@ -87,7 +88,7 @@ describe.runIf(have)('etcd 3.4 and a raftlab cluster: GET /members', () => {
       throw new Error(`${err.message}; etcd proxy said:\n${proxyOutput.join('')}`);
     });
     expect(put.status).toBe(201);
-    const direct = await fetch(`${ours.specs[1].clientURL}/v2/keys/through-etcd-proxy?quorum=true`);
+    const direct = await fetch(`${ours.url('n2')}/v2/keys/through-etcd-proxy?quorum=true`);
     expect(((await direct.json()) as { node: { value: string } }).node.value).toBe('yes');
     expect(proxyOutput.join('')).not.toMatch(/could not unmarshal cluster response/);
   }, 60_000);

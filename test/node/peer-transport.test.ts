@@ -3,7 +3,8 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../../src-shared/raft-types.js';
-import { PeerTransport, type PeerTransportOptions } from '../../src-main/node/peer-transport.js';
+import { PeerTransport, type PeerStats, type PeerTransportOptions } from '../../src-main/node/peer-transport.js';
+import { defined, one } from '../helpers/checked.js';
 
 const A = '8e9e05c52164694d';
 const B = '91bc3c398fb3c146';
@@ -52,6 +53,11 @@ async function node(id: string, extra: Partial<PeerTransportOptions> = {}, port 
   directory.set(id, n.t.boundURLs());
   live.push(n.t);
   return n;
+}
+
+/** What `n`'s transport counts for `peer`; fails the test if it has no such peer. */
+function statsOf(n: Node, peer: string): PeerStats {
+  return defined(n.t.stats()[peer], `stats for peer ${peer}`);
 }
 
 function hb(from: string, to: string, index: number): Message {
@@ -103,14 +109,14 @@ describe('PeerTransport', () => {
       if (i % 70 === 0) await new Promise((r) => setImmediate(r));
     }
     // B has them all a moment before A has B's last answer.
-    await until(() => b.got.length >= 2000 && a.t.stats()[B].sentMsgs === 2000);
+    await until(() => b.got.length >= 2000 && a.t.stats()[B]?.sentMsgs === 2000);
     expect(b.got.map((m) => m.index)).toEqual(Array.from({ length: 2000 }, (_, k) => k));
-    const s = a.t.stats()[B];
+    const s = statsOf(a, B);
     expect(s.sentMsgs).toBe(2000);
     expect(s.success).toBeGreaterThan(1);
     expect(s.success).toBeLessThan(2000 / 5);
     expect(s.fail).toBe(0);
-    expect(b.t.stats()[A].recvMsgs).toBe(2000);
+    expect(statsOf(b, A).recvMsgs).toBe(2000);
     expect(a.logs.some((l) => l.includes(`peer ${B} became active`))).toBe(true);
   });
 
@@ -127,7 +133,7 @@ describe('PeerTransport', () => {
     await until(() => b.got.length === 10);
     expect(b.got[0]).toEqual(snap);
     expect(b.got.slice(1).map((m) => m.index)).toEqual([40, 41, 42, 43, 44, 45, 46, 47, 48]);
-    expect(a.t.stats()[B].droppedMsgs).toBe(40);
+    expect(statsOf(a, B).droppedMsgs).toBe(40);
     expect(a.logs.filter((l) => l.includes(`dropped internal raft message to ${B}`)).length).toBe(1);
   });
 
@@ -139,7 +145,7 @@ describe('PeerTransport', () => {
     const t0 = performance.now();
     for (let i = 0; i < 100; i++) a.t.send([hb(A, B, i)]);
     expect(performance.now() - t0).toBeLessThan(50);
-    await until(() => a.t.stats()[B]?.fail > 0);
+    await until(() => (a.t.stats()[B]?.fail ?? 0) > 0);
     // Keep sending for a while: the failure is logged once, not per attempt.
     for (let i = 0; i < 5; i++) {
       a.t.send([hb(A, B, 100 + i)]);
@@ -147,7 +153,7 @@ describe('PeerTransport', () => {
     }
     const reach = a.logs.filter((l) => l.includes(`failed to reach the peer URL http://127.0.0.1:${port} of member ${B}`));
     expect(reach.length).toBe(1);
-    expect(a.t.stats()[B].active).toBe(false);
+    expect(statsOf(a, B).active).toBe(false);
 
     const b = await node(B, {}, port);
     let n = 1000;
@@ -160,7 +166,7 @@ describe('PeerTransport', () => {
     expect([...idx].sort((x, y) => x - y)).toEqual(idx);
     // B may have the messages a moment before A has B's answer.
     await until(() => a.logs.some((l) => l === `I | rafthttp: peer ${B} became active`));
-    expect(a.t.stats()[B].active).toBe(true);
+    expect(statsOf(a, B).active).toBe(true);
   });
 
   it('refuses a request from another cluster with 412 and logs it', async () => {
@@ -171,7 +177,7 @@ describe('PeerTransport', () => {
     await until(() => (a.t.stats()[B]?.fail ?? 0) > 0);
     expect(b.got).toEqual([]);
     expect(b.logs).toContain(`E | rafthttp: request cluster ID mismatch (got aaaaaaaaaaaaaaaa want ${CID})`);
-    expect(a.t.stats()[B].lastError).toContain('cluster ID mismatch');
+    expect(statsOf(a, B).lastError).toContain('cluster ID mismatch');
     expect(a.logs.some((l) => l.includes(`cluster ID mismatch: remote[${B}]=${CID}, local=aaaaaaaaaaaaaaaa`))).toBe(true);
 
     const res = await fetch(`${b.t.boundURLs()[0]}/raft`, {
@@ -186,7 +192,7 @@ describe('PeerTransport', () => {
     a.t.setClusterId(CID);
     a.t.send([hb(A, B, 3)]);
     await until(() => b.got.length === 1);
-    expect(b.got[0].index).toBe(3);
+    expect(one(b.got).index).toBe(3);
   });
 
   it('answers a removed sender 410, and the sender learns it was removed (once)', async () => {

@@ -3,6 +3,7 @@
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { defined, nth } from '../helpers/checked.js';
 import { until } from '../helpers/cluster.js';
 import { ProcessCluster } from '../helpers/processes.js';
 
@@ -135,7 +136,7 @@ describe.skipIf(!haveEtcdctl)("Debian's etcdctl (ETCDCTL_API=2) against raftlab 
 
     // Remove n3: it says so, in etcd's words, and exits.
     const list = (await etcdctl(ep, 'member', 'list')).out.trim().split('\n');
-    const n3id = list.find((l) => l.includes('name=n3 '))!.split(':')[0];
+    const n3id = nth(defined(list.find((l) => l.includes('name=n3 ')), 'n3 in the member list').split(':'), 0);
     const rm = await etcdctl(ep, 'member', 'remove', n3id);
     if (rm.code !== 0) for (const n of ['n1', 'n2', 'n3']) console.log('DEBUG', n, cluster.output(n).filter((l) => /DEBUG|removed|leader/.test(l)).join('\n'));
     expect(rm).toEqual({ code: 0, out: `Removed member ${n3id} from cluster\n` });

@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Message } from '../../src-shared/raft-types.js';
 import { flightMs, SlowNetwork, type LostReason } from '../../src-main/node/slow-network.js';
+import { nth, one } from '../helpers/checked.js';
 
 const msg = (type: Message['type'], to: string, index = 0): Message => ({ type, from: 'a', to, term: 1, index });
 
@@ -77,19 +78,19 @@ describe('SlowNetwork', () => {
     expect(at(2)).toBe(at(1));
     expect(at(3)).toBe(50 + 250);
     // Its announced arrival said so too.
-    expect(r.sent[1].due).toBe(r.sent[0].due);
+    expect(nth(r.sent, 1).due).toBe(nth(r.sent, 0).due);
   });
 
   it('a dropped message never goes out; the others keep their times', () => {
     const r = rig(0.1);
     submit(r, [msg('MsgVote', 'b'), msg('MsgVote', 'c')]);
-    const [b, c] = r.sent.map((s) => s.id);
+    const [b, c] = [nth(r.sent, 0).id, nth(r.sent, 1).id];
     expect(r.net.drop(b)).toBe(true);
     expect(r.lost).toEqual([{ id: b, reason: 'dropped' }]);
     expect(r.net.drop(b)).toBe(false);
     vi.advanceTimersByTime(10_000);
     expect(r.wire.map((w) => w.m.id)).toEqual([c]);
-    expect(r.wire[0].at - 1_000_000).toBe(400);
+    expect(one(r.wire).at - 1_000_000).toBe(400);
     // Gone already: nothing to drop.
     expect(r.net.drop(c)).toBe(false);
   });
@@ -100,7 +101,7 @@ describe('SlowNetwork', () => {
     r.cut.add('b');
     vi.advanceTimersByTime(1000);
     expect(r.wire.map((w) => w.m.to)).toEqual(['c']);
-    expect(r.lost).toEqual([{ id: r.sent[0].id, reason: 'cut' }]);
+    expect(r.lost).toEqual([{ id: nth(r.sent, 0).id, reason: 'cut' }]);
   });
 
   it('a speed change mid-flight keeps the share of the flight already done', () => {
@@ -108,7 +109,7 @@ describe('SlowNetwork', () => {
     submit(r, [msg('MsgVote', 'b')]); // 40 ms of cluster time: 400 ms at ×1/10
     vi.advanceTimersByTime(100); // a quarter done
     r.net.setSpeed(0.02); // the remaining 30 ms of cluster time take 1500 ms at ×1/50
-    expect(r.net.dueAt(r.sent[0].id)).toBe(1_000_000 + 100 + 1500);
+    expect(r.net.dueAt(one(r.sent).id)).toBe(1_000_000 + 100 + 1500);
     vi.advanceTimersByTime(1499);
     expect(r.wire).toHaveLength(0);
     vi.advanceTimersByTime(1);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { NodeStateMachine, v3Entry } from '../../src-main/node/state-machine.js';
 import type { Entry } from '../../src-shared/raft-types.js';
 import type { WatchResponse } from '../../src-main/v3/watch/watch-hub.js';
+import { one } from '../helpers/checked.js';
 
 const b = (s: string) => Buffer.from(s);
 let index = 0;
@@ -34,7 +35,7 @@ describe('v3 commands in the node log', () => {
     d.v3.watches.openStream((r) => seen.push(r)).create({ key: b('foo'), start_revision: 1 });
     d.restore(a.toJSON());
     expect(d.v3.snapshot().equals(a.v3.snapshot())).toBe(true);
-    expect(d.v3.range({ key: b('foo') }).kvs[0].value.toString()).toBe('bar');
+    expect(one(d.v3.range({ key: b('foo') }).kvs).value.toString()).toBe('bar');
     expect(d.v3.lessor.timeToLive(7n, true).keys.map(String)).toEqual(['leased']);
     // The same entry next applied everywhere, watched on the restored member.
     const next = entry(v3Entry('r6', { put: { key: b('foo'), value: b('baz') } }));

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientTLSOptions, EMPTY_TLS_INFO, type TLSInfo } from '../../src-main/node/tls-info.js';
 import { makeCA, makeCert, makeCRL, type CertAndKey } from '../../src-main/tls/certs.js';
+import { nth } from '../helpers/checked.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 import { DNSMASQ_BIN, Dnsmasq } from '../helpers/dnsmasq.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
@@ -178,12 +179,13 @@ describe.runIf(have)('a raftlab cluster with client and peer TLS and client-cert
       ]),
     );
     // etcdctl v2 exits as it does against etcd: the cluster is unavailable to it.
-    const [o, t] = await Promise.all([attempts[1].go(ours.url), attempts[1].go(theirs.url)]);
+    const v2Attempt = nth(attempts, 1, 'the etcdctl v2 attempt');
+    const [o, t] = await Promise.all([v2Attempt.go(ours.url), v2Attempt.go(theirs.url)]);
     expect(o.code).toBe(t.code);
   }, 120_000);
 
   it('a member whose peer certificate another CA signed cannot join', async () => {
-    const spare = c.specs[3];
+    const spare = nth(c.specs, 3, 'the spare spec');
     const add = await v3(endpoints(), ['member', 'add', spare.name, `--peer-urls=${spare.peerURL}`]);
     expect(add.code, add.err).toBe(0);
     const seen = members.map((n) => rejections(c.output(n)).length);

@@ -7,9 +7,10 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { nth } from '../helpers/checked.js';
 import { until } from '../helpers/cluster.js';
-import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
-import { ProcessCluster } from '../helpers/processes.js';
+import { ETCD_BIN, startBothClusters, type EtcdCluster } from '../helpers/etcd-processes.js';
+import type { ProcessCluster } from '../helpers/processes.js';
 import { needTools } from '../helpers/window.js';
 
 const ETCDCTL = '/usr/bin/etcdctl';
@@ -28,13 +29,14 @@ afterEach(async () => {
   etcd = undefined;
 });
 
+type Three = [string, string, string];
+
 /** Both clusters, 3 members each, serving. Returns their client URLs, [first, ...others]. */
-async function startBoth(): Promise<{ raftlab: string[]; etcd: string[] }> {
-  ours = await ProcessCluster.create(3);
-  etcd = await EtcdCluster.create(3);
-  for (const s of ours.specs.slice(0, 3)) ours.start(s.name, {}, ['--name', s.name, '--initial-cluster', ours.initialCluster(3)]);
-  for (const s of etcd.specs.slice(0, 3)) etcd.start(s.name, etcd.initialCluster(3));
-  const urls = { raftlab: ours.specs.slice(0, 3).map((s) => s.clientURL), etcd: etcd.specs.slice(0, 3).map((s) => s.clientURL) };
+async function startBoth(): Promise<{ raftlab: Three; etcd: Three }> {
+  const both = await startBothClusters(3);
+  ({ ours, etcd } = both);
+  const three = (c: { spec(name: string): { clientURL: string } }, names: string[]): Three => [0, 1, 2].map((i) => c.spec(nth(names, i, `member ${i + 1}`)).clientURL) as Three;
+  const urls = { raftlab: three(both.ours, both.ourNames), etcd: three(both.etcd, both.etcdNames) };
   for (const u of [...urls.raftlab, ...urls.etcd]) {
     await until(`${u} to serve`, async () => (await request(u, { method: 'GET', path: '/health' }).catch(() => null))?.status === 200, 60_000);
   }
@@ -76,7 +78,7 @@ function request(base: string, step: Step): Promise<Answer> {
       res.on('end', () => {
         const raw = res.rawHeaders;
         const pairs: Array<[string, string]> = [];
-        for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i], raw[i + 1]]);
+        for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
         resolve({ status: res.statusCode!, headers: pairs, body: Buffer.concat(chunks).toString('utf8') });
       });
     });

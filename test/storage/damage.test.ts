@@ -14,6 +14,7 @@ import { auditWal } from '../../src-main/storage/wal-audit.js';
 import { markerFileFor } from '../../src-main/storage/member-marker.js';
 import { entryCrc, hardStateCrc, metaCrc, snapshotCrc } from '../../src-main/storage/checksum.js';
 import { seededRandom } from '../../src-main/util/rng.js';
+import { one } from '../helpers/checked.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MODULE = path.join(ROOT, 'src-main/storage/raft-storage.ts');
@@ -110,7 +111,7 @@ describe('the SQLite WAL after kill -9', () => {
     expect(audit.usedFrames).toBe(audit.frames);
     const db = new Database(crashed);
     // SQLite's own count of valid frames ([busy, log, checkpointed]).
-    const [row] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[];
+    const row = one(db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[], 'one wal_checkpoint row');
     db.close();
     expect(row.log).toBe(audit.usedFrames);
   });

@@ -252,8 +252,8 @@ describe('input validation', () => {
     const before = s.load();
 
     expect(() => s.persist({ entries: entries(5, 6, 1) })).toThrow(/log ends at 3.*gap/);
-    expect(() => s.persist({ entries: [entries(4, 4, 1)[0], entries(6, 6, 1)[0]] })).toThrow(/not contiguous: 6 follows 4/);
-    expect(() => s.persist({ entries: [entries(5, 5, 1)[0], entries(4, 4, 1)[0]] })).toThrow(/not contiguous/);
+    expect(() => s.persist({ entries: [...entries(4, 4, 1), ...entries(6, 6, 1)] })).toThrow(/not contiguous: 6 follows 4/);
+    expect(() => s.persist({ entries: [...entries(5, 5, 1), ...entries(4, 4, 1)] })).toThrow(/not contiguous/);
     expect(() => s.persist({ entries: [...entries(4, 4, 2), ...entries(5, 5, 1)] })).toThrow(/terms decrease/);
     expect(() => s.persist({ entries: entries(4, 4, 0) })).toThrow(/term 0 after entry 3 with term 1/);
     expect(() => s.persist({ entries: [{ index: 0, term: 1, type: 'normal', data: '' }] })).toThrow(/malformed entry/);

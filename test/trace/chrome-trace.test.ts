@@ -50,7 +50,7 @@ function checkChromeEvents(evs: ChromeEvent[]): void {
   for (const e of evs) if (e.ph === 'X') byTid.set(e.tid, [...(byTid.get(e.tid) ?? []), e]);
   for (const slices of byTid.values()) {
     slices.sort((a, b) => a.ts - b.ts);
-    for (let i = 1; i < slices.length; i++) expect(slices[i].ts).toBeGreaterThanOrEqual(slices[i - 1].ts + slices[i - 1].dur!);
+    for (let i = 1; i < slices.length; i++) expect(slices[i]!.ts).toBeGreaterThanOrEqual(slices[i - 1]!.ts + slices[i - 1]!.dur!);
   }
 }
 

@@ -77,13 +77,13 @@ describe('recording a real cluster', () => {
     expect(kept.filter((k) => k === 'cluster')).toHaveLength(index.keyframes);
     expect(kept.filter((k) => k === 'cluster-delta').length).toBeGreaterThan(index.keyframes);
     seen.forEach((s, i) => {
-      if (i === 0 || s.cluster.generation !== seen[i - 1].cluster.generation) expect(kept[i], `snapshot ${i}`).toBe('cluster');
+      if (i === 0 || s.cluster.generation !== seen[i - 1]!.cluster.generation) expect(kept[i], `snapshot ${i}`).toBe('cluster');
     });
     // By seq, at every snapshot, in order and then backwards and scattered (other paths through
     // the index's caches): exactly the snapshot the live view had, and so the same leader.
     const order = [...seen.keys(), ...[...seen.keys()].reverse(), ...seen.map((_, i) => (i * 7919) % seen.length)];
     for (const i of order) {
-      const s = seen[i];
+      const s = seen[i]!; // i is one of seen's keys
       const st = index.stateAt({ seq: s.seq });
       expect(st.clusterSeq).toBe(s.seq);
       expect(st.cluster, `snapshot ${i} (seq ${s.seq})`).toStrictEqual(s.cluster);
@@ -100,7 +100,7 @@ describe('recording a real cluster', () => {
     expect(stepped.map((r) => r.seq)).toEqual(records.map((r) => r.seq));
     const played = stepped.flatMap((r) => (r.kind === 'event' && (r.event.type === 'cluster' || r.event.type === 'cluster-delta') ? [r] : []));
     expect(played.map((r) => r.seq)).toEqual(seen.map((s) => s.seq));
-    played.forEach((r, i) => expect(r.event).toStrictEqual({ type: 'cluster', cluster: seen[i].cluster }));
+    played.forEach((r, i) => expect(r.event).toStrictEqual({ type: 'cluster', cluster: seen[i]!.cluster })); // as many as played, just checked
     // By time: the last snapshot the live view had at that moment.
     for (const s of seen) {
       const live = seen.filter((o) => o.at <= s.at).at(-1)!;

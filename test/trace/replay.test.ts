@@ -9,6 +9,7 @@ import type { Role } from '../../src-shared/raft-types.js';
 import { TraceIndex } from '../../src-shared/replay.js';
 import { newTraceHeader, readTraceText, traceLine, type TraceRecord } from '../../src-shared/trace.js';
 import { ClusterEncoder } from '../../src-shared/trace-delta.js';
+import { nth } from '../helpers/checked.js';
 
 /**
  * A deterministic session: elections (some replacing followers' last entry), commits,
@@ -38,7 +39,7 @@ function synthesize(snapshots: number, encoder?: ClusterEncoder): string {
     if (rand() < 0.7) at += 1 + Math.floor(rand() * 40);
     const leader = nodes.find((n) => n.role === 'leader');
     if (!leader || rand() < 0.03) {
-      const c = nodes[Math.floor(rand() * 3)];
+      const c = nth(nodes, Math.floor(rand() * 3), 'a node');
       const term = Math.max(...nodes.map((n) => n.term)) + 1;
       const replace = rand() < 0.5;
       for (const n of nodes) {
@@ -126,7 +127,7 @@ describe('TraceIndex', () => {
     const times = [index.startAt - 1, index.startAt, index.endAt, index.endAt + 1000];
     for (let i = 0; i < 40; i++) times.push(index.startAt + Math.floor(((i * 104729) % (index.endAt - index.startAt + 1))));
     // Exactly a record's time where several records share it: all of them count.
-    const shared = records.find((r, i) => i > 0 && records[i - 1].at === r.at)!;
+    const shared = records.find((r, i) => i > 0 && records[i - 1]!.at === r.at)!;
     times.push(shared.at);
     for (const at of times) {
       const want = scan((r) => r.at <= at);
@@ -139,7 +140,7 @@ describe('TraceIndex', () => {
   });
 
   it('shows the leader, terms, log tails and commits as recorded', () => {
-    const mid = records.filter((r) => r.kind === 'event' && r.event.type === 'cluster')[200];
+    const mid = nth(records.filter((r) => r.kind === 'event' && r.event.type === 'cluster'), 200, 'a 201st cluster snapshot');
     const c = index.stateAt({ seq: mid.seq }).cluster!;
     const leader = c.nodes.find((n) => n.role === 'leader')!;
     expect(leader).toBeTruthy();
@@ -204,7 +205,7 @@ describe('TraceIndex', () => {
   });
 
   it('refuses records out of order', () => {
-    expect(() => new TraceIndex([records[0], records[2]])).toThrow(/seq 3, expected 2/);
+    expect(() => new TraceIndex([nth(records, 0), nth(records, 2)])).toThrow(/seq 3, expected 2/);
     const delta = { seq: 1, at: 5, kind: 'event', event: { type: 'cluster-delta' } } as const;
     expect(() => new TraceIndex([delta])).toThrow('replay: record seq 1 is a cluster-delta with no cluster snapshot before it');
     expect(new TraceIndex([]).stateAt({ seq: 5 })).toEqual({ seq: 0, at: 0, cluster: null, clusterSeq: 0, recent: [] });

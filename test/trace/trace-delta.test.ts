@@ -6,6 +6,7 @@ import type { ClusterState, LogEntrySummary, NodeState } from '../../src-shared/
 import {
   ClusterEncoder, applyClusterDelta, diffCluster, diffLog, sameJson, type ClusterDeltaEvent,
 } from '../../src-shared/trace-delta.js';
+import { nth } from '../helpers/checked.js';
 
 const entry = (index: number, term = 2, data = `set /k${index}=v`): LogEntrySummary => ({ index, term, type: 'normal', data });
 const tail = (from: number, to: number, term = 2) => Array.from({ length: to - from + 1 }, (_, i) => entry(from + i, term));
@@ -82,8 +83,9 @@ describe('diffCluster and applyClusterDelta', () => {
     expect(roundTrip(b, a).nodes).toEqual({ n2: { unset: ['extra'] } });
     // -0 is 0 in JSON, and a field holding undefined is no field: no change either way.
     const c = cluster();
-    c.nodes[0].peers[0].clockDiffMs = -0;
-    (c.nodes[0] as unknown as Record<string, unknown>).later = undefined;
+    const n1 = nth(c.nodes, 0);
+    nth(n1.peers, 0).clockDiffMs = -0;
+    (n1 as unknown as Record<string, unknown>).later = undefined;
     expect(roundTrip(a, c)).toEqual({ type: 'cluster-delta' });
     expect(sameJson({ a: 1, b: undefined }, { a: 1 })).toBe(true);
     expect(sameJson([1, { a: [2] }], [1, { a: [3] }])).toBe(false);
@@ -149,8 +151,9 @@ describe('ClusterEncoder', () => {
     const enc = new ClusterEncoder();
     const c = cluster();
     enc.encode(c, 0);
-    c.nodes[0].term = 9; // the same object, changed in place, sent again
-    c.nodes[0].log.push(entry(21));
+    const n1 = nth(c.nodes, 0);
+    n1.term = 9; // the same object, changed in place, sent again
+    n1.log.push(entry(21));
     expect(enc.encode(c, 1)).toEqual({ type: 'cluster-delta', nodes: { n1: { set: { term: 9 }, log: { drop: 0, add: [entry(21)] } } } });
     expect(enc.encode(c, 2)).toEqual({ type: 'cluster-delta' });
   });
@@ -161,7 +164,7 @@ describe('ClusterEncoder', () => {
     enc.encode(cluster(), 0);
     enc.follow({ type: 'cluster-delta', nodes: { n2: { set: { term: 5 } } } });
     const next = cluster();
-    next.nodes[1].term = 5;
+    nth(next.nodes, 1).term = 5;
     expect(enc.encode(next, 1)).toEqual({ type: 'cluster-delta' });
   });
 });

@@ -7,6 +7,7 @@ import {
   TRACE_UPGRADES, TRACE_VERSION, TraceError, entryOfEvent, parseTraceHeader, parseTraceRecord, readTraceText, upgradeRecord,
   type TraceUpgrade,
 } from '../../src-shared/trace.js';
+import { nth } from '../helpers/checked.js';
 
 const header = { format: 'raftlab-trace', version: 3, createdAt: 1_700_000_000_000, source: 'local', nodes: ['n1', 'n2'], settings: { heartbeatMs: 100, electionMs: 1000 } };
 const line = (o: unknown) => JSON.stringify(o);
@@ -151,7 +152,7 @@ describe('whole traces', () => {
     const index = new TraceIndex(t.records);
     expect([index.snapshots, index.keyframes]).toEqual([2, 2]);
     expect(index.stateAt({ seq: 2 }).cluster).toBe((t.records[0] as { event: { cluster: ClusterState } }).event.cluster);
-    expect(index.stateAt({ seq: 4 }).cluster!.nodes[0].term).toBe(2);
+    expect(nth(index.stateAt({ seq: 4 }).cluster!.nodes, 0).term).toBe(2);
     // A delta cannot be in a v1 file: one there is a broken file, said so.
     const bad = [line({ ...header, version: 1 }), line(snap(1, 1)), line({ seq: 2, at: 12, kind: 'event', event: { type: 'cluster-delta' } })].join('\n');
     expect(errorOf(() => readTraceText(bad)).message).toBe('line 3: a version 1 trace has no cluster-delta events');

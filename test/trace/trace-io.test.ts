@@ -7,6 +7,7 @@ import type { ServerEvent } from '../../src-shared/protocol.js';
 import { TraceError } from '../../src-shared/trace.js';
 import { openTrace, readTraceFile, readTraceStream, readTraceText } from '../../src-main/trace/trace-reader.js';
 import { TraceWriter } from '../../src-main/trace/trace-writer.js';
+import { nth } from '../helpers/checked.js';
 import { until } from '../helpers/cluster.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-trace-'));
@@ -86,7 +87,7 @@ describe('TraceWriter → reader', () => {
     for (let i = 0; i < 3; i++) w.events(batch.slice(0, 3));
     await w.close();
     const lines = fs.readFileSync(file, 'utf8').split('\n');
-    lines[6] = lines[6].slice(0, 40); // line 7: cut short, as by a crash mid-write
+    lines[6] = nth(lines, 6).slice(0, 40); // line 7: cut short, as by a crash mid-write
     fs.writeFileSync(file, lines.join('\n'));
     const t = await openTrace(file);
     const seen: number[] = [];
@@ -113,10 +114,10 @@ describe('TraceWriter → reader', () => {
     fs.writeFileSync(file, [lines[0], lines[1], lines[3]].join('\n'));
     await expect(readTraceFile(file)).rejects.toThrow('line 3: seq 3 where 2 was expected');
 
-    fs.writeFileSync(file, [lines[0], lines[1], lines[2].replace('"msgType":"MsgVote"', '"msgType":"MsgGossip"')].join('\n'));
+    fs.writeFileSync(file, [lines[0], lines[1], nth(lines, 2).replace('"msgType":"MsgVote"', '"msgType":"MsgGossip"')].join('\n'));
     await expect(readTraceFile(file)).rejects.toThrow(/^line 3: event.msgType is "MsgGossip", not one of MsgPreVote/);
 
-    fs.writeFileSync(file, [lines[0].replace('"version":3', '"version":4'), lines[1]].join('\n'));
+    fs.writeFileSync(file, [nth(lines, 0).replace('"version":3', '"version":4'), lines[1]].join('\n'));
     await expect(openTrace(file)).rejects.toThrow('trace version 4 is newer than this raftlab reads (3)');
     await expect(readTraceFile(file)).rejects.toThrow('trace version 4 is newer than this raftlab reads (3)');
 

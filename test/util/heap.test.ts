@@ -25,6 +25,6 @@ describe('MinHeap', () => {
     while (heap.size > 0) popped.push(heap.pop()!);
     expect(heap.pop()).toBeUndefined();
     expect(popped).toHaveLength(pushed.length);
-    for (let i = 1; i < popped.length; i++) expect(byTimeThenSeq(popped[i - 1], popped[i])).toBe(true);
+    for (let i = 1; i < popped.length; i++) expect(byTimeThenSeq(popped[i - 1]!, popped[i]!)).toBe(true);
   });
 });

@@ -13,15 +13,19 @@ import type { AuthHeader } from '../../src-main/v3/auth/types.js';
 
 const k = (s: string) => Buffer.from(s);
 
-/** Members applying one log; `commit` returns the first member's result. */
-function cluster(n = 3) {
+/** Three members applying one log; `commit` returns the first member's result. */
+function cluster() {
   const clock = { t: 1_000_000 };
-  const members = Array.from({ length: n }, () => new V3StateMachine({ minLeaseTTL: 1, now: () => clock.t }));
+  const member = () => new V3StateMachine({ minLeaseTTL: 1, now: () => clock.t });
+  const members = [member(), member(), member()] as const;
   const log: Buffer[] = [];
   const commit = (cmd: V3Command): V3Result => {
-    log.push(encodeCommand(cmd));
-    const results = members.map((m) => m.apply(decodeCommand(log[log.length - 1]), log.length));
-    return results[0];
+    const entry = encodeCommand(cmd);
+    log.push(entry);
+    const [first, ...others] = members;
+    const result = first.apply(decodeCommand(entry), log.length);
+    for (const m of others) m.apply(decodeCommand(entry), log.length);
+    return result;
   };
   return { clock, members, log, commit };
 }

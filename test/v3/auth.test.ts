@@ -8,10 +8,10 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { one } from '../helpers/checked.js';
 import { until } from '../helpers/cluster.js';
-import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
-import { ProcessCluster } from '../helpers/processes.js';
+import { bothClustersForSuite, ETCD_BIN } from '../helpers/etcd-processes.js';
 import { needTools } from '../helpers/window.js';
 
 const ETCDCTL = '/usr/bin/etcdctl';
@@ -65,25 +65,16 @@ function normalizeJson(b: Record<string, unknown>): unknown {
 }
 
 describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
-  let ours: ProcessCluster;
-  let etcd: EtcdCluster;
-  const names = ['n1', 'n2', 'n3'];
+  const clusters = bothClustersForSuite(3);
+  const names = clusters.ourNames;
 
   beforeAll(async () => {
-    [ours, etcd] = await Promise.all([ProcessCluster.create(3), EtcdCluster.create(3)]);
-    for (const n of names) ours.start(n, {}, ['--name', n, '--initial-cluster', ours.initialCluster(3)]);
-    for (const n of ['e1', 'e2', 'e3']) etcd.start(n, etcd.initialCluster(3));
-    await ours.leader(30_000);
-    await until('etcd answers', async () => (await etcdctl(etcd.spec('e1').clientURL, ['endpoint', 'health'])).code === 0, 30_000);
+    await clusters.ours.leader(30_000);
+    await until('etcd answers', async () => (await etcdctl(clusters.etcd.spec('e1').clientURL, ['endpoint', 'health'])).code === 0, 30_000);
   }, 60_000);
 
-  afterAll(async () => {
-    await ours?.destroy();
-    await etcd?.destroy();
-  });
-
-  const url = (n: string) => ours.spec(n).clientURL;
-  const eurl = (n: string) => etcd.spec(n).clientURL;
+  const url = (n: string) => clusters.ours.spec(n).clientURL;
+  const eurl = (n: string) => clusters.etcd.spec(n).clientURL;
 
   /** One etcdctl command on n1 and on e1 (each side's other members see it through the log). */
   async function both(args: string[]): Promise<[Out, Out]> {
@@ -183,7 +174,7 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
       expect(a, `etcdctl ${args.join(' ')}`).toEqual(b);
     }
     // Unlike etcd 3.4 (whose WAL holds them), no password is in a member's files or its log lines.
-    const files = fs.readdirSync(ours.dir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+    const files = fs.readdirSync(clusters.ours.dir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
     let userNameSeen = false; // the log is there to be read: the user's name is in it
     for (const f of files) {
       const bytes = fs.readFileSync(path.join(f.parentPath, f.name));
@@ -191,15 +182,15 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
       for (const pw of ['rootpw', 'alicepw', 'newpw']) expect(bytes.includes(pw), `${pw} in ${f.name}`).toBe(false);
     }
     expect(userNameSeen).toBe(true);
-    for (const n of names) expect(ours.output(n).join('\n')).not.toMatch(/rootpw|alicepw|newpw/);
+    for (const n of names) expect(clusters.ours.output(n).join('\n')).not.toMatch(/rootpw|alicepw|newpw/);
     // Every member logs etcd's auth notices as it applies the changes (capnslog, as etcd 3.4 by default).
     for (const n of names) {
-      const out = ours.output(n).join('\n');
+      const out = clusters.ours.output(n).join('\n');
       for (const line of ['N | auth: added a new user: alice', 'N | auth: Role rw-foo is created', "N | auth: role rw-foo's permission of key foo is updated as READWRITE", 'N | auth: granted role rw-foo to user alice', 'N | auth: Authentication enabled', 'E | auth: the user root must not be deleted', 'N | auth: Authentication disabled']) {
         expect(out, n).toContain(line);
       }
     }
-    expect(ours.output('n1').join('\n')).toContain('N | auth: authentication failed, invalid password for user alice');
+    expect(clusters.ours.output('n1').join('\n')).toContain('N | auth: authentication failed, invalid password for user alice');
   }, 240_000);
 
   /** `both` with standard input (etcdctl's non-interactive password prompt). */
@@ -229,7 +220,8 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
     type Side = keyof typeof sides;
     const tokens: Record<Side, string> = { ours: '', etcd: '' };
     const call = async (member: 'a' | 'b', path: string, body: unknown, token?: (s: Side) => string) => {
-      const [o, e] = await Promise.all((['ours', 'etcd'] as const).map((s) => curl(`${sides[s][member]}${path}`, body, token?.(s))));
+      const on = (s: Side) => curl(`${sides[s][member]}${path}`, body, token?.(s));
+      const [o, e] = await Promise.all([on('ours'), on('etcd')]);
       return { ours: { status: o.status, body: normalizeJson(o.body) }, etcd: { status: e.status, body: normalizeJson(e.body) }, raw: { ours: o.body, etcd: e.body } };
     };
     const same = (r: { ours: unknown; etcd: unknown }, what: string) => expect(r.ours, what).toEqual(r.etcd);
@@ -282,7 +274,7 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
     for (const args of [['user', 'add', 'carol:carolpw'], ['role', 'add', 'c'], ['role', 'grant-permission', '--prefix', 'c', 'readwrite', 'c/'], ['user', 'grant-role', 'carol', 'c'], ['auth', 'enable']].map((a) => [...a, ...root])) {
       expect((await etcdctl(ep, args)).out, `etcdctl ${args.join(' ')}`).not.toMatch(/Error/);
     }
-    const leader = await ours.leader();
+    const leader = await clusters.ours.leader();
     const follower = names.find((n) => n !== leader)!;
     const auth = await curl(`${url(follower)}/v3/auth/authenticate`, { name: 'carol', password: 'carolpw' });
     const token = auth.body.token as string;
@@ -295,14 +287,14 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
     expect((await curl(`${url(follower)}/v3/kv/put`, { key: b64('c/leased'), value: b64('v'), lease: lease.body.ID }, token)).status).toBe(200);
     await until('the leased key gone', async () => !(await curl(`${url(follower)}/v3/kv/range`, { key: b64('c/leased') }, token)).body.kvs, 20_000);
 
-    await ours.kill9(leader);
-    const next = await ours.leader(20_000);
+    await clusters.ours.kill9(leader);
+    const next = await clusters.ours.leader(20_000);
     expect(next).not.toBe(leader);
     // A write through the new leader's log, as carol, with the token made before the change.
     const put = await curl(`${url(follower)}/v3/kv/put`, { key: b64('c/1'), value: b64('after') }, token);
     expect(put, JSON.stringify(put.body)).toMatchObject({ status: 200 });
     const got = await curl(`${url(follower)}/v3/kv/range`, { key: b64('c/1') }, token);
-    expect((got.body.kvs as { value: string }[])[0].value).toBe(b64('after'));
+    expect(one(got.body.kvs as { value: string }[]).value).toBe(b64('after'));
     // Still refused where carol may not write, on the new leader as well (it applied the same log).
     const other = names.find((n) => n !== leader && n !== follower)!;
     expect((await curl(`${url(other)}/v3/kv/put`, { key: b64('x'), value: b64('v') }, token)).body).toMatchObject({ error: 'etcdserver: permission denied' });

@@ -6,6 +6,7 @@
 // compare-and-swap (`if(...).then(...).else(...)`) and STM transactions racing on a counter.
 import { Etcd3, type IKeyValue, type Lease } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nth, one } from '../helpers/checked.js';
 import { until } from '../helpers/cluster.js';
 import { ProcessCluster } from '../helpers/processes.js';
 
@@ -55,7 +56,7 @@ describe('the etcd3 npm client against raftlab nodes', () => {
     expect(await client.getAll().prefix('/etcd3/p/').sort('Key', 'Ascend').limit(2).strings()).toEqual({ '/etcd3/p/a': 'A', '/etcd3/p/b': 'B' });
     expect(await client.getAll().prefix('/etcd3/p/').sort('Key', 'Descend').limit(1).keys()).toEqual(['/etcd3/p/d']);
     expect(await client.getAll().prefix('/etcd3/p/').count()).toBe(4);
-    const kv = (await client.get('/etcd3/a').exec()).kvs[0];
+    const kv = one((await client.get('/etcd3/a').exec()).kvs);
     expect({ create: Number(kv.create_revision), version: Number(kv.version) }).toEqual({ create: rev1, version: 2 });
 
     const del = await client.delete().prefix('/etcd3/p/').getPrevious();
@@ -65,7 +66,7 @@ describe('the etcd3 npm client against raftlab nodes', () => {
   });
 
   it('watch: changes made through another member arrive with their previous values; a watch from a past revision replays history', async () => {
-    const writer = clientOf(urls[2]);
+    const writer = clientOf(nth(urls, 2, 'a third member'));
     const start = Number((await writer.put('/etcd3/w/k').value('v0')).header.revision);
     const seen: string[] = [];
     const watcher = await client.watch().prefix('/etcd3/w/').withPreviousKV().create();
@@ -122,8 +123,8 @@ describe('the etcd3 npm client against raftlab nodes', () => {
     expect(swapped.succeeded).toBe(true);
     const refused = await client.if('/etcd3/cas', 'Value', '==', 'old').then(client.put('/etcd3/cas').value('newer')).else(client.get('/etcd3/cas')).commit();
     expect(refused.succeeded).toBe(false);
-    expect(str(refused.responses[0].response_range!.kvs[0].value)).toBe('new');
-    const v = Number((await client.get('/etcd3/cas').exec()).kvs[0].version);
+    expect(str(one(nth(refused.responses, 0).response_range!.kvs).value)).toBe('new');
+    const v = Number(one((await client.get('/etcd3/cas').exec()).kvs).version);
     const byVersion = await client.if('/etcd3/cas', 'Version', '==', v).then(client.delete().key('/etcd3/cas')).commit();
     expect(byVersion.succeeded).toBe(true);
     expect(await client.get('/etcd3/cas').string()).toBeNull();
@@ -138,7 +139,7 @@ describe('the etcd3 npm client against raftlab nodes', () => {
     const run = async (c: Etcd3) => {
       for (let i = 0; i < 10; i++) await increment(c);
     };
-    await Promise.all([run(clientOf(urls[0])), run(clientOf(urls[1]))]);
+    await Promise.all([run(clientOf(nth(urls, 0))), run(clientOf(nth(urls, 1)))]);
     expect(await client.get('/etcd3/counter').string()).toBe('20');
   });
 

@@ -3,6 +3,7 @@
 // cluster/member ids, terms and times are normalized.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { group, nth } from '../helpers/checked.js';
 import { CLEAN_ENV, run, type Run } from '../helpers/run.js';
 import { needTools } from '../helpers/window.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
@@ -80,7 +81,7 @@ describe.runIf(have)('etcdctl (v3) against our gRPC server and a real etcd 3.4',
     const [a, b] = await Promise.all([etcdctl(ours, args, input), etcdctl(etcd.url, args, input)]);
     for (const [r, ids] of [[a, leaseIds.ours], [b, leaseIds.etcd]] as const) {
       const m = /lease ([0-9a-f]+) granted/.exec(r.out);
-      if (m) ids.push(m[1]);
+      if (m?.[1]) ids.push(m[1]);
     }
     const ep = (t: string, endpoint: string) => t.split(endpoint).join('ENDPOINT');
     return {
@@ -140,7 +141,7 @@ describe.runIf(have)('etcdctl (v3) against our gRPC server and a real etcd 3.4',
 
   it('leases: keys attached, time to live, keep-alive, revoke', async () => {
     // Lease 0 of each side was granted above with TTL 100.
-    const id = (side: 'ours' | 'etcd') => leaseIds[side][0];
+    const id = (side: 'ours' | 'etcd') => nth(leaseIds[side], 0, `a lease granted on ${side}`);
     const run = async (f: (side: 'ours' | 'etcd') => string[]) => {
       const [a, b] = await Promise.all([etcdctl(ours, f('ours')), etcdctl(etcd.url, f('etcd'))]);
       return [normalize(a.out + a.err, leaseIds.ours), normalize(b.out + b.err, leaseIds.etcd)];
@@ -164,7 +165,7 @@ describe.runIf(have)('etcdctl (v3) against our gRPC server and a real etcd 3.4',
   it('a lease expires on its own and its keys go (the leader revokes it)', async () => {
     // The minimum TTL applies (1 s with a 50 ms heartbeat and 500 ms election timeout).
     const g = await etcdctl(ours, ['lease', 'grant', '0']);
-    const hex = /lease ([0-9a-f]+) granted with TTL\(1s\)/.exec(g.out)![1];
+    const hex = group(/lease ([0-9a-f]+) granted with TTL\(1s\)/, g.out);
     expect((await etcdctl(ours, ['put', 'ephemeral', 'v', '--lease', hex])).out).toBe('OK\n');
     await until('the lease expired and its key was deleted', async () => (await etcdctl(ours, ['get', 'ephemeral'])).out === '', 10_000);
     expect((await etcdctl(ours, ['lease', 'timetolive', hex])).out).toBe(`lease ${hex} already expired\n`);

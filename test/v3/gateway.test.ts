@@ -3,6 +3,7 @@
 // and terms are taken out. The scripted corner cases, then seeded random sequences.
 import http from 'node:http';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { defined, nth } from '../helpers/checked.js';
 import { until } from '../helpers/cluster.js';
 import { needTools } from '../helpers/window.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
@@ -73,10 +74,11 @@ describe.runIf(have)('/v3 JSON gateway against a real etcd 3.4', () => {
     for (let i = 0; ; i++) {
       const op = next(i, ours.backend.state.rev());
       if (!op) break;
-      const [kind, req] = Object.entries(op)[0];
+      const [kind, req] = nth(Object.entries(op), 0, 'an operation');
+      const path = defined(PATHS[kind], `a gateway path for ${kind}`);
       const body = JSON.stringify(gatewayJson(req));
-      const [a, b] = await Promise.all([post(ours.url, PATHS[kind], body), post(etcd.url, PATHS[kind], body)]);
-      expect(a, `${label}: op #${i} POST ${PATHS[kind]} ${body}`).toBe(b);
+      const [a, b] = await Promise.all([post(ours.url, path, body), post(etcd.url, path, body)]);
+      expect(a, `${label}: op #${i} POST ${path} ${body}`).toBe(b);
       n++;
     }
     return n;
@@ -112,10 +114,11 @@ describe.runIf(have)('/v3 JSON gateway against a real etcd 3.4', () => {
       ['/v3/kv/lease/revoke', '{"ID":"77"}'],
       ['/v3/kv/range', '{"key":"bGs="}'],
       ['/v3/kv/range', '{"key":"bGs=","sort_order":2,"sort_target":"MOD"}'],
-    ]) {
+    ] as const) {
       let [a, b] = await both(path, body);
       // Time left may differ by a second between the two.
-      if (path.endsWith('timetolive')) [a, b] = [a, b].map((x) => x.replace(/"TTL":"(59\d|600)"/, '"TTL":"~600"'));
+      const ttl = (x: string) => x.replace(/"TTL":"(59\d|600)"/, '"TTL":"~600"');
+      if (path.endsWith('timetolive')) [a, b] = [ttl(a), ttl(b)];
       expect(a, `POST ${path} ${body}`).toBe(b);
     }
     // Malformed JSON: both refuse with InvalidArgument (the texts are each JSON parser's own).
@@ -142,15 +145,16 @@ describe.runIf(have)('/v3 JSON gateway against a real etcd 3.4', () => {
       await until('both watch streams answered', () => watches.every((w) => w.lines.length >= 4), 10_000);
       await both('/v3/kv/put', '{"key":"YjE=","value":"eA=="}');
       await until('both saw the put', () => watches.every((w) => w.lines.length >= 5), 10_000);
-      expect(byWatcher(watches[0].lines)).toEqual(byWatcher(watches[1].lines));
-      expect(watches[0].lines.length).toBe(5);
+      const [mine, theirs] = [nth(watches, 0, 'our watch stream'), nth(watches, 1, "etcd's watch stream")];
+      expect(byWatcher(mine.lines)).toEqual(byWatcher(theirs.lines));
+      expect(mine.lines.length).toBe(5);
     } finally {
       watches.forEach((w) => w.close());
     }
     const kas = urls.map((u) => streamPost(u, '/v3/lease/keepalive', '{"ID":"5"} {"ID":"6"}'));
     try {
       await until('both answered both keep-alives', () => kas.every((k) => k.lines.length >= 2), 10_000);
-      expect(kas[0].lines).toEqual(kas[1].lines);
+      expect(nth(kas, 0, 'our keep-alive stream').lines).toEqual(nth(kas, 1, "etcd's keep-alive stream").lines);
     } finally {
       kas.forEach((k) => k.close());
     }

@@ -6,6 +6,7 @@
 // watcher's history by its own 100 ms sync loop.
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nth } from '../helpers/checked.js';
 import { needTools } from '../helpers/window.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
 import { until } from '../helpers/cluster.js';
@@ -72,11 +73,12 @@ class Side {
   }
 
   call(op: Op): Promise<Msg> {
-    const [kind, req] = Object.entries(op)[0];
-    const [client, method] = {
+    const [kind, req] = nth(Object.entries(op) as [string, unknown][], 0, 'an operation');
+    const [client, method] = ({
       range: [this.kv, 'Range'], put: [this.kv, 'Put'], delete_range: [this.kv, 'DeleteRange'], txn: [this.kv, 'Txn'],
       compaction: [this.kv, 'Compact'], lease_grant: [this.lease, 'LeaseGrant'], lease_revoke: [this.lease, 'LeaseRevoke'],
-    }[kind] as [Msg, string];
+    } as Record<string, [Msg, string] | undefined>)[kind] ?? [];
+    if (!client || !method) throw new Error(`expected an operation the gRPC client knows, got ${kind}`);
     return new Promise((resolve) => {
       client[method](toProto(req), (err: grpc.ServiceError | null, resp: Msg) => {
         resolve(err ? { error: { code: err.code, details: err.details } } : { ok: strip(resp) });

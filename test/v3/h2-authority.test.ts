@@ -79,7 +79,8 @@ describe.runIf(have)('etcdctl 3.4 with http:// endpoints (an :authority with a s
 
   it('endpoint status and endpoint hashkv (simple and -w json) print what real etcd prints', async () => {
     for (const ep of [ours, real.url]) expect((await etcdctl(ep, 'put', 'k', 'v')).stdout).toBe('OK\n');
-    const both = async (...args: string[]) => Promise.all([ours, real.url].map(async (ep) => (await etcdctl(ep, ...args)).stdout));
+    const out = async (ep: string, args: string[]) => (await etcdctl(ep, ...args)).stdout;
+    const both = async (...args: string[]) => Promise.all([out(ours, args), out(real.url, args)]);
 
     const [status, realStatus] = await both('endpoint', 'status');
     expect(status).toMatch(new RegExp(`^${ours}, [0-9a-f]{16}, 3\\.4\\.\\d+, \\d+ [kMG]?B, true, false, \\d+, \\d+, \\d+, \\n$`));
@@ -138,7 +139,7 @@ describe.runIf(have)('etcdctl 3.4 with http:// endpoints (an :authority with a s
         inbox = Buffer.concat([inbox, b]);
         while (inbox.length >= 9 && inbox.length >= 9 + inbox.readUIntBE(0, 3)) {
           const len = inbox.readUIntBE(0, 3);
-          const [type, flags, id] = [inbox[3], inbox[4], inbox.readUInt32BE(5) & 0x7fffffff];
+          const [type, flags, id] = [inbox.readUInt8(3), inbox.readUInt8(4), inbox.readUInt32BE(5) & 0x7fffffff];
           const payload = inbox.subarray(9, 9 + len);
           inbox = inbox.subarray(9 + len);
           if (type === 0x4 && !(flags & 0x1)) s.write(frame(0x4, 0x1, 0, Buffer.alloc(0))); // SETTINGS ACK

@@ -3,10 +3,10 @@
 // learner, a promotion before it caught up, a move-leader to it, client writes and linearizable
 // reads on it), the learner started with the printed ETCD_* variables and catching up, then
 // promoted. And a member added to a one-member cluster: answered at once, as etcd answers it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { defined } from '../helpers/checked.js';
 import { until } from '../helpers/cluster.js';
-import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
-import { ProcessCluster } from '../helpers/processes.js';
+import { bothClustersForSuite, ETCD_BIN } from '../helpers/etcd-processes.js';
 import { needTools } from '../helpers/window.js';
 import { ETCDCTL, ctl, withoutLogLines, type CtlRun } from './etcdctl-run.js';
 
@@ -42,18 +42,13 @@ function printedEnv(out: string): Record<string, string> {
 }
 
 describe.runIf(have)('learners: etcdctl against 3 raftlab nodes and 3 etcd 3.4 members', () => {
-  let procs: ProcessCluster;
-  let etcd: EtcdCluster;
+  const clusters = bothClustersForSuite(3);
   let ours: Side;
   let theirs: Side;
 
   beforeAll(async () => {
-    [procs, etcd] = await Promise.all([ProcessCluster.create(3), EtcdCluster.create(3)]);
-    const names = ['n1', 'n2', 'n3'];
-    for (const n of names) procs.start(n, {}, ['--name', n, '--initial-cluster', procs.initialCluster(3)]);
-    for (const n of ['e1', 'e2', 'e3']) etcd.start(n, etcd.initialCluster(3));
-    ours = { name: 'ours', urls: names.map((n) => procs.spec(n).clientURL), names, spare: procs.spec('n4') };
-    theirs = { name: 'etcd', urls: ['e1', 'e2', 'e3'].map((n) => etcd.spec(n).clientURL), names: ['e1', 'e2', 'e3'], spare: etcd.spec('e4') };
+    ours = { name: 'ours', urls: clusters.ourNames.map((n) => clusters.ours.spec(n).clientURL), names: clusters.ourNames, spare: clusters.ours.spec('n4') };
+    theirs = { name: 'etcd', urls: clusters.etcdNames.map((n) => clusters.etcd.spec(n).clientURL), names: clusters.etcdNames, spare: clusters.etcd.spec('e4') };
     // Both ready for a member change: every member published (etcd also wants its peers connected for 5 s).
     await Promise.all([ours, theirs].map((s) => until(`${s.name}: members published`, async () => {
       const r = await ctl(s.urls, ['member', 'list']);
@@ -61,10 +56,6 @@ describe.runIf(have)('learners: etcdctl against 3 raftlab nodes and 3 etcd 3.4 m
     }, 30_000)));
   }, 60_000);
 
-  afterAll(async () => {
-    await procs?.destroy();
-    await etcd?.destroy();
-  });
 
   const norms = new Map<string, (s: string) => string>();
   const norm = (s: Side) => {
@@ -73,7 +64,7 @@ describe.runIf(have)('learners: etcdctl against 3 raftlab nodes and 3 etcd 3.4 m
   };
 
   async function both(args: (s: Side) => string[], endpoints: (s: Side) => string[] = (s) => s.urls): Promise<[CtlRun, CtlRun]> {
-    const [a, b] = await Promise.all([ours, theirs].map((s) => ctl(endpoints(s), args(s))));
+    const [a, b] = await Promise.all([ctl(endpoints(ours), args(ours)), ctl(endpoints(theirs), args(theirs))]);
     return [
       { code: a.code, out: norm(ours)(a.out), err: norm(ours)(a.err) },
       { code: b.code, out: norm(theirs)(b.out), err: norm(theirs)(b.err) },
@@ -111,7 +102,7 @@ describe.runIf(have)('learners: etcdctl against 3 raftlab nodes and 3 etcd 3.4 m
 
     // Refusals: a second learner (etcd 3.4 allows one); a promotion before it has caught up; the
     // lead handed to it.
-    const refusals: ((s: Side) => string[])[] = [
+    const refusals: [(s: Side) => string[], (s: Side) => string[], (s: Side) => string[]] = [
       () => ['member', 'add', 'other', '--learner', '--peer-urls=http://127.0.0.1:1'],
       (s) => ['member', 'promote', id.get(s.name)!],
       (s) => ['move-leader', id.get(s.name)!],
@@ -121,11 +112,12 @@ describe.runIf(have)('learners: etcdctl against 3 raftlab nodes and 3 etcd 3.4 m
       expect(a, f(ours).join(' ')).toEqual(b);
       expect(a.code).not.toBe(0);
     }
-    const [, tooMany] = await both(refusals[0]);
+    const [tooManyLearners, notInSync, notAVoter] = refusals;
+    const [, tooMany] = await both(tooManyLearners);
     expect(tooMany.err).toContain('Error: etcdserver: too many learner members in cluster');
-    const [notReady] = await both(refusals[1]);
+    const [notReady] = await both(notInSync);
     expect(notReady.err).toContain('Error: etcdserver: can only promote a learner member which is in sync with leader');
-    const [badTarget] = await both(refusals[2]);
+    const [badTarget] = await both(notAVoter);
     expect(badTarget.err).toContain('Error: etcdserver: bad leader transferee');
 
     // Some data for the learner to catch up on.
@@ -139,9 +131,9 @@ describe.runIf(have)('learners: etcdctl against 3 raftlab nodes and 3 etcd 3.4 m
       const { ETCD_INITIAL_ADVERTISE_PEER_URLS: _, ...rest } = printedEnv(r.out);
       return rest;
     };
-    procs.start('n4', env(addA));
+    clusters.ours.start('n4', env(addA));
     const e = env(addB);
-    etcd.start('e4', e.ETCD_INITIAL_CLUSTER, ['--initial-cluster-state', e.ETCD_INITIAL_CLUSTER_STATE]);
+    clusters.etcd.start('e4', defined(e.ETCD_INITIAL_CLUSTER, 'ETCD_INITIAL_CLUSTER printed'), ['--initial-cluster-state', defined(e.ETCD_INITIAL_CLUSTER_STATE, 'ETCD_INITIAL_CLUSTER_STATE printed')]);
     const spare = (s: Side) => [s.spare.clientURL];
     await Promise.all([ours, theirs].map((s) => until(`${s.name}: the learner serves a serializable read of what it replicated`, async () => {
       const r = await ctl(spare(s), ['get', 'second', '--consistency=s', '--print-value-only']);
@@ -201,28 +193,20 @@ describe.runIf(have)('learners: etcdctl against 3 raftlab nodes and 3 etcd 3.4 m
 });
 
 describe.runIf(have)('member add on a one-member cluster (raftlab node and etcd 3.4)', () => {
-  let procs: ProcessCluster;
-  let etcd: EtcdCluster;
+  const clusters = bothClustersForSuite(1);
 
-  beforeAll(async () => {
-    [procs, etcd] = await Promise.all([ProcessCluster.create(1), EtcdCluster.create(1)]);
-    procs.start('n1', {}, ['--name', 'n1', '--initial-cluster', procs.initialCluster(1)]);
-    etcd.start('e1', etcd.initialCluster(1));
-  }, 30_000);
-
-  afterAll(async () => {
-    await procs?.destroy();
-    await etcd?.destroy();
-  });
 
   it('is answered at once; the cluster waits for the new member, which then starts with the printed variables', async () => {
-    const sides = [
-      { name: 'ours' as const, url: procs.spec('n1').clientURL, spare: procs.spec('n2'), names: ['n1'] },
-      { name: 'etcd' as const, url: etcd.spec('e1').clientURL, spare: etcd.spec('e2'), names: ['e1'] },
+    type Side1 = Omit<Side, 'urls'> & { url: string };
+    const normalizerOf = (s: Side1) => normalizer({ name: s.name, urls: [s.url], names: s.names, spare: s.spare });
+    const sides: [Side1, Side1] = [
+      { name: 'ours' as const, url: clusters.ours.spec('n1').clientURL, spare: clusters.ours.spec('n2'), names: ['n1'] },
+      { name: 'etcd' as const, url: clusters.etcd.spec('e1').clientURL, spare: clusters.etcd.spec('e2'), names: ['e1'] },
     ];
-    const norms = sides.map((s) => normalizer({ name: s.name, urls: [s.url], names: s.names, spare: s.spare }));
+    const norms = [normalizerOf(sides[0]), normalizerOf(sides[1])] as const;
     await Promise.all(sides.map((s) => until(`${s.name} serves`, async () => (await ctl(s.url, ['put', 'seed', 'v'])).code === 0, 20_000)));
-    const added = await Promise.all(sides.map((s) => ctl(s.url, ['member', 'add', s.spare.name, `--peer-urls=${s.spare.peerURL}`], { timeoutMs: 30_000 })));
+    const add = (s: Side1) => ctl(s.url, ['member', 'add', s.spare.name, `--peer-urls=${s.spare.peerURL}`], { timeoutMs: 30_000 });
+    const added = await Promise.all([add(sides[0]), add(sides[1])]);
     expect(added[0].code, added[0].err).toBe(0);
     expect(norms[0](added[0].out)).toBe(norms[1](added[1].out));
     // Two voters, one running: no quorum for anything more until the second starts.
@@ -235,14 +219,14 @@ describe.runIf(have)('member add on a one-member cluster (raftlab node and etcd 
       const { ETCD_INITIAL_ADVERTISE_PEER_URLS: _, ...rest } = printedEnv(out);
       return rest;
     };
-    procs.start('n2', env(added[0].out));
+    clusters.ours.start('n2', env(added[0].out));
     const e = env(added[1].out);
-    etcd.start('e2', e.ETCD_INITIAL_CLUSTER, ['--initial-cluster-state', e.ETCD_INITIAL_CLUSTER_STATE]);
+    clusters.etcd.start('e2', defined(e.ETCD_INITIAL_CLUSTER, 'ETCD_INITIAL_CLUSTER printed'), ['--initial-cluster-state', defined(e.ETCD_INITIAL_CLUSTER_STATE, 'ETCD_INITIAL_CLUSTER_STATE printed')]);
     await Promise.all(sides.map((s) => until(`${s.name}: writes commit again`, async () => (await ctl(s.url, ['put', 'after', 'v'])).code === 0, 40_000)));
     // The new member publishes its name and client URLs through the log once it has joined: wait for it.
     const list = await until('n2 listed as started', async () => {
       const l = await ctl(sides[0]!.url, ['member', 'list']);
-      return l.out.includes(`, started, n2, ${procs.spec('n2').peerURL}, `) && l;
+      return l.out.includes(`, started, n2, ${clusters.ours.spec('n2').peerURL}, `) && l;
     }, 20_000);
     expect(list.out.trim().split('\n')).toHaveLength(2);
   }, 120_000);

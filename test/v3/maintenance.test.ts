@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nth, one } from '../helpers/checked.js';
 import { until } from '../helpers/cluster.js';
-import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
-import { ProcessCluster } from '../helpers/processes.js';
+import { bothClustersForSuite, ETCD_BIN } from '../helpers/etcd-processes.js';
 import { needTools } from '../helpers/window.js';
 import { freePorts } from '../../src-main/net/free-ports.js';
 import { readBolt } from '../../src-main/v3/snapshot/bolt.js';
@@ -20,6 +20,9 @@ import { ETCDCTL, ctl, withoutLogLines, type CtlRun } from './etcdctl-run.js';
 
 const have = needTools('etcd maintenance with etcdctl against raftlab nodes and etcd 3.4', [ETCDCTL, ETCD_BIN]);
 type Msg = Record<string, any>;
+
+/** `f` on both of a pair at once; the answers as a pair. */
+const onPair = <A, T>([x, y]: readonly [A, A], f: (a: A) => Promise<T>): Promise<[T, T]> => Promise.all([f(x), f(y)]);
 
 interface Side {
   name: 'ours' | 'etcd';
@@ -63,7 +66,7 @@ async function roles(side: Side): Promise<{ leader: string; byUrl: Map<string, s
     const leaders = new Set(st.map((s) => String(s.Status.leader)));
     if (leaders.size !== 1 || leaders.has('0')) return undefined;
     const hex = (v: number | string) => BigInt(String(v)).toString(16);
-    return { leader: hex(st[0].Status.leader), byUrl: new Map(st.map((s) => [s.Endpoint, hex(s.Status.header.member_id)])) };
+    return { leader: hex(nth(st, 0, 'an endpoint status').Status.leader), byUrl: new Map(st.map((s) => [s.Endpoint, hex(s.Status.header.member_id)])) };
   }, 20_000);
 }
 
@@ -103,8 +106,7 @@ function kill9(child: ChildProcess): Promise<void> {
 }
 
 describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4 members', () => {
-  let procs: ProcessCluster;
-  let etcd: EtcdCluster;
+  const clusters = bothClustersForSuite(3);
   let ours: Side;
   let theirs: Side;
   let dir: string;
@@ -112,31 +114,25 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-maint-'));
-    [procs, etcd] = await Promise.all([ProcessCluster.create(3), EtcdCluster.create(3)]);
-    const names = ['n1', 'n2', 'n3'];
-    for (const n of names) procs.start(n, {}, ['--name', n, '--initial-cluster', procs.initialCluster(3)]);
-    for (const n of ['e1', 'e2', 'e3']) etcd.start(n, etcd.initialCluster(3));
-    ours = { name: 'ours', urls: names.map((n) => procs.spec(n).clientURL), names };
-    theirs = { name: 'etcd', urls: ['e1', 'e2', 'e3'].map((n) => etcd.spec(n).clientURL), names: ['e1', 'e2', 'e3'] };
+    ours = { name: 'ours', urls: clusters.ourNames.map((n) => clusters.ours.spec(n).clientURL), names: clusters.ourNames };
+    theirs = { name: 'etcd', urls: clusters.etcdNames.map((n) => clusters.etcd.spec(n).clientURL), names: clusters.etcdNames };
     await Promise.all([roles(ours), roles(theirs)]);
   }, 60_000);
 
   afterAll(async () => {
     await Promise.all(restoredEtcds.map(kill9));
-    await procs?.destroy();
-    await etcd?.destroy();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   /** The same etcdctl command on both sides; both answers normalized. */
   async function both(args: (side: Side) => string[], endpoints: (side: Side) => string[] = (s) => s.urls): Promise<[CtlRun, CtlRun]> {
-    const [a, b] = await Promise.all([ours, theirs].map((s) => ctl(endpoints(s), args(s))));
+    const [a, b] = await Promise.all([ctl(endpoints(ours), args(ours)), ctl(endpoints(theirs), args(theirs))]);
     const [na, nb] = [normalizer(ours), normalizer(theirs)];
     return [{ code: a.code, out: na(a.out), err: na(a.err) }, { code: b.code, out: nb(b.out), err: nb(b.err) }];
   }
 
   it('move-leader hands the lead to a follower; a bad target, a follower-only endpoint list and a follower asked directly are refused as etcd refuses them', async () => {
-    const before = new Map(await Promise.all([ours, theirs].map(async (s) => [s.name, await roles(s)] as const)));
+    const before = new Map(await onPair([ours, theirs], (async (s) => [s.name, await roles(s)] as const)));
     const target = (s: Side) => {
       const r = before.get(s.name)!;
       return [...r.byUrl.values()].find((id) => id !== r.leader)!;
@@ -156,13 +152,13 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
       const r = await roles(s);
       return [...r.byUrl].filter(([, id]) => id !== r.leader).map(([u]) => u);
     };
-    const fol = new Map(await Promise.all([ours, theirs].map(async (s) => [s.name, await followers(s)] as const)));
+    const fol = new Map(await onPair([ours, theirs], (async (s) => [s.name, await followers(s)] as const)));
     const [noA, noB] = await both((s) => ['move-leader', before.get(s.name)!.leader], (s) => fol.get(s.name)!);
     expect(noA).toEqual(noB);
     expect(noA.err).toMatch(/Error: no leader endpoint given at \[URL URL\]/);
 
     // A follower asked over gRPC itself: etcd's "not leader".
-    const direct = await Promise.all([ours, theirs].map((s) => moveLeaderRpc(fol.get(s.name)![0], before.get(s.name)!.leader)));
+    const direct = await onPair([ours, theirs], ((s) => moveLeaderRpc(nth(fol.get(s.name)!, 0, 'a follower'), before.get(s.name)!.leader)));
     expect(direct[0]).toEqual(direct[1]);
     expect(direct[0]).toEqual({ code: grpc.status.FAILED_PRECONDITION, details: 'etcdserver: not leader' });
   }, 90_000);
@@ -175,8 +171,9 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
     }
     const [ga, gb] = await both(() => ['lease', 'grant', '600']);
     expect(ga.code + gb.code).toBe(0);
-    const raw = await Promise.all([ours, theirs].map((s) => ctl(s.urls, ['lease', 'list'])));
-    const ids = raw.map((r) => r.out.trim().split('\n')[1]);
+    const raw = await onPair([ours, theirs], ((s) => ctl(s.urls, ['lease', 'list'])));
+    const leaseIdOf = (r: CtlRun) => nth(r.out.trim().split('\n'), 1, 'a lease in the list');
+    const ids = [leaseIdOf(raw[0]), leaseIdOf(raw[1])] as const;
     expect(ids[0]).toMatch(/^[0-9a-f]+$/);
     for (const [s, id] of [[ours, ids[0]], [theirs, ids[1]]] as const) {
       expect((await ctl(s.urls, ['put', 'leased', 'x', '--lease', id])).out).toBe('OK\n');
@@ -195,12 +192,13 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
       expect(saved.out).toBe(`Snapshot saved at ${file}\n`);
       files.set(s.name, file);
     }
-    const status = await Promise.all([ours, theirs].map((s) => ctl(s.urls[0], ['snapshot', 'status', files.get(s.name)!, '-w', 'json'])));
-    const [so, se] = status.map((r) => JSON.parse(r.out) as { hash: number; revision: number; totalKey: number; totalSize: number });
+    const status = await onPair([ours, theirs], ((s) => ctl(nth(s.urls, 0), ['snapshot', 'status', files.get(s.name)!, '-w', 'json'])));
+    const snapStatus = (r: CtlRun) => JSON.parse(r.out) as { hash: number; revision: number; totalKey: number; totalSize: number };
+    const [so, se] = [snapStatus(status[0]), snapStatus(status[1])];
     // The same revision and the same number of keys in the same buckets (ids and sizes differ by nature).
     expect({ revision: so.revision, totalKey: so.totalKey }).toEqual({ revision: se.revision, totalKey: se.totalKey });
     expect(so.totalSize % 4096).toBe(0);
-    const table = await ctl(ours.urls[0], ['snapshot', 'status', files.get('ours')!, '-w', 'table']);
+    const table = await ctl(nth(ours.urls, 0), ['snapshot', 'status', files.get('ours')!, '-w', 'table']);
     expect(table.out).toContain('| TOTAL KEYS |');
     // Bucket by bucket, the same keys (values hold ids, URLs and times).
     const keysOf = (file: string) => {
@@ -210,19 +208,19 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
     expect(keysOf(files.get('ours')!)).toEqual(keysOf(files.get('etcd')!));
 
     // A real etcd restored from each snapshot: the same keys, revisions, history and a lease.
-    const restored = await Promise.all([ours, theirs].map((s) => restoreIntoEtcd(dir, files.get(s.name)!, `r${s.name}`)));
+    const restored = await onPair([ours, theirs], ((s) => restoreIntoEtcd(dir, files.get(s.name)!, `r${s.name}`)));
     restoredEtcds.push(...restored.map((r) => r.child));
     const read = async (url: string, args: string[]) => {
       const r = await ctl(url, args);
       return JSON.parse(r.out) as Msg;
     };
-    const [ka, kb] = await Promise.all(restored.map((r) => read(r.url, ['get', '', '--from-key', '-w', 'json'])));
+    const [ka, kb] = await onPair(restored, ((r) => read(r.url, ['get', '', '--from-key', '-w', 'json'])));
     expect(ka.kvs.map((kv: Msg) => ({ ...kv, lease: undefined }))).toEqual(kb.kvs.map((kv: Msg) => ({ ...kv, lease: undefined })));
     expect(ka.kvs.map((kv: Msg) => Buffer.from(kv.key, 'base64').toString())).toEqual(['k1', 'k4', 'leased']);
     expect(ka.header.revision).toBe(kb.header.revision);
-    const [ha, hb] = await Promise.all(restored.map((r) => read(r.url, ['get', 'k1', '--rev', '4', '-w', 'json'])));
+    const [ha, hb] = await onPair(restored, ((r) => read(r.url, ['get', 'k1', '--rev', '4', '-w', 'json'])));
     expect(ha.kvs).toEqual(hb.kvs);
-    expect(Buffer.from(ha.kvs[0].value, 'base64').toString()).toBe('v3');
+    expect(Buffer.from(one(ha.kvs as Msg[]).value, 'base64').toString()).toBe('v3');
     const compacted = await ctl(restored[0].url, ['get', 'k1', '--rev', '2']);
     expect(compacted.err).toContain('required revision has been compacted');
     expect((await ctl(restored[0].url, ['lease', 'list'])).out).toBe(`found 1 leases\n${ids[0]}\n`);
@@ -249,27 +247,19 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
 describe.runIf(have)('the space quota (NOSPACE) on a raftlab node and an etcd 3.4 member', () => {
   /** Small enough to fill with a few 8 KiB values, above a fresh member's 20 KiB. */
   const QUOTA = 96 * 1024;
-  let procs: ProcessCluster;
-  let etcd: EtcdCluster;
+  const clusters = bothClustersForSuite(1, [`--quota-backend-bytes=${QUOTA}`]);
   let ours: Side;
   let theirs: Side;
 
   beforeAll(async () => {
-    [procs, etcd] = await Promise.all([ProcessCluster.create(1), EtcdCluster.create(1)]);
-    procs.start('n1', {}, ['--name', 'n1', '--initial-cluster', procs.initialCluster(1), `--quota-backend-bytes=${QUOTA}`]);
-    etcd.start('e1', etcd.initialCluster(1), [`--quota-backend-bytes=${QUOTA}`]);
-    ours = { name: 'ours', urls: [procs.spec('n1').clientURL], names: ['n1'] };
-    theirs = { name: 'etcd', urls: [etcd.spec('e1').clientURL], names: ['e1'] };
+    ours = { name: 'ours', urls: [clusters.ours.spec('n1').clientURL], names: ['n1'] };
+    theirs = { name: 'etcd', urls: [clusters.etcd.spec('e1').clientURL], names: ['e1'] };
     await Promise.all([roles(ours), roles(theirs)]);
   }, 60_000);
 
-  afterAll(async () => {
-    await procs?.destroy();
-    await etcd?.destroy();
-  });
 
   async function both(args: string[]): Promise<[CtlRun, CtlRun]> {
-    const [a, b] = await Promise.all([ours, theirs].map((s) => ctl(s.urls, args)));
+    const [a, b] = await Promise.all([ctl(ours.urls, args), ctl(theirs.urls, args)]);
     const [na, nb] = [normalizer(ours), normalizer(theirs)];
     return [{ code: a.code, out: na(a.out), err: na(a.err) }, { code: b.code, out: nb(b.out), err: nb(b.err) }];
   }
@@ -305,9 +295,9 @@ describe.runIf(have)('the space quota (NOSPACE) on a raftlab node and an etcd 3.
     const [la] = await both(['alarm', 'list']);
     expect(la.out).toBe('memberID:ID0 alarm:NOSPACE \n');
     // endpoint status lists the alarm among its errors.
-    const errors = await Promise.all([ours, theirs].map(async (s) => (await statuses(s))[0].Status.errors));
+    const errors = await onPair([ours, theirs], (async (s) => nth(await statuses(s), 0, 'an endpoint status').Status.errors));
     expect(errors[0]).toHaveLength(1);
-    expect(normalizer(ours)(errors[0]![0])).toBe(normalizer(theirs)(errors[1]![0]));
+    expect(normalizer(ours)(nth(errors[0]!, 0))).toBe(normalizer(theirs)(nth(errors[1] ?? [], 0)));
 
     // Disarming while still full: the next large put raises it again.
     const [da, dbb] = await both(['alarm', 'disarm']);
@@ -323,13 +313,13 @@ describe.runIf(have)('the space quota (NOSPACE) on a raftlab node and an etcd 3.
     // etcd's way out: delete (allowed while capped), compact, defragment, disarm.
     const [dela, delb] = await both(['del', 'big', '--prefix']);
     expect(dela.code + delb.code).toBe(0);
-    const revs = await Promise.all([ours, theirs].map(async (s) => JSON.parse((await ctl(s.urls, ['get', 'x', '-w', 'json'])).out).header.revision as number));
-    await Promise.all([ours, theirs].map((s, i) => ctl(s.urls, ['compaction', String(revs[i])])));
+    const revs = await onPair([ours, theirs], (async (s) => JSON.parse((await ctl(s.urls, ['get', 'x', '-w', 'json'])).out).header.revision as number));
+    await Promise.all([ctl(ours.urls, ['compaction', String(revs[0])]), ctl(theirs.urls, ['compaction', String(revs[1])])]);
     for (const args of [['defrag'], ['alarm', 'disarm'], ['alarm', 'list'], ['put', 'small', 'x'], ['get', 'small']]) {
       const [a, b] = await both(args);
       expect(a, args.join(' ')).toEqual(b);
     }
-    const after = await Promise.all([ours, theirs].map(async (s) => (await statuses(s))[0].Status.errors ?? []));
+    const after = await onPair([ours, theirs], (async (s) => nth(await statuses(s), 0, 'an endpoint status').Status.errors ?? []));
     expect(after).toEqual([[], []]);
   }, 120_000);
 });

@@ -7,6 +7,7 @@ import { prefixRangeEnd } from '../../src-main/v3/mvcc/range-end.js';
 import { MvccStore } from '../../src-main/v3/mvcc/store.js';
 import { V3StateMachine } from '../../src-main/v3/state-machine.js';
 import { RandomOps } from './random-ops.js';
+import { one } from '../helpers/checked.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 const s = (x: Buffer) => x.toString('latin1');
@@ -70,7 +71,7 @@ describe('revisions, versions and history', () => {
     write((w) => w.put(b('a'), b('2'), 0n)); // 5
     st.compact(4);
     expect(() => st.range(b('a'), undefined, { rev: 3 })).toThrow('required revision has been compacted');
-    expect(s(st.range(b('a'), undefined, { rev: 4 }).kvs[0].value)).toBe('1');
+    expect(s(one(st.range(b('a'), undefined, { rev: 4 }).kvs).value)).toBe('1');
     // b's tombstone at 4 is gone with its history; a keeps its live value at 4 and what follows.
     expect(st.eventsSince(0, () => true).map((e) => `${e.type}:${s(e.kv.key)}@${e.kv.mod_revision}`)).toEqual(['PUT:a@2', 'PUT:a@5']);
     expect(st.toSnapshot().keys.map(([k]) => s(Buffer.from(k, 'base64')))).toEqual(['a']);

@@ -6,11 +6,11 @@
 // member alike.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { group } from '../helpers/checked.js';
 import { until } from '../helpers/cluster.js';
 import { freePorts } from '../../src-main/net/free-ports.js';
-import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
-import { ProcessCluster } from '../helpers/processes.js';
+import { bothClustersForSuite, ETCD_BIN } from '../helpers/etcd-processes.js';
 import { needTools } from '../helpers/window.js';
 
 const ETCDCTL = '/usr/bin/etcdctl';
@@ -29,23 +29,14 @@ function etcdctl(endpoints: string | string[], ...args: string[]): Promise<strin
 }
 
 describe.runIf(have)('etcdctl v3 against raftlab nodes and against etcd 3.4', () => {
-  let ours: ProcessCluster;
-  let etcd: EtcdCluster;
-  const names = ['n1', 'n2', 'n3'];
+  const clusters = bothClustersForSuite(3);
+  const names = clusters.ourNames;
 
   beforeAll(async () => {
-    [ours, etcd] = await Promise.all([ProcessCluster.create(3), EtcdCluster.create(3)]);
-    for (const n of names) ours.start(n, {}, ['--name', n, '--initial-cluster', ours.initialCluster(3)]);
-    for (const n of ['e1', 'e2', 'e3']) etcd.start(n, etcd.initialCluster(3));
-    await ours.leader(30_000);
+    await clusters.ours.leader(30_000);
   }, 60_000);
 
-  afterAll(async () => {
-    await ours?.destroy();
-    await etcd?.destroy();
-  });
-
-  const url = (n: string) => ours.spec(n).clientURL;
+  const url = (n: string) => clusters.ours.spec(n).clientURL;
 
   it('member list (the default v3 API) prints the members as etcd prints its own', async () => {
     const mine = await until('every member published', async () => {
@@ -53,13 +44,13 @@ describe.runIf(have)('etcdctl v3 against raftlab nodes and against etcd 3.4', ()
       return out.trim().split('\n').length === 3 && !out.includes(', , ') ? out : undefined;
     }, 20_000);
     const theirs = await until('etcd members published', async () => {
-      const out = await etcdctl(etcd.spec('e1').clientURL, 'member', 'list').catch(() => '');
+      const out = await etcdctl(clusters.etcd.spec('e1').clientURL, 'member', 'list').catch(() => '');
       return out.trim().split('\n').length === 3 && !out.includes(', , ') ? out : undefined;
     }, 30_000);
     // "<hex id>, started, <name>, <peer URL>, <client URL>, false": the same shape, our names and URLs.
     const shape = (out: string) => out.trim().split('\n').map((l) => l.replace(/^[0-9a-f]+, /, 'ID, ').replace(/http:\/\/127\.0\.0\.1:\d+/g, 'URL').replace(/, [ne]\d, /, ', NAME, ')).sort();
     expect(shape(mine)).toEqual(shape(theirs));
-    for (const n of names) expect(mine).toContain(`, started, ${n}, ${ours.spec(n).peerURL}, ${url(n)}, false`);
+    for (const n of names) expect(mine).toContain(`, started, ${n}, ${clusters.ours.spec(n).peerURL}, ${url(n)}, false`);
     // The ids are the members' own (as the v2 members API gives them).
     const v2 = (await (await fetch(`${url('n2')}/v2/members`)).json()) as { members: { id: string }[] };
     expect(mine.trim().split('\n').map((l) => l.split(', ')[0]).sort()).toEqual(v2.members.map((m) => m.id).sort());
@@ -95,8 +86,8 @@ describe.runIf(have)('etcdctl v3 against raftlab nodes and against etcd 3.4', ()
     const spare = `http://127.0.0.1:${p1}`;
     const moved = `http://127.0.0.1:${p2}`;
     const both = async (f: (ep: string, self: string) => Promise<string>) => {
-      const [a, b] = await Promise.all([f(url('n1'), ours.spec('n1').peerURL).catch((e: Error) => e.message), f(etcd.spec('e1').clientURL, etcd.spec('e1').peerURL).catch((e: Error) => e.message)]);
-      return [a, b];
+      const [a, b] = await Promise.all([f(url('n1'), clusters.ours.spec('n1').peerURL).catch((e: Error) => e.message), f(clusters.etcd.spec('e1').clientURL, clusters.etcd.spec('e1').peerURL).catch((e: Error) => e.message)]);
+      return [a, b] as const;
     };
     // Ids, cluster ids, ports and names differ by nature.
     // etcdctl prints ids with %16x: a 15-digit one gets a space in front.
@@ -104,16 +95,16 @@ describe.runIf(have)('etcdctl v3 against raftlab nodes and against etcd 3.4', ()
     // etcd refuses a change until its members have been connected for 5 s ("unhealthy cluster"): asked again until then.
     // Only a probe that was added (and is removed again) says so: a refusal or a slow answer is asked again.
     await until('etcd ready for a member change', async () => {
-      const out = await etcdctl(etcd.spec('e1').clientURL, 'member', 'add', 'probe', '--peer-urls=http://127.0.0.1:1').catch((e: Error) => e.message);
+      const out = await etcdctl(clusters.etcd.spec('e1').clientURL, 'member', 'add', 'probe', '--peer-urls=http://127.0.0.1:1').catch((e: Error) => e.message);
       const added = /Member +([0-9a-f]+) added/.exec(out);
-      if (added) await etcdctl(etcd.spec('e1').clientURL, 'member', 'remove', added[1]!);
+      if (added) await etcdctl(clusters.etcd.spec('e1').clientURL, 'member', 'remove', added[1]!);
       return added !== null;
     }, 20_000);
     const [addA, addB] = await both((ep) => etcdctl(ep, 'member', 'add', 'n4', `--peer-urls=${spare}`));
     expect(norm(addA)).toBe(norm(addB));
     expect(addA).toMatch(/^Member +[0-9a-f]+ added to cluster +[0-9a-f]+\n\nETCD_NAME="n4"\n/);
-    const id = /^Member +([0-9a-f]+) added/.exec(addA)![1];
-    const idE = /^Member +([0-9a-f]+) added/.exec(addB)![1];
+    const id = group(/^Member +([0-9a-f]+) added/, addA);
+    const idE = group(/^Member +([0-9a-f]+) added/, addB);
     expect(await etcdctl(url('n2'), 'member', 'list')).toContain(`${id}, unstarted, , ${spare}, , false`);
     // The same peer URL again; a bad URL; an unknown member; a voting member promoted.
     const refusals = [
@@ -130,17 +121,17 @@ describe.runIf(have)('etcdctl v3 against raftlab nodes and against etcd 3.4', ()
       expect(norm(a)).toBe(norm(b));
       expect(a).toMatch(/Error: /);
     }
-    const [updA, updB] = await Promise.all([etcdctl(url('n1'), 'member', 'update', id, `--peer-urls=${moved}`), etcdctl(etcd.spec('e1').clientURL, 'member', 'update', idE, `--peer-urls=${moved}`)]);
+    const [updA, updB] = await Promise.all([etcdctl(url('n1'), 'member', 'update', id, `--peer-urls=${moved}`), etcdctl(clusters.etcd.spec('e1').clientURL, 'member', 'update', idE, `--peer-urls=${moved}`)]);
     expect(norm(updA)).toBe(norm(updB));
     expect(await etcdctl(url('n3'), 'member', 'list')).toContain(`${id}, unstarted, , ${moved}, , false`);
-    const [remA, remB] = await Promise.all([etcdctl(url('n2'), 'member', 'remove', id), etcdctl(etcd.spec('e1').clientURL, 'member', 'remove', idE)]);
+    const [remA, remB] = await Promise.all([etcdctl(url('n2'), 'member', 'remove', id), etcdctl(clusters.etcd.spec('e1').clientURL, 'member', 'remove', idE)]);
     expect(norm(remA)).toBe(norm(remB));
     expect(remA).toMatch(new RegExp(`^Member +${id} removed from cluster +[0-9a-f]+\n$`));
     expect((await etcdctl(url('n1'), 'member', 'list')).trim().split('\n')).toHaveLength(3);
   }, 90_000);
 
   it('a lease granted and kept alive through a follower outlives the leader, then expires on every member', async () => {
-    const leader = await ours.leader();
+    const leader = await clusters.ours.leader();
     const follower = names.find((n) => n !== leader)!;
     const granted = await etcdctl(url(follower), 'lease', 'grant', '3');
     const id = /lease ([0-9a-f]+) granted with TTL\(3s\)/.exec(granted)?.[1];
@@ -151,9 +142,9 @@ describe.runIf(have)('etcdctl v3 against raftlab nodes and against etcd 3.4', ()
     expect(await etcdctl(url(follower), 'lease', 'timetolive', id!, '--keys')).toMatch(/granted with TTL\(3s\), remaining\(\d+s\), attached keys\(\[leased\]\)/);
 
     // The leader dies: the lease is still there under the next one (given its TTL again).
-    await ours.kill9(leader);
+    await clusters.ours.kill9(leader);
     const survivors = names.filter((n) => n !== leader);
-    const next = await ours.leader(20_000);
+    const next = await clusters.ours.leader(20_000);
     expect(survivors).toContain(next);
     expect(await etcdctl(url(next), 'lease', 'timetolive', id!)).toMatch(new RegExp(`lease ${id} granted with TTL\\(3s\\)`));
     // Not kept alive any more: the new leader revokes it through the log, and the key goes everywhere.

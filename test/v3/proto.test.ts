@@ -19,7 +19,8 @@ describe('etcd v3 protos', () => {
   });
 
   it('keep an absent field absent and 64-bit integers exact', () => {
-    const t = (etcdProto().definition['etcdserverpb.KV'] as Record<string, { requestDeserialize: (b: Buffer) => Record<string, unknown>; requestSerialize: (v: unknown) => Buffer }>).Range;
+    const t = (etcdProto().definition['etcdserverpb.KV'] as Record<string, { requestDeserialize: (b: Buffer) => Record<string, unknown>; requestSerialize: (v: unknown) => Buffer } | undefined>).Range;
+    if (!t) throw new Error('expected etcdserverpb.KV to define Range');
     const plain = t.requestDeserialize(t.requestSerialize({ key: Buffer.from('a'), revision: '9007199254740993' }));
     expect(plain.range_end).toBeUndefined();
     expect(plain.revision).toBe('9007199254740993');

@@ -13,13 +13,17 @@ const ELECTION_MS = 500;
 describe('v3 state replicated through one log', () => {
   it('a lease outlives a leader change and expires by the new leader, on every member alike', () => {
     const clock = { t: 1_000_000 };
-    const members = [0, 1, 2].map(() => new V3StateMachine({ minLeaseTTL: 1, now: () => clock.t }));
+    const member = () => new V3StateMachine({ minLeaseTTL: 1, now: () => clock.t });
+    const members = [member(), member(), member()] as const;
     const log: Buffer[] = [];
     /** Commit: appended to the log, applied by every member in order; the proposer's result. */
     const commit = (cmd: V3Command) => {
-      log.push(encodeCommand(cmd));
-      const results = members.map((m) => m.apply(decodeCommand(log[log.length - 1])));
-      return results[0];
+      const entry = encodeCommand(cmd);
+      log.push(entry);
+      const [first, ...others] = members;
+      const result = first.apply(decodeCommand(entry));
+      for (const m of others) m.apply(decodeCommand(entry));
+      return result;
     };
     const seen: WatchResponse[] = [];
     members[2].watches.openStream((r) => seen.push(r)).create({ key: Buffer.from('k') });

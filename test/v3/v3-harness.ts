@@ -4,6 +4,7 @@
 // integers as decimal strings, header fields only etcd's server fills (ids, term) removed.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { nth } from '../helpers/checked.js';
 import { EtcdCluster } from '../helpers/etcd-processes.js';
 import { until } from '../helpers/cluster.js';
 import { V3Error } from '../../src-main/v3/errors.js';
@@ -87,7 +88,7 @@ export class RealEtcd {
   }
 
   async call(op: Op): Promise<Outcome> {
-    const [kind, req] = Object.entries(op)[0];
+    const [kind, req] = nth(Object.entries(op), 0, 'an operation in a txn op');
     const r = await fetch(`${this.url}${PATHS[kind]}`, { method: 'POST', body: JSON.stringify(gatewayJson(req)) });
     const body = (await r.json()) as Record<string, unknown>;
     if (!r.ok || 'error' in body) return { error: { code: body.code as number, message: body.error as string } };
