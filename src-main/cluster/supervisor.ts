@@ -68,8 +68,9 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
   private readonly step: StepController;
   /** The KV console's v3 requests and watches, over each node's JSON gateway. */
   private readonly v3: V3Console;
-  /** startCluster, and what comes with the cluster it started: its bootstrap, its CA. */
+  /** startCluster, and what comes with the cluster it started: its bootstrap, its CA (cluster-launch.ts). */
   private readonly launcher: ClusterLauncher;
+  /** Member add, remove and promote (membership.ts). */
   private readonly membership: Membership;
 
   constructor(options: SupervisorOptions = {}) {
