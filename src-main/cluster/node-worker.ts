@@ -6,127 +6,20 @@
 // in batches, and obeys the supervisor: clock, link cuts, membership, leader transfer, kv, and
 // step mode (held messages reported whole, ticks and deliveries answered once processed).
 //
-// The messages exchanged with the supervisor are in worker-protocol.ts.
+// The messages exchanged with the supervisor are in worker-protocol.ts; this file starts the node
+// and handles those messages; worker-calls.ts answers the calls, worker-state.ts and
+// worker-summaries.ts make what is reported.
 
-import https from 'node:https';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import type { ElectionTimer, PeerView } from '../../src-shared/cluster-state.js';
-import type { KvResult } from '../../src-shared/command-results.js';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
-import type { MemberInfo } from '../node/client-backend.js';
 import type { BootstrapConfig } from '../node/discovery/bootstrap.js';
 import { startNode, type RunningNode } from '../node/node-server.js';
 import type { RaftNode } from '../node/raft-node.js';
 import { SlowNetwork } from '../node/slow-network.js';
-import { clientTLSOptions, type TLSInfo } from '../node/tls-info.js';
-import { summarizeV3 } from '../v3/command-summary.js';
-import { leaseViews } from './v3-views.js';
-import type {
-  AddMemberReply, CheckpointCall, FromWorker, HeldReport, StepCall, StepReply, ToWorker, WireMessage, WorkerCall, WorkerInit, WorkerItem, WorkerNodeState,
-} from './worker-protocol.js';
-
-// ------------------------------------------------------------------ summaries
-
-/** "set /a=1", "no-op", "publish n1", "add 8e9e05c52164694d"... at most ~48 characters. */
-export function summarizeEntryData(type: 'normal' | 'conf', data: string): string {
-  if (type === 'normal' && data === '') return 'no-op';
-  let s: string;
-  try {
-    const o = JSON.parse(data) as Record<string, unknown>;
-    if (type === 'conf') {
-      const ctx = typeof o.context === 'string' ? (JSON.parse(o.context) as { member?: MemberInfo }) : undefined;
-      s = `${String(o.type)} ${ctx?.member?.name || String(o.id)}`;
-    } else if (o.t === 'publish') {
-      s = `publish ${String(o.name)}`;
-    } else if (o.t === 'v3') {
-      s = summarizeV3(o.c);
-    } else if (o.t === 'v2') {
-      const c = o.c as { op: string; path: string; value?: string; dir?: boolean; space?: string };
-      // v2 auth's users and roles: their values (password hashes among them) are not shown.
-      if (c.space === 'auth') s = `auth ${c.op} ${c.path}${c.dir ? '/' : ''}`;
-      else s = `${c.op} ${c.path}${c.dir ? '/' : c.value !== undefined ? `=${c.value}` : ''}`;
-    } else s = data;
-  } catch {
-    s = data;
-  }
-  return s.length > 48 ? `${s.slice(0, 47)}…` : s;
-}
-
-export function summarizeMessage(m: Message): WireMessage {
-  const w: WireMessage = { msgType: m.type, from: m.from, to: m.to, term: m.term };
-  if (m.index !== undefined) w.index = m.index;
-  if (m.logTerm !== undefined) w.logTerm = m.logTerm;
-  if (m.entries !== undefined) w.entries = m.entries.length;
-  if (m.commit !== undefined) w.commit = m.commit;
-  if (m.reject !== undefined) w.reject = m.reject;
-  if (m.snapshot !== undefined) w.snapshot = m.snapshot.meta.index;
-  if (m.id !== undefined) w.id = m.id;
-  return w;
-}
-
-const HELD_ENTRIES_SHOWN = 32;
-
-export function summarizeHeld(m: Message): HeldReport['s'] {
-  const s: HeldReport['s'] = summarizeMessage(m);
-  if (m.type === 'MsgApp' && m.entries?.length) {
-    s.entryDetails = m.entries.slice(0, HELD_ENTRIES_SHOWN).map((e) => ({ index: e.index, term: e.term, type: e.type, data: summarizeEntryData(e.type, e.data) }));
-  }
-  if (m.type === 'MsgVote' || m.type === 'MsgPreVote') s.candidate = { lastIndex: m.index ?? 0, lastTerm: m.logTerm ?? 0 };
-  return s;
-}
-
-function stepCall(node: RaftNode, c: StepCall): StepReply | undefined {
-  if (c.op === 'setManual') {
-    node.setManual(c.on, { seed: c.seed });
-    return undefined;
-  }
-  const commitBefore = node.status().commit;
-  const events = c.op === 'deliver' ? node.deliver(c.msgs) : c.op === 'tick' ? node.tickOnce() : node.campaignNow();
-  return { events, commitBefore };
-}
-
-// ------------------------------------------------------------------ the worker
-
-/** A request to the node's own client port over TLS, presenting the node's own key pair (as etcd's gateway does). */
-function httpsText(url: URL, init: { method: string; body?: string; headers?: Record<string, string>; timeoutMs: number }, tlsInfo: TLSInfo | undefined): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { method: init.method, headers: init.headers, ...(tlsInfo ? clientTLSOptions(tlsInfo) : {}), agent: false });
-    const timer = setTimeout(() => req.destroy(new Error(`request to ${url.origin} timed out after ${init.timeoutMs}ms`)), init.timeoutMs);
-    req.on('error', (e) => (clearTimeout(timer), reject(e)));
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (b: Buffer) => chunks.push(b));
-      res.on('error', reject);
-      res.on('end', () => (clearTimeout(timer), resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') })));
-    });
-    req.end(init.body);
-  });
-}
-
-async function kvRequest(base: string, c: Extract<WorkerCall, { op: 'kv' }>, speed: number, tlsInfo?: TLSInfo): Promise<KvResult> {
-  // Each segment encoded: "?", "#", "%" or "\\" in a key are part of the key, not of the URL.
-  // ("." and ".." segments are refused by parseCommand; checked again here, where the URL is made.)
-  const url = new URL(`/v2/keys${c.key.split('/').map(encodeURIComponent).join('/')}`, base);
-  if (url.pathname !== '/v2/keys' && !url.pathname.startsWith('/v2/keys/')) throw new Error(`kv: key ${JSON.stringify(c.key)} leaves /v2/keys`);
-  for (const [k, v] of Object.entries(c.query ?? {})) url.searchParams.set(k, v);
-  // In slow motion a write takes longer by as much as the cluster is slowed.
-  const init: RequestInit = { method: c.method, signal: AbortSignal.timeout(15_000 / speed) };
-  if (c.value !== undefined && (c.method === 'PUT' || c.method === 'POST')) {
-    init.body = new URLSearchParams({ value: c.value }).toString();
-    init.headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
-  }
-  const { status, text } =
-    url.protocol === 'https:'
-      ? await httpsText(url, { method: c.method, body: init.body as string | undefined, headers: init.headers as Record<string, string> | undefined, timeoutMs: 15_000 / speed }, tlsInfo)
-      : await fetch(url, init).then(async (res) => ({ status: res.status, text: await res.text() }));
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    /* not JSON: keep the text */
-  }
-  return { status, body };
-}
+import { answerCall, applyClock, stepCall } from './worker-calls.js';
+import type { CheckpointCall, FromWorker, HeldReport, StepCall, ToWorker, WorkerInit, WorkerItem } from './worker-protocol.js';
+import { nodeState, TimerAnchor } from './worker-state.js';
+import { summarizeHeld, summarizeMessage } from './worker-summaries.js';
 
 async function runWorker(): Promise<void> {
   const port = parentPort!;
@@ -286,7 +179,7 @@ async function runWorker(): Promise<void> {
           answerCheckpoint(r.node, m.id, m.call);
           break;
         }
-        const answer = r ? call(r, m.call, init.speed, init.settings.clientTLS) : Promise.reject(new Error('the node is not running yet'));
+        const answer = r ? answerCall(r, m.call, init.speed, init.settings.clientTLS) : Promise.reject(new Error('the node is not running yet'));
         answer.then(
           (result) => killed || post({ t: 'reply', id: m.id, ok: true, result }),
           (err: unknown) => killed || post({ t: 'reply', id: m.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
@@ -401,107 +294,6 @@ async function discoverCluster(s: WorkerInit['settings'], log: (level: string, p
   }
   if (role === 'proxy') throw new Error('discovery: cluster is full');
   return { initialCluster: cfg.initialCluster, initialClusterToken: cfg.initialClusterToken };
-}
-
-function applyClock(r: RunningNode, c: { offsetMs?: number; rate?: number }): void {
-  if (c.rate !== undefined) r.node.clock.setRate(c.rate);
-  if (c.offsetMs !== undefined) r.node.clock.setOffset(c.offsetMs);
-}
-
-async function call(r: RunningNode, c: WorkerCall, speed: number, clientTLS?: TLSInfo): Promise<AddMemberReply | KvResult | StepReply | boolean | undefined> {
-  switch (c.op) {
-    case 'addMember': {
-      const member = await r.node.members.add([c.peerURL], { learner: c.learner === true });
-      return { member, members: r.node.members.list() };
-    }
-    case 'removeMember':
-      await r.node.members.remove(c.id);
-      return undefined;
-    case 'promoteMember':
-      await r.node.members.promote(c.id);
-      return undefined;
-    case 'transferLeader':
-      r.node.transferLeader(c.to);
-      return undefined;
-    case 'kv': {
-      const [url] = r.clientURLs;
-      if (url === undefined) throw new Error('this node listens on no client URL');
-      return kvRequest(url, c, speed, clientTLS);
-    }
-    case 'dropMessage':
-      return false;
-    case 'setManual':
-    case 'deliver':
-    case 'tick':
-    case 'campaign':
-      return stepCall(r.node, c);
-    case 'freeze':
-    case 'thaw':
-      throw new Error(`${c.op} is answered synchronously`);
-  }
-}
-
-/**
- * The election timer as reported: re-anchored only when the node's own count departs from what
- * a viewer extrapolates from the last report (a reset, a new timeout, a tick of a stopped clock,
- * a different pace, or a drift of a tick), so a running timer costs no state change per tick.
- */
-export class TimerAnchor {
-  private last: ElectionTimer | undefined;
-
-  read(elapsedTicks: number, timeout: number, tickMs: number | null, now: number): ElectionTimer {
-    // A node that may not campaign (not a voter yet) counts on past its timeout: an empty ring all the same.
-    const elapsed = Math.min(elapsedTicks, timeout);
-    const a = this.last;
-    if (a && a.timeout === timeout && a.tickMs === tickMs) {
-      const predicted = Math.min(timeout, a.elapsed + (tickMs === null ? 0 : (now - a.at) / tickMs));
-      if (Math.abs(elapsed - predicted) < 1 && elapsed >= a.elapsed) return a;
-    }
-    this.last = { elapsed, timeout, tickMs, at: now };
-    return this.last;
-  }
-}
-
-function nodeState(r: RunningNode, init: WorkerInit, anchor: TimerAnchor): WorkerNodeState {
-  const st = r.node.status({ logTail: init.logTail });
-  const members = r.node.members.list();
-  const peers: PeerView[] = members
-    .filter((m) => m.id !== r.node.id)
-    .map((m) => {
-      const ps = r.node.peerStats(m.id);
-      const p: PeerView = { id: m.id, active: ps.active };
-      // Rounded so that jitter of a millisecond or two does not count as a change.
-      if (ps.clockDiffMs !== undefined) p.clockDiffMs = Math.round(ps.clockDiffMs / 10) * 10;
-      return p;
-    });
-  const leading = st.role === 'leader';
-  return {
-    id: r.node.id,
-    role: st.role,
-    term: st.term,
-    vote: st.vote,
-    lead: st.lead,
-    commit: st.commit,
-    applied: st.applied,
-    firstIndex: st.firstIndex,
-    lastIndex: st.lastIndex,
-    clock: { offsetMs: Math.round(r.node.clock.offsetMs), rate: r.node.clock.rate },
-    electionTimeoutMs: st.timer.timeout * init.settings.heartbeatMs,
-    // A leader's election timer is not drawn: reported still, so that it costs no updates.
-    timer: anchor.read(
-      leading ? 0 : st.timer.elapsed,
-      st.timer.timeout,
-      r.node.isManual || leading ? null : Math.round((init.settings.heartbeatMs / r.node.clock.timerRate) * 100) / 100,
-      Date.now(),
-    ),
-    log: st.log.map((e) => ({ index: e.index, term: e.term, type: e.type, data: summarizeEntryData(e.type, e.data) })),
-    members,
-    peers,
-    // Its own entry in the member list it applied: a learner until the promotion is applied.
-    ...(members.find((m) => m.id === r.node.id)?.isLearner ? { learner: true } : {}),
-    revision: r.node.v3.state.rev(),
-    leases: leaseViews(r.node.v3.state, r.node.clock),
-  };
 }
 
 if (!isMainThread && parentPort && (workerData as Partial<WorkerInit> | undefined)?.raftlabNodeWorker === true) {

@@ -5,31 +5,27 @@
 //
 // Its parts: node-records.ts (the nodes, cut links and generation), workers.ts (a worker per
 // node: spawn, calls, shutdown), event-queue.ts (what the windows are told, in batches),
-// forks.ts (checkpoints and resumeFrom), step-controller.ts (step mode). This file dispatches
-// the commands.
+// cluster-launch.ts (a fresh cluster: static, discovery or DNS, secured), membership.ts (member
+// add, remove, promote), forks.ts (checkpoints and resumeFrom), step-controller.ts (step mode).
+// This file dispatches the commands.
 
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { agreedLeader, type ClusterState, type ExtraMember } from '../../src-shared/cluster-state.js';
-import type { AddMemberResult, CommandResult, KvResult } from '../../src-shared/command-results.js';
-import type { BootstrapMethod, Command } from '../../src-shared/commands.js';
+import { agreedLeader, type ClusterState } from '../../src-shared/cluster-state.js';
+import type { CommandResult, KvResult } from '../../src-shared/command-results.js';
+import type { Command } from '../../src-shared/commands.js';
 import type { CommandRequest, ServerEvent } from '../../src-shared/protocol.js';
 import { kv3Writes } from '../../src-shared/kv3.js';
 import { V3Console } from '../attach/v3-console.js';
-import { freePorts } from '../net/free-ports.js';
-import { memberId } from '../node/ids.js';
 import { Checkpoints, type Checkpoint, type CheckpointOptions } from './checkpoints.js';
-import { dnsmasqMissing } from '../net/dnsmasq.js';
-import { checkDiscoveryService, ClusterBootstrap } from './cluster-bootstrap.js';
+import { ClusterLauncher } from './cluster-launch.js';
 import { EventQueue } from './event-queue.js';
-import { SecureCluster, type SecureOptions } from './secure-cluster.js';
 import { Forks } from './forks.js';
-import { ClusterNodes, newRecord, type NodeDefaults, type NodeRecord } from './node-records.js';
+import { Membership } from './membership.js';
+import { ClusterNodes, type NodeDefaults } from './node-records.js';
 import { StepController } from './step-controller.js';
-import type { AddMemberReply } from './worker-protocol.js';
 import { sleep, Workers } from './workers.js';
 
 export interface SupervisorOptions {
@@ -72,10 +68,10 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
   private readonly step: StepController;
   /** The KV console's v3 requests and watches, over each node's JSON gateway. */
   private readonly v3: V3Console;
-  /** The current cluster's discovery token or SRV records, when it was not bootstrapped statically. */
-  private boot?: ClusterBootstrap;
-  /** The current cluster's CA and TLS files, when it was started secured. */
-  private secure?: SecureCluster;
+  /** startCluster, and what comes with the cluster it started: its bootstrap, its CA (cluster-launch.ts). */
+  private readonly launcher: ClusterLauncher;
+  /** Member add, remove and promote (membership.ts). */
+  private readonly membership: Membership;
 
   constructor(options: SupervisorOptions = {}) {
     super();
@@ -123,6 +119,16 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
       stopped: () => this.stopped,
       stepping: () => this.stepping,
     });
+    const stopped = () => this.stopped;
+    const parts = { dir: this.dir, defaults: this.defaults, cluster, workers: this.workers, events: this.events, step: this.step, v3: this.v3 };
+    this.launcher = new ClusterLauncher({
+      ...parts,
+      stopped,
+      speed: () => this.speed,
+      waitForLeader: (ms) => this.waitForLeader(ms),
+      checkpoint: (reason) => this.checkpoint(reason),
+    });
+    this.membership = new Membership({ ...parts, launcher: this.launcher, stopped });
   }
 
   /** Consistent cuts of the nodes' durable state, and the branches forked from them. */
@@ -172,9 +178,9 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
     const { cluster, workers, events } = this;
     switch (cmd.type) {
       case 'startCluster':
-        return this.startCluster(cmd.size, cmd.bootstrap ?? 'static', { service: cmd.discoveryService, oneByOne: cmd.oneByOne === true, secure: cmd.secure });
+        return this.launcher.start(cmd.size, cmd.bootstrap ?? 'static', { service: cmd.discoveryService, oneByOne: cmd.oneByOne === true, secure: cmd.secure });
       case 'bootstrapExtra':
-        return this.bootstrapExtra(cmd.fallback ?? 'exit');
+        return this.launcher.bootstrapExtra(cmd.fallback ?? 'exit');
       case 'killNode': {
         const rec = cluster.node(cmd.name);
         if (!rec.worker || rec.status === 'removed') throw new Error(`${rec.name} is not running`);
@@ -230,11 +236,11 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
         workers.syncCuts();
         return undefined;
       case 'addMember':
-        return this.addMember(cmd.start !== false, cmd.learner === true);
+        return this.membership.add(cmd.start !== false, cmd.learner === true);
       case 'removeMember':
-        return this.removeMember(cmd.name);
+        return this.membership.remove(cmd.name);
       case 'promoteMember':
-        return this.promoteMember(cmd.name);
+        return this.membership.promote(cmd.name);
       case 'transferLeader': {
         const to = cluster.node(cmd.to);
         if (to.status !== 'alive') throw new Error(`${to.name} is not running`);
@@ -301,10 +307,7 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
       step: this.step.view(),
       speed: this.speed,
       // Only while its members are the ones shown (a fork may go back to another cluster).
-      ...(this.boot && c.all().some((r) => r.settings.bootstrap?.method === this.boot!.memberBootstrap.method && r.settings.initialClusterToken === this.boot!.token)
-        ? { bootstrap: this.boot.view() }
-        : {}),
-      ...(this.secure && c.all().some((r) => r.settings.clientTLS?.trustedCAFile === this.secure!.caFile) ? { security: this.secure.view(this.v3.user) } : {}),
+      ...this.launcher.view(this.v3.user),
     };
   }
 
@@ -330,225 +333,11 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
     this.stopped = true;
     this.v3.closeAll();
     await this.workers.stopAll();
-    await this.boot?.stop();
-    this.secure?.close();
+    await this.launcher.stop();
     this.events.close();
     if (this.ownsDir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
-
-  // ------------------------------------------------------------------ membership commands
-
-  private async startCluster(size: number, method: BootstrapMethod, how: { service?: string; oneByOne: boolean; secure?: SecureOptions }): Promise<undefined> {
-    if (!Number.isInteger(size) || size < 1 || size > 7) throw new Error('a cluster has 1 to 7 members');
-    if (method === 'static' && (how.service !== undefined || how.oneByOne)) throw new Error('a discovery service and one-by-one starts are for a cluster bootstrapped by discovery or DNS');
-    if (method === 'dns' && how.service !== undefined) throw new Error('a discovery service is for etcd discovery, not DNS');
-    if (method !== 'static' && how.secure) throw new Error('a secured cluster is bootstrapped statically here (its members are given their certificates and the initial cluster)');
-    // Said before the current cluster is thrown away.
-    const noDns = method === 'dns' ? dnsmasqMissing() : undefined;
-    if (noDns) throw new Error(noDns);
-    if (method === 'discovery' && how.service !== undefined) await checkDiscoveryService(how.service);
-    this.step.cancelRun(); // before the old nodes go: a run must not step on into the new cluster
-    this.v3.closeAll();
-    await this.workers.stopAll();
-    const oldBoot = this.boot;
-    this.boot = undefined;
-    await oldBoot?.stop();
-    const c = this.cluster;
-    c.nodes = new Map();
-    c.cuts.clear();
-    this.step.reset();
-    this.events.forgetRecent();
-    const gen = ++c.generation;
-    const dir = path.join(this.dir, `cluster-${gen}`);
-    const token = `raftlab-${gen}-${randomBytes(4).toString('hex')}`;
-    this.secure?.close();
-    this.secure = how.secure ? await SecureCluster.create(dir, how.secure) : undefined;
-    this.v3.setAccess(this.secure?.access);
-    const scheme = this.secure ? 'https' : 'http';
-    const ports = await freePorts(2 * size);
-    const specs = Array.from({ length: size }, (_, i) => ({
-      name: `n${i + 1}`,
-      peerURL: `${scheme}://127.0.0.1:${ports[2 * i]}`,
-      clientURL: `${scheme}://127.0.0.1:${ports[2 * i + 1]}`,
-    }));
-    if (method !== 'static') return this.startBootstrapped(specs, method, dir, token, how);
-    const initialCluster = specs.map((s) => ({ name: s.name, peerURLs: [s.peerURL] }));
-    for (const s of specs) {
-      // The ids are known up front (as etcd derives them), so cuts work before a node starts.
-      const rec = newRecord(this.defaults, s.name, s.peerURL, s.clientURL, path.join(dir, `${s.name}.etcd`), initialCluster, 'new', token);
-      rec.id = memberId([s.peerURL], token);
-      if (this.secure) Object.assign(rec.settings, await this.secure.forMember(s.name));
-      c.nodes.set(s.name, rec);
-    }
-    this.events.markDirty();
-    await Promise.all(c.all().map((r) => this.workers.spawn(r)));
-    if (this.secure?.options.rootPassword !== undefined) await this.enableAuth(gen);
-    // Its first moment that can be resumed from: every member up, nothing written yet.
-    void this.checkpoint('cluster started').catch(() => {});
-    return undefined;
-  }
-
-  /**
-   * The other two ways: every member is told where to ask (a discovery token, or SRV records)
-   * instead of the initial cluster. With discovery the members start one after another, each
-   * once the one before has registered, so the directory is seen to fill; `oneByOne` leaves them
-   * for the user to start.
-   */
-  private async startBootstrapped(
-    specs: { name: string; peerURL: string; clientURL: string }[], method: 'discovery' | 'dns', dir: string, token: string, how: { service?: string; oneByOne: boolean },
-  ): Promise<undefined> {
-    const c = this.cluster;
-    const gen = c.generation;
-    const changed = () => this.events.markDirty();
-    const log = (node: string, level: Parameters<EventQueue['log']>[1], pkg: string, msg: string) => this.events.log(node, level, pkg, msg);
-    const boot = method === 'discovery'
-      ? await ClusterBootstrap.discovery({ dir, size: specs.length, serviceURL: how.service, tokenName: token, changed, log })
-      : await ClusterBootstrap.dns({ members: specs, token, changed, log });
-    if (gen !== c.generation || this.stopped) {
-      await boot.stop();
-      throw new Error('the cluster was replaced meanwhile');
-    }
-    this.boot = boot;
-    for (const s of specs) {
-      const rec = newRecord(this.defaults, s.name, s.peerURL, s.clientURL, path.join(dir, `${s.name}.etcd`), [], 'new', boot.token);
-      rec.settings.bootstrap = boot.memberBootstrap;
-      rec.id = memberId([s.peerURL], boot.token);
-      c.nodes.set(s.name, rec);
-    }
-    this.events.markDirty();
-    if (how.oneByOne) return undefined;
-    const starts: Promise<void>[] = [];
-    for (const rec of c.all()) {
-      if (gen !== c.generation || this.stopped) break;
-      const started = this.workers.spawn(rec);
-      started.catch(() => {}); // awaited below; a failure is reported there
-      starts.push(started);
-      if (method !== 'discovery') continue;
-      // Its registration seen (or it failed), then a moment for the eye before the next one.
-      const deadline = Date.now() + 15_000;
-      let settled = false;
-      void started.finally(() => (settled = true));
-      while (!boot.registered(rec.id) && !settled && Date.now() < deadline && gen === c.generation) await sleep(50);
-      await sleep(DISCOVERY_STAGGER_MS);
-    }
-    try {
-      await Promise.all(starts);
-    } catch (err) {
-      // A newer cluster took this one's place meanwhile: its members were ended on purpose.
-      if (gen !== c.generation) return undefined;
-      throw err;
-    }
-    void this.checkpoint('cluster started').catch(() => {});
-    return undefined;
-  }
-
-  /**
-   * A secured cluster with a root password: auth is enabled as soon as it has a leader (the
-   * window is told only once it is on; in slow motion that takes as long as the election).
-   */
-  private async enableAuth(gen: number): Promise<void> {
-    const secure = this.secure!;
-    if (!(await this.waitForLeader(60_000 / this.speed)) || gen !== this.cluster.generation) {
-      if (gen !== this.cluster.generation) return;
-      throw new Error('auth was not enabled: the cluster elected no leader in time');
-    }
-    const leader = this.cluster.pickVia();
-    await secure.enableAuth(leader.clientURL, 15_000 / this.speed);
-    this.events.markDirty();
-  }
-
-  /** A member beyond the discovery size (or not in the SRV records): what etcd does with it. */
-  private async bootstrapExtra(fallback: 'exit' | 'proxy'): Promise<ExtraMember> {
-    const boot = this.boot;
-    if (!boot || !this.snapshot().bootstrap) throw new Error('this cluster was bootstrapped statically: there is no discovery token or SRV record to find it full');
-    const c = this.cluster;
-    const name = this.nextName();
-    const dir = path.dirname(c.all()[0]!.dataDir);
-    return boot.extra(name, path.join(dir, `${name}.etcd`), fallback);
-  }
-
-  /** `learner`: etcdctl member add --learner (it replicates, does not vote until promoted). */
-  private async addMember(start: boolean, learner = false): Promise<AddMemberResult> {
-    const c = this.cluster;
-    const via = c.pickVia();
-    const gen = c.generation;
-    const name = this.nextName();
-    const [peerPort, clientPort] = await c.unusedPorts();
-    // A member of a secured cluster gets its certificate from the cluster's CA, and https URLs.
-    const secure = this.secure && via.settings.clientTLS?.trustedCAFile === this.secure.caFile ? this.secure : undefined;
-    const scheme = secure ? 'https' : 'http';
-    const peerURL = `${scheme}://127.0.0.1:${peerPort}`;
-    // Step 1, `etcdctl member add`: the cluster now counts a member that does not run yet.
-    const reply = (await this.workers.call(via, { op: 'addMember', peerURL, ...(learner ? { learner } : {}) })) as AddMemberReply;
-    if (gen !== c.generation) throw new Error('the cluster was replaced meanwhile');
-    // etcd prints ETCD_INITIAL_CLUSTER as the started members plus the new one.
-    const initialCluster = reply.members
-      .filter((m) => m.name !== '')
-      .map((m) => ({ name: m.name, peerURLs: m.peerURLs }))
-      .concat([{ name, peerURLs: [peerURL] }]);
-    const dir = path.dirname(via.dataDir);
-    const rec = newRecord(this.defaults, name, peerURL, `${scheme}://127.0.0.1:${clientPort}`, path.join(dir, `${name}.etcd`), initialCluster, 'existing', via.settings.initialClusterToken);
-    if (secure) Object.assign(rec.settings, await secure.forMember(name));
-    rec.id = reply.member.id;
-    rec.status = 'unstarted';
-    c.nodes.set(name, rec);
-    this.events.markDirty();
-    // Step 2: start it with --initial-cluster-state existing, once the window has been told
-    // it is unstarted (spawning marks it starting at once; the state would never be seen).
-    if (start) {
-      await this.events.flushed();
-      if (gen === c.generation && !this.stopped) await this.workers.spawn(rec);
-    }
-    return { name, id: rec.id };
-  }
-
-  /** n1, n2…: the next name no node (nor an extra member that came to the discovery token) has had. */
-  private nextName(): string {
-    const taken = [...this.cluster.nodes.keys(), ...(this.boot?.view().extras.map((e) => e.name) ?? [])];
-    return `n${Math.max(0, ...taken.map((n) => Number(/^n(\d+)$/.exec(n)?.[1] ?? 0))) + 1}`;
-  }
-
-  private async removeMember(name: string): Promise<undefined> {
-    const rec = this.cluster.node(name);
-    if (rec.status === 'removed') throw new Error(`${name} was already removed`);
-    if (!rec.id) throw new Error(`${name} has no member id yet`);
-    const via = this.cluster.pickVia(rec);
-    await this.workers.call(via, { op: 'removeMember', id: rec.id });
-    rec.status = 'removed';
-    this.events.markDirty();
-    // A running member learns of its removal, says so and exits about a second later; one cut
-    // off from the cluster may never learn, so do not wait for it forever.
-    this.killLater(rec, 3000);
-    return undefined;
-  }
-
-  /**
-   * `etcdctl member promote`: asked of the leader, as etcd forwards it there. Refused, in etcd's
-   * words, while the learner's log is behind the leader's or when it is not a learner.
-   */
-  private async promoteMember(name: string): Promise<undefined> {
-    const rec = this.cluster.node(name);
-    if (rec.status === 'removed') throw new Error(`${name} was removed`);
-    if (!rec.id) throw new Error(`${name} has no member id yet`);
-    const leader = this.cluster.all().find((n) => n.status === 'alive' && n.state?.role === 'leader');
-    if (!leader) throw new Error('there is no leader to ask: a promotion is decided by the leader');
-    await this.workers.call(leader, { op: 'promoteMember', id: rec.id });
-    this.events.markDirty();
-    return undefined;
-  }
-
-  /** Kills `rec`'s current worker after `ms`, unless it is gone by then. */
-  private killLater(rec: NodeRecord, ms: number): void {
-    const w = rec.worker;
-    if (!w) return;
-    setTimeout(() => {
-      if (rec.worker === w) void this.workers.shutdown(rec, 'kill');
-    }, ms).unref();
-  }
 }
-
-/** With discovery, the pause after a member registered before the next one starts: time to see it wait. */
-const DISCOVERY_STAGGER_MS = 700;
 
 /** Commands that change the cluster: a checkpoint is taken just before each. */
 const BEFORE_ACTION: ReadonlySet<Command['type']> = new Set<Command['type']>([

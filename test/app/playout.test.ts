@@ -113,7 +113,7 @@ describe('timerFill', () => {
 
 describe('the election timer a worker reports (TimerAnchor)', () => {
   it('is re-anchored only when the count departs from what a viewer extrapolates', async () => {
-    const { TimerAnchor } = await import('../../src-main/cluster/node-worker.js');
+    const { TimerAnchor } = await import('../../src-main/cluster/worker-state.js');
     const a = new TimerAnchor();
     const first = a.read(2, 10, 100, 1000);
     // Ticking along at its pace: the same report, no update to send.

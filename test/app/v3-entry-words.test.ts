@@ -2,7 +2,7 @@
 // it to its log (v3Entry: the command's deterministic JSON), so a lease expiry reads as
 // "lease revoke <id>", the id as etcdctl prints it.
 import { describe, expect, it } from 'vitest';
-import { summarizeEntryData } from '../../src-main/cluster/node-worker.js';
+import { summarizeEntryData } from '../../src-main/cluster/worker-summaries.js';
 import { v3Entry } from '../../src-main/node/state-machine.js';
 import type { V3Command } from '../../src-main/v3/command.js';
 

@@ -1,7 +1,7 @@
 // etcd's v2 auth below HTTP: the store's "/2" tree (the auth space), the auth store on top of a
 // v2 store, and etcd's data rules (merges, Go's JSON, permission patterns).
 import { describe, expect, it } from 'vitest';
-import { summarizeEntryData } from '../../src-main/cluster/node-worker.js';
+import { summarizeEntryData } from '../../src-main/cluster/worker-summaries.js';
 import { parseBasicAuth } from '../../src-main/node/api-v2/auth.js';
 import {
   decodeRole, decodeUser, deepEqual, goSprintfNoArgs, GoPanic, hasKeyAccess, hasRecursiveAccess, mergeRole, mergeUser, rootRole, type Role, type User,
