@@ -37,7 +37,9 @@ function makeStale(ops: Op[]): ReadOp {
   const done = (o: Op) => o.outcome === 'ok' && (o.type === 'write' || (o.type === 'cas' && o.succeeded === true));
   for (const r of ops) {
     if (r.type !== 'read' || r.outcome !== 'ok' || r.invoke < 1000) continue;
-    const before = ops.filter((w) => w.key === r.key && done(w) && w.complete! < r.invoke).sort((a, b) => b.complete! - a.complete!);
+    const before = ops
+      .filter((w) => w.key === r.key && done(w) && w.complete! < r.invoke)
+      .sort((a, b) => b.complete! - a.complete!);
     const newer = before[0];
     if (!newer) continue;
     const older = before.find((w) => w.complete! < newer.invoke && w.type !== 'read' && w.value !== r.value);

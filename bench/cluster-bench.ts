@@ -131,17 +131,28 @@ class Cluster {
   start(name: string): void {
     const m = this.member(name);
     const flags = [
-      '--name', m.name,
-      '--data-dir', path.join(this.dir, `${m.name}.etcd`),
-      '--listen-peer-urls', m.peerURL,
-      '--initial-advertise-peer-urls', m.peerURL,
-      '--listen-client-urls', m.clientURL,
-      '--advertise-client-urls', m.clientURL,
-      '--initial-cluster', this.members.map((x) => `${x.name}=${x.peerURL}`).join(','),
-      '--initial-cluster-state', 'new',
-      '--initial-cluster-token', `bench-${this.kind}`,
-      '--heartbeat-interval', String(HEARTBEAT_MS),
-      '--election-timeout', String(ELECTION_MS),
+      '--name',
+      m.name,
+      '--data-dir',
+      path.join(this.dir, `${m.name}.etcd`),
+      '--listen-peer-urls',
+      m.peerURL,
+      '--initial-advertise-peer-urls',
+      m.peerURL,
+      '--listen-client-urls',
+      m.clientURL,
+      '--advertise-client-urls',
+      m.clientURL,
+      '--initial-cluster',
+      this.members.map((x) => `${x.name}=${x.peerURL}`).join(','),
+      '--initial-cluster-state',
+      'new',
+      '--initial-cluster-token',
+      `bench-${this.kind}`,
+      '--heartbeat-interval',
+      String(HEARTBEAT_MS),
+      '--election-timeout',
+      String(ELECTION_MS),
     ];
     const [cmd, args] =
       this.kind === 'raftlab'
@@ -182,7 +193,9 @@ class Cluster {
       const views = await Promise.all(
         running.map(async (name) => {
           try {
-            const r = await fetch(`${this.member(name).clientURL}/v2/stats/self`, { signal: AbortSignal.timeout(1000) });
+            const r = await fetch(`${this.member(name).clientURL}/v2/stats/self`, {
+              signal: AbortSignal.timeout(1000),
+            });
             return { name, s: (await r.json()) as { id: string; state: string; leaderInfo?: { leader?: string } } };
           } catch {
             return undefined;
@@ -192,7 +205,12 @@ class Cluster {
       const ok = views.filter((v) => v !== undefined);
       const leaders = ok.filter((v) => v.s.state === 'StateLeader');
       const [leader] = leaders;
-      if (ok.length === views.length && leaders.length === 1 && leader && ok.every((v) => v.s.leaderInfo?.leader === leader.s.id)) {
+      if (
+        ok.length === views.length &&
+        leaders.length === 1 &&
+        leader &&
+        ok.every((v) => v.s.leaderInfo?.leader === leader.s.id)
+      ) {
         return leader.name;
       }
       await sleep(50);
@@ -246,7 +264,13 @@ interface Reply {
   body: string;
 }
 
-function request(agent: http.Agent, url: string, method: 'GET' | 'PUT' | 'POST', body: string | undefined, timeoutMs: number): Promise<Reply> {
+function request(
+  agent: http.Agent,
+  url: string,
+  method: 'GET' | 'PUT' | 'POST',
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const headers: http.OutgoingHttpHeaders = {};
     if (body !== undefined) {
@@ -293,10 +317,14 @@ const V3_VALUE = b64(VALUE);
 /** One request of `op` on `key`: method, path and body. */
 function requestOf(op: Op, key: string): { method: 'GET' | 'PUT' | 'POST'; path: string; body?: string } {
   switch (op) {
-    case 'put': return { method: 'PUT', path: `/v2/keys/${key}`, body: `value=${VALUE}` };
-    case 'get': return { method: 'GET', path: `/v2/keys/${key}` };
-    case 'v3 put': return { method: 'POST', path: '/v3/kv/put', body: `{"key":"${b64(key)}","value":"${V3_VALUE}"}` };
-    case 'v3 range': return { method: 'POST', path: '/v3/kv/range', body: `{"key":"${b64(key)}"}` };
+    case 'put':
+      return { method: 'PUT', path: `/v2/keys/${key}`, body: `value=${VALUE}` };
+    case 'get':
+      return { method: 'GET', path: `/v2/keys/${key}` };
+    case 'v3 put':
+      return { method: 'POST', path: '/v3/kv/put', body: `{"key":"${b64(key)}","value":"${V3_VALUE}"}` };
+    case 'v3 range':
+      return { method: 'POST', path: '/v3/kv/range', body: `{"key":"${b64(key)}"}` };
   }
 }
 
@@ -386,11 +414,18 @@ interface FailoverRound {
  */
 async function measureFailover(cluster: Cluster, leader: string, round: number): Promise<FailoverRound> {
   const survivors = cluster.names.filter((n) => n !== leader && cluster.alive(n));
-  if (survivors.length === 0) throw new Error(`${cluster.kind}: no member left alive to write to once ${leader} is killed`);
+  if (survivors.length === 0)
+    throw new Error(`${cluster.kind}: no member left alive to write to once ${leader} is killed`);
   const agent = new http.Agent({ keepAlive: true });
   const body = `value=${VALUE}`;
   const marks = new Map(survivors.map((n) => [n, cluster.member(n).output.length]));
-  const logs = () => survivors.flatMap((n) => cluster.member(n).output.slice(marks.get(n)).map((l) => `${n}: ${l}`));
+  const logs = () =>
+    survivors.flatMap((n) =>
+      cluster
+        .member(n)
+        .output.slice(marks.get(n))
+        .map((l) => `${n}: ${l}`),
+    );
   let done = false;
   try {
     const t0 = performance.now();
@@ -402,12 +437,22 @@ async function measureFailover(cluster: Cluster, leader: string, round: number):
         if (performance.now() - t0 > FAILOVER_GIVE_UP_MS) {
           done = true;
           clearInterval(timer);
-          reject(new Error(`${cluster.kind}: no write acknowledged within ${FAILOVER_GIVE_UP_MS} ms of killing ${leader}${cluster.tail()}`));
+          reject(
+            new Error(
+              `${cluster.kind}: no write acknowledged within ${FAILOVER_GIVE_UP_MS} ms of killing ${leader}${cluster.tail()}`,
+            ),
+          );
           return;
         }
         const n = ++attempts;
         const name = survivors[(n - 1) % survivors.length]!;
-        request(agent, `${cluster.member(name).clientURL}/v2/keys/bench/failover-${round}-${n}`, 'PUT', body, FAILOVER_TIMEOUT_MS).then(
+        request(
+          agent,
+          `${cluster.member(name).clientURL}/v2/keys/bench/failover-${round}-${n}`,
+          'PUT',
+          body,
+          FAILOVER_TIMEOUT_MS,
+        ).then(
           (r) => {
             if (done || (r.status !== 200 && r.status !== 201)) return;
             done = true;
@@ -451,7 +496,17 @@ async function startSide(kind: Kind, label: string, print: (line: string) => voi
   const leader = await cluster.leader();
   print(`${prefix} up: leader ${leader} after ${Math.round(performance.now() - t0)} ms`);
   const url = cluster.member(leader).clientURL;
-  const side: Side = { kind, label, prefix, cluster, results: { label, levels: [], problems: [] }, url, idleMB: cluster.maxRssMB(), written: [], writtenV3: [] };
+  const side: Side = {
+    kind,
+    label,
+    prefix,
+    cluster,
+    results: { label, levels: [], problems: [] },
+    url,
+    idleMB: cluster.maxRssMB(),
+    written: [],
+    writtenV3: [],
+  };
   await runSlice(url, 'put', 4, WARMUP_MS, 'warm/', []);
   return side;
 }
@@ -491,7 +546,9 @@ async function measureFailovers(side: Side, print: (line: string) => void, compa
           (r.logs.slice(0, 30).join('\n    ') || '(nothing)'),
       );
     }
-    print(`${prefix} failover ${round}/${FAILOVER_ROUNDS}: kill -9 leader ${r.killed}, first acknowledged write after ${Math.round(r.ms)} ms (on ${r.via}, attempt ${r.attempts})`);
+    print(
+      `${prefix} failover ${round}/${FAILOVER_ROUNDS}: kill -9 leader ${r.killed}, first acknowledged write after ${Math.round(r.ms)} ms (on ${r.via}, attempt ${r.attempts})`,
+    );
     if (round < FAILOVER_ROUNDS) {
       cluster.start(r.killed); // back from its data dir, so the next round has three members again
       await cluster.leader();
@@ -503,7 +560,9 @@ async function measureFailovers(side: Side, print: (line: string) => void, compa
   const failover: Failover = { rounds, medianMs: sorted[Math.floor(sorted.length / 2)]! }; // FAILOVER_ROUNDS ≥ 1 rounds
   results.failover = failover;
   const cmp = compare?.failover ? `  (raftlab/etcd ${ratio(compare.failover.medianMs, failover.medianMs)})` : '';
-  print(`${prefix} failover median: ${Math.round(failover.medianMs)} ms from kill -9 to first acknowledged write${cmp}`);
+  print(
+    `${prefix} failover median: ${Math.round(failover.medianMs)} ms from kill -9 to first acknowledged write${cmp}`,
+  );
   for (const e of cluster.unexpectedExits.splice(0)) results.problems.push(`${label}: during failover, ${e}`);
 }
 
@@ -514,7 +573,13 @@ async function waitRejoined(cluster: Cluster, name: string): Promise<boolean> {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       try {
-        const r = await request(agent, `${cluster.member(name).clientURL}/v2/keys/bench/rejoin`, 'PUT', `value=${name}`, 1000);
+        const r = await request(
+          agent,
+          `${cluster.member(name).clientURL}/v2/keys/bench/rejoin`,
+          'PUT',
+          `value=${name}`,
+          1000,
+        );
         if (r.status === 200 || r.status === 201) return true;
       } catch {
         // not yet
@@ -528,7 +593,10 @@ async function waitRejoined(cluster: Cluster, name: string): Promise<boolean> {
 }
 
 function noteErrors(results: Results, label: string, level: Level): void {
-  if (level.errors > 0) results.problems.push(`${label}: ${level.op} c=${level.clients}: ${level.errors} failed requests (first: ${level.firstError})`);
+  if (level.errors > 0)
+    results.problems.push(
+      `${label}: ${level.op} c=${level.clients}: ${level.errors} failed requests (first: ${level.firstError})`,
+    );
 }
 
 function fmtMs(ms: number): string {
@@ -578,7 +646,8 @@ export async function benchCluster(print: (line: string) => void): Promise<void>
       `each level ${ROUNDS} slices of ${SLICE_MS / 1000} s per cluster, alternating A B B A`,
   );
   const version = etcdVersion();
-  if (version === undefined) print(`cluster: etcd not found at ${ETCD_BIN}; skipping the comparison (apt-get install etcd-server to get it)`);
+  if (version === undefined)
+    print(`cluster: etcd not found at ${ETCD_BIN}; skipping the comparison (apt-get install etcd-server to get it)`);
   const sides: Side[] = [];
   try {
     sides.push(await startSide('raftlab', 'raftlab', print));
@@ -590,12 +659,16 @@ export async function benchCluster(print: (line: string) => void): Promise<void>
       const writes = side.results.levels.reduce((n, l) => n + l.ops, 0);
       if (side.idleMB === undefined || afterWritesMB === undefined) continue;
       side.results.rss = { idleMB: side.idleMB, afterWritesMB, writes };
-      print(`${side.prefix} memory: largest member RSS ${Math.round(side.idleMB)} MB idle, ${Math.round(afterWritesMB)} MB after ${writes} PUTs`);
+      print(
+        `${side.prefix} memory: largest member RSS ${Math.round(side.idleMB)} MB idle, ${Math.round(afterWritesMB)} MB after ${writes} PUTs`,
+      );
     }
     for (const c of GET_LEVELS) await runLevel(sides, 'get', c, print);
     for (const c of V3_PUT_LEVELS) await runLevel(sides, 'v3 put', c, print);
     for (const c of V3_RANGE_LEVELS) await runLevel(sides, 'v3 range', c, print);
-    for (const side of sides) for (const e of side.cluster.unexpectedExits.splice(0)) side.results.problems.push(`${side.label}: under load, ${e}`);
+    for (const side of sides)
+      for (const e of side.cluster.unexpectedExits.splice(0))
+        side.results.problems.push(`${side.label}: under load, ${e}`);
     // Failover kills leaders: one cluster at a time, the other stopped first so it takes no CPU.
     for (const side of [...sides].reverse()) {
       await measureFailovers(side, print, side === sides[0] ? undefined : sides[0]?.results);

@@ -24,7 +24,9 @@ async function put(url: string, key: string, value: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       const res = await fetch(new URL(`/v2/keys${key}`, url), {
-        method: 'PUT', body: new URLSearchParams({ value }).toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        method: 'PUT',
+        body: new URLSearchParams({ value }).toString(),
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       });
       await res.text();
       if (res.status < 300) return;
@@ -50,9 +52,11 @@ async function benchSize(size: number, print: (line: string) => void): Promise<v
     const leader = await until('a leader', leaderOf);
     const t0 = performance.now();
     let next = 0;
-    await Promise.all(Array.from({ length: CLIENTS }, async () => {
-      for (let i = next++; i < ENTRIES; i = next++) await put(leader.clientURL, `/bench/k${i % 500}`, `value-${i}`);
-    }));
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        for (let i = next++; i < ENTRIES; i = next++) await put(leader.clientURL, `/bench/k${i % 500}`, `value-${i}`);
+      }),
+    );
     const writeMs = performance.now() - t0;
     const want = leaderOf()!.lastIndex;
     await until('every log full', () => sup.snapshot().nodes.every((n) => n.lastIndex >= want && n.applied >= want));
@@ -88,10 +92,10 @@ async function benchSize(size: number, print: (line: string) => void): Promise<v
     const restoredLast = Math.min(...sup.snapshot().nodes.map((n) => n.lastIndex));
     print(
       `  ${size} nodes, ${want} log entries each (written in ${(writeMs / 1000).toFixed(1)} s): ` +
-      `checkpoint ${median(cuts.map((c) => c.tookMs)).toFixed(1)} ms (nodes frozen ${median(cuts.map((c) => c.freezeMs)).toFixed(1)} ms, ` +
-      `on disk after ${median(cuts.map((c) => c.writtenMs)).toFixed(0)} ms, ${(cuts[0]!.bytes / size / 1024 / 1024).toFixed(2)} MB a node); ` +
-      `fork: nodes stopped and data restored in ${restoredMs.toFixed(0)} ms, restarted and serving in ${restartedMs.toFixed(0)} ms, leader in ${electedMs.toFixed(0)} ms, ` +
-      `first write committed in ${writtenMs.toFixed(0)} ms (logs restored to index ≥ ${restoredLast})`,
+        `checkpoint ${median(cuts.map((c) => c.tookMs)).toFixed(1)} ms (nodes frozen ${median(cuts.map((c) => c.freezeMs)).toFixed(1)} ms, ` +
+        `on disk after ${median(cuts.map((c) => c.writtenMs)).toFixed(0)} ms, ${(cuts[0]!.bytes / size / 1024 / 1024).toFixed(2)} MB a node); ` +
+        `fork: nodes stopped and data restored in ${restoredMs.toFixed(0)} ms, restarted and serving in ${restartedMs.toFixed(0)} ms, leader in ${electedMs.toFixed(0)} ms, ` +
+        `first write committed in ${writtenMs.toFixed(0)} ms (logs restored to index ≥ ${restoredLast})`,
     );
   } finally {
     await sup.stop();

@@ -43,7 +43,19 @@ function time(texts: string[]): { parseMs: number; totalMs: number; schemaMs: nu
 export async function benchPeer(print: (line: string) => void): Promise<void> {
   const data = 'x'.repeat(100);
   const cases: [string, string[]][] = [
-    ['MsgApp (1 entry of 100 B)', batches((i) => ({ type: 'MsgApp', from: A, to: B, term: 7, index: i, logTerm: 7, commit: i, entries: [{ index: i + 1, term: 7, type: 'normal', data }] }))],
+    [
+      'MsgApp (1 entry of 100 B)',
+      batches((i) => ({
+        type: 'MsgApp',
+        from: A,
+        to: B,
+        term: 7,
+        index: i,
+        logTerm: 7,
+        commit: i,
+        entries: [{ index: i + 1, term: 7, type: 'normal', data }],
+      })),
+    ],
     ['MsgHeartbeat', batches(() => ({ type: 'MsgHeartbeat', from: A, to: B, term: 7, commit: 1000, context: 'r1' }))],
   ];
   for (const [what, texts] of cases) {

@@ -4,7 +4,15 @@ import { SimCluster } from '../src-main/sim/sim-cluster.js';
 
 export async function benchRaft(print: (line: string) => void): Promise<void> {
   for (const nodes of [3, 5]) {
-    const sim = new SimCluster({ seed: 1, nodes, faults: false, chaosMs: 5000, settleMs: 2000, proposalEveryMs: 0.2, snapshotEvery: 1000 });
+    const sim = new SimCluster({
+      seed: 1,
+      nodes,
+      faults: false,
+      chaosMs: 5000,
+      settleMs: 2000,
+      proposalEveryMs: 0.2,
+      snapshotEvery: 1000,
+    });
     const t0 = performance.now();
     const stats = sim.run();
     const secs = (performance.now() - t0) / 1000;

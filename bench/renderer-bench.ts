@@ -25,23 +25,38 @@ export async function benchRenderer(print: (line: string) => void): Promise<void
   const web = await startWebServer({ core, staticDir: fileURLToPath(new URL('../out/renderer', import.meta.url)) });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--enable-precise-memory-info', '--js-flags=--expose-gc'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--enable-precise-memory-info',
+      '--js-flags=--expose-gc',
+    ],
   });
   let writer: NodeJS.Timeout | undefined;
   try {
     await supervisor.start(7);
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(web.url);
-    await page.waitForFunction(() => document.querySelectorAll('[data-node][data-role="leader"]').length === 1, undefined, { timeout: 30_000 });
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-node][data-role="leader"]').length === 1,
+      undefined,
+      { timeout: 30_000 },
+    );
     // Writes through the leader, 20 a second, so appends, commits and log cells move too.
     let n = 0;
     writer = setInterval(() => {
       const leader = supervisor.snapshot().nodes.find((x) => x.status === 'alive' && x.role === 'leader');
-      if (leader) void supervisor.execute({ type: 'kv', name: leader.name, method: 'PUT', key: `/bench/k${n++ % 50}`, value: String(n) }).catch(() => {});
+      if (leader)
+        void supervisor
+          .execute({ type: 'kv', name: leader.name, method: 'PUT', key: `/bench/k${n++ % 50}`, value: String(n) })
+          .catch(() => {});
     }, 50);
     await page.waitForTimeout(2000); // warm up
     // A string, not a function: tsx would wrap named functions in a helper the page lacks.
-    const measure = async (ms: number) => (await page.evaluate(`(async (ms) => {
+    const measure = async (ms: number) =>
+      (await page.evaluate(`(async (ms) => {
       const s = window.raftlabSession;
       // Collect first, so that the figure is what the page keeps, not garbage not yet collected.
       const mem = () => { window.gc?.(); return performance.memory?.usedJSHeapSize ?? 0; };
@@ -61,7 +76,14 @@ export async function benchRenderer(print: (line: string) => void): Promise<void
       });
       const elapsed = performance.now() - t0;
       return { deltas, messages: s.stats.messages - m0, elapsed, heap0, heap1: mem(), marks: s.marks.length };
-    })(${ms})`)) as { deltas: number[]; messages: number; elapsed: number; heap0: number; heap1: number; marks: number };
+    })(${ms})`)) as {
+        deltas: number[];
+        messages: number;
+        elapsed: number;
+        heap0: number;
+        heap1: number;
+        marks: number;
+      };
     const frames = (result: Awaited<ReturnType<typeof measure>>) => {
       const d = result.deltas.sort((a, b) => a - b);
       const pct = (p: number) => (d[Math.min(d.length - 1, Math.floor((p / 100) * d.length))] ?? NaN).toFixed(1); // NaN: no frames
@@ -72,14 +94,18 @@ export async function benchRenderer(print: (line: string) => void): Promise<void
     print(`renderer: 7 nodes, heartbeat 10 ms, 20 puts/s, ${seconds} s in Chromium (browser mode)`);
     print(`  messages drawn: ${(result.messages / (result.elapsed / 1000)).toFixed(0)}/s`);
     print(`  ${frames(result)}`);
-    print(`  JS heap after a GC: ${(result.heap0 / 1048576).toFixed(1)} MB after warm-up, ${(result.heap1 / 1048576).toFixed(1)} MB after ${seconds} s`);
+    print(
+      `  JS heap after a GC: ${(result.heap0 / 1048576).toFixed(1)} MB after warm-up, ${(result.heap1 / 1048576).toFixed(1)} MB after ${seconds} s`,
+    );
     // Slow motion: the cluster itself at ×1/10, every message a mark crossing for its real flight.
     await supervisor.execute({ type: 'setSpeed', speed: 0.1 });
     await page.waitForTimeout(2000);
     const slowSeconds = Math.min(seconds, 10);
     const slow = await measure(slowSeconds * 1000);
     print(`renderer in slow motion ×1/10: 7 nodes, same writes, ${slowSeconds} s`);
-    print(`  messages drawn: ${(slow.messages / (slow.elapsed / 1000)).toFixed(0)}/s, ${slow.marks} marks in flight at the end`);
+    print(
+      `  messages drawn: ${(slow.messages / (slow.elapsed / 1000)).toFixed(0)}/s, ${slow.marks} marks in flight at the end`,
+    );
     print(`  ${frames(slow)}`);
   } finally {
     clearInterval(writer);

@@ -23,17 +23,28 @@ async function launchOnce(kind: Kind, dataDir: string, [peer, client]: number[])
   const peerURL = `http://127.0.0.1:${peer}`;
   const clientURL = `http://127.0.0.1:${client}`;
   const flags = [
-    '--name', 's1', '--data-dir', dataDir,
-    '--listen-peer-urls', peerURL, '--initial-advertise-peer-urls', peerURL,
-    '--listen-client-urls', clientURL, '--advertise-client-urls', clientURL,
-    '--initial-cluster', `s1=${peerURL}`,
+    '--name',
+    's1',
+    '--data-dir',
+    dataDir,
+    '--listen-peer-urls',
+    peerURL,
+    '--initial-advertise-peer-urls',
+    peerURL,
+    '--listen-client-urls',
+    clientURL,
+    '--advertise-client-urls',
+    clientURL,
+    '--initial-cluster',
+    `s1=${peerURL}`,
   ];
   const [cmd, args] = kind === 'etcd' ? [ETCD_BIN, flags] : [process.execPath, [RAFTLAB_BIN, 'node', ...flags]];
   const t0 = performance.now();
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', process.env.BENCH_DEBUG ? 'inherit' : 'ignore'] });
   try {
     for (;;) {
-      if (performance.now() - t0 > GIVE_UP_MS) throw new Error(`${kind} did not answer /health within ${GIVE_UP_MS} ms`);
+      if (performance.now() - t0 > GIVE_UP_MS)
+        throw new Error(`${kind} did not answer /health within ${GIVE_UP_MS} ms`);
       try {
         const res = await fetch(`${clientURL}/health`, { signal: AbortSignal.timeout(500) });
         if (res.status === 200) return performance.now() - t0;
@@ -75,11 +86,15 @@ export async function benchStartup(print: (line: string) => void): Promise<void>
   for (const kind of kinds) {
     const t = times[kind];
     if (!t) continue;
-    print(`startup: ${kind.padEnd(7)} launch → /health 200, median of ${RUNS}: fresh ${median(t.fresh).toFixed(0)} ms, restart ${median(t.restart).toFixed(0)} ms`);
+    print(
+      `startup: ${kind.padEnd(7)} launch → /health 200, median of ${RUNS}: fresh ${median(t.fresh).toFixed(0)} ms, restart ${median(t.restart).toFixed(0)} ms`,
+    );
   }
   const { raftlab, etcd } = times;
   if (raftlab && etcd) {
     const r = (a: number[], b: number[]) => (median(a) / median(b)).toFixed(2);
-    print(`startup: raftlab/etcd: fresh ${r(raftlab.fresh, etcd.fresh)}×, restart ${r(raftlab.restart, etcd.restart)}× (time: below 1 is faster)`);
+    print(
+      `startup: raftlab/etcd: fresh ${r(raftlab.fresh, etcd.fresh)}×, restart ${r(raftlab.restart, etcd.restart)}× (time: below 1 is faster)`,
+    );
   }
 }

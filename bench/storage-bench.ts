@@ -57,7 +57,9 @@ export async function benchStorage(print: (line: string) => void): Promise<void>
       }
       const secs = (performance.now() - t0) / 1000;
       s.close();
-      print(`storage: 64-entry batched persist     ${fmt(last / secs)} entries/s (${fmt(calls / secs).trim()} persists/s)`);
+      print(
+        `storage: 64-entry batched persist     ${fmt(last / secs)} entries/s (${fmt(calls / secs).trim()} persists/s)`,
+      );
     }
 
     // (c) Restart cost of a long log: open (includes quick_check and the WAL audit) and load()

@@ -37,9 +37,23 @@ function* synthesize(durationMs: number, t0: number): Generator<Timed> {
   const names = ['n1', 'n2', 'n3'];
   const ids = ['8e9e05c52164694d', '91bc3c398fb3c146', 'fd422379fda50e48'];
   const nodes: NodeState[] = names.map((name, i) => ({
-    name, id: ids[i]!, status: 'alive', role: 'follower', term: 2, vote: 'n1', lead: 'n1', commit: 1, applied: 1, firstIndex: 1, lastIndex: 1,
-    clientURL: `http://127.0.0.1:${2379 + 100 * i}`, peerURL: `http://127.0.0.1:${2380 + 100 * i}`, dataDir: `/tmp/raftlab-session-bench/cluster-1/${name}.etcd`,
-    clock: { offsetMs: 0, rate: 1 }, electionTimeoutMs: 1000 + 100 * i, heartbeatMs: HEARTBEAT_MS,
+    name,
+    id: ids[i]!,
+    status: 'alive',
+    role: 'follower',
+    term: 2,
+    vote: 'n1',
+    lead: 'n1',
+    commit: 1,
+    applied: 1,
+    firstIndex: 1,
+    lastIndex: 1,
+    clientURL: `http://127.0.0.1:${2379 + 100 * i}`,
+    peerURL: `http://127.0.0.1:${2380 + 100 * i}`,
+    dataDir: `/tmp/raftlab-session-bench/cluster-1/${name}.etcd`,
+    clock: { offsetMs: 0, rate: 1 },
+    electionTimeoutMs: 1000 + 100 * i,
+    heartbeatMs: HEARTBEAT_MS,
     log: [{ index: 1, term: 2, type: 'normal', data: 'no-op' }],
     peers: ids.filter((_, j) => j !== i).map((id) => ({ id, active: true, clockDiffMs: 0 })),
   }));
@@ -47,13 +61,36 @@ function* synthesize(durationMs: number, t0: number): Generator<Timed> {
   leader.role = 'leader';
   let key = 0;
   const snapshot = (at: number): Timed => ({
-    at, kind: 'event',
-    event: { type: 'cluster', cluster: { dir: '/tmp/raftlab-session-bench', generation: 1, nodes: nodes.map((n) => ({ ...n, log: [...n.log], peers: n.peers.map((p) => ({ ...p })) })), cuts: [] } satisfies ClusterState },
+    at,
+    kind: 'event',
+    event: {
+      type: 'cluster',
+      cluster: {
+        dir: '/tmp/raftlab-session-bench',
+        generation: 1,
+        nodes: nodes.map((n) => ({ ...n, log: [...n.log], peers: n.peers.map((p) => ({ ...p })) })),
+        cuts: [],
+      } satisfies ClusterState,
+    },
   });
-  const raft = (n: NodeState, at: number, event: RaftEvent): Timed => ({ at, kind: 'event', event: { type: 'raft', node: n.name, at, event } });
+  const raft = (n: NodeState, at: number, event: RaftEvent): Timed => ({
+    at,
+    kind: 'event',
+    event: { type: 'raft', node: n.name, at, event },
+  });
   const msg = (at: number, m: MessageSummary): Timed => ({ at, kind: 'event', event: { type: 'message', at, ...m } });
   const log = (n: NodeState, at: number, pkg: string, text: string): Timed => ({
-    at, kind: 'event', event: { type: 'log', node: n.name, at, level: 'I', pkg, msg: text, line: `${new Date(at).toISOString().replace('T', ' ').replace('Z', '000')} I | ${pkg}: ${text}` },
+    at,
+    kind: 'event',
+    event: {
+      type: 'log',
+      node: n.name,
+      at,
+      level: 'I',
+      pkg,
+      msg: text,
+      line: `${new Date(at).toISOString().replace('T', ' ').replace('Z', '000')} I | ${pkg}: ${text}`,
+    },
   });
   const alive = () => nodes.filter((n) => n.status === 'alive');
   const followers = () => alive().filter((n) => n !== leader);
@@ -78,12 +115,26 @@ function* synthesize(durationMs: number, t0: number): Generator<Timed> {
       yield raft(next, te, { kind: 'election-timeout', term: term - 1, pre: true });
       yield raft(next, te, { kind: 'role', role: 'precandidate', term: term - 1, lead: '' });
       for (const f of followers().filter((n) => n !== next)) {
-        yield msg(te + 1, { from: next.name, to: f.name, msgType: 'MsgPreVote', term, index: next.lastIndex, logTerm: next.term });
+        yield msg(te + 1, {
+          from: next.name,
+          to: f.name,
+          msgType: 'MsgPreVote',
+          term,
+          index: next.lastIndex,
+          logTerm: next.term,
+        });
         yield msg(te + 2, { from: f.name, to: next.name, msgType: 'MsgPreVoteResp', term, reject: false });
       }
       yield raft(next, te + 3, { kind: 'role', role: 'candidate', term, lead: '' });
       for (const f of followers().filter((n) => n !== next)) {
-        yield msg(te + 3, { from: next.name, to: f.name, msgType: 'MsgVote', term, index: next.lastIndex, logTerm: next.term });
+        yield msg(te + 3, {
+          from: next.name,
+          to: f.name,
+          msgType: 'MsgVote',
+          term,
+          index: next.lastIndex,
+          logTerm: next.term,
+        });
         yield raft(f, te + 4, { kind: 'vote', candidate: next.id, term, pre: false, granted: true });
         yield msg(te + 4, { from: f.name, to: next.name, msgType: 'MsgVoteResp', term, reject: false });
         f.term = term;
@@ -119,10 +170,25 @@ function* synthesize(durationMs: number, t0: number): Generator<Timed> {
     // One PUT, from proposal to every node applying it.
     const p = at + 50;
     const index = leader.lastIndex + 1;
-    const e: LogEntrySummary = { index, term: leader.term, type: 'normal', data: `set /k${key++ % 1000}=vvvvvvvvvvvvvvvvvvvv` };
+    const e: LogEntrySummary = {
+      index,
+      term: leader.term,
+      type: 'normal',
+      data: `set /k${key++ % 1000}=vvvvvvvvvvvvvvvvvvvv`,
+    };
     append(leader, e);
     yield raft(leader, p, { kind: 'append', first: index, last: index, term: leader.term });
-    for (const f of followers()) yield msg(p, { from: leader.name, to: f.name, msgType: 'MsgApp', term: leader.term, index: index - 1, logTerm: leader.term, entries: 1, commit: leader.commit });
+    for (const f of followers())
+      yield msg(p, {
+        from: leader.name,
+        to: f.name,
+        msgType: 'MsgApp',
+        term: leader.term,
+        index: index - 1,
+        logTerm: leader.term,
+        entries: 1,
+        commit: leader.commit,
+      });
     for (const f of followers()) {
       append(f, e);
       yield raft(f, p + 1, { kind: 'append', first: index, last: index, term: leader.term });
@@ -131,8 +197,26 @@ function* synthesize(durationMs: number, t0: number): Generator<Timed> {
     leader.commit = leader.applied = index;
     yield raft(leader, p + 2, { kind: 'commit', index, term: leader.term });
     yield raft(leader, p + 2, { kind: 'apply', index });
-    yield { at: p + 3, kind: 'client', node: leader.name, method: 'PUT', path: `/v2/keys/k${key % 1000}`, status: 201, ms: 3 };
-    for (const f of followers()) yield msg(p + 3, { from: leader.name, to: f.name, msgType: 'MsgApp', term: leader.term, index, logTerm: leader.term, entries: 0, commit: index });
+    yield {
+      at: p + 3,
+      kind: 'client',
+      node: leader.name,
+      method: 'PUT',
+      path: `/v2/keys/k${key % 1000}`,
+      status: 201,
+      ms: 3,
+    };
+    for (const f of followers())
+      yield msg(p + 3, {
+        from: leader.name,
+        to: f.name,
+        msgType: 'MsgApp',
+        term: leader.term,
+        index,
+        logTerm: leader.term,
+        entries: 0,
+        commit: index,
+      });
     for (const f of followers()) {
       f.commit = f.applied = index;
       yield raft(f, p + 4, { kind: 'commit', index, term: leader.term });
@@ -172,11 +256,17 @@ export async function runTraceBench(): Promise<void> {
   const out = path.join(dir, 'exports');
   fs.mkdirSync(out);
   try {
-    print(`trace: a synthetic ${minutes}-minute session of 3 nodes (heartbeat ${HEARTBEAT_MS} ms, ${1000 / PUT_EVERY_MS} PUTs/s)`);
+    print(
+      `trace: a synthetic ${minutes}-minute session of 3 nodes (heartbeat ${HEARTBEAT_MS} ms, ${1000 / PUT_EVERY_MS} PUTs/s)`,
+    );
     // 1. Record: the generator stands in for the supervisor; the writer is the real one.
     const t0 = 1_800_000_000_000;
     let t = performance.now();
-    const w = await TraceWriter.create(file, { nodes: ['n1', 'n2', 'n3'], settings: { heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS }, createdAt: t0 });
+    const w = await TraceWriter.create(file, {
+      nodes: ['n1', 'n2', 'n3'],
+      settings: { heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS },
+      createdAt: t0,
+    });
     let peak = 0;
     const counts: Record<string, number> = {};
     const bytes: Record<string, number> = {};
@@ -187,7 +277,11 @@ export async function runTraceBench(): Promise<void> {
       const k = written.kind === 'event' ? written.event.type : written.kind;
       counts[k] = (counts[k] ?? 0) + 1;
       bytes[k] = (bytes[k] ?? 0) + JSON.stringify(written).length + 1;
-      if (r.kind === 'event' && r.event.type === 'cluster' && ((counts.cluster ?? 0) + (counts['cluster-delta'] ?? 0)) % SAMPLE_WHOLE === 0) {
+      if (
+        r.kind === 'event' &&
+        r.event.type === 'cluster' &&
+        ((counts.cluster ?? 0) + (counts['cluster-delta'] ?? 0)) % SAMPLE_WHOLE === 0
+      ) {
         wholeSampled += JSON.stringify({ ...written, event: r.event }).length + 1;
         sampled++;
       }
@@ -203,17 +297,25 @@ export async function runTraceBench(): Promise<void> {
     const rate = (k: string) => ((counts[k] ?? 0) / secs).toFixed(1);
     const snapshots = (counts.cluster ?? 0) + (counts['cluster-delta'] ?? 0);
     const v1Size = size - (bytes.cluster ?? 0) - (bytes['cluster-delta'] ?? 0) + (wholeSampled / sampled) * snapshots;
-    print(`  records: ${w.lastSeq} (per second: ${rate('message')} messages, ${rate('raft')} raft events, ${(snapshots / secs).toFixed(1)} cluster snapshots, ${rate('client')} client requests, ${rate('log')} log lines)`);
-    print(`  write JSONL:   ${ms(writeMs)} for ${mb(size)} (${(w.lastSeq / (writeMs / 1000) / 1000).toFixed(0)}k records/s; writer held at most ${mb(peak)})`);
+    print(
+      `  records: ${w.lastSeq} (per second: ${rate('message')} messages, ${rate('raft')} raft events, ${(snapshots / secs).toFixed(1)} cluster snapshots, ${rate('client')} client requests, ${rate('log')} log lines)`,
+    );
+    print(
+      `  write JSONL:   ${ms(writeMs)} for ${mb(size)} (${(w.lastSeq / (writeMs / 1000) / 1000).toFixed(0)}k records/s; writer held at most ${mb(peak)})`,
+    );
     print(`  trace size:    ${perHour(size)} per hour (version 1, every snapshot whole: ${perHour(v1Size)} per hour)`);
     const share = (k: string) => `${k} ${perHour(bytes[k] ?? 0)}`;
-    print(`    of which: ${share('cluster')} (${counts.cluster} keyframes), ${share('cluster-delta')} (${counts['cluster-delta'] ?? 0} deltas, ${((bytes['cluster-delta'] ?? 0) / (counts['cluster-delta'] || 1)).toFixed(0)} B each), ${share('message')}, ${share('raft')}, ${share('client')}`);
+    print(
+      `    of which: ${share('cluster')} (${counts.cluster} keyframes), ${share('cluster-delta')} (${counts['cluster-delta'] ?? 0} deltas, ${((bytes['cluster-delta'] ?? 0) / (counts['cluster-delta'] || 1)).toFixed(0)} B each), ${share('message')}, ${share('raft')}, ${share('client')}`,
+    );
 
     // 2. Export, while the session is still being recorded (the writer is open), as the window does.
     t = performance.now();
     const jsonl = await exportTrace(w, 'jsonl', out);
     const jsonlMs = performance.now() - t;
-    print(`  export JSONL:  ${ms(jsonlMs)} for ${mb(jsonl.bytes)} (a copy of the file being recorded; target < 1 s for an hour)`);
+    print(
+      `  export JSONL:  ${ms(jsonlMs)} for ${mb(jsonl.bytes)} (a copy of the file being recorded; target < 1 s for an hour)`,
+    );
     fs.rmSync(jsonl.path);
     t = performance.now();
     const chrome = await exportTrace(w, 'chrome', out);
@@ -233,9 +335,11 @@ export async function runTraceBench(): Promise<void> {
     t = performance.now();
     const index = new TraceIndex(records);
     const indexMs = performance.now() - t;
-    print(`  load for replay: ${ms(loadMs)} (streaming reader, checked), ${mb(heap)} of heap; index: ${ms(indexMs)}, ${index.snapshots} snapshots of which ${index.keyframes} keyframes`);
+    print(
+      `  load for replay: ${ms(loadMs)} (streaming reader, checked), ${mb(heap)} of heap; index: ${ms(indexMs)}, ${index.snapshots} snapshots of which ${index.keyframes} keyframes`,
+    );
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const time = (f: () => unknown): number[] => {
       const out: number[] = [];
       for (let i = 0; i < SEEKS; i++) {
@@ -251,7 +355,8 @@ export async function runTraceBench(): Promise<void> {
       const a = index.seqAt(index.startAt + rand() * (index.endAt - index.startAt - 1000));
       return index.eventsBetween(a, index.seqAt(index.record(Math.max(a, 1))!.at + 1000));
     });
-    const line = (xs: number[]) => `median ${ms(quantile(xs, 0.5))}, p99 ${ms(quantile(xs, 0.99))}, max ${ms(xs.at(-1)!)}`;
+    const line = (xs: number[]) =>
+      `median ${ms(quantile(xs, 0.5))}, p99 ${ms(quantile(xs, 0.99))}, max ${ms(xs.at(-1)!)}`;
     print(`  seek by seq:   ${line(bySeq)} (${SEEKS} random seeks; target < 50 ms)`);
     print(`  seek by time:  ${line(byTime)}`);
     print(`  1 s of play (eventsBetween): ${line(play)}`);

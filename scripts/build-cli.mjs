@@ -44,5 +44,7 @@ export async function buildCli({ force = false } = {}) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const t0 = Date.now();
   const did = await buildCli({ force: process.argv.includes('--force') });
-  console.log(did ? `raftlab: command built into out/cli in ${Date.now() - t0} ms` : 'raftlab: command is up to date (out/cli)');
+  console.log(
+    did ? `raftlab: command built into out/cli in ${Date.now() - t0} ms` : 'raftlab: command is up to date (out/cli)',
+  );
 }

@@ -38,5 +38,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   const force = process.argv.includes('--force');
   const t0 = Date.now();
   const did = await buildRenderer({ force });
-  console.log(did ? `raftlab: renderer built into out/renderer in ${Date.now() - t0} ms` : 'raftlab: renderer is up to date (out/renderer)');
+  console.log(
+    did
+      ? `raftlab: renderer built into out/renderer in ${Date.now() - t0} ms`
+      : 'raftlab: renderer is up to date (out/renderer)',
+  );
 }

@@ -16,12 +16,16 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export function findElectron() {
   const pkg = path.join(root, 'node_modules/electron');
   if (!fs.existsSync(path.join(pkg, 'package.json'))) {
-    return { reason: "Electron's binary is not available here: npm could not download it, so the optional 'electron' package was skipped" };
+    return {
+      reason:
+        "Electron's binary is not available here: npm could not download it, so the optional 'electron' package was skipped",
+    };
   }
   const version = JSON.parse(fs.readFileSync(path.join(pkg, 'package.json'), 'utf8')).version;
   const pathTxt = path.join(pkg, 'path.txt');
   const bin = fs.existsSync(pathTxt) ? path.join(pkg, 'dist', fs.readFileSync(pathTxt, 'utf8').trim()) : '';
-  if (!bin || !fs.existsSync(bin)) return { reason: `electron ${version} is installed without its binary (the download failed)` };
+  if (!bin || !fs.existsSync(bin))
+    return { reason: `electron ${version} is installed without its binary (the download failed)` };
   if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
     return { reason: 'there is no display (DISPLAY / WAYLAND_DISPLAY unset) for an Electron window' };
   }
@@ -31,7 +35,8 @@ export function findElectron() {
 function nodeGyp() {
   // npm ships node-gyp; under `npm start` npm_execpath names npm's own cli.
   const candidates = [
-    process.env.npm_execpath && path.join(path.dirname(process.env.npm_execpath), '../node_modules/node-gyp/bin/node-gyp.js'),
+    process.env.npm_execpath &&
+      path.join(path.dirname(process.env.npm_execpath), '../node_modules/node-gyp/bin/node-gyp.js'),
     path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
   ].filter(Boolean);
   const found = candidates.find((p) => fs.existsSync(p));
@@ -53,13 +58,24 @@ export function ensureElectronSqlite(version) {
     const env = { ...process.env };
     // A machine-wide nodedir would hand node-gyp Node's headers instead of Electron's.
     for (const k of Object.keys(env)) if (/^npm_config_nodedir$/i.test(k)) delete env[k];
-    const r = spawnSync(process.execPath, [
-      nodeGyp(), 'rebuild', '--release', '--runtime=electron', `--target=${version}`,
-      '--dist-url=https://electronjs.org/headers', `--arch=${process.arch}`,
-    ], { cwd: copy, env, stdio: ['ignore', 'inherit', 'inherit'], timeout: 10 * 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        nodeGyp(),
+        'rebuild',
+        '--release',
+        '--runtime=electron',
+        `--target=${version}`,
+        '--dist-url=https://electronjs.org/headers',
+        `--arch=${process.arch}`,
+      ],
+      { cwd: copy, env, stdio: ['ignore', 'inherit', 'inherit'], timeout: 10 * 60_000 },
+    );
     const built = path.join(copy, 'build/Release/better_sqlite3.node');
     if (r.status !== 0 || !fs.existsSync(built)) {
-      throw new Error(`building better-sqlite3 for Electron ${version} failed (node-gyp exit ${r.status ?? r.signal}); Electron's headers must be downloadable`);
+      throw new Error(
+        `building better-sqlite3 for Electron ${version} failed (node-gyp exit ${r.status ?? r.signal}); Electron's headers must be downloadable`,
+      );
     }
     fs.mkdirSync(dir, { recursive: true });
     fs.copyFileSync(built, out);
@@ -72,7 +88,9 @@ export function ensureElectronSqlite(version) {
 /** electron-vite build of main, preload and renderer into out/. */
 export function buildElectronApp() {
   const r = spawnSync(process.execPath, [path.join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], {
-    cwd: root, stdio: ['ignore', 'inherit', 'inherit'], timeout: 5 * 60_000,
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    timeout: 5 * 60_000,
   });
   if (r.status !== 0) throw new Error(`electron-vite build failed (exit ${r.status ?? r.signal})`);
   return path.join(root, 'out/main/index.js');

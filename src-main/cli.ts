@@ -17,10 +17,20 @@ import { runMain } from './scenario/run-scenario.js';
 import { chaosMain } from './chaos/cli.js';
 
 const VERSION = '3.4.0-raftlab';
-const RAFT_LEVEL: Record<LogLevel, RaftLogLevel> = { I: 'INFO', N: 'INFO', W: 'WARN', E: 'ERROR', C: 'FATAL', D: 'DEBUG' };
+const RAFT_LEVEL: Record<LogLevel, RaftLogLevel> = {
+  I: 'INFO',
+  N: 'INFO',
+  W: 'WARN',
+  E: 'ERROR',
+  C: 'FATAL',
+  D: 'DEBUG',
+};
 
 async function runNode(argv: string[]): Promise<number> {
-  const logger = createLogger((line) => process.stderr.write(line + '\n'), () => new Date());
+  const logger = createLogger(
+    (line) => process.stderr.write(line + '\n'),
+    () => new Date(),
+  );
   let cfg;
   try {
     // A flag also set as its ETCD_* variable is refused, as etcd 3.4 refuses it.
@@ -36,11 +46,20 @@ async function runNode(argv: string[]): Promise<number> {
     return 0;
   }
   if (cfg.version) {
-    process.stdout.write(`etcd Version: ${VERSION}\nGit SHA: raftlab\nGo Version: node${process.versions.node}\nGo OS/Arch: ${process.platform}/${process.arch}\n`);
+    process.stdout.write(
+      `etcd Version: ${VERSION}\nGit SHA: raftlab\nGo Version: node${process.versions.node}\nGo OS/Arch: ${process.platform}/${process.arch}\n`,
+    );
     return 0;
   }
   for (const m of cfg.logs) logger.emit(m);
-  for (const m of etcdmain.versionLines({ etcdVersion: VERSION, gitSha: 'raftlab', goVersion: `node${process.versions.node}`, goOs: process.platform, goArch: process.arch })) logger.emit(m);
+  for (const m of etcdmain.versionLines({
+    etcdVersion: VERSION,
+    gitSha: 'raftlab',
+    goVersion: `node${process.versions.node}`,
+    goOs: process.platform,
+    goArch: process.arch,
+  }))
+    logger.emit(m);
   if (cfg.dataDirDefaulted) logger.emit(etcdmain.noDataDir(cfg.dataDir));
 
   // etcdmain's identifyDataDirOrDie, before anything is started or written.
@@ -68,8 +87,20 @@ async function runNode(argv: string[]): Promise<number> {
   let running;
   try {
     // embed's PeerSelfCert and ClientSelfCert: --peer-auto-tls and --auto-tls certificates.
-    const peerTLS = await withAutoTLS(cfg.peerTLS, { auto: cfg.peerAutoTLS, which: 'peer', dataDir: cfg.dataDir, listenURLs: cfg.listenPeerURLs, log: (m) => logger.emit(m) });
-    const clientTLS = await withAutoTLS(cfg.clientTLS, { auto: cfg.clientAutoTLS, which: 'client', dataDir: cfg.dataDir, listenURLs: cfg.listenClientURLs, log: (m) => logger.emit(m) });
+    const peerTLS = await withAutoTLS(cfg.peerTLS, {
+      auto: cfg.peerAutoTLS,
+      which: 'peer',
+      dataDir: cfg.dataDir,
+      listenURLs: cfg.listenPeerURLs,
+      log: (m) => logger.emit(m),
+    });
+    const clientTLS = await withAutoTLS(cfg.clientTLS, {
+      auto: cfg.clientAutoTLS,
+      which: 'client',
+      dataDir: cfg.dataDir,
+      listenURLs: cfg.listenClientURLs,
+      log: (m) => logger.emit(m),
+    });
     running = await startNode(
       {
         name: cfg.name,

@@ -6,7 +6,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-export type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>>;
+export type Parsed<O extends Options> = ReturnType<
+  typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>
+>;
 
 /** A bad command line: print `message` and the usage, exit 2. */
 export class UsageError extends Error {
@@ -18,15 +20,25 @@ export class UsageError extends Error {
  * for an unknown option, a missing value, a value given to a switch, or positionals when
  * `maxPositionals` is exceeded.
  */
-export function parseCommandArgs<O extends Options>(argv: string[], options: O, maxPositionals = Infinity): Parsed<O> | 'help' {
+export function parseCommandArgs<O extends Options>(
+  argv: string[],
+  options: O,
+  maxPositionals = Infinity,
+): Parsed<O> | 'help' {
   let parsed: Parsed<O>;
   try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as Parsed<O>;
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    }) as Parsed<O>;
   } catch (err) {
     throw new UsageError(shortParseError(err as Error & { code?: string }));
   }
   if ((parsed.values as Record<string, unknown>).help) return 'help';
-  if (parsed.positionals.length > maxPositionals) throw new UsageError(`unexpected argument ${parsed.positionals[maxPositionals]}`);
+  if (parsed.positionals.length > maxPositionals)
+    throw new UsageError(`unexpected argument ${parsed.positionals[maxPositionals]}`);
   return parsed;
 }
 
@@ -47,6 +59,7 @@ function shortParseError(err: Error & { code?: string }): string {
 export function intOption(name: string, v: string | undefined, lo: number, hi: number, def: number): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < lo || n > hi) throw new UsageError(`--${name} wants an integer in ${lo}..${hi}, not ${JSON.stringify(v)}`);
+  if (v.trim() === '' || !Number.isInteger(n) || n < lo || n > hi)
+    throw new UsageError(`--${name} wants an integer in ${lo}..${hi}, not ${JSON.stringify(v)}`);
   return n;
 }

@@ -23,18 +23,30 @@ export function toClusterState(view: AttachedView): ClusterState {
   };
   const used = new Set<EndpointStatus>();
   const endpointOf = (m: AttachedMember): EndpointStatus | undefined => {
-    const e = view.endpoints.find((x) => x.memberId === m.id) ?? view.endpoints.find((x) => x.memberId === undefined && m.clientURLs.some((u) => originOf(u) === x.url));
+    const e =
+      view.endpoints.find((x) => x.memberId === m.id) ??
+      view.endpoints.find((x) => x.memberId === undefined && m.clientURLs.some((u) => originOf(u) === x.url));
     if (e) used.add(e);
     return e;
   };
-  const node = (base: { id: string; name: string; clientURL: string; peerURL: string }, e: EndpointStatus | undefined, unstarted: boolean): NodeState => {
+  const node = (
+    base: { id: string; name: string; clientURL: string; peerURL: string },
+    e: EndpointStatus | undefined,
+    unstarted: boolean,
+  ): NodeState => {
     const isLeader = !!view.leader && base.id !== '' && view.leader.id === base.id && e?.reachable === true;
     const role: Role = e?.role ?? (isLeader ? 'leader' : 'follower');
     const commit = e?.raftIndex ?? 0;
     return {
       name: base.name,
       id: base.id,
-      status: unstarted ? 'unstarted' : e === undefined || e.reachable === undefined ? 'starting' : e.reachable ? 'alive' : 'killed',
+      status: unstarted
+        ? 'unstarted'
+        : e === undefined || e.reachable === undefined
+          ? 'starting'
+          : e.reachable
+            ? 'alive'
+            : 'killed',
       role,
       term: e?.raftTerm ?? 0,
       vote: '',
@@ -55,13 +67,19 @@ export function toClusterState(view: AttachedView): ClusterState {
   };
   const nodes: NodeState[] = view.members.map((m) => {
     const e = m.started ? endpointOf(m) : undefined;
-    return node({ id: m.id, name: memberLabel(m), clientURL: e?.url ?? m.clientURLs[0] ?? '', peerURL: m.peerURLs[0] ?? '' }, e, !m.started);
+    return node(
+      { id: m.id, name: memberLabel(m), clientURL: e?.url ?? m.clientURLs[0] ?? '', peerURL: m.peerURLs[0] ?? '' },
+      e,
+      !m.started,
+    );
   });
   // Endpoints no member accounts for (the member list is not known yet, or unreadable): still drawn.
   for (const e of view.endpoints) {
     if (used.has(e)) continue;
     if (e.memberId && view.members.some((m) => m.id === e.memberId)) continue;
-    nodes.push(node({ id: e.memberId ?? '', name: e.name || hostPort(e.url), clientURL: e.url, peerURL: '' }, e, false));
+    nodes.push(
+      node({ id: e.memberId ?? '', name: e.name || hostPort(e.url), clientURL: e.url, peerURL: '' }, e, false),
+    );
   }
   return { dir: '', generation: 0, nodes, cuts: [] };
 }

@@ -96,4 +96,13 @@ export interface CheckpointResult {
 }
 
 export type CommandResult =
-  | KvResult | AddMemberResult | ExtraMember | StepRunResult | ExportTraceResult | ChaosReport | BranchesResult | ResumeResult | CheckpointResult | undefined;
+  | KvResult
+  | AddMemberResult
+  | ExtraMember
+  | StepRunResult
+  | ExportTraceResult
+  | ChaosReport
+  | BranchesResult
+  | ResumeResult
+  | CheckpointResult
+  | undefined;

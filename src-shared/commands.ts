@@ -22,7 +22,8 @@ export type TraceExportFormat = (typeof TRACE_EXPORT_FORMATS)[number];
 /** etcd's three ways to bootstrap a cluster (the clustering guide's): the window offers each. */
 export const BOOTSTRAP_METHODS = ['static', 'discovery', 'dns'] as const;
 export type BootstrapMethod = (typeof BOOTSTRAP_METHODS)[number];
-const SERVICE_TEXT = 'startCluster: discoveryService must be an http(s) URL of a v2 keys API, like http://127.0.0.1:2379';
+const SERVICE_TEXT =
+  'startCluster: discoveryService must be an http(s) URL of a v2 keys API, like http://127.0.0.1:2379';
 
 // Field schemas whose error text names the command and the field, fit for the window.
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -33,9 +34,11 @@ const nodeName = (cmd: string, key: string) => {
 /** A whole number lo..hi (`safe`: and exact as a JS number). */
 const whole = (lo: number, hi: number, text: string, safe = false) =>
   v.pipe(v.number(text), safe ? v.safeInteger(text) : v.integer(text), v.minValue(lo, text), v.maxValue(hi, text));
-const range = (lo: number, hi: number, text: string) => v.pipe(v.number(text), v.minValue(lo, text), v.maxValue(hi, text));
+const range = (lo: number, hi: number, text: string) =>
+  v.pipe(v.number(text), v.minValue(lo, text), v.maxValue(hi, text));
 const bool = (text: string) => v.boolean(text);
-const cmd = <T extends string, E extends v.ObjectEntries>(type: T, entries: E) => object({ type: v.literal(type), ...entries }, 'command must be an object');
+const cmd = <T extends string, E extends v.ObjectEntries>(type: T, entries: E) =>
+  object({ type: v.literal(type), ...entries }, 'command must be an object');
 const named = <T extends string>(type: T) => cmd(type, { name: nodeName(type, 'name') });
 const link = <T extends string>(type: T) =>
   v.pipe(
@@ -70,7 +73,8 @@ const kvKey = v.pipe(
   v.maxLength(1024, KEY_TEXT),
   v.check(
     (key) => dotSegment(key) === undefined,
-    (issue) => `kv: key must not have a "${dotSegment(issue.input)}" segment (it would leave /v2/keys): ${JSON.stringify(issue.input).slice(0, 80)}`,
+    (issue) =>
+      `kv: key must not have a "${dotSegment(issue.input)}" segment (it would leave /v2/keys): ${JSON.stringify(issue.input).slice(0, 80)}`,
   ),
 );
 
@@ -96,7 +100,13 @@ export const CommandSchema = v.variant(
         v.pipe(
           v.string(SERVICE_TEXT),
           v.maxLength(300, SERVICE_TEXT),
-          v.check((u) => { try { return ['http:', 'https:'].includes(new URL(u).protocol); } catch { return false; } }, SERVICE_TEXT),
+          v.check((u) => {
+            try {
+              return ['http:', 'https:'].includes(new URL(u).protocol);
+            } catch {
+              return false;
+            }
+          }, SERVICE_TEXT),
         ),
       ),
       oneByOne: v.optional(bool('startCluster: oneByOne must be a boolean')),
@@ -110,7 +120,9 @@ export const CommandSchema = v.variant(
         object(
           {
             clientCertAuth: v.optional(bool('startCluster: secure.clientCertAuth must be a boolean')),
-            rootPassword: v.optional(v.pipe(password('startCluster'), v.minLength(1, 'startCluster: the root password must not be empty'))),
+            rootPassword: v.optional(
+              v.pipe(password('startCluster'), v.minLength(1, 'startCluster: the root password must not be empty')),
+            ),
           },
           'startCluster: secure must be an object',
         ),
@@ -121,7 +133,9 @@ export const CommandSchema = v.variant(
      * bootstrap with the same flags: etcd finds the cluster full and exits, or (`fallback: 'proxy'`,
      * etcd 3.4's default) runs as a v2 proxy in front of the cluster. Answered with an ExtraMember.
      */
-    cmd('bootstrapExtra', { fallback: v.optional(v.picklist(['exit', 'proxy'] as const, 'bootstrapExtra: fallback must be exit or proxy')) }),
+    cmd('bootstrapExtra', {
+      fallback: v.optional(v.picklist(['exit', 'proxy'] as const, 'bootstrapExtra: fallback must be exit or proxy')),
+    }),
     /** Abrupt: the node's worker thread is terminated, no shutdown (like kill -9). */
     named('killNode'),
     /** Start a killed (or unstarted) node again, from its data dir. */
@@ -172,7 +186,9 @@ export const CommandSchema = v.variant(
       key: kvKey,
       name: nodeName('kv', 'name'),
       value: v.optional(v.string('kv: value must be a string')),
-      query: v.optional(v.record(v.string(), v.string('kv: query must map names to strings'), 'kv: query must map names to strings')),
+      query: v.optional(
+        v.record(v.string(), v.string('kv: query must map names to strings'), 'kv: query must map names to strings'),
+      ),
     }),
     /**
      * A request to that node's etcd v3 API, through its /v3 JSON gateway (src-shared/kv3.ts):
@@ -190,7 +206,13 @@ export const CommandSchema = v.variant(
         v.minLength(1, URLS_TEXT),
         v.maxLength(16, URLS_TEXT),
       ),
-      prefix: v.optional(v.pipe(v.string('attach: prefix must start with "/"'), v.startsWith('/', 'attach: prefix must start with "/"'), v.maxLength(300, 'attach: prefix must start with "/"'))),
+      prefix: v.optional(
+        v.pipe(
+          v.string('attach: prefix must start with "/"'),
+          v.startsWith('/', 'attach: prefix must start with "/"'),
+          v.maxLength(300, 'attach: prefix must start with "/"'),
+        ),
+      ),
       /** For a secured cluster (AttachCredentials): PEM files by path, and a login. */
       caFile: filePath('attach', 'caFile'),
       certFile: filePath('attach', 'certFile'),

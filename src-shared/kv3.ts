@@ -20,7 +20,8 @@ const whole = (name: string, lo: number, hi: number) => {
   return v.optional(v.pipe(v.number(text), v.safeInteger(text), v.minValue(lo, text), v.maxValue(hi, text)));
 };
 const revision = (name: string) => whole(name, 0, Number.MAX_SAFE_INTEGER);
-const op = <T extends string, E extends v.ObjectEntries>(name: T, entries: E) => object({ op: v.literal(name), ...entries }, 'kv3: a request must be an object');
+const op = <T extends string, E extends v.ObjectEntries>(name: T, entries: E) =>
+  object({ op: v.literal(name), ...entries }, 'kv3: a request must be an object');
 
 /** etcdctl txn's compare targets (value("k"), version("k"), create("k"), mod("k")) and relations. */
 export const TXN_TARGETS = ['value', 'version', 'create', 'mod'] as const;
@@ -31,7 +32,19 @@ export type TxnRelation = (typeof TXN_RELATIONS)[number];
 /** etcd's largest lease TTL (seconds), as its lessor refuses anything longer. */
 export const MAX_LEASE_TTL = 9_000_000_000;
 
-export const KV3_OPS = ['put', 'get', 'delete', 'txn', 'watch', 'unwatch', 'leaseGrant', 'leaseRevoke', 'leaseKeepAlive', 'leaseTimeToLive', 'leaseList'] as const;
+export const KV3_OPS = [
+  'put',
+  'get',
+  'delete',
+  'txn',
+  'watch',
+  'unwatch',
+  'leaseGrant',
+  'leaseRevoke',
+  'leaseKeepAlive',
+  'leaseTimeToLive',
+  'leaseList',
+] as const;
 export type Kv3Op = (typeof KV3_OPS)[number];
 
 export const Kv3RequestSchema = v.variant(
@@ -54,15 +67,30 @@ export const Kv3RequestSchema = v.variant(
         expected: v.string('kv3: expected must be a string'),
         value,
       }),
-      v.check((r) => r.target === 'value' || /^\d{1,16}$/.test(r.expected), 'kv3: a version or revision compared must be a whole number'),
+      v.check(
+        (r) => r.target === 'value' || /^\d{1,16}$/.test(r.expected),
+        'kv3: a version or revision compared must be a whole number',
+      ),
     ),
     /**
      * Starts streaming the changes of `key` (or under it, `prefix`) from `startRevision` (history
      * first) or from now: the window names it `watch`, the changes come as `watch` events.
      */
-    op('watch', { watch: watchId, key, prefix: flag('prefix'), startRevision: revision('startRevision'), prevKv: flag('prevKv') }),
+    op('watch', {
+      watch: watchId,
+      key,
+      prefix: flag('prefix'),
+      startRevision: revision('startRevision'),
+      prevKv: flag('prevKv'),
+    }),
     op('unwatch', { watch: watchId }),
-    op('leaseGrant', { ttl: v.pipe(v.unknown(), v.check((t) => t !== undefined, `kv3: ttl is required`), whole('ttl', 1, MAX_LEASE_TTL)) }),
+    op('leaseGrant', {
+      ttl: v.pipe(
+        v.unknown(),
+        v.check((t) => t !== undefined, `kv3: ttl is required`),
+        whole('ttl', 1, MAX_LEASE_TTL),
+      ),
+    }),
     op('leaseRevoke', { lease: leaseId }),
     /** One keep-alive (etcdctl lease keep-alive --once). */
     op('leaseKeepAlive', { lease: leaseId }),
@@ -94,7 +122,8 @@ export function unb64(s: unknown): string {
 export function prefixEnd(prefix: string): string {
   const b = new TextEncoder().encode(prefix);
   for (let i = b.length - 1; i >= 0; i--) {
-    if (b[i]! < 0xff) { // i is within b, and within end below
+    if (b[i]! < 0xff) {
+      // i is within b, and within end below
       const end = b.slice(0, i + 1);
       end[i]!++;
       return b64(end);
@@ -106,7 +135,9 @@ export function prefixEnd(prefix: string): string {
 /** A lease id as etcdctl prints it (%016x) from the gateway's decimal int64. */
 export function leaseHex(dec: unknown): string {
   try {
-    return BigInt.asUintN(64, BigInt(String(dec ?? '0'))).toString(16).padStart(16, '0');
+    return BigInt.asUintN(64, BigInt(String(dec ?? '0')))
+      .toString(16)
+      .padStart(16, '0');
   } catch {
     return String(dec);
   }
@@ -145,7 +176,15 @@ const COMPARE_RESULT: Record<TxnRelation, string> = { '=': 'EQUAL', '!=': 'NOT_E
 export function gatewayCall(r: Kv3Request): GatewayCall | undefined {
   switch (r.op) {
     case 'put':
-      return { path: '/v3/kv/put', body: { key: b64(r.key), value: b64(r.value), ...(r.lease ? { lease: leaseDec(r.lease) } : {}), ...(r.prevKv ? { prev_kv: true } : {}) } };
+      return {
+        path: '/v3/kv/put',
+        body: {
+          key: b64(r.key),
+          value: b64(r.value),
+          ...(r.lease ? { lease: leaseDec(r.lease) } : {}),
+          ...(r.prevKv ? { prev_kv: true } : {}),
+        },
+      };
     case 'get':
       return {
         path: '/v3/kv/range',
@@ -157,7 +196,14 @@ export function gatewayCall(r: Kv3Request): GatewayCall | undefined {
         },
       };
     case 'delete':
-      return { path: '/v3/kv/deleterange', body: { key: b64(r.key), ...(r.prefix ? { range_end: prefixEnd(r.key) } : {}), ...(r.prevKv ? { prev_kv: true } : {}) } };
+      return {
+        path: '/v3/kv/deleterange',
+        body: {
+          key: b64(r.key),
+          ...(r.prefix ? { range_end: prefixEnd(r.key) } : {}),
+          ...(r.prevKv ? { prev_kv: true } : {}),
+        },
+      };
     case 'txn': {
       const [target, field] = COMPARE_TARGET[r.target];
       const expected = r.target === 'value' ? b64(r.expected) : Number(r.expected);
@@ -207,16 +253,27 @@ export function kv3Writes(r: Kv3Request): boolean {
 export function describeKv3(r: Kv3Request): string {
   const cut = (s: string) => (s.length > 40 ? `${s.slice(0, 39)}…` : s);
   switch (r.op) {
-    case 'put': return `put ${cut(r.key)}=${cut(r.value)}${r.lease ? ` with lease ${r.lease}` : ''}`;
-    case 'get': return `get ${cut(r.key)}${r.prefix ? ' (prefix)' : ''}${r.revision ? ` at revision ${r.revision}` : ''}`;
-    case 'delete': return `del ${cut(r.key)}${r.prefix ? ' (prefix)' : ''}`;
-    case 'txn': return `txn: if ${r.target}(${cut(r.key)}) ${r.relation} ${cut(r.expected)} then put ${cut(r.value)}`;
-    case 'watch': return `watch ${cut(r.key)}${r.prefix ? ' (prefix)' : ''}${r.startRevision ? ` from revision ${r.startRevision}` : ''}`;
-    case 'unwatch': return 'stop watching';
-    case 'leaseGrant': return `lease grant ${r.ttl}s`;
-    case 'leaseRevoke': return `lease revoke ${r.lease}`;
-    case 'leaseKeepAlive': return `lease keep-alive ${r.lease}`;
-    case 'leaseTimeToLive': return `lease timetolive ${r.lease}`;
-    case 'leaseList': return 'lease list';
+    case 'put':
+      return `put ${cut(r.key)}=${cut(r.value)}${r.lease ? ` with lease ${r.lease}` : ''}`;
+    case 'get':
+      return `get ${cut(r.key)}${r.prefix ? ' (prefix)' : ''}${r.revision ? ` at revision ${r.revision}` : ''}`;
+    case 'delete':
+      return `del ${cut(r.key)}${r.prefix ? ' (prefix)' : ''}`;
+    case 'txn':
+      return `txn: if ${r.target}(${cut(r.key)}) ${r.relation} ${cut(r.expected)} then put ${cut(r.value)}`;
+    case 'watch':
+      return `watch ${cut(r.key)}${r.prefix ? ' (prefix)' : ''}${r.startRevision ? ` from revision ${r.startRevision}` : ''}`;
+    case 'unwatch':
+      return 'stop watching';
+    case 'leaseGrant':
+      return `lease grant ${r.ttl}s`;
+    case 'leaseRevoke':
+      return `lease revoke ${r.lease}`;
+    case 'leaseKeepAlive':
+      return `lease keep-alive ${r.lease}`;
+    case 'leaseTimeToLive':
+      return `lease timetolive ${r.lease}`;
+    case 'leaseList':
+      return 'lease list';
   }
 }

@@ -32,7 +32,9 @@ export function narrate(node: string, e: RaftEvent, nameOf: (id: string) => stri
   switch (e.kind) {
     case 'election-timeout':
       return e.pre
-        ? major(`${node} heard from no leader in time and asks the others whether it could win term ${e.term + 1} (pre-vote)`)
+        ? major(
+            `${node} heard from no leader in time and asks the others whether it could win term ${e.term + 1} (pre-vote)`,
+          )
         : major(`${node} timed out and started an election for term ${e.term + 1}`);
     case 'role':
       switch (e.role) {
@@ -74,10 +76,13 @@ export function narrate(node: string, e: RaftEvent, nameOf: (id: string) => stri
       return undefined; // one per entry: the commit sentence already says it
     case 'conf': {
       const who = nameOf(e.change.id);
-      const verb = e.promoted ? 'promotes' : { add: 'adds', 'add-learner': 'adds a learner,', remove: 'removes', update: 'updates' }[e.change.type];
+      const verb = e.promoted
+        ? 'promotes'
+        : { add: 'adds', 'add-learner': 'adds a learner,', remove: 'removes', update: 'updates' }[e.change.type];
       const voters = `voters are now ${e.voters.map(nameOf).join(', ')}`;
       // The promoted member says it in the first person; the others as any change they take in.
-      if (e.promoted && who === node) return major(`${who} was promoted from learner to voting member (entry ${e.index}): ${voters}`);
+      if (e.promoted && who === node)
+        return major(`${who} was promoted from learner to voting member (entry ${e.index}): ${voters}`);
       // A learner replicates the log but does not vote: named apart.
       const learners = e.learners?.length ? `; learners (no vote): ${e.learners.map(nameOf).join(', ')}` : '';
       const suffix = e.promoted ? ' from learner to voting member' : '';
@@ -86,7 +91,9 @@ export function narrate(node: string, e: RaftEvent, nameOf: (id: string) => stri
     case 'snapshot-created':
       return minor(`${node} took a snapshot at index ${e.index} and compacted its log`);
     case 'snapshot-sent':
-      return major(`${node} sends a snapshot at index ${e.index} to ${nameOf(e.to)}, which is too far behind for log entries`);
+      return major(
+        `${node} sends a snapshot at index ${e.index} to ${nameOf(e.to)}, which is too far behind for log entries`,
+      );
     case 'snapshot-installed':
       return major(`${node} installed the snapshot at index ${e.index} from ${nameOf(e.from)}`);
     case 'check-quorum-lost':
@@ -111,56 +118,101 @@ export function clockTime(at: number): string {
 export function describeCommand(cmd: Command): string {
   switch (cmd.type) {
     case 'startCluster': {
-      const how = cmd.bootstrap === 'discovery'
-        ? `, bootstrapped by etcd discovery (${cmd.discoveryService ? `the service at ${cmd.discoveryService}` : 'a discovery service the app starts'})`
-        : cmd.bootstrap === 'dns' ? ', bootstrapped by DNS SRV records' : '';
+      const how =
+        cmd.bootstrap === 'discovery'
+          ? `, bootstrapped by etcd discovery (${cmd.discoveryService ? `the service at ${cmd.discoveryService}` : 'a discovery service the app starts'})`
+          : cmd.bootstrap === 'dns'
+            ? ', bootstrapped by DNS SRV records'
+            : '';
       const secure = cmd.secure
         ? `, secured: TLS on client and peer ports${cmd.secure.clientCertAuth ? ', client certificates required' : ''}${cmd.secure.rootPassword !== undefined ? ', auth on (user root)' : ''}`
         : '';
       return `You started a fresh ${cmd.size}-node cluster${how}${secure}${cmd.oneByOne ? ': its members wait for you to start them' : ''}`;
     }
-    case 'bootstrapExtra': return `You started one more member with the same bootstrap flags${cmd.fallback ? ` (--discovery-fallback ${cmd.fallback})` : ''}`;
-    case 'killNode': return `You killed ${cmd.name} (like kill -9)`;
-    case 'restartNode': return `You started ${cmd.name} from its data dir`;
+    case 'bootstrapExtra':
+      return `You started one more member with the same bootstrap flags${cmd.fallback ? ` (--discovery-fallback ${cmd.fallback})` : ''}`;
+    case 'killNode':
+      return `You killed ${cmd.name} (like kill -9)`;
+    case 'restartNode':
+      return `You started ${cmd.name} from its data dir`;
     case 'setClock': {
       const parts: string[] = [];
-      if (cmd.offsetMs !== undefined) parts.push(`offset ${cmd.offsetMs >= 0 ? '+' : ''}${(cmd.offsetMs / 1000).toFixed(1)} s`);
+      if (cmd.offsetMs !== undefined)
+        parts.push(`offset ${cmd.offsetMs >= 0 ? '+' : ''}${(cmd.offsetMs / 1000).toFixed(1)} s`);
       if (cmd.rate !== undefined) parts.push(`rate ×${cmd.rate}`);
       return `You set ${cmd.name}'s clock: ${parts.join(', ')}`;
     }
-    case 'cutLink': return `You cut the link ${cmd.a}–${cmd.b}`;
-    case 'healLink': return `You healed the link ${cmd.a}–${cmd.b}`;
-    case 'healAll': return 'You healed every link';
-    case 'addMember': return cmd.learner ? 'You added a learner (etcdctl member add --learner, then start it)' : 'You added a member (etcdctl member add, then start it)';
-    case 'promoteMember': return `You promoted ${cmd.name} from learner to voting member (etcdctl member promote)`;
-    case 'removeMember': return `You removed ${cmd.name} (etcdctl member remove)`;
-    case 'transferLeader': return `You asked the leader to hand over to ${cmd.to}`;
-    case 'kv': return `${cmd.method} ${cmd.key} on ${cmd.name}`;
-    case 'kv3': return `v3 ${describeKv3(cmd.request)} on ${cmd.name}`;
-    case 'setSpeed': return cmd.speed >= 1 ? 'You set the cluster to real time (×1)' : `You slowed the whole cluster to ×1/${Math.round(1 / cmd.speed)}: its clocks and its network`;
-    case 'dropMessage': return `You dropped message #${cmd.id} in flight`;
-    case 'timeoutNode': return `You made ${cmd.name}'s election timer run out`;
+    case 'cutLink':
+      return `You cut the link ${cmd.a}–${cmd.b}`;
+    case 'healLink':
+      return `You healed the link ${cmd.a}–${cmd.b}`;
+    case 'healAll':
+      return 'You healed every link';
+    case 'addMember':
+      return cmd.learner
+        ? 'You added a learner (etcdctl member add --learner, then start it)'
+        : 'You added a member (etcdctl member add, then start it)';
+    case 'promoteMember':
+      return `You promoted ${cmd.name} from learner to voting member (etcdctl member promote)`;
+    case 'removeMember':
+      return `You removed ${cmd.name} (etcdctl member remove)`;
+    case 'transferLeader':
+      return `You asked the leader to hand over to ${cmd.to}`;
+    case 'kv':
+      return `${cmd.method} ${cmd.key} on ${cmd.name}`;
+    case 'kv3':
+      return `v3 ${describeKv3(cmd.request)} on ${cmd.name}`;
+    case 'setSpeed':
+      return cmd.speed >= 1
+        ? 'You set the cluster to real time (×1)'
+        : `You slowed the whole cluster to ×1/${Math.round(1 / cmd.speed)}: its clocks and its network`;
+    case 'dropMessage':
+      return `You dropped message #${cmd.id} in flight`;
+    case 'timeoutNode':
+      return `You made ${cmd.name}'s election timer run out`;
     case 'attach': {
       // Which files and which user, never the password.
-      const how = [cmd.caFile ? 'a CA' : '', cmd.certFile ? 'a client certificate' : '', cmd.user ? `user ${cmd.user}` : ''].filter(Boolean);
+      const how = [
+        cmd.caFile ? 'a CA' : '',
+        cmd.certFile ? 'a client certificate' : '',
+        cmd.user ? `user ${cmd.user}` : '',
+      ].filter(Boolean);
       return `You attached to the cluster at ${cmd.urls.join(', ')}${how.length ? ` with ${how.join(', ')}` : ''}`;
     }
-    case 'login': return `You logged the KV console in as ${cmd.user}`;
-    case 'logout': return 'You logged the KV console out';
-    case 'detach': return 'You went back to the local cluster';
-    case 'chaos': return `You started chaos: ${cmd.seconds} s of faults and clients on a fresh ${cmd.nodes ?? 3}-node cluster${cmd.workload && cmd.workload !== 'v2' ? `, clients on the ${cmd.workload === 'v3' ? 'v3 API' : 'v2 and v3 APIs'}` : ''}${cmd.breakOnPurpose ? ', with reads broken on purpose' : ''}`;
-    case 'exportTrace': return `You exported the session trace (${cmd.format === 'chrome' ? "Chrome's format" : 'JSONL'})`;
-    case 'stepMode': return cmd.on ? `You turned step mode on${cmd.seed !== undefined ? ` (seed ${cmd.seed})` : ''}: clocks stop, messages wait` : 'You turned step mode off: real time again';
-    case 'stepDeliver': return `You delivered held message #${cmd.id}`;
-    case 'stepDrop': return `You dropped held message #${cmd.id}`;
-    case 'stepDeliverAll': return 'You delivered every held message';
-    case 'stepTick': return cmd.name ? `You advanced ${cmd.name}'s clock one tick` : "You advanced every node's clock one tick";
-    case 'stepCancel': return 'You stopped the run';
-    case 'stepRunUntil': return `You let it run until ${cmd.until === 'vote-granted' ? 'a vote is granted' : cmd.until === 'leader' ? 'there is a new leader' : cmd.until === 'commit' ? 'a commit' : 'an election timeout'}`;
-    case 'resumeFrom': return `You resumed the cluster from ${clockTime(cmd.at)}: a new branch`;
-    case 'checkpoint': return 'You took a checkpoint of every node';
-    case 'branches': return 'You asked for the branches';
-    default: return `You sent ${(cmd as { type: string }).type}`;
+    case 'login':
+      return `You logged the KV console in as ${cmd.user}`;
+    case 'logout':
+      return 'You logged the KV console out';
+    case 'detach':
+      return 'You went back to the local cluster';
+    case 'chaos':
+      return `You started chaos: ${cmd.seconds} s of faults and clients on a fresh ${cmd.nodes ?? 3}-node cluster${cmd.workload && cmd.workload !== 'v2' ? `, clients on the ${cmd.workload === 'v3' ? 'v3 API' : 'v2 and v3 APIs'}` : ''}${cmd.breakOnPurpose ? ', with reads broken on purpose' : ''}`;
+    case 'exportTrace':
+      return `You exported the session trace (${cmd.format === 'chrome' ? "Chrome's format" : 'JSONL'})`;
+    case 'stepMode':
+      return cmd.on
+        ? `You turned step mode on${cmd.seed !== undefined ? ` (seed ${cmd.seed})` : ''}: clocks stop, messages wait`
+        : 'You turned step mode off: real time again';
+    case 'stepDeliver':
+      return `You delivered held message #${cmd.id}`;
+    case 'stepDrop':
+      return `You dropped held message #${cmd.id}`;
+    case 'stepDeliverAll':
+      return 'You delivered every held message';
+    case 'stepTick':
+      return cmd.name ? `You advanced ${cmd.name}'s clock one tick` : "You advanced every node's clock one tick";
+    case 'stepCancel':
+      return 'You stopped the run';
+    case 'stepRunUntil':
+      return `You let it run until ${cmd.until === 'vote-granted' ? 'a vote is granted' : cmd.until === 'leader' ? 'there is a new leader' : cmd.until === 'commit' ? 'a commit' : 'an election timeout'}`;
+    case 'resumeFrom':
+      return `You resumed the cluster from ${clockTime(cmd.at)}: a new branch`;
+    case 'checkpoint':
+      return 'You took a checkpoint of every node';
+    case 'branches':
+      return 'You asked for the branches';
+    default:
+      return `You sent ${(cmd as { type: string }).type}`;
   }
 }
 
@@ -170,12 +222,20 @@ export function narrateAttach(e: AttachEvent): Narration & { kind: 'role' | 'mem
   switch (e.type) {
     case 'leaderChanged':
       return e.to
-        ? { text: `${e.toName || e.to} leads the attached cluster (term ${e.term})${e.from ? `, after ${e.fromName || e.from}` : ''}`, weight: 'major', kind: 'role' }
+        ? {
+            text: `${e.toName || e.to} leads the attached cluster (term ${e.term})${e.from ? `, after ${e.fromName || e.from}` : ''}`,
+            weight: 'major',
+            kind: 'role',
+          }
         : { text: `the attached cluster has no leader (term ${e.term})`, weight: 'major', kind: 'role' };
     case 'termBumped':
       return { text: `the attached cluster's term went from ${e.from} to ${e.to}`, weight: 'minor', kind: 'role' };
     case 'memberAdded':
-      return { text: `member ${label(e.member)} was added${e.member.started ? '' : ' (not started yet)'}`, weight: 'major', kind: 'membership' };
+      return {
+        text: `member ${label(e.member)} was added${e.member.started ? '' : ' (not started yet)'}`,
+        weight: 'major',
+        kind: 'membership',
+      };
     case 'memberRemoved':
       return { text: `member ${label(e.member)} was removed`, weight: 'major', kind: 'membership' };
     case 'memberStarted':
@@ -187,7 +247,11 @@ export function narrateAttach(e: AttachEvent): Narration & { kind: 'role' | 'mem
     case 'endpointUnreachable':
       return { text: `${e.url} does not answer: ${e.error}`, weight: 'major', kind: 'warning' };
     case 'endpointReachable':
-      return { text: `${e.url} answers${e.api ? ` (${e.api}${e.version ? `, etcd ${e.version}` : ''})` : ''}`, weight: 'minor', kind: 'membership' };
+      return {
+        text: `${e.url} answers${e.api ? ` (${e.api}${e.version ? `, etcd ${e.version}` : ''})` : ''}`,
+        weight: 'minor',
+        kind: 'membership',
+      };
     case 'problem':
       return { text: e.message, weight: 'major', kind: 'warning' };
   }

@@ -25,7 +25,12 @@ export function countSchema(message: string) {
 
 /** A log index (or commit, hint) as a peer may send it: a count up to MAX_TERM_OR_INDEX. */
 export function indexSchema(message: string) {
-  return v.pipe(v.number(message), v.safeInteger(message), v.minValue(0, message), v.maxValue(MAX_TERM_OR_INDEX, message));
+  return v.pipe(
+    v.number(message),
+    v.safeInteger(message),
+    v.minValue(0, message),
+    v.maxValue(MAX_TERM_OR_INDEX, message),
+  );
 }
 
 /** The state that must be durable before a node answers a vote or acknowledges entries. */
@@ -81,7 +86,10 @@ export function decodeConfChange(data: string): ConfChange {
 
 /** The voters (and learners, if any) of the cluster as of some log index. */
 export const ConfStateSchema = object(
-  { voters: v.array(v.string('bad snapshot'), 'bad snapshot'), learners: v.optional(v.array(v.string('bad snapshot'), 'bad snapshot')) },
+  {
+    voters: v.array(v.string('bad snapshot'), 'bad snapshot'),
+    learners: v.optional(v.array(v.string('bad snapshot'), 'bad snapshot')),
+  },
   'bad snapshot',
 );
 export type ConfState = v.InferOutput<typeof ConfStateSchema>;
@@ -156,11 +164,7 @@ export interface ReadState {
 }
 
 /** Why a vote (or pre-vote) was refused, in words a viewer understands. */
-export type VoteRefusal =
-  | 'already-voted'
-  | 'log-behind'
-  | 'stale-term'
-  | 'leader-lease';
+export type VoteRefusal = 'already-voted' | 'log-behind' | 'stale-term' | 'leader-lease';
 
 /**
  * Everything a viewer would want to see a node do. Emitted by the core in Ready.events;

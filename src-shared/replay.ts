@@ -40,7 +40,8 @@ export interface ReplayState {
   recent: TraceRecord[];
 }
 
-const isClusterState = (r: TraceRecord): boolean => r.kind === 'event' && (r.event.type === 'cluster' || r.event.type === 'cluster-delta');
+const isClusterState = (r: TraceRecord): boolean =>
+  r.kind === 'event' && (r.event.type === 'cluster' || r.event.type === 'cluster-delta');
 
 export class TraceIndex {
   readonly firstSeq: number;
@@ -64,7 +65,10 @@ export class TraceIndex {
   readonly forks: readonly ForkRecord[];
 
   /** `records` as read (seq contiguous, `at` never decreasing); kept, not copied. */
-  constructor(readonly records: readonly TraceRecord[], options: ReplayOptions = {}) {
+  constructor(
+    readonly records: readonly TraceRecord[],
+    options: ReplayOptions = {},
+  ) {
     this.recentMax = options.recentMax ?? 200;
     this.recentMs = options.recentMs ?? 5000;
     this.firstSeq = records[0]?.seq ?? 1;
@@ -79,14 +83,16 @@ export class TraceIndex {
     const forks: ForkRecord[] = [];
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      if (r.seq !== this.firstSeq + i) throw new Error(`replay: record ${i} has seq ${r.seq}, expected ${this.firstSeq + i}`);
+      if (r.seq !== this.firstSeq + i)
+        throw new Error(`replay: record ${i} has seq ${r.seq}, expected ${this.firstSeq + i}`);
       if (i > 0 && r.at < records[i - 1]!.at) throw new Error(`replay: record seq ${r.seq} goes back in time`);
       if (r.kind === 'fork') forks.push(r);
       if (!isClusterState(r)) continue;
       if ((r as EventRecord).event.type === 'cluster') {
         key = n;
         keyframes++;
-      } else if (key < 0) throw new Error(`replay: record seq ${r.seq} is a cluster-delta with no cluster snapshot before it`);
+      } else if (key < 0)
+        throw new Error(`replay: record seq ${r.seq} is a cluster-delta with no cluster snapshot before it`);
       snaps[n] = i;
       base[n++] = key;
     }
@@ -161,7 +167,10 @@ export class TraceIndex {
 
   /** The view at a point: latest cluster snapshot plus the recent events leading to it. */
   stateAt(point: ReplayPoint): ReplayState {
-    const seq = 'seq' in point ? Math.min(Math.max(Math.floor(point.seq), this.firstSeq - 1), this.lastSeq) : this.seqAt(point.at);
+    const seq =
+      'seq' in point
+        ? Math.min(Math.max(Math.floor(point.seq), this.firstSeq - 1), this.lastSeq)
+        : this.seqAt(point.at);
     const i = seq - this.firstSeq; // -1 before the first record
     const at = i >= 0 ? this.rec(i).at : this.startAt;
     const s = this.snapsAtOrBefore(i) - 1;
@@ -189,7 +198,8 @@ export class TraceIndex {
     for (let k = 0; k < out.length; k++) {
       const r = out[k]!;
       if (!isClusterState(r)) continue;
-      if ((r as EventRecord).event.type === 'cluster-delta') out[k] = { ...(r as EventRecord), event: { type: 'cluster', cluster: this.clusterOf(ord) } };
+      if ((r as EventRecord).event.type === 'cluster-delta')
+        out[k] = { ...(r as EventRecord), event: { type: 'cluster', cluster: this.clusterOf(ord) } };
       ord++;
     }
     return out;
@@ -221,7 +231,10 @@ export class TraceIndex {
         break;
       }
     }
-    let state = from === key ? (this.rec(this.snaps[key]!) as EventRecord & { event: { type: 'cluster' } }).event.cluster : this.built.get(from)!;
+    let state =
+      from === key
+        ? (this.rec(this.snaps[key]!) as EventRecord & { event: { type: 'cluster' } }).event.cluster
+        : this.built.get(from)!;
     if (this.lastOrd > from && this.lastOrd < ord && this.base[this.lastOrd] === key) {
       from = this.lastOrd;
       state = this.lastState!;

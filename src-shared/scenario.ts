@@ -57,7 +57,20 @@ export interface Scenario {
 
 export class ScenarioError extends Error {}
 
-const ACTIONS = ['put', 'delete', 'kill', 'restart', 'skew', 'cut', 'heal', 'partition', 'isolate', 'add', 'remove', 'transfer'] as const;
+const ACTIONS = [
+  'put',
+  'delete',
+  'kill',
+  'restart',
+  'skew',
+  'cut',
+  'heal',
+  'partition',
+  'isolate',
+  'add',
+  'remove',
+  'transfer',
+] as const;
 
 /** "2s", "1.5s", "250ms", "+3s", "-1s" or a number of ms. */
 export function parseDuration(v: unknown, what: string): number {
@@ -73,13 +86,18 @@ export function parseDuration(v: unknown, what: string): number {
 export function parseScenario(raw: unknown): Scenario {
   const o = raw as Record<string, unknown>;
   if (typeof o !== 'object' || o === null || o.scenario !== SCENARIO_FORMAT) {
-    throw new ScenarioError(`not a raftlab scenario: the file must be a JSON object with "scenario": "${SCENARIO_FORMAT}"`);
+    throw new ScenarioError(
+      `not a raftlab scenario: the file must be a JSON object with "scenario": "${SCENARIO_FORMAT}"`,
+    );
   }
   if (o.version !== SCENARIO_VERSION) {
-    throw new ScenarioError(`scenario version ${JSON.stringify(o.version)} is not one this raftlab reads (${SCENARIO_VERSION})`);
+    throw new ScenarioError(
+      `scenario version ${JSON.stringify(o.version)} is not one this raftlab reads (${SCENARIO_VERSION})`,
+    );
   }
   const nodes = o.nodes ?? 3;
-  if (typeof nodes !== 'number' || !Number.isInteger(nodes) || nodes < 1 || nodes > 7) throw new ScenarioError('"nodes" must be 1..7');
+  if (typeof nodes !== 'number' || !Number.isInteger(nodes) || nodes < 1 || nodes > 7)
+    throw new ScenarioError('"nodes" must be 1..7');
   if (!Array.isArray(o.steps)) throw new ScenarioError('"steps" must be a list');
   const steps = o.steps.map((s, i) => parseStep(s, `step ${i + 1}`));
   steps.sort((a, b) => a.at - b.at); // stable: steps at the same time keep their order
@@ -97,7 +115,9 @@ function parseStep(raw: unknown, where: string): ScenarioStep {
   const keys = Object.keys(s).filter((k) => k !== 'at');
   const [k] = keys;
   if (keys.length !== 1 || k === undefined || !(ACTIONS as readonly string[]).includes(k)) {
-    throw new ScenarioError(`${where}: needs exactly one action of ${ACTIONS.join(', ')} (got ${keys.join(', ') || 'none'})`);
+    throw new ScenarioError(
+      `${where}: needs exactly one action of ${ACTIONS.join(', ')} (got ${keys.join(', ') || 'none'})`,
+    );
   }
   const v = s[k];
   const ref = (x: unknown, what = k): NodeRef => {
@@ -108,21 +128,28 @@ function parseStep(raw: unknown, where: string): ScenarioStep {
     case 'put':
     case 'delete': {
       const p = v as Record<string, unknown>;
-      if (typeof p !== 'object' || p === null || typeof p.key !== 'string' || !p.key.startsWith('/')) throw new ScenarioError(`${where}: "${k}" needs a "key" starting with "/"`);
+      if (typeof p !== 'object' || p === null || typeof p.key !== 'string' || !p.key.startsWith('/'))
+        throw new ScenarioError(`${where}: "${k}" needs a "key" starting with "/"`);
       if (k === 'put' && typeof p.value !== 'string') throw new ScenarioError(`${where}: "put" needs a string "value"`);
       const node = p.node === undefined ? undefined : ref(p.node, 'node');
       return k === 'put'
         ? { at, put: { key: p.key, value: p.value as string, ...(node ? { node } : {}) } }
         : { at, delete: { key: p.key, ...(node ? { node } : {}) } };
     }
-    case 'kill': return { at, kill: ref(v) };
-    case 'restart': return { at, restart: ref(v) };
-    case 'isolate': return { at, isolate: ref(v) };
-    case 'remove': return { at, remove: ref(v) };
-    case 'transfer': return { at, transfer: ref(v) };
+    case 'kill':
+      return { at, kill: ref(v) };
+    case 'restart':
+      return { at, restart: ref(v) };
+    case 'isolate':
+      return { at, isolate: ref(v) };
+    case 'remove':
+      return { at, remove: ref(v) };
+    case 'transfer':
+      return { at, transfer: ref(v) };
     case 'skew': {
       const p = v as Record<string, unknown>;
-      if (typeof p !== 'object' || p === null) throw new ScenarioError(`${where}: "skew" needs { node, offset?, rate? }`);
+      if (typeof p !== 'object' || p === null)
+        throw new ScenarioError(`${where}: "skew" needs { node, offset?, rate? }`);
       const out: { node: NodeRef; offset?: number; rate?: number } = { node: ref(p.node, 'node') };
       if (p.offset !== undefined) out.offset = parseDuration(p.offset, `${where} "offset"`);
       if (p.rate !== undefined) {
@@ -145,7 +172,8 @@ function parseStep(raw: unknown, where: string): ScenarioStep {
       return { at, partition: v.map((g: unknown[]) => g.map((x) => ref(x))) };
     case 'add':
       if (v === true) return { at, add: true };
-      if (typeof v === 'object' && v !== null && typeof (v as { start?: unknown }).start === 'boolean') return { at, add: { start: (v as { start: boolean }).start } };
+      if (typeof v === 'object' && v !== null && typeof (v as { start?: unknown }).start === 'boolean')
+        return { at, add: { start: (v as { start: boolean }).start } };
       throw new ScenarioError(`${where}: "add" is true or { "start": false }`);
   }
   throw new ScenarioError(`${where}: unknown action ${k}`);
@@ -169,11 +197,29 @@ export function commandsFor(step: ScenarioStep, cluster: ClusterState): Command[
     if (!n) throw new ScenarioError('no node is running');
     return n.name;
   };
-  if ('put' in step) return [{ type: 'kv', name: step.put.node ? name(step.put.node) : (agreedLeader(cluster)?.name ?? anyAlive()), method: 'PUT', key: step.put.key, value: step.put.value }];
-  if ('delete' in step) return [{ type: 'kv', name: step.delete.node ? name(step.delete.node) : (agreedLeader(cluster)?.name ?? anyAlive()), method: 'DELETE', key: step.delete.key }];
+  if ('put' in step)
+    return [
+      {
+        type: 'kv',
+        name: step.put.node ? name(step.put.node) : (agreedLeader(cluster)?.name ?? anyAlive()),
+        method: 'PUT',
+        key: step.put.key,
+        value: step.put.value,
+      },
+    ];
+  if ('delete' in step)
+    return [
+      {
+        type: 'kv',
+        name: step.delete.node ? name(step.delete.node) : (agreedLeader(cluster)?.name ?? anyAlive()),
+        method: 'DELETE',
+        key: step.delete.key,
+      },
+    ];
   if ('kill' in step) return [{ type: 'killNode', name: name(step.kill) }];
   if ('restart' in step) {
-    if (step.restart === 'all') return cluster.nodes.filter((n) => n.status === 'killed').map((n) => ({ type: 'restartNode', name: n.name }));
+    if (step.restart === 'all')
+      return cluster.nodes.filter((n) => n.status === 'killed').map((n) => ({ type: 'restartNode', name: n.name }));
     return [{ type: 'restartNode', name: name(step.restart) }];
   }
   if ('skew' in step) {
@@ -183,7 +229,10 @@ export function commandsFor(step: ScenarioStep, cluster: ClusterState): Command[
     return [c];
   }
   if ('cut' in step) return [{ type: 'cutLink', a: name(step.cut[0]), b: name(step.cut[1]) }];
-  if ('heal' in step) return step.heal === 'all' ? [{ type: 'healAll' }] : [{ type: 'healLink', a: name(step.heal[0]), b: name(step.heal[1]) }];
+  if ('heal' in step)
+    return step.heal === 'all'
+      ? [{ type: 'healAll' }]
+      : [{ type: 'healLink', a: name(step.heal[0]), b: name(step.heal[1]) }];
   if ('isolate' in step) {
     const x = name(step.isolate);
     return members.filter((n) => n.name !== x).map((n) => ({ type: 'cutLink', a: x, b: n.name }));
@@ -203,7 +252,8 @@ export function commandsFor(step: ScenarioStep, cluster: ClusterState): Command[
     });
     return out;
   }
-  if ('add' in step) return [step.add === true || step.add.start ? { type: 'addMember' } : { type: 'addMember', start: false }];
+  if ('add' in step)
+    return [step.add === true || step.add.start ? { type: 'addMember' } : { type: 'addMember', start: false }];
   if ('remove' in step) return [{ type: 'removeMember', name: name(step.remove) }];
   if ('transfer' in step) return [{ type: 'transferLeader', to: name(step.transfer) }];
   return [];
@@ -266,7 +316,10 @@ export async function playScenario(scenario: Scenario, target: ScenarioTarget): 
   await sleep(t0 + scenario.end - Date.now());
   const end = target.cluster();
   const l = end && agreedLeader(end);
-  target.log(`${t(Date.now() - t0)}  end: ${l ? `${l.name} leads term ${l.term}` : 'no agreed leader'}; ${(end?.nodes ?? []).map((n) => `${n.name} ${n.status}`).join(', ')}`, true);
+  target.log(
+    `${t(Date.now() - t0)}  end: ${l ? `${l.name} leads term ${l.term}` : 'no agreed leader'}; ${(end?.nodes ?? []).map((n) => `${n.name} ${n.status}`).join(', ')}`,
+    true,
+  );
   return errors;
 }
 

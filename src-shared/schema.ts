@@ -30,13 +30,17 @@ export function looseObject<E extends v.ObjectEntries>(entries: E, notObject: Me
 }
 
 /** The first issue of a failed parse: its message, and the path to it. */
-export function firstIssue(issues: readonly [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): { message: string; path: (string | number)[] } {
+export function firstIssue(issues: readonly [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): {
+  message: string;
+  path: (string | number)[];
+} {
   const [i] = issues; // valibot's issues are never empty (its own type says so)
   return { message: i.message, path: (i.path ?? []).map((p) => p.key as string | number) };
 }
 
 /** An object, not an array (nor null): valibot's objects take arrays too; a `v.custom(isPlainObject, …)` before them says no to those. */
-export const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+export const isPlainObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** A yes/no check of a value, compiled from a schema (fastGuard). */
 export type Guard = (x: unknown) => boolean;
@@ -70,10 +74,15 @@ function compile(s: Node): Guard {
   // A pipe carries its first schema's type: look at the pipe first.
   if (Array.isArray(s.pipe)) {
     const [base, ...items] = s.pipe as [Node, ...Node[]]; // v.pipe takes a schema first
-    if (base.type === 'number' && !Array.isArray(base.pipe) && items.every((i) => NUMBER_ACTIONS.includes(i.type))) return numberGuard(items);
+    if (base.type === 'number' && !Array.isArray(base.pipe) && items.every((i) => NUMBER_ACTIONS.includes(i.type)))
+      return numberGuard(items);
     // A pipe may go on with another schema (v.pipe(v.custom(isPlainObject), v.looseObject(…))),
     // whose guard may make the custom check already: an object's guard refuses what is no object.
-    const subsumed = base.type === 'custom' && !Array.isArray(base.pipe) && base.check === isPlainObject && ['object', 'loose_object', 'variant', 'record'].includes(items[0]?.type ?? '');
+    const subsumed =
+      base.type === 'custom' &&
+      !Array.isArray(base.pipe) &&
+      base.check === isPlainObject &&
+      ['object', 'loose_object', 'variant', 'record'].includes(items[0]?.type ?? '');
     const checks = items.map((i) => (i.kind === 'schema' ? compile(i) : compileAction(i)));
     return all(subsumed ? checks : [compile(base), ...checks]);
   }
@@ -147,12 +156,15 @@ function compile(s: Node): Guard {
       const byValue = new Map<unknown, Guard[]>();
       for (const option of s.options as Node[]) {
         const d = (option.entries as Record<string, Node> | undefined)?.[key];
-        const values = d?.type === 'literal' ? [d.literal] : d?.type === 'picklist' ? (d.options as unknown[]) : undefined;
+        const values =
+          d?.type === 'literal' ? [d.literal] : d?.type === 'picklist' ? (d.options as unknown[]) : undefined;
         if (!values) throw new Error(`fastGuard: a variant option whose ${key} is a ${d?.type} is not supported`);
         const g = compile(option);
         for (const val of values) byValue.set(val, [...(byValue.get(val) ?? []), g]);
       }
-      const one = new Map([...byValue].map(([val, gs]) => [val, gs.length === 1 ? gs[0] : (x: unknown) => gs.some((g) => g(x))]));
+      const one = new Map(
+        [...byValue].map(([val, gs]) => [val, gs.length === 1 ? gs[0] : (x: unknown) => gs.some((g) => g(x))]),
+      );
       if ([...one.keys()].every((k) => typeof k === 'string')) {
         const byName = stringTable([...one.keys()] as string[], (k) => one.get(k)!);
         return (x) => {

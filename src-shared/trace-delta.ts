@@ -68,7 +68,8 @@ export function sameJson(a: unknown, b: unknown): boolean {
 
 /** Sets o[k], even for k = "__proto__" (a node named so must stay a plain field). */
 function put(o: Obj, k: string, v: unknown): void {
-  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  if (k === '__proto__')
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
   else o[k] = v;
 }
 
@@ -81,13 +82,17 @@ function diffFields(prev: Obj, next: Obj, skip: string): { set?: Obj; unset?: st
     if (!Object.hasOwn(prev, k) || !sameJson(prev[k], next[k])) put((set ??= {}), k, next[k]);
   }
   for (const k in prev) {
-    if (k !== skip && prev[k] !== undefined && (!Object.hasOwn(next, k) || next[k] === undefined)) (unset ??= []).push(k);
+    if (k !== skip && prev[k] !== undefined && (!Object.hasOwn(next, k) || next[k] === undefined))
+      (unset ??= []).push(k);
   }
   return { ...(set ? { set } : {}), ...(unset ? { unset } : {}) };
 }
 
 /** How the log tail moved, or undefined when it did not. */
-export function diffLog(prev: readonly LogEntrySummary[], next: readonly LogEntrySummary[]): LogEntrySummary[] | LogPatch | undefined {
+export function diffLog(
+  prev: readonly LogEntrySummary[],
+  next: readonly LogEntrySummary[],
+): LogEntrySummary[] | LogPatch | undefined {
   if (next.length === 0) return prev.length === 0 ? undefined : [];
   // Where the new tail starts in the old one: a window only moves forward.
   let drop = 0;
@@ -111,7 +116,10 @@ export function diffCluster(prev: ClusterState, next: ClusterState): ClusterDelt
   if (prev.nodes.length !== n) return undefined;
   // Both have n nodes (just checked): the `!`s below stay in range.
   for (let i = 0; i < n; i++) if (prev.nodes[i]!.name !== next.nodes[i]!.name) return undefined;
-  const delta: ClusterDeltaEvent = { type: 'cluster-delta', ...diffFields(prev as unknown as Obj, next as unknown as Obj, 'nodes') };
+  const delta: ClusterDeltaEvent = {
+    type: 'cluster-delta',
+    ...diffFields(prev as unknown as Obj, next as unknown as Obj, 'nodes'),
+  };
   let nodes: Record<string, NodePatch> | undefined;
   for (let i = 0; i < n; i++) {
     const a = prev.nodes[i]!;
@@ -149,7 +157,8 @@ export function applyClusterDelta(prev: ClusterState, d: ClusterDeltaEvent): Clu
   if (d.set) for (const k of Object.keys(d.set)) if (k !== 'nodes') put(out, k, (d.set as Obj)[k]);
   if (d.unset) for (const k of d.unset) if (k !== 'nodes') delete out[k];
   const patches = d.nodes;
-  if (patches) out.nodes = prev.nodes.map((n) => (Object.hasOwn(patches, n.name) ? applyNodePatch(n, patches[n.name]!) : n));
+  if (patches)
+    out.nodes = prev.nodes.map((n) => (Object.hasOwn(patches, n.name) ? applyNodePatch(n, patches[n.name]!) : n));
   return out as unknown as ClusterState;
 }
 
@@ -188,7 +197,13 @@ export class ClusterEncoder {
   /** What to record for `cluster`, shown at `at` (ms, as records' `at`). */
   encode(cluster: ClusterState, at: number): EncodedCluster {
     const p = this.prev;
-    if (p && p.generation === cluster.generation && p.dir === cluster.dir && at - this.keyAt < this.keyframeMs && this.sinceKey + 1 < this.keyframeEvery) {
+    if (
+      p &&
+      p.generation === cluster.generation &&
+      p.dir === cluster.dir &&
+      at - this.keyAt < this.keyframeMs &&
+      this.sinceKey + 1 < this.keyframeEvery
+    ) {
       const d = diffCluster(p, cluster);
       if (d) {
         const json = JSON.stringify(d);

@@ -70,9 +70,8 @@ export interface ActionRecord extends RecordBase {
 }
 
 export type ResultRecord = RecordBase & { kind: 'result'; id: string } & (
-  | { ok: true; result?: CommandResult }
-  | { ok: false; error: string }
-);
+    { ok: true; result?: CommandResult } | { ok: false; error: string }
+  );
 
 /** Step mode: a peer message held back, then delivered or dropped by the user. */
 export interface MessageFateRecord extends RecordBase {
@@ -123,7 +122,8 @@ type Known<T> = T extends readonly (infer E)[]
 /** `true` when every T is something S accepts as far as types tell: S checks only fields T has, as T types them. */
 type Passes<T, S extends v.GenericSchema> = [T] extends [Known<v.InferInput<S>>] ? true : false;
 /** …and S checks every field of T, as T types it. */
-type Covers<T, S extends v.GenericSchema> = Passes<T, S> extends true ? ([Known<v.InferInput<S>>] extends [T] ? true : false) : false;
+type Covers<T, S extends v.GenericSchema> =
+  Passes<T, S> extends true ? ([Known<v.InferInput<S>>] extends [T] ? true : false) : false;
 /** Compile-time only: a check that is `false` does not compile. */
 type Holds<T extends true> = T;
 
@@ -140,12 +140,19 @@ const NUMBER = ' must be a number';
 /** A finite number (JSON reads 1e999 as Infinity). */
 const num = v.pipe(v.number(NUMBER), v.finite(NUMBER));
 /** A whole number ≥ min. */
-const whole = (min = 0) => v.pipe(v.number(NUMBER), v.finite(NUMBER), v.integer(` must be a whole number ≥ ${min}`), v.minValue(min, ` must be a whole number ≥ ${min}`));
+const whole = (min = 0) =>
+  v.pipe(
+    v.number(NUMBER),
+    v.finite(NUMBER),
+    v.integer(` must be a whole number ≥ ${min}`),
+    v.minValue(min, ` must be a whole number ≥ ${min}`),
+  );
 const str = v.string(' must be a string');
 const arr = <S extends v.GenericSchema>(item: S) => v.array(item, ' must be an array');
 const anyArray = arr(v.unknown());
 /** What a value that is none of `options` is told. */
-const notOneOf = (options: readonly string[]) => (issue: v.BaseIssue<unknown>) => ` is ${JSON.stringify(issue.input) ?? 'missing'}, not one of ${options.join(', ')}`;
+const notOneOf = (options: readonly string[]) => (issue: v.BaseIssue<unknown>) =>
+  ` is ${JSON.stringify(issue.input) ?? 'missing'}, not one of ${options.join(', ')}`;
 const oneOf = <const T extends readonly string[]>(options: T) => v.picklist(options, notOneOf(options));
 const NOT_OBJECT = ' must be an object';
 /** Any object (not an array), its fields unchecked. */
@@ -204,18 +211,32 @@ type _HeaderCovered = Holds<Covers<Omit<TraceHeader, 'format' | 'version'>, type
 /** The numbers each Raft event must carry: only number fields of that kind (checked by the compiler), every kind listed. */
 type NumberFields<T> = { [K in keyof T]-?: T[K] extends number ? K : never }[keyof T];
 const RAFT_NUMBERS: { [K in RaftEventKind]: readonly NumberFields<Extract<RaftEvent, { kind: K }>>[] } = {
-  role: ['term'], term: ['from', 'to'], 'election-timeout': ['term'], vote: ['term'],
-  'vote-result': ['term', 'votes', 'needed'], append: ['first', 'last', 'term'], truncate: ['from'],
-  commit: ['index', 'term'], apply: ['index'], conf: ['index'], 'snapshot-created': ['index', 'term'],
-  'snapshot-sent': ['index'], 'snapshot-installed': ['index', 'term'], 'check-quorum-lost': ['term', 'active', 'needed'],
-  'transfer-start': ['term'], 'transfer-abort': ['term'], removed: ['index'],
+  role: ['term'],
+  term: ['from', 'to'],
+  'election-timeout': ['term'],
+  vote: ['term'],
+  'vote-result': ['term', 'votes', 'needed'],
+  append: ['first', 'last', 'term'],
+  truncate: ['from'],
+  commit: ['index', 'term'],
+  apply: ['index'],
+  conf: ['index'],
+  'snapshot-created': ['index', 'term'],
+  'snapshot-sent': ['index'],
+  'snapshot-installed': ['index', 'term'],
+  'check-quorum-lost': ['term', 'active', 'needed'],
+  'transfer-start': ['term'],
+  'transfer-abort': ['term'],
+  removed: ['index'],
 };
 const RAFT_KINDS = Object.keys(RAFT_NUMBERS) as RaftEventKind[];
 const RaftEventSchema = v.pipe(
   anyObject,
   v.variant(
     'kind',
-    RAFT_KINDS.map((kind) => fields({ kind: v.literal(kind), ...Object.fromEntries(RAFT_NUMBERS[kind].map((k) => [k, num])) })),
+    RAFT_KINDS.map((kind) =>
+      fields({ kind: v.literal(kind), ...Object.fromEntries(RAFT_NUMBERS[kind].map((k) => [k, num])) }),
+    ),
     notOneOf(RAFT_KINDS),
   ),
 );
@@ -250,7 +271,11 @@ const NODE_FIELDS = {
   id: str,
   status: oneOf(NODE_STATUSES),
   role: oneOf(ROLES),
-  term: whole(), commit: whole(), applied: whole(), firstIndex: whole(), lastIndex: whole(),
+  term: whole(),
+  commit: whole(),
+  applied: whole(),
+  firstIndex: whole(),
+  lastIndex: whole(),
   vote: str,
   lead: str,
   clock: anyObject,
@@ -269,7 +294,9 @@ type _ClusterPasses = Holds<Passes<ClusterState, typeof ClusterSchema>>;
 type _NodePasses = Holds<Passes<NodeState, typeof NodeSchema>>;
 
 const optional = <E extends v.ObjectEntries>(entries: E) =>
-  Object.fromEntries(Object.entries(entries).map(([k, s]) => [k, v.optional(s)])) as { [K in keyof E]: v.OptionalSchema<E[K], undefined> };
+  Object.fromEntries(Object.entries(entries).map(([k, s]) => [k, v.optional(s)])) as {
+    [K in keyof E]: v.OptionalSchema<E[K], undefined>;
+  };
 
 /** `unset`: names of fields that are gone, none of them one a snapshot must have. */
 const unset = (required: v.ObjectEntries) =>
@@ -277,7 +304,10 @@ const unset = (required: v.ObjectEntries) =>
     arr(
       v.pipe(
         v.string(' must be a field name'),
-        v.check((k) => !Object.hasOwn(required, k), (issue) => `: "${issue.input}" cannot be unset`),
+        v.check(
+          (k) => !Object.hasOwn(required, k),
+          (issue) => `: "${issue.input}" cannot be unset`,
+        ),
       ),
     ),
   );
@@ -292,7 +322,8 @@ const NodePatchSchema = obj({
       anyObject,
       v.check(
         (set) => set.name === undefined && set.log === undefined,
-        (issue) => `: a node's ${(issue.input as { name?: unknown }).name !== undefined ? 'name' : 'log'} does not change through "set"`,
+        (issue) =>
+          `: a node's ${(issue.input as { name?: unknown }).name !== undefined ? 'name' : 'log'} does not change through "set"`,
       ),
       fields({ ...optional(NODE_FIELDS), ...NODE_OPTIONAL_FIELDS }),
     ),
@@ -323,9 +354,18 @@ const EVENT_SCHEMAS = [
   // What was observed on an attached cluster (src-shared/attach.ts AttachEvent).
   fields({ type: v.literal('attach'), at: num, event: obj({ type: str, at: num }) }),
   // A line (or the end) of a v3 watch the window opened (command-results.ts WatchLine).
-  fields({ type: v.literal('watch'), at: num, watch: str, node: str, result: v.optional(v.unknown()), ended: v.optional(str) }),
+  fields({
+    type: v.literal('watch'),
+    at: num,
+    watch: str,
+    node: str,
+    result: v.optional(v.unknown()),
+    ended: v.optional(str),
+  }),
 ] as const;
-const EVENT_TYPES: readonly string[] = EVENT_SCHEMAS.flatMap(({ entries: { type } }) => ('literal' in type ? [type.literal] : type.options));
+const EVENT_TYPES: readonly string[] = EVENT_SCHEMAS.flatMap(({ entries: { type } }) =>
+  'literal' in type ? [type.literal] : type.options,
+);
 const TracedEventSchema = v.pipe(
   anyObject,
   v.variant('type', EVENT_SCHEMAS, (issue) => (issue.input === 'ack' ? ACK : notOneOf(EVENT_TYPES)(issue))),
@@ -337,7 +377,11 @@ type _EventsPass = Holds<Passes<StoredEvent, (typeof EVENT_SCHEMAS)[number]>>;
 // ------------------------------------------------------------------ records
 
 const TRACE_RECORD_KINDS = ['event', 'action', 'result', 'held', 'delivered', 'dropped', 'client', 'fork'] as const;
-type _KindsAreAll = Holds<[(typeof TRACE_RECORD_KINDS)[number], TraceRecordKind] extends [TraceRecordKind, (typeof TRACE_RECORD_KINDS)[number]] ? true : false>;
+type _KindsAreAll = Holds<
+  [(typeof TRACE_RECORD_KINDS)[number], TraceRecordKind] extends [TraceRecordKind, (typeof TRACE_RECORD_KINDS)[number]]
+    ? true
+    : false
+>;
 
 /** What every record has, checked before what its kind has. */
 const RECORD_BASE = { seq: whole(1), at: num, clocks: v.optional(byName(num)), kind: oneOf(TRACE_RECORD_KINDS) };
@@ -348,14 +392,46 @@ const RECORD_SCHEMAS = [
   // A command as the window sends it: CommandSchema's own texts (issueText puts "record.cmd: " before them).
   fields({ kind: v.literal('action'), id: str, cmd: CommandSchema }),
   v.pipe(
-    fields({ kind: v.literal('result'), id: str, ok: v.boolean(' must be true or false'), error: v.optional(v.unknown()) }),
-    v.forward(v.check((r) => r.ok || typeof r.error === 'string', ' must be a string'), ['error']),
+    fields({
+      kind: v.literal('result'),
+      id: str,
+      ok: v.boolean(' must be true or false'),
+      error: v.optional(v.unknown()),
+    }),
+    v.forward(
+      v.check((r) => r.ok || typeof r.error === 'string', ' must be a string'),
+      ['error'],
+    ),
   ),
-  fields({ kind: v.picklist(['held', 'delivered', 'dropped']), msgId: whole(), message: obj(MESSAGE_FIELDS), reason: v.optional(str) }),
-  fields({ kind: v.literal('client'), node: str, method: str, path: str, status: whole(), ms: num, error: v.optional(str) }),
+  fields({
+    kind: v.picklist(['held', 'delivered', 'dropped']),
+    msgId: whole(),
+    message: obj(MESSAGE_FIELDS),
+    reason: v.optional(str),
+  }),
+  fields({
+    kind: v.literal('client'),
+    node: str,
+    method: str,
+    path: str,
+    status: whole(),
+    ms: num,
+    error: v.optional(str),
+  }),
   v.pipe(
-    fields({ kind: v.literal('fork'), branch: whole(2), parent: whole(1), left: whole(1), from: num, asked: num, leftAt: num }),
-    v.forward(v.check((r) => r.parent < r.branch, ' must be an earlier branch than record.branch'), ['parent']),
+    fields({
+      kind: v.literal('fork'),
+      branch: whole(2),
+      parent: whole(1),
+      left: whole(1),
+      from: num,
+      asked: num,
+      leftAt: num,
+    }),
+    v.forward(
+      v.check((r) => r.parent < r.branch, ' must be an earlier branch than record.branch'),
+      ['parent'],
+    ),
   ),
 ] as const;
 type _EventRecordPasses = Holds<Passes<Omit<EventRecord, keyof RecordBase>, (typeof RECORD_SCHEMAS)[0]>>;
@@ -393,7 +469,11 @@ export type TraceCheck<T> = { ok: true; value: T } | { ok: false; problem: strin
  * "constructor" or "prototype" (JSON keeps them as plain fields; a node may be named so).
  * `adopt` takes what is wanted of valibot's output when the guard alone could not say yes.
  */
-function traceChecker<T>(schema: v.GenericSchema, root: 'record' | 'header', adopt?: (input: T, output: T) => void): (x: unknown) => TraceCheck<T> {
+function traceChecker<T>(
+  schema: v.GenericSchema,
+  root: 'record' | 'header',
+  adopt?: (input: T, output: T) => void,
+): (x: unknown) => TraceCheck<T> {
   const fast = fastGuard(schema);
   return (x) => {
     if (fast(x)) return { ok: true, value: x as T };

@@ -7,12 +7,31 @@
 // through TraceDecoder, so a file is judged the same way everywhere.
 
 import type { ServerEvent } from './protocol.js';
-import { checkTraceHeader, checkTraceRecord, TRACE_FORMAT, type TraceHeader, type TraceRecord, type TraceSettings, type TraceSource } from './trace-schema.js';
+import {
+  checkTraceHeader,
+  checkTraceRecord,
+  TRACE_FORMAT,
+  type TraceHeader,
+  type TraceRecord,
+  type TraceSettings,
+  type TraceSource,
+} from './trace-schema.js';
 
 // The shapes, and the schemas that check them, are in trace-schema.ts.
 export {
-  TRACE_FORMAT, type ActionRecord, type ClientRecord, type EventRecord, type ForkRecord, type MessageFateRecord, type ResultRecord,
-  type TracedEvent, type TraceHeader, type TraceRecord, type TraceRecordKind, type TraceSettings, type TraceSource,
+  TRACE_FORMAT,
+  type ActionRecord,
+  type ClientRecord,
+  type EventRecord,
+  type ForkRecord,
+  type MessageFateRecord,
+  type ResultRecord,
+  type TracedEvent,
+  type TraceHeader,
+  type TraceRecord,
+  type TraceRecordKind,
+  type TraceSettings,
+  type TraceSource,
 } from './trace-schema.js';
 
 /**
@@ -28,10 +47,14 @@ export type TraceEntry = DistributiveOmit<TraceRecord, 'seq' | 'at'> & { at?: nu
 
 /** Turns one ServerEvent into what a trace keeps of it: ack / answered error → result. */
 export function entryOfEvent(e: ServerEvent): TraceEntry {
-  if (e.type === 'ack') return e.result === undefined ? { kind: 'result', id: e.id, ok: true } : { kind: 'result', id: e.id, ok: true, result: e.result };
+  if (e.type === 'ack')
+    return e.result === undefined
+      ? { kind: 'result', id: e.id, ok: true }
+      : { kind: 'result', id: e.id, ok: true, result: e.result };
   if (e.type === 'error' && e.id !== undefined) return { kind: 'result', id: e.id, ok: false, error: e.message };
   // Requests to a node's client port are `client` records.
-  if (e.type === 'client') return { kind: 'client', at: e.at, node: e.node, method: e.method, path: e.path, status: e.status, ms: e.ms };
+  if (e.type === 'client')
+    return { kind: 'client', at: e.at, node: e.node, method: e.method, path: e.path, status: e.status, ms: e.ms };
   if (e.type === 'fork') return { kind: 'fork', at: e.at, ...e.fork };
   // Step mode's message fates have record kinds of their own.
   if (e.type === 'step') {
@@ -46,7 +69,10 @@ export function entryOfEvent(e: ServerEvent): TraceEntry {
 /** A trace that cannot be read, saying where (`line`, 1-based) and what is wrong. */
 export class TraceError extends Error {
   override name = 'TraceError';
-  constructor(message: string, readonly line?: number) {
+  constructor(
+    message: string,
+    readonly line?: number,
+  ) {
     super(line === undefined ? message : `line ${line}: ${message}`);
   }
 }
@@ -73,7 +99,8 @@ export const TRACE_UPGRADES: readonly TraceUpgrade[] = [
     header: (h) => h,
     record: (r, lineNo) => {
       // …which is why a delta in a file that says version 1 is a broken file, not an old one.
-      if (r.kind === 'event' && (r.event as Obj | undefined)?.type === 'cluster-delta') throw new TraceError('a version 1 trace has no cluster-delta events', lineNo);
+      if (r.kind === 'event' && (r.event as Obj | undefined)?.type === 'cluster-delta')
+        throw new TraceError('a version 1 trace has no cluster-delta events', lineNo);
       return r;
     },
   },
@@ -94,11 +121,17 @@ export interface TraceReadOptions {
 }
 
 function checkVersion(v: unknown, upgrades: readonly TraceUpgrade[]): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new TraceError('"version" must be a whole number', 1);
-  if (v > TRACE_VERSION) throw new TraceError(`trace version ${v} is newer than this raftlab reads (${TRACE_VERSION}); a newer raftlab opens it`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw new TraceError('"version" must be a whole number', 1);
+  if (v > TRACE_VERSION)
+    throw new TraceError(
+      `trace version ${v} is newer than this raftlab reads (${TRACE_VERSION}); a newer raftlab opens it`,
+    );
   for (let from = v; from < TRACE_VERSION; from++) {
     if (!upgrades.some((u) => u.from === from)) {
-      throw new TraceError(`trace version ${v} is older than this raftlab reads (${TRACE_VERSION}) and no upgrade from version ${from} is known`);
+      throw new TraceError(
+        `trace version ${v} is older than this raftlab reads (${TRACE_VERSION}) and no upgrade from version ${from} is known`,
+      );
     }
   }
   return v;
@@ -118,7 +151,12 @@ export function upgradeHeader(raw: Obj, fromVersion: number, upgrades: readonly 
 }
 
 /** Brings a raw record of a `fromVersion` trace up to TRACE_VERSION (the identity at the current version). */
-export function upgradeRecord(raw: Obj, fromVersion: number, lineNo: number, upgrades: readonly TraceUpgrade[] = TRACE_UPGRADES): Obj {
+export function upgradeRecord(
+  raw: Obj,
+  fromVersion: number,
+  lineNo: number,
+  upgrades: readonly TraceUpgrade[] = TRACE_UPGRADES,
+): Obj {
   let r = raw;
   for (const s of steps(fromVersion, upgrades)) r = s.record(r, lineNo);
   return r;
@@ -133,7 +171,8 @@ function parseJson(line: string, lineNo: number): Obj {
   } catch (err) {
     throw new TraceError(`not valid JSON (${err instanceof Error ? err.message : String(err)})`, lineNo);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TraceError(`${lineNo === 1 ? 'the header' : 'a record'} must be an object`, lineNo);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new TraceError(`${lineNo === 1 ? 'the header' : 'a record'} must be an object`, lineNo);
   return v as Obj;
 }
 
@@ -146,7 +185,10 @@ export function parseTraceHeader(line: string, options: TraceReadOptions = {}): 
 function readHeader(line: string, options: TraceReadOptions): { header: TraceHeader; fileVersion: number } {
   const raw = parseJson(line, 1);
   if (raw.format !== TRACE_FORMAT) {
-    throw new TraceError(`not a raftlab trace: the header's "format" is ${JSON.stringify(raw.format) ?? 'missing'}, not "${TRACE_FORMAT}"`, 1);
+    throw new TraceError(
+      `not a raftlab trace: the header's "format" is ${JSON.stringify(raw.format) ?? 'missing'}, not "${TRACE_FORMAT}"`,
+      1,
+    );
   }
   const upgrades = options.upgrades ?? TRACE_UPGRADES;
   const fileVersion = checkVersion(raw.version, upgrades);
@@ -159,9 +201,15 @@ function readHeader(line: string, options: TraceReadOptions): { header: TraceHea
  * Reads and checks one record line (`lineNo` is its 1-based line in the file, for messages).
  * Records of an older `version` are upgraded first. Fields a newer writer added are kept.
  */
-export function parseTraceRecord(line: string, lineNo: number, options: TraceReadOptions & { version?: number } = {}): TraceRecord {
+export function parseTraceRecord(
+  line: string,
+  lineNo: number,
+  options: TraceReadOptions & { version?: number } = {},
+): TraceRecord {
   const version = options.version ?? TRACE_VERSION;
-  const checked = checkTraceRecord(upgradeRecord(parseJson(line, lineNo), version, lineNo, options.upgrades ?? TRACE_UPGRADES));
+  const checked = checkTraceRecord(
+    upgradeRecord(parseJson(line, lineNo), version, lineNo, options.upgrades ?? TRACE_UPGRADES),
+  );
   if (!checked.ok) throw new TraceError(checked.problem, lineNo);
   return checked.value;
 }
@@ -198,16 +246,24 @@ export class TraceDecoder {
     }
     const r = parseTraceRecord(line, lineNo, { ...this.options, version: this.fileVersion });
     if (r.seq !== this.lastSeq + 1) {
-      throw new TraceError(`seq ${r.seq} where ${this.lastSeq + 1} was expected (records are numbered 1, 2, 3… without gaps)`, lineNo);
+      throw new TraceError(
+        `seq ${r.seq} where ${this.lastSeq + 1} was expected (records are numbered 1, 2, 3… without gaps)`,
+        lineNo,
+      );
     }
-    if (r.at < this.lastAt) throw new TraceError(`at ${r.at} is earlier than the previous record's ${this.lastAt}`, lineNo);
+    if (r.at < this.lastAt)
+      throw new TraceError(`at ${r.at} is earlier than the previous record's ${this.lastAt}`, lineNo);
     if (r.kind === 'event') {
       if (r.event.type === 'cluster') this.nodeNames = new Set(r.event.cluster.nodes.map((n) => n.name));
       else if (r.event.type === 'cluster-delta') {
         const names = this.nodeNames;
         if (!names) throw new TraceError('a cluster-delta needs a full cluster snapshot before it', lineNo);
         for (const name of Object.keys(r.event.nodes ?? {})) {
-          if (!names.has(name)) throw new TraceError(`event.nodes: no node named ${JSON.stringify(name)} in the last cluster snapshot`, lineNo);
+          if (!names.has(name))
+            throw new TraceError(
+              `event.nodes: no node named ${JSON.stringify(name)} in the last cluster snapshot`,
+              lineNo,
+            );
         }
       }
     }
@@ -285,7 +341,10 @@ export class TraceLineSplitter {
 
   private grow(more: number): void {
     if (this.pending + more <= this.max) return;
-    throw new TraceError(`longer than ${this.max / (1024 * 1024)} MiB, the longest line a trace may have (is this a trace?)`, this.lineNo + 1);
+    throw new TraceError(
+      `longer than ${this.max / (1024 * 1024)} MiB, the longest line a trace may have (is this a trace?)`,
+      this.lineNo + 1,
+    );
   }
 
   private emit(line: string): void {
@@ -311,7 +370,10 @@ export function readTraceText(text: string, options: TraceReadOptions = {}): Tra
  * A whole trace from a byte stream (the window's `File.stream()`): line by line, so a long
  * session never has to be one string (a JS string tops out near 512 M characters).
  */
-export async function readTraceStream(stream: ReadableStream<Uint8Array>, options: TraceReadOptions = {}): Promise<Trace> {
+export async function readTraceStream(
+  stream: ReadableStream<Uint8Array>,
+  options: TraceReadOptions = {},
+): Promise<Trace> {
   const d = new TraceDecoder(options);
   const records: TraceRecord[] = [];
   const lines = new TraceLineSplitter((line) => {
@@ -341,7 +403,12 @@ export function traceLine(item: TraceHeader | TraceRecord): string {
 }
 
 /** The header a new trace begins with. */
-export function newTraceHeader(init: { source?: TraceSource; nodes: string[]; settings: TraceSettings; createdAt?: number }): TraceHeader {
+export function newTraceHeader(init: {
+  source?: TraceSource;
+  nodes: string[];
+  settings: TraceSettings;
+  createdAt?: number;
+}): TraceHeader {
   return {
     format: TRACE_FORMAT,
     version: TRACE_VERSION,

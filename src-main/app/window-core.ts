@@ -59,7 +59,8 @@ export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
       nodes: snap.nodes.map((n) => n.name),
       settings: this.supervisor.timing,
       source: 'local',
-      onError: (err) => this.emit('events', [{ type: 'error', message: `the session trace cannot be written: ${err.message}` }]),
+      onError: (err) =>
+        this.emit('events', [{ type: 'error', message: `the session trace cannot be written: ${err.message}` }]),
     });
   }
 
@@ -144,7 +145,11 @@ export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
    */
   private out(batch: ServerEvent[]): void {
     if (this.trace) {
-      for (const e of batch) if (e.type === 'cluster') this.skewed = e.cluster.nodes.filter((n) => n.status === 'alive' && (Math.abs(n.clock.offsetMs) >= 10 || n.clock.rate !== 1));
+      for (const e of batch)
+        if (e.type === 'cluster')
+          this.skewed = e.cluster.nodes.filter(
+            (n) => n.status === 'alive' && (Math.abs(n.clock.offsetMs) >= 10 || n.clock.rate !== 1),
+          );
       let clocks: Record<string, number> | undefined;
       if (this.skewed.length > 0) {
         const now = Date.now();
@@ -158,7 +163,8 @@ export class WindowCore extends EventEmitter<{ events: [ServerEvent[]] }> {
       }
       // A keyframe is a moment a replay starts from: the nodes' durable state is kept with it
       // (if it moved since the last checkpoint), so that moment can be resumed from too.
-      if (keyframe && this.current === this.supervisor) void this.supervisor.checkpoint('keyframe', { ifChanged: true }).catch(() => {});
+      if (keyframe && this.current === this.supervisor)
+        void this.supervisor.checkpoint('keyframe', { ifChanged: true }).catch(() => {});
     }
     this.emit('events', batch);
   }

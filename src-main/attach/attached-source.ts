@@ -89,12 +89,21 @@ export class AttachedSource extends EventEmitter<{ events: [ServerEvent[]] }> {
       case 'login':
       case 'logout': {
         const url = this.observer.view().endpoints.find((e) => e.reachable)?.url ?? this.observer.urls[0];
-        await this.v3.login(url, cmd.type === 'login' ? cmd.user : undefined, cmd.type === 'login' ? cmd.password : '', this.observer.opTimeoutMs);
+        await this.v3.login(
+          url,
+          cmd.type === 'login' ? cmd.user : undefined,
+          cmd.type === 'login' ? cmd.password : '',
+          this.observer.opTimeoutMs,
+        );
         return undefined;
       }
       case 'addMember': {
-        if (!cmd.peerURL) throw new Error('addMember: an attached cluster needs the new member\'s peer URL (http://host:port)');
-        if (cmd.learner) throw new Error('addMember: adding a learner is done here only in a cluster raftlab runs; use etcdctl member add --learner');
+        if (!cmd.peerURL)
+          throw new Error("addMember: an attached cluster needs the new member's peer URL (http://host:port)");
+        if (cmd.learner)
+          throw new Error(
+            'addMember: adding a learner is done here only in a cluster raftlab runs; use etcdctl member add --learner',
+          );
         const m = await this.observer.addMember(cmd.peerURL);
         return { name: memberLabel(m), id: m.id } satisfies AddMemberResult;
       }
@@ -105,7 +114,9 @@ export class AttachedSource extends EventEmitter<{ events: [ServerEvent[]] }> {
         return undefined;
       }
       default:
-        throw new Error(`${cmd.type} needs a cluster raftlab runs itself; an attached cluster is only watched through its client API`);
+        throw new Error(
+          `${cmd.type} needs a cluster raftlab runs itself; an attached cluster is only watched through its client API`,
+        );
     }
   }
 
@@ -116,13 +127,18 @@ export class AttachedSource extends EventEmitter<{ events: [ServerEvent[]] }> {
         return { status: 200, body: { action: 'set', key: cmd.key, value: cmd.value ?? '', revision: r.revision } };
       }
       case 'GET': {
-        if (cmd.query?.wait) throw new Error('watch: on an attached cluster, key changes under the watched prefix appear in the timeline');
+        if (cmd.query?.wait)
+          throw new Error('watch: on an attached cluster, key changes under the watched prefix appear in the timeline');
         const r = await this.observer.get(cmd.key);
-        return r ? { status: 200, body: { action: 'get', ...r } } : { status: 404, body: { message: 'Key not found', key: cmd.key } };
+        return r
+          ? { status: 200, body: { action: 'get', ...r } }
+          : { status: 404, body: { message: 'Key not found', key: cmd.key } };
       }
       case 'DELETE': {
         const r = await this.observer.delete(cmd.key);
-        return r.deleted > 0 ? { status: 200, body: { action: 'delete', key: cmd.key } } : { status: 404, body: { message: 'Key not found', key: cmd.key } };
+        return r.deleted > 0
+          ? { status: 200, body: { action: 'delete', key: cmd.key } }
+          : { status: 404, body: { message: 'Key not found', key: cmd.key } };
       }
       default:
         throw new Error(`${cmd.method} is not offered on an attached cluster (put, get and delete are)`);

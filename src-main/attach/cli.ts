@@ -33,7 +33,17 @@ const OPTIONS = {
 } as const;
 
 /** The command line as attach options; throws UsageError. */
-export function attachArgs(argv: string[]): { urls: string[]; prefix: string | null; discover: boolean; pollMs: number; web: boolean; tls: { caFile?: string; certFile?: string; keyFile?: string }; user?: string } | 'help' {
+export function attachArgs(argv: string[]):
+  | {
+      urls: string[];
+      prefix: string | null;
+      discover: boolean;
+      pollMs: number;
+      web: boolean;
+      tls: { caFile?: string; certFile?: string; keyFile?: string };
+      user?: string;
+    }
+  | 'help' {
   const parsed = parseCommandArgs(argv, OPTIONS);
   if (parsed === 'help') return 'help';
   const v = parsed.values;
@@ -96,7 +106,12 @@ export async function attachMain(argv: string[], io: AttachIO = {}): Promise<num
     // etcdctl's --user name:password (the password may hold ':' itself).
     const colon = args.user?.indexOf(':') ?? -1;
     const user = args.user === undefined ? undefined : colon >= 0 ? args.user.slice(0, colon) : args.user;
-    const password = args.user === undefined ? undefined : colon >= 0 ? args.user.slice(colon + 1) : (process.env.ETCDCTL_PASSWORD ?? '');
+    const password =
+      args.user === undefined
+        ? undefined
+        : colon >= 0
+          ? args.user.slice(colon + 1)
+          : (process.env.ETCDCTL_PASSWORD ?? '');
     access = clusterAccess({ ...args.tls, user, password }, endpoints);
   } catch (e) {
     if (!(e instanceof CredentialsError)) throw e;
@@ -114,7 +129,10 @@ export async function attachMain(argv: string[], io: AttachIO = {}): Promise<num
     const now = w?.endpoint && w.next !== undefined ? `${w.endpoint} ${w.api}` : '';
     if (w && now !== watching) {
       watching = now;
-      if (now) out(`${stamp()} watch    keys under ${JSON.stringify(w.prefix)} via ${w.endpoint} (${w.api}), from ${w.api === 'v2' ? 'index' : 'revision'} ${w.next}`);
+      if (now)
+        out(
+          `${stamp()} watch    keys under ${JSON.stringify(w.prefix)} via ${w.endpoint} (${w.api}), from ${w.api === 'v2' ? 'index' : 'revision'} ${w.next}`,
+        );
     }
     // Nothing worth a block until every given URL has answered or failed once.
     if (v.endpoints.some((e) => e.origin === 'given' && e.reachable === undefined)) return;
@@ -146,7 +164,18 @@ function signature(v: AttachedView): string {
     v.leader,
     v.membersError,
     v.problems,
-    v.endpoints.map((e) => [e.url, e.reachable, e.error, e.role, e.health, e.api, e.memberId, e.leaderId, e.raftTerm, e.alarms]),
+    v.endpoints.map((e) => [
+      e.url,
+      e.reachable,
+      e.error,
+      e.role,
+      e.health,
+      e.api,
+      e.memberId,
+      e.leaderId,
+      e.raftTerm,
+      e.alarms,
+    ]),
   ]);
 }
 
@@ -162,15 +191,20 @@ export function formatView(v: AttachedView): string[] {
   ];
   const used = new Set<EndpointStatus>();
   for (const m of v.members) {
-    const e = v.endpoints.find((x) => x.memberId === m.id) ?? v.endpoints.find((x) => x.memberId === undefined && m.clientURLs.includes(x.url));
+    const e =
+      v.endpoints.find((x) => x.memberId === m.id) ??
+      v.endpoints.find((x) => x.memberId === undefined && m.clientURLs.includes(x.url));
     if (e) used.add(e);
     if (!m.started) {
       lines.push(`  ${memberLabel(m)} [unstarted] peerURLs=${m.peerURLs.join(',')}`);
       continue;
     }
-    lines.push(`  ${m.name} ${m.id}${m.isLearner ? ' learner' : ''} ${e ? endpointText(e) : `${m.clientURLs.join(',') || 'no client URL'} (not polled)`}`);
+    lines.push(
+      `  ${m.name} ${m.id}${m.isLearner ? ' learner' : ''} ${e ? endpointText(e) : `${m.clientURLs.join(',') || 'no client URL'} (not polled)`}`,
+    );
   }
-  for (const e of v.endpoints) if (!used.has(e)) lines.push(`  ${e.name ?? '?'} ${e.memberId ?? '?'} ${endpointText(e)}`);
+  for (const e of v.endpoints)
+    if (!used.has(e)) lines.push(`  ${e.name ?? '?'} ${e.memberId ?? '?'} ${endpointText(e)}`);
   if (v.membersError) lines.push(`  members: ${v.membersError}`);
   for (const p of v.problems) lines.push(`  problem: ${p}`);
   return lines;

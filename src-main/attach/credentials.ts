@@ -18,7 +18,14 @@ function readPem(what: string, file: string): Buffer {
     data = fs.readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : (err as Error).message;
     throw new CredentialsError(`${what} ${file}: ${why}`, { cause: err });
   }
   return data;
@@ -36,7 +43,8 @@ export function tlsFromFiles(c: Pick<AttachCredentials, 'caFile' | 'certFile' | 
     }
     o.ca = ca;
   }
-  if (!!c.certFile !== !!c.keyFile) throw new CredentialsError('a client certificate needs its key, and a key its certificate (give both files)');
+  if (!!c.certFile !== !!c.keyFile)
+    throw new CredentialsError('a client certificate needs its key, and a key its certificate (give both files)');
   if (c.certFile && c.keyFile) {
     const cert = readPem('client certificate', c.certFile);
     const key = readPem('client key', c.keyFile);

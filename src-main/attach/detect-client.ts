@@ -12,9 +12,20 @@ import { V3Client } from './v3-client.js';
  * 'v2': the v2 API even where a v3 gateway answers (an etcd 3.4 with --enable-v2 seen as etcd 2
  * showed it: the v2 store's keys).
  */
-export async function detectClient(http: Http, url: string, timeoutMs = http.timeoutMs, only?: 'v2'): Promise<EtcdClient> {
+export async function detectClient(
+  http: Http,
+  url: string,
+  timeoutMs = http.timeoutMs,
+  only?: 'v2',
+): Promise<EtcdClient> {
   for (const api of only === 'v2' ? [] : (['v3', 'v3beta', 'v3alpha'] as const)) {
-    const a = await http.request(url, `/${api}/maintenance/status`, { method: 'POST', body: '{}', type: JSON_TYPE, timeoutMs, retry: true });
+    const a = await http.request(url, `/${api}/maintenance/status`, {
+      method: 'POST',
+      body: '{}',
+      type: JSON_TYPE,
+      timeoutMs,
+      retry: true,
+    });
     const j = a.status === 200 ? parseJSON(a.text) : undefined;
     if (j?.header) return new V3Client(http, url, api, j);
     if (a.status === 400 && GATEWAY_CN.test(a.text)) throw new AttachError('tls', gatewayCNMessage(url));
@@ -22,7 +33,11 @@ export async function detectClient(http: Http, url: string, timeoutMs = http.tim
   }
   const v = await http.request(url, '/version', { timeoutMs });
   if (v.status === 200 && parseJSON(v.text)?.etcdserver) return new V2Client(http, url);
-  throw new AttachError('unsupported', `${url}: not an etcd client URL (no v3 gateway, and /version answered ${v.status})`, v.status);
+  throw new AttachError(
+    'unsupported',
+    `${url}: not an etcd client URL (no v3 gateway, and /version answered ${v.status})`,
+    v.status,
+  );
 }
 
 /** etcd 3.4's gateway, with auth enabled, refuses a client certificate that has a CommonName. */

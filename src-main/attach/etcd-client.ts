@@ -9,7 +9,21 @@ import { parseJSON, type Http } from './http.js';
 /** What one status poll reads: the Raft and health fields of EndpointStatus, plus the cluster id. */
 export type EndpointReading = Pick<
   EndpointStatus,
-  'memberId' | 'name' | 'leaderId' | 'role' | 'version' | 'raftTerm' | 'raftIndex' | 'raftAppliedIndex' | 'dbSize' | 'dbSizeInUse' | 'storeIndex' | 'health' | 'alarms' | 'warnings' | 'unavailable'
+  | 'memberId'
+  | 'name'
+  | 'leaderId'
+  | 'role'
+  | 'version'
+  | 'raftTerm'
+  | 'raftIndex'
+  | 'raftAppliedIndex'
+  | 'dbSize'
+  | 'dbSizeInUse'
+  | 'storeIndex'
+  | 'health'
+  | 'alarms'
+  | 'warnings'
+  | 'unavailable'
 > & { clusterId?: string };
 
 export interface KeyChange {
@@ -51,7 +65,10 @@ export interface EtcdClient {
 }
 
 /** `/health` as etcd answers it, read the same way for both APIs. */
-export async function readHealth(http: Http, url: string): Promise<{ health: EndpointStatus['health']; warning?: string }> {
+export async function readHealth(
+  http: Http,
+  url: string,
+): Promise<{ health: EndpointStatus['health']; warning?: string }> {
   try {
     const a = await http.request(url, '/health');
     const j = parseJSON(a.text);

@@ -16,7 +16,13 @@
 // wrong one (status and membership still show; keys, watches and membership changes need it).
 
 import { EventEmitter, setMaxListeners } from 'node:events';
-import type { AttachEvent, AttachedMember, AttachedView, EndpointStatus, WatchStatus } from '../../src-shared/attach.js';
+import type {
+  AttachEvent,
+  AttachedMember,
+  AttachedView,
+  EndpointStatus,
+  WatchStatus,
+} from '../../src-shared/attach.js';
 import { detectClient } from './detect-client.js';
 import type { EtcdClient, KeyChange } from './etcd-client.js';
 import type { ClusterAccess } from './credentials.js';
@@ -173,7 +179,8 @@ export class EtcdObserver extends EventEmitter<Events> {
 
   /** etcd's `member remove <hex id>`. */
   async removeMember(id: string): Promise<void> {
-    if (!/^[0-9a-f]{1,16}$/i.test(id)) throw new AttachError('etcd', `member remove: ${JSON.stringify(id)} is not a member id (hex)`);
+    if (!/^[0-9a-f]{1,16}$/i.test(id))
+      throw new AttachError('etcd', `member remove: ${JSON.stringify(id)} is not a member id (hex)`);
     await this.op('member remove', (c) => c.removeMember(id));
     this.memberSleep.wake();
   }
@@ -205,7 +212,10 @@ export class EtcdObserver extends EventEmitter<Events> {
       }
     }
     if (failures.length === 0 && tls) throw tls;
-    throw new AttachError('unreachable', `${what}: no endpoint answered (${[...failures, ...(tls ? [tls.message] : [])].join('; ')})`);
+    throw new AttachError(
+      'unreachable',
+      `${what}: no endpoint answered (${[...failures, ...(tls ? [tls.message] : [])].join('; ')})`,
+    );
   }
 
   private emitEvent(e: AttachEvent): void {
@@ -273,7 +283,10 @@ export class EtcdObserver extends EventEmitter<Events> {
       s.seenAt = Date.now();
     } catch (err) {
       if (this.root.signal.aborted || ep.ctrl.signal.aborted) return;
-      if (err instanceof NetError || (err instanceof AttachError && (err.kind === 'tls' || err.kind === 'unsupported'))) {
+      if (
+        err instanceof NetError ||
+        (err instanceof AttachError && (err.kind === 'tls' || err.kind === 'unsupported'))
+      ) {
         s.reachable = false;
         s.error = err.message;
         s.health = 'unknown';
@@ -333,7 +346,11 @@ export class EtcdObserver extends EventEmitter<Events> {
     if (this.endpoints.some((e) => e.status.origin === 'given' && e.status.checkedAt === undefined)) return;
     for (const m of this.members) {
       if (!m.started || m.clientURLs.length === 0) continue;
-      const covered = this.endpoints.some((e) => (e.status.memberId !== undefined && e.status.memberId === m.id) || m.clientURLs.some((u) => originOf(u) === e.status.url));
+      const covered = this.endpoints.some(
+        (e) =>
+          (e.status.memberId !== undefined && e.status.memberId === m.id) ||
+          m.clientURLs.some((u) => originOf(u) === e.status.url),
+      );
       if (covered) continue;
       const url = m.clientURLs.find((u) => u.startsWith('http:')) ?? m.clientURLs[0]!; // not empty: checked above
       const origin = originOf(url);
@@ -344,7 +361,11 @@ export class EtcdObserver extends EventEmitter<Events> {
     for (let i = this.endpoints.length - 1; i >= 0; i--) {
       const e = this.endpoints[i]!;
       if (e.status.origin !== 'discovered') continue;
-      const still = this.members.some((m) => m.clientURLs.some((u) => originOf(u) === e.status.url) || (e.status.memberId !== undefined && m.id === e.status.memberId));
+      const still = this.members.some(
+        (m) =>
+          m.clientURLs.some((u) => originOf(u) === e.status.url) ||
+          (e.status.memberId !== undefined && m.id === e.status.memberId),
+      );
       if (!still) {
         e.ctrl.abort();
         this.endpoints.splice(i, 1);
@@ -371,25 +392,30 @@ export class EtcdObserver extends EventEmitter<Events> {
       w.api = ep.client.api;
       this.changed();
       try {
-        await ep.client.watch(w.prefix, this.watchNext, {
-          created: (next) => {
-            this.watchNext ??= next;
-            w.error = undefined;
-            w.next = this.watchNext;
-            this.clearProblem((p) => p.startsWith('the cluster requires authentication'));
-            this.changed();
+        await ep.client.watch(
+          w.prefix,
+          this.watchNext,
+          {
+            created: (next) => {
+              this.watchNext ??= next;
+              w.error = undefined;
+              w.next = this.watchNext;
+              this.clearProblem((p) => p.startsWith('the cluster requires authentication'));
+              this.changed();
+            },
+            change: (c) => {
+              this.keyEvent(c);
+              this.watchNext = c.revision + 1;
+              w.next = this.watchNext;
+            },
+            missed: (problem, resumeFrom) => {
+              this.problem(problem);
+              this.watchNext = resumeFrom;
+              w.next = resumeFrom;
+            },
           },
-          change: (c) => {
-            this.keyEvent(c);
-            this.watchNext = c.revision + 1;
-            w.next = this.watchNext;
-          },
-          missed: (problem, resumeFrom) => {
-            this.problem(problem);
-            this.watchNext = resumeFrom;
-            w.next = resumeFrom;
-          },
-        }, signal);
+          signal,
+        );
         backoff = this.pollMs;
       } catch (err) {
         if (this.stopped) break;
@@ -409,7 +435,14 @@ export class EtcdObserver extends EventEmitter<Events> {
   }
 
   private keyEvent(c: KeyChange): void {
-    const e: AttachEvent = { type: 'keyChanged', at: Date.now(), action: c.action, detail: c.detail, key: c.key, revision: c.revision };
+    const e: AttachEvent = {
+      type: 'keyChanged',
+      at: Date.now(),
+      action: c.action,
+      detail: c.detail,
+      key: c.key,
+      revision: c.revision,
+    };
     if (c.value !== undefined) e.value = c.value;
     if (c.prevValue !== undefined) e.prevValue = c.prevValue;
     if (c.dir) e.dir = true;
@@ -428,7 +461,8 @@ export class EtcdObserver extends EventEmitter<Events> {
     const live = endpoints.filter((e) => e.reachable === true && e.raftTerm !== undefined);
     const maxLive = Math.max(0, ...live.map((e) => e.raftTerm!));
     const votes = new Map<string, number>();
-    for (const e of live) if (e.raftTerm === maxLive && e.leaderId) votes.set(e.leaderId, (votes.get(e.leaderId) ?? 0) + 1);
+    for (const e of live)
+      if (e.raftTerm === maxLive && e.leaderId) votes.set(e.leaderId, (votes.get(e.leaderId) ?? 0) + 1);
     const best = [...votes.entries()].sort((a, b) => b[1] - a[1])[0];
     const view: AttachedView = {
       source: 'attached',
@@ -474,7 +508,8 @@ export class EtcdObserver extends EventEmitter<Events> {
         if (view.term > b.term) this.emitEvent({ type: 'termBumped', at, from: b.term, to: view.term });
         if (lead !== b.leader) {
           const e: AttachEvent = { type: 'leaderChanged', at, term: view.leader?.term ?? view.term };
-          const name = (id: string) => view.members.find((m) => m.id === id)?.name || this.seenMembers?.get(id)?.name || id;
+          const name = (id: string) =>
+            view.members.find((m) => m.id === id)?.name || this.seenMembers?.get(id)?.name || id;
           if (b.leader) Object.assign(e, { from: b.leader, fromName: name(b.leader) });
           if (view.leader) Object.assign(e, { to: view.leader.id, toName: view.leader.name });
           this.emitEvent(e);

@@ -26,7 +26,8 @@ export function tlsPortMessage(url: string): string {
 }
 
 export function authMessage(etcdSaid: string, user?: string): string {
-  if (user !== undefined) return `the cluster refused user ${JSON.stringify(user)} (etcd: "${etcdSaid}"); keys, watches and membership changes are unavailable (status and members are still shown)`;
+  if (user !== undefined)
+    return `the cluster refused user ${JSON.stringify(user)} (etcd: "${etcdSaid}"); keys, watches and membership changes are unavailable (status and members are still shown)`;
   return `the cluster requires authentication (etcd: "${etcdSaid}"); attach with a user and password to see keys and watches (status and members are still shown)`;
 }
 
@@ -36,7 +37,10 @@ export function authMessage(etcdSaid: string, user?: string): string {
  * not an http(s) origin is an AttachError('url').
  */
 export function parseEndpoints(input: string | string[]): string[] {
-  const parts = (Array.isArray(input) ? input : [input]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const parts = (Array.isArray(input) ? input : [input])
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (parts.length === 0) throw new AttachError('url', 'no client URL given (e.g. http://127.0.0.1:2379)');
   const out: string[] = [];
   for (const p of parts) {
@@ -46,7 +50,8 @@ export function parseEndpoints(input: string | string[]): string[] {
     } catch {
       throw new AttachError('url', `${p}: not a URL (expected a client URL such as http://127.0.0.1:2379)`);
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new AttachError('url', `${p}: only http:// client URLs can be attached to`);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new AttachError('url', `${p}: only http:// client URLs can be attached to`);
     if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || u.username) {
       throw new AttachError('url', `${p}: a client URL is scheme://host:port, without a path, query or credentials`);
     }
@@ -121,10 +126,19 @@ export class Http {
     for (let attempt = 0; ; attempt++) {
       const link = linked(timeoutMs, this.root, o.signal);
       try {
-        const headers: Record<string, string> = { ...(await this.authHeaders(url, path)), ...(o.type ? { 'Content-Type': o.type } : {}) };
-        const res = await this.fetch(url + path, { method: o.method ?? 'GET', body: o.body, headers, signal: link.signal });
+        const headers: Record<string, string> = {
+          ...(await this.authHeaders(url, path)),
+          ...(o.type ? { 'Content-Type': o.type } : {}),
+        };
+        const res = await this.fetch(url + path, {
+          method: o.method ?? 'GET',
+          body: o.body,
+          headers,
+          signal: link.signal,
+        });
         const text = o.method === 'HEAD' ? '' : await res.text();
-        if (res.status === 400 && /Client sent an HTTP request to an HTTPS server/.test(text)) throw new AttachError('tls', tlsPortMessage(url));
+        if (res.status === 400 && /Client sent an HTTP request to an HTTPS server/.test(text))
+          throw new AttachError('tls', tlsPortMessage(url));
         // A simple token expires (5 minutes unused) and dies with a member's restart: log in again, once.
         if (res.status === 401 && attempt === 0 && /invalid auth token/.test(text) && this.access?.login) {
           this.access.login.forget(url);
@@ -135,7 +149,13 @@ export class Http {
         if (err instanceof AttachError || err instanceof NetError) throw err;
         // A kept-alive socket the server closed between two polls: one fresh try.
         const code = errorCode(err);
-        if (attempt === 0 && (o.retry ?? (o.method === undefined || o.method === 'HEAD')) && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') && !this.root.aborted) continue;
+        if (
+          attempt === 0 &&
+          (o.retry ?? (o.method === undefined || o.method === 'HEAD')) &&
+          (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') &&
+          !this.root.aborted
+        )
+          continue;
         throw new NetError(describeNetError(err, url, timeoutMs));
       } finally {
         link.done();
@@ -144,9 +164,23 @@ export class Http {
   }
 
   /** A unary v3 gateway call; etcd's error answers become AttachErrors. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a remote answer's JSON, read field by field defensively (num, hexId, Array.isArray)
-  async v3(url: string, api: AttachApi, method: string, body: object, what: string, timeoutMs = this.opTimeoutMs, retry = false): Promise<any> {
-    const a = await this.request(url, `/${api}/${method}`, { method: 'POST', body: JSON.stringify(body), type: JSON_TYPE, timeoutMs, retry });
+  async v3(
+    url: string,
+    api: AttachApi,
+    method: string,
+    body: object,
+    what: string,
+    timeoutMs = this.opTimeoutMs,
+    retry = false,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a remote answer's JSON, read field by field defensively (num, hexId, Array.isArray)
+  ): Promise<any> {
+    const a = await this.request(url, `/${api}/${method}`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      type: JSON_TYPE,
+      timeoutMs,
+      retry,
+    });
     if (a.status !== 200) throw answerError(a, what, this.access?.login?.user);
     const j = parseJSON(a.text);
     if (j === undefined) throw new AttachError('etcd', `${what}: not a JSON answer`, a.status);
@@ -178,24 +212,30 @@ export function describeNetError(err: unknown, url: string, timeoutMs: number): 
     default:
       if (code !== undefined && TLS_WORDS[code]) return TLS_WORDS[code];
       // fetch refuses some ports outright (its "bad port" list: 1, 7, 9, 21, 22, 25...).
-      if (e?.cause?.message === 'bad port') return `port ${new URL(url).port} is one fetch refuses to connect to ("bad port")`;
+      if (e?.cause?.message === 'bad port')
+        return `port ${new URL(url).port} is one fetch refuses to connect to ("bad port")`;
       return e?.cause?.message ?? e?.message ?? String(err);
   }
 }
 
 /** TLS failures (OpenSSL's and Node's codes) in words that say what to give. */
 const TLS_WORDS: Record<string, string> = {
-  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'TLS: the server requires a client certificate (etcd --client-cert-auth): give a client certificate and its key',
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    'TLS: the server requires a client certificate (etcd --client-cert-auth): give a client certificate and its key',
   // Go answers "bad certificate" both to no certificate and to one it does not trust.
-  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'TLS: the server requires a client certificate signed by a CA it trusts (it said "bad certificate"): give the client certificate and its key',
-  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'TLS: the server does not trust the client certificate\'s CA',
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE:
+    'TLS: the server requires a client certificate signed by a CA it trusts (it said "bad certificate"): give the client certificate and its key',
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: "TLS: the server does not trust the client certificate's CA",
   ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: 'TLS: handshake failure (the server may require a client certificate)',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS: the server\'s certificate is signed by an unknown authority: give the cluster\'s CA file',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS: the server\'s certificate is signed by an unknown authority: give the cluster\'s CA file',
-  SELF_SIGNED_CERT_IN_CHAIN: 'TLS: the server\'s certificate is signed by an unknown authority: give the cluster\'s CA file',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS: the server\'s certificate is self-signed: give it as the CA file',
-  CERT_HAS_EXPIRED: 'TLS: the server\'s certificate has expired',
-  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS: the server\'s certificate is not valid for this host name',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    "TLS: the server's certificate is signed by an unknown authority: give the cluster's CA file",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    "TLS: the server's certificate is signed by an unknown authority: give the cluster's CA file",
+  SELF_SIGNED_CERT_IN_CHAIN:
+    "TLS: the server's certificate is signed by an unknown authority: give the cluster's CA file",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "TLS: the server's certificate is self-signed: give it as the CA file",
+  CERT_HAS_EXPIRED: "TLS: the server's certificate has expired",
+  ERR_TLS_CERT_ALTNAME_INVALID: "TLS: the server's certificate is not valid for this host name",
   ERR_SSL_WRONG_VERSION_NUMBER: 'TLS: this port does not speak TLS (use http://)',
   ERR_SSL_PACKET_LENGTH_TOO_LONG: 'TLS: this port does not speak TLS (use http://)',
 };
@@ -204,14 +244,19 @@ function errorCode(err: unknown): string | undefined {
   return (err as { cause?: { code?: string } })?.cause?.code;
 }
 
-const AUTH_HINT = /user name is empty|invalid auth token|auth(entication)? (is )?(not )?enabled|permission denied|insufficient credentials|unauthenticated|invalid username or password/i;
+const AUTH_HINT =
+  /user name is empty|invalid auth token|auth(entication)? (is )?(not )?enabled|permission denied|insufficient credentials|unauthenticated|invalid username or password/i;
 
 /** An error answer from etcd (v3 gateway or v2) as an AttachError, auth recognized. */
 export function answerError(a: Answer, what: string, user?: string): AttachError {
   const j = parseJSON(a.text);
-  const said: string = (j && (typeof j.message === 'string' ? j.message : typeof j.error === 'string' ? j.error : j.error?.message)) || a.text.trim().slice(0, 200) || `HTTP ${a.status}`;
+  const said: string =
+    (j && (typeof j.message === 'string' ? j.message : typeof j.error === 'string' ? j.error : j.error?.message)) ||
+    a.text.trim().slice(0, 200) ||
+    `HTTP ${a.status}`;
   const grpc = j?.code ?? j?.error?.grpc_code;
-  if (a.status === 401 || grpc === 16 || grpc === 7 || AUTH_HINT.test(said)) return new AttachError('auth', authMessage(said, user), a.status);
+  if (a.status === 401 || grpc === 16 || grpc === 7 || AUTH_HINT.test(said))
+    return new AttachError('auth', authMessage(said, user), a.status);
   const cause = j && typeof j.cause === 'string' ? ` (${j.cause})` : '';
   return new AttachError('etcd', `${what}: ${said}${cause}`, a.status);
 }
@@ -236,7 +281,10 @@ export function num(v: unknown): number | undefined {
  * (AbortSignal.any would do, but Node keeps every signal combined with a long-lived parent,
  * nodejs/node#55351, and an observer makes several requests a second for hours.)
  */
-export function linked(timeoutMs: number | undefined, ...parents: (AbortSignal | undefined)[]): { signal: AbortSignal; done(): void } {
+export function linked(
+  timeoutMs: number | undefined,
+  ...parents: (AbortSignal | undefined)[]
+): { signal: AbortSignal; done(): void } {
   const ctrl = new AbortController();
   const hooks: [AbortSignal, () => void][] = [];
   for (const p of parents) {
@@ -249,7 +297,10 @@ export function linked(timeoutMs: number | undefined, ...parents: (AbortSignal |
     p.addEventListener('abort', f, { once: true });
     hooks.push([p, f]);
   }
-  const t = timeoutMs === undefined ? undefined : setTimeout(() => ctrl.abort(new DOMException('deadline', 'TimeoutError')), timeoutMs);
+  const t =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => ctrl.abort(new DOMException('deadline', 'TimeoutError')), timeoutMs);
   return {
     signal: ctrl.signal,
     done() {

@@ -17,7 +17,8 @@ const ROLES: Record<string, Role> = {
 const KEYS_OFF = 'the v2 keys API is off (etcd without --enable-v2)';
 
 function keyPath(key: string): string {
-  if (!key.startsWith('/')) throw new AttachError('etcd', `v2 keys are paths starting with "/" (got ${JSON.stringify(key)})`);
+  if (!key.startsWith('/'))
+    throw new AttachError('etcd', `v2 keys are paths starting with "/" (got ${JSON.stringify(key)})`);
   return '/v2/keys' + key.split('/').map(encodeURIComponent).join('/');
 }
 
@@ -81,7 +82,12 @@ export class V2Client implements EtcdClient {
   }
 
   async put(key: string, value: string): Promise<{ revision: number }> {
-    const a = await this.http.request(this.url, keyPath(key), { method: 'PUT', body: new URLSearchParams({ value }).toString(), type: FORM, timeoutMs: this.http.opTimeoutMs });
+    const a = await this.http.request(this.url, keyPath(key), {
+      method: 'PUT',
+      body: new URLSearchParams({ value }).toString(),
+      type: FORM,
+      timeoutMs: this.http.opTimeoutMs,
+    });
     if (a.status !== 200 && a.status !== 201) throw answerError(a, `put ${key}`);
     return { revision: num(parseJSON(a.text)?.node?.modifiedIndex) ?? 0 };
   }
@@ -102,20 +108,31 @@ export class V2Client implements EtcdClient {
   }
 
   async addMember(peerURLs: string[]): Promise<AttachedMember> {
-    const a = await this.http.request(this.url, '/v2/members', { method: 'POST', body: JSON.stringify({ peerURLs }), type: JSON_TYPE, timeoutMs: this.http.opTimeoutMs });
+    const a = await this.http.request(this.url, '/v2/members', {
+      method: 'POST',
+      body: JSON.stringify({ peerURLs }),
+      type: JSON_TYPE,
+      timeoutMs: this.http.opTimeoutMs,
+    });
     if (a.status !== 201) throw answerError(a, 'member add');
     return toMember(parseJSON(a.text), 'v2');
   }
 
   async removeMember(id: string): Promise<void> {
-    const a = await this.http.request(this.url, `/v2/members/${id.toLowerCase()}`, { method: 'DELETE', timeoutMs: this.http.opTimeoutMs });
+    const a = await this.http.request(this.url, `/v2/members/${id.toLowerCase()}`, {
+      method: 'DELETE',
+      timeoutMs: this.http.opTimeoutMs,
+    });
     if (a.status !== 204) throw answerError(a, 'member remove');
   }
 
   /** Long polls, one event each, from the next index (so nothing is missed between them). */
   async watch(prefix: string, from: number | undefined, h: WatchHandlers, signal: AbortSignal): Promise<void> {
     if (prefix !== '' && !prefix.startsWith('/')) {
-      throw new AttachError('unsupported', `key changes cannot be watched: v2 watches a directory, and ${JSON.stringify(prefix)} does not start with "/"`);
+      throw new AttachError(
+        'unsupported',
+        `key changes cannot be watched: v2 watches a directory, and ${JSON.stringify(prefix)} does not start with "/"`,
+      );
     }
     const dir = prefix.replace(/\/+$/, '');
     const path = keyPath(dir === '' ? '/' : dir);
@@ -131,7 +148,10 @@ export class V2Client implements EtcdClient {
       let a: Answer;
       try {
         // Re-asked now and then so a silently dead connection cannot hold the watch forever.
-        a = await this.http.request(this.url, `${path}?wait=true&recursive=true&waitIndex=${next}`, { signal, timeoutMs: 10_000 });
+        a = await this.http.request(this.url, `${path}?wait=true&recursive=true&waitIndex=${next}`, {
+          signal,
+          timeoutMs: 10_000,
+        });
       } catch (err) {
         if (err instanceof NetError && /^no answer within/.test(err.message)) continue;
         throw err;
@@ -141,12 +161,23 @@ export class V2Client implements EtcdClient {
         const n = j.node;
         const rev: number = num(n.modifiedIndex) ?? next;
         const del = ['delete', 'expire', 'compareAndDelete'].includes(j.action);
-        h.change({ action: del ? 'delete' : 'put', detail: j.action, key: n.key, revision: rev, value: del ? undefined : n.value, prevValue: j.prevNode?.value, dir: n.dir === true });
+        h.change({
+          action: del ? 'delete' : 'put',
+          detail: j.action,
+          key: n.key,
+          revision: rev,
+          value: del ? undefined : n.value,
+          prevValue: j.prevNode?.value,
+          dir: n.dir === true,
+        });
         next = rev + 1;
       } else if (j?.errorCode === 401) {
         // The v2 history holds 1000 events: resume from where it now starts.
         next = (num(j.index) ?? 0) + 1;
-        h.missed(`the v2 watch fell behind (etcd keeps 1000 events): changes before index ${j.index} under ${JSON.stringify(prefix)} were missed`, next);
+        h.missed(
+          `the v2 watch fell behind (etcd keeps 1000 events): changes before index ${j.index} under ${JSON.stringify(prefix)} were missed`,
+          next,
+        );
       } else if (a.status === 404 && j === undefined) {
         throw new AttachError('unsupported', `key changes cannot be watched: ${KEYS_OFF}`);
       } else {

@@ -4,8 +4,26 @@
 
 import type { AttachApi, AttachedMember } from '../../src-shared/attach.js';
 import { prefixEnd } from '../../src-shared/kv3.js';
-import { hexId, readHealth, toMember, type EndpointReading, type EtcdClient, type WatchHandlers } from './etcd-client.js';
-import { answerError, AttachError, describeNetError, forEachLine, JSON_TYPE, linked, NetError, num, parseJSON, type Http } from './http.js';
+import {
+  hexId,
+  readHealth,
+  toMember,
+  type EndpointReading,
+  type EtcdClient,
+  type WatchHandlers,
+} from './etcd-client.js';
+import {
+  answerError,
+  AttachError,
+  describeNetError,
+  forEachLine,
+  JSON_TYPE,
+  linked,
+  NetError,
+  num,
+  parseJSON,
+  type Http,
+} from './http.js';
 
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
 const unb64 = (s: unknown): string => (typeof s === 'string' ? Buffer.from(s, 'base64').toString('utf8') : '');
@@ -35,7 +53,10 @@ export class V3Client implements EtcdClient {
   async status(): Promise<EndpointReading> {
     const first = this.pending;
     this.pending = undefined;
-    const [st, h] = await Promise.all([first ?? this.call('maintenance/status', {}, 'status', this.http.timeoutMs, true), readHealth(this.http, this.url)]);
+    const [st, h] = await Promise.all([
+      first ?? this.call('maintenance/status', {}, 'status', this.http.timeoutMs, true),
+      readHealth(this.http, this.url),
+    ]);
     const memberId = hexId(st.header?.member_id) || undefined;
     const leaderId = hexId(st.leader);
     const version: string | undefined = st.version;
@@ -93,7 +114,11 @@ export class V3Client implements EtcdClient {
 
   /** The gateway's streaming watch: one JSON object per line. */
   async watch(prefix: string, from: number | undefined, h: WatchHandlers, signal: AbortSignal): Promise<void> {
-    const create: Record<string, unknown> = { key: b64(prefix === '' ? Buffer.from([0]) : prefix), range_end: prefixEnd(prefix), prev_kv: true };
+    const create: Record<string, unknown> = {
+      key: b64(prefix === '' ? Buffer.from([0]) : prefix),
+      range_end: prefixEnd(prefix),
+      prev_kv: true,
+    };
     if (from !== undefined) create.start_revision = String(from);
     // The stream itself has no deadline, but its first line (created) must come in time.
     const timeoutMs = this.http.opTimeoutMs;
@@ -119,7 +144,11 @@ export class V3Client implements EtcdClient {
     if (res.status !== 200) {
       clearTimeout(timer);
       link.done();
-      throw answerError({ status: res.status, headers: res.headers, text: await res.text().catch(() => '') }, 'watch', this.http.access?.login?.user);
+      throw answerError(
+        { status: res.status, headers: res.headers, text: await res.text().catch(() => '') },
+        'watch',
+        this.http.access?.login?.user,
+      );
     }
     try {
       await forEachLine(res.body!, (line) => {
@@ -137,16 +166,33 @@ export class V3Client implements EtcdClient {
 
   private onWatchLine(line: string, prefix: string, h: WatchHandlers): void {
     const j = parseJSON(line);
-    if (j?.error) throw answerError({ status: j.error.http_code ?? 500, headers: new Headers(), text: JSON.stringify(j.error) }, 'watch', this.http.access?.login?.user);
+    if (j?.error)
+      throw answerError(
+        { status: j.error.http_code ?? 500, headers: new Headers(), text: JSON.stringify(j.error) },
+        'watch',
+        this.http.access?.login?.user,
+      );
     const r = j?.result;
     if (!r) return;
     if (r.canceled) {
       const compacted = num(r.compact_revision);
       if (compacted) {
-        h.missed(`the watch fell behind etcd's compaction: changes before revision ${compacted} under ${JSON.stringify(prefix)} were missed`, compacted);
+        h.missed(
+          `the watch fell behind etcd's compaction: changes before revision ${compacted} under ${JSON.stringify(prefix)} were missed`,
+          compacted,
+        );
         throw new WatchRestart('etcd', 'watch compacted; restarting');
       }
-      throw answerError({ status: 400, headers: new Headers(), text: JSON.stringify({ message: String(r.cancel_reason ?? 'canceled').replace(/^rpc error: code = \w+ desc = /, '') }) }, 'watch');
+      throw answerError(
+        {
+          status: 400,
+          headers: new Headers(),
+          text: JSON.stringify({
+            message: String(r.cancel_reason ?? 'canceled').replace(/^rpc error: code = \w+ desc = /, ''),
+          }),
+        },
+        'watch',
+      );
     }
     if (r.created) h.created((num(r.header?.revision) ?? 0) + 1);
     for (const ev of r.events ?? []) {

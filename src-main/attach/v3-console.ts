@@ -67,7 +67,10 @@ export class V3Console {
       let res: Response;
       try {
         const token = this.loggedIn ? await this.loggedIn.token(this.fetch, url, 'v3', timeoutMs) : '';
-        const headers: Record<string, string> = { 'Content-Type': JSON_TYPE, ...(token ? { Authorization: token } : {}) };
+        const headers: Record<string, string> = {
+          'Content-Type': JSON_TYPE,
+          ...(token ? { Authorization: token } : {}),
+        };
         res = await this.fetch(url + call.path, { method: 'POST', body: JSON.stringify(call.body), headers, signal });
       } catch (err) {
         if (err instanceof CredentialsError) throw err;
@@ -75,7 +78,10 @@ export class V3Console {
       }
       // An expired simple token (or a restarted member's): log in again, once.
       if (res.status === 401 && attempt === 0 && this.loggedIn) {
-        const text = await res.clone().text().catch(() => '');
+        const text = await res
+          .clone()
+          .text()
+          .catch(() => '');
         if (/invalid auth token/.test(text)) {
           this.loggedIn.forget(url);
           continue;
@@ -141,7 +147,8 @@ export class V3Console {
         if (this.watches.get(r.watch) === ctrl) this.watches.delete(r.watch);
       };
       forEachLine(res.body!, (line) => {
-        const body = bodyOf(line) as { result?: { canceled?: boolean; cancel_reason?: string; compact_revision?: string } } | string;
+        const body = bodyOf(line) as
+          { result?: { canceled?: boolean; cancel_reason?: string; compact_revision?: string } } | string;
         if (first) {
           first = false;
           clearTimeout(timer);
@@ -152,7 +159,13 @@ export class V3Console {
         else this.emit({ watch: r.watch, node, ended: `the node answered ${line.slice(0, 200)}` });
       }).then(
         () => ended('the node ended the watch stream'),
-        (err: unknown) => ended(ctrl.signal.aborted && !(ctrl.signal.reason instanceof DOMException && ctrl.signal.reason.name === 'TimeoutError') ? 'unwatched' : `the watch stream broke: ${describeNetError(err, url, timeoutMs)}`),
+        (err: unknown) =>
+          ended(
+            ctrl.signal.aborted &&
+              !(ctrl.signal.reason instanceof DOMException && ctrl.signal.reason.name === 'TimeoutError')
+              ? 'unwatched'
+              : `the watch stream broke: ${describeNetError(err, url, timeoutMs)}`,
+          ),
       );
     });
   }

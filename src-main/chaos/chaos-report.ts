@@ -6,8 +6,18 @@ import type { Command } from '../../src-shared/commands.js';
 import type { Supervisor } from '../cluster/supervisor.js';
 import { runChaos, type ChaosResult } from './chaos-runner.js';
 
-export async function chaosForWindow(supervisor: Supervisor, cmd: Extract<Command, { type: 'chaos' }>): Promise<ChaosReport> {
-  const r = await runChaos({ supervisor, nodes: cmd.nodes ?? 3, seconds: cmd.seconds, seed: cmd.seed ?? 1, breakOnPurpose: cmd.breakOnPurpose ?? false, workload: cmd.workload ?? 'v2' });
+export async function chaosForWindow(
+  supervisor: Supervisor,
+  cmd: Extract<Command, { type: 'chaos' }>,
+): Promise<ChaosReport> {
+  const r = await runChaos({
+    supervisor,
+    nodes: cmd.nodes ?? 3,
+    seconds: cmd.seconds,
+    seed: cmd.seed ?? 1,
+    breakOnPurpose: cmd.breakOnPurpose ?? false,
+    workload: cmd.workload ?? 'v2',
+  });
   return toReport(r);
 }
 

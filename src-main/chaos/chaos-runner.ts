@@ -109,8 +109,20 @@ export const STALE_KEY = '/stale';
 
 export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult> {
   const o = {
-    nodes: 3, seconds: 15, seed: 1, clients: 5, keys: 3, requestTimeoutMs: 1500, heartbeatMs: 50, electionMs: 500,
-    workload: 'v2', faults: ALL_FAULTS, breakOnPurpose: false, checkTimeoutMs: 60_000, convergeTimeoutMs: 30_000, log: (_line: string) => {},
+    nodes: 3,
+    seconds: 15,
+    seed: 1,
+    clients: 5,
+    keys: 3,
+    requestTimeoutMs: 1500,
+    heartbeatMs: 50,
+    electionMs: 500,
+    workload: 'v2',
+    faults: ALL_FAULTS,
+    breakOnPurpose: false,
+    checkTimeoutMs: 60_000,
+    convergeTimeoutMs: 30_000,
+    log: (_line: string) => {},
     // An option given as undefined keeps its default.
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   } as Required<ChaosOptions>;
@@ -137,7 +149,16 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult>
     const t0 = performance.now();
     const now = () => performance.now() - t0;
 
-    if (o.breakOnPurpose) await staleReadOnPurpose(sup, { api: spaces[0].api, now, nextId, record: (op) => ops.push(op), fault: (f) => faults.push(f), timeoutMs: o.requestTimeoutMs, log });
+    if (o.breakOnPurpose)
+      await staleReadOnPurpose(sup, {
+        api: spaces[0].api,
+        now,
+        nextId,
+        record: (op) => ops.push(op),
+        fault: (f) => faults.push(f),
+        timeoutMs: o.requestTimeoutMs,
+        log,
+      });
 
     const endAt = now() + o.seconds * 1000;
     const injector = new FaultInjector(sup, now, endAt);
@@ -159,12 +180,22 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult>
       record: (op) => ops.push(op),
       running: () => running && now() < endAt,
     };
-    const clients = Array.from({ length: o.clients }, (_, i) => runClient(`c${i + 1}`, seededRandom(o.seed * 1009 + i + 1), ctx, spaces[i % spaces.length]!));
+    const clients = Array.from({ length: o.clients }, (_, i) =>
+      runClient(`c${i + 1}`, seededRandom(o.seed * 1009 + i + 1), ctx, spaces[i % spaces.length]!),
+    );
     const main = o.faults.filter((k) => (MAIN_FAULTS as readonly string[]).includes(k));
     const clock = o.faults.filter((k) => (CLOCK_FAULTS as readonly string[]).includes(k));
     const tracks = [
-      main.length > 0 ? injector.track(seededRandom(o.seed), { kinds: main, durationMs: [800, 2500], gapMs: [300, 1000] }, 700) : undefined,
-      clock.length > 0 ? injector.track(seededRandom(o.seed + 7919), { kinds: clock, durationMs: [1000, 3000], gapMs: [500, 2000] }, 400) : undefined,
+      main.length > 0
+        ? injector.track(seededRandom(o.seed), { kinds: main, durationMs: [800, 2500], gapMs: [300, 1000] }, 700)
+        : undefined,
+      clock.length > 0
+        ? injector.track(
+            seededRandom(o.seed + 7919),
+            { kinds: clock, durationMs: [1000, 3000], gapMs: [500, 2000] },
+            400,
+          )
+        : undefined,
     ];
     await Promise.all(tracks);
     running = false;
@@ -181,7 +212,9 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult>
     log(converged ? `converged ${((now() - healedAt) / 1000).toFixed(1)} s after healing` : 'did NOT converge');
 
     // Every member's local state, until they agree (an unknown write can still land late).
-    const finalSpaces = o.breakOnPurpose ? [{ ...spaces[0], keys: [...spaces[0].keys, STALE_KEY] }, ...spaces.slice(1)] : spaces;
+    const finalSpaces = o.breakOnPurpose
+      ? [{ ...spaces[0], keys: [...spaces[0].keys, STALE_KEY] }, ...spaces.slice(1)]
+      : spaces;
     let final: { ops: Op[]; values: Record<string, Record<string, string | null>>; divergent: string[] } | undefined;
     const deadline = Date.now() + (converged ? 10_000 : 0);
     do {
@@ -243,10 +276,28 @@ async function staleReadOnPurpose(sup: Supervisor, s: ScriptContext): Promise<vo
   const write = async (value: string): Promise<void> => {
     for (let attempt = 0; attempt < 10; attempt++) {
       // Through the majority's leader (whoever it is now), never through the follower.
-      const via = nodes().find((n) => n.role === 'leader' && n.name !== follower.name) ?? nodes().find((n) => n.name !== follower.name)!;
+      const via =
+        nodes().find((n) => n.role === 'leader' && n.name !== follower.name) ??
+        nodes().find((n) => n.name !== follower.name)!;
       const invoke = s.now();
-      const a = await s.api.write(via.clientURL, STALE_KEY, attempt === 0 ? value : `${value}.${attempt}`, s.timeoutMs * 2);
-      s.record({ id: s.nextId(), client: 'demo', node: via.name, key: STALE_KEY, invoke, complete: s.now(), outcome: a.outcome, type: 'write', value: attempt === 0 ? value : `${value}.${attempt}`, note: a.note });
+      const a = await s.api.write(
+        via.clientURL,
+        STALE_KEY,
+        attempt === 0 ? value : `${value}.${attempt}`,
+        s.timeoutMs * 2,
+      );
+      s.record({
+        id: s.nextId(),
+        client: 'demo',
+        node: via.name,
+        key: STALE_KEY,
+        invoke,
+        complete: s.now(),
+        outcome: a.outcome,
+        type: 'write',
+        value: attempt === 0 ? value : `${value}.${attempt}`,
+        note: a.note,
+      });
       if (a.outcome === 'ok') return;
       await sleep(200);
     }
@@ -257,21 +308,44 @@ async function staleReadOnPurpose(sup: Supervisor, s: ScriptContext): Promise<vo
     const a = await s.api.read(follower.clientURL, STALE_KEY, false, s.timeoutMs);
     return a.outcome === 'ok' && a.value !== null;
   });
-  const f: FaultRecord = { at: s.now(), kind: 'partition', description: `isolated follower ${follower.name}, to read it without quorum (breaking on purpose)` };
+  const f: FaultRecord = {
+    at: s.now(),
+    kind: 'partition',
+    description: `isolated follower ${follower.name}, to read it without quorum (breaking on purpose)`,
+  };
   s.fault(f);
-  for (const n of sup.snapshot().nodes) if (n.name !== follower.name && n.status !== 'removed') await sup.execute({ type: 'cutLink', a: follower.name, b: n.name });
+  for (const n of sup.snapshot().nodes)
+    if (n.name !== follower.name && n.status !== 'removed')
+      await sup.execute({ type: 'cutLink', a: follower.name, b: n.name });
   await write('v1');
   const invoke = s.now();
   const a = await s.api.read(follower.clientURL, STALE_KEY, false, s.timeoutMs);
-  s.record({ id: s.nextId(), client: 'demo', node: follower.name, key: STALE_KEY, invoke, complete: s.now(), outcome: a.outcome, type: 'read', ...(a.outcome === 'ok' ? { value: a.value } : {}), note: `${a.note}, ${s.api.name === 'v2' ? 'quorum=false' : 'serializable'}` });
-  s.log(`breaking on purpose: ${follower.name}, cut off, returned ${String(a.value)} for ${STALE_KEY} after v1 was acknowledged`);
+  s.record({
+    id: s.nextId(),
+    client: 'demo',
+    node: follower.name,
+    key: STALE_KEY,
+    invoke,
+    complete: s.now(),
+    outcome: a.outcome,
+    type: 'read',
+    ...(a.outcome === 'ok' ? { value: a.value } : {}),
+    note: `${a.note}, ${s.api.name === 'v2' ? 'quorum=false' : 'serializable'}`,
+  });
+  s.log(
+    `breaking on purpose: ${follower.name}, cut off, returned ${String(a.value)} for ${STALE_KEY} after v1 was acknowledged`,
+  );
   await sup.execute({ type: 'healAll' });
   f.until = s.now();
 }
 
 // ------------------------------------------------------------------ the end of a run
 
-async function waitFor<T>(what: string, timeoutMs: number, f: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  f: () => T | undefined | false | Promise<T | undefined | false>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await f();
@@ -300,23 +374,41 @@ async function converge(sup: Supervisor, timeoutMs: number): Promise<boolean> {
   return false;
 }
 
-async function readEverywhere(sup: Supervisor, spaces: readonly Keyspace[], now: () => number, nextId: () => number, timeoutMs: number) {
+async function readEverywhere(
+  sup: Supervisor,
+  spaces: readonly Keyspace[],
+  now: () => number,
+  nextId: () => number,
+  timeoutMs: number,
+) {
   const values: Record<string, Record<string, string | null>> = {};
   const ops: Op[] = [];
   const divergent: string[] = [];
   const alive = sup.snapshot().nodes.filter((n) => n.status === 'alive');
-  for (const { api, keys } of spaces) for (const key of keys) {
-    values[key] = {};
-    for (const n of alive) {
-      const invoke = now();
-      const a = await api.read(n.clientURL, key, false, timeoutMs);
-      if (a.outcome !== 'ok') continue;
-      values[key][n.name] = a.value ?? null;
-      ops.push({ id: nextId(), client: 'final', node: n.name, key, invoke, complete: now(), outcome: 'ok', type: 'read', value: a.value ?? null, note: 'local read after convergence' });
+  for (const { api, keys } of spaces)
+    for (const key of keys) {
+      values[key] = {};
+      for (const n of alive) {
+        const invoke = now();
+        const a = await api.read(n.clientURL, key, false, timeoutMs);
+        if (a.outcome !== 'ok') continue;
+        values[key][n.name] = a.value ?? null;
+        ops.push({
+          id: nextId(),
+          client: 'final',
+          node: n.name,
+          key,
+          invoke,
+          complete: now(),
+          outcome: 'ok',
+          type: 'read',
+          value: a.value ?? null,
+          note: 'local read after convergence',
+        });
+      }
+      const seen = new Set(Object.values(values[key]));
+      if (seen.size > 1 || Object.keys(values[key]).length < alive.length) divergent.push(key);
     }
-    const seen = new Set(Object.values(values[key]));
-    if (seen.size > 1 || Object.keys(values[key]).length < alive.length) divergent.push(key);
-  }
   return { ops, values, divergent };
 }
 
@@ -348,7 +440,14 @@ export function findLostWrites(ops: readonly Op[], finalValues: Record<string, R
 
 function countAll(ops: readonly Op[], faults: readonly FaultRecord[]): ChaosCounts {
   const zero = (): OutcomeCounts => ({ ok: 0, fail: 0, unknown: 0 });
-  const c: ChaosCounts = { ops: { read: zero(), write: zero(), cas: zero() }, outcomes: zero(), casSwapped: 0, casCompareFailed: 0, finalReads: 0, faults: {} };
+  const c: ChaosCounts = {
+    ops: { read: zero(), write: zero(), cas: zero() },
+    outcomes: zero(),
+    casSwapped: 0,
+    casCompareFailed: 0,
+    finalReads: 0,
+    faults: {},
+  };
   for (const op of ops) {
     if (op.client === 'final') {
       c.finalReads++;

@@ -24,7 +24,10 @@ const USAGE = `usage: raftlab chaos [--nodes N] [--seconds S] [--seed N] [option
   --quiet             no progress lines
 `;
 
-export async function chaosMain(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function chaosMain(
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   let parsed: ReturnType<typeof chaosArgs>;
   try {
     parsed = chaosArgs(argv);
@@ -38,7 +41,9 @@ export async function chaosMain(argv: string[], out: (s: string) => void = (s) =
     return 0;
   }
   const { opts, json, quiet } = parsed;
-  out(`raftlab chaos: ${opts.nodes} nodes, ${opts.seconds} s, seed ${opts.seed}, ${opts.workload ?? 'v2'} workload${opts.breakOnPurpose ? ', BREAKING ON PURPOSE' : ''}\n`);
+  out(
+    `raftlab chaos: ${opts.nodes} nodes, ${opts.seconds} s, seed ${opts.seed}, ${opts.workload ?? 'v2'} workload${opts.breakOnPurpose ? ', BREAKING ON PURPOSE' : ''}\n`,
+  );
   const result = await runChaos({ ...opts, log: quiet ? undefined : (line) => out(`  … ${line}\n`) });
   out(summarize(result));
   if (json) fs.writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
@@ -72,7 +77,8 @@ export function chaosArgs(argv: string[]): { opts: ChaosOptions; json?: string; 
   if (v.clients !== undefined) opts.clients = intOption('clients', v.clients, 1, 64, 0);
   if (v.keys !== undefined) opts.keys = intOption('keys', v.keys, 1, 100, 0);
   if (v.workload !== undefined) {
-    if (!(CHAOS_WORKLOADS as readonly string[]).includes(v.workload)) throw new UsageError(`--workload must be ${CHAOS_WORKLOADS.join(', ')}`);
+    if (!(CHAOS_WORKLOADS as readonly string[]).includes(v.workload))
+      throw new UsageError(`--workload must be ${CHAOS_WORKLOADS.join(', ')}`);
     opts.workload = v.workload as ChaosWorkload;
   }
   if (v.timeout !== undefined) opts.requestTimeoutMs = intOption('timeout', v.timeout, 50, 60_000, 0);
@@ -92,22 +98,32 @@ export function summarize(r: ChaosResult): string {
   const lines: string[] = [];
   const row = (name: string, x: { ok: number; fail: number; unknown: number }) =>
     `  ${name.padEnd(7)} ${String(x.ok).padStart(6)} ok ${String(x.fail).padStart(5)} fail ${String(x.unknown).padStart(5)} unknown`;
-  lines.push(`operations (${r.workload === 'v2' ? 'v2 keys API' : r.workload === 'v3' ? 'v3: Put, Range, Txn' : 'v2 and v3 clients, each on its own keys'})`);
+  lines.push(
+    `operations (${r.workload === 'v2' ? 'v2 keys API' : r.workload === 'v3' ? 'v3: Put, Range, Txn' : 'v2 and v3 clients, each on its own keys'})`,
+  );
   lines.push(row('read', c.ops.read), row('write', c.ops.write), row('cas', c.ops.cas), row('all', c.outcomes));
   lines.push(`  cas: ${c.casSwapped} swapped, ${c.casCompareFailed} compare failed; ${c.finalReads} final reads`);
   const kinds = Object.entries(c.faults).map(([k, n]) => `${k} ×${n}`);
   lines.push(`faults fired: ${r.history.faults.length}${kinds.length ? ` (${kinds.join(', ')})` : ''}`);
   for (const f of r.history.faults) {
-    lines.push(`  ${formatTime(f.at).padStart(8)}${f.until === undefined ? '          ' : ` → ${formatTime(f.until).padStart(8)}`}  ${f.kind.padEnd(15)} ${f.description}`);
+    lines.push(
+      `  ${formatTime(f.at).padStart(8)}${f.until === undefined ? '          ' : ` → ${formatTime(f.until).padStart(8)}`}  ${f.kind.padEnd(15)} ${f.description}`,
+    );
   }
   if (r.problems.length > 0) {
     lines.push(`notes (${r.problems.length})`);
     for (const p of r.problems.slice(0, 20)) lines.push(`  ${p}`);
     if (r.problems.length > 20) lines.push(`  … ${r.problems.length - 20} more`);
   }
-  lines.push(`converged: ${r.converged ? 'yes' : 'NO'}; members agree: ${r.divergentKeys.length === 0 ? 'yes' : `NO on ${r.divergentKeys.join(', ')}`}`);
+  lines.push(
+    `converged: ${r.converged ? 'yes' : 'NO'}; members agree: ${r.divergentKeys.length === 0 ? 'yes' : `NO on ${r.divergentKeys.join(', ')}`}`,
+  );
   for (const [key, byNode] of Object.entries(r.finalValues)) {
-    lines.push(`  ${key}: ${Object.entries(byNode).map(([n, v]) => `${n}=${v ?? '(absent)'}`).join(' ')}`);
+    lines.push(
+      `  ${key}: ${Object.entries(byNode)
+        .map(([n, v]) => `${n}=${v ?? '(absent)'}`)
+        .join(' ')}`,
+    );
   }
   const unknownKeys = r.check.keys.filter((k) => k.verdict === 'unknown');
   lines.push(

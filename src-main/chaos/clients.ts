@@ -29,10 +29,21 @@ export type HttpAnswer =
 export type RequestBody = { form: Record<string, string> } | { json: unknown };
 
 /** One HTTP request to a node's client URL with a hard deadline; never throws. */
-export function httpRequest(base: string, method: string, pathAndQuery: string, content: RequestBody | undefined, timeoutMs: number): Promise<HttpAnswer> {
+export function httpRequest(
+  base: string,
+  method: string,
+  pathAndQuery: string,
+  content: RequestBody | undefined,
+  timeoutMs: number,
+): Promise<HttpAnswer> {
   return new Promise((resolve) => {
     const url = new URL(pathAndQuery, base);
-    const body = content === undefined ? undefined : 'form' in content ? new URLSearchParams(content.form).toString() : JSON.stringify(content.json);
+    const body =
+      content === undefined
+        ? undefined
+        : 'form' in content
+          ? new URLSearchParams(content.form).toString()
+          : JSON.stringify(content.json);
     const type = content !== undefined && 'json' in content ? 'application/json' : 'application/x-www-form-urlencoded';
     let connected = false;
     let settled = false;
@@ -48,7 +59,11 @@ export function httpRequest(base: string, method: string, pathAndQuery: string, 
       headers: body === undefined ? {} : { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) },
     });
     const timer = setTimeout(() => {
-      done(connected ? { kind: 'lost', message: `no answer within ${timeoutMs} ms` } : { kind: 'not-sent', message: `could not connect within ${timeoutMs} ms` });
+      done(
+        connected
+          ? { kind: 'lost', message: `no answer within ${timeoutMs} ms` }
+          : { kind: 'not-sent', message: `could not connect within ${timeoutMs} ms` },
+      );
       req.destroy();
     }, timeoutMs);
     req.on('socket', (s) => {
@@ -56,12 +71,18 @@ export function httpRequest(base: string, method: string, pathAndQuery: string, 
       else s.once('connect', () => (connected = true));
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
-      done(connected ? { kind: 'lost', message: err.code ?? err.message } : { kind: 'not-sent', message: err.code ?? err.message });
+      done(
+        connected
+          ? { kind: 'lost', message: err.code ?? err.message }
+          : { kind: 'not-sent', message: err.code ?? err.message },
+      );
     });
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done({ kind: 'response', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        done({ kind: 'response', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', (err: NodeJS.ErrnoException) => done({ kind: 'lost', message: err.code ?? err.message }));
       res.on('aborted', () => done({ kind: 'lost', message: 'answer cut short' }));
     });
@@ -99,19 +120,30 @@ export async function kvRead(base: string, key: string, quorum: boolean, timeout
   if (a.kind !== 'response') return { outcome: a.kind === 'not-sent' ? 'fail' : 'unknown', note: note(a) };
   if (a.status === 200) {
     const value = (JSON.parse(a.body) as { node?: { value?: unknown } }).node?.value;
-    return typeof value === 'string' ? { outcome: 'ok', value, note: note(a) } : { outcome: 'fail', note: `${note(a)}: no value` };
+    return typeof value === 'string'
+      ? { outcome: 'ok', value, note: note(a) }
+      : { outcome: 'fail', note: `${note(a)}: no value` };
   }
   if (a.status === 404 && errorCode(a.body) === 100) return { outcome: 'ok', value: null, note: note(a) };
   return { outcome: a.status >= 500 ? 'unknown' : 'fail', note: note(a) };
 }
 
 /** PUT /v2/keys<key>: a write, or with `expected` a compare-and-swap (prevValue). */
-export async function kvWrite(base: string, key: string, value: string, expected: string | undefined, timeoutMs: number): Promise<KvAnswer> {
+export async function kvWrite(
+  base: string,
+  key: string,
+  value: string,
+  expected: string | undefined,
+  timeoutMs: number,
+): Promise<KvAnswer> {
   const form: Record<string, string> = { value };
   if (expected !== undefined) form.prevValue = expected;
   const a = await httpRequest(base, 'PUT', `/v2/keys${key}`, { form }, timeoutMs);
   if (a.kind !== 'response') return { outcome: a.kind === 'not-sent' ? 'fail' : 'unknown', note: note(a) };
-  if (a.status === 200 || a.status === 201) return expected === undefined ? { outcome: 'ok', note: note(a) } : { outcome: 'ok', succeeded: true, note: note(a) };
+  if (a.status === 200 || a.status === 201)
+    return expected === undefined
+      ? { outcome: 'ok', note: note(a) }
+      : { outcome: 'ok', succeeded: true, note: note(a) };
   const code = errorCode(a.body);
   if (expected !== undefined && ((a.status === 412 && code === 101) || (a.status === 404 && code === 100))) {
     return { outcome: 'ok', succeeded: false, note: note(a) };
@@ -169,7 +201,8 @@ export async function runClient(name: string, rng: Rng, ctx: ClientContext, spac
     const r = rng() * (ctx.mix.read + ctx.mix.write + ctx.mix.cas);
     const expected = seen.get(key);
     // A cas needs a value to compare with (prevValue '' means no compare in etcd).
-    const type: OpType = r < ctx.mix.read ? 'read' : r < ctx.mix.read + ctx.mix.write || typeof expected !== 'string' ? 'write' : 'cas';
+    const type: OpType =
+      r < ctx.mix.read ? 'read' : r < ctx.mix.read + ctx.mix.write || typeof expected !== 'string' ? 'write' : 'cas';
     const node = ctx.pickNode(type);
     if (!node) {
       await sleep(20);
@@ -180,18 +213,51 @@ export async function runClient(name: string, rng: Rng, ctx: ClientContext, spac
     let op: Op;
     if (type === 'read') {
       const a = await api.read(node.url, key, ctx.quorumReads, ctx.timeoutMs);
-      op = { id: ctx.nextId(), client: name, node: node.name, key, invoke, complete: ctx.now(), outcome: a.outcome, type, note: a.note };
+      op = {
+        id: ctx.nextId(),
+        client: name,
+        node: node.name,
+        key,
+        invoke,
+        complete: ctx.now(),
+        outcome: a.outcome,
+        type,
+        note: a.note,
+      };
       if (a.outcome === 'ok') {
         op.value = a.value;
         seen.set(key, a.value ?? null);
       }
     } else if (type === 'write') {
       const a = await api.write(node.url, key, value, ctx.timeoutMs);
-      op = { id: ctx.nextId(), client: name, node: node.name, key, invoke, complete: ctx.now(), outcome: a.outcome, type, value, note: a.note };
+      op = {
+        id: ctx.nextId(),
+        client: name,
+        node: node.name,
+        key,
+        invoke,
+        complete: ctx.now(),
+        outcome: a.outcome,
+        type,
+        value,
+        note: a.note,
+      };
       if (a.outcome === 'ok') seen.set(key, value);
     } else {
       const a = await api.cas(node.url, key, expected as string, value, ctx.timeoutMs);
-      op = { id: ctx.nextId(), client: name, node: node.name, key, invoke, complete: ctx.now(), outcome: a.outcome, type, expected: expected as string, value, note: a.note };
+      op = {
+        id: ctx.nextId(),
+        client: name,
+        node: node.name,
+        key,
+        invoke,
+        complete: ctx.now(),
+        outcome: a.outcome,
+        type,
+        expected: expected as string,
+        value,
+        note: a.note,
+      };
       if (a.outcome === 'ok') {
         op.succeeded = a.succeeded;
         if (a.succeeded) seen.set(key, value);

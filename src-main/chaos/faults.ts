@@ -81,7 +81,10 @@ export class FaultInjector {
         case 'partition': {
           const members = this.members();
           const size = rng.int(1, Math.max(1, Math.floor((members.length - 1) / 2)));
-          const minority = shuffle(rng, members.map((n) => n.name)).slice(0, size);
+          const minority = shuffle(
+            rng,
+            members.map((n) => n.name),
+          ).slice(0, size);
           const rest = members.map((n) => n.name).filter((n) => !minority.includes(n));
           if (rest.length === 0) return this.skip(kind, 'a single member');
           await this.cut(minority, rest);
@@ -94,7 +97,9 @@ export class FaultInjector {
         case 'isolate-leader': {
           const leader = this.alive().find((n) => n.role === 'leader');
           if (!leader) return this.skip(kind, 'no leader right now');
-          const rest = this.members().map((n) => n.name).filter((n) => n !== leader.name);
+          const rest = this.members()
+            .map((n) => n.name)
+            .filter((n) => n !== leader.name);
           if (rest.length === 0) return this.skip(kind, 'a single member');
           await this.cut([leader.name], rest);
           const f = this.record(kind, `isolated the leader ${leader.name} (term ${leader.term})`);
@@ -117,7 +122,10 @@ export class FaultInjector {
           const victim = this.pickTarget(rng, 0.3);
           if (!victim) return this.skip(kind, 'no running node');
           await this.sup.execute({ type: 'removeMember', name: victim.name });
-          const f = this.record(kind, `removed member ${victim.name}${victim.role === 'leader' ? ' (the leader)' : ''}`);
+          const f = this.record(
+            kind,
+            `removed member ${victim.name}${victim.role === 'leader' ? ' (the leader)' : ''}`,
+          );
           await this.waitUntil(this.now() + durationMs);
           const added = (await this.sup.execute({ type: 'addMember' })) as { name: string };
           f.description += `, then added ${added.name}`;
@@ -129,7 +137,10 @@ export class FaultInjector {
           if (!victim) return this.skip(kind, 'no running node');
           const offsetMs = (rng.chance(0.5) ? 1 : -1) * rng.int(1000, 8000);
           await this.sup.execute({ type: 'setClock', name: victim.name, offsetMs });
-          const f = this.record(kind, `${victim.name}'s clock ${offsetMs > 0 ? '+' : ''}${(offsetMs / 1000).toFixed(1)} s`);
+          const f = this.record(
+            kind,
+            `${victim.name}'s clock ${offsetMs > 0 ? '+' : ''}${(offsetMs / 1000).toFixed(1)} s`,
+          );
           await this.waitUntil(this.now() + durationMs);
           await this.setClockIfThere(victim.name, { offsetMs: 0 });
           f.until = this.now();
@@ -140,7 +151,10 @@ export class FaultInjector {
           if (!victim) return this.skip(kind, 'no running node');
           const rate = rng.pick([0.5, 0.75, 1.5, 2, 3]);
           await this.sup.execute({ type: 'setClock', name: victim.name, rate });
-          const f = this.record(kind, `${victim.name}'s clock runs at ×${rate}${victim.role === 'leader' ? ' (the leader)' : ''}`);
+          const f = this.record(
+            kind,
+            `${victim.name}'s clock runs at ×${rate}${victim.role === 'leader' ? ' (the leader)' : ''}`,
+          );
           await this.waitUntil(this.now() + durationMs);
           await this.setClockIfThere(victim.name, { rate: 1 });
           f.until = this.now();
@@ -148,7 +162,9 @@ export class FaultInjector {
         }
       }
     } catch (err) {
-      this.problems.push(`${(this.now() / 1000).toFixed(2)} s ${kind}: ${err instanceof Error ? err.message : String(err)}`);
+      this.problems.push(
+        `${(this.now() / 1000).toFixed(2)} s ${kind}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
   }
 
@@ -166,13 +182,18 @@ export class FaultInjector {
     };
     await attempt('links', () => this.healCuts());
     for (const n of this.members()) {
-      if (n.clock.offsetMs !== 0 || n.clock.rate !== 1) await attempt(`${n.name}'s clock`, () => this.sup.execute({ type: 'setClock', name: n.name, offsetMs: 0, rate: 1 }));
+      if (n.clock.offsetMs !== 0 || n.clock.rate !== 1)
+        await attempt(`${n.name}'s clock`, () =>
+          this.sup.execute({ type: 'setClock', name: n.name, offsetMs: 0, rate: 1 }),
+        );
     }
     // A node may be still shutting down right after its kill: give it a moment.
     for (const n of this.members()) {
-      if (n.status === 'killed' || n.status === 'unstarted') await attempt(`restart ${n.name}`, () => retry(() => this.sup.execute({ type: 'restartNode', name: n.name })));
+      if (n.status === 'killed' || n.status === 'unstarted')
+        await attempt(`restart ${n.name}`, () => retry(() => this.sup.execute({ type: 'restartNode', name: n.name })));
     }
-    for (let i = this.members().length; i < members; i++) await attempt('add a member', () => this.sup.execute({ type: 'addMember' }));
+    for (let i = this.members().length; i < members; i++)
+      await attempt('add a member', () => this.sup.execute({ type: 'addMember' }));
   }
 
   // ------------------------------------------------------------------ helpers

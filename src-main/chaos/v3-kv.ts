@@ -47,7 +47,13 @@ function notOk(a: HttpAnswer, isWrite: boolean): KvAnswer {
 
 /** POST /v3/kv/range: a linearizable read (read index), or the node's local state when `quorum` is false. */
 export async function v3Read(base: string, key: string, quorum: boolean, timeoutMs: number): Promise<KvAnswer> {
-  const a = await httpRequest(base, 'POST', '/v3/kv/range', { json: { key: b64(key), ...(quorum ? {} : { serializable: true }) } }, timeoutMs);
+  const a = await httpRequest(
+    base,
+    'POST',
+    '/v3/kv/range',
+    { json: { key: b64(key), ...(quorum ? {} : { serializable: true }) } },
+    timeoutMs,
+  );
   if (a.kind !== 'response' || a.status !== 200) return notOk(a, false);
   const kvs = parse(a.body)?.kvs;
   if (kvs === undefined) return { outcome: 'ok', value: null, note: note(a) };
@@ -64,7 +70,13 @@ export async function v3Put(base: string, key: string, value: string, timeoutMs:
 }
 
 /** POST /v3/kv/txn: if value(key) = expected then put key value. */
-export async function v3Cas(base: string, key: string, expected: string, value: string, timeoutMs: number): Promise<KvAnswer> {
+export async function v3Cas(
+  base: string,
+  key: string,
+  expected: string,
+  value: string,
+  timeoutMs: number,
+): Promise<KvAnswer> {
   const txn = {
     compare: [{ key: b64(key), target: 'VALUE', result: 'EQUAL', value: b64(expected) }],
     success: [{ request_put: { key: b64(key), value: b64(value) } }],

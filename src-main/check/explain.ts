@@ -46,7 +46,12 @@ export function explain(key: string, ops: readonly Op[]): string {
   for (const [v, list] of casFrom) {
     if (list.length >= 2 && writersOf(v).length < list.length) {
       const [c1, c2] = list as [Op, Op, ...Op[]]; // length >= 2 just checked
-      const times = writersOf(v).length === 1 ? 'only once' : writersOf(v).length === 0 ? 'never' : `only ${writersOf(v).length} times`;
+      const times =
+        writersOf(v).length === 1
+          ? 'only once'
+          : writersOf(v).length === 0
+            ? 'never'
+            : `only ${writersOf(v).length} times`;
       return `${at(c1)} and ${at(c2)} both succeeded, but ${key} was set to ${v} ${times}`;
     }
   }
@@ -63,7 +68,9 @@ export function explain(key: string, ops: readonly Op[]): string {
   // A stale value: overwritten before the observer began, and not written again since.
   for (const o of observers) {
     const v = observed(o)!;
-    const later = ops.filter((w) => w.outcome === 'ok' && written(w) !== undefined && written(w) !== v && end(w) < o.invoke);
+    const later = ops.filter(
+      (w) => w.outcome === 'ok' && written(w) !== undefined && written(w) !== v && end(w) < o.invoke,
+    );
     for (const w of later.sort((x, y) => end(y) - end(x))) {
       if (writersOf(v).every((x) => end(x) < w.invoke)) {
         const tail = v === null ? '' : ` and nothing wrote ${v} after`;
@@ -76,7 +83,10 @@ export function explain(key: string, ops: readonly Op[]): string {
     if (!isFailedCas(c)) continue;
     for (const w of writersOf(c.expected)) {
       if (w.outcome !== 'ok' || end(w) >= c.invoke) continue;
-      const between = ops.filter((x) => x !== w && written(x) !== undefined && written(x) !== c.expected && !(end(x) < w.invoke || x.invoke > end(c)));
+      const between = ops.filter(
+        (x) =>
+          x !== w && written(x) !== undefined && written(x) !== c.expected && !(end(x) < w.invoke || x.invoke > end(c)),
+      );
       if (between.length === 0) {
         return `${at(c, end(w))} failed its compare, but ${describeOp(w)} completed at ${t(end(w), c.invoke)} before it began and nothing else wrote ${key} in between`;
       }

@@ -96,11 +96,14 @@ export function checkLinearizability(ops: readonly Op[], options: CheckOptions =
     if (r.reason) kv.reason = r.reason;
     keys.push(kv);
     if (r.verdict === 'violation') {
-      const shrunk = opts.shrink ? shrink(list, opts.maxSteps, performance.now() + opts.shrinkTimeoutMs) : { ops: sortOps(list), minimal: false };
+      const shrunk = opts.shrink
+        ? shrink(list, opts.maxSteps, performance.now() + opts.shrinkTimeoutMs)
+        : { ops: sortOps(list), minimal: false };
       violations.push({ key, ops: shrunk.ops, explanation: explain(key, shrunk.ops), minimal: shrunk.minimal });
     }
   }
-  const verdict: Verdict = violations.length > 0 ? 'violation' : keys.some((k) => k.verdict === 'unknown') ? 'unknown' : 'ok';
+  const verdict: Verdict =
+    violations.length > 0 ? 'violation' : keys.some((k) => k.verdict === 'unknown') ? 'unknown' : 'ok';
   return { verdict, violations, keys, steps, ms: performance.now() - t0 };
 }
 
@@ -108,10 +111,13 @@ function validate(op: Op): void {
   const where = `operation #${op.id} (${op.type} ${op.key})`;
   if (!Number.isFinite(op.invoke)) throw new Error(`${where}: invoke must be a finite time`);
   if (op.outcome === 'unknown') return;
-  if (op.complete === undefined || !Number.isFinite(op.complete)) throw new Error(`${where}: a ${op.outcome} operation needs its complete time`);
+  if (op.complete === undefined || !Number.isFinite(op.complete))
+    throw new Error(`${where}: a ${op.outcome} operation needs its complete time`);
   if (op.complete < op.invoke) throw new Error(`${where}: completes before it is invoked`);
-  if (op.outcome === 'ok' && op.type === 'read' && op.value === undefined) throw new Error(`${where}: an ok read needs its value (null: absent)`);
-  if (op.outcome === 'ok' && op.type === 'cas' && typeof op.succeeded !== 'boolean') throw new Error(`${where}: an ok cas needs succeeded`);
+  if (op.outcome === 'ok' && op.type === 'read' && op.value === undefined)
+    throw new Error(`${where}: an ok read needs its value (null: absent)`);
+  if (op.outcome === 'ok' && op.type === 'cas' && typeof op.succeeded !== 'boolean')
+    throw new Error(`${where}: an ok cas needs succeeded`);
 }
 
 /** Operations that constrain the search: failed ones never took effect, unfinished reads say nothing. */

@@ -18,7 +18,17 @@ import type { Op } from '../../src-shared/history.js';
 import { EventList } from './event-list.js';
 import { ExploredConfigurations } from './explored-configurations.js';
 import {
-  CAS_FAILED, CAS_OK, CAS_UNKNOWN, dependsOn, effectOf, encodeOps, NO_CONSTRAINT, observerHolds, READ, step, WRITE_UNKNOWN,
+  CAS_FAILED,
+  CAS_OK,
+  CAS_UNKNOWN,
+  dependsOn,
+  effectOf,
+  encodeOps,
+  NO_CONSTRAINT,
+  observerHolds,
+  READ,
+  step,
+  WRITE_UNKNOWN,
 } from './register-model.js';
 
 /** ok: a linearization exists; violation: none does; unknown: the budget ran out first. */
@@ -122,7 +132,8 @@ export function search(ops: readonly Op[], maxSteps: number, deadline: number): 
   for (;;) {
     if (requiredLeft === 0) return { verdict: 'ok', steps };
     if (++steps > maxSteps) return { verdict: 'unknown', steps, reason: `more than ${maxSteps} search steps` };
-    if ((steps & 4095) === 1 && performance.now() > deadline) return { verdict: 'unknown', steps, reason: 'out of time' };
+    if ((steps & 4095) === 1 && performance.now() > deadline)
+      return { verdict: 'unknown', steps, reason: 'out of time' };
     if (fresh) {
       fresh = false;
       let forced = -1;

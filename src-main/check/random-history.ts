@@ -41,7 +41,9 @@ export function randomHistory(o: RandomHistoryOptions): Op[] {
   const seenBy = (c: number) => seen[c]!;
   const ops: Op[] = [];
   // Events in time order: a client's next call, an operation taking effect, an answer.
-  type Ev = { time: number; seq: number } & ({ t: 'call'; c: number } | { t: 'effect'; op: Op } | { t: 'answer'; op: Op; c: number });
+  type Ev = { time: number; seq: number } & (
+    { t: 'call'; c: number } | { t: 'effect'; op: Op } | { t: 'answer'; op: Op; c: number }
+  );
   const heap = new MinHeap<Ev>(byTimeThenSeq);
   let seq = 0;
   for (let c = 0; c < nClients; c++) heap.push({ time: rng() * 5, seq: seq++, t: 'call', c });
@@ -55,8 +57,22 @@ export function randomHistory(o: RandomHistoryOptions): Op[] {
       const key = rng.pick(keys);
       const roll = rng();
       const outcome: OpOutcome = roll < unknownRate ? 'unknown' : 'ok';
-      const base: { id: number; client: string; node: string; key: string; invoke: number; complete: number; outcome: OpOutcome } = {
-        id: 0, client: `c${c + 1}`, node: `n${1 + (c % 3)}`, key, invoke, complete: invoke + dur, outcome,
+      const base: {
+        id: number;
+        client: string;
+        node: string;
+        key: string;
+        invoke: number;
+        complete: number;
+        outcome: OpOutcome;
+      } = {
+        id: 0,
+        client: `c${c + 1}`,
+        node: `n${1 + (c % 3)}`,
+        key,
+        invoke,
+        complete: invoke + dur,
+        outcome,
       };
       const value = String(++issued);
       const r = rng() * (mix.read + mix.write + mix.cas);
@@ -72,7 +88,8 @@ export function randomHistory(o: RandomHistoryOptions): Op[] {
       // An ok operation takes effect within its interval; an unknown one half the time,
       // possibly after its client gave up; a failed one never.
       if (op.outcome === 'ok') heap.push({ time: invoke + rng() * dur, seq: seq++, t: 'effect', op });
-      else if (op.outcome === 'unknown' && rng.chance(0.5)) heap.push({ time: invoke + rng() * 3 * dur, seq: seq++, t: 'effect', op });
+      else if (op.outcome === 'unknown' && rng.chance(0.5))
+        heap.push({ time: invoke + rng() * 3 * dur, seq: seq++, t: 'effect', op });
       heap.push({ time: invoke + dur, seq: seq++, t: 'answer', op, c });
     } else if (ev.t === 'effect') {
       const op = ev.op;

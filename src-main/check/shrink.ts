@@ -30,7 +30,7 @@ function removeSet(cur: readonly Op[], remove: ReadonlySet<Op>): Op[] | null {
   const writers = [...remove].filter((op) => !observerOnly(op));
   let left = writers.length;
   const gone = new Set<Op>();
-  for (let progress = true; progress && left > 0; ) {
+  for (let progress = true; progress && left > 0;) {
     progress = false;
     for (const w of writers) {
       if (gone.has(w)) continue;
@@ -54,7 +54,7 @@ export function shrink(ops: readonly Op[], maxSteps: number, deadline: number): 
   let chunk = Math.max(1, Math.ceil(cur.length / 2));
   for (;;) {
     let removed = false;
-    for (let i = 0; i < cur.length; ) {
+    for (let i = 0; i < cur.length;) {
       if (performance.now() > deadline) return { ops: cur, minimal: false };
       const candidate = removeSet(cur, new Set(cur.slice(i, i + chunk)));
       if (candidate && fails(candidate)) {

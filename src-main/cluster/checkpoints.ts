@@ -150,18 +150,29 @@ export class Checkpoints {
    * undefined when none could be taken at this moment (a node starting or going down) or, for
    * `ifChanged`, when nothing durable changed since the last one.
    */
-  take(host: CutHost, reason: string, opts: { ifChanged?: string; pinned?: boolean } = {}): Promise<Checkpoint | undefined> {
+  take(
+    host: CutHost,
+    reason: string,
+    opts: { ifChanged?: string; pinned?: boolean } = {},
+  ): Promise<Checkpoint | undefined> {
     // One cut at a time: a second asked meanwhile waits for the first, then takes its own.
-    const run = (this.taking ?? Promise.resolve(undefined)).catch(() => undefined).then(() => this.cut(host, reason, opts));
+    const run = (this.taking ?? Promise.resolve(undefined))
+      .catch(() => undefined)
+      .then(() => this.cut(host, reason, opts));
     this.taking = run;
     return run;
   }
 
-  private async cut(host: CutHost, reason: string, opts: { ifChanged?: string; pinned?: boolean }): Promise<Checkpoint | undefined> {
+  private async cut(
+    host: CutHost,
+    reason: string,
+    opts: { ifChanged?: string; pinned?: boolean },
+  ): Promise<Checkpoint | undefined> {
     const nodes = host.nodes();
     if (nodes.length === 0 || nodes.some((n) => n.moving)) return undefined;
     const last = this.list.at(-1);
-    if (opts.ifChanged !== undefined && last && last.branch === this.branch && last.fingerprint === opts.ifChanged) return undefined;
+    if (opts.ifChanged !== undefined && last && last.branch === this.branch && last.fingerprint === opts.ifChanged)
+      return undefined;
     const at = Date.now();
     const running = nodes.filter((n) => n.running);
     const data = new Map<string, Uint8Array>();
@@ -169,13 +180,15 @@ export class Checkpoints {
     const t0 = performance.now();
     let freezeMs: number;
     try {
-      await Promise.all(running.map(async (n) => {
-        const bytes = await host.freeze(n.spec.name);
-        data.set(n.spec.name, bytes);
-        // Read while the node is frozen: it writes its marker only with its database.
-        const m = readIfExists(markerFileFor(dbFile(n.spec.dataDir)));
-        if (m) markers.set(n.spec.name, m);
-      }));
+      await Promise.all(
+        running.map(async (n) => {
+          const bytes = await host.freeze(n.spec.name);
+          data.set(n.spec.name, bytes);
+          // Read while the node is frozen: it writes its marker only with its database.
+          const m = readIfExists(markerFileFor(dbFile(n.spec.dataDir)));
+          if (m) markers.set(n.spec.name, m);
+        }),
+      );
     } finally {
       // Every node asked is thawed, whether or not all answered (a late one too: a worker takes
       // its messages in order, so the thaw comes after its freeze). The thaws are on their way
@@ -227,8 +240,17 @@ export class Checkpoints {
       stored.push(s);
     }
     const cp: Checkpoint = {
-      id, at, branch: this.branch, generation: host.generation(), reason, nodes: stored, cuts: host.cuts(),
-      bytes, freezeMs, pinned: opts.pinned ?? false, written: Promise.all(writes).then(() => {}),
+      id,
+      at,
+      branch: this.branch,
+      generation: host.generation(),
+      reason,
+      nodes: stored,
+      cuts: host.cuts(),
+      bytes,
+      freezeMs,
+      pinned: opts.pinned ?? false,
+      written: Promise.all(writes).then(() => {}),
       fingerprint: opts.ifChanged ?? '',
     };
     cp.written.catch(() => {});
@@ -281,7 +303,15 @@ export class Checkpoints {
     const info: ForkAt = { at: now, branch, parent: cp.branch, from: cp.at, asked, leftAt, left };
     this.forks.push(info);
     this.branch = branch;
-    this.list.push({ ...cp, id: ++this.seq, at: now, branch, reason: `start of branch ${branch}`, pinned: true, freezeMs: 0 });
+    this.list.push({
+      ...cp,
+      id: ++this.seq,
+      at: now,
+      branch,
+      reason: `start of branch ${branch}`,
+      pinned: true,
+      freezeMs: 0,
+    });
     return info;
   }
 
@@ -322,14 +352,17 @@ export class Checkpoints {
     const [gone] = this.list.splice(i, 1);
     if (!gone) return;
     const inUse = new Set(this.list.flatMap((c) => c.nodes.flatMap((n) => [n.db, n.wal, n.marker])));
-    void gone.written.catch(() => {}).finally(() => {
-      for (const n of gone.nodes) for (const f of [n.db, n.wal, n.marker]) if (f && !inUse.has(f)) fs.rmSync(f, { force: true });
-      try {
-        fs.rmdirSync(path.join(this.dir, `c${gone.id}`)); // only if nothing else is in it
-      } catch {
-        // still holds files another checkpoint shares, or already gone
-      }
-    });
+    void gone.written
+      .catch(() => {})
+      .finally(() => {
+        for (const n of gone.nodes)
+          for (const f of [n.db, n.wal, n.marker]) if (f && !inUse.has(f)) fs.rmSync(f, { force: true });
+        try {
+          fs.rmdirSync(path.join(this.dir, `c${gone.id}`)); // only if nothing else is in it
+        } catch {
+          // still holds files another checkpoint shares, or already gone
+        }
+      });
   }
 }
 

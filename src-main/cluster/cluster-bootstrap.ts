@@ -52,7 +52,14 @@ export class ClusterBootstrap {
    * A discovery token of `size` under `/v2/keys/discovery/` of the service at `serviceURL`, or of
    * a raftlab node started here for it (data in `dir`).
    */
-  static async discovery(o: { dir: string; size: number; serviceURL?: string; tokenName: string; changed: () => void; log: Log }): Promise<ClusterBootstrap> {
+  static async discovery(o: {
+    dir: string;
+    size: number;
+    serviceURL?: string;
+    tokenName: string;
+    changed: () => void;
+    log: Log;
+  }): Promise<ClusterBootstrap> {
     let service: RunningNode | undefined;
     let base = o.serviceURL?.replace(/\/+$/, '');
     if (base === undefined) {
@@ -163,7 +170,10 @@ export class ClusterBootstrap {
         entry.clientURL = proxy.clientURLs[0];
       }
     } catch (err) {
-      const lines = err instanceof BootstrapFailed ? err.lines : [['C', 'etcdmain', err instanceof Error ? err.message : String(err)] as const];
+      const lines =
+        err instanceof BootstrapFailed
+          ? err.lines
+          : [['C', 'etcdmain', err instanceof Error ? err.message : String(err)] as const];
       for (const [level, pkg, msg] of lines) log(level, pkg, msg);
       entry.outcome = 'exited';
       entry.reason = reasonOf(err);
@@ -184,11 +194,17 @@ export class ClusterBootstrap {
     while (!this.stopped) {
       try {
         const res = await fetch(`${url}?recursive=true`, { signal });
-        const body = (await res.json()) as { node?: { nodes?: { key: string; value?: string; dir?: boolean; createdIndex: number }[] } };
+        const body = (await res.json()) as {
+          node?: { nodes?: { key: string; value?: string; dir?: boolean; createdIndex: number }[] };
+        };
         const index = Number(res.headers.get('x-etcd-index') ?? 0);
         const regs = (body.node?.nodes ?? [])
           .filter((n) => !n.dir && !n.key.endsWith('/_config'))
-          .map((n) => ({ id: n.key.slice(n.key.lastIndexOf('/') + 1), value: n.value ?? '', createdIndex: n.createdIndex }))
+          .map((n) => ({
+            id: n.key.slice(n.key.lastIndexOf('/') + 1),
+            value: n.value ?? '',
+            createdIndex: n.createdIndex,
+          }))
           .sort((a, b) => a.createdIndex - b.createdIndex);
         if (JSON.stringify(regs) !== JSON.stringify(this.registrations)) {
           this.registrations = regs;
@@ -241,7 +257,10 @@ export async function checkDiscoveryService(base: string): Promise<void> {
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(5000) });
   } catch (err) {
-    throw new Error(`the discovery service at ${new URL(base).origin} cannot be reached: ${(err as { cause?: Error }).cause?.message ?? (err as Error).message}`, { cause: err });
+    throw new Error(
+      `the discovery service at ${new URL(base).origin} cannot be reached: ${(err as { cause?: Error }).cause?.message ?? (err as Error).message}`,
+      { cause: err },
+    );
   }
   const text = await res.text();
   let v2 = false;
@@ -264,10 +283,15 @@ async function createToken(url: string, size: number): Promise<void> {
       signal: AbortSignal.timeout(10_000),
     });
   } catch (err) {
-    throw new Error(`the discovery service at ${new URL(url).origin} cannot be reached: ${(err as { cause?: Error }).cause?.message ?? (err as Error).message}`, { cause: err });
+    throw new Error(
+      `the discovery service at ${new URL(url).origin} cannot be reached: ${(err as { cause?: Error }).cause?.message ?? (err as Error).message}`,
+      { cause: err },
+    );
   }
   if (res.status !== 200 && res.status !== 201) {
-    throw new Error(`the discovery service refused the token's size key (${url}/_config/size): ${res.status} ${(await res.text()).slice(0, 200)}`);
+    throw new Error(
+      `the discovery service refused the token's size key (${url}/_config/size): ${res.status} ${(await res.text()).slice(0, 200)}`,
+    );
   }
 }
 

@@ -55,9 +55,14 @@ export class ClusterLauncher {
   /** Replaces the current cluster with a fresh one of `size` members. */
   async start(size: number, method: BootstrapMethod, how: LaunchHow): Promise<undefined> {
     if (!Number.isInteger(size) || size < 1 || size > 7) throw new Error('a cluster has 1 to 7 members');
-    if (method === 'static' && (how.service !== undefined || how.oneByOne)) throw new Error('a discovery service and one-by-one starts are for a cluster bootstrapped by discovery or DNS');
-    if (method === 'dns' && how.service !== undefined) throw new Error('a discovery service is for etcd discovery, not DNS');
-    if (method !== 'static' && how.secure) throw new Error('a secured cluster is bootstrapped statically here (its members are given their certificates and the initial cluster)');
+    if (method === 'static' && (how.service !== undefined || how.oneByOne))
+      throw new Error('a discovery service and one-by-one starts are for a cluster bootstrapped by discovery or DNS');
+    if (method === 'dns' && how.service !== undefined)
+      throw new Error('a discovery service is for etcd discovery, not DNS');
+    if (method !== 'static' && how.secure)
+      throw new Error(
+        'a secured cluster is bootstrapped statically here (its members are given their certificates and the initial cluster)',
+      );
     // Said before the current cluster is thrown away.
     const noDns = method === 'dns' ? dnsmasqMissing() : undefined;
     if (noDns) throw new Error(noDns);
@@ -91,7 +96,16 @@ export class ClusterLauncher {
     const initialCluster = specs.map((s) => ({ name: s.name, peerURLs: [s.peerURL] }));
     for (const s of specs) {
       // The ids are known up front (as etcd derives them), so cuts work before a node starts.
-      const rec = newRecord(h.defaults, s.name, s.peerURL, s.clientURL, path.join(dir, `${s.name}.etcd`), initialCluster, 'new', token);
+      const rec = newRecord(
+        h.defaults,
+        s.name,
+        s.peerURL,
+        s.clientURL,
+        path.join(dir, `${s.name}.etcd`),
+        initialCluster,
+        'new',
+        token,
+      );
       rec.id = memberId([s.peerURL], token);
       if (this.secure) Object.assign(rec.settings, await this.secure.forMember(s.name));
       c.nodes.set(s.name, rec);
@@ -110,22 +124,46 @@ export class ClusterLauncher {
    * once the one before has registered, so the directory is seen to fill; `oneByOne` leaves them
    * for the user to start.
    */
-  private async startBootstrapped(specs: MemberSpec[], method: 'discovery' | 'dns', dir: string, token: string, how: { service?: string; oneByOne: boolean }): Promise<undefined> {
+  private async startBootstrapped(
+    specs: MemberSpec[],
+    method: 'discovery' | 'dns',
+    dir: string,
+    token: string,
+    how: { service?: string; oneByOne: boolean },
+  ): Promise<undefined> {
     const h = this.host;
     const c = h.cluster;
     const gen = c.generation;
     const changed = () => h.events.markDirty();
-    const log = (node: string, level: Parameters<EventQueue['log']>[1], pkg: string, msg: string) => h.events.log(node, level, pkg, msg);
-    const boot = method === 'discovery'
-      ? await ClusterBootstrap.discovery({ dir, size: specs.length, serviceURL: how.service, tokenName: token, changed, log })
-      : await ClusterBootstrap.dns({ members: specs, token, changed, log });
+    const log = (node: string, level: Parameters<EventQueue['log']>[1], pkg: string, msg: string) =>
+      h.events.log(node, level, pkg, msg);
+    const boot =
+      method === 'discovery'
+        ? await ClusterBootstrap.discovery({
+            dir,
+            size: specs.length,
+            serviceURL: how.service,
+            tokenName: token,
+            changed,
+            log,
+          })
+        : await ClusterBootstrap.dns({ members: specs, token, changed, log });
     if (gen !== c.generation || h.stopped()) {
       await boot.stop();
       throw new Error('the cluster was replaced meanwhile');
     }
     this.boot = boot;
     for (const s of specs) {
-      const rec = newRecord(h.defaults, s.name, s.peerURL, s.clientURL, path.join(dir, `${s.name}.etcd`), [], 'new', boot.token);
+      const rec = newRecord(
+        h.defaults,
+        s.name,
+        s.peerURL,
+        s.clientURL,
+        path.join(dir, `${s.name}.etcd`),
+        [],
+        'new',
+        boot.token,
+      );
       rec.settings.bootstrap = boot.memberBootstrap;
       rec.id = memberId([s.peerURL], boot.token);
       c.nodes.set(s.name, rec);
@@ -177,7 +215,11 @@ export class ClusterLauncher {
     const boot = this.boot;
     if (!boot) return undefined;
     const { method } = boot.memberBootstrap;
-    return this.host.cluster.all().some((r) => r.settings.bootstrap?.method === method && r.settings.initialClusterToken === boot.token) ? boot : undefined;
+    return this.host.cluster
+      .all()
+      .some((r) => r.settings.bootstrap?.method === method && r.settings.initialClusterToken === boot.token)
+      ? boot
+      : undefined;
   }
 
   /** The secured cluster whose CA `rec` trusts, if it is one of the current secured cluster's members. */
@@ -200,7 +242,10 @@ export class ClusterLauncher {
     const boot = this.shownBoot();
     // Shown, so some node is of it: the extra member's data dir goes beside the first one's.
     const first = this.host.cluster.all().at(0);
-    if (!boot || !first) throw new Error('this cluster was bootstrapped statically: there is no discovery token or SRV record to find it full');
+    if (!boot || !first)
+      throw new Error(
+        'this cluster was bootstrapped statically: there is no discovery token or SRV record to find it full',
+      );
     const name = this.nextName();
     return boot.extra(name, path.join(path.dirname(first.dataDir), `${name}.etcd`), fallback);
   }

@@ -33,23 +33,40 @@ export class Forks {
    * taken at this moment (a node starting or going down, or checkpoints off). `ifChanged`:
    * only if some node's durable state (as last reported) moved since the last one.
    */
-  async checkpoint(reason: string, opts: { ifChanged?: boolean; pinned?: boolean } = {}): Promise<Checkpoint | undefined> {
+  async checkpoint(
+    reason: string,
+    opts: { ifChanged?: boolean; pinned?: boolean } = {},
+  ): Promise<Checkpoint | undefined> {
     const h = this.host;
     if (!this.checkpoints || h.stopped() || this.resuming) return undefined;
     if (opts.ifChanged && (h.stepping() > 0 || h.step.view().on)) return undefined;
     const fingerprint = h.cluster.fingerprint();
-    return this.checkpoints.take(this.cutHost, reason, { ifChanged: opts.ifChanged ? fingerprint : undefined, pinned: opts.pinned });
+    return this.checkpoints.take(this.cutHost, reason, {
+      ifChanged: opts.ifChanged ? fingerprint : undefined,
+      pinned: opts.pinned,
+    });
   }
 
   private readonly cutHost: CutHost = {
-    nodes: () => this.host.cluster.all().map((r) => ({
-      spec: { name: r.name, id: r.id, status: r.status, peerURL: r.peerURL, clientURL: r.clientURL, dataDir: r.dataDir, settings: r.settings, clock: { ...r.clock } },
-      running: r.worker !== undefined && r.status === 'alive',
-      moving: r.status === 'starting' || (r.worker !== undefined) !== (r.status === 'alive'),
-    })),
+    nodes: () =>
+      this.host.cluster.all().map((r) => ({
+        spec: {
+          name: r.name,
+          id: r.id,
+          status: r.status,
+          peerURL: r.peerURL,
+          clientURL: r.clientURL,
+          dataDir: r.dataDir,
+          settings: r.settings,
+          clock: { ...r.clock },
+        },
+        running: r.worker !== undefined && r.status === 'alive',
+        moving: r.status === 'starting' || (r.worker !== undefined) !== (r.status === 'alive'),
+      })),
     cuts: () => [...this.host.cluster.cuts],
     generation: () => this.host.cluster.generation,
-    freeze: async (name) => (await this.host.workers.call(this.host.cluster.node(name), { op: 'freeze' }, 5000)) as Uint8Array,
+    freeze: async (name) =>
+      (await this.host.workers.call(this.host.cluster.node(name), { op: 'freeze' }, 5000)) as Uint8Array,
     thaw: async (name) => void (await this.host.workers.call(this.host.cluster.node(name), { op: 'thaw' }, 5000)),
   };
 
@@ -86,7 +103,10 @@ export class Forks {
       events.markDirty();
       await Promise.all(old.map((r) => workers.shutdown(r, wasAlive.has(r.name) ? 'stop' : 'kill')));
       const keep = new Set(cp.nodes.map((n) => n.spec.dataDir));
-      await cps.restoreFiles(cp, old.map((r) => r.dataDir).filter((d) => !keep.has(d)));
+      await cps.restoreFiles(
+        cp,
+        old.map((r) => r.dataDir).filter((d) => !keep.has(d)),
+      );
       // The cluster as the checkpoint saw it: its members, links and clocks.
       cluster.nodes = new Map(cp.nodes.map(({ spec }) => [spec.name, restoredRecord(spec)]));
       cluster.cuts = new Set(cp.cuts);

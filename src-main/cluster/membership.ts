@@ -37,7 +37,11 @@ export class Membership {
     const scheme = secure ? 'https' : 'http';
     const peerURL = `${scheme}://127.0.0.1:${peerPort}`;
     // Step 1, `etcdctl member add`: the cluster now counts a member that does not run yet.
-    const reply = (await h.workers.call(via, { op: 'addMember', peerURL, ...(learner ? { learner } : {}) })) as AddMemberReply;
+    const reply = (await h.workers.call(via, {
+      op: 'addMember',
+      peerURL,
+      ...(learner ? { learner } : {}),
+    })) as AddMemberReply;
     if (gen !== c.generation) throw new Error('the cluster was replaced meanwhile');
     // etcd prints ETCD_INITIAL_CLUSTER as the started members plus the new one.
     const initialCluster = reply.members
@@ -45,7 +49,16 @@ export class Membership {
       .map((m) => ({ name: m.name, peerURLs: m.peerURLs }))
       .concat([{ name, peerURLs: [peerURL] }]);
     const dir = path.dirname(via.dataDir);
-    const rec = newRecord(h.defaults, name, peerURL, `${scheme}://127.0.0.1:${clientPort}`, path.join(dir, `${name}.etcd`), initialCluster, 'existing', via.settings.initialClusterToken);
+    const rec = newRecord(
+      h.defaults,
+      name,
+      peerURL,
+      `${scheme}://127.0.0.1:${clientPort}`,
+      path.join(dir, `${name}.etcd`),
+      initialCluster,
+      'existing',
+      via.settings.initialClusterToken,
+    );
     if (secure) Object.assign(rec.settings, await secure.forMember(name));
     rec.id = reply.member.id;
     rec.status = 'unstarted';

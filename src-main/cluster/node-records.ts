@@ -31,17 +31,36 @@ export interface NodeDefaults {
 }
 
 export function newRecord(
-  d: NodeDefaults, name: string, peerURL: string, clientURL: string, dataDir: string,
-  initialCluster: { name: string; peerURLs: string[] }[], state: 'new' | 'existing', token: string,
+  d: NodeDefaults,
+  name: string,
+  peerURL: string,
+  clientURL: string,
+  dataDir: string,
+  initialCluster: { name: string; peerURLs: string[] }[],
+  state: 'new' | 'existing',
+  token: string,
 ): NodeRecord {
   return {
-    name, id: '', status: 'unstarted', peerURL, clientURL, dataDir,
+    name,
+    id: '',
+    status: 'unstarted',
+    peerURL,
+    clientURL,
+    dataDir,
     settings: {
-      name, dataDir, initialCluster, initialClusterState: state, initialClusterToken: token,
-      listenPeerURLs: [peerURL], advertisePeerURLs: [peerURL],
-      listenClientURLs: [clientURL], advertiseClientURLs: [clientURL],
-      heartbeatMs: d.heartbeatMs, electionMs: d.electionMs,
-      snapshotCount: d.snapshotCount, snapshotCatchUpEntries: d.snapshotCatchUpEntries,
+      name,
+      dataDir,
+      initialCluster,
+      initialClusterState: state,
+      initialClusterToken: token,
+      listenPeerURLs: [peerURL],
+      advertisePeerURLs: [peerURL],
+      listenClientURLs: [clientURL],
+      advertiseClientURLs: [clientURL],
+      heartbeatMs: d.heartbeatMs,
+      electionMs: d.electionMs,
+      snapshotCount: d.snapshotCount,
+      snapshotCatchUpEntries: d.snapshotCatchUpEntries,
     },
     clock: { offsetMs: 0, rate: 1 },
     calls: new Map(),
@@ -53,7 +72,10 @@ export function newRecord(
 /** A node as a checkpoint recorded it, about to be started again (a running one as 'starting'). */
 export function restoredRecord(spec: NodeSpec): NodeRecord {
   return {
-    ...structuredClone(spec), status: spec.status === 'alive' ? 'starting' : spec.status, calls: new Map(), downWaiters: [],
+    ...structuredClone(spec),
+    status: spec.status === 'alive' ? 'starting' : spec.status,
+    calls: new Map(),
+    downWaiters: [],
     // Message ids are handed out per worker start (spawn sets it).
     idBase: 0,
   };
@@ -121,7 +143,11 @@ export class ClusterNodes {
 
   /** Two free ports that no node of this cluster uses (a killed node gets its ports back). */
   async unusedPorts(): Promise<[number, number]> {
-    const taken = new Set(this.all().flatMap((n) => [n.peerURL, n.clientURL]).map((u) => Number(new URL(u).port)));
+    const taken = new Set(
+      this.all()
+        .flatMap((n) => [n.peerURL, n.clientURL])
+        .map((u) => Number(new URL(u).port)),
+    );
     for (;;) {
       const ports = await freePorts(2);
       const [a, b] = [ports[0]!, ports[1]!]; // two asked, two given
@@ -131,9 +157,18 @@ export class ClusterNodes {
 
   /** What the nodes' durable state looks like, as last reported (status, term, vote, commit, log bounds). */
   fingerprint(): string {
-    return JSON.stringify([this.generation, this.all().map((r) => [
-      r.name, r.status, r.state?.term, r.state?.vote, r.state?.commit, r.state?.firstIndex, r.state?.lastIndex,
-    ])]);
+    return JSON.stringify([
+      this.generation,
+      this.all().map((r) => [
+        r.name,
+        r.status,
+        r.state?.term,
+        r.state?.vote,
+        r.state?.commit,
+        r.state?.firstIndex,
+        r.state?.lastIndex,
+      ]),
+    ]);
   }
 
   /** A node as the window draws it (member ids named). */
@@ -163,7 +198,9 @@ export class ClusterNodes {
       ...(s?.learner ? { learner: true } : {}),
       ...(s?.revision !== undefined ? { revision: s.revision } : {}),
       // Counted down only by a running leader; a stopped node's leases are what it last knew.
-      ...(s?.leases?.length ? { leases: r.status === 'alive' ? s.leases : s.leases.map(({ expiresAt: _, ...l }) => l) } : {}),
+      ...(s?.leases?.length
+        ? { leases: r.status === 'alive' ? s.leases : s.leases.map(({ expiresAt: _, ...l }) => l) }
+        : {}),
     };
   }
 }

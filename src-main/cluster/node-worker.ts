@@ -17,7 +17,15 @@ import { startNode, type RunningNode } from '../node/node-server.js';
 import type { RaftNode } from '../node/raft-node.js';
 import { SlowNetwork } from '../node/slow-network.js';
 import { answerCall, applyClock, stepCall } from './worker-calls.js';
-import type { CheckpointCall, FromWorker, HeldReport, StepCall, ToWorker, WorkerInit, WorkerItem } from './worker-protocol.js';
+import type {
+  CheckpointCall,
+  FromWorker,
+  HeldReport,
+  StepCall,
+  ToWorker,
+  WorkerInit,
+  WorkerItem,
+} from './worker-protocol.js';
 import { nodeState, TimerAnchor } from './worker-state.js';
 import { summarizeHeld, summarizeMessage } from './worker-summaries.js';
 
@@ -167,7 +175,10 @@ async function runWorker(): Promise<void> {
         for (const id of m.ids) cuts.add(id);
         break;
       case 'call': {
-        if (r && (m.call.op === 'setManual' || m.call.op === 'deliver' || m.call.op === 'tick' || m.call.op === 'campaign')) {
+        if (
+          r &&
+          (m.call.op === 'setManual' || m.call.op === 'deliver' || m.call.op === 'tick' || m.call.op === 'campaign')
+        ) {
           answerStep(r.node, m.id, m.call);
           break;
         }
@@ -179,10 +190,14 @@ async function runWorker(): Promise<void> {
           answerCheckpoint(r.node, m.id, m.call);
           break;
         }
-        const answer = r ? answerCall(r, m.call, init.speed, init.settings.clientTLS) : Promise.reject(new Error('the node is not running yet'));
+        const answer = r
+          ? answerCall(r, m.call, init.speed, init.settings.clientTLS)
+          : Promise.reject(new Error('the node is not running yet'));
         answer.then(
           (result) => killed || post({ t: 'reply', id: m.id, ok: true, result }),
-          (err: unknown) => killed || post({ t: 'reply', id: m.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
+          (err: unknown) =>
+            killed ||
+            post({ t: 'reply', id: m.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
         );
         break;
       }
@@ -261,7 +276,13 @@ async function runWorker(): Promise<void> {
     post({ t: 'fatal', error: text });
     kill();
   });
-  post({ t: 'started', id: r.node.id, clusterId: r.node.clusterId, clientURLs: r.clientURLs, peerURLs: r.node.peerURLs() });
+  post({
+    t: 'started',
+    id: r.node.id,
+    clusterId: r.node.clusterId,
+    clientURLs: r.clientURLs,
+    peerURLs: r.node.peerURLs(),
+  });
   queue();
 }
 
@@ -270,7 +291,11 @@ async function runWorker(): Promise<void> {
  * runs it): its lines go to the node's log; a failure is thrown in etcd's words. A member of the
  * app never falls back to a proxy (the app runs extra members itself: cluster-bootstrap.ts).
  */
-async function discoverCluster(s: WorkerInit['settings'], log: (level: string, pkg: string, msg: string) => void, signal: AbortSignal): Promise<Pick<BootstrapConfig, 'initialCluster' | 'initialClusterToken'>> {
+async function discoverCluster(
+  s: WorkerInit['settings'],
+  log: (level: string, pkg: string, msg: string) => void,
+  signal: AbortSignal,
+): Promise<Pick<BootstrapConfig, 'initialCluster' | 'initialClusterToken'>> {
   // Loaded only here: a statically bootstrapped member's worker starts as fast as before.
   const { BootstrapFailed, resolveBootstrap } = await import('../node/discovery/bootstrap.js');
   const { PROXY_DEFAULTS } = await import('../node/proxy/start-proxy.js');
@@ -298,6 +323,9 @@ async function discoverCluster(s: WorkerInit['settings'], log: (level: string, p
 
 if (!isMainThread && parentPort && (workerData as Partial<WorkerInit> | undefined)?.raftlabNodeWorker === true) {
   runWorker().catch((err: unknown) => {
-    parentPort!.postMessage({ t: 'start-failed', error: err instanceof Error ? err.message : String(err) } satisfies FromWorker);
+    parentPort!.postMessage({
+      t: 'start-failed',
+      error: err instanceof Error ? err.message : String(err),
+    } satisfies FromWorker);
   });
 }

@@ -42,7 +42,11 @@ export class SecureCluster {
     // No CommonName: with client-cert-auth etcd takes a certificate's CN as the user when no
     // token comes, and etcd 3.4's gateway refuses a certificate with a CN once auth is on. The
     // console must log in to be anyone.
-    const files = await writePair(dir, 'console', await makeCert(ca, { organization: 'raftlab console', usages: ['client'] }));
+    const files = await writePair(
+      dir,
+      'console',
+      await makeCert(ca, { organization: 'raftlab console', usages: ['client'] }),
+    );
     const access = clusterAccess({ caFile: path.join(dir, 'ca.pem'), ...files });
     return new SecureCluster(dir, ca, options, access);
   }
@@ -55,7 +59,12 @@ export class SecureCluster {
   async forMember(name: string): Promise<{ clientTLS: TLSInfo; peerTLS: TLSInfo }> {
     const pair = await makeCert(this.ca, { commonName: name, hosts: HOSTS, usages: ['server', 'client'] });
     const files = await writePair(this.dir, name, pair);
-    const base: TLSInfo = { ...EMPTY_TLS_INFO, certFile: files.certFile, keyFile: files.keyFile, trustedCAFile: this.caFile };
+    const base: TLSInfo = {
+      ...EMPTY_TLS_INFO,
+      certFile: files.certFile,
+      keyFile: files.keyFile,
+      trustedCAFile: this.caFile,
+    };
     return {
       clientTLS: { ...base, clientCertAuth: this.options.clientCertAuth === true },
       peerTLS: { ...base, clientCertAuth: true },
@@ -89,7 +98,8 @@ export class SecureCluster {
         signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await res.text();
-      if (res.status !== 200) throw new Error(`auth ${method}: ${/"message":"([^"]*)"/.exec(text)?.[1] ?? `HTTP ${res.status}`}`);
+      if (res.status !== 200)
+        throw new Error(`auth ${method}: ${/"message":"([^"]*)"/.exec(text)?.[1] ?? `HTTP ${res.status}`}`);
     };
     await call('user/add', { name: 'root', password });
     await call('user/grant', { user: 'root', role: 'root' });
@@ -101,7 +111,11 @@ export class SecureCluster {
   }
 }
 
-async function writePair(dir: string, name: string, pair: { certPem: string; keyPem: string }): Promise<{ certFile: string; keyFile: string }> {
+async function writePair(
+  dir: string,
+  name: string,
+  pair: { certPem: string; keyPem: string },
+): Promise<{ certFile: string; keyFile: string }> {
   const certFile = path.join(dir, `${name}.pem`);
   const keyFile = path.join(dir, `${name}-key.pem`);
   await fs.promises.writeFile(certFile, pair.certPem);

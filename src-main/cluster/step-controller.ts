@@ -42,7 +42,10 @@ export interface StepHost {
   changed(): void;
 }
 
-export type StepCommand = Extract<Command, { type: 'stepMode' | 'stepDeliver' | 'stepDrop' | 'stepDeliverAll' | 'stepTick' | 'stepRunUntil' | 'stepCancel' }>;
+export type StepCommand = Extract<
+  Command,
+  { type: 'stepMode' | 'stepDeliver' | 'stepDrop' | 'stepDeliverAll' | 'stepTick' | 'stepRunUntil' | 'stepCancel' }
+>;
 
 interface Held {
   view: HeldMessage;
@@ -82,7 +85,9 @@ export class StepController {
   constructor(private readonly host: StepHost) {}
 
   view(): StepState {
-    return this.seed === undefined ? { on: this.on, held: this.held.map((h) => h.view) } : { on: this.on, seed: this.seed, held: this.held.map((h) => h.view) };
+    return this.seed === undefined
+      ? { on: this.on, held: this.held.map((h) => h.view) }
+      : { on: this.on, seed: this.seed, held: this.held.map((h) => h.view) };
   }
 
   /** A fresh cluster: an empty queue, ids from 1 again, seeds from the start again; the mode stays. */
@@ -105,7 +110,8 @@ export class StepController {
   onStarted(name: string): void {
     if (this.told.get(name) === this.on) return;
     void this.serial(async () => {
-      if (this.told.get(name) !== this.on) await this.setNode(name, this.on).catch((err: unknown) => this.cannotSwitch(name, this.on, err));
+      if (this.told.get(name) !== this.on)
+        await this.setNode(name, this.on).catch((err: unknown) => this.cannotSwitch(name, this.on, err));
     });
   }
 
@@ -179,7 +185,8 @@ export class StepController {
     this.on = on;
     this.host.changed();
     for (const n of this.host.nodes()) {
-      if (n.status === 'alive' && n.running) await this.setNode(n.name, on).catch((err: unknown) => this.cannotSwitch(n.name, on, err));
+      if (n.status === 'alive' && n.running)
+        await this.setNode(n.name, on).catch((err: unknown) => this.cannotSwitch(n.name, on, err));
     }
     // Real time again: what was held goes on its way now (answers go on the wire).
     if (!on) await this.deliverAll();
@@ -188,7 +195,10 @@ export class StepController {
   /** Said out loud: a node left in real time during step mode would send behind the user's back. */
   private cannotSwitch(name: string, on: boolean, err: unknown): void {
     this.told.delete(name);
-    this.host.queue({ type: 'error', message: `${name} could not be switched ${on ? 'into' : 'out of'} step mode: ${err instanceof Error ? err.message : String(err)}` });
+    this.host.queue({
+      type: 'error',
+      message: `${name} could not be switched ${on ? 'into' : 'out of'} step mode: ${err instanceof Error ? err.message : String(err)}`,
+    });
   }
 
   private async setNode(name: string, on: boolean): Promise<void> {
@@ -255,7 +265,7 @@ export class StepController {
     const run = { cancelled: false };
     this.run = run;
     try {
-      for (let steps = 0; steps < maxSteps; ) {
+      for (let steps = 0; steps < maxSteps;) {
         // Checked between steps: the step under way completes (a half-delivered step is no state).
         if (run.cancelled || !this.on) return { reached: false, steps, cancelled: true };
         const [next] = this.held;
@@ -286,7 +296,9 @@ export class StepController {
 
   private fate(h: Held, fate: 'delivered' | 'dropped', reason?: StepDropReason): number {
     const at = Date.now();
-    this.host.queue(reason ? { type: 'step', fate, message: h.view, at, reason } : { type: 'step', fate, message: h.view, at });
+    this.host.queue(
+      reason ? { type: 'step', fate, message: h.view, at, reason } : { type: 'step', fate, message: h.view, at },
+    );
     return at;
   }
 

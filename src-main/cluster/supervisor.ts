@@ -87,9 +87,15 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
     this.timingMs = { heartbeatMs: this.defaults.heartbeatMs, electionMs: this.defaults.electionMs };
     this.speed = options.speed ?? 1;
     const cluster = this.cluster;
-    this.events = new EventQueue(options.flushMs ?? 16, () => this.snapshot(), (batch) => this.emit('events', batch), () => this.stopped);
+    this.events = new EventQueue(
+      options.flushMs ?? 16,
+      () => this.snapshot(),
+      (batch) => this.emit('events', batch),
+      () => this.stopped,
+    );
     this.step = new StepController({
-      nodes: () => cluster.all().map((r) => ({ name: r.name, id: r.id, status: r.status, running: r.worker !== undefined })),
+      nodes: () =>
+        cluster.all().map((r) => ({ name: r.name, id: r.id, status: r.status, running: r.worker !== undefined })),
       call: (name, c) => this.workers.call(cluster.node(name), c),
       isCut: (a, b) => cluster.isCut(a, b),
       nameOf: (id) => cluster.nameOf(id),
@@ -110,7 +116,10 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
       held: (held) => this.step.onHeld(held),
     });
     this.v3 = new V3Console((line) => this.events.queue({ type: 'watch', at: Date.now(), ...line }));
-    const checkpoints = options.checkpoints === false ? undefined : new Checkpoints(path.join(this.dir, 'checkpoints'), options.checkpoints);
+    const checkpoints =
+      options.checkpoints === false
+        ? undefined
+        : new Checkpoints(path.join(this.dir, 'checkpoints'), options.checkpoints);
     this.forks = new Forks(checkpoints, {
       cluster,
       workers: this.workers,
@@ -120,7 +129,15 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
       stepping: () => this.stepping,
     });
     const stopped = () => this.stopped;
-    const parts = { dir: this.dir, defaults: this.defaults, cluster, workers: this.workers, events: this.events, step: this.step, v3: this.v3 };
+    const parts = {
+      dir: this.dir,
+      defaults: this.defaults,
+      cluster,
+      workers: this.workers,
+      events: this.events,
+      step: this.step,
+      v3: this.v3,
+    };
     this.launcher = new ClusterLauncher({
       ...parts,
       stopped,
@@ -172,13 +189,22 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
   async execute(cmd: Command): Promise<CommandResult> {
     if (this.stopped) throw new Error('the supervisor is stopped');
     // Before each action, the moment it changes: the user can come back to just before it.
-    if (BEFORE_ACTION.has(cmd.type) && !(cmd.type === 'kv' && cmd.method === 'GET') && !(cmd.type === 'kv3' && !kv3Writes(cmd.request)) && this.stepping === 0) {
+    if (
+      BEFORE_ACTION.has(cmd.type) &&
+      !(cmd.type === 'kv' && cmd.method === 'GET') &&
+      !(cmd.type === 'kv3' && !kv3Writes(cmd.request)) &&
+      this.stepping === 0
+    ) {
       await this.checkpoint(`before ${cmd.type}`).catch(() => undefined);
     }
     const { cluster, workers, events } = this;
     switch (cmd.type) {
       case 'startCluster':
-        return this.launcher.start(cmd.size, cmd.bootstrap ?? 'static', { service: cmd.discoveryService, oneByOne: cmd.oneByOne === true, secure: cmd.secure });
+        return this.launcher.start(cmd.size, cmd.bootstrap ?? 'static', {
+          service: cmd.discoveryService,
+          oneByOne: cmd.oneByOne === true,
+          secure: cmd.secure,
+        });
       case 'bootstrapExtra':
         return this.launcher.bootstrapExtra(cmd.fallback ?? 'exit');
       case 'killNode': {
@@ -191,7 +217,8 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
       }
       case 'restartNode': {
         const rec = cluster.node(cmd.name);
-        if (rec.status !== 'killed' && rec.status !== 'unstarted') throw new Error(`${rec.name} is ${rec.status}, not killed`);
+        if (rec.status !== 'killed' && rec.status !== 'unstarted')
+          throw new Error(`${rec.name} is ${rec.status}, not killed`);
         if (rec.worker) throw new Error(`${rec.name} is still shutting down`);
         await workers.spawn(rec);
         return undefined;
@@ -220,7 +247,8 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
       case 'timeoutNode': {
         const rec = cluster.node(cmd.name);
         if (rec.status !== 'alive') throw new Error(`${rec.name} is not running`);
-        if (rec.state?.role === 'leader') throw new Error(`${rec.name} is the leader: it has no election timer to run out`);
+        if (rec.state?.role === 'leader')
+          throw new Error(`${rec.name} is the leader: it has no election timer to run out`);
         await workers.call(rec, { op: 'campaign' });
         return undefined;
       }
@@ -259,7 +287,12 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
       case 'login':
       case 'logout': {
         const url = cmd.type === 'login' ? cluster.pickVia().clientURL : undefined;
-        await this.v3.login(url, cmd.type === 'login' ? cmd.user : undefined, cmd.type === 'login' ? cmd.password : '', 15_000 / this.speed);
+        await this.v3.login(
+          url,
+          cmd.type === 'login' ? cmd.user : undefined,
+          cmd.type === 'login' ? cmd.password : '',
+          15_000 / this.speed,
+        );
         events.markDirty();
         return undefined;
       }
@@ -341,8 +374,25 @@ export class Supervisor extends EventEmitter<{ events: [batch: ServerEvent[]] }>
 
 /** Commands that change the cluster: a checkpoint is taken just before each. */
 const BEFORE_ACTION: ReadonlySet<Command['type']> = new Set<Command['type']>([
-  'startCluster', 'killNode', 'restartNode', 'setClock', 'cutLink', 'healLink', 'healAll', 'addMember', 'removeMember',
-  'promoteMember', 'transferLeader', 'kv', 'kv3', 'stepMode', 'stepDeliver', 'stepDrop', 'stepDeliverAll', 'stepTick', 'stepRunUntil',
+  'startCluster',
+  'killNode',
+  'restartNode',
+  'setClock',
+  'cutLink',
+  'healLink',
+  'healAll',
+  'addMember',
+  'removeMember',
+  'promoteMember',
+  'transferLeader',
+  'kv',
+  'kv3',
+  'stepMode',
+  'stepDeliver',
+  'stepDrop',
+  'stepDeliverAll',
+  'stepTick',
+  'stepRunUntil',
 ]);
 
 function errText(err: unknown): string {

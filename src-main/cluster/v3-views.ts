@@ -12,10 +12,14 @@ const LEASES_SHOWN = 50;
 /** The leases a member knows; `expiresAt` (real ms) where it counts them down (the leader). */
 export function leaseViews(v3: V3StateMachine, clock: Pick<NodeClock, 'rate'>): LeaseView[] {
   const realNow = Date.now();
-  return v3.lessor.views().slice(0, LEASES_SHOWN).map((l) => {
-    const view: LeaseView = { id: l.id.toString(16).padStart(16, '0'), ttl: l.ttl, keys: l.keys };
-    // Rounded to 100 ms: the same expiry reads the same from one look to the next.
-    if (Number.isFinite(l.remainingMs)) view.expiresAt = Math.round((realNow + l.remainingMs / clock.rate) / 100) * 100;
-    return view;
-  });
+  return v3.lessor
+    .views()
+    .slice(0, LEASES_SHOWN)
+    .map((l) => {
+      const view: LeaseView = { id: l.id.toString(16).padStart(16, '0'), ttl: l.ttl, keys: l.keys };
+      // Rounded to 100 ms: the same expiry reads the same from one look to the next.
+      if (Number.isFinite(l.remainingMs))
+        view.expiresAt = Math.round((realNow + l.remainingMs / clock.rate) / 100) * 100;
+      return view;
+    });
 }

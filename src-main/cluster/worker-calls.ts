@@ -20,26 +20,50 @@ export function stepCall(node: RaftNode, c: StepCall): StepReply | undefined {
 }
 
 /** A request to the node's own client port over TLS, presenting the node's own key pair (as etcd's gateway does). */
-function httpsText(url: URL, init: { method: string; body?: string; headers?: Record<string, string>; timeoutMs: number }, tlsInfo: TLSInfo | undefined): Promise<{ status: number; text: string }> {
+function httpsText(
+  url: URL,
+  init: { method: string; body?: string; headers?: Record<string, string>; timeoutMs: number },
+  tlsInfo: TLSInfo | undefined,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.request(url, { method: init.method, headers: init.headers, ...(tlsInfo ? clientTLSOptions(tlsInfo) : {}), agent: false });
-    const timer = setTimeout(() => req.destroy(new Error(`request to ${url.origin} timed out after ${init.timeoutMs}ms`)), init.timeoutMs);
+    const req = https.request(url, {
+      method: init.method,
+      headers: init.headers,
+      ...(tlsInfo ? clientTLSOptions(tlsInfo) : {}),
+      agent: false,
+    });
+    const timer = setTimeout(
+      () => req.destroy(new Error(`request to ${url.origin} timed out after ${init.timeoutMs}ms`)),
+      init.timeoutMs,
+    );
     req.on('error', (e) => (clearTimeout(timer), reject(e)));
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (b: Buffer) => chunks.push(b));
       res.on('error', reject);
-      res.on('end', () => (clearTimeout(timer), resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') })));
+      res.on(
+        'end',
+        () => (
+          clearTimeout(timer),
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') })
+        ),
+      );
     });
     req.end(init.body);
   });
 }
 
-async function kvRequest(base: string, c: Extract<WorkerCall, { op: 'kv' }>, speed: number, tlsInfo?: TLSInfo): Promise<KvResult> {
+async function kvRequest(
+  base: string,
+  c: Extract<WorkerCall, { op: 'kv' }>,
+  speed: number,
+  tlsInfo?: TLSInfo,
+): Promise<KvResult> {
   // Each segment encoded: "?", "#", "%" or "\\" in a key are part of the key, not of the URL.
   // ("." and ".." segments are refused by parseCommand; checked again here, where the URL is made.)
   const url = new URL(`/v2/keys${c.key.split('/').map(encodeURIComponent).join('/')}`, base);
-  if (url.pathname !== '/v2/keys' && !url.pathname.startsWith('/v2/keys/')) throw new Error(`kv: key ${JSON.stringify(c.key)} leaves /v2/keys`);
+  if (url.pathname !== '/v2/keys' && !url.pathname.startsWith('/v2/keys/'))
+    throw new Error(`kv: key ${JSON.stringify(c.key)} leaves /v2/keys`);
   for (const [k, v] of Object.entries(c.query ?? {})) url.searchParams.set(k, v);
   // In slow motion a write takes longer by as much as the cluster is slowed.
   const init: RequestInit = { method: c.method, signal: AbortSignal.timeout(15_000 / speed) };
@@ -49,7 +73,16 @@ async function kvRequest(base: string, c: Extract<WorkerCall, { op: 'kv' }>, spe
   }
   const { status, text } =
     url.protocol === 'https:'
-      ? await httpsText(url, { method: c.method, body: init.body as string | undefined, headers: init.headers as Record<string, string> | undefined, timeoutMs: 15_000 / speed }, tlsInfo)
+      ? await httpsText(
+          url,
+          {
+            method: c.method,
+            body: init.body as string | undefined,
+            headers: init.headers as Record<string, string> | undefined,
+            timeoutMs: 15_000 / speed,
+          },
+          tlsInfo,
+        )
       : await fetch(url, init).then(async (res) => ({ status: res.status, text: await res.text() }));
   let body: unknown = text;
   try {
@@ -66,7 +99,12 @@ export function applyClock(r: RunningNode, c: { offsetMs?: number; rate?: number
 }
 
 /** A call other than a step or a checkpoint's freeze and thaw (answered in the message's own turn). */
-export async function answerCall(r: RunningNode, c: WorkerCall, speed: number, clientTLS?: TLSInfo): Promise<AddMemberReply | KvResult | StepReply | boolean | undefined> {
+export async function answerCall(
+  r: RunningNode,
+  c: WorkerCall,
+  speed: number,
+  clientTLS?: TLSInfo,
+): Promise<AddMemberReply | KvResult | StepReply | boolean | undefined> {
   switch (c.op) {
     case 'addMember': {
       const member = await r.node.members.add([c.peerURL], { learner: c.learner === true });

@@ -69,7 +69,22 @@ export interface StepReply {
  */
 export type WorkerNodeState = Pick<
   NodeState,
-  'id' | 'role' | 'term' | 'vote' | 'lead' | 'commit' | 'applied' | 'firstIndex' | 'lastIndex' | 'clock' | 'electionTimeoutMs' | 'log' | 'peers' | 'learner' | 'revision' | 'leases'
+  | 'id'
+  | 'role'
+  | 'term'
+  | 'vote'
+  | 'lead'
+  | 'commit'
+  | 'applied'
+  | 'firstIndex'
+  | 'lastIndex'
+  | 'clock'
+  | 'electionTimeoutMs'
+  | 'log'
+  | 'peers'
+  | 'learner'
+  | 'revision'
+  | 'leases'
 > & {
   timer: ElectionTimer;
   members: MemberInfo[];

@@ -48,8 +48,11 @@ const HELD_ENTRIES_SHOWN = 32;
 export function summarizeHeld(m: Message): HeldReport['s'] {
   const s: HeldReport['s'] = summarizeMessage(m);
   if (m.type === 'MsgApp' && m.entries?.length) {
-    s.entryDetails = m.entries.slice(0, HELD_ENTRIES_SHOWN).map((e) => ({ index: e.index, term: e.term, type: e.type, data: summarizeEntryData(e.type, e.data) }));
+    s.entryDetails = m.entries
+      .slice(0, HELD_ENTRIES_SHOWN)
+      .map((e) => ({ index: e.index, term: e.term, type: e.type, data: summarizeEntryData(e.type, e.data) }));
   }
-  if (m.type === 'MsgVote' || m.type === 'MsgPreVote') s.candidate = { lastIndex: m.index ?? 0, lastTerm: m.logTerm ?? 0 };
+  if (m.type === 'MsgVote' || m.type === 'MsgPreVote')
+    s.candidate = { lastIndex: m.index ?? 0, lastTerm: m.logTerm ?? 0 };
   return s;
 }

@@ -127,7 +127,8 @@ export class Workers {
           rec.status = 'killed';
           // Only an exit nobody asked for is news: a kill, a restart or a new cluster ends workers on purpose.
           const deliberate = this.endedOnPurpose.has(w);
-          if (!deliberate && !h.stopped() && h.cluster.nodes.get(rec.name) === rec) h.queue({ type: 'error', message: `${rec.name} exited unexpectedly` });
+          if (!deliberate && !h.stopped() && h.cluster.nodes.get(rec.name) === rec)
+            h.queue({ type: 'error', message: `${rec.name} exited unexpectedly` });
         }
         h.markDirty();
       });
@@ -170,7 +171,9 @@ export class Workers {
 
   /** Graceful where possible (the node closes its ports), then terminate regardless. */
   async stopAll(): Promise<void> {
-    await Promise.all(this.host.cluster.all().map((rec) => this.shutdown(rec, rec.status === 'alive' ? 'stop' : 'kill')));
+    await Promise.all(
+      this.host.cluster.all().map((rec) => this.shutdown(rec, rec.status === 'alive' ? 'stop' : 'kill')),
+    );
   }
 
   /**

@@ -32,7 +32,13 @@ export interface ElectronMain {
     title: string;
     backgroundColor?: string;
     show?: boolean;
-    webPreferences: { preload: string; contextIsolation: boolean; sandbox: boolean; nodeIntegration: boolean; webSecurity?: boolean };
+    webPreferences: {
+      preload: string;
+      contextIsolation: boolean;
+      sandbox: boolean;
+      nodeIntegration: boolean;
+      webSecurity?: boolean;
+    };
   }) => BrowserWindowInstance;
   ipcMain: {
     on(channel: string, listener: (event: { sender: WebContents }, ...args: unknown[]) => void): void;
@@ -48,7 +54,9 @@ export interface ElectronMain {
           ) => void,
         ): void;
       };
-      setPermissionRequestHandler(handler: (wc: unknown, permission: string, callback: (ok: boolean) => void) => void): void;
+      setPermissionRequestHandler(
+        handler: (wc: unknown, permission: string, callback: (ok: boolean) => void) => void,
+      ): void;
     };
   };
 }

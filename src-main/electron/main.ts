@@ -84,7 +84,10 @@ app.on('before-quit', (event) => {
   // Stop the nodes (their ports and SQLite files) before the process goes.
   event.preventDefault();
   quitting = true;
-  void core.stop().then(() => supervisor.stop()).finally(() => app.exit(0));
+  void core
+    .stop()
+    .then(() => supervisor.stop())
+    .finally(() => app.exit(0));
 });
 
 await win.loadFile(path.join(here, '../renderer/index.html'));

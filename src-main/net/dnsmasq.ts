@@ -36,12 +36,24 @@ export class Dnsmasq {
    * `listen` gives another loopback address and port than 127.0.0.1 and a free port: a
    * resolv.conf can name only an address, on port 53 (a test pointing a real etcd at it).
    */
-  static async start(domain: string, srv: SrvRecord[], hosts: Record<string, string> = {}, listen: { address?: string; port?: number } = {}): Promise<Dnsmasq> {
+  static async start(
+    domain: string,
+    srv: SrvRecord[],
+    hosts: Record<string, string> = {},
+    listen: { address?: string; port?: number } = {},
+  ): Promise<Dnsmasq> {
     const address = listen.address ?? '127.0.0.1';
     const port = listen.port ?? (await freeDnsPort());
     const args = [
-      '--keep-in-foreground', `--port=${port}`, `--listen-address=${address}`, '--bind-interfaces',
-      '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--pid-file=', `--local=/${domain}/`,
+      '--keep-in-foreground',
+      `--port=${port}`,
+      `--listen-address=${address}`,
+      '--bind-interfaces',
+      '--no-resolv',
+      '--no-hosts',
+      '--conf-file=/dev/null',
+      '--pid-file=',
+      `--local=/${domain}/`,
       // As root it would switch to "nobody"; it has nothing to protect here, and keeps its port.
       ...(process.getuid?.() === 0 ? ['--user=root'] : []),
       ...srv.map((r) => `--srv-host=${r.service},${r.target},${r.port}`),

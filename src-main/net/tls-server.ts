@@ -72,7 +72,12 @@ export function createSecureServer(o: SecureServerOptions): SecureServer {
     const remote = goAddr(socket.remoteAddress, socket.remotePort);
     const serverName = typeof socket.servername === 'string' ? socket.servername : '';
     const reject = (error: string, withCert: boolean) => {
-      o.onRejected({ remote, error, serverName, ...(withCert ? { cert: x509Names(socket.getPeerX509Certificate()) } : {}) });
+      o.onRejected({
+        remote,
+        error,
+        serverName,
+        ...(withCert ? { cert: x509Names(socket.getPeerX509Certificate()) } : {}),
+      });
       // Closed cleanly (close_notify, then FIN), what it sent read and dropped: the client
       // reads an end of stream, not a reset that depends on what it had sent already.
       socket.on('error', () => {});
@@ -82,7 +87,12 @@ export function createSecureServer(o: SecureServerOptions): SecureServer {
     };
     if (require && !socket.authorized) {
       const peer = socket.getPeerX509Certificate();
-      return reject(peer ? verifyErrorText(socket.authorizationError, peer, o.tls.trustedCAs ?? []) : "tls: client didn't provide a certificate", false);
+      return reject(
+        peer
+          ? verifyErrorText(socket.authorizationError, peer, o.tls.trustedCAs ?? [])
+          : "tls: client didn't provide a certificate",
+        false,
+      );
     }
     if (!o.check) return o.onSecure(socket);
     o.check(socket).then(
@@ -94,7 +104,10 @@ export function createSecureServer(o: SecureServerOptions): SecureServer {
     // A server-side TLSSocket's _parent is the raw socket it was made from (Node's own field).
     const raw = (socket as tls.TLSSocket & { _parent?: net.Socket })._parent;
     o.onRejected({
-      remote: socket.remoteAddress !== undefined ? goAddr(socket.remoteAddress, socket.remotePort) : (raw && remotes.get(raw)) || ':0',
+      remote:
+        socket.remoteAddress !== undefined
+          ? goAddr(socket.remoteAddress, socket.remotePort)
+          : (raw && remotes.get(raw)) || ':0',
       error: handshakeErrorText(err),
       serverName: typeof socket.servername === 'string' ? socket.servername : '',
     });
@@ -124,11 +137,17 @@ function verifyErrorText(code: string | Error | undefined, cert: X509Certificate
   const prefix = 'tls: failed to verify client certificate: x509: ';
   if (c === 'CERT_HAS_EXPIRED' || c === 'CERT_NOT_YET_VALID') {
     const now = goTime(new Date());
-    const bound = c === 'CERT_HAS_EXPIRED' ? `is after ${goTime(new Date(cert.validTo))}` : `is before ${goTime(new Date(cert.validFrom))}`;
+    const bound =
+      c === 'CERT_HAS_EXPIRED'
+        ? `is after ${goTime(new Date(cert.validTo))}`
+        : `is before ${goTime(new Date(cert.validFrom))}`;
     return `${prefix}certificate has expired or is not yet valid: current time ${now} ${bound}`;
   }
   // OpenSSL checks the purpose before the issuer; Go looks for a chain first.
-  if (c === 'INVALID_PURPOSE') return issuedByTrusted(cert, trusted) ? `${prefix}certificate specifies an incompatible key usage` : `${prefix}certificate signed by unknown authority`;
+  if (c === 'INVALID_PURPOSE')
+    return issuedByTrusted(cert, trusted)
+      ? `${prefix}certificate specifies an incompatible key usage`
+      : `${prefix}certificate signed by unknown authority`;
   return `${prefix}certificate signed by unknown authority`;
 }
 

@@ -26,7 +26,21 @@ import { goJSON } from './go/json.js';
 import { compareStrings } from './go/strings.js';
 import { parseQuery, unescapeLatin1 } from './go/url.js';
 import { MEMBERS_PREFIX, membersReply } from './api-v2/members.js';
-import { allowMethod, httpError, internalServerError, JSON_TYPE, jsonReply, keyError, messageReply, redirect, send, TEXT_TYPE, writeHead, type Reply, type Req } from './api-v2/replies.js';
+import {
+  allowMethod,
+  httpError,
+  internalServerError,
+  JSON_TYPE,
+  jsonReply,
+  keyError,
+  messageReply,
+  redirect,
+  send,
+  TEXT_TYPE,
+  writeHead,
+  type Reply,
+  type Req,
+} from './api-v2/replies.js';
 import type { ClientHandler } from './api-v2/server.js';
 import { isRecursiveRequest, parseKeysRequest } from './api-v2/keys-request.js';
 import { isAuthPath, keyNoAuthReply, noAuthReply, panicReply, V2AuthApi } from './api-v2/auth.js';
@@ -120,7 +134,14 @@ class ClientApi {
     if (this.onRequest) {
       const t0 = performance.now();
       const tell = this.onRequest;
-      res.once('finish', () => tell({ method: req.method ?? 'GET', path: req.url ?? '/', status: res.statusCode, ms: Math.round((performance.now() - t0) * 100) / 100 }));
+      res.once('finish', () =>
+        tell({
+          method: req.method ?? 'GET',
+          path: req.url ?? '/',
+          status: res.statusCode,
+          ms: Math.round((performance.now() - t0) * 100) / 100,
+        }),
+      );
     }
     this.afterReady(req, res).catch((err: unknown) => {
       // Last resort: the route handlers answer their own failures.
@@ -150,7 +171,10 @@ class ClientApi {
           } catch {
             /* not known yet */
           }
-          return send(raw, res, { ...keyError(new RaftUnavailable('etcdserver: request timed out'), cid), close: true });
+          return send(raw, res, {
+            ...keyError(new RaftUnavailable('etcdserver: request timed out'), cid),
+            close: true,
+          });
         }
       }
     }
@@ -196,7 +220,9 @@ class ClientApi {
           reply = allowMethod(method, ['GET']) ?? this.leaderStats();
           break;
         case '/version':
-          reply = allowMethod(method, ['GET']) ?? jsonReply(200, { etcdserver: this.version.etcdserver, etcdcluster: this.version.etcdcluster });
+          reply =
+            allowMethod(method, ['GET']) ??
+            jsonReply(200, { etcdserver: this.version.etcdserver, etcdcluster: this.version.etcdcluster });
           break;
         case '/health':
           reply = allowMethod(method, ['GET']) ?? (await this.health());
@@ -224,7 +250,10 @@ class ClientApi {
       if (form.error !== null) return keyError(new V2Error(210, form.error, 0), clusterId);
       const parsed = parseKeysRequest(req.method, req.path.slice(KEYS_PREFIX.length), form.params, this.clock());
       // etcd checks the key as the URL spells it ("" for /v2/keys itself), once the request parsed.
-      if (!(await this.auth.hasKeyPrefixAccess(req, req.path.slice(KEYS_PREFIX.length), isRecursiveRequest(form.params)))) return keyNoAuthReply(clusterId);
+      if (
+        !(await this.auth.hasKeyPrefixAccess(req, req.path.slice(KEYS_PREFIX.length), isRecursiveRequest(form.params)))
+      )
+        return keyNoAuthReply(clusterId);
       if ('watch' in parsed) return this.watch(req, res, parsed.watch, clusterId);
       if ('read' in parsed) {
         const event = await this.backend.read(parsed.read);
@@ -232,7 +261,12 @@ class ClientApi {
       }
       const { now: _now, ...cmd } = parsed;
       const event = await this.backend.write(cmd);
-      return this.keyEvent(event, event.node.modifiedIndex ?? this.backend.storeIndex(), clusterId, !!cmd.noValueOnSuccess);
+      return this.keyEvent(
+        event,
+        event.node.modifiedIndex ?? this.backend.storeIndex(),
+        clusterId,
+        !!cmd.noValueOnSuccess,
+      );
     } catch (err) {
       if (err instanceof GoPanic) return panicReply();
       return keyError(err, clusterId);
@@ -252,7 +286,8 @@ class ClientApi {
   /** etcd's writeKeyEvent: 201 for a creation; `noValueOnSuccess` drops the nodes of a write. */
   private keyEvent(event: V2Event, etcdIndex: number, clusterId: string, noValueOnSuccess: boolean): Reply {
     let out: V2Event | { action: string } = event;
-    if (noValueOnSuccess && ['set', 'compareAndSwap', 'create', 'update'].includes(event.action)) out = { action: event.action };
+    if (noValueOnSuccess && ['set', 'compareAndSwap', 'create', 'update'].includes(event.action))
+      out = { action: event.action };
     const st = this.backend.status();
     return {
       status: isCreated(event) ? 201 : 200,
@@ -289,7 +324,11 @@ class ClientApi {
       res.write(`${goJSON(ev)}\n`);
       if (!w.stream) return finish();
       try {
-        handle = this.backend.watch(w.path, { recursive: w.recursive, waitIndex: (ev.node.modifiedIndex ?? this.backend.storeIndex()) + 1 }, onEvent);
+        handle = this.backend.watch(
+          w.path,
+          { recursive: w.recursive, waitIndex: (ev.node.modifiedIndex ?? this.backend.storeIndex()) + 1 },
+          onEvent,
+        );
       } catch {
         finish(); // the history moved past us: end the stream as etcd does when it falls behind
       }
@@ -304,13 +343,19 @@ class ClientApi {
     res.on('close', finish);
     try {
       const st = this.backend.status();
-      writeHead(req.raw, res, 200, [
-        JSON_TYPE,
-        ['X-Etcd-Cluster-Id', clusterId],
-        ['X-Etcd-Index', String(handle.startIndex)],
-        ['X-Raft-Index', String(st.commit)],
-        ['X-Raft-Term', String(st.term)],
-      ], ['Transfer-Encoding', 'chunked']);
+      writeHead(
+        req.raw,
+        res,
+        200,
+        [
+          JSON_TYPE,
+          ['X-Etcd-Cluster-Id', clusterId],
+          ['X-Etcd-Index', String(handle.startIndex)],
+          ['X-Raft-Index', String(st.commit)],
+          ['X-Raft-Term', String(st.term)],
+        ],
+        ['Transfer-Encoding', 'chunked'],
+      );
       res.flushHeaders();
     } catch (err) {
       handle.cancel();
@@ -327,7 +372,9 @@ class ClientApi {
    * Go's r.ParseForm: for POST and PUT a form-encoded body, then the query; body values come
    * first (FormValue takes the first). A bad escape or semicolon is an error (etcd's 210).
    */
-  private async parseForm(req: Req): Promise<{ params: URLSearchParams; error: string | null; tooLarge: boolean; aborted: boolean }> {
+  private async parseForm(
+    req: Req,
+  ): Promise<{ params: URLSearchParams; error: string | null; tooLarge: boolean; aborted: boolean }> {
     const params = new URLSearchParams();
     let error: string | null = null;
     if (req.method === 'POST' || req.method === 'PUT') {

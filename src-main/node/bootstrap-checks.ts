@@ -44,11 +44,15 @@ function advertiseMatchesCluster(cfg: Member & { initialAdvertisePeerURLs: strin
   const missingFromAP = urls.filter((u) => !apurls.includes(u));
   if (missingFromAP.length > 0) {
     const mstr = missingFromAP.map((u) => `${cfg.name}=${u}`).join(',');
-    throw new Error(`--initial-cluster has ${mstr} but missing from --initial-advertise-peer-urls=${apurls.join(',')} (${err})`);
+    throw new Error(
+      `--initial-cluster has ${mstr} but missing from --initial-advertise-peer-urls=${apurls.join(',')} (${err})`,
+    );
   }
   const missingFromIC = apurls.filter((u) => !urls.includes(u));
   if (missingFromIC.length > 0) {
-    throw new Error(`--initial-advertise-peer-urls has ${missingFromIC.join(',')} but missing from --initial-cluster=${self}`);
+    throw new Error(
+      `--initial-advertise-peer-urls has ${missingFromIC.join(',')} but missing from --initial-cluster=${self}`,
+    );
   }
   throw new Error(`failed to resolve ${apurls.join(',')} to match --initial-cluster=${self} (${err})`);
 }
@@ -58,7 +62,8 @@ export function verifyBootstrap(cfg: Member & { initialAdvertisePeerURLs: string
   hasLocalMember(cfg);
   advertiseMatchesCluster(cfg);
   checkDuplicateURL(cfg.initialCluster);
-  if (initialClusterToString(cfg.initialCluster) === '') throw new Error('initial cluster unset and no discovery URL found');
+  if (initialClusterToString(cfg.initialCluster) === '')
+    throw new Error('initial cluster unset and no discovery URL found');
 }
 
 /** etcdserver's VerifyJoinExisting (existing cluster, no data yet). Throws with etcd's message. */

@@ -44,7 +44,8 @@ import { checkCipherSuites } from './tls-info.js';
 const MAX_ELECTION_MS = 50000;
 const ERR_CONFLICT_BOOTSTRAP =
   'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or "discovery-srv"';
-const ERR_UNSET_ADVERTISE_CLIENT_URLS = '--advertise-client-urls is required when --listen-client-urls is set explicitly';
+const ERR_UNSET_ADVERTISE_CLIENT_URLS =
+  '--advertise-client-urls is required when --listen-client-urls is set explicitly';
 
 // ---------------------------------------------------------------------------------------------
 // embed.Config.Validate pieces
@@ -142,7 +143,10 @@ export function parseNodeConfig(
   const v3Endpoints = flags.list('discovery-endpoints');
   const mayBeProxy = str('proxy') !== 'off' || (durl !== '' && str('discovery-fallback') === 'proxy');
   const acUnset = fs.isSet('listen-client-urls') && !fs.isSet('advertise-client-urls') && !mayBeProxy;
-  if ((durl !== '' || dnsCluster !== '' || str('discovery-srv-name') !== '' || v3Endpoints.length > 0) && !fs.isSet('initial-cluster')) {
+  if (
+    (durl !== '' || dnsCluster !== '' || str('discovery-srv-name') !== '' || v3Endpoints.length > 0) &&
+    !fs.isSet('initial-cluster')
+  ) {
     flags.overrides.set('initial-cluster', '');
   }
 
@@ -168,27 +172,37 @@ export function parseNodeConfig(
   }
   const ap = flags.list('initial-advertise-peer-urls');
   const apErr = checkHostURLs(ap);
-  if (apErr !== null) throw verifyError(`--initial-advertise-peer-urls ${quote(ap.join(','))} must be "host:port" (${apErr})`);
+  if (apErr !== null)
+    throw verifyError(`--initial-advertise-peer-urls ${quote(ap.join(','))} must be "host:port" (${apErr})`);
   if (!acUnset) {
     const ac = flags.list('advertise-client-urls');
     const acErr = checkHostURLs(ac);
-    if (acErr !== null) throw verifyError(`--advertise-client-urls ${quote(ac.join(','))} must be "host:port" (${acErr})`);
+    if (acErr !== null)
+      throw verifyError(`--advertise-client-urls ${quote(ac.join(','))} must be "host:port" (${acErr})`);
   }
-  if ([durl !== '', str('initial-cluster') !== '', dnsCluster !== '', v3Endpoints.length > 0].filter(Boolean).length > 1) {
+  if (
+    [durl !== '', str('initial-cluster') !== '', dnsCluster !== '', v3Endpoints.length > 0].filter(Boolean).length > 1
+  ) {
     throw verifyError(ERR_CONFLICT_BOOTSTRAP);
   }
   // etcd 3.6's checks of its v3 discovery flags, next in its Validate.
-  if ((v3Token !== '') !== (v3Endpoints.length > 0)) throw verifyError('both --discovery-token and --discovery-endpoints must be set');
-  if (v3Endpoints.some((ep) => ep.trim() === '')) throw verifyError('--discovery-endpoints must not contain empty endpoints');
+  if ((v3Token !== '') !== v3Endpoints.length > 0)
+    throw verifyError('both --discovery-token and --discovery-endpoints must be set');
+  if (v3Endpoints.some((ep) => ep.trim() === ''))
+    throw verifyError('--discovery-endpoints must not contain empty endpoints');
   const tick = flags.num('heartbeat-interval');
   const election = flags.num('election-timeout');
   if (tick <= 0n) throw verifyError(`--heartbeat-interval must be >0 (set to ${tick}ms)`);
   if (election <= 0n) throw verifyError(`--election-timeout must be >0 (set to ${election}ms)`);
   if (5n * tick > election) {
-    throw verifyError(`--election-timeout[${election}ms] should be at least as 5 times as --heartbeat-interval[${tick}ms]`);
+    throw verifyError(
+      `--election-timeout[${election}ms] should be at least as 5 times as --heartbeat-interval[${tick}ms]`,
+    );
   }
   if (election > BigInt(MAX_ELECTION_MS)) {
-    throw verifyError(`--election-timeout[${election}ms] is too long, and should be set less than ${MAX_ELECTION_MS}ms`);
+    throw verifyError(
+      `--election-timeout[${election}ms] is too long, and should be set less than ${MAX_ELECTION_MS}ms`,
+    );
   }
   if (acUnset) throw verifyError(ERR_UNSET_ADVERTISE_CLIENT_URLS, [etcdmain.mustAdvertiseClientURLs()]);
   const compactionMode = str('auto-compaction-mode');
@@ -198,14 +212,20 @@ export function parseNodeConfig(
 
   // 8. What raftlab does not do.
   if (str('discovery-proxy') !== '') {
-    throw new ConfigError(`raftlab: --discovery-proxy (${str('discovery-proxy')}) is not supported; reach the discovery service directly`, 'unsupported', 1, [...logs]);
+    throw new ConfigError(
+      `raftlab: --discovery-proxy (${str('discovery-proxy')}) is not supported; reach the discovery service directly`,
+      'unsupported',
+      1,
+      [...logs],
+    );
   }
 
   // 9. What etcd's listeners refuse (embed.StartEtcd: peers, then clients), before any data
   //    dir is touched: etcd fails there too, with nothing written.
   const listenProblem = listenerProblem(flags);
   if (listenProblem !== null) {
-    if (listenProblem.startsWith('raftlab:')) throw new ConfigError(listenProblem, 'unsupported', 1, [...logs, etcdmain.fatal(listenProblem)]);
+    if (listenProblem.startsWith('raftlab:'))
+      throw new ConfigError(listenProblem, 'unsupported', 1, [...logs, etcdmain.fatal(listenProblem)]);
     throw fatalError(listenProblem);
   }
 
@@ -243,7 +263,8 @@ function listenerProblem(flags: Flags): string | null {
   } catch (err) {
     return (err as Error).message;
   }
-  const tls = (prefix: string) => flags.str(`${prefix}cert-file`) !== '' || flags.str(`${prefix}key-file`) !== '' || flags.bool(`${prefix}auto-tls`);
+  const tls = (prefix: string) =>
+    flags.str(`${prefix}cert-file`) !== '' || flags.str(`${prefix}key-file`) !== '' || flags.bool(`${prefix}auto-tls`);
   const port = (raw: string): string | null => {
     const hp = splitHostPort(parseURL(raw).host);
     // url.Parse let only digits through; Go's net.Listen takes them up to 65535.
@@ -254,14 +275,16 @@ function listenerProblem(flags: Flags): string | null {
     if (u.scheme === 'unix' || u.scheme === 'unixs') return `raftlab: unix socket peer URLs (${raw}) are not supported`;
     const bad = port(raw);
     if (bad) return bad;
-    if (u.scheme === 'https' && !tls('peer-')) return `cannot listen on TLS for ${u.host}: KeyFile and CertFile are not presented`;
+    if (u.scheme === 'https' && !tls('peer-'))
+      return `cannot listen on TLS for ${u.host}: KeyFile and CertFile are not presented`;
   }
   for (const raw of flags.list('listen-client-urls')) {
     const u = parseURL(raw);
     if ((u.scheme === 'https' || u.scheme === 'unixs') && !tls('')) {
       return `TLS key/cert (--cert-file, --key-file) must be provided for client url ${raw} with HTTPS scheme`;
     }
-    if (u.scheme === 'unix' || u.scheme === 'unixs') return `raftlab: unix socket client URLs (${raw}) are not supported`;
+    if (u.scheme === 'unix' || u.scheme === 'unixs')
+      return `raftlab: unix socket client URLs (${raw}) are not supported`;
     const bad = port(raw);
     if (bad) return bad;
   }

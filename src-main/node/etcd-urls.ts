@@ -21,7 +21,8 @@ export function newURLs(list: readonly string[]): string[] {
   for (const raw of list) {
     const s = raw.trim();
     const u = parseURL(s);
-    if (!['http', 'https', 'unix', 'unixs'].includes(u.scheme)) throw new Error(`URL scheme must be http, https, unix, or unixs: ${s}`);
+    if (!['http', 'https', 'unix', 'unixs'].includes(u.scheme))
+      throw new Error(`URL scheme must be http, https, unix, or unixs: ${s}`);
     if ('error' in splitHostPort(u.host)) throw new Error(`URL address does not have the form "host:port": ${s}`);
     if (u.path !== '') throw new Error(`URL must not contain a path: ${s}`);
     out.push(urlString(u));

@@ -75,7 +75,11 @@ export function idToDecimal(id: string): string {
  * The ids a new cluster bootstraps with (membership.NewClusterFromURLsMap): one member per initial
  * cluster name, the cluster id over all of them, and this member's own id.
  */
-export function bootstrapIds(cfg: { name: string; initialCluster: readonly InitialClusterMember[]; initialClusterToken: string }): {
+export function bootstrapIds(cfg: {
+  name: string;
+  initialCluster: readonly InitialClusterMember[];
+  initialClusterToken: string;
+}): {
   members: { name: string; id: string; peerURLs: string[] }[];
   clusterId: string;
   localId: string | undefined;
@@ -91,4 +95,3 @@ export function bootstrapIds(cfg: { name: string; initialCluster: readonly Initi
     localId: members.find((m) => m.name === cfg.name)?.id,
   };
 }
-

@@ -204,23 +204,42 @@ const raftInfo = (text: string): RaftMsg => ({ kind: 'raft', level: 'INFO', text
 // etcdmain / pkg/flags / embed
 
 /** Printed raw to stderr (not through capnslog) each time etcd 3.4 validates its config with the default logger. */
-export const DEPRECATED_CAPNSLOG_WARNING = "[WARNING] Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead";
+export const DEPRECATED_CAPNSLOG_WARNING =
+  "[WARNING] Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead";
 
 /** `etcd --version` output (stdout), one line per element. */
-export function versionOutput(v: { etcdVersion: string; gitSha: string; goVersion: string; goOs: string; goArch: string }): string[] {
-  return [`etcd Version: ${v.etcdVersion}`, `Git SHA: ${v.gitSha}`, `Go Version: ${v.goVersion}`, `Go OS/Arch: ${v.goOs}/${v.goArch}`];
+export function versionOutput(v: {
+  etcdVersion: string;
+  gitSha: string;
+  goVersion: string;
+  goOs: string;
+  goArch: string;
+}): string[] {
+  return [
+    `etcd Version: ${v.etcdVersion}`,
+    `Git SHA: ${v.gitSha}`,
+    `Go Version: ${v.goVersion}`,
+    `Go OS/Arch: ${v.goOs}/${v.goArch}`,
+  ];
 }
 
 export const etcdmain = {
   /** The four start-up lines etcdmain logs before anything else (each is I | etcdmain). */
-  versionLines: (v: { etcdVersion: string; gitSha: string; goVersion: string; goOs: string; goArch: string }): EtcdMsg[] =>
-    versionOutput(v).map((t) => cap('I', 'etcdmain', t)),
+  versionLines: (v: {
+    etcdVersion: string;
+    gitSha: string;
+    goVersion: string;
+    goOs: string;
+    goArch: string;
+  }): EtcdMsg[] => versionOutput(v).map((t) => cap('I', 'etcdmain', t)),
   maxCpus: (set: number, available: number): EtcdMsg =>
     cap('I', 'etcdmain', `setting maximum number of CPUs to ${set}, total number of available CPUs is ${available}`),
-  noDataDir: (dataDir: string): EtcdMsg => cap('W', 'etcdmain', `no data-dir provided, using default data-dir ./${dataDir}`),
+  noDataDir: (dataDir: string): EtcdMsg =>
+    cap('W', 'etcdmain', `no data-dir provided, using default data-dir ./${dataDir}`),
   alreadyInitialized: (): EtcdMsg =>
     cap('N', 'etcdmain', 'the server is already initialized as member before, starting as etcd member...'),
-  errorVerifyingFlags: (err: string): EtcdMsg => cap('E', 'etcdmain', `error verifying flags, ${err}. See 'etcd --help'.`),
+  errorVerifyingFlags: (err: string): EtcdMsg =>
+    cap('E', 'etcdmain', `error verifying flags, ${err}. See 'etcd --help'.`),
   /** Follows errorVerifyingFlags when the error is the missing --advertise-client-urls one. */
   mustAdvertiseClientURLs: (): EtcdMsg =>
     cap(
@@ -235,7 +254,8 @@ export const etcdmain = {
 export const pkgFlags = {
   recognizedEnv: (key: string, value: string): EtcdMsg =>
     cap('I', 'pkg/flags', `recognized and used environment variable ${key}=${value}`),
-  unrecognizedEnv: (key: string, value: string): EtcdMsg => cap('W', 'pkg/flags', `unrecognized environment variable ${key}=${value}`),
+  unrecognizedEnv: (key: string, value: string): EtcdMsg =>
+    cap('W', 'pkg/flags', `unrecognized environment variable ${key}=${value}`),
   conflictingEnv: (key: string): EtcdMsg =>
     cap(
       'C',
@@ -262,9 +282,15 @@ export const embed = {
   /** `info` is TLSInfo.String() (tls-info.ts): file names and flags, never key material. */
   peerTLS: (info: string): EtcdMsg => cap('I', 'embed', `peerTLS: ${info}`),
   clientTLS: (info: string): EtcdMsg => cap('I', 'embed', `ClientTLS: ${info}`),
-  ignoringAutoTLS: (which: 'client' | 'peer'): EtcdMsg => cap('W', 'embed', `ignoring ${which} auto TLS since certs given`),
+  ignoringAutoTLS: (which: 'client' | 'peer'): EtcdMsg =>
+    cap('W', 'embed', `ignoring ${which} auto TLS since certs given`),
   /** An https listener's failed handshake (embed/config.go logTLSHandshakeFailure). */
-  rejectedConnection: (r: { remote: string; error: string; serverName: string; cert?: { ips: string[]; dnsNames: string[] } }): EtcdMsg =>
+  rejectedConnection: (r: {
+    remote: string;
+    error: string;
+    serverName: string;
+    cert?: { ips: string[]; dnsNames: string[] };
+  }): EtcdMsg =>
     cap(
       'I',
       'embed',
@@ -273,13 +299,29 @@ export const embed = {
     ),
   /** An http:// URL while TLS files or client-cert auth are configured (configurePeerListeners / configureClientListeners). */
   peerURLIgnoresTLS: (url: string): EtcdMsg =>
-    cap('W', 'embed', `The scheme of peer url ${url} is HTTP while peer key/cert files are presented. Ignored peer key/cert files.`),
+    cap(
+      'W',
+      'embed',
+      `The scheme of peer url ${url} is HTTP while peer key/cert files are presented. Ignored peer key/cert files.`,
+    ),
   peerURLIgnoresClientCertAuth: (url: string): EtcdMsg =>
-    cap('W', 'embed', `The scheme of peer url ${url} is HTTP while client cert auth (--peer-client-cert-auth) is enabled. Ignored client cert auth for this url.`),
+    cap(
+      'W',
+      'embed',
+      `The scheme of peer url ${url} is HTTP while client cert auth (--peer-client-cert-auth) is enabled. Ignored client cert auth for this url.`,
+    ),
   clientURLIgnoresTLS: (url: string): EtcdMsg =>
-    cap('W', 'embed', `The scheme of client url ${url} is HTTP while peer key/cert files are presented. Ignored key/cert files.`),
+    cap(
+      'W',
+      'embed',
+      `The scheme of client url ${url} is HTTP while peer key/cert files are presented. Ignored key/cert files.`,
+    ),
   clientURLIgnoresClientCertAuth: (url: string): EtcdMsg =>
-    cap('W', 'embed', `The scheme of client url ${url} is HTTP while client cert auth (--client-cert-auth) is enabled. Ignored client cert auth for this url.`),
+    cap(
+      'W',
+      'embed',
+      `The scheme of client url ${url} is HTTP while client cert auth (--client-cert-auth) is enabled. Ignored client cert auth for this url.`,
+    ),
   /** The configuration summary embed prints before starting the server (each I | embed). */
   configSummary: (c: {
     name: string;
@@ -319,8 +361,13 @@ export const etcdserver = {
   startingServer: (version: string, clusterVersion = 'to_be_decided'): EtcdMsg =>
     cap('I', 'etcdserver', `starting server... [version: ${version}, cluster version: ${clusterVersion}]`),
   singleNodeFastForward: (id: string, ticks: number, electionTicks: number): EtcdMsg =>
-    cap('I', 'etcdserver', `${hex(id)} as single-node; fast-forwarding ${ticks} ticks (election ticks ${electionTicks})`),
-  settingUpInitialClusterVersion: (v: string): EtcdMsg => cap('I', 'etcdserver', `setting up the initial cluster version to ${v}`),
+    cap(
+      'I',
+      'etcdserver',
+      `${hex(id)} as single-node; fast-forwarding ${ticks} ticks (election ticks ${electionTicks})`,
+    ),
+  settingUpInitialClusterVersion: (v: string): EtcdMsg =>
+    cap('I', 'etcdserver', `setting up the initial cluster version to ${v}`),
   /** `{Name:n1 ClientURLs:[http://127.0.0.1:2379]}` is Go's %+v of the member attributes. */
   published: (name: string, clientURLs: readonly string[], cluster: string): EtcdMsg =>
     cap('I', 'etcdserver', `published {Name:${name} ClientURLs:${goSlice(clientURLs)}} to cluster ${hex(cluster)}`),
@@ -338,7 +385,8 @@ export const membership = {
     cap('N', 'etcdserver/membership', `promote member ${hex(id)} in cluster ${hex(cluster)}`),
   updatedMember: (id: string, peerURLs: readonly string[], cluster: string): EtcdMsg =>
     cap('N', 'etcdserver/membership', `updated member ${hex(id)} ${goSlice(peerURLs)} in cluster ${hex(cluster)}`),
-  setInitialClusterVersion: (v: string): EtcdMsg => cap('N', 'etcdserver/membership', `set the initial cluster version to ${v}`),
+  setInitialClusterVersion: (v: string): EtcdMsg =>
+    cap('N', 'etcdserver/membership', `set the initial cluster version to ${v}`),
 };
 
 export const etcdserverApi = {
@@ -382,7 +430,11 @@ type VoteLineArgs = [
 ];
 
 /** raft's "cast MsgVote for" / "rejected MsgVote from" lines share one shape. */
-function voteLine(verb: 'cast' | 'rejected', prep: 'for' | 'from', ...[id, lastLogTerm, lastIndex, vote, type, candidate, candLogTerm, candIndex, term]: VoteLineArgs): RaftMsg {
+function voteLine(
+  verb: 'cast' | 'rejected',
+  prep: 'for' | 'from',
+  ...[id, lastLogTerm, lastIndex, vote, type, candidate, candLogTerm, candIndex, term]: VoteLineArgs
+): RaftMsg {
   return raftInfo(
     `${hex(id)} [logterm: ${lastLogTerm}, index: ${lastIndex}, vote: ${hex(vote || '0')}] ${verb} ${type} ${prep} ${hex(candidate)} [logterm: ${candLogTerm}, index: ${candIndex}] at term ${term}`,
   );
@@ -391,9 +443,11 @@ function voteLine(verb: 'cast' | 'rejected', prep: 'for' | 'from', ...[id, lastL
 export const raft = {
   becameFollower: (id: string, term: number): RaftMsg => raftInfo(`${hex(id)} became follower at term ${term}`),
   becameCandidate: (id: string, term: number): RaftMsg => raftInfo(`${hex(id)} became candidate at term ${term}`),
-  becamePreCandidate: (id: string, term: number): RaftMsg => raftInfo(`${hex(id)} became pre-candidate at term ${term}`),
+  becamePreCandidate: (id: string, term: number): RaftMsg =>
+    raftInfo(`${hex(id)} became pre-candidate at term ${term}`),
   becameLeader: (id: string, term: number): RaftMsg => raftInfo(`${hex(id)} became leader at term ${term}`),
-  startingNewElection: (id: string, term: number): RaftMsg => raftInfo(`${hex(id)} is starting a new election at term ${term}`),
+  startingNewElection: (id: string, term: number): RaftMsg =>
+    raftInfo(`${hex(id)} is starting a new election at term ${term}`),
   /** `[logterm: X, index: Y] sent MsgVote request to Z at term N` (term is the campaign's term). */
   sentVoteRequest: (
     id: string,
@@ -402,18 +456,30 @@ export const raft = {
     to: string,
     term: number,
     type: VoteType = 'MsgVote',
-  ): RaftMsg => raftInfo(`${hex(id)} [logterm: ${lastLogTerm}, index: ${lastIndex}] sent ${type} request to ${hex(to)} at term ${term}`),
-  receivedVoteResp: (id: string, from: string, term: number, granted = true, type: VoteRespType = 'MsgVoteResp'): RaftMsg =>
-    raftInfo(`${hex(id)} received ${type}${granted ? '' : ' rejection'} from ${hex(from)} at term ${term}`),
+  ): RaftMsg =>
+    raftInfo(
+      `${hex(id)} [logterm: ${lastLogTerm}, index: ${lastIndex}] sent ${type} request to ${hex(to)} at term ${term}`,
+    ),
+  receivedVoteResp: (
+    id: string,
+    from: string,
+    term: number,
+    granted = true,
+    type: VoteRespType = 'MsgVoteResp',
+  ): RaftMsg => raftInfo(`${hex(id)} received ${type}${granted ? '' : ' rejection'} from ${hex(from)} at term ${term}`),
   voteTally: (id: string, granted: number, rejected: number, type: VoteRespType = 'MsgVoteResp'): RaftMsg =>
     raftInfo(`${hex(id)} has received ${granted} ${type} votes and ${rejected} vote rejections`),
   /** `vote` is the voter's current vote ("0" or "" for none). */
   castVote: (...a: VoteLineArgs): RaftMsg => voteLine('cast', 'for', ...a),
   rejectedVote: (...a: VoteLineArgs): RaftMsg => voteLine('rejected', 'from', ...a),
   higherTermMessage: (id: string, term: number, type: string, from: string, msgTerm: number): RaftMsg =>
-    raftInfo(`${hex(id)} [term: ${term}] received a ${type} message with higher term from ${hex(from)} [term: ${msgTerm}]`),
+    raftInfo(
+      `${hex(id)} [term: ${term}] received a ${type} message with higher term from ${hex(from)} [term: ${msgTerm}]`,
+    ),
   lowerTermIgnored: (id: string, term: number, type: string, from: string, msgTerm: number): RaftMsg =>
-    raftInfo(`${hex(id)} [term: ${term}] ignored a ${type} message with lower term from ${hex(from)} [term: ${msgTerm}]`),
+    raftInfo(
+      `${hex(id)} [term: ${term}] ignored a ${type} message with lower term from ${hex(from)} [term: ${msgTerm}]`,
+    ),
   electedLeader: (id: string, leader: string, term: number): RaftMsg =>
     raftInfo(`raft.node: ${hex(id)} elected leader ${hex(leader)} at term ${term}`),
   changedLeader: (id: string, from: string, to: string, term: number): RaftMsg =>
@@ -444,6 +510,8 @@ export const raft = {
         .map((p) => BigInt('0x' + p))
         .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
         .map((p) => p.toString(16))
-        .join(',')}], term: ${s.term}, commit: ${s.commit}, applied: ${s.applied}, lastindex: ${s.lastIndex}, lastterm: ${s.lastTerm}]`,
+        .join(
+          ',',
+        )}], term: ${s.term}, commit: ${s.commit}, applied: ${s.applied}, lastindex: ${s.lastIndex}, lastterm: ${s.lastTerm}]`,
     ),
 };

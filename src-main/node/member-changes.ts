@@ -26,7 +26,10 @@ export class MemberChanges {
     if (this.strict) {
       if (!opts.learner) checkAddKeepsQuorum(voters);
       const n = this.node;
-      checkConnectedToAll(voters.map((m) => m.id).filter((x) => x !== n.id), (x) => n.peerStats(x).active);
+      checkConnectedToAll(
+        voters.map((m) => m.id).filter((x) => x !== n.id),
+        (x) => n.peerStats(x).active,
+      );
     }
     refuseTakenURLs(members, peerURLs);
     if (opts.learner && members.filter((m) => m.isLearner).length + 1 > MAX_LEARNERS) {
@@ -50,7 +53,8 @@ export class MemberChanges {
     const st = this.node.status();
     if (st.role !== 'leader') throw new NotLeader();
     const pr = st.progress.find((p) => p.id === id);
-    if (pr && pr.match < st.lastIndex * LEARNER_READY) throw new MemberError(500, 'etcdserver: can only promote a learner member which is in sync with leader');
+    if (pr && pr.match < st.lastIndex * LEARNER_READY)
+      throw new MemberError(500, 'etcdserver: can only promote a learner member which is in sync with leader');
     const members = [...this.node.sm.members.values()];
     if (this.strict) checkPromoteKeepsQuorum(members.filter((m) => !m.isLearner));
     // What etcd's apply-time validation answers.
@@ -75,8 +79,13 @@ export class MemberChanges {
 
   async update(id: string, peerURLs: string[]): Promise<void> {
     const m = this.member(id);
-    refuseTakenURLs([...this.node.sm.members.values()].filter((o) => o.id !== id), peerURLs);
-    const out = await this.node.proposeAndWait((r) => ({ conf: { type: 'update', id, ctx: { member: { ...m, peerURLs }, r } } }));
+    refuseTakenURLs(
+      [...this.node.sm.members.values()].filter((o) => o.id !== id),
+      peerURLs,
+    );
+    const out = await this.node.proposeAndWait((r) => ({
+      conf: { type: 'update', id, ctx: { member: { ...m, peerURLs }, r } },
+    }));
     if (out.error) throw out.error;
   }
 
@@ -101,7 +110,8 @@ export class NotLeader extends Error {
 
 /** A peer URL names one member only. */
 export function refuseTakenURLs(others: MemberInfo[], peerURLs: string[]): void {
-  if (others.some((m) => m.peerURLs.some((u) => peerURLs.includes(u)))) throw new MemberError(409, 'membership: peerURL exists');
+  if (others.some((m) => m.peerURLs.some((u) => peerURLs.includes(u))))
+    throw new MemberError(409, 'membership: peerURL exists');
 }
 
 /** etcd (strict reconfig): after the add, the started members must still form a quorum. */

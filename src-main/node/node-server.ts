@@ -62,7 +62,11 @@ export async function startNode(
   const http2 = (socket: Duplex) => {
     const ready = node.whenReady();
     if (ready === null) inject(socket);
-    else ready.then(() => inject(socket), () => socket.destroy());
+    else
+      ready.then(
+        () => inject(socket),
+        () => socket.destroy(),
+      );
   };
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (stagesOn) {
@@ -125,7 +129,10 @@ function clientListenerTLS(urls: readonly string[], info: TLSInfo | undefined, l
   if (!tlsInfoEmpty(info)) note(log, embed.clientTLS(tlsInfoString(info!)));
   if (!urls.some((u) => u.startsWith('https:'))) return undefined;
   const https = urls.find((u) => u.startsWith('https:'))!;
-  if (tlsInfoEmpty(info)) throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${https} with HTTPS scheme`);
+  if (tlsInfoEmpty(info))
+    throw new Error(
+      `TLS key/cert (--cert-file, --key-file) must be provided for client url ${https} with HTTPS scheme`,
+    );
   return {
     tls: serverTLSOptions(info!),
     check: connectionCheck(info!, { san: false }),

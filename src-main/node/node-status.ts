@@ -21,7 +21,10 @@ export interface PeerProgress {
  * The fields the window shows of a node (NodeState), as the node knows them: `vote` and `lead`
  * are member ids here ('' for none); plus what only the node itself can tell.
  */
-export type RaftNodeStatus = Pick<NodeState, 'role' | 'term' | 'vote' | 'lead' | 'commit' | 'applied' | 'firstIndex' | 'lastIndex'> & {
+export type RaftNodeStatus = Pick<
+  NodeState,
+  'role' | 'term' | 'vote' | 'lead' | 'commit' | 'applied' | 'firstIndex' | 'lastIndex'
+> & {
   /** Member id. */
   id: string;
   lastTerm: number;

@@ -34,7 +34,8 @@ export async function openMember(s: NodeSettings, log: LogFn): Promise<OpenedMem
   fs.mkdirSync(memberDir, { recursive: true });
   const file = path.join(memberDir, 'raftlab.db');
   const initialized = fs.existsSync(file) && fs.statSync(file).size > 0;
-  if (!initialized && s.initialClusterState === 'new' && !fs.existsSync(markerFileFor(file))) await refuseIfBootstrapped(s);
+  if (!initialized && s.initialClusterState === 'new' && !fs.existsSync(markerFileFor(file)))
+    await refuseIfBootstrapped(s);
   // Refuses a data dir whose storage is damaged (StorageDamagedError: checksums, a lost WAL,
   // an emptied database of an initialised member): never a fresh start under an old id.
   const storage = RaftStorage.open(file);
@@ -44,7 +45,9 @@ export async function openMember(s: NodeSettings, log: LogFn): Promise<OpenedMem
     else if (s.initialClusterState === 'new') who = bootstrapNew(s, storage);
     else who = await joinExisting(s, storage);
     const stored = storage.load();
-    const joinPeers = new Map((JSON.parse(storage.getMeta('join_members') ?? '[]') as MemberInfo[]).map((m) => [m.id, m.peerURLs]));
+    const joinPeers = new Map(
+      (JSON.parse(storage.getMeta('join_members') ?? '[]') as MemberInfo[]).map((m) => [m.id, m.peerURLs]),
+    );
     return { ...who, storage, stored, joinPeers };
   } catch (err) {
     storage.close();
@@ -146,7 +149,9 @@ async function joinExisting(s: NodeSettings, storage: RaftStorage): Promise<{ id
           storage.setMeta('join_members', JSON.stringify(members));
           return saveIdentity(s, storage, me.id, cid);
         }
-        problems.push(`${u}: cluster ${cid} has no member with peer URLs ${[...mine].join(',')}; add it first with \`etcdctl member add\``);
+        problems.push(
+          `${u}: cluster ${cid} has no member with peer URLs ${[...mine].join(',')}; add it first with \`etcdctl member add\``,
+        );
       } catch (err) {
         problems.push(`${u}: ${errText(err)}`);
       }
@@ -156,7 +161,12 @@ async function joinExisting(s: NodeSettings, storage: RaftStorage): Promise<{ id
   throw new NodeStartError(`cannot join the cluster: ${problems.join('; ')}`);
 }
 
-function saveIdentity(s: NodeSettings, storage: RaftStorage, id: string, clusterId: string): { id: string; clusterId: string } {
+function saveIdentity(
+  s: NodeSettings,
+  storage: RaftStorage,
+  id: string,
+  clusterId: string,
+): { id: string; clusterId: string } {
   storage.setIdentity({ memberId: id, clusterId, name: s.name });
   return { id, clusterId };
 }

@@ -68,14 +68,17 @@ export class PeerTransport {
     const serverTLS = this.opts.listenURLs.some((u) => u.startsWith('https:')) ? this.serverTLS(tlsInfo) : undefined;
     for (const raw of this.opts.listenURLs) {
       const u = new URL(raw);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`peer transport: only http:// and https:// listen URLs are supported, got ${raw}`);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:')
+        throw new Error(`peer transport: only http:// and https:// listen URLs are supported, got ${raw}`);
       if (u.protocol === 'http:' && tlsInfo) {
         if (!tlsInfoEmpty(tlsInfo)) this.note(embed.peerURLIgnoresTLS(raw));
         if (tlsInfo.clientCertAuth) this.note(embed.peerURLIgnoresClientCertAuth(raw));
       }
       const host = u.hostname.replace(/^\[|\]$/g, '');
       const http1 = http.createServer((req, res) => this.handler.handle(req, res));
-      http1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.receiver.handleUpgrade(req, socket, head));
+      http1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
+        this.receiver.handleUpgrade(req, socket, head),
+      );
       // Longer than the probe interval, so the keep-alive socket is rarely closed under us.
       http1.keepAliveTimeout = 30_000;
       let server: Server;
@@ -114,7 +117,8 @@ export class PeerTransport {
 
   /** etcd's peer listener TLS: the server config, and the checks made after each handshake (SAN). */
   private serverTLS(info: TLSInfo | undefined) {
-    if (!info || tlsInfoEmpty(info)) throw new Error('peer transport: https:// listen URLs need a peer certificate and key');
+    if (!info || tlsInfoEmpty(info))
+      throw new Error('peer transport: https:// listen URLs need a peer certificate and key');
     return { options: serverTLSOptions(info), check: connectionCheck(info, { san: true }) };
   }
 

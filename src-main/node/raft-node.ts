@@ -82,7 +82,10 @@ export class RaftNode extends EventEmitter implements BackendHost {
     this.members = new MemberChanges(this, settings.strictReconfigCheck !== false);
     this.v2 = new V2Backend(this, this.members);
     // Leases count on the node's clock, as v2 TTLs do; etcd's minimum TTL from the election timeout.
-    this.sm = new NodeStateMachine({ minLeaseTTL: minLeaseTTL(settings.electionMs, settings.heartbeatMs), now: () => this.clock.now() });
+    this.sm = new NodeStateMachine({
+      minLeaseTTL: minLeaseTTL(settings.electionMs, settings.heartbeatMs),
+      now: () => this.clock.now(),
+    });
     this.v3 = new NodeV3Backend(this, {
       electionMs: settings.electionMs,
       heartbeatMs: settings.heartbeatMs,
@@ -93,7 +96,11 @@ export class RaftNode extends EventEmitter implements BackendHost {
       paused: () => this.manual || this.stopped,
       members: this.members,
     });
-    this.publisher = new Publisher(this, () => this.settings.advertiseClientURLs, () => this.emit('client-ready'));
+    this.publisher = new Publisher(
+      this,
+      () => this.settings.advertiseClientURLs,
+      () => this.emit('client-ready'),
+    );
     this.realTime = new RealTime({
       clock: this.clock,
       heartbeatMs: settings.heartbeatMs,
@@ -121,7 +128,10 @@ export class RaftNode extends EventEmitter implements BackendHost {
     if (!tlsInfoEmpty(s.peerTLS)) note(this.log, embed.peerTLS(tlsInfoString(s.peerTLS!)));
     // ...and fails on a missing or bad certificate file before the data dir is touched.
     if (s.listenPeerURLs.some((u) => u.startsWith('https:'))) {
-      if (tlsInfoEmpty(s.peerTLS)) throw new NodeStartError(`cannot listen on TLS for ${new URL(s.listenPeerURLs.find((u) => u.startsWith('https:'))!).host}: KeyFile and CertFile are not presented`);
+      if (tlsInfoEmpty(s.peerTLS))
+        throw new NodeStartError(
+          `cannot listen on TLS for ${new URL(s.listenPeerURLs.find((u) => u.startsWith('https:'))!).host}: KeyFile and CertFile are not presented`,
+        );
       serverTLSOptions(s.peerTLS!);
     }
     const { id, clusterId, storage, stored, joinPeers } = await openMember(s, this.log);
@@ -254,7 +264,10 @@ export class RaftNode extends EventEmitter implements BackendHost {
     this.abortIO();
     this.waiters.failProposals();
     // Nobody listening (an embedder that does not know the event): fail loudly as before.
-    if (!this.emit('fatal', text)) setImmediate(() => { throw err; });
+    if (!this.emit('fatal', text))
+      setImmediate(() => {
+        throw err;
+      });
   }
 
   private onPeerMessages(msgs: Message[]): void {

@@ -116,7 +116,11 @@ export class ReadyLoop {
     const raft = h.raft;
     while (!h.stopped() && !this.frozen && raft.hasReady()) {
       const rd = raft.ready();
-      if (stagesOn) stage('ready', `e=${rd.entries.length} c=${rd.committedEntries.length} hs=${rd.hardState ? rd.hardState.commit : '-'} m=${rd.messages.map((m) => m.type + (m.entries?.length ? `[${m.entries.length}]` : '')).join(',')}`);
+      if (stagesOn)
+        stage(
+          'ready',
+          `e=${rd.entries.length} c=${rd.committedEntries.length} hs=${rd.hardState ? rd.hardState.commit : '-'} m=${rd.messages.map((m) => m.type + (m.entries?.length ? `[${m.entries.length}]` : '')).join(',')}`,
+        );
       let later = rd.messages;
       if (!h.manual() && raft.role === 'leader' && this.keepsTermAndVote(rd)) {
         // A leader's appends and heartbeats need not wait for its own disk (Raft thesis
@@ -128,7 +132,8 @@ export class ReadyLoop {
         // clients leave on the next turn: the answers written this turn come first, and the
         // followers, woken by them, do not compete for the CPU with those answers. Only for a
         // peer sent nothing urgent in this Ready (its queue keeps the order with what follows).
-        const { now, later: notices } = rd.committedEntries.length > 0 ? splitNotices(early) : { now: early, later: [] };
+        const { now, later: notices } =
+          rd.committedEntries.length > 0 ? splitNotices(early) : { now: early, later: [] };
         if (notices.length > 0) h.send(notices, { later: true });
         if (now.length > 0) h.send(now, { flush: true });
         stage('sent-early');
@@ -165,13 +170,21 @@ export class ReadyLoop {
   private persist(rd: Ready): boolean {
     const h = this.host;
     const hs = rd.hardState;
-    if (!h.manual() && hs && !rd.snapshot && rd.entries.length === 0 && hs.term === this.durable.term && hs.vote === this.durable.vote) {
+    if (
+      !h.manual() &&
+      hs &&
+      !rd.snapshot &&
+      rd.entries.length === 0 &&
+      hs.term === this.durable.term &&
+      hs.vote === this.durable.vote
+    ) {
       this.unsavedCommit = hs;
       return true;
     }
     const hardState = hs ?? this.unsavedCommit;
-    const saved = this.durably(rd.snapshot ? 'failed to save Raft snapshot' : 'failed to save state and entries error:', () =>
-      h.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState }),
+    const saved = this.durably(
+      rd.snapshot ? 'failed to save Raft snapshot' : 'failed to save state and entries error:',
+      () => h.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState }),
     );
     if (saved) this.unsavedCommit = undefined;
     return saved;
@@ -181,7 +194,8 @@ export class ReadyLoop {
   saveCommit(): void {
     const hardState = this.unsavedCommit;
     if (!hardState || this.host.stopped()) return;
-    if (this.durably('failed to save state and entries error:', () => this.host.storage.persist({ hardState }))) this.unsavedCommit = undefined;
+    if (this.durably('failed to save state and entries error:', () => this.host.storage.persist({ hardState })))
+      this.unsavedCommit = undefined;
   }
 
   /** Nothing in this Ready changes what is durable of term and vote (nor installs a snapshot). */
@@ -235,7 +249,11 @@ export class ReadyLoop {
       case 'vote': {
         if (!e.granted) break;
         const log = h.raft.log;
-        h.log('I', 'raft', `${h.id} [logterm: ${log.lastTerm()}, index: ${log.lastIndex()}, vote: ${h.raft.vote}] cast ${e.pre ? 'MsgPreVote' : 'MsgVote'} for ${e.candidate} at term ${e.term}`);
+        h.log(
+          'I',
+          'raft',
+          `${h.id} [logterm: ${log.lastTerm()}, index: ${log.lastIndex()}, vote: ${h.raft.vote}] cast ${e.pre ? 'MsgPreVote' : 'MsgVote'} for ${e.candidate} at term ${e.term}`,
+        );
         break;
       }
       case 'snapshot-created':

@@ -89,9 +89,13 @@ export class NodeStateMachine {
     const member: MemberInfo = ctx.member ?? { id: cc.id, name: '', peerURLs: [], clientURLs: [] };
     const now = 0; // member keys never expire; the store wants a time
     // etcd keeps a member's raftAttributes in the v2 store: its peer URLs, and isLearner when set.
-    const setKey = (m: MemberInfo) => this.store.apply({
-      op: 'set', path: `${MEMBER_KEYS}/${cc.id}`, value: JSON.stringify({ peerURLs: m.peerURLs, ...(m.isLearner ? { isLearner: true } : {}) }), now,
-    });
+    const setKey = (m: MemberInfo) =>
+      this.store.apply({
+        op: 'set',
+        path: `${MEMBER_KEYS}/${cc.id}`,
+        value: JSON.stringify({ peerURLs: m.peerURLs, ...(m.isLearner ? { isLearner: true } : {}) }),
+        now,
+      });
     let type: NonNullable<ApplyOutcome['conf']>['type'] = cc.type === 'add-learner' ? 'add' : cc.type;
     switch (cc.type) {
       case 'add': {
@@ -134,11 +138,18 @@ export class NodeStateMachine {
 
   /** Members sorted by id, as etcd lists them. */
   list(): MemberInfo[] {
-    return [...this.members.values()].sort((a, b) => (BigInt('0x' + a.id) < BigInt('0x' + b.id) ? -1 : 1)).map((m) => ({ ...m }));
+    return [...this.members.values()]
+      .sort((a, b) => (BigInt('0x' + a.id) < BigInt('0x' + b.id) ? -1 : 1))
+      .map((m) => ({ ...m }));
   }
 
   toJSON(): string {
-    return JSON.stringify({ store: this.store.toJSON(), members: [...this.members.values()], removed: [...this.removed], v3: this.v3.snapshot().toString() });
+    return JSON.stringify({
+      store: this.store.toJSON(),
+      members: [...this.members.values()],
+      removed: [...this.removed],
+      v3: this.v3.snapshot().toString(),
+    });
   }
 
   restore(data: string): void {

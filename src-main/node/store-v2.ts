@@ -93,14 +93,16 @@ export class V2Store {
    * after it is served from the history (asynchronously, after this returns); an index older than
    * the history throws V2Error 401. Otherwise `onEvent` fires on the first matching write.
    */
-  watch(
-    path: string,
-    opts: { recursive?: boolean; waitIndex?: number },
-    onEvent: (e: V2Event) => void,
-  ): V2WatchHandle {
+  watch(path: string, opts: { recursive?: boolean; waitIndex?: number }, onEvent: (e: V2Event) => void): V2WatchHandle {
     const index = this.shared.index;
     const error = (code: number, cause: string) => new V2Error(code, cause, index);
-    return this.hub.watch(cleanPath(path), { recursive: !!opts.recursive, waitIndex: opts.waitIndex ?? 0 }, index, error, onEvent);
+    return this.hub.watch(
+      cleanPath(path),
+      { recursive: !!opts.recursive, waitIndex: opts.waitIndex ?? 0 },
+      index,
+      error,
+      onEvent,
+    );
   }
 
   /**

@@ -125,20 +125,25 @@ function readFile(file: string): Buffer {
 /** tlsutil.NewCert: the key pair, checked as tls.X509KeyPair checks it. */
 function keyPair(i: TLSInfo): { cert: Buffer; key: Buffer } {
   if (i.allowedCN !== '' && i.allowedHostname !== '') {
-    throw new Error(`AllowedCN and AllowedHostname are mutually exclusive (cn=${quote(i.allowedCN)}, hostname=${quote(i.allowedHostname)})`);
+    throw new Error(
+      `AllowedCN and AllowedHostname are mutually exclusive (cn=${quote(i.allowedCN)}, hostname=${quote(i.allowedHostname)})`,
+    );
   }
   if (i.keyFile === '' || i.certFile === '') {
     throw new Error(`KeyFile and CertFile must both be present[key: ${i.keyFile}, cert: ${i.certFile}]`);
   }
   const cert = readFile(i.certFile);
   const key = readFile(i.keyFile);
-  if (!/-----BEGIN [A-Z ]*CERTIFICATE-----/.test(cert.toString('latin1'))) throw new Error('tls: failed to find any PEM data in certificate input');
-  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key.toString('latin1'))) throw new Error('tls: failed to find any PEM data in key input');
+  if (!/-----BEGIN [A-Z ]*CERTIFICATE-----/.test(cert.toString('latin1')))
+    throw new Error('tls: failed to find any PEM data in certificate input');
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key.toString('latin1')))
+    throw new Error('tls: failed to find any PEM data in key input');
   try {
     tls.createSecureContext({ cert, key });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH') throw new Error('tls: private key does not match public key', { cause: err });
+    if (code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH')
+      throw new Error('tls: private key does not match public key', { cause: err });
     throw new Error(`tls: failed to parse the key pair (${(err as Error).message})`, { cause: err });
   }
   return { cert, key };
@@ -192,7 +197,13 @@ export function serverTLSOptions(i: TLSInfo): tls.TlsOptions & { trustedCAs: Buf
 export function clientTLSOptions(i: TLSInfo): tls.ConnectionOptions {
   const pair = tlsInfoEmpty(i) ? {} : keyPair(i);
   const ca = i.trustedCAFile !== '' ? caPool(i.trustedCAFile) : [];
-  return { ...pair, ...(ca.length > 0 ? { ca } : {}), minVersion: 'TLSv1.2', ...ciphers(i), rejectUnauthorized: !i.selfCert };
+  return {
+    ...pair,
+    ...(ca.length > 0 ? { ca } : {}),
+    minVersion: 'TLSv1.2',
+    ...ciphers(i),
+    rejectUnauthorized: !i.selfCert,
+  };
 }
 
 /**
@@ -202,7 +213,13 @@ export function clientTLSOptions(i: TLSInfo): tls.ConnectionOptions {
  */
 export async function withAutoTLS(
   info: TLSInfo,
-  o: { auto: boolean; which: 'client' | 'peer'; dataDir: string; listenURLs: readonly string[]; log: (m: EtcdMsg) => void },
+  o: {
+    auto: boolean;
+    which: 'client' | 'peer';
+    dataDir: string;
+    listenURLs: readonly string[];
+    log: (m: EtcdMsg) => void;
+  },
 ): Promise<TLSInfo> {
   if (!o.auto) return info;
   if (!tlsInfoEmpty(info)) {
@@ -249,7 +266,10 @@ export interface CheckFailure {
  * certificate names the address it connects from (checkSAN, unless
  * --experimental-peer-skip-client-san-verification). Undefined when nothing is to be checked.
  */
-export function connectionCheck(i: TLSInfo, o: { san: boolean }): ((s: TLSSocket) => Promise<CheckFailure | null>) | undefined {
+export function connectionCheck(
+  i: TLSInfo,
+  o: { san: boolean },
+): ((s: TLSSocket) => Promise<CheckFailure | null>) | undefined {
   const san = o.san && !i.skipClientSANVerify;
   if (!san && i.allowedCN === '' && i.allowedHostname === '' && i.crlFile === '') return undefined;
   return async (socket) => {
@@ -257,8 +277,10 @@ export function connectionCheck(i: TLSInfo, o: { san: boolean }): ((s: TLSSocket
     if (!cert) return null;
     const names = x509Names(cert);
     // Go has the certificate in the connection state by then, so its line names it.
-    if (i.allowedCN !== '' && commonName(cert) !== i.allowedCN) return { error: 'client certificate authentication failed', withCert: true };
-    if (i.allowedHostname !== '' && verifyHostname(names, i.allowedHostname) !== null) return { error: 'client certificate authentication failed', withCert: true };
+    if (i.allowedCN !== '' && commonName(cert) !== i.allowedCN)
+      return { error: 'client certificate authentication failed', withCert: true };
+    if (i.allowedHostname !== '' && verifyHostname(names, i.allowedHostname) !== null)
+      return { error: 'client certificate authentication failed', withCert: true };
     if (san) {
       const why = await checkCertSAN(names, unmapIPv4(socket.remoteAddress ?? ''));
       if (why !== null) return { error: why, withCert: true };
@@ -300,7 +322,8 @@ function verifyHostname(names: { ips: string[]; dnsNames: string[] }, host: stri
   const h = host.replace(/^\[|\]$/g, '');
   if (isIP(h) !== 0) {
     if (names.ips.some((ip) => sameIP(ip, h))) return null;
-    if (names.ips.length === 0) return `x509: cannot validate certificate for ${h} because it doesn't contain any IP SANs`;
+    if (names.ips.length === 0)
+      return `x509: cannot validate certificate for ${h} because it doesn't contain any IP SANs`;
     return `x509: certificate is valid for ${names.ips.join(', ')}, not ${h}`;
   }
   const want = h.toLowerCase().replace(/\.$/, '');
@@ -311,7 +334,9 @@ function verifyHostname(names: { ips: string[]; dnsNames: string[] }, host: stri
     return dot > 0 && want.slice(dot) === p.slice(1);
   };
   if (names.dnsNames.some(match)) return null;
-  return names.dnsNames.length === 0 ? 'x509: certificate is not valid for any names, but wanted to match ' + h : `x509: certificate is valid for ${names.dnsNames.join(', ')}, not ${h}`;
+  return names.dnsNames.length === 0
+    ? 'x509: certificate is not valid for any names, but wanted to match ' + h
+    : `x509: certificate is valid for ${names.dnsNames.join(', ')}, not ${h}`;
 }
 
 function sameIP(a: string, b: string): boolean {

@@ -45,7 +45,11 @@ export class V2Backend implements ClientBackend {
 
   async read(req: V2ReadRequest): Promise<V2Event> {
     if (req.quorum) await this.node.readBarrier();
-    return this.node.sm.store.get(req.path, { recursive: req.recursive, sorted: req.sorted, space: req.space }, this.node.clock.now());
+    return this.node.sm.store.get(
+      req.path,
+      { recursive: req.recursive, sorted: req.sorted, space: req.space },
+      this.node.clock.now(),
+    );
   }
 
   watch(p: string, opts: { recursive: boolean; waitIndex: number }, onEvent: (e: V2Event) => void): V2WatchHandle {
@@ -75,7 +79,14 @@ export class V2Backend implements ClientBackend {
   selfStats(): object {
     const n = this.node;
     const st = n.status();
-    const state = st.role === 'leader' ? 'StateLeader' : st.role === 'candidate' ? 'StateCandidate' : st.role === 'precandidate' ? 'StatePreCandidate' : 'StateFollower';
+    const state =
+      st.role === 'leader'
+        ? 'StateLeader'
+        : st.role === 'candidate'
+          ? 'StateCandidate'
+          : st.role === 'precandidate'
+            ? 'StatePreCandidate'
+            : 'StateFollower';
     const since = n.leaderSince() ?? n.startTime;
     const counts = n.appendCounts();
     return {

@@ -98,7 +98,11 @@ export class NodeV3Backend implements V3Backend {
   }
 
   header(): V3Header {
-    return { cluster_id: dec(this.node.clusterId), member_id: dec(this.node.id), raft_term: String(this.node.status().term) };
+    return {
+      cluster_id: dec(this.node.clusterId),
+      member_id: dec(this.node.id),
+      raft_term: String(this.node.status().term),
+    };
   }
 
   status(): V3Status {
@@ -190,7 +194,8 @@ export class NodeV3Backend implements V3Backend {
     if (leading && !lessor.isPrimary()) lessor.promote(this.opts.electionMs);
     else if (!leading && lessor.isPrimary()) lessor.demote();
     if (!leading) return;
-    for (const ID of lessor.expired()) void this.propose({ lease_revoke: { ID }, ...this.state.auth.asRoot() }).catch(() => {});
+    for (const ID of lessor.expired())
+      void this.propose({ lease_revoke: { ID }, ...this.state.auth.asRoot() }).catch(() => {});
   }
 
   private leaderClientURLs(): string[] {
@@ -212,7 +217,13 @@ export interface LeaderForward {
 }
 
 function v3Member(m: MemberInfo): V3Member {
-  return { ID: dec(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner === true };
+  return {
+    ID: dec(m.id),
+    name: m.name,
+    peerURLs: m.peerURLs,
+    clientURLs: m.clientURLs,
+    isLearner: m.isLearner === true,
+  };
 }
 
 /** A v3 member id (uint64 decimal) as the node keeps it (hex). */

@@ -64,7 +64,8 @@ export class Waiters {
       const attempt = () => {
         if (h.stopped() || !this.proposals.has(r)) return;
         try {
-          if (p.conf) h.raft.proposeConfChange({ type: p.conf.type, id: p.conf.id, context: JSON.stringify(p.conf.ctx) });
+          if (p.conf)
+            h.raft.proposeConfChange({ type: p.conf.type, id: p.conf.id, context: JSON.stringify(p.conf.ctx) });
           else h.raft.propose(JSON.stringify(p.cmd));
           stage('proposed');
           h.schedule();

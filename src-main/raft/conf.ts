@@ -35,7 +35,9 @@ export function nextConfig(prev: Config, cc: ConfChange): Config {
     case 'add':
       return prev.voters.includes(cc.id) ? prev : { voters: [...prev.voters, cc.id], learners: without(prev.learners) };
     case 'add-learner':
-      return prev.voters.includes(cc.id) || prev.learners.includes(cc.id) ? prev : { voters: prev.voters, learners: [...prev.learners, cc.id] };
+      return prev.voters.includes(cc.id) || prev.learners.includes(cc.id)
+        ? prev
+        : { voters: prev.voters, learners: [...prev.learners, cc.id] };
     case 'remove':
       return { voters: without(prev.voters), learners: without(prev.learners) };
     case 'update':
@@ -44,7 +46,9 @@ export function nextConfig(prev: Config, cc: ConfChange): Config {
 }
 
 export function confOf(snap: Snapshot | null): Config {
-  return snap ? { voters: [...snap.meta.conf.voters], learners: [...(snap.meta.conf.learners ?? [])] } : { voters: [], learners: [] };
+  return snap
+    ? { voters: [...snap.meta.conf.voters], learners: [...(snap.meta.conf.learners ?? [])] }
+    : { voters: [], learners: [] };
 }
 
 function sameSet(a: NodeId[], b: NodeId[]): boolean {

@@ -68,7 +68,14 @@ export function recordVote(s: RaftState, from: NodeId, granted: boolean, term: n
 export function ignoredInLease(s: RaftState, m: Message): boolean {
   const inLease = s.cfg.checkQuorum && s.lead !== '' && s.electionElapsed < s.cfg.electionTick;
   if (!inLease || m.context === TRANSFER) return false;
-  emit(s, { kind: 'vote', candidate: m.from, term: m.term, pre: m.type === 'MsgPreVote', granted: false, reason: 'leader-lease' });
+  emit(s, {
+    kind: 'vote',
+    candidate: m.from,
+    term: m.term,
+    pre: m.type === 'MsgPreVote',
+    granted: false,
+    reason: 'leader-lease',
+  });
   return true;
 }
 

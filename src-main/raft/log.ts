@@ -174,10 +174,12 @@ export class RaftLog {
 
   /** Record a snapshot the application made at `snap.meta.index` and drop entries ≤ compactTo. */
   compact(snap: Snapshot, compactTo: number): void {
-    if (snap.meta.index > this.applied) throw new Error(`snapshot ${snap.meta.index} is beyond applied ${this.applied}`);
+    if (snap.meta.index > this.applied)
+      throw new Error(`snapshot ${snap.meta.index} is beyond applied ${this.applied}`);
     this.snapshot = snap;
     if (compactTo <= this.offset) return;
-    if (compactTo > snap.meta.index) throw new Error(`cannot compact past the snapshot (${compactTo} > ${snap.meta.index})`);
+    if (compactTo > snap.meta.index)
+      throw new Error(`cannot compact past the snapshot (${compactTo} > ${snap.meta.index})`);
     const term = this.term(compactTo)!;
     this.entries = this.entries.slice(compactTo - this.offset);
     this.offset = compactTo;

@@ -61,7 +61,14 @@ export function trackConf(s: RaftState, e: Entry, live = false): void {
   if (live) {
     const { voters, learners } = conf;
     const promoted = cc.type === 'add' && prev.learners.includes(cc.id);
-    emit(s, { kind: 'conf', index: e.index, change: cc, voters, ...(learners.length ? { learners } : {}), ...(promoted ? { promoted: true } : {}) });
+    emit(s, {
+      kind: 'conf',
+      index: e.index,
+      change: cc,
+      voters,
+      ...(learners.length ? { learners } : {}),
+      ...(promoted ? { promoted: true } : {}),
+    });
     if (!sameConfig(prev, conf)) onConfChanged(s);
   }
 }
@@ -85,5 +92,6 @@ export function checkConfChange(s: RaftState, cc: ConfChange): void {
   if (cc.type === 'add' && voters.includes(cc.id)) throw new ProposalDropped(`${cc.id} is already a member`);
   if (cc.type === 'add-learner' && known) throw new ProposalDropped(`${cc.id} is already a member`);
   if ((cc.type === 'remove' || cc.type === 'update') && !known) throw new ProposalDropped(`${cc.id} is not a member`);
-  if (cc.type === 'remove' && voters.length === 1 && voters[0] === cc.id) throw new ProposalDropped('cannot remove the last voting member');
+  if (cc.type === 'remove' && voters.length === 1 && voters[0] === cc.id)
+    throw new ProposalDropped('cannot remove the last voting member');
 }

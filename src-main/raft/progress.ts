@@ -25,7 +25,10 @@ export class Progress {
   recentActive = false;
   private inflights: Inflight[] = [];
 
-  constructor(next: number, private readonly maxInflight: number) {
+  constructor(
+    next: number,
+    private readonly maxInflight: number,
+  ) {
     this.next = next;
   }
 

@@ -27,7 +27,17 @@
 //   bounds.ts      what terms and indexes a message may carry
 //   log.ts         the in-memory log
 
-import { encodeConfChange, type ConfChange, type Entry, type HardState, type Message, type NodeId, type RaftEvent, type Role, type Snapshot } from '../../src-shared/raft-types.js';
+import {
+  encodeConfChange,
+  type ConfChange,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type RaftEvent,
+  type Role,
+  type Snapshot,
+} from '../../src-shared/raft-types.js';
 import { confOf, config, isLearner, isMember, isVoter } from './conf.js';
 import { campaign } from './election.js';
 import { RaftLog } from './log.js';
@@ -61,7 +71,14 @@ export class Raft {
   private readonly s: RaftState;
 
   constructor(config: RaftConfig, boot: RaftBootState) {
-    const cfg = { preVote: true, checkQuorum: true, maxEntriesPerMsg: 256, maxBytesPerMsg: 1024 * 1024, maxInflight: 256, ...config };
+    const cfg = {
+      preVote: true,
+      checkQuorum: true,
+      maxEntriesPerMsg: 256,
+      maxBytesPerMsg: 1024 * 1024,
+      maxInflight: 256,
+      ...config,
+    };
     if (cfg.electionTick <= cfg.heartbeatTick) {
       throw new Error(`electionTick (${cfg.electionTick}) must exceed heartbeatTick (${cfg.heartbeatTick})`);
     }

@@ -1,6 +1,14 @@
 // Ready/Advance: what the node must persist, send and apply, handed out once, and the bookkeeping once it has.
 
-import { decodeConfChange, type Entry, type HardState, type Message, type RaftEvent, type ReadState, type Snapshot } from '../../src-shared/raft-types.js';
+import {
+  decodeConfChange,
+  type Entry,
+  type HardState,
+  type Message,
+  type RaftEvent,
+  type ReadState,
+  type Snapshot,
+} from '../../src-shared/raft-types.js';
 import { maybeCommit } from './replication.js';
 import { bcastAppend } from './sender.js';
 import { emit, hardState, type RaftState } from './state.js';

@@ -118,7 +118,7 @@ export function handleHeartbeatResponse(s: RaftState, m: Message, pr: Progress):
  * not yet started, member counted, the change could never commit.
  */
 export function maybeCommit(s: RaftState): boolean {
-  const matchOf = (id: NodeId) => (id === s.id ? s.log.stable : s.progress.get(id)?.match ?? 0);
+  const matchOf = (id: NodeId) => (id === s.id ? s.log.stable : (s.progress.get(id)?.match ?? 0));
   const quorumMatch = (voters: NodeId[]) => voters.map(matchOf).sort((a, b) => b - a)[quorum(voters.length) - 1] ?? 0;
   let candidate = quorumMatch(config(s).voters);
   const last = s.confPoints.at(-1);

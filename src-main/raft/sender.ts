@@ -39,7 +39,15 @@ export function maybeSendAppend(s: RaftState, to: NodeId, sendIfEmpty: boolean):
     return true;
   }
   if (ents.length === 0 && !sendIfEmpty) return false;
-  send(s, { type: 'MsgApp', to, term: s.term, index: prevIndex, logTerm: prevTerm, entries: ents, commit: s.log.committed });
+  send(s, {
+    type: 'MsgApp',
+    to,
+    term: s.term,
+    index: prevIndex,
+    logTerm: prevTerm,
+    entries: ents,
+    commit: s.log.committed,
+  });
   const last = ents.at(-1);
   if (pr.state === 'replicate' && last) pr.sent(last.index, s.ticks);
   else if (pr.state === 'probe') pr.probeSent = true;

@@ -13,7 +13,8 @@ export function createSnapshot(s: RaftState, index: number, data: string, compac
   const term = s.log.term(index);
   if (term === undefined) throw new Error(`cannot snapshot at ${index}: entry not in the log`);
   const at = confAt(s, index);
-  const conf = at.learners.length > 0 ? { voters: [...at.voters], learners: [...at.learners] } : { voters: [...at.voters] };
+  const conf =
+    at.learners.length > 0 ? { voters: [...at.voters], learners: [...at.learners] } : { voters: [...at.voters] };
   const snap: Snapshot = { meta: { index, term, conf }, data };
   const base = confAt(s, compactTo);
   s.log.compact(snap, compactTo);

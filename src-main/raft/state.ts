@@ -1,6 +1,15 @@
 // The state every part of the Raft core reads and writes, plus its two outputs (send, emit).
 
-import type { Entry, HardState, Message, NodeId, RaftEvent, ReadState, Role, Snapshot } from '../../src-shared/raft-types.js';
+import type {
+  Entry,
+  HardState,
+  Message,
+  NodeId,
+  RaftEvent,
+  ReadState,
+  Role,
+  Snapshot,
+} from '../../src-shared/raft-types.js';
 import type { RaftLog } from './log.js';
 import type { Progress } from './progress.js';
 

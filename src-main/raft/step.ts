@@ -4,7 +4,13 @@ import type { Message, NodeId } from '../../src-shared/raft-types.js';
 import { withinBounds } from './bounds.js';
 import { checkQuorum, handleVoteRequest, ignoredInLease, recordVote, refuseVote, startElection } from './election.js';
 import { leaderRead } from './read-index.js';
-import { handleAppend, handleAppendResponse, handleHeartbeat, handleHeartbeatResponse, proposeEntry } from './replication.js';
+import {
+  handleAppend,
+  handleAppendResponse,
+  handleHeartbeat,
+  handleHeartbeatResponse,
+  proposeEntry,
+} from './replication.js';
 import { becomeFollower, promotable } from './roles.js';
 import { bcastHeartbeat } from './sender.js';
 import { handleSnapshot } from './snapshot.js';

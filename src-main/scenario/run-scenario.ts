@@ -88,7 +88,11 @@ export async function runMain(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const opts: RunOptions = { log: (line) => console.log(line), trace: parsed.values.trace, chrome: parsed.values.chrome };
+  const opts: RunOptions = {
+    log: (line) => console.log(line),
+    trace: parsed.values.trace,
+    chrome: parsed.values.chrome,
+  };
   for (const name of ['trace', 'chrome'] as const) {
     if (opts[name] === '') {
       console.error(`raftlab run: --${name} needs a file\n${USAGE}`);
@@ -100,7 +104,12 @@ export async function runMain(argv: string[]): Promise<number> {
   try {
     scenario = parseScenario(JSON.parse(fs.readFileSync(file, 'utf8')));
   } catch (err) {
-    const why = err instanceof ScenarioError ? err.message : err instanceof SyntaxError ? `not JSON: ${err.message}` : (err as Error).message;
+    const why =
+      err instanceof ScenarioError
+        ? err.message
+        : err instanceof SyntaxError
+          ? `not JSON: ${err.message}`
+          : (err as Error).message;
     console.error(`raftlab run: ${file}: ${why}`);
     return 2;
   }

@@ -27,12 +27,14 @@ export class SafetyChecker {
   leaderElected(id: NodeId, term: number, log: RaftLog): void {
     this.checks++;
     const other = this.leaders.get(term);
-    if (other !== undefined && other !== id) this.fail(`election safety: ${other} and ${id} both leaders of term ${term}`);
+    if (other !== undefined && other !== id)
+      this.fail(`election safety: ${other} and ${id} both leaders of term ${term}`);
     this.leaders.set(term, id);
     for (const [index, c] of this.committed) {
       if (index < log.firstIndex() - 1) continue; // covered by the leader's snapshot
       const t = log.term(index);
-      if (t !== c.term) this.fail(`leader completeness: ${id} (term ${term}) lacks committed entry ${index}/${c.term} (has term ${t})`);
+      if (t !== c.term)
+        this.fail(`leader completeness: ${id} (term ${term}) lacks committed entry ${index}/${c.term} (has term ${t})`);
     }
   }
 
@@ -43,14 +45,17 @@ export class SafetyChecker {
       this.committed.set(e.index, { term: e.term, digest });
       this.maxCommitted = Math.max(this.maxCommitted, e.index);
     } else if (prev.term !== e.term || prev.digest !== digest) {
-      this.fail(`state machine safety: ${id} applied ${e.index}/${e.term} with a history that differs from one applied before`);
+      this.fail(
+        `state machine safety: ${id} applied ${e.index}/${e.term} with a history that differs from one applied before`,
+      );
     }
   }
 
   snapshotInstalled(id: NodeId, index: number, digest: number): void {
     this.checks++;
     const prev = this.committed.get(index);
-    if (prev && prev.digest !== digest) this.fail(`state machine safety: ${id} installed a snapshot at ${index} that differs from the applied history`);
+    if (prev && prev.digest !== digest)
+      this.fail(`state machine safety: ${id} installed a snapshot at ${index} that differs from the applied history`);
   }
 
   readIssued(context: string): void {
@@ -61,7 +66,9 @@ export class SafetyChecker {
     this.checks++;
     const floor = this.reads.get(r.context);
     if (floor !== undefined && r.index < floor) {
-      this.fail(`linearizable read: ${id} got read index ${r.index} for ${r.context}, but ${floor} was committed before the read began`);
+      this.fail(
+        `linearizable read: ${id} got read index ${r.index} for ${r.context}, but ${floor} was committed before the read began`,
+      );
     }
   }
 
@@ -87,7 +94,9 @@ export class SafetyChecker {
       const x = a.log.entry(k)!;
       const y = b.log.entry(k)!;
       if (x.term !== y.term || x.data !== y.data || x.type !== y.type) {
-        this.fail(`log matching: ${a.id} and ${b.id} agree at ${top}/${a.log.term(top)} but differ at ${k} (${x.term}:${x.data} vs ${y.term}:${y.data})`);
+        this.fail(
+          `log matching: ${a.id} and ${b.id} agree at ${top}/${a.log.term(top)} but differ at ${k} (${x.term}:${x.data} vs ${y.term}:${y.data})`,
+        );
       }
     }
   }

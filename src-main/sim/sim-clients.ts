@@ -150,14 +150,21 @@ export class SimClients implements SimApp {
     const limit = this.cluster.now + 2 * this.opts.timeoutMs;
     while (finals.some((p) => !p.done) && this.cluster.now < limit) this.cluster.runUntil(this.cluster.now + 10);
     for (const p of finals) {
-      if (p.op.outcome !== 'ok') this.cluster.failRun(`final read of ${p.op.key} on ${p.node} did not complete on the healed cluster (${p.op.note ?? 'no answer'})`);
+      if (p.op.outcome !== 'ok')
+        this.cluster.failRun(
+          `final read of ${p.op.key} on ${p.node} did not complete on the healed cluster (${p.op.note ?? 'no answer'})`,
+        );
     }
-    const divergent = this.opts.keys.filter((k) => new Set(finals.filter((p) => p.op.key === k).map((p) => (p.op as { value?: string | null }).value)).size > 1);
+    const divergent = this.opts.keys.filter(
+      (k) =>
+        new Set(finals.filter((p) => p.op.key === k).map((p) => (p.op as { value?: string | null }).value)).size > 1,
+    );
 
     // Every acknowledged command must be in every member's final state machine.
     const members = this.cluster.members().map((id) => this.registers.get(id)!);
     const lostWrites = this.ops.filter(
-      (op) => op.outcome === 'ok' && op.type !== 'read' && members.some((reg) => !reg.has(op.client, this.seqOf.get(op)!)),
+      (op) =>
+        op.outcome === 'ok' && op.type !== 'read' && members.some((reg) => !reg.has(op.client, this.seqOf.get(op)!)),
     );
     const check = checkLinearizability(this.ops, checkOptions);
     const counts = this.count();
@@ -233,7 +240,15 @@ export class SimClients implements SimApp {
 
   private read(c: Client, node: NodeId, key: string): Pending {
     const seq = ++c.seq;
-    const op: Op = { id: this.nextOpId++, client: c.name, node, key, invoke: this.cluster.now, outcome: 'unknown', type: 'read' };
+    const op: Op = {
+      id: this.nextOpId++,
+      client: c.name,
+      node,
+      key,
+      invoke: this.cluster.now,
+      outcome: 'unknown',
+      type: 'read',
+    };
     const p = this.track(op, c, node, seq);
     if (this.opts.mutation === 'local-reads' && !c.final) {
       this.serve(p, this.registers.get(node)!);
@@ -259,7 +274,14 @@ export class SimClients implements SimApp {
     const seq = ++c.seq;
     const value = `${c.name}.${seq}`;
     const cmd: RegisterCommand = { client: c.name, seq, key, value };
-    const base = { id: this.nextOpId++, client: c.name, node, key, invoke: this.cluster.now, outcome: 'unknown' as const };
+    const base = {
+      id: this.nextOpId++,
+      client: c.name,
+      node,
+      key,
+      invoke: this.cluster.now,
+      outcome: 'unknown' as const,
+    };
     let op: Op;
     if (cas) {
       // Usually the value this client last saw, else the latest one anyone proposed.
@@ -277,7 +299,8 @@ export class SimClients implements SimApp {
       // Refused before anything was appended: it can never take effect.
       return this.finish(p, 'fail', err.message);
     }
-    if (this.opts.mutation === 'ack-on-append' && leading && op.type === 'write' && !p.done) return this.answered(p, true);
+    if (this.opts.mutation === 'ack-on-append' && leading && op.type === 'write' && !p.done)
+      return this.answered(p, true);
     this.timeout(p);
   }
 
@@ -333,7 +356,18 @@ export class SimClients implements SimApp {
 
   private count(): ClientCounts {
     const k: ClientCounts = {
-      ops: 0, ok: 0, fail: 0, unknown: 0, reads: 0, readsOk: 0, writes: 0, writesOk: 0, cas: 0, casSwapped: 0, casCompareFailed: 0, finalReads: 0,
+      ops: 0,
+      ok: 0,
+      fail: 0,
+      unknown: 0,
+      reads: 0,
+      readsOk: 0,
+      writes: 0,
+      writesOk: 0,
+      cas: 0,
+      casSwapped: 0,
+      casCompareFailed: 0,
+      finalReads: 0,
     };
     for (const op of this.ops) {
       if (op.client === 'final') {
@@ -367,7 +401,9 @@ export function runLinearizable(sim: SimOptions, clients: ClientOptions = {}, ch
 
 /** What went wrong in a run, with its seed and how to replay it. */
 export function describeFailure(run: ClientRun): string {
-  const lines = [`seed ${run.seed}: linearizability ${run.check.verdict}, ${run.lostWrites.length} lost acknowledged writes, final reads disagree on [${run.divergent.join(', ')}]`];
+  const lines = [
+    `seed ${run.seed}: linearizability ${run.check.verdict}, ${run.lostWrites.length} lost acknowledged writes, final reads disagree on [${run.divergent.join(', ')}]`,
+  ];
   for (const v of run.check.violations) {
     lines.push(`  ${v.key}: ${v.explanation}`);
     for (const op of v.ops) lines.push(`    ${formatOp(op)}`);

@@ -6,7 +6,13 @@
 // the network is sim-network.ts, simulated time sim-scheduler.ts, the faults sim-faults.ts
 // (which is why the node lifecycle methods below are public).
 
-import { decodeConfChange, type Entry, type Message, type NodeId, type RaftEvent } from '../../src-shared/raft-types.js';
+import {
+  decodeConfChange,
+  type Entry,
+  type Message,
+  type NodeId,
+  type RaftEvent,
+} from '../../src-shared/raft-types.js';
 import { bootstrapState, ProposalDropped, Raft, type Ready } from '../raft/raft.js';
 import { MemoryStorage } from './memory-storage.js';
 import { seededRandom, type Rng } from '../util/rng.js';
@@ -14,7 +20,15 @@ import { SafetyChecker } from './safety-checker.js';
 import { randomFault, type FaultTarget } from './sim-faults.js';
 import { SimNetwork } from './sim-network.js';
 import { SimScheduler } from './sim-scheduler.js';
-import { emptyStats, SimulationFailure, withDefaults, type SimApp, type SimNode, type SimOptions, type SimStats } from './sim-types.js';
+import {
+  emptyStats,
+  SimulationFailure,
+  withDefaults,
+  type SimApp,
+  type SimNode,
+  type SimOptions,
+  type SimStats,
+} from './sim-types.js';
 
 export { SimulationFailure, type SimApp, type SimOptions, type SimStats } from './sim-types.js';
 
@@ -48,8 +62,18 @@ export class SimCluster implements FaultTarget {
 
   /** Runs the whole schedule: chaos, then heal and settle, then the convergence check. */
   run(): SimStats {
-    if (this.opts.proposalEveryMs > 0) this.every(this.opts.proposalEveryMs, () => this.chaos, () => this.proposeRandom());
-    if (this.opts.faults) this.every(120, () => this.chaos, () => randomFault(this, this.opts.membership));
+    if (this.opts.proposalEveryMs > 0)
+      this.every(
+        this.opts.proposalEveryMs,
+        () => this.chaos,
+        () => this.proposeRandom(),
+      );
+    if (this.opts.faults)
+      this.every(
+        120,
+        () => this.chaos,
+        () => randomFault(this, this.opts.membership),
+      );
     this.runUntil(this.opts.chaosMs);
     this.heal();
     this.runUntil(this.opts.chaosMs + this.opts.settleMs);
@@ -74,7 +98,16 @@ export class SimCluster implements FaultTarget {
   }
 
   addNode(id: NodeId, storage: MemoryStorage): SimNode {
-    const node: SimNode = { id, storage, raft: null, removed: false, rate: 0.8 + this.rng() * 0.45, applied: 0, digest: 0, sinceSnapshot: 0 };
+    const node: SimNode = {
+      id,
+      storage,
+      raft: null,
+      removed: false,
+      rate: 0.8 + this.rng() * 0.45,
+      applied: 0,
+      digest: 0,
+      sinceSnapshot: 0,
+    };
     this.nodes.set(id, node);
     this.start(node);
     const tick = () => {
@@ -164,7 +197,8 @@ export class SimCluster implements FaultTarget {
       this.app?.restore(node.id, snap.app, snap.index);
     }
     for (const e of rd.committedEntries) {
-      if (e.index !== node.applied + 1) this.fail(`${node.id} applied ${e.index} after ${node.applied}: entries must apply in order`);
+      if (e.index !== node.applied + 1)
+        this.fail(`${node.id} applied ${e.index} after ${node.applied}: entries must apply in order`);
       node.digest = mix(node.digest, e);
       node.applied = e.index;
       node.sinceSnapshot++;
@@ -300,7 +334,11 @@ export class SimCluster implements FaultTarget {
     }
     // Writes after healing until one is acknowledged: that proves the cluster is live again.
     const ackedBefore = this.stats.acknowledged;
-    this.every(50, () => this.stats.acknowledged === ackedBefore, () => this.proposeRandom());
+    this.every(
+      50,
+      () => this.stats.acknowledged === ackedBefore,
+      () => this.proposeRandom(),
+    );
   }
 
   /** After healing, one leader, and every member holds and has applied what it committed. */
@@ -309,9 +347,11 @@ export class SimCluster implements FaultTarget {
     if (!lead) return this.fail('no leader after healing');
     const raft = lead.raft!;
     for (const n of this.alive()) {
-      if (n !== lead && n.raft!.role === 'leader' && n.raft!.term === raft.term) this.fail(`two leaders in term ${raft.term}`);
+      if (n !== lead && n.raft!.role === 'leader' && n.raft!.term === raft.term)
+        this.fail(`two leaders in term ${raft.term}`);
     }
-    if (raft.log.term(raft.log.committed) !== raft.term) this.fail(`leader ${lead.id} has not committed in its term ${raft.term}`);
+    if (raft.log.term(raft.log.committed) !== raft.term)
+      this.fail(`leader ${lead.id} has not committed in its term ${raft.term}`);
     // Learners too: they are sent everything the voters are.
     for (const id of [...raft.voters(), ...raft.learners()]) {
       const n = this.nodes.get(id)!;

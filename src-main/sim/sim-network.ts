@@ -56,10 +56,11 @@ export class SimNetwork {
     this.stats.partitions++;
     for (const a of ids) for (const b of ids) if (side.has(a) !== side.has(b)) this.cut.add(`${a}|${b}`);
     this.clock.at(this.rng.int(80, 700), () => {
-      for (const a of side) for (const b of ids) {
-        this.cut.delete(`${a}|${b}`);
-        this.cut.delete(`${b}|${a}`);
-      }
+      for (const a of side)
+        for (const b of ids) {
+          this.cut.delete(`${a}|${b}`);
+          this.cut.delete(`${b}|${a}`);
+        }
     });
     return side;
   }

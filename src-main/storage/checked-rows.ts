@@ -19,7 +19,9 @@ export function readHardState(stmt: Statements, damaged: Damaged): HardState {
   if (!row) throw damaged('the hard_state row is missing');
   const hs = sound(checkHardStateRow(row), 'the hard_state row', damaged);
   if (hs.crc !== hardStateCrc(hs.term, hs.vote, hs.commit_index)) {
-    throw damaged(`the hard state (term ${hs.term}, vote ${hs.vote || 'none'}, commit ${hs.commit_index}) fails its checksum`);
+    throw damaged(
+      `the hard state (term ${hs.term}, vote ${hs.vote || 'none'}, commit ${hs.commit_index}) fails its checksum`,
+    );
   }
   return { term: hs.term, vote: hs.vote, commit: hs.commit_index };
 }
@@ -36,9 +38,12 @@ export function readEntriesAfter(stmt: Statements, after: number, damaged: Damag
   for (const row of stmt.entriesAfter.all(after)) {
     const r = sound(checkEntryRow(row), `the log entry row after index ${after + entries.length}`, damaged);
     if (r.idx !== after + 1 + entries.length) {
-      throw damaged(`the stored log is not contiguous after index ${after}: expected ${after + 1 + entries.length}, found ${r.idx}`);
+      throw damaged(
+        `the stored log is not contiguous after index ${after}: expected ${after + 1 + entries.length}, found ${r.idx}`,
+      );
     }
-    if (r.crc !== entryCrc(r.idx, r.term, r.type, r.data)) throw damaged(`log entry ${r.idx} (term ${r.term}) fails its checksum`);
+    if (r.crc !== entryCrc(r.idx, r.term, r.type, r.data))
+      throw damaged(`log entry ${r.idx} (term ${r.term}) fails its checksum`);
     entries.push({ index: r.idx, term: r.term, type: r.type, data: r.data });
   }
   return entries;
@@ -63,10 +68,13 @@ export function appendEntries(stmt: Statements, entries: Entry[]): void {
   const prev = first.index - 1;
   const prevTerm = stmt.termAt.get(prev) ?? (prev === snapIndex ? (snap?.term ?? 0) : 0);
   if (first.term < prevTerm) {
-    throw new Error(`cannot append entry ${first.index} with term ${first.term} after entry ${prev} with term ${prevTerm}`);
+    throw new Error(
+      `cannot append entry ${first.index} with term ${first.term} after entry ${prev} with term ${prevTerm}`,
+    );
   }
   stmt.deleteFrom.run(first.index);
-  for (const e of entries) stmt.insertEntry.run(e.index, e.term, e.type, e.data, entryCrc(e.index, e.term, e.type, e.data));
+  for (const e of entries)
+    stmt.insertEntry.run(e.index, e.term, e.type, e.data, entryCrc(e.index, e.term, e.type, e.data));
 }
 
 // ---------------------------------------------------------------- the snapshot
@@ -75,7 +83,8 @@ export function readSnapshot(stmt: Statements, damaged: Damaged): Snapshot | nul
   const row = stmt.snapshot.get();
   if (!row) return null;
   const r = sound(checkSnapshotRow(row), 'the snapshot row', damaged);
-  if (r.crc !== snapshotCrc(r.idx, r.term, r.voters, r.data)) throw damaged(`the snapshot at index ${r.idx} fails its checksum`);
+  if (r.crc !== snapshotCrc(r.idx, r.term, r.voters, r.data))
+    throw damaged(`the snapshot at index ${r.idx} fails its checksum`);
   let voters: Checked<string[] | ConfState>;
   try {
     const parsed: unknown = JSON.parse(r.voters);
@@ -92,7 +101,13 @@ function writeSnapshot(stmt: Statements, snap: Snapshot): void {
   // The voters alone (as always), or, with learners, the whole configuration (see VotersSchema).
   const { voters: ids, learners } = snap.meta.conf;
   const voters = JSON.stringify(learners?.length ? { voters: ids, learners } : ids);
-  stmt.setSnapshot.run(snap.meta.index, snap.meta.term, voters, snap.data, snapshotCrc(snap.meta.index, snap.meta.term, voters, snap.data));
+  stmt.setSnapshot.run(
+    snap.meta.index,
+    snap.meta.term,
+    voters,
+    snap.data,
+    snapshotCrc(snap.meta.index, snap.meta.term, voters, snap.data),
+  );
 }
 
 /** A snapshot installed from the leader: replaces the stored snapshot and drops the whole log. */

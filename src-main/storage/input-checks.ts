@@ -10,7 +10,8 @@ const LONE_SURROGATE = /\p{Cs}/u;
 
 export function checkText(what: string, s: unknown): void {
   if (typeof s !== 'string') throw new Error(`${what} must be a string`);
-  if (LONE_SURROGATE.test(s)) throw new Error(`${what} contains a lone UTF-16 surrogate, which cannot be stored as UTF-8`);
+  if (LONE_SURROGATE.test(s))
+    throw new Error(`${what} contains a lone UTF-16 surrogate, which cannot be stored as UTF-8`);
 }
 
 function isIndex(n: unknown): n is number {
@@ -20,7 +21,13 @@ function isIndex(n: unknown): n is number {
 export function checkEntries(entries: Entry[]): void {
   let p: Entry | undefined; // the entry before e
   for (const [i, e] of entries.entries()) {
-    if (!isIndex(e.index) || e.index < 1 || !isIndex(e.term) || (e.type !== 'normal' && e.type !== 'conf') || typeof e.data !== 'string') {
+    if (
+      !isIndex(e.index) ||
+      e.index < 1 ||
+      !isIndex(e.term) ||
+      (e.type !== 'normal' && e.type !== 'conf') ||
+      typeof e.data !== 'string'
+    ) {
       throw new Error(`malformed entry at position ${i}: ${JSON.stringify(e).slice(0, 200)}`);
     }
     if (p) {
@@ -52,6 +59,8 @@ export function checkSnapshot(s: Snapshot): void {
 /** saveSnapshot's compactTo: an index no higher than the snapshot's. */
 export function checkCompactTo(compactTo: number, snapshot: Snapshot): void {
   if (!Number.isSafeInteger(compactTo) || compactTo < 0 || compactTo > snapshot.meta.index) {
-    throw new Error(`cannot compact to ${compactTo}: must be an integer in [0, ${snapshot.meta.index}] (the snapshot index)`);
+    throw new Error(
+      `cannot compact to ${compactTo}: must be an integer in [0, ${snapshot.meta.index}] (the snapshot index)`,
+    );
   }
 }

@@ -20,7 +20,9 @@ export function readMarkerBeforeOpen(dbFile: string, markerFile: string): Member
   try {
     marker = readMarker(markerFile);
   } catch (err) {
-    throw new StorageError(dbFile, `cannot read the member marker ${markerFile}: ${(err as Error).message}`, { cause: err });
+    throw new StorageError(dbFile, `cannot read the member marker ${markerFile}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   if (typeof marker === 'string') throw new StorageDamagedError(dbFile, marker);
   return marker;
@@ -53,11 +55,18 @@ export class MarkerGuard {
     this.walFile = `${dbFile}-wal`;
     this.stmt = stmt;
     this.marker = marker;
-    this.epoch = Number(sound(checkWalEpoch(readMeta(stmt, META_WAL_EPOCH, this.damaged) ?? '0'), `the meta value ${META_WAL_EPOCH}`, this.damaged));
+    this.epoch = Number(
+      sound(
+        checkWalEpoch(readMeta(stmt, META_WAL_EPOCH, this.damaged) ?? '0'),
+        `the meta value ${META_WAL_EPOCH}`,
+        this.damaged,
+      ),
+    );
   }
 
   /** The data dir is damaged: the error, naming the member once it has an identity. */
-  readonly damaged = (problem: string): StorageDamagedError => new StorageDamagedError(this.dbFile, problem, this.marker);
+  readonly damaged = (problem: string): StorageDamagedError =>
+    new StorageDamagedError(this.dbFile, problem, this.marker);
 
   /** The meta row setIdentity commits with the identity, in the same transaction: the epoch raised. */
   raisedEpochRow(): [string, string] {
@@ -87,9 +96,12 @@ export class MarkerGuard {
       return;
     }
     const initialised = `the data dir was initialised as member ${m.memberId} (${m.name}) of cluster ${m.clusterId} (${path.basename(this.markerFile)})`;
-    if (!who) throw this.damaged(`the database holds no member identity, but ${initialised}: its WAL was probably lost`);
+    if (!who)
+      throw this.damaged(`the database holds no member identity, but ${initialised}: its WAL was probably lost`);
     if (who.memberId !== m.memberId || who.clusterId !== m.clusterId) {
-      throw this.damaged(`the database belongs to member ${who.memberId} of cluster ${who.clusterId}, but ${initialised}: it was replaced`);
+      throw this.damaged(
+        `the database belongs to member ${who.memberId} of cluster ${who.clusterId}, but ${initialised}: it was replaced`,
+      );
     }
     if (this.epoch < m.epoch) {
       throw this.damaged(

@@ -37,7 +37,13 @@ export function markerFileFor(dbFile: string): string {
 }
 
 function body(m: MemberMarker): string {
-  return JSON.stringify({ raftlabMarker: FORMAT, memberId: m.memberId, clusterId: m.clusterId, name: m.name, epoch: m.epoch });
+  return JSON.stringify({
+    raftlabMarker: FORMAT,
+    memberId: m.memberId,
+    clusterId: m.clusterId,
+    name: m.name,
+    epoch: m.epoch,
+  });
 }
 
 /**
@@ -60,7 +66,12 @@ export function readMarker(file: string): MemberMarker | null | string {
   }
   const o = checkMarkerFile(parsed);
   if (!o.ok) return `the member marker ${file} is damaged (it fails its checksum)`;
-  const m: MemberMarker = { memberId: o.value.memberId, clusterId: o.value.clusterId, name: o.value.name, epoch: o.value.epoch };
+  const m: MemberMarker = {
+    memberId: o.value.memberId,
+    clusterId: o.value.clusterId,
+    name: o.value.name,
+    epoch: o.value.epoch,
+  };
   if (o.value.crc !== textCrc(body(m))) return `the member marker ${file} is damaged (it fails its checksum)`;
   return m;
 }

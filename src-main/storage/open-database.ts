@@ -35,7 +35,12 @@ export function auditBeforeOpen(file: string, marker: MemberMarker | null): void
   }
   if (!fs.existsSync(file)) {
     // SQLite would replay the orphaned WAL's pages into a new, empty database file.
-    if (fs.existsSync(wal)) throw new StorageDamagedError(file, `the database is missing, but its WAL ${path.basename(wal)} is still there`, marker);
+    if (fs.existsSync(wal))
+      throw new StorageDamagedError(
+        file,
+        `the database is missing, but its WAL ${path.basename(wal)} is still there`,
+        marker,
+      );
     return;
   }
   let audit;
@@ -61,7 +66,8 @@ export function openChecked(file: string, marker: MemberMarker | null): Database
     size = st.size;
   } catch (err) {
     if (err instanceof StorageError) throw err;
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new StorageError(file, `cannot stat: ${String(err)}`, { cause: err });
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new StorageError(file, `cannot stat: ${String(err)}`, { cause: err });
   }
   // SQLite reports garbage as "file is not a database" only on first use; check the header
   // ourselves so the message is precise. A 0-byte file is what an interrupted create leaves.
@@ -89,11 +95,10 @@ export function openChecked(file: string, marker: MemberMarker | null): Database
     // Only reads until the file is recognised as ours (or as empty).
     const appId = db.pragma('application_id', { simple: true }) as number;
     const version = db.pragma('user_version', { simple: true }) as number;
-    const tables = (
-      db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        .pluck()
-        .all() as string[]
-    );
+    const tables = db
+      .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+      .pluck()
+      .all() as string[];
     if (appId === 0 && version === 0 && tables.length === 0) {
       if (marker) {
         throw new StorageDamagedError(
@@ -113,7 +118,10 @@ export function openChecked(file: string, marker: MemberMarker | null): Database
         );
       }
       if (version > SCHEMA_VERSION) {
-        throw new StorageError(file, `has schema version ${version}, newer than this raftlab supports (${SCHEMA_VERSION}); upgrade raftlab`);
+        throw new StorageError(
+          file,
+          `has schema version ${version}, newer than this raftlab supports (${SCHEMA_VERSION}); upgrade raftlab`,
+        );
       }
       if (version < 1) throw new StorageError(file, `has unknown schema version ${version}`);
       if (tables.join() !== TABLES.join()) {
@@ -121,7 +129,10 @@ export function openChecked(file: string, marker: MemberMarker | null): Database
       }
       const problems = db.pragma('quick_check') as { quick_check: string }[];
       if (problems.length !== 1 || problems[0]?.quick_check !== 'ok') {
-        const shown = problems.slice(0, 5).map((p) => p.quick_check).join('; ');
+        const shown = problems
+          .slice(0, 5)
+          .map((p) => p.quick_check)
+          .join('; ');
         throw new StorageError(file, `fails the SQLite integrity check: ${shown}`);
       }
     }

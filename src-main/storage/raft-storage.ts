@@ -24,8 +24,15 @@ import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import type { Entry, HardState, Snapshot } from '../../src-shared/raft-types.js';
 import {
-  appendEntries, installSnapshot, readEntriesAfter, readHardState, readMeta, readSnapshot,
-  saveSnapshotAndCompact, writeHardState, writeMeta,
+  appendEntries,
+  installSnapshot,
+  readEntriesAfter,
+  readHardState,
+  readMeta,
+  readSnapshot,
+  saveSnapshotAndCompact,
+  writeHardState,
+  writeMeta,
 } from './checked-rows.js';
 import { checkCompactTo, checkEntries, checkHardState, checkSnapshot, checkText } from './input-checks.js';
 import { MarkerGuard, readMarkerBeforeOpen } from './marker-guard.js';
@@ -110,12 +117,16 @@ export class RaftStorage {
     this.markerFile = markerFile;
     this.stmt = prepareStatements(db);
     this.wal = new WalSync(`${file}-wal`);
-    const synced = <A extends unknown[]>(tx: (...args: A) => void) => (...args: A) => {
-      tx(...args);
-      this.wal.sync();
-    };
+    const synced =
+      <A extends unknown[]>(tx: (...args: A) => void) =>
+      (...args: A) => {
+        tx(...args);
+        this.wal.sync();
+      };
     this.persistTx = db.transaction((batch: PersistBatch) => this.applyBatch(batch));
-    this.saveSnapshotTx = synced(db.transaction((snap: Snapshot, compactTo: number) => saveSnapshotAndCompact(this.stmt, snap, compactTo)));
+    this.saveSnapshotTx = synced(
+      db.transaction((snap: Snapshot, compactTo: number) => saveSnapshotAndCompact(this.stmt, snap, compactTo)),
+    );
     this.setMetaTx = synced(
       db.transaction((rows: [string, string][]) => {
         for (const [k, v] of rows) writeMeta(this.stmt, k, v);
@@ -140,7 +151,9 @@ export class RaftStorage {
     const entries = readEntriesAfter(this.stmt, after, this.damaged);
     const last = entries.at(-1)?.index ?? after;
     if (hardState.commit > last) {
-      throw this.damaged(`the hard state says entries up to ${hardState.commit} are committed, but the log ends at ${last}: committed entries are missing`);
+      throw this.damaged(
+        `the hard state says entries up to ${hardState.commit} are committed, but the log ends at ${last}: committed entries are missing`,
+      );
     }
     return { hardState, snapshot, entries };
   }
@@ -175,7 +188,12 @@ export class RaftStorage {
     if (batch.hardState) checkHardState(batch.hardState);
     if (!batch.snapshot && !batch.entries?.length && !batch.hardState) return;
     const hs = batch.hardState;
-    const mustSync = !!batch.snapshot || !!batch.entries?.length || !hs || hs.term !== this.synced.term || hs.vote !== this.synced.vote;
+    const mustSync =
+      !!batch.snapshot ||
+      !!batch.entries?.length ||
+      !hs ||
+      hs.term !== this.synced.term ||
+      hs.vote !== this.synced.vote;
     this.persistTx(batch);
     // Commit index only: written, not synced (see the top of this file).
     if (!mustSync) return;
@@ -214,7 +232,13 @@ export class RaftStorage {
         // no WAL right now
       }
     }
-    return { entries: n, firstIndex: lo ?? snapshotIndex + 1, lastIndex: hi ?? snapshotIndex, snapshotIndex, fileBytes };
+    return {
+      entries: n,
+      firstIndex: lo ?? snapshotIndex + 1,
+      lastIndex: hi ?? snapshotIndex,
+      snapshotIndex,
+      fileBytes,
+    };
   }
 
   /**

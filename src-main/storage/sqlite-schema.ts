@@ -56,9 +56,15 @@ const MIGRATE_1_TO_2 = `
 
 export function migrateFrom1(db: Database.Database): void {
   db.function('raftlab_meta_crc', { deterministic: true }, (k, v) => metaCrc(String(k), String(v)));
-  db.function('raftlab_hard_state_crc', { deterministic: true }, (t, v, c) => hardStateCrc(Number(t), String(v), Number(c)));
-  db.function('raftlab_entry_crc', { deterministic: true }, (i, t, ty, d) => entryCrc(Number(i), Number(t), ty as EntryType, String(d)));
-  db.function('raftlab_snapshot_crc', { deterministic: true }, (i, t, vs, d) => snapshotCrc(Number(i), Number(t), String(vs), String(d)));
+  db.function('raftlab_hard_state_crc', { deterministic: true }, (t, v, c) =>
+    hardStateCrc(Number(t), String(v), Number(c)),
+  );
+  db.function('raftlab_entry_crc', { deterministic: true }, (i, t, ty, d) =>
+    entryCrc(Number(i), Number(t), ty as EntryType, String(d)),
+  );
+  db.function('raftlab_snapshot_crc', { deterministic: true }, (i, t, vs, d) =>
+    snapshotCrc(Number(i), Number(t), String(vs), String(d)),
+  );
   db.exec('BEGIN');
   try {
     db.exec(MIGRATE_1_TO_2);

@@ -13,11 +13,20 @@ const count = (field: string) => countSchema(`${field} is not a whole number ≥
 const text = (field: string) => v.string(`${field} is not text`);
 const crc = v.pipe(v.number('crc is not a number'), v.integer('crc is not a number'));
 
-export const HardStateRowSchema = object({ term: count('term'), vote: text('vote'), commit_index: count('commit_index'), crc }, 'is missing');
+export const HardStateRowSchema = object(
+  { term: count('term'), vote: text('vote'), commit_index: count('commit_index'), crc },
+  'is missing',
+);
 export type HardStateRow = v.InferOutput<typeof HardStateRowSchema>;
 
 export const EntryRowSchema = object(
-  { idx: count('idx'), term: count('term'), type: v.picklist(ENTRY_TYPES, 'type is neither normal nor conf'), data: text('data'), crc },
+  {
+    idx: count('idx'),
+    term: count('term'),
+    type: v.picklist(ENTRY_TYPES, 'type is neither normal nor conf'),
+    data: text('data'),
+    crc,
+  },
   'is missing',
 );
 export type EntryRow = v.InferOutput<typeof EntryRowSchema>;

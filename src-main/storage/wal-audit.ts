@@ -68,8 +68,13 @@ export function auditWalBytes(buf: Buffer): WalAudit | undefined {
     // SQLite ignores the whole file then. The header is written and synced before any frame
     // of its generation, so frames behind a bad header were committed: damage. Only a file
     // too short to hold a frame (or all zeros) can be the remains of an interrupted start.
-    if (buf.length < HEADER_BYTES + FRAME_HEADER_BYTES + 512 || isZero(buf, 0, buf.length)) return { frames: 0, usedFrames: 0 };
-    return { frames: 0, usedFrames: 0, damage: `its WAL header is damaged, so SQLite would ignore all ${buf.length} bytes of committed writes in it` };
+    if (buf.length < HEADER_BYTES + FRAME_HEADER_BYTES + 512 || isZero(buf, 0, buf.length))
+      return { frames: 0, usedFrames: 0 };
+    return {
+      frames: 0,
+      usedFrames: 0,
+      damage: `its WAL header is damaged, so SQLite would ignore all ${buf.length} bytes of committed writes in it`,
+    };
   }
   const frameBytes = FRAME_HEADER_BYTES + pageSize;
   const frames = Math.floor((buf.length - HEADER_BYTES) / frameBytes);
@@ -111,10 +116,18 @@ export function auditWalBytes(buf: Buffer): WalAudit | undefined {
     if (isZero(buf, at, FRAME_HEADER_BYTES) || stale(at)) continue; // never written in this generation
     const lost = `SQLite would stop reading it at frame ${stop + 1} of ${frames} and drop the committed writes after it`;
     if (!ours(at)) {
-      return { frames, usedFrames: used, damage: `its WAL has foreign bytes at frame ${i + 1} of ${frames} (offset ${at}): ${lost}` };
+      return {
+        frames,
+        usedFrames: used,
+        damage: `its WAL has foreign bytes at frame ${i + 1} of ${frames} (offset ${at}): ${lost}`,
+      };
     }
     if (commitAt >= 0) {
-      return { frames, usedFrames: used, damage: `its WAL fails its checksum at frame ${stop + 1} of ${frames}, followed by a later transaction: ${lost}` };
+      return {
+        frames,
+        usedFrames: used,
+        damage: `its WAL fails its checksum at frame ${stop + 1} of ${frames}, followed by a later transaction: ${lost}`,
+      };
     }
     if (buf.readUInt32BE(at + 4) !== 0) commitAt = i;
   }
@@ -122,7 +135,13 @@ export function auditWalBytes(buf: Buffer): WalAudit | undefined {
 }
 
 /** SQLite's walChecksumBytes: two running 32-bit sums over pairs of words. */
-function checksum(buf: Buffer, start: number, len: number, seed: [number, number], bigEndian: boolean): [number, number] {
+function checksum(
+  buf: Buffer,
+  start: number,
+  len: number,
+  seed: [number, number],
+  bigEndian: boolean,
+): [number, number] {
   let s1 = seed[0];
   let s2 = seed[1];
   const end = start + len;

@@ -36,7 +36,8 @@ export class WalSync {
     if (this.fd !== undefined) return this.fd;
     const fd = fs.openSync(this.walFile, 'r');
     try {
-      if (fs.fstatSync(fd).ino !== fs.statSync(this.walFile).ino) throw new Error(`${this.walFile} changed while being opened`);
+      if (fs.fstatSync(fd).ino !== fs.statSync(this.walFile).ino)
+        throw new Error(`${this.walFile} changed while being opened`);
     } catch (err) {
       fs.closeSync(fd);
       throw err;

@@ -83,14 +83,24 @@ function altNames(x509: typeof X509, hosts: readonly string[]): X509.SubjectAlte
 
 async function exportKey(key: CryptoKey, sec1: boolean): Promise<string> {
   const der = Buffer.from(await subtle.exportKey('pkcs8', key));
-  if (!sec1) return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }).toString();
-  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ type: 'sec1', format: 'pem' }).toString();
+  if (!sec1)
+    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+      .export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+    .export({ type: 'sec1', format: 'pem' })
+    .toString();
 }
 
-async function importSigningKey(x509: typeof X509, ca: CertificateAuthority): Promise<{ key: CryptoKey; curve: Curve; cert: X509.X509Certificate }> {
+async function importSigningKey(
+  x509: typeof X509,
+  ca: CertificateAuthority,
+): Promise<{ key: CryptoKey; curve: Curve; cert: X509.X509Certificate }> {
   const cert = new x509.X509Certificate(ca.certPem);
   const k = createPrivateKey(ca.keyPem);
-  const curve = ({ prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' } as Record<string, Curve>)[k.asymmetricKeyDetails?.namedCurve ?? ''];
+  const curve = ({ prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' } as Record<string, Curve>)[
+    k.asymmetricKeyDetails?.namedCurve ?? ''
+  ];
   if (!curve) throw new Error('the CA key is not an ECDSA key on P-256, P-384 or P-521');
   const der = k.export({ type: 'pkcs8', format: 'der' });
   const key = await subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: curve }, false, ['sign']);
@@ -98,7 +108,12 @@ async function importSigningKey(x509: typeof X509, ca: CertificateAuthority): Pr
 }
 
 /** A self-signed CA certificate (it signs certificates, nothing else). */
-export async function makeCA(o: { commonName: string; organization?: string; validDays?: number; curve?: Curve }): Promise<CertificateAuthority> {
+export async function makeCA(o: {
+  commonName: string;
+  organization?: string;
+  validDays?: number;
+  curve?: Curve;
+}): Promise<CertificateAuthority> {
   const x509 = await x509lib();
   const curve = o.curve ?? 'P-256';
   const keys = (await subtle.generateKey(algorithm(curve), true, ['sign', 'verify'])) as CryptoKeyPair;
@@ -112,7 +127,10 @@ export async function makeCA(o: { commonName: string; organization?: string; val
     keys,
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+        true,
+      ),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
@@ -132,7 +150,9 @@ export async function makeCert(ca: CertificateAuthority | null, o: CertOptions =
   const extensions: X509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-    new x509.ExtendedKeyUsageExtension(usages.map((u) => (u === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth))),
+    new x509.ExtendedKeyUsageExtension(
+      usages.map((u) => (u === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth)),
+    ),
   ];
   const san = altNames(x509, o.hosts ?? []);
   if (san) extensions.push(san);
@@ -144,7 +164,12 @@ export async function makeCert(ca: CertificateAuthority | null, o: CertOptions =
   };
   let cert: X509.X509Certificate;
   if (ca === null) {
-    cert = await x509.X509CertificateGenerator.createSelfSigned({ ...common, name: subjectName(o), keys, signingAlgorithm: algorithm(curve) });
+    cert = await x509.X509CertificateGenerator.createSelfSigned({
+      ...common,
+      name: subjectName(o),
+      keys,
+      signingAlgorithm: algorithm(curve),
+    });
   } else {
     const issuer = await importSigningKey(x509, ca);
     extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey));
@@ -171,7 +196,14 @@ export function etcdSelfCert(hosts: readonly string[], validDays = 365): Promise
     const m = /^\[([^\]]*)\]:[^:]*$/.exec(h) ?? /^([^:]*):[^:]*$/.exec(h);
     return m ? m[1]! : '';
   });
-  return makeCert(null, { organization: 'etcd', hosts: names, usages: ['server'], validDays, curve: 'P-521', sec1Key: true });
+  return makeCert(null, {
+    organization: 'etcd',
+    hosts: names,
+    usages: ['server'],
+    validDays,
+    curve: 'P-521',
+    sec1Key: true,
+  });
 }
 
 /** A CRL signed by `ca` revoking the certificates with these serial numbers (hex), PEM ("X509 CRL"). */
@@ -188,7 +220,10 @@ export async function makeCRL(ca: CertificateAuthority, revokedSerials: readonly
     entries: revokedSerials.map((serialNumber) => ({ serialNumber, revocationDate: new Date(now - 60_000) })),
   });
   // RFC 7468's label, the one Go's x509.ParseCRL looks for (the library writes "CRL").
-  const b64 = Buffer.from(crl.rawData).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const b64 = Buffer.from(crl.rawData)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN X509 CRL-----\n${b64}\n-----END X509 CRL-----\n`;
 }
 

@@ -75,7 +75,10 @@ export class ChromeTraceConverter {
   private flowId = 0;
   private lastAt = 0;
 
-  constructor(readonly header: TraceHeader, private readonly options: ChromeTraceOptions = {}) {
+  constructor(
+    readonly header: TraceHeader,
+    private readonly options: ChromeTraceOptions = {},
+  ) {
     this.t0 = header.createdAt;
   }
 
@@ -98,7 +101,13 @@ export class ChromeTraceConverter {
         const e = r.event;
         switch (e.type) {
           case 'cluster':
-            this.nodes = e.cluster.nodes.map((n) => ({ name: n.name, id: n.id, status: n.status, role: n.role, term: n.term }));
+            this.nodes = e.cluster.nodes.map((n) => ({
+              name: n.name,
+              id: n.id,
+              status: n.status,
+              role: n.role,
+              term: n.term,
+            }));
             this.snapshot(r.at, out);
             break;
           case 'cluster-delta':
@@ -119,20 +128,39 @@ export class ChromeTraceConverter {
             const ev = e.event;
             if (ev.kind === 'role') {
               const p = this.periods.get(e.node);
-              this.period(e.node, tid, { status: p?.status ?? 'alive', role: ev.role, term: ev.term, since: e.at }, out);
+              this.period(
+                e.node,
+                tid,
+                { status: p?.status ?? 'alive', role: ev.role, term: ev.term, since: e.at },
+                out,
+              );
             }
             const text = narrate(e.node, ev, (id) => this.nameById.get(id) ?? id)?.text;
-            out.push(this.instant(raftName(ev, (id) => this.nameById.get(id) ?? id), 'raft', e.at, tid, text ? { text, ...ev } : { ...ev }));
+            out.push(
+              this.instant(
+                raftName(ev, (id) => this.nameById.get(id) ?? id),
+                'raft',
+                e.at,
+                tid,
+                text ? { text, ...ev } : { ...ev },
+              ),
+            );
             break;
           }
           case 'message':
             this.message(e, e.at, out);
             break;
           case 'log':
-            out.push(this.instant(`${e.level} ${e.pkg}: ${e.msg}`.slice(0, 120), 'log', e.at, this.tid(e.node, out), { line: e.line }));
+            out.push(
+              this.instant(`${e.level} ${e.pkg}: ${e.msg}`.slice(0, 120), 'log', e.at, this.tid(e.node, out), {
+                line: e.line,
+              }),
+            );
             break;
           case 'error':
-            out.push(this.instant(`error: ${e.message}`.slice(0, 120), 'error', r.at, USER_TID, { message: e.message }));
+            out.push(
+              this.instant(`error: ${e.message}`.slice(0, 120), 'error', r.at, USER_TID, { message: e.message }),
+            );
             break;
         }
         break;
@@ -145,9 +173,11 @@ export class ChromeTraceConverter {
         const what = this.actions.get(r.id);
         this.actions.delete(r.id);
         const label = what ? describeCommand(what) : r.id;
-        out.push(r.ok
-          ? this.instant(`done: ${label}`, 'result', r.at, USER_TID, { id: r.id, result: r.result })
-          : this.instant(`failed: ${label}`, 'result', r.at, USER_TID, { id: r.id, error: r.error }));
+        out.push(
+          r.ok
+            ? this.instant(`done: ${label}`, 'result', r.at, USER_TID, { id: r.id, result: r.result })
+            : this.instant(`failed: ${label}`, 'result', r.at, USER_TID, { id: r.id, error: r.error }),
+        );
         break;
       }
       case 'held':
@@ -159,8 +189,10 @@ export class ChromeTraceConverter {
         const tid = (r.kind === 'delivered' ? to : from) ?? USER_TID;
         out.push(this.instant(`${r.kind} ${m.msgType} ${m.from}→${m.to}`, 'step', r.at, tid, { msgId: r.msgId, ...m }));
         // Step-mode flows run from hold to delivery: ids above 2^31 keep clear of live messages'.
-        if (r.kind === 'held' && from !== undefined) out.push(this.flow('s', 'step', m.msgType, 2 ** 31 + r.msgId, r.at, from));
-        if (r.kind === 'delivered' && to !== undefined) out.push(this.flow('f', 'step', m.msgType, 2 ** 31 + r.msgId, r.at, to));
+        if (r.kind === 'held' && from !== undefined)
+          out.push(this.flow('s', 'step', m.msgType, 2 ** 31 + r.msgId, r.at, from));
+        if (r.kind === 'delivered' && to !== undefined)
+          out.push(this.flow('f', 'step', m.msgType, 2 ** 31 + r.msgId, r.at, to));
         break;
       }
       case 'fork': {
@@ -190,7 +222,8 @@ export class ChromeTraceConverter {
       const p = this.periods.get(n.name);
       // Snapshots lag the node's own role events by up to ~100 ms: they change the role
       // only when the status changes or they show a term the events have not told.
-      if (!p || p.status !== n.status) this.period(n.name, tid, { status: n.status, role: n.role, term: n.term, since: at }, out);
+      if (!p || p.status !== n.status)
+        this.period(n.name, tid, { status: n.status, role: n.role, term: n.term, since: at }, out);
       else if (n.term > p.term) this.period(n.name, tid, { ...p, role: n.role, term: n.term, since: at }, out);
     }
   }
@@ -227,7 +260,16 @@ export class ChromeTraceConverter {
   private slice(node: string, p: Period, until: number): ChromeEvent {
     const name = p.status === 'alive' ? `${p.role} term ${p.term}` : p.status;
     const ts = this.us(p.since);
-    return { name, ph: 'X', cat: 'role', ts, dur: Math.max(0, this.us(until) - ts), pid: PID, tid: this.tids.get(node)!, args: { status: p.status, role: p.role, term: p.term } };
+    return {
+      name,
+      ph: 'X',
+      cat: 'role',
+      ts,
+      dur: Math.max(0, this.us(until) - ts),
+      pid: PID,
+      tid: this.tids.get(node)!,
+      args: { status: p.status, role: p.role, term: p.term },
+    };
   }
 
   private message(m: MessageSummary, at: number, out: ChromeEvent[]): void {
@@ -266,23 +308,40 @@ function meta(name: string, tid: number, args: Record<string, unknown>): ChromeE
 
 function raftName(e: RaftEvent, nameOf: (id: string) => string): string {
   switch (e.kind) {
-    case 'role': return `${e.role} term ${e.term}`;
-    case 'term': return `term ${e.from} → ${e.to}`;
-    case 'election-timeout': return e.pre ? `election timeout (pre-vote for term ${e.term + 1})` : `election timeout → term ${e.term + 1}`;
-    case 'vote': return `${e.granted ? 'votes' : 'refuses'}${e.pre ? ' (pre)' : ''} ${nameOf(e.candidate)} term ${e.term}`;
-    case 'vote-result': return `${e.pre ? 'pre-votes' : 'votes'} ${e.votes}/${e.needed} term ${e.term}`;
-    case 'append': return e.first === e.last ? `append ${e.first}` : `append ${e.first}–${e.last}`;
-    case 'truncate': return `truncate from ${e.from}`;
-    case 'commit': return `commit ${e.index}`;
-    case 'apply': return `apply ${e.index}`;
-    case 'conf': return `conf ${e.change.type} ${nameOf(e.change.id)} at ${e.index}`;
-    case 'snapshot-created': return `snapshot at ${e.index}`;
-    case 'snapshot-sent': return `snapshot ${e.index} → ${nameOf(e.to)}`;
-    case 'snapshot-installed': return `installed snapshot ${e.index}`;
-    case 'check-quorum-lost': return 'check quorum lost';
-    case 'transfer-start': return `transfer → ${nameOf(e.to)}`;
-    case 'transfer-abort': return `transfer aborted: ${e.reason}`;
-    case 'removed': return 'removed';
+    case 'role':
+      return `${e.role} term ${e.term}`;
+    case 'term':
+      return `term ${e.from} → ${e.to}`;
+    case 'election-timeout':
+      return e.pre ? `election timeout (pre-vote for term ${e.term + 1})` : `election timeout → term ${e.term + 1}`;
+    case 'vote':
+      return `${e.granted ? 'votes' : 'refuses'}${e.pre ? ' (pre)' : ''} ${nameOf(e.candidate)} term ${e.term}`;
+    case 'vote-result':
+      return `${e.pre ? 'pre-votes' : 'votes'} ${e.votes}/${e.needed} term ${e.term}`;
+    case 'append':
+      return e.first === e.last ? `append ${e.first}` : `append ${e.first}–${e.last}`;
+    case 'truncate':
+      return `truncate from ${e.from}`;
+    case 'commit':
+      return `commit ${e.index}`;
+    case 'apply':
+      return `apply ${e.index}`;
+    case 'conf':
+      return `conf ${e.change.type} ${nameOf(e.change.id)} at ${e.index}`;
+    case 'snapshot-created':
+      return `snapshot at ${e.index}`;
+    case 'snapshot-sent':
+      return `snapshot ${e.index} → ${nameOf(e.to)}`;
+    case 'snapshot-installed':
+      return `installed snapshot ${e.index}`;
+    case 'check-quorum-lost':
+      return 'check quorum lost';
+    case 'transfer-start':
+      return `transfer → ${nameOf(e.to)}`;
+    case 'transfer-abort':
+      return `transfer aborted: ${e.reason}`;
+    case 'removed':
+      return 'removed';
   }
 }
 
@@ -315,7 +374,16 @@ class ChromeTraceFile {
     // waits only when the disk is that far behind.
     this.stream = fs.createWriteStream(out, { highWaterMark: 8 * WRITE_CHUNK });
     this.stream.on('error', (err) => (this.failed ??= err));
-    this.put('{"displayTimeUnit":"ms","otherData":' + JSON.stringify({ format: 'raftlab', createdAt: new Date(header.createdAt).toISOString(), source: header.source, ...header.settings }) + ',"traceEvents":[');
+    this.put(
+      '{"displayTimeUnit":"ms","otherData":' +
+        JSON.stringify({
+          format: 'raftlab',
+          createdAt: new Date(header.createdAt).toISOString(),
+          source: header.source,
+          ...header.settings,
+        }) +
+        ',"traceEvents":[',
+    );
   }
 
   add(evs: ChromeEvent[]): void {
@@ -340,7 +408,9 @@ class ChromeTraceFile {
   async close(): Promise<ChromeTraceStats> {
     this.put('\n]}\n');
     await this.flush(true);
-    await new Promise<void>((resolve, reject) => this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
     if (this.failed) throw this.failed;
     return { events: this.events, bytes: this.bytes };
   }
@@ -395,7 +465,11 @@ export async function writeChromeTrace(
  * Converts a trace file to a Chrome trace file, reading and writing as it goes: the trace is
  * read a chunk (~1 MB) at a time (scanTraceFile), each chunk converted before the next.
  */
-export async function exportChromeTrace(traceFile: string, out: string, options: ChromeTraceOptions = {}): Promise<ChromeTraceStats> {
+export async function exportChromeTrace(
+  traceFile: string,
+  out: string,
+  options: ChromeTraceOptions = {},
+): Promise<ChromeTraceStats> {
   let sink: { conv: ChromeTraceConverter; file: ChromeTraceFile } | undefined;
   const open = (header: TraceHeader) => {
     if (!sink) {

@@ -10,12 +10,17 @@ import { exportChromeTrace } from './chrome-trace.js';
 import type { TraceWriter } from './trace-writer.js';
 
 /** Writes what `trace` recorded so far into `dir` (default: beside it), as `format`. */
-export async function exportTrace(trace: TraceWriter, format: TraceExportFormat, dir = path.dirname(trace.file)): Promise<ExportTraceResult> {
+export async function exportTrace(
+  trace: TraceWriter,
+  format: TraceExportFormat,
+  dir = path.dirname(trace.file),
+): Promise<ExportTraceResult> {
   await trace.flush();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   if (format === 'jsonl') {
     const out = path.join(dir, `raftlab-session-${stamp}.jsonl`);
-    if (path.resolve(out) !== path.resolve(trace.file)) await fs.promises.copyFile(trace.file, out, fs.constants.COPYFILE_FICLONE);
+    if (path.resolve(out) !== path.resolve(trace.file))
+      await fs.promises.copyFile(trace.file, out, fs.constants.COPYFILE_FICLONE);
     return { path: out, bytes: (await fs.promises.stat(out)).size };
   }
   const out = path.join(dir, `raftlab-session-${stamp}.chrome.json`);

@@ -5,7 +5,12 @@
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import {
-  TraceDecoder, TraceLineSplitter, type Trace, type TraceHeader, type TraceReadOptions, type TraceRecord,
+  TraceDecoder,
+  TraceLineSplitter,
+  type Trace,
+  type TraceHeader,
+  type TraceReadOptions,
+  type TraceRecord,
 } from '../../src-shared/trace.js';
 
 export { MAX_TRACE_LINE, readTraceStream, readTraceText, TraceError } from '../../src-shared/trace.js';
@@ -127,8 +132,12 @@ export async function scanTraceFile(
 /** The whole trace in memory (replay, tests); to go through a big file once, prefer scanTraceFile. */
 export async function readTraceFile(file: string, options: TraceReadOptions = {}): Promise<Trace> {
   const records: TraceRecord[] = [];
-  const header = await scanTraceFile(file, (batch) => {
-    for (const r of batch) records.push(r);
-  }, options);
+  const header = await scanTraceFile(
+    file,
+    (batch) => {
+      for (const r of batch) records.push(r);
+    },
+    options,
+  );
   return { header, records };
 }

@@ -8,8 +8,14 @@
 import fs from 'node:fs/promises';
 import type { CommandRequest, ServerEvent } from '../../src-shared/protocol.js';
 import {
-  entryOfEvent, newTraceHeader, traceLine,
-  type TraceEntry, type TraceHeader, type TraceRecord, type TraceSettings, type TraceSource,
+  entryOfEvent,
+  newTraceHeader,
+  traceLine,
+  type TraceEntry,
+  type TraceHeader,
+  type TraceRecord,
+  type TraceSettings,
+  type TraceSource,
 } from '../../src-shared/trace.js';
 import { ClusterEncoder, type ClusterDeltaEvent, type KeyframePolicy } from '../../src-shared/trace-delta.js';
 import { redactCommand } from '../../src-shared/redact.js';
@@ -48,7 +54,9 @@ export class TraceWriter {
     readonly file: string,
     readonly header: TraceHeader,
     private readonly fh: fs.FileHandle,
-    private readonly opts: Required<Pick<TraceWriterOptions, 'flushMs' | 'maxBufferBytes' | 'now'>> & Pick<TraceWriterOptions, 'onError'> & KeyframePolicy,
+    private readonly opts: Required<Pick<TraceWriterOptions, 'flushMs' | 'maxBufferBytes' | 'now'>> &
+      Pick<TraceWriterOptions, 'onError'> &
+      KeyframePolicy,
   ) {
     this.clusters = new ClusterEncoder(opts);
   }
@@ -96,7 +104,8 @@ export class TraceWriter {
     if (entry.kind === 'event') {
       if (entry.event.type === 'cluster') entry = { ...entry, event: this.clusters.encode(entry.event.cluster, at) };
       // A delta handed in as is (a trace copied over): it follows the snapshot before, as written.
-      else if (entry.event.type === 'cluster-delta') this.clusters.follow(JSON.parse(JSON.stringify(entry.event)) as ClusterDeltaEvent);
+      else if (entry.event.type === 'cluster-delta')
+        this.clusters.follow(JSON.parse(JSON.stringify(entry.event)) as ClusterDeltaEvent);
     }
     const { at: _at, ...rest } = entry;
     const record = { seq: ++this.seq, at, ...(clocks ? { clocks } : {}), ...rest } as TraceRecord;

@@ -14,8 +14,13 @@ const MAX_COST = 31;
 const HASH = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 
 /** A new hash of `password` ("$2a$" + cost + 22 salt + 31 hash characters, as Go writes it). */
-export async function bcryptHash(password: string, cost = BCRYPT_DEFAULT_COST, salt: Uint8Array = randomBytes(16)): Promise<string> {
-  if (!Number.isInteger(cost) || cost < MIN_COST || cost > MAX_COST) throw new Error(`crypto/bcrypt: cost ${cost} is outside allowed range (${MIN_COST},${MAX_COST})`);
+export async function bcryptHash(
+  password: string,
+  cost = BCRYPT_DEFAULT_COST,
+  salt: Uint8Array = randomBytes(16),
+): Promise<string> {
+  if (!Number.isInteger(cost) || cost < MIN_COST || cost > MAX_COST)
+    throw new Error(`crypto/bcrypt: cost ${cost} is outside allowed range (${MIN_COST},${MAX_COST})`);
   if (salt.length !== 16) throw new Error('bcrypt: the salt must be 16 bytes');
   return bcrypt.hash(password, `$2a$${String(cost).padStart(2, '0')}$${bcrypt.encodeBase64([...salt], 16)}`);
 }

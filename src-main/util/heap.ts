@@ -19,7 +19,7 @@ export class MinHeap<T> {
 
   push(item: T): void {
     this.items.push(item);
-    for (let i = this.items.length - 1; i > 0; ) {
+    for (let i = this.items.length - 1; i > 0;) {
       const parent = (i - 1) >> 1;
       if (this.precedes(parent, i)) break;
       this.swap(parent, i);
@@ -33,7 +33,7 @@ export class MinHeap<T> {
     const last = h.pop();
     if (h.length > 0 && last !== undefined) {
       h[0] = last;
-      for (let i = 0; ; ) {
+      for (let i = 0; ;) {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;

@@ -11,7 +11,10 @@ const leaseHex = (id: bigint) => BigInt.asUintN(64, id).toString(16).padStart(16
 /** The keys a txn touches (its compares and both branches), each once, in order. */
 function txnKeys(txn: Extract<V3Command, { txn: unknown }>['txn']): string[] {
   const ops = [...(txn.success ?? []), ...(txn.failure ?? [])];
-  const keys = [...(txn.compare ?? []).map((c) => c.key), ...ops.map((op) => op.request_put?.key ?? op.request_range?.key ?? op.request_delete_range?.key)];
+  const keys = [
+    ...(txn.compare ?? []).map((c) => c.key),
+    ...ops.map((op) => op.request_put?.key ?? op.request_range?.key ?? op.request_delete_range?.key),
+  ];
   return [...new Set(keys.map(text).filter(Boolean))];
 }
 

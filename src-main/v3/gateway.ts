@@ -40,13 +40,32 @@ interface StreamRoute {
    * exits); its Watch keeps sending after that, until the client goes.
    */
   endsWithBody?: boolean;
-  open(write: (m: Msg) => void, fail: (e: V3Error) => void, ctx: CallContext): { request(m: Msg): void; close?(): void };
+  open(
+    write: (m: Msg) => void,
+    fail: (e: V3Error) => void,
+    ctx: CallContext,
+  ): { request(m: Msg): void; close?(): void };
 }
 
 /** grpc-gateway (v1)'s HTTPStatusFromCode. */
 const HTTP_STATUS: Record<number, number> = {
-  0: 200, 1: 408, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 412, 10: 409, 11: 400, 12: 501, 13: 500,
-  14: 503, 15: 500, 16: 401,
+  0: 200,
+  1: 408,
+  2: 500,
+  3: 400,
+  4: 504,
+  5: 404,
+  6: 409,
+  7: 403,
+  8: 429,
+  9: 412,
+  10: 409,
+  11: 400,
+  12: 501,
+  13: 500,
+  14: 503,
+  15: 500,
+  16: 401,
 };
 
 /** The POST paths of one RPC, from its google.api.http option (with additional_bindings). */
@@ -75,9 +94,11 @@ export function gatewayRoutes(server: V3GrpcServer): { unary: Map<string, Route>
   }
   const streams = new Map<string, StreamRoute>();
   const watch = methodOf('Watch', 'Watch');
-  for (const path of postPaths(watch.options)) streams.set(path, { method: watch, open: (write, _fail, ctx) => server.openWatch(write, ctx) });
+  for (const path of postPaths(watch.options))
+    streams.set(path, { method: watch, open: (write, _fail, ctx) => server.openWatch(write, ctx) });
   const ka = methodOf('Lease', 'LeaseKeepAlive');
-  for (const path of postPaths(ka.options)) streams.set(path, { method: ka, endsWithBody: true, open: (write, fail) => server.openKeepAlive(write, fail) });
+  for (const path of postPaths(ka.options))
+    streams.set(path, { method: ka, endsWithBody: true, open: (write, fail) => server.openKeepAlive(write, fail) });
   return { unary, streams };
 }
 
@@ -126,9 +147,11 @@ export function jsonValues(text: string): unknown[] {
 function withoutEmptyBytes(v: unknown): unknown {
   if (Buffer.isBuffer(v) || v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map(withoutEmptyBytes);
-  return Object.fromEntries(Object.entries(v)
-    .filter(([, x]) => !(Buffer.isBuffer(x) && x.length === 0))
-    .map(([k, x]) => [k, withoutEmptyBytes(x)]));
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([, x]) => !(Buffer.isBuffer(x) && x.length === 0))
+      .map(([k, x]) => [k, withoutEmptyBytes(x)]),
+  );
 }
 
 /** etcd's oneofs: proto-loader names the member set in a virtual field of the oneof's name. */
@@ -143,9 +166,11 @@ function jsonify(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(jsonify);
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(o)
-      .filter(([k, x]) => !(ONEOF_NAMES.has(k) && typeof x === 'string' && x in o))
-      .map(([k, x]) => [k, jsonify(x)]));
+    return Object.fromEntries(
+      Object.entries(o)
+        .filter(([k, x]) => !(ONEOF_NAMES.has(k) && typeof x === 'string' && x in o))
+        .map(([k, x]) => [k, jsonify(x)]),
+    );
   }
   return v;
 }
@@ -181,7 +206,12 @@ export function v3Gateway(server: V3GrpcServer): (req: IncomingMessage, res: Ser
     } catch (e) {
       // etcd's gateway: a body it cannot read is InvalidArgument, and Unknown on a stream.
       if (e instanceof V3Error) sendError(res, e.code, e.message);
-      else sendError(res, stream ? GrpcCode.Unknown : GrpcCode.InvalidArgument, e instanceof Error ? e.message : String(e));
+      else
+        sendError(
+          res,
+          stream ? GrpcCode.Unknown : GrpcCode.InvalidArgument,
+          e instanceof Error ? e.message : String(e),
+        );
       return true;
     }
     if (stream) {

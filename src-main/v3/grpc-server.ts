@@ -18,7 +18,13 @@ import { RequestAuth } from './auth/request-auth.js';
 import type { AuthInfo } from './auth/types.js';
 import { Errors, GrpcCode, V3Error } from './errors.js';
 import { isTxnReadOnly, isTxnSerializable } from './mvcc/kv.js';
-import { MAX_TXN_OPS, checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './mvcc/validate.js';
+import {
+  MAX_TXN_OPS,
+  checkDeleteRequest,
+  checkPutRequest,
+  checkRangeRequest,
+  checkTxnRequest,
+} from './mvcc/validate.js';
 import { ALARM_TYPES } from './maintenance/alarms.js';
 import { available, costPut, costTxn, LEASE_OVERHEAD } from './maintenance/quota.js';
 import { service } from './proto/load.js';
@@ -88,9 +94,16 @@ export class V3GrpcServer {
       Lease: this.forLearners(this.lease()),
       Maintenance: this.forLearners(this.maintenance()),
       Cluster: this.forLearners(this.cluster()),
-      Auth: this.forLearners(authHandlers({ auth: this.auth, propose: (cmd) => this.proposeOrThrow(cmd), withHeader: (r) => this.withHeader(r) })),
+      Auth: this.forLearners(
+        authHandlers({
+          auth: this.auth,
+          propose: (cmd) => this.proposeOrThrow(cmd),
+          withHeader: (r) => this.withHeader(r),
+        }),
+      ),
     };
-    const bind = (hs: Record<string, UnaryHandler>) => Object.fromEntries(Object.entries(hs).map(([k, h]) => [k, this.unary(h)]));
+    const bind = (hs: Record<string, UnaryHandler>) =>
+      Object.fromEntries(Object.entries(hs).map(([k, h]) => [k, this.unary(h)]));
     this.server.addService(service('KV'), bind(this.handlers.KV));
     this.server.addService(service('Watch'), { Watch: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.watch(call) });
     this.server.addService(service('Maintenance'), {
@@ -103,14 +116,19 @@ export class V3GrpcServer {
       ...bind(this.handlers.Lease),
       LeaseKeepAlive: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.leaseKeepAlive(call),
     });
-    this.progressTimer = setInterval(() => backend.state.watches.progressTick(), opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
+    this.progressTimer = setInterval(
+      () => backend.state.watches.progressTick(),
+      opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS,
+    );
     this.progressTimer.unref();
   }
 
   /** Listens on host:port (0 = any free port); resolves with the port. */
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      );
     });
   }
 
@@ -149,15 +167,21 @@ export class V3GrpcServer {
     return (call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
       const d = call.getDeadline();
       const deadline = d instanceof Date ? d.getTime() : d;
-      callDeadline.run(deadline, () => handler(call.request, callContextOf(call.metadata))).then(
-        (r) => cb(null, r),
-        (e) => cb(grpcError(e) as grpc.ServiceError, null),
-      );
+      callDeadline
+        .run(deadline, () => handler(call.request, callContextOf(call.metadata)))
+        .then(
+          (r) => cb(null, r),
+          (e) => cb(grpcError(e) as grpc.ServiceError, null),
+        );
     };
   }
 
   /** Proposes `cmd`, made from request `m` of `method`; refused as etcd does when too large. */
-  private async proposeOrThrow(cmd: V3Command, method?: grpc.MethodDefinition<unknown, unknown>, m?: Msg): Promise<V3Response> {
+  private async proposeOrThrow(
+    cmd: V3Command,
+    method?: grpc.MethodDefinition<unknown, unknown>,
+    m?: Msg,
+  ): Promise<V3Response> {
     if (method && m && proposalSize(method, m) > this.maxRequestBytes) throw Errors.requestTooLarge;
     const r = await beforeDeadline(this.backend.propose(cmd));
     if (!r.ok) throw r.error;
@@ -181,11 +205,16 @@ export class V3GrpcServer {
    * (isRPCSupportedForLearner); the gateway calls the handlers, so it is refused alike.
    */
   private forLearners(hs: Record<string, UnaryHandler>): Record<string, UnaryHandler> {
-    return Object.fromEntries(Object.entries(hs).map(([name, h]) => [name, async (m: Msg, ctx?: CallContext) => {
-      const served = name === 'Status' || (name === 'Range' && !!m.serializable);
-      if (!served && this.backend.isLearner()) throw Errors.notSupportedForLearner;
-      return h(m, ctx);
-    }]));
+    return Object.fromEntries(
+      Object.entries(hs).map(([name, h]) => [
+        name,
+        async (m: Msg, ctx?: CallContext) => {
+          const served = name === 'Status' || (name === 'Range' && !!m.serializable);
+          if (!served && this.backend.isLearner()) throw Errors.notSupportedForLearner;
+          return h(m, ctx);
+        },
+      ]),
+    );
   }
 
   /** A learner serves no stream (etcd's stream interceptor): ends the call with that error. */
@@ -208,7 +237,8 @@ export class V3GrpcServer {
         const { hash, rev, compactRev } = b.state.store.hashKV(num(m.revision));
         return this.withHeader({ header: { revision: rev }, hash, compact_revision: compactRev });
       },
-      Hash: async () => this.withHeader({ header: { revision: 0 }, hash: backendHash(etcdBuckets(b.state, b.backendContext())) }),
+      Hash: async () =>
+        this.withHeader({ header: { revision: 0 }, hash: backendHash(etcdBuckets(b.state, b.backendContext())) }),
       // etcd answers both with an empty response (no header).
       Defragment: async () => {
         b.state.defragment();
@@ -237,7 +267,8 @@ export class V3GrpcServer {
     const answer = (extra: Msg = {}) => toProto({ header: b.header(), ...extra, members: b.members() }) as Msg;
     return {
       MemberList: async () => answer(),
-      MemberAdd: async (m: Msg) => answer({ member: await beforeDeadline(b.memberAdd(m.peerURLs ?? [], m.isLearner === true)) }),
+      MemberAdd: async (m: Msg) =>
+        answer({ member: await beforeDeadline(b.memberAdd(m.peerURLs ?? [], m.isLearner === true)) }),
       MemberRemove: async (m: Msg) => {
         await beforeDeadline(b.memberRemove(String(m.ID ?? '0')));
         return answer();
@@ -260,7 +291,7 @@ export class V3GrpcServer {
   private snapshot(call: grpc.ServerWritableStream<Msg, Msg>): void {
     if (this.refusedStream(call)) return;
     const file = backendFile(this.backend.state, this.backend.backendContext());
-    for (let sent = 0; sent < file.length; ) {
+    for (let sent = 0; sent < file.length;) {
       const blob = file.subarray(sent, sent + SNAPSHOT_CHUNK);
       sent += blob.length;
       call.write(toProto({ remaining_bytes: String(file.length - sent), blob }) as Msg);
@@ -283,12 +314,20 @@ export class V3GrpcServer {
         const r = putRequest(m);
         await this.checkQuota(costPut(r));
         checkPutRequest(r);
-        return this.withHeader(await this.proposeOrThrow({ put: r, ...(await this.auth.header(ctx)) }, service('KV').Put, m));
+        return this.withHeader(
+          await this.proposeOrThrow({ put: r, ...(await this.auth.header(ctx)) }, service('KV').Put, m),
+        );
       },
       DeleteRange: async (m: Msg, ctx?: CallContext) => {
         const r = deleteRequest(m);
         checkDeleteRequest(r);
-        return this.withHeader(await this.proposeOrThrow({ delete_range: r, ...(await this.auth.header(ctx)) }, service('KV').DeleteRange, m));
+        return this.withHeader(
+          await this.proposeOrThrow(
+            { delete_range: r, ...(await this.auth.header(ctx)) },
+            service('KV').DeleteRange,
+            m,
+          ),
+        );
       },
       Txn: async (m: Msg, ctx?: CallContext) => {
         const r = txnRequest(m);
@@ -299,11 +338,17 @@ export class V3GrpcServer {
           const check = (ai: AuthInfo) => checkTxnAuth(b.state.auth, ai, r);
           return this.withHeader(await this.auth.serialized(ctx, check, () => b.state.readTxn(r)));
         }
-        return this.withHeader(await this.proposeOrThrow({ txn: r, ...(await this.auth.header(ctx)) }, service('KV').Txn, m));
+        return this.withHeader(
+          await this.proposeOrThrow({ txn: r, ...(await this.auth.header(ctx)) }, service('KV').Txn, m),
+        );
       },
-      Compact: async (m: Msg, ctx?: CallContext) => this.withHeader(
-        await this.proposeOrThrow({ compaction: { revision: num(m.revision), physical: !!m.physical }, ...(await this.auth.header(ctx)) }),
-      ),
+      Compact: async (m: Msg, ctx?: CallContext) =>
+        this.withHeader(
+          await this.proposeOrThrow({
+            compaction: { revision: num(m.revision), physical: !!m.physical },
+            ...(await this.auth.header(ctx)),
+          }),
+        ),
     };
   }
 
@@ -314,11 +359,14 @@ export class V3GrpcServer {
         await this.checkQuota(LEASE_OVERHEAD);
         let ID = big(m.ID);
         while (ID === 0n) ID = b.newLeaseId();
-        return this.withHeader(await this.proposeOrThrow({ lease_grant: { ID, TTL: num(m.TTL) }, ...(await this.auth.header(ctx)) }));
+        return this.withHeader(
+          await this.proposeOrThrow({ lease_grant: { ID, TTL: num(m.TTL) }, ...(await this.auth.header(ctx)) }),
+        );
       },
-      LeaseRevoke: async (m: Msg, ctx?: CallContext) => this.withHeader(
-        await this.proposeOrThrow({ lease_revoke: { ID: big(m.ID) }, ...(await this.auth.header(ctx)) }),
-      ),
+      LeaseRevoke: async (m: Msg, ctx?: CallContext) =>
+        this.withHeader(
+          await this.proposeOrThrow({ lease_revoke: { ID: big(m.ID) }, ...(await this.auth.header(ctx)) }),
+        ),
       LeaseTimeToLive: async (m: Msg) => {
         try {
           const t = await b.leaseTimeToLive(big(m.ID), !!m.keys);
@@ -328,11 +376,12 @@ export class V3GrpcServer {
           throw e;
         }
       },
-      LeaseLeases: async () => this.withHeader({ header: { revision: 0 }, leases: b.state.lessor.list().map((ID) => ({ ID })) }),
+      LeaseLeases: async () =>
+        this.withHeader({ header: { revision: 0 }, leases: b.state.lessor.list().map((ID) => ({ ID })) }),
     };
   }
 
-/**
+  /**
    * A keep-alive stream, transport-free: `request` for each LeaseKeepAliveRequest, `write` gets
    * each answer, `fail` the error that ends the stream.
    */
@@ -362,10 +411,16 @@ export class V3GrpcServer {
     const stream = this.backend.state.watches.openStream((r: WatchResponse) => {
       write(toProto({ ...r, header: { ...this.backend.header(), revision: r.header.revision } }) as Msg);
     });
-    const refuse = (e: unknown) => write(toProto({
-      header: { ...this.backend.header(), revision: this.backend.state.rev() },
-      watch_id: -1, created: true, canceled: true, cancel_reason: watchCancelReason(e),
-    }) as Msg);
+    const refuse = (e: unknown) =>
+      write(
+        toProto({
+          header: { ...this.backend.header(), revision: this.backend.state.rev() },
+          watch_id: -1,
+          created: true,
+          canceled: true,
+          cancel_reason: watchCancelReason(e),
+        }) as Msg,
+      );
     /** Requests wait behind a create whose token this member has yet to learn, in order. */
     let queue: Promise<void> | undefined;
     const handle = (m: Msg): void | Promise<void> => {
@@ -373,13 +428,21 @@ export class V3GrpcServer {
         case 'create_request': {
           const c = m.create_request;
           const req: WatchCreateRequest = {
-            key: c.key, range_end: c.range_end, start_revision: num(c.start_revision),
-            progress_notify: c.progress_notify, filters: (c.filters ?? []) as WatchFilter[], prev_kv: c.prev_kv,
+            key: c.key,
+            range_end: c.range_end,
+            start_revision: num(c.start_revision),
+            progress_notify: c.progress_notify,
+            filters: (c.filters ?? []) as WatchFilter[],
+            prev_kv: c.prev_kv,
             watch_id: num(c.watch_id),
           };
           const create = (ai: AuthInfo | undefined) => {
             try {
-              this.backend.state.auth.isRangePermitted(ai ?? { username: '', revision: 0 }, req.key ?? Buffer.alloc(0), req.range_end);
+              this.backend.state.auth.isRangePermitted(
+                ai ?? { username: '', revision: 0 },
+                req.key ?? Buffer.alloc(0),
+                req.range_end,
+              );
             } catch (e) {
               return refuse(e);
             }
@@ -413,7 +476,10 @@ export class V3GrpcServer {
 
   private leaseKeepAlive(call: grpc.ServerDuplexStream<Msg, Msg>): void {
     if (this.refusedStream(call)) return;
-    const ka = this.openKeepAlive((m) => call.write(m), (e) => call.emit('error', grpcError(e)));
+    const ka = this.openKeepAlive(
+      (m) => call.write(m),
+      (e) => call.emit('error', grpcError(e)),
+    );
     call.on('data', (m: Msg) => ka.request(m));
     call.on('end', () => call.end());
     call.on('error', () => {});

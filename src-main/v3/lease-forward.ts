@@ -11,7 +11,11 @@ import { serviceClient, type ProtoMessage, type ServiceName } from './proto/load
 type Msg = ProtoMessage;
 
 /** A unary method of a proto-loader client. */
-type UnaryMethod = (req: Msg, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Msg) => void) => grpc.ClientUnaryCall;
+type UnaryMethod = (
+  req: Msg,
+  opts: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null, res?: Msg) => void,
+) => grpc.ClientUnaryCall;
 
 interface ClusterClient extends grpc.Client {
   MemberPromote: UnaryMethod;

@@ -60,13 +60,28 @@ export class MemoryBackend implements V3Backend {
 
   status(): V3Status {
     return {
-      version: '3.4.0', dbSize: this.state.size(), dbSizeInUse: this.state.sizeInUse(), leader: this.memberId,
-      raftIndex: this.applied, raftTerm: 2, raftAppliedIndex: this.applied, isLearner: false, errors: [],
+      version: '3.4.0',
+      dbSize: this.state.size(),
+      dbSizeInUse: this.state.sizeInUse(),
+      leader: this.memberId,
+      raftIndex: this.applied,
+      raftTerm: 2,
+      raftAppliedIndex: this.applied,
+      isLearner: false,
+      errors: [],
     };
   }
 
   members(): V3Member[] {
-    return [{ ID: this.memberId, name: 'default', peerURLs: ['http://localhost:2380'], clientURLs: [this.clientURL], isLearner: false }];
+    return [
+      {
+        ID: this.memberId,
+        name: 'default',
+        peerURLs: ['http://localhost:2380'],
+        clientURLs: [this.clientURL],
+        isLearner: false,
+      },
+    ];
   }
 
   async memberAdd(): Promise<V3Member> {
@@ -114,6 +129,7 @@ export class MemoryBackend implements V3Backend {
   }
 
   private revokeExpired(): void {
-    for (const ID of this.state.lessor.expired()) void this.propose({ lease_revoke: { ID }, ...this.state.auth.asRoot() });
+    for (const ID of this.state.lessor.expired())
+      void this.propose({ lease_revoke: { ID }, ...this.state.auth.asRoot() });
   }
 }

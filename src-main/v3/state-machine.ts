@@ -7,7 +7,14 @@ import { Errors, V3Error } from './errors.js';
 import * as kv from './mvcc/kv.js';
 import { MvccStore, type MvccSnapshot } from './mvcc/store.js';
 import type {
-  CompactionResponse, DeleteRangeResponse, Event, LeaseId, PutResponse, RangeRequest, RangeResponse, TxnRequest,
+  CompactionResponse,
+  DeleteRangeResponse,
+  Event,
+  LeaseId,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  TxnRequest,
   TxnResponse,
 } from './mvcc/types.js';
 import { Lessor, type LessorOptions, type LessorSnapshot } from './lease/lessor.js';
@@ -35,7 +42,12 @@ export interface AlarmResponse {
 }
 
 export type V3Response =
-  | PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | LeaseGrantResponse | LeaseRevokeResponse
+  | PutResponse
+  | DeleteRangeResponse
+  | TxnResponse
+  | CompactionResponse
+  | LeaseGrantResponse
+  | LeaseRevokeResponse
   | AlarmResponse
   | AuthResponse;
 
@@ -126,7 +138,11 @@ export class V3StateMachine {
 
   /** The replicated state, deterministically encoded. */
   snapshot(): Buffer {
-    const s: V3Snapshot = { mvcc: this.store.toSnapshot(), leases: this.lessor.toSnapshot(), auth: this.auth.toSnapshot() };
+    const s: V3Snapshot = {
+      mvcc: this.store.toSnapshot(),
+      leases: this.lessor.toSnapshot(),
+      auth: this.auth.toSnapshot(),
+    };
     // Only when raised: a snapshot without alarms has the bytes it had before alarms existed.
     const alarms = this.alarms.toSnapshot();
     if (alarms.length > 0) s.alarms = alarms;

@@ -10,12 +10,20 @@ export type WindowConnect =
   | { kind: 'websocket'; origins: string[] };
 
 export function windowCsp(connect: WindowConnect): string {
-  const connectSrc = connect.kind === 'ipc'
-    ? "connect-src 'none'"
-    : ["connect-src 'self'", ...connect.origins.map((o) => o.replace(/^http/, 'ws'))].join(' ');
+  const connectSrc =
+    connect.kind === 'ipc'
+      ? "connect-src 'none'"
+      : ["connect-src 'self'", ...connect.origins.map((o) => o.replace(/^http/, 'ws'))].join(' ');
   return [
-    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
-    connectSrc, "object-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    connectSrc,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
   ].join('; ');
 }
 

@@ -34,7 +34,10 @@ await supervisor.waitForLeader(10_000);
 await supervisor.execute({ type: 'setSpeed', speed: LEARNING_SPEED });
 const web = await startWebServer({ core, port: Number(process.env.RAFTLAB_PORT ?? 0), staticDir: windowBuild.dir });
 // `raftlab attach --web URL...` (or RAFTLAB_ATTACH=URL,URL): open on that cluster instead.
-const attach = (process.env.RAFTLAB_ATTACH ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+const attach = (process.env.RAFTLAB_ATTACH ?? '')
+  .split(',')
+  .map((u) => u.trim())
+  .filter(Boolean);
 if (attach.length > 0) {
   await core.handle({ id: 'startup-attach', cmd: { type: 'attach', urls: attach } });
   console.log(`raftlab: attached to ${attach.join(', ')}; open ${web.url}`);
@@ -45,7 +48,9 @@ if (attach.length > 0) {
 // Open a browser where one exists; headless machines just print the URL above.
 const opener = ['/usr/bin/xdg-open', '/usr/bin/open'].find((p) => fs.existsSync(p));
 if (opener && process.env.RAFTLAB_NO_BROWSER === undefined && (process.env.DISPLAY || process.platform === 'darwin')) {
-  spawn(opener, [web.url], { stdio: 'ignore', detached: true }).on('error', () => {}).unref();
+  spawn(opener, [web.url], { stdio: 'ignore', detached: true })
+    .on('error', () => {})
+    .unref();
 }
 
 let stopping = false;

@@ -10,17 +10,20 @@ import path from 'node:path';
 export const MAX_TARGET = 2048;
 
 export type StaticLookup =
-  | { ok: true; file: string; pathname: string }
-  | { ok: false; status: 400 | 404 | 414; reason: string };
+  { ok: true; file: string; pathname: string } | { ok: false; status: 400 | 404 | 414; reason: string };
 
 /**
  * The decoded path of an origin-form target ("/a/b?c"), split into its segments, or why not.
  * Pure and total: it returns for every string.
  */
-export function targetSegments(target: string): { segments: string[]; pathname: string } | { status: 400 | 414; reason: string } {
-  if (target.length > MAX_TARGET) return { status: 414, reason: `a request target is at most ${MAX_TARGET} characters` };
+export function targetSegments(
+  target: string,
+): { segments: string[]; pathname: string } | { status: 400 | 414; reason: string } {
+  if (target.length > MAX_TARGET)
+    return { status: 414, reason: `a request target is at most ${MAX_TARGET} characters` };
   const [raw = ''] = target.split(/[?#]/, 1);
-  if (!raw.startsWith('/') || raw.startsWith('//')) return { status: 400, reason: 'a request target is a path starting with one "/"' };
+  if (!raw.startsWith('/') || raw.startsWith('//'))
+    return { status: 400, reason: 'a request target is a path starting with one "/"' };
   let pathname: string;
   try {
     pathname = decodeURIComponent(raw);
@@ -29,9 +32,11 @@ export function targetSegments(target: string): { segments: string[]; pathname: 
   }
   // After decoding: %00, %5c and %2f..%2f arrive here as the characters they stand for.
   // eslint-disable-next-line no-control-regex -- control bytes are what this check refuses
-  if (/[\0-\x1f\x7f\\]/.test(pathname)) return { status: 400, reason: 'control characters and backslashes are not allowed in a path' };
+  if (/[\0-\x1f\x7f\\]/.test(pathname))
+    return { status: 400, reason: 'control characters and backslashes are not allowed in a path' };
   const segments = pathname.split('/').slice(1);
-  if (segments.some((s) => s === '..' || s === '.')) return { status: 400, reason: '"." and ".." are not allowed in a path' };
+  if (segments.some((s) => s === '..' || s === '.'))
+    return { status: 400, reason: '"." and ".." are not allowed in a path' };
   return { segments: segments.filter((s) => s !== ''), pathname };
 }
 
@@ -55,6 +60,7 @@ export async function lookupStatic(root: string, target: string): Promise<Static
     return { ok: false, status: 404, reason: 'not found' };
   }
   // A symlink inside the folder that leads out of it is not part of the window either.
-  if (real !== realRoot && !real.startsWith(realRoot + path.sep)) return { ok: false, status: 404, reason: 'not found' };
+  if (real !== realRoot && !real.startsWith(realRoot + path.sep))
+    return { ok: false, status: 404, reason: 'not found' };
   return { ok: true, file: real, pathname: t.pathname };
 }

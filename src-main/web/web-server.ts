@@ -47,9 +47,16 @@ const MAX_BUFFERED = 4 * 1024 * 1024;
 export const MAX_BRIDGE_MESSAGE = 1024 * 1024;
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
-  '.ico': 'image/x-icon', '.woff2': 'font/woff2', '.map': 'application/json',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.map': 'application/json',
 };
 
 /** What a URL without its token shows: what to open instead (not a window waiting forever). */
@@ -80,7 +87,11 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
 
   const server = http.createServer((req, res) => {
     const target = req.url ?? '/';
-    const answer = target.startsWith('/export/') ? exportTrace(req, res) : target.startsWith('/trace?') ? readTrace(req, res) : serve(req, res);
+    const answer = target.startsWith('/export/')
+      ? exportTrace(req, res)
+      : target.startsWith('/trace?')
+        ? readTrace(req, res)
+        : serve(req, res);
     answer.catch((err: unknown) => failed(res, err));
   });
 
@@ -95,7 +106,8 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     refusedSockets.add(socket);
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     socket.on('error', () => socket.destroy());
-    if (socket.writable) socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    if (socket.writable)
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     socket.resume();
     setTimeout(() => socket.destroy(), 5000).unref();
   });
@@ -112,13 +124,16 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   }
 
   async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'only GET and HEAD', { Allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return refuse(res, 405, 'only GET and HEAD', { Allow: 'GET, HEAD' });
     const target = req.url ?? '/';
     const t = targetSegments(target);
     const isPage = 'pathname' in t && (t.pathname === '/' || t.pathname === '/index.html');
     // The page itself only with its token: without it, what to open instead.
     if (isPage && !hasToken(target)) {
-      res.writeHead(403, { ...pageHeaders, 'Content-Type': 'text/html; charset=utf-8' }).end(req.method === 'HEAD' ? undefined : NO_TOKEN_PAGE);
+      res
+        .writeHead(403, { ...pageHeaders, 'Content-Type': 'text/html; charset=utf-8' })
+        .end(req.method === 'HEAD' ? undefined : NO_TOKEN_PAGE);
       return;
     }
     const found = await lookupStatic(opts.staticDir, target);
@@ -132,7 +147,10 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       return refuse(res, found.status, found.reason);
     }
     const data = await fs.promises.readFile(found.file);
-    res.writeHead(200, { ...pageHeaders, 'Content-Type': TYPES[path.extname(found.file).toLowerCase()] ?? 'application/octet-stream' });
+    res.writeHead(200, {
+      ...pageHeaders,
+      'Content-Type': TYPES[path.extname(found.file).toLowerCase()] ?? 'application/octet-stream',
+    });
     res.end(req.method === 'HEAD' ? undefined : data);
   }
 
@@ -148,15 +166,22 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     if (!hasToken(target)) return refuse(res, 403, 'the session trace needs the token of the printed URL');
     if (req.method !== 'GET' || !opts.core.readTrace) return void res.writeHead(404, headers).end('not found\n');
     try {
-      const chunk = await opts.core.readTrace(Number(url.searchParams.get('from') ?? 0), Number(url.searchParams.get('max') ?? Infinity));
-      res.writeHead(200, {
-        ...headers,
-        'Content-Type': 'application/x-ndjson; charset=utf-8',
-        'X-Trace-Next': String(chunk.next),
-        'X-Trace-Size': String(chunk.size),
-      }).end(chunk.text);
+      const chunk = await opts.core.readTrace(
+        Number(url.searchParams.get('from') ?? 0),
+        Number(url.searchParams.get('max') ?? Infinity),
+      );
+      res
+        .writeHead(200, {
+          ...headers,
+          'Content-Type': 'application/x-ndjson; charset=utf-8',
+          'X-Trace-Next': String(chunk.next),
+          'X-Trace-Size': String(chunk.size),
+        })
+        .end(chunk.text);
     } catch (err) {
-      res.writeHead(400, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }).end(`${err instanceof Error ? err.message : String(err)}\n`);
+      res
+        .writeHead(400, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' })
+        .end(`${err instanceof Error ? err.message : String(err)}\n`);
     }
   }
 
@@ -169,7 +194,12 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     if (!hasToken(target)) return refuse(res, 403, 'the export needs the token of the printed URL');
     const t = targetSegments(target);
     const pathname = 'pathname' in t ? t.pathname : '';
-    const format = pathname === '/export/session.jsonl' ? 'jsonl' : pathname === '/export/session.chrome.json' ? 'chrome' : undefined;
+    const format =
+      pathname === '/export/session.jsonl'
+        ? 'jsonl'
+        : pathname === '/export/session.chrome.json'
+          ? 'chrome'
+          : undefined;
     if (!format || req.method !== 'GET' || !opts.core.exportTrace) return refuse(res, 404, 'not found');
     try {
       const { path: file, bytes } = await opts.core.exportTrace(format);
@@ -227,8 +257,10 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
         send([{ type: 'error', message: 'a request must be JSON text: { id, cmd }' }]);
         return;
       }
-      const id = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id.slice(0, 100) : undefined;
-      const refused = (err: unknown) => send([{ type: 'error', id, message: err instanceof Error ? err.message : String(err) }]);
+      const id =
+        typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id.slice(0, 100) : undefined;
+      const refused = (err: unknown) =>
+        send([{ type: 'error', id, message: err instanceof Error ? err.message : String(err) }]);
       try {
         core.handle(parseRequest(raw)).catch(refused);
       } catch (err) {
@@ -254,7 +286,8 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   // Later errors of the listening server (none expected) are said, not thrown.
   server.on('error', (err) => console.error(`raftlab: web server: ${err.message}`));
   const port = (server.address() as AddressInfo).port;
-  if (!fs.existsSync(path.join(opts.staticDir, 'index.html'))) console.error(`raftlab: ${windowNotBuilt(opts.staticDir)}`);
+  if (!fs.existsSync(path.join(opts.staticDir, 'index.html')))
+    console.error(`raftlab: ${windowNotBuilt(opts.staticDir)}`);
   // Our own origin; "localhost" names the same loopback server, and no other site can claim it.
   origins = new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`]);
   pageHeaders = { ...SAFE_HEADERS, 'Content-Security-Policy': windowCsp({ kind: 'websocket', origins: [...origins] }) };

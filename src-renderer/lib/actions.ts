@@ -16,8 +16,10 @@ export function leaderOf(session: Session): NodeState | undefined {
 }
 
 export function killOrRestart(session: Session, n: NodeState): void {
-  if (n.status === 'alive' || n.status === 'starting') report(session, session.send({ type: 'killNode', name: n.name }));
-  else if (n.status === 'killed' || n.status === 'unstarted') report(session, session.send({ type: 'restartNode', name: n.name }));
+  if (n.status === 'alive' || n.status === 'starting')
+    report(session, session.send({ type: 'killNode', name: n.name }));
+  else if (n.status === 'killed' || n.status === 'unstarted')
+    report(session, session.send({ type: 'restartNode', name: n.name }));
 }
 
 export function restartAll(session: Session): void {
@@ -43,7 +45,10 @@ export function splitCluster(session: Session): void {
   if (members.length < 2) return session.note('warning', '', 'A split needs at least two members', 'major');
   const l = leaderOf(session);
   const order = [...members].sort((x, y) => (x === l ? -1 : y === l ? 1 : x.name.localeCompare(y.name)));
-  partition(session, order.slice(0, Math.floor(members.length / 2)).map((n) => n.name));
+  partition(
+    session,
+    order.slice(0, Math.floor(members.length / 2)).map((n) => n.name),
+  );
 }
 
 export function healAll(session: Session): void {
@@ -56,7 +61,10 @@ export function toggleLink(session: Session, a: string, b: string, cut: boolean)
 
 /** `learner`: etcdctl member add --learner. */
 export function addMember(session: Session, start = true, learner = false): void {
-  report(session, session.send({ type: 'addMember', ...(start ? {} : { start: false }), ...(learner ? { learner: true } : {}) }));
+  report(
+    session,
+    session.send({ type: 'addMember', ...(start ? {} : { start: false }), ...(learner ? { learner: true } : {}) }),
+  );
 }
 
 export function promoteMember(session: Session, name: string): void {
@@ -88,7 +96,11 @@ export function nudgeSpeed(session: Session, dir: 1 | -1): void {
 }
 
 /** A fresh cluster, bootstrapped one of etcd's three ways (static unless `how` says otherwise). */
-export function newCluster(session: Session, size: number, how: Omit<Extract<Command, { type: 'startCluster' }>, 'type' | 'size'> = {}): void {
+export function newCluster(
+  session: Session,
+  size: number,
+  how: Omit<Extract<Command, { type: 'startCluster' }>, 'type' | 'size'> = {},
+): void {
   report(session, session.send({ type: 'startCluster', size, ...how }));
 }
 
@@ -108,5 +120,8 @@ export function demoWrite(session: Session): void {
   const n = leaderOf(session) ?? session.cluster?.nodes.find((x) => x.status === 'alive');
   if (!n) return session.note('warning', '', 'No node is running to take the write', 'major');
   demoSeq++;
-  report(session, session.send({ type: 'kv', name: n.name, method: 'PUT', key: `/demo/k${demoSeq}`, value: `v${demoSeq}` }));
+  report(
+    session,
+    session.send({ type: 'kv', name: n.name, method: 'PUT', key: `/demo/k${demoSeq}`, value: `v${demoSeq}` }),
+  );
 }

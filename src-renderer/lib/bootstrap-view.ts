@@ -66,12 +66,18 @@ export function bootstrapSummary(b: BootstrapView, nodes: readonly NodeState[]):
   const regs = b.registrations ?? [];
   const size = b.size ?? 0;
   const waiting = nodes.filter((n) => n.status === 'starting' && regs.some((r) => r.id === n.id)).map((n) => n.name);
-  if (regs.length === 0) return `The directory is empty: it waits for ${size} member${size === 1 ? '' : 's'} to register`;
+  if (regs.length === 0)
+    return `The directory is empty: it waits for ${size} member${size === 1 ? '' : 's'} to register`;
   if (regs.length < size) {
-    const who = waiting.length > 0 ? `: ${listWords(waiting)} ${waiting.length === 1 ? 'waits' : 'wait'} for ${size - regs.length} more` : '';
+    const who =
+      waiting.length > 0
+        ? `: ${listWords(waiting)} ${waiting.length === 1 ? 'waits' : 'wait'} for ${size - regs.length} more`
+        : '';
     return `${regs.length} of ${size} registered${who}`;
   }
-  return alive >= size ? `${size} of ${size} registered: the cluster formed from them, in registration order` : `${size} of ${size} registered: the members start the cluster they found`;
+  return alive >= size
+    ? `${size} of ${size} registered: the cluster formed from them, in registration order`
+    : `${size} of ${size} registered: the members start the cluster they found`;
 }
 
 function listWords(names: string[]): string {

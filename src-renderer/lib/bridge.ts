@@ -45,9 +45,15 @@ function webSocketBridge(onOpenChange: (open: boolean) => void): RaftlabBridge {
       return () => listeners.delete(listener);
     },
     async readTrace(from, max) {
-      const res = await fetch(`/trace?from=${from}&max=${max}&token=${encodeURIComponent(token)}`, { cache: 'no-store' });
+      const res = await fetch(`/trace?from=${from}&max=${max}&token=${encodeURIComponent(token)}`, {
+        cache: 'no-store',
+      });
       if (!res.ok) throw new Error(`reading the session trace failed: ${res.status} ${(await res.text()).trim()}`);
-      return { text: await res.text(), next: Number(res.headers.get('X-Trace-Next')), size: Number(res.headers.get('X-Trace-Size')) };
+      return {
+        text: await res.text(),
+        next: Number(res.headers.get('X-Trace-Next')),
+        size: Number(res.headers.get('X-Trace-Size')),
+      };
     },
   };
 }

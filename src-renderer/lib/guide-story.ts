@@ -48,8 +48,16 @@ export function chapterEvents(kind: GuideKind, since: number, until: number, tim
 }
 
 /** The story with one more chapter, the step just clicked; the chapter before it is closed with what it told. */
-export function addChapter(kind: GuideKind, story: readonly Chapter[], step: { title: string; explain: string }, since: number, timeline: readonly StoryItem[]): Chapter[] {
-  const closed = story.map((c, i) => (i === story.length - 1 && !c.told ? { ...c, told: chapterEvents(kind, c.since, since, timeline) } : c));
+export function addChapter(
+  kind: GuideKind,
+  story: readonly Chapter[],
+  step: { title: string; explain: string },
+  since: number,
+  timeline: readonly StoryItem[],
+): Chapter[] {
+  const closed = story.map((c, i) =>
+    i === story.length - 1 && !c.told ? { ...c, told: chapterEvents(kind, c.since, since, timeline) } : c,
+  );
   return [...closed, { n: story.length + 1, title: step.title, explain: step.explain, since }];
 }
 

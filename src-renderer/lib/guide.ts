@@ -45,7 +45,14 @@ export interface GuideMemory {
   failed: string;
 }
 
-export const freshMemory = (): GuideMemory => ({ stopped: '', before: -1, added: '', way: '', extra: false, failed: '' });
+export const freshMemory = (): GuideMemory => ({
+  stopped: '',
+  before: -1,
+  added: '',
+  way: '',
+  extra: false,
+  failed: '',
+});
 
 export function nextStep(kind: GuideKind, session: Session, memory: GuideMemory): GuideStep {
   if (kind === 'election') return nextElectionStep(session, memory.stopped);
@@ -56,7 +63,8 @@ export function nextStep(kind: GuideKind, session: Session, memory: GuideMemory)
 
 const FREEZE: GuideStep = {
   title: 'Freeze time',
-  explain: "Turn step mode on: every node's clock stops and every message waits in a queue until you deliver it. The nodes stay real.",
+  explain:
+    "Turn step mode on: every node's clock stops and every message waits in a queue until you deliver it. The nodes stay real.",
   commands: [{ type: 'stepMode', on: true }],
 };
 
@@ -69,7 +77,8 @@ function whatItIs(m: HeldMessage): string {
   const conf = m.entryDetails?.find((e) => e.type === 'conf');
   switch (m.msgType) {
     case 'MsgApp':
-      if (conf) return `${m.from} sends ${m.to} the configuration change "${conf.data}" (entry ${conf.index}). A node uses a new configuration as soon as it appends it, committed or not.`;
+      if (conf)
+        return `${m.from} sends ${m.to} the configuration change "${conf.data}" (entry ${conf.index}). A node uses a new configuration as soon as it appends it, committed or not.`;
       return m.entries
         ? `${m.from} sends ${m.to} ${m.entries} entr${m.entries === 1 ? 'y' : 'ies'} after index ${m.index}, and its commit index ${m.commit}.`
         : `${m.from} tells ${m.to} its commit index (${m.commit}) and checks that their logs match at ${m.index}.`;
@@ -105,7 +114,12 @@ export function nextElectionStep(session: Session, stopped: string): GuideStep {
   const leader = alive.find((n) => n.role === 'leader');
   if (!step?.on) return FREEZE;
   if (!stopped) {
-    if (!leader) return { title: 'Wait for a leader', explain: 'The guide starts from a cluster with a leader: tick until one is elected.', commands: [{ type: 'stepRunUntil', until: 'leader' }] };
+    if (!leader)
+      return {
+        title: 'Wait for a leader',
+        explain: 'The guide starts from a cluster with a leader: tick until one is elected.',
+        commands: [{ type: 'stepRunUntil', until: 'leader' }],
+      };
     return {
       title: `Stop the leader, ${leader.name}`,
       explain: `Kill ${leader.name} as a crash would. Its followers stop hearing heartbeats, but nothing happens until their election timers run out.`,
@@ -155,16 +169,18 @@ export function nextElectionStep(session: Session, stopped: string): GuideStep {
   if (candidates.length === 0) {
     return {
       title: 'Let time pass',
-      explain: 'Tick every node until one\'s election timer runs out. Each timer was drawn at random, so one node usually times out first.',
+      explain:
+        "Tick every node until one's election timer runs out. Each timer was drawn at random, so one node usually times out first.",
       commands: [{ type: 'stepRunUntil', until: 'election-timeout' }],
     };
   }
   const [candidate] = candidates;
   return {
     title: 'Let time pass',
-    explain: candidates.length === 1 && candidate
-      ? `${candidate.name} is waiting for answers that cannot come: tick until its timer runs out and it tries again.`
-      : `${candidates.map((n: NodeState) => n.name).join(' and ')} are waiting for answers that cannot come: tick until a timer runs out and that node tries again.`,
+    explain:
+      candidates.length === 1 && candidate
+        ? `${candidate.name} is waiting for answers that cannot come: tick until its timer runs out and it tries again.`
+        : `${candidates.map((n: NodeState) => n.name).join(' and ')} are waiting for answers that cannot come: tick until a timer runs out and that node tries again.`,
     commands: [{ type: 'stepRunUntil', until: 'election-timeout' }],
   };
 }
@@ -174,7 +190,12 @@ export function nextReplicationStep(session: Session, memory: GuideMemory): Guid
   const step = session.cluster?.step;
   if (!step?.on) return FREEZE;
   const leader = leaderOf(session);
-  if (!leader) return { title: 'Wait for a leader', explain: 'Replication starts at the leader: tick until there is one.', commands: [{ type: 'stepRunUntil', until: 'leader' }] };
+  if (!leader)
+    return {
+      title: 'Wait for a leader',
+      explain: 'Replication starts at the leader: tick until there is one.',
+      commands: [{ type: 'stepRunUntil', until: 'leader' }],
+    };
   if (memory.before < 0) {
     return {
       title: `Write a key through ${leader.name}`,
@@ -186,29 +207,61 @@ export function nextReplicationStep(session: Session, memory: GuideMemory): Guid
   const target = memory.before + 1;
   const alive = (session.cluster?.nodes ?? []).filter((n) => n.status === 'alive');
   const held = step.held;
-  if (leader.lastIndex < target) return { title: 'The leader appends the write', explain: `${leader.name} is writing the entry to its log (on disk before anything is sent)…` };
+  if (leader.lastIndex < target)
+    return {
+      title: 'The leader appends the write',
+      explain: `${leader.name} is writing the entry to its log (on disk before anything is sent)…`,
+    };
   const appends = held.filter((m) => m.from === leader.name && m.msgType === 'MsgApp' && (m.entries ?? 0) > 0);
   if (appends.length > 0) {
-    return { title: 'Deliver the append to the followers', explain: `${leader.name} sends the new entry ${target} (term ${leader.term}) to every follower, with the index and term of the entry before it, so each can check its log matches.`, commands: deliver(appends) };
+    return {
+      title: 'Deliver the append to the followers',
+      explain: `${leader.name} sends the new entry ${target} (term ${leader.term}) to every follower, with the index and term of the entry before it, so each can check its log matches.`,
+      commands: deliver(appends),
+    };
   }
   const acks = held.filter((m) => m.to === leader.name && m.msgType === 'MsgAppResp');
   if (acks.length > 0 && leader.commit < target) {
-    return { title: 'Deliver the acknowledgements', explain: `Each follower stored the entry on disk before answering. Once a majority (the leader included) has it, the entry is committed and ${leader.name} answers the client.`, commands: deliver(acks) };
+    return {
+      title: 'Deliver the acknowledgements',
+      explain: `Each follower stored the entry on disk before answering. Once a majority (the leader included) has it, the entry is committed and ${leader.name} answers the client.`,
+      commands: deliver(acks),
+    };
   }
   const behind = alive.filter((n) => n.commit < target);
   if (leader.commit >= target && behind.length > 0) {
-    const next = held.filter((m) => m.from === leader.name && (m.msgType === 'MsgApp' || m.msgType === 'MsgHeartbeat') && behind.some((b) => b.name === m.to));
+    const next = held.filter(
+      (m) =>
+        m.from === leader.name &&
+        (m.msgType === 'MsgApp' || m.msgType === 'MsgHeartbeat') &&
+        behind.some((b) => b.name === m.to),
+    );
     if (next.length > 0) {
-      return { title: 'Deliver the leader\'s next message', explain: `${behind.map((n) => n.name).join(' and ')} stored entry ${target} but do not know yet that it is committed: the leader's next message carries its commit index ${leader.commit}.`, commands: deliver(next) };
+      return {
+        title: "Deliver the leader's next message",
+        explain: `${behind.map((n) => n.name).join(' and ')} stored entry ${target} but do not know yet that it is committed: the leader's next message carries its commit index ${leader.commit}.`,
+        commands: deliver(next),
+      };
     }
-    return { title: `Tick ${leader.name} to its next heartbeat`, explain: 'Followers learn the commit index from the leader\'s next append or heartbeat.', commands: [{ type: 'stepTick', name: leader.name }] };
+    return {
+      title: `Tick ${leader.name} to its next heartbeat`,
+      explain: "Followers learn the commit index from the leader's next append or heartbeat.",
+      commands: [{ type: 'stepTick', name: leader.name }],
+    };
   }
   if (leader.commit < target) {
     const oldest = held[0];
     if (oldest) return { title: 'Deliver the next message', explain: whatItIs(oldest), commands: deliver([oldest]) };
-    return { title: 'Let time pass', explain: 'Tick every node so the leader sends again.', commands: [{ type: 'stepTick' }] };
+    return {
+      title: 'Let time pass',
+      explain: 'Tick every node so the leader sends again.',
+      commands: [{ type: 'stepTick' }],
+    };
   }
-  return { title: `Entry ${target} is committed everywhere`, explain: `Every running node applied entry ${target}: the write is durable on a majority and every node will keep it, whatever fails next.` };
+  return {
+    title: `Entry ${target} is committed everywhere`,
+    explain: `Every running node applied entry ${target}: the write is durable on a majority and every node will keep it, whatever fails next.`,
+  };
 }
 
 /** A membership change the etcd way: member add, the configuration entry committed, the new member started and caught up. */
@@ -216,7 +269,12 @@ export function nextMembershipStep(session: Session, memory: GuideMemory): Guide
   const step = session.cluster?.step;
   if (!step?.on) return FREEZE;
   const leader = leaderOf(session);
-  if (!leader) return { title: 'Wait for a leader', explain: 'Only the leader takes a configuration change: tick until there is one.', commands: [{ type: 'stepRunUntil', until: 'leader' }] };
+  if (!leader)
+    return {
+      title: 'Wait for a leader',
+      explain: 'Only the leader takes a configuration change: tick until there is one.',
+      commands: [{ type: 'stepRunUntil', until: 'leader' }],
+    };
   if (memory.before < 0) {
     return {
       title: 'Add a member (etcdctl member add)',
@@ -228,10 +286,20 @@ export function nextMembershipStep(session: Session, memory: GuideMemory): Guide
   const added = (session.cluster?.nodes ?? []).find((n) => n.name === memory.added);
   const oldest = step.held[0];
   if (added && added.status === 'alive' && added.commit >= memory.before + 1 && added.lastIndex >= leader.lastIndex) {
-    return { title: `${added.name} is a member and has caught up`, explain: `${added.name} has the whole log up to ${added.lastIndex}, with the configuration that includes it. Majorities now count ${session.cluster!.nodes.filter((n) => n.status !== 'removed' && n.status !== 'unstarted').length} members.` };
+    return {
+      title: `${added.name} is a member and has caught up`,
+      explain: `${added.name} has the whole log up to ${added.lastIndex}, with the configuration that includes it. Majorities now count ${session.cluster!.nodes.filter((n) => n.status !== 'removed' && n.status !== 'unstarted').length} members.`,
+    };
   }
   if (oldest) return { title: 'Deliver the next message', explain: whatItIs(oldest), commands: deliver([oldest]) };
-  return { title: 'Let time pass', explain: added && added.status !== 'alive' ? `${added.name} is starting; tick so the leader reaches it.` : 'Tick every node so the leader sends again.', commands: [{ type: 'stepTick' }] };
+  return {
+    title: 'Let time pass',
+    explain:
+      added && added.status !== 'alive'
+        ? `${added.name} is starting; tick so the leader reaches it.`
+        : 'Tick every node so the leader sends again.',
+    commands: [{ type: 'stepTick' }],
+  };
 }
 
 /**
@@ -247,21 +315,21 @@ export function nextBootstrapStep(session: Session, memory: GuideMemory): GuideS
   const STATIC: GuideStep = {
     title: 'Static: every member is told the whole cluster',
     explain:
-      'When you know every member\'s address before you start, give each the same list: etcd --name n1 --initial-cluster n1=http://…:2380,n2=…,n3=… --initial-cluster-state new. ' +
+      "When you know every member's address before you start, give each the same list: etcd --name n1 --initial-cluster n1=http://…:2380,n2=…,n3=… --initial-cluster-state new. " +
       'Each member knows its peers from the start; the ids come from the peer URLs and --initial-cluster-token. This starts a fresh 3-member cluster that way.',
     commands: [{ type: 'startCluster', size: 3 }],
   };
   const DISCOVERY: GuideStep = {
     title: 'etcd discovery: the members find each other through a directory',
     explain:
-      'When the addresses are not known in advance, a discovery service holds a token: a directory with the cluster\'s size (curl -X PUT …/_config/size -d value=3). ' +
+      "When the addresses are not known in advance, a discovery service holds a token: a directory with the cluster's size (curl -X PUT …/_config/size -d value=3). " +
       'Each member gets --discovery <token URL>, registers itself there (name=peerURL) and waits until the size is reached. The app starts a raftlab node as the service; the members wait for you to start them.',
     commands: [{ type: 'startCluster', size: 3, bootstrap: 'discovery', oneByOne: true }],
   };
   const DNS: GuideStep = {
     title: 'DNS SRV: the records name the members',
     explain:
-      'With --discovery-srv <domain>, each member looks up _etcd-server._tcp.<domain> (and _etcd-server-ssl for https peers): every record is one member\'s peer host and port. ' +
+      "With --discovery-srv <domain>, each member looks up _etcd-server._tcp.<domain> (and _etcd-server-ssl for https peers): every record is one member's peer host and port. " +
       'A member finds itself among them by its advertised peer URL. The app serves the records with dnsmasq on loopback.',
     commands: [{ type: 'startCluster', size: 3, bootstrap: 'dns' }],
   };
@@ -269,10 +337,18 @@ export function nextBootstrapStep(session: Session, memory: GuideMemory): GuideS
     case '':
       return STATIC;
     case 'static':
-      if (boot || !led) return { title: 'The members find each other', explain: 'Each one already knows the others: they connect and elect a leader.' };
+      if (boot || !led)
+        return {
+          title: 'The members find each other',
+          explain: 'Each one already knows the others: they connect and elect a leader.',
+        };
       return DISCOVERY;
     case 'discovery': {
-      if (boot?.method !== 'discovery') return { title: 'Setting up the token…', explain: 'The service is starting and the token\'s size key is being written.' };
+      if (boot?.method !== 'discovery')
+        return {
+          title: 'Setting up the token…',
+          explain: "The service is starting and the token's size key is being written.",
+        };
       const next = nodes.find((n) => n.status === 'unstarted');
       const regs = boot.registrations?.length ?? 0;
       if (next) {
@@ -286,12 +362,15 @@ export function nextBootstrapStep(session: Session, memory: GuideMemory): GuideS
           background: true,
         };
       }
-      if (!led) return { title: 'The cluster forms', explain: `${bootstrapSummary(boot, nodes)}. The members connect to the peers they found and elect a leader.` };
+      if (!led)
+        return {
+          title: 'The cluster forms',
+          explain: `${bootstrapSummary(boot, nodes)}. The members connect to the peers they found and elect a leader.`,
+        };
       if (!memory.extra) {
         return {
           title: 'One more member, too late',
-          explain:
-            `A member started with the same --discovery URL after the size is reached finds the cluster full. With --discovery-fallback exit it gives up; with proxy (etcd 3.4's default) it runs as a v2 proxy in front of the cluster.`,
+          explain: `A member started with the same --discovery URL after the size is reached finds the cluster full. With --discovery-fallback exit it gives up; with proxy (etcd 3.4's default) it runs as a v2 proxy in front of the cluster.`,
           commands: [{ type: 'bootstrapExtra', fallback: 'proxy' }],
         };
       }
@@ -304,12 +383,15 @@ export function nextBootstrapStep(session: Session, memory: GuideMemory): GuideS
           explain: `The app could not serve the records: ${memory.failed}. The other two ways work without it.`,
         };
       }
-      if (boot?.method !== 'dns') return { title: 'Setting up the records…', explain: 'dnsmasq is starting on loopback with one SRV record per member.' };
+      if (boot?.method !== 'dns')
+        return {
+          title: 'Setting up the records…',
+          explain: 'dnsmasq is starting on loopback with one SRV record per member.',
+        };
       if (!led) return { title: 'Each member looks itself up', explain: `${bootstrapSummary(boot, nodes)}.` };
       return {
         title: 'Three ways, one cluster each',
-        explain:
-          `${bootstrapSummary(boot, nodes)}. Whichever way it started, the cluster is the same afterwards: the bootstrap flags are read only while a member's data dir is empty (a restarted member ignores them).`,
+        explain: `${bootstrapSummary(boot, nodes)}. Whichever way it started, the cluster is the same afterwards: the bootstrap flags are read only while a member's data dir is empty (a restarted member ignores them).`,
       };
     default:
       return STATIC;

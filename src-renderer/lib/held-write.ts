@@ -20,6 +20,9 @@ export function heldWriteWords(c: ClusterState | null | undefined, via: string):
   }
   const appends = held.filter((m) => m.from === leader.name && m.msgType === 'MsgApp' && (m.entries ?? 0) > 0);
   const to = [...new Set(appends.map((m) => m.to))];
-  const what = to.length === 0 ? 'what it sends to the followers is' : `its ${to.length === 1 ? 'append' : 'appends'} to ${to.join(' and ')} ${to.length === 1 ? 'is' : 'are'}`;
+  const what =
+    to.length === 0
+      ? 'what it sends to the followers is'
+      : `its ${to.length === 1 ? 'append' : 'appends'} to ${to.join(' and ')} ${to.length === 1 ? 'is' : 'are'}`;
   return `Nothing was sent yet: step mode is on. ${leader.name} appended the write to its own log, but ${what} held with the other messages (${count(held.length, 'message')} held). Deliver them (or "Deliver all"), then the acknowledgements; the write is answered once a majority has it.`;
 }

@@ -17,20 +17,28 @@ export function shellQuote(s: string): string {
 export function curlFor(op: KvOp, clientURL: string, key: string, value: string): string {
   const url = `${clientURL}/v2/keys${key}`;
   switch (op) {
-    case 'put': return `curl -s -X PUT ${url} -d value=${shellQuote(encodeURIComponent(value))}`;
-    case 'get': return `curl -s ${url}`;
-    case 'delete': return `curl -s -X DELETE ${url}`;
-    case 'watch': return `curl -s ${shellQuote(`${url}?wait=true`)}`;
+    case 'put':
+      return `curl -s -X PUT ${url} -d value=${shellQuote(encodeURIComponent(value))}`;
+    case 'get':
+      return `curl -s ${url}`;
+    case 'delete':
+      return `curl -s -X DELETE ${url}`;
+    case 'watch':
+      return `curl -s ${shellQuote(`${url}?wait=true`)}`;
   }
 }
 
 export function etcdctlFor(op: KvOp, clientURL: string, key: string, value: string): string {
   const base = `ETCDCTL_API=2 etcdctl --endpoints ${clientURL}`;
   switch (op) {
-    case 'put': return `${base} set ${shellQuote(key)} ${shellQuote(value)}`;
-    case 'get': return `${base} get ${shellQuote(key)}`;
-    case 'delete': return `${base} rm ${shellQuote(key)}`;
-    case 'watch': return `${base} watch ${shellQuote(key)}`;
+    case 'put':
+      return `${base} set ${shellQuote(key)} ${shellQuote(value)}`;
+    case 'get':
+      return `${base} get ${shellQuote(key)}`;
+    case 'delete':
+      return `${base} rm ${shellQuote(key)}`;
+    case 'watch':
+      return `${base} watch ${shellQuote(key)}`;
   }
 }
 
@@ -54,7 +62,14 @@ const goQuote = (s: string) => JSON.stringify(s);
 /** etcdctl txn's stdin for the console's compare-and-swap: compares, success ops, failure ops. */
 export function txnLines(r: Extract<Kv3Request, { op: 'txn' }>): string[] {
   const dash = r.value.startsWith('-') || r.key.startsWith('-') ? '-- ' : '';
-  return [`${r.target}(${goQuote(r.key)}) ${r.relation} ${goQuote(r.expected)}`, '', `put ${dash}${goQuote(r.key)} ${goQuote(r.value)}`, '', `get ${r.key.startsWith('-') ? '-- ' : ''}${goQuote(r.key)}`, ''];
+  return [
+    `${r.target}(${goQuote(r.key)}) ${r.relation} ${goQuote(r.expected)}`,
+    '',
+    `put ${dash}${goQuote(r.key)} ${goQuote(r.value)}`,
+    '',
+    `get ${r.key.startsWith('-') ? '-- ' : ''}${goQuote(r.key)}`,
+    '',
+  ];
 }
 
 /** How a terminal reaches a secured cluster: the TLS files by path, the user (never a password). */
@@ -66,15 +81,31 @@ export interface TerminalAccess {
 /** etcdctl's --cacert/--cert/--key and --user (it asks for the password itself). */
 function etcdctlAccess(a: TerminalAccess | undefined): string {
   const f = a?.files;
-  const flags = [f?.caFile ? `--cacert ${shellQuote(f.caFile)}` : '', f?.certFile ? `--cert ${shellQuote(f.certFile)}` : '', f?.keyFile ? `--key ${shellQuote(f.keyFile)}` : '', a?.user ? `--user ${shellQuote(a.user)}` : ''];
-  return flags.filter(Boolean).map((x) => ` ${x}`).join('');
+  const flags = [
+    f?.caFile ? `--cacert ${shellQuote(f.caFile)}` : '',
+    f?.certFile ? `--cert ${shellQuote(f.certFile)}` : '',
+    f?.keyFile ? `--key ${shellQuote(f.keyFile)}` : '',
+    a?.user ? `--user ${shellQuote(a.user)}` : '',
+  ];
+  return flags
+    .filter(Boolean)
+    .map((x) => ` ${x}`)
+    .join('');
 }
 
 /** curl's --cacert/--cert/--key, and the token header (the token from POST /v3/auth/authenticate). */
 function curlAccess(a: TerminalAccess | undefined): string {
   const f = a?.files;
-  const flags = [f?.caFile ? `--cacert ${shellQuote(f.caFile)}` : '', f?.certFile ? `--cert ${shellQuote(f.certFile)}` : '', f?.keyFile ? `--key ${shellQuote(f.keyFile)}` : '', a?.user ? '-H "Authorization: $TOKEN"' : ''];
-  return flags.filter(Boolean).map((x) => ` ${x}`).join('');
+  const flags = [
+    f?.caFile ? `--cacert ${shellQuote(f.caFile)}` : '',
+    f?.certFile ? `--cert ${shellQuote(f.certFile)}` : '',
+    f?.keyFile ? `--key ${shellQuote(f.keyFile)}` : '',
+    a?.user ? '-H "Authorization: $TOKEN"' : '',
+  ];
+  return flags
+    .filter(Boolean)
+    .map((x) => ` ${x}`)
+    .join('');
 }
 
 /** The Debian etcdctl (v3, its default API) line that makes the same request. */
@@ -88,7 +119,9 @@ export function etcdctl3For(r: Kv3Request, clientURL: string, access?: TerminalA
     case 'delete':
       return `${base} ${withFlags('del', [...(r.prefix ? ['--prefix'] : []), ...(r.prevKv ? ['--prev-kv'] : [])], r.key)}`;
     case 'txn':
-      return `printf '%s\\n' ${txnLines(r).map((l) => (l === '' ? "''" : shellQuote(l))).join(' ')} | ${base} txn`;
+      return `printf '%s\\n' ${txnLines(r)
+        .map((l) => (l === '' ? "''" : shellQuote(l)))
+        .join(' ')} | ${base} txn`;
     case 'unwatch':
       return '';
     case 'watch': {
@@ -131,7 +164,14 @@ const kvLines = (kv: GatewayKv | undefined): string[] => (kv ? [unb64(kv.key), u
 /** The error etcdctl prints (on stderr) for a gateway error answer. */
 function errorText(body: unknown, status: number): string {
   const b = body as { message?: unknown; error?: unknown } | string | undefined;
-  const said = typeof b === 'string' ? b : typeof b?.message === 'string' ? b.message : typeof b?.error === 'string' ? b.error : `HTTP ${status}`;
+  const said =
+    typeof b === 'string'
+      ? b
+      : typeof b?.message === 'string'
+        ? b.message
+        : typeof b?.error === 'string'
+          ? b.error
+          : `HTTP ${status}`;
   return `Error: ${said}`;
 }
 
@@ -148,7 +188,11 @@ function responseLines(kind: 'put' | 'get' | 'delete', resp: any): string[] {
 
 /** A watch response's events as `etcdctl watch` prints them: the type, the previous kv (--prev-kv), the kv. */
 export function watchEventLines(result: unknown): string[] {
-  const events = ((result as { events?: unknown[] })?.events ?? []) as { type?: string; kv?: GatewayKv; prev_kv?: GatewayKv }[];
+  const events = ((result as { events?: unknown[] })?.events ?? []) as {
+    type?: string;
+    kv?: GatewayKv;
+    prev_kv?: GatewayKv;
+  }[];
   return events.flatMap((e) => [e.type ?? 'PUT', ...kvLines(e.prev_kv), ...kvLines(e.kv)]);
 }
 
@@ -161,7 +205,12 @@ export function etcdctl3Output(r: Kv3Request, res: KvResult): string {
   if (res.status !== 200) {
     // etcdctl words some failures itself around etcd's text.
     const said = errorText(b, res.status).slice('Error: '.length);
-    const worded = r.op === 'leaseGrant' ? `failed to grant lease (${said})` : r.op === 'leaseRevoke' ? `failed to revoke lease (${said})` : said;
+    const worded =
+      r.op === 'leaseGrant'
+        ? `failed to grant lease (${said})`
+        : r.op === 'leaseRevoke'
+          ? `failed to revoke lease (${said})`
+          : said;
     return `Error: ${worded}\n`;
   }
   const lines = ((): string[] => {
@@ -173,8 +222,14 @@ export function etcdctl3Output(r: Kv3Request, res: KvResult): string {
       case 'txn':
         return [
           b?.succeeded ? 'SUCCESS' : 'FAILURE',
-          ...(b?.responses ?? []).flatMap((x: any) =>
-            ['', ...(x.response_put ? responseLines('put', x.response_put) : x.response_range ? responseLines('get', x.response_range) : responseLines('delete', x.response_delete_range))]),
+          ...(b?.responses ?? []).flatMap((x: any) => [
+            '',
+            ...(x.response_put
+              ? responseLines('put', x.response_put)
+              : x.response_range
+                ? responseLines('get', x.response_range)
+                : responseLines('delete', x.response_delete_range)),
+          ]),
         ];
       case 'watch':
       case 'unwatch':
@@ -187,7 +242,9 @@ export function etcdctl3Output(r: Kv3Request, res: KvResult): string {
         // A keep-alive of a lease that is gone is answered with no TTL; etcdctl calls it not found.
         const ka = b?.result;
         if (b?.error) return [errorText(b.error, 500)];
-        return int(ka?.TTL) > 0 ? [`lease ${leaseHex(ka.ID)} keepalived with TTL(${int(ka.TTL)})`] : ['Error: etcdserver: requested lease not found'];
+        return int(ka?.TTL) > 0
+          ? [`lease ${leaseHex(ka.ID)} keepalived with TTL(${int(ka.TTL)})`]
+          : ['Error: etcdserver: requested lease not found'];
       }
       case 'leaseTimeToLive': {
         if (int(b?.grantedTTL) === 0 && int(b?.TTL) === -1) return [`lease ${leaseHex(b?.ID)} already expired`];
@@ -209,8 +266,16 @@ export function revisionWords(r: Kv3Request, res: KvResult): string {
   if (res.status !== 200) return '';
   const header = b?.header ?? b?.result?.header;
   const parts = header?.revision ? [`revision ${int(header.revision)}`] : [];
-  const kvs: GatewayKv[] = r.op === 'get' ? (b?.kvs ?? []) : r.op === 'txn' ? (b?.responses ?? []).flatMap((x: any) => x.response_range?.kvs ?? []) : [];
-  for (const kv of kvs.slice(0, 5)) parts.push(`${unb64(kv.key)}: created ${int(kv.create_revision)}, modified ${int(kv.mod_revision)}, version ${int(kv.version)}`);
+  const kvs: GatewayKv[] =
+    r.op === 'get'
+      ? (b?.kvs ?? [])
+      : r.op === 'txn'
+        ? (b?.responses ?? []).flatMap((x: any) => x.response_range?.kvs ?? [])
+        : [];
+  for (const kv of kvs.slice(0, 5))
+    parts.push(
+      `${unb64(kv.key)}: created ${int(kv.create_revision)}, modified ${int(kv.mod_revision)}, version ${int(kv.version)}`,
+    );
   if (kvs.length > 5) parts.push(`… ${kvs.length - 5} more`);
   if (r.op === 'get' && b?.more) parts.push(`more keys beyond the limit (count ${int(b.count)})`);
   return parts.join(' · ');

@@ -20,7 +20,11 @@ export function panelSubject(c: ClusterState | null | undefined, selected: strin
   if (agreed) return { node: agreed, caption: `(the leader; ${PICK})` };
   const alive = c.nodes.filter((n) => n.status === 'alive');
   const claims = alive.find((n) => n.role === 'leader');
-  if (claims) return { node: claims, caption: `(it leads term ${claims.term} in its own view, but not every running node follows it; ${PICK})` };
+  if (claims)
+    return {
+      node: claims,
+      caption: `(it leads term ${claims.term} in its own view, but not every running node follows it; ${PICK})`,
+    };
   const some = alive[0] ?? c.nodes.find((n) => n.status !== 'removed') ?? c.nodes[0];
   if (!some) return undefined;
   return { node: some, caption: `(no leader right now; ${PICK})` };

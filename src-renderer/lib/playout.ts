@@ -163,7 +163,6 @@ export interface DrawnChange {
   vote?: string;
 }
 
-
 export interface FlightTimes {
   /** When it left, when it is due to arrive (real ms); when its delivery or loss was drawn. */
   sentAt: number;

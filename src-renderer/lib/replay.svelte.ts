@@ -11,7 +11,13 @@ import { clockTime, describeCommand } from '../../src-shared/narrate.js';
 import type { BranchInfo } from '../../src-shared/command-results.js';
 import type { ServerEvent } from '../../src-shared/protocol.js';
 import { TraceIndex } from '../../src-shared/replay.js';
-import { readTraceStream, TraceDecoder, type Trace, type TraceHeader, type TraceRecord } from '../../src-shared/trace.js';
+import {
+  readTraceStream,
+  TraceDecoder,
+  type Trace,
+  type TraceHeader,
+  type TraceRecord,
+} from '../../src-shared/trace.js';
 import { Session } from './session.svelte.js';
 
 const silent: RaftlabBridge = {
@@ -181,7 +187,15 @@ export class Replay {
       if (batch.length > 0) this.session.ingest(batch.splice(0));
       this.session.note('action', '', describeCommand(r.cmd), 'minor', r.at);
     } else if (r.kind === 'client') {
-      batch.push({ type: 'client', node: r.node, at: r.at, method: r.method, path: r.path, status: r.status, ms: r.ms });
+      batch.push({
+        type: 'client',
+        node: r.node,
+        at: r.at,
+        method: r.method,
+        path: r.path,
+        status: r.status,
+        ms: r.ms,
+      });
     } else if (r.kind === 'fork') {
       if (batch.length > 0) this.session.ingest(batch.splice(0));
       this.session.note('action', '', forkSentence(r), 'major', r.at);

@@ -26,10 +26,19 @@ export class ScenarioPlayer {
   async play(): Promise<void> {
     const s = this.session;
     const sc = this.scenario;
-    s.note('action', '', `Scenario "${sc.name}": a fresh ${sc.nodes}-node cluster, then ${sc.steps.length} steps over ${(sc.end / 1000).toFixed(1)} s`, 'major');
+    s.note(
+      'action',
+      '',
+      `Scenario "${sc.name}": a fresh ${sc.nodes}-node cluster, then ${sc.steps.length} steps over ${(sc.end / 1000).toFixed(1)} s`,
+      'major',
+    );
     this.progress = 'starting the cluster';
     await playScenario(sc, {
-      run: (cmd) => s.send(cmd).then(() => ({ ok: true }), (err: unknown) => ({ ok: false, error: err instanceof Error ? err.message : String(err) })),
+      run: (cmd) =>
+        s.send(cmd).then(
+          () => ({ ok: true }),
+          (err: unknown) => ({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+        ),
       cluster: () => s.cluster,
       log: (line, ok) => {
         this.progress = line.trim();

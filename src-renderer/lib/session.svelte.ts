@@ -4,7 +4,12 @@
 
 import type { RaftlabBridge } from '../../src-shared/bridge.js';
 import { describeCommand, narrate, narrateAttach, type Weight } from '../../src-shared/narrate.js';
-import { agreedLeader, type ClusterState, type MessageSummary, type NodeState } from '../../src-shared/cluster-state.js';
+import {
+  agreedLeader,
+  type ClusterState,
+  type MessageSummary,
+  type NodeState,
+} from '../../src-shared/cluster-state.js';
 import type { CommandResult, WatchLine } from '../../src-shared/command-results.js';
 import type { Command } from '../../src-shared/commands.js';
 import type { ServerEvent } from '../../src-shared/protocol.js';
@@ -19,7 +24,8 @@ export interface Flight extends MessageSummary, FlightTimes {
   id?: number;
 }
 
-export type TimelineKind = 'election' | 'vote' | 'role' | 'log' | 'commit' | 'membership' | 'snapshot' | 'key' | 'client' | 'action' | 'warning';
+export type TimelineKind =
+  'election' | 'vote' | 'role' | 'log' | 'commit' | 'membership' | 'snapshot' | 'key' | 'client' | 'action' | 'warning';
 
 export interface TimelineItem {
   seq: number;
@@ -49,13 +55,30 @@ const realNow = () => performance.timeOrigin + performance.now();
 
 function kindOf(e: RaftEvent): TimelineKind {
   switch (e.kind) {
-    case 'election-timeout': case 'check-quorum-lost': case 'transfer-start': case 'transfer-abort': return 'election';
-    case 'vote': case 'vote-result': return 'vote';
-    case 'role': case 'term': return 'role';
-    case 'append': case 'truncate': return 'log';
-    case 'commit': case 'apply': return 'commit';
-    case 'conf': case 'removed': return 'membership';
-    case 'snapshot-created': case 'snapshot-sent': case 'snapshot-installed': return 'snapshot';
+    case 'election-timeout':
+    case 'check-quorum-lost':
+    case 'transfer-start':
+    case 'transfer-abort':
+      return 'election';
+    case 'vote':
+    case 'vote-result':
+      return 'vote';
+    case 'role':
+    case 'term':
+      return 'role';
+    case 'append':
+    case 'truncate':
+      return 'log';
+    case 'commit':
+    case 'apply':
+      return 'commit';
+    case 'conf':
+    case 'removed':
+      return 'membership';
+    case 'snapshot-created':
+    case 'snapshot-sent':
+    case 'snapshot-installed':
+      return 'snapshot';
   }
 }
 
@@ -64,7 +87,11 @@ function kindOf(e: RaftEvent): TimelineKind {
  * (as of supervisor batch `batch`), a clock warning, the state described (`now`: kept up to
  * date with each snapshot), or a sentence about something that happened (left as it is).
  */
-type StatusClaim = { kind: 'leader'; node: string; term: number; batch: number } | { kind: 'clock'; node: string } | { kind: 'now' } | { kind: 'other' };
+type StatusClaim =
+  | { kind: 'leader'; node: string; term: number; batch: number }
+  | { kind: 'clock'; node: string }
+  | { kind: 'now' }
+  | { kind: 'other' };
 
 export class Session {
   cluster = $state.raw<ClusterState | null>(null);
@@ -241,20 +268,44 @@ export class Session {
           if (f) {
             f.lostAt = e.at;
             this.flightById.delete(e.id);
-            this.record({ kind: 'lost', at: e.at, node: f.to, id: e.id, msgType: f.msgType, from: f.from, term: f.term });
+            this.record({
+              kind: 'lost',
+              at: e.at,
+              node: f.to,
+              id: e.id,
+              msgType: f.msgType,
+              from: f.from,
+              term: f.term,
+            });
           }
-          if (e.reason === 'dropped') items.push({ seq: ++this.seq, at: e.at, node: e.from, kind: 'action', text: `${e.from} → ${e.to} message #${e.id} was dropped in flight: it never arrives`, weight: 'minor' });
+          if (e.reason === 'dropped')
+            items.push({
+              seq: ++this.seq,
+              at: e.at,
+              node: e.from,
+              kind: 'action',
+              text: `${e.from} → ${e.to} message #${e.id} was dropped in flight: it never arrives`,
+              weight: 'minor',
+            });
           break;
         }
         case 'raft': {
           const n = narrate(e.node, e.event, this.nameOf);
           if (n) {
-            items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: kindOf(e.event), text: n.text, weight: n.weight });
+            items.push({
+              seq: ++this.seq,
+              at: e.at,
+              node: e.node,
+              kind: kindOf(e.event),
+              text: n.text,
+              weight: n.weight,
+            });
             if (n.weight === 'major') {
               status = n.text;
-              this.statusClaim = e.event.kind === 'role' && e.event.role === 'leader'
-                ? { kind: 'leader', node: e.node, term: e.event.term, batch: this.batchOf.get(e) ?? this.batchNo }
-                : { kind: 'other' };
+              this.statusClaim =
+                e.event.kind === 'role' && e.event.role === 'leader'
+                  ? { kind: 'leader', node: e.node, term: e.event.term, batch: this.batchOf.get(e) ?? this.batchNo }
+                  : { kind: 'other' };
             }
           }
           break;
@@ -264,30 +315,77 @@ export class Session {
           if (e.msg.includes('clock difference') && e.msg.includes('back under')) {
             // etcd's all-clear for the same peer: the warning goes.
             this.setClockWarning(e.node, peerOfClockLine(e.msg), undefined);
-            items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'warning', text: `${e.node}: ${e.msg}`, weight: 'minor' });
+            items.push({
+              seq: ++this.seq,
+              at: e.at,
+              node: e.node,
+              kind: 'warning',
+              text: `${e.node}: ${e.msg}`,
+              weight: 'minor',
+            });
           } else if (e.msg.includes('clock difference')) {
             this.setClockWarning(e.node, peerOfClockLine(e.msg), e.line);
-            items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'warning', text: `${e.node}: ${e.msg}`, weight: 'major' });
+            items.push({
+              seq: ++this.seq,
+              at: e.at,
+              node: e.node,
+              kind: 'warning',
+              text: `${e.node}: ${e.msg}`,
+              weight: 'major',
+            });
             status = `${e.node} warns: ${e.msg}`;
             this.statusClaim = { kind: 'clock', node: e.node };
           } else if (e.level === 'E' || e.level === 'C') {
-            items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'warning', text: `${e.node}: ${e.msg}`, weight: 'major' });
+            items.push({
+              seq: ++this.seq,
+              at: e.at,
+              node: e.node,
+              kind: 'warning',
+              text: `${e.node}: ${e.msg}`,
+              weight: 'major',
+            });
           } else if (isBootstrapLine(e.pkg, e.msg)) {
             // How a member found its cluster (a discovery token, SRV records) is part of the story.
             // Member ids (registration keys) by name, as the node logs show them.
             // etcd prints them with %x: one in sixteen has fewer than 16 digits.
             const text = e.msg.replace(/\b[0-9a-f]{12,16}\b/g, (id) => this.nameOf(id));
-            items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'membership', text: `${e.node}: ${text}`, weight: 'minor' });
+            items.push({
+              seq: ++this.seq,
+              at: e.at,
+              node: e.node,
+              kind: 'membership',
+              text: `${e.node}: ${text}`,
+              weight: 'minor',
+            });
           }
           break;
         }
         case 'client':
-          items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'client', text: `${e.node} answered ${e.method} ${e.path}: ${e.status} in ${e.ms} ms`, weight: 'minor' });
+          items.push({
+            seq: ++this.seq,
+            at: e.at,
+            node: e.node,
+            kind: 'client',
+            text: `${e.node} answered ${e.method} ${e.path}: ${e.status} in ${e.ms} ms`,
+            weight: 'minor',
+          });
           break;
         case 'step':
           if (e.fate === 'dropped') {
-            const why = e.reason === 'cut' ? 'its link is cut' : e.reason === 'down' ? `${e.message.to} is not running` : 'you dropped it';
-            items.push({ seq: ++this.seq, at: e.at, node: e.message.from, kind: 'action', text: `${e.message.from} → ${e.message.to} ${e.message.msgType} was dropped: ${why}`, weight: 'minor' });
+            const why =
+              e.reason === 'cut'
+                ? 'its link is cut'
+                : e.reason === 'down'
+                  ? `${e.message.to} is not running`
+                  : 'you dropped it';
+            items.push({
+              seq: ++this.seq,
+              at: e.at,
+              node: e.message.from,
+              kind: 'action',
+              text: `${e.message.from} → ${e.message.to} ${e.message.msgType} was dropped: ${why}`,
+              weight: 'minor',
+            });
           }
           break;
         case 'attach': {
@@ -301,7 +399,15 @@ export class Session {
         }
         case 'watch':
           this.watchViewers.get(e.watch)?.(e);
-          if (e.ended) items.push({ seq: ++this.seq, at: e.at, node: e.node, kind: 'warning', text: `${e.node}: the watch ended: ${e.ended}`, weight: 'minor' });
+          if (e.ended)
+            items.push({
+              seq: ++this.seq,
+              at: e.at,
+              node: e.node,
+              kind: 'warning',
+              text: `${e.node}: the watch ended: ${e.ended}`,
+              weight: 'minor',
+            });
           break;
         case 'ack':
           this.waiting.get(e.id)?.resolve(e.result);
@@ -347,7 +453,9 @@ export class Session {
     if (claim.kind === 'leader') {
       // A snapshot from before the win (drawn just before the win's own snapshot) does not count.
       const l = c.nodes.find((n) => n.name === claim.node);
-      stale = this.clusterBatch >= claim.batch && (!l || l.status !== 'alive' || l.role !== 'leader' || l.term !== claim.term);
+      stale =
+        this.clusterBatch >= claim.batch &&
+        (!l || l.status !== 'alive' || l.role !== 'leader' || l.term !== claim.term);
     } else if (claim.kind === 'clock') {
       stale = !this.clockWarnings[claim.node];
     } else if (claim.kind === 'now') {
@@ -389,9 +497,11 @@ export class Session {
     for (const n of c.nodes) {
       const old = before?.nodes.find((o) => o.name === n.name);
       if (n.status === 'alive') {
-        if (!old || old.role !== n.role || old.status !== 'alive') this.record({ kind: 'role', at: when, node: n.name, role: n.role, term: n.term });
+        if (!old || old.role !== n.role || old.status !== 'alive')
+          this.record({ kind: 'role', at: when, node: n.name, role: n.role, term: n.term });
         if (old && old.term !== n.term) this.record({ kind: 'term', at: when, node: n.name, term: n.term });
-        if (n.vote && (!old || old.vote !== n.vote || old.term !== n.term)) this.record({ kind: 'vote', at: when, node: n.name, vote: n.vote, term: n.term });
+        if (n.vote && (!old || old.vote !== n.vote || old.term !== n.term))
+          this.record({ kind: 'vote', at: when, node: n.name, vote: n.vote, term: n.term });
       }
     }
     // A warning stands while both ends run (etcd's prober stops judging a peer it cannot reach).
@@ -417,7 +527,8 @@ export class Session {
   private addFlight(m: Extract<ServerEvent, { type: 'message' }>): void {
     const { type: _t, at, id, due, ...summary } = m;
     const f: Flight = { ...summary, id, sentAt: at, dueAt: due ?? at };
-    if (id === undefined) f.landedAt = at; // a step-mode delivery: it arrives as it is drawn
+    if (id === undefined)
+      f.landedAt = at; // a step-mode delivery: it arrives as it is drawn
     else {
       const early = this.landedEarly.get(id);
       if (early !== undefined) {
@@ -428,7 +539,8 @@ export class Session {
     }
     this.flights.push(f);
     if (this.flights.length > FLIGHTS_MAX) {
-      for (const old of this.flights.splice(0, this.flights.length - FLIGHTS_MAX)) if (old.id !== undefined) this.flightById.delete(old.id);
+      for (const old of this.flights.splice(0, this.flights.length - FLIGHTS_MAX))
+        if (old.id !== undefined) this.flightById.delete(old.id);
     }
   }
 
@@ -499,14 +611,19 @@ export function describeNow(c: ClusterState): string {
   const running = alive.filter((n) => n.role === 'candidate' || n.role === 'precandidate');
   const term = Math.max(0, ...alive.map((n) => n.term));
   if (running.length > 0) {
-    const who = running.map((n) => `${n.name} ${n.role === 'candidate' ? `is a candidate for term ${n.term}` : `asks for pre-votes for term ${n.term + 1}`}`);
+    const who = running.map(
+      (n) =>
+        `${n.name} ${n.role === 'candidate' ? `is a candidate for term ${n.term}` : `asks for pre-votes for term ${n.term + 1}`}`,
+    );
     return `No leader: ${who.join('; ')}`;
   }
   const leaders = alive.filter((n) => n.role === 'leader');
   if (leaders.length > 0) return `No leader the cluster agrees on yet (term ${term})`;
   // Members still finding each other (a discovery token, SRV records): say how far they got.
   if (alive.length === 0 && c.bootstrap) return bootstrapSummary(c.bootstrap, c.nodes);
-  return alive.length === 0 ? 'No node is running' : `No leader (term ${term}): the followers wait for their election timers`;
+  return alive.length === 0
+    ? 'No node is running'
+    : `No leader (term ${term}): the followers wait for their election timers`;
 }
 
 /** The peer id in etcd's clock lines ("the clock difference against peer <id> is …"). */

@@ -33,11 +33,16 @@ describe('client requests in the window and the trace', () => {
 
   it('records who asked what of which node, the answer and how long it took', async () => {
     const n2 = state!.nodes.find((n) => n.name === 'n2')!;
-    const put = await fetch(`${n2.clientURL}/v2/keys/outside?prevExist=false`, { method: 'PUT', body: new URLSearchParams({ value: 'curl' }) });
+    const put = await fetch(`${n2.clientURL}/v2/keys/outside?prevExist=false`, {
+      method: 'PUT',
+      body: new URLSearchParams({ value: 'curl' }),
+    });
     expect(put.status).toBe(201);
     expect((await fetch(`${n2.clientURL}/v2/keys/nope`)).status).toBe(404);
     const seen = await until('the client events', () => {
-      const c = events.filter((e): e is Extract<ServerEvent, { type: 'client' }> => e.type === 'client' && e.node === 'n2');
+      const c = events.filter(
+        (e): e is Extract<ServerEvent, { type: 'client' }> => e.type === 'client' && e.node === 'n2',
+      );
       return c.length >= 2 && c;
     });
     expect(seen[0]).toMatchObject({ method: 'PUT', path: '/v2/keys/outside?prevExist=false', status: 201 });
@@ -45,6 +50,8 @@ describe('client requests in the window and the trace', () => {
     expect(seen[1]).toMatchObject({ method: 'GET', path: '/v2/keys/nope', status: 404 });
     const trace = await readTraceFile((await core.exportTrace('jsonl')).path);
     const recs = trace.records.filter((r) => r.kind === 'client');
-    expect(recs.map((r) => `${r.node} ${r.method} ${r.path} ${r.status}`)).toEqual(expect.arrayContaining(['n2 PUT /v2/keys/outside?prevExist=false 201', 'n2 GET /v2/keys/nope 404']));
+    expect(recs.map((r) => `${r.node} ${r.method} ${r.path} ${r.status}`)).toEqual(
+      expect.arrayContaining(['n2 PUT /v2/keys/outside?prevExist=false 201', 'n2 GET /v2/keys/nope 404']),
+    );
   });
 });

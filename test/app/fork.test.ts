@@ -28,7 +28,8 @@ let events: ServerEvent[];
 let states: ClusterState[];
 const state = () => lastState(states);
 const node = (name: string): NodeState => state().nodes.find((n) => n.name === name)!;
-const leaderName = (timeoutMs = 10_000) => until('an agreed leader', () => states.length > 0 && agreedLeader(state())?.name, timeoutMs);
+const leaderName = (timeoutMs = 10_000) =>
+  until('an agreed leader', () => states.length > 0 && agreedLeader(state())?.name, timeoutMs);
 
 beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-fork-'));
@@ -40,7 +41,8 @@ beforeEach(async () => {
 
 afterEach(async (ctx) => {
   // A rare failure in CI must explain itself: the cluster and its last log lines (before it stops).
-  if (ctx.task.result?.errors?.length) console.log(await core.readTrace(0, 1).then(() => dumpCluster(sup, path.join(dir, 'session.trace.jsonl'))));
+  if (ctx.task.result?.errors?.length)
+    console.log(await core.readTrace(0, 1).then(() => dumpCluster(sup, path.join(dir, 'session.trace.jsonl'))));
   await core.stop();
   await sup.stop();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -62,10 +64,14 @@ async function put(via: string, key: string, value: string): Promise<void> {
 
 /** Every node of `names` holds `key` as `value` (null: absent), read from its own API. */
 async function everyNodeHas(names: string[], key: string, value: string | null): Promise<void> {
-  await until(`${key}=${value} on ${names.join(', ')}`, async () => {
-    for (const n of names) if ((await localGet(n, key).catch(() => 'unreachable')) !== value) return false;
-    return true;
-  }, 15_000);
+  await until(
+    `${key}=${value} on ${names.join(', ')}`,
+    async () => {
+      for (const n of names) if ((await localGet(n, key).catch(() => 'unreachable')) !== value) return false;
+      return true;
+    },
+    15_000,
+  );
 }
 
 describe('fork from a checkpoint', () => {
@@ -79,7 +85,11 @@ describe('fork from a checkpoint', () => {
     // A checkpoint whose moment we know, then more writes and a kill.
     const cp = await sup.checkpoint('test');
     expect(cp).toBeDefined();
-    expect(cp!.nodes.map((n) => [n.spec.name, n.spec.status, n.db !== undefined])).toEqual([['n1', 'alive', true], ['n2', 'alive', true], ['n3', 'alive', true]]);
+    expect(cp!.nodes.map((n) => [n.spec.name, n.spec.status, n.db !== undefined])).toEqual([
+      ['n1', 'alive', true],
+      ['n2', 'alive', true],
+      ['n3', 'alive', true],
+    ]);
     // The freeze is short: the cluster does not stall for it.
     expect(cp!.freezeMs).toBeLessThan(500);
     const victim = all.find((n) => n !== leader)!;
@@ -124,7 +134,11 @@ describe('fork from a checkpoint', () => {
 
     // The window was told, and the trace shows the fork: it replays both branches.
     expect(events.some((e) => e.type === 'fork' && e.fork.branch === 2)).toBe(true);
-    await until('the branch-2 write is in the trace', () => events.some((e) => e.type === 'cluster' && e.cluster.nodes.every((n) => n.log.some((x) => x.data === 'set /branch2=yes'))));
+    await until('the branch-2 write is in the trace', () =>
+      events.some(
+        (e) => e.type === 'cluster' && e.cluster.nodes.every((n) => n.log.some((x) => x.data === 'set /branch2=yes')),
+      ),
+    );
     // The window's own question for the branch list is answered, and kept out of the trace.
     await core.handle({ id: 'q1', cmd: { type: 'branches' } });
     await until('the answer', () => events.some((e) => e.type === 'ack' && e.id === 'q1'));
@@ -136,7 +150,10 @@ describe('fork from a checkpoint', () => {
     expect(forks).toHaveLength(1);
     const index = new TraceIndex(trace.records);
     const branches = index.branches();
-    expect(branches.map((b) => [b.id, b.parent])).toEqual([[1, 0], [2, 1]]);
+    expect(branches.map((b) => [b.id, b.parent])).toEqual([
+      [1, 0],
+      [2, 1],
+    ]);
     // On branch 1, just before the fork: the victim killed, /later in the log.
     const end1 = index.stateAt({ at: fork.leftAt }).cluster!;
     expect(end1.nodes.find((n) => n.name === victim)!.status).toBe('killed');
@@ -151,12 +168,16 @@ describe('fork from a checkpoint', () => {
     expect(story.some((r) => r.kind === 'fork')).toBe(true);
 
     // In Perfetto the fork is an instant on the user's thread.
-    const chrome = JSON.parse(fs.readFileSync((await core.exportTrace('chrome')).path, 'utf8')) as { traceEvents: { name: string; cat?: string }[] };
-    expect(chrome.traceEvents.filter((e) => e.cat === 'fork').map((e) => e.name)).toEqual(['branch 2: resumed from branch 1']);
+    const chrome = JSON.parse(fs.readFileSync((await core.exportTrace('chrome')).path, 'utf8')) as {
+      traceEvents: { name: string; cat?: string }[];
+    };
+    expect(chrome.traceEvents.filter((e) => e.cat === 'fork').map((e) => e.name)).toEqual([
+      'branch 2: resumed from branch 1',
+    ]);
 
     // The window's incremental read of the live trace gives the same records, piece by piece.
     const parts: string[] = [];
-    for (let from = 0; ; ) {
+    for (let from = 0; ;) {
       const c = await core.readTrace(from, 64 * 1024);
       parts.push(c.text);
       if (c.next === from) break;
@@ -193,7 +214,12 @@ describe('fork from a checkpoint', () => {
     // Every node applied the same keys: the cut held a prefix of the history on every node.
     const keys = async (x: string) => {
       const res = await fetch(new URL('/v2/keys/?recursive=true&sorted=true', node(x).clientURL));
-      return JSON.stringify(((await res.json()) as { node: { nodes?: { key: string; value: string }[] } }).node.nodes?.map((k) => [k.key, k.value]));
+      return JSON.stringify(
+        ((await res.json()) as { node: { nodes?: { key: string; value: string }[] } }).node.nodes?.map((k) => [
+          k.key,
+          k.value,
+        ]),
+      );
     };
     const seen = await Promise.all(['n1', 'n2', 'n3'].map(keys));
     expect(new Set(seen).size).toBe(1);
@@ -207,7 +233,11 @@ describe('fork from a checkpoint', () => {
     await everyNodeHas(['n1', 'n2', 'n3'], `/k${n}`, String(n));
     for (const x of ['n1', 'n2', 'n3']) expect(await localGet(x, '/after')).toBeNull();
     const tree = ((await sup.execute({ type: 'branches' })) as BranchesResult).branches;
-    expect(tree.map((b) => [b.id, b.parent, b.endAt !== undefined])).toEqual([[1, 0, true], [2, 1, true], [3, 1, false]]);
+    expect(tree.map((b) => [b.id, b.parent, b.endAt !== undefined])).toEqual([
+      [1, 0, true],
+      [2, 1, true],
+      [3, 1, false],
+    ]);
   }, 90_000);
 
   it('restores the members as they were: a member added later is gone, its data dir too; one removed then is removed again', async () => {
@@ -215,17 +245,31 @@ describe('fork from a checkpoint', () => {
     await leaderName();
     const cp = (await sup.checkpoint('three members'))!;
     // etcd's strict reconfiguration check refuses a change until every member has seen its peers.
-    const peersActive = () => until('every peer active', () => state().nodes.filter((n) => n.status === 'alive').every((n) => n.peers.length > 0 && n.peers.every((p) => p.active)), 15_000);
+    const peersActive = () =>
+      until(
+        'every peer active',
+        () =>
+          state()
+            .nodes.filter((n) => n.status === 'alive')
+            .every((n) => n.peers.length > 0 && n.peers.every((p) => p.active)),
+        15_000,
+      );
     await peersActive();
     await sup.execute({ type: 'addMember' });
     await until('n4 alive', () => states.length > 0 && node('n4')?.status === 'alive', 20_000);
     const n4dir = node('n4').dataDir;
     expect(fs.existsSync(n4dir)).toBe(true);
     await sup.execute({ type: 'resumeFrom', at: cp.at });
-    await until('three alive', () => state().nodes.length === 3 && state().nodes.every((n) => n.status === 'alive'), 20_000);
+    await until(
+      'three alive',
+      () => state().nodes.length === 3 && state().nodes.every((n) => n.status === 'alive'),
+      20_000,
+    );
     expect(fs.existsSync(n4dir)).toBe(false);
     const leader = await leaderName(15_000);
-    const members = (await (await fetch(new URL('/v2/members', node(leader).clientURL))).json()) as { members: { name: string }[] };
+    const members = (await (await fetch(new URL('/v2/members', node(leader).clientURL))).json()) as {
+      members: { name: string }[];
+    };
     expect(members.members.map((m) => m.name).sort()).toEqual(['n1', 'n2', 'n3']);
 
     // Removed before a checkpoint: still removed (not restarted) when resumed from it.
@@ -233,19 +277,40 @@ describe('fork from a checkpoint', () => {
     await sup.execute({ type: 'removeMember', name: 'n3' });
     await until('n3 removed', () => node('n3').status === 'removed');
     // (No cut is taken while its worker is still going down: asked until one is.)
-    const cp2 = await until('a checkpoint with n3 removed', async () => {
-      const c = await sup.checkpoint('n3 removed');
-      return c && c.nodes.find((n) => n.spec.name === 'n3')!.spec.status === 'removed' ? c : undefined;
-    }, 15_000);
+    const cp2 = await until(
+      'a checkpoint with n3 removed',
+      async () => {
+        const c = await sup.checkpoint('n3 removed');
+        return c && c.nodes.find((n) => n.spec.name === 'n3')!.spec.status === 'removed' ? c : undefined;
+      },
+      15_000,
+    );
     // (The leader may have been n3 itself: the write goes to whoever leads the two now.)
-    const l2 = await until('a leader of n1, n2', () => ['n1', 'n2'].find((x) => node(x).role === 'leader' && node(x).status === 'alive'), 15_000);
+    const l2 = await until(
+      'a leader of n1, n2',
+      () => ['n1', 'n2'].find((x) => node(x).role === 'leader' && node(x).status === 'alive'),
+      15_000,
+    );
     await put(l2, '/after-remove', 'x');
     await sup.execute({ type: 'resumeFrom', at: cp2.at });
-    await until('n1, n2 alive, n3 removed', () => node('n1').status === 'alive' && node('n2').status === 'alive' && node('n3').status === 'removed', 20_000);
-    const l3 = await until('a leader of two', () => {
-      const l = state().nodes.find((n) => n.status === 'alive' && n.role === 'leader');
-      return l && state().nodes.filter((n) => n.status === 'alive').every((n) => n.lead === l.name) ? l.name : undefined;
-    }, 15_000);
+    await until(
+      'n1, n2 alive, n3 removed',
+      () => node('n1').status === 'alive' && node('n2').status === 'alive' && node('n3').status === 'removed',
+      20_000,
+    );
+    const l3 = await until(
+      'a leader of two',
+      () => {
+        const l = state().nodes.find((n) => n.status === 'alive' && n.role === 'leader');
+        return l &&
+          state()
+            .nodes.filter((n) => n.status === 'alive')
+            .every((n) => n.lead === l.name)
+          ? l.name
+          : undefined;
+      },
+      15_000,
+    );
     await put(l3, '/two', 'ok');
     await everyNodeHas(['n1', 'n2'], '/two', 'ok');
     for (const x of ['n1', 'n2']) expect(await localGet(x, '/after-remove')).toBeNull();
@@ -253,26 +318,48 @@ describe('fork from a checkpoint', () => {
 
   it('keeps checkpoints bounded, thinned to a spread, the branch ends kept', async () => {
     await sup.stop();
-    sup = new Supervisor({ dir: path.join(dir, 'session2'), heartbeatMs: 50, electionMs: 500, checkpoints: { maxCount: 6 } });
+    sup = new Supervisor({
+      dir: path.join(dir, 'session2'),
+      heartbeatMs: 50,
+      electionMs: 500,
+      checkpoints: { maxCount: 6 },
+    });
     await sup.start(3);
-    const leader = await until('a leader', () => sup.snapshot().nodes.find((x) => x.role === 'leader' && x.status === 'alive')?.name);
-    for (let i = 0; i < 20; i++) await sup.execute({ type: 'kv', name: leader, method: 'PUT', key: `/t${i}`, value: 'x' });
+    const leader = await until(
+      'a leader',
+      () => sup.snapshot().nodes.find((x) => x.role === 'leader' && x.status === 'alive')?.name,
+    );
+    for (let i = 0; i < 20; i++)
+      await sup.execute({ type: 'kv', name: leader, method: 'PUT', key: `/t${i}`, value: 'x' });
     const cps = sup.checkpoints!.all;
     expect(cps.filter((c) => !c.pinned).length).toBeLessThanOrEqual(6);
     // The newest is always kept; the files of those thinned are gone from disk.
     await Promise.all(cps.map((c) => c.written));
     await until('thinned files removed', () => {
-      const onDisk = fs.readdirSync(path.join(sup.dir, 'checkpoints')).flatMap((d) => fs.readdirSync(path.join(sup.dir, 'checkpoints', d)));
-      return onDisk.length === cps.reduce((a, c) => a + c.nodes.flatMap((x) => [x.db, x.wal, x.marker].filter(Boolean)).length, 0);
+      const onDisk = fs
+        .readdirSync(path.join(sup.dir, 'checkpoints'))
+        .flatMap((d) => fs.readdirSync(path.join(sup.dir, 'checkpoints', d)));
+      return (
+        onDisk.length ===
+        cps.reduce((a, c) => a + c.nodes.flatMap((x) => [x.db, x.wal, x.marker].filter(Boolean)).length, 0)
+      );
     });
   }, 60_000);
 
   it('resumes from a checkpoint that the cut ending the branch would thin away (its files are kept)', async () => {
     await sup.stop();
     // One unpinned checkpoint besides the first: the end-of-branch cut thins the one being restored.
-    sup = new Supervisor({ dir: path.join(dir, 'session3'), heartbeatMs: 50, electionMs: 500, checkpoints: { maxCount: 1 } });
+    sup = new Supervisor({
+      dir: path.join(dir, 'session3'),
+      heartbeatMs: 50,
+      electionMs: 500,
+      checkpoints: { maxCount: 1 },
+    });
     await sup.start(1);
-    const only = await until('a leader', () => sup.snapshot().nodes.find((x) => x.role === 'leader' && x.status === 'alive')?.name);
+    const only = await until(
+      'a leader',
+      () => sup.snapshot().nodes.find((x) => x.role === 'leader' && x.status === 'alive')?.name,
+    );
     await sup.execute({ type: 'kv', name: only, method: 'PUT', key: '/kept', value: 'yes' });
     const cp = await sup.checkpoint('restore me');
     expect(cp).toBeDefined();
@@ -280,7 +367,8 @@ describe('fork from a checkpoint', () => {
     await sup.execute({ type: 'resumeFrom', at: cp!.at + 1 });
     const n1 = () => sup.snapshot().nodes.find((x) => x.name === only)!;
     await until('the node serves again', () => n1().status === 'alive');
-    const get = (key: string) => fetch(new URL(`/v2/keys${key}`, n1().clientURL), { signal: AbortSignal.timeout(3000) }).then((r) => r.status);
+    const get = (key: string) =>
+      fetch(new URL(`/v2/keys${key}`, n1().clientURL), { signal: AbortSignal.timeout(3000) }).then((r) => r.status);
     await until('/kept restored', async () => (await get('/kept').catch(() => 0)) === 200, 15_000);
     // Its files are still there for the next resume: the new branch begins from them.
     await sup.execute({ type: 'resumeFrom', at: cp!.at + 1 });
@@ -343,10 +431,14 @@ describe('a frozen node', () => {
       // An SQLite file, as the node had it.
       expect(copy.subarray(0, 16).toString('latin1')).toBe('SQLite format 3\u0000');
       // A write to the frozen leader: proposed in memory, but not persisted, sent or committed.
-      const put = fetch(new URL('/v2/keys/frozen', c.url(leader)), { method: 'PUT', body: new URLSearchParams({ value: 'x' }) });
+      const put = fetch(new URL('/v2/keys/frozen', c.url(leader)), {
+        method: 'PUT',
+        body: new URLSearchParams({ value: 'x' }),
+      });
       await new Promise((r) => setTimeout(r, 300)); // the absence of progress is what is asserted: give it time to happen
       expect(node.status().commit).toBeLessThanOrEqual(before);
-      for (const [name, r] of c.running) if (name !== leader) expect(r.node.status().lastIndex).toBeLessThanOrEqual(before);
+      for (const [name, r] of c.running)
+        if (name !== leader) expect(r.node.status().lastIndex).toBeLessThanOrEqual(before);
       node.thaw();
       expect((await put).status).toBe(201);
       await until('replicated', () => [...c.running.values()].every((r) => r.node.status().commit > before));
@@ -359,10 +451,22 @@ describe('a frozen node', () => {
 describe('thinning', () => {
   it('keeps a geometric spread: dense near now, sparse long ago, the first and the newest kept', async () => {
     // One still node with no data yet: cuts without workers, one a second of (fake) time.
-    const spec = { name: 'n1', id: 'a', status: 'unstarted' as const, peerURL: '', clientURL: '', dataDir: path.join(dir, 'none'), settings: {} as never, clock: { offsetMs: 0, rate: 1 } };
+    const spec = {
+      name: 'n1',
+      id: 'a',
+      status: 'unstarted' as const,
+      peerURL: '',
+      clientURL: '',
+      dataDir: path.join(dir, 'none'),
+      settings: {} as never,
+      clock: { offsetMs: 0, rate: 1 },
+    };
     const host: CutHost = {
-      nodes: () => [{ spec, running: false, moving: false }], cuts: () => [], generation: () => 1,
-      freeze: () => Promise.reject(new Error('no running node')), thaw: () => Promise.resolve(),
+      nodes: () => [{ spec, running: false, moving: false }],
+      cuts: () => [],
+      generation: () => 1,
+      freeze: () => Promise.reject(new Error('no running node')),
+      thaw: () => Promise.resolve(),
     };
     const cps = new Checkpoints(path.join(dir, 'cps'), { maxCount: 10 });
     vi.useFakeTimers({ toFake: ['Date'] });
@@ -379,7 +483,10 @@ describe('thinning', () => {
     expect(ages[0]).toBe(199_000);
     expect(ages.at(-1)).toBe(0);
     // Going back in time, the gaps between kept checkpoints never shrink, and they grow.
-    const gaps = ages.slice(1).map((a, i) => ages[i]! - a).reverse(); // ages[i] precedes a
+    const gaps = ages
+      .slice(1)
+      .map((a, i) => ages[i]! - a)
+      .reverse(); // ages[i] precedes a
     for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThanOrEqual(gaps[i - 1]!);
     expect(nth(gaps, -1) / nth(gaps, 0)).toBeGreaterThanOrEqual(32);
     // A pinned one (a branch's end) is never thinned.

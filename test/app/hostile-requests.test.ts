@@ -38,7 +38,11 @@ beforeAll(async () => {
   });
   app.stdout!.on('data', (b: Buffer) => (output += b.toString()));
   app.stderr!.on('data', (b: Buffer) => (output += b.toString()));
-  const printed = await until('the printed URL', () => /open (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+)/.exec(output)?.[1], 60_000);
+  const printed = await until(
+    'the printed URL',
+    () => /open (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+)/.exec(output)?.[1],
+    60_000,
+  );
   url = new URL(printed);
   token = url.searchParams.get('token')!;
 }, 120_000);
@@ -57,11 +61,16 @@ const alive = () => !!app && app.exitCode === null && app.signalCode === null;
 /** Real curl: the status code (and body) of one request, the path sent exactly as written. */
 function curl(args: string[]): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    execFile(CURL, ['-sS', '--path-as-is', '--max-time', '20', '-o', '-', '-w', '\n%{http_code}', ...args], { maxBuffer: 1 << 24 }, (err, stdout) => {
-      if (err) return reject(new Error(`curl ${args.join(' ')}: ${err.message}`));
-      const cut = stdout.lastIndexOf('\n');
-      resolve({ status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) });
-    });
+    execFile(
+      CURL,
+      ['-sS', '--path-as-is', '--max-time', '20', '-o', '-', '-w', '\n%{http_code}', ...args],
+      { maxBuffer: 1 << 24 },
+      (err, stdout) => {
+        if (err) return reject(new Error(`curl ${args.join(' ')}: ${err.message}`));
+        const cut = stdout.lastIndexOf('\n');
+        resolve({ status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) });
+      },
+    );
   });
 }
 
@@ -135,7 +144,9 @@ describe.runIf(haveCurl)('browser mode under hostile requests', () => {
     const big = path.join(tmp, 'big.bin');
     fs.writeFileSync(big, Buffer.alloc(10 * 1024 * 1024, 0x41));
     expect((await curl(['-X', 'POST', '--data-binary', `@${big}`, `${base}/`])).status).toBe(405);
-    expect((await curl(['-X', 'PUT', '--data-binary', `@${big}`, `${base}/export/session.jsonl?token=${token}`])).status).toBe(404);
+    expect(
+      (await curl(['-X', 'PUT', '--data-binary', `@${big}`, `${base}/export/session.jsonl?token=${token}`])).status,
+    ).toBe(404);
     // A 10 MB header: Node's parser refuses it (431) before any handler runs.
     const bigHeader = await raw(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(10 * 1024 * 1024)}\r\n\r\n`);
     expect(bigHeader.toString('latin1')).toMatch(/^HTTP\/1\.1 431/);
@@ -144,16 +155,39 @@ describe.runIf(haveCurl)('browser mode under hostile requests', () => {
 
     // The bridge without the token, with a wrong one, from a foreign origin: refused before the upgrade.
     for (const target of ['/bridge', `/bridge?token=${'0'.repeat(48)}`, '/bridge?token=%00%ZZ']) {
-      const r = await curl(['-H', 'Connection: Upgrade', '-H', 'Upgrade: websocket', '-H', 'Sec-WebSocket-Version: 13',
-        '-H', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', '-H', `Origin: ${base}`, `${base}${target}`]);
+      const r = await curl([
+        '-H',
+        'Connection: Upgrade',
+        '-H',
+        'Upgrade: websocket',
+        '-H',
+        'Sec-WebSocket-Version: 13',
+        '-H',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+        '-H',
+        `Origin: ${base}`,
+        `${base}${target}`,
+      ]);
       expect({ target, status: r.status }).toEqual({ target, status: 403 });
     }
-    const foreign = await curl(['-H', 'Connection: Upgrade', '-H', 'Upgrade: websocket', '-H', 'Sec-WebSocket-Version: 13',
-      '-H', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', '-H', 'Origin: http://evil.example', `${base}/bridge?token=${token}`]);
+    const foreign = await curl([
+      '-H',
+      'Connection: Upgrade',
+      '-H',
+      'Upgrade: websocket',
+      '-H',
+      'Sec-WebSocket-Version: 13',
+      '-H',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      '-H',
+      'Origin: http://evil.example',
+      `${base}/bridge?token=${token}`,
+    ]);
     expect(foreign.status).toBe(403);
 
     // A malformed WebSocket frame (reserved opcode 3) after a proper upgrade: closed with 1002.
-    const upgrade = `GET /bridge?token=${token} HTTP/1.1\r\nHost: ${url.host}\r\nOrigin: ${base}\r\nConnection: Upgrade\r\n` +
+    const upgrade =
+      `GET /bridge?token=${token} HTTP/1.1\r\nHost: ${url.host}\r\nOrigin: ${base}\r\nConnection: Upgrade\r\n` +
       'Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
     const frame = Buffer.from([0x83, 0x80, 1, 2, 3, 4]);
     const answer = await raw(Buffer.concat([Buffer.from(upgrade), frame]));
@@ -185,19 +219,37 @@ describe.runIf(haveCurl)('browser mode under hostile requests', () => {
     expect(errors.find((e) => e.id === 'u6')?.message).toBe('startCluster: size must be 1..7');
     expect(errors.filter((e) => /must be JSON/.test(e.message))).toHaveLength(2);
     // An oversized message (2 MiB, the limit is 1 MiB): that socket is closed with 1009, nothing else.
-    b.ws.send(JSON.stringify({ id: 'big', cmd: { type: 'kv', name: 'n1', method: 'PUT', key: '/big', value: 'x'.repeat(2 * 1024 * 1024) } }));
+    b.ws.send(
+      JSON.stringify({
+        id: 'big',
+        cmd: { type: 'kv', name: 'n1', method: 'PUT', key: '/big', value: 'x'.repeat(2 * 1024 * 1024) },
+      }),
+    );
     expect(await b.closed).toBe(1009);
 
     // Still the same process, with its cluster: a kv command through a new bridge.
     expect(alive()).toBe(true);
     const c = await bridge();
-    const leader = await until('a leader', () => {
-      const last = c.events.filter((e) => e.type === 'cluster').at(-1);
-      return last && agreedLeader(last.cluster)?.name;
-    }, 30_000);
-    c.ws.send(JSON.stringify({ id: 'put', cmd: { type: 'kv', name: leader, method: 'PUT', key: '/survived', value: 'yes' } }));
-    const ack = await until('the put', () => c.events.find((e) => (e.type === 'ack' || e.type === 'error') && e.id === 'put'), 20_000);
-    expect(ack).toMatchObject({ type: 'ack', result: { status: 201, body: { node: { key: '/survived', value: 'yes' } } } });
+    const leader = await until(
+      'a leader',
+      () => {
+        const last = c.events.filter((e) => e.type === 'cluster').at(-1);
+        return last && agreedLeader(last.cluster)?.name;
+      },
+      30_000,
+    );
+    c.ws.send(
+      JSON.stringify({ id: 'put', cmd: { type: 'kv', name: leader, method: 'PUT', key: '/survived', value: 'yes' } }),
+    );
+    const ack = await until(
+      'the put',
+      () => c.events.find((e) => (e.type === 'ack' || e.type === 'error') && e.id === 'put'),
+      20_000,
+    );
+    expect(ack).toMatchObject({
+      type: 'ack',
+      result: { status: 201, body: { node: { key: '/survived', value: 'yes' } } },
+    });
     c.ws.close();
     expect(alive()).toBe(true);
     expect(output).not.toMatch(/Uncaught|TypeError|ERR_INVALID_ARG/);

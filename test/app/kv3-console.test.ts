@@ -50,13 +50,21 @@ function sh(line: string, timeoutMs = 20_000): Promise<Ran> {
 
 /** A printed line left running (a watch): its output so far; `stop` ends its process group. */
 function background(line: string) {
-  const child = spawn('/bin/sh', ['-c', `exec ${line}`], { env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const r = { out: '', closed: false, stop: async () => {
-    if (r.closed) return;
-    const done = new Promise((res) => child.once('close', res));
-    process.kill(-child.pid!, 'SIGTERM');
-    await done;
-  } };
+  const child = spawn('/bin/sh', ['-c', `exec ${line}`], {
+    env: cleanEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const r = {
+    out: '',
+    closed: false,
+    stop: async () => {
+      if (r.closed) return;
+      const done = new Promise((res) => child.once('close', res));
+      process.kill(-child.pid!, 'SIGTERM');
+      await done;
+    },
+  };
   child.stdout.on('data', (b) => (r.out += b));
   child.once('close', () => (r.closed = true));
   return r;
@@ -101,7 +109,8 @@ async function gateway(at: string, path: string, body: object): Promise<any> {
   expect(res.status).toBe(200);
   return res.json();
 }
-const putKey = (key: string, value: string, lease?: string, at = url) => gateway(at, '/v3/kv/put', { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) });
+const putKey = (key: string, value: string, lease?: string, at = url) =>
+  gateway(at, '/v3/kv/put', { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) });
 /** A lease with an id of our choosing (etcdctl cannot choose one): revoke and keep-alive find it. */
 const FIXED_LEASE = '00000000000b0a57';
 const grantFixed = async (at = url) => {
@@ -121,66 +130,131 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { what: 'put', request: { op: 'put', key: '/console/a', value: 'hello world' }, setup: (at) => putKey('/console/a', 'before', undefined, at) },
-  { what: 'put --prev-kv', request: { op: 'put', key: '/console/a', value: 'x', prevKv: true }, setup: (at) => putKey('/console/a', 'before', undefined, at) },
-  { what: 'put --lease', request: { op: 'put', key: '/console/leased', value: 'v', lease: FIXED_LEASE.replace(/^0+/, '') }, setup: grantFixed },
-  { what: 'put of a key and value that read as flags', request: { op: 'put', key: '-dash', value: '-1' }, setup: (at) => putKey('-dash', '0', undefined, at) },
+  {
+    what: 'put',
+    request: { op: 'put', key: '/console/a', value: 'hello world' },
+    setup: (at) => putKey('/console/a', 'before', undefined, at),
+  },
+  {
+    what: 'put --prev-kv',
+    request: { op: 'put', key: '/console/a', value: 'x', prevKv: true },
+    setup: (at) => putKey('/console/a', 'before', undefined, at),
+  },
+  {
+    what: 'put --lease',
+    request: { op: 'put', key: '/console/leased', value: 'v', lease: FIXED_LEASE.replace(/^0+/, '') },
+    setup: grantFixed,
+  },
+  {
+    what: 'put of a key and value that read as flags',
+    request: { op: 'put', key: '-dash', value: '-1' },
+    setup: (at) => putKey('-dash', '0', undefined, at),
+  },
   { what: 'get', request: { op: 'get', key: '/console/a' } },
   { what: 'get of a missing key', request: { op: 'get', key: '/console/none' } },
   { what: 'get --prefix --limit', request: { op: 'get', key: '/console/p/', prefix: true, limit: 2 } },
   { what: 'get of a future revision', request: { op: 'get', key: '/console/a', revision: 1_000_000 }, fails: true },
-  { what: 'del', request: { op: 'delete', key: '/console/d' }, setup: (at) => putKey('/console/d', '1', undefined, at) },
-  { what: 'del --prefix --prev-kv', request: { op: 'delete', key: '/console/dp/', prefix: true, prevKv: true }, setup: async (at) => {
-    await putKey('/console/dp/1', 'a', undefined, at);
-    await putKey('/console/dp/2', 'b', undefined, at);
-  } },
-  { what: 'txn that succeeds', request: { op: 'txn', key: '/console/cas', target: 'value', relation: '=', expected: 'old', value: 'new' }, setup: (at) => putKey('/console/cas', 'old', undefined, at) },
-  { what: 'txn that fails', request: { op: 'txn', key: '/console/cas', target: 'value', relation: '=', expected: 'old', value: 'new' }, setup: (at) => putKey('/console/cas', 'other', undefined, at) },
-  { what: 'txn on a version', request: { op: 'txn', key: '/console/ver', target: 'version', relation: '>', expected: '0', value: 'more' }, setup: (at) => putKey('/console/ver', 'v', undefined, at) },
-  { what: 'txn with quotes and spaces', request: { op: 'txn', key: '/console/"q" k', target: 'value', relation: '!=', expected: "it's", value: 'a "b" c' }, setup: (at) => putKey('/console/"q" k', 'x', undefined, at) },
+  {
+    what: 'del',
+    request: { op: 'delete', key: '/console/d' },
+    setup: (at) => putKey('/console/d', '1', undefined, at),
+  },
+  {
+    what: 'del --prefix --prev-kv',
+    request: { op: 'delete', key: '/console/dp/', prefix: true, prevKv: true },
+    setup: async (at) => {
+      await putKey('/console/dp/1', 'a', undefined, at);
+      await putKey('/console/dp/2', 'b', undefined, at);
+    },
+  },
+  {
+    what: 'txn that succeeds',
+    request: { op: 'txn', key: '/console/cas', target: 'value', relation: '=', expected: 'old', value: 'new' },
+    setup: (at) => putKey('/console/cas', 'old', undefined, at),
+  },
+  {
+    what: 'txn that fails',
+    request: { op: 'txn', key: '/console/cas', target: 'value', relation: '=', expected: 'old', value: 'new' },
+    setup: (at) => putKey('/console/cas', 'other', undefined, at),
+  },
+  {
+    what: 'txn on a version',
+    request: { op: 'txn', key: '/console/ver', target: 'version', relation: '>', expected: '0', value: 'more' },
+    setup: (at) => putKey('/console/ver', 'v', undefined, at),
+  },
+  {
+    what: 'txn with quotes and spaces',
+    request: { op: 'txn', key: '/console/"q" k', target: 'value', relation: '!=', expected: "it's", value: 'a "b" c' },
+    setup: (at) => putKey('/console/"q" k', 'x', undefined, at),
+  },
   { what: 'lease grant', request: { op: 'leaseGrant', ttl: 60 }, setup: async () => {}, newLease: true },
   { what: 'lease keep-alive', request: { op: 'leaseKeepAlive', lease: FIXED_LEASE }, setup: grantFixed },
-  { what: 'lease timetolive --keys', request: { op: 'leaseTimeToLive', lease: FIXED_LEASE, keys: true }, setup: async (at) => {
-    await grantFixed(at);
-    await putKey('/console/l1', 'a', leaseDec(FIXED_LEASE), at);
-    await putKey('/console/l2', 'b', leaseDec(FIXED_LEASE), at);
-  } },
+  {
+    what: 'lease timetolive --keys',
+    request: { op: 'leaseTimeToLive', lease: FIXED_LEASE, keys: true },
+    setup: async (at) => {
+      await grantFixed(at);
+      await putKey('/console/l1', 'a', leaseDec(FIXED_LEASE), at);
+      await putKey('/console/l2', 'b', leaseDec(FIXED_LEASE), at);
+    },
+  },
   { what: 'lease revoke', request: { op: 'leaseRevoke', lease: FIXED_LEASE }, setup: grantFixed },
   { what: 'lease revoke of a lease that is gone', request: { op: 'leaseRevoke', lease: 'abc' }, fails: true },
   { what: 'lease timetolive of a lease that is gone', request: { op: 'leaseTimeToLive', lease: 'abc' } },
 ];
 
 describe.runIf(have)('the v3 console, and its etcdctl and curl lines run for real', () => {
-  it.each(CASES.map((c) => [c.what, c] as const))('%s', async (_what, c) => {
-    // Reads see a few keys under a prefix, written once.
-    if (!c.setup && !(await fetch(url + '/v3/kv/range', { method: 'POST', body: JSON.stringify({ key: b64('/console/p/1') }) }).then((r) => r.json())).kvs) {
-      for (const [k, v] of [['/console/p/1', 'one'], ['/console/p/2', 'two'], ['/console/p/3', 'three'], ['/console/a', 'A']] as const) await putKey(k, v);
-    }
-    await c.setup?.();
-    const shown = await console3(c.request);
-    const text = etcdctl3Output(c.request, shown);
-    // etcdctl prints nothing for no keys; so does this text (the console says "no keys" beside it).
-    expect(text === '').toBe(c.request.op === 'get' && shown.status === 200 && !(shown.body as { kvs?: unknown }).kvs);
-    await c.setup?.();
-    const e = await sh(etcdctl3For(c.request, url));
-    await c.setup?.();
-    const k = await sh(curl3For(c.request, url));
+  it.each(CASES.map((c) => [c.what, c] as const))(
+    '%s',
+    async (_what, c) => {
+      // Reads see a few keys under a prefix, written once.
+      if (
+        !c.setup &&
+        !(
+          await fetch(url + '/v3/kv/range', {
+            method: 'POST',
+            body: JSON.stringify({ key: b64('/console/p/1') }),
+          }).then((r) => r.json())
+        ).kvs
+      ) {
+        for (const [k, v] of [
+          ['/console/p/1', 'one'],
+          ['/console/p/2', 'two'],
+          ['/console/p/3', 'three'],
+          ['/console/a', 'A'],
+        ] as const)
+          await putKey(k, v);
+      }
+      await c.setup?.();
+      const shown = await console3(c.request);
+      const text = etcdctl3Output(c.request, shown);
+      // etcdctl prints nothing for no keys; so does this text (the console says "no keys" beside it).
+      expect(text === '').toBe(
+        c.request.op === 'get' && shown.status === 200 && !(shown.body as { kvs?: unknown }).kvs,
+      );
+      await c.setup?.();
+      const e = await sh(etcdctl3For(c.request, url));
+      await c.setup?.();
+      const k = await sh(curl3For(c.request, url));
 
-    // etcdctl: the same text on stdout, or the same error line on stderr.
-    if (c.fails) {
-      expect(shown.status).not.toBe(200);
-      expect(e.code).not.toBe(0);
-      expect(e.err.trim().split('\n').at(-1)).toBe(text.trim());
-    } else {
-      expect({ code: e.code, err: e.err }).toEqual({ code: 0, err: '' });
-      expect(c.newLease ? normalizeText(e.out) : e.out).toBe(c.newLease ? normalizeText(text) : text);
-    }
-    // curl: the very JSON the console got (a write: as of its own revision).
-    expect(k.code).toBe(0);
-    const curled = JSON.parse(nth(k.out.split('\n'), 0));
-    if (c.setup || c.fails) expect(normalizeJson(curled, !!c.newLease)).toEqual(normalizeJson(shown.body, !!c.newLease));
-    else expect(curled).toEqual(shown.body);
-  }, 60_000);
+      // etcdctl: the same text on stdout, or the same error line on stderr.
+      if (c.fails) {
+        expect(shown.status).not.toBe(200);
+        expect(e.code).not.toBe(0);
+        expect(e.err.trim().split('\n').at(-1)).toBe(text.trim());
+      } else {
+        expect({ code: e.code, err: e.err }).toEqual({ code: 0, err: '' });
+        expect(c.newLease ? normalizeText(e.out) : e.out).toBe(c.newLease ? normalizeText(text) : text);
+      }
+      // curl: the very JSON the console got (a write: as of its own revision).
+      expect(k.code).toBe(0);
+      const curled = JSON.parse(nth(k.out.split('\n'), 0));
+      if (c.setup || c.fails)
+        expect(normalizeJson(curled, !!c.newLease)).toEqual(normalizeJson(shown.body, !!c.newLease));
+      else expect(curled).toEqual(shown.body);
+    },
+    60_000,
+  );
 
   it('get --rev: the console, etcdctl and curl read the same past revision', async () => {
     const first = await putKey('/console/hist', 'first');
@@ -202,20 +276,43 @@ describe.runIf(have)('the v3 console, and its etcdctl and curl lines run for rea
       // Both streams must be open before the change: curl's first line (created) says so; etcdctl
       // prints nothing until a change, so a first change is made until it shows one.
       await until('curl watching', () => curl.out.includes('"created":true'), 20_000);
-      await until('etcdctl watching', async () => {
-        if (etcdctl.out.includes('/console/w/warmup')) return true;
-        await sh(`etcdctl --endpoints ${url} put /console/w/warmup 0`);
-        return etcdctl.out.includes('/console/w/warmup');
-      }, 20_000);
+      await until(
+        'etcdctl watching',
+        async () => {
+          if (etcdctl.out.includes('/console/w/warmup')) return true;
+          await sh(`etcdctl --endpoints ${url} put /console/w/warmup 0`);
+          return etcdctl.out.includes('/console/w/warmup');
+        },
+        20_000,
+      );
       const before = events.length;
       const put = await sh(`etcdctl --endpoints ${url} put /console/w/k 'from outside'`);
       expect(put.out).toBe('OK\n');
-      const line = await until('the console sees the change', () =>
-        events.slice(before).find((x): x is Extract<ServerEvent, { type: 'watch' }> => x.type === 'watch' && x.watch === 'w-test' && watchEventLines(x.result).includes('/console/w/k')), 20_000);
+      const line = await until(
+        'the console sees the change',
+        () =>
+          events
+            .slice(before)
+            .find(
+              (x): x is Extract<ServerEvent, { type: 'watch' }> =>
+                x.type === 'watch' && x.watch === 'w-test' && watchEventLines(x.result).includes('/console/w/k'),
+            ),
+        20_000,
+      );
       const shownText = `${watchEventLines(line.result).join('\n')}\n`;
       expect(shownText).toBe('PUT\n/console/w/k\nfrom outside\n');
       await until('etcdctl watch prints it', () => etcdctl.out.endsWith(shownText), 20_000);
-      const curled = await until('curl prints it', () => curl.out.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => JSON.parse(l)).find((j) => JSON.stringify(j).includes(b64('/console/w/k'))), 20_000);
+      const curled = await until(
+        'curl prints it',
+        () =>
+          curl.out
+            .split('\n')
+            .map((l) => l.trim())
+            .filter(Boolean)
+            .map((l) => JSON.parse(l))
+            .find((j) => JSON.stringify(j).includes(b64('/console/w/k'))),
+        20_000,
+      );
       expect(curled.result).toEqual(line.result);
     } finally {
       await etcdctl.stop();
@@ -226,9 +323,12 @@ describe.runIf(have)('the v3 console, and its etcdctl and curl lines run for rea
 });
 
 /** What differs between two clusters by nature: ids, terms, revisions and versions (their histories differ). */
-const acrossClusters = (body: unknown) => JSON.parse(JSON.stringify(body)
-  .replace(/"(cluster_id|member_id|raft_term|revision|create_revision|mod_revision|version)":"\d+"/g, '"$1":"N"')
-  .replace(/"ID":"-?\d+"/g, '"ID":"LEASE"'));
+const acrossClusters = (body: unknown) =>
+  JSON.parse(
+    JSON.stringify(body)
+      .replace(/"(cluster_id|member_id|raft_term|revision|create_revision|mod_revision|version)":"\d+"/g, '"$1":"N"')
+      .replace(/"ID":"-?\d+"/g, '"ID":"LEASE"'),
+  );
 
 describe.runIf(have && haveEtcd)("the console's requests to a real etcd 3.4, and through an attached source", () => {
   let etcd: EtcdCluster;
@@ -239,22 +339,35 @@ describe.runIf(have && haveEtcd)("the console's requests to a real etcd 3.4, and
     etcdURL = etcd.spec('e1').clientURL;
     await until('etcd serves', async () => (await fetch(`${etcdURL}/health`).catch(() => undefined))?.ok, 30_000);
     // The keys the reads find, alike on both.
-    for (const at of [etcdURL, url]) for (const [k, v] of [['/console/p/1', 'one'], ['/console/p/2', 'two'], ['/console/p/3', 'three'], ['/console/a', 'A']] as const) await putKey(k, v, undefined, at);
+    for (const at of [etcdURL, url])
+      for (const [k, v] of [
+        ['/console/p/1', 'one'],
+        ['/console/p/2', 'two'],
+        ['/console/p/3', 'three'],
+        ['/console/a', 'A'],
+      ] as const)
+        await putKey(k, v, undefined, at);
   }, 60_000);
   afterAll(async () => {
     await etcd?.destroy();
   });
 
-  it.each(CASES.map((c) => [c.what, c] as const))('%s: etcd answers what the node answers, and the console shows the same', async (_what, c) => {
-    const direct = new V3Console(() => {});
-    await c.setup?.(etcdURL);
-    const fromEtcd = await direct.execute('e1', etcdURL, c.request, 10_000);
-    await c.setup?.();
-    const fromNode = await console3(c.request);
-    expect(fromNode.status).toBe(fromEtcd!.status);
-    expect(acrossClusters(fromNode.body)).toEqual(acrossClusters(fromEtcd!.body));
-    expect(normalizeText(etcdctl3Output(c.request, fromNode))).toBe(normalizeText(etcdctl3Output(c.request, fromEtcd!)));
-  }, 60_000);
+  it.each(CASES.map((c) => [c.what, c] as const))(
+    '%s: etcd answers what the node answers, and the console shows the same',
+    async (_what, c) => {
+      const direct = new V3Console(() => {});
+      await c.setup?.(etcdURL);
+      const fromEtcd = await direct.execute('e1', etcdURL, c.request, 10_000);
+      await c.setup?.();
+      const fromNode = await console3(c.request);
+      expect(fromNode.status).toBe(fromEtcd!.status);
+      expect(acrossClusters(fromNode.body)).toEqual(acrossClusters(fromEtcd!.body));
+      expect(normalizeText(etcdctl3Output(c.request, fromNode))).toBe(
+        normalizeText(etcdctl3Output(c.request, fromEtcd!)),
+      );
+    },
+    60_000,
+  );
 
   it('an attached etcd is sent the same requests, watches included', async () => {
     const src = new AttachedSource([etcdURL]).start();
@@ -262,16 +375,32 @@ describe.runIf(have && haveEtcd)("the console's requests to a real etcd 3.4, and
     src.on('events', (batch) => lines.push(...batch.filter((e) => e.type === 'watch')));
     try {
       // Named once its member list is read (until then it is shown by its URL).
-      const name = await until('the member seen by its name', () => src.snapshot().nodes.find((n) => n.clientURL === etcdURL && n.name === 'e1')?.name, 20_000);
-      const run = async (request: Kv3Request) => (await src.execute(parseCommand({ type: 'kv3', name, request }) as never)) as KvResult;
-      expect(await run({ op: 'watch', watch: 'att', key: '/attached/', prefix: true })).toMatchObject({ status: 200, body: { result: { created: true } } });
+      const name = await until(
+        'the member seen by its name',
+        () => src.snapshot().nodes.find((n) => n.clientURL === etcdURL && n.name === 'e1')?.name,
+        20_000,
+      );
+      const run = async (request: Kv3Request) =>
+        (await src.execute(parseCommand({ type: 'kv3', name, request }) as never)) as KvResult;
+      expect(await run({ op: 'watch', watch: 'att', key: '/attached/', prefix: true })).toMatchObject({
+        status: 200,
+        body: { result: { created: true } },
+      });
       const put = await run({ op: 'put', key: '/attached/k', value: 'through the gateway' });
       expect(etcdctl3Output({ op: 'put', key: '/attached/k', value: '' }, put)).toBe('OK\n');
       const got = await run({ op: 'get', key: '/attached/k' });
       expect(etcdctl3Output({ op: 'get', key: '/attached/k' }, got)).toBe('/attached/k\nthrough the gateway\n');
-      const seen = await until('the watch line', () => lines.find((e) => e.type === 'watch' && e.result !== undefined), 20_000);
+      const seen = await until(
+        'the watch line',
+        () => lines.find((e) => e.type === 'watch' && e.result !== undefined),
+        20_000,
+      );
       expect(seen).toMatchObject({ type: 'watch', watch: 'att', node: name });
-      expect(watchEventLines((seen as { result?: unknown }).result)).toEqual(['PUT', '/attached/k', 'through the gateway']);
+      expect(watchEventLines((seen as { result?: unknown }).result)).toEqual([
+        'PUT',
+        '/attached/k',
+        'through the gateway',
+      ]);
       await run({ op: 'unwatch', watch: 'att' });
     } finally {
       await src.stop();

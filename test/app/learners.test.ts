@@ -14,12 +14,19 @@ let events: ServerEvent[];
 let states: ClusterState[];
 const state = () => lastState(states);
 const node = (name: string): NodeState => state().nodes.find((n) => n.name === name)!;
-const leader = (timeoutMs = 20_000) => until('an agreed leader', () => states.length > 0 && agreedLeader(state()), timeoutMs);
-const caughtUp = (name: string) => until(`${name} has caught up`, () => {
-  const l = agreedLeader(state());
-  return l && node(name).status === 'alive' && node(name).lead === l.name && node(name).applied >= l.applied;
-}, 20_000);
-const sentTo = (to: string, types: string[]) => events.filter((e) => e.type === 'message' && e.to === to && types.includes(e.msgType));
+const leader = (timeoutMs = 20_000) =>
+  until('an agreed leader', () => states.length > 0 && agreedLeader(state()), timeoutMs);
+const caughtUp = (name: string) =>
+  until(
+    `${name} has caught up`,
+    () => {
+      const l = agreedLeader(state());
+      return l && node(name).status === 'alive' && node(name).lead === l.name && node(name).applied >= l.applied;
+    },
+    20_000,
+  );
+const sentTo = (to: string, types: string[]) =>
+  events.filter((e) => e.type === 'message' && e.to === to && types.includes(e.msgType));
 
 beforeEach(() => {
   ({ sup, events, states } = recordedSupervisor());
@@ -36,16 +43,24 @@ describe('learners in the app', () => {
     await expect(sup.execute({ type: 'addMember', learner: true })).resolves.toMatchObject({ name: 'n4' });
     await caughtUp('n4');
     await until('n4 is drawn as a learner', () => node('n4').learner === true);
-    expect(state().nodes.filter((n) => n.learner).map((n) => n.name)).toEqual(['n4']);
+    expect(
+      state()
+        .nodes.filter((n) => n.learner)
+        .map((n) => n.name),
+    ).toEqual(['n4']);
     expect(sentTo('n4', ['MsgApp', 'MsgSnap']).length).toBeGreaterThan(0);
 
     // An election with the learner running: the candidates ask the voters only.
     const old = (await leader()).name;
     await sup.execute({ type: 'killNode', name: old });
-    await until('a new leader', () => {
-      const l = agreedLeader(state());
-      return l && l.name !== old && l.name !== 'n4' ? l : undefined;
-    }, 20_000);
+    await until(
+      'a new leader',
+      () => {
+        const l = agreedLeader(state());
+        return l && l.name !== old && l.name !== 'n4' ? l : undefined;
+      },
+      20_000,
+    );
     const votes = ['MsgVote', 'MsgPreVote'];
     expect(events.some((e) => e.type === 'message' && votes.includes(e.msgType))).toBe(true);
     expect(sentTo('n4', votes)).toEqual([]);
@@ -53,14 +68,21 @@ describe('learners in the app', () => {
     await caughtUp(old);
 
     // etcd's refusal for a voter, then the promotion once n4 has caught up.
-    await expect(sup.execute({ type: 'promoteMember', name: 'n1' })).rejects.toThrow(/can only promote a learner member/);
+    await expect(sup.execute({ type: 'promoteMember', name: 'n1' })).rejects.toThrow(
+      /can only promote a learner member/,
+    );
     await caughtUp('n4');
     await sup.execute({ type: 'promoteMember', name: 'n4' });
     await until('n4 is a voter', () => node('n4').learner !== true && node('n4').status === 'alive');
     const promoted = await until('the promotion event on n4', () =>
-      events.find((e) => e.type === 'raft' && e.node === 'n4' && e.event.kind === 'conf' && e.event.promoted));
+      events.find((e) => e.type === 'raft' && e.node === 'n4' && e.event.kind === 'conf' && e.event.promoted),
+    );
     const nameOf = (id: string) => state().nodes.find((n) => n.id === id)?.name ?? id;
-    expect(promoted.type === 'raft' && narrate('n4', promoted.event, nameOf)?.text).toMatch(/^n4 was promoted from learner to voting member \(entry \d+\): voters are now n\d, n\d, n\d, n\d$/);
-    await expect(sup.execute({ type: 'promoteMember', name: 'n4' })).rejects.toThrow(/can only promote a learner member/);
+    expect(promoted.type === 'raft' && narrate('n4', promoted.event, nameOf)?.text).toMatch(
+      /^n4 was promoted from learner to voting member \(entry \d+\): voters are now n\d, n\d, n\d, n\d$/,
+    );
+    await expect(sup.execute({ type: 'promoteMember', name: 'n4' })).rejects.toThrow(
+      /can only promote a learner member/,
+    );
   }, 90_000);
 });

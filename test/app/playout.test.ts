@@ -3,26 +3,68 @@
 // delivery is drawn, and the timer rings move only with the node's ticks.
 import { describe, expect, it } from 'vitest';
 import type { ServerEvent } from '../../src-shared/protocol.js';
-import { DISPLAY_LAG_MS, flightAt, LANDED_FADE_MS, lostGrace, Playout, timerFill } from '../../src-renderer/lib/playout.js';
+import {
+  DISPLAY_LAG_MS,
+  flightAt,
+  LANDED_FADE_MS,
+  lostGrace,
+  Playout,
+  timerFill,
+} from '../../src-renderer/lib/playout.js';
 
-const msg = (at: number, id: number, from: string, to: string, due = at): ServerEvent => ({ type: 'message', at, id, due, from, to, msgType: 'MsgVote', term: 2 });
-const delivered = (at: number, id: number, from: string, to: string): ServerEvent => ({ type: 'delivered', at, id, from, to });
-const vote = (at: number, node: string, candidate: string): ServerEvent => ({ type: 'raft', at, node, event: { kind: 'vote', candidate, term: 2, pre: false, granted: true } });
-const role = (at: number, node: string, r: 'candidate' | 'leader'): ServerEvent => ({ type: 'raft', at, node, event: { kind: 'role', role: r, term: 2, lead: '' } });
-const cluster = (at: number): ServerEvent => ({ type: 'cluster', at, cluster: { dir: '', generation: 1, nodes: [], cuts: [] } });
+const msg = (at: number, id: number, from: string, to: string, due = at): ServerEvent => ({
+  type: 'message',
+  at,
+  id,
+  due,
+  from,
+  to,
+  msgType: 'MsgVote',
+  term: 2,
+});
+const delivered = (at: number, id: number, from: string, to: string): ServerEvent => ({
+  type: 'delivered',
+  at,
+  id,
+  from,
+  to,
+});
+const vote = (at: number, node: string, candidate: string): ServerEvent => ({
+  type: 'raft',
+  at,
+  node,
+  event: { kind: 'vote', candidate, term: 2, pre: false, granted: true },
+});
+const role = (at: number, node: string, r: 'candidate' | 'leader'): ServerEvent => ({
+  type: 'raft',
+  at,
+  node,
+  event: { kind: 'role', role: r, term: 2, lead: '' },
+});
+const cluster = (at: number): ServerEvent => ({
+  type: 'cluster',
+  at,
+  cluster: { dir: '', generation: 1, nodes: [], cuts: [] },
+});
 const label = (e: ServerEvent): string => {
   switch (e.type) {
-    case 'message': return `send#${e.id}`;
-    case 'delivered': return `land#${e.id}`;
-    case 'raft': return `${e.node}:${e.event.kind}`;
-    case 'cluster': return 'snapshot';
-    case 'ack': return `ack:${e.id}`;
-    default: return e.type;
+    case 'message':
+      return `send#${e.id}`;
+    case 'delivered':
+      return `land#${e.id}`;
+    case 'raft':
+      return `${e.node}:${e.event.kind}`;
+    case 'cluster':
+      return 'snapshot';
+    case 'ack':
+      return `ack:${e.id}`;
+    default:
+      return e.type;
   }
 };
 
 describe('Playout', () => {
-  it('draws events in the order of their time, whichever node\'s batch came first', () => {
+  it("draws events in the order of their time, whichever node's batch came first", () => {
     const p = new Playout();
     // n2's worker flushed first: the delivery of n1's vote request and the vote it caused...
     p.push([delivered(1010, 7, 'n1', 'n2'), vote(1012, 'n2', 'n1')], 1030);
@@ -49,7 +91,7 @@ describe('Playout', () => {
     expect(p.take(p.displayTime(1000 + DISPLAY_LAG_MS)).map(label)).toEqual(['n2:vote']);
   });
 
-  it('an answer to a command is drawn after what came before it, so it sees the command\'s effect', () => {
+  it("an answer to a command is drawn after what came before it, so it sees the command's effect", () => {
     const p = new Playout();
     const ack: ServerEvent = { type: 'ack', id: 'w1' };
     // Nothing waiting: at once.
@@ -98,13 +140,13 @@ describe('flightAt', () => {
 });
 
 describe('timerFill', () => {
-  it('drains at the pace of the node\'s ticks', () => {
+  it("drains at the pace of the node's ticks", () => {
     const a = { elapsed: 2, timeout: 10, tickMs: 1000, at: 5000 };
     expect(timerFill(a, 5000)).toBeCloseTo(0.8);
     expect(timerFill(a, 5500)).toBeCloseTo(0.75);
     expect(timerFill(a, 100_000)).toBe(0);
   });
-  it('a stopped clock (step mode) is a still ring; each tick reported moves it by one tick\'s share', () => {
+  it("a stopped clock (step mode) is a still ring; each tick reported moves it by one tick's share", () => {
     const a = { elapsed: 3, timeout: 12, tickMs: null, at: 5000 };
     expect(timerFill(a, 5000)).toBe(timerFill(a, 60_000));
     expect(timerFill(a, 5000) - timerFill({ ...a, elapsed: 4, at: 7000 }, 9000)).toBeCloseTo(1 / 12);

@@ -68,14 +68,25 @@ describe('a secured cluster started by the app', () => {
   it('forms over TLS: https client and peer URLs, a leader, and the snapshot says TLS, client certificates and auth', async () => {
     expect(await sup.waitForLeader(30_000)).toBe(true);
     const snap: ClusterState = sup.snapshot();
-    expect(snap.nodes.map((n) => [n.clientURL.slice(0, 8), n.peerURL.slice(0, 8)])).toEqual(Array(3).fill(['https://', 'https://']));
+    expect(snap.nodes.map((n) => [n.clientURL.slice(0, 8), n.peerURL.slice(0, 8)])).toEqual(
+      Array(3).fill(['https://', 'https://']),
+    );
     const tlsDir = path.join(sup.dir, 'cluster-1', 'tls');
     expect(snap.security).toEqual({
-      tls: true, peerTLS: true, clientCert: true, auth: true,
-      files: { caFile: path.join(tlsDir, 'ca.pem'), certFile: path.join(tlsDir, 'console.pem'), keyFile: path.join(tlsDir, 'console-key.pem') },
+      tls: true,
+      peerTLS: true,
+      clientCert: true,
+      auth: true,
+      files: {
+        caFile: path.join(tlsDir, 'ca.pem'),
+        certFile: path.join(tlsDir, 'console.pem'),
+        keyFile: path.join(tlsDir, 'console-key.pem'),
+      },
     });
     // The peers talk: every node knows the two others as active.
-    await expect.poll(() => sup.snapshot().nodes.every((n) => n.peers.filter((p) => p.active).length === 2), { timeout: 20_000 }).toBe(true);
+    await expect
+      .poll(() => sup.snapshot().nodes.every((n) => n.peers.filter((p) => p.active).length === 2), { timeout: 20_000 })
+      .toBe(true);
   });
 
   it('refuses a client without a certificate at the handshake', async () => {
@@ -89,7 +100,9 @@ describe('a secured cluster started by the app', () => {
       req.on('error', resolve);
       req.end();
     });
-    expect(err?.message ?? 'answered').toMatch(/certificate required|bad certificate|handshake|socket hang up|ECONNRESET/i);
+    expect(err?.message ?? 'answered').toMatch(
+      /certificate required|bad certificate|handshake|socket hang up|ECONNRESET/i,
+    );
   });
 
   it('the KV console is refused before logging in, refused with a wrong password, and works as root', async () => {
@@ -101,10 +114,16 @@ describe('a secured cluster started by the app', () => {
     expect(JSON.stringify(refused.body)).toMatch(/user name is empty|invalid auth token|permission denied/);
 
     const wrong = await send({ type: 'login', user: 'root', password: 'not-it' });
-    expect(wrong).toMatchObject({ ok: false, message: expect.stringMatching(/^login as "root" refused \(etcd: "etcdserver: authentication failed, invalid user ID or password"\)/) });
+    expect(wrong).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(
+        /^login as "root" refused \(etcd: "etcdserver: authentication failed, invalid user ID or password"\)/,
+      ),
+    });
 
     expect(await send({ type: 'login', user: 'root', password: PASSWORD })).toMatchObject({ ok: true });
-    const put = (await send({ type: 'kv3', name: leader, request: { op: 'put', key: 'k', value: 'v' } })).result as KvResult;
+    const put = (await send({ type: 'kv3', name: leader, request: { op: 'put', key: 'k', value: 'v' } }))
+      .result as KvResult;
     expect(put.status).toBe(200);
     const follower = sup.snapshot().nodes.find((n) => n.role !== 'leader')!.name;
     const got = (await send({ type: 'kv3', name: follower, request: { op: 'get', key: 'k' } })).result as KvResult;
@@ -113,16 +132,25 @@ describe('a secured cluster started by the app', () => {
     await expect.poll(() => sup.snapshot().security?.user, { timeout: 5_000 }).toBe('root');
   });
 
-  it.skipIf(!haveEtcdctl)('the etcdctl line the console prints works as printed (its password given the way a script gives it)', async () => {
-    const n = sup.snapshot().nodes[1]!;
-    const line = etcdctl3For({ op: 'put', key: 'printed', value: 'works' }, n.clientURL, { files: sup.snapshot().security?.files, user: 'root' });
-    expect(line).toMatch(/^etcdctl --endpoints https:\/\/127\.0\.0\.1:\d+ --cacert \S+ca\.pem --cert \S+console\.pem --key \S+console-key\.pem --user root put printed works$/);
-    const r = await run('/bin/sh', ['-c', `${line} --password "$PW"`], { env: { PW: PASSWORD } });
-    expect(r, r.err).toMatchObject({ code: 0, out: 'OK\n' });
-    const leader = sup.snapshot().nodes.find((x) => x.role === 'leader')!.name;
-    const got = (await send({ type: 'kv3', name: leader, request: { op: 'get', key: 'printed' } })).result as KvResult;
-    expect(JSON.stringify(got.body)).toContain(Buffer.from('works').toString('base64'));
-  });
+  it.skipIf(!haveEtcdctl)(
+    'the etcdctl line the console prints works as printed (its password given the way a script gives it)',
+    async () => {
+      const n = sup.snapshot().nodes[1]!;
+      const line = etcdctl3For({ op: 'put', key: 'printed', value: 'works' }, n.clientURL, {
+        files: sup.snapshot().security?.files,
+        user: 'root',
+      });
+      expect(line).toMatch(
+        /^etcdctl --endpoints https:\/\/127\.0\.0\.1:\d+ --cacert \S+ca\.pem --cert \S+console\.pem --key \S+console-key\.pem --user root put printed works$/,
+      );
+      const r = await run('/bin/sh', ['-c', `${line} --password "$PW"`], { env: { PW: PASSWORD } });
+      expect(r, r.err).toMatchObject({ code: 0, out: 'OK\n' });
+      const leader = sup.snapshot().nodes.find((x) => x.role === 'leader')!.name;
+      const got = (await send({ type: 'kv3', name: leader, request: { op: 'get', key: 'printed' } }))
+        .result as KvResult;
+      expect(JSON.stringify(got.body)).toContain(Buffer.from('works').toString('base64'));
+    },
+  );
 
   it('no PEM, private key or password in the trace, the exported trace or any log line', async () => {
     const logs = events.filter((e) => e.type === 'log').map((e) => (e as { line: string }).line);
@@ -133,7 +161,9 @@ describe('a secured cluster started by the app', () => {
     for (const re of SECRET_TEXT) expect(text).not.toMatch(re);
     // The actions are kept, their passwords hidden.
     const trace = await readTraceFile(exported.path);
-    const actions = trace.records.filter((r) => r.kind === 'action').map((r) => (r as { cmd: { type: string; password?: string; secure?: { rootPassword?: string } } }).cmd);
+    const actions = trace.records
+      .filter((r) => r.kind === 'action')
+      .map((r) => (r as { cmd: { type: string; password?: string; secure?: { rootPassword?: string } } }).cmd);
     expect(actions.find((c) => c.type === 'startCluster')?.secure?.rootPassword).toBe(HIDDEN);
     expect(actions.filter((c) => c.type === 'login').map((c) => c.password)).toEqual([HIDDEN, HIDDEN]);
     const chrome = fs.readFileSync((await core.exportTrace('chrome')).path, 'utf8');

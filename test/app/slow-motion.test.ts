@@ -24,10 +24,15 @@ let events: ServerEvent[];
 let states: ClusterState[];
 const state = () => lastState(states);
 const node = (name: string): NodeState => state().nodes.find((n) => n.name === name)!;
-const leader = (timeoutMs: number, not?: string) => until('an agreed leader', () => {
-  const l = states.length > 0 ? agreedLeader(state())?.name : undefined;
-  return l !== undefined && l !== not && l;
-}, timeoutMs);
+const leader = (timeoutMs: number, not?: string) =>
+  until(
+    'an agreed leader',
+    () => {
+      const l = states.length > 0 ? agreedLeader(state())?.name : undefined;
+      return l !== undefined && l !== not && l;
+    },
+    timeoutMs,
+  );
 const messages = () => events.filter((e): e is Msg => e.type === 'message');
 const deliveries = () => new Map(events.filter((e): e is Delivered => e.type === 'delivered').map((e) => [e.id, e]));
 const idOf = (name: string) => node(name).id;
@@ -51,7 +56,8 @@ function checkCauseBeforeEffect(term: number, winner: string): number {
   const got = deliveries();
   let votes = 0;
   for (const e of events) {
-    if (e.type !== 'raft' || e.event.kind !== 'vote' || !e.event.granted || e.event.pre || e.event.term !== term) continue;
+    if (e.type !== 'raft' || e.event.kind !== 'vote' || !e.event.granted || e.event.pre || e.event.term !== term)
+      continue;
     const candidate = sup.snapshot().nodes.find((n) => n.id === (e.event as { candidate: string }).candidate)!.name;
     const req = sent.find((m) => m.msgType === 'MsgVote' && m.from === candidate && m.to === e.node && m.term === term);
     expect(req, `the MsgVote ${candidate} → ${e.node} of term ${term}`).toBeDefined();
@@ -61,7 +67,14 @@ function checkCauseBeforeEffect(term: number, winner: string): number {
     expect(d!.at).toBeGreaterThanOrEqual(req!.at);
     votes++;
   }
-  const won = events.find((e): e is Raft => e.type === 'raft' && e.node === winner && e.event.kind === 'role' && e.event.role === 'leader' && e.event.term === term)!;
+  const won = events.find(
+    (e): e is Raft =>
+      e.type === 'raft' &&
+      e.node === winner &&
+      e.event.kind === 'role' &&
+      e.event.role === 'leader' &&
+      e.event.term === term,
+  )!;
   expect(won).toBeDefined();
   const answers = sent.filter((m) => m.msgType === 'MsgVoteResp' && m.to === winner && m.term === term && !m.reject);
   const landed = answers.map((m) => got.get(m.id!)).filter((d): d is Delivered => d !== undefined && d.at <= won.at);
@@ -76,13 +89,21 @@ describe('slow motion on a real cluster', () => {
     const from = events.length;
     const l = (await leader(5000))!;
     // A few heartbeat rounds at ×1/10: one per second.
-    await until('heartbeats delivered', () => {
-      const hb = events.slice(from).filter((e): e is Msg => e.type === 'message' && e.msgType === 'MsgHeartbeat' && e.from === l);
-      // Every one checked below delivered (to two peers: the 8th delivered says nothing of the 7th).
-      const got = deliveries();
-      return hb.length >= 8 && hb.every((m) => m.id !== undefined) && hb.slice(2, 8).every((m) => got.has(m.id!));
-    }, 20_000);
-    const hb = events.slice(from).filter((e): e is Msg => e.type === 'message' && e.msgType === 'MsgHeartbeat' && e.from === l);
+    await until(
+      'heartbeats delivered',
+      () => {
+        const hb = events
+          .slice(from)
+          .filter((e): e is Msg => e.type === 'message' && e.msgType === 'MsgHeartbeat' && e.from === l);
+        // Every one checked below delivered (to two peers: the 8th delivered says nothing of the 7th).
+        const got = deliveries();
+        return hb.length >= 8 && hb.every((m) => m.id !== undefined) && hb.slice(2, 8).every((m) => got.has(m.id!));
+      },
+      20_000,
+    );
+    const hb = events
+      .slice(from)
+      .filter((e): e is Msg => e.type === 'message' && e.msgType === 'MsgHeartbeat' && e.from === l);
     const got = deliveries();
     expect(hb.filter((m) => m.due! - m.at === flightMs({ type: 'MsgHeartbeat' }) * 10).length).toBeGreaterThan(0);
     const late: number[] = [];
@@ -102,7 +123,10 @@ describe('slow motion on a real cluster', () => {
     expect(late[Math.floor(late.length / 2)]).toBeLessThan(60);
     // Heartbeats to one peer: every 100 ms of cluster time, a second of real time.
     const toOne = hb.filter((m) => m.to === nth(hb, 0, 'a heartbeat').to).map((m) => m.at);
-    const gaps = toOne.slice(1).map((t, i) => t - toOne[i]!).sort((a, b) => a - b); // toOne[i] precedes t
+    const gaps = toOne
+      .slice(1)
+      .map((t, i) => t - toOne[i]!)
+      .sort((a, b) => a - b); // toOne[i] precedes t
     expect(gaps[Math.floor(gaps.length / 2)]).toBeGreaterThan(850);
     expect(gaps[Math.floor(gaps.length / 2)]).toBeLessThan(1300);
     // The timer rings' pace: a tick is a second of real time on every follower.
@@ -115,7 +139,9 @@ describe('slow motion on a real cluster', () => {
     if (!needTools('curl', ['/usr/bin/curl'])) return;
     const follower = state().nodes.find((n) => n.status === 'alive' && n.role === 'follower')!;
     const t0 = Date.now();
-    const put = await run('curl', ['-s', '-X', 'PUT', `${follower.clientURL}/v2/keys/slow`, '-d', 'value=motion'], { timeout: 60_000 });
+    const put = await run('curl', ['-s', '-X', 'PUT', `${follower.clientURL}/v2/keys/slow`, '-d', 'value=motion'], {
+      timeout: 60_000,
+    });
     const took = Date.now() - t0;
     expect(JSON.parse(put.stdout).node.value).toBe('motion');
     // Forwarded to the leader, appended, acknowledged, committed: several flights of 400 ms.
@@ -135,12 +161,18 @@ describe('slow motion on a real cluster', () => {
     expect(term).toBeGreaterThan(termBefore);
     expect(checkCauseBeforeEffect(term, next)).toBeGreaterThan(0);
     // The candidate existed for a while: its role changes are a vote round apart (≥ 2 flights of 400 ms).
-    const roles = events.filter((e): e is Raft => e.type === 'raft' && e.node === next && e.event.kind === 'role' && e.event.term === term);
+    const roles = events.filter(
+      (e): e is Raft => e.type === 'raft' && e.node === next && e.event.kind === 'role' && e.event.term === term,
+    );
     const cand = roles.find((e) => (e as { event: { role: string } }).event.role === 'candidate')!;
     const lead = roles.find((e) => (e as { event: { role: string } }).event.role === 'leader')!;
     expect(lead.at - cand.at).toBeGreaterThan(700);
     await sup.execute({ type: 'restartNode', name: old });
-    await until('the old leader follows', () => node(old).status === 'alive' && node(old).role === 'follower' && node(old).lead === next, 30_000);
+    await until(
+      'the old leader follows',
+      () => node(old).status === 'alive' && node(old).role === 'follower' && node(old).lead === next,
+      30_000,
+    );
   }, 120_000);
 
   it('a vote request dropped in flight never reaches its target: no vote is cast for it', async () => {
@@ -148,21 +180,39 @@ describe('slow motion on a real cluster', () => {
     const from = events.length;
     await sup.execute({ type: 'killNode', name: old });
     // The first pre-vote: then slow down to ×1/50, so the vote requests take 2 s to cross.
-    await until('a pre-vote', () => events.slice(from).some((e) => e.type === 'raft' && e.event.kind === 'election-timeout'), 60_000);
+    await until(
+      'a pre-vote',
+      () => events.slice(from).some((e) => e.type === 'raft' && e.event.kind === 'election-timeout'),
+      60_000,
+    );
     await sup.execute({ type: 'setSpeed', speed: 0.02 });
-    const req = await until('a vote request in flight', () => events.slice(from).find((e): e is Msg => e.type === 'message' && e.msgType === 'MsgVote' && e.to !== old), 60_000);
+    const req = await until(
+      'a vote request in flight',
+      () => events.slice(from).find((e): e is Msg => e.type === 'message' && e.msgType === 'MsgVote' && e.to !== old),
+      60_000,
+    );
     await sup.execute({ type: 'dropMessage', id: req.id! });
     // Dropping it again: it is gone.
     await expect(sup.execute({ type: 'dropMessage', id: req.id! })).rejects.toThrow(/no longer in flight/);
-    await until('the drop reported', () => events.some((e) => e.type === 'lost' && e.id === req.id && e.reason === 'dropped'));
+    await until('the drop reported', () =>
+      events.some((e) => e.type === 'lost' && e.id === req.id && e.reason === 'dropped'),
+    );
     // Real time again: the election goes on (a later term) and settles.
     await sup.execute({ type: 'setSpeed', speed: 1 });
     await leader(30_000, old);
     await new Promise((r) => setTimeout(r, 300));
     expect(events.some((e) => e.type === 'delivered' && e.id === req.id)).toBe(false);
     const candidateId = idOf(req.from);
-    const cast = events.filter((e) => e.type === 'raft' && e.node === req.to && e.event.kind === 'vote' && !e.event.pre && e.event.granted
-      && e.event.candidate === candidateId && e.event.term === req.term);
+    const cast = events.filter(
+      (e) =>
+        e.type === 'raft' &&
+        e.node === req.to &&
+        e.event.kind === 'vote' &&
+        !e.event.pre &&
+        e.event.granted &&
+        e.event.candidate === candidateId &&
+        e.event.term === req.term,
+    );
     expect(cast).toEqual([]);
     // Nor does its etcd log say so.
     const line = `cast MsgVote for ${candidateId} at term ${req.term}`;

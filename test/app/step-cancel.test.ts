@@ -26,7 +26,9 @@ const delivered = () => events.filter((e) => e.type === 'step' && e.fate === 'de
 /** A run that cannot end by itself soon: a commit, with a steady leader and no writes. */
 async function longRun(): Promise<{ result: Promise<StepRunResult>; startedAt: number }> {
   const before = delivered();
-  const result = sup.execute(parseCommand({ type: 'stepRunUntil', until: 'commit', maxSteps: 100_000 })) as Promise<StepRunResult>;
+  const result = sup.execute(
+    parseCommand({ type: 'stepRunUntil', until: 'commit', maxSteps: 100_000 }),
+  ) as Promise<StepRunResult>;
   // Under way: it has delivered a few heartbeats (and their answers) by now.
   await until('the run to be stepping', () => delivered() >= before + 10, 20_000);
   return { result, startedAt: before };
@@ -38,10 +40,21 @@ describe('cancelling a step run', () => {
     // Nothing going: nothing happens (a click that races the run's end is not an error).
     await sup.start(3);
     await until('a leader', () => agreedLeader(sup.snapshot()), 15_000);
-    await until('every member published', () => {
-      const l = agreedLeader(sup.snapshot());
-      return l && sup.snapshot().nodes.every((n) => l.log.some((e) => e.data === `publish ${n.name}` && e.index <= l.commit) && n.commit === l.commit);
-    }, 15_000);
+    await until(
+      'every member published',
+      () => {
+        const l = agreedLeader(sup.snapshot());
+        return (
+          l &&
+          sup
+            .snapshot()
+            .nodes.every(
+              (n) => l.log.some((e) => e.data === `publish ${n.name}` && e.index <= l.commit) && n.commit === l.commit,
+            )
+        );
+      },
+      15_000,
+    );
     await sup.execute({ type: 'stepMode', on: true, seed: 3 });
     expect(await sup.execute({ type: 'stepCancel' })).toBeUndefined();
 
@@ -56,14 +69,23 @@ describe('cancelling a step run', () => {
     expect(delivered() - a.startedAt).toBeLessThanOrEqual(ra.steps);
     // The stepper goes on: a tick, then a run that ends by itself.
     await sup.execute({ type: 'stepTick' });
-    expect(await sup.execute({ type: 'stepRunUntil', until: 'commit', maxSteps: 5 })).toEqual({ reached: false, steps: 5 });
+    expect(await sup.execute({ type: 'stepRunUntil', until: 'commit', maxSteps: 5 })).toEqual({
+      reached: false,
+      steps: 5,
+    });
 
     // 2. Step mode off: the run stops (it would otherwise hold the switch back), then real time.
     const b = await longRun();
     await sup.execute({ type: 'stepMode', on: false });
     expect(await b.result).toMatchObject({ reached: false, cancelled: true });
     expect(sup.snapshot().step).toMatchObject({ on: false, held: [] });
-    const put = await sup.execute({ type: 'kv', name: agreedLeader(sup.snapshot())!.name, method: 'PUT', key: '/after', value: 'real time' });
+    const put = await sup.execute({
+      type: 'kv',
+      name: agreedLeader(sup.snapshot())!.name,
+      method: 'PUT',
+      key: '/after',
+      value: 'real time',
+    });
     expect(put).toMatchObject({ status: 201 });
 
     // 3. A new cluster: the run of the old one stops and does not step into the new one.

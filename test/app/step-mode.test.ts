@@ -45,7 +45,9 @@ async function settled(): Promise<void> {
   let last = '';
   let since = Date.now();
   await until('the held queue to settle', () => {
-    const k = held().map((h) => h.id).join(',');
+    const k = held()
+      .map((h) => h.id)
+      .join(',');
     if (k !== last) {
       last = k;
       since = Date.now();
@@ -81,7 +83,8 @@ describe('step mode', () => {
     const moved = events.filter((e) => (e.type === 'message' || e.type === 'raft' || e.type === 'step') && e.at > t0);
     expect(moved).toEqual([]);
     // What is held came in on the wire before step mode (answers to the last heartbeats...).
-    for (const h of held()) expect([h.from, h.to]).toEqual([expect.stringMatching(/^n\d$/), expect.stringMatching(/^n\d$/)]);
+    for (const h of held())
+      expect([h.from, h.to]).toEqual([expect.stringMatching(/^n\d$/), expect.stringMatching(/^n\d$/)]);
   });
 
   it('kill the leader, then drive the election by ticks and deliveries only', async () => {
@@ -92,7 +95,9 @@ describe('step mode', () => {
     await sup.execute({ type: 'killNode', name: old });
     await settled();
     const start = events.length;
-    const survivors = snap().nodes.filter((n) => n.name !== old).map((n) => n.name);
+    const survivors = snap()
+      .nodes.filter((n) => n.name !== old)
+      .map((n) => n.name);
     const newLeader = () => survivors.find((n) => node(n).role === 'leader' && node(n).term > oldTerm);
     let steps = 0;
     for (; steps < 500 && !newLeader(); steps++) {
@@ -111,11 +116,37 @@ describe('step mode', () => {
       expect(i, what).toBeGreaterThanOrEqual(0);
       return i;
     };
-    const isRaft = (e: ServerEvent, n: string, f: (r: RaftEvent) => boolean) => e.type === 'raft' && e.node === n && f(e.event);
+    const isRaft = (e: ServerEvent, n: string, f: (r: RaftEvent) => boolean) =>
+      e.type === 'raft' && e.node === n && f(e.event);
     const timeout = at('the winner times out', (e) => isRaft(e, winner!, (r) => r.kind === 'election-timeout'));
-    const voteHeld = at('its vote requests are held', (e) => e.type === 'step' && e.fate === 'held' && e.message.msgType === 'MsgVote' && e.message.from === winner && e.message.term === term);
-    const voteDelivered = at('then delivered', (e) => e.type === 'step' && e.fate === 'delivered' && e.message.msgType === 'MsgVote' && e.message.from === winner && e.message.term === term);
-    const granted = at('a vote granted', (e) => e.type === 'raft' && e.event.kind === 'vote' && !e.event.pre && e.event.granted && ids.get(e.event.candidate) === winner && e.event.term === term);
+    const voteHeld = at(
+      'its vote requests are held',
+      (e) =>
+        e.type === 'step' &&
+        e.fate === 'held' &&
+        e.message.msgType === 'MsgVote' &&
+        e.message.from === winner &&
+        e.message.term === term,
+    );
+    const voteDelivered = at(
+      'then delivered',
+      (e) =>
+        e.type === 'step' &&
+        e.fate === 'delivered' &&
+        e.message.msgType === 'MsgVote' &&
+        e.message.from === winner &&
+        e.message.term === term,
+    );
+    const granted = at(
+      'a vote granted',
+      (e) =>
+        e.type === 'raft' &&
+        e.event.kind === 'vote' &&
+        !e.event.pre &&
+        e.event.granted &&
+        ids.get(e.event.candidate) === winner &&
+        e.event.term === term,
+    );
     const leader = at('the winner leads', (e) => isRaft(e, winner!, (r) => r.kind === 'role' && r.role === 'leader'));
     expect(timeout).toBeLessThan(voteHeld);
     expect(voteHeld).toBeLessThan(voteDelivered);
@@ -123,8 +154,13 @@ describe('step mode', () => {
     expect(granted).toBeLessThan(leader);
     // A held vote request carries what voters compare; messages to the dead leader were dropped.
     const req = after.find((e) => e.type === 'step' && e.message.msgType === 'MsgVote');
-    expect(req?.type === 'step' && req.message.candidate).toMatchObject({ lastIndex: expect.any(Number), lastTerm: expect.any(Number) });
-    expect(after.some((e) => e.type === 'step' && e.fate === 'dropped' && e.reason === 'down' && e.message.to === old)).toBe(true);
+    expect(req?.type === 'step' && req.message.candidate).toMatchObject({
+      lastIndex: expect.any(Number),
+      lastTerm: expect.any(Number),
+    });
+    expect(
+      after.some((e) => e.type === 'step' && e.fate === 'dropped' && e.reason === 'down' && e.message.to === old),
+    ).toBe(true);
     // Every delivery is also a real message on the link.
     expect(after.some((e) => e.type === 'message' && e.msgType === 'MsgVote' && e.from === winner)).toBe(true);
   });
@@ -170,7 +206,9 @@ describe('step mode', () => {
     }
     const tOff = Date.now();
     await until('an agreed leader in real time', () => agreedLeader(snap()));
-    await until('heartbeats on the wire', () => events.some((e) => e.type === 'message' && e.at > tOff && e.msgType === 'MsgHeartbeat'));
+    await until('heartbeats on the wire', () =>
+      events.some((e) => e.type === 'message' && e.at > tOff && e.msgType === 'MsgHeartbeat'),
+    );
     await until('no message held', () => held().length === 0);
     expect(node(follower).status).toBe('alive');
   });
@@ -182,9 +220,13 @@ describe('step mode', () => {
     await sup.execute({ type: 'stepMode', on: true, seed: 3 });
     await settled();
     let answer: KvResult | undefined;
-    const put = sup.execute({ type: 'kv', name: leader, method: 'PUT', key: '/stepped', value: 'yes' }).then((r) => (answer = r as KvResult));
+    const put = sup
+      .execute({ type: 'kv', name: leader, method: 'PUT', key: '/stepped', value: 'yes' })
+      .then((r) => (answer = r as KvResult));
     const apps = await until('the appends held', () => {
-      const a = held().filter((h) => h.msgType === 'MsgApp' && h.entryDetails?.some((e) => e.data === 'set /stepped=yes'));
+      const a = held().filter(
+        (h) => h.msgType === 'MsgApp' && h.entryDetails?.some((e) => e.data === 'set /stepped=yes'),
+      );
       return a.length === 2 ? a : undefined;
     });
     await new Promise((r) => setTimeout(r, 300));
@@ -216,15 +258,25 @@ describe('step mode', () => {
     const hb = held().find((h) => h.msgType === 'MsgHeartbeat' && h.from === leader && h.to === f)!;
     expect(hb).toBeDefined();
     // An answer f gave before step mode came on may be held already: only a new one would be wrong.
-    const answersBefore = new Set(held().filter((h) => h.from === f && h.msgType === 'MsgHeartbeatResp').map((h) => h.id));
+    const answersBefore = new Set(
+      held()
+        .filter((h) => h.from === f && h.msgType === 'MsgHeartbeatResp')
+        .map((h) => h.id),
+    );
     await sup.execute({ type: 'stepDeliver', id: hb.id });
     await drained();
-    expect(events.some((e) => e.type === 'step' && e.message.id === hb.id && e.fate === 'dropped' && e.reason === 'cut')).toBe(true);
-    expect(held().filter((h) => h.from === f && h.msgType === 'MsgHeartbeatResp' && !answersBefore.has(h.id))).toEqual([]);
+    expect(
+      events.some((e) => e.type === 'step' && e.message.id === hb.id && e.fate === 'dropped' && e.reason === 'cut'),
+    ).toBe(true);
+    expect(held().filter((h) => h.from === f && h.msgType === 'MsgHeartbeatResp' && !answersBefore.has(h.id))).toEqual(
+      [],
+    );
     const other = held().find((h) => h.msgType === 'MsgHeartbeat' && h.from === leader && h.to !== f)!;
     await sup.execute({ type: 'stepDrop', id: other.id });
     await drained();
-    expect(events.some((e) => e.type === 'step' && e.message.id === other.id && e.fate === 'dropped' && e.reason === 'user')).toBe(true);
+    expect(
+      events.some((e) => e.type === 'step' && e.message.id === other.id && e.fate === 'dropped' && e.reason === 'user'),
+    ).toBe(true);
     expect(held().some((h) => h.id === other.id)).toBe(false);
     await expect(sup.execute({ type: 'stepDeliver', id: other.id })).rejects.toThrow(/no held message/);
   });
@@ -271,13 +323,25 @@ describe('step mode', () => {
         await drained(s, evs);
         const names = new Map(s.snapshot().nodes.map((n) => [n.id, n.name]));
         const norm = (v: unknown): unknown =>
-          typeof v === 'string' ? (names.get(v) ?? v) : Array.isArray(v) ? v.map(norm) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, norm(x)])) : v;
+          typeof v === 'string'
+            ? (names.get(v) ?? v)
+            : Array.isArray(v)
+              ? v.map(norm)
+              : v && typeof v === 'object'
+                ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, norm(x)]))
+                : v;
         const trace: string[] = [];
         for (const e of evs) {
           if (e.type === 'raft') trace.push(`${e.node} ${JSON.stringify(norm(e.event))}`);
           if (e.type === 'step') trace.push(`${e.fate} ${JSON.stringify(e.message)} ${e.reason ?? ''}`);
         }
-        const final = s.snapshot().nodes.map((n) => ({ name: n.name, role: n.role, term: n.term, commit: n.commit, log: n.log.map((x) => [x.index, x.term, x.data]) }));
+        const final = s.snapshot().nodes.map((n) => ({
+          name: n.name,
+          role: n.role,
+          term: n.term,
+          commit: n.commit,
+          log: n.log.map((x) => [x.index, x.term, x.data]),
+        }));
         trace.push(JSON.stringify(final));
         return { trace, results: norm(results) as unknown[] };
       } finally {
@@ -298,7 +362,11 @@ describe('step mode', () => {
     const { parseCommand } = await import('../../src-shared/commands.js');
     expect(parseCommand({ type: 'stepMode', on: true, seed: 7 })).toEqual({ type: 'stepMode', on: true, seed: 7 });
     expect(parseCommand({ type: 'stepTick' })).toEqual({ type: 'stepTick' });
-    expect(parseCommand({ type: 'stepRunUntil', until: 'leader', maxSteps: 10 })).toEqual({ type: 'stepRunUntil', until: 'leader', maxSteps: 10 });
+    expect(parseCommand({ type: 'stepRunUntil', until: 'leader', maxSteps: 10 })).toEqual({
+      type: 'stepRunUntil',
+      until: 'leader',
+      maxSteps: 10,
+    });
     expect(() => parseCommand({ type: 'stepMode', on: 'yes' })).toThrow(/on must be a boolean/);
     expect(() => parseCommand({ type: 'stepDeliver', id: 0 })).toThrow(/id/);
     expect(() => parseCommand({ type: 'stepRunUntil', until: 'forever' })).toThrow(/until/);

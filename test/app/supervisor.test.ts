@@ -13,7 +13,8 @@ let events: ServerEvent[];
 let states: ClusterState[];
 const state = () => lastState(states);
 const node = (name: string): NodeState => state().nodes.find((n) => n.name === name)!;
-const leaderName = (timeoutMs = 10_000) => until('an agreed leader', () => states.length > 0 && agreedLeader(state())?.name, timeoutMs);
+const leaderName = (timeoutMs = 10_000) =>
+  until('an agreed leader', () => states.length > 0 && agreedLeader(state())?.name, timeoutMs);
 
 beforeEach(() => {
   ({ sup, events, states } = recordedSupervisor());
@@ -34,9 +35,17 @@ describe('Supervisor', () => {
     expect(l.id).toMatch(/^[0-9a-f]{1,16}$/);
     expect(l.log.some((e) => e.data === 'no-op')).toBe(true);
     // The election as raft events, the heartbeats as messages, the etcd log as lines.
-    expect(events.some((e) => e.type === 'raft' && e.node === leader && e.event.kind === 'role' && e.event.role === 'leader')).toBe(true);
-    await until('heartbeats', () => events.some((e) => e.type === 'message' && e.msgType === 'MsgHeartbeat' && e.from === leader));
-    expect(events.some((e) => e.type === 'log' && e.node === leader && / I \| raft: .* became leader at term /.test(e.line))).toBe(true);
+    expect(
+      events.some(
+        (e) => e.type === 'raft' && e.node === leader && e.event.kind === 'role' && e.event.role === 'leader',
+      ),
+    ).toBe(true);
+    await until('heartbeats', () =>
+      events.some((e) => e.type === 'message' && e.msgType === 'MsgHeartbeat' && e.from === leader),
+    );
+    expect(
+      events.some((e) => e.type === 'log' && e.node === leader && / I \| raft: .* became leader at term /.test(e.line)),
+    ).toBe(true);
     // Batches: the cluster snapshot comes last in a batch.
     const t0 = Date.now();
     const sizes: number[] = [];
@@ -64,8 +73,13 @@ describe('Supervisor', () => {
       return l && l.name !== old ? l.name : undefined;
     });
     await sup.execute({ type: 'restartNode', name: old });
-    await until('the old leader follows the new one', () => node(old).status === 'alive' && node(old).lead === next && node(old).commit === node(next).commit);
-    expect(events.some((e) => e.type === 'log' && e.node === old && /already initialized as member before/.test(e.msg))).toBe(true);
+    await until(
+      'the old leader follows the new one',
+      () => node(old).status === 'alive' && node(old).lead === next && node(old).commit === node(next).commit,
+    );
+    expect(
+      events.some((e) => e.type === 'log' && e.node === old && /already initialized as member before/.test(e.msg)),
+    ).toBe(true);
   });
 
   it('a clock offset on one node shows as the clock difference warning', async () => {
@@ -73,7 +87,9 @@ describe('Supervisor', () => {
     await leaderName();
     await sup.execute({ type: 'setClock', name: 'n1', offsetMs: 5000 });
     const warn = await until('the clock warning', () =>
-      events.find((e) => e.type === 'log' && e.level === 'W' && /the clock difference against peer .* is too high/.test(e.msg)),
+      events.find(
+        (e) => e.type === 'log' && e.level === 'W' && /the clock difference against peer .* is too high/.test(e.msg),
+      ),
     );
     expect(warn).toBeTruthy();
     await until('n1 reports its offset', () => Math.abs(node('n1').clock.offsetMs - 5000) < 50);
@@ -82,7 +98,9 @@ describe('Supervisor', () => {
   it('cutting the leader off: messages between them stop and the others elect a new leader', async () => {
     await sup.start(3);
     const old = await leaderName();
-    const others = state().nodes.map((n) => n.name).filter((n) => n !== old);
+    const others = state()
+      .nodes.map((n) => n.name)
+      .filter((n) => n !== old);
     for (const o of others) await sup.execute({ type: 'cutLink', a: old, b: o });
     const cutAt = Date.now() + 50;
     const next = await until('a leader among the others', () => {
@@ -125,10 +143,22 @@ describe('Supervisor', () => {
   it('kv: a put on one node is read on another', async () => {
     await sup.start(3);
     await leaderName();
-    const put = (await sup.execute({ type: 'kv', name: 'n1', method: 'PUT', key: '/greeting', value: 'hello' })) as KvResult;
+    const put = (await sup.execute({
+      type: 'kv',
+      name: 'n1',
+      method: 'PUT',
+      key: '/greeting',
+      value: 'hello',
+    })) as KvResult;
     expect(put.status).toBe(201);
     const got = await until('the value on n3', async () => {
-      const r = (await sup.execute({ type: 'kv', name: 'n3', method: 'GET', key: '/greeting', query: { quorum: 'true' } })) as KvResult;
+      const r = (await sup.execute({
+        type: 'kv',
+        name: 'n3',
+        method: 'GET',
+        key: '/greeting',
+        query: { quorum: 'true' },
+      })) as KvResult;
       return r.status === 200 ? r : undefined;
     });
     expect(got.body).toMatchObject({ action: 'get', node: { key: '/greeting', value: 'hello' } });
@@ -140,7 +170,12 @@ describe('Supervisor', () => {
     await leaderName();
     await sup.handle({ id: 'a1', cmd: { type: 'setClock', name: 'n1', rate: 2 } });
     await sup.handle({ id: 'a2', cmd: { type: 'restartNode', name: 'n1' } });
-    await until('both answers', () => events.some((e) => e.type === 'ack' && e.id === 'a1') && events.some((e) => e.type === 'error' && e.id === 'a2'));
+    await until(
+      'both answers',
+      () =>
+        events.some((e) => e.type === 'ack' && e.id === 'a1') &&
+        events.some((e) => e.type === 'error' && e.id === 'a2'),
+    );
     await until('the rate shows', () => node('n1').clock.rate === 2);
   });
 });

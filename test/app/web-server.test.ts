@@ -38,7 +38,8 @@ afterEach(async () => {
 });
 
 const origin = () => new URL(web.url).origin;
-const bridge = (token?: string) => `ws://${new URL(web.url).host}/bridge${token === undefined ? '' : `?token=${token}`}`;
+const bridge = (token?: string) =>
+  `ws://${new URL(web.url).host}/bridge${token === undefined ? '' : `?token=${token}`}`;
 
 /** Resolves with the HTTP status of a refused upgrade, or 101 if it was accepted. */
 function tryConnect(url: string, headers: { origin?: string }): Promise<number> {
@@ -89,7 +90,9 @@ describe('web server', () => {
     });
     expect(events.some((e) => e.type === 'message')).toBe(true);
 
-    ws.send(JSON.stringify({ id: 'put-1', cmd: { type: 'kv', name: leader, method: 'PUT', key: '/web', value: 'ok' } }));
+    ws.send(
+      JSON.stringify({ id: 'put-1', cmd: { type: 'kv', name: leader, method: 'PUT', key: '/web', value: 'ok' } }),
+    );
     const ack = await until('the ack', () => events.find((e) => e.type === 'ack' && e.id === 'put-1'));
     expect(ack).toMatchObject({ result: { status: 201, body: { action: 'set', node: { key: '/web', value: 'ok' } } } });
 
@@ -105,7 +108,9 @@ describe('web server', () => {
     expect(page.status).toBe(200);
     expect(await page.text()).toBe('<p>renderer</p>');
     expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
-    expect(page.headers.get('content-security-policy')).toContain(`connect-src 'self' ws://127.0.0.1:${new URL(web.url).port}`);
+    expect(page.headers.get('content-security-policy')).toContain(
+      `connect-src 'self' ws://127.0.0.1:${new URL(web.url).port}`,
+    );
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
     expect(page.headers.get('referrer-policy')).toBe('no-referrer');
     expect(await (await fetch(`${origin()}/assets/app.js`)).text()).toBe('console.log(1)');
@@ -113,7 +118,9 @@ describe('web server', () => {
     for (const url of [`${origin()}/`, `${origin()}/index.html`, `${origin()}/?token=${'0'.repeat(48)}`]) {
       const res = await fetch(url);
       expect(res.status).toBe(403);
-      expect(await res.text()).toMatch(/Open the URL that <code>npm start<\/code> or <code>npm run web<\/code> printed[^]*\?token=/);
+      expect(await res.text()).toMatch(
+        /Open the URL that <code>npm start<\/code> or <code>npm run web<\/code> printed[^]*\?token=/,
+      );
     }
     // fetch resolves %2e%2e itself (to /secret.txt, not in the folder); curl --path-as-is in hostile-requests.test.ts.
     expect((await fetch(`${origin()}/%2e%2e/secret.txt`)).status).toBe(404);

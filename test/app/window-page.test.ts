@@ -33,11 +33,15 @@ describe('building the window where it is missing', () => {
     });
     expect(failed).toEqual({
       ok: false,
-      message: `the window is not built (${path.join(none, 'index.html')} is missing) and building it failed: Cannot find package 'vite'. ` +
+      message:
+        `the window is not built (${path.join(none, 'index.html')} is missing) and building it failed: Cannot find package 'vite'. ` +
         'Run `npm run build:web` in the raftlab folder (it needs the dev dependencies: `npm install`), then start again.',
     });
     const silent = await ensureWindowBuilt(none, async () => {});
-    expect(silent).toMatchObject({ ok: false, message: expect.stringMatching(/the build finished but .*index\.html is still missing/) });
+    expect(silent).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/the build finished but .*index\.html is still missing/),
+    });
   });
 });
 
@@ -61,9 +65,13 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     const res = await w.page.reload();
     expect(res!.status()).toBe(200);
     const origin = new URL(w.web.url).origin;
-    expect(res!.headers()['content-security-policy']).toBe(windowCsp({ kind: 'websocket', origins: [origin, origin.replace('127.0.0.1', 'localhost')] }));
+    expect(res!.headers()['content-security-policy']).toBe(
+      windowCsp({ kind: 'websocket', origins: [origin, origin.replace('127.0.0.1', 'localhost')] }),
+    );
     // The cluster arrives over the bridge (connect-src), drawn by the window's own script.
-    await expect.poll(() => w.page.locator('[data-node][data-status="alive"][data-role="leader"]').count(), { timeout: 30_000 }).toBe(1);
+    await expect
+      .poll(() => w.page.locator('[data-node][data-status="alive"][data-role="leader"]').count(), { timeout: 30_000 })
+      .toBe(1);
     expect(cspViolations).toEqual([]);
     expect(w.pageErrors).toEqual([]);
   });
@@ -90,7 +98,11 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
       const cancel = page.locator('[data-step-cancel]');
       await cancel.waitFor({ timeout: 10_000 });
       await cancel.click();
-      await expect.poll(() => page.locator('.timeline li', { hasText: /The run stopped after \d+ steps/ }).count(), { timeout: 20_000 }).toBe(1);
+      await expect
+        .poll(() => page.locator('.timeline li', { hasText: /The run stopped after \d+ steps/ }).count(), {
+          timeout: 20_000,
+        })
+        .toBe(1);
       await expect.poll(() => cancel.count()).toBe(0);
       expect(await page.getByRole('button', { name: 'Run', exact: true }).isEnabled()).toBe(true);
       await page.getByRole('button', { name: 'Turn off' }).click();
@@ -109,7 +121,9 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
         expect(res!.status()).toBe(403);
         const text = await page.locator('body').innerText();
         expect(text).toContain('This raftlab window needs its link');
-        expect(text).toMatch(/Open the URL that npm start or npm run web printed in its terminal: it ends in\s+\?token=…/);
+        expect(text).toMatch(
+          /Open the URL that npm start or npm run web printed in its terminal: it ends in\s+\?token=…/,
+        );
         expect(text).not.toContain('Starting the cluster');
       }
     } finally {

@@ -12,12 +12,38 @@ import { nth, one } from '../helpers/checked.js';
 
 let seq = 0;
 const base = (client: string, from: number, to: number | undefined, outcome: OpOutcome) => ({
-  id: ++seq, client, node: 'n1', key: 'x', invoke: from, ...(to === undefined ? {} : { complete: to }), outcome,
+  id: ++seq,
+  client,
+  node: 'n1',
+  key: 'x',
+  invoke: from,
+  ...(to === undefined ? {} : { complete: to }),
+  outcome,
 });
-const w = (client: string, value: string, from: number, to?: number, outcome: OpOutcome = 'ok'): Op => ({ ...base(client, from, to, outcome), type: 'write', value });
-const r = (client: string, value: string | null, from: number, to: number): Op => ({ ...base(client, from, to, 'ok'), type: 'read', value });
-const cas = (client: string, expected: string, value: string, succeeded: boolean | undefined, from: number, to?: number, outcome: OpOutcome = 'ok'): Op => ({
-  ...base(client, from, to, outcome), type: 'cas', expected, value, ...(succeeded === undefined ? {} : { succeeded }),
+const w = (client: string, value: string, from: number, to?: number, outcome: OpOutcome = 'ok'): Op => ({
+  ...base(client, from, to, outcome),
+  type: 'write',
+  value,
+});
+const r = (client: string, value: string | null, from: number, to: number): Op => ({
+  ...base(client, from, to, 'ok'),
+  type: 'read',
+  value,
+});
+const cas = (
+  client: string,
+  expected: string,
+  value: string,
+  succeeded: boolean | undefined,
+  from: number,
+  to?: number,
+  outcome: OpOutcome = 'ok',
+): Op => ({
+  ...base(client, from, to, outcome),
+  type: 'cas',
+  expected,
+  value,
+  ...(succeeded === undefined ? {} : { succeeded }),
 });
 const onKey = (key: string, op: Op): Op => ({ ...op, key });
 
@@ -30,15 +56,26 @@ const ids = (ops: Op[]) => ops.map((o) => o.id).sort((a, b) => a - b);
 
 describe('linearizable histories pass', () => {
   it('sequential', () => {
-    const h = [w('c1', '1', 0, 10), r('c2', '1', 20, 30), w('c1', '2', 40, 50), r('c2', '2', 60, 70), cas('c3', '2', '3', true, 80, 90), r('c1', '3', 100, 110)];
+    const h = [
+      w('c1', '1', 0, 10),
+      r('c2', '1', 20, 30),
+      w('c1', '2', 40, 50),
+      r('c2', '2', 60, 70),
+      cas('c3', '2', '3', true, 80, 90),
+      r('c1', '3', 100, 110),
+    ];
     const res = check(h);
     expect(res.verdict).toBe('ok');
     expect(res.keys).toEqual([expect.objectContaining({ key: 'x', verdict: 'ok', ops: 6 })]);
   });
 
   it('overlapping: a read during a write may see the old or the new value', () => {
-    expect(check([w('c1', '1', 0, 100), r('c2', null, 10, 20), r('c3', '1', 50, 60), r('c2', null, 70, 80)]).verdict).toBe('violation');
-    expect(check([w('c1', '1', 0, 100), r('c2', null, 10, 20), r('c3', '1', 50, 60), r('c2', '1', 70, 80)]).verdict).toBe('ok');
+    expect(
+      check([w('c1', '1', 0, 100), r('c2', null, 10, 20), r('c3', '1', 50, 60), r('c2', null, 70, 80)]).verdict,
+    ).toBe('violation');
+    expect(
+      check([w('c1', '1', 0, 100), r('c2', null, 10, 20), r('c3', '1', 50, 60), r('c2', '1', 70, 80)]).verdict,
+    ).toBe('ok');
     expect(check([w('c1', '1', 0, 100), r('c2', '1', 10, 20), r('c3', null, 50, 60)]).verdict).toBe('violation');
   });
 
@@ -53,11 +90,16 @@ describe('linearizable histories pass', () => {
     // Seen after its client gave up.
     expect(check([w('c1', '1', 0, 50, 'unknown'), r('c2', null, 100, 110), r('c2', '1', 500, 510)]).verdict).toBe('ok');
     // Never seen.
-    expect(check([w('c1', '1', 0, 10), w('c2', '2', 20, 30, 'unknown'), r('c3', '1', 100, 110), r('c3', '1', 200, 210)]).verdict).toBe('ok');
+    expect(
+      check([w('c1', '1', 0, 10), w('c2', '2', 20, 30, 'unknown'), r('c3', '1', 100, 110), r('c3', '1', 200, 210)])
+        .verdict,
+    ).toBe('ok');
     // Taking effect after an acknowledged write that began later.
     expect(check([w('c1', '1', 0, 30, 'unknown'), w('c2', '2', 10, 20), r('c3', '1', 40, 50)]).verdict).toBe('ok');
     // But not before it was invoked.
-    expect(check([w('c2', '2', 0, 10), r('c3', '1', 20, 30), w('c1', '1', 50, 60, 'unknown')]).verdict).toBe('violation');
+    expect(check([w('c2', '2', 0, 10), r('c3', '1', 20, 30), w('c1', '1', 50, 60, 'unknown')]).verdict).toBe(
+      'violation',
+    );
     // A failed write never took effect.
     expect(check([w('c1', '9', 0, 10, 'fail'), r('c2', null, 20, 30)]).verdict).toBe('ok');
     expect(check([w('c1', '9', 0, 10, 'fail'), r('c2', '9', 20, 30)]).verdict).toBe('violation');
@@ -75,7 +117,11 @@ describe('linearizable histories pass', () => {
     const h2 = [w('c1', '5', 0, 10), cas('c2', '1', '2', undefined, 20, 30, 'unknown'), r('c3', '2', 40, 50)];
     expect(check(h2).verdict).toBe('violation');
     // A chain of unknowns: a write, then a cas that needs it, then a read that needs the cas.
-    const h3 = [w('c1', '1', 0, 10, 'unknown'), cas('c2', '1', '2', undefined, 20, 30, 'unknown'), r('c3', '2', 40, 50)];
+    const h3 = [
+      w('c1', '1', 0, 10, 'unknown'),
+      cas('c2', '1', '2', undefined, 20, 30, 'unknown'),
+      r('c3', '2', 40, 50),
+    ];
     expect(check(h3).verdict).toBe('ok');
   });
 
@@ -86,7 +132,12 @@ describe('linearizable histories pass', () => {
   });
 
   it('keys are independent', () => {
-    const h = [onKey('a', w('c1', '1', 0, 10)), onKey('b', w('c1', '1', 20, 30)), onKey('a', r('c2', '1', 40, 50)), onKey('b', r('c2', '1', 40, 50))];
+    const h = [
+      onKey('a', w('c1', '1', 0, 10)),
+      onKey('b', w('c1', '1', 20, 30)),
+      onKey('a', r('c2', '1', 40, 50)),
+      onKey('b', r('c2', '1', 40, 50)),
+    ];
     const res = check(h);
     expect(res.verdict).toBe('ok');
     expect(res.keys.map((k) => k.key)).toEqual(['a', 'b']);
@@ -98,12 +149,19 @@ describe('violations are caught, with a minimal set and a sentence', () => {
     const w1 = w('c1', '1', 0, 100);
     const w2 = w('c1', '2', 1050, 1100);
     const stale = r('c2', '1', 1200, 1250);
-    const noise = [r('c3', '1', 200, 300), r('c3', '2', 1110, 1150), onKey('y', w('c4', '1', 0, 10)), r('c4', '2', 1300, 1400)];
+    const noise = [
+      r('c3', '1', 200, 300),
+      r('c3', '2', 1110, 1150),
+      onKey('y', w('c4', '1', 0, 10)),
+      r('c4', '2', 1300, 1400),
+    ];
     const v = only(check([w1, ...noise, w2, stale]));
     expect(v.key).toBe('x');
     expect(ids(v.ops)).toEqual(ids([w1, w2, stale]));
     expect(v.minimal).toBe(true);
-    expect(v.explanation).toBe('read of x by c2 at 1.20 s returned 1, but write x=2 by c1 completed at 1.10 s before it began and nothing wrote 1 after');
+    expect(v.explanation).toBe(
+      'read of x by c2 at 1.20 s returned 1, but write x=2 by c1 completed at 1.10 s before it began and nothing wrote 1 after',
+    );
   });
 
   it('a lost acknowledged write: every final read shows the value before it', () => {
@@ -114,7 +172,9 @@ describe('violations are caught, with a minimal set and a sentence', () => {
     expect(v.ops).toHaveLength(3);
     expect(v.ops.slice(0, 2)).toEqual([w1, w2]);
     expect(finals).toContain(v.ops[2]);
-    expect(v.explanation).toMatch(/^read of x by final at 5\.00 s returned 1, but write x=2 by c2 completed at 0\.03 s before it began and nothing wrote 1 after$/);
+    expect(v.explanation).toMatch(
+      /^read of x by final at 5\.00 s returned 1, but write x=2 by c2 completed at 0\.03 s before it began and nothing wrote 1 after$/,
+    );
   });
 
   it('two successful CAS from the same expected value', () => {
@@ -123,7 +183,9 @@ describe('violations are caught, with a minimal set and a sentence', () => {
     const b = cas('c2', '1', '3', true, 25, 45);
     const v = only(check([w1, r('c3', '1', 12, 15), a, b, r('c3', '3', 50, 60)]));
     expect(ids(v.ops)).toEqual(ids([w1, a, b]));
-    expect(v.explanation).toBe('cas x 1→2 by c1 at 0.02 s and cas x 1→3 by c2 at 0.03 s both succeeded, but x was set to 1 only once');
+    expect(v.explanation).toBe(
+      'cas x 1→2 by c1 at 0.02 s and cas x 1→3 by c2 at 0.03 s both succeeded, but x was set to 1 only once',
+    );
   });
 
   it('a read of a value nobody wrote', () => {
@@ -138,7 +200,9 @@ describe('violations are caught, with a minimal set and a sentence', () => {
     const w1 = w('c1', '1', 20, 30);
     const v = only(check([early, w1, r('c2', '1', 40, 50)]));
     expect(v.ops).toEqual([early, w1]);
-    expect(v.explanation).toBe('read of x by c2 at 0.00 s returned 1 and completed at 0.01 s, before write x=1 by c1 began at 0.02 s');
+    expect(v.explanation).toBe(
+      'read of x by c2 at 0.00 s returned 1 and completed at 0.01 s, before write x=1 by c1 began at 0.02 s',
+    );
   });
 
   it('a compare that failed although the value was there', () => {
@@ -146,7 +210,9 @@ describe('violations are caught, with a minimal set and a sentence', () => {
     const c = cas('c2', '1', '2', false, 20, 30);
     const v = only(check([w1, r('c3', '1', 12, 18), c]));
     expect(v.ops).toEqual([w1, c]);
-    expect(v.explanation).toBe('cas x 1→2 by c2 at 0.02 s failed its compare, but write x=1 by c1 completed at 0.01 s before it began and nothing else wrote x in between');
+    expect(v.explanation).toBe(
+      'cas x 1→2 by c2 at 0.02 s failed its compare, but write x=1 by c1 completed at 0.01 s before it began and nothing else wrote x in between',
+    );
   });
 
   it('the minimal set fails on its own and keeps the writes its reads need', () => {
@@ -223,7 +289,9 @@ describe('random histories from a real sequential execution', () => {
       expect(v.minimal, `seed ${seed}`).toBe(true);
       expect(v.ops.length, `seed ${seed}`).toBeLessThanOrEqual(6);
       expect(checkLinearizability(v.ops).verdict, `seed ${seed}`).toBe('violation');
-      expect(v.explanation, `seed ${seed}`).toMatch(new RegExp(`read of ${c!.read.key} by ${c!.read.client} at .* returned ${c!.stale}`));
+      expect(v.explanation, `seed ${seed}`).toMatch(
+        new RegExp(`read of ${c!.read.key} by ${c!.read.client} at .* returned ${c!.stale}`),
+      );
     }
   });
 
@@ -281,9 +349,17 @@ function tinyHistory(seed: number): Op[] {
     const roll = rng();
     const outcome: OpOutcome = roll < 0.2 ? 'unknown' : roll < 0.25 ? 'fail' : 'ok';
     const t = rng();
-    if (t < 0.4) out.push({ ...base(`c${i}`, from, to, outcome === 'fail' ? 'ok' : outcome), type: 'read', value: rng.chance(0.2) ? null : rng.pick(vals) });
+    if (t < 0.4)
+      out.push({
+        ...base(`c${i}`, from, to, outcome === 'fail' ? 'ok' : outcome),
+        type: 'read',
+        value: rng.chance(0.2) ? null : rng.pick(vals),
+      });
     else if (t < 0.7) out.push(w(`c${i}`, rng.pick(vals), from, to, outcome));
-    else out.push(cas(`c${i}`, rng.pick(vals), rng.pick(vals), outcome === 'ok' ? rng.chance(0.5) : undefined, from, to, outcome));
+    else
+      out.push(
+        cas(`c${i}`, rng.pick(vals), rng.pick(vals), outcome === 'ok' ? rng.chance(0.5) : undefined, from, to, outcome),
+      );
   }
   return out;
 }

@@ -24,13 +24,25 @@ describe('raftlab <command> --help and bad options', () => {
     ]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('usage: raftlab node [flags]');
-    expect(help.stdout).toContain('  -initial-cluster-token string\n    \tInitial cluster token for the etcd cluster during bootstrap. (default "etcd-cluster")\n');
-    expect(help.stdout).toContain('  -heartbeat-interval uint\n    \tTime (in milliseconds) of a heartbeat interval. (default 100)\n');
+    expect(help.stdout).toContain(
+      '  -initial-cluster-token string\n    \tInitial cluster token for the etcd cluster during bootstrap. (default "etcd-cluster")\n',
+    );
+    expect(help.stdout).toContain(
+      '  -heartbeat-interval uint\n    \tTime (in milliseconds) of a heartbeat interval. (default 100)\n',
+    );
     expect(help.stdout).toContain('  -auto-tls\n    \tClient TLS using generated certificates\n');
-    expect(help.stdout).toMatch(/ {2}-enable-pprof\n {4}\tEnable runtime profiling data via HTTP server\. .* \[accepted, not used by raftlab\]\n/);
+    expect(help.stdout).toMatch(
+      / {2}-enable-pprof\n {4}\tEnable runtime profiling data via HTTP server\. .* \[accepted, not used by raftlab\]\n/,
+    );
     expect([unknown.code, unknown.stderr]).toEqual([2, 'raftlab node: flag provided but not defined: -bogus\n']);
-    expect([bad.code, bad.stderr]).toEqual([2, 'raftlab node: invalid value "x" for flag -heartbeat-interval: parse error\n']);
-    expect([boolArg.code, boolArg.stderr]).toEqual([2, 'raftlab node: invalid boolean value "maybe" for -enable-v2: parse error\n']);
+    expect([bad.code, bad.stderr]).toEqual([
+      2,
+      'raftlab node: invalid value "x" for flag -heartbeat-interval: parse error\n',
+    ]);
+    expect([boolArg.code, boolArg.stderr]).toEqual([
+      2,
+      'raftlab node: invalid boolean value "maybe" for -enable-v2: parse error\n',
+    ]);
   }, 60_000);
 
   it('chaos, attach and run: --help exits 0; an unknown option or a bad value exits 2 and says which', async () => {
@@ -49,17 +61,49 @@ describe('raftlab <command> --help and bad options', () => {
       raftlab('run', 'a.json', 'b.json'),
       raftlab('--help'),
     ]);
-    const [chaosHelp, chaosUnknown, chaosRange, chaosSwitch, chaosExtra, chaosWorkload, attachHelp, attachUnknown, attachRange, runHelp, runMissing, runExtra, topHelp] = runs;
+    const [
+      chaosHelp,
+      chaosUnknown,
+      chaosRange,
+      chaosSwitch,
+      chaosExtra,
+      chaosWorkload,
+      attachHelp,
+      attachUnknown,
+      attachRange,
+      runHelp,
+      runMissing,
+      runExtra,
+      topHelp,
+    ] = runs;
     expect([chaosHelp.code, chaosHelp.stdout]).toEqual([0, expect.stringContaining('usage: raftlab chaos')]);
-    expect([chaosUnknown.code, chaosUnknown.stderr.split('\n')[0]]).toEqual([2, 'raftlab chaos: unknown option --bogus']);
+    expect([chaosUnknown.code, chaosUnknown.stderr.split('\n')[0]]).toEqual([
+      2,
+      'raftlab chaos: unknown option --bogus',
+    ]);
     expect(chaosUnknown.stderr).toContain('usage: raftlab chaos');
-    expect([chaosRange.code, chaosRange.stderr.split('\n')[0]]).toEqual([2, 'raftlab chaos: --nodes wants an integer in 1..7, not "9"']);
+    expect([chaosRange.code, chaosRange.stderr.split('\n')[0]]).toEqual([
+      2,
+      'raftlab chaos: --nodes wants an integer in 1..7, not "9"',
+    ]);
     expect([chaosSwitch.code, chaosSwitch.stderr.split('\n')[0]]).toEqual([2, 'raftlab chaos: --quiet takes no value']);
-    expect([chaosExtra.code, chaosExtra.stderr.split('\n')[0]]).toEqual([2, 'raftlab chaos: unexpected argument extra']);
-    expect([chaosWorkload.code, chaosWorkload.stderr.split('\n')[0]]).toEqual([2, 'raftlab chaos: --workload must be v2, v3, mixed']);
+    expect([chaosExtra.code, chaosExtra.stderr.split('\n')[0]]).toEqual([
+      2,
+      'raftlab chaos: unexpected argument extra',
+    ]);
+    expect([chaosWorkload.code, chaosWorkload.stderr.split('\n')[0]]).toEqual([
+      2,
+      'raftlab chaos: --workload must be v2, v3, mixed',
+    ]);
     expect([attachHelp.code, attachHelp.stdout]).toEqual([0, expect.stringContaining('usage: raftlab attach')]);
-    expect([attachUnknown.code, attachUnknown.stderr.split('\n')[0]]).toEqual([2, 'raftlab attach: unknown option --nope']);
-    expect([attachRange.code, attachRange.stderr.split('\n')[0]]).toEqual([2, 'raftlab attach: --interval wants an integer in 50..60000, not "10"']);
+    expect([attachUnknown.code, attachUnknown.stderr.split('\n')[0]]).toEqual([
+      2,
+      'raftlab attach: unknown option --nope',
+    ]);
+    expect([attachRange.code, attachRange.stderr.split('\n')[0]]).toEqual([
+      2,
+      'raftlab attach: --interval wants an integer in 50..60000, not "10"',
+    ]);
     expect([runHelp.code, runHelp.stdout]).toEqual([0, expect.stringContaining('usage: raftlab run')]);
     expect([runMissing.code, runMissing.stderr.split('\n')[0]]).toEqual([2, 'raftlab run: --trace needs a value']);
     expect([runExtra.code, runExtra.stderr.split('\n')[0]]).toEqual([2, 'raftlab run: unexpected argument b.json']);

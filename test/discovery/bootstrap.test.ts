@@ -18,10 +18,15 @@ import { memberId } from '../../src-main/node/ids.js';
 
 const ETCDCTL = '/usr/bin/etcdctl';
 const HAVE = needTools('discovery bootstrap with real etcd, etcdctl and dnsmasq', [ETCD_BIN, ETCDCTL, DNSMASQ_BIN]);
-const HAVE_SERVICE = HAVE && needTools("discovery through Debian's etcd-discovery service", [ETCD_DISCOVERY_BIN, ETCD_DISCOVERY_CONF]);
+const HAVE_SERVICE =
+  HAVE && needTools("discovery through Debian's etcd-discovery service", [ETCD_DISCOVERY_BIN, ETCD_DISCOVERY_CONF]);
 
 function etcdctl(endpoint: string, ...args: string[]): string {
-  return execFileSync(ETCDCTL, ['--endpoints', endpoint, ...args], { env: { ...process.env, ETCDCTL_API: '2' }, encoding: 'utf8', timeout: 10_000 });
+  return execFileSync(ETCDCTL, ['--endpoints', endpoint, ...args], {
+    env: { ...process.env, ETCDCTL_API: '2' },
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
 }
 
 async function putSize(url: string, size: number): Promise<void> {
@@ -44,8 +49,22 @@ function fromFirstError(lines: string[]): string[] {
 /** A real etcd 3.4 member's flags for `--discovery token`, logging as etcd 3.4 does by default (capnslog). */
 function etcdMemberFlags(s: ProcSpec, dataDir: string, token: string): string[] {
   return [
-    '--name', s.name, '--data-dir', dataDir, '--listen-client-urls', s.clientURL, '--advertise-client-urls', s.clientURL,
-    '--listen-peer-urls', s.peerURL, '--initial-advertise-peer-urls', s.peerURL, '--discovery', token, '--logger', 'capnslog',
+    '--name',
+    s.name,
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    s.clientURL,
+    '--advertise-client-urls',
+    s.clientURL,
+    '--listen-peer-urls',
+    s.peerURL,
+    '--initial-advertise-peer-urls',
+    s.peerURL,
+    '--discovery',
+    token,
+    '--logger',
+    'capnslog',
   ];
 }
 
@@ -53,7 +72,12 @@ function etcdMemberFlags(s: ProcSpec, dataDir: string, token: string): string[] 
  * A real etcd 3.4 member started with `--discovery token`, run to its end (these all fail to
  * bootstrap): its exit code and its lines, logged as etcd 3.4 logs by default (capnslog).
  */
-async function etcdByDiscovery(name: string, dataDir: string, token: string, extra: string[] = []): Promise<{ code: number | null; lines: string[] }> {
+async function etcdByDiscovery(
+  name: string,
+  dataDir: string,
+  token: string,
+  extra: string[] = [],
+): Promise<{ code: number | null; lines: string[] }> {
   const [s] = await loopbackSpecs('e', 0);
   if (!s) throw new Error('no loopback ports for etcd');
   const r = await run(ETCD_BIN, [...etcdMemberFlags({ ...s, name }, dataDir, token), ...extra], { timeoutMs: 30_000 });
@@ -78,7 +102,9 @@ async function refusedWithoutSizeKey(token: string): Promise<void> {
     const ref = await etcdByDiscovery('e1', path.join(c.dir, 'e1.etcd'), token);
     expect(ref.code).toBe(1);
     const [theirs, ...theirAdvice] = fromFirstError(ref.lines);
-    expect(theirs).toMatch(/^E \| etcdmain: failed to join discovery cluster \(100: Key not found \(\/[^)]*\) \[\d+\]\)$/);
+    expect(theirs).toMatch(
+      /^E \| etcdmain: failed to join discovery cluster \(100: Key not found \(\/[^)]*\) \[\d+\]\)$/,
+    );
     expect(theirAdvice).toEqual(fromFirstError(c.output('n1')).slice(1));
   } finally {
     await c.destroy();
@@ -97,11 +123,18 @@ async function bootstrapByDiscovery(token: string): Promise<void> {
     c.start('n3', { ETCD_DISCOVERY: token }, ['--name', 'n3']);
     const leader = await c.leader(30_000);
     // A leader may be agreed on before every member has published its client URLs: waited for.
-    const listed = (l: string) => ['n1', 'n2', 'n3'].every((n) => l.includes(`name=${n} peerURLs=${c.spec(n).peerURL} clientURLs=${c.spec(n).clientURL}`));
-    const list = await until('three members with their client URLs', () => {
-      const l = etcdctl(c.spec(leader).clientURL, 'member', 'list');
-      return listed(l) && l;
-    }, 20_000);
+    const listed = (l: string) =>
+      ['n1', 'n2', 'n3'].every((n) =>
+        l.includes(`name=${n} peerURLs=${c.spec(n).peerURL} clientURLs=${c.spec(n).clientURL}`),
+      );
+    const list = await until(
+      'three members with their client URLs',
+      () => {
+        const l = etcdctl(c.spec(leader).clientURL, 'member', 'list');
+        return listed(l) && l;
+      },
+      20_000,
+    );
     expect(list.trim().split('\n')).toHaveLength(3);
     expect(list).not.toContain('unstarted');
     etcdctl(c.spec('n1').clientURL, 'set', '/by-discovery', 'yes');
@@ -110,14 +143,21 @@ async function bootstrapByDiscovery(token: string): Promise<void> {
     // The directory holds the three registrations, name=peerURL each, under each member's id
     // (etcd's: from its peer URLs, with the discovery URL as the cluster token).
     const dir = (await (await fetch(token)).json()) as { node: { nodes: { key: string; value?: string }[] } };
-    const regs = dir.node.nodes.filter((n) => !n.key.endsWith('/_config')).map((n) => [n.key.split('/').pop(), n.value]);
-    expect(regs.sort()).toEqual(['n1', 'n2', 'n3'].map((n) => [memberId([c.spec(n).peerURL], token), `${n}=${c.spec(n).peerURL}`]).sort());
-    for (const n of ['n1', 'n2', 'n3']) expect(c.output(n).join('\n')).toContain('N | discovery: found 3 needed peer(s)');
+    const regs = dir.node.nodes
+      .filter((n) => !n.key.endsWith('/_config'))
+      .map((n) => [n.key.split('/').pop(), n.value]);
+    expect(regs.sort()).toEqual(
+      ['n1', 'n2', 'n3'].map((n) => [memberId([c.spec(n).peerURL], token), `${n}=${c.spec(n).peerURL}`]).sort(),
+    );
+    for (const n of ['n1', 'n2', 'n3'])
+      expect(c.output(n).join('\n')).toContain('N | discovery: found 3 needed peer(s)');
 
     // A fourth member finds the cluster full and exits, as etcd does with --discovery-fallback exit.
     c.start('n4', {}, ['--name', 'n4', '--discovery', token, '--discovery-fallback', 'exit']);
     expect(await c.exited('n4', 20_000)).toBe(1);
-    expect(c.output('n4').join('\n')).toContain('E | etcdmain: failed to join discovery cluster (discovery: cluster is full)');
+    expect(c.output('n4').join('\n')).toContain(
+      'E | etcdmain: failed to join discovery cluster (discovery: cluster is full)',
+    );
     // A real etcd 3.4 as the fourth, through the same service: the same lines from the error on.
     const e4 = await etcdByDiscovery('e4', path.join(c.dir, 'e4.etcd'), token, ['--discovery-fallback', 'exit']);
     expect(e4.code).toBe(1);
@@ -126,7 +166,12 @@ async function bootstrapByDiscovery(token: string): Promise<void> {
     // A restarted member has data: the token is ignored, and it rejoins.
     await c.kill9('n2');
     c.start('n2', {}, ['--name', 'n2', '--discovery', token]);
-    await until('the token ignored', () => c.output('n2').some((l) => l.includes('discovery token ignored since a cluster has already been initialized')), 15_000);
+    await until(
+      'the token ignored',
+      () =>
+        c.output('n2').some((l) => l.includes('discovery token ignored since a cluster has already been initialized')),
+      15_000,
+    );
     await c.leader(20_000);
     if (!c.alive('n2')) throw new Error(`n2 exited after its restart:\n${c.output('n2').slice(-8).join('\n')}`);
     expect(etcdctl(c.spec('n2').clientURL, 'get', '/by-discovery').trim()).toBe('yes');
@@ -138,8 +183,12 @@ async function bootstrapByDiscovery(token: string): Promise<void> {
     c.start('n3', {}, ['--name', 'n3', '--discovery', token]);
     expect(await c.exited('n3', 20_000)).toBe(1);
     const n3 = c.output('n3').join('\n');
-    expect(n3).toContain(`E | etcdmain: member "n3" has previously registered with discovery service token (${token}).`);
-    expect(n3).toContain(`E | etcdmain: But etcd could not find valid cluster configuration in the given data dir (${n3Dir}).`);
+    expect(n3).toContain(
+      `E | etcdmain: member "n3" has previously registered with discovery service token (${token}).`,
+    );
+    expect(n3).toContain(
+      `E | etcdmain: But etcd could not find valid cluster configuration in the given data dir (${n3Dir}).`,
+    );
   } finally {
     await c.destroy();
   }
@@ -150,7 +199,11 @@ describe.runIf(HAVE)('bootstrap by discovery and DNS', () => {
   beforeAll(async () => {
     etcd = await EtcdCluster.create(1);
     etcd.start('e1', etcd.initialCluster(1));
-    await until('etcd up', async () => (await fetch(`${etcd.spec('e1').clientURL}/health`).catch(() => undefined))?.ok === true, 20_000);
+    await until(
+      'etcd up',
+      async () => (await fetch(`${etcd.spec('e1').clientURL}/health`).catch(() => undefined))?.ok === true,
+      20_000,
+    );
   });
   afterAll(async () => etcd?.destroy());
 
@@ -160,30 +213,37 @@ describe.runIf(HAVE)('bootstrap by discovery and DNS', () => {
     await bootstrapByDiscovery(token);
   });
 
-  it.runIf(HAVE_SERVICE)("Debian's etcd-discovery service in front of the real etcd 3.4: a token from /new?size=3, the same flow through it", async () => {
-    const store = etcd.spec('e1').clientURL;
-    const service = await EtcdDiscoveryService.start(store);
-    try {
-      const token = await service.newToken(3);
-      // discovery.etcd.io's tokens: 32 hex digits under the service's own URL, the size in etcd.
-      expect(token).toMatch(new RegExp(`^${service.url}/[0-9a-f]{32}$`));
-      const hex = token.slice(service.url.length + 1);
-      expect(etcdctl(store, 'get', `/_etcd/registry/${hex}/_config/size`).trim()).toBe('3');
-      await bootstrapByDiscovery(token);
-      // The registrations went through the service (its access log) into etcd's registry.
-      const stored = etcdctl(store, 'ls', `/_etcd/registry/${hex}`).trim().split('\n');
-      expect(stored).toHaveLength(3);
-      for (const key of stored) {
-        expect(service.output.some((l) => l.includes(`"PUT /${hex}/${key.split('/').pop()}?prevExist=false HTTP/1.1" 201`))).toBe(true);
+  it.runIf(HAVE_SERVICE)(
+    "Debian's etcd-discovery service in front of the real etcd 3.4: a token from /new?size=3, the same flow through it",
+    async () => {
+      const store = etcd.spec('e1').clientURL;
+      const service = await EtcdDiscoveryService.start(store);
+      try {
+        const token = await service.newToken(3);
+        // discovery.etcd.io's tokens: 32 hex digits under the service's own URL, the size in etcd.
+        expect(token).toMatch(new RegExp(`^${service.url}/[0-9a-f]{32}$`));
+        const hex = token.slice(service.url.length + 1);
+        expect(etcdctl(store, 'get', `/_etcd/registry/${hex}/_config/size`).trim()).toBe('3');
+        await bootstrapByDiscovery(token);
+        // The registrations went through the service (its access log) into etcd's registry.
+        const stored = etcdctl(store, 'ls', `/_etcd/registry/${hex}`).trim().split('\n');
+        expect(stored).toHaveLength(3);
+        for (const key of stored) {
+          expect(
+            service.output.some((l) =>
+              l.includes(`"PUT /${hex}/${key.split('/').pop()}?prevExist=false HTTP/1.1" 201`),
+            ),
+          ).toBe(true);
+        }
+        // A token it never made has no size key.
+        await refusedWithoutSizeKey(`${service.url}/${randomBytes(16).toString('hex')}`);
+      } finally {
+        await service.stop();
       }
-      // A token it never made has no size key.
-      await refusedWithoutSizeKey(`${service.url}/${randomBytes(16).toString('hex')}`);
-    } finally {
-      await service.stop();
-    }
-  });
+    },
+  );
 
-  it('a token without its size key: the member refuses to start with etcd\'s words', async () => {
+  it("a token without its size key: the member refuses to start with etcd's words", async () => {
     await refusedWithoutSizeKey(`${etcd.spec('e1').clientURL}/v2/keys/discovery/nosize${Date.now()}`);
   });
 
@@ -196,7 +256,9 @@ describe.runIf(HAVE)('bootstrap by discovery and DNS', () => {
     const c = await ProcessCluster.create(2);
     try {
       for (const n of ['n1', 'n2']) c.start(n, {}, ['--name', 'dup', '--discovery', ours]);
-      const etcds = await Promise.all(['e1', 'e2'].map((n) => etcdByDiscovery('dup', path.join(c.dir, `${n}.etcd`), ref)));
+      const etcds = await Promise.all(
+        ['e1', 'e2'].map((n) => etcdByDiscovery('dup', path.join(c.dir, `${n}.etcd`), ref)),
+      );
       expect(await Promise.all(['n1', 'n2'].map((n) => c.exited(n, 30_000)))).toEqual([1, 1]);
       expect(etcds.map((e) => e.code)).toEqual([1, 1]);
       const said = (lines: string[], token: string) => fromFirstError(lines).map((l) => l.replaceAll(token, 'TOKEN'));
@@ -223,7 +285,11 @@ describe.runIf(HAVE)('bootstrap by discovery and DNS', () => {
     try {
       svc.start('e1', svc.initialCluster(1));
       const base = svc.spec('e1').clientURL;
-      await until('the service up', async () => (await fetch(`${base}/health`).catch(() => undefined))?.ok === true, 20_000);
+      await until(
+        'the service up',
+        async () => (await fetch(`${base}/health`).catch(() => undefined))?.ok === true,
+        20_000,
+      );
       const ours = `${base}/v2/keys/discovery/late-ours`;
       const theirs = `${base}/v2/keys/discovery/late-etcd`;
       await putSize(ours, 1);
@@ -232,7 +298,10 @@ describe.runIf(HAVE)('bootstrap by discovery and DNS', () => {
 
       c.start('n1', {}, ['--name', 'n1', '--discovery', ours]);
       const refOut: string[] = [];
-      ref = spawn(ETCD_BIN, etcdMemberFlags(refSpec, path.join(c.dir, 'ref.etcd'), theirs), { env: CLEAN_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+      ref = spawn(ETCD_BIN, etcdMemberFlags(refSpec, path.join(c.dir, 'ref.etcd'), theirs), {
+        env: CLEAN_ENV,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       ref.stderr!.on('data', (b: Buffer) => refOut.push(...b.toString().split('\n').filter(Boolean)));
       const retried = (lines: string[]) => untimed(lines).filter((l) => / \| discovery: /.test(l));
       const firstRetry = (lines: string[]) => retried(lines).some((l) => l.includes('retrying in 2s'));
@@ -242,12 +311,18 @@ describe.runIf(HAVE)('bootstrap by discovery and DNS', () => {
         return r.slice(0, r.findIndex((l) => l.includes('retrying in 2s')) + 1);
       };
       expect(upTo2s(c.output('n1'))).toEqual(upTo2s(refOut).map((l) => l.replaceAll(theirs, ours)));
-      expect(upTo2s(c.output('n1')).at(-1)).toBe(`I | discovery: cluster status check: error connecting to ${base}, retrying in 2s`);
+      expect(upTo2s(c.output('n1')).at(-1)).toBe(
+        `I | discovery: cluster status check: error connecting to ${base}, retrying in 2s`,
+      );
 
       // The service back: both find their token and start, a cluster of one each.
       svc.start('e1', svc.initialCluster(1));
       await c.leader(40_000);
-      await until('the real etcd started', async () => (await fetch(`${refSpec.clientURL}/health`).catch(() => undefined))?.ok === true, 40_000);
+      await until(
+        'the real etcd started',
+        async () => (await fetch(`${refSpec.clientURL}/health`).catch(() => undefined))?.ok === true,
+        40_000,
+      );
       expect(untimed(c.output('n1'))).toContain('N | discovery: found 1 needed peer(s)');
     } finally {
       if (ref?.pid !== undefined && ref.exitCode === null && ref.signalCode === null) {
@@ -277,14 +352,23 @@ describe.runIf(HAVE)('bootstrap by discovery and DNS', () => {
   it('DNS SRV discovery: the members find themselves in the records; a member not in them is told so', async () => {
     const c = await ProcessCluster.create(3);
     const port = (u: string) => Number(new URL(u).port);
-    const dns = await Dnsmasq.start('example.test', ['n1', 'n2', 'n3'].map((n) => ({ service: '_etcd-server._tcp.example.test', target: '127.0.0.1', port: port(c.spec(n).peerURL) })));
+    const dns = await Dnsmasq.start(
+      'example.test',
+      ['n1', 'n2', 'n3'].map((n) => ({
+        service: '_etcd-server._tcp.example.test',
+        target: '127.0.0.1',
+        port: port(c.spec(n).peerURL),
+      })),
+    );
     try {
       const env = { RAFTLAB_DNS_SERVER: dns.server };
       for (const n of ['n1', 'n2', 'n3']) c.start(n, env, ['--name', n, '--discovery-srv', 'example.test']);
       const leader = await c.leader(30_000);
       const list = etcdctl(c.spec(leader).clientURL, 'member', 'list');
       for (const n of ['n1', 'n2', 'n3']) expect(list).toContain(`name=${n} peerURLs=${c.spec(n).peerURL}`);
-      expect(c.output('n1').join('\n')).toContain(`N | embed: got bootstrap from DNS for etcd-server at n1=${c.spec('n1').peerURL}`);
+      expect(c.output('n1').join('\n')).toContain(
+        `N | embed: got bootstrap from DNS for etcd-server at n1=${c.spec('n1').peerURL}`,
+      );
       c.start('n4', env, ['--name', 'n4', '--discovery-srv', 'example.test']);
       expect(await c.exited('n4', 20_000)).toBe(1);
       expect(c.output('n4').join('\n')).toContain('C | etcdmain: cannot find local etcd member "n4" in SRV records');

@@ -24,12 +24,19 @@ const HAVE = needTools('the v2 proxy fallback against real etcd, etcdctl and cur
 
 /** etcdctl v2; --no-sync keeps it on the endpoint given (it would otherwise ask the members' own client URLs). */
 function etcdctl(endpoint: string, ...args: string[]): string {
-  return execFileSync(ETCDCTL, ['--no-sync', '--endpoints', endpoint, ...args], { env: { ...process.env, ETCDCTL_API: '2' }, encoding: 'utf8', timeout: 10_000 });
+  return execFileSync(ETCDCTL, ['--no-sync', '--endpoints', endpoint, ...args], {
+    env: { ...process.env, ETCDCTL_API: '2' },
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
 }
 
 async function newToken(service: string, size: number): Promise<string> {
   const token = `${service}/v2/keys/discovery/${Date.now().toString(16)}${Math.random().toString(16).slice(2, 6)}`;
-  const res = await fetch(`${token}/_config/size`, { method: 'PUT', body: new URLSearchParams({ value: String(size) }) });
+  const res = await fetch(`${token}/_config/size`, {
+    method: 'PUT',
+    body: new URLSearchParams({ value: String(size) }),
+  });
   expect([200, 201]).toContain(res.status);
   return token;
 }
@@ -73,15 +80,24 @@ class Proc {
 
 function memberFlags(s: ProcSpec, dataDir: string, token: string): string[] {
   return [
-    '--name', s.name,
-    '--data-dir', dataDir,
-    '--listen-client-urls', s.clientURL,
-    '--advertise-client-urls', s.clientURL,
-    '--listen-peer-urls', s.peerURL,
-    '--initial-advertise-peer-urls', s.peerURL,
-    '--discovery', token,
-    '--heartbeat-interval', '50',
-    '--election-timeout', '500',
+    '--name',
+    s.name,
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    s.clientURL,
+    '--advertise-client-urls',
+    s.clientURL,
+    '--listen-peer-urls',
+    s.peerURL,
+    '--initial-advertise-peer-urls',
+    s.peerURL,
+    '--discovery',
+    token,
+    '--heartbeat-interval',
+    '50',
+    '--election-timeout',
+    '500',
   ];
 }
 
@@ -99,7 +115,11 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
   beforeAll(async () => {
     service = await EtcdCluster.create(1);
     service.start('e1', service.initialCluster(1));
-    await until('etcd up', async () => (await fetch(`${service.spec('e1').clientURL}/health`).catch(() => undefined))?.ok === true, 20_000);
+    await until(
+      'etcd up',
+      async () => (await fetch(`${service.spec('e1').clientURL}/health`).catch(() => undefined))?.ok === true,
+      20_000,
+    );
   });
   afterAll(async () => service?.destroy());
 
@@ -111,14 +131,20 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
       await c.leader(30_000);
       c.start('n4', {}, ['--name', 'n4', '--discovery', token]);
       const proxy = c.spec('n4').clientURL;
-      await until('the proxy listening', () => c.output('n4').some((l) => l.includes('v2 proxy started listening on client requests')), 20_000);
+      await until(
+        'the proxy listening',
+        () => c.output('n4').some((l) => l.includes('v2 proxy started listening on client requests')),
+        20_000,
+      );
       const out = () => c.output('n4').join('\n');
       expect(out()).toContain('N | etcdmain: discovery cluster full, falling back to proxy');
       expect(out()).toContain('N | etcdmain: proxy: this proxy supports v2 API only!');
       const peers = ['n1', 'n2', 'n3'].map((n) => c.spec(n).peerURL).sort();
       const clients = ['n1', 'n2', 'n3'].map((n) => c.spec(n).clientURL).sort();
       expect(out()).toContain(`I | etcdmain: proxy: using peer urls [${peers.join(' ')}] `);
-      expect(out()).toMatch(/I \| proxy\/httpproxy: endpoints found \["http:\/\/127\.0\.0\.1:\d+"( "http:\/\/127\.0\.0\.1:\d+"){2}\]/);
+      expect(out()).toMatch(
+        /I \| proxy\/httpproxy: endpoints found \["http:\/\/127\.0\.0\.1:\d+"( "http:\/\/127\.0\.0\.1:\d+"){2}\]/,
+      );
       expect(out()).toContain(`I | etcdmain: v2 proxy started listening on client requests on "${proxy}"`);
 
       // The proxy dir, no member dir; the cluster file as etcd writes it.
@@ -141,10 +167,18 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
       try {
         // The watch is registered once the member sent its headers; curl -N shows nothing before
         // the first event, so write until the first one arrives (each write is a new event).
-        await until('the first event through the proxy', () => (etcdctl(c.spec('n1').clientURL, 'set', '/watched', 'one'), events.length > 0), 15_000);
+        await until(
+          'the first event through the proxy',
+          () => (etcdctl(c.spec('n1').clientURL, 'set', '/watched', 'one'), events.length > 0),
+          15_000,
+        );
         const before = events.length;
         etcdctl(c.spec('n2').clientURL, 'set', '/watched', 'two');
-        await until('the second write streamed through', () => events.slice(before).some((e) => e.includes('"value":"two"')), 10_000);
+        await until(
+          'the second write streamed through',
+          () => events.slice(before).some((e) => e.includes('"value":"two"')),
+          10_000,
+        );
         expect(JSON.parse(events[0] ?? '{}')).toMatchObject({ action: 'set', node: { key: '/watched', value: 'one' } });
         expect(watch.exitCode).toBeNull(); // still streaming
       } finally {
@@ -154,11 +188,15 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
       // Kill the member the proxy tries first: the request goes on to another, the dead one is set aside.
       const [first] = await proxyEndpoints(proxy);
       const victim = ['n1', 'n2', 'n3'].find((n) => c.spec(n).clientURL === first);
-      if (first === undefined || victim === undefined) throw new Error(`the proxy's first endpoint ${first} is no member's`);
+      if (first === undefined || victim === undefined)
+        throw new Error(`the proxy's first endpoint ${first} is no member's`);
       await c.kill9(victim);
       expect(etcdctl(proxy, 'get', '/via-proxy').trim()).toBe('yes');
       // (The proxy's lines are read from its stderr as they come: waited for, not sampled.)
-      await untilLogged(out, `I | proxy/httpproxy: failed to direct request to ${first}: dial tcp ${new URL(first).host}: connect: connection refused`);
+      await untilLogged(
+        out,
+        `I | proxy/httpproxy: failed to direct request to ${first}: dial tcp ${new URL(first).host}: connect: connection refused`,
+      );
       await untilLogged(out, `I | proxy/httpproxy: marked endpoint ${first} unavailable`);
       expect(await proxyEndpoints(proxy)).not.toContain(first);
 
@@ -166,12 +204,20 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
       await c.kill9('n4');
       const regsBefore = (await (await fetch(token)).text()).length;
       c.start('n4', {}, ['--name', 'n4', '--discovery', token]);
-      await until('the restarted proxy listening', () => c.output('n4').some((l) => l.includes('v2 proxy started listening')), 20_000);
-      expect(out()).toContain('N | etcdmain: the server is already initialized as proxy before, starting as etcd proxy...');
+      await until(
+        'the restarted proxy listening',
+        () => c.output('n4').some((l) => l.includes('v2 proxy started listening')),
+        20_000,
+      );
+      expect(out()).toContain(
+        'N | etcdmain: the server is already initialized as proxy before, starting as etcd proxy...',
+      );
       expect(out()).toContain(
         `W | etcdmain: discovery token ignored since the proxy has already been initialized. Valid cluster file found at "${path.join(dataDir, 'proxy', 'cluster')}"`,
       );
-      expect(out()).toContain(`I | etcdmain: proxy: using peer urls [${peers.join(' ')}] from cluster file "${path.join(dataDir, 'proxy', 'cluster')}"`);
+      expect(out()).toContain(
+        `I | etcdmain: proxy: using peer urls [${peers.join(' ')}] from cluster file "${path.join(dataDir, 'proxy', 'cluster')}"`,
+      );
       expect(out()).not.toContain('discovery cluster full');
       expect((await (await fetch(token)).text()).length).toBe(regsBefore);
       expect(etcdctl(proxy, 'get', '/from-member').trim()).toBe('hello');
@@ -189,7 +235,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
     }
   });
 
-  it('answers and logs as etcd 3.4\'s proxy does, both in front of one etcd cluster', async () => {
+  it("answers and logs as etcd 3.4's proxy does, both in front of one etcd cluster", async () => {
     const token = await newToken(service.spec('e1').clientURL, 1);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proxy-'));
     const [member, etcdProxy, ourProxy] = await loopbackSpecs('p', 2);
@@ -199,18 +245,36 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
       // The cluster: one real etcd by discovery (size 1). Both proxies then find it full.
       const m = new Proc(ETCD_BIN, [...memberFlags(member, path.join(dir, 'm'), token), '--enable-v2']);
       procs.push(m);
-      await until('the etcd member up', async () => (await fetch(`${member.clientURL}/health`).catch(() => undefined))?.ok === true, 20_000);
+      await until(
+        'the etcd member up',
+        async () => (await fetch(`${member.clientURL}/health`).catch(() => undefined))?.ok === true,
+        20_000,
+      );
       const ref = new Proc(ETCD_BIN, [...memberFlags(etcdProxy, path.join(dir, 'ref'), token), '--enable-v2']);
-      const ours = new Proc(process.execPath, [RAFTLAB_BIN, 'node', ...memberFlags(ourProxy, path.join(dir, 'ours'), token)]);
+      const ours = new Proc(process.execPath, [
+        RAFTLAB_BIN,
+        'node',
+        ...memberFlags(ourProxy, path.join(dir, 'ours'), token),
+      ]);
       procs.push(ref, ours);
       // (etcd logs "endpoints found" and "started listening" from two goroutines: either may come first.)
       for (const p of [ref, ours]) {
-        await until('a proxy listening', () => p.output.some((l) => l.includes('v2 proxy started listening')) && p.output.some((l) => l.includes('endpoints found')), 20_000);
+        await until(
+          'a proxy listening',
+          () =>
+            p.output.some((l) => l.includes('v2 proxy started listening')) &&
+            p.output.some((l) => l.includes('endpoints found')),
+          20_000,
+        );
       }
 
       // The same log lines from the fall-back to the first endpoints found.
       const proxyLines = (p: Proc, s: ProcSpec) =>
-        p.lines().filter((l) => /proxy|falling back/.test(l) && !/embed:/.test(l)).map((l) => l.replaceAll(s.clientURL, 'CLIENT')).sort();
+        p
+          .lines()
+          .filter((l) => /proxy|falling back/.test(l) && !/embed:/.test(l))
+          .map((l) => l.replaceAll(s.clientURL, 'CLIENT'))
+          .sort();
       expect(proxyLines(ours, ourProxy)).toEqual(proxyLines(ref, etcdProxy));
       expect(proxyLines(ours, ourProxy)).toEqual(
         [
@@ -222,18 +286,28 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         ].sort(),
       );
       // In this order (the first three are sequential in etcd too).
-      expect(ours.lines().filter((l) => / etcdmain: (discovery cluster full|proxy:)/.test(l))).toEqual(ref.lines().filter((l) => / etcdmain: (discovery cluster full|proxy:)/.test(l)));
-      expect(fs.readFileSync(path.join(dir, 'ours', 'proxy', 'cluster'), 'utf8')).toBe(fs.readFileSync(path.join(dir, 'ref', 'proxy', 'cluster'), 'utf8'));
+      expect(ours.lines().filter((l) => / etcdmain: (discovery cluster full|proxy:)/.test(l))).toEqual(
+        ref.lines().filter((l) => / etcdmain: (discovery cluster full|proxy:)/.test(l)),
+      );
+      expect(fs.readFileSync(path.join(dir, 'ours', 'proxy', 'cluster'), 'utf8')).toBe(
+        fs.readFileSync(path.join(dir, 'ref', 'proxy', 'cluster'), 'utf8'),
+      );
 
       // The same answers, headers and all (the indices differ: each proxy writes its own keys).
       const same = async (f: (base: string, key: string) => Promise<string>) => {
         const a = await f(etcdProxy.clientURL, 'ref');
         const b = await f(ourProxy.clientURL, 'ours');
-        const norm = (s: string, key: string) => s.replaceAll(`/${key}`, '/KEY').replace(/([iI]ndex":|X-(Etcd|Raft)-Index: )\d+/g, '$1N').replace(/Content-Length: \d+/, 'Content-Length: L');
+        const norm = (s: string, key: string) =>
+          s
+            .replaceAll(`/${key}`, '/KEY')
+            .replace(/([iI]ndex":|X-(Etcd|Raft)-Index: )\d+/g, '$1N')
+            .replace(/Content-Length: \d+/, 'Content-Length: L');
         expect(norm(b, 'ours')).toBe(norm(a, 'ref'));
         return b;
       };
-      expect(await same((u, k) => curl('-XPUT', `${u}/v2/keys/${k}`, '-d', 'value=v'))).toContain('HTTP/1.1 201 Created');
+      expect(await same((u, k) => curl('-XPUT', `${u}/v2/keys/${k}`, '-d', 'value=v'))).toContain(
+        'HTTP/1.1 201 Created',
+      );
       expect(await same((u, k) => curl(`${u}/v2/keys/${k}`))).toContain('"value":"v"');
       expect(await same((u, k) => curl(`${u}/v2/keys/${k}-missing`))).toContain('HTTP/1.1 404 Not Found');
       await same((u) => curl('-XOPTIONS', `${u}/v2/keys/x`));
@@ -242,10 +316,19 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
 
       // The member gone: 502 for the request that found it dead, then 503 while it is set aside.
       await m.kill();
-      expect(await same((u) => curl(`${u}/v2/keys/a`))).toContain('{"message":"httpproxy: unable to get response from 1 endpoint(s)"}');
-      expect(await same((u) => curl(`${u}/v2/keys/a`))).toContain('{"message":"httpproxy: zero endpoints currently available"}');
-      const failLines = (p: Proc) => p.lines().filter((l) => /endpoint|direct request/.test(l) && !l.includes('endpoints found'));
-      await until('both proxies logged the failure', () => failLines(ours).length >= 4 && failLines(ref).length >= 4, 10_000);
+      expect(await same((u) => curl(`${u}/v2/keys/a`))).toContain(
+        '{"message":"httpproxy: unable to get response from 1 endpoint(s)"}',
+      );
+      expect(await same((u) => curl(`${u}/v2/keys/a`))).toContain(
+        '{"message":"httpproxy: zero endpoints currently available"}',
+      );
+      const failLines = (p: Proc) =>
+        p.lines().filter((l) => /endpoint|direct request/.test(l) && !l.includes('endpoints found'));
+      await until(
+        'both proxies logged the failure',
+        () => failLines(ours).length >= 4 && failLines(ref).length >= 4,
+        10_000,
+      );
       expect(failLines(ours)).toEqual(failLines(ref));
       expect(failLines(ours)).toEqual([
         `I | proxy/httpproxy: failed to direct request to ${member.clientURL}: dial tcp ${new URL(member.clientURL).host}: connect: connection refused`,
@@ -255,14 +338,21 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
       ]);
       // After --proxy-failure-wait (5 s) both retest it.
       for (const p of [ours, ref]) {
-        await until('the endpoint retested', () => p.lines().includes(`I | proxy/httpproxy: marked endpoint ${member.clientURL} available, to retest connectivity`), 15_000);
+        await until(
+          'the endpoint retested',
+          () =>
+            p
+              .lines()
+              .includes(`I | proxy/httpproxy: marked endpoint ${member.clientURL} available, to retest connectivity`),
+          15_000,
+        );
       }
     } finally {
       await Promise.all(procs.map((p) => p.kill()));
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
-  it('--proxy on and --proxy readonly in front of a static raftlab cluster: the same lines, files and answers as etcd 3.4\'s', async () => {
+  it("--proxy on and --proxy readonly in front of a static raftlab cluster: the same lines, files and answers as etcd 3.4's", async () => {
     const c = await ProcessCluster.create(3);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proxyflag-'));
     const [etcdOn, oursOn, etcdRo, oursRo] = await loopbackSpecs('x', 3);
@@ -272,54 +362,100 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
       for (const n of ['n1', 'n2', 'n3']) c.start(n, {}, ['--name', n, '--initial-cluster', c.initialCluster()]);
       await c.leader(30_000);
       // A proxy needs only the cluster's peer URLs and where to listen (no name, no peer port, no advertise URLs).
-      const proxyFlags = (mode: string, s: ProcSpec, d: string) => ['--proxy', mode, '--data-dir', path.join(dir, d), '--initial-cluster', c.initialCluster(), '--listen-client-urls', s.clientURL];
+      const proxyFlags = (mode: string, s: ProcSpec, d: string) => [
+        '--proxy',
+        mode,
+        '--data-dir',
+        path.join(dir, d),
+        '--initial-cluster',
+        c.initialCluster(),
+        '--listen-client-urls',
+        s.clientURL,
+      ];
       const pairs: ['on' | 'readonly', Proc, Proc, ProcSpec, ProcSpec][] = [];
-      for (const [mode, e, o] of [['on', etcdOn, oursOn], ['readonly', etcdRo, oursRo]] as const) {
+      for (const [mode, e, o] of [
+        ['on', etcdOn, oursOn],
+        ['readonly', etcdRo, oursRo],
+      ] as const) {
         const ref = new Proc(ETCD_BIN, proxyFlags(mode, e, `etcd-${mode}`));
         const ours = new Proc(process.execPath, [RAFTLAB_BIN, 'node', ...proxyFlags(mode, o, `ours-${mode}`)]);
         procs.push(ref, ours);
         pairs.push([mode, ref, ours, e, o]);
       }
       for (const p of procs) {
-        await until('a proxy listening with its endpoints', () => p.output.some((l) => l.includes('v2 proxy started listening')) && p.output.some((l) => l.includes('endpoints found')), 20_000);
+        await until(
+          'a proxy listening with its endpoints',
+          () =>
+            p.output.some((l) => l.includes('v2 proxy started listening')) &&
+            p.output.some((l) => l.includes('endpoints found')),
+          20_000,
+        );
       }
       const peers = ['n1', 'n2', 'n3'].map((n) => c.spec(n).peerURL).sort();
       for (const [mode, ref, ours, e, o] of pairs) {
         // No discovery, no member: straight to the proxy, with etcd's lines in etcd's order.
         // (The endpoints are shuffled, by both: compared as a set.)
-        const shuffled = (l: string) => l.replace(/endpoints found \[(.*)\]$/, (_, urls: string) => `endpoints found [${urls.split(' ').sort().join(' ')}]`);
+        const shuffled = (l: string) =>
+          l.replace(
+            /endpoints found \[(.*)\]$/,
+            (_, urls: string) => `endpoints found [${urls.split(' ').sort().join(' ')}]`,
+          );
         const lines = (p: Proc, s: ProcSpec) =>
-          p.lines().filter((l) => / (etcdmain|proxy\/httpproxy): (proxy|v2 proxy|endpoints)/.test(l)).map((l) => shuffled(l.replaceAll(s.clientURL, 'CLIENT')));
+          p
+            .lines()
+            .filter((l) => / (etcdmain|proxy\/httpproxy): (proxy|v2 proxy|endpoints)/.test(l))
+            .map((l) => shuffled(l.replaceAll(s.clientURL, 'CLIENT')));
         expect(lines(ours, o).slice(0, 2)).toEqual(lines(ref, e).slice(0, 2));
-        expect(lines(ours, o).slice(0, 2)).toEqual(['N | etcdmain: proxy: this proxy supports v2 API only!', `I | etcdmain: proxy: using peer urls [${peers.join(' ')}] `]);
+        expect(lines(ours, o).slice(0, 2)).toEqual([
+          'N | etcdmain: proxy: this proxy supports v2 API only!',
+          `I | etcdmain: proxy: using peer urls [${peers.join(' ')}] `,
+        ]);
         expect(lines(ours, o).sort()).toEqual(lines(ref, e).sort());
         expect(fs.readdirSync(path.join(dir, `ours-${mode}`))).toEqual(['proxy']);
       }
       for (const mode of ['on', 'readonly']) {
-        expect(fs.readFileSync(path.join(dir, `ours-${mode}`, 'proxy', 'cluster'), 'utf8')).toBe(fs.readFileSync(path.join(dir, `etcd-${mode}`, 'proxy', 'cluster'), 'utf8'));
+        expect(fs.readFileSync(path.join(dir, `ours-${mode}`, 'proxy', 'cluster'), 'utf8')).toBe(
+          fs.readFileSync(path.join(dir, `etcd-${mode}`, 'proxy', 'cluster'), 'utf8'),
+        );
       }
 
       const same = async (ref: ProcSpec, ours: ProcSpec, f: (base: string, key: string) => Promise<string>) => {
         const a = await f(ref.clientURL, 'ref');
         const b = await f(ours.clientURL, 'ours');
-        const norm = (s: string, key: string) => s.replaceAll(`/${key}`, '/KEY').replace(/([iI]ndex":|X-(Etcd|Raft)-Index: )\d+/g, '$1N').replace(/Content-Length: \d+/, 'Content-Length: L');
+        const norm = (s: string, key: string) =>
+          s
+            .replaceAll(`/${key}`, '/KEY')
+            .replace(/([iI]ndex":|X-(Etcd|Raft)-Index: )\d+/g, '$1N')
+            .replace(/Content-Length: \d+/, 'Content-Length: L');
         expect(norm(b, 'ours')).toBe(norm(a, 'ref'));
         return b;
       };
       // --proxy on: writes and reads go through to the cluster.
-      expect(await same(etcdOn, oursOn, (u, k) => curl('-XPUT', `${u}/v2/keys/${k}`, '-d', 'value=v'))).toContain('HTTP/1.1 201 Created');
+      expect(await same(etcdOn, oursOn, (u, k) => curl('-XPUT', `${u}/v2/keys/${k}`, '-d', 'value=v'))).toContain(
+        'HTTP/1.1 201 Created',
+      );
       expect(await same(etcdOn, oursOn, (u, k) => curl(`${u}/v2/keys/${k}`))).toContain('"value":"v"');
       expect(etcdctl(c.spec('n2').clientURL, 'get', '/ours').trim()).toBe('v');
       // --proxy readonly: GET goes through, anything else is 501 with no body (etcd's readonly handler).
       expect(await same(etcdRo, oursRo, (u, k) => curl(`${u}/v2/keys/${k}`))).toContain('"value":"v"');
       for (const method of ['PUT', 'POST', 'DELETE', 'OPTIONS', 'HEAD']) {
-        const answer = await same(etcdRo, oursRo, (u, k) => curl(method === 'HEAD' ? '-I' : `-X${method}`, `${u}/v2/keys/${k}-ro`, ...(method === 'PUT' || method === 'POST' ? ['-d', 'value=w'] : [])));
+        const answer = await same(etcdRo, oursRo, (u, k) =>
+          curl(
+            method === 'HEAD' ? '-I' : `-X${method}`,
+            `${u}/v2/keys/${k}-ro`,
+            ...(method === 'PUT' || method === 'POST' ? ['-d', 'value=w'] : []),
+          ),
+        );
         expect(answer.split('\n')[0]).toBe('HTTP/1.1 501 Not Implemented');
       }
       expect(await fetch(`${c.spec('n1').clientURL}/v2/keys/ours-ro`).then((r) => r.status)).toBe(404);
       const refused = (() => {
         try {
-          execFileSync(ETCDCTL, ['--no-sync', '--endpoints', oursRo.clientURL, 'set', '/refused', 'x'], { env: { ...process.env, ETCDCTL_API: '2' }, stdio: 'pipe', timeout: 10_000 });
+          execFileSync(ETCDCTL, ['--no-sync', '--endpoints', oursRo.clientURL, 'set', '/refused', 'x'], {
+            env: { ...process.env, ETCDCTL_API: '2' },
+            stdio: 'pipe',
+            timeout: 10_000,
+          });
           return 'accepted';
         } catch (err) {
           return String((err as { stderr: Buffer }).stderr);
@@ -339,101 +475,148 @@ describe('the v2 proxy in-process, in front of a stand-in member', () => {
   it('--proxy on|readonly: the proxy gets the --proxy-* timings; an empty data dir makes a proxy, a member dir a member (as etcdmain decides)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proxymode-'));
     try {
-      const argv = ['--proxy', 'readonly', '--data-dir', dir, '--initial-cluster', 'm=http://127.0.0.1:1', '--proxy-failure-wait', '100', '--proxy-refresh-interval', '200', '--proxy-dial-timeout', '300', '--proxy-write-timeout', '400', '--proxy-read-timeout', '500'];
+      const argv = [
+        '--proxy',
+        'readonly',
+        '--data-dir',
+        dir,
+        '--initial-cluster',
+        'm=http://127.0.0.1:1',
+        '--proxy-failure-wait',
+        '100',
+        '--proxy-refresh-interval',
+        '200',
+        '--proxy-dial-timeout',
+        '300',
+        '--proxy-write-timeout',
+        '400',
+        '--proxy-read-timeout',
+        '500',
+      ];
       const cfg = parseNodeConfig(argv, {});
-      expect(proxyOptions(cfg, () => {})).toMatchObject({ readonly: true, failureWaitMs: 100, refreshIntervalMs: 200, dialTimeoutMs: 300, writeTimeoutMs: 400, readTimeoutMs: 500, bootstrap: 'static' });
+      expect(proxyOptions(cfg, () => {})).toMatchObject({
+        readonly: true,
+        failureWaitMs: 100,
+        refreshIntervalMs: 200,
+        dialTimeoutMs: 300,
+        writeTimeoutMs: 400,
+        readTimeoutMs: 500,
+        bootstrap: 'static',
+      });
       expect(await proxyOptions(cfg, () => {}).initialPeerURLs()).toEqual(['http://127.0.0.1:1']);
       expect(await resolveBootstrap(cfg, () => {})).toBe('proxy');
       fs.mkdirSync(path.join(dir, 'member'));
       expect(await resolveBootstrap(parseNodeConfig(argv, {}), () => {})).toBe('member');
-      expect(proxyOptions(parseNodeConfig(['--proxy', 'on', '--initial-cluster', 'm=http://127.0.0.1:1'], {}), () => {}).readonly).toBe(false);
-      await expect(proxyOptions(parseNodeConfig(['--proxy', 'on', '--initial-cluster', 'm=127.0.0.1:1'], {}), () => {}).initialPeerURLs()).rejects.toThrow(/^error setting up initial cluster: /);
+      expect(
+        proxyOptions(parseNodeConfig(['--proxy', 'on', '--initial-cluster', 'm=http://127.0.0.1:1'], {}), () => {})
+          .readonly,
+      ).toBe(false);
+      await expect(
+        proxyOptions(
+          parseNodeConfig(['--proxy', 'on', '--initial-cluster', 'm=127.0.0.1:1'], {}),
+          () => {},
+        ).initialPeerURLs(),
+      ).rejects.toThrow(/^error setting up initial cluster: /);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it('forwards X-Forwarded-For and no hop-by-hop header, streams the answer, goes on to the next endpoint when one is down', { timeout: 15_000 }, async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proxy-'));
-    const [a, b] = await loopbackSpecs('s', 1);
-    if (!a || !b) throw new Error('two loopback specs expected');
-    const seen: http.IncomingHttpHeaders[] = [];
-    let release!: () => void;
-    const second = new Promise<void>((r) => (release = r));
-    // The stand-in member: /members on its peer port, a two-part answer on its client port.
-    const client = http.createServer((req, res) => {
-      seen.push(req.headers);
-      req.resume();
-      res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Index': '7' });
-      res.write('first\n');
-      void second.then(() => res.end('second\n'));
-    });
-    const peer = http.createServer((_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Cluster-Id': 'cdf818194e3a8c32' });
-      // b's client URL is down: nothing listens there.
-      res.end(JSON.stringify([{ id: 1, name: 'm', peerURLs: [a.peerURL], clientURLs: [a.clientURL, b.clientURL] }]));
-    });
-    const listen = (s: http.Server, u: string) => new Promise<void>((r) => s.listen(Number(new URL(u).port), '127.0.0.1', r));
-    await listen(client, a.clientURL);
-    await listen(peer, a.peerURL);
-    const logs: string[] = [];
-    const proxy = await startProxy({
-      dataDir: dir,
-      listenClientURLs: ['http://127.0.0.1:0'],
-      bootstrap: 'static',
-      initialPeerURLs: async () => [a.peerURL],
-      log: (level, pkg, msg) => logs.push(`${level} | ${pkg}: ${msg}`),
-    });
-    try {
-      const [proxyURL] = proxy.clientURLs;
-      if (proxyURL === undefined) throw new Error('the proxy listens nowhere');
-      expect(JSON.parse(fs.readFileSync(path.join(dir, 'proxy', 'cluster'), 'utf8'))).toEqual({ PeerURLs: [a.peerURL] });
-      // Whatever order the shuffle chose, a request reaches the live endpoint.
-      for (let i = 0; i < 2; i++) {
-        const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-          const req = http.request(`${proxyURL}/v2/keys/x?wait=true`, {
-            headers: { 'X-Forwarded-For': '10.0.0.1', 'Proxy-Authorization': 'secret', Te: 'trailers', 'X-Custom': 'kept' },
-          });
-          req.once('response', resolve).once('error', reject).end();
+  it(
+    'forwards X-Forwarded-For and no hop-by-hop header, streams the answer, goes on to the next endpoint when one is down',
+    { timeout: 15_000 },
+    async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proxy-'));
+      const [a, b] = await loopbackSpecs('s', 1);
+      if (!a || !b) throw new Error('two loopback specs expected');
+      const seen: http.IncomingHttpHeaders[] = [];
+      let release!: () => void;
+      const second = new Promise<void>((r) => (release = r));
+      // The stand-in member: /members on its peer port, a two-part answer on its client port.
+      const client = http.createServer((req, res) => {
+        seen.push(req.headers);
+        req.resume();
+        res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Index': '7' });
+        res.write('first\n');
+        void second.then(() => res.end('second\n'));
+      });
+      const peer = http.createServer((_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Cluster-Id': 'cdf818194e3a8c32' });
+        // b's client URL is down: nothing listens there.
+        res.end(JSON.stringify([{ id: 1, name: 'm', peerURLs: [a.peerURL], clientURLs: [a.clientURL, b.clientURL] }]));
+      });
+      const listen = (s: http.Server, u: string) =>
+        new Promise<void>((r) => s.listen(Number(new URL(u).port), '127.0.0.1', r));
+      await listen(client, a.clientURL);
+      await listen(peer, a.peerURL);
+      const logs: string[] = [];
+      const proxy = await startProxy({
+        dataDir: dir,
+        listenClientURLs: ['http://127.0.0.1:0'],
+        bootstrap: 'static',
+        initialPeerURLs: async () => [a.peerURL],
+        log: (level, pkg, msg) => logs.push(`${level} | ${pkg}: ${msg}`),
+      });
+      try {
+        const [proxyURL] = proxy.clientURLs;
+        if (proxyURL === undefined) throw new Error('the proxy listens nowhere');
+        expect(JSON.parse(fs.readFileSync(path.join(dir, 'proxy', 'cluster'), 'utf8'))).toEqual({
+          PeerURLs: [a.peerURL],
         });
-        expect(res.statusCode).toBe(200);
-        expect(res.headers['x-etcd-index']).toBe('7');
-        expect(res.headers['access-control-allow-origin']).toBe('*');
-        const chunks: string[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c.toString()));
-        const ended = new Promise((r) => res.once('end', r));
-        if (i === 0) {
-          // The first part arrives while the member still holds back the rest of its answer.
-          await until('the first part through the proxy', () => chunks.join('') === 'first\n', 5000);
-          release();
+        // Whatever order the shuffle chose, a request reaches the live endpoint.
+        for (let i = 0; i < 2; i++) {
+          const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+            const req = http.request(`${proxyURL}/v2/keys/x?wait=true`, {
+              headers: {
+                'X-Forwarded-For': '10.0.0.1',
+                'Proxy-Authorization': 'secret',
+                Te: 'trailers',
+                'X-Custom': 'kept',
+              },
+            });
+            req.once('response', resolve).once('error', reject).end();
+          });
+          expect(res.statusCode).toBe(200);
+          expect(res.headers['x-etcd-index']).toBe('7');
+          expect(res.headers['access-control-allow-origin']).toBe('*');
+          const chunks: string[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c.toString()));
+          const ended = new Promise((r) => res.once('end', r));
+          if (i === 0) {
+            // The first part arrives while the member still holds back the rest of its answer.
+            await until('the first part through the proxy', () => chunks.join('') === 'first\n', 5000);
+            release();
+          }
+          await ended;
+          expect(chunks.join('')).toBe('first\nsecond\n');
         }
-        await ended;
-        expect(chunks.join('')).toBe('first\nsecond\n');
+        expect(seen).toHaveLength(2);
+        for (const h of seen) {
+          expect(h['x-forwarded-for']).toBe('10.0.0.1, 127.0.0.1');
+          expect(h['x-custom']).toBe('kept');
+          expect(h['proxy-authorization']).toBeUndefined();
+          expect(h.te).toBeUndefined();
+        }
+        // b is tried only where the shuffle put it first, once, then set aside.
+        const bTries = logs.filter((l) =>
+          l.startsWith(`I | proxy/httpproxy: failed to direct request to ${b.clientURL}`),
+        );
+        expect(bTries.length).toBeLessThanOrEqual(1);
+        if (bTries.length === 1) {
+          expect(logs).toContain(`I | proxy/httpproxy: marked endpoint ${b.clientURL} unavailable`);
+          expect(await proxyEndpoints(proxyURL)).toEqual([a.clientURL]);
+        } else {
+          expect((await proxyEndpoints(proxyURL)).sort()).toEqual([a.clientURL, b.clientURL].sort());
+        }
+      } finally {
+        await proxy.stop();
+        client.closeAllConnections();
+        await new Promise((r) => client.close(r));
+        await new Promise((r) => peer.close(r));
+        fs.rmSync(dir, { recursive: true, force: true });
       }
-      expect(seen).toHaveLength(2);
-      for (const h of seen) {
-        expect(h['x-forwarded-for']).toBe('10.0.0.1, 127.0.0.1');
-        expect(h['x-custom']).toBe('kept');
-        expect(h['proxy-authorization']).toBeUndefined();
-        expect(h.te).toBeUndefined();
-      }
-      // b is tried only where the shuffle put it first, once, then set aside.
-      const bTries = logs.filter((l) => l.startsWith(`I | proxy/httpproxy: failed to direct request to ${b.clientURL}`));
-      expect(bTries.length).toBeLessThanOrEqual(1);
-      if (bTries.length === 1) {
-        expect(logs).toContain(`I | proxy/httpproxy: marked endpoint ${b.clientURL} unavailable`);
-        expect(await proxyEndpoints(proxyURL)).toEqual([a.clientURL]);
-      } else {
-        expect((await proxyEndpoints(proxyURL)).sort()).toEqual([a.clientURL, b.clientURL].sort());
-      }
-    } finally {
-      await proxy.stop();
-      client.closeAllConnections();
-      await new Promise((r) => client.close(r));
-      await new Promise((r) => peer.close(r));
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 
   it('refreshes the endpoints and the cluster file from /members (here every 100 ms); a member that answers nothing useful is passed over', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-proxy-'));
@@ -465,12 +648,18 @@ describe('the v2 proxy in-process, in front of a stand-in member', () => {
       const [proxyURL] = proxy.clientURLs;
       if (proxyURL === undefined) throw new Error('the proxy listens nowhere');
       expect(logs.some((l) => l.startsWith('W | etcdserver: could not unmarshal cluster response: '))).toBe(true);
-      expect(logs).toContain(`N | etcdmain: proxy: updated peer urls in cluster file from ${`[${[b.peerURL, a.peerURL].sort().join(' ')}]`} to [${a.peerURL}]`);
+      expect(logs).toContain(
+        `N | etcdmain: proxy: updated peer urls in cluster file from ${`[${[b.peerURL, a.peerURL].sort().join(' ')}]`} to [${a.peerURL}]`,
+      );
       expect(await proxyEndpoints(proxyURL)).toEqual([a.clientURL]);
       members = [...members, { id: 2, name: 'b', peerURLs: [b.peerURL], clientURLs: [b.clientURL] }];
       await until('b among the endpoints', async () => (await proxyEndpoints(proxyURL)).length === 2, 5000);
       expect((await proxyEndpoints(proxyURL)).sort()).toEqual([a.clientURL, b.clientURL].sort());
-      await until('the cluster file updated', () => fs.readFileSync(file, 'utf8') === JSON.stringify({ PeerURLs: [a.peerURL, b.peerURL].sort() }), 5000);
+      await until(
+        'the cluster file updated',
+        () => fs.readFileSync(file, 'utf8') === JSON.stringify({ PeerURLs: [a.peerURL, b.peerURL].sort() }),
+        5000,
+      );
       expect(fs.existsSync(`${file}.bak`)).toBe(false);
     } finally {
       await proxy.stop();

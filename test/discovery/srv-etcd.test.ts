@@ -23,7 +23,8 @@ const UNSHARE = '/usr/bin/unshare';
 const TOOLS = needTools('real etcd bootstrapped by DNS SRV records', [ETCD_BIN, ETCDCTL, DNSMASQ_BIN, UNSHARE]);
 const ROOT = process.getuid?.() === 0;
 if (TOOLS && !ROOT) {
-  if (process.env.CI) throw new Error('the real-etcd DNS SRV test needs root (a private mount namespace for its resolv.conf)');
+  if (process.env.CI)
+    throw new Error('the real-etcd DNS SRV test needs root (a private mount namespace for its resolv.conf)');
   console.warn('SKIPPED: real etcd bootstrapped by DNS SRV needs root (a private mount namespace for its resolv.conf)');
 }
 
@@ -46,7 +47,20 @@ async function dnsOn53(domain: string, records: { service: string; target: strin
 
 /** `etcd args...` in a mount namespace whose /etc/resolv.conf is `resolvConf`; the pid is etcd's (unshare and sh exec). */
 function etcdArgv(resolvConf: string, args: string[]): [string, string[]] {
-  return [UNSHARE, ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolvConf, ETCD_BIN, ...args]];
+  return [
+    UNSHARE,
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      'mount --bind "$0" /etc/resolv.conf && exec "$@"',
+      resolvConf,
+      ETCD_BIN,
+      ...args,
+    ],
+  ];
 }
 
 /** A member's peer URL as its SRV record names it: `<scheme>://<name>.<domain>:<port>`. */
@@ -55,12 +69,27 @@ const srvPeerURL = (s: ProcSpec, domain: string) => s.peerURL.replace('//127.0.0
 /** etcd as its documentation runs it with DNS discovery: it listens on an IP, advertises its SRV name. */
 function etcdFlags(s: ProcSpec, dataDir: string, domain: string): string[] {
   return [
-    '--name', s.name, '--data-dir', dataDir,
-    '--listen-peer-urls', s.peerURL, '--initial-advertise-peer-urls', srvPeerURL(s, domain),
-    '--listen-client-urls', s.clientURL, '--advertise-client-urls', s.clientURL,
-    '--discovery-srv', domain, '--peer-auto-tls',
-    '--heartbeat-interval', '50', '--election-timeout', '500',
-    '--logger', 'capnslog', // etcd 3.4's default, the lines raftlab writes
+    '--name',
+    s.name,
+    '--data-dir',
+    dataDir,
+    '--listen-peer-urls',
+    s.peerURL,
+    '--initial-advertise-peer-urls',
+    srvPeerURL(s, domain),
+    '--listen-client-urls',
+    s.clientURL,
+    '--advertise-client-urls',
+    s.clientURL,
+    '--discovery-srv',
+    domain,
+    '--peer-auto-tls',
+    '--heartbeat-interval',
+    '50',
+    '--election-timeout',
+    '500',
+    '--logger',
+    'capnslog', // etcd 3.4's default, the lines raftlab writes
   ];
 }
 
@@ -96,7 +125,14 @@ describe.runIf(TOOLS && ROOT)('DNS SRV discovery: real etcd 3.4 and raftlab from
     const https = (s: ProcSpec) => ({ ...s, peerURL: s.peerURL.replace(/^http:/, 'https:') });
     const specs = (await loopbackSpecs('e', 3)).slice(0, 3).map(https);
     const port = (u: string) => Number(new URL(u).port);
-    const dns = await dnsOn53('etcd.test', specs.map((s) => ({ service: '_etcd-server-ssl._tcp.etcd.test', target: `${s.name}.etcd.test`, port: port(s.peerURL) })));
+    const dns = await dnsOn53(
+      'etcd.test',
+      specs.map((s) => ({
+        service: '_etcd-server-ssl._tcp.etcd.test',
+        target: `${s.name}.etcd.test`,
+        port: port(s.peerURL),
+      })),
+    );
     servers.push(dns);
     const conf = resolvConf(dns, 'ssl');
     const members = specs.map((s) => {
@@ -115,28 +151,58 @@ describe.runIf(TOOLS && ROOT)('DNS SRV discovery: real etcd 3.4 and raftlab from
     const list = await until(
       'three started etcd members',
       async () => {
-        for (const m of members) if (m.child.exitCode !== null) throw new Error(`${m.spec.name} exited ${m.child.exitCode}:\n${m.output.slice(-10).join('\n')}`);
-        const r = await run(ETCDCTL, ['--endpoints', e1.spec.clientURL, 'member', 'list'], { env: { ETCDCTL_API: '3' }, timeoutMs: 5000 });
+        for (const m of members)
+          if (m.child.exitCode !== null)
+            throw new Error(`${m.spec.name} exited ${m.child.exitCode}:\n${m.output.slice(-10).join('\n')}`);
+        const r = await run(ETCDCTL, ['--endpoints', e1.spec.clientURL, 'member', 'list'], {
+          env: { ETCDCTL_API: '3' },
+          timeoutMs: 5000,
+        });
         const rows = r.out.trim().split('\n').filter(Boolean);
         // (Until each has published its name and client URL, the others list it by its temporary name.)
-        const published = specs.every((s) => r.out.includes(`, ${s.name}, ${srvPeerURL(s, 'etcd.test')}, ${s.clientURL}, false`));
-        return r.code === 0 && rows.length === 3 && rows.every((row) => row.includes(', started, ')) && published && r.out;
+        const published = specs.every((s) =>
+          r.out.includes(`, ${s.name}, ${srvPeerURL(s, 'etcd.test')}, ${s.clientURL}, false`),
+        );
+        return (
+          r.code === 0 && rows.length === 3 && rows.every((row) => row.includes(', started, ')) && published && r.out
+        );
       },
       60_000,
     );
     expect(list.trim().split('\n')).toHaveLength(3);
-    expect((await run(ETCDCTL, ['--endpoints', e1.spec.clientURL, 'put', 'srv', 'etcd'], { env: { ETCDCTL_API: '3' } })).code).toBe(0);
+    expect(
+      (await run(ETCDCTL, ['--endpoints', e1.spec.clientURL, 'put', 'srv', 'etcd'], { env: { ETCDCTL_API: '3' } }))
+        .code,
+    ).toBe(0);
     const e3 = members[2]?.spec.clientURL ?? '';
-    expect((await run(ETCDCTL, ['--endpoints', e3, 'get', 'srv', '--print-value-only'], { env: { ETCDCTL_API: '3' } })).out).toBe('etcd\n');
-    expect(e1.output.join('\n')).toContain(`I | embed: peerTLS: cert = ${path.join(dir, 'e1.etcd', 'fixtures', 'peer', 'cert.pem')}`);
+    expect(
+      (await run(ETCDCTL, ['--endpoints', e3, 'get', 'srv', '--print-value-only'], { env: { ETCDCTL_API: '3' } })).out,
+    ).toBe('etcd\n');
+    expect(e1.output.join('\n')).toContain(
+      `I | embed: peerTLS: cert = ${path.join(dir, 'e1.etcd', 'fixtures', 'peer', 'cert.pem')}`,
+    );
 
     // raftlab from the same kind of records (its own dnsmasq; RAFTLAB_DNS_SERVER instead of resolv.conf).
     const c = await ProcessCluster.create(3, {});
     try {
       for (const s of c.specs) s.peerURL = s.peerURL.replace(/^http:/, 'https:');
-      const ours = await Dnsmasq.start('raftlab.test', ['n1', 'n2', 'n3'].map((n) => ({ service: '_etcd-server-ssl._tcp.raftlab.test', target: '127.0.0.1', port: port(c.spec(n).peerURL) })));
+      const ours = await Dnsmasq.start(
+        'raftlab.test',
+        ['n1', 'n2', 'n3'].map((n) => ({
+          service: '_etcd-server-ssl._tcp.raftlab.test',
+          target: '127.0.0.1',
+          port: port(c.spec(n).peerURL),
+        })),
+      );
       servers.push(ours);
-      for (const n of ['n1', 'n2', 'n3']) c.start(n, { RAFTLAB_DNS_SERVER: ours.server }, ['--name', n, '--discovery-srv', 'raftlab.test', '--peer-auto-tls']);
+      for (const n of ['n1', 'n2', 'n3'])
+        c.start(n, { RAFTLAB_DNS_SERVER: ours.server }, [
+          '--name',
+          n,
+          '--discovery-srv',
+          'raftlab.test',
+          '--peer-auto-tls',
+        ]);
       await c.leader(60_000);
 
       // embed's bootstrap lines: the same for each member, once names and ports are set aside
@@ -145,12 +211,25 @@ describe.runIf(TOOLS && ROOT)('DNS SRV discovery: real etcd 3.4 and raftlab from
         lines
           .map(untimed)
           .filter((l) => l.includes('embed: got bootstrap from DNS'))
-          .map((l) => peers.reduce((t, u, i) => t.replaceAll(u, `PEER${i}`), l.replace(` at ${self}=`, ' at SELF=').replace(/ at \d+=/, ' at OTHER=')))
+          .map((l) =>
+            peers.reduce(
+              (t, u, i) => t.replaceAll(u, `PEER${i}`),
+              l.replace(` at ${self}=`, ' at SELF=').replace(/ at \d+=/, ' at OTHER='),
+            ),
+          )
           .sort();
       for (const [i, m] of members.entries()) {
         const n = `n${i + 1}`;
-        const theirs = bootstrap(m.output, specs.map((s) => srvPeerURL(s, 'etcd.test')), m.spec.name);
-        const mine = bootstrap(c.output(n), ['n1', 'n2', 'n3'].map((x) => c.spec(x).peerURL), n);
+        const theirs = bootstrap(
+          m.output,
+          specs.map((s) => srvPeerURL(s, 'etcd.test')),
+          m.spec.name,
+        );
+        const mine = bootstrap(
+          c.output(n),
+          ['n1', 'n2', 'n3'].map((x) => c.spec(x).peerURL),
+          n,
+        );
         expect(theirs).toHaveLength(3);
         // Which peer is "self" differs by index, so compare the shapes: one SELF, two OTHER, each https.
         expect(mine.map((l) => l.replace(/PEER\d/, 'PEER'))).toEqual(theirs.map((l) => l.replace(/PEER\d/, 'PEER')));
@@ -165,9 +244,18 @@ describe.runIf(TOOLS && ROOT)('DNS SRV discovery: real etcd 3.4 and raftlab from
   it('etcd 3.4.23 with only plain _etcd-server records fails (the etcd bug raftlab does not copy; bootstrap.test runs raftlab from such records)', async () => {
     const [s] = await loopbackSpecs('p', 0);
     if (!s) throw new Error('no loopback ports');
-    const dns = await dnsOn53('plain.test', [{ service: '_etcd-server._tcp.plain.test', target: `${s.name}.plain.test`, port: Number(new URL(s.peerURL).port) }]);
+    const dns = await dnsOn53('plain.test', [
+      {
+        service: '_etcd-server._tcp.plain.test',
+        target: `${s.name}.plain.test`,
+        port: Number(new URL(s.peerURL).port),
+      },
+    ]);
     servers.push(dns);
-    const [cmd, args] = etcdArgv(resolvConf(dns, 'plain'), etcdFlags(s, path.join(dir, 'plain.etcd'), 'plain.test').filter((f) => f !== '--peer-auto-tls'));
+    const [cmd, args] = etcdArgv(
+      resolvConf(dns, 'plain'),
+      etcdFlags(s, path.join(dir, 'plain.etcd'), 'plain.test').filter((f) => f !== '--peer-auto-tls'),
+    );
     const r = await run(cmd, args, { timeoutMs: 30_000 });
     expect(r.code).toBe(1);
     const lines = `${r.out}\n${r.err}`.split('\n').map(untimed);

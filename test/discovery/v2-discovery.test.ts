@@ -4,8 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { needTools } from '../helpers/window.js';
 import {
-  ERR_BAD_DISCOVERY_ENDPOINT, ERR_DUPLICATE_ID, ERR_DUPLICATE_NAME, ERR_FULL_CLUSTER, ERR_SIZE_NOT_FOUND, ERR_TOO_MANY_RETRIES,
-  getCluster, joinCluster, type DiscoveryLog,
+  ERR_BAD_DISCOVERY_ENDPOINT,
+  ERR_DUPLICATE_ID,
+  ERR_DUPLICATE_NAME,
+  ERR_FULL_CLUSTER,
+  ERR_SIZE_NOT_FOUND,
+  ERR_TOO_MANY_RETRIES,
+  getCluster,
+  joinCluster,
+  type DiscoveryLog,
 } from '../../src-main/node/discovery/v2-discovery.js';
 import { memberId } from '../../src-main/node/ids.js';
 
@@ -21,7 +28,10 @@ describe.runIf(HAVE_ETCD)('v2 discovery with etcd 3.4 as the discovery service',
     client = etcd.spec('e1').clientURL;
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const ok = await fetch(`${client}/health`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${client}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > deadline) throw new Error(`etcd did not start: ${etcd.output('e1').slice(-5).join('\n')}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -33,7 +43,10 @@ describe.runIf(HAVE_ETCD)('v2 discovery with etcd 3.4 as the discovery service',
   async function newToken(size?: number): Promise<string> {
     const url = `${client}/v2/keys/discovery/token${++tokens}-${Date.now()}`;
     if (size !== undefined) {
-      const res = await fetch(`${url}/_config/size`, { method: 'PUT', body: new URLSearchParams({ value: String(size) }) });
+      const res = await fetch(`${url}/_config/size`, {
+        method: 'PUT',
+        body: new URLSearchParams({ value: String(size) }),
+      });
       expect(res.status).toBe(201);
     }
     return url;
@@ -65,7 +78,9 @@ describe.runIf(HAVE_ETCD)('v2 discovery with etcd 3.4 as the discovery service',
     expect(lines).toContain('N | discovery: found 3 needed peer(s)');
 
     // The directory holds exactly the three registrations, with etcd's values.
-    const listing = (await (await fetch(`${url}?recursive=true`)).json()) as { node: { nodes: { key: string; value?: string }[] } };
+    const listing = (await (await fetch(`${url}?recursive=true`)).json()) as {
+      node: { nodes: { key: string; value?: string }[] };
+    };
     const regs = listing.node.nodes.filter((n) => !n.key.endsWith('/_config'));
     expect(regs.map((n) => [n.key.split('/').pop(), n.value]).sort()).toEqual(m.map((x) => [x.id, x.config]).sort());
 
@@ -86,16 +101,21 @@ describe.runIf(HAVE_ETCD)('v2 discovery with etcd 3.4 as the discovery service',
     const url = await newToken(2);
     const both = [member(url, 'same', 5001), member(url, 'same', 5002)];
     const results = await Promise.allSettled(both.map((m) => joinCluster({ url, id: m.id, log: quiet }, m.config)));
-    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : r.value))).toEqual([ERR_DUPLICATE_NAME, ERR_DUPLICATE_NAME]);
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : r.value))).toEqual([
+      ERR_DUPLICATE_NAME,
+      ERR_DUPLICATE_NAME,
+    ]);
     const listing = (await (await fetch(url)).json()) as { node: { nodes?: { key: string }[] } };
     expect(listing.node.nodes?.map((n) => n.key.split('/').pop()).sort()).toEqual(both.map((m) => m.id).sort());
   });
 
-  it('a token without its size key, and a URL that is not a keys API, are refused with etcd\'s words', async () => {
+  it("a token without its size key, and a URL that is not a keys API, are refused with etcd's words", async () => {
     const url = await newToken();
     const m = member(url, 'n1', 3001);
     await expect(joinCluster({ url, id: m.id, log: quiet }, m.config)).rejects.toThrow(ERR_SIZE_NOT_FOUND);
-    await expect(joinCluster({ url: `${client}/version/x`, id: m.id, log: quiet }, m.config)).rejects.toThrow(ERR_BAD_DISCOVERY_ENDPOINT);
+    await expect(joinCluster({ url: `${client}/version/x`, id: m.id, log: quiet }, m.config)).rejects.toThrow(
+      ERR_BAD_DISCOVERY_ENDPOINT,
+    );
   });
 
   it('an unreachable service is retried with a backoff, and given up when told to', async () => {
@@ -103,8 +123,13 @@ describe.runIf(HAVE_ETCD)('v2 discovery with etcd 3.4 as the discovery service',
     const url = 'http://127.0.0.1:9/v2/keys/discovery/nowhere';
     const m = member(url, 'n1', 4001);
     await expect(
-      joinCluster({ url, id: m.id, log: (l, p, s) => lines.push(`${l} | ${p}: ${s}`), maxRetries: 2, backoffMs: () => 10 }, m.config),
+      joinCluster(
+        { url, id: m.id, log: (l, p, s) => lines.push(`${l} | ${p}: ${s}`), maxRetries: 2, backoffMs: () => 10 },
+        m.config,
+      ),
     ).rejects.toThrow(ERR_TOO_MANY_RETRIES);
-    expect(lines.filter((l) => l.includes('cluster status check: error connecting to http://127.0.0.1:9, retrying in'))).toHaveLength(2);
+    expect(
+      lines.filter((l) => l.includes('cluster status check: error connecting to http://127.0.0.1:9, retrying in')),
+    ).toHaveLength(2);
   });
 });

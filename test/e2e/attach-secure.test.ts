@@ -36,21 +36,55 @@ describe.skipIf(!ready)('the window attached to a secured etcd (TLS client certi
     fs.writeFileSync(f(`${name}-key.pem`), c.keyPem, { mode: 0o600 });
   };
   const etcdctl = (args: string[], user?: string) =>
-    run(ETCDCTL, ['--endpoints', etcd.spec('e1').clientURL, '--cacert', f('ca.pem'), '--cert', f('client.pem'), '--key', f('client-key.pem'), '--dial-timeout', '3s', '--command-timeout', '5s', ...(user ? ['--user', user] : []), ...args], { env: { ETCDCTL_API: '3' } });
+    run(
+      ETCDCTL,
+      [
+        '--endpoints',
+        etcd.spec('e1').clientURL,
+        '--cacert',
+        f('ca.pem'),
+        '--cert',
+        f('client.pem'),
+        '--key',
+        f('client-key.pem'),
+        '--dial-timeout',
+        '3s',
+        '--command-timeout',
+        '5s',
+        ...(user ? ['--user', user] : []),
+        ...args,
+      ],
+      { env: { ETCDCTL_API: '3' } },
+    );
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-attach-tls-'));
     const ca = await makeCA({ commonName: 'attach test CA' });
     fs.writeFileSync(f('ca.pem'), ca.certPem);
-    write('member', await makeCert(ca, { commonName: 'member', hosts: ['127.0.0.1', 'localhost'], usages: ['server', 'client'] }));
+    write(
+      'member',
+      await makeCert(ca, { commonName: 'member', hosts: ['127.0.0.1', 'localhost'], usages: ['server', 'client'] }),
+    );
     // No CommonName: etcd 3.4's gateway refuses a certificate with one once auth is on (it
     // would take the CN as the user); a request must log in to be anyone.
     write('client', await makeCert(ca, { organization: 'attach test', usages: ['client'] }));
     write('client-cn', await makeCert(ca, { commonName: 'alice', usages: ['client'] }));
     etcd = await EtcdCluster.create(3, { scheme: 'https' });
     const tlsFlags = [
-      '--cert-file', f('member.pem'), '--key-file', f('member-key.pem'), '--trusted-ca-file', f('ca.pem'), '--client-cert-auth',
-      '--peer-cert-file', f('member.pem'), '--peer-key-file', f('member-key.pem'), '--peer-trusted-ca-file', f('ca.pem'), '--peer-client-cert-auth',
+      '--cert-file',
+      f('member.pem'),
+      '--key-file',
+      f('member-key.pem'),
+      '--trusted-ca-file',
+      f('ca.pem'),
+      '--client-cert-auth',
+      '--peer-cert-file',
+      f('member.pem'),
+      '--peer-key-file',
+      f('member-key.pem'),
+      '--peer-trusted-ca-file',
+      f('ca.pem'),
+      '--peer-client-cert-auth',
     ];
     for (const n of ['e1', 'e2', 'e3']) etcd.start(n, etcd.initialCluster(3), tlsFlags);
     await until('etcd healthy over TLS', async () => (await etcdctl(['endpoint', 'health'])).code === 0, 60_000);
@@ -80,7 +114,12 @@ describe.skipIf(!ready)('the window attached to a secured etcd (TLS client certi
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function attach(o: { ca?: boolean; cert?: boolean | 'client-cn'; user?: string; password?: string }): Promise<void> {
+  async function attach(o: {
+    ca?: boolean;
+    cert?: boolean | 'client-cn';
+    user?: string;
+    password?: string;
+  }): Promise<void> {
     if (await page.locator('[data-attached]').count()) {
       await page.locator('[data-attached]').getByRole('button', { name: 'Detach' }).click();
       await expect.poll(() => page.locator('[data-attached]').count(), { timeout: 10_000 }).toBe(0);
@@ -103,20 +142,32 @@ describe.skipIf(!ready)('the window attached to a secured etcd (TLS client certi
     await attach({ user: 'alice', password: ALICE_PW });
     await expect.poll(() => page.locator('[data-node][data-status="alive"]').count(), { timeout: 20_000 }).toBe(3);
     await expect.poll(() => page.locator('[data-node][data-role="leader"]').count(), { timeout: 20_000 }).toBe(1);
-    expect(await page.locator('[data-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-node')).sort())).toEqual(['e1', 'e2', 'e3']);
-    await expect.poll(() => page.locator('[data-attach-security]').textContent(), { timeout: 5_000 }).toContain('TLS · CA given · client certificate · logged in as alice');
+    expect(
+      await page.locator('[data-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-node')).sort()),
+    ).toEqual(['e1', 'e2', 'e3']);
+    await expect
+      .poll(() => page.locator('[data-attach-security]').textContent(), { timeout: 5_000 })
+      .toContain('TLS · CA given · client certificate · logged in as alice');
     await page.locator('[data-watching]').waitFor({ timeout: 15_000 });
     expect(await page.locator('[data-attached] .problem').count()).toBe(0);
     // A change made elsewhere (etcdctl as root) shows as a watched key change.
     expect((await etcdctl(['put', '/seen/by-etcdctl', 'hello'], `root:${ROOT_PW}`)).code).toBe(0);
-    await expect.poll(() => page.locator('.timeline li', { hasText: '/seen/by-etcdctl = hello' }).count(), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(() => page.locator('.timeline li', { hasText: '/seen/by-etcdctl = hello' }).count(), { timeout: 15_000 })
+      .toBe(1);
     // The KV console (v3) speaks as alice: its put comes back through the watch.
     await page.getByLabel('Operation', { exact: true }).selectOption('put');
     await page.getByLabel('Key', { exact: true }).fill('/seen/by-console');
     await page.getByLabel('Value', { exact: true }).fill('from-window');
     await page.getByRole('button', { name: 'Send' }).click();
-    await expect.poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 10_000 }).toBe('200');
-    await expect.poll(() => page.locator('.timeline li', { hasText: '/seen/by-console = from-window' }).count(), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 10_000 })
+      .toBe('200');
+    await expect
+      .poll(() => page.locator('.timeline li', { hasText: '/seen/by-console = from-window' }).count(), {
+        timeout: 15_000,
+      })
+      .toBe(1);
     const got = await etcdctl(['get', '/seen/by-console', '--print-value-only'], `root:${ROOT_PW}`);
     expect(got.out.trim()).toBe('from-window');
     fs.mkdirSync(SHOTS, { recursive: true });
@@ -128,7 +179,11 @@ describe.skipIf(!ready)('the window attached to a secured etcd (TLS client certi
     await expect.poll(() => page.locator('[data-node][data-role="leader"]').count(), { timeout: 20_000 }).toBe(1);
     await expect
       .poll(() => page.locator('[data-attached] .problem').allTextContents(), { timeout: 20_000 })
-      .toContainEqual(expect.stringMatching(/login as "alice" refused \(etcd: "etcdserver: authentication failed, invalid user ID or password"\)/));
+      .toContainEqual(
+        expect.stringMatching(
+          /login as "alice" refused \(etcd: "etcdserver: authentication failed, invalid user ID or password"\)/,
+        ),
+      );
     await page.screenshot({ path: `${SHOTS}/window-attached-etcd-wrong-password.png` });
   });
 
@@ -145,7 +200,11 @@ describe.skipIf(!ready)('the window attached to a secured etcd (TLS client certi
     await attach({ cert: 'client-cn', user: 'alice', password: ALICE_PW });
     await expect
       .poll(() => page.locator('[data-endpoint-error]').allTextContents(), { timeout: 20_000 })
-      .toContainEqual(expect.stringMatching(/refuses this client certificate on its v3 gateway because it has a CommonName while auth is enabled/));
+      .toContainEqual(
+        expect.stringMatching(
+          /refuses this client certificate on its v3 gateway because it has a CommonName while auth is enabled/,
+        ),
+      );
   });
 
   it('no PEM, private key or password in the window, the trace or its export', async () => {

@@ -40,14 +40,20 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
     await page.locator('[data-attached]').waitFor({ timeout: 10_000 });
     await expect.poll(() => page.locator('[data-node][data-status="alive"]').count(), { timeout: 20_000 }).toBe(3);
     await expect.poll(() => page.locator('[data-node][data-role="leader"]').count(), { timeout: 20_000 }).toBe(1);
-    const names = await page.locator('[data-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-node')).sort());
+    const names = await page
+      .locator('[data-node]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-node')).sort());
     expect(names).toEqual(['e1', 'e2', 'e3']);
     expect(await page.getByRole('button', { name: 'Isolate leader' }).isDisabled()).toBe(true);
-    expect(await page.getByRole('button', { name: 'Isolate leader' }).getAttribute('title')).toContain('only watched through its API');
+    expect(await page.getByRole('button', { name: 'Isolate leader' }).getAttribute('title')).toContain(
+      'only watched through its API',
+    );
     // The leader's panel shows what the v3 gateway told about it.
     const leader = (await page.locator('[data-node][data-role="leader"]').getAttribute('data-node'))!;
     await page.locator(`[data-node="${leader}"]`).click();
-    await expect.poll(() => page.locator(`[data-endpoint="${leader}"]`).textContent(), { timeout: 5_000 }).toContain('etcd 3.4');
+    await expect
+      .poll(() => page.locator(`[data-endpoint="${leader}"]`).textContent(), { timeout: 5_000 })
+      .toContain('etcd 3.4');
   });
 
   it('a put through the KV console comes back as a watched key change', async () => {
@@ -58,23 +64,41 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
     await page.getByLabel('Key', { exact: true }).fill('/attached/hello');
     await page.getByLabel('Value', { exact: true }).fill('etcd');
     await page.getByRole('button', { name: 'Send' }).click();
-    await expect.poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 10_000 }).toBe('200');
-    await expect.poll(() => page.locator('.timeline li', { hasText: '/attached/hello = etcd' }).count(), { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 10_000 })
+      .toBe('200');
+    await expect
+      .poll(() => page.locator('.timeline li', { hasText: '/attached/hello = etcd' }).count(), { timeout: 10_000 })
+      .toBe(1);
     fs.mkdirSync('test-results', { recursive: true });
     await page.screenshot({ path: 'test-results/window-attached-etcd.png' });
     // What was observed is in the session trace, like a local cluster's events.
     const trace = await readTraceFile((await core.exportTrace('jsonl')).path);
-    const seen = trace.records.filter((r) => r.kind === 'event' && r.event.type === 'attach').map((r) => (r as { event: { event: { type: string; key?: string } } }).event.event);
+    const seen = trace.records
+      .filter((r) => r.kind === 'event' && r.event.type === 'attach')
+      .map((r) => (r as { event: { event: { type: string; key?: string } } }).event.event);
     expect(seen.some((e) => e.type === 'keyChanged' && e.key === '/attached/hello')).toBe(true);
     // The snapshots as the window was sent them (most are kept as deltas: the index rebuilds them).
     const shown = new TraceIndex(trace.records).eventsBetween(0, Infinity);
-    expect(shown.some((r) => r.kind === 'event' && r.event.type === 'cluster' && r.event.cluster.attached?.members.length === 3)).toBe(true);
+    expect(
+      shown.some(
+        (r) => r.kind === 'event' && r.event.type === 'cluster' && r.event.cluster.attached?.members.length === 3,
+      ),
+    ).toBe(true);
   });
 
   it('the same views attach to raftlab nodes run as plain processes (the path is API-only)', async () => {
     const nodes = await ProcessCluster.create(3);
     try {
-      for (const n of ['n1', 'n2', 'n3']) nodes.start(n, {}, ['--name', n, '--initial-cluster', nodes.initialCluster(3), '--initial-cluster-state', 'new']);
+      for (const n of ['n1', 'n2', 'n3'])
+        nodes.start(n, {}, [
+          '--name',
+          n,
+          '--initial-cluster',
+          nodes.initialCluster(3),
+          '--initial-cluster-state',
+          'new',
+        ]);
       await nodes.leader();
       await page.locator('[data-attached]').getByRole('button', { name: 'Detach' }).click();
       await page.getByRole('button', { name: 'Attach to a cluster…' }).click();
@@ -85,7 +109,9 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
       const leader = (await page.locator('[data-node][data-role="leader"]').getAttribute('data-node'))!;
       await page.locator(`[data-node="${leader}"]`).click();
       // raftlab nodes serve etcd's v3 gateway: attach reads them as it reads a real etcd (applied index, DB size).
-      await expect.poll(() => page.locator(`[data-endpoint="${leader}"]`).textContent(), { timeout: 5_000 }).toMatch(/\(v3, etcd 3\.4\.0\).*applied\d+.*DB size/);
+      await expect
+        .poll(() => page.locator(`[data-endpoint="${leader}"]`).textContent(), { timeout: 5_000 })
+        .toMatch(/\(v3, etcd 3\.4\.0\).*applied\d+.*DB size/);
       await page.screenshot({ path: 'test-results/window-attached-raftlab.png' });
     } finally {
       await nodes.destroy();
@@ -95,6 +121,10 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
   it('detach returns to the local cluster', async () => {
     await page.locator('[data-attached]').getByRole('button', { name: 'Detach' }).click();
     await expect.poll(() => page.locator('[data-attached]').count(), { timeout: 10_000 }).toBe(0);
-    await expect.poll(() => page.locator('[data-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-node'))), { timeout: 10_000 }).toEqual(['n1']);
+    await expect
+      .poll(() => page.locator('[data-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-node'))), {
+        timeout: 10_000,
+      })
+      .toEqual(['n1']);
   });
 });

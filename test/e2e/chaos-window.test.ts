@@ -25,10 +25,14 @@ describe.skipIf(!ready)('chaos and the checker in the window', () => {
     await page.getByLabel('Chaos seconds').fill('4');
     await page.getByLabel('Break reads on purpose').check();
     await page.getByRole('button', { name: 'Run chaos' }).click();
-    await expect.poll(() => page.locator('[data-chaos-verdict]').getAttribute('data-chaos-verdict'), { timeout: 90_000 }).toBe('violation');
+    await expect
+      .poll(() => page.locator('[data-chaos-verdict]').getAttribute('data-chaos-verdict'), { timeout: 90_000 })
+      .toBe('violation');
     // The scripted stale read on /stale (broken reads may be caught on other keys as well).
     expect(await page.locator('[data-chaos-verdict]').textContent()).toMatch(/^✘ /);
-    expect(await page.locator('[data-violation="/stale"] .why').textContent()).toMatch(/returned v0, but write \/stale=v1 .* before it began/);
+    expect(await page.locator('[data-violation="/stale"] .why').textContent()).toMatch(
+      /returned v0, but write \/stale=v1 .* before it began/,
+    );
     expect(await page.locator('[data-violation="/stale"] li').last().textContent()).toMatch(/read \/stale → v0/);
     expect(await page.locator('rect[data-bad="true"]').count()).toBeGreaterThanOrEqual(3);
     expect(await page.locator('[data-violation="/stale"] li').count()).toBe(3);
@@ -39,7 +43,9 @@ describe.skipIf(!ready)('chaos and the checker in the window', () => {
     await page.getByLabel('Chaos seconds').fill('8');
     await page.getByLabel('Break reads on purpose').uncheck();
     await page.getByRole('button', { name: 'Run chaos' }).click();
-    await expect.poll(() => page.locator('[data-chaos-verdict]').getAttribute('data-chaos-verdict'), { timeout: 90_000 }).toBe('ok');
+    await expect
+      .poll(() => page.locator('[data-chaos-verdict]').getAttribute('data-chaos-verdict'), { timeout: 90_000 })
+      .toBe('ok');
     expect(await page.locator('[data-chaos-verdict]').textContent()).toMatch(/^✔ Linearizable: \d+ ok/);
     expect(await page.locator('rect[data-op]').count()).toBeGreaterThan(50);
     expect(await page.locator('rect[data-bad="true"]').count()).toBe(0);

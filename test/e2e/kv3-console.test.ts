@@ -16,7 +16,8 @@ const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => 
 function sh(line: string): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
     execFile('/bin/sh', ['-c', line], { env: cleanEnv, timeout: 20_000 }, (err, out, errOut) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errOut }));
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errOut }),
+    );
   });
 }
 
@@ -35,8 +36,10 @@ describe.skipIf(!have)('the v3 KV console in Chromium', () => {
     await expect.poll(seq, { timeout: 20_000 }).toBeGreaterThan(before);
     return (await answer.textContent())!;
   }
-  const revisionShown = async () => Number(/^revision (\d+)/.exec((await win.page.locator('[data-kv3-revision]').textContent())!)?.[1]);
-  const printed = async (what: 'etcdctl' | 'curl') => (await win.page.locator(`[data-kv3-${what}]`).textContent())!.replace(/^\$ /, '');
+  const revisionShown = async () =>
+    Number(/^revision (\d+)/.exec((await win.page.locator('[data-kv3-revision]').textContent())!)?.[1]);
+  const printed = async (what: 'etcdctl' | 'curl') =>
+    (await win.page.locator(`[data-kv3-${what}]`).textContent())!.replace(/^\$ /, '');
 
   it('speaks v3 by default: a put answers OK with its revision, and a get reads an earlier revision', async () => {
     expect(await win.page.getByLabel('API', { exact: true }).inputValue()).toBe('v3');
@@ -45,7 +48,9 @@ describe.skipIf(!have)('the v3 KV console in Chromium', () => {
     await fill('Value', 'first');
     expect(await printed('etcdctl')).toMatch(/^etcdctl --endpoints http:\/\/127\.0\.0\.1:\d+ put \/e2e3\/a first$/);
     url = group(/--endpoints (\S+)/, await printed('etcdctl'));
-    expect(await printed('curl')).toBe(`curl -s -X POST ${url}/v3/kv/put -d '{"key":"L2UyZTMvYQ==","value":"Zmlyc3Q="}'`);
+    expect(await printed('curl')).toBe(
+      `curl -s -X POST ${url}/v3/kv/put -d '{"key":"L2UyZTMvYQ==","value":"Zmlyc3Q="}'`,
+    );
     expect(await send()).toBe('OK\n');
     const first = await revisionShown();
     expect(first).toBeGreaterThan(1);
@@ -57,7 +62,9 @@ describe.skipIf(!have)('the v3 KV console in Chromium', () => {
     await op('get');
     await fill('Revision', String(first));
     expect(await send()).toBe('/e2e3/a\nfirst\n');
-    expect(await win.page.locator('[data-kv3-revision]').textContent()).toBe(`revision ${second} · /e2e3/a: created ${first}, modified ${first}, version 1`);
+    expect(await win.page.locator('[data-kv3-revision]').textContent()).toBe(
+      `revision ${second} · /e2e3/a: created ${first}, modified ${first}, version 1`,
+    );
     // The line the console printed reads the same revision from a terminal.
     const line = await printed('etcdctl');
     expect(line).toBe(`etcdctl --endpoints ${url} get /e2e3/a --rev=${first}`);
@@ -75,7 +82,10 @@ describe.skipIf(!have)('the v3 KV console in Chromium', () => {
     await win.page.getByRole('button', { name: 'Send' }).click();
     const watch = win.page.locator('[data-kv3-watch]');
     await expect.poll(() => watch.textContent(), { timeout: 20_000 }).toMatch(/Watching on n\d, from revision \d+/);
-    expect(await sh(`etcdctl --endpoints ${url} put /e2e3/w/x 'from a terminal'`)).toMatchObject({ code: 0, out: 'OK\n' });
+    expect(await sh(`etcdctl --endpoints ${url} put /e2e3/w/x 'from a terminal'`)).toMatchObject({
+      code: 0,
+      out: 'OK\n',
+    });
     const event = watch.locator('[data-kv3-event]');
     await expect.poll(() => event.count(), { timeout: 20_000 }).toBe(1);
     expect(await event.textContent()).toMatch(/^PUT\n\/e2e3\/w\/x\nfrom a terminal/);
@@ -96,9 +106,13 @@ describe.skipIf(!have)('the v3 KV console in Chromium', () => {
     expect(await win.page.getByLabel('Lease', { exact: true }).inputValue()).toBe(id!.replace(/^0+/, ''));
     await fill('Key', '/e2e3/leased');
     await fill('Value', 'for a while');
-    expect(await printed('etcdctl')).toBe(`etcdctl --endpoints ${url} put /e2e3/leased 'for a while' --lease=${id!.replace(/^0+/, '')}`);
+    expect(await printed('etcdctl')).toBe(
+      `etcdctl --endpoints ${url} put /e2e3/leased 'for a while' --lease=${id!.replace(/^0+/, '')}`,
+    );
     expect(await send()).toBe('OK\n');
-    expect(await sh(`etcdctl --endpoints ${url} get /e2e3/leased`)).toMatchObject({ out: '/e2e3/leased\nfor a while\n' });
+    expect(await sh(`etcdctl --endpoints ${url} get /e2e3/leased`)).toMatchObject({
+      out: '/e2e3/leased\nfor a while\n',
+    });
 
     // Drawn counting down: the seconds left fall, one key attached.
     const row = win.page.locator(`[data-lease="${id}"]`);
@@ -132,7 +146,9 @@ describe.skipIf(!have)('the v3 KV console in Chromium', () => {
 
   it('what the console did is in the session trace: its requests, and the watch line', async () => {
     const trace = await readTraceFile((await win.w.core.exportTrace('jsonl')).path);
-    const actions = trace.records.filter((r) => r.kind === 'action' && r.cmd.type === 'kv3').map((r) => (r as { cmd: { request: { op: string } } }).cmd.request.op);
+    const actions = trace.records
+      .filter((r) => r.kind === 'action' && r.cmd.type === 'kv3')
+      .map((r) => (r as { cmd: { request: { op: string } } }).cmd.request.op);
     expect(actions).toEqual(expect.arrayContaining(['put', 'get', 'watch', 'unwatch', 'leaseGrant']));
     const watched = trace.records.filter((r) => r.kind === 'event' && r.event.type === 'watch');
     expect(watched.length).toBeGreaterThanOrEqual(1);

@@ -29,12 +29,20 @@ describe.skipIf(!have)('a learner in the window', () => {
       const before = await refusals();
       // dispatchEvent: the panel redraws with each state update, and a click waits for stillness.
       await panel.locator('[data-promote="n4"]').dispatchEvent('click');
-      await until('promoted or refused', async () => (await n4.getAttribute('data-learner')) === null || (await refusals()) > before, 20_000);
+      await until(
+        'promoted or refused',
+        async () => (await n4.getAttribute('data-learner')) === null || (await refusals()) > before,
+        20_000,
+      );
     }
     expect(await n4.getAttribute('data-learner')).toBeNull();
     expect(await win.page.getByText('etcdserver: can only promote a learner member', { exact: true }).count()).toBe(0);
     expect(await panel.locator('[data-panel-learner]').count()).toBe(0);
-    await until('the promotion on the timeline', async () => (await win.page.getByText(/n4 was promoted from learner to voting member/).count()) > 0, 20_000);
+    await until(
+      'the promotion on the timeline',
+      async () => (await win.page.getByText(/n4 was promoted from learner to voting member/).count()) > 0,
+      20_000,
+    );
     await win.page.screenshot({ path: `${SHOTS}/learner-promoted.png` });
     expect(win.w.pageErrors).toEqual([]);
   }, 120_000);

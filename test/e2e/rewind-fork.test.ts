@@ -28,15 +28,19 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
 
   // A rare failure in CI must explain itself: the cluster and its last log lines.
   afterEach(async (ctx) => {
-    if (ctx.task.result?.errors?.length) console.log(await w.core.readTrace(0, 1).then(() => dumpCluster(w.supervisor, w.supervisor.dir + '/session.trace.jsonl')));
+    if (ctx.task.result?.errors?.length)
+      console.log(
+        await w.core.readTrace(0, 1).then(() => dumpCluster(w.supervisor, w.supervisor.dir + '/session.trace.jsonl')),
+      );
   });
 
   const mode = () => page.locator('[data-replay]').getAttribute('data-mode');
   const leaderShown = () => page.locator('[data-node][data-role="leader"][data-status="alive"]');
-  const seek = (at: number) => page.locator('[data-slider]').evaluate((el: HTMLInputElement, v: number) => {
-    el.value = String(v);
-    el.dispatchEvent(new Event('input', { bubbles: true }));
-  }, at);
+  const seek = (at: number) =>
+    page.locator('[data-slider]').evaluate((el: HTMLInputElement, v: number) => {
+      el.value = String(v);
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    }, at);
   /** As the window gives it: recorded in the trace as the user's action. */
   let reqSeq = 0;
   const act = (cmd: Parameters<TestWindow['core']['handle']>[0]['cmd']) => w.core.handle({ id: `t${++reqSeq}`, cmd });
@@ -53,12 +57,20 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
     const first = (await leaderShown().getAttribute('data-node'))!;
     const victim = ['n1', 'n2', 'n3'].find((n) => n !== first)!;
     await act({ type: 'killNode', name: victim });
-    await expect.poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 10_000 }).toBe('killed');
+    await expect
+      .poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 10_000 })
+      .toBe('killed');
     await new Promise((r) => setTimeout(r, 1500)); // let the slider cover a stretch after the kill
 
     await w.core.readTrace(0, 1); // flushes the trace
     const trace = await readTraceFile(w.supervisor.dir + '/session.trace.jsonl');
-    const won = trace.records.find((r) => r.kind === 'event' && r.event.type === 'raft' && r.event.event.kind === 'role' && r.event.event.role === 'leader');
+    const won = trace.records.find(
+      (r) =>
+        r.kind === 'event' &&
+        r.event.type === 'raft' &&
+        r.event.event.kind === 'role' &&
+        r.event.event.role === 'leader',
+    );
     expect(won).toBeDefined();
     const wonNode = (won as { event: { node: string } }).event.node;
     const wonTerm = (won as { event: { event: { term: number } } }).event.event.term;
@@ -72,7 +84,8 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
     const x = box.x + 8 + ((won!.at + 200 - startAt) / (now - startAt)) * (box.width - 16);
     await page.mouse.move(box.x + box.width - 4, y);
     await page.mouse.down();
-    for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + box.width - 4 - (i / 10) * (box.x + box.width - 4 - x), y);
+    for (let i = 1; i <= 10; i++)
+      await page.mouse.move(box.x + box.width - 4 - (i / 10) * (box.x + box.width - 4 - x), y);
     await page.mouse.up();
     await expect.poll(mode, { timeout: 10_000 }).toBe('rewind');
     // Then exactly to a moment after the election was won and before anything the test did next
@@ -89,7 +102,11 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
     expect(await page.locator(`[data-log-row="${wonNode}"] [data-term="${wonTerm}"]`).count()).toBeGreaterThan(0);
     expect(await page.locator('[data-log-row]', { hasText: '/before4' }).count()).toBe(0);
     // …the timeline's narration, rebuilt for the seek…
-    await expect.poll(() => page.locator('.timeline li', { hasText: `${wonNode} won the election and leads term ${wonTerm}` }).count()).toBeGreaterThan(0);
+    await expect
+      .poll(() =>
+        page.locator('.timeline li', { hasText: `${wonNode} won the election and leads term ${wonTerm}` }).count(),
+      )
+      .toBeGreaterThan(0);
     expect(await page.locator('.timeline li', { hasText: `You killed ${victim}` }).count()).toBe(0);
     // …and a replay cannot act.
     expect(await page.getByRole('button', { name: 'Isolate leader' }).isDisabled()).toBe(true);
@@ -101,7 +118,9 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
     // A seek later on rebuilds the timeline again (it is never left empty).
     const killAt = trace.records.find((r) => r.kind === 'action' && r.cmd.type === 'killNode')!.at;
     await seek(killAt + 500);
-    await expect.poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 5_000 }).toBe('killed');
+    await expect
+      .poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 5_000 })
+      .toBe('killed');
     await expect.poll(() => page.locator('.timeline li', { hasText: `You killed ${victim}` }).count()).toBe(1);
     expect(await page.locator('.timeline li', { hasText: 'won the election' }).count()).toBeGreaterThan(0);
 
@@ -111,7 +130,9 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
     await expect.poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status')).toBe('killed');
     expect(await page.getByRole('button', { name: 'Isolate leader' }).isDisabled()).toBe(false);
     await act({ type: 'restartNode', name: victim });
-    await expect.poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 20_000 }).toBe('alive');
+    await expect
+      .poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 20_000 })
+      .toBe('alive');
   }, 120_000);
 
   it('forks from the window: resume from before a write and a kill, the real nodes go back, two branches listed', async () => {
@@ -122,7 +143,9 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
     const leader = (await leaderShown().getAttribute('data-node'))!;
     const victim = ['n1', 'n2', 'n3'].find((n) => n !== leader)!;
     await act({ type: 'killNode', name: victim });
-    await expect.poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 10_000 }).toBe('killed');
+    await expect
+      .poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 10_000 })
+      .toBe('killed');
     // The checkpoint taken just before the /later write: resume from just after it.
     const marks = ((await w.supervisor.execute({ type: 'branches' })) as BranchesResult).checkpoints;
     const cp = marks.find((m) => m.at >= t1)!;
@@ -133,22 +156,37 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
     // The view shows the victim as the trace recorded it then (running: alive, or still
     // starting if it had just been restarted), never killed: the kill came later.
     await w.core.readTrace(0, 1); // flushes the trace
-    const then = new TraceIndex((await readTraceFile(w.supervisor.dir + '/session.trace.jsonl')).records).stateAt({ at: cp.at + 1 });
+    const then = new TraceIndex((await readTraceFile(w.supervisor.dir + '/session.trace.jsonl')).records).stateAt({
+      at: cp.at + 1,
+    });
     const recorded = then.cluster?.nodes.find((n) => n.name === victim)?.status;
     expect(['alive', 'starting']).toContain(recorded);
-    await expect.poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 5_000 }).toBe(recorded);
+    await expect
+      .poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 5_000 })
+      .toBe(recorded);
     // The button says which checkpoint it restores: the one just before the /later write.
     const hh = (at: number) => new Date(at).toTimeString().slice(0, 8);
     // (The window loads the checkpoint list as it rewinds: it may come a moment after the view.)
-    await expect.poll(() => page.locator('[data-resume-point]').textContent(), { timeout: 10_000 }).toContain(`restores ${hh(cp.at)}`);
+    await expect
+      .poll(() => page.locator('[data-resume-point]').textContent(), { timeout: 10_000 })
+      .toContain(`restores ${hh(cp.at)}`);
     await page.locator('[data-resume]').click();
     // Live again, on the restored cluster: the killed node runs, the later write is gone.
     await expect.poll(mode, { timeout: 30_000 }).toBe('live');
-    await expect.poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 20_000 }).toBe('alive');
+    await expect
+      .poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 20_000 })
+      .toBe('alive');
     await expect.poll(() => leaderShown().count(), { timeout: 20_000 }).toBe(1);
     await expect.poll(() => page.locator('.timeline li', { hasText: 'Branch 2 begins' }).count()).toBe(1);
-    const everyNode = (key: string) => Promise.all(w.supervisor.snapshot().nodes.map((n) =>
-      fetch(new URL(`/v2/keys${key}`, n.clientURL), { signal: AbortSignal.timeout(2000) }).then((r) => `${n.name} ${r.status}`, (e: Error) => `${n.name} ${e.message}`)));
+    const everyNode = (key: string) =>
+      Promise.all(
+        w.supervisor.snapshot().nodes.map((n) =>
+          fetch(new URL(`/v2/keys${key}`, n.clientURL), { signal: AbortSignal.timeout(2000) }).then(
+            (r) => `${n.name} ${r.status}`,
+            (e: Error) => `${n.name} ${e.message}`,
+          ),
+        ),
+      );
     await expect.poll(() => everyNode('/kept'), { timeout: 10_000 }).toEqual(['n1 200', 'n2 200', 'n3 200']);
     expect(await everyNode('/later')).toEqual(['n1 404', 'n2 404', 'n3 404']);
     await put('/branch2', 'yes');
@@ -162,7 +200,9 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
     // Jump to branch 1's end: the window shows it as it was left (the victim killed, /later written).
     await page.locator('[data-branch="1"] [data-view-end]').click();
     await expect.poll(mode, { timeout: 10_000 }).toBe('rewind');
-    await expect.poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 5_000 }).toBe('killed');
+    await expect
+      .poll(() => page.locator(`[data-node="${victim}"]`).getAttribute('data-status'), { timeout: 5_000 })
+      .toBe('killed');
     await expect.poll(() => page.locator('[data-replay-time]').textContent()).toContain('branch 1');
     await page.locator('[data-live]').click();
     await expect.poll(mode).toBe('live');

@@ -52,15 +52,21 @@ describe.skipIf(!ready)('a secured cluster started from the window', () => {
     await page.getByLabel('Key', { exact: true }).fill('secured');
     await page.getByLabel('Value', { exact: true }).fill('yes');
     await page.getByRole('button', { name: 'Send' }).click();
-    await expect.poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 15_000 }).not.toBe('200');
+    await expect
+      .poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 15_000 })
+      .not.toBe('200');
     await page.getByLabel('Console password').fill('Wrong-Pw-0042');
     await page.getByRole('button', { name: 'Log in' }).click();
-    await expect.poll(() => page.locator('[data-login-error]').textContent(), { timeout: 15_000 }).toMatch(/login as "root" refused \(etcd: "etcdserver: authentication failed, invalid user ID or password"\)/);
+    await expect
+      .poll(() => page.locator('[data-login-error]').textContent(), { timeout: 15_000 })
+      .toMatch(/login as "root" refused \(etcd: "etcdserver: authentication failed, invalid user ID or password"\)/);
     await page.getByLabel('Console password').fill(ROOT_PW);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.locator('[data-logged-in="root"]').waitFor({ timeout: 15_000 });
     await page.getByRole('button', { name: 'Send' }).click();
-    await expect.poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 15_000 }).toBe('200');
+    await expect
+      .poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 15_000 })
+      .toBe('200');
     await page.getByLabel('Operation', { exact: true }).selectOption('get');
     await page.getByRole('button', { name: 'Send' }).click();
     await expect.poll(() => page.locator('.kv').textContent(), { timeout: 15_000 }).toContain('yes');

@@ -20,12 +20,18 @@ export function windowScenarios(ctx: ScenarioContext): void {
   });
 
   const aliveLeaders = () => page.locator('[data-node][data-status="alive"][data-role="leader"]');
-  const leaderName = async () => ((await aliveLeaders().count()) === 1 ? await aliveLeaders().getAttribute('data-node') : null);
+  const leaderName = async () =>
+    (await aliveLeaders().count()) === 1 ? await aliveLeaders().getAttribute('data-node') : null;
   const waitLeader = async (not?: string) => {
-    await expect.poll(async () => {
-      const l = await leaderName();
-      return l !== null && l !== not;
-    }, { timeout: 20_000 }).toBe(true);
+    await expect
+      .poll(
+        async () => {
+          const l = await leaderName();
+          return l !== null && l !== not;
+        },
+        { timeout: 20_000 },
+      )
+      .toBe(true);
     return (await leaderName())!;
   };
 
@@ -33,10 +39,14 @@ export function windowScenarios(ctx: ScenarioContext): void {
     await expect.poll(() => page.locator('[data-node]').count(), { timeout: 20_000 }).toBe(3);
     const leader = await waitLeader();
     // The election happened before the page opened; the greeting replays it into the timeline.
-    await expect.poll(() => page.locator('.timeline li', { hasText: 'won the election' }).count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => page.locator('.timeline li', { hasText: 'won the election' }).count(), { timeout: 10_000 })
+      .toBeGreaterThan(0);
     expect(await page.locator('[data-status-line]').textContent()).toContain(leader);
     // Messages really flow: the heartbeats the leader sends reach the window.
-    await expect.poll(() => page.evaluate(() => (window as any).raftlabSession.stats.messages), { timeout: 5_000 }).toBeGreaterThan(5);
+    await expect
+      .poll(() => page.evaluate(() => (window as any).raftlabSession.stats.messages), { timeout: 5_000 })
+      .toBeGreaterThan(5);
     await page.screenshot({ path: `${ctx.shots}-cluster.png` });
   });
 
@@ -47,7 +57,9 @@ export function windowScenarios(ctx: ScenarioContext): void {
     await page.getByLabel('Key', { exact: true }).fill('/e2e');
     await page.getByLabel('Value', { exact: true }).fill('replicated');
     await page.getByRole('button', { name: 'Send' }).click();
-    await expect.poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 10_000 }).toBe('201');
+    await expect
+      .poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 10_000 })
+      .toBe('201');
     const body = JSON.parse((await page.locator('[data-kv-status]').textContent())!.replace(/^HTTP \d+\n/, ''));
     const index = body.node.modifiedIndex as number;
     expect(await page.locator('.cmd').first().textContent()).toContain('curl -s -X PUT http://127.0.0.1:');
@@ -60,7 +72,9 @@ export function windowScenarios(ctx: ScenarioContext): void {
     expect(index).toBeGreaterThan(0);
     expect(raftIndex).toBeGreaterThan(0);
     for (const n of ['n1', 'n2', 'n3']) {
-      await expect.poll(() => page.locator(`[data-cell="${n}:${raftIndex}"]`).getAttribute('data-committed'), { timeout: 10_000 }).toBe('true');
+      await expect
+        .poll(() => page.locator(`[data-cell="${n}:${raftIndex}"]`).getAttribute('data-committed'), { timeout: 10_000 })
+        .toBe('true');
     }
     await page.screenshot({ path: `${ctx.shots}-put-committed.png` });
   });
@@ -75,14 +89,19 @@ export function windowScenarios(ctx: ScenarioContext): void {
     await page.screenshot({ path: `${ctx.shots}-new-leader.png` });
     await select(first);
     await page.locator(`[data-panel="${first}"]`).getByRole('button', { name: 'Start' }).click();
-    await expect.poll(() => page.locator(`[data-node="${first}"]`).getAttribute('data-status'), { timeout: 20_000 }).toBe('alive');
-    await expect.poll(() => page.locator(`[data-node="${first}"]`).getAttribute('data-role'), { timeout: 20_000 }).toBe('follower');
+    await expect
+      .poll(() => page.locator(`[data-node="${first}"]`).getAttribute('data-status'), { timeout: 20_000 })
+      .toBe('alive');
+    await expect
+      .poll(() => page.locator(`[data-node="${first}"]`).getAttribute('data-role'), { timeout: 20_000 })
+      .toBe('follower');
     expect(await leaderName()).toBe(second);
   });
 
   /** Clicks a node until the detail panel shows it (a click on the selected node unselects it). */
   const select = async (name: string) => {
-    for (let i = 0; i < 2 && !(await page.locator(`[data-panel="${name}"]`).count()); i++) await page.locator(`[data-node="${name}"]`).click();
+    for (let i = 0; i < 2 && !(await page.locator(`[data-panel="${name}"]`).count()); i++)
+      await page.locator(`[data-node="${name}"]`).click();
     await page.locator(`[data-panel="${name}"]`).waitFor({ timeout: 2_000 });
   };
 
@@ -98,11 +117,15 @@ export function windowScenarios(ctx: ScenarioContext): void {
     const n = (await leaderName()) === 'n3' ? 'n2' : 'n3';
     await select(n);
     await setSlider(`clock offset of ${n}`, 3);
-    await expect.poll(() => page.locator(`[data-node="${n}"] .clock`).textContent(), { timeout: 5_000 }).toContain('+3.0s');
+    await expect
+      .poll(() => page.locator(`[data-node="${n}"] .clock`).textContent(), { timeout: 5_000 })
+      .toContain('+3.0s');
     await expect.poll(() => page.locator('[data-clock-warning]').count(), { timeout: 20_000 }).toBeGreaterThan(0);
     const warned = await page.locator('[data-clock-warning]').first().getAttribute('data-clock-warning');
     await select(warned!);
-    await expect.poll(() => page.locator(`[data-clock-warning-text="${warned}"]`).textContent(), { timeout: 5_000 }).toContain('clock difference');
+    await expect
+      .poll(() => page.locator(`[data-clock-warning-text="${warned}"]`).textContent(), { timeout: 5_000 })
+      .toContain('clock difference');
     await page.screenshot({ path: `${ctx.shots}-clock-warning.png` });
     await select(n);
     await setSlider(`clock offset of ${n}`, 0);
@@ -114,14 +137,17 @@ export function windowScenarios(ctx: ScenarioContext): void {
     await link.click({ force: true });
     await expect.poll(() => page.locator('[data-link="n1|n2"]').getAttribute('data-cut')).toBe('true');
     // No message crosses a cut link, while the other links keep carrying heartbeats.
-    const counts = () => page.evaluate(() => ({ ...(window as any).raftlabSession.stats.byLink }) as Record<string, number>);
+    const counts = () =>
+      page.evaluate(() => ({ ...(window as any).raftlabSession.stats.byLink }) as Record<string, number>);
     const total = (c: Record<string, number>, a: string, b: string) => (c[`${a}>${b}`] ?? 0) + (c[`${b}>${a}`] ?? 0);
     await page.waitForTimeout(300); // messages sent before the cut may still arrive
     const before = await counts();
     await page.waitForTimeout(1000);
     const after = await counts();
     expect(total(after, 'n1', 'n2')).toBe(total(before, 'n1', 'n2'));
-    expect(total(after, 'n1', 'n3') + total(after, 'n2', 'n3')).toBeGreaterThan(total(before, 'n1', 'n3') + total(before, 'n2', 'n3'));
+    expect(total(after, 'n1', 'n3') + total(after, 'n2', 'n3')).toBeGreaterThan(
+      total(before, 'n1', 'n3') + total(before, 'n2', 'n3'),
+    );
     await page.screenshot({ path: `${ctx.shots}-cut-link.png` });
     await link.click({ force: true });
     await expect.poll(() => page.locator('[data-link="n1|n2"]').getAttribute('data-cut')).toBe('false');
@@ -137,12 +163,18 @@ export function windowScenarios(ctx: ScenarioContext): void {
   it('add member: 4 nodes with the new one caught up; remove it: 3 again', async () => {
     await page.getByRole('button', { name: 'Add member' }).click();
     await expect.poll(() => page.locator('[data-node]').count(), { timeout: 10_000 }).toBe(4);
-    await expect.poll(() => page.locator('[data-node="n4"]').getAttribute('data-status'), { timeout: 30_000 }).toBe('alive');
-    await expect.poll(() => page.locator('[data-log-row="n4"] [data-committed="true"]').count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => page.locator('[data-node="n4"]').getAttribute('data-status'), { timeout: 30_000 })
+      .toBe('alive');
+    await expect
+      .poll(() => page.locator('[data-log-row="n4"] [data-committed="true"]').count(), { timeout: 20_000 })
+      .toBeGreaterThan(0);
     await page.screenshot({ path: `${ctx.shots}-four-members.png` });
     await select('n4');
     await page.locator('[data-panel="n4"]').getByRole('button', { name: 'Remove' }).click();
-    await expect.poll(() => page.locator('[data-node="n4"]').getAttribute('data-status'), { timeout: 20_000 }).toBe('removed');
+    await expect
+      .poll(() => page.locator('[data-node="n4"]').getAttribute('data-status'), { timeout: 20_000 })
+      .toBe('removed');
     await expect.poll(() => page.locator('[data-log-row]').count()).toBe(3);
     await expect.poll(() => page.locator('[data-link]').count()).toBe(3);
     await page.screenshot({ path: `${ctx.shots}-member-removed.png` });

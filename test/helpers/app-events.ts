@@ -10,7 +10,9 @@ export interface Recorded {
 }
 
 /** Records what `source` tells the window from now on. */
-export function recordEvents(source: { on(event: 'events', listener: (batch: ServerEvent[]) => void): unknown }): Recorded {
+export function recordEvents(source: {
+  on(event: 'events', listener: (batch: ServerEvent[]) => void): unknown;
+}): Recorded {
   const rec: Recorded = { events: [], states: [] };
   source.on('events', (batch) => {
     rec.events.push(...batch);
@@ -20,7 +22,9 @@ export function recordEvents(source: { on(event: 'events', listener: (batch: Ser
 }
 
 /** A supervisor with short Raft timers (unless given others), recorded; the test starts and stops it. */
-export function recordedSupervisor(opts: SupervisorOptions = { heartbeatMs: 50, electionMs: 500 }): Recorded & { sup: Supervisor } {
+export function recordedSupervisor(
+  opts: SupervisorOptions = { heartbeatMs: 50, electionMs: 500 },
+): Recorded & { sup: Supervisor } {
   const sup = new Supervisor(opts);
   return { sup, ...recordEvents(sup) };
 }

@@ -24,6 +24,9 @@ export function defined<T>(v: T | undefined | null, what: string): T {
 /** Group `i` of `re` matched in `text`; fails the test when it does not match (or the group is unset). */
 export function group(re: RegExp, text: string, i = 1): string {
   const g = re.exec(text)?.[i];
-  if (g === undefined) throw new Error(`expected ${String(re)} to match ${JSON.stringify(text.length > 500 ? `${text.slice(0, 500)}…` : text)}${i ? ` with group ${i}` : ''}`);
+  if (g === undefined)
+    throw new Error(
+      `expected ${String(re)} to match ${JSON.stringify(text.length > 500 ? `${text.slice(0, 500)}…` : text)}${i ? ` with group ${i}` : ''}`,
+    );
   return g;
 }

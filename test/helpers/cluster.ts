@@ -23,7 +23,10 @@ export class TestCluster {
     private readonly overrides: Partial<NodeSettings> = {},
   ) {}
 
-  static async create(n: number, opts: { start?: boolean; settings?: Partial<NodeSettings> } = {}): Promise<TestCluster> {
+  static async create(
+    n: number,
+    opts: { start?: boolean; settings?: Partial<NodeSettings> } = {},
+  ): Promise<TestCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-test-'));
     const ports = await freePorts(2 * n);
     const specs = Array.from({ length: n }, (_, i) => ({
@@ -46,7 +49,11 @@ export class TestCluster {
     }));
   }
 
-  settings(name: string, state: 'new' | 'existing' = 'new', specs = this.specs): NodeSettings & { listenClientURLs: string[] } {
+  settings(
+    name: string,
+    state: 'new' | 'existing' = 'new',
+    specs = this.specs,
+  ): NodeSettings & { listenClientURLs: string[] } {
     const spec = specs.find((s) => s.name === name)!;
     return {
       name,
@@ -101,7 +108,11 @@ export class TestCluster {
   }
 }
 
-export async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  f: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await f();

@@ -28,7 +28,10 @@ export class EtcdDiscoveryService {
     // --addr (where it listens). DISC_* variables would override nothing given as a flag, but
     // are left out so nothing from outside changes it.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DISC_')));
-    const child = spawn(ETCD_DISCOVERY_BIN, ['--etcd', etcd, '--host', url, '--addr', `127.0.0.1:${port}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(ETCD_DISCOVERY_BIN, ['--etcd', etcd, '--host', url, '--addr', `127.0.0.1:${port}`], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const output: string[] = [];
     const collect = (b: Buffer) => output.push(...b.toString().split('\n').filter(Boolean));
     child.stdout!.on('data', collect);

@@ -23,7 +23,10 @@ export class EtcdCluster {
     const scheme = opts.scheme ?? 'http';
     const withScheme = (u: string) => u.replace(/^http:/, `${scheme}:`);
     const specs = await loopbackSpecs('e', n);
-    return new EtcdCluster(dir, specs.map((s) => ({ ...s, peerURL: withScheme(s.peerURL), clientURL: withScheme(s.clientURL) })));
+    return new EtcdCluster(
+      dir,
+      specs.map((s) => ({ ...s, peerURL: withScheme(s.peerURL), clientURL: withScheme(s.clientURL) })),
+    );
   }
 
   spec(name: string): ProcSpec {
@@ -31,7 +34,10 @@ export class EtcdCluster {
   }
 
   initialCluster(n = this.specs.length - 1): string {
-    return this.specs.slice(0, n).map((s) => `${s.name}=${s.peerURL}`).join(',');
+    return this.specs
+      .slice(0, n)
+      .map((s) => `${s.name}=${s.peerURL}`)
+      .join(',');
   }
 
   /**
@@ -41,21 +47,34 @@ export class EtcdCluster {
   start(name: string, initialCluster = this.initialCluster(), extraFlags: string[] = []): void {
     const s = this.spec(name);
     const args = [
-      '--name', name,
-      '--data-dir', path.join(this.dir, `${name}.etcd`),
-      '--listen-client-urls', s.clientURL,
-      '--advertise-client-urls', s.clientURL,
-      '--listen-peer-urls', s.peerURL,
-      '--initial-advertise-peer-urls', s.peerURL,
-      '--initial-cluster', initialCluster,
-      '--initial-cluster-state', 'new',
-      '--initial-cluster-token', path.basename(this.dir),
+      '--name',
+      name,
+      '--data-dir',
+      path.join(this.dir, `${name}.etcd`),
+      '--listen-client-urls',
+      s.clientURL,
+      '--advertise-client-urls',
+      s.clientURL,
+      '--listen-peer-urls',
+      s.peerURL,
+      '--initial-advertise-peer-urls',
+      s.peerURL,
+      '--initial-cluster',
+      initialCluster,
+      '--initial-cluster-state',
+      'new',
+      '--initial-cluster-token',
+      path.basename(this.dir),
       '--enable-v2',
-      '--heartbeat-interval', '50',
-      '--election-timeout', '500',
+      '--heartbeat-interval',
+      '50',
+      '--election-timeout',
+      '500',
       // Less logging: the machine is shared, and the output is only read when a test fails.
-      '--logger', 'zap',
-      '--log-level', 'warn',
+      '--logger',
+      'zap',
+      '--log-level',
+      'warn',
       ...extraFlags,
     ];
     // etcd 3.4 refuses a flag also set as ETCD_*: start from a clean environment.
@@ -102,11 +121,15 @@ export class EtcdCluster {
  * for a member added later; `flags` (etcd's, e.g. a quota) given to every member of both. Waits
  * for nothing: each test waits for what it asserts.
  */
-export async function startBothClusters(n = 3, flags: string[] = []): Promise<{ ours: ProcessCluster; etcd: EtcdCluster; ourNames: string[]; etcdNames: string[] }> {
+export async function startBothClusters(
+  n = 3,
+  flags: string[] = [],
+): Promise<{ ours: ProcessCluster; etcd: EtcdCluster; ourNames: string[]; etcdNames: string[] }> {
   const [ours, etcd] = await Promise.all([ProcessCluster.create(n), EtcdCluster.create(n)]);
   const ourNames = ours.specs.slice(0, n).map((s) => s.name);
   const etcdNames = etcd.specs.slice(0, n).map((s) => s.name);
-  for (const name of ourNames) ours.start(name, {}, ['--name', name, '--initial-cluster', ours.initialCluster(n), ...flags]);
+  for (const name of ourNames)
+    ours.start(name, {}, ['--name', name, '--initial-cluster', ours.initialCluster(n), ...flags]);
   for (const name of etcdNames) etcd.start(name, etcd.initialCluster(n), flags);
   return { ours, etcd, ourNames, etcdNames };
 }
@@ -115,10 +138,14 @@ export async function startBothClusters(n = 3, flags: string[] = []): Promise<{ 
  * startBothClusters for the tests of a describe block: started before them, destroyed after them.
  * Read `.ours` and `.etcd` inside the tests (or in a later beforeAll).
  */
-export function bothClustersForSuite(n = 3, flags: string[] = []): { readonly ours: ProcessCluster; readonly etcd: EtcdCluster; ourNames: string[]; etcdNames: string[] } {
+export function bothClustersForSuite(
+  n = 3,
+  flags: string[] = [],
+): { readonly ours: ProcessCluster; readonly etcd: EtcdCluster; ourNames: string[]; etcdNames: string[] } {
   let started: { ours: ProcessCluster; etcd: EtcdCluster } | undefined;
   const get = () => {
-    if (!started) throw new Error('expected both clusters started: read them inside a test, not while the suite is declared');
+    if (!started)
+      throw new Error('expected both clusters started: read them inside a test, not while the suite is declared');
     return started;
   };
   beforeAll(async () => {

@@ -39,12 +39,18 @@ export class ProcessCluster {
     const specs = await loopbackSpecs('n', n);
     const scheme = opts.scheme ?? 'http';
     const withScheme = (u: string) => u.replace(/^http:/, `${scheme}:`);
-    return new ProcessCluster(dir, specs.map((s) => ({ ...s, peerURL: withScheme(s.peerURL), clientURL: withScheme(s.clientURL) })));
+    return new ProcessCluster(
+      dir,
+      specs.map((s) => ({ ...s, peerURL: withScheme(s.peerURL), clientURL: withScheme(s.clientURL) })),
+    );
   }
 
   /** The static initial cluster of the first `n` members. */
   initialCluster(n = this.specs.length - 1): string {
-    return this.specs.slice(0, n).map((s) => `${s.name}=${s.peerURL}`).join(',');
+    return this.specs
+      .slice(0, n)
+      .map((s) => `${s.name}=${s.peerURL}`)
+      .join(',');
   }
 
   spec(name: string): ProcSpec {
@@ -55,15 +61,24 @@ export class ProcessCluster {
   start(name: string, env: Record<string, string> = {}, flags: string[] = []): void {
     const s = this.spec(name);
     const args = [
-      RAFTLAB_BIN, 'node',
-      '--data-dir', path.join(this.dir, `${name}.etcd`),
-      '--listen-peer-urls', s.peerURL,
-      '--initial-advertise-peer-urls', s.peerURL,
-      '--listen-client-urls', s.clientURL,
-      '--advertise-client-urls', s.clientURL,
-      '--initial-cluster-token', 'proc-test',
-      '--heartbeat-interval', '50',
-      '--election-timeout', '500',
+      RAFTLAB_BIN,
+      'node',
+      '--data-dir',
+      path.join(this.dir, `${name}.etcd`),
+      '--listen-peer-urls',
+      s.peerURL,
+      '--initial-advertise-peer-urls',
+      s.peerURL,
+      '--listen-client-urls',
+      s.clientURL,
+      '--advertise-client-urls',
+      s.clientURL,
+      '--initial-cluster-token',
+      'proc-test',
+      '--heartbeat-interval',
+      '50',
+      '--election-timeout',
+      '500',
       ...flags,
     ];
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
@@ -111,18 +126,27 @@ export class ProcessCluster {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const views = await Promise.all(
-        [...this.procs.keys()].filter((name) => this.alive(name)).map(async (name) => {
-          try {
-            const r = await fetch(`${this.spec(name).clientURL}/v2/stats/self`, { signal: AbortSignal.timeout(1000) });
-            return { name, s: (await r.json()) as { id: string; state: string; leaderInfo: { leader: string } } };
-          } catch {
-            return undefined;
-          }
-        }),
+        [...this.procs.keys()]
+          .filter((name) => this.alive(name))
+          .map(async (name) => {
+            try {
+              const r = await fetch(`${this.spec(name).clientURL}/v2/stats/self`, {
+                signal: AbortSignal.timeout(1000),
+              });
+              return { name, s: (await r.json()) as { id: string; state: string; leaderInfo: { leader: string } } };
+            } catch {
+              return undefined;
+            }
+          }),
       );
       const ok = views.filter((v) => v !== undefined);
       const [leader, ...others] = ok.filter((v) => v.s.state === 'StateLeader');
-      if (ok.length === views.length && leader && others.length === 0 && ok.every((v) => v.s.leaderInfo.leader === leader.s.id)) {
+      if (
+        ok.length === views.length &&
+        leader &&
+        others.length === 0 &&
+        ok.every((v) => v.s.leaderInfo.leader === leader.s.id)
+      ) {
         return leader.name;
       }
       await new Promise((r) => setTimeout(r, 50));

@@ -14,9 +14,16 @@ export interface Run {
 export const CLEAN_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')));
 
 /** Runs `cmd` (env: CLEAN_ENV plus `env`), feeding it `input`; ended by its pid past `timeoutMs`. */
-export function run(cmd: string, args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<Run> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: { ...CLEAN_ENV, ...opts.env }, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      env: { ...CLEAN_ENV, ...opts.env },
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout!.on('data', (b) => (out += b));

@@ -52,7 +52,12 @@ export async function openWindow(opts: { nodes: number; supervisor?: SupervisorO
   fs.mkdirSync(SHOTS, { recursive: true });
   await page.goto(web.url);
   return {
-    supervisor, core, web, browser, page, pageErrors,
+    supervisor,
+    core,
+    web,
+    browser,
+    page,
+    pageErrors,
     async close() {
       await browser.close();
       await web.close();
@@ -66,7 +71,10 @@ export async function openWindow(opts: { nodes: number; supervisor?: SupervisorO
  * One window for the tests of a describe block: opened before them, once a leader is drawn (within
  * `leaderDrawnWithinMs`), and closed after them. Read `.w` and `.page` inside the tests.
  */
-export function windowForSuite(opts: { nodes: number; supervisor?: SupervisorOptions; leaderDrawnWithinMs: number }): { readonly w: TestWindow; readonly page: Page } {
+export function windowForSuite(opts: { nodes: number; supervisor?: SupervisorOptions; leaderDrawnWithinMs: number }): {
+  readonly w: TestWindow;
+  readonly page: Page;
+} {
   let opened: TestWindow | undefined;
   const open = (): TestWindow => {
     if (!opened) throw new Error('expected the window open: read it inside a test, not while the suite is declared');
@@ -75,7 +83,11 @@ export function windowForSuite(opts: { nodes: number; supervisor?: SupervisorOpt
   beforeAll(async () => {
     opened = await openWindow(opts);
     const page = opened.page;
-    await until('a leader drawn', async () => (await page.locator('[data-node][data-status="alive"][data-role="leader"]').count()) === 1, opts.leaderDrawnWithinMs);
+    await until(
+      'a leader drawn',
+      async () => (await page.locator('[data-node][data-status="alive"][data-role="leader"]').count()) === 1,
+      opts.leaderDrawnWithinMs,
+    );
   }, 120_000);
   afterAll(async () => {
     await opened?.close();

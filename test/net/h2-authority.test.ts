@@ -30,7 +30,10 @@ const HUFFMAN_EXAMPLES: [string, string][] = [
   ['Mon, 21 Oct 2013 20:13:21 GMT', 'd07a be94 1054 d444 a820 0595 040b 8166 e082 a62d 1bff'],
   ['https://www.example.com', '9d29 ad17 1863 c78f 0b97 c8e9 ae82 ae43 d3'],
   ['gzip', '9bd9 ab'],
-  ['foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1', '94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f 9587 3160 65c0 03ed 4ee5 b106 3d50 07'],
+  [
+    'foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1',
+    '94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f 9587 3160 65c0 03ed 4ee5 b106 3d50 07',
+  ],
 ];
 
 // RFC 7541 Appendix C.4: three requests' header blocks, Huffman-coded, one shared dynamic table.
@@ -55,7 +58,12 @@ function frames(stream: Buffer): { type: number; flags: number; streamId: number
   const out = [];
   for (let p = 0; p < stream.length;) {
     const len = stream.readUIntBE(p, 3);
-    out.push({ type: stream.readUInt8(p + 3), flags: stream.readUInt8(p + 4), streamId: stream.readUInt32BE(p + 5), payload: stream.subarray(p + 9, p + 9 + len) });
+    out.push({
+      type: stream.readUInt8(p + 3),
+      flags: stream.readUInt8(p + 4),
+      streamId: stream.readUInt32BE(p + 5),
+      payload: stream.subarray(p + 9, p + 9 + len),
+    });
     p += 9 + len;
   }
   return out;
@@ -115,16 +123,24 @@ describe('HPACK pieces (RFC 7541 examples)', () => {
   it('an invalid :authority is rewritten as a plain string of the same length, in every literal form', () => {
     const [rest] = [hex('8286 84')];
     // Incremental indexing, Huffman value (what Go's encoder sends).
-    expect(rewriteHeaderBlock(Buffer.concat([rest, authorityLiteral('http://x:1'), hex('be')])))
-      .toEqual(Buffer.concat([rest, hex('41 0a'), Buffer.from('http:@@x:1'), hex('be')]));
+    expect(rewriteHeaderBlock(Buffer.concat([rest, authorityLiteral('http://x:1'), hex('be')]))).toEqual(
+      Buffer.concat([rest, hex('41 0a'), Buffer.from('http:@@x:1'), hex('be')]),
+    );
     // Without indexing / never indexed, plain value.
     for (const first of [0x01, 0x11]) {
-      expect(rewriteHeaderBlock(Buffer.concat([Buffer.from([first, 0x03]), Buffer.from('a/b')])))
-        .toEqual(Buffer.concat([Buffer.from([first, 0x03]), Buffer.from('a@b')]));
+      expect(rewriteHeaderBlock(Buffer.concat([Buffer.from([first, 0x03]), Buffer.from('a/b')]))).toEqual(
+        Buffer.concat([Buffer.from([first, 0x03]), Buffer.from('a@b')]),
+      );
     }
     // A literal name ":authority" (Huffman-coded name), after a dynamic table size update.
     const name = huffmanEncode(Buffer.from(':authority'));
-    const block = Buffer.concat([hex('3fe1 1f'), Buffer.from([0x40, 0x80 | name.length]), name, hex('03'), Buffer.from('a b')]);
+    const block = Buffer.concat([
+      hex('3fe1 1f'),
+      Buffer.from([0x40, 0x80 | name.length]),
+      name,
+      hex('03'),
+      Buffer.from('a b'),
+    ]);
     expect(rewriteHeaderBlock(block)).toEqual(Buffer.concat([block.subarray(0, -4), hex('03'), Buffer.from('a@b')]));
     // Other headers with the same bytes are not touched.
     expect(rewriteHeaderBlock(Buffer.concat([hex('04 03'), Buffer.from('/a/')]))).toBeNull();
@@ -141,27 +157,53 @@ describe('the frame rewriter', () => {
   const data = frame(0x0, 0x1, 1, Buffer.alloc(40000 % MAX_FRAME_SIZE, 7));
 
   it('a stream with nothing to fix comes out byte for byte, whole or a byte at a time', () => {
-    const input = Buffer.concat([PREFACE, settings, ...C4_REQUESTS.map((b, i) => frame(0x1, 0x5, 2 * i + 1, b)), data,
+    const input = Buffer.concat([
+      PREFACE,
+      settings,
+      ...C4_REQUESTS.map((b, i) => frame(0x1, 0x5, 2 * i + 1, b)),
+      data,
       // A block split over HEADERS (padded, with priority) and a CONTINUATION.
-      frame(0x1, 0x8 | 0x20, 9, Buffer.concat([hex('02'), hex('0000 0003 0f'), nth(C4_REQUESTS, 0).subarray(0, 5), hex('0000')])),
-      frame(0x9, 0x4, 9, nth(C4_REQUESTS, 0).subarray(5))]);
+      frame(
+        0x1,
+        0x8 | 0x20,
+        9,
+        Buffer.concat([hex('02'), hex('0000 0003 0f'), nth(C4_REQUESTS, 0).subarray(0, 5), hex('0000')]),
+      ),
+      frame(0x9, 0x4, 9, nth(C4_REQUESTS, 0).subarray(5)),
+    ]);
     expect(through(input)).toEqual(input);
     expect(through(input, 1)).toEqual(input);
     expect(through(input, 7)).toEqual(input);
   });
 
   it('a padded, prioritized block split over CONTINUATIONs is re-framed: priority and END_STREAM kept, padding dropped', () => {
-    const block = Buffer.concat([hex('8286 84'), authorityLiteral('http://127.0.0.1:2379'), hex('5886 a8eb 1064 9cbf')]);
-    const input = Buffer.concat([PREFACE, settings,
-      frame(0x1, 0x1 | 0x8 | 0x20, 3, Buffer.concat([hex('03'), hex('8000 0001 ff'), block.subarray(0, 4), hex('000000')])),
+    const block = Buffer.concat([
+      hex('8286 84'),
+      authorityLiteral('http://127.0.0.1:2379'),
+      hex('5886 a8eb 1064 9cbf'),
+    ]);
+    const input = Buffer.concat([
+      PREFACE,
+      settings,
+      frame(
+        0x1,
+        0x1 | 0x8 | 0x20,
+        3,
+        Buffer.concat([hex('03'), hex('8000 0001 ff'), block.subarray(0, 4), hex('000000')]),
+      ),
       frame(0x9, 0, 3, block.subarray(4, 10)),
       frame(0x9, 0x4, 3, block.subarray(10)),
-      data]);
+      data,
+    ]);
     for (const step of [input.length, 1, 5]) {
       const out = through(input, step);
       expect(out.subarray(0, PREFACE.length)).toEqual(PREFACE);
       const fs = frames(out.subarray(PREFACE.length));
-      expect(fs.map((f) => [f.type, f.flags, f.streamId])).toEqual([[0x4, 0, 0], [0x1, 0x1 | 0x20 | 0x4, 3], [0x0, 0x1, 1]]);
+      expect(fs.map((f) => [f.type, f.flags, f.streamId])).toEqual([
+        [0x4, 0, 0],
+        [0x1, 0x1 | 0x20 | 0x4, 3],
+        [0x0, 0x1, 1],
+      ]);
       expect(fs[1]!.payload.subarray(0, 5)).toEqual(hex('8000 0001 ff'));
       expect(fs[1]!.payload.subarray(5)).toEqual(rewriteHeaderBlock(block));
       expect(rewriteHeaderBlock(block)!.includes(Buffer.from('http:@@127.0.0.1:2379'))).toBe(true);
@@ -177,7 +219,10 @@ describe('the frame rewriter', () => {
     expect(block.length).toBe(MAX_FRAME_SIZE - 1);
     const out = through(Buffer.concat([PREFACE, frame(0x1, 0x4, 1, block)]));
     const fs = frames(out.subarray(PREFACE.length));
-    expect(fs.map((f) => [f.type, f.flags, f.payload.length <= MAX_FRAME_SIZE])).toEqual([[0x1, 0, true], [0x9, 0x4, true]]);
+    expect(fs.map((f) => [f.type, f.flags, f.payload.length <= MAX_FRAME_SIZE])).toEqual([
+      [0x1, 0, true],
+      [0x9, 0x4, true],
+    ]);
     expect(fs[0]!.payload.length).toBe(MAX_FRAME_SIZE);
     expect(Buffer.concat(fs.map((f) => f.payload))).toEqual(rewriteHeaderBlock(block));
   });
@@ -214,7 +259,11 @@ describe('wrapForAuthority (the Duplex the HTTP/2 server is given)', () => {
     const block = Buffer.concat([hex('8286 84'), authorityLiteral('http://127.0.0.1:2379')]);
     const big = frame(0x0, 0, 1, Buffer.alloc(MAX_FRAME_SIZE, 3));
     const input = Buffer.concat([PREFACE, frame(0x1, 0x4, 1, block), ...Array.from({ length: 200 }, () => big)]);
-    const expected = Buffer.concat([PREFACE, frame(0x1, 0x4, 1, rewriteHeaderBlock(block)!), ...Array.from({ length: 200 }, () => big)]);
+    const expected = Buffer.concat([
+      PREFACE,
+      frame(0x1, 0x4, 1, rewriteHeaderBlock(block)!),
+      ...Array.from({ length: 200 }, () => big),
+    ]);
     // Writes reach the client unchanged.
     const fromServer: Buffer[] = [];
     const clientEnded = new Promise<void>((r) => client.on('end', r));

@@ -11,7 +11,13 @@ import { createClientHandler } from '../../src-main/node/api-v2.js';
 import { decodeMemberRequest } from '../../src-main/node/api-v2/members.js';
 import { startClientServer } from '../../src-main/node/api-v2/server.js';
 import { goJSON, goJSONSyntaxError } from '../../src-main/node/go/json.js';
-import { MemberError, RaftUnavailable, type ClientBackend, type MemberInfo, type RaftStatus } from '../../src-main/node/client-backend.js';
+import {
+  MemberError,
+  RaftUnavailable,
+  type ClientBackend,
+  type MemberInfo,
+  type RaftStatus,
+} from '../../src-main/node/client-backend.js';
 import { V2Store } from '../../src-main/node/store-v2.js';
 import type { V2Command, V2Event, V2ReadRequest, V2WatchHandle } from '../../src-main/node/store-v2/types.js';
 import { defined, group, nth } from '../helpers/checked.js';
@@ -84,11 +90,14 @@ class TestBackend implements ClientBackend {
     return this.shared.store.watch(path, opts, onEvent);
   }
   members(): MemberInfo[] {
-    return [...this.shared.members].sort((a, b) => (BigInt(`0x${a.id}`) < BigInt(`0x${b.id}`) ? -1 : 1)).map((m) => structuredClone(m));
+    return [...this.shared.members]
+      .sort((a, b) => (BigInt(`0x${a.id}`) < BigInt(`0x${b.id}`) ? -1 : 1))
+      .map((m) => structuredClone(m));
   }
   async addMember(peerURLs: string[]): Promise<MemberInfo> {
     this.fail();
-    if (this.shared.members.some((m) => m.peerURLs.some((u) => peerURLs.includes(u)))) throw new MemberError(409, 'membership: peerURL exists');
+    if (this.shared.members.some((m) => m.peerURLs.some((u) => peerURLs.includes(u))))
+      throw new MemberError(409, 'membership: peerURL exists');
     const m: MemberInfo = { id: '62221ff56bcfa7ef', name: '', peerURLs, clientURLs: [] };
     this.shared.members.push(m);
     return structuredClone(m);
@@ -159,7 +168,10 @@ function sample(name: string): Sample {
   const [statusLine, ...headerLines] = raw.slice(0, sep).split('\r\n');
   const status = group(/^HTTP\/1\.1 (\d+) (.*)$/, defined(statusLine, 'a status line'), 1);
   const statusText = group(/^HTTP\/1\.1 (\d+) (.*)$/, statusLine!, 2);
-  const rawHeaders = headerLines.map((l): [string, string] => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]);
+  const rawHeaders = headerLines.map((l): [string, string] => [
+    l.slice(0, l.indexOf(': ')),
+    l.slice(l.indexOf(': ') + 2),
+  ]);
   const body = raw.slice(sep + 4).replace(/\n$/, '');
   return {
     host: url.host,
@@ -182,18 +194,32 @@ interface Resp {
 }
 
 /** One request on a fresh connection; header names come back in wire order. */
-function request(base: string, method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Resp> {
+function request(
+  base: string,
+  method: string,
+  path: string,
+  opts: { headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<Resp> {
   return new Promise((resolve, reject) => {
     const u = new URL(base);
     // An explicit length: Node sends a GET or DELETE body without framing otherwise.
-    const headers = opts.body === undefined ? opts.headers : { ...opts.headers, 'Content-Length': String(Buffer.byteLength(opts.body)) };
+    const headers =
+      opts.body === undefined
+        ? opts.headers
+        : { ...opts.headers, 'Content-Length': String(Buffer.byteLength(opts.body)) };
     const req = http.request({ host: u.hostname, port: u.port, method, path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const headers: Array<[string, string]> = [];
-        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
-        resolve({ status: res.statusCode!, statusText: res.statusMessage!, headers, body: Buffer.concat(chunks).toString('utf8') });
+        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2)
+          headers.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
+        resolve({
+          status: res.statusCode!,
+          statusText: res.statusMessage!,
+          headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
       });
       res.on('error', reject);
     });
@@ -225,7 +251,8 @@ function expectLike(got: Resp, s: Sample, opts: { body?: 'exact' | 'skip' } = {}
   expect(names(got)).toEqual(s.rawHeaders.map(([k]) => k));
   for (const [k, v] of s.rawHeaders) {
     const mine = header(got, k)!;
-    if (VARIABLE.has(k) || (k === 'X-Etcd-Index' && opts.body === 'skip')) expect(mine, k).toMatch(k === 'Date' ? /^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$/ : /^\d+$/);
+    if (VARIABLE.has(k) || (k === 'X-Etcd-Index' && opts.body === 'skip'))
+      expect(mine, k).toMatch(k === 'Date' ? /^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$/ : /^\d+$/);
     else if (k === 'Content-Length' && opts.body === 'skip') expect(mine).toMatch(/^\d+$/);
     else expect(mine, k).toBe(k === 'Content-Length' ? String(Buffer.byteLength(msPrecision(s.body))) : v);
   }
@@ -254,12 +281,28 @@ let F: string;
 beforeAll(async () => {
   // A 3-member etcd spends indexes 1-7 on membership and earlier samples; start where it did.
   shared = { store: new V2Store({ initialIndex: 7 }), members: structuredClone(MEMBERS), now: T0, commit: 14 };
-  leader = new TestBackend(shared, 'leader', { name: 'n1', id: N1 }, { self: bodyOf('16-stats-self-leader'), leader: bodyOf('17-stats-leader') });
-  follower = new TestBackend(shared, 'follower', { name: 'n2', id: '4231518c29bf020f' }, { self: bodyOf('16b-stats-self-follower') });
+  leader = new TestBackend(
+    shared,
+    'leader',
+    { name: 'n1', id: N1 },
+    { self: bodyOf('16-stats-self-leader'), leader: bodyOf('17-stats-leader') },
+  );
+  follower = new TestBackend(
+    shared,
+    'follower',
+    { name: 'n2', id: '4231518c29bf020f' },
+    { self: bodyOf('16b-stats-self-follower') },
+  );
   const version = { etcdserver: '3.4.23', etcdcluster: '3.4.0' };
   servers = [
-    await startClientServer(['http://127.0.0.1:0'], createClientHandler({ backend: leader, clock: () => shared.now, version })),
-    await startClientServer(['http://127.0.0.1:0'], createClientHandler({ backend: follower, clock: () => shared.now, version, maxValueBytes: 64 * 1024 })),
+    await startClientServer(
+      ['http://127.0.0.1:0'],
+      createClientHandler({ backend: leader, clock: () => shared.now, version }),
+    ),
+    await startClientServer(
+      ['http://127.0.0.1:0'],
+      createClientHandler({ backend: follower, clock: () => shared.now, version, maxValueBytes: 64 * 1024 }),
+    ),
   ];
   [L, F] = [nth(nth(servers, 0).urls, 0), nth(nth(servers, 1).urls, 0)];
 });
@@ -314,7 +357,15 @@ describe('the captured etcd 3.4 session, replayed over HTTP', () => {
   it('directories', async () => {
     set('/samples-dir/a', '1');
     set('/samples-dir/sub/b', '2');
-    for (const name of ['08-mkdir', '08b-dir-listing-recursive', '08c-dir-listing', '08d-put-on-dir', '08e-delete-dir-nonrecursive', '08f-delete-dir-recursive', '08g-root']) {
+    for (const name of [
+      '08-mkdir',
+      '08b-dir-listing-recursive',
+      '08c-dir-listing',
+      '08d-put-on-dir',
+      '08e-delete-dir-nonrecursive',
+      '08f-delete-dir-recursive',
+      '08g-root',
+    ]) {
       await replay(name);
     }
   });
@@ -336,7 +387,10 @@ describe('the captured etcd 3.4 session, replayed over HTTP', () => {
     const w = await openWatch(L, s.path);
     expect(w.body()).toBe('');
     expect({ ...w.head, body: '' }).toMatchObject({ status: 200 });
-    const put = await request(F, 'PUT', '/v2/keys/samples/watched', { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'value=fired' });
+    const put = await request(F, 'PUT', '/v2/keys/samples/watched', {
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'value=fired',
+    });
     expect(put.status).toBe(201);
     expectLike({ ...w.head, body: await w.done }, s);
   });
@@ -361,7 +415,14 @@ describe('the captured etcd 3.4 session, replayed over HTTP', () => {
   it('members: list, leader, add errors, add, remove, update', async () => {
     await replay('12-members');
     await replay('12b-members-leader');
-    for (const name of ['13-members-add-conflict', '13b-members-add-badjson', '13c-members-add-badctype', '13d-members-remove-unknown', '13e-members-remove-badid', '13f-members-add-ok']) {
+    for (const name of [
+      '13-members-add-conflict',
+      '13b-members-add-badjson',
+      '13c-members-add-badctype',
+      '13d-members-remove-unknown',
+      '13e-members-remove-badid',
+      '13f-members-add-ok',
+    ]) {
       await replay(name);
     }
     await replay('12c-members-with-unstarted');
@@ -417,7 +478,12 @@ function openWatch(base: string, path: string): Promise<OpenWatch> {
       done.catch(() => {});
       const headers: Array<[string, string]> = [];
       for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
-      resolve({ head: { status: res.statusCode!, statusText: res.statusMessage!, headers }, body: () => body, done, abort: () => req.destroy() });
+      resolve({
+        head: { status: res.statusCode!, statusText: res.statusMessage!, headers },
+        body: () => body,
+        done,
+        abort: () => req.destroy(),
+      });
     });
     req.on('error', (err) => {
       if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(err);
@@ -482,9 +548,16 @@ describe('etcd quirks on the wire', () => {
     expect(body.status).toBe(400);
     expect(header(body, 'X-Etcd-Index')).toBe('0');
     expect(header(body, 'X-Raft-Index')).toBeUndefined();
-    expect(body.body).toBe('{"errorCode":210,"message":"Invalid POST form","cause":"invalid URL escape \\"%zz\\"","index":0}\n');
+    expect(body.body).toBe(
+      '{"errorCode":210,"message":"Invalid POST form","cause":"invalid URL escape \\"%zz\\"","index":0}\n',
+    );
     const query = await request(L, 'GET', '/v2/keys/form?recursive=%4');
-    expect(JSON.parse(query.body)).toEqual({ errorCode: 210, message: 'Invalid POST form', cause: 'invalid URL escape "%4"', index: 0 });
+    expect(JSON.parse(query.body)).toEqual({
+      errorCode: 210,
+      message: 'Invalid POST form',
+      cause: 'invalid URL escape "%4"',
+      index: 0,
+    });
     const semi = await request(L, 'GET', '/v2/keys/form?a=1;b=2');
     expect(JSON.parse(semi.body)).toMatchObject({ errorCode: 210, cause: 'invalid semicolon separator in query' });
   });
@@ -494,7 +567,10 @@ describe('etcd quirks on the wire', () => {
     expect(JSON.parse((await request(L, 'GET', '/v2/keys/v/a')).body).node.value).toBe('form body');
     await request(L, 'PUT', '/v2/keys/v/b?value=from%20query');
     expect(JSON.parse((await request(L, 'GET', '/v2/keys/v/b')).body).node.value).toBe('from query');
-    const json = await request(L, 'PUT', '/v2/keys/v/c', { headers: { 'Content-Type': 'application/json' }, body: '{"value":"x"}' });
+    const json = await request(L, 'PUT', '/v2/keys/v/c', {
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"value":"x"}',
+    });
     expect(json.status).toBe(201);
     expect(JSON.parse(json.body).node).toMatchObject({ key: '/v/c', value: '' });
     const del = await request(L, 'DELETE', '/v2/keys/v/c', { headers: FORM, body: 'prevValue=nope' });
@@ -504,7 +580,10 @@ describe('etcd quirks on the wire', () => {
   });
 
   it('JSON is Go’s: HTML characters escaped; noValueOnSuccess drops the nodes', async () => {
-    const r = await request(L, 'PUT', '/v2/keys/v/html', { headers: FORM, body: `value=${encodeURIComponent('<a & b>\u2028')}` });
+    const r = await request(L, 'PUT', '/v2/keys/v/html', {
+      headers: FORM,
+      body: `value=${encodeURIComponent('<a & b>\u2028')}`,
+    });
     expect(r.body).toContain('"value":"\\u003ca \\u0026 b\\u003e\\u2028"');
     const quiet = await request(L, 'PUT', '/v2/keys/v/html?noValueOnSuccess=true', { headers: FORM, body: 'value=2' });
     expect(quiet.body).toBe('{"action":"set"}\n');
@@ -520,14 +599,26 @@ describe('etcd quirks on the wire', () => {
     leader.failNext = new RaftUnavailable('etcdserver: request timed out');
     const r = await request(L, 'PUT', '/v2/keys/v/x', { headers: FORM, body: 'value=1' });
     expect(r.status).toBe(500);
-    expect(r.body).toBe('{"errorCode":300,"message":"Raft Internal Error","cause":"etcdserver: request timed out","index":0}\n');
-    expect(names(r)).toEqual([...CORS_NAMES, 'Content-Type', 'X-Etcd-Cluster-Id', 'X-Etcd-Index', 'Date', 'Content-Length']);
+    expect(r.body).toBe(
+      '{"errorCode":300,"message":"Raft Internal Error","cause":"etcdserver: request timed out","index":0}\n',
+    );
+    expect(names(r)).toEqual([
+      ...CORS_NAMES,
+      'Content-Type',
+      'X-Etcd-Cluster-Id',
+      'X-Etcd-Index',
+      'Date',
+      'Content-Length',
+    ]);
     leader.failNext = new TypeError('boom');
     const odd = await request(L, 'GET', '/v2/keys/v/a');
     expect(odd.status).toBe(500);
     expect(JSON.parse(odd.body)).toEqual({ errorCode: 300, message: 'Raft Internal Error', cause: 'boom', index: 0 });
     leader.failNext = new Error('members exploded');
-    const m = await request(L, 'POST', '/v2/members', { headers: { 'Content-Type': 'application/json' }, body: '{"peerURLs":["http://127.0.0.1:40000"]}' });
+    const m = await request(L, 'POST', '/v2/members', {
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"peerURLs":["http://127.0.0.1:40000"]}',
+    });
     expect([m.status, m.body]).toEqual([500, '{"message":"Internal Server Error"}']);
     expect((await request(L, 'GET', '/v2/keys/v/a')).status).toBe(200);
   });
@@ -536,7 +627,12 @@ describe('etcd quirks on the wire', () => {
     const big = `value=${'x'.repeat(100 * 1024)}`;
     const r = await request(F, 'PUT', '/v2/keys/v/big', { headers: FORM, body: big });
     expect(r.status).toBe(400);
-    expect(JSON.parse(r.body)).toEqual({ errorCode: 210, message: 'Invalid POST form', cause: 'http: POST too large', index: 0 });
+    expect(JSON.parse(r.body)).toEqual({
+      errorCode: 210,
+      message: 'Invalid POST form',
+      cause: 'http: POST too large',
+      index: 0,
+    });
     const ok = await request(F, 'PUT', '/v2/keys/v/big', { headers: FORM, body: 'value=small' });
     expect(ok.status).toBe(201);
   });
@@ -549,7 +645,11 @@ describe('etcd quirks on the wire', () => {
 
   it('HEAD: keys and machines answer headers only; /version, stats and members are 405', async () => {
     const m = await request(L, 'HEAD', '/v2/machines');
-    expect([m.status, m.body, header(m, 'Content-Length')]).toEqual([200, '', String('http://127.0.0.1:32379, http://127.0.0.1:32479, http://127.0.0.1:32579'.length)]);
+    expect([m.status, m.body, header(m, 'Content-Length')]).toEqual([
+      200,
+      '',
+      String('http://127.0.0.1:32379, http://127.0.0.1:32479, http://127.0.0.1:32579'.length),
+    ]);
     for (const [path, allow] of [
       ['/version', 'GET'],
       ['/v2/stats/self', 'GET'],
@@ -557,13 +657,23 @@ describe('etcd quirks on the wire', () => {
       ['/health', 'GET'],
     ] as const) {
       const r = await request(L, 'HEAD', path);
-      expect([path, r.status, header(r, 'Allow'), header(r, 'X-Etcd-Cluster-Id')]).toEqual([path, 405, allow, undefined]);
+      expect([path, r.status, header(r, 'Allow'), header(r, 'X-Etcd-Cluster-Id')]).toEqual([
+        path,
+        405,
+        allow,
+        undefined,
+      ]);
     }
   });
 
   it('wait=true on a non-GET is 209', async () => {
     const r = await request(L, 'PUT', '/v2/keys/v/w?wait=true', { headers: FORM, body: 'value=1' });
-    expect(JSON.parse(r.body)).toEqual({ errorCode: 209, message: 'Invalid field', cause: '"wait" can only be used with GET requests', index: 0 });
+    expect(JSON.parse(r.body)).toEqual({
+      errorCode: 209,
+      message: 'Invalid field',
+      cause: '"wait" can only be used with GET requests',
+      index: 0,
+    });
   });
 
   it('stream=true keeps the watch open for event after event', async () => {
@@ -571,7 +681,11 @@ describe('etcd quirks on the wire', () => {
     set('/st/a', '1');
     set('/st/b', '2');
     await until(() => w.body().split('\n').length === 3);
-    const events = w.body().trim().split('\n').map((l) => JSON.parse(l) as V2Event);
+    const events = w
+      .body()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as V2Event);
     expect(events.map((e) => e.node.key)).toEqual(['/st/a', '/st/b']);
     w.abort();
     await until(() => shared.store.stats().watchers === 0);
@@ -608,28 +722,42 @@ describe('members API details', () => {
   });
 
   it('ids are hex, matched by value; update checks the id before the body', async () => {
-    const padded = await request(L, 'PUT', '/v2/members/004231518C29BF020F', { headers: JSONH, body: '{"peerURLs":["http://127.0.0.1:32480"]}' });
+    const padded = await request(L, 'PUT', '/v2/members/004231518C29BF020F', {
+      headers: JSONH,
+      body: '{"peerURLs":["http://127.0.0.1:32480"]}',
+    });
     expect(padded.status).toBe(204); // Go's ParseUint takes leading zeros and either case
     const huge = await request(L, 'DELETE', '/v2/members/14231518c29bf020f');
     expect([huge.status, huge.body]).toEqual([404, '{"message":"No such member: 14231518c29bf020f"}']);
     const unknown = await request(L, 'DELETE', '/v2/members/00abc');
     expect(unknown.body).toBe('{"message":"No such member: abc"}');
-    const upper = await request(L, 'PUT', `/v2/members/${'4231518C29BF020F'}`, { headers: JSONH, body: '{"peerURLs":["http://127.0.0.1:32481"]}' });
+    const upper = await request(L, 'PUT', `/v2/members/${'4231518C29BF020F'}`, {
+      headers: JSONH,
+      body: '{"peerURLs":["http://127.0.0.1:32481"]}',
+    });
     expect(upper.status).toBe(204);
     expect(shared.members.find((m) => m.name === 'n2')!.peerURLs).toEqual(['http://127.0.0.1:32481']);
     const badId = await request(L, 'PUT', '/v2/members/xyz', { headers: { 'Content-Type': 'text/plain' }, body: '{' });
     expect([badId.status, badId.body]).toEqual([404, '{"message":"No such member: xyz"}']);
-    const charset = await request(L, 'PUT', `/v2/members/4231518c29bf020f`, { headers: { 'Content-Type': 'Application/JSON; charset=utf-8' }, body: '{"peerURLs":["http://127.0.0.1:32480"]}' });
+    const charset = await request(L, 'PUT', `/v2/members/4231518c29bf020f`, {
+      headers: { 'Content-Type': 'Application/JSON; charset=utf-8' },
+      body: '{"peerURLs":["http://127.0.0.1:32480"]}',
+    });
     expect(charset.status).toBe(204);
   });
 
   it('request bodies are checked like Go’s json and etcd’s types.NewURLs', async () => {
-    const bad = async (body: string) => JSON.parse((await request(L, 'POST', '/v2/members', { headers: JSONH, body })).body).message as string;
+    const bad = async (body: string) =>
+      JSON.parse((await request(L, 'POST', '/v2/members', { headers: JSONH, body })).body).message as string;
     expect(await bad('')).toBe('unexpected end of JSON input');
-    expect(await bad('{"peerURLs":"http://a:1"}')).toBe('json: cannot unmarshal string into Go struct field .peerURLs of type []string');
+    expect(await bad('{"peerURLs":"http://a:1"}')).toBe(
+      'json: cannot unmarshal string into Go struct field .peerURLs of type []string',
+    );
     expect(await bad('{"peerURLs":[]}')).toBe('no valid URLs given');
     expect(await bad('{}')).toBe('no valid URLs given');
-    expect(await bad('{"peerURLs":["127.0.0.1:2380"]}')).toBe('parse "127.0.0.1:2380": first path segment in URL cannot contain colon');
+    expect(await bad('{"peerURLs":["127.0.0.1:2380"]}')).toBe(
+      'parse "127.0.0.1:2380": first path segment in URL cannot contain colon',
+    );
     expect(await bad('{"peerURLs":["ftp://a:1"]}')).toBe('URL scheme must be http, https, unix, or unixs: ftp://a:1');
     expect(await bad('{"peerURLs":["http://a"]}')).toBe('URL address does not have the form "host:port": http://a');
     expect(await bad('{"peerURLs":["http://a:1/x"]}')).toBe('URL must not contain a path: http://a:1/x');
@@ -637,8 +765,12 @@ describe('members API details', () => {
 
   it('decodes like Go: case-insensitive field, sorted URLs, syntax errors in Go’s words', () => {
     expect(decodeMemberRequest('{"PEERURLS":[" http://b:1 ","http://a:1"]}')).toEqual(['http://a:1', 'http://b:1']);
-    expect(decodeMemberRequest('[1]')).toBe('json: cannot unmarshal array into Go value of type struct { PeerURLs []string "json:\\"peerURLs\\"" }');
-    expect(decodeMemberRequest('{"peerURLs":[1]}')).toBe('json: cannot unmarshal number into Go struct field .peerURLs of type string');
+    expect(decodeMemberRequest('[1]')).toBe(
+      'json: cannot unmarshal array into Go value of type struct { PeerURLs []string "json:\\"peerURLs\\"" }',
+    );
+    expect(decodeMemberRequest('{"peerURLs":[1]}')).toBe(
+      'json: cannot unmarshal number into Go struct field .peerURLs of type string',
+    );
     expect(goJSONSyntaxError('{"a":1}')).toBeNull();
     expect(goJSONSyntaxError(' [1, 2.5e-3, "x\\u00e9", true, null] ')).toBeNull();
     expect(goJSONSyntaxError('{"peerURLs":')).toBe('unexpected end of JSON input');
@@ -673,7 +805,10 @@ describe('health and serving', () => {
   });
 
   it('binds several URLs, reports the bound ports, and closes with a watch open', async () => {
-    const s = await startClientServer(['http://127.0.0.1:0', 'http://localhost:0'], createClientHandler({ backend: leader, clock: Date.now }));
+    const s = await startClientServer(
+      ['http://127.0.0.1:0', 'http://localhost:0'],
+      createClientHandler({ backend: leader, clock: Date.now }),
+    );
     expect(s.urls).toHaveLength(2);
     expect(s.urls[0]).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(s.urls[1]).toMatch(/^http:\/\/localhost:\d+$/);
@@ -683,7 +818,11 @@ describe('health and serving', () => {
     await s.close();
     await w.done.catch(() => '');
     await until(() => shared.store.stats().watchers === 0);
-    await expect(startClientServer(['https://127.0.0.1:0'], createClientHandler({ backend: leader, clock: Date.now }))).rejects.toThrow(/TLS/);
-    await expect(startClientServer(['http://127.0.0.1'], createClientHandler({ backend: leader, clock: Date.now }))).rejects.toThrow(/host:port/);
+    await expect(
+      startClientServer(['https://127.0.0.1:0'], createClientHandler({ backend: leader, clock: Date.now })),
+    ).rejects.toThrow(/TLS/);
+    await expect(
+      startClientServer(['http://127.0.0.1'], createClientHandler({ backend: leader, clock: Date.now })),
+    ).rejects.toThrow(/host:port/);
   });
 });

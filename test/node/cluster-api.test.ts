@@ -61,14 +61,25 @@ describe('the v2 API on a real cluster', () => {
     cluster = await TestCluster.create(3);
     const leader = cluster.url(await cluster.leader());
     const badTtl = await put(leader, '/k', { value: 'v', ttl: 'soon' });
-    expect(badTtl).toMatchObject({ status: 400, body: { errorCode: 202, message: 'The given TTL in POST form is not a number' } });
-    const badForm = await req(`${leader}/v2/keys/k`, { method: 'PUT', body: 'value=%zz', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    expect(badTtl).toMatchObject({
+      status: 400,
+      body: { errorCode: 202, message: 'The given TTL in POST form is not a number' },
+    });
+    const badForm = await req(`${leader}/v2/keys/k`, {
+      method: 'PUT',
+      body: 'value=%zz',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    });
     expect(badForm.status).toBe(400);
     expect(badForm.body.errorCode).toBe(210);
     // Over the 10 MiB form body real etcd 3.4 takes (test/node/limits.test.ts).
     const huge = await put(leader, '/huge', { value: 'x'.repeat(10 * 1024 * 1024 + 1) });
     expect(huge.status).toBe(400);
-    const members = await req(`${leader}/v2/members`, { method: 'POST', body: '{not json', headers: { 'Content-Type': 'application/json' } });
+    const members = await req(`${leader}/v2/members`, {
+      method: 'POST',
+      body: '{not json',
+      headers: { 'Content-Type': 'application/json' },
+    });
     expect(members.status).toBe(400);
     const missing = await req(`${leader}/v2/keys/nope`);
     expect(missing.body).toMatchObject({ errorCode: 100, message: 'Key not found', cause: '/nope' });
@@ -84,7 +95,10 @@ describe('the v2 API on a real cluster', () => {
     expect(self.body).toMatchObject({ name: leaderName, state: 'StateLeader' });
     const leaderStats = await req(`${leader}/v2/stats/leader`);
     expect(Object.keys(leaderStats.body.followers)).toHaveLength(2);
-    expect(await req(`${follower}/v2/stats/leader`)).toMatchObject({ status: 403, body: { message: 'not current leader' } });
+    expect(await req(`${follower}/v2/stats/leader`)).toMatchObject({
+      status: 403,
+      body: { message: 'not current leader' },
+    });
     expect((await req(`${leader}/version`)).body).toHaveProperty('etcdserver');
     expect(await req(`${follower}/health`)).toMatchObject({ status: 200, body: { health: 'true' } });
     expect((await req(`${leader}/v2/stats/store`)).body).toHaveProperty('setsSuccess');
@@ -109,7 +123,8 @@ describe('bigger and longer-lived clusters', () => {
   it('a new member far behind is caught up with a snapshot', async () => {
     cluster = await TestCluster.create(3, { settings: { snapshotCount: 20, snapshotCatchUpEntries: 5 } });
     const leader = await cluster.leader();
-    for (let i = 0; i < 60; i++) expect((await put(cluster.url(leader), `/bulk/${i}`, { value: `v${i}` })).status).toBe(201);
+    for (let i = 0; i < 60; i++)
+      expect((await put(cluster.url(leader), `/bulk/${i}`, { value: `v${i}` })).status).toBe(201);
     await until('all members published', async () => {
       const m = (await req(`${cluster!.url(leader)}/v2/members`)).body.members;
       return m.every((x: any) => x.clientURLs.length > 0);

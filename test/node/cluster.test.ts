@@ -83,7 +83,12 @@ describe('a real 3-node cluster', () => {
     await until('all started', async () => (await members(cluster!.url(other))).every((m) => m.clientURLs.length > 0));
     const res = await fetch(`${cluster.url(other)}/v2/members/${id}`, { method: 'DELETE' });
     expect(res.status).toBe(204);
-    await until('the removed node stops', () => !cluster!.running.get(leader)!.node.status || cluster!.logs.get(leader)!.some((l) => l.includes('permanently removed')));
+    await until(
+      'the removed node stops',
+      () =>
+        !cluster!.running.get(leader)!.node.status ||
+        cluster!.logs.get(leader)!.some((l) => l.includes('permanently removed')),
+    );
     expect(cluster.logs.get(leader)).toContain('I | etcdserver: the data-dir used by this member must be removed.');
     cluster.running.delete(leader);
     const next = await cluster.leader();
@@ -113,7 +118,10 @@ describe('a real 3-node cluster', () => {
     const specs = [...cluster.specs, spec];
     await cluster.start('n4', cluster.settings('n4', 'existing', specs));
     await until('n4 caught up', async () => (await get(spec.clientURL, '/old')).status === 200);
-    await until('n4 published', async () => (await members(cluster!.url(leader))).find((m) => m.id === added.id)?.name === 'n4');
+    await until(
+      'n4 published',
+      async () => (await members(cluster!.url(leader))).find((m) => m.id === added.id)?.name === 'n4',
+    );
     expect(cluster.running.get('n4')!.node.id).toBe(added.id);
   });
 
@@ -131,7 +139,9 @@ describe('a real 3-node cluster', () => {
     cluster.running.get('n3')!.node.clock.setOffset(3_000);
     const n3id = cluster.running.get('n3')!.node.id;
     await until('the clock warning', () =>
-      cluster!.logs.get('n1')!.find((l) => new RegExp(`the clock difference against peer ${n3id} is too high \\[[0-9.]+s > 1s\\]`).test(l)),
+      cluster!.logs
+        .get('n1')!
+        .find((l) => new RegExp(`the clock difference against peer ${n3id} is too high \\[[0-9.]+s > 1s\\]`).test(l)),
     );
   });
 

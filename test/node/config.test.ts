@@ -12,15 +12,24 @@ const CLUSTER = `n1=${P1},n2=${P2},n3=${P3}`;
 
 /** A full, valid command line for n1 of the reference topology. */
 const N1 = [
-  '--name', 'n1',
-  '--data-dir', '/tmp/n1',
-  '--listen-peer-urls', P1,
-  '--listen-client-urls', C1,
-  '--initial-advertise-peer-urls', P1,
-  '--advertise-client-urls', C1,
-  '--initial-cluster', CLUSTER,
-  '--initial-cluster-token', 'tok',
-  '--initial-cluster-state', 'new',
+  '--name',
+  'n1',
+  '--data-dir',
+  '/tmp/n1',
+  '--listen-peer-urls',
+  P1,
+  '--listen-client-urls',
+  C1,
+  '--initial-advertise-peer-urls',
+  P1,
+  '--advertise-client-urls',
+  C1,
+  '--initial-cluster',
+  CLUSTER,
+  '--initial-cluster-token',
+  'tok',
+  '--initial-cluster-state',
+  'new',
 ];
 
 function fail(argv: string[], env: Record<string, string | undefined> = {}, opts = {}): ConfigError {
@@ -187,10 +196,15 @@ describe('flag syntax', () => {
   });
 
   it('accepts other etcd 3.4 flags and reports them as ignored', () => {
-    const c = parseNodeConfig(['--wal-dir', '/x', '--quota-backend-bytes=1024', '--enable-pprof', '--grpc-keepalive-timeout', '20s', '-v'], {});
+    const c = parseNodeConfig(
+      ['--wal-dir', '/x', '--quota-backend-bytes=1024', '--enable-pprof', '--grpc-keepalive-timeout', '20s', '-v'],
+      {},
+    );
     expect(c.ignoredFlags).toEqual(['enable-pprof', 'grpc-keepalive-timeout', 'v', 'wal-dir']);
     expect(c.quotaBackendBytes).toBe(1024);
-    expect(c.logs.map((l) => `${l.level} | ${l.pkg}: ${l.text}`)).toEqual(['W | pkg/flags: flag "-v" is no longer supported - ignoring.']);
+    expect(c.logs.map((l) => `${l.level} | ${l.pkg}: ${l.text}`)).toEqual([
+      'W | pkg/flags: flag "-v" is no longer supported - ignoring.',
+    ]);
   });
 });
 
@@ -266,7 +280,11 @@ describe('environment', () => {
   });
 
   it('a flag beats its variable when asked to (flag-wins)', () => {
-    const c = parseNodeConfig(['--name', 'n1'], { ETCD_NAME: 'other', ETCD_DATA_DIR: '/d' }, { envConflict: 'flag-wins' });
+    const c = parseNodeConfig(
+      ['--name', 'n1'],
+      { ETCD_NAME: 'other', ETCD_DATA_DIR: '/d' },
+      { envConflict: 'flag-wins' },
+    );
     expect(c.name).toBe('n1');
     expect(c.dataDir).toBe('/d');
     expect(c.envUsed).toEqual([{ key: 'ETCD_DATA_DIR', value: '/d' }]);
@@ -285,17 +303,25 @@ describe('environment', () => {
   });
 
   it('reports a bad variable value like etcd', () => {
-    expect(fail([], { ETCD_INITIAL_CLUSTER_STATE: 'bogus' }).message).toBe('invalid value "bogus" for ETCD_INITIAL_CLUSTER_STATE: invalid value');
-    expect(fail([], { ETCD_HEARTBEAT_INTERVAL: 'ten' }).message).toBe('invalid value "ten" for ETCD_HEARTBEAT_INTERVAL: parse error');
+    expect(fail([], { ETCD_INITIAL_CLUSTER_STATE: 'bogus' }).message).toBe(
+      'invalid value "bogus" for ETCD_INITIAL_CLUSTER_STATE: invalid value',
+    );
+    expect(fail([], { ETCD_HEARTBEAT_INTERVAL: 'ten' }).message).toBe(
+      'invalid value "ten" for ETCD_HEARTBEAT_INTERVAL: parse error',
+    );
     const e = fail([], { ETCD_LISTEN_PEER_URLS: 'foo' });
-    expect(e.message).toBe('invalid value "foo" for ETCD_LISTEN_PEER_URLS: URL scheme must be http, https, unix, or unixs: foo');
+    expect(e.message).toBe(
+      'invalid value "foo" for ETCD_LISTEN_PEER_URLS: URL scheme must be http, https, unix, or unixs: foo',
+    );
     expect(e.logs.at(-1)?.text).toBe(
       `error verifying flags, invalid value "foo" for ETCD_LISTEN_PEER_URLS: URL scheme must be http, https, unix, or unixs: foo. See 'etcd --help'.`,
     );
   });
 
   it('counts a listen-client-urls variable as set', () => {
-    expect(fail([], { ETCD_LISTEN_CLIENT_URLS: C1 }).message).toBe('--advertise-client-urls is required when --listen-client-urls is set explicitly');
+    expect(fail([], { ETCD_LISTEN_CLIENT_URLS: C1 }).message).toBe(
+      '--advertise-client-urls is required when --listen-client-urls is set explicitly',
+    );
   });
 });
 
@@ -308,8 +334,12 @@ describe('validation errors', () => {
     expect(fail(['---name=x']).message).toBe('bad flag syntax: ---name=x');
     expect(fail(['-=x']).message).toBe('bad flag syntax: -=x');
     expect(fail(['--enable-v2=maybe']).message).toBe('invalid boolean value "maybe" for -enable-v2: parse error');
-    expect(fail(['--heartbeat-interval', 'abc']).message).toBe('invalid value "abc" for flag -heartbeat-interval: parse error');
-    expect(fail(['--heartbeat-interval', '-5']).message).toBe('invalid value "-5" for flag -heartbeat-interval: parse error');
+    expect(fail(['--heartbeat-interval', 'abc']).message).toBe(
+      'invalid value "abc" for flag -heartbeat-interval: parse error',
+    );
+    expect(fail(['--heartbeat-interval', '-5']).message).toBe(
+      'invalid value "-5" for flag -heartbeat-interval: parse error',
+    );
     expect(fail(['--snapshot-count', '18446744073709551616']).message).toBe(
       'invalid value "18446744073709551616" for flag -snapshot-count: value out of range',
     );
@@ -319,7 +349,12 @@ describe('validation errors', () => {
     const e = fail(['n1']);
     expect(e).toMatchObject({ kind: 'verify', exitCode: 1, message: "'n1' is not a valid flag" });
     expect(e.logs).toEqual([
-      { kind: 'capnslog', level: 'E', pkg: 'etcdmain', text: "error verifying flags, 'n1' is not a valid flag. See 'etcd --help'." },
+      {
+        kind: 'capnslog',
+        level: 'E',
+        pkg: 'etcdmain',
+        text: "error verifying flags, 'n1' is not a valid flag. See 'etcd --help'.",
+      },
     ]);
   });
 
@@ -345,7 +380,9 @@ describe('validation errors', () => {
   });
 
   it('listen URLs must be IPs (or localhost)', () => {
-    expect(fail(['--listen-peer-urls', 'http://example.com:2380']).message).toBe('expected IP in URL for binding (http://example.com:2380)');
+    expect(fail(['--listen-peer-urls', 'http://example.com:2380']).message).toBe(
+      'expected IP in URL for binding (http://example.com:2380)',
+    );
   });
 
   it('advertised URLs need a host', () => {
@@ -373,16 +410,24 @@ describe('validation errors', () => {
     expect(parseNodeConfig(['--heartbeat-interval=200', '--election-timeout=1000'], {}).electionTicks).toBe(5);
     expect(fail(['--heartbeat-interval=0']).message).toBe('--heartbeat-interval must be >0 (set to 0ms)');
     expect(fail(['--election-timeout=0']).message).toBe('--election-timeout must be >0 (set to 0ms)');
-    expect(fail(['--election-timeout=60000']).message).toBe('--election-timeout[60000ms] is too long, and should be set less than 50000ms');
+    expect(fail(['--election-timeout=60000']).message).toBe(
+      '--election-timeout[60000ms] is too long, and should be set less than 50000ms',
+    );
   });
 
   it('bad --initial-cluster-state', () => {
-    expect(fail(['--initial-cluster-state', 'old']).message).toBe('invalid value "old" for flag -initial-cluster-state: invalid value');
+    expect(fail(['--initial-cluster-state', 'old']).message).toBe(
+      'invalid value "old" for flag -initial-cluster-state: invalid value',
+    );
   });
 
   it("initial cluster without this member's name", () => {
     const e = fail(['--name', 'x', '--initial-cluster', CLUSTER]);
-    expect(e).toMatchObject({ kind: 'fatal', exitCode: 1, message: `couldn't find local name "x" in the initial cluster configuration` });
+    expect(e).toMatchObject({
+      kind: 'fatal',
+      exitCode: 1,
+      message: `couldn't find local name "x" in the initial cluster configuration`,
+    });
     expect(e.logs.at(-1)).toEqual({
       kind: 'capnslog',
       level: 'C',
@@ -402,15 +447,24 @@ describe('validation errors', () => {
     expect(fail(['--initial-advertise-peer-urls', P1]).message).toBe(
       `--initial-cluster has default=http://localhost:2380 but missing from --initial-advertise-peer-urls=${P1} ("${P1}"(resolved from "${P1}") != "http://localhost:2380"(resolved from "http://localhost:2380"))`,
     );
-    expect(fail(['--name', 'n1', '--initial-advertise-peer-urls', `${P1},http://127.0.0.1:32381`, '--initial-cluster', CLUSTER]).message).toBe(
+    expect(
+      fail([
+        '--name',
+        'n1',
+        '--initial-advertise-peer-urls',
+        `${P1},http://127.0.0.1:32381`,
+        '--initial-cluster',
+        CLUSTER,
+      ]).message,
+    ).toBe(
       `--initial-advertise-peer-urls has http://127.0.0.1:32381 but missing from --initial-cluster=n1=${P1},n1=http://127.0.0.1:32381`,
     );
   });
 
   it('duplicate URLs in the initial cluster', () => {
-    expect(fail(['--name', 'n1', '--initial-advertise-peer-urls', P1, '--initial-cluster', `n1=${P1},n2=${P1}`]).message).toBe(
-      `initial cluster n1=${P1},n2=${P1} has duplicate url`,
-    );
+    expect(
+      fail(['--name', 'n1', '--initial-advertise-peer-urls', P1, '--initial-cluster', `n1=${P1},n2=${P1}`]).message,
+    ).toBe(`initial cluster n1=${P1},n2=${P1} has duplicate url`);
   });
 
   it('an unparsable initial cluster', () => {
@@ -430,47 +484,122 @@ describe('validation errors', () => {
   });
 
   it('does not check advertised URLs when joining an existing cluster', () => {
-    const c = parseNodeConfig(['--name', 'n1', '--initial-cluster', CLUSTER, '--initial-cluster-state', 'existing'], {});
+    const c = parseNodeConfig(
+      ['--name', 'n1', '--initial-cluster', CLUSTER, '--initial-cluster-state', 'existing'],
+      {},
+    );
     expect(c.initialClusterState).toBe('existing');
   });
 
   it('discovery and DNS SRV bootstrap: the cluster is found at start, so no static check applies', () => {
     const d = parseNodeConfig(['--name', 'n1', '--discovery', 'http://127.0.0.1:2379/v2/keys/discovery/t'], {});
-    expect(d.bootstrap).toEqual({ method: 'discovery', url: 'http://127.0.0.1:2379/v2/keys/discovery/t', fallback: 'proxy' });
-    expect(parseNodeConfig(['--discovery', 'http://h:1/t', '--discovery-fallback', 'exit'], {}).bootstrap).toMatchObject({ fallback: 'exit' });
-    expect(parseNodeConfig(['--name', 'n1', '--discovery-srv', 'example.com', '--discovery-srv-name', 'blue'], {}).bootstrap).toEqual({
-      method: 'dns', domain: 'example.com', serviceName: 'blue',
+    expect(d.bootstrap).toEqual({
+      method: 'discovery',
+      url: 'http://127.0.0.1:2379/v2/keys/discovery/t',
+      fallback: 'proxy',
     });
-    expect(parseNodeConfig(['--name', 'n1', '--initial-cluster', CLUSTER], {}, { memberInitialized: true }).bootstrap).toEqual({ method: 'static' });
+    expect(
+      parseNodeConfig(['--discovery', 'http://h:1/t', '--discovery-fallback', 'exit'], {}).bootstrap,
+    ).toMatchObject({ fallback: 'exit' });
+    expect(
+      parseNodeConfig(['--name', 'n1', '--discovery-srv', 'example.com', '--discovery-srv-name', 'blue'], {}).bootstrap,
+    ).toEqual({
+      method: 'dns',
+      domain: 'example.com',
+      serviceName: 'blue',
+    });
+    expect(
+      parseNodeConfig(['--name', 'n1', '--initial-cluster', CLUSTER], {}, { memberInitialized: true }).bootstrap,
+    ).toEqual({ method: 'static' });
     expect(d.ignoredFlags).not.toContain('discovery');
   });
 
   it("etcd 3.6's v3 discovery flags: the bootstrap method with its client timings, and 3.6's checks", () => {
-    const v3 = parseNodeConfig(['--name', 'n1', '--discovery-token', 'tok', '--discovery-endpoints', 'http://127.0.0.1:2379,127.0.0.1:2479', '--discovery-dial-timeout', '500ms', '--discovery-keepalive-timeout', '1m30s'], {});
+    const v3 = parseNodeConfig(
+      [
+        '--name',
+        'n1',
+        '--discovery-token',
+        'tok',
+        '--discovery-endpoints',
+        'http://127.0.0.1:2379,127.0.0.1:2479',
+        '--discovery-dial-timeout',
+        '500ms',
+        '--discovery-keepalive-timeout',
+        '1m30s',
+      ],
+      {},
+    );
     expect(v3.bootstrap).toEqual({
-      method: 'discovery-v3', token: 'tok', endpoints: ['127.0.0.1:2479', 'http://127.0.0.1:2379'],
-      dialTimeoutMs: 500, requestTimeoutMs: 5000, keepAliveTimeMs: 2000, keepAliveTimeoutMs: 90_000,
+      method: 'discovery-v3',
+      token: 'tok',
+      endpoints: ['127.0.0.1:2479', 'http://127.0.0.1:2379'],
+      dialTimeoutMs: 500,
+      requestTimeoutMs: 5000,
+      keepAliveTimeMs: 2000,
+      keepAliveTimeoutMs: 90_000,
     });
     // The default initial cluster is dropped, as for the other discovery methods.
     expect(v3.initialClusterString).toBe('');
     expect(v3.ignoredFlags).toEqual([]);
-    expect(parseNodeConfig([], { ETCD_DISCOVERY_TOKEN: 't', ETCD_DISCOVERY_ENDPOINTS: 'h:1' }).bootstrap).toMatchObject({ method: 'discovery-v3', token: 't', endpoints: ['h:1'] });
-    expect(fail(['--discovery-token', 'tok']).message).toBe('both --discovery-token and --discovery-endpoints must be set');
-    expect(fail(['--discovery-endpoints', 'h:1']).message).toBe('both --discovery-token and --discovery-endpoints must be set');
-    expect(fail(['--discovery-token', 't', '--discovery-endpoints', 'h:1,,h:2']).message).toBe('--discovery-endpoints must not contain empty endpoints');
+    expect(parseNodeConfig([], { ETCD_DISCOVERY_TOKEN: 't', ETCD_DISCOVERY_ENDPOINTS: 'h:1' }).bootstrap).toMatchObject(
+      { method: 'discovery-v3', token: 't', endpoints: ['h:1'] },
+    );
+    expect(fail(['--discovery-token', 'tok']).message).toBe(
+      'both --discovery-token and --discovery-endpoints must be set',
+    );
+    expect(fail(['--discovery-endpoints', 'h:1']).message).toBe(
+      'both --discovery-token and --discovery-endpoints must be set',
+    );
+    expect(fail(['--discovery-token', 't', '--discovery-endpoints', 'h:1,,h:2']).message).toBe(
+      '--discovery-endpoints must not contain empty endpoints',
+    );
     expect(fail(['--discovery-token', 't', '--discovery-endpoints', 'h:1', '--initial-cluster', CLUSTER]).message).toBe(
       'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or "discovery-srv"',
     );
-    expect(fail(['--discovery-dial-timeout', '2']).message).toBe('invalid value "2" for flag -discovery-dial-timeout: parse error');
+    expect(fail(['--discovery-dial-timeout', '2']).message).toBe(
+      'invalid value "2" for flag -discovery-dial-timeout: parse error',
+    );
   });
 
-  it('--proxy and its timings, with etcd 3.4\'s defaults', () => {
-    expect(parseNodeConfig([], {}).proxy).toEqual({ mode: 'off', failureWaitMs: 5000, refreshIntervalMs: 30_000, dialTimeoutMs: 1000, writeTimeoutMs: 5000, readTimeoutMs: 0 });
+  it("--proxy and its timings, with etcd 3.4's defaults", () => {
+    expect(parseNodeConfig([], {}).proxy).toEqual({
+      mode: 'off',
+      failureWaitMs: 5000,
+      refreshIntervalMs: 30_000,
+      dialTimeoutMs: 1000,
+      writeTimeoutMs: 5000,
+      readTimeoutMs: 0,
+    });
     const p = parseNodeConfig(
-      ['--proxy', 'readonly', '--proxy-failure-wait', '100', '--proxy-refresh-interval', '200', '--proxy-dial-timeout', '300', '--proxy-write-timeout', '400', '--proxy-read-timeout', '500', '--listen-client-urls', C1, '--initial-cluster', CLUSTER],
+      [
+        '--proxy',
+        'readonly',
+        '--proxy-failure-wait',
+        '100',
+        '--proxy-refresh-interval',
+        '200',
+        '--proxy-dial-timeout',
+        '300',
+        '--proxy-write-timeout',
+        '400',
+        '--proxy-read-timeout',
+        '500',
+        '--listen-client-urls',
+        C1,
+        '--initial-cluster',
+        CLUSTER,
+      ],
       {},
     );
-    expect(p.proxy).toEqual({ mode: 'readonly', failureWaitMs: 100, refreshIntervalMs: 200, dialTimeoutMs: 300, writeTimeoutMs: 400, readTimeoutMs: 500 });
+    expect(p.proxy).toEqual({
+      mode: 'readonly',
+      failureWaitMs: 100,
+      refreshIntervalMs: 200,
+      dialTimeoutMs: 300,
+      writeTimeoutMs: 400,
+      readTimeoutMs: 500,
+    });
     // A proxy needs no --advertise-client-urls (etcd: "check this last since proxying may make this OK"); the default stays.
     expect(p.advertiseClientURLs).toEqual(['http://localhost:2379']);
     expect(p.ignoredFlags).toEqual([]);
@@ -480,7 +609,9 @@ describe('validation errors', () => {
   it('unsupported etcd features', () => {
     expect(fail(['--config-file', '/etc/etcd.yml'])).toMatchObject({ kind: 'unsupported' });
     expect(fail([], { ETCD_CONFIG_FILE: '/etc/etcd.yml' })).toMatchObject({ kind: 'unsupported' });
-    expect(fail(['--discovery', 'https://discovery.etcd.io/x', '--discovery-proxy', 'http://p:8080'])).toMatchObject({ kind: 'unsupported' });
+    expect(fail(['--discovery', 'https://discovery.etcd.io/x', '--discovery-proxy', 'http://p:8080'])).toMatchObject({
+      kind: 'unsupported',
+    });
     expect(fail(['--discovery', 'https://discovery.etcd.io/x', '--initial-cluster', CLUSTER]).message).toBe(
       'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or "discovery-srv"',
     );
@@ -488,7 +619,9 @@ describe('validation errors', () => {
 
   it('logger options', () => {
     expect(fail(['--logger', 'syslog']).message).toBe('unknown logger option "syslog"');
-    expect(fail(['--log-outputs', 'stderr,stdout']).message).toBe(`--logger=capnslog supports only 1 value in '--log-outputs', got ["stderr" "stdout"]`);
+    expect(fail(['--log-outputs', 'stderr,stdout']).message).toBe(
+      `--logger=capnslog supports only 1 value in '--log-outputs', got ["stderr" "stdout"]`,
+    );
     expect(parseNodeConfig(['--log-outputs', 'stderr'], {}).ignoredFlags).toEqual([]);
     expect(parseNodeConfig(['--logger', 'zap'], {}).ignoredFlags).toEqual(['logger']);
   });
@@ -499,11 +632,49 @@ describe('TLS flags', () => {
 
   it('reads the client and peer TLS info from flags and ETCD_* variables, as etcdmain fills TLSInfo', () => {
     const c = parseNodeConfig(
-      [...HTTPS, '--cert-file', 'c.pem', '--key-file', 'k.pem', '--trusted-ca-file', 'ca.pem', '--client-cert-auth', '--peer-auto-tls', '--peer-cert-allowed-cn', 'etcd-peer'],
-      { ETCD_PEER_CLIENT_CERT_AUTH: 'true', ETCD_PEER_TRUSTED_CA_FILE: 'pca.pem', ETCD_EXPERIMENTAL_PEER_SKIP_CLIENT_SAN_VERIFICATION: 'true' },
+      [
+        ...HTTPS,
+        '--cert-file',
+        'c.pem',
+        '--key-file',
+        'k.pem',
+        '--trusted-ca-file',
+        'ca.pem',
+        '--client-cert-auth',
+        '--peer-auto-tls',
+        '--peer-cert-allowed-cn',
+        'etcd-peer',
+      ],
+      {
+        ETCD_PEER_CLIENT_CERT_AUTH: 'true',
+        ETCD_PEER_TRUSTED_CA_FILE: 'pca.pem',
+        ETCD_EXPERIMENTAL_PEER_SKIP_CLIENT_SAN_VERIFICATION: 'true',
+      },
     );
-    expect(c.clientTLS).toEqual({ certFile: 'c.pem', keyFile: 'k.pem', trustedCAFile: 'ca.pem', clientCertAuth: true, crlFile: '', allowedCN: '', allowedHostname: '', skipClientSANVerify: false, selfCert: false, cipherSuites: [] });
-    expect(c.peerTLS).toEqual({ certFile: '', keyFile: '', trustedCAFile: 'pca.pem', clientCertAuth: true, crlFile: '', allowedCN: 'etcd-peer', allowedHostname: '', skipClientSANVerify: true, selfCert: false, cipherSuites: [] });
+    expect(c.clientTLS).toEqual({
+      certFile: 'c.pem',
+      keyFile: 'k.pem',
+      trustedCAFile: 'ca.pem',
+      clientCertAuth: true,
+      crlFile: '',
+      allowedCN: '',
+      allowedHostname: '',
+      skipClientSANVerify: false,
+      selfCert: false,
+      cipherSuites: [],
+    });
+    expect(c.peerTLS).toEqual({
+      certFile: '',
+      keyFile: '',
+      trustedCAFile: 'pca.pem',
+      clientCertAuth: true,
+      crlFile: '',
+      allowedCN: 'etcd-peer',
+      allowedHostname: '',
+      skipClientSANVerify: true,
+      selfCert: false,
+      cipherSuites: [],
+    });
     expect([c.clientAutoTLS, c.peerAutoTLS]).toEqual([false, true]);
     expect(c.ignoredFlags).toEqual([]);
     expect(c.listenClientURLs).toEqual(['https://127.0.0.1:32379']);
@@ -512,14 +683,38 @@ describe('TLS flags', () => {
   it('takes https:// URLs when a key pair or auto TLS is given, and refuses them as etcd does otherwise', () => {
     expect(() => parseNodeConfig([...HTTPS, '--auto-tls'], {})).not.toThrow();
     expect(() => parseNodeConfig([...HTTPS, '--cert-file', 'c.pem'], {})).not.toThrow(); // the missing key is found when the listener is made
-    const peer = ['--listen-peer-urls', 'https://127.0.0.1:32380', '--initial-advertise-peer-urls', 'https://127.0.0.1:32380', '--initial-cluster', 'n1=https://127.0.0.1:32380'];
+    const peer = [
+      '--listen-peer-urls',
+      'https://127.0.0.1:32380',
+      '--initial-advertise-peer-urls',
+      'https://127.0.0.1:32380',
+      '--initial-cluster',
+      'n1=https://127.0.0.1:32380',
+    ];
     expect(() => parseNodeConfig(['--name', 'n1', ...peer, '--peer-auto-tls'], {})).not.toThrow();
-    expect(fail(['--name', 'n1', ...peer]).message).toBe('cannot listen on TLS for 127.0.0.1:32380: KeyFile and CertFile are not presented');
-    expect(fail(HTTPS).message).toBe('TLS key/cert (--cert-file, --key-file) must be provided for client url https://127.0.0.1:32379 with HTTPS scheme');
+    expect(fail(['--name', 'n1', ...peer]).message).toBe(
+      'cannot listen on TLS for 127.0.0.1:32380: KeyFile and CertFile are not presented',
+    );
+    expect(fail(HTTPS).message).toBe(
+      'TLS key/cert (--cert-file, --key-file) must be provided for client url https://127.0.0.1:32379 with HTTPS scheme',
+    );
     // --cipher-suites: Go's names, checked first (whether or not anything is TLS), for both ports.
-    const cs = parseNodeConfig([...HTTPS, '--auto-tls', '--cipher-suites', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305'], {});
-    expect([cs.clientTLS.cipherSuites, cs.peerTLS.cipherSuites]).toEqual([['TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305'], ['TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305']]);
-    expect(fail([...N1, '--cipher-suites', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,ECDHE-RSA-AES128-SHA'])).toMatchObject({ kind: 'fatal', message: 'unexpected TLS cipher suite "ECDHE-RSA-AES128-SHA"' });
+    const cs = parseNodeConfig(
+      [
+        ...HTTPS,
+        '--auto-tls',
+        '--cipher-suites',
+        'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305',
+      ],
+      {},
+    );
+    expect([cs.clientTLS.cipherSuites, cs.peerTLS.cipherSuites]).toEqual([
+      ['TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305'],
+      ['TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305'],
+    ]);
+    expect(
+      fail([...N1, '--cipher-suites', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,ECDHE-RSA-AES128-SHA']),
+    ).toMatchObject({ kind: 'fatal', message: 'unexpected TLS cipher suite "ECDHE-RSA-AES128-SHA"' });
     // Client TLS does not serve the peer port, nor peer TLS the client port.
     expect(fail([...HTTPS, '--peer-cert-file', 'c.pem', '--peer-key-file', 'k.pem']).kind).toBe('fatal');
   });

@@ -66,7 +66,9 @@ async function flags(name: string, over: Record<string, string>): Promise<string
     '--initial-cluster': `${name}=http://127.0.0.1:${peer}`,
     ...over,
   };
-  return Object.entries(base).filter(([, v]) => v !== '').flatMap(([k, v]) => [k, v]);
+  return Object.entries(base)
+    .filter(([, v]) => v !== '')
+    .flatMap(([k, v]) => [k, v]);
 }
 
 const notAFile = () => {
@@ -75,15 +77,59 @@ const notAFile = () => {
   return f;
 };
 
-const cases: { what: string; over: (port: number) => Record<string, string>; env?: Record<string, string>; expected: RegExp }[] = [
-  { what: 'a peer port over 65535', over: () => ({ '--listen-peer-urls': 'http://127.0.0.1:70000', '--initial-advertise-peer-urls': 'http://127.0.0.1:70000', '--initial-cluster': 'X=http://127.0.0.1:70000' }), expected: /^C \| etcdmain: listen tcp: address 70000: invalid port$/ },
-  { what: 'a client port over 65535', over: () => ({ '--listen-client-urls': 'http://127.0.0.1:70001' }), expected: /^C \| etcdmain: listen tcp: address 70001: invalid port$/ },
-  { what: 'an https peer URL without a key and cert', over: (p) => ({ '--listen-peer-urls': `https://127.0.0.1:${p}`, '--initial-advertise-peer-urls': `https://127.0.0.1:${p}`, '--initial-cluster': `X=https://127.0.0.1:${p}` }), expected: /^C \| etcdmain: cannot listen on TLS for 127\.0\.0\.1:\d+: KeyFile and CertFile are not presented$/ },
-  { what: 'an https client URL without a key and cert', over: (p) => ({ '--listen-client-urls': `https://127.0.0.1:${p}` }), expected: /^C \| etcdmain: TLS key\/cert \(--cert-file, --key-file\) must be provided for client url https:\/\/127\.0\.0\.1:\d+ with HTTPS scheme$/ },
+const cases: {
+  what: string;
+  over: (port: number) => Record<string, string>;
+  env?: Record<string, string>;
+  expected: RegExp;
+}[] = [
+  {
+    what: 'a peer port over 65535',
+    over: () => ({
+      '--listen-peer-urls': 'http://127.0.0.1:70000',
+      '--initial-advertise-peer-urls': 'http://127.0.0.1:70000',
+      '--initial-cluster': 'X=http://127.0.0.1:70000',
+    }),
+    expected: /^C \| etcdmain: listen tcp: address 70000: invalid port$/,
+  },
+  {
+    what: 'a client port over 65535',
+    over: () => ({ '--listen-client-urls': 'http://127.0.0.1:70001' }),
+    expected: /^C \| etcdmain: listen tcp: address 70001: invalid port$/,
+  },
+  {
+    what: 'an https peer URL without a key and cert',
+    over: (p) => ({
+      '--listen-peer-urls': `https://127.0.0.1:${p}`,
+      '--initial-advertise-peer-urls': `https://127.0.0.1:${p}`,
+      '--initial-cluster': `X=https://127.0.0.1:${p}`,
+    }),
+    expected: /^C \| etcdmain: cannot listen on TLS for 127\.0\.0\.1:\d+: KeyFile and CertFile are not presented$/,
+  },
+  {
+    what: 'an https client URL without a key and cert',
+    over: (p) => ({ '--listen-client-urls': `https://127.0.0.1:${p}` }),
+    expected:
+      /^C \| etcdmain: TLS key\/cert \(--cert-file, --key-file\) must be provided for client url https:\/\/127\.0\.0\.1:\d+ with HTTPS scheme$/,
+  },
   ...tlsFileCases(),
-  { what: 'a cipher suite Go does not know', over: () => ({ '--cipher-suites': 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,ECDHE-RSA-AES128-SHA' }), expected: /^C \| etcdmain: unexpected TLS cipher suite "ECDHE-RSA-AES128-SHA"$/ },
-  { what: '--data-dir naming a regular file', over: () => ({ '--data-dir': notAFile() }), expected: /^C \| etcdmain: error listing data dir: .*a-regular-file$/ },
-  { what: 'ETCD_NAME set as well as --name', over: () => ({}), env: { ETCD_NAME: 'other' }, expected: /^C \| pkg\/flags: conflicting environment variable "ETCD_NAME" is shadowed by corresponding command-line flag \(either unset environment variable or disable flag\)$/ },
+  {
+    what: 'a cipher suite Go does not know',
+    over: () => ({ '--cipher-suites': 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,ECDHE-RSA-AES128-SHA' }),
+    expected: /^C \| etcdmain: unexpected TLS cipher suite "ECDHE-RSA-AES128-SHA"$/,
+  },
+  {
+    what: '--data-dir naming a regular file',
+    over: () => ({ '--data-dir': notAFile() }),
+    expected: /^C \| etcdmain: error listing data dir: .*a-regular-file$/,
+  },
+  {
+    what: 'ETCD_NAME set as well as --name',
+    over: () => ({}),
+    env: { ETCD_NAME: 'other' },
+    expected:
+      /^C \| pkg\/flags: conflicting environment variable "ETCD_NAME" is shadowed by corresponding command-line flag \(either unset environment variable or disable flag\)$/,
+  },
 ];
 
 /** An https peer port whose key pair or CA file etcd cannot use (read when its listener is made). */
@@ -96,37 +142,64 @@ function tlsFileCases(): typeof cases {
   });
   const f = (name: string) => path.join(dir, name);
   return [
-    { what: 'a peer cert file that does not exist', over: (p) => peer(p, { '--peer-cert-file': f('nope.pem'), '--peer-key-file': f('key.pem') }), expected: /^C \| etcdmain: open .*nope\.pem: no such file or directory$/ },
-    { what: 'a peer cert without its key', over: (p) => peer(p, { '--peer-cert-file': f('cert.pem') }), expected: /^C \| etcdmain: KeyFile and CertFile must both be present\[key: , cert: .*cert\.pem\]$/ },
-    { what: "a peer key that is not the cert's", over: (p) => peer(p, { '--peer-cert-file': f('ca.pem'), '--peer-key-file': f('key.pem') }), expected: /^C \| etcdmain: tls: private key does not match public key$/ },
-    { what: 'a peer trusted CA file that does not exist', over: (p) => peer(p, { '--peer-cert-file': f('cert.pem'), '--peer-key-file': f('key.pem'), '--peer-trusted-ca-file': f('nope-ca.pem') }), expected: /^C \| etcdmain: open .*nope-ca\.pem: no such file or directory$/ },
+    {
+      what: 'a peer cert file that does not exist',
+      over: (p) => peer(p, { '--peer-cert-file': f('nope.pem'), '--peer-key-file': f('key.pem') }),
+      expected: /^C \| etcdmain: open .*nope\.pem: no such file or directory$/,
+    },
+    {
+      what: 'a peer cert without its key',
+      over: (p) => peer(p, { '--peer-cert-file': f('cert.pem') }),
+      expected: /^C \| etcdmain: KeyFile and CertFile must both be present\[key: , cert: .*cert\.pem\]$/,
+    },
+    {
+      what: "a peer key that is not the cert's",
+      over: (p) => peer(p, { '--peer-cert-file': f('ca.pem'), '--peer-key-file': f('key.pem') }),
+      expected: /^C \| etcdmain: tls: private key does not match public key$/,
+    },
+    {
+      what: 'a peer trusted CA file that does not exist',
+      over: (p) =>
+        peer(p, {
+          '--peer-cert-file': f('cert.pem'),
+          '--peer-key-file': f('key.pem'),
+          '--peer-trusted-ca-file': f('nope-ca.pem'),
+        }),
+      expected: /^C \| etcdmain: open .*nope-ca\.pem: no such file or directory$/,
+    },
   ];
 }
 
 describe('a bad start ends in one fatal line, as etcd 3.4 says it', () => {
   for (const [i, c] of cases.entries()) {
-    it(c.what, async () => {
-      const name = `m${i}`;
-      const over = c.over(one(await freePorts(1), 'a free port'));
-      for (const [k, v] of Object.entries(over)) over[k] = v.replace('X=', `${name}=`);
-      const args = await flags(name, over);
-      const ours = await run(process.execPath, [RAFTLAB_BIN, 'node', ...args], c.env);
-      expect(ours.code, ours.lines.join('\n')).not.toBe(0);
-      expect(ours.code).not.toBeNull(); // it exited by itself, it was not killed
-      const fatal = fatalLines(ours);
-      expect(fatal, ours.lines.join('\n')).toHaveLength(1);
-      expect(fatal[0]).toMatch(c.expected);
-      expect(ours.lines.filter((l) => /^\s+at /.test(l) || /Error:/.test(l))).toEqual([]);
-      // Flags are checked before anything touches the disk.
-      if (!('--data-dir' in over)) expect(fs.existsSync(path.join(dir, `${name}.etcd`))).toBe(false);
+    it(
+      c.what,
+      async () => {
+        const name = `m${i}`;
+        const over = c.over(one(await freePorts(1), 'a free port'));
+        for (const [k, v] of Object.entries(over)) over[k] = v.replace('X=', `${name}=`);
+        const args = await flags(name, over);
+        const ours = await run(process.execPath, [RAFTLAB_BIN, 'node', ...args], c.env);
+        expect(ours.code, ours.lines.join('\n')).not.toBe(0);
+        expect(ours.code).not.toBeNull(); // it exited by itself, it was not killed
+        const fatal = fatalLines(ours);
+        expect(fatal, ours.lines.join('\n')).toHaveLength(1);
+        expect(fatal[0]).toMatch(c.expected);
+        expect(ours.lines.filter((l) => /^\s+at /.test(l) || /Error:/.test(l))).toEqual([]);
+        // Flags are checked before anything touches the disk.
+        if (!('--data-dir' in over)) expect(fs.existsSync(path.join(dir, `${name}.etcd`))).toBe(false);
 
-      if (!haveEtcd) return;
-      const etcdArgs = args.map((a) => (a === path.join(dir, `${name}.etcd`) ? path.join(dir, `${name}.real.etcd`) : a));
-      const theirs = await run(ETCD_BIN, etcdArgs, c.env);
-      expect(theirs.code).not.toBe(0);
-      const expected = fatalLines(theirs).map((l) => l.replace(`${name}.real.etcd`, `${name}.etcd`));
-      expect(fatal).toEqual(expected);
-      if (!('--data-dir' in over)) expect(fs.existsSync(path.join(dir, `${name}.real.etcd`))).toBe(false);
-    }, 40_000);
+        if (!haveEtcd) return;
+        const etcdArgs = args.map((a) =>
+          a === path.join(dir, `${name}.etcd`) ? path.join(dir, `${name}.real.etcd`) : a,
+        );
+        const theirs = await run(ETCD_BIN, etcdArgs, c.env);
+        expect(theirs.code).not.toBe(0);
+        const expected = fatalLines(theirs).map((l) => l.replace(`${name}.real.etcd`, `${name}.etcd`));
+        expect(fatal).toEqual(expected);
+        if (!('--data-dir' in over)) expect(fs.existsSync(path.join(dir, `${name}.real.etcd`))).toBe(false);
+      },
+      40_000,
+    );
   }
 });

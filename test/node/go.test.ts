@@ -53,7 +53,10 @@ describe('strconv', () => {
     ];
     for (const [s, base, bits, want] of table) {
       if (typeof want === 'bigint') expect(parseUint(s, base, bits), s).toBe(want);
-      else expect(() => parseUint(s, base, bits), s).toThrow(new NumError('ParseUint', s, want as NumError['err']).message);
+      else
+        expect(() => parseUint(s, base, bits), s).toThrow(
+          new NumError('ParseUint', s, want as NumError['err']).message,
+        );
     }
     expect(parseInt('-0x10', 0)).toBe(-16n);
     expect(parseInt('+7', 0)).toBe(7n);
@@ -87,7 +90,9 @@ describe('Go string order', () => {
     const words = ['b', 'a', 'ab', '', 'B', 'é', '\uff5e', '😀', 'a😀', 'a\uffff', 'z', '\u0000'];
     for (const a of words) {
       for (const b of words) {
-        expect(Math.sign(compareStrings(a, b)), `${a} ${b}`).toBe(Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))));
+        expect(Math.sign(compareStrings(a, b)), `${a} ${b}`).toBe(
+          Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))),
+        );
       }
     }
   });
@@ -126,7 +131,12 @@ describe('net/url and net.SplitHostPort', () => {
 describe('FlagSet', () => {
   const make = () => {
     const fs = new FlagSet('t');
-    return { fs, name: fs.string('name', 'x', 'a name'), on: fs.bool('on', false, 'a switch'), n: fs.uint('n', 3n, 'a number') };
+    return {
+      fs,
+      name: fs.string('name', 'x', 'a name'),
+      on: fs.bool('on', false, 'a switch'),
+      n: fs.uint('n', 3n, 'a number'),
+    };
   };
 
   it('reads one or two dashes, =value and a separate value, and stops at the first argument', () => {
@@ -155,7 +165,9 @@ describe('FlagSet', () => {
     expect(err(['-n'])).toBe('flag needs an argument: -n');
     expect(err(['-n', 'x'])).toBe('invalid value "x" for flag -n: parse error');
     expect(err(['-n', '-1'])).toBe('invalid value "-1" for flag -n: parse error');
-    expect(err(['-n', '99999999999999999999'])).toBe('invalid value "99999999999999999999" for flag -n: value out of range');
+    expect(err(['-n', '99999999999999999999'])).toBe(
+      'invalid value "99999999999999999999" for flag -n: value out of range',
+    );
     expect(err(['--on=yes'])).toBe('invalid boolean value "yes" for -on: parse error');
     expect(err(['---on'])).toBe('bad flag syntax: ---on');
     expect(err(['-=x'])).toBe('bad flag syntax: -=x');
@@ -169,17 +181,31 @@ describe('FlagSet', () => {
     const used: string[] = [];
     const unknown: string[] = [];
     const env = { T_N: '7', T_ON: '', T_OTHER: 'x', HOME: '/h' };
-    expect(f.fs.setFromEnv('T', env, { used: (k) => used.push(k), unrecognized: (k) => unknown.push(k) })).toEqual({ error: null, conflict: null });
+    expect(f.fs.setFromEnv('T', env, { used: (k) => used.push(k), unrecognized: (k) => unknown.push(k) })).toEqual({
+      error: null,
+      conflict: null,
+    });
     // An empty variable is not used, so etcd calls it unrecognized.
-    expect([f.n.get(), f.on.get(), f.name.get(), used, unknown]).toEqual([7n, false, 'cli', ['T_N'], ['T_ON', 'T_OTHER']]);
+    expect([f.n.get(), f.on.get(), f.name.get(), used, unknown]).toEqual([
+      7n,
+      false,
+      'cli',
+      ['T_N'],
+      ['T_ON', 'T_OTHER'],
+    ]);
     const g = make();
     g.fs.parse(['--name', 'cli']);
     expect(g.fs.setFromEnv('T', { T_NAME: 'env' })).toEqual({ error: null, conflict: 'T_NAME' });
-    expect(make().fs.setFromEnv('T', { T_N: 'x' })).toEqual({ error: 'invalid value "x" for T_N: parse error', conflict: null });
+    expect(make().fs.setFromEnv('T', { T_N: 'x' })).toEqual({
+      error: 'invalid value "x" for T_N: parse error',
+      conflict: null,
+    });
   });
 
   it('prints its defaults as Go’s PrintDefaults does', () => {
-    expect(make().fs.defaults()).toBe('  -n uint\n    \ta number (default 3)\n  -name string\n    \ta name (default "x")\n  -on\n    \ta switch\n');
+    expect(make().fs.defaults()).toBe(
+      '  -n uint\n    \ta number (default 3)\n  -name string\n    \ta name (default "x")\n  -on\n    \ta switch\n',
+    );
   });
 });
 
@@ -306,7 +332,11 @@ describe('one types.NewURLs for the flags and the members API', () => {
         '--listen-client-urls', clientURL, '--advertise-client-urls', clientURL,
         '--initial-cluster', `e1=${peerURL}`, '--logger', 'zap', '--log-level', 'error',
       ], { env: clean(), stdio: 'ignore' });
-      await until('real etcd to serve', async () => (await fetch(`${clientURL}/health`).catch(() => undefined))?.ok, 20_000);
+      await until(
+        'real etcd to serve',
+        async () => (await fetch(`${clientURL}/health`).catch(() => undefined))?.ok,
+        20_000,
+      );
     }, 30_000);
 
     afterAll(async () => {
@@ -327,23 +357,36 @@ describe('one types.NewURLs for the flags and the members API', () => {
     it('its flag parser accepts and refuses the same values, in the same words', async () => {
       const run = (input: string) =>
         new Promise<string[] | string>((resolve) => {
-          const p = spawn(ETCD_BIN, [`--initial-advertise-peer-urls=${input}`, '--version'], { env: clean(), stdio: ['ignore', 'ignore', 'pipe'] });
+          const p = spawn(ETCD_BIN, [`--initial-advertise-peer-urls=${input}`, '--version'], {
+            env: clean(),
+            stdio: ['ignore', 'ignore', 'pipe'],
+          });
           let err = '';
           p.stderr!.on('data', (b: Buffer) => (err += b.toString()));
           p.on('exit', (code) => {
             const prefix = `invalid value ${quote(input)} for flag -initial-advertise-peer-urls: `;
             const first = err.split('\n')[0]!;
-            resolve(code === 0 ? 'accepted' : first.startsWith(prefix) ? first.slice(prefix.length) : `exit ${code}: ${first}`);
+            resolve(
+              code === 0
+                ? 'accepted'
+                : first.startsWith(prefix)
+                  ? first.slice(prefix.length)
+                  : `exit ${code}: ${first}`,
+            );
           });
         });
       const got: (string[] | string)[] = [];
       for (const [input] of URL_TABLE) got.push(await run(input));
-      expect(got).toEqual(URL_TABLE.map(([input, want]) => (typeof want === 'string' && input !== '' ? want : 'accepted')));
+      expect(got).toEqual(
+        URL_TABLE.map(([input, want]) => (typeof want === 'string' && input !== '' ? want : 'accepted')),
+      );
     }, 60_000);
 
     it('knows exactly the flags the etcd flag rows declare', async () => {
       const exit = (args: string[]) =>
-        new Promise<number | null>((resolve) => spawn(ETCD_BIN, [...args, '--version'], { env: clean(), stdio: 'ignore' }).on('exit', resolve));
+        new Promise<number | null>((resolve) =>
+          spawn(ETCD_BIN, [...args, '--version'], { env: clean(), stdio: 'ignore' }).on('exit', resolve),
+        );
       // etcd 3.6's rows (v3 discovery) are marked so; every other row etcd 3.4 must take.
       const all = newEtcdFlagSet([]).all();
       const rows = all.filter((f) => !ETCD_36_FLAGS.has(f.name));
@@ -351,7 +394,9 @@ describe('one types.NewURLs for the flags and the members API', () => {
       const refused: string[] = [];
       for (let i = 0; i < rows.length; i += 8) {
         const batch = rows.slice(i, i + 8);
-        const codes = await Promise.all(batch.map((f) => exit([f.value.isBool ? `--${f.name}` : `--${f.name}=${f.defValue}`])));
+        const codes = await Promise.all(
+          batch.map((f) => exit([f.value.isBool ? `--${f.name}` : `--${f.name}=${f.defValue}`])),
+        );
         batch.forEach((f, k) => codes[k] !== 0 && refused.push(f.name));
       }
       expect(refused).toEqual([]);
@@ -367,10 +412,14 @@ describe('one types.NewURLs for the flags and the members API', () => {
       expect([...named].filter((n) => !newEtcdFlagSet([]).lookup(n) && n !== 'help')).toEqual([]);
       // And etcd 3.4 really lacks each row marked 3.6 (exit 2: flag provided but not defined).
       const v36 = all.filter((f) => ETCD_36_FLAGS.has(f.name));
-      expect(await Promise.all(v36.map((f) => exit([`--${f.name}=${f.defValue === '' ? 'x' : f.defValue}`])))).toEqual(v36.map(() => 2));
+      expect(await Promise.all(v36.map((f) => exit([`--${f.name}=${f.defValue === '' ? 'x' : f.defValue}`])))).toEqual(
+        v36.map(() => 2),
+      );
       // A 3.5 flag is unknown to both.
       expect(await exit(['--experimental-txn-mode-write-with-shared-buffer'])).toBe(2);
-      expect(() => newEtcdFlagSet([]).parse(['--experimental-txn-mode-write-with-shared-buffer'])).toThrow('flag provided but not defined');
+      expect(() => newEtcdFlagSet([]).parse(['--experimental-txn-mode-write-with-shared-buffer'])).toThrow(
+        'flag provided but not defined',
+      );
     }, 60_000);
   });
 });

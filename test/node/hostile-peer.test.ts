@@ -26,14 +26,22 @@ function raftHeaders(cid: string, from: string, to: string): Record<string, stri
 }
 
 /** POST /raft with a raw http client; resolves with the status and body. */
-function postRaft(peerURL: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
+function postRaft(
+  peerURL: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(new URL('/raft', peerURL), { method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = http.request(
+      new URL('/raft', peerURL),
+      { method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -43,7 +51,11 @@ function postRaft(peerURL: string, headers: Record<string, string>, body: string
  * Opens the message stream by hand (GET /raft/stream upgraded), writes `frame`, and resolves
  * with the answer's status line and whether the node closed the socket afterwards.
  */
-function streamFrame(peerURL: string, headers: Record<string, string>, frame: string): Promise<{ statusLine: string; closed: boolean }> {
+function streamFrame(
+  peerURL: string,
+  headers: Record<string, string>,
+  frame: string,
+): Promise<{ statusLine: string; closed: boolean }> {
   const u = new URL(peerURL);
   return new Promise((resolve, reject) => {
     const sock = net.connect(Number(u.port), u.hostname);
@@ -73,7 +85,11 @@ function streamFrame(peerURL: string, headers: Record<string, string>, frame: st
 }
 
 async function put(url: string, key: string, value: string): Promise<number> {
-  const res = await fetch(`${url}/v2/keys${key}`, { method: 'PUT', body: new URLSearchParams({ value }), signal: AbortSignal.timeout(15_000) });
+  const res = await fetch(`${url}/v2/keys${key}`, {
+    method: 'PUT',
+    body: new URLSearchParams({ value }),
+    signal: AbortSignal.timeout(15_000),
+  });
   await res.arrayBuffer();
   return res.status;
 }
@@ -85,7 +101,8 @@ describe('a hostile peer message', () => {
     const cid = cluster.running.get(leader)!.node.clusterId;
     const ids = new Map([...cluster.running].map(([name, r]) => [name, r.node.id]));
     const followers = cluster.specs.filter((s) => s.name !== leader);
-    const hb = (from: string, to: string, term: number) => JSON.stringify([{ type: 'MsgHeartbeat', from, to, term, commit: 0 }]);
+    const hb = (from: string, to: string, term: number) =>
+      JSON.stringify([{ type: 'MsgHeartbeat', from, to, term, commit: 0 }]);
 
     // 1. An id that is not a member, by POST and by stream: 404 as etcd's streamHandler answers.
     for (const f of followers) {
@@ -129,7 +146,11 @@ describe('a hostile peer message', () => {
     const leader = await cluster.leader();
     const cid = cluster.running.get(leader)!.node.clusterId;
     const ids = new Map([...cluster.running].map(([name, r]) => [name, r.node.id]));
-    const victim = nth(cluster.specs.filter((s) => s.name !== leader), 0, 'a follower');
+    const victim = nth(
+      cluster.specs.filter((s) => s.name !== leader),
+      0,
+      'a follower',
+    );
     const victimId = ids.get(victim.name)!;
     const leaderId = ids.get(leader)!;
     const r = await postRaft(
@@ -139,10 +160,14 @@ describe('a hostile peer message', () => {
     );
     expect(r.status).toBe(204);
     // The cluster settles on a leader at a term above 2^52, still an exact integer.
-    await until('a leader past 2^52', () => {
-      const st = [...cluster!.running.values()].map((x) => x.node.status());
-      return st.some((x) => x.role === 'leader' && x.term > 2 ** 52) && st;
-    }, 15_000);
+    await until(
+      'a leader past 2^52',
+      () => {
+        const st = [...cluster!.running.values()].map((x) => x.node.status());
+        return st.some((x) => x.role === 'leader' && x.term > 2 ** 52) && st;
+      },
+      15_000,
+    );
     const now = await cluster.leader(15_000);
     // Past the floor a message may lead our term by 2^16 at most: 2^53-1 is still refused.
     const v = cluster.running.get(victim.name)!.node;

@@ -36,7 +36,12 @@ function* hugeBatch(from: string, to: string, size: number): Generator<Buffer> {
   yield Buffer.from('"}]');
 }
 
-function postHuge(peerURL: string, headers: Record<string, string>, body: Generator<Buffer>, withLength: number | undefined): Promise<number | 'closed'> {
+function postHuge(
+  peerURL: string,
+  headers: Record<string, string>,
+  body: Generator<Buffer>,
+  withLength: number | undefined,
+): Promise<number | 'closed'> {
   return new Promise((resolve) => {
     const h: Record<string, string> = { ...headers, 'Content-Type': 'application/json' };
     if (withLength !== undefined) h['Content-Length'] = String(withLength);
@@ -75,20 +80,30 @@ describe('a 100 MB body on the peer port', () => {
   it('is refused with bounded memory, by POST (with and without a length) and on a stream', async () => {
     cluster = await ProcessCluster.create(3);
     const ic = cluster.initialCluster(3);
-    for (const n of ['n1', 'n2', 'n3']) cluster.start(n, {}, ['--name', n, '--initial-cluster', ic, '--initial-cluster-state', 'new']);
+    for (const n of ['n1', 'n2', 'n3'])
+      cluster.start(n, {}, ['--name', n, '--initial-cluster', ic, '--initial-cluster-state', 'new']);
     await cluster.leader();
     const { cid, ids } = await memberIds(cluster.spec('n1').clientURL);
     // n2 is hit, speaking as n1 (a member: an unknown id is refused before its body is read).
     const target = cluster.spec('n2');
-    const headers = { 'X-Etcd-Cluster-ID': cid, 'X-Server-From': ids.get('n1')!, 'X-Raft-To': ids.get('n2')!, 'X-Server-Version': '3.4.0' };
+    const headers = {
+      'X-Etcd-Cluster-ID': cid,
+      'X-Server-From': ids.get('n1')!,
+      'X-Raft-To': ids.get('n2')!,
+      'X-Server-Version': '3.4.0',
+    };
     const pid = cluster.procs.get('n2')!.child.pid!;
     const before = peakRssMB(pid);
     const size = 100 * MB;
     const total = size + 200;
 
-    expect(await postHuge(target.peerURL, headers, hugeBatch(ids.get('n1')!, ids.get('n2')!, size), undefined)).toBe(413);
+    expect(await postHuge(target.peerURL, headers, hugeBatch(ids.get('n1')!, ids.get('n2')!, size), undefined)).toBe(
+      413,
+    );
     // With the length said up front the answer comes before the body (which may then fail to send).
-    expect([413, 'closed']).toContain(await postHuge(target.peerURL, headers, hugeBatch(ids.get('n1')!, ids.get('n2')!, size), total));
+    expect([413, 'closed']).toContain(
+      await postHuge(target.peerURL, headers, hugeBatch(ids.get('n1')!, ids.get('n2')!, size), total),
+    );
 
     // The same on the message stream: the node closes it past its batch limit.
     const u = new URL(target.peerURL);
@@ -101,11 +116,14 @@ describe('a 100 MB body on the peer port', () => {
       sock.once('data', (d: Buffer) => {
         upgraded = d.toString('latin1').startsWith('HTTP/1.1 101');
         const pump = () => {
-          for (let r = gen.next(); !r.done; r = gen.next()) if (!sock.write(r.value)) return void sock.once('drain', pump);
+          for (let r = gen.next(); !r.done; r = gen.next())
+            if (!sock.write(r.value)) return void sock.once('drain', pump);
         };
         pump();
       });
-      const h = Object.entries({ ...headers, Host: u.host, Connection: 'Upgrade', Upgrade: 'raftlab-raft-stream' }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      const h = Object.entries({ ...headers, Host: u.host, Connection: 'Upgrade', Upgrade: 'raftlab-raft-stream' })
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
       sock.write(`GET /raft/stream HTTP/1.1\r\n${h}\r\n`);
     });
     expect(closed).toBe(true);
@@ -123,27 +141,43 @@ describe('a 100 MB body on the peer port', () => {
 describe('v2 value size', () => {
   it('takes a 10 MiB form body and refuses one byte more, as real etcd 3.4 does', async () => {
     cluster = await ProcessCluster.create(1);
-    cluster.start('n1', {}, ['--name', 'n1', '--initial-cluster', cluster.initialCluster(1), '--initial-cluster-state', 'new']);
+    cluster.start('n1', {}, [
+      '--name',
+      'n1',
+      '--initial-cluster',
+      cluster.initialCluster(1),
+      '--initial-cluster-state',
+      'new',
+    ]);
     await cluster.leader();
     const ours = cluster.spec('n1').clientURL;
     const ok = await put(ours, '/big', 10 * MB);
     expect(ok.status).toBe(201);
     const over = await put(ours, '/big', 10 * MB + 1);
     expect(over.status).toBe(400);
-    expect(JSON.parse(over.body)).toEqual({ errorCode: 210, message: 'Invalid POST form', cause: 'http: POST too large', index: 0 });
+    expect(JSON.parse(over.body)).toEqual({
+      errorCode: 210,
+      message: 'Invalid POST form',
+      cause: 'http: POST too large',
+      index: 0,
+    });
     const got = (await (await fetch(`${ours}/v2/keys/big`)).json()) as { node: { value: string } };
     expect(got.node.value.length).toBe(10 * MB - 'value='.length);
     if (!haveEtcd) return;
     etcd = await EtcdCluster.create(1);
     etcd.start('e1');
     const theirs = etcd.spec('e1').clientURL;
-    await until('etcd to take a write', async () => {
-      try {
-        return (await put(theirs, '/warm', 10)).status < 300;
-      } catch {
-        return false;
-      }
-    }, 30_000);
+    await until(
+      'etcd to take a write',
+      async () => {
+        try {
+          return (await put(theirs, '/warm', 10)).status < 300;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+    );
     expect((await put(theirs, '/big', 10 * MB)).status).toBe(201);
     const etcdOver = await put(theirs, '/big', 10 * MB + 1);
     expect(etcdOver.status).toBe(400);

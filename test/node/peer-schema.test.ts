@@ -14,12 +14,48 @@ const B = '91bc3c398fb3c146';
 const CID = 'cdf818194e3a8c32';
 
 const app: Message = {
-  type: 'MsgApp', from: A, to: B, term: 7, index: 3, logTerm: 6, commit: 3, reject: false, rejectHint: 0, context: 'c', id: 9,
-  entries: [{ index: 4, term: 7, type: 'normal', data: 'x' }, { index: 5, term: 7, type: 'conf', data: '{}' }],
+  type: 'MsgApp',
+  from: A,
+  to: B,
+  term: 7,
+  index: 3,
+  logTerm: 6,
+  commit: 3,
+  reject: false,
+  rejectHint: 0,
+  context: 'c',
+  id: 9,
+  entries: [
+    { index: 4, term: 7, type: 'normal', data: 'x' },
+    { index: 5, term: 7, type: 'conf', data: '{}' },
+  ],
 };
-const snap: Message = { type: 'MsgSnap', from: A, to: B, term: 7, snapshot: { meta: { index: 10, term: 6, conf: { voters: [A, B] } }, data: '{}' } };
+const snap: Message = {
+  type: 'MsgSnap',
+  from: A,
+  to: B,
+  term: 7,
+  snapshot: { meta: { index: 10, term: 6, conf: { voters: [A, B] } }, data: '{}' },
+};
 
-const ODD: unknown[] = [undefined, null, -1, 1.5, 2 ** 52, 2 ** 52 + 1, 2 ** 53, 1e300, '7', '', 'x', true, [], {}, [1], { a: 1 }];
+const ODD: unknown[] = [
+  undefined,
+  null,
+  -1,
+  1.5,
+  2 ** 52,
+  2 ** 52 + 1,
+  2 ** 53,
+  1e300,
+  '7',
+  '',
+  'x',
+  true,
+  [],
+  {},
+  [1],
+  { a: 1 },
+];
 
 /** Every value at `path` in `m` replaced by each odd value (and deleted), plus an unknown key there. */
 function mutations(m: unknown): unknown[] {
@@ -84,9 +120,16 @@ describe('a hostile batch over the real peer port', () => {
   it('is answered 400 naming what is wrong, and nothing reaches Raft', async () => {
     const got: Message[] = [];
     t = new PeerTransport({
-      memberId: B, clusterId: CID, listenURLs: ['http://127.0.0.1:0'], clock: () => Date.now(), log: () => {},
-      onMessages: (m) => got.push(...m), peerURLs: (id) => (id === A ? ['http://127.0.0.1:1'] : undefined),
-      isRemoved: () => false, onRemovedFromCluster: () => {}, probeIntervalMs: 60_000,
+      memberId: B,
+      clusterId: CID,
+      listenURLs: ['http://127.0.0.1:0'],
+      clock: () => Date.now(),
+      log: () => {},
+      onMessages: (m) => got.push(...m),
+      peerURLs: (id) => (id === A ? ['http://127.0.0.1:1'] : undefined),
+      isRemoved: () => false,
+      onRemovedFromCluster: () => {},
+      probeIntervalMs: 60_000,
     });
     await t.start();
     const post = async (body: unknown) => {
@@ -104,11 +147,15 @@ describe('a hostile batch over the real peer port', () => {
     expect(await post([{ ...app, from: undefined }])).toBe(bad('message without from'));
     expect(await post([{ ...app, term: -1 }])).toBe(bad('bad term'));
     expect(await post([{ ...app, term: 1e300 }])).toBe(bad('bad term'));
-    expect(await post([{ ...app, term: 2 ** 53 - 1 }])).toBe(bad(`bad term: ${2 ** 53 - 1} is beyond ${2 ** 52 + 2 ** 16}`));
+    expect(await post([{ ...app, term: 2 ** 53 - 1 }])).toBe(
+      bad(`bad term: ${2 ** 53 - 1} is beyond ${2 ** 52 + 2 ** 16}`),
+    );
     expect(await post([{ ...app, commit: 2 ** 52 + 1 }])).toBe(bad('bad commit'));
     expect(await post([{ ...app, entries: [{ index: 4, term: 8, type: 'normal', data: '' }] }])).toBe(bad('bad entry'));
     expect(await post([{ ...app, entries: [{ index: 4, term: 7, type: 'weird', data: '' }] }])).toBe(bad('bad entry'));
-    expect(await post([{ ...snap, snapshot: { meta: { index: 1, term: 1, conf: { voters: [1] } }, data: '' } }])).toBe(bad('bad snapshot'));
+    expect(await post([{ ...snap, snapshot: { meta: { index: 1, term: 1, conf: { voters: [1] } }, data: '' } }])).toBe(
+      bad('bad snapshot'),
+    );
     expect(await post([app, { ...app, to: 'ffff' }])).toBe(bad(`message to ffff, not to ${B}`));
     expect(got).toEqual([]);
     // A sound batch, with a field a newer peer might add: delivered, the unknown field dropped.

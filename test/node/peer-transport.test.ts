@@ -125,7 +125,10 @@ describe('PeerTransport', () => {
     const a = await node(A, { maxQueue: 10 });
     const b = await node(B);
     const snap: Message = {
-      type: 'MsgSnap', from: A, to: B, term: 2,
+      type: 'MsgSnap',
+      from: A,
+      to: B,
+      term: 2,
       snapshot: { meta: { index: 5, term: 2, conf: { voters: [A, B] } }, data: '{"k":"v"}' },
     };
     // All in one turn: the queue overflows before the first request starts.
@@ -151,7 +154,9 @@ describe('PeerTransport', () => {
       a.t.send([hb(A, B, 100 + i)]);
       await sleep(60);
     }
-    const reach = a.logs.filter((l) => l.includes(`failed to reach the peer URL http://127.0.0.1:${port} of member ${B}`));
+    const reach = a.logs.filter((l) =>
+      l.includes(`failed to reach the peer URL http://127.0.0.1:${port} of member ${B}`),
+    );
     expect(reach.length).toBe(1);
     expect(statsOf(a, B).active).toBe(false);
 
@@ -178,7 +183,9 @@ describe('PeerTransport', () => {
     expect(b.got).toEqual([]);
     expect(b.logs).toContain(`E | rafthttp: request cluster ID mismatch (got aaaaaaaaaaaaaaaa want ${CID})`);
     expect(statsOf(a, B).lastError).toContain('cluster ID mismatch');
-    expect(a.logs.some((l) => l.includes(`cluster ID mismatch: remote[${B}]=${CID}, local=aaaaaaaaaaaaaaaa`))).toBe(true);
+    expect(a.logs.some((l) => l.includes(`cluster ID mismatch: remote[${B}]=${CID}, local=aaaaaaaaaaaaaaaa`))).toBe(
+      true,
+    );
 
     const res = await fetch(`${b.t.boundURLs()[0]}/raft`, {
       method: 'POST',
@@ -232,12 +239,19 @@ describe('PeerTransport', () => {
     });
     const url = `${b.t.boundURLs()[0]}/raft`;
     const post = (body: string, h = headers(A, B)) => fetch(url, { method: 'POST', headers: h, body });
-    for (const body of ['not json', '{}', '[1]', '[{"type":"Bogus","from":"x","to":"y","term":1}]',
-      JSON.stringify([{ ...hb(A, B, 1), term: -1 }]), JSON.stringify([hb(A, 'ffff', 1)]),
+    for (const body of [
+      'not json',
+      '{}',
+      '[1]',
+      '[{"type":"Bogus","from":"x","to":"y","term":1}]',
+      JSON.stringify([{ ...hb(A, B, 1), term: -1 }]),
+      JSON.stringify([hb(A, 'ffff', 1)]),
       JSON.stringify([{ ...hb(A, B, 1), entries: [{ index: 1 }] }]),
       // Another sender than the link's, a term or an index out of bounds.
-      JSON.stringify([hb('0123456789abcdef', B, 1)]), JSON.stringify([{ ...hb(A, B, 1), term: 2 ** 53 - 1 }]),
-      JSON.stringify([hb(A, B, 2 ** 52 + 1)])]) {
+      JSON.stringify([hb('0123456789abcdef', B, 1)]),
+      JSON.stringify([{ ...hb(A, B, 1), term: 2 ** 53 - 1 }]),
+      JSON.stringify([hb(A, B, 2 ** 52 + 1)]),
+    ]) {
       const res = await post(body);
       expect(res.status, body).toBe(400);
       await res.text();
@@ -277,7 +291,9 @@ describe('PeerTransport', () => {
     b.skew.ms = 3000;
     await until(() => a.logs.some((l) => re.test(l)));
     const warn = a.logs.find((l) => re.test(l))!;
-    expect(warn).toMatch(new RegExp(`^W \\| rafthttp: the clock difference against peer ${B} is too high \\[[23](\\.\\d+)?s > 1s\\]$`));
+    expect(warn).toMatch(
+      new RegExp(`^W \\| rafthttp: the clock difference against peer ${B} is too high \\[[23](\\.\\d+)?s > 1s\\]$`),
+    );
     expect(a.t.clockDifference(B)!).toBeGreaterThan(2500);
     // B sees A 3 s behind: it warns too, with the size of the gap.
     await until(() => b.logs.some((l) => l.includes(`against peer ${A} is too high`)));

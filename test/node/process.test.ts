@@ -23,15 +23,21 @@ if (!haveEtcdctl) {
 
 function etcdctl(endpoint: string, ...args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(ETCDCTL, ['--endpoints', endpoint, ...args], { env: { ...process.env, ETCDCTL_API: '2' }, timeout: 20_000 }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
-      resolve({ code: typeof code === 'number' ? code : 1, out: stdout + stderr });
-    });
+    execFile(
+      ETCDCTL,
+      ['--endpoints', endpoint, ...args],
+      { env: { ...process.env, ETCDCTL_API: '2' }, timeout: 20_000 },
+      (err, stdout, stderr) => {
+        const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+        resolve({ code: typeof code === 'number' ? code : 1, out: stdout + stderr });
+      },
+    );
   });
 }
 
 async function startThree(c: ProcessCluster): Promise<string> {
-  for (const n of ['n1', 'n2', 'n3']) c.start(n, {}, ['--name', n, '--initial-cluster', c.initialCluster(3), '--initial-cluster-state', 'new']);
+  for (const n of ['n1', 'n2', 'n3'])
+    c.start(n, {}, ['--name', n, '--initial-cluster', c.initialCluster(3), '--initial-cluster-state', 'new']);
   return c.leader();
 }
 
@@ -39,21 +45,38 @@ describe('raftlab node processes', () => {
   it('kill -9 of the leader: a new leader takes over, and the killed node restarts from its data dir', async () => {
     cluster = await ProcessCluster.create(3);
     const first = await startThree(cluster);
-    const put = await fetch(`${cluster.spec(first).clientURL}/v2/keys/durable`, { method: 'PUT', body: new URLSearchParams({ value: 'yes' }) });
+    const put = await fetch(`${cluster.spec(first).clientURL}/v2/keys/durable`, {
+      method: 'PUT',
+      body: new URLSearchParams({ value: 'yes' }),
+    });
     expect(put.status).toBe(201);
     await cluster.kill9(first);
     const second = await cluster.leader();
     expect(second).not.toBe(first);
-    await fetch(`${cluster.spec(second).clientURL}/v2/keys/later`, { method: 'PUT', body: new URLSearchParams({ value: 'too' }) });
-    cluster.start(first, {}, ['--name', first, '--initial-cluster', cluster.initialCluster(3), '--initial-cluster-state', 'new']);
-    const later = await until('the restarted node catches up', async () => {
-      try {
-        const r = await fetch(`${cluster!.spec(first).clientURL}/v2/keys/later`);
-        return r.status === 200 && ((await r.json()) as any);
-      } catch {
-        return undefined;
-      }
-    }, 20_000);
+    await fetch(`${cluster.spec(second).clientURL}/v2/keys/later`, {
+      method: 'PUT',
+      body: new URLSearchParams({ value: 'too' }),
+    });
+    cluster.start(first, {}, [
+      '--name',
+      first,
+      '--initial-cluster',
+      cluster.initialCluster(3),
+      '--initial-cluster-state',
+      'new',
+    ]);
+    const later = await until(
+      'the restarted node catches up',
+      async () => {
+        try {
+          const r = await fetch(`${cluster!.spec(first).clientURL}/v2/keys/later`);
+          return r.status === 200 && ((await r.json()) as any);
+        } catch {
+          return undefined;
+        }
+      },
+      20_000,
+    );
     expect(later.node.value).toBe('too');
     const durable = (await (await fetch(`${cluster.spec(first).clientURL}/v2/keys/durable`)).json()) as any;
     expect(durable.node.value).toBe('yes');
@@ -67,7 +90,9 @@ describe('raftlab node processes', () => {
     await cluster.leader();
     const self = (await (await fetch(`${s.clientURL}/v2/stats/self`)).json()) as any;
     expect(self.name).toBe('n1');
-    expect(cluster.output('n1').join('\n')).toMatch(/I \| pkg\/flags: recognized and used environment variable ETCD_INITIAL_CLUSTER=/);
+    expect(cluster.output('n1').join('\n')).toMatch(
+      /I \| pkg\/flags: recognized and used environment variable ETCD_INITIAL_CLUSTER=/,
+    );
   }, 30_000);
 
   it('refuses bad flags with a clear error and a non-zero exit', async () => {
@@ -85,14 +110,22 @@ describe.skipIf(!haveEtcdctl)("Debian's etcdctl (ETCDCTL_API=2) against raftlab 
     const ep = cluster.spec('n1').clientURL;
     await until('all members published', async () => {
       const r = await etcdctl(ep, 'member', 'list');
-      return r.out.trim().split('\n').filter((l) => /clientURLs=http/.test(l)).length === 3;
+      return (
+        r.out
+          .trim()
+          .split('\n')
+          .filter((l) => /clientURLs=http/.test(l)).length === 3
+      );
     });
 
     const list = await etcdctl(ep, 'member', 'list');
     expect(list.code).toBe(0);
     const lines = list.out.trim().split('\n');
     expect(lines).toHaveLength(3);
-    for (const l of lines) expect(l).toMatch(/^[0-9a-f]+: name=n\d peerURLs=http:\/\/127\.0\.0\.1:\d+ clientURLs=http:\/\/127\.0\.0\.1:\d+ isLeader=(true|false)$/);
+    for (const l of lines)
+      expect(l).toMatch(
+        /^[0-9a-f]+: name=n\d peerURLs=http:\/\/127\.0\.0\.1:\d+ clientURLs=http:\/\/127\.0\.0\.1:\d+ isLeader=(true|false)$/,
+      );
     expect(lines.filter((l) => l.endsWith('isLeader=true'))).toHaveLength(1);
     expect(lines.find((l) => l.endsWith('isLeader=true'))).toContain(`name=${leader} `);
     const ids = lines.map((l) => BigInt('0x' + l.split(':')[0]));
@@ -112,7 +145,9 @@ describe.skipIf(!haveEtcdctl)("Debian's etcdctl (ETCDCTL_API=2) against raftlab 
     expect(ls.out.trim().split('\n').sort()).toEqual(['/dir/ctl', '/dir/sub', '/dir/sub/leaf']);
     expect(await etcdctl(ep, 'rm', '/dir/ctl')).toEqual({ code: 0, out: 'PrevNode.Value: hello\n' });
 
-    const watcher = spawn(ETCDCTL, ['--endpoints', cluster.spec('n3').clientURL, 'watch', '/watched'], { env: { ...process.env, ETCDCTL_API: '2' } });
+    const watcher = spawn(ETCDCTL, ['--endpoints', cluster.spec('n3').clientURL, 'watch', '/watched'], {
+      env: { ...process.env, ETCDCTL_API: '2' },
+    });
     let watched = '';
     watcher.stdout.on('data', (b) => (watched += b));
     const done = new Promise((r) => watcher.once('exit', r));
@@ -130,15 +165,35 @@ describe.skipIf(!haveEtcdctl)("Debian's etcdctl (ETCDCTL_API=2) against raftlab 
     // etcdctl finds its endpoints in the member list: wait until every member published its URLs.
     await until('all members published', async () => {
       const r = await etcdctl(ep, 'member', 'list');
-      return r.out.trim().split('\n').filter((l) => /clientURLs=http/.test(l)).length === 3;
+      return (
+        r.out
+          .trim()
+          .split('\n')
+          .filter((l) => /clientURLs=http/.test(l)).length === 3
+      );
     });
     expect(await etcdctl(ep, 'set', '/walk', 'through')).toEqual({ code: 0, out: 'through\n' });
 
     // Remove n3: it says so, in etcd's words, and exits.
     const list = (await etcdctl(ep, 'member', 'list')).out.trim().split('\n');
-    const n3id = nth(defined(list.find((l) => l.includes('name=n3 ')), 'n3 in the member list').split(':'), 0);
+    const n3id = nth(
+      defined(
+        list.find((l) => l.includes('name=n3 ')),
+        'n3 in the member list',
+      ).split(':'),
+      0,
+    );
     const rm = await etcdctl(ep, 'member', 'remove', n3id);
-    if (rm.code !== 0) for (const n of ['n1', 'n2', 'n3']) console.log('DEBUG', n, cluster.output(n).filter((l) => /DEBUG|removed|leader/.test(l)).join('\n'));
+    if (rm.code !== 0)
+      for (const n of ['n1', 'n2', 'n3'])
+        console.log(
+          'DEBUG',
+          n,
+          cluster
+            .output(n)
+            .filter((l) => /DEBUG|removed|leader/.test(l))
+            .join('\n'),
+        );
     expect(rm).toEqual({ code: 0, out: `Removed member ${n3id} from cluster\n` });
     expect(await cluster.exited('n3')).toBe(0);
     const n3log = cluster.output('n3').join('\n');
@@ -149,7 +204,9 @@ describe.skipIf(!haveEtcdctl)("Debian's etcdctl (ETCDCTL_API=2) against raftlab 
     const n4 = cluster.spec('n4');
     const add = await etcdctl(ep, 'member', 'add', 'n4', n4.peerURL);
     expect(add.code).toBe(0);
-    expect(add.out).toMatch(/^Added member named n4 with ID [0-9a-f]+ to cluster\n\nETCD_NAME="n4"\nETCD_INITIAL_CLUSTER=".*"\nETCD_INITIAL_CLUSTER_STATE="existing"\n$/);
+    expect(add.out).toMatch(
+      /^Added member named n4 with ID [0-9a-f]+ to cluster\n\nETCD_NAME="n4"\nETCD_INITIAL_CLUSTER=".*"\nETCD_INITIAL_CLUSTER_STATE="existing"\n$/,
+    );
     const env = Object.fromEntries([...add.out.matchAll(/^(ETCD_\w+)="(.*)"$/gm)].map((m) => [m[1], m[2]]));
     expect(env.ETCD_INITIAL_CLUSTER).toContain(`n4=${n4.peerURL}`);
     const unstarted = await etcdctl(ep, 'member', 'list');
@@ -157,7 +214,11 @@ describe.skipIf(!haveEtcdctl)("Debian's etcdctl (ETCDCTL_API=2) against raftlab 
 
     cluster.start('n4', env);
     let last = '';
-    await until('n4 serves the old data', async () => (last = (await etcdctl(n4.clientURL, 'get', '/walk')).out) === 'through\n', 30_000).catch((err) => {
+    await until(
+      'n4 serves the old data',
+      async () => (last = (await etcdctl(n4.clientURL, 'get', '/walk')).out) === 'through\n',
+      30_000,
+    ).catch((err) => {
       throw new Error(`${err.message}: etcdctl printed ${JSON.stringify(last)}`);
     });
     await until('n4 started', async () => (await etcdctl(ep, 'member', 'list')).out.includes('name=n4 '));

@@ -32,7 +32,11 @@ async function within(url: string, ms: number): Promise<{ status: number; body: 
 }
 
 async function put(url: string, key: string, value: string): Promise<number> {
-  const res = await fetch(`${url}/v2/keys${key}`, { method: 'PUT', body: new URLSearchParams({ value }), signal: AbortSignal.timeout(15_000) });
+  const res = await fetch(`${url}/v2/keys${key}`, {
+    method: 'PUT',
+    body: new URLSearchParams({ value }),
+    signal: AbortSignal.timeout(15_000),
+  });
   await res.arrayBuffer();
   return res.status;
 }
@@ -62,7 +66,10 @@ function pipeline(clientURL: string, requests: string[]): Promise<RawAnswer[]> {
         const head = buf.subarray(0, end).toString('latin1');
         const len = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
         if (buf.length < end + 4 + len) return;
-        answers.push({ status: Number(head.split(' ')[1]), body: buf.subarray(end + 4, end + 4 + len).toString('utf8') });
+        answers.push({
+          status: Number(head.split(' ')[1]),
+          body: buf.subarray(end + 4, end + 4 + len).toString('utf8'),
+        });
         buf = buf.subarray(end + 4 + len);
         if (answers.length === requests.length) {
           clearTimeout(timer);
@@ -105,8 +112,14 @@ describe('serving only when ready', () => {
     await cluster.start('n1');
     const n1 = cluster.url('n1');
     // No quorum yet: nothing is answered (etcd: /v2/machines 200 with an empty body is never seen).
-    const early = fetch(`${n1}/v2/machines`, { signal: AbortSignal.timeout(20_000) }).then(async (r) => ({ status: r.status, body: await r.text() }));
-    const members = fetch(`${n1}/v2/members`, { signal: AbortSignal.timeout(20_000) }).then(async (r) => ({ status: r.status, body: await r.text() }));
+    const early = fetch(`${n1}/v2/machines`, { signal: AbortSignal.timeout(20_000) }).then(async (r) => ({
+      status: r.status,
+      body: await r.text(),
+    }));
+    const members = fetch(`${n1}/v2/members`, { signal: AbortSignal.timeout(20_000) }).then(async (r) => ({
+      status: r.status,
+      body: await r.text(),
+    }));
     let settled = false;
     void early.finally(() => (settled = true));
     expect(await within(`${n1}/v2/keys/x`, 1500)).toBe('pending');
@@ -140,25 +153,37 @@ describe('serving only when ready', () => {
     const res = await fetch(`${cluster.url('n1')}/v2/keys/x`, { signal: AbortSignal.timeout(20_000) });
     const ms = Date.now() - t0;
     expect(res.status).toBe(500);
-    expect(await res.json()).toMatchObject({ errorCode: 300, message: 'Raft Internal Error', cause: 'etcdserver: request timed out' });
+    expect(await res.json()).toMatchObject({
+      errorCode: 300,
+      message: 'Raft Internal Error',
+      cause: 'etcdserver: request timed out',
+    });
     // etcd's v2 request timeout: 5 s + 2 × the election timeout (500 ms here).
     expect(ms).toBeGreaterThanOrEqual(5900);
   }, 30_000);
 
-  it.skipIf(!haveEtcd)('real etcd holds a request the same way while it has no leader', async () => {
-    etcd = await EtcdCluster.create(3);
-    etcd.start('e1');
-    const e1 = etcd.spec('e1').clientURL;
-    // The port opens before etcd is ready: wait for a connection to be accepted, then ask.
-    await until('etcd to listen', () => new Promise<boolean>((resolve) => {
-      const s = net.connect(Number(new URL(e1).port), '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    }));
-    expect(await within(`${e1}/v2/machines`, 1500)).toBe('pending');
-  }, 30_000);
+  it.skipIf(!haveEtcd)(
+    'real etcd holds a request the same way while it has no leader',
+    async () => {
+      etcd = await EtcdCluster.create(3);
+      etcd.start('e1');
+      const e1 = etcd.spec('e1').clientURL;
+      // The port opens before etcd is ready: wait for a connection to be accepted, then ask.
+      await until(
+        'etcd to listen',
+        () =>
+          new Promise<boolean>((resolve) => {
+            const s = net.connect(Number(new URL(e1).port), '127.0.0.1', () => {
+              s.destroy();
+              resolve(true);
+            });
+            s.on('error', () => resolve(false));
+          }),
+      );
+      expect(await within(`${e1}/v2/machines`, 1500)).toBe('pending');
+    },
+    30_000,
+  );
 });
 
 describe('pipelined requests', () => {
@@ -172,13 +197,17 @@ describe('pipelined requests', () => {
     etcd = await EtcdCluster.create(3);
     for (const n of ['e1', 'e2', 'e3']) etcd.start(n);
     const e1 = etcd.spec('e1').clientURL;
-    await until('etcd to take a write', async () => {
-      try {
-        return (await put(e1, '/warm', 'up')) < 300;
-      } catch {
-        return false;
-      }
-    }, 30_000);
+    await until(
+      'etcd to take a write',
+      async () => {
+        try {
+          return (await put(e1, '/warm', 'up')) < 300;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+    );
     expect(await stalePipelinedReads(e1, 30)).toBe(0);
   }, 90_000);
 
@@ -187,7 +216,13 @@ describe('pipelined requests', () => {
     const leader = await cluster.leader();
     const url = cluster.url(leader);
     const host = new URL(url).host;
-    const reqs = [putRequest(host, '/o', 'a'), getRequest(host, '/o'), putRequest(host, '/o', 'b'), getRequest(host, '/o'), `GET /version HTTP/1.1\r\nHost: ${host}\r\n\r\n`];
+    const reqs = [
+      putRequest(host, '/o', 'a'),
+      getRequest(host, '/o'),
+      putRequest(host, '/o', 'b'),
+      getRequest(host, '/o'),
+      `GET /version HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
+    ];
     const out = await pipeline(url, reqs);
     expect(out.map((a) => a.status)).toEqual([201, 200, 200, 200, 200]);
     // Five answers, just checked.

@@ -28,7 +28,8 @@ function rig(speed: number): Rig {
   return r;
 }
 
-const submit = (r: Rig, msgs: Message[]) => r.net.submit(msgs, (out) => r.wire.push(...out.map((m) => ({ m, at: Date.now() }))));
+const submit = (r: Rig, msgs: Message[]) =>
+  r.net.submit(msgs, (out) => r.wire.push(...out.map((m) => ({ m, at: Date.now() }))));
 
 beforeEach(() => {
   vi.useFakeTimers({ now: 1_000_000 });
@@ -62,10 +63,13 @@ describe('SlowNetwork', () => {
     vi.advanceTimersByTime(1);
     expect(r.wire.map((w) => [w.m.type, w.at - 1_000_000])).toEqual([['MsgHeartbeat', hb]]);
     vi.advanceTimersByTime(vote - hb);
-    expect(r.wire.map((w) => [w.m.type, w.at - 1_000_000])).toEqual([['MsgHeartbeat', hb], ['MsgVote', vote]]);
+    expect(r.wire.map((w) => [w.m.type, w.at - 1_000_000])).toEqual([
+      ['MsgHeartbeat', hb],
+      ['MsgVote', vote],
+    ]);
   });
 
-  it('keeps each peer\'s order: a quicker heartbeat never overtakes an append to the same peer', () => {
+  it("keeps each peer's order: a quicker heartbeat never overtakes an append to the same peer", () => {
     const r = rig(0.1);
     submit(r, [msg('MsgApp', 'b', 1)]);
     vi.advanceTimersByTime(50);

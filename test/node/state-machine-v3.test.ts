@@ -25,7 +25,10 @@ describe('v3 commands in the node log', () => {
     for (const e of log) c.apply(e);
     expect(outcomes[1]).toMatchObject({ r: 'r2', v3: { ok: true, response: { header: { revision: 2 } } } });
     // An apply error is the client's answer, not a failed entry.
-    expect(outcomes[4]).toMatchObject({ r: 'r5', v3: { ok: false, error: { message: 'etcdserver: requested lease not found' } } });
+    expect(outcomes[4]).toMatchObject({
+      r: 'r5',
+      v3: { ok: false, error: { message: 'etcdserver: requested lease not found' } },
+    });
     expect(a.v3.snapshot().equals(c.v3.snapshot())).toBe(true);
     expect(a.store.get('/v2key', {}, 0).node).toMatchObject({ value: 'x' });
 

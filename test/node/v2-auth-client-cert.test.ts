@@ -24,13 +24,25 @@ async function pemKey(k: CryptoKey): Promise<string> {
   return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END PRIVATE KEY-----\n`;
 }
 
-async function issue(ca: { cert: x509.X509Certificate; keys: CryptoKeyPair }, cn: string, server: boolean): Promise<{ cert: string; key: string }> {
+async function issue(
+  ca: { cert: x509.X509Certificate; keys: CryptoKeyPair },
+  cn: string,
+  server: boolean,
+): Promise<{ cert: string; key: string }> {
   const keys = await keyPair();
-  const extensions: x509.Extension[] = [new x509.ExtendedKeyUsageExtension([server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth])];
+  const extensions: x509.Extension[] = [
+    new x509.ExtendedKeyUsageExtension([server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
+  ];
   if (server) extensions.push(new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }]));
   const cert = await x509.X509CertificateGenerator.create({
-    subject: `CN=${cn}`, issuer: ca.cert.subject, publicKey: keys.publicKey, signingKey: ca.keys.privateKey, signingAlgorithm: ALG, extensions,
-    notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3_600_000),
+    subject: `CN=${cn}`,
+    issuer: ca.cert.subject,
+    publicKey: keys.publicKey,
+    signingKey: ca.keys.privateKey,
+    signingAlgorithm: ALG,
+    extensions,
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 3_600_000),
   });
   return { cert: cert.toString('pem'), key: await pemKey(keys.privateKey) };
 }
@@ -45,34 +57,73 @@ describe('v2 auth by client certificate', () => {
   it('the certificate’s CN is the user when no Authorization header is sent; Basic auth still wins when sent', async () => {
     const caKeys = await keyPair();
     const caCert = await x509.X509CertificateGenerator.createSelfSigned({
-      name: 'CN=raftlab-test-ca', keys: caKeys, signingAlgorithm: ALG,
-      extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)],
-      notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3_600_000),
+      name: 'CN=raftlab-test-ca',
+      keys: caKeys,
+      signingAlgorithm: ALG,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
+      ],
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 3_600_000),
     });
     const ca = { cert: caCert, keys: caKeys };
-    const [srv, alice, carol] = await Promise.all([issue(ca, '127.0.0.1', true), issue(ca, 'alice', false), issue(ca, 'carol', false)]);
+    const [srv, alice, carol] = await Promise.all([
+      issue(ca, '127.0.0.1', true),
+      issue(ca, 'alice', false),
+      issue(ca, 'carol', false),
+    ]);
 
     const store = new V2Store();
     const now = Date.now();
-    const doer = { write: async (c: Omit<V2Command, 'now'>) => store.apply({ ...c, now } as V2Command), read: async (r: V2ReadRequest) => store.get(r.path, r, now) };
+    const doer = {
+      write: async (c: Omit<V2Command, 'now'>) => store.apply({ ...c, now } as V2Command),
+      read: async (r: V2ReadRequest) => store.get(r.path, r, now),
+    };
     const auth = new AuthStore(doer, undefined, 4);
     await auth.createUser({ user: 'root', password: 'Root-PW', roles: null, grant: null, revoke: null });
     await auth.createUser({ user: 'alice', password: 'Alice-PW', roles: ['root'], grant: null, revoke: null });
-    await auth.createRole({ role: 'guest', permissions: { kv: { read: ['/open'], write: [] } }, grant: null, revoke: null });
+    await auth.createRole({
+      role: 'guest',
+      permissions: { kv: { read: ['/open'], write: [] } },
+      grant: null,
+      revoke: null,
+    });
     await auth.enableAuth();
     const logs: string[] = [];
-    const api = new V2AuthApi(auth, () => 'cid', (level, pkg, msg) => logs.push(`${level} | ${pkg}: ${msg}`), true);
+    const api = new V2AuthApi(
+      auth,
+      () => 'cid',
+      (level, pkg, msg) => logs.push(`${level} | ${pkg}: ${msg}`),
+      true,
+    );
 
-    server = https.createServer({ key: srv.key, cert: srv.cert, ca: caCert.toString('pem'), requestCert: true, rejectUnauthorized: false }, (req, res) => {
-      const r = { method: req.method!, path: req.url!, rawQuery: '', raw: req };
-      void Promise.all([api.hasRootAccess(r), api.hasKeyPrefixAccess(r, '/open', false), api.hasKeyPrefixAccess(r, '/closed', false)]).then((v) => res.end(JSON.stringify(v)));
-    });
+    server = https.createServer(
+      { key: srv.key, cert: srv.cert, ca: caCert.toString('pem'), requestCert: true, rejectUnauthorized: false },
+      (req, res) => {
+        const r = { method: req.method!, path: req.url!, rawQuery: '', raw: req };
+        void Promise.all([
+          api.hasRootAccess(r),
+          api.hasKeyPrefixAccess(r, '/open', false),
+          api.hasKeyPrefixAccess(r, '/closed', false),
+        ]).then((v) => res.end(JSON.stringify(v)));
+      },
+    );
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const ask = (client: { cert: string; key: string } | null, authorization?: string) =>
       new Promise<[boolean, boolean, boolean]>((resolve, reject) => {
         const req = https.request(
-          { host: '127.0.0.1', port, path: '/v2/auth/users', method: 'GET', ca: caCert.toString('pem'), ...(client ?? {}), headers: authorization ? { Authorization: authorization } : {}, agent: false },
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/v2/auth/users',
+            method: 'GET',
+            ca: caCert.toString('pem'),
+            ...(client ?? {}),
+            headers: authorization ? { Authorization: authorization } : {},
+            agent: false,
+          },
           (res) => {
             let body = '';
             res.on('data', (b: Buffer) => (body += b.toString()));
@@ -88,6 +139,8 @@ describe('v2 auth by client certificate', () => {
     expect(await ask(null)).toEqual([false, true, false]);
     expect(await ask(alice, `Basic ${Buffer.from('alice:wrong').toString('base64')}`)).toEqual([false, false, false]);
     expect(await ask(carol, `Basic ${Buffer.from('root:Root-PW').toString('base64')}`)).toEqual([true, true, true]);
-    expect(logs.filter((l) => l.startsWith('W'))).toContain('W | etcdserver/api/v2http: auth: incorrect password for user: alice');
+    expect(logs.filter((l) => l.startsWith('W'))).toContain(
+      'W | etcdserver/api/v2http: auth: incorrect password for user: alice',
+    );
   });
 });

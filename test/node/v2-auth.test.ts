@@ -35,10 +35,15 @@ type Three = [string, string, string];
 async function startBoth(): Promise<{ raftlab: Three; etcd: Three }> {
   const both = await startBothClusters(3);
   ({ ours, etcd } = both);
-  const three = (c: { spec(name: string): { clientURL: string } }, names: string[]): Three => [0, 1, 2].map((i) => c.spec(nth(names, i, `member ${i + 1}`)).clientURL) as Three;
+  const three = (c: { spec(name: string): { clientURL: string } }, names: string[]): Three =>
+    [0, 1, 2].map((i) => c.spec(nth(names, i, `member ${i + 1}`)).clientURL) as Three;
   const urls = { raftlab: three(both.ours, both.ourNames), etcd: three(both.etcd, both.etcdNames) };
   for (const u of [...urls.raftlab, ...urls.etcd]) {
-    await until(`${u} to serve`, async () => (await request(u, { method: 'GET', path: '/health' }).catch(() => null))?.status === 200, 60_000);
+    await until(
+      `${u} to serve`,
+      async () => (await request(u, { method: 'GET', path: '/health' }).catch(() => null))?.status === 200,
+      60_000,
+    );
   }
   return urls;
 }
@@ -72,18 +77,26 @@ function request(base: string, step: Step): Promise<Answer> {
   if (step.json !== undefined) [headers['Content-Type'], body] = ['application/json', step.json];
   if (step.form !== undefined) [headers['Content-Type'], body] = ['application/x-www-form-urlencoded', step.form];
   return new Promise((resolve, reject) => {
-    const req = http.request(`${base}${step.path}`, { method: step.method, headers, agent: false, timeout: 30_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const raw = res.rawHeaders;
-        const pairs: Array<[string, string]> = [];
-        for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
-        resolve({ status: res.statusCode!, headers: pairs, body: Buffer.concat(chunks).toString('utf8') });
-      });
-    });
+    const req = http.request(
+      `${base}${step.path}`,
+      { method: step.method, headers, agent: false, timeout: 30_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const raw = res.rawHeaders;
+          const pairs: Array<[string, string]> = [];
+          for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
+          resolve({ status: res.statusCode!, headers: pairs, body: Buffer.concat(chunks).toString('utf8') });
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${step.method} ${step.path} timed out`)));
-    req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' || err.message === 'socket hang up' ? resolve({ status: 0, headers: [], body: '', dropped: true }) : reject(err)));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      err.code === 'ECONNRESET' || err.message === 'socket hang up'
+        ? resolve({ status: 0, headers: [], body: '', dropped: true })
+        : reject(err),
+    );
     req.end(body);
   });
 }
@@ -97,7 +110,9 @@ function normalize(a: Answer): object {
     .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:P');
   const headers = a.headers
     .filter(([k]) => !['Date', 'Connection', 'Keep-Alive'].includes(k))
-    .map(([k, v]) => (/^(X-Etcd-Index|X-Raft-Index|X-Raft-Term|X-Etcd-Cluster-Id|Content-Length)$/.test(k) ? k : `${k}: ${v}`));
+    .map(([k, v]) =>
+      /^(X-Etcd-Index|X-Raft-Index|X-Raft-Term|X-Etcd-Cluster-Id|Content-Length)$/.test(k) ? k : `${k}: ${v}`,
+    );
   return a.dropped ? { dropped: 'no answer, connection closed' } : { status: a.status, headers, body };
 }
 
@@ -184,7 +199,11 @@ const TRANSCRIPT: Step[] = [
   { method: 'GET', path: '/v2/auth/users', user: 'u2:U2-PW' },
   { method: 'GET', path: '/v2/auth/users', authorization: 'Basic !!' },
   { method: 'GET', path: '/v2/auth/users', authorization: `bAsIc ${Buffer.from('root:Root-PW').toString('base64')}` },
-  { method: 'GET', path: '/v2/auth/users', authorization: `Basic ${Buffer.from('root:Root-PW').toString('base64').replace(/=+$/, '')}` },
+  {
+    method: 'GET',
+    path: '/v2/auth/users',
+    authorization: `Basic ${Buffer.from('root:Root-PW').toString('base64').replace(/=+$/, '')}`,
+  },
   { method: 'GET', path: '/v2/keys/b' },
   { method: 'GET', path: '/v2/keys' },
   { method: 'GET', path: '/v2/keys/b', user: 'u2:U2-PW' },
@@ -256,133 +275,195 @@ function leaks(lines: string[]): string[] {
 }
 
 describe('v2 auth, compared with etcd 3.4', () => {
-  it.runIf(haveEtcd)('the HTTP API answers as etcd does, and every member enforces what one was told', async () => {
-    const urls = await startBoth();
-    const theirs: unknown[] = [];
-    const mine: unknown[] = [];
-    for (const step of TRANSCRIPT) {
-      const [e, r] = [await request(urls.etcd[0], step), await request(urls.raftlab[0], step)];
-      theirs.push({ step: `${step.method} ${step.path} ${step.user ?? ''} ${step.json ?? step.form ?? ''}`, ...normalize(e) });
-      mine.push({ step: `${step.method} ${step.path} ${step.user ?? ''} ${step.json ?? step.form ?? ''}`, ...normalize(r) });
-    }
-    expect(mine).toEqual(theirs);
-    // Sanity: the transcript is not vacuous (both could be refusing everything).
-    expect(mine.filter((a) => (a as { status?: number }).status === 401).length).toBeGreaterThan(10);
-    expect(mine.filter((a) => (a as { status?: number }).status === 201).length).toBeGreaterThan(5);
-    expect(mine.filter((a) => JSON.stringify(a).includes('connection closed')).length).toBe(3);
-
-    // Every member now enforces the same users, roles and flag: auth on, the guest reads /b only.
-    for (const [name, list] of Object.entries(urls)) {
-      await request(list[0], { method: 'PUT', path: '/v2/auth/users/root', json: '{"user":"root","password":"Root-PW"}' });
-      expect((await request(list[0], { method: 'PUT', path: '/v2/auth/enable' })).status, name).toBe(200);
-      for (const url of list.slice(1)) {
-        await until(`${name} ${url} to refuse the guest`, async () => (await request(url, { method: 'GET', path: '/v2/keys/a/x' })).status === 401, 30_000);
-        expect((await request(url, { method: 'GET', path: '/v2/keys/a/x', user: 'u2:U2-NEW' })).status).toBe(200);
-        expect((await request(url, { method: 'GET', path: '/v2/keys/a/x', user: 'u2:U2-PW' })).status).toBe(401);
-        expect((await request(url, { method: 'GET', path: '/v2/auth/users', user: 'u2:U2-NEW' })).status).toBe(401);
-        expect((await request(url, { method: 'GET', path: '/v2/auth/users', user: 'root:Root-PW' })).status).toBe(200);
-        // A member that never wrote auth state makes its writes as the others do.
-        expect((await request(url, { method: 'PUT', path: '/v2/auth/users/u9', json: '{"user":"u9","password":"U9-PW"}', user: 'root:Root-PW' })).status).toBe(201);
-        expect((await request(url, { method: 'DELETE', path: '/v2/auth/users/u9', user: 'root:Root-PW' })).status).toBe(200);
+  it.runIf(haveEtcd)(
+    'the HTTP API answers as etcd does, and every member enforces what one was told',
+    async () => {
+      const urls = await startBoth();
+      const theirs: unknown[] = [];
+      const mine: unknown[] = [];
+      for (const step of TRANSCRIPT) {
+        const [e, r] = [await request(urls.etcd[0], step), await request(urls.raftlab[0], step)];
+        theirs.push({
+          step: `${step.method} ${step.path} ${step.user ?? ''} ${step.json ?? step.form ?? ''}`,
+          ...normalize(e),
+        });
+        mine.push({
+          step: `${step.method} ${step.path} ${step.user ?? ''} ${step.json ?? step.form ?? ''}`,
+          ...normalize(r),
+        });
       }
-    }
-    for (const s of ours!.specs.slice(0, 3)) {
-      const out = ours!.output(s.name);
-      expect(leaks(out), s.name).toEqual([]);
-      expect(out.some((l) => l.includes('N | etcdserver/auth: created user root')), s.name).toBe(s.name === 'n1');
-    }
-    expect(ours!.output('n1')).toEqual(expect.arrayContaining([
-      expect.stringContaining('I | etcdserver/auth: no guest role access found, creating default'),
-      expect.stringContaining('N | etcdserver/auth: auth: enabled auth'),
-      expect.stringContaining('W | etcdserver/api/v2http: auth: incorrect password for user: root'),
-      expect.stringContaining('W | etcdserver/api/v2http: auth: invalid access for user u2 on key /b.'),
-    ]));
-  }, 240_000);
+      expect(mine).toEqual(theirs);
+      // Sanity: the transcript is not vacuous (both could be refusing everything).
+      expect(mine.filter((a) => (a as { status?: number }).status === 401).length).toBeGreaterThan(10);
+      expect(mine.filter((a) => (a as { status?: number }).status === 201).length).toBeGreaterThan(5);
+      expect(mine.filter((a) => JSON.stringify(a).includes('connection closed')).length).toBe(3);
 
-  it.runIf(haveEtcd)('Debian’s etcdctl v2 (user, role, auth commands) prints the same against both', async () => {
-    const urls = await startBoth();
-    const script: string[][] = [
-      ['user', 'add', 'root:pw'],
-      ['user', 'list'],
-      ['auth', 'enable'],
-      ['user', 'list'],
-      ['--username', 'root:pw', 'user', 'list'],
-      ['--username', 'root:pw', 'role', 'list'],
-      ['--username', 'root:pw', 'role', 'add', 'app'],
-      ['--username', 'root:pw', 'role', 'add', 'app'],
-      ['--username', 'root:pw', 'role', 'grant', '--path', '/app/*', '--readwrite', 'app'],
-      ['--username', 'root:pw', 'role', 'grant', '--path', '/pub', '--read', 'app'],
-      ['--username', 'root:pw', 'role', 'get', 'app'],
-      ['--username', 'root:pw', 'role', 'revoke', '--path', '/app/*', '--write', 'app'],
-      ['--username', 'root:pw', 'role', 'get', 'app'],
-      ['--username', 'root:pw', 'role', 'get', 'root'],
-      ['--username', 'root:pw', 'user', 'add', 'alice:secret'],
-      ['--username', 'root:pw', 'user', 'grant', '--roles', 'app', 'alice'],
-      ['--username', 'root:pw', 'user', 'grant', '--roles', 'app', 'alice'],
-      ['--username', 'root:pw', 'user', 'get', 'alice'],
-      ['--username', 'root:pw', 'user', 'revoke', '--roles', 'nope', 'alice'],
-      ['--username', 'root:pw', 'set', '/app/a', '1'],
-      ['--username', 'alice:secret', 'get', '/app/a'],
-      ['--username', 'alice:secret', 'set', '/app/a', '2'],
-      ['--username', 'alice:wrong', 'get', '/app/a'],
-      ['get', '/app/a'],
-      ['--username', 'root:pw', 'role', 'revoke', '--path', '/*', '--readwrite', 'guest'],
-      ['get', '/app/a'],
-      ['--username', 'alice:secret', 'member', 'add', 'x', 'http://127.0.0.1:1'],
-      ['--username', 'root:pw', 'user', 'remove', 'alice'],
-      ['--username', 'root:pw', 'user', 'remove', 'alice'],
-      ['--username', 'root:pw', 'role', 'remove', 'app'],
-      ['--username', 'root:pw', 'user', 'remove', 'root'],
-      ['--username', 'root:pw', 'auth', 'disable'],
-      ['auth', 'disable'],
-      ['user', 'list'],
-    ];
-    const ctl = async (url: string, args: string[]): Promise<string> => {
-      const r = await run(ETCDCTL, ['--endpoints', url, ...args], { env: { ...process.env, ETCDCTL_API: '2' }, timeout: 30_000 }).then(
-        (ok) => ({ code: 0, out: ok.stdout + ok.stderr }),
-        (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
+      // Every member now enforces the same users, roles and flag: auth on, the guest reads /b only.
+      for (const [name, list] of Object.entries(urls)) {
+        await request(list[0], {
+          method: 'PUT',
+          path: '/v2/auth/users/root',
+          json: '{"user":"root","password":"Root-PW"}',
+        });
+        expect((await request(list[0], { method: 'PUT', path: '/v2/auth/enable' })).status, name).toBe(200);
+        for (const url of list.slice(1)) {
+          await until(
+            `${name} ${url} to refuse the guest`,
+            async () => (await request(url, { method: 'GET', path: '/v2/keys/a/x' })).status === 401,
+            30_000,
+          );
+          expect((await request(url, { method: 'GET', path: '/v2/keys/a/x', user: 'u2:U2-NEW' })).status).toBe(200);
+          expect((await request(url, { method: 'GET', path: '/v2/keys/a/x', user: 'u2:U2-PW' })).status).toBe(401);
+          expect((await request(url, { method: 'GET', path: '/v2/auth/users', user: 'u2:U2-NEW' })).status).toBe(401);
+          expect((await request(url, { method: 'GET', path: '/v2/auth/users', user: 'root:Root-PW' })).status).toBe(
+            200,
+          );
+          // A member that never wrote auth state makes its writes as the others do.
+          expect(
+            (
+              await request(url, {
+                method: 'PUT',
+                path: '/v2/auth/users/u9',
+                json: '{"user":"u9","password":"U9-PW"}',
+                user: 'root:Root-PW',
+              })
+            ).status,
+          ).toBe(201);
+          expect(
+            (await request(url, { method: 'DELETE', path: '/v2/auth/users/u9', user: 'root:Root-PW' })).status,
+          ).toBe(200);
+        }
+      }
+      for (const s of ours!.specs.slice(0, 3)) {
+        const out = ours!.output(s.name);
+        expect(leaks(out), s.name).toEqual([]);
+        expect(
+          out.some((l) => l.includes('N | etcdserver/auth: created user root')),
+          s.name,
+        ).toBe(s.name === 'n1');
+      }
+      expect(ours!.output('n1')).toEqual(
+        expect.arrayContaining([
+          expect.stringContaining('I | etcdserver/auth: no guest role access found, creating default'),
+          expect.stringContaining('N | etcdserver/auth: auth: enabled auth'),
+          expect.stringContaining('W | etcdserver/api/v2http: auth: incorrect password for user: root'),
+          expect.stringContaining('W | etcdserver/api/v2http: auth: invalid access for user u2 on key /b.'),
+        ]),
       );
-      return `${args.join(' ')} → ${r.code}: ${r.out.replace(/\[\d+\]/g, '[N]').replace(/[0-9a-f]{16}/g, 'ID').replace(/127\.0\.0\.1:\d+/g, 'P')}`;
-    };
-    const theirs: string[] = [];
-    const mine: string[] = [];
-    for (const args of script) {
-      theirs.push(await ctl(urls.etcd[0], args));
-      mine.push(await ctl(urls.raftlab[0], args));
-    }
-    expect(mine).toEqual(theirs);
-    expect(mine.join('\n')).toContain('Authentication Enabled');
-    expect(mine.join('\n')).toContain('Error:  110: The request requires user authentication (Insufficient credentials)');
+    },
+    240_000,
+  );
 
-    // `user passwd` reads the new password from its terminal (here a pipe), on another member;
-    // the third member then knows only the new one.
-    for (const list of [urls.etcd, urls.raftlab]) {
-      await ctl(list[0], ['user', 'add', 'bob:old']);
-      await ctl(list[0], ['user', 'grant', '--roles', 'root', 'bob']);
-      const passwd = spawn(ETCDCTL, ['--endpoints', list[1], 'user', 'passwd', 'bob'], { env: { ...process.env, ETCDCTL_API: '2' }, stdio: ['pipe', 'pipe', 'ignore'] });
-      let out = '';
-      passwd.stdout.on('data', (b: Buffer) => (out += b.toString()));
-      passwd.stdin.end('fresh\n');
-      const code = await new Promise((resolve) => passwd.once('exit', resolve));
-      expect({ code, out: out.trim() }).toEqual({ code: 0, out: 'New password: \nPassword updated' });
-      expect(await ctl(list[0], ['--username', 'root:pw', 'auth', 'enable'])).toContain('Authentication Enabled');
-      const users = (user: string) => request(list[2], { method: 'GET', path: '/v2/auth/users', user });
-      await until('the third member to enforce auth', async () => (await users('nobody:x')).status === 401, 30_000);
-      await until('the third member to know the new password', async () => (await users('bob:fresh')).status === 200, 30_000);
-      expect((await users('bob:old')).status).toBe(401);
-    }
-  }, 240_000);
+  it.runIf(haveEtcd)(
+    'Debian’s etcdctl v2 (user, role, auth commands) prints the same against both',
+    async () => {
+      const urls = await startBoth();
+      const script: string[][] = [
+        ['user', 'add', 'root:pw'],
+        ['user', 'list'],
+        ['auth', 'enable'],
+        ['user', 'list'],
+        ['--username', 'root:pw', 'user', 'list'],
+        ['--username', 'root:pw', 'role', 'list'],
+        ['--username', 'root:pw', 'role', 'add', 'app'],
+        ['--username', 'root:pw', 'role', 'add', 'app'],
+        ['--username', 'root:pw', 'role', 'grant', '--path', '/app/*', '--readwrite', 'app'],
+        ['--username', 'root:pw', 'role', 'grant', '--path', '/pub', '--read', 'app'],
+        ['--username', 'root:pw', 'role', 'get', 'app'],
+        ['--username', 'root:pw', 'role', 'revoke', '--path', '/app/*', '--write', 'app'],
+        ['--username', 'root:pw', 'role', 'get', 'app'],
+        ['--username', 'root:pw', 'role', 'get', 'root'],
+        ['--username', 'root:pw', 'user', 'add', 'alice:secret'],
+        ['--username', 'root:pw', 'user', 'grant', '--roles', 'app', 'alice'],
+        ['--username', 'root:pw', 'user', 'grant', '--roles', 'app', 'alice'],
+        ['--username', 'root:pw', 'user', 'get', 'alice'],
+        ['--username', 'root:pw', 'user', 'revoke', '--roles', 'nope', 'alice'],
+        ['--username', 'root:pw', 'set', '/app/a', '1'],
+        ['--username', 'alice:secret', 'get', '/app/a'],
+        ['--username', 'alice:secret', 'set', '/app/a', '2'],
+        ['--username', 'alice:wrong', 'get', '/app/a'],
+        ['get', '/app/a'],
+        ['--username', 'root:pw', 'role', 'revoke', '--path', '/*', '--readwrite', 'guest'],
+        ['get', '/app/a'],
+        ['--username', 'alice:secret', 'member', 'add', 'x', 'http://127.0.0.1:1'],
+        ['--username', 'root:pw', 'user', 'remove', 'alice'],
+        ['--username', 'root:pw', 'user', 'remove', 'alice'],
+        ['--username', 'root:pw', 'role', 'remove', 'app'],
+        ['--username', 'root:pw', 'user', 'remove', 'root'],
+        ['--username', 'root:pw', 'auth', 'disable'],
+        ['auth', 'disable'],
+        ['user', 'list'],
+      ];
+      const ctl = async (url: string, args: string[]): Promise<string> => {
+        const r = await run(ETCDCTL, ['--endpoints', url, ...args], {
+          env: { ...process.env, ETCDCTL_API: '2' },
+          timeout: 30_000,
+        }).then(
+          (ok) => ({ code: 0, out: ok.stdout + ok.stderr }),
+          (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
+        );
+        return `${args.join(' ')} → ${r.code}: ${r.out
+          .replace(/\[\d+\]/g, '[N]')
+          .replace(/[0-9a-f]{16}/g, 'ID')
+          .replace(/127\.0\.0\.1:\d+/g, 'P')}`;
+      };
+      const theirs: string[] = [];
+      const mine: string[] = [];
+      for (const args of script) {
+        theirs.push(await ctl(urls.etcd[0], args));
+        mine.push(await ctl(urls.raftlab[0], args));
+      }
+      expect(mine).toEqual(theirs);
+      expect(mine.join('\n')).toContain('Authentication Enabled');
+      expect(mine.join('\n')).toContain(
+        'Error:  110: The request requires user authentication (Insufficient credentials)',
+      );
 
-  it.runIf(haveEtcd && havePythonEtcd)('python-etcd’s auth operations end alike on both', async () => {
-    const urls = await startBoth();
-    const py = async (url: string) => (await run(PYTHON, [PY_SCRIPT, url], { timeout: 120_000 })).stdout.trim().split('\n');
-    const theirs = await py(urls.etcd[0]);
-    const mine = await py(urls.raftlab[0]);
-    expect(mine).toEqual(theirs);
-    expect(mine).toContain('enable auth ok true');
-    expect(mine).toContain('read root anonymously error EtcdInsufficientPermissions Insufficient credentials : None');
-    expect(mine).toContain('reader writes error EtcdInsufficientPermissions The request requires user authentication : Insufficient credentials');
-    expect(mine).toContain('disable auth ok false');
-    expect(mine.length).toBeGreaterThan(40);
-  }, 240_000);
+      // `user passwd` reads the new password from its terminal (here a pipe), on another member;
+      // the third member then knows only the new one.
+      for (const list of [urls.etcd, urls.raftlab]) {
+        await ctl(list[0], ['user', 'add', 'bob:old']);
+        await ctl(list[0], ['user', 'grant', '--roles', 'root', 'bob']);
+        const passwd = spawn(ETCDCTL, ['--endpoints', list[1], 'user', 'passwd', 'bob'], {
+          env: { ...process.env, ETCDCTL_API: '2' },
+          stdio: ['pipe', 'pipe', 'ignore'],
+        });
+        let out = '';
+        passwd.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        passwd.stdin.end('fresh\n');
+        const code = await new Promise((resolve) => passwd.once('exit', resolve));
+        expect({ code, out: out.trim() }).toEqual({ code: 0, out: 'New password: \nPassword updated' });
+        expect(await ctl(list[0], ['--username', 'root:pw', 'auth', 'enable'])).toContain('Authentication Enabled');
+        const users = (user: string) => request(list[2], { method: 'GET', path: '/v2/auth/users', user });
+        await until('the third member to enforce auth', async () => (await users('nobody:x')).status === 401, 30_000);
+        await until(
+          'the third member to know the new password',
+          async () => (await users('bob:fresh')).status === 200,
+          30_000,
+        );
+        expect((await users('bob:old')).status).toBe(401);
+      }
+    },
+    240_000,
+  );
+
+  it.runIf(haveEtcd && havePythonEtcd)(
+    'python-etcd’s auth operations end alike on both',
+    async () => {
+      const urls = await startBoth();
+      const py = async (url: string) =>
+        (await run(PYTHON, [PY_SCRIPT, url], { timeout: 120_000 })).stdout.trim().split('\n');
+      const theirs = await py(urls.etcd[0]);
+      const mine = await py(urls.raftlab[0]);
+      expect(mine).toEqual(theirs);
+      expect(mine).toContain('enable auth ok true');
+      expect(mine).toContain('read root anonymously error EtcdInsufficientPermissions Insufficient credentials : None');
+      expect(mine).toContain(
+        'reader writes error EtcdInsufficientPermissions The request requires user authentication : Insufficient credentials',
+      );
+      expect(mine).toContain('disable auth ok false');
+      expect(mine.length).toBeGreaterThan(40);
+    },
+    240_000,
+  );
 });

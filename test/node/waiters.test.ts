@@ -7,16 +7,27 @@ import { nth } from '../helpers/checked.js';
 
 function incarnation(proposed: string[]): Waiters {
   const raft = { log: { applied: 0 }, propose: (data: string) => proposed.push(data) } as unknown as Raft;
-  return new Waiters({ id: 'aaaa', raft, stopped: () => false, schedule: () => {}, timeoutMs: () => 2000, readRetryMs: () => 100 });
+  return new Waiters({
+    id: 'aaaa',
+    raft,
+    stopped: () => false,
+    schedule: () => {},
+    timeoutMs: () => 2000,
+    readRetryMs: () => 100,
+  });
 }
 
-const put = (value: string) => (r: string): { cmd: NodeCommand } => ({ cmd: { t: 'v2', r, c: { op: 'set', path: '/k', value, now: 0 } } });
+const put =
+  (value: string) =>
+  (r: string): { cmd: NodeCommand } => ({ cmd: { t: 'v2', r, c: { op: 'set', path: '/k', value, now: 0 } } });
 
 describe('request ids', () => {
   it('differ between two starts of one member: an entry the last start proposed never answers this one', async () => {
     // The first start proposed a write that was persisted but not yet applied when it died…
     const before: string[] = [];
-    void incarnation(before).proposeAndWait(put('old')).catch(() => {});
+    void incarnation(before)
+      .proposeAndWait(put('old'))
+      .catch(() => {});
     const old = (JSON.parse(nth(before, 0, 'a proposal logged')) as { r: string }).r;
     // …the next start proposes its own, and then applies the old entry (catching up).
     const after: string[] = [];

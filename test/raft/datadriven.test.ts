@@ -21,7 +21,9 @@ function run(source: string, file: string) {
 }
 
 describe('Raft scripts (testdata/*.txt)', () => {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.txt'))
+    .sort();
 
   it('finds the scripts', () => {
     expect(files.length).toBeGreaterThanOrEqual(8);
@@ -45,7 +47,18 @@ describe('Raft scripts (testdata/*.txt)', () => {
 });
 
 describe('the script harness', () => {
-  const script = ['# a comment', 'add-nodes 2 voters=(1,2)', '----', '1: voters=(1 2) Term:1 Commit:2 Applied:2 Last:1/2', '2: voters=(1 2) Term:1 Commit:2 Applied:2 Last:1/2', '', 'campaign 1', '----', 'ok', ''].join('\n');
+  const script = [
+    '# a comment',
+    'add-nodes 2 voters=(1,2)',
+    '----',
+    '1: voters=(1 2) Term:1 Commit:2 Applied:2 Last:1/2',
+    '2: voters=(1 2) Term:1 Commit:2 Applied:2 Last:1/2',
+    '',
+    'campaign 1',
+    '----',
+    'ok',
+    '',
+  ].join('\n');
 
   it('reports the first output that differs, with its line', () => {
     const { mismatch } = run(script, 't');

@@ -1,7 +1,14 @@
 // How the data-driven Raft scripts print messages, entries, Readies and events: one line per
 // thing, in the manner of etcd-io/raft's DescribeMessage / DescribeReady, so that a script
 // reads like a trace (`1->2 MsgVote Term:2 Log:1/3`: Log is term/index).
-import { decodeConfChange, type Entry, type Message, type NodeId, type RaftEvent, type Snapshot } from '../../src-shared/raft-types.js';
+import {
+  decodeConfChange,
+  type Entry,
+  type Message,
+  type NodeId,
+  type RaftEvent,
+  type Snapshot,
+} from '../../src-shared/raft-types.js';
 import type { Ready } from '../../src-main/raft/raft.js';
 
 export function fmtEntry(e: Entry): string {
@@ -21,7 +28,7 @@ export function fmtMessage(m: Message): string {
   let s = `${m.from}->${m.to} ${m.type} Term:${m.term}`;
   if (m.index !== undefined || m.logTerm !== undefined) s += ` Log:${m.logTerm ?? 0}/${m.index ?? 0}`;
   if (m.commit !== undefined) s += ` Commit:${m.commit}`;
-  if (m.reject) s += m.rejectHint === undefined ? " Rejected" : ` Rejected (Hint: ${m.rejectHint})`;
+  if (m.reject) s += m.rejectHint === undefined ? ' Rejected' : ` Rejected (Hint: ${m.rejectHint})`;
   if (m.entries?.length) s += ` Entries:[${m.entries.map(fmtEntry).join(', ')}]`;
   if (m.snapshot) s += ` Snapshot:[${fmtSnapshot(m.snapshot)}]`;
   if (m.context) s += ` Context:${m.context}`;
@@ -31,12 +38,14 @@ export function fmtMessage(m: Message): string {
 /** The lines of a Ready, in the order the node handles it: persist, send, apply. */
 export function fmtReady(rd: Ready): string[] {
   const out: string[] = [];
-  if (rd.hardState) out.push(`HardState Term:${rd.hardState.term} Vote:${rd.hardState.vote || 0} Commit:${rd.hardState.commit}`);
+  if (rd.hardState)
+    out.push(`HardState Term:${rd.hardState.term} Vote:${rd.hardState.vote || 0} Commit:${rd.hardState.commit}`);
   if (rd.entries.length) out.push('Entries:', ...rd.entries.map(fmtEntry));
   if (rd.snapshot) out.push(`Snapshot ${fmtSnapshot(rd.snapshot)}`);
   if (rd.messages.length) out.push('Messages:', ...rd.messages.map(fmtMessage));
   if (rd.committedEntries.length) out.push('CommittedEntries:', ...rd.committedEntries.map(fmtEntry));
-  if (rd.readStates.length) out.push('ReadStates:', ...rd.readStates.map((r) => `Index:${r.index} Context:${r.context}`));
+  if (rd.readStates.length)
+    out.push('ReadStates:', ...rd.readStates.map((r) => `Index:${r.index} Context:${r.context}`));
   return out;
 }
 
@@ -66,7 +75,9 @@ export function fmtEvent(id: NodeId, e: RaftEvent): string | undefined {
         ` at term ${e.term}: ${e.votes} granted, ${e.needed} needed`
       );
     case 'append':
-      return e.first === e.last ? `${id} appended ${e.term}/${e.last}` : `${id} appended ${e.first}..${e.last} (last ${e.term}/${e.last})`;
+      return e.first === e.last
+        ? `${id} appended ${e.term}/${e.last}`
+        : `${id} appended ${e.first}..${e.last} (last ${e.term}/${e.last})`;
     case 'truncate':
       return `${id} truncated its log from index ${e.from}`;
     case 'commit':

@@ -19,7 +19,14 @@
 //   isolate <id>...  partition (ids) (ids)  heal           cut links; delivery drops what crosses them
 //   raft-state   raft-log <id>   status <id>   applied <id>   log-level none|info
 import type { Message, NodeId, RaftEvent, Role } from '../../src-shared/raft-types.js';
-import { bootstrapState, ProposalDropped, Raft, type RaftBootState, type RaftConfig, type Ready } from '../../src-main/raft/raft.js';
+import {
+  bootstrapState,
+  ProposalDropped,
+  Raft,
+  type RaftBootState,
+  type RaftConfig,
+  type Ready,
+} from '../../src-main/raft/raft.js';
 import { MemoryStorage } from '../../src-main/sim/memory-storage.js';
 import { seededRandom } from '../../src-main/util/rng.js';
 import { Args, type Directive } from './datadriven.js';
@@ -175,7 +182,12 @@ export class InteractionEnv {
         for (const id of ids()) for (const other of this.nodes.keys()) if (other !== id) this.cuts.add(link(id, other));
         return;
       case 'partition': {
-        const parsed = a.bare().map((g) => g.replace(/^\(|\)$/g, '').split(/[\s,]+/).filter(Boolean));
+        const parsed = a.bare().map((g) =>
+          g
+            .replace(/^\(|\)$/g, '')
+            .split(/[\s,]+/)
+            .filter(Boolean),
+        );
         const [left, right] = parsed;
         if (parsed.length !== 2 || !left || !right) throw new Error('usage: partition (ids) (ids)');
         for (const x of left) for (const y of right) this.cuts.add(link(this.node(x).id, this.node(y).id));
@@ -196,7 +208,8 @@ export class InteractionEnv {
       case 'raft-log':
         for (const id of ids()) {
           const log = this.node(id).raft.log;
-          if (log.firstIndex() > 1) this.print(`(compacted through ${log.term(log.firstIndex() - 1)}/${log.firstIndex() - 1})`);
+          if (log.firstIndex() > 1)
+            this.print(`(compacted through ${log.term(log.firstIndex() - 1)}/${log.firstIndex() - 1})`);
           for (const e of log.all()) this.print(fmtEntry(e));
           if (log.all().length === 0) this.print('(no entries)');
         }
@@ -273,7 +286,9 @@ export class InteractionEnv {
     node.applied = snap ? this.restoreStateMachine(snap.meta.index, snap.data) : [];
     node.soft = { role: node.raft.role, lead: node.raft.lead };
     const r = node.raft;
-    this.print(`${id} restarted: Term:${r.term} Vote:${r.vote || 0} Commit:${r.log.committed} Last:${r.log.lastTerm()}/${r.log.lastIndex()}`);
+    this.print(
+      `${id} restarted: Term:${r.term} Vote:${r.vote || 0} Commit:${r.log.committed} Last:${r.log.lastTerm()}/${r.log.lastIndex()}`,
+    );
   }
 
   private restoreStateMachine(index: number, data: string): { index: number; data: string }[] {
@@ -395,4 +410,3 @@ function link(a: NodeId, b: NodeId): string {
 function byNumber(a: string, b: string): number {
   return Number(a) - Number(b) || a.localeCompare(b);
 }
-

@@ -22,11 +22,17 @@ export class Net {
   private filters: Filter[] = [];
   private rng = seededRandom(42);
 
-  constructor(ids: NodeId[], private readonly cfg: Partial<RaftConfig> = {}) {
+  constructor(
+    ids: NodeId[],
+    private readonly cfg: Partial<RaftConfig> = {},
+  ) {
     for (const id of ids) this.add(id, bootstrapState(ids));
   }
 
-  add(id: NodeId, boot: RaftBootState = { hardState: { term: 0, vote: '', commit: 0 }, snapshot: null, entries: [] }): TestNode {
+  add(
+    id: NodeId,
+    boot: RaftBootState = { hardState: { term: 0, vote: '', commit: 0 }, snapshot: null, entries: [] },
+  ): TestNode {
     const storage = new MemoryStorage(boot);
     const node: TestNode = { raft: this.make(id, storage), storage, applied: [], events: [], reads: [] };
     this.nodes.set(id, node);
@@ -135,6 +141,8 @@ export class Net {
   }
 
   data(id: NodeId): string[] {
-    return this.n(id).applied.filter((e) => e.type === 'normal' && e.data !== '').map((e) => e.data);
+    return this.n(id)
+      .applied.filter((e) => e.type === 'normal' && e.data !== '')
+      .map((e) => e.data);
   }
 }

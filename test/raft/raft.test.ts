@@ -457,7 +457,9 @@ describe('append size (etcd MaxSizePerMsg)', () => {
     net.heal();
     const before = net.sent.length;
     net.tickAll(5);
-    const apps = net.sent.slice(before).filter((m) => m.type === 'MsgApp' && m.to === 'n2' && (m.entries?.length ?? 0) > 0);
+    const apps = net.sent
+      .slice(before)
+      .filter((m) => m.type === 'MsgApp' && m.to === 'n2' && (m.entries?.length ?? 0) > 0);
     expect(apps.length).toBeGreaterThan(1);
     for (const m of apps) {
       const size = m.entries!.reduce((n, e) => n + e.data.length, 0);

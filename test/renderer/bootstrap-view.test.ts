@@ -16,23 +16,55 @@ const PORT: Record<string, number> = { n1: 41001, n2: 41002, n3: 41003 };
 
 function node(name: string, status: NodeState['status'], role: NodeState['role'] = 'follower'): NodeState {
   return {
-    name, id: ID[name]!, status, role, term: status === 'alive' ? 2 : 0, vote: '', lead: status === 'alive' ? 'n1' : '',
-    commit: 0, applied: 0, firstIndex: 1, lastIndex: 0, clientURL: '', peerURL: `http://127.0.0.1:${PORT[name]}`, dataDir: '',
-    clock: { offsetMs: 0, rate: 1 }, electionTimeoutMs: 1000, heartbeatMs: 100, log: [], peers: [],
+    name,
+    id: ID[name]!,
+    status,
+    role,
+    term: status === 'alive' ? 2 : 0,
+    vote: '',
+    lead: status === 'alive' ? 'n1' : '',
+    commit: 0,
+    applied: 0,
+    firstIndex: 1,
+    lastIndex: 0,
+    clientURL: '',
+    peerURL: `http://127.0.0.1:${PORT[name]}`,
+    dataDir: '',
+    clock: { offsetMs: 0, rate: 1 },
+    electionTimeoutMs: 1000,
+    heartbeatMs: 100,
+    log: [],
+    peers: [],
   };
 }
 
 function discovery(registered: string[]): BootstrapView {
   return {
-    method: 'discovery', flags: `--discovery ${URL_}`, url: URL_, service: 'a raftlab node the app started for it, at http://127.0.0.1:40000', size: 3,
-    registrations: registered.map((n, i) => ({ id: ID[n]!, value: `${n}=http://127.0.0.1:${PORT[n]}`, createdIndex: 10 + i })),
+    method: 'discovery',
+    flags: `--discovery ${URL_}`,
+    url: URL_,
+    service: 'a raftlab node the app started for it, at http://127.0.0.1:40000',
+    size: 3,
+    registrations: registered.map((n, i) => ({
+      id: ID[n]!,
+      value: `${n}=http://127.0.0.1:${PORT[n]}`,
+      createdIndex: 10 + i,
+    })),
     extras: [],
   };
 }
 
 const dns: BootstrapView = {
-  method: 'dns', flags: '--discovery-srv raftlab.test', domain: 'raftlab.test', dnsServer: '127.0.0.1:5353',
-  records: ['n1', 'n2', 'n3'].map((n) => ({ service: '_etcd-server._tcp.raftlab.test', target: '127.0.0.1', port: PORT[n]! })), extras: [],
+  method: 'dns',
+  flags: '--discovery-srv raftlab.test',
+  domain: 'raftlab.test',
+  dnsServer: '127.0.0.1:5353',
+  records: ['n1', 'n2', 'n3'].map((n) => ({
+    service: '_etcd-server._tcp.raftlab.test',
+    target: '127.0.0.1',
+    port: PORT[n]!,
+  })),
+  extras: [],
 };
 
 describe('the discovery directory in words', () => {
@@ -52,14 +84,20 @@ describe('the discovery directory in words', () => {
     expect(bootstrapSummary(discovery([]), [])).toBe('The directory is empty: it waits for 3 members to register');
     expect(memberPhase(discovery(['n1']), node('n2', 'starting'))).toBe('asking the directory');
     const formed = [node('n1', 'alive', 'leader'), node('n2', 'alive'), node('n3', 'alive')];
-    expect(bootstrapSummary(discovery(['n1', 'n2', 'n3']), formed)).toBe('3 of 3 registered: the cluster formed from them, in registration order');
+    expect(bootstrapSummary(discovery(['n1', 'n2', 'n3']), formed)).toBe(
+      '3 of 3 registered: the cluster formed from them, in registration order',
+    );
     expect(lookCommand(b)).toBe(`curl -s '${URL_}?recursive=true'`);
   });
 
   it('DNS: one record per member; each finds itself', () => {
-    expect(bootstrapSummary(dns, [node('n1', 'alive'), node('n2', 'starting'), node('n3', 'starting')])).toBe('3 SRV records: 1 of 3 members found themselves so far');
+    expect(bootstrapSummary(dns, [node('n1', 'alive'), node('n2', 'starting'), node('n3', 'starting')])).toBe(
+      '3 SRV records: 1 of 3 members found themselves so far',
+    );
     expect(memberPhase(dns, node('n2', 'starting'))).toBe('looking up the records');
-    expect(bootstrapSummary(dns, [node('n1', 'alive'), node('n2', 'alive'), node('n3', 'alive')])).toBe('3 SRV records: every member found itself among them and the cluster formed');
+    expect(bootstrapSummary(dns, [node('n1', 'alive'), node('n2', 'alive'), node('n3', 'alive')])).toBe(
+      '3 SRV records: every member found itself among them and the cluster formed',
+    );
     expect(lookCommand(dns)).toBe('dig @127.0.0.1 -p 5353 +short SRV _etcd-server._tcp.raftlab.test');
   });
 
@@ -71,8 +109,22 @@ describe('the discovery directory in words', () => {
     const { session, feed } = replaySession();
     feed([cluster([node('n1', 'starting'), node('n2', 'starting'), node('n3', 'unstarted')], discovery(['n1', 'n2']))]);
     expect(session.status).toBe('2 of 3 registered: n1 and n2 wait for 1 more');
-    feed([{ type: 'log', node: 'n2', at: 0, level: 'N', pkg: 'discovery', msg: 'found 2 peer(s), waiting for 1 more', line: '' }]);
-    expect(session.timeline.at(-1)).toMatchObject({ kind: 'membership', node: 'n2', text: 'n2: found 2 peer(s), waiting for 1 more' });
+    feed([
+      {
+        type: 'log',
+        node: 'n2',
+        at: 0,
+        level: 'N',
+        pkg: 'discovery',
+        msg: 'found 2 peer(s), waiting for 1 more',
+        line: '',
+      },
+    ]);
+    expect(session.timeline.at(-1)).toMatchObject({
+      kind: 'membership',
+      node: 'n2',
+      text: 'n2: found 2 peer(s), waiting for 1 more',
+    });
   });
 });
 
@@ -82,20 +134,38 @@ describe('the guide: three ways to start a cluster', () => {
     let memory: GuideMemory = freshMemory();
     const step = () => nextBootstrapStep(session, memory);
     feed([cluster([node('n1', 'alive', 'leader'), node('n2', 'alive'), node('n3', 'alive')])]);
-    expect(step()).toMatchObject({ title: 'Static: every member is told the whole cluster', commands: [{ type: 'startCluster', size: 3 }] });
+    expect(step()).toMatchObject({
+      title: 'Static: every member is told the whole cluster',
+      commands: [{ type: 'startCluster', size: 3 }],
+    });
     memory = { ...memory, way: 'static' };
-    expect(step()).toMatchObject({ title: 'etcd discovery: the members find each other through a directory', commands: [{ type: 'startCluster', size: 3, bootstrap: 'discovery', oneByOne: true }] });
+    expect(step()).toMatchObject({
+      title: 'etcd discovery: the members find each other through a directory',
+      commands: [{ type: 'startCluster', size: 3, bootstrap: 'discovery', oneByOne: true }],
+    });
     memory = { ...memory, way: 'discovery' };
     feed([cluster([node('n1', 'unstarted'), node('n2', 'unstarted'), node('n3', 'unstarted')], discovery([]))]);
-    expect(step()).toMatchObject({ title: 'Start n1', commands: [{ type: 'restartNode', name: 'n1' }], background: true });
+    expect(step()).toMatchObject({
+      title: 'Start n1',
+      commands: [{ type: 'restartNode', name: 'n1' }],
+      background: true,
+    });
     feed([cluster([node('n1', 'starting'), node('n2', 'starting'), node('n3', 'unstarted')], discovery(['n1', 'n2']))]);
     const last = step();
     expect(last).toMatchObject({ title: 'Start n3', commands: [{ type: 'restartNode', name: 'n3' }] });
     expect(last.explain).toContain('2 of 3 registered: n1 and n2 wait for 1 more. n3 completes the size');
-    feed([cluster([node('n1', 'alive', 'leader'), node('n2', 'alive'), node('n3', 'alive')], discovery(['n1', 'n2', 'n3']))]);
-    expect(step()).toMatchObject({ title: 'One more member, too late', commands: [{ type: 'bootstrapExtra', fallback: 'proxy' }] });
+    feed([
+      cluster([node('n1', 'alive', 'leader'), node('n2', 'alive'), node('n3', 'alive')], discovery(['n1', 'n2', 'n3'])),
+    ]);
+    expect(step()).toMatchObject({
+      title: 'One more member, too late',
+      commands: [{ type: 'bootstrapExtra', fallback: 'proxy' }],
+    });
     memory = { ...memory, extra: true };
-    expect(step()).toMatchObject({ title: 'DNS SRV: the records name the members', commands: [{ type: 'startCluster', size: 3, bootstrap: 'dns' }] });
+    expect(step()).toMatchObject({
+      title: 'DNS SRV: the records name the members',
+      commands: [{ type: 'startCluster', size: 3, bootstrap: 'dns' }],
+    });
     memory = { ...memory, way: 'dns' };
     expect(step().title).toBe('Setting up the records…');
     feed([cluster([node('n1', 'alive', 'leader'), node('n2', 'alive'), node('n3', 'alive')], dns)]);
@@ -111,4 +181,3 @@ function cluster(nodes: NodeState[], bootstrap?: BootstrapView): ServerEvent {
   const c: ClusterState = { dir: '/tmp/x', generation: 1, nodes, cuts: [], ...(bootstrap ? { bootstrap } : {}) };
   return { type: 'cluster', cluster: c };
 }
-

@@ -10,10 +10,27 @@ const IDS: Record<string, string> = { n1: '0a1b2c3d4e5f6071', n2: '8899aabbccdde
 
 function node(name: string, status: NodeState['status'], clockDiffMs = 0): NodeState {
   return {
-    name, id: IDS[name]!, status, role: name === 'n1' ? 'leader' : 'follower', term: 2, vote: '', lead: 'n1',
-    commit: 5, applied: 5, firstIndex: 1, lastIndex: 5, clientURL: '', peerURL: '', dataDir: '',
-    clock: { offsetMs: 0, rate: 1 }, electionTimeoutMs: 1000, heartbeatMs: 100, log: [],
-    peers: Object.entries(IDS).filter(([n]) => n !== name).map(([, id]) => ({ id, active: true, clockDiffMs })),
+    name,
+    id: IDS[name]!,
+    status,
+    role: name === 'n1' ? 'leader' : 'follower',
+    term: 2,
+    vote: '',
+    lead: 'n1',
+    commit: 5,
+    applied: 5,
+    firstIndex: 1,
+    lastIndex: 5,
+    clientURL: '',
+    peerURL: '',
+    dataDir: '',
+    clock: { offsetMs: 0, rate: 1 },
+    electionTimeoutMs: 1000,
+    heartbeatMs: 100,
+    log: [],
+    peers: Object.entries(IDS)
+      .filter(([n]) => n !== name)
+      .map(([, id]) => ({ id, active: true, clockDiffMs })),
   };
 }
 
@@ -32,7 +49,7 @@ function clockLine(node: string, peer: string, healed: boolean): ServerEvent {
 }
 
 describe('clock warnings in the window', () => {
-  it('a state snapshot taken before the warning does not clear it; etcd\'s all-clear does, per peer', () => {
+  it("a state snapshot taken before the warning does not clear it; etcd's all-clear does, per peer", () => {
     const { session, feed } = replaySession();
     feed([cluster([node('n1', 'alive'), node('n2', 'alive'), node('n3', 'alive')])]);
     // n3 is skewed: it warns about both peers, n1 about n3.

@@ -13,7 +13,13 @@ const scale = Number(process.env.SIM_SCALE ?? 1);
 // Clients are the only load (no background proposals): every entry is someone's operation.
 const THREE: Omit<SimOptions, 'seed'> = { nodes: 3, chaosMs: 2000, settleMs: 2000, proposalEveryMs: 0 };
 const FIVE: Omit<SimOptions, 'seed'> = { nodes: 5, chaosMs: 2000, settleMs: 2000, proposalEveryMs: 0 };
-const MEMBERSHIP: Omit<SimOptions, 'seed'> = { nodes: 3, chaosMs: 3000, settleMs: 2500, proposalEveryMs: 0, membership: true };
+const MEMBERSHIP: Omit<SimOptions, 'seed'> = {
+  nodes: 3,
+  chaosMs: 3000,
+  settleMs: 2500,
+  proposalEveryMs: 0,
+  membership: true,
+};
 
 const everything: ClientRun[] = [];
 
@@ -83,10 +89,15 @@ describe.skipIf(only !== undefined)('a broken rule is caught within the seeded b
     return bad;
   }
 
-  it('reads served from a node\'s local state, without read-index: stale reads', () => {
+  it("reads served from a node's local state, without read-index: stale reads", () => {
     const bad = caught('local-reads');
     expect(bad.length).toBeGreaterThan(0);
-    expect(bad.every((r) => r.check.verdict === 'violation' && r.check.violations.some((v) => v.ops.some((op) => op.type === 'read')))).toBe(true);
+    expect(
+      bad.every(
+        (r) =>
+          r.check.verdict === 'violation' && r.check.violations.some((v) => v.ops.some((op) => op.type === 'read')),
+      ),
+    ).toBe(true);
   });
 
   it('writes acknowledged when the leader appends them, before a quorum holds them: lost writes', () => {

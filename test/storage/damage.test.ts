@@ -32,7 +32,8 @@ function openStorage(f = file): RaftStorage {
 
 function entries(from: number, to: number, term = 1): Entry[] {
   const out: Entry[] = [];
-  for (let i = from; i <= to; i++) out.push({ index: i, term, type: 'normal', data: `{"put":"/k${i}","value":"${'v'.repeat(i % 50)}"}` });
+  for (let i = from; i <= to; i++)
+    out.push({ index: i, term, type: 'normal', data: `{"put":"/k${i}","value":"${'v'.repeat(i % 50)}"}` });
   return out;
 }
 
@@ -131,7 +132,10 @@ describe('the SQLite WAL after kill -9', () => {
     const survivors = sqliteEntryCount(crashed);
     expect(survivors).toBeGreaterThan(0);
     expect(survivors).toBeLessThan(200);
-    expectDamaged(crashed, /WAL (fails its checksum at frame \d+ of \d+, followed by a later transaction|has foreign bytes at frame)/);
+    expectDamaged(
+      crashed,
+      /WAL (fails its checksum at frame \d+ of \d+, followed by a later transaction|has foreign bytes at frame)/,
+    );
   });
 
   it('random bytes over the WAL header: refused (SQLite would ignore the whole WAL)', () => {
@@ -153,10 +157,18 @@ describe('the SQLite WAL after kill -9', () => {
     const walAfter = fs.readFileSync(`${after}-wal`);
     expect(walAfter.length).toBeGreaterThan(walBefore);
     // Only part of the last transaction's frames reached the disk; the rest reads as zeros.
-    const torn = Buffer.concat([walAfter.subarray(0, walBefore + 100), Buffer.alloc(walAfter.length - walBefore - 100)]);
+    const torn = Buffer.concat([
+      walAfter.subarray(0, walBefore + 100),
+      Buffer.alloc(walAfter.length - walBefore - 100),
+    ]);
     fs.writeFileSync(`${after}-wal`, torn);
     const t = openStorage(after);
-    expect(t.load().entries.map((e) => e.index).at(-1)).toBe(30);
+    expect(
+      t
+        .load()
+        .entries.map((e) => e.index)
+        .at(-1),
+    ).toBe(30);
     // Cut off in the middle of a frame (kill -9 during the write): also fine.
     t.close();
     fs.writeFileSync(`${crashed}-wal`, walAfter.subarray(0, walBefore + 4000));
@@ -167,7 +179,10 @@ describe('the SQLite WAL after kill -9', () => {
     member(100);
     const crashed = crashCopy();
     fs.rmSync(`${crashed}-wal`);
-    expectDamaged(crashed, /holds no member identity, but the data dir was initialised as member 8e9e05c52164694d \(n1\).*WAL was probably lost/);
+    expectDamaged(
+      crashed,
+      /holds no member identity, but the data dir was initialised as member 8e9e05c52164694d \(n1\).*WAL was probably lost/,
+    );
   });
 
   it('the WAL deleted after a checkpoint: the epoch shows the loss', () => {
@@ -178,7 +193,10 @@ describe('the SQLite WAL after kill -9', () => {
     let i = 3;
     const big = 'x'.repeat(60_000);
     while (walSalts() === first) {
-      s.persist({ entries: [{ index: i, term: 1, type: 'normal', data: big }], hardState: { term: 1, vote: '', commit: i - 1 } });
+      s.persist({
+        entries: [{ index: i, term: 1, type: 'normal', data: big }],
+        hardState: { term: 1, vote: '', commit: i - 1 },
+      });
       i++;
     }
     s.persist({ entries: entries(i, i + 5), hardState: { term: 1, vote: '', commit: i } });
@@ -189,7 +207,10 @@ describe('the SQLite WAL after kill -9', () => {
     // not the newest generation's writes.
     fs.rmSync(`${crashed}-wal`);
     expect(sqliteEntryCount(crashed)).toBeLessThan(i + 5);
-    expectDamaged(crashed, /older than what this member had made durable \(WAL epoch \d+, expected at least \d+\).*raftlab\.db-wal was lost/);
+    expectDamaged(
+      crashed,
+      /older than what this member had made durable \(WAL epoch \d+, expected at least \d+\).*raftlab\.db-wal was lost/,
+    );
   });
 
   it('a clean close leaves no WAL, and that is fine', () => {
@@ -206,7 +227,10 @@ describe('the database file', () => {
     member(20);
     const crashed = crashCopy();
     fs.truncateSync(crashed, 0);
-    expectDamaged(crashed, /the database is empty \(0 bytes\), but the data dir was initialised as member 8e9e05c52164694d \(n1\) of cluster cdf818194e3a8c32/);
+    expectDamaged(
+      crashed,
+      /the database is empty \(0 bytes\), but the data dir was initialised as member 8e9e05c52164694d \(n1\) of cluster cdf818194e3a8c32/,
+    );
     expect(fs.statSync(crashed).size).toBe(0); // nothing written to it
   });
 
@@ -214,7 +238,10 @@ describe('the database file', () => {
     member(20);
     const crashed = crashCopy();
     fs.rmSync(crashed);
-    expectDamaged(crashed, /the database is missing \(its WAL raftlab\.db-wal is still there\), but the data dir was initialised/);
+    expectDamaged(
+      crashed,
+      /the database is missing \(its WAL raftlab\.db-wal is still there\), but the data dir was initialised/,
+    );
     expect(fs.existsSync(crashed)).toBe(false);
     // Also without a marker (a data dir from before markers): SQLite would replay the WAL into a new file.
     fs.rmSync(markerFileFor(crashed));
@@ -287,9 +314,13 @@ describe('row checksums', () => {
     member(10).close();
     edit(`UPDATE hard_state SET term = -1, crc = ${hardStateCrc(-1, '', 9)}`);
     expectDamaged(file, /the hard_state row is damaged: term is not a whole number ≥ 0/);
-    edit(`UPDATE hard_state SET term = 1, crc = ${hardStateCrc(1, '', 9)}; UPDATE entries SET term = -3, crc = ${entryCrc(4, -3, 'normal', 'x')}, data = 'x' WHERE idx = 4`);
+    edit(
+      `UPDATE hard_state SET term = 1, crc = ${hardStateCrc(1, '', 9)}; UPDATE entries SET term = -3, crc = ${entryCrc(4, -3, 'normal', 'x')}, data = 'x' WHERE idx = 4`,
+    );
     expectDamaged(file, /the log entry row after index 3 is damaged: term is not a whole number ≥ 0/);
-    edit(`UPDATE entries SET term = 1, crc = ${entryCrc(4, 1, 'normal', 'x')} WHERE idx = 4; UPDATE meta SET value = 'many', crc = ${metaCrc('wal_epoch', 'many')} WHERE key = 'wal_epoch'`);
+    edit(
+      `UPDATE entries SET term = 1, crc = ${entryCrc(4, 1, 'normal', 'x')} WHERE idx = 4; UPDATE meta SET value = 'many', crc = ${metaCrc('wal_epoch', 'many')} WHERE key = 'wal_epoch'`,
+    );
     expect(() => openStorage()).toThrow(StorageDamagedError);
     expect(() => openStorage()).toThrow(/the meta value wal_epoch is damaged: not a count/);
     edit(`UPDATE meta SET value = '1', crc = ${metaCrc('wal_epoch', '1')} WHERE key = 'wal_epoch'`);
@@ -381,7 +412,10 @@ describe('no false alarm after real kill -9s', () => {
     let acked = 0;
     for (let round = 0; round < 8; round++) {
       const killAfter = acked + rnd.int(20, 700);
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       try {
@@ -408,7 +442,9 @@ describe('no false alarm after real kill -9s', () => {
         acked = last;
       } finally {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        await new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
+        await new Promise<void>((r) =>
+          child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r()),
+        );
       }
     }
     const s = openStorage();

@@ -23,7 +23,8 @@ function openStorage(f = file): RaftStorage {
 
 function entries(from: number, to: number, term: number, tag = ''): Entry[] {
   const out: Entry[] = [];
-  for (let i = from; i <= to; i++) out.push({ index: i, term, type: i % 5 === 0 ? 'conf' : 'normal', data: `${tag}cmd-${i}` });
+  for (let i = from; i <= to; i++)
+    out.push({ index: i, term, type: i % 5 === 0 ? 'conf' : 'normal', data: `${tag}cmd-${i}` });
   return out;
 }
 
@@ -95,7 +96,10 @@ describe('RaftStorage basics', () => {
       spy.mockRestore();
     }
     s.close();
-    expect(openStorage().load()).toMatchObject({ hardState: { term: 2, vote: '', commit: 2 }, entries: entries(1, 3, 1) });
+    expect(openStorage().load()).toMatchObject({
+      hardState: { term: 2, vote: '', commit: 2 },
+      entries: entries(1, 3, 1),
+    });
   });
 
   it('treats a 0-byte file as new', () => {
@@ -143,7 +147,11 @@ describe('RaftStorage basics', () => {
     s.persist({ entries: entries(4, 6, 1) }); // the commit update would come in a later Ready
     // No close(): a second connection sees exactly what a restarted process would.
     const t = openStorage();
-    expect(t.load()).toEqual({ hardState: { term: 1, vote: 'n1', commit: 3 }, snapshot: null, entries: entries(1, 6, 1) });
+    expect(t.load()).toEqual({
+      hardState: { term: 1, vote: 'n1', commit: 3 },
+      snapshot: null,
+      entries: entries(1, 6, 1),
+    });
   });
 
   it('round-trips unicode and 1 MB values', () => {
@@ -171,9 +179,14 @@ describe('RaftStorage basics', () => {
     expect(t.getMeta('κλειδί')).toBe(unicode);
   });
 
-  it('keeps a snapshot\'s learners with its voters (and a snapshot without learners as it always was)', () => {
+  it("keeps a snapshot's learners with its voters (and a snapshot without learners as it always was)", () => {
     const s = openStorage();
-    s.persist({ entries: [{ index: 1, term: 1, type: 'normal', data: '' }, { index: 2, term: 1, type: 'normal', data: '' }] });
+    s.persist({
+      entries: [
+        { index: 1, term: 1, type: 'normal', data: '' },
+        { index: 2, term: 1, type: 'normal', data: '' },
+      ],
+    });
     s.saveSnapshot({ meta: { index: 2, term: 1, conf: { voters: ['n1', 'n2'], learners: ['n3'] } }, data: 'state' }, 2);
     s.close();
     const t = openStorage();
@@ -187,7 +200,9 @@ describe('RaftStorage basics', () => {
 
   it('refuses lone surrogates, which UTF-8 storage would silently replace', () => {
     const s = openStorage();
-    expect(() => s.persist({ entries: [{ index: 1, term: 1, type: 'normal', data: 'a\ud800b' }] })).toThrow(/lone UTF-16 surrogate/);
+    expect(() => s.persist({ entries: [{ index: 1, term: 1, type: 'normal', data: 'a\ud800b' }] })).toThrow(
+      /lone UTF-16 surrogate/,
+    );
     expect(() => s.setMeta('k', '\udc00')).toThrow(/lone UTF-16 surrogate/);
     expect(() => s.saveSnapshot(snap(0, 0, 'x\ud83d'), 0)).toThrow(/lone UTF-16 surrogate/);
     expect(s.load().entries).toEqual([]);
@@ -252,12 +267,16 @@ describe('input validation', () => {
     const before = s.load();
 
     expect(() => s.persist({ entries: entries(5, 6, 1) })).toThrow(/log ends at 3.*gap/);
-    expect(() => s.persist({ entries: [...entries(4, 4, 1), ...entries(6, 6, 1)] })).toThrow(/not contiguous: 6 follows 4/);
+    expect(() => s.persist({ entries: [...entries(4, 4, 1), ...entries(6, 6, 1)] })).toThrow(
+      /not contiguous: 6 follows 4/,
+    );
     expect(() => s.persist({ entries: [...entries(5, 5, 1), ...entries(4, 4, 1)] })).toThrow(/not contiguous/);
     expect(() => s.persist({ entries: [...entries(4, 4, 2), ...entries(5, 5, 1)] })).toThrow(/terms decrease/);
     expect(() => s.persist({ entries: entries(4, 4, 0) })).toThrow(/term 0 after entry 3 with term 1/);
     expect(() => s.persist({ entries: [{ index: 0, term: 1, type: 'normal', data: '' }] })).toThrow(/malformed entry/);
-    expect(() => s.persist({ entries: [{ index: 4, term: 1, type: 'bogus' as 'normal', data: '' }] })).toThrow(/malformed entry/);
+    expect(() => s.persist({ entries: [{ index: 4, term: 1, type: 'bogus' as 'normal', data: '' }] })).toThrow(
+      /malformed entry/,
+    );
     expect(() => s.persist({ hardState: { term: -1, vote: '', commit: 0 } })).toThrow(/malformed hard state/);
     // The gap is found inside the transaction: the hard state of the same batch is rolled back.
     expect(() => s.persist({ entries: entries(9, 9, 1), hardState: { term: 7, vote: 'x', commit: 3 } })).toThrow(/gap/);
@@ -391,7 +410,9 @@ describe('crash durability', () => {
           if (signal !== 'SIGKILL') reject(new Error(`child exited early (${code}): ${stderr}`));
         });
       });
-      await new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.on('exit', () => resolve())));
+      await new Promise<void>((resolve) =>
+        child.exitCode !== null || child.signalCode !== null ? resolve() : child.on('exit', () => resolve()),
+      );
       expect(child.signalCode).toBe('SIGKILL');
     } finally {
       // Never leave the endless writer running if the test fails or times out.
@@ -400,7 +421,9 @@ describe('crash durability', () => {
 
     const st = openStorage().load();
     expect(st.entries.length).toBeGreaterThanOrEqual(acked);
-    st.entries.forEach((e, i) => expect(e).toEqual({ index: i + 1, term: 1, type: 'normal', data: `payload-${i + 1}` }));
+    st.entries.forEach((e, i) =>
+      expect(e).toEqual({ index: i + 1, term: 1, type: 'normal', data: `payload-${i + 1}` }),
+    );
     expect(st.hardState).toEqual({ term: 1, vote: 'n1', commit: st.entries.length - 1 });
   });
 });

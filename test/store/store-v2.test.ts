@@ -37,7 +37,11 @@ function sample(name: string): Sample {
   }
   for (const [k, v] of url.searchParams) params.append(k, v);
   const status = Number(/^HTTP\/1\.1 (\d+)/m.exec(text)![1]);
-  const body = text.split('\n').filter((l) => l.startsWith('{')).pop() ?? '';
+  const body =
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .pop() ?? '';
   return { method, keyPath: url.pathname.slice('/v2/keys'.length), params, status, body };
 }
 
@@ -78,9 +82,18 @@ function v2err(fn: () => unknown): V2Error {
   throw new Error('expected a V2Error');
 }
 
-const cmd = (op: V2Command['op'], path: string, extra: Partial<V2Command> = {}): V2Command => ({ op, path, now: T0, ...extra });
+const cmd = (op: V2Command['op'], path: string, extra: Partial<V2Command> = {}): V2Command => ({
+  op,
+  path,
+  now: T0,
+  ...extra,
+});
 
-function nextEvent(store: V2Store, path: string, opts: { recursive?: boolean; waitIndex?: number } = {}): Promise<V2Event> {
+function nextEvent(
+  store: V2Store,
+  path: string,
+  opts: { recursive?: boolean; waitIndex?: number } = {},
+): Promise<V2Event> {
   return new Promise((resolve) => store.watch(path, opts, resolve));
 }
 
@@ -188,7 +201,12 @@ describe('replaying the captured etcd 3.4 session', () => {
   it('store stats have etcd’s fields in etcd’s order', () => {
     const expected = Object.keys(JSON.parse(sample('18-stats-store').body));
     expect(Object.keys(store.stats())).toEqual(expected);
-    expect(store.stats()).toMatchObject({ setsSuccess: 1108, getsFail: 1, compareAndSwapFail: 2, compareAndDeleteSuccess: 1 });
+    expect(store.stats()).toMatchObject({
+      setsSuccess: 1108,
+      getsFail: 1,
+      compareAndSwapFail: 2,
+      compareAndDeleteSuccess: 1,
+    });
   });
 });
 
@@ -196,16 +214,33 @@ describe('replaying the captured etcd 3.4 session', () => {
 
 describe('errors', () => {
   it('serializes like etcd, omitting an empty cause, with etcd’s HTTP statuses', () => {
-    expect(JSON.stringify(new V2Error(100, '/foo', 7))).toBe('{"errorCode":100,"message":"Key not found","cause":"/foo","index":7}');
+    expect(JSON.stringify(new V2Error(100, '/foo', 7))).toBe(
+      '{"errorCode":100,"message":"Key not found","cause":"/foo","index":7}',
+    );
     expect(JSON.stringify(new V2Error(300, '', 3))).toBe('{"errorCode":300,"message":"Raft Internal Error","index":3}');
     const statuses = [100, 101, 102, 104, 105, 107, 108, 202, 401].map((c) => [c, new V2Error(c).httpStatus]);
-    expect(statuses).toEqual([[100, 404], [101, 412], [102, 403], [104, 400], [105, 412], [107, 400], [108, 403], [202, 400], [401, 400]]);
+    expect(statuses).toEqual([
+      [100, 404],
+      [101, 412],
+      [102, 403],
+      [104, 400],
+      [105, 412],
+      [107, 400],
+      [108, 403],
+      [202, 400],
+      [401, 400],
+    ]);
   });
 
   it('a missing key names the first missing component', () => {
     const s = new V2Store();
     s.apply(cmd('set', '/a/x', { value: '1' }));
-    expect(v2err(() => s.get('/a/b/c', {}, T0)).toJSON()).toEqual({ errorCode: 100, message: 'Key not found', cause: '/a/b', index: 1 });
+    expect(v2err(() => s.get('/a/b/c', {}, T0)).toJSON()).toEqual({
+      errorCode: 100,
+      message: 'Key not found',
+      cause: '/a/b',
+      index: 1,
+    });
     expect(v2err(() => s.get('/z/b', {}, T0)).cause).toBe('/z');
   });
 
@@ -213,8 +248,14 @@ describe('errors', () => {
     const s = new V2Store();
     s.apply(cmd('set', '/f', { value: '1' }));
     expect(v2err(() => s.get('/f/x/y', {}, T0)).toJSON()).toMatchObject({ errorCode: 104, cause: '/f' });
-    expect(v2err(() => s.apply(cmd('create', '/f/x/y', { value: '1' }))).toJSON()).toMatchObject({ errorCode: 104, cause: '/f' });
-    expect(v2err(() => s.apply(cmd('createInOrder', '/f', { value: '1' }))).toJSON()).toMatchObject({ errorCode: 104, cause: '/f' });
+    expect(v2err(() => s.apply(cmd('create', '/f/x/y', { value: '1' }))).toJSON()).toMatchObject({
+      errorCode: 104,
+      cause: '/f',
+    });
+    expect(v2err(() => s.apply(cmd('createInOrder', '/f', { value: '1' }))).toJSON()).toMatchObject({
+      errorCode: 104,
+      cause: '/f',
+    });
   });
 
   it('the root is read only (107), except that compareAndDelete fails as 102 like etcd', () => {
@@ -250,10 +291,17 @@ describe('compare-and-swap / compare-and-delete', () => {
 
   it('reports each mismatch with etcd’s cause text', () => {
     const s = setup();
-    expect(v2err(() => s.apply(cmd('compareAndSwap', '/k', { prevValue: 'two', value: 'x' }))).cause).toBe('[two != one]');
+    expect(v2err(() => s.apply(cmd('compareAndSwap', '/k', { prevValue: 'two', value: 'x' }))).cause).toBe(
+      '[two != one]',
+    );
     expect(v2err(() => s.apply(cmd('compareAndSwap', '/k', { prevIndex: 5, value: 'x' }))).cause).toBe('[5 != 8]');
     const both = v2err(() => s.apply(cmd('compareAndSwap', '/k', { prevValue: 'two', prevIndex: 5, value: 'x' })));
-    expect(both.toJSON()).toEqual({ errorCode: 101, message: 'Compare failed', cause: '[two != one] [5 != 8]', index: 8 });
+    expect(both.toJSON()).toEqual({
+      errorCode: 101,
+      message: 'Compare failed',
+      cause: '[two != one] [5 != 8]',
+      index: 8,
+    });
     expect(both.httpStatus).toBe(412);
     expect(v2err(() => s.apply(cmd('compareAndDelete', '/k', { prevIndex: 5 }))).cause).toBe('[5 != 8]');
   });
@@ -276,8 +324,14 @@ describe('compare-and-swap / compare-and-delete', () => {
   it('refuses directories (102) and missing keys (100)', () => {
     const s = setup();
     s.apply(cmd('set', '/d', { dir: true }));
-    expect(v2err(() => s.apply(cmd('compareAndSwap', '/d', { prevValue: 'x', value: 'y' }))).toJSON()).toMatchObject({ errorCode: 102, cause: '/d' });
-    expect(v2err(() => s.apply(cmd('compareAndDelete', '/d', { prevValue: 'x' }))).toJSON()).toMatchObject({ errorCode: 102, cause: '/d' });
+    expect(v2err(() => s.apply(cmd('compareAndSwap', '/d', { prevValue: 'x', value: 'y' }))).toJSON()).toMatchObject({
+      errorCode: 102,
+      cause: '/d',
+    });
+    expect(v2err(() => s.apply(cmd('compareAndDelete', '/d', { prevValue: 'x' }))).toJSON()).toMatchObject({
+      errorCode: 102,
+      cause: '/d',
+    });
     expect(v2err(() => s.apply(cmd('compareAndSwap', '/nope', { prevValue: 'x', value: 'y' }))).errorCode).toBe(100);
   });
 });
@@ -290,7 +344,12 @@ describe('directories', () => {
     expect(v2err(() => s.apply(cmd('delete', '/d'))).toJSON()).toMatchObject({ errorCode: 102, cause: '/d' });
     const notEmpty = v2err(() => s.apply(cmd('delete', '/d', { dir: true })));
     expect([notEmpty.errorCode, notEmpty.cause, notEmpty.httpStatus]).toEqual([108, '/d', 403]);
-    expect(s.apply(cmd('delete', '/d/e', { dir: true })).node).toEqual({ key: '/d/e', dir: true, modifiedIndex: 3, createdIndex: 1 });
+    expect(s.apply(cmd('delete', '/d/e', { dir: true })).node).toEqual({
+      key: '/d/e',
+      dir: true,
+      modifiedIndex: 3,
+      createdIndex: 1,
+    });
     const ev = s.apply(cmd('delete', '/d', { recursive: true }));
     expect(ev.prevNode).toEqual({ key: '/d', dir: true, modifiedIndex: 1, createdIndex: 1 });
     expect(v2err(() => s.get('/d/f', {}, T0)).cause).toBe('/d');
@@ -306,7 +365,10 @@ describe('directories', () => {
       node: { key: '/x', dir: true, modifiedIndex: 2, createdIndex: 2 },
       prevNode: { key: '/x', value: 'file', modifiedIndex: 1, createdIndex: 1 },
     });
-    expect(v2err(() => s.apply(cmd('set', '/x', { dir: true }))).toJSON()).toMatchObject({ errorCode: 102, cause: '/x' });
+    expect(v2err(() => s.apply(cmd('set', '/x', { dir: true }))).toJSON()).toMatchObject({
+      errorCode: 102,
+      cause: '/x',
+    });
   });
 
   it('update on a dir changes only its TTL; a value is 102', () => {
@@ -326,7 +388,15 @@ describe('directories', () => {
     expect(s.get('/a', { recursive: true }, T0).node).toEqual({
       key: '/a',
       dir: true,
-      nodes: [{ key: '/a/b', dir: true, nodes: [{ key: '/a/b/c', value: '1', modifiedIndex: 1, createdIndex: 1 }], modifiedIndex: 1, createdIndex: 1 }],
+      nodes: [
+        {
+          key: '/a/b',
+          dir: true,
+          nodes: [{ key: '/a/b/c', value: '1', modifiedIndex: 1, createdIndex: 1 }],
+          modifiedIndex: 1,
+          createdIndex: 1,
+        },
+      ],
       modifiedIndex: 1,
       createdIndex: 1,
     });
@@ -364,7 +434,10 @@ describe('in-order keys', () => {
     const a = s.apply(cmd('createInOrder', '/q', { value: 'job1' }));
     s.apply(cmd('set', '/other', { value: 'x' }));
     const b = s.apply(cmd('createInOrder', '/q', { value: 'job2' }));
-    expect(a).toEqual({ action: 'create', node: { key: '/q/00000000000000000022', value: 'job1', modifiedIndex: 22, createdIndex: 22 } });
+    expect(a).toEqual({
+      action: 'create',
+      node: { key: '/q/00000000000000000022', value: 'job1', modifiedIndex: 22, createdIndex: 22 },
+    });
     expect(b.node.key).toBe('/q/00000000000000000024');
     expect(s.get('/q', { sorted: true }, T0).node.nodes!.map((n) => n.value)).toEqual(['job1', 'job2']);
     expect(s.apply(cmd('createInOrder', '/', { value: 'top' })).node.key).toBe('/00000000000000000025');
@@ -378,7 +451,14 @@ describe('TTL and expiration', () => {
   it('reports expiration and the remaining seconds, rounded up, from the given now', () => {
     const s = new V2Store();
     const ev = s.apply(cmd('set', '/k', { value: 'v', ttl: 60, now: at(0.5) }));
-    expect(ev.node).toEqual({ key: '/k', value: 'v', expiration: '2026-11-24T15:04:50.5Z', ttl: 60, modifiedIndex: 1, createdIndex: 1 });
+    expect(ev.node).toEqual({
+      key: '/k',
+      value: 'v',
+      expiration: '2026-11-24T15:04:50.5Z',
+      ttl: 60,
+      modifiedIndex: 1,
+      createdIndex: 1,
+    });
     expect(s.get('/k', {}, at(30)).node.ttl).toBe(31);
     expect(s.get('/k', {}, at(60.4)).node.ttl).toBe(1);
     expect(s.get('/k', {}, at(60.5)).node).not.toHaveProperty('ttl'); // 0 is omitted, as in Go
@@ -435,7 +515,11 @@ describe('TTL and expiration', () => {
     const viaSet = s.apply(cmd('set', '/k', { refresh: true, ttl: 30, now: at(1) }));
     expect(viaSet).toMatchObject({ action: 'set', node: { value: 'v', ttl: 30, modifiedIndex: 2, createdIndex: 2 } });
     const viaUpdate = s.apply(cmd('update', '/k', { refresh: true, ttl: 60, now: at(2) }));
-    expect(viaUpdate).toMatchObject({ action: 'update', node: { value: 'v', ttl: 60, createdIndex: 2 }, prevNode: { ttl: 29 } });
+    expect(viaUpdate).toMatchObject({
+      action: 'update',
+      node: { value: 'v', ttl: 60, createdIndex: 2 },
+      prevNode: { ttl: 29 },
+    });
     expect(woken).toBe(false);
     expect(v2err(() => s.apply(cmd('set', '/missing', { refresh: true, ttl: 5 }))).errorCode).toBe(100);
   });
@@ -454,7 +538,13 @@ describe('TTL and expiration', () => {
   it('ttl=0 expires at once (no ttl field); expirations before 2000 count as permanent', () => {
     const s = new V2Store();
     const ev = s.apply(cmd('set', '/zero', { value: 'v', ttl: 0 }));
-    expect(ev.node).toEqual({ key: '/zero', value: 'v', expiration: '2026-11-24T15:03:50Z', modifiedIndex: 1, createdIndex: 1 });
+    expect(ev.node).toEqual({
+      key: '/zero',
+      value: 'v',
+      expiration: '2026-11-24T15:03:50Z',
+      modifiedIndex: 1,
+      createdIndex: 1,
+    });
     expect(s.expiredKeys(T0)).toEqual(['/zero']);
     const old = s.apply({ op: 'set', path: '/old', value: 'v', ttl: 60, now: 0 });
     expect(old.node).not.toHaveProperty('expiration');
@@ -618,7 +708,16 @@ function workload(n: number, seed = 42): V2Command[] {
   /** rnd(n) is 0..n-1, so the index is always in range. */
   const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)]!;
   const keys = ['/a', '/a/b', '/a/c', '/d', '/d/e/f', '/_h', '/q'];
-  const ops: V2Command['op'][] = ['set', 'set', 'create', 'update', 'compareAndSwap', 'delete', 'compareAndDelete', 'createInOrder'];
+  const ops: V2Command['op'][] = [
+    'set',
+    'set',
+    'create',
+    'update',
+    'compareAndSwap',
+    'delete',
+    'compareAndDelete',
+    'createInOrder',
+  ];
   const cmds: V2Command[] = [];
   for (let i = 0; i < n; i++) {
     const now = T0 + i * 700;
@@ -721,8 +820,19 @@ describe('parseKeysRequest', () => {
   });
 
   it('fills commands, reads and watches', () => {
-    expect(parse('PUT', '/a//b/', 'value=v&ttl=5&dir=false')).toEqual({ op: 'set', path: '/a/b', value: 'v', ttl: 5, now: T0 });
-    expect(parse('DELETE', '/d', 'recursive=true&value=ignored')).toEqual({ op: 'delete', path: '/d', recursive: true, now: T0 });
+    expect(parse('PUT', '/a//b/', 'value=v&ttl=5&dir=false')).toEqual({
+      op: 'set',
+      path: '/a/b',
+      value: 'v',
+      ttl: 5,
+      now: T0,
+    });
+    expect(parse('DELETE', '/d', 'recursive=true&value=ignored')).toEqual({
+      op: 'delete',
+      path: '/d',
+      recursive: true,
+      now: T0,
+    });
     expect(parse('PUT', '/k', 'prevValue=a&prevIndex=2&value=b&noValueOnSuccess=true')).toEqual({
       op: 'compareAndSwap',
       path: '/k',
@@ -732,24 +842,51 @@ describe('parseKeysRequest', () => {
       noValueOnSuccess: true,
       now: T0,
     });
-    expect(parse('GET', '', 'recursive=1&sorted=T&quorum=True')).toEqual({ read: { path: '/', recursive: true, sorted: true, quorum: true } });
+    expect(parse('GET', '', 'recursive=1&sorted=T&quorum=True')).toEqual({
+      read: { path: '/', recursive: true, sorted: true, quorum: true },
+    });
     expect(parse('GET', '/d', 'wait=true&recursive=true&waitIndex=7')).toEqual({
       watch: { path: '/d', recursive: true, waitIndex: 7, stream: false },
     });
   });
 
   it('rejects bad fields with etcd’s codes, causes and index 0', () => {
-    const ttlNaN = { errorCode: 202, message: 'The given TTL in POST form is not a number', cause: 'invalid value for "ttl"', index: 0 };
+    const ttlNaN = {
+      errorCode: 202,
+      message: 'The given TTL in POST form is not a number',
+      cause: 'invalid value for "ttl"',
+      index: 0,
+    };
     expect(parseErr('PUT', 'value=x&ttl=abc')).toEqual(ttlNaN);
     expect(parseErr('PUT', 'value=x&ttl=-1')).toEqual(ttlNaN);
     expect(parseErr('PUT', 'value=x&ttl=1.5')).toEqual(ttlNaN);
-    expect(parseErr('PUT', 'prevIndex=abc')).toEqual({ errorCode: 203, message: 'The given index in POST form is not a number', cause: 'invalid value for "prevIndex"', index: 0 });
+    expect(parseErr('PUT', 'prevIndex=abc')).toEqual({
+      errorCode: 203,
+      message: 'The given index in POST form is not a number',
+      cause: 'invalid value for "prevIndex"',
+      index: 0,
+    });
     expect(parseErr('GET', 'wait=true&waitIndex=x').cause).toBe('invalid value for "waitIndex"');
-    expect(parseErr('GET', 'recursive=yes')).toEqual({ errorCode: 209, message: 'Invalid field', cause: 'invalid value for "recursive"', index: 0 });
+    expect(parseErr('GET', 'recursive=yes')).toEqual({
+      errorCode: 209,
+      message: 'Invalid field',
+      cause: 'invalid value for "recursive"',
+      index: 0,
+    });
     expect(parseErr('PUT', 'prevExist=maybe').cause).toBe('invalid value for prevExist');
     expect(parseErr('PUT', 'wait=true').cause).toBe('"wait" can only be used with GET requests');
-    expect(parseErr('PUT', 'prevValue=')).toEqual({ errorCode: 201, message: 'PrevValue is Required in POST form', cause: '"prevValue" cannot be empty', index: 0 });
-    expect(parseErr('PUT', 'refresh=true&ttl=5&value=v')).toEqual({ errorCode: 211, message: 'Value provided on refresh', cause: 'A value was provided on a refresh', index: 0 });
+    expect(parseErr('PUT', 'prevValue=')).toEqual({
+      errorCode: 201,
+      message: 'PrevValue is Required in POST form',
+      cause: '"prevValue" cannot be empty',
+      index: 0,
+    });
+    expect(parseErr('PUT', 'refresh=true&ttl=5&value=v')).toEqual({
+      errorCode: 211,
+      message: 'Value provided on refresh',
+      cause: 'A value was provided on a refresh',
+      index: 0,
+    });
     expect(parseErr('PUT', 'refresh=true').errorCode).toBe(212);
     expect(new V2Error(211).httpStatus).toBe(400);
   });
@@ -757,8 +894,14 @@ describe('parseKeysRequest', () => {
   it('PUT dir=true with a value creates a directory; on an existing directory it is 102', () => {
     const s = new V2Store();
     const put = (query: string) => serve(s, { method: 'PUT', keyPath: '/d', params: q(query) }, T0);
-    expect(put('dir=true&value=ignored')).toEqual({ status: 201, body: '{"action":"set","node":{"key":"/d","dir":true,"modifiedIndex":1,"createdIndex":1}}' });
-    expect(put('dir=true')).toEqual({ status: 403, body: '{"errorCode":102,"message":"Not a file","cause":"/d","index":1}' });
+    expect(put('dir=true&value=ignored')).toEqual({
+      status: 201,
+      body: '{"action":"set","node":{"key":"/d","dir":true,"modifiedIndex":1,"createdIndex":1}}',
+    });
+    expect(put('dir=true')).toEqual({
+      status: 403,
+      body: '{"errorCode":102,"message":"Not a file","cause":"/d","index":1}',
+    });
     expect(put('dir=true&prevExist=true&ttl=10').status).toBe(200); // etcdctl updatedir
   });
 
@@ -780,6 +923,14 @@ describe('parseKeysRequest', () => {
   });
 
   it('cleans paths like Go’s path.Clean', () => {
-    expect(['', '/', '//', '/a/', '/a/./b/../c', '/../x', 'rel'].map(cleanPath)).toEqual(['/', '/', '/', '/a', '/a/c', '/x', '/rel']);
+    expect(['', '/', '//', '/a/', '/a/./b/../c', '/../x', 'rel'].map(cleanPath)).toEqual([
+      '/',
+      '/',
+      '/',
+      '/a',
+      '/a/c',
+      '/x',
+      '/rel',
+    ]);
   });
 });

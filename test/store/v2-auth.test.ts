@@ -4,7 +4,18 @@ import { describe, expect, it } from 'vitest';
 import { summarizeEntryData } from '../../src-main/cluster/worker-summaries.js';
 import { parseBasicAuth } from '../../src-main/node/api-v2/auth.js';
 import {
-  decodeRole, decodeUser, deepEqual, goSprintfNoArgs, GoPanic, hasKeyAccess, hasRecursiveAccess, mergeRole, mergeUser, rootRole, type Role, type User,
+  decodeRole,
+  decodeUser,
+  deepEqual,
+  goSprintfNoArgs,
+  GoPanic,
+  hasKeyAccess,
+  hasRecursiveAccess,
+  mergeRole,
+  mergeUser,
+  rootRole,
+  type Role,
+  type User,
 } from '../../src-main/node/store-v2/auth-model.js';
 import { AuthStore, type AuthDoer } from '../../src-main/node/store-v2/auth-store.js';
 import { V2Store } from '../../src-main/node/store-v2.js';
@@ -36,9 +47,14 @@ describe('the v2 store’s auth space (etcd’s /2 tree)', () => {
     s.apply({ op: 'create', path: '/2/users/root', value: '{"user":"root"}', space: 'auth', now: NOW });
     expect(s.index).toBe(2);
     expect(s.get('/2/users/root', {}, NOW).node.value).toBe('a user key');
-    expect(s.get('/2/users/root', { space: 'auth' }, NOW).node).toMatchObject({ value: '{"user":"root"}', modifiedIndex: 2 });
+    expect(s.get('/2/users/root', { space: 'auth' }, NOW).node).toMatchObject({
+      value: '{"user":"root"}',
+      modifiedIndex: 2,
+    });
     expect(() => s.get('/2/roles/guest', { space: 'auth' }, NOW)).toThrow(V2Error);
-    expect(() => s.apply({ op: 'create', path: '/2/users/root', value: 'x', space: 'auth', now: NOW })).toThrow('Key already exists');
+    expect(() => s.apply({ op: 'create', path: '/2/users/root', value: 'x', space: 'auth', now: NOW })).toThrow(
+      'Key already exists',
+    );
     expect(s.get('/', { recursive: true }, NOW).node.nodes!.map((n) => n.key)).toEqual(['/2']);
     expect(s.stats()).toMatchObject({ setsSuccess: 1, createSuccess: 1, createFail: 1, getsSuccess: 3, getsFail: 1 });
   });
@@ -52,7 +68,9 @@ describe('the v2 store’s auth space (etcd’s /2 tree)', () => {
     expect(seen).toEqual([]);
     s.apply({ op: 'set', path: '/k', value: 'v', now: NOW });
     expect(seen.map((e) => [e.action, e.node.key, e.node.modifiedIndex])).toEqual([['set', '/k', 3]]);
-    const fromHistory = await new Promise<V2Event>((resolve) => s.watch('/', { recursive: true, waitIndex: 1 }, resolve));
+    const fromHistory = await new Promise<V2Event>((resolve) =>
+      s.watch('/', { recursive: true, waitIndex: 1 }, resolve),
+    );
     expect(fromHistory.node.key).toBe('/k');
   });
 
@@ -68,9 +86,24 @@ describe('the v2 store’s auth space (etcd’s /2 tree)', () => {
   });
 
   it('an auth entry in the window’s log view shows no value (no password hash on screen)', () => {
-    const entry = JSON.stringify({ t: 'v2', r: '1', c: { op: 'update', path: '/2/users/root', value: '{"user":"root","password":"$2a$10$abc"}', space: 'auth', now: NOW } });
+    const entry = JSON.stringify({
+      t: 'v2',
+      r: '1',
+      c: {
+        op: 'update',
+        path: '/2/users/root',
+        value: '{"user":"root","password":"$2a$10$abc"}',
+        space: 'auth',
+        now: NOW,
+      },
+    });
     expect(summarizeEntryData('normal', entry)).toBe('auth update /2/users/root');
-    expect(summarizeEntryData('normal', JSON.stringify({ t: 'v2', r: '1', c: { op: 'set', path: '/a', value: '1', now: NOW } }))).toBe('set /a=1');
+    expect(
+      summarizeEntryData(
+        'normal',
+        JSON.stringify({ t: 'v2', r: '1', c: { op: 'set', path: '/a', value: '1', now: NOW } }),
+      ),
+    ).toBe('set /a=1');
   });
 });
 
@@ -83,14 +116,27 @@ describe('the auth store on a v2 store', () => {
     expect(await auth.authEnabled()).toBe(false);
     expect(await auth.allUsers()).toEqual([]);
     expect(await auth.allRoles()).toEqual(['root']);
-    await expect(auth.enableAuth()).rejects.toMatchObject({ status: 409, message: 'auth: No root user available, please create one' });
+    await expect(auth.enableAuth()).rejects.toMatchObject({
+      status: 409,
+      message: 'auth: No root user available, please create one',
+    });
 
     const root = await auth.createUser({ user: 'root', password: 'Root-PW', roles: null, grant: null, revoke: null });
     expect(root.roles).toEqual(['root']);
-    expect(d.writes.map((w) => `${w.op} ${w.path}`)).toEqual(['create /2', 'create /2/users/', 'create /2/roles/', 'create /2/enabled', 'create /2/users/root']);
+    expect(d.writes.map((w) => `${w.op} ${w.path}`)).toEqual([
+      'create /2',
+      'create /2/users/',
+      'create /2/roles/',
+      'create /2/enabled',
+      'create /2/users/root',
+    ]);
     const stored = store.get('/2/users/root', { space: 'auth' }, NOW).node.value!;
     expect(stored).not.toContain('Root-PW');
-    expect(JSON.parse(stored)).toMatchObject({ user: 'root', password: expect.stringMatching(/^\$2a\$04\$/), roles: ['root'] });
+    expect(JSON.parse(stored)).toMatchObject({
+      user: 'root',
+      password: expect.stringMatching(/^\$2a\$04\$/),
+      roles: ['root'],
+    });
 
     const u = await auth.getUser('root');
     expect(await auth.checkPassword(u, Buffer.from('Root-PW'))).toBe(true);
@@ -99,12 +145,20 @@ describe('the auth store on a v2 store', () => {
 
     await auth.enableAuth();
     expect(await auth.authEnabled()).toBe(true);
-    expect(await auth.getRole('guest')).toEqual({ role: 'guest', permissions: { kv: { read: ['/*'], write: ['/*'] } }, grant: null, revoke: null });
+    expect(await auth.getRole('guest')).toEqual({
+      role: 'guest',
+      permissions: { kv: { read: ['/*'], write: ['/*'] } },
+      grant: null,
+      revoke: null,
+    });
     await expect(auth.enableAuth()).rejects.toMatchObject({ status: 409, message: 'auth: already enabled' });
     await expect(auth.deleteUser('root')).rejects.toMatchObject({ status: 403 });
     await auth.disableAuth();
     await auth.deleteUser('root');
-    await expect(auth.getUser('root')).rejects.toMatchObject({ status: 404, message: 'auth: User root does not exist.' });
+    await expect(auth.getUser('root')).rejects.toMatchObject({
+      status: 404,
+      message: 'auth: User root does not exist.',
+    });
     expect(logs).toEqual([
       'N | etcdserver/auth: created user root',
       'I | etcdserver/auth: no guest role access found, creating default',
@@ -118,22 +172,58 @@ describe('the auth store on a v2 store', () => {
 
   it('a second member’s auth store finds /2 made and writes on', async () => {
     const store = new V2Store();
-    await new AuthStore(doer(store), undefined, 4).createRole({ role: 'r', permissions: { kv: { read: ['/a'], write: null } }, grant: null, revoke: null });
+    await new AuthStore(doer(store), undefined, 4).createRole({
+      role: 'r',
+      permissions: { kv: { read: ['/a'], write: null } },
+      grant: null,
+      revoke: null,
+    });
     const other = doer(store);
-    const updated = await new AuthStore(other, undefined, 4).updateRole({ role: 'r', permissions: { kv: { read: null, write: null } }, grant: { kv: { read: ['/b'], write: null } }, revoke: null });
+    const updated = await new AuthStore(other, undefined, 4).updateRole({
+      role: 'r',
+      permissions: { kv: { read: null, write: null } },
+      grant: { kv: { read: ['/b'], write: null } },
+      revoke: null,
+    });
     expect(updated.permissions.kv).toEqual({ read: ['/a', '/b'], write: [] });
-    expect(other.writes.map((w) => `${w.op} ${w.path}`)).toEqual(['create /2', 'create /2/users/', 'create /2/roles/', 'create /2/enabled', 'update /2/roles/r']);
+    expect(other.writes.map((w) => `${w.op} ${w.path}`)).toEqual([
+      'create /2',
+      'create /2/users/',
+      'create /2/roles/',
+      'create /2/enabled',
+      'update /2/roles/r',
+    ]);
   });
 });
 
 describe('etcd’s v2 auth rules', () => {
-  const user = (roles: string[] | null, extra: Partial<User> = {}): User => ({ user: 'u', password: 'hash', roles, grant: null, revoke: null, ...extra });
-  const role = (read: string[] | null, write: string[] | null, name = 'r'): Role => ({ role: name, permissions: { kv: { read, write } }, grant: null, revoke: null });
+  const user = (roles: string[] | null, extra: Partial<User> = {}): User => ({
+    user: 'u',
+    password: 'hash',
+    roles,
+    grant: null,
+    revoke: null,
+    ...extra,
+  });
+  const role = (read: string[] | null, write: string[] | null, name = 'r'): Role => ({
+    role: name,
+    permissions: { kv: { read, write } },
+    grant: null,
+    revoke: null,
+  });
 
   it('user merges: grants and revokes checked one by one, roles sorted; a nil list is not an empty one', () => {
-    expect(mergeUser(user(['b']), user(null, { grant: ['c', 'a'], password: '' }), null, notes).roles).toEqual(['a', 'b', 'c']);
-    expect(() => mergeUser(user(['a']), user(null, { grant: ['b', 'b'] }), null, notes)).toThrow('auth: Granting duplicate role b for user u');
-    expect(() => mergeUser(user(['a']), user(null, { revoke: ['z'] }), null, notes)).toThrow('auth: Revoking ungranted role z for user u');
+    expect(mergeUser(user(['b']), user(null, { grant: ['c', 'a'], password: '' }), null, notes).roles).toEqual([
+      'a',
+      'b',
+      'c',
+    ]);
+    expect(() => mergeUser(user(['a']), user(null, { grant: ['b', 'b'] }), null, notes)).toThrow(
+      'auth: Granting duplicate role b for user u',
+    );
+    expect(() => mergeUser(user(['a']), user(null, { revoke: ['z'] }), null, notes)).toThrow(
+      'auth: Revoking ungranted role z for user u',
+    );
     expect(mergeUser(user(['a']), user(null, { revoke: ['a'] }), null, notes).roles).toEqual([]);
     // etcd's "User not updated" is reflect.DeepEqual: null roles merged stay [] (a change), [] stays [].
     expect(deepEqual(user(null), mergeUser(user(null), user(null), null, notes))).toBe(false);
@@ -143,19 +233,40 @@ describe('etcd’s v2 auth rules', () => {
 
   it('role merges: duplicate grants are conflicts, unknown revokes are noted and skipped', () => {
     const grant = (read: string[]) => ({ ...role(null, null), grant: { kv: { read, write: null } } });
-    expect(mergeRole(role(['/b'], null), grant(['/a']), notes).permissions.kv).toEqual({ read: ['/a', '/b'], write: [] });
-    expect(() => mergeRole(role(['/a'], null), grant(['/a']), notes)).toThrow('auth: Granting duplicate read permission /a');
+    expect(mergeRole(role(['/b'], null), grant(['/a']), notes).permissions.kv).toEqual({
+      read: ['/a', '/b'],
+      write: [],
+    });
+    expect(() => mergeRole(role(['/a'], null), grant(['/a']), notes)).toThrow(
+      'auth: Granting duplicate read permission /a',
+    );
     const noted: string[] = [];
-    const revoked = mergeRole(role(['/a'], ['/w']), { ...role(null, null), revoke: { kv: { read: ['/zz'], write: null } } }, { notice: (t) => noted.push(t) });
+    const revoked = mergeRole(
+      role(['/a'], ['/w']),
+      { ...role(null, null), revoke: { kv: { read: ['/zz'], write: null } } },
+      { notice: (t) => noted.push(t) },
+    );
     expect(revoked.permissions.kv).toEqual({ read: ['/a'], write: ['/w'] });
     expect(noted).toEqual(['revoking ungranted read permission /zz']);
   });
 
   it('patterns: `*` is a prefix, anything else the exact key; recursive access needs a `*`; root sees all', () => {
     const r = role(['/a/*', '/b', '*'], ['/w*']);
-    expect(['/a/x', '/a/', '/b', '', '/anything'].map((k) => hasKeyAccess(r, k, false))).toEqual([true, true, true, true, true]);
+    expect(['/a/x', '/a/', '/b', '', '/anything'].map((k) => hasKeyAccess(r, k, false))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
     const narrow = role(['/a/*', '/b'], ['/w*']);
-    expect(['/a/x', '/a', '/b', '/bb', ''].map((k) => hasKeyAccess(narrow, k, false))).toEqual([true, false, true, false, false]);
+    expect(['/a/x', '/a', '/b', '/bb', ''].map((k) => hasKeyAccess(narrow, k, false))).toEqual([
+      true,
+      false,
+      true,
+      false,
+      false,
+    ]);
     expect(['/a/x', '/b'].map((k) => hasRecursiveAccess(narrow, k, false))).toEqual([true, false]);
     expect(['/w', '/wx/y', '/a/x'].map((k) => hasKeyAccess(narrow, k, true))).toEqual([true, true, false]);
     expect(hasKeyAccess(rootRole(), '', true)).toBe(true);
@@ -163,11 +274,23 @@ describe('etcd’s v2 auth rules', () => {
   });
 
   it('request bodies decode as Go’s json.Decoder does', () => {
-    expect(decodeUser('{"User":"u","PASSWORD":"p","roles":["a",null]} and then garbage')).toEqual({ user: 'u', password: 'p', roles: ['a', ''], grant: null, revoke: null });
+    expect(decodeUser('{"User":"u","PASSWORD":"p","roles":["a",null]} and then garbage')).toEqual({
+      user: 'u',
+      password: 'p',
+      roles: ['a', ''],
+      grant: null,
+      revoke: null,
+    });
     expect(decodeUser('{"uſer":"u"}')?.user).toBe('u'); // Go folds ſ to s
     expect(decodeUser('null')).toEqual({ user: '', password: '', roles: null, grant: null, revoke: null });
-    for (const bad of ['', '  ', 'nope', '{"user":1}', '{"roles":"a"}', '[]', '{"user":"u"', '"u"']) expect(decodeUser(bad), bad).toBeNull();
-    expect(decodeRole('{"role":"r","grant":{"kv":{}},"revoke":null}')).toEqual({ role: 'r', permissions: { kv: { read: null, write: null } }, grant: { kv: { read: null, write: null } }, revoke: null });
+    for (const bad of ['', '  ', 'nope', '{"user":1}', '{"roles":"a"}', '[]', '{"user":"u"', '"u"'])
+      expect(decodeUser(bad), bad).toBeNull();
+    expect(decodeRole('{"role":"r","grant":{"kv":{}},"revoke":null}')).toEqual({
+      role: 'r',
+      permissions: { kv: { read: null, write: null } },
+      grant: { kv: { read: null, write: null } },
+      revoke: null,
+    });
     expect(decodeRole('{"role":"r","permissions":{"kv":{"read":"x"}}}')).toBeNull();
   });
 
@@ -175,6 +298,14 @@ describe('etcd’s v2 auth rules', () => {
     const b64 = (s: string) => Buffer.from(s).toString('base64');
     expect(parseBasicAuth(`Basic ${b64('root:p:w')}`)).toEqual({ username: 'root', password: Buffer.from('p:w') });
     expect(parseBasicAuth(`bASIC ${b64('a:')}`)).toEqual({ username: 'a', password: Buffer.alloc(0) });
-    for (const bad of ['', 'Basic', `Bearer ${b64('a:b')}`, `Basic ${b64('nocolon')}`, 'Basic !!', `Basic ${b64('a:bc').replace(/=+$/, '')}`]) expect(parseBasicAuth(bad), bad).toBeNull();
+    for (const bad of [
+      '',
+      'Basic',
+      `Bearer ${b64('a:b')}`,
+      `Basic ${b64('nocolon')}`,
+      'Basic !!',
+      `Basic ${b64('a:bc').replace(/=+$/, '')}`,
+    ])
+      expect(parseBasicAuth(bad), bad).toBeNull();
   });
 });

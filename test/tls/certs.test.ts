@@ -2,7 +2,14 @@
 // clusters with, checked with Node's own X509 (OpenSSL), not with the library that made them.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { crlRevokedSerials, etcdSelfCert, makeCA, makeCert, makeCRL, serialBytesHex } from '../../src-main/tls/certs.js';
+import {
+  crlRevokedSerials,
+  etcdSelfCert,
+  makeCA,
+  makeCert,
+  makeCRL,
+  serialBytesHex,
+} from '../../src-main/tls/certs.js';
 
 describe('certs', () => {
   it('a CA signs leaf certificates for the given hosts and usages', async () => {
@@ -12,7 +19,11 @@ describe('certs', () => {
     expect(caCert.subject).toBe('CN=lab CA\nO=raftlab');
     expect(caCert.verify(caCert.publicKey)).toBe(true);
 
-    const leaf = await makeCert(ca, { commonName: 'n1', hosts: ['127.0.0.1', 'localhost', '::1'], usages: ['server', 'client'] });
+    const leaf = await makeCert(ca, {
+      commonName: 'n1',
+      hosts: ['127.0.0.1', 'localhost', '::1'],
+      usages: ['server', 'client'],
+    });
     const cert = new X509Certificate(leaf.certPem);
     expect(cert.ca).toBe(false);
     expect(cert.checkIssued(caCert) && cert.verify(caCert.publicKey)).toBe(true);

@@ -6,16 +6,29 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newTraceHeader, traceLine, TraceError } from '../../src-shared/trace.js';
-import { MAX_TRACE_LINE, openTrace, readTraceFile, readTraceStream, readTraceText } from '../../src-main/trace/trace-reader.js';
+import {
+  MAX_TRACE_LINE,
+  openTrace,
+  readTraceFile,
+  readTraceStream,
+  readTraceText,
+} from '../../src-main/trace/trace-reader.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-longline-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** A valid trace whose second line (a log event) is about `mb` MB long, then one short record. */
 function traceWithLongLine(mb: number): Buffer {
-  const header = traceLine(newTraceHeader({ nodes: ['n1'], settings: { heartbeatMs: 100, electionMs: 1000 }, createdAt: 1 }));
+  const header = traceLine(
+    newTraceHeader({ nodes: ['n1'], settings: { heartbeatMs: 100, electionMs: 1000 }, createdAt: 1 }),
+  );
   const msg = 'x'.repeat(Math.round(mb * 1024 * 1024));
-  const long = JSON.stringify({ seq: 1, at: 1, kind: 'event', event: { type: 'log', node: 'n1', at: 1, level: 'I', pkg: 'raft', msg, line: 'l' } });
+  const long = JSON.stringify({
+    seq: 1,
+    at: 1,
+    kind: 'event',
+    event: { type: 'log', node: 'n1', at: 1, level: 'I', pkg: 'raft', msg, line: 'l' },
+  });
   const short = JSON.stringify({ seq: 2, at: 2, kind: 'result', id: 'a', ok: true });
   return Buffer.from(`${header}\n${long}\n${short}\n`);
 }
@@ -63,8 +76,12 @@ describe('long trace lines', () => {
     ]);
     const refusal = await readTraceStream(fileStream(fifty)).catch((e: unknown) => e);
     expect(refusal).toBeInstanceOf(TraceError);
-    expect((refusal as TraceError).message).toBe('line 2: longer than 16 MiB, the longest line a trace may have (is this a trace?)');
-    console.log(`long trace lines: 5 MB ${t5.toFixed(0)} ms, 15 MB ${t15.toFixed(0)} ms, 50 MB refused in ${t50.toFixed(0)} ms`);
+    expect((refusal as TraceError).message).toBe(
+      'line 2: longer than 16 MiB, the longest line a trace may have (is this a trace?)',
+    );
+    console.log(
+      `long trace lines: 5 MB ${t5.toFixed(0)} ms, 15 MB ${t15.toFixed(0)} ms, 50 MB refused in ${t50.toFixed(0)} ms`,
+    );
     // Linear: 3× the line, about 3× the time (quadratic splitting made it ~9×, and the 50 MB
     // line took 24 s). Generous bounds, so that load on the machine cannot fail them.
     expect(t15).toBeLessThan(6 * t5 + 250);
@@ -79,9 +96,13 @@ describe('long trace lines', () => {
     const expected = /^line 2: longer than 16 MiB/;
     await expect(readTraceFile(file)).rejects.toThrow(expected);
     const opened = await openTrace(file);
-    await expect((async () => {
-      for await (const _ of opened.records) { /* reading */ }
-    })()).rejects.toThrow(expected);
+    await expect(
+      (async () => {
+        for await (const _ of opened.records) {
+          /* reading */
+        }
+      })(),
+    ).rejects.toThrow(expected);
     expect(() => readTraceText(fifty.toString())).toThrow(expected);
     // A long line in the header's place: line 1.
     fs.writeFileSync(file, `${'{'.repeat(17 * 1024 * 1024)}\n`);

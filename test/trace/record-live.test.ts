@@ -37,7 +37,13 @@ describe('recording a real cluster', () => {
       for (const e of batch) {
         const r = w.event(e);
         // As the window gets it: JSON (-0 arrives as 0, undefined fields as nothing).
-        if (e.type === 'cluster') seen.push({ seq: r.seq, at: r.at, cluster: JSON.parse(JSON.stringify(e.cluster)), leader: agreedLeader(e.cluster)?.name });
+        if (e.type === 'cluster')
+          seen.push({
+            seq: r.seq,
+            at: r.at,
+            cluster: JSON.parse(JSON.stringify(e.cluster)),
+            leader: agreedLeader(e.cluster)?.name,
+          });
       }
     });
     const act = async (id: string, cmd: Command) => {
@@ -64,7 +70,11 @@ describe('recording a real cluster', () => {
     expect(header).toMatchObject({ version: 3, source: 'local', nodes: ['n1', 'n2', 'n3'], settings });
     expect(records).toHaveLength(w.lastSeq);
     const results = records.filter((r) => r.kind === 'result');
-    expect(results.map((r) => [r.id, r.ok])).toEqual([['a1', true], ['a2', true], ['a3', false]]);
+    expect(results.map((r) => [r.id, r.ok])).toEqual([
+      ['a1', true],
+      ['a2', true],
+      ['a3', false],
+    ]);
     expect(records.filter((r) => r.kind === 'action').map((r) => r.id)).toEqual(['a1', 'a2', 'a3']);
     const kinds = new Set(records.map((r) => (r.kind === 'event' ? r.event.type : r.kind)));
     for (const k of ['cluster', 'raft', 'message', 'log', 'action', 'result']) expect(kinds).toContain(k);
@@ -77,7 +87,8 @@ describe('recording a real cluster', () => {
     expect(kept.filter((k) => k === 'cluster')).toHaveLength(index.keyframes);
     expect(kept.filter((k) => k === 'cluster-delta').length).toBeGreaterThan(index.keyframes);
     seen.forEach((s, i) => {
-      if (i === 0 || s.cluster.generation !== seen[i - 1]!.cluster.generation) expect(kept[i], `snapshot ${i}`).toBe('cluster');
+      if (i === 0 || s.cluster.generation !== seen[i - 1]!.cluster.generation)
+        expect(kept[i], `snapshot ${i}`).toBe('cluster');
     });
     // By seq, at every snapshot, in order and then backwards and scattered (other paths through
     // the index's caches): exactly the snapshot the live view had, and so the same leader.
@@ -98,7 +109,9 @@ describe('recording a real cluster', () => {
       a = b;
     }
     expect(stepped.map((r) => r.seq)).toEqual(records.map((r) => r.seq));
-    const played = stepped.flatMap((r) => (r.kind === 'event' && (r.event.type === 'cluster' || r.event.type === 'cluster-delta') ? [r] : []));
+    const played = stepped.flatMap((r) =>
+      r.kind === 'event' && (r.event.type === 'cluster' || r.event.type === 'cluster-delta') ? [r] : [],
+    );
     expect(played.map((r) => r.seq)).toEqual(seen.map((s) => s.seq));
     played.forEach((r, i) => expect(r.event).toStrictEqual({ type: 'cluster', cluster: seen[i]!.cluster })); // as many as played, just checked
     // By time: the last snapshot the live view had at that moment.
@@ -117,7 +130,11 @@ describe('recording a real cluster', () => {
     expect(index.stateAt({ seq: killedAt }).cluster!.nodes.find((n) => n.name === first!)!.role).toBe('leader');
     expect(index.stateAt({ seq: index.lastSeq }).cluster!.nodes.find((n) => n.name === first!)!.status).toBe('killed');
     // The raft events say the same: each became leader, in that order.
-    const won = records.flatMap((r) => (r.kind === 'event' && r.event.type === 'raft' && r.event.event.kind === 'role' && r.event.event.role === 'leader' ? [r.event.node] : []));
+    const won = records.flatMap((r) =>
+      r.kind === 'event' && r.event.type === 'raft' && r.event.event.kind === 'role' && r.event.event.role === 'leader'
+        ? [r.event.node]
+        : [],
+    );
     expect(won.slice(-2)).toEqual([first!, second!]);
 
     // And in Perfetto: a thread per node, each leader's term a slice on its thread.

@@ -18,14 +18,32 @@ import { nth } from '../helpers/checked.js';
  */
 function synthesize(snapshots: number, encoder?: ClusterEncoder): string {
   let seed = 42;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const names = ['n1', 'n2', 'n3'];
   const nodes: NodeState[] = names.map((name, i) => ({
-    name, id: `${i + 1}`.repeat(16), status: 'alive', role: 'follower', term: 1, vote: '', lead: '', commit: 0, applied: 0,
-    firstIndex: 1, lastIndex: 0, clientURL: '', peerURL: '', dataDir: '', clock: { offsetMs: 0, rate: 1 },
-    electionTimeoutMs: 1000, heartbeatMs: 100, log: [], peers: [],
+    name,
+    id: `${i + 1}`.repeat(16),
+    status: 'alive',
+    role: 'follower',
+    term: 1,
+    vote: '',
+    lead: '',
+    commit: 0,
+    applied: 0,
+    firstIndex: 1,
+    lastIndex: 0,
+    clientURL: '',
+    peerURL: '',
+    dataDir: '',
+    clock: { offsetMs: 0, rate: 1 },
+    electionTimeoutMs: 1000,
+    heartbeatMs: 100,
+    log: [],
+    peers: [],
   }));
-  const lines = [traceLine(newTraceHeader({ nodes: names, settings: { heartbeatMs: 100, electionMs: 1000 }, createdAt: 1_000_000 }))];
+  const lines = [
+    traceLine(newTraceHeader({ nodes: names, settings: { heartbeatMs: 100, electionMs: 1000 }, createdAt: 1_000_000 })),
+  ];
   let seq = 0;
   let at = 1_000_000;
   let cuts: ClusterState['cuts'] = [];
@@ -49,7 +67,11 @@ function synthesize(snapshots: number, encoder?: ClusterEncoder): string {
         n.status = 'alive';
         // A follower's uncommitted last entry, replaced by the new leader's.
         const last = n.log.at(-1);
-        if (replace && n !== c && last) n.log = [...n.log.slice(0, -1), { index: last.index, term, type: 'normal' as const, data: `replaced ${last.index}` }];
+        if (replace && n !== c && last)
+          n.log = [
+            ...n.log.slice(0, -1),
+            { index: last.index, term, type: 'normal' as const, data: `replaced ${last.index}` },
+          ];
       }
       event({ type: 'raft', node: c.name, at, event: { kind: 'role', role: 'leader', term, lead: c.id } });
       if (rand() < 0.3) {
@@ -64,14 +86,31 @@ function synthesize(snapshots: number, encoder?: ClusterEncoder): string {
         if (n.status !== 'alive') continue;
         n.log = [...n.log, { index, term: leader.term, type: 'normal' as const, data: `set /k${s}=${s}` }].slice(-20);
         n.lastIndex = n.commit = n.applied = index;
-        if (n !== leader) event({ type: 'message', at, from: leader.name, to: n.name, msgType: 'MsgApp', term: leader.term, index: index - 1, entries: 1, commit: index - 1 });
+        if (n !== leader)
+          event({
+            type: 'message',
+            at,
+            from: leader.name,
+            to: n.name,
+            msgType: 'MsgApp',
+            term: leader.term,
+            index: index - 1,
+            entries: 1,
+            commit: index - 1,
+          });
         event({ type: 'raft', node: n.name, at, event: { kind: 'commit', index, term: leader.term } });
       }
       push({ kind: 'client', node: leader.name, method: 'PUT', path: `/v2/keys/k${s}`, status: 201, ms: 3 });
     }
     if (rand() < 0.05) cuts = cuts.length ? [] : [{ a: 'n1', b: 'n2' }];
     if (rand() < 0.05) step = step ? undefined : { on: true, held: [] };
-    const cluster: ClusterState = { dir: '/tmp/s', generation: 1, nodes: structuredClone(nodes), cuts, ...(step ? { step } : {}) };
+    const cluster: ClusterState = {
+      dir: '/tmp/s',
+      generation: 1,
+      nodes: structuredClone(nodes),
+      cuts,
+      ...(step ? { step } : {}),
+    };
     push({ kind: 'event', event: encoder ? encoder.encode(cluster, at) : { type: 'cluster', cluster } });
   }
   event({ type: 'log', node: 'n2', at: at + 5, level: 'W', pkg: 'rafthttp', msg: 'the end', line: 'the end' });
@@ -125,7 +164,8 @@ describe('TraceIndex', () => {
 
   it('stateAt(at) is the state as of the last record made at or before that time', () => {
     const times = [index.startAt - 1, index.startAt, index.endAt, index.endAt + 1000];
-    for (let i = 0; i < 40; i++) times.push(index.startAt + Math.floor(((i * 104729) % (index.endAt - index.startAt + 1))));
+    for (let i = 0; i < 40; i++)
+      times.push(index.startAt + Math.floor((i * 104729) % (index.endAt - index.startAt + 1)));
     // Exactly a record's time where several records share it: all of them count.
     const shared = records.find((r, i) => i > 0 && records[i - 1]!.at === r.at)!;
     times.push(shared.at);
@@ -140,7 +180,11 @@ describe('TraceIndex', () => {
   });
 
   it('shows the leader, terms, log tails and commits as recorded', () => {
-    const mid = nth(records.filter((r) => r.kind === 'event' && r.event.type === 'cluster'), 200, 'a 201st cluster snapshot');
+    const mid = nth(
+      records.filter((r) => r.kind === 'event' && r.event.type === 'cluster'),
+      200,
+      'a 201st cluster snapshot',
+    );
     const c = index.stateAt({ seq: mid.seq }).cluster!;
     const leader = c.nodes.find((n) => n.role === 'leader')!;
     expect(leader).toBeTruthy();
@@ -180,7 +224,9 @@ describe('TraceIndex', () => {
       expect(d.map((r) => r.seq)).toEqual(records.map((r) => r.seq));
       const dIndex = new TraceIndex(d, { recentMax: 30, recentMs: 200 });
       expect(dIndex.snapshots).toBe(400);
-      const kept = d.flatMap((r) => (r.kind === 'event' && (r.event.type === 'cluster' || r.event.type === 'cluster-delta') ? [r.event.type] : []));
+      const kept = d.flatMap((r) =>
+        r.kind === 'event' && (r.event.type === 'cluster' || r.event.type === 'cluster-delta') ? [r.event.type] : [],
+      );
       expect(kept.filter((k) => k === 'cluster')).toHaveLength(dIndex.keyframes);
       let run = 0;
       let longest = 0;
@@ -189,12 +235,17 @@ describe('TraceIndex', () => {
       // (A delta bigger than half the last keyframe is written whole too: here, once, early on.)
       else expect(longest).toBeGreaterThan(300);
       // Every point, in order, backwards and scattered: the very state, seq and recent window.
-      const seqs = [...records.keys(), ...[...records.keys()].reverse(), ...records.map((_, i) => (i * 7919) % (records.length + 2))];
+      const seqs = [
+        ...records.keys(),
+        ...[...records.keys()].reverse(),
+        ...records.map((_, i) => (i * 7919) % (records.length + 2)),
+      ];
       for (const seq of seqs) {
         const want = index.stateAt({ seq });
         const got = dIndex.stateAt({ seq });
         // (isDeepStrictEqual first: vitest's deep equality is slow across 10,000 states.)
-        if (!isDeepStrictEqual(got.cluster, want.cluster)) expect(got.cluster, `seq ${seq}`).toStrictEqual(want.cluster);
+        if (!isDeepStrictEqual(got.cluster, want.cluster))
+          expect(got.cluster, `seq ${seq}`).toStrictEqual(want.cluster);
         expect([got.seq, got.clusterSeq, got.at]).toEqual([want.seq, want.clusterSeq, want.at]);
         expect(got.recent.map((r) => r.seq)).toEqual(want.recent.map((r) => r.seq));
       }
@@ -207,7 +258,9 @@ describe('TraceIndex', () => {
   it('refuses records out of order', () => {
     expect(() => new TraceIndex([nth(records, 0), nth(records, 2)])).toThrow(/seq 3, expected 2/);
     const delta = { seq: 1, at: 5, kind: 'event', event: { type: 'cluster-delta' } } as const;
-    expect(() => new TraceIndex([delta])).toThrow('replay: record seq 1 is a cluster-delta with no cluster snapshot before it');
+    expect(() => new TraceIndex([delta])).toThrow(
+      'replay: record seq 1 is a cluster-delta with no cluster snapshot before it',
+    );
     expect(new TraceIndex([]).stateAt({ seq: 5 })).toEqual({ seq: 0, at: 0, cluster: null, clusterSeq: 0, recent: [] });
   });
 });

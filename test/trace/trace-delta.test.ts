@@ -4,20 +4,52 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterState, LogEntrySummary, NodeState } from '../../src-shared/cluster-state.js';
 import {
-  ClusterEncoder, applyClusterDelta, diffCluster, diffLog, sameJson, type ClusterDeltaEvent,
+  ClusterEncoder,
+  applyClusterDelta,
+  diffCluster,
+  diffLog,
+  sameJson,
+  type ClusterDeltaEvent,
 } from '../../src-shared/trace-delta.js';
 import { nth } from '../helpers/checked.js';
 
-const entry = (index: number, term = 2, data = `set /k${index}=v`): LogEntrySummary => ({ index, term, type: 'normal', data });
-const tail = (from: number, to: number, term = 2) => Array.from({ length: to - from + 1 }, (_, i) => entry(from + i, term));
+const entry = (index: number, term = 2, data = `set /k${index}=v`): LogEntrySummary => ({
+  index,
+  term,
+  type: 'normal',
+  data,
+});
+const tail = (from: number, to: number, term = 2) =>
+  Array.from({ length: to - from + 1 }, (_, i) => entry(from + i, term));
 const node = (name: string, over: Partial<NodeState> = {}): NodeState => ({
-  name, id: `id-${name}`, status: 'alive', role: 'follower', term: 2, vote: 'n1', lead: 'n1', commit: 20, applied: 20, firstIndex: 1,
-  lastIndex: 20, clientURL: `http://127.0.0.1:1/${name}`, peerURL: `http://127.0.0.1:2/${name}`, dataDir: `/s/${name}.etcd`,
-  clock: { offsetMs: 0, rate: 1 }, electionTimeoutMs: 1000, heartbeatMs: 100, log: tail(1, 20),
-  peers: [{ id: 'id-x', active: true, clockDiffMs: 0 }], ...over,
+  name,
+  id: `id-${name}`,
+  status: 'alive',
+  role: 'follower',
+  term: 2,
+  vote: 'n1',
+  lead: 'n1',
+  commit: 20,
+  applied: 20,
+  firstIndex: 1,
+  lastIndex: 20,
+  clientURL: `http://127.0.0.1:1/${name}`,
+  peerURL: `http://127.0.0.1:2/${name}`,
+  dataDir: `/s/${name}.etcd`,
+  clock: { offsetMs: 0, rate: 1 },
+  electionTimeoutMs: 1000,
+  heartbeatMs: 100,
+  log: tail(1, 20),
+  peers: [{ id: 'id-x', active: true, clockDiffMs: 0 }],
+  ...over,
 });
 const cluster = (over: Partial<ClusterState> = {}, names = ['n1', 'n2', 'n3']): ClusterState => ({
-  dir: '/s', generation: 1, nodes: names.map((n) => node(n)), cuts: [], step: { on: false, held: [] }, ...over,
+  dir: '/s',
+  generation: 1,
+  nodes: names.map((n) => node(n)),
+  cuts: [],
+  step: { on: false, held: [] },
+  ...over,
 });
 /** As a reader gets it: through JSON. */
 const json = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
@@ -73,7 +105,10 @@ describe('diffCluster and applyClusterDelta', () => {
   it('sets and unsets top-level and node fields, as JSON would carry them', () => {
     const a = cluster();
     // A cut link, step mode gone, an attached view there, a field a newer supervisor adds.
-    const b = { ...cluster({ cuts: [{ a: 'n1', b: 'n2' }], step: undefined }), attached: { source: 'attached', at: 5 } } as unknown as ClusterState;
+    const b = {
+      ...cluster({ cuts: [{ a: 'n1', b: 'n2' }], step: undefined }),
+      attached: { source: 'attached', at: 5 },
+    } as unknown as ClusterState;
     (b.nodes[1] as unknown as Record<string, unknown>).extra = { deep: [1, 2] };
     const d = roundTrip(a, b);
     expect(d.set).toEqual({ cuts: [{ a: 'n1', b: 'n2' }], attached: { source: 'attached', at: 5 } });
@@ -130,10 +165,16 @@ describe('ClusterEncoder', () => {
       enc.encode(cluster({ generation: 2, dir: '/elsewhere' }, ['n1', 'n2']), 5800),
     ].map(type);
     expect(kinds).toEqual([
-      'cluster', 'cluster-delta', 'cluster-delta', 'cluster-delta',
-      'cluster', 'cluster-delta', 'cluster-delta',
       'cluster',
-      'cluster', 'cluster-delta',
+      'cluster-delta',
+      'cluster-delta',
+      'cluster-delta',
+      'cluster',
+      'cluster-delta',
+      'cluster-delta',
+      'cluster',
+      'cluster',
+      'cluster-delta',
       'cluster',
       'cluster',
     ]);
@@ -143,7 +184,14 @@ describe('ClusterEncoder', () => {
     const enc = new ClusterEncoder();
     enc.encode(cluster(), 0);
     const all = cluster();
-    for (const n of all.nodes) Object.assign(n, { log: tail(500, 519, 3), term: 3, clientURL: 'http://elsewhere', peerURL: 'http://elsewhere', dataDir: '/elsewhere' });
+    for (const n of all.nodes)
+      Object.assign(n, {
+        log: tail(500, 519, 3),
+        term: 3,
+        clientURL: 'http://elsewhere',
+        peerURL: 'http://elsewhere',
+        dataDir: '/elsewhere',
+      });
     expect(enc.encode(all, 1).type).toBe('cluster');
   });
 
@@ -154,12 +202,17 @@ describe('ClusterEncoder', () => {
     const n1 = nth(c.nodes, 0);
     n1.term = 9; // the same object, changed in place, sent again
     n1.log.push(entry(21));
-    expect(enc.encode(c, 1)).toEqual({ type: 'cluster-delta', nodes: { n1: { set: { term: 9 }, log: { drop: 0, add: [entry(21)] } } } });
+    expect(enc.encode(c, 1)).toEqual({
+      type: 'cluster-delta',
+      nodes: { n1: { set: { term: 9 }, log: { drop: 0, add: [entry(21)] } } },
+    });
     expect(enc.encode(c, 2)).toEqual({ type: 'cluster-delta' });
   });
 
   it('moves on by a delta copied from another trace, and needs a snapshot before one', () => {
-    expect(() => new ClusterEncoder().follow({ type: 'cluster-delta' })).toThrow('a cluster-delta needs a cluster snapshot before it');
+    expect(() => new ClusterEncoder().follow({ type: 'cluster-delta' })).toThrow(
+      'a cluster-delta needs a cluster snapshot before it',
+    );
     const enc = new ClusterEncoder();
     enc.encode(cluster(), 0);
     enc.follow({ type: 'cluster-delta', nodes: { n2: { set: { term: 5 } } } });

@@ -17,7 +17,15 @@ const settings = { heartbeatMs: 100, electionMs: 1000 };
 const batch: ServerEvent[] = [
   { type: 'raft', node: 'n1', at: 1000, event: { kind: 'election-timeout', term: 1, pre: false } },
   { type: 'message', at: 1001, from: 'n1', to: 'n2', msgType: 'MsgVote', term: 2, index: 0, logTerm: 0 },
-  { type: 'log', node: 'n1', at: 1002, level: 'I', pkg: 'raft', msg: 'n1 became leader at term 2 → ✓ é', line: '... I | raft: n1 became leader at term 2 → ✓ é' },
+  {
+    type: 'log',
+    node: 'n1',
+    at: 1002,
+    level: 'I',
+    pkg: 'raft',
+    msg: 'n1 became leader at term 2 → ✓ é',
+    line: '... I | raft: n1 became leader at term 2 → ✓ é',
+  },
   { type: 'ack', id: 'w1' },
   { type: 'error', id: 'w2', message: 'no node named n9' },
   { type: 'error', message: 'n3 exited unexpectedly' },
@@ -34,17 +42,38 @@ describe('TraceWriter → reader', () => {
     now = 5010;
     w.append({ kind: 'held', msgId: 1, message: { from: 'n1', to: 'n2', msgType: 'MsgApp', term: 2, entries: 1 } });
     w.append({ kind: 'dropped', msgId: 1, message: { from: 'n1', to: 'n2', msgType: 'MsgApp', term: 2, entries: 1 } });
-    const last = w.append({ kind: 'client', node: 'n1', method: 'PUT', path: '/v2/keys/a', status: 201, ms: 2.5, at: 5020 }, { n1: 10_020, n2: 5020 });
+    const last = w.append(
+      { kind: 'client', node: 'n1', method: 'PUT', path: '/v2/keys/a', status: 201, ms: 2.5, at: 5020 },
+      { n1: 10_020, n2: 5020 },
+    );
     expect(last).toMatchObject({ seq: 10, at: 5020, clocks: { n1: 10_020 } });
     await w.close();
     await w.close();
     expect(() => w.action({ id: 'w3', cmd: { type: 'healAll' } })).toThrow(/closed/);
 
     const t = await readTraceFile(file);
-    expect(t.header).toMatchObject({ format: 'raftlab-trace', version: 3, createdAt: 5000, source: 'local', nodes: ['n1', 'n2', 'n3'], settings });
+    expect(t.header).toMatchObject({
+      format: 'raftlab-trace',
+      version: 3,
+      createdAt: 5000,
+      source: 'local',
+      nodes: ['n1', 'n2', 'n3'],
+      settings,
+    });
     expect(t.records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(t.records.map((r) => r.at)).toEqual([5000, 5000, 5000, 5000, 5000, 5000, 5000, 5010, 5010, 5020]);
-    expect(t.records.map((r) => r.kind)).toEqual(['action', 'event', 'event', 'event', 'result', 'result', 'event', 'held', 'dropped', 'client']);
+    expect(t.records.map((r) => r.kind)).toEqual([
+      'action',
+      'event',
+      'event',
+      'event',
+      'result',
+      'result',
+      'event',
+      'held',
+      'dropped',
+      'client',
+    ]);
     expect(t.records[1]).toEqual({ seq: 2, at: 5000, kind: 'event', event: batch[0] });
     expect(t.records[4]).toEqual({ seq: 5, at: 5000, kind: 'result', id: 'w1', ok: true });
     expect(t.records[5]).toEqual({ seq: 6, at: 5000, kind: 'result', id: 'w2', ok: false, error: 'no node named n9' });
@@ -75,7 +104,12 @@ describe('TraceWriter → reader', () => {
     expect(waited).toBeLessThan(2000); // …and not long (loose: the machine is shared)
     await until('nothing pending', () => w.pendingBytes === 0);
     // A burst bigger than the buffer is written at once, not after the timer.
-    const w2 = await TraceWriter.create(path.join(dir, 'burst.jsonl'), { nodes: ['n1'], settings, maxBufferBytes: 1000, flushMs: 60_000 });
+    const w2 = await TraceWriter.create(path.join(dir, 'burst.jsonl'), {
+      nodes: ['n1'],
+      settings,
+      maxBufferBytes: 1000,
+      flushMs: 60_000,
+    });
     for (let i = 0; i < 20; i++) w2.events(batch.slice(0, 3));
     await until('the burst on disk', () => fs.statSync(w2.file).size > 1000, 5000);
     await Promise.all([w.close(), w2.close()]);
@@ -114,7 +148,10 @@ describe('TraceWriter → reader', () => {
     fs.writeFileSync(file, [lines[0], lines[1], lines[3]].join('\n'));
     await expect(readTraceFile(file)).rejects.toThrow('line 3: seq 3 where 2 was expected');
 
-    fs.writeFileSync(file, [lines[0], lines[1], nth(lines, 2).replace('"msgType":"MsgVote"', '"msgType":"MsgGossip"')].join('\n'));
+    fs.writeFileSync(
+      file,
+      [lines[0], lines[1], nth(lines, 2).replace('"msgType":"MsgVote"', '"msgType":"MsgGossip"')].join('\n'),
+    );
     await expect(readTraceFile(file)).rejects.toThrow(/^line 3: event.msgType is "MsgGossip", not one of MsgPreVote/);
 
     fs.writeFileSync(file, [nth(lines, 0).replace('"version":3', '"version":4'), lines[1]].join('\n'));

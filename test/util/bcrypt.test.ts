@@ -36,7 +36,13 @@ describe('bcrypt', () => {
   });
 
   it('garbage is no hash; out-of-range costs are refused', async () => {
-    for (const bad of ['', 'pw', '$2a$10$short', '$2a$99$abcdefghijklmnopqrstuuyvPXIbu7xe6/CED2DzX8z6Si09MlzlW', '$1$abcdefghijklmnopqrstuuyvPXIbu7xe6/CED2DzX8z6Si09MlzlW']) {
+    for (const bad of [
+      '',
+      'pw',
+      '$2a$10$short',
+      '$2a$99$abcdefghijklmnopqrstuuyvPXIbu7xe6/CED2DzX8z6Si09MlzlW',
+      '$1$abcdefghijklmnopqrstuuyvPXIbu7xe6/CED2DzX8z6Si09MlzlW',
+    ]) {
       expect(await bcryptCompare(bad, 'pw')).toBe(false);
     }
     await expect(bcryptHash('pw', 3)).rejects.toThrow('outside allowed range');
@@ -57,8 +63,13 @@ describe('bcrypt', () => {
     const py = (code: string, ...args: string[]) =>
       execFileSync('/usr/bin/python3', ['-W', 'ignore', '-c', code, ...args], { encoding: 'utf8' }).trim();
     const ours = await bcryptHash('Ünïcode pw', 5);
-    expect(py('import crypt,sys; print(crypt.crypt(sys.argv[1], sys.argv[2]) == sys.argv[2])', 'Ünïcode pw', ours)).toBe('True');
-    const theirs = py('import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=32)))', 'théirs');
+    expect(
+      py('import crypt,sys; print(crypt.crypt(sys.argv[1], sys.argv[2]) == sys.argv[2])', 'Ünïcode pw', ours),
+    ).toBe('True');
+    const theirs = py(
+      'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=32)))',
+      'théirs',
+    );
     expect(theirs).toMatch(/^\$2b\$05\$/);
     expect(await bcryptCompare(theirs, 'théirs')).toBe(true);
     expect(await bcryptCompare(theirs, 'theirs')).toBe(false);

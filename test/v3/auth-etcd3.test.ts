@@ -13,10 +13,11 @@ import { RealEtcd } from './v3-harness.js';
 const have = needTools('the etcd3 client with auth against a real etcd', [ETCD_BIN]);
 
 /** A call's value, or its error as "<class>: <message>". */
-const outcome = (p: Promise<unknown>) => p.then(
-  (v) => ({ ok: v }),
-  (e: Error) => ({ error: `${e.constructor.name}: ${e.message}` }),
-);
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    (v) => ({ ok: v }),
+    (e: Error) => ({ error: `${e.constructor.name}: ${e.message}` }),
+  );
 
 describe.runIf(have)('the etcd3 client with auth, against ours and etcd 3.4', () => {
   let etcd: RealEtcd;
@@ -52,15 +53,78 @@ describe.runIf(have)('the etcd3 client with auth, against ours and etcd 3.4', ()
     };
     const admin = { ours: client('ours'), etcd: client('etcd') };
     const steps: [string, (side: 'ours' | 'etcd') => Promise<unknown>][] = [
-      ['root user', (s) => admin[s].user('root').create('rootpw').then(() => 'created')],
-      ['root role', (s) => admin[s].role('root').create().then(() => 'created')],
-      ['root granted root', (s) => admin[s].user('root').addRole('root').then(() => 'granted')],
-      ['dave user', (s) => admin[s].user('dave').create('davepw').then(() => 'created')],
-      ['dave again', (s) => admin[s].user('dave').create('other').then(() => 'created')],
-      ['kv role', (s) => admin[s].role('kv').create().then(() => 'created')],
-      ['kv grant', (s) => admin[s].role('kv').grant({ permission: 'Readwrite', range: Range.prefix('d/') }).then(() => 'granted')],
-      ['kv permissions', (s) => admin[s].role('kv').permissions().then((ps) => ps.map((p) => `${p.permission} ${p.range.start.toString()}..${p.range.end.toString()}`))],
-      ['dave granted kv', (s) => admin[s].user('dave').addRole('kv').then(() => 'granted')],
+      [
+        'root user',
+        (s) =>
+          admin[s]
+            .user('root')
+            .create('rootpw')
+            .then(() => 'created'),
+      ],
+      [
+        'root role',
+        (s) =>
+          admin[s]
+            .role('root')
+            .create()
+            .then(() => 'created'),
+      ],
+      [
+        'root granted root',
+        (s) =>
+          admin[s]
+            .user('root')
+            .addRole('root')
+            .then(() => 'granted'),
+      ],
+      [
+        'dave user',
+        (s) =>
+          admin[s]
+            .user('dave')
+            .create('davepw')
+            .then(() => 'created'),
+      ],
+      [
+        'dave again',
+        (s) =>
+          admin[s]
+            .user('dave')
+            .create('other')
+            .then(() => 'created'),
+      ],
+      [
+        'kv role',
+        (s) =>
+          admin[s]
+            .role('kv')
+            .create()
+            .then(() => 'created'),
+      ],
+      [
+        'kv grant',
+        (s) =>
+          admin[s]
+            .role('kv')
+            .grant({ permission: 'Readwrite', range: Range.prefix('d/') })
+            .then(() => 'granted'),
+      ],
+      [
+        'kv permissions',
+        (s) =>
+          admin[s]
+            .role('kv')
+            .permissions()
+            .then((ps) => ps.map((p) => `${p.permission} ${p.range.start.toString()}..${p.range.end.toString()}`)),
+      ],
+      [
+        'dave granted kv',
+        (s) =>
+          admin[s]
+            .user('dave')
+            .addRole('kv')
+            .then(() => 'granted'),
+      ],
       ['users', (s) => admin[s].getUsers().then((us) => us.map((u) => u.name))],
       ['auth enable', (s) => admin[s].auth.authEnable().then(() => 'enabled')],
     ];
@@ -68,13 +132,33 @@ describe.runIf(have)('the etcd3 client with auth, against ours and etcd 3.4', ()
       const r = await each(f);
       expect(r.ours, what).toEqual(r.etcd);
     }
-    const dave = { ours: client('ours', { username: 'dave', password: 'davepw' }), etcd: client('etcd', { username: 'dave', password: 'davepw' }) };
-    const wrong = { ours: client('ours', { username: 'dave', password: 'nope' }), etcd: client('etcd', { username: 'dave', password: 'nope' }) };
+    const dave = {
+      ours: client('ours', { username: 'dave', password: 'davepw' }),
+      etcd: client('etcd', { username: 'dave', password: 'davepw' }),
+    };
+    const wrong = {
+      ours: client('ours', { username: 'dave', password: 'nope' }),
+      etcd: client('etcd', { username: 'dave', password: 'nope' }),
+    };
     const asUser: [string, (side: 'ours' | 'etcd') => Promise<unknown>][] = [
-      ['put in the prefix', (s) => dave[s].put('d/1').value('v').then(() => 'ok')],
+      [
+        'put in the prefix',
+        (s) =>
+          dave[s]
+            .put('d/1')
+            .value('v')
+            .then(() => 'ok'),
+      ],
       ['get in the prefix', (s) => dave[s].get('d/1').string()],
       ['get the prefix', (s) => dave[s].getAll().prefix('d/').strings()],
-      ['put outside', (s) => dave[s].put('x').value('v').then(() => 'ok')],
+      [
+        'put outside',
+        (s) =>
+          dave[s]
+            .put('x')
+            .value('v')
+            .then(() => 'ok'),
+      ],
       ['get outside', (s) => dave[s].get('x').string()],
       ['get everything', (s) => dave[s].getAll().strings()],
       ['user list as dave', (s) => dave[s].getUsers().then((us) => us.map((u) => u.name))],
@@ -87,6 +171,13 @@ describe.runIf(have)('the etcd3 client with auth, against ours and etcd 3.4', ()
       expect(r.ours, what).toEqual(r.etcd);
       if ('error' in r.ours) refused.push(what);
     }
-    expect(refused).toEqual(['put outside', 'get outside', 'get everything', 'user list as dave', 'a wrong password', 'no token at all']);
+    expect(refused).toEqual([
+      'put outside',
+      'get outside',
+      'get everything',
+      'user list as dave',
+      'a wrong password',
+      'no token at all',
+    ]);
   }, 60_000);
 });

@@ -30,13 +30,31 @@ function etcdctl(endpoint: string, args: string[]): Promise<Out> {
   const argv = ['--endpoints', endpoint, '--dial-timeout', '5s', '--command-timeout', '10s', ...args];
   return run(ETCDCTL, argv, { env: { ...clean, ETCDCTL_API: '3' }, timeout: 30_000 }).then(
     (r) => ({ code: 0, out: r.stdout + r.stderr }),
-    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, out: (e.stdout ?? '') + (e.stderr ?? '') }),
+    (e: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: e.code ?? -1,
+      out: (e.stdout ?? '') + (e.stderr ?? ''),
+    }),
   );
 }
 
 /** curl POSTing JSON to the gateway, with a token if given: the HTTP status and the body. */
-async function curl(url: string, body: unknown, token?: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const args = ['-s', '-X', 'POST', '-H', 'Content-Type: application/json', '-w', '\n%{http_code}', '-d', JSON.stringify(body), url];
+async function curl(
+  url: string,
+  body: unknown,
+  token?: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const args = [
+    '-s',
+    '-X',
+    'POST',
+    '-H',
+    'Content-Type: application/json',
+    '-w',
+    '\n%{http_code}',
+    '-d',
+    JSON.stringify(body),
+    url,
+  ];
   if (token !== undefined) args.push('-H', `Authorization: ${token}`);
   const { stdout } = await run(CURL, args, { timeout: 20_000 });
   const nl = stdout.lastIndexOf('\n');
@@ -48,7 +66,8 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 /** What differs between two clusters by nature: ids, terms, revisions' owners, endpoints, times. */
 function normalize(s: string, endpoint: string): string {
   return s
-    .split(endpoint).join('ENDPOINT')
+    .split(endpoint)
+    .join('ENDPOINT')
     .replace(/http:\/\/127\.0\.0\.1:\d+/g, 'URL')
     .replace(/^[0-9a-f]{1,16}, started, [ne]\d, /gm, 'ID, started, NAME, ')
     .replace(/^\{"level":"warn".*"error":"(.*)"\}$/gm, 'warn: $1')
@@ -70,7 +89,11 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
 
   beforeAll(async () => {
     await clusters.ours.leader(30_000);
-    await until('etcd answers', async () => (await etcdctl(clusters.etcd.spec('e1').clientURL, ['endpoint', 'health'])).code === 0, 30_000);
+    await until(
+      'etcd answers',
+      async () => (await etcdctl(clusters.etcd.spec('e1').clientURL, ['endpoint', 'health'])).code === 0,
+      30_000,
+    );
   }, 60_000);
 
   const url = (n: string) => clusters.ours.spec(n).clientURL;
@@ -79,7 +102,10 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
   /** One etcdctl command on n1 and on e1 (each side's other members see it through the log). */
   async function both(args: string[]): Promise<[Out, Out]> {
     const [a, b] = await Promise.all([etcdctl(url('n1'), args), etcdctl(eurl('e1'), args)]);
-    return [{ code: a.code, out: normalize(a.out, url('n1')) }, { code: b.code, out: normalize(b.out, eurl('e1')) }];
+    return [
+      { code: a.code, out: normalize(a.out, url('n1')) },
+      { code: b.code, out: normalize(b.out, eurl('e1')) },
+    ];
   }
 
   const root = ['--user', 'root:rootpw'];
@@ -186,21 +212,37 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
     // Every member logs etcd's auth notices as it applies the changes (capnslog, as etcd 3.4 by default).
     for (const n of names) {
       const out = clusters.ours.output(n).join('\n');
-      for (const line of ['N | auth: added a new user: alice', 'N | auth: Role rw-foo is created', "N | auth: role rw-foo's permission of key foo is updated as READWRITE", 'N | auth: granted role rw-foo to user alice', 'N | auth: Authentication enabled', 'E | auth: the user root must not be deleted', 'N | auth: Authentication disabled']) {
+      for (const line of [
+        'N | auth: added a new user: alice',
+        'N | auth: Role rw-foo is created',
+        "N | auth: role rw-foo's permission of key foo is updated as READWRITE",
+        'N | auth: granted role rw-foo to user alice',
+        'N | auth: Authentication enabled',
+        'E | auth: the user root must not be deleted',
+        'N | auth: Authentication disabled',
+      ]) {
         expect(out, n).toContain(line);
       }
     }
-    expect(clusters.ours.output('n1').join('\n')).toContain('N | auth: authentication failed, invalid password for user alice');
+    expect(clusters.ours.output('n1').join('\n')).toContain(
+      'N | auth: authentication failed, invalid password for user alice',
+    );
   }, 240_000);
 
   /** `both` with standard input (etcdctl's non-interactive password prompt). */
   async function bothWithInput(args: string[], input: string): Promise<[Out, Out]> {
-    const one = (ep: string) => new Promise<Out>((resolve) => {
-      const child = execFile(ETCDCTL, ['--endpoints', ep, '--dial-timeout', '5s', '--command-timeout', '10s', ...args], { env: { ...clean, ETCDCTL_API: '3' }, timeout: 30_000 }, (err, stdout, stderr) => {
-        resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: normalize(stdout + stderr, ep) });
+    const one = (ep: string) =>
+      new Promise<Out>((resolve) => {
+        const child = execFile(
+          ETCDCTL,
+          ['--endpoints', ep, '--dial-timeout', '5s', '--command-timeout', '10s', ...args],
+          { env: { ...clean, ETCDCTL_API: '3' }, timeout: 30_000 },
+          (err, stdout, stderr) => {
+            resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: normalize(stdout + stderr, ep) });
+          },
+        );
+        child.stdin!.end(input);
       });
-      child.stdin!.end(input);
-    });
     return Promise.all([one(url('n1')), one(eurl('e1'))]);
   }
 
@@ -210,9 +252,13 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
       await etcdctl(ep, ['user', 'add', 'root:rootpw', ...root]);
       await etcdctl(ep, ['user', 'grant-role', 'root', 'root', ...root]);
       for (const args of [
-        ['user', 'add', 'bob:bobpw'], ['role', 'add', 'kv'],
-        ['role', 'grant-permission', '--prefix', 'kv', 'readwrite', 'k/'], ['user', 'grant-role', 'bob', 'kv'], ['auth', 'enable'],
-      ].map((a) => [...a, ...root])) expect((await etcdctl(ep, args)).code, `etcdctl ${args.join(' ')}`).toBe(0);
+        ['user', 'add', 'bob:bobpw'],
+        ['role', 'add', 'kv'],
+        ['role', 'grant-permission', '--prefix', 'kv', 'readwrite', 'k/'],
+        ['user', 'grant-role', 'bob', 'kv'],
+        ['auth', 'enable'],
+      ].map((a) => [...a, ...root]))
+        expect((await etcdctl(ep, args)).code, `etcdctl ${args.join(' ')}`).toBe(0);
     };
     await Promise.all([setup(url('n1')), setup(eurl('e1'))]);
     /** The same gateway request on both sides (ours, etcd), answers normalized. */
@@ -222,7 +268,11 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
     const call = async (member: 'a' | 'b', path: string, body: unknown, token?: (s: Side) => string) => {
       const on = (s: Side) => curl(`${sides[s][member]}${path}`, body, token?.(s));
       const [o, e] = await Promise.all([on('ours'), on('etcd')]);
-      return { ours: { status: o.status, body: normalizeJson(o.body) }, etcd: { status: e.status, body: normalizeJson(e.body) }, raw: { ours: o.body, etcd: e.body } };
+      return {
+        ours: { status: o.status, body: normalizeJson(o.body) },
+        etcd: { status: e.status, body: normalizeJson(e.body) },
+        raw: { ours: o.body, etcd: e.body },
+      };
     };
     const same = (r: { ours: unknown; etcd: unknown }, what: string) => expect(r.ours, what).toEqual(r.etcd);
 
@@ -263,7 +313,10 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
     same(await call('a', '/v3/auth/disable', {}, rootTok), 'auth disable as root');
     same(await call('a', '/v3/kv/range', { key: b64('k/1') }, tok), 'a token after auth disable');
     same(await call('a', '/v3/kv/range', { key: b64('k/1') }), 'no token after auth disable');
-    same(await call('a', '/v3/auth/authenticate', { name: 'bob', password: 'bobpw' }), 'authenticate with auth disabled');
+    same(
+      await call('a', '/v3/auth/authenticate', { name: 'bob', password: 'bobpw' }),
+      'authenticate with auth disabled',
+    );
   }, 120_000);
 
   it('a token made on a follower still works there after the leader dies and another leads', async () => {
@@ -271,7 +324,13 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
     // root (with its role) is there from the tests before, when they ran.
     await etcdctl(ep, ['user', 'add', 'root:rootpw', ...root]);
     await etcdctl(ep, ['user', 'grant-role', 'root', 'root', ...root]);
-    for (const args of [['user', 'add', 'carol:carolpw'], ['role', 'add', 'c'], ['role', 'grant-permission', '--prefix', 'c', 'readwrite', 'c/'], ['user', 'grant-role', 'carol', 'c'], ['auth', 'enable']].map((a) => [...a, ...root])) {
+    for (const args of [
+      ['user', 'add', 'carol:carolpw'],
+      ['role', 'add', 'c'],
+      ['role', 'grant-permission', '--prefix', 'c', 'readwrite', 'c/'],
+      ['user', 'grant-role', 'carol', 'c'],
+      ['auth', 'enable'],
+    ].map((a) => [...a, ...root])) {
       expect((await etcdctl(ep, args)).out, `etcdctl ${args.join(' ')}`).not.toMatch(/Error/);
     }
     const leader = await clusters.ours.leader();
@@ -279,13 +338,22 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
     const auth = await curl(`${url(follower)}/v3/auth/authenticate`, { name: 'carol', password: 'carolpw' });
     const token = auth.body.token as string;
     expect(token).toMatch(/^[a-zA-Z]{16}\.\d+$/);
-    expect((await curl(`${url(follower)}/v3/kv/put`, { key: b64('c/1'), value: b64('before') }, token)).status).toBe(200);
+    expect((await curl(`${url(follower)}/v3/kv/put`, { key: b64('c/1'), value: b64('before') }, token)).status).toBe(
+      200,
+    );
 
     // A lease of carol's expires by the leader's revoke, made as root (etcd's WithRoot): its key goes.
     const lease = await curl(`${url(follower)}/v3/lease/grant`, { TTL: 1 }, token);
     expect(lease.status, JSON.stringify(lease.body)).toBe(200);
-    expect((await curl(`${url(follower)}/v3/kv/put`, { key: b64('c/leased'), value: b64('v'), lease: lease.body.ID }, token)).status).toBe(200);
-    await until('the leased key gone', async () => !(await curl(`${url(follower)}/v3/kv/range`, { key: b64('c/leased') }, token)).body.kvs, 20_000);
+    expect(
+      (await curl(`${url(follower)}/v3/kv/put`, { key: b64('c/leased'), value: b64('v'), lease: lease.body.ID }, token))
+        .status,
+    ).toBe(200);
+    await until(
+      'the leased key gone',
+      async () => !(await curl(`${url(follower)}/v3/kv/range`, { key: b64('c/leased') }, token)).body.kvs,
+      20_000,
+    );
 
     await clusters.ours.kill9(leader);
     const next = await clusters.ours.leader(20_000);
@@ -297,6 +365,8 @@ describe.runIf(have)('v3 auth on raftlab nodes and on etcd 3.4', () => {
     expect(one(got.body.kvs as { value: string }[]).value).toBe(b64('after'));
     // Still refused where carol may not write, on the new leader as well (it applied the same log).
     const other = names.find((n) => n !== leader && n !== follower)!;
-    expect((await curl(`${url(other)}/v3/kv/put`, { key: b64('x'), value: b64('v') }, token)).body).toMatchObject({ error: 'etcdserver: permission denied' });
+    expect((await curl(`${url(other)}/v3/kv/put`, { key: b64('x'), value: b64('v') }, token)).body).toMatchObject({
+      error: 'etcdserver: permission denied',
+    });
   }, 90_000);
 });

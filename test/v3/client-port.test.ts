@@ -39,7 +39,14 @@ describe.runIf(have)('gRPC and HTTP/1.1 on one client port', () => {
         req.on('data', (c: Buffer) => chunks.push(c));
         req.on('end', () => {
           const body = Buffer.concat(chunks);
-          res.end(JSON.stringify({ method: req.method, url: req.url, bytes: body.length, sum: body.reduce((a, b) => (a + b) % 65521, 0) }));
+          res.end(
+            JSON.stringify({
+              method: req.method,
+              url: req.url,
+              bytes: body.length,
+              sum: body.reduce((a, b) => (a + b) % 65521, 0),
+            }),
+          );
         });
       });
     });
@@ -55,17 +62,38 @@ describe.runIf(have)('gRPC and HTTP/1.1 on one client port', () => {
   });
 
   const etcdctl = (...args: string[]) =>
-    run(ETCDCTL, ['--endpoints', `127.0.0.1:${port}`, '--dial-timeout', '5s', '--command-timeout', '10s', ...args], { env: { ...cleanEnv, ETCDCTL_API: '3' }, timeout: 20_000 });
+    run(ETCDCTL, ['--endpoints', `127.0.0.1:${port}`, '--dial-timeout', '5s', '--command-timeout', '10s', ...args], {
+      env: { ...cleanEnv, ETCDCTL_API: '3' },
+      timeout: 20_000,
+    });
 
   it('etcdctl (gRPC) and curl (HTTP/1.1, the JSON gateway) see the same keys through the same port', async () => {
     expect((await etcdctl('put', 'greeting', 'hello')).stdout).toBe('OK\n');
     expect((await etcdctl('get', 'greeting')).stdout).toBe('greeting\nhello\n');
     const key = Buffer.from('greeting').toString('base64');
-    const { stdout } = await run(CURL, ['-sS', '--max-time', '10', '-X', 'POST', `http://127.0.0.1:${port}/v3/kv/range`, '-d', JSON.stringify({ key })]);
+    const { stdout } = await run(CURL, [
+      '-sS',
+      '--max-time',
+      '10',
+      '-X',
+      'POST',
+      `http://127.0.0.1:${port}/v3/kv/range`,
+      '-d',
+      JSON.stringify({ key }),
+    ]);
     const got = JSON.parse(stdout) as { kvs: { value: string }[] };
     expect(Buffer.from(one(got.kvs).value, 'base64').toString()).toBe('hello');
     // And back: written over HTTP/1.1, read over gRPC.
-    await run(CURL, ['-sS', '--max-time', '10', '-X', 'POST', `http://127.0.0.1:${port}/v3/kv/put`, '-d', JSON.stringify({ key: Buffer.from('k2').toString('base64'), value: Buffer.from('v2').toString('base64') })]);
+    await run(CURL, [
+      '-sS',
+      '--max-time',
+      '10',
+      '-X',
+      'POST',
+      `http://127.0.0.1:${port}/v3/kv/put`,
+      '-d',
+      JSON.stringify({ key: Buffer.from('k2').toString('base64'), value: Buffer.from('v2').toString('base64') }),
+    ]);
     expect((await etcdctl('get', 'k2', '--print-value-only')).stdout).toBe('v2\n');
   });
 
@@ -91,12 +119,18 @@ describe.runIf(have)('gRPC and HTTP/1.1 on one client port', () => {
 
   it('an HTTP/1.1 request that arrives a byte at a time, with a body, is served whole and in order', async () => {
     const body = Buffer.from('value=slowly');
-    const req = Buffer.from(`PUT /v2/keys/slow HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString()}`);
+    const req = Buffer.from(
+      `PUT /v2/keys/slow HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString()}`,
+    );
     // Starts like the HTTP/2 preface ("P"), then leaves it at the second byte.
     const parts = [...req].map((b) => Buffer.from([b]));
     const answer = await rawExchange(parts, 1);
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
-    const json = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { method: string; url: string; bytes: number };
+    const json = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as {
+      method: string;
+      url: string;
+      bytes: number;
+    };
     expect(json).toMatchObject({ method: 'PUT', url: '/v2/keys/slow', bytes: body.length });
   });
 
@@ -124,7 +158,7 @@ describe.runIf(have)('gRPC and HTTP/1.1 on one client port', () => {
     }
   });
 
-  it('bytes that are not HTTP get HTTP/1.1\'s 400; a connection silent past the limit, or closed half-way through the preface, is dropped and the port serves on', async () => {
+  it("bytes that are not HTTP get HTTP/1.1's 400; a connection silent past the limit, or closed half-way through the preface, is dropped and the port serves on", async () => {
     expect(await rawExchange([Buffer.from('\x16\x03\x01garbage\r\n\r\n')])).toMatch(/^HTTP\/1\.1 400/);
     // Silent: dropped after the sniff limit (300 ms here), with no answer.
     const t0 = Date.now();

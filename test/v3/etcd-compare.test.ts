@@ -14,7 +14,11 @@ const have = needTools('comparing the v3 store with a real etcd', [ETCD_BIN]);
 const b = (s: string) => Buffer.from(s, 'latin1');
 
 /** Runs `ops` on a fresh etcd and a fresh store; returns how many answers matched (all, or throws). */
-async function compareRun(etcd: RealEtcd, ops: Op[] | ((i: number, rev: number) => Op | undefined), label: string): Promise<number> {
+async function compareRun(
+  etcd: RealEtcd,
+  ops: Op[] | ((i: number, rev: number) => Op | undefined),
+  label: string,
+): Promise<number> {
   const ours = new OurStore();
   let n = 0;
   for (let i = 0; ; i++) {
@@ -56,10 +60,14 @@ describe.runIf(have)('v3 KV against a real etcd 3.4', () => {
       await fresh();
       const gen = new RandomOps(seededRandom(seed));
       console.log(`v3 random comparison: seed ${seed} (V3_SEED=${seed} replays it)`);
-      const n = await compareRun(etcd, (i, rev) => {
-        gen.rev = rev;
-        return i < length ? gen.next() : undefined;
-      }, `seed ${seed}`);
+      const n = await compareRun(
+        etcd,
+        (i, rev) => {
+          gen.rev = rev;
+          return i < length ? gen.next() : undefined;
+        },
+        `seed ${seed}`,
+      );
       expect(n).toBe(length);
     });
   }

@@ -25,7 +25,14 @@ function clientOf(url: string): Etcd3 {
 beforeAll(async () => {
   cluster = await ProcessCluster.create(3);
   for (const n of ['n1', 'n2', 'n3']) {
-    cluster.start(n, {}, ['--name', n, '--initial-cluster', cluster.initialCluster(3), '--initial-cluster-state', 'new']);
+    cluster.start(n, {}, [
+      '--name',
+      n,
+      '--initial-cluster',
+      cluster.initialCluster(3),
+      '--initial-cluster-state',
+      'new',
+    ]);
     urls.push(cluster.spec(n).clientURL);
   }
   await cluster.leader(30_000);
@@ -50,10 +57,18 @@ describe('the etcd3 npm client against raftlab nodes', () => {
     // Read through each member: all three answer the same (linearizable reads by default).
     for (const url of urls) expect(await clientOf(url).get('/etcd3/a').string()).toBe('two');
     expect(await client.get('/etcd3/a').revision(rev1).string()).toBe('one');
-    await expect(client.get('/etcd3/a').revision(rev1 + 10_000).string()).rejects.toThrow(/required revision is a future revision/);
+    await expect(
+      client
+        .get('/etcd3/a')
+        .revision(rev1 + 10_000)
+        .string(),
+    ).rejects.toThrow(/required revision is a future revision/);
 
     for (const k of ['c', 'a', 'b', 'd']) await client.put(`/etcd3/p/${k}`).value(k.toUpperCase());
-    expect(await client.getAll().prefix('/etcd3/p/').sort('Key', 'Ascend').limit(2).strings()).toEqual({ '/etcd3/p/a': 'A', '/etcd3/p/b': 'B' });
+    expect(await client.getAll().prefix('/etcd3/p/').sort('Key', 'Ascend').limit(2).strings()).toEqual({
+      '/etcd3/p/a': 'A',
+      '/etcd3/p/b': 'B',
+    });
     expect(await client.getAll().prefix('/etcd3/p/').sort('Key', 'Descend').limit(1).keys()).toEqual(['/etcd3/p/d']);
     expect(await client.getAll().prefix('/etcd3/p/').count()).toBe(4);
     const kv = one((await client.get('/etcd3/a').exec()).kvs);
@@ -70,7 +85,10 @@ describe('the etcd3 npm client against raftlab nodes', () => {
     const start = Number((await writer.put('/etcd3/w/k').value('v0')).header.revision);
     const seen: string[] = [];
     const watcher = await client.watch().prefix('/etcd3/w/').withPreviousKV().create();
-    const record = (type: string) => (kv: IKeyValue, previous?: IKeyValue) => seen.push(`${type} ${str(kv.key)}=${str(kv.value)} (was ${previous ? str(previous.value) : '-'}) @${kv.mod_revision}`);
+    const record = (type: string) => (kv: IKeyValue, previous?: IKeyValue) =>
+      seen.push(
+        `${type} ${str(kv.key)}=${str(kv.value)} (was ${previous ? str(previous.value) : '-'}) @${kv.mod_revision}`,
+      );
     watcher.on('put', record('put')).on('delete', record('delete'));
     const r1 = Number((await writer.put('/etcd3/w/k').value('v1')).header.revision);
     const r2 = Number((await writer.delete().key('/etcd3/w/k')).header.revision);
@@ -94,7 +112,10 @@ describe('the etcd3 npm client against raftlab nodes', () => {
     await kept.put('/etcd3/leased/kept').value('held');
     const id = await kept.grant();
     const ttl = await client.leaseClient.leaseTimeToLive({ ID: id, keys: true });
-    expect({ granted: Number(ttl.grantedTTL), keys: ttl.keys.map((k) => str(k)) }).toEqual({ granted: 2, keys: ['/etcd3/leased/kept'] });
+    expect({ granted: Number(ttl.grantedTTL), keys: ttl.keys.map((k) => str(k)) }).toEqual({
+      granted: 2,
+      keys: ['/etcd3/leased/kept'],
+    });
     const once = await kept.keepaliveOnce();
     expect(Number(once.TTL)).toBe(2);
     // Held past twice its TTL by the client's own keep-alives (it sends one every TTL/3).
@@ -112,30 +133,46 @@ describe('the etcd3 npm client against raftlab nodes', () => {
     const droppedId = await dropped.grant();
     dropped.release();
     expect(await client.get('/etcd3/leased/dropped').string()).toBe('brief');
-    await until('the key gone with its lease', async () => (await client.get('/etcd3/leased/dropped').string()) === null, 20_000);
+    await until(
+      'the key gone with its lease',
+      async () => (await client.get('/etcd3/leased/dropped').string()) === null,
+      20_000,
+    );
     const leases = await client.leaseClient.leaseLeases();
     expect(leases.leases.map((l) => String(l.ID))).not.toContain(String(droppedId));
   });
 
   it('a compare-and-swap with if/then/else, and STM transactions racing on a counter', async () => {
     await client.put('/etcd3/cas').value('old');
-    const swapped = await client.if('/etcd3/cas', 'Value', '==', 'old').then(client.put('/etcd3/cas').value('new')).else(client.get('/etcd3/cas')).commit();
+    const swapped = await client
+      .if('/etcd3/cas', 'Value', '==', 'old')
+      .then(client.put('/etcd3/cas').value('new'))
+      .else(client.get('/etcd3/cas'))
+      .commit();
     expect(swapped.succeeded).toBe(true);
-    const refused = await client.if('/etcd3/cas', 'Value', '==', 'old').then(client.put('/etcd3/cas').value('newer')).else(client.get('/etcd3/cas')).commit();
+    const refused = await client
+      .if('/etcd3/cas', 'Value', '==', 'old')
+      .then(client.put('/etcd3/cas').value('newer'))
+      .else(client.get('/etcd3/cas'))
+      .commit();
     expect(refused.succeeded).toBe(false);
     expect(str(one(nth(refused.responses, 0).response_range!.kvs).value)).toBe('new');
     const v = Number(one((await client.get('/etcd3/cas').exec()).kvs).version);
-    const byVersion = await client.if('/etcd3/cas', 'Version', '==', v).then(client.delete().key('/etcd3/cas')).commit();
+    const byVersion = await client
+      .if('/etcd3/cas', 'Version', '==', v)
+      .then(client.delete().key('/etcd3/cas'))
+      .commit();
     expect(byVersion.succeeded).toBe(true);
     expect(await client.get('/etcd3/cas').string()).toBeNull();
 
     // Two clients (through different members) increment one counter, 10 times each, at once:
     // the STM retries a transaction whose reads changed, so no increment is lost.
     await client.put('/etcd3/counter').value('0');
-    const increment = (c: Etcd3) => c.stm({ retries: 50 }).transact(async (tx) => {
-      const n = Number(await tx.get('/etcd3/counter').string());
-      return tx.put('/etcd3/counter').value(String(n + 1));
-    });
+    const increment = (c: Etcd3) =>
+      c.stm({ retries: 50 }).transact(async (tx) => {
+        const n = Number(await tx.get('/etcd3/counter').string());
+        return tx.put('/etcd3/counter').value(String(n + 1));
+      });
     const run = async (c: Etcd3) => {
       for (let i = 0; i < 10; i++) await increment(c);
     };

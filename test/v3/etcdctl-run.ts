@@ -13,7 +13,11 @@ export interface CtlRun {
 /** ETCD* variables would reach etcdctl as flags (ETCDCTL_*): a clean environment. */
 const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')));
 
-export function ctl(endpoints: string | string[], args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<CtlRun> {
+export function ctl(
+  endpoints: string | string[],
+  args: string[],
+  opts: { cwd?: string; timeoutMs?: number } = {},
+): Promise<CtlRun> {
   const eps = Array.isArray(endpoints) ? endpoints.join(',') : endpoints;
   return new Promise((resolve) => {
     execFile(
@@ -27,5 +31,8 @@ export function ctl(endpoints: string | string[], args: string[], opts: { cwd?: 
 
 /** etcdctl's client-side info/warn lines (zap JSON) say nothing about the answer: dropped. */
 export function withoutLogLines(s: string): string {
-  return s.split('\n').filter((l) => !/^\{"level":/.test(l)).join('\n');
+  return s
+    .split('\n')
+    .filter((l) => !/^\{"level":/.test(l))
+    .join('\n');
 }

@@ -21,7 +21,11 @@ const have = needTools('etcdctl against the v3 gRPC server', [ETCDCTL, ETCD_BIN]
  * pid if it runs past `timeoutMs` (a watch that should have been cancelled), then code null.
  */
 function etcdctl(endpoint: string, args: string[], input?: string, timeoutMs = 20_000): Promise<Run> {
-  return run(ETCDCTL, ['--endpoints', endpoint, '--dial-timeout', '5s', '--command-timeout', '10s', ...args], { env: { ETCDCTL_API: '3' }, input, timeoutMs });
+  return run(ETCDCTL, ['--endpoints', endpoint, '--dial-timeout', '5s', '--command-timeout', '10s', ...args], {
+    env: { ETCDCTL_API: '3' },
+    input,
+    timeoutMs,
+  });
 }
 
 /** A background etcdctl (watch): its output so far, and a way to end it by its pid. */
@@ -32,11 +36,12 @@ function background(endpoint: string, args: string[]) {
   const r = {
     out: '',
     /** Ends it by its pid, and waits for it (at once if it has ended by itself). */
-    stop: () => new Promise<void>((res) => {
-      if (closed) return res();
-      child.once('close', () => res());
-      process.kill(child.pid!, 'SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((res) => {
+        if (closed) return res();
+        child.once('close', () => res());
+        process.kill(child.pid!, 'SIGTERM');
+      }),
   };
   child.stdout.on('data', (b) => (r.out += b));
   return r;
@@ -50,9 +55,16 @@ function normalize(s: string, leases: string[]): string {
     .replace(/^\{"level":"warn".*"error":"(.*)"\}$/gm, 'warn: $1')
     .replace(/remaining\(-?\d+s\)/g, 'remaining(Ns)')
     // etcd lists a lease's keys in Go map order (random); ours are sorted.
-    .replace(/attached keys\(\[([^\]]*)\]\)/g, (_m, ks: string) => `attached keys([${ks.split(' ').sort().join(' ')}])`);
+    .replace(
+      /attached keys\(\[([^\]]*)\]\)/g,
+      (_m, ks: string) => `attached keys([${ks.split(' ').sort().join(' ')}])`,
+    );
   leases.forEach((hex, i) => {
-    t = t.split(hex).join(`LEASE${i}`).split(BigInt(`0x${hex}`).toString()).join(`LEASE${i}`);
+    t = t
+      .split(hex)
+      .join(`LEASE${i}`)
+      .split(BigInt(`0x${hex}`).toString())
+      .join(`LEASE${i}`);
   });
   return t;
 }
@@ -79,14 +91,25 @@ describe.runIf(have)('etcdctl (v3) against our gRPC server and a real etcd 3.4',
   const leaseIds = { ours: [] as string[], etcd: [] as string[] };
   async function both(args: string[], input?: string) {
     const [a, b] = await Promise.all([etcdctl(ours, args, input), etcdctl(etcd.url, args, input)]);
-    for (const [r, ids] of [[a, leaseIds.ours], [b, leaseIds.etcd]] as const) {
+    for (const [r, ids] of [
+      [a, leaseIds.ours],
+      [b, leaseIds.etcd],
+    ] as const) {
       const m = /lease ([0-9a-f]+) granted/.exec(r.out);
       if (m?.[1]) ids.push(m[1]);
     }
     const ep = (t: string, endpoint: string) => t.split(endpoint).join('ENDPOINT');
     return {
-      ours: { code: a.code, out: ep(normalize(a.out, leaseIds.ours), ours), err: ep(normalize(a.err, leaseIds.ours), ours) },
-      etcd: { code: b.code, out: ep(normalize(b.out, leaseIds.etcd), etcd.url), err: ep(normalize(b.err, leaseIds.etcd), etcd.url) },
+      ours: {
+        code: a.code,
+        out: ep(normalize(a.out, leaseIds.ours), ours),
+        err: ep(normalize(a.err, leaseIds.ours), ours),
+      },
+      etcd: {
+        code: b.code,
+        out: ep(normalize(b.out, leaseIds.etcd), etcd.url),
+        err: ep(normalize(b.err, leaseIds.etcd), etcd.url),
+      },
     };
   }
 
@@ -167,18 +190,29 @@ describe.runIf(have)('etcdctl (v3) against our gRPC server and a real etcd 3.4',
     const g = await etcdctl(ours, ['lease', 'grant', '0']);
     const hex = group(/lease ([0-9a-f]+) granted with TTL\(1s\)/, g.out);
     expect((await etcdctl(ours, ['put', 'ephemeral', 'v', '--lease', hex])).out).toBe('OK\n');
-    await until('the lease expired and its key was deleted', async () => (await etcdctl(ours, ['get', 'ephemeral'])).out === '', 10_000);
+    await until(
+      'the lease expired and its key was deleted',
+      async () => (await etcdctl(ours, ['get', 'ephemeral'])).out === '',
+      10_000,
+    );
     expect((await etcdctl(ours, ['lease', 'timetolive', hex])).out).toBe(`lease ${hex} already expired\n`);
   });
 
   it('watch: history from a revision, live events, prev_kv, a compacted start', async () => {
-    const rev = async (ep: string) => Number(JSON.parse((await etcdctl(ep, ['get', 'x', '-w', 'json'])).out).header.revision);
+    const rev = async (ep: string) =>
+      Number(JSON.parse((await etcdctl(ep, ['get', 'x', '-w', 'json'])).out).header.revision);
     // (Revisions differ by now: the expiry test ran on ours only.)
     const [revOurs, revEtcd] = [await rev(ours), await rev(etcd.url)];
     // Start at the next revision: whatever moment the watch is set up, it sees the same events.
     const wa = background(ours, ['watch', '--prefix', 'w', '--prev-kv', '--rev', String(revOurs + 1)]);
     const wb = background(etcd.url, ['watch', '--prefix', 'w', '--prev-kv', '--rev', String(revEtcd + 1)]);
-    for (const args of [['put', 'w1', 'a'], ['put', 'w1', 'b'], ['put', 'w2', 'c'], ['del', 'w', '--prefix']]) await both(args);
+    for (const args of [
+      ['put', 'w1', 'a'],
+      ['put', 'w1', 'b'],
+      ['put', 'w2', 'c'],
+      ['del', 'w', '--prefix'],
+    ])
+      await both(args);
     // etcdctl prints an event's type, then its previous key and value (with --prev-kv), then its own.
     const expected = 'PUT\nw1\na\nPUT\nw1\na\nw1\nb\nPUT\nw2\nc\nDELETE\nw1\nb\nw1\n\nDELETE\nw2\nc\nw2\n\n';
     try {
@@ -189,14 +223,23 @@ describe.runIf(have)('etcdctl (v3) against our gRPC server and a real etcd 3.4',
     expect(wa.out).toBe(wb.out);
     const compacted = await both(['watch', 'foo', '--rev', '1']);
     expect(compacted.ours).toEqual(compacted.etcd);
-    expect(compacted.ours.out + compacted.ours.err).toContain('watch was canceled (etcdserver: mvcc: required revision has been compacted)');
+    expect(compacted.ours.out + compacted.ours.err).toContain(
+      'watch was canceled (etcdserver: mvcc: required revision has been compacted)',
+    );
   });
 
   it('endpoint health/status, member list, alarm list, defrag: answered, in the shape etcd answers', async () => {
     /** A JSON answer's shape: its keys, recursively (values differ by nature between clusters). */
-    const shape = (v: unknown): unknown => (Array.isArray(v) ? v.map(shape) : v && typeof v === 'object'
-      ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shape(x)])) : typeof v);
-    for (const args of [['endpoint', 'status', '-w', 'json'], ['member', 'list', '-w', 'json']]) {
+    const shape = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(shape)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shape(x)]))
+          : typeof v;
+    for (const args of [
+      ['endpoint', 'status', '-w', 'json'],
+      ['member', 'list', '-w', 'json'],
+    ]) {
       const [a, b] = await Promise.all([etcdctl(ours, args), etcdctl(etcd.url, args)]);
       expect(a.code, `${args.join(' ')}: ${a.err}`).toBe(0);
       expect(shape(JSON.parse(a.out)), args.join(' ')).toEqual(shape(JSON.parse(b.out)));

@@ -14,7 +14,6 @@ import { SCRIPTED_OPS } from './scripted-ops.js';
 
 const have = needTools('comparing the /v3 JSON gateway with a real etcd', [ETCD_BIN]);
 
-
 async function post(url: string, path: string, body: string): Promise<string> {
   const r = await fetch(`${url}${path}`, { method: 'POST', body });
   const json = JSON.parse(await r.text(), function (k, v) {
@@ -32,7 +31,9 @@ function streamPost(url: string, path: string, body: string) {
     res.on('data', (chunk: string) => {
       buf += chunk;
       for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const json = JSON.parse(buf.slice(0, i), (k, v) => (k === 'cluster_id' || k === 'member_id' || k === 'raft_term' ? undefined : v));
+        const json = JSON.parse(buf.slice(0, i), (k, v) =>
+          k === 'cluster_id' || k === 'member_id' || k === 'raft_term' ? undefined : v,
+        );
         lines.push(JSON.stringify(json));
         buf = buf.slice(i + 1);
       }
@@ -103,7 +104,8 @@ describe.runIf(have)('/v3 JSON gateway against a real etcd 3.4', () => {
   it('lease time-to-live and list, other paths, bad bodies', async () => {
     etcd = await RealEtcd.start();
     ours = await ourGateway();
-    const both = async (path: string, body: string) => Promise.all([post(ours!.url, path, body), post(etcd!.url, path, body)]);
+    const both = async (path: string, body: string) =>
+      Promise.all([post(ours!.url, path, body), post(etcd!.url, path, body)]);
     for (const [path, body] of [
       ['/v3/lease/grant', '{"ID":"77","TTL":"600"}'],
       ['/v3/kv/put', '{"key":"bGs=","value":"dg==","lease":"77"}'],

@@ -27,12 +27,18 @@ function toProto(v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
   if (Buffer.isBuffer(v) || v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map(toProto);
-  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, toProto(x)]));
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([, x]) => x !== undefined)
+      .map(([k, x]) => [k, toProto(x)]),
+  );
 }
 
 /** A response without what differs between two clusters by nature (ids, term). */
 function strip(m: Msg): Msg {
-  return JSON.parse(JSON.stringify(m, (k, v) => (k === 'cluster_id' || k === 'member_id' || k === 'raft_term' ? undefined : v)));
+  return JSON.parse(
+    JSON.stringify(m, (k, v) => (k === 'cluster_id' || k === 'member_id' || k === 'raft_term' ? undefined : v)),
+  );
 }
 
 /** One side: clients for KV, Lease and one Watch stream, and what each watcher has seen. */
@@ -65,7 +71,8 @@ class Side {
     if (r.created) log.push('created');
     for (const e of r.events) {
       const str = (b?: Buffer) => (b ?? Buffer.alloc(0)).toString('latin1');
-      const kv = (x: Msg) => `${str(x.key)}=${str(x.value)}@${x.mod_revision}/c${x.create_revision}/v${x.version}/l${x.lease}`;
+      const kv = (x: Msg) =>
+        `${str(x.key)}=${str(x.value)}@${x.mod_revision}/c${x.create_revision}/v${x.version}/l${x.lease}`;
       log.push(`${e.type} ${kv(e.kv)}${e.prev_kv ? ` prev ${kv(e.prev_kv)}` : ''}`);
     }
     if (Number(r.compact_revision ?? 0) !== 0) log.push(`compacted ${r.compact_revision}`);
@@ -74,10 +81,18 @@ class Side {
 
   call(op: Op): Promise<Msg> {
     const [kind, req] = nth(Object.entries(op) as [string, unknown][], 0, 'an operation');
-    const [client, method] = ({
-      range: [this.kv, 'Range'], put: [this.kv, 'Put'], delete_range: [this.kv, 'DeleteRange'], txn: [this.kv, 'Txn'],
-      compaction: [this.kv, 'Compact'], lease_grant: [this.lease, 'LeaseGrant'], lease_revoke: [this.lease, 'LeaseRevoke'],
-    } as Record<string, [Msg, string] | undefined>)[kind] ?? [];
+    const [client, method] =
+      (
+        {
+          range: [this.kv, 'Range'],
+          put: [this.kv, 'Put'],
+          delete_range: [this.kv, 'DeleteRange'],
+          txn: [this.kv, 'Txn'],
+          compaction: [this.kv, 'Compact'],
+          lease_grant: [this.lease, 'LeaseGrant'],
+          lease_revoke: [this.lease, 'LeaseRevoke'],
+        } as Record<string, [Msg, string] | undefined>
+      )[kind] ?? [];
     if (!client || !method) throw new Error(`expected an operation the gRPC client knows, got ${kind}`);
     return new Promise((resolve) => {
       client[method](toProto(req), (err: grpc.ServiceError | null, resp: Msg) => {
@@ -92,19 +107,25 @@ class Side {
 
   /** A lease as the leader sees it: granted TTL, seconds left, keys (sorted: etcd's are in map order). */
   async leaseInfo(ID: string): Promise<Msg> {
-    const r: Msg = await new Promise((resolve) => this.lease.LeaseTimeToLive({ ID, keys: true }, (err: unknown, m: Msg) => resolve(err ? { err } : m)));
+    const r: Msg = await new Promise((resolve) =>
+      this.lease.LeaseTimeToLive({ ID, keys: true }, (err: unknown, m: Msg) => resolve(err ? { err } : m)),
+    );
     return { ID: r.ID, TTL: Number(r.TTL ?? 0), grantedTTL: r.grantedTTL, keys: (r.keys ?? []).map(String).sort() };
   }
 
   /** Maintenance.HashKV at `revision` (0 = current): hash, compact revision, header revision. */
   hashKV(revision: number): Promise<Msg> {
-    return new Promise((resolve) => this.maintenance.HashKV({ revision }, (err: grpc.ServiceError | null, m: Msg) => {
-      resolve(err ? { error: { code: err.code, details: err.details } } : strip(m));
-    }));
+    return new Promise((resolve) =>
+      this.maintenance.HashKV({ revision }, (err: grpc.ServiceError | null, m: Msg) => {
+        resolve(err ? { error: { code: err.code, details: err.details } } : strip(m));
+      }),
+    );
   }
 
   async leaseIds(): Promise<string[]> {
-    const r: Msg = await new Promise((resolve) => this.lease.LeaseLeases({}, (err: unknown, m: Msg) => resolve(err ? { err } : m)));
+    const r: Msg = await new Promise((resolve) =>
+      this.lease.LeaseLeases({}, (err: unknown, m: Msg) => resolve(err ? { err } : m)),
+    );
     return (r.leases ?? []).map((l: Msg) => l.ID).sort();
   }
 
@@ -124,9 +145,11 @@ function randomWatch(rng: Rng, rev: number): Msg {
   const keys = ['a', 'a/1', 'ab', 'b', 'c'];
   const key = Buffer.from(rng.pick(keys));
   const f = rng();
-  const range_end = f < 0.4 ? undefined : f < 0.7 ? prefixRangeEnd(key) : f < 0.8 ? Buffer.from([0]) : Buffer.from(rng.pick(keys));
+  const range_end =
+    f < 0.4 ? undefined : f < 0.7 ? prefixRangeEnd(key) : f < 0.8 ? Buffer.from([0]) : Buffer.from(rng.pick(keys));
   return {
-    key, range_end,
+    key,
+    range_end,
     start_revision: rng.chance(0.3) ? 0 : rng.int(1, rev + 2),
     prev_kv: rng.chance(0.5),
     filters: rng.chance(0.2) ? [rng.pick(['NOPUT', 'NODELETE'])] : [],
@@ -177,10 +200,21 @@ describe.runIf(have)('v3 gRPC against a real etcd 3.4', () => {
         watchers++;
       }
     }
-    await until('etcd created every watcher', () => theirs.createAnswers.length === watchers && ours.createAnswers.length === watchers, 10_000);
+    await until(
+      'etcd created every watcher',
+      () => theirs.createAnswers.length === watchers && ours.createAnswers.length === watchers,
+      10_000,
+    );
     expect(ours.createAnswers).toEqual(theirs.createAnswers);
-    const view = (s: Side) => JSON.stringify([...s.watchers].sort((x, y) => x[0] - y[0]), null, 1);
-    await until('etcd delivered what ours did to every watcher', () => view(ours) === view(theirs), 10_000).catch(() => undefined);
+    const view = (s: Side) =>
+      JSON.stringify(
+        [...s.watchers].sort((x, y) => x[0] - y[0]),
+        null,
+        1,
+      );
+    await until('etcd delivered what ours did to every watcher', () => view(ours) === view(theirs), 10_000).catch(
+      () => undefined,
+    );
     expect(view(ours)).toBe(view(theirs));
     // Now that every event is in, cancel every id (a compacted one is gone already: no answer).
     for (const id of ours.watchers.keys()) {
@@ -188,7 +222,8 @@ describe.runIf(have)('v3 gRPC against a real etcd 3.4', () => {
       theirs.cancel(id);
     }
     // A compacted watcher is answered twice (its compaction, then this cancel), as etcd does.
-    const cancelled = (s: Side) => [...s.watchers.values()].filter((l) => l.at(-1) === 'canceled' && !l.at(-2)!.startsWith('compacted')).length;
+    const cancelled = (s: Side) =>
+      [...s.watchers.values()].filter((l) => l.at(-1) === 'canceled' && !l.at(-2)!.startsWith('compacted')).length;
     const done = (s: Side) => cancelled(s) === s.watchers.size;
     await until('every watcher cancelled on both', () => done(ours) && done(theirs), 10_000).catch(() => undefined);
     expect(view(ours)).toBe(view(theirs));
@@ -209,7 +244,7 @@ describe.runIf(have)('v3 gRPC against a real etcd 3.4', () => {
       expect(Math.abs(a.TTL - b.TTL), `lease ${id} time left`).toBeLessThanOrEqual(1);
       expect({ ...a, TTL: 0 }).toEqual({ ...b, TTL: 0 });
     }
-    expect(await ours.leaseInfo("424242")).toEqual(await theirs.leaseInfo("424242"));
+    expect(await ours.leaseInfo('424242')).toEqual(await theirs.leaseInfo('424242'));
     // The same history hashes the same (etcd's HashKV), now and at past revisions.
     const now = backend.state.rev();
     const compactRev = backend.state.store.compactRev();
@@ -221,7 +256,9 @@ describe.runIf(have)('v3 gRPC against a real etcd 3.4', () => {
     const logs = [...ours.watchers.values()];
     expect(logs.filter((l) => l.length > 1).length).toBeGreaterThan(3);
     expect(backend.state.store.compactRev()).toBeGreaterThan(0);
-    console.log(`${ids.length} leases with ${leasedKeys} keys, ${watchers} watchers, ${logs.reduce((n, l) => n + l.length - 1, 0)} events/cancels compared; ${logs.filter((l) => l.some((x) => x.startsWith('compacted'))).length} compacted`);
+    console.log(
+      `${ids.length} leases with ${leasedKeys} keys, ${watchers} watchers, ${logs.reduce((n, l) => n + l.length - 1, 0)} events/cancels compared; ${logs.filter((l) => l.some((x) => x.startsWith('compacted'))).length} compacted`,
+    );
   });
 
   it('refuses a request over --max-request-bytes (1.5 MiB) as etcd does', async () => {
@@ -229,10 +266,14 @@ describe.runIf(have)('v3 gRPC against a real etcd 3.4', () => {
     const ops: Op[] = [
       { put: { key: Buffer.from('big'), value: big(1_500_000) } },
       { put: { key: Buffer.from('big'), value: big(1_600_000) } },
-      { txn: { success: [
-        { request_put: { key: Buffer.from('big1'), value: big(800_000) } },
-        { request_put: { key: Buffer.from('big2'), value: big(800_000) } },
-      ] } },
+      {
+        txn: {
+          success: [
+            { request_put: { key: Buffer.from('big1'), value: big(800_000) } },
+            { request_put: { key: Buffer.from('big2'), value: big(800_000) } },
+          ],
+        },
+      },
       { range: { key: Buffer.from('big'), keys_only: true } },
     ];
     const answers: Msg[] = [];
@@ -254,8 +295,20 @@ describe.runIf(have)('v3 gRPC against a real etcd 3.4', () => {
       { put: { key: k('e2'), value: k('2') } },
       { range: { key: k('e1'), range_end: empty } },
       { txn: { success: [{ request_range: { key: k('e1'), range_end: empty } }] } },
-      { txn: { compare: [{ key: k('e1'), range_end: empty, target: 'VERSION', result: 'EQUAL', version: 1 }], success: [{ request_range: { key: k('e1'), range_end: empty, count_only: true } }] } },
-      { txn: { success: [{ request_put: { key: k('e3'), value: k('3') } }, { request_range: { key: k('e1'), range_end: empty } }] } },
+      {
+        txn: {
+          compare: [{ key: k('e1'), range_end: empty, target: 'VERSION', result: 'EQUAL', version: 1 }],
+          success: [{ request_range: { key: k('e1'), range_end: empty, count_only: true } }],
+        },
+      },
+      {
+        txn: {
+          success: [
+            { request_put: { key: k('e3'), value: k('3') } },
+            { request_range: { key: k('e1'), range_end: empty } },
+          ],
+        },
+      },
       { delete_range: { key: k('e1'), range_end: empty, prev_kv: true } },
     ];
     for (const op of ops) {

@@ -24,26 +24,48 @@ const run = promisify(execFile);
 const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')));
 
 const etcdctl = (endpoint: string, ...args: string[]) =>
-  run(ETCDCTL, ['--endpoints', endpoint, '--dial-timeout', '5s', '--command-timeout', '10s', ...args], { env: { ...cleanEnv, ETCDCTL_API: '3' }, timeout: 20_000 });
+  run(ETCDCTL, ['--endpoints', endpoint, '--dial-timeout', '5s', '--command-timeout', '10s', ...args], {
+    env: { ...cleanEnv, ETCDCTL_API: '3' },
+    timeout: 20_000,
+  });
 
 /** `endpoint status` (simple) with what differs between two servers blanked: URL, id, version, db size, raft indexes. */
 function normalizeStatusLine(out: string): string[] {
-  return out.trim().split('\n').map((line) => {
-    const f = line.split(', ');
-    for (const [i, tag] of [[0, 'EP'], [1, 'ID'], [2, 'VER'], [3, 'SIZE'], [7, 'N'], [8, 'N']] as const) f[i] = tag;
-    return f.join(', ');
-  });
+  return out
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const f = line.split(', ');
+      for (const [i, tag] of [
+        [0, 'EP'],
+        [1, 'ID'],
+        [2, 'VER'],
+        [3, 'SIZE'],
+        [7, 'N'],
+        [8, 'N'],
+      ] as const)
+        f[i] = tag;
+      return f.join(', ');
+    });
 }
 
 /** `-w json` output with the same fields blanked; the rest (revision, term, hash, …) kept. */
 function normalizeJson(out: string): unknown {
   const blank: Record<string, string> = {
-    Endpoint: 'EP', cluster_id: 'ID', member_id: 'ID', leader: 'ID', version: 'VER',
-    dbSize: 'SIZE', dbSizeInUse: 'SIZE', raftIndex: 'N', raftAppliedIndex: 'N',
+    Endpoint: 'EP',
+    cluster_id: 'ID',
+    member_id: 'ID',
+    leader: 'ID',
+    version: 'VER',
+    dbSize: 'SIZE',
+    dbSizeInUse: 'SIZE',
+    raftIndex: 'N',
+    raftAppliedIndex: 'N',
   };
   const walk = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k in blank ? blank[k] : walk(x)]));
+    if (v && typeof v === 'object')
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k in blank ? blank[k] : walk(x)]));
     return v;
   };
   return walk(JSON.parse(out));
@@ -83,7 +105,9 @@ describe.runIf(have)('etcdctl 3.4 with http:// endpoints (an :authority with a s
     const both = async (...args: string[]) => Promise.all([out(ours, args), out(real.url, args)]);
 
     const [status, realStatus] = await both('endpoint', 'status');
-    expect(status).toMatch(new RegExp(`^${ours}, [0-9a-f]{16}, 3\\.4\\.\\d+, \\d+ [kMG]?B, true, false, \\d+, \\d+, \\d+, \\n$`));
+    expect(status).toMatch(
+      new RegExp(`^${ours}, [0-9a-f]{16}, 3\\.4\\.\\d+, \\d+ [kMG]?B, true, false, \\d+, \\d+, \\d+, \\n$`),
+    );
     expect(normalizeStatusLine(status)).toEqual(normalizeStatusLine(realStatus));
 
     const [json, realJson] = await both('endpoint', 'status', '-w', 'json');
@@ -108,7 +132,9 @@ describe.runIf(have)('etcdctl 3.4 with http:// endpoints (an :authority with a s
    * `:authority: http://x:1` with incremental indexing (dynamic table entry 62), the second
    * refers to that entry by index. Returns, per stream, the frame types the server sent.
    */
-  async function twoStatusCalls(port: number): Promise<Map<number, { types: number[]; rstCode?: number; dataBytes: number }>> {
+  async function twoStatusCalls(
+    port: number,
+  ): Promise<Map<number, { types: number[]; rstCode?: number; dataBytes: number }>> {
     const frame = (type: number, flags: number, streamId: number, payload: Buffer) => {
       const h = Buffer.alloc(9);
       h.writeUIntBE(payload.length, 0, 3);
@@ -119,13 +145,18 @@ describe.runIf(have)('etcdctl 3.4 with http:// endpoints (an :authority with a s
     };
     const str = (s: string) => Buffer.concat([encodeInt(s.length, 7), Buffer.from(s)]);
     const authority = huffmanEncode(Buffer.from('http://x:1'));
-    const common = (auth: Buffer) => Buffer.concat([
-      Buffer.from([0x83, 0x86]), // :method POST, :scheme http
-      Buffer.from([0x04]), str('/etcdserverpb.Maintenance/Status'), // :path, literal without indexing
-      auth,
-      Buffer.from([0x0f, 0x10]), str('application/grpc'), // content-type (static 31)
-      Buffer.from([0x00]), str('te'), str('trailers'),
-    ]);
+    const common = (auth: Buffer) =>
+      Buffer.concat([
+        Buffer.from([0x83, 0x86]), // :method POST, :scheme http
+        Buffer.from([0x04]),
+        str('/etcdserverpb.Maintenance/Status'), // :path, literal without indexing
+        auth,
+        Buffer.from([0x0f, 0x10]),
+        str('application/grpc'), // content-type (static 31)
+        Buffer.from([0x00]),
+        str('te'),
+        str('trailers'),
+      ]);
     const first = common(Buffer.concat([Buffer.from([0x41]), encodeInt(authority.length, 7, 0x80), authority]));
     const second = common(Buffer.from([0xbe])); // dynamic index 62: the entry the first block added
     const message = Buffer.from([0, 0, 0, 0, 0]); // an empty StatusRequest, uncompressed
@@ -154,12 +185,16 @@ describe.runIf(have)('etcdctl 3.4 with http:// endpoints (an :authority with a s
       });
       s.on('close', () => resolve());
       s.on('error', reject);
-      s.write(Buffer.concat([
-        Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'),
-        frame(0x4, 0, 0, Buffer.alloc(0)),
-        frame(0x1, 0x4, 1, first), frame(0x0, 0x1, 1, message),
-        frame(0x1, 0x4, 3, second), frame(0x0, 0x1, 3, message),
-      ]));
+      s.write(
+        Buffer.concat([
+          Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'),
+          frame(0x4, 0, 0, Buffer.alloc(0)),
+          frame(0x1, 0x4, 1, first),
+          frame(0x0, 0x1, 1, message),
+          frame(0x1, 0x4, 3, second),
+          frame(0x0, 0x1, 3, message),
+        ]),
+      );
     });
     return streams;
   }

@@ -1,7 +1,14 @@
 // The lessor: etcd's minimum TTL and errors, leader-only expiry on an injected clock, keep-alive,
 // time-to-live with keys, promote/demote, and revokes that delete the attached keys in one txn.
 import { describe, expect, it } from 'vitest';
-import { IdGenerator, Lessor, NotPrimaryError, EXPIRED_RETRY_MS, leaseIdFrom, minLeaseTTL } from '../../src-main/v3/lease/lessor.js';
+import {
+  IdGenerator,
+  Lessor,
+  NotPrimaryError,
+  EXPIRED_RETRY_MS,
+  leaseIdFrom,
+  minLeaseTTL,
+} from '../../src-main/v3/lease/lessor.js';
 import { V3StateMachine } from '../../src-main/v3/state-machine.js';
 
 const b = (s: string) => Buffer.from(s);
@@ -86,12 +93,18 @@ describe('leases in the state machine', () => {
     const m = new V3StateMachine({ minLeaseTTL: 1 });
     const events: string[] = [];
     m.onEvents = (rev, evs) => events.push(...evs.map((e) => `${rev}:${e.type}:${e.kv.key}`));
-    expect(m.apply({ lease_grant: { ID: 42n, TTL: 30 } })).toMatchObject({ ok: true, response: { ID: 42n, TTL: 30, header: { revision: 1 } } });
+    expect(m.apply({ lease_grant: { ID: 42n, TTL: 30 } })).toMatchObject({
+      ok: true,
+      response: { ID: 42n, TTL: 30, header: { revision: 1 } },
+    });
     for (const k of ['z', 'a', 'm']) m.apply({ put: { key: b(k), value: b('v'), lease: 42n } });
     m.apply({ put: { key: b('m'), value: b('w') } }); // re-put without the lease: detached
     m.apply({ put: { key: b('free'), value: b('v') } });
     expect(m.lessor.timeToLive(42n, true).keys.map(String)).toEqual(['a', 'z']);
-    expect(m.apply({ put: { key: b('x'), lease: 43n } })).toMatchObject({ ok: false, error: { message: 'etcdserver: requested lease not found' } });
+    expect(m.apply({ put: { key: b('x'), lease: 43n } })).toMatchObject({
+      ok: false,
+      error: { message: 'etcdserver: requested lease not found' },
+    });
     events.length = 0;
     const r = m.apply({ lease_revoke: { ID: 42n } });
     expect(r).toMatchObject({ ok: true, response: { header: { revision: 7 } } });

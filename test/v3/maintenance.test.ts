@@ -60,40 +60,87 @@ async function statuses(side: Side): Promise<EndpointStatus[]> {
 
 /** The leader's and every member's hex id, once all endpoints agree on a leader. */
 async function roles(side: Side): Promise<{ leader: string; byUrl: Map<string, string> }> {
-  return until(`${side.name}: one leader all agree on`, async () => {
-    const st = await statuses(side).catch(() => undefined);
-    if (!st) return undefined;
-    const leaders = new Set(st.map((s) => String(s.Status.leader)));
-    if (leaders.size !== 1 || leaders.has('0')) return undefined;
-    const hex = (v: number | string) => BigInt(String(v)).toString(16);
-    return { leader: hex(nth(st, 0, 'an endpoint status').Status.leader), byUrl: new Map(st.map((s) => [s.Endpoint, hex(s.Status.header.member_id)])) };
-  }, 20_000);
+  return until(
+    `${side.name}: one leader all agree on`,
+    async () => {
+      const st = await statuses(side).catch(() => undefined);
+      if (!st) return undefined;
+      const leaders = new Set(st.map((s) => String(s.Status.leader)));
+      if (leaders.size !== 1 || leaders.has('0')) return undefined;
+      const hex = (v: number | string) => BigInt(String(v)).toString(16);
+      return {
+        leader: hex(nth(st, 0, 'an endpoint status').Status.leader),
+        byUrl: new Map(st.map((s) => [s.Endpoint, hex(s.Status.header.member_id)])),
+      };
+    },
+    20_000,
+  );
 }
 
 function moveLeaderRpc(url: string, targetHex: string): Promise<{ code: number; details: string }> {
   const pkg = etcdProto().grpcObject.etcdserverpb as Msg;
   const client = new pkg.Maintenance(url.replace('http://', ''), grpc.credentials.createInsecure());
   return new Promise((resolve) => {
-    client.MoveLeader({ targetID: BigInt(`0x${targetHex}`).toString() }, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null) => {
-      client.close();
-      resolve(err ? { code: err.code, details: err.details } : { code: 0, details: '' });
-    });
+    client.MoveLeader(
+      { targetID: BigInt(`0x${targetHex}`).toString() },
+      { deadline: Date.now() + 10_000 },
+      (err: grpc.ServiceError | null) => {
+        client.close();
+        resolve(err ? { code: err.code, details: err.details } : { code: 0, details: '' });
+      },
+    );
   });
 }
 
 /** A real etcd started on a data dir restored from a snapshot file: the client URL and how to stop it. */
-async function restoreIntoEtcd(dir: string, snapshot: string, name: string): Promise<{ url: string; child: ChildProcess }> {
+async function restoreIntoEtcd(
+  dir: string,
+  snapshot: string,
+  name: string,
+): Promise<{ url: string; child: ChildProcess }> {
   const [cp, pp] = await freePorts(2);
   const peer = `http://127.0.0.1:${pp}`;
   const url = `http://127.0.0.1:${cp}`;
   const dataDir = path.join(dir, `${name}.restored`);
-  const restored = await ctl(url, ['snapshot', 'restore', snapshot, '--data-dir', dataDir, '--name', name,
-    '--initial-cluster', `${name}=${peer}`, '--initial-advertise-peer-urls', peer]);
+  const restored = await ctl(url, [
+    'snapshot',
+    'restore',
+    snapshot,
+    '--data-dir',
+    dataDir,
+    '--name',
+    name,
+    '--initial-cluster',
+    `${name}=${peer}`,
+    '--initial-advertise-peer-urls',
+    peer,
+  ]);
   expect(restored.code, `snapshot restore ${snapshot}: ${restored.err}`).toBe(0);
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')));
-  const child = spawn(ETCD_BIN, ['--name', name, '--data-dir', dataDir, '--listen-client-urls', url, '--advertise-client-urls', url,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `${name}=${peer}`,
-    '--logger', 'zap', '--log-level', 'warn'], { env: clean, stdio: 'ignore' });
+  const child = spawn(
+    ETCD_BIN,
+    [
+      '--name',
+      name,
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      url,
+      '--advertise-client-urls',
+      url,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `${name}=${peer}`,
+      '--logger',
+      'zap',
+      '--log-level',
+      'warn',
+    ],
+    { env: clean, stdio: 'ignore' },
+  );
   await until(`${name} serves`, async () => (await ctl(url, ['endpoint', 'health'])).code === 0, 20_000);
   return { url, child };
 }
@@ -114,8 +161,16 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-maint-'));
-    ours = { name: 'ours', urls: clusters.ourNames.map((n) => clusters.ours.spec(n).clientURL), names: clusters.ourNames };
-    theirs = { name: 'etcd', urls: clusters.etcdNames.map((n) => clusters.etcd.spec(n).clientURL), names: clusters.etcdNames };
+    ours = {
+      name: 'ours',
+      urls: clusters.ourNames.map((n) => clusters.ours.spec(n).clientURL),
+      names: clusters.ourNames,
+    };
+    theirs = {
+      name: 'etcd',
+      urls: clusters.etcdNames.map((n) => clusters.etcd.spec(n).clientURL),
+      names: clusters.etcdNames,
+    };
     await Promise.all([roles(ours), roles(theirs)]);
   }, 60_000);
 
@@ -125,14 +180,20 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
   });
 
   /** The same etcdctl command on both sides; both answers normalized. */
-  async function both(args: (side: Side) => string[], endpoints: (side: Side) => string[] = (s) => s.urls): Promise<[CtlRun, CtlRun]> {
+  async function both(
+    args: (side: Side) => string[],
+    endpoints: (side: Side) => string[] = (s) => s.urls,
+  ): Promise<[CtlRun, CtlRun]> {
     const [a, b] = await Promise.all([ctl(endpoints(ours), args(ours)), ctl(endpoints(theirs), args(theirs))]);
     const [na, nb] = [normalizer(ours), normalizer(theirs)];
-    return [{ code: a.code, out: na(a.out), err: na(a.err) }, { code: b.code, out: nb(b.out), err: nb(b.err) }];
+    return [
+      { code: a.code, out: na(a.out), err: na(a.err) },
+      { code: b.code, out: nb(b.out), err: nb(b.err) },
+    ];
   }
 
   it('move-leader hands the lead to a follower; a bad target, a follower-only endpoint list and a follower asked directly are refused as etcd refuses them', async () => {
-    const before = new Map(await onPair([ours, theirs], (async (s) => [s.name, await roles(s)] as const)));
+    const before = new Map(await onPair([ours, theirs], async (s) => [s.name, await roles(s)] as const));
     const target = (s: Side) => {
       const r = before.get(s.name)!;
       return [...r.byUrl.values()].find((id) => id !== r.leader)!;
@@ -152,30 +213,44 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
       const r = await roles(s);
       return [...r.byUrl].filter(([, id]) => id !== r.leader).map(([u]) => u);
     };
-    const fol = new Map(await onPair([ours, theirs], (async (s) => [s.name, await followers(s)] as const)));
-    const [noA, noB] = await both((s) => ['move-leader', before.get(s.name)!.leader], (s) => fol.get(s.name)!);
+    const fol = new Map(await onPair([ours, theirs], async (s) => [s.name, await followers(s)] as const));
+    const [noA, noB] = await both(
+      (s) => ['move-leader', before.get(s.name)!.leader],
+      (s) => fol.get(s.name)!,
+    );
     expect(noA).toEqual(noB);
     expect(noA.err).toMatch(/Error: no leader endpoint given at \[URL URL\]/);
 
     // A follower asked over gRPC itself: etcd's "not leader".
-    const direct = await onPair([ours, theirs], ((s) => moveLeaderRpc(nth(fol.get(s.name)!, 0, 'a follower'), before.get(s.name)!.leader)));
+    const direct = await onPair([ours, theirs], (s) =>
+      moveLeaderRpc(nth(fol.get(s.name)!, 0, 'a follower'), before.get(s.name)!.leader),
+    );
     expect(direct[0]).toEqual(direct[1]);
     expect(direct[0]).toEqual({ code: grpc.status.FAILED_PRECONDITION, details: 'etcdserver: not leader' });
   }, 90_000);
 
-  it('snapshot save from a follower: etcdctl snapshot status reads it as it reads etcd\'s, and a real etcd restored from it has the keys, history and lease', async () => {
+  it("snapshot save from a follower: etcdctl snapshot status reads it as it reads etcd's, and a real etcd restored from it has the keys, history and lease", async () => {
     // The same history on both: puts, an overwrite, a delete, a lease with a key, a compaction.
-    for (const args of [['put', 'k1', 'v1'], ['put', 'k2', 'v2'], ['put', 'k1', 'v3'], ['del', 'k2'], ['put', 'k4', 'v4']]) {
+    for (const args of [
+      ['put', 'k1', 'v1'],
+      ['put', 'k2', 'v2'],
+      ['put', 'k1', 'v3'],
+      ['del', 'k2'],
+      ['put', 'k4', 'v4'],
+    ]) {
       const [a, b] = await both(() => args);
       expect(a, args.join(' ')).toEqual(b);
     }
     const [ga, gb] = await both(() => ['lease', 'grant', '600']);
     expect(ga.code + gb.code).toBe(0);
-    const raw = await onPair([ours, theirs], ((s) => ctl(s.urls, ['lease', 'list'])));
+    const raw = await onPair([ours, theirs], (s) => ctl(s.urls, ['lease', 'list']));
     const leaseIdOf = (r: CtlRun) => nth(r.out.trim().split('\n'), 1, 'a lease in the list');
     const ids = [leaseIdOf(raw[0]), leaseIdOf(raw[1])] as const;
     expect(ids[0]).toMatch(/^[0-9a-f]+$/);
-    for (const [s, id] of [[ours, ids[0]], [theirs, ids[1]]] as const) {
+    for (const [s, id] of [
+      [ours, ids[0]],
+      [theirs, ids[1]],
+    ] as const) {
       expect((await ctl(s.urls, ['put', 'leased', 'x', '--lease', id])).out).toBe('OK\n');
     }
     const [ca, cb] = await both(() => ['compaction', '3']);
@@ -192,8 +267,11 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
       expect(saved.out).toBe(`Snapshot saved at ${file}\n`);
       files.set(s.name, file);
     }
-    const status = await onPair([ours, theirs], ((s) => ctl(nth(s.urls, 0), ['snapshot', 'status', files.get(s.name)!, '-w', 'json'])));
-    const snapStatus = (r: CtlRun) => JSON.parse(r.out) as { hash: number; revision: number; totalKey: number; totalSize: number };
+    const status = await onPair([ours, theirs], (s) =>
+      ctl(nth(s.urls, 0), ['snapshot', 'status', files.get(s.name)!, '-w', 'json']),
+    );
+    const snapStatus = (r: CtlRun) =>
+      JSON.parse(r.out) as { hash: number; revision: number; totalKey: number; totalSize: number };
     const [so, se] = [snapStatus(status[0]), snapStatus(status[1])];
     // The same revision and the same number of keys in the same buckets (ids and sizes differ by nature).
     expect({ revision: so.revision, totalKey: so.totalKey }).toEqual({ revision: se.revision, totalKey: se.totalKey });
@@ -203,33 +281,46 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
     // Bucket by bucket, the same keys (values hold ids, URLs and times).
     const keysOf = (file: string) => {
       const buckets = readBolt(fs.readFileSync(file));
-      return Object.fromEntries([...buckets].map(([name, pairs]) => [name, name === 'members' || name === 'lease' ? pairs.length : pairs.map(([k]) => k.toString('hex'))]));
+      return Object.fromEntries(
+        [...buckets].map(([name, pairs]) => [
+          name,
+          name === 'members' || name === 'lease' ? pairs.length : pairs.map(([k]) => k.toString('hex')),
+        ]),
+      );
     };
     expect(keysOf(files.get('ours')!)).toEqual(keysOf(files.get('etcd')!));
 
     // A real etcd restored from each snapshot: the same keys, revisions, history and a lease.
-    const restored = await onPair([ours, theirs], ((s) => restoreIntoEtcd(dir, files.get(s.name)!, `r${s.name}`)));
+    const restored = await onPair([ours, theirs], (s) => restoreIntoEtcd(dir, files.get(s.name)!, `r${s.name}`));
     restoredEtcds.push(...restored.map((r) => r.child));
     const read = async (url: string, args: string[]) => {
       const r = await ctl(url, args);
       return JSON.parse(r.out) as Msg;
     };
-    const [ka, kb] = await onPair(restored, ((r) => read(r.url, ['get', '', '--from-key', '-w', 'json'])));
-    expect(ka.kvs.map((kv: Msg) => ({ ...kv, lease: undefined }))).toEqual(kb.kvs.map((kv: Msg) => ({ ...kv, lease: undefined })));
+    const [ka, kb] = await onPair(restored, (r) => read(r.url, ['get', '', '--from-key', '-w', 'json']));
+    expect(ka.kvs.map((kv: Msg) => ({ ...kv, lease: undefined }))).toEqual(
+      kb.kvs.map((kv: Msg) => ({ ...kv, lease: undefined })),
+    );
     expect(ka.kvs.map((kv: Msg) => Buffer.from(kv.key, 'base64').toString())).toEqual(['k1', 'k4', 'leased']);
     expect(ka.header.revision).toBe(kb.header.revision);
-    const [ha, hb] = await onPair(restored, ((r) => read(r.url, ['get', 'k1', '--rev', '4', '-w', 'json'])));
+    const [ha, hb] = await onPair(restored, (r) => read(r.url, ['get', 'k1', '--rev', '4', '-w', 'json']));
     expect(ha.kvs).toEqual(hb.kvs);
     expect(Buffer.from(one(ha.kvs as Msg[]).value, 'base64').toString()).toBe('v3');
     const compacted = await ctl(restored[0].url, ['get', 'k1', '--rev', '2']);
     expect(compacted.err).toContain('required revision has been compacted');
     expect((await ctl(restored[0].url, ['lease', 'list'])).out).toBe(`found 1 leases\n${ids[0]}\n`);
     const ttl = await ctl(restored[0].url, ['lease', 'timetolive', ids[0], '--keys']);
-    expect(ttl.out).toMatch(new RegExp(`^lease ${ids[0]} granted with TTL\\(600s\\), remaining\\(\\d+s\\), attached keys\\(\\[leased\\]\\)`));
+    expect(ttl.out).toMatch(
+      new RegExp(`^lease ${ids[0]} granted with TTL\\(600s\\), remaining\\(\\d+s\\), attached keys\\(\\[leased\\]\\)`),
+    );
   }, 120_000);
 
   it('endpoint hashkv --cluster agrees on every member, and with etcd up to the same revision; defrag --cluster answers per member as etcd', async () => {
-    const hashes = (r: CtlRun) => r.out.trim().split('\n').map((l) => l.split(', ')[1]);
+    const hashes = (r: CtlRun) =>
+      r.out
+        .trim()
+        .split('\n')
+        .map((l) => l.split(', ')[1]);
     const [a, b] = await both(() => ['endpoint', 'hashkv', '--cluster']);
     expect(a.code + b.code).toBe(0);
     expect(hashes(a)).toHaveLength(3);
@@ -257,11 +348,13 @@ describe.runIf(have)('the space quota (NOSPACE) on a raftlab node and an etcd 3.
     await Promise.all([roles(ours), roles(theirs)]);
   }, 60_000);
 
-
   async function both(args: string[]): Promise<[CtlRun, CtlRun]> {
     const [a, b] = await Promise.all([ctl(ours.urls, args), ctl(theirs.urls, args)]);
     const [na, nb] = [normalizer(ours), normalizer(theirs)];
-    return [{ code: a.code, out: na(a.out), err: na(a.err) }, { code: b.code, out: nb(b.out), err: nb(b.err) }];
+    return [
+      { code: a.code, out: na(a.out), err: na(a.err) },
+      { code: b.code, out: nb(b.out), err: nb(b.err) },
+    ];
   }
 
   it('fills up, raises NOSPACE, refuses growth but serves reads and deletes; disarm, compaction and defrag free it', async () => {
@@ -295,7 +388,10 @@ describe.runIf(have)('the space quota (NOSPACE) on a raftlab node and an etcd 3.
     const [la] = await both(['alarm', 'list']);
     expect(la.out).toBe('memberID:ID0 alarm:NOSPACE \n');
     // endpoint status lists the alarm among its errors.
-    const errors = await onPair([ours, theirs], (async (s) => nth(await statuses(s), 0, 'an endpoint status').Status.errors));
+    const errors = await onPair(
+      [ours, theirs],
+      async (s) => nth(await statuses(s), 0, 'an endpoint status').Status.errors,
+    );
     expect(errors[0]).toHaveLength(1);
     expect(normalizer(ours)(nth(errors[0]!, 0))).toBe(normalizer(theirs)(nth(errors[1] ?? [], 0)));
 
@@ -313,13 +409,22 @@ describe.runIf(have)('the space quota (NOSPACE) on a raftlab node and an etcd 3.
     // etcd's way out: delete (allowed while capped), compact, defragment, disarm.
     const [dela, delb] = await both(['del', 'big', '--prefix']);
     expect(dela.code + delb.code).toBe(0);
-    const revs = await onPair([ours, theirs], (async (s) => JSON.parse((await ctl(s.urls, ['get', 'x', '-w', 'json'])).out).header.revision as number));
-    await Promise.all([ctl(ours.urls, ['compaction', String(revs[0])]), ctl(theirs.urls, ['compaction', String(revs[1])])]);
+    const revs = await onPair(
+      [ours, theirs],
+      async (s) => JSON.parse((await ctl(s.urls, ['get', 'x', '-w', 'json'])).out).header.revision as number,
+    );
+    await Promise.all([
+      ctl(ours.urls, ['compaction', String(revs[0])]),
+      ctl(theirs.urls, ['compaction', String(revs[1])]),
+    ]);
     for (const args of [['defrag'], ['alarm', 'disarm'], ['alarm', 'list'], ['put', 'small', 'x'], ['get', 'small']]) {
       const [a, b] = await both(args);
       expect(a, args.join(' ')).toEqual(b);
     }
-    const after = await onPair([ours, theirs], (async (s) => nth(await statuses(s), 0, 'an endpoint status').Status.errors ?? []));
+    const after = await onPair(
+      [ours, theirs],
+      async (s) => nth(await statuses(s), 0, 'an endpoint status').Status.errors ?? [],
+    );
     expect(after).toEqual([[], []]);
   }, 120_000);
 });

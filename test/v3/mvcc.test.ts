@@ -19,7 +19,11 @@ function ok<T>(r: ReturnType<V3StateMachine['apply']>): T {
 
 describe('prefix range end (clientv3 GetPrefixRangeEnd)', () => {
   it.each([
-    ['a', 'b'], ['a/', 'a0'], ['a\u00ff', 'b'], ['\u00ff\u00ff', '\0'], ['', '\0'],
+    ['a', 'b'],
+    ['a/', 'a0'],
+    ['a\u00ff', 'b'],
+    ['\u00ff\u00ff', '\0'],
+    ['', '\0'],
   ])('%j -> %j', (prefix, end) => {
     expect(s(prefixRangeEnd(b(prefix)))).toBe(end);
   });
@@ -37,17 +41,29 @@ describe('revisions, versions and history', () => {
       const kv = m.range({ key: b('k'), revision: rev }).kvs[0];
       return kv ? [rev, s(kv.value), kv.create_revision, kv.mod_revision, kv.version] : [rev, 'gone'];
     });
-    expect(table).toEqual([[2, '1', 2, 2, 1], [3, '2', 2, 3, 2], [4, 'gone'], [5, '3', 5, 5, 1]]);
+    expect(table).toEqual([
+      [2, '1', 2, 2, 1],
+      [3, '2', 2, 3, 2],
+      [4, 'gone'],
+      [5, '3', 5, 5, 1],
+    ]);
   });
 
   it('a txn is one revision; its sub-revisions order its events', () => {
     const m = sm();
     const events: string[] = [];
     m.onEvents = (rev, evs) => events.push(...evs.map((e) => `${rev}:${e.type}:${s(e.kv.key)}`));
-    const r = ok<{ header: { revision: number } }>(m.apply({ txn: { success: [
-      { request_put: { key: b('a'), value: b('1') } }, { request_put: { key: b('b'), value: b('1') } },
-      { request_delete_range: { key: b('a') } },
-    ] } }));
+    const r = ok<{ header: { revision: number } }>(
+      m.apply({
+        txn: {
+          success: [
+            { request_put: { key: b('a'), value: b('1') } },
+            { request_put: { key: b('b'), value: b('1') } },
+            { request_delete_range: { key: b('a') } },
+          ],
+        },
+      }),
+    );
     expect(r.header.revision).toBe(2);
     expect(events).toEqual(['2:PUT:a', '2:PUT:b', '2:DELETE:a']);
   });
@@ -73,7 +89,10 @@ describe('revisions, versions and history', () => {
     expect(() => st.range(b('a'), undefined, { rev: 3 })).toThrow('required revision has been compacted');
     expect(s(one(st.range(b('a'), undefined, { rev: 4 }).kvs).value)).toBe('1');
     // b's tombstone at 4 is gone with its history; a keeps its live value at 4 and what follows.
-    expect(st.eventsSince(0, () => true).map((e) => `${e.type}:${s(e.kv.key)}@${e.kv.mod_revision}`)).toEqual(['PUT:a@2', 'PUT:a@5']);
+    expect(st.eventsSince(0, () => true).map((e) => `${e.type}:${s(e.kv.key)}@${e.kv.mod_revision}`)).toEqual([
+      'PUT:a@2',
+      'PUT:a@5',
+    ]);
     expect(st.toSnapshot().keys.map(([k]) => s(Buffer.from(k, 'base64')))).toEqual(['a']);
     expect(() => st.compact(4)).toThrow('required revision has been compacted');
     expect(() => st.compact(6)).toThrow('required revision is a future revision');
@@ -82,7 +101,12 @@ describe('revisions, versions and history', () => {
   it('orders keys as bytes, not as UTF-16 or UTF-8 text', () => {
     const m = sm();
     for (const k of ['\u00ff', 'a', '\u0001', 'B']) ok(m.apply({ put: { key: b(k), value: b('') } }));
-    expect(m.range({ key: b('\0'), range_end: b('\0') }).kvs.map((kv) => [...kv.key])).toEqual([[1], [66], [97], [255]]);
+    expect(m.range({ key: b('\0'), range_end: b('\0') }).kvs.map((kv) => [...kv.key])).toEqual([
+      [1],
+      [66],
+      [97],
+      [255],
+    ]);
   });
 });
 
@@ -113,8 +137,9 @@ describe('determinism (the same log on every member)', () => {
     expect(z.snapshot().equals(snap)).toBe(true);
     // Carry on from the snapshot: both still agree, revisions and all.
     for (const c of commands(12, 100)) {
-      expect(JSON.stringify(z.apply(c), (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)))
-        .toBe(JSON.stringify(x.apply(c), (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)));
+      expect(JSON.stringify(z.apply(c), (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))).toBe(
+        JSON.stringify(x.apply(c), (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)),
+      );
     }
     expect(z.snapshot().equals(x.snapshot())).toBe(true);
     // etcd's HashKV agrees too (it is compared with a real etcd's in grpc-compare.test.ts).

@@ -9,7 +9,8 @@ describe('etcd v3 protos', () => {
     expect(etcdProto()).toBe(a);
     const kv = service('KV');
     expect(Object.keys(kv)).toEqual(['Range', 'Put', 'DeleteRange', 'Txn', 'Compact']);
-    for (const name of ['Watch', 'Lease', 'Cluster', 'Maintenance', 'Auth'] as const) expect(Object.keys(service(name)).length).toBeGreaterThan(0);
+    for (const name of ['Watch', 'Lease', 'Cluster', 'Maintenance', 'Auth'] as const)
+      expect(Object.keys(service(name)).length).toBeGreaterThan(0);
     expect(Object.keys(service('Cluster'))).toContain('MemberPromote');
     const http = (m: { options?: Record<string, unknown> } | undefined) => m?.options?.['(google.api.http)'];
     const def = a.definition['etcdserverpb.KV'] as Record<string, { options?: Record<string, unknown> }>;
@@ -19,7 +20,13 @@ describe('etcd v3 protos', () => {
   });
 
   it('keep an absent field absent and 64-bit integers exact', () => {
-    const t = (etcdProto().definition['etcdserverpb.KV'] as Record<string, { requestDeserialize: (b: Buffer) => Record<string, unknown>; requestSerialize: (v: unknown) => Buffer } | undefined>).Range;
+    const t = (
+      etcdProto().definition['etcdserverpb.KV'] as Record<
+        string,
+        | { requestDeserialize: (b: Buffer) => Record<string, unknown>; requestSerialize: (v: unknown) => Buffer }
+        | undefined
+      >
+    ).Range;
     if (!t) throw new Error('expected etcdserverpb.KV to define Range');
     const plain = t.requestDeserialize(t.requestSerialize({ key: Buffer.from('a'), revision: '9007199254740993' }));
     expect(plain.range_end).toBeUndefined();

@@ -6,7 +6,15 @@
 import type { Rng } from '../../src-main/util/rng.js';
 import { prefixRangeEnd } from '../../src-main/v3/mvcc/range-end.js';
 import type {
-  Compare, CompareResult, CompareTarget, LeaseId, RangeRequest, RequestOp, SortOrder, SortTarget, TxnRequest,
+  Compare,
+  CompareResult,
+  CompareTarget,
+  LeaseId,
+  RangeRequest,
+  RequestOp,
+  SortOrder,
+  SortTarget,
+  TxnRequest,
 } from '../../src-main/v3/mvcc/types.js';
 import type { Op } from './v3-harness.js';
 
@@ -81,8 +89,16 @@ export class RandomOps {
   }
 
   put() {
-    const p: { key: Buffer; value?: Buffer; lease?: LeaseId; prev_kv?: boolean; ignore_value?: boolean; ignore_lease?: boolean } = {
-      key: this.key(), value: b(this.rng.pick(VALUES)),
+    const p: {
+      key: Buffer;
+      value?: Buffer;
+      lease?: LeaseId;
+      prev_kv?: boolean;
+      ignore_value?: boolean;
+      ignore_lease?: boolean;
+    } = {
+      key: this.key(),
+      value: b(this.rng.pick(VALUES)),
     };
     if (this.rng.chance(0.4)) p.prev_kv = true;
     if (this.rng.chance(0.25)) p.lease = this.rng.chance(0.9) ? this.lease() : 999n;
@@ -106,11 +122,21 @@ export class RandomOps {
     const result = this.rng.pick<CompareResult>(['EQUAL', 'GREATER', 'LESS', 'NOT_EQUAL']);
     const c: Compare = { ...(this.rng.chance(0.8) ? { key: this.key() } : this.span()), target, result };
     switch (target) {
-      case 'VERSION': c.version = this.rng.int(0, 3); break;
-      case 'CREATE': c.create_revision = this.rng.int(0, this.rev); break;
-      case 'MOD': c.mod_revision = this.rng.int(0, this.rev); break;
-      case 'VALUE': c.value = b(this.rng.pick(VALUES)); break;
-      case 'LEASE': c.lease = this.rng.chance(0.5) ? 0n : (this.lease() ?? 0n); break;
+      case 'VERSION':
+        c.version = this.rng.int(0, 3);
+        break;
+      case 'CREATE':
+        c.create_revision = this.rng.int(0, this.rev);
+        break;
+      case 'MOD':
+        c.mod_revision = this.rng.int(0, this.rev);
+        break;
+      case 'VALUE':
+        c.value = b(this.rng.pick(VALUES));
+        break;
+      case 'LEASE':
+        c.lease = this.rng.chance(0.5) ? 0n : (this.lease() ?? 0n);
+        break;
     }
     return c;
   }

@@ -55,7 +55,10 @@ describe('v3 state replicated through one log', () => {
       expect(m.lessor.has(ID)).toBe(false);
       expect(m.snapshot().equals(members[0].snapshot())).toBe(true);
     }
-    expect(seen.map((r) => r.events.map((e) => `${e.type}@${e.kv.mod_revision}`).join(' ')).filter(Boolean)).toEqual(['PUT@2', 'DELETE@3']);
+    expect(seen.map((r) => r.events.map((e) => `${e.type}@${e.kv.mod_revision}`).join(' ')).filter(Boolean)).toEqual([
+      'PUT@2',
+      'DELETE@3',
+    ]);
     // A member that joins later from a snapshot is the same member.
     const late = new V3StateMachine({ minLeaseTTL: 1, now: () => clock.t });
     late.restore(members[1].snapshot());

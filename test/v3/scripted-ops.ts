@@ -43,15 +43,84 @@ export const SCRIPTED_OPS: Op[] = [
   { delete_range: { key: b('nothing') } },
   { delete_range: { key: b('a/'), range_end: prefixRangeEnd(b('a/')), prev_kv: true } },
   // Txns: compares on every target, a missing key, nested txns, the duplicate-key rule.
-  { txn: { compare: [{ key: b('a'), target: 'VALUE', result: 'EQUAL', value: b('2') }], success: [{ request_put: { key: b('c'), value: b('1') } }, { request_range: { key: b('c') } }], failure: [{ request_range: { key: b('a') } }] } },
-  { txn: { compare: [{ key: b('missing'), target: 'VALUE', result: 'NOT_EQUAL', value: b('2') }], success: [{ request_put: { key: b('c'), value: b('2') } }], failure: [{ request_delete_range: { key: b('nope') } }] } },
-  { txn: { compare: [{ key: b('missing'), target: 'VERSION', result: 'EQUAL', version: 0 }, { key: b('a'), target: 'CREATE', result: 'LESS', create_revision: 3 }], success: [{ request_txn: { compare: [{ key: b('c'), target: 'MOD', result: 'GREATER', mod_revision: 1 }], success: [{ request_put: { key: b('d'), value: b('n') } }] } }, { request_range: { key: b('d') } }] } },
-  { txn: { compare: [{ key: b('a'), range_end: b('\0'), target: 'LEASE', result: 'EQUAL', lease: 0n }], success: [{ request_delete_range: { key: b('c') } }, { request_delete_range: { key: b('c') } }] } },
-  { txn: { success: [{ request_put: { key: b('e'), value: b('1') } }, { request_put: { key: b('e'), value: b('2') } }] } },
-  { txn: { success: [{ request_put: { key: b('e'), value: b('1') } }, { request_delete_range: { key: b('a'), range_end: b('f') } }] } },
-  { txn: { success: [{ request_put: { key: b('e'), value: b('1') } }, { request_delete_range: { key: b('a'), range_end: b('\0') } }] } },
-  { txn: { success: [{ request_txn: { success: [{ request_put: { key: b('f'), value: b('1') } }], failure: [{ request_put: { key: b('f'), value: b('2') } }] } }] } },
-  { txn: { success: [{ request_put: { key: b('f'), value: b('1') } }, { request_txn: { success: [{ request_put: { key: b('f'), value: b('2') } }] } }] } },
+  {
+    txn: {
+      compare: [{ key: b('a'), target: 'VALUE', result: 'EQUAL', value: b('2') }],
+      success: [{ request_put: { key: b('c'), value: b('1') } }, { request_range: { key: b('c') } }],
+      failure: [{ request_range: { key: b('a') } }],
+    },
+  },
+  {
+    txn: {
+      compare: [{ key: b('missing'), target: 'VALUE', result: 'NOT_EQUAL', value: b('2') }],
+      success: [{ request_put: { key: b('c'), value: b('2') } }],
+      failure: [{ request_delete_range: { key: b('nope') } }],
+    },
+  },
+  {
+    txn: {
+      compare: [
+        { key: b('missing'), target: 'VERSION', result: 'EQUAL', version: 0 },
+        { key: b('a'), target: 'CREATE', result: 'LESS', create_revision: 3 },
+      ],
+      success: [
+        {
+          request_txn: {
+            compare: [{ key: b('c'), target: 'MOD', result: 'GREATER', mod_revision: 1 }],
+            success: [{ request_put: { key: b('d'), value: b('n') } }],
+          },
+        },
+        { request_range: { key: b('d') } },
+      ],
+    },
+  },
+  {
+    txn: {
+      compare: [{ key: b('a'), range_end: b('\0'), target: 'LEASE', result: 'EQUAL', lease: 0n }],
+      success: [{ request_delete_range: { key: b('c') } }, { request_delete_range: { key: b('c') } }],
+    },
+  },
+  {
+    txn: {
+      success: [{ request_put: { key: b('e'), value: b('1') } }, { request_put: { key: b('e'), value: b('2') } }],
+    },
+  },
+  {
+    txn: {
+      success: [
+        { request_put: { key: b('e'), value: b('1') } },
+        { request_delete_range: { key: b('a'), range_end: b('f') } },
+      ],
+    },
+  },
+  {
+    txn: {
+      success: [
+        { request_put: { key: b('e'), value: b('1') } },
+        { request_delete_range: { key: b('a'), range_end: b('\0') } },
+      ],
+    },
+  },
+  {
+    txn: {
+      success: [
+        {
+          request_txn: {
+            success: [{ request_put: { key: b('f'), value: b('1') } }],
+            failure: [{ request_put: { key: b('f'), value: b('2') } }],
+          },
+        },
+      ],
+    },
+  },
+  {
+    txn: {
+      success: [
+        { request_put: { key: b('f'), value: b('1') } },
+        { request_txn: { success: [{ request_put: { key: b('f'), value: b('2') } }] } },
+      ],
+    },
+  },
   { txn: { success: [{}] } },
   { txn: { success: [{ request_range: { key: b('f'), revision: 99 } }] } },
   { txn: { success: [{ request_put: { key: b('f'), value: b('3'), ignore_value: true } }] } },
@@ -59,8 +128,27 @@ export const SCRIPTED_OPS: Op[] = [
   { txn: { compare: [{ key: b(''), target: 'VERSION', result: 'EQUAL', version: 0 }] } },
   { txn: {} },
   // etcd's --max-txn-ops (128): 129 compares are too many.
-  { txn: { compare: Array.from({ length: 129 }, () => ({ key: b('a'), target: 'VERSION' as const, result: 'GREATER' as const, version: 0 })) } },
-  { txn: { compare: Array.from({ length: 128 }, () => ({ key: b('a'), target: 'VERSION' as const, result: 'GREATER' as const, version: 0 })), success: [{ request_range: { key: b('a') } }] } },
+  {
+    txn: {
+      compare: Array.from({ length: 129 }, () => ({
+        key: b('a'),
+        target: 'VERSION' as const,
+        result: 'GREATER' as const,
+        version: 0,
+      })),
+    },
+  },
+  {
+    txn: {
+      compare: Array.from({ length: 128 }, () => ({
+        key: b('a'),
+        target: 'VERSION' as const,
+        result: 'GREATER' as const,
+        version: 0,
+      })),
+      success: [{ request_range: { key: b('a') } }],
+    },
+  },
   { compaction: { revision: 99 } },
   { compaction: { revision: 4 } },
   { compaction: { revision: 4 } },

@@ -14,7 +14,10 @@ import { V3GrpcServer } from '../../src-main/v3/grpc-server.js';
 import { v3Gateway } from '../../src-main/v3/gateway.js';
 import { minLeaseTTL } from '../../src-main/v3/lease/lessor.js';
 import {
-  checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest,
+  checkDeleteRequest,
+  checkPutRequest,
+  checkRangeRequest,
+  checkTxnRequest,
 } from '../../src-main/v3/mvcc/validate.js';
 import type { RangeRequest } from '../../src-main/v3/mvcc/types.js';
 import type { V3Command } from '../../src-main/v3/command.js';
@@ -30,7 +33,11 @@ export function gatewayJson(v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
   if (Array.isArray(v)) return v.map(gatewayJson);
   if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, gatewayJson(x)]));
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== undefined)
+        .map(([k, x]) => [k, gatewayJson(x)]),
+    );
   }
   return v;
 }
@@ -76,14 +83,18 @@ export class RealEtcd {
     const cluster = await EtcdCluster.create(1);
     cluster.start('e1', cluster.initialCluster(1));
     const e = new RealEtcd(cluster, cluster.spec('e1').clientURL);
-    await until('etcd answers /v3/kv/range', async () => {
-      try {
-        const r = await fetch(`${e.url}/v3/kv/range`, { method: 'POST', body: '{"key":"AA=="}' });
-        return r.ok;
-      } catch {
-        return false;
-      }
-    }, 20_000);
+    await until(
+      'etcd answers /v3/kv/range',
+      async () => {
+        try {
+          const r = await fetch(`${e.url}/v3/kv/range`, { method: 'POST', body: '{"key":"AA=="}' });
+          return r.ok;
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+    );
     return e;
   }
 
@@ -111,9 +122,11 @@ export class RealEtcd {
 export function asGatewayPassesOn<T>(v: T): T {
   if (Buffer.isBuffer(v) || v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map(asGatewayPassesOn) as T;
-  return Object.fromEntries(Object.entries(v)
-    .filter(([k, x]) => !(k === 'range_end' && Buffer.isBuffer(x) && x.length === 0))
-    .map(([k, x]) => [k, asGatewayPassesOn(x)])) as T;
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([k, x]) => !(k === 'range_end' && Buffer.isBuffer(x) && x.length === 0))
+      .map(([k, x]) => [k, asGatewayPassesOn(x)]),
+  ) as T;
 }
 
 /** Our side: etcd's gRPC checks, then the command applied (writes) or a local read. */

@@ -14,12 +14,23 @@ function setup() {
   const put = (k: string, v: string) => m.apply({ put: { key: b(k), value: b(v) } });
   const del = (k: string) => m.apply({ delete_range: { key: b(k) } });
   /** Responses as short strings: id, header revision, flags, events. */
-  const seen = () => got.splice(0).map((r) => [
-    `#${r.watch_id}@${r.header.revision}`,
-    r.created ? 'created' : '', r.canceled ? `canceled${r.cancel_reason ? `(${r.cancel_reason})` : ''}` : '',
-    r.compact_revision ? `compact=${r.compact_revision}` : '',
-    ...r.events.map((e) => `${e.type} ${e.kv.key}=${e.kv.value}@${e.kv.mod_revision}${e.prev_kv ? ` prev=${e.prev_kv.value}` : ''}`),
-  ].filter(Boolean).join(' '));
+  const seen = () =>
+    got
+      .splice(0)
+      .map((r) =>
+        [
+          `#${r.watch_id}@${r.header.revision}`,
+          r.created ? 'created' : '',
+          r.canceled ? `canceled${r.cancel_reason ? `(${r.cancel_reason})` : ''}` : '',
+          r.compact_revision ? `compact=${r.compact_revision}` : '',
+          ...r.events.map(
+            (e) =>
+              `${e.type} ${e.kv.key}=${e.kv.value}@${e.kv.mod_revision}${e.prev_kv ? ` prev=${e.prev_kv.value}` : ''}`,
+          ),
+        ]
+          .filter(Boolean)
+          .join(' '),
+      );
   return { m, stream, put, del, seen };
 }
 
@@ -29,7 +40,11 @@ describe('watch', () => {
     stream.create({ key: b('a/'), range_end: prefixRangeEnd(b('a/')) });
     put('a/1', 'x');
     put('b', 'y');
-    m.apply({ txn: { success: [{ request_put: { key: b('a/2'), value: b('z') } }, { request_delete_range: { key: b('a/1') } }] } });
+    m.apply({
+      txn: {
+        success: [{ request_put: { key: b('a/2'), value: b('z') } }, { request_delete_range: { key: b('a/1') } }],
+      },
+    });
     del('a/2');
     expect(seen()).toEqual([
       '#0@1 created',
@@ -47,11 +62,7 @@ describe('watch', () => {
     put('other', '1'); // 5
     stream.create({ key: b('k'), start_revision: 3, prev_kv: true });
     put('k', '3');
-    expect(seen()).toEqual([
-      '#0@5 created',
-      '#0@5 PUT k=2@3 prev=1 DELETE k=@4 prev=2',
-      '#0@6 PUT k=3@6',
-    ]);
+    expect(seen()).toEqual(['#0@5 created', '#0@5 PUT k=2@3 prev=1 DELETE k=@4 prev=2', '#0@6 PUT k=3@6']);
   });
 
   it('filters puts or deletes, and sends nothing when all are filtered', () => {
@@ -98,11 +109,16 @@ describe('watch', () => {
     m.watches.progressTick(); // elided: it just had events
     m.watches.progressTick();
     expect(seen()).toEqual([
-      '#7@1 created', '#0@1 created',
+      '#7@1 created',
+      '#0@1 created',
       '#-1@1 created canceled(mvcc: duplicate watch ID provided on the WatchStream)',
       '#-1@1 created canceled(mvcc: watcher range is empty)',
-      '#1@1 created', '#7@1 canceled',
-      '#-1@1', '#1@1', '#1@2 PUT x=v@2', '#1@2',
+      '#1@1 created',
+      '#7@1 canceled',
+      '#-1@1',
+      '#1@1',
+      '#1@2 PUT x=v@2',
+      '#1@2',
     ]);
     stream.close();
     put('x', 'w');

@@ -12,10 +12,34 @@ import { TLSSocket, type PeerCertificate } from 'node:tls';
 import { readBody } from '../../net/read-body.js';
 import { parseQuery } from '../go/url.js';
 import type { LogFn } from '../node-settings.js';
-import { AuthError, decodeRole, decodeUser, GoPanic, hasKeyAccess, hasRecursiveAccess, GUEST_ROLE, isEmptyPermissions, ROOT_ROLE, roleJSON, userJSON, type Role, type User } from '../store-v2/auth-model.js';
+import {
+  AuthError,
+  decodeRole,
+  decodeUser,
+  GoPanic,
+  hasKeyAccess,
+  hasRecursiveAccess,
+  GUEST_ROLE,
+  isEmptyPermissions,
+  ROOT_ROLE,
+  roleJSON,
+  userJSON,
+  type Role,
+  type User,
+} from '../store-v2/auth-model.js';
 import type { AuthStore } from '../store-v2/auth-store.js';
 import { V2Error } from '../store-v2/errors.js';
-import { allowMethod, internalServerError, JSON_TYPE, jsonReply, keyError, messageReply, type HeaderList, type Reply, type Req } from './replies.js';
+import {
+  allowMethod,
+  internalServerError,
+  JSON_TYPE,
+  jsonReply,
+  keyError,
+  messageReply,
+  type HeaderList,
+  type Reply,
+  type Req,
+} from './replies.js';
 
 export const AUTH_PREFIX = '/v2/auth';
 const HTTP_PKG = 'etcdserver/api/v2http';
@@ -162,7 +186,11 @@ export class V2AuthApi {
     const socket = req.raw.socket;
     if (!(socket instanceof TLSSocket) || !socket.authorized) return null;
     const seen = new Set<PeerCertificate>();
-    for (let cert: PeerCertificate | undefined = socket.getPeerCertificate(true); cert && Object.keys(cert).length > 0 && !seen.has(cert); cert = (cert as { issuerCertificate?: PeerCertificate }).issuerCertificate) {
+    for (
+      let cert: PeerCertificate | undefined = socket.getPeerCertificate(true);
+      cert && Object.keys(cert).length > 0 && !seen.has(cert);
+      cert = (cert as { issuerCertificate?: PeerCertificate }).issuerCertificate
+    ) {
       seen.add(cert);
       const cn = [cert.subject?.CN].flat()[0];
       if (cn === undefined) continue;
@@ -245,7 +273,8 @@ export class V2AuthApi {
       const body = await readBody(req.raw, MAX_AUTH_BODY_BYTES);
       const u = body.tooLarge || body.aborted ? null : decodeUser(body.data.toString('utf8'));
       if (!u) return this.withCid(messageReply(400, 'Invalid JSON in request body.'), cid);
-      if (u.user !== name) return this.withCid(messageReply(400, 'User JSON name does not match the name in the URL'), cid);
+      if (u.user !== name)
+        return this.withCid(messageReply(400, 'User JSON name does not match the name in the URL'), cid);
       let out: User;
       let created = false;
       if ((u.grant?.length ?? 0) === 0 && (u.revoke?.length ?? 0) === 0) {
@@ -253,7 +282,8 @@ export class V2AuthApi {
         if ((u.roles?.length ?? 0) !== 0) out = await this.store.createUser(u);
         else ({ user: out, created } = await this.store.createOrUpdateUser(u));
       } else {
-        if ((u.roles?.length ?? 0) !== 0) return this.withCid(messageReply(400, 'User JSON contains both roles and grant/revoke'), cid);
+        if ((u.roles?.length ?? 0) !== 0)
+          return this.withCid(messageReply(400, 'User JSON contains both roles and grant/revoke'), cid);
         out = await this.store.updateUser(u);
       }
       return this.withCid(jsonReply(created ? 201 : 200, userJSON({ ...out, password: '' }), true), cid);
@@ -286,7 +316,8 @@ export class V2AuthApi {
     if (!(await this.hasRootAccess(req))) return noAuthReply();
     const cid = this.clusterId();
     try {
-      if (req.method === 'GET') return this.withCid(jsonReply(200, roleJSON(await this.store.getRole(name)), true), cid);
+      if (req.method === 'GET')
+        return this.withCid(jsonReply(200, roleJSON(await this.store.getRole(name)), true), cid);
       if (req.method === 'DELETE') {
         await this.store.deleteRole(name);
         return this.empty(cid);
@@ -294,12 +325,14 @@ export class V2AuthApi {
       const body = await readBody(req.raw, MAX_AUTH_BODY_BYTES);
       const r = body.tooLarge || body.aborted ? null : decodeRole(body.data.toString('utf8'));
       if (!r) return this.withCid(messageReply(400, 'Invalid JSON in request body.'), cid);
-      if (r.role !== name) return this.withCid(messageReply(400, 'Role JSON name does not match the name in the URL'), cid);
+      if (r.role !== name)
+        return this.withCid(messageReply(400, 'Role JSON name does not match the name in the URL'), cid);
       if (isEmptyPermissions(r.grant) && isEmptyPermissions(r.revoke)) {
         await this.store.createRole(r);
         return this.withCid(jsonReply(201, roleJSON(r), true), cid);
       }
-      if (!isEmptyPermissions(r.permissions)) return this.withCid(messageReply(400, 'Role JSON contains both permissions and grant/revoke'), cid);
+      if (!isEmptyPermissions(r.permissions))
+        return this.withCid(messageReply(400, 'Role JSON contains both permissions and grant/revoke'), cid);
       return this.withCid(jsonReply(200, roleJSON(await this.store.updateRole(r)), true), cid);
     } catch (err) {
       return this.error(err, cid);

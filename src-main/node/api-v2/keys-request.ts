@@ -14,7 +14,12 @@ export type ParsedKeysRequest = V2Command | { read: V2ReadRequest } | { watch: V
  * `params` holds the query and form values (first value wins, as in Go's FormValue).
  * Validation errors are V2Errors with index 0, as etcd reports them.
  */
-export function parseKeysRequest(method: string, keyPath: string, params: URLSearchParams, now: number): ParsedKeysRequest {
+export function parseKeysRequest(
+  method: string,
+  keyPath: string,
+  params: URLSearchParams,
+  now: number,
+): ParsedKeysRequest {
   const path = cleanPath(keyPath);
   const prevIndex = parseUint(params, 'prevIndex', 203);
   const waitIndex = parseUint(params, 'waitIndex', 203);

@@ -5,7 +5,15 @@ import { readBody } from '../../net/read-body.js';
 import { MemberError, type ClientBackend, type MemberInfo } from '../client-backend.js';
 import { newURLs } from '../etcd-urls.js';
 import { goJSONSyntaxError } from '../go/json.js';
-import { allowMethod, httpError, internalServerError, jsonReply, messageReply, type Reply, type Req } from './replies.js';
+import {
+  allowMethod,
+  httpError,
+  internalServerError,
+  jsonReply,
+  messageReply,
+  type Reply,
+  type Req,
+} from './replies.js';
 
 export const MEMBERS_PREFIX = '/v2/members';
 /** Members API bodies are a list of URLs; anything this large is not one. */
@@ -15,7 +23,11 @@ const MAX_MEMBER_BODY_BYTES = 1024 * 1024;
  * /v2/members and /v2/members/<id>|leader (v2http's membersHandler). `authorize` is the auth
  * check (etcd's hasWriteRootAccess): its reply, if any, answers instead.
  */
-export async function membersReply(req: Req, backend: ClientBackend, authorize?: (req: Req) => Promise<Reply | undefined>): Promise<Reply> {
+export async function membersReply(
+  req: Req,
+  backend: ClientBackend,
+  authorize?: (req: Req) => Promise<Reply | undefined>,
+): Promise<Reply> {
   const notAllowed = allowMethod(req.method, ['GET', 'POST', 'DELETE', 'PUT']);
   if (notAllowed) return notAllowed;
   const refused = await authorize?.(req);
@@ -123,7 +135,8 @@ export function decodeMemberRequest(body: string): string[] | string {
   const v: unknown = JSON.parse(body);
   let urls: string[] | null = null;
   if (v !== null) {
-    if (typeof v !== 'object' || Array.isArray(v)) return `json: cannot unmarshal ${jsonKind(v)} into Go value of type ${REQUEST_TYPE}`;
+    if (typeof v !== 'object' || Array.isArray(v))
+      return `json: cannot unmarshal ${jsonKind(v)} into Go value of type ${REQUEST_TYPE}`;
     let typeError: string | null = null;
     for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
       if (k.toLowerCase() !== 'peerurls') continue; // Go matches field names case-insensitively

@@ -91,7 +91,8 @@ export function redirect(method: string, cleanPath: string, rawQuery: string): R
   const location = escapedPath(cleanPath) + (rawQuery === '' ? '' : `?${hexEscapeNonASCII(rawQuery)}`);
   const headers: HeaderList = [['Location', location]];
   if (method === 'GET' || method === 'HEAD') headers.push(['Content-Type', 'text/html; charset=utf-8']);
-  if (method === 'GET') return { status: 301, headers, body: `<a href="${htmlEscape(location)}">Moved Permanently</a>.\n\n` };
+  if (method === 'GET')
+    return { status: 301, headers, body: `<a href="${htmlEscape(location)}">Moved Permanently</a>.\n\n` };
   return { status: 301, headers, noLength: method === 'HEAD' };
 }
 
@@ -108,7 +109,13 @@ export function send(req: IncomingMessage, res: ServerResponse, r: Reply): void 
 }
 
 /** Go's header order: CORS and the handler's headers sorted by name, then Date, then the rest. */
-export function writeHead(_req: IncomingMessage, res: ServerResponse, status: number, headers: HeaderList, ...tail: HeaderList): void {
+export function writeHead(
+  _req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  headers: HeaderList,
+  ...tail: HeaderList
+): void {
   const sorted = [...CORS, ...headers].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const flat: string[] = [];
   for (const [k, v] of [...sorted, ['Date', new Date().toUTCString()] as [string, string], ...tail]) flat.push(k, v);

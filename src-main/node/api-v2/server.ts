@@ -41,7 +41,10 @@ export async function startClientServer(
       const m = /^(https?):\/\/(\[[^\]]+\]|[^:/[\]]*):(\d+)\/?$/.exec(raw.trim());
       if (!m) throw new Error(`invalid client listen URL ${JSON.stringify(raw)}: want http://host:port`);
       const secure = m[1] === 'https';
-      if (secure && !opts.tls) throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${raw} with HTTPS scheme`);
+      if (secure && !opts.tls)
+        throw new Error(
+          `TLS key/cert (--cert-file, --key-file) must be provided for client url ${raw} with HTTPS scheme`,
+        );
       const host = m[2]!.replace(/^\[|\]$/g, ''); // a group that is not optional: there when m is
       const port = Number(m[3]);
       if (port > 65535) throw new Error(`client listen URL ${raw}: port out of range`);
@@ -85,7 +88,11 @@ export async function startClientServer(
  */
 function inOrder(handler: ClientHandler): ClientHandler {
   const queues = new WeakMap<Socket, { busy: boolean; waiting: [IncomingMessage, ServerResponse][] }>();
-  const start = (q: { busy: boolean; waiting: [IncomingMessage, ServerResponse][] }, req: IncomingMessage, res: ServerResponse) => {
+  const start = (
+    q: { busy: boolean; waiting: [IncomingMessage, ServerResponse][] },
+    req: IncomingMessage,
+    res: ServerResponse,
+  ) => {
     q.busy = true;
     let done = false;
     const next = () => {

@@ -55,8 +55,14 @@ function initialClusterFromName(name: string, apurls: readonly string[]): string
 /** Which of etcd's four ways finds the initial cluster (validation allowed at most one). */
 function bootstrapMethod(flags: Flags): NodeConfig['bootstrap'] {
   const str = (n: string): string => flags.str(n);
-  if (str('discovery') !== '') return { method: 'discovery', url: str('discovery'), fallback: str('discovery-fallback') === 'exit' ? 'exit' : 'proxy' };
-  if (str('discovery-srv') !== '') return { method: 'dns', domain: str('discovery-srv'), serviceName: str('discovery-srv-name') };
+  if (str('discovery') !== '')
+    return {
+      method: 'discovery',
+      url: str('discovery'),
+      fallback: str('discovery-fallback') === 'exit' ? 'exit' : 'proxy',
+    };
+  if (str('discovery-srv') !== '')
+    return { method: 'dns', domain: str('discovery-srv'), serviceName: str('discovery-srv-name') };
   const endpoints = flags.list('discovery-endpoints');
   if (endpoints.length > 0) {
     return {
@@ -72,7 +78,10 @@ function bootstrapMethod(flags: Flags): NodeConfig['bootstrap'] {
   return { method: 'static' };
 }
 
-export function build(flags: Flags, x: { help: boolean; version: boolean; logs: EtcdMsg[]; envUsed: EnvUse[]; acUnset: boolean }): NodeConfig {
+export function build(
+  flags: Flags,
+  x: { help: boolean; version: boolean; logs: EtcdMsg[]; envUsed: EnvUse[]; acUnset: boolean },
+): NodeConfig {
   const str = (n: string): string => flags.str(n);
   const name = str('name');
   const ap = flags.list('initial-advertise-peer-urls');

@@ -78,7 +78,12 @@ function uint32Value(def: bigint): Value<bigint> {
 
 /** flags.IgnoredFlag: a boolean-style flag that only warns. */
 function ignoredValue(name: string, logs: EtcdMsg[]): Value<undefined> {
-  return { set: () => void logs.push(pkgFlags.ignoredFlag(name)), get: () => undefined, string: () => '', isBool: true };
+  return {
+    set: () => void logs.push(pkgFlags.ignoredFlag(name)),
+    get: () => undefined,
+    string: () => '',
+    isBool: true,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -95,20 +100,56 @@ interface Row {
 }
 
 const USED = true;
-const str = (def = '') => () => stringValue(def);
-const bool = (def = false) => () => boolValue(def);
-const uint = (def = 0) => () => uintValue(BigInt(def));
-const int = (def = 0) => () => intValue(BigInt(def));
-const dur = (def = '0s') => () => durationValue(def);
-const urls = (def = '', ...exceptions: string[]) => () => uniqueURLsValue(def, ...exceptions);
+const str =
+  (def = '') =>
+  () =>
+    stringValue(def);
+const bool =
+  (def = false) =>
+  () =>
+    boolValue(def);
+const uint =
+  (def = 0) =>
+  () =>
+    uintValue(BigInt(def));
+const int =
+  (def = 0) =>
+  () =>
+    intValue(BigInt(def));
+const dur =
+  (def = '0s') =>
+  () =>
+    durationValue(def);
+const urls =
+  (def = '', ...exceptions: string[]) =>
+  () =>
+    uniqueURLsValue(def, ...exceptions);
 const row = (name: string, value: Row['value'], usage: string, used = false): Row => ({ name, value, usage, used });
 const ignored = (name: string): Row => row(name, (logs) => ignoredValue(name, logs), '');
 /** A flag etcd 3.4 does not have: etcd 3.6 added it. */
 const since36 = (r: Row): Row => ({ ...r, since: '3.6' });
 
 /** flag names etcd 3.4 still accepts and ignores (etcdmain/config.go `ignored`). */
-const IGNORED = ['cluster-active-size', 'cluster-remove-delay', 'cluster-sync-interval', 'config', 'force', 'max-result-buffer', 'max-retry-attempts', 'peer-heartbeat-interval', 'peer-election-timeout', 'retry-interval', 'snapshot', 'v', 'vv', 'test.coverprofile', 'test.outputdir'];
+const IGNORED = [
+  'cluster-active-size',
+  'cluster-remove-delay',
+  'cluster-sync-interval',
+  'config',
+  'force',
+  'max-result-buffer',
+  'max-retry-attempts',
+  'peer-heartbeat-interval',
+  'peer-election-timeout',
+  'retry-interval',
+  'snapshot',
+  'v',
+  'vv',
+  'test.coverprofile',
+  'test.outputdir',
+];
 
+// One row per flag, as etcd declares them: kept one line each so the table reads as etcd's.
+// prettier-ignore
 export const ETCD_FLAGS: readonly Row[] = [
   row('config-file', str(), 'Path to the server configuration file. Note that if a configuration file is provided, other command line flags and environment variables will be ignored.'),
   // member
@@ -216,7 +257,9 @@ export const ETCD_FLAGS: readonly Row[] = [
 ];
 
 /** Flags etcd 3.4 does not know (etcd 3.6's v3 discovery). */
-export const ETCD_36_FLAGS: ReadonlySet<string> = new Set(ETCD_FLAGS.filter((r) => r.since === '3.6').map((r) => r.name));
+export const ETCD_36_FLAGS: ReadonlySet<string> = new Set(
+  ETCD_FLAGS.filter((r) => r.since === '3.6').map((r) => r.name),
+);
 
 /** Flags raftlab acts on. */
 export const USED_FLAGS: ReadonlySet<string> = new Set(ETCD_FLAGS.filter((r) => r.used).map((r) => r.name));
@@ -237,7 +280,10 @@ export function etcdFlagsHelp(): string {
     "  (and etcd 3.6's v3 discovery flags), also as an ETCD_<FLAG> environment variable (used\n" +
     '  only when the flag is not given).\n\n' +
     fs.defaults((f) =>
-      f.usage === '' ? '(ignored, as in etcd)' : (ETCD_36_FLAGS.has(f.name) ? ' [etcd 3.6]' : '') + (USED_FLAGS.has(f.name) ? '' : ' [accepted, not used by raftlab]'),
+      f.usage === ''
+        ? '(ignored, as in etcd)'
+        : (ETCD_36_FLAGS.has(f.name) ? ' [etcd 3.6]' : '') +
+          (USED_FLAGS.has(f.name) ? '' : ' [accepted, not used by raftlab]'),
     )
   );
 }

@@ -37,7 +37,12 @@ export interface NodeConfig {
   bootstrap:
     | { method: 'static' }
     | { method: 'discovery'; url: string; fallback: 'proxy' | 'exit' }
-    | { method: 'dns'; domain: string; serviceName: string; /** DNS servers (host:port) instead of the system's: the app's dnsmasq. */ servers?: string[] }
+    | {
+        method: 'dns';
+        domain: string;
+        serviceName: string;
+        /** DNS servers (host:port) instead of the system's: the app's dnsmasq. */ servers?: string[];
+      }
     | ({ method: 'discovery-v3'; token: string; endpoints: string[] } & V3DiscoveryTimings);
   /**
    * --proxy and the --proxy-* timings in ms (etcd 3.4's v2 proxy): with `on` or `readonly` a

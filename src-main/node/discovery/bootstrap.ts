@@ -19,7 +19,14 @@ type Log = (level: LogLevel, pkg: string, msg: string) => void;
 /** What bootstrapping reads of a member's configuration (and fills in: the initial cluster and token). */
 export type BootstrapConfig = Pick<
   NodeConfig,
-  'name' | 'dataDir' | 'bootstrap' | 'proxy' | 'initialAdvertisePeerURLs' | 'initialClusterToken' | 'initialClusterString' | 'initialCluster'
+  | 'name'
+  | 'dataDir'
+  | 'bootstrap'
+  | 'proxy'
+  | 'initialAdvertisePeerURLs'
+  | 'initialClusterToken'
+  | 'initialClusterString'
+  | 'initialCluster'
 >;
 
 /** Discovery could not give this member a cluster: `lines` say why in etcd's words; exit 1. */
@@ -39,14 +46,18 @@ export function identifyDataDir(dataDir: string): 'member' | 'proxy' | 'empty' {
   }
   const m = names.includes('member');
   const p = names.includes('proxy');
-  if (m && p) throw new BootstrapFailed([['C', 'etcdmain', 'invalid datadir. Both member and proxy directories exist.']]);
+  if (m && p)
+    throw new BootstrapFailed([['C', 'etcdmain', 'invalid datadir. Both member and proxy directories exist.']]);
   return m ? 'member' : p ? 'proxy' : 'empty';
 }
 
 /** Whether the data dir already holds a member (then discovery is not asked again). */
 export function memberInitialized(dataDir: string): boolean {
   const member = path.join(dataDir, 'member');
-  return fs.existsSync(path.join(member, 'raftlab.marker')) || (fs.existsSync(path.join(member, 'raftlab.db')) && fs.statSync(path.join(member, 'raftlab.db')).size > 0);
+  return (
+    fs.existsSync(path.join(member, 'raftlab.marker')) ||
+    (fs.existsSync(path.join(member, 'raftlab.db')) && fs.statSync(path.join(member, 'raftlab.db')).size > 0)
+  );
 }
 
 /**
@@ -56,12 +67,19 @@ export function memberInitialized(dataDir: string): boolean {
  * decides it: a member, or a v2 proxy (the data dir holds one already, or discovery found the
  * cluster full with --discovery-fallback proxy).
  */
-export async function resolveBootstrap(cfg: BootstrapConfig, log: Log, opts: { signal?: AbortSignal } = {}): Promise<'member' | 'proxy'> {
+export async function resolveBootstrap(
+  cfg: BootstrapConfig,
+  log: Log,
+  opts: { signal?: AbortSignal } = {},
+): Promise<'member' | 'proxy'> {
   const b = cfg.bootstrap;
   const dir = identifyDataDir(cfg.dataDir);
   if (dir === 'proxy') {
     // etcd 3.6 (the v3 discovery flags) has no proxy any more.
-    if (b.method === 'discovery-v3') throw new BootstrapFailed([['C', 'etcdmain', `v2 http proxy has already been deprecated in 3.6 ${zapFields({ 'dir-type': 'proxy' })}`]]);
+    if (b.method === 'discovery-v3')
+      throw new BootstrapFailed([
+        ['C', 'etcdmain', `v2 http proxy has already been deprecated in 3.6 ${zapFields({ 'dir-type': 'proxy' })}`],
+      ]);
     log('N', 'etcdmain', 'the server is already initialized as proxy before, starting as etcd proxy...');
     return 'proxy';
   }
@@ -71,11 +89,19 @@ export async function resolveBootstrap(cfg: BootstrapConfig, log: Log, opts: { s
   if (b.method === 'static') return 'member';
   if (memberInitialized(cfg.dataDir)) {
     if (b.method === 'discovery-v3') {
-      log('W', 'etcdserver', `discovery token is ignored since cluster already initialized; valid logs are found ${zapFields({ 'wal-dir': path.join(cfg.dataDir, 'member') })}`);
+      log(
+        'W',
+        'etcdserver',
+        `discovery token is ignored since cluster already initialized; valid logs are found ${zapFields({ 'wal-dir': path.join(cfg.dataDir, 'member') })}`,
+      );
       return 'member';
     }
     const what = b.method === 'discovery' ? 'discovery token' : 'DNS SRV discovery';
-    log('W', 'etcdmain', `${what} ignored since a cluster has already been initialized. Valid log found at "${path.join(cfg.dataDir, 'member')}"`);
+    log(
+      'W',
+      'etcdmain',
+      `${what} ignored since a cluster has already been initialized. Valid log found at "${path.join(cfg.dataDir, 'member')}"`,
+    );
     return 'member';
   }
   let cluster: string;
@@ -103,14 +129,34 @@ export async function resolveBootstrap(cfg: BootstrapConfig, log: Log, opts: { s
     try {
       const { dialTimeoutMs, requestTimeoutMs, keepAliveTimeMs, keepAliveTimeoutMs } = b;
       const id = memberId(cfg.initialAdvertisePeerURLs, token);
-      cluster = await joinClusterV3({ token: b.token, endpoints: b.endpoints, id, log, signal: opts.signal, dialTimeoutMs, requestTimeoutMs, keepAliveTimeMs, keepAliveTimeoutMs }, self);
+      cluster = await joinClusterV3(
+        {
+          token: b.token,
+          endpoints: b.endpoints,
+          id,
+          log,
+          signal: opts.signal,
+          dialTimeoutMs,
+          requestTimeoutMs,
+          keepAliveTimeMs,
+          keepAliveTimeoutMs,
+        },
+        self,
+      );
     } catch (err) {
       if (!(err instanceof V3DiscoveryError)) throw err;
       throw new BootstrapFailed(v3DiscoveryFailure(b.token, b.endpoints, err.message));
     }
   } else {
     try {
-      cluster = await srvCluster({ name: cfg.name, domain: b.domain, serviceName: b.serviceName, advertisePeerURLs: cfg.initialAdvertisePeerURLs, log, servers: b.servers });
+      cluster = await srvCluster({
+        name: cfg.name,
+        domain: b.domain,
+        serviceName: b.serviceName,
+        advertisePeerURLs: cfg.initialAdvertisePeerURLs,
+        log,
+        servers: b.servers,
+      });
     } catch (err) {
       if (!(err instanceof SRVDiscoveryError)) throw err;
       throw new BootstrapFailed([['C', 'etcdmain', err.message]]);
@@ -124,14 +170,24 @@ export async function resolveBootstrap(cfg: BootstrapConfig, log: Log, opts: { s
   } catch (err) {
     const msg = (err as Error).message;
     const discovered = b.method === 'discovery' || b.method === 'discovery-v3';
-    throw new BootstrapFailed([['C', 'etcdmain', discovered && /duplicate url/.test(msg) ? `discovery cluster ${cluster} has duplicate url` : msg]]);
+    throw new BootstrapFailed([
+      [
+        'C',
+        'etcdmain',
+        discovered && /duplicate url/.test(msg) ? `discovery cluster ${cluster} has duplicate url` : msg,
+      ],
+    ]);
   }
   return 'member';
 }
 
 /** etcd 3.6's etcdmain on any v3 discovery error (zap: its fields written after the message); exit 1. */
 function v3DiscoveryFailure(token: string, endpoints: string[], err: string): [LogLevel, string, string][] {
-  const fields = { 'discovery-token': token, 'discovery-endpoints': endpoints, error: `failed to join discovery cluster (${err})` };
+  const fields = {
+    'discovery-token': token,
+    'discovery-endpoints': endpoints,
+    error: `failed to join discovery cluster (${err})`,
+  };
   return [
     ['W', 'etcdmain', `failed to bootstrap; discovery token was already used ${zapFields(fields)}`],
     ['W', 'etcdmain', 'do not reuse discovery token; generate a new one to bootstrap a cluster'],
@@ -144,7 +200,11 @@ function discoveryFailure(cfg: BootstrapConfig, durl: string, err: string): [Log
     case ERR_DUPLICATE_ID:
       return [
         ['E', 'etcdmain', `member "${cfg.name}" has previously registered with discovery service token (${durl}).`],
-        ['E', 'etcdmain', `But etcd could not find valid cluster configuration in the given data dir (${cfg.dataDir}).`],
+        [
+          'E',
+          'etcdmain',
+          `But etcd could not find valid cluster configuration in the given data dir (${cfg.dataDir}).`,
+        ],
         ['I', 'etcdmain', 'Please check the given data dir path if the previous bootstrap succeeded'],
         ['I', 'etcdmain', 'or use a new discovery token if the previous bootstrap failed.'],
       ];

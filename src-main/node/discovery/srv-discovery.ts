@@ -54,16 +54,23 @@ export async function srvCluster(opts: SRVOptions): Promise<string> {
   const parts: string[] = [];
   const errors: string[] = [];
   let temp = 0;
-  for (const [service, scheme] of [[`etcd-server-ssl${suffix}`, 'https'], [`etcd-server${suffix}`, 'http']] as const) {
+  for (const [service, scheme] of [
+    [`etcd-server-ssl${suffix}`, 'https'],
+    [`etcd-server${suffix}`, 'http'],
+  ] as const) {
     let records: dns.SrvRecord[];
     try {
       records = await resolver.resolveSrv(`_${service}._tcp.${opts.domain}`);
     } catch (err) {
-      errors.push(`error querying DNS SRV records for _${service} ${lookupText(err, `_${service}._tcp.${opts.domain}`)}`);
+      errors.push(
+        `error querying DNS SRV records for _${service} ${lookupText(err, `_${service}._tcp.${opts.domain}`)}`,
+      );
       continue;
     }
     // Go's LookupSRV sorts by priority, then randomizes by weight; a stable order is kinder here.
-    records.sort((a, b) => a.priority - b.priority || b.weight - a.weight || compareStrings(a.name, b.name) || a.port - b.port);
+    records.sort(
+      (a, b) => a.priority - b.priority || b.weight - a.weight || compareStrings(a.name, b.name) || a.port - b.port,
+    );
     for (const r of records) {
       const target = r.name.replace(/\.$/, '');
       let addr: string;
@@ -76,7 +83,9 @@ export async function srvCluster(opts: SRVOptions): Promise<string> {
       const mine = self.get(addr);
       const host = net.isIPv6(target) ? `[${target}]:${r.port}` : `${target}:${r.port}`;
       if (mine && mine.protocol !== `${scheme}:`) {
-        errors.push(`bootstrap at ${scheme}://${host} from DNS for ${service} has scheme mismatch with expected peer ${mine.href.replace(/\/$/, '')}`);
+        errors.push(
+          `bootstrap at ${scheme}://${host} from DNS for ${service} has scheme mismatch with expected peer ${mine.href.replace(/\/$/, '')}`,
+        );
         continue;
       }
       parts.push(`${mine ? opts.name : String(temp++)}=${scheme}://${host}`);
@@ -116,6 +125,11 @@ async function resolveHost(resolver: dns.promises.Resolver, custom: boolean, hos
 /** Go's *net.DNSError text: "lookup <name> on <server>: no such host". */
 function lookupText(err: unknown, name: string): string {
   const code = (err as NodeJS.ErrnoException).code;
-  const what = code === 'ENOTFOUND' || code === 'ENODATA' ? 'no such host' : code === 'ETIMEOUT' ? 'i/o timeout' : ((err as Error).message ?? String(err));
+  const what =
+    code === 'ENOTFOUND' || code === 'ENODATA'
+      ? 'no such host'
+      : code === 'ETIMEOUT'
+        ? 'i/o timeout'
+        : ((err as Error).message ?? String(err));
   return `lookup ${name}: ${what}`;
 }

@@ -62,7 +62,10 @@ class Unreachable extends Error {}
 
 /** A v2 error answer (errorCode 100: key not found, 105: node exists...). */
 class KeysError extends Error {
-  constructor(readonly errorCode: number, message: string) {
+  constructor(
+    readonly errorCode: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -93,7 +96,10 @@ export async function getCluster(opts: Omit<DiscoveryOptions, 'id'>): Promise<st
 }
 
 class FullCluster extends DiscoveryError {
-  constructor(readonly nodes: V2Node[], readonly size: number) {
+  constructor(
+    readonly nodes: V2Node[],
+    readonly size: number,
+  ) {
     super(ERR_FULL_CLUSTER);
   }
 }
@@ -143,7 +149,8 @@ class Discovery {
       throw err;
     }
     // strconv.ParseUint(v, 10, 0)
-    if (!/^\d+$/.test(sizeValue) || BigInt(sizeValue) > BigInt(Number.MAX_SAFE_INTEGER)) throw new DiscoveryError(ERR_BAD_SIZE_KEY);
+    if (!/^\d+$/.test(sizeValue) || BigInt(sizeValue) > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new DiscoveryError(ERR_BAD_SIZE_KEY);
     const size = Number(sizeValue);
     let listing: { node: V2Node; index: number };
     try {
@@ -175,7 +182,13 @@ class Discovery {
       this.opts.log('N', PKG, `found ${all.length} peer(s), waiting for ${size - all.length} more`);
       let event: { node: V2Node };
       try {
-        event = await this.request('GET', this.dir, { wait: 'true', recursive: 'true', waitIndex: String(waitIndex) }, undefined, true);
+        event = await this.request(
+          'GET',
+          this.dir,
+          { wait: 'true', recursive: 'true', waitIndex: String(waitIndex) },
+          undefined,
+          true,
+        );
       } catch (err) {
         if (err instanceof Unreachable) {
           return this.retry('waiting for other nodes', err, async () => {
@@ -187,7 +200,12 @@ class Discovery {
       }
       waitIndex = event.node.modifiedIndex + 1;
       // A registration (a create); anything else under the directory is not a member.
-      if (basename(event.node.key) === '_config' || event.node.dir || event.node.createdIndex !== event.node.modifiedIndex) continue;
+      if (
+        basename(event.node.key) === '_config' ||
+        event.node.dir ||
+        event.node.createdIndex !== event.node.modifiedIndex
+      )
+        continue;
       this.opts.log('N', PKG, `found peer ${basename(event.node.key)} in the cluster`);
       all.push(event.node);
     }
@@ -217,9 +235,10 @@ class Discovery {
   ): Promise<{ node: V2Node; index: number }> {
     const url = new URL(key, this.base);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    const signals = [this.opts.signal, long || query.wait ? undefined : AbortSignal.timeout(this.opts.requestTimeoutMs ?? 5000)].filter(
-      (s): s is AbortSignal => s !== undefined,
-    );
+    const signals = [
+      this.opts.signal,
+      long || query.wait ? undefined : AbortSignal.timeout(this.opts.requestTimeoutMs ?? 5000),
+    ].filter((s): s is AbortSignal => s !== undefined);
     let res: Response;
     try {
       res = await fetch(url, {
@@ -241,7 +260,10 @@ class Discovery {
       throw new DiscoveryError(ERR_BAD_DISCOVERY_ENDPOINT);
     }
     if (typeof body.errorCode === 'number') throw new KeysError(body.errorCode, String(body.message ?? ''));
-    if (res.status >= 500) throw new Unreachable(`error #0: client: etcd member ${this.base.origin} returns server error [${res.statusText}]`);
+    if (res.status >= 500)
+      throw new Unreachable(
+        `error #0: client: etcd member ${this.base.origin} returns server error [${res.statusText}]`,
+      );
     const node = body.node as V2Node | undefined;
     if (!node || typeof node.key !== 'string') throw new DiscoveryError(ERR_BAD_DISCOVERY_ENDPOINT);
     return { node, index: Number(res.headers.get('x-etcd-index') ?? node.modifiedIndex) };

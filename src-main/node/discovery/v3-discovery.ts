@@ -63,7 +63,9 @@ export interface V3DiscoveryOptions {
 }
 
 /** The client timings its flags set (--discovery-dial-timeout and the rest), in ms. */
-export type V3DiscoveryTimings = Required<Pick<V3DiscoveryOptions, 'dialTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeMs' | 'keepAliveTimeoutMs'>>;
+export type V3DiscoveryTimings = Required<
+  Pick<V3DiscoveryOptions, 'dialTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeMs' | 'keepAliveTimeoutMs'>
+>;
 
 const PKG = 'discovery';
 const REGISTRY = '/_etcd/registry';
@@ -97,7 +99,10 @@ export async function joinClusterV3(opts: V3DiscoveryOptions, config: string): P
     return cs;
   } catch (err) {
     if (err instanceof V3DiscoveryError) {
-      d.log('E', 'discovery failed to join cluster', { cluster: (err as { cluster?: string }).cluster ?? cs, error: err.message });
+      d.log('E', 'discovery failed to join cluster', {
+        cluster: (err as { cluster?: string }).cluster ?? cs,
+        error: err.message,
+      });
     }
     throw err;
   } finally {
@@ -121,7 +126,10 @@ class ClusterInfo {
   }
 
   initialCluster(size: number): string {
-    const us = this.members.slice(0, size).map((m) => m.value).join(',');
+    const us = this.members
+      .slice(0, size)
+      .map((m) => m.value)
+      .join(',');
     try {
       parseInitialCluster(us);
     } catch {
@@ -142,7 +150,10 @@ class V3Discovery {
   private readonly memberPrefix: string;
 
   constructor(opts: V3DiscoveryOptions) {
-    this.o = { ...V3_DISCOVERY_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof this.o;
+    this.o = {
+      ...V3_DISCOVERY_DEFAULTS,
+      ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+    } as typeof this.o;
     if (opts.endpoints.length === 0) throw new V3DiscoveryError('etcdclient: no available endpoints');
     const pkg = etcdProto().grpcObject.etcdserverpb as Msg;
     const channelOptions: grpc.ChannelOptions = {
@@ -198,23 +209,33 @@ class V3Discovery {
     try {
       res = await this.unary('kv', 'Range', { key: Buffer.from(key) });
     } catch (err) {
-      this.warn('failed to get cluster size from discovery service', { clusterSizeKey: key, error: (err as Error).message });
+      this.warn('failed to get cluster size from discovery service', {
+        clusterSizeKey: key,
+        error: (err as Error).message,
+      });
       throw err;
     }
     const [sizeKv] = (res.kvs ?? []) as Msg[];
     if (sizeKv === undefined) throw new V3DiscoveryError(ERR_V3_SIZE_NOT_FOUND);
     // strconv.ParseInt(v, 10, 0), then > 0.
     const v = Buffer.from(sizeKv.value ?? []).toString();
-    if (!/^[+-]?\d+$/.test(v) || BigInt(v) <= 0n || BigInt(v) > BigInt(Number.MAX_SAFE_INTEGER)) throw new V3DiscoveryError(ERR_V3_BAD_SIZE_KEY);
+    if (!/^[+-]?\d+$/.test(v) || BigInt(v) <= 0n || BigInt(v) > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new V3DiscoveryError(ERR_V3_BAD_SIZE_KEY);
     return Number(v);
   }
 
   private async clusterMembers(): Promise<{ cls: ClusterInfo; rev: bigint }> {
     let res: Msg;
     try {
-      res = await this.unary('kv', 'Range', { key: Buffer.from(this.memberPrefix), range_end: prefixRangeEnd(Buffer.from(this.memberPrefix)) });
+      res = await this.unary('kv', 'Range', {
+        key: Buffer.from(this.memberPrefix),
+        range_end: prefixRangeEnd(Buffer.from(this.memberPrefix)),
+      });
     } catch (err) {
-      this.warn('failed to get cluster members from discovery service', { membersKeyPrefix: this.memberPrefix, error: (err as Error).message });
+      this.warn('failed to get cluster members from discovery service', {
+        membersKeyPrefix: this.memberPrefix,
+        error: (err as Error).message,
+      });
       throw err;
     }
     const cls = new ClusterInfo(this.memberPrefix);
@@ -243,7 +264,10 @@ class V3Discovery {
       next = await this.watchOnce(cls, size, next);
       if (cls.members.length < size) await sleep(WATCH_RETRY_MS, this.o.signal);
     }
-    this.info('found all needed peers from discovery service', { clusterSize: size, 'found-peers': cls.members.length });
+    this.info('found all needed peers from discovery service', {
+      clusterSize: size,
+      'found-peers': cls.members.length,
+    });
   }
 
   /** One watch stream, until enough members or the stream breaks; resolves with the revision to resume from. */
@@ -275,14 +299,24 @@ class V3Discovery {
       });
       call.on('error', () => (this.rotate(), finish()));
       call.on('end', () => finish());
-      call.write({ create_request: { key: Buffer.from(this.memberPrefix), range_end: prefixRangeEnd(Buffer.from(this.memberPrefix)), start_revision: String(from) } });
+      call.write({
+        create_request: {
+          key: Buffer.from(this.memberPrefix),
+          range_end: prefixRangeEnd(Buffer.from(this.memberPrefix)),
+          start_revision: String(from),
+        },
+      });
     });
   }
 
   /** A registration seen (listed or watched): added, or etcd's warning why not. */
   private found(cls: ClusterInfo, kv: Msg): void {
-    const key = Buffer.from(kv.key ?? []).toString().trim();
-    const value = Buffer.from(kv.value ?? []).toString().trim();
+    const key = Buffer.from(kv.key ?? [])
+      .toString()
+      .trim();
+    const value = Buffer.from(kv.value ?? [])
+      .toString()
+      .trim();
     const problem = cls.add(key, value, BigInt(kv.create_revision ?? 0));
     if (problem) this.warn(problem, { memberKey: key, memberInfo: value });
     else this.info('found peer from discovery service', { memberKey: key, memberInfo: value });
@@ -311,10 +345,19 @@ class V3Discovery {
       client.waitForReady(Date.now() + this.o.dialTimeoutMs, (err) => {
         if (err) return fail('context deadline exceeded');
         if (this.o.signal?.aborted) return reject(this.o.signal.reason);
-        client[method](req, { deadline: Date.now() + this.o.requestTimeoutMs }, (e: grpc.ServiceError | null, res: Msg) => {
-          if (e) return fail(e.code === grpc.status.DEADLINE_EXCEEDED ? 'context deadline exceeded' : `rpc error: code = ${statusName(e.code)} desc = ${e.details}`);
-          resolve(res);
-        });
+        client[method](
+          req,
+          { deadline: Date.now() + this.o.requestTimeoutMs },
+          (e: grpc.ServiceError | null, res: Msg) => {
+            if (e)
+              return fail(
+                e.code === grpc.status.DEADLINE_EXCEEDED
+                  ? 'context deadline exceeded'
+                  : `rpc error: code = ${statusName(e.code)} desc = ${e.details}`,
+              );
+            resolve(res);
+          },
+        );
       });
     });
   }
@@ -355,7 +398,8 @@ function endpointAddress(ep: string): string {
   const m = /^([a-z]+):\/\/(.*)$/i.exec(ep);
   if (!m) return ep;
   const [, scheme, rest = ''] = m;
-  if (scheme === 'https' || scheme === 'unixs') throw new V3DiscoveryError(`raftlab: v3 discovery over TLS is not supported yet (${ep})`);
+  if (scheme === 'https' || scheme === 'unixs')
+    throw new V3DiscoveryError(`raftlab: v3 discovery over TLS is not supported yet (${ep})`);
   return rest.replace(/\/$/, '');
 }
 

@@ -141,7 +141,11 @@ export class FlagSet {
             flag.value.set(hasValue ? value : 'true');
           } catch (e) {
             const why = (e as Error).message;
-            throw new FlagError(hasValue ? `invalid boolean value ${quoteGo(value)} for -${name}: ${why}` : `invalid boolean flag ${name}: ${why}`);
+            throw new FlagError(
+              hasValue
+                ? `invalid boolean value ${quoteGo(value)} for -${name}: ${why}`
+                : `invalid boolean flag ${name}: ${why}`,
+            );
           }
         } else {
           if (!hasValue && args.length > 0) [value, args, hasValue] = [args[0]!, args.slice(1), true];
@@ -169,7 +173,11 @@ export class FlagSet {
   setFromEnv(
     prefix: string,
     env: Record<string, string | undefined>,
-    on: { used?(key: string, value: string): void; unrecognized?(key: string, value: string): void; conflictFatal?: boolean } = {},
+    on: {
+      used?(key: string, value: string): void;
+      unrecognized?(key: string, value: string): void;
+      conflictFatal?: boolean;
+    } = {},
   ): { error: string | null; conflict: string | null } {
     const alreadySet = new Set([...this.actual].map((n) => flagToEnv(prefix, n)));
     const usedKeys = new Set<string>();
@@ -207,7 +215,8 @@ export class FlagSet {
       let line = `  -${f.name}${type ? ` ${type}` : ''}`;
       line += line.length <= 4 ? '\t' : '\n    \t';
       line += (f.usage + note(f)).replaceAll('\n', '\n    \t');
-      if (!isZero(f)) line += f.value.typeName === 'string' ? ` (default ${quoteGo(f.defValue)})` : ` (default ${f.defValue})`;
+      if (!isZero(f))
+        line += f.value.typeName === 'string' ? ` (default ${quoteGo(f.defValue)})` : ` (default ${f.defValue})`;
       out += `${line}\n`;
     }
     return out;

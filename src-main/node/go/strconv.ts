@@ -87,9 +87,19 @@ export function isDuration(s: string): boolean {
 export function durationMs(s: string): number {
   if (!isDuration(s)) throw new Error(`time: invalid duration ${quote(s)}`);
   const sign = s.startsWith('-') ? -1 : 1;
-  const MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const MS: Record<string, number> = {
+    ns: 1e-6,
+    us: 1e-3,
+    µs: 1e-3,
+    μs: 1e-3,
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    h: 3_600_000,
+  };
   let total = 0;
-  for (const m of s.replace(/^[-+]/, '').matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) total += Number(m[1]) * MS[m[2]!]!;
+  for (const m of s.replace(/^[-+]/, '').matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g))
+    total += Number(m[1]) * MS[m[2]!]!;
   return sign * total;
 }
 
@@ -116,8 +126,10 @@ export function quote(s: string): string {
     const named = NAMED_ESCAPES[ch];
     if (named !== undefined) out += named;
     else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else if (c >= 0xd800 && c <= 0xdfff) out += '\uFFFD'; // a lone surrogate reaches Go as U+FFFD, which it prints
-    else if (!isPrint(c)) out += c > 0xffff ? `\\U${c.toString(16).padStart(8, '0')}` : `\\u${c.toString(16).padStart(4, '0')}`;
+    else if (c >= 0xd800 && c <= 0xdfff)
+      out += '\uFFFD'; // a lone surrogate reaches Go as U+FFFD, which it prints
+    else if (!isPrint(c))
+      out += c > 0xffff ? `\\U${c.toString(16).padStart(8, '0')}` : `\\u${c.toString(16).padStart(4, '0')}`;
     else out += ch;
   }
   return `${out}"`;

@@ -82,12 +82,14 @@ export function unescapeBytes(src: Uint8Array, mode: Encoding): Buffer | string 
   for (let i = 0; i < src.length; i++) {
     const c = src[i]!;
     if (c === 0x25) {
-      if (i + 2 >= src.length || !isHex(src[i + 1]!) || !isHex(src[i + 2]!)) return `invalid URL escape ${quote(text(i, i + 3))}`;
+      if (i + 2 >= src.length || !isHex(src[i + 1]!) || !isHex(src[i + 2]!))
+        return `invalid URL escape ${quote(text(i, i + 3))}`;
       const is25 = src[i + 1] === 0x32 && src[i + 2] === 0x35;
       // RFC 3986: a host %-escapes only non-ASCII bytes; RFC 6874's %25 introduces a zone.
       if (mode === 'host' && unhex(src[i + 1]!) < 8 && !is25) return `invalid URL escape ${quote(text(i, i + 3))}`;
       const v = (unhex(src[i + 1]!) << 4) | unhex(src[i + 2]!);
-      if (mode === 'zone' && !is25 && v !== 0x20 && shouldEscape(v, 'host')) return `invalid URL escape ${quote(text(i, i + 3))}`;
+      if (mode === 'zone' && !is25 && v !== 0x20 && shouldEscape(v, 'host'))
+        return `invalid URL escape ${quote(text(i, i + 3))}`;
       out[n++] = v;
       i += 2;
     } else {
@@ -130,7 +132,18 @@ export function parseURL(raw: string): GoURL {
 function parseNoFragment(raw: string): GoURL {
   // eslint-disable-next-line no-control-regex -- Go refuses exactly these bytes in a URL
   if (/[\x00-\x1f\x7f]/.test(raw)) throw new Error('net/url: invalid control character in URL');
-  const u: GoURL = { scheme: '', opaque: '', user: null, host: '', path: '', omitHost: false, rawQuery: '', forceQuery: false, fragment: '', rawFragment: '' };
+  const u: GoURL = {
+    scheme: '',
+    opaque: '',
+    user: null,
+    host: '',
+    path: '',
+    omitHost: false,
+    rawQuery: '',
+    forceQuery: false,
+    fragment: '',
+    rawFragment: '',
+  };
   if (raw === '*') {
     u.path = '*';
     return u;
@@ -161,7 +174,8 @@ function parseNoFragment(raw: string): GoURL {
       return u;
     }
     const slash = rest.indexOf('/');
-    if ((slash >= 0 ? rest.slice(0, slash) : rest).includes(':')) throw new Error('first path segment in URL cannot contain colon');
+    if ((slash >= 0 ? rest.slice(0, slash) : rest).includes(':'))
+      throw new Error('first path segment in URL cannot contain colon');
   }
   if ((u.scheme !== '' || !rest.startsWith('///')) && rest.startsWith('//')) {
     let authority = rest.slice(2);
@@ -186,7 +200,10 @@ function parseAuthority(u: GoURL, authority: string): void {
   u.user =
     colon < 0
       ? { username: unescape(userinfo, 'userPassword'), password: null }
-      : { username: unescape(userinfo.slice(0, colon), 'userPassword'), password: unescape(userinfo.slice(colon + 1), 'userPassword') };
+      : {
+          username: unescape(userinfo.slice(0, colon), 'userPassword'),
+          password: unescape(userinfo.slice(colon + 1), 'userPassword'),
+        };
 }
 
 const validOptionalPort = (p: string): boolean => p === '' || /^:[0-9]*$/.test(p);
@@ -198,7 +215,12 @@ function parseHost(host: string): string {
     const colonPort = host.slice(end + 1);
     if (!validOptionalPort(colonPort)) throw new Error(`invalid port ${quote(colonPort)} after host`);
     const zone = host.slice(0, end).indexOf('%25');
-    if (zone >= 0) return unescape(host.slice(0, zone), 'host') + unescape(host.slice(zone, end), 'zone') + unescape(host.slice(end), 'host');
+    if (zone >= 0)
+      return (
+        unescape(host.slice(0, zone), 'host') +
+        unescape(host.slice(zone, end), 'zone') +
+        unescape(host.slice(end), 'host')
+      );
   } else {
     const i = host.lastIndexOf(':');
     if (i >= 0 && !validOptionalPort(host.slice(i))) throw new Error(`invalid port ${quote(host.slice(i))} after host`);
@@ -227,7 +249,8 @@ export function urlString(u: GoURL): string {
     s += path;
   }
   if (u.forceQuery || u.rawQuery !== '') s += `?${u.rawQuery}`;
-  if (u.fragment !== '') s += `#${u.rawFragment !== '' && validEncodedFragment(u.rawFragment) ? u.rawFragment : escape(u.fragment, 'fragment')}`;
+  if (u.fragment !== '')
+    s += `#${u.rawFragment !== '' && validEncodedFragment(u.rawFragment) ? u.rawFragment : escape(u.fragment, 'fragment')}`;
   return s;
 }
 
@@ -251,7 +274,8 @@ export function splitHostPort(hostport: string): { host: string; port: string } 
     const end = hostport.indexOf(']');
     if (end < 0) return fail("missing ']' in address");
     if (end + 1 === hostport.length) return fail('missing port in address');
-    if (end + 1 !== i) return fail(hostport[end + 1] === ':' ? 'too many colons in address' : 'missing port in address');
+    if (end + 1 !== i)
+      return fail(hostport[end + 1] === ':' ? 'too many colons in address' : 'missing port in address');
     host = hostport.slice(1, end);
     [j, k] = [1, end + 1];
   } else {

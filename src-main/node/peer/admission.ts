@@ -38,7 +38,11 @@ export class Admission {
     }
     const to = header(req, 'x-raft-to');
     if (to !== links.opts.memberId) {
-      this.logRejection(`to:${from}:${to}`, 'E', `streaming request ignored (ID mismatch got ${to} want ${links.opts.memberId})`);
+      this.logRejection(
+        `to:${from}:${to}`,
+        'E',
+        `streaming request ignored (ID mismatch got ${to} want ${links.opts.memberId})`,
+      );
       return { status: 412, text: 'to field mismatch' };
     }
     return { from };

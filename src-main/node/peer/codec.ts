@@ -59,7 +59,8 @@ export function parseMessages(text: string, self: string, sender?: string, maxTe
  * and no term inside a message exceeds the message's own.
  */
 function checkOnLink(m: Message, self: string, sender: string | undefined, maxTerm: number): void {
-  if (sender !== undefined && m.from !== sender) throw new Error(`message from ${m.from.slice(0, 40)} on the link of ${sender}`);
+  if (sender !== undefined && m.from !== sender)
+    throw new Error(`message from ${m.from.slice(0, 40)} on the link of ${sender}`);
   if (m.to !== self) throw new Error(`message to ${m.to.slice(0, 40)}, not to ${self}`);
   if (m.term > maxTerm) throw new Error(`bad term: ${m.term} is beyond ${maxTerm}`);
   if (m.logTerm !== undefined && m.logTerm > maxTerm) throw new Error('bad logTerm');

@@ -26,9 +26,17 @@ export class PeerDialer {
   request(url: URL, opts: Omit<http.RequestOptions, 'agent'> & { agent: 'pooled' | false }): http.ClientRequest {
     const secure = url.protocol === 'https:';
     const { agent, ...rest } = opts;
-    if (!secure) return http.request(url, { ...rest, agent: agent === 'pooled' ? (this.agents.http ??= new http.Agent({ keepAlive: true, maxSockets: 4 })) : false });
+    if (!secure)
+      return http.request(url, {
+        ...rest,
+        agent: agent === 'pooled' ? (this.agents.http ??= new http.Agent({ keepAlive: true, maxSockets: 4 })) : false,
+      });
     const t = this.tls();
-    if (agent === 'pooled') return https.request(url, { ...rest, agent: (this.agents.https ??= new https.Agent({ keepAlive: true, maxSockets: 4, ...t })) });
+    if (agent === 'pooled')
+      return https.request(url, {
+        ...rest,
+        agent: (this.agents.https ??= new https.Agent({ keepAlive: true, maxSockets: 4, ...t })),
+      });
     return https.request(url, { ...rest, ...t, agent: false });
   }
 
@@ -36,7 +44,10 @@ export class PeerDialer {
   get(url: URL, timeoutMs: number): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
     return new Promise((resolve, reject) => {
       const req = this.request(url, { method: 'GET', agent: false });
-      const timer = setTimeout(() => req.destroy(new Error(`request to ${url.origin} timed out after ${timeoutMs}ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => req.destroy(new Error(`request to ${url.origin} timed out after ${timeoutMs}ms`)),
+        timeoutMs,
+      );
       req.on('error', (e) => {
         clearTimeout(timer);
         reject(e);

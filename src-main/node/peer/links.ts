@@ -50,10 +50,17 @@ export interface Peer {
 
 export function newStats(): PeerStats {
   return {
-    success: 0, fail: 0,
+    success: 0,
+    fail: 0,
     // etcd starts the minimum at 1<<63 so the first sample always replaces it.
     latency: { current: 0, average: 0, standardDeviation: 0, minimum: 2 ** 63, maximum: 0 },
-    sentMsgs: 0, sentBytes: 0, recvMsgs: 0, recvBytes: 0, droppedMsgs: 0, queued: 0, active: false,
+    sentMsgs: 0,
+    sentBytes: 0,
+    recvMsgs: 0,
+    recvBytes: 0,
+    droppedMsgs: 0,
+    queued: 0,
+    active: false,
   };
 }
 
@@ -78,10 +85,24 @@ export class PeerLinks {
     let p = this.peers.get(id);
     if (!p) {
       p = {
-        id, queue: [], stream: undefined, flushScheduled: false, backoffTimer: undefined,
-        probe: undefined, active: undefined, loggedFails: new Set(), urlIndex: 0,
-        dropping: false, unknownLogged: false, clockDiff: undefined, clockTooHigh: false,
-        clockWarnedAt: 0, stats: newStats(), latN: 0, latSum: 0, latSqSum: 0,
+        id,
+        queue: [],
+        stream: undefined,
+        flushScheduled: false,
+        backoffTimer: undefined,
+        probe: undefined,
+        active: undefined,
+        loggedFails: new Set(),
+        urlIndex: 0,
+        dropping: false,
+        unknownLogged: false,
+        clockDiff: undefined,
+        clockTooHigh: false,
+        clockWarnedAt: 0,
+        stats: newStats(),
+        latN: 0,
+        latSum: 0,
+        latSqSum: 0,
       };
       this.peers.set(id, p);
     }
@@ -104,7 +125,9 @@ export class PeerLinks {
 
   /** The peer's URL to use now; only http:// and https:// URLs we were given, never anything else. */
   pickURL(p: Peer): string | undefined {
-    const urls = (this.opts.peerURLs(p.id) ?? []).filter((u) => URL.canParse(u) && ['http:', 'https:'].includes(new URL(u).protocol));
+    const urls = (this.opts.peerURLs(p.id) ?? []).filter(
+      (u) => URL.canParse(u) && ['http:', 'https:'].includes(new URL(u).protocol),
+    );
     if (urls.length === 0) return undefined;
     return urls[p.urlIndex % urls.length];
   }
@@ -130,6 +153,10 @@ export class PeerLinks {
         status,
       );
     }
-    return new SendError(`http-${status}`, `peer ${p.id} answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`, status);
+    return new SendError(
+      `http-${status}`,
+      `peer ${p.id} answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`,
+      status,
+    );
   }
 }

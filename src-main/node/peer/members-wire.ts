@@ -23,7 +23,12 @@ export function decodePeerMembers(text: string): MemberInfo[] {
     const id = raw.startsWith('#') ? BigInt(raw.slice(1)).toString(16) : raw;
     if (!/^[0-9a-f]{1,16}$/.test(id)) throw new Error(`a member with no valid id: ${JSON.stringify(o.id)}`);
     const strings = (v: unknown) => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
-    const member: MemberInfo = { id, name: typeof o.name === 'string' ? o.name : '', peerURLs: strings(o.peerURLs), clientURLs: strings(o.clientURLs) };
+    const member: MemberInfo = {
+      id,
+      name: typeof o.name === 'string' ? o.name : '',
+      peerURLs: strings(o.peerURLs),
+      clientURLs: strings(o.clientURLs),
+    };
     if (o.isLearner === true) member.isLearner = true;
     return member;
   });

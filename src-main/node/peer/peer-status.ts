@@ -58,7 +58,13 @@ export function recordLatency(p: Peer, rttMs: number): void {
 }
 
 /** etcd's prober: the peer's clock against ours at the middle of the round trip. */
-export function observeClock(links: PeerLinks, p: Peer, header: string | string[] | undefined, sentAt: number, rttMs: number): void {
+export function observeClock(
+  links: PeerLinks,
+  p: Peer,
+  header: string | string[] | undefined,
+  sentAt: number,
+  rttMs: number,
+): void {
   const peerClock = Number(Array.isArray(header) ? header[0] : header);
   if (header === undefined || !Number.isFinite(peerClock)) return;
   // The estimate is only good to ±rtt/2 (a big upload stamps the answer late, too): a

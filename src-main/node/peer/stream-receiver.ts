@@ -96,7 +96,8 @@ export class StreamReceiver {
       socket.destroy();
       return false;
     }
-    if (stagesOn) stage('frame-in', msgs.map((m) => m.type + (m.entries?.length ? `[${m.entries.length}]` : '')).join(','));
+    if (stagesOn)
+      stage('frame-in', msgs.map((m) => m.type + (m.entries?.length ? `[${m.entries.length}]` : '')).join(','));
     try {
       this.admission.deliver(from, msgs, frame.length + 1);
     } catch (err) {

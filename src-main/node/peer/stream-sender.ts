@@ -43,7 +43,10 @@ export class StreamSender {
       p.stats.droppedMsgs++;
       if (!p.dropping) {
         p.dropping = true;
-        this.links.log('W', `dropped internal raft message to ${to} since sending buffer is full (bad/overloaded network)`);
+        this.links.log(
+          'W',
+          `dropped internal raft message to ${to} since sending buffer is full (bad/overloaded network)`,
+        );
       }
     }
     if (later) this.scheduleLaterFlush(p);
@@ -81,7 +84,8 @@ export class StreamSender {
     p.dropping = false;
     const now = performance.now();
     if (batch.some((m) => m.type === 'MsgSnap')) s.snapUntil = now + SNAPSHOT_TIMEOUT_MS;
-    if (stagesOn) stage('frame-out', batch.map((m) => m.type + (m.entries?.length ? `[${m.entries.length}]` : '')).join(','));
+    if (stagesOn)
+      stage('frame-out', batch.map((m) => m.type + (m.entries?.length ? `[${m.entries.length}]` : '')).join(','));
     for (const frame of frames(batch)) {
       if (s.pending === 0) s.progressAt = now;
       s.pending++;
@@ -118,10 +122,21 @@ export class StreamSender {
       agent: false,
       headers: { ...links.identityHeaders(p.id, sentAt), Connection: 'Upgrade', Upgrade: STREAM_PROTOCOL },
     });
-    const s: OutStream = { url, req, socket: undefined, handshakeTimer: undefined, pending: 0, progressAt: t0, snapUntil: 0 };
+    const s: OutStream = {
+      url,
+      req,
+      socket: undefined,
+      handshakeTimer: undefined,
+      pending: 0,
+      progressAt: t0,
+      snapUntil: 0,
+    };
     p.stream = s;
     const fail = (err: SendError) => this.streamFailed(p, s, err);
-    s.handshakeTimer = setTimeout(() => fail(new SendError('timeout', `request to ${target.origin} timed out after ${REQUEST_TIMEOUT_MS}ms`)), REQUEST_TIMEOUT_MS);
+    s.handshakeTimer = setTimeout(
+      () => fail(new SendError('timeout', `request to ${target.origin} timed out after ${REQUEST_TIMEOUT_MS}ms`)),
+      REQUEST_TIMEOUT_MS,
+    );
     s.handshakeTimer.unref();
     req.on('upgrade', (res, socket: Socket) => {
       clearTimeout(s.handshakeTimer);
@@ -204,7 +219,11 @@ export class StreamSender {
       if (!s?.socket || s.pending === 0) continue;
       const limit = now < s.snapUntil ? SNAPSHOT_TIMEOUT_MS : REQUEST_TIMEOUT_MS;
       if (now - s.progressAt > limit) {
-        this.streamFailed(p, s, new SendError('timeout', `the stream to ${p.id} made no progress for ${Math.round(now - s.progressAt)}ms`));
+        this.streamFailed(
+          p,
+          s,
+          new SendError('timeout', `the stream to ${p.id} made no progress for ${Math.round(now - s.progressAt)}ms`),
+        );
       }
     }
   }

@@ -14,7 +14,11 @@ export const STREAM_PATH = '/raft/stream';
 
 /** Why a request failed; the kind decides whether a new log line is worth it. */
 export class SendError extends Error {
-  constructor(readonly kind: string, message: string, readonly status?: number) {
+  constructor(
+    readonly kind: string,
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
   }
 }

@@ -32,7 +32,8 @@ export function readClusterFile(file: string): string[] | undefined {
   }
   const urls = (parsed as Partial<ClusterFile> | null)?.PeerURLs;
   if (urls === null || urls === undefined) return [];
-  if (!Array.isArray(urls) || !urls.every((u) => typeof u === 'string')) throw new Error(`invalid cluster file ${file}: PeerURLs is not a list of strings`);
+  if (!Array.isArray(urls) || !urls.every((u) => typeof u === 'string'))
+    throw new Error(`invalid cluster file ${file}: PeerURLs is not a list of strings`);
   return urls;
 }
 

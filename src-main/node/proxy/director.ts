@@ -32,7 +32,6 @@ export class Endpoint {
     }, this.failureWaitMs);
     this.timer.unref();
   }
-
 }
 
 export class Director {
@@ -54,7 +53,10 @@ export class Director {
   ) {}
 
   /** Resolves after the first refresh, as etcd's newDirector returns after it. */
-  static async start(urls: () => Promise<string[]>, opts: { failureWaitMs: number; refreshIntervalMs: number; log: Log }): Promise<Director> {
+  static async start(
+    urls: () => Promise<string[]>,
+    opts: { failureWaitMs: number; refreshIntervalMs: number; log: Log },
+  ): Promise<Director> {
     const d = new Director(urls, opts.failureWaitMs, opts.refreshIntervalMs, opts.log);
     await d.refresh();
     d.schedule();

@@ -20,7 +20,11 @@ const TIMEOUT_MS = 10_000;
 
 export class RemoteClusterError extends Error {}
 
-export async function getClusterFromRemotePeers(urls: string[], log: Log, timeoutMs = TIMEOUT_MS): Promise<RemoteCluster> {
+export async function getClusterFromRemotePeers(
+  urls: string[],
+  log: Log,
+  timeoutMs = TIMEOUT_MS,
+): Promise<RemoteCluster> {
   for (const u of urls) {
     const addr = `${u}/members`;
     let res: Response;
@@ -29,20 +33,29 @@ export async function getClusterFromRemotePeers(urls: string[], log: Log, timeou
       res = await fetch(addr, { signal: AbortSignal.timeout(timeoutMs) });
       body = await res.text();
     } catch (err) {
-      log('W', 'etcdserver', `could not get cluster response from ${u}: Get ${JSON.stringify(addr)}: ${netError(err, u)}`);
+      log(
+        'W',
+        'etcdserver',
+        `could not get cluster response from ${u}: Get ${JSON.stringify(addr)}: ${netError(err, u)}`,
+      );
       continue;
     }
     let members: RemoteMember[];
     try {
       members = JSON.parse(body) as RemoteMember[];
-      if (!Array.isArray(members)) throw new Error(`json: cannot unmarshal ${typeof members} into Go value of type []*membership.Member`);
+      if (!Array.isArray(members))
+        throw new Error(`json: cannot unmarshal ${typeof members} into Go value of type []*membership.Member`);
     } catch (err) {
       log('W', 'etcdserver', `could not unmarshal cluster response: ${(err as Error).message}`);
       continue;
     }
     const cid = res.headers.get('x-etcd-cluster-id') ?? '';
     if (!/^[0-9a-fA-F]{1,16}$/.test(cid)) {
-      log('W', 'etcdserver', `could not parse the cluster ID from cluster res: strconv.ParseUint: parsing ${JSON.stringify(cid)}: invalid syntax`);
+      log(
+        'W',
+        'etcdserver',
+        `could not parse the cluster ID from cluster res: strconv.ParseUint: parsing ${JSON.stringify(cid)}: invalid syntax`,
+      );
       continue;
     }
     if (members.length === 0) throw new RemoteClusterError('failed to get raft cluster member(s) from the given URLs');
@@ -76,6 +89,7 @@ export function netError(err: unknown, url: string): string {
     case 'UND_ERR_CONNECT_TIMEOUT':
       return `dial tcp ${host}: i/o timeout`;
   }
-  if ((err as Error)?.name === 'TimeoutError') return 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)';
+  if ((err as Error)?.name === 'TimeoutError')
+    return 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)';
   return cause?.message ?? String(err);
 }

@@ -12,7 +12,16 @@ type Log = (level: 'I', pkg: string, msg: string) => void;
 
 const PKG = 'proxy/httpproxy';
 /** Hop-by-hop headers (Go's list, canonical form): never forwarded either way. */
-const SINGLE_HOP = new Set(['Connection', 'Keep-Alive', 'Proxy-Authenticate', 'Proxy-Authorization', 'Te', 'Trailers', 'Transfer-Encoding', 'Upgrade']);
+const SINGLE_HOP = new Set([
+  'Connection',
+  'Keep-Alive',
+  'Proxy-Authenticate',
+  'Proxy-Authorization',
+  'Te',
+  'Trailers',
+  'Transfer-Encoding',
+  'Upgrade',
+]);
 /** embed.WrapCORS with etcd's default --cors "*": added before the member's own (so twice). */
 const CORS: Array<[string, string]> = [
   ['Access-Control-Allow-Methods', 'POST, GET, OPTIONS, PUT, DELETE'],
@@ -123,7 +132,8 @@ function roundTrip(
   return new Promise((resolve, reject) => {
     const flat: string[] = [];
     for (const [k, v] of headers) flat.push(k, v);
-    const hasBody = body.length > 0 || req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    const hasBody =
+      body.length > 0 || req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     if (hasBody) flat.push('Content-Length', String(body.length));
     const out = http.request({
       protocol: ep.url.protocol,
@@ -136,7 +146,10 @@ function roundTrip(
       agent: keepAlive,
       setHost: false,
     });
-    const dial = setTimeout(() => out.destroy(Object.assign(new Error(`dial tcp ${ep.url.host}: i/o timeout`), { code: 'ETIMEDOUT' })), opts.dialTimeoutMs);
+    const dial = setTimeout(
+      () => out.destroy(Object.assign(new Error(`dial tcp ${ep.url.host}: i/o timeout`), { code: 'ETIMEDOUT' })),
+      opts.dialTimeoutMs,
+    );
     out.once('socket', (s) => {
       if (s.connecting) s.once('connect', () => clearTimeout(dial));
       else clearTimeout(dial);
@@ -187,10 +200,25 @@ function forwardHeaders(req: IncomingMessage): Array<[string, string]> {
 function configHandler(director: Director, req: IncomingMessage, res: ServerResponse): void {
   req.resume();
   if (req.method !== 'GET') {
-    return reply(res, 405, [['Allow', 'GET'], ['Content-Type', 'text/plain; charset=utf-8'], ['X-Content-Type-Options', 'nosniff']], 'Method Not Allowed\n');
+    return reply(
+      res,
+      405,
+      [
+        ['Allow', 'GET'],
+        ['Content-Type', 'text/plain; charset=utf-8'],
+        ['X-Content-Type-Options', 'nosniff'],
+      ],
+      'Method Not Allowed\n',
+    );
   }
   // json.Encoder ends with a newline; Go sniffs the type of what the handler did not type.
-  reply(res, 200, [], JSON.stringify({ endpoints: director.endpoints().map((e) => e.name) }) + '\n', 'text/plain; charset=utf-8');
+  reply(
+    res,
+    200,
+    [],
+    JSON.stringify({ endpoints: director.endpoints().map((e) => e.name) }) + '\n',
+    'text/plain; charset=utf-8',
+  );
 }
 
 /** httptypes.HTTPError.WriteTo: `{"message": ...}` as JSON. */
@@ -199,7 +227,13 @@ function httpError(res: ServerResponse, status: number, message: string): void {
 }
 
 /** A reply of the proxy's own, Go's header order: sorted, then Date, Content-Length, a sniffed type. */
-function reply(res: ServerResponse, status: number, headers: Array<[string, string]>, body: string | undefined, sniffed?: string): void {
+function reply(
+  res: ServerResponse,
+  status: number,
+  headers: Array<[string, string]>,
+  body: string | undefined,
+  sniffed?: string,
+): void {
   const flat = sortedFlat([...CORS, ...headers]);
   flat.push('Date', new Date().toUTCString(), 'Content-Length', String(Buffer.byteLength(body ?? '')));
   if (sniffed) flat.push('Content-Type', sniffed);
@@ -211,7 +245,9 @@ function reply(res: ServerResponse, status: number, headers: Array<[string, stri
 /** Go writes headers sorted by name, a name's values in the order they were added. */
 function sortedFlat(headers: Array<[string, string]>): string[] {
   const flat: string[] = [];
-  const sorted = headers.map((h, i) => [h, i] as const).sort((a, b) => (a[0][0] < b[0][0] ? -1 : a[0][0] > b[0][0] ? 1 : a[1] - b[1]));
+  const sorted = headers
+    .map((h, i) => [h, i] as const)
+    .sort((a, b) => (a[0][0] < b[0][0] ? -1 : a[0][0] > b[0][0] ? 1 : a[1] - b[1]));
   for (const [[k, v]] of sorted) flat.push(k, v);
   return flat;
 }

@@ -32,7 +32,15 @@ export function proxyOptions(cfg: BootstrapConfig & Pick<NodeConfig, 'listenClie
       if (b.method === 'discovery') cluster = await getCluster({ url: b.url, log });
       else if (b.method === 'dns') {
         // A proxy need not be among the records (etcd's PeerURLsMapAndToken("proxy")).
-        cluster = await srvCluster({ name: cfg.name, domain: b.domain, serviceName: b.serviceName, advertisePeerURLs: cfg.initialAdvertisePeerURLs, log, requireSelf: false, servers: b.servers });
+        cluster = await srvCluster({
+          name: cfg.name,
+          domain: b.domain,
+          serviceName: b.serviceName,
+          advertisePeerURLs: cfg.initialAdvertisePeerURLs,
+          log,
+          requireSelf: false,
+          servers: b.servers,
+        });
       } else cluster = cfg.initialClusterString;
       try {
         return parseInitialCluster(cluster).flatMap((m) => m.peerURLs);

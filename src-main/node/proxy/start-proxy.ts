@@ -44,7 +44,10 @@ export interface ProxyOptions {
 }
 
 /** The --proxy-* values, in ms. */
-export type ProxyTimings = Pick<ProxyOptions, 'failureWaitMs' | 'refreshIntervalMs' | 'dialTimeoutMs' | 'writeTimeoutMs' | 'readTimeoutMs'>;
+export type ProxyTimings = Pick<
+  ProxyOptions,
+  'failureWaitMs' | 'refreshIntervalMs' | 'dialTimeoutMs' | 'writeTimeoutMs' | 'readTimeoutMs'
+>;
 
 export interface RunningProxy {
   /** The bound client URLs (an ephemeral port filled in). */
@@ -76,12 +79,24 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   })();
   if (saved !== undefined) {
     if (opts.bootstrap === 'discovery') {
-      log('W', 'etcdmain', `discovery token ignored since the proxy has already been initialized. Valid cluster file found at ${JSON.stringify(clusterFile)}`);
+      log(
+        'W',
+        'etcdmain',
+        `discovery token ignored since the proxy has already been initialized. Valid cluster file found at ${JSON.stringify(clusterFile)}`,
+      );
     } else if (opts.bootstrap === 'dns') {
-      log('W', 'etcdmain', `DNS SRV discovery ignored since the proxy has already been initialized. Valid cluster file found at ${JSON.stringify(clusterFile)}`);
+      log(
+        'W',
+        'etcdmain',
+        `DNS SRV discovery ignored since the proxy has already been initialized. Valid cluster file found at ${JSON.stringify(clusterFile)}`,
+      );
     }
     peerURLs = saved;
-    log('I', 'etcdmain', `proxy: using peer urls ${goSlice(peerURLs)} from cluster file ${JSON.stringify(clusterFile)}`);
+    log(
+      'I',
+      'etcdmain',
+      `proxy: using peer urls ${goSlice(peerURLs)} from cluster file ${JSON.stringify(clusterFile)}`,
+    );
   } else {
     peerURLs = [...(await opts.initialPeerURLs())].sort();
     // etcd's line ends with a space.
@@ -104,14 +119,28 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       return cluster.clientURLs;
     }
     if (cluster.peerURLs.join('\n') !== peerURLs.join('\n')) {
-      log('N', 'etcdmain', `proxy: updated peer urls in cluster file from ${goSlice(peerURLs)} to ${goSlice(cluster.peerURLs)}`);
+      log(
+        'N',
+        'etcdmain',
+        `proxy: updated peer urls in cluster file from ${goSlice(peerURLs)} to ${goSlice(cluster.peerURLs)}`,
+      );
     }
     peerURLs = cluster.peerURLs;
     return cluster.clientURLs;
   };
-  const director = await Director.start(clientURLs, { failureWaitMs: o.failureWaitMs, refreshIntervalMs: o.refreshIntervalMs, log });
+  const director = await Director.start(clientURLs, {
+    failureWaitMs: o.failureWaitMs,
+    refreshIntervalMs: o.refreshIntervalMs,
+    log,
+  });
 
-  const forward = proxyHandler({ director, log, dialTimeoutMs: o.dialTimeoutMs, writeTimeoutMs: o.writeTimeoutMs, readTimeoutMs: o.readTimeoutMs });
+  const forward = proxyHandler({
+    director,
+    log,
+    dialTimeoutMs: o.dialTimeoutMs,
+    writeTimeoutMs: o.writeTimeoutMs,
+    readTimeoutMs: o.readTimeoutMs,
+  });
   const handler = opts.readonly ? readonlyHandler(forward) : forward;
   const servers: http.Server[] = [];
   let fail!: (err: Error) => void;

@@ -71,7 +71,9 @@ export function authErr(status: number, text: string): AuthError {
  * already formatted string), so a `%` in a name comes out as Go prints a verb without operand.
  */
 export function goSprintfNoArgs(format: string): string {
-  return format.replace(/%[+\-# 0]*\d*(?:\.\d*)?(.?)/gs, (_m, verb: string) => (verb === '%' ? '%' : verb === '' ? '%!(NOVERB)' : `%!${verb}(MISSING)`));
+  return format.replace(/%[+\-# 0]*\d*(?:\.\d*)?(.?)/gs, (_m, verb: string) =>
+    verb === '%' ? '%' : verb === '' ? '%!(NOVERB)' : `%!${verb}(MISSING)`,
+  );
 }
 
 // --- the fixed roles -------------------------------------------------------------------------
@@ -136,7 +138,8 @@ export interface AuthNotes {
 
 /** User.merge: a new password is hashed by the caller (`hashed`); roles granted and revoked. */
 export function mergeUser(old: User, change: User, hashed: string | null, notes: AuthNotes): User {
-  if (old.user !== change.user) throw authErr(409, `Merging user data with conflicting usernames: ${old.user} ${change.user}`);
+  if (old.user !== change.user)
+    throw authErr(409, `Merging user data with conflicting usernames: ${old.user} ${change.user}`);
   const roles = new Set(old.roles ?? []);
   for (const g of change.grant ?? []) {
     if (roles.has(g)) {
@@ -202,7 +205,10 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   const ka = Object.keys(a);
   const kb = Object.keys(b);
-  return ka.length === kb.length && ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return (
+    ka.length === kb.length &&
+    ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+  );
 }
 
 function len(a: string[] | null): number {
@@ -328,5 +334,8 @@ function fields<N extends string>(v: unknown, names: readonly N[]): Array<[N, un
 
 /** bytes.EqualFold as encoding/json matches field names (ſ folds to s, the Kelvin sign to k). */
 function foldName(s: string): string {
-  return s.replace(/\u017f/g, 's').replace(/\u212a/g, 'k').toLowerCase();
+  return s
+    .replace(/\u017f/g, 's')
+    .replace(/\u212a/g, 'k')
+    .toLowerCase();
 }

@@ -16,8 +16,23 @@ import { goJSON } from '../go/json.js';
 import { compareStrings } from '../go/strings.js';
 import type { LogFn } from '../node-settings.js';
 import {
-  authErr, deepEqual, defaultGuestRole, GoPanic, GUEST_ROLE, mergeRole, mergeUser, parseStoredRole, parseStoredUser, ROOT_ROLE, rootRole,
-  roleJSON, userJSON, withRootRole, type AuthNotes, type Role, type User,
+  authErr,
+  deepEqual,
+  defaultGuestRole,
+  GoPanic,
+  GUEST_ROLE,
+  mergeRole,
+  mergeUser,
+  parseStoredRole,
+  parseStoredUser,
+  ROOT_ROLE,
+  rootRole,
+  roleJSON,
+  userJSON,
+  withRootRole,
+  type AuthNotes,
+  type Role,
+  type User,
 } from './auth-model.js';
 
 /** etcd's StorePermsPrefix. */
@@ -86,7 +101,8 @@ export class AuthStore {
   }
 
   async deleteUser(name: string): Promise<void> {
-    if ((await this.authEnabled()) && name === 'root') throw authErr(403, 'Cannot delete root user while auth is enabled.');
+    if ((await this.authEnabled()) && name === 'root')
+      throw authErr(403, 'Cannot delete root user while auth is enabled.');
     try {
       await this.deleteResource(`/users/${name}`);
     } catch (err) {
@@ -157,13 +173,15 @@ export class AuthStore {
     try {
       value = (await this.requestResource('/enabled', false)).node.value;
     } catch (err) {
-      if (!(err instanceof V2Error && err.errorCode === 100)) this.log('E', AUTH_PKG, `failed to detect auth settings (${errText(err)})`);
+      if (!(err instanceof V2Error && err.errorCode === 100))
+        this.log('E', AUTH_PKG, `failed to detect auth settings (${errText(err)})`);
       return false;
     }
     if (value === undefined) throw new GoPanic('runtime error: invalid memory address or nil pointer dereference');
     try {
       const enabled: unknown = JSON.parse(value);
-      if (typeof enabled !== 'boolean') throw new Error(`json: cannot unmarshal ${typeof enabled} into Go value of type bool`);
+      if (typeof enabled !== 'boolean')
+        throw new Error(`json: cannot unmarshal ${typeof enabled} into Go value of type bool`);
       return enabled;
     } catch (err) {
       this.log('E', AUTH_PKG, `internal bookkeeping value for enabled isn't valid JSON (${errText(err)})`);
@@ -215,7 +233,11 @@ export class AuthStore {
 
   /** bcrypt.CompareHashAndPassword(user's hash, password) == nil. */
   async checkPassword(user: User, password: Uint8Array): Promise<boolean> {
-    const key = createHmac('sha256', this.cacheKey).update(user.password).update('\0').update(password).digest('base64');
+    const key = createHmac('sha256', this.cacheKey)
+      .update(user.password)
+      .update('\0')
+      .update(password)
+      .digest('base64');
     if (this.verified.has(key)) return true;
     const ok = await bcryptCompare(user.password, password);
     if (ok) {
@@ -276,12 +298,23 @@ export class AuthStore {
   }
 
   private requestResource(res: string, quorum: boolean): Promise<V2Event> {
-    return this.server.read({ path: joinPath(PERMS_PREFIX, res), recursive: false, sorted: false, quorum, space: 'auth' });
+    return this.server.read({
+      path: joinPath(PERMS_PREFIX, res),
+      recursive: false,
+      sorted: false,
+      quorum,
+      space: 'auth',
+    });
   }
 
   private async setResource(res: string, value: unknown, prevExist: boolean): Promise<void> {
     await this.ensureAuthDirectories();
-    await this.server.write({ op: prevExist ? 'update' : 'create', path: joinPath(PERMS_PREFIX, res), value: goJSON(value), space: 'auth' });
+    await this.server.write({
+      op: prevExist ? 'update' : 'create',
+      path: joinPath(PERMS_PREFIX, res),
+      value: goJSON(value),
+      space: 'auth',
+    });
   }
 
   private async deleteResource(res: string): Promise<void> {

@@ -4,7 +4,18 @@ import { posix } from 'node:path';
 import { V2Error } from './errors.js';
 import { nodeExtern, repr, reprAlone } from './render.js';
 import type { StoreCounters } from './stats.js';
-import { childrenOf, cleanPath, externalKey, mkdirs, newDir, newFile, unlink, walk, type ErrorAt, type TreeNode } from './tree.js';
+import {
+  childrenOf,
+  cleanPath,
+  externalKey,
+  mkdirs,
+  newDir,
+  newFile,
+  unlink,
+  walk,
+  type ErrorAt,
+  type TreeNode,
+} from './tree.js';
 import { expireTimeOf, formatTime, type TtlNodes } from './ttl.js';
 import type { V2Command, V2Event, V2Node } from './types.js';
 import type { WatchHub } from './watch-hub.js';
@@ -53,7 +64,15 @@ export class KeySpace {
       case 'update':
         return this.update(path, value, expireTime, !!cmd.refresh, cmd.now);
       case 'compareAndSwap':
-        return this.compareAndSwap(path, cmd.prevValue ?? '', cmd.prevIndex ?? 0, value, expireTime, !!cmd.refresh, cmd.now);
+        return this.compareAndSwap(
+          path,
+          cmd.prevValue ?? '',
+          cmd.prevIndex ?? 0,
+          value,
+          expireTime,
+          !!cmd.refresh,
+          cmd.now,
+        );
       case 'delete':
         return this.delete(path, !!cmd.dir || !!cmd.recursive, !!cmd.recursive, cmd.now);
       case 'compareAndDelete':
@@ -63,7 +82,14 @@ export class KeySpace {
     }
   }
 
-  private set(path: string, dir: boolean, value: string, expireTime: number | null, refresh: boolean, now: number): V2Event {
+  private set(
+    path: string,
+    dir: boolean,
+    value: string,
+    expireTime: number | null,
+    refresh: boolean,
+    now: number,
+  ): V2Event {
     let existing: TreeNode | null = null;
     try {
       existing = walk(this.root, path, this.error);
@@ -115,7 +141,9 @@ export class KeySpace {
       this.detach(existing);
     }
 
-    const n: TreeNode = dir ? newDir(path, nextIndex, parent, expireTime) : newFile(path, value, nextIndex, parent, expireTime);
+    const n: TreeNode = dir
+      ? newDir(path, nextIndex, parent, expireTime)
+      : newFile(path, value, nextIndex, parent, expireTime);
     siblings.set(name, n);
     this.shared.ttl.track(n);
     this.shared.index = nextIndex;
@@ -140,7 +168,15 @@ export class KeySpace {
     this.shared.ttl.setExpireTime(n, expireTime);
     const event: V2Event = {
       action: 'update',
-      node: nodeExtern({ key: path, value: n.children ? undefined : value, dir: !!n.children, expireTime: n.expireTime, now, modifiedIndex: nextIndex, createdIndex: n.createdIndex }),
+      node: nodeExtern({
+        key: path,
+        value: n.children ? undefined : value,
+        dir: !!n.children,
+        expireTime: n.expireTime,
+        now,
+        modifiedIndex: nextIndex,
+        createdIndex: n.createdIndex,
+      }),
       prevNode,
     };
     this.shared.index = nextIndex;
@@ -212,7 +248,13 @@ export class KeySpace {
     this.shared.index++;
     const event: V2Event = {
       action: 'expire',
-      node: nodeExtern({ key: path, dir: !!n.children, now, modifiedIndex: this.shared.index, createdIndex: n.createdIndex }),
+      node: nodeExtern({
+        key: path,
+        dir: !!n.children,
+        now,
+        modifiedIndex: this.shared.index,
+        createdIndex: n.createdIndex,
+      }),
       prevNode: reprAlone(n, now),
     };
     this.remove(n, true, true, event);

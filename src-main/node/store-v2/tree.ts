@@ -31,7 +31,13 @@ export function newDir(path: string, index: number, parent: TreeNode | null, exp
   return { path, createdIndex: index, modifiedIndex: index, expireTime, value: '', children: new Map(), parent };
 }
 
-export function newFile(path: string, value: string, index: number, parent: TreeNode | null, expireTime: number | null): TreeNode {
+export function newFile(
+  path: string,
+  value: string,
+  index: number,
+  parent: TreeNode | null,
+  expireTime: number | null,
+): TreeNode {
   return { path, createdIndex: index, modifiedIndex: index, expireTime, value, children: null, parent };
 }
 
@@ -103,7 +109,12 @@ export function unlink(n: TreeNode): void {
 }
 
 export function saveNode(n: TreeNode): SavedNode {
-  const saved: SavedNode = { key: n.path, createdIndex: n.createdIndex, modifiedIndex: n.modifiedIndex, expireTime: n.expireTime };
+  const saved: SavedNode = {
+    key: n.path,
+    createdIndex: n.createdIndex,
+    modifiedIndex: n.modifiedIndex,
+    expireTime: n.expireTime,
+  };
   if (n.children) saved.children = [...n.children.values()].map(saveNode);
   else saved.value = n.value;
   return saved;

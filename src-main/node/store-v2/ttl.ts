@@ -54,7 +54,8 @@ export class TtlNodes<N extends Expiring> {
   /** Paths whose TTL has passed at `now`, earliest expiry first (ties in Go string order). */
   expiredAt(now: number): string[] {
     const expired: Array<{ path: string; at: number }> = [];
-    for (const n of this.nodes) if (n.expireTime !== null && n.expireTime <= now) expired.push({ path: n.path, at: n.expireTime });
+    for (const n of this.nodes)
+      if (n.expireTime !== null && n.expireTime <= now) expired.push({ path: n.path, at: n.expireTime });
     return expired.sort((a, b) => a.at - b.at || compareStrings(a.path, b.path)).map((e) => e.path);
   }
 }

@@ -8,14 +8,7 @@
 export type V2Space = 'keys' | 'auth';
 
 export type V2Op =
-  | 'set'
-  | 'create'
-  | 'update'
-  | 'compareAndSwap'
-  | 'delete'
-  | 'compareAndDelete'
-  | 'createInOrder'
-  | 'expire';
+  'set' | 'create' | 'update' | 'compareAndSwap' | 'delete' | 'compareAndDelete' | 'createInOrder' | 'expire';
 
 /** One write, as carried by the Raft log (JSON-serializable). */
 export interface V2Command {

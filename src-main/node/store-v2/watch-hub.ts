@@ -154,7 +154,13 @@ export class WatchHub {
   }
 
   /** The first non-refresh event at or after `index` that a watch on `key` would see. */
-  private scanHistory(key: string, recursive: boolean, index: number, currentIndex: number, error: ErrorAt): V2Event | null {
+  private scanHistory(
+    key: string,
+    recursive: boolean,
+    index: number,
+    currentIndex: number,
+    error: ErrorAt,
+  ): V2Event | null {
     const start = historyStart(currentIndex);
     if (index < start) {
       throw error(401, `the requested history has been cleared [${start}/${index}]`);

@@ -15,7 +15,12 @@ type Checked =
   | object;
 
 /** Throws the auth error that keeps `cmd` from applying; the keys of a lease are asked of `leaseKeys`. */
-export function checkApplyPermitted(as: AuthStore, ai: AuthInfo, cmd: Checked, leaseKeys: (id: LeaseId) => Buffer[]): void {
+export function checkApplyPermitted(
+  as: AuthStore,
+  ai: AuthInfo,
+  cmd: Checked,
+  leaseKeys: (id: LeaseId) => Buffer[],
+): void {
   if (!as.isEnabled()) return;
   // A lease whose keys this user may not write: it may neither revoke it nor attach more to it.
   const checkLeasePuts = (id: LeaseId | undefined) => {

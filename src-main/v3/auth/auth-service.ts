@@ -47,7 +47,10 @@ export function authHandlers(d: AuthServiceDeps): Record<string, UnaryHandler> {
     UserAdd: async (m, ctx) => {
       const noPassword = m.options?.no_password === true;
       const hashed = await d.auth.hashed(str(m.password), noPassword);
-      return through({ auth_user_add: { name: str(m.name), hashed_password: hashed, no_password: noPassword || undefined } }, ctx);
+      return through(
+        { auth_user_add: { name: str(m.name), hashed_password: hashed, no_password: noPassword || undefined } },
+        ctx,
+      );
     },
     UserGet: (m, ctx) => through({ auth_user_get: { name: str(m.name) } }, ctx),
     UserList: (_m, ctx) => through({ auth_user_list: {} }, ctx),
@@ -62,7 +65,8 @@ export function authHandlers(d: AuthServiceDeps): Record<string, UnaryHandler> {
     RoleGet: (m, ctx) => through({ auth_role_get: { role: str(m.role) } }, ctx),
     RoleList: (_m, ctx) => through({ auth_role_list: {} }, ctx),
     RoleDelete: (m, ctx) => through({ auth_role_delete: { role: str(m.role) } }, ctx),
-    RoleGrantPermission: (m, ctx) => through({ auth_role_grant_permission: { name: str(m.name), perm: permFromProto(m.perm) } }, ctx),
+    RoleGrantPermission: (m, ctx) =>
+      through({ auth_role_grant_permission: { name: str(m.name), perm: permFromProto(m.perm) } }, ctx),
     RoleRevokePermission: (m, ctx) => {
       const r: { role: string; key: Buffer; range_end?: Buffer } = { role: str(m.role), key: bytes(m.key) };
       if (m.range_end?.length) r.range_end = m.range_end;

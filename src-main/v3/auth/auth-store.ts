@@ -35,7 +35,8 @@ export interface AuthSnapshot {
 
 /** Go's string order (bytes of UTF-8), as bolt's buckets and sort.Strings give. */
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
-const sameBytes = (a: Buffer | undefined, b: Buffer | undefined) => Buffer.compare(a ?? Buffer.alloc(0), b ?? Buffer.alloc(0)) === 0;
+const sameBytes = (a: Buffer | undefined, b: Buffer | undefined) =>
+  Buffer.compare(a ?? Buffer.alloc(0), b ?? Buffer.alloc(0)) === 0;
 
 export type AuthResult = Omit<AuthResponse, 'header'>;
 
@@ -75,7 +76,8 @@ export class AuthStore {
     if (!('authenticate' in cmd || 'auth_user_get' in cmd || 'auth_role_get' in cmd)) this.isAdminPermitted(ai);
     if ('auth_enable' in cmd) return this.authEnable();
     if ('auth_disable' in cmd) return this.authDisable();
-    if ('authenticate' in cmd) return this.authenticate(cmd.authenticate.name, `${cmd.authenticate.simple_token}.${index}`);
+    if ('authenticate' in cmd)
+      return this.authenticate(cmd.authenticate.name, `${cmd.authenticate.simple_token}.${index}`);
     if ('auth_user_add' in cmd) return this.userAdd(cmd.auth_user_add);
     if ('auth_user_delete' in cmd) return this.userDelete(cmd.auth_user_delete.name);
     if ('auth_user_change_password' in cmd) return this.userChangePassword(cmd.auth_user_change_password);
@@ -160,8 +162,12 @@ export class AuthStore {
     return {
       enabled: this.enabled,
       revision: this.rev,
-      users: [...this.users.values()].sort((a, b) => byBytes(a.name, b.name)).map((u) => ({ ...u, roles: [...u.roles] })),
-      roles: [...this.roles.values()].sort((a, b) => byBytes(a.name, b.name)).map((r) => ({ ...r, keyPermission: r.keyPermission.map((p) => ({ ...p })) })),
+      users: [...this.users.values()]
+        .sort((a, b) => byBytes(a.name, b.name))
+        .map((u) => ({ ...u, roles: [...u.roles] })),
+      roles: [...this.roles.values()]
+        .sort((a, b) => byBytes(a.name, b.name))
+        .map((r) => ({ ...r, keyPermission: r.keyPermission.map((p) => ({ ...p })) })),
     };
   }
 
@@ -170,7 +176,8 @@ export class AuthStore {
     this.users.clear();
     this.roles.clear();
     for (const u of s?.users ?? []) this.users.set(u.name, { ...u, roles: [...u.roles] });
-    for (const r of s?.roles ?? []) this.roles.set(r.name, { ...r, keyPermission: r.keyPermission.map((p) => ({ ...p })) });
+    for (const r of s?.roles ?? [])
+      this.roles.set(r.name, { ...r, keyPermission: r.keyPermission.map((p) => ({ ...p })) });
     this.rev = s?.revision ?? 1;
     this.enabled = s?.enabled ?? false;
     if (this.enabled) this.tokens.enable();
@@ -299,7 +306,11 @@ export class AuthStore {
       perms.sort((a, b) => Buffer.compare(a.key, b.key));
     }
     this.commit();
-    this.log('N', 'auth', `role ${r.name}'s permission of key ${r.perm.key.toString()} is updated as ${r.perm.permType}`);
+    this.log(
+      'N',
+      'auth',
+      `role ${r.name}'s permission of key ${r.perm.key.toString()} is updated as ${r.perm.permType}`,
+    );
     return {};
   }
 
@@ -333,7 +344,11 @@ export class AuthStore {
     // Revision 0: no user given.
     if (ai.revision === 0) throw AuthErrors.userEmpty;
     if (ai.revision < this.rev) {
-      this.log('W', 'auth', `request auth revision is less than current node auth revision,current node auth revision is ${this.rev},request auth revision is ${ai.revision},request key is ${key.toString()}, err is auth: revision in header is old`);
+      this.log(
+        'W',
+        'auth',
+        `request auth revision is less than current node auth revision,current node auth revision is ${this.rev},request auth revision is ${ai.revision},request key is ${key.toString()}, err is auth: revision in header is old`,
+      );
       throw AuthErrors.authOldRevision;
     }
     const u = this.users.get(ai.username);

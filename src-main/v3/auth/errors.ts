@@ -46,7 +46,11 @@ export function unmappedAuthError(err: unknown): unknown {
 }
 
 /** gRPC's names of the codes a refused watch can give. */
-const CODE_NAMES: Record<number, string> = { [GrpcCode.InvalidArgument]: 'InvalidArgument', [PermissionDenied]: 'PermissionDenied', [Unauthenticated]: 'Unauthenticated' };
+const CODE_NAMES: Record<number, string> = {
+  [GrpcCode.InvalidArgument]: 'InvalidArgument',
+  [PermissionDenied]: 'PermissionDenied',
+  [Unauthenticated]: 'Unauthenticated',
+};
 
 /**
  * The cancel_reason of a watch refused at creation (v3rpc/watch.go): the gRPC error's own

@@ -63,14 +63,22 @@ export class RequestAuth {
    * random part proposed; every member registers "<random>.<entry index>" when it applies it.
    * Proposed again if users or roles changed while the password was being checked.
    */
-  async authenticate(ctx: CallContext | undefined, name: string, password: string): Promise<{ token: string; revision: number }> {
+  async authenticate(
+    ctx: CallContext | undefined,
+    name: string,
+    password: string,
+  ): Promise<{ token: string; revision: number }> {
     await this.backend.readBarrier(false);
     for (;;) {
       const checked = await this.store.checkPassword(name, password).catch((e: unknown) => {
-        if (e !== AuthErrors.authNotEnabled) this.store.log('E', 'etcdserver', `invalid authentication request to user ${name} was issued`);
+        if (e !== AuthErrors.authNotEnabled)
+          this.store.log('E', 'etcdserver', `invalid authentication request to user ${name} was issued`);
         throw e;
       });
-      const r = await this.backend.propose({ authenticate: { name, simple_token: genTokenPrefix() }, ...(await this.header(ctx)) });
+      const r = await this.backend.propose({
+        authenticate: { name, simple_token: genTokenPrefix() },
+        ...(await this.header(ctx)),
+      });
       if (!r.ok) throw r.error;
       if (checked === this.store.revision()) {
         const resp = r.response as { token: string; header: { revision: number } };

@@ -50,9 +50,22 @@ export type AuthCommand =
   | { auth_role_list: Record<string, never> };
 
 export const AUTH_COMMANDS = [
-  'auth_enable', 'auth_disable', 'authenticate', 'auth_user_add', 'auth_user_delete', 'auth_user_change_password',
-  'auth_user_grant_role', 'auth_user_get', 'auth_user_revoke_role', 'auth_user_list', 'auth_role_add', 'auth_role_get',
-  'auth_role_grant_permission', 'auth_role_revoke_permission', 'auth_role_delete', 'auth_role_list',
+  'auth_enable',
+  'auth_disable',
+  'authenticate',
+  'auth_user_add',
+  'auth_user_delete',
+  'auth_user_change_password',
+  'auth_user_grant_role',
+  'auth_user_get',
+  'auth_user_revoke_role',
+  'auth_user_list',
+  'auth_role_add',
+  'auth_role_get',
+  'auth_role_grant_permission',
+  'auth_role_revoke_permission',
+  'auth_role_delete',
+  'auth_role_list',
 ] as const;
 
 export function isAuthCommand(c: object): c is AuthCommand {

@@ -30,7 +30,9 @@ export class AlarmStore {
   /** etcd's Get: every alarm for NONE, else those of one type (ordered by type, then member id). */
   get(type: AlarmType): AlarmMember[] {
     const types = type === 'NONE' ? ALARM_TYPES.filter((t) => t !== 'NONE') : [type];
-    return types.flatMap((t) => [...(this.raised.get(t)?.values() ?? [])].sort((a, b) => (a.memberID < b.memberID ? -1 : 1)));
+    return types.flatMap((t) =>
+      [...(this.raised.get(t)?.values() ?? [])].sort((a, b) => (a.memberID < b.memberID ? -1 : 1)),
+    );
   }
 
   has(type: AlarmType): boolean {

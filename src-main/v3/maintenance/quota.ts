@@ -23,7 +23,8 @@ export function costPut(r: Pick<PutRequest, 'key' | 'value'>): number {
 
 /** The puts of the larger branch (etcd counts top-level puts only, not nested txns). */
 export function costTxn(r: TxnRequest): number {
-  const cost = (ops: RequestOp[] | undefined) => (ops ?? []).reduce((n, op) => n + (op.request_put ? costPut(op.request_put) : 0), 0);
+  const cost = (ops: RequestOp[] | undefined) =>
+    (ops ?? []).reduce((n, op) => n + (op.request_put ? costPut(op.request_put) : 0), 0);
   return Math.max(cost(r.success), cost(r.failure));
 }
 

@@ -8,10 +8,23 @@ import { mvccEnd } from './range-end.js';
 import { sortKvs } from './sort.js';
 import type { MvccStore, RangeResult, WriteTxn } from './store.js';
 import {
-  NO_LEASE, opKind,
-  type Compare, type CompactionResponse, type DeleteRangeRequest, type DeleteRangeResponse, type Event, type KeyValue,
-  type LeaseId, type PutRequest, type PutResponse, type RangeRequest, type RangeResponse, type RequestOp,
-  type ResponseOp, type TxnRequest, type TxnResponse,
+  NO_LEASE,
+  opKind,
+  type Compare,
+  type CompactionResponse,
+  type DeleteRangeRequest,
+  type DeleteRangeResponse,
+  type Event,
+  type KeyValue,
+  type LeaseId,
+  type PutRequest,
+  type PutResponse,
+  type RangeRequest,
+  type RangeResponse,
+  type RequestOp,
+  type ResponseOp,
+  type TxnRequest,
+  type TxnResponse,
 } from './types.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -138,7 +151,8 @@ function outcome(path: readonly boolean[]): boolean {
 function compareToPath(store: MvccStore, rt: TxnRequest): boolean[] {
   const ok = (rt.compare ?? []).every((c) => applyCompare(store, c));
   const path = [ok];
-  for (const op of branch(rt, ok)) if (opKind(op) === 'request_txn') path.push(...compareToPath(store, op.request_txn!));
+  for (const op of branch(rt, ok))
+    if (opKind(op) === 'request_txn') path.push(...compareToPath(store, op.request_txn!));
   return path;
 }
 
@@ -148,7 +162,14 @@ function applyCompare(store: MvccStore, c: Compare): boolean {
   if (kvs.length === 0) {
     // A missing key has no value to compare (nil and empty are the same in gRPC): always false.
     if (target === 'VALUE') return false;
-    return compareKv(c, { key: c.key ?? EMPTY, create_revision: 0, mod_revision: 0, version: 0, value: EMPTY, lease: NO_LEASE });
+    return compareKv(c, {
+      key: c.key ?? EMPTY,
+      create_revision: 0,
+      mod_revision: 0,
+      version: 0,
+      value: EMPTY,
+      lease: NO_LEASE,
+    });
   }
   return kvs.every((kv) => compareKv(c, kv));
 }
@@ -156,17 +177,31 @@ function applyCompare(store: MvccStore, c: Compare): boolean {
 function compareKv(c: Compare, kv: KeyValue): boolean {
   let r: number;
   switch (c.target ?? 'VERSION') {
-    case 'VALUE': r = Buffer.compare(kv.value, c.value ?? EMPTY); break;
-    case 'CREATE': r = cmp(kv.create_revision, c.create_revision ?? 0); break;
-    case 'MOD': r = cmp(kv.mod_revision, c.mod_revision ?? 0); break;
-    case 'VERSION': r = cmp(kv.version, c.version ?? 0); break;
-    case 'LEASE': r = cmp(kv.lease, c.lease ?? NO_LEASE); break;
+    case 'VALUE':
+      r = Buffer.compare(kv.value, c.value ?? EMPTY);
+      break;
+    case 'CREATE':
+      r = cmp(kv.create_revision, c.create_revision ?? 0);
+      break;
+    case 'MOD':
+      r = cmp(kv.mod_revision, c.mod_revision ?? 0);
+      break;
+    case 'VERSION':
+      r = cmp(kv.version, c.version ?? 0);
+      break;
+    case 'LEASE':
+      r = cmp(kv.lease, c.lease ?? NO_LEASE);
+      break;
   }
   switch (c.result ?? 'EQUAL') {
-    case 'EQUAL': return r === 0;
-    case 'NOT_EQUAL': return r !== 0;
-    case 'GREATER': return r > 0;
-    case 'LESS': return r < 0;
+    case 'EQUAL':
+      return r === 0;
+    case 'NOT_EQUAL':
+      return r !== 0;
+    case 'GREATER':
+      return r > 0;
+    case 'LESS':
+      return r < 0;
   }
 }
 
@@ -181,7 +216,9 @@ export function isTxnReadOnly(rt: TxnRequest): boolean {
 
 /** etcd's isTxnSerializable: read-only, and every range asked to be serializable. */
 export function isTxnSerializable(rt: TxnRequest): boolean {
-  return [...(rt.success ?? []), ...(rt.failure ?? [])].every((op) => opKind(op) === 'request_range' && !!op.request_range!.serializable);
+  return [...(rt.success ?? []), ...(rt.failure ?? [])].every(
+    (op) => opKind(op) === 'request_range' && !!op.request_range!.serializable,
+  );
 }
 
 /** Runs `check` on every non-txn op of the branches taken; returns how many txns it walked. */
@@ -203,7 +240,8 @@ function checkRequests(rt: TxnRequest, path: boolean[], check: (op: RequestOp) =
 function checkPut(store: MvccStore, op: RequestOp, leaseExists: LeaseLookup): void {
   const p = op.request_put;
   if (!p || opKind(op) !== 'request_put') return;
-  if ((p.ignore_value || p.ignore_lease) && store.range(p.key ?? EMPTY, undefined, {}).kvs.length === 0) throw Errors.keyNotFound;
+  if ((p.ignore_value || p.ignore_lease) && store.range(p.key ?? EMPTY, undefined, {}).kvs.length === 0)
+    throw Errors.keyNotFound;
   const lease = p.lease ?? NO_LEASE;
   if (lease !== NO_LEASE && !leaseExists(lease)) throw Errors.leaseNotFound;
 }
@@ -228,9 +266,15 @@ function applyTxn(view: WriteTxn | MvccStore, rt: TxnRequest, path: boolean[], r
   for (const op of branch(rt, outcome(rest))) {
     const out: ResponseOp = {};
     switch (opKind(op)) {
-      case 'request_range': out.response_range = range(view, op.request_range!); break;
-      case 'request_put': out.response_put = putIn(view as WriteTxn, op.request_put!); break;
-      case 'request_delete_range': out.response_delete_range = deleteIn(view as WriteTxn, op.request_delete_range!); break;
+      case 'request_range':
+        out.response_range = range(view, op.request_range!);
+        break;
+      case 'request_put':
+        out.response_put = putIn(view as WriteTxn, op.request_put!);
+        break;
+      case 'request_delete_range':
+        out.response_delete_range = deleteIn(view as WriteTxn, op.request_delete_range!);
+        break;
       case 'request_txn': {
         const inner = newTxnResponse(op.request_txn!, rest.slice(1));
         const n = applyTxn(view, op.request_txn!, rest.slice(1), inner);
@@ -240,7 +284,8 @@ function applyTxn(view: WriteTxn | MvccStore, rt: TxnRequest, path: boolean[], r
         rest = rest.slice(n + 1);
         break;
       }
-      default: break; // an empty op: etcd answers an empty ResponseOp
+      default:
+        break; // an empty op: etcd answers an empty ResponseOp
     }
     resp.responses.push(out);
   }

@@ -8,15 +8,23 @@ export function sortKvs(kvs: KeyValue[], target: SortTarget, order: 'ASCEND' | '
   const less = lessBy(target);
   const cmp = (a: KeyValue, b: KeyValue) => (less(a, b) ? -1 : less(b, a) ? 1 : 0);
   const sign = order === 'ASCEND' ? 1 : -1;
-  return kvs.map((kv, i) => ({ kv, i })).sort((a, b) => sign * cmp(a.kv, b.kv) || a.i - b.i).map((x) => x.kv);
+  return kvs
+    .map((kv, i) => ({ kv, i }))
+    .sort((a, b) => sign * cmp(a.kv, b.kv) || a.i - b.i)
+    .map((x) => x.kv);
 }
 
 function lessBy(target: SortTarget): (a: KeyValue, b: KeyValue) => boolean {
   switch (target) {
-    case 'KEY': return (a, b) => Buffer.compare(a.key, b.key) < 0;
-    case 'VERSION': return (a, b) => a.version < b.version;
-    case 'CREATE': return (a, b) => a.create_revision < b.create_revision;
-    case 'MOD': return (a, b) => a.mod_revision < b.mod_revision;
-    case 'VALUE': return (a, b) => Buffer.compare(a.value, b.value) < 0;
+    case 'KEY':
+      return (a, b) => Buffer.compare(a.key, b.key) < 0;
+    case 'VERSION':
+      return (a, b) => a.version < b.version;
+    case 'CREATE':
+      return (a, b) => a.create_revision < b.create_revision;
+    case 'MOD':
+      return (a, b) => a.mod_revision < b.mod_revision;
+    case 'VALUE':
+      return (a, b) => Buffer.compare(a.value, b.value) < 0;
   }
 }

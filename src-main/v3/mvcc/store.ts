@@ -89,7 +89,7 @@ export class MvccStore {
     if (rev <= this.compactMainRev) throw Errors.compacted;
     if (rev > this.currentRev) throw Errors.futureRev;
     this.compactMainRev = rev;
-    for (let i = 0; i < this.keys.length; ) {
+    for (let i = 0; i < this.keys.length;) {
       const k = this.keys[i]!; // i is within keys by the loop bound
       const h = this.histories.get(k)!;
       // Keep every revision after `rev`, and the latest at or before it unless it is a tombstone.
@@ -166,9 +166,20 @@ export class MvccStore {
       compactRev: this.compactMainRev,
       keys: this.keys.map((k) => [
         Buffer.from(k, 'latin1').toString('base64'),
-        this.histories.get(k)!.map((e): SnapshotEntry => e.tombstone
-          ? [e.main, e.sub]
-          : [e.main, e.sub, e.kv.create_revision, e.kv.version, e.kv.value.toString('base64'), e.kv.lease.toString()]),
+        this.histories
+          .get(k)!
+          .map((e): SnapshotEntry =>
+            e.tombstone
+              ? [e.main, e.sub]
+              : [
+                  e.main,
+                  e.sub,
+                  e.kv.create_revision,
+                  e.kv.version,
+                  e.kv.value.toString('base64'),
+                  e.kv.lease.toString(),
+                ],
+          ),
       ]),
     };
   }
@@ -190,12 +201,26 @@ export class MvccStore {
       const key = Buffer.from(k64, 'base64');
       const k = keyString(key);
       this.keys.push(k);
-      this.histories.set(k, entries.map((e) => e.length === 2
-        ? { main: e[0], sub: e[1], tombstone: true, kv: tombstoneKv(key, e[0]) }
-        : {
-          main: e[0], sub: e[1], tombstone: false,
-          kv: { key, create_revision: e[2], mod_revision: e[0], version: e[3], value: Buffer.from(e[4], 'base64'), lease: BigInt(e[5]) },
-        }));
+      this.histories.set(
+        k,
+        entries.map((e) =>
+          e.length === 2
+            ? { main: e[0], sub: e[1], tombstone: true, kv: tombstoneKv(key, e[0]) }
+            : {
+                main: e[0],
+                sub: e[1],
+                tombstone: false,
+                kv: {
+                  key,
+                  create_revision: e[2],
+                  mod_revision: e[0],
+                  version: e[3],
+                  value: Buffer.from(e[4], 'base64'),
+                  lease: BigInt(e[5]),
+                },
+              },
+        ),
+      );
       for (const e of this.histories.get(k)!) this.keptBytes += revisionBytes(e);
     }
   }
@@ -354,7 +379,8 @@ function lowerBound(xs: string[], x: string): number {
   let hi = xs.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (xs[mid]! < x) lo = mid + 1; // lo <= mid < hi <= xs.length
+    if (xs[mid]! < x)
+      lo = mid + 1; // lo <= mid < hi <= xs.length
     else hi = mid;
   }
   return lo;

@@ -187,12 +187,18 @@ export function writeBolt(buckets: BoltBucket[], txid = 2): Buffer {
 
 /** A bbolt file read back: bucket name to its pairs in key order (nested buckets are not followed). */
 export function readBolt(file: Buffer): Map<string, BoltPair[]> {
-  const metas = [0, 1].map((id) => {
-    const m = id * PAGE_SIZE + HEADER;
-    if (file.readUInt32LE(m) !== MAGIC || file.readUInt32LE(m + 4) !== VERSION) return undefined;
-    if (fnv64a(file.subarray(m, m + 56)) !== file.readBigUInt64LE(m + 56)) return undefined;
-    return { pageSize: file.readUInt32LE(m + 8), root: Number(file.readBigUInt64LE(m + 16)), txid: file.readBigUInt64LE(m + 48) };
-  }).filter((m) => m !== undefined);
+  const metas = [0, 1]
+    .map((id) => {
+      const m = id * PAGE_SIZE + HEADER;
+      if (file.readUInt32LE(m) !== MAGIC || file.readUInt32LE(m + 4) !== VERSION) return undefined;
+      if (fnv64a(file.subarray(m, m + 56)) !== file.readBigUInt64LE(m + 56)) return undefined;
+      return {
+        pageSize: file.readUInt32LE(m + 8),
+        root: Number(file.readBigUInt64LE(m + 16)),
+        txid: file.readBigUInt64LE(m + 48),
+      };
+    })
+    .filter((m) => m !== undefined);
   const [meta] = metas.sort((a, b) => (a.txid > b.txid ? -1 : 1));
   if (!meta) throw new Error('not a bbolt file (no valid meta page)');
   const walk = (pgid: number, out: [Buffer, Buffer, number][]) => {
@@ -230,7 +236,10 @@ export function readBolt(file: Buffer): Map<string, BoltPair[]> {
         pairs.push([sub.subarray(pos, pos + ks), sub.subarray(pos + ks, pos + ks + vs), sub.readUInt32LE(e)]);
       }
     } else walk(root, pairs);
-    out.set(name.toString('latin1'), pairs.map(([k, v]) => [Buffer.from(k), Buffer.from(v)]));
+    out.set(
+      name.toString('latin1'),
+      pairs.map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
+    );
   }
   return out;
 }

@@ -75,8 +75,20 @@ export function etcdBuckets(state: V3StateMachine, ctx: BackendContext): BoltBuc
     meta.push([Buffer.from('scheduledCompactRev'), revisionKey(compacted, 0, false)]);
     meta.push([Buffer.from('finishedCompactRev'), revisionKey(compacted, 0, false)]);
   }
-  const lease: BoltPair[] = state.lessor.toSnapshot().map(([id, ttl]) => [u64(BigInt(id)), varintFields([[1, BigInt(id)], [2, BigInt(ttl)]])]);
-  const alarm: BoltPair[] = state.alarms.get('NONE').map((a) => [varintFields([[1, a.memberID], [2, BigInt(ALARM_TYPES.indexOf(a.alarm))]]), Buffer.alloc(0)]);
+  const lease: BoltPair[] = state.lessor.toSnapshot().map(([id, ttl]) => [
+    u64(BigInt(id)),
+    varintFields([
+      [1, BigInt(id)],
+      [2, BigInt(ttl)],
+    ]),
+  ]);
+  const alarm: BoltPair[] = state.alarms.get('NONE').map((a) => [
+    varintFields([
+      [1, a.memberID],
+      [2, BigInt(ALARM_TYPES.indexOf(a.alarm))],
+    ]),
+    Buffer.alloc(0),
+  ]);
   const str = (k: string, v: string | Buffer): BoltPair => [Buffer.from(k), Buffer.isBuffer(v) ? v : Buffer.from(v)];
   return [
     { name: 'alarm', pairs: alarm },

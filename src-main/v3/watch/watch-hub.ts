@@ -162,9 +162,15 @@ export class WatchStream {
     const start = req.start_revision ?? 0;
     const w: Watcher = {
       // etcd takes any start but 0 as given (a negative one is then "compacted").
-      id, key, end, minRev: start !== 0 ? start : wsrev + 1,
-      filters: req.filters ?? [], prevKv: !!req.prev_kv, progressNotify: !!req.progress_notify,
-      sentSinceTick: false, stream: this,
+      id,
+      key,
+      end,
+      minRev: start !== 0 ? start : wsrev + 1,
+      filters: req.filters ?? [],
+      prevKv: !!req.prev_kv,
+      progressNotify: !!req.progress_notify,
+      sentSinceTick: false,
+      stream: this,
     };
     this.watchers.set(id, w);
     this.emit(response(id, wsrev, { created: true }));
