@@ -14,6 +14,9 @@
 // a CA, a client certificate, a user. What fails is said in words instead of a hang: an http URL
 // that reaches a TLS port, a certificate refused, a cluster with auth enabled and no login or a
 // wrong one (status and membership still show; keys, watches and membership changes need it).
+//
+// About 500 lines because the loops share one set of endpoints, members and timers that stop()
+// must end together; the protocol work already lives in the clients.
 
 import { EventEmitter, setMaxListeners } from 'node:events';
 import type {

@@ -11,6 +11,9 @@
 //
 // Message texts below are copied from etcd 3.4 / raft 3.4 sources; each helper returns the text
 // together with the package and level etcd logs it with.
+//
+// Longer than most files here on purpose: it is the one catalogue of etcd's words, one short
+// helper per line etcd prints, looked up by package; split, a line's text would be hunted for.
 
 import { quote as quoteGo, quoteSlice as quoteGoSlice } from './go/strconv.js';
 import { idToDecimal } from './ids.js';
