@@ -111,7 +111,7 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
       // raftlab nodes serve etcd's v3 gateway: attach reads them as it reads a real etcd (applied index, DB size).
       await expect
         .poll(() => page.locator(`[data-endpoint="${leader}"]`).textContent(), { timeout: 5_000 })
-        .toMatch(/\(v3, etcd 3\.4\.0\).*applied\d+.*DB size/);
+        .toMatch(/\(v3, etcd 3\.4\.0\).*applied\s*\d+.*DB size/);
       await page.screenshot({ path: 'test-results/window-attached-raftlab.png' });
     } finally {
       await nodes.destroy();
