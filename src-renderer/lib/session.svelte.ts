@@ -447,8 +447,11 @@ export class Session {
    */
   private checkStatus(): void {
     const c = this.cluster;
-    if (!c || c.attached) return;
+    if (!c) return;
     const claim = this.statusClaim;
+    // An attached cluster is told about by the observer's own events; only a leader named before
+    // attaching (the window's own cluster's) is checked, so it is not shown as leading there.
+    if (c.attached && claim.kind !== 'leader') return;
     let stale = false;
     if (claim.kind === 'leader') {
       // A snapshot from before the win (drawn just before the win's own snapshot) does not count.

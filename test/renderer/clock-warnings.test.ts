@@ -1,4 +1,4 @@
-// The window's clock warnings (etcd's "clock difference" lines) on the Session model itself, fed
+// The window's clock warnings (etcd's "clock difference" lines) and its status line, on the Session model itself, fed
 // as a replay feeds it: every event is drawn at once, in order, with no timing involved.
 
 import { describe, expect, it } from 'vitest';
@@ -84,5 +84,33 @@ describe('member ids in the lines the window retells', () => {
     const msg = `found self ${IDS.n1!.replace(/^0+/, '')} in the cluster`;
     feed([{ type: 'log', node: 'n1', at: 0, level: 'N', pkg: 'discovery', msg, line: msg }]);
     expect(session.timeline.map((t) => t.text)).toContain('n1: found self n1 in the cluster');
+  });
+});
+
+describe('the status line when the window attaches', () => {
+  it("a leader of the window's own cluster is not shown as leading the attached one", () => {
+    const { session, feed } = replaySession();
+    feed([
+      cluster([node('n1', 'alive'), node('n2', 'alive'), node('n3', 'alive')]),
+      { type: 'raft', node: 'n1', at: 0, event: { kind: 'role', role: 'leader', term: 2, lead: 'n1' } },
+    ]);
+    expect(session.status).toBe('n1 won the election and leads term 2');
+    // Attached: the nodes drawn are the attached cluster's members, e1 leading term 7.
+    const e = (name: string, role: NodeState['role']): NodeState => ({
+      ...node('n1', 'alive'),
+      name,
+      role,
+      lead: 'e1',
+      term: 7,
+    });
+    const attached: ClusterState = {
+      dir: '',
+      generation: 2,
+      nodes: [e('e1', 'leader'), e('e2', 'follower'), e('e3', 'follower')],
+      cuts: [],
+      attached: { source: 'attached', at: 0, urls: [], members: [], endpoints: [], term: 7, problems: [] },
+    };
+    feed([{ type: 'cluster', cluster: attached }]);
+    expect(session.status).toBe('e1 leads term 7');
   });
 });
