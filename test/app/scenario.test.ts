@@ -11,31 +11,22 @@ import { commandsFor, parseScenario } from '../../src-shared/scenario.js';
 import { readTraceFile } from '../../src-main/trace/trace-reader.js';
 import { nth } from '../helpers/checked.js';
 import { RAFTLAB_BIN } from '../helpers/processes.js';
+import { nodeState } from '../helpers/node-state.js';
 
 const base = { scenario: 'raftlab-scenario', version: 1 };
 
 function cluster(leader: string, names = ['n1', 'n2', 'n3', 'n4', 'n5']): ClusterState {
-  const node = (name: string): NodeState => ({
-    name,
-    id: name,
-    status: 'alive',
-    role: name === leader ? 'leader' : 'follower',
-    term: 2,
-    vote: leader,
-    lead: leader,
-    commit: 1,
-    applied: 1,
-    firstIndex: 1,
-    lastIndex: 1,
-    clientURL: '',
-    peerURL: '',
-    dataDir: '',
-    clock: { offsetMs: 0, rate: 1 },
-    electionTimeoutMs: 1000,
-    heartbeatMs: 100,
-    log: [],
-    peers: [],
-  });
+  const node = (name: string): NodeState =>
+    nodeState(name, {
+      id: name,
+      role: name === leader ? 'leader' : 'follower',
+      term: 2,
+      vote: leader,
+      lead: leader,
+      commit: 1,
+      applied: 1,
+      lastIndex: 1,
+    });
   return { dir: '', generation: 1, nodes: names.map(node), cuts: [] };
 }
 

@@ -21,6 +21,7 @@ import {
 } from '../../src-renderer/lib/guide-story.js';
 import { raft as raftLog } from '../../src-main/node/log.js';
 import { until } from '../helpers/cluster.js';
+import { nodeState as baseNodeState } from '../helpers/node-state.js';
 
 const names: Record<string, string> = { a1: 'n1', b2: 'n2', c3: 'n3' };
 const nameOf = (id: string) => names[id] ?? id;
@@ -52,30 +53,9 @@ describe('narrate', () => {
   });
 });
 
-function nodeState(name: string, over: Partial<NodeState> = {}): NodeState {
-  return {
-    name,
-    id: `${name}id`,
-    status: 'alive',
-    role: 'follower',
-    term: 3,
-    vote: '',
-    lead: '',
-    commit: 0,
-    applied: 0,
-    firstIndex: 1,
-    lastIndex: 0,
-    clientURL: '',
-    peerURL: '',
-    dataDir: '',
-    clock: { offsetMs: 0, rate: 1 },
-    electionTimeoutMs: 1000,
-    heartbeatMs: 100,
-    log: [],
-    peers: [],
-    ...over,
-  };
-}
+/** A term-3 follower unless told otherwise (ids as `<name>id`). */
+const nodeState = (name: string, over: Partial<NodeState> = {}): NodeState =>
+  baseNodeState(name, { id: `${name}id`, term: 3, ...over });
 const clusterOf = (...nodes: NodeState[]): ClusterState => ({ dir: '', generation: 1, nodes, cuts: [] });
 
 describe('the node panel', () => {

@@ -9,33 +9,21 @@ import { bootstrapSummary, directorySlots, lookCommand, memberPhase } from '../.
 import { freshMemory, nextBootstrapStep, type GuideMemory } from '../../src-renderer/lib/guide.js';
 import { isBootstrapLine } from '../../src-renderer/lib/session.svelte.js';
 import { replaySession } from '../helpers/replay-session.js';
+import { nodeState } from '../helpers/node-state.js';
 
 const URL_ = 'http://127.0.0.1:40000/v2/keys/discovery/raftlab-2-abcd';
 const ID: Record<string, string> = { n1: 'aaaaaaaaaaaaaaa1', n2: 'aaaaaaaaaaaaaaa2', n3: 'aaaaaaaaaaaaaaa3' };
 const PORT: Record<string, number> = { n1: 41001, n2: 41002, n3: 41003 };
 
 function node(name: string, status: NodeState['status'], role: NodeState['role'] = 'follower'): NodeState {
-  return {
-    name,
+  return nodeState(name, {
     id: ID[name]!,
     status,
     role,
     term: status === 'alive' ? 2 : 0,
-    vote: '',
     lead: status === 'alive' ? 'n1' : '',
-    commit: 0,
-    applied: 0,
-    firstIndex: 1,
-    lastIndex: 0,
-    clientURL: '',
     peerURL: `http://127.0.0.1:${PORT[name]}`,
-    dataDir: '',
-    clock: { offsetMs: 0, rate: 1 },
-    electionTimeoutMs: 1000,
-    heartbeatMs: 100,
-    log: [],
-    peers: [],
-  };
+  });
 }
 
 function discovery(registered: string[]): BootstrapView {

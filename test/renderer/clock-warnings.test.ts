@@ -5,33 +5,24 @@ import { describe, expect, it } from 'vitest';
 import type { ClusterState, NodeState } from '../../src-shared/cluster-state.js';
 import type { ServerEvent } from '../../src-shared/protocol.js';
 import { replaySession } from '../helpers/replay-session.js';
+import { nodeState } from '../helpers/node-state.js';
 
 const IDS: Record<string, string> = { n1: '0a1b2c3d4e5f6071', n2: '8899aabbccddeeff', n3: '00000000000000c3' };
 
 function node(name: string, status: NodeState['status'], clockDiffMs = 0): NodeState {
-  return {
-    name,
+  return nodeState(name, {
     id: IDS[name]!,
     status,
     role: name === 'n1' ? 'leader' : 'follower',
     term: 2,
-    vote: '',
     lead: 'n1',
     commit: 5,
     applied: 5,
-    firstIndex: 1,
     lastIndex: 5,
-    clientURL: '',
-    peerURL: '',
-    dataDir: '',
-    clock: { offsetMs: 0, rate: 1 },
-    electionTimeoutMs: 1000,
-    heartbeatMs: 100,
-    log: [],
     peers: Object.entries(IDS)
       .filter(([n]) => n !== name)
       .map(([, id]) => ({ id, active: true, clockDiffMs })),
-  };
+  });
 }
 
 function cluster(nodes: NodeState[]): ServerEvent {

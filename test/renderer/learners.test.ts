@@ -8,6 +8,7 @@ import type { ServerEvent } from '../../src-shared/protocol.js';
 import type { RaftEvent } from '../../src-shared/raft-types.js';
 import { checkTraceRecord } from '../../src-shared/trace-schema.js';
 import { replaySession } from '../helpers/replay-session.js';
+import { nodeState } from '../helpers/node-state.js';
 
 const IDS: Record<string, string> = {
   n1: '0a1b2c3d4e5f6071',
@@ -17,30 +18,19 @@ const IDS: Record<string, string> = {
 };
 
 function node(name: string, learner = false): NodeState {
-  return {
-    name,
+  return nodeState(name, {
     id: IDS[name]!,
-    status: 'alive',
     role: name === 'n1' ? 'leader' : 'follower',
     term: 2,
-    vote: '',
     lead: 'n1',
     commit: 7,
     applied: 7,
-    firstIndex: 1,
     lastIndex: 7,
-    clientURL: '',
-    peerURL: '',
-    dataDir: '',
-    clock: { offsetMs: 0, rate: 1 },
-    electionTimeoutMs: 1000,
-    heartbeatMs: 100,
-    log: [],
     peers: Object.entries(IDS)
       .filter(([n]) => n !== name)
       .map(([, id]) => ({ id, active: true })),
     ...(learner ? { learner: true } : {}),
-  };
+  });
 }
 
 function cluster(nodes: NodeState[]): ServerEvent {

@@ -11,32 +11,12 @@ import { readTraceFile } from '../../src-main/trace/trace-reader.js';
 import { TraceWriter } from '../../src-main/trace/trace-writer.js';
 import type { TraceRecord } from '../../src-shared/trace.js';
 import type { KeyframePolicy } from '../../src-shared/trace-delta.js';
+import { nodeState } from '../helpers/node-state.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-chrome-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const node = (name: string, over: Partial<NodeState>): NodeState => ({
-  name,
-  id: `id-${name}`,
-  status: 'alive',
-  role: 'follower',
-  term: 1,
-  vote: '',
-  lead: '',
-  commit: 0,
-  applied: 0,
-  firstIndex: 1,
-  lastIndex: 0,
-  clientURL: '',
-  peerURL: '',
-  dataDir: '',
-  clock: { offsetMs: 0, rate: 1 },
-  electionTimeoutMs: 1000,
-  heartbeatMs: 100,
-  log: [],
-  peers: [],
-  ...over,
-});
+const node = (name: string, over: Partial<NodeState>): NodeState => nodeState(name, over);
 const cluster = (roles: Record<string, Partial<NodeState>>): ServerEvent => ({
   type: 'cluster',
   cluster: {

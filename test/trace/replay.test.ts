@@ -10,6 +10,7 @@ import { TraceIndex } from '../../src-shared/replay.js';
 import { newTraceHeader, readTraceText, traceLine, type TraceRecord } from '../../src-shared/trace.js';
 import { ClusterEncoder } from '../../src-shared/trace-delta.js';
 import { nth } from '../helpers/checked.js';
+import { nodeState } from '../helpers/node-state.js';
 
 /**
  * A deterministic session: elections (some replacing followers' last entry), commits,
@@ -20,27 +21,7 @@ function synthesize(snapshots: number, encoder?: ClusterEncoder): string {
   let seed = 42;
   const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const names = ['n1', 'n2', 'n3'];
-  const nodes: NodeState[] = names.map((name, i) => ({
-    name,
-    id: `${i + 1}`.repeat(16),
-    status: 'alive',
-    role: 'follower',
-    term: 1,
-    vote: '',
-    lead: '',
-    commit: 0,
-    applied: 0,
-    firstIndex: 1,
-    lastIndex: 0,
-    clientURL: '',
-    peerURL: '',
-    dataDir: '',
-    clock: { offsetMs: 0, rate: 1 },
-    electionTimeoutMs: 1000,
-    heartbeatMs: 100,
-    log: [],
-    peers: [],
-  }));
+  const nodes: NodeState[] = names.map((name, i) => nodeState(name, { id: `${i + 1}`.repeat(16) }));
   const lines = [
     traceLine(newTraceHeader({ nodes: names, settings: { heartbeatMs: 100, electionMs: 1000 }, createdAt: 1_000_000 })),
   ];

@@ -12,6 +12,7 @@ import {
   type ClusterDeltaEvent,
 } from '../../src-shared/trace-delta.js';
 import { nth } from '../helpers/checked.js';
+import { nodeState } from '../helpers/node-state.js';
 
 const entry = (index: number, term = 2, data = `set /k${index}=v`): LogEntrySummary => ({
   index,
@@ -21,28 +22,21 @@ const entry = (index: number, term = 2, data = `set /k${index}=v`): LogEntrySumm
 });
 const tail = (from: number, to: number, term = 2) =>
   Array.from({ length: to - from + 1 }, (_, i) => entry(from + i, term));
-const node = (name: string, over: Partial<NodeState> = {}): NodeState => ({
-  name,
-  id: `id-${name}`,
-  status: 'alive',
-  role: 'follower',
-  term: 2,
-  vote: 'n1',
-  lead: 'n1',
-  commit: 20,
-  applied: 20,
-  firstIndex: 1,
-  lastIndex: 20,
-  clientURL: `http://127.0.0.1:1/${name}`,
-  peerURL: `http://127.0.0.1:2/${name}`,
-  dataDir: `/s/${name}.etcd`,
-  clock: { offsetMs: 0, rate: 1 },
-  electionTimeoutMs: 1000,
-  heartbeatMs: 100,
-  log: tail(1, 20),
-  peers: [{ id: 'id-x', active: true, clockDiffMs: 0 }],
-  ...over,
-});
+const node = (name: string, over: Partial<NodeState> = {}): NodeState =>
+  nodeState(name, {
+    term: 2,
+    vote: 'n1',
+    lead: 'n1',
+    commit: 20,
+    applied: 20,
+    lastIndex: 20,
+    clientURL: `http://127.0.0.1:1/${name}`,
+    peerURL: `http://127.0.0.1:2/${name}`,
+    dataDir: `/s/${name}.etcd`,
+    log: tail(1, 20),
+    peers: [{ id: 'id-x', active: true, clockDiffMs: 0 }],
+    ...over,
+  });
 const cluster = (over: Partial<ClusterState> = {}, names = ['n1', 'n2', 'n3']): ClusterState => ({
   dir: '/s',
   generation: 1,

@@ -15,6 +15,7 @@ import {
   type TraceUpgrade,
 } from '../../src-shared/trace.js';
 import { nth } from '../helpers/checked.js';
+import { nodeState } from '../helpers/node-state.js';
 
 const header = {
   format: 'raftlab-trace',
@@ -25,30 +26,17 @@ const header = {
   settings: { heartbeatMs: 100, electionMs: 1000 },
 };
 const line = (o: unknown) => JSON.stringify(o);
-const node = (name: string, term: number): NodeState => ({
-  name,
-  id: `id-${name}`,
-  status: 'alive',
-  role: 'follower',
-  term,
-  vote: '',
-  lead: '',
-  commit: 2,
-  applied: 2,
-  firstIndex: 1,
-  lastIndex: 2,
-  clientURL: '',
-  peerURL: '',
-  dataDir: '',
-  clock: { offsetMs: 0, rate: 1 },
-  electionTimeoutMs: 1000,
-  heartbeatMs: 100,
-  log: [
-    { index: 1, term: 1, type: 'normal', data: 'no-op' },
-    { index: 2, term: 1, type: 'normal', data: 'set /a=1' },
-  ],
-  peers: [],
-});
+const node = (name: string, term: number): NodeState =>
+  nodeState(name, {
+    term,
+    commit: 2,
+    applied: 2,
+    lastIndex: 2,
+    log: [
+      { index: 1, term: 1, type: 'normal', data: 'no-op' },
+      { index: 2, term: 1, type: 'normal', data: 'set /a=1' },
+    ],
+  });
 const cluster = (term = 1): ClusterState => ({
   dir: '/s',
   generation: 1,
