@@ -466,6 +466,10 @@ export class Session {
     }
     if (!stale) return;
     this.status = describeNow(c);
+    if (c.attached) {
+      this.statusClaim = { kind: 'other' }; // the observer's events say what changes from here
+      return;
+    }
     const l = agreedLeader(c);
     this.statusClaim = l ? { kind: 'leader', node: l.name, term: l.term, batch: this.clusterBatch } : { kind: 'now' };
   }
@@ -608,6 +612,11 @@ export class Session {
 
 /** The status line when what it said is no longer true. */
 export function describeNow(c: ClusterState): string {
+  // An attached cluster's members are seen from outside: its leader is what the endpoints report.
+  if (c.attached) {
+    const al = c.attached.leader;
+    return al ? `${al.name} leads term ${al.term}` : `the attached cluster has no leader (term ${c.attached.term})`;
+  }
   const l = agreedLeader(c);
   if (l) return `${l.name} leads term ${l.term}`;
   const alive = c.nodes.filter((n) => n.status === 'alive');

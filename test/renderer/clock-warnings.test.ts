@@ -91,7 +91,7 @@ describe('the status line when the window attaches', () => {
       ...node('n1', 'alive'),
       name,
       role,
-      lead: 'e1',
+      lead: '',
       term: 7,
     });
     const attached: ClusterState = {
@@ -99,7 +99,16 @@ describe('the status line when the window attaches', () => {
       generation: 2,
       nodes: [e('e1', 'leader'), e('e2', 'follower'), e('e3', 'follower')],
       cuts: [],
-      attached: { source: 'attached', at: 0, urls: [], members: [], endpoints: [], term: 7, problems: [] },
+      attached: {
+        source: 'attached',
+        at: 0,
+        urls: [],
+        members: [],
+        endpoints: [],
+        leader: { id: 'e1id', name: 'e1', term: 7 },
+        term: 7,
+        problems: [],
+      },
     };
     feed([{ type: 'cluster', cluster: attached }]);
     expect(session.status).toBe('e1 leads term 7');
