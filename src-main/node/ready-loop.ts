@@ -1,6 +1,8 @@
 // The Ready loop: inputs (ticks, peer messages, client proposals) only mark the node dirty; one
-// run per event-loop turn then persists (fsync) everything the core asks for in a single
-// transaction, sends, applies and advances. Many clients share one fsync that way.
+// run per event-loop turn then writes everything the core asks for in a single transaction,
+// syncs it (fdatasync on libuv's thread pool, while the event loop takes the next inputs in),
+// and only then sends what had to wait for the disk, applies and advances. Many clients share
+// one fsync that way, and the next batch gathers while the disk works.
 //
 // In manual (step) mode the messages of each Ready are handed out (hold) instead of going on
 // the wire, and a step runs the loop synchronously (runNow). A checkpoint freezes it (freeze):
@@ -42,6 +44,12 @@ export interface ReadyLoopHost {
   die(text: string, err: unknown): void;
 }
 
+/** A Ready written to disk, and the messages that wait for it to be durable. */
+interface WrittenReady {
+  rd: Ready;
+  later: Message[];
+}
+
 export class ReadyLoop {
   /** etcd's recvAppendRequestCnt / sendAppendRequestCnt (/v2/stats/self). */
   readonly counts = { recvApp: 0, sendApp: 0 };
@@ -58,6 +66,12 @@ export class ReadyLoop {
   private lastLead = '';
   /** A hard state that moved only the commit index, not yet written (see persist). */
   private unsavedCommit?: HardState;
+  /** The Ready whose write is being synced on the thread pool (see run). */
+  private syncing?: WrittenReady;
+  /** The Ready whose background sync ended, to finish on the next run (after a freeze, say). */
+  private synced?: WrittenReady;
+  /** In runNow: every sync is made at once, so the step's Readies all finish in it. */
+  private syncNow = false;
 
   constructor(private readonly host: ReadyLoopHost) {
     this.durable = { term: host.raft.term, vote: host.raft.vote };
@@ -85,10 +99,12 @@ export class ReadyLoop {
   runNow(): RaftEvent[] {
     const events: RaftEvent[] = [];
     this.collected = events;
+    this.syncNow = true;
     try {
       this.run();
     } finally {
       this.collected = undefined;
+      this.syncNow = false;
     }
     return events;
   }
@@ -114,6 +130,19 @@ export class ReadyLoop {
   private run(): void {
     const h = this.host;
     const raft = h.raft;
+    // A Ready on its way to disk is finished first: Raft gives the next only after advance.
+    const syncing = this.syncing;
+    if (syncing) {
+      if (!this.syncNow) return;
+      // runNow cannot wait for the thread pool: synced here, its background sync is ignored.
+      this.syncing = undefined;
+      if (!this.durably('failed to save state and entries error:', () => h.storage.sync())) return;
+      this.synced = syncing;
+    }
+    if (h.stopped() || this.frozen) return;
+    const synced = this.synced;
+    this.synced = undefined;
+    if (synced) this.finish(synced);
     while (!h.stopped() && !this.frozen && raft.hasReady()) {
       const rd = raft.ready();
       if (stagesOn)
@@ -140,26 +169,57 @@ export class ReadyLoop {
         later = rest;
       }
       // Durable first: nothing else is sent (no ack, no vote) before it is on disk.
-      if (!this.persist(rd)) return;
-      stage('persisted');
-      if (rd.hardState) this.durable = { term: rd.hardState.term, vote: rd.hardState.vote };
-      for (const m of rd.messages) if (m.type === 'MsgApp') this.counts.sendApp++;
-      if (!h.manual()) h.send(later);
-      else if (rd.messages.length > 0) h.hold(rd.messages);
-      h.events.emit('ready', rd);
-      this.collected?.push(...rd.events);
-      if (!h.manual()) stage('sent');
-      this.apply(rd);
-      stage('applied');
-      for (const e of rd.events) this.onRaftEvent(e);
-      this.noteLeader();
-      raft.advance(rd);
-      this.maybeSnapshot();
+      const written = this.persist(rd);
+      if (written === 'dead') return;
+      if (written === 'unsynced') {
+        if (this.syncNow || h.manual()) {
+          if (!this.durably('failed to save state and entries error:', () => h.storage.sync())) return;
+        } else {
+          // fsync on the thread pool: meanwhile this node takes messages and requests in (they
+          // wait in Raft for the next Ready), and the rest of this Ready waits for the disk.
+          this.syncInBackground({ rd, later });
+          return;
+        }
+      }
+      this.finish({ rd, later });
     }
   }
 
+  /** The disk has what `w.rd` asked for: the rest of the Ready (send, apply, advance). */
+  private finish({ rd, later }: WrittenReady): void {
+    const h = this.host;
+    stage('persisted');
+    if (rd.hardState) this.durable = { term: rd.hardState.term, vote: rd.hardState.vote };
+    for (const m of rd.messages) if (m.type === 'MsgApp') this.counts.sendApp++;
+    if (!h.manual()) h.send(later);
+    else if (rd.messages.length > 0) h.hold(rd.messages);
+    h.events.emit('ready', rd);
+    this.collected?.push(...rd.events);
+    if (!h.manual()) stage('sent');
+    this.apply(rd);
+    stage('applied');
+    for (const e of rd.events) this.onRaftEvent(e);
+    this.noteLeader();
+    h.raft.advance(rd);
+    this.maybeSnapshot();
+  }
+
+  private syncInBackground(w: WrittenReady): void {
+    const h = this.host;
+    this.syncing = w;
+    h.storage.syncInBackground((err) => {
+      // Already finished by a synchronous sync (runNow), or the node stopped meanwhile.
+      if (this.syncing !== w || h.stopped()) return;
+      this.syncing = undefined;
+      if (err) return h.die(`failed to save state and entries error: ${err.message}`, err);
+      this.synced = w;
+      this.run();
+    });
+  }
+
   /**
-   * Makes durable what the Ready asks for; false once the node is dead. A hard state that only
+   * Makes durable what the Ready asks for: 'durable' when it is, 'unsynced' when it is written
+   * and still has to be synced, 'dead' once the node is. A hard state that only
    * moves the commit index (no entries, no snapshot, same term and vote: etcd-io/raft's
    * MustSync is false) is not written at all: it rides along with the next write (or stop, or a
    * checkpoint). Raft loses nothing by a commit index that lags on disk (it is learned again
@@ -167,7 +227,7 @@ export class ReadyLoop {
    * transaction less on every member. In step mode every Ready is written as it comes, so that
    * what a step persisted can be read back at once.
    */
-  private persist(rd: Ready): boolean {
+  private persist(rd: Ready): 'durable' | 'unsynced' | 'dead' {
     const h = this.host;
     const hs = rd.hardState;
     if (
@@ -179,15 +239,17 @@ export class ReadyLoop {
       hs.vote === this.durable.vote
     ) {
       this.unsavedCommit = hs;
-      return true;
+      return 'durable';
     }
     const hardState = hs ?? this.unsavedCommit;
+    let mustSync = false;
     const saved = this.durably(
       rd.snapshot ? 'failed to save Raft snapshot' : 'failed to save state and entries error:',
-      () => h.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState }),
+      () => (mustSync = h.storage.write({ snapshot: rd.snapshot, entries: rd.entries, hardState })),
     );
-    if (saved) this.unsavedCommit = undefined;
-    return saved;
+    if (!saved) return 'dead';
+    this.unsavedCommit = undefined;
+    return mustSync ? 'unsynced' : 'durable';
   }
 
   /** Writes a commit index that waited for the next write (see persist): before a stop or a checkpoint. */

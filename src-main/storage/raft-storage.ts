@@ -9,8 +9,8 @@
 //   storage-errors.ts  StorageError (not ours) and StorageDamagedError (ours, but not to be trusted)
 //
 // Every write is one transaction in WAL mode, and the WAL is synced (fdatasync, wal-sync.ts
-// says why not SQLite's own fsync) before the call returns: the node may answer a vote or
-// acknowledge entries right after. One exception, etcd's MustSync rule: a batch that only
+// says why not SQLite's own fsync) before persist returns, or before syncInBackground says it
+// is done: only then may the node answer a vote or acknowledge entries. One exception, etcd's MustSync rule: a batch that only
 // moves the commit index (same term, same vote, no entries, no snapshot) is written without
 // the sync. Raft can lose the commit index and learn it again; the next synced write makes
 // it durable anyway (WAL order).
@@ -87,6 +87,8 @@ export class RaftStorage {
   private readonly wal: WalSync;
   /** Term and vote as last written with an fsync: a change to either must be synced. */
   private synced: { term: number; vote: string };
+  /** Term and vote written by write() and not yet synced. */
+  private syncing?: { term: number; vote: string };
   private readonly guard: MarkerGuard;
   private readonly damaged = (problem: string) => this.guard.damaged(problem);
 
@@ -181,12 +183,22 @@ export class RaftStorage {
     this.guard.identityCommitted(who);
   }
 
+  /** write() and then sync() when needed: durable when it returns. */
   persist(batch: PersistBatch): void {
+    if (this.write(batch)) this.sync();
+  }
+
+  /**
+   * The first half of persist: writes the batch in one transaction and says whether it still
+   * has to be synced (sync or syncInBackground) before anyone may rely on it. A batch that only
+   * moves the commit index needs no sync (see the top of this file).
+   */
+  write(batch: PersistBatch): boolean {
     // Validate what can be checked without the database before opening a transaction.
     if (batch.snapshot) checkSnapshot(batch.snapshot);
     if (batch.entries) checkEntries(batch.entries);
     if (batch.hardState) checkHardState(batch.hardState);
-    if (!batch.snapshot && !batch.entries?.length && !batch.hardState) return;
+    if (!batch.snapshot && !batch.entries?.length && !batch.hardState) return false;
     const hs = batch.hardState;
     const mustSync =
       !!batch.snapshot ||
@@ -195,11 +207,34 @@ export class RaftStorage {
       hs.term !== this.synced.term ||
       hs.vote !== this.synced.vote;
     this.persistTx(batch);
-    // Commit index only: written, not synced (see the top of this file).
-    if (!mustSync) return;
+    if (mustSync && hs) this.syncing = { term: hs.term, vote: hs.vote };
+    return mustSync;
+  }
+
+  /** Makes everything written so far durable (fdatasync of the WAL). Throws when it cannot. */
+  sync(): void {
+    const written = this.syncing;
     this.wal.sync();
-    if (hs) this.synced = { term: hs.term, vote: hs.vote };
+    this.synced = written ?? this.synced;
+    if (this.syncing === written) this.syncing = undefined;
     this.guard.afterSyncedWrite();
+  }
+
+  /** sync() on libuv's thread pool; `done` once durable (or with why not). */
+  syncInBackground(done: (err: Error | null) => void): void {
+    const written = this.syncing;
+    this.wal.syncInBackground((err) => {
+      if (err) return done(err);
+      if (!this.db.open) return done(new Error('the storage was closed during the sync'));
+      try {
+        this.synced = written ?? this.synced;
+        if (this.syncing === written) this.syncing = undefined;
+        this.guard.afterSyncedWrite();
+      } catch (e) {
+        return done(e instanceof Error ? e : new Error(String(e)));
+      }
+      done(null);
+    });
   }
 
   /** Store a snapshot this node made and drop entries <= compactTo (compactTo <= snapshot index). */

@@ -13,6 +13,9 @@ import fs from 'node:fs';
 
 export class WalSync {
   private fd?: number;
+  /** fdatasyncs running on libuv's thread pool: the descriptor stays open until they end. */
+  private inFlight = 0;
+  private closing = false;
 
   constructor(private readonly walFile: string) {}
 
@@ -21,8 +24,30 @@ export class WalSync {
     fs.fdatasyncSync(this.open());
   }
 
-  /** Idempotent. */
+  /**
+   * The same on libuv's thread pool, so the event loop goes on meanwhile (a node receives and
+   * steps messages during its fsync, as etcd's goroutines do). `done` is told of the outcome.
+   */
+  syncInBackground(done: (err: Error | null) => void): void {
+    let fd: number;
+    try {
+      fd = this.open();
+    } catch (err) {
+      queueMicrotask(() => done(err instanceof Error ? err : new Error(String(err))));
+      return;
+    }
+    this.inFlight++;
+    fs.fdatasync(fd, (err) => {
+      this.inFlight--;
+      if (this.closing && this.inFlight === 0) this.close();
+      done(err);
+    });
+  }
+
+  /** Idempotent. A descriptor an fdatasync still uses is closed once it ends. */
   close(): void {
+    this.closing = true;
+    if (this.inFlight > 0) return;
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
   }
@@ -34,6 +59,7 @@ export class WalSync {
    */
   private open(): number {
     if (this.fd !== undefined) return this.fd;
+    if (this.closing) throw new Error(`${this.walFile} is closed`);
     const fd = fs.openSync(this.walFile, 'r');
     try {
       if (fs.fstatSync(fd).ino !== fs.statSync(this.walFile).ino)

@@ -102,6 +102,37 @@ describe('RaftStorage basics', () => {
     });
   });
 
+  it('syncs in the background on request: write() then syncInBackground, one fdatasync of the WAL on the thread pool', async () => {
+    const s = openStorage();
+    const synced: string[] = [];
+    const real = fs.fdatasync.bind(fs);
+    const spy = vi.spyOn(fs, 'fdatasync').mockImplementation(((
+      fd: number,
+      cb: (err: NodeJS.ErrnoException | null) => void,
+    ) => {
+      synced.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
+      real(fd, cb);
+    }) as typeof fs.fdatasync);
+    try {
+      expect(s.write({ entries: entries(1, 2, 1), hardState: { term: 1, vote: 'n1', commit: 0 } })).toBe(true);
+      const err = await new Promise<Error | null>((resolve) => s.syncInBackground(resolve));
+      expect(err).toBeNull();
+      expect(s.write({ hardState: { term: 1, vote: 'n1', commit: 2 } })).toBe(false); // MustSync false
+      expect(synced).toEqual([`${fs.realpathSync(file)}-wal`]);
+      // Closed while a sync runs: the sync ends on its descriptor, and says the storage closed.
+      s.write({ entries: entries(3, 3, 1) });
+      const late = new Promise<Error | null>((resolve) => s.syncInBackground(resolve));
+      s.close();
+      expect((await late)?.message).toMatch(/closed during the sync/);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(openStorage().load()).toMatchObject({
+      hardState: { term: 1, vote: 'n1', commit: 2 },
+      entries: entries(1, 3, 1),
+    });
+  });
+
   it('treats a 0-byte file as new', () => {
     fs.writeFileSync(file, '');
     const s = openStorage();
