@@ -250,10 +250,12 @@ class ClientApi {
       if (form.error !== null) return keyError(new V2Error(210, form.error, 0), clusterId);
       const parsed = parseKeysRequest(req.method, req.path.slice(KEYS_PREFIX.length), form.params, this.clock());
       // etcd checks the key as the URL spells it ("" for /v2/keys itself), once the request parsed.
-      if (
-        !(await this.auth.hasKeyPrefixAccess(req, req.path.slice(KEYS_PREFIX.length), isRecursiveRequest(form.params)))
-      )
-        return keyNoAuthReply(clusterId);
+      const access = this.auth.hasKeyPrefixAccess(
+        req,
+        req.path.slice(KEYS_PREFIX.length),
+        isRecursiveRequest(form.params),
+      );
+      if (access !== true && !(await access)) return keyNoAuthReply(clusterId);
       if ('watch' in parsed) return this.watch(req, res, parsed.watch, clusterId);
       if ('read' in parsed) {
         const event = await this.backend.read(parsed.read);

@@ -45,6 +45,10 @@ export class V2Backend implements ClientBackend {
 
   async read(req: V2ReadRequest): Promise<V2Event> {
     if (req.quorum) await this.node.readBarrier();
+    return this.readLocal(req);
+  }
+
+  readLocal(req: Omit<V2ReadRequest, 'quorum'>): V2Event {
     return this.node.sm.store.get(
       req.path,
       { recursive: req.recursive, sorted: req.sorted, space: req.space },

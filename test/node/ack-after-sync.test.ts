@@ -67,10 +67,10 @@ describe('durable before acknowledged, with the fsync off the event loop', () =>
     // ...and nothing was acknowledged: the write has no quorum, so no answer.
     expect(answered).toBe(false);
     expect(c.running.get(leader)!.node.status().commit).toBeLessThan(c.running.get(leader)!.node.status().lastIndex);
-    defined(holds[0]).release();
+    defined(holds[0], 'first hold').release();
     const w = await write;
     expect(w.status).toBe(201);
     expect(w.body.node?.value).toBe('x');
-    defined(holds[1]).release();
+    defined(holds[1], 'second hold').release();
   });
 });

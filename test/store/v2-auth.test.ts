@@ -37,6 +37,9 @@ function doer(store: V2Store): AuthDoer & { writes: Omit<V2Command, 'now'>[] } {
     async read(req: V2ReadRequest): Promise<V2Event> {
       return store.get(req.path, req, NOW);
     },
+    readLocal(req) {
+      return store.get(req.path, req, NOW);
+    },
   };
 }
 

@@ -120,10 +120,15 @@ export class V2AuthApi {
 
   /**
    * hasKeyPrefixAccess: may this request read (GET, HEAD) or write `key`? Without credentials
-   * the guest role decides; `recursive` requests need a `*` pattern covering the key.
+   * the guest role decides; `recursive` requests need a `*` pattern covering the key. Answered
+   * at once while auth is off (every keys request asks; most clusters never enable it).
    */
-  async hasKeyPrefixAccess(req: Req, key: string, recursive: boolean): Promise<boolean> {
-    if (!(await this.store.authEnabled())) return true;
+  hasKeyPrefixAccess(req: Req, key: string, recursive: boolean): boolean | Promise<boolean> {
+    if (!this.store.authEnabledNow()) return true;
+    return this.checkKeyPrefixAccess(req, key, recursive);
+  }
+
+  private async checkKeyPrefixAccess(req: Req, key: string, recursive: boolean): Promise<boolean> {
     let user: User | null = null;
     if (authorization(req) === '') {
       if (this.clientCertAuth) user = await this.userFromClientCertificate(req);

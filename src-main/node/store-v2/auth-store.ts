@@ -45,6 +45,8 @@ const VERIFIED_CACHE_SIZE = 256;
 export interface AuthDoer {
   write(cmd: Omit<V2Command, 'now'>): Promise<V2Event>;
   read(req: V2ReadRequest): Promise<V2Event>;
+  /** The same local read at once (detectAuth runs before every keys request: no await there). */
+  readLocal(req: Omit<V2ReadRequest, 'quorum'>): V2Event;
 }
 
 export class AuthStore {
@@ -167,11 +169,15 @@ export class AuthStore {
 
   // --- the enabled flag ------------------------------------------------------------------------
 
-  /** detectAuth: a local read of /2/enabled; anything unreadable counts as disabled. */
   async authEnabled(): Promise<boolean> {
+    return this.authEnabledNow();
+  }
+
+  /** detectAuth: a local read of /2/enabled; anything unreadable counts as disabled. */
+  authEnabledNow(): boolean {
     let value: string | undefined;
     try {
-      value = (await this.requestResource('/enabled', false)).node.value;
+      value = this.server.readLocal(resourceRead('/enabled')).node.value;
     } catch (err) {
       if (!(err instanceof V2Error && err.errorCode === 100))
         this.log('E', AUTH_PKG, `failed to detect auth settings (${errText(err)})`);
@@ -298,13 +304,7 @@ export class AuthStore {
   }
 
   private requestResource(res: string, quorum: boolean): Promise<V2Event> {
-    return this.server.read({
-      path: joinPath(PERMS_PREFIX, res),
-      recursive: false,
-      sorted: false,
-      quorum,
-      space: 'auth',
-    });
+    return this.server.read({ ...resourceRead(res), quorum });
   }
 
   private async setResource(res: string, value: unknown, prevExist: boolean): Promise<void> {
@@ -359,4 +359,9 @@ function joinPath(prefix: string, res: string): string {
 function errText(err: unknown): string {
   if (err instanceof V2Error) return `${err.errorCode}: ${err.message} (${err.cause}) [${err.index}]`;
   return err instanceof Error ? err.message : String(err);
+}
+
+/** etcd's requestResource: a plain GET of one node under /2. */
+function resourceRead(res: string): Omit<V2ReadRequest, 'quorum'> {
+  return { path: joinPath(PERMS_PREFIX, res), recursive: false, sorted: false, space: 'auth' };
 }
