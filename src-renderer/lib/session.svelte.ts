@@ -25,7 +25,19 @@ export interface Flight extends MessageSummary, FlightTimes {
 }
 
 export type TimelineKind =
-  'election' | 'vote' | 'role' | 'log' | 'commit' | 'membership' | 'snapshot' | 'key' | 'client' | 'action' | 'warning';
+  | 'election'
+  | 'vote'
+  | 'role'
+  | 'log'
+  | 'commit'
+  | 'membership'
+  | 'snapshot'
+  | 'key'
+  | 'client'
+  | 'action'
+  | 'warning'
+  /** Where the window switched clusters (attach, detach): the lines on either side are about different clusters. Never filtered out. */
+  | 'divider';
 
 export interface TimelineItem {
   seq: number;
@@ -137,6 +149,8 @@ export class Session {
 
   private seq = 0;
   private reqSeq = 0;
+  /** The timeline line of the last attach or detach asked for: a switch of clusters is marked just before it. */
+  private switchAskedSeq: number | undefined;
   private waiting = new Map<string, { resolve: (r: CommandResult) => void; reject: (e: Error) => void }>();
   private nameById = new Map<string, string>();
   /** Who shows each v3 watch the console opened (by watch id). */
@@ -214,6 +228,7 @@ export class Session {
     if (this.replay) return Promise.reject(new Error('this is a replayed trace: the cluster it shows is not running'));
     const id = `w${++this.reqSeq}`;
     this.note('action', '', describeCommand(cmd), 'minor');
+    if (cmd.type === 'attach' || cmd.type === 'detach') this.switchAskedSeq = this.seq;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.bridge.send({ id, cmd });
@@ -518,6 +533,7 @@ export class Session {
         if (n.status !== 'alive' || !running.has(peer)) this.setClockWarning(n.name, peer, undefined);
       }
     }
+    if (before && scopeOf(before) !== scopeOf(c)) this.markSwitch(before, c, when);
     this.cluster = c;
     // Members still finding each other (discovery, DNS): the status line follows how far they got.
     if (c.bootstrap && !c.nodes.some((n) => n.status === 'alive')) {
@@ -529,6 +545,30 @@ export class Session {
       this.status = `${l.name} leads term ${l.term}`;
       this.statusClaim = { kind: 'leader', node: l.name, term: l.term, batch: this.clusterBatch };
     }
+  }
+
+  /**
+   * The window now shows another cluster (attached, detached): a divider says which lines are
+   * about which, placed before the user's own attach/detach line when there is one; and the
+   * status line speaks of the cluster shown (what it said was about the other one).
+   */
+  private markSwitch(before: ClusterState, after: ClusterState, at: number): void {
+    const divider: TimelineItem = {
+      seq: ++this.seq,
+      at,
+      node: '',
+      kind: 'divider',
+      text: switchText(before, after),
+      weight: 'minor',
+    };
+    const asked = this.timeline.findIndex((t) => t.seq === this.switchAskedSeq);
+    this.switchAskedSeq = undefined;
+    const timeline = [...this.timeline];
+    if (asked >= 0) timeline.splice(asked, 0, { ...divider, at: timeline[asked]?.at ?? at });
+    else timeline.push(divider);
+    this.timeline = timeline.slice(-TIMELINE_MAX);
+    this.status = describeNow(after);
+    this.statusClaim = after.attached ? { kind: 'other' } : { kind: 'now' };
   }
 
   private addFlight(m: Extract<ServerEvent, { type: 'message' }>): void {
@@ -614,8 +654,13 @@ export class Session {
 export function describeNow(c: ClusterState): string {
   // An attached cluster's members are seen from outside: its leader is what the endpoints report.
   if (c.attached) {
-    const al = c.attached.leader;
-    return al ? `${al.name} leads term ${al.term}` : `the attached cluster has no leader (term ${c.attached.term})`;
+    const { leader, endpoints, term } = c.attached;
+    if (leader) return `${leader.name} leads term ${leader.term}`;
+    if (!endpoints.some((e) => e.reachable === true))
+      return endpoints.some((e) => e.reachable === false)
+        ? 'No endpoint of the attached cluster answers'
+        : 'Asking the attached cluster…';
+    return `the attached cluster has no leader (term ${term})`;
   }
   const l = agreedLeader(c);
   if (l) return `${l.name} leads term ${l.term}`;
@@ -636,6 +681,23 @@ export function describeNow(c: ClusterState): string {
   return alive.length === 0
     ? 'No node is running'
     : `No leader (term ${term}): the followers wait for their election timers`;
+}
+
+/** Which cluster a snapshot shows: '' the window's own, else the URLs it is attached through. */
+function scopeOf(c: ClusterState): string {
+  return c.attached ? c.attached.urls.join(', ') : '';
+}
+
+/** The divider's words when the window switches from showing `before` to showing `after`. */
+export function switchText(before: ClusterState, after: ClusterState): string {
+  const own = (c: ClusterState) => {
+    const names = c.nodes.filter((n) => n.status !== 'removed').map((n) => n.name);
+    return `the window's own cluster${names.length ? ` (${names.join(', ')})` : ''}`;
+  };
+  const at = (c: ClusterState) => `the cluster at ${scopeOf(c)}`;
+  if (after.attached)
+    return `From here on: the attached cluster at ${scopeOf(after)}. Earlier lines are about ${before.attached ? at(before) : own(before)}, before you attached.`;
+  return `From here on: ${own(after)} again. Earlier lines are about ${at(before)}, while you were attached.`;
 }
 
 /** The peer id in etcd's clock lines ("the clock difference against peer <id> is …"). */
