@@ -464,9 +464,10 @@ export class Session {
     const c = this.cluster;
     if (!c) return;
     const claim = this.statusClaim;
-    // An attached cluster is told about by the observer's own events; only a leader named before
-    // attaching (the window's own cluster's) is checked, so it is not shown as leading there.
-    if (c.attached && claim.kind !== 'leader') return;
+    // An attached cluster is told about by the observer's own events (a sentence stays until the
+    // next); a description of it ('now', as set on attaching) follows every snapshot until then,
+    // and a leader named before attaching (the window's own) is checked, so it is not shown leading there.
+    if (c.attached && claim.kind !== 'leader' && claim.kind !== 'now') return;
     let stale = false;
     if (claim.kind === 'leader') {
       // A snapshot from before the win (drawn just before the win's own snapshot) does not count.
@@ -482,7 +483,7 @@ export class Session {
     if (!stale) return;
     this.status = describeNow(c);
     if (c.attached) {
-      this.statusClaim = { kind: 'other' }; // the observer's events say what changes from here
+      this.statusClaim = { kind: 'now' };
       return;
     }
     const l = agreedLeader(c);
@@ -567,8 +568,9 @@ export class Session {
     if (asked >= 0) timeline.splice(asked, 0, { ...divider, at: timeline[asked]?.at ?? at });
     else timeline.push(divider);
     this.timeline = timeline.slice(-TIMELINE_MAX);
+    // The first attached snapshot is taken before any endpoint answers: the words follow the snapshots.
     this.status = describeNow(after);
-    this.statusClaim = after.attached ? { kind: 'other' } : { kind: 'now' };
+    this.statusClaim = { kind: 'now' };
   }
 
   private addFlight(m: Extract<ServerEvent, { type: 'message' }>): void {
@@ -695,9 +697,10 @@ export function switchText(before: ClusterState, after: ClusterState): string {
     return `the window's own cluster${names.length ? ` (${names.join(', ')})` : ''}`;
   };
   const at = (c: ClusterState) => `the cluster at ${scopeOf(c)}`;
+  // "later" and "earlier", not "below" or "above": the timeline may be read either way up.
   if (after.attached)
-    return `From here on: the attached cluster at ${scopeOf(after)}. Earlier lines are about ${before.attached ? at(before) : own(before)}, before you attached.`;
-  return `From here on: ${own(after)} again. Earlier lines are about ${at(before)}, while you were attached.`;
+    return `Attached here: later lines are about ${at(after)}; earlier ones about ${before.attached ? at(before) : own(before)}.`;
+  return `Detached here: later lines are about ${own(after)} again; earlier ones about ${at(before)}.`;
 }
 
 /** The peer id in etcd's clock lines ("the clock difference against peer <id> is …"). */

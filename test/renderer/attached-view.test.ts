@@ -123,7 +123,7 @@ describe('switching between the window’s own cluster and an attached one', () 
     const divider = session.timeline.at(-1);
     expect(divider?.kind).toBe('divider');
     expect(divider?.text).toBe(
-      "From here on: the attached cluster at http://127.0.0.1:2379. Earlier lines are about the window's own cluster (n1, n2, n3), before you attached.",
+      "Attached here: later lines are about the cluster at http://127.0.0.1:2379; earlier ones about the window's own cluster (n1, n2, n3).",
     );
     expect(session.status).toBe('e2 leads term 3');
 
@@ -135,7 +135,7 @@ describe('switching between the window’s own cluster and an attached one', () 
     const dividers = session.timeline.filter((t) => t.kind === 'divider').map((t) => t.text);
     expect(dividers).toHaveLength(3);
     expect(dividers[1]).toBe(
-      "From here on: the window's own cluster (n1, n2, n3) again. Earlier lines are about the cluster at http://127.0.0.1:2379, while you were attached.",
+      "Detached here: later lines are about the window's own cluster (n1, n2, n3) again; earlier ones about the cluster at http://127.0.0.1:2379.",
     );
   });
 
@@ -158,5 +158,29 @@ describe('switching between the window’s own cluster and an attached one', () 
     expect(session.timeline.map((t) => t.kind)).toEqual(['role', 'divider', 'action']);
     expect(session.timeline.at(-1)?.text).toBe(`You attached to the cluster at ${URL1}`);
     expect(session.status).toBe('No endpoint of the attached cluster answers');
+  });
+
+  it('the first attached snapshot (nothing asked yet) is not the last word: the status line follows the next ones', () => {
+    const { session, feed } = replaySession();
+    feed([{ type: 'cluster', cluster: OWN }, leaderEvent]);
+    const unpolled = view({
+      ...KILLED_LEADER,
+      leader: undefined,
+      endpoints: [endpoint({ url: 'http://127.0.0.1:2379' })],
+    });
+    feed([{ type: 'cluster', cluster: attachedCluster(unpolled) }]);
+    expect(session.status).toBe('Asking the attached cluster…');
+    feed([{ type: 'cluster', cluster: attachedCluster(KILLED_LEADER) }]);
+    expect(session.status).toBe('e2 leads term 3');
+    // The observer's own sentence stands until its next one.
+    feed([
+      {
+        type: 'attach',
+        at: 2,
+        event: { type: 'endpointUnreachable', at: 2, url: 'http://127.0.0.1:2379', error: 'connection refused' },
+      },
+    ]);
+    feed([{ type: 'cluster', cluster: attachedCluster(KILLED_LEADER) }]);
+    expect(session.status).toBe('http://127.0.0.1:2379 does not answer: connection refused');
   });
 });
