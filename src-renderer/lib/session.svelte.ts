@@ -151,6 +151,13 @@ export class Session {
   private reqSeq = 0;
   /** The timeline line of the last attach or detach asked for: a switch of clusters is marked just before it. */
   private switchAskedSeq: number | undefined;
+  /**
+   * The latest time of the window's own cluster's events drawn, and that time as it was when the
+   * window attached elsewhere: on detach the supervisor's greeting tells its story again, and
+   * what was told already is not told twice (what happened while attached is).
+   */
+  private ownToldUntil = -Infinity;
+  private ownToldBeforeAttach: number | undefined;
   private waiting = new Map<string, { resolve: (r: CommandResult) => void; reject: (e: Error) => void }>();
   private nameById = new Map<string, string>();
   /** Who shows each v3 watch the console opened (by watch id). */
@@ -208,6 +215,9 @@ export class Session {
     this.playout.drain();
     this.status = '';
     this.statusClaim = { kind: 'other' };
+    this.switchAskedSeq = undefined;
+    this.ownToldUntil = -Infinity;
+    this.ownToldBeforeAttach = undefined;
     this.stats = { batches: 0, events: 0, messages: 0, byLink: {} };
   }
 
@@ -265,6 +275,10 @@ export class Session {
     const lines: LogLine[] = [];
     let status: string | undefined;
     for (const e of batch) {
+      if (OWN_CLUSTER_EVENTS.has(e.type) && 'at' in e && typeof e.at === 'number') {
+        if (this.ownToldBeforeAttach !== undefined && e.at <= this.ownToldBeforeAttach) continue;
+        if (!this.cluster?.attached) this.ownToldUntil = Math.max(this.ownToldUntil, e.at);
+      }
       switch (e.type) {
         case 'cluster':
           this.clusterBatch = this.batchOf.get(e) ?? this.batchNo;
@@ -562,6 +576,7 @@ export class Session {
       text: switchText(before, after),
       weight: 'minor',
     };
+    if (after.attached && !before.attached) this.ownToldBeforeAttach = this.ownToldUntil;
     const asked = this.timeline.findIndex((t) => t.seq === this.switchAskedSeq);
     this.switchAskedSeq = undefined;
     const timeline = [...this.timeline];
@@ -684,6 +699,17 @@ export function describeNow(c: ClusterState): string {
     ? 'No node is running'
     : `No leader (term ${term}): the followers wait for their election timers`;
 }
+
+/** Events only the window's own cluster sends (its nodes' Raft, logs, messages). */
+const OWN_CLUSTER_EVENTS: ReadonlySet<ServerEvent['type']> = new Set<ServerEvent['type']>([
+  'raft',
+  'log',
+  'client',
+  'step',
+  'message',
+  'delivered',
+  'lost',
+]);
 
 /** Which cluster a snapshot shows: '' the window's own, else the URLs it is attached through. */
 function scopeOf(c: ClusterState): string {

@@ -179,6 +179,11 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
     expect(await page.locator('[data-timeline-divider]').first().textContent()).toContain(
       "Detached here: later lines are about the window's own cluster (n1) again",
     );
+    // Its greeting tells the cluster's story again: what the timeline told already is not told twice.
+    expect(await page.locator('.timeline li', { hasText: 'n1 won the election' }).count()).toBe(1);
+    await expect
+      .poll(() => page.locator('[data-status-line]').textContent(), { timeout: 10_000 })
+      .toMatch(/^n1 leads term \d+$/);
     await page.screenshot({ path: 'test-results/window-detached.png' });
   });
 });

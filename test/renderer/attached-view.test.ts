@@ -139,6 +139,24 @@ describe('switching between the window’s own cluster and an attached one', () 
     );
   });
 
+  it("on detach, the own cluster's story told again by its greeting is not told twice; what happened meanwhile is", () => {
+    const { session, feed } = replaySession();
+    feed([{ type: 'cluster', cluster: OWN }, leaderEvent]);
+    feed([{ type: 'cluster', cluster: attachedCluster(KILLED_LEADER) }]);
+    const meanwhile: ServerEvent = {
+      type: 'raft',
+      node: 'n2',
+      at: 5,
+      event: { kind: 'election-timeout', term: 2, pre: false },
+    };
+    // The supervisor's greeting: its snapshot, then its recent events, old and new.
+    feed([{ type: 'cluster', cluster: OWN }, leaderEvent, meanwhile]);
+    const told = session.timeline.map((t) => `${t.kind}: ${t.text}`);
+    expect(told.filter((t) => t.includes('n1 won the election'))).toHaveLength(1);
+    expect(told.at(-2)).toMatch(/^divider: Detached here/);
+    expect(told.at(-1)).toMatch(/^election: n2 /);
+  });
+
   it('the divider goes just before the user’s own "You attached…" line', () => {
     let listener: (batch: ServerEvent[]) => void = () => {};
     const sent: CommandRequest[] = [];
