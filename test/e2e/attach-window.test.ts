@@ -120,7 +120,7 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
     expect(await panel.textContent()).not.toMatch(/killed|data dir/);
     await expect
       .poll(() => panel.locator('[data-endpoint]').textContent(), { timeout: 5_000 })
-      .toMatch(/answers\s*no: .*refused/);
+      .toMatch(/answers\s*no: .*refused.*term\s*\d+ \(last seen\)/);
     // Still a member (it has an id): member remove stays on offer for it.
     expect(await panel.getByRole('button', { name: 'Remove' }).count()).toBe(1);
     // The two left elect a leader in a higher term; the status line follows the observer.
