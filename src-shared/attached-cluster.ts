@@ -12,8 +12,8 @@ import type { Role } from './raft-types.js';
  * no cuts, no votes. `applied` falls back to the commit index where the API does not tell
  * (v2), so no apply lag is drawn that was not observed; `lastIndex` is the commit index (the
  * uncommitted tail is invisible). A started member is 'alive' while its endpoint answers and
- * 'killed' when it does not ("not answering" — the closest NodeStatus; the observer cannot
- * know whether it crashed or is cut off).
+ * 'unreachable' when it does not (never 'killed': the observer cannot know whether it crashed,
+ * is cut off or refuses us, and it kills nothing); its raft figures are then as last seen.
  */
 export function toClusterState(view: AttachedView): ClusterState {
   const nameOf = (id: string | undefined): string => {
@@ -46,7 +46,7 @@ export function toClusterState(view: AttachedView): ClusterState {
           ? 'starting'
           : e.reachable
             ? 'alive'
-            : 'killed',
+            : 'unreachable',
       role,
       term: e?.raftTerm ?? 0,
       vote: '',

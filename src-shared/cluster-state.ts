@@ -7,9 +7,12 @@ import type { EntryType, MessageType, Role } from './raft-types.js';
 
 /**
  * unstarted: added to the cluster (or planned) but no process yet; starting: worker booting;
- * alive: serving; killed: terminated (restartable); removed: out of the cluster for good.
+ * alive: serving; killed: terminated (restartable); removed: out of the cluster for good;
+ * unreachable: a member of an attached cluster (attach.ts) whose client endpoint does not answer
+ * (refused, TLS rejected, timed out): seen from outside, so whether it crashed, is cut off or only
+ * refuses us is unknown, and nothing of ours killed it.
  */
-export const NODE_STATUSES = ['unstarted', 'starting', 'alive', 'killed', 'removed'] as const;
+export const NODE_STATUSES = ['unstarted', 'starting', 'alive', 'killed', 'removed', 'unreachable'] as const;
 export type NodeStatus = (typeof NODE_STATUSES)[number];
 
 export interface LogEntrySummary {

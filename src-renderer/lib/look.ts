@@ -24,6 +24,7 @@ export const STATUS_TEXT: Record<NodeStatus, string> = {
   alive: 'running',
   killed: 'killed (its data dir is kept)',
   removed: 'removed from the cluster',
+  unreachable: 'does not answer',
 };
 
 export interface MessageLook {

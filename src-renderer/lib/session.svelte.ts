@@ -25,7 +25,19 @@ export interface Flight extends MessageSummary, FlightTimes {
 }
 
 export type TimelineKind =
-  'election' | 'vote' | 'role' | 'log' | 'commit' | 'membership' | 'snapshot' | 'key' | 'client' | 'action' | 'warning';
+  | 'election'
+  | 'vote'
+  | 'role'
+  | 'log'
+  | 'commit'
+  | 'membership'
+  | 'snapshot'
+  | 'key'
+  | 'client'
+  | 'action'
+  | 'warning'
+  /** Where the window switched clusters (attach, detach): the lines on either side are about different clusters. Never filtered out. */
+  | 'divider';
 
 export interface TimelineItem {
   seq: number;
@@ -137,6 +149,15 @@ export class Session {
 
   private seq = 0;
   private reqSeq = 0;
+  /** The timeline line of the last attach or detach asked for: a switch of clusters is marked just before it. */
+  private switchAskedSeq: number | undefined;
+  /**
+   * The latest time of the window's own cluster's events drawn, and that time as it was when the
+   * window attached elsewhere: on detach the supervisor's greeting tells its story again, and
+   * what was told already is not told twice (what happened while attached is).
+   */
+  private ownToldUntil = -Infinity;
+  private ownToldBeforeAttach: number | undefined;
   private waiting = new Map<string, { resolve: (r: CommandResult) => void; reject: (e: Error) => void }>();
   private nameById = new Map<string, string>();
   /** Who shows each v3 watch the console opened (by watch id). */
@@ -194,6 +215,9 @@ export class Session {
     this.playout.drain();
     this.status = '';
     this.statusClaim = { kind: 'other' };
+    this.switchAskedSeq = undefined;
+    this.ownToldUntil = -Infinity;
+    this.ownToldBeforeAttach = undefined;
     this.stats = { batches: 0, events: 0, messages: 0, byLink: {} };
   }
 
@@ -214,6 +238,7 @@ export class Session {
     if (this.replay) return Promise.reject(new Error('this is a replayed trace: the cluster it shows is not running'));
     const id = `w${++this.reqSeq}`;
     this.note('action', '', describeCommand(cmd), 'minor');
+    if (cmd.type === 'attach' || cmd.type === 'detach') this.switchAskedSeq = this.seq;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.bridge.send({ id, cmd });
@@ -250,6 +275,10 @@ export class Session {
     const lines: LogLine[] = [];
     let status: string | undefined;
     for (const e of batch) {
+      if (OWN_CLUSTER_EVENTS.has(e.type) && 'at' in e && typeof e.at === 'number') {
+        if (this.ownToldBeforeAttach !== undefined && e.at <= this.ownToldBeforeAttach) continue;
+        if (!this.cluster?.attached) this.ownToldUntil = Math.max(this.ownToldUntil, e.at);
+      }
       switch (e.type) {
         case 'cluster':
           this.clusterBatch = this.batchOf.get(e) ?? this.batchNo;
@@ -449,9 +478,10 @@ export class Session {
     const c = this.cluster;
     if (!c) return;
     const claim = this.statusClaim;
-    // An attached cluster is told about by the observer's own events; only a leader named before
-    // attaching (the window's own cluster's) is checked, so it is not shown as leading there.
-    if (c.attached && claim.kind !== 'leader') return;
+    // An attached cluster is told about by the observer's own events (a sentence stays until the
+    // next); a description of it ('now', as set on attaching) follows every snapshot until then,
+    // and a leader named before attaching (the window's own) is checked, so it is not shown leading there.
+    if (c.attached && claim.kind !== 'leader' && claim.kind !== 'now') return;
     let stale = false;
     if (claim.kind === 'leader') {
       // A snapshot from before the win (drawn just before the win's own snapshot) does not count.
@@ -467,7 +497,7 @@ export class Session {
     if (!stale) return;
     this.status = describeNow(c);
     if (c.attached) {
-      this.statusClaim = { kind: 'other' }; // the observer's events say what changes from here
+      this.statusClaim = { kind: 'now' };
       return;
     }
     const l = agreedLeader(c);
@@ -518,6 +548,7 @@ export class Session {
         if (n.status !== 'alive' || !running.has(peer)) this.setClockWarning(n.name, peer, undefined);
       }
     }
+    if (before && scopeOf(before) !== scopeOf(c)) this.markSwitch(before, c, when);
     this.cluster = c;
     // Members still finding each other (discovery, DNS): the status line follows how far they got.
     if (c.bootstrap && !c.nodes.some((n) => n.status === 'alive')) {
@@ -529,6 +560,32 @@ export class Session {
       this.status = `${l.name} leads term ${l.term}`;
       this.statusClaim = { kind: 'leader', node: l.name, term: l.term, batch: this.clusterBatch };
     }
+  }
+
+  /**
+   * The window now shows another cluster (attached, detached): a divider says which lines are
+   * about which, placed before the user's own attach/detach line when there is one; and the
+   * status line speaks of the cluster shown (what it said was about the other one).
+   */
+  private markSwitch(before: ClusterState, after: ClusterState, at: number): void {
+    const divider: TimelineItem = {
+      seq: ++this.seq,
+      at,
+      node: '',
+      kind: 'divider',
+      text: switchText(before, after),
+      weight: 'minor',
+    };
+    if (after.attached && !before.attached) this.ownToldBeforeAttach = this.ownToldUntil;
+    const asked = this.timeline.findIndex((t) => t.seq === this.switchAskedSeq);
+    this.switchAskedSeq = undefined;
+    const timeline = [...this.timeline];
+    if (asked >= 0) timeline.splice(asked, 0, { ...divider, at: timeline[asked]?.at ?? at });
+    else timeline.push(divider);
+    this.timeline = timeline.slice(-TIMELINE_MAX);
+    // The first attached snapshot is taken before any endpoint answers: the words follow the snapshots.
+    this.status = describeNow(after);
+    this.statusClaim = { kind: 'now' };
   }
 
   private addFlight(m: Extract<ServerEvent, { type: 'message' }>): void {
@@ -614,8 +671,13 @@ export class Session {
 export function describeNow(c: ClusterState): string {
   // An attached cluster's members are seen from outside: its leader is what the endpoints report.
   if (c.attached) {
-    const al = c.attached.leader;
-    return al ? `${al.name} leads term ${al.term}` : `the attached cluster has no leader (term ${c.attached.term})`;
+    const { leader, endpoints, term } = c.attached;
+    if (leader) return `${leader.name} leads term ${leader.term}`;
+    if (!endpoints.some((e) => e.reachable === true))
+      return endpoints.some((e) => e.reachable === false)
+        ? 'No endpoint of the attached cluster answers'
+        : 'Asking the attached cluster…';
+    return `the attached cluster has no leader (term ${term})`;
   }
   const l = agreedLeader(c);
   if (l) return `${l.name} leads term ${l.term}`;
@@ -636,6 +698,35 @@ export function describeNow(c: ClusterState): string {
   return alive.length === 0
     ? 'No node is running'
     : `No leader (term ${term}): the followers wait for their election timers`;
+}
+
+/** Events only the window's own cluster sends (its nodes' Raft, logs, messages). */
+const OWN_CLUSTER_EVENTS: ReadonlySet<ServerEvent['type']> = new Set<ServerEvent['type']>([
+  'raft',
+  'log',
+  'client',
+  'step',
+  'message',
+  'delivered',
+  'lost',
+]);
+
+/** Which cluster a snapshot shows: '' the window's own, else the URLs it is attached through. */
+function scopeOf(c: ClusterState): string {
+  return c.attached ? c.attached.urls.join(', ') : '';
+}
+
+/** The divider's words when the window switches from showing `before` to showing `after`. */
+export function switchText(before: ClusterState, after: ClusterState): string {
+  const own = (c: ClusterState) => {
+    const names = c.nodes.filter((n) => n.status !== 'removed').map((n) => n.name);
+    return `the window's own cluster${names.length ? ` (${names.join(', ')})` : ''}`;
+  };
+  const at = (c: ClusterState) => `the cluster at ${scopeOf(c)}`;
+  // "later" and "earlier", not "below" or "above": the timeline may be read either way up.
+  if (after.attached)
+    return `Attached here: later lines are about ${at(after)}; earlier ones about ${before.attached ? at(before) : own(before)}.`;
+  return `Detached here: later lines are about ${own(after)} again; earlier ones about ${at(before)}.`;
 }
 
 /** The peer id in etcd's clock lines ("the clock difference against peer <id> is …"). */

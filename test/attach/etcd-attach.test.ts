@@ -198,7 +198,7 @@ describe.skipIf(!haveEtcd)('attached to a real etcd 3.4 cluster (v3 JSON gateway
     await eventUntil(events, 'termBumped', 'termBumped', (e) => e.to > before.term);
 
     const state = toClusterState(v);
-    expect(state.nodes.find((n) => n.name === before.name)!.status).toBe('killed');
+    expect(state.nodes.find((n) => n.name === before.name)!.status).toBe('unreachable');
     expect(agreedLeader(state)?.name).toBe(v.leader!.name);
 
     // Writes and the watch go on through the members still answering.
@@ -402,7 +402,7 @@ describe('attached to a raftlab node cluster through the v2 API', () => {
     );
     expect(v.leader?.name).toBe(leader);
     expect(v.endpoints.filter((e) => e.reachable)).toHaveLength(2);
-    expect(toClusterState(v).nodes.find((n) => n.name === follower)!.status).toBe('killed');
+    expect(toClusterState(v).nodes.find((n) => n.name === follower)!.status).toBe('unreachable');
   });
 });
 

@@ -193,6 +193,24 @@ describe.skipIf(!ready)('the window attached to a secured etcd (TLS client certi
       .poll(() => page.locator('[data-endpoint-error]').allTextContents(), { timeout: 20_000 })
       .toContainEqual(expect.stringMatching(/TLS: the server requires a client certificate/));
     expect(await page.locator('[data-node][data-status="alive"]').count()).toBe(0);
+    // The endpoint is drawn as one that does not answer: never "killed" (only the app kills its
+    // own nodes), no term made up, no member remove (no member id is known for it).
+    const node = page.locator('[data-node]');
+    await expect.poll(() => node.getAttribute('data-status'), { timeout: 10_000 }).toBe('unreachable');
+    expect(await node.locator('.term').textContent()).toBe('?');
+    expect((await node.locator('[data-caption]').textContent())?.trim()).toBe('no answer');
+    expect(await node.textContent()).not.toMatch(/killed|T0/);
+    const panel = page.locator('[data-panel]');
+    expect(await panel.locator('[data-panel-status]').textContent()).toBe('does not answer');
+    expect(await panel.textContent()).not.toMatch(/killed|data dir/);
+    expect(await panel.getByRole('button', { name: 'Remove' }).count()).toBe(0);
+    // The status line and the timeline speak of the attached cluster; the window's own n1 is
+    // behind the divider.
+    expect(await page.locator('[data-status-line]').textContent()).not.toMatch(/n1/);
+    const lines = await page.locator('.timeline li').allTextContents();
+    const divider = lines.findIndex((l) => l.includes('Attached here:'));
+    expect(divider).toBeGreaterThan(0);
+    expect(lines.slice(0, divider).join('\n')).not.toMatch(/n1\b/);
     await page.screenshot({ path: `${SHOTS}/window-attached-etcd-no-cert.png` });
   });
 

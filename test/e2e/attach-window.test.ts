@@ -34,6 +34,11 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
 
   it('attaches through one URL: 3 members and the leader, with local-only controls off', async () => {
     await expect.poll(() => page.locator('[data-node]').count(), { timeout: 20_000 }).toBe(1);
+    // The window's own n1 has a line in the timeline before attaching (its election). A line's
+    // text runs on from its tag ("rolen1 won…"): no \b before n1.
+    await expect
+      .poll(() => page.locator('.timeline li', { hasText: /n1\b/ }).count(), { timeout: 20_000 })
+      .toBeGreaterThan(0);
     await page.getByRole('button', { name: 'Attach to a cluster…' }).click();
     await page.getByLabel('Client URLs to attach to').fill(etcd.spec('e1').clientURL);
     await page.getByRole('button', { name: 'Attach', exact: true }).click();
@@ -44,6 +49,19 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
       .locator('[data-node]')
       .evaluateAll((els) => els.map((e) => e.getAttribute('data-node')).sort());
     expect(names).toEqual(['e1', 'e2', 'e3']);
+    // The status line speaks of the attached cluster, never of the window's own n1.
+    await expect
+      .poll(() => page.locator('[data-status-line]').textContent(), { timeout: 10_000 })
+      .toMatch(/^e[123] leads/);
+    // The timeline marks where the window's own cluster's lines end: newest first, the user's
+    // "You attached" line, then the divider, then what n1 did before.
+    const lines = await page.locator('.timeline li').allTextContents();
+    const divider = lines.findIndex((l) => l.includes('Attached here:'));
+    expect(lines[divider]).toContain(
+      `later lines are about the cluster at ${etcd.spec('e1').clientURL}; earlier ones about the window's own cluster (n1).`,
+    );
+    expect(lines.findIndex((l) => l.includes('You attached to the cluster at'))).toBeLessThan(divider);
+    expect(lines.findIndex((l, i) => i !== divider && /n1\b/.test(l))).toBeGreaterThan(divider);
     expect(await page.getByRole('button', { name: 'Isolate leader' }).isDisabled()).toBe(true);
     expect(await page.getByRole('button', { name: 'Isolate leader' }).getAttribute('title')).toContain(
       'only watched through its API',
@@ -87,6 +105,38 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
     ).toBe(true);
   });
 
+  it('kill -9 of the leader outside: it reads "does not answer", never "killed"; the new leader is drawn', async () => {
+    const old = (await page.locator('[data-node][data-role="leader"]').getAttribute('data-node'))!;
+    await etcd.kill9(old);
+    const gone = page.locator(`[data-node="${old}"]`);
+    await expect.poll(() => gone.getAttribute('data-status'), { timeout: 20_000 }).toBe('unreachable');
+    expect(await gone.locator('.term').textContent()).toBe('?');
+    expect(await gone.locator('[data-caption]').textContent()).toMatch(/^\s*no answer\s*$/);
+    expect(await gone.getAttribute('aria-label')).toBe(`${old}: does not answer`);
+    const panel = page.locator(`[data-panel="${old}"]`);
+    // The first test picked the leader, and a click on a picked node unpicks it.
+    if ((await panel.count()) === 0) await gone.click();
+    expect(await panel.locator('[data-panel-status]').textContent()).toBe('does not answer');
+    expect(await panel.textContent()).not.toMatch(/killed|data dir/);
+    await expect
+      .poll(() => panel.locator('[data-endpoint]').textContent(), { timeout: 5_000 })
+      .toMatch(/answers\s*no: .*refused.*term\s*\d+ \(last seen\)/);
+    // Still a member (it has an id): member remove stays on offer for it.
+    expect(await panel.getByRole('button', { name: 'Remove' }).count()).toBe(1);
+    // The two left elect a leader in a higher term; the status line follows the observer.
+    await expect
+      .poll(() => page.locator('[data-node][data-status="alive"][data-role="leader"]').count(), { timeout: 30_000 })
+      .toBe(1);
+    const next = (await page
+      .locator('[data-node][data-status="alive"][data-role="leader"]')
+      .getAttribute('data-node'))!;
+    expect(next).not.toBe(old);
+    await expect
+      .poll(() => page.locator('[data-status-line]').textContent(), { timeout: 10_000 })
+      .toMatch(new RegExp(`^${next} leads`));
+    await page.screenshot({ path: 'test-results/window-attached-etcd-leader-killed.png' });
+  });
+
   it('the same views attach to raftlab nodes run as plain processes (the path is API-only)', async () => {
     const nodes = await ProcessCluster.create(3);
     try {
@@ -126,5 +176,14 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
         timeout: 10_000,
       })
       .toEqual(['n1']);
+    expect(await page.locator('[data-timeline-divider]').first().textContent()).toContain(
+      "Detached here: later lines are about the window's own cluster (n1) again",
+    );
+    // Its greeting tells the cluster's story again: what the timeline told already is not told twice.
+    expect(await page.locator('.timeline li', { hasText: 'n1 won the election' }).count()).toBe(1);
+    await expect
+      .poll(() => page.locator('[data-status-line]').textContent(), { timeout: 10_000 })
+      .toMatch(/^n1 leads term \d+$/);
+    await page.screenshot({ path: 'test-results/window-detached.png' });
   });
 });
