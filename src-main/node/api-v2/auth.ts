@@ -208,30 +208,20 @@ export class V2AuthApi {
 
   // --- /v2/auth/enable -------------------------------------------------------------------------
 
-  private async enableDisable(req: Req): Promise<Reply> {
-    const notAllowed = allowMethod(req.method, ['GET', 'PUT', 'DELETE']);
-    if (notAllowed) return notAllowed;
-    if (!(await this.hasWriteRootAccess(req))) return noAuthReply();
-    const cid = this.clusterId();
-    try {
+  private enableDisable(req: Req): Promise<Reply> {
+    return this.endpoint(req, ['GET', 'PUT', 'DELETE'], 'write-root', async (cid) => {
       const enabled = await this.store.authEnabled();
       if (req.method === 'GET') return this.withCid(jsonReply(200, { enabled }, true), cid);
       if (req.method === 'PUT') await this.store.enableAuth();
       else await this.store.disableAuth();
       return this.empty(cid);
-    } catch (err) {
-      return this.error(err, cid);
-    }
+    });
   }
 
   // --- /v2/auth/users --------------------------------------------------------------------------
 
-  private async baseUsers(req: Req): Promise<Reply> {
-    const notAllowed = allowMethod(req.method, ['GET']);
-    if (notAllowed) return notAllowed;
-    if (!(await this.hasRootAccess(req))) return noAuthReply();
-    const cid = this.clusterId();
-    try {
+  private baseUsers(req: Req): Promise<Reply> {
+    return this.endpoint(req, ['GET'], 'root', async (cid) => {
       const names = await this.store.allUsers();
       parseForm(req);
       const users: Array<Record<string, unknown>> = [];
@@ -248,17 +238,11 @@ export class V2AuthApi {
         users.push(userWithRoles(user.user, roles));
       }
       return this.withCid(jsonReply(200, { users: users.length > 0 ? users : null }, true), cid);
-    } catch (err) {
-      return this.error(err, cid);
-    }
+    });
   }
 
-  private async forUser(req: Req, name: string): Promise<Reply> {
-    const notAllowed = allowMethod(req.method, ['GET', 'PUT', 'DELETE']);
-    if (notAllowed) return notAllowed;
-    if (!(await this.hasRootAccess(req))) return noAuthReply();
-    const cid = this.clusterId();
-    try {
+  private forUser(req: Req, name: string): Promise<Reply> {
+    return this.endpoint(req, ['GET', 'PUT', 'DELETE'], 'root', async (cid) => {
       if (req.method === 'GET') {
         const user = await this.store.getUser(name);
         parseForm(req);
@@ -287,35 +271,23 @@ export class V2AuthApi {
         out = await this.store.updateUser(u);
       }
       return this.withCid(jsonReply(created ? 201 : 200, userJSON({ ...out, password: '' }), true), cid);
-    } catch (err) {
-      return this.error(err, cid);
-    }
+    });
   }
 
   // --- /v2/auth/roles --------------------------------------------------------------------------
 
-  private async baseRoles(req: Req): Promise<Reply> {
-    const notAllowed = allowMethod(req.method, ['GET']);
-    if (notAllowed) return notAllowed;
-    if (!(await this.hasRootAccess(req))) return noAuthReply();
-    const cid = this.clusterId();
-    try {
+  private baseRoles(req: Req): Promise<Reply> {
+    return this.endpoint(req, ['GET'], 'root', async (cid) => {
       const names = await this.store.allRoles();
       parseForm(req);
       const roles: Array<Record<string, unknown>> = [];
       for (const name of names) roles.push(roleJSON(await this.store.getRole(name)));
       return this.withCid(jsonReply(200, { roles: roles.length > 0 ? roles : null }, true), cid);
-    } catch (err) {
-      return this.error(err, cid);
-    }
+    });
   }
 
-  private async forRole(req: Req, name: string): Promise<Reply> {
-    const notAllowed = allowMethod(req.method, ['GET', 'PUT', 'DELETE']);
-    if (notAllowed) return notAllowed;
-    if (!(await this.hasRootAccess(req))) return noAuthReply();
-    const cid = this.clusterId();
-    try {
+  private forRole(req: Req, name: string): Promise<Reply> {
+    return this.endpoint(req, ['GET', 'PUT', 'DELETE'], 'root', async (cid) => {
       if (req.method === 'GET')
         return this.withCid(jsonReply(200, roleJSON(await this.store.getRole(name)), true), cid);
       if (req.method === 'DELETE') {
@@ -334,12 +306,33 @@ export class V2AuthApi {
       if (!isEmptyPermissions(r.permissions))
         return this.withCid(messageReply(400, 'Role JSON contains both permissions and grant/revoke'), cid);
       return this.withCid(jsonReply(200, roleJSON(await this.store.updateRole(r)), true), cid);
+    });
+  }
+
+  // --- answers ---------------------------------------------------------------------------------
+
+  /**
+   * An auth endpoint as etcd's v2http handlers open and close: the methods it allows, its access
+   * check (hasRootAccess, or hasWriteRootAccess), then `handle` with the cluster id, whose errors
+   * are answered as writeError answers them.
+   */
+  private async endpoint(
+    req: Req,
+    methods: string[],
+    access: 'root' | 'write-root',
+    handle: (cid: string) => Promise<Reply>,
+  ): Promise<Reply> {
+    const notAllowed = allowMethod(req.method, methods);
+    if (notAllowed) return notAllowed;
+    const allowed = access === 'root' ? await this.hasRootAccess(req) : await this.hasWriteRootAccess(req);
+    if (!allowed) return noAuthReply();
+    const cid = this.clusterId();
+    try {
+      return await handle(cid);
     } catch (err) {
       return this.error(err, cid);
     }
   }
-
-  // --- answers ---------------------------------------------------------------------------------
 
   private withCid(r: Reply, cid: string): Reply {
     const headers: HeaderList = [...(r.headers ?? []), ['X-Etcd-Cluster-Id', cid]];
