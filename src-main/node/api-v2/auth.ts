@@ -254,8 +254,7 @@ export class V2AuthApi {
         await this.store.deleteUser(name);
         return this.empty(cid);
       }
-      const body = await readBody(req.raw, MAX_AUTH_BODY_BYTES);
-      const u = body.tooLarge || body.aborted ? null : decodeUser(body.data.toString('utf8'));
+      const u = await readJSON(req, decodeUser);
       if (!u) return this.withCid(messageReply(400, 'Invalid JSON in request body.'), cid);
       if (u.user !== name)
         return this.withCid(messageReply(400, 'User JSON name does not match the name in the URL'), cid);
@@ -294,8 +293,7 @@ export class V2AuthApi {
         await this.store.deleteRole(name);
         return this.empty(cid);
       }
-      const body = await readBody(req.raw, MAX_AUTH_BODY_BYTES);
-      const r = body.tooLarge || body.aborted ? null : decodeRole(body.data.toString('utf8'));
+      const r = await readJSON(req, decodeRole);
       if (!r) return this.withCid(messageReply(400, 'Invalid JSON in request body.'), cid);
       if (r.role !== name)
         return this.withCid(messageReply(400, 'Role JSON name does not match the name in the URL'), cid);
@@ -355,6 +353,12 @@ export class V2AuthApi {
 
 function userWithRoles(user: string, roles: Array<Record<string, unknown>>): Record<string, unknown> {
   return roles.length > 0 ? { user, roles } : { user };
+}
+
+/** A PUT's body as `decode` reads it; null when too large, cut off or not that JSON ("Invalid JSON in request body."). */
+async function readJSON<T>(req: Req, decode: (text: string) => T | null): Promise<T | null> {
+  const body = await readBody(req.raw, MAX_AUTH_BODY_BYTES);
+  return body.tooLarge || body.aborted ? null : decode(body.data.toString('utf8'));
 }
 
 /** r.ParseForm() on a GET: only the query, whose bad escapes etcd answers as a 500. */
