@@ -8,9 +8,9 @@ import { BootstrapFailed, resolveBootstrap } from './node/discovery/bootstrap.js
 import { runProxy } from './node/proxy/run-proxy.js';
 import { createLogger, etcdmain, type LogLevel, type RaftLogLevel } from './node/log.js';
 import { NodeStartError } from './node/raft-node.js';
-import { startNode } from './node/node-server.js';
+import { memberSettings, startNode } from './node/node-server.js';
 import { stopOnSignal } from './node/stop-on-signal.js';
-import { withAutoTLS } from './node/tls-info.js';
+import { withAutoTLS, type TLSInfo } from './node/tls-info.js';
 import { StorageError } from './storage/raft-storage.js';
 import { attachMain } from './attach/cli.js';
 import { runMain } from './scenario/run-scenario.js';
@@ -87,41 +87,13 @@ async function runNode(argv: string[]): Promise<number> {
   let running;
   try {
     // embed's PeerSelfCert and ClientSelfCert: --peer-auto-tls and --auto-tls certificates.
-    const peerTLS = await withAutoTLS(cfg.peerTLS, {
-      auto: cfg.peerAutoTLS,
-      which: 'peer',
-      dataDir: cfg.dataDir,
-      listenURLs: cfg.listenPeerURLs,
-      log: (m) => logger.emit(m),
-    });
-    const clientTLS = await withAutoTLS(cfg.clientTLS, {
-      auto: cfg.clientAutoTLS,
-      which: 'client',
-      dataDir: cfg.dataDir,
-      listenURLs: cfg.listenClientURLs,
-      log: (m) => logger.emit(m),
-    });
-    running = await startNode(
-      {
-        name: cfg.name,
-        dataDir: cfg.dataDir,
-        initialCluster: cfg.initialCluster,
-        initialClusterState: cfg.initialClusterState,
-        initialClusterToken: cfg.initialClusterToken,
-        listenPeerURLs: cfg.listenPeerURLs,
-        advertisePeerURLs: cfg.initialAdvertisePeerURLs,
-        listenClientURLs: cfg.listenClientURLs,
-        advertiseClientURLs: cfg.advertiseClientURLs,
-        heartbeatMs: cfg.heartbeatIntervalMs,
-        electionMs: cfg.electionTimeoutMs,
-        snapshotCount: cfg.snapshotCount,
-        strictReconfigCheck: cfg.strictReconfigCheck,
-        quotaBackendBytes: cfg.quotaBackendBytes,
-        peerTLS,
-        clientTLS,
-      },
-      log,
-    );
+    const autoTLS = (which: 'peer' | 'client', info: TLSInfo, auto: boolean, listenURLs: string[]) =>
+      withAutoTLS(info, { auto, which, dataDir: cfg.dataDir, listenURLs, log: (m) => logger.emit(m) });
+    const tls = {
+      peerTLS: await autoTLS('peer', cfg.peerTLS, cfg.peerAutoTLS, cfg.listenPeerURLs),
+      clientTLS: await autoTLS('client', cfg.clientTLS, cfg.clientAutoTLS, cfg.listenClientURLs),
+    };
+    running = await startNode(memberSettings(cfg, tls), log);
   } catch (err) {
     // Whatever stopped the start, one fatal line as etcd prints it, never a stack trace.
     logger.emit(etcdmain.fatal(startError(err)));

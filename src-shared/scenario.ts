@@ -197,11 +197,13 @@ export function commandsFor(step: ScenarioStep, cluster: ClusterState): Command[
     if (!n) throw new ScenarioError('no node is running');
     return n.name;
   };
+  /** The node a write goes to: the one named, else the leader all agree on, else any running one. */
+  const writer = (node: NodeRef | undefined) => (node ? name(node) : (agreedLeader(cluster)?.name ?? anyAlive()));
   if ('put' in step)
     return [
       {
         type: 'kv',
-        name: step.put.node ? name(step.put.node) : (agreedLeader(cluster)?.name ?? anyAlive()),
+        name: writer(step.put.node),
         method: 'PUT',
         key: step.put.key,
         value: step.put.value,
@@ -211,7 +213,7 @@ export function commandsFor(step: ScenarioStep, cluster: ClusterState): Command[
     return [
       {
         type: 'kv',
-        name: step.delete.node ? name(step.delete.node) : (agreedLeader(cluster)?.name ?? anyAlive()),
+        name: writer(step.delete.node),
         method: 'DELETE',
         key: step.delete.key,
       },

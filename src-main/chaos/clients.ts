@@ -210,54 +210,31 @@ export async function runClient(name: string, rng: Rng, ctx: ClientContext, spac
     }
     const value = `${name}.${++seq}`;
     const invoke = ctx.now();
+    /** What every operation records once its answer is in (its id is given then, in completion order). */
+    const answered = (a: KvAnswer) => ({
+      id: ctx.nextId(),
+      client: name,
+      node: node.name,
+      key,
+      invoke,
+      complete: ctx.now(),
+      outcome: a.outcome,
+    });
     let op: Op;
     if (type === 'read') {
       const a = await api.read(node.url, key, ctx.quorumReads, ctx.timeoutMs);
-      op = {
-        id: ctx.nextId(),
-        client: name,
-        node: node.name,
-        key,
-        invoke,
-        complete: ctx.now(),
-        outcome: a.outcome,
-        type,
-        note: a.note,
-      };
+      op = { ...answered(a), type, note: a.note };
       if (a.outcome === 'ok') {
         op.value = a.value;
         seen.set(key, a.value ?? null);
       }
     } else if (type === 'write') {
       const a = await api.write(node.url, key, value, ctx.timeoutMs);
-      op = {
-        id: ctx.nextId(),
-        client: name,
-        node: node.name,
-        key,
-        invoke,
-        complete: ctx.now(),
-        outcome: a.outcome,
-        type,
-        value,
-        note: a.note,
-      };
+      op = { ...answered(a), type, value, note: a.note };
       if (a.outcome === 'ok') seen.set(key, value);
     } else {
       const a = await api.cas(node.url, key, expected as string, value, ctx.timeoutMs);
-      op = {
-        id: ctx.nextId(),
-        client: name,
-        node: node.name,
-        key,
-        invoke,
-        complete: ctx.now(),
-        outcome: a.outcome,
-        type,
-        expected: expected as string,
-        value,
-        note: a.note,
-      };
+      op = { ...answered(a), type, expected: expected as string, value, note: a.note };
       if (a.outcome === 'ok') {
         op.succeeded = a.succeeded;
         if (a.succeeded) seen.set(key, value);

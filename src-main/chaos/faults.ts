@@ -72,11 +72,12 @@ export class FaultInjector {
           const victim = this.pickTarget(rng, 0.5);
           if (!victim) return this.skip(kind, 'no running node');
           await this.sup.execute({ type: 'killNode', name: victim.name });
-          const f = this.record(kind, `killed ${victim.name}${victim.role === 'leader' ? ' (the leader)' : ''}`);
-          await this.waitUntil(this.now() + durationMs);
-          await retry(() => this.sup.execute({ type: 'restartNode', name: victim.name }));
-          f.until = this.now();
-          return;
+          return await this.hold(
+            kind,
+            `killed ${victim.name}${victim.role === 'leader' ? ' (the leader)' : ''}`,
+            durationMs,
+            () => retry(() => this.sup.execute({ type: 'restartNode', name: victim.name })),
+          );
         }
         case 'partition': {
           const members = this.members();
@@ -88,11 +89,12 @@ export class FaultInjector {
           const rest = members.map((n) => n.name).filter((n) => !minority.includes(n));
           if (rest.length === 0) return this.skip(kind, 'a single member');
           await this.cut(minority, rest);
-          const f = this.record(kind, `partitioned {${minority.join(', ')}} from {${rest.join(', ')}}`);
-          await this.waitUntil(this.now() + durationMs);
-          await this.healCuts();
-          f.until = this.now();
-          return;
+          return await this.hold(
+            kind,
+            `partitioned {${minority.join(', ')}} from {${rest.join(', ')}}`,
+            durationMs,
+            () => this.healCuts(),
+          );
         }
         case 'isolate-leader': {
           const leader = this.alive().find((n) => n.role === 'leader');
@@ -102,11 +104,9 @@ export class FaultInjector {
             .filter((n) => n !== leader.name);
           if (rest.length === 0) return this.skip(kind, 'a single member');
           await this.cut([leader.name], rest);
-          const f = this.record(kind, `isolated the leader ${leader.name} (term ${leader.term})`);
-          await this.waitUntil(this.now() + durationMs);
-          await this.healCuts();
-          f.until = this.now();
-          return;
+          return await this.hold(kind, `isolated the leader ${leader.name} (term ${leader.term})`, durationMs, () =>
+            this.healCuts(),
+          );
         }
         case 'transfer-leader': {
           const leader = this.alive().find((n) => n.role === 'leader');
@@ -122,43 +122,35 @@ export class FaultInjector {
           const victim = this.pickTarget(rng, 0.3);
           if (!victim) return this.skip(kind, 'no running node');
           await this.sup.execute({ type: 'removeMember', name: victim.name });
-          const f = this.record(
-            kind,
-            `removed member ${victim.name}${victim.role === 'leader' ? ' (the leader)' : ''}`,
-          );
-          await this.waitUntil(this.now() + durationMs);
-          const added = (await this.sup.execute({ type: 'addMember' })) as { name: string };
-          f.description += `, then added ${added.name}`;
-          f.until = this.now();
-          return;
+          const removed = `removed member ${victim.name}${victim.role === 'leader' ? ' (the leader)' : ''}`;
+          return await this.hold(kind, removed, durationMs, async (f) => {
+            const added = (await this.sup.execute({ type: 'addMember' })) as { name: string };
+            f.description += `, then added ${added.name}`;
+          });
         }
         case 'clock-offset': {
           const victim = this.pickTarget(rng, 0.3);
           if (!victim) return this.skip(kind, 'no running node');
           const offsetMs = (rng.chance(0.5) ? 1 : -1) * rng.int(1000, 8000);
           await this.sup.execute({ type: 'setClock', name: victim.name, offsetMs });
-          const f = this.record(
+          return await this.hold(
             kind,
             `${victim.name}'s clock ${offsetMs > 0 ? '+' : ''}${(offsetMs / 1000).toFixed(1)} s`,
+            durationMs,
+            () => this.setClockIfThere(victim.name, { offsetMs: 0 }),
           );
-          await this.waitUntil(this.now() + durationMs);
-          await this.setClockIfThere(victim.name, { offsetMs: 0 });
-          f.until = this.now();
-          return;
         }
         case 'clock-rate': {
           const victim = this.pickTarget(rng, 0.5);
           if (!victim) return this.skip(kind, 'no running node');
           const rate = rng.pick([0.5, 0.75, 1.5, 2, 3]);
           await this.sup.execute({ type: 'setClock', name: victim.name, rate });
-          const f = this.record(
+          return await this.hold(
             kind,
             `${victim.name}'s clock runs at ×${rate}${victim.role === 'leader' ? ' (the leader)' : ''}`,
+            durationMs,
+            () => this.setClockIfThere(victim.name, { rate: 1 }),
           );
-          await this.waitUntil(this.now() + durationMs);
-          await this.setClockIfThere(victim.name, { rate: 1 });
-          f.until = this.now();
-          return;
         }
       }
     } catch (err) {
@@ -197,6 +189,19 @@ export class FaultInjector {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** A fault just made: recorded as `description`, kept for `durationMs` (or until the run's end), then healed. */
+  private async hold(
+    kind: FaultKind,
+    description: string,
+    durationMs: number,
+    heal: (f: FaultRecord) => Promise<unknown>,
+  ): Promise<void> {
+    const f = this.record(kind, description);
+    await this.waitUntil(this.now() + durationMs);
+    await heal(f);
+    f.until = this.now();
+  }
 
   /** A running node; the leader with probability `leaderBias`. */
   private pickTarget(rng: Rng, leaderBias: number): NodeState | undefined {

@@ -44,6 +44,28 @@ export interface LaunchHow {
 
 type MemberSpec = { name: string; peerURL: string; clientURL: string };
 
+/** A member of a new cluster, its id derived up front as etcd derives it (peer URL and cluster token). */
+function newMember(
+  defaults: NodeDefaults,
+  s: MemberSpec,
+  dir: string,
+  initialCluster: { name: string; peerURLs: string[] }[],
+  token: string,
+): NodeRecord {
+  const rec = newRecord(
+    defaults,
+    s.name,
+    s.peerURL,
+    s.clientURL,
+    path.join(dir, `${s.name}.etcd`),
+    initialCluster,
+    'new',
+    token,
+  );
+  rec.id = memberId([s.peerURL], token);
+  return rec;
+}
+
 export class ClusterLauncher {
   /** The current cluster's discovery token or SRV records, when it was not bootstrapped statically. */
   private boot?: ClusterBootstrap;
@@ -96,17 +118,7 @@ export class ClusterLauncher {
     const initialCluster = specs.map((s) => ({ name: s.name, peerURLs: [s.peerURL] }));
     for (const s of specs) {
       // The ids are known up front (as etcd derives them), so cuts work before a node starts.
-      const rec = newRecord(
-        h.defaults,
-        s.name,
-        s.peerURL,
-        s.clientURL,
-        path.join(dir, `${s.name}.etcd`),
-        initialCluster,
-        'new',
-        token,
-      );
-      rec.id = memberId([s.peerURL], token);
+      const rec = newMember(h.defaults, s, dir, initialCluster, token);
       if (this.secure) Object.assign(rec.settings, await this.secure.forMember(s.name));
       c.nodes.set(s.name, rec);
     }
@@ -154,18 +166,8 @@ export class ClusterLauncher {
     }
     this.boot = boot;
     for (const s of specs) {
-      const rec = newRecord(
-        h.defaults,
-        s.name,
-        s.peerURL,
-        s.clientURL,
-        path.join(dir, `${s.name}.etcd`),
-        [],
-        'new',
-        boot.token,
-      );
+      const rec = newMember(h.defaults, s, dir, [], boot.token);
       rec.settings.bootstrap = boot.memberBootstrap;
-      rec.id = memberId([s.peerURL], boot.token);
       c.nodes.set(s.name, rec);
     }
     h.events.markDirty();

@@ -4,6 +4,7 @@
 
 import { createClientHandler, type ClientRequestRecord } from './api-v2.js';
 import { startClientServer, type ClientPortTLS } from './api-v2/server.js';
+import type { NodeConfig } from './config/node-config.js';
 import { RaftNode, type LogFn, type NodeSettings } from './raft-node.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -28,6 +29,34 @@ export type NodeServerSettings = NodeSettings & {
   /** etcd's ClientTLSInfo (--cert-file, ..., or --auto-tls's own): serves the https:// client URLs. */
   clientTLS?: TLSInfo;
 };
+
+/**
+ * What `raftlab node` starts a member with, from its parsed etcd flags; `tls`: the listeners'
+ * TLS once --auto-tls and --peer-auto-tls have made their certificates (by default the flags').
+ */
+export function memberSettings(
+  cfg: NodeConfig,
+  tls: { peerTLS: TLSInfo; clientTLS: TLSInfo } = { peerTLS: cfg.peerTLS, clientTLS: cfg.clientTLS },
+): NodeServerSettings {
+  return {
+    name: cfg.name,
+    dataDir: cfg.dataDir,
+    initialCluster: cfg.initialCluster,
+    initialClusterState: cfg.initialClusterState,
+    initialClusterToken: cfg.initialClusterToken,
+    listenPeerURLs: cfg.listenPeerURLs,
+    advertisePeerURLs: cfg.initialAdvertisePeerURLs,
+    listenClientURLs: cfg.listenClientURLs,
+    advertiseClientURLs: cfg.advertiseClientURLs,
+    heartbeatMs: cfg.heartbeatIntervalMs,
+    electionMs: cfg.electionTimeoutMs,
+    snapshotCount: cfg.snapshotCount,
+    strictReconfigCheck: cfg.strictReconfigCheck,
+    quotaBackendBytes: cfg.quotaBackendBytes,
+    peerTLS: tls.peerTLS,
+    clientTLS: tls.clientTLS,
+  };
+}
 
 export async function startNode(
   settings: NodeServerSettings,

@@ -103,6 +103,13 @@ const FROM_LEADER: ReadonlySet<MessageType> = new Set(['MsgApp', 'MsgHeartbeat']
 
 const deliver = (held: HeldMessage[]): Command[] => held.map((m) => ({ type: 'stepDeliver', id: m.id }));
 
+/** Tick until there is a leader, each guide saying `why` it needs one. */
+const waitForLeader = (why: string): GuideStep => ({
+  title: 'Wait for a leader',
+  explain: why,
+  commands: [{ type: 'stepRunUntil', until: 'leader' }],
+});
+
 /**
  * The next phase of the election, given the cluster now and the leader the guide stopped
  * (`stopped`, '' before it did).
@@ -114,12 +121,7 @@ export function nextElectionStep(session: Session, stopped: string): GuideStep {
   const leader = alive.find((n) => n.role === 'leader');
   if (!step?.on) return FREEZE;
   if (!stopped) {
-    if (!leader)
-      return {
-        title: 'Wait for a leader',
-        explain: 'The guide starts from a cluster with a leader: tick until one is elected.',
-        commands: [{ type: 'stepRunUntil', until: 'leader' }],
-      };
+    if (!leader) return waitForLeader('The guide starts from a cluster with a leader: tick until one is elected.');
     return {
       title: `Stop the leader, ${leader.name}`,
       explain: `Kill ${leader.name} as a crash would. Its followers stop hearing heartbeats, but nothing happens until their election timers run out.`,
@@ -190,12 +192,7 @@ export function nextReplicationStep(session: Session, memory: GuideMemory): Guid
   const step = session.cluster?.step;
   if (!step?.on) return FREEZE;
   const leader = leaderOf(session);
-  if (!leader)
-    return {
-      title: 'Wait for a leader',
-      explain: 'Replication starts at the leader: tick until there is one.',
-      commands: [{ type: 'stepRunUntil', until: 'leader' }],
-    };
+  if (!leader) return waitForLeader('Replication starts at the leader: tick until there is one.');
   if (memory.before < 0) {
     return {
       title: `Write a key through ${leader.name}`,
@@ -269,12 +266,7 @@ export function nextMembershipStep(session: Session, memory: GuideMemory): Guide
   const step = session.cluster?.step;
   if (!step?.on) return FREEZE;
   const leader = leaderOf(session);
-  if (!leader)
-    return {
-      title: 'Wait for a leader',
-      explain: 'Only the leader takes a configuration change: tick until there is one.',
-      commands: [{ type: 'stepRunUntil', until: 'leader' }],
-    };
+  if (!leader) return waitForLeader('Only the leader takes a configuration change: tick until there is one.');
   if (memory.before < 0) {
     return {
       title: 'Add a member (etcdctl member add)',

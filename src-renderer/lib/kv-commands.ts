@@ -79,28 +79,19 @@ export interface TerminalAccess {
 }
 
 /** etcdctl's --cacert/--cert/--key and --user (it asks for the password itself). */
-function etcdctlAccess(a: TerminalAccess | undefined): string {
-  const f = a?.files;
-  const flags = [
-    f?.caFile ? `--cacert ${shellQuote(f.caFile)}` : '',
-    f?.certFile ? `--cert ${shellQuote(f.certFile)}` : '',
-    f?.keyFile ? `--key ${shellQuote(f.keyFile)}` : '',
-    a?.user ? `--user ${shellQuote(a.user)}` : '',
-  ];
-  return flags
-    .filter(Boolean)
-    .map((x) => ` ${x}`)
-    .join('');
-}
+const etcdctlAccess = (a: TerminalAccess | undefined) => accessFlags(a, (user) => `--user ${shellQuote(user)}`);
 
 /** curl's --cacert/--cert/--key, and the token header (the token from POST /v3/auth/authenticate). */
-function curlAccess(a: TerminalAccess | undefined): string {
+const curlAccess = (a: TerminalAccess | undefined) => accessFlags(a, () => '-H "Authorization: $TOKEN"');
+
+/** The TLS files' flags (named alike in etcdctl and curl), then the user's as `userFlag` says; each after a space. */
+function accessFlags(a: TerminalAccess | undefined, userFlag: (user: string) => string): string {
   const f = a?.files;
   const flags = [
     f?.caFile ? `--cacert ${shellQuote(f.caFile)}` : '',
     f?.certFile ? `--cert ${shellQuote(f.certFile)}` : '',
     f?.keyFile ? `--key ${shellQuote(f.keyFile)}` : '',
-    a?.user ? '-H "Authorization: $TOKEN"' : '',
+    a?.user ? userFlag(a.user) : '',
   ];
   return flags
     .filter(Boolean)

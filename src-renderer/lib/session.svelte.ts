@@ -272,6 +272,9 @@ export class Session {
 
   private apply(batch: ServerEvent[]): void {
     const items: TimelineItem[] = [];
+    /** A line for the timeline, numbered in the order told. */
+    const tell = (at: number, node: string, kind: TimelineKind, text: string, weight: Weight) =>
+      void items.push({ seq: ++this.seq, at, node, kind, text, weight });
     const lines: LogLine[] = [];
     let status: string | undefined;
     for (const e of batch) {
@@ -308,27 +311,19 @@ export class Session {
             });
           }
           if (e.reason === 'dropped')
-            items.push({
-              seq: ++this.seq,
-              at: e.at,
-              node: e.from,
-              kind: 'action',
-              text: `${e.from} → ${e.to} message #${e.id} was dropped in flight: it never arrives`,
-              weight: 'minor',
-            });
+            tell(
+              e.at,
+              e.from,
+              'action',
+              `${e.from} → ${e.to} message #${e.id} was dropped in flight: it never arrives`,
+              'minor',
+            );
           break;
         }
         case 'raft': {
           const n = narrate(e.node, e.event, this.nameOf);
           if (n) {
-            items.push({
-              seq: ++this.seq,
-              at: e.at,
-              node: e.node,
-              kind: kindOf(e.event),
-              text: n.text,
-              weight: n.weight,
-            });
+            tell(e.at, e.node, kindOf(e.event), n.text, n.weight);
             if (n.weight === 'major') {
               status = n.text;
               this.statusClaim =
@@ -344,60 +339,25 @@ export class Session {
           if (e.msg.includes('clock difference') && e.msg.includes('back under')) {
             // etcd's all-clear for the same peer: the warning goes.
             this.setClockWarning(e.node, peerOfClockLine(e.msg), undefined);
-            items.push({
-              seq: ++this.seq,
-              at: e.at,
-              node: e.node,
-              kind: 'warning',
-              text: `${e.node}: ${e.msg}`,
-              weight: 'minor',
-            });
+            tell(e.at, e.node, 'warning', `${e.node}: ${e.msg}`, 'minor');
           } else if (e.msg.includes('clock difference')) {
             this.setClockWarning(e.node, peerOfClockLine(e.msg), e.line);
-            items.push({
-              seq: ++this.seq,
-              at: e.at,
-              node: e.node,
-              kind: 'warning',
-              text: `${e.node}: ${e.msg}`,
-              weight: 'major',
-            });
+            tell(e.at, e.node, 'warning', `${e.node}: ${e.msg}`, 'major');
             status = `${e.node} warns: ${e.msg}`;
             this.statusClaim = { kind: 'clock', node: e.node };
           } else if (e.level === 'E' || e.level === 'C') {
-            items.push({
-              seq: ++this.seq,
-              at: e.at,
-              node: e.node,
-              kind: 'warning',
-              text: `${e.node}: ${e.msg}`,
-              weight: 'major',
-            });
+            tell(e.at, e.node, 'warning', `${e.node}: ${e.msg}`, 'major');
           } else if (isBootstrapLine(e.pkg, e.msg)) {
             // How a member found its cluster (a discovery token, SRV records) is part of the story.
             // Member ids (registration keys) by name, as the node logs show them.
             // etcd prints them with %x: one in sixteen has fewer than 16 digits.
             const text = e.msg.replace(/\b[0-9a-f]{12,16}\b/g, (id) => this.nameOf(id));
-            items.push({
-              seq: ++this.seq,
-              at: e.at,
-              node: e.node,
-              kind: 'membership',
-              text: `${e.node}: ${text}`,
-              weight: 'minor',
-            });
+            tell(e.at, e.node, 'membership', `${e.node}: ${text}`, 'minor');
           }
           break;
         }
         case 'client':
-          items.push({
-            seq: ++this.seq,
-            at: e.at,
-            node: e.node,
-            kind: 'client',
-            text: `${e.node} answered ${e.method} ${e.path}: ${e.status} in ${e.ms} ms`,
-            weight: 'minor',
-          });
+          tell(e.at, e.node, 'client', `${e.node} answered ${e.method} ${e.path}: ${e.status} in ${e.ms} ms`, 'minor');
           break;
         case 'step':
           if (e.fate === 'dropped') {
@@ -407,19 +367,18 @@ export class Session {
                 : e.reason === 'down'
                   ? `${e.message.to} is not running`
                   : 'you dropped it';
-            items.push({
-              seq: ++this.seq,
-              at: e.at,
-              node: e.message.from,
-              kind: 'action',
-              text: `${e.message.from} → ${e.message.to} ${e.message.msgType} was dropped: ${why}`,
-              weight: 'minor',
-            });
+            tell(
+              e.at,
+              e.message.from,
+              'action',
+              `${e.message.from} → ${e.message.to} ${e.message.msgType} was dropped: ${why}`,
+              'minor',
+            );
           }
           break;
         case 'attach': {
           const n = narrateAttach(e.event);
-          items.push({ seq: ++this.seq, at: e.at, node: '', kind: n.kind, text: n.text, weight: n.weight });
+          tell(e.at, '', n.kind, n.text, n.weight);
           if (n.weight === 'major') {
             status = n.text;
             this.statusClaim = { kind: 'other' };
@@ -428,15 +387,7 @@ export class Session {
         }
         case 'watch':
           this.watchViewers.get(e.watch)?.(e);
-          if (e.ended)
-            items.push({
-              seq: ++this.seq,
-              at: e.at,
-              node: e.node,
-              kind: 'warning',
-              text: `${e.node}: the watch ended: ${e.ended}`,
-              weight: 'minor',
-            });
+          if (e.ended) tell(e.at, e.node, 'warning', `${e.node}: the watch ended: ${e.ended}`, 'minor');
           break;
         case 'ack':
           this.waiting.get(e.id)?.resolve(e.result);
@@ -448,7 +399,7 @@ export class Session {
             this.waiting.delete(e.id);
           }
           this.lastError = e.message;
-          items.push({ seq: ++this.seq, at: Date.now(), node: '', kind: 'warning', text: e.message, weight: 'major' });
+          tell(Date.now(), '', 'warning', e.message, 'major');
           break;
       }
     }

@@ -213,30 +213,20 @@ export class V2AuthApi {
 
   // --- /v2/auth/enable -------------------------------------------------------------------------
 
-  private async enableDisable(req: Req): Promise<Reply> {
-    const notAllowed = allowMethod(req.method, ['GET', 'PUT', 'DELETE']);
-    if (notAllowed) return notAllowed;
-    if (!(await this.hasWriteRootAccess(req))) return noAuthReply();
-    const cid = this.clusterId();
-    try {
+  private enableDisable(req: Req): Promise<Reply> {
+    return this.endpoint(req, ['GET', 'PUT', 'DELETE'], 'write-root', async (cid) => {
       const enabled = await this.store.authEnabled();
       if (req.method === 'GET') return this.withCid(jsonReply(200, { enabled }, true), cid);
       if (req.method === 'PUT') await this.store.enableAuth();
       else await this.store.disableAuth();
       return this.empty(cid);
-    } catch (err) {
-      return this.error(err, cid);
-    }
+    });
   }
 
   // --- /v2/auth/users --------------------------------------------------------------------------
 
-  private async baseUsers(req: Req): Promise<Reply> {
-    const notAllowed = allowMethod(req.method, ['GET']);
-    if (notAllowed) return notAllowed;
-    if (!(await this.hasRootAccess(req))) return noAuthReply();
-    const cid = this.clusterId();
-    try {
+  private baseUsers(req: Req): Promise<Reply> {
+    return this.endpoint(req, ['GET'], 'root', async (cid) => {
       const names = await this.store.allUsers();
       parseForm(req);
       const users: Array<Record<string, unknown>> = [];
@@ -253,17 +243,11 @@ export class V2AuthApi {
         users.push(userWithRoles(user.user, roles));
       }
       return this.withCid(jsonReply(200, { users: users.length > 0 ? users : null }, true), cid);
-    } catch (err) {
-      return this.error(err, cid);
-    }
+    });
   }
 
-  private async forUser(req: Req, name: string): Promise<Reply> {
-    const notAllowed = allowMethod(req.method, ['GET', 'PUT', 'DELETE']);
-    if (notAllowed) return notAllowed;
-    if (!(await this.hasRootAccess(req))) return noAuthReply();
-    const cid = this.clusterId();
-    try {
+  private forUser(req: Req, name: string): Promise<Reply> {
+    return this.endpoint(req, ['GET', 'PUT', 'DELETE'], 'root', async (cid) => {
       if (req.method === 'GET') {
         const user = await this.store.getUser(name);
         parseForm(req);
@@ -275,8 +259,7 @@ export class V2AuthApi {
         await this.store.deleteUser(name);
         return this.empty(cid);
       }
-      const body = await readBody(req.raw, MAX_AUTH_BODY_BYTES);
-      const u = body.tooLarge || body.aborted ? null : decodeUser(body.data.toString('utf8'));
+      const u = await readJSON(req, decodeUser);
       if (!u) return this.withCid(messageReply(400, 'Invalid JSON in request body.'), cid);
       if (u.user !== name)
         return this.withCid(messageReply(400, 'User JSON name does not match the name in the URL'), cid);
@@ -292,43 +275,30 @@ export class V2AuthApi {
         out = await this.store.updateUser(u);
       }
       return this.withCid(jsonReply(created ? 201 : 200, userJSON({ ...out, password: '' }), true), cid);
-    } catch (err) {
-      return this.error(err, cid);
-    }
+    });
   }
 
   // --- /v2/auth/roles --------------------------------------------------------------------------
 
-  private async baseRoles(req: Req): Promise<Reply> {
-    const notAllowed = allowMethod(req.method, ['GET']);
-    if (notAllowed) return notAllowed;
-    if (!(await this.hasRootAccess(req))) return noAuthReply();
-    const cid = this.clusterId();
-    try {
+  private baseRoles(req: Req): Promise<Reply> {
+    return this.endpoint(req, ['GET'], 'root', async (cid) => {
       const names = await this.store.allRoles();
       parseForm(req);
       const roles: Array<Record<string, unknown>> = [];
       for (const name of names) roles.push(roleJSON(await this.store.getRole(name)));
       return this.withCid(jsonReply(200, { roles: roles.length > 0 ? roles : null }, true), cid);
-    } catch (err) {
-      return this.error(err, cid);
-    }
+    });
   }
 
-  private async forRole(req: Req, name: string): Promise<Reply> {
-    const notAllowed = allowMethod(req.method, ['GET', 'PUT', 'DELETE']);
-    if (notAllowed) return notAllowed;
-    if (!(await this.hasRootAccess(req))) return noAuthReply();
-    const cid = this.clusterId();
-    try {
+  private forRole(req: Req, name: string): Promise<Reply> {
+    return this.endpoint(req, ['GET', 'PUT', 'DELETE'], 'root', async (cid) => {
       if (req.method === 'GET')
         return this.withCid(jsonReply(200, roleJSON(await this.store.getRole(name)), true), cid);
       if (req.method === 'DELETE') {
         await this.store.deleteRole(name);
         return this.empty(cid);
       }
-      const body = await readBody(req.raw, MAX_AUTH_BODY_BYTES);
-      const r = body.tooLarge || body.aborted ? null : decodeRole(body.data.toString('utf8'));
+      const r = await readJSON(req, decodeRole);
       if (!r) return this.withCid(messageReply(400, 'Invalid JSON in request body.'), cid);
       if (r.role !== name)
         return this.withCid(messageReply(400, 'Role JSON name does not match the name in the URL'), cid);
@@ -339,12 +309,33 @@ export class V2AuthApi {
       if (!isEmptyPermissions(r.permissions))
         return this.withCid(messageReply(400, 'Role JSON contains both permissions and grant/revoke'), cid);
       return this.withCid(jsonReply(200, roleJSON(await this.store.updateRole(r)), true), cid);
+    });
+  }
+
+  // --- answers ---------------------------------------------------------------------------------
+
+  /**
+   * An auth endpoint as etcd's v2http handlers open and close: the methods it allows, its access
+   * check (hasRootAccess, or hasWriteRootAccess), then `handle` with the cluster id, whose errors
+   * are answered as writeError answers them.
+   */
+  private async endpoint(
+    req: Req,
+    methods: string[],
+    access: 'root' | 'write-root',
+    handle: (cid: string) => Promise<Reply>,
+  ): Promise<Reply> {
+    const notAllowed = allowMethod(req.method, methods);
+    if (notAllowed) return notAllowed;
+    const allowed = access === 'root' ? await this.hasRootAccess(req) : await this.hasWriteRootAccess(req);
+    if (!allowed) return noAuthReply();
+    const cid = this.clusterId();
+    try {
+      return await handle(cid);
     } catch (err) {
       return this.error(err, cid);
     }
   }
-
-  // --- answers ---------------------------------------------------------------------------------
 
   private withCid(r: Reply, cid: string): Reply {
     const headers: HeaderList = [...(r.headers ?? []), ['X-Etcd-Cluster-Id', cid]];
@@ -367,6 +358,12 @@ export class V2AuthApi {
 
 function userWithRoles(user: string, roles: Array<Record<string, unknown>>): Record<string, unknown> {
   return roles.length > 0 ? { user, roles } : { user };
+}
+
+/** A PUT's body as `decode` reads it; null when too large, cut off or not that JSON ("Invalid JSON in request body."). */
+async function readJSON<T>(req: Req, decode: (text: string) => T | null): Promise<T | null> {
+  const body = await readBody(req.raw, MAX_AUTH_BODY_BYTES);
+  return body.tooLarge || body.aborted ? null : decode(body.data.toString('utf8'));
 }
 
 /** r.ParseForm() on a GET: only the query, whose bad escapes etcd answers as a 500. */

@@ -11,7 +11,7 @@ import { initialClusterToString, parseInitialCluster } from '../etcd-urls.js';
 import { memberId } from '../ids.js';
 import type { LogLevel } from '../log.js';
 import { DiscoveryError, ERR_DUPLICATE_ID, ERR_DUPLICATE_NAME, ERR_FULL_CLUSTER, joinCluster } from './v2-discovery.js';
-import { SRVDiscoveryError, srvCluster } from './srv-discovery.js';
+import { SRVDiscoveryError, srvCluster, srvOptionsFor } from './srv-discovery.js';
 import { joinClusterV3, V3DiscoveryError, zapFields } from './v3-discovery.js';
 
 type Log = (level: LogLevel, pkg: string, msg: string) => void;
@@ -149,14 +149,7 @@ export async function resolveBootstrap(
     }
   } else {
     try {
-      cluster = await srvCluster({
-        name: cfg.name,
-        domain: b.domain,
-        serviceName: b.serviceName,
-        advertisePeerURLs: cfg.initialAdvertisePeerURLs,
-        log,
-        servers: b.servers,
-      });
+      cluster = await srvCluster(srvOptionsFor(cfg, b, log));
     } catch (err) {
       if (!(err instanceof SRVDiscoveryError)) throw err;
       throw new BootstrapFailed([['C', 'etcdmain', err.message]]);

@@ -15,6 +15,7 @@
 
 import dns from 'node:dns';
 import net from 'node:net';
+import type { NodeConfig } from '../config/node-config.js';
 import { compareStrings } from '../go/strings.js';
 
 export interface SRVOptions {
@@ -34,6 +35,22 @@ export interface SRVOptions {
 }
 
 export class SRVDiscoveryError extends Error {}
+
+/** The lookup a node's flags ask for: --discovery-srv[-name] (`srv`), --name, --initial-advertise-peer-urls. */
+export function srvOptionsFor(
+  cfg: Pick<NodeConfig, 'name' | 'initialAdvertisePeerURLs'>,
+  srv: { domain: string; serviceName: string; servers?: string[] },
+  log: SRVOptions['log'],
+): SRVOptions {
+  return {
+    name: cfg.name,
+    domain: srv.domain,
+    serviceName: srv.serviceName,
+    advertisePeerURLs: cfg.initialAdvertisePeerURLs,
+    log,
+    servers: srv.servers,
+  };
+}
 
 const PKG = 'embed';
 

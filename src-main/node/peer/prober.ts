@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { Peer, PeerLinks } from './links.js';
 import { failed, observeClock, recordLatency, succeeded } from './peer-status.js';
 import type { StreamSender } from './stream-sender.js';
-import { errKind, errText, REQUEST_TIMEOUT_MS, SendError } from './wire.js';
+import { errKind, errText, readAnswer, REQUEST_TIMEOUT_MS, SendError } from './wire.js';
 
 export class Prober {
   constructor(
@@ -71,30 +71,22 @@ export class Prober {
     const t0 = performance.now();
     const headers = links.identityHeaders(p.id, sentAt);
     const req = links.dialer.request(target, { method: 'GET', headers, agent: 'pooled' });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        // Error bodies are short; never buffer a misbehaving peer's endless answer.
-        if (size < 64 * 1024) chunks.push(c);
-        size += c.length;
-      });
-      res.on('error', (e) => finish(new SendError(errKind(e), errText(e)), 0));
-      // 'close' without 'end': the connection died mid-answer ('end' comes first otherwise).
-      res.on('close', () => finish(new SendError('network', 'connection closed before the answer was complete'), 0));
-      res.on('end', () => {
-        const rtt = performance.now() - t0;
-        const status = res.statusCode ?? 0;
-        const text = Buffer.concat(chunks).toString('utf8').trim();
-        if (status >= 200 && status < 300) {
-          observeClock(links, p, res.headers['x-raft-clock'], sentAt, rtt);
-          succeeded(links, p);
-          finish(undefined, rtt);
-          return;
-        }
-        finish(links.answerError(p, status, text, res.headers['x-etcd-cluster-id']), rtt);
-      });
-    });
+    req.on('response', (res) =>
+      readAnswer(
+        res,
+        (status, text) => {
+          const rtt = performance.now() - t0;
+          if (status >= 200 && status < 300) {
+            observeClock(links, p, res.headers['x-raft-clock'], sentAt, rtt);
+            succeeded(links, p);
+            finish(undefined, rtt);
+            return;
+          }
+          finish(links.answerError(p, status, text, res.headers['x-etcd-cluster-id']), rtt);
+        },
+        (err) => finish(err, 0),
+      ),
+    );
     p.probe = req;
     // Our own deadline, covering connect, upload and answer alike.
     timer = setTimeout(() => {

@@ -10,7 +10,7 @@ import { frames } from './codec.js';
 import type { OutStream, Peer, PeerLinks } from './links.js';
 import { failed, observeClock, recordLatency, succeeded } from './peer-status.js';
 import { stage, stagesOn } from '../../util/stages.js';
-import { errKind, errText, REQUEST_TIMEOUT_MS, SendError, STREAM_PATH, STREAM_PROTOCOL } from './wire.js';
+import { errKind, errText, readAnswer, REQUEST_TIMEOUT_MS, SendError, STREAM_PATH, STREAM_PROTOCOL } from './wire.js';
 
 // A snapshot may be megabytes of JSON; give it time rather than failing it forever.
 const SNAPSHOT_TIMEOUT_MS = 30_000;
@@ -153,26 +153,19 @@ export class StreamSender {
       succeeded(links, p);
       this.flush(p);
     });
-    req.on('response', (res) => {
-      // Not upgraded: refused (412, 410...) like a POST would be.
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        if (size < 64 * 1024) chunks.push(c);
-        size += c.length;
-      });
-      res.on('error', (e) => fail(new SendError(errKind(e), errText(e))));
-      res.on('close', () => fail(new SendError('network', 'connection closed before the answer was complete')));
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        const text = Buffer.concat(chunks).toString('utf8').trim();
-        fail(
-          status >= 200 && status < 300
-            ? new SendError(`http-${status}`, `peer ${p.id} answered ${status} instead of opening a stream`, status)
-            : links.answerError(p, status, text, res.headers['x-etcd-cluster-id']),
-        );
-      });
-    });
+    // Not upgraded: refused (412, 410...) like a POST would be.
+    req.on('response', (res) =>
+      readAnswer(
+        res,
+        (status, text) =>
+          fail(
+            status >= 200 && status < 300
+              ? new SendError(`http-${status}`, `peer ${p.id} answered ${status} instead of opening a stream`, status)
+              : links.answerError(p, status, text, res.headers['x-etcd-cluster-id']),
+          ),
+        fail,
+      ),
+    );
     req.on('error', (e) => fail(e instanceof SendError ? e : new SendError(errKind(e), errText(e))));
     req.end();
   }

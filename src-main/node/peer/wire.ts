@@ -57,3 +57,24 @@ export function errText(err: unknown): string {
 export function errKind(err: unknown): string {
   return (err as NodeJS.ErrnoException)?.code ?? 'network';
 }
+
+/**
+ * Reads a peer's answer to its end: `done(status, body)`, or `broke` when the answer breaks off.
+ * Error bodies are short: never more than 64 KiB of a misbehaving peer's endless answer is kept.
+ */
+export function readAnswer(
+  res: IncomingMessage,
+  done: (status: number, body: string) => void,
+  broke: (err: SendError) => void,
+): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  res.on('data', (c: Buffer) => {
+    if (size < 64 * 1024) chunks.push(c);
+    size += c.length;
+  });
+  res.on('error', (e) => broke(new SendError(errKind(e), errText(e))));
+  // 'close' without 'end': the connection died mid-answer ('end' comes first otherwise).
+  res.on('close', () => broke(new SendError('network', 'connection closed before the answer was complete')));
+  res.on('end', () => done(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8').trim()));
+}

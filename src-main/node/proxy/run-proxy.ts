@@ -7,7 +7,7 @@ import type { BootstrapConfig } from '../discovery/bootstrap.js';
 import { parseInitialCluster } from '../etcd-urls.js';
 import type { LogLevel } from '../log.js';
 import { getCluster } from '../discovery/v2-discovery.js';
-import { srvCluster } from '../discovery/srv-discovery.js';
+import { srvCluster, srvOptionsFor } from '../discovery/srv-discovery.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from './start-proxy.js';
 import { stopOnSignal } from '../stop-on-signal.js';
 
@@ -32,15 +32,7 @@ export function proxyOptions(cfg: BootstrapConfig & Pick<NodeConfig, 'listenClie
       if (b.method === 'discovery') cluster = await getCluster({ url: b.url, log });
       else if (b.method === 'dns') {
         // A proxy need not be among the records (etcd's PeerURLsMapAndToken("proxy")).
-        cluster = await srvCluster({
-          name: cfg.name,
-          domain: b.domain,
-          serviceName: b.serviceName,
-          advertisePeerURLs: cfg.initialAdvertisePeerURLs,
-          log,
-          requireSelf: false,
-          servers: b.servers,
-        });
+        cluster = await srvCluster({ ...srvOptionsFor(cfg, b, log), requireSelf: false });
       } else cluster = cfg.initialClusterString;
       try {
         return parseInitialCluster(cluster).flatMap((m) => m.peerURLs);
