@@ -191,8 +191,10 @@ export class ReadyLoop {
     stage('persisted');
     if (rd.hardState) this.durable = { term: rd.hardState.term, vote: rd.hardState.vote };
     for (const m of rd.messages) if (m.type === 'MsgApp') this.counts.sendApp++;
+    // `later`, not all of rd.messages: step mode may have begun while the disk worked, after
+    // the early ones left (a Ready begun in step mode sent nothing early).
     if (!h.manual()) h.send(later);
-    else if (rd.messages.length > 0) h.hold(rd.messages);
+    else if (later.length > 0) h.hold(later);
     h.events.emit('ready', rd);
     this.collected?.push(...rd.events);
     if (!h.manual()) stage('sent');
