@@ -232,6 +232,9 @@ export class ReadyLoop {
   private persist(rd: Ready): 'durable' | 'unsynced' | 'dead' {
     const h = this.host;
     const hs = rd.hardState;
+    // Nothing to write (a Ready of events only, as every apply makes): the commit index that
+    // waits rides along with a write that happens anyway, not alone in a transaction of its own.
+    if (!hs && !rd.snapshot && rd.entries.length === 0) return 'durable';
     if (
       !h.manual() &&
       hs &&
