@@ -2,7 +2,7 @@
 // full runs as a v2 proxy in front of the cluster. Real processes: a real etcd 3.4 as the
 // discovery service, `raftlab node` members and proxies, real etcd 3.4 members and proxies as the
 // reference, etcdctl (v2) and curl as clients.
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -15,7 +15,16 @@ import { proxyOptions } from '../../src-main/node/proxy/run-proxy.js';
 import { startProxy } from '../../src-main/node/proxy/start-proxy.js';
 import { until } from '../helpers/cluster.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
-import { loopbackSpecs, ProcessCluster, RAFTLAB_BIN, type ProcSpec } from '../helpers/processes.js';
+import {
+  FAST_RAFT_FLAGS,
+  loopbackSpecs,
+  memberURLFlags,
+  Proc,
+  ProcessCluster,
+  RAFTLAB_BIN,
+  untimed,
+  type ProcSpec,
+} from '../helpers/processes.js';
 import { needTools } from '../helpers/window.js';
 
 const ETCDCTL = '/usr/bin/etcdctl';
@@ -51,54 +60,8 @@ async function untilLogged(output: () => string, line: string): Promise<void> {
   });
 }
 
-/** A process started with exactly these arguments (a real etcd, or `raftlab node`), ended by pid. */
-class Proc {
-  readonly output: string[] = [];
-  readonly child: ChildProcess;
-  constructor(cmd: string, args: string[]) {
-    // etcd 3.4 refuses a flag also set as ETCD_*: a clean environment.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')));
-    this.child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const collect = (b: Buffer) => this.output.push(...b.toString().split('\n').filter(Boolean));
-    this.child.stdout!.on('data', collect);
-    this.child.stderr!.on('data', collect);
-  }
-  alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-  async kill(): Promise<void> {
-    if (!this.alive()) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    process.kill(this.child.pid!, 'SIGKILL');
-    await exited;
-  }
-  /** The log lines without their timestamps (`I | pkg: text`). */
-  lines(): string[] {
-    return this.output.map((l) => l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} /, ''));
-  }
-}
-
 function memberFlags(s: ProcSpec, dataDir: string, token: string): string[] {
-  return [
-    '--name',
-    s.name,
-    '--data-dir',
-    dataDir,
-    '--listen-client-urls',
-    s.clientURL,
-    '--advertise-client-urls',
-    s.clientURL,
-    '--listen-peer-urls',
-    s.peerURL,
-    '--initial-advertise-peer-urls',
-    s.peerURL,
-    '--discovery',
-    token,
-    '--heartbeat-interval',
-    '50',
-    '--election-timeout',
-    '500',
-  ];
+  return ['--name', s.name, '--data-dir', dataDir, ...memberURLFlags(s), '--discovery', token, ...FAST_RAFT_FLAGS];
 }
 
 /** curl -si, the answer with Date (and Node's keep-alive headers, which Go never sends) left out. */
@@ -270,8 +233,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
 
       // The same log lines from the fall-back to the first endpoints found.
       const proxyLines = (p: Proc, s: ProcSpec) =>
-        p
-          .lines()
+        untimed(p.output)
           .filter((l) => /proxy|falling back/.test(l) && !/embed:/.test(l))
           .map((l) => l.replaceAll(s.clientURL, 'CLIENT'))
           .sort();
@@ -286,8 +248,8 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         ].sort(),
       );
       // In this order (the first three are sequential in etcd too).
-      expect(ours.lines().filter((l) => / etcdmain: (discovery cluster full|proxy:)/.test(l))).toEqual(
-        ref.lines().filter((l) => / etcdmain: (discovery cluster full|proxy:)/.test(l)),
+      expect(untimed(ours.output).filter((l) => / etcdmain: (discovery cluster full|proxy:)/.test(l))).toEqual(
+        untimed(ref.output).filter((l) => / etcdmain: (discovery cluster full|proxy:)/.test(l)),
       );
       expect(fs.readFileSync(path.join(dir, 'ours', 'proxy', 'cluster'), 'utf8')).toBe(
         fs.readFileSync(path.join(dir, 'ref', 'proxy', 'cluster'), 'utf8'),
@@ -315,7 +277,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
       expect(await same((u) => curl(`${u}/v2/config/local/proxy`))).toContain(`{"endpoints":["${member.clientURL}"]}`);
 
       // The member gone: 502 for the request that found it dead, then 503 while it is set aside.
-      await m.kill();
+      await m.kill9();
       expect(await same((u) => curl(`${u}/v2/keys/a`))).toContain(
         '{"message":"httpproxy: unable to get response from 1 endpoint(s)"}',
       );
@@ -323,7 +285,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         '{"message":"httpproxy: zero endpoints currently available"}',
       );
       const failLines = (p: Proc) =>
-        p.lines().filter((l) => /endpoint|direct request/.test(l) && !l.includes('endpoints found'));
+        untimed(p.output).filter((l) => /endpoint|direct request/.test(l) && !l.includes('endpoints found'));
       await until(
         'both proxies logged the failure',
         () => failLines(ours).length >= 4 && failLines(ref).length >= 4,
@@ -341,14 +303,14 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         await until(
           'the endpoint retested',
           () =>
-            p
-              .lines()
-              .includes(`I | proxy/httpproxy: marked endpoint ${member.clientURL} available, to retest connectivity`),
+            untimed(p.output).includes(
+              `I | proxy/httpproxy: marked endpoint ${member.clientURL} available, to retest connectivity`,
+            ),
           15_000,
         );
       }
     } finally {
-      await Promise.all(procs.map((p) => p.kill()));
+      await Promise.all(procs.map((p) => p.kill9()));
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -401,8 +363,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
             (_, urls: string) => `endpoints found [${urls.split(' ').sort().join(' ')}]`,
           );
         const lines = (p: Proc, s: ProcSpec) =>
-          p
-            .lines()
+          untimed(p.output)
             .filter((l) => / (etcdmain|proxy\/httpproxy): (proxy|v2 proxy|endpoints)/.test(l))
             .map((l) => shuffled(l.replaceAll(s.clientURL, 'CLIENT')));
         expect(lines(ours, o).slice(0, 2)).toEqual(lines(ref, e).slice(0, 2));
@@ -464,7 +425,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
       expect(refused).toContain(`client: etcd member ${oursRo.clientURL} returns server error [Not Implemented]`);
       expect(etcdctl(oursRo.clientURL, 'get', '/ours').trim()).toBe('v');
     } finally {
-      await Promise.all(procs.map((p) => p.kill()));
+      await Promise.all(procs.map((p) => p.kill9()));
       await c.destroy();
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -1,24 +1,23 @@
 // The chaos panel in the window (browser mode, Debian's Chromium): a run on the window's own
 // cluster ends with the checker's verdict over the recorded history; with reads broken on
 // purpose, the operations that cannot be ordered are outlined with the sentence saying why.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { CHROMIUM, needTools, openWindow, type TestWindow } from '../helpers/window.js';
+import { CHROMIUM, needTools, windowForSuite } from '../helpers/window.js';
 
 const ready = needTools('the chaos window e2e test', [CHROMIUM]);
 
 describe.skipIf(!ready)('chaos and the checker in the window', () => {
-  let w: TestWindow;
+  const win = windowForSuite({
+    nodes: 3,
+    supervisor: { heartbeatMs: 50, electionMs: 500 },
+    leaderDrawnWithinMs: 20_000,
+  });
   let page: Page;
 
   beforeAll(async () => {
-    w = await openWindow({ nodes: 3, supervisor: { heartbeatMs: 50, electionMs: 500 } });
-    page = w.page;
+    page = win.page;
     await page.getByRole('button', { name: 'Chaos & checker' }).click();
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.close();
   });
 
   it('breaking reads on purpose: the checker outlines the operations that cannot be ordered', async () => {

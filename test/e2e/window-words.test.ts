@@ -3,25 +3,23 @@
 // chapters; the node panel calls no follower "the leader"; a write in step mode says why
 // nothing was sent yet; the checker's violation view is readable at 1024×700 and 1400×900;
 // and nothing anyone asked for is reported as "exited unexpectedly".
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { group } from '../helpers/checked.js';
-import { CHROMIUM, needTools, openWindow, SHOTS, type TestWindow } from '../helpers/window.js';
+import { CHROMIUM, needTools, SHOTS, windowForSuite, type TestWindow } from '../helpers/window.js';
 
 const ready = needTools('the window-words e2e test', [CHROMIUM]);
 
 describe.skipIf(!ready)('the words in the window', () => {
+  const win = windowForSuite({
+    nodes: 3,
+    supervisor: { heartbeatMs: 50, electionMs: 500 },
+    leaderDrawnWithinMs: 20_000,
+  });
   let w: TestWindow;
   let page: Page;
-
-  beforeAll(async () => {
-    w = await openWindow({ nodes: 3, supervisor: { heartbeatMs: 50, electionMs: 500 } });
-    page = w.page;
-    await page.locator('[data-node][data-status="alive"][data-role="leader"]').first().waitFor({ timeout: 20_000 });
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.close();
+  beforeAll(() => {
+    ({ w, page } = win);
   });
 
   const logBox = () => page.locator('pre.loglines');

@@ -66,8 +66,11 @@ const curl = (
   auth = ['--cacert', 'ca.pem', '--cert', 'client.pem', '--key', 'client-key.pem'],
 ) => run(CURL, ['-sS', '--max-time', '5', ...auth.map((a) => (a.endsWith('.pem') ? f(a) : a)), ...args, url]);
 
-/** The flags of a member of the secured cluster: client and peer TLS, both requiring certificates. */
-const TLS_FLAGS = () => [
+/**
+ * The flags of a member of the secured cluster: client and peer TLS, both requiring certificates;
+ * `peerPair` names the key pair it presents to its peers (the members' own unless told).
+ */
+const TLS_FLAGS = (peerPair = 'node') => [
   '--cert-file',
   f('node.pem'),
   '--key-file',
@@ -78,9 +81,9 @@ const TLS_FLAGS = () => [
   '--client-crl-file',
   f('crl.pem'),
   '--peer-cert-file',
-  f('node.pem'),
+  f(`${peerPair}.pem`),
   '--peer-key-file',
-  f('node-key.pem'),
+  f(`${peerPair}-key.pem`),
   '--peer-trusted-ca-file',
   f('ca.pem'),
   '--peer-client-cert-auth',
@@ -99,6 +102,17 @@ function rejections(lines: readonly string[]): string[] {
     ),
   ];
 }
+
+/** Waits until etcdctl (with `auth`) finds both healthy: our members at `ours`, the real etcd at `theirs`. */
+const untilBothHealthy = (what: string, ours: string, theirs: string, auth?: string[]) =>
+  until(
+    what,
+    async () => {
+      const runs = await Promise.all([ours, theirs].map((e) => v3(e, ['endpoint', 'health'], auth)));
+      return runs.every((r) => r.code === 0);
+    },
+    60_000,
+  );
 
 beforeAll(async () => {
   if (!have) return;
@@ -149,17 +163,7 @@ describe.runIf(have)('a raftlab cluster with client and peer TLS and client-cert
     // A real etcd 3.4, one member, the same flags and certificates, logging as raftlab does.
     etcd = await EtcdCluster.create(1, { scheme: 'https' });
     etcd.start('e1', etcd.initialCluster(1), [...TLS_FLAGS(), '--logger', 'capnslog', '--log-level', 'info']);
-    await until(
-      'every member and etcd healthy over TLS',
-      async () => {
-        const [ours, theirs] = await Promise.all([
-          v3(endpoints(), ['endpoint', 'health']),
-          v3(etcd.spec('e1').clientURL, ['endpoint', 'health']),
-        ]);
-        return ours.code === 0 && theirs.code === 0;
-      },
-      60_000,
-    );
+    await untilBothHealthy('every member and etcd healthy over TLS', endpoints(), etcd.spec('e1').clientURL);
   }, 90_000);
   afterAll(async () => {
     await c?.destroy();
@@ -301,30 +305,20 @@ describe.runIf(have)('a raftlab cluster with client and peer TLS and client-cert
     const add = await v3(endpoints(), ['member', 'add', spare.name, `--peer-urls=${spare.peerURL}`]);
     expect(add.code, add.err).toBe(0);
     const seen = members.map((n) => rejections(c.output(n)).length);
+    /** The spare started to join the cluster, presenting key pair `peerPair` to its peers. */
+    const join = (peerPair: string) =>
+      c.start(spare.name, {}, [
+        '--name',
+        spare.name,
+        '--initial-cluster',
+        `${c.initialCluster()},${spare.name}=${spare.peerURL}`,
+        '--initial-cluster-state',
+        'existing',
+        ...TLS_FLAGS(peerPair),
+      ]);
     // It trusts the cluster's CA and has a good client-port certificate: only its peer
     // certificate is from elsewhere.
-    c.start(spare.name, {}, [
-      '--name',
-      spare.name,
-      '--initial-cluster',
-      `${c.initialCluster()},${spare.name}=${spare.peerURL}`,
-      '--initial-cluster-state',
-      'existing',
-      '--cert-file',
-      f('node.pem'),
-      '--key-file',
-      f('node-key.pem'),
-      '--trusted-ca-file',
-      f('ca.pem'),
-      '--client-cert-auth',
-      '--peer-cert-file',
-      f('other.pem'),
-      '--peer-key-file',
-      f('other-key.pem'),
-      '--peer-trusted-ca-file',
-      f('ca.pem'),
-      '--peer-client-cert-auth',
-    ]);
+    join('other');
     const code = await c.exited(spare.name, 30_000);
     expect(code, c.output(spare.name).join('\n')).not.toBe(0);
     const fatal = c.output(spare.name).filter((l) => / C \| /.test(l));
@@ -344,16 +338,8 @@ describe.runIf(have)('a raftlab cluster with client and peer TLS and client-cert
 
     // The same member with the cluster's own certificates joins over TLS (members list fetched
     // over https, streams and probes too), catches up and publishes.
-    fs.rmSync(path.join(c.dir, `${spare.name}.etcd`), { recursive: true, force: true });
-    c.start(spare.name, {}, [
-      '--name',
-      spare.name,
-      '--initial-cluster',
-      `${c.initialCluster()},${spare.name}=${spare.peerURL}`,
-      '--initial-cluster-state',
-      'existing',
-      ...TLS_FLAGS(),
-    ]);
+    fs.rmSync(c.dataDir(spare.name), { recursive: true, force: true });
+    join('node');
     await until(
       'the fourth member started and serving',
       async () => {
@@ -398,16 +384,11 @@ describe.runIf(have)('--auto-tls and --peer-auto-tls', () => {
       '--log-level',
       'info',
     ]);
-    await until(
+    await untilBothHealthy(
       'both serve over their self-signed certificates',
-      async () => {
-        const [ours, theirs] = await Promise.all([
-          v3(c.spec('n1').clientURL, ['endpoint', 'health'], INSECURE),
-          v3(etcd.spec('e1').clientURL, ['endpoint', 'health'], INSECURE),
-        ]);
-        return ours.code === 0 && theirs.code === 0;
-      },
-      60_000,
+      c.spec('n1').clientURL,
+      etcd.spec('e1').clientURL,
+      INSECURE,
     );
   }, 90_000);
   afterAll(async () => {
