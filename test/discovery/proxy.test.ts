@@ -25,6 +25,7 @@ import {
   untimed,
   type ProcSpec,
 } from '../helpers/processes.js';
+import { PROXY_TIMING_FLAGS, PROXY_TIMINGS_MS } from '../helpers/proxy-timings.js';
 import { needTools } from '../helpers/window.js';
 
 const ETCDCTL = '/usr/bin/etcdctl';
@@ -62,6 +63,37 @@ async function untilLogged(output: () => string, line: string): Promise<void> {
 
 function memberFlags(s: ProcSpec, dataDir: string, token: string): string[] {
   return ['--name', s.name, '--data-dir', dataDir, ...memberURLFlags(s), '--discovery', token, ...FAST_RAFT_FLAGS];
+}
+
+/** Waits for a proxy's "started listening" and "endpoints found" (etcd logs them from two goroutines: either may come first). */
+async function untilProxyListening(p: Proc): Promise<void> {
+  await until(
+    'a proxy listening with its endpoints',
+    () =>
+      p.output.some((l) => l.includes('v2 proxy started listening')) &&
+      p.output.some((l) => l.includes('endpoints found')),
+    20_000,
+  );
+}
+
+/**
+ * The same answer from etcd's proxy at `ref` and ours at `ours`, headers and all (the indices
+ * differ: each proxy writes its own keys, `ref` and `ours`); returns ours.
+ */
+async function sameAnswers(
+  ref: ProcSpec,
+  ours: ProcSpec,
+  f: (base: string, key: string) => Promise<string>,
+): Promise<string> {
+  const a = await f(ref.clientURL, 'ref');
+  const b = await f(ours.clientURL, 'ours');
+  const norm = (s: string, key: string) =>
+    s
+      .replaceAll(`/${key}`, '/KEY')
+      .replace(/([iI]ndex":|X-(Etcd|Raft)-Index: )\d+/g, '$1N')
+      .replace(/Content-Length: \d+/, 'Content-Length: L');
+  expect(norm(b, 'ours')).toBe(norm(a, 'ref'));
+  return b;
 }
 
 /** curl -si, the answer with Date (and Node's keep-alive headers, which Go never sends) left out. */
@@ -220,16 +252,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         ...memberFlags(ourProxy, path.join(dir, 'ours'), token),
       ]);
       procs.push(ref, ours);
-      // (etcd logs "endpoints found" and "started listening" from two goroutines: either may come first.)
-      for (const p of [ref, ours]) {
-        await until(
-          'a proxy listening',
-          () =>
-            p.output.some((l) => l.includes('v2 proxy started listening')) &&
-            p.output.some((l) => l.includes('endpoints found')),
-          20_000,
-        );
-      }
+      for (const p of [ref, ours]) await untilProxyListening(p);
 
       // The same log lines from the fall-back to the first endpoints found.
       const proxyLines = (p: Proc, s: ProcSpec) =>
@@ -255,18 +278,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         fs.readFileSync(path.join(dir, 'ref', 'proxy', 'cluster'), 'utf8'),
       );
 
-      // The same answers, headers and all (the indices differ: each proxy writes its own keys).
-      const same = async (f: (base: string, key: string) => Promise<string>) => {
-        const a = await f(etcdProxy.clientURL, 'ref');
-        const b = await f(ourProxy.clientURL, 'ours');
-        const norm = (s: string, key: string) =>
-          s
-            .replaceAll(`/${key}`, '/KEY')
-            .replace(/([iI]ndex":|X-(Etcd|Raft)-Index: )\d+/g, '$1N')
-            .replace(/Content-Length: \d+/, 'Content-Length: L');
-        expect(norm(b, 'ours')).toBe(norm(a, 'ref'));
-        return b;
-      };
+      const same = (f: (base: string, key: string) => Promise<string>) => sameAnswers(etcdProxy, ourProxy, f);
       expect(await same((u, k) => curl('-XPUT', `${u}/v2/keys/${k}`, '-d', 'value=v'))).toContain(
         'HTTP/1.1 201 Created',
       );
@@ -344,15 +356,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         procs.push(ref, ours);
         pairs.push([mode, ref, ours, e, o]);
       }
-      for (const p of procs) {
-        await until(
-          'a proxy listening with its endpoints',
-          () =>
-            p.output.some((l) => l.includes('v2 proxy started listening')) &&
-            p.output.some((l) => l.includes('endpoints found')),
-          20_000,
-        );
-      }
+      for (const p of procs) await untilProxyListening(p);
       const peers = ['n1', 'n2', 'n3'].map((n) => c.spec(n).peerURL).sort();
       for (const [mode, ref, ours, e, o] of pairs) {
         // No discovery, no member: straight to the proxy, with etcd's lines in etcd's order.
@@ -380,27 +384,16 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         );
       }
 
-      const same = async (ref: ProcSpec, ours: ProcSpec, f: (base: string, key: string) => Promise<string>) => {
-        const a = await f(ref.clientURL, 'ref');
-        const b = await f(ours.clientURL, 'ours');
-        const norm = (s: string, key: string) =>
-          s
-            .replaceAll(`/${key}`, '/KEY')
-            .replace(/([iI]ndex":|X-(Etcd|Raft)-Index: )\d+/g, '$1N')
-            .replace(/Content-Length: \d+/, 'Content-Length: L');
-        expect(norm(b, 'ours')).toBe(norm(a, 'ref'));
-        return b;
-      };
       // --proxy on: writes and reads go through to the cluster.
-      expect(await same(etcdOn, oursOn, (u, k) => curl('-XPUT', `${u}/v2/keys/${k}`, '-d', 'value=v'))).toContain(
-        'HTTP/1.1 201 Created',
-      );
-      expect(await same(etcdOn, oursOn, (u, k) => curl(`${u}/v2/keys/${k}`))).toContain('"value":"v"');
+      expect(
+        await sameAnswers(etcdOn, oursOn, (u, k) => curl('-XPUT', `${u}/v2/keys/${k}`, '-d', 'value=v')),
+      ).toContain('HTTP/1.1 201 Created');
+      expect(await sameAnswers(etcdOn, oursOn, (u, k) => curl(`${u}/v2/keys/${k}`))).toContain('"value":"v"');
       expect(etcdctl(c.spec('n2').clientURL, 'get', '/ours').trim()).toBe('v');
       // --proxy readonly: GET goes through, anything else is 501 with no body (etcd's readonly handler).
-      expect(await same(etcdRo, oursRo, (u, k) => curl(`${u}/v2/keys/${k}`))).toContain('"value":"v"');
+      expect(await sameAnswers(etcdRo, oursRo, (u, k) => curl(`${u}/v2/keys/${k}`))).toContain('"value":"v"');
       for (const method of ['PUT', 'POST', 'DELETE', 'OPTIONS', 'HEAD']) {
-        const answer = await same(etcdRo, oursRo, (u, k) =>
+        const answer = await sameAnswers(etcdRo, oursRo, (u, k) =>
           curl(
             method === 'HEAD' ? '-I' : `-X${method}`,
             `${u}/v2/keys/${k}-ro`,
@@ -443,25 +436,12 @@ describe('the v2 proxy in-process, in front of a stand-in member', () => {
         dir,
         '--initial-cluster',
         'm=http://127.0.0.1:1',
-        '--proxy-failure-wait',
-        '100',
-        '--proxy-refresh-interval',
-        '200',
-        '--proxy-dial-timeout',
-        '300',
-        '--proxy-write-timeout',
-        '400',
-        '--proxy-read-timeout',
-        '500',
+        ...PROXY_TIMING_FLAGS,
       ];
       const cfg = parseNodeConfig(argv, {});
       expect(proxyOptions(cfg, () => {})).toMatchObject({
         readonly: true,
-        failureWaitMs: 100,
-        refreshIntervalMs: 200,
-        dialTimeoutMs: 300,
-        writeTimeoutMs: 400,
-        readTimeoutMs: 500,
+        ...PROXY_TIMINGS_MS,
         bootstrap: 'static',
       });
       expect(await proxyOptions(cfg, () => {}).initialPeerURLs()).toEqual(['http://127.0.0.1:1']);

@@ -6,17 +6,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { DNSMASQ_BIN } from '../helpers/dnsmasq.js';
+import { QUICK_TIMERS } from '../helpers/app-events.js';
 import { CHROMIUM, needTools, SHOTS, windowForSuite, type TestWindow } from '../helpers/window.js';
 
 const ready = needTools('the bootstrap-window e2e test', [CHROMIUM]);
 const dnsReady = needTools('the DNS part of the bootstrap-window e2e test', [DNSMASQ_BIN]);
 
 describe.skipIf(!ready)('a new cluster by discovery and by DNS, in the window', () => {
-  const win = windowForSuite({
-    nodes: 3,
-    supervisor: { heartbeatMs: 50, electionMs: 500 },
-    leaderDrawnWithinMs: 20_000,
-  });
+  const win = windowForSuite({ nodes: 3, supervisor: QUICK_TIMERS, leaderDrawnWithinMs: 20_000 });
   let w: TestWindow;
   let page: Page;
 

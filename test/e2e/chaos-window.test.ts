@@ -3,16 +3,13 @@
 // purpose, the operations that cannot be ordered are outlined with the sentence saying why.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import { QUICK_TIMERS } from '../helpers/app-events.js';
 import { CHROMIUM, needTools, windowForSuite } from '../helpers/window.js';
 
 const ready = needTools('the chaos window e2e test', [CHROMIUM]);
 
 describe.skipIf(!ready)('chaos and the checker in the window', () => {
-  const win = windowForSuite({
-    nodes: 3,
-    supervisor: { heartbeatMs: 50, electionMs: 500 },
-    leaderDrawnWithinMs: 20_000,
-  });
+  const win = windowForSuite({ nodes: 3, supervisor: QUICK_TIMERS, leaderDrawnWithinMs: 20_000 });
   let page: Page;
 
   beforeAll(async () => {

@@ -6,16 +6,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { group } from '../helpers/checked.js';
+import { QUICK_TIMERS } from '../helpers/app-events.js';
 import { CHROMIUM, needTools, SHOTS, windowForSuite, type TestWindow } from '../helpers/window.js';
 
 const ready = needTools('the window-words e2e test', [CHROMIUM]);
 
 describe.skipIf(!ready)('the words in the window', () => {
-  const win = windowForSuite({
-    nodes: 3,
-    supervisor: { heartbeatMs: 50, electionMs: 500 },
-    leaderDrawnWithinMs: 20_000,
-  });
+  const win = windowForSuite({ nodes: 3, supervisor: QUICK_TIMERS, leaderDrawnWithinMs: 20_000 });
   let w: TestWindow;
   let page: Page;
   beforeAll(() => {
