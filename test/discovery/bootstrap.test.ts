@@ -175,13 +175,7 @@ async function bootstrapByDiscovery(token: string): Promise<void> {
 describe.runIf(HAVE)('bootstrap by discovery and DNS', () => {
   let etcd: EtcdCluster;
   beforeAll(async () => {
-    etcd = await EtcdCluster.create(1);
-    etcd.start('e1', etcd.initialCluster(1));
-    await until(
-      'etcd up',
-      async () => (await fetch(`${etcd.spec('e1').clientURL}/health`).catch(() => undefined))?.ok === true,
-      20_000,
-    );
+    etcd = await EtcdCluster.one();
   });
   afterAll(async () => etcd?.destroy());
 
@@ -263,11 +257,7 @@ describe.runIf(HAVE)('bootstrap by discovery and DNS', () => {
     try {
       svc.start('e1', svc.initialCluster(1));
       const base = svc.spec('e1').clientURL;
-      await until(
-        'the service up',
-        async () => (await fetch(`${base}/health`).catch(() => undefined))?.ok === true,
-        20_000,
-      );
+      await svc.serving('e1');
       const ours = `${base}/v2/keys/discovery/late-ours`;
       const theirs = `${base}/v2/keys/discovery/late-etcd`;
       await putSize(ours, 1);

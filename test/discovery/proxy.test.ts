@@ -108,13 +108,7 @@ async function curl(...args: string[]): Promise<string> {
 describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluster full serves as a v2 proxy', () => {
   let service: EtcdCluster;
   beforeAll(async () => {
-    service = await EtcdCluster.create(1);
-    service.start('e1', service.initialCluster(1));
-    await until(
-      'etcd up',
-      async () => (await fetch(`${service.spec('e1').clientURL}/health`).catch(() => undefined))?.ok === true,
-      20_000,
-    );
+    service = await EtcdCluster.one();
   });
   afterAll(async () => service?.destroy());
 
@@ -333,7 +327,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
     if (!etcdOn || !oursOn || !etcdRo || !oursRo) throw new Error('four loopback specs expected');
     const procs: Proc[] = [];
     try {
-      for (const n of ['n1', 'n2', 'n3']) c.start(n, {}, ['--name', n, '--initial-cluster', c.initialCluster()]);
+      c.startStatic(3);
       await c.leader(30_000);
       // A proxy needs only the cluster's peer URLs and where to listen (no name, no peer port, no advertise URLs).
       const proxyFlags = (mode: string, s: ProcSpec, d: string) => [

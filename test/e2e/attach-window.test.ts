@@ -90,15 +90,7 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
   it('the same views attach to raftlab nodes run as plain processes (the path is API-only)', async () => {
     const nodes = await ProcessCluster.create(3);
     try {
-      for (const n of ['n1', 'n2', 'n3'])
-        nodes.start(n, {}, [
-          '--name',
-          n,
-          '--initial-cluster',
-          nodes.initialCluster(3),
-          '--initial-cluster-state',
-          'new',
-        ]);
+      nodes.startStatic(3);
       await nodes.leader();
       await page.locator('[data-attached]').getByRole('button', { name: 'Detach' }).click();
       await page.getByRole('button', { name: 'Attach to a cluster…' }).click();

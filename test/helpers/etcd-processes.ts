@@ -12,6 +12,19 @@ export class EtcdCluster extends MemberProcesses {
     return new EtcdCluster(...(await MemberProcesses.prepare('raftlab-etcd-', 'e', n, opts.scheme)));
   }
 
+  /** A cluster of one member, e1, started and serving within `withinMs` (the caller destroys it). */
+  static async one(withinMs = 20_000): Promise<EtcdCluster> {
+    const etcd = await EtcdCluster.create(1);
+    try {
+      etcd.start('e1', etcd.initialCluster(1));
+      await etcd.serving('e1', withinMs);
+      return etcd;
+    } catch (err) {
+      await etcd.destroy();
+      throw err;
+    }
+  }
+
   /**
    * Starts a member. `extraFlags` come last (Go's flags: the last value wins), e.g. TLS flags,
    * or `--logger capnslog --log-level info` to compare etcd's own log lines. etcd 3.4 refuses a
@@ -54,10 +67,8 @@ export async function startBothClusters(
   flags: string[] = [],
 ): Promise<{ ours: ProcessCluster; etcd: EtcdCluster; ourNames: string[]; etcdNames: string[] }> {
   const [ours, etcd] = await Promise.all([ProcessCluster.create(n), EtcdCluster.create(n)]);
-  const ourNames = ours.specs.slice(0, n).map((s) => s.name);
+  const ourNames = ours.startStatic(n, flags);
   const etcdNames = etcd.specs.slice(0, n).map((s) => s.name);
-  for (const name of ourNames)
-    ours.start(name, {}, ['--name', name, '--initial-cluster', ours.initialCluster(n), ...flags]);
   for (const name of etcdNames) etcd.start(name, etcd.initialCluster(n), flags);
   return { ours, etcd, ourNames, etcdNames };
 }

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePorts } from '../../src-main/net/free-ports.js';
+import { until } from './cluster.js';
 import { CLEAN_ENV } from './run.js';
 
 export const RAFTLAB_BIN = fileURLToPath(new URL('../../bin/raftlab.mjs', import.meta.url));
@@ -138,6 +139,16 @@ export class MemberProcesses {
     return path.join(this.dir, `${name}.etcd`);
   }
 
+  /** Waits until the member's /health answers ok (etcd: it has a leader); past `withinMs`, fails with its last lines. */
+  async serving(name: string, withinMs = 20_000): Promise<void> {
+    const url = `${this.spec(name).clientURL}/health`;
+    await until(`${name} serving`, async () => (await fetch(url).catch(() => undefined))?.ok === true, withinMs).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}; its last lines:\n${this.output(name).slice(-5).join('\n')}`);
+      },
+    );
+  }
+
   protected launch(name: string, cmd: string, args: string[], env?: NodeJS.ProcessEnv): void {
     this.procs.set(name, new Proc(cmd, args, env));
   }
@@ -190,6 +201,17 @@ export class ProcessCluster extends MemberProcesses {
       ...flags,
     ];
     this.launch(name, process.execPath, args, { ...CLEAN_ENV, ...env });
+  }
+
+  /**
+   * Starts the first `n` members as one new static cluster (each told the `--initial-cluster` of
+   * the `n`), `flags` after that; returns their names. Waits for nothing.
+   */
+  startStatic(n = this.specs.length - 1, flags: string[] = []): string[] {
+    const names = this.specs.slice(0, n).map((s) => s.name);
+    const cluster = ['--initial-cluster', this.initialCluster(n), '--initial-cluster-state', 'new'];
+    for (const name of names) this.start(name, {}, ['--name', name, ...cluster, ...flags]);
+    return names;
   }
 
   /** The name of the member every running member agrees leads. */

@@ -36,8 +36,7 @@ function etcdctl(endpoint: string, ...args: string[]): Promise<{ code: number; o
 }
 
 async function startThree(c: ProcessCluster): Promise<string> {
-  for (const n of ['n1', 'n2', 'n3'])
-    c.start(n, {}, ['--name', n, '--initial-cluster', c.initialCluster(3), '--initial-cluster-state', 'new']);
+  c.startStatic(3);
   return c.leader();
 }
 

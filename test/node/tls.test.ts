@@ -150,16 +150,7 @@ describe.runIf(have)('a raftlab cluster with client and peer TLS and client-cert
 
   beforeAll(async () => {
     c = await ProcessCluster.create(3, { scheme: 'https' });
-    for (const n of members)
-      c.start(n, {}, [
-        '--name',
-        n,
-        '--initial-cluster',
-        c.initialCluster(),
-        '--initial-cluster-state',
-        'new',
-        ...TLS_FLAGS(),
-      ]);
+    c.startStatic(members.length, TLS_FLAGS());
     // A real etcd 3.4, one member, the same flags and certificates, logging as raftlab does.
     etcd = await EtcdCluster.create(1, { scheme: 'https' });
     etcd.start('e1', etcd.initialCluster(1), [...TLS_FLAGS(), '--logger', 'capnslog', '--log-level', 'info']);
