@@ -129,6 +129,16 @@ interface Case {
   fails?: boolean;
 }
 
+/** A compare-and-swap: the same request, made once where it succeeds and once where it fails. */
+const CAS: Kv3Request = {
+  op: 'txn',
+  key: '/console/cas',
+  target: 'value',
+  relation: '=',
+  expected: 'old',
+  value: 'new',
+};
+
 const CASES: Case[] = [
   {
     what: 'put',
@@ -167,16 +177,8 @@ const CASES: Case[] = [
       await putKey('/console/dp/2', 'b', undefined, at);
     },
   },
-  {
-    what: 'txn that succeeds',
-    request: { op: 'txn', key: '/console/cas', target: 'value', relation: '=', expected: 'old', value: 'new' },
-    setup: (at) => putKey('/console/cas', 'old', undefined, at),
-  },
-  {
-    what: 'txn that fails',
-    request: { op: 'txn', key: '/console/cas', target: 'value', relation: '=', expected: 'old', value: 'new' },
-    setup: (at) => putKey('/console/cas', 'other', undefined, at),
-  },
+  { what: 'txn that succeeds', request: CAS, setup: (at) => putKey('/console/cas', 'old', undefined, at) },
+  { what: 'txn that fails', request: CAS, setup: (at) => putKey('/console/cas', 'other', undefined, at) },
   {
     what: 'txn on a version',
     request: { op: 'txn', key: '/console/ver', target: 'version', relation: '>', expected: '0', value: 'more' },
