@@ -16,7 +16,7 @@ import { makeCA, makeCert, type CertAndKey } from '../../src-main/tls/certs.js';
 import { until } from '../helpers/cluster.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { run } from '../helpers/run.js';
-import { CHROMIUM, needTools, openWindow, SHOTS, type TestWindow } from '../helpers/window.js';
+import { CHROMIUM, consolePut, kvStatus, needTools, openWindow, SHOTS, type TestWindow } from '../helpers/window.js';
 
 const ETCDCTL = '/usr/bin/etcdctl';
 const ready = needTools('the secured attach e2e test', [CHROMIUM, ETCD_BIN, ETCDCTL]);
@@ -156,13 +156,8 @@ describe.skipIf(!ready)('the window attached to a secured etcd (TLS client certi
       .poll(() => page.locator('.timeline li', { hasText: '/seen/by-etcdctl = hello' }).count(), { timeout: 15_000 })
       .toBe(1);
     // The KV console (v3) speaks as alice: its put comes back through the watch.
-    await page.getByLabel('Operation', { exact: true }).selectOption('put');
-    await page.getByLabel('Key', { exact: true }).fill('/seen/by-console');
-    await page.getByLabel('Value', { exact: true }).fill('from-window');
-    await page.getByRole('button', { name: 'Send' }).click();
-    await expect
-      .poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 10_000 })
-      .toBe('200');
+    await consolePut(page, '/seen/by-console', 'from-window');
+    await expect.poll(() => kvStatus(page), { timeout: 10_000 }).toBe('200');
     await expect
       .poll(() => page.locator('.timeline li', { hasText: '/seen/by-console = from-window' }).count(), {
         timeout: 15_000,

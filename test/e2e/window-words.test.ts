@@ -7,7 +7,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { group } from '../helpers/checked.js';
 import { QUICK_TIMERS } from '../helpers/app-events.js';
-import { CHROMIUM, needTools, SHOTS, windowForSuite, type TestWindow } from '../helpers/window.js';
+import {
+  CHROMIUM,
+  consolePut,
+  kvStatus,
+  needTools,
+  SHOTS,
+  windowForSuite,
+  type TestWindow,
+} from '../helpers/window.js';
 
 const ready = needTools('the window-words e2e test', [CHROMIUM]);
 
@@ -181,10 +189,7 @@ describe.skipIf(!ready)('the words in the window', () => {
     await page.getByLabel('Node', { exact: true }).selectOption(winner);
     // The v2 console (v3 is the default; its held-write words are the same).
     await page.getByLabel('API', { exact: true }).selectOption('v2');
-    await page.getByLabel('Operation', { exact: true }).selectOption('put');
-    await page.getByLabel('Key', { exact: true }).fill('/held');
-    await page.getByLabel('Value', { exact: true }).fill('1');
-    await page.getByRole('button', { name: 'Send' }).click();
+    await consolePut(page, '/held', '1');
     const why = page.locator('[data-kv-held]');
     await expect
       .poll(() => why.textContent(), { timeout: 10_000 })
@@ -209,9 +214,7 @@ describe.skipIf(!ready)('the words in the window', () => {
         })
         .toBe(true);
     }
-    await expect
-      .poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 10_000 })
-      .toBe('201');
+    await expect.poll(() => kvStatus(page), { timeout: 10_000 }).toBe('201');
     expect(await why.count()).toBe(0);
     await page.getByRole('button', { name: 'Turn off' }).click();
     await expect.poll(() => page.locator('[data-step-on]').count(), { timeout: 10_000 }).toBe(0);

@@ -24,6 +24,17 @@ export function needTools(what: string, files: string[]): boolean {
   return false;
 }
 
+/** Sends `put key=value` from the window's KV console (in the API it is set to); see kvStatus for its answer. */
+export async function consolePut(page: Page, key: string, value: string): Promise<void> {
+  await page.getByLabel('Operation', { exact: true }).selectOption('put');
+  await page.getByLabel('Key', { exact: true }).fill(key);
+  await page.getByLabel('Value', { exact: true }).fill(value);
+  await page.getByRole('button', { name: 'Send' }).click();
+}
+
+/** The HTTP status of the KV console's last answer, as it shows it (null before any). */
+export const kvStatus = (page: Page) => page.locator('[data-kv-status]').getAttribute('data-kv-status');
+
 export interface TestWindow {
   supervisor: Supervisor;
   core: WindowCore;
