@@ -29,6 +29,11 @@ describe.skipIf(!ready)('the words in the window', () => {
 
   const logBox = () => page.locator('pre.loglines');
   const scrolled = () => logBox().evaluate((el) => ({ top: el.scrollTop, bottom: el.scrollHeight - el.clientHeight }));
+  /** The log box scrolled to its newest line (within a few pixels). */
+  const atNewest = async () => {
+    const s = await scrolled();
+    return s.top >= s.bottom - 8;
+  };
   const lineCount = () => page.evaluate(() => (window as any).raftlabSession.logLines.length as number);
   /** Kills a follower and starts it again: a burst of new log lines. */
   async function bounceFollower(): Promise<void> {
@@ -92,15 +97,7 @@ describe.skipIf(!ready)('the words in the window', () => {
     const before = await lineCount();
     await bounceFollower();
     await expect.poll(lineCount, { timeout: 10_000 }).toBeGreaterThan(before);
-    await expect
-      .poll(
-        async () => {
-          const s = await scrolled();
-          return s.top >= s.bottom - 8;
-        },
-        { timeout: 5_000 },
-      )
-      .toBe(true);
+    await expect.poll(atNewest, { timeout: 5_000 }).toBe(true);
 
     // Scrolled up to read: new lines do not pull the view away; "newest" brings it back.
     await logBox().evaluate((el) => {
@@ -120,15 +117,7 @@ describe.skipIf(!ready)('the words in the window', () => {
     expect(await logBox().locator('span').first().textContent()).toBe(firstLine);
     await page.screenshot({ path: `${SHOTS}/window-words-logs.png` });
     await page.getByRole('button', { name: '↓ newest' }).click();
-    await expect
-      .poll(
-        async () => {
-          const s = await scrolled();
-          return s.top >= s.bottom - 8;
-        },
-        { timeout: 5_000 },
-      )
-      .toBe(true);
+    await expect.poll(atNewest, { timeout: 5_000 }).toBe(true);
     expect(await logBox().getAttribute('data-log-follow')).toBe('true');
     await page.getByRole('button', { name: 'Timeline', exact: true }).click();
   });
