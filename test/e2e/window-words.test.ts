@@ -8,7 +8,9 @@ import type { Page } from 'playwright-core';
 import { group } from '../helpers/checked.js';
 import { QUICK_TIMERS } from '../helpers/app-events.js';
 import {
+  chaosVerdict,
   CHROMIUM,
+  runChaosFromPanel,
   consolePut,
   kvStatus,
   needTools,
@@ -212,12 +214,8 @@ describe.skipIf(!ready)('the words in the window', () => {
   it('the checker\'s violation view is readable at 1024×700 and 1400×900; its kills are not "unexpected"', async () => {
     await page.setViewportSize({ width: 1024, height: 700 });
     await page.getByRole('button', { name: 'Chaos & checker' }).click();
-    await page.getByLabel('Chaos seconds').fill('4');
-    await page.getByLabel('Break reads on purpose').check();
-    await page.getByRole('button', { name: 'Run chaos' }).click();
-    await expect
-      .poll(() => page.locator('[data-chaos-verdict]').getAttribute('data-chaos-verdict'), { timeout: 90_000 })
-      .toBe('violation');
+    await runChaosFromPanel(page, 4, true);
+    await expect.poll(() => chaosVerdict(page), { timeout: 90_000 }).toBe('violation');
     const chart = page.locator('[data-chaos-chart]');
     const rows = await chart.locator('text.client').count();
     expect(rows).toBeGreaterThanOrEqual(2);

@@ -35,6 +35,16 @@ export async function consolePut(page: Page, key: string, value: string): Promis
 /** The HTTP status of the KV console's last answer, as it shows it (null before any). */
 export const kvStatus = (page: Page) => page.locator('[data-kv-status]').getAttribute('data-kv-status');
 
+/** Starts a chaos run of `seconds` from the window's chaos panel (open), reads broken on purpose or not; see chaosVerdict. */
+export async function runChaosFromPanel(page: Page, seconds: number, breakReads: boolean): Promise<void> {
+  await page.getByLabel('Chaos seconds').fill(String(seconds));
+  await page.getByLabel('Break reads on purpose').setChecked(breakReads);
+  await page.getByRole('button', { name: 'Run chaos' }).click();
+}
+
+/** The verdict the chaos panel shows (`ok`, `violation`), null before any. */
+export const chaosVerdict = (page: Page) => page.locator('[data-chaos-verdict]').getAttribute('data-chaos-verdict');
+
 export interface TestWindow {
   supervisor: Supervisor;
   core: WindowCore;
