@@ -129,6 +129,14 @@ interface Case {
   fails?: boolean;
 }
 
+/** The keys the reads find (put again where a case deleted them). */
+const READ_KEYS = [
+  ['/console/p/1', 'one'],
+  ['/console/p/2', 'two'],
+  ['/console/p/3', 'three'],
+  ['/console/a', 'A'],
+] as const;
+
 /** A compare-and-swap: the same request, made once where it succeeds and once where it fails. */
 const CAS: Kv3Request = {
   op: 'txn',
@@ -219,13 +227,7 @@ describe.runIf(have)('the v3 console, and its etcdctl and curl lines run for rea
           }).then((r) => r.json())
         ).kvs
       ) {
-        for (const [k, v] of [
-          ['/console/p/1', 'one'],
-          ['/console/p/2', 'two'],
-          ['/console/p/3', 'three'],
-          ['/console/a', 'A'],
-        ] as const)
-          await putKey(k, v);
+        for (const [k, v] of READ_KEYS) await putKey(k, v);
       }
       await c.setup?.();
       const shown = await console3(c.request);
@@ -349,14 +351,7 @@ describe.runIf(have && haveEtcd)("the console's requests to a real etcd 3.4, and
     etcd = await EtcdCluster.one(30_000);
     etcdURL = etcd.spec('e1').clientURL;
     // The keys the reads find, alike on both.
-    for (const at of [etcdURL, url])
-      for (const [k, v] of [
-        ['/console/p/1', 'one'],
-        ['/console/p/2', 'two'],
-        ['/console/p/3', 'three'],
-        ['/console/a', 'A'],
-      ] as const)
-        await putKey(k, v, undefined, at);
+    for (const at of [etcdURL, url]) for (const [k, v] of READ_KEYS) await putKey(k, v, undefined, at);
   }, 60_000);
   afterAll(async () => {
     await etcd?.destroy();

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { WindowCore } from '../../src-main/app/window-core.js';
 import { Supervisor, type SupervisorOptions } from '../../src-main/cluster/supervisor.js';
 import { startWebServer, type WebServer } from '../../src-main/web/web-server.js';
@@ -44,6 +44,22 @@ export async function runChaosFromPanel(page: Page, seconds: number, breakReads:
 
 /** The verdict the chaos panel shows (`ok`, `violation`), null before any. */
 export const chaosVerdict = (page: Page) => page.locator('[data-chaos-verdict]').getAttribute('data-chaos-verdict');
+
+/**
+ * What the window shows (its text and its HTML) and both trace exports (jsonl, chrome) match
+ * none of `secrets` (PEM blocks, keys, passwords); returns the jsonl export for more checks.
+ */
+export async function expectNoSecrets(w: TestWindow, secrets: readonly RegExp[]): Promise<string> {
+  const text = (await w.page.locator('body').innerText()) + (await w.page.content());
+  for (const re of secrets) expect(text).not.toMatch(re);
+  let jsonl = '';
+  for (const format of ['jsonl', 'chrome'] as const) {
+    const trace = fs.readFileSync((await w.core.exportTrace(format)).path, 'utf8');
+    for (const re of secrets) expect(trace).not.toMatch(re);
+    if (format === 'jsonl') jsonl = trace;
+  }
+  return jsonl;
+}
 
 export interface TestWindow {
   supervisor: Supervisor;
