@@ -11,17 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../helpers/cluster.js';
-import { DNSMASQ_BIN, Dnsmasq } from '../helpers/dnsmasq.js';
+import { DNSMASQ_BIN, Dnsmasq, srvSslCluster } from '../helpers/dnsmasq.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
-import {
-  FAST_RAFT_FLAGS,
-  loopbackSpecs,
-  memberURLFlags,
-  Proc,
-  ProcessCluster,
-  untimed,
-  type ProcSpec,
-} from '../helpers/processes.js';
+import { FAST_RAFT_FLAGS, loopbackSpecs, memberURLFlags, Proc, untimed, type ProcSpec } from '../helpers/processes.js';
 import { run } from '../helpers/run.js';
 import { needTools } from '../helpers/window.js';
 
@@ -166,26 +158,9 @@ describe.runIf(TOOLS && ROOT)('DNS SRV discovery: real etcd 3.4 and raftlab from
     );
 
     // raftlab from the same kind of records (its own dnsmasq; RAFTLAB_DNS_SERVER instead of resolv.conf).
-    const c = await ProcessCluster.create(3, {});
+    const { c, dns: ours } = await srvSslCluster('raftlab.test');
+    servers.push(ours);
     try {
-      for (const s of c.specs) s.peerURL = s.peerURL.replace(/^http:/, 'https:');
-      const ours = await Dnsmasq.start(
-        'raftlab.test',
-        ['n1', 'n2', 'n3'].map((n) => ({
-          service: '_etcd-server-ssl._tcp.raftlab.test',
-          target: '127.0.0.1',
-          port: port(c.spec(n).peerURL),
-        })),
-      );
-      servers.push(ours);
-      for (const n of ['n1', 'n2', 'n3'])
-        c.start(n, { RAFTLAB_DNS_SERVER: ours.server }, [
-          '--name',
-          n,
-          '--discovery-srv',
-          'raftlab.test',
-          '--peer-auto-tls',
-        ]);
       await c.leader(60_000);
 
       // embed's bootstrap lines: the same for each member, once names and ports are set aside

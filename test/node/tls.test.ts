@@ -13,7 +13,7 @@ import { clientTLSOptions, EMPTY_TLS_INFO, type TLSInfo } from '../../src-main/n
 import { makeCA, makeCert, makeCRL, type CertAndKey } from '../../src-main/tls/certs.js';
 import { nth } from '../helpers/checked.js';
 import { TestCluster, until } from '../helpers/cluster.js';
-import { DNSMASQ_BIN, Dnsmasq } from '../helpers/dnsmasq.js';
+import { DNSMASQ_BIN, srvSslCluster } from '../helpers/dnsmasq.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { ProcessCluster } from '../helpers/processes.js';
 import { run, type Run } from '../helpers/run.js';
@@ -451,27 +451,8 @@ describe.runIf(have && needTools('DNS SRV discovery of TLS peers', [DNSMASQ_BIN]
   'DNS SRV discovery of https peers (_etcd-server-ssl) with --peer-auto-tls',
   () => {
     it('three members find each other in the records and talk TLS with their self-signed certificates', async () => {
-      const c = await ProcessCluster.create(3);
-      // https peer URLs (the ssl records), plain client URLs.
-      for (const s of c.specs) s.peerURL = s.peerURL.replace(/^http:/, 'https:');
-      const port = (u: string) => Number(new URL(u).port);
-      const dns = await Dnsmasq.start(
-        'example.test',
-        ['n1', 'n2', 'n3'].map((n) => ({
-          service: '_etcd-server-ssl._tcp.example.test',
-          target: '127.0.0.1',
-          port: port(c.spec(n).peerURL),
-        })),
-      );
+      const { c, dns } = await srvSslCluster('example.test');
       try {
-        for (const n of ['n1', 'n2', 'n3'])
-          c.start(n, { RAFTLAB_DNS_SERVER: dns.server }, [
-            '--name',
-            n,
-            '--discovery-srv',
-            'example.test',
-            '--peer-auto-tls',
-          ]);
         const leader = await c.leader(60_000);
         const list = await run(ETCDCTL, ['--endpoints', c.spec(leader).clientURL, 'member', 'list', '-w', 'json'], {
           env: { ETCDCTL_API: '3' },
