@@ -139,14 +139,7 @@ describe('a 100 MB body on the peer port', () => {
 describe('v2 value size', () => {
   it('takes a 10 MiB form body and refuses one byte more, as real etcd 3.4 does', async () => {
     cluster = await ProcessCluster.create(1);
-    cluster.start('n1', {}, [
-      '--name',
-      'n1',
-      '--initial-cluster',
-      cluster.initialCluster(1),
-      '--initial-cluster-state',
-      'new',
-    ]);
+    cluster.startStatic(1);
     await cluster.leader();
     const ours = cluster.spec('n1').clientURL;
     const ok = await put(ours, '/big', 10 * MB);

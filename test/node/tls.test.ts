@@ -356,15 +356,7 @@ describe.runIf(have)('--auto-tls and --peer-auto-tls', () => {
     c = await ProcessCluster.create(1, { scheme: 'https' });
     // One TLS 1.2 suite allowed (ECDSA keys: etcd's self-signed certificates are P-521).
     const suites = ['--cipher-suites', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256'];
-    c.start('n1', {}, [
-      '--name',
-      'n1',
-      '--initial-cluster',
-      c.initialCluster(1),
-      '--auto-tls',
-      '--peer-auto-tls',
-      ...suites,
-    ]);
+    c.startStatic(1, ['--auto-tls', '--peer-auto-tls', ...suites]);
     etcd = await EtcdCluster.create(1, { scheme: 'https' });
     etcd.start('e1', etcd.initialCluster(1), [
       '--auto-tls',
