@@ -11,13 +11,13 @@ import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { readTraceChunk } from '../../src-main/trace/trace-chunk.js';
 import { readTraceFile } from '../../src-main/trace/trace-reader.js';
 import { startWebServer } from '../../src-main/web/web-server.js';
-import { agreedLeader, type ClusterState, type NodeState } from '../../src-shared/cluster-state.js';
+import type { ClusterState, NodeState } from '../../src-shared/cluster-state.js';
 import type { BranchesResult, ForkInfo } from '../../src-shared/command-results.js';
 import type { ServerEvent } from '../../src-shared/protocol.js';
 import { TraceIndex } from '../../src-shared/replay.js';
 import { readTraceText } from '../../src-shared/trace.js';
 import { defined, nth } from '../helpers/checked.js';
-import { lastState, recordEvents } from '../helpers/app-events.js';
+import { lastState, nodeIn, recordEvents, untilAgreedLeader } from '../helpers/app-events.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 import { dumpCluster } from '../helpers/cluster-dump.js';
 
@@ -27,9 +27,8 @@ let core: WindowCore;
 let events: ServerEvent[];
 let states: ClusterState[];
 const state = () => lastState(states);
-const node = (name: string): NodeState => state().nodes.find((n) => n.name === name)!;
-const leaderName = (timeoutMs = 10_000) =>
-  until('an agreed leader', () => states.length > 0 && agreedLeader(state())?.name, timeoutMs);
+const node = (name: string): NodeState => nodeIn(states, name);
+const leaderName = async (timeoutMs?: number) => (await untilAgreedLeader(states, timeoutMs)).name;
 
 beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-fork-'));
@@ -256,7 +255,11 @@ describe('fork from a checkpoint', () => {
       );
     await peersActive();
     await sup.execute({ type: 'addMember' });
-    await until('n4 alive', () => states.length > 0 && node('n4')?.status === 'alive', 20_000);
+    await until(
+      'n4 alive',
+      () => states.length > 0 && state().nodes.some((n) => n.name === 'n4' && n.status === 'alive'),
+      20_000,
+    );
     const n4dir = node('n4').dataDir;
     expect(fs.existsSync(n4dir)).toBe(true);
     await sup.execute({ type: 'resumeFrom', at: cp.at });
@@ -379,7 +382,7 @@ describe('fork from a checkpoint', () => {
 describe('the trace chunk reader', () => {
   it('serves the live trace to the page in pieces, behind the token (browser mode)', async () => {
     await sup.start(1);
-    await until('a leader', () => states.length > 0 && agreedLeader(state()));
+    await untilAgreedLeader(states);
     // No page is served here: only the trace endpoint is asked.
     const staticDir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-static-'));
     const web = await startWebServer({ core, staticDir });

@@ -154,35 +154,22 @@ describe.runIf(haveCurl)('browser mode under hostile requests', () => {
     expect((await raw('\x00\x01\x02 nonsense\r\n\r\n')).toString('latin1')).toMatch(/^HTTP\/1\.1 400/);
 
     // The bridge without the token, with a wrong one, from a foreign origin: refused before the upgrade.
-    for (const target of ['/bridge', `/bridge?token=${'0'.repeat(48)}`, '/bridge?token=%00%ZZ']) {
-      const r = await curl([
-        '-H',
-        'Connection: Upgrade',
-        '-H',
-        'Upgrade: websocket',
-        '-H',
-        'Sec-WebSocket-Version: 13',
-        '-H',
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-        '-H',
-        `Origin: ${base}`,
+    const upgradeFrom = (origin: string, target: string) =>
+      curl([
+        ...[
+          'Connection: Upgrade',
+          'Upgrade: websocket',
+          'Sec-WebSocket-Version: 13',
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+          `Origin: ${origin}`,
+        ].flatMap((h) => ['-H', h]),
         `${base}${target}`,
       ]);
+    for (const target of ['/bridge', `/bridge?token=${'0'.repeat(48)}`, '/bridge?token=%00%ZZ']) {
+      const r = await upgradeFrom(base, target);
       expect({ target, status: r.status }).toEqual({ target, status: 403 });
     }
-    const foreign = await curl([
-      '-H',
-      'Connection: Upgrade',
-      '-H',
-      'Upgrade: websocket',
-      '-H',
-      'Sec-WebSocket-Version: 13',
-      '-H',
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-      '-H',
-      'Origin: http://evil.example',
-      `${base}/bridge?token=${token}`,
-    ]);
+    const foreign = await upgradeFrom('http://evil.example', `/bridge?token=${token}`);
     expect(foreign.status).toBe(403);
 
     // A malformed WebSocket frame (reserved opcode 3) after a proper upgrade: closed with 1002.

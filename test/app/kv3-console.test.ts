@@ -129,6 +129,24 @@ interface Case {
   fails?: boolean;
 }
 
+/** The keys the reads find (put again where a case deleted them). */
+const READ_KEYS = [
+  ['/console/p/1', 'one'],
+  ['/console/p/2', 'two'],
+  ['/console/p/3', 'three'],
+  ['/console/a', 'A'],
+] as const;
+
+/** A compare-and-swap: the same request, made once where it succeeds and once where it fails. */
+const CAS: Kv3Request = {
+  op: 'txn',
+  key: '/console/cas',
+  target: 'value',
+  relation: '=',
+  expected: 'old',
+  value: 'new',
+};
+
 const CASES: Case[] = [
   {
     what: 'put',
@@ -167,16 +185,8 @@ const CASES: Case[] = [
       await putKey('/console/dp/2', 'b', undefined, at);
     },
   },
-  {
-    what: 'txn that succeeds',
-    request: { op: 'txn', key: '/console/cas', target: 'value', relation: '=', expected: 'old', value: 'new' },
-    setup: (at) => putKey('/console/cas', 'old', undefined, at),
-  },
-  {
-    what: 'txn that fails',
-    request: { op: 'txn', key: '/console/cas', target: 'value', relation: '=', expected: 'old', value: 'new' },
-    setup: (at) => putKey('/console/cas', 'other', undefined, at),
-  },
+  { what: 'txn that succeeds', request: CAS, setup: (at) => putKey('/console/cas', 'old', undefined, at) },
+  { what: 'txn that fails', request: CAS, setup: (at) => putKey('/console/cas', 'other', undefined, at) },
   {
     what: 'txn on a version',
     request: { op: 'txn', key: '/console/ver', target: 'version', relation: '>', expected: '0', value: 'more' },
@@ -217,13 +227,7 @@ describe.runIf(have)('the v3 console, and its etcdctl and curl lines run for rea
           }).then((r) => r.json())
         ).kvs
       ) {
-        for (const [k, v] of [
-          ['/console/p/1', 'one'],
-          ['/console/p/2', 'two'],
-          ['/console/p/3', 'three'],
-          ['/console/a', 'A'],
-        ] as const)
-          await putKey(k, v);
+        for (const [k, v] of READ_KEYS) await putKey(k, v);
       }
       await c.setup?.();
       const shown = await console3(c.request);
@@ -344,19 +348,10 @@ describe.runIf(have && haveEtcd)("the console's requests to a real etcd 3.4, and
   let etcd: EtcdCluster;
   let etcdURL: string;
   beforeAll(async () => {
-    etcd = await EtcdCluster.create(1);
-    etcd.start('e1', etcd.initialCluster(1));
+    etcd = await EtcdCluster.one(30_000);
     etcdURL = etcd.spec('e1').clientURL;
-    await until('etcd serves', async () => (await fetch(`${etcdURL}/health`).catch(() => undefined))?.ok, 30_000);
     // The keys the reads find, alike on both.
-    for (const at of [etcdURL, url])
-      for (const [k, v] of [
-        ['/console/p/1', 'one'],
-        ['/console/p/2', 'two'],
-        ['/console/p/3', 'three'],
-        ['/console/a', 'A'],
-      ] as const)
-        await putKey(k, v, undefined, at);
+    for (const at of [etcdURL, url]) for (const [k, v] of READ_KEYS) await putKey(k, v, undefined, at);
   }, 60_000);
   afterAll(async () => {
     await etcd?.destroy();

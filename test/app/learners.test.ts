@@ -6,16 +6,15 @@ import { Supervisor } from '../../src-main/cluster/supervisor.js';
 import { agreedLeader, type ClusterState, type NodeState } from '../../src-shared/cluster-state.js';
 import type { ServerEvent } from '../../src-shared/protocol.js';
 import { narrate } from '../../src-shared/narrate.js';
-import { lastState, recordedSupervisor } from '../helpers/app-events.js';
+import { lastState, nodeIn, recordedSupervisor, untilAgreedLeader } from '../helpers/app-events.js';
 import { until } from '../helpers/cluster.js';
 
 let sup: Supervisor;
 let events: ServerEvent[];
 let states: ClusterState[];
 const state = () => lastState(states);
-const node = (name: string): NodeState => state().nodes.find((n) => n.name === name)!;
-const leader = (timeoutMs = 20_000) =>
-  until('an agreed leader', () => states.length > 0 && agreedLeader(state()), timeoutMs);
+const node = (name: string): NodeState => nodeIn(states, name);
+const leader = (timeoutMs = 20_000) => untilAgreedLeader(states, timeoutMs);
 const caughtUp = (name: string) =>
   until(
     `${name} has caught up`,

@@ -288,15 +288,7 @@ describe('attached to a raftlab node cluster through the v2 API', () => {
 
   beforeAll(async () => {
     cluster = await ProcessCluster.create(3);
-    for (const n of ['n1', 'n2', 'n3'])
-      cluster.start(n, {}, [
-        '--name',
-        n,
-        '--initial-cluster',
-        cluster.initialCluster(3),
-        '--initial-cluster-state',
-        'new',
-      ]);
+    cluster.startStatic(3);
     obs = new EtcdObserver(
       cluster.specs.slice(0, 3).map((s) => s.clientURL),
       { pollMs: 200, watchPrefix: '/attach', api: 'v2' },

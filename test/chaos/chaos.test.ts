@@ -12,6 +12,22 @@ import { defined, nth } from '../helpers/checked.js';
 /** The CLI's summary, shown when an assertion fails: faults, ops and violations in one place. */
 const why = (r: ChaosResult) => `seed ${r.seed}\n${summarize(r)}`;
 
+/** The faults of a run, for its one line in the CI log: "kill ×2, partition ×1". */
+const faultCounts = (r: ChaosResult) =>
+  Object.entries(r.counts.faults)
+    .map(([k, n]) => `${k} ×${n}`)
+    .join(', ');
+
+/** What every sound run ends with: linearizable, nothing acknowledged lost, every member agreeing. */
+function expectSound(r: ChaosResult): void {
+  expect(r.check.verdict, why(r)).toBe('ok');
+  expect(r.check.violations, why(r)).toEqual([]);
+  expect(r.lostWrites, why(r)).toEqual([]);
+  expect(r.converged, why(r)).toBe(true);
+  expect(r.divergentKeys, why(r)).toEqual([]);
+  expect(r.ok).toBe(true);
+}
+
 describe('chaos on a real 3-node cluster', () => {
   it.each([
     { seed: 1, seconds: 20 },
@@ -23,20 +39,9 @@ describe('chaos on a real 3-node cluster', () => {
       // One line for the CI log: what this run checked.
       const o = r.counts.outcomes;
       console.log(
-        `chaos seed ${seed}, ${seconds} s, 3 nodes: ${r.history.ops.length} operations (${o.ok} ok, ${o.fail} fail, ${o.unknown} unknown) and ${r.history.faults.length} faults (${Object.entries(
-          r.counts.faults,
-        )
-          .map(([k, n]) => `${k} ×${n}`)
-          .join(
-            ', ',
-          )}); ${r.check.violations.length} violations, ${r.lostWrites.length} lost writes, converged: ${r.converged}`,
+        `chaos seed ${seed}, ${seconds} s, 3 nodes: ${r.history.ops.length} operations (${o.ok} ok, ${o.fail} fail, ${o.unknown} unknown) and ${r.history.faults.length} faults (${faultCounts(r)}); ${r.check.violations.length} violations, ${r.lostWrites.length} lost writes, converged: ${r.converged}`,
       );
-      expect(r.check.verdict, why(r)).toBe('ok');
-      expect(r.check.violations, why(r)).toEqual([]);
-      expect(r.lostWrites, why(r)).toEqual([]);
-      expect(r.converged, why(r)).toBe(true);
-      expect(r.divergentKeys, why(r)).toEqual([]);
-      expect(r.ok).toBe(true);
+      expectSound(r);
       // Faults did fire, of several kinds, and were healed.
       expect(r.history.faults.length, why(r)).toBeGreaterThanOrEqual(4);
       expect(Object.keys(r.counts.faults).length, why(r)).toBeGreaterThanOrEqual(3);
@@ -59,21 +64,10 @@ describe('chaos on a real 3-node cluster', () => {
     const r = await runChaos({ nodes: 3, seconds, seed, workload: 'v3' });
     const o = r.counts.outcomes;
     console.log(
-      `chaos v3 seed ${seed}, ${seconds} s, 3 nodes: ${r.history.ops.length} operations (${r.counts.ops.read.ok} Range ok, ${r.counts.ops.write.ok} Put ok, ${r.counts.casSwapped} Txn swapped, ${r.counts.casCompareFailed} Txn compare failed; ${o.ok} ok, ${o.fail} fail, ${o.unknown} unknown) and ${r.history.faults.length} faults (${Object.entries(
-        r.counts.faults,
-      )
-        .map(([k, n]) => `${k} ×${n}`)
-        .join(
-          ', ',
-        )}); ${r.check.violations.length} violations, ${r.lostWrites.length} lost writes, converged: ${r.converged}`,
+      `chaos v3 seed ${seed}, ${seconds} s, 3 nodes: ${r.history.ops.length} operations (${r.counts.ops.read.ok} Range ok, ${r.counts.ops.write.ok} Put ok, ${r.counts.casSwapped} Txn swapped, ${r.counts.casCompareFailed} Txn compare failed; ${o.ok} ok, ${o.fail} fail, ${o.unknown} unknown) and ${r.history.faults.length} faults (${faultCounts(r)}); ${r.check.violations.length} violations, ${r.lostWrites.length} lost writes, converged: ${r.converged}`,
     );
     expect(r.workload).toBe('v3');
-    expect(r.check.verdict, why(r)).toBe('ok');
-    expect(r.check.violations, why(r)).toEqual([]);
-    expect(r.lostWrites, why(r)).toEqual([]);
-    expect(r.converged, why(r)).toBe(true);
-    expect(r.divergentKeys, why(r)).toEqual([]);
-    expect(r.ok).toBe(true);
+    expectSound(r);
     expect(r.history.faults.length, why(r)).toBeGreaterThanOrEqual(2);
     // The v3 keyspace ("k0".., no v2 key touched), every operation type answered through the gateway.
     expect(Object.keys(r.finalValues).sort()).toEqual(['k0', 'k1', 'k2']);

@@ -2,7 +2,7 @@
 // members finding each other through etcd's v2 discovery (a real etcd 3.4 as the service,
 // Debian's etcd-discovery service in front of one, then a raftlab cluster as the service) and
 // through DNS SRV records (Debian's dnsmasq on loopback).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,8 +11,8 @@ import { until } from '../helpers/cluster.js';
 import { DNSMASQ_BIN, Dnsmasq } from '../helpers/dnsmasq.js';
 import { ETCD_DISCOVERY_BIN, ETCD_DISCOVERY_CONF, EtcdDiscoveryService } from '../helpers/etcd-discovery.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
-import { loopbackSpecs, ProcessCluster, type ProcSpec } from '../helpers/processes.js';
-import { CLEAN_ENV, run } from '../helpers/run.js';
+import { loopbackSpecs, memberURLFlags, Proc, ProcessCluster, untimed, type ProcSpec } from '../helpers/processes.js';
+import { run } from '../helpers/run.js';
 import { needTools } from '../helpers/window.js';
 import { memberId } from '../../src-main/node/ids.js';
 
@@ -34,11 +34,6 @@ async function putSize(url: string, size: number): Promise<void> {
   expect([200, 201]).toContain(res.status);
 }
 
-/** capnslog lines without their timestamps (`E | etcdmain: ...`). */
-function untimed(lines: string[]): string[] {
-  return lines.map((l) => l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} /, ''));
-}
-
 /** What a member said from its first error on: etcdmain's words on a failed bootstrap. */
 function fromFirstError(lines: string[]): string[] {
   const all = untimed(lines);
@@ -48,24 +43,7 @@ function fromFirstError(lines: string[]): string[] {
 
 /** A real etcd 3.4 member's flags for `--discovery token`, logging as etcd 3.4 does by default (capnslog). */
 function etcdMemberFlags(s: ProcSpec, dataDir: string, token: string): string[] {
-  return [
-    '--name',
-    s.name,
-    '--data-dir',
-    dataDir,
-    '--listen-client-urls',
-    s.clientURL,
-    '--advertise-client-urls',
-    s.clientURL,
-    '--listen-peer-urls',
-    s.peerURL,
-    '--initial-advertise-peer-urls',
-    s.peerURL,
-    '--discovery',
-    token,
-    '--logger',
-    'capnslog',
-  ];
+  return ['--name', s.name, '--data-dir', dataDir, ...memberURLFlags(s), '--discovery', token, '--logger', 'capnslog'];
 }
 
 /**
@@ -197,13 +175,7 @@ async function bootstrapByDiscovery(token: string): Promise<void> {
 describe.runIf(HAVE)('bootstrap by discovery and DNS', () => {
   let etcd: EtcdCluster;
   beforeAll(async () => {
-    etcd = await EtcdCluster.create(1);
-    etcd.start('e1', etcd.initialCluster(1));
-    await until(
-      'etcd up',
-      async () => (await fetch(`${etcd.spec('e1').clientURL}/health`).catch(() => undefined))?.ok === true,
-      20_000,
-    );
+    etcd = await EtcdCluster.one();
   });
   afterAll(async () => etcd?.destroy());
 
@@ -281,15 +253,11 @@ describe.runIf(HAVE)('bootstrap by discovery and DNS', () => {
     const c = await ProcessCluster.create(1);
     const [refSpec] = await loopbackSpecs('r', 0);
     if (!refSpec) throw new Error('no loopback ports for etcd');
-    let ref: ChildProcess | undefined;
+    let ref: Proc | undefined;
     try {
       svc.start('e1', svc.initialCluster(1));
       const base = svc.spec('e1').clientURL;
-      await until(
-        'the service up',
-        async () => (await fetch(`${base}/health`).catch(() => undefined))?.ok === true,
-        20_000,
-      );
+      await svc.serving('e1');
       const ours = `${base}/v2/keys/discovery/late-ours`;
       const theirs = `${base}/v2/keys/discovery/late-etcd`;
       await putSize(ours, 1);
@@ -297,12 +265,8 @@ describe.runIf(HAVE)('bootstrap by discovery and DNS', () => {
       await svc.kill9('e1');
 
       c.start('n1', {}, ['--name', 'n1', '--discovery', ours]);
-      const refOut: string[] = [];
-      ref = spawn(ETCD_BIN, etcdMemberFlags(refSpec, path.join(c.dir, 'ref.etcd'), theirs), {
-        env: CLEAN_ENV,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      ref.stderr!.on('data', (b: Buffer) => refOut.push(...b.toString().split('\n').filter(Boolean)));
+      ref = new Proc(ETCD_BIN, etcdMemberFlags(refSpec, path.join(c.dir, 'ref.etcd'), theirs));
+      const refOut = ref.output;
       const retried = (lines: string[]) => untimed(lines).filter((l) => / \| discovery: /.test(l));
       const firstRetry = (lines: string[]) => retried(lines).some((l) => l.includes('retrying in 2s'));
       await until('both retrying', () => firstRetry(c.output('n1')) && firstRetry(refOut), 20_000);
@@ -325,11 +289,7 @@ describe.runIf(HAVE)('bootstrap by discovery and DNS', () => {
       );
       expect(untimed(c.output('n1'))).toContain('N | discovery: found 1 needed peer(s)');
     } finally {
-      if (ref?.pid !== undefined && ref.exitCode === null && ref.signalCode === null) {
-        const exited = new Promise((r) => ref?.once('exit', r));
-        process.kill(ref.pid, 'SIGKILL');
-        await exited;
-      }
+      await ref?.kill9();
       await c.destroy();
       await svc.destroy();
     }

@@ -2,7 +2,7 @@
 // full runs as a v2 proxy in front of the cluster. Real processes: a real etcd 3.4 as the
 // discovery service, `raftlab node` members and proxies, real etcd 3.4 members and proxies as the
 // reference, etcdctl (v2) and curl as clients.
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -15,7 +15,17 @@ import { proxyOptions } from '../../src-main/node/proxy/run-proxy.js';
 import { startProxy } from '../../src-main/node/proxy/start-proxy.js';
 import { until } from '../helpers/cluster.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
-import { loopbackSpecs, ProcessCluster, RAFTLAB_BIN, type ProcSpec } from '../helpers/processes.js';
+import {
+  FAST_RAFT_FLAGS,
+  loopbackSpecs,
+  memberURLFlags,
+  Proc,
+  ProcessCluster,
+  RAFTLAB_BIN,
+  untimed,
+  type ProcSpec,
+} from '../helpers/processes.js';
+import { PROXY_TIMING_FLAGS, PROXY_TIMINGS_MS } from '../helpers/proxy-timings.js';
 import { needTools } from '../helpers/window.js';
 
 const ETCDCTL = '/usr/bin/etcdctl';
@@ -51,54 +61,39 @@ async function untilLogged(output: () => string, line: string): Promise<void> {
   });
 }
 
-/** A process started with exactly these arguments (a real etcd, or `raftlab node`), ended by pid. */
-class Proc {
-  readonly output: string[] = [];
-  readonly child: ChildProcess;
-  constructor(cmd: string, args: string[]) {
-    // etcd 3.4 refuses a flag also set as ETCD_*: a clean environment.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')));
-    this.child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const collect = (b: Buffer) => this.output.push(...b.toString().split('\n').filter(Boolean));
-    this.child.stdout!.on('data', collect);
-    this.child.stderr!.on('data', collect);
-  }
-  alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-  async kill(): Promise<void> {
-    if (!this.alive()) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    process.kill(this.child.pid!, 'SIGKILL');
-    await exited;
-  }
-  /** The log lines without their timestamps (`I | pkg: text`). */
-  lines(): string[] {
-    return this.output.map((l) => l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} /, ''));
-  }
+function memberFlags(s: ProcSpec, dataDir: string, token: string): string[] {
+  return ['--name', s.name, '--data-dir', dataDir, ...memberURLFlags(s), '--discovery', token, ...FAST_RAFT_FLAGS];
 }
 
-function memberFlags(s: ProcSpec, dataDir: string, token: string): string[] {
-  return [
-    '--name',
-    s.name,
-    '--data-dir',
-    dataDir,
-    '--listen-client-urls',
-    s.clientURL,
-    '--advertise-client-urls',
-    s.clientURL,
-    '--listen-peer-urls',
-    s.peerURL,
-    '--initial-advertise-peer-urls',
-    s.peerURL,
-    '--discovery',
-    token,
-    '--heartbeat-interval',
-    '50',
-    '--election-timeout',
-    '500',
-  ];
+/** Waits for a proxy's "started listening" and "endpoints found" (etcd logs them from two goroutines: either may come first). */
+async function untilProxyListening(p: Proc): Promise<void> {
+  await until(
+    'a proxy listening with its endpoints',
+    () =>
+      p.output.some((l) => l.includes('v2 proxy started listening')) &&
+      p.output.some((l) => l.includes('endpoints found')),
+    20_000,
+  );
+}
+
+/**
+ * The same answer from etcd's proxy at `ref` and ours at `ours`, headers and all (the indices
+ * differ: each proxy writes its own keys, `ref` and `ours`); returns ours.
+ */
+async function sameAnswers(
+  ref: ProcSpec,
+  ours: ProcSpec,
+  f: (base: string, key: string) => Promise<string>,
+): Promise<string> {
+  const a = await f(ref.clientURL, 'ref');
+  const b = await f(ours.clientURL, 'ours');
+  const norm = (s: string, key: string) =>
+    s
+      .replaceAll(`/${key}`, '/KEY')
+      .replace(/([iI]ndex":|X-(Etcd|Raft)-Index: )\d+/g, '$1N')
+      .replace(/Content-Length: \d+/, 'Content-Length: L');
+  expect(norm(b, 'ours')).toBe(norm(a, 'ref'));
+  return b;
 }
 
 /** curl -si, the answer with Date (and Node's keep-alive headers, which Go never sends) left out. */
@@ -113,13 +108,7 @@ async function curl(...args: string[]): Promise<string> {
 describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluster full serves as a v2 proxy', () => {
   let service: EtcdCluster;
   beforeAll(async () => {
-    service = await EtcdCluster.create(1);
-    service.start('e1', service.initialCluster(1));
-    await until(
-      'etcd up',
-      async () => (await fetch(`${service.spec('e1').clientURL}/health`).catch(() => undefined))?.ok === true,
-      20_000,
-    );
+    service = await EtcdCluster.one();
   });
   afterAll(async () => service?.destroy());
 
@@ -257,21 +246,11 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         ...memberFlags(ourProxy, path.join(dir, 'ours'), token),
       ]);
       procs.push(ref, ours);
-      // (etcd logs "endpoints found" and "started listening" from two goroutines: either may come first.)
-      for (const p of [ref, ours]) {
-        await until(
-          'a proxy listening',
-          () =>
-            p.output.some((l) => l.includes('v2 proxy started listening')) &&
-            p.output.some((l) => l.includes('endpoints found')),
-          20_000,
-        );
-      }
+      for (const p of [ref, ours]) await untilProxyListening(p);
 
       // The same log lines from the fall-back to the first endpoints found.
       const proxyLines = (p: Proc, s: ProcSpec) =>
-        p
-          .lines()
+        untimed(p.output)
           .filter((l) => /proxy|falling back/.test(l) && !/embed:/.test(l))
           .map((l) => l.replaceAll(s.clientURL, 'CLIENT'))
           .sort();
@@ -286,25 +265,14 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         ].sort(),
       );
       // In this order (the first three are sequential in etcd too).
-      expect(ours.lines().filter((l) => / etcdmain: (discovery cluster full|proxy:)/.test(l))).toEqual(
-        ref.lines().filter((l) => / etcdmain: (discovery cluster full|proxy:)/.test(l)),
+      expect(untimed(ours.output).filter((l) => / etcdmain: (discovery cluster full|proxy:)/.test(l))).toEqual(
+        untimed(ref.output).filter((l) => / etcdmain: (discovery cluster full|proxy:)/.test(l)),
       );
       expect(fs.readFileSync(path.join(dir, 'ours', 'proxy', 'cluster'), 'utf8')).toBe(
         fs.readFileSync(path.join(dir, 'ref', 'proxy', 'cluster'), 'utf8'),
       );
 
-      // The same answers, headers and all (the indices differ: each proxy writes its own keys).
-      const same = async (f: (base: string, key: string) => Promise<string>) => {
-        const a = await f(etcdProxy.clientURL, 'ref');
-        const b = await f(ourProxy.clientURL, 'ours');
-        const norm = (s: string, key: string) =>
-          s
-            .replaceAll(`/${key}`, '/KEY')
-            .replace(/([iI]ndex":|X-(Etcd|Raft)-Index: )\d+/g, '$1N')
-            .replace(/Content-Length: \d+/, 'Content-Length: L');
-        expect(norm(b, 'ours')).toBe(norm(a, 'ref'));
-        return b;
-      };
+      const same = (f: (base: string, key: string) => Promise<string>) => sameAnswers(etcdProxy, ourProxy, f);
       expect(await same((u, k) => curl('-XPUT', `${u}/v2/keys/${k}`, '-d', 'value=v'))).toContain(
         'HTTP/1.1 201 Created',
       );
@@ -315,7 +283,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
       expect(await same((u) => curl(`${u}/v2/config/local/proxy`))).toContain(`{"endpoints":["${member.clientURL}"]}`);
 
       // The member gone: 502 for the request that found it dead, then 503 while it is set aside.
-      await m.kill();
+      await m.kill9();
       expect(await same((u) => curl(`${u}/v2/keys/a`))).toContain(
         '{"message":"httpproxy: unable to get response from 1 endpoint(s)"}',
       );
@@ -323,7 +291,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         '{"message":"httpproxy: zero endpoints currently available"}',
       );
       const failLines = (p: Proc) =>
-        p.lines().filter((l) => /endpoint|direct request/.test(l) && !l.includes('endpoints found'));
+        untimed(p.output).filter((l) => /endpoint|direct request/.test(l) && !l.includes('endpoints found'));
       await until(
         'both proxies logged the failure',
         () => failLines(ours).length >= 4 && failLines(ref).length >= 4,
@@ -341,14 +309,14 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         await until(
           'the endpoint retested',
           () =>
-            p
-              .lines()
-              .includes(`I | proxy/httpproxy: marked endpoint ${member.clientURL} available, to retest connectivity`),
+            untimed(p.output).includes(
+              `I | proxy/httpproxy: marked endpoint ${member.clientURL} available, to retest connectivity`,
+            ),
           15_000,
         );
       }
     } finally {
-      await Promise.all(procs.map((p) => p.kill()));
+      await Promise.all(procs.map((p) => p.kill9()));
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -359,7 +327,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
     if (!etcdOn || !oursOn || !etcdRo || !oursRo) throw new Error('four loopback specs expected');
     const procs: Proc[] = [];
     try {
-      for (const n of ['n1', 'n2', 'n3']) c.start(n, {}, ['--name', n, '--initial-cluster', c.initialCluster()]);
+      c.startStatic(3);
       await c.leader(30_000);
       // A proxy needs only the cluster's peer URLs and where to listen (no name, no peer port, no advertise URLs).
       const proxyFlags = (mode: string, s: ProcSpec, d: string) => [
@@ -382,15 +350,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         procs.push(ref, ours);
         pairs.push([mode, ref, ours, e, o]);
       }
-      for (const p of procs) {
-        await until(
-          'a proxy listening with its endpoints',
-          () =>
-            p.output.some((l) => l.includes('v2 proxy started listening')) &&
-            p.output.some((l) => l.includes('endpoints found')),
-          20_000,
-        );
-      }
+      for (const p of procs) await untilProxyListening(p);
       const peers = ['n1', 'n2', 'n3'].map((n) => c.spec(n).peerURL).sort();
       for (const [mode, ref, ours, e, o] of pairs) {
         // No discovery, no member: straight to the proxy, with etcd's lines in etcd's order.
@@ -401,8 +361,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
             (_, urls: string) => `endpoints found [${urls.split(' ').sort().join(' ')}]`,
           );
         const lines = (p: Proc, s: ProcSpec) =>
-          p
-            .lines()
+          untimed(p.output)
             .filter((l) => / (etcdmain|proxy\/httpproxy): (proxy|v2 proxy|endpoints)/.test(l))
             .map((l) => shuffled(l.replaceAll(s.clientURL, 'CLIENT')));
         expect(lines(ours, o).slice(0, 2)).toEqual(lines(ref, e).slice(0, 2));
@@ -419,27 +378,16 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
         );
       }
 
-      const same = async (ref: ProcSpec, ours: ProcSpec, f: (base: string, key: string) => Promise<string>) => {
-        const a = await f(ref.clientURL, 'ref');
-        const b = await f(ours.clientURL, 'ours');
-        const norm = (s: string, key: string) =>
-          s
-            .replaceAll(`/${key}`, '/KEY')
-            .replace(/([iI]ndex":|X-(Etcd|Raft)-Index: )\d+/g, '$1N')
-            .replace(/Content-Length: \d+/, 'Content-Length: L');
-        expect(norm(b, 'ours')).toBe(norm(a, 'ref'));
-        return b;
-      };
       // --proxy on: writes and reads go through to the cluster.
-      expect(await same(etcdOn, oursOn, (u, k) => curl('-XPUT', `${u}/v2/keys/${k}`, '-d', 'value=v'))).toContain(
-        'HTTP/1.1 201 Created',
-      );
-      expect(await same(etcdOn, oursOn, (u, k) => curl(`${u}/v2/keys/${k}`))).toContain('"value":"v"');
+      expect(
+        await sameAnswers(etcdOn, oursOn, (u, k) => curl('-XPUT', `${u}/v2/keys/${k}`, '-d', 'value=v')),
+      ).toContain('HTTP/1.1 201 Created');
+      expect(await sameAnswers(etcdOn, oursOn, (u, k) => curl(`${u}/v2/keys/${k}`))).toContain('"value":"v"');
       expect(etcdctl(c.spec('n2').clientURL, 'get', '/ours').trim()).toBe('v');
       // --proxy readonly: GET goes through, anything else is 501 with no body (etcd's readonly handler).
-      expect(await same(etcdRo, oursRo, (u, k) => curl(`${u}/v2/keys/${k}`))).toContain('"value":"v"');
+      expect(await sameAnswers(etcdRo, oursRo, (u, k) => curl(`${u}/v2/keys/${k}`))).toContain('"value":"v"');
       for (const method of ['PUT', 'POST', 'DELETE', 'OPTIONS', 'HEAD']) {
-        const answer = await same(etcdRo, oursRo, (u, k) =>
+        const answer = await sameAnswers(etcdRo, oursRo, (u, k) =>
           curl(
             method === 'HEAD' ? '-I' : `-X${method}`,
             `${u}/v2/keys/${k}-ro`,
@@ -464,7 +412,7 @@ describe.runIf(HAVE)('--discovery-fallback proxy: a member that finds the cluste
       expect(refused).toContain(`client: etcd member ${oursRo.clientURL} returns server error [Not Implemented]`);
       expect(etcdctl(oursRo.clientURL, 'get', '/ours').trim()).toBe('v');
     } finally {
-      await Promise.all(procs.map((p) => p.kill()));
+      await Promise.all(procs.map((p) => p.kill9()));
       await c.destroy();
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -482,25 +430,12 @@ describe('the v2 proxy in-process, in front of a stand-in member', () => {
         dir,
         '--initial-cluster',
         'm=http://127.0.0.1:1',
-        '--proxy-failure-wait',
-        '100',
-        '--proxy-refresh-interval',
-        '200',
-        '--proxy-dial-timeout',
-        '300',
-        '--proxy-write-timeout',
-        '400',
-        '--proxy-read-timeout',
-        '500',
+        ...PROXY_TIMING_FLAGS,
       ];
       const cfg = parseNodeConfig(argv, {});
       expect(proxyOptions(cfg, () => {})).toMatchObject({
         readonly: true,
-        failureWaitMs: 100,
-        refreshIntervalMs: 200,
-        dialTimeoutMs: 300,
-        writeTimeoutMs: 400,
-        readTimeoutMs: 500,
+        ...PROXY_TIMINGS_MS,
         bootstrap: 'static',
       });
       expect(await proxyOptions(cfg, () => {}).initialPeerURLs()).toEqual(['http://127.0.0.1:1']);

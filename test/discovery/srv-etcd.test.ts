@@ -6,16 +6,15 @@
 // resolv.conf names an address, port 53): each etcd runs in its own mount namespace (unshare,
 // as root) where a private resolv.conf names a dnsmasq on a 127.53.x.y address, port 53. The
 // machine's own resolv.conf is never touched.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../helpers/cluster.js';
-import { DNSMASQ_BIN, Dnsmasq } from '../helpers/dnsmasq.js';
+import { DNSMASQ_BIN, Dnsmasq, srvSslCluster } from '../helpers/dnsmasq.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
-import { loopbackSpecs, ProcessCluster, type ProcSpec } from '../helpers/processes.js';
-import { CLEAN_ENV, run } from '../helpers/run.js';
+import { FAST_RAFT_FLAGS, loopbackSpecs, memberURLFlags, Proc, untimed, type ProcSpec } from '../helpers/processes.js';
+import { run } from '../helpers/run.js';
 import { needTools } from '../helpers/window.js';
 
 const ETCDCTL = '/usr/bin/etcdctl';
@@ -73,44 +72,25 @@ function etcdFlags(s: ProcSpec, dataDir: string, domain: string): string[] {
     s.name,
     '--data-dir',
     dataDir,
-    '--listen-peer-urls',
-    s.peerURL,
-    '--initial-advertise-peer-urls',
-    srvPeerURL(s, domain),
-    '--listen-client-urls',
-    s.clientURL,
-    '--advertise-client-urls',
-    s.clientURL,
+    ...memberURLFlags(s, srvPeerURL(s, domain)),
     '--discovery-srv',
     domain,
     '--peer-auto-tls',
-    '--heartbeat-interval',
-    '50',
-    '--election-timeout',
-    '500',
+    ...FAST_RAFT_FLAGS,
     '--logger',
     'capnslog', // etcd 3.4's default, the lines raftlab writes
   ];
 }
 
-const untimed = (l: string) => l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} /, '');
-
 describe.runIf(TOOLS && ROOT)('DNS SRV discovery: real etcd 3.4 and raftlab from the same kind of records', () => {
   let dir: string;
-  const procs: { child: ChildProcess; output: string[] }[] = [];
+  const procs: Proc[] = [];
   const servers: Dnsmasq[] = [];
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-srv-etcd-'));
   });
   afterAll(async () => {
-    await Promise.all(
-      procs.map(async ({ child }) => {
-        if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-        const exited = new Promise((r) => child.once('exit', r));
-        process.kill(child.pid, 'SIGKILL');
-        await exited;
-      }),
-    );
+    await Promise.all(procs.map((p) => p.kill9()));
     await Promise.all(servers.map((s) => s.stop()));
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -137,14 +117,9 @@ describe.runIf(TOOLS && ROOT)('DNS SRV discovery: real etcd 3.4 and raftlab from
     const conf = resolvConf(dns, 'ssl');
     const members = specs.map((s) => {
       const [cmd, args] = etcdArgv(conf, etcdFlags(s, path.join(dir, `${s.name}.etcd`), 'etcd.test'));
-      const child = spawn(cmd, args, { env: CLEAN_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-      const output: string[] = [];
-      const collect = (b: Buffer) => output.push(...b.toString().split('\n').filter(Boolean));
-      child.stdout!.on('data', collect);
-      child.stderr!.on('data', collect);
-      const p = { child, output, spec: s };
-      procs.push(p);
-      return p;
+      const proc = new Proc(cmd, args);
+      procs.push(proc);
+      return { child: proc.child, output: proc.output, spec: s };
     });
     const [e1] = members;
     if (!e1) throw new Error('three etcd members expected');
@@ -183,33 +158,15 @@ describe.runIf(TOOLS && ROOT)('DNS SRV discovery: real etcd 3.4 and raftlab from
     );
 
     // raftlab from the same kind of records (its own dnsmasq; RAFTLAB_DNS_SERVER instead of resolv.conf).
-    const c = await ProcessCluster.create(3, {});
+    const { c, dns: ours } = await srvSslCluster('raftlab.test');
+    servers.push(ours);
     try {
-      for (const s of c.specs) s.peerURL = s.peerURL.replace(/^http:/, 'https:');
-      const ours = await Dnsmasq.start(
-        'raftlab.test',
-        ['n1', 'n2', 'n3'].map((n) => ({
-          service: '_etcd-server-ssl._tcp.raftlab.test',
-          target: '127.0.0.1',
-          port: port(c.spec(n).peerURL),
-        })),
-      );
-      servers.push(ours);
-      for (const n of ['n1', 'n2', 'n3'])
-        c.start(n, { RAFTLAB_DNS_SERVER: ours.server }, [
-          '--name',
-          n,
-          '--discovery-srv',
-          'raftlab.test',
-          '--peer-auto-tls',
-        ]);
       await c.leader(60_000);
 
       // embed's bootstrap lines: the same for each member, once names and ports are set aside
       // (the others' temporary names "0", "1" follow the records' order, which Go shuffles).
       const bootstrap = (lines: string[], peers: string[], self: string) =>
-        lines
-          .map(untimed)
+        untimed(lines)
           .filter((l) => l.includes('embed: got bootstrap from DNS'))
           .map((l) =>
             peers.reduce(
@@ -258,7 +215,7 @@ describe.runIf(TOOLS && ROOT)('DNS SRV discovery: real etcd 3.4 and raftlab from
     );
     const r = await run(cmd, args, { timeoutMs: 30_000 });
     expect(r.code).toBe(1);
-    const lines = `${r.out}\n${r.err}`.split('\n').map(untimed);
+    const lines = untimed(`${r.out}\n${r.err}`.split('\n'));
     // The ssl lookup failed, so the plain records it found are dropped: nothing to bootstrap from.
     expect(lines.find((l) => l.includes("couldn't resolve during SRV discovery"))).toMatch(
       /^E \| embed: couldn't resolve during SRV discovery \(error querying DNS SRV records for _etcd-server-ssl lookup _etcd-server-ssl\._tcp\.plain\.test/,

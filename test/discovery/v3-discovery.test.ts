@@ -17,7 +17,7 @@ import { startNode, type RunningNode } from '../../src-main/node/node-server.js'
 import { freePorts } from '../../src-main/net/free-ports.js';
 import { until } from '../helpers/cluster.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
-import { loopbackSpecs, ProcessCluster } from '../helpers/processes.js';
+import { FAST_RAFT_FLAGS, loopbackSpecs, memberURLFlags, ProcessCluster } from '../helpers/processes.js';
 import { needTools } from '../helpers/window.js';
 
 const ETCDCTL = '/usr/bin/etcdctl';
@@ -45,10 +45,8 @@ describe.runIf(HAVE)('v3 discovery (etcd 3.6) with a real etcd 3.4 as the discov
   let etcd: EtcdCluster;
   let endpoint: string;
   beforeAll(async () => {
-    etcd = await EtcdCluster.create(1);
-    etcd.start('e1', etcd.initialCluster(1));
+    etcd = await EtcdCluster.one();
     endpoint = etcd.spec('e1').clientURL;
-    await until('etcd up', async () => (await fetch(`${endpoint}/health`).catch(() => undefined))?.ok === true, 20_000);
   });
   afterAll(async () => etcd?.destroy());
 
@@ -205,18 +203,8 @@ describe.runIf(HAVE)('v3 discovery (etcd 3.6) with a real etcd 3.4 as the discov
           s.name,
           '--data-dir',
           path.join(dir, s.name),
-          '--listen-peer-urls',
-          s.peerURL,
-          '--initial-advertise-peer-urls',
-          s.peerURL,
-          '--listen-client-urls',
-          s.clientURL,
-          '--advertise-client-urls',
-          s.clientURL,
-          '--heartbeat-interval',
-          '50',
-          '--election-timeout',
-          '500',
+          ...memberURLFlags(s),
+          ...FAST_RAFT_FLAGS,
           '--discovery-token',
           token,
           '--discovery-endpoints',

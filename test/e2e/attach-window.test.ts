@@ -8,7 +8,7 @@ import { TraceIndex } from '../../src-shared/replay.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { WindowCore } from '../../src-main/app/window-core.js';
-import { CHROMIUM, needTools, openWindow, type TestWindow } from '../helpers/window.js';
+import { CHROMIUM, consolePut, kvStatus, needTools, openWindow, type TestWindow } from '../helpers/window.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { ProcessCluster } from '../helpers/processes.js';
 
@@ -78,13 +78,8 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
     await page.locator('[data-watching]').waitFor({ timeout: 10_000 }); // the watch is established
     // The v2 console (v3 is the default): its answer is the observer's put.
     await page.getByLabel('API', { exact: true }).selectOption('v2');
-    await page.getByLabel('Operation', { exact: true }).selectOption('put');
-    await page.getByLabel('Key', { exact: true }).fill('/attached/hello');
-    await page.getByLabel('Value', { exact: true }).fill('etcd');
-    await page.getByRole('button', { name: 'Send' }).click();
-    await expect
-      .poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 10_000 })
-      .toBe('200');
+    await consolePut(page, '/attached/hello', 'etcd');
+    await expect.poll(() => kvStatus(page), { timeout: 10_000 }).toBe('200');
     await expect
       .poll(() => page.locator('.timeline li', { hasText: '/attached/hello = etcd' }).count(), { timeout: 10_000 })
       .toBe(1);
@@ -140,15 +135,7 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
   it('the same views attach to raftlab nodes run as plain processes (the path is API-only)', async () => {
     const nodes = await ProcessCluster.create(3);
     try {
-      for (const n of ['n1', 'n2', 'n3'])
-        nodes.start(n, {}, [
-          '--name',
-          n,
-          '--initial-cluster',
-          nodes.initialCluster(3),
-          '--initial-cluster-state',
-          'new',
-        ]);
+      nodes.startStatic(3);
       await nodes.leader();
       await page.locator('[data-attached]').getByRole('button', { name: 'Detach' }).click();
       await page.getByRole('button', { name: 'Attach to a cluster…' }).click();

@@ -3,32 +3,34 @@
 // filling registration by registration while the members wait, the cluster formed once the size
 // is reached, one more member finding it full (exit, then proxy); then a cluster by DNS SRV
 // records served by dnsmasq, each member found in them. Screenshots in test-results/.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { DNSMASQ_BIN } from '../helpers/dnsmasq.js';
-import { CHROMIUM, needTools, openWindow, SHOTS, type TestWindow } from '../helpers/window.js';
+import { QUICK_TIMERS } from '../helpers/app-events.js';
+import { CHROMIUM, needTools, SHOTS, windowForSuite, type TestWindow } from '../helpers/window.js';
 
 const ready = needTools('the bootstrap-window e2e test', [CHROMIUM]);
 const dnsReady = needTools('the DNS part of the bootstrap-window e2e test', [DNSMASQ_BIN]);
 
 describe.skipIf(!ready)('a new cluster by discovery and by DNS, in the window', () => {
+  const win = windowForSuite({ nodes: 3, supervisor: QUICK_TIMERS, leaderDrawnWithinMs: 20_000 });
   let w: TestWindow;
   let page: Page;
 
   beforeAll(async () => {
-    w = await openWindow({ nodes: 3, supervisor: { heartbeatMs: 50, electionMs: 500 } });
-    page = w.page;
+    ({ w, page } = win);
     // Tall enough for the cluster and the directory under it in one screenshot.
     await page.setViewportSize({ width: 1400, height: 1150 });
-    await page.locator('[data-node][data-status="alive"][data-role="leader"]').first().waitFor({ timeout: 20_000 });
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.close();
   });
 
   const panel = () => page.locator('section[data-bootstrap]');
   const summary = () => page.locator('[data-bootstrap-summary]').textContent();
+  /** What became of an extra member (`data-outcome`: exited, proxy...), null until it is drawn. */
+  const outcome = (name: string) =>
+    page
+      .locator(`[data-extra="${name}"]`)
+      .getAttribute('data-outcome')
+      .catch(() => null);
   /** The left column back at its top (a click below may have scrolled it), then the picture. */
   async function shot(name: string): Promise<void> {
     await page.locator('main .left').evaluate((el) => (el.scrollTop = 0));
@@ -97,32 +99,14 @@ describe.skipIf(!ready)('a new cluster by discovery and by DNS, in the window', 
     // One more, with --discovery-fallback exit: etcd's "cluster is full", and it exits.
     await page.locator('select[aria-label="discovery fallback"]').selectOption('exit');
     await page.locator('button[data-extra-member]').click();
-    await expect
-      .poll(
-        () =>
-          page
-            .locator('[data-extra="n4"]')
-            .getAttribute('data-outcome')
-            .catch(() => null),
-        { timeout: 15_000 },
-      )
-      .toBe('exited');
+    await expect.poll(() => outcome('n4'), { timeout: 15_000 }).toBe('exited');
     expect(await page.locator('[data-extra="n4"]').textContent()).toContain(
       'could not join: discovery: cluster is full, and exited',
     );
     // And with etcd's default, proxy: a v2 proxy the user can curl through.
     await page.locator('select[aria-label="discovery fallback"]').selectOption('proxy');
     await page.locator('button[data-extra-member]').click();
-    await expect
-      .poll(
-        () =>
-          page
-            .locator('[data-extra="n5"]')
-            .getAttribute('data-outcome')
-            .catch(() => null),
-        { timeout: 15_000 },
-      )
-      .toBe('proxy');
+    await expect.poll(() => outcome('n5'), { timeout: 15_000 }).toBe('proxy');
     const proxyURL = (await page.locator('[data-extra="n5"] code').textContent())!;
     await expect
       .poll(
@@ -154,16 +138,7 @@ describe.skipIf(!ready)('a new cluster by discovery and by DNS, in the window', 
     await doIt('Start n2');
     await doIt('Start n3');
     await doIt('One more member, too late');
-    await expect
-      .poll(
-        () =>
-          page
-            .locator('[data-extra="n4"]')
-            .getAttribute('data-outcome')
-            .catch(() => null),
-        { timeout: 15_000 },
-      )
-      .toBe('proxy');
+    await expect.poll(() => outcome('n4'), { timeout: 15_000 }).toBe('proxy');
     await expect.poll(title, { timeout: 10_000 }).toBe('DNS SRV: the records name the members');
     expect(await page.locator('[data-story-chapters]').getAttribute('data-story-chapters')).toBe('6');
     // The story told what each click caused: n3's start completed the size.

@@ -1,33 +1,25 @@
 // The chaos panel in the window (browser mode, Debian's Chromium): a run on the window's own
 // cluster ends with the checker's verdict over the recorded history; with reads broken on
 // purpose, the operations that cannot be ordered are outlined with the sentence saying why.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { CHROMIUM, needTools, openWindow, type TestWindow } from '../helpers/window.js';
+import { QUICK_TIMERS } from '../helpers/app-events.js';
+import { chaosVerdict, CHROMIUM, runChaosFromPanel, needTools, windowForSuite } from '../helpers/window.js';
 
 const ready = needTools('the chaos window e2e test', [CHROMIUM]);
 
 describe.skipIf(!ready)('chaos and the checker in the window', () => {
-  let w: TestWindow;
+  const win = windowForSuite({ nodes: 3, supervisor: QUICK_TIMERS, leaderDrawnWithinMs: 20_000 });
   let page: Page;
 
   beforeAll(async () => {
-    w = await openWindow({ nodes: 3, supervisor: { heartbeatMs: 50, electionMs: 500 } });
-    page = w.page;
+    page = win.page;
     await page.getByRole('button', { name: 'Chaos & checker' }).click();
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.close();
   });
 
   it('breaking reads on purpose: the checker outlines the operations that cannot be ordered', async () => {
-    await page.getByLabel('Chaos seconds').fill('4');
-    await page.getByLabel('Break reads on purpose').check();
-    await page.getByRole('button', { name: 'Run chaos' }).click();
-    await expect
-      .poll(() => page.locator('[data-chaos-verdict]').getAttribute('data-chaos-verdict'), { timeout: 90_000 })
-      .toBe('violation');
+    await runChaosFromPanel(page, 4, true);
+    await expect.poll(() => chaosVerdict(page), { timeout: 90_000 }).toBe('violation');
     // The scripted stale read on /stale (broken reads may be caught on other keys as well).
     expect(await page.locator('[data-chaos-verdict]').textContent()).toMatch(/^✘ /);
     expect(await page.locator('[data-violation="/stale"] .why').textContent()).toMatch(
@@ -40,12 +32,8 @@ describe.skipIf(!ready)('chaos and the checker in the window', () => {
   });
 
   it('an honest run: linearizable, nothing lost, members agree', async () => {
-    await page.getByLabel('Chaos seconds').fill('8');
-    await page.getByLabel('Break reads on purpose').uncheck();
-    await page.getByRole('button', { name: 'Run chaos' }).click();
-    await expect
-      .poll(() => page.locator('[data-chaos-verdict]').getAttribute('data-chaos-verdict'), { timeout: 90_000 })
-      .toBe('ok');
+    await runChaosFromPanel(page, 8, false);
+    await expect.poll(() => chaosVerdict(page), { timeout: 90_000 }).toBe('ok');
     expect(await page.locator('[data-chaos-verdict]').textContent()).toMatch(/^✔ Linearizable: \d+ ok/);
     expect(await page.locator('rect[data-op]').count()).toBeGreaterThan(50);
     expect(await page.locator('rect[data-bad="true"]').count()).toBe(0);

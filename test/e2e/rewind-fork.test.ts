@@ -9,6 +9,7 @@ import { readTraceFile } from '../../src-main/trace/trace-reader.js';
 import { TraceIndex } from '../../src-shared/replay.js';
 import type { BranchesResult, KvResult } from '../../src-shared/command-results.js';
 import { dumpCluster } from '../helpers/cluster-dump.js';
+import { firstElectionWon } from '../helpers/trace-records.js';
 import { CHROMIUM, needTools, openWindow, SHOTS, type TestWindow } from '../helpers/window.js';
 
 const haveChromium = needTools('the rewind and fork e2e test', [CHROMIUM]);
@@ -64,16 +65,9 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
 
     await w.core.readTrace(0, 1); // flushes the trace
     const trace = await readTraceFile(w.supervisor.dir + '/session.trace.jsonl');
-    const won = trace.records.find(
-      (r) =>
-        r.kind === 'event' &&
-        r.event.type === 'raft' &&
-        r.event.event.kind === 'role' &&
-        r.event.event.role === 'leader',
-    );
-    expect(won).toBeDefined();
-    const wonNode = (won as { event: { node: string } }).event.node;
-    const wonTerm = (won as { event: { event: { term: number } } }).event.event.term;
+    const won = firstElectionWon(trace.records);
+    const wonNode = won.node;
+    const wonTerm = won.term;
 
     // A real drag: grab the thumb at "now" (the right end) and pull it back to the election.
     expect(await mode()).toBe('live');
@@ -81,7 +75,7 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
     const y = box.y + box.height / 2;
     const startAt = trace.header.createdAt;
     const now = Date.now();
-    const x = box.x + 8 + ((won!.at + 200 - startAt) / (now - startAt)) * (box.width - 16);
+    const x = box.x + 8 + ((won.at + 200 - startAt) / (now - startAt)) * (box.width - 16);
     await page.mouse.move(box.x + box.width - 4, y);
     await page.mouse.down();
     for (let i = 1; i <= 10; i++)
@@ -90,8 +84,8 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
     await expect.poll(mode, { timeout: 10_000 }).toBe('rewind');
     // Then exactly to a moment after the election was won and before anything the test did next
     // (the drag lands within a pixel's worth; a fast election can be followed within 300 ms).
-    const nextAction = trace.records.find((r) => r.seq > won!.seq && r.kind === 'action');
-    const target = won!.at + Math.min(300, nextAction ? Math.floor((nextAction.at - won!.at) / 2) : 300);
+    const nextAction = trace.records.find((r) => r.seq > won.seq && r.kind === 'action');
+    const target = won.at + Math.min(300, nextAction ? Math.floor((nextAction.at - won.at) / 2) : 300);
     await seek(target);
 
     // Every view shows that moment: the leader of that term and every node alive again…

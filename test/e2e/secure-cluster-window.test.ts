@@ -6,8 +6,16 @@
 import fs from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WindowCore } from '../../src-main/app/window-core.js';
-import { CHROMIUM, needTools, openWindow, SHOTS, type TestWindow } from '../helpers/window.js';
+import {
+  CHROMIUM,
+  expectNoSecrets,
+  consolePut,
+  kvStatus,
+  needTools,
+  openWindow,
+  SHOTS,
+  type TestWindow,
+} from '../helpers/window.js';
 
 const ready = needTools('the secured cluster e2e test', [CHROMIUM]);
 const ROOT_PW = 'Window-root-Pw-7731';
@@ -16,11 +24,10 @@ const SECRETS = [/-----BEGIN/, /PRIVATE KEY/, new RegExp(ROOT_PW), /Wrong-Pw-004
 describe.skipIf(!ready)('a secured cluster started from the window', () => {
   let w: TestWindow;
   let page: Page;
-  let core: WindowCore;
 
   beforeAll(async () => {
     w = await openWindow({ nodes: 1 });
-    ({ page, core } = w);
+    ({ page } = w);
   }, 120_000);
 
   afterAll(async () => {
@@ -48,13 +55,8 @@ describe.skipIf(!ready)('a secured cluster started from the window', () => {
   it('the KV console logs in: refused before, a wrong password in etcd\u2019s words, then root puts and gets', async () => {
     await page.locator('[data-kv-login]').waitFor({ timeout: 20_000 });
     // Auth is enabled once there is a leader: the console speaks as nobody.
-    await page.getByLabel('Operation', { exact: true }).selectOption('put');
-    await page.getByLabel('Key', { exact: true }).fill('secured');
-    await page.getByLabel('Value', { exact: true }).fill('yes');
-    await page.getByRole('button', { name: 'Send' }).click();
-    await expect
-      .poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 15_000 })
-      .not.toBe('200');
+    await consolePut(page, 'secured', 'yes');
+    await expect.poll(() => kvStatus(page), { timeout: 15_000 }).not.toBe('200');
     await page.getByLabel('Console password').fill('Wrong-Pw-0042');
     await page.getByRole('button', { name: 'Log in' }).click();
     await expect
@@ -64,9 +66,7 @@ describe.skipIf(!ready)('a secured cluster started from the window', () => {
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.locator('[data-logged-in="root"]').waitFor({ timeout: 15_000 });
     await page.getByRole('button', { name: 'Send' }).click();
-    await expect
-      .poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 15_000 })
-      .toBe('200');
+    await expect.poll(() => kvStatus(page), { timeout: 15_000 }).toBe('200');
     await page.getByLabel('Operation', { exact: true }).selectOption('get');
     await page.getByRole('button', { name: 'Send' }).click();
     await expect.poll(() => page.locator('.kv').textContent(), { timeout: 15_000 }).toContain('yes');
@@ -75,11 +75,6 @@ describe.skipIf(!ready)('a secured cluster started from the window', () => {
   });
 
   it('no PEM, private key or password in the window, the trace or its export', async () => {
-    const text = (await page.locator('body').innerText()) + (await page.content());
-    for (const re of SECRETS) expect(text).not.toMatch(re);
-    for (const format of ['jsonl', 'chrome'] as const) {
-      const trace = fs.readFileSync((await core.exportTrace(format)).path, 'utf8');
-      for (const re of SECRETS) expect(trace).not.toMatch(re);
-    }
+    await expectNoSecrets(w, SECRETS);
   });
 });

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { beforeAll, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import { consolePut, kvStatus } from '../helpers/window.js';
 
 export interface ScenarioContext {
   /** The window, loaded on a fresh 3-node cluster. */
@@ -53,13 +54,8 @@ export function windowScenarios(ctx: ScenarioContext): void {
   it('a put from the KV console is replicated to every node and committed', async () => {
     // The v2 console (v3 is the default; test/e2e/kv3-console.test.ts drives that one).
     await page.getByLabel('API', { exact: true }).selectOption('v2');
-    await page.getByLabel('Operation', { exact: true }).selectOption('put');
-    await page.getByLabel('Key', { exact: true }).fill('/e2e');
-    await page.getByLabel('Value', { exact: true }).fill('replicated');
-    await page.getByRole('button', { name: 'Send' }).click();
-    await expect
-      .poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 10_000 })
-      .toBe('201');
+    await consolePut(page, '/e2e', 'replicated');
+    await expect.poll(() => kvStatus(page), { timeout: 10_000 }).toBe('201');
     const body = JSON.parse((await page.locator('[data-kv-status]').textContent())!.replace(/^HTTP \d+\n/, ''));
     const index = body.node.modifiedIndex as number;
     expect(await page.locator('.cmd').first().textContent()).toContain('curl -s -X PUT http://127.0.0.1:');

@@ -3,29 +3,39 @@
 // chapters; the node panel calls no follower "the leader"; a write in step mode says why
 // nothing was sent yet; the checker's violation view is readable at 1024×700 and 1400×900;
 // and nothing anyone asked for is reported as "exited unexpectedly".
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { group } from '../helpers/checked.js';
-import { CHROMIUM, needTools, openWindow, SHOTS, type TestWindow } from '../helpers/window.js';
+import { QUICK_TIMERS } from '../helpers/app-events.js';
+import {
+  chaosVerdict,
+  CHROMIUM,
+  runChaosFromPanel,
+  consolePut,
+  kvStatus,
+  needTools,
+  SHOTS,
+  windowForSuite,
+  type TestWindow,
+} from '../helpers/window.js';
 
 const ready = needTools('the window-words e2e test', [CHROMIUM]);
 
 describe.skipIf(!ready)('the words in the window', () => {
+  const win = windowForSuite({ nodes: 3, supervisor: QUICK_TIMERS, leaderDrawnWithinMs: 20_000 });
   let w: TestWindow;
   let page: Page;
-
-  beforeAll(async () => {
-    w = await openWindow({ nodes: 3, supervisor: { heartbeatMs: 50, electionMs: 500 } });
-    page = w.page;
-    await page.locator('[data-node][data-status="alive"][data-role="leader"]').first().waitFor({ timeout: 20_000 });
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.close();
+  beforeAll(() => {
+    ({ w, page } = win);
   });
 
   const logBox = () => page.locator('pre.loglines');
   const scrolled = () => logBox().evaluate((el) => ({ top: el.scrollTop, bottom: el.scrollHeight - el.clientHeight }));
+  /** The log box scrolled to its newest line (within a few pixels). */
+  const atNewest = async () => {
+    const s = await scrolled();
+    return s.top >= s.bottom - 8;
+  };
   const lineCount = () => page.evaluate(() => (window as any).raftlabSession.logLines.length as number);
   /** Kills a follower and starts it again: a burst of new log lines. */
   async function bounceFollower(): Promise<void> {
@@ -89,15 +99,7 @@ describe.skipIf(!ready)('the words in the window', () => {
     const before = await lineCount();
     await bounceFollower();
     await expect.poll(lineCount, { timeout: 10_000 }).toBeGreaterThan(before);
-    await expect
-      .poll(
-        async () => {
-          const s = await scrolled();
-          return s.top >= s.bottom - 8;
-        },
-        { timeout: 5_000 },
-      )
-      .toBe(true);
+    await expect.poll(atNewest, { timeout: 5_000 }).toBe(true);
 
     // Scrolled up to read: new lines do not pull the view away; "newest" brings it back.
     await logBox().evaluate((el) => {
@@ -117,15 +119,7 @@ describe.skipIf(!ready)('the words in the window', () => {
     expect(await logBox().locator('span').first().textContent()).toBe(firstLine);
     await page.screenshot({ path: `${SHOTS}/window-words-logs.png` });
     await page.getByRole('button', { name: '↓ newest' }).click();
-    await expect
-      .poll(
-        async () => {
-          const s = await scrolled();
-          return s.top >= s.bottom - 8;
-        },
-        { timeout: 5_000 },
-      )
-      .toBe(true);
+    await expect.poll(atNewest, { timeout: 5_000 }).toBe(true);
     expect(await logBox().getAttribute('data-log-follow')).toBe('true');
     await page.getByRole('button', { name: 'Timeline', exact: true }).click();
   });
@@ -186,10 +180,7 @@ describe.skipIf(!ready)('the words in the window', () => {
     await page.getByLabel('Node', { exact: true }).selectOption(winner);
     // The v2 console (v3 is the default; its held-write words are the same).
     await page.getByLabel('API', { exact: true }).selectOption('v2');
-    await page.getByLabel('Operation', { exact: true }).selectOption('put');
-    await page.getByLabel('Key', { exact: true }).fill('/held');
-    await page.getByLabel('Value', { exact: true }).fill('1');
-    await page.getByRole('button', { name: 'Send' }).click();
+    await consolePut(page, '/held', '1');
     const why = page.locator('[data-kv-held]');
     await expect
       .poll(() => why.textContent(), { timeout: 10_000 })
@@ -214,9 +205,7 @@ describe.skipIf(!ready)('the words in the window', () => {
         })
         .toBe(true);
     }
-    await expect
-      .poll(() => page.locator('[data-kv-status]').getAttribute('data-kv-status'), { timeout: 10_000 })
-      .toBe('201');
+    await expect.poll(() => kvStatus(page), { timeout: 10_000 }).toBe('201');
     expect(await why.count()).toBe(0);
     await page.getByRole('button', { name: 'Turn off' }).click();
     await expect.poll(() => page.locator('[data-step-on]').count(), { timeout: 10_000 }).toBe(0);
@@ -225,12 +214,8 @@ describe.skipIf(!ready)('the words in the window', () => {
   it('the checker\'s violation view is readable at 1024×700 and 1400×900; its kills are not "unexpected"', async () => {
     await page.setViewportSize({ width: 1024, height: 700 });
     await page.getByRole('button', { name: 'Chaos & checker' }).click();
-    await page.getByLabel('Chaos seconds').fill('4');
-    await page.getByLabel('Break reads on purpose').check();
-    await page.getByRole('button', { name: 'Run chaos' }).click();
-    await expect
-      .poll(() => page.locator('[data-chaos-verdict]').getAttribute('data-chaos-verdict'), { timeout: 90_000 })
-      .toBe('violation');
+    await runChaosFromPanel(page, 4, true);
+    await expect.poll(() => chaosVerdict(page), { timeout: 90_000 }).toBe('violation');
     const chart = page.locator('[data-chaos-chart]');
     const rows = await chart.locator('text.client').count();
     expect(rows).toBeGreaterThanOrEqual(2);

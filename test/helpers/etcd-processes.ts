@@ -1,64 +1,42 @@
 // Real etcd 3.4 members (Debian's etcd-server, /usr/bin/etcd) on loopback ports, data dirs in a
 // temp dir, short Raft timers. Ended by pid only, like ProcessCluster.
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { loopbackSpecs, ProcessCluster, type ProcSpec } from './processes.js';
+import { FAST_RAFT_FLAGS, MemberProcesses, memberURLFlags, ProcessCluster } from './processes.js';
 
 export const ETCD_BIN = '/usr/bin/etcd';
 
-export class EtcdCluster {
-  readonly procs = new Map<string, { child: ChildProcess; output: string[] }>();
-
-  private constructor(
-    readonly dir: string,
-    readonly specs: ProcSpec[],
-  ) {}
-
+export class EtcdCluster extends MemberProcesses {
   /** `n` members plus one spare spec (ports for a member to add later); `scheme: 'https'` for TLS URLs. */
   static async create(n: number, opts: { scheme?: 'http' | 'https' } = {}): Promise<EtcdCluster> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-etcd-'));
-    const scheme = opts.scheme ?? 'http';
-    const withScheme = (u: string) => u.replace(/^http:/, `${scheme}:`);
-    const specs = await loopbackSpecs('e', n);
-    return new EtcdCluster(
-      dir,
-      specs.map((s) => ({ ...s, peerURL: withScheme(s.peerURL), clientURL: withScheme(s.clientURL) })),
-    );
+    return new EtcdCluster(...(await MemberProcesses.prepare('raftlab-etcd-', 'e', n, opts.scheme)));
   }
 
-  spec(name: string): ProcSpec {
-    return this.specs.find((s) => s.name === name)!;
-  }
-
-  initialCluster(n = this.specs.length - 1): string {
-    return this.specs
-      .slice(0, n)
-      .map((s) => `${s.name}=${s.peerURL}`)
-      .join(',');
+  /** A cluster of one member, e1, started and serving within `withinMs` (the caller destroys it). */
+  static async one(withinMs = 20_000): Promise<EtcdCluster> {
+    const etcd = await EtcdCluster.create(1);
+    try {
+      etcd.start('e1', etcd.initialCluster(1));
+      await etcd.serving('e1', withinMs);
+      return etcd;
+    } catch (err) {
+      await etcd.destroy();
+      throw err;
+    }
   }
 
   /**
    * Starts a member. `extraFlags` come last (Go's flags: the last value wins), e.g. TLS flags,
-   * or `--logger capnslog --log-level info` to compare etcd's own log lines.
+   * or `--logger capnslog --log-level info` to compare etcd's own log lines. etcd 3.4 refuses a
+   * flag also set as ETCD_*: it starts with none (CLEAN_ENV).
    */
   start(name: string, initialCluster = this.initialCluster(), extraFlags: string[] = []): void {
-    const s = this.spec(name);
     const args = [
       '--name',
       name,
       '--data-dir',
-      path.join(this.dir, `${name}.etcd`),
-      '--listen-client-urls',
-      s.clientURL,
-      '--advertise-client-urls',
-      s.clientURL,
-      '--listen-peer-urls',
-      s.peerURL,
-      '--initial-advertise-peer-urls',
-      s.peerURL,
+      this.dataDir(name),
+      ...memberURLFlags(this.spec(name)),
       '--initial-cluster',
       initialCluster,
       '--initial-cluster-state',
@@ -66,10 +44,7 @@ export class EtcdCluster {
       '--initial-cluster-token',
       path.basename(this.dir),
       '--enable-v2',
-      '--heartbeat-interval',
-      '50',
-      '--election-timeout',
-      '500',
+      ...FAST_RAFT_FLAGS,
       // Less logging: the machine is shared, and the output is only read when a test fails.
       '--logger',
       'zap',
@@ -77,41 +52,7 @@ export class EtcdCluster {
       'warn',
       ...extraFlags,
     ];
-    // etcd 3.4 refuses a flag also set as ETCD_*: start from a clean environment.
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')));
-    const child = spawn(ETCD_BIN, args, { env: clean, stdio: ['ignore', 'pipe', 'pipe'] });
-    const output: string[] = [];
-    const collect = (b: Buffer) => output.push(...b.toString().split('\n').filter(Boolean));
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-    this.procs.set(name, { child, output });
-  }
-
-  pid(name: string): number | undefined {
-    return this.procs.get(name)?.child.pid;
-  }
-
-  alive(name: string): boolean {
-    const c = this.procs.get(name)?.child;
-    return !!c && c.exitCode === null && c.signalCode === null;
-  }
-
-  output(name: string): string[] {
-    return this.procs.get(name)?.output ?? [];
-  }
-
-  /** kill -9 of the process this cluster started, by its pid. */
-  async kill9(name: string): Promise<void> {
-    const p = this.procs.get(name);
-    if (!p || !this.alive(name)) return;
-    const exited = new Promise((r) => p.child.once('exit', r));
-    process.kill(p.child.pid!, 'SIGKILL');
-    await exited;
-  }
-
-  async destroy(): Promise<void> {
-    await Promise.all([...this.procs.keys()].map((n) => this.kill9(n)));
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    this.launch(name, ETCD_BIN, args);
   }
 }
 
@@ -126,10 +67,8 @@ export async function startBothClusters(
   flags: string[] = [],
 ): Promise<{ ours: ProcessCluster; etcd: EtcdCluster; ourNames: string[]; etcdNames: string[] }> {
   const [ours, etcd] = await Promise.all([ProcessCluster.create(n), EtcdCluster.create(n)]);
-  const ourNames = ours.specs.slice(0, n).map((s) => s.name);
+  const ourNames = ours.startStatic(n, flags);
   const etcdNames = etcd.specs.slice(0, n).map((s) => s.name);
-  for (const name of ourNames)
-    ours.start(name, {}, ['--name', name, '--initial-cluster', ours.initialCluster(n), ...flags]);
   for (const name of etcdNames) etcd.start(name, etcd.initialCluster(n), flags);
   return { ours, etcd, ourNames, etcdNames };
 }

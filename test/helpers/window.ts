@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { WindowCore } from '../../src-main/app/window-core.js';
 import { Supervisor, type SupervisorOptions } from '../../src-main/cluster/supervisor.js';
 import { startWebServer, type WebServer } from '../../src-main/web/web-server.js';
@@ -22,6 +22,43 @@ export function needTools(what: string, files: string[]): boolean {
   if (process.env.CI) throw new Error(`${missing.join(', ')} missing: .ci/run must install them (${what})`);
   console.warn(`SKIPPED: ${what} needs ${missing.join(', ')} (Debian's packages)`);
   return false;
+}
+
+/** Sends `put key=value` from the window's KV console (in the API it is set to); see kvStatus for its answer. */
+export async function consolePut(page: Page, key: string, value: string): Promise<void> {
+  await page.getByLabel('Operation', { exact: true }).selectOption('put');
+  await page.getByLabel('Key', { exact: true }).fill(key);
+  await page.getByLabel('Value', { exact: true }).fill(value);
+  await page.getByRole('button', { name: 'Send' }).click();
+}
+
+/** The HTTP status of the KV console's last answer, as it shows it (null before any). */
+export const kvStatus = (page: Page) => page.locator('[data-kv-status]').getAttribute('data-kv-status');
+
+/** Starts a chaos run of `seconds` from the window's chaos panel (open), reads broken on purpose or not; see chaosVerdict. */
+export async function runChaosFromPanel(page: Page, seconds: number, breakReads: boolean): Promise<void> {
+  await page.getByLabel('Chaos seconds').fill(String(seconds));
+  await page.getByLabel('Break reads on purpose').setChecked(breakReads);
+  await page.getByRole('button', { name: 'Run chaos' }).click();
+}
+
+/** The verdict the chaos panel shows (`ok`, `violation`), null before any. */
+export const chaosVerdict = (page: Page) => page.locator('[data-chaos-verdict]').getAttribute('data-chaos-verdict');
+
+/**
+ * What the window shows (its text and its HTML) and both trace exports (jsonl, chrome) match
+ * none of `secrets` (PEM blocks, keys, passwords); returns the jsonl export for more checks.
+ */
+export async function expectNoSecrets(w: TestWindow, secrets: readonly RegExp[]): Promise<string> {
+  const text = (await w.page.locator('body').innerText()) + (await w.page.content());
+  for (const re of secrets) expect(text).not.toMatch(re);
+  let jsonl = '';
+  for (const format of ['jsonl', 'chrome'] as const) {
+    const trace = fs.readFileSync((await w.core.exportTrace(format)).path, 'utf8');
+    for (const re of secrets) expect(trace).not.toMatch(re);
+    if (format === 'jsonl') jsonl = trace;
+  }
+  return jsonl;
 }
 
 export interface TestWindow {

@@ -15,9 +15,9 @@ import {
   wrapForAuthority,
 } from '../../src-main/net/h2-authority.js';
 import { nth } from '../helpers/checked.js';
+import { H2_PREFACE, h2Frame } from '../helpers/h2-frames.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 // RFC 7541 Appendix C.4 / C.6: strings and their Huffman encodings, exact bytes.
 const HUFFMAN_EXAMPLES: [string, string][] = [
@@ -42,16 +42,6 @@ const C4_REQUESTS = [
   '8286 84be 5886 a8eb 1064 9cbf',
   '8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf',
 ].map(hex);
-
-/** A frame: 9-byte header then payload. */
-function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(streamId, 5);
-  return Buffer.concat([h, payload]);
-}
 
 /** Splits a byte stream (after the preface) into frames. */
 function frames(stream: Buffer): { type: number; flags: number; streamId: number; payload: Buffer }[] {
@@ -153,23 +143,23 @@ describe('HPACK pieces (RFC 7541 examples)', () => {
 });
 
 describe('the frame rewriter', () => {
-  const settings = frame(0x4, 0, 0, hex('0003 0000 0064'));
-  const data = frame(0x0, 0x1, 1, Buffer.alloc(40000 % MAX_FRAME_SIZE, 7));
+  const settings = h2Frame(0x4, 0, 0, hex('0003 0000 0064'));
+  const data = h2Frame(0x0, 0x1, 1, Buffer.alloc(40000 % MAX_FRAME_SIZE, 7));
 
   it('a stream with nothing to fix comes out byte for byte, whole or a byte at a time', () => {
     const input = Buffer.concat([
-      PREFACE,
+      H2_PREFACE,
       settings,
-      ...C4_REQUESTS.map((b, i) => frame(0x1, 0x5, 2 * i + 1, b)),
+      ...C4_REQUESTS.map((b, i) => h2Frame(0x1, 0x5, 2 * i + 1, b)),
       data,
       // A block split over HEADERS (padded, with priority) and a CONTINUATION.
-      frame(
+      h2Frame(
         0x1,
         0x8 | 0x20,
         9,
         Buffer.concat([hex('02'), hex('0000 0003 0f'), nth(C4_REQUESTS, 0).subarray(0, 5), hex('0000')]),
       ),
-      frame(0x9, 0x4, 9, nth(C4_REQUESTS, 0).subarray(5)),
+      h2Frame(0x9, 0x4, 9, nth(C4_REQUESTS, 0).subarray(5)),
     ]);
     expect(through(input)).toEqual(input);
     expect(through(input, 1)).toEqual(input);
@@ -183,22 +173,22 @@ describe('the frame rewriter', () => {
       hex('5886 a8eb 1064 9cbf'),
     ]);
     const input = Buffer.concat([
-      PREFACE,
+      H2_PREFACE,
       settings,
-      frame(
+      h2Frame(
         0x1,
         0x1 | 0x8 | 0x20,
         3,
         Buffer.concat([hex('03'), hex('8000 0001 ff'), block.subarray(0, 4), hex('000000')]),
       ),
-      frame(0x9, 0, 3, block.subarray(4, 10)),
-      frame(0x9, 0x4, 3, block.subarray(10)),
+      h2Frame(0x9, 0, 3, block.subarray(4, 10)),
+      h2Frame(0x9, 0x4, 3, block.subarray(10)),
       data,
     ]);
     for (const step of [input.length, 1, 5]) {
       const out = through(input, step);
-      expect(out.subarray(0, PREFACE.length)).toEqual(PREFACE);
-      const fs = frames(out.subarray(PREFACE.length));
+      expect(out.subarray(0, H2_PREFACE.length)).toEqual(H2_PREFACE);
+      const fs = frames(out.subarray(H2_PREFACE.length));
       expect(fs.map((f) => [f.type, f.flags, f.streamId])).toEqual([
         [0x4, 0, 0],
         [0x1, 0x1 | 0x20 | 0x4, 3],
@@ -217,8 +207,8 @@ describe('the frame rewriter', () => {
     const n = MAX_FRAME_SIZE - 1 - 5 - authority.length; // user-agent (static 58), 3-byte length
     const block = Buffer.concat([hex('0f 2b'), encodeInt(n, 7), Buffer.alloc(n, 0x61), authority]);
     expect(block.length).toBe(MAX_FRAME_SIZE - 1);
-    const out = through(Buffer.concat([PREFACE, frame(0x1, 0x4, 1, block)]));
-    const fs = frames(out.subarray(PREFACE.length));
+    const out = through(Buffer.concat([H2_PREFACE, h2Frame(0x1, 0x4, 1, block)]));
+    const fs = frames(out.subarray(H2_PREFACE.length));
     expect(fs.map((f) => [f.type, f.flags, f.payload.length <= MAX_FRAME_SIZE])).toEqual([
       [0x1, 0, true],
       [0x9, 0x4, true],
@@ -228,11 +218,11 @@ describe('the frame rewriter', () => {
   });
 
   it('frames it cannot make sense of go through untouched', () => {
-    const stray = frame(0x9, 0x4, 1, authorityLiteral('http://x:1')); // CONTINUATION with no HEADERS
-    const cut = frame(0x1, 0, 3, authorityLiteral('http://x:1')); // block never ended: flushed as is
-    const shortPriority = frame(0x1, 0x4 | 0x20, 5, hex('8000')); // PRIORITY set, 2 of its 5 bytes
-    const overPadded = frame(0x1, 0x4 | 0x8, 7, Buffer.concat([hex('10'), authorityLiteral('http://x:1')])); // pad > payload
-    const input = Buffer.concat([PREFACE, stray, shortPriority, overPadded, cut]);
+    const stray = h2Frame(0x9, 0x4, 1, authorityLiteral('http://x:1')); // CONTINUATION with no HEADERS
+    const cut = h2Frame(0x1, 0, 3, authorityLiteral('http://x:1')); // block never ended: flushed as is
+    const shortPriority = h2Frame(0x1, 0x4 | 0x20, 5, hex('8000')); // PRIORITY set, 2 of its 5 bytes
+    const overPadded = h2Frame(0x1, 0x4 | 0x8, 7, Buffer.concat([hex('10'), authorityLiteral('http://x:1')])); // pad > payload
+    const input = Buffer.concat([H2_PREFACE, stray, shortPriority, overPadded, cut]);
     expect(through(input)).toEqual(input);
     expect(through(input, 3)).toEqual(input);
   });
@@ -257,11 +247,11 @@ describe('wrapForAuthority (the Duplex the HTTP/2 server is given)', () => {
     const wrapped = wrapForAuthority(serverSide);
     expect(noDelay).toHaveBeenCalledWith(true);
     const block = Buffer.concat([hex('8286 84'), authorityLiteral('http://127.0.0.1:2379')]);
-    const big = frame(0x0, 0, 1, Buffer.alloc(MAX_FRAME_SIZE, 3));
-    const input = Buffer.concat([PREFACE, frame(0x1, 0x4, 1, block), ...Array.from({ length: 200 }, () => big)]);
+    const big = h2Frame(0x0, 0, 1, Buffer.alloc(MAX_FRAME_SIZE, 3));
+    const input = Buffer.concat([H2_PREFACE, h2Frame(0x1, 0x4, 1, block), ...Array.from({ length: 200 }, () => big)]);
     const expected = Buffer.concat([
-      PREFACE,
-      frame(0x1, 0x4, 1, rewriteHeaderBlock(block)!),
+      H2_PREFACE,
+      h2Frame(0x1, 0x4, 1, rewriteHeaderBlock(block)!),
       ...Array.from({ length: 200 }, () => big),
     ]);
     // Writes reach the client unchanged.

@@ -3,6 +3,7 @@ import { parseNodeConfig } from '../../src-main/node/config.js';
 import { ConfigError, type NodeConfig } from '../../src-main/node/config/node-config.js';
 import { parseEtcdURLs, parseInitialCluster } from '../../src-main/node/etcd-urls.js';
 import { bootstrapIds } from '../../src-main/node/ids.js';
+import { PROXY_TIMING_FLAGS, PROXY_TIMINGS_MS } from '../helpers/proxy-timings.js';
 
 const P1 = 'http://127.0.0.1:32380';
 const P2 = 'http://127.0.0.1:32480';
@@ -572,33 +573,12 @@ describe('validation errors', () => {
       readTimeoutMs: 0,
     });
     const p = parseNodeConfig(
-      [
-        '--proxy',
-        'readonly',
-        '--proxy-failure-wait',
-        '100',
-        '--proxy-refresh-interval',
-        '200',
-        '--proxy-dial-timeout',
-        '300',
-        '--proxy-write-timeout',
-        '400',
-        '--proxy-read-timeout',
-        '500',
-        '--listen-client-urls',
-        C1,
-        '--initial-cluster',
-        CLUSTER,
-      ],
+      ['--proxy', 'readonly', ...PROXY_TIMING_FLAGS, '--listen-client-urls', C1, '--initial-cluster', CLUSTER],
       {},
     );
     expect(p.proxy).toEqual({
       mode: 'readonly',
-      failureWaitMs: 100,
-      refreshIntervalMs: 200,
-      dialTimeoutMs: 300,
-      writeTimeoutMs: 400,
-      readTimeoutMs: 500,
+      ...PROXY_TIMINGS_MS,
     });
     // A proxy needs no --advertise-client-urls (etcd: "check this last since proxying may make this OK"); the default stays.
     expect(p.advertiseClientURLs).toEqual(['http://localhost:2379']);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../helpers/cluster.js';
 import { ProcessCluster } from '../helpers/processes.js';
+import { putV2 } from '../helpers/v2-keys.js';
 
 let cluster: ProcessCluster | undefined;
 let mounted: string | undefined;
@@ -36,19 +37,8 @@ function mountTmpfs(dir: string, size: string): boolean {
   }
 }
 
-async function put(url: string, key: string, value: string): Promise<number> {
-  try {
-    const res = await fetch(`${url}/v2/keys${key}`, {
-      method: 'PUT',
-      body: new URLSearchParams({ value }),
-      signal: AbortSignal.timeout(5000),
-    });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0;
-  }
-}
+/** The PUT's status, 0 when it got no answer within 5 s. */
+const put = (url: string, key: string, value: string) => putV2(url, key, value, 5000).catch(() => 0);
 
 async function get(url: string, key: string): Promise<string | undefined> {
   try {

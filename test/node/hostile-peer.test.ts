@@ -6,6 +6,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nth } from '../helpers/checked.js';
 import { TestCluster, until } from '../helpers/cluster.js';
+import { putV2 } from '../helpers/v2-keys.js';
 
 let cluster: TestCluster | undefined;
 afterEach(async () => {
@@ -84,16 +85,6 @@ function streamFrame(
   });
 }
 
-async function put(url: string, key: string, value: string): Promise<number> {
-  const res = await fetch(`${url}/v2/keys${key}`, {
-    method: 'PUT',
-    body: new URLSearchParams({ value }),
-    signal: AbortSignal.timeout(15_000),
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
-
 describe('a hostile peer message', () => {
   it('from an unknown member id with term 2^53-1 is refused, and the cluster still elects and writes', async () => {
     cluster = await TestCluster.create(3);
@@ -138,7 +129,7 @@ describe('a hostile peer message', () => {
     const term = cluster.running.get(next)!.node.status().term;
     expect(term).toBeGreaterThan(before);
     expect(term).toBeLessThan(1000);
-    expect(await put(cluster.url(next), '/after', 'ok')).toBe(201);
+    expect(await putV2(cluster.url(next), '/after', 'ok')).toBe(201);
   });
 
   it('at the bound (term 2^52, from a member id) moves the term, and elections still work past it', async () => {
@@ -183,6 +174,6 @@ describe('a hostile peer message', () => {
     const term = cluster.running.get(next)!.node.status().term;
     expect(term).toBeGreaterThan(2 ** 52);
     expect(Number.isSafeInteger(term + 1)).toBe(true);
-    expect(await put(cluster.url(next), '/past', 'ok')).toBe(201);
+    expect(await putV2(cluster.url(next), '/past', 'ok')).toBe(201);
   });
 });

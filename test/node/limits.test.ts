@@ -79,9 +79,7 @@ async function put(url: string, key: string, size: number): Promise<{ status: nu
 describe('a 100 MB body on the peer port', () => {
   it('is refused with bounded memory, by POST (with and without a length) and on a stream', async () => {
     cluster = await ProcessCluster.create(3);
-    const ic = cluster.initialCluster(3);
-    for (const n of ['n1', 'n2', 'n3'])
-      cluster.start(n, {}, ['--name', n, '--initial-cluster', ic, '--initial-cluster-state', 'new']);
+    cluster.startStatic(3);
     await cluster.leader();
     const { cid, ids } = await memberIds(cluster.spec('n1').clientURL);
     // n2 is hit, speaking as n1 (a member: an unknown id is refused before its body is read).
@@ -141,14 +139,7 @@ describe('a 100 MB body on the peer port', () => {
 describe('v2 value size', () => {
   it('takes a 10 MiB form body and refuses one byte more, as real etcd 3.4 does', async () => {
     cluster = await ProcessCluster.create(1);
-    cluster.start('n1', {}, [
-      '--name',
-      'n1',
-      '--initial-cluster',
-      cluster.initialCluster(1),
-      '--initial-cluster-state',
-      'new',
-    ]);
+    cluster.startStatic(1);
     await cluster.leader();
     const ours = cluster.spec('n1').clientURL;
     const ok = await put(ours, '/big', 10 * MB);

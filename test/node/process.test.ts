@@ -35,9 +35,21 @@ function etcdctl(endpoint: string, ...args: string[]): Promise<{ code: number; o
   });
 }
 
+/** etcdctl finds its endpoints in the member list: waits until all three members published their client URLs. */
+async function untilPublished(ep: string): Promise<void> {
+  await until('all members published', async () => {
+    const r = await etcdctl(ep, 'member', 'list');
+    return (
+      r.out
+        .trim()
+        .split('\n')
+        .filter((l) => /clientURLs=http/.test(l)).length === 3
+    );
+  });
+}
+
 async function startThree(c: ProcessCluster): Promise<string> {
-  for (const n of ['n1', 'n2', 'n3'])
-    c.start(n, {}, ['--name', n, '--initial-cluster', c.initialCluster(3), '--initial-cluster-state', 'new']);
+  c.startStatic(3);
   return c.leader();
 }
 
@@ -108,15 +120,7 @@ describe.skipIf(!haveEtcdctl)("Debian's etcdctl (ETCDCTL_API=2) against raftlab 
     cluster = await ProcessCluster.create(3);
     const leader = await startThree(cluster);
     const ep = cluster.spec('n1').clientURL;
-    await until('all members published', async () => {
-      const r = await etcdctl(ep, 'member', 'list');
-      return (
-        r.out
-          .trim()
-          .split('\n')
-          .filter((l) => /clientURLs=http/.test(l)).length === 3
-      );
-    });
+    await untilPublished(ep);
 
     const list = await etcdctl(ep, 'member', 'list');
     expect(list.code).toBe(0);
@@ -162,16 +166,7 @@ describe.skipIf(!haveEtcdctl)("Debian's etcdctl (ETCDCTL_API=2) against raftlab 
     cluster = await ProcessCluster.create(3);
     await startThree(cluster);
     const ep = cluster.spec('n1').clientURL;
-    // etcdctl finds its endpoints in the member list: wait until every member published its URLs.
-    await until('all members published', async () => {
-      const r = await etcdctl(ep, 'member', 'list');
-      return (
-        r.out
-          .trim()
-          .split('\n')
-          .filter((l) => /clientURLs=http/.test(l)).length === 3
-      );
-    });
+    await untilPublished(ep);
     expect(await etcdctl(ep, 'set', '/walk', 'through')).toEqual({ code: 0, out: 'through\n' });
 
     // Remove n3: it says so, in etcd's words, and exits.

@@ -8,6 +8,7 @@ import { nth } from '../helpers/checked.js';
 import { TestCluster, until } from '../helpers/cluster.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { needTools } from '../helpers/window.js';
+import { putV2 } from '../helpers/v2-keys.js';
 
 const haveEtcd = needTools('comparisons with real etcd', [ETCD_BIN]);
 
@@ -29,16 +30,6 @@ async function within(url: string, ms: number): Promise<{ status: number; body: 
     if ((err as Error).name === 'TimeoutError') return 'pending';
     throw err;
   }
-}
-
-async function put(url: string, key: string, value: string): Promise<number> {
-  const res = await fetch(`${url}/v2/keys${key}`, {
-    method: 'PUT',
-    body: new URLSearchParams({ value }),
-    signal: AbortSignal.timeout(15_000),
-  });
-  await res.arrayBuffer();
-  return res.status;
 }
 
 interface RawAnswer {
@@ -138,7 +129,7 @@ describe('serving only when ready', () => {
     const leader = await cluster.leader();
     const victim = cluster.specs.find((s) => s.name !== leader)!.name;
     await cluster.stop(victim);
-    expect(await put(cluster.url(leader), '/while-down', 'yes')).toBe(201);
+    expect(await putV2(cluster.url(leader), '/while-down', 'yes')).toBe(201);
     await cluster.start(victim);
     // The very first request after the restart.
     const res = await fetch(`${cluster.url(victim)}/v2/keys/while-down`, { signal: AbortSignal.timeout(20_000) });
@@ -201,7 +192,7 @@ describe('pipelined requests', () => {
       'etcd to take a write',
       async () => {
         try {
-          return (await put(e1, '/warm', 'up')) < 300;
+          return (await putV2(e1, '/warm', 'up')) < 300;
         } catch {
           return false;
         }

@@ -13,7 +13,7 @@ import { clientTLSOptions, EMPTY_TLS_INFO, type TLSInfo } from '../../src-main/n
 import { makeCA, makeCert, makeCRL, type CertAndKey } from '../../src-main/tls/certs.js';
 import { nth } from '../helpers/checked.js';
 import { TestCluster, until } from '../helpers/cluster.js';
-import { DNSMASQ_BIN, Dnsmasq } from '../helpers/dnsmasq.js';
+import { DNSMASQ_BIN, srvSslCluster } from '../helpers/dnsmasq.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
 import { ProcessCluster } from '../helpers/processes.js';
 import { run, type Run } from '../helpers/run.js';
@@ -66,8 +66,11 @@ const curl = (
   auth = ['--cacert', 'ca.pem', '--cert', 'client.pem', '--key', 'client-key.pem'],
 ) => run(CURL, ['-sS', '--max-time', '5', ...auth.map((a) => (a.endsWith('.pem') ? f(a) : a)), ...args, url]);
 
-/** The flags of a member of the secured cluster: client and peer TLS, both requiring certificates. */
-const TLS_FLAGS = () => [
+/**
+ * The flags of a member of the secured cluster: client and peer TLS, both requiring certificates;
+ * `peerPair` names the key pair it presents to its peers (the members' own unless told).
+ */
+const TLS_FLAGS = (peerPair = 'node') => [
   '--cert-file',
   f('node.pem'),
   '--key-file',
@@ -78,9 +81,9 @@ const TLS_FLAGS = () => [
   '--client-crl-file',
   f('crl.pem'),
   '--peer-cert-file',
-  f('node.pem'),
+  f(`${peerPair}.pem`),
   '--peer-key-file',
-  f('node-key.pem'),
+  f(`${peerPair}-key.pem`),
   '--peer-trusted-ca-file',
   f('ca.pem'),
   '--peer-client-cert-auth',
@@ -99,6 +102,17 @@ function rejections(lines: readonly string[]): string[] {
     ),
   ];
 }
+
+/** Waits until etcdctl (with `auth`) finds both healthy: our members at `ours`, the real etcd at `theirs`. */
+const untilBothHealthy = (what: string, ours: string, theirs: string, auth?: string[]) =>
+  until(
+    what,
+    async () => {
+      const runs = await Promise.all([ours, theirs].map((e) => v3(e, ['endpoint', 'health'], auth)));
+      return runs.every((r) => r.code === 0);
+    },
+    60_000,
+  );
 
 beforeAll(async () => {
   if (!have) return;
@@ -136,30 +150,11 @@ describe.runIf(have)('a raftlab cluster with client and peer TLS and client-cert
 
   beforeAll(async () => {
     c = await ProcessCluster.create(3, { scheme: 'https' });
-    for (const n of members)
-      c.start(n, {}, [
-        '--name',
-        n,
-        '--initial-cluster',
-        c.initialCluster(),
-        '--initial-cluster-state',
-        'new',
-        ...TLS_FLAGS(),
-      ]);
+    c.startStatic(members.length, TLS_FLAGS());
     // A real etcd 3.4, one member, the same flags and certificates, logging as raftlab does.
     etcd = await EtcdCluster.create(1, { scheme: 'https' });
     etcd.start('e1', etcd.initialCluster(1), [...TLS_FLAGS(), '--logger', 'capnslog', '--log-level', 'info']);
-    await until(
-      'every member and etcd healthy over TLS',
-      async () => {
-        const [ours, theirs] = await Promise.all([
-          v3(endpoints(), ['endpoint', 'health']),
-          v3(etcd.spec('e1').clientURL, ['endpoint', 'health']),
-        ]);
-        return ours.code === 0 && theirs.code === 0;
-      },
-      60_000,
-    );
+    await untilBothHealthy('every member and etcd healthy over TLS', endpoints(), etcd.spec('e1').clientURL);
   }, 90_000);
   afterAll(async () => {
     await c?.destroy();
@@ -301,30 +296,20 @@ describe.runIf(have)('a raftlab cluster with client and peer TLS and client-cert
     const add = await v3(endpoints(), ['member', 'add', spare.name, `--peer-urls=${spare.peerURL}`]);
     expect(add.code, add.err).toBe(0);
     const seen = members.map((n) => rejections(c.output(n)).length);
+    /** The spare started to join the cluster, presenting key pair `peerPair` to its peers. */
+    const join = (peerPair: string) =>
+      c.start(spare.name, {}, [
+        '--name',
+        spare.name,
+        '--initial-cluster',
+        `${c.initialCluster()},${spare.name}=${spare.peerURL}`,
+        '--initial-cluster-state',
+        'existing',
+        ...TLS_FLAGS(peerPair),
+      ]);
     // It trusts the cluster's CA and has a good client-port certificate: only its peer
     // certificate is from elsewhere.
-    c.start(spare.name, {}, [
-      '--name',
-      spare.name,
-      '--initial-cluster',
-      `${c.initialCluster()},${spare.name}=${spare.peerURL}`,
-      '--initial-cluster-state',
-      'existing',
-      '--cert-file',
-      f('node.pem'),
-      '--key-file',
-      f('node-key.pem'),
-      '--trusted-ca-file',
-      f('ca.pem'),
-      '--client-cert-auth',
-      '--peer-cert-file',
-      f('other.pem'),
-      '--peer-key-file',
-      f('other-key.pem'),
-      '--peer-trusted-ca-file',
-      f('ca.pem'),
-      '--peer-client-cert-auth',
-    ]);
+    join('other');
     const code = await c.exited(spare.name, 30_000);
     expect(code, c.output(spare.name).join('\n')).not.toBe(0);
     const fatal = c.output(spare.name).filter((l) => / C \| /.test(l));
@@ -344,16 +329,8 @@ describe.runIf(have)('a raftlab cluster with client and peer TLS and client-cert
 
     // The same member with the cluster's own certificates joins over TLS (members list fetched
     // over https, streams and probes too), catches up and publishes.
-    fs.rmSync(path.join(c.dir, `${spare.name}.etcd`), { recursive: true, force: true });
-    c.start(spare.name, {}, [
-      '--name',
-      spare.name,
-      '--initial-cluster',
-      `${c.initialCluster()},${spare.name}=${spare.peerURL}`,
-      '--initial-cluster-state',
-      'existing',
-      ...TLS_FLAGS(),
-    ]);
+    fs.rmSync(c.dataDir(spare.name), { recursive: true, force: true });
+    join('node');
     await until(
       'the fourth member started and serving',
       async () => {
@@ -379,15 +356,7 @@ describe.runIf(have)('--auto-tls and --peer-auto-tls', () => {
     c = await ProcessCluster.create(1, { scheme: 'https' });
     // One TLS 1.2 suite allowed (ECDSA keys: etcd's self-signed certificates are P-521).
     const suites = ['--cipher-suites', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256'];
-    c.start('n1', {}, [
-      '--name',
-      'n1',
-      '--initial-cluster',
-      c.initialCluster(1),
-      '--auto-tls',
-      '--peer-auto-tls',
-      ...suites,
-    ]);
+    c.startStatic(1, ['--auto-tls', '--peer-auto-tls', ...suites]);
     etcd = await EtcdCluster.create(1, { scheme: 'https' });
     etcd.start('e1', etcd.initialCluster(1), [
       '--auto-tls',
@@ -398,16 +367,11 @@ describe.runIf(have)('--auto-tls and --peer-auto-tls', () => {
       '--log-level',
       'info',
     ]);
-    await until(
+    await untilBothHealthy(
       'both serve over their self-signed certificates',
-      async () => {
-        const [ours, theirs] = await Promise.all([
-          v3(c.spec('n1').clientURL, ['endpoint', 'health'], INSECURE),
-          v3(etcd.spec('e1').clientURL, ['endpoint', 'health'], INSECURE),
-        ]);
-        return ours.code === 0 && theirs.code === 0;
-      },
-      60_000,
+      c.spec('n1').clientURL,
+      etcd.spec('e1').clientURL,
+      INSECURE,
     );
   }, 90_000);
   afterAll(async () => {
@@ -479,27 +443,8 @@ describe.runIf(have && needTools('DNS SRV discovery of TLS peers', [DNSMASQ_BIN]
   'DNS SRV discovery of https peers (_etcd-server-ssl) with --peer-auto-tls',
   () => {
     it('three members find each other in the records and talk TLS with their self-signed certificates', async () => {
-      const c = await ProcessCluster.create(3);
-      // https peer URLs (the ssl records), plain client URLs.
-      for (const s of c.specs) s.peerURL = s.peerURL.replace(/^http:/, 'https:');
-      const port = (u: string) => Number(new URL(u).port);
-      const dns = await Dnsmasq.start(
-        'example.test',
-        ['n1', 'n2', 'n3'].map((n) => ({
-          service: '_etcd-server-ssl._tcp.example.test',
-          target: '127.0.0.1',
-          port: port(c.spec(n).peerURL),
-        })),
-      );
+      const { c, dns } = await srvSslCluster('example.test');
       try {
-        for (const n of ['n1', 'n2', 'n3'])
-          c.start(n, { RAFTLAB_DNS_SERVER: dns.server }, [
-            '--name',
-            n,
-            '--discovery-srv',
-            'example.test',
-            '--peer-auto-tls',
-          ]);
         const leader = await c.leader(60_000);
         const list = await run(ETCDCTL, ['--endpoints', c.spec(leader).clientURL, 'member', 'list', '-w', 'json'], {
           env: { ETCDCTL_API: '3' },

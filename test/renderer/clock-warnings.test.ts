@@ -5,24 +5,12 @@ import { describe, expect, it } from 'vitest';
 import type { ClusterState, NodeState } from '../../src-shared/cluster-state.js';
 import type { ServerEvent } from '../../src-shared/protocol.js';
 import { replaySession } from '../helpers/replay-session.js';
-import { nodeState } from '../helpers/node-state.js';
+import { memberState } from '../helpers/node-state.js';
 
 const IDS: Record<string, string> = { n1: '0a1b2c3d4e5f6071', n2: '8899aabbccddeeff', n3: '00000000000000c3' };
 
 function node(name: string, status: NodeState['status'], clockDiffMs = 0): NodeState {
-  return nodeState(name, {
-    id: IDS[name]!,
-    status,
-    role: name === 'n1' ? 'leader' : 'follower',
-    term: 2,
-    lead: 'n1',
-    commit: 5,
-    applied: 5,
-    lastIndex: 5,
-    peers: Object.entries(IDS)
-      .filter(([n]) => n !== name)
-      .map(([, id]) => ({ id, active: true, clockDiffMs })),
-  });
+  return memberState(name, IDS, 5, { status }, { clockDiffMs });
 }
 
 function cluster(nodes: NodeState[]): ServerEvent {

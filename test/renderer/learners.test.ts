@@ -8,7 +8,7 @@ import type { ServerEvent } from '../../src-shared/protocol.js';
 import type { RaftEvent } from '../../src-shared/raft-types.js';
 import { checkTraceRecord } from '../../src-shared/trace-schema.js';
 import { replaySession } from '../helpers/replay-session.js';
-import { nodeState } from '../helpers/node-state.js';
+import { memberState } from '../helpers/node-state.js';
 
 const IDS: Record<string, string> = {
   n1: '0a1b2c3d4e5f6071',
@@ -18,19 +18,7 @@ const IDS: Record<string, string> = {
 };
 
 function node(name: string, learner = false): NodeState {
-  return nodeState(name, {
-    id: IDS[name]!,
-    role: name === 'n1' ? 'leader' : 'follower',
-    term: 2,
-    lead: 'n1',
-    commit: 7,
-    applied: 7,
-    lastIndex: 7,
-    peers: Object.entries(IDS)
-      .filter(([n]) => n !== name)
-      .map(([, id]) => ({ id, active: true })),
-    ...(learner ? { learner: true } : {}),
-  });
+  return memberState(name, IDS, 7, learner ? { learner: true } : {});
 }
 
 function cluster(nodes: NodeState[]): ServerEvent {

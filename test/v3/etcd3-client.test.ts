@@ -24,17 +24,7 @@ function clientOf(url: string): Etcd3 {
 
 beforeAll(async () => {
   cluster = await ProcessCluster.create(3);
-  for (const n of ['n1', 'n2', 'n3']) {
-    cluster.start(n, {}, [
-      '--name',
-      n,
-      '--initial-cluster',
-      cluster.initialCluster(3),
-      '--initial-cluster-state',
-      'new',
-    ]);
-    urls.push(cluster.spec(n).clientURL);
-  }
+  for (const n of cluster.startStatic(3)) urls.push(cluster.spec(n).clientURL);
   await cluster.leader(30_000);
   client = new Etcd3({ hosts: urls, dialTimeout: 5000 });
 }, 60_000);

@@ -15,6 +15,7 @@ import { minLeaseTTL } from '../../src-main/v3/lease/lessor.js';
 import { MemoryBackend } from '../../src-main/v3/memory-backend.js';
 import { V3GrpcServer } from '../../src-main/v3/grpc-server.js';
 import { ETCD_BIN } from '../helpers/etcd-processes.js';
+import { H2_PREFACE, h2Frame } from '../helpers/h2-frames.js';
 import { needTools } from '../helpers/window.js';
 import { RealEtcd } from './v3-harness.js';
 
@@ -135,14 +136,6 @@ describe.runIf(have)('etcdctl 3.4 with http:// endpoints (an :authority with a s
   async function twoStatusCalls(
     port: number,
   ): Promise<Map<number, { types: number[]; rstCode?: number; dataBytes: number }>> {
-    const frame = (type: number, flags: number, streamId: number, payload: Buffer) => {
-      const h = Buffer.alloc(9);
-      h.writeUIntBE(payload.length, 0, 3);
-      h[3] = type;
-      h[4] = flags;
-      h.writeUInt32BE(streamId, 5);
-      return Buffer.concat([h, payload]);
-    };
     const str = (s: string) => Buffer.concat([encodeInt(s.length, 7), Buffer.from(s)]);
     const authority = huffmanEncode(Buffer.from('http://x:1'));
     const common = (auth: Buffer) =>
@@ -173,7 +166,7 @@ describe.runIf(have)('etcdctl 3.4 with http:// endpoints (an :authority with a s
           const [type, flags, id] = [inbox.readUInt8(3), inbox.readUInt8(4), inbox.readUInt32BE(5) & 0x7fffffff];
           const payload = inbox.subarray(9, 9 + len);
           inbox = inbox.subarray(9 + len);
-          if (type === 0x4 && !(flags & 0x1)) s.write(frame(0x4, 0x1, 0, Buffer.alloc(0))); // SETTINGS ACK
+          if (type === 0x4 && !(flags & 0x1)) s.write(h2Frame(0x4, 0x1, 0, Buffer.alloc(0))); // SETTINGS ACK
           const st = streams.get(id);
           if (!st) continue;
           st.types.push(type);
@@ -187,12 +180,12 @@ describe.runIf(have)('etcdctl 3.4 with http:// endpoints (an :authority with a s
       s.on('error', reject);
       s.write(
         Buffer.concat([
-          Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'),
-          frame(0x4, 0, 0, Buffer.alloc(0)),
-          frame(0x1, 0x4, 1, first),
-          frame(0x0, 0x1, 1, message),
-          frame(0x1, 0x4, 3, second),
-          frame(0x0, 0x1, 3, message),
+          H2_PREFACE,
+          h2Frame(0x4, 0, 0, Buffer.alloc(0)),
+          h2Frame(0x1, 0x4, 1, first),
+          h2Frame(0x0, 0x1, 1, message),
+          h2Frame(0x1, 0x4, 3, second),
+          h2Frame(0x0, 0x1, 3, message),
         ]),
       );
     });

@@ -4,7 +4,6 @@
 // leases), endpoint hashkv and defrag across the cluster, and the space quota: NOSPACE raised
 // past --quota-backend-bytes, the capped member, alarm list/disarm, compaction + defrag.
 import * as grpc from '@grpc/grpc-js';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nth, one } from '../helpers/checked.js';
 import { until } from '../helpers/cluster.js';
 import { bothClustersForSuite, ETCD_BIN } from '../helpers/etcd-processes.js';
+import { memberURLFlags, Proc } from '../helpers/processes.js';
 import { needTools } from '../helpers/window.js';
 import { freePorts } from '../../src-main/net/free-ports.js';
 import { readBolt } from '../../src-main/v3/snapshot/bolt.js';
@@ -93,11 +93,7 @@ function moveLeaderRpc(url: string, targetHex: string): Promise<{ code: number; 
 }
 
 /** A real etcd started on a data dir restored from a snapshot file: the client URL and how to stop it. */
-async function restoreIntoEtcd(
-  dir: string,
-  snapshot: string,
-  name: string,
-): Promise<{ url: string; child: ChildProcess }> {
+async function restoreIntoEtcd(dir: string, snapshot: string, name: string): Promise<{ url: string; etcd: Proc }> {
   const [cp, pp] = await freePorts(2);
   const peer = `http://127.0.0.1:${pp}`;
   const url = `http://127.0.0.1:${cp}`;
@@ -116,40 +112,21 @@ async function restoreIntoEtcd(
     peer,
   ]);
   expect(restored.code, `snapshot restore ${snapshot}: ${restored.err}`).toBe(0);
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD')));
-  const child = spawn(
-    ETCD_BIN,
-    [
-      '--name',
-      name,
-      '--data-dir',
-      dataDir,
-      '--listen-client-urls',
-      url,
-      '--advertise-client-urls',
-      url,
-      '--listen-peer-urls',
-      peer,
-      '--initial-advertise-peer-urls',
-      peer,
-      '--initial-cluster',
-      `${name}=${peer}`,
-      '--logger',
-      'zap',
-      '--log-level',
-      'warn',
-    ],
-    { env: clean, stdio: 'ignore' },
-  );
+  const etcd = new Proc(ETCD_BIN, [
+    '--name',
+    name,
+    '--data-dir',
+    dataDir,
+    ...memberURLFlags({ peerURL: peer, clientURL: url }),
+    '--initial-cluster',
+    `${name}=${peer}`,
+    '--logger',
+    'zap',
+    '--log-level',
+    'warn',
+  ]);
   await until(`${name} serves`, async () => (await ctl(url, ['endpoint', 'health'])).code === 0, 20_000);
-  return { url, child };
-}
-
-function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  process.kill(child.pid!, 'SIGKILL');
-  return exited;
+  return { url, etcd };
 }
 
 describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4 members', () => {
@@ -157,7 +134,7 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
   let ours: Side;
   let theirs: Side;
   let dir: string;
-  const restoredEtcds: ChildProcess[] = [];
+  const restoredEtcds: Proc[] = [];
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-maint-'));
@@ -175,7 +152,7 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.all(restoredEtcds.map(kill9));
+    await Promise.all(restoredEtcds.map((p) => p.kill9()));
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -292,7 +269,7 @@ describe.runIf(have)('etcdctl maintenance against 3 raftlab nodes and 3 etcd 3.4
 
     // A real etcd restored from each snapshot: the same keys, revisions, history and a lease.
     const restored = await onPair([ours, theirs], (s) => restoreIntoEtcd(dir, files.get(s.name)!, `r${s.name}`));
-    restoredEtcds.push(...restored.map((r) => r.child));
+    restoredEtcds.push(...restored.map((r) => r.etcd));
     const read = async (url: string, args: string[]) => {
       const r = await ctl(url, args);
       return JSON.parse(r.out) as Msg;

@@ -10,6 +10,7 @@ import type {
   CompareResult,
   CompareTarget,
   LeaseId,
+  PutRequest,
   RangeRequest,
   RequestOp,
   SortOrder,
@@ -89,14 +90,7 @@ export class RandomOps {
   }
 
   put() {
-    const p: {
-      key: Buffer;
-      value?: Buffer;
-      lease?: LeaseId;
-      prev_kv?: boolean;
-      ignore_value?: boolean;
-      ignore_lease?: boolean;
-    } = {
+    const p: PutRequest = {
       key: this.key(),
       value: b(this.rng.pick(VALUES)),
     };

@@ -28,15 +28,7 @@ afterAll(async () => {
 describe.runIf(have)('the README walkthrough, v3', () => {
   it('put and get on different members, revisions, a watch, a lease, a txn, member remove and add, and the new member started from the printed variables', async () => {
     cluster = await ProcessCluster.create(3);
-    for (const n of ['n1', 'n2', 'n3'])
-      cluster.start(n, {}, [
-        '--name',
-        n,
-        '--initial-cluster',
-        cluster.initialCluster(3),
-        '--initial-cluster-state',
-        'new',
-      ]);
+    cluster.startStatic(3);
     await cluster.leader();
     const [a, , c] = ['n1', 'n2', 'n3'].map((n) => `etcdctl --endpoints ${cluster!.spec(n).clientURL}`);
     const n1 = cluster.spec('n1').clientURL;
