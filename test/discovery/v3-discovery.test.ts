@@ -13,7 +13,7 @@ import { parseNodeConfig } from '../../src-main/node/config.js';
 import { BootstrapFailed, resolveBootstrap } from '../../src-main/node/discovery/bootstrap.js';
 import { joinClusterV3, type V3DiscoveryOptions } from '../../src-main/node/discovery/v3-discovery.js';
 import { memberId } from '../../src-main/node/ids.js';
-import { startNode, type RunningNode } from '../../src-main/node/node-server.js';
+import { memberSettings, startNode, type RunningNode } from '../../src-main/node/node-server.js';
 import { freePorts } from '../../src-main/net/free-ports.js';
 import { until } from '../helpers/cluster.js';
 import { ETCD_BIN, EtcdCluster } from '../helpers/etcd-processes.js';
@@ -229,24 +229,8 @@ describe.runIf(HAVE)('v3 discovery (etcd 3.6) with a real etcd 3.4 as the discov
       const log = (level: string, pkg: string, msg: string) => void out.push(`${level} | ${pkg}: ${msg}`);
       const cfg = configFor(s);
       expect(await resolveBootstrap(cfg, log)).toBe('member');
-      return startNode(
-        {
-          name: cfg.name,
-          dataDir: cfg.dataDir,
-          initialCluster: cfg.initialCluster,
-          initialClusterState: cfg.initialClusterState,
-          initialClusterToken: cfg.initialClusterToken,
-          listenPeerURLs: cfg.listenPeerURLs,
-          advertisePeerURLs: cfg.initialAdvertisePeerURLs,
-          listenClientURLs: cfg.listenClientURLs,
-          advertiseClientURLs: cfg.advertiseClientURLs,
-          heartbeatMs: cfg.heartbeatIntervalMs,
-          electionMs: cfg.electionTimeoutMs,
-          snapshotCount: cfg.snapshotCount,
-          strictReconfigCheck: cfg.strictReconfigCheck,
-        },
-        log,
-      );
+      // The settings `raftlab node` derives from the same flags.
+      return startNode(memberSettings(cfg), log);
     };
     try {
       running.push(...(await Promise.all(specs.map(start))));
