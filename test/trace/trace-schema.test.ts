@@ -207,7 +207,7 @@ describe('the trace record schema', () => {
       ],
       [
         '{"seq":1,"at":1,"kind":"event","event":{"type":"cluster-delta","nodes":{"constructor":{"set":{"status":"x"}}}}}',
-        'event.nodes.constructor.set.status is "x", not one of unstarted, starting, alive, killed, removed',
+        'event.nodes.constructor.set.status is "x", not one of unstarted, starting, alive, killed, removed, unreachable',
       ],
     ];
     for (const [line, text] of cases) {
