@@ -12,6 +12,9 @@ if (process.argv[2] === 'node') {
     const fs = await import('node:fs');
     if (!fs.existsSync(cliBundle)) throw err;
   }
+  // Node 22.1+ keeps the compiled bundle between launches (Node 20 has no such cache).
+  const { default: nodeModule } = await import('node:module');
+  nodeModule.enableCompileCache?.();
   await import(new URL(`file://${cliBundle}`).href);
 } else {
   const { register } = await import('tsx/esm/api');

@@ -20,13 +20,19 @@ export function cliIsStale() {
 export async function buildCli({ force = false } = {}) {
   if (!force && !cliIsStale()) return false;
   const { build } = await import('esbuild');
-  // Built in a folder of its own and renamed into place (map first), so that a concurrent
-  // launch never imports half a file.
-  const tmpDir = path.join(path.dirname(cliBundle), `.build-${process.pid}`);
-  const tmp = path.join(tmpDir, path.basename(cliBundle));
+  // Split: what only some runs need (the v3 API with gRPC and its .proto files, the proxy, the
+  // other commands) goes into chunks loaded when asked for, so a node starts without them.
+  // Built in a folder of its own and moved into place, chunks and map before the entry, so
+  // that a concurrent launch never imports half a build.
+  const outDir = path.dirname(cliBundle);
+  const tmpDir = path.join(outDir, `.build-${process.pid}`);
+  fs.rmSync(tmpDir, { recursive: true, force: true });
   await build({
-    entryPoints: [path.join(root, 'src-main/cli.ts')],
-    outfile: tmp,
+    entryPoints: { [path.basename(cliBundle, '.mjs')]: path.join(root, 'src-main/cli.ts') },
+    outdir: tmpDir,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunk-[hash]',
+    splitting: true,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -35,10 +41,26 @@ export async function buildCli({ force = false } = {}) {
     sourcemap: true,
     logLevel: 'error',
   });
-  fs.renameSync(`${tmp}.map`, `${cliBundle}.map`);
-  fs.renameSync(tmp, cliBundle);
+  const built = fs.readdirSync(tmpDir);
+  const entry = path.basename(cliBundle);
+  const order = [...built.filter((f) => !f.startsWith(entry)), `${entry}.map`, entry];
+  for (const f of order) fs.renameSync(path.join(tmpDir, f), path.join(outDir, f));
   fs.rmSync(tmpDir, { recursive: true, force: true });
+  removeOldChunks(outDir, new Set(built));
   return true;
+}
+
+/**
+ * Chunks of earlier builds. A node started from one may still load its chunks later (a chunk
+ * is named by its content hash), so only those a day old go.
+ */
+function removeOldChunks(outDir, keep) {
+  const dayAgo = Date.now() - 24 * 3600 * 1000;
+  for (const f of fs.readdirSync(outDir)) {
+    if (!f.startsWith('chunk-') || keep.has(f)) continue;
+    const file = path.join(outDir, f);
+    if (fs.statSync(file).mtimeMs < dayAgo) fs.rmSync(file, { force: true });
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

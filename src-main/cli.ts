@@ -5,16 +5,12 @@ import { parseNodeConfig } from './node/config.js';
 import { ConfigError } from './node/config/node-config.js';
 import { etcdFlagsHelp } from './node/config/etcd-flags.js';
 import { BootstrapFailed, resolveBootstrap } from './node/discovery/bootstrap.js';
-import { runProxy } from './node/proxy/run-proxy.js';
 import { createLogger, etcdmain, type LogLevel, type RaftLogLevel } from './node/log.js';
 import { NodeStartError } from './node/raft-node.js';
 import { memberSettings, startNode } from './node/node-server.js';
 import { stopOnSignal } from './node/stop-on-signal.js';
 import { withAutoTLS, type TLSInfo } from './node/tls-info.js';
 import { StorageError } from './storage/raft-storage.js';
-import { attachMain } from './attach/cli.js';
-import { runMain } from './scenario/run-scenario.js';
-import { chaosMain } from './chaos/cli.js';
 
 const VERSION = '3.4.0-raftlab';
 const RAFT_LEVEL: Record<LogLevel, RaftLogLevel> = {
@@ -83,7 +79,7 @@ async function runNode(argv: string[]): Promise<number> {
     for (const [level, pkg, msg] of err.lines) log(level, pkg, msg);
     return 1;
   }
-  if (role === 'proxy') return runProxy(cfg, log);
+  if (role === 'proxy') return (await import('./node/proxy/run-proxy.js')).runProxy(cfg, log);
   let running;
   try {
     // embed's PeerSelfCert and ClientSelfCert: --peer-auto-tls and --auto-tls certificates.
@@ -137,11 +133,12 @@ async function attachWeb(urls: string[]): Promise<number> {
   return new Promise<number>(() => {}); // browser mode runs until Ctrl-C (it exits by itself)
 }
 
+// Each command's modules are loaded when it runs: a node starts without the others' code.
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   node: runNode,
-  attach: (argv) => attachMain(argv, { web: attachWeb }),
-  run: runMain,
-  chaos: chaosMain,
+  attach: async (argv) => (await import('./attach/cli.js')).attachMain(argv, { web: attachWeb }),
+  run: async (argv) => (await import('./scenario/run-scenario.js')).runMain(argv),
+  chaos: async (argv) => (await import('./chaos/cli.js')).chaosMain(argv),
 };
 const askedHelp = command === '--help' || command === '-h' || command === 'help';
 if (!command || askedHelp || !commands[command]) {

@@ -518,3 +518,10 @@ export const raft = {
         )}], term: ${s.term}, commit: ${s.commit}, applied: ${s.applied}, lastindex: ${s.lastIndex}, lastterm: ${s.lastTerm}]`,
     ),
 };
+
+/** zap's console encoding of the fields: `{"key": "value", "n": 3}`. */
+export function zapFields(fields: Record<string, unknown>): string {
+  return `{${Object.entries(fields)
+    .map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`)
+    .join(', ')}}`;
+}

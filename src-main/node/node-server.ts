@@ -8,8 +8,7 @@ import type { NodeConfig } from './config/node-config.js';
 import { RaftNode, type LogFn, type NodeSettings } from './raft-node.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { v3Gateway } from '../v3/gateway.js';
-import { V3GrpcServer } from '../v3/grpc-server.js';
+import type { V3Backend } from '../v3/backend.js';
 import { embed } from './log.js';
 import { note } from './node-settings.js';
 import { stage, stagesOn } from '../util/stages.js';
@@ -84,18 +83,14 @@ export async function startNode(
     log,
     clientCertAuth: clientTLS?.clientCertAuth ?? false,
   });
-  const grpc = new V3GrpcServer(node.v3);
-  const gateway = v3Gateway(grpc);
-  const inject = grpc.connectionHandler();
+  // Set once the port is open (below); until then nothing can ask for it.
+  let v3: Promise<ClientPortV3> | undefined;
+  const withV3 = () => (v3 ??= loadV3(node.v3));
   // Like every client request, a gRPC connection is taken once the node is ready (it waits).
   const http2 = (socket: Duplex) => {
     const ready = node.whenReady();
-    if (ready === null) inject(socket);
-    else
-      ready.then(
-        () => inject(socket),
-        () => socket.destroy(),
-      );
+    const take = () => withV3().then((api) => api.inject(socket));
+    (ready === null ? take() : ready.then(take)).catch(() => socket.destroy());
   };
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (stagesOn) {
@@ -105,19 +100,36 @@ export async function startNode(
     if (!/^\/v3(beta|alpha)?\//.test(req.url ?? '')) return v2(req, res);
     void (async () => {
       await node.whenReady();
-      if (!(await gateway(req, res))) v2(req, res);
-    })();
+      const api = await withV3();
+      if (!(await api.gateway(req, res))) v2(req, res);
+    })().catch((err: unknown) => {
+      // The node stopped before it was ready, or the v3 API could not load (said in the log
+      // once): an answer rather than a hang.
+      if (!res.headersSent) res.writeHead(503, { 'Content-Type': 'text/plain' });
+      res.end(`${err instanceof Error ? err.message : String(err)}\n`);
+    });
   };
   let server: Awaited<ReturnType<typeof startClientServer>>;
   try {
     server = await startClientServer(settings.listenClientURLs, handler, { http2, tls });
   } catch (err) {
     await node.stop();
-    await grpc.close(0);
     throw err;
   }
+  // The port is open and the v2 API served: the v3 API loads meanwhile, and what asks for it
+  // before it is there waits.
+  void withV3().catch((err: unknown) =>
+    log('E', 'embed', `cannot load the v3 API: ${err instanceof Error ? err.message : String(err)}`),
+  );
   // Both at once: the port's close waits for its connections, gRPC's among them.
-  const closePort = () => Promise.all([server.close(), grpc.close(100)]).then(() => undefined);
+  const closePort = () =>
+    Promise.all([
+      server.close(),
+      v3?.then(
+        (api) => api.close(100),
+        () => undefined,
+      ),
+    ]).then(() => undefined);
   // The port is open now, but answers wait for readiness; etcd says so once it is ready.
   const sayReady = () => {
     log('I', 'embed', 'ready to serve client requests');
@@ -167,4 +179,25 @@ function clientListenerTLS(urls: readonly string[], info: TLSInfo | undefined, l
     check: connectionCheck(info!, { san: false }),
     onRejected: (r) => note(log, embed.rejectedConnection(r)),
   };
+}
+
+/** The v3 API on the client port: gRPC connections handed over, and the JSON gateway. */
+interface ClientPortV3 {
+  inject(socket: Duplex): void;
+  /** False when the request is not one of the gateway's. */
+  gateway(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  close(graceMs: number): Promise<void>;
+}
+
+/**
+ * Loaded after the port opens: gRPC, its .proto files and the gateway are most of a node's
+ * start-up time, and a v2 client or a peer needs none of them.
+ */
+async function loadV3(backend: V3Backend): Promise<ClientPortV3> {
+  const [{ V3GrpcServer }, { v3Gateway }] = await Promise.all([
+    import('../v3/grpc-server.js'),
+    import('../v3/gateway.js'),
+  ]);
+  const grpc = new V3GrpcServer(backend);
+  return { inject: grpc.connectionHandler(), gateway: v3Gateway(grpc), close: (ms) => grpc.close(ms) };
 }

@@ -16,6 +16,8 @@ export class Publisher {
     private readonly clientURLs: () => string[],
     /** Told once, when the node becomes ready. */
     private readonly onReady: () => void,
+    /** Told each time this member's publish is applied (not when the log is replayed on a restart). */
+    private readonly onPublished: (name: string, clientURLs: string[]) => void,
   ) {}
 
   /** Publishes if there is a leader and the member record is not as this node would publish it. */
@@ -29,7 +31,9 @@ export class Publisher {
     this.publishing = true;
     n.proposeAndWait((r) => ({ cmd: { t: 'publish', r, id: n.id, name: n.name, clientURLs: urls } }))
       .then((out) => {
-        if (!out.error) this.markReady();
+        if (out.error) return;
+        this.onPublished(n.name, urls);
+        this.markReady();
       })
       .catch(() => {})
       .finally(() => (this.publishing = false));

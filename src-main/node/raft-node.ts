@@ -100,6 +100,7 @@ export class RaftNode extends EventEmitter implements BackendHost {
       this,
       () => this.settings.advertiseClientURLs,
       () => this.emit('client-ready'),
+      (name, urls) => note(this.log, etcdserver.published(name, urls, this.clusterId)),
     );
     this.realTime = new RealTime({
       clock: this.clock,

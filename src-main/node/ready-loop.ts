@@ -14,7 +14,7 @@ import type { Raft, Ready } from '../raft/raft.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import type { MemberInfo } from './client-backend.js';
 import type { SendOptions } from './peer/types.js';
-import { etcdserver, membership, raft as raftLog } from './log.js';
+import { membership, raft as raftLog } from './log.js';
 import { note, type LogFn } from './node-settings.js';
 import type { NodeStateMachine } from './state-machine.js';
 import { stage, stagesOn } from '../util/stages.js';
@@ -281,10 +281,6 @@ export class ReadyLoop {
       const out = h.sm.apply(e);
       this.sinceSnapshot++;
       if (out.conf) this.onConfApplied(out.conf.type, out.conf.member);
-      if (out.published?.id === h.id) {
-        const m = out.published;
-        note(h.log, etcdserver.published(m.name, m.clientURLs, h.clusterId));
-      }
       h.waiters.settle(out);
     }
     h.waiters.readStates(rd.readStates);

@@ -190,10 +190,12 @@ function sendError(res: ServerResponse, code: number, message: string): void {
  * caller's v2 API or 404 then answers it).
  */
 export function v3Gateway(server: V3GrpcServer): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
-  const { unary, streams } = gatewayRoutes(server);
+  // Made at the first request: reading rpc.proto for them is work a node need not do at start.
+  let routes: ReturnType<typeof gatewayRoutes> | undefined;
   return async (req, res) => {
     const path = (req.url ?? '').split('?')[0] ?? '';
     if (req.method !== 'POST') return false;
+    const { unary, streams } = (routes ??= gatewayRoutes(server));
     const route = unary.get(path);
     const stream = streams.get(path);
     if (!route && !stream) return false;

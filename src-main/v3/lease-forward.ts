@@ -2,11 +2,13 @@
 // leader, which alone counts leases down, and member promotions, which only the leader can judge
 // (it knows how far the learner is): etcd forwards them over the peer port; we ask the leader's
 // client port over gRPC, which every member serves. One client per leader URL and service, kept.
-import * as grpc from '@grpc/grpc-js';
+// gRPC and the .proto files are loaded at the first forward: most members never forward, and
+// loading them is most of a node's start-up time.
+import type * as grpc from '@grpc/grpc-js';
 import { Errors, V3Error } from './errors.js';
 import type { LeaseTimeToLive } from './lease/lessor.js';
 import type { LeaseId } from './mvcc/types.js';
-import { serviceClient, type ProtoMessage, type ServiceName } from './proto/load.js';
+import type { ProtoMessage, ServiceName } from './proto/load.js';
 
 type Msg = ProtoMessage;
 
@@ -29,12 +31,13 @@ interface LeaseClient extends grpc.Client {
 export class LeaseForwarder {
   /** By service and leader host. */
   private readonly clients = new Map<string, grpc.Client>();
+  private closed = false;
 
   constructor(private readonly timeoutMs: number) {}
 
   /** The leader's new TTL for `id` (a not-found lease answers TTL ≤ 0, as etcd's does). */
-  renew(leaderClientURLs: string[], id: LeaseId): Promise<number> {
-    const client = this.client<LeaseClient>('Lease', leaderClientURLs);
+  async renew(leaderClientURLs: string[], id: LeaseId): Promise<number> {
+    const client = await this.client<LeaseClient>('Lease', leaderClientURLs);
     return new Promise((resolve, reject) => {
       const call = client.LeaseKeepAlive(this.callOptions());
       call.once('data', (m: Msg) => {
@@ -47,7 +50,7 @@ export class LeaseForwarder {
   }
 
   async timeToLive(leaderClientURLs: string[], id: LeaseId, keys: boolean): Promise<LeaseTimeToLive> {
-    const client = this.client<LeaseClient>('Lease', leaderClientURLs);
+    const client = await this.client<LeaseClient>('Lease', leaderClientURLs);
     const res = await this.unary(client.LeaseTimeToLive.bind(client), { ID: id.toString(), keys });
     return {
       ID: BigInt(res.ID ?? 0),
@@ -59,11 +62,12 @@ export class LeaseForwarder {
 
   /** Member `id` (uint64 decimal) promoted by the leader; rejects with the leader's error. */
   async promote(leaderClientURLs: string[], id: string): Promise<void> {
-    const client = this.client<ClusterClient>('Cluster', leaderClientURLs);
+    const client = await this.client<ClusterClient>('Cluster', leaderClientURLs);
     await this.unary(client.MemberPromote.bind(client), { ID: id });
   }
 
   close(): void {
+    this.closed = true;
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }
@@ -80,15 +84,20 @@ export class LeaseForwarder {
   }
 
   /** The kept client of `service` at the leader's first client URL. */
-  private client<C extends grpc.Client>(service: ServiceName, urls: string[]): C {
+  private async client<C extends grpc.Client>(service: ServiceName, urls: string[]): Promise<C> {
     const [url] = urls;
     if (url === undefined) throw Errors.noLeader;
     const target = new URL(url).host;
     const key = `${service} ${target}`;
+    const [{ credentials }, { serviceClient }] = await Promise.all([
+      import('@grpc/grpc-js'),
+      import('./proto/load.js'),
+    ]);
+    if (this.closed) throw Errors.stopped;
     let c = this.clients.get(key);
     if (!c) {
       const Client = serviceClient(service);
-      c = new Client(target, grpc.credentials.createInsecure());
+      c = new Client(target, credentials.createInsecure());
       this.clients.set(key, c);
     }
     return c as C;

@@ -9,10 +9,9 @@ import { verifyBootstrap } from '../bootstrap-checks.js';
 import type { NodeConfig } from '../config/node-config.js';
 import { initialClusterToString, parseInitialCluster } from '../etcd-urls.js';
 import { memberId } from '../ids.js';
-import type { LogLevel } from '../log.js';
+import { zapFields, type LogLevel } from '../log.js';
 import { DiscoveryError, ERR_DUPLICATE_ID, ERR_DUPLICATE_NAME, ERR_FULL_CLUSTER, joinCluster } from './v2-discovery.js';
 import { SRVDiscoveryError, srvCluster, srvOptionsFor } from './srv-discovery.js';
-import { joinClusterV3, V3DiscoveryError, zapFields } from './v3-discovery.js';
 
 type Log = (level: LogLevel, pkg: string, msg: string) => void;
 
@@ -126,6 +125,8 @@ export async function resolveBootstrap(
     token = b.token;
     const self = initialClusterToString([{ name: cfg.name, peerURLs: cfg.initialAdvertisePeerURLs }]);
     log('I', 'etcdserver', 'Bootstrapping cluster using v3 discovery.');
+    // Loaded only here: it needs gRPC and the v3 .proto files, most of a node's start-up time.
+    const { joinClusterV3, V3DiscoveryError } = await import('./v3-discovery.js');
     try {
       const { dialTimeoutMs, requestTimeoutMs, keepAliveTimeMs, keepAliveTimeoutMs } = b;
       const id = memberId(cfg.initialAdvertisePeerURLs, token);

@@ -18,7 +18,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { parseInitialCluster } from '../etcd-urls.js';
-import { goDuration, type LogLevel } from '../log.js';
+import { goDuration, zapFields, type LogLevel } from '../log.js';
 import { prefixRangeEnd } from '../../v3/mvcc/range-end.js';
 import { etcdProto, type ProtoMessage } from '../../v3/proto/load.js';
 import { backoffMs, sleep } from './backoff.js';
@@ -401,13 +401,6 @@ function endpointAddress(ep: string): string {
   if (scheme === 'https' || scheme === 'unixs')
     throw new V3DiscoveryError(`raftlab: v3 discovery over TLS is not supported yet (${ep})`);
   return rest.replace(/\/$/, '');
-}
-
-/** zap's console encoding of the fields: `{"key": "value", "n": 3}`. */
-export function zapFields(fields: Record<string, unknown>): string {
-  return `{${Object.entries(fields)
-    .map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`)
-    .join(', ')}}`;
 }
 
 function statusName(code: grpc.status): string {
