@@ -171,6 +171,8 @@ describe.skipIf(!ready)('the window attached to a real etcd cluster', () => {
     await expect
       .poll(() => page.locator('[data-status-line]').textContent(), { timeout: 10_000 })
       .toMatch(/^n1 leads term \d+$/);
+    // The KV console starts afresh: the attached etcd's last answer is not shown under n1.
+    expect(await page.locator('[data-kv3-answer]').count()).toBe(0);
     await page.screenshot({ path: 'test-results/window-detached.png' });
   });
 });
