@@ -1,7 +1,7 @@
 // Log replication: proposals, the follower's log matching (MsgApp), the leader's handling of answers, and commitment.
 
 import { decodeConfChange, type Entry, type Message, type NodeId } from '../../src-shared/raft-types.js';
-import { confAt, config, isMember, isVoter, members } from './conf.js';
+import { confAt, config, isMember, isVoter } from './conf.js';
 import { appendEntries, checkConfChange, onAppended, onTruncate, syncProgress } from './membership.js';
 import type { Progress } from './progress.js';
 import { ackRead, serveDeferredReads } from './read-index.js';
@@ -118,13 +118,11 @@ export function handleHeartbeatResponse(s: RaftState, m: Message, pr: Progress):
  * not yet started, member counted, the change could never commit.
  */
 export function maybeCommit(s: RaftState): boolean {
-  const matchOf = (id: NodeId) => (id === s.id ? s.log.stable : (s.progress.get(id)?.match ?? 0));
-  const quorumMatch = (voters: NodeId[]) => voters.map(matchOf).sort((a, b) => b - a)[quorum(voters.length) - 1] ?? 0;
-  let candidate = quorumMatch(config(s).voters);
+  let candidate = quorumMatch(s, config(s).voters);
   const last = s.confPoints.at(-1);
   if (last && last.index > s.log.committed && candidate < last.index) {
     const before = confAt(s, last.index - 1).voters;
-    if (before.length > 0 && quorumMatch(before) >= last.index) candidate = last.index;
+    if (before.length > 0 && quorumMatch(s, before) >= last.index) candidate = last.index;
   }
   if (candidate === 0 || s.log.term(candidate) !== s.term) return false;
   if (!s.log.commitTo(candidate)) return false;
@@ -133,10 +131,36 @@ export function maybeCommit(s: RaftState): boolean {
   return true;
 }
 
+/** How far this member's log is durable (the leader counts itself so), or a follower's match. */
+function matchOf(s: RaftState, id: NodeId): number {
+  return id === s.id ? s.log.stable : (s.progress.get(id)?.match ?? 0);
+}
+
+/**
+ * The highest index a quorum of `voters` holds: the largest match that at least a quorum of
+ * matches reach. Counted in place, as it runs on every answer to an append (a sorted copy
+ * made garbage on each).
+ */
+function quorumMatch(s: RaftState, voters: readonly NodeId[]): number {
+  const q = quorum(voters.length);
+  let best = 0;
+  for (const a of voters) {
+    const m = matchOf(s, a);
+    if (m <= best) continue;
+    let reach = 0;
+    for (const b of voters) if (matchOf(s, b) >= m) reach++;
+    if (reach >= q) best = m;
+  }
+  return best;
+}
+
 function onLeaderCommit(s: RaftState): void {
-  const committed = members(confAt(s, s.log.committed));
-  const departed = [...s.progress.keys()].filter((id) => !isMember(s, id) && !committed.includes(id));
-  if (departed.length) {
+  const committed = confAt(s, s.log.committed);
+  let departed = false;
+  for (const id of s.progress.keys()) {
+    if (!isMember(s, id) && !committed.voters.includes(id) && !committed.learners.includes(id)) departed = true;
+  }
+  if (departed) {
     // Their removal just committed: send them that commit, then stop tracking them.
     bcastAppend(s);
     syncProgress(s);
