@@ -934,3 +934,51 @@ describe('parseKeysRequest', () => {
     ]);
   });
 });
+
+describe('lookup (get without a thrown "not found")', () => {
+  /** The same tree in two stores: one read with get, the other with lookup. */
+  const twin = () => {
+    const s = new V2Store();
+    s.apply({ op: 'set', path: '/dir/file', value: 'v', now: T0 });
+    s.apply({ op: 'set', path: '/dir/_hidden', value: 'h', now: T0 });
+    s.apply({ op: 'set', path: '/ttl', value: 't', ttl: 30, now: T0 });
+    s.apply({ op: 'create', path: '/enabled', value: 'true', space: 'auth', now: T0 });
+    return s;
+  };
+  const reads: [string, { recursive?: boolean; sorted?: boolean; space?: 'keys' | 'auth' }][] = [
+    ['/dir/file', {}],
+    ['/dir', { recursive: true, sorted: true }],
+    ['/', {}],
+    ['/ttl', {}],
+    ['/missing', {}],
+    ['/dir/missing/deeper', {}],
+    ['/dir/file/under', {}], // through a file: 104, thrown by both
+    ['/enabled', { space: 'auth' }],
+    ['/enabled', {}],
+    ['/users/root', { space: 'auth' }],
+  ];
+
+  it('answers what get answers, null where get throws 100, and counts alike in the stats', () => {
+    const byGet = twin();
+    const byLookup = twin();
+    for (const [path, opts] of reads) {
+      let expected: V2Event | V2Error | null;
+      try {
+        expected = byGet.get(path, opts, T0 + 1000);
+      } catch (err) {
+        if (!(err instanceof V2Error)) throw err;
+        expected = err.errorCode === 100 ? null : err;
+      }
+      let got: V2Event | V2Error | null;
+      try {
+        got = byLookup.lookup(path, opts, T0 + 1000);
+      } catch (err) {
+        if (!(err instanceof V2Error)) throw err;
+        got = err;
+      }
+      expect({ path, opts, got }).toEqual({ path, opts, got: expected });
+    }
+    expect(byLookup.stats()).toEqual(byGet.stats());
+    expect(byLookup.stats()).toMatchObject({ getsSuccess: 5, getsFail: 5 });
+  });
+});
