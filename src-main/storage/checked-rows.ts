@@ -53,7 +53,7 @@ export function readEntriesAfter(stmt: Statements, after: number, damaged: Damag
 export function appendEntries(stmt: Statements, entries: Entry[]): void {
   const first = entries[0];
   if (!first) return;
-  const snap = stmt.snapshot.get();
+  const snap = stmt.snapshotEnd.get();
   const snapIndex = snap?.idx ?? 0;
   const last = Math.max(stmt.lastIndex.get() ?? 0, snapIndex);
   // Entries at or below the snapshot are committed and covered by it; load() would hide a

@@ -91,6 +91,8 @@ export function prepareStatements(db: Database.Database) {
     ),
     snapshot: db.prepare<[], SnapshotRow>('SELECT idx, term, voters, data, crc FROM snapshot WHERE id = 1'),
     snapshotIndex: db.prepare<[], number>('SELECT idx FROM snapshot WHERE id = 1').pluck(),
+    /** Where the snapshot ends, without its data (the whole v2 store: not to be read on every append). */
+    snapshotEnd: db.prepare<[], { idx: number; term: number }>('SELECT idx, term FROM snapshot WHERE id = 1'),
     setSnapshot: db.prepare<[number, number, string, string, number]>(
       'INSERT OR REPLACE INTO snapshot (id, idx, term, voters, data, crc) VALUES (1, ?, ?, ?, ?, ?)',
     ),
