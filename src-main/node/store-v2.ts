@@ -17,6 +17,7 @@
 // ttl.ts, render.ts (etcd's JSON), watch-hub.ts (history and watchers), stats.ts.
 
 import { V2Error } from './store-v2/errors.js';
+import { cloneEvent } from './store-v2/render.js';
 import { KeySpace, type SharedState } from './store-v2/key-space.js';
 import { newCounters, OP_STAT, type StoreCounters } from './store-v2/stats.js';
 import { childrenOf, cleanPath, loadNode, newDir, saveNode, type SavedNode, type TreeNode } from './store-v2/tree.js';
@@ -73,7 +74,8 @@ export class V2Store {
     if (stat) counters[`${stat}Success` as const]++;
     else counters.expireCount++;
     this.hub.flush();
-    return structuredClone(event);
+    // The history keeps `event`: the caller gets a copy of its own.
+    return cloneEvent(event);
   }
 
   /** etcd's Get: action "get"; a directory lists its children (grandchildren if recursive). */

@@ -982,3 +982,31 @@ describe('lookup (get without a thrown "not found")', () => {
     expect(byLookup.stats()).toMatchObject({ getsSuccess: 5, getsFail: 5 });
   });
 });
+
+describe('the events apply hands out', () => {
+  it('are deep copies: equal to the history’s, field order included, and changing one changes nothing kept', async () => {
+    const s = new V2Store();
+    const events: V2Event[] = [
+      s.apply({ op: 'set', path: '/d/a', value: 'v', ttl: 30, now: T0 }),
+      s.apply({ op: 'set', path: '/d/a', value: 'w', now: T0 }),
+      s.apply({ op: 'update', path: '/d/a', value: 'x', now: T0 }),
+      s.apply({ op: 'compareAndSwap', path: '/d/a', prevValue: 'x', value: 'y', now: T0 }),
+      s.apply({ op: 'createInOrder', path: '/q', value: 'z', now: T0 }),
+      s.apply({ op: 'set', path: '/e', dir: true, now: T0 }),
+      s.apply({ op: 'delete', path: '/d', recursive: true, now: T0 }),
+    ];
+    for (const e of events) {
+      const copy = structuredClone(e);
+      const history = await new Promise<V2Event>((resolve) =>
+        s.watch(e.node.key ?? '/', { waitIndex: e.node.modifiedIndex ?? 0 }, resolve),
+      );
+      expect(JSON.stringify(history)).toBe(JSON.stringify(e));
+      e.node.value = 'changed';
+      if (e.prevNode) e.prevNode.key = '/changed';
+      const again = await new Promise<V2Event>((resolve) =>
+        s.watch(copy.node.key ?? '/', { waitIndex: copy.node.modifiedIndex ?? 0 }, resolve),
+      );
+      expect(JSON.stringify(again)).toBe(JSON.stringify(copy));
+    }
+  });
+});
