@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ETCD_36_FLAGS, newEtcdFlagSet } from '../../src-main/node/config/etcd-flags.js';
 import { FlagError, FlagSet, HELP } from '../../src-main/node/go/flag.js';
 import { NumError, parseBool, parseInt, parseUint, quote, quoteSlice } from '../../src-main/node/go/strconv.js';
+import { cleanPath } from '../../src-main/node/go/http.js';
 import { compareStrings } from '../../src-main/node/go/strings.js';
 import { parseURL, splitHostPort, unescapeLatin1, urlString } from '../../src-main/node/go/url.js';
 import { newURLs } from '../../src-main/node/etcd-urls.js';
@@ -131,6 +132,26 @@ describe('net/url and net.SplitHostPort', () => {
       ['', true, ''],
     ];
     for (const [raw, query, want] of table) expect(unescapeLatin1(raw, query), raw).toBe(want);
+  });
+
+  it('ServeMux’s cleanPath: path.Clean keeping a trailing slash', () => {
+    const table: [string, string][] = [
+      ['', '/'],
+      ['/', '/'],
+      ['//', '/'],
+      ['/v2/keys/a', '/v2/keys/a'],
+      ['/v2/keys/a/', '/v2/keys/a/'],
+      ['/v2//keys', '/v2/keys'],
+      ['/v2/./keys', '/v2/keys'],
+      ['/v2/keys/..', '/v2'],
+      ['/v2/keys/.', '/v2/keys'],
+      ['/v2/keys/./', '/v2/keys/'],
+      ['/../a', '/a'],
+      ['/a/.b/..c/...', '/a/.b/..c/...'],
+      ['v2/keys', '/v2/keys'],
+      ['/a//', '/a/'],
+    ];
+    for (const [raw, want] of table) expect(cleanPath(raw), raw).toBe(want);
   });
 
   it('SplitHostPort', () => {
