@@ -181,7 +181,7 @@ export class AuthStore {
   authEnabledNow(): boolean {
     let value: string | undefined;
     try {
-      const found = this.server.lookupLocal(resourceRead('/enabled'));
+      const found = this.server.lookupLocal(ENABLED_READ);
       if (found === null) return false;
       value = found.node.value;
     } catch (err) {
@@ -371,3 +371,6 @@ function errText(err: unknown): string {
 function resourceRead(res: string): Omit<V2ReadRequest, 'quorum'> {
   return { path: joinPath(PERMS_PREFIX, res), recursive: false, sorted: false, space: 'auth' };
 }
+
+/** detectAuth's read, made once: it runs before every keys request. */
+const ENABLED_READ: Readonly<Omit<V2ReadRequest, 'quorum'>> = resourceRead('/enabled');
