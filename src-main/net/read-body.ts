@@ -20,7 +20,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Body> {
     const settle = (aborted: boolean) => {
       if (settled) return;
       settled = true;
-      resolve({ data: tooLarge ? Buffer.alloc(0) : Buffer.concat(chunks), tooLarge, aborted });
+      // A body in one chunk (nearly every one) is kept as it came, not copied.
+      const data = tooLarge ? Buffer.alloc(0) : chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks);
+      resolve({ data, tooLarge, aborted });
     };
     req.on('data', (chunk: Buffer) => {
       if (tooLarge) return;

@@ -4,7 +4,7 @@
 
 import type { NodeClock } from './clock.js';
 import type { PeerStats } from './peer-transport.js';
-import type { RaftNodeStatus } from './node-status.js';
+import type { RaftBrief, RaftNodeStatus } from './node-status.js';
 import type { ApplyOutcome, NodeStateMachine } from './state-machine.js';
 import type { Proposal } from './waiters.js';
 
@@ -22,6 +22,8 @@ export interface BackendHost {
   /** etcd's append counters (/v2/stats/self). */
   appendCounts(): { recvApp: number; sendApp: number };
   status(): RaftNodeStatus;
+  /** Role, term, leader, commit and applied index alone: what a request reads (status() copies much more). */
+  brief(): RaftBrief;
   /** Propose and resolve with the outcome of applying it here (RaftUnavailable on timeout). */
   proposeAndWait(make: (r: string) => Proposal): Promise<ApplyOutcome>;
   /** A linearizable read point: resolves once this node has applied the cluster's commit index. */

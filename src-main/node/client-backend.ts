@@ -51,8 +51,11 @@ export interface ClientBackend {
   write(cmd: Omit<V2Command, 'now'>): Promise<V2Event>;
   /** A read: local unless `quorum`, then linearizable (read-index). */
   read(req: V2ReadRequest): Promise<V2Event>;
-  /** A local read, at once (throws V2Error): what a request checks before it starts, v2 auth's flag. */
-  readLocal(req: Omit<V2ReadRequest, 'quorum'>): V2Event;
+  /**
+   * A local read, at once: what a request checks before it starts, v2 auth's flag. A missing key
+   * is null (counted in the store's stats as a failed get, as etcd counts it); other errors throw V2Error.
+   */
+  lookupLocal(req: Omit<V2ReadRequest, 'quorum'>): V2Event | null;
   /** A one-shot watch on the local store (V2Store.watch semantics). */
   watch(path: string, opts: { recursive: boolean; waitIndex: number }, onEvent: (e: V2Event) => void): V2WatchHandle;
   members(): MemberInfo[];

@@ -36,6 +36,16 @@ export type RaftNodeStatus = Pick<
   timer: { elapsed: number; timeout: number };
 };
 
+/**
+ * The few fields a client request needs of Raft (its X-Raft-* and header fields, leader
+ * checks): read on every request, so without readStatus's copies of the log tail and progress.
+ */
+export type RaftBrief = Pick<RaftNodeStatus, 'role' | 'term' | 'lead' | 'commit' | 'applied'>;
+
+export function readBrief(raft: Raft): RaftBrief {
+  return { role: raft.role, term: raft.term, lead: raft.lead, commit: raft.log.committed, applied: raft.log.applied };
+}
+
 export function readStatus(raft: Raft, logTail = 0): RaftNodeStatus {
   const log = raft.log;
   const last = log.lastIndex();

@@ -23,7 +23,7 @@ export class Publisher {
   /** Publishes if there is a leader and the member record is not as this node would publish it. */
   maybePublish(): void {
     const n = this.node;
-    if (!n.status().lead) return;
+    if (!n.brief().lead) return;
     const me = n.sm.members.get(n.id);
     const urls = this.clientURLs();
     if (!me || (this.ready && me.name === n.name && sameList(me.clientURLs, urls))) return;

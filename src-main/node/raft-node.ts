@@ -27,7 +27,7 @@ import { NodeClock } from './clock.js';
 import { embed, etcdserver, raft as raftLog } from './log.js';
 import { MemberChanges } from './member-changes.js';
 import { electionTicks, note, NodeStartError, type LogFn, type NodeSettings } from './node-settings.js';
-import { readStatus, type RaftNodeStatus } from './node-status.js';
+import { readBrief, readStatus, type RaftBrief, type RaftNodeStatus } from './node-status.js';
 import { PeerTransport, type PeerStats } from './peer-transport.js';
 import { encodePeerMembers } from './peer/members-wire.js';
 import { Publisher } from './publish.js';
@@ -416,6 +416,10 @@ export class RaftNode extends EventEmitter implements BackendHost {
   /** Raft's state as plain values, with the last `logTail` log entries. */
   status(opts: { logTail?: number } = {}): RaftNodeStatus {
     return readStatus(this.raft, opts.logTail);
+  }
+
+  brief(): RaftBrief {
+    return readBrief(this.raft);
   }
 
   peerURLs(): string[] {

@@ -18,7 +18,7 @@ export class V2Backend implements ClientBackend {
 
   status(): RaftStatus {
     const n = this.node;
-    const st = n.status();
+    const st = n.brief();
     return {
       id: n.id,
       name: n.name,
@@ -45,11 +45,15 @@ export class V2Backend implements ClientBackend {
 
   async read(req: V2ReadRequest): Promise<V2Event> {
     if (req.quorum) await this.node.readBarrier();
-    return this.readLocal(req);
+    return this.node.sm.store.get(
+      req.path,
+      { recursive: req.recursive, sorted: req.sorted, space: req.space },
+      this.node.clock.now(),
+    );
   }
 
-  readLocal(req: Omit<V2ReadRequest, 'quorum'>): V2Event {
-    return this.node.sm.store.get(
+  lookupLocal(req: Omit<V2ReadRequest, 'quorum'>): V2Event | null {
+    return this.node.sm.store.lookup(
       req.path,
       { recursive: req.recursive, sorted: req.sorted, space: req.space },
       this.node.clock.now(),
@@ -82,7 +86,7 @@ export class V2Backend implements ClientBackend {
 
   selfStats(): object {
     const n = this.node;
-    const st = n.status();
+    const st = n.brief();
     const state =
       st.role === 'leader'
         ? 'StateLeader'
@@ -106,7 +110,7 @@ export class V2Backend implements ClientBackend {
 
   leaderStats(): object | undefined {
     const n = this.node;
-    if (n.status().role !== 'leader') return undefined;
+    if (n.brief().role !== 'leader') return undefined;
     const followers: Record<string, object> = {};
     for (const m of n.sm.members.values()) {
       if (m.id === n.id) continue;
@@ -120,7 +124,7 @@ export class V2Backend implements ClientBackend {
   }
 
   async health(): Promise<boolean> {
-    if (!this.node.status().lead) return false;
+    if (!this.node.brief().lead) return false;
     try {
       await this.node.readBarrier();
       return true;
@@ -132,7 +136,7 @@ export class V2Backend implements ClientBackend {
   /** On the leader: expired TTLs become deletions through the log, so every node expires alike. */
   expireKeys(): void {
     const n = this.node;
-    if (n.status().role !== 'leader') return;
+    if (n.brief().role !== 'leader') return;
     for (const key of n.sm.store.expiredKeys(n.clock.now())) {
       if (this.expiring.has(key)) continue;
       this.expiring.add(key);

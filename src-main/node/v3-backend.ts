@@ -44,6 +44,8 @@ export class NodeV3Backend implements V3Backend {
   private ids?: IdGenerator;
   private timer?: NodeJS.Timeout;
   readonly quotaBytes: number;
+  /** The ids as header() prints them, kept while they stay the same (every answer has a header). */
+  private decimalIds = { hexId: '', hexCluster: '', id: '0', cluster: '0' };
 
   constructor(
     private readonly node: BackendHost,
@@ -98,15 +100,15 @@ export class NodeV3Backend implements V3Backend {
   }
 
   header(): V3Header {
-    return {
-      cluster_id: dec(this.node.clusterId),
-      member_id: dec(this.node.id),
-      raft_term: String(this.node.status().term),
-    };
+    const n = this.node;
+    let ids = this.decimalIds;
+    if (ids.hexId !== n.id || ids.hexCluster !== n.clusterId)
+      ids = this.decimalIds = { hexId: n.id, hexCluster: n.clusterId, id: dec(n.id), cluster: dec(n.clusterId) };
+    return { cluster_id: ids.cluster, member_id: ids.id, raft_term: String(n.brief().term) };
   }
 
   status(): V3Status {
-    const st = this.node.status();
+    const st = this.node.brief();
     return {
       version: this.opts.version,
       dbSize: this.state.size(),
@@ -131,7 +133,7 @@ export class NodeV3Backend implements V3Backend {
 
   backendContext(): BackendContext {
     return {
-      consistentIndex: this.node.status().applied,
+      consistentIndex: this.node.brief().applied,
       members: this.node.sm.list(),
       removed: [...this.node.sm.removed.keys()].sort(),
       clusterVersion: CLUSTER_VERSION,
@@ -140,7 +142,7 @@ export class NodeV3Backend implements V3Backend {
 
   /** etcd's MoveLeader: the leader asks Raft to transfer, then waits (polling each tick) for the new leader. */
   async moveLeader(target: string): Promise<void> {
-    if (this.node.status().role !== 'leader') throw Errors.notLeader;
+    if (this.node.brief().role !== 'leader') throw Errors.notLeader;
     let to: string;
     try {
       to = BigInt(target).toString(16);
@@ -155,7 +157,7 @@ export class NodeV3Backend implements V3Backend {
       // Raft refused (no longer leading, a change in flight): etcd's wait times out the same way.
     }
     const deadline = Date.now() + this.opts.requestTimeoutMs;
-    while (this.node.status().lead !== to) {
+    while (this.node.brief().lead !== to) {
       if (Date.now() >= deadline) throw Errors.leaderTransferTimeout;
       await new Promise((r) => setTimeout(r, this.opts.heartbeatMs));
     }
@@ -190,7 +192,7 @@ export class NodeV3Backend implements V3Backend {
     // Step mode: nothing proposes on its own while the user steps (as v2 TTLs wait too).
     if (this.opts.paused()) return;
     const lessor = this.state.lessor;
-    const leading = this.node.status().role === 'leader';
+    const leading = this.node.brief().role === 'leader';
     if (leading && !lessor.isPrimary()) lessor.promote(this.opts.electionMs);
     else if (!leading && lessor.isPrimary()) lessor.demote();
     if (!leading) return;
@@ -199,7 +201,7 @@ export class NodeV3Backend implements V3Backend {
   }
 
   private leaderClientURLs(): string[] {
-    const lead = this.node.status().lead;
+    const lead = this.node.brief().lead;
     if (!lead) throw Errors.noLeader;
     const m = this.node.sm.members.get(lead);
     if (!m || m.clientURLs.length === 0) throw Errors.noLeader;

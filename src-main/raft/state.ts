@@ -103,8 +103,11 @@ export interface RaftState {
   lastEmittedCommit: number;
 }
 
+/** Queues `m` from this node. Callers pass a fresh literal: it is stamped in place, not copied (every message passes here). */
 export function send(s: RaftState, m: Omit<Message, 'from'>): void {
-  s.msgs.push({ ...m, from: s.id });
+  const msg = m as Message;
+  msg.from = s.id;
+  s.msgs.push(msg);
 }
 
 export function emit(s: RaftState, e: RaftEvent): void {

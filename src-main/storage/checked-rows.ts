@@ -53,9 +53,11 @@ export function readEntriesAfter(stmt: Statements, after: number, damaged: Damag
 export function appendEntries(stmt: Statements, entries: Entry[]): void {
   const first = entries[0];
   if (!first) return;
-  const snap = stmt.snapshot.get();
-  const snapIndex = snap?.idx ?? 0;
-  const last = Math.max(stmt.lastIndex.get() ?? 0, snapIndex);
+  const prev = first.index - 1;
+  const at = stmt.appendPosition.get(prev);
+  if (!at) throw new Error('the append position query returned no row');
+  const snapIndex = at.snapIdx ?? 0;
+  const last = Math.max(at.lastIdx ?? 0, snapIndex);
   // Entries at or below the snapshot are committed and covered by it; load() would hide a
   // rewritten one, so refuse rather than lose it silently on the next restart.
   if (first.index <= snapIndex) {
@@ -65,14 +67,14 @@ export function appendEntries(stmt: Statements, entries: Entry[]): void {
     throw new Error(`cannot append at ${first.index}: the log ends at ${last}, that would leave a gap`);
   }
   // Raft log terms never decrease; a lower term than the preceding entry means a caller bug.
-  const prev = first.index - 1;
-  const prevTerm = stmt.termAt.get(prev) ?? (prev === snapIndex ? (snap?.term ?? 0) : 0);
+  const prevTerm = at.prevTerm ?? (prev === snapIndex ? (at.snapTerm ?? 0) : 0);
   if (first.term < prevTerm) {
     throw new Error(
       `cannot append entry ${first.index} with term ${first.term} after entry ${prev} with term ${prevTerm}`,
     );
   }
-  stmt.deleteFrom.run(first.index);
+  // Only a conflicting tail is overwritten; appending after the last entry has nothing to delete.
+  if (at.lastIdx !== null && first.index <= at.lastIdx) stmt.deleteFrom.run(first.index);
   for (const e of entries)
     stmt.insertEntry.run(e.index, e.term, e.type, e.data, entryCrc(e.index, e.term, e.type, e.data));
 }

@@ -91,13 +91,23 @@ export function prepareStatements(db: Database.Database) {
     ),
     snapshot: db.prepare<[], SnapshotRow>('SELECT idx, term, voters, data, crc FROM snapshot WHERE id = 1'),
     snapshotIndex: db.prepare<[], number>('SELECT idx FROM snapshot WHERE id = 1').pluck(),
+    /**
+     * What an append checks, in one statement (it runs on every write): where the snapshot ends
+     * (not its data, the whole v2 store), the last stored index, and the term of entry `?`.
+     */
+    appendPosition: db.prepare<
+      [number],
+      { snapIdx: number | null; snapTerm: number | null; lastIdx: number | null; prevTerm: number | null }
+    >(
+      `SELECT (SELECT idx FROM snapshot WHERE id = 1) AS snapIdx, (SELECT term FROM snapshot WHERE id = 1) AS snapTerm,
+        (SELECT max(idx) FROM entries) AS lastIdx, (SELECT term FROM entries WHERE idx = ?) AS prevTerm`,
+    ),
     setSnapshot: db.prepare<[number, number, string, string, number]>(
       'INSERT OR REPLACE INTO snapshot (id, idx, term, voters, data, crc) VALUES (1, ?, ?, ?, ?, ?)',
     ),
     entriesAfter: db.prepare<[number], EntryRow>(
       'SELECT idx, term, type, data, crc FROM entries WHERE idx > ? ORDER BY idx',
     ),
-    termAt: db.prepare<[number], number>('SELECT term FROM entries WHERE idx = ?').pluck(),
     bounds: db.prepare<[], { n: number; lo: number | null; hi: number | null }>(
       'SELECT count(*) AS n, min(idx) AS lo, max(idx) AS hi FROM entries',
     ),

@@ -86,8 +86,8 @@ class TestBackend implements ClientBackend {
     if (req.quorum) this.shared.commit++;
     return this.shared.store.get(req.path, req, this.shared.now);
   }
-  readLocal(req: Omit<V2ReadRequest, 'quorum'>): V2Event {
-    return this.shared.store.get(req.path, req, this.shared.now);
+  lookupLocal(req: Omit<V2ReadRequest, 'quorum'>): V2Event | null {
+    return this.shared.store.lookup(req.path, req, this.shared.now);
   }
   watch(path: string, opts: { recursive: boolean; waitIndex: number }, onEvent: (e: V2Event) => void): V2WatchHandle {
     return this.shared.store.watch(path, opts, onEvent);

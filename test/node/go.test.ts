@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ETCD_36_FLAGS, newEtcdFlagSet } from '../../src-main/node/config/etcd-flags.js';
 import { FlagError, FlagSet, HELP } from '../../src-main/node/go/flag.js';
 import { NumError, parseBool, parseInt, parseUint, quote, quoteSlice } from '../../src-main/node/go/strconv.js';
+import { cleanPath } from '../../src-main/node/go/http.js';
 import { compareStrings } from '../../src-main/node/go/strings.js';
-import { parseURL, splitHostPort, urlString } from '../../src-main/node/go/url.js';
+import { parseURL, splitHostPort, unescapeLatin1, urlString } from '../../src-main/node/go/url.js';
 import { newURLs } from '../../src-main/node/etcd-urls.js';
 import { freePorts } from '../../src-main/net/free-ports.js';
 import { TestCluster, until } from '../helpers/cluster.js';
@@ -114,6 +115,43 @@ describe('net/url and net.SplitHostPort', () => {
     expect(() => parseURL('http://h:1/%zz')).toThrow('parse "http://h:1/%zz": invalid URL escape "%zz"');
     expect(() => parseURL('http://h:1#%zz')).toThrow('parse "http://h:1#%zz": invalid URL escape "%zz"');
     expect(() => parseURL('http://h:x#f')).toThrow('parse "http://h:x": invalid port ":x" after host');
+  });
+
+  it('PathUnescape and QueryUnescape of request bytes (Node hands them out as latin1)', () => {
+    const latin1 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+    const table: [raw: string, query: boolean, want: string | null][] = [
+      ['/v2/keys/plain', false, '/v2/keys/plain'],
+      ['a+b', false, 'a+b'],
+      ['a+b', true, 'a b'],
+      ['a%20b%2Fc', false, 'a b/c'],
+      ['%E2%82%AC', true, '€'],
+      [latin1('/k/€é'), false, '/k/€é'],
+      [latin1('v=€'), true, 'v=€'],
+      ['bad%zz', false, null],
+      ['bad%2', true, null],
+      ['', true, ''],
+    ];
+    for (const [raw, query, want] of table) expect(unescapeLatin1(raw, query), raw).toBe(want);
+  });
+
+  it('ServeMux’s cleanPath: path.Clean keeping a trailing slash', () => {
+    const table: [string, string][] = [
+      ['', '/'],
+      ['/', '/'],
+      ['//', '/'],
+      ['/v2/keys/a', '/v2/keys/a'],
+      ['/v2/keys/a/', '/v2/keys/a/'],
+      ['/v2//keys', '/v2/keys'],
+      ['/v2/./keys', '/v2/keys'],
+      ['/v2/keys/..', '/v2'],
+      ['/v2/keys/.', '/v2/keys'],
+      ['/v2/keys/./', '/v2/keys/'],
+      ['/../a', '/a'],
+      ['/a/.b/..c/...', '/a/.b/..c/...'],
+      ['v2/keys', '/v2/keys'],
+      ['/a//', '/a/'],
+    ];
+    for (const [raw, want] of table) expect(cleanPath(raw), raw).toBe(want);
   });
 
   it('SplitHostPort', () => {

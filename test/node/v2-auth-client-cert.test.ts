@@ -79,7 +79,7 @@ describe('v2 auth by client certificate', () => {
     const doer = {
       write: async (c: Omit<V2Command, 'now'>) => store.apply({ ...c, now } as V2Command),
       read: async (r: V2ReadRequest) => store.get(r.path, r, now),
-      readLocal: (r: Omit<V2ReadRequest, 'quorum'>) => store.get(r.path, r, now),
+      lookupLocal: (r: Omit<V2ReadRequest, 'quorum'>) => store.lookup(r.path, r, now),
     };
     const auth = new AuthStore(doer, undefined, 4);
     await auth.createUser({ user: 'root', password: 'Root-PW', roles: null, grant: null, revoke: null });

@@ -934,3 +934,79 @@ describe('parseKeysRequest', () => {
     ]);
   });
 });
+
+describe('lookup (get without a thrown "not found")', () => {
+  /** The same tree in two stores: one read with get, the other with lookup. */
+  const twin = () => {
+    const s = new V2Store();
+    s.apply({ op: 'set', path: '/dir/file', value: 'v', now: T0 });
+    s.apply({ op: 'set', path: '/dir/_hidden', value: 'h', now: T0 });
+    s.apply({ op: 'set', path: '/ttl', value: 't', ttl: 30, now: T0 });
+    s.apply({ op: 'create', path: '/enabled', value: 'true', space: 'auth', now: T0 });
+    return s;
+  };
+  const reads: [string, { recursive?: boolean; sorted?: boolean; space?: 'keys' | 'auth' }][] = [
+    ['/dir/file', {}],
+    ['/dir', { recursive: true, sorted: true }],
+    ['/', {}],
+    ['/ttl', {}],
+    ['/missing', {}],
+    ['/dir/missing/deeper', {}],
+    ['/dir/file/under', {}], // through a file: 104, thrown by both
+    ['/enabled', { space: 'auth' }],
+    ['/enabled', {}],
+    ['/users/root', { space: 'auth' }],
+  ];
+
+  it('answers what get answers, null where get throws 100, and counts alike in the stats', () => {
+    const byGet = twin();
+    const byLookup = twin();
+    for (const [path, opts] of reads) {
+      let expected: V2Event | V2Error | null;
+      try {
+        expected = byGet.get(path, opts, T0 + 1000);
+      } catch (err) {
+        if (!(err instanceof V2Error)) throw err;
+        expected = err.errorCode === 100 ? null : err;
+      }
+      let got: V2Event | V2Error | null;
+      try {
+        got = byLookup.lookup(path, opts, T0 + 1000);
+      } catch (err) {
+        if (!(err instanceof V2Error)) throw err;
+        got = err;
+      }
+      expect({ path, opts, got }).toEqual({ path, opts, got: expected });
+    }
+    expect(byLookup.stats()).toEqual(byGet.stats());
+    expect(byLookup.stats()).toMatchObject({ getsSuccess: 5, getsFail: 5 });
+  });
+});
+
+describe('the events apply hands out', () => {
+  it('are deep copies: equal to the history’s, field order included, and changing one changes nothing kept', async () => {
+    const s = new V2Store();
+    const events: V2Event[] = [
+      s.apply({ op: 'set', path: '/d/a', value: 'v', ttl: 30, now: T0 }),
+      s.apply({ op: 'set', path: '/d/a', value: 'w', now: T0 }),
+      s.apply({ op: 'update', path: '/d/a', value: 'x', now: T0 }),
+      s.apply({ op: 'compareAndSwap', path: '/d/a', prevValue: 'x', value: 'y', now: T0 }),
+      s.apply({ op: 'createInOrder', path: '/q', value: 'z', now: T0 }),
+      s.apply({ op: 'set', path: '/e', dir: true, now: T0 }),
+      s.apply({ op: 'delete', path: '/d', recursive: true, now: T0 }),
+    ];
+    for (const e of events) {
+      const copy = structuredClone(e);
+      const history = await new Promise<V2Event>((resolve) =>
+        s.watch(e.node.key ?? '/', { waitIndex: e.node.modifiedIndex ?? 0 }, resolve),
+      );
+      expect(JSON.stringify(history)).toBe(JSON.stringify(e));
+      e.node.value = 'changed';
+      if (e.prevNode) e.prevNode.key = '/changed';
+      const again = await new Promise<V2Event>((resolve) =>
+        s.watch(copy.node.key ?? '/', { waitIndex: copy.node.modifiedIndex ?? 0 }, resolve),
+      );
+      expect(JSON.stringify(again)).toBe(JSON.stringify(copy));
+    }
+  });
+});

@@ -37,8 +37,8 @@ function doer(store: V2Store): AuthDoer & { writes: Omit<V2Command, 'now'>[] } {
     async read(req: V2ReadRequest): Promise<V2Event> {
       return store.get(req.path, req, NOW);
     },
-    readLocal(req) {
-      return store.get(req.path, req, NOW);
+    lookupLocal(req) {
+      return store.lookup(req.path, req, NOW);
     },
   };
 }

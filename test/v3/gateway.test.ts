@@ -11,6 +11,7 @@ import { seededRandom } from '../../src-main/util/rng.js';
 import { PATHS, RealEtcd, ourGateway, gatewayJson, type Op } from './v3-harness.js';
 import { RandomOps } from './random-ops.js';
 import { SCRIPTED_OPS } from './scripted-ops.js';
+import { jsonValues } from '../../src-main/v3/gateway.js';
 
 const have = needTools('comparing the /v3 JSON gateway with a real etcd', [ETCD_BIN]);
 
@@ -160,5 +161,20 @@ describe.runIf(have)('/v3 JSON gateway against a real etcd 3.4', () => {
     } finally {
       kas.forEach((k) => k.close());
     }
+  });
+});
+
+describe('jsonValues (request bodies of one JSON value or several)', () => {
+  it('reads one value, several, none, and whitespace only the scan allows', () => {
+    expect(jsonValues('{"a":1}')).toEqual([{ a: 1 }]);
+    expect(jsonValues(' {"a":1}\n')).toEqual([{ a: 1 }]);
+    expect(jsonValues('"x y"')).toEqual(['x y']);
+    expect(jsonValues('{"a":1}{"b":2}')).toEqual([{ a: 1 }, { b: 2 }]);
+    expect(jsonValues('{"a":"} {"} \n[1,2] "x y" 3')).toEqual([{ a: '} {' }, [1, 2], 'x y', 3]);
+    expect(jsonValues('')).toEqual([]);
+    expect(jsonValues(' \n\t')).toEqual([]);
+    expect(jsonValues('\u00a0{"a":1}\u00a0')).toEqual([{ a: 1 }]);
+    expect(() => jsonValues('{"a":')).toThrow(SyntaxError);
+    expect(() => jsonValues('{"a":1} nope')).toThrow(SyntaxError);
   });
 });

@@ -118,7 +118,19 @@ export function writeHead(
 ): void {
   const sorted = [...CORS, ...headers].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const flat: string[] = [];
-  for (const [k, v] of [...sorted, ['Date', new Date().toUTCString()] as [string, string], ...tail]) flat.push(k, v);
+  for (const [k, v] of sorted) flat.push(k, v);
+  flat.push('Date', httpDate());
+  for (const [k, v] of tail) flat.push(k, v);
   res.sendDate = false;
   res.writeHead(status, flat);
+}
+
+let lastDate = { second: NaN, text: '' };
+
+/** The Date header (to the second, as Go writes it): made once a second, not once a request. */
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== lastDate.second) lastDate = { second, text: new Date(now).toUTCString() };
+  return lastDate.text;
 }

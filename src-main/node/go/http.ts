@@ -10,8 +10,13 @@ export function splitTarget(url: string): { rawPath: string; rawQuery: string } 
   return { rawPath: rawPath === '' ? '/' : rawPath, rawQuery };
 }
 
+/** An empty, "." or ".." segment (or a trailing slash, which the long way keeps too). */
+const UNCLEAN_SEGMENT = /\/\.{0,2}(?:\/|$)/;
+
 /** net/http's cleanPath: path.Clean, keeping a trailing slash. */
 export function cleanPath(p: string): string {
+  // Nearly every request's path is clean already: rooted, no empty, "." or ".." segment.
+  if (p.startsWith('/') && !UNCLEAN_SEGMENT.test(p)) return p;
   if (p === '') return '/';
   if (p[0] !== '/') p = `/${p}`;
   const out: string[] = [];

@@ -290,8 +290,14 @@ export function splitHostPort(hostport: string): { host: string; port: string } 
 // ---------------------------------------------------------------------------------------------
 // The server side: request targets and forms arrive as bytes (Node hands them out as latin1).
 
+/** What unescapeLatin1 changes: an escape, a `+` in a query, a byte that is not ASCII (UTF-8 to decode). */
+const NEEDS_UNESCAPE_PATH = /[%\u0080-\uffff]/;
+const NEEDS_UNESCAPE_QUERY = /[%+\u0080-\uffff]/;
+
 /** A %-decoded request path or query component (`+` is a space in a query), or null on a bad escape. */
 export function unescapeLatin1(s: string, query: boolean): string | null {
+  // Most paths, keys and values have nothing to unescape: no bytes to copy then (every request has a few).
+  if (!(query ? NEEDS_UNESCAPE_QUERY : NEEDS_UNESCAPE_PATH).test(s)) return s;
   const r = unescapeBytes(Buffer.from(s, 'latin1'), query ? 'queryComponent' : 'path');
   return typeof r === 'string' ? null : r.toString('utf8');
 }

@@ -45,8 +45,12 @@ const VERIFIED_CACHE_SIZE = 256;
 export interface AuthDoer {
   write(cmd: Omit<V2Command, 'now'>): Promise<V2Event>;
   read(req: V2ReadRequest): Promise<V2Event>;
-  /** The same local read at once (detectAuth runs before every keys request: no await there). */
-  readLocal(req: Omit<V2ReadRequest, 'quorum'>): V2Event;
+  /**
+   * The same local read at once (detectAuth runs before every keys request: no await there);
+   * null for a missing key (a failed get all the same), which is what it finds until auth is
+   * first set up: no error is made and thrown for it on every request.
+   */
+  lookupLocal(req: Omit<V2ReadRequest, 'quorum'>): V2Event | null;
 }
 
 export class AuthStore {
@@ -177,7 +181,9 @@ export class AuthStore {
   authEnabledNow(): boolean {
     let value: string | undefined;
     try {
-      value = this.server.readLocal(resourceRead('/enabled')).node.value;
+      const found = this.server.lookupLocal(ENABLED_READ);
+      if (found === null) return false;
+      value = found.node.value;
     } catch (err) {
       if (!(err instanceof V2Error && err.errorCode === 100))
         this.log('E', AUTH_PKG, `failed to detect auth settings (${errText(err)})`);
@@ -365,3 +371,6 @@ function errText(err: unknown): string {
 function resourceRead(res: string): Omit<V2ReadRequest, 'quorum'> {
   return { path: joinPath(PERMS_PREFIX, res), recursive: false, sorted: false, space: 'auth' };
 }
+
+/** detectAuth's read, made once: it runs before every keys request. */
+const ENABLED_READ: Readonly<Omit<V2ReadRequest, 'quorum'>> = resourceRead('/enabled');

@@ -8,6 +8,7 @@ import {
   childrenOf,
   cleanPath,
   externalKey,
+  find,
   mkdirs,
   newDir,
   newFile,
@@ -47,6 +48,12 @@ export class KeySpace {
   get(path: string, opts: { recursive: boolean; sorted: boolean }, now: number): V2Node {
     const n = walk(this.root, cleanPath(path), this.error);
     return repr(n, { depth: opts.recursive ? Infinity : 1, sorted: opts.sorted, now });
+  }
+
+  /** get, except that a missing key is null instead of error 100 (other errors still throw). */
+  find(path: string, opts: { recursive: boolean; sorted: boolean }, now: number): V2Node | null {
+    const n = find(this.root, cleanPath(path), this.error);
+    return n && repr(n, { depth: opts.recursive ? Infinity : 1, sorted: opts.sorted, now });
   }
 
   /** Applies one write; throws V2Error, leaving the tree and the index as they were. */

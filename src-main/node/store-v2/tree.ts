@@ -70,11 +70,24 @@ export function isHiddenBelow(watchPath: string, keyPath: string): boolean {
  * (not the whole key); walking through a file is 104 with the file's path.
  */
 export function walk(root: TreeNode, path: string, error: ErrorAt): TreeNode {
+  const n = descend(root, path, error);
+  if (typeof n === 'string') throw error(100, n);
+  return n;
+}
+
+/** walk, except that a missing key is null instead of error 100 (walking through a file still throws 104). */
+export function find(root: TreeNode, path: string, error: ErrorAt): TreeNode | null {
+  const n = descend(root, path, error);
+  return typeof n === 'string' ? null : n;
+}
+
+/** The node at `path`, or the path of its first missing component. */
+function descend(root: TreeNode, path: string, error: ErrorAt): TreeNode | string {
   let curr = root;
   for (const name of components(path)) {
     if (!curr.children) throw error(104, curr.path);
     const child = curr.children.get(name);
-    if (!child) throw error(100, posix.join(curr.path, name));
+    if (!child) return posix.join(curr.path, name);
     curr = child;
   }
   return curr;
