@@ -13,7 +13,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { Message, RaftEvent } from '../../src-shared/raft-types.js';
 import type { BootstrapConfig } from '../node/discovery/bootstrap.js';
-import { startNode, type RunningNode } from '../node/node-server.js';
+import { loadV3Modules, startNode, type RunningNode } from '../node/node-server.js';
 import type { RaftNode } from '../node/raft-node.js';
 import { SlowNetwork } from '../node/slow-network.js';
 import { answerCall, applyClock, stepCall } from './worker-calls.js';
@@ -224,6 +224,10 @@ async function runWorker(): Promise<void> {
 
   let r: RunningNode;
   try {
+    // Loaded before the node starts, as a node in the window always was: a worker busy loading
+    // them just after would answer the window's commands late (raftlab node loads them after
+    // its port opens instead: there the start is what is waited for).
+    await loadV3Modules();
     r = await startNode(
       {
         ...init.settings,

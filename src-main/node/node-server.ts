@@ -189,15 +189,20 @@ interface ClientPortV3 {
   close(graceMs: number): Promise<void>;
 }
 
+let v3Modules: Promise<[typeof import('../v3/grpc-server.js'), typeof import('../v3/gateway.js')]> | undefined;
+
 /**
- * Loaded after the port opens: gRPC, its .proto files and the gateway are most of a node's
- * start-up time, and a v2 client or a peer needs none of them.
+ * The v3 API's modules (gRPC, its .proto files, the gateway), loaded once per process or thread:
+ * by startNode after the port opens (they are most of `raftlab node`'s start-up time, and a v2
+ * client or a peer needs none of them), or ahead by whoever would rather pay for them before
+ * (the app's node workers, whose start is not what a user waits for).
  */
+export function loadV3Modules(): Promise<[typeof import('../v3/grpc-server.js'), typeof import('../v3/gateway.js')]> {
+  return (v3Modules ??= Promise.all([import('../v3/grpc-server.js'), import('../v3/gateway.js')]));
+}
+
 async function loadV3(backend: V3Backend): Promise<ClientPortV3> {
-  const [{ V3GrpcServer }, { v3Gateway }] = await Promise.all([
-    import('../v3/grpc-server.js'),
-    import('../v3/gateway.js'),
-  ]);
+  const [{ V3GrpcServer }, { v3Gateway }] = await loadV3Modules();
   const grpc = new V3GrpcServer(backend);
   return { inject: grpc.connectionHandler(), gateway: v3Gateway(grpc), close: (ms) => grpc.close(ms) };
 }
