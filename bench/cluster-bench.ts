@@ -80,8 +80,10 @@ interface Member {
   expectedExit: boolean;
 }
 
-class Cluster {
+export class Cluster {
   private readonly members: Member[];
+  /** Extra environment for a member's process (write-latency.ts: RAFTLAB_STAGES). */
+  envFor: (name: string) => Record<string, string> = () => ({});
   private readonly onExit = () => this.killAllSync();
   readonly unexpectedExits: string[] = [];
 
@@ -158,7 +160,10 @@ class Cluster {
       this.kind === 'raftlab'
         ? [process.execPath, [RAFTLAB_BIN, 'node', ...flags]]
         : [ETCD_BIN, [...flags, '--enable-v2=true', '--logger=zap']];
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
+    const env = {
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_'))),
+      ...this.envFor(m.name),
+    };
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     m.child = child;
     m.expectedExit = false;
@@ -172,6 +177,16 @@ class Cluster {
     child.once('exit', (code, signal) => {
       if (!m.expectedExit) this.unexpectedExits.push(`${m.name} exited on its own (code ${code}, signal ${signal})`);
     });
+  }
+
+  /** Stops a member as Ctrl-C does (SIGINT, by pid): it shuts down and writes what it keeps for its exit. */
+  async stop(name: string): Promise<void> {
+    const m = this.member(name);
+    if (!m.child || !this.alive(name)) return;
+    m.expectedExit = true;
+    const exited = new Promise((r) => m.child!.once('exit', r));
+    m.child.kill('SIGINT');
+    await exited;
   }
 
   /** kill -9 by pid; resolves once the process has exited. */

@@ -8,6 +8,7 @@ import { benchRenderer } from './renderer-bench.js';
 import { benchStartup } from './startup-bench.js';
 import { benchStorage } from './storage-bench.js';
 import { runTraceBench } from './trace-bench.js';
+import { benchWriteLatency } from './write-latency.js';
 
 const print = (line: string) => console.log(line);
 const only = process.argv[2];
@@ -17,6 +18,7 @@ const benches: Record<string, (p: typeof print) => Promise<void>> = {
   storage: benchStorage,
   cluster: benchCluster,
   startup: benchStartup,
+  'write-latency': benchWriteLatency,
   trace: () => runTraceBench(),
   fork: benchFork,
   checker: () => runCheckerBench(),

@@ -1,7 +1,7 @@
-// Per-stage timestamps of the write path, for measuring where a request's time goes (bench/
-// write-latency.ts reads them). Off unless RAFTLAB_STAGES names a file: then every stage() is
-// kept in memory, as wall-clock ms with µs precision (comparable across processes on one
-// machine), and written to that file when the process exits.
+// Per-stage timestamps of the write path, for measuring where a request's time goes
+// (`npm run bench write-latency` reads them: bench/write-latency.ts). Off unless RAFTLAB_STAGES
+// names a file: then every stage() is kept in memory, as wall-clock ms with µs precision
+// (comparable across processes on one machine), and written to that file when the process exits.
 
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
