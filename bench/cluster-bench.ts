@@ -179,23 +179,23 @@ export class Cluster {
     });
   }
 
-  /** Stops a member as Ctrl-C does (SIGINT, by pid): it shuts down and writes what it keeps for its exit. */
-  async stop(name: string): Promise<void> {
-    const m = this.member(name);
-    if (!m.child || !this.alive(name)) return;
-    m.expectedExit = true;
-    const exited = new Promise((r) => m.child!.once('exit', r));
-    m.child.kill('SIGINT');
-    await exited;
+  /** Stops a member as Ctrl-C does (SIGINT): it shuts down and writes what it keeps for its exit. */
+  stop(name: string): Promise<void> {
+    return this.end(name, 'SIGINT');
   }
 
-  /** kill -9 by pid; resolves once the process has exited. */
-  async kill9(name: string): Promise<void> {
+  /** kill -9; resolves once the process has exited. */
+  kill9(name: string): Promise<void> {
+    return this.end(name, 'SIGKILL');
+  }
+
+  /** Sends `signal` to a running member, by pid; resolves once it has exited. */
+  private async end(name: string, signal: NodeJS.Signals): Promise<void> {
     const m = this.member(name);
     if (!m.child || !this.alive(name)) return;
     m.expectedExit = true;
     const exited = new Promise((r) => m.child!.once('exit', r));
-    m.child.kill('SIGKILL');
+    m.child.kill(signal);
     await exited;
   }
 
