@@ -24,7 +24,12 @@ const ELECTION_MS = 1000;
 // CLUSTER_BENCH_SLICE_MS / CLUSTER_BENCH_ROUNDS shorten a run (to see that it works, not for figures).
 const SLICE_MS = Number(process.env.CLUSTER_BENCH_SLICE_MS ?? 2000);
 const ROUNDS = Number(process.env.CLUSTER_BENCH_ROUNDS ?? 4);
-const WARMUP_MS = 1000;
+// Every member starts cold: V8 compiles the hot paths in tiers and sizes its young generation as
+// it goes, which takes ~15,000 writes at one client (~25 s here) to settle; etcd's Go code is
+// compiled ahead of time. The levels compare steady states, after this warm-up of each cluster
+// (v2 PUTs, then v3 Puts, one client); what a cold cluster does is printed apart (its first 2 s).
+const WARMUP_MS = Number(process.env.CLUSTER_BENCH_WARMUP_MS ?? 30_000);
+const WARMUP_SLICE_MS = 2000;
 const PUT_LEVELS = [1, 16, 64];
 const GET_LEVELS = [16, 64];
 const V3_PUT_LEVELS = [1, 16, 64];
@@ -62,6 +67,8 @@ interface Results {
   label: string;
   levels: Level[];
   failover?: Failover;
+  /** v2 PUTs/s at one client in the warm-up's first and last slices (see WARMUP_MS). */
+  warmup?: { coldOpsPerSec: number; warmOpsPerSec: number };
   /** Members' resident memory (MB, Linux /proc): largest member when idle after start, and after the PUT levels. */
   rss?: { idleMB: number; afterWritesMB: number; writes: number };
   problems: string[];
@@ -522,8 +529,24 @@ async function startSide(kind: Kind, label: string, print: (line: string) => voi
     written: [],
     writtenV3: [],
   };
-  await runSlice(url, 'put', 4, WARMUP_MS, 'warm/', []);
+  await warmUp(side, print);
   return side;
+}
+
+/** WARMUP_MS of one client's writes, two thirds v2 and one third v3, in slices of WARMUP_SLICE_MS. */
+async function warmUp(side: Side, print: (line: string) => void): Promise<void> {
+  const rates: number[] = [];
+  const slices = Math.max(2, Math.round(WARMUP_MS / WARMUP_SLICE_MS));
+  for (let i = 0; i < slices; i++) {
+    const op: Op = i < Math.ceil((slices * 2) / 3) ? 'put' : 'v3 put';
+    const sample = await runSlice(side.url, op, 1, WARMUP_SLICE_MS, `warm/${i}/`, []);
+    if (op === 'put') rates.push(sample.latencies.length / sample.secs);
+  }
+  const [cold = NaN, warm = NaN] = [rates[0], rates.at(-1)];
+  side.results.warmup = { coldOpsPerSec: cold, warmOpsPerSec: warm };
+  print(
+    `${side.prefix} warm-up (${Math.round((slices * WARMUP_SLICE_MS) / 1000)} s, 1 client): v2 PUTs ${Math.round(cold)} ops/s in the first ${WARMUP_SLICE_MS / 1000} s after start, ${Math.round(warm)} ops/s in the last`,
+  );
 }
 
 /** One level on every side, in ROUNDS slices each, the order turning round every round (A B B A ...). */
@@ -535,7 +558,7 @@ async function runLevel(sides: Side[], op: Op, clients: number, print: (line: st
     for (const side of order) {
       const keyPrefix = `bench/${v3 ? 'v3-' : ''}${clients}c-r${round}/`;
       const firstPuts = v3 ? side.writtenV3 : side.written;
-      const readKeys = firstPuts.length > 0 ? firstPuts : ['warm/0-0'];
+      const readKeys = firstPuts.length > 0 ? firstPuts : ['warm/0/0-0'];
       const written = isPut(op) && clients === (v3 ? V3_PUT_LEVELS : PUT_LEVELS)[0] ? firstPuts : undefined;
       samples.get(side)!.push(await runSlice(side.url, op, clients, SLICE_MS, keyPrefix, readKeys, written));
     }
@@ -703,6 +726,13 @@ export async function benchCluster(print: (line: string) => void): Promise<void>
           `${Math.round(l.opsPerSec)} vs ${Math.round(e.opsPerSec)} ops/s (${ratio(l.opsPerSec, e.opsPerSec)})  ` +
           `p50 ${fmtMs(l.p50)} vs ${fmtMs(e.p50)} ms (${ratio(l.p50, e.p50)})  ` +
           `p99 ${fmtMs(l.p99)} vs ${fmtMs(e.p99)} ms (${ratio(l.p99, e.p99)})`,
+      );
+    }
+    if (raftlab.warmup && etcd.warmup) {
+      const [r, e] = [raftlab.warmup, etcd.warmup];
+      print(
+        `cluster put      cold : ${Math.round(r.coldOpsPerSec)} vs ${Math.round(e.coldOpsPerSec)} ops/s (${ratio(r.coldOpsPerSec, e.coldOpsPerSec)}) ` +
+          `at 1 client in the first ${WARMUP_SLICE_MS / 1000} s after start (the levels above are after the warm-up)`,
       );
     }
     if (raftlab.rss && etcd.rss) {
