@@ -2,7 +2,9 @@
 // same flags) to its client port taking a connection, and to its first `/health` answer of 200
 // (which needs the election, a tick to ten after the start for both), on a fresh data dir and on
 // a restart from it. The median of 10 launches each. `raftlab node` runs from the compiled bundle
-// (scripts/build-cli.mjs), built before the first launch so that no build is timed.
+// (scripts/build-cli.mjs), built before the first launch so that no build is timed. A bare
+// Node.js HTTP server is launched the same way, as the floor: no program that runs on Node starts
+// faster than Node itself on this machine.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import fs from 'node:fs';
@@ -18,7 +20,7 @@ const ETCD_BIN = '/usr/bin/etcd';
 const RUNS = 10;
 const GIVE_UP_MS = 15_000;
 
-type Kind = 'raftlab' | 'etcd';
+type Kind = 'raftlab' | 'etcd' | 'node';
 
 interface Launch {
   /** Launch to the client port's first accepted connection. */
@@ -60,7 +62,13 @@ async function launchOnce(kind: Kind, dataDir: string, [peer, client]: number[])
     '--initial-cluster',
     `s1=${peerURL}`,
   ];
-  const [cmd, args] = kind === 'etcd' ? [ETCD_BIN, flags] : [process.execPath, [RAFTLAB_BIN, 'node', ...flags]];
+  const bareNode = `require('node:http').createServer((q, s) => s.end('{"health":"true"}')).listen(${client}, '127.0.0.1')`;
+  const [cmd, args] =
+    kind === 'etcd'
+      ? [ETCD_BIN, flags]
+      : kind === 'node'
+        ? [process.execPath, ['-e', bareNode]]
+        : [process.execPath, [RAFTLAB_BIN, 'node', ...flags]];
   const t0 = performance.now();
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', process.env.BENCH_DEBUG ? 'inherit' : 'ignore'] });
   const giveUp = (what: string) => {
@@ -95,8 +103,8 @@ const median = (xs: number[]) => {
 
 export async function benchStartup(print: (line: string) => void): Promise<void> {
   await buildCli();
-  const kinds: Kind[] = fs.existsSync(ETCD_BIN) ? ['raftlab', 'etcd'] : ['raftlab'];
-  if (kinds.length === 1) print(`startup: etcd not found at ${ETCD_BIN}; raftlab alone`);
+  const kinds: Kind[] = fs.existsSync(ETCD_BIN) ? ['raftlab', 'etcd', 'node'] : ['raftlab', 'node'];
+  if (!kinds.includes('etcd')) print(`startup: etcd not found at ${ETCD_BIN}; raftlab alone`);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-startup-'));
   const times: Partial<Record<Kind, { fresh: Launch[]; restart: Launch[] }>> = {};
   try {
@@ -116,6 +124,13 @@ export async function benchStartup(print: (line: string) => void): Promise<void>
   for (const kind of kinds) {
     const t = times[kind];
     if (!t) continue;
+    if (kind === 'node') {
+      print(
+        `startup: bare Node.js HTTP server (the floor for a program on Node ${process.version}), median of ${RUNS}: ` +
+          `launch → port open ${med(t.fresh, 'port').toFixed(0)} ms`,
+      );
+      continue;
+    }
     print(
       `startup: ${kind.padEnd(7)} median of ${RUNS}, launch → client port open / → /health 200: ` +
         `fresh ${med(t.fresh, 'port').toFixed(0)} / ${med(t.fresh, 'health').toFixed(0)} ms, ` +
