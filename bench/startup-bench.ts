@@ -104,7 +104,7 @@ const median = (xs: number[]) => {
 export async function benchStartup(print: (line: string) => void): Promise<void> {
   await buildCli();
   const kinds: Kind[] = fs.existsSync(ETCD_BIN) ? ['raftlab', 'etcd', 'node'] : ['raftlab', 'node'];
-  if (!kinds.includes('etcd')) print(`startup: etcd not found at ${ETCD_BIN}; raftlab alone`);
+  if (!kinds.includes('etcd')) print(`startup: etcd not found at ${ETCD_BIN}; raftlab and the Node floor alone`);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'raftlab-startup-'));
   const times: Partial<Record<Kind, { fresh: Launch[]; restart: Launch[] }>> = {};
   try {

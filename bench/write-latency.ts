@@ -38,8 +38,10 @@ function readStages(file: string): Stage[] {
     });
 }
 
-/** Each PUT's segment durations (ms), from its http-in to its http-out, in the leader's record. */
-/** The writes that came in from `from` on (wall-clock ms, as stages record them). */
+/**
+ * Each PUT's segment durations (ms), from its http-in to its http-out, in the leader's record:
+ * the PUTs that came in from `from` on (wall-clock ms, as stages record them).
+ */
 function writesOf(stages: Stage[], from: number): number[][] {
   const out: number[][] = [];
   for (let i = 0; i < stages.length; i++) {
