@@ -4,7 +4,7 @@
 // p50, p90, p99 and mean of each, and the means over the slowest tenth of the writes.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Cluster } from './cluster-bench.js';
+import { Cluster, percentile } from './cluster-bench.js';
 
 // Members start cold (V8 compiles in tiers, sizes its young generation as it goes): the warm-up's
 // writes are left out of the figures (see cluster-bench.ts's WARMUP_MS).
@@ -66,10 +66,11 @@ function writesOf(stages: Stage[], from: number): number[][] {
   return out;
 }
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN;
-};
+const pct = (xs: number[], p: number) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    p,
+  );
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const ms = (n: number) => n.toFixed(2).padStart(6);
 
@@ -95,14 +96,14 @@ export async function benchWriteLatency(print: (line: string) => void): Promise<
     const rows = writesOf(readStages(stagesFile(leader)), measuredFrom);
     if (rows.length === 0) throw new Error('the leader recorded no complete write after the warm-up');
     const totals = rows.map((r) => r.reduce((a, b) => a + b, 0));
-    const slowest = rows.filter((_, k) => totals[k]! >= pct(totals, 0.9));
+    const slowest = rows.filter((_, k) => totals[k]! >= pct(totals, 90));
     print(
       `write-latency: 1 client, v2 PUT to the leader, ${rows.length} writes after ${warmUpWrites} of warm-up (${WARMUP_MS / 1000} s), ms:`,
     );
     print(`write-latency: ${'stage'.padEnd(44)}    p50    p90    p99   mean  mean of slowest 10%`);
     const line = (label: string, xs: number[], slow: number[]) =>
       print(
-        `write-latency: ${label.padEnd(44)} ${ms(pct(xs, 0.5))} ${ms(pct(xs, 0.9))} ${ms(pct(xs, 0.99))} ${ms(mean(xs))} ${ms(mean(slow))}`,
+        `write-latency: ${label.padEnd(44)} ${ms(pct(xs, 50))} ${ms(pct(xs, 90))} ${ms(pct(xs, 99))} ${ms(mean(xs))} ${ms(mean(slow))}`,
       );
     SEGMENTS.forEach(([label], k) =>
       line(

@@ -189,7 +189,8 @@ interface ClientPortV3 {
   close(graceMs: number): Promise<void>;
 }
 
-let v3Modules: Promise<[typeof import('../v3/grpc-server.js'), typeof import('../v3/gateway.js')]> | undefined;
+let v3Modules: ReturnType<typeof importV3Modules> | undefined;
+const importV3Modules = () => Promise.all([import('../v3/grpc-server.js'), import('../v3/gateway.js')]);
 
 /**
  * The v3 API's modules (gRPC, its .proto files, the gateway), loaded once per process or thread:
@@ -197,8 +198,8 @@ let v3Modules: Promise<[typeof import('../v3/grpc-server.js'), typeof import('..
  * client or a peer needs none of them), or ahead by whoever would rather pay for them before
  * (the app's node workers, whose start is not what a user waits for).
  */
-export function loadV3Modules(): Promise<[typeof import('../v3/grpc-server.js'), typeof import('../v3/gateway.js')]> {
-  return (v3Modules ??= Promise.all([import('../v3/grpc-server.js'), import('../v3/gateway.js')]));
+export function loadV3Modules(): ReturnType<typeof importV3Modules> {
+  return (v3Modules ??= importV3Modules());
 }
 
 async function loadV3(backend: V3Backend): Promise<ClientPortV3> {

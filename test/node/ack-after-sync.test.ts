@@ -8,6 +8,7 @@ import type { ReadyLoop } from '../../src-main/node/ready-loop.js';
 import type { RaftStorage } from '../../src-main/storage/raft-storage.js';
 import { defined } from '../helpers/checked.js';
 import { TestCluster, until } from '../helpers/cluster.js';
+import { putV2 } from '../helpers/v2-keys.js';
 
 let cluster: TestCluster | undefined;
 afterEach(async () => {
@@ -66,14 +67,6 @@ async function everyMemberServes(c: TestCluster): Promise<void> {
     });
 }
 
-function put(url: string, key: string, value: string): Promise<Response> {
-  return fetch(`${url}/v2/keys/${key}`, {
-    method: 'PUT',
-    body: new URLSearchParams({ value }),
-    signal: AbortSignal.timeout(20_000),
-  });
-}
-
 describe('durable before acknowledged, with the fsync off the event loop', () => {
   it('a write commits only once a quorum synced it: the leader answers after the followers’ fdatasync ends', async () => {
     cluster = await TestCluster.create(3);
@@ -85,7 +78,11 @@ describe('durable before acknowledged, with the fsync off the event loop', () =>
     for (const f of followers) loopOf(c, f).syncOnLoopUpTo = 0;
     const holds = followers.map((n) => holdSyncs(storageOf(c, n)));
     let answered = false;
-    const write = put(c.url(leader), 'held', 'x').then(async (r) => {
+    const write = fetch(`${c.url(leader)}/v2/keys/held`, {
+      method: 'PUT',
+      body: new URLSearchParams({ value: 'x' }),
+      signal: AbortSignal.timeout(20_000),
+    }).then(async (r) => {
       answered = true;
       return { status: r.status, body: (await r.json()) as { node?: { value?: string } } };
     });
@@ -112,8 +109,7 @@ describe('durable before acknowledged, with the fsync off the event loop', () =>
     const leader = await c.leader();
     await everyMemberServes(c);
     const counts = new Map(c.specs.map((s) => [s.name, countSyncs(storageOf(c, s.name))]));
-    const r = await put(c.url(leader), 'lone', 'x');
-    expect(r.status).toBe(201);
+    expect(await putV2(c.url(leader), '/lone', 'x')).toBe(201);
     // The leader synced its entry; a follower may still be syncing when the answer comes (one ack is a quorum).
     await until('every member synced the write', () => [...counts.values()].every((n) => n.onLoop >= 1));
     for (const [name, n] of counts) expect({ name, inBackground: n.inBackground }).toEqual({ name, inBackground: 0 });
