@@ -54,6 +54,8 @@ interface Level {
   errors: number;
   firstError?: string;
   opsPerSec: number;
+  /** Each slice's own rate, in the order run: a stall (a snapshot, say) shows as one low slice. */
+  sliceOpsPerSec: number[];
   p50: number;
   p99: number;
 }
@@ -416,6 +418,7 @@ function summarize(op: Op, clients: number, samples: Sample[]): Level {
     errors: samples.reduce((n, s) => n + s.errors, 0),
     firstError: samples.find((s) => s.firstError)?.firstError,
     opsPerSec: latencies.length / secs,
+    sliceOpsPerSec: samples.map((s) => s.latencies.length / s.secs),
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
   };
@@ -654,6 +657,7 @@ function levelLine(prefix: string, l: Level, compare?: Results): string {
   const c = `c=${l.clients}`.padEnd(5);
   let line = `${prefix} ${op}${c}: ${Math.round(l.opsPerSec)} ops/s  p50 ${fmtMs(l.p50)} ms  p99 ${fmtMs(l.p99)} ms`;
   if (l.errors > 0) line += `  (${l.errors} errors)`;
+  line += `  (slices ${l.sliceOpsPerSec.map((r) => Math.round(r)).join('/')})`;
   const other = compare?.levels.find((x) => x.op === l.op && x.clients === l.clients);
   if (other) {
     line += `  | raftlab/etcd: ops/s ${ratio(other.opsPerSec, l.opsPerSec)}, p50 ${ratio(other.p50, l.p50)}, p99 ${ratio(other.p99, l.p99)}`;
