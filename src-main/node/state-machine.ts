@@ -143,20 +143,28 @@ export class NodeStateMachine {
       .map((m) => ({ ...m }));
   }
 
+  /**
+   * The snapshot's data. The stores' own JSON is nested as JSON, not as strings: a string of
+   * megabytes would be escaped once more, quote by quote (snapshots before that nest strings,
+   * and restore still reads them).
+   */
   toJSON(): string {
-    return JSON.stringify({
-      store: this.store.toJSON(),
-      members: [...this.members.values()],
-      removed: [...this.removed],
-      v3: this.v3.snapshot().toString(),
-    });
+    const members = JSON.stringify([...this.members.values()]);
+    const removed = JSON.stringify([...this.removed]);
+    return `{"store":${this.store.toJSON()},"members":${members},"removed":${removed},"v3":${this.v3.snapshotText()}}`;
   }
 
   restore(data: string): void {
-    const s = JSON.parse(data) as { store: string; members: MemberInfo[]; removed: [string, string[]][]; v3?: string };
-    this.store = V2Store.fromJSON(s.store);
+    const s = JSON.parse(data) as {
+      store: unknown;
+      members: MemberInfo[];
+      removed: [string, string[]][];
+      v3?: unknown;
+    };
+    const nested = (part: unknown) => (typeof part === 'string' ? (JSON.parse(part) as unknown) : part);
+    this.store = V2Store.fromSnapshot(nested(s.store));
     // A snapshot from before the v3 API has no v3 state: an empty one, as etcd 3 upgrading from 2.
-    this.v3.restore(Buffer.from(s.v3 ?? new V3StateMachine(this.v3Options).snapshot().toString()));
+    this.v3.restoreParsed(nested(s.v3 ?? new V3StateMachine(this.v3Options).snapshotText()));
     this.members.clear();
     for (const m of s.members) this.members.set(m.id, m);
     this.removed.clear();

@@ -159,7 +159,12 @@ export class V2Store {
   }
 
   static fromJSON(json: string): V2Store {
-    const snap = JSON.parse(json) as Snapshot;
+    return V2Store.fromSnapshot(JSON.parse(json));
+  }
+
+  /** fromJSON of a snapshot already parsed. */
+  static fromSnapshot(parsed: unknown): V2Store {
+    const snap = parsed as Snapshot;
     if (snap.version !== 1) throw new Error(`unsupported v2 store snapshot version ${String(snap.version)}`);
     const store = new V2Store({ initialIndex: snap.index });
     const track = (n: TreeNode) => store.shared.ttl.track(n);
