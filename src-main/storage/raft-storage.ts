@@ -25,6 +25,7 @@ import type Database from 'better-sqlite3';
 import type { Entry, HardState, Snapshot } from '../../src-shared/raft-types.js';
 import {
   appendEntries,
+  compactSome,
   installSnapshot,
   readEntriesAfter,
   readHardState,
@@ -76,19 +77,27 @@ export interface StorageStats {
   fileBytes: number;
 }
 
+/**
+ * Entries dropped per transaction after a snapshot: ~1.5 ms of deletes added to a write, instead
+ * of all of them (95,000 at the default snapshot count) in the snapshot's own transaction.
+ */
+const COMPACT_CHUNK = 1000;
+
 export class RaftStorage {
   readonly file: string;
   readonly markerFile: string;
   private readonly db: Database.Database;
   private readonly stmt: Statements;
   private readonly persistTx: (batch: PersistBatch) => void;
-  private readonly saveSnapshotTx: (snapshot: Snapshot, compactTo: number) => void;
+  private readonly saveSnapshotTx: (snapshot: Snapshot, compactTo: number) => boolean;
   private readonly setMetaTx: (rows: [string, string][]) => void;
   private readonly wal: WalSync;
   /** Term and vote as last written with an fsync: a change to either must be synced. */
   private synced: { term: number; vote: string };
   /** Term and vote written by write() and not yet synced. */
   private syncing?: { term: number; vote: string };
+  /** Entries up to this index are still to be dropped, a chunk with each write (0: none). */
+  private compactTo = 0;
   private readonly guard: MarkerGuard;
   private readonly damaged = (problem: string) => this.guard.damaged(problem);
 
@@ -120,14 +129,17 @@ export class RaftStorage {
     this.stmt = prepareStatements(db);
     this.wal = new WalSync(`${file}-wal`);
     const synced =
-      <A extends unknown[]>(tx: (...args: A) => void) =>
-      (...args: A) => {
-        tx(...args);
+      <A extends unknown[], R>(tx: (...args: A) => R) =>
+      (...args: A): R => {
+        const result = tx(...args);
         this.wal.sync();
+        return result;
       };
     this.persistTx = db.transaction((batch: PersistBatch) => this.applyBatch(batch));
     this.saveSnapshotTx = synced(
-      db.transaction((snap: Snapshot, compactTo: number) => saveSnapshotAndCompact(this.stmt, snap, compactTo)),
+      db.transaction((snap: Snapshot, compactTo: number) =>
+        saveSnapshotAndCompact(this.stmt, snap, compactTo, COMPACT_CHUNK),
+      ),
     );
     this.setMetaTx = synced(
       db.transaction((rows: [string, string][]) => {
@@ -241,7 +253,8 @@ export class RaftStorage {
   saveSnapshot(snapshot: Snapshot, compactTo: number): void {
     checkSnapshot(snapshot);
     checkCompactTo(compactTo, snapshot);
-    this.saveSnapshotTx(snapshot, compactTo);
+    const compacted = this.saveSnapshotTx(snapshot, compactTo);
+    this.compactTo = compacted ? 0 : compactTo;
     this.guard.afterSyncedWrite();
   }
 
@@ -297,5 +310,8 @@ export class RaftStorage {
     if (batch.snapshot) installSnapshot(this.stmt, batch.snapshot);
     if (batch.entries?.length) appendEntries(this.stmt, batch.entries);
     if (batch.hardState) writeHardState(this.stmt, batch.hardState);
+    // What the last snapshot left to compact goes a chunk at a time. Entries left over (a
+    // restart meanwhile) are only dead weight: load() reads the log after the snapshot.
+    if (this.compactTo > 0 && compactSome(this.stmt, this.compactTo, COMPACT_CHUNK)) this.compactTo = 0;
   }
 }

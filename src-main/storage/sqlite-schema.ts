@@ -111,6 +111,7 @@ export function prepareStatements(db: Database.Database) {
     bounds: db.prepare<[], { n: number; lo: number | null; hi: number | null }>(
       'SELECT count(*) AS n, min(idx) AS lo, max(idx) AS hi FROM entries',
     ),
+    firstIndex: db.prepare<[], number | null>('SELECT min(idx) FROM entries').pluck(),
     lastIndex: db.prepare<[], number | null>('SELECT max(idx) FROM entries').pluck(),
     insertEntry: db.prepare<[number, number, string, string, number]>(
       'INSERT INTO entries (idx, term, type, data, crc) VALUES (?, ?, ?, ?, ?)',

@@ -263,6 +263,42 @@ describe('snapshots', () => {
     expect(t.stats()).toMatchObject({ entries: 2, firstIndex: 21, lastIndex: 22, snapshotIndex: 20 });
   });
 
+  it('a large compaction goes a thousand entries at a time, with the writes that follow', () => {
+    const s = openStorage();
+    s.persist({ entries: entries(1, 2500, 2), hardState: { term: 2, vote: '', commit: 2500 } });
+    s.saveSnapshot(snap(2500, 2), 2400);
+    expect(s.stats()).toMatchObject({ entries: 1500, firstIndex: 1001, lastIndex: 2500, snapshotIndex: 2500 });
+    // Left over from a compaction: never read back (load starts after the snapshot).
+    expect(s.load().entries).toEqual([]);
+    s.persist({ entries: entries(2501, 2501, 2) });
+    expect(s.stats()).toMatchObject({ entries: 501, firstIndex: 2001 });
+    s.persist({ hardState: { term: 2, vote: '', commit: 2501 } });
+    expect(s.stats()).toMatchObject({ entries: 101, firstIndex: 2401, lastIndex: 2501 });
+    // Done: nothing more is dropped.
+    s.persist({ entries: entries(2502, 2502, 2) });
+    expect(s.stats()).toMatchObject({ entries: 102, firstIndex: 2401, lastIndex: 2502 });
+    s.close();
+    const t = openStorage();
+    expect(t.load()).toEqual({
+      hardState: { term: 2, vote: '', commit: 2501 },
+      snapshot: snap(2500, 2),
+      entries: entries(2501, 2502, 2),
+    });
+  });
+
+  it('entries a restart left uncompacted are never read, and the next snapshot drops them', () => {
+    const s = openStorage();
+    s.persist({ entries: entries(1, 1500, 2), hardState: { term: 2, vote: '', commit: 1500 } });
+    s.saveSnapshot(snap(1500, 2), 1500);
+    expect(s.stats()).toMatchObject({ entries: 500, firstIndex: 1001 });
+    s.close();
+    const t = openStorage();
+    expect(t.load()).toEqual({ hardState: { term: 2, vote: '', commit: 1500 }, snapshot: snap(1500, 2), entries: [] });
+    t.persist({ entries: entries(1501, 1510, 2), hardState: { term: 2, vote: '', commit: 1510 } });
+    t.saveSnapshot(snap(1510, 2), 1505);
+    expect(t.stats()).toMatchObject({ entries: 5, firstIndex: 1506, lastIndex: 1510 });
+  });
+
   it('saveSnapshot refuses bad arguments', () => {
     const s = openStorage();
     s.persist({ entries: entries(1, 10, 1) });
