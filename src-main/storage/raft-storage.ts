@@ -97,7 +97,7 @@ export class RaftStorage {
   /** Term and vote written by write() and not yet synced. */
   private syncing?: { term: number; vote: string };
   /** Entries up to this index are still to be dropped, a chunk with each write (0: none). */
-  private compactTo = 0;
+  private leftToCompact = 0;
   private readonly guard: MarkerGuard;
   private readonly damaged = (problem: string) => this.guard.damaged(problem);
 
@@ -249,12 +249,15 @@ export class RaftStorage {
     });
   }
 
-  /** Store a snapshot this node made and drop entries <= compactTo (compactTo <= snapshot index). */
+  /**
+   * Store a snapshot this node made and drop entries <= compactTo (compactTo <= snapshot index):
+   * the first COMPACT_CHUNK of them at once, the rest with the writes that follow.
+   */
   saveSnapshot(snapshot: Snapshot, compactTo: number): void {
     checkSnapshot(snapshot);
     checkCompactTo(compactTo, snapshot);
     const compacted = this.saveSnapshotTx(snapshot, compactTo);
-    this.compactTo = compacted ? 0 : compactTo;
+    this.leftToCompact = compacted ? 0 : compactTo;
     this.guard.afterSyncedWrite();
   }
 
@@ -312,6 +315,6 @@ export class RaftStorage {
     if (batch.hardState) writeHardState(this.stmt, batch.hardState);
     // What the last snapshot left to compact goes a chunk at a time. Entries left over (a
     // restart meanwhile) are only dead weight: load() reads the log after the snapshot.
-    if (this.compactTo > 0 && compactSome(this.stmt, this.compactTo, COMPACT_CHUNK)) this.compactTo = 0;
+    if (this.leftToCompact > 0 && compactSome(this.stmt, this.leftToCompact, COMPACT_CHUNK)) this.leftToCompact = 0;
   }
 }
