@@ -394,7 +394,8 @@ export class ReadyLoop {
  */
 export function staggerOf(id: string, voters: readonly string[], count: number): number {
   const sorted = [...voters].sort();
-  const rank = sorted.includes(id) ? sorted.indexOf(id) : sorted.length;
+  const at = sorted.indexOf(id);
+  const rank = at < 0 ? sorted.length : at;
   return rank * Math.floor(count / (4 * Math.max(1, sorted.length)));
 }
 

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { staggerOf } from '../../src-main/node/ready-loop.js';
 import { TestCluster } from '../helpers/cluster.js';
+import { putV2 } from '../helpers/v2-keys.js';
 
 let cluster: TestCluster | undefined;
 afterEach(async () => {
@@ -25,14 +26,7 @@ describe('staggered snapshots', () => {
     cluster = await TestCluster.create(3, { settings: { snapshotCount: 60, snapshotCatchUpEntries: 5 } });
     const leader = await cluster.leader();
     // One write at a time: no member applies more than a couple of entries per Ready.
-    for (let i = 0; i < 90; i++) {
-      const res = await fetch(`${cluster.url(leader)}/v2/keys/s/${i}`, {
-        method: 'PUT',
-        body: new URLSearchParams({ value: `v${i}` }),
-        signal: AbortSignal.timeout(15_000),
-      });
-      expect(res.status).toBe(201);
-    }
+    for (let i = 0; i < 90; i++) expect(await putV2(cluster.url(leader), `/s/${i}`, `v${i}`)).toBe(201);
     const members = (await (await fetch(`${cluster.url(leader)}/v2/members`)).json()) as {
       members: { id: string; name: string }[];
     };
