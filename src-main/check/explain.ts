@@ -1,11 +1,12 @@
 // One sentence on why a shrunk set of operations on one key cannot be ordered, for the person
 // reading a chaos report: the classic anomalies (a value nobody wrote, two swaps from a value
-// that was there once, a value seen before it was written, a stale value, a compare that failed
-// although the value was there), tried in that order, else a general sentence. Apart from the
+// that was there once, a value seen before it was written, a stale value (after a write, or after
+// a read of another value), a compare that failed although the value was there), tried in that
+// order, else the last observer of a minimal set, else a general sentence. Apart from the
 // search because it reasons about the operations as people do, with their times.
 
-import { describeOp, formatTime, formatValue, type Op } from '../../src-shared/history.js';
-import { isFailedCas, observed, written } from './register-model.js';
+import { describeOp, formatTime, formatValue, type CasOp, type Op } from '../../src-shared/history.js';
+import { isFailedCas, observed, observerOnly, written } from './register-model.js';
 
 function at(op: Op, other?: number): string {
   return `${describeOp(op)} at ${t(op.invoke, other)}`;
@@ -21,8 +22,11 @@ function returnedText(op: Op, v: string | null): string {
   return op.type === 'read' ? `returned ${formatValue(v)}` : `succeeded from ${formatValue(v)}`;
 }
 
-/** One sentence on why `ops` (a shrunk set on one key) cannot be ordered. */
-export function explain(key: string, ops: readonly Op[]): string {
+/**
+ * One sentence on why `ops` (a shrunk set on one key) cannot be ordered. `minimal`: the shrinker
+ * proved that without any one observer the rest can be ordered.
+ */
+export function explain(key: string, ops: readonly Op[], minimal = false): string {
   const writersOf = (v: string | null) => ops.filter((w) => written(w) === v);
   const end = (op: Op) => (op.outcome === 'ok' ? op.complete! : Infinity);
   const observers = ops.filter((o) => observed(o) !== undefined);
@@ -78,6 +82,18 @@ export function explain(key: string, ops: readonly Op[]): string {
       }
     }
   }
+  // A stale value seen through a read: an earlier read, begun after every write of the value
+  // had completed, returned another value, so nothing could bring this one back.
+  for (const o of observers) {
+    const v = observed(o)!;
+    const earlier = ops.filter((r) => r.type === 'read' && observed(r) !== v && end(r) < o.invoke);
+    for (const r of earlier.sort((x, y) => end(y) - end(x))) {
+      if (writersOf(v).every((x) => end(x) < r.invoke)) {
+        const tail = v === null ? '' : ` and every write of ${v} had completed before that read began`;
+        return `${at(o, end(r))} ${returnedText(o, v)}, but ${describeOp(r)} returned ${formatValue(observed(r)!)} at ${t(end(r), o.invoke)} before it began${tail}`;
+      }
+    }
+  }
   // A compare that failed although the value was there.
   for (const c of ops) {
     if (!isFailedCas(c)) continue;
@@ -91,6 +107,17 @@ export function explain(key: string, ops: readonly Op[]): string {
         return `${at(c, end(w))} failed its compare, but ${describeOp(w)} completed at ${t(end(w), c.invoke)} before it began and nothing else wrote ${key} in between`;
       }
     }
+  }
+  // No classic shape, but in a minimal set the others can be ordered without the last observer:
+  // no such order lets it see what it saw, which names the operation to look at.
+  const last = ops
+    .filter(observerOnly)
+    .reduce<Op | undefined>((x, y) => (x && x.invoke >= y.invoke ? x : y), undefined);
+  if (minimal && last && ops.length > 1) {
+    const others = `no order of the other ${ops.length - 1} operations on ${key} that respects real time and what they returned`;
+    return last.type === 'read'
+      ? `${at(last)} returned ${formatValue(last.value)}, but ${others} leaves ${formatValue(last.value)} there while it runs`
+      : `${at(last)} failed its compare, but ${others} leaves anything but ${formatValue((last as CasOp).expected)} there while it runs`;
   }
   return `these ${ops.length} operations on ${key} cannot be put in one order that respects both real time and what each of them returned`;
 }

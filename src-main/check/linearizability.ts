@@ -99,7 +99,12 @@ export function checkLinearizability(ops: readonly Op[], options: CheckOptions =
       const shrunk = opts.shrink
         ? shrink(list, opts.maxSteps, performance.now() + opts.shrinkTimeoutMs)
         : { ops: sortOps(list), minimal: false };
-      violations.push({ key, ops: shrunk.ops, explanation: explain(key, shrunk.ops), minimal: shrunk.minimal });
+      violations.push({
+        key,
+        ops: shrunk.ops,
+        explanation: explain(key, shrunk.ops, shrunk.minimal),
+        minimal: shrunk.minimal,
+      });
     }
   }
   const verdict: Verdict =

@@ -27,6 +27,15 @@ export function observed(op: Op): string | null | undefined {
   return undefined;
 }
 
+/**
+ * The value an operation needs to find if it took effect: what it observed, and also the
+ * expected value of a cas whose outcome is unknown (were it to have swapped, it found that).
+ */
+export function needs(op: Op): string | null | undefined {
+  if (op.type === 'cas' && op.outcome === 'unknown') return op.expected;
+  return observed(op);
+}
+
 /** The value it may write (writes and cas, unless known to have failed the compare). */
 export function written(op: Op): string | undefined {
   if (op.type === 'read' || isFailedCas(op)) return undefined;

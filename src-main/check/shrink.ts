@@ -5,7 +5,7 @@
 
 import type { Op } from '../../src-shared/history.js';
 import { search } from './linearization-search.js';
-import { isFailedCas, observed, observerOnly, written } from './register-model.js';
+import { isFailedCas, needs, observerOnly, written } from './register-model.js';
 
 /** By invoke time (then id): the order a violation's operations are shown in. */
 export function sortOps(ops: readonly Op[]): Op[] {
@@ -15,15 +15,16 @@ export function sortOps(ops: readonly Op[]): Op[] {
 /**
  * `cur` without `remove`, or null if that removal could turn an orderable history into one
  * that is not (the shrunk set must fail for the history's own reasons). Safe removals:
- * observers (reads, failed cas) always; a writer once nothing left observes its value and no
- * failed cas left could come after it (that cas might have needed it to fail).
+ * observers (reads, failed cas) always; a writer once nothing left needs its value (an
+ * observer, or a cas of unknown outcome that may have swapped from it) and no failed cas left
+ * could come after it (that cas might have needed it to fail).
  */
 function removeSet(cur: readonly Op[], remove: ReadonlySet<Op>): Op[] | null {
   const observers = new Map<string | null, number>();
   let lastFailedCas = -Infinity;
   for (const op of cur) {
     if (remove.has(op) && observerOnly(op)) continue;
-    const v = observed(op);
+    const v = needs(op);
     if (v !== undefined) observers.set(v, (observers.get(v) ?? 0) + 1);
     if (isFailedCas(op)) lastFailedCas = Math.max(lastFailedCas, op.complete!);
   }
@@ -34,12 +35,12 @@ function removeSet(cur: readonly Op[], remove: ReadonlySet<Op>): Op[] | null {
     progress = false;
     for (const w of writers) {
       if (gone.has(w)) continue;
-      const self = observed(w) === written(w) ? 1 : 0; // a cas v→v observes what it writes
+      const self = needs(w) === written(w) ? 1 : 0; // a cas v→v needs what it writes
       if ((observers.get(written(w)!) ?? 0) > self || lastFailedCas >= w.invoke) continue;
       gone.add(w);
       left--;
       progress = true;
-      const v = observed(w);
+      const v = needs(w);
       if (v !== undefined) observers.set(v, observers.get(v)! - 1);
     }
   }
