@@ -24,7 +24,7 @@ function returnedText(op: Op, v: string | null): string {
 
 /**
  * One sentence on why `ops` (a shrunk set on one key) cannot be ordered. `minimal`: the shrinker
- * proved that without any one observer the rest can be ordered.
+ * found that without any one observer the rest can be ordered, so naming one says something.
  */
 export function explain(key: string, ops: readonly Op[], minimal = false): string {
   const writersOf = (v: string | null) => ops.filter((w) => written(w) === v);
@@ -86,7 +86,9 @@ export function explain(key: string, ops: readonly Op[], minimal = false): strin
   // had completed, returned another value, so nothing could bring this one back.
   for (const o of observers) {
     const v = observed(o)!;
-    const earlier = ops.filter((r) => r.type === 'read' && observed(r) !== v && end(r) < o.invoke);
+    const earlier = ops.filter(
+      (r) => r.type === 'read' && observed(r) !== undefined && observed(r) !== v && end(r) < o.invoke,
+    );
     for (const r of earlier.sort((x, y) => end(y) - end(x))) {
       if (writersOf(v).every((x) => end(x) < r.invoke)) {
         const tail = v === null ? '' : ` and every write of ${v} had completed before that read began`;
