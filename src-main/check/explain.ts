@@ -69,33 +69,32 @@ export function explain(key: string, ops: readonly Op[], minimal = false): strin
       return `${at(o)} ${returnedText(o, v)} and completed at ${t(end(o), first.invoke)}, before ${describeOp(first)} began at ${t(first.invoke, end(o))}`;
     }
   }
-  // A stale value: overwritten before the observer began, and not written again since.
-  for (const o of observers) {
-    const v = observed(o)!;
-    const later = ops.filter(
-      (w) => w.outcome === 'ok' && written(w) !== undefined && written(w) !== v && end(w) < o.invoke,
-    );
-    for (const w of later.sort((x, y) => end(y) - end(x))) {
-      if (writersOf(v).every((x) => end(x) < w.invoke)) {
-        const tail = v === null ? '' : ` and nothing wrote ${v} after`;
-        return `${at(o, end(w))} ${returnedText(o, v)}, but ${describeOp(w)} completed at ${t(end(w), o.invoke)} before it began${tail}`;
-      }
+  // A stale value: another value was there after every write of this one had completed and
+  // before the observer began, so nothing could bring it back. Proved by a write, else a read.
+  const staleAfter = (
+    other: (x: Op, v: string | null) => boolean,
+    say: (o: Op, v: string | null, x: Op) => string,
+  ): string | undefined => {
+    for (const o of observers) {
+      const v = observed(o)!;
+      const before = ops.filter((x) => other(x, v) && end(x) < o.invoke).sort((x, y) => end(y) - end(x));
+      const proof = before.find((x) => writersOf(v).every((w) => end(w) < x.invoke));
+      if (proof) return say(o, v, proof);
     }
-  }
-  // A stale value seen through a read: an earlier read, begun after every write of the value
-  // had completed, returned another value, so nothing could bring this one back.
-  for (const o of observers) {
-    const v = observed(o)!;
-    const earlier = ops.filter(
-      (r) => r.type === 'read' && observed(r) !== undefined && observed(r) !== v && end(r) < o.invoke,
-    );
-    for (const r of earlier.sort((x, y) => end(y) - end(x))) {
-      if (writersOf(v).every((x) => end(x) < r.invoke)) {
-        const tail = v === null ? '' : ` and every write of ${v} had completed before that read began`;
-        return `${at(o, end(r))} ${returnedText(o, v)}, but ${describeOp(r)} returned ${formatValue(observed(r)!)} at ${t(end(r), o.invoke)} before it began${tail}`;
-      }
-    }
-  }
+    return undefined;
+  };
+  const staleAfterWrite = staleAfter(
+    (w, v) => w.outcome === 'ok' && written(w) !== undefined && written(w) !== v,
+    (o, v, w) =>
+      `${at(o, end(w))} ${returnedText(o, v)}, but ${describeOp(w)} completed at ${t(end(w), o.invoke)} before it began${v === null ? '' : ` and nothing wrote ${v} after`}`,
+  );
+  if (staleAfterWrite) return staleAfterWrite;
+  const staleAfterRead = staleAfter(
+    (r, v) => r.type === 'read' && observed(r) !== undefined && observed(r) !== v,
+    (o, v, r) =>
+      `${at(o, end(r))} ${returnedText(o, v)}, but ${describeOp(r)} returned ${formatValue(observed(r)!)} at ${t(end(r), o.invoke)} before it began${v === null ? '' : ` and every write of ${v} had completed before that read began`}`,
+  );
+  if (staleAfterRead) return staleAfterRead;
   // A compare that failed although the value was there.
   for (const c of ops) {
     if (!isFailedCas(c)) continue;
