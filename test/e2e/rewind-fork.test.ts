@@ -37,11 +37,18 @@ describe.skipIf(!haveChromium)('rewind and fork the live session in Chromium', (
 
   const mode = () => page.locator('[data-replay]').getAttribute('data-mode');
   const leaderShown = () => page.locator('[data-node][data-role="leader"][data-status="alive"]');
-  const seek = (at: number) =>
-    page.locator('[data-slider]').evaluate((el: HTMLInputElement, v: number) => {
+  // Live, the slider ends at the window's `now` (moved every 250 ms): a moment later than that
+  // would be clamped to it, so wait until the slider reaches `at`, and check the value took.
+  const seek = async (at: number) => {
+    const slider = page.locator('[data-slider]');
+    await expect.poll(async () => Number(await slider.getAttribute('max'))).toBeGreaterThanOrEqual(at);
+    const took = await slider.evaluate((el: HTMLInputElement, v: number) => {
       el.value = String(v);
       el.dispatchEvent(new Event('input', { bubbles: true }));
+      return el.value;
     }, at);
+    expect(took).toBe(String(at));
+  };
   /** As the window gives it: recorded in the trace as the user's action. */
   let reqSeq = 0;
   const act = (cmd: Parameters<TestWindow['core']['handle']>[0]['cmd']) => w.core.handle({ id: `t${++reqSeq}`, cmd });
