@@ -165,9 +165,11 @@ export class Cluster {
       '--election-timeout',
       String(ELECTION_MS),
     ];
+    // raftlab is launched as a user's `raftlab node` is: the file itself, run by its shebang
+    // (which gives V8 its flags; bin/raftlab.mjs says why).
     const [cmd, args] =
       this.kind === 'raftlab'
-        ? [process.execPath, [RAFTLAB_BIN, 'node', ...flags]]
+        ? [RAFTLAB_BIN, ['node', ...flags]]
         : [ETCD_BIN, [...flags, '--enable-v2=true', '--logger=zap']];
     const env = {
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_'))),

@@ -10,6 +10,12 @@ import type { FromWorker, HeldReport, ToWorker, WorkerCall, WorkerInit, WorkerIt
 /** Message ids per worker start: room for 2^32 messages each, 2^21 starts stay safe integers. */
 export const IDS_PER_SPAWN = 2 ** 32;
 
+/**
+ * A member thread's young generation: 3 × V8's semi-space, so 12 MiB is the 4 MiB semi-spaces a
+ * `raftlab node` process runs with (bin/raftlab.mjs's --max-semi-space-size=4, which says why).
+ */
+export const MEMBER_YOUNG_GENERATION_MB = 12;
+
 export interface WorkersHost {
   readonly cluster: ClusterNodes;
   readonly logTail: number;
@@ -53,7 +59,11 @@ export class Workers {
     };
     rec.idBase = init.idBase;
     // execArgv [] : not the parent's flags (tsx's, vitest's); the entry registers tsx itself.
-    const w = new Worker(workerEntry(), { workerData: init, execArgv: [] });
+    const w = new Worker(workerEntry(), {
+      workerData: init,
+      execArgv: [],
+      resourceLimits: { maxYoungGenerationSizeMb: MEMBER_YOUNG_GENERATION_MB },
+    });
     rec.worker = w;
     rec.status = 'starting';
     h.markDirty();
