@@ -265,6 +265,7 @@ export class ReadyLoop {
       () => (mustSync = h.storage.write({ snapshot: rd.snapshot, entries: rd.entries, hardState })),
     );
     if (!saved) return 'dead';
+    stage('written');
     this.unsavedCommit = undefined;
     return mustSync ? 'unsynced' : 'durable';
   }
